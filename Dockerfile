@@ -1,0 +1,30 @@
+# logflow: spool-directory access logs -> sliding-window URL counts -> SQLite -> HTTP.
+# Node 24 (LTS): better-sqlite3 12 supports it; the same steps as .ci/run (npm ci, build).
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY daemon daemon
+COPY scripts scripts
+COPY test test
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY package.json ./
+COPY conf conf
+RUN mkdir -p spool checkpoint data && chown node:node spool checkpoint data
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
+  CMD node -e "fetch('http://127.0.0.1:8080/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+# SIGTERM drains the pipeline and writes the last results before exiting.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/daemon/main.js", "--conf-file", "conf/docker.conf", "--name", "a1"]

@@ -1,0 +1,119 @@
+import type { FastifyInstance } from 'fastify';
+import { MemoryChannel } from './channel/index.js';
+import type { AgentConfig } from './conf/index.js';
+import { ConfigError } from './errors.js';
+import { startHttpServer, type PipelineStats } from './http/index.js';
+import { UrlWindowJob } from './job/index.js';
+import type { Logger } from './log.js';
+import { AvroSink } from './sink/index.js';
+import { SpoolDirSource } from './source/index.js';
+import { ResultsReader, ResultsStore } from './store/index.js';
+
+/**
+ * One agent of the configuration: its components built from the validated config and
+ * wired source -> channel -> sink -> (Avro) -> job -> store -> http. Start-up runs the
+ * pipeline back to front so every stage finds its downstream ready; shutdown runs front
+ * to back so every stage can drain into the next.
+ */
+export class Agent {
+  readonly config: AgentConfig;
+  readonly #log: Logger;
+  readonly #channels: Map<string, MemoryChannel>;
+  readonly #sources: SpoolDirSource[];
+  readonly #sinks: AvroSink[];
+  readonly #job: UrlWindowJob | undefined;
+  readonly #store: ResultsStore | undefined;
+  #reader: ResultsReader | undefined;
+  #http: FastifyInstance | undefined;
+
+  constructor(config: AgentConfig, logger: Logger) {
+    checkWiring(config);
+    this.config = config;
+    this.#log = logger;
+    this.#channels = new Map(config.channels.map((c) => [c.name, new MemoryChannel(c)]));
+    this.#sources = config.sources.map((c) => new SpoolDirSource(c, this.#channels.get(c.channel)!, logger));
+    this.#sinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
+    const jobConfig = config.jobs[0];
+    if (jobConfig) {
+      this.#store = new ResultsStore(jobConfig.database);
+      this.#job = new UrlWindowJob(jobConfig, this.#store, logger);
+    }
+  }
+
+  /** The HTTP address actually bound (the configured port may be 0). */
+  get httpAddress(): string | undefined {
+    const a = this.#http?.server.address();
+    return a && typeof a === 'object' ? `http://${a.address}:${a.port}` : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.#job) {
+      await this.#job.start();
+      this.#reader = new ResultsReader(this.config.jobs[0]!.database);
+    }
+    for (const sink of this.#sinks) sink.start();
+    for (const source of this.#sources) await source.start();
+    if (this.config.http) {
+      this.#http = await startHttpServer(this.config.http, {
+        results: this.#reader,
+        stats: () => this.stats(),
+        logger: this.#log,
+      });
+      this.#log.info({ address: this.httpAddress }, 'http listening');
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const source of this.#sources) await source.stop();
+    for (const sink of this.#sinks) await sink.stop();
+    await this.#job?.stop();
+    this.#store?.close();
+    await this.#http?.close();
+    this.#reader?.close();
+  }
+
+  stats(): PipelineStats {
+    const job = this.#job?.stats();
+    const files = { pending: 0, inProgress: 0, completed: 0, failed: 0 };
+    for (const s of this.#sources) {
+      const c = s.files.counts();
+      files.pending += c.pending;
+      files.inProgress += c.inProgress;
+      files.completed += c.completed;
+      files.failed += c.failed;
+    }
+    let size = 0;
+    let capacity = 0;
+    for (const ch of this.#channels.values()) {
+      size += ch.size;
+      capacity += ch.capacity;
+    }
+    return {
+      eventsIn: job?.eventsIn ?? this.#sources.reduce((n, s) => n + s.eventsRead, 0),
+      eventsCounted: job?.eventsCounted ?? 0,
+      parseErrors: job?.parseErrors ?? 0,
+      files,
+      channel: { size, capacity },
+    };
+  }
+}
+
+/** Checks that span components, as Flume does before it starts anything. */
+function checkWiring(config: AgentConfig): void {
+  if (config.jobs.length > 1) {
+    throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.jobs lists ${config.jobs.length} jobs; one is supported`, `${config.agent}.jobs`);
+  }
+  const channels = new Map(config.channels.map((c) => [c.name, c]));
+  for (const s of config.sources) {
+    const ch = channels.get(s.channel)!;
+    if (s.batchSize > ch.transactionCapacity) {
+      throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sources.${s.name}.batchSize (${s.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sources.${s.name}.batchSize`);
+    }
+  }
+  for (const k of config.sinks) {
+    const ch = channels.get(k.channel)!;
+    if (k.batchSize > ch.transactionCapacity) {
+      throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sinks.${k.name}.batch-size (${k.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sinks.${k.name}.batch-size`);
+    }
+  }
+}

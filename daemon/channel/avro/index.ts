@@ -1,0 +1,6 @@
+export { AvroRpcClient, type AvroRpcClientOptions } from './rpc-client.js';
+export { AvroRpcServer, type AvroRpcServerOptions, type EventHandler } from './rpc-server.js';
+export { DecodedEvents, encodeAppendBatchFrame, readEventObject, type FlumeEvent } from './flume-event-codec.js';
+export { NettyFrameDecoder, encodeFrame } from './netty-framing.js';
+export { AvroReader } from './binary.js';
+export { FLUME_PROTOCOL, FLUME_PROTOCOL_HASH, FLUME_PROTOCOL_JSON, STATUS, type Status } from './protocol.js';

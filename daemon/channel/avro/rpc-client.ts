@@ -1,0 +1,165 @@
+import net from 'node:net';
+import { LogflowError } from '../../errors.js';
+import type { EventBatch } from '../event-batch.js';
+import { AvroReader } from './binary.js';
+import { encodeAppendBatchFrame } from './flume-event-codec.js';
+import { NettyFrameDecoder } from './netty-framing.js';
+import {
+  FLUME_PROTOCOL_HASH,
+  FLUME_PROTOCOL_JSON,
+  HandshakeRequest,
+  HandshakeResponse,
+  STATUS,
+  type HandshakeResponseValue,
+  type Status,
+} from './protocol.js';
+
+export interface AvroRpcClientOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly connectTimeout: number;
+  readonly requestTimeout: number;
+}
+
+interface PendingCall {
+  resolve(payload: Buffer): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The sending end of Flume's AvroSourceProtocol (what Flume's avro sink / RPC client is):
+ * one stateful connection, Avro handshake on its first call, then bare calls.
+ */
+export class AvroRpcClient {
+  readonly #opts: AvroRpcClientOptions;
+  readonly #socket: net.Socket;
+  readonly #decoder = new NettyFrameDecoder();
+  readonly #pending = new Map<number, PendingCall>();
+  #serial = 0;
+  #handshaken = false;
+  #closed: Error | undefined;
+
+  private constructor(opts: AvroRpcClientOptions, socket: net.Socket) {
+    this.#opts = opts;
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => {
+      try {
+        this.#decoder.push(chunk, (f) => this.#settle(f.serial, f.payload));
+      } catch (err) {
+        this.#fail(err as Error);
+      }
+    });
+    socket.on('error', (err) => this.#fail(err));
+    socket.on('close', () => this.#fail(new LogflowError('LF_AVRO_CLOSED', 'connection closed by the server')));
+  }
+
+  static connect(opts: AvroRpcClientOptions): Promise<AvroRpcClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: opts.host, port: opts.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new LogflowError('LF_AVRO_TIMEOUT', `connect to ${opts.host}:${opts.port} timed out after ${opts.connectTimeout} ms`));
+      }, opts.connectTimeout);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeListener('error', reject);
+        resolve(new AvroRpcClient(opts, socket));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  /** Sends the batches' events in one `appendBatch` call and returns the receiver's status. */
+  async appendBatch(batches: readonly EventBatch[]): Promise<Status> {
+    let handshake = this.#handshaken ? undefined : handshakeBytes(false);
+    for (;;) {
+      const serial = this.#nextSerial();
+      const reply = await this.#send(serial, encodeAppendBatchFrame(serial, handshake, batches));
+      const r = new AvroReader(reply);
+      if (handshake) {
+        const { value, offset } = HandshakeResponse.decode(reply, 0) as { value: HandshakeResponseValue; offset: number };
+        if (offset < 0) throw new LogflowError('LF_AVRO_HANDSHAKE', 'truncated handshake response');
+        if (value.match === 'NONE') {
+          // The server does not know our protocol's hash: say the whole protocol, once.
+          handshake = handshakeBytes(true);
+          continue;
+        }
+        this.#handshaken = true;
+        r.pos = offset;
+      }
+      return readStatus(r);
+    }
+  }
+
+  close(): void {
+    this.#closed ??= new LogflowError('LF_AVRO_CLOSED', 'client closed');
+    this.#socket.destroy();
+  }
+
+  #nextSerial(): number {
+    this.#serial = (this.#serial + 1) | 0;
+    return this.#serial;
+  }
+
+  #send(serial: number, frame: Buffer): Promise<Buffer> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(serial);
+        reject(new LogflowError('LF_AVRO_TIMEOUT', `no answer within ${this.#opts.requestTimeout} ms`));
+        this.close();
+      }, this.#opts.requestTimeout);
+      this.#pending.set(serial, { resolve, reject, timer });
+      this.#socket.write(frame);
+    });
+  }
+
+  #settle(serial: number, payload: Buffer): void {
+    const call = this.#pending.get(serial);
+    if (!call) return;
+    this.#pending.delete(serial);
+    clearTimeout(call.timer);
+    call.resolve(payload);
+  }
+
+  #fail(err: Error): void {
+    this.#closed ??= err;
+    for (const [serial, call] of this.#pending) {
+      clearTimeout(call.timer);
+      call.reject(err);
+      this.#pending.delete(serial);
+    }
+    this.#socket.destroy();
+  }
+}
+
+function handshakeBytes(withProtocol: boolean): Buffer {
+  return HandshakeRequest.toBuffer({
+    clientHash: FLUME_PROTOCOL_HASH,
+    clientProtocol: withProtocol ? FLUME_PROTOCOL_JSON : null,
+    serverHash: FLUME_PROTOCOL_HASH,
+    meta: null,
+  });
+}
+
+function readStatus(r: AvroReader): Status {
+  for (let m = r.blockCount(); m !== 0; m = r.blockCount()) {
+    for (let j = 0; j < m; j++) { r.skipBytes(); r.skipBytes(); }
+  }
+  if (r.boolean()) {
+    r.long(); // union branch of the error
+    throw new LogflowError('LF_AVRO_REMOTE', `receiver answered an error: ${r.string()}`);
+  }
+  const status = STATUS[r.long()];
+  if (!status) throw new LogflowError('LF_AVRO_MESSAGE', 'receiver answered an unknown status');
+  return status;
+}

@@ -1,0 +1,225 @@
+import net from 'node:net';
+import avro from 'avsc';
+import type { Logger } from '../../log.js';
+import { AvroReader, encodeString } from './binary.js';
+import { DecodedEvents, decodeEvent, decodeEventArray, type EventDecodeOptions } from './flume-event-codec.js';
+import { encodeFrame, NettyFrameDecoder, type NettyFrame } from './netty-framing.js';
+import {
+  FLUME_PROTOCOL_HASH,
+  FLUME_PROTOCOL_JSON,
+  HandshakeRequest,
+  HandshakeResponse,
+  STATUS,
+  type HandshakeRequestValue,
+  type HandshakeResponseValue,
+  type Status,
+} from './protocol.js';
+
+/**
+ * The receiving end of Flume's AvroSourceProtocol over Netty-framed TCP: what Flume's avro
+ * source (and Spark's Flume receiver) is. Calls on one connection are answered in order;
+ * the next call is not read until the handler has settled the previous one.
+ */
+export interface EventHandler {
+  /** Consume `events` synchronously; the returned status is sent once the promise settles. */
+  (events: DecodedEvents, peer: string): Status | Promise<Status>;
+}
+
+export interface AvroRpcServerOptions {
+  readonly bind: string;
+  readonly port: number;
+  readonly timestampHeader?: string;
+  readonly maxFrameBytes?: number;
+  readonly maxBatchEvents?: number;
+  readonly logger: Logger;
+}
+
+export class AvroRpcServer {
+  readonly #opts: AvroRpcServerOptions;
+  readonly #handler: EventHandler;
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #decodeOpts: EventDecodeOptions;
+  /** Client protocol hashes already checked, so a client's handshake can be short. */
+  readonly #knownClients = new Set<string>([FLUME_PROTOCOL_HASH.toString('hex')]);
+
+  constructor(opts: AvroRpcServerOptions, handler: EventHandler) {
+    this.#opts = opts;
+    this.#handler = handler;
+    this.#decodeOpts = {
+      timestampHeader: Buffer.from(opts.timestampHeader ?? 'timestamp'),
+      maxEvents: opts.maxBatchEvents ?? 1_000_000,
+    };
+    this.#server = net.createServer((socket) => this.#accept(socket));
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#opts.port, this.#opts.bind, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.port;
+  }
+
+  get port(): number {
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  /** Stops accepting, closes every connection; in-flight calls are not answered (senders retry). */
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    this.#sockets.add(socket);
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const conn = new Connection(this, socket, peer);
+    socket.on('data', (chunk) => conn.onData(chunk));
+    socket.on('error', (err) => this.#opts.logger.debug({ peer, err: err.message }, 'avro connection error'));
+    socket.on('close', () => this.#sockets.delete(socket));
+  }
+
+  /** @internal */
+  get decodeOpts(): EventDecodeOptions {
+    return this.#decodeOpts;
+  }
+
+  /** @internal */
+  get frameLimits() {
+    return { maxFrameBytes: this.#opts.maxFrameBytes ?? 64 * 1024 * 1024 };
+  }
+
+  /** @internal */
+  get logger(): Logger {
+    return this.#opts.logger;
+  }
+
+  /** @internal */
+  handle(events: DecodedEvents, peer: string): Status | Promise<Status> {
+    return this.#handler(events, peer);
+  }
+
+  /** @internal Answers a handshake; null means the client must resend with its protocol. */
+  handshake(req: HandshakeRequestValue): HandshakeResponseValue {
+    const clientKey = req.clientHash.toString('hex');
+    if (!this.#knownClients.has(clientKey)) {
+      if (req.clientProtocol === null) {
+        return { match: 'NONE', serverProtocol: FLUME_PROTOCOL_JSON, serverHash: FLUME_PROTOCOL_HASH, meta: null };
+      }
+      checkClientProtocol(req.clientProtocol);
+      this.#knownClients.add(clientKey);
+    }
+    return req.serverHash.equals(FLUME_PROTOCOL_HASH)
+      ? { match: 'BOTH', serverProtocol: null, serverHash: null, meta: null }
+      : { match: 'CLIENT', serverProtocol: FLUME_PROTOCOL_JSON, serverHash: FLUME_PROTOCOL_HASH, meta: null };
+  }
+}
+
+/** A client's protocol must at least declare our messages with an AvroFlumeEvent shape. */
+function checkClientProtocol(json: string): void {
+  const svc = avro.Service.forProtocol(JSON.parse(json));
+  const batch = svc.message('appendBatch') ?? svc.message('append');
+  if (!batch) throw new Error('client protocol declares neither append nor appendBatch');
+}
+
+class Connection {
+  readonly #server: AvroRpcServer;
+  readonly #socket: net.Socket;
+  readonly #peer: string;
+  readonly #decoder: NettyFrameDecoder;
+  readonly #events = new DecodedEvents();
+  readonly #queue: NettyFrame[] = [];
+  #handshaken = false;
+  #busy = false;
+
+  constructor(server: AvroRpcServer, socket: net.Socket, peer: string) {
+    this.#server = server;
+    this.#socket = socket;
+    this.#peer = peer;
+    this.#decoder = new NettyFrameDecoder(server.frameLimits);
+  }
+
+  onData(chunk: Buffer): void {
+    try {
+      this.#decoder.push(chunk, (frame) => this.#queue.push(frame));
+    } catch (err) {
+      this.#fail(err as Error);
+      return;
+    }
+    // Frames wait here while a call is handled; stop reading if a client floods us.
+    if (this.#queue.length > 16) this.#socket.pause();
+    if (!this.#busy) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#busy = true;
+    try {
+      while (this.#queue.length > 0 && !this.#socket.destroyed) {
+        const frame = this.#queue.shift()!;
+        const reply = await this.#call(frame);
+        if (reply) this.#socket.write(reply);
+        if (this.#queue.length <= 16) this.#socket.resume();
+      }
+    } catch (err) {
+      this.#fail(err as Error);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #call(frame: NettyFrame): Promise<Buffer | undefined> {
+    const payload = frame.payload;
+    let pos = 0;
+    let handshakeBytes: Buffer | undefined;
+    if (!this.#handshaken) {
+      const { value, offset } = HandshakeRequest.decode(payload, 0) as { value: HandshakeRequestValue; offset: number };
+      if (offset < 0) throw new Error('truncated handshake');
+      pos = offset;
+      const res = this.#server.handshake(value);
+      handshakeBytes = HandshakeResponse.toBuffer(res);
+      if (res.match === 'NONE') return encodeFrame(frame.serial, handshakeBytes);
+      this.#handshaken = true;
+    }
+    const r = new AvroReader(payload, pos);
+    for (let m = r.blockCount(); m !== 0; m = r.blockCount()) {
+      for (let j = 0; j < m; j++) { r.skipBytes(); r.skipBytes(); }
+    }
+    const name = r.string();
+    let status: Status;
+    if (name === 'appendBatch' || name === 'append') {
+      this.#events.reset(payload);
+      if (name === 'append') decodeEvent(r, this.#events, this.#server.decodeOpts);
+      else decodeEventArray(r, this.#events, this.#server.decodeOpts);
+      try {
+        status = await this.#server.handle(this.#events, this.#peer);
+      } catch (err) {
+        this.#server.logger.error({ peer: this.#peer, err }, 'event handler failed; answering FAILED');
+        status = 'FAILED';
+      }
+      return encodeFrame(frame.serial, response(handshakeBytes, status));
+    }
+    this.#server.logger.warn({ peer: this.#peer, message: name }, 'avro call of an unknown message');
+    return encodeFrame(frame.serial, errorResponse(handshakeBytes, `unknown message: ${name}`));
+  }
+
+  #fail(err: Error): void {
+    this.#server.logger.warn({ peer: this.#peer, err: err.message }, 'closing avro connection after a protocol error');
+    this.#socket.destroy();
+  }
+}
+
+function response(handshake: Buffer | undefined, status: Status): Buffer {
+  const call = Buffer.from([0, 0, STATUS.indexOf(status) * 2]);
+  return handshake ? Buffer.concat([handshake, call]) : call;
+}
+
+function errorResponse(handshake: Buffer | undefined, message: string): Buffer {
+  // metadata, error flag, union branch 0 (the system error string), the message
+  const call = Buffer.concat([Buffer.from([0, 1, 0]), encodeString(message)]);
+  return handshake ? Buffer.concat([handshake, call]) : call;
+}

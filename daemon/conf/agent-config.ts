@@ -1,0 +1,240 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { parseProperties } from './properties.js';
+import { PropertyReader } from './reader.js';
+
+export const CONSUME_ORDERS = ['oldest', 'youngest', 'random'] as const;
+export const DELETE_POLICIES = ['never', 'immediate'] as const;
+
+export interface TimestampInterceptorConfig {
+  readonly type: 'timestamp';
+  readonly headerName: string;
+  readonly preserveExisting: boolean;
+}
+
+export interface SpoolDirSourceConfig {
+  readonly name: string;
+  readonly type: 'spooldir';
+  readonly channel: string;
+  readonly spoolDir: string;
+  readonly fileSuffix: string;
+  readonly deletePolicy: (typeof DELETE_POLICIES)[number];
+  readonly fileHeader: boolean;
+  readonly fileHeaderKey: string;
+  readonly basenameHeader: boolean;
+  readonly basenameHeaderKey: string;
+  readonly includePattern: RegExp;
+  readonly ignorePattern: RegExp;
+  readonly batchSize: number;
+  readonly consumeOrder: (typeof CONSUME_ORDERS)[number];
+  /** Milliseconds between two looks at a new file's size before it is trusted as complete. */
+  readonly pollDelay: number;
+  readonly inputCharset: 'utf-8' | 'latin1';
+  readonly maxLineLength: number;
+  readonly interceptors: readonly TimestampInterceptorConfig[];
+}
+
+export interface MemoryChannelConfig {
+  readonly name: string;
+  readonly type: 'memory';
+  readonly capacity: number;
+  readonly transactionCapacity: number;
+}
+
+export interface AvroSinkConfig {
+  readonly name: string;
+  readonly type: 'avro';
+  readonly channel: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly batchSize: number;
+  readonly connectTimeout: number;
+  readonly requestTimeout: number;
+}
+
+export interface UrlWindowJobConfig {
+  readonly name: string;
+  readonly type: 'url-window-count';
+  readonly bind: string;
+  readonly port: number;
+  readonly batchIntervalMs: number;
+  readonly windowDurationMs: number;
+  readonly slideDurationMs: number;
+  readonly checkpointDir: string;
+  readonly database: string;
+  /** How many URLs of each window are persisted (the most `/api/top?n=` can ask for). */
+  readonly topN: number;
+}
+
+export interface HttpConfig {
+  readonly bind: string;
+  readonly port: number;
+}
+
+export interface AgentConfig {
+  readonly agent: string;
+  readonly file: string;
+  readonly sources: readonly SpoolDirSourceConfig[];
+  readonly channels: readonly MemoryChannelConfig[];
+  readonly sinks: readonly AvroSinkConfig[];
+  readonly jobs: readonly UrlWindowJobConfig[];
+  readonly http: HttpConfig | undefined;
+}
+
+/** Reads and validates one agent's configuration; any problem throws a ConfigError naming the key. */
+export function loadAgentConfig(file: string, agent: string, cwd = process.cwd()): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('LF_CONFIG_SYNTAX', `cannot read configuration ${file}: ${(err as Error).message}`);
+  }
+  return parseAgentConfig(text, file, agent, cwd);
+}
+
+export function parseAgentConfig(text: string, file: string, agent: string, cwd = process.cwd()): AgentConfig {
+  const r = new PropertyReader(parseProperties(text), file);
+  const a = agent + '.';
+  const resolve = (p: string) => path.resolve(cwd, p);
+
+  const channelNames = r.list(a + 'channels');
+  const channels = channelNames.map((name) => readChannel(r, a + 'channels.' + name, name));
+  const knownChannel = (key: string, value: string) => {
+    if (!channelNames.includes(value)) {
+      throw r.at(r.raw(key)!, `channel ${JSON.stringify(value)} is not listed in ${a}channels`);
+    }
+    return value;
+  };
+  const sources = r.list(a + 'sources').map((name) => readSource(r, a + 'sources.' + name, name, resolve, knownChannel));
+  const sinks = r.list(a + 'sinks').map((name) => readSink(r, a + 'sinks.' + name, name, knownChannel));
+  const jobs = r.list(a + 'jobs').map((name) => readJob(r, a + 'jobs.' + name, name, resolve));
+  const http = r.has(a + 'http.port') || r.has(a + 'http.bind') ? readHttp(r, a + 'http') : undefined;
+
+  const unknown = r.unused(a);
+  if (unknown.length > 0) {
+    const list = unknown.map((p) => `${file}:${p.line}: ${p.key}`).join('; ');
+    throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.key, unknown[0]!.line);
+  }
+  if (sources.length + sinks.length + jobs.length === 0) {
+    throw new ConfigError('LF_CONFIG_MISSING_KEY', `${file}: agent ${JSON.stringify(agent)} has no sources, sinks or jobs (is --name right?)`, a + 'sources');
+  }
+  for (const s of [...sources, ...sinks]) {
+    if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
+  }
+  return Object.freeze({ agent, file, sources, channels, sinks, jobs, http });
+}
+
+function readChannel(r: PropertyReader, p: string, name: string): MemoryChannelConfig {
+  r.oneOf(p + '.type', ['memory'] as const);
+  const capacity = r.int(p + '.capacity', 100, 1, 100_000_000);
+  const transactionCapacity = r.int(p + '.transactionCapacity', 100, 1, capacity);
+  return Object.freeze({ name, type: 'memory', capacity, transactionCapacity });
+}
+
+function readSource(
+  r: PropertyReader,
+  p: string,
+  name: string,
+  resolve: (p: string) => string,
+  knownChannel: (key: string, value: string) => string,
+): SpoolDirSourceConfig {
+  r.oneOf(p + '.type', ['spooldir'] as const);
+  const channels = r.list(p + '.channels');
+  if (channels.length !== 1) {
+    const prop = r.raw(p + '.channels');
+    if (!prop) throw r.missing(p + '.channels');
+    throw r.at(prop, 'exactly one channel is supported');
+  }
+  if (r.has(p + '.selector.type')) r.oneOf(p + '.selector.type', ['replicating'] as const);
+  if (r.has(p + '.deserializer')) r.oneOf(p + '.deserializer', ['LINE'] as const);
+  const maxLineLength = r.has(p + '.deserializer.maxLineLength')
+    ? r.int(p + '.deserializer.maxLineLength', 2048, 1, 64 * 1024 * 1024)
+    : r.int(p + '.maxLineLength', 2048, 1, 64 * 1024 * 1024);
+  const charset = r.oneOf(p + '.inputCharset', ['UTF-8', 'ISO-8859-1', 'US-ASCII'] as const, 'UTF-8');
+  return Object.freeze({
+    name,
+    type: 'spooldir',
+    channel: knownChannel(p + '.channels', channels[0]!),
+    spoolDir: resolve(r.string(p + '.spoolDir')),
+    fileSuffix: r.string(p + '.fileSuffix', '.COMPLETED'),
+    deletePolicy: r.oneOf(p + '.deletePolicy', DELETE_POLICIES, 'never'),
+    fileHeader: r.bool(p + '.fileHeader', false),
+    fileHeaderKey: r.string(p + '.fileHeaderKey', 'file'),
+    basenameHeader: r.bool(p + '.basenameHeader', false),
+    basenameHeaderKey: r.string(p + '.basenameHeaderKey', 'basename'),
+    includePattern: r.regex(p + '.includePattern', '^.*$'),
+    ignorePattern: r.regex(p + '.ignorePattern', '^$'),
+    batchSize: r.int(p + '.batchSize', 100, 1, 1_000_000),
+    consumeOrder: r.oneOf(p + '.consumeOrder', CONSUME_ORDERS, 'oldest'),
+    pollDelay: r.int(p + '.pollDelay', 500, 10, 3_600_000),
+    inputCharset: charset === 'UTF-8' ? 'utf-8' : 'latin1',
+    maxLineLength,
+    interceptors: readInterceptors(r, p),
+  });
+}
+
+function readInterceptors(r: PropertyReader, p: string): TimestampInterceptorConfig[] {
+  return r.list(p + '.interceptors').map((name) => {
+    const ip = `${p}.interceptors.${name}`;
+    r.oneOf(ip + '.type', ['timestamp'] as const);
+    return Object.freeze({
+      type: 'timestamp' as const,
+      headerName: r.string(ip + '.headerName', 'timestamp'),
+      preserveExisting: r.bool(ip + '.preserveExisting', false),
+    });
+  });
+}
+
+function readSink(
+  r: PropertyReader,
+  p: string,
+  name: string,
+  knownChannel: (key: string, value: string) => string,
+): AvroSinkConfig {
+  r.oneOf(p + '.type', ['avro'] as const);
+  return Object.freeze({
+    name,
+    type: 'avro',
+    channel: knownChannel(p + '.channel', r.string(p + '.channel')),
+    hostname: r.string(p + '.hostname'),
+    port: r.int(p + '.port', undefined, 1, 65535),
+    batchSize: r.int(p + '.batch-size', 100, 1, 1_000_000),
+    connectTimeout: r.int(p + '.connect-timeout', 20_000, 1, 3_600_000),
+    requestTimeout: r.int(p + '.request-timeout', 20_000, 1, 3_600_000),
+  });
+}
+
+function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string) => string): UrlWindowJobConfig {
+  r.oneOf(p + '.type', ['url-window-count'] as const);
+  const batchIntervalMs = r.seconds(p + '.batchInterval', 1, 10);
+  const windowDurationMs = r.seconds(p + '.windowDuration', 300, 10);
+  const slideDurationMs = r.seconds(p + '.slideDuration', batchIntervalMs / 1000, 10);
+  for (const [key, ms] of [['windowDuration', windowDurationMs], ['slideDuration', slideDurationMs]] as const) {
+    if (ms % batchIntervalMs !== 0) {
+      throw r.at(r.raw(`${p}.${key}`)!, `must be a multiple of batchInterval (${batchIntervalMs / 1000} s), as in Spark`);
+    }
+  }
+  if (windowDurationMs / batchIntervalMs > 1_000_000) {
+    throw r.at(r.raw(p + '.windowDuration')!, 'is more than a million batch intervals');
+  }
+  return Object.freeze({
+    name,
+    type: 'url-window-count',
+    bind: r.string(p + '.bind', '127.0.0.1'),
+    port: r.int(p + '.port', undefined, 0, 65535),
+    batchIntervalMs,
+    windowDurationMs,
+    slideDurationMs,
+    checkpointDir: resolve(r.string(p + '.checkpointDir', 'checkpoint')),
+    database: resolve(r.string(p + '.database', 'data/results.db')),
+    topN: r.int(p + '.topN', 1000, 1, 100_000),
+  });
+}
+
+function readHttp(r: PropertyReader, p: string): HttpConfig {
+  return Object.freeze({
+    bind: r.string(p + '.bind', '127.0.0.1'),
+    port: r.int(p + '.port', 8080, 0, 65535),
+  });
+}

@@ -1,0 +1,1 @@
+export { buildHttpServer, startHttpServer, type HttpDeps, type PipelineStats } from './server.js';

@@ -1,0 +1,57 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { HttpConfig } from '../conf/index.js';
+import type { Logger } from '../log.js';
+import type { ResultsReader } from '../store/index.js';
+import { replyWithError } from './errors.js';
+
+/** Live figures the pipeline owns (files, counters); the HTTP layer only reads them. */
+export interface PipelineStats {
+  readonly eventsIn: number;
+  readonly eventsCounted: number;
+  readonly parseErrors: number;
+  readonly files: { pending: number; inProgress: number; completed: number; failed: number };
+  readonly channel?: { size: number; capacity: number };
+}
+
+export interface HttpDeps {
+  readonly results: ResultsReader | undefined;
+  readonly stats: () => PipelineStats;
+  readonly logger: Logger;
+}
+
+const topQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { n: { type: 'integer', minimum: 1, maximum: 1000, default: 10 } },
+} as const;
+
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  });
+  app.setErrorHandler(replyWithError);
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/api/stats', async () => deps.stats());
+
+  app.get<{ Querystring: { n: number } }>('/api/top', { schema: { querystring: topQuery } }, async (req, reply) => {
+    if (!deps.results) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
+    const { window, urls } = deps.results.latestTop(req.query.n);
+    return {
+      window: window ? { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString() } : null,
+      total: window?.total ?? 0,
+      urls,
+    };
+  });
+  return app;
+}
+
+export async function startHttpServer(config: HttpConfig, deps: HttpDeps): Promise<FastifyInstance> {
+  const app = buildHttpServer(deps);
+  await app.listen({ host: config.bind, port: config.port });
+  return app;
+}

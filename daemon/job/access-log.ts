@@ -1,0 +1,82 @@
+const SP = 32;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const LBRACKET = 91;
+const RBRACKET = 93;
+const DASH = 45;
+
+/** Where the URL of a parsed line is; set by `findUrl`. Reused: the hot path allocates nothing. */
+export interface UrlRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Parses an Apache/nginx access-log line in combined or common format
+ * (`host ident user [time] "request" status size ["referer" "agent"]`) in `buf[start, end)`
+ * and finds the URL, the request's second white-space token. Returns false for a line
+ * that is not such a line or whose request has no URL (a parse error).
+ */
+export function findUrl(buf: Buffer, start: number, end: number, out: UrlRange): boolean {
+  // host, ident, user: three tokens, each followed by one space
+  let p = start;
+  for (let t = 0; t < 3; t++) {
+    const tokenStart = p;
+    while (p < end && buf[p] !== SP) p++;
+    if (p === tokenStart || p >= end) return false;
+    p++;
+  }
+  if (buf[p] !== LBRACKET) return false;
+  const close = buf.indexOf(RBRACKET, p);
+  if (close < 0 || close + 2 >= end || buf[close + 1] !== SP || buf[close + 2] !== QUOTE) return false;
+  const reqStart = close + 3;
+  // The request ends at the first quote not escaped by a backslash (Apache escapes them).
+  let q = reqStart;
+  for (;;) {
+    q = buf.indexOf(QUOTE, q);
+    if (q < 0 || q >= end) return false;
+    if (buf[q - 1] !== BACKSLASH) break;
+    q++;
+  }
+  if (!statusAndSize(buf, q + 1, end)) return false;
+  // method, then the URL
+  p = reqStart;
+  while (p < q && buf[p] !== SP) p++;
+  if (p === reqStart) return false;
+  while (p < q && buf[p] === SP) p++;
+  const urlStart = p;
+  while (p < q && buf[p] !== SP) p++;
+  if (p === urlStart) return false;
+  out.start = urlStart;
+  out.end = p;
+  return true;
+}
+
+/** ` 200 1234` or ` 200 -`, then the end of the line or a space (combined's referer and agent). */
+function statusAndSize(buf: Buffer, p: number, end: number): boolean {
+  if (p + 4 > end || buf[p] !== SP) return false;
+  p++;
+  const statusStart = p;
+  while (p < end && isDigit(buf[p]!)) p++;
+  if (p - statusStart !== 3 || p >= end || buf[p] !== SP) return false;
+  p++;
+  if (p >= end) return false;
+  if (buf[p] === DASH) p++;
+  else {
+    const sizeStart = p;
+    while (p < end && isDigit(buf[p]!)) p++;
+    if (p === sizeStart) return false;
+  }
+  return p === end || buf[p] === SP;
+}
+
+function isDigit(b: number): boolean {
+  return b >= 48 && b <= 57;
+}
+
+/** String convenience for tests and tools: the URL of a line, or undefined. */
+export function urlOf(line: string): string | undefined {
+  const buf = Buffer.from(line, 'utf8');
+  const out = { start: 0, end: 0 };
+  return findUrl(buf, 0, buf.length, out) ? buf.toString('utf8', out.start, out.end) : undefined;
+}

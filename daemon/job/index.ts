@@ -1,0 +1,5 @@
+export { UrlWindowJob, type JobStats } from './url-window-job.js';
+export { findUrl, urlOf, type UrlRange } from './access-log.js';
+export { SlidingWindow, type SlotCounts } from './sliding-window.js';
+export { topK, compareUrlCounts, type UrlCount } from './top-k.js';
+export type { WindowResult, WindowResultSink } from './window-results.js';

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+import { Agent } from './agent.js';
+import { loadAgentConfig } from './conf/index.js';
+import { LogflowError } from './errors.js';
+import { createLogger } from './log.js';
+
+const USAGE = `usage: logflow [--conf-file FILE] [--name AGENT]
+
+  -f, --conf-file FILE   Flume-style properties file (default conf/agent.conf)
+  -n, --name AGENT       agent to run from that file (default a1)
+  -h, --help             this help
+`;
+
+interface CliOptions {
+  confFile: string;
+  name: string;
+}
+
+function parseArgs(argv: string[]): CliOptions | 'help' {
+  const opts: CliOptions = { confFile: 'conf/agent.conf', name: 'a1' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new LogflowError('LF_CLI_USAGE', `${flag} needs a value\n\n${USAGE}`);
+      return v;
+    };
+    if (flag === '-h' || flag === '--help') return 'help';
+    else if (flag === '-f' || flag === '--conf-file' || flag === '--conf') opts.confFile = value();
+    else if (flag === '-n' || flag === '--name') opts.name = value();
+    else throw new LogflowError('LF_CLI_USAGE', `unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
+  }
+  return opts;
+}
+
+async function main(): Promise<void> {
+  const log = createLogger('logflow');
+  let agent: Agent;
+  try {
+    const opts = parseArgs(process.argv.slice(2));
+    if (opts === 'help') {
+      process.stdout.write(USAGE);
+      return;
+    }
+    const config = loadAgentConfig(opts.confFile, opts.name);
+    agent = new Agent(config, log);
+    await agent.start();
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    log.fatal({ err: { message: e.message, code: e.code } }, 'start-up failed');
+    process.stderr.write(`logflow: ${e.message}\n`);
+    process.exit(e instanceof LogflowError && e.code === 'LF_CLI_USAGE' ? 64 : 1);
+  }
+  log.info({ agent: agent.config.agent, conf: agent.config.file }, 'agent started');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    agent.stop().then(
+      () => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

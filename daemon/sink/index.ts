@@ -1,0 +1,1 @@
+export { AvroSink } from './avro-sink.js';

@@ -1,0 +1,312 @@
+import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { EventBatch, MemoryChannel } from '../channel/index.js';
+import type { SpoolDirSourceConfig } from '../conf/index.js';
+import type { Logger } from '../log.js';
+import { FileRegistry, type FileStatus } from './file-registry.js';
+import { LineScanner } from './line-scanner.js';
+
+const CHUNK_BYTES = 1 << 20;
+
+interface Candidate {
+  readonly path: string;
+  readonly name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * Flume's spooling-directory source: every line of every file dropped into `spoolDir`
+ * becomes an event; a file is renamed with `fileSuffix` (or deleted) once all of its
+ * events are delivered downstream. Files are read one at a time, in `consumeOrder`.
+ */
+export class SpoolDirSource {
+  readonly name: string;
+  readonly files = new FileRegistry();
+  readonly #config: SpoolDirSourceConfig;
+  readonly #channel: MemoryChannel;
+  readonly #log: Logger;
+  readonly #chunkBytes: number;
+  /** Files seen but not yet trusted complete: their size and mtime must settle. */
+  readonly #settling = new Map<string, Candidate>();
+  /** Files ready to read, in consume order. */
+  #ready: Candidate[] = [];
+  #watcher: FSWatcher | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
+  #wakeReader: (() => void) | undefined;
+  #readerDone: Promise<void> = Promise.resolve();
+  #stopping = false;
+  /** Files whose last batch is read but not yet delivered, with their outstanding batches. */
+  readonly #finishing = new Map<FileStatus, number>();
+  #eventsRead = 0;
+
+  constructor(config: SpoolDirSourceConfig, channel: MemoryChannel, logger: Logger) {
+    this.name = config.name;
+    this.#config = config;
+    this.#channel = channel;
+    this.#log = logger.child({ source: config.name });
+    this.#chunkBytes = Math.max(CHUNK_BYTES, config.maxLineLength * 2 + 4096);
+  }
+
+  get eventsRead(): number {
+    return this.#eventsRead;
+  }
+
+  async start(): Promise<void> {
+    await fsp.mkdir(this.#config.spoolDir, { recursive: true });
+    await fsp.access(this.#config.spoolDir, fsc.R_OK | fsc.W_OK);
+    this.#watcher = watch(this.#config.spoolDir, {
+      depth: 0,
+      alwaysStat: true,
+      ignoreInitial: false,
+      ignored: (p: string) => p !== this.#config.spoolDir && !this.#wanted(path.basename(p)),
+    });
+    this.#watcher.on('add', (p, stats) => this.#onAdd(p, stats));
+    this.#watcher.on('change', (p, stats) => this.#onAdd(p, stats));
+    this.#watcher.on('unlink', (p) => this.#onUnlink(p));
+    this.#watcher.on('error', (err) => this.#log.error({ err }, 'spool directory watch failed'));
+    await new Promise<void>((resolve) => this.#watcher!.once('ready', () => resolve()));
+    this.#readerDone = this.#readLoop();
+    this.#log.info({ spoolDir: this.#config.spoolDir }, 'watching spool directory');
+  }
+
+  /** Stops taking new files and reading; what was read stays in the channel. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#settleTimer);
+    this.#wakeReader?.();
+    await this.#watcher?.close();
+    await this.#readerDone;
+  }
+
+  #wanted(name: string): boolean {
+    const c = this.#config;
+    return !name.startsWith('.')
+      && !name.endsWith(c.fileSuffix)
+      && c.includePattern.test(name)
+      && !c.ignorePattern.test(name);
+  }
+
+  #onAdd(p: string, stats: Stats | undefined): void {
+    if (this.#stopping || !stats?.isFile()) return;
+    const known = this.files.get(p);
+    if (known && known.state !== 'pending') return;
+    const name = path.basename(p);
+    if (!known) this.files.add(p, name, stats.size);
+    this.#settling.set(p, { path: p, name, size: stats.size, mtimeMs: stats.mtimeMs });
+    this.#scheduleSettle();
+  }
+
+  #onUnlink(p: string): void {
+    if (this.#settling.delete(p) || this.#removeReady(p)) this.files.remove(p);
+  }
+
+  #removeReady(p: string): boolean {
+    const i = this.#ready.findIndex((c) => c.path === p);
+    if (i >= 0) this.#ready.splice(i, 1);
+    return i >= 0;
+  }
+
+  #scheduleSettle(): void {
+    this.#settleTimer ??= setTimeout(() => {
+      this.#settleTimer = undefined;
+      void this.#checkSettled();
+    }, Math.min(this.#config.pollDelay, 100));
+  }
+
+  /**
+   * A file is complete when it has not changed for `pollDelay` ms: its mtime is that old,
+   * or its size and mtime were the same at two looks `pollDelay` apart.
+   */
+  async #checkSettled(): Promise<void> {
+    const now = Date.now();
+    for (const cand of [...this.#settling.values()]) {
+      let st: Stats;
+      try {
+        st = await fsp.stat(cand.path);
+      } catch {
+        this.#settling.delete(cand.path);
+        this.files.remove(cand.path);
+        continue;
+      }
+      if (st.size === cand.size && st.mtimeMs === cand.mtimeMs && now - st.mtimeMs >= this.#config.pollDelay) {
+        this.#settling.delete(cand.path);
+        this.#enqueueReady(cand);
+      } else {
+        cand.size = st.size;
+        cand.mtimeMs = st.mtimeMs;
+      }
+    }
+    if (this.#settling.size > 0) this.#scheduleSettle();
+  }
+
+  #enqueueReady(cand: Candidate): void {
+    const order = this.#config.consumeOrder;
+    if (order === 'random') {
+      this.#ready.splice(Math.floor(Math.random() * (this.#ready.length + 1)), 0, cand);
+    } else {
+      const before = order === 'oldest'
+        ? (a: Candidate, b: Candidate) => a.mtimeMs < b.mtimeMs || (a.mtimeMs === b.mtimeMs && a.name < b.name)
+        : (a: Candidate, b: Candidate) => a.mtimeMs > b.mtimeMs || (a.mtimeMs === b.mtimeMs && a.name < b.name);
+      let lo = 0;
+      let hi = this.#ready.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (before(this.#ready[mid]!, cand)) lo = mid + 1;
+        else hi = mid;
+      }
+      this.#ready.splice(lo, 0, cand);
+    }
+    this.#wakeReader?.();
+  }
+
+  async #readLoop(): Promise<void> {
+    while (!this.#stopping) {
+      const next = this.#ready.shift();
+      if (!next) {
+        await new Promise<void>((resolve) => (this.#wakeReader = resolve));
+        this.#wakeReader = undefined;
+        continue;
+      }
+      const status = this.files.get(next.path) ?? this.files.add(next.path, next.name, next.size);
+      try {
+        await this.#ingest(status);
+      } catch (err) {
+        this.#fail(status, `read failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async #ingest(status: FileStatus): Promise<void> {
+    const c = this.#config;
+    if (c.deletePolicy === 'never' && (await exists(status.path + c.fileSuffix))) {
+      this.#fail(status, `${status.name}${c.fileSuffix} already exists; the file is left alone`);
+      return;
+    }
+    const fh = await fsp.open(status.path, 'r');
+    try {
+      status.state = 'reading';
+      status.startedAt = Date.now();
+      status.size = (await fh.stat()).size;
+      this.#log.info({ file: status.path, bytes: status.size }, 'file started');
+      const outstanding = { batches: 0, readDone: false };
+      await this.#readLines(fh, status, outstanding);
+      outstanding.readDone = true;
+      if (outstanding.batches === 0) await this.#complete(status);
+      else this.#finishing.set(status, outstanding.batches);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async #readLines(fh: fsp.FileHandle, status: FileStatus, outstanding: { batches: number; readDone: boolean }): Promise<void> {
+    const scanner = new LineScanner(this.#config.maxLineLength, 8192);
+    const headers = this.#baseHeaders(status);
+    const onDelivered = () => {
+      outstanding.batches--;
+      if (outstanding.readDone && outstanding.batches === 0) void this.#complete(status);
+    };
+    let carry = Buffer.alloc(0);
+    let position = 0;
+    for (;;) {
+      if (this.#stopping) throw new Error('source stopped');
+      const buf = Buffer.allocUnsafe(this.#chunkBytes);
+      carry.copy(buf, 0);
+      const { bytesRead } = await fh.read(buf, carry.length, buf.length - carry.length, position);
+      position += bytesRead;
+      const filled = carry.length + bytesRead;
+      scanner.resetRanges(scanner.starts.length);
+      let rest: number;
+      if (bytesRead === 0) {
+        scanner.finish(buf, 0, filled);
+        rest = filled;
+      } else {
+        rest = scanner.scan(buf, 0, filled);
+      }
+      status.bytesRead = position;
+      await this.#emit(buf, scanner, headers, onDelivered, outstanding);
+      status.lines += scanner.count;
+      status.truncatedLines = scanner.truncated;
+      if (bytesRead === 0) return;
+      carry = buf.subarray(rest, filled);
+    }
+  }
+
+  /** Puts a chunk's lines into the channel in batches of `batchSize`, sharing its buffer. */
+  async #emit(
+    data: Buffer,
+    scanner: LineScanner,
+    baseHeaders: Record<string, string>,
+    onDelivered: () => void,
+    outstanding: { batches: number },
+  ): Promise<void> {
+    const { starts, ends, count } = scanner;
+    const size = Math.min(this.#config.batchSize, this.#channel.transactionCapacity);
+    for (let i = 0; i < count; i += size) {
+      const n = Math.min(size, count - i);
+      const batch: EventBatch = {
+        data,
+        starts: starts.subarray(i, i + n),
+        ends: ends.subarray(i, i + n),
+        count: n,
+        headers: this.#intercept(baseHeaders),
+        onDelivered,
+      };
+      outstanding.batches++;
+      this.#eventsRead += n;
+      await this.#channel.put(batch);
+    }
+  }
+
+  #baseHeaders(status: FileStatus): Record<string, string> {
+    const c = this.#config;
+    const headers: Record<string, string> = {};
+    if (c.fileHeader) headers[c.fileHeaderKey] = status.path;
+    if (c.basenameHeader) headers[c.basenameHeaderKey] = status.name;
+    return headers;
+  }
+
+  /** Flume's interceptors, applied once per batch since they give every event the same value. */
+  #intercept(base: Record<string, string>): Record<string, string> {
+    const interceptors = this.#config.interceptors;
+    if (interceptors.length === 0) return base;
+    const headers = { ...base };
+    const now = String(Date.now());
+    for (const i of interceptors) {
+      if (!i.preserveExisting || headers[i.headerName] === undefined) headers[i.headerName] = now;
+    }
+    return headers;
+  }
+
+  async #complete(status: FileStatus): Promise<void> {
+    this.#finishing.delete(status);
+    const c = this.#config;
+    try {
+      if (c.deletePolicy === 'immediate') await fsp.unlink(status.path);
+      else await fsp.rename(status.path, status.path + c.fileSuffix);
+    } catch (err) {
+      this.#fail(status, `all lines delivered, but finishing the file failed: ${(err as Error).message}`);
+      return;
+    }
+    this.files.finish(status, 'completed');
+    this.#log.info(
+      { file: status.path, lines: status.lines, truncatedLines: status.truncatedLines, ms: Date.now() - status.startedAt! },
+      'file completed',
+    );
+  }
+
+  #fail(status: FileStatus, reason: string): void {
+    this.files.finish(status, 'failed', reason);
+    this.#log.error({ file: status.path, reason }, 'file failed');
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,1 @@
+export { ResultsReader, ResultsStore, type LatestWindow } from './results-store.js';

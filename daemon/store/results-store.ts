@@ -1,0 +1,107 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS latest_window (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  total INTEGER NOT NULL,
+  distinct_urls INTEGER NOT NULL
+);
+-- The newest window's most counted URLs, replaced whenever the window changes.
+CREATE TABLE IF NOT EXISTS latest_top (
+  rank INTEGER PRIMARY KEY,
+  url TEXT NOT NULL,
+  count INTEGER NOT NULL
+);
+-- One row per slide that changed the window: a quiet site adds nothing.
+CREATE TABLE IF NOT EXISTS windows (
+  end_ms INTEGER PRIMARY KEY,
+  start_ms INTEGER NOT NULL,
+  total INTEGER NOT NULL,
+  distinct_urls INTEGER NOT NULL
+);
+`;
+
+export interface LatestWindow {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly total: number;
+  readonly distinctUrls: number;
+}
+
+/**
+ * Results in SQLite (WAL, so HTTP readers never wait for the writer). Each slide is one
+ * transaction: a reader sees the previous slide or the next, never half of one.
+ */
+export class ResultsStore implements WindowResultSink {
+  readonly #db: Database.Database;
+  readonly #saveSlide: (r: WindowResult) => void;
+  readonly #retentionMs: number;
+
+  constructor(file: string, retentionMs = 7 * 24 * 3600 * 1000) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    this.#db = new Database(file);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.exec(SCHEMA);
+    this.#retentionMs = retentionMs;
+    const upsertLatest = this.#db.prepare(
+      `INSERT INTO latest_window (id, start_ms, end_ms, total, distinct_urls) VALUES (1, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms, end_ms = excluded.end_ms,
+         total = excluded.total, distinct_urls = excluded.distinct_urls`,
+    );
+    const clearTop = this.#db.prepare('DELETE FROM latest_top');
+    const insertTop = this.#db.prepare('INSERT INTO latest_top (rank, url, count) VALUES (?, ?, ?)');
+    const insertWindow = this.#db.prepare(
+      'INSERT OR REPLACE INTO windows (end_ms, start_ms, total, distinct_urls) VALUES (?, ?, ?, ?)',
+    );
+    const prune = this.#db.prepare('DELETE FROM windows WHERE end_ms < ?');
+    this.#saveSlide = this.#db.transaction((r: WindowResult) => {
+      upsertLatest.run(r.startMs, r.endMs, r.total, r.distinctUrls);
+      if (!r.changed) return;
+      clearTop.run();
+      r.top.forEach((u, i) => insertTop.run(i + 1, u.url, u.count));
+      insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
+      prune.run(r.endMs - this.#retentionMs);
+    });
+  }
+
+  saveWindow(result: WindowResult): void {
+    this.#saveSlide(result);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+/** Read side for the HTTP API: its own read-only connection. */
+export class ResultsReader {
+  readonly #db: Database.Database;
+  readonly #latest: Database.Statement;
+  readonly #top: Database.Statement;
+
+  constructor(file: string) {
+    this.#db = new Database(file, { readonly: true, fileMustExist: true });
+    this.#latest = this.#db.prepare(
+      'SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM latest_window WHERE id = 1',
+    );
+    this.#top = this.#db.prepare('SELECT url, count FROM latest_top ORDER BY rank LIMIT ?');
+  }
+
+  /** The newest window and its top `n` URLs, read in one snapshot. */
+  latestTop(n: number): { window: LatestWindow | undefined; urls: UrlCount[] } {
+    return this.#db.transaction(() => ({
+      window: this.#latest.get() as LatestWindow | undefined,
+      urls: this.#top.all(n) as UrlCount[],
+    }))();
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { urlOf } from '../daemon/job/index.js';
+
+describe('access-log line parser', () => {
+  test('combined format', () => {
+    assert.equal(
+      urlOf('127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'),
+      '/apache_pb.gif',
+    );
+  });
+
+  test('common format, and a size of -', () => {
+    assert.equal(urlOf('10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "POST /a/b?x=1&y=2 HTTP/1.1" 304 -'), '/a/b?x=1&y=2');
+  });
+
+  test('quotes inside the user agent and escaped quotes inside the request', () => {
+    assert.equal(urlOf('h - - [t] "GET /q HTTP/1.1" 200 1 "-" "agent \\"quoted\\" here"'), '/q');
+    assert.equal(urlOf('h - - [t] "GET /say\\"hi\\" HTTP/1.1" 200 1 "-" "a"'), '/say\\"hi\\"');
+  });
+
+  test('a request without a protocol still has a URL; one without a URL is an error', () => {
+    assert.equal(urlOf('h - - [t] "GET /old" 200 1'), '/old');
+    assert.equal(urlOf('h - - [t] "-" 400 0'), undefined);
+    assert.equal(urlOf('h - - [t] "GET" 400 0'), undefined);
+  });
+
+  test('URLs keep every byte: percent, quotes, unicode', () => {
+    assert.equal(urlOf(`h - - [t] "GET /%27;%20DROP%20TABLE/ünï'code HTTP/1.1" 200 1`), `/%27;%20DROP%20TABLE/ünï'code`);
+  });
+
+  test('malformed lines are parse errors', () => {
+    for (const line of [
+      '',
+      'garbage',
+      'h - - [t "GET / HTTP/1.1" 200 1',
+      'h - - [t] "GET / HTTP/1.1 200 1',
+      'h - - [t] "GET / HTTP/1.1" 2000 1',
+      'h - - [t] "GET / HTTP/1.1" abc 1',
+      'h - - [t] "GET / HTTP/1.1" 200',
+      'h - - [t] "GET / HTTP/1.1" 200 12x',
+      'h - [t] "GET / HTTP/1.1" 200 1',
+    ]) {
+      assert.equal(urlOf(line), undefined, line);
+    }
+  });
+});

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, describe, test } from 'node:test';
+import avro from 'avsc';
+import {
+  AvroReader,
+  AvroRpcClient,
+  AvroRpcServer,
+  batchFromLines,
+  DecodedEvents,
+  encodeAppendBatchFrame,
+  FLUME_PROTOCOL,
+  readEventObject,
+  type FlumeEvent,
+} from '../daemon/channel/index.js';
+import { testLogger } from './helpers/logger.js';
+
+const service = avro.Service.forProtocol(FLUME_PROTOCOL as unknown as any);
+const eventArray = avro.Type.forSchema({ type: 'array', items: (service.type('org.apache.flume.source.avro.AvroFlumeEvent') as avro.Type).schema() } as avro.Schema);
+
+/** Starts our receiver and collects everything it is sent, as objects. */
+async function collectingServer(): Promise<{ server: AvroRpcServer; received: FlumeEvent[] }> {
+  const received: FlumeEvent[] = [];
+  const server = new AvroRpcServer({ bind: '127.0.0.1', port: 0, logger: testLogger }, (events: DecodedEvents) => {
+    for (let i = 0; i < events.count; i++) {
+      received.push({ headers: { timestamp: String(events.timestamps[i]) }, body: Buffer.from(events.data.subarray(events.starts[i], events.ends[i])) });
+    }
+    return 'OK';
+  });
+  await server.listen();
+  return { server, received };
+}
+
+describe('AvroFlumeEvent codec', () => {
+  test('encodes appendBatch events exactly as avsc does', () => {
+    const headers = { file: '/spool/a.log', timestamp: '1700000000000', 'ünïcode': 'väl' };
+    const bodies = ['GET / HTTP/1.1', '', 'x'.repeat(300), 'naïve ✓'];
+    const frame = encodeAppendBatchFrame(7, undefined, [batchFromLines(bodies, headers)]);
+    // frame = [serial][1][len] [meta=0][string "appendBatch"][array]
+    assert.equal(frame.readInt32BE(0), 7);
+    assert.equal(frame.readInt32BE(4), 1);
+    assert.equal(frame.readInt32BE(8), frame.length - 12);
+    const r = new AvroReader(frame, 12);
+    assert.equal(r.blockCount(), 0);
+    assert.equal(r.string(), 'appendBatch');
+    const expected = eventArray.toBuffer(bodies.map((b) => ({ headers, body: Buffer.from(b) })));
+    assert.deepEqual(frame.subarray(r.pos), expected);
+  });
+
+  test('decodes events written by avsc, including multi-block maps and arrays', () => {
+    const events = [
+      { headers: { timestamp: '1234', a: 'b' }, body: Buffer.from('one') },
+      { headers: {}, body: Buffer.from('two') },
+      { headers: { timestamp: 'not a number' }, body: Buffer.alloc(0) },
+    ];
+    const bytes = eventArray.toBuffer(events);
+    const r = new AvroReader(bytes);
+    const out: FlumeEvent[] = [];
+    for (let n = r.blockCount(); n !== 0; n = r.blockCount()) for (let i = 0; i < n; i++) out.push(readEventObject(r));
+    assert.deepEqual(out, events);
+  });
+});
+
+describe('Avro RPC over Netty framing, against avsc', () => {
+  const cleanup: (() => unknown)[] = [];
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  test('an avsc stateful client sends append and appendBatch to our server', async () => {
+    const { server, received } = await collectingServer();
+    cleanup.push(() => server.close());
+    const client = service.createClient({ buffering: true });
+    const socket = net.connect(server.port, '127.0.0.1');
+    client.createChannel(socket);
+    cleanup.push(() => socket.destroy());
+    const call = (name: string, req: unknown) =>
+      new Promise((resolve, reject) => client.emitMessage(name, req, (err: unknown, res: unknown) => (err ? reject(err) : resolve(res))));
+    assert.equal(await call('append', { event: { headers: { timestamp: '5' }, body: Buffer.from('first') } }), 'OK');
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ headers: { timestamp: String(i) }, body: Buffer.from(`line ${i}`) }));
+    assert.equal(await call('appendBatch', { events: batch }), 'OK');
+    assert.equal(await call('appendBatch', { events: [] }), 'OK');
+    assert.equal(received.length, 1001);
+    assert.equal(received[0]!.body.toString(), 'first');
+    assert.equal(received[0]!.headers.timestamp, '5');
+    assert.equal(received[1000]!.body.toString(), 'line 999');
+  });
+
+  test('our client sends to an avsc server, handshaking with the whole protocol when asked', async () => {
+    const got: { headers: Record<string, string>; body: Buffer }[] = [];
+    const avscServer = service.createServer().onMessage('appendBatch', (req: { events: typeof got }, cb: (err: unknown, res?: string) => void) => {
+      got.push(...req.events);
+      cb(null, 'OK');
+    });
+    const tcp = net.createServer((s) => avscServer.createChannel(s));
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise((r) => tcp.close(r)));
+    const port = (tcp.address() as net.AddressInfo).port;
+    const client = await AvroRpcClient.connect({ host: '127.0.0.1', port, connectTimeout: 2000, requestTimeout: 2000 });
+    cleanup.push(() => client.close());
+    const headers = { file: '/x', timestamp: '42' };
+    assert.equal(await client.appendBatch([batchFromLines(['a', 'bb'], headers), batchFromLines(['ccc'], headers)]), 'OK');
+    assert.equal(await client.appendBatch([batchFromLines(['d'], headers)]), 'OK');
+    assert.deepEqual(got.map((e) => e.body.toString()), ['a', 'bb', 'ccc', 'd']);
+    assert.deepEqual({ ...got[0]!.headers }, headers);
+  });
+
+  test('a server asks an unknown client for its protocol (NONE), then accepts it', async () => {
+    const { server, received } = await collectingServer();
+    cleanup.push(() => server.close());
+    // Same messages, other JSON text: another MD5, as a Java or Python client would have.
+    const other = avro.Service.forProtocol({ ...(FLUME_PROTOCOL as unknown as any), doc: 'another client' });
+    const client = other.createClient({ buffering: true });
+    const socket = net.connect(server.port, '127.0.0.1');
+    client.createChannel(socket);
+    cleanup.push(() => socket.destroy());
+    const res = await new Promise((resolve, reject) =>
+      client.emitMessage('append', { event: { headers: {}, body: Buffer.from('hello') } }, (err: unknown, r: unknown) => (err ? reject(err) : resolve(r))),
+    );
+    assert.equal(res, 'OK');
+    assert.equal(received[0]!.body.toString(), 'hello');
+  });
+
+  test('garbage on a connection closes that connection only', async () => {
+    const { server, received } = await collectingServer();
+    cleanup.push(() => server.close());
+    const bad = net.connect(server.port, '127.0.0.1');
+    const closed = new Promise((r) => bad.on('close', r));
+    bad.on('error', () => {});
+    bad.write(Buffer.from([0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4]));
+    await closed;
+    const client = await AvroRpcClient.connect({ host: '127.0.0.1', port: server.port, connectTimeout: 2000, requestTimeout: 2000 });
+    cleanup.push(() => client.close());
+    assert.equal(await client.appendBatch([batchFromLines(['still fine'])]), 'OK');
+    assert.equal(received.at(-1)!.body.toString(), 'still fine');
+  });
+});

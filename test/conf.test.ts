@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { loadAgentConfig, parseAgentConfig, parseProperties } from '../daemon/conf/index.js';
+import { ConfigError } from '../daemon/errors.js';
+
+const MINIMAL = `
+a1.sources = r1
+a1.channels = c1
+a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = spool
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+`;
+
+function configError(text: string): ConfigError {
+  try {
+    parseAgentConfig(text, 'test.conf', 'a1', '/base');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    return err;
+  }
+  assert.fail('the configuration was accepted');
+}
+
+describe('properties parser', () => {
+  test('reads Java properties syntax: separators, comments, continuations, escapes', () => {
+    const props = parseProperties([
+      '# comment',
+      '! another comment',
+      'a = 1',
+      'b:2',
+      'c 3',
+      '  d=spaced value  ',
+      'e = one \\',
+      '    two',
+      'f = tab\\there \\u0041',
+      'g\\ key = v',
+      'a = last wins',
+    ].join('\n'));
+    assert.equal(props.get('a')!.value, 'last wins');
+    assert.equal(props.get('a')!.line, 11);
+    assert.equal(props.get('b')!.value, '2');
+    assert.equal(props.get('c')!.value, '3');
+    assert.equal(props.get('d')!.value, 'spaced value');
+    assert.equal(props.get('e')!.value, 'one two');
+    assert.equal(props.get('e')!.line, 7);
+    assert.equal(props.get('f')!.value, 'tab\there A');
+    assert.equal(props.get('g key')!.value, 'v');
+  });
+
+  test('reports a malformed unicode escape with its line', () => {
+    assert.throws(() => parseProperties('a = 1\nb = \\u12'), /line 2/);
+  });
+});
+
+describe('agent configuration', () => {
+  test('the bundled conf/agent.conf loads with the documented values', () => {
+    const c = loadAgentConfig('conf/agent.conf', 'a1', '/srv');
+    assert.equal(c.sources[0]!.spoolDir, path.resolve('/srv', 'spool'));
+    assert.equal(c.sources[0]!.fileSuffix, '.COMPLETED');
+    assert.equal(c.sources[0]!.fileHeader, true);
+    assert.equal(c.sources[0]!.interceptors[0]!.type, 'timestamp');
+    assert.equal(c.channels[0]!.capacity, 100_000);
+    assert.equal(c.sinks[0]!.port, 4141);
+    assert.equal(c.sinks[0]!.batchSize, 1000);
+    assert.equal(c.jobs[0]!.windowDurationMs, 300_000);
+    assert.equal(c.jobs[0]!.batchIntervalMs, 1000);
+    assert.equal(c.jobs[0]!.database, path.resolve('/srv', 'data/results.db'));
+    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080 });
+  });
+
+  test('applies Flume defaults for spooldir keys', () => {
+    const s = parseAgentConfig(MINIMAL, 'test.conf', 'a1', '/base').sources[0]!;
+    assert.equal(s.spoolDir, '/base/spool');
+    assert.equal(s.deletePolicy, 'never');
+    assert.equal(s.fileHeaderKey, 'file');
+    assert.equal(s.basenameHeaderKey, 'basename');
+    assert.equal(s.batchSize, 100);
+    assert.equal(s.consumeOrder, 'oldest');
+    assert.equal(s.pollDelay, 500);
+    assert.equal(s.maxLineLength, 2048);
+  });
+
+  test('reads the deserializer.maxLineLength key as Flume spells it', () => {
+    const s = parseAgentConfig(MINIMAL + 'a1.sources.r1.deserializer.maxLineLength = 100\n', 't', 'a1').sources[0]!;
+    assert.equal(s.maxLineLength, 100);
+  });
+
+  test('an unknown key stops start-up, naming the key and its line', () => {
+    const err = configError(MINIMAL + 'a1.sources.r1.spolDir = typo\n');
+    assert.equal(err.code, 'LF_CONFIG_UNKNOWN_KEY');
+    assert.equal(err.key, 'a1.sources.r1.spolDir');
+    assert.equal(err.line, 8);
+    assert.match(err.message, /test\.conf:8: a1\.sources\.r1\.spolDir/);
+  });
+
+  test('a missing required key is named', () => {
+    const err = configError(MINIMAL.replace('a1.sources.r1.spoolDir = spool\n', ''));
+    assert.equal(err.code, 'LF_CONFIG_MISSING_KEY');
+    assert.equal(err.key, 'a1.sources.r1.spoolDir');
+  });
+
+  test('a bad value is named with its line and what was expected', () => {
+    const err = configError(MINIMAL + 'a1.channels.c1.capacity = lots\n');
+    assert.equal(err.code, 'LF_CONFIG_BAD_VALUE');
+    assert.equal(err.key, 'a1.channels.c1.capacity');
+    assert.match(err.message, /:8: a1\.channels\.c1\.capacity must be an integer/);
+    assert.match(configError(MINIMAL + 'a1.sources.r1.consumeOrder = newest\n').message, /one of oldest, youngest, random/);
+    assert.match(configError(MINIMAL + 'a1.sources.r1.fileHeader = yes\n').message, /true or false/);
+    assert.match(configError(MINIMAL + 'a1.sources.r1.includePattern = (\n').message, /regular expression/);
+  });
+
+  test('a window that is not a multiple of the batch interval is refused', () => {
+    const job = `a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\na1.jobs.j1.batchInterval = 2\na1.jobs.j1.windowDuration = 5\n`;
+    const err = configError(MINIMAL + job);
+    assert.equal(err.key, 'a1.jobs.j1.windowDuration');
+  });
+
+  test('a source naming a channel that is not listed is refused', () => {
+    const err = configError(MINIMAL.replace('a1.sources.r1.channels = c1', 'a1.sources.r1.channels = c9'));
+    assert.equal(err.key, 'a1.sources.r1.channels');
+  });
+
+  test('an agent name with no components is refused (a wrong --name)', () => {
+    assert.throws(() => parseAgentConfig(MINIMAL, 'test.conf', 'agent2'), /has no sources, sinks or jobs/);
+  });
+
+  test('keys of other agents in the same file are not this agent\'s business', () => {
+    const c = parseAgentConfig(MINIMAL + 'a2.sources = x\na2.whatever = 1\n', 't', 'a1');
+    assert.equal(c.sources.length, 1);
+  });
+});
+
+describe('bundled configurations', () => {
+  test('conf/docker.conf loads and listens on all interfaces with container paths', () => {
+    const c = loadAgentConfig('conf/docker.conf', 'a1');
+    assert.equal(c.http!.bind, '0.0.0.0');
+    assert.equal(c.sources[0]!.spoolDir, '/app/spool');
+    assert.equal(c.jobs[0]!.database, '/app/data/results.db');
+  });
+});

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { existsSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { writeLog } from '../scripts/access-log-generator.js';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { expectedCounts } from './helpers/expected-counts.js';
+
+interface Stats {
+  eventsIn: number;
+  eventsCounted: number;
+  parseErrors: number;
+  files: { pending: number; inProgress: number; completed: number; failed: number };
+}
+interface Top {
+  window: { start: string; end: string };
+  total: number;
+  urls: { url: string; count: number }[];
+}
+
+describe('the daemon end to end', () => {
+  const daemons: RunningDaemon[] = [];
+  after(async () => {
+    for (const d of daemons) await d.stop('SIGKILL');
+  });
+
+  test('a dropped 100k-line log is counted exactly, per URL, and renamed .COMPLETED', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+
+    const staged = path.join(dir, 'access.log.tmp');
+    await writeLog(staged, { lines: 100_000, urls: 500, seed: 42, malformed: 0.01 });
+    const expected = expectedCounts(staged);
+    assert.ok(expected.parseErrors > 500, 'the generated log has malformed lines');
+    const dropped = Date.now();
+    renameSync(staged, path.join(dir, 'spool', 'access.log'));
+
+    const stats = await waitFor('the file to be counted', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.eventsCounted + body.parseErrors === expected.lines && body.files.completed === 1 ? body : undefined;
+    });
+    const seconds = (Date.now() - dropped) / 1000;
+    console.log(`# e2e: 100k lines counted and persisted ${seconds.toFixed(2)} s after the drop (${Math.round(100_000 / seconds)} lines/s including settle and batch wait)`);
+    assert.equal(stats.eventsIn, expected.lines);
+    assert.equal(stats.eventsCounted, expected.total);
+    assert.equal(stats.parseErrors, expected.parseErrors);
+    assert.deepEqual(stats.files, { pending: 0, inProgress: 0, completed: 1, failed: 0 });
+
+    const { status, body: top } = await daemon.get<Top>('/api/top?n=1000');
+    assert.equal(status, 200);
+    assert.equal(top.total, expected.total);
+    assert.equal(top.urls.length, expected.counts.size);
+    for (const { url, count } of top.urls) assert.equal(count, expected.counts.get(url), url);
+    const sorted = [...top.urls].sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1));
+    assert.deepEqual(top.urls, sorted, 'counts descending, ties by URL');
+    assert.equal(Date.parse(top.window.end) - Date.parse(top.window.start), 300_000);
+
+    const { body: top3 } = await daemon.get<Top>('/api/top?n=3');
+    assert.deepEqual(top3.urls, top.urls.slice(0, 3));
+
+    assert.ok(existsSync(path.join(dir, 'spool', 'access.log.COMPLETED')));
+    assert.ok(!existsSync(path.join(dir, 'spool', 'access.log')));
+    assert.ok(daemon.logs.some((l) => l.includes('"file completed"') && l.includes('"lines":100000')));
+
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
+  test('files already in the spool at start-up, CRLF lines and a last line without a newline', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const spool = path.join(dir, 'spool');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(spool);
+    const line = (url: string) => `1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET ${url} HTTP/1.1" 200 5 "-" "ua"`;
+    writeFileSync(path.join(spool, 'one.log'), [line('/a'), line('/b'), line('/a')].join('\r\n') + '\r\n');
+    writeFileSync(path.join(spool, 'two.log'), [line('/a'), 'not a log line', line('/c')].join('\n'));
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    await waitFor('both files', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.files.completed === 2 && body.eventsCounted + body.parseErrors === 6 ? body : undefined;
+    });
+    const { body } = await daemon.get<Top>('/api/top?n=10');
+    assert.deepEqual(body.urls, [{ url: '/a', count: 3 }, { url: '/b', count: 1 }, { url: '/c', count: 1 }]);
+    const { body: stats } = await daemon.get<Stats>('/api/stats');
+    assert.equal(stats.parseErrors, 1);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
+  test('a bad request gets a 400 that names the parameter; /health answers', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    for (const [query, parameter] of [['n=0', 'n'], ['n=1001', 'n'], ['n=abc', 'n'], ['n=5&sort=x', 'sort']] as const) {
+      const { status, body } = await daemon.get<{ parameter: string; message: string }>(`/api/top?${query}`);
+      assert.equal(status, 400, query);
+      assert.equal(body.parameter, parameter, query);
+    }
+    assert.deepEqual((await daemon.get('/health')).body, { status: 'ok' });
+    const { body: empty } = await daemon.get<Top>('/api/top');
+    assert.deepEqual(empty.urls, []);
+    assert.equal(await daemon.stop('SIGINT'), 0);
+  });
+
+  test('a configuration error stops start-up with the key and line, exit code 1', async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.sinks.k1.batchSize = 10\n');
+    await assert.rejects(startDaemon(dir), (err: Error) => {
+      assert.match(err.message, /exited with 1/);
+      assert.match(err.message, /agent\.conf:\d+: a1\.sinks\.k1\.batchSize/);
+      return true;
+    });
+  });
+});

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { LineScanner } from '../daemon/source/index.js';
+
+/** Feeds `text` in chunks of `chunk` bytes, carrying partial lines as the source does. */
+function lines(text: string | Buffer, maxLineLength = 1000, chunk = 7): { lines: string[]; truncated: number } {
+  const all = Buffer.isBuffer(text) ? text : Buffer.from(text);
+  const scanner = new LineScanner(maxLineLength, 2);
+  const out: string[] = [];
+  let carry = Buffer.alloc(0);
+  for (let pos = 0; ; pos += chunk) {
+    const piece = all.subarray(pos, pos + chunk);
+    const buf = Buffer.concat([carry, piece]);
+    scanner.resetRanges(2);
+    let rest = buf.length;
+    if (piece.length === 0) scanner.finish(buf, 0, buf.length);
+    else rest = scanner.scan(buf, 0, buf.length);
+    for (let i = 0; i < scanner.count; i++) out.push(buf.toString('utf8', scanner.starts[i], scanner.ends[i]));
+    if (piece.length === 0) return { lines: out, truncated: scanner.truncated };
+    carry = Buffer.from(buf.subarray(rest));
+  }
+}
+
+describe('line scanner', () => {
+  test('LF and CRLF line ends, across chunk boundaries', () => {
+    for (const chunk of [1, 2, 3, 7, 100]) {
+      assert.deepEqual(lines('one\ntwo\r\nthree\n\nfive\r\n', 1000, chunk).lines, ['one', 'two', 'three', '', 'five'], `chunk ${chunk}`);
+    }
+  });
+
+  test('a last line without a line feed is still a line', () => {
+    assert.deepEqual(lines('a\nlast').lines, ['a', 'last']);
+    assert.deepEqual(lines('').lines, []);
+  });
+
+  test('lines longer than maxLineLength are cut there, the rest skipped, and counted', () => {
+    const long = 'x'.repeat(50);
+    for (const chunk of [3, 16, 1000]) {
+      const r = lines(`short\n${long}\nafter\n${long}`, 10, chunk);
+      assert.deepEqual(r.lines, ['short', 'x'.repeat(10), 'after', 'x'.repeat(10)], `chunk ${chunk}`);
+      assert.equal(r.truncated, 2);
+    }
+  });
+
+  test('a cut never splits a UTF-8 character', () => {
+    const r = lines('ab€€€\n', 4, 100); // € is 3 bytes: cut at 4 bytes would split the first one
+    assert.deepEqual(r.lines, ['ab']);
+  });
+});

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SlidingWindow, topK } from '../daemon/job/index.js';
+
+const slot = (o: Record<string, number>) => new Map(Object.entries(o));
+const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+
+describe('sliding window', () => {
+  test('adds the entering batch and subtracts the leaving one', () => {
+    const w = new SlidingWindow(3);
+    const batches: Record<string, number>[] = [{ a: 1 }, { a: 2, b: 1 }, { c: 5 }, { b: 2 }, {}, {}];
+    const seen: Record<string, number>[] = [];
+    batches.forEach((b, k) => {
+      w.advance(k, slot(b), sum(b));
+      seen.push(Object.fromEntries(w.counts));
+    });
+    assert.deepEqual(seen, [
+      { a: 1 },
+      { a: 3, b: 1 },
+      { a: 3, b: 1, c: 5 },
+      { a: 2, b: 3, c: 5 }, // batch 0 left
+      { b: 2, c: 5 }, // a reached 0 and was removed
+      { b: 2 },
+    ]);
+    w.advance(6, undefined, 0);
+    assert.equal(w.counts.size, 0);
+    assert.equal(w.total, 0);
+  });
+
+  test('keeps the window total', () => {
+    const w = new SlidingWindow(2);
+    w.advance(0, slot({ a: 1 }), 1);
+    w.advance(1, slot({ a: 1, b: 1 }), 2);
+    assert.equal(w.total, 3);
+    w.advance(2, slot({ c: 4 }), 4);
+    assert.equal(w.total, 6);
+  });
+
+  test('skipped batch intervals leave the window as empty batches', () => {
+    const w = new SlidingWindow(3);
+    w.advance(10, slot({ a: 1 }), 1);
+    w.advance(12, slot({ b: 1 }), 1);
+    assert.deepEqual(Object.fromEntries(w.counts), { a: 1, b: 1 });
+    w.advance(13, undefined, 0);
+    assert.deepEqual(Object.fromEntries(w.counts), { b: 1 });
+    w.advance(100, slot({ z: 1 }), 1);
+    assert.deepEqual(Object.fromEntries(w.counts), { z: 1 });
+    assert.deepEqual(w.slots().map((s) => s.slot), [100]);
+  });
+
+  test('reports whether the window changed', () => {
+    const w = new SlidingWindow(2);
+    assert.equal(w.advance(0, undefined, 0), false);
+    assert.equal(w.advance(1, slot({ a: 1 }), 1), true);
+    assert.equal(w.advance(2, undefined, 0), false);
+    assert.equal(w.advance(3, undefined, 0), true); // batch 1 left
+    assert.equal(w.advance(4, undefined, 0), false);
+  });
+
+  test('refuses to go back in time', () => {
+    const w = new SlidingWindow(2);
+    w.advance(5, undefined, 0);
+    assert.throws(() => w.advance(5, undefined, 0), RangeError);
+  });
+});
+
+describe('top-k', () => {
+  test('counts descending, ties by URL ascending, cut at k', () => {
+    const counts = new Map([['/b', 3], ['/a', 3], ['/c', 5], ['/d', 1], ['/e', 3]]);
+    assert.deepEqual(topK(counts, 3), [
+      { url: '/c', count: 5 },
+      { url: '/a', count: 3 },
+      { url: '/b', count: 3 },
+    ]);
+    assert.equal(topK(counts, 10).length, 5);
+    assert.deepEqual(topK(counts, 0), []);
+  });
+
+  test('agrees with a full sort on random data', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 5000; i++) counts.set(`/u${Math.floor(rand() * 100000)}`, 1 + Math.floor(rand() * 20));
+    const full = [...counts].map(([url, count]) => ({ url, count }))
+      .sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1));
+    for (const k of [1, 10, 100, 1000]) assert.deepEqual(topK(counts, k), full.slice(0, k));
+  });
+});
