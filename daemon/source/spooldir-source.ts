@@ -121,6 +121,7 @@ export class SpoolDirSource {
    */
   async #checkSettled(): Promise<void> {
     const now = Date.now();
+    const ready: Candidate[] = [];
     for (const cand of [...this.#settling.values()]) {
       let st: Stats;
       try {
@@ -132,12 +133,14 @@ export class SpoolDirSource {
       }
       if (st.size === cand.size && st.mtimeMs === cand.mtimeMs && now - st.mtimeMs >= this.#config.pollDelay) {
         this.#settling.delete(cand.path);
-        this.#enqueueReady(cand);
+        ready.push(cand);
       } else {
         cand.size = st.size;
         cand.mtimeMs = st.mtimeMs;
       }
     }
+    // All at once, so that files found together are read in consume order.
+    for (const cand of ready) this.#enqueueReady(cand);
     if (this.#settling.size > 0) this.#scheduleSettle();
   }
 

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { eventBody, MemoryChannel } from '../daemon/channel/index.js';
+import { parseAgentConfig } from '../daemon/conf/index.js';
+import { SpoolDirSource } from '../daemon/source/index.js';
+import { tempDir, waitFor } from './helpers/daemon.js';
+import { testLogger } from './helpers/logger.js';
+
+/** A source on a temp spool dir, and a loop that takes, records and acknowledges its events. */
+async function runSource(t: TestContext, extra = '', prepare?: (spool: string) => void) {
+  const dir = tempDir();
+  const spool = path.join(dir, 'spool');
+  mkdirSync(spool);
+  prepare?.(spool);
+  const config = parseAgentConfig(
+    `a1.sources = r1\na1.channels = c1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\n` +
+      `a1.sources.r1.channels = c1\na1.sources.r1.pollDelay = 100\na1.sources.r1.basenameHeader = true\n` +
+      `a1.channels.c1.type = memory\na1.channels.c1.capacity = 1000\na1.channels.c1.transactionCapacity = 100\n${extra}`,
+    'test.conf',
+    'a1',
+    dir,
+  );
+  const channel = new MemoryChannel(config.channels[0]!);
+  const source = new SpoolDirSource(config.sources[0]!, channel, testLogger);
+  const events: { file: string; body: string }[] = [];
+  let running = true;
+  const drain = (async () => {
+    while (running) {
+      const batches = channel.take(100);
+      if (batches.length === 0) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      for (const b of batches) for (let i = 0; i < b.count; i++) events.push({ file: b.headers.basename!, body: eventBody(b, i).toString() });
+      channel.commit(batches);
+      for (const b of batches) b.onDelivered?.();
+    }
+  })();
+  await source.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await source.stop();
+    running = false;
+    await drain;
+  };
+  t.after(stop);
+  return { spool, source, events, stop };
+}
+
+describe('spooldir source', () => {
+  test('reads files present at start-up and new ones, in mtime order, and renames them when delivered', async (t) => {
+    const run = await runSource(t, '', (spool) => {
+      writeFileSync(path.join(spool, 'b.log'), 'b1\nb2\n');
+      writeFileSync(path.join(spool, 'a.log'), 'a1\n');
+      utimesSync(path.join(spool, 'b.log'), new Date(1000_000), new Date(1000_000));
+      utimesSync(path.join(spool, 'a.log'), new Date(2000_000), new Date(2000_000));
+    });
+    await waitFor('two files', () => run.source.files.counts().completed === 2 || undefined);
+    writeFileSync(path.join(run.spool, 'c.log'), 'c1');
+    await waitFor('the third file', () => run.source.files.counts().completed === 3 || undefined);
+    assert.deepEqual(run.events.map((e) => e.body), ['b1', 'b2', 'a1', 'c1']);
+    assert.deepEqual(readdirSync(run.spool).sort(), ['a.log.COMPLETED', 'b.log.COMPLETED', 'c.log.COMPLETED']);
+    await run.stop();
+  });
+
+  test('skips hidden files, ignorePattern and includePattern misses, and directories', async (t) => {
+    const run = await runSource(t, 'a1.sources.r1.ignorePattern = ^skip\na1.sources.r1.includePattern = \\.log$\n', (spool) => {
+      writeFileSync(path.join(spool, '.hidden.log'), 'x\n');
+      writeFileSync(path.join(spool, 'skip-me.log'), 'x\n');
+      writeFileSync(path.join(spool, 'notes.txt'), 'x\n');
+      mkdirSync(path.join(spool, 'sub.log'));
+      writeFileSync(path.join(spool, 'good.log'), 'ok\n');
+    });
+    await waitFor('the good file', () => run.source.files.counts().completed === 1 || undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(run.events.map((e) => e.body), ['ok']);
+    assert.ok(existsSync(path.join(run.spool, 'skip-me.log')));
+    assert.ok(existsSync(path.join(run.spool, 'notes.txt')));
+    assert.ok(existsSync(path.join(run.spool, '.hidden.log')));
+    await run.stop();
+  });
+
+  test('a file whose .COMPLETED name exists is reported and left alone; the others go on', async (t) => {
+    const run = await runSource(t, '', (spool) => {
+      writeFileSync(path.join(spool, 'dup.log'), 'again\n');
+      writeFileSync(path.join(spool, 'dup.log.COMPLETED'), 'old\n');
+      writeFileSync(path.join(spool, 'fine.log'), 'fine\n');
+    });
+    await waitFor('both handled', () => {
+      const c = run.source.files.counts();
+      return c.completed === 1 && c.failed === 1 ? c : undefined;
+    });
+    const failed = run.source.files.list().find((f) => f.state === 'failed')!;
+    assert.equal(failed.name, 'dup.log');
+    assert.match(failed.reason!, /dup\.log\.COMPLETED already exists/);
+    assert.ok(existsSync(path.join(run.spool, 'dup.log')));
+    assert.deepEqual(run.events.map((e) => e.body), ['fine']);
+    await run.stop();
+  });
+
+  test('deletePolicy = immediate deletes a finished file', async (t) => {
+    const run = await runSource(t, 'a1.sources.r1.deletePolicy = immediate\n', (spool) => writeFileSync(path.join(spool, 'x.log'), 'x\n'));
+    await waitFor('the file', () => run.source.files.counts().completed === 1 || undefined);
+    assert.deepEqual(readdirSync(run.spool), []);
+    await run.stop();
+  });
+
+  test('a file still being written is not read until it has been unchanged for pollDelay', async (t) => {
+    const run = await runSource(t);
+    const file = path.join(run.spool, 'growing.log');
+    writeFileSync(file, 'line 0\n');
+    for (let i = 1; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 40));
+      appendFileSync(file, `line ${i}\n`);
+    }
+    await waitFor('the file', () => run.source.files.counts().completed === 1 || undefined);
+    assert.equal(run.events.length, 10);
+    await run.stop();
+  });
+
+  test('a large file is read in chunks and every line arrives once, in order', async (t) => {
+    const lines = Array.from({ length: 50_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 97)}`);
+    const run = await runSource(t, '', (spool) => writeFileSync(path.join(spool, 'big.log'), lines.join('\n') + '\n'));
+    await waitFor('the file', () => run.source.files.counts().completed === 1 || undefined);
+    assert.equal(run.events.length, lines.length);
+    assert.ok(run.events.every((e, i) => e.body === lines[i]));
+    await run.stop();
+  });
+});
