@@ -3,7 +3,7 @@ import { MemoryChannel } from './channel/index.js';
 import type { AgentConfig } from './conf/index.js';
 import { ConfigError } from './errors.js';
 import { startHttpServer, type PipelineStats } from './http/index.js';
-import { UrlWindowJob } from './job/index.js';
+import { UrlWindowJob, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
 import { SpoolDirSource } from './source/index.js';
@@ -31,13 +31,24 @@ export class Agent {
     this.config = config;
     this.#log = logger;
     this.#channels = new Map(config.channels.map((c) => [c.name, new MemoryChannel(c)]));
-    this.#sources = config.sources.map((c) => new SpoolDirSource(c, this.#channels.get(c.channel)!, logger));
     this.#sinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
     const jobConfig = config.jobs[0];
     if (jobConfig) {
       this.#store = new ResultsStore(jobConfig.database);
       this.#job = new UrlWindowJob(jobConfig, this.#store, logger);
     }
+    // When the sink feeds this process's job, files finish on the job's checkpoint, not
+    // on delivery, and resume from it after a crash: exactly-once instead of at-least-once.
+    const job = this.#job;
+    const local = job && jobConfig && config.sinks.some((k) => k.port === jobConfig.port && isSameHost(k.hostname, jobConfig.bind));
+    this.#sources = config.sources.map((c) => {
+      const source = new SpoolDirSource(c, this.#channels.get(c.channel)!, logger, local ? job : undefined);
+      if (local) {
+        job.addLocalSource(source.sourceId);
+        job.onCommit(() => void source.completeFinished());
+      }
+      return source;
+    });
   }
 
   /** The HTTP address actually bound (the configured port may be 0). */
@@ -46,9 +57,9 @@ export class Agent {
     return a && typeof a === 'object' ? `http://${a.address}:${a.port}` : undefined;
   }
 
-  async start(): Promise<void> {
+  async start(opts: JobStartOptions = {}): Promise<void> {
     if (this.#job) {
-      await this.#job.start();
+      await this.#job.start(opts);
       this.#reader = new ResultsReader(this.config.jobs[0]!.database);
     }
     for (const sink of this.#sinks) sink.start();
@@ -67,6 +78,7 @@ export class Agent {
     for (const source of this.#sources) await source.stop();
     for (const sink of this.#sinks) await sink.stop();
     await this.#job?.stop();
+    for (const source of this.#sources) await source.completeFinished();
     this.#store?.close();
     await this.#http?.close();
     this.#reader?.close();
@@ -92,10 +104,16 @@ export class Agent {
       eventsIn: job?.eventsIn ?? this.#sources.reduce((n, s) => n + s.eventsRead, 0),
       eventsCounted: job?.eventsCounted ?? 0,
       parseErrors: job?.parseErrors ?? 0,
+      duplicates: job?.duplicates ?? 0,
       files,
       channel: { size, capacity },
     };
   }
+}
+
+function isSameHost(sinkHost: string, bind: string): boolean {
+  const loopback = (h: string) => h === 'localhost' || h.startsWith('127.') || h === '::1';
+  return sinkHost === bind || (loopback(sinkHost) && (loopback(bind) || bind === '0.0.0.0' || bind === '::'));
 }
 
 /** Checks that span components, as Flume does before it starts anything. */

@@ -4,20 +4,23 @@ import { loadAgentConfig } from './conf/index.js';
 import { LogflowError } from './errors.js';
 import { createLogger } from './log.js';
 
-const USAGE = `usage: logflow [--conf-file FILE] [--name AGENT]
+const USAGE = `usage: logflow [--conf-file FILE] [--name AGENT] [--reset-checkpoint]
 
   -f, --conf-file FILE   Flume-style properties file (default conf/agent.conf)
   -n, --name AGENT       agent to run from that file (default a1)
+  --reset-checkpoint     discard the job's checkpoint (window, positions) and start empty;
+                         files still in the spool are then read from their beginning
   -h, --help             this help
 `;
 
 interface CliOptions {
   confFile: string;
   name: string;
+  resetCheckpoint: boolean;
 }
 
 function parseArgs(argv: string[]): CliOptions | 'help' {
-  const opts: CliOptions = { confFile: 'conf/agent.conf', name: 'a1' };
+  const opts: CliOptions = { confFile: 'conf/agent.conf', name: 'a1', resetCheckpoint: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -29,6 +32,7 @@ function parseArgs(argv: string[]): CliOptions | 'help' {
     if (flag === '-h' || flag === '--help') return 'help';
     else if (flag === '-f' || flag === '--conf-file' || flag === '--conf') opts.confFile = value();
     else if (flag === '-n' || flag === '--name') opts.name = value();
+    else if (flag === '--reset-checkpoint' && inline === undefined) opts.resetCheckpoint = true;
     else throw new LogflowError('LF_CLI_USAGE', `unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
   }
   return opts;
@@ -45,7 +49,7 @@ async function main(): Promise<void> {
     }
     const config = loadAgentConfig(opts.confFile, opts.name);
     agent = new Agent(config, log);
-    await agent.start();
+    await agent.start({ resetCheckpoint: opts.resetCheckpoint });
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ err: { message: e.message, code: e.code } }, 'start-up failed');

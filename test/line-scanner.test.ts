@@ -12,12 +12,12 @@ function lines(text: string | Buffer, maxLineLength = 1000, chunk = 7): { lines:
     const piece = all.subarray(pos, pos + chunk);
     const buf = Buffer.concat([carry, piece]);
     scanner.resetRanges(2);
-    let rest = buf.length;
     if (piece.length === 0) scanner.finish(buf, 0, buf.length);
-    else rest = scanner.scan(buf, 0, buf.length);
+    else scanner.scan(buf, 0, buf.length);
     for (let i = 0; i < scanner.count; i++) out.push(buf.toString('utf8', scanner.starts[i], scanner.ends[i]));
     if (piece.length === 0) return { lines: out, truncated: scanner.truncated };
-    carry = Buffer.from(buf.subarray(rest));
+    carry = Buffer.from(buf.subarray(scanner.rest, scanner.carryEnd));
+    assert.ok(carry.length <= Math.max(maxLineLength, chunk) + chunk, 'the carry stays bounded');
   }
 }
 
@@ -45,5 +45,13 @@ describe('line scanner', () => {
   test('a cut never splits a UTF-8 character', () => {
     const r = lines('ab€€€\n', 4, 100); // € is 3 bytes: cut at 4 bytes would split the first one
     assert.deepEqual(r.lines, ['ab']);
+    assert.deepEqual(lines('ab€€€', 4, 2).lines, ['ab']);
+  });
+
+  test('a cut line held across many chunks is emitted once, when its end is found', () => {
+    const huge = 'y'.repeat(10_000);
+    const r = lines(`a\n${huge}\nb\n${huge}`, 16, 64);
+    assert.deepEqual(r.lines, ['a', 'y'.repeat(16), 'b', 'y'.repeat(16)]);
+    assert.equal(r.truncated, 2);
   });
 });

@@ -9,6 +9,7 @@ export interface PipelineStats {
   readonly eventsIn: number;
   readonly eventsCounted: number;
   readonly parseErrors: number;
+  readonly duplicates: number;
   readonly files: { pending: number; inProgress: number; completed: number; failed: number };
   readonly channel?: { size: number; capacity: number };
 }

@@ -1,4 +1,5 @@
-export { UrlWindowJob, type JobStats } from './url-window-job.js';
+export { UrlWindowJob, type JobStartOptions, type JobStats } from './url-window-job.js';
+export { CheckpointStore } from './checkpoint-store.js';
 export { findUrl, urlOf, type UrlRange } from './access-log.js';
 export { SlidingWindow, type SlotCounts } from './sliding-window.js';
 export { topK, compareUrlCounts, type UrlCount } from './top-k.js';

@@ -46,6 +46,16 @@ export class SlidingWindow {
     return changed;
   }
 
+  /** Rebuilds the window from checkpointed slots (`lastSlot` is the newest that entered). */
+  restore(slots: readonly { slot: number; counts: SlotCounts; total: number }[], lastSlot: number | undefined): void {
+    this.#clear();
+    this.#lastSlot = lastSlot;
+    for (const { slot, counts, total } of slots) {
+      if (lastSlot === undefined || slot <= lastSlot - this.windowSlots || slot > lastSlot) continue;
+      this.#replace(slot, counts, total);
+    }
+  }
+
   /** Each live slot with its index, oldest first: what a checkpoint stores. */
   slots(): { slot: number; counts: SlotCounts; total: number }[] {
     const out: { slot: number; counts: SlotCounts; total: number }[] = [];

@@ -1,10 +1,16 @@
-import { AvroRpcServer, type DecodedEvents, type Status } from '../channel/index.js';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { AvroReader, AvroRpcServer, DecodedEvents, type Status } from '../channel/index.js';
+import { decodeEvent, decodeEventArray, type EventDecodeOptions } from '../channel/avro/flume-event-codec.js';
 import type { UrlWindowJobConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import { findUrl, type UrlRange } from './access-log.js';
+import { CheckpointStore, type Manifest } from './checkpoint-store.js';
+import { DirLock } from './dir-lock.js';
 import { SlidingWindow, type SlotCounts } from './sliding-window.js';
 import { topK } from './top-k.js';
 import type { WindowResultSink } from './window-results.js';
+import { WriteAheadLog } from './write-ahead-log.js';
 
 interface OpenSlot {
   readonly counts: SlotCounts;
@@ -13,19 +19,35 @@ interface OpenSlot {
 }
 
 export interface JobStats {
-  /** Events received (parsed or not). */
+  /** Events received (parsed or not), duplicates excluded. */
   readonly eventsIn: number;
   /** Events whose URL is counted in a closed batch (visible in the results). */
   readonly eventsCounted: number;
   /** Lines that parsed to no URL, in closed batches. */
   readonly parseErrors: number;
+  /** Events received again (a sender's retry) and not counted twice. */
+  readonly duplicates: number;
   readonly windowEndMs: number | undefined;
+  readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
 }
+
+export interface JobStartOptions {
+  /** Discard the checkpoint instead of resuming from it. */
+  readonly resetCheckpoint?: boolean;
+}
+
+const WAL_KIND_ARRAY = 1;
+const WAL_KIND_SINGLE = 2;
 
 /**
  * The seed's Spark job: receives Flume events over Avro, takes each line's URL, counts
  * URLs per batch interval (by the `timestamp` header: processing time) and slides a
  * window over the batches, persisting every slide's result.
+ *
+ * Exactly-once: events carry their source position (`lf.pos`), which the job records as
+ * it counts them and checkpoints together with the window, so a restarted source resumes
+ * where the counted state ends and a resent batch is recognised and skipped. Events from
+ * other processes are written ahead to a log, synced before the sender hears OK.
  */
 export class UrlWindowJob {
   readonly name: string;
@@ -37,14 +59,36 @@ export class UrlWindowJob {
   readonly #open = new Map<number, OpenSlot>();
   readonly #range: UrlRange = { start: 0, end: 0 };
   readonly #slideSlots: number;
+  readonly #decodeOpts: EventDecodeOptions;
   /** Earliest slot not yet closed; events for older slots go here (they arrived late). */
   #nextToClose: number;
   #timer: NodeJS.Timeout | undefined;
   #eventsIn = 0;
   #eventsCounted = 0;
   #parseErrors = 0;
+  #duplicates = 0;
+  /** Counters as of the last persisted slide: what a reader of the results can see. */
+  #visible = { eventsCounted: 0, parseErrors: 0 };
   #windowEndMs: number | undefined;
   #changedSinceSlide = true;
+
+  // Exactly-once state, checkpointed together with the window.
+  readonly #positions = new Map<string, number>();
+  #committedPositions = new Map<string, number>();
+  readonly #fileParseErrors = new Map<string, number>();
+  readonly #seenIds = new Map<string, number>();
+  readonly #slotChecksums = new Map<number, string>();
+  readonly #localSources = new Set<string>();
+  readonly #commitListeners: (() => void)[] = [];
+  #store: CheckpointStore | undefined;
+  #wal: WriteAheadLog | undefined;
+  #walAppended = false;
+  #lock: DirLock | undefined;
+  #dirty = false;
+  #lastManifest: Manifest | undefined;
+  #lastCheckpointMs = 0;
+  /** Malformed lines logged (at debug level) since the last batch closed: a few samples each. */
+  #parseErrorSamples = 0;
 
   constructor(config: UrlWindowJobConfig, results: WindowResultSink, logger: Logger) {
     this.name = config.name;
@@ -58,6 +102,12 @@ export class UrlWindowJob {
       { bind: config.bind, port: config.port, logger: this.#log },
       (events) => this.#receive(events),
     );
+    this.#decodeOpts = {
+      timestampHeader: Buffer.from('timestamp'),
+      positionHeader: Buffer.from('lf.pos'),
+      idHeader: Buffer.from('id'),
+      maxEvents: 1_000_000,
+    };
   }
 
   get port(): number {
@@ -67,55 +117,218 @@ export class UrlWindowJob {
   stats(): JobStats {
     return {
       eventsIn: this.#eventsIn,
-      eventsCounted: this.#eventsCounted,
-      parseErrors: this.#parseErrors,
+      eventsCounted: this.#visible.eventsCounted,
+      parseErrors: this.#visible.parseErrors,
+      duplicates: this.#duplicates,
       windowEndMs: this.#windowEndMs,
+      checkpoint: { seq: this.#lastManifest?.seq ?? 0, writtenAt: this.#lastManifest?.writtenAt, lastMs: this.#lastCheckpointMs },
     };
   }
 
-  async start(): Promise<void> {
-    const port = await this.#server.listen();
-    this.#log.info({ bind: this.#config.bind, port }, 'avro receiver listening');
-    this.#nextToClose = this.#slotOf(Date.now());
+  /** Sources in this process: their events need no write-ahead log (the files replay them). */
+  addLocalSource(sourceId: string): void {
+    this.#localSources.add(sourceId);
+  }
+
+  /** Called after every committed checkpoint. */
+  onCommit(listener: () => void): void {
+    this.#commitListeners.push(listener);
+  }
+
+  /** Offset below which a file's lines are durably counted (in the last committed checkpoint). */
+  committed(fileKey: string): number | undefined {
+    return this.#committedPositions.get(fileKey);
+  }
+
+  forget(fileKey: string): void {
+    this.#positions.delete(fileKey);
+    this.#fileParseErrors.delete(fileKey);
+    this.#dirty = true;
+  }
+
+  parseErrors(fileKey: string): number {
+    return this.#fileParseErrors.get(fileKey) ?? 0;
+  }
+
+  /** Restores the checkpoint (and replays the write-ahead log), then starts receiving. */
+  async start(opts: JobStartOptions = {}): Promise<void> {
+    const dir = this.#config.checkpointDir;
+    mkdirSync(dir, { recursive: true });
+    this.#lock = DirLock.acquire(dir, 'checkpoint directory');
+    try {
+      if (opts.resetCheckpoint) {
+        CheckpointStore.reset(dir);
+        this.#log.warn({ checkpointDir: dir }, 'checkpoint discarded (--reset-checkpoint)');
+      }
+      this.#restore();
+      const port = await this.#server.listen();
+      this.#log.info({ bind: this.#config.bind, port }, 'avro receiver listening');
+    } catch (err) {
+      this.#lock.release();
+      throw err;
+    }
     this.#schedule();
   }
 
-  /** Stops receiving, closes every batch that has begun, and persists the last slide. */
+  /** Stops receiving and writes a final checkpoint; open batches stay open for the restart. */
   async stop(): Promise<void> {
     await this.#server.close();
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#closeSlotsBefore(this.#slotOf(Date.now()) + 1, true);
+    this.#closeSlotsBefore(this.#slotOf(Date.now()));
+    this.#checkpoint(true);
+    this.#wal?.close();
+    this.#lock?.release();
+  }
+
+  #restore(): void {
+    const dir = this.#config.checkpointDir;
+    const walDir = path.join(dir, 'wal');
+    this.#store = new CheckpointStore(dir, {
+      job: this.#config.name,
+      type: this.#config.type,
+      batchIntervalMs: this.#config.batchIntervalMs,
+      windowDurationMs: this.#config.windowDurationMs,
+    });
+    const started = performance.now();
+    const loaded = this.#store.load();
+    let walSeq = 0;
+    if (loaded) {
+      const m = loaded.manifest;
+      this.#window.restore(loaded.slots, m.lastSlot);
+      for (const s of m.slots) this.#slotChecksums.set(s.slot, s.sha1);
+      for (const o of m.open) this.#open.set(o.slot, { counts: new Map(o.counts), events: o.events, parseErrors: o.parseErrors });
+      for (const [k, v] of m.positions) this.#positions.set(k, v);
+      for (const [k, v] of m.fileParseErrors) this.#fileParseErrors.set(k, v);
+      for (const [k, v] of m.seenIds) this.#seenIds.set(k, v);
+      this.#eventsIn = m.counters.eventsIn;
+      this.#eventsCounted = m.counters.eventsCounted;
+      this.#parseErrors = m.counters.parseErrors;
+      this.#duplicates = m.counters.duplicates;
+      this.#visible = { ...m.visible };
+      this.#nextToClose = m.nextToClose;
+      this.#committedPositions = new Map(this.#positions);
+      this.#lastManifest = m;
+      walSeq = m.walSeq;
+    } else {
+      this.#nextToClose = this.#slotOf(Date.now());
+    }
+    let replayed = 0;
+    for (const record of WriteAheadLog.replay(walDir, walSeq)) replayed += this.#replay(record);
+    this.#wal = new WriteAheadLog(walDir, Math.max(walSeq, WriteAheadLog.lastSegment(walDir) + 1));
+    this.#dirty = replayed > 0;
+    if (loaded || replayed > 0) {
+      this.#log.info(
+        {
+          checkpointSeq: loaded?.manifest.seq,
+          slots: loaded?.slots.length ?? 0,
+          openSlots: this.#open.size,
+          files: this.#positions.size,
+          walEventsReplayed: replayed,
+          ms: Math.round(performance.now() - started),
+        },
+        'resumed from checkpoint',
+      );
+    }
+  }
+
+  #replay(record: Buffer): number {
+    const events = new DecodedEvents();
+    events.reset(record);
+    const r = new AvroReader(record, 1);
+    if (record[0] === WAL_KIND_SINGLE) decodeEvent(r, events, this.#decodeOpts);
+    else decodeEventArray(r, events, this.#decodeOpts);
+    this.#count(events);
+    return events.count;
   }
 
   #slotOf(ms: number): number {
     return Math.floor(ms / this.#config.batchIntervalMs);
   }
 
-  #receive(ev: DecodedEvents): Status {
+  #receive(ev: DecodedEvents): Status | Promise<Status> {
+    const local = this.#isLocal(ev);
+    if (!local && this.#wal && ev.count > 0) {
+      const kind = Buffer.from([ev.single ? WAL_KIND_SINGLE : WAL_KIND_ARRAY]);
+      this.#wal.append(Buffer.concat([kind, ev.data.subarray(ev.encodedStart, ev.encodedEnd)]));
+      this.#walAppended = true;
+    }
+    this.#count(ev);
+    if (local || !this.#wal) return 'OK';
+    return this.#wal.sync().then(() => 'OK' as const);
+  }
+
+  /** A call from a source of this process: its first event's position names it. */
+  #isLocal(ev: DecodedEvents): boolean {
+    if (ev.count === 0 || ev.posStarts[0] === -1) return false;
+    const dash = ev.data.indexOf(45, ev.posStarts[0]);
+    return dash > 0 && dash < ev.posEnds[0]! && this.#localSources.has(ev.data.toString('latin1', ev.posStarts[0], dash));
+  }
+
+  /** Counts events into their open slots, skipping what was counted before. */
+  #count(ev: DecodedEvents): void {
     const data = ev.data;
     const range = this.#range;
     const now = this.#slotOf(Date.now());
     let lastTs = NaN;
-    let slot: OpenSlot = this.#slot(now);
+    let slot: OpenSlot | undefined;
+    // A run of events with the same position header is one source batch.
+    let runStart = -1;
+    let runEnd = -1;
+    let runKey = '';
+    let runOffset = 0;
+    let skipRun = false;
     for (let i = 0; i < ev.count; i++) {
+      const ps = ev.posStarts[i]!;
+      if (ps !== -1) {
+        const pe = ev.posEnds[i]!;
+        if (pe - ps !== runEnd - runStart || data.compare(data, ps, pe, runStart, runEnd) !== 0) {
+          if (runStart !== -1 && !skipRun) this.#positions.set(runKey, runOffset);
+          runStart = ps;
+          runEnd = pe;
+          const text = data.toString('latin1', ps, pe);
+          const colon = text.lastIndexOf(':');
+          runKey = text.slice(0, colon);
+          runOffset = Number(text.slice(colon + 1));
+          skipRun = (this.#positions.get(runKey) ?? -1) >= runOffset;
+        }
+        if (skipRun) {
+          this.#duplicates++;
+          continue;
+        }
+      } else if (ev.idStarts[i] !== -1 && this.#seen(data.toString('utf8', ev.idStarts[i], ev.idEnds[i]))) {
+        this.#duplicates++;
+        continue;
+      }
       const ts = ev.timestamps[i]!;
-      if (ts !== lastTs) {
+      if (ts !== lastTs || slot === undefined) {
         lastTs = ts;
         // Late events join the oldest open batch; events from the future join the newest.
-        const k = Number.isNaN(ts) ? now : Math.min(Math.max(this.#slotOf(ts), this.#nextToClose), now);
+        const k = Number.isNaN(ts) ? now : Math.min(Math.max(this.#slotOf(ts), this.#nextToClose), Math.max(now, this.#nextToClose));
         slot = this.#slot(k);
       }
       slot.events++;
+      this.#eventsIn++;
       if (findUrl(data, ev.starts[i]!, ev.ends[i]!, range)) {
         const url = data.toString('utf8', range.start, range.end);
         slot.counts.set(url, (slot.counts.get(url) ?? 0) + 1);
       } else {
         slot.parseErrors++;
+        if (this.#parseErrorSamples++ < 5) {
+          this.#log.debug({ line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), pos: runStart !== -1 ? `${runKey}:${runOffset}` : undefined }, 'not an access-log line (sample)');
+        }
+        if (runStart !== -1) this.#fileParseErrors.set(runKey, (this.#fileParseErrors.get(runKey) ?? 0) + 1);
       }
     }
-    this.#eventsIn += ev.count;
-    return 'OK';
+    if (runStart !== -1 && !skipRun) this.#positions.set(runKey, runOffset);
+    if (ev.count > 0) this.#dirty = true;
+  }
+
+  /** True if the id was seen within the window; remembers it until it leaves the window. */
+  #seen(id: string): boolean {
+    if (this.#seenIds.has(id)) return true;
+    this.#seenIds.set(id, this.#slotOf(Date.now()) + this.#window.windowSlots);
+    return false;
   }
 
   #slot(k: number): OpenSlot {
@@ -133,36 +346,34 @@ export class UrlWindowJob {
   }
 
   #tick(): void {
+    this.#parseErrorSamples = 0;
     try {
-      this.#closeSlotsBefore(this.#slotOf(Date.now()), false);
+      this.#closeSlotsBefore(this.#slotOf(Date.now()));
+      this.#checkpoint(false);
     } catch (err) {
-      this.#log.error({ err }, 'closing a batch failed');
+      this.#log.error({ err }, 'closing a batch or checkpointing failed; retrying next batch interval');
     }
     this.#schedule();
   }
 
   /** Closes every slot below `limit` in order; each slide boundary persists a result. */
-  #closeSlotsBefore(limit: number, final: boolean): void {
-    const started = performance.now();
-    let slides = 0;
+  #closeSlotsBefore(limit: number): void {
     while (this.#nextToClose < limit) {
-      const k = this.#nextToClose++;
+      const k = this.#nextToClose;
       const open = this.#open.get(k);
-      this.#open.delete(k);
       const counted = open ? open.events - open.parseErrors : 0;
+      if (open && open.counts.size > 0) this.#slotChecksums.set(k, this.#store!.writeSlot(k, open.counts));
+      this.#open.delete(k);
+      this.#nextToClose++;
       if (this.#window.advance(k, open?.counts, counted)) this.#changedSinceSlide = true;
       if (open) {
         this.#eventsCounted += counted;
         this.#parseErrors += open.parseErrors;
+        this.#dirty = true;
       }
-      const isSlide = (k + 1) % this.#slideSlots === 0;
       // After a long pause, skip the intermediate slides: only the newest window matters.
-      if ((isSlide && limit - k <= this.#slideSlots) || (final && k === limit - 1)) {
-        this.#persist(k);
-        slides++;
-      }
+      if ((k + 1) % this.#slideSlots === 0 && limit - k <= this.#slideSlots) this.#persist(k);
     }
-    if (slides > 0) this.#log.debug({ ms: performance.now() - started, slides }, 'slide persisted');
   }
 
   #persist(k: number): void {
@@ -178,5 +389,36 @@ export class UrlWindowJob {
     });
     this.#windowEndMs = endMs;
     this.#changedSinceSlide = false;
+    this.#visible = { eventsCounted: this.#eventsCounted, parseErrors: this.#parseErrors };
+  }
+
+  /** Commits window, open slots, positions and counters together, if anything changed. */
+  #checkpoint(force: boolean): void {
+    if (!this.#store || (!this.#dirty && !force)) return;
+    const started = performance.now();
+    const windowSlots = this.#window.slots();
+    const live = new Set(windowSlots.map((s) => s.slot));
+    for (const slot of this.#slotChecksums.keys()) if (!live.has(slot)) this.#slotChecksums.delete(slot);
+    const oldest = this.#nextToClose;
+    for (const [id, expires] of this.#seenIds) if (expires < oldest) this.#seenIds.delete(id);
+    const walSeq = this.#walAppended ? this.#wal!.rotate() : this.#wal!.seq;
+    this.#walAppended = false;
+    this.#lastManifest = this.#store.commit({
+      nextToClose: this.#nextToClose,
+      lastSlot: this.#window.lastSlot,
+      counters: { eventsIn: this.#eventsIn, eventsCounted: this.#eventsCounted, parseErrors: this.#parseErrors, duplicates: this.#duplicates },
+      visible: this.#visible,
+      positions: [...this.#positions],
+      fileParseErrors: [...this.#fileParseErrors],
+      slots: windowSlots.map((s) => ({ slot: s.slot, total: s.total, sha1: this.#slotChecksums.get(s.slot)! })),
+      open: [...this.#open].map(([slot, o]) => ({ slot, events: o.events, parseErrors: o.parseErrors, counts: [...o.counts] })),
+      seenIds: [...this.#seenIds],
+      walSeq,
+    });
+    this.#wal!.deleteBefore(walSeq);
+    this.#committedPositions = new Map(this.#positions);
+    this.#dirty = false;
+    this.#lastCheckpointMs = performance.now() - started;
+    for (const listener of this.#commitListeners) listener();
   }
 }

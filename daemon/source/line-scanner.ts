@@ -2,9 +2,14 @@ const LF = 10;
 const CR = 13;
 
 /**
- * Finds line boundaries in byte chunks (LF or CRLF) without decoding text. Lines longer
- * than `maxLineLength` bytes are cut there (at a UTF-8 character boundary) and the rest
- * of the line is skipped, so one huge line costs bounded memory.
+ * Finds line boundaries in byte chunks (LF or CRLF) without decoding text. A line longer
+ * than `maxLineLength` bytes is cut there (at a UTF-8 character boundary) and the rest of
+ * it skipped: only its first `maxLineLength` bytes are ever kept, so one huge line costs
+ * bounded memory. A cut line is emitted once its end is found, so that every emitted line
+ * is followed by a clean resume offset (the start of the next line).
+ *
+ * Chunk protocol: `scan` a buffer; carry `buf[rest, carryEnd)` to the start of the next
+ * buffer and scan that from 0; at end of file, `finish` what is carried.
  */
 export class LineScanner {
   readonly maxLineLength: number;
@@ -13,7 +18,12 @@ export class LineScanner {
   count = 0;
   /** Lines cut at `maxLineLength` so far. */
   truncated = 0;
-  #skipping = false;
+  /** Where the unfinished last line starts in the buffer last scanned. */
+  rest = 0;
+  /** End of the bytes to carry to the next buffer. */
+  carryEnd = 0;
+  /** Length of a cut line's prefix held at the start of the carry, 0 when none. */
+  #held = 0;
 
   constructor(maxLineLength: number, expectedLines = 1024) {
     this.maxLineLength = maxLineLength;
@@ -28,43 +38,59 @@ export class LineScanner {
     this.count = 0;
   }
 
-  /**
-   * Records every complete line of `buf[from, to)`; returns where the unfinished last
-   * line starts (`to` when there is none to keep).
-   */
-  scan(buf: Buffer, from: number, to: number): number {
+  /** Records every complete line of `buf[from, to)`; sets `rest` and `carryEnd`. */
+  scan(buf: Buffer, from: number, to: number): void {
     const view = to === buf.length ? buf : buf.subarray(0, to);
     let lineStart = from;
+    if (this.#held > 0) {
+      const lf = view.indexOf(LF, from + this.#held);
+      if (lf === -1) {
+        this.rest = from;
+        this.carryEnd = from + this.#held;
+        return;
+      }
+      this.#push(from, from + this.#held);
+      this.truncated++;
+      this.#held = 0;
+      lineStart = lf + 1;
+    }
     for (;;) {
       const lf = view.indexOf(LF, lineStart);
       if (lf === -1) break;
-      if (this.#skipping) this.#skipping = false;
-      else this.#line(buf, lineStart, lf);
+      this.#line(buf, lineStart, lf);
       lineStart = lf + 1;
     }
-    if (this.#skipping) return to;
+    this.rest = lineStart;
+    this.carryEnd = to;
     if (to - lineStart > this.maxLineLength) {
-      this.#line(buf, lineStart, to);
-      this.#skipping = true;
-      return to;
+      this.#held = cutAt(buf, lineStart, this.maxLineLength) - lineStart;
+      this.carryEnd = lineStart + this.#held;
     }
-    return lineStart;
   }
 
-  /** The file ended: its last line had no line feed. */
+  /** The file ended: what is carried in `buf[from, to)` is its last line (no line feed). */
   finish(buf: Buffer, from: number, to: number): void {
-    if (!this.#skipping && to > from) this.#line(buf, from, to);
-    this.#skipping = false;
+    if (this.#held > 0) {
+      this.#push(from, from + this.#held);
+      this.truncated++;
+      this.#held = 0;
+    } else if (to > from) {
+      this.#line(buf, from, to);
+    }
+    this.rest = to;
+    this.carryEnd = to;
   }
 
   #line(buf: Buffer, start: number, end: number): void {
     if (end > start && buf[end - 1] === CR) end--;
     if (end - start > this.maxLineLength) {
-      end = start + this.maxLineLength;
-      // Do not split a UTF-8 sequence: back off over continuation bytes.
-      while (end > start && (buf[end]! & 0xc0) === 0x80) end--;
+      end = cutAt(buf, start, this.maxLineLength);
       this.truncated++;
     }
+    this.#push(start, end);
+  }
+
+  #push(start: number, end: number): void {
     if (this.count === this.starts.length) this.#grow();
     this.starts[this.count] = start;
     this.ends[this.count] = end;
@@ -79,4 +105,11 @@ export class LineScanner {
     this.starts = s;
     this.ends = e;
   }
+}
+
+/** `start + max`, moved back (at most 3 bytes) so as not to split a UTF-8 sequence. */
+function cutAt(buf: Buffer, start: number, max: number): number {
+  let end = start + max;
+  for (let back = 0; back < 3 && end > start + 1 && (buf[end]! & 0xc0) === 0x80; back++) end--;
+  return end;
 }

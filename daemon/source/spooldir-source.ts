@@ -1,4 +1,6 @@
 import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { EventBatch, MemoryChannel } from '../channel/index.js';
@@ -8,6 +10,34 @@ import { FileRegistry, type FileStatus } from './file-registry.js';
 import { LineScanner } from './line-scanner.js';
 
 const CHUNK_BYTES = 1 << 20;
+
+/** Header carrying `<fileKey>:<offset of the line after the batch>` on every event. */
+export const POSITION_HEADER = 'lf.pos';
+
+/** What the source needs from whoever durably counts its events (the job, in-process). */
+export interface SourcePositions {
+  /** Offset below which the file's lines are durably counted, if any are. */
+  committed(fileKey: string): number | undefined;
+  /** The file is finished: its position need not be kept. */
+  forget(fileKey: string): void;
+  /** Lines of the file that were not access-log lines, for the completion log line. */
+  parseErrors?(fileKey: string): number | undefined;
+}
+
+interface OpenFile {
+  readonly status: FileStatus;
+  /** Identifies this file's content: name, inode, size and mtime. */
+  readonly key: string;
+  readonly size: number;
+  outstanding: number;
+  readDone: boolean;
+}
+
+class SourceStopped extends Error {}
+
+function sourceIdOf(spoolDir: string): string {
+  return createHash('sha1').update(`${os.hostname()}:${spoolDir}`).digest('hex').slice(0, 8);
+}
 
 interface Candidate {
   readonly path: string;
@@ -37,16 +67,32 @@ export class SpoolDirSource {
   #wakeReader: (() => void) | undefined;
   #readerDone: Promise<void> = Promise.resolve();
   #stopping = false;
-  /** Files whose last batch is read but not yet delivered, with their outstanding batches. */
-  readonly #finishing = new Map<FileStatus, number>();
+  /** Files read to their end, waiting to be delivered or committed before they are finished. */
+  readonly #finishing = new Set<OpenFile>();
   #eventsRead = 0;
+  readonly #sourceId: string;
+  readonly #positions: SourcePositions | undefined;
+  readonly #completeOn: 'delivered' | 'committed';
 
-  constructor(config: SpoolDirSourceConfig, channel: MemoryChannel, logger: Logger) {
+  /**
+   * With `positions` (the job runs in this process), a file resumes from its committed
+   * offset after a restart and is finished only once all of it is committed; without, a
+   * file is finished when the sink has delivered all of its events (Flume's behaviour).
+   */
+  constructor(config: SpoolDirSourceConfig, channel: MemoryChannel, logger: Logger, positions?: SourcePositions) {
     this.name = config.name;
     this.#config = config;
     this.#channel = channel;
     this.#log = logger.child({ source: config.name });
     this.#chunkBytes = Math.max(CHUNK_BYTES, config.maxLineLength * 2 + 4096);
+    this.#sourceId = sourceIdOf(config.spoolDir);
+    this.#positions = positions;
+    this.#completeOn = positions ? 'committed' : 'delivered';
+  }
+
+  /** Prefix of this source's file keys in position headers. */
+  get sourceId(): string {
+    return this.#sourceId;
   }
 
   get eventsRead(): number {
@@ -176,7 +222,8 @@ export class SpoolDirSource {
       try {
         await this.#ingest(status);
       } catch (err) {
-        this.#fail(status, `read failed: ${(err as Error).message}`);
+        if (err instanceof SourceStopped) status.state = 'pending';
+        else this.#fail(status, `read failed: ${(err as Error).message}`);
       }
     }
   }
@@ -189,74 +236,85 @@ export class SpoolDirSource {
     }
     const fh = await fsp.open(status.path, 'r');
     try {
+      const st = await fh.stat();
+      const file: OpenFile = {
+        status,
+        key: `${this.#sourceId}-${createHash('sha1').update(`${status.name}|${st.ino}|${st.size}|${st.mtimeMs}`).digest('hex').slice(0, 12)}`,
+        size: st.size,
+        outstanding: 0,
+        readDone: false,
+      };
+      const resumeAt = Math.min(this.#positions?.committed(file.key) ?? 0, st.size);
       status.state = 'reading';
       status.startedAt = Date.now();
-      status.size = (await fh.stat()).size;
-      this.#log.info({ file: status.path, bytes: status.size }, 'file started');
-      const outstanding = { batches: 0, readDone: false };
-      await this.#readLines(fh, status, outstanding);
-      outstanding.readDone = true;
-      if (outstanding.batches === 0) await this.#complete(status);
-      else this.#finishing.set(status, outstanding.batches);
+      status.size = st.size;
+      status.bytesRead = resumeAt;
+      this.#log.info({ file: status.path, bytes: status.size, resumeAt }, resumeAt > 0 ? 'file resumed' : 'file started');
+      await this.#readLines(fh, file, resumeAt);
+      file.readDone = true;
+      this.#finishing.add(file);
+      await this.#maybeComplete(file);
     } finally {
       await fh.close();
     }
   }
 
-  async #readLines(fh: fsp.FileHandle, status: FileStatus, outstanding: { batches: number; readDone: boolean }): Promise<void> {
+  async #readLines(fh: fsp.FileHandle, file: OpenFile, resumeAt: number): Promise<void> {
+    const status = file.status;
     const scanner = new LineScanner(this.#config.maxLineLength, 8192);
     const headers = this.#baseHeaders(status);
     const onDelivered = () => {
-      outstanding.batches--;
-      if (outstanding.readDone && outstanding.batches === 0) void this.#complete(status);
+      file.outstanding--;
+      if (file.readDone && this.#completeOn === 'delivered') void this.#maybeComplete(file);
     };
     let carry = Buffer.alloc(0);
-    let position = 0;
-    for (;;) {
-      if (this.#stopping) throw new Error('source stopped');
+    let position = resumeAt;
+    while (position < file.size || carry.length > 0) {
+      if (this.#stopping) throw new SourceStopped();
       const buf = Buffer.allocUnsafe(this.#chunkBytes);
       carry.copy(buf, 0);
-      const { bytesRead } = await fh.read(buf, carry.length, buf.length - carry.length, position);
+      const want = Math.min(buf.length - carry.length, file.size - position);
+      const { bytesRead } = want > 0 ? await fh.read(buf, carry.length, want, position) : { bytesRead: 0 };
+      // The file's offset of buf[0]: every line's resume offset is derived from it.
+      const bufOffset = position - carry.length;
       position += bytesRead;
       const filled = carry.length + bytesRead;
       scanner.resetRanges(scanner.starts.length);
-      let rest: number;
-      if (bytesRead === 0) {
-        scanner.finish(buf, 0, filled);
-        rest = filled;
-      } else {
-        rest = scanner.scan(buf, 0, filled);
-      }
+      if (bytesRead === 0) scanner.finish(buf, 0, filled);
+      else scanner.scan(buf, 0, filled);
       status.bytesRead = position;
-      await this.#emit(buf, scanner, headers, onDelivered, outstanding);
+      await this.#emit(buf, bufOffset, scanner, headers, file, onDelivered);
       status.lines += scanner.count;
       status.truncatedLines = scanner.truncated;
       if (bytesRead === 0) return;
-      carry = buf.subarray(rest, filled);
+      carry = buf.subarray(scanner.rest, scanner.carryEnd);
     }
   }
 
   /** Puts a chunk's lines into the channel in batches of `batchSize`, sharing its buffer. */
   async #emit(
     data: Buffer,
+    dataOffset: number,
     scanner: LineScanner,
     baseHeaders: Record<string, string>,
+    file: OpenFile,
     onDelivered: () => void,
-    outstanding: { batches: number },
   ): Promise<void> {
     const { starts, ends, count } = scanner;
     const size = Math.min(this.#config.batchSize, this.#channel.transactionCapacity);
     for (let i = 0; i < count; i += size) {
       const n = Math.min(size, count - i);
+      // Where the line after this batch starts: the offset a restart resumes from.
+      const next = dataOffset + (i + n < count ? starts[i + n]! : scanner.rest);
       const batch: EventBatch = {
         data,
         starts: starts.subarray(i, i + n),
         ends: ends.subarray(i, i + n),
         count: n,
-        headers: this.#intercept(baseHeaders),
+        headers: this.#intercept(baseHeaders, `${file.key}:${next}`),
         onDelivered,
       };
-      outstanding.batches++;
+      file.outstanding++;
       this.#eventsRead += n;
       await this.#channel.put(batch);
     }
@@ -270,20 +328,35 @@ export class SpoolDirSource {
     return headers;
   }
 
-  /** Flume's interceptors, applied once per batch since they give every event the same value. */
-  #intercept(base: Record<string, string>): Record<string, string> {
-    const interceptors = this.#config.interceptors;
-    if (interceptors.length === 0) return base;
-    const headers = { ...base };
+  /**
+   * Flume's interceptors, applied once per batch since they give every event the same
+   * value; and the position header that makes a batch replayable and deduplicable.
+   */
+  #intercept(base: Record<string, string>, position: string): Record<string, string> {
+    const headers: Record<string, string> = { ...base, [POSITION_HEADER]: position };
     const now = String(Date.now());
-    for (const i of interceptors) {
+    for (const i of this.#config.interceptors) {
       if (!i.preserveExisting || headers[i.headerName] === undefined) headers[i.headerName] = now;
     }
     return headers;
   }
 
-  async #complete(status: FileStatus): Promise<void> {
-    this.#finishing.delete(status);
+  /**
+   * Checks the files read to their end: each is finished (renamed or deleted) once all of
+   * its events are delivered or, when the job is in this process, durably counted.
+   */
+  async completeFinished(): Promise<void> {
+    for (const file of [...this.#finishing]) await this.#maybeComplete(file);
+  }
+
+  async #maybeComplete(file: OpenFile): Promise<void> {
+    if (!this.#finishing.has(file)) return;
+    const done = this.#completeOn === 'delivered'
+      ? file.outstanding === 0
+      : (this.#positions!.committed(file.key) ?? 0) >= file.size;
+    if (!done) return;
+    this.#finishing.delete(file);
+    const { status } = file;
     const c = this.#config;
     try {
       if (c.deletePolicy === 'immediate') await fsp.unlink(status.path);
@@ -294,9 +367,16 @@ export class SpoolDirSource {
     }
     this.files.finish(status, 'completed');
     this.#log.info(
-      { file: status.path, lines: status.lines, truncatedLines: status.truncatedLines, ms: Date.now() - status.startedAt! },
+      {
+        file: status.path,
+        lines: status.lines,
+        truncatedLines: status.truncatedLines,
+        parseErrors: this.#positions?.parseErrors?.(file.key),
+        ms: Date.now() - status.startedAt!,
+      },
       'file completed',
     );
+    this.#positions?.forget(file.key);
   }
 
   #fail(status: FileStatus, reason: string): void {

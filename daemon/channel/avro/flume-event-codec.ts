@@ -50,7 +50,10 @@ export function encodeAppendBatchFrame(serial: number, handshake: Buffer | undef
   return out;
 }
 
-/** Events decoded in place: body i is `data[starts[i], ends[i])`. Reused between calls. */
+/**
+ * Events decoded in place: body i is `data[starts[i], ends[i])`; the values of the few
+ * headers the job needs are ranges too (-1 when absent). Reused between calls.
+ */
 export class DecodedEvents {
   data: Buffer = Buffer.alloc(0);
   count = 0;
@@ -58,30 +61,48 @@ export class DecodedEvents {
   ends = new Int32Array(1024);
   /** Value of the timestamp header in ms, NaN when absent or not a number. */
   timestamps = new Float64Array(1024);
+  /** Range of the position header's value (`fileKey:offset`), -1 when absent. */
+  posStarts = new Int32Array(1024);
+  posEnds = new Int32Array(1024);
+  /** Range of the event-id header's value, -1 when absent. */
+  idStarts = new Int32Array(1024);
+  idEnds = new Int32Array(1024);
+
+  /** Where the call's events are encoded in `data`, and whether it was `append` (one event). */
+  encodedStart = 0;
+  encodedEnd = 0;
+  single = false;
 
   reset(data: Buffer): void {
     this.data = data;
     this.count = 0;
   }
 
-  push(start: number, end: number, timestamp: number): void {
+  /** Index of a new event, its header ranges cleared. */
+  next(): number {
     if (this.count === this.starts.length) this.#grow();
-    this.starts[this.count] = start;
-    this.ends[this.count] = end;
-    this.timestamps[this.count] = timestamp;
-    this.count++;
+    const i = this.count++;
+    this.timestamps[i] = NaN;
+    this.posStarts[i] = -1;
+    this.idStarts[i] = -1;
+    return i;
   }
 
   #grow(): void {
     const n = this.starts.length * 2;
-    const s = new Int32Array(n);
-    s.set(this.starts);
-    const e = new Int32Array(n);
-    e.set(this.ends);
+    const grow32 = (a: Int32Array) => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    this.starts = grow32(this.starts);
+    this.ends = grow32(this.ends);
+    this.posStarts = grow32(this.posStarts);
+    this.posEnds = grow32(this.posEnds);
+    this.idStarts = grow32(this.idStarts);
+    this.idEnds = grow32(this.idEnds);
     const t = new Float64Array(n);
     t.set(this.timestamps);
-    this.starts = s;
-    this.ends = e;
     this.timestamps = t;
   }
 }
@@ -89,6 +110,10 @@ export class DecodedEvents {
 export interface EventDecodeOptions {
   /** Header whose value is the event time in ms (Flume's timestamp interceptor). */
   readonly timestampHeader: Buffer;
+  /** Header with the source position of the event's batch. */
+  readonly positionHeader: Buffer;
+  /** Header with a unique event id (Flume's UUID interceptor). */
+  readonly idHeader: Buffer;
   /** Upper bound on the events of one call (memory guard). */
   readonly maxEvents: number;
 }
@@ -106,20 +131,29 @@ export function decodeEventArray(r: AvroReader, out: DecodedEvents, opts: EventD
 /** Reads one `AvroFlumeEvent` at the reader's position into `out`. */
 export function decodeEvent(r: AvroReader, out: DecodedEvents, opts: EventDecodeOptions): void {
   const buf = r.buf;
-  const tsKey = opts.timestampHeader;
-  let timestamp = NaN;
+  const i = out.next();
   for (let m = r.blockCount(); m !== 0; m = r.blockCount()) {
     for (let j = 0; j < m; j++) {
       const ks = r.skipBytes();
-      const ke = r.pos;
+      const klen = r.pos - ks;
       const vs = r.skipBytes();
-      if (ke - ks === tsKey.length && buf.compare(tsKey, 0, tsKey.length, ks, ke) === 0) {
-        timestamp = parseDecimal(buf, vs, r.pos);
+      if (keyIs(buf, ks, klen, opts.timestampHeader)) out.timestamps[i] = parseDecimal(buf, vs, r.pos);
+      else if (keyIs(buf, ks, klen, opts.positionHeader)) {
+        out.posStarts[i] = vs;
+        out.posEnds[i] = r.pos;
+      } else if (keyIs(buf, ks, klen, opts.idHeader)) {
+        out.idStarts[i] = vs;
+        out.idEnds[i] = r.pos;
       }
     }
   }
   const bs = r.skipBytes();
-  out.push(bs, r.pos, timestamp);
+  out.starts[i] = bs;
+  out.ends[i] = r.pos;
+}
+
+function keyIs(buf: Buffer, start: number, len: number, key: Buffer): boolean {
+  return len === key.length && buf.compare(key, 0, len, start, start + len) === 0;
 }
 
 function parseDecimal(buf: Buffer, start: number, end: number): number {

@@ -29,6 +29,8 @@ export interface AvroRpcServerOptions {
   readonly bind: string;
   readonly port: number;
   readonly timestampHeader?: string;
+  readonly positionHeader?: string;
+  readonly idHeader?: string;
   readonly maxFrameBytes?: number;
   readonly maxBatchEvents?: number;
   readonly logger: Logger;
@@ -48,6 +50,8 @@ export class AvroRpcServer {
     this.#handler = handler;
     this.#decodeOpts = {
       timestampHeader: Buffer.from(opts.timestampHeader ?? 'timestamp'),
+      positionHeader: Buffer.from(opts.positionHeader ?? 'lf.pos'),
+      idHeader: Buffer.from(opts.idHeader ?? 'id'),
       maxEvents: opts.maxBatchEvents ?? 1_000_000,
     };
     this.#server = net.createServer((socket) => this.#accept(socket));
@@ -192,9 +196,13 @@ class Connection {
     const name = r.string();
     let status: Status;
     if (name === 'appendBatch' || name === 'append') {
-      this.#events.reset(payload);
-      if (name === 'append') decodeEvent(r, this.#events, this.#server.decodeOpts);
-      else decodeEventArray(r, this.#events, this.#server.decodeOpts);
+      const events = this.#events;
+      events.reset(payload);
+      events.single = name === 'append';
+      events.encodedStart = r.pos;
+      if (events.single) decodeEvent(r, events, this.#server.decodeOpts);
+      else decodeEventArray(r, events, this.#server.decodeOpts);
+      events.encodedEnd = r.pos;
       try {
         status = await this.#server.handle(this.#events, this.#peer);
       } catch (err) {

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { readdirSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { prng, writeLog } from '../scripts/access-log-generator.js';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { expectedCounts } from './helpers/expected-counts.js';
+
+interface Stats {
+  eventsCounted: number;
+  parseErrors: number;
+}
+interface Top {
+  total: number;
+  urls: { url: string; count: number }[];
+}
+
+const FILES = 5;
+const LINES_PER_FILE = 60_000;
+const KILLS = 12;
+
+describe('kill -9 at random points, restart: the counts equal a clean run', () => {
+  test(`${KILLS} SIGKILLs across a ${FILES}-file ingest`, { timeout: 170_000 }, async () => {
+    const dir = tempDir();
+    // A short batch interval: more checkpoints, so more kills land in the middle of one.
+    await writeConfig(dir, '', { 'a1.jobs.j1.batchInterval': '0.25' });
+    const spool = path.join(dir, 'spool');
+    const expected = { counts: new Map<string, number>(), total: 0, parseErrors: 0, lines: 0 };
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(spool);
+    for (let f = 0; f < FILES; f++) {
+      const staged = path.join(dir, `part-${f}.log`);
+      await writeLog(staged, { lines: LINES_PER_FILE, urls: 2000, seed: 100 + f, malformed: 0.01 });
+      const e = expectedCounts(staged);
+      for (const [u, c] of e.counts) expected.counts.set(u, (expected.counts.get(u) ?? 0) + c);
+      expected.total += e.total;
+      expected.parseErrors += e.parseErrors;
+      expected.lines += e.lines;
+      renameSync(staged, path.join(spool, `part-${f}.log`));
+    }
+
+    const rand = prng(2026);
+    let daemon: RunningDaemon | undefined;
+    const killedAt: string[] = [];
+    const allLogs: string[] = [];
+    for (let k = 0; k < KILLS; k++) {
+      daemon = await startDaemon(dir);
+      await new Promise((r) => setTimeout(r, Math.floor(rand() * 450)));
+      const { body } = await daemon.get<Stats>('/api/stats');
+      killedAt.push(`${body.eventsCounted + body.parseErrors}`);
+      daemon.proc.kill('SIGKILL');
+      await daemon.exited;
+      allLogs.push(...daemon.logs);
+    }
+    daemon = await startDaemon(dir);
+    try {
+      await waitFor('every file counted and completed', async () => {
+        const { body } = await daemon!.get<Stats>('/api/stats');
+        const done = readdirSync(spool).every((n) => n.endsWith('.COMPLETED'));
+        return done && body.eventsCounted + body.parseErrors === expected.lines ? body : undefined;
+      }, 60_000);
+      console.log(`# lines counted when each kill came: ${killedAt.join(', ')} of ${expected.lines}`);
+      const { body: stats } = await daemon.get<Stats>('/api/stats');
+      assert.equal(stats.eventsCounted, expected.total);
+      assert.equal(stats.parseErrors, expected.parseErrors);
+      const { body: top } = await daemon.get<Top>('/api/top?n=1000');
+      assert.equal(top.total, expected.total);
+      const want = [...expected.counts].map(([url, count]) => ({ url, count }))
+        .sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1)).slice(0, 1000);
+      assert.deepEqual(top.urls, want);
+      assert.ok(new Set(killedAt).size >= 4, `kills landed at different points of the ingest: ${killedAt}`);
+      assert.equal(await daemon.stop('SIGTERM'), 0);
+    } catch (err) {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(path.join(dir, 'daemon-logs.txt'), [...allLogs, ...daemon.logs].join('\n'));
+      console.log(`# daemon logs: ${path.join(dir, 'daemon-logs.txt')}`);
+      throw err;
+    } finally {
+      await daemon.stop('SIGKILL');
+    }
+  });
+});
