@@ -107,6 +107,13 @@ export class Agent {
       duplicates: job?.duplicates ?? 0,
       files,
       channel: { size, capacity },
+      ...(job && {
+        checkpoint: {
+          seq: job.checkpoint.seq,
+          ageMs: job.checkpoint.writtenAt === undefined ? null : Date.now() - job.checkpoint.writtenAt,
+          lastWriteMs: Math.round(job.checkpoint.lastMs * 100) / 100,
+        },
+      }),
     };
   }
 }

@@ -12,6 +12,7 @@ export interface PipelineStats {
   readonly duplicates: number;
   readonly files: { pending: number; inProgress: number; completed: number; failed: number };
   readonly channel?: { size: number; capacity: number };
+  readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
 }
 
 export interface HttpDeps {

@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../daemon/main.js');
+
+export function tempDir(prefix = 'logflow-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A port that was free a moment ago (for the job's Avro port, which sink and job share). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** The bundled agent's shape with temp paths and free ports; `extra` lines are appended. */
+export async function writeConfig(dir: string, extra = '', overrides: Record<string, string> = {}): Promise<{ file: string; avroPort: number }> {
+  const avroPort = await freePort();
+  const values: Record<string, string> = {
+    'a1.sources': 'r1',
+    'a1.channels': 'c1',
+    'a1.sinks': 'k1',
+    'a1.jobs': 'j1',
+    'a1.sources.r1.type': 'spooldir',
+    'a1.sources.r1.spoolDir': 'spool',
+    'a1.sources.r1.fileHeader': 'true',
+    'a1.sources.r1.interceptors': 'ts',
+    'a1.sources.r1.interceptors.ts.type': 'timestamp',
+    'a1.sources.r1.channels': 'c1',
+    'a1.sources.r1.pollDelay': '200',
+    'a1.channels.c1.type': 'memory',
+    'a1.channels.c1.capacity': '100000',
+    'a1.channels.c1.transactionCapacity': '1000',
+    'a1.sinks.k1.type': 'avro',
+    'a1.sinks.k1.hostname': '127.0.0.1',
+    'a1.sinks.k1.port': String(avroPort),
+    'a1.sinks.k1.batch-size': '1000',
+    'a1.sinks.k1.channel': 'c1',
+    'a1.jobs.j1.type': 'url-window-count',
+    'a1.jobs.j1.bind': '127.0.0.1',
+    'a1.jobs.j1.port': String(avroPort),
+    'a1.jobs.j1.batchInterval': '1',
+    'a1.jobs.j1.windowDuration': '300',
+    'a1.jobs.j1.slideDuration': '1',
+    'a1.jobs.j1.checkpointDir': 'checkpoint',
+    'a1.jobs.j1.database': 'data/results.db',
+    'a1.http.bind': '127.0.0.1',
+    'a1.http.port': '0',
+    ...overrides,
+  };
+  const text = Object.entries(values).filter(([, v]) => v !== '').map(([k, v]) => `${k} = ${v}`).join('\n') + '\n' + extra;
+  const file = path.join(dir, 'agent.conf');
+  writeFileSync(file, text);
+  return { file, avroPort };
+}
+
+export interface RunningDaemon {
+  readonly proc: ChildProcess;
+  readonly url: string;
+  readonly logs: string[];
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  get<T = unknown>(route: string): Promise<{ status: number; body: T }>;
+}
+
+/** Runs the real daemon as a child process and waits until its HTTP API listens. */
+export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent.conf'], timeoutMs = 15_000): Promise<RunningDaemon> {
+  const proc = spawn(process.execPath, [MAIN, ...args], {
+    cwd,
+    env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`daemon did not start within ${timeoutMs} ms:\n${logs.join('\n')}`));
+    }, timeoutMs);
+    let buffered = '';
+    const onLine = (line: string) => {
+      logs.push(line);
+      if (!line.includes('"http listening"')) return;
+      clearTimeout(timer);
+      const url = JSON.parse(line).address as string;
+      resolve({
+        proc,
+        url,
+        logs,
+        exited,
+        async stop(signal: NodeJS.Signals = 'SIGTERM') {
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+          return exited;
+        },
+        async get<T>(route: string) {
+          const res = await fetch(url + route);
+          return { status: res.status, body: (await res.json()) as T };
+        },
+      });
+    };
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      lines.forEach(onLine);
+    });
+    proc.stderr!.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited with ${code} before listening:\n${logs.join('\n')}`));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+}

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { AvroRpcClient, batchFromLines } from '../daemon/channel/index.js';
+import { writeLog } from '../scripts/access-log-generator.js';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { expectedCounts } from './helpers/expected-counts.js';
+
+interface Stats {
+  eventsCounted: number;
+  parseErrors: number;
+  duplicates: number;
+}
+interface Top {
+  total: number;
+  urls: { url: string; count: number }[];
+}
+
+const line = (url: string) => `1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET ${url} HTTP/1.1" 200 5`;
+
+/** A daemon that has counted one small file, so its checkpoint exists; then stopped. */
+async function daemonWithCheckpoint(): Promise<{ dir: string }> {
+  const dir = tempDir();
+  await writeConfig(dir);
+  mkdirSync(path.join(dir, 'spool'));
+  writeFileSync(path.join(dir, 'spool', 'a.log'), `${line('/a')}\n${line('/b')}\n`);
+  const d = await startDaemon(dir);
+  await waitFor('the file', async () => ((await d.get<Stats>('/api/stats')).body.eventsCounted === 2 ? true : undefined));
+  assert.equal(await d.stop('SIGTERM'), 0);
+  return { dir };
+}
+
+function startFails(dir: string, args: string[] = ['--conf-file', 'agent.conf']): Promise<string> {
+  return startDaemon(dir, args).then(
+    async (d) => {
+      await d.stop('SIGKILL');
+      assert.fail('the daemon started');
+    },
+    (err: Error) => err.message,
+  );
+}
+
+describe('checkpoints', () => {
+  test('a truncated manifest stops start-up with a clear error; --reset-checkpoint starts afresh', async () => {
+    const { dir } = await daemonWithCheckpoint();
+    const manifest = path.join(dir, 'checkpoint', 'manifest.json');
+    const text = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, text.slice(0, text.length / 2));
+    const message = await startFails(dir);
+    assert.match(message, /exited with 1/);
+    assert.match(message, /checkpoint is unusable/);
+    assert.match(message, /--reset-checkpoint/);
+    const d = await startDaemon(dir, ['--conf-file', 'agent.conf', '--reset-checkpoint']);
+    const { body } = await d.get<Stats>('/api/stats');
+    assert.equal(body.eventsCounted, 0);
+    assert.ok(d.logs.some((l) => l.includes('checkpoint discarded')));
+    assert.equal(await d.stop('SIGTERM'), 0);
+  });
+
+  test('a garbage manifest, or a slot file that does not match its checksum, is refused', async () => {
+    const { dir } = await daemonWithCheckpoint();
+    const slotsDir = path.join(dir, 'checkpoint', 'slots');
+    const { readdirSync } = await import('node:fs');
+    const slot = readdirSync(slotsDir)[0]!;
+    writeFileSync(path.join(slotsDir, slot), '[["/a",999]]');
+    assert.match(await startFails(dir), /does not match its checksum/);
+    writeFileSync(path.join(dir, 'checkpoint', 'manifest.json'), Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+    assert.match(await startFails(dir), /not a checkpoint manifest/);
+  });
+
+  test('a crash while writing a checkpoint (a torn temporary file) leaves the previous one usable', async () => {
+    const { dir } = await daemonWithCheckpoint();
+    writeFileSync(path.join(dir, 'checkpoint', 'manifest.json.tmp'), '{"sha1":"torn');
+    const d = await startDaemon(dir);
+    await waitFor('the restored window', async () => ((await d.get<Top>('/api/top')).body.total === 2 ? true : undefined));
+    assert.equal((await d.get<Stats>('/api/stats')).body.eventsCounted, 2);
+    assert.equal(await d.stop('SIGTERM'), 0);
+  });
+
+  test('a checkpoint of another window length is refused, naming both values', async () => {
+    const { dir } = await daemonWithCheckpoint();
+    await writeConfig(dir, '', { 'a1.jobs.j1.windowDuration': '600' });
+    const message = await startFails(dir);
+    assert.match(message, /windowDurationMs 300000 in the checkpoint, 600000 configured/);
+    assert.match(message, /--reset-checkpoint/);
+  });
+
+  test('a second daemon on the same checkpoint directory refuses to start', async () => {
+    const dir = tempDir();
+    const { file } = await writeConfig(dir);
+    const first = await startDaemon(dir);
+    // Same checkpoint directory, other ports.
+    const other = readFileSync(file, 'utf8').replace(/^a1\.jobs\.j1\.port = \d+$/m, 'a1.jobs.j1.port = 0');
+    writeFileSync(path.join(dir, 'second.conf'), other);
+    const message = await startFails(dir, ['--conf-file', 'second.conf']);
+    assert.match(message, /in use by another logflow process \(pid \d+/);
+    assert.equal(await first.stop('SIGTERM'), 0);
+  });
+
+  test('SIGTERM mid-ingest: exit 0 within seconds, final checkpoint, and a restart finishes the count exactly', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    mkdirSync(path.join(dir, 'spool'));
+    const staged = path.join(dir, 'big.log');
+    await writeLog(staged, { lines: 300_000, urls: 300, seed: 9, malformed: 0.01 });
+    const expected = expectedCounts(staged);
+    const d = await startDaemon(dir);
+    renameSync(staged, path.join(dir, 'spool', 'big.log'));
+    await waitFor('reading to start', () => (d.logs.some((l) => l.includes('"file started"')) ? true : undefined));
+    await new Promise((r) => setTimeout(r, 150));
+    const stopping = Date.now();
+    assert.equal(await d.stop('SIGTERM'), 0);
+    const stopMs = Date.now() - stopping;
+    assert.ok(stopMs < 5000, `stopped in ${stopMs} ms`);
+    assert.ok(d.logs.some((l) => l.includes('"stopped cleanly"')));
+    assert.ok(existsSync(path.join(dir, 'checkpoint', 'manifest.json')));
+
+    const again = await startDaemon(dir);
+    await waitFor('the whole file', async () => {
+      const { body } = await again.get<Stats>('/api/stats');
+      return body.eventsCounted + body.parseErrors === expected.lines ? body : undefined;
+    });
+    const { body: top } = await again.get<Top>('/api/top?n=1000');
+    assert.equal(top.total, expected.total);
+    for (const { url, count } of top.urls) assert.equal(count, expected.counts.get(url), url);
+    assert.equal(top.urls.length, expected.counts.size);
+    await waitFor('the rename', () => (existsSync(path.join(dir, 'spool', 'big.log.COMPLETED')) ? true : undefined));
+    assert.equal(await again.stop('SIGTERM'), 0);
+  });
+});
+
+describe('events from outside senders', () => {
+  async function send(port: number, batches: Parameters<AvroRpcClient['appendBatch']>[0]): Promise<string> {
+    const client = await AvroRpcClient.connect({ host: '127.0.0.1', port, connectTimeout: 2000, requestTimeout: 5000 });
+    try {
+      return await client.appendBatch(batches);
+    } finally {
+      client.close();
+    }
+  }
+
+  test('an event answered OK survives kill -9 (write-ahead log)', async () => {
+    const dir = tempDir();
+    const { avroPort } = await writeConfig(dir);
+    let d: RunningDaemon = await startDaemon(dir);
+    const now = String(Date.now());
+    assert.equal(await send(avroPort, [batchFromLines([line('/remote'), line('/remote'), 'junk'], { timestamp: now })]), 'OK');
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    d = await startDaemon(dir);
+    assert.ok(d.logs.some((l) => l.includes('"walEventsReplayed":3')), 'the log was replayed');
+    await waitFor('the replayed events', async () => {
+      const { body } = await d.get<Top>('/api/top');
+      return body.total === 2 ? body : undefined;
+    });
+    const { body } = await d.get<Top>('/api/top');
+    assert.deepEqual(body.urls, [{ url: '/remote', count: 2 }]);
+    assert.equal((await d.get<Stats>('/api/stats')).body.parseErrors, 1);
+    assert.equal(await d.stop('SIGTERM'), 0);
+  });
+
+  test('a resent batch is not counted twice when its events carry ids or a position', async () => {
+    const dir = tempDir();
+    const { avroPort } = await writeConfig(dir);
+    const d = await startDaemon(dir);
+    const now = String(Date.now());
+    const withIds = [0, 1, 2].map((i) => batchFromLines([line('/id')], { timestamp: now, id: `uuid-${i}` }));
+    const withPos = batchFromLines([line('/pos'), line('/pos')], { timestamp: now, 'lf.pos': 'edge1-abc:400' });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      assert.equal(await send(avroPort, [...withIds, withPos]), 'OK');
+    }
+    await waitFor('the counts', async () => {
+      const { body } = await d.get<Top>('/api/top');
+      return body.total === 5 ? body : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1200));
+    const { body } = await d.get<Top>('/api/top');
+    assert.deepEqual(body.urls, [{ url: '/id', count: 3 }, { url: '/pos', count: 2 }]);
+    assert.equal((await d.get<Stats>('/api/stats')).body.duplicates, 10);
+    assert.equal(await d.stop('SIGTERM'), 0);
+  });
+});
