@@ -130,4 +130,11 @@ describe('spooldir source', () => {
     assert.ok(run.events.every((e, i) => e.body === lines[i]));
     await run.stop();
   });
+
+  test('ISO-8859-1 input is re-encoded as UTF-8 events', async (t) => {
+    const run = await runSource(t, 'a1.sources.r1.inputCharset = ISO-8859-1\n', (spool) =>
+      writeFileSync(path.join(spool, 'l1.log'), Buffer.from('caf\xe9\nna\xefve\n', 'latin1')));
+    await waitFor('the file', () => run.source.files.counts().completed === 1 || undefined);
+    assert.deepEqual(run.events.map((e) => e.body), ['café', 'naïve']);
+  });
 });

@@ -35,6 +35,26 @@ interface OpenFile {
 
 class SourceStopped extends Error {}
 
+/** Events are UTF-8 on the wire: ISO-8859-1 lines are re-encoded (ASCII chunks cost nothing). */
+function latin1ToUtf8(data: Buffer, starts: Int32Array, ends: Int32Array, count: number) {
+  const last = count > 0 ? ends[count - 1]! : 0;
+  let ascii = true;
+  for (let i = 0; i < last && ascii; i++) ascii = data[i]! < 0x80;
+  if (ascii) return { data, starts, ends };
+  const parts: Buffer[] = [];
+  const newStarts = new Int32Array(count);
+  const newEnds = new Int32Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const part = Buffer.from(data.toString('latin1', starts[i], ends[i]), 'utf8');
+    parts.push(part);
+    newStarts[i] = at;
+    at += part.length;
+    newEnds[i] = at;
+  }
+  return { data: Buffer.concat(parts, at), starts: newStarts, ends: newEnds };
+}
+
 function sourceIdOf(spoolDir: string): string {
   return createHash('sha1').update(`${os.hostname()}:${spoolDir}`).digest('hex').slice(0, 8);
 }
@@ -300,12 +320,17 @@ export class SpoolDirSource {
     file: OpenFile,
     onDelivered: () => void,
   ): Promise<void> {
-    const { starts, ends, count } = scanner;
+    let { starts, ends } = scanner;
+    const { count } = scanner;
+    // Offsets (`next`) are taken from the scanner's ranges of the file's own bytes, before
+    // the lines are re-encoded.
+    const fileStarts = starts;
+    if (this.#config.inputCharset === 'latin1') ({ data, starts, ends } = latin1ToUtf8(data, starts, ends, count));
     const size = Math.min(this.#config.batchSize, this.#channel.transactionCapacity);
     for (let i = 0; i < count; i += size) {
       const n = Math.min(size, count - i);
       // Where the line after this batch starts: the offset a restart resumes from.
-      const next = dataOffset + (i + n < count ? starts[i + n]! : scanner.rest);
+      const next = dataOffset + (i + n < count ? fileStarts[i + n]! : scanner.rest);
       const batch: EventBatch = {
         data,
         starts: starts.subarray(i, i + n),
