@@ -3,11 +3,11 @@ import { MemoryChannel } from './channel/index.js';
 import type { AgentConfig } from './conf/index.js';
 import { ConfigError } from './errors.js';
 import { startHttpServer, type PipelineStats } from './http/index.js';
-import { UrlWindowJob, type JobStartOptions } from './job/index.js';
+import { JobHost, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
 import { SpoolDirSource } from './source/index.js';
-import { ResultsReader, ResultsStore } from './store/index.js';
+import { ResultsReader } from './store/index.js';
 
 /**
  * One agent of the configuration: its components built from the validated config and
@@ -21,8 +21,7 @@ export class Agent {
   readonly #channels: Map<string, MemoryChannel>;
   readonly #sources: SpoolDirSource[];
   readonly #sinks: AvroSink[];
-  readonly #job: UrlWindowJob | undefined;
-  readonly #store: ResultsStore | undefined;
+  readonly #job: JobHost | undefined;
   #reader: ResultsReader | undefined;
   #http: FastifyInstance | undefined;
 
@@ -33,10 +32,7 @@ export class Agent {
     this.#channels = new Map(config.channels.map((c) => [c.name, new MemoryChannel(c)]));
     this.#sinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
     const jobConfig = config.jobs[0];
-    if (jobConfig) {
-      this.#store = new ResultsStore(jobConfig.database);
-      this.#job = new UrlWindowJob(jobConfig, this.#store, logger);
-    }
+    if (jobConfig) this.#job = new JobHost(jobConfig, logger);
     // When the sink feeds this process's job, files finish on the job's checkpoint, not
     // on delivery, and resume from it after a crash: exactly-once instead of at-least-once.
     const job = this.#job;
@@ -79,7 +75,6 @@ export class Agent {
     for (const sink of this.#sinks) await sink.stop();
     await this.#job?.stop();
     for (const source of this.#sources) await source.completeFinished();
-    this.#store?.close();
     await this.#http?.close();
     this.#reader?.close();
   }

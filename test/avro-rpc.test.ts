@@ -47,6 +47,21 @@ describe('AvroFlumeEvent codec', () => {
     assert.deepEqual(frame.subarray(r.pos), expected);
   });
 
+  test('headers only the first event of a batch carries are encoded on it alone', () => {
+    const headers = { timestamp: '1' };
+    const batch = { ...batchFromLines(['a', 'b', 'c'], headers), firstHeaders: { 'lf.pos': 'k:10:3' } };
+    const frame = encodeAppendBatchFrame(1, undefined, [batch]);
+    const r = new AvroReader(frame, 12);
+    r.blockCount();
+    r.string();
+    const expected = eventArray.toBuffer([
+      { headers: { timestamp: '1', 'lf.pos': 'k:10:3' }, body: Buffer.from('a') },
+      { headers, body: Buffer.from('b') },
+      { headers, body: Buffer.from('c') },
+    ]);
+    assert.deepEqual(frame.subarray(r.pos), expected);
+  });
+
   test('decodes events written by avsc, including multi-block maps and arrays', () => {
     const events = [
       { headers: { timestamp: '1234', a: 'b' }, body: Buffer.from('one') },

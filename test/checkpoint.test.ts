@@ -166,7 +166,7 @@ describe('events from outside senders', () => {
     const d = await startDaemon(dir);
     const now = String(Date.now());
     const withIds = [0, 1, 2].map((i) => batchFromLines([line('/id')], { timestamp: now, id: `uuid-${i}` }));
-    const withPos = batchFromLines([line('/pos'), line('/pos')], { timestamp: now, 'lf.pos': 'edge1-abc:400' });
+    const withPos = { ...batchFromLines([line('/pos'), line('/pos')], { timestamp: now }), firstHeaders: { 'lf.pos': 'edge1-abc:400:2' } };
     for (let attempt = 0; attempt < 3; attempt++) {
       assert.equal(await send(avroPort, [...withIds, withPos]), 'OK');
     }

@@ -12,6 +12,8 @@ export interface EventBatch {
   readonly count: number;
   /** Headers every event of the batch carries (file, basename, timestamp, ...). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Headers only the batch's first event carries, besides `headers` (its source position). */
+  readonly firstHeaders?: Readonly<Record<string, string>>;
   /** Told once the batch is safely downstream, so the source can advance and finish files. */
   readonly onDelivered?: () => void;
 }

@@ -4,3 +4,4 @@ export { findUrl, urlOf, type UrlRange } from './access-log.js';
 export { SlidingWindow, type SlotCounts } from './sliding-window.js';
 export { topK, compareUrlCounts, type UrlCount } from './top-k.js';
 export type { WindowResult, WindowResultSink } from './window-results.js';
+export { JobHost } from './job-host.js';

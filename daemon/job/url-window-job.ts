@@ -9,11 +9,12 @@ import { CheckpointStore, type Manifest } from './checkpoint-store.js';
 import { DirLock } from './dir-lock.js';
 import { SlidingWindow, type SlotCounts } from './sliding-window.js';
 import { topK } from './top-k.js';
+import { UrlCounter } from './url-counter.js';
 import type { WindowResultSink } from './window-results.js';
 import { WriteAheadLog } from './write-ahead-log.js';
 
 interface OpenSlot {
-  readonly counts: SlotCounts;
+  readonly counts: UrlCounter;
   events: number;
   parseErrors: number;
 }
@@ -80,6 +81,7 @@ export class UrlWindowJob {
   readonly #slotChecksums = new Map<number, string>();
   readonly #localSources = new Set<string>();
   readonly #commitListeners: (() => void)[] = [];
+  readonly #tickListeners: (() => void)[] = [];
   #store: CheckpointStore | undefined;
   #wal: WriteAheadLog | undefined;
   #walAppended = false;
@@ -133,6 +135,19 @@ export class UrlWindowJob {
   /** Called after every committed checkpoint. */
   onCommit(listener: () => void): void {
     this.#commitListeners.push(listener);
+  }
+
+  /** Called after every batch interval's work (closing batches, persisting, checkpointing). */
+  onTick(listener: () => void): void {
+    this.#tickListeners.push(listener);
+  }
+
+  committedEntries(): [string, number][] {
+    return [...this.#committedPositions];
+  }
+
+  parseErrorEntries(): [string, number][] {
+    return [...this.#fileParseErrors];
   }
 
   /** Offset below which a file's lines are durably counted (in the last committed checkpoint). */
@@ -197,7 +212,11 @@ export class UrlWindowJob {
       const m = loaded.manifest;
       this.#window.restore(loaded.slots, m.lastSlot);
       for (const s of m.slots) this.#slotChecksums.set(s.slot, s.sha1);
-      for (const o of m.open) this.#open.set(o.slot, { counts: new Map(o.counts), events: o.events, parseErrors: o.parseErrors });
+      for (const o of m.open) {
+        const counts = new UrlCounter(o.counts.length);
+        for (const [url, n] of o.counts) counts.addString(url, n);
+        this.#open.set(o.slot, { counts, events: o.events, parseErrors: o.parseErrors });
+      }
       for (const [k, v] of m.positions) this.#positions.set(k, v);
       for (const [k, v] of m.fileParseErrors) this.#fileParseErrors.set(k, v);
       for (const [k, v] of m.seenIds) this.#seenIds.set(k, v);
@@ -265,33 +284,32 @@ export class UrlWindowJob {
     return dash > 0 && dash < ev.posEnds[0]! && this.#localSources.has(ev.data.toString('latin1', ev.posStarts[0], dash));
   }
 
-  /** Counts events into their open slots, skipping what was counted before. */
+  /**
+   * Counts events into their open slots, skipping what was counted before. A source batch
+   * is a run of events whose first carries `lf.pos = key:offset:n`; the run is skipped
+   * when the position says it was counted already.
+   */
   #count(ev: DecodedEvents): void {
     const data = ev.data;
     const range = this.#range;
     const now = this.#slotOf(Date.now());
     let lastTs = NaN;
     let slot: OpenSlot | undefined;
-    // A run of events with the same position header is one source batch.
-    let runStart = -1;
-    let runEnd = -1;
+    let runLeft = 0;
     let runKey = '';
-    let runOffset = 0;
     let skipRun = false;
     for (let i = 0; i < ev.count; i++) {
       const ps = ev.posStarts[i]!;
       if (ps !== -1) {
-        const pe = ev.posEnds[i]!;
-        if (pe - ps !== runEnd - runStart || data.compare(data, ps, pe, runStart, runEnd) !== 0) {
-          if (runStart !== -1 && !skipRun) this.#positions.set(runKey, runOffset);
-          runStart = ps;
-          runEnd = pe;
-          const text = data.toString('latin1', ps, pe);
-          const colon = text.lastIndexOf(':');
-          runKey = text.slice(0, colon);
-          runOffset = Number(text.slice(colon + 1));
-          skipRun = (this.#positions.get(runKey) ?? -1) >= runOffset;
-        }
+        const run = parsePosition(data.toString('latin1', ps, ev.posEnds[i]));
+        runKey = run.key;
+        runLeft = run.events;
+        skipRun = (this.#positions.get(run.key) ?? -1) >= run.offset;
+        if (!skipRun) this.#positions.set(run.key, run.offset);
+      }
+      const inRun = runLeft > 0;
+      if (inRun) {
+        runLeft--;
         if (skipRun) {
           this.#duplicates++;
           continue;
@@ -310,17 +328,15 @@ export class UrlWindowJob {
       slot.events++;
       this.#eventsIn++;
       if (findUrl(data, ev.starts[i]!, ev.ends[i]!, range)) {
-        const url = data.toString('utf8', range.start, range.end);
-        slot.counts.set(url, (slot.counts.get(url) ?? 0) + 1);
+        slot.counts.add(data, range.start, range.end);
       } else {
         slot.parseErrors++;
         if (this.#parseErrorSamples++ < 5) {
-          this.#log.debug({ line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), pos: runStart !== -1 ? `${runKey}:${runOffset}` : undefined }, 'not an access-log line (sample)');
+          this.#log.debug({ line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), file: inRun ? runKey : undefined }, 'not an access-log line (sample)');
         }
-        if (runStart !== -1) this.#fileParseErrors.set(runKey, (this.#fileParseErrors.get(runKey) ?? 0) + 1);
+        if (inRun) this.#fileParseErrors.set(runKey, (this.#fileParseErrors.get(runKey) ?? 0) + 1);
       }
     }
-    if (runStart !== -1 && !skipRun) this.#positions.set(runKey, runOffset);
     if (ev.count > 0) this.#dirty = true;
   }
 
@@ -334,7 +350,7 @@ export class UrlWindowJob {
   #slot(k: number): OpenSlot {
     let s = this.#open.get(k);
     if (!s) {
-      s = { counts: new Map(), events: 0, parseErrors: 0 };
+      s = { counts: new UrlCounter(), events: 0, parseErrors: 0 };
       this.#open.set(k, s);
     }
     return s;
@@ -353,6 +369,7 @@ export class UrlWindowJob {
     } catch (err) {
       this.#log.error({ err }, 'closing a batch or checkpointing failed; retrying next batch interval');
     }
+    for (const listener of this.#tickListeners) listener();
     this.#schedule();
   }
 
@@ -362,10 +379,11 @@ export class UrlWindowJob {
       const k = this.#nextToClose;
       const open = this.#open.get(k);
       const counted = open ? open.events - open.parseErrors : 0;
-      if (open && open.counts.size > 0) this.#slotChecksums.set(k, this.#store!.writeSlot(k, open.counts));
+      const counts = open && open.counts.size > 0 ? open.counts.toMap() : undefined;
+      if (counts) this.#slotChecksums.set(k, this.#store!.writeSlot(k, counts));
       this.#open.delete(k);
       this.#nextToClose++;
-      if (this.#window.advance(k, open?.counts, counted)) this.#changedSinceSlide = true;
+      if (this.#window.advance(k, counts, counted)) this.#changedSinceSlide = true;
       if (open) {
         this.#eventsCounted += counted;
         this.#parseErrors += open.parseErrors;
@@ -411,7 +429,7 @@ export class UrlWindowJob {
       positions: [...this.#positions],
       fileParseErrors: [...this.#fileParseErrors],
       slots: windowSlots.map((s) => ({ slot: s.slot, total: s.total, sha1: this.#slotChecksums.get(s.slot)! })),
-      open: [...this.#open].map(([slot, o]) => ({ slot, events: o.events, parseErrors: o.parseErrors, counts: [...o.counts] })),
+      open: [...this.#open].map(([slot, o]) => ({ slot, events: o.events, parseErrors: o.parseErrors, counts: [...o.counts.toMap()] })),
       seenIds: [...this.#seenIds],
       walSeq,
     });
@@ -421,4 +439,12 @@ export class UrlWindowJob {
     this.#lastCheckpointMs = performance.now() - started;
     for (const listener of this.#commitListeners) listener();
   }
+}
+
+/** `key:offset:events` (events defaults to 1 for senders that mark every event). */
+function parsePosition(value: string): { key: string; offset: number; events: number } {
+  const last = value.lastIndexOf(':');
+  const prev = value.lastIndexOf(':', last - 1);
+  if (prev < 0) return { key: value.slice(0, last), offset: Number(value.slice(last + 1)), events: 1 };
+  return { key: value.slice(0, prev), offset: Number(value.slice(prev + 1, last)), events: Number(value.slice(last + 1)) || 1 };
 }

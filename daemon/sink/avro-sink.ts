@@ -1,9 +1,11 @@
-import { AvroRpcClient, type EventBatch, type MemoryChannel } from '../channel/index.js';
+import { AvroRpcClient, type EventBatch, type MemoryChannel, type Status } from '../channel/index.js';
 import type { AvroSinkConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 5_000;
+/** Calls in flight on one connection. */
+const PIPELINE_DEPTH = 16;
 
 /**
  * Flume's avro sink: takes up to `batch-size` events from the channel, sends them as one
@@ -15,7 +17,7 @@ export class AvroSink {
   readonly #config: AvroSinkConfig;
   readonly #channel: MemoryChannel;
   readonly #log: Logger;
-  #client: AvroRpcClient | undefined;
+  #client: Promise<AvroRpcClient> | undefined;
   #stopping = false;
   #loop: Promise<void> = Promise.resolve();
   #eventsSent = 0;
@@ -43,60 +45,106 @@ export class AvroSink {
     this.#stopping = true;
     this.#channel.interrupt();
     await this.#loop;
-    this.#client?.close();
   }
 
+  /**
+   * Keeps up to `PIPELINE_DEPTH` calls in flight on the connection (the receiver answers
+   * them in order), so neither side waits for the other's round trip. Batches are
+   * committed as their OKs arrive; after a failure the calls that were not answered OK
+   * are resent, in order, on a new connection.
+   */
   async #run(): Promise<void> {
-    while (!this.#stopping) {
-      await this.#channel.waitForEvents();
-      const batches = this.#channel.take(this.#config.batchSize);
-      if (batches.length === 0) continue;
-      if (!(await this.#deliver(batches))) return;
-      this.#channel.commit(batches);
-      for (const b of batches) {
-        this.#eventsSent += b.count;
-        b.onDelivered?.();
-      }
-    }
-  }
-
-  /** Sends until the receiver says OK; false only if the sink is stopped first. */
-  async #deliver(batches: EventBatch[]): Promise<boolean> {
+    const pending: InFlight[] = [];
     let backoff = MIN_BACKOFF_MS;
     while (!this.#stopping) {
-      try {
-        const client = await this.#connected();
-        const status = await client.appendBatch(batches);
-        if (status === 'OK') {
-          if (this.#failures > 0) this.#log.info({ after: this.#failures }, 'avro sink delivering again');
-          this.#failures = 0;
-          return true;
-        }
-        throw new Error(`receiver answered ${status}`);
-      } catch (err) {
-        this.#failures++;
-        this.#client?.close();
-        this.#client = undefined;
-        const level = this.#failures === 1 || this.#failures % 50 === 0 ? 'warn' : 'debug';
-        this.#log[level]({ err: (err as Error).message, retryInMs: backoff, attempt: this.#failures }, 'avro sink delivery failed; retrying');
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      while (pending.length < PIPELINE_DEPTH) {
+        const batches = this.#channel.take(this.#config.batchSize);
+        if (batches.length === 0) break;
+        pending.push({ batches, reply: this.#send(batches) });
       }
+      const head = pending[0];
+      if (!head) {
+        await this.#channel.waitForEvents();
+        continue;
+      }
+      const reply = await head.reply;
+      if (reply === 'OK') {
+        pending.shift();
+        this.#commit(head);
+        if (this.#failures > 0) this.#log.info({ after: this.#failures }, 'avro sink delivering again');
+        this.#failures = 0;
+        backoff = MIN_BACKOFF_MS;
+        continue;
+      }
+      // Calls behind the failed one may still have been accepted: keep those, resend only
+      // the rest, so a receiver without deduplication sees no event twice.
+      const replies = await Promise.all(pending.map((p) => p.reply));
+      const failed = pending.filter((p, i) => {
+        if (replies[i] !== 'OK') return true;
+        this.#commit(p);
+        return false;
+      });
+      pending.length = 0;
+      pending.push(...failed);
+      this.#failures++;
+      this.#closeClient();
+      const level = this.#failures === 1 || this.#failures % 50 === 0 ? 'warn' : 'debug';
+      const err = reply instanceof Error ? reply.message : `receiver answered ${reply}`;
+      this.#log[level]({ err, retryInMs: backoff, attempt: this.#failures }, 'avro sink delivery failed; retrying');
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      if (this.#stopping) break;
+      for (const p of pending) p.reply = this.#send(p.batches);
     }
-    return false;
+    this.#closeClient();
   }
 
-  async #connected(): Promise<AvroRpcClient> {
-    if (this.#client && !this.#client.closed) return this.#client;
+  #commit(call: InFlight): void {
+    this.#channel.commit(call.batches);
+    for (const b of call.batches) {
+      this.#eventsSent += b.count;
+      b.onDelivered?.();
+    }
+  }
+
+  /** Sends one call; the promise never rejects (an error is its value). */
+  #send(batches: EventBatch[]): Promise<Status | Error> {
+    return this.#connected().then(
+      (client) => client.appendBatch(batches),
+    ).catch((err: Error) => err);
+  }
+
+  #connected(): Promise<AvroRpcClient> {
+    if (this.#client) return this.#client;
     const c = this.#config;
-    this.#client = await AvroRpcClient.connect({
+    const connecting = AvroRpcClient.connect({
       host: c.hostname,
       port: c.port,
       connectTimeout: c.connectTimeout,
       requestTimeout: c.requestTimeout,
     });
-    return this.#client;
+    this.#client = connecting;
+    connecting.then(
+      (client) => client.onClose(() => {
+        if (this.#client === connecting) this.#client = undefined;
+      }),
+      () => {
+        if (this.#client === connecting) this.#client = undefined;
+      },
+    );
+    return connecting;
   }
+
+  #closeClient(): void {
+    const client = this.#client;
+    this.#client = undefined;
+    void client?.then((c) => c.close(), () => {});
+  }
+}
+
+interface InFlight {
+  readonly batches: EventBatch[];
+  reply: Promise<Status | Error>;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -15,12 +15,14 @@ const APPEND = encodeString('append');
 /** A whole Netty frame: `[handshake]` call metadata, `appendBatch`, the events. */
 export function encodeAppendBatchFrame(serial: number, handshake: Buffer | undefined, batches: readonly EventBatch[]): Buffer {
   const headerBytes = batches.map((b) => encodeStringMap(b.headers));
+  const firstBytes = batches.map((b, i) => (b.firstHeaders ? encodeStringMap({ ...b.headers, ...b.firstHeaders }) : headerBytes[i]!));
   let count = 0;
   let size = FRAME_HEADER_BYTES + (handshake?.length ?? 0) + 1 + APPEND_BATCH.length + 1;
   for (let b = 0; b < batches.length; b++) {
     const batch = batches[b]!;
     const hb = headerBytes[b]!.length;
     count += batch.count;
+    if (batch.count > 0) size += firstBytes[b]!.length - hb;
     for (let i = 0; i < batch.count; i++) {
       const len = batch.ends[i]! - batch.starts[i]!;
       size += hb + longSize(len) + len;
@@ -41,7 +43,9 @@ export function encodeAppendBatchFrame(serial: number, handshake: Buffer | undef
     for (let i = 0; i < batch.count; i++) {
       const s = batch.starts[i]!;
       const e = batch.ends[i]!;
-      pos += hb.copy(out, pos);
+      const h = i === 0 ? firstBytes[b]! : hb;
+      out.set(h, pos);
+      pos += h.length;
       pos = writeLong(out, pos, e - s);
       pos += data.copy(out, pos, s, e);
     }
@@ -152,8 +156,11 @@ export function decodeEvent(r: AvroReader, out: DecodedEvents, opts: EventDecode
   out.ends[i] = r.pos;
 }
 
+/** Header keys are short: a JS loop is cheaper than a native compare per key. */
 function keyIs(buf: Buffer, start: number, len: number, key: Buffer): boolean {
-  return len === key.length && buf.compare(key, 0, len, start, start + len) === 0;
+  if (len !== key.length) return false;
+  for (let i = 0; i < len; i++) if (buf[start + i] !== key[i]) return false;
+  return true;
 }
 
 function parseDecimal(buf: Buffer, start: number, end: number): number {

@@ -22,6 +22,8 @@ export class NettyFrameDecoder {
   readonly #limits: FrameLimits;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /** Bytes the unfinished frame is known to need, at least (from its length prefixes). */
+  #needed = 0;
 
   constructor(limits: FrameLimits = DEFAULT_FRAME_LIMITS) {
     this.#limits = limits;
@@ -35,6 +37,8 @@ export class NettyFrameDecoder {
   push(chunk: Buffer, onFrame: (frame: NettyFrame) => void): void {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
+    // A large frame arrives in many socket chunks: join them once, when it is all here.
+    if (this.#pendingBytes < this.#needed) return;
     let buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingBytes);
     let pos = 0;
     for (;;) {
@@ -45,10 +49,16 @@ export class NettyFrameDecoder {
     if (pos === buf.length) {
       this.#pending = [];
       this.#pendingBytes = 0;
+      this.#needed = 0;
     } else {
       buf = pos === 0 ? buf : buf.subarray(pos);
       this.#pending = [buf];
       this.#pendingBytes = buf.length;
+      this.#needed = frameBytesNeeded(buf);
+      // A frame that announces more than the limit is refused before it is buffered.
+      if (this.#needed > this.#limits.maxFrameBytes + 8 * 1024) {
+        throw new LogflowError('LF_AVRO_FRAME', `Netty frame of at least ${this.#needed} bytes exceeds the limit of ${this.#limits.maxFrameBytes}`);
+      }
     }
   }
 
@@ -86,6 +96,21 @@ export class NettyFrameDecoder {
       throw new LogflowError('LF_AVRO_FRAME', `Netty frame of ${total} bytes exceeds the limit of ${this.#limits.maxFrameBytes}`);
     }
   }
+}
+
+/** A lower bound of the bytes the frame at the start of `buf` takes, from what is here. */
+function frameBytesNeeded(buf: Buffer): number {
+  if (buf.length < 8) return 8;
+  const count = buf.readInt32BE(4);
+  let pos = 8;
+  for (let i = 0; i < count; i++) {
+    if (buf.length - pos < 4) return pos + 4;
+    const len = buf.readInt32BE(pos);
+    if (len < 0) return 0; // let the parser report it
+    pos += 4 + len;
+    if (pos > buf.length) return pos;
+  }
+  return pos;
 }
 
 function joinBuffers(buf: Buffer, pos: number, count: number, total: number): Buffer {

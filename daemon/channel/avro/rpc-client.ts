@@ -38,6 +38,7 @@ export class AvroRpcClient {
   readonly #pending = new Map<number, PendingCall>();
   #serial = 0;
   #handshaken = false;
+  #handshaking: Promise<void> | undefined;
   #closed: Error | undefined;
 
   private constructor(opts: AvroRpcClientOptions, socket: net.Socket) {
@@ -78,9 +79,31 @@ export class AvroRpcClient {
     return this.#closed !== undefined;
   }
 
-  /** Sends the batches' events in one `appendBatch` call and returns the receiver's status. */
+  /** Called once when the connection ends, for whatever reason. */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#socket.once('close', listener);
+  }
+
+  /**
+   * Sends the batches' events in one `appendBatch` call and returns the receiver's status.
+   * Calls may overlap (the receiver answers in order); the first one carries the Avro
+   * handshake and the others wait for it, since a stateful connection shakes hands once.
+   */
   async appendBatch(batches: readonly EventBatch[]): Promise<Status> {
-    let handshake = this.#handshaken ? undefined : handshakeBytes(false);
+    if (this.#handshaking) await this.#handshaking;
+    if (this.#handshaken) return this.#call(undefined, batches);
+    let done!: () => void;
+    this.#handshaking = new Promise<void>((resolve) => (done = resolve));
+    try {
+      return await this.#call(handshakeBytes(false), batches);
+    } finally {
+      this.#handshaking = undefined;
+      done();
+    }
+  }
+
+  async #call(handshake: Buffer | undefined, batches: readonly EventBatch[]): Promise<Status> {
     for (;;) {
       const serial = this.#nextSerial();
       const reply = await this.#send(serial, encodeAppendBatchFrame(serial, handshake, batches));

@@ -1,0 +1,121 @@
+import { Worker } from 'node:worker_threads';
+import type { UrlWindowJobConfig } from '../conf/index.js';
+import { LogflowError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
+import type { JobStartOptions, JobStats } from './url-window-job.js';
+
+/**
+ * The main thread's handle on the job, which runs in a worker thread. It mirrors what the
+ * source needs synchronously (committed positions, per-file parse errors) from the
+ * worker's messages, so the source's calls stay cheap and local.
+ */
+export class JobHost {
+  readonly name: string;
+  readonly #config: UrlWindowJobConfig;
+  readonly #log: Logger;
+  readonly #localSources: string[] = [];
+  readonly #commitListeners: (() => void)[] = [];
+  #worker: Worker | undefined;
+  #committed = new Map<string, number>();
+  #parseErrors = new Map<string, number>();
+  #stats: JobStats | undefined;
+  #port = 0;
+  #stopped: Promise<void> | undefined;
+
+  constructor(config: UrlWindowJobConfig, logger: Logger) {
+    this.name = config.name;
+    this.#config = config;
+    this.#log = logger.child({ job: config.name });
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  addLocalSource(sourceId: string): void {
+    this.#localSources.push(sourceId);
+  }
+
+  onCommit(listener: () => void): void {
+    this.#commitListeners.push(listener);
+  }
+
+  committed(fileKey: string): number | undefined {
+    return this.#committed.get(fileKey);
+  }
+
+  parseErrors(fileKey: string): number | undefined {
+    return this.#parseErrors.get(fileKey);
+  }
+
+  forget(fileKey: string): void {
+    this.#committed.delete(fileKey);
+    this.#parseErrors.delete(fileKey);
+    this.#send({ type: 'forget', key: fileKey });
+  }
+
+  stats(): JobStats | undefined {
+    return this.#stats;
+  }
+
+  start(options: JobStartOptions = {}): Promise<void> {
+    const data: JobWorkerData = { config: this.#config, options, localSources: this.#localSources };
+    const worker = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: data });
+    this.#worker = worker;
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (event: JobEvent) => {
+        switch (event.type) {
+          case 'started':
+            started = true;
+            this.#port = event.port;
+            this.#committed = new Map(event.committed);
+            this.#stats = event.stats;
+            resolve();
+            break;
+          case 'failed':
+            if (!started) reject(new LogflowError((event.code ?? 'LF_CHECKPOINT_CORRUPT') as ErrorCode, event.message));
+            else this.#log.error({ err: event.message }, 'job failed');
+            break;
+          case 'committed':
+            this.#committed = new Map(event.committed);
+            this.#parseErrors = new Map(event.parseErrors);
+            this.#stats = event.stats;
+            for (const listener of this.#commitListeners) listener();
+            break;
+          case 'stats':
+            this.#stats = event.stats;
+            break;
+          case 'stopped':
+            this.#committed = new Map(event.committed);
+            this.#parseErrors = new Map(event.parseErrors);
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        this.#log.fatal({ err }, 'job thread crashed');
+        if (!started) reject(err);
+        else process.exit(1);
+      });
+      worker.on('exit', (code) => {
+        if (!started) reject(new Error(`job thread exited with ${code} before it started`));
+      });
+    });
+  }
+
+  /** Stops the job (final checkpoint) and waits for its thread to end. */
+  stop(): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return Promise.resolve();
+    this.#stopped ??= new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      this.#send({ type: 'stop' });
+    });
+    return this.#stopped;
+  }
+
+  #send(cmd: JobCommand): void {
+    this.#worker?.postMessage(cmd);
+  }
+}
