@@ -12,7 +12,7 @@ describe('sliding window', () => {
     const seen: Record<string, number>[] = [];
     batches.forEach((b, k) => {
       w.advance(k, slot(b), sum(b));
-      seen.push(Object.fromEntries(w.counts));
+      seen.push(Object.fromEntries(w.entries()));
     });
     assert.deepEqual(seen, [
       { a: 1 },
@@ -23,7 +23,7 @@ describe('sliding window', () => {
       { b: 2 },
     ]);
     w.advance(6, undefined, 0);
-    assert.equal(w.counts.size, 0);
+    assert.equal(w.size, 0);
     assert.equal(w.total, 0);
   });
 
@@ -40,11 +40,11 @@ describe('sliding window', () => {
     const w = new SlidingWindow(3);
     w.advance(10, slot({ a: 1 }), 1);
     w.advance(12, slot({ b: 1 }), 1);
-    assert.deepEqual(Object.fromEntries(w.counts), { a: 1, b: 1 });
+    assert.deepEqual(Object.fromEntries(w.entries()), { a: 1, b: 1 });
     w.advance(13, undefined, 0);
-    assert.deepEqual(Object.fromEntries(w.counts), { b: 1 });
+    assert.deepEqual(Object.fromEntries(w.entries()), { b: 1 });
     w.advance(100, slot({ z: 1 }), 1);
-    assert.deepEqual(Object.fromEntries(w.counts), { z: 1 });
+    assert.deepEqual(Object.fromEntries(w.entries()), { z: 1 });
     assert.deepEqual(w.slots().map((s) => s.slot), [100]);
   });
 
@@ -55,6 +55,21 @@ describe('sliding window', () => {
     assert.equal(w.advance(2, undefined, 0), false);
     assert.equal(w.advance(3, undefined, 0), true); // batch 1 left
     assert.equal(w.advance(4, undefined, 0), false);
+  });
+
+  test('top(k) agrees with a full sort, after many slots entered and left', () => {
+    let seed = 3;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const w = new SlidingWindow(5);
+    for (let k = 0; k < 40; k++) {
+      const s = new Map<string, number>();
+      for (let i = 0; i < 300; i++) s.set(`/u${Math.floor(rand() * rand() * 2000)}`, 1 + Math.floor(rand() * 5));
+      w.advance(k, s, [...s.values()].reduce((a, b) => a + b, 0));
+      const full = [...w.entries()].map(([url, count]) => ({ url, count }))
+        .sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1));
+      assert.deepEqual(w.top(25), full.slice(0, 25));
+      assert.equal(w.total, full.reduce((a, b) => a + b.count, 0));
+    }
   });
 
   test('refuses to go back in time', () => {

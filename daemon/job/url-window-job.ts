@@ -8,7 +8,6 @@ import { findUrl, type UrlRange } from './access-log.js';
 import { CheckpointStore, type Manifest } from './checkpoint-store.js';
 import { DirLock } from './dir-lock.js';
 import { SlidingWindow, type SlotCounts } from './sliding-window.js';
-import { topK } from './top-k.js';
 import { UrlCounter } from './url-counter.js';
 import type { WindowResultSink } from './window-results.js';
 import { WriteAheadLog } from './write-ahead-log.js';
@@ -401,8 +400,8 @@ export class UrlWindowJob {
       startMs: endMs - this.#config.windowDurationMs,
       endMs,
       total: w.total,
-      distinctUrls: w.counts.size,
-      top: this.#changedSinceSlide ? topK(w.counts, this.#config.topN) : [],
+      distinctUrls: w.size,
+      top: this.#changedSinceSlide ? w.top(this.#config.topN) : [],
       changed: this.#changedSinceSlide,
     });
     this.#windowEndMs = endMs;
