@@ -103,14 +103,23 @@ export class Agent {
       files,
       channel: { size, capacity },
       ...(job && {
+        window: {
+          distinctUrls: job.distinctUrls,
+          lastSlideMs: round2(job.slideMs.last),
+          maxSlideMs: round2(job.slideMs.max),
+        },
         checkpoint: {
           seq: job.checkpoint.seq,
           ageMs: job.checkpoint.writtenAt === undefined ? null : Date.now() - job.checkpoint.writtenAt,
-          lastWriteMs: Math.round(job.checkpoint.lastMs * 100) / 100,
+          lastWriteMs: round2(job.checkpoint.lastMs),
         },
       }),
     };
   }
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }
 
 function isSameHost(sinkHost: string, bind: string): boolean {

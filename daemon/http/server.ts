@@ -13,6 +13,7 @@ export interface PipelineStats {
   readonly files: { pending: number; inProgress: number; completed: number; failed: number };
   readonly channel?: { size: number; capacity: number };
   readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
+  readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
 }
 
 export interface HttpDeps {

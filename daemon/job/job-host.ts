@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { UrlWindowJobConfig } from '../conf/index.js';
 import { LogflowError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
+import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions, JobStats } from './url-window-job.js';
 
 /**
@@ -22,6 +22,8 @@ export class JobHost {
   #stats: JobStats | undefined;
   #port = 0;
   #stopped: Promise<void> | undefined;
+  readonly #counters = new SharedArrayBuffer(COUNTER_SLOTS * 8);
+  readonly #live = new Float64Array(this.#counters);
 
   constructor(config: UrlWindowJobConfig, logger: Logger) {
     this.name = config.name;
@@ -55,12 +57,22 @@ export class JobHost {
     this.#send({ type: 'forget', key: fileKey });
   }
 
+  /** The last stats the job posted, with its counters read live. */
   stats(): JobStats | undefined {
-    return this.#stats;
+    const s = this.#stats;
+    if (!s) return undefined;
+    const live = this.#live;
+    return {
+      ...s,
+      eventsIn: live[COUNTER.eventsIn]!,
+      eventsCounted: live[COUNTER.eventsCounted]!,
+      parseErrors: live[COUNTER.parseErrors]!,
+      duplicates: live[COUNTER.duplicates]!,
+    };
   }
 
   start(options: JobStartOptions = {}): Promise<void> {
-    const data: JobWorkerData = { config: this.#config, options, localSources: this.#localSources };
+    const data: JobWorkerData = { config: this.#config, options, localSources: this.#localSources, counters: this.#counters };
     const worker = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: data });
     this.#worker = worker;
     return new Promise((resolve, reject) => {

@@ -6,7 +6,13 @@ export interface JobWorkerData {
   readonly config: UrlWindowJobConfig;
   readonly options: JobStartOptions;
   readonly localSources: readonly string[];
+  /** Live counters the job writes and the host reads without waiting for a message. */
+  readonly counters: SharedArrayBuffer;
 }
+
+/** Slots of the shared counters (a Float64Array over `JobWorkerData.counters`). */
+export const COUNTER = { eventsIn: 0, eventsCounted: 1, parseErrors: 2, duplicates: 3 } as const;
+export const COUNTER_SLOTS = 4;
 
 /** Worker -> host. */
 export type JobEvent =

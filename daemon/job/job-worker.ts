@@ -13,7 +13,7 @@ const port = parentPort!;
 const post = (event: JobEvent) => port.postMessage(event);
 const log = createLogger('logflow');
 const store = new ResultsStore(data.config.database);
-const job = new UrlWindowJob(data.config, store, log);
+const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
 for (const id of data.localSources) job.addLocalSource(id);
 
 job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));

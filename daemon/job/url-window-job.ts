@@ -29,6 +29,10 @@ export interface JobStats {
   readonly duplicates: number;
   readonly windowEndMs: number | undefined;
   readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
+  /** The last slide's duration and the longest of the last 60, in ms. */
+  readonly slideMs: { last: number; max: number };
+  /** Distinct URLs in the window now. */
+  readonly distinctUrls: number;
 }
 
 export interface JobStartOptions {
@@ -88,11 +92,19 @@ export class UrlWindowJob {
   #dirty = false;
   #lastManifest: Manifest | undefined;
   #lastCheckpointMs = 0;
+  /** Durations of the last slides (enter, leave, top-N, persist), for /api/stats. */
+  readonly #slideMs: number[] = [];
+  readonly #live: Float64Array;
   /** Malformed lines logged (at debug level) since the last batch closed: a few samples each. */
   #parseErrorSamples = 0;
 
-  constructor(config: UrlWindowJobConfig, results: WindowResultSink, logger: Logger) {
+  /**
+   * `liveCounters`, when given, receives eventsIn, eventsCounted (visible), parseErrors
+   * (visible) and duplicates as they change: another thread can read them at any time.
+   */
+  constructor(config: UrlWindowJobConfig, results: WindowResultSink, logger: Logger, liveCounters?: Float64Array) {
     this.name = config.name;
+    this.#live = liveCounters ?? new Float64Array(4);
     this.#config = config;
     this.#results = results;
     this.#log = logger.child({ job: config.name });
@@ -123,6 +135,8 @@ export class UrlWindowJob {
       duplicates: this.#duplicates,
       windowEndMs: this.#windowEndMs,
       checkpoint: { seq: this.#lastManifest?.seq ?? 0, writtenAt: this.#lastManifest?.writtenAt, lastMs: this.#lastCheckpointMs },
+      slideMs: { last: this.#slideMs.at(-1) ?? 0, max: Math.max(0, ...this.#slideMs) },
+      distinctUrls: this.#window.size,
     };
   }
 
@@ -224,6 +238,7 @@ export class UrlWindowJob {
       this.#parseErrors = m.counters.parseErrors;
       this.#duplicates = m.counters.duplicates;
       this.#visible = { ...m.visible };
+      this.#publish();
       this.#nextToClose = m.nextToClose;
       this.#committedPositions = new Map(this.#positions);
       this.#lastManifest = m;
@@ -337,6 +352,15 @@ export class UrlWindowJob {
       }
     }
     if (ev.count > 0) this.#dirty = true;
+    this.#publish();
+  }
+
+  #publish(): void {
+    const live = this.#live;
+    live[0] = this.#eventsIn;
+    live[1] = this.#visible.eventsCounted;
+    live[2] = this.#visible.parseErrors;
+    live[3] = this.#duplicates;
   }
 
   /** True if the id was seen within the window; remembers it until it leaves the window. */
@@ -375,11 +399,11 @@ export class UrlWindowJob {
   /** Closes every slot below `limit` in order; each slide boundary persists a result. */
   #closeSlotsBefore(limit: number): void {
     while (this.#nextToClose < limit) {
+      const started = performance.now();
       const k = this.#nextToClose;
       const open = this.#open.get(k);
       const counted = open ? open.events - open.parseErrors : 0;
       const counts = open && open.counts.size > 0 ? open.counts.toMap() : undefined;
-      if (counts) this.#slotChecksums.set(k, this.#store!.writeSlot(k, counts));
       this.#open.delete(k);
       this.#nextToClose++;
       if (this.#window.advance(k, counts, counted)) this.#changedSinceSlide = true;
@@ -389,7 +413,13 @@ export class UrlWindowJob {
         this.#dirty = true;
       }
       // After a long pause, skip the intermediate slides: only the newest window matters.
-      if ((k + 1) % this.#slideSlots === 0 && limit - k <= this.#slideSlots) this.#persist(k);
+      if ((k + 1) % this.#slideSlots === 0 && limit - k <= this.#slideSlots) {
+        this.#persist(k);
+        this.#slideMs.push(performance.now() - started);
+        if (this.#slideMs.length > 60) this.#slideMs.shift();
+      }
+      // The closed slot's file for the next checkpoint: checkpoint work, not the slide's.
+      if (counts) this.#slotChecksums.set(k, this.#store!.writeSlot(k, counts));
     }
   }
 
@@ -407,6 +437,7 @@ export class UrlWindowJob {
     this.#windowEndMs = endMs;
     this.#changedSinceSlide = false;
     this.#visible = { eventsCounted: this.#eventsCounted, parseErrors: this.#parseErrors };
+    this.#publish();
   }
 
   /** Commits window, open slots, positions and counters together, if anything changed. */

@@ -164,7 +164,13 @@ export class SpoolDirSource {
     if (known && known.state !== 'pending') return;
     const name = path.basename(p);
     if (!known) this.files.add(p, name, stats.size);
-    this.#settling.set(p, { path: p, name, size: stats.size, mtimeMs: stats.mtimeMs });
+    const cand = { path: p, name, size: stats.size, mtimeMs: stats.mtimeMs };
+    // A file written earlier and renamed in is complete already: no need to wait.
+    if (Date.now() - stats.mtimeMs >= this.#config.pollDelay && !this.#settling.has(p)) {
+      if (!this.#ready.some((c) => c.path === p)) this.#enqueueReady(cand);
+      return;
+    }
+    this.#settling.set(p, cand);
     this.#scheduleSettle();
   }
 
