@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SlidingWindow, topK } from '../daemon/job/index.js';
 
-const slot = (o: Record<string, number>) => new Map(Object.entries(o));
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
 
 describe('sliding window', () => {
@@ -11,7 +10,7 @@ describe('sliding window', () => {
     const batches: Record<string, number>[] = [{ a: 1 }, { a: 2, b: 1 }, { c: 5 }, { b: 2 }, {}, {}];
     const seen: Record<string, number>[] = [];
     batches.forEach((b, k) => {
-      w.advance(k, slot(b), sum(b));
+      w.advance(k, w.openBatchFrom(Object.entries(b)), sum(b));
       seen.push(Object.fromEntries(w.entries()));
     });
     assert.deepEqual(seen, [
@@ -29,21 +28,21 @@ describe('sliding window', () => {
 
   test('keeps the window total', () => {
     const w = new SlidingWindow(2);
-    w.advance(0, slot({ a: 1 }), 1);
-    w.advance(1, slot({ a: 1, b: 1 }), 2);
+    w.advance(0, w.openBatchFrom(Object.entries({ a: 1 })), 1);
+    w.advance(1, w.openBatchFrom(Object.entries({ a: 1, b: 1 })), 2);
     assert.equal(w.total, 3);
-    w.advance(2, slot({ c: 4 }), 4);
+    w.advance(2, w.openBatchFrom(Object.entries({ c: 4 })), 4);
     assert.equal(w.total, 6);
   });
 
   test('skipped batch intervals leave the window as empty batches', () => {
     const w = new SlidingWindow(3);
-    w.advance(10, slot({ a: 1 }), 1);
-    w.advance(12, slot({ b: 1 }), 1);
+    w.advance(10, w.openBatchFrom(Object.entries({ a: 1 })), 1);
+    w.advance(12, w.openBatchFrom(Object.entries({ b: 1 })), 1);
     assert.deepEqual(Object.fromEntries(w.entries()), { a: 1, b: 1 });
     w.advance(13, undefined, 0);
     assert.deepEqual(Object.fromEntries(w.entries()), { b: 1 });
-    w.advance(100, slot({ z: 1 }), 1);
+    w.advance(100, w.openBatchFrom(Object.entries({ z: 1 })), 1);
     assert.deepEqual(Object.fromEntries(w.entries()), { z: 1 });
     assert.deepEqual(w.slots().map((s) => s.slot), [100]);
   });
@@ -51,7 +50,7 @@ describe('sliding window', () => {
   test('reports whether the window changed', () => {
     const w = new SlidingWindow(2);
     assert.equal(w.advance(0, undefined, 0), false);
-    assert.equal(w.advance(1, slot({ a: 1 }), 1), true);
+    assert.equal(w.advance(1, w.openBatchFrom(Object.entries({ a: 1 })), 1), true);
     assert.equal(w.advance(2, undefined, 0), false);
     assert.equal(w.advance(3, undefined, 0), true); // batch 1 left
     assert.equal(w.advance(4, undefined, 0), false);
@@ -64,12 +63,27 @@ describe('sliding window', () => {
     for (let k = 0; k < 40; k++) {
       const s = new Map<string, number>();
       for (let i = 0; i < 300; i++) s.set(`/u${Math.floor(rand() * rand() * 2000)}`, 1 + Math.floor(rand() * 5));
-      w.advance(k, s, [...s.values()].reduce((a, b) => a + b, 0));
+      w.advance(k, w.openBatchFrom(s), [...s.values()].reduce((a, b) => a + b, 0));
       const full = [...w.entries()].map(([url, count]) => ({ url, count }))
         .sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1));
       assert.deepEqual(w.top(25), full.slice(0, 25));
       assert.equal(w.total, full.reduce((a, b) => a + b.count, 0));
     }
+  });
+
+  test('ids of URLs that left are released and reused; open batches keep theirs', () => {
+    const w = new SlidingWindow(2);
+    const open = w.openBatchFrom([['/kept', 1]]);
+    w.advance(0, w.openBatchFrom([['/a', 1], ['/kept', 2]]), 3);
+    w.advance(1, undefined, 0);
+    w.advance(2, undefined, 0); // slot 0 left: /a is gone, /kept is still in the open batch
+    assert.equal(w.size, 0);
+    assert.equal(w.urls.size, 1);
+    w.advance(3, open, 1);
+    assert.deepEqual(Object.fromEntries(w.entries()), { '/kept': 1 });
+    for (let k = 4; k < 200; k++) w.advance(k, w.openBatchFrom([[`/u${k}`, 1]]), 1);
+    assert.ok(w.urls.idLimit < 10, `ids are reused (${w.urls.idLimit} allocated)`);
+    assert.deepEqual(Object.fromEntries(w.entries()), { '/u198': 1, '/u199': 1 });
   });
 
   test('refuses to go back in time', () => {

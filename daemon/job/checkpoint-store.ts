@@ -91,12 +91,29 @@ export class CheckpointStore {
     return { manifest, slots };
   }
 
-  /** Writes a closed slot's counts once; returns its checksum for the manifest. */
-  writeSlot(slot: number, counts: SlotCounts): string {
-    const text = JSON.stringify([...counts]);
-    writeFileDurably(path.join(this.#slotsDir, `${slot}.json`), text);
+  /**
+   * Writes a closed slot's counts once, as a JSON array of `[url, count]` built and hashed
+   * piece by piece (a slot of a million URLs never becomes one giant string); returns
+   * its checksum for the manifest.
+   */
+  writeSlot(slot: number, counts: Iterable<[string, number]>): string {
+    const hash = createHash('sha1');
+    const parts: string[] = [];
+    let first = true;
+    for (const entry of counts) {
+      parts.push((first ? '[' : ',') + JSON.stringify(entry));
+      first = false;
+    }
+    parts.push(first ? '[]' : ']');
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < parts.length; i += 4096) {
+      const piece = Buffer.from(parts.slice(i, i + 4096).join(''));
+      hash.update(piece);
+      pieces.push(piece);
+    }
+    writeFileDurably(path.join(this.#slotsDir, `${slot}.json`), pieces);
     this.#written.add(slot);
-    return sha1Of(text);
+    return hash.digest('hex');
   }
 
   /** Commits a new state, then deletes slot files it no longer names. */

@@ -6,11 +6,12 @@ import path from 'node:path';
  * rename it over the old one, fsync the directory. A crash at any point leaves either
  * the old content or the new one, never a torn file.
  */
-export function writeFileDurably(file: string, data: string | Buffer): void {
+export function writeFileDurably(file: string, data: string | Buffer | readonly Buffer[]): void {
   const tmp = `${file}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    const pieces = typeof data === 'string' ? [Buffer.from(data)] : Buffer.isBuffer(data) ? [data] : data;
+    for (const piece of pieces) writeSync(fd, piece);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -1,13 +1,49 @@
 import type { UrlCount } from './top-k.js';
+import { UrlInterner } from './url-interner.js';
 
-/** Counts of one batch interval: URL -> events. */
+/** Counts of one batch interval by URL string: what checkpoints store and tests write. */
 export type SlotCounts = Map<string, number>;
 
-/** A closed batch as the window keeps it: interned URL ids and their counts (12 bytes each). */
+/** A closed batch as the window keeps it: URL ids and their counts (8 bytes each). */
 interface StoredSlot {
   readonly ids: Int32Array;
-  readonly counts: Float64Array;
+  readonly counts: Int32Array;
   readonly total: number;
+}
+
+/**
+ * The counts of a batch still open, by URL id: a dense array over the id space plus the
+ * list of ids it touched, so adding is an array increment and closing touches only them.
+ */
+export class BatchCounts {
+  counts = new Int32Array(1024);
+  touched = new Int32Array(256);
+  size = 0;
+
+  add(id: number, n = 1): void {
+    if (id >= this.counts.length) this.#growCounts(id);
+    if (this.counts[id] === 0) {
+      if (this.size === this.touched.length) {
+        const t = new Int32Array(this.touched.length * 2);
+        t.set(this.touched);
+        this.touched = t;
+      }
+      this.touched[this.size++] = id;
+    }
+    this.counts[id]! += n;
+  }
+
+  has(id: number): boolean {
+    return id < this.counts.length && this.counts[id] !== 0;
+  }
+
+  #growCounts(id: number): void {
+    let n = this.counts.length * 2;
+    while (n <= id) n *= 2;
+    const c = new Int32Array(n);
+    c.set(this.counts);
+    this.counts = c;
+  }
 }
 
 /**
@@ -15,19 +51,23 @@ interface StoredSlot {
  * batch interval the slot entering is added to the window and the slot leaving it is
  * subtracted; keys that fall to zero are removed, so the window only holds live URLs.
  *
- * Each URL of the window is interned once (an id); slots keep ids and counts in typed
- * arrays, so 300 slots of a busy site cost megabytes, not a Map entry per URL per slot.
+ * URLs are interned by their bytes (`UrlInterner`): events are counted by id in open
+ * `BatchCounts`, closed slots keep ids and counts in typed arrays, and strings exist once
+ * per live URL. A busy window of a million URLs and 300 slots costs typed arrays, not a
+ * Map entry per URL per slot.
  */
 export class SlidingWindow {
   readonly windowSlots: number;
+  readonly urls = new UrlInterner();
   #total = 0;
-  readonly #ids = new Map<string, number>();
-  #urls: (string | undefined)[] = [];
   #counts = new Float64Array(1024);
-  readonly #freeIds: number[] = [];
+  /** Ids with a non-zero window count. */
+  #live = 0;
   /** Ring of the slots inside the window; slot k lives at k % windowSlots. */
   readonly #ring: (StoredSlot | undefined)[];
   #lastSlot: number | undefined;
+  /** Open batches: their ids must survive even when the window count is zero. */
+  readonly #open = new Set<BatchCounts>();
 
   constructor(windowSlots: number) {
     this.windowSlots = windowSlots;
@@ -40,7 +80,7 @@ export class SlidingWindow {
 
   /** Distinct URLs in the window. */
   get size(): number {
-    return this.#ids.size;
+    return this.#live;
   }
 
   /** The newest slot that entered, or undefined before the first. */
@@ -48,20 +88,45 @@ export class SlidingWindow {
     return this.#lastSlot;
   }
 
+  /** A new open batch, counted by this window's URL ids. */
+  openBatch(): BatchCounts {
+    const batch = new BatchCounts();
+    this.#open.add(batch);
+    return batch;
+  }
+
+  /** An open batch rebuilt from strings (a checkpoint's open slot, a test). */
+  openBatchFrom(counts: Iterable<[string, number]>): BatchCounts {
+    const batch = this.openBatch();
+    for (const [url, n] of counts) batch.add(this.urls.idOfString(url), n);
+    return batch;
+  }
+
+  /** The batch's counts by URL string. */
+  batchEntries(batch: BatchCounts): [string, number][] {
+    const out: [string, number][] = [];
+    for (let i = 0; i < batch.size; i++) {
+      const id = batch.touched[i]!;
+      out.push([this.urls.url(id)!, batch.counts[id]!]);
+    }
+    return out;
+  }
+
   get(url: string): number | undefined {
-    const id = this.#ids.get(url);
-    return id === undefined ? undefined : this.#counts[id];
+    for (const [u, c] of this.entries()) if (u === url) return c;
+    return undefined;
   }
 
   *entries(): IterableIterator<[string, number]> {
-    for (const [url, id] of this.#ids) yield [url, this.#counts[id]!];
+    const limit = this.urls.idLimit;
+    for (let id = 0; id < limit; id++) if (this.#counts[id]! > 0) yield [this.urls.url(id)!, this.#counts[id]!];
   }
 
   /**
-   * Slot k enters with `entering` (possibly empty); slot k - windowSlots leaves. Returns
-   * whether the window's counts changed.
+   * Slot k enters with `entering` (an open batch, now closed; possibly none); slot
+   * k - windowSlots leaves. Returns whether the window's counts changed.
    */
-  advance(k: number, entering: SlotCounts | undefined, enteringTotal: number): boolean {
+  advance(k: number, entering: BatchCounts | undefined, enteringTotal: number): boolean {
     let changed = false;
     if (this.#lastSlot !== undefined) {
       if (k <= this.#lastSlot) throw new RangeError(`slot ${k} is not after ${this.#lastSlot}`);
@@ -79,7 +144,7 @@ export class SlidingWindow {
     this.#lastSlot = lastSlot;
     for (const { slot, counts, total } of slots) {
       if (lastSlot === undefined || slot <= lastSlot - this.windowSlots || slot > lastSlot) continue;
-      this.#replace(slot, counts, total);
+      this.#replace(slot, this.openBatchFrom(counts), total);
     }
   }
 
@@ -94,6 +159,13 @@ export class SlidingWindow {
     return out;
   }
 
+  /** A stored slot's counts by URL string (for its checkpoint file). */
+  *slotEntries(k: number): IterableIterator<[string, number]> {
+    const stored = this.#ring[mod(k, this.windowSlots)];
+    if (!stored) return;
+    for (let j = 0; j < stored.ids.length; j++) yield [this.urls.url(stored.ids[j]!)!, stored.counts[j]!];
+  }
+
   /**
    * The k most counted URLs, counts descending, ties by URL ascending: a bounded heap
    * over the count array, no sort of every key.
@@ -101,9 +173,10 @@ export class SlidingWindow {
   top(k: number): UrlCount[] {
     if (k <= 0) return [];
     const counts = this.#counts;
-    const urls = this.#urls;
+    const urls = this.urls;
     const heap: number[] = []; // ids; heap[0] is the worst kept
-    const worse = (a: number, b: number) => counts[a]! < counts[b]! || (counts[a] === counts[b] && urls[a]! > urls[b]!);
+    const worse = (a: number, b: number) =>
+      counts[a]! < counts[b]! || (counts[a] === counts[b] && urls.url(a)! > urls.url(b)!);
     const siftDown = (i: number) => {
       for (;;) {
         const l = 2 * i + 1;
@@ -116,10 +189,11 @@ export class SlidingWindow {
         i = m;
       }
     };
-    const end = urls.length;
-    for (let id = 0; id < end; id++) {
+    const limit = urls.idLimit;
+    let floor = 0; // the worst kept count once the heap is full: most ids fail this test
+    for (let id = 0; id < limit; id++) {
       const c = counts[id]!;
-      if (c === 0 || urls[id] === undefined) continue;
+      if (c <= 0 || c < floor) continue;
       if (heap.length < k) {
         heap.push(id);
         for (let i = heap.length - 1; i > 0;) {
@@ -128,86 +202,96 @@ export class SlidingWindow {
           [heap[i], heap[p]] = [heap[p]!, heap[i]!];
           i = p;
         }
-      } else if (c > counts[heap[0]!]! || (c === counts[heap[0]!] && urls[id]! < urls[heap[0]!]!)) {
+        if (heap.length === k) floor = counts[heap[0]!]!;
+      } else if (worse(heap[0]!, id)) {
         heap[0] = id;
         siftDown(0);
+        floor = counts[heap[0]!]!;
       }
     }
     return heap
-      .map((id) => ({ url: urls[id]!, count: counts[id]! }))
+      .map((id) => ({ url: urls.url(id)!, count: counts[id]! }))
       .sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
   }
 
-  #replace(k: number, entering: SlotCounts | undefined, enteringTotal: number): boolean {
+  #replace(k: number, entering: BatchCounts | undefined, enteringTotal: number): boolean {
     const i = mod(k, this.windowSlots);
     const leaving = this.#ring[i];
     const changed = leaving !== undefined || (entering !== undefined && entering.size > 0);
+    let emptied: number[] | undefined;
     if (leaving) {
-      this.#subtract(leaving);
+      emptied = this.#subtract(leaving);
       this.#total -= leaving.total;
     }
+    if (entering) this.#open.delete(entering);
     if (entering && entering.size > 0) {
       this.#ring[i] = this.#add(entering, enteringTotal);
       this.#total += enteringTotal;
     } else {
       this.#ring[i] = undefined;
     }
+    if (emptied) for (const id of emptied) this.#maybeRelease(id);
     return changed;
   }
 
-  #add(entering: SlotCounts, total: number): StoredSlot {
-    const ids = new Int32Array(entering.size);
-    const counts = new Float64Array(entering.size);
-    let j = 0;
-    for (const [url, c] of entering) {
-      let id = this.#ids.get(url);
-      if (id === undefined) id = this.#intern(url);
-      this.#counts[id]! += c;
-      ids[j] = id;
-      counts[j++] = c;
+  #add(batch: BatchCounts, total: number): StoredSlot {
+    const n = batch.size;
+    const ids = batch.touched.slice(0, n);
+    const counts = new Int32Array(n);
+    this.#ensureCounts(this.urls.idLimit);
+    const windowCounts = this.#counts;
+    const batchCounts = batch.counts;
+    for (let j = 0; j < n; j++) {
+      const id = ids[j]!;
+      const c = batchCounts[id]!;
+      counts[j] = c;
+      if (windowCounts[id] === 0) this.#live++;
+      windowCounts[id]! += c;
     }
     return { ids, counts, total };
   }
 
-  #subtract(slot: StoredSlot): void {
+  /** Subtracts a leaving slot; returns the ids whose window count fell to zero. */
+  #subtract(slot: StoredSlot): number[] {
     const { ids, counts } = slot;
     const windowCounts = this.#counts;
+    const emptied: number[] = [];
     for (let j = 0; j < ids.length; j++) {
       const id = ids[j]!;
-      const v = (windowCounts[id]! -= counts[j]!);
-      if (v === 0) this.#release(id);
-    }
-  }
-
-  #intern(url: string): number {
-    let id = this.#freeIds.pop();
-    if (id === undefined) {
-      id = this.#urls.length;
-      this.#urls.push(undefined);
-      if (id >= this.#counts.length) {
-        const bigger = new Float64Array(this.#counts.length * 2);
-        bigger.set(this.#counts);
-        this.#counts = bigger;
+      if ((windowCounts[id]! -= counts[j]!) === 0) {
+        this.#live--;
+        emptied.push(id);
       }
     }
-    this.#urls[id] = url;
-    this.#counts[id] = 0;
-    this.#ids.set(url, id);
-    return id;
+    return emptied;
   }
 
-  #release(id: number): void {
-    this.#ids.delete(this.#urls[id]!);
-    this.#urls[id] = undefined;
-    this.#freeIds.push(id);
+  /** Releases an id unless the window or an open batch still counts it. */
+  #maybeRelease(id: number): void {
+    if (this.#counts[id] !== 0) return;
+    for (const b of this.#open) if (b.has(id)) return;
+    this.urls.release(id);
+  }
+
+  #ensureCounts(limit: number): void {
+    if (limit <= this.#counts.length) return;
+    let n = this.#counts.length * 2;
+    while (n < limit) n *= 2;
+    const c = new Float64Array(n);
+    c.set(this.#counts);
+    this.#counts = c;
   }
 
   #clear(): boolean {
-    const changed = this.#ids.size > 0;
-    this.#ids.clear();
-    this.#urls = [];
-    this.#counts = new Float64Array(1024);
-    this.#freeIds.length = 0;
+    const changed = this.#live > 0;
+    const limit = this.urls.idLimit;
+    for (let id = 0; id < limit; id++) {
+      if (this.#counts[id] !== 0) {
+        this.#counts[id] = 0;
+        this.#maybeRelease(id);
+      }
+    }
+    this.#live = 0;
     this.#ring.fill(undefined);
     this.#total = 0;
     return changed;

@@ -7,13 +7,12 @@ import type { Logger } from '../log.js';
 import { findUrl, type UrlRange } from './access-log.js';
 import { CheckpointStore, type Manifest } from './checkpoint-store.js';
 import { DirLock } from './dir-lock.js';
-import { SlidingWindow, type SlotCounts } from './sliding-window.js';
-import { UrlCounter } from './url-counter.js';
+import { BatchCounts, SlidingWindow } from './sliding-window.js';
 import type { WindowResultSink } from './window-results.js';
 import { WriteAheadLog } from './write-ahead-log.js';
 
 interface OpenSlot {
-  readonly counts: UrlCounter;
+  readonly counts: BatchCounts;
   events: number;
   parseErrors: number;
 }
@@ -226,9 +225,7 @@ export class UrlWindowJob {
       this.#window.restore(loaded.slots, m.lastSlot);
       for (const s of m.slots) this.#slotChecksums.set(s.slot, s.sha1);
       for (const o of m.open) {
-        const counts = new UrlCounter(o.counts.length);
-        for (const [url, n] of o.counts) counts.addString(url, n);
-        this.#open.set(o.slot, { counts, events: o.events, parseErrors: o.parseErrors });
+        this.#open.set(o.slot, { counts: this.#window.openBatchFrom(o.counts), events: o.events, parseErrors: o.parseErrors });
       }
       for (const [k, v] of m.positions) this.#positions.set(k, v);
       for (const [k, v] of m.fileParseErrors) this.#fileParseErrors.set(k, v);
@@ -342,7 +339,7 @@ export class UrlWindowJob {
       slot.events++;
       this.#eventsIn++;
       if (findUrl(data, ev.starts[i]!, ev.ends[i]!, range)) {
-        slot.counts.add(data, range.start, range.end);
+        slot.counts.add(this.#window.urls.id(data, range.start, range.end));
       } else {
         slot.parseErrors++;
         if (this.#parseErrorSamples++ < 5) {
@@ -373,7 +370,7 @@ export class UrlWindowJob {
   #slot(k: number): OpenSlot {
     let s = this.#open.get(k);
     if (!s) {
-      s = { counts: new UrlCounter(), events: 0, parseErrors: 0 };
+      s = { counts: this.#window.openBatch(), events: 0, parseErrors: 0 };
       this.#open.set(k, s);
     }
     return s;
@@ -403,10 +400,9 @@ export class UrlWindowJob {
       const k = this.#nextToClose;
       const open = this.#open.get(k);
       const counted = open ? open.events - open.parseErrors : 0;
-      const counts = open && open.counts.size > 0 ? open.counts.toMap() : undefined;
       this.#open.delete(k);
       this.#nextToClose++;
-      if (this.#window.advance(k, counts, counted)) this.#changedSinceSlide = true;
+      if (this.#window.advance(k, open?.counts, counted)) this.#changedSinceSlide = true;
       if (open) {
         this.#eventsCounted += counted;
         this.#parseErrors += open.parseErrors;
@@ -419,7 +415,7 @@ export class UrlWindowJob {
         if (this.#slideMs.length > 60) this.#slideMs.shift();
       }
       // The closed slot's file for the next checkpoint: checkpoint work, not the slide's.
-      if (counts) this.#slotChecksums.set(k, this.#store!.writeSlot(k, counts));
+      if (open && open.counts.size > 0) this.#slotChecksums.set(k, this.#store!.writeSlot(k, this.#window.slotEntries(k)));
     }
   }
 
@@ -459,7 +455,7 @@ export class UrlWindowJob {
       positions: [...this.#positions],
       fileParseErrors: [...this.#fileParseErrors],
       slots: windowSlots.map((s) => ({ slot: s.slot, total: s.total, sha1: this.#slotChecksums.get(s.slot)! })),
-      open: [...this.#open].map(([slot, o]) => ({ slot, events: o.events, parseErrors: o.parseErrors, counts: [...o.counts.toMap()] })),
+      open: [...this.#open].map(([slot, o]) => ({ slot, events: o.events, parseErrors: o.parseErrors, counts: this.#window.batchEntries(o.counts) })),
       seenIds: [...this.#seenIds],
       walSeq,
     });

@@ -1,0 +1,156 @@
+/**
+ * Gives every distinct URL of the window a small integer id, looked up by the URL's bytes:
+ * counting an event costs a hash and a compare, not a string and a Map entry. The URL's
+ * string is made once, when it is first seen. Ids are released when the window no longer
+ * holds their URL and reused; the table shrinks back by backward-shift deletion, so there
+ * are no tombstones to pile up.
+ */
+export class UrlInterner {
+  #mask: number;
+  /** Bucket -> id + 1 (0 = empty). */
+  #buckets: Int32Array;
+  #hashes: Int32Array; // by id
+  #keyAt: Int32Array; // by id: offset in the arena
+  #keyLen: Int32Array; // by id
+  #urls: (string | undefined)[] = [];
+  #arena: Buffer;
+  #arenaUsed = 0;
+  #arenaDead = 0;
+  readonly #free: number[] = [];
+  #size = 0;
+
+  constructor(initialCapacity = 1024) {
+    const cap = 1 << Math.ceil(Math.log2(Math.max(16, initialCapacity)));
+    this.#mask = cap * 2 - 1;
+    this.#buckets = new Int32Array(cap * 2);
+    this.#hashes = new Int32Array(cap);
+    this.#keyAt = new Int32Array(cap);
+    this.#keyLen = new Int32Array(cap);
+    this.#arena = Buffer.allocUnsafe(cap * 32);
+  }
+
+  /** Live ids. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** One more than the largest id ever given: the length arrays indexed by id need. */
+  get idLimit(): number {
+    return this.#urls.length;
+  }
+
+  url(id: number): string | undefined {
+    return this.#urls[id];
+  }
+
+  /** The id of the URL `buf[start, end)`, interning it if it is new. */
+  id(buf: Buffer, start: number, end: number): number {
+    const len = end - start;
+    let h = 0x811c9dc5; // FNV-1a
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const buckets = this.#buckets;
+    const mask = this.#mask;
+    for (let b = h & mask; ; b = (b + 1) & mask) {
+      const slot = buckets[b]!;
+      if (slot === 0) return this.#insert(b, h, buf, start, len);
+      const id = slot - 1;
+      if (this.#hashes[id] === h && this.#keyLen[id] === len && this.#keyEquals(this.#keyAt[id]!, buf, start, len)) return id;
+    }
+  }
+
+  idOfString(url: string): number {
+    const bytes = Buffer.from(url, 'utf8');
+    return this.id(bytes, 0, bytes.length);
+  }
+
+  /** Forgets an id: its URL is no longer in the window or any open batch. */
+  release(id: number): void {
+    const mask = this.#mask;
+    const buckets = this.#buckets;
+    let b = this.#hashes[id]! & mask;
+    while (buckets[b] !== id + 1) b = (b + 1) & mask;
+    // Backward-shift deletion: pull later members of the probe run into the hole.
+    for (let next = (b + 1) & mask; buckets[next] !== 0; next = (next + 1) & mask) {
+      const home = this.#hashes[buckets[next]! - 1]! & mask;
+      const distHole = (b - home + mask + 1) & mask;
+      const distNext = (next - home + mask + 1) & mask;
+      if (distHole <= distNext) {
+        buckets[b] = buckets[next]!;
+        b = next;
+      }
+    }
+    buckets[b] = 0;
+    this.#arenaDead += this.#keyLen[id]!;
+    this.#urls[id] = undefined;
+    this.#free.push(id);
+    this.#size--;
+  }
+
+  #keyEquals(at: number, buf: Buffer, start: number, len: number): boolean {
+    const arena = this.#arena;
+    for (let i = 0; i < len; i++) if (arena[at + i] !== buf[start + i]) return false;
+    return true;
+  }
+
+  #insert(bucket: number, h: number, buf: Buffer, start: number, len: number): number {
+    let id = this.#free.pop();
+    if (id === undefined) {
+      id = this.#urls.length;
+      this.#urls.push(undefined);
+      if (id >= this.#hashes.length) this.#growIds();
+    }
+    if (this.#arenaUsed + len > this.#arena.length) this.#growArena(len);
+    buf.copy(this.#arena, this.#arenaUsed, start, start + len);
+    this.#keyAt[id] = this.#arenaUsed;
+    this.#keyLen[id] = len;
+    this.#hashes[id] = h;
+    this.#arenaUsed += len;
+    this.#urls[id] = buf.toString('utf8', start, start + len);
+    this.#buckets[bucket] = id + 1;
+    if (++this.#size * 2 > this.#buckets.length) this.#rehash();
+    return id;
+  }
+
+  #growIds(): void {
+    const n = this.#hashes.length * 2;
+    const grow = (a: Int32Array) => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    this.#hashes = grow(this.#hashes);
+    this.#keyAt = grow(this.#keyAt);
+    this.#keyLen = grow(this.#keyLen);
+  }
+
+  /** Grows the arena, or compacts it when most of it belongs to released URLs. */
+  #growArena(need: number): void {
+    const live = this.#arenaUsed - this.#arenaDead;
+    const size = Math.max(this.#arena.length * (live * 2 > this.#arena.length ? 2 : 1), live + need + 1024);
+    const next = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let id = 0; id < this.#urls.length; id++) {
+      if (this.#urls[id] === undefined) continue;
+      const from = this.#keyAt[id]!;
+      const len = this.#keyLen[id]!;
+      this.#arena.copy(next, at, from, from + len);
+      this.#keyAt[id] = at;
+      at += len;
+    }
+    this.#arena = next;
+    this.#arenaUsed = at;
+    this.#arenaDead = 0;
+  }
+
+  #rehash(): void {
+    const cap = this.#buckets.length * 2;
+    this.#mask = cap - 1;
+    this.#buckets = new Int32Array(cap);
+    for (let id = 0; id < this.#urls.length; id++) {
+      if (this.#urls[id] === undefined) continue;
+      let b = this.#hashes[id]! & this.#mask;
+      while (this.#buckets[b] !== 0) b = (b + 1) & this.#mask;
+      this.#buckets[b] = id + 1;
+    }
+  }
+}
