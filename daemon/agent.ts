@@ -102,6 +102,7 @@ export class Agent {
       duplicates: job?.duplicates ?? 0,
       files,
       channel: { size, capacity },
+      memory: memoryFigures(job?.heapUsedMb),
       ...(job && {
         window: {
           distinctUrls: job.distinctUrls,
@@ -116,6 +117,12 @@ export class Agent {
       }),
     };
   }
+}
+
+function memoryFigures(jobHeapMb: number | undefined): PipelineStats['memory'] {
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1048576);
+  return { rssMb: mb(m.rss), mainHeapMb: mb(m.heapUsed), jobHeapMb: jobHeapMb ?? 0, buffersMb: mb(m.arrayBuffers) };
 }
 
 function round2(n: number): number {

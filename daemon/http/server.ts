@@ -14,6 +14,7 @@ export interface PipelineStats {
   readonly channel?: { size: number; capacity: number };
   readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
   readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
+  readonly memory?: { rssMb: number; mainHeapMb: number; jobHeapMb: number; buffersMb: number };
 }
 
 export interface HttpDeps {
@@ -43,12 +44,12 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.get<{ Querystring: { n: number } }>('/api/top', { schema: { querystring: topQuery } }, async (req, reply) => {
     if (!deps.results) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
-    const { window, urls } = deps.results.latestTop(req.query.n);
-    return {
+    const json = deps.results.latestTopJson(req.query.n, ({ window, urls }) => ({
       window: window ? { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString() } : null,
       total: window?.total ?? 0,
       urls,
-    };
+    }));
+    return reply.type('application/json; charset=utf-8').send(json);
   });
   return app;
 }

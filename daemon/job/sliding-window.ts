@@ -167,8 +167,8 @@ export class SlidingWindow {
   }
 
   /**
-   * The k most counted URLs, counts descending, ties by URL ascending: a bounded heap
-   * over the count array, no sort of every key.
+   * The k most counted URLs, counts descending, ties by URL ascending (byte order, which
+   * is code point order): a bounded heap over the count array, no sort of every key.
    */
   top(k: number): UrlCount[] {
     if (k <= 0) return [];
@@ -176,7 +176,7 @@ export class SlidingWindow {
     const urls = this.urls;
     const heap: number[] = []; // ids; heap[0] is the worst kept
     const worse = (a: number, b: number) =>
-      counts[a]! < counts[b]! || (counts[a] === counts[b] && urls.url(a)! > urls.url(b)!);
+      counts[a]! < counts[b]! || (counts[a] === counts[b] && urls.compare(a, b) > 0);
     const siftDown = (i: number) => {
       for (;;) {
         const l = 2 * i + 1;
@@ -210,8 +210,8 @@ export class SlidingWindow {
       }
     }
     return heap
-      .map((id) => ({ url: urls.url(id)!, count: counts[id]! }))
-      .sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+      .sort((a, b) => counts[b]! - counts[a]! || urls.compare(a, b))
+      .map((id) => ({ url: urls.url(id)!, count: counts[id]! }));
   }
 
   #replace(k: number, entering: BatchCounts | undefined, enteringTotal: number): boolean {

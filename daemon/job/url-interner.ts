@@ -1,9 +1,10 @@
 /**
  * Gives every distinct URL of the window a small integer id, looked up by the URL's bytes:
- * counting an event costs a hash and a compare, not a string and a Map entry. The URL's
- * string is made once, when it is first seen. Ids are released when the window no longer
- * holds their URL and reused; the table shrinks back by backward-shift deletion, so there
- * are no tombstones to pile up.
+ * counting an event costs a hash and a compare, not a string and a Map entry. URLs live as
+ * bytes in one arena; a string is made only when one is asked for (the top URLs, a
+ * checkpoint), which keeps a million URLs off the JavaScript heap. Ids are released when
+ * the window no longer holds their URL and reused; the table shrinks back by
+ * backward-shift deletion, so there are no tombstones to pile up.
  */
 export class UrlInterner {
   #mask: number;
@@ -11,8 +12,8 @@ export class UrlInterner {
   #buckets: Int32Array;
   #hashes: Int32Array; // by id
   #keyAt: Int32Array; // by id: offset in the arena
-  #keyLen: Int32Array; // by id
-  #urls: (string | undefined)[] = [];
+  #keyLen: Int32Array; // by id; -1 for a released id
+  #allocated = 0;
   #arena: Buffer;
   #arenaUsed = 0;
   #arenaDead = 0;
@@ -36,11 +37,29 @@ export class UrlInterner {
 
   /** One more than the largest id ever given: the length arrays indexed by id need. */
   get idLimit(): number {
-    return this.#urls.length;
+    return this.#allocated;
   }
 
   url(id: number): string | undefined {
-    return this.#urls[id];
+    const len = this.#keyLen[id]!;
+    if (id >= this.#allocated || len < 0) return undefined;
+    const at = this.#keyAt[id]!;
+    return this.#arena.toString('utf8', at, at + len);
+  }
+
+  /** Byte order of two live ids' URLs (which is code point order): <0, 0 or >0. */
+  compare(a: number, b: number): number {
+    const arena = this.#arena;
+    const la = this.#keyLen[a]!;
+    const lb = this.#keyLen[b]!;
+    const pa = this.#keyAt[a]!;
+    const pb = this.#keyAt[b]!;
+    const n = Math.min(la, lb);
+    for (let i = 0; i < n; i++) {
+      const d = arena[pa + i]! - arena[pb + i]!;
+      if (d !== 0) return d;
+    }
+    return la - lb;
   }
 
   /** The id of the URL `buf[start, end)`, interning it if it is new. */
@@ -81,7 +100,7 @@ export class UrlInterner {
     }
     buckets[b] = 0;
     this.#arenaDead += this.#keyLen[id]!;
-    this.#urls[id] = undefined;
+    this.#keyLen[id] = -1;
     this.#free.push(id);
     this.#size--;
   }
@@ -95,8 +114,7 @@ export class UrlInterner {
   #insert(bucket: number, h: number, buf: Buffer, start: number, len: number): number {
     let id = this.#free.pop();
     if (id === undefined) {
-      id = this.#urls.length;
-      this.#urls.push(undefined);
+      id = this.#allocated++;
       if (id >= this.#hashes.length) this.#growIds();
     }
     if (this.#arenaUsed + len > this.#arena.length) this.#growArena(len);
@@ -105,7 +123,6 @@ export class UrlInterner {
     this.#keyLen[id] = len;
     this.#hashes[id] = h;
     this.#arenaUsed += len;
-    this.#urls[id] = buf.toString('utf8', start, start + len);
     this.#buckets[bucket] = id + 1;
     if (++this.#size * 2 > this.#buckets.length) this.#rehash();
     return id;
@@ -129,8 +146,8 @@ export class UrlInterner {
     const size = Math.max(this.#arena.length * (live * 2 > this.#arena.length ? 2 : 1), live + need + 1024);
     const next = Buffer.allocUnsafe(size);
     let at = 0;
-    for (let id = 0; id < this.#urls.length; id++) {
-      if (this.#urls[id] === undefined) continue;
+    for (let id = 0; id < this.#allocated; id++) {
+      if (this.#keyLen[id]! < 0) continue;
       const from = this.#keyAt[id]!;
       const len = this.#keyLen[id]!;
       this.#arena.copy(next, at, from, from + len);
@@ -146,8 +163,8 @@ export class UrlInterner {
     const cap = this.#buckets.length * 2;
     this.#mask = cap - 1;
     this.#buckets = new Int32Array(cap);
-    for (let id = 0; id < this.#urls.length; id++) {
-      if (this.#urls[id] === undefined) continue;
+    for (let id = 0; id < this.#allocated; id++) {
+      if (this.#keyLen[id]! < 0) continue;
       let b = this.#hashes[id]! & this.#mask;
       while (this.#buckets[b] !== 0) b = (b + 1) & this.#mask;
       this.#buckets[b] = id + 1;

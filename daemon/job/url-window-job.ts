@@ -32,6 +32,8 @@ export interface JobStats {
   readonly slideMs: { last: number; max: number };
   /** Distinct URLs in the window now. */
   readonly distinctUrls: number;
+  /** The job thread's JavaScript heap. */
+  readonly heapUsedMb: number;
 }
 
 export interface JobStartOptions {
@@ -135,6 +137,7 @@ export class UrlWindowJob {
       windowEndMs: this.#windowEndMs,
       checkpoint: { seq: this.#lastManifest?.seq ?? 0, writtenAt: this.#lastManifest?.writtenAt, lastMs: this.#lastCheckpointMs },
       slideMs: { last: this.#slideMs.at(-1) ?? 0, max: Math.max(0, ...this.#slideMs) },
+      heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1048576),
       distinctUrls: this.#window.size,
     };
   }

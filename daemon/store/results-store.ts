@@ -82,23 +82,46 @@ export class ResultsStore implements WindowResultSink {
 /** Read side for the HTTP API: its own read-only connection. */
 export class ResultsReader {
   readonly #db: Database.Database;
-  readonly #latest: Database.Statement;
-  readonly #top: Database.Statement;
+  readonly #latestTop: (n: number) => { window: LatestWindow | undefined; urls: UrlCount[] };
+  readonly #version: Database.Statement;
+  /** Answers by `n`, valid while the database's data_version stays the same. */
+  #cache = new Map<number, string>();
+  #cachedVersion = -1;
 
   constructor(file: string) {
     this.#db = new Database(file, { readonly: true, fileMustExist: true });
-    this.#latest = this.#db.prepare(
+    const latest = this.#db.prepare(
       'SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM latest_window WHERE id = 1',
     );
-    this.#top = this.#db.prepare('SELECT url, count FROM latest_top ORDER BY rank LIMIT ?');
+    const top = this.#db.prepare('SELECT url, count FROM latest_top ORDER BY rank LIMIT ?');
+    this.#latestTop = this.#db.transaction((n: number) => ({
+      window: latest.get() as LatestWindow | undefined,
+      urls: top.all(n) as UrlCount[],
+    }));
+    this.#version = this.#db.prepare('PRAGMA data_version').pluck();
   }
 
   /** The newest window and its top `n` URLs, read in one snapshot. */
   latestTop(n: number): { window: LatestWindow | undefined; urls: UrlCount[] } {
-    return this.#db.transaction(() => ({
-      window: this.#latest.get() as LatestWindow | undefined,
-      urls: this.#top.all(n) as UrlCount[],
-    }))();
+    return this.#latestTop(n);
+  }
+
+  /**
+   * `latestTop` rendered by `render`, cached until the writer commits again: the answer
+   * changes once per slide, while readers may ask thousands of times a second.
+   */
+  latestTopJson(n: number, render: (r: { window: LatestWindow | undefined; urls: UrlCount[] }) => unknown): string {
+    const version = this.#version.get() as number;
+    if (version !== this.#cachedVersion) {
+      this.#cache = new Map();
+      this.#cachedVersion = version;
+    }
+    let json = this.#cache.get(n);
+    if (json === undefined) {
+      json = JSON.stringify(render(this.#latestTop(n)));
+      this.#cache.set(n, json);
+    }
+    return json;
   }
 
   close(): void {
