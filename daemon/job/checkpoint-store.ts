@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { LogflowError } from '../errors.js';
 import { writeFileDurably } from './durable-file.js';
-import type { SlotCounts } from './sliding-window.js';
 
 /** What must match between the checkpoint and the configuration for the state to mean anything. */
 export interface CheckpointIdentity {
@@ -17,7 +16,17 @@ export interface OpenSlotState {
   readonly slot: number;
   readonly events: number;
   readonly parseErrors: number;
-  readonly counts: [string, number][];
+  /** Its counts' file under `open/` and that file's SHA-1. */
+  readonly file: string;
+  readonly sha1: string;
+}
+
+/** An open batch as the job hands it to a checkpoint: its counts already encoded. */
+export interface OpenSlotData {
+  readonly slot: number;
+  readonly events: number;
+  readonly parseErrors: number;
+  readonly data: Buffer;
 }
 
 /** The small part of the state, rewritten at every checkpoint. */
@@ -44,20 +53,23 @@ export interface Manifest {
 
 export interface LoadedCheckpoint {
   readonly manifest: Manifest;
-  readonly slots: { slot: number; counts: SlotCounts; total: number }[];
+  readonly slots: { slot: number; data: Buffer; total: number }[];
+  readonly open: (OpenSlotState & { data: Buffer })[];
 }
 
 const MANIFEST = 'manifest.json';
 
 /**
- * The job's checkpoint under `checkpointDir`: `manifest.json` (positions, counters, open
- * slots; rewritten atomically each batch interval) and `slots/<k>.json` (a closed slot's
- * counts, written once when it closes, deleted when it leaves the window). The manifest
- * names each slot file with its SHA-1, so a torn or foreign file is detected.
+ * The job's checkpoint under `checkpointDir`: `manifest.json` (positions, counters, the
+ * list of batches; rewritten atomically each batch interval), `slots/<k>.bin` (a closed
+ * batch's counts, written once when it closes, deleted when it leaves the window) and
+ * `open/<seq>-<k>.bin` (the batches still open at checkpoint `seq`). The manifest names
+ * each file with its SHA-1, so a torn or foreign file is detected.
  */
 export class CheckpointStore {
   readonly dir: string;
   readonly #slotsDir: string;
+  readonly #openDir: string;
   readonly #identity: CheckpointIdentity;
   #seq = 0;
   #written = new Set<number>();
@@ -65,8 +77,10 @@ export class CheckpointStore {
   constructor(dir: string, identity: CheckpointIdentity) {
     this.dir = dir;
     this.#slotsDir = path.join(dir, 'slots');
+    this.#openDir = path.join(dir, 'open');
     this.#identity = identity;
     mkdirSync(this.#slotsDir, { recursive: true });
+    mkdirSync(this.#openDir, { recursive: true });
   }
 
   /** The last committed state, or undefined when there is none; throws when it is unusable. */
@@ -76,67 +90,62 @@ export class CheckpointStore {
     const manifest = this.#readManifest(file);
     this.#checkIdentity(manifest.identity);
     const slots = manifest.slots.map(({ slot, total, sha1 }) => {
-      const slotFile = path.join(this.#slotsDir, `${slot}.json`);
-      let text: string;
-      try {
-        text = readFileSync(slotFile, 'utf8');
-      } catch (err) {
-        throw corrupt(`slot file ${slotFile} is missing (${(err as Error).message})`);
-      }
-      if (sha1Of(text) !== sha1) throw corrupt(`slot file ${slotFile} does not match its checksum`);
       this.#written.add(slot);
-      return { slot, total, counts: new Map(JSON.parse(text) as [string, number][]) };
+      return { slot, total, data: this.#readChecked(path.join(this.#slotsDir, `${slot}.bin`), sha1) };
     });
+    const open = manifest.open.map((o) => ({ ...o, data: this.#readChecked(path.join(this.#openDir, o.file), o.sha1) }));
     this.#seq = manifest.seq;
-    return { manifest, slots };
+    return { manifest, slots, open };
+  }
+
+  /** Writes a closed slot's encoded counts once; returns its checksum for the manifest. */
+  writeSlot(slot: number, data: Buffer): string {
+    writeFileDurably(path.join(this.#slotsDir, `${slot}.bin`), data);
+    this.#written.add(slot);
+    return sha1Of(data);
   }
 
   /**
-   * Writes a closed slot's counts once, as a JSON array of `[url, count]` built and hashed
-   * piece by piece (a slot of a million URLs never becomes one giant string); returns
-   * its checksum for the manifest.
+   * Commits a new state: the open batches' files (named by the new sequence number, so the
+   * previous manifest's stay intact until this one is in place), then the manifest; then
+   * deletes the files no manifest names any more.
    */
-  writeSlot(slot: number, counts: Iterable<[string, number]>): string {
-    const hash = createHash('sha1');
-    const parts: string[] = [];
-    let first = true;
-    for (const entry of counts) {
-      parts.push((first ? '[' : ',') + JSON.stringify(entry));
-      first = false;
-    }
-    parts.push(first ? '[]' : ']');
-    const pieces: Buffer[] = [];
-    for (let i = 0; i < parts.length; i += 4096) {
-      const piece = Buffer.from(parts.slice(i, i + 4096).join(''));
-      hash.update(piece);
-      pieces.push(piece);
-    }
-    writeFileDurably(path.join(this.#slotsDir, `${slot}.json`), pieces);
-    this.#written.add(slot);
-    return hash.digest('hex');
-  }
-
-  /** Commits a new state, then deletes slot files it no longer names. */
-  commit(state: Omit<Manifest, 'identity' | 'seq' | 'writtenAt'>): Manifest {
-    const manifest: Manifest = { identity: this.#identity, seq: ++this.#seq, writtenAt: Date.now(), ...state };
+  commit(state: Omit<Manifest, 'identity' | 'seq' | 'writtenAt' | 'open'> & { open: OpenSlotData[] }): Manifest {
+    const seq = this.#seq + 1;
+    const open = state.open.map(({ data, ...o }) => {
+      const name = `${seq}-${o.slot}.bin`;
+      writeFileDurably(path.join(this.#openDir, name), data);
+      return { ...o, file: name, sha1: sha1Of(data) };
+    });
+    const manifest: Manifest = { identity: this.#identity, seq, writtenAt: Date.now(), ...state, open };
     const body = JSON.stringify(manifest);
     writeFileDurably(path.join(this.dir, MANIFEST), JSON.stringify({ sha1: sha1Of(body), manifest: body }));
+    this.#seq = seq;
     const live = new Set(state.slots.map((s) => s.slot));
     for (const slot of this.#written) {
       if (live.has(slot)) continue;
-      try {
-        unlinkSync(path.join(this.#slotsDir, `${slot}.json`));
-      } catch {
-        // already gone
-      }
+      removeQuietly(path.join(this.#slotsDir, `${slot}.bin`));
       this.#written.delete(slot);
     }
+    const liveOpen = new Set(open.map((o) => o.file));
+    for (const name of readdirSync(this.#openDir)) if (!liveOpen.has(name)) removeQuietly(path.join(this.#openDir, name));
     return manifest;
+  }
+
+  #readChecked(file: string, sha1: string): Buffer {
+    let data: Buffer;
+    try {
+      data = readFileSync(file);
+    } catch (err) {
+      throw corrupt(`${file} is missing (${(err as Error).message})`);
+    }
+    if (sha1Of(data) !== sha1) throw corrupt(`${file} does not match its checksum`);
+    return data;
   }
 
   /** Deletes every file of the checkpoint (`--reset-checkpoint`). */
   static reset(dir: string): void {
-    for (const name of ['manifest.json', 'manifest.json.tmp', 'slots', 'wal']) {
+    for (const name of ['manifest.json', 'manifest.json.tmp', 'slots', 'open', 'wal']) {
       rmSync(path.join(dir, name), { recursive: true, force: true });
     }
   }
@@ -178,6 +187,14 @@ function corrupt(what: string): LogflowError {
   );
 }
 
-function sha1Of(text: string): string {
-  return createHash('sha1').update(text).digest('hex');
+function sha1Of(data: string | Buffer): string {
+  return createHash('sha1').update(data).digest('hex');
+}
+
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
 }

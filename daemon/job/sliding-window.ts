@@ -95,10 +95,23 @@ export class SlidingWindow {
     return batch;
   }
 
-  /** An open batch rebuilt from strings (a checkpoint's open slot, a test). */
+  /** An open batch rebuilt from strings (a test, a tool). */
   openBatchFrom(counts: Iterable<[string, number]>): BatchCounts {
     const batch = this.openBatch();
     for (const [url, n] of counts) batch.add(this.urls.idOfString(url), n);
+    return batch;
+  }
+
+  /** An open batch rebuilt from `encodeBatch` bytes (a checkpoint). */
+  openBatchFromBytes(data: Buffer): BatchCounts {
+    const batch = this.openBatch();
+    for (let pos = 0; pos < data.length;) {
+      const n = data.readUInt32LE(pos);
+      const len = data.readUInt32LE(pos + 4);
+      pos += 8;
+      batch.add(this.urls.id(data, pos, pos + len), n);
+      pos += len;
+    }
     return batch;
   }
 
@@ -108,6 +121,35 @@ export class SlidingWindow {
     for (let i = 0; i < batch.size; i++) {
       const id = batch.touched[i]!;
       out.push([this.urls.url(id)!, batch.counts[id]!]);
+    }
+    return out;
+  }
+
+  /**
+   * An open batch's counts as bytes, `[count u32][length u32][URL bytes]` per URL: what a
+   * checkpoint stores, made without a string per URL.
+   */
+  encodeBatch(batch: BatchCounts): Buffer {
+    return this.#encode(batch.touched, batch.size, (id) => batch.counts[id]!);
+  }
+
+  /** A closed slot's counts, encoded as `encodeBatch` does. */
+  encodeSlot(k: number): Buffer {
+    const stored = this.#ring[mod(k, this.windowSlots)];
+    if (!stored) return Buffer.alloc(0);
+    return this.#encode(stored.ids, stored.ids.length, (_id, j) => stored.counts[j]!);
+  }
+
+  #encode(ids: Int32Array, n: number, countOf: (id: number, j: number) => number): Buffer {
+    let size = 0;
+    for (let j = 0; j < n; j++) size += 8 + this.urls.byteLength(ids[j]!);
+    const out = Buffer.allocUnsafe(size);
+    let pos = 0;
+    for (let j = 0; j < n; j++) {
+      const id = ids[j]!;
+      out.writeUInt32LE(countOf(id, j), pos);
+      out.writeUInt32LE(this.urls.byteLength(id), pos + 4);
+      pos = this.urls.copyBytes(id, out, pos + 8);
     }
     return out;
   }
@@ -139,12 +181,12 @@ export class SlidingWindow {
   }
 
   /** Rebuilds the window from checkpointed slots (`lastSlot` is the newest that entered). */
-  restore(slots: readonly { slot: number; counts: SlotCounts; total: number }[], lastSlot: number | undefined): void {
+  restore(slots: readonly { slot: number; data: Buffer; total: number }[], lastSlot: number | undefined): void {
     this.#clear();
     this.#lastSlot = lastSlot;
-    for (const { slot, counts, total } of slots) {
+    for (const { slot, data, total } of slots) {
       if (lastSlot === undefined || slot <= lastSlot - this.windowSlots || slot > lastSlot) continue;
-      this.#replace(slot, this.openBatchFrom(counts), total);
+      this.#replace(slot, this.openBatchFromBytes(data), total);
     }
   }
 
@@ -157,13 +199,6 @@ export class SlidingWindow {
       if (stored) out.push({ slot: k, total: stored.total });
     }
     return out;
-  }
-
-  /** A stored slot's counts by URL string (for its checkpoint file). */
-  *slotEntries(k: number): IterableIterator<[string, number]> {
-    const stored = this.#ring[mod(k, this.windowSlots)];
-    if (!stored) return;
-    for (let j = 0; j < stored.ids.length; j++) yield [this.urls.url(stored.ids[j]!)!, stored.counts[j]!];
   }
 
   /**

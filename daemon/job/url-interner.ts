@@ -47,6 +47,17 @@ export class UrlInterner {
     return this.#arena.toString('utf8', at, at + len);
   }
 
+  /** Length in bytes of a live id's URL. */
+  byteLength(id: number): number {
+    return this.#keyLen[id]!;
+  }
+
+  /** Copies a live id's URL bytes into `target` at `at`; returns the end. */
+  copyBytes(id: number, target: Buffer, at: number): number {
+    const from = this.#keyAt[id]!;
+    return at + this.#arena.copy(target, at, from, from + this.#keyLen[id]!);
+  }
+
   /** Byte order of two live ids' URLs (which is code point order): <0, 0 or >0. */
   compare(a: number, b: number): number {
     const arena = this.#arena;

@@ -227,8 +227,8 @@ export class UrlWindowJob {
       const m = loaded.manifest;
       this.#window.restore(loaded.slots, m.lastSlot);
       for (const s of m.slots) this.#slotChecksums.set(s.slot, s.sha1);
-      for (const o of m.open) {
-        this.#open.set(o.slot, { counts: this.#window.openBatchFrom(o.counts), events: o.events, parseErrors: o.parseErrors });
+      for (const o of loaded.open) {
+        this.#open.set(o.slot, { counts: this.#window.openBatchFromBytes(o.data), events: o.events, parseErrors: o.parseErrors });
       }
       for (const [k, v] of m.positions) this.#positions.set(k, v);
       for (const [k, v] of m.fileParseErrors) this.#fileParseErrors.set(k, v);
@@ -418,7 +418,7 @@ export class UrlWindowJob {
         if (this.#slideMs.length > 60) this.#slideMs.shift();
       }
       // The closed slot's file for the next checkpoint: checkpoint work, not the slide's.
-      if (open && open.counts.size > 0) this.#slotChecksums.set(k, this.#store!.writeSlot(k, this.#window.slotEntries(k)));
+      if (open && open.counts.size > 0) this.#slotChecksums.set(k, this.#store!.writeSlot(k, this.#window.encodeSlot(k)));
     }
   }
 
@@ -458,7 +458,7 @@ export class UrlWindowJob {
       positions: [...this.#positions],
       fileParseErrors: [...this.#fileParseErrors],
       slots: windowSlots.map((s) => ({ slot: s.slot, total: s.total, sha1: this.#slotChecksums.get(s.slot)! })),
-      open: [...this.#open].map(([slot, o]) => ({ slot, events: o.events, parseErrors: o.parseErrors, counts: this.#window.batchEntries(o.counts) })),
+      open: [...this.#open].map(([slot, o]) => ({ slot, events: o.events, parseErrors: o.parseErrors, data: this.#window.encodeBatch(o.counts) })),
       seenIds: [...this.#seenIds],
       walSeq,
     });

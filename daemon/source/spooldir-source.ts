@@ -317,6 +317,9 @@ export class SpoolDirSource {
       else scanner.scan(buf, 0, filled);
       status.bytesRead = position;
       await this.#emit(buf, bufOffset, scanner, headers, file, onDelivered);
+      // Puts that find room resolve as microtasks, which never let I/O in: yield once per
+      // chunk so the sink's replies and HTTP requests are served while a file is read.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       status.lines += scanner.count;
       status.truncatedLines = scanner.truncated;
       if (bytesRead === 0) return;
