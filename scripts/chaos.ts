@@ -6,11 +6,11 @@
  *
  *   npm run chaos -- [--kills 50] [--files 8] [--lines 200000] [--seed 1] [--max-delay-ms 800]
  */
-import { mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { prng, writeLog } from './access-log-generator.js';
+import { prng } from './access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
-import { expectedCounts } from './lib/expected-counts.js';
+import { dropGeneratedLogs } from './lib/expected-counts.js';
 
 interface Stats {
   eventsCounted: number;
@@ -41,18 +41,7 @@ async function main(): Promise<void> {
   const dir = tempDir('logflow-chaos-');
   await writeConfig(dir, '', { 'a1.jobs.j1.batchInterval': '0.25', 'a1.jobs.j1.windowDuration': '3600' });
   const spool = path.join(dir, 'spool');
-  mkdirSync(spool);
-  const expected = { counts: new Map<string, number>(), total: 0, parseErrors: 0, lines: 0 };
-  for (let f = 0; f < files; f++) {
-    const staged = path.join(dir, `part-${f}.log`);
-    await writeLog(staged, { lines, urls: 5000, seed: seed * 1000 + f, malformed: 0.01 });
-    const e = expectedCounts(staged);
-    for (const [u, c] of e.counts) expected.counts.set(u, (expected.counts.get(u) ?? 0) + c);
-    expected.total += e.total;
-    expected.parseErrors += e.parseErrors;
-    expected.lines += e.lines;
-    renameSync(staged, path.join(spool, `part-${f}.log`));
-  }
+  const expected = await dropGeneratedLogs(dir, { files, lines, urls: 5000, seed: seed * 1000 });
   console.log(`chaos: ${files} files, ${expected.lines} lines, ${kills} kills, working in ${dir}`);
 
   const rand = prng(seed);

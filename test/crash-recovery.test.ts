@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, renameSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { prng, writeLog } from '../scripts/access-log-generator.js';
+import { prng } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
-import { expectedCounts } from './helpers/expected-counts.js';
+import { dropGeneratedLogs } from './helpers/expected-counts.js';
 
 interface Stats {
   eventsCounted: number;
@@ -25,19 +25,7 @@ describe('kill -9 at random points, restart: the counts equal a clean run', () =
     // A short batch interval: more checkpoints, so more kills land in the middle of one.
     await writeConfig(dir, '', { 'a1.jobs.j1.batchInterval': '0.25' });
     const spool = path.join(dir, 'spool');
-    const expected = { counts: new Map<string, number>(), total: 0, parseErrors: 0, lines: 0 };
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(spool);
-    for (let f = 0; f < FILES; f++) {
-      const staged = path.join(dir, `part-${f}.log`);
-      await writeLog(staged, { lines: LINES_PER_FILE, urls: 2000, seed: 100 + f, malformed: 0.01 });
-      const e = expectedCounts(staged);
-      for (const [u, c] of e.counts) expected.counts.set(u, (expected.counts.get(u) ?? 0) + c);
-      expected.total += e.total;
-      expected.parseErrors += e.parseErrors;
-      expected.lines += e.lines;
-      renameSync(staged, path.join(spool, `part-${f}.log`));
-    }
+    const expected = await dropGeneratedLogs(dir, { files: FILES, lines: LINES_PER_FILE, urls: 2000, seed: 100 });
 
     const rand = prng(2026);
     let daemon: RunningDaemon | undefined;

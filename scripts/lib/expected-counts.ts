@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { writeLog } from '../access-log-generator.js';
 
 /**
  * Counts URLs in a log file the simple way (a regex per line, like the seed's Spark job),
@@ -22,4 +24,30 @@ export function expectedCounts(file: string): { counts: Map<string, number>; tot
     total++;
   }
   return { counts, total, parseErrors, lines: lines.length };
+}
+
+export type Expected = ReturnType<typeof expectedCounts>;
+
+/**
+ * Generates `files` logs of `lines` each (seeds `seed`, `seed + 1`, ...), counts them the
+ * simple way, and renames them into `<dir>/spool`: a multi-file ingest with its answer.
+ */
+export async function dropGeneratedLogs(
+  dir: string,
+  opts: { files: number; lines: number; urls: number; seed: number },
+): Promise<Expected> {
+  const spool = path.join(dir, 'spool');
+  mkdirSync(spool, { recursive: true });
+  const expected: Expected = { counts: new Map(), total: 0, parseErrors: 0, lines: 0 };
+  for (let f = 0; f < opts.files; f++) {
+    const staged = path.join(dir, `part-${f}.log`);
+    await writeLog(staged, { lines: opts.lines, urls: opts.urls, seed: opts.seed + f, malformed: 0.01 });
+    const e = expectedCounts(staged);
+    for (const [u, c] of e.counts) expected.counts.set(u, (expected.counts.get(u) ?? 0) + c);
+    expected.total += e.total;
+    expected.parseErrors += e.parseErrors;
+    expected.lines += e.lines;
+    renameSync(staged, path.join(spool, `part-${f}.log`));
+  }
+  return expected;
 }

@@ -13,7 +13,12 @@ const APPEND_BATCH = encodeString('appendBatch');
 const APPEND = encodeString('append');
 
 /** A whole Netty frame: `[handshake]` call metadata, `appendBatch`, the events. */
-export function encodeAppendBatchFrame(serial: number, handshake: Buffer | undefined, batches: readonly EventBatch[]): Buffer {
+export function encodeAppendBatchFrame(
+  serial: number,
+  handshake: Buffer | undefined,
+  batches: readonly EventBatch[],
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
   const headerBytes = batches.map((b) => encodeStringMap(b.headers));
   const firstBytes = batches.map((b, i) => (b.firstHeaders ? encodeStringMap({ ...b.headers, ...b.firstHeaders }) : headerBytes[i]!));
   let count = 0;
@@ -29,7 +34,7 @@ export function encodeAppendBatchFrame(serial: number, handshake: Buffer | undef
     }
   }
   size += longSize(count);
-  const out = Buffer.allocUnsafe(size);
+  const out = alloc(size);
   writeFrameHeader(out, serial, size - FRAME_HEADER_BYTES);
   let pos = FRAME_HEADER_BYTES;
   if (handshake) pos += handshake.copy(out, pos);

@@ -39,6 +39,7 @@ export class AvroRpcClient {
   #serial = 0;
   #handshaken = false;
   #handshaking: Promise<void> | undefined;
+  readonly #pool: Buffer[] = [];
   #closed: Error | undefined;
 
   private constructor(opts: AvroRpcClientOptions, socket: net.Socket) {
@@ -106,7 +107,18 @@ export class AvroRpcClient {
   async #call(handshake: Buffer | undefined, batches: readonly EventBatch[]): Promise<Status> {
     for (;;) {
       const serial = this.#nextSerial();
-      const reply = await this.#send(serial, encodeAppendBatchFrame(serial, handshake, batches));
+      let pooled: Buffer | undefined;
+      const frame = encodeAppendBatchFrame(serial, handshake, batches, (size) => {
+        pooled = this.#takeBuffer(size);
+        return pooled.subarray(0, size);
+      });
+      let reply: Buffer;
+      try {
+        reply = await this.#send(serial, frame);
+      } finally {
+        // Answered (or failed): the socket is done with the frame, its buffer can be reused.
+        if (pooled && !this.#closed) this.#pool.push(pooled);
+      }
       const r = new AvroReader(reply);
       if (handshake) {
         const { value, offset } = HandshakeResponse.decode(reply, 0) as { value: HandshakeResponseValue; offset: number };
@@ -126,6 +138,13 @@ export class AvroRpcClient {
   close(): void {
     this.#closed ??= new LogflowError('LF_AVRO_CLOSED', 'client closed');
     this.#socket.destroy();
+  }
+
+  /** A buffer of at least `size` bytes from the pool of finished frames (fewer GCs). */
+  #takeBuffer(size: number): Buffer {
+    const i = this.#pool.findIndex((b) => b.length >= size);
+    if (i >= 0) return this.#pool.splice(i, 1)[0]!;
+    return Buffer.allocUnsafe(Math.max(size, 64 * 1024));
   }
 
   #nextSerial(): number {
