@@ -89,6 +89,25 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
+  test('logFormat and stripQueryString: a custom nginx format, /a?x=1 and /a?y=2 counted as /a', async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.jobs.j1.logFormat = $remote_addr "$request" $status\na1.jobs.j1.stripQueryString = true\n');
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(path.join(dir, 'spool'), { recursive: true });
+    writeFileSync(path.join(dir, 'stage.log'), ['1.1.1.1 "GET /a?x=1 HTTP/1.1" 200', '2.2.2.2 "GET /a?y=2 HTTP/1.1" 200', '3.3.3.3 "GET /b HTTP/1.1" 404', 'junk'].join('\n') + '\n');
+    renameSync(path.join(dir, 'stage.log'), path.join(dir, 'spool', 'nginx.log'));
+    await waitFor('the file', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.eventsCounted + body.parseErrors === 4 ? body : undefined;
+    });
+    const { body } = await daemon.get<Top>('/api/top');
+    assert.deepEqual(body.urls, [{ url: '/a', count: 2 }, { url: '/b', count: 1 }]);
+    assert.equal((await daemon.get<Stats>('/api/stats')).body.parseErrors, 1);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
   test('a bad request gets a 400 that names the parameter; /health answers', async () => {
     const dir = tempDir();
     await writeConfig(dir);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
 import { parseProperties } from './properties.js';
 import { PropertyReader } from './reader.js';
 
@@ -65,6 +66,9 @@ export interface UrlWindowJobConfig {
   readonly database: string;
   /** How many URLs of each window are persisted (the most `/api/top?n=` can ask for). */
   readonly topN: number;
+  /** `auto`, `combined`, `common`, `vhost_combined`, or an Apache/nginx format string. */
+  readonly logFormat: string;
+  readonly stripQueryString: boolean;
 }
 
 export interface HttpConfig {
@@ -229,7 +233,22 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     checkpointDir: resolve(r.string(p + '.checkpointDir', 'checkpoint')),
     database: resolve(r.string(p + '.database', 'data/results.db')),
     topN: r.int(p + '.topN', 1000, 1, 100_000),
+    logFormat: readLogFormat(r, p + '.logFormat'),
+    stripQueryString: r.bool(p + '.stripQueryString', false),
   });
+}
+
+function readLogFormat(r: PropertyReader, key: string): string {
+  const prop = r.raw(key);
+  if (!prop) return 'auto';
+  const named = NAMED_FORMATS.find((n) => n === prop.value.toLowerCase());
+  if (named) return named;
+  try {
+    compileUrlParser(prop.value, false);
+  } catch (err) {
+    throw r.at(prop, `is neither ${NAMED_FORMATS.join(', ')} nor a usable format string: ${(err as Error).message}`);
+  }
+  return prop.value;
 }
 
 function readHttp(r: PropertyReader, p: string): HttpConfig {

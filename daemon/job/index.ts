@@ -6,3 +6,4 @@ export { UrlInterner } from './url-interner.js';
 export { topK, compareUrlCounts, type UrlCount } from './top-k.js';
 export type { WindowResult, WindowResultSink } from './window-results.js';
 export { JobHost } from './job-host.js';
+export { compileUrlParser, NAMED_FORMATS, type UrlParser } from './log-format.js';

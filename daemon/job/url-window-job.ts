@@ -4,7 +4,8 @@ import { AvroReader, AvroRpcServer, DecodedEvents, type Status } from '../channe
 import { decodeEvent, decodeEventArray, type EventDecodeOptions } from '../channel/avro/flume-event-codec.js';
 import type { UrlWindowJobConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
-import { findUrl, type UrlRange } from './access-log.js';
+import type { UrlRange } from './access-log.js';
+import { compileUrlParser, type UrlParser } from './log-format.js';
 import { CheckpointStore, type Manifest } from './checkpoint-store.js';
 import { DirLock } from './dir-lock.js';
 import { BatchCounts, SlidingWindow } from './sliding-window.js';
@@ -63,6 +64,7 @@ export class UrlWindowJob {
   readonly #server: AvroRpcServer;
   readonly #open = new Map<number, OpenSlot>();
   readonly #range: UrlRange = { start: 0, end: 0 };
+  readonly #findUrl: UrlParser;
   readonly #slideSlots: number;
   readonly #decodeOpts: EventDecodeOptions;
   /** Earliest slot not yet closed; events for older slots go here (they arrived late). */
@@ -111,6 +113,7 @@ export class UrlWindowJob {
     this.#log = logger.child({ job: config.name });
     this.#window = new SlidingWindow(config.windowDurationMs / config.batchIntervalMs);
     this.#slideSlots = config.slideDurationMs / config.batchIntervalMs;
+    this.#findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
     this.#nextToClose = this.#slotOf(Date.now());
     this.#server = new AvroRpcServer(
       { bind: config.bind, port: config.port, logger: this.#log },
@@ -306,6 +309,7 @@ export class UrlWindowJob {
   #count(ev: DecodedEvents): void {
     const data = ev.data;
     const range = this.#range;
+    const findUrl = this.#findUrl;
     const now = this.#slotOf(Date.now());
     let lastTs = NaN;
     let slot: OpenSlot | undefined;

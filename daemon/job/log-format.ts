@@ -1,0 +1,183 @@
+import { findUrl, type UrlRange } from './access-log.js';
+
+/** Finds the URL of the line `buf[start, end)` into `out`; false for a parse error. */
+export type UrlParser = (buf: Buffer, start: number, end: number, out: UrlRange) => boolean;
+
+export const NAMED_FORMATS = ['auto', 'combined', 'common', 'vhost_combined'] as const;
+
+/** Apache's definitions of the named formats (nginx's default `combined` is the same). */
+const APACHE_FORMATS: Record<string, string> = {
+  combined: '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"',
+  common: '%h %l %u %t "%r" %>s %b',
+  vhost_combined: '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
+};
+
+const SP = 32;
+const QUESTION = 63;
+
+/**
+ * A parser for `logFormat`: a named format, an Apache `LogFormat` string
+ * (`%h %l %u %t "%r" %>s %b ...`) or an nginx `log_format` string (`$remote_addr - ...`).
+ * The URL is the request's second token (`%r`, `$request`) or the path (`%U`, `$uri`,
+ * `$request_uri`). With `stripQueryString`, `/a?x=1` counts as `/a`. Throws on a format
+ * with no URL in it.
+ */
+export function compileUrlParser(format: string, stripQueryString: boolean): UrlParser {
+  const base = compileBase(format);
+  if (!stripQueryString) return base;
+  return (buf, start, end, out) => {
+    if (!base(buf, start, end, out)) return false;
+    const q = buf.indexOf(QUESTION, out.start);
+    if (q >= 0 && q < out.end) out.end = q;
+    return true;
+  };
+}
+
+function compileBase(format: string): UrlParser {
+  // combined, common and auto all accept both shapes: the hand-written parser is fastest.
+  if (format === 'auto' || format === 'combined' || format === 'common') return findUrl;
+  if (format === 'vhost_combined') {
+    // One more leading token (`host:port`), then the combined line.
+    return (buf, start, end, out) => {
+      const sp = buf.indexOf(SP, start);
+      return sp >= 0 && sp < end && findUrl(buf, sp + 1, end, out);
+    };
+  }
+  const items = format.includes('%') ? apacheItems(format) : nginxItems(format);
+  return compileItems(items, format);
+}
+
+type Field = 'request' | 'url' | 'time' | 'other';
+type Item = { readonly literal: Buffer } | { readonly field: Field };
+
+/** `%h`, `%>s`, `%{Referer}i`, `%{%d/%b}t`: a directive is `%`, modifiers, `{...}`, a letter. */
+function apacheItems(format: string): Item[] {
+  const items: Item[] = [];
+  let literal = '';
+  for (let i = 0; i < format.length; i++) {
+    const c = format[i]!;
+    if (c !== '%') {
+      literal += c;
+      continue;
+    }
+    if (format[i + 1] === '%') {
+      literal += '%';
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < format.length && /[<>!,0-9]/.test(format[j]!)) j++;
+    if (format[j] === '{') j = format.indexOf('}', j) + 1;
+    const letter = format[j];
+    if (!letter || j === 0) throw new Error(`unfinished directive at position ${i} of the LogFormat`);
+    if (literal) items.push({ literal: Buffer.from(literal) });
+    literal = '';
+    const braced = format[i + 1] === '{' || format.slice(i + 1, j).includes('{');
+    items.push({ field: letter === 'r' ? 'request' : letter === 'U' ? 'url' : letter === 't' && !braced ? 'time' : 'other' });
+    i = j;
+  }
+  if (literal) items.push({ literal: Buffer.from(literal) });
+  return items;
+}
+
+/** `$remote_addr - $remote_user [$time_local] "$request" ...`. */
+function nginxItems(format: string): Item[] {
+  const items: Item[] = [];
+  const re = /\$(\{[a-zA-Z0-9_]+\}|[a-zA-Z0-9_]+)/g;
+  let last = 0;
+  for (let m = re.exec(format); m; m = re.exec(format)) {
+    if (m.index > last) items.push({ literal: Buffer.from(format.slice(last, m.index)) });
+    const name = m[1]!.replace(/[{}]/g, '');
+    items.push({ field: name === 'request' ? 'request' : name === 'request_uri' || name === 'uri' ? 'url' : 'other' });
+    last = m.index + m[0].length;
+  }
+  if (last < format.length) items.push({ literal: Buffer.from(format.slice(last)) });
+  return items;
+}
+
+/**
+ * Matches the items left to right: a literal must be there byte for byte; a field runs
+ * to where the next literal is (a field between quotes runs to the next unescaped quote;
+ * Apache's `%t` is the bracketed time; a last field takes the rest of the line).
+ */
+function compileItems(raw: readonly Item[], format: string): UrlParser {
+  const items = mergeAdjacentFields(raw);
+  if (!items.some((it) => 'field' in it && (it.field === 'request' || it.field === 'url'))) {
+    throw new Error(`the format ${JSON.stringify(format)} has no request (%r, $request) or URL (%U, $uri, $request_uri)`);
+  }
+  const steps = items.map((item, i) => {
+    if ('literal' in item) return { literal: item.literal, field: undefined, until: undefined, quoted: false };
+    const next = items[i + 1];
+    const prev = items[i - 1];
+    const until = next && 'literal' in next ? next.literal : undefined;
+    const quoted = until?.[0] === 34 && prev !== undefined && 'literal' in prev && prev.literal.at(-1) === 34;
+    return { literal: undefined, field: item.field, until, quoted };
+  });
+  return (buf, start, end, out) => {
+    let p = start;
+    let found = false;
+    for (const step of steps) {
+      if (step.literal) {
+        const lit = step.literal;
+        if (end - p < lit.length) return false;
+        for (let k = 0; k < lit.length; k++) if (buf[p + k] !== lit[k]) return false;
+        p += lit.length;
+        continue;
+      }
+      const fieldStart = p;
+      if (step.field === 'time' && buf[p] === 91) {
+        const close = buf.indexOf(93, p);
+        if (close < 0 || close >= end) return false;
+        p = close + 1;
+      } else if (!step.until) {
+        p = end;
+      } else if (step.quoted) {
+        for (; p < end; p++) if (buf[p] === 34 && buf[p - 1] !== 92) break;
+        if (p >= end) return false;
+      } else {
+        // An unquoted field runs to where the whole next literal is (a field may hold spaces).
+        p = buf.indexOf(step.until, p);
+        if (p < 0 || p + step.until.length > end) return false;
+      }
+      if (step.field === 'request') found = requestUrl(buf, fieldStart, p, out);
+      else if (step.field === 'url' && !found) {
+        out.start = fieldStart;
+        out.end = p;
+        found = p > fieldStart && buf[fieldStart] !== 45;
+      }
+    }
+    return found && p === end;
+  };
+}
+
+/** `%U%q`: fields with no literal between them are one field (the URL's, if either is). */
+function mergeAdjacentFields(items: readonly Item[]): Item[] {
+  const rank: Record<Field, number> = { request: 3, url: 2, time: 1, other: 0 };
+  const out: Item[] = [];
+  for (const item of items) {
+    const prev = out.at(-1);
+    if (prev && 'field' in prev && 'field' in item) {
+      out[out.length - 1] = { field: rank[item.field] > rank[prev.field] ? item.field : prev.field };
+    } else out.push(item);
+  }
+  return out;
+}
+
+/** The second white-space token of a request line. */
+function requestUrl(buf: Buffer, start: number, end: number, out: UrlRange): boolean {
+  let p = start;
+  while (p < end && buf[p] !== SP) p++;
+  if (p === start) return false;
+  while (p < end && buf[p] === SP) p++;
+  const urlStart = p;
+  while (p < end && buf[p] !== SP) p++;
+  if (p === urlStart) return false;
+  out.start = urlStart;
+  out.end = p;
+  return true;
+}
+
+/** Apache's LogFormat of a named format, for documentation and tests. */
+export function apacheFormatOf(name: string): string | undefined {
+  return APACHE_FORMATS[name];
+}
