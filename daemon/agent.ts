@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { MemoryChannel } from './channel/index.js';
 import type { AgentConfig } from './conf/index.js';
 import { ConfigError } from './errors.js';
-import { startHttpServer, type PipelineStats } from './http/index.js';
+import { startHttpServer, type MetricsInput, type PipelineStats } from './http/index.js';
 import { JobHost, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
@@ -64,6 +64,8 @@ export class Agent {
       this.#http = await startHttpServer(this.config.http, {
         results: this.#reader,
         stats: () => this.stats(),
+        files: () => this.#sources.flatMap((s) => s.fileList()),
+        metrics: () => this.metrics(),
         logger: this.#log,
       });
       this.#log.info({ address: this.httpAddress }, 'http listening');
@@ -77,6 +79,24 @@ export class Agent {
     for (const source of this.#sources) await source.completeFinished();
     await this.#http?.close();
     this.#reader?.close();
+  }
+
+  metrics(): MetricsInput {
+    const s = this.stats();
+    const job = this.#job?.stats();
+    return {
+      eventsRead: this.#sources.reduce((n, src) => n + src.eventsRead, 0),
+      eventsIn: s.eventsIn,
+      eventsCounted: s.eventsCounted,
+      parseErrors: s.parseErrors,
+      duplicates: s.duplicates,
+      lateEvents: 0,
+      channel: s.channel ?? { size: 0, capacity: 0 },
+      files: s.files,
+      distinctUrls: job?.distinctUrls ?? 0,
+      slideSeconds: job?.slideHistogram,
+      checkpointSeconds: job?.checkpointHistogram,
+    };
   }
 
   stats(): PipelineStats {

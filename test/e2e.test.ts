@@ -60,6 +60,24 @@ describe('the daemon end to end', () => {
     const { body: top3 } = await daemon.get<Top>('/api/top?n=3');
     assert.deepEqual(top3.urls, top.urls.slice(0, 3));
 
+    const { body: files } = await daemon.get<{ files: Record<string, unknown>[] }>('/api/files');
+    assert.equal(files.files.length, 1);
+    assert.deepEqual(
+      { name: files.files[0]!.name, state: files.files[0]!.state, lines: files.files[0]!.lines, parseErrors: files.files[0]!.parseErrors, reason: files.files[0]!.reason },
+      { name: 'access.log', state: 'completed', lines: 100_000, parseErrors: expected.parseErrors, reason: null },
+    );
+    assert.equal(files.files[0]!.bytesRead, files.files[0]!.size);
+    assert.ok(Date.parse(files.files[0]!.finishedAt as string) >= Date.parse(files.files[0]!.startedAt as string));
+    assert.equal((await daemon.get<{ parameter: string }>('/api/files?state=bogus')).body.parameter, 'state');
+    assert.equal((await daemon.get<{ files: unknown[] }>('/api/files?state=failed')).body.files.length, 0);
+
+    const metrics = await (await fetch(daemon.url + '/metrics')).text();
+    assert.match(metrics, new RegExp(`^logflow_events_counted_total ${expected.total}$`, 'm'));
+    assert.match(metrics, new RegExp(`^logflow_parse_errors_total ${expected.parseErrors}$`, 'm'));
+    assert.match(metrics, /^logflow_files\{state="completed"\} 1$/m);
+    assert.match(metrics, /^# TYPE logflow_batch_processing_seconds histogram$/m);
+    assert.match(metrics, /^logflow_batch_processing_seconds_bucket\{le="\+Inf"\} [1-9]\d*$/m);
+
     assert.ok(existsSync(path.join(dir, 'spool', 'access.log.COMPLETED')));
     assert.ok(!existsSync(path.join(dir, 'spool', 'access.log')));
     assert.ok(daemon.logs.some((l) => l.includes('"file completed"') && l.includes('"lines":100000')));

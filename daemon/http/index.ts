@@ -1,1 +1,2 @@
-export { buildHttpServer, startHttpServer, type HttpDeps, type PipelineStats } from './server.js';
+export { buildHttpServer, startHttpServer, type FileView, type HttpDeps, type PipelineStats } from './server.js';
+export { renderMetrics, type MetricsInput } from './metrics.js';

@@ -3,6 +3,7 @@ import type { HttpConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import type { ResultsReader } from '../store/index.js';
 import { replyWithError } from './errors.js';
+import { renderMetrics, type MetricsInput } from './metrics.js';
 
 /** Live figures the pipeline owns (files, counters); the HTTP layer only reads them. */
 export interface PipelineStats {
@@ -17,11 +18,34 @@ export interface PipelineStats {
   readonly memory?: { rssMb: number; mainHeapMb: number; jobHeapMb: number; buffersMb: number };
 }
 
+/** A file as /api/files shows it. */
+export interface FileView {
+  readonly name: string;
+  readonly path: string;
+  readonly state: string;
+  readonly size: number;
+  readonly bytesRead: number;
+  readonly lines: number;
+  readonly truncatedLines: number;
+  readonly parseErrors: number | undefined;
+  readonly startedAt: number | undefined;
+  readonly finishedAt: number | undefined;
+  readonly reason: string | undefined;
+}
+
 export interface HttpDeps {
   readonly results: ResultsReader | undefined;
   readonly stats: () => PipelineStats;
+  readonly files: () => FileView[];
+  readonly metrics: () => MetricsInput;
   readonly logger: Logger;
 }
+
+const filesQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { state: { type: 'string', enum: ['pending', 'reading', 'completed', 'failed'] } },
+} as const;
 
 const topQuery = {
   type: 'object',
@@ -41,6 +65,29 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   app.get('/health', async () => ({ status: 'ok' }));
 
   app.get('/api/stats', async () => deps.stats());
+
+  app.get<{ Querystring: { state?: string } }>('/api/files', { schema: { querystring: filesQuery } }, async (req) => {
+    const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+    const files = deps.files().filter((f) => !req.query.state || f.state === req.query.state);
+    return {
+      files: files.map((f) => ({
+        name: f.name,
+        path: f.path,
+        state: f.state,
+        size: f.size,
+        bytesRead: f.bytesRead,
+        lines: f.lines,
+        truncatedLines: f.truncatedLines,
+        parseErrors: f.parseErrors ?? null,
+        startedAt: iso(f.startedAt),
+        finishedAt: iso(f.finishedAt),
+        reason: f.reason ?? null,
+      })),
+    };
+  });
+
+  app.get('/metrics', async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(deps.metrics())));
 
   app.get<{ Querystring: { n: number } }>('/api/top', { schema: { querystring: topQuery } }, async (req, reply) => {
     if (!deps.results) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });

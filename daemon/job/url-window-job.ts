@@ -11,6 +11,7 @@ import { DirLock } from './dir-lock.js';
 import { BatchCounts, SlidingWindow } from './sliding-window.js';
 import type { WindowResultSink } from './window-results.js';
 import { WriteAheadLog } from './write-ahead-log.js';
+import { Histogram, type HistogramSnapshot } from './histogram.js';
 
 interface OpenSlot {
   readonly counts: BatchCounts;
@@ -35,6 +36,9 @@ export interface JobStats {
   readonly distinctUrls: number;
   /** The job thread's JavaScript heap. */
   readonly heapUsedMb: number;
+  /** Durations of slides and of checkpoints, in ms, for /metrics. */
+  readonly slideHistogram: HistogramSnapshot;
+  readonly checkpointHistogram: HistogramSnapshot;
 }
 
 export interface JobStartOptions {
@@ -98,6 +102,8 @@ export class UrlWindowJob {
   /** Durations of the last slides (enter, leave, top-N, persist), for /api/stats. */
   readonly #slideMs: number[] = [];
   readonly #live: Float64Array;
+  readonly #slideHistogram = new Histogram();
+  readonly #checkpointHistogram = new Histogram();
   /** Malformed lines logged (at debug level) since the last batch closed: a few samples each. */
   #parseErrorSamples = 0;
 
@@ -141,6 +147,8 @@ export class UrlWindowJob {
       checkpoint: { seq: this.#lastManifest?.seq ?? 0, writtenAt: this.#lastManifest?.writtenAt, lastMs: this.#lastCheckpointMs },
       slideMs: { last: this.#slideMs.at(-1) ?? 0, max: Math.max(0, ...this.#slideMs) },
       heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1048576),
+      slideHistogram: this.#slideHistogram.snapshot(),
+      checkpointHistogram: this.#checkpointHistogram.snapshot(),
       distinctUrls: this.#window.size,
     };
   }
@@ -418,7 +426,9 @@ export class UrlWindowJob {
       // After a long pause, skip the intermediate slides: only the newest window matters.
       if ((k + 1) % this.#slideSlots === 0 && limit - k <= this.#slideSlots) {
         this.#persist(k);
-        this.#slideMs.push(performance.now() - started);
+        const ms = performance.now() - started;
+        this.#slideMs.push(ms);
+        this.#slideHistogram.observe(ms);
         if (this.#slideMs.length > 60) this.#slideMs.shift();
       }
       // The closed slot's file for the next checkpoint: checkpoint work, not the slide's.
@@ -470,6 +480,7 @@ export class UrlWindowJob {
     this.#committedPositions = new Map(this.#positions);
     this.#dirty = false;
     this.#lastCheckpointMs = performance.now() - started;
+    this.#checkpointHistogram.observe(this.#lastCheckpointMs);
     for (const listener of this.#commitListeners) listener();
   }
 }

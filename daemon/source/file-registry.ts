@@ -13,6 +13,10 @@ export interface FileStatus {
   startedAt: number | undefined;
   finishedAt: number | undefined;
   reason: string | undefined;
+  /** Lines that were not access-log lines (known where the job runs in this process). */
+  parseErrors: number | undefined;
+  /** The file's key in position headers, once reading started. */
+  key: string | undefined;
 }
 
 export type FileCounts = Record<'pending' | 'inProgress' | 'completed' | 'failed', number>;
@@ -35,7 +39,7 @@ export class FileRegistry {
   add(path: string, name: string, size: number): FileStatus {
     const status: FileStatus = {
       name, path, state: 'pending', size, bytesRead: 0, lines: 0, truncatedLines: 0,
-      startedAt: undefined, finishedAt: undefined, reason: undefined,
+      startedAt: undefined, finishedAt: undefined, reason: undefined, parseErrors: undefined, key: undefined,
     };
     this.#files.set(path, status);
     return status;

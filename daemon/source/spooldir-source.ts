@@ -119,6 +119,13 @@ export class SpoolDirSource {
     return this.#sourceId;
   }
 
+  /** Every file seen, newest last, with live parse errors for the ones being read. */
+  fileList(): FileStatus[] {
+    return this.files.list().map((f) =>
+      f.state === 'reading' && f.key && this.#positions?.parseErrors ? { ...f, parseErrors: this.#positions.parseErrors(f.key) ?? 0 } : f,
+    );
+  }
+
   get eventsRead(): number {
     return this.#eventsRead;
   }
@@ -274,6 +281,7 @@ export class SpoolDirSource {
         outstanding: 0,
         readDone: false,
       };
+      status.key = file.key;
       const resumeAt = Math.min(this.#positions?.committed(file.key) ?? 0, st.size);
       status.state = 'reading';
       status.startedAt = Date.now();
@@ -405,13 +413,14 @@ export class SpoolDirSource {
       this.#fail(status, `all lines delivered, but finishing the file failed: ${(err as Error).message}`);
       return;
     }
+    status.parseErrors = this.#positions?.parseErrors?.(file.key);
     this.files.finish(status, 'completed');
     this.#log.info(
       {
         file: status.path,
         lines: status.lines,
         truncatedLines: status.truncatedLines,
-        parseErrors: this.#positions?.parseErrors?.(file.key),
+        parseErrors: status.parseErrors,
         ms: Date.now() - status.startedAt!,
       },
       'file completed',
