@@ -137,6 +137,13 @@ describe('the daemon end to end', () => {
       assert.equal(body.parameter, parameter, query);
     }
     assert.deepEqual((await daemon.get('/health')).body, { status: 'ok' });
+    const { status: docsStatus, body: openapi } = await daemon.get<{ openapi: string; paths: Record<string, unknown> }>('/docs/json');
+    assert.equal(docsStatus, 200);
+    assert.match(openapi.openapi, /^3\./);
+    for (const route of ['/api/top', '/api/stats', '/api/files', '/metrics', '/health']) assert.ok(openapi.paths[route], route);
+    const ui = await fetch(daemon.url + '/docs');
+    assert.equal(ui.status, 200);
+    assert.match(await ui.text(), /swagger/i);
     const { body: empty } = await daemon.get<Top>('/api/top');
     assert.deepEqual(empty.urls, []);
     assert.equal(await daemon.stop('SIGINT'), 0);

@@ -2,6 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { HttpConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import type { ResultsReader } from '../store/index.js';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { replyWithError } from './errors.js';
 import { renderMetrics, type MetricsInput } from './metrics.js';
 
@@ -53,7 +55,7 @@ const topQuery = {
   properties: { n: { type: 'integer', minimum: 1, maximum: 1000, default: 10 } },
 } as const;
 
-export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -61,12 +63,19 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
   app.setErrorHandler(replyWithError);
+  // The OpenAPI document is built from the routes' schemas; the UI's assets come from npm.
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'logflow', description: 'Sliding-window URL counts of web-server access logs', version: '0.1.0' },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', { schema: { summary: 'Liveness: 200 once the pipeline runs' } }, async () => ({ status: 'ok' }));
 
-  app.get('/api/stats', async () => deps.stats());
+  app.get('/api/stats', { schema: { summary: 'Counters of the pipeline: events, parse errors, files, channel, window, checkpoint' } }, async () => deps.stats());
 
-  app.get<{ Querystring: { state?: string } }>('/api/files', { schema: { querystring: filesQuery } }, async (req) => {
+  app.get<{ Querystring: { state?: string } }>('/api/files', { schema: { summary: 'Every file the source has seen', querystring: filesQuery } }, async (req) => {
     const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
     const files = deps.files().filter((f) => !req.query.state || f.state === req.query.state);
     return {
@@ -86,10 +95,10 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     };
   });
 
-  app.get('/metrics', async (_req, reply) =>
+  app.get('/metrics', { schema: { summary: 'Prometheus text format' } }, async (_req, reply) =>
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(deps.metrics())));
 
-  app.get<{ Querystring: { n: number } }>('/api/top', { schema: { querystring: topQuery } }, async (req, reply) => {
+  app.get<{ Querystring: { n: number } }>('/api/top', { schema: { summary: 'The newest window\'s most requested URLs', querystring: topQuery } }, async (req, reply) => {
     if (!deps.results) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
     const json = deps.results.latestTopJson(req.query.n, ({ window, urls }) => ({
       window: window ? { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString() } : null,
@@ -102,7 +111,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 }
 
 export async function startHttpServer(config: HttpConfig, deps: HttpDeps): Promise<FastifyInstance> {
-  const app = buildHttpServer(deps);
+  const app = await buildHttpServer(deps);
   await app.listen({ host: config.bind, port: config.port });
   return app;
 }
