@@ -63,6 +63,7 @@ export class Agent {
     if (this.config.http) {
       this.#http = await startHttpServer(this.config.http, {
         results: this.#reader,
+        job: this.config.jobs[0],
         stats: () => this.stats(),
         files: () => this.#sources.flatMap((s) => s.fileList()),
         metrics: () => this.metrics(),

@@ -57,6 +57,19 @@ describe('the daemon end to end', () => {
     assert.deepEqual(top.urls, sorted, 'counts descending, ties by URL');
     assert.equal(Date.parse(top.window.end) - Date.parse(top.window.start), 300_000);
 
+    // The same counts from the history, for a range around the drop (epoch seconds and ISO 8601).
+    const from = Math.floor(dropped / 1000) - 60;
+    const to = new Date(Date.now() + 5000).toISOString();
+    const { status: rangeStatus, body: range } = await daemon.get<Top>(`/api/top?n=1000&from=${from}&to=${to}`);
+    assert.equal(rangeStatus, 200);
+    assert.equal(range.total, expected.total);
+    assert.deepEqual(range.urls, top.urls);
+    for (const [query, parameter] of [['from=yesterday', 'from'], ['to=12:00', 'to'], [`from=${from}&to=${from}`, 'from'], ['from=0&to=99999999999', 'from']] as const) {
+      const { status: s400, body } = await daemon.get<{ parameter: string }>(`/api/top?${query}`);
+      assert.equal(s400, 400, query);
+      assert.equal(body.parameter, parameter, query);
+    }
+
     const { body: top3 } = await daemon.get<Top>('/api/top?n=3');
     assert.deepEqual(top3.urls, top.urls.slice(0, 3));
 

@@ -69,6 +69,10 @@ export interface UrlWindowJobConfig {
   /** `auto`, `combined`, `common`, `vhost_combined`, or an Apache/nginx format string. */
   readonly logFormat: string;
   readonly stripQueryString: boolean;
+  /** Keep per-batch counts (and minute/hour rollups) for range queries. */
+  readonly history: boolean;
+  /** How long the history is kept. */
+  readonly retentionMs: number;
 }
 
 export interface HttpConfig {
@@ -235,6 +239,8 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     topN: r.int(p + '.topN', 1000, 1, 100_000),
     logFormat: readLogFormat(r, p + '.logFormat'),
     stripQueryString: r.bool(p + '.stripQueryString', false),
+    history: r.bool(p + '.history', true),
+    retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
   });
 }
 

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { HttpConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import type { ResultsReader } from '../store/index.js';
@@ -37,6 +37,8 @@ export interface FileView {
 
 export interface HttpDeps {
   readonly results: ResultsReader | undefined;
+  /** The job's batch interval and window, for range queries and their defaults. */
+  readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number } | undefined;
   readonly stats: () => PipelineStats;
   readonly files: () => FileView[];
   readonly metrics: () => MetricsInput;
@@ -52,8 +54,25 @@ const filesQuery = {
 const topQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { n: { type: 'integer', minimum: 1, maximum: 1000, default: 10 } },
+  properties: {
+    n: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+    from: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds; with `to`, a range of the history' },
+    to: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: now)' },
+  },
 } as const;
+
+const MAX_RANGE_MS = 366 * 24 * 3600 * 1000;
+
+/** ISO 8601 or epoch seconds; NaN when it is neither. */
+export function parseTime(value: string): number {
+  if (/^\d{1,12}(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return NaN;
+  return Date.parse(value);
+}
+
+function badParameter(reply: FastifyReply, parameter: string, message: string) {
+  return reply.code(400).send({ error: 'Bad Request', code: 'LF_HTTP_BAD_PARAMETER', parameter, message: `querystring parameter ${JSON.stringify(parameter)} ${message}` });
+}
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -98,8 +117,19 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   app.get('/metrics', { schema: { summary: 'Prometheus text format' } }, async (_req, reply) =>
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(deps.metrics())));
 
-  app.get<{ Querystring: { n: number } }>('/api/top', { schema: { summary: 'The newest window\'s most requested URLs', querystring: topQuery } }, async (req, reply) => {
-    if (!deps.results) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
+  app.get<{ Querystring: { n: number; from?: string; to?: string } }>('/api/top', { schema: { summary: 'The most requested URLs of the newest window, or of any range of the history', querystring: topQuery } }, async (req, reply) => {
+    if (!deps.results || !deps.job) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
+    const { from, to } = req.query;
+    if (from !== undefined || to !== undefined) {
+      const toMs = to === undefined ? Date.now() : parseTime(to);
+      if (Number.isNaN(toMs)) return badParameter(reply, 'to', 'must be an ISO 8601 time or epoch seconds');
+      const fromMs = from === undefined ? toMs - deps.job.windowDurationMs : parseTime(from);
+      if (Number.isNaN(fromMs)) return badParameter(reply, 'from', 'must be an ISO 8601 time or epoch seconds');
+      if (fromMs >= toMs) return badParameter(reply, 'from', 'must be before to');
+      if (toMs - fromMs > MAX_RANGE_MS) return badParameter(reply, 'from', 'is more than 366 days before to');
+      const r = deps.results.history(deps.job.batchIntervalMs).top(fromMs, toMs, req.query.n);
+      return { window: { start: new Date(r.fromMs).toISOString(), end: new Date(r.toMs).toISOString() }, total: r.total, urls: r.urls };
+    }
     const json = deps.results.latestTopJson(req.query.n, ({ window, urls }) => ({
       window: window ? { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString() } : null,
       total: window?.total ?? 0,

@@ -5,6 +5,9 @@ import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions, JobStats } from './url-window-job.js';
 
+/** A stop (final checkpoint) that takes longer than this is cut short. */
+const STOP_TIMEOUT_MS = 10_000;
+
 /**
  * The main thread's handle on the job, which runs in a worker thread. It mirrors what the
  * source needs synchronously (committed positions, per-file parse errors) from the
@@ -89,6 +92,8 @@ export class JobHost {
           case 'failed':
             if (!started) reject(new LogflowError((event.code ?? 'LF_CHECKPOINT_CORRUPT') as ErrorCode, event.message));
             else this.#log.error({ err: event.message }, 'job failed');
+            // A failure while stopping must not leave the process waiting for the thread.
+            if (this.#stopped) void worker.terminate();
             break;
           case 'committed':
             this.#committed = new Map(event.committed);
@@ -121,7 +126,14 @@ export class JobHost {
     const worker = this.#worker;
     if (!worker) return Promise.resolve();
     this.#stopped ??= new Promise<void>((resolve) => {
-      worker.once('exit', () => resolve());
+      const timer = setTimeout(() => {
+        this.#log.error({ afterMs: STOP_TIMEOUT_MS }, 'job did not stop in time; ending its thread');
+        void worker.terminate();
+      }, STOP_TIMEOUT_MS);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.#send({ type: 'stop' });
     });
     return this.#stopped;

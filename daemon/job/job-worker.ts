@@ -12,7 +12,7 @@ const data = workerData as JobWorkerData;
 const port = parentPort!;
 const post = (event: JobEvent) => port.postMessage(event);
 const log = createLogger('logflow');
-const store = new ResultsStore(data.config.database);
+const store = new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
 const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
 for (const id of data.localSources) job.addLocalSource(id);
 

@@ -431,8 +431,16 @@ export class UrlWindowJob {
         this.#slideHistogram.observe(ms);
         if (this.#slideMs.length > 60) this.#slideMs.shift();
       }
-      // The closed slot's file for the next checkpoint: checkpoint work, not the slide's.
+      // The closed slot's file for the next checkpoint, and its history rows: not the slide's work.
       if (open && open.counts.size > 0) this.#slotChecksums.set(k, this.#store!.writeSlot(k, this.#window.encodeSlot(k)));
+      if (open && this.#config.history) {
+        this.#results.saveBatch({
+          startMs: k * this.#config.batchIntervalMs,
+          events: open.events,
+          parseErrors: open.parseErrors,
+          counts: this.#window.slotEntries(k),
+        });
+      }
     }
   }
 

@@ -11,7 +11,17 @@ export interface WindowResult {
   readonly changed: boolean;
 }
 
+/** One closed batch interval, for the history: its URL counts and totals. */
+export interface BatchResult {
+  readonly startMs: number;
+  readonly events: number;
+  readonly parseErrors: number;
+  readonly counts: Iterable<readonly [string, number]>;
+}
+
 /** The port the job writes through; the store implements it (the job never imports SQLite). */
 export interface WindowResultSink {
   saveWindow(result: WindowResult): void;
+  /** Records a closed batch in the history; saving the same batch again replaces it. */
+  saveBatch(batch: BatchResult): void;
 }

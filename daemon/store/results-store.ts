@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
+import type { BatchResult, UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
+import { HISTORY_SCHEMA, HistoryReader, HistoryWriter } from './history.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS latest_window (
@@ -41,14 +42,18 @@ export class ResultsStore implements WindowResultSink {
   readonly #db: Database.Database;
   readonly #saveSlide: (r: WindowResult) => void;
   readonly #retentionMs: number;
+  readonly #history: HistoryWriter | undefined;
 
-  constructor(file: string, retentionMs = 7 * 24 * 3600 * 1000) {
+  /** `history`: keep per-batch counts and their rollups for range queries (`retentionMs` of them). */
+  constructor(file: string, opts: { retentionMs?: number; history?: boolean } = {}) {
     mkdirSync(path.dirname(file), { recursive: true });
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
-    this.#retentionMs = retentionMs;
+    this.#db.exec(HISTORY_SCHEMA);
+    this.#retentionMs = opts.retentionMs ?? 7 * 24 * 3600 * 1000;
+    this.#history = opts.history === false ? undefined : new HistoryWriter(this.#db, this.#retentionMs);
     const upsertLatest = this.#db.prepare(
       `INSERT INTO latest_window (id, start_ms, end_ms, total, distinct_urls) VALUES (1, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms, end_ms = excluded.end_ms,
@@ -74,6 +79,10 @@ export class ResultsStore implements WindowResultSink {
     this.#saveSlide(result);
   }
 
+  saveBatch(batch: BatchResult): void {
+    this.#history?.save(batch);
+  }
+
   close(): void {
     this.#db.close();
   }
@@ -87,6 +96,7 @@ export class ResultsReader {
   /** Answers by `n`, valid while the database's data_version stays the same. */
   #cache = new Map<number, string>();
   #cachedVersion = -1;
+  #historyReader: HistoryReader | undefined;
 
   constructor(file: string) {
     this.#db = new Database(file, { readonly: true, fileMustExist: true });
@@ -99,6 +109,12 @@ export class ResultsReader {
       urls: top.all(n) as UrlCount[],
     }));
     this.#version = this.#db.prepare('PRAGMA data_version').pluck();
+  }
+
+  /** Range queries over the history (per-batch counts and their rollups). */
+  history(batchIntervalMs: number): HistoryReader {
+    this.#historyReader ??= new HistoryReader(this.#db, batchIntervalMs);
+    return this.#historyReader;
   }
 
   /** The newest window and its top `n` URLs, read in one snapshot. */
