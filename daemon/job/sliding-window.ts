@@ -133,13 +133,6 @@ export class SlidingWindow {
     return this.#encode(batch.touched, batch.size, (id) => batch.counts[id]!);
   }
 
-  /** A stored slot's counts by URL string (for the history). */
-  *slotEntries(k: number): IterableIterator<[string, number]> {
-    const stored = this.#ring[mod(k, this.windowSlots)];
-    if (!stored) return;
-    for (let j = 0; j < stored.ids.length; j++) yield [this.urls.url(stored.ids[j]!)!, stored.counts[j]!];
-  }
-
   /** A closed slot's counts, encoded as `encodeBatch` does. */
   encodeSlot(k: number): Buffer {
     const stored = this.#ring[mod(k, this.windowSlots)];

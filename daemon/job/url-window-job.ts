@@ -431,14 +431,15 @@ export class UrlWindowJob {
         this.#slideHistogram.observe(ms);
         if (this.#slideMs.length > 60) this.#slideMs.shift();
       }
-      // The closed slot's file for the next checkpoint, and its history rows: not the slide's work.
-      if (open && open.counts.size > 0) this.#slotChecksums.set(k, this.#store!.writeSlot(k, this.#window.encodeSlot(k)));
+      // The closed slot's file for the next checkpoint, and its history row: not the slide's work.
+      const encoded = open && open.counts.size > 0 ? this.#window.encodeSlot(k) : undefined;
+      if (encoded) this.#slotChecksums.set(k, this.#store!.writeSlot(k, encoded));
       if (open && this.#config.history) {
         this.#results.saveBatch({
           startMs: k * this.#config.batchIntervalMs,
           events: open.events,
           parseErrors: open.parseErrors,
-          counts: this.#window.slotEntries(k),
+          counts: encoded ?? Buffer.alloc(0),
         });
       }
     }

@@ -11,12 +11,13 @@ export interface WindowResult {
   readonly changed: boolean;
 }
 
-/** One closed batch interval, for the history: its URL counts and totals. */
+/** One closed batch interval, for the history: its totals and URL counts. */
 export interface BatchResult {
   readonly startMs: number;
   readonly events: number;
   readonly parseErrors: number;
-  readonly counts: Iterable<readonly [string, number]>;
+  /** `[count u32][length u32][URL bytes]` per URL (`SlidingWindow.encodeSlot`). */
+  readonly counts: Buffer;
 }
 
 /** The port the job writes through; the store implements it (the job never imports SQLite). */

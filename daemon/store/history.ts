@@ -2,11 +2,20 @@ import type Database from 'better-sqlite3';
 import type { BatchResult, UrlCount } from '../job/index.js';
 
 /**
- * The history: URL counts per batch interval (level 0) rolled up per minute (1) and per
- * hour (2), so a range of a day sums 24 hourly rows per URL instead of 86,400. Rows are
- * `(level, start_ms, url_id, count)`; URLs are stored once in `urls`.
+ * The history, in three levels:
+ * - `batches`: one row per closed batch interval with its URL counts as one blob (the
+ *   same encoding as the checkpoint's slot files, so saving a batch costs one insert);
+ * - `counts`/`totals` level 1: per-minute rows per URL, rolled up when a minute is over;
+ * - level 2: per-hour rows per URL, rolled up from the minutes when an hour is over.
+ * A range query reads the coarsest rows that fit: a day is 24 hourly rows per URL.
  */
 export const HISTORY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS batches (
+  start_ms INTEGER PRIMARY KEY,
+  events INTEGER NOT NULL,
+  parse_errors INTEGER NOT NULL,
+  counts BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS urls (
   id INTEGER PRIMARY KEY,
   url TEXT NOT NULL UNIQUE
@@ -28,64 +37,102 @@ CREATE TABLE IF NOT EXISTS totals (
 ) WITHOUT ROWID;
 `;
 
-export const LEVEL_MS = [0, 60_000, 3_600_000] as const;
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+export const LEVEL_MS = [0, MINUTE, HOUR] as const;
 
-/** Writes closed batches into the history and its rollups, idempotently. */
+/** Encodes URL counts as the job does: `[count u32][length u32][URL bytes]` per URL. */
+export function encodeCounts(entries: Iterable<readonly [string, number]>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [url, count] of entries) {
+    const bytes = Buffer.from(url, 'utf8');
+    const head = Buffer.allocUnsafe(8);
+    head.writeUInt32LE(count, 0);
+    head.writeUInt32LE(bytes.length, 4);
+    parts.push(head, bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Decodes a counts blob: `[count u32][length u32][URL bytes]` per URL. */
+export function* decodeCounts(blob: Buffer): IterableIterator<[string, number]> {
+  for (let pos = 0; pos < blob.length;) {
+    const count = blob.readUInt32LE(pos);
+    const len = blob.readUInt32LE(pos + 4);
+    yield [blob.toString('utf8', pos + 8, pos + 8 + len), count];
+    pos += 8 + len;
+  }
+}
+
+/** Writes closed batches and rolls minutes and hours up as they end; idempotent on replay. */
 export class HistoryWriter {
   readonly #save: (b: BatchResult) => void;
-  readonly #prune: Database.Statement;
-  readonly #retentionMs: number;
-  #lastPrune = 0;
+  #openMinute: number | undefined;
 
   constructor(db: Database.Database, retentionMs: number) {
-    this.#retentionMs = retentionMs;
+    const putBatch = db.prepare('INSERT OR REPLACE INTO batches (start_ms, events, parse_errors, counts) VALUES (?, ?, ?, ?)');
+    const minuteBatches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
     const urlId = db.prepare('INSERT INTO urls (url) VALUES (?) ON CONFLICT (url) DO UPDATE SET url = url RETURNING id').pluck();
-    const existing = db.prepare('SELECT 1 FROM totals WHERE level = 0 AND start_ms = ?').pluck();
-    // A batch saved again (after a crash) first takes its old counts out of the rollups.
-    const unrollCounts = db.prepare(
-      `UPDATE counts AS r SET count = r.count - o.count FROM counts AS o
-       WHERE o.level = 0 AND o.start_ms = ? AND r.level = ? AND r.start_ms = ? AND r.url_id = o.url_id`,
+    const clearLevel = db.prepare('DELETE FROM counts WHERE level = ? AND start_ms = ?');
+    const clearTotals = db.prepare('DELETE FROM totals WHERE level = ? AND start_ms = ?');
+    const putCount = db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)');
+    const putTotals = db.prepare('INSERT INTO totals (level, start_ms, events, parse_errors) VALUES (?, ?, ?, ?)');
+    const hourFromMinutes = db.prepare(
+      `INSERT INTO counts (level, start_ms, url_id, count)
+       SELECT 2, ?, url_id, SUM(count) FROM counts WHERE level = 1 AND start_ms >= ? AND start_ms < ? GROUP BY url_id`,
     );
-    const unrollTotals = db.prepare(
-      `UPDATE totals AS r SET events = r.events - o.events, parse_errors = r.parse_errors - o.parse_errors FROM totals AS o
-       WHERE o.level = 0 AND o.start_ms = ? AND r.level = ? AND r.start_ms = ?`,
+    const hourTotals = db.prepare(
+      `INSERT INTO totals (level, start_ms, events, parse_errors)
+       SELECT 2, ?, COALESCE(SUM(events), 0), COALESCE(SUM(parse_errors), 0) FROM totals WHERE level = 1 AND start_ms >= ? AND start_ms < ?`,
     );
-    const dropBatch = db.prepare('DELETE FROM counts WHERE level = 0 AND start_ms = ?');
-    const addCount = db.prepare(
-      `INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)
-       ON CONFLICT (level, start_ms, url_id) DO UPDATE SET count = count + excluded.count`,
-    );
-    const addTotals = db.prepare(
-      `INSERT INTO totals (level, start_ms, events, parse_errors) VALUES (?, ?, ?, ?)
-       ON CONFLICT (level, start_ms) DO UPDATE SET events = events + excluded.events, parse_errors = parse_errors + excluded.parse_errors`,
-    );
-    const dropTotals = db.prepare('DELETE FROM totals WHERE level = 0 AND start_ms = ?');
-    this.#prune = db.prepare('DELETE FROM counts WHERE level = ? AND start_ms < ?');
+    const pruneBatches = db.prepare('DELETE FROM batches WHERE start_ms < ?');
+    const pruneCounts = db.prepare('DELETE FROM counts WHERE level = ? AND start_ms < ?');
     const pruneTotals = db.prepare('DELETE FROM totals WHERE level = ? AND start_ms < ?');
-    const starts = (ms: number) => [ms, floorTo(ms, LEVEL_MS[1]), floorTo(ms, LEVEL_MS[2])];
+
+    const rollUpMinute = (minute: number) => {
+      clearLevel.run(1, minute);
+      clearTotals.run(1, minute);
+      const sums = new Map<string, number>();
+      let events = 0;
+      let parseErrors = 0;
+      for (const b of minuteBatches.all(minute, minute + MINUTE) as { events: number; parseErrors: number; counts: Buffer }[]) {
+        events += b.events;
+        parseErrors += b.parseErrors;
+        for (const [url, n] of decodeCounts(b.counts)) sums.set(url, (sums.get(url) ?? 0) + n);
+      }
+      for (const [url, n] of sums) putCount.run(1, minute, urlId.get(url), n);
+      putTotals.run(1, minute, events, parseErrors);
+    };
+    const rollUpHour = (hour: number) => {
+      clearLevel.run(2, hour);
+      clearTotals.run(2, hour);
+      hourFromMinutes.run(hour, hour, hour + HOUR);
+      hourTotals.run(hour, hour, hour + HOUR);
+    };
+    const prune = (now: number) => {
+      // A rollup row goes once all of its minute or hour is older than the retention.
+      pruneBatches.run(now - retentionMs);
+      for (const level of [1, 2]) {
+        pruneCounts.run(level, now - retentionMs - LEVEL_MS[level]!);
+        pruneTotals.run(level, now - retentionMs - LEVEL_MS[level]!);
+      }
+    };
+
     this.#save = db.transaction((b: BatchResult) => {
-      const at = starts(b.startMs);
-      if (existing.get(b.startMs)) {
-        for (const level of [1, 2]) {
-          unrollCounts.run(b.startMs, level, at[level]);
-          unrollTotals.run(b.startMs, level, at[level]);
-        }
-        dropBatch.run(b.startMs);
-        dropTotals.run(b.startMs);
-      }
-      for (const [url, count] of b.counts) {
-        const id = urlId.get(url) as number;
-        for (let level = 0; level < 3; level++) addCount.run(level, at[level], id, count);
-      }
-      for (let level = 0; level < 3; level++) addTotals.run(level, at[level], b.events, b.parseErrors);
-      if (b.startMs - this.#lastPrune >= 60_000) {
-        this.#lastPrune = b.startMs;
-        // A rollup row goes once all of its minute or hour is older than the retention.
-        for (let level = 0; level < 3; level++) {
-          const cutoff = b.startMs - this.#retentionMs - LEVEL_MS[level]!;
-          this.#prune.run(level, cutoff);
-          pruneTotals.run(level, cutoff);
-        }
+      putBatch.run(b.startMs, b.events, b.parseErrors, b.counts);
+      const minute = floorTo(b.startMs, MINUTE);
+      const open = this.#openMinute;
+      if (open === undefined || minute > open) {
+        // The minute before this batch is over (or, after a restart, may be): roll it up.
+        const previous = open ?? minute - MINUTE;
+        rollUpMinute(previous);
+        if (floorTo(previous, HOUR) < floorTo(minute, HOUR)) rollUpHour(floorTo(previous, HOUR));
+        this.#openMinute = minute;
+        prune(b.startMs);
+      } else if (minute < open) {
+        // A batch of a minute already rolled up (a replay): roll it up again.
+        rollUpMinute(minute);
+        if (floorTo(minute, HOUR) < floorTo(open, HOUR)) rollUpHour(floorTo(minute, HOUR));
       }
     });
   }
@@ -104,43 +151,67 @@ export interface RangeTop {
 
 /** Answers range queries from the history, choosing the coarsest rows that fit. */
 export class HistoryReader {
-  readonly #db: Database.Database;
   readonly #batchMs: number;
+  readonly #frontier: Database.Statement;
+  readonly #batches: Database.Statement;
+  readonly #levelCounts: Database.Statement;
+  readonly #levelTotals: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
-    this.#db = db;
     this.#batchMs = batchIntervalMs;
+    this.#frontier = db.prepare('SELECT MAX(start_ms) FROM totals WHERE level = ?').pluck();
+    this.#batches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
+    this.#levelCounts = db.prepare(
+      `SELECT u.url AS url, s.count AS count FROM
+         (SELECT url_id, SUM(count) AS count FROM counts WHERE level = ? AND start_ms >= ? AND start_ms < ? GROUP BY url_id) AS s
+       JOIN urls AS u ON u.id = s.url_id`,
+    );
+    this.#levelTotals = db.prepare(
+      'SELECT COALESCE(SUM(events - parse_errors), 0) FROM totals WHERE level = ? AND start_ms >= ? AND start_ms < ?',
+    ).pluck();
   }
 
   /** The top `n` URLs of [fromMs, toMs) (aligned to batch intervals), summed from the history. */
   top(fromMs: number, toMs: number, n: number): RangeTop {
     const from = floorTo(fromMs, this.#batchMs);
     const to = floorTo(toMs, this.#batchMs);
-    const pieces = decompose(from, to, this.#batchMs);
-    if (pieces.length === 0) return { fromMs: from, toMs: to, total: 0, urls: [] };
-    const where = pieces.map(() => '(level = ? AND start_ms >= ? AND start_ms < ?)').join(' OR ');
-    const args = pieces.flatMap((p) => [p.level, p.from, p.to]);
-    const urls = this.#db
-      .prepare(
-        `SELECT u.url AS url, s.count AS count FROM
-           (SELECT url_id, SUM(count) AS count FROM counts WHERE ${where} GROUP BY url_id) AS s
-         JOIN urls AS u ON u.id = s.url_id
-         WHERE s.count > 0 ORDER BY s.count DESC, u.url ASC LIMIT ?`,
-      )
-      .all(...args, n) as UrlCount[];
-    const total = this.#db
-      .prepare(`SELECT COALESCE(SUM(events - parse_errors), 0) FROM totals WHERE ${where}`)
-      .pluck()
-      .get(...args) as number;
+    // Rollups exist only for minutes and hours that are over.
+    const minuteEnd = ((this.#frontier.get(1) as number | null) ?? -Infinity) + MINUTE;
+    const hourEnd = ((this.#frontier.get(2) as number | null) ?? -Infinity) + HOUR;
+    const sums = new Map<string, number>();
+    let total = 0;
+    for (const piece of decompose(from, to, this.#batchMs, [Infinity, minuteEnd, hourEnd])) {
+      if (piece.level === 0) {
+        for (const b of this.#batches.all(piece.from, piece.to) as { events: number; parseErrors: number; counts: Buffer }[]) {
+          total += b.events - b.parseErrors;
+          for (const [url, c] of decodeCounts(b.counts)) sums.set(url, (sums.get(url) ?? 0) + c);
+        }
+      } else {
+        total += this.#levelTotals.get(piece.level, piece.from, piece.to) as number;
+        for (const { url, count } of this.#levelCounts.all(piece.level, piece.from, piece.to) as UrlCount[]) {
+          sums.set(url, (sums.get(url) ?? 0) + count);
+        }
+      }
+    }
+    const urls = [...sums]
+      .filter(([, c]) => c > 0)
+      .map(([url, count]) => ({ url, count }))
+      .sort((a, b) => b.count - a.count || compareBytes(a.url, b.url))
+      .slice(0, n);
     return { fromMs: from, toMs: to, total, urls };
   }
 }
 
 /**
- * Splits [from, to) into whole hours, whole minutes and batch intervals at the edges:
- * at most five pieces, each a range of one level's rows.
+ * Splits [from, to) into whole hours, whole minutes and batch intervals at the edges; a
+ * level is used only for buckets that end by its frontier (rolled up already).
  */
-export function decompose(from: number, to: number, batchMs: number): { level: number; from: number; to: number }[] {
+export function decompose(
+  from: number,
+  to: number,
+  batchMs: number,
+  frontier: readonly number[] = [Infinity, Infinity, Infinity],
+): { level: number; from: number; to: number }[] {
   const pieces: { level: number; from: number; to: number }[] = [];
   const split = (lo: number, hi: number, level: number): void => {
     if (lo >= hi) return;
@@ -150,7 +221,7 @@ export function decompose(from: number, to: number, batchMs: number): { level: n
     }
     const size = LEVEL_MS[level]!;
     const first = Math.ceil(lo / size) * size;
-    const last = floorTo(hi, size);
+    const last = Math.min(floorTo(hi, size), floorTo(frontier[level]!, size));
     if (first >= last || size <= batchMs) {
       split(lo, hi, level - 1);
       return;
@@ -161,6 +232,11 @@ export function decompose(from: number, to: number, batchMs: number): { level: n
   };
   split(from, to, 2);
   return pieces;
+}
+
+/** Code point order, as the window's ties are ordered (by UTF-8 bytes). */
+function compareBytes(a: string, b: string): number {
+  return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function floorTo(ms: number, size: number): number {

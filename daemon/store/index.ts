@@ -1,2 +1,2 @@
 export { ResultsReader, ResultsStore, type LatestWindow } from './results-store.js';
-export { decompose, HistoryReader, type RangeTop } from './history.js';
+export { decodeCounts, decompose, encodeCounts, HistoryReader, type RangeTop } from './history.js';
