@@ -62,6 +62,7 @@ export class Agent {
     for (const source of this.#sources) await source.start();
     if (this.config.http) {
       this.#http = await startHttpServer(this.config.http, {
+        authToken: this.config.http.authToken,
         results: this.#reader,
         job: this.config.jobs[0],
         stats: () => this.stats(),

@@ -149,4 +149,57 @@ describe('Avro RPC over Netty framing, against avsc', () => {
     assert.equal(await client.appendBatch([batchFromLines(['still fine'])]), 'OK');
     assert.equal(received.at(-1)!.body.toString(), 'still fine');
   });
+
+  test('connections past maxConnections are refused; a stalled half frame is closed after idleTimeout; others are unaffected', async () => {
+    const received: string[] = [];
+    const server = new AvroRpcServer(
+      { bind: '127.0.0.1', port: 0, logger: testLogger, maxConnections: 2, idleTimeoutMs: 300 },
+      (ev: DecodedEvents) => {
+        for (let i = 0; i < ev.count; i++) received.push(ev.data.toString('utf8', ev.starts[i], ev.ends[i]));
+        return 'OK';
+      },
+    );
+    await server.listen();
+    cleanup.push(() => server.close());
+    const open = () => new Promise<net.Socket>((resolve) => {
+      const s = net.connect(server.port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => {});
+    });
+    const closed = (s: net.Socket) => new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      s.on('close', () => resolve(Date.now() - t0));
+    });
+    const stalled = await open();
+    stalled.write(Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 100, 1, 2, 3])); // a frame of 100 bytes, 3 sent
+    const client = await AvroRpcClient.connect({ host: '127.0.0.1', port: server.port, connectTimeout: 2000, requestTimeout: 2000 });
+    cleanup.push(() => client.close());
+    const third = await open();
+    assert.ok((await closed(third)) < 200, 'the third connection is refused at once');
+    // An active client is not idle: it keeps calling while the stalled one times out.
+    const stalledClosed = closed(stalled);
+    let calls = 0;
+    let done = false;
+    void stalledClosed.then(() => (done = true));
+    while (!done) {
+      assert.equal(await client.appendBatch([batchFromLines([`call ${calls++}`])]), 'OK');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const stalledFor = await stalledClosed;
+    assert.ok(stalledFor < 2000, `the stalled connection was closed after ${stalledFor} ms`);
+    assert.equal(await client.appendBatch([batchFromLines(['still served'])]), 'OK');
+    assert.equal(received.at(-1), 'still served');
+    assert.equal(received.length, calls + 1);
+  });
+
+  test('a frame that claims more than maxFrameBytes is refused before it is buffered', async () => {
+    const server = new AvroRpcServer({ bind: '127.0.0.1', port: 0, logger: testLogger, maxFrameBytes: 1024 }, () => 'OK');
+    await server.listen();
+    cleanup.push(() => server.close());
+    const s = net.connect(server.port, '127.0.0.1');
+    s.on('error', () => {});
+    const closedSoon = new Promise((r) => s.on('close', r));
+    // Claims a 2 GB buffer, sends a little of it.
+    s.write(Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xf0]), Buffer.alloc(2048)]));
+    await closedSoon;
+  });
 });

@@ -67,7 +67,7 @@ describe('agent configuration', () => {
     assert.equal(c.jobs[0]!.windowDurationMs, 300_000);
     assert.equal(c.jobs[0]!.batchIntervalMs, 1000);
     assert.equal(c.jobs[0]!.database, path.resolve('/srv', 'data/results.db'));
-    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080 });
+    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080, authToken: undefined });
   });
 
   test('applies Flume defaults for spooldir keys', () => {

@@ -162,6 +162,20 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGINT'), 0);
   });
 
+  test('with a.http.authToken, /api/* and /metrics want the bearer token; /health and /docs do not', async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.http.authToken = s3cret-token-of-length\n');
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    for (const route of ['/api/top', '/api/stats', '/api/files', '/metrics']) {
+      assert.equal((await fetch(daemon.url + route)).status, 401, route);
+      assert.equal((await fetch(daemon.url + route, { headers: { authorization: 'Bearer wrong-token-of-length!' } })).status, 401, route);
+      assert.equal((await fetch(daemon.url + route, { headers: { authorization: 'Bearer s3cret-token-of-length' } })).status, 200, route);
+    }
+    assert.equal((await fetch(daemon.url + '/health')).status, 200);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
   test('a configuration error stops start-up with the key and line, exit code 1', async () => {
     const dir = tempDir();
     await writeConfig(dir, 'a1.sinks.k1.batchSize = 10\n');

@@ -20,6 +20,8 @@ export interface SpoolDirSourceConfig {
   readonly channel: string;
   readonly spoolDir: string;
   readonly fileSuffix: string;
+  /** Appended to a file that could not be read (quarantine). */
+  readonly failedSuffix: string;
   readonly deletePolicy: (typeof DELETE_POLICIES)[number];
   readonly fileHeader: boolean;
   readonly fileHeaderKey: string;
@@ -73,11 +75,18 @@ export interface UrlWindowJobConfig {
   readonly history: boolean;
   /** How long the history is kept. */
   readonly retentionMs: number;
+  /** Avro connections open at once, and how long one may stay silent. */
+  readonly maxConnections: number;
+  readonly idleTimeoutMs: number;
+  /** The largest Avro request accepted. */
+  readonly maxFrameBytes: number;
 }
 
 export interface HttpConfig {
   readonly bind: string;
   readonly port: number;
+  /** When set, `/api/*` and `/metrics` want `Authorization: Bearer <token>`. */
+  readonly authToken: string | undefined;
 }
 
 export interface AgentConfig {
@@ -117,7 +126,7 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
   const sources = r.list(a + 'sources').map((name) => readSource(r, a + 'sources.' + name, name, resolve, knownChannel));
   const sinks = r.list(a + 'sinks').map((name) => readSink(r, a + 'sinks.' + name, name, knownChannel));
   const jobs = r.list(a + 'jobs').map((name) => readJob(r, a + 'jobs.' + name, name, resolve));
-  const http = r.has(a + 'http.port') || r.has(a + 'http.bind') ? readHttp(r, a + 'http') : undefined;
+  const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
 
   const unknown = r.unused(a);
   if (unknown.length > 0) {
@@ -166,6 +175,7 @@ function readSource(
     channel: knownChannel(p + '.channels', channels[0]!),
     spoolDir: resolve(r.string(p + '.spoolDir')),
     fileSuffix: r.string(p + '.fileSuffix', '.COMPLETED'),
+    failedSuffix: r.string(p + '.failedSuffix', '.FAILED'),
     deletePolicy: r.oneOf(p + '.deletePolicy', DELETE_POLICIES, 'never'),
     fileHeader: r.bool(p + '.fileHeader', false),
     fileHeaderKey: r.string(p + '.fileHeaderKey', 'file'),
@@ -241,6 +251,9 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     stripQueryString: r.bool(p + '.stripQueryString', false),
     history: r.bool(p + '.history', true),
     retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
+    maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),
+    idleTimeoutMs: r.seconds(p + '.idleTimeout', 60, 100),
+    maxFrameBytes: r.int(p + '.maxFrameBytes', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   });
 }
 
@@ -258,8 +271,11 @@ function readLogFormat(r: PropertyReader, key: string): string {
 }
 
 function readHttp(r: PropertyReader, p: string): HttpConfig {
+  const token = r.raw(p + '.authToken');
+  if (token && token.value.length < 16) throw r.at(token, 'must be at least 16 characters');
   return Object.freeze({
     bind: r.string(p + '.bind', '127.0.0.1'),
     port: r.int(p + '.port', 8080, 0, 65535),
+    authToken: token?.value,
   });
 }

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { HttpConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
@@ -36,6 +37,8 @@ export interface FileView {
 }
 
 export interface HttpDeps {
+  /** When set, `/api/*` and `/metrics` want `Authorization: Bearer <token>`. */
+  readonly authToken?: string | undefined;
   readonly results: ResultsReader | undefined;
   /** The job's batch interval and window, for range queries and their defaults. */
   readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number } | undefined;
@@ -82,6 +85,17 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
   app.setErrorHandler(replyWithError);
+  if (deps.authToken) {
+    const expected = Buffer.from(`Bearer ${deps.authToken}`);
+    app.addHook('onRequest', async (req, reply) => {
+      if (!req.url.startsWith('/api/') && !req.url.startsWith('/metrics')) return;
+      const given = Buffer.from(req.headers.authorization ?? '');
+      // Constant-time compare, so the token cannot be guessed byte by byte from timings.
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Unauthorized', code: 'LF_HTTP_UNAUTHORIZED', message: 'a bearer token is required' });
+      }
+    });
+  }
   // The OpenAPI document is built from the routes' schemas; the UI's assets come from npm.
   await app.register(swagger, {
     openapi: {

@@ -122,7 +122,14 @@ export class UrlWindowJob {
     this.#findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
     this.#nextToClose = this.#slotOf(Date.now());
     this.#server = new AvroRpcServer(
-      { bind: config.bind, port: config.port, logger: this.#log },
+      {
+        bind: config.bind,
+        port: config.port,
+        logger: this.#log,
+        maxConnections: config.maxConnections,
+        idleTimeoutMs: config.idleTimeoutMs,
+        maxFrameBytes: config.maxFrameBytes,
+      },
       (events) => this.#receive(events),
     );
     this.#decodeOpts = {

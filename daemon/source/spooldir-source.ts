@@ -161,6 +161,7 @@ export class SpoolDirSource {
     const c = this.#config;
     return !name.startsWith('.')
       && !name.endsWith(c.fileSuffix)
+      && !name.endsWith(c.failedSuffix)
       && c.includePattern.test(name)
       && !c.ignorePattern.test(name);
   }
@@ -260,7 +261,7 @@ export class SpoolDirSource {
         await this.#ingest(status);
       } catch (err) {
         if (err instanceof SourceStopped) status.state = 'pending';
-        else this.#fail(status, `read failed: ${(err as Error).message}`);
+        else await this.#quarantine(status, `read failed: ${(err as Error).message}`);
       }
     }
   }
@@ -431,6 +432,16 @@ export class SpoolDirSource {
   #fail(status: FileStatus, reason: string): void {
     this.files.finish(status, 'failed', reason);
     this.#log.error({ file: status.path, reason }, 'file failed');
+  }
+
+  /** A file that cannot be read is renamed with `failedSuffix`, so it is not tried again. */
+  async #quarantine(status: FileStatus, reason: string): Promise<void> {
+    try {
+      await fsp.rename(status.path, status.path + this.#config.failedSuffix);
+      this.#fail(status, `${reason}; renamed ${status.name}${this.#config.failedSuffix}`);
+    } catch (err) {
+      this.#fail(status, `${reason}; could not be renamed either (${(err as Error).message})`);
+    }
   }
 }
 

@@ -33,6 +33,10 @@ export interface AvroRpcServerOptions {
   readonly idHeader?: string;
   readonly maxFrameBytes?: number;
   readonly maxBatchEvents?: number;
+  /** Connections open at once; more are refused (closed at once, with a log line). */
+  readonly maxConnections?: number;
+  /** A connection silent this long (for example stalled mid-frame) is closed. */
+  readonly idleTimeoutMs?: number;
   readonly logger: Logger;
 }
 
@@ -44,6 +48,7 @@ export class AvroRpcServer {
   readonly #decodeOpts: EventDecodeOptions;
   /** Client protocol hashes already checked, so a client's handshake can be short. */
   readonly #knownClients = new Set<string>([FLUME_PROTOCOL_HASH.toString('hex')]);
+  #refused = 0;
 
   constructor(opts: AvroRpcServerOptions, handler: EventHandler) {
     this.#opts = opts;
@@ -79,9 +84,20 @@ export class AvroRpcServer {
   }
 
   #accept(socket: net.Socket): void {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.#sockets.size >= (this.#opts.maxConnections ?? 1000)) {
+      if (this.#refused++ % 100 === 0) {
+        this.#opts.logger.warn({ peer, open: this.#sockets.size, refusedSoFar: this.#refused }, 'avro connection refused: too many connections');
+      }
+      socket.destroy();
+      return;
+    }
     socket.setNoDelay(true);
     this.#sockets.add(socket);
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.setTimeout(this.#opts.idleTimeoutMs ?? 60_000, () => {
+      this.#opts.logger.info({ peer }, 'avro connection idle too long; closed');
+      socket.destroy();
+    });
     const conn = new Connection(this, socket, peer);
     socket.on('data', (chunk) => conn.onData(chunk));
     socket.on('error', (err) => this.#opts.logger.debug({ peer, err: err.message }, 'avro connection error'));

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { encodeFrame, NettyFrameDecoder } from '../daemon/channel/index.js';
+import { LogflowError } from '../daemon/errors.js';
+import { findUrl } from '../daemon/job/index.js';
+
+const token = fc.stringMatching(/^[^\s"\[\]]{1,20}$/);
+const url = fc.stringMatching(/^\/[^\s"]{0,60}$/);
+
+describe('properties (fast-check)', () => {
+  test('the line parser finds the URL of any well-formed combined or common line', () => {
+    fc.assert(
+      fc.property(token, token, token, url, fc.constantFrom('GET', 'POST', 'HEAD'), fc.integer({ min: 100, max: 599 }), fc.option(fc.nat()), fc.boolean(), fc.string(),
+        (host, ident, user, u, method, status, size, combined, agent) => {
+          const common = `${host} ${ident} ${user} [10/Oct/2000:13:55:36 -0700] "${method} ${u} HTTP/1.1" ${status} ${size ?? '-'}`;
+          const line = combined ? `${common} "-" "${agent.replace(/"/g, '\\\\"')}"` : common;
+          const buf = Buffer.from(line);
+          const out = { start: 0, end: 0 };
+          assert.ok(findUrl(buf, 0, buf.length, out), line);
+          assert.equal(buf.toString('utf8', out.start, out.end), u);
+        }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('the line parser never throws and stays inside the line on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(20), (bytes, pad) => {
+        const buf = Buffer.concat([Buffer.alloc(pad, 0x22), Buffer.from(bytes), Buffer.from('] "GET /x HTTP/1.1" 200 1')]);
+        const out = { start: -1, end: -1 };
+        const end = pad + bytes.length;
+        if (findUrl(buf, pad, end, out)) assert.ok(out.start >= pad && out.end <= end && out.start < out.end);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('the Netty frame decoder yields the same frames however the bytes are chunked', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1 }), (payloads, cuts) => {
+        const wire = Buffer.concat(payloads.map((p, i) => encodeFrame(i, Buffer.from(p))));
+        const decoder = new NettyFrameDecoder();
+        const got: { serial: number; payload: Buffer }[] = [];
+        let pos = 0;
+        for (let c = 0; pos < wire.length; c++) {
+          const size = cuts[c % cuts.length]!;
+          decoder.push(wire.subarray(pos, pos + size), (f) => got.push({ serial: f.serial, payload: Buffer.from(f.payload) }));
+          pos += size;
+        }
+        assert.deepEqual(got.map((f) => f.serial), payloads.map((_, i) => i));
+        got.forEach((f, i) => assert.deepEqual(f.payload, Buffer.from(payloads[i]!)));
+        assert.equal(decoder.hasPartialFrame, false);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('the Netty frame decoder refuses garbage with its own error, never another, and buffers within the limit', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), (bytes) => {
+        const decoder = new NettyFrameDecoder({ maxFrameBytes: 1024 });
+        try {
+          decoder.push(Buffer.from(bytes), () => {});
+        } catch (err) {
+          assert.ok(err instanceof LogflowError, String(err));
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
