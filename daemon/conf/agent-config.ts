@@ -71,6 +71,10 @@ export interface UrlWindowJobConfig {
   /** `auto`, `combined`, `common`, `vhost_combined`, or an Apache/nginx format string. */
   readonly logFormat: string;
   readonly stripQueryString: boolean;
+  /** `processing`: batches by the time events arrive; `event`: by the lines' own times. */
+  readonly time: 'processing' | 'event';
+  /** Event time: how late an event may be before its batch closes without it. */
+  readonly watermarkMs: number;
   /** Keep per-batch counts (and minute/hour rollups) for range queries. */
   readonly history: boolean;
   /** How long the history is kept. */
@@ -249,6 +253,8 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     topN: r.int(p + '.topN', 1000, 1, 100_000),
     logFormat: readLogFormat(r, p + '.logFormat'),
     stripQueryString: r.bool(p + '.stripQueryString', false),
+    time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
+    watermarkMs: r.seconds(p + '.watermark', 60, 0),
     history: r.bool(p + '.history', true),
     retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
     maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),

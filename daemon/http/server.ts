@@ -14,6 +14,7 @@ export interface PipelineStats {
   readonly eventsCounted: number;
   readonly parseErrors: number;
   readonly duplicates: number;
+  readonly lateEvents: number;
   readonly files: { pending: number; inProgress: number; completed: number; failed: number };
   readonly channel?: { size: number; capacity: number };
   readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };

@@ -9,6 +9,9 @@ const DASH = 45;
 export interface UrlRange {
   start: number;
   end: number;
+  /** Where the line's time is (inside `[...]`), -1 when the format has none. */
+  timeStart?: number;
+  timeEnd?: number;
 }
 
 /**
@@ -27,6 +30,7 @@ export function findUrl(buf: Buffer, start: number, end: number, out: UrlRange):
     p++;
   }
   if (buf[p] !== LBRACKET) return false;
+  const timeStart = p + 1;
   const close = buf.indexOf(RBRACKET, p);
   if (close < 0 || close + 2 >= end || buf[close + 1] !== SP || buf[close + 2] !== QUOTE) return false;
   const reqStart = close + 3;
@@ -49,6 +53,8 @@ export function findUrl(buf: Buffer, start: number, end: number, out: UrlRange):
   if (p === urlStart) return false;
   out.start = urlStart;
   out.end = p;
+  out.timeStart = timeStart;
+  out.timeEnd = close;
   return true;
 }
 

@@ -10,6 +10,7 @@ export interface CheckpointIdentity {
   readonly type: string;
   readonly batchIntervalMs: number;
   readonly windowDurationMs: number;
+  readonly time: string;
 }
 
 export interface OpenSlotState {
@@ -34,9 +35,12 @@ export interface Manifest {
   readonly identity: CheckpointIdentity;
   readonly seq: number;
   readonly writtenAt: number;
-  readonly nextToClose: number;
+  /** Null in event time before the first event. */
+  readonly nextToClose: number | null;
+  readonly maxEventMs?: number | null;
+  readonly pendingParseErrors?: number;
   readonly lastSlot: number | undefined;
-  readonly counters: { eventsIn: number; eventsCounted: number; parseErrors: number; duplicates: number };
+  readonly counters: { eventsIn: number; eventsCounted: number; parseErrors: number; duplicates: number; late?: number };
   /** Counters as of the last slide written to the results database (before this checkpoint). */
   readonly visible: { eventsCounted: number; parseErrors: number };
   /** Source positions: file key -> offset of the first line not yet counted. */

@@ -88,7 +88,7 @@ function nginxItems(format: string): Item[] {
   for (let m = re.exec(format); m; m = re.exec(format)) {
     if (m.index > last) items.push({ literal: Buffer.from(format.slice(last, m.index)) });
     const name = m[1]!.replace(/[{}]/g, '');
-    items.push({ field: name === 'request' ? 'request' : name === 'request_uri' || name === 'uri' ? 'url' : 'other' });
+    items.push({ field: name === 'request' ? 'request' : name === 'request_uri' || name === 'uri' ? 'url' : name === 'time_local' ? 'time' : 'other' });
     last = m.index + m[0].length;
   }
   if (last < format.length) items.push({ literal: Buffer.from(format.slice(last)) });
@@ -116,6 +116,7 @@ function compileItems(raw: readonly Item[], format: string): UrlParser {
   return (buf, start, end, out) => {
     let p = start;
     let found = false;
+    out.timeStart = -1;
     for (const step of steps) {
       if (step.literal) {
         const lit = step.literal;
@@ -125,9 +126,12 @@ function compileItems(raw: readonly Item[], format: string): UrlParser {
         continue;
       }
       const fieldStart = p;
+      const timeInLiterals = step.field === 'time' && buf[p] !== 91; // nginx: [$time_local]
       if (step.field === 'time' && buf[p] === 91) {
         const close = buf.indexOf(93, p);
         if (close < 0 || close >= end) return false;
+        out.timeStart = p + 1;
+        out.timeEnd = close;
         p = close + 1;
       } else if (!step.until) {
         p = end;
@@ -138,6 +142,10 @@ function compileItems(raw: readonly Item[], format: string): UrlParser {
         // An unquoted field runs to where the whole next literal is (a field may hold spaces).
         p = buf.indexOf(step.until, p);
         if (p < 0 || p + step.until.length > end) return false;
+      }
+      if (timeInLiterals) {
+        out.timeStart = fieldStart;
+        out.timeEnd = p;
       }
       if (step.field === 'request') found = requestUrl(buf, fieldStart, p, out);
       else if (step.field === 'url' && !found) {

@@ -5,6 +5,7 @@ import { decodeEvent, decodeEventArray, type EventDecodeOptions } from '../chann
 import type { UrlWindowJobConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import type { UrlRange } from './access-log.js';
+import { ClfTimeParser } from './clf-time.js';
 import { compileUrlParser, type UrlParser } from './log-format.js';
 import { CheckpointStore, type Manifest } from './checkpoint-store.js';
 import { DirLock } from './dir-lock.js';
@@ -28,6 +29,8 @@ export interface JobStats {
   readonly parseErrors: number;
   /** Events received again (a sender's retry) and not counted twice. */
   readonly duplicates: number;
+  /** Event time: events older than the watermark, dropped. */
+  readonly lateEvents: number;
   readonly windowEndMs: number | undefined;
   readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
   /** The last slide's duration and the longest of the last 60, in ms. */
@@ -69,6 +72,13 @@ export class UrlWindowJob {
   readonly #open = new Map<number, OpenSlot>();
   readonly #range: UrlRange = { start: 0, end: 0 };
   readonly #findUrl: UrlParser;
+  /** Event time (`time = event`): the lines' own times place them, the watermark closes batches. */
+  readonly #eventTime: boolean;
+  readonly #clock = new ClfTimeParser();
+  #maxEventMs = NaN;
+  #late = 0;
+  /** Parse errors seen before the first event time (no batch to put them in yet). */
+  #pendingParseErrors = 0;
   readonly #slideSlots: number;
   readonly #decodeOpts: EventDecodeOptions;
   /** Earliest slot not yet closed; events for older slots go here (they arrived late). */
@@ -120,7 +130,8 @@ export class UrlWindowJob {
     this.#window = new SlidingWindow(config.windowDurationMs / config.batchIntervalMs);
     this.#slideSlots = config.slideDurationMs / config.batchIntervalMs;
     this.#findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
-    this.#nextToClose = this.#slotOf(Date.now());
+    this.#eventTime = config.time === 'event';
+    this.#nextToClose = config.time === 'event' ? NaN : this.#slotOf(Date.now());
     this.#server = new AvroRpcServer(
       {
         bind: config.bind,
@@ -150,6 +161,7 @@ export class UrlWindowJob {
       eventsCounted: this.#visible.eventsCounted,
       parseErrors: this.#visible.parseErrors,
       duplicates: this.#duplicates,
+      lateEvents: this.#late,
       windowEndMs: this.#windowEndMs,
       checkpoint: { seq: this.#lastManifest?.seq ?? 0, writtenAt: this.#lastManifest?.writtenAt, lastMs: this.#lastCheckpointMs },
       slideMs: { last: this.#slideMs.at(-1) ?? 0, max: Math.max(0, ...this.#slideMs) },
@@ -223,7 +235,7 @@ export class UrlWindowJob {
     await this.#server.close();
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#closeSlotsBefore(this.#slotOf(Date.now()));
+    this.#closeSlotsBefore(this.#closeLimit());
     this.#checkpoint(true);
     this.#wal?.close();
     this.#lock?.release();
@@ -237,6 +249,7 @@ export class UrlWindowJob {
       type: this.#config.type,
       batchIntervalMs: this.#config.batchIntervalMs,
       windowDurationMs: this.#config.windowDurationMs,
+      time: this.#config.time,
     });
     const started = performance.now();
     const loaded = this.#store.load();
@@ -257,12 +270,15 @@ export class UrlWindowJob {
       this.#duplicates = m.counters.duplicates;
       this.#visible = { ...m.visible };
       this.#publish();
-      this.#nextToClose = m.nextToClose;
+      this.#nextToClose = m.nextToClose ?? NaN;
+      this.#maxEventMs = m.maxEventMs ?? NaN;
+      this.#late = m.counters.late ?? 0;
+      this.#pendingParseErrors = m.pendingParseErrors ?? 0;
       this.#committedPositions = new Map(this.#positions);
       this.#lastManifest = m;
       walSeq = m.walSeq;
     } else {
-      this.#nextToClose = this.#slotOf(Date.now());
+      this.#nextToClose = this.#eventTime ? NaN : this.#slotOf(Date.now());
     }
     let replayed = 0;
     for (const record of WriteAheadLog.replay(walDir, walSeq)) replayed += this.#replay(record);
@@ -351,6 +367,10 @@ export class UrlWindowJob {
         this.#duplicates++;
         continue;
       }
+      if (this.#eventTime) {
+        this.#countByEventTime(data, ev.starts[i]!, ev.ends[i]!, inRun ? runKey : undefined);
+        continue;
+      }
       const ts = ev.timestamps[i]!;
       if (ts !== lastTs || slot === undefined) {
         lastTs = ts;
@@ -372,6 +392,46 @@ export class UrlWindowJob {
     }
     if (ev.count > 0) this.#dirty = true;
     this.#publish();
+  }
+
+  /**
+   * Event time: the line's own `[time]` places it; a line older than the watermark (its
+   * batch has closed) is late, counted and dropped. Lines that are not access-log lines,
+   * or have no time, are parse errors of the newest open batch.
+   */
+  #countByEventTime(data: Buffer, start: number, end: number, fileKey: string | undefined): void {
+    const range = this.#range;
+    range.timeStart = -1;
+    const ok = this.#findUrl(data, start, end, range);
+    const time = ok && range.timeStart !== undefined && range.timeStart >= 0 ? this.#clock.parse(data, range.timeStart, range.timeEnd!) : NaN;
+    if (Number.isNaN(time)) {
+      const k = Number.isNaN(this.#nextToClose) ? NaN : Math.max(this.#nextToClose, this.#slotOf(this.#maxEventMs));
+      if (Number.isNaN(k)) this.#pendingParseErrors++;
+      else this.#slot(k).parseErrors++;
+      const slot = Number.isNaN(k) ? undefined : this.#slot(k);
+      if (slot) slot.events++;
+      this.#eventsIn++;
+      if (fileKey) this.#fileParseErrors.set(fileKey, (this.#fileParseErrors.get(fileKey) ?? 0) + 1);
+      return;
+    }
+    const k = this.#slotOf(time);
+    if (Number.isNaN(this.#nextToClose)) this.#nextToClose = k;
+    this.#eventsIn++;
+    // Late by the watermark as of this line (not as of the last tick): the same log gives
+    // the same answer however fast it is read.
+    if (time < this.#maxEventMs - this.#config.watermarkMs || k < this.#nextToClose) {
+      this.#late++;
+      return;
+    }
+    if (!(time <= this.#maxEventMs)) this.#maxEventMs = time;
+    const slot = this.#slot(k);
+    if (this.#pendingParseErrors > 0) {
+      slot.parseErrors += this.#pendingParseErrors;
+      slot.events += this.#pendingParseErrors;
+      this.#pendingParseErrors = 0;
+    }
+    slot.events++;
+    slot.counts.add(this.#window.urls.id(data, range.start, range.end));
   }
 
   #publish(): void {
@@ -399,14 +459,23 @@ export class UrlWindowJob {
   }
 
   #schedule(): void {
-    const due = (this.#nextToClose + 1) * this.#config.batchIntervalMs;
+    // Processing time: at the end of the oldest open batch. Event time: every interval.
+    const bi = this.#config.batchIntervalMs;
+    const due = this.#eventTime ? (Math.floor(Date.now() / bi) + 1) * bi : (this.#nextToClose + 1) * bi;
     this.#timer = setTimeout(() => this.#tick(), Math.max(0, due - Date.now()));
+  }
+
+  /** Batches below this slot are over: by the clock, or by the watermark in event time. */
+  #closeLimit(): number {
+    if (!this.#eventTime) return this.#slotOf(Date.now());
+    if (Number.isNaN(this.#maxEventMs)) return -Infinity;
+    return this.#slotOf(this.#maxEventMs - this.#config.watermarkMs);
   }
 
   #tick(): void {
     this.#parseErrorSamples = 0;
     try {
-      this.#closeSlotsBefore(this.#slotOf(Date.now()));
+      this.#closeSlotsBefore(this.#closeLimit());
       this.#checkpoint(false);
     } catch (err) {
       this.#log.error({ err }, 'closing a batch or checkpointing failed; retrying next batch interval');
@@ -430,31 +499,38 @@ export class UrlWindowJob {
         this.#parseErrors += open.parseErrors;
         this.#dirty = true;
       }
-      // After a long pause, skip the intermediate slides: only the newest window matters.
-      if ((k + 1) % this.#slideSlots === 0 && limit - k <= this.#slideSlots) {
-        this.#persist(k);
-        const ms = performance.now() - started;
-        this.#slideMs.push(ms);
-        this.#slideHistogram.observe(ms);
-        if (this.#slideMs.length > 60) this.#slideMs.shift();
+      if ((k + 1) % this.#slideSlots === 0) {
+        if (limit - k <= this.#slideSlots) {
+          this.#persist(k);
+          const ms = performance.now() - started;
+          this.#slideMs.push(ms);
+          this.#slideHistogram.observe(ms);
+          if (this.#slideMs.length > 60) this.#slideMs.shift();
+        } else if (this.#eventTime) {
+          // A historical log's timeline: every window's row (its top is rebuilt from the history).
+          this.#persist(k, true);
+        }
+        // (Processing time after a pause: the intermediate slides are skipped.)
       }
-      // The closed slot's file for the next checkpoint, and its history row: not the slide's work.
-      const encoded = open && open.counts.size > 0 ? this.#window.encodeSlot(k) : undefined;
-      if (encoded) this.#slotChecksums.set(k, this.#store!.writeSlot(k, encoded));
+      // The closed batch's history row: not the slide's work.
       if (open && this.#config.history) {
         this.#results.saveBatch({
           startMs: k * this.#config.batchIntervalMs,
           events: open.events,
           parseErrors: open.parseErrors,
-          counts: encoded ?? Buffer.alloc(0),
+          counts: open.counts.size > 0 ? this.#window.encodeSlot(k) : Buffer.alloc(0),
         });
       }
     }
   }
 
-  #persist(k: number): void {
+  #persist(k: number, rowOnly = false): void {
     const endMs = (k + 1) * this.#config.batchIntervalMs;
     const w = this.#window;
+    if (rowOnly) {
+      this.#results.saveWindow({ startMs: endMs - this.#config.windowDurationMs, endMs, total: w.total, distinctUrls: w.size, top: [], changed: true, rowOnly });
+      return;
+    }
     this.#results.saveWindow({
       startMs: endMs - this.#config.windowDurationMs,
       endMs,
@@ -476,14 +552,21 @@ export class UrlWindowJob {
     const windowSlots = this.#window.slots();
     const live = new Set(windowSlots.map((s) => s.slot));
     for (const slot of this.#slotChecksums.keys()) if (!live.has(slot)) this.#slotChecksums.delete(slot);
+    // A closed batch's file is written once, by the first checkpoint that finds it in the
+    // window (a historical log closes thousands per second; most leave before then).
+    for (const { slot } of windowSlots) {
+      if (!this.#slotChecksums.has(slot)) this.#slotChecksums.set(slot, this.#store.writeSlot(slot, this.#window.encodeSlot(slot)));
+    }
     const oldest = this.#nextToClose;
     for (const [id, expires] of this.#seenIds) if (expires < oldest) this.#seenIds.delete(id);
     const walSeq = this.#walAppended ? this.#wal!.rotate() : this.#wal!.seq;
     this.#walAppended = false;
     this.#lastManifest = this.#store.commit({
-      nextToClose: this.#nextToClose,
+      nextToClose: Number.isNaN(this.#nextToClose) ? null : this.#nextToClose,
+      maxEventMs: Number.isNaN(this.#maxEventMs) ? null : this.#maxEventMs,
+      pendingParseErrors: this.#pendingParseErrors,
       lastSlot: this.#window.lastSlot,
-      counters: { eventsIn: this.#eventsIn, eventsCounted: this.#eventsCounted, parseErrors: this.#parseErrors, duplicates: this.#duplicates },
+      counters: { eventsIn: this.#eventsIn, eventsCounted: this.#eventsCounted, parseErrors: this.#parseErrors, duplicates: this.#duplicates, late: this.#late },
       visible: this.#visible,
       positions: [...this.#positions],
       fileParseErrors: [...this.#fileParseErrors],

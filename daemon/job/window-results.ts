@@ -9,6 +9,8 @@ export interface WindowResult {
   readonly top: readonly UrlCount[];
   /** False when nothing entered or left since the previous slide: only the bounds moved. */
   readonly changed: boolean;
+  /** Only the window's row (a slide along a historical log), not the newest window's top. */
+  readonly rowOnly?: boolean;
 }
 
 /** One closed batch interval, for the history: its totals and URL counts. */

@@ -66,6 +66,10 @@ export class ResultsStore implements WindowResultSink {
     );
     const prune = this.#db.prepare('DELETE FROM windows WHERE end_ms < ?');
     this.#saveSlide = this.#db.transaction((r: WindowResult) => {
+      if (r.rowOnly) {
+        insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
+        return;
+      }
       upsertLatest.run(r.startMs, r.endMs, r.total, r.distinctUrls);
       if (!r.changed) return;
       clearTop.run();

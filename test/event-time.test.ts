@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { clfTime, generateLines } from '../scripts/access-log-generator.js';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+
+interface Stats {
+  eventsIn: number;
+  eventsCounted: number;
+  parseErrors: number;
+  lateEvents: number;
+}
+interface Top {
+  window: { start: string; end: string };
+  total: number;
+  urls: { url: string; count: number }[];
+}
+
+const START = Date.UTC(2025, 5, 1, 8, 0, 0);
+
+/** Expected counts of a range, from the lines' own times, the simple way. */
+function expectedIn(lines: string[], from: number, to: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  const re = /^\S+ \S+ \S+ \[([^\]]+)\] "\S+ (\S+) [^"]*" \d{3} /;
+  for (const line of lines) {
+    const m = re.exec(line);
+    if (!m) continue;
+    const [d, mon, rest] = m[1]!.split('/');
+    const t = Date.parse(`${mon} ${d} ${rest!.replace(':', ' ')}`.replace(' +0000', ' GMT'));
+    if (t >= from && t < to) counts.set(m[2]!, (counts.get(m[2]!) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('event time', () => {
+  const daemons: RunningDaemon[] = [];
+  after(async () => {
+    for (const d of daemons) await d.stop('SIGKILL');
+  });
+
+  test('a historical multi-hour log is placed by its own times: range queries match, late lines are dropped and counted', async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\n');
+    mkdirSync(path.join(dir, 'spool'));
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const lines = [...generateLines({ lines: 30_000, urls: 200, seed: 21, startMs: START, spanSeconds: 3 * 3600, malformed: 0.01 })];
+    // Two late lines: ten minutes before the newest time seen, far past the 60 s watermark.
+    const late = `9.9.9.9 - - [${clfTime(START + 3 * 3600_000 - 600_000)}] "GET /late HTTP/1.1" 200 1`;
+    const all = [...lines, late, late];
+    writeFileSync(path.join(dir, 'hist.tmp'), all.join('\n') + '\n');
+    renameSync(path.join(dir, 'hist.tmp'), path.join(dir, 'spool', 'history.log'));
+
+    await waitFor('the log to be read', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.eventsIn === all.length && body.lateEvents === 2 ? body : undefined;
+    }, 30_000);
+    const { body: stats } = await daemon.get<Stats>('/api/stats');
+    assert.equal(stats.lateEvents, 2);
+    // The batches close at the next tick (the watermark has passed all but the last minute).
+    await waitFor('the timeline to be closed', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.eventsCounted + body.parseErrors > lines.length * 0.98 ? body : undefined;
+    });
+
+    // Ranges of the timeline, from hours and minutes and batches, against the file itself.
+    const iso = (ms: number) => new Date(ms).toISOString();
+    for (const [from, to] of [[START, START + 3600_000], [START + 90_000, START + 2 * 3600_000 + 17_000], [START + 5000, START + 65_000]]) {
+      const want = expectedIn(lines, from!, to!);
+      const { body } = await daemon.get<Top>(`/api/top?n=1000&from=${iso(from!)}&to=${iso(to!)}`);
+      assert.equal(body.total, [...want.values()].reduce((a, b) => a + b, 0), `total of ${iso(from!)}..${iso(to!)}`);
+      for (const { url, count } of body.urls) assert.equal(count, want.get(url), url);
+      assert.equal(body.urls.length, want.size);
+    }
+    // The newest window is where the log ends (the last minute is still open: the watermark).
+    const { body: newest } = await daemon.get<Top>('/api/top');
+    assert.ok(Date.parse(newest.window.end) <= START + 3 * 3600_000 && Date.parse(newest.window.end) >= START + 3 * 3600_000 - 120_000, newest.window.end);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
+  test('killed with SIGKILL five times mid-ingest, the timeline comes out the same', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.batchInterval = 0.25\na1.jobs.j1.windowDuration = 300\n');
+    mkdirSync(path.join(dir, 'spool'));
+    const lines: string[] = [];
+    for (let f = 0; f < 3; f++) {
+      // Consecutive hours, one file each, older files older on disk (consumeOrder = oldest).
+      const part = [...generateLines({ lines: 40_000, urls: 300, seed: 40 + f, startMs: START + f * 3600_000, spanSeconds: 3600 })];
+      lines.push(...part);
+      const file = path.join(dir, 'spool', `h${f}.log`);
+      writeFileSync(file, part.join('\n') + '\n');
+      const { utimesSync } = await import('node:fs');
+      utimesSync(file, new Date(Date.now() - 600_000 + f * 1000), new Date(Date.now() - 600_000 + f * 1000));
+    }
+    for (let k = 0; k < 5; k++) {
+      const d = await startDaemon(dir);
+      await new Promise((r) => setTimeout(r, 150 + k * 120));
+      d.proc.kill('SIGKILL');
+      await d.exited;
+    }
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const ranges: [number, number][] = [[START, START + 3600_000], [START + 3600_000, START + 2 * 3600_000], [START + 1800_000, START + 2 * 3600_000 + 1800_000]];
+    for (const [from, to] of ranges) {
+      const want = expectedIn(lines, from, to);
+      const total = [...want.values()].reduce((a, b) => a + b, 0);
+      const body = await waitFor(`the range ${iso(from)}..${iso(to)}`, async () => {
+        const { body: b } = await daemon.get<Top>(`/api/top?n=1000&from=${iso(from)}&to=${iso(to)}`);
+        return b.total === total ? b : undefined;
+      }, 30_000);
+      for (const { url, count } of body.urls) assert.equal(count, want.get(url), url);
+      assert.equal(body.urls.length, want.size);
+    }
+    assert.equal((await daemon.get<Stats>('/api/stats')).body.lateEvents, 0);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+});
