@@ -6,6 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
+ *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, memory, history)
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync, closeSync } from 'node:fs';
@@ -227,13 +228,42 @@ async function avroRpc(): Promise<void> {
   row('Avro RPC alone: events/s, one loopback connection, batches of 1000', '>= 1,000,000', fmt(rate), rate >= 1_000_000);
 }
 
+/** Event time over a day-long log, then `/api/top?from&to` over the whole day. */
+async function historyQuery(work: string): Promise<void> {
+  const dir = path.join(work, 'history');
+  const hours = smoke ? 2 : 24;
+  const lines = smoke ? 20_000 : 1_000_000;
+  const start = Date.UTC(2025, 0, 1);
+  const d = await daemonIn(dir, { 'a1.jobs.j1.time': 'event' });
+  const file = await prepare(dir, 'day.log', { lines, urls: 10_000, seed: 31, startMs: start, spanSeconds: hours * 3600 });
+  await ingest(d, dir, file, Math.floor(lines * 0.99));
+  const from = new Date(start).toISOString();
+  const to = new Date(start + hours * 3600_000).toISOString();
+  const times: number[] = [];
+  let total = 0;
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    const { body } = await d.get<{ total: number }>(`/api/top?n=10&from=${from}&to=${to}`);
+    times.push(performance.now() - t);
+    total = body.total;
+  }
+  await d.stop();
+  row(`GET /api/top?from&to over ${hours} h of history (${fmt(total)} lines): median, max of 20`, 'informational', `${median(times).toFixed(1)} ms, ${Math.max(...times).toFixed(1)} ms`, true);
+}
+
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  await endToEnd(work);
-  await latency(work);
-  await avroRpc();
-  await memorySlidesAndQueries(work);
+  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, memory, history.
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
+  const parts: [string, () => Promise<void>][] = [
+    ['e2e', () => endToEnd(work)],
+    ['latency', () => latency(work)],
+    ['rpc', () => avroRpc()],
+    ['memory', () => memorySlidesAndQueries(work)],
+    ['history', () => historyQuery(work)],
+  ];
+  for (const [name, run] of parts) if (!only || only.includes(name)) await run();
 
   const w = [Math.max(6, ...rows.map((r) => r.figure.length)), Math.max(6, ...rows.map((r) => r.target.length)), Math.max(8, ...rows.map((r) => r.measured.length))];
   const line = (a: string, b: string, c: string, d: string) => `| ${a.padEnd(w[0]!)} | ${b.padEnd(w[1]!)} | ${c.padStart(w[2]!)} | ${d.padEnd(4)} |`;

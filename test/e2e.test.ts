@@ -139,6 +139,31 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
+  test('URLs with any bytes round-trip exactly: quotes, percent, unicode, SQL', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const urls = ["/%27;%20DROP%20TABLE%20urls;--", "/';DROP+TABLE+latest_top;--", '/ünïcödé/路径/😀', '/say\\"hi\\"', '/a?b=c&d=%E2%82%AC'];
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(path.join(dir, 'spool'), { recursive: true });
+    const lines = urls.flatMap((u, i) => Array.from({ length: i + 1 }, () => `1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "GET ${u} HTTP/1.1" 200 1`));
+    writeFileSync(path.join(dir, 'stage.log'), lines.join('\n') + '\n');
+    renameSync(path.join(dir, 'stage.log'), path.join(dir, 'spool', 'odd.log'));
+    await waitFor('the file', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.eventsCounted === lines.length ? body : undefined;
+    });
+    const { body } = await daemon.get<Top>('/api/top?n=10');
+    assert.deepEqual(body.urls, urls.map((url, i) => ({ url, count: i + 1 })).reverse());
+    const { body: range } = await daemon.get<Top>(`/api/top?n=10&from=${Math.floor(Date.now() / 1000) - 120}`);
+    assert.deepEqual(range.urls, body.urls);
+    const { body: series } = await daemon.get<{ url: string; points: { count: number }[] }>(`/api/urls/${encodeURIComponent(urls[2]!)}/series?step=60&from=${Math.floor(Date.now() / 1000) - 600}`);
+    assert.equal(series.url, urls[2]);
+    assert.equal(series.points.reduce((a, p) => a + p.count, 0), 3);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
   test('a bad request gets a 400 that names the parameter; /health answers', async () => {
     const dir = tempDir();
     await writeConfig(dir);

@@ -73,6 +73,48 @@ describe('event time', () => {
       for (const { url, count } of body.urls) assert.equal(count, want.get(url), url);
       assert.equal(body.urls.length, want.size);
     }
+    // Windows along the timeline, oldest first, paginated, each rebuilt from the history.
+    const page1 = await daemon.get<{ windows: { start: string; end: string; total: number; urls: { url: string; count: number }[] }[]; next: string | null }>(
+      `/api/windows?from=${iso(START + 3600_000)}&to=${iso(START + 2 * 3600_000)}&n=5&limit=3`,
+    );
+    assert.equal(page1.status, 200);
+    assert.equal(page1.body.windows.length, 3);
+    assert.equal(page1.body.windows[0]!.end, iso(START + 3600_000 + 1000));
+    for (const w of page1.body.windows) {
+      const want = expectedIn(lines, Date.parse(w.start), Date.parse(w.end));
+      assert.equal(w.total, [...want.values()].reduce((a, b) => a + b, 0), w.end);
+      const top5 = [...want].map(([url, count]) => ({ url, count })).sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1)).slice(0, 5);
+      assert.deepEqual(w.urls, top5, w.end);
+    }
+    const page2 = await daemon.get<{ windows: { end: string }[] }>(`/api/windows?from=${page1.body.next}&to=${iso(START + 2 * 3600_000)}&n=0&limit=2`);
+    assert.equal(page2.body.windows[0]!.end, iso(START + 3600_000 + 4000));
+
+    // One URL's series, per minute, against the file.
+    const top = [...expectedIn(lines, START, START + 3600_000)].sort((a, b) => b[1] - a[1])[0]![0];
+    const series = await daemon.get<{ points: { start: string; count: number }[] }>(
+      `/api/urls/${encodeURIComponent(top)}/series?from=${iso(START)}&to=${iso(START + 3600_000)}&step=60`,
+    );
+    assert.equal(series.status, 200);
+    assert.equal(series.body.points.length, 60);
+    for (const p of series.body.points.slice(0, 10)) {
+      assert.equal(p.count, expectedIn(lines, Date.parse(p.start), Date.parse(p.start) + 60_000).get(top) ?? 0, p.start);
+    }
+    // Every route's parameters are checked.
+    for (const [route, parameter] of [
+      ['/api/windows?from=soon', 'from'],
+      ['/api/windows?limit=0', 'limit'],
+      ['/api/windows?n=1001', 'n'],
+      ['/api/windows?page=2', 'page'],
+      ['/api/urls/%2Fx/series?step=0.3', 'step'],
+      ['/api/urls/%2Fx/series?step=1&from=0&to=86400', 'step'],
+      ['/api/urls/%2Fx/series?to=never', 'to'],
+      ['/api/urls/%2Fx/series?step=abc', 'step'],
+    ] as const) {
+      const { status, body } = await daemon.get<{ parameter: string }>(route);
+      assert.equal(status, 400, route);
+      assert.equal(body.parameter, parameter, route);
+    }
+
     // The newest window is where the log ends (the last minute is still open: the watermark).
     const { body: newest } = await daemon.get<Top>('/api/top');
     assert.ok(Date.parse(newest.window.end) <= START + 3 * 3600_000 && Date.parse(newest.window.end) >= START + 3 * 3600_000 - 120_000, newest.window.end);

@@ -74,6 +74,52 @@ export function parseTime(value: string): number {
   return Date.parse(value);
 }
 
+const rangeProps = {
+  from: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds' },
+  to: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: now)' },
+} as const;
+
+const windowsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...rangeProps,
+    n: { type: 'integer', minimum: 0, maximum: 1000, default: 10, description: 'URLs per window' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'windows per page' },
+  },
+} as const;
+
+const seriesQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ...rangeProps, step: { type: 'number', exclusiveMinimum: 0, maximum: 31_622_400, default: 60, description: 'seconds per point' } },
+} as const;
+
+const MAX_SERIES_POINTS = 10_000;
+
+/** `from`/`to` with their defaults (`to` now, `from` `defaultSpanMs` before), or a 400 sent. */
+function parseRange(reply: FastifyReply, q: { from?: string; to?: string }, defaultSpanMs: number): { fromMs: number; toMs: number } | undefined {
+  const toMs = q.to === undefined ? Date.now() : parseTime(q.to);
+  if (Number.isNaN(toMs)) {
+    badParameter(reply, 'to', 'must be an ISO 8601 time or epoch seconds');
+    return undefined;
+  }
+  const fromMs = q.from === undefined ? toMs - defaultSpanMs : parseTime(q.from);
+  if (Number.isNaN(fromMs)) {
+    badParameter(reply, 'from', 'must be an ISO 8601 time or epoch seconds');
+    return undefined;
+  }
+  if (fromMs >= toMs) {
+    badParameter(reply, 'from', 'must be before to');
+    return undefined;
+  }
+  if (toMs - fromMs > MAX_RANGE_MS) {
+    badParameter(reply, 'from', 'is more than 366 days before to');
+    return undefined;
+  }
+  return { fromMs, toMs };
+}
+
 function badParameter(reply: FastifyReply, parameter: string, message: string) {
   return reply.code(400).send({ error: 'Bad Request', code: 'LF_HTTP_BAD_PARAMETER', parameter, message: `querystring parameter ${JSON.stringify(parameter)} ${message}` });
 }
@@ -83,6 +129,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    // URLs as path parameters (/api/urls/:url/series) may be long.
+    routerOptions: { maxParamLength: 8192 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
   app.setErrorHandler(replyWithError);
@@ -129,6 +177,48 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     };
   });
 
+  app.get<{ Querystring: { from?: string; to?: string; n: number; limit: number } }>(
+    '/api/windows',
+    { schema: { summary: 'The windows whose end is in (from, to], oldest first, each with its top URLs rebuilt from the history', querystring: windowsQuery } },
+    async (req, reply) => {
+      if (!deps.results || !deps.job) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
+      const range = parseRange(reply, req.query, 3_600_000);
+      if (!range) return reply;
+      const rows = deps.results.windows(range.fromMs, range.toMs, req.query.limit);
+      const history = deps.results.history(deps.job.batchIntervalMs);
+      const iso = (ms: number) => new Date(ms).toISOString();
+      return {
+        windows: rows.map((w) => ({
+          start: iso(w.startMs),
+          end: iso(w.endMs),
+          total: w.total,
+          urls: req.query.n > 0 ? history.top(w.startMs, w.endMs, req.query.n).urls : [],
+        })),
+        // The next page: the same query with from = next.
+        next: rows.length === req.query.limit ? iso(rows.at(-1)!.endMs) : null,
+      };
+    },
+  );
+
+  app.get<{ Params: { url: string }; Querystring: { from?: string; to?: string; step: number } }>(
+    '/api/urls/:url/series',
+    { schema: { summary: 'One URL\'s counts over time (the URL percent-encoded in the path)', querystring: seriesQuery } },
+    async (req, reply) => {
+      if (!deps.results || !deps.job) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
+      const range = parseRange(reply, req.query, 3_600_000);
+      if (!range) return reply;
+      const stepMs = Math.round(req.query.step * 1000);
+      if (stepMs % deps.job.batchIntervalMs !== 0) {
+        return badParameter(reply, 'step', `must be a multiple of the batch interval (${deps.job.batchIntervalMs / 1000} s)`);
+      }
+      if ((range.toMs - range.fromMs) / stepMs > MAX_SERIES_POINTS) {
+        return badParameter(reply, 'step', `gives more than ${MAX_SERIES_POINTS} points for this range`);
+      }
+      const points = deps.results.history(deps.job.batchIntervalMs).series(req.params.url, range.fromMs, range.toMs, stepMs);
+      return { url: req.params.url, step: stepMs / 1000, points: points.map((p) => ({ start: new Date(p.start).toISOString(), count: p.count })) };
+    },
+  );
+
   app.get('/metrics', { schema: { summary: 'Prometheus text format' } }, async (_req, reply) =>
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(deps.metrics())));
 
@@ -136,13 +226,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (!deps.results || !deps.job) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
     const { from, to } = req.query;
     if (from !== undefined || to !== undefined) {
-      const toMs = to === undefined ? Date.now() : parseTime(to);
-      if (Number.isNaN(toMs)) return badParameter(reply, 'to', 'must be an ISO 8601 time or epoch seconds');
-      const fromMs = from === undefined ? toMs - deps.job.windowDurationMs : parseTime(from);
-      if (Number.isNaN(fromMs)) return badParameter(reply, 'from', 'must be an ISO 8601 time or epoch seconds');
-      if (fromMs >= toMs) return badParameter(reply, 'from', 'must be before to');
-      if (toMs - fromMs > MAX_RANGE_MS) return badParameter(reply, 'from', 'is more than 366 days before to');
-      const r = deps.results.history(deps.job.batchIntervalMs).top(fromMs, toMs, req.query.n);
+      const range = parseRange(reply, req.query, deps.job.windowDurationMs);
+      if (!range) return reply;
+      const r = deps.results.history(deps.job.batchIntervalMs).top(range.fromMs, range.toMs, req.query.n);
       return { window: { start: new Date(r.fromMs).toISOString(), end: new Date(r.toMs).toISOString() }, total: r.total, urls: r.urls };
     }
     const json = deps.results.latestTopJson(req.query.n, ({ window, urls }) => ({

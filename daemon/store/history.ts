@@ -156,8 +156,15 @@ export class HistoryReader {
   readonly #batches: Database.Statement;
   readonly #levelCounts: Database.Statement;
   readonly #levelTotals: Database.Statement;
+  readonly #urlMinutes: Database.Statement;
+  readonly #batchesWithStart: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
+    this.#urlMinutes = db.prepare(
+      `SELECT c.start_ms AS start, c.count AS count FROM counts AS c JOIN urls AS u ON u.id = c.url_id
+       WHERE u.url = ? AND c.level = 1 AND c.start_ms >= ? AND c.start_ms < ?`,
+    );
+    this.#batchesWithStart = db.prepare('SELECT start_ms AS start, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
     this.#batchMs = batchIntervalMs;
     this.#frontier = db.prepare('SELECT MAX(start_ms) FROM totals WHERE level = ?').pluck();
     this.#batches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
@@ -169,6 +176,29 @@ export class HistoryReader {
     this.#levelTotals = db.prepare(
       'SELECT COALESCE(SUM(events - parse_errors), 0) FROM totals WHERE level = ? AND start_ms >= ? AND start_ms < ?',
     ).pluck();
+  }
+
+  /**
+   * One URL's counts in steps of `stepMs` over [fromMs, toMs): from minute rows where the
+   * step is whole minutes and they are rolled up, from the batches otherwise.
+   */
+  series(url: string, fromMs: number, toMs: number, stepMs: number): { start: number; count: number }[] {
+    const from = floorTo(fromMs, stepMs);
+    const points = Math.ceil((toMs - from) / stepMs);
+    const counts = new Float64Array(points);
+    const minuteEnd = stepMs % MINUTE === 0 ? ((this.#frontier.get(1) as number | null) ?? -Infinity) + MINUTE : -Infinity;
+    const split = Math.max(from, Math.min(toMs, floorTo(minuteEnd, MINUTE)));
+    if (split > from) {
+      for (const r of this.#urlMinutes.all(url, from, split) as { start: number; count: number }[]) {
+        counts[Math.floor((r.start - from) / stepMs)]! += r.count;
+      }
+    }
+    const target = Buffer.from(url, 'utf8');
+    for (const b of this.#batchesWithStart.all(split, toMs) as { start: number; counts: Buffer }[]) {
+      const n = countOf(b.counts, target);
+      if (n > 0) counts[Math.floor((b.start - from) / stepMs)]! += n;
+    }
+    return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count }));
   }
 
   /** The top `n` URLs of [fromMs, toMs) (aligned to batch intervals), summed from the history. */
@@ -232,6 +262,16 @@ export function decompose(
   };
   split(from, to, 2);
   return pieces;
+}
+
+/** The count of one URL in a counts blob (0 if absent), without decoding the others. */
+function countOf(blob: Buffer, url: Buffer): number {
+  for (let pos = 0; pos < blob.length;) {
+    const len = blob.readUInt32LE(pos + 4);
+    if (len === url.length && blob.compare(url, 0, len, pos + 8, pos + 8 + len) === 0) return blob.readUInt32LE(pos);
+    pos += 8 + len;
+  }
+  return 0;
 }
 
 /** Code point order, as the window's ties are ordered (by UTF-8 bytes). */

@@ -97,6 +97,7 @@ export class ResultsReader {
   readonly #db: Database.Database;
   readonly #latestTop: (n: number) => { window: LatestWindow | undefined; urls: UrlCount[] };
   readonly #version: Database.Statement;
+  readonly #windows: Database.Statement;
   /** Answers by `n`, valid while the database's data_version stays the same. */
   #cache = new Map<number, string>();
   #cachedVersion = -1;
@@ -113,12 +114,21 @@ export class ResultsReader {
       urls: top.all(n) as UrlCount[],
     }));
     this.#version = this.#db.prepare('PRAGMA data_version').pluck();
+    this.#windows = this.#db.prepare(
+      `SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM windows
+       WHERE end_ms > ? AND end_ms <= ? ORDER BY end_ms LIMIT ?`,
+    );
   }
 
   /** Range queries over the history (per-batch counts and their rollups). */
   history(batchIntervalMs: number): HistoryReader {
     this.#historyReader ??= new HistoryReader(this.#db, batchIntervalMs);
     return this.#historyReader;
+  }
+
+  /** Window rows (one per slide that changed the window) with end in (afterMs, toMs], oldest first. */
+  windows(afterMs: number, toMs: number, limit: number): LatestWindow[] {
+    return this.#windows.all(afterMs, toMs, limit) as LatestWindow[];
   }
 
   /** The newest window and its top `n` URLs, read in one snapshot. */
