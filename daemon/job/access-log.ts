@@ -42,19 +42,23 @@ export function findUrl(buf: Buffer, start: number, end: number, out: UrlRange):
     if (buf[q - 1] !== BACKSLASH) break;
     q++;
   }
-  if (!statusAndSize(buf, q + 1, end)) return false;
-  // method, then the URL
-  p = reqStart;
-  while (p < q && buf[p] !== SP) p++;
-  if (p === reqStart) return false;
-  while (p < q && buf[p] === SP) p++;
+  if (!statusAndSize(buf, q + 1, end) || !requestUrl(buf, reqStart, q, out)) return false;
+  out.timeStart = timeStart;
+  out.timeEnd = close;
+  return true;
+}
+
+/** The URL of a request line `buf[start, end)`: its second white-space token. */
+export function requestUrl(buf: Buffer, start: number, end: number, out: UrlRange): boolean {
+  let p = start;
+  while (p < end && buf[p] !== SP) p++;
+  if (p === start) return false;
+  while (p < end && buf[p] === SP) p++;
   const urlStart = p;
-  while (p < q && buf[p] !== SP) p++;
+  while (p < end && buf[p] !== SP) p++;
   if (p === urlStart) return false;
   out.start = urlStart;
   out.end = p;
-  out.timeStart = timeStart;
-  out.timeEnd = close;
   return true;
 }
 

@@ -1,4 +1,4 @@
-import { findUrl, type UrlRange } from './access-log.js';
+import { findUrl, requestUrl, type UrlRange } from './access-log.js';
 
 /** Finds the URL of the line `buf[start, end)` into `out`; false for a parse error. */
 export type UrlParser = (buf: Buffer, start: number, end: number, out: UrlRange) => boolean;
@@ -169,20 +169,6 @@ function mergeAdjacentFields(items: readonly Item[]): Item[] {
     } else out.push(item);
   }
   return out;
-}
-
-/** The second white-space token of a request line. */
-function requestUrl(buf: Buffer, start: number, end: number, out: UrlRange): boolean {
-  let p = start;
-  while (p < end && buf[p] !== SP) p++;
-  if (p === start) return false;
-  while (p < end && buf[p] === SP) p++;
-  const urlStart = p;
-  while (p < end && buf[p] !== SP) p++;
-  if (p === urlStart) return false;
-  out.start = urlStart;
-  out.end = p;
-  return true;
 }
 
 /** Apache's LogFormat of a named format, for documentation and tests. */
