@@ -169,10 +169,15 @@ describe('the daemon end to end', () => {
     await writeConfig(dir);
     const daemon = await startDaemon(dir);
     daemons.push(daemon);
-    for (const [query, parameter] of [['n=0', 'n'], ['n=1001', 'n'], ['n=abc', 'n'], ['n=5&sort=x', 'sort']] as const) {
+    for (const [query, parameter] of [['n=0', 'n'], ['n=1001', 'n'], ['n=abc', 'n'], ['n=5&sort=x', 'sort'], ['n=99999999999999999999', 'n'], ['n=1%27%20OR%201=1', 'n']] as const) {
       const { status, body } = await daemon.get<{ parameter: string; message: string }>(`/api/top?${query}`);
       assert.equal(status, 400, query);
       assert.equal(body.parameter, parameter, query);
+    }
+    for (const route of ['/api/stats?verbose=1', '/metrics?x=1', '/health?x=1', '/api/files?x=1']) {
+      const { status, body } = await daemon.get<{ parameter: string }>(route);
+      assert.equal(status, 400, route);
+      assert.equal(body.parameter, route.includes('verbose') ? 'verbose' : 'x', route);
     }
     assert.deepEqual((await daemon.get('/health')).body, { status: 'ok' });
     const { status: docsStatus, body: openapi } = await daemon.get<{ openapi: string; paths: Record<string, unknown> }>('/docs/json');

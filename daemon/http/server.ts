@@ -67,6 +67,9 @@ const topQuery = {
 
 const MAX_RANGE_MS = 366 * 24 * 3600 * 1000;
 
+/** Routes without parameters still refuse unknown ones (a typo should not pass silently). */
+const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
+
 /** ISO 8601 or epoch seconds; NaN when it is neither. */
 export function parseTime(value: string): number {
   if (/^\d{1,12}(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
@@ -153,9 +156,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/health', { schema: { summary: 'Liveness: 200 once the pipeline runs' } }, async () => ({ status: 'ok' }));
+  app.get('/health', { schema: { summary: 'Liveness: 200 once the pipeline runs', querystring: noQuery } }, async () => ({ status: 'ok' }));
 
-  app.get('/api/stats', { schema: { summary: 'Counters of the pipeline: events, parse errors, files, channel, window, checkpoint' } }, async () => deps.stats());
+  app.get('/api/stats', { schema: { summary: 'Counters of the pipeline: events, parse errors, files, channel, window, checkpoint', querystring: noQuery } }, async () => deps.stats());
 
   app.get<{ Querystring: { state?: string } }>('/api/files', { schema: { summary: 'Every file the source has seen', querystring: filesQuery } }, async (req) => {
     const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -219,7 +222,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     },
   );
 
-  app.get('/metrics', { schema: { summary: 'Prometheus text format' } }, async (_req, reply) =>
+  app.get('/metrics', { schema: { summary: 'Prometheus text format', querystring: noQuery } }, async (_req, reply) =>
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(deps.metrics())));
 
   app.get<{ Querystring: { n: number; from?: string; to?: string } }>('/api/top', { schema: { summary: 'The most requested URLs of the newest window, or of any range of the history', querystring: topQuery } }, async (req, reply) => {
