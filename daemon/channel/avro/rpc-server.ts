@@ -154,7 +154,8 @@ class Connection {
   readonly #decoder: NettyFrameDecoder;
   readonly #events = new DecodedEvents();
   readonly #queue: NettyFrame[] = [];
-  #handshaken = false;
+  /** The client's protocol hash once it has shaken hands. */
+  #clientHash: Buffer | undefined;
   #busy = false;
 
   constructor(server: AvroRpcServer, socket: net.Socket, peer: string) {
@@ -196,14 +197,16 @@ class Connection {
     const payload = frame.payload;
     let pos = 0;
     let handshakeBytes: Buffer | undefined;
-    if (!this.#handshaken) {
+    // Java's Netty clients shake hands once per connection; others (Python's requestor)
+    // on every call: after the first, a call that starts with this client's hash has one.
+    if (!this.#clientHash || (payload.length >= 16 && payload.compare(this.#clientHash, 0, 16, 0, 16) === 0)) {
       const { value, offset } = HandshakeRequest.decode(payload, 0) as { value: HandshakeRequestValue; offset: number };
       if (offset < 0) throw new Error('truncated handshake');
       pos = offset;
       const res = this.#server.handshake(value);
       handshakeBytes = HandshakeResponse.toBuffer(res);
       if (res.match === 'NONE') return encodeFrame(frame.serial, handshakeBytes);
-      this.#handshaken = true;
+      this.#clientHash = Buffer.from(value.clientHash);
     }
     const r = new AvroReader(payload, pos);
     for (let m = r.blockCount(); m !== 0; m = r.blockCount()) {

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { AvroRpcServer, batchFromLines, MemoryChannel, type DecodedEvents } from '../daemon/channel/index.js';
+import { AvroSink } from '../daemon/sink/index.js';
+import { testLogger } from './helpers/logger.js';
+
+/** Debian's python3-avro installs for the system Python; CI installs it (.ci/run). */
+const PYTHON = '/usr/bin/python3';
+const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/python/avro_peer.py');
+const available = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import avro.ipc']).status === 0;
+const skip = available ? false : 'python3-avro is not installed (apt-get install python3-avro; .ci/run does)';
+
+function runPython(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c));
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) => child.on('exit', (status) => {
+    clearTimeout(timer);
+    resolve({ status, stdout, stderr });
+  }));
+}
+
+describe('interop with Apache Avro\'s Python implementation', () => {
+  test('a Python avro.ipc Requestor sends append and appendBatch to our receiver', { skip }, async () => {
+    const bodies: string[] = [];
+    const ids: string[] = [];
+    const server = new AvroRpcServer({ bind: '127.0.0.1', port: 0, logger: testLogger }, (ev: DecodedEvents) => {
+      for (let i = 0; i < ev.count; i++) {
+        bodies.push(ev.data.toString('utf8', ev.starts[i], ev.ends[i]));
+        if (ev.idStarts[i] !== -1) ids.push(ev.data.toString('utf8', ev.idStarts[i], ev.idEnds[i]));
+      }
+      return 'OK';
+    });
+    const port = await server.listen();
+    try {
+      // Asynchronously: the receiver runs in this process's event loop.
+      const run = await runPython([PEER, 'send', String(port), '3', '500']);
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(run.stdout.trim().split('\n'), ['OK', 'OK', 'OK', 'OK']);
+      assert.equal(bodies.length, 1 + 3 * 500);
+      assert.match(bodies[0]!, /GET \/python\/append /);
+      assert.match(bodies[1]!, /GET \/python\/0 /);
+      assert.equal(ids[0], 'py-0-0');
+      assert.equal(new Set(ids).size, 1500);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('our sink delivers to a Python avro.ipc Responder, many calls on one connection', { skip }, async () => {
+    const count = 2500;
+    const peer = spawn(PYTHON, [PEER, 'serve', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    peer.stdout.on('data', (c: Buffer) => (out += c));
+    peer.stderr.on('data', (c: Buffer) => (err += c));
+    const exited = new Promise<number | null>((resolve) => peer.on('exit', resolve));
+    for (let i = 0; i < 200 && !/^port \d+/.test(out); i++) await new Promise((r) => setTimeout(r, 25));
+    const port = Number(/^port (\d+)/.exec(out)?.[1]);
+    assert.ok(port > 0, `the peer listens: ${err}`);
+    const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 10_000, transactionCapacity: 500 });
+    const sink = new AvroSink(
+      { name: 'k1', type: 'avro', channel: 'c1', hostname: '127.0.0.1', port, batchSize: 500, connectTimeout: 2000, requestTimeout: 10_000 },
+      channel,
+      testLogger,
+    );
+    sink.start();
+    for (let b = 0; b < count / 250; b++) {
+      await channel.put({ ...batchFromLines(Array.from({ length: 250 }, (_, i) => `line ${b * 250 + i} ünï`), { file: '/spool/x.log' }), firstHeaders: { 'lf.pos': `k:${b}:250` } });
+    }
+    assert.equal(await exited, 0, err);
+    await sink.stop(100);
+    const events = out.trim().split('\n').slice(1).map((l) => JSON.parse(l) as { headers: Record<string, string>; body: string });
+    assert.equal(events.length, count);
+    assert.deepEqual(events.map((e) => e.body), Array.from({ length: count }, (_, i) => `line ${i} ünï`));
+    assert.equal(events[0]!.headers.file, '/spool/x.log');
+    assert.equal(events[0]!.headers['lf.pos'], 'k:0:250');
+    assert.equal(events[1]!.headers['lf.pos'], undefined);
+  });
+});
