@@ -139,4 +139,41 @@ describe('bundled configurations', () => {
     assert.equal(c.sources[0]!.spoolDir, '/app/spool');
     assert.equal(c.jobs[0]!.database, '/app/data/results.db');
   });
+
+  test('conf/edge.conf and conf/aggregator.conf load: an edge sends, an aggregator counts', () => {
+    const edge = loadAgentConfig('conf/edge.conf', 'edge');
+    assert.equal(edge.jobs.length, 0);
+    assert.equal(edge.http, undefined);
+    assert.equal(edge.sinks[0]!.port, 4545);
+    const agg = loadAgentConfig('conf/aggregator.conf', 'agg');
+    assert.equal(agg.sources.length, 0);
+    assert.equal(agg.jobs[0]!.port, 4545);
+    assert.equal(agg.jobs[0]!.bind, '0.0.0.0');
+  });
+
+  test("the seed's Flume configuration loads as it is", () => {
+    const seed = `a1.sources = r1
+a1.sinks = k1
+a1.channels = c1
+a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = /home/maria_dev/spool
+a1.sources.r1.fileHeader = true
+a1.sources.r1.interceptors = timestampInterceptor
+a1.sources.r1.interceptors.timestampInterceptor.type = timestamp
+a1.sinks.k1.type = avro
+a1.sinks.k1.hostname = localhost
+a1.sinks.k1.port = 9092
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 1000
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.channel = c1
+a1.sources.r1.channels = c1
+`;
+    const c = parseAgentConfig(seed, 'sparkstreamingflume.conf', 'a1');
+    assert.equal(c.sources[0]!.spoolDir, '/home/maria_dev/spool');
+    assert.equal(c.sinks[0]!.hostname, 'localhost');
+    assert.equal(c.sinks[0]!.port, 9092);
+    assert.equal(c.channels[0]!.transactionCapacity, 100);
+    assert.equal(c.jobs.length, 0);
+  });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,9 +88,11 @@ export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent
     let buffered = '';
     const onLine = (line: string) => {
       logs.push(line);
-      if (!line.includes('"http listening"')) return;
+      // Ready when HTTP listens; an agent without HTTP (an edge) when it has started.
+      const http = line.includes('"http listening"');
+      if (!http && !(line.includes('"agent started"') && !logs.some((l) => l.includes('"http listening"')) && !expectsHttp(cwd, args))) return;
       clearTimeout(timer);
-      const url = JSON.parse(line).address as string;
+      const url = http ? (JSON.parse(line).address as string) : '';
       resolve({
         proc,
         url,
@@ -118,6 +120,19 @@ export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent
       reject(new Error(`daemon exited with ${code} before listening:\n${logs.join('\n')}`));
     });
   });
+}
+
+/** Whether the agent's configuration has an HTTP section (then readiness is `http listening`). */
+function expectsHttp(cwd: string, args: string[]): boolean {
+  const i = args.indexOf('--conf-file');
+  const name = args.indexOf('--name') >= 0 ? args[args.indexOf('--name') + 1]! : 'a1';
+  if (i < 0) return true;
+  try {
+    const text = readFileSync(path.resolve(cwd, args[i + 1]!), 'utf8');
+    return new RegExp(`^\\s*${name}\\.http\\.`, 'm').test(text);
+  } catch {
+    return true;
+  }
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
