@@ -10,9 +10,11 @@ import {
   DecodedEvents,
   encodeAppendBatchFrame,
   FLUME_PROTOCOL,
+  FLUME_PROTOCOL_HASH,
   readEventObject,
   type FlumeEvent,
 } from '../daemon/channel/index.js';
+import { HandshakeRequest } from '../daemon/channel/avro/protocol.js';
 import { testLogger } from './helpers/logger.js';
 
 const service = avro.Service.forProtocol(FLUME_PROTOCOL as unknown as any);
@@ -45,6 +47,23 @@ describe('AvroFlumeEvent codec', () => {
     assert.equal(r.string(), 'appendBatch');
     const expected = eventArray.toBuffer(bodies.map((b) => ({ headers, body: Buffer.from(b) })));
     assert.deepEqual(frame.subarray(r.pos), expected);
+  });
+
+  test('golden bytes: a first call (handshake + appendBatch) is exactly these bytes', () => {
+    // Pinned: a change here changes the wire; Flume, Spark and avsc peers depend on it.
+    const GOLDEN =
+      '00000001' + '00000001' + '0000007b' + // Netty: serial 1, one buffer of 123 bytes
+      '30da54059df72d9584b867d5202e2069' + '00' + '30da54059df72d9584b867d5202e2069' + '00' + // handshake: hash, no protocol, hash, no meta
+      '00' + '16' + Buffer.from('appendBatch').toString('hex') + // call metadata, message name
+      '04' + // two events
+      '04' + '12' + Buffer.from('timestamp').toString('hex') + '1a' + Buffer.from('1700000000000').toString('hex') +
+      '0c' + Buffer.from('lf.pos').toString('hex') + '0a' + Buffer.from('k:9:2').toString('hex') + '00' + '0c' + Buffer.from('GET /a').toString('hex') +
+      '02' + '12' + Buffer.from('timestamp').toString('hex') + '1a' + Buffer.from('1700000000000').toString('hex') + '00' + '02' + '78' +
+      '00'; // end of the array
+    const handshake = HandshakeRequest.toBuffer({ clientHash: FLUME_PROTOCOL_HASH, clientProtocol: null, serverHash: FLUME_PROTOCOL_HASH, meta: null });
+    const batch = { ...batchFromLines(['GET /a', 'x'], { timestamp: '1700000000000' }), firstHeaders: { 'lf.pos': 'k:9:2' } };
+    assert.equal(encodeAppendBatchFrame(1, handshake, [batch]).toString('hex'), GOLDEN);
+    assert.equal(FLUME_PROTOCOL_HASH.toString('hex'), '30da54059df72d9584b867d5202e2069');
   });
 
   test('headers only the first event of a batch carries are encoded on it alone', () => {
