@@ -48,6 +48,9 @@ async function main(): Promise<void> {
       return;
     }
     const config = loadAgentConfig(opts.confFile, opts.name);
+    if (config.notImplemented.length > 0) {
+      log.warn({ keys: config.notImplemented }, `Flume settings with no effect in logflow: ${config.notImplemented.join(', ')}`);
+    }
     agent = new Agent(config, log);
     await agent.start({ resetCheckpoint: opts.resetCheckpoint });
   } catch (err) {

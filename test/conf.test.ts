@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadAgentConfig, parseAgentConfig, parseProperties } from '../daemon/conf/index.js';
@@ -175,5 +176,22 @@ a1.sources.r1.channels = c1
     assert.equal(c.sinks[0]!.port, 9092);
     assert.equal(c.channels[0]!.transactionCapacity, 100);
     assert.equal(c.jobs.length, 0);
+  });
+
+  test('Flume keys that have no effect here are accepted and listed; a typo is still refused', () => {
+    const c = parseAgentConfig(MINIMAL + 'a1.sources.r1.trackerDir = .flumespool\na1.channels.c1.keepAlive = 3\n', 't.conf', 'a1');
+    assert.deepEqual(c.notImplemented, ['a1.sources.r1.trackerDir (line 8)', 'a1.channels.c1.keepAlive (line 9)']);
+    assert.throws(() => parseAgentConfig(MINIMAL + 'a1.channels.c1.keepAlvie = 3\n', 't.conf', 'a1'), /keepAlvie/);
+  });
+
+  test('host and static interceptors, with Flume\'s keys and defaults', () => {
+    const c = parseAgentConfig(
+      MINIMAL + 'a1.sources.r1.interceptors = h s\na1.sources.r1.interceptors.h.type = host\na1.sources.r1.interceptors.h.useIP = false\n' +
+        'a1.sources.r1.interceptors.s.type = static\na1.sources.r1.interceptors.s.key = dc\na1.sources.r1.interceptors.s.value = eu-1\n',
+      't.conf', 'a1',
+    );
+    const [h, st] = c.sources[0]!.interceptors;
+    assert.deepEqual({ ...h }, { type: 'host', headerName: 'host', preserveExisting: false, value: os.hostname() });
+    assert.deepEqual({ ...st }, { type: 'static', headerName: 'dc', preserveExisting: true, value: 'eu-1' });
   });
 });

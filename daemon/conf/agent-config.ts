@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
@@ -8,11 +9,17 @@ import { PropertyReader } from './reader.js';
 export const CONSUME_ORDERS = ['oldest', 'youngest', 'random'] as const;
 export const DELETE_POLICIES = ['never', 'immediate'] as const;
 
-export interface TimestampInterceptorConfig {
-  readonly type: 'timestamp';
+/** Flume's interceptors that set one header to the same value for a whole batch. */
+export interface InterceptorConfig {
+  readonly type: 'timestamp' | 'host' | 'static';
   readonly headerName: string;
   readonly preserveExisting: boolean;
+  /** `static`: the value; `host`: the host name or address, resolved at start-up. */
+  readonly value: string | undefined;
 }
+
+/** @deprecated the timestamp interceptor is one of `InterceptorConfig`'s types. */
+export type TimestampInterceptorConfig = InterceptorConfig;
 
 export interface SpoolDirSourceConfig {
   readonly name: string;
@@ -35,7 +42,7 @@ export interface SpoolDirSourceConfig {
   readonly pollDelay: number;
   readonly inputCharset: 'utf-8' | 'latin1';
   readonly maxLineLength: number;
-  readonly interceptors: readonly TimestampInterceptorConfig[];
+  readonly interceptors: readonly InterceptorConfig[];
 }
 
 export interface MemoryChannelConfig {
@@ -101,6 +108,8 @@ export interface AgentConfig {
   readonly sinks: readonly AvroSinkConfig[];
   readonly jobs: readonly UrlWindowJobConfig[];
   readonly http: HttpConfig | undefined;
+  /** Flume keys of the file that have no effect here, with their lines (for one warning). */
+  readonly notImplemented: readonly string[];
 }
 
 /** Reads and validates one agent's configuration; any problem throws a ConfigError naming the key. */
@@ -132,7 +141,11 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
   const jobs = r.list(a + 'jobs').map((name) => readJob(r, a + 'jobs.' + name, name, resolve));
   const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
 
-  const unknown = r.unused(a);
+  // Flume keys this daemon does not implement are accepted with one warning, so an
+  // existing Flume configuration runs; anything else is a typo and stops start-up.
+  const leftover = r.unused(a);
+  const unknown = leftover.filter((p) => !FLUME_KEYS_NOT_IMPLEMENTED.some((re) => re.test(p.key.slice(a.length))));
+  const notImplemented = leftover.filter((p) => !unknown.includes(p)).map((p) => `${p.key} (line ${p.line})`);
   if (unknown.length > 0) {
     const list = unknown.map((p) => `${file}:${p.line}: ${p.key}`).join('; ');
     throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.key, unknown[0]!.line);
@@ -143,8 +156,17 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
   for (const s of [...sources, ...sinks]) {
     if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
   }
-  return Object.freeze({ agent, file, sources, channels, sinks, jobs, http });
+  return Object.freeze({ agent, file, sources, channels, sinks, jobs, http, notImplemented });
 }
+
+/** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
+const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
+  /^sources\.[^.]+\.(trackerDir|recursiveDirectorySearch|decodeErrorPolicy|bufferMaxLines|bufferMaxLineLength|skipToEnd|trackingPolicy|maxBackoff|threads|deserializer\.outputCharset)$/,
+  /^sources\.[^.]+\.selector\.(header|mapping\..+|optional\..+|default)$/,
+  /^channels\.[^.]+\.(keepAlive|byteCapacity|byteCapacityBufferPercentage)$/,
+  /^sinks\.[^.]+\.(compression-type|compression-level|ssl|trust-all-certs|truststore|truststore-password|truststore-type|exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
+  /^sinkgroups(\..+)?$/,
+];
 
 function readChannel(r: PropertyReader, p: string, name: string): MemoryChannelConfig {
   r.oneOf(p + '.type', ['memory'] as const);
@@ -196,16 +218,30 @@ function readSource(
   });
 }
 
-function readInterceptors(r: PropertyReader, p: string): TimestampInterceptorConfig[] {
+function readInterceptors(r: PropertyReader, p: string): InterceptorConfig[] {
   return r.list(p + '.interceptors').map((name) => {
     const ip = `${p}.interceptors.${name}`;
-    r.oneOf(ip + '.type', ['timestamp'] as const);
-    return Object.freeze({
-      type: 'timestamp' as const,
-      headerName: r.string(ip + '.headerName', 'timestamp'),
-      preserveExisting: r.bool(ip + '.preserveExisting', false),
-    });
+    const type = r.oneOf(ip + '.type', ['timestamp', 'host', 'static'] as const);
+    // Flume's defaults: timestamp and host replace the header, static keeps an existing one.
+    const preserveExisting = r.bool(ip + '.preserveExisting', type === 'static');
+    if (type === 'timestamp') {
+      return Object.freeze({ type, headerName: r.string(ip + '.headerName', 'timestamp'), preserveExisting, value: undefined });
+    }
+    if (type === 'host') {
+      const useIP = r.bool(ip + '.useIP', true);
+      const host = useIP ? (firstAddress() ?? os.hostname()) : os.hostname();
+      return Object.freeze({ type, headerName: r.string(ip + '.hostHeader', 'host'), preserveExisting, value: host });
+    }
+    return Object.freeze({ type, headerName: r.string(ip + '.key', 'key'), preserveExisting, value: r.string(ip + '.value', 'value') });
   });
+}
+
+/** The first non-internal IPv4 address, as Flume's host interceptor uses by default. */
+function firstAddress(): string | undefined {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
 }
 
 function readSink(

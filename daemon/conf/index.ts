@@ -5,6 +5,7 @@ export type {
   HttpConfig,
   MemoryChannelConfig,
   SpoolDirSourceConfig,
+  InterceptorConfig,
   TimestampInterceptorConfig,
   UrlWindowJobConfig,
 } from './agent-config.js';

@@ -385,7 +385,8 @@ export class SpoolDirSource {
     const headers: Record<string, string> = { ...base };
     const now = String(Date.now());
     for (const i of this.#config.interceptors) {
-      if (!i.preserveExisting || headers[i.headerName] === undefined) headers[i.headerName] = now;
+      if (i.preserveExisting && headers[i.headerName] !== undefined) continue;
+      headers[i.headerName] = i.type === 'timestamp' ? now : i.value!;
     }
     return headers;
   }
