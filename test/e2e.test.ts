@@ -98,7 +98,7 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('files already in the spool at start-up, CRLF lines and a last line without a newline', async () => {
+  test('files already in the spool at start-up, CRLF lines, a last line without a newline, a .gz file', async () => {
     const dir = tempDir();
     await writeConfig(dir);
     const spool = path.join(dir, 'spool');
@@ -107,14 +107,17 @@ describe('the daemon end to end', () => {
     const line = (url: string) => `1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET ${url} HTTP/1.1" 200 5 "-" "ua"`;
     writeFileSync(path.join(spool, 'one.log'), [line('/a'), line('/b'), line('/a')].join('\r\n') + '\r\n');
     writeFileSync(path.join(spool, 'two.log'), [line('/a'), 'not a log line', line('/c')].join('\n'));
+    const { gzipSync } = await import('node:zlib');
+    writeFileSync(path.join(spool, 'three.log.gz'), gzipSync([line('/gz'), line('/a')].join('\n') + '\n'));
     const daemon = await startDaemon(dir);
     daemons.push(daemon);
-    await waitFor('both files', async () => {
+    await waitFor('all three files', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');
-      return body.files.completed === 2 && body.eventsCounted + body.parseErrors === 6 ? body : undefined;
+      return body.files.completed === 3 && body.eventsCounted + body.parseErrors === 8 ? body : undefined;
     });
+    assert.ok(existsSync(path.join(spool, 'three.log.gz.COMPLETED')));
     const { body } = await daemon.get<Top>('/api/top?n=10');
-    assert.deepEqual(body.urls, [{ url: '/a', count: 3 }, { url: '/b', count: 1 }, { url: '/c', count: 1 }]);
+    assert.deepEqual(body.urls, [{ url: '/a', count: 4 }, { url: '/b', count: 1 }, { url: '/c', count: 1 }, { url: '/gz', count: 1 }]);
     const { body: stats } = await daemon.get<Stats>('/api/stats');
     assert.equal(stats.parseErrors, 1);
     assert.equal(await daemon.stop('SIGTERM'), 0);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { eventBody, MemoryChannel } from '../daemon/channel/index.js';
 import { parseAgentConfig } from '../daemon/conf/index.js';
 import { SpoolDirSource } from '../daemon/source/index.js';
@@ -136,5 +137,24 @@ describe('spooldir source', () => {
       writeFileSync(path.join(spool, 'l1.log'), Buffer.from('caf\xe9\nna\xefve\n', 'latin1')));
     await waitFor('the file', () => run.source.files.counts().completed === 1 || undefined);
     assert.deepEqual(run.events.map((e) => e.body), ['café', 'naïve']);
+  });
+
+  test('gzip files are read transparently; a corrupt one is quarantined as .FAILED with its reason', async (t) => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => `gz line ${i}`);
+    const run = await runSource(t, '', (spool) => {
+      writeFileSync(path.join(spool, 'a.log.gz'), gzipSync(lines.join('\n') + '\n'));
+      const good = gzipSync('never read\n'.repeat(1000));
+      writeFileSync(path.join(spool, 'broken.log.gz'), Buffer.concat([good.subarray(0, 40), Buffer.from('garbage garbage garbage')]));
+    });
+    await waitFor('both files', () => {
+      const c = run.source.files.counts();
+      return c.completed === 1 && c.failed === 1 ? c : undefined;
+    });
+    assert.deepEqual(run.events.filter((e) => e.file === 'a.log.gz').map((e) => e.body), lines);
+    const failed = run.source.files.list().find((f) => f.state === 'failed')!;
+    assert.equal(failed.name, 'broken.log.gz');
+    assert.match(failed.reason!, /read failed: .*renamed broken\.log\.gz\.FAILED/);
+    assert.ok(existsSync(path.join(run.spool, 'broken.log.gz.FAILED')));
+    assert.ok(existsSync(path.join(run.spool, 'a.log.gz.COMPLETED')));
   });
 });
