@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { BatchResult, UrlCount } from '../job/index.js';
+import { BatchCounts, UrlInterner, type BatchResult, type UrlCount } from '../job/index.js';
 
 /**
  * The history, in three levels:
@@ -92,15 +92,26 @@ export class HistoryWriter {
     const rollUpMinute = (minute: number) => {
       clearLevel.run(1, minute);
       clearTotals.run(1, minute);
-      const sums = new Map<string, number>();
+      // Summed by the URLs' bytes: a minute of a million distinct URLs costs an arena and
+      // typed arrays, not a Map of a million strings (measured: ~90 MB less at peak).
+      const interner = new UrlInterner(1024);
+      const sums = new BatchCounts();
       let events = 0;
       let parseErrors = 0;
-      for (const b of minuteBatches.all(minute, minute + MINUTE) as { events: number; parseErrors: number; counts: Buffer }[]) {
+      for (const b of minuteBatches.iterate(minute, minute + MINUTE) as IterableIterator<{ events: number; parseErrors: number; counts: Buffer }>) {
         events += b.events;
         parseErrors += b.parseErrors;
-        for (const [url, n] of decodeCounts(b.counts)) sums.set(url, (sums.get(url) ?? 0) + n);
+        const blob = b.counts;
+        for (let pos = 0; pos < blob.length;) {
+          const len = blob.readUInt32LE(pos + 4);
+          sums.add(interner.id(blob, pos + 8, pos + 8 + len), blob.readUInt32LE(pos));
+          pos += 8 + len;
+        }
       }
-      for (const [url, n] of sums) putCount.run(1, minute, urlId.get(url), n);
+      for (let i = 0; i < sums.size; i++) {
+        const id = sums.touched[i]!;
+        putCount.run(1, minute, urlId.get(interner.url(id)!), sums.counts[id]!);
+      }
       putTotals.run(1, minute, events, parseErrors);
     };
     const rollUpHour = (hour: number) => {
