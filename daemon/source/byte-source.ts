@@ -76,7 +76,7 @@ export class GunzipSource implements ByteSource {
   }
 
   /** Reads and drops `count` bytes (resuming inside a compressed file). */
-  async skip(count: number): Promise<void> {
+  async discard(count: number): Promise<void> {
     const scratch = Buffer.allocUnsafe(1 << 20);
     while (this.position < count) {
       const n = await this.read(scratch, 0, Math.min(scratch.length, count - this.position));

@@ -298,7 +298,7 @@ export class SpoolDirSource {
       if (gzip) {
         const gz = new GunzipSource(status.path);
         source = gz;
-        await gz.skip(resumeAt);
+        await gz.discard(resumeAt);
       } else {
         source = new PlainSource(fh.fd, st.size, resumeAt);
       }
