@@ -123,6 +123,11 @@ function parseRange(reply: FastifyReply, q: { from?: string; to?: string }, defa
   return { fromMs, toMs };
 }
 
+/** The results routes of an agent without a job (an edge agent with HTTP). */
+function noJob(reply: FastifyReply) {
+  return reply.code(404).send({ error: 'Not Found', code: 'LF_HTTP_NO_JOB', message: 'this agent runs no job' });
+}
+
 function badParameter(reply: FastifyReply, parameter: string, message: string) {
   return reply.code(400).send({ error: 'Bad Request', code: 'LF_HTTP_BAD_PARAMETER', parameter, message: `querystring parameter ${JSON.stringify(parameter)} ${message}` });
 }
@@ -184,7 +189,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     '/api/windows',
     { schema: { summary: 'The windows whose end is in (from, to], oldest first, each with its top URLs rebuilt from the history', querystring: windowsQuery } },
     async (req, reply) => {
-      if (!deps.results || !deps.job) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
+      if (!deps.results || !deps.job) return noJob(reply);
       const range = parseRange(reply, req.query, 3_600_000);
       if (!range) return reply;
       const rows = deps.results.windows(range.fromMs, range.toMs, req.query.limit);
@@ -207,7 +212,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     '/api/urls/:url/series',
     { schema: { summary: 'One URL\'s counts over time (the URL percent-encoded in the path)', querystring: seriesQuery } },
     async (req, reply) => {
-      if (!deps.results || !deps.job) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
+      if (!deps.results || !deps.job) return noJob(reply);
       const range = parseRange(reply, req.query, 3_600_000);
       if (!range) return reply;
       const stepMs = Math.round(req.query.step * 1000);
@@ -226,7 +231,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(deps.metrics())));
 
   app.get<{ Querystring: { n: number; from?: string; to?: string } }>('/api/top', { schema: { summary: 'The most requested URLs of the newest window, or of any range of the history', querystring: topQuery } }, async (req, reply) => {
-    if (!deps.results || !deps.job) return reply.code(404).send({ error: 'Not Found', message: 'this agent runs no job' });
+    if (!deps.results || !deps.job) return noJob(reply);
     const { from, to } = req.query;
     if (from !== undefined || to !== undefined) {
       const range = parseRange(reply, req.query, deps.job.windowDurationMs);
