@@ -1,13 +1,12 @@
-import type { FastifyInstance } from 'fastify';
 import { MemoryChannel } from './channel/index.js';
 import type { AgentConfig } from './conf/index.js';
 import { ConfigError } from './errors.js';
-import { startHttpServer, type MetricsInput, type PipelineStats } from './http/index.js';
+import { HttpHost, type MetricsInput, type PipelineStats } from './http/index.js';
 import { JobHost, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
 import { SpoolDirSource } from './source/index.js';
-import { ResultsReader } from './store/index.js';
+import { lowerThreadPriority } from './thread-priority.js';
 
 /**
  * One agent of the configuration: its components built from the validated config and
@@ -22,8 +21,7 @@ export class Agent {
   readonly #sources: SpoolDirSource[];
   readonly #sinks: AvroSink[];
   readonly #job: JobHost | undefined;
-  #reader: ResultsReader | undefined;
-  #http: FastifyInstance | undefined;
+  #http: HttpHost | undefined;
 
   constructor(config: AgentConfig, logger: Logger) {
     checkWiring(config);
@@ -49,28 +47,25 @@ export class Agent {
 
   /** The HTTP address actually bound (the configured port may be 0). */
   get httpAddress(): string | undefined {
-    const a = this.#http?.server.address();
-    return a && typeof a === 'object' ? `http://${a.address}:${a.port}` : undefined;
+    return this.#http?.address;
   }
 
   async start(opts: JobStartOptions = {}): Promise<void> {
-    if (this.#job) {
-      await this.#job.start(opts);
-      this.#reader = new ResultsReader(this.config.jobs[0]!.database);
-    }
+    const http = this.config.http;
+    if (this.#job) await this.#job.start(opts, http?.pipelineNice ?? 0);
     for (const sink of this.#sinks) sink.start();
     for (const source of this.#sources) await source.start();
-    if (this.config.http) {
-      this.#http = await startHttpServer(this.config.http, {
-        authToken: this.config.http.authToken,
-        results: this.#reader,
-        job: this.config.jobs[0],
+    if (http) {
+      const job = this.config.jobs[0];
+      this.#http = new HttpHost(http, job && { batchIntervalMs: job.batchIntervalMs, windowDurationMs: job.windowDurationMs }, job?.database, {
         stats: () => this.stats(),
         files: () => this.#sources.flatMap((s) => s.fileList()),
         metrics: () => this.metrics(),
-        logger: this.#log,
-      });
-      this.#log.info({ address: this.httpAddress }, 'http listening');
+      }, this.#log);
+      await this.#http.start();
+      // After the HTTP thread exists (threads inherit their creator's priority).
+      const nice = lowerThreadPriority(http.pipelineNice);
+      this.#log.info({ address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice }, 'http listening');
     }
   }
 
@@ -80,7 +75,6 @@ export class Agent {
     await this.#job?.stop();
     for (const source of this.#sources) await source.completeFinished();
     await this.#http?.close();
-    this.#reader?.close();
   }
 
   metrics(): MetricsInput {
@@ -125,7 +119,7 @@ export class Agent {
       lateEvents: job?.lateEvents ?? 0,
       files,
       channel: { size, capacity },
-      memory: memoryFigures(job?.heapUsedMb),
+      memory: memoryFigures(job),
       ...(job && {
         window: {
           distinctUrls: job.distinctUrls,
@@ -142,10 +136,10 @@ export class Agent {
   }
 }
 
-function memoryFigures(jobHeapMb: number | undefined): PipelineStats['memory'] {
+function memoryFigures(job: { heapUsedMb: number; buffersMb: number } | undefined): PipelineStats['memory'] {
   const m = process.memoryUsage();
   const mb = (n: number) => Math.round(n / 1048576);
-  return { rssMb: mb(m.rss), mainHeapMb: mb(m.heapUsed), jobHeapMb: jobHeapMb ?? 0, buffersMb: mb(m.arrayBuffers) };
+  return { rssMb: mb(m.rss), mainHeapMb: mb(m.heapUsed), buffersMb: mb(m.arrayBuffers), jobHeapMb: job?.heapUsedMb ?? 0, jobBuffersMb: job?.buffersMb ?? 0 };
 }
 
 function round2(n: number): number {

@@ -18,6 +18,11 @@ export interface GeneratorOptions {
   format: 'combined' | 'common';
   /** Distinct client addresses. */
   clients: number;
+  /**
+   * Every URL of the space appears at least once (spread evenly over the log), so a
+   * benchmark's "1M distinct URLs" is exact; otherwise the Zipf draw leaves the rarest out.
+   */
+  everyUrl: boolean;
 }
 
 export const DEFAULT_OPTIONS: GeneratorOptions = {
@@ -29,6 +34,7 @@ export const DEFAULT_OPTIONS: GeneratorOptions = {
   malformed: 0,
   format: 'combined',
   clients: 1000,
+  everyUrl: false,
 };
 
 /** mulberry32: small, fast, good enough for test data. */
@@ -70,12 +76,15 @@ export function* generateLines(options: Partial<GeneratorOptions> = {}): Generat
   // Zipf-like: index = floor(urls ^ u) - 1 puts most traffic on low indexes.
   const logUrls = Math.log(o.urls + 1);
   const step = o.lines > 1 ? (o.spanSeconds * 1000) / (o.lines - 1) : 0;
+  const coverEvery = o.everyUrl ? Math.max(1, Math.floor(o.lines / o.urls)) : 0;
   for (let i = 0; i < o.lines; i++) {
     if (o.malformed > 0 && rand() < o.malformed) {
       yield i % 2 === 0 ? `garbage line ${i} with no request` : `10.0.0.1 - - [bad time "GET"`;
       continue;
     }
-    const url = urlName(Math.min(o.urls - 1, Math.floor(Math.exp(rand() * logUrls)) - 1));
+    const drawn = Math.min(o.urls - 1, Math.floor(Math.exp(rand() * logUrls)) - 1);
+    const next = coverEvery > 0 && i % coverEvery === 0 ? i / coverEvery : o.urls;
+    const url = urlName(next < o.urls ? next : drawn);
     const client = Math.floor(rand() * o.clients);
     const host = `10.${(client >> 16) & 255}.${(client >> 8) & 255}.${client & 255}`;
     const method = METHODS[Math.floor(rand() * METHODS.length)];

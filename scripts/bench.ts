@@ -128,7 +128,7 @@ async function memorySlidesAndQueries(work: string): Promise<void> {
   const dir = path.join(work, 'big');
   mkdirSync(dir, { recursive: true });
   const small = await prepare(dir, 'small.log', { lines: SIZES.lines, urls: SIZES.bigUrls, seed: 11 });
-  const big = await prepare(dir, 'big.log', { lines: SIZES.bigLines, urls: SIZES.bigUrls, seed: 12 });
+  const big = await prepare(dir, 'big.log', { lines: SIZES.bigLines, urls: SIZES.bigUrls, seed: 12, everyUrl: true });
   const d = await daemonIn(dir);
   const pid = d.proc.pid!;
   await ingest(d, dir, small, SIZES.lines);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
@@ -193,6 +193,25 @@ describe('the daemon end to end', () => {
     const { body: empty } = await daemon.get<Top>('/api/top');
     assert.deepEqual(empty.urls, []);
     assert.equal(await daemon.stop('SIGINT'), 0);
+  });
+
+  test('queries come first: the pipeline threads run pipelineNice below the HTTP thread', { skip: process.platform !== 'linux' && 'thread priorities are set on Linux only' }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.http.pipelineNice = 7\n');
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const listening = JSON.parse(daemon.logs.find((l) => l.includes('"http listening"'))!) as { httpThread: number; pipelineNice: number };
+    const pid = daemon.proc.pid!;
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (after the name in parentheses).
+    const nice = (tid: number) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    assert.equal(listening.pipelineNice, 7);
+    assert.equal(nice(listening.httpThread), 0, 'the HTTP thread keeps its priority');
+    assert.equal(nice(pid), 7, 'the main thread (source, sink) steps down');
+    const lowered = readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => nice(tid) === 7);
+    assert.ok(lowered.length >= 2, `the job's thread steps down too (threads at nice 7: ${lowered.join(', ')})`);
+    // The API still answers from its own thread.
+    assert.deepEqual((await daemon.get('/health')).body, { status: 'ok' });
+    assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
   test('with a.http.authToken, /api/* and /metrics want the bearer token; /health and /docs do not', async () => {

@@ -19,7 +19,7 @@ export interface PipelineStats {
   readonly channel?: { size: number; capacity: number };
   readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
   readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
-  readonly memory?: { rssMb: number; mainHeapMb: number; jobHeapMb: number; buffersMb: number };
+  readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
 }
 
 /** A file as /api/files shows it. */
@@ -43,9 +43,10 @@ export interface HttpDeps {
   readonly results: ResultsReader | undefined;
   /** The job's batch interval and window, for range queries and their defaults. */
   readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number } | undefined;
-  readonly stats: () => PipelineStats;
-  readonly files: () => FileView[];
-  readonly metrics: () => MetricsInput;
+  /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
+  readonly stats: () => PipelineStats | Promise<PipelineStats>;
+  readonly files: () => FileView[] | Promise<FileView[]>;
+  readonly metrics: () => MetricsInput | Promise<MetricsInput>;
   readonly logger: Logger;
 }
 
@@ -167,7 +168,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   app.get<{ Querystring: { state?: string } }>('/api/files', { schema: { summary: 'Every file the source has seen', querystring: filesQuery } }, async (req) => {
     const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
-    const files = deps.files().filter((f) => !req.query.state || f.state === req.query.state);
+    const files = (await deps.files()).filter((f) => !req.query.state || f.state === req.query.state);
     return {
       files: files.map((f) => ({
         name: f.name,
@@ -228,7 +229,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   );
 
   app.get('/metrics', { schema: { summary: 'Prometheus text format', querystring: noQuery } }, async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(deps.metrics())));
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(await deps.metrics())));
 
   app.get<{ Querystring: { n: number; from?: string; to?: string } }>('/api/top', { schema: { summary: 'The most requested URLs of the newest window, or of any range of the history', querystring: topQuery } }, async (req, reply) => {
     if (!deps.results || !deps.job) return noJob(reply);

@@ -74,8 +74,9 @@ export class JobHost {
     };
   }
 
-  start(options: JobStartOptions = {}): Promise<void> {
-    const data: JobWorkerData = { config: this.#config, options, localSources: this.#localSources, counters: this.#counters };
+  /** Starts the job's thread; `nice` lowers its priority (see lowerThreadPriority). */
+  start(options: JobStartOptions = {}, nice = 0): Promise<void> {
+    const data: JobWorkerData = { config: this.#config, options, localSources: this.#localSources, counters: this.#counters, nice };
     const worker = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: data });
     this.#worker = worker;
     return new Promise((resolve, reject) => {

@@ -8,6 +8,8 @@ export interface JobWorkerData {
   readonly localSources: readonly string[];
   /** Live counters the job writes and the host reads without waiting for a message. */
   readonly counters: SharedArrayBuffer;
+  /** A nice increment for the job's thread, so queries on the HTTP thread come first. */
+  readonly nice: number;
 }
 
 /** Slots of the shared counters (a Float64Array over `JobWorkerData.counters`). */

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
+import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
@@ -10,6 +11,7 @@ import { UrlWindowJob } from './url-window-job.js';
  */
 const data = workerData as JobWorkerData;
 const port = parentPort!;
+lowerThreadPriority(data.nice);
 const post = (event: JobEvent) => port.postMessage(event);
 const log = createLogger('logflow');
 const store = new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });

@@ -39,6 +39,8 @@ export interface JobStats {
   readonly distinctUrls: number;
   /** The job thread's JavaScript heap. */
   readonly heapUsedMb: number;
+  /** Typed arrays and buffers of the job's thread (the interner, the window's slots). */
+  readonly buffersMb: number;
   /** Durations of slides and of checkpoints, in ms, for /metrics. */
   readonly slideHistogram: HistogramSnapshot;
   readonly checkpointHistogram: HistogramSnapshot;
@@ -165,7 +167,7 @@ export class UrlWindowJob {
       windowEndMs: this.#windowEndMs,
       checkpoint: { seq: this.#lastManifest?.seq ?? 0, writtenAt: this.#lastManifest?.writtenAt, lastMs: this.#lastCheckpointMs },
       slideMs: { last: this.#slideMs.at(-1) ?? 0, max: Math.max(0, ...this.#slideMs) },
-      heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1048576),
+      ...jobMemory(),
       slideHistogram: this.#slideHistogram.snapshot(),
       checkpointHistogram: this.#checkpointHistogram.snapshot(),
       distinctUrls: this.#window.size,
@@ -590,4 +592,9 @@ function parsePosition(value: string): { key: string; offset: number; events: nu
   const prev = value.lastIndexOf(':', last - 1);
   if (prev < 0) return { key: value.slice(0, last), offset: Number(value.slice(last + 1)), events: 1 };
   return { key: value.slice(0, prev), offset: Number(value.slice(prev + 1, last)), events: Number(value.slice(last + 1)) || 1 };
+}
+
+function jobMemory(): { heapUsedMb: number; buffersMb: number } {
+  const m = process.memoryUsage();
+  return { heapUsedMb: Math.round(m.heapUsed / 1048576), buffersMb: Math.round(m.arrayBuffers / 1048576) };
 }

@@ -1,0 +1,86 @@
+import { Worker } from 'node:worker_threads';
+import type { HttpConfig } from '../conf/index.js';
+import type { Logger } from '../log.js';
+import type { MetricsInput } from './metrics.js';
+import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
+import type { FileView, PipelineStats } from './server.js';
+
+/** What the main thread answers the HTTP thread with. */
+export interface PipelineView {
+  readonly stats: () => PipelineStats;
+  readonly files: () => FileView[];
+  readonly metrics: () => MetricsInput;
+}
+
+/** The main thread's handle on the HTTP server, which runs in a worker thread. */
+export class HttpHost {
+  readonly #data: HttpWorkerData;
+  readonly #view: PipelineView;
+  readonly #log: Logger;
+  #worker: Worker | undefined;
+  #address: string | undefined;
+  #threadId: number | undefined;
+
+  constructor(config: HttpConfig, job: HttpWorkerData['job'], database: string | undefined, view: PipelineView, logger: Logger) {
+    this.#data = { config, job, database };
+    this.#view = view;
+    this.#log = logger;
+  }
+
+  /** The address actually bound (the configured port may be 0). */
+  get address(): string | undefined {
+    return this.#address;
+  }
+
+  /** The kernel's id of the HTTP thread (Linux), for the log and for `ps -L`. */
+  get threadId(): number | undefined {
+    return this.#threadId;
+  }
+
+  start(): Promise<void> {
+    const worker = new Worker(new URL('./http-worker.js', import.meta.url), { workerData: this.#data });
+    this.#worker = worker;
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (event: HttpEvent) => {
+        switch (event.type) {
+          case 'listening':
+            started = true;
+            this.#address = event.address;
+            this.#threadId = event.threadId;
+            resolve();
+            break;
+          case 'failed':
+            reject(Object.assign(new Error(event.message), { code: event.code }));
+            break;
+          case 'ask':
+            this.#send({ type: 'answer', id: event.id, value: this.#view[event.what]() });
+            break;
+          case 'closed':
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        this.#log.fatal({ err }, 'http thread crashed');
+        if (!started) reject(err);
+        else process.exit(1);
+      });
+      worker.on('exit', (code) => {
+        if (!started) reject(new Error(`http thread exited with ${code} before it listened`));
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      this.#send({ type: 'close' });
+    });
+  }
+
+  #send(cmd: HttpCommand): void {
+    this.#worker?.postMessage(cmd);
+  }
+}

@@ -1,0 +1,22 @@
+import type { HttpConfig } from '../conf/index.js';
+
+/** What the HTTP thread is started with. */
+export interface HttpWorkerData {
+  readonly config: HttpConfig;
+  /** The job's results database (opened read-only in the HTTP thread), when a job runs. */
+  readonly database: string | undefined;
+  readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number } | undefined;
+}
+
+/** The pipeline's live figures the HTTP thread asks the main thread for. */
+export type PipelineQuestion = 'stats' | 'files' | 'metrics';
+
+/** HTTP thread -> main thread. */
+export type HttpEvent =
+  | { readonly type: 'listening'; readonly address: string; readonly threadId: number | undefined }
+  | { readonly type: 'failed'; readonly message: string; readonly code: string | undefined }
+  | { readonly type: 'ask'; readonly id: number; readonly what: PipelineQuestion }
+  | { readonly type: 'closed' };
+
+/** Main thread -> HTTP thread. */
+export type HttpCommand = { readonly type: 'answer'; readonly id: number; readonly value: unknown } | { readonly type: 'close' };
