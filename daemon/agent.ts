@@ -52,21 +52,28 @@ export class Agent {
 
   async start(opts: JobStartOptions = {}): Promise<void> {
     const http = this.config.http;
-    if (this.#job) await this.#job.start(opts, http?.pipelineNice ?? 0);
-    for (const sink of this.#sinks) sink.start();
-    for (const source of this.#sources) await source.start();
+    const job = this.config.jobs[0];
     if (http) {
-      const job = this.config.jobs[0];
       this.#http = new HttpHost(http, job && { batchIntervalMs: job.batchIntervalMs, windowDurationMs: job.windowDurationMs }, job?.database, {
         stats: () => this.stats(),
         files: () => this.#sources.flatMap((s) => s.fileList()),
         metrics: () => this.metrics(),
       }, this.#log);
-      await this.#http.start();
-      // After the HTTP thread exists (threads inherit their creator's priority).
-      const nice = lowerThreadPriority(http.pipelineNice);
-      this.#log.info({ address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice }, 'http listening');
     }
+    // The HTTP thread loads Fastify while the job restores its checkpoint.
+    const loading = this.#http?.load();
+    if (this.#job) await this.#job.start(opts, http?.pipelineNice ?? 0);
+    for (const sink of this.#sinks) sink.start();
+    let nice: number | undefined;
+    if (this.#http && http) {
+      await loading;
+      await this.#http.listen();
+      // After the HTTP thread exists (threads inherit their creator's priority).
+      nice = lowerThreadPriority(http.pipelineNice);
+    }
+    for (const source of this.#sources) await source.start();
+    // Logged last: scripts and tests take this line to mean the whole pipeline runs.
+    if (this.#http) this.#log.info({ address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice }, 'http listening');
   }
 
   async stop(): Promise<void> {

@@ -20,6 +20,7 @@ export class HttpHost {
   #worker: Worker | undefined;
   #address: string | undefined;
   #threadId: number | undefined;
+  #listening: Promise<void> | undefined;
 
   constructor(config: HttpConfig, job: HttpWorkerData['job'], database: string | undefined, view: PipelineView, logger: Logger) {
     this.#data = { config, job, database };
@@ -37,13 +38,19 @@ export class HttpHost {
     return this.#threadId;
   }
 
-  start(): Promise<void> {
+  /** Starts the thread, which loads its modules (while the job starts, say). */
+  load(): Promise<void> {
     const worker = new Worker(new URL('./http-worker.js', import.meta.url), { workerData: this.#data });
     this.#worker = worker;
-    return new Promise((resolve, reject) => {
+    let loaded: () => void;
+    const loading = new Promise<void>((resolve) => (loaded = resolve));
+    this.#listening = new Promise((resolve, reject) => {
       let started = false;
       worker.on('message', (event: HttpEvent) => {
         switch (event.type) {
+          case 'loaded':
+            loaded();
+            break;
           case 'listening':
             started = true;
             this.#address = event.address;
@@ -69,6 +76,15 @@ export class HttpHost {
         if (!started) reject(new Error(`http thread exited with ${code} before it listened`));
       });
     });
+    // A thread that fails before it loaded rejects `listening`; `load` must not hang then.
+    return Promise.race([loading, this.#listening]);
+  }
+
+  /** Opens the results database and listens; resolves once the port is bound. */
+  listen(): Promise<void> {
+    if (!this.#listening) throw new Error('HttpHost.listen before load');
+    this.#send({ type: 'listen' });
+    return this.#listening;
   }
 
   close(): Promise<void> {

@@ -13,10 +13,14 @@ export type PipelineQuestion = 'stats' | 'files' | 'metrics';
 
 /** HTTP thread -> main thread. */
 export type HttpEvent =
+  | { readonly type: 'loaded' }
   | { readonly type: 'listening'; readonly address: string; readonly threadId: number | undefined }
   | { readonly type: 'failed'; readonly message: string; readonly code: string | undefined }
   | { readonly type: 'ask'; readonly id: number; readonly what: PipelineQuestion }
   | { readonly type: 'closed' };
 
 /** Main thread -> HTTP thread. */
-export type HttpCommand = { readonly type: 'answer'; readonly id: number; readonly value: unknown } | { readonly type: 'close' };
+export type HttpCommand =
+  | { readonly type: 'answer'; readonly id: number; readonly value: unknown }
+  | { readonly type: 'listen' }
+  | { readonly type: 'close' };

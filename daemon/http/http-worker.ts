@@ -1,20 +1,21 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../log.js';
-import { threadId } from '../thread-priority.js';
 import { ResultsReader } from '../store/index.js';
+import { threadId } from '../thread-priority.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData, PipelineQuestion } from './http-messages.js';
 import { startHttpServer } from './server.js';
 
 /**
  * The HTTP server in its own thread: queries read SQLite here and never wait behind the
  * pipeline's work on the main thread. Figures only the pipeline has (files, channel,
- * counters) are asked of the main thread per request.
+ * counters) are asked of the main thread per request. The thread loads its modules while
+ * the job starts, and listens when told (the job's database exists by then).
  */
 const data = workerData as HttpWorkerData;
 const port = parentPort!;
 const post = (event: HttpEvent) => port.postMessage(event);
 const log = createLogger('logflow');
-const results = data.database === undefined ? undefined : new ResultsReader(data.database);
 
 const pending = new Map<number, (value: unknown) => void>();
 let nextId = 0;
@@ -26,34 +27,43 @@ function ask<T>(what: PipelineQuestion): Promise<T> {
   });
 }
 
-const app = await startHttpServer(data.config, {
-  authToken: data.config.authToken,
-  results,
-  job: data.job,
-  stats: () => ask('stats'),
-  files: () => ask('files'),
-  metrics: () => ask('metrics'),
-  logger: log,
-}).catch((err: Error & { code?: string }) => {
-  results?.close();
-  post({ type: 'failed', message: err.message, code: err.code });
-  port.close();
-  return undefined;
-});
+let app: FastifyInstance | undefined;
+let results: ResultsReader | undefined;
 
-if (app) {
-  const a = app.server.address();
-  post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
-  port.on('message', (cmd: HttpCommand) => {
-    if (cmd.type === 'answer') {
-      pending.get(cmd.id)?.(cmd.value);
-      pending.delete(cmd.id);
-    } else if (cmd.type === 'close') {
-      void app.close().finally(() => {
-        results?.close();
-        post({ type: 'closed' });
-        port.close();
-      });
-    }
-  });
+async function listen(): Promise<void> {
+  try {
+    results = data.database === undefined ? undefined : new ResultsReader(data.database);
+    app = await startHttpServer(data.config, {
+      authToken: data.config.authToken,
+      results,
+      job: data.job,
+      stats: () => ask('stats'),
+      files: () => ask('files'),
+      metrics: () => ask('metrics'),
+      logger: log,
+    });
+    const a = app.server.address();
+    post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    results?.close();
+    post({ type: 'failed', message: err.message, code: err.code });
+    port.close();
+  }
 }
+
+async function close(): Promise<void> {
+  await app?.close();
+  results?.close();
+  post({ type: 'closed' });
+  port.close();
+}
+
+port.on('message', (cmd: HttpCommand) => {
+  if (cmd.type === 'answer') {
+    pending.get(cmd.id)?.(cmd.value);
+    pending.delete(cmd.id);
+  } else if (cmd.type === 'listen') void listen();
+  else if (cmd.type === 'close') void close();
+});
+post({ type: 'loaded' });
