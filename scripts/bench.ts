@@ -7,6 +7,7 @@
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
  *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, memory, history)
+ *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync, closeSync } from 'node:fs';
@@ -18,6 +19,10 @@ import { startDaemon, tempDir, writeConfig, type RunningDaemon } from './lib/dae
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const smoke = process.argv.includes('--smoke');
+/** `--set KEY=VALUE` pairs, applied to every daemon the benchmark starts. */
+const SETTINGS: Record<string, string> = Object.fromEntries(
+  process.argv.flatMap((a, i) => (process.argv[i - 1] === '--set' ? [[a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]] : [])),
+);
 const SIZES = smoke
   ? { lines: 20_000, bigLines: 50_000, bigUrls: 20_000, repeat: 1, loadSeconds: 1, rpcSeconds: 0.5 }
   : { lines: 1_000_000, bigLines: 10_000_000, bigUrls: 1_000_000, repeat: 3, loadSeconds: 5, rpcSeconds: 3 };
@@ -64,7 +69,7 @@ function bareReadAndSplit(file: string): { lines: number; ms: number } {
 
 async function daemonIn(dir: string, overrides: Record<string, string> = {}): Promise<RunningDaemon> {
   mkdirSync(path.join(dir, 'spool'), { recursive: true });
-  await writeConfig(dir, '', overrides);
+  await writeConfig(dir, '', { ...SETTINGS, ...overrides });
   return startDaemon(dir, ['--conf-file', 'agent.conf'], 30_000);
 }
 
