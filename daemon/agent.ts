@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { MemoryChannel } from './channel/index.js';
+import { FileChannel, MemoryChannel, type Channel } from './channel/index.js';
 import type { AgentConfig } from './conf/index.js';
 import { ConfigError } from './errors.js';
 import { startHttpServer, type MetricsInput, type PipelineStats } from './http/index.js';
 import { JobHost, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
-import { SpoolDirSource } from './source/index.js';
+import { AvroSource, SpoolDirSource } from './source/index.js';
 import { ResultsReader } from './store/index.js';
 
 /**
@@ -18,8 +18,9 @@ import { ResultsReader } from './store/index.js';
 export class Agent {
   readonly config: AgentConfig;
   readonly #log: Logger;
-  readonly #channels: Map<string, MemoryChannel>;
+  readonly #channels: Map<string, Channel>;
   readonly #sources: SpoolDirSource[];
+  readonly #avroSources: AvroSource[];
   readonly #sinks: AvroSink[];
   readonly #job: JobHost | undefined;
   #reader: ResultsReader | undefined;
@@ -29,7 +30,7 @@ export class Agent {
     checkWiring(config);
     this.config = config;
     this.#log = logger;
-    this.#channels = new Map(config.channels.map((c) => [c.name, new MemoryChannel(c)]));
+    this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
     this.#sinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
     const jobConfig = config.jobs[0];
     if (jobConfig) this.#job = new JobHost(jobConfig, logger);
@@ -38,13 +39,19 @@ export class Agent {
     const job = this.#job;
     const local = job && jobConfig && config.sinks.some((k) => k.port === jobConfig.port && isSameHost(k.hostname, jobConfig.bind));
     this.#sources = config.sources.map((c) => {
-      const source = new SpoolDirSource(c, this.#channels.get(c.channel)!, logger, local ? job : undefined);
+      const channel = this.#channels.get(c.channel)!;
+      // Otherwise a file channel keeps the positions: a file resumes after the last batch
+      // put durably, and finishes once all of it is in the channel.
+      const durable = !local && channel instanceof FileChannel ? channel : undefined;
+      const source = new SpoolDirSource(c, channel, logger, local ? job : durable);
       if (local) {
         job.addLocalSource(source.sourceId);
         job.onCommit(() => void source.completeFinished());
       }
+      durable?.trackSource(source.sourceId);
       return source;
     });
+    this.#avroSources = config.avroSources.map((c) => new AvroSource(c, this.#channels.get(c.channel)!, logger));
   }
 
   /** The HTTP address actually bound (the configured port may be 0). */
@@ -54,11 +61,13 @@ export class Agent {
   }
 
   async start(opts: JobStartOptions = {}): Promise<void> {
+    for (const ch of this.#channels.values()) if (ch instanceof FileChannel) await ch.open();
     if (this.#job) {
       await this.#job.start(opts);
       this.#reader = new ResultsReader(this.config.jobs[0]!.database);
     }
     for (const sink of this.#sinks) sink.start();
+    for (const source of this.#avroSources) await source.start();
     for (const source of this.#sources) await source.start();
     if (this.config.http) {
       this.#http = await startHttpServer(this.config.http, {
@@ -75,12 +84,14 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    for (const source of this.#avroSources) await source.stop();
     for (const source of this.#sources) await source.stop();
     for (const sink of this.#sinks) await sink.stop();
     await this.#job?.stop();
     for (const source of this.#sources) await source.completeFinished();
     await this.#http?.close();
     this.#reader?.close();
+    for (const ch of this.#channels.values()) await ch.close();
   }
 
   metrics(): MetricsInput {
@@ -118,7 +129,7 @@ export class Agent {
       capacity += ch.capacity;
     }
     return {
-      eventsIn: job?.eventsIn ?? this.#sources.reduce((n, s) => n + s.eventsRead, 0),
+      eventsIn: job?.eventsIn ?? this.#sources.reduce((n, s) => n + s.eventsRead, 0) + this.#avroSources.reduce((n, s) => n + s.eventsReceived, 0),
       eventsCounted: job?.eventsCounted ?? 0,
       parseErrors: job?.parseErrors ?? 0,
       duplicates: job?.duplicates ?? 0,

@@ -1,4 +1,5 @@
 import type { MemoryChannelConfig } from '../conf/index.js';
+import type { Channel } from './channel.js';
 import type { EventBatch } from './event-batch.js';
 
 /**
@@ -6,7 +7,7 @@ import type { EventBatch } from './event-batch.js';
  * events (backpressure, nothing is dropped); a sink `take`s up to a batch of events and
  * they keep their room until it `commit`s them, after the receiver answered OK.
  */
-export class MemoryChannel {
+export class MemoryChannel implements Channel {
   readonly name: string;
   readonly capacity: number;
   readonly transactionCapacity: number;
@@ -17,7 +18,7 @@ export class MemoryChannel {
   #waitingPuts: (() => void)[] = [];
   #waitingTakers: (() => void)[] = [];
 
-  constructor(config: MemoryChannelConfig) {
+  constructor(config: Pick<MemoryChannelConfig, 'name' | 'capacity' | 'transactionCapacity'> & { readonly type: string }) {
     this.name = config.name;
     this.capacity = config.capacity;
     this.transactionCapacity = config.transactionCapacity;
@@ -43,6 +44,22 @@ export class MemoryChannel {
     this.#queue.push(batch);
     this.#wake(this.#waitingTakers);
   }
+
+  async putAll(batches: readonly EventBatch[]): Promise<void> {
+    let events = 0;
+    for (const b of batches) events += b.count;
+    if (events > this.transactionCapacity) {
+      throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
+    }
+    while (this.#held + events > this.capacity) {
+      await new Promise<void>((resolve) => this.#waitingPuts.push(resolve));
+    }
+    this.#held += events;
+    for (const b of batches) this.#queue.push(b);
+    this.#wake(this.#waitingTakers);
+  }
+
+  async close(): Promise<void> {}
 
   /** Takes whole batches, at most `maxEvents` events (at least one batch when any is queued). */
   take(maxEvents: number): EventBatch[] {

@@ -140,6 +140,7 @@ export class UrlWindowJob {
         maxConnections: config.maxConnections,
         idleTimeoutMs: config.idleTimeoutMs,
         maxFrameBytes: config.maxFrameBytes,
+        compressionType: config.compressionType,
       },
       (events) => this.#receive(events),
     );

@@ -2,6 +2,7 @@ import net from 'node:net';
 import avro from 'avsc';
 import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
+import { DEFAULT_COMPRESSION_LEVEL, deflateWire, ZLIB_FIRST_BYTE, type CompressionType } from './deflate-wire.js';
 import { DecodedEvents, decodeEvent, decodeEventArray, type EventDecodeOptions } from './flume-event-codec.js';
 import { encodeFrame, NettyFrameDecoder, type NettyFrame } from './netty-framing.js';
 import {
@@ -37,6 +38,8 @@ export interface AvroRpcServerOptions {
   readonly maxConnections?: number;
   /** A connection silent this long (for example stalled mid-frame) is closed. */
   readonly idleTimeoutMs?: number;
+  /** Flume's `compression-type`: `deflate` wants every client to compress too. */
+  readonly compressionType?: CompressionType;
   readonly logger: Logger;
 }
 
@@ -99,7 +102,16 @@ export class AvroRpcServer {
       socket.destroy();
     });
     const conn = new Connection(this, socket, peer);
-    socket.on('data', (chunk) => conn.onData(chunk));
+    if (this.#opts.compressionType === 'deflate') {
+      // Flume's avro source answers at level 6 whatever the client's compression-level.
+      const wire = deflateWire(socket, DEFAULT_COMPRESSION_LEVEL, (chunk) => conn.onData(chunk), (err) => {
+        this.#opts.logger.warn({ peer, err: err.message }, 'avro connection closed: the client does not send deflate (set compression-type = deflate on the sender, or remove it here)');
+        socket.destroy();
+      });
+      conn.write = (buf) => wire.write(buf);
+    } else {
+      socket.on('data', (chunk) => conn.onData(chunk));
+    }
     socket.on('error', (err) => this.#opts.logger.debug({ peer, err: err.message }, 'avro connection error'));
     socket.on('close', () => this.#sockets.delete(socket));
   }
@@ -112,6 +124,11 @@ export class AvroRpcServer {
   /** @internal */
   get frameLimits() {
     return { maxFrameBytes: this.#opts.maxFrameBytes ?? 64 * 1024 * 1024 };
+  }
+
+  /** @internal */
+  get compressionType(): CompressionType {
+    return this.#opts.compressionType ?? 'none';
   }
 
   /** @internal */
@@ -157,15 +174,26 @@ class Connection {
   /** The client's protocol hash once it has shaken hands. */
   #clientHash: Buffer | undefined;
   #busy = false;
+  #sawData = false;
+  /** Where replies go: the socket, or the deflate stream in front of it. */
+  write: (buf: Buffer) => void;
 
   constructor(server: AvroRpcServer, socket: net.Socket, peer: string) {
     this.#server = server;
     this.#socket = socket;
     this.#peer = peer;
     this.#decoder = new NettyFrameDecoder(server.frameLimits);
+    this.write = (buf) => void socket.write(buf);
   }
 
   onData(chunk: Buffer): void {
+    if (!this.#sawData && chunk.length > 0) {
+      this.#sawData = true;
+      if (chunk[0] === ZLIB_FIRST_BYTE && this.#server.compressionType !== 'deflate') {
+        this.#fail(new Error('the client sends a deflate stream: set compression-type = deflate on this receiver, or remove it on the sender'));
+        return;
+      }
+    }
     try {
       this.#decoder.push(chunk, (frame) => this.#queue.push(frame));
     } catch (err) {
@@ -183,7 +211,7 @@ class Connection {
       while (this.#queue.length > 0 && !this.#socket.destroyed) {
         const frame = this.#queue.shift()!;
         const reply = await this.#call(frame);
-        if (reply) this.#socket.write(reply);
+        if (reply) this.write(reply);
         if (this.#queue.length <= 16) this.#socket.resume();
       }
     } catch (err) {
