@@ -36,6 +36,8 @@ interface CheckpointData {
   readonly doneAbove: number[];
   /** Source positions whose batches may be in segments already deleted. */
   readonly positions: Record<string, number>;
+  /** `positions` include every batch below this sequence number (later ones are replayed). */
+  readonly positionsBelow: number;
 }
 
 /**
@@ -63,6 +65,9 @@ export class FileChannel implements Channel {
   #waitingTakers: (() => void)[] = [];
   readonly #seqOf = new WeakMap<EventBatch, number>();
   #nextSeq = 0;
+  /** Batches below this sequence number have their positions in `#positions`. */
+  #positionsBelow = 0;
+  #replayPositionsFrom = 0;
   #doneBelow = 0;
   readonly #doneAbove = new Set<number>();
   readonly #positions = new Map<string, number>();
@@ -104,9 +109,10 @@ export class FileChannel implements Channel {
     this.#locks.push(DirLock.acquire(dataDir, `file channel ${this.name}: dataDir`));
     const cp = await this.#readCheckpoint();
     this.#doneBelow = cp.doneBelow;
-    this.#nextSeq = cp.doneBelow;
+    this.#nextSeq = Math.max(cp.doneBelow, cp.positionsBelow ?? 0);
     for (const s of cp.doneAbove) this.#doneAbove.add(s);
     for (const [k, v] of Object.entries(cp.positions)) this.#positions.set(k, v);
+    this.#replayPositionsFrom = cp.positionsBelow ?? 0;
     const ids = (await fsp.readdir(dataDir))
       .filter((n) => n.startsWith(SEGMENT_PREFIX))
       .map((n) => Number.parseInt(n.slice(SEGMENT_PREFIX.length), 10))
@@ -114,6 +120,7 @@ export class FileChannel implements Channel {
       .sort((a, b) => a - b);
     let replayed = 0;
     for (let i = 0; i < ids.length; i++) replayed += await this.#replay(ids[i]!, i === ids.length - 1);
+    this.#positionsBelow = this.#nextSeq;
     const last = this.#segments.at(-1);
     if (last && last.size < this.#config.maxFileSize) this.#fd = await fsp.open(last.file, 'a');
     else await this.#roll();
@@ -236,6 +243,7 @@ export class FileChannel implements Channel {
         for (const b of p.batches) this.#enqueue(stripCallbacks(b), seq++);
         p.resolve();
       }
+      this.#positionsBelow = seq;
       this.#wake(this.#waitingTakers);
     }
     this.#writing = undefined;
@@ -295,9 +303,10 @@ export class FileChannel implements Channel {
       for (let i = 0; i < batches.length; i++) {
         const s = seq + i;
         const b = batches[i]!;
-        // Positions count even for committed batches: the source must not read them again.
+        // Positions count even for committed batches (the source must not read them
+        // again), unless the checkpoint has them already (or has forgotten them).
         const p = b.firstHeaders?.[POSITION_HEADER];
-        if (p !== undefined) this.#notePosition(p);
+        if (p !== undefined && s >= this.#replayPositionsFrom) this.#notePosition(p);
         if (s < this.#doneBelow || this.#doneAbove.has(s)) continue;
         this.#seqOf.set(b, s);
         this.#queue.push(b);
@@ -342,6 +351,7 @@ export class FileChannel implements Channel {
       doneBelow,
       doneAbove: [...this.#doneAbove],
       positions: Object.fromEntries(this.#positions),
+      positionsBelow: this.#positionsBelow,
     };
     const file = path.join(this.#config.checkpointDir, CHECKPOINT);
     const tmp = file + '.tmp';
@@ -367,7 +377,7 @@ export class FileChannel implements Channel {
     try {
       text = await fsp.readFile(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, doneBelow: 0, doneAbove: [], positions: {} };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, doneBelow: 0, doneAbove: [], positions: {}, positionsBelow: 0 };
       throw err;
     }
     const cp = JSON.parse(text) as CheckpointData;
