@@ -84,6 +84,8 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    // A source waiting for room in a full channel (downstream down) could never stop.
+    for (const ch of this.#channels.values()) ch.admitOverCapacity();
     for (const source of this.#avroSources) await source.stop();
     for (const source of this.#sources) await source.stop();
     for (const sink of this.#sinks) await sink.stop();

@@ -18,6 +18,11 @@ export interface Channel {
   commit(taken: readonly EventBatch[]): void;
   waitForEvents(): Promise<void>;
   interrupt(): void;
+  /**
+   * At shutdown: puts waiting for room (and later ones) go in over capacity, so a source
+   * blocked on a full channel can stop, its last batch kept rather than lost.
+   */
+  admitOverCapacity(): void;
   /** Releases files and locks (a no-op for the memory channel). */
   close(): Promise<void>;
 }

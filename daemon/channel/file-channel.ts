@@ -63,6 +63,7 @@ export class FileChannel implements Channel {
   #held = 0;
   #waitingPuts: (() => void)[] = [];
   #waitingTakers: (() => void)[] = [];
+  #overCapacity = false;
   readonly #seqOf = new WeakMap<EventBatch, number>();
   #nextSeq = 0;
   /** Batches below this sequence number have their positions in `#positions`. */
@@ -139,7 +140,7 @@ export class FileChannel implements Channel {
       throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
     }
     if (this.#closed || !this.#fd) throw new Error(`file channel ${this.name} is not open`);
-    while (this.#held + events > this.capacity) {
+    while (!this.#overCapacity && this.#held + events > this.capacity) {
       await new Promise<void>((resolve) => this.#waitingPuts.push(resolve));
     }
     // Room is reserved now, so puts waiting for the disk cannot overfill the channel.
@@ -187,6 +188,11 @@ export class FileChannel implements Channel {
 
   interrupt(): void {
     this.#wake(this.#waitingTakers);
+  }
+
+  admitOverCapacity(): void {
+    this.#overCapacity = true;
+    this.#wake(this.#waitingPuts);
   }
 
   /** Keeps the positions of this source's files (before `open`, so replay finds them). */

@@ -17,6 +17,7 @@ export class MemoryChannel implements Channel {
   #held = 0;
   #waitingPuts: (() => void)[] = [];
   #waitingTakers: (() => void)[] = [];
+  #overCapacity = false;
 
   constructor(config: Pick<MemoryChannelConfig, 'name' | 'capacity' | 'transactionCapacity'> & { readonly type: string }) {
     this.name = config.name;
@@ -37,7 +38,7 @@ export class MemoryChannel implements Channel {
     if (batch.count > this.transactionCapacity) {
       throw new RangeError(`a put of ${batch.count} events exceeds transactionCapacity ${this.transactionCapacity}`);
     }
-    while (this.#held + batch.count > this.capacity) {
+    while (!this.#overCapacity && this.#held + batch.count > this.capacity) {
       await new Promise<void>((resolve) => this.#waitingPuts.push(resolve));
     }
     this.#held += batch.count;
@@ -51,7 +52,7 @@ export class MemoryChannel implements Channel {
     if (events > this.transactionCapacity) {
       throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
     }
-    while (this.#held + events > this.capacity) {
+    while (!this.#overCapacity && this.#held + events > this.capacity) {
       await new Promise<void>((resolve) => this.#waitingPuts.push(resolve));
     }
     this.#held += events;
@@ -94,6 +95,11 @@ export class MemoryChannel implements Channel {
   /** Wakes a waiting sink without data, so it can notice it is stopping. */
   interrupt(): void {
     this.#wake(this.#waitingTakers);
+  }
+
+  admitOverCapacity(): void {
+    this.#overCapacity = true;
+    this.#wake(this.#waitingPuts);
   }
 
   #wake(list: (() => void)[]): void {
