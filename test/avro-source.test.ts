@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,11 +12,13 @@ import {
   AvroRpcServer,
   batchFromLines,
   eventBody,
+  FileChannel,
   MemoryChannel,
   type EventBatch,
 } from '../daemon/channel/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
+import { tempDir } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -26,7 +28,7 @@ const skipPython = pythonAvro ? false : 'python3-avro is not installed (apt-get 
 
 const memory = (capacity = 100_000, transactionCapacity = 1000) => new MemoryChannel({ name: 'c1', type: 'memory', capacity, transactionCapacity });
 
-function avroSource(channel: MemoryChannel, opts: { deflate?: boolean; interceptors?: boolean } = {}) {
+function avroSource(channel: MemoryChannel | FileChannel, opts: { deflate?: boolean; interceptors?: boolean } = {}) {
   return new AvroSource(
     {
       name: 'r1',
@@ -43,7 +45,7 @@ function avroSource(channel: MemoryChannel, opts: { deflate?: boolean; intercept
 }
 
 /** Every event the channel holds, with its full headers (as the sink would send them). */
-function drain(channel: MemoryChannel): { headers: Record<string, string>; body: string }[] {
+function drain(channel: MemoryChannel | FileChannel): { headers: Record<string, string>; body: string }[] {
   const out: { headers: Record<string, string>; body: string }[] = [];
   for (let taken = channel.take(1e9); taken.length > 0; taken = channel.take(1e9)) {
     for (const b of taken) {
@@ -142,6 +144,34 @@ describe('avro source (Flume\'s collector tier)', () => {
       client.close();
       await source.stop();
     }
+  });
+
+  test('with a file channel, what was answered OK is on disk: a new channel on the same directories has it all', async () => {
+    const dir = tempDir('logflow-avrofc-');
+    const cfg = { name: 'c1', type: 'file', capacity: 100_000, transactionCapacity: 1000, checkpointDir: path.join(dir, 'cp'), dataDir: path.join(dir, 'data'), maxFileSize: 1 << 20 } as const;
+    const channel = new FileChannel(cfg, testLogger);
+    await channel.open();
+    const source = avroSource(channel);
+    await source.start();
+    const clients = await Promise.all([0, 1, 2].map(() => connect(source.port)));
+    try {
+      const replies = await Promise.all(clients.flatMap((c, k) => Array.from({ length: 10 }, (_, b) => c.appendBatch([batchFromLines(lines(500, `c${k} b${b}`))]))));
+      assert.deepEqual(new Set(replies), new Set(['OK']));
+    } finally {
+      for (const c of clients) c.close();
+      await source.stop();
+    }
+    // Not closed first: as after a crash, only what is on disk counts.
+    // A copy of the directories as they are now (the open channel holds their locks).
+    const copy = tempDir('logflow-avrofc-copy-');
+    cpSync(dir, copy, { recursive: true, filter: (p) => !p.endsWith('LOCK') });
+    const fromDisk = new FileChannel({ ...cfg, checkpointDir: path.join(copy, 'cp'), dataDir: path.join(copy, 'data') }, testLogger);
+    await fromDisk.open();
+    const events = drain(fromDisk);
+    assert.equal(events.length, 30 * 500);
+    assert.equal(new Set(events.map((e) => e.body)).size, 30 * 500);
+    await fromDisk.close();
+    await channel.close();
   });
 
   test('a call larger than the channel\'s transactionCapacity is answered FAILED and nothing of it is kept', async () => {
