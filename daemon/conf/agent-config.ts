@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { COMPRESSION_TYPES, DEFAULT_COMPRESSION_LEVEL, type CompressionType } from '../channel/avro/deflate-wire.js';
@@ -55,6 +56,8 @@ export interface AvroSourceConfig {
   readonly port: number;
   readonly compressionType: CompressionType;
   readonly interceptors: readonly InterceptorConfig[];
+  /** `ssl = true`: the PKCS12 keystore's bytes and password. */
+  readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
 }
 
 export interface MemoryChannelConfig {
@@ -91,6 +94,8 @@ export interface AvroSinkConfig {
   readonly compressionType?: CompressionType;
   /** zlib level (0-9) when `compressionType` is `deflate`. */
   readonly compressionLevel?: number;
+  /** `ssl = true`: the CAs to trust (PEM; absent: the system's), or none checked. */
+  readonly tls?: { readonly ca?: Buffer; readonly trustAll: boolean };
 }
 
 export interface UrlWindowJobConfig {
@@ -174,10 +179,10 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
   const avroSources: AvroSourceConfig[] = [];
   for (const name of r.list(a + 'sources')) {
     const p = a + 'sources.' + name;
-    if (r.oneOf(p + '.type', ['spooldir', 'avro'] as const) === 'avro') avroSources.push(readAvroSource(r, p, name, knownChannel));
+    if (r.oneOf(p + '.type', ['spooldir', 'avro'] as const) === 'avro') avroSources.push(readAvroSource(r, p, name, knownChannel, resolve));
     else sources.push(readSource(r, p, name, resolve, knownChannel));
   }
-  const sinks = r.list(a + 'sinks').map((name) => readSink(r, a + 'sinks.' + name, name, knownChannel));
+  const sinks = r.list(a + 'sinks').map((name) => readSink(r, a + 'sinks.' + name, name, knownChannel, resolve));
   const jobs = r.list(a + 'jobs').map((name) => readJob(r, a + 'jobs.' + name, name, resolve));
   const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
 
@@ -207,7 +212,7 @@ const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
   // the file channel's tuning and options: its own checkpoint is written after every sink commit
   /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|keep-alive|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval|encryption\..+)$/,
   /^sources\.[^.]+\.exclude-protocols$/,
-  /^sinks\.[^.]+\.(ssl|trust-all-certs|truststore|truststore-password|truststore-type|exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
+  /^sinks\.[^.]+\.(exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
   /^sinkgroups(\..+)?$/,
 ];
 
@@ -244,11 +249,68 @@ function readCompressionType(r: PropertyReader, key: string): CompressionType {
   return r.oneOf(key, COMPRESSION_TYPES, 'none');
 }
 
+/**
+ * Flume's `ssl`, `keystore`, `keystore-password`, `keystore-type`: only PKCS12 (Java's JKS
+ * cannot be read here), loaded now so a wrong file or password stops start-up.
+ */
+function readKeystore(r: PropertyReader, p: string, resolve: (p: string) => string): { pfx: Buffer; passphrase: string } | undefined {
+  const keys = ['keystore', 'keystore-password', 'keystore-type'].map((k) => `${p}.${k}`);
+  if (!r.bool(p + '.ssl', false)) {
+    for (const k of keys) r.markUsed(k);
+    return undefined;
+  }
+  const convert = 'convert it: keytool -importkeystore -srckeystore KS.jks -destkeystore KS.p12 -deststoretype PKCS12';
+  const type = r.raw(p + '.keystore-type');
+  if (type && type.value.toUpperCase() !== 'PKCS12') throw r.at(type, `${type.value} is not supported, only PKCS12 (${convert})`);
+  const file = resolve(r.string(p + '.keystore'));
+  const passphrase = r.string(p + '.keystore-password');
+  let pfx: Buffer;
+  try {
+    pfx = readFileSync(file);
+  } catch (err) {
+    throw r.at(r.raw(p + '.keystore')!, `cannot be read: ${(err as Error).message}`);
+  }
+  try {
+    tls.createSecureContext({ pfx, passphrase });
+  } catch (err) {
+    throw r.at(r.raw(p + '.keystore')!, `is not a PKCS12 keystore this password opens (a JKS keystore is not supported: ${convert}): ${(err as Error).message}`);
+  }
+  return { pfx, passphrase };
+}
+
+/**
+ * Flume's sink `ssl`, `trust-all-certs`, `truststore`: the truststore must be PEM
+ * certificates (Java's JKS and PKCS12 truststores cannot be read here).
+ */
+function readTruststore(r: PropertyReader, p: string, resolve: (p: string) => string): { ca?: Buffer; trustAll: boolean } | undefined {
+  const keys = ['trust-all-certs', 'truststore', 'truststore-password', 'truststore-type'].map((k) => `${p}.${k}`);
+  if (!r.bool(p + '.ssl', false)) {
+    for (const k of keys) r.markUsed(k);
+    return undefined;
+  }
+  const trustAll = r.bool(p + '.trust-all-certs', false);
+  r.markUsed(p + '.truststore-password');
+  const convert = 'export its certificates as PEM: keytool -exportcert -rfc -alias ALIAS -keystore TS.jks > ca.pem';
+  const type = r.raw(p + '.truststore-type');
+  if (type && type.value.toUpperCase() !== 'PEM') throw r.at(type, `${type.value} is not supported, only PEM (${convert})`);
+  const store = r.raw(p + '.truststore');
+  if (!store) return { trustAll };
+  let ca: Buffer;
+  try {
+    ca = readFileSync(resolve(store.value));
+  } catch (err) {
+    throw r.at(store, `cannot be read: ${(err as Error).message}`);
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw r.at(store, `is not PEM certificates (JKS and PKCS12 truststores are not supported: ${convert})`);
+  return { ca, trustAll };
+}
+
 function readAvroSource(
   r: PropertyReader,
   p: string,
   name: string,
   knownChannel: (key: string, value: string) => string,
+  resolve: (p: string) => string,
 ): AvroSourceConfig {
   const channels = r.list(p + '.channels');
   if (channels.length !== 1) {
@@ -258,11 +320,11 @@ function readAvroSource(
   }
   if (r.has(p + '.selector.type')) r.oneOf(p + '.selector.type', ['replicating'] as const);
   // Security settings must not be silently ignored: refuse them until they are implemented.
-  for (const key of ['ssl', 'ipFilter']) {
-    if (r.bool(`${p}.${key}`, false)) throw r.at(r.raw(`${p}.${key}`)!, 'is not supported by the avro source yet');
-  }
-  for (const key of ['keystore', 'keystore-password', 'keystore-type', 'ipFilterRules']) r.markUsed(`${p}.${key}`);
+  if (r.bool(p + '.ipFilter', false)) throw r.at(r.raw(p + '.ipFilter')!, 'is not supported by the avro source yet');
+  r.markUsed(p + '.ipFilterRules');
+  const tlsConfig = readKeystore(r, p, resolve);
   return Object.freeze({
+    ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'avro',
     channel: knownChannel(p + '.channels', channels[0]!),
@@ -346,9 +408,12 @@ function readSink(
   p: string,
   name: string,
   knownChannel: (key: string, value: string) => string,
+  resolve: (p: string) => string,
 ): AvroSinkConfig {
   r.oneOf(p + '.type', ['avro'] as const);
+  const tlsConfig = readTruststore(r, p, resolve);
   return Object.freeze({
+    ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'avro',
     channel: knownChannel(p + '.channel', r.string(p + '.channel')),

@@ -123,6 +123,7 @@ export class AvroSink {
       connectTimeout: c.connectTimeout,
       requestTimeout: c.requestTimeout,
       ...(c.compressionType === 'deflate' && { deflateLevel: c.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL }),
+      ...(c.tls && { tls: c.tls }),
     });
     this.#client = connecting;
     connecting.then(

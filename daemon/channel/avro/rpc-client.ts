@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { LogflowError } from '../../errors.js';
 import type { EventBatch } from '../event-batch.js';
 import { AvroReader } from './binary.js';
@@ -22,6 +23,8 @@ export interface AvroRpcClientOptions {
   readonly requestTimeout: number;
   /** Flume's `compression-level` when `compression-type = deflate`; absent: no compression. */
   readonly deflateLevel?: number;
+  /** Flume's `ssl = true`: `ca` (PEM) replaces the system's CAs; `trustAll` checks nothing. */
+  readonly tls?: { readonly ca?: Buffer; readonly trustAll: boolean };
 }
 
 interface PendingCall {
@@ -76,19 +79,27 @@ export class AvroRpcClient {
 
   static connect(opts: AvroRpcClientOptions): Promise<AvroRpcClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: opts.host, port: opts.port });
+      const socket = opts.tls
+        ? tls.connect({
+          host: opts.host,
+          port: opts.port,
+          ...(opts.tls.ca && { ca: opts.tls.ca }),
+          rejectUnauthorized: !opts.tls.trustAll,
+          ...(net.isIP(opts.host) === 0 && { servername: opts.host }),
+        })
+        : net.connect({ host: opts.host, port: opts.port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new LogflowError('LF_AVRO_TIMEOUT', `connect to ${opts.host}:${opts.port} timed out after ${opts.connectTimeout} ms`));
       }, opts.connectTimeout);
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeListener('error', reject);
         resolve(new AvroRpcClient(opts, socket));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(err);
+        reject(opts.tls ? new LogflowError('LF_AVRO_CLOSED', `TLS connection to ${opts.host}:${opts.port} failed (does the receiver have ssl = true, and is its certificate trusted?): ${err.message}`) : err);
       });
     });
   }

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import avro from 'avsc';
 import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
@@ -40,6 +41,8 @@ export interface AvroRpcServerOptions {
   readonly idleTimeoutMs?: number;
   /** Flume's `compression-type`: `deflate` wants every client to compress too. */
   readonly compressionType?: CompressionType;
+  /** Flume's `ssl = true`: the key and certificate (a PKCS12 keystore). */
+  readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
   readonly logger: Logger;
 }
 
@@ -62,7 +65,15 @@ export class AvroRpcServer {
       idHeader: Buffer.from(opts.idHeader ?? 'id'),
       maxEvents: opts.maxBatchEvents ?? 1_000_000,
     };
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    if (opts.tls) {
+      const server = tls.createServer({ pfx: opts.tls.pfx, passphrase: opts.tls.passphrase }, (socket) => this.#accept(socket));
+      server.on('tlsClientError', (err, socket) => {
+        opts.logger.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, 'avro TLS handshake failed (does the client have ssl = true, and trust this certificate?)');
+      });
+      this.#server = server;
+    } else {
+      this.#server = net.createServer((socket) => this.#accept(socket));
+    }
   }
 
   async listen(): Promise<number> {
@@ -193,6 +204,10 @@ class Connection {
         this.#fail(new Error('the client sends a deflate stream: set compression-type = deflate on this receiver, or remove it on the sender'));
         return;
       }
+      if (chunk[0] === TLS_HANDSHAKE_BYTE && !(this.#socket instanceof tls.TLSSocket)) {
+        this.#fail(new Error('the client speaks TLS: set ssl = true on this receiver, or remove it on the sender'));
+        return;
+      }
     }
     try {
       this.#decoder.push(chunk, (frame) => this.#queue.push(frame));
@@ -267,6 +282,9 @@ class Connection {
     this.#socket.destroy();
   }
 }
+
+/** A TLS record of type handshake: what a TLS client sends first. */
+const TLS_HANDSHAKE_BYTE = 0x16;
 
 function response(handshake: Buffer | undefined, status: Status): Buffer {
   const call = Buffer.from([0, 0, STATUS.indexOf(status) * 2]);
