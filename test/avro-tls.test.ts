@@ -10,7 +10,7 @@ import { parseAgentConfig } from '../daemon/conf/index.js';
 import { ConfigError } from '../daemon/errors.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
-import { tempDir } from './helpers/daemon.js';
+import { freePort, startDaemon, tempDir, waitFor } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
@@ -131,6 +131,36 @@ describe('ssl = true (Flume\'s keys; PKCS12 keystore, PEM truststore)', { skip }
     } finally {
       await tlsServer.close();
       await plainServer.close();
+    }
+  });
+
+  test('the job\'s receiver with ssl (in the daemon, in its worker thread): a sink with the truststore delivers every event', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const jobDir = tempDir('logflow-tlsjob-');
+    writeFileSync(path.join(jobDir, 'job.conf'), `agg.jobs = j1
+agg.jobs.j1.type = url-window-count
+agg.jobs.j1.bind = 127.0.0.1
+agg.jobs.j1.port = ${port}
+agg.jobs.j1.ssl = true
+agg.jobs.j1.keystore = ${path.join(dir, 'keystore.p12')}
+agg.jobs.j1.keystore-password = ${PASSWORD}
+agg.http.bind = 127.0.0.1
+agg.http.port = 0
+`);
+    const job = await startDaemon(jobDir, ['--conf-file', 'job.conf', '--name', 'agg']);
+    try {
+      const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 10_000, transactionCapacity: 1000 });
+      const tlsSink = parse(collector('', 'a1.sinks.k1.ssl = true\na1.sinks.k1.truststore = cert.pem')).sinks[0]!;
+      const sink = new AvroSink({ ...tlsSink, port, batchSize: 1000 }, channel, testLogger);
+      sink.start();
+      for (let b = 0; b < 4; b++) {
+        await channel.put(batchFromLines(Array.from({ length: 1000 }, (_, i) => `10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /tls/${i % 5} HTTP/1.1" 200 1`), { timestamp: String(Date.now()) }));
+      }
+      await sink.stop(10_000);
+      assert.equal(sink.eventsSent, 4000);
+      await waitFor('4000 events counted', async () => (await job.get<{ eventsCounted: number }>('/api/stats')).body.eventsCounted === 4000 || undefined);
+    } finally {
+      assert.equal(await job.stop('SIGTERM'), 0);
     }
   });
 

@@ -128,6 +128,8 @@ export interface UrlWindowJobConfig {
   readonly maxFrameBytes: number;
   /** Flume's `compression-type` of the receiver: `deflate` wants senders to compress too. */
   readonly compressionType: CompressionType;
+  /** `ssl = true` (as on Flume's avro source): the PKCS12 keystore's bytes and password. */
+  readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
 }
 
 export interface HttpConfig {
@@ -429,6 +431,7 @@ function readSink(
 
 function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string) => string): UrlWindowJobConfig {
   r.oneOf(p + '.type', ['url-window-count'] as const);
+  const tlsConfig = readKeystore(r, p, resolve);
   const batchIntervalMs = r.seconds(p + '.batchInterval', 1, 10);
   const windowDurationMs = r.seconds(p + '.windowDuration', 300, 10);
   const slideDurationMs = r.seconds(p + '.slideDuration', batchIntervalMs / 1000, 10);
@@ -441,6 +444,7 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     throw r.at(r.raw(p + '.windowDuration')!, 'is more than a million batch intervals');
   }
   return Object.freeze({
+    ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'url-window-count',
     bind: r.string(p + '.bind', '127.0.0.1'),
