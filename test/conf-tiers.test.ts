@@ -81,3 +81,15 @@ describe('configuration of Flume\'s tiers: avro source, file channel, compressio
     assert.match(configError(COLLECTOR + 'a1.channels.c1.maxFileSize = 10\n').message, /maxFileSize/);
   });
 });
+
+describe('conf/collector.conf', () => {
+  test('loads: avro source -> file channel -> avro sink to the aggregator\'s port', async () => {
+    const { loadAgentConfig } = await import('../daemon/conf/index.js');
+    const c = loadAgentConfig('conf/collector.conf', 'collector', '/srv');
+    assert.equal(c.avroSources[0]!.port, 4141);
+    assert.equal(c.channels[0]!.type, 'file');
+    assert.equal(c.channels[0]!.type === 'file' && c.channels[0]!.dataDir, '/srv/collector/data');
+    assert.equal(c.sinks[0]!.port, 4545);
+    assert.deepEqual(c.notImplemented, []);
+  });
+});
