@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { batchFromLines, eventBody, FileChannel, type EventBatch } from '../daemon/channel/index.js';
@@ -92,11 +92,27 @@ describe('file channel', () => {
     await ch.close();
   });
 
+  test('a last record whose bytes do not match its CRC is cut off too', async () => {
+    const dir = tempDir('logflow-fc-');
+    let ch = await opened(config(dir));
+    await ch.put(batch('kept', 20));
+    await ch.put(batch('flipped', 30));
+    await ch.close();
+    const file = path.join(dir, 'data', dataFiles(dir)[0]!);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 5]! ^= 0xff;
+    writeFileSync(file, bytes);
+    ch = await opened(config(dir));
+    assert.deepEqual(ch.take(1e9).map((b) => b.count), [20]);
+    await ch.close();
+  });
+
   test('data files are rolled at maxFileSize and deleted once all their batches are committed', async () => {
     const dir = tempDir('logflow-fc-');
     const ch = await opened(config(dir, { maxFileSize: 64 * 1024 }));
     for (let i = 0; i < 40; i++) await ch.put(batch(`roll${i}`, 200));
     assert.ok(dataFiles(dir).length >= 3, `rolled: ${dataFiles(dir).join(', ')}`);
+    for (const f of dataFiles(dir)) assert.ok(statSync(path.join(dir, 'data', f)).size <= 64 * 1024, `${f} stays within maxFileSize`);
     for (let taken = ch.take(1000); taken.length > 0; taken = ch.take(1000)) ch.commit(taken);
     await ch.close();
     assert.equal(dataFiles(dir).length, 1, 'only the current data file is left');

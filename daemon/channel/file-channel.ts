@@ -257,11 +257,11 @@ export class FileChannel implements Channel {
 
   async #append(records: Buffer[], lastSeq: number): Promise<void> {
     let seg = this.#segments.at(-1)!;
-    if (seg.size >= this.#config.maxFileSize) {
+    const bytes = records.reduce((n, r) => n + r.length, 0);
+    if (seg.size > 0 && seg.size + bytes > this.#config.maxFileSize) {
       await this.#roll();
       seg = this.#segments.at(-1)!;
     }
-    const bytes = records.reduce((n, r) => n + r.length, 0);
     await this.#fd!.writev(records);
     await this.#fd!.datasync();
     this.#syncs++;
@@ -297,15 +297,22 @@ export class FileChannel implements Channel {
   /** Reads one data file back; returns the events it still holds. */
   async #replay(id: number, isLast: boolean): Promise<number> {
     const file = path.join(this.#config.dataDir, SEGMENT_PREFIX + String(id).padStart(8, '0'));
-    const buf = await fsp.readFile(file);
+    const fh = await fsp.open(file, 'r');
+    const fileSize = (await fh.stat()).size;
+    const head = Buffer.alloc(RECORD_HEAD);
     let pos = 0;
     let events = 0;
     let lastSeq = this.#nextSeq - 1;
-    while (pos + RECORD_HEAD <= buf.length) {
-      const len = buf.readUInt32BE(pos);
+    // Record by record, so a large data file is never in memory at once.
+    while (pos + RECORD_HEAD <= fileSize) {
+      await fh.read(head, 0, RECORD_HEAD, pos);
+      const len = head.readUInt32BE(0);
       const end = pos + RECORD_HEAD + len;
-      if (end > buf.length || zlib.crc32(buf.subarray(pos + RECORD_HEAD, end)) !== buf.readUInt32BE(pos + 4)) break;
-      const { seq, batches } = decodeRecord(buf.subarray(pos + RECORD_HEAD, end));
+      if (end > fileSize) break;
+      const payload = Buffer.allocUnsafe(len);
+      await fh.read(payload, 0, len, pos + RECORD_HEAD);
+      if (zlib.crc32(payload) !== head.readUInt32BE(4)) break;
+      const { seq, batches } = decodeRecord(payload);
       for (let i = 0; i < batches.length; i++) {
         const s = seq + i;
         const b = batches[i]!;
@@ -322,9 +329,10 @@ export class FileChannel implements Channel {
       lastSeq = Math.max(lastSeq, seq + batches.length - 1);
       pos = end;
     }
-    if (pos < buf.length) {
+    await fh.close();
+    if (pos < fileSize) {
       // A record cut short by a crash (it was never acknowledged): drop it.
-      this.#log.warn({ file, at: pos, bytes: buf.length - pos, last: isLast }, 'file channel: torn or corrupt record at the end of a data file; cut off');
+      this.#log.warn({ file, at: pos, bytes: fileSize - pos, last: isLast }, 'file channel: torn or corrupt record at the end of a data file; cut off');
       await fsp.truncate(file, pos);
     }
     this.#nextSeq = Math.max(this.#nextSeq, lastSeq + 1);
@@ -471,8 +479,8 @@ export function decodeRecord(payload: Buffer): { seq: number; batches: EventBatc
       ends[e] = at;
       pos += 4;
     }
-    // A copy: the batch must not keep the whole data file's buffer alive.
-    const data = Buffer.from(payload.subarray(pos, pos + at));
+    // A view: the record's buffer is read for this record alone.
+    const data = payload.subarray(pos, pos + at);
     pos += at;
     batches.push({ data, starts, ends, count, headers: meta[0], ...(meta[1] && { firstHeaders: meta[1] }) });
   }
