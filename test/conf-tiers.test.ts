@@ -65,10 +65,11 @@ describe('configuration of Flume\'s tiers: avro source, file channel, compressio
     assert.match(configError(COLLECTOR + 'a1.sinks.k1.compression-level = 10\n').message, /compression-level/);
   });
 
-  test('Flume keys without effect here are accepted with a warning; an ipFilter that would be ignored stops start-up', () => {
+  test('Flume keys without effect here are accepted with a warning; an ipFilter or an encryption that would be ignored stops start-up', () => {
     const c = parse(COLLECTOR + 'a1.sources.r1.threads = 4\na1.channels.c1.checkpointInterval = 30000\na1.channels.c1.useDualCheckpoints = false\n');
     assert.deepEqual(c.notImplemented, ['a1.sources.r1.threads (line 16)', 'a1.channels.c1.checkpointInterval (line 17)', 'a1.channels.c1.useDualCheckpoints (line 18)']);
     assert.match(configError(COLLECTOR + 'a1.sources.r1.ipFilter = true\n').message, /ipFilter: is not supported/);
+    assert.match(configError(COLLECTOR + 'a1.channels.c1.encryption.activeKey = key-0\n').message, /test\.conf:16: a1\.channels\.c1\.encryption\.activeKey: file channel encryption is not supported/);
     assert.doesNotThrow(() => parse(COLLECTOR + 'a1.sources.r1.ssl = false\n'));
   });
 

@@ -212,7 +212,7 @@ const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
   /^sources\.[^.]+\.selector\.(header|mapping\..+|optional\..+|default)$/,
   /^channels\.[^.]+\.(keepAlive|byteCapacity|byteCapacityBufferPercentage)$/,
   // the file channel's tuning and options: its own checkpoint is written after every sink commit
-  /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|keep-alive|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval|encryption\..+)$/,
+  /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|keep-alive|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval)$/,
   /^sources\.[^.]+\.exclude-protocols$/,
   /^sinks\.[^.]+\.(exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
   /^sinkgroups(\..+)?$/,
@@ -228,6 +228,9 @@ function readChannel(r: PropertyReader, p: string, name: string, resolve: (p: st
 
 /** Flume's defaults; the directories default to Flume's too (under the home directory). */
 function readFileChannel(r: PropertyReader, p: string, name: string, resolve: (p: string) => string): FileChannelConfig {
+  // Encryption at rest must not be silently dropped: refuse it until it is implemented.
+  const encryption = r.keysUnder(p + '.encryption')[0];
+  if (encryption !== undefined) throw r.at(r.raw(`${p}.encryption.${encryption}`)!, 'file channel encryption is not supported');
   const capacity = r.int(p + '.capacity', 1_000_000, 1, 100_000_000);
   const transactionCapacity = r.int(p + '.transactionCapacity', 10_000, 1, capacity);
   const home = path.join(os.homedir(), '.flume', 'file-channel');
