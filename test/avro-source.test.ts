@@ -26,7 +26,7 @@ const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../t
 const pythonAvro = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import avro.ipc']).status === 0;
 const skipPython = pythonAvro ? false : 'python3-avro is not installed (apt-get install python3-avro; .ci/run does)';
 
-const memory = (capacity = 100_000, transactionCapacity = 1000) => new MemoryChannel({ name: 'c1', type: 'memory', capacity, transactionCapacity });
+const memory = (capacity = 100_000, transactionCapacity = 1000, keepAliveMs = 3000) => new MemoryChannel({ name: 'c1', type: 'memory', capacity, transactionCapacity, keepAliveMs });
 
 function avroSource(channel: MemoryChannel | FileChannel, opts: { deflate?: boolean; interceptors?: boolean } = {}) {
   return new AvroSource(
@@ -172,6 +172,28 @@ describe('avro source (Flume\'s collector tier)', () => {
     assert.equal(new Set(events.map((e) => e.body)).size, 30 * 500);
     await fromDisk.close();
     await channel.close();
+  });
+
+  test('a channel that stays full for its keep-alive gets the call answered FAILED (nothing of it kept); once there is room, OK', async () => {
+    const channel = memory(1000, 1000, 200);
+    const source = avroSource(channel);
+    await source.start();
+    const client = await connect(source.port);
+    try {
+      assert.equal(await client.appendBatch([batchFromLines(lines(1000, 'fill'))]), 'OK');
+      const started = Date.now();
+      assert.equal(await client.appendBatch([batchFromLines(lines(10, 'more'))]), 'FAILED');
+      assert.ok(Date.now() - started >= 190, 'it waited for the keep-alive first');
+      assert.equal(channel.size, 1000);
+      const answer = client.appendBatch([batchFromLines(lines(10, 'later'))]);
+      await new Promise((r) => setTimeout(r, 50));
+      channel.commit(channel.take(1000));
+      assert.equal(await answer, 'OK', 'room made within the keep-alive: accepted');
+      assert.deepEqual(drain(channel).map((e) => e.body), lines(10, 'later'));
+    } finally {
+      client.close();
+      await source.stop();
+    }
   });
 
   test('a call larger than the channel\'s transactionCapacity is answered FAILED and nothing of it is kept', async () => {

@@ -42,8 +42,9 @@ describe('configuration of Flume\'s tiers: avro source, file channel, compressio
     assert.deepEqual(c.avroSources, [{ name: 'r1', type: 'avro', channel: 'c1', bind: '0.0.0.0', port: 4141, compressionType: 'none', interceptors: [] }]);
     assert.deepEqual(c.channels[0], {
       name: 'c1', type: 'file', capacity: 1_000_000, transactionCapacity: 10_000,
-      checkpointDir: path.resolve('/base', 'fc/checkpoint'), dataDir: path.resolve('/base', 'fc/data'), maxFileSize: 2_146_435_071,
+      checkpointDir: path.resolve('/base', 'fc/checkpoint'), dataDir: path.resolve('/base', 'fc/data'), maxFileSize: 2_146_435_071, keepAliveMs: 3000,
     });
+    assert.equal(parse(COLLECTOR + 'a1.channels.c1.keep-alive = 0.5\n').channels[0]!.keepAliveMs, 500);
     assert.equal(c.sinks[0]!.compressionType, 'none');
     assert.equal(c.sinks[0]!.compressionLevel, 6);
   });

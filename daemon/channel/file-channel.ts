@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import type { FileChannelConfig } from '../conf/index.js';
 import { DirLock } from '../job/dir-lock.js';
 import type { Logger } from '../log.js';
-import type { Channel } from './channel.js';
+import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
 import type { EventBatch } from './event-batch.js';
 
 /** Header whose value `fileKey:nextOffset:count` says where the batch's source file stands. */
@@ -56,6 +56,7 @@ export class FileChannel implements Channel {
   readonly name: string;
   readonly capacity: number;
   readonly transactionCapacity: number;
+  readonly keepAliveMs: number;
   readonly #config: FileChannelConfig;
   readonly #log: Logger;
   readonly #queue: EventBatch[] = [];
@@ -88,6 +89,7 @@ export class FileChannel implements Channel {
     this.name = config.name;
     this.capacity = config.capacity;
     this.transactionCapacity = config.transactionCapacity;
+    this.keepAliveMs = config.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.#config = config;
     this.#log = logger.child({ channel: config.name });
   }
@@ -133,7 +135,7 @@ export class FileChannel implements Channel {
     return this.putAll([batch]);
   }
 
-  async putAll(batches: readonly EventBatch[]): Promise<void> {
+  async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
     let events = 0;
     for (const b of batches) events += b.count;
     if (events > this.transactionCapacity) {
@@ -141,7 +143,7 @@ export class FileChannel implements Channel {
     }
     if (this.#closed || !this.#fd) throw new Error(`file channel ${this.name} is not open`);
     while (!this.#overCapacity && this.#held + events > this.capacity) {
-      await new Promise<void>((resolve) => this.#waitingPuts.push(resolve));
+      await waitForRoom(this.#waitingPuts, signal, this.name);
     }
     // Room is reserved now, so puts waiting for the disk cannot overfill the channel.
     this.#held += events;

@@ -1,5 +1,5 @@
 import type { MemoryChannelConfig } from '../conf/index.js';
-import type { Channel } from './channel.js';
+import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
 import type { EventBatch } from './event-batch.js';
 
 /**
@@ -11,6 +11,7 @@ export class MemoryChannel implements Channel {
   readonly name: string;
   readonly capacity: number;
   readonly transactionCapacity: number;
+  readonly keepAliveMs: number;
   readonly #queue: EventBatch[] = [];
   #head = 0;
   /** Events queued plus events taken but not committed. */
@@ -19,10 +20,11 @@ export class MemoryChannel implements Channel {
   #waitingTakers: (() => void)[] = [];
   #overCapacity = false;
 
-  constructor(config: Pick<MemoryChannelConfig, 'name' | 'capacity' | 'transactionCapacity'> & { readonly type: string }) {
+  constructor(config: Pick<MemoryChannelConfig, 'name' | 'capacity' | 'transactionCapacity' | 'keepAliveMs'> & { readonly type: string }) {
     this.name = config.name;
     this.capacity = config.capacity;
     this.transactionCapacity = config.transactionCapacity;
+    this.keepAliveMs = config.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
   }
 
   /** Events the channel holds (queued or in a sink's open transaction). */
@@ -46,14 +48,14 @@ export class MemoryChannel implements Channel {
     this.#wake(this.#waitingTakers);
   }
 
-  async putAll(batches: readonly EventBatch[]): Promise<void> {
+  async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
     let events = 0;
     for (const b of batches) events += b.count;
     if (events > this.transactionCapacity) {
       throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
     }
     while (!this.#overCapacity && this.#held + events > this.capacity) {
-      await new Promise<void>((resolve) => this.#waitingPuts.push(resolve));
+      await waitForRoom(this.#waitingPuts, signal, this.name);
     }
     this.#held += events;
     for (const b of batches) this.#queue.push(b);

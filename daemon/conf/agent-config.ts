@@ -65,6 +65,8 @@ export interface MemoryChannelConfig {
   readonly type: 'memory';
   readonly capacity: number;
   readonly transactionCapacity: number;
+  /** Flume's `keep-alive`: how long an avro source's put waits for room before FAILED. */
+  readonly keepAliveMs?: number;
 }
 
 /** Flume's file channel: puts are written (and fdatasync'ed) before they are acknowledged. */
@@ -77,6 +79,8 @@ export interface FileChannelConfig {
   readonly dataDir: string;
   /** A data file is closed and a new one started beyond this many bytes. */
   readonly maxFileSize: number;
+  /** Flume's `keep-alive`: how long an avro source's put waits for room before FAILED. */
+  readonly keepAliveMs?: number;
 }
 
 export type ChannelConfig = MemoryChannelConfig | FileChannelConfig;
@@ -212,7 +216,7 @@ const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
   /^sources\.[^.]+\.selector\.(header|mapping\..+|optional\..+|default)$/,
   /^channels\.[^.]+\.(keepAlive|byteCapacity|byteCapacityBufferPercentage)$/,
   // the file channel's tuning and options: its own checkpoint is written after every sink commit
-  /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|keep-alive|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval)$/,
+  /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval)$/,
   /^sources\.[^.]+\.exclude-protocols$/,
   /^sinks\.[^.]+\.(exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
   /^sinkgroups(\..+)?$/,
@@ -223,7 +227,7 @@ function readChannel(r: PropertyReader, p: string, name: string, resolve: (p: st
   if (type === 'file') return readFileChannel(r, p, name, resolve);
   const capacity = r.int(p + '.capacity', 100, 1, 100_000_000);
   const transactionCapacity = r.int(p + '.transactionCapacity', 100, 1, capacity);
-  return Object.freeze({ name, type: 'memory', capacity, transactionCapacity });
+  return Object.freeze({ name, type: 'memory', capacity, transactionCapacity, keepAliveMs: r.seconds(p + '.keep-alive', 3, 0) });
 }
 
 /** Flume's defaults; the directories default to Flume's too (under the home directory). */
@@ -247,6 +251,7 @@ function readFileChannel(r: PropertyReader, p: string, name: string, resolve: (p
     checkpointDir,
     dataDir,
     maxFileSize: r.int(p + '.maxFileSize', 2_146_435_071, 64 * 1024, 2_146_435_071),
+    keepAliveMs: r.seconds(p + '.keep-alive', 3, 0),
   });
 }
 

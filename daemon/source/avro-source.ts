@@ -58,7 +58,9 @@ export class AvroSource {
     // Copied and split synchronously: the server reuses `events` for the next call.
     const batches = batchesOfCall(events, this.#config.interceptors);
     try {
-      await this.#channel.putAll(batches);
+      // Flume's keep-alive: a channel that stays full is answered FAILED (the sender backs
+      // off and resends), rather than letting the sender's request-timeout expire.
+      await this.#channel.putAll(batches, AbortSignal.timeout(this.#channel.keepAliveMs));
     } catch (err) {
       this.#refused(`the channel refused the events: ${(err as Error).message}`);
       return 'FAILED';
