@@ -1,11 +1,11 @@
-import { MemoryChannel } from './channel/index.js';
+import { FileChannel, MemoryChannel, type Channel } from './channel/index.js';
 import type { AgentConfig } from './conf/index.js';
 import { ConfigError } from './errors.js';
 import { HttpHost, type MetricsInput, type PipelineStats } from './http/index.js';
 import { JobHost, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
-import { SpoolDirSource } from './source/index.js';
+import { AvroSource, SpoolDirSource } from './source/index.js';
 import { lowerThreadPriority } from './thread-priority.js';
 
 /**
@@ -17,8 +17,9 @@ import { lowerThreadPriority } from './thread-priority.js';
 export class Agent {
   readonly config: AgentConfig;
   readonly #log: Logger;
-  readonly #channels: Map<string, MemoryChannel>;
+  readonly #channels: Map<string, Channel>;
   readonly #sources: SpoolDirSource[];
+  readonly #avroSources: AvroSource[];
   readonly #sinks: AvroSink[];
   readonly #job: JobHost | undefined;
   #http: HttpHost | undefined;
@@ -27,7 +28,7 @@ export class Agent {
     checkWiring(config);
     this.config = config;
     this.#log = logger;
-    this.#channels = new Map(config.channels.map((c) => [c.name, new MemoryChannel(c)]));
+    this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
     this.#sinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
     const jobConfig = config.jobs[0];
     if (jobConfig) this.#job = new JobHost(jobConfig, logger);
@@ -36,13 +37,19 @@ export class Agent {
     const job = this.#job;
     const local = job && jobConfig && config.sinks.some((k) => k.port === jobConfig.port && isSameHost(k.hostname, jobConfig.bind));
     this.#sources = config.sources.map((c) => {
-      const source = new SpoolDirSource(c, this.#channels.get(c.channel)!, logger, local ? job : undefined);
+      const channel = this.#channels.get(c.channel)!;
+      // Otherwise a file channel keeps the positions: a file resumes after the last batch
+      // put durably, and finishes once all of it is in the channel.
+      const durable = !local && channel instanceof FileChannel ? channel : undefined;
+      const source = new SpoolDirSource(c, channel, logger, local ? job : durable);
       if (local) {
         job.addLocalSource(source.sourceId);
         job.onCommit(() => void source.completeFinished());
       }
+      durable?.trackSource(source.sourceId);
       return source;
     });
+    this.#avroSources = config.avroSources.map((c) => new AvroSource(c, this.#channels.get(c.channel)!, logger));
   }
 
   /** The HTTP address actually bound (the configured port may be 0). */
@@ -62,6 +69,7 @@ export class Agent {
     }
     // The HTTP thread loads Fastify while the job restores its checkpoint.
     const loading = this.#http?.load();
+    for (const ch of this.#channels.values()) if (ch instanceof FileChannel) await ch.open();
     if (this.#job) await this.#job.start(opts, http?.pipelineNice ?? 0);
     for (const sink of this.#sinks) sink.start();
     let nice: number | undefined;
@@ -71,17 +79,22 @@ export class Agent {
       // After the HTTP thread exists (threads inherit their creator's priority).
       nice = lowerThreadPriority(http.pipelineNice);
     }
+    for (const source of this.#avroSources) await source.start();
     for (const source of this.#sources) await source.start();
     // Logged last: scripts and tests take this line to mean the whole pipeline runs.
     if (this.#http) this.#log.info({ address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice }, 'http listening');
   }
 
   async stop(): Promise<void> {
+    // A source waiting for room in a full channel (downstream down) could never stop.
+    for (const ch of this.#channels.values()) ch.admitOverCapacity();
+    for (const source of this.#avroSources) await source.stop();
     for (const source of this.#sources) await source.stop();
     for (const sink of this.#sinks) await sink.stop();
     await this.#job?.stop();
     for (const source of this.#sources) await source.completeFinished();
     await this.#http?.close();
+    for (const ch of this.#channels.values()) await ch.close();
   }
 
   metrics(): MetricsInput {
@@ -119,7 +132,7 @@ export class Agent {
       capacity += ch.capacity;
     }
     return {
-      eventsIn: job?.eventsIn ?? this.#sources.reduce((n, s) => n + s.eventsRead, 0),
+      eventsIn: job?.eventsIn ?? this.#sources.reduce((n, s) => n + s.eventsRead, 0) + this.#avroSources.reduce((n, s) => n + s.eventsReceived, 0),
       eventsCounted: job?.eventsCounted ?? 0,
       parseErrors: job?.parseErrors ?? 0,
       duplicates: job?.duplicates ?? 0,

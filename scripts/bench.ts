@@ -6,14 +6,14 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, memory, history)
+ *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AvroRpcClient, batchFromLines, type EventBatch } from '../daemon/channel/index.js';
+import { AvroRpcClient, batchFromLines, FileChannel, type EventBatch } from '../daemon/channel/index.js';
 import { generateLines, writeLog } from './access-log-generator.js';
 import { startDaemon, tempDir, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
 
@@ -206,7 +206,12 @@ async function latency(work: string): Promise<void> {
 }
 
 async function avroRpc(): Promise<void> {
-  const receiver = spawn(process.execPath, [path.join(HERE, 'lib/avro-null-receiver.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await avroRpcOnce(false);
+  await avroRpcOnce(true);
+}
+
+async function avroRpcOnce(deflate: boolean): Promise<void> {
+  const receiver = spawn(process.execPath, [path.join(HERE, 'lib/avro-null-receiver.js'), ...(deflate ? ['deflate'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   receiver.stdout.on('data', (c: Buffer) => (out += c));
   while (!/port \d+/.test(out)) await sleep(10);
@@ -216,7 +221,7 @@ async function avroRpc(): Promise<void> {
     ...batchFromLines(lines, { file: '/var/spool/logflow/access.log', timestamp: String(Date.now()) }),
     firstHeaders: { 'lf.pos': 'abcdef01-0123456789ab:123456:1000' },
   };
-  const client = await AvroRpcClient.connect({ host: '127.0.0.1', port, connectTimeout: 2000, requestTimeout: 10_000 });
+  const client = await AvroRpcClient.connect({ host: '127.0.0.1', port, connectTimeout: 2000, requestTimeout: 10_000, ...(deflate && { deflateLevel: 6 }) });
   let events = 0;
   const started = performance.now();
   const until = started + SIZES.rpcSeconds * 1000;
@@ -230,7 +235,45 @@ async function avroRpc(): Promise<void> {
   const rate = events / ((performance.now() - started) / 1000);
   client.close();
   receiver.kill('SIGTERM');
-  row('Avro RPC alone: events/s, one loopback connection, batches of 1000', '>= 1,000,000', fmt(rate), rate >= 1_000_000);
+  if (deflate) row('Avro RPC, compression-type = deflate (level 6) both ways: events/s', 'informational', fmt(rate), true);
+  else row('Avro RPC alone: events/s, one loopback connection, batches of 1000', '>= 1,000,000', fmt(rate), rate >= 1_000_000);
+}
+
+/** The file channel alone: a source's puts (one at a time, 1000 events each) and a sink's take/commit. */
+async function fileChannel(work: string): Promise<void> {
+  const dir = path.join(work, 'filechannel');
+  const ch = new FileChannel({
+    name: 'c1', type: 'file', capacity: 100_000, transactionCapacity: 1000,
+    checkpointDir: path.join(dir, 'checkpoint'), dataDir: path.join(dir, 'data'), maxFileSize: 64 * 1024 * 1024,
+  }, (await import('pino')).pino({ level: 'silent' }));
+  await ch.open();
+  const batch = batchFromLines([...generateLines({ lines: 1000, seed: 5 })], { file: '/var/spool/logflow/access.log', timestamp: String(Date.now()) });
+  const until = performance.now() + SIZES.rpcSeconds * 1000;
+  const started = performance.now();
+  let put = 0;
+  let committed = 0;
+  let done = false;
+  const sink = (async () => {
+    while (!done || ch.size > 0) {
+      const taken = ch.take(1000);
+      if (taken.length === 0) {
+        await sleep(1);
+        continue;
+      }
+      ch.commit(taken);
+      for (const b of taken) committed += b.count;
+    }
+  })();
+  while (performance.now() < until) {
+    await ch.put(batch);
+    put += batch.count;
+  }
+  done = true;
+  await sink;
+  const seconds = (performance.now() - started) / 1000;
+  const mb = (put * (batch.data.length / batch.count)) / 1048576 / seconds;
+  await ch.close();
+  row('file channel: events/s put (fdatasync per put of 1000) and taken/committed', 'informational', `${fmt(committed / seconds)} (${mb.toFixed(0)} MB/s, ${ch.syncs} syncs)`, committed === put);
 }
 
 /** Event time over a day-long log, then `/api/top?from&to` over the whole day. */
@@ -265,6 +308,7 @@ async function main(): Promise<void> {
     ['e2e', () => endToEnd(work)],
     ['latency', () => latency(work)],
     ['rpc', () => avroRpc()],
+    ['filechannel', () => fileChannel(work)],
     ['memory', () => memorySlidesAndQueries(work)],
     ['history', () => historyQuery(work)],
   ];

@@ -1,3 +1,5 @@
 export { MemoryChannel } from './memory-channel.js';
+export { FileChannel } from './file-channel.js';
+export type { Channel } from './channel.js';
 export { batchFromLines, eventBody, type EventBatch } from './event-batch.js';
 export * from './avro/index.js';

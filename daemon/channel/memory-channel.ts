@@ -1,4 +1,5 @@
 import type { MemoryChannelConfig } from '../conf/index.js';
+import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
 import type { EventBatch } from './event-batch.js';
 
 /**
@@ -6,21 +7,24 @@ import type { EventBatch } from './event-batch.js';
  * events (backpressure, nothing is dropped); a sink `take`s up to a batch of events and
  * they keep their room until it `commit`s them, after the receiver answered OK.
  */
-export class MemoryChannel {
+export class MemoryChannel implements Channel {
   readonly name: string;
   readonly capacity: number;
   readonly transactionCapacity: number;
+  readonly keepAliveMs: number;
   readonly #queue: EventBatch[] = [];
   #head = 0;
   /** Events queued plus events taken but not committed. */
   #held = 0;
   #waitingPuts: (() => void)[] = [];
   #waitingTakers: (() => void)[] = [];
+  #overCapacity = false;
 
-  constructor(config: MemoryChannelConfig) {
+  constructor(config: Pick<MemoryChannelConfig, 'name' | 'capacity' | 'transactionCapacity' | 'keepAliveMs'> & { readonly type: string }) {
     this.name = config.name;
     this.capacity = config.capacity;
     this.transactionCapacity = config.transactionCapacity;
+    this.keepAliveMs = config.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
   }
 
   /** Events the channel holds (queued or in a sink's open transaction). */
@@ -36,13 +40,29 @@ export class MemoryChannel {
     if (batch.count > this.transactionCapacity) {
       throw new RangeError(`a put of ${batch.count} events exceeds transactionCapacity ${this.transactionCapacity}`);
     }
-    while (this.#held + batch.count > this.capacity) {
+    while (!this.#overCapacity && this.#held + batch.count > this.capacity) {
       await new Promise<void>((resolve) => this.#waitingPuts.push(resolve));
     }
     this.#held += batch.count;
     this.#queue.push(batch);
     this.#wake(this.#waitingTakers);
   }
+
+  async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
+    let events = 0;
+    for (const b of batches) events += b.count;
+    if (events > this.transactionCapacity) {
+      throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
+    }
+    while (!this.#overCapacity && this.#held + events > this.capacity) {
+      await waitForRoom(this.#waitingPuts, signal, this.name);
+    }
+    this.#held += events;
+    for (const b of batches) this.#queue.push(b);
+    this.#wake(this.#waitingTakers);
+  }
+
+  async close(): Promise<void> {}
 
   /** Takes whole batches, at most `maxEvents` events (at least one batch when any is queued). */
   take(maxEvents: number): EventBatch[] {
@@ -77,6 +97,11 @@ export class MemoryChannel {
   /** Wakes a waiting sink without data, so it can notice it is stopping. */
   interrupt(): void {
     this.#wake(this.#waitingTakers);
+  }
+
+  admitOverCapacity(): void {
+    this.#overCapacity = true;
+    this.#wake(this.#waitingPuts);
   }
 
   #wake(list: (() => void)[]): void {

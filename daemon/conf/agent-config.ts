@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
+import { COMPRESSION_TYPES, DEFAULT_COMPRESSION_LEVEL, type CompressionType } from '../channel/avro/deflate-wire.js';
 import { ConfigError } from '../errors.js';
 import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
 import { parseProperties } from './properties.js';
@@ -45,12 +47,43 @@ export interface SpoolDirSourceConfig {
   readonly interceptors: readonly InterceptorConfig[];
 }
 
+/** Flume's avro source: receives AvroSourceProtocol calls and puts their events into a channel. */
+export interface AvroSourceConfig {
+  readonly name: string;
+  readonly type: 'avro';
+  readonly channel: string;
+  readonly bind: string;
+  readonly port: number;
+  readonly compressionType: CompressionType;
+  readonly interceptors: readonly InterceptorConfig[];
+  /** `ssl = true`: the PKCS12 keystore's bytes and password. */
+  readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
+}
+
 export interface MemoryChannelConfig {
   readonly name: string;
   readonly type: 'memory';
   readonly capacity: number;
   readonly transactionCapacity: number;
+  /** Flume's `keep-alive`: how long an avro source's put waits for room before FAILED. */
+  readonly keepAliveMs?: number;
 }
+
+/** Flume's file channel: puts are written (and fdatasync'ed) before they are acknowledged. */
+export interface FileChannelConfig {
+  readonly name: string;
+  readonly type: 'file';
+  readonly capacity: number;
+  readonly transactionCapacity: number;
+  readonly checkpointDir: string;
+  readonly dataDir: string;
+  /** A data file is closed and a new one started beyond this many bytes. */
+  readonly maxFileSize: number;
+  /** Flume's `keep-alive`: how long an avro source's put waits for room before FAILED. */
+  readonly keepAliveMs?: number;
+}
+
+export type ChannelConfig = MemoryChannelConfig | FileChannelConfig;
 
 export interface AvroSinkConfig {
   readonly name: string;
@@ -61,6 +94,12 @@ export interface AvroSinkConfig {
   readonly batchSize: number;
   readonly connectTimeout: number;
   readonly requestTimeout: number;
+  /** Flume's `compression-type` (absent: none). */
+  readonly compressionType?: CompressionType;
+  /** zlib level (0-9) when `compressionType` is `deflate`. */
+  readonly compressionLevel?: number;
+  /** `ssl = true`: the CAs to trust (PEM; absent: the system's), or none checked. */
+  readonly tls?: { readonly ca?: Buffer; readonly trustAll: boolean };
 }
 
 export interface UrlWindowJobConfig {
@@ -91,6 +130,10 @@ export interface UrlWindowJobConfig {
   readonly idleTimeoutMs: number;
   /** The largest Avro request accepted. */
   readonly maxFrameBytes: number;
+  /** Flume's `compression-type` of the receiver: `deflate` wants senders to compress too. */
+  readonly compressionType: CompressionType;
+  /** `ssl = true` (as on Flume's avro source): the PKCS12 keystore's bytes and password. */
+  readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
 }
 
 export interface HttpConfig {
@@ -109,7 +152,9 @@ export interface AgentConfig {
   readonly agent: string;
   readonly file: string;
   readonly sources: readonly SpoolDirSourceConfig[];
-  readonly channels: readonly MemoryChannelConfig[];
+  /** Sources of type `avro`, listed in `<agent>.sources` like the others. */
+  readonly avroSources: readonly AvroSourceConfig[];
+  readonly channels: readonly ChannelConfig[];
   readonly sinks: readonly AvroSinkConfig[];
   readonly jobs: readonly UrlWindowJobConfig[];
   readonly http: HttpConfig | undefined;
@@ -134,15 +179,21 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
   const resolve = (p: string) => path.resolve(cwd, p);
 
   const channelNames = r.list(a + 'channels');
-  const channels = channelNames.map((name) => readChannel(r, a + 'channels.' + name, name));
+  const channels = channelNames.map((name) => readChannel(r, a + 'channels.' + name, name, resolve));
   const knownChannel = (key: string, value: string) => {
     if (!channelNames.includes(value)) {
       throw r.at(r.raw(key)!, `channel ${JSON.stringify(value)} is not listed in ${a}channels`);
     }
     return value;
   };
-  const sources = r.list(a + 'sources').map((name) => readSource(r, a + 'sources.' + name, name, resolve, knownChannel));
-  const sinks = r.list(a + 'sinks').map((name) => readSink(r, a + 'sinks.' + name, name, knownChannel));
+  const sources: SpoolDirSourceConfig[] = [];
+  const avroSources: AvroSourceConfig[] = [];
+  for (const name of r.list(a + 'sources')) {
+    const p = a + 'sources.' + name;
+    if (r.oneOf(p + '.type', ['spooldir', 'avro'] as const) === 'avro') avroSources.push(readAvroSource(r, p, name, knownChannel, resolve));
+    else sources.push(readSource(r, p, name, resolve, knownChannel));
+  }
+  const sinks = r.list(a + 'sinks').map((name) => readSink(r, a + 'sinks.' + name, name, knownChannel, resolve));
   const jobs = r.list(a + 'jobs').map((name) => readJob(r, a + 'jobs.' + name, name, resolve));
   const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
 
@@ -155,13 +206,13 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
     const list = unknown.map((p) => `${file}:${p.line}: ${p.key}`).join('; ');
     throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.key, unknown[0]!.line);
   }
-  if (sources.length + sinks.length + jobs.length === 0) {
+  if (sources.length + avroSources.length + sinks.length + jobs.length === 0) {
     throw new ConfigError('LF_CONFIG_MISSING_KEY', `${file}: agent ${JSON.stringify(agent)} has no sources, sinks or jobs (is --name right?)`, a + 'sources');
   }
-  for (const s of [...sources, ...sinks]) {
+  for (const s of [...sources, ...avroSources, ...sinks]) {
     if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
   }
-  return Object.freeze({ agent, file, sources, channels, sinks, jobs, http, notImplemented });
+  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jobs, http, notImplemented });
 }
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
@@ -169,15 +220,134 @@ const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
   /^sources\.[^.]+\.(trackerDir|recursiveDirectorySearch|decodeErrorPolicy|bufferMaxLines|bufferMaxLineLength|skipToEnd|trackingPolicy|maxBackoff|threads|deserializer\.outputCharset)$/,
   /^sources\.[^.]+\.selector\.(header|mapping\..+|optional\..+|default)$/,
   /^channels\.[^.]+\.(keepAlive|byteCapacity|byteCapacityBufferPercentage)$/,
-  /^sinks\.[^.]+\.(compression-type|compression-level|ssl|trust-all-certs|truststore|truststore-password|truststore-type|exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
+  // the file channel's tuning and options: its own checkpoint is written after every sink commit
+  /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval)$/,
+  /^sources\.[^.]+\.exclude-protocols$/,
+  /^sinks\.[^.]+\.(exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
   /^sinkgroups(\..+)?$/,
 ];
 
-function readChannel(r: PropertyReader, p: string, name: string): MemoryChannelConfig {
-  r.oneOf(p + '.type', ['memory'] as const);
+function readChannel(r: PropertyReader, p: string, name: string, resolve: (p: string) => string): ChannelConfig {
+  const type = r.oneOf(p + '.type', ['memory', 'file'] as const);
+  if (type === 'file') return readFileChannel(r, p, name, resolve);
   const capacity = r.int(p + '.capacity', 100, 1, 100_000_000);
   const transactionCapacity = r.int(p + '.transactionCapacity', 100, 1, capacity);
-  return Object.freeze({ name, type: 'memory', capacity, transactionCapacity });
+  return Object.freeze({ name, type: 'memory', capacity, transactionCapacity, keepAliveMs: r.seconds(p + '.keep-alive', 3, 0) });
+}
+
+/** Flume's defaults; the directories default to Flume's too (under the home directory). */
+function readFileChannel(r: PropertyReader, p: string, name: string, resolve: (p: string) => string): FileChannelConfig {
+  // Encryption at rest must not be silently dropped: refuse it until it is implemented.
+  const encryption = r.keysUnder(p + '.encryption')[0];
+  if (encryption !== undefined) throw r.at(r.raw(`${p}.encryption.${encryption}`)!, 'file channel encryption is not supported');
+  const capacity = r.int(p + '.capacity', 1_000_000, 1, 100_000_000);
+  const transactionCapacity = r.int(p + '.transactionCapacity', 10_000, 1, capacity);
+  const home = path.join(os.homedir(), '.flume', 'file-channel');
+  const dataDirs = r.has(p + '.dataDirs') ? r.string(p + '.dataDirs').split(',').map((d) => d.trim()).filter(Boolean) : [path.join(home, 'data')];
+  if (dataDirs.length !== 1) throw r.at(r.raw(p + '.dataDirs')!, 'one data directory is supported (Flume spreads over several; a RAID or one fast disk does it here)');
+  const checkpointDir = resolve(r.string(p + '.checkpointDir', path.join(home, 'checkpoint')));
+  const dataDir = resolve(dataDirs[0]!);
+  if (checkpointDir === dataDir) throw r.at(r.raw(p + '.dataDirs')!, 'must differ from checkpointDir');
+  return Object.freeze({
+    name,
+    type: 'file',
+    capacity,
+    transactionCapacity,
+    checkpointDir,
+    dataDir,
+    maxFileSize: r.int(p + '.maxFileSize', 2_146_435_071, 64 * 1024, 2_146_435_071),
+    keepAliveMs: r.seconds(p + '.keep-alive', 3, 0),
+  });
+}
+
+function readCompressionType(r: PropertyReader, key: string): CompressionType {
+  return r.oneOf(key, COMPRESSION_TYPES, 'none');
+}
+
+/**
+ * Flume's `ssl`, `keystore`, `keystore-password`, `keystore-type`: only PKCS12 (Java's JKS
+ * cannot be read here), loaded now so a wrong file or password stops start-up.
+ */
+function readKeystore(r: PropertyReader, p: string, resolve: (p: string) => string): { pfx: Buffer; passphrase: string } | undefined {
+  const keys = ['keystore', 'keystore-password', 'keystore-type'].map((k) => `${p}.${k}`);
+  if (!r.bool(p + '.ssl', false)) {
+    for (const k of keys) r.markUsed(k);
+    return undefined;
+  }
+  const convert = 'convert it: keytool -importkeystore -srckeystore KS.jks -destkeystore KS.p12 -deststoretype PKCS12';
+  const type = r.raw(p + '.keystore-type');
+  if (type && type.value.toUpperCase() !== 'PKCS12') throw r.at(type, `${type.value} is not supported, only PKCS12 (${convert})`);
+  const file = resolve(r.string(p + '.keystore'));
+  const passphrase = r.string(p + '.keystore-password');
+  let pfx: Buffer;
+  try {
+    pfx = readFileSync(file);
+  } catch (err) {
+    throw r.at(r.raw(p + '.keystore')!, `cannot be read: ${(err as Error).message}`);
+  }
+  try {
+    tls.createSecureContext({ pfx, passphrase });
+  } catch (err) {
+    throw r.at(r.raw(p + '.keystore')!, `is not a PKCS12 keystore this password opens (a JKS keystore is not supported: ${convert}): ${(err as Error).message}`);
+  }
+  return { pfx, passphrase };
+}
+
+/**
+ * Flume's sink `ssl`, `trust-all-certs`, `truststore`: the truststore must be PEM
+ * certificates (Java's JKS and PKCS12 truststores cannot be read here).
+ */
+function readTruststore(r: PropertyReader, p: string, resolve: (p: string) => string): { ca?: Buffer; trustAll: boolean } | undefined {
+  const keys = ['trust-all-certs', 'truststore', 'truststore-password', 'truststore-type'].map((k) => `${p}.${k}`);
+  if (!r.bool(p + '.ssl', false)) {
+    for (const k of keys) r.markUsed(k);
+    return undefined;
+  }
+  const trustAll = r.bool(p + '.trust-all-certs', false);
+  r.markUsed(p + '.truststore-password');
+  const convert = 'export its certificates as PEM: keytool -exportcert -rfc -alias ALIAS -keystore TS.jks > ca.pem';
+  const type = r.raw(p + '.truststore-type');
+  if (type && type.value.toUpperCase() !== 'PEM') throw r.at(type, `${type.value} is not supported, only PEM (${convert})`);
+  const store = r.raw(p + '.truststore');
+  if (!store) return { trustAll };
+  let ca: Buffer;
+  try {
+    ca = readFileSync(resolve(store.value));
+  } catch (err) {
+    throw r.at(store, `cannot be read: ${(err as Error).message}`);
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw r.at(store, `is not PEM certificates (JKS and PKCS12 truststores are not supported: ${convert})`);
+  return { ca, trustAll };
+}
+
+function readAvroSource(
+  r: PropertyReader,
+  p: string,
+  name: string,
+  knownChannel: (key: string, value: string) => string,
+  resolve: (p: string) => string,
+): AvroSourceConfig {
+  const channels = r.list(p + '.channels');
+  if (channels.length !== 1) {
+    const prop = r.raw(p + '.channels');
+    if (!prop) throw r.missing(p + '.channels');
+    throw r.at(prop, 'exactly one channel is supported');
+  }
+  if (r.has(p + '.selector.type')) r.oneOf(p + '.selector.type', ['replicating'] as const);
+  // Security settings must not be silently ignored: refuse them until they are implemented.
+  if (r.bool(p + '.ipFilter', false)) throw r.at(r.raw(p + '.ipFilter')!, 'is not supported by the avro source yet');
+  r.markUsed(p + '.ipFilterRules');
+  const tlsConfig = readKeystore(r, p, resolve);
+  return Object.freeze({
+    ...(tlsConfig && { tls: tlsConfig }),
+    name,
+    type: 'avro',
+    channel: knownChannel(p + '.channels', channels[0]!),
+    bind: r.string(p + '.bind'),
+    port: r.int(p + '.port', undefined, 0, 65535),
+    compressionType: readCompressionType(r, p + '.compression-type'),
+    interceptors: readInterceptors(r, p),
+  });
 }
 
 function readSource(
@@ -187,7 +357,6 @@ function readSource(
   resolve: (p: string) => string,
   knownChannel: (key: string, value: string) => string,
 ): SpoolDirSourceConfig {
-  r.oneOf(p + '.type', ['spooldir'] as const);
   const channels = r.list(p + '.channels');
   if (channels.length !== 1) {
     const prop = r.raw(p + '.channels');
@@ -254,9 +423,12 @@ function readSink(
   p: string,
   name: string,
   knownChannel: (key: string, value: string) => string,
+  resolve: (p: string) => string,
 ): AvroSinkConfig {
   r.oneOf(p + '.type', ['avro'] as const);
+  const tlsConfig = readTruststore(r, p, resolve);
   return Object.freeze({
+    ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'avro',
     channel: knownChannel(p + '.channel', r.string(p + '.channel')),
@@ -265,11 +437,14 @@ function readSink(
     batchSize: r.int(p + '.batch-size', 100, 1, 1_000_000),
     connectTimeout: r.int(p + '.connect-timeout', 20_000, 1, 3_600_000),
     requestTimeout: r.int(p + '.request-timeout', 20_000, 1, 3_600_000),
+    compressionType: readCompressionType(r, p + '.compression-type'),
+    compressionLevel: r.int(p + '.compression-level', DEFAULT_COMPRESSION_LEVEL, 0, 9),
   });
 }
 
 function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string) => string): UrlWindowJobConfig {
   r.oneOf(p + '.type', ['url-window-count'] as const);
+  const tlsConfig = readKeystore(r, p, resolve);
   const batchIntervalMs = r.seconds(p + '.batchInterval', 1, 10);
   const windowDurationMs = r.seconds(p + '.windowDuration', 300, 10);
   const slideDurationMs = r.seconds(p + '.slideDuration', batchIntervalMs / 1000, 10);
@@ -282,6 +457,7 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     throw r.at(r.raw(p + '.windowDuration')!, 'is more than a million batch intervals');
   }
   return Object.freeze({
+    ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'url-window-count',
     bind: r.string(p + '.bind', '127.0.0.1'),
@@ -301,6 +477,7 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),
     idleTimeoutMs: r.seconds(p + '.idleTimeout', 60, 100),
     maxFrameBytes: r.int(p + '.maxFrameBytes', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    compressionType: readCompressionType(r, p + '.compression-type'),
   });
 }
 

@@ -2,6 +2,9 @@ export { loadAgentConfig, parseAgentConfig } from './agent-config.js';
 export type {
   AgentConfig,
   AvroSinkConfig,
+  AvroSourceConfig,
+  ChannelConfig,
+  FileChannelConfig,
   HttpConfig,
   MemoryChannelConfig,
   SpoolDirSourceConfig,

@@ -142,6 +142,9 @@ export class UrlWindowJob {
         maxConnections: config.maxConnections,
         idleTimeoutMs: config.idleTimeoutMs,
         maxFrameBytes: config.maxFrameBytes,
+        compressionType: config.compressionType,
+        // The worker gets the keystore as a Uint8Array (structured clone), which TLS accepts.
+        ...(config.tls && { tls: config.tls }),
       },
       (events) => this.#receive(events),
     );

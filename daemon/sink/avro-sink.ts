@@ -1,4 +1,4 @@
-import { AvroRpcClient, type EventBatch, type MemoryChannel, type Status } from '../channel/index.js';
+import { AvroRpcClient, DEFAULT_COMPRESSION_LEVEL, type Channel, type EventBatch, type Status } from '../channel/index.js';
 import type { AvroSinkConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 
@@ -15,7 +15,7 @@ const PIPELINE_DEPTH = 16;
 export class AvroSink {
   readonly name: string;
   readonly #config: AvroSinkConfig;
-  readonly #channel: MemoryChannel;
+  readonly #channel: Channel;
   readonly #log: Logger;
   #client: Promise<AvroRpcClient> | undefined;
   #stopping = false;
@@ -23,7 +23,7 @@ export class AvroSink {
   #eventsSent = 0;
   #failures = 0;
 
-  constructor(config: AvroSinkConfig, channel: MemoryChannel, logger: Logger) {
+  constructor(config: AvroSinkConfig, channel: Channel, logger: Logger) {
     this.name = config.name;
     this.#config = config;
     this.#channel = channel;
@@ -122,6 +122,8 @@ export class AvroSink {
       port: c.port,
       connectTimeout: c.connectTimeout,
       requestTimeout: c.requestTimeout,
+      ...(c.compressionType === 'deflate' && { deflateLevel: c.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL }),
+      ...(c.tls && { tls: c.tls }),
     });
     this.#client = connecting;
     connecting.then(

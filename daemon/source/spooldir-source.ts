@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import type { EventBatch, MemoryChannel } from '../channel/index.js';
+import type { Channel, EventBatch } from '../channel/index.js';
 import type { SpoolDirSourceConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
@@ -81,7 +81,7 @@ export class SpoolDirSource {
   readonly name: string;
   readonly files = new FileRegistry();
   readonly #config: SpoolDirSourceConfig;
-  readonly #channel: MemoryChannel;
+  readonly #channel: Channel;
   readonly #log: Logger;
   readonly #chunkBytes: number;
   /** Files seen but not yet trusted complete: their size and mtime must settle. */
@@ -105,7 +105,7 @@ export class SpoolDirSource {
    * offset after a restart and is finished only once all of it is committed; without, a
    * file is finished when the sink has delivered all of its events (Flume's behaviour).
    */
-  constructor(config: SpoolDirSourceConfig, channel: MemoryChannel, logger: Logger, positions?: SourcePositions) {
+  constructor(config: SpoolDirSourceConfig, channel: Channel, logger: Logger, positions?: SourcePositions) {
     this.name = config.name;
     this.#config = config;
     this.#channel = channel;

@@ -7,6 +7,9 @@ Python implementation (Debian's python3-avro) over a small Netty-framed transpor
   avro_peer.py serve COUNT              -- a Responder: prints `port N`, accepts one
                                            connection, prints each event body as a JSON
                                            line until COUNT events came, then exits
+
+A last argument `deflate` speaks Flume's compression-type = deflate: each direction is
+one zlib stream (Python's zlib, independent of node:zlib), sync-flushed after each frame.
 """
 import io
 import json
@@ -14,6 +17,7 @@ import socket
 import struct
 import sys
 import time
+import zlib
 
 import avro.io
 import avro.ipc
@@ -34,6 +38,33 @@ PROTOCOL = avro.protocol.parse(json.dumps({
                         "response": "Status"},
     },
 }))
+
+
+class Wire:
+    """A socket, optionally with a zlib stream each way (Netty's ZlibEncoder/ZlibDecoder)."""
+
+    def __init__(self, sock, deflate):
+        self.sock = sock
+        self.deflate = zlib.compressobj(6) if deflate else None
+        self.inflate = zlib.decompressobj() if deflate else None
+        self.buffered = b""
+
+    def sendall(self, data):
+        if self.deflate:
+            data = self.deflate.compress(data) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
+        self.sock.sendall(data)
+
+    def recv(self, n):
+        while not self.buffered:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return b""
+            self.buffered = self.inflate.decompress(chunk) if self.inflate else chunk
+        data, self.buffered = self.buffered[:n], self.buffered[n:]
+        return data
+
+    def close(self):
+        self.sock.close()
 
 
 def recv_exact(sock, n):
@@ -63,9 +94,10 @@ def write_frame(sock, serial, payload):
 class NettyTransceiver:
     """What avro.ipc.Requestor needs: a name and a request -> response exchange."""
 
-    def __init__(self, host, port):
-        self.sock = socket.create_connection((host, port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, host, port, deflate=False):
+        sock = socket.create_connection((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = Wire(sock, deflate)
         self.serial = 0
         self.remote_name = f"{host}:{port}"
 
@@ -77,8 +109,8 @@ class NettyTransceiver:
         return payload
 
 
-def send(port, batches, size):
-    requestor = avro.ipc.Requestor(PROTOCOL, NettyTransceiver("127.0.0.1", port))
+def send(port, batches, size, deflate=False):
+    requestor = avro.ipc.Requestor(PROTOCOL, NettyTransceiver("127.0.0.1", port, deflate))
     now = str(int(time.time() * 1000))
     print(requestor.request("append", {"event": {"headers": {"timestamp": now}, "body": b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /python/append HTTP/1.1" 200 1'}}), flush=True)
     for b in range(batches):
@@ -101,13 +133,14 @@ class Collector(avro.ipc.Responder):
         return "OK"
 
 
-def serve(count):
+def serve(count, deflate=False):
     responder = Collector()
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     print(f"port {server.getsockname()[1]}", flush=True)
     conn, _ = server.accept()
+    conn = Wire(conn, deflate)
     client_hash = None
     seen = 0
     while seen < count:
@@ -134,7 +167,8 @@ def serve(count):
 
 
 if __name__ == "__main__":
+    deflate = sys.argv[-1] == "deflate"
     if sys.argv[1] == "send":
-        send(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        send(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), deflate)
     else:
-        serve(int(sys.argv[2]))
+        serve(int(sys.argv[2]), deflate)

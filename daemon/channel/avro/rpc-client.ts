@@ -1,7 +1,9 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { LogflowError } from '../../errors.js';
 import type { EventBatch } from '../event-batch.js';
 import { AvroReader } from './binary.js';
+import { deflateWire, type DeflateWire } from './deflate-wire.js';
 import { encodeAppendBatchFrame } from './flume-event-codec.js';
 import { NettyFrameDecoder } from './netty-framing.js';
 import {
@@ -19,6 +21,10 @@ export interface AvroRpcClientOptions {
   readonly port: number;
   readonly connectTimeout: number;
   readonly requestTimeout: number;
+  /** Flume's `compression-level` when `compression-type = deflate`; absent: no compression. */
+  readonly deflateLevel?: number;
+  /** Flume's `ssl = true`: `ca` (PEM) replaces the system's CAs; `trustAll` checks nothing. */
+  readonly tls?: { readonly ca?: Buffer; readonly trustAll: boolean };
 }
 
 interface PendingCall {
@@ -41,37 +47,59 @@ export class AvroRpcClient {
   #handshaking: Promise<void> | undefined;
   readonly #pool: Buffer[] = [];
   #closed: Error | undefined;
+  readonly #deflate: DeflateWire | undefined;
+  #answered = false;
 
   private constructor(opts: AvroRpcClientOptions, socket: net.Socket) {
     this.#opts = opts;
     this.#socket = socket;
     socket.setNoDelay(true);
-    socket.on('data', (chunk) => {
+    const onData = (chunk: Buffer) => {
       try {
         this.#decoder.push(chunk, (f) => this.#settle(f.serial, f.payload));
       } catch (err) {
         this.#fail(err as Error);
       }
-    });
+    };
+    if (opts.deflateLevel === undefined) socket.on('data', onData);
+    else {
+      this.#deflate = deflateWire(socket, opts.deflateLevel, onData, (err) => {
+        this.#fail(new LogflowError('LF_AVRO_FRAME', `the receiver does not answer in deflate (is its compression-type deflate?): ${err.message}`));
+      });
+    }
     socket.on('error', (err) => this.#fail(err));
-    socket.on('close', () => this.#fail(new LogflowError('LF_AVRO_CLOSED', 'connection closed by the server')));
+    socket.on('close', () => {
+      // A receiver that closes before its first answer often disagrees on compression.
+      const hint = this.#answered ? '' : opts.deflateLevel === undefined
+        ? ' before answering (does it want compression-type = deflate?)'
+        : ' before answering (is its compression-type deflate too?)';
+      this.#fail(new LogflowError('LF_AVRO_CLOSED', `connection closed by the server${hint}`));
+    });
   }
 
   static connect(opts: AvroRpcClientOptions): Promise<AvroRpcClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: opts.host, port: opts.port });
+      const socket = opts.tls
+        ? tls.connect({
+          host: opts.host,
+          port: opts.port,
+          ...(opts.tls.ca && { ca: opts.tls.ca }),
+          rejectUnauthorized: !opts.tls.trustAll,
+          ...(net.isIP(opts.host) === 0 && { servername: opts.host }),
+        })
+        : net.connect({ host: opts.host, port: opts.port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new LogflowError('LF_AVRO_TIMEOUT', `connect to ${opts.host}:${opts.port} timed out after ${opts.connectTimeout} ms`));
       }, opts.connectTimeout);
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeListener('error', reject);
         resolve(new AvroRpcClient(opts, socket));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(err);
+        reject(opts.tls ? new LogflowError('LF_AVRO_CLOSED', `TLS connection to ${opts.host}:${opts.port} failed (does the receiver have ssl = true, and is its certificate trusted?): ${err.message}`) : err);
       });
     });
   }
@@ -161,13 +189,15 @@ export class AvroRpcClient {
         this.close();
       }, this.#opts.requestTimeout);
       this.#pending.set(serial, { resolve, reject, timer });
-      this.#socket.write(frame);
+      if (this.#deflate) this.#deflate.write(frame);
+      else this.#socket.write(frame);
     });
   }
 
   #settle(serial: number, payload: Buffer): void {
     const call = this.#pending.get(serial);
     if (!call) return;
+    this.#answered = true;
     this.#pending.delete(serial);
     clearTimeout(call.timer);
     call.resolve(payload);

@@ -1,7 +1,9 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import avro from 'avsc';
 import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
+import { DEFAULT_COMPRESSION_LEVEL, deflateWire, ZLIB_FIRST_BYTE, type CompressionType } from './deflate-wire.js';
 import { DecodedEvents, decodeEvent, decodeEventArray, type EventDecodeOptions } from './flume-event-codec.js';
 import { encodeFrame, NettyFrameDecoder, type NettyFrame } from './netty-framing.js';
 import {
@@ -37,6 +39,10 @@ export interface AvroRpcServerOptions {
   readonly maxConnections?: number;
   /** A connection silent this long (for example stalled mid-frame) is closed. */
   readonly idleTimeoutMs?: number;
+  /** Flume's `compression-type`: `deflate` wants every client to compress too. */
+  readonly compressionType?: CompressionType;
+  /** Flume's `ssl = true`: the key and certificate (a PKCS12 keystore). */
+  readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
   readonly logger: Logger;
 }
 
@@ -59,7 +65,15 @@ export class AvroRpcServer {
       idHeader: Buffer.from(opts.idHeader ?? 'id'),
       maxEvents: opts.maxBatchEvents ?? 1_000_000,
     };
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    if (opts.tls) {
+      const server = tls.createServer({ pfx: opts.tls.pfx, passphrase: opts.tls.passphrase }, (socket) => this.#accept(socket));
+      server.on('tlsClientError', (err, socket) => {
+        opts.logger.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, 'avro TLS handshake failed (does the client have ssl = true, and trust this certificate?)');
+      });
+      this.#server = server;
+    } else {
+      this.#server = net.createServer((socket) => this.#accept(socket));
+    }
   }
 
   async listen(): Promise<number> {
@@ -99,7 +113,16 @@ export class AvroRpcServer {
       socket.destroy();
     });
     const conn = new Connection(this, socket, peer);
-    socket.on('data', (chunk) => conn.onData(chunk));
+    if (this.#opts.compressionType === 'deflate') {
+      // Flume's avro source answers at level 6 whatever the client's compression-level.
+      const wire = deflateWire(socket, DEFAULT_COMPRESSION_LEVEL, (chunk) => conn.onData(chunk), (err) => {
+        this.#opts.logger.warn({ peer, err: err.message }, 'avro connection closed: the client does not send deflate (set compression-type = deflate on the sender, or remove it here)');
+        socket.destroy();
+      });
+      conn.write = (buf) => wire.write(buf);
+    } else {
+      socket.on('data', (chunk) => conn.onData(chunk));
+    }
     socket.on('error', (err) => this.#opts.logger.debug({ peer, err: err.message }, 'avro connection error'));
     socket.on('close', () => this.#sockets.delete(socket));
   }
@@ -112,6 +135,11 @@ export class AvroRpcServer {
   /** @internal */
   get frameLimits() {
     return { maxFrameBytes: this.#opts.maxFrameBytes ?? 64 * 1024 * 1024 };
+  }
+
+  /** @internal */
+  get compressionType(): CompressionType {
+    return this.#opts.compressionType ?? 'none';
   }
 
   /** @internal */
@@ -157,15 +185,30 @@ class Connection {
   /** The client's protocol hash once it has shaken hands. */
   #clientHash: Buffer | undefined;
   #busy = false;
+  #sawData = false;
+  /** Where replies go: the socket, or the deflate stream in front of it. */
+  write: (buf: Buffer) => void;
 
   constructor(server: AvroRpcServer, socket: net.Socket, peer: string) {
     this.#server = server;
     this.#socket = socket;
     this.#peer = peer;
     this.#decoder = new NettyFrameDecoder(server.frameLimits);
+    this.write = (buf) => void socket.write(buf);
   }
 
   onData(chunk: Buffer): void {
+    if (!this.#sawData && chunk.length > 0) {
+      this.#sawData = true;
+      if (chunk[0] === ZLIB_FIRST_BYTE && this.#server.compressionType !== 'deflate') {
+        this.#fail(new Error('the client sends a deflate stream: set compression-type = deflate on this receiver, or remove it on the sender'));
+        return;
+      }
+      if (chunk[0] === TLS_HANDSHAKE_BYTE && !(this.#socket instanceof tls.TLSSocket)) {
+        this.#fail(new Error('the client speaks TLS: set ssl = true on this receiver, or remove it on the sender'));
+        return;
+      }
+    }
     try {
       this.#decoder.push(chunk, (frame) => this.#queue.push(frame));
     } catch (err) {
@@ -183,7 +226,7 @@ class Connection {
       while (this.#queue.length > 0 && !this.#socket.destroyed) {
         const frame = this.#queue.shift()!;
         const reply = await this.#call(frame);
-        if (reply) this.#socket.write(reply);
+        if (reply) this.write(reply);
         if (this.#queue.length <= 16) this.#socket.resume();
       }
     } catch (err) {
@@ -239,6 +282,9 @@ class Connection {
     this.#socket.destroy();
   }
 }
+
+/** A TLS record of type handshake: what a TLS client sends first. */
+const TLS_HANDSHAKE_BYTE = 0x16;
 
 function response(handshake: Buffer | undefined, status: Status): Buffer {
   const call = Buffer.from([0, 0, STATUS.indexOf(status) * 2]);

@@ -1,0 +1,490 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import type { FileChannelConfig } from '../conf/index.js';
+import { DirLock } from '../job/dir-lock.js';
+import type { Logger } from '../log.js';
+import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
+import type { EventBatch } from './event-batch.js';
+
+/** Header whose value `fileKey:nextOffset:count` says where the batch's source file stands. */
+const POSITION_HEADER = 'lf.pos';
+const RECORD_HEAD = 8; // [payload length u32][crc32 of payload u32]
+const CHECKPOINT = 'checkpoint.json';
+const SEGMENT_PREFIX = 'log-';
+
+interface Segment {
+  readonly file: string;
+  readonly id: number;
+  /** Sequence number of the last batch written to it (-1: none yet). */
+  lastSeq: number;
+  size: number;
+}
+
+interface PendingPut {
+  readonly batches: readonly EventBatch[];
+  readonly events: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+interface CheckpointData {
+  readonly version: 1;
+  /** Every batch below this sequence number is committed. */
+  readonly doneBelow: number;
+  /** Committed batches above `doneBelow` (a sink commits out of order after a failure). */
+  readonly doneAbove: number[];
+  /** Source positions whose batches may be in segments already deleted. */
+  readonly positions: Record<string, number>;
+  /** `positions` include every batch below this sequence number (later ones are replayed). */
+  readonly positionsBelow: number;
+}
+
+/**
+ * Flume's file channel, batch-wise. A put transaction (one or more batches) is appended to
+ * the current data file as one record with a CRC and fdatasync'ed before the put resolves;
+ * concurrent puts share one write and one sync. Batches stay in memory for the sink, as in
+ * the memory channel. A sink's commit is recorded in a small checkpoint (written after
+ * commits, at most one write at a time); data files whose batches are all committed are
+ * deleted. After a crash, the batches that were put and not committed are read back (a
+ * torn last record is cut off), so a batch is delivered at least once.
+ *
+ * It also answers `committed(fileKey)` from the `lf.pos` headers of the batches it holds
+ * durably, so a spooling-directory source resumes a file after the last batch it put.
+ */
+export class FileChannel implements Channel {
+  readonly name: string;
+  readonly capacity: number;
+  readonly transactionCapacity: number;
+  readonly keepAliveMs: number;
+  readonly #config: FileChannelConfig;
+  readonly #log: Logger;
+  readonly #queue: EventBatch[] = [];
+  #head = 0;
+  #held = 0;
+  #waitingPuts: (() => void)[] = [];
+  #waitingTakers: (() => void)[] = [];
+  #overCapacity = false;
+  readonly #seqOf = new WeakMap<EventBatch, number>();
+  #nextSeq = 0;
+  /** Batches below this sequence number have their positions in `#positions`. */
+  #positionsBelow = 0;
+  #replayPositionsFrom = 0;
+  #doneBelow = 0;
+  readonly #doneAbove = new Set<number>();
+  readonly #positions = new Map<string, number>();
+  /** Sources in this process whose positions are kept (relayed batches carry others). */
+  readonly #trackedSources = new Set<string>();
+  readonly #segments: Segment[] = [];
+  #fd: fsp.FileHandle | undefined;
+  readonly #pendingPuts: PendingPut[] = [];
+  #writing: Promise<void> | undefined;
+  #checkpointing: Promise<void> | undefined;
+  #checkpointDirty = false;
+  #locks: DirLock[] = [];
+  #closed = false;
+  #syncs = 0;
+
+  constructor(config: FileChannelConfig, logger: Logger) {
+    this.name = config.name;
+    this.capacity = config.capacity;
+    this.transactionCapacity = config.transactionCapacity;
+    this.keepAliveMs = config.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+    this.#config = config;
+    this.#log = logger.child({ channel: config.name });
+  }
+
+  get size(): number {
+    return this.#held;
+  }
+
+  /** fdatasync calls so far (puts share them under load). */
+  get syncs(): number {
+    return this.#syncs;
+  }
+
+  /** Locks the directories and reads back what was put and not committed. */
+  async open(): Promise<void> {
+    const { checkpointDir, dataDir } = this.#config;
+    await fsp.mkdir(checkpointDir, { recursive: true });
+    await fsp.mkdir(dataDir, { recursive: true });
+    this.#locks.push(DirLock.acquire(checkpointDir, `file channel ${this.name}: checkpointDir`));
+    this.#locks.push(DirLock.acquire(dataDir, `file channel ${this.name}: dataDir`));
+    const cp = await this.#readCheckpoint();
+    this.#doneBelow = cp.doneBelow;
+    this.#nextSeq = Math.max(cp.doneBelow, cp.positionsBelow ?? 0);
+    for (const s of cp.doneAbove) this.#doneAbove.add(s);
+    for (const [k, v] of Object.entries(cp.positions)) this.#positions.set(k, v);
+    this.#replayPositionsFrom = cp.positionsBelow ?? 0;
+    const ids = (await fsp.readdir(dataDir))
+      .filter((n) => n.startsWith(SEGMENT_PREFIX))
+      .map((n) => Number.parseInt(n.slice(SEGMENT_PREFIX.length), 10))
+      .filter((n) => Number.isInteger(n))
+      .sort((a, b) => a - b);
+    let replayed = 0;
+    for (let i = 0; i < ids.length; i++) replayed += await this.#replay(ids[i]!, i === ids.length - 1);
+    this.#positionsBelow = this.#nextSeq;
+    const last = this.#segments.at(-1);
+    if (last && last.size < this.#config.maxFileSize) this.#fd = await fsp.open(last.file, 'a');
+    else await this.#roll();
+    this.#log.info({ events: replayed, batches: this.#queue.length, segments: this.#segments.length }, 'file channel opened');
+    if (this.#queue.length === 0) this.#scheduleCheckpoint();
+  }
+
+  async put(batch: EventBatch): Promise<void> {
+    return this.putAll([batch]);
+  }
+
+  async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
+    let events = 0;
+    for (const b of batches) events += b.count;
+    if (events > this.transactionCapacity) {
+      throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
+    }
+    if (this.#closed || !this.#fd) throw new Error(`file channel ${this.name} is not open`);
+    while (!this.#overCapacity && this.#held + events > this.capacity) {
+      await waitForRoom(this.#waitingPuts, signal, this.name);
+    }
+    // Room is reserved now, so puts waiting for the disk cannot overfill the channel.
+    this.#held += events;
+    await new Promise<void>((resolve, reject) => {
+      this.#pendingPuts.push({ batches, events, resolve, reject });
+      this.#writing ??= this.#writeLoop();
+    });
+    // Delivered, as far as the source is concerned: the events are durable here.
+    for (const b of batches) b.onDelivered?.();
+  }
+
+  take(maxEvents: number): EventBatch[] {
+    const taken: EventBatch[] = [];
+    let events = 0;
+    while (this.#head < this.#queue.length) {
+      const next = this.#queue[this.#head]!;
+      if (taken.length > 0 && events + next.count > maxEvents) break;
+      taken.push(next);
+      events += next.count;
+      this.#head++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return taken;
+  }
+
+  commit(taken: readonly EventBatch[]): void {
+    for (const b of taken) {
+      this.#held -= b.count;
+      const seq = this.#seqOf.get(b);
+      if (seq !== undefined) this.#doneAbove.add(seq);
+    }
+    while (this.#doneAbove.delete(this.#doneBelow)) this.#doneBelow++;
+    this.#wake(this.#waitingPuts);
+    this.#scheduleCheckpoint();
+  }
+
+  async waitForEvents(): Promise<void> {
+    if (this.#queue.length - this.#head > 0) return;
+    await new Promise<void>((resolve) => this.#waitingTakers.push(resolve));
+  }
+
+  interrupt(): void {
+    this.#wake(this.#waitingTakers);
+  }
+
+  admitOverCapacity(): void {
+    this.#overCapacity = true;
+    this.#wake(this.#waitingPuts);
+  }
+
+  /** Keeps the positions of this source's files (before `open`, so replay finds them). */
+  trackSource(sourceId: string): void {
+    this.#trackedSources.add(sourceId);
+  }
+
+  /** Source positions (the `SourcePositions` of a spooling-directory source). */
+  committed(fileKey: string): number | undefined {
+    return this.#positions.get(fileKey);
+  }
+
+  forget(fileKey: string): void {
+    this.#positions.delete(fileKey);
+    this.#scheduleCheckpoint();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#writing;
+    while (this.#checkpointing) await this.#checkpointing;
+    await this.#writeCheckpoint();
+    await this.#fd?.close();
+    this.#fd = undefined;
+    for (const l of this.#locks) l.release();
+    this.#locks = [];
+  }
+
+  /** Writes the puts queued so far as one write and one fdatasync; repeats while more came. */
+  async #writeLoop(): Promise<void> {
+    while (this.#pendingPuts.length > 0) {
+      const puts = this.#pendingPuts.splice(0, this.#pendingPuts.length);
+      const firstSeq = this.#nextSeq;
+      const records = puts.map((p) => {
+        const rec = encodeRecord(this.#nextSeq, p.batches);
+        this.#nextSeq += p.batches.length;
+        return rec;
+      });
+      try {
+        await this.#append(records, this.#nextSeq - 1);
+      } catch (err) {
+        this.#nextSeq = firstSeq;
+        this.#log.error({ err }, 'file channel write failed; the puts are refused');
+        for (const p of puts) {
+          this.#held -= p.events;
+          p.reject(err as Error);
+        }
+        this.#wake(this.#waitingPuts);
+        continue;
+      }
+      let seq = firstSeq;
+      for (const p of puts) {
+        for (const b of p.batches) this.#enqueue(stripCallbacks(b), seq++);
+        p.resolve();
+      }
+      this.#positionsBelow = seq;
+      this.#wake(this.#waitingTakers);
+    }
+    this.#writing = undefined;
+  }
+
+  async #append(records: Buffer[], lastSeq: number): Promise<void> {
+    let seg = this.#segments.at(-1)!;
+    const bytes = records.reduce((n, r) => n + r.length, 0);
+    if (seg.size > 0 && seg.size + bytes > this.#config.maxFileSize) {
+      await this.#roll();
+      seg = this.#segments.at(-1)!;
+    }
+    await this.#fd!.writev(records);
+    await this.#fd!.datasync();
+    this.#syncs++;
+    seg.size += bytes;
+    seg.lastSeq = lastSeq;
+  }
+
+  /** Starts a new data file (the directory is synced so the file survives a crash). */
+  async #roll(): Promise<void> {
+    await this.#fd?.close();
+    const id = (this.#segments.at(-1)?.id ?? 0) + 1;
+    const file = path.join(this.#config.dataDir, SEGMENT_PREFIX + String(id).padStart(8, '0'));
+    this.#fd = await fsp.open(file, 'a');
+    await syncDir(this.#config.dataDir);
+    this.#segments.push({ file, id, lastSeq: this.#nextSeq - 1, size: 0 });
+  }
+
+  #enqueue(batch: EventBatch, seq: number): void {
+    this.#seqOf.set(batch, seq);
+    this.#queue.push(batch);
+    const pos = batch.firstHeaders?.[POSITION_HEADER];
+    if (pos !== undefined) this.#notePosition(pos);
+  }
+
+  #notePosition(value: string): void {
+    const parts = value.split(':');
+    const key = parts[0]!;
+    if (parts.length < 2 || !this.#trackedSources.has(key.slice(0, key.indexOf('-')))) return;
+    const offset = Number(parts[1]);
+    if (Number.isFinite(offset) && (this.#positions.get(key) ?? -1) < offset) this.#positions.set(key, offset);
+  }
+
+  /** Reads one data file back; returns the events it still holds. */
+  async #replay(id: number, isLast: boolean): Promise<number> {
+    const file = path.join(this.#config.dataDir, SEGMENT_PREFIX + String(id).padStart(8, '0'));
+    const fh = await fsp.open(file, 'r');
+    const fileSize = (await fh.stat()).size;
+    const head = Buffer.alloc(RECORD_HEAD);
+    let pos = 0;
+    let events = 0;
+    let lastSeq = this.#nextSeq - 1;
+    // Record by record, so a large data file is never in memory at once.
+    while (pos + RECORD_HEAD <= fileSize) {
+      await fh.read(head, 0, RECORD_HEAD, pos);
+      const len = head.readUInt32BE(0);
+      const end = pos + RECORD_HEAD + len;
+      if (end > fileSize) break;
+      const payload = Buffer.allocUnsafe(len);
+      await fh.read(payload, 0, len, pos + RECORD_HEAD);
+      if (zlib.crc32(payload) !== head.readUInt32BE(4)) break;
+      const { seq, batches } = decodeRecord(payload);
+      for (let i = 0; i < batches.length; i++) {
+        const s = seq + i;
+        const b = batches[i]!;
+        // Positions count even for committed batches (the source must not read them
+        // again), unless the checkpoint has them already (or has forgotten them).
+        const p = b.firstHeaders?.[POSITION_HEADER];
+        if (p !== undefined && s >= this.#replayPositionsFrom) this.#notePosition(p);
+        if (s < this.#doneBelow || this.#doneAbove.has(s)) continue;
+        this.#seqOf.set(b, s);
+        this.#queue.push(b);
+        this.#held += b.count;
+        events += b.count;
+      }
+      lastSeq = Math.max(lastSeq, seq + batches.length - 1);
+      pos = end;
+    }
+    await fh.close();
+    if (pos < fileSize) {
+      // A record cut short by a crash (it was never acknowledged): drop it.
+      this.#log.warn({ file, at: pos, bytes: fileSize - pos, last: isLast }, 'file channel: torn or corrupt record at the end of a data file; cut off');
+      await fsp.truncate(file, pos);
+    }
+    this.#nextSeq = Math.max(this.#nextSeq, lastSeq + 1);
+    this.#segments.push({ file, id, lastSeq, size: pos });
+    return events;
+  }
+
+  #scheduleCheckpoint(): void {
+    this.#checkpointDirty = true;
+    if (this.#checkpointing || this.#closed) return;
+    this.#checkpointing = (async () => {
+      try {
+        while (this.#checkpointDirty) {
+          this.#checkpointDirty = false;
+          await this.#writeCheckpoint();
+        }
+      } catch (err) {
+        this.#log.error({ err }, 'file channel checkpoint failed; committed batches may be delivered again after a restart');
+      } finally {
+        this.#checkpointing = undefined;
+      }
+    })();
+  }
+
+  /** Writes the take position durably, then deletes data files that are all committed. */
+  async #writeCheckpoint(): Promise<void> {
+    const doneBelow = this.#doneBelow;
+    const data: CheckpointData = {
+      version: 1,
+      doneBelow,
+      doneAbove: [...this.#doneAbove],
+      positions: Object.fromEntries(this.#positions),
+      positionsBelow: this.#positionsBelow,
+    };
+    const file = path.join(this.#config.checkpointDir, CHECKPOINT);
+    const tmp = file + '.tmp';
+    const fh = await fsp.open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(data));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, file);
+    await syncDir(this.#config.checkpointDir);
+    while (this.#segments.length > 1 && this.#segments[0]!.lastSeq < doneBelow) {
+      const seg = this.#segments.shift()!;
+      await fsp.unlink(seg.file);
+      this.#log.debug({ file: seg.file }, 'file channel: data file fully taken; deleted');
+    }
+  }
+
+  async #readCheckpoint(): Promise<CheckpointData> {
+    const file = path.join(this.#config.checkpointDir, CHECKPOINT);
+    let text: string;
+    try {
+      text = await fsp.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, doneBelow: 0, doneAbove: [], positions: {}, positionsBelow: 0 };
+      throw err;
+    }
+    const cp = JSON.parse(text) as CheckpointData;
+    if (cp.version !== 1 || !Number.isInteger(cp.doneBelow)) throw new Error(`file channel checkpoint ${file} is not one this version writes`);
+    return cp;
+  }
+
+  #wake(list: (() => void)[]): void {
+    if (list.length === 0) return;
+    const waiters = list.splice(0, list.length);
+    for (const w of waiters) w();
+  }
+}
+
+function stripCallbacks(b: EventBatch): EventBatch {
+  if (!b.onDelivered) return b;
+  const { onDelivered: _, ...rest } = b;
+  return rest;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * One put transaction: `[seq f64][batches u16]`, then per batch `[meta length u32][meta
+ * JSON (headers, firstHeaders)][count u32][count body lengths u32][bodies]`; framed by
+ * `[length][crc32]`.
+ */
+export function encodeRecord(seq: number, batches: readonly EventBatch[]): Buffer {
+  const metas = batches.map((b) => Buffer.from(JSON.stringify(b.firstHeaders ? [b.headers, b.firstHeaders] : [b.headers])));
+  let size = RECORD_HEAD + 8 + 2;
+  for (let i = 0; i < batches.length; i++) {
+    const b = batches[i]!;
+    size += 4 + metas[i]!.length + 4 + 4 * b.count;
+    for (let e = 0; e < b.count; e++) size += b.ends[e]! - b.starts[e]!;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let pos = RECORD_HEAD;
+  out.writeDoubleBE(seq, pos);
+  pos += 8;
+  out.writeUInt16BE(batches.length, pos);
+  pos += 2;
+  for (let i = 0; i < batches.length; i++) {
+    const b = batches[i]!;
+    out.writeUInt32BE(metas[i]!.length, pos);
+    pos += 4 + metas[i]!.copy(out, pos + 4);
+    out.writeUInt32BE(b.count, pos);
+    pos += 4;
+    for (let e = 0; e < b.count; e++) {
+      out.writeUInt32BE(b.ends[e]! - b.starts[e]!, pos);
+      pos += 4;
+    }
+    for (let e = 0; e < b.count; e++) pos += b.data.copy(out, pos, b.starts[e]!, b.ends[e]!);
+  }
+  out.writeUInt32BE(size - RECORD_HEAD, 0);
+  out.writeUInt32BE(zlib.crc32(out.subarray(RECORD_HEAD)), 4);
+  return out;
+}
+
+export function decodeRecord(payload: Buffer): { seq: number; batches: EventBatch[] } {
+  let pos = 0;
+  const seq = payload.readDoubleBE(pos);
+  pos += 8;
+  const n = payload.readUInt16BE(pos);
+  pos += 2;
+  const batches: EventBatch[] = [];
+  for (let i = 0; i < n; i++) {
+    const metaLen = payload.readUInt32BE(pos);
+    const meta = JSON.parse(payload.toString('utf8', pos + 4, pos + 4 + metaLen)) as [Record<string, string>, Record<string, string>?];
+    pos += 4 + metaLen;
+    const count = payload.readUInt32BE(pos);
+    pos += 4;
+    const starts = new Int32Array(count);
+    const ends = new Int32Array(count);
+    let at = 0;
+    for (let e = 0; e < count; e++) {
+      starts[e] = at;
+      at += payload.readUInt32BE(pos);
+      ends[e] = at;
+      pos += 4;
+    }
+    // A view: the record's buffer is read for this record alone.
+    const data = payload.subarray(pos, pos + at);
+    pos += at;
+    batches.push({ data, starts, ends, count, headers: meta[0], ...(meta[1] && { firstHeaders: meta[1] }) });
+  }
+  return { seq, batches };
+}

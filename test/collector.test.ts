@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { writeLog } from '../scripts/access-log-generator.js';
+import { freePort, startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
+import { expectedCounts } from './helpers/expected-counts.js';
+
+const PYTHON = '/usr/bin/python3';
+const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/python/avro_peer.py');
+const pythonAvro = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import avro.ipc']).status === 0;
+
+interface Stats {
+  eventsIn: number;
+  eventsCounted: number;
+  parseErrors: number;
+  duplicates: number;
+  channel: { size: number; capacity: number };
+}
+
+interface Top {
+  total: number;
+  urls: { url: string; count: number }[];
+}
+
+const jobConf = (port: number, extra = '') => `agg.jobs = j1
+agg.jobs.j1.type = url-window-count
+agg.jobs.j1.bind = 127.0.0.1
+agg.jobs.j1.port = ${port}
+agg.jobs.j1.checkpointDir = checkpoint
+agg.jobs.j1.database = data/results.db
+agg.http.bind = 127.0.0.1
+agg.http.port = 0
+${extra}`;
+
+function sorted(expected: Map<string, number>) {
+  return [...expected].map(([url, count]) => ({ url, count })).sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1));
+}
+
+/** Writes a log into `dir`, adds its counts to `expected`, and drops it into `spool`. */
+async function drop(dir: string, spool: string, name: string, lines: number, seed: number, expected: Map<string, number>): Promise<number> {
+  const staged = path.join(dir, `${name}.tmp`);
+  await writeLog(staged, { lines, urls: 300, seed, malformed: 0.01 });
+  const c = expectedCounts(staged);
+  for (const [u, n] of c.counts) expected.set(u, (expected.get(u) ?? 0) + n);
+  renameSync(staged, path.join(spool, name));
+  return c.lines;
+}
+
+function runPython(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c));
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  return new Promise((resolve) => child.on('exit', (status) => resolve({ status, stdout, stderr })));
+}
+
+describe('Flume tiers without a job in the middle', () => {
+  const running: RunningDaemon[] = [];
+  after(async () => {
+    for (const d of running) await d.stop('SIGKILL');
+  });
+
+  test('edges -> a Flume-style collector (avro source -> memory channel -> avro sink) -> a job, deflate on both hops: counts exact', { timeout: 120_000 }, async () => {
+    const jobPort = await freePort();
+    const collectorPort = await freePort();
+    const jobDir = tempDir('logflow-job-');
+    writeFileSync(path.join(jobDir, 'job.conf'), jobConf(jobPort, 'agg.jobs.j1.compression-type = deflate\n'));
+    const job = await startDaemon(jobDir, ['--conf-file', 'job.conf', '--name', 'agg']);
+    running.push(job);
+
+    // The collector tier, in Flume's own words: nothing logflow-specific.
+    const colDir = tempDir('logflow-collector-');
+    writeFileSync(path.join(colDir, 'collector.conf'), `collector.sources = r1
+collector.channels = c1
+collector.sinks = k1
+collector.sources.r1.type = avro
+collector.sources.r1.bind = 127.0.0.1
+collector.sources.r1.port = ${collectorPort}
+collector.sources.r1.threads = 8
+collector.sources.r1.compression-type = deflate
+collector.sources.r1.interceptors = host
+collector.sources.r1.interceptors.host.type = host
+collector.sources.r1.channels = c1
+collector.channels.c1.type = memory
+collector.channels.c1.capacity = 50000
+collector.channels.c1.transactionCapacity = 1000
+collector.sinks.k1.type = avro
+collector.sinks.k1.hostname = 127.0.0.1
+collector.sinks.k1.port = ${jobPort}
+collector.sinks.k1.batch-size = 1000
+collector.sinks.k1.compression-type = deflate
+collector.sinks.k1.compression-level = 1
+collector.sinks.k1.channel = c1
+`);
+    const collector = await startDaemon(colDir, ['--conf-file', 'collector.conf', '--name', 'collector']);
+    running.push(collector);
+    assert.ok(collector.logs.some((l) => l.includes('"avro source listening"')), collector.logs.join('\n'));
+    assert.ok(collector.logs.some((l) => l.includes('collector.sources.r1.threads')), 'threads is accepted and named in the not-implemented warning');
+
+    const expected = new Map<string, number>();
+    let lines = 0;
+    const edges: string[] = [];
+    for (let e = 0; e < 2; e++) {
+      const dir = tempDir(`logflow-edge${e}-`);
+      const spool = path.join(dir, 'spool');
+      mkdirSync(spool);
+      writeFileSync(path.join(dir, 'edge.conf'), `a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\na1.sources.r1.batchSize = 1000\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.channels.c1.capacity = 20000\na1.channels.c1.transactionCapacity = 1000\na1.sinks.k1.type = avro\na1.sinks.k1.hostname = 127.0.0.1\na1.sinks.k1.port = ${collectorPort}\na1.sinks.k1.batch-size = 1000\na1.sinks.k1.compression-type = deflate\na1.sinks.k1.channel = c1\n`);
+      running.push(await startDaemon(dir, ['--conf-file', 'edge.conf']));
+      edges.push(spool);
+      for (let f = 0; f < 2; f++) lines += await drop(dir, spool, `part${f}.log`, 25_000, 300 + e * 10 + f, expected);
+    }
+    if (pythonAvro) {
+      // A non-logflow client (Apache Avro's Python Requestor, its own zlib) on the same source.
+      const run = await runPython([PEER, 'send', String(collectorPort), '4', '250', 'deflate']);
+      assert.equal(run.status, 0, run.stderr);
+      lines += 1 + 4 * 250;
+      expected.set('/python/append', 1);
+      for (let i = 0; i < 4 * 250; i++) expected.set(`/python/${i % 250 % 7}`, (expected.get(`/python/${i % 250 % 7}`) ?? 0) + 1);
+    }
+
+    const stats = await waitFor('every event counted and every edge file completed', async () => {
+      const { body } = await job.get<Stats>('/api/stats');
+      const done = edges.every((s) => readdirSync(s).every((n) => n.endsWith('.COMPLETED')));
+      return done && body.eventsCounted + body.parseErrors === lines ? body : undefined;
+    }, 60_000);
+    assert.equal(stats.duplicates, 0);
+    const { body: top } = await job.get<Top>('/api/top?n=1000');
+    assert.deepEqual(top.urls, sorted(expected));
+    assert.equal(await collector.stop('SIGTERM'), 0);
+  });
+
+  test('an edge with a file channel whose downstream is down, killed -9 mid-file: after restarts, counts exact and nothing twice', { timeout: 120_000 }, async () => {
+    const jobPort = await freePort();
+    const edgeDir = tempDir('logflow-fcedge-');
+    const spool = path.join(edgeDir, 'spool');
+    mkdirSync(spool);
+    writeFileSync(path.join(edgeDir, 'edge.conf'), `a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = spool
+a1.sources.r1.batchSize = 1000
+a1.sources.r1.channels = c1
+a1.channels.c1.type = file
+a1.channels.c1.checkpointDir = fc/checkpoint
+a1.channels.c1.dataDirs = fc/data
+a1.channels.c1.capacity = 50000
+a1.channels.c1.transactionCapacity = 1000
+a1.channels.c1.maxFileSize = 1048576
+a1.channels.c1.checkpointInterval = 30000
+a1.sinks.k1.type = avro
+a1.sinks.k1.hostname = 127.0.0.1
+a1.sinks.k1.port = ${jobPort}
+a1.sinks.k1.batch-size = 1000
+a1.sinks.k1.channel = c1
+a1.http.bind = 127.0.0.1
+a1.http.port = 0
+`);
+    let edge = await startDaemon(edgeDir, ['--conf-file', 'edge.conf']);
+    running.push(edge);
+    const expected = new Map<string, number>();
+    let lines = 0;
+    for (let f = 0; f < 3; f++) lines += await drop(edgeDir, spool, `part${f}.log`, 20_000, 500 + f, expected);
+
+    // Downstream is down: two files fit in the channel and are finished (durable there);
+    // the third stops half-way when the channel is full.
+    // (Batches end at read-chunk boundaries too, so "full" is within a batch of 50,000.)
+    let lastSize = -1;
+    const full = await waitFor('two files completed and the channel full', async () => {
+      const { body } = await edge.get<Stats>('/api/stats');
+      const completed = readdirSync(spool).filter((n) => n.endsWith('.COMPLETED')).length;
+      const settled = body.channel.size === lastSize;
+      lastSize = body.channel.size;
+      await new Promise((r) => setTimeout(r, 200));
+      return completed === 2 && settled && body.channel.size > 49_000 ? body : undefined;
+    }, 30_000);
+    assert.ok(full.eventsIn > full.channel.size, 'the source read more than fits: it waits for room');
+    edge.proc.kill('SIGKILL');
+    await edge.exited;
+    const killedAt = full.channel.size;
+    assert.deepEqual(readdirSync(spool).sort(), ['part0.log.COMPLETED', 'part1.log.COMPLETED', 'part2.log']);
+
+    // Started again with downstream still down, the channel is full at once; a SIGTERM
+    // must still stop the edge (a source waiting for room used to block the shutdown).
+    edge = await startDaemon(edgeDir, ['--conf-file', 'edge.conf']);
+    running.push(edge);
+    await waitFor('the edge reading the third file again', () => edge.logs.some((l) => l.includes('"file resumed"')) || undefined);
+    assert.ok(edge.logs.some((l) => l.includes('"file channel opened"') && l.includes(`"events":${killedAt}`)), 'what was put before the kill is read back');
+    const stopped = await Promise.race([edge.stop('SIGTERM'), new Promise((r) => setTimeout(() => r('still running after 15 s'), 15_000))]);
+    assert.equal(stopped, 0);
+
+    const jobDir = tempDir('logflow-fcjob-');
+    writeFileSync(path.join(jobDir, 'job.conf'), jobConf(jobPort));
+    const job = await startDaemon(jobDir, ['--conf-file', 'job.conf', '--name', 'agg']);
+    running.push(job);
+    edge = await startDaemon(edgeDir, ['--conf-file', 'edge.conf']);
+    running.push(edge);
+    assert.ok(edge.logs.some((l) => l.includes('"file channel opened"') && /"events":[1-9]/.test(l)), edge.logs.join('\n'));
+
+    const stats = await waitFor('every event counted and every file completed', async () => {
+      const { body } = await job.get<Stats>('/api/stats');
+      const done = readdirSync(spool).every((n) => n.endsWith('.COMPLETED'));
+      return done && body.eventsCounted + body.parseErrors === lines ? body : undefined;
+    }, 60_000);
+    assert.equal(stats.duplicates, 0, 'no event was sent twice');
+    const { body: top } = await job.get<Top>('/api/top?n=1000');
+    assert.deepEqual(top.urls, sorted(expected));
+    await waitFor('the edge\'s channel empty', async () => (await edge.get<Stats>('/api/stats')).body.channel.size === 0 || undefined);
+    assert.equal(await edge.stop('SIGTERM'), 0);
+    const data = readdirSync(path.join(edgeDir, 'fc', 'data')).filter((n) => n.startsWith('log-'));
+    assert.equal(data.length, 1, `fully taken data files are deleted: ${data.join(', ')}`);
+  });
+});

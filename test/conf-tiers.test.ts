@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { parseAgentConfig } from '../daemon/conf/index.js';
+import { ConfigError } from '../daemon/errors.js';
+
+/** A Flume collector: avro source -> file channel -> avro sink. */
+const COLLECTOR = `
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = avro
+a1.sources.r1.bind = 0.0.0.0
+a1.sources.r1.port = 4141
+a1.sources.r1.channels = c1
+a1.channels.c1.type = file
+a1.channels.c1.checkpointDir = fc/checkpoint
+a1.channels.c1.dataDirs = fc/data
+a1.sinks.k1.type = avro
+a1.sinks.k1.hostname = next-hop
+a1.sinks.k1.port = 4545
+a1.sinks.k1.channel = c1
+`;
+
+const parse = (text: string) => parseAgentConfig(text, 'test.conf', 'a1', '/base');
+
+function configError(text: string): ConfigError {
+  try {
+    parse(text);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    return err;
+  }
+  assert.fail('the configuration was accepted');
+}
+
+describe('configuration of Flume\'s tiers: avro source, file channel, compression', () => {
+  test('a collector reads with Flume\'s defaults', () => {
+    const c = parse(COLLECTOR);
+    assert.equal(c.sources.length, 0);
+    assert.deepEqual(c.avroSources, [{ name: 'r1', type: 'avro', channel: 'c1', bind: '0.0.0.0', port: 4141, compressionType: 'none', interceptors: [] }]);
+    assert.deepEqual(c.channels[0], {
+      name: 'c1', type: 'file', capacity: 1_000_000, transactionCapacity: 10_000,
+      checkpointDir: path.resolve('/base', 'fc/checkpoint'), dataDir: path.resolve('/base', 'fc/data'), maxFileSize: 2_146_435_071, keepAliveMs: 3000,
+    });
+    assert.equal(parse(COLLECTOR + 'a1.channels.c1.keep-alive = 0.5\n').channels[0]!.keepAliveMs, 500);
+    assert.equal(c.sinks[0]!.compressionType, 'none');
+    assert.equal(c.sinks[0]!.compressionLevel, 6);
+  });
+
+  test('the file channel\'s directories default to Flume\'s, under the home directory', () => {
+    const c = parse(COLLECTOR.replace(/a1\.channels\.c1\.(checkpointDir|dataDirs) = .*\n/g, ''));
+    const ch = c.channels[0]!;
+    assert.equal(ch.type === 'file' && ch.checkpointDir, path.join(os.homedir(), '.flume', 'file-channel', 'checkpoint'));
+    assert.equal(ch.type === 'file' && ch.dataDir, path.join(os.homedir(), '.flume', 'file-channel', 'data'));
+  });
+
+  test('compression-type (any case) and compression-level; the job\'s receiver takes compression-type too', () => {
+    const c = parse(COLLECTOR + 'a1.sources.r1.compression-type = DEFLATE\na1.sinks.k1.compression-type = deflate\na1.sinks.k1.compression-level = 9\na1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 5000\na1.jobs.j1.compression-type = deflate\n');
+    assert.equal(c.avroSources[0]!.compressionType, 'deflate');
+    assert.equal(c.sinks[0]!.compressionType, 'deflate');
+    assert.equal(c.sinks[0]!.compressionLevel, 9);
+    assert.equal(c.jobs[0]!.compressionType, 'deflate');
+    assert.match(configError(COLLECTOR + 'a1.sinks.k1.compression-type = snappy\n').message, /compression-type.*none, deflate/);
+    assert.match(configError(COLLECTOR + 'a1.sinks.k1.compression-level = 10\n').message, /compression-level/);
+  });
+
+  test('Flume keys without effect here are accepted with a warning; an ipFilter or an encryption that would be ignored stops start-up', () => {
+    const c = parse(COLLECTOR + 'a1.sources.r1.threads = 4\na1.channels.c1.checkpointInterval = 30000\na1.channels.c1.useDualCheckpoints = false\n');
+    assert.deepEqual(c.notImplemented, ['a1.sources.r1.threads (line 16)', 'a1.channels.c1.checkpointInterval (line 17)', 'a1.channels.c1.useDualCheckpoints (line 18)']);
+    assert.match(configError(COLLECTOR + 'a1.sources.r1.ipFilter = true\n').message, /ipFilter: is not supported/);
+    assert.match(configError(COLLECTOR + 'a1.channels.c1.encryption.activeKey = key-0\n').message, /test\.conf:16: a1\.channels\.c1\.encryption\.activeKey: file channel encryption is not supported/);
+    assert.doesNotThrow(() => parse(COLLECTOR + 'a1.sources.r1.ssl = false\n'));
+  });
+
+  test('wrong values are named with their line', () => {
+    assert.match(configError(COLLECTOR.replace('a1.sources.r1.bind = 0.0.0.0\n', '')).message, /a1\.sources\.r1\.bind/);
+    assert.match(configError(COLLECTOR.replace('dataDirs = fc/data', 'dataDirs = d1,d2')).message, /one data directory is supported/);
+    assert.match(configError(COLLECTOR.replace('dataDirs = fc/data', 'dataDirs = fc/checkpoint')).message, /must differ from checkpointDir/);
+    assert.match(configError(COLLECTOR.replace('r1.type = avro', 'r1.type = netcat')).message, /one of spooldir, avro/);
+    assert.match(configError(COLLECTOR.replace('c1.type = file', 'c1.type = jdbc')).message, /one of memory, file/);
+    assert.match(configError(COLLECTOR + 'a1.channels.c1.maxFileSize = 10\n').message, /maxFileSize/);
+  });
+});
+
+describe('conf/collector.conf', () => {
+  test('loads: avro source -> file channel -> avro sink to the aggregator\'s port', async () => {
+    const { loadAgentConfig } = await import('../daemon/conf/index.js');
+    const c = loadAgentConfig('conf/collector.conf', 'collector', '/srv');
+    assert.equal(c.avroSources[0]!.port, 4141);
+    assert.equal(c.channels[0]!.type, 'file');
+    assert.equal(c.channels[0]!.type === 'file' && c.channels[0]!.dataDir, '/srv/collector/data');
+    assert.equal(c.sinks[0]!.port, 4545);
+    assert.deepEqual(c.notImplemented, []);
+  });
+});
