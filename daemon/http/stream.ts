@@ -104,7 +104,7 @@ export async function registerStream(app: FastifyInstance, deps: HttpDeps, opts:
       summary: 'Server-Sent Events: `top` (the newest window), `stats` (with eventsPerSecond) and `files`, each sent when it changes',
       querystring: { type: 'object', additionalProperties: false, properties: {} },
     },
-  }, async (req, reply) => {
+  }, async (_req, reply) => {
     if (clients.size >= maxClients) {
       return reply.code(503).send({ error: 'Service Unavailable', code: 'LF_HTTP_TOO_MANY_STREAMS', message: `at most ${maxClients} streams at once` });
     }
@@ -125,7 +125,8 @@ export async function registerStream(app: FastifyInstance, deps: HttpDeps, opts:
     }
     for (const [event, data] of last) res.write(`event: ${event}\ndata: ${data}\n\n`);
     clients.add(res);
-    req.raw.on('close', () => {
+    // The response's close, not the request's: a GET's request closes as soon as it is read.
+    res.on('close', () => {
       clients.delete(res);
       if (clients.size === 0) stopTimer();
     });
