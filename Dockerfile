@@ -20,6 +20,8 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
 COPY conf conf
+# The dashboard's page, script and style (uPlot comes from node_modules).
+COPY web web
 RUN mkdir -p spool checkpoint data && chown node:node spool checkpoint data
 USER node
 EXPOSE 8080

@@ -7,6 +7,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { replyWithError } from './errors.js';
 import { renderMetrics, type MetricsInput } from './metrics.js';
+import { registerDashboard } from './dashboard.js';
+import { registerSeries } from './series.js';
+import { registerStream } from './stream.js';
 
 /** Live figures the pipeline owns (files, counters); the HTTP layer only reads them. */
 export interface PipelineStats {
@@ -102,7 +105,7 @@ const seriesQuery = {
 const MAX_SERIES_POINTS = 10_000;
 
 /** `from`/`to` with their defaults (`to` now, `from` `defaultSpanMs` before), or a 400 sent. */
-function parseRange(reply: FastifyReply, q: { from?: string; to?: string }, defaultSpanMs: number): { fromMs: number; toMs: number } | undefined {
+export function parseRange(reply: FastifyReply, q: { from?: string; to?: string }, defaultSpanMs: number): { fromMs: number; toMs: number } | undefined {
   const toMs = q.to === undefined ? Date.now() : parseTime(q.to);
   if (Number.isNaN(toMs)) {
     badParameter(reply, 'to', 'must be an ISO 8601 time or epoch seconds');
@@ -125,11 +128,11 @@ function parseRange(reply: FastifyReply, q: { from?: string; to?: string }, defa
 }
 
 /** The results routes of an agent without a job (an edge agent with HTTP). */
-function noJob(reply: FastifyReply) {
+export function noJob(reply: FastifyReply) {
   return reply.code(404).send({ error: 'Not Found', code: 'LF_HTTP_NO_JOB', message: 'this agent runs no job' });
 }
 
-function badParameter(reply: FastifyReply, parameter: string, message: string) {
+export function badParameter(reply: FastifyReply, parameter: string, message: string) {
   return reply.code(400).send({ error: 'Bad Request', code: 'LF_HTTP_BAD_PARAMETER', parameter, message: `querystring parameter ${JSON.stringify(parameter)} ${message}` });
 }
 
@@ -247,6 +250,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     }));
     return reply.type('application/json; charset=utf-8').send(json);
   });
+  await registerSeries(app, deps);
+  await registerStream(app, deps);
+  await registerDashboard(app);
   return app;
 }
 

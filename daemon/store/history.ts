@@ -169,6 +169,8 @@ export class HistoryReader {
   readonly #levelTotals: Database.Statement;
   readonly #urlMinutes: Database.Statement;
   readonly #batchesWithStart: Database.Statement;
+  readonly #minuteTotals: Database.Statement;
+  readonly #batchTotals: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
     this.#urlMinutes = db.prepare(
@@ -176,6 +178,8 @@ export class HistoryReader {
        WHERE u.url = ? AND c.level = 1 AND c.start_ms >= ? AND c.start_ms < ?`,
     );
     this.#batchesWithStart = db.prepare('SELECT start_ms AS start, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
+    this.#minuteTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM totals WHERE level = 1 AND start_ms >= ? AND start_ms < ?');
+    this.#batchTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM batches WHERE start_ms >= ? AND start_ms < ?');
     this.#batchMs = batchIntervalMs;
     this.#frontier = db.prepare('SELECT MAX(start_ms) FROM totals WHERE level = ?').pluck();
     this.#batches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
@@ -209,6 +213,20 @@ export class HistoryReader {
       const n = countOf(b.counts, target);
       if (n > 0) counts[Math.floor((b.start - from) / stepMs)]! += n;
     }
+    return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count }));
+  }
+
+  /** Counted events (all URLs) in steps of `stepMs` over [fromMs, toMs), read as `series` reads one URL. */
+  totalSeries(fromMs: number, toMs: number, stepMs: number): { start: number; count: number }[] {
+    const from = floorTo(fromMs, stepMs);
+    const counts = new Float64Array(Math.ceil((toMs - from) / stepMs));
+    const minuteEnd = stepMs % MINUTE === 0 ? ((this.#frontier.get(1) as number | null) ?? -Infinity) + MINUTE : -Infinity;
+    const split = Math.max(from, Math.min(toMs, floorTo(minuteEnd, MINUTE)));
+    const add = (rows: { start: number; count: number }[]) => {
+      for (const r of rows) counts[Math.floor((r.start - from) / stepMs)]! += r.count;
+    };
+    if (split > from) add(this.#minuteTotals.all(from, split) as { start: number; count: number }[]);
+    add(this.#batchTotals.all(split, toMs) as { start: number; count: number }[]);
     return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count }));
   }
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import { CLIENT_HELP, CliError, EXIT } from './cli/common.js';
+import { drop } from './cli/drop.js';
+import { status } from './cli/status.js';
+import { top } from './cli/top.js';
+
+const USAGE = `usage: logflow COMMAND [OPTIONS]   (npx logflow ...)
+
+  drop FILE...   copy log files into the spool safely and follow them until counted
+  top            the most requested URLs, as a table
+  status         files, rates, errors and checkpoint age
+
+\`logflow COMMAND --help\` for a command's options. The daemon itself: npm start
+(node dist/daemon/main.js --conf-file FILE --name AGENT).
+
+${CLIENT_HELP}
+`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  drop: (argv) => drop(argv, process.stdout, process.stderr),
+  top: (argv) => top(argv, process.stdout),
+  status: (argv) => status(argv, process.stdout),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const run = COMMANDS[command];
+  if (!run) throw new CliError(EXIT.usage, `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error & { code?: string; exitCode?: number }) => {
+    // node:util parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
+    const usage = err instanceof CliError ? err.exitCode === EXIT.usage : err.code?.startsWith('ERR_PARSE_ARGS') === true;
+    process.stderr.write(`logflow: ${err.message}${usage && !(err instanceof CliError) ? '\n(see --help)' : ''}\n`);
+    process.exitCode = err instanceof CliError ? err.exitCode : usage ? EXIT.usage : EXIT.failed;
+  },
+);

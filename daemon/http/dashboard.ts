@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * The dashboard at `/`: a few static files from `web/` and uPlot's from node_modules, read
+ * once at start-up and served from memory with an ETag. Nothing comes from a CDN.
+ */
+const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+const require = createRequire(import.meta.url);
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/** URL name -> file on disk. A fixed list: no path from a request reaches the file system. */
+function assetFiles(): Map<string, string> {
+  return new Map([
+    ['index.html', WEB_DIR + 'index.html'],
+    ['app.js', WEB_DIR + 'app.js'],
+    ['style.css', WEB_DIR + 'style.css'],
+    ['icon.svg', WEB_DIR + 'icon.svg'],
+    ['uPlot.iife.min.js', require.resolve('uplot/dist/uPlot.iife.min.js')],
+    ['uPlot.min.css', require.resolve('uplot/dist/uPlot.min.css')],
+  ]);
+}
+
+interface Asset {
+  readonly body: Buffer;
+  readonly type: string;
+  readonly etag: string;
+}
+
+function loadAssets(): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const [name, file] of assetFiles()) {
+    const body = readFileSync(file);
+    const type = TYPES[name.slice(name.lastIndexOf('.'))]!;
+    assets.set(name, { body, type, etag: `"${createHash('sha1').update(body).digest('base64url').slice(0, 16)}"` });
+  }
+  return assets;
+}
+
+export async function registerDashboard(app: FastifyInstance): Promise<void> {
+  let assets: Map<string, Asset>;
+  try {
+    assets = loadAssets();
+  } catch (err) {
+    // The API works without the dashboard: say what is missing rather than refuse to start.
+    app.log.error({ err: { message: (err as Error).message } }, 'dashboard assets not found; / is not served');
+    return;
+  }
+  const send = (name: string, ifNoneMatch: string | undefined, reply: import('fastify').FastifyReply) => {
+    const asset = assets.get(name);
+    if (!asset) return reply.code(404).send({ error: 'Not Found', code: 'LF_HTTP_NOT_FOUND', message: `no dashboard file ${JSON.stringify(name)}` });
+    reply.header('etag', asset.etag).header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff');
+    if (ifNoneMatch === asset.etag) return reply.code(304).send();
+    return reply.type(asset.type).send(asset.body);
+  };
+  const hide = { hide: true } as const;
+  app.get('/', { schema: { ...hide } }, async (req, reply) => send('index.html', req.headers['if-none-match'], reply));
+  app.get<{ Params: { file: string } }>('/dashboard/:file', { schema: { ...hide } }, async (req, reply) =>
+    send(req.params.file, req.headers['if-none-match'], reply));
+}

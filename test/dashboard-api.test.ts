@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { renameSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { writeLog } from '../scripts/access-log-generator.js';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { EventStreamReader } from './helpers/event-stream.js';
+import { expectedCounts } from './helpers/expected-counts.js';
+
+interface Top {
+  window: { start: string; end: string } | null;
+  total: number;
+  urls: { url: string; count: number }[];
+}
+interface Stats {
+  eventsIn: number;
+  eventsCounted: number;
+  parseErrors: number;
+  eventsPerSecond: number | null;
+  files: { completed: number };
+}
+
+async function dropLog(dir: string, name: string, options: Parameters<typeof writeLog>[1]) {
+  const staged = path.join(dir, `${name}.staged`);
+  await writeLog(staged, options);
+  const expected = expectedCounts(staged);
+  renameSync(staged, path.join(dir, 'spool', name));
+  return expected;
+}
+
+describe('the dashboard\'s API: /api/stream, /api/series, the static files', () => {
+  const daemons: RunningDaemon[] = [];
+  after(async () => {
+    for (const d of daemons) await d.stop('SIGKILL');
+  });
+
+  test('/api/stream pushes top, stats and files as they change; SIGTERM with a stream open still exits 0 at once', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+
+    const stream = await EventStreamReader.open(daemon.url + '/api/stream');
+    assert.equal(stream.response.status, 200);
+    assert.match(stream.response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const first = await waitFor('the first messages', () => (stream.last('top') && stream.last('stats') && stream.last('files') ? true : undefined));
+    assert.ok(first);
+    assert.equal(stream.last<Top>('top')!.total, 0);
+    // A second client gets the current state at once, from the same timer.
+    const second = await EventStreamReader.open(daemon.url + '/api/stream');
+    await waitFor('the second client\'s first messages', () => (second.last('top') && second.last('stats') ? true : undefined), 2000);
+
+    const expected = await dropLog(dir, 'a.log', { lines: 30_000, urls: 80, seed: 7, malformed: 0.01 });
+    const top = await waitFor('a top message with the whole file', () => {
+      const t = stream.last<Top>('top');
+      return t && t.total === expected.total ? t : undefined;
+    });
+    const { body: api } = await daemon.get<Top>('/api/top?n=20');
+    assert.deepEqual(top.urls, api.urls, 'the stream shows what /api/top shows');
+    assert.equal(top.urls.length, 20);
+    const files = await waitFor('the file completed in a files message', () => {
+      const f = stream.last<{ files: { name: string; state: string; lines: number }[] }>('files');
+      return f?.files.find((x) => x.name === 'a.log' && x.state === 'completed');
+    });
+    assert.equal(files.lines, 30_000);
+    const stats = stream.last<Stats>('stats')!;
+    assert.equal(stats.eventsIn, 30_000);
+    // The rate was seen while the file was read (the stream averages over a few seconds).
+    const rates = stream.events.filter((e) => e.event === 'stats').map((e) => (e.data as Stats).eventsPerSecond);
+    assert.ok(rates.some((r) => r !== null && r > 0), `some events/s figure above 0 was sent: ${rates.join(',')}`);
+    // Unchanged parts are not sent again: far fewer top messages than polls.
+    const tops = stream.events.filter((e) => e.event === 'top').length;
+    assert.ok(tops < stream.events.length, `${tops} top messages of ${stream.events.length}`);
+    await second.close();
+
+    const stopped = Date.now();
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+    await stream.done;
+    assert.ok(Date.now() - stopped < 10_000, 'an open stream does not hold up the shutdown');
+  });
+
+  test('/api/series sums to /api/top\'s total over the same range; a bad step names the parameter', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const from = Math.floor(Date.now() / 1000) - 5;
+    const expected = await dropLog(dir, 'b.log', { lines: 20_000, urls: 50, seed: 3, malformed: 0.02 });
+    await waitFor('the file to be counted', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.files.completed === 1 && body.eventsCounted + body.parseErrors === expected.lines ? true : undefined;
+    });
+    const to = Math.floor(Date.now() / 1000) + 2;
+    await new Promise((r) => setTimeout(r, 2500)); // the batch of `to` has closed
+    const { status, body: series } = await daemon.get<{ step: number; batchInterval: number; points: { start: string; count: number }[] }>(`/api/series?from=${from}&to=${to}`);
+    assert.equal(status, 200);
+    assert.equal(series.step, 1, 'a short range gets the batch interval as its step');
+    assert.equal(series.batchInterval, 1);
+    assert.equal(series.points.length, to - from);
+    assert.equal(series.points.reduce((n, p) => n + p.count, 0), expected.total);
+    const { body: top } = await daemon.get<Top>(`/api/top?from=${from}&to=${to}`);
+    assert.equal(top.total, expected.total);
+    // Default steps aim at about 300 points: 12 s for an hour, 5 min (from minute rollups) for a day.
+    const { body: hour } = await daemon.get<{ step: number; points: { count: number }[] }>(`/api/series?to=${to}`);
+    assert.equal(hour.step, 12);
+    assert.equal(hour.points.reduce((n, p) => n + p.count, 0), expected.total);
+    const { body: day } = await daemon.get<{ step: number; points: { count: number }[] }>(`/api/series?from=${to - 86_400}&to=${to}`);
+    assert.equal(day.step, 300);
+    assert.equal(day.points.reduce((n, p) => n + p.count, 0), expected.total);
+
+    const { status: s400, body: bad } = await daemon.get<{ parameter: string }>(`/api/series?from=${from}&to=${to}&step=1.5`);
+    assert.equal(s400, 400);
+    assert.equal(bad.parameter, 'step');
+  });
+
+  test('/ and /dashboard/* serve the page and uPlot from the daemon, with ETags; nothing else of the disk', async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.http.authToken = s3cret-token-of-length\n');
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const page = await fetch(daemon.url + '/');
+    assert.equal(page.status, 200, 'the page is open; the API behind it wants the token');
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/dashboard\/[^"]+)"/g)].map((m) => m[1]!);
+    assert.deepEqual(assets.sort(), ['/dashboard/app.js', '/dashboard/icon.svg', '/dashboard/icon.svg', '/dashboard/style.css', '/dashboard/uPlot.iife.min.js', '/dashboard/uPlot.min.css'].sort());
+    assert.doesNotMatch(html, /https?:\/\//, 'no asset from elsewhere');
+    for (const asset of new Set(assets)) {
+      const res = await fetch(daemon.url + asset);
+      assert.equal(res.status, 200, asset);
+      assert.ok((await res.arrayBuffer()).byteLength > 100, asset);
+      const again = await fetch(daemon.url + asset, { headers: { 'if-none-match': res.headers.get('etag')! } });
+      assert.equal(again.status, 304, asset);
+    }
+    for (const probe of ['/dashboard/..%2Fpackage.json', '/dashboard/nope.js', '/dashboard/%2E%2E%2F%2E%2E%2Fpackage.json']) {
+      assert.equal((await fetch(daemon.url + probe)).status, 404, probe);
+    }
+    assert.equal((await fetch(daemon.url + '/api/stream')).status, 401);
+    assert.equal((await fetch(daemon.url + '/api/series')).status, 401);
+    const stream = await EventStreamReader.open(daemon.url + '/api/stream', { authorization: 'Bearer s3cret-token-of-length' });
+    assert.equal(stream.response.status, 200);
+    await waitFor('a stats message with the token', () => stream.last('stats'));
+    await stream.close();
+  });
+});

@@ -1,0 +1,351 @@
+// logflow dashboard: plain JS, no build step. Live figures come from /api/stream
+// (Server-Sent Events read with fetch, so a bearer token can be sent), history from
+// /api/top, /api/series and /api/urls/:url/series.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const fmt = new Intl.NumberFormat();
+const TOKEN_KEY = 'logflow-token';
+
+// ---- token: ?token= once (then dropped from the address bar), or asked for on a 401 ----
+(function takeTokenFromAddress() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has('token')) return;
+  sessionStorage.setItem(TOKEN_KEY, params.get('token'));
+  params.delete('token');
+  const rest = params.toString();
+  history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+})();
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { authorization: 'Bearer ' + token } : {};
+}
+
+class Unauthorized extends Error {}
+
+function askForToken(message) {
+  $('auth').hidden = false;
+  $('auth-error').textContent = message || '';
+  $('token-input').focus();
+}
+
+$('auth').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
+  $('auth').hidden = true;
+  connectStream();
+  loadRange();
+});
+
+async function api(path) {
+  const res = await fetch(path, { headers: authHeaders() });
+  if (res.status === 401) {
+    askForToken(sessionStorage.getItem(TOKEN_KEY) ? 'That token was refused.' : '');
+    throw new Unauthorized(path);
+  }
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.message || res.statusText);
+  return body;
+}
+
+// ---- theme ----
+$('theme').addEventListener('click', () => {
+  const dark = getComputedStyle(document.documentElement).colorScheme.includes('dark');
+  const next = dark ? 'light' : 'dark';
+  document.documentElement.dataset.theme = next;
+  try { localStorage.setItem('logflow-theme', next); } catch {}
+  drawChart();
+});
+
+// ---- live: the stream ----
+let streamAbort;
+let reconnectTimer;
+
+function setConn(state, text) {
+  $('conn').dataset.state = state;
+  $('conn').textContent = text;
+}
+
+async function connectStream() {
+  streamAbort?.abort();
+  clearTimeout(reconnectTimer);
+  const abort = (streamAbort = new AbortController());
+  try {
+    const res = await fetch('/api/stream', { headers: authHeaders(), signal: abort.signal });
+    if (res.status === 401) {
+      setConn('down', 'token needed');
+      askForToken(sessionStorage.getItem(TOKEN_KEY) ? 'That token was refused.' : '');
+      return;
+    }
+    if (!res.ok || !res.body) throw new Error('stream answered ' + res.status);
+    setConn('live', 'live');
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let end;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        onMessage(buffered.slice(0, end));
+        buffered = buffered.slice(end + 2);
+      }
+    }
+  } catch (err) {
+    if (abort.signal.aborted) return;
+  }
+  setConn('down', 'reconnecting…');
+  reconnectTimer = setTimeout(connectStream, 2000);
+}
+
+function onMessage(block) {
+  let event = 'message';
+  let data = '';
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event: ')) event = line.slice(7);
+    else if (line.startsWith('data: ')) data += line.slice(6);
+  }
+  if (!data) return;
+  const body = JSON.parse(data);
+  if (event === 'top') renderTop(body);
+  else if (event === 'stats') renderStats(body);
+  else if (event === 'files') renderFiles(body.files);
+}
+
+function time(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+function duration(seconds) {
+  if (seconds < 120) return seconds + ' s';
+  if (seconds < 7200) return Math.round(seconds / 60) + ' min';
+  return Math.round(seconds / 3600) + ' h';
+}
+
+function renderTop(top) {
+  $('win-len').textContent = '(last ' + duration(top.windowSeconds) + ')';
+  $('win-total').textContent = fmt.format(top.total);
+  $('win-urls').textContent = fmt.format(top.distinctUrls);
+  $('win-range').textContent = top.window ? time(top.window.start) + ' – ' + time(top.window.end) : '–';
+  const bars = $('bars');
+  const max = top.urls.length ? top.urls[0].count : 1;
+  while (bars.children.length > top.urls.length) bars.lastChild.remove();
+  top.urls.forEach((u, i) => {
+    let li = bars.children[i];
+    if (!li) {
+      li = document.createElement('li');
+      li.innerHTML = '<span class="fill"></span><span class="url"></span><span class="count"></span>';
+      bars.append(li);
+    }
+    li.dataset.url = u.url;
+    li.dataset.count = String(u.count);
+    li.title = u.url;
+    li.querySelector('.url').textContent = u.url;
+    li.querySelector('.count').textContent = fmt.format(u.count);
+    li.querySelector('.fill').style.width = ((u.count / max) * 100).toFixed(1) + '%';
+  });
+}
+
+function renderStats(s) {
+  $('rate').textContent = s.eventsPerSecond === null ? '–' : fmt.format(s.eventsPerSecond);
+  $('f-pending').textContent = fmt.format(s.files.pending);
+  $('f-progress').textContent = fmt.format(s.files.inProgress);
+  $('f-completed').textContent = fmt.format(s.files.completed);
+  $('f-failed').textContent = fmt.format(s.files.failed);
+  $('parse-errors').textContent = fmt.format(s.parseErrors);
+  $('late-events').textContent = fmt.format(s.lateEvents);
+  $('duplicates').textContent = fmt.format(s.duplicates);
+  const age = s.checkpoint?.ageMs;
+  $('checkpoint-age').textContent = age === null || age === undefined ? '–' : (age / 1000).toFixed(1) + ' s';
+}
+
+function renderFiles(files) {
+  const body = $('files').tBodies[0];
+  $('files-empty').hidden = files.length > 0;
+  const rows = files.map((f) => {
+    const tr = document.createElement('tr');
+    tr.dataset.name = f.name;
+    tr.dataset.state = f.state;
+    const name = document.createElement('td');
+    name.className = 'url';
+    name.textContent = f.name;
+    const state = document.createElement('td');
+    state.className = 'state-' + f.state;
+    state.textContent = f.state === 'reading' ? 'in progress' : f.state;
+    if (f.reason) {
+      const why = document.createElement('div');
+      why.className = 'reason';
+      why.textContent = f.reason;
+      state.append(why);
+    }
+    const progress = document.createElement('td');
+    const bar = document.createElement('progress');
+    bar.max = Math.max(1, f.size);
+    bar.value = f.state === 'completed' ? bar.max : f.bytesRead;
+    bar.setAttribute('aria-label', f.name + ': ' + fmt.format(f.bytesRead) + ' of ' + fmt.format(f.size) + ' bytes');
+    progress.append(bar);
+    const lines = document.createElement('td');
+    lines.className = 'num';
+    lines.textContent = fmt.format(f.lines);
+    const errors = document.createElement('td');
+    errors.className = 'num';
+    errors.textContent = f.parseErrors === null ? '–' : fmt.format(f.parseErrors);
+    tr.append(name, state, progress, lines, errors);
+    return tr;
+  });
+  body.replaceChildren(...rows);
+}
+
+// ---- history: range picker, chart, range top ----
+let range = { seconds: 3600 };
+let chart;
+let chartData;
+let historyTimer;
+
+for (const button of document.querySelectorAll('[data-range]')) {
+  button.addEventListener('click', () => {
+    for (const b of document.querySelectorAll('[data-range]')) b.setAttribute('aria-pressed', String(b === button));
+    const custom = button.dataset.range === 'custom';
+    $('custom').hidden = !custom;
+    if (custom) {
+      const to = new Date();
+      const from = new Date(to.getTime() - (range.seconds ?? 3600) * 1000);
+      if (!$('from').value) $('from').value = localInput(from);
+      if (!$('to').value) $('to').value = localInput(to);
+      $('from').focus();
+      return;
+    }
+    range = { seconds: Number(button.dataset.range) };
+    loadRange();
+  });
+}
+
+function localInput(d) {
+  const local = new Date(d.getTime() - d.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 19);
+}
+
+$('custom').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const from = new Date($('from').value);
+  const to = new Date($('to').value);
+  if (!(from < to)) {
+    $('custom-error').textContent = 'From must be before To.';
+    return;
+  }
+  $('custom-error').textContent = '';
+  range = { from: from.toISOString(), to: to.toISOString() };
+  loadRange();
+});
+
+$('url-pick').addEventListener('change', () => loadRange());
+
+function currentRange() {
+  if (range.from) return { from: range.from, to: range.to };
+  // Whole seconds, so the page and anyone checking it ask for the same range.
+  const to = Math.floor(Date.now() / 1000) * 1000;
+  return { from: new Date(to - range.seconds * 1000).toISOString(), to: new Date(to).toISOString() };
+}
+
+let loadSeq = 0;
+
+async function loadRange() {
+  clearTimeout(historyTimer);
+  const seq = ++loadSeq;
+  const { from, to } = currentRange();
+  const q = 'from=' + encodeURIComponent(from) + '&to=' + encodeURIComponent(to);
+  try {
+    const [top, totals] = await Promise.all([api('/api/top?n=20&' + q), api('/api/series?' + q)]);
+    if (seq !== loadSeq) return;
+    const picked = $('url-pick').value || top.urls[0]?.url;
+    const urlSeries = picked
+      ? await api('/api/urls/' + encodeURIComponent(picked) + '/series?' + q + '&step=' + totals.step)
+      : undefined;
+    if (seq !== loadSeq) return;
+    renderRangeTop(top, from, to);
+    fillUrlPicker(top.urls, picked);
+    chartData = toChartData(totals, urlSeries);
+    drawChart();
+  } catch (err) {
+    if (err instanceof Unauthorized) return;
+    $('range-summary').textContent = 'Could not load the history: ' + err.message;
+  }
+  // A preset range follows the clock; a custom one stays as asked.
+  if (!range.from && seq === loadSeq) historyTimer = setTimeout(loadRange, 10_000);
+}
+
+function renderRangeTop(top, from, to) {
+  const table = $('range-top');
+  table.dataset.from = from;
+  table.dataset.to = to;
+  table.dataset.total = String(top.total);
+  $('range-summary').textContent = fmt.format(top.total) + ' events from ' + new Date(from).toLocaleString() + ' to ' + new Date(to).toLocaleString();
+  const rows = top.urls.map((u, i) => {
+    const tr = document.createElement('tr');
+    tr.dataset.url = u.url;
+    tr.dataset.count = String(u.count);
+    const share = top.total ? ((u.count / top.total) * 100).toFixed(1) + '\u00a0%' : '–';
+    for (const [text, cls] of [[String(i + 1), ''], [u.url, 'url'], [fmt.format(u.count), 'num'], [share, 'num']]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.append(td);
+    }
+    return tr;
+  });
+  table.tBodies[0].replaceChildren(...rows);
+}
+
+function fillUrlPicker(urls, picked) {
+  const select = $('url-pick');
+  const options = [new Option('(top URL of the range)', '')];
+  const names = urls.map((u) => u.url);
+  if (select.value && !names.includes(select.value)) names.unshift(select.value);
+  for (const url of names) options.push(new Option(url, url));
+  const keep = select.value;
+  select.replaceChildren(...options);
+  select.value = keep;
+  select.dataset.shown = picked || '';
+}
+
+function toChartData(totals, urlSeries) {
+  const xs = totals.points.map((p) => Date.parse(p.start) / 1000);
+  const rate = totals.points.map((p) => p.count / totals.step);
+  const url = urlSeries ? urlSeries.points.map((p) => p.count / urlSeries.step) : xs.map(() => null);
+  return { data: [xs, rate, url], label: urlSeries ? urlSeries.url : 'no URL' };
+}
+
+function drawChart() {
+  if (!chartData || typeof uPlot === 'undefined') return;
+  const css = getComputedStyle(document.documentElement);
+  const color = (name) => css.getPropertyValue(name).trim();
+  const el = $('chart');
+  const width = Math.max(260, el.clientWidth);
+  const axis = { stroke: color('--muted'), grid: { stroke: color('--line'), width: 1 }, ticks: { stroke: color('--line') } };
+  const opts = {
+    width,
+    height: 220,
+    series: [
+      {},
+      { label: 'events/s', stroke: color('--accent'), width: 2, fill: color('--bar-bg'), value: (u, v) => (v === null ? '–' : fmt.format(Math.round(v * 10) / 10)) },
+      { label: chartData.label + ' /s', stroke: color('--accent-2'), width: 2, value: (u, v) => (v === null ? '–' : fmt.format(Math.round(v * 100) / 100)) },
+    ],
+    axes: [axis, { ...axis, size: 60 }],
+    scales: { x: { time: true } },
+    cursor: { drag: { x: false, y: false } },
+  };
+  chart?.destroy();
+  chart = new uPlot(opts, chartData.data, el);
+}
+
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change', drawChart);
+
+let resizeTimer;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => chart?.setSize({ width: Math.max(260, $('chart').clientWidth), height: 220 }), 150);
+});
+
+connectStream();
+loadRange();
