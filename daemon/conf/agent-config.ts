@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
+import { DECODE_ERROR_POLICIES, type DecodeErrorPolicy } from '../source/utf8.js';
 import { parseProperties } from './properties.js';
 import { PropertyReader } from './reader.js';
 
@@ -42,6 +43,8 @@ export interface SpoolDirSourceConfig {
   readonly pollDelay: number;
   readonly inputCharset: 'utf-8' | 'latin1';
   readonly maxLineLength: number;
+  /** What a line that is not valid UTF-8 does: FAIL ends the file there, REPLACE puts U+FFFD, IGNORE drops the bytes. */
+  readonly decodeErrorPolicy: DecodeErrorPolicy;
   readonly interceptors: readonly InterceptorConfig[];
 }
 
@@ -161,7 +164,7 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
 const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
-  /^sources\.[^.]+\.(trackerDir|recursiveDirectorySearch|decodeErrorPolicy|bufferMaxLines|bufferMaxLineLength|skipToEnd|trackingPolicy|maxBackoff|threads|deserializer\.outputCharset)$/,
+  /^sources\.[^.]+\.(trackerDir|recursiveDirectorySearch|bufferMaxLines|bufferMaxLineLength|skipToEnd|trackingPolicy|maxBackoff|threads|deserializer\.outputCharset)$/,
   /^sources\.[^.]+\.selector\.(header|mapping\..+|optional\..+|default)$/,
   /^channels\.[^.]+\.(keepAlive|byteCapacity|byteCapacityBufferPercentage)$/,
   /^sinks\.[^.]+\.(compression-type|compression-level|ssl|trust-all-certs|truststore|truststore-password|truststore-type|exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
@@ -214,6 +217,7 @@ function readSource(
     pollDelay: r.int(p + '.pollDelay', 500, 10, 3_600_000),
     inputCharset: charset === 'UTF-8' ? 'utf-8' : 'latin1',
     maxLineLength,
+    decodeErrorPolicy: r.oneOf(p + '.decodeErrorPolicy', DECODE_ERROR_POLICIES, 'FAIL'),
     interceptors: readInterceptors(r, p),
   });
 }
