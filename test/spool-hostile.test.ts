@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { waitFor } from './helpers/daemon.js';
@@ -148,18 +148,26 @@ describe('spool directory: hostile files', () => {
     assert.deepEqual(readdirSync(run.spool).sort(), ['dangling.log', 'dir.log', 'good.log.COMPLETED', 'link.log.COMPLETED', 'pipe.log', 'to-pipe.log']);
   });
 
-  const root = process.getuid?.() === 0;
-  test('a file without read permission is renamed .FAILED with the reason; the others go on',
-    { skip: root ? 'running as root: chmod 000 does not stop root from reading' : false },
-    async (t) => {
-      const { chmodSync } = await import('node:fs');
-      const run = await runSource(t, '', (spool) => {
-        writeFileSync(path.join(spool, 'secret.log'), 'x\n');
-        chmodSync(path.join(spool, 'secret.log'), 0o000);
-        writeFileSync(path.join(spool, 'good.log'), goodLines.join('\n') + '\n');
-      });
-      await settled(run, 1, 1);
-      assert.match(statusOf(run, 'secret.log')!.reason!, /EACCES.*renamed secret\.log\.FAILED/);
-      assert.deepEqual(bodiesOf(run, 'good.log'), goodLines);
+  test('a file without read permission is renamed .FAILED with the reason; the others go on', async (t) => {
+    // Root reads a mode-000 file: the source then runs with the effective uid of `nobody`.
+    const asRoot = process.getuid?.() === 0;
+    const run = await runSource(t, '', (spool) => {
+      writeFileSync(path.join(spool, 'secret.log'), 'x\n');
+      chmodSync(path.join(spool, 'secret.log'), 0o000);
+      writeFileSync(path.join(spool, 'good.log'), goodLines.join('\n') + '\n');
+      if (asRoot) {
+        chmodSync(path.dirname(spool), 0o777);
+        chmodSync(spool, 0o777);
+        process.seteuid!(65534);
+      }
     });
+    try {
+      await settled(run, 1, 1);
+      await run.stop();
+    } finally {
+      if (asRoot) process.seteuid!(0);
+    }
+    assert.match(statusOf(run, 'secret.log')!.reason!, /EACCES.*renamed secret\.log\.FAILED/);
+    assert.deepEqual(bodiesOf(run, 'good.log'), goodLines);
+  });
 });
