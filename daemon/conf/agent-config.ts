@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { parseIpFilterRules, type IpFilterRule } from '../channel/avro/ip-filter.js';
 import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
 import { DECODE_ERROR_POLICIES, type DecodeErrorPolicy } from '../source/utf8.js';
 import { parseProperties } from './properties.js';
@@ -94,6 +95,8 @@ export interface UrlWindowJobConfig {
   readonly idleTimeoutMs: number;
   /** The largest Avro request accepted. */
   readonly maxFrameBytes: number;
+  /** Flume's `ipFilter` + `ipFilterRules`: who may connect to the Avro receiver (undefined: anyone). */
+  readonly ipFilterRules: readonly IpFilterRule[] | undefined;
 }
 
 export interface HttpConfig {
@@ -300,7 +303,21 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),
     idleTimeoutMs: r.seconds(p + '.idleTimeout', 60, 100),
     maxFrameBytes: r.int(p + '.maxFrameBytes', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    ipFilterRules: readIpFilter(r, p),
   });
+}
+
+/** As Flume's avro source: `ipFilterRules` apply when `ipFilter = true`, and must then be set. */
+function readIpFilter(r: PropertyReader, p: string): IpFilterRule[] | undefined {
+  const on = r.bool(p + '.ipFilter', false);
+  const prop = r.raw(p + '.ipFilterRules');
+  if (!on) return undefined;
+  if (!prop) throw r.missing(p + '.ipFilterRules');
+  try {
+    return parseIpFilterRules(prop.value);
+  } catch (err) {
+    throw r.at(prop, (err as Error).message);
+  }
 }
 
 function readLogFormat(r: PropertyReader, key: string): string {

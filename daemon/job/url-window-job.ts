@@ -140,6 +140,7 @@ export class UrlWindowJob {
         maxConnections: config.maxConnections,
         idleTimeoutMs: config.idleTimeoutMs,
         maxFrameBytes: config.maxFrameBytes,
+        ipFilterRules: config.ipFilterRules,
       },
       (events) => this.#receive(events),
     );

@@ -4,3 +4,4 @@ export { DecodedEvents, encodeAppendBatchFrame, readEventObject, type FlumeEvent
 export { NettyFrameDecoder, encodeFrame } from './netty-framing.js';
 export { AvroReader } from './binary.js';
 export { FLUME_PROTOCOL, FLUME_PROTOCOL_HASH, FLUME_PROTOCOL_JSON, STATUS, type Status } from './protocol.js';
+export { ipAllowed, parseIpFilterRules, type IpFilterRule } from './ip-filter.js';
