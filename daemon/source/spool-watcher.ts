@@ -48,11 +48,17 @@ export class SpoolWatcher {
 
   /** Lists the directory once (every file present is reported) and starts watching. */
   async start(): Promise<void> {
-    this.#fsWatcher = watch(this.#dir, { persistent: false }, () => this.#schedule());
-    this.#fsWatcher.on('error', (err) => this.#log.error({ err }, 'spool directory watch failed; listing every pollDelay only'));
+    try {
+      // Persistent: an edge agent (no HTTP, no job) lives for this watch; close() ends it.
+      this.#fsWatcher = watch(this.#dir, { persistent: true }, () => this.#schedule());
+      this.#fsWatcher.on('error', (err) => this.#log.error({ err }, 'spool directory watch failed; listing every pollDelay only'));
+    } catch (err) {
+      // For example the inotify watch limit reached: polling still finds every file.
+      this.#log.warn({ err }, 'cannot watch the spool directory; listing it every pollDelay only');
+    }
     await this.#runScan();
     this.#interval = setInterval(() => this.#schedule(), this.#rescanMs);
-    this.#interval.unref();
+    if (this.#fsWatcher) this.#interval.unref();
   }
 
   async close(): Promise<void> {
