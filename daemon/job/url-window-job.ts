@@ -43,6 +43,10 @@ export interface JobStats {
   /** Durations of slides and of checkpoints, in ms, for /metrics. */
   readonly slideHistogram: HistogramSnapshot;
   readonly checkpointHistogram: HistogramSnapshot;
+  /** Avro connections closed at once: refused by `ipFilterRules`, or past `maxConnections`. */
+  readonly refusedConnections: { readonly ipFilter: number; readonly maxConnections: number };
+  /** Results waiting for the database (it failed); 0 normally. */
+  readonly resultsWaiting: number;
 }
 
 export interface JobStartOptions {
@@ -173,6 +177,8 @@ export class UrlWindowJob {
       slideHistogram: this.#slideHistogram.snapshot(),
       checkpointHistogram: this.#checkpointHistogram.snapshot(),
       distinctUrls: this.#window.size,
+      refusedConnections: this.#server.refusedConnections,
+      resultsWaiting: this.#results.pending,
     };
   }
 
