@@ -99,6 +99,31 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
+  test('kill -9 while the database is locked: nothing unwritten was checkpointed, so the restart recounts it exactly', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    let daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const first = await drop(dir, 'first.log', 5);
+    await assertExact(daemon, 1, first);
+    const other = new Database(path.join(dir, 'data', 'results.db'));
+    other.exec('BEGIN EXCLUSIVE');
+    const second = await drop(dir, 'second.log', 6);
+    await waitFor('the store error in the log', () => daemon.logs.find((l) => l.includes('writing results failed')), 30_000);
+    await waitFor('the second file read', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.eventsIn === first.lines + second.lines ? body : undefined;
+    }, 30_000);
+    daemon.proc.kill('SIGKILL');
+    await daemon.exited;
+    other.exec('COMMIT');
+    other.close();
+    daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    await assertExact(daemon, 1, first, second);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
   test('the checkpoint disk full (a tmpfs filled up): logged, retried, files wait; counts exact once space is back, and after a restart',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
     async () => {
