@@ -1,56 +1,10 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { eventBody, MemoryChannel } from '../daemon/channel/index.js';
-import { parseAgentConfig } from '../daemon/conf/index.js';
-import { SpoolDirSource } from '../daemon/source/index.js';
-import { tempDir, waitFor } from './helpers/daemon.js';
-import { testLogger } from './helpers/logger.js';
-
-/** A source on a temp spool dir, and a loop that takes, records and acknowledges its events. */
-async function runSource(t: TestContext, extra = '', prepare?: (spool: string) => void) {
-  const dir = tempDir();
-  const spool = path.join(dir, 'spool');
-  mkdirSync(spool);
-  prepare?.(spool);
-  const config = parseAgentConfig(
-    `a1.sources = r1\na1.channels = c1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\n` +
-      `a1.sources.r1.channels = c1\na1.sources.r1.pollDelay = 100\na1.sources.r1.basenameHeader = true\n` +
-      `a1.channels.c1.type = memory\na1.channels.c1.capacity = 1000\na1.channels.c1.transactionCapacity = 100\n${extra}`,
-    'test.conf',
-    'a1',
-    dir,
-  );
-  const channel = new MemoryChannel(config.channels[0]!);
-  const source = new SpoolDirSource(config.sources[0]!, channel, testLogger);
-  const events: { file: string; body: string }[] = [];
-  let running = true;
-  const drain = (async () => {
-    while (running) {
-      const batches = channel.take(100);
-      if (batches.length === 0) {
-        await new Promise((r) => setTimeout(r, 5));
-        continue;
-      }
-      for (const b of batches) for (let i = 0; i < b.count; i++) events.push({ file: b.headers.basename!, body: eventBody(b, i).toString() });
-      channel.commit(batches);
-      for (const b of batches) b.onDelivered?.();
-    }
-  })();
-  await source.start();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await source.stop();
-    running = false;
-    await drain;
-  };
-  t.after(stop);
-  return { spool, source, events, stop };
-}
+import { waitFor } from './helpers/daemon.js';
+import { runSource } from './helpers/spool-source.js';
 
 describe('spooldir source', () => {
   test('reads files present at start-up and new ones, in mtime order, and renames them when delivered', async (t) => {
@@ -82,24 +36,6 @@ describe('spooldir source', () => {
     assert.ok(existsSync(path.join(run.spool, 'skip-me.log')));
     assert.ok(existsSync(path.join(run.spool, 'notes.txt')));
     assert.ok(existsSync(path.join(run.spool, '.hidden.log')));
-    await run.stop();
-  });
-
-  test('a file whose .COMPLETED name exists is reported and left alone; the others go on', async (t) => {
-    const run = await runSource(t, '', (spool) => {
-      writeFileSync(path.join(spool, 'dup.log'), 'again\n');
-      writeFileSync(path.join(spool, 'dup.log.COMPLETED'), 'old\n');
-      writeFileSync(path.join(spool, 'fine.log'), 'fine\n');
-    });
-    await waitFor('both handled', () => {
-      const c = run.source.files.counts();
-      return c.completed === 1 && c.failed === 1 ? c : undefined;
-    });
-    const failed = run.source.files.list().find((f) => f.state === 'failed')!;
-    assert.equal(failed.name, 'dup.log');
-    assert.match(failed.reason!, /dup\.log\.COMPLETED already exists/);
-    assert.ok(existsSync(path.join(run.spool, 'dup.log')));
-    assert.deepEqual(run.events.map((e) => e.body), ['fine']);
     await run.stop();
   });
 

@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { COMPRESSION_TYPES, DEFAULT_COMPRESSION_LEVEL, type CompressionType } from '../channel/avro/deflate-wire.js';
 import { ConfigError } from '../errors.js';
+import { parseIpFilterRules, type IpFilterRule } from '../channel/avro/ip-filter.js';
 import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
+import { DECODE_ERROR_POLICIES, type DecodeErrorPolicy } from '../source/utf8.js';
 import { parseProperties } from './properties.js';
 import { PropertyReader } from './reader.js';
 
@@ -44,6 +46,8 @@ export interface SpoolDirSourceConfig {
   readonly pollDelay: number;
   readonly inputCharset: 'utf-8' | 'latin1';
   readonly maxLineLength: number;
+  /** What a line that is not valid UTF-8 does: FAIL ends the file there, REPLACE puts U+FFFD, IGNORE drops the bytes. */
+  readonly decodeErrorPolicy: DecodeErrorPolicy;
   readonly interceptors: readonly InterceptorConfig[];
 }
 
@@ -134,6 +138,8 @@ export interface UrlWindowJobConfig {
   readonly compressionType: CompressionType;
   /** `ssl = true` (as on Flume's avro source): the PKCS12 keystore's bytes and password. */
   readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
+  /** Flume's `ipFilter` + `ipFilterRules`: who may connect to the Avro receiver (undefined: anyone). */
+  readonly ipFilterRules: readonly IpFilterRule[] | undefined;
 }
 
 export interface HttpConfig {
@@ -217,7 +223,7 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
 const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
-  /^sources\.[^.]+\.(trackerDir|recursiveDirectorySearch|decodeErrorPolicy|bufferMaxLines|bufferMaxLineLength|skipToEnd|trackingPolicy|maxBackoff|threads|deserializer\.outputCharset)$/,
+  /^sources\.[^.]+\.(trackerDir|recursiveDirectorySearch|bufferMaxLines|bufferMaxLineLength|skipToEnd|trackingPolicy|maxBackoff|threads|deserializer\.outputCharset)$/,
   /^sources\.[^.]+\.selector\.(header|mapping\..+|optional\..+|default)$/,
   /^channels\.[^.]+\.(keepAlive|byteCapacity|byteCapacityBufferPercentage)$/,
   // the file channel's tuning and options: its own checkpoint is written after every sink commit
@@ -388,6 +394,7 @@ function readSource(
     pollDelay: r.int(p + '.pollDelay', 500, 10, 3_600_000),
     inputCharset: charset === 'UTF-8' ? 'utf-8' : 'latin1',
     maxLineLength,
+    decodeErrorPolicy: r.oneOf(p + '.decodeErrorPolicy', DECODE_ERROR_POLICIES, 'FAIL'),
     interceptors: readInterceptors(r, p),
   });
 }
@@ -478,7 +485,21 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     idleTimeoutMs: r.seconds(p + '.idleTimeout', 60, 100),
     maxFrameBytes: r.int(p + '.maxFrameBytes', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     compressionType: readCompressionType(r, p + '.compression-type'),
+    ipFilterRules: readIpFilter(r, p),
   });
+}
+
+/** As Flume's avro source: `ipFilterRules` apply when `ipFilter = true`, and must then be set. */
+function readIpFilter(r: PropertyReader, p: string): IpFilterRule[] | undefined {
+  const on = r.bool(p + '.ipFilter', false);
+  const prop = r.raw(p + '.ipFilterRules');
+  if (!on) return undefined;
+  if (!prop) throw r.missing(p + '.ipFilterRules');
+  try {
+    return parseIpFilterRules(prop.value);
+  } catch (err) {
+    throw r.at(prop, (err as Error).message);
+  }
 }
 
 function readLogFormat(r: PropertyReader, key: string): string {

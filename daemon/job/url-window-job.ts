@@ -13,6 +13,7 @@ import { BatchCounts, SlidingWindow } from './sliding-window.js';
 import type { WindowResultSink } from './window-results.js';
 import { WriteAheadLog } from './write-ahead-log.js';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
+import { ResultsOutbox } from './results-outbox.js';
 
 interface OpenSlot {
   readonly counts: BatchCounts;
@@ -44,6 +45,10 @@ export interface JobStats {
   /** Durations of slides and of checkpoints, in ms, for /metrics. */
   readonly slideHistogram: HistogramSnapshot;
   readonly checkpointHistogram: HistogramSnapshot;
+  /** Avro connections closed at once: refused by `ipFilterRules`, or past `maxConnections`. */
+  readonly refusedConnections: { readonly ipFilter: number; readonly maxConnections: number };
+  /** Results waiting for the database (it failed); 0 normally. */
+  readonly resultsWaiting: number;
 }
 
 export interface JobStartOptions {
@@ -68,7 +73,7 @@ export class UrlWindowJob {
   readonly name: string;
   readonly #config: UrlWindowJobConfig;
   readonly #log: Logger;
-  readonly #results: WindowResultSink;
+  readonly #results: ResultsOutbox;
   readonly #window: SlidingWindow;
   readonly #server: AvroRpcServer;
   readonly #open = new Map<number, OpenSlot>();
@@ -118,6 +123,8 @@ export class UrlWindowJob {
   readonly #checkpointHistogram = new Histogram();
   /** Malformed lines logged (at debug level) since the last batch closed: a few samples each. */
   #parseErrorSamples = 0;
+  /** Checkpoints that failed in a row (a full disk...): logged once, then when it works again. */
+  #checkpointFailures = 0;
 
   /**
    * `liveCounters`, when given, receives eventsIn, eventsCounted (visible), parseErrors
@@ -127,8 +134,8 @@ export class UrlWindowJob {
     this.name = config.name;
     this.#live = liveCounters ?? new Float64Array(4);
     this.#config = config;
-    this.#results = results;
     this.#log = logger.child({ job: config.name });
+    this.#results = new ResultsOutbox(results, this.#log);
     this.#window = new SlidingWindow(config.windowDurationMs / config.batchIntervalMs);
     this.#slideSlots = config.slideDurationMs / config.batchIntervalMs;
     this.#findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
@@ -145,6 +152,7 @@ export class UrlWindowJob {
         compressionType: config.compressionType,
         // The worker gets the keystore as a Uint8Array (structured clone), which TLS accepts.
         ...(config.tls && { tls: config.tls }),
+        ipFilterRules: config.ipFilterRules,
       },
       (events) => this.#receive(events),
     );
@@ -174,6 +182,8 @@ export class UrlWindowJob {
       slideHistogram: this.#slideHistogram.snapshot(),
       checkpointHistogram: this.#checkpointHistogram.snapshot(),
       distinctUrls: this.#window.size,
+      refusedConnections: this.#server.refusedConnections,
+      resultsWaiting: this.#results.pending,
     };
   }
 
@@ -241,7 +251,9 @@ export class UrlWindowJob {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#closeSlotsBefore(this.#closeLimit());
-    this.#checkpoint(true);
+    if (!this.#results.flush() || !this.#tryCheckpoint(true)) {
+      this.#log.error('no final checkpoint (see the errors above); a restart recounts from the last one');
+    }
     this.#wal?.close();
     this.#lock?.release();
   }
@@ -481,10 +493,11 @@ export class UrlWindowJob {
     this.#parseErrorSamples = 0;
     try {
       this.#closeSlotsBefore(this.#closeLimit());
-      this.#checkpoint(false);
     } catch (err) {
-      this.#log.error({ err }, 'closing a batch or checkpointing failed; retrying next batch interval');
+      this.#log.error({ err }, 'closing a batch failed; retrying next batch interval');
     }
+    // Results first: a checkpoint must not get ahead of what the database holds.
+    if (this.#results.flush()) this.#tryCheckpoint(false);
     for (const listener of this.#tickListeners) listener();
     this.#schedule();
   }
@@ -536,18 +549,44 @@ export class UrlWindowJob {
       this.#results.saveWindow({ startMs: endMs - this.#config.windowDurationMs, endMs, total: w.total, distinctUrls: w.size, top: [], changed: true, rowOnly });
       return;
     }
-    this.#results.saveWindow({
-      startMs: endMs - this.#config.windowDurationMs,
-      endMs,
-      total: w.total,
-      distinctUrls: w.size,
-      top: this.#changedSinceSlide ? w.top(this.#config.topN) : [],
-      changed: this.#changedSinceSlide,
-    });
-    this.#windowEndMs = endMs;
+    const visible = { eventsCounted: this.#eventsCounted, parseErrors: this.#parseErrors };
+    this.#results.saveWindow(
+      {
+        startMs: endMs - this.#config.windowDurationMs,
+        endMs,
+        total: w.total,
+        distinctUrls: w.size,
+        top: this.#changedSinceSlide ? w.top(this.#config.topN) : [],
+        changed: this.#changedSinceSlide,
+      },
+      // What readers see follows what the database holds.
+      () => {
+        this.#windowEndMs = endMs;
+        this.#visible = visible;
+        this.#publish();
+      },
+    );
     this.#changedSinceSlide = false;
-    this.#visible = { eventsCounted: this.#eventsCounted, parseErrors: this.#parseErrors };
-    this.#publish();
+  }
+
+  /**
+   * A checkpoint that fails (disk full, directory gone) is retried every batch interval;
+   * counting goes on meanwhile, and files are finished only once one succeeds.
+   */
+  #tryCheckpoint(force: boolean): boolean {
+    try {
+      this.#checkpoint(force);
+    } catch (err) {
+      if (this.#checkpointFailures++ === 0) {
+        this.#log.error({ err, checkpointDir: this.#config.checkpointDir }, 'checkpoint failed; counting goes on, files are finished once a checkpoint succeeds; retrying every batch interval');
+      }
+      return false;
+    }
+    if (this.#checkpointFailures > 0) {
+      this.#log.warn({ failedAttempts: this.#checkpointFailures }, 'checkpoint written again');
+      this.#checkpointFailures = 0;
+    }
+    return true;
   }
 
   /** Commits window, open slots, positions and counters together, if anything changed. */

@@ -7,6 +7,8 @@ export interface ByteSource {
   read(buf: Buffer, at: number, len: number): number | Promise<number>;
   /** Offset of the next byte (in the decompressed stream for gzip). */
   readonly position: number;
+  /** Bytes left to read, when known (Infinity for a stream). */
+  readonly remaining: number;
   close(): void;
 }
 
@@ -24,6 +26,10 @@ export class PlainSource implements ByteSource {
     this.#fd = fd;
     this.#size = size;
     this.position = start;
+  }
+
+  get remaining(): number {
+    return Math.max(0, this.#size - this.position);
   }
 
   read(buf: Buffer, at: number, len: number): number {
@@ -44,6 +50,7 @@ export class GunzipSource implements ByteSource {
   #pending: Buffer = Buffer.alloc(0);
   #ended = false;
   position = 0;
+  readonly remaining = Infinity;
 
   constructor(path: string) {
     const gunzip = createGunzip();

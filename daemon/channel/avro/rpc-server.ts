@@ -5,6 +5,7 @@ import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
 import { DEFAULT_COMPRESSION_LEVEL, deflateWire, ZLIB_FIRST_BYTE, type CompressionType } from './deflate-wire.js';
 import { DecodedEvents, decodeEvent, decodeEventArray, type EventDecodeOptions } from './flume-event-codec.js';
+import { ipAllowed, type IpFilterRule } from './ip-filter.js';
 import { encodeFrame, NettyFrameDecoder, type NettyFrame } from './netty-framing.js';
 import {
   FLUME_PROTOCOL_HASH,
@@ -43,6 +44,8 @@ export interface AvroRpcServerOptions {
   readonly compressionType?: CompressionType;
   /** Flume's `ssl = true`: the key and certificate (a PKCS12 keystore). */
   readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
+  /** Flume's `ipFilterRules`, when `ipFilter` is on: a refused peer is closed at once, with a log line. */
+  readonly ipFilterRules?: readonly IpFilterRule[];
   readonly logger: Logger;
 }
 
@@ -55,6 +58,7 @@ export class AvroRpcServer {
   /** Client protocol hashes already checked, so a client's handshake can be short. */
   readonly #knownClients = new Set<string>([FLUME_PROTOCOL_HASH.toString('hex')]);
   #refused = 0;
+  #filtered = 0;
 
   constructor(opts: AvroRpcServerOptions, handler: EventHandler) {
     this.#opts = opts;
@@ -91,6 +95,11 @@ export class AvroRpcServer {
     return (this.#server.address() as net.AddressInfo).port;
   }
 
+  /** Connections closed at once: by `ipFilterRules`, and past `maxConnections`. */
+  get refusedConnections(): { ipFilter: number; maxConnections: number } {
+    return { ipFilter: this.#filtered, maxConnections: this.#refused };
+  }
+
   /** Stops accepting, closes every connection; in-flight calls are not answered (senders retry). */
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
@@ -99,6 +108,12 @@ export class AvroRpcServer {
 
   #accept(socket: net.Socket): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.#opts.ipFilterRules && !ipAllowed(this.#opts.ipFilterRules, socket.remoteAddress)) {
+      // The first of every hundred is logged, so that a flood cannot flood the log too.
+      if (this.#filtered++ % 100 === 0) this.#opts.logger.warn({ peer, refusedSoFar: this.#filtered }, 'avro connection refused by ipFilterRules');
+      socket.destroy();
+      return;
+    }
     if (this.#sockets.size >= (this.#opts.maxConnections ?? 1000)) {
       if (this.#refused++ % 100 === 0) {
         this.#opts.logger.warn({ peer, open: this.#sockets.size, refusedSoFar: this.#refused }, 'avro connection refused: too many connections');

@@ -1,0 +1,80 @@
+import type { Logger } from '../log.js';
+import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
+
+type Pending =
+  | { readonly kind: 'batch'; readonly batch: BatchResult }
+  | { readonly kind: 'window'; result: WindowResult; onWritten: (() => void) | undefined; superseded: boolean };
+
+/**
+ * Results on their way to the store, in the order the job made them. When the store fails
+ * (the database locked by another process, a full disk) they wait here and are written by
+ * a later `flush`; the job checkpoints only once nothing waits, so a crash meanwhile
+ * recounts from the last checkpoint instead of losing the unwritten rows. While they wait,
+ * only the newest window keeps its top (older ones keep their row): an hour of outage
+ * holds a few MB, not an hour of top lists.
+ */
+export class ResultsOutbox {
+  readonly #sink: WindowResultSink;
+  readonly #log: Logger;
+  #queue: Pending[] = [];
+  #failures = 0;
+  #lastFull: Extract<Pending, { kind: 'window' }> | undefined;
+
+  constructor(sink: WindowResultSink, log: Logger) {
+    this.#sink = sink;
+    this.#log = log;
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** Queues a slide's result; `onWritten` runs once it (or a newer one replacing it) is stored. */
+  saveWindow(result: WindowResult, onWritten?: () => void): void {
+    if (!result.rowOnly) {
+      const prev = this.#lastFull;
+      if (prev && !prev.superseded) {
+        // The newer window replaces the older's top; the older keeps its row if it had one.
+        if (!result.changed) result = { ...result, top: prev.result.top, changed: prev.result.changed };
+        if (prev.result.changed) prev.result = { ...prev.result, top: [], rowOnly: true };
+        else prev.superseded = true;
+        prev.onWritten = undefined;
+      }
+    }
+    const entry = { kind: 'window' as const, result, onWritten, superseded: false };
+    if (!result.rowOnly) this.#lastFull = entry;
+    this.#queue.push(entry);
+  }
+
+  saveBatch(batch: BatchResult): void {
+    this.#queue.push({ kind: 'batch', batch });
+  }
+
+  /** Writes what waits, in order; false if the store failed (the rest waits for the next call). */
+  flush(): boolean {
+    let i = 0;
+    try {
+      for (; i < this.#queue.length; i++) {
+        const p = this.#queue[i]!;
+        if (p.kind === 'batch') this.#sink.saveBatch(p.batch);
+        else if (!p.superseded) {
+          this.#sink.saveWindow(p.result);
+          p.onWritten?.();
+        }
+      }
+    } catch (err) {
+      this.#queue = this.#queue.slice(i);
+      if (this.#failures++ === 0) {
+        this.#log.error({ err, waiting: this.#queue.length }, 'writing results failed; counting goes on, results and checkpoints wait and are retried every batch interval');
+      }
+      return false;
+    }
+    this.#queue = [];
+    this.#lastFull = undefined;
+    if (this.#failures > 0) {
+      this.#log.warn({ failedAttempts: this.#failures, written: i }, 'results written again; the waiting ones are stored');
+      this.#failures = 0;
+    }
+    return true;
+  }
+}

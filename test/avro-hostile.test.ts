@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, describe, test } from 'node:test';
+import {
+  AvroReader,
+  AvroRpcClient,
+  AvroRpcServer,
+  batchFromLines,
+  encodeAppendBatchFrame,
+  encodeFrame,
+  FLUME_PROTOCOL_HASH,
+  ipAllowed,
+  NettyFrameDecoder,
+  parseIpFilterRules,
+  type DecodedEvents,
+} from '../daemon/channel/index.js';
+import { HandshakeRequest, HandshakeResponse } from '../daemon/channel/avro/protocol.js';
+import { parseAgentConfig } from '../daemon/conf/index.js';
+import { ConfigError } from '../daemon/errors.js';
+import { testLogger } from './helpers/logger.js';
+
+const cleanup: (() => unknown)[] = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+async function server(opts: Partial<ConstructorParameters<typeof AvroRpcServer>[0]> = {}) {
+  const received: string[] = [];
+  const s = new AvroRpcServer({ bind: '127.0.0.1', port: 0, logger: testLogger, ...opts }, (ev: DecodedEvents) => {
+    for (let i = 0; i < ev.count; i++) received.push(ev.data.toString('utf8', ev.starts[i], ev.ends[i]));
+    return 'OK';
+  });
+  await s.listen();
+  cleanup.push(() => s.close());
+  return { server: s, received };
+}
+
+function jobConfig(lines: string) {
+  return parseAgentConfig(`a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 0\n${lines}`, 'agent.conf', 'a1', '/tmp');
+}
+
+describe('Avro receiver: ipFilter', () => {
+  test('rules: the first match decides, an address no rule matches is allowed (as Netty), IPv4-mapped addresses match as IPv4', () => {
+    const rules = parseIpFilterRules('allow:ip:127.0.0.1, deny:ip:127.*,allow:ip:10.0.?.5');
+    assert.equal(ipAllowed(rules, '127.0.0.1'), true);
+    assert.equal(ipAllowed(rules, '::ffff:127.0.0.1'), true);
+    assert.equal(ipAllowed(rules, '127.0.0.2'), false);
+    assert.equal(ipAllowed(rules, '10.0.7.5'), true);
+    assert.equal(ipAllowed(rules, '192.168.1.1'), true);
+    assert.equal(ipAllowed(parseIpFilterRules('deny:ip:*'), '::1'), false);
+    assert.equal(ipAllowed(parseIpFilterRules('allow:ip:::1,deny:ip:*'), '::1'), true);
+    assert.equal(ipAllowed(rules, undefined), false);
+  });
+
+  test('configuration: ipFilter = true wants ipFilterRules; name: rules and malformed rules stop start-up with the line', () => {
+    assert.equal(jobConfig('').jobs[0]!.ipFilterRules, undefined);
+    assert.equal(jobConfig('a1.jobs.j1.ipFilterRules = deny:ip:*\n').jobs[0]!.ipFilterRules, undefined, 'rules apply only with ipFilter = true, as in Flume');
+    assert.equal(jobConfig('a1.jobs.j1.ipFilter = true\na1.jobs.j1.ipFilterRules = allow:ip:127.*,deny:ip:*\n').jobs[0]!.ipFilterRules!.length, 2);
+    const refused = (text: string, message: RegExp) =>
+      assert.throws(() => jobConfig(text), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+    refused('a1.jobs.j1.ipFilter = true\n', /ipFilterRules/);
+    refused('a1.jobs.j1.ipFilter = true\na1.jobs.j1.ipFilterRules = allow:name:localhost,deny:ip:*\n', /agent\.conf:5.*name: rules \(reverse DNS\) are not supported; use ip: rules/);
+    refused('a1.jobs.j1.ipFilter = true\na1.jobs.j1.ipFilterRules = permit:ip:*\n', /agent\.conf:5.*neither allow: nor deny:/);
+    refused('a1.jobs.j1.ipFilter = true\na1.jobs.j1.ipFilterRules = allow:ip:127.0.0.1/8\n', /agent\.conf:5.*wildcards/);
+  });
+
+  test('a refused peer is closed at once and counted; an allowed client on the same server is served', async () => {
+    const { server: s, received } = await server({ ipFilterRules: parseIpFilterRules('allow:ip:127.0.0.1,deny:ip:*') });
+    // 127.0.0.2 is another address of the loopback interface: a "foreign" peer without a network.
+    const foreign = net.connect({ port: s.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    foreign.on('error', () => {});
+    const t0 = Date.now();
+    await new Promise((r) => foreign.on('close', r));
+    assert.ok(Date.now() - t0 < 1000);
+    const client = await AvroRpcClient.connect({ host: '127.0.0.1', port: s.port, connectTimeout: 2000, requestTimeout: 2000 });
+    cleanup.push(() => client.close());
+    assert.equal(await client.appendBatch([batchFromLines(['from 127.0.0.1'])]), 'OK');
+    assert.deepEqual(received, ['from 127.0.0.1']);
+    assert.deepEqual(s.refusedConnections, { ipFilter: 1, maxConnections: 0 });
+  });
+});
+
+describe('Avro receiver: unknown messages', () => {
+  test('a valid frame naming an unknown message is answered with an error; the connection and other clients go on', async () => {
+    const { server: s, received } = await server();
+    const socket = net.connect(s.port, '127.0.0.1');
+    cleanup.push(() => socket.destroy());
+    const frames: Buffer[] = [];
+    const decoder = new NettyFrameDecoder({ maxFrameBytes: 1 << 20 });
+    socket.on('data', (chunk) => decoder.push(chunk, (f) => frames.push(f.payload)));
+    const reply = async (n: number) => {
+      while (frames.length < n) await new Promise((r) => setTimeout(r, 5));
+      return frames[n - 1]!;
+    };
+    // Handshake (our hashes: a match), empty call metadata, the name, one int parameter.
+    const handshake = HandshakeRequest.toBuffer({ clientHash: FLUME_PROTOCOL_HASH, clientProtocol: null, serverHash: FLUME_PROTOCOL_HASH, meta: null });
+    const nameBytes = Buffer.from('frobnicate');
+    socket.write(encodeFrame(1, Buffer.concat([handshake, Buffer.from([0, nameBytes.length * 2]), nameBytes, Buffer.from([2])])));
+    const answer = await reply(1);
+    const { offset } = HandshakeResponse.decode(answer, 0);
+    const r = new AvroReader(answer, offset);
+    assert.equal(r.blockCount(), 0, 'no response metadata');
+    assert.deepEqual([answer[r.pos], answer[r.pos + 1]], [1, 0], 'the error flag, then the string branch of the error union');
+    r.pos += 2;
+    assert.equal(r.string(), 'unknown message: frobnicate');
+    // The same connection (handshake done) then sends a good batch.
+    socket.write(encodeAppendBatchFrame(2, undefined, [batchFromLines(['same connection'])]));
+    const ok = await reply(2);
+    assert.deepEqual([...ok], [0, 0, 0], 'no metadata, no error, OK');
+    const other = await AvroRpcClient.connect({ host: '127.0.0.1', port: s.port, connectTimeout: 2000, requestTimeout: 2000 });
+    cleanup.push(() => other.close());
+    assert.equal(await other.appendBatch([batchFromLines(['another client'])]), 'OK');
+    assert.deepEqual(received, ['same connection', 'another client']);
+    assert.equal(socket.destroyed, false);
+  });
+});

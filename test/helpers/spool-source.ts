@@ -1,0 +1,58 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { eventBody, MemoryChannel } from '../../daemon/channel/index.js';
+import { parseAgentConfig } from '../../daemon/conf/index.js';
+import { SpoolDirSource } from '../../daemon/source/index.js';
+import { tempDir } from './daemon.js';
+import { testLogger } from './logger.js';
+
+/**
+ * A source on a temp spool dir, and a loop that takes, records and acknowledges its events.
+ * With `hold`, the loop takes nothing until `release()`: the source blocks on a full channel.
+ */
+export async function runSource(t: TestContext, extra = '', prepare?: (spool: string) => void, hold = false) {
+  const dir = tempDir();
+  const spool = path.join(dir, 'spool');
+  mkdirSync(spool);
+  prepare?.(spool);
+  const config = parseAgentConfig(
+    `a1.sources = r1\na1.channels = c1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\n` +
+      `a1.sources.r1.channels = c1\na1.sources.r1.pollDelay = 100\na1.sources.r1.basenameHeader = true\n` +
+      `a1.channels.c1.type = memory\na1.channels.c1.capacity = 1000\na1.channels.c1.transactionCapacity = 100\n${extra}`,
+    'test.conf',
+    'a1',
+    dir,
+  );
+  const channel = new MemoryChannel(config.channels[0]!);
+  const source = new SpoolDirSource(config.sources[0]!, channel, testLogger);
+  const events: { file: string; body: string }[] = [];
+  let running = true;
+  let held = hold;
+  const drain = (async () => {
+    while (running) {
+      const batches = held ? [] : channel.take(100);
+      if (batches.length === 0) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      for (const b of batches) for (let i = 0; i < b.count; i++) events.push({ file: b.headers.basename!, body: eventBody(b, i).toString() });
+      channel.commit(batches);
+      for (const b of batches) b.onDelivered?.();
+    }
+  })();
+  await source.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await source.stop();
+    running = false;
+    await drain;
+  };
+  t.after(stop);
+  const release = () => {
+    held = false;
+  };
+  return { spool, source, events, stop, release, channel };
+}

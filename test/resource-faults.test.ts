@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { writeLog } from '../scripts/access-log-generator.js';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { expectedCounts, type Expected } from './helpers/expected-counts.js';
+
+interface Stats {
+  eventsIn: number;
+  eventsCounted: number;
+  parseErrors: number;
+  files: { pending: number; inProgress: number; completed: number; failed: number };
+}
+interface Top {
+  total: number;
+  urls: { url: string; count: number }[];
+}
+
+/** Writes a log in the daemon's dir, drops it into the spool, returns its expected counts. */
+async function drop(dir: string, name: string, seed: number): Promise<Expected> {
+  const staged = path.join(dir, `${name}.tmp`);
+  await writeLog(staged, { lines: 20_000, urls: 200, seed, malformed: 0.01 });
+  const expected = expectedCounts(staged);
+  renameSync(staged, path.join(dir, 'spool', name));
+  return expected;
+}
+
+function merged(...all: Expected[]): { total: number; parseErrors: number; counts: Map<string, number> } {
+  const counts = new Map<string, number>();
+  for (const e of all) for (const [url, n] of e.counts) counts.set(url, (counts.get(url) ?? 0) + n);
+  return { total: all.reduce((s, e) => s + e.total, 0), parseErrors: all.reduce((s, e) => s + e.parseErrors, 0), counts };
+}
+
+/** Waits until everything dropped is counted and its files completed, then checks every count. */
+async function assertExact(daemon: RunningDaemon, files: number, ...all: Expected[]): Promise<void> {
+  const want = merged(...all);
+  await waitFor('every line counted and every file completed', async () => {
+    const { body } = await daemon.get<Stats>('/api/stats');
+    return body.eventsCounted === want.total && body.parseErrors === want.parseErrors && body.files.completed === files ? body : undefined;
+  }, 60_000);
+  const { body: top } = await daemon.get<Top>('/api/top?n=1000');
+  assert.equal(top.total, want.total);
+  assert.deepEqual(new Map(top.urls.map((u) => [u.url, u.count])), want.counts);
+  // The history too: no closed batch was lost while the store failed.
+  const { body: range } = await daemon.get<Top>(`/api/top?n=1000&from=${Math.floor(Date.now() / 1000) - 600}&to=${Math.ceil(Date.now() / 1000) + 5}`);
+  assert.equal(range.total, want.total);
+}
+
+const alive = (d: RunningDaemon) => d.proc.exitCode === null && d.proc.signalCode === null;
+
+function canMountTmpfs(): boolean {
+  const probe = tempDir('logflow-mount-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+
+describe('resource faults: the daemon waits, retries, and loses nothing', () => {
+  const daemons: RunningDaemon[] = [];
+  const mounts: string[] = [];
+  after(async () => {
+    for (const d of daemons) await d.stop('SIGKILL');
+    for (const m of mounts) execFileSync('umount', [m]);
+  });
+
+  test('the results database locked by another process (an exclusive transaction): logged, retried; counts exact once it is released', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const first = await drop(dir, 'first.log', 1);
+    await assertExact(daemon, 1, first);
+
+    const other = new Database(path.join(dir, 'data', 'results.db'));
+    other.exec('BEGIN EXCLUSIVE');
+    const second = await drop(dir, 'second.log', 2);
+    await waitFor('the store error in the log', () => daemon.logs.find((l) => l.includes('writing results failed')), 30_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.ok(alive(daemon), 'the daemon keeps running');
+    const { body: during } = await daemon.get<Stats>('/api/stats');
+    assert.equal(during.files.completed, 1, 'a file is not finished while its counts cannot be stored');
+    assert.equal(during.eventsCounted, first.total, 'what readers see is what the database holds');
+    assert.ok(daemon.logs.find((l) => l.includes('writing results failed'))!.includes('SQLITE_BUSY'));
+    other.exec('COMMIT');
+    other.close();
+
+    await assertExact(daemon, 2, first, second);
+    assert.ok(daemon.logs.some((l) => l.includes('results written again')));
+    assert.equal(daemon.logs.filter((l) => l.includes('writing results failed')).length, 1, 'one error per outage, not one per second');
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
+  test('kill -9 while the database is locked: nothing unwritten was checkpointed, so the restart recounts it exactly', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    let daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const first = await drop(dir, 'first.log', 5);
+    await assertExact(daemon, 1, first);
+    const other = new Database(path.join(dir, 'data', 'results.db'));
+    other.exec('BEGIN EXCLUSIVE');
+    const second = await drop(dir, 'second.log', 6);
+    await waitFor('the store error in the log', () => daemon.logs.find((l) => l.includes('writing results failed')), 30_000);
+    await waitFor('the second file read', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.eventsIn === first.lines + second.lines ? body : undefined;
+    }, 30_000);
+    daemon.proc.kill('SIGKILL');
+    await daemon.exited;
+    other.exec('COMMIT');
+    other.close();
+    daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    await assertExact(daemon, 1, first, second);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
+  test('the checkpoint disk full (a tmpfs filled up): logged, retried, files wait; counts exact once space is back, and after a restart',
+    { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
+    async () => {
+      const dir = tempDir();
+      await writeConfig(dir);
+      const checkpointDir = path.join(dir, 'checkpoint');
+      mkdirSync(checkpointDir);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', checkpointDir]);
+      mounts.push(checkpointDir);
+      let daemon = await startDaemon(dir);
+      daemons.push(daemon);
+      const first = await drop(dir, 'first.log', 3);
+      await assertExact(daemon, 1, first);
+
+      const filler = path.join(checkpointDir, 'filler');
+      assert.throws(() => writeFileSync(filler, Buffer.alloc(16 << 20, 1)), /ENOSPC/);
+      const second = await drop(dir, 'second.log', 4);
+      await waitFor('the checkpoint error in the log', () => daemon.logs.find((l) => l.includes('checkpoint failed')), 30_000);
+      await waitFor('the second file counted', async () => {
+        const { body } = await daemon.get<Stats>('/api/stats');
+        return body.eventsCounted === first.total + second.total ? body : undefined;
+      }, 30_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(alive(daemon), 'the daemon keeps running');
+      const { body: during } = await daemon.get<Stats>('/api/stats');
+      assert.equal(during.files.completed, 1, 'a file is finished only once a checkpoint holds its counts');
+      assert.ok(existsSync(path.join(dir, 'spool', 'second.log')));
+      assert.ok(daemon.logs.find((l) => l.includes('checkpoint failed'))!.includes('ENOSPC'));
+
+      rmSync(filler);
+      await assertExact(daemon, 2, first, second);
+      assert.ok(daemon.logs.some((l) => l.includes('checkpoint written again')));
+      assert.equal(daemon.logs.filter((l) => l.includes('checkpoint failed')).length, 1, 'one error per outage');
+      assert.equal(await daemon.stop('SIGTERM'), 0);
+
+      // The checkpoint written after the fault is whole: a restart resumes with the same counts.
+      daemon = await startDaemon(dir);
+      daemons.push(daemon);
+      await assertExact(daemon, 0, first, second);
+      assert.equal(await daemon.stop('SIGTERM'), 0);
+    });
+});
