@@ -110,6 +110,8 @@ export class Agent {
       channel: s.channel ?? { size: 0, capacity: 0 },
       files: s.files,
       distinctUrls: job?.distinctUrls ?? 0,
+      refusedConnections: job?.refusedConnections,
+      resultsWaiting: job?.resultsWaiting ?? 0,
       slideSeconds: job?.slideHistogram,
       checkpointSeconds: job?.checkpointHistogram,
     };
@@ -151,6 +153,8 @@ export class Agent {
           ageMs: job.checkpoint.writtenAt === undefined ? null : Date.now() - job.checkpoint.writtenAt,
           lastWriteMs: round2(job.checkpoint.lastMs),
         },
+        receiver: { refusedConnections: job.refusedConnections },
+        resultsWaiting: job.resultsWaiting,
       }),
     };
   }

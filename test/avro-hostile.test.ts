@@ -17,6 +17,7 @@ import {
 import { HandshakeRequest, HandshakeResponse } from '../daemon/channel/avro/protocol.js';
 import { parseAgentConfig } from '../daemon/conf/index.js';
 import { ConfigError } from '../daemon/errors.js';
+import { startDaemon, tempDir, waitFor, writeConfig } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -77,6 +78,29 @@ describe('Avro receiver: ipFilter', () => {
     assert.equal(await client.appendBatch([batchFromLines(['from 127.0.0.1'])]), 'OK');
     assert.deepEqual(received, ['from 127.0.0.1']);
     assert.deepEqual(s.refusedConnections, { ipFilter: 1, maxConnections: 0 });
+  });
+});
+
+describe('Avro receiver: ipFilter in the daemon', () => {
+  test('a peer refused by a1.jobs.j1.ipFilterRules shows in /api/stats and /metrics; the daemon keeps counting', async () => {
+    const dir = tempDir();
+    const { avroPort } = await writeConfig(dir, 'a1.jobs.j1.ipFilter = true\na1.jobs.j1.ipFilterRules = allow:ip:127.0.0.1,deny:ip:*\n');
+    const daemon = await startDaemon(dir);
+    cleanup.push(() => daemon.stop('SIGKILL'));
+    for (let i = 0; i < 2; i++) {
+      const foreign = net.connect({ port: avroPort, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      foreign.on('error', () => {});
+      await new Promise((r) => foreign.on('close', r));
+    }
+    type Stats = { receiver: { refusedConnections: { ipFilter: number; maxConnections: number } } };
+    const stats = await waitFor('the refusals counted', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.receiver.refusedConnections.ipFilter === 2 ? body : undefined;
+    });
+    assert.deepEqual(stats.receiver.refusedConnections, { ipFilter: 2, maxConnections: 0 });
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    assert.match(metrics, /^logflow_avro_refused_connections_total\{reason="ipFilter"\} 2$/m);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 });
 

@@ -13,6 +13,7 @@ interface Stats {
   eventsCounted: number;
   parseErrors: number;
   files: { pending: number; inProgress: number; completed: number; failed: number };
+  resultsWaiting?: number;
 }
 interface Top {
   total: number;
@@ -89,6 +90,9 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     const { body: during } = await daemon.get<Stats>('/api/stats');
     assert.equal(during.files.completed, 1, 'a file is not finished while its counts cannot be stored');
     assert.equal(during.eventsCounted, first.total, 'what readers see is what the database holds');
+    assert.ok(during.resultsWaiting! > 0, `/api/stats shows the slides waiting (${during.resultsWaiting})`);
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    assert.ok(Number(/^logflow_results_waiting (\d+)$/m.exec(metrics)?.[1]) > 0, 'and /metrics too');
     assert.ok(daemon.logs.find((l) => l.includes('writing results failed'))!.includes('SQLITE_BUSY'));
     other.exec('COMMIT');
     other.close();

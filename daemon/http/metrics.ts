@@ -11,6 +11,8 @@ export interface MetricsInput {
   readonly channel: { size: number; capacity: number };
   readonly files: Record<'pending' | 'inProgress' | 'completed' | 'failed', number>;
   readonly distinctUrls: number;
+  readonly refusedConnections?: { readonly ipFilter: number; readonly maxConnections: number };
+  readonly resultsWaiting: number;
   readonly slideSeconds?: HistogramSnapshot;
   readonly checkpointSeconds?: HistogramSnapshot;
 }
@@ -37,6 +39,13 @@ export function renderMetrics(m: MetricsInput): string {
     ['{state="failed"}', m.files.failed],
   ]);
   metric('logflow_window_urls', 'gauge', 'Distinct URLs in the current window.', [['', m.distinctUrls]]);
+  metric('logflow_results_waiting', 'gauge', 'Slides whose results wait for the database (locked, disk full).', [['', m.resultsWaiting]]);
+  if (m.refusedConnections) {
+    metric('logflow_avro_refused_connections_total', 'counter', 'Connections the Avro receiver closed at once, by reason.', [
+      ['{reason="ipFilter"}', m.refusedConnections.ipFilter],
+      ['{reason="maxConnections"}', m.refusedConnections.maxConnections],
+    ]);
+  }
   if (m.slideSeconds) histogram(out, 'logflow_batch_processing_seconds', 'Time to close a batch and publish the slide (enter, leave, top, persist).', m.slideSeconds);
   if (m.checkpointSeconds) histogram(out, 'logflow_checkpoint_seconds', 'Time to write a checkpoint.', m.checkpointSeconds);
   return out.join('\n') + '\n';

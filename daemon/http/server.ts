@@ -22,6 +22,10 @@ export interface PipelineStats {
   readonly channel?: { size: number; capacity: number };
   readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
   readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
+  /** Connections the job's Avro receiver closed at once: not allowed by ipFilterRules, or past maxConnections. */
+  readonly receiver?: { refusedConnections: { ipFilter: number; maxConnections: number } };
+  /** Slides whose results wait for the database (locked, disk full); 0 when it keeps up. */
+  readonly resultsWaiting?: number;
   readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
 }
 
