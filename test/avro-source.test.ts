@@ -14,7 +14,9 @@ import {
   eventBody,
   FileChannel,
   MemoryChannel,
+  parseIpFilterRules,
   type EventBatch,
+  type IpFilterRule,
 } from '../daemon/channel/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
@@ -28,7 +30,7 @@ const skipPython = pythonAvro ? false : 'python3-avro is not installed (apt-get 
 
 const memory = (capacity = 100_000, transactionCapacity = 1000, keepAliveMs = 3000) => new MemoryChannel({ name: 'c1', type: 'memory', capacity, transactionCapacity, keepAliveMs });
 
-function avroSource(channel: MemoryChannel | FileChannel, opts: { deflate?: boolean; interceptors?: boolean } = {}) {
+function avroSource(channel: MemoryChannel | FileChannel, opts: { deflate?: boolean; interceptors?: boolean; ipFilterRules?: IpFilterRule[] } = {}) {
   return new AvroSource(
     {
       name: 'r1',
@@ -38,6 +40,7 @@ function avroSource(channel: MemoryChannel | FileChannel, opts: { deflate?: bool
       port: 0,
       compressionType: opts.deflate ? 'deflate' : 'none',
       interceptors: opts.interceptors ? [{ type: 'static', headerName: 'tier', preserveExisting: true, value: 'collector' }] : [],
+      ipFilterRules: opts.ipFilterRules,
     },
     channel,
     testLogger,
@@ -142,6 +145,23 @@ describe('avro source (Flume\'s collector tier)', () => {
       assert.equal(source.eventsReceived, 5000);
     } finally {
       client.close();
+      await source.stop();
+    }
+  });
+
+  test('ipFilterRules: a peer they refuse is closed at once; an allowed one is served', async () => {
+    const channel = memory();
+    const source = avroSource(channel, { ipFilterRules: parseIpFilterRules('allow:ip:127.0.0.1,deny:ip:*') });
+    await source.start();
+    try {
+      const foreign = net.connect({ port: source.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      foreign.on('error', () => {});
+      await new Promise((r) => foreign.on('close', r));
+      const client = await connect(source.port);
+      assert.equal(await client.appendBatch([batchFromLines(lines(3, 'ok'))]), 'OK');
+      client.close();
+      assert.equal(channel.size, 3);
+    } finally {
       await source.stop();
     }
   });

@@ -39,7 +39,7 @@ describe('configuration of Flume\'s tiers: avro source, file channel, compressio
   test('a collector reads with Flume\'s defaults', () => {
     const c = parse(COLLECTOR);
     assert.equal(c.sources.length, 0);
-    assert.deepEqual(c.avroSources, [{ name: 'r1', type: 'avro', channel: 'c1', bind: '0.0.0.0', port: 4141, compressionType: 'none', interceptors: [] }]);
+    assert.deepEqual(c.avroSources, [{ name: 'r1', type: 'avro', channel: 'c1', bind: '0.0.0.0', port: 4141, compressionType: 'none', interceptors: [], ipFilterRules: undefined }]);
     assert.deepEqual(c.channels[0], {
       name: 'c1', type: 'file', capacity: 1_000_000, transactionCapacity: 10_000,
       checkpointDir: path.resolve('/base', 'fc/checkpoint'), dataDir: path.resolve('/base', 'fc/data'), maxFileSize: 2_146_435_071, keepAliveMs: 3000,
@@ -66,10 +66,11 @@ describe('configuration of Flume\'s tiers: avro source, file channel, compressio
     assert.match(configError(COLLECTOR + 'a1.sinks.k1.compression-level = 10\n').message, /compression-level/);
   });
 
-  test('Flume keys without effect here are accepted with a warning; an ipFilter or an encryption that would be ignored stops start-up', () => {
+  test('Flume keys without effect here are accepted with a warning; an encryption that would be ignored stops start-up; ipFilter applies', () => {
     const c = parse(COLLECTOR + 'a1.sources.r1.threads = 4\na1.channels.c1.checkpointInterval = 30000\na1.channels.c1.useDualCheckpoints = false\n');
     assert.deepEqual(c.notImplemented, ['a1.sources.r1.threads (line 16)', 'a1.channels.c1.checkpointInterval (line 17)', 'a1.channels.c1.useDualCheckpoints (line 18)']);
-    assert.match(configError(COLLECTOR + 'a1.sources.r1.ipFilter = true\n').message, /ipFilter: is not supported/);
+    assert.match(configError(COLLECTOR + 'a1.sources.r1.ipFilter = true\n').message, /a1\.sources\.r1\.ipFilterRules/);
+    assert.deepEqual(parse(COLLECTOR + 'a1.sources.r1.ipFilter = true\na1.sources.r1.ipFilterRules = allow:ip:10.*,deny:ip:*\n').avroSources[0]!.ipFilterRules!.length, 2);
     assert.match(configError(COLLECTOR + 'a1.channels.c1.encryption.activeKey = key-0\n').message, /test\.conf:16: a1\.channels\.c1\.encryption\.activeKey: file channel encryption is not supported/);
     assert.doesNotThrow(() => parse(COLLECTOR + 'a1.sources.r1.ssl = false\n'));
   });

@@ -62,6 +62,8 @@ export interface AvroSourceConfig {
   readonly interceptors: readonly InterceptorConfig[];
   /** `ssl = true`: the PKCS12 keystore's bytes and password. */
   readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
+  /** Flume's `ipFilter` + `ipFilterRules` (undefined: anyone may connect). */
+  readonly ipFilterRules: readonly IpFilterRule[] | undefined;
 }
 
 export interface MemoryChannelConfig {
@@ -340,9 +342,6 @@ function readAvroSource(
     throw r.at(prop, 'exactly one channel is supported');
   }
   if (r.has(p + '.selector.type')) r.oneOf(p + '.selector.type', ['replicating'] as const);
-  // Security settings must not be silently ignored: refuse them until they are implemented.
-  if (r.bool(p + '.ipFilter', false)) throw r.at(r.raw(p + '.ipFilter')!, 'is not supported by the avro source yet');
-  r.markUsed(p + '.ipFilterRules');
   const tlsConfig = readKeystore(r, p, resolve);
   return Object.freeze({
     ...(tlsConfig && { tls: tlsConfig }),
@@ -353,6 +352,7 @@ function readAvroSource(
     port: r.int(p + '.port', undefined, 0, 65535),
     compressionType: readCompressionType(r, p + '.compression-type'),
     interceptors: readInterceptors(r, p),
+    ipFilterRules: readIpFilter(r, p),
   });
 }
 
