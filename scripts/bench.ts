@@ -10,7 +10,7 @@
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AvroRpcClient, batchFromLines, FileChannel, type EventBatch } from '../daemon/channel/index.js';
@@ -320,6 +320,8 @@ async function main(): Promise<void> {
   console.log(`|${'-'.repeat(w[0]! + 2)}|${'-'.repeat(w[1]! + 2)}|${'-'.repeat(w[2]! + 2)}|------|`);
   for (const r of rows) console.log(line(r.figure, r.target, r.measured, r.pass ? 'yes' : 'NO'));
   const failed = rows.filter((r) => !r.pass).length;
+  // Gigabytes of logs and databases: kept only when asked for.
+  if (!process.env.LOGFLOW_KEEP_TMP) rmSync(work, { recursive: true, force: true });
   if (smoke) console.log('\nsmoke run: small inputs, targets not enforced');
   else if (failed > 0) {
     console.log(`\n${failed} target(s) missed`);

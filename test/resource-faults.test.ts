@@ -169,4 +169,33 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
       await assertExact(daemon, 0, first, second);
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
+  test('the checkpoint dir made read-only (a read-only bind mount over it): EROFS logged, retried; counts exact once it is writable again',
+    { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting is not permitted here' },
+    async () => {
+      const dir = tempDir();
+      await writeConfig(dir);
+      const checkpointDir = path.join(dir, 'checkpoint');
+      const daemon = await startDaemon(dir);
+      daemons.push(daemon);
+      const first = await drop(dir, 'first.log', 7);
+      await assertExact(daemon, 1, first);
+
+      // Read-only for root too, unlike a chmod; files the daemon holds open stay writable,
+      // as on a file system the kernel remounted read-only under a running process.
+      execFileSync('mount', ['--bind', checkpointDir, checkpointDir]);
+      mounts.push(checkpointDir);
+      execFileSync('mount', ['-o', 'remount,bind,ro', checkpointDir]);
+      const second = await drop(dir, 'second.log', 8);
+      await waitFor('the checkpoint error in the log', () => daemon.logs.find((l) => l.includes('checkpoint failed')), 30_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(alive(daemon), 'the daemon keeps running');
+      assert.ok(daemon.logs.find((l) => l.includes('checkpoint failed'))!.includes('EROFS'));
+      assert.ok(existsSync(path.join(dir, 'spool', 'second.log')), 'the file waits for a checkpoint that holds it');
+
+      execFileSync('umount', [checkpointDir]);
+      mounts.splice(mounts.indexOf(checkpointDir), 1);
+      await assertExact(daemon, 2, first, second);
+      assert.ok(daemon.logs.some((l) => l.includes('checkpoint written again')));
+      assert.equal(await daemon.stop('SIGTERM'), 0);
+    });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,8 +7,28 @@ import { fileURLToPath } from 'node:url';
 
 export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../daemon/main.js');
 
+const tempDirs: string[] = [];
+
+/**
+ * A fresh directory under the system's temp dir. Removed when the process exits cleanly
+ * (a test file that passed, a finished benchmark: their logs take gigabytes); kept after a
+ * failure, or with LOGFLOW_KEEP_TMP=1, for a look at what was left.
+ */
 export function tempDir(prefix = 'logflow-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (tempDirs.push(dir) === 1) {
+    process.on('exit', (code) => {
+      if (code !== 0 || process.env.LOGFLOW_KEEP_TMP) return;
+      for (const d of tempDirs) {
+        try {
+          rmSync(d, { recursive: true, force: true });
+        } catch {
+          // A mount point (the tmpfs tests) or a file in use: the OS cleans temp dirs too.
+        }
+      }
+    });
+  }
+  return dir;
 }
 
 /** A port that was free a moment ago (for the job's Avro port, which sink and job share). */
