@@ -71,6 +71,30 @@ describe('sliding window', () => {
     }
   });
 
+  test('closed batches are reused for new ones: every window equals a brute-force sum of its slots', () => {
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const w = new SlidingWindow(4);
+    const history: Map<string, number>[] = [];
+    const reused = new Set<unknown>();
+    for (let k = 0; k < 60; k++) {
+      const batch = w.openBatch();
+      reused.add(batch.counts);
+      const s = new Map<string, number>();
+      for (let i = 0; i < 200; i++) {
+        const url = `/u${Math.floor(rand() * rand() * 500)}`;
+        batch.add(w.urls.idOfString(url));
+        s.set(url, (s.get(url) ?? 0) + 1);
+      }
+      history.push(s);
+      w.advance(k, batch, 200);
+      const want = new Map<string, number>();
+      for (const slot of history.slice(-4)) for (const [url, n] of slot) want.set(url, (want.get(url) ?? 0) + n);
+      assert.deepEqual(new Map(w.entries()), want, `slot ${k}`);
+    }
+    assert.ok(reused.size < 10, `batches' arrays are reused (${reused.size} distinct for 60 batches)`);
+  });
+
   test('ids of URLs that left are released and reused; open batches keep theirs', () => {
     const w = new SlidingWindow(2);
     const open = w.openBatchFrom([['/kept', 1]]);

@@ -16,6 +16,12 @@ export interface EventBatch {
   readonly firstHeaders?: Readonly<Record<string, string>>;
   /** Told once the batch is safely downstream, so the source can advance and finish files. */
   readonly onDelivered?: () => void;
+  /**
+   * Told once no stage needs `data` any more (the next hop answered OK), so the source can
+   * reuse the buffer. Not told when a durable channel took the batch (that is
+   * `onDelivered`): the bytes are still to be sent. A batch never released is collected.
+   */
+  readonly release?: () => void;
 }
 
 export function eventBody(batch: EventBatch, i: number): Buffer {

@@ -104,6 +104,7 @@ export class AvroSink {
     for (const b of call.batches) {
       this.#eventsSent += b.count;
       b.onDelivered?.();
+      b.release?.();
     }
   }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Channel, EventBatch } from '../channel/index.js';
 import type { SpoolDirSourceConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
+import { ChunkPool, type Chunk } from './chunk-pool.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
 import { GunzipSource, PlainSource, type ByteSource } from './byte-source.js';
 import { LineScanner } from './line-scanner.js';
@@ -90,6 +91,7 @@ export class SpoolDirSource {
   readonly #channel: Channel;
   readonly #log: Logger;
   readonly #chunkBytes: number;
+  readonly #chunks: ChunkPool;
   /** Files seen but not yet trusted complete: their size and mtime must settle. */
   readonly #settling = new Map<string, Candidate>();
   /** Files ready to read, in consume order. */
@@ -118,6 +120,7 @@ export class SpoolDirSource {
     this.#channel = channel;
     this.#log = logger.child({ source: config.name });
     this.#chunkBytes = Math.max(CHUNK_BYTES, config.maxLineLength * 2 + 4096);
+    this.#chunks = new ChunkPool(this.#chunkBytes);
     this.#sourceId = sourceIdOf(config.spoolDir);
     this.#positions = positions;
     this.#completeOn = positions ? 'committed' : 'delivered';
@@ -365,31 +368,40 @@ export class SpoolDirSource {
       file.outstanding--;
       if (file.readDone && this.#completeOn === 'delivered') void this.#maybeComplete(file);
     };
-    let carry = Buffer.alloc(0);
-    for (;;) {
-      if (this.#stopping) throw new SourceStopped();
-      const buf = Buffer.allocUnsafe(Math.min(this.#chunkBytes, carry.length + source.remaining + 1));
-      carry.copy(buf, 0);
-      // The offset of buf[0] in the file: every line's resume offset is derived from it.
-      const bufOffset = source.position - carry.length;
-      const bytesRead = await source.read(buf, carry.length, buf.length - carry.length);
-      const filled = carry.length + bytesRead;
-      scanner.resetRanges(scanner.starts.length);
-      if (bytesRead === 0) scanner.finish(buf, 0, filled);
-      else scanner.scan(buf, 0, filled);
-      status.bytesRead = source.position;
-      const emitted = await this.#emit(buf, bufOffset, scanner, headers, file, onDelivered);
-      // Puts that find room resolve as microtasks, which never let I/O in: yield once per
-      // chunk so the sink's replies and HTTP requests are served while a file is read.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      status.lines += emitted;
-      status.truncatedLines = scanner.truncated;
-      if (file.problem) {
-        status.bytesRead = file.size;
-        return;
+    let carry: Buffer = Buffer.alloc(0);
+    let previous: Chunk | undefined;
+    try {
+      for (;;) {
+        if (this.#stopping) throw new SourceStopped();
+        const chunk = this.#chunks.take(Math.min(this.#chunkBytes, carry.length + source.remaining + 1));
+        const buf = chunk.buf;
+        carry.copy(buf, 0);
+        previous?.release();
+        previous = chunk;
+        // The offset of buf[0] in the file: every line's resume offset is derived from it.
+        const bufOffset = source.position - carry.length;
+        const bytesRead = await source.read(buf, carry.length, buf.length - carry.length);
+        const filled = carry.length + bytesRead;
+        scanner.resetRanges(scanner.starts.length);
+        if (bytesRead === 0) scanner.finish(buf, 0, filled);
+        else scanner.scan(buf, 0, filled);
+        status.bytesRead = source.position;
+        const emitted = await this.#emit(chunk, bufOffset, scanner, headers, file, onDelivered);
+        // Puts that find room resolve as microtasks, which never let I/O in: yield once per
+        // chunk so the sink's replies and HTTP requests are served while a file is read.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        status.lines += emitted;
+        status.truncatedLines = scanner.truncated;
+        if (file.problem) {
+          status.bytesRead = file.size;
+          return;
+        }
+        if (bytesRead === 0) return;
+        carry = buf.subarray(scanner.rest, scanner.carryEnd);
       }
-      if (bytesRead === 0) return;
-      carry = buf.subarray(scanner.rest, scanner.carryEnd);
+    } finally {
+      // The reader's own hold; the batches' holds end as they are delivered.
+      previous?.release();
     }
   }
 
@@ -398,13 +410,14 @@ export class SpoolDirSource {
    * returns how many were put (fewer when a line is not UTF-8 and the policy is FAIL).
    */
   async #emit(
-    data: Buffer,
+    chunk: Chunk,
     dataOffset: number,
     scanner: LineScanner,
     baseHeaders: Record<string, string>,
     file: OpenFile,
     onDelivered: () => void,
   ): Promise<number> {
+    let data: Buffer = chunk.buf;
     let { starts, ends, count } = scanner;
     const total = count;
     // Offsets (`next`) are taken from the scanner's ranges of the file's own bytes, before
@@ -416,6 +429,9 @@ export class SpoolDirSource {
     else if (count > 0 && !isUtf8(data.subarray(starts[0]!, ends[count - 1]!))) {
       ({ data, starts, ends, count } = this.#decodeErrors(data, dataOffset, starts, ends, count, file));
     }
+    // Re-encoded lines live in a buffer of their own; the chunk is reused only when its
+    // batches hold its bytes.
+    const shared = data.buffer === chunk.buf.buffer;
     const size = Math.min(this.#config.batchSize, this.#channel.transactionCapacity);
     for (let i = 0; i < count; i += size) {
       const n = Math.min(size, count - i);
@@ -429,7 +445,9 @@ export class SpoolDirSource {
         headers: this.#intercept(baseHeaders),
         firstHeaders: { [POSITION_HEADER]: `${file.key}:${next}:${n}` },
         onDelivered,
+        release: shared ? chunk.release : undefined,
       };
+      if (shared) chunk.retain();
       file.outstanding++;
       this.#eventsRead += n;
       await this.#channel.put(batch);
