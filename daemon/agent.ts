@@ -160,8 +160,16 @@ export class Agent {
   }
 }
 
+/** process.memoryUsage() reads /proc each call; a poll every few ms should not pay for that each time. */
+let memorySample = { at: 0, usage: process.memoryUsage() };
+function memoryUsage(): NodeJS.MemoryUsage {
+  const now = Date.now();
+  if (now - memorySample.at >= 250) memorySample = { at: now, usage: process.memoryUsage() };
+  return memorySample.usage;
+}
+
 function memoryFigures(job: { heapUsedMb: number; buffersMb: number } | undefined): PipelineStats['memory'] {
-  const m = process.memoryUsage();
+  const m = memoryUsage();
   const mb = (n: number) => Math.round(n / 1048576);
   return { rssMb: mb(m.rss), mainHeapMb: mb(m.heapUsed), buffersMb: mb(m.arrayBuffers), jobHeapMb: job?.heapUsedMb ?? 0, jobBuffersMb: job?.buffersMb ?? 0 };
 }

@@ -8,7 +8,11 @@ export interface SpoolWatcherHandlers {
   gone(filePath: string): void;
 }
 
-/** After an event, wait this long for more before listing: a burst of renames costs one listing. */
+/**
+ * Events this soon after a listing wait for more before the next one: a burst of renames
+ * costs a few listings, not one per file. The first event after a quiet spell lists at once
+ * (a file renamed into an idle spool is seen without waiting).
+ */
 const DEBOUNCE_MS = 50;
 /** Stats of new names run this many at a time. */
 const STAT_PARALLEL = 64;
@@ -37,6 +41,7 @@ export class SpoolWatcher {
   #scan: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  #lastScanEnd = 0;
 
   constructor(dir: string, wanted: (name: string) => boolean, handlers: SpoolWatcherHandlers, log: Logger, rescanMs: number) {
     this.#dir = dir;
@@ -77,10 +82,11 @@ export class SpoolWatcher {
 
   #schedule(): void {
     if (this.#closed || this.#timer) return;
+    const quietFor = performance.now() - this.#lastScanEnd;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#runScan();
-    }, DEBOUNCE_MS);
+    }, this.#scan || quietFor < DEBOUNCE_MS ? DEBOUNCE_MS : 0);
   }
 
   async #runScan(): Promise<void> {
@@ -91,6 +97,7 @@ export class SpoolWatcher {
     this.#scan = this.#list().catch((err: unknown) => this.#log.error({ err }, 'listing the spool directory failed'));
     await this.#scan;
     this.#scan = undefined;
+    this.#lastScanEnd = performance.now();
     const stale = this.#forgottenDuringScan.size > 0;
     this.#forgottenDuringScan.clear();
     if ((this.#again || stale) && !this.#closed) {
