@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import type { FileChannelConfig } from '../conf/index.js';
 import { DirLock } from '../job/dir-lock.js';
 import type { Logger } from '../log.js';
+import { BatchQueue, wakeAll } from './batch-queue.js';
 import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
 import type { EventBatch } from './event-batch.js';
 
@@ -59,8 +60,7 @@ export class FileChannel implements Channel {
   readonly keepAliveMs: number;
   readonly #config: FileChannelConfig;
   readonly #log: Logger;
-  readonly #queue: EventBatch[] = [];
-  #head = 0;
+  readonly #queue = new BatchQueue();
   #held = 0;
   #waitingPuts: (() => void)[] = [];
   #waitingTakers: (() => void)[] = [];
@@ -156,20 +156,7 @@ export class FileChannel implements Channel {
   }
 
   take(maxEvents: number): EventBatch[] {
-    const taken: EventBatch[] = [];
-    let events = 0;
-    while (this.#head < this.#queue.length) {
-      const next = this.#queue[this.#head]!;
-      if (taken.length > 0 && events + next.count > maxEvents) break;
-      taken.push(next);
-      events += next.count;
-      this.#head++;
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#head);
-      this.#head = 0;
-    }
-    return taken;
+    return this.#queue.take(maxEvents);
   }
 
   commit(taken: readonly EventBatch[]): void {
@@ -179,22 +166,22 @@ export class FileChannel implements Channel {
       if (seq !== undefined) this.#doneAbove.add(seq);
     }
     while (this.#doneAbove.delete(this.#doneBelow)) this.#doneBelow++;
-    this.#wake(this.#waitingPuts);
+    wakeAll(this.#waitingPuts);
     this.#scheduleCheckpoint();
   }
 
   async waitForEvents(): Promise<void> {
-    if (this.#queue.length - this.#head > 0) return;
+    if (this.#queue.length > 0) return;
     await new Promise<void>((resolve) => this.#waitingTakers.push(resolve));
   }
 
   interrupt(): void {
-    this.#wake(this.#waitingTakers);
+    wakeAll(this.#waitingTakers);
   }
 
   admitOverCapacity(): void {
     this.#overCapacity = true;
-    this.#wake(this.#waitingPuts);
+    wakeAll(this.#waitingPuts);
   }
 
   /** Keeps the positions of this source's files (before `open`, so replay finds them). */
@@ -243,7 +230,7 @@ export class FileChannel implements Channel {
           this.#held -= p.events;
           p.reject(err as Error);
         }
-        this.#wake(this.#waitingPuts);
+        wakeAll(this.#waitingPuts);
         continue;
       }
       let seq = firstSeq;
@@ -252,7 +239,7 @@ export class FileChannel implements Channel {
         p.resolve();
       }
       this.#positionsBelow = seq;
-      this.#wake(this.#waitingTakers);
+      wakeAll(this.#waitingTakers);
     }
     this.#writing = undefined;
   }
@@ -401,11 +388,6 @@ export class FileChannel implements Channel {
     return cp;
   }
 
-  #wake(list: (() => void)[]): void {
-    if (list.length === 0) return;
-    const waiters = list.splice(0, list.length);
-    for (const w of waiters) w();
-  }
 }
 
 function stripCallbacks(b: EventBatch): EventBatch {

@@ -1,5 +1,6 @@
 import type { MemoryChannelConfig } from '../conf/index.js';
 import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
+import { BatchQueue, wakeAll } from './batch-queue.js';
 import type { EventBatch } from './event-batch.js';
 
 /**
@@ -12,8 +13,7 @@ export class MemoryChannel implements Channel {
   readonly capacity: number;
   readonly transactionCapacity: number;
   readonly keepAliveMs: number;
-  readonly #queue: EventBatch[] = [];
-  #head = 0;
+  readonly #queue = new BatchQueue();
   /** Events queued plus events taken but not committed. */
   #held = 0;
   #waitingPuts: (() => void)[] = [];
@@ -33,19 +33,11 @@ export class MemoryChannel implements Channel {
   }
 
   get queuedBatches(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length;
   }
 
   async put(batch: EventBatch): Promise<void> {
-    if (batch.count > this.transactionCapacity) {
-      throw new RangeError(`a put of ${batch.count} events exceeds transactionCapacity ${this.transactionCapacity}`);
-    }
-    while (!this.#overCapacity && this.#held + batch.count > this.capacity) {
-      await new Promise<void>((resolve) => this.#waitingPuts.push(resolve));
-    }
-    this.#held += batch.count;
-    this.#queue.push(batch);
-    this.#wake(this.#waitingTakers);
+    return this.putAll([batch]);
   }
 
   async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
@@ -59,33 +51,20 @@ export class MemoryChannel implements Channel {
     }
     this.#held += events;
     for (const b of batches) this.#queue.push(b);
-    this.#wake(this.#waitingTakers);
+    wakeAll(this.#waitingTakers);
   }
 
   async close(): Promise<void> {}
 
   /** Takes whole batches, at most `maxEvents` events (at least one batch when any is queued). */
   take(maxEvents: number): EventBatch[] {
-    const taken: EventBatch[] = [];
-    let events = 0;
-    while (this.#head < this.#queue.length) {
-      const next = this.#queue[this.#head]!;
-      if (taken.length > 0 && events + next.count > maxEvents) break;
-      taken.push(next);
-      events += next.count;
-      this.#head++;
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#head);
-      this.#head = 0;
-    }
-    return taken;
+    return this.#queue.take(maxEvents);
   }
 
   /** Frees the room of batches the receiver acknowledged. */
   commit(taken: readonly EventBatch[]): void {
     for (const b of taken) this.#held -= b.count;
-    this.#wake(this.#waitingPuts);
+    wakeAll(this.#waitingPuts);
   }
 
   /** Resolves when something is queued (or at once if something already is). */
@@ -96,17 +75,11 @@ export class MemoryChannel implements Channel {
 
   /** Wakes a waiting sink without data, so it can notice it is stopping. */
   interrupt(): void {
-    this.#wake(this.#waitingTakers);
+    wakeAll(this.#waitingTakers);
   }
 
   admitOverCapacity(): void {
     this.#overCapacity = true;
-    this.#wake(this.#waitingPuts);
-  }
-
-  #wake(list: (() => void)[]): void {
-    if (list.length === 0) return;
-    const waiters = list.splice(0, list.length);
-    for (const w of waiters) w();
+    wakeAll(this.#waitingPuts);
   }
 }

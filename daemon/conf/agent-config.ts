@@ -328,13 +328,8 @@ function readTruststore(r: PropertyReader, p: string, resolve: (p: string) => st
   return { ca, trustAll };
 }
 
-function readAvroSource(
-  r: PropertyReader,
-  p: string,
-  name: string,
-  knownChannel: (key: string, value: string) => string,
-  resolve: (p: string) => string,
-): AvroSourceConfig {
+/** A source's one channel (Flume allows several, with a selector; here one, replicating). */
+function readSourceChannel(r: PropertyReader, p: string, knownChannel: (key: string, value: string) => string): string {
   const channels = r.list(p + '.channels');
   if (channels.length !== 1) {
     const prop = r.raw(p + '.channels');
@@ -342,12 +337,23 @@ function readAvroSource(
     throw r.at(prop, 'exactly one channel is supported');
   }
   if (r.has(p + '.selector.type')) r.oneOf(p + '.selector.type', ['replicating'] as const);
+  return knownChannel(p + '.channels', channels[0]!);
+}
+
+function readAvroSource(
+  r: PropertyReader,
+  p: string,
+  name: string,
+  knownChannel: (key: string, value: string) => string,
+  resolve: (p: string) => string,
+): AvroSourceConfig {
+  const channel = readSourceChannel(r, p, knownChannel);
   const tlsConfig = readKeystore(r, p, resolve);
   return Object.freeze({
     ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'avro',
-    channel: knownChannel(p + '.channels', channels[0]!),
+    channel,
     bind: r.string(p + '.bind'),
     port: r.int(p + '.port', undefined, 0, 65535),
     compressionType: readCompressionType(r, p + '.compression-type'),
@@ -363,13 +369,7 @@ function readSource(
   resolve: (p: string) => string,
   knownChannel: (key: string, value: string) => string,
 ): SpoolDirSourceConfig {
-  const channels = r.list(p + '.channels');
-  if (channels.length !== 1) {
-    const prop = r.raw(p + '.channels');
-    if (!prop) throw r.missing(p + '.channels');
-    throw r.at(prop, 'exactly one channel is supported');
-  }
-  if (r.has(p + '.selector.type')) r.oneOf(p + '.selector.type', ['replicating'] as const);
+  const channel = readSourceChannel(r, p, knownChannel);
   if (r.has(p + '.deserializer')) r.oneOf(p + '.deserializer', ['LINE'] as const);
   const maxLineLength = r.has(p + '.deserializer.maxLineLength')
     ? r.int(p + '.deserializer.maxLineLength', 2048, 1, 64 * 1024 * 1024)
@@ -378,7 +378,7 @@ function readSource(
   return Object.freeze({
     name,
     type: 'spooldir',
-    channel: knownChannel(p + '.channels', channels[0]!),
+    channel,
     spoolDir: resolve(r.string(p + '.spoolDir')),
     fileSuffix: r.string(p + '.fileSuffix', '.COMPLETED'),
     failedSuffix: r.string(p + '.failedSuffix', '.FAILED'),
