@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
   AvroRpcClient,
@@ -21,12 +20,9 @@ import {
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
 import { tempDir } from './helpers/daemon.js';
+import { PEER, PYTHON, runPython, skipPython } from './helpers/python.js';
 import { testLogger } from './helpers/logger.js';
 
-const PYTHON = '/usr/bin/python3';
-const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/python/avro_peer.py');
-const pythonAvro = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import avro.ipc']).status === 0;
-const skipPython = pythonAvro ? false : 'python3-avro is not installed (apt-get install python3-avro; .ci/run does)';
 
 const memory = (capacity = 100_000, transactionCapacity = 1000, keepAliveMs = 3000) => new MemoryChannel({ name: 'c1', type: 'memory', capacity, transactionCapacity, keepAliveMs });
 
@@ -72,18 +68,6 @@ function capturingLogger() {
   return { logger, lines };
 }
 
-function runPython(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c));
-  child.stderr.on('data', (c: Buffer) => (stderr += c));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.on('exit', (status) => {
-    clearTimeout(timer);
-    resolve({ status, stdout, stderr });
-  }));
-}
 
 /** A TCP relay that keeps the first bytes the client sent and counts all of them. */
 async function recordingProxy(target: number): Promise<{ port: number; first: Buffer[]; bytes: () => number; close: () => Promise<void> }> {

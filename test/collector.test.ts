@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { freePort, startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
+import { PEER, runPython, skipPython } from './helpers/python.js';
 
-const PYTHON = '/usr/bin/python3';
-const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/python/avro_peer.py');
-const pythonAvro = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import avro.ipc']).status === 0;
 
 interface Stats {
   eventsIn: number;
@@ -49,14 +45,6 @@ async function drop(dir: string, spool: string, name: string, lines: number, see
   return c.lines;
 }
 
-function runPython(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c));
-  child.stderr.on('data', (c: Buffer) => (stderr += c));
-  return new Promise((resolve) => child.on('exit', (status) => resolve({ status, stdout, stderr })));
-}
 
 describe('Flume tiers without a job in the middle', () => {
   const running: RunningDaemon[] = [];
@@ -113,7 +101,7 @@ collector.sinks.k1.channel = c1
       edges.push(spool);
       for (let f = 0; f < 2; f++) lines += await drop(dir, spool, `part${f}.log`, 25_000, 300 + e * 10 + f, expected);
     }
-    if (pythonAvro) {
+    if (!skipPython) {
       // A non-logflow client (Apache Avro's Python Requestor, its own zlib) on the same source.
       const run = await runPython([PEER, 'send', String(collectorPort), '4', '250', 'deflate']);
       assert.equal(run.status, 0, run.stderr);

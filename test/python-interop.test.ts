@@ -1,31 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { AvroRpcServer, batchFromLines, MemoryChannel, type DecodedEvents } from '../daemon/channel/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { testLogger } from './helpers/logger.js';
+import { PEER, PYTHON, runPython, skipPython } from './helpers/python.js';
 
 /** Debian's python3-avro installs for the system Python; CI installs it (.ci/run). */
-const PYTHON = '/usr/bin/python3';
-const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/python/avro_peer.py');
-const available = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import avro.ipc']).status === 0;
-const skip = available ? false : 'python3-avro is not installed (apt-get install python3-avro; .ci/run does)';
+const skip = skipPython;
 
-function runPython(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c));
-  child.stderr.on('data', (c: Buffer) => (stderr += c));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.on('exit', (status) => {
-    clearTimeout(timer);
-    resolve({ status, stdout, stderr });
-  }));
-}
 
 describe('interop with Apache Avro\'s Python implementation', () => {
   test('a Python avro.ipc Requestor sends append and appendBatch to our receiver', { skip }, async () => {
