@@ -69,7 +69,7 @@ export class HttpHost {
             reject(Object.assign(new Error(event.message), { code: event.code }));
             break;
           case 'ask':
-            this.#send({ type: 'answer', id: event.id, value: this.#view[event.what]() });
+            this.#answer(event.id, event.what);
             break;
           case 'closed':
             break;
@@ -102,6 +102,16 @@ export class HttpHost {
       worker.once('exit', () => resolve());
       this.#send({ type: 'close' });
     });
+  }
+
+  /** A figure that cannot be made is an error answer (a 500 naming it), never a request left hanging. */
+  #answer(id: number, what: keyof PipelineView): void {
+    try {
+      this.#send({ type: 'answer', id, value: this.#view[what]() });
+    } catch (err) {
+      this.#log.error({ err, what }, 'http: the pipeline could not answer');
+      this.#send({ type: 'answer', id, value: undefined, error: `the pipeline's ${what} could not be read: ${(err as Error).message}` });
+    }
   }
 
   #send(cmd: HttpCommand): void {

@@ -21,6 +21,6 @@ export type HttpEvent =
 
 /** Main thread -> HTTP thread. */
 export type HttpCommand =
-  | { readonly type: 'answer'; readonly id: number; readonly value: unknown }
+  | { readonly type: 'answer'; readonly id: number; readonly value: unknown; readonly error?: string }
   | { readonly type: 'listen' }
   | { readonly type: 'close' };

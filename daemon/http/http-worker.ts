@@ -17,12 +17,12 @@ const port = parentPort!;
 const post = (event: HttpEvent) => port.postMessage(event);
 const log = createLogger('logflow');
 
-const pending = new Map<number, (value: unknown) => void>();
+const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
 let nextId = 0;
 function ask<T>(what: PipelineQuestion): Promise<T> {
   const id = nextId++;
-  return new Promise<T>((resolve) => {
-    pending.set(id, resolve as (value: unknown) => void);
+  return new Promise<T>((resolve, reject) => {
+    pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
     post({ type: 'ask', id, what });
   });
 }
@@ -61,8 +61,10 @@ async function close(): Promise<void> {
 
 port.on('message', (cmd: HttpCommand) => {
   if (cmd.type === 'answer') {
-    pending.get(cmd.id)?.(cmd.value);
+    const waiter = pending.get(cmd.id);
     pending.delete(cmd.id);
+    if (cmd.error === undefined) waiter?.resolve(cmd.value);
+    else waiter?.reject(new Error(cmd.error));
   } else if (cmd.type === 'listen') void listen();
   else if (cmd.type === 'close') void close();
 });

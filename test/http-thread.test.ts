@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { HttpHost, type FileView, type PipelineStats } from '../daemon/http/index.js';
+import type { MetricsInput } from '../daemon/http/metrics.js';
+import { testLogger } from './helpers/logger.js';
+
+const stats: PipelineStats = {
+  eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, lateEvents: 0,
+  files: { pending: 0, inProgress: 0, completed: 1, failed: 0 },
+};
+
+describe('the HTTP server in its own thread', () => {
+  test('answers with the main thread\'s figures; a figure that throws is a 500, the next request is served', async () => {
+    let failFiles = true;
+    const host = new HttpHost({ bind: '127.0.0.1', port: 0, authToken: undefined, pipelineNice: 0 }, undefined, undefined, {
+      stats: () => stats,
+      files: (): FileView[] => {
+        if (failFiles) throw new Error('registry unavailable');
+        return [];
+      },
+      metrics: () => ({ eventsRead: 7, eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, lateEvents: 0, channel: { size: 0, capacity: 10 }, files: stats.files, distinctUrls: 0, resultsWaiting: 0 }) satisfies MetricsInput,
+    }, testLogger);
+    await host.load();
+    await host.listen();
+    try {
+      const url = host.address!;
+      assert.deepEqual(await (await fetch(`${url}/api/stats`)).json(), stats);
+      const failed = await fetch(`${url}/api/files`, { signal: AbortSignal.timeout(3000) });
+      assert.equal(failed.status, 500, 'an error answer, not a hang');
+      failFiles = false;
+      assert.deepEqual(await (await fetch(`${url}/api/files`)).json(), { files: [] });
+      assert.match(await (await fetch(`${url}/metrics`)).text(), /^logflow_events_counted_total 5$/m);
+      const noJob = await fetch(`${url}/api/top`);
+      assert.equal(noJob.status, 404, 'an agent without a job has no results routes');
+    } finally {
+      await host.close();
+    }
+  });
+});
