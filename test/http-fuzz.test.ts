@@ -105,9 +105,11 @@ describe('HTTP: every route fuzzed', () => {
       let out = '';
       socket.on('data', (c) => (out += c));
       socket.on('close', () => resolve(out));
-      socket.on('error', reject);
+      // The server answers 431 and closes while the client may still be writing: the
+      // answer can then be lost to a reset, which is a refusal too.
+      socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' || err.code === 'EPIPE' ? resolve(out || 'reset') : reject(err)));
     });
-    assert.match(raw, /^HTTP\/1\.1 431 /, 'an oversized header block: 431');
+    assert.match(raw, /^(HTTP\/1\.1 431 |reset$)/, `an oversized header block: 431 or a reset, got ${raw.slice(0, 40)}`);
     const long = await probe(`${daemon.url}/api/top?n=${'9'.repeat(100_000)}`);
     assert.ok(long.status >= 400 && long.status < 500, `long URL: ${long.status}`);
     assert.equal((await daemon.get('/health')).status, 200);
