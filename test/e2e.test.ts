@@ -172,7 +172,7 @@ describe('the daemon end to end', () => {
     await writeConfig(dir);
     const daemon = await startDaemon(dir);
     daemons.push(daemon);
-    for (const [query, parameter] of [['n=0', 'n'], ['n=1001', 'n'], ['n=abc', 'n'], ['n=5&sort=x', 'sort'], ['n=99999999999999999999', 'n'], ['n=1%27%20OR%201=1', 'n']] as const) {
+    for (const [query, parameter] of [['n=0', 'n'], ['n=1001', 'n'], ['n=abc', 'n'], ['n=5&sort=x', 'sort'], ['n=99999999999999999999', 'n'], ['n=1%27%20OR%201=1', 'n'], ['n=1e309', 'n'], ['n=-Infinity', 'n']] as const) {
       const { status, body } = await daemon.get<{ parameter: string; message: string }>(`/api/top?${query}`);
       assert.equal(status, 400, query);
       assert.equal(body.parameter, parameter, query);

@@ -84,6 +84,19 @@ describe('HTTP: every route fuzzed', () => {
     );
   });
 
+  test('numbers past a double (1e309, Infinity) are a 400 naming the parameter on every route (the fuzzer found /api/top?n=1e309 a 500)', async () => {
+    for (const route of routes) {
+      for (const name of route.params) {
+        const url = `${daemon.url}${route.path.replace(/\{[^}]+\}/g, '%2Fa')}?${name}=1e309`;
+        const r = await probe(url);
+        judge(url, r);
+      }
+    }
+    const { status, body } = await daemon.get<{ parameter: string }>('/api/windows?limit=-1e309');
+    assert.equal(status, 400);
+    assert.equal(body.parameter, 'limit');
+  });
+
   test('the injection strings are data: the URL with SQL in it is counted and queried as itself', async () => {
     const url = "/b');DROP/**/TABLE/**/windows;--";
     const { body: top } = await daemon.get<{ urls: { url: string; count: number }[] }>('/api/top?n=10');

@@ -150,6 +150,14 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
   app.setErrorHandler(replyWithError);
+  // Ajv's type coercion turns "1e309" into Infinity and lets it past integer, minimum and
+  // maximum (found by the route fuzzer: SQLite then refused it, a 500). No route wants
+  // a non-finite number.
+  app.addHook('preHandler', async (req, reply) => {
+    for (const [name, value] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+      if (typeof value === 'number' && !Number.isFinite(value)) return badParameter(reply, name, 'must be a finite number');
+    }
+  });
   if (deps.authToken) {
     const expected = Buffer.from(`Bearer ${deps.authToken}`);
     app.addHook('onRequest', async (req, reply) => {
