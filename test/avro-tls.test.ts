@@ -7,11 +7,11 @@ import { before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { AvroRpcClient, AvroRpcServer, batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
 import { parseAgentConfig } from '../daemon/conf/index.js';
-import { ConfigError } from '../daemon/errors.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
 import { freePort, startDaemon, tempDir, waitFor } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
+import { configErrorOf } from './helpers/config-error.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const hasKeytool = spawnSync('keytool', ['-help']).status === 0;
@@ -55,15 +55,7 @@ const SSL_SOURCE = `a1.sources.r1.ssl = true\na1.sources.r1.keystore = keystore.
 
 const parse = (text: string) => parseAgentConfig(text, 'tls.conf', 'a1', dir);
 
-function configError(text: string): ConfigError {
-  try {
-    parse(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-    return err;
-  }
-  assert.fail('the configuration was accepted');
-}
+const configError = (text: string) => configErrorOf(parse, text);
 
 function capturingLogger() {
   const lines: string[] = [];

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/conf/index.js';
-import { ConfigError } from '../daemon/errors.js';
+import { configErrorOf } from './helpers/config-error.js';
 
 /** A Flume collector: avro source -> file channel -> avro sink. */
 const COLLECTOR = `
@@ -25,15 +25,7 @@ a1.sinks.k1.channel = c1
 
 const parse = (text: string) => parseAgentConfig(text, 'test.conf', 'a1', '/base');
 
-function configError(text: string): ConfigError {
-  try {
-    parse(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-    return err;
-  }
-  assert.fail('the configuration was accepted');
-}
+const configError = (text: string) => configErrorOf(parse, text);
 
 describe('configuration of Flume\'s tiers: avro source, file channel, compression', () => {
   test('a collector reads with Flume\'s defaults', () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadAgentConfig, parseAgentConfig, parseProperties } from '../daemon/conf/index.js';
-import { ConfigError } from '../daemon/errors.js';
+import { configErrorOf } from './helpers/config-error.js';
 
 const MINIMAL = `
 a1.sources = r1
@@ -14,15 +14,7 @@ a1.sources.r1.channels = c1
 a1.channels.c1.type = memory
 `;
 
-function configError(text: string): ConfigError {
-  try {
-    parseAgentConfig(text, 'test.conf', 'a1', '/base');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-    return err;
-  }
-  assert.fail('the configuration was accepted');
-}
+const configError = (text: string) => configErrorOf((t) => parseAgentConfig(t, 'test.conf', 'a1', '/base'), text);
 
 describe('properties parser', () => {
   test('reads Java properties syntax: separators, comments, continuations, escapes', () => {

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { renameSync } from 'node:fs';
-import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { writeLog } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { EventStreamReader } from './helpers/event-stream.js';
-import { expectedCounts } from './helpers/expected-counts.js';
+import { dropLog } from './helpers/expected-counts.js';
 
 interface Top {
   window: { start: string; end: string } | null;
@@ -18,14 +15,6 @@ interface Stats {
   parseErrors: number;
   eventsPerSecond: number | null;
   files: { completed: number };
-}
-
-async function dropLog(dir: string, name: string, options: Parameters<typeof writeLog>[1]) {
-  const staged = path.join(dir, `${name}.staged`);
-  await writeLog(staged, options);
-  const expected = expectedCounts(staged);
-  renameSync(staged, path.join(dir, 'spool', name));
-  return expected;
 }
 
 describe('the dashboard\'s API: /api/stream, /api/series, the static files', () => {

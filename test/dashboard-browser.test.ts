@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { writeLog } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig } from './helpers/daemon.js';
-import { expectedCounts } from './helpers/expected-counts.js';
+import { dropLog } from './helpers/expected-counts.js';
 
 /** Debian's chromium (CI installs it in .ci/run), or CHROMIUM_PATH. */
 function findChromium(): string | undefined {
@@ -25,13 +24,6 @@ function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM!, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 }
 
-async function dropLog(dir: string, name: string, options: Parameters<typeof writeLog>[1]) {
-  const staged = path.join(dir, `${name}.staged`);
-  await writeLog(staged, options);
-  const expected = expectedCounts(staged);
-  renameSync(staged, path.join(dir, 'spool', name));
-  return expected;
-}
 
 const bars = (page: Page) =>
   page.$$eval('#bars li', (lis) => lis.map((li) => ({ url: (li as HTMLElement).dataset.url!, count: Number((li as HTMLElement).dataset.count) })));

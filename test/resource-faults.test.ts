@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { writeLog } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
-import { expectedCounts, type Expected } from './helpers/expected-counts.js';
+import { dropLog, type Expected } from './helpers/expected-counts.js';
 
 interface Stats {
   eventsIn: number;
@@ -20,14 +19,8 @@ interface Top {
   urls: { url: string; count: number }[];
 }
 
-/** Writes a log in the daemon's dir, drops it into the spool, returns its expected counts. */
-async function drop(dir: string, name: string, seed: number): Promise<Expected> {
-  const staged = path.join(dir, `${name}.tmp`);
-  await writeLog(staged, { lines: 20_000, urls: 200, seed, malformed: 0.01 });
-  const expected = expectedCounts(staged);
-  renameSync(staged, path.join(dir, 'spool', name));
-  return expected;
-}
+/** A 20,000-line log with 1% malformed lines dropped into the daemon's spool; its expected counts. */
+const drop = (dir: string, name: string, seed: number): Promise<Expected> => dropLog(dir, name, { lines: 20_000, urls: 200, seed, malformed: 0.01 });
 
 function merged(...all: Expected[]): { total: number; parseErrors: number; counts: Map<string, number> } {
   const counts = new Map<string, number>();

@@ -29,6 +29,18 @@ export function expectedCounts(file: string): { counts: Map<string, number>; tot
 export type Expected = ReturnType<typeof expectedCounts>;
 
 /**
+ * Generates one log into `<dir>/<name>.staged`, counts it the simple way, and renames it
+ * into `<dir>/spool/<name>` (whole, as a user would drop it); returns its answer.
+ */
+export async function dropLog(dir: string, name: string, options: Parameters<typeof writeLog>[1]): Promise<Expected> {
+  const staged = path.join(dir, `${name}.staged`);
+  await writeLog(staged, options);
+  const expected = expectedCounts(staged);
+  renameSync(staged, path.join(dir, 'spool', name));
+  return expected;
+}
+
+/**
  * Generates `files` logs of `lines` each (seeds `seed`, `seed + 1`, ...), counts them the
  * simple way, and renames them into `<dir>/spool`: a multi-file ingest with its answer.
  */
