@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { parseIpFilterRules, type IpFilterRule } from '../channel/avro/ip-filter.js';
 import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
 import { DECODE_ERROR_POLICIES, type DecodeErrorPolicy } from '../source/utf8.js';
+import { read as readHttpConfig, type HttpConfig } from '../http/config.js';
 import { parseProperties } from './properties.js';
 import { PropertyReader } from './reader.js';
 
@@ -144,17 +145,7 @@ export interface UrlWindowJobConfig {
   readonly ipFilterRules: readonly IpFilterRule[] | undefined;
 }
 
-export interface HttpConfig {
-  readonly bind: string;
-  readonly port: number;
-  /** When set, `/api/*` and `/metrics` want `Authorization: Bearer <token>`. */
-  readonly authToken: string | undefined;
-  /**
-   * How much lower (a nice increment, 0-19) the pipeline's threads run than the HTTP
-   * thread, so that on a busy box queries are answered first (Linux; 0 turns it off).
-   */
-  readonly pipelineNice: number;
-}
+export type { HttpConfig } from '../http/config.js';
 
 export interface AgentConfig {
   readonly agent: string;
@@ -186,6 +177,39 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
   const a = agent + '.';
   const resolve = (p: string) => path.resolve(cwd, p);
 
+  // A typo is reported before whatever it caused (a required key missing, a default
+  // that does not fit), so reading stops at the first error and the unknown keys are
+  // looked at first.
+  let read: ReturnType<typeof readComponents> | undefined;
+  let firstError: ConfigError | undefined;
+  try {
+    read = readComponents(r, a, resolve);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    firstError = err;
+  }
+  // Flume keys this daemon does not implement are accepted with one warning, so an
+  // existing Flume configuration runs; anything else is a typo and stops start-up.
+  const flumeOnly = (key: string) => FLUME_KEYS_NOT_IMPLEMENTED.some((re) => re.test(key.slice(a.length)));
+  const unknown = r.unknownKeys(a, flumeOnly, read !== undefined);
+  if (unknown.length > 0) {
+    const list = unknown.map((u) => `${file}:${u.prop.line}: ${u.prop.key}${u.suggestion ? ` (did you mean ${u.suggestion}?)` : ''}`).join('; ');
+    throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.prop.key, unknown[0]!.prop.line);
+  }
+  if (!read) throw firstError!;
+  const { channelNames, channels, sources, avroSources, sinks, jobs, http } = read;
+  const notImplemented = r.unused(a).map((p) => `${p.key} (line ${p.line})`);
+  if (sources.length + avroSources.length + sinks.length + jobs.length === 0) {
+    throw new ConfigError('LF_CONFIG_MISSING_KEY', `${file}: agent ${JSON.stringify(agent)} has no sources, sinks or jobs (is --name right?)`, a + 'sources');
+  }
+  for (const s of [...sources, ...avroSources, ...sinks]) {
+    if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
+  }
+  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jobs, http, notImplemented });
+}
+
+/** Every component of the agent, read in wiring order; the first bad key throws. */
+function readComponents(r: PropertyReader, a: string, resolve: (p: string) => string) {
   const channelNames = r.list(a + 'channels');
   const channels = channelNames.map((name) => readChannel(r, a + 'channels.' + name, name, resolve));
   const knownChannel = (key: string, value: string) => {
@@ -203,24 +227,8 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
   }
   const sinks = r.list(a + 'sinks').map((name) => readSink(r, a + 'sinks.' + name, name, knownChannel, resolve));
   const jobs = r.list(a + 'jobs').map((name) => readJob(r, a + 'jobs.' + name, name, resolve));
-  const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
-
-  // Flume keys this daemon does not implement are accepted with one warning, so an
-  // existing Flume configuration runs; anything else is a typo and stops start-up.
-  const leftover = r.unused(a);
-  const unknown = leftover.filter((p) => !FLUME_KEYS_NOT_IMPLEMENTED.some((re) => re.test(p.key.slice(a.length))));
-  const notImplemented = leftover.filter((p) => !unknown.includes(p)).map((p) => `${p.key} (line ${p.line})`);
-  if (unknown.length > 0) {
-    const list = unknown.map((p) => `${file}:${p.line}: ${p.key}`).join('; ');
-    throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.key, unknown[0]!.line);
-  }
-  if (sources.length + avroSources.length + sinks.length + jobs.length === 0) {
-    throw new ConfigError('LF_CONFIG_MISSING_KEY', `${file}: agent ${JSON.stringify(agent)} has no sources, sinks or jobs (is --name right?)`, a + 'sources');
-  }
-  for (const s of [...sources, ...avroSources, ...sinks]) {
-    if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
-  }
-  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jobs, http, notImplemented });
+  const http = r.keysUnder(a + 'http').length > 0 ? readHttpConfig(r, a + 'http') : undefined;
+  return { channelNames, channels, sources, avroSources, sinks, jobs, http };
 }
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
@@ -513,15 +521,4 @@ function readLogFormat(r: PropertyReader, key: string): string {
     throw r.at(prop, `is neither ${NAMED_FORMATS.join(', ')} nor a usable format string: ${(err as Error).message}`);
   }
   return prop.value;
-}
-
-function readHttp(r: PropertyReader, p: string): HttpConfig {
-  const token = r.raw(p + '.authToken');
-  if (token && token.value.length < 16) throw r.at(token, 'must be at least 16 characters');
-  return Object.freeze({
-    bind: r.string(p + '.bind', '127.0.0.1'),
-    port: r.int(p + '.port', 8080, 0, 65535),
-    authToken: token?.value,
-    pipelineNice: r.int(p + '.pipelineNice', 10, 0, 19),
-  });
 }

@@ -1,5 +1,12 @@
 import { ConfigError } from '../errors.js';
+import { nearest } from './did-you-mean.js';
 import type { Property } from './properties.js';
+
+/** A key nothing read, with the known key it is probably a typo of. */
+export interface UnknownKey {
+  readonly prop: Property;
+  readonly suggestion: string | undefined;
+}
 
 /**
  * Typed, tracked access to the properties of one agent. Every key read is marked as used,
@@ -8,6 +15,8 @@ import type { Property } from './properties.js';
 export class PropertyReader {
   readonly #props: Map<string, Property>;
   readonly #used = new Set<string>();
+  /** Every key a component asked for, set or not: the known keys, for "did you mean". */
+  readonly #asked = new Set<string>();
   readonly #file: string;
 
   constructor(props: Map<string, Property>, file: string) {
@@ -16,6 +25,7 @@ export class PropertyReader {
   }
 
   has(key: string): boolean {
+    this.#asked.add(key);
     return this.#props.has(key);
   }
 
@@ -26,6 +36,7 @@ export class PropertyReader {
   }
 
   raw(key: string): Property | undefined {
+    this.#asked.add(key);
     const prop = this.#props.get(key);
     if (prop) this.#used.add(key);
     return prop;
@@ -110,6 +121,19 @@ export class PropertyReader {
     return [...this.#props.values()]
       .filter((p) => p.key.startsWith(agentPrefix) && !this.#used.has(p.key))
       .sort((a, b) => a.line - b.line);
+  }
+
+  /**
+   * The keys under `agentPrefix` that nothing read and `accepted` does not excuse, each with
+   * the asked-for key it is nearest to. When reading stopped early at an error
+   * (`complete` false), the keys not yet asked for are unknown only when they are near
+   * one that was: those are reported, so a typo is named before what it caused.
+   */
+  unknownKeys(agentPrefix: string, accepted: (key: string) => boolean, complete: boolean): UnknownKey[] {
+    return this.unused(agentPrefix)
+      .filter((p) => !accepted(p.key))
+      .map((prop) => ({ prop, suggestion: nearest(prop.key, this.#asked) }))
+      .filter((u) => complete || u.suggestion !== undefined);
   }
 
   markUsed(key: string): void {
