@@ -19,9 +19,30 @@ export const ERROR_CODES = [
   'LF_CHECKPOINT_CORRUPT',
   'LF_CHECKPOINT_INCOMPATIBLE',
   'LF_LOCKED',
+  /** A valid setting that cannot be used as it is (a port in use, a directory not writable): names the key. */
+  'LF_CONFIG_UNUSABLE',
 ] as const;
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+/**
+ * Every code the HTTP API answers with, and its status: the one place where an error
+ * becomes a status. `error` is the status's reason phrase, sent as the body's `error`.
+ */
+export const HTTP_ERRORS = {
+  LF_HTTP_BAD_PARAMETER: { status: 400, error: 'Bad Request' },
+  /** The request itself is malformed (a body too large, a bad content type): Fastify's 4xx, this code. */
+  LF_HTTP_BAD_REQUEST: { status: 400, error: 'Bad Request' },
+  LF_HTTP_UNAUTHORIZED: { status: 401, error: 'Unauthorized' },
+  LF_HTTP_NOT_FOUND: { status: 404, error: 'Not Found' },
+  LF_HTTP_NO_JOB: { status: 404, error: 'Not Found' },
+  /** A Host header the server does not answer to (DNS rebinding): see `a1.http.allowedHosts`. */
+  LF_HTTP_MISDIRECTED: { status: 421, error: 'Misdirected Request' },
+  LF_HTTP_INTERNAL: { status: 500, error: 'Internal Server Error' },
+  LF_HTTP_TOO_MANY_STREAMS: { status: 503, error: 'Service Unavailable' },
+} as const satisfies Record<string, { status: number; error: string }>;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+export type ErrorCode = (typeof ERROR_CODES)[number] | HttpErrorCode;
 
 export class LogflowError extends Error {
   readonly code: ErrorCode;

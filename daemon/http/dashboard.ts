@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { sendError } from './errors.js';
 
 /**
  * The dashboard at `/`: a few static files from `web/` and uPlot's from node_modules, read
@@ -46,7 +47,7 @@ function loadAssets(): Map<string, Asset> {
   return assets;
 }
 
-export async function registerDashboard(app: FastifyInstance): Promise<void> {
+export const dashboardRoutes: FastifyPluginAsync = async (app) => {
   let assets: Map<string, Asset>;
   try {
     assets = loadAssets();
@@ -55,9 +56,9 @@ export async function registerDashboard(app: FastifyInstance): Promise<void> {
     app.log.error({ err: { message: (err as Error).message } }, 'dashboard assets not found; / is not served');
     return;
   }
-  const send = (name: string, ifNoneMatch: string | undefined, reply: import('fastify').FastifyReply) => {
+  const send = (name: string, ifNoneMatch: string | undefined, reply: FastifyReply) => {
     const asset = assets.get(name);
-    if (!asset) return reply.code(404).send({ error: 'Not Found', code: 'LF_HTTP_NOT_FOUND', message: `no dashboard file ${JSON.stringify(name)}` });
+    if (!asset) return sendError(reply, 'LF_HTTP_NOT_FOUND', `no dashboard file ${JSON.stringify(name.slice(0, 100))}`);
     reply.header('etag', asset.etag).header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff');
     if (ifNoneMatch === asset.etag) return reply.code(304).send();
     return reply.type(asset.type).send(asset.body);
@@ -66,4 +67,4 @@ export async function registerDashboard(app: FastifyInstance): Promise<void> {
   app.get('/', { schema: { ...hide } }, async (req, reply) => send('index.html', req.headers['if-none-match'], reply));
   app.get<{ Params: { file: string } }>('/dashboard/:file', { schema: { ...hide } }, async (req, reply) =>
     send(req.params.file, req.headers['if-none-match'], reply));
-}
+};

@@ -1,30 +1,56 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
 
-/** The one place that turns errors into HTTP answers: 400 names the parameter, 5xx hides internals. */
+/**
+ * The one place that turns errors into HTTP answers, all of one shape:
+ * `{"error": reason phrase, "code": LF_HTTP_*, "message", ...extra}`, with the status
+ * declared beside the code in daemon/errors.ts. 400 names the parameter, 5xx hides internals.
+ */
+export function sendError(reply: FastifyReply, code: HttpErrorCode, message: string, extra: Record<string, unknown> = {}, status?: number): FastifyReply {
+  const declared = HTTP_ERRORS[code];
+  return reply.code(status ?? declared.status).send({ error: declared.error, code, ...extra, message });
+}
+
+export function badParameter(reply: FastifyReply, parameter: string, message: string): FastifyReply {
+  return sendError(reply, 'LF_HTTP_BAD_PARAMETER', `querystring parameter ${JSON.stringify(parameter)} ${message}`, { parameter });
+}
+
+/** The results routes of an agent without a job (an edge agent with HTTP). */
+export function noJob(reply: FastifyReply): FastifyReply {
+  return sendError(reply, 'LF_HTTP_NO_JOB', 'this agent runs no job');
+}
+
+export function notFound(req: FastifyRequest, reply: FastifyReply): void {
+  void sendError(reply, 'LF_HTTP_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`);
+}
+
 export function replyWithError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   if (err.validation) {
-    const v = err.validation[0]!;
-    const parameter = parameterOf(v as ValidationIssue);
-    void reply.code(400).send({
-      error: 'Bad Request',
-      code: 'LF_HTTP_BAD_PARAMETER',
-      parameter,
-      message: `${err.validationContext ?? 'request'} parameter ${JSON.stringify(parameter)} ${v.message ?? 'is invalid'}`,
-    });
+    const v = err.validation[0]! as ValidationIssue;
+    const parameter = parameterOf(v);
+    void sendError(reply, 'LF_HTTP_BAD_PARAMETER', `${err.validationContext ?? 'request'} parameter ${JSON.stringify(parameter)} ${messageOf(v)}`, { parameter });
     return;
   }
-  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-  if (status === 500) req.log.error({ err }, 'request failed');
-  void reply.code(status).send({
-    error: status === 500 ? 'Internal Server Error' : err.name,
-    code: err.code ?? 'LF_HTTP_ERROR',
-    message: status === 500 ? 'internal error; see the daemon log' : err.message,
-  });
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    // Fastify's own refusals (a body too large, a bad content type) keep their precise status.
+    void sendError(reply, 'LF_HTTP_BAD_REQUEST', err.message, {}, err.statusCode);
+    return;
+  }
+  req.log.error({ err }, 'request failed');
+  void sendError(reply, 'LF_HTTP_INTERNAL', 'internal error; see the daemon log');
 }
 
 interface ValidationIssue {
+  keyword?: string;
+  message?: string;
   instancePath?: string;
-  params?: { additionalProperty?: string; missingProperty?: string };
+  params?: { additionalProperty?: string; missingProperty?: string; allowedValues?: unknown[] };
+}
+
+/** Ajv says "must be equal to one of the allowed values" without saying which: list them. */
+function messageOf(v: ValidationIssue): string {
+  if (v.keyword === 'enum' && v.params?.allowedValues) return `must be one of ${v.params.allowedValues.join(', ')}`;
+  return v.message ?? 'is invalid';
 }
 
 function parameterOf(v: ValidationIssue): string {

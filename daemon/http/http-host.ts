@@ -3,7 +3,7 @@ import type { HttpConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import type { MetricsInput } from './metrics.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
-import type { FileView, PipelineStats } from './server.js';
+import type { FileView, PipelineStats } from './deps.js';
 
 /**
  * Under a query load the HTTP thread makes garbage fast, and V8 lets the young generation

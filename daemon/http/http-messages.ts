@@ -1,11 +1,12 @@
 import type { HttpConfig } from '../conf/index.js';
+import type { JobTiming } from './deps.js';
 
 /** What the HTTP thread is started with. */
 export interface HttpWorkerData {
   readonly config: HttpConfig;
   /** The job's results database (opened read-only in the HTTP thread), when a job runs. */
   readonly database: string | undefined;
-  readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number } | undefined;
+  readonly job: JobTiming | undefined;
 }
 
 /** The pipeline's live figures the HTTP thread asks the main thread for. */

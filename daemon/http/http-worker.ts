@@ -35,6 +35,7 @@ async function listen(): Promise<void> {
     results = data.database === undefined ? undefined : new ResultsReader(data.database);
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
+      allowedHosts: data.config.allowedHosts,
       results,
       job: data.job,
       stats: () => ask('stats'),

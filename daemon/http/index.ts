@@ -1,3 +1,4 @@
-export { buildHttpServer, startHttpServer, type FileView, type HttpDeps, type PipelineStats } from './server.js';
+export { buildHttpServer, startHttpServer } from './server.js';
+export type { FileView, HttpDeps, JobTiming, PipelineStats } from './deps.js';
 export { HttpHost, type PipelineView } from './http-host.js';
 export { renderMetrics, type MetricsInput } from './metrics.js';

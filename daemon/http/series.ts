@@ -1,5 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import { badParameter, noJob, parseRange, type HttpDeps } from './server.js';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { HttpDeps } from './deps.js';
+import { badParameter, noJob } from './errors.js';
+import { parseRange, rangeProps } from './params.js';
 
 const MAX_POINTS = 10_000;
 /** Points aimed at when no step is given: enough for a chart, few enough to read fast. */
@@ -15,6 +17,12 @@ const totalsQuery = {
   },
 } as const;
 
+const urlQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ...rangeProps, step: { type: 'number', exclusiveMinimum: 0, maximum: 31_622_400, default: 60, description: 'seconds per point' } },
+} as const;
+
 /** The step for about DEFAULT_POINTS points: a whole number of batch intervals, whole minutes past a minute. */
 export function defaultStepMs(spanMs: number, batchMs: number): number {
   const raw = Math.max(batchMs, spanMs / DEFAULT_POINTS);
@@ -22,8 +30,23 @@ export function defaultStepMs(spanMs: number, batchMs: number): number {
   return Math.ceil(raw / unit) * unit;
 }
 
-/** `GET /api/series`: counted events (all URLs) per step, the events/s chart's data. */
-export async function registerSeries(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+/** The step in ms, or a 400 sent: a whole number of batch intervals, and not too many points. */
+function checkStep(reply: FastifyReply, stepMs: number, batchMs: number, range: { fromMs: number; toMs: number }): number | undefined {
+  if (stepMs % batchMs !== 0) {
+    badParameter(reply, 'step', `must be a multiple of the batch interval (${batchMs / 1000} s)`);
+    return undefined;
+  }
+  if ((range.toMs - range.fromMs) / stepMs > MAX_POINTS) {
+    badParameter(reply, 'step', `gives more than ${MAX_POINTS} points for this range`);
+    return undefined;
+  }
+  return stepMs;
+}
+
+const points = (list: { start: number; count: number }[]) => list.map((p) => ({ start: new Date(p.start).toISOString(), count: p.count }));
+
+/** Counts over time: of all URLs (`/api/series`, the events/s chart) and of one (`/api/urls/:url/series`). */
+export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   app.get<{ Querystring: { from?: string; to?: string; step?: number } }>(
     '/api/series',
     { schema: { summary: 'Counted events of all URLs per `step` seconds over a range of the history', querystring: totalsQuery } },
@@ -32,11 +55,25 @@ export async function registerSeries(app: FastifyInstance, deps: HttpDeps): Prom
       const range = parseRange(reply, req.query, 3_600_000);
       if (!range) return reply;
       const batchMs = deps.job.batchIntervalMs;
-      const stepMs = req.query.step === undefined ? defaultStepMs(range.toMs - range.fromMs, batchMs) : Math.round(req.query.step * 1000);
-      if (stepMs % batchMs !== 0) return badParameter(reply, 'step', `must be a multiple of the batch interval (${batchMs / 1000} s)`);
-      if ((range.toMs - range.fromMs) / stepMs > MAX_POINTS) return badParameter(reply, 'step', `gives more than ${MAX_POINTS} points for this range`);
-      const points = deps.results.history(batchMs).totalSeries(range.fromMs, range.toMs, stepMs);
-      return { step: stepMs / 1000, batchInterval: batchMs / 1000, points: points.map((p) => ({ start: new Date(p.start).toISOString(), count: p.count })) };
+      const asked = req.query.step === undefined ? defaultStepMs(range.toMs - range.fromMs, batchMs) : Math.round(req.query.step * 1000);
+      const stepMs = checkStep(reply, asked, batchMs, range);
+      if (stepMs === undefined) return reply;
+      const list = deps.results.history(batchMs).totalSeries(range.fromMs, range.toMs, stepMs);
+      return { step: stepMs / 1000, batchInterval: batchMs / 1000, points: points(list) };
     },
   );
-}
+
+  app.get<{ Params: { url: string }; Querystring: { from?: string; to?: string; step: number } }>(
+    '/api/urls/:url/series',
+    { schema: { summary: 'One URL\'s counts over time (the URL percent-encoded in the path)', querystring: urlQuery } },
+    async (req, reply) => {
+      if (!deps.results || !deps.job) return noJob(reply);
+      const range = parseRange(reply, req.query, 3_600_000);
+      if (!range) return reply;
+      const stepMs = checkStep(reply, Math.round(req.query.step * 1000), deps.job.batchIntervalMs, range);
+      if (stepMs === undefined) return reply;
+      const list = deps.results.history(deps.job.batchIntervalMs).series(req.params.url, range.fromMs, range.toMs, stepMs);
+      return { url: req.params.url, step: stepMs / 1000, points: points(list) };
+    },
+  );
+};

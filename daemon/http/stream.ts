@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
-import type { FileView, HttpDeps, PipelineStats } from './server.js';
+import type { FastifyPluginAsync } from 'fastify';
+import type { FileView, HttpDeps, PipelineStats } from './deps.js';
+import { sendError } from './errors.js';
+import { noQuery } from './params.js';
 
 /**
  * `GET /api/stream`: Server-Sent Events for the dashboard. One timer, shared by every
@@ -27,7 +29,8 @@ const HEARTBEAT_MS = 15_000;
 
 export type StreamStats = PipelineStats & { eventsPerSecond: number | null };
 
-export async function registerStream(app: FastifyInstance, deps: HttpDeps, opts: StreamOptions = {}): Promise<void> {
+export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async (app, deps) => {
+  const opts: StreamOptions = deps;
   const pollMs = opts.pollMs ?? 250;
   const topN = opts.topN ?? 20;
   const maxClients = opts.maxClients ?? 256;
@@ -110,11 +113,11 @@ export async function registerStream(app: FastifyInstance, deps: HttpDeps, opts:
   app.get('/api/stream', {
     schema: {
       summary: 'Server-Sent Events: `top` (the newest window), `stats` (with eventsPerSecond) and `files`, each sent when it changes',
-      querystring: { type: 'object', additionalProperties: false, properties: {} },
+      querystring: noQuery,
     },
   }, async (_req, reply) => {
     if (clients.size >= maxClients) {
-      return reply.code(503).send({ error: 'Service Unavailable', code: 'LF_HTTP_TOO_MANY_STREAMS', message: `at most ${maxClients} streams at once` });
+      return sendError(reply, 'LF_HTTP_TOO_MANY_STREAMS', `at most ${maxClients} streams at once`);
     }
     reply.hijack();
     const res = reply.raw;
@@ -147,7 +150,7 @@ export async function registerStream(app: FastifyInstance, deps: HttpDeps, opts:
     for (const res of clients) res.end();
     clients.clear();
   });
-}
+};
 
 /** Every pending and in-progress file, and the most recently finished ones. */
 function recentFiles(files: FileView[]): object[] {

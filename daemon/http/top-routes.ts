@@ -1,0 +1,68 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { HttpDeps } from './deps.js';
+import { noJob } from './errors.js';
+import { parseRange, rangeProps } from './params.js';
+
+const topQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    n: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+    from: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds; with `to`, a range of the history' },
+    to: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: now)' },
+  },
+} as const;
+
+const windowsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...rangeProps,
+    n: { type: 'integer', minimum: 0, maximum: 1000, default: 10, description: 'URLs per window' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'windows per page' },
+  },
+} as const;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The top URLs: of the newest window or a range (`/api/top`), and window by window (`/api/windows`). */
+export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
+  app.get<{ Querystring: { n: number; from?: string; to?: string } }>('/api/top', { schema: { summary: 'The most requested URLs of the newest window, or of any range of the history', querystring: topQuery } }, async (req, reply) => {
+    if (!deps.results || !deps.job) return noJob(reply);
+    const { from, to } = req.query;
+    if (from !== undefined || to !== undefined) {
+      const range = parseRange(reply, req.query, deps.job.windowDurationMs);
+      if (!range) return reply;
+      const r = deps.results.history(deps.job.batchIntervalMs).top(range.fromMs, range.toMs, req.query.n);
+      return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, total: r.total, urls: r.urls };
+    }
+    const json = deps.results.latestTopJson(req.query.n, ({ window, urls }) => ({
+      window: window ? { start: iso(window.startMs), end: iso(window.endMs) } : null,
+      total: window?.total ?? 0,
+      urls,
+    }));
+    return reply.type('application/json; charset=utf-8').send(json);
+  });
+
+  app.get<{ Querystring: { from?: string; to?: string; n: number; limit: number } }>(
+    '/api/windows',
+    { schema: { summary: 'The windows whose end is in (from, to], oldest first, each with its top URLs rebuilt from the history', querystring: windowsQuery } },
+    async (req, reply) => {
+      if (!deps.results || !deps.job) return noJob(reply);
+      const range = parseRange(reply, req.query, 3_600_000);
+      if (!range) return reply;
+      const rows = deps.results.windows(range.fromMs, range.toMs, req.query.limit);
+      const history = deps.results.history(deps.job.batchIntervalMs);
+      return {
+        windows: rows.map((w) => ({
+          start: iso(w.startMs),
+          end: iso(w.endMs),
+          total: w.total,
+          urls: req.query.n > 0 ? history.top(w.startMs, w.endMs, req.query.n).urls : [],
+        })),
+        // The next page: the same query with from = next.
+        next: rows.length === req.query.limit ? iso(rows.at(-1)!.endMs) : null,
+      };
+    },
+  );
+};
