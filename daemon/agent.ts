@@ -6,6 +6,7 @@ import { JobHost, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
 import { AvroSource, SpoolDirSource } from './source/index.js';
+import { listening, settingError, type FailedSetting } from './startup-errors.js';
 import { lowerThreadPriority } from './thread-priority.js';
 
 /**
@@ -70,17 +71,28 @@ export class Agent {
     // The HTTP thread loads Fastify while the job restores its checkpoint.
     const loading = this.#http?.load();
     for (const ch of this.#channels.values()) if (ch instanceof FileChannel) await ch.open();
-    if (this.#job) await this.#job.start(opts, http?.pipelineNice ?? 0);
+    const a = this.config.agent;
+    if (this.#job && job) {
+      await this.#job.start(opts, http?.pipelineNice ?? 0).catch((err: Error & { setting?: FailedSetting }) => {
+        throw err.setting ? settingError(this.config.file, `${a}.jobs.${job.name}`, err.setting, err) : err;
+      });
+    }
     for (const sink of this.#sinks) sink.start();
     let nice: number | undefined;
     if (this.#http && http) {
       await loading;
-      await this.#http.listen();
+      await listening(this.config.file, `${a}.http`, () => this.#http!.listen());
       // After the HTTP thread exists (threads inherit their creator's priority).
       nice = lowerThreadPriority(http.pipelineNice);
     }
-    for (const source of this.#avroSources) await source.start();
-    for (const source of this.#sources) await source.start();
+    for (const source of this.#avroSources) await listening(this.config.file, `${a}.sources.${source.name}`, () => source.start());
+    for (const [i, source] of this.#sources.entries()) {
+      const spoolDir = this.config.sources[i]!.spoolDir;
+      await source.start().catch((err: NodeJS.ErrnoException) => {
+        const why = `${spoolDir}: ${err.code}: the daemon needs read and write access to the spool directory (it renames finished files there)`;
+        throw err.code ? settingError(this.config.file, `${a}.sources.${source.name}`, 'spoolDir', { message: why }) : err;
+      });
+    }
     // Logged last: scripts and tests take this line to mean the whole pipeline runs.
     if (this.#http) this.#log.info({ address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice }, 'http listening');
   }

@@ -91,7 +91,7 @@ export class JobHost {
             resolve();
             break;
           case 'failed':
-            if (!started) reject(new LogflowError((event.code ?? 'LF_CHECKPOINT_CORRUPT') as ErrorCode, event.message));
+            if (!started) reject(Object.assign(new LogflowError((event.code ?? 'LF_CHECKPOINT_CORRUPT') as ErrorCode, event.message), { setting: event.setting }));
             else this.#log.error({ err: event.message }, 'job failed');
             // A failure while stopping must not leave the process waiting for the thread.
             if (this.#stopped) void worker.terminate();
@@ -113,11 +113,13 @@ export class JobHost {
       });
       worker.on('error', (err) => {
         this.#log.fatal({ err }, 'job thread crashed');
-        if (!started) reject(err);
+        // An error object from another thread may arrive without its message.
+        if (!started) reject(err.message ? err : new Error(`job thread crashed: ${(err as { code?: string }).code ?? String(err)}`));
         else process.exit(1);
       });
       worker.on('exit', (code) => {
-        if (!started) reject(new Error(`job thread exited with ${code} before it started`));
+        // After any message still on its way (a 'failed' that says why).
+        if (!started) setImmediate(() => reject(new Error(`job thread exited with ${code} before it started`)));
       });
     });
   }

@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
+import { listenSetting, type FailedSetting } from '../startup-errors.js';
 import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
@@ -14,33 +16,63 @@ const port = parentPort!;
 lowerThreadPriority(data.nice);
 const post = (event: JobEvent) => port.postMessage(event);
 const log = createLogger('logflow');
-const store = new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
-const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
-for (const id of data.localSources) job.addLocalSource(id);
 
-job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
-job.onTick(() => post({ type: 'stats', stats: job.stats() }));
-// Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
-setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
-
-port.on('message', (cmd: JobCommand) => {
-  if (cmd.type === 'forget') job.forget(cmd.key);
-  else if (cmd.type === 'stop') {
-    void job.stop().then(
-      () => {
-        store.close();
-        post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
-        port.close();
-      },
-      (err: Error) => post({ type: 'failed', message: err.message, code: (err as { code?: string }).code }),
-    );
+/** The setting a start-up failure is about, so the user is told which key to change. */
+function settingOf(err: { code?: string; syscall?: string; path?: string; message: string }): FailedSetting | undefined {
+  if (err.code?.startsWith('SQLITE_')) return 'database';
+  if (typeof err.path === 'string') {
+    if (err.path.startsWith(data.config.checkpointDir)) return 'checkpointDir';
+    if (err.path.startsWith(path.dirname(data.config.database))) return 'database';
   }
-});
+  return listenSetting(err);
+}
+const fail = (err: Error) => {
+  const e = err as Error & { code?: string };
+  post({ type: 'failed', message: err.message, code: e.code, setting: settingOf(e) });
+};
 
-job.start(data.options).then(
-  () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
-  (err: Error) => {
-    store.close();
-    post({ type: 'failed', message: err.message, code: (err as { code?: string }).code });
-  },
-);
+/** The results database, or undefined with the failure posted (a throw here would reach the host without its message). */
+function openStore(): ResultsStore | undefined {
+  try {
+    return new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    post({ type: 'failed', message: `cannot open the results database ${data.config.database}: ${e.message} (${e.code ?? 'error'})`, code: e.code, setting: 'database' });
+    return undefined;
+  }
+}
+
+function run(store: ResultsStore): void {
+  const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
+  for (const id of data.localSources) job.addLocalSource(id);
+
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
+  job.onTick(() => post({ type: 'stats', stats: job.stats() }));
+  // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
+  setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
+
+  port.on('message', (cmd: JobCommand) => {
+    if (cmd.type === 'forget') job.forget(cmd.key);
+    else if (cmd.type === 'stop') {
+      void job.stop().then(
+        () => {
+          store.close();
+          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
+          port.close();
+        },
+        fail,
+      );
+    }
+  });
+
+  job.start(data.options).then(
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
+    (err: Error) => {
+      store.close();
+      fail(err);
+    },
+  );
+}
+
+const opened = openStore();
+if (opened) run(opened);

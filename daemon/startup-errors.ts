@@ -1,0 +1,48 @@
+import { ConfigError } from './errors.js';
+
+/**
+ * Start-up failures that a setting causes (a port in use, a directory the daemon may not
+ * write) are reported as that setting's error: the file, the key to change and why,
+ * instead of a bare `listen EADDRINUSE` or `EACCES`.
+ */
+
+/** The part of a job's or listener's config a failure points at, relative to its prefix. */
+export type FailedSetting = 'port' | 'bind' | 'database' | 'checkpointDir';
+
+interface SystemError {
+  readonly message: string;
+  readonly code?: string | undefined;
+  readonly syscall?: string | undefined;
+}
+
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'another process listens there: change the port, or stop that process',
+  EACCES: 'ports below 1024 need privileges: use a port from 1024 up',
+  EADDRNOTAVAIL: 'that address is not one of this machine\'s',
+};
+
+const DIRECTORY_HINT = 'the daemon needs read and write access there (run it as the directory\'s owner, or change the key)';
+
+/** The setting a listener's failure is about: the port, or the bind address; undefined for other failures. */
+export function listenSetting(err: SystemError): FailedSetting | undefined {
+  if (err.code === 'EADDRINUSE' || (err.code === 'EACCES' && (err.syscall === 'listen' || err.syscall === 'bind' || /\blisten\b/.test(err.message)))) return 'port';
+  if (err.code === 'EADDRNOTAVAIL') return 'bind';
+  return undefined;
+}
+
+/** `err` as the error of `prefix.setting` in `file`, with what to do about it. */
+export function settingError(file: string, prefix: string, setting: FailedSetting | 'spoolDir', err: SystemError): ConfigError {
+  const key = `${prefix}.${setting}`;
+  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : setting === 'spoolDir' ? undefined : DIRECTORY_HINT;
+  return new ConfigError('LF_CONFIG_UNUSABLE', `${file}: ${key}: ${err.message}${hint ? `; ${hint}` : ''}`, key);
+}
+
+/** A listener's start-up: a failure to listen becomes its port's (or bind's) error. */
+export async function listening<T>(file: string, prefix: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    const setting = listenSetting(err as SystemError);
+    throw setting ? settingError(file, prefix, setting, err as SystemError) : err;
+  }
+}

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { startDaemon, tempDir, writeConfig } from './helpers/daemon.js';
+
+/** The daemon's start-up failure: its stderr line (`logflow: ...`), after exit code 1. */
+async function startUpFailure(dir: string): Promise<string> {
+  let message = '';
+  await assert.rejects(startDaemon(dir), (err: Error) => {
+    assert.match(err.message, /exited with 1 before listening/);
+    message = err.message.split('\n').find((l) => l.startsWith('logflow: ')) ?? err.message;
+    return true;
+  });
+  return message;
+}
+
+describe('start-up errors name the configuration key to change', () => {
+  const blockers: net.Server[] = [];
+  after(() => blockers.forEach((s) => s.close()));
+  const occupiedPort = async () => {
+    const srv = net.createServer();
+    blockers.push(srv);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    return (srv.address() as net.AddressInfo).port;
+  };
+
+  test('a port in use: the job\'s receiver names a1.jobs.j1.port, the HTTP server a1.http.port', async () => {
+    const busy = String(await occupiedPort());
+    const jobDir = tempDir();
+    await writeConfig(jobDir, '', { 'a1.jobs.j1.port': busy, 'a1.sinks.k1.port': busy });
+    assert.match(await startUpFailure(jobDir), new RegExp(`^logflow: .*agent\\.conf: a1\\.jobs\\.j1\\.port: listen EADDRINUSE.*127\\.0\\.0\\.1:${busy}; another process listens there`));
+    const httpDir = tempDir();
+    await writeConfig(httpDir, '', { 'a1.http.port': busy });
+    assert.match(await startUpFailure(httpDir), /^logflow: .*agent\.conf: a1\.http\.port: listen EADDRINUSE.*; another process listens there/);
+  });
+
+  test('a spool directory that cannot be made or written names spoolDir and why it must be writable', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'not-a-dir'), '');
+    await writeConfig(dir, '', { 'a1.sources.r1.spoolDir': 'not-a-dir/spool' });
+    assert.match(await startUpFailure(dir), /^logflow: .*agent\.conf: a1\.sources\.r1\.spoolDir: .*not-a-dir\/spool: ENOTDIR: the daemon needs read and write access to the spool directory \(it renames finished files there\)$/);
+  });
+
+  test('a results database the job thread cannot open names the file and a1.jobs.j1.database, not "undefined"', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    // A directory where the database file should be: SQLite cannot open it, as with a volume the uid may not write.
+    mkdirSync(path.join(dir, 'data', 'results.db'), { recursive: true });
+    const message = await startUpFailure(dir);
+    assert.match(message, /^logflow: .*agent\.conf: a1\.jobs\.j1\.database: cannot open the results database .*data\/results\.db: .*\(SQLITE_CANTOPEN\); the daemon needs read and write access there/);
+    assert.doesNotMatch(message, /undefined/);
+  });
+});
