@@ -8,27 +8,36 @@ import { fileURLToPath } from 'node:url';
 export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../daemon/main.js');
 
 const tempDirs: string[] = [];
+/** Daemons started here and not yet exited: ended before their directories are removed. */
+const running = new Set<ChildProcess>();
 
 /**
- * A fresh directory under the system's temp dir. Removed when the process exits cleanly
- * (a test file that passed, a finished benchmark: their logs take gigabytes); kept after a
- * failure, or with LOGFLOW_KEEP_TMP=1, for a look at what was left.
+ * A fresh directory under the system's temp dir, removed when the process ends, whether
+ * its tests passed or failed, and on SIGTERM or SIGINT (a test runner's timeout or a
+ * Ctrl-C); daemons still running are killed first, so none writes into a removed
+ * directory. LOGFLOW_KEEP_TMP=1 keeps them for a look at what was left.
  */
 export function tempDir(prefix = 'logflow-'): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   if (tempDirs.push(dir) === 1) {
-    process.on('exit', (code) => {
-      if (code !== 0 || process.env.LOGFLOW_KEEP_TMP) return;
-      for (const d of tempDirs) {
-        try {
-          rmSync(d, { recursive: true, force: true });
-        } catch {
-          // A mount point (the tmpfs tests) or a file in use: the OS cleans temp dirs too.
-        }
-      }
-    });
+    process.on('exit', removeTempDirs);
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
+    }
   }
   return dir;
+}
+
+function removeTempDirs(): void {
+  for (const proc of running) proc.kill('SIGKILL');
+  if (process.env.LOGFLOW_KEEP_TMP) return;
+  for (const d of tempDirs) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // A mount point (the tmpfs tests) or a file in use: the OS cleans temp dirs too.
+    }
+  }
 }
 
 /** A port that was free a moment ago (for the job's Avro port, which sink and job share). */
@@ -99,7 +108,11 @@ export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  running.add(proc);
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
+    running.delete(proc);
+    resolve(code);
+  }));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
