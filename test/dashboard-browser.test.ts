@@ -48,15 +48,29 @@ describe('the dashboard in headless Chromium', () => {
     const daemon = await startDaemon(dir);
     const browser = await launch();
     try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      // en-US, whose default time format (12-hour, AM/PM) is not the page's one format.
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
       const seen = watch(page, daemon.url);
+      // The stream held back: until its first message the page says it is loading, not that
+      // the window is empty.
+      let releaseStream!: () => void;
+      const streamHeld = new Promise<void>((r) => (releaseStream = r));
+      await page.route('**/api/stream', async (route) => {
+        await streamHeld;
+        await route.continue();
+      });
       await page.goto(daemon.url + '/');
       const loadMs = await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventEnd);
       t.diagnostic(`page loaded in ${Math.round(loadMs)} ms`);
       assert.ok(loadMs < 1000, `loads in under 1 s (${loadMs} ms)`);
+      assert.match((await page.textContent('#bars-empty'))!, /^Loading/);
+      assert.match((await page.textContent('#files-empty'))!, /^Loading/);
+      releaseStream();
       await page.waitForSelector('#conn[data-state="live"]');
+      await waitFor('the empty window, once known', async () => ((await page.textContent('#bars-empty'))!.startsWith('No events in the window yet') ? true : undefined));
       assert.equal(await page.locator('#bars li').count(), 0);
       assert.ok(await page.locator('#bars-empty').isVisible());
+      assert.equal(await page.textContent('#files-empty'), 'No files yet.');
 
       const first = await dropLog(dir, 'first.log', { lines: 40_000, urls: 60, seed: 11, malformed: 0.01 });
       const api = async () => (await daemon.get<Top>('/api/top?n=20')).body;
@@ -98,6 +112,16 @@ describe('the dashboard in headless Chromium', () => {
       const rows = await page.$$eval('#range-top tbody tr', (trs) => trs.map((tr) => ({ url: (tr as HTMLElement).dataset.url!, count: Number((tr as HTMLElement).dataset.count) })));
       assert.deepEqual(rows, ranged.urls);
       assert.equal(await page.locator('#chart canvas').count(), 1, 'the time series is drawn');
+
+      // One time format: 24-hour HH:MM:SS (a date in front only for another day), in the
+      // live window, the range summary and the chart's axis alike; no AM/PM, no locale date.
+      const clock = '(\\d{4}-\\d{2}-\\d{2} )?\\d{2}:\\d{2}:\\d{2}';
+      assert.match((await page.textContent('#win-range'))!, new RegExp(`^${clock} – ${clock}$`));
+      assert.match((await page.textContent('#range-summary'))!, new RegExp(`^[\\d,]+ events from ${clock} to ${clock}$`));
+      // The chart's legend shows the time under the cursor, in the same format.
+      await page.hover('#chart .u-over');
+      const legendTime = await page.textContent('#chart .u-legend .u-series:first-child .u-value');
+      assert.match(legendTime!, new RegExp(`^${clock}$`));
 
       // A custom range: the last 10 minutes, typed into the form.
       await page.click('[data-range="custom"]');

@@ -113,8 +113,16 @@ function onMessage(block) {
   else if (event === 'files') renderFiles(body.files);
 }
 
-function time(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+// One time format everywhere (the live window, the history, the chart): 24-hour local
+// time, with the date in front when it is not today, e.g. 14:05:09 or 2026-11-26 14:05:09.
+const pad = (n) => String(n).padStart(2, '0');
+function time(when) {
+  const d = new Date(when);
+  const clock = pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
+  const day = d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());
+  const now = new Date();
+  const today = now.getFullYear() + '-' + pad(now.getMonth() + 1) + '-' + pad(now.getDate());
+  return day === today ? clock : day + ' ' + clock;
 }
 
 function duration(seconds) {
@@ -123,7 +131,16 @@ function duration(seconds) {
   return Math.round(seconds / 3600) + ' h';
 }
 
+// Until the first message, the page says it is loading: "no events yet" would be a claim.
+function loaded(id, html) {
+  const el = $(id);
+  if (el.dataset.state !== 'loading') return;
+  el.dataset.state = 'ready';
+  el.innerHTML = html;
+}
+
 function renderTop(top) {
+  loaded('bars-empty', 'No events in the window yet: drop a log into the spool (<code>npx logflow drop FILE</code>).');
   $('win-len').textContent = '(last ' + duration(top.windowSeconds) + ')';
   $('win-total').textContent = fmt.format(top.total);
   $('win-urls').textContent = fmt.format(top.distinctUrls);
@@ -161,6 +178,7 @@ function renderStats(s) {
 }
 
 function renderFiles(files) {
+  loaded('files-empty', 'No files yet.');
   const body = $('files').tBodies[0];
   $('files-empty').hidden = files.length > 0;
   const rows = files.map((f) => {
@@ -280,7 +298,7 @@ function renderRangeTop(top, from, to) {
   table.dataset.from = from;
   table.dataset.to = to;
   table.dataset.total = String(top.total);
-  $('range-summary').textContent = fmt.format(top.total) + ' events from ' + new Date(from).toLocaleString() + ' to ' + new Date(to).toLocaleString();
+  $('range-summary').textContent = fmt.format(top.total) + ' events from ' + time(from) + ' to ' + time(to);
   const rows = top.urls.map((u, i) => {
     const tr = document.createElement('tr');
     tr.dataset.url = u.url;
@@ -327,11 +345,11 @@ function drawChart() {
     width,
     height: 220,
     series: [
-      {},
+      { value: (u, v) => (v === null ? '–' : time(v * 1000)) },
       { label: 'events/s', stroke: color('--accent'), width: 2, fill: color('--bar-bg'), value: (u, v) => (v === null ? '–' : fmt.format(Math.round(v * 10) / 10)) },
       { label: chartData.label + ' /s', stroke: color('--accent-2'), width: 2, value: (u, v) => (v === null ? '–' : fmt.format(Math.round(v * 100) / 100)) },
     ],
-    axes: [axis, { ...axis, size: 60 }],
+    axes: [{ ...axis, space: 90, values: (u, splits) => splits.map((s) => time(s * 1000)) }, { ...axis, size: 60 }],
     scales: { x: { time: true } },
     cursor: { drag: { x: false, y: false } },
   };
