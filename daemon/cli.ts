@@ -10,8 +10,10 @@ const USAGE = `usage: logflow COMMAND [OPTIONS]   (npx logflow ...)
   top            the most requested URLs, as a table
   status         files, rates, errors and checkpoint age
 
-\`logflow COMMAND --help\` for a command's options. The daemon itself: npm start
-(node dist/daemon/main.js --conf-file FILE --name AGENT).
+\`logflow COMMAND --help\` for a command's options. Run it in the project folder. The
+daemon itself: npm start (node dist/daemon/main.js --conf-file FILE --name AGENT; its
+options and LOGFLOW_LOG_LEVEL / LOGFLOW_LOG_FORMAT: npm start -- --help). The keys of the
+configuration file are described in README.md, section Configuration.
 
 ${CLIENT_HELP}
 `;

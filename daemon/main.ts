@@ -11,6 +11,14 @@ const USAGE = `usage: logflow [--conf-file FILE] [--name AGENT] [--reset-checkpo
   --reset-checkpoint     discard the job's checkpoint (window, positions) and start empty;
                          files still in the spool are then read from their beginning
   -h, --help             this help
+
+environment:
+  LOGFLOW_LOG_LEVEL      trace, debug, info (default), warn, error, fatal or silent
+  LOGFLOW_LOG_FORMAT     json: one JSON line per event even on a terminal (a terminal
+                         otherwise gets readable coloured lines; pipes and files get JSON)
+
+Every key of FILE (sources, channels, sinks, jobs, http) is described in README.md,
+section Configuration. Run it in the project folder: npm start -- --help
 `;
 
 interface CliOptions {
