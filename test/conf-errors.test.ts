@@ -55,3 +55,19 @@ describe('configuration errors: unknown keys first, with "did you mean"', () => 
     assert.equal(nearest('a1.x.ssl', ['a1.x.port']), undefined, 'short keys: one edit at most');
   });
 });
+
+describe('bundled configurations', () => {
+  test('those that bind Avro on all interfaces warn, next to the key, that anyone can send and what to set', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    for (const name of readdirSync('conf').filter((f) => f.endsWith('.conf'))) {
+      const lines = readFileSync(`conf/${name}`, 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        if (!/\.(sources|jobs)\.[^.]+\.bind\s*=\s*0\.0\.0\.0/.test(line)) return;
+        const above = lines.slice(Math.max(0, i - 4), i).join('\n');
+        assert.match(above, /WARNING: bind = 0\.0\.0\.0 accepts Avro from any host/, `${name}:${i + 1}`);
+        assert.match(above, /ipFilterRules/, `${name}:${i + 1}`);
+        assert.match(above, /ssl = true/, `${name}:${i + 1}`);
+      });
+    }
+  });
+});
