@@ -6,6 +6,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# `prepare` runs this; with no sources here yet it only says so (the build is below).
+COPY scripts/ensure-build.mjs scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY daemon daemon
@@ -22,7 +24,10 @@ COPY package.json ./
 COPY conf conf
 # The dashboard's page, script and style (uPlot comes from node_modules).
 COPY web web
-RUN mkdir -p spool checkpoint data && chown node:node spool checkpoint data
+# A named volume starts as a copy of the image's directory, owner and mode included. The
+# container runs as any LOGFLOW_UID (compose's `user:`), so the job's directories are
+# writable by every uid, with the sticky bit as /tmp has it: nobody removes another's files.
+RUN mkdir -p spool checkpoint data && chown node:node spool && chmod 1777 checkpoint data
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
