@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { badParameter } from './errors.js';
+import type { ResultsReader } from '../store/index.js';
+import type { HttpDeps, JobTiming } from './deps.js';
+import { badParameter, noJob } from './errors.js';
 
 /**
  * Query parameters several route groups share: times, ranges and their schemas. Each
@@ -54,6 +56,24 @@ export function parseRange(reply: FastifyReply, q: { from?: string; to?: string 
     return undefined;
   }
   return { fromMs, toMs };
+}
+
+/** What a history query reads: the results, the job's timing and the asked range. */
+export interface HistoryQuery {
+  readonly results: ResultsReader;
+  readonly job: JobTiming;
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+/** The history query's parts (the range by default the last hour), or undefined with the 404 (no job) or 400 sent. */
+export function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string }): HistoryQuery | undefined {
+  if (!deps.results || !deps.job) {
+    noJob(reply);
+    return undefined;
+  }
+  const range = parseRange(reply, q, 3_600_000);
+  return range && { results: deps.results, job: deps.job, ...range };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { HttpDeps } from './deps.js';
-import { badParameter, noJob } from './errors.js';
-import { parseRange, rangeProps } from './params.js';
+import { badParameter } from './errors.js';
+import { historyQuery, rangeProps } from './params.js';
 
 const MAX_POINTS = 10_000;
 /** Points aimed at when no step is given: enough for a chart, few enough to read fast. */
@@ -51,14 +51,13 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     '/api/series',
     { schema: { summary: 'Counted events of all URLs per `step` seconds over a range of the history', querystring: totalsQuery } },
     async (req, reply) => {
-      if (!deps.results || !deps.job) return noJob(reply);
-      const range = parseRange(reply, req.query, 3_600_000);
-      if (!range) return reply;
-      const batchMs = deps.job.batchIntervalMs;
-      const asked = req.query.step === undefined ? defaultStepMs(range.toMs - range.fromMs, batchMs) : Math.round(req.query.step * 1000);
-      const stepMs = checkStep(reply, asked, batchMs, range);
+      const q = historyQuery(deps, reply, req.query);
+      if (!q) return reply;
+      const batchMs = q.job.batchIntervalMs;
+      const asked = req.query.step === undefined ? defaultStepMs(q.toMs - q.fromMs, batchMs) : Math.round(req.query.step * 1000);
+      const stepMs = checkStep(reply, asked, batchMs, q);
       if (stepMs === undefined) return reply;
-      const list = deps.results.history(batchMs).totalSeries(range.fromMs, range.toMs, stepMs);
+      const list = q.results.history(batchMs).totalSeries(q.fromMs, q.toMs, stepMs);
       return { step: stepMs / 1000, batchInterval: batchMs / 1000, points: points(list) };
     },
   );
@@ -67,12 +66,11 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     '/api/urls/:url/series',
     { schema: { summary: 'One URL\'s counts over time (the URL percent-encoded in the path)', querystring: urlQuery } },
     async (req, reply) => {
-      if (!deps.results || !deps.job) return noJob(reply);
-      const range = parseRange(reply, req.query, 3_600_000);
-      if (!range) return reply;
-      const stepMs = checkStep(reply, Math.round(req.query.step * 1000), deps.job.batchIntervalMs, range);
+      const q = historyQuery(deps, reply, req.query);
+      if (!q) return reply;
+      const stepMs = checkStep(reply, Math.round(req.query.step * 1000), q.job.batchIntervalMs, q);
       if (stepMs === undefined) return reply;
-      const list = deps.results.history(deps.job.batchIntervalMs).series(req.params.url, range.fromMs, range.toMs, stepMs);
+      const list = q.results.history(q.job.batchIntervalMs).series(req.params.url, q.fromMs, q.toMs, stepMs);
       return { url: req.params.url, step: stepMs / 1000, points: points(list) };
     },
   );

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { noJob } from './errors.js';
-import { parseRange, rangeProps } from './params.js';
+import { historyQuery, parseRange, rangeProps } from './params.js';
 
 const topQuery = {
   type: 'object',
@@ -48,11 +48,10 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     '/api/windows',
     { schema: { summary: 'The windows whose end is in (from, to], oldest first, each with its top URLs rebuilt from the history', querystring: windowsQuery } },
     async (req, reply) => {
-      if (!deps.results || !deps.job) return noJob(reply);
-      const range = parseRange(reply, req.query, 3_600_000);
-      if (!range) return reply;
-      const rows = deps.results.windows(range.fromMs, range.toMs, req.query.limit);
-      const history = deps.results.history(deps.job.batchIntervalMs);
+      const q = historyQuery(deps, reply, req.query);
+      if (!q) return reply;
+      const rows = q.results.windows(q.fromMs, q.toMs, req.query.limit);
+      const history = q.results.history(q.job.batchIntervalMs);
       return {
         windows: rows.map((w) => ({
           start: iso(w.startMs),
