@@ -165,6 +165,8 @@ function renderTop(top) {
 }
 
 function renderStats(s) {
+  // An agent without a job (an edge with HTTP) sends no window: say so instead of loading.
+  if (!s.window) loaded('bars-empty', 'This agent runs no job: it counts no URLs (its files and rates are below).');
   $('rate').textContent = s.eventsPerSecond === null ? '–' : fmt.format(s.eventsPerSecond);
   $('f-pending').textContent = fmt.format(s.files.pending);
   $('f-progress').textContent = fmt.format(s.files.inProgress);
