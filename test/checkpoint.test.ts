@@ -58,12 +58,12 @@ describe('checkpoints', () => {
     assert.equal(await d.stop('SIGTERM'), 0);
   });
 
-  test('a garbage manifest, or a slot file that does not match its checksum, is refused', async () => {
+  test('a garbage manifest, or a segment file that does not match its checksum, is refused', async () => {
     const { dir } = await daemonWithCheckpoint();
-    const slotsDir = path.join(dir, 'checkpoint', 'slots');
+    const segmentsDir = path.join(dir, 'checkpoint', 'segments');
     const { readdirSync } = await import('node:fs');
-    const slot = readdirSync(slotsDir)[0]!;
-    writeFileSync(path.join(slotsDir, slot), '[["/a",999]]');
+    const segment = readdirSync(segmentsDir)[0]!;
+    writeFileSync(path.join(segmentsDir, segment), '[["/a",999]]');
     assert.match(await startFails(dir), /does not match its checksum/);
     writeFileSync(path.join(dir, 'checkpoint', 'manifest.json'), Buffer.from([0xde, 0xad, 0xbe, 0xef]));
     assert.match(await startFails(dir), /not a checkpoint manifest/);

@@ -14,33 +14,54 @@ const port = parentPort!;
 lowerThreadPriority(data.nice);
 const post = (event: JobEvent) => port.postMessage(event);
 const log = createLogger('logflow');
-const store = new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
-const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
-for (const id of data.localSources) job.addLocalSource(id);
-
-job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
-job.onTick(() => post({ type: 'stats', stats: job.stats() }));
-// Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
-setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
-
-port.on('message', (cmd: JobCommand) => {
-  if (cmd.type === 'forget') job.forget(cmd.key);
-  else if (cmd.type === 'stop') {
-    void job.stop().then(
-      () => {
-        store.close();
-        post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
-        port.close();
-      },
-      (err: Error) => post({ type: 'failed', message: err.message, code: (err as { code?: string }).code }),
-    );
+/** The results database, or undefined when it cannot be used (the host is told why). */
+function openStore(): ResultsStore | undefined {
+  try {
+    return new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
+  } catch (err) {
+    post({ type: 'failed', message: (err as Error).message, code: (err as { code?: string }).code });
+    port.close();
+    return undefined;
   }
-});
+}
 
-job.start(data.options).then(
-  () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
-  (err: Error) => {
-    store.close();
-    post({ type: 'failed', message: err.message, code: (err as { code?: string }).code });
-  },
-);
+const opened = openStore();
+if (opened) run(opened);
+
+function run(store: ResultsStore): void {
+  if (store.migration) {
+    log.warn({ database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to }, `results database migrated from schema ${store.migration.from} to ${store.migration.to}`);
+  }
+  if (store.repaired.minutes + store.repaired.hours > 0) {
+    log.info({ database: data.config.database, ...store.repaired }, 'history: wrote the minute and hour rollups that were missing');
+  }
+  const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
+  for (const id of data.localSources) job.addLocalSource(id);
+
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
+  job.onTick(() => post({ type: 'stats', stats: job.stats() }));
+  // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
+  setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
+
+  port.on('message', (cmd: JobCommand) => {
+    if (cmd.type === 'forget') job.forget(cmd.key);
+    else if (cmd.type === 'stop') {
+      void job.stop().then(
+        () => {
+          store.close();
+          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
+          port.close();
+        },
+        (err: Error) => post({ type: 'failed', message: err.message, code: (err as { code?: string }).code }),
+      );
+    }
+  });
+
+  job.start(data.options).then(
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
+    (err: Error) => {
+      store.close();
+      post({ type: 'failed', message: err.message, code: (err as { code?: string }).code });
+    },
+  );
+}

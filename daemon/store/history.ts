@@ -64,10 +64,17 @@ export function* decodeCounts(blob: Buffer): IterableIterator<[string, number]> 
   }
 }
 
-/** Writes closed batches and rolls minutes and hours up as they end; idempotent on replay. */
+/**
+ * Writes closed batches and rolls minutes and hours up as they end; idempotent on replay.
+ * At start it rolls up every minute (and hour) that has batches and no rollup yet: the last
+ * minutes before a stop, or any a version up to 2f37a76 skipped (it rolled up only the
+ * minute before the first batch after a restart, and range queries then missed the rest).
+ */
 export class HistoryWriter {
   readonly #save: (b: BatchResult) => void;
   #openMinute: number | undefined;
+  /** Rollups written at start because they were missing. */
+  repaired = { minutes: 0, hours: 0 };
 
   constructor(db: Database.Database, retentionMs: number) {
     const putBatch = db.prepare('INSERT OR REPLACE INTO batches (start_ms, events, parse_errors, counts) VALUES (?, ?, ?, ?)');
@@ -129,7 +136,28 @@ export class HistoryWriter {
       }
     };
 
-    this.#save = db.transaction((b: BatchResult) => {
+    const unrolledMinutes = db.prepare(
+      `SELECT DISTINCT start_ms - start_ms % ${MINUTE} AS minute FROM batches
+       WHERE start_ms < ? AND start_ms - start_ms % ${MINUTE} NOT IN (SELECT start_ms FROM totals WHERE level = 1) ORDER BY minute`,
+    ).pluck();
+    const unrolledHours = db.prepare(
+      `SELECT DISTINCT start_ms - start_ms % ${HOUR} AS hour FROM totals
+       WHERE level = 1 AND start_ms < ? AND start_ms - start_ms % ${HOUR} NOT IN (SELECT start_ms FROM totals WHERE level = 2) ORDER BY hour`,
+    ).pluck();
+    const newestBatch = db.prepare('SELECT MAX(start_ms) FROM batches').pluck();
+    db.transaction(() => {
+      const newest = newestBatch.get() as number | null;
+      if (newest === null) return;
+      // The newest minute may go on: it is rolled up when a batch of a later one comes.
+      this.#openMinute = floorTo(newest, MINUTE);
+      const minutes = unrolledMinutes.all(this.#openMinute) as number[];
+      for (const minute of minutes) rollUpMinute(minute);
+      const hours = new Set([...minutes.map((m) => floorTo(m, HOUR)), ...(unrolledHours.all(floorTo(newest, HOUR)) as number[])]);
+      for (const hour of hours) if (hour < floorTo(newest, HOUR)) rollUpHour(hour);
+      this.repaired = { minutes: minutes.length, hours: hours.size };
+    })();
+
+    const save = (b: BatchResult) => {
       putBatch.run(b.startMs, b.events, b.parseErrors, b.counts);
       const minute = floorTo(b.startMs, MINUTE);
       const open = this.#openMinute;
@@ -145,7 +173,9 @@ export class HistoryWriter {
         rollUpMinute(minute);
         if (floorTo(minute, HOUR) < floorTo(open, HOUR)) rollUpHour(floorTo(minute, HOUR));
       }
-    });
+    };
+    const saveAlone = db.transaction(save);
+    this.#save = (b) => (db.inTransaction ? save(b) : saveAlone(b));
   }
 
   save(batch: BatchResult): void {
