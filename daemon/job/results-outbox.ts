@@ -88,6 +88,20 @@ export class ResultsOutbox {
     return true;
   }
 
+  /**
+   * The store's background work (history rollups), once nothing waits; true if some remains.
+   * A failure is logged with the store's others and retried at the next call.
+   */
+  rollUp(budgetMs: number): boolean {
+    if (this.#queue.length > 0 || !this.#sink.rollUp) return false;
+    try {
+      return this.#sink.rollUp(budgetMs);
+    } catch (err) {
+      if (this.#failures++ === 0) this.#log.error({ err }, 'rolling up the history failed; retried every batch interval');
+      return false;
+    }
+  }
+
   /** Writes queue[from, to) in one transaction where the sink has them. */
   #write(from: number, to: number): void {
     const write = () => {

@@ -59,6 +59,10 @@ export interface JobStartOptions {
   readonly resetCheckpoint?: boolean;
 }
 
+/** Time per tick for history rollups while events arrive, and when none do. */
+const ROLLUP_BUSY_MS = 50;
+const ROLLUP_IDLE_MS = 400;
+
 const WAL_KIND_ARRAY = 1;
 const WAL_KIND_SINGLE = 2;
 
@@ -430,6 +434,7 @@ export class UrlWindowJob {
       this.#dirty = true;
       this.#lastArrivalMs = Date.now();
     }
+    if (this.#eventTime) this.#closeBehindWatermark();
     this.#publish();
   }
 
@@ -471,6 +476,23 @@ export class UrlWindowJob {
     }
     slot.events++;
     slot.counts.add(this.#window.urls.id(data, range.start, range.end));
+  }
+
+  /**
+   * Event time: closes the batches the watermark has passed as events come, not only at the
+   * tick. A replay reads ~27 hours of log per second: waiting for the tick kept ~100,000
+   * batches open (one per second of log) and allocated each. The newest slide's batches wait
+   * for the tick, which persists that window's top; the ones closed here persist their rows.
+   */
+  #closeBehindWatermark(): void {
+    if (Number.isNaN(this.#maxEventMs)) return;
+    const limit = this.#slotOf(this.#maxEventMs - this.#config.watermarkMs) - this.#slideSlots;
+    if (!(limit > this.#nextToClose)) return;
+    try {
+      this.#closeSlotsBefore(limit, false);
+    } catch (err) {
+      this.#log.error({ err }, 'closing a batch failed; retrying next batch interval');
+    }
   }
 
   #publish(): void {
@@ -526,13 +548,27 @@ export class UrlWindowJob {
       this.#log.error({ err }, 'closing a batch failed; retrying next batch interval');
     }
     // Results first: a checkpoint must not get ahead of what the database holds.
-    if (this.#results.flush()) this.#tryCheckpoint(false);
+    if (this.#results.flush()) {
+      this.#tryCheckpoint(false);
+      // History rollups, behind the batches: a slice of each tick while events come, more when idle.
+      const idle = Date.now() - this.#lastArrivalMs > this.#config.batchIntervalMs;
+      this.#results.rollUp(idle ? ROLLUP_IDLE_MS : ROLLUP_BUSY_MS);
+    }
     for (const listener of this.#tickListeners) listener();
     this.#schedule();
   }
 
   /** Closes every slot below `limit` in order; each slide boundary persists a result. */
-  #closeSlotsBefore(limit: number): void {
+  /** `newest`: the last slide boundary before `limit` is the newest window (its top is persisted). */
+  #closeSlotsBefore(limit: number, newest = true): void {
+    try {
+      this.#closeEach(limit, newest);
+    } finally {
+      this.#window.releaseEmptied();
+    }
+  }
+
+  #closeEach(limit: number, newest: boolean): void {
     while (this.#nextToClose < limit) {
       const started = performance.now();
       const k = this.#nextToClose;
@@ -547,7 +583,7 @@ export class UrlWindowJob {
         this.#dirty = true;
       }
       if ((k + 1) % this.#slideSlots === 0) {
-        if (limit - k <= this.#slideSlots) {
+        if (newest && limit - k <= this.#slideSlots) {
           this.#persist(k);
           const ms = performance.now() - started;
           this.#slideMs.push(ms);

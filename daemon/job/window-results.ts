@@ -32,4 +32,6 @@ export interface WindowResultSink {
    * closes thousands of batches per second: one transaction each was the whole cost.
    */
   transaction?(write: () => void): void;
+  /** Background work on what is stored (history rollups) for about `budgetMs`; true if some remains. */
+  rollUp?(budgetMs: number): boolean;
 }

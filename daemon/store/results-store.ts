@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BatchResult, UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
-import { HISTORY_SCHEMA, HistoryReader, HistoryWriter } from './history.js';
+import { HISTORY_SCHEMA, HistoryReader } from './history.js';
+import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
 
 const SCHEMA = `
@@ -87,9 +88,7 @@ export class ResultsStore implements WindowResultSink {
       insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
       prune.run(r.endMs - this.#retentionMs);
     };
-    const saveSlideAlone = this.#db.transaction(saveSlide);
-    // Within `transaction`, a plain call: a savepoint per result would cost what it saves.
-    this.#saveSlide = (r) => (this.#db.inTransaction ? saveSlide(r) : saveSlideAlone(r));
+    this.#saveSlide = inTransaction(this.#db, saveSlide);
   }
 
   /** Minute and hour rollups that were missing at start and were written. */
@@ -103,6 +102,10 @@ export class ResultsStore implements WindowResultSink {
 
   transaction(write: () => void): void {
     this.#transaction(write);
+  }
+
+  rollUp(budgetMs: number): boolean {
+    return this.#history?.rollUp(budgetMs) ?? false;
   }
 
   saveBatch(batch: BatchResult): void {
