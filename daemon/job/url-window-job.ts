@@ -59,8 +59,12 @@ export interface JobStartOptions {
   readonly resetCheckpoint?: boolean;
 }
 
-/** Time per tick for history rollups while events arrive, and when none do. */
-const ROLLUP_BUSY_MS = 50;
+/**
+ * Time per tick for history rollups while events arrive (at least one minute is rolled up
+ * per tick: live data needs one per 60 ticks), and when none do. Profile of a 1M-line,
+ * 27-hour replay: at 50 ms per busy tick the rollups took 1 s of the job thread's 9.5 s.
+ */
+const ROLLUP_BUSY_MS = 10;
 const ROLLUP_IDLE_MS = 400;
 
 const WAL_KIND_ARRAY = 1;
