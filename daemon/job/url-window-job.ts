@@ -563,12 +563,16 @@ export class UrlWindowJob {
   }
 
   /** Closes every slot below `limit` in order; each slide boundary persists a result. */
-  /** `newest`: the last slide boundary before `limit` is the newest window (its top is persisted). */
+  /**
+   * `newest`: the last slide boundary before `limit` is the newest window (its top is
+   * persisted), and the ids that left are released (a pass over the open batches: done per
+   * tick, not per call, since 7,200 open batches made it the replay's largest cost).
+   */
   #closeSlotsBefore(limit: number, newest = true): void {
     try {
       this.#closeEach(limit, newest);
     } finally {
-      this.#window.releaseEmptied();
+      if (newest) this.#window.releaseEmptied();
     }
   }
 
