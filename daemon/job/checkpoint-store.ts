@@ -171,8 +171,10 @@ export class CheckpointStore {
     const slotRefs = state.slots.map(place);
     const openRefs = state.open.map(place);
     if (pieces.length > 0) {
-      writeFileDurably(this.#segmentFile(seq), pieces);
-      this.#segments.set(seq, sha1Of(pieces));
+      // One write: a piece per write was a system call per open batch (7,200 at watermark 7200).
+      const segment = Buffer.concat(pieces, at);
+      writeFileDurably(this.#segmentFile(seq), segment);
+      this.#segments.set(seq, sha1Of(segment));
     }
     const live = new Set([...slotRefs, ...openRefs].map((r) => r.seg));
     const manifest: Manifest = {
