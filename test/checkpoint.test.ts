@@ -6,6 +6,7 @@ import { AvroRpcClient, batchFromLines } from '../daemon/channel/index.js';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
+import { startFails } from './helpers/start-fails.js';
 
 interface Stats {
   eventsCounted: number;
@@ -29,16 +30,6 @@ async function daemonWithCheckpoint(): Promise<{ dir: string }> {
   await waitFor('the file', async () => ((await d.get<Stats>('/api/stats')).body.eventsCounted === 2 ? true : undefined));
   assert.equal(await d.stop('SIGTERM'), 0);
   return { dir };
-}
-
-function startFails(dir: string, args: string[] = ['--conf-file', 'agent.conf']): Promise<string> {
-  return startDaemon(dir, args).then(
-    async (d) => {
-      await d.stop('SIGKILL');
-      assert.fail('the daemon started');
-    },
-    (err: Error) => err.message,
-  );
 }
 
 describe('checkpoints', () => {

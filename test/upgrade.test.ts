@@ -10,6 +10,7 @@ import { fileKeyOf, sourceIdOf } from '../daemon/source/spooldir-source.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
+import { startFails } from './helpers/start-fails.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
 
@@ -69,16 +70,6 @@ function editManifest(dir: string, edit: (m: Record<string, unknown>) => void): 
   edit(m);
   const body = JSON.stringify(m);
   writeFileSync(file, JSON.stringify({ sha1: sha1(body), manifest: body }));
-}
-
-function startFails(dir: string): Promise<string> {
-  return startDaemon(dir).then(
-    async (d) => {
-      await d.stop('SIGKILL');
-      assert.fail('the daemon started');
-    },
-    (err: Error) => err.message,
-  );
 }
 
 describe('upgrades keep the checkpoint and the history', () => {
