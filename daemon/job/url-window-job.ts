@@ -96,6 +96,8 @@ export class UrlWindowJob {
   #maxEventMs = NaN;
   /** When the last event arrived (wall clock), for `flushAfterIdle`. */
   #lastArrivalMs = 0;
+  /** `eventsIn` at the last tick: whether events came since. */
+  #eventsAtLastTick = 0;
   #late = 0;
   /** Parse errors seen before the first event time (no batch to put them in yet). */
   #pendingParseErrors = 0;
@@ -554,8 +556,11 @@ export class UrlWindowJob {
     // Results first: a checkpoint must not get ahead of what the database holds.
     if (this.#results.flush()) {
       this.#tryCheckpoint(false);
-      // History rollups, behind the batches: a slice of each tick while events come, more when idle.
-      const idle = Date.now() - this.#lastArrivalMs > this.#config.batchIntervalMs;
+      // History rollups, behind the batches: a slice of each tick while events come, more when
+      // none came since the last tick (not "none for a batch interval": under load a tick that
+      // flushes a replay's results lasts longer than that, and the rollups then ran at full length).
+      const idle = this.#eventsIn === this.#eventsAtLastTick;
+      this.#eventsAtLastTick = this.#eventsIn;
       this.#results.rollUp(idle ? ROLLUP_IDLE_MS : ROLLUP_BUSY_MS);
     }
     for (const listener of this.#tickListeners) listener();
