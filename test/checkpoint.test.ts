@@ -6,6 +6,7 @@ import { AvroRpcClient, batchFromLines } from '../daemon/channel/index.js';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
+import { startFails } from './helpers/start-fails.js';
 
 interface Stats {
   eventsCounted: number;
@@ -31,16 +32,6 @@ async function daemonWithCheckpoint(): Promise<{ dir: string }> {
   return { dir };
 }
 
-function startFails(dir: string, args: string[] = ['--conf-file', 'agent.conf']): Promise<string> {
-  return startDaemon(dir, args).then(
-    async (d) => {
-      await d.stop('SIGKILL');
-      assert.fail('the daemon started');
-    },
-    (err: Error) => err.message,
-  );
-}
-
 describe('checkpoints', () => {
   test('a truncated manifest stops start-up with a clear error; --reset-checkpoint starts afresh', async () => {
     const { dir } = await daemonWithCheckpoint();
@@ -58,12 +49,12 @@ describe('checkpoints', () => {
     assert.equal(await d.stop('SIGTERM'), 0);
   });
 
-  test('a garbage manifest, or a slot file that does not match its checksum, is refused', async () => {
+  test('a garbage manifest, or a segment file that does not match its checksum, is refused', async () => {
     const { dir } = await daemonWithCheckpoint();
-    const slotsDir = path.join(dir, 'checkpoint', 'slots');
+    const segmentsDir = path.join(dir, 'checkpoint', 'segments');
     const { readdirSync } = await import('node:fs');
-    const slot = readdirSync(slotsDir)[0]!;
-    writeFileSync(path.join(slotsDir, slot), '[["/a",999]]');
+    const segment = readdirSync(segmentsDir)[0]!;
+    writeFileSync(path.join(segmentsDir, segment), '[["/a",999]]');
     assert.match(await startFails(dir), /does not match its checksum/);
     writeFileSync(path.join(dir, 'checkpoint', 'manifest.json'), Buffer.from([0xde, 0xad, 0xbe, 0xef]));
     assert.match(await startFails(dir), /not a checkpoint manifest/);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { clfTime, generateLines } from '../scripts/access-log-generator.js';
+import { parseAgentConfig } from '../daemon/conf/index.js';
+import { configErrorOf } from './helpers/config-error.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 
 interface Stats {
@@ -157,5 +159,50 @@ describe('event time', () => {
     }
     assert.equal((await daemon.get<Stats>('/api/stats')).body.lateEvents, 0);
     assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+  test('flushAfterIdle: the tail of a dropped historical log is counted within flushAfterIdle + 2 s after the file completes; older lines after that are late', async () => {
+    const dir = tempDir();
+    // Every line of the log is within the watermark of the newest: without the idle flush none closes.
+    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 2\n');
+    mkdirSync(path.join(dir, 'spool'));
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const lines = [...generateLines({ lines: 5000, urls: 50, seed: 77, startMs: START, spanSeconds: 3600 })];
+    writeFileSync(path.join(dir, 'tail.tmp'), lines.join('\n') + '\n');
+    renameSync(path.join(dir, 'tail.tmp'), path.join(dir, 'spool', 'tail.log'));
+    await waitFor('the file to complete', () => existsSync(path.join(dir, 'spool', 'tail.log.COMPLETED')), 30_000);
+    const completed = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const want = expectedIn(lines, START, START + 2 * 3600_000);
+    const total = [...want.values()].reduce((a, b) => a + b, 0);
+    const range = `/api/top?n=100&from=${iso(START)}&to=${iso(START + 2 * 3600_000)}`;
+    const body = await waitFor('the tail in the history', async () => {
+      const { body: b } = await daemon.get<Top>(range);
+      return b.total === total ? b : undefined;
+    }, 2000 + 2000 - (Date.now() - completed));
+    for (const { url, count } of body.urls) assert.equal(count, want.get(url), url);
+    const { body: stats } = await daemon.get<Stats>('/api/stats');
+    assert.equal(stats.eventsCounted, total);
+    // The watermark is past the newest line now: an older line that comes later is late.
+    const old = `9.9.9.9 - - [${clfTime(START + 1800_000)}] "GET /after-flush HTTP/1.1" 200 1`;
+    writeFileSync(path.join(dir, 'late.tmp'), old + '\n');
+    renameSync(path.join(dir, 'late.tmp'), path.join(dir, 'spool', 'late.log'));
+    await waitFor('the late line', async () => ((await daemon.get<Stats>('/api/stats')).body.lateEvents === 1 ? true : undefined));
+    assert.equal((await daemon.get<Top>(range)).body.total, total);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
+  test('flushAfterIdle must be a number of seconds; the error names the key', () => {
+    const base = 'a1.sources = r1\na1.channels = c1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\n' +
+      'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\n';
+    const parse = (t: string) => parseAgentConfig(t, 'test.conf', 'a1', '/base');
+    for (const bad of ['-1', 'soon', '']) {
+      const err = configErrorOf(parse, `${base}a1.jobs.j1.flushAfterIdle = ${bad}\n`);
+      assert.equal(err.key, 'a1.jobs.j1.flushAfterIdle', bad);
+      assert.match(err.message, /flushAfterIdle/);
+    }
+    const job = (t: string) => parse(t).jobs[0]!;
+    assert.equal(job(base).flushAfterIdleMs, 10_000);
+    assert.equal(job(`${base}a1.jobs.j1.flushAfterIdle = 0\n`).flushAfterIdleMs, 0);
   });
 });

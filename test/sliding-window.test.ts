@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SlidingWindow, topK } from '../daemon/job/index.js';
+import { BatchCounts, SlidingWindow, topK } from '../daemon/job/index.js';
 
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
 
@@ -71,6 +71,27 @@ describe('sliding window', () => {
     }
   });
 
+  test('a batch counts like a Map, sparse and then dense past 2048 URLs, and again after clear()', () => {
+    const batch = new BatchCounts();
+    for (const distinct of [10, 3000, 100]) {
+      batch.clear();
+      const want = new Map<number, number>();
+      let seed = distinct;
+      for (let i = 0; i < distinct * 5; i++) {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        const id = (seed % distinct) * 37;
+        batch.add(id, 1 + (i % 3));
+        want.set(id, (want.get(id) ?? 0) + 1 + (i % 3));
+      }
+      assert.equal(batch.size, want.size);
+      for (const [id, n] of want) assert.equal(batch.count(id), n, `id ${id}`);
+      assert.equal(batch.count(1), 0);
+      assert.ok(!batch.has(distinct * 37 + 1));
+      const listed = new Map(Array.from(batch.touched.subarray(0, batch.size), (id, i) => [id, batch.values[i]!]));
+      assert.deepEqual(listed, want);
+    }
+  });
+
   test('closed batches are reused for new ones: every window equals a brute-force sum of its slots', () => {
     let seed = 11;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -79,7 +100,7 @@ describe('sliding window', () => {
     const reused = new Set<unknown>();
     for (let k = 0; k < 60; k++) {
       const batch = w.openBatch();
-      reused.add(batch.counts);
+      reused.add(batch);
       const s = new Map<string, number>();
       for (let i = 0; i < 200; i++) {
         const url = `/u${Math.floor(rand() * rand() * 500)}`;
@@ -101,11 +122,15 @@ describe('sliding window', () => {
     w.advance(0, w.openBatchFrom([['/a', 1], ['/kept', 2]]), 3);
     w.advance(1, undefined, 0);
     w.advance(2, undefined, 0); // slot 0 left: /a is gone, /kept is still in the open batch
+    w.releaseEmptied(); // (the job does this after each run of advances)
     assert.equal(w.size, 0);
     assert.equal(w.urls.size, 1);
     w.advance(3, open, 1);
     assert.deepEqual(Object.fromEntries(w.entries()), { '/kept': 1 });
-    for (let k = 4; k < 200; k++) w.advance(k, w.openBatchFrom([[`/u${k}`, 1]]), 1);
+    for (let k = 4; k < 200; k++) {
+      w.advance(k, w.openBatchFrom([[`/u${k}`, 1]]), 1);
+      w.releaseEmptied();
+    }
     assert.ok(w.urls.idLimit < 10, `ids are reused (${w.urls.idLimit} allocated)`);
     assert.deepEqual(Object.fromEntries(w.entries()), { '/u198': 1, '/u199': 1 });
   });

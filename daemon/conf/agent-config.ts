@@ -128,6 +128,8 @@ export interface UrlWindowJobConfig {
   readonly time: 'processing' | 'event';
   /** Event time: how late an event may be before its batch closes without it. */
   readonly watermarkMs: number;
+  /** Event time: with no new event for this long, every open batch closes (0: never). */
+  readonly flushAfterIdleMs: number;
   /** Keep per-batch counts (and minute/hour rollups) for range queries. */
   readonly history: boolean;
   /** How long the history is kept. */
@@ -487,6 +489,7 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     stripQueryString: r.bool(p + '.stripQueryString', false),
     time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
     watermarkMs: r.seconds(p + '.watermark', 60, 0),
+    flushAfterIdleMs: r.seconds(p + '.flushAfterIdle', 10, 0),
     history: r.bool(p + '.history', true),
     retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
     maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),

@@ -43,6 +43,12 @@ function openStore(): ResultsStore | undefined {
 }
 
 function run(store: ResultsStore): void {
+  if (store.migration) {
+    log.warn({ database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to }, `results database migrated from schema ${store.migration.from} to ${store.migration.to}`);
+  }
+  if (store.repaired.minutes + store.repaired.hours > 0) {
+    log.info({ database: data.config.database, ...store.repaired }, 'history: wrote the minute and hour rollups that were missing');
+  }
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 

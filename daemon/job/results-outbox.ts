@@ -1,6 +1,12 @@
 import type { Logger } from '../log.js';
 import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
 
+/**
+ * Results per transaction: a replay's catch-up writes ~200,000 per second of work, and a
+ * chunk keeps one transaction (and the memory of its journal) bounded.
+ */
+const CHUNK = 20_000;
+
 type Pending =
   | { readonly kind: 'batch'; readonly batch: BatchResult }
   | { readonly kind: 'window'; result: WindowResult; onWritten: (() => void) | undefined; superseded: boolean };
@@ -50,17 +56,21 @@ export class ResultsOutbox {
     this.#queue.push({ kind: 'batch', batch });
   }
 
-  /** Writes what waits, in order; false if the store failed (the rest waits for the next call). */
+  /**
+   * Writes what waits, in order, up to `CHUNK` results per transaction; false if the store
+   * failed (the rest waits for the next call).
+   */
   flush(): boolean {
     let i = 0;
     try {
-      for (; i < this.#queue.length; i++) {
-        const p = this.#queue[i]!;
-        if (p.kind === 'batch') this.#sink.saveBatch(p.batch);
-        else if (!p.superseded) {
-          this.#sink.saveWindow(p.result);
-          p.onWritten?.();
+      while (i < this.#queue.length) {
+        const end = Math.min(this.#queue.length, i + CHUNK);
+        this.#write(i, end);
+        for (let j = i; j < end; j++) {
+          const p = this.#queue[j]!;
+          if (p.kind === 'window' && !p.superseded) p.onWritten?.();
         }
+        i = end;
       }
     } catch (err) {
       this.#queue = this.#queue.slice(i);
@@ -76,5 +86,32 @@ export class ResultsOutbox {
       this.#failures = 0;
     }
     return true;
+  }
+
+  /**
+   * The store's background work (history rollups), once nothing waits; true if some remains.
+   * A failure is logged with the store's others and retried at the next call.
+   */
+  rollUp(budgetMs: number): boolean {
+    if (this.#queue.length > 0 || !this.#sink.rollUp) return false;
+    try {
+      return this.#sink.rollUp(budgetMs);
+    } catch (err) {
+      if (this.#failures++ === 0) this.#log.error({ err }, 'rolling up the history failed; retried every batch interval');
+      return false;
+    }
+  }
+
+  /** Writes queue[from, to) in one transaction where the sink has them. */
+  #write(from: number, to: number): void {
+    const write = () => {
+      for (let j = from; j < to; j++) {
+        const p = this.#queue[j]!;
+        if (p.kind === 'batch') this.#sink.saveBatch(p.batch);
+        else if (!p.superseded) this.#sink.saveWindow(p.result);
+      }
+    };
+    if (this.#sink.transaction) this.#sink.transaction(write);
+    else write();
   }
 }

@@ -27,4 +27,11 @@ export interface WindowResultSink {
   saveWindow(result: WindowResult): void;
   /** Records a closed batch in the history; saving the same batch again replaces it. */
   saveBatch(batch: BatchResult): void;
+  /**
+   * Runs `write` (calls of the two above) as one transaction, all or nothing. A replay
+   * closes thousands of batches per second: one transaction each was the whole cost.
+   */
+  transaction?(write: () => void): void;
+  /** Background work on what is stored (history rollups) for about `budgetMs`; true if some remains. */
+  rollUp?(budgetMs: number): boolean;
 }

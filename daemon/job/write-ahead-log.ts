@@ -1,9 +1,18 @@
-import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { LogflowError } from '../errors.js';
 import { syncDirectory } from './durable-file.js';
 
 const RECORD_HEADER = 8; // [length u32][crc32 u32]
+/**
+ * Segment formats: 1 (up to 2f37a76) starts with its first record; 2 starts with
+ * `LFWAL\0` and the format as u16. A format-1 record length never reads as the magic
+ * (`LFWA` is 1.1 GB, over the 1 GiB frame limit), so both are told apart by their bytes.
+ */
+export const WAL_FORMAT = 2;
+const MAGIC = Buffer.from('LFWAL\0', 'latin1');
+const SEGMENT_HEADER = MAGIC.length + 2;
 
 /**
  * The receiver's write-ahead log for events from other processes: a call is appended and
@@ -23,7 +32,7 @@ export class WriteAheadLog {
     this.#dir = dir;
     mkdirSync(dir, { recursive: true });
     this.#seq = seq;
-    this.#fd = openSync(this.#segment(seq), 'a');
+    this.#fd = openSegment(this.#segment(seq));
     syncDirectory(dir);
   }
 
@@ -78,7 +87,7 @@ export class WriteAheadLog {
     this.#dirty = false;
     for (const w of waiters) w.resolve();
     this.#seq++;
-    this.#fd = openSync(this.#segment(this.#seq), 'a');
+    this.#fd = openSegment(this.#segment(this.#seq));
     // A sync still running on the old segment must finish before its descriptor closes.
     if (this.#syncing) void this.#syncing.then(() => closeSync(old));
     else closeSync(old);
@@ -110,7 +119,7 @@ export class WriteAheadLog {
     for (const s of segments(dir)) {
       if (s < seq) continue;
       const data = readFileSync(segmentPath(dir, s));
-      let pos = 0;
+      let pos = segmentStart(data, segmentPath(dir, s));
       while (pos + RECORD_HEADER <= data.length) {
         const len = data.readUInt32LE(pos);
         const end = pos + RECORD_HEADER + len;
@@ -127,6 +136,32 @@ export class WriteAheadLog {
   static lastSegment(dir: string): number {
     return segments(dir).at(-1) ?? -1;
   }
+}
+
+/** Opens a segment for appending; a new one gets the header of the current format. */
+function openSegment(file: string): number {
+  const fd = openSync(file, 'a');
+  if (fstatSync(fd).size === 0) {
+    const header = Buffer.alloc(SEGMENT_HEADER);
+    MAGIC.copy(header);
+    header.writeUInt16LE(WAL_FORMAT, MAGIC.length);
+    writeSync(fd, header);
+  }
+  return fd;
+}
+
+/** Where a segment's records start, by its format; refuses a format newer than this code's. */
+function segmentStart(data: Buffer, file: string): number {
+  if (data.length < SEGMENT_HEADER || data.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) return 0; // format 1
+  const format = data.readUInt16LE(MAGIC.length);
+  if (format > WAL_FORMAT) {
+    throw new LogflowError(
+      'LF_CHECKPOINT_INCOMPATIBLE',
+      `the write-ahead-log segment ${file} has format ${format}, written by a newer logflow; this one reads formats 1 to ${WAL_FORMAT}. ` +
+        'Run the logflow that wrote it, or start once with --reset-checkpoint (events it holds that were answered OK are lost).',
+    );
+  }
+  return SEGMENT_HEADER;
 }
 
 function segmentPath(dir: string, seq: number): string {

@@ -68,8 +68,13 @@ function latin1ToUtf8(data: Buffer, starts: Int32Array, ends: Int32Array, count:
   return { data: Buffer.concat(parts, at), starts: newStarts, ends: newEnds };
 }
 
-function sourceIdOf(spoolDir: string): string {
+export function sourceIdOf(spoolDir: string): string {
   return createHash('sha1').update(`${os.hostname()}:${spoolDir}`).digest('hex').slice(0, 8);
+}
+
+/** A file's key in position headers and checkpoints: this name, inode, size and mtime. */
+export function fileKeyOf(sourceId: string, name: string, st: { ino: number; size: number; mtimeMs: number }): string {
+  return `${sourceId}-${createHash('sha1').update(`${name}|${st.ino}|${st.size}|${st.mtimeMs}`).digest('hex').slice(0, 12)}`;
 }
 
 interface Candidate {
@@ -291,7 +296,7 @@ export class SpoolDirSource {
       const gzip = status.name.endsWith('.gz');
       const file: OpenFile = {
         status,
-        key: `${this.#sourceId}-${createHash('sha1').update(`${status.name}|${st.ino}|${st.size}|${st.mtimeMs}`).digest('hex').slice(0, 12)}`,
+        key: fileKeyOf(this.#sourceId, status.name, st),
         // For gzip, the decompressed size is known once it is read to its end.
         size: gzip ? Infinity : st.size,
         outstanding: 0,

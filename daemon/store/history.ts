@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { BatchCounts, UrlInterner, type BatchResult, type UrlCount } from '../job/index.js';
+import type { UrlCount } from '../job/index.js';
 
 /**
  * The history, in three levels:
@@ -37,8 +37,8 @@ CREATE TABLE IF NOT EXISTS totals (
 ) WITHOUT ROWID;
 `;
 
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
+export const MINUTE = 60_000;
+export const HOUR = 3_600_000;
 export const LEVEL_MS = [0, MINUTE, HOUR] as const;
 
 /** Encodes URL counts as the job does: `[count u32][length u32][URL bytes]` per URL. */
@@ -61,95 +61,6 @@ export function* decodeCounts(blob: Buffer): IterableIterator<[string, number]> 
     const len = blob.readUInt32LE(pos + 4);
     yield [blob.toString('utf8', pos + 8, pos + 8 + len), count];
     pos += 8 + len;
-  }
-}
-
-/** Writes closed batches and rolls minutes and hours up as they end; idempotent on replay. */
-export class HistoryWriter {
-  readonly #save: (b: BatchResult) => void;
-  #openMinute: number | undefined;
-
-  constructor(db: Database.Database, retentionMs: number) {
-    const putBatch = db.prepare('INSERT OR REPLACE INTO batches (start_ms, events, parse_errors, counts) VALUES (?, ?, ?, ?)');
-    const minuteBatches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
-    const urlId = db.prepare('INSERT INTO urls (url) VALUES (?) ON CONFLICT (url) DO UPDATE SET url = url RETURNING id').pluck();
-    const clearLevel = db.prepare('DELETE FROM counts WHERE level = ? AND start_ms = ?');
-    const clearTotals = db.prepare('DELETE FROM totals WHERE level = ? AND start_ms = ?');
-    const putCount = db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)');
-    const putTotals = db.prepare('INSERT INTO totals (level, start_ms, events, parse_errors) VALUES (?, ?, ?, ?)');
-    const hourFromMinutes = db.prepare(
-      `INSERT INTO counts (level, start_ms, url_id, count)
-       SELECT 2, ?, url_id, SUM(count) FROM counts WHERE level = 1 AND start_ms >= ? AND start_ms < ? GROUP BY url_id`,
-    );
-    const hourTotals = db.prepare(
-      `INSERT INTO totals (level, start_ms, events, parse_errors)
-       SELECT 2, ?, COALESCE(SUM(events), 0), COALESCE(SUM(parse_errors), 0) FROM totals WHERE level = 1 AND start_ms >= ? AND start_ms < ?`,
-    );
-    const pruneBatches = db.prepare('DELETE FROM batches WHERE start_ms < ?');
-    const pruneCounts = db.prepare('DELETE FROM counts WHERE level = ? AND start_ms < ?');
-    const pruneTotals = db.prepare('DELETE FROM totals WHERE level = ? AND start_ms < ?');
-
-    const rollUpMinute = (minute: number) => {
-      clearLevel.run(1, minute);
-      clearTotals.run(1, minute);
-      // Summed by the URLs' bytes: a minute of a million distinct URLs costs an arena and
-      // typed arrays, not a Map of a million strings (measured: ~90 MB less at peak).
-      const interner = new UrlInterner(1024);
-      const sums = new BatchCounts();
-      let events = 0;
-      let parseErrors = 0;
-      for (const b of minuteBatches.iterate(minute, minute + MINUTE) as IterableIterator<{ events: number; parseErrors: number; counts: Buffer }>) {
-        events += b.events;
-        parseErrors += b.parseErrors;
-        const blob = b.counts;
-        for (let pos = 0; pos < blob.length;) {
-          const len = blob.readUInt32LE(pos + 4);
-          sums.add(interner.id(blob, pos + 8, pos + 8 + len), blob.readUInt32LE(pos));
-          pos += 8 + len;
-        }
-      }
-      for (let i = 0; i < sums.size; i++) {
-        const id = sums.touched[i]!;
-        putCount.run(1, minute, urlId.get(interner.url(id)!), sums.counts[id]!);
-      }
-      putTotals.run(1, minute, events, parseErrors);
-    };
-    const rollUpHour = (hour: number) => {
-      clearLevel.run(2, hour);
-      clearTotals.run(2, hour);
-      hourFromMinutes.run(hour, hour, hour + HOUR);
-      hourTotals.run(hour, hour, hour + HOUR);
-    };
-    const prune = (now: number) => {
-      // A rollup row goes once all of its minute or hour is older than the retention.
-      pruneBatches.run(now - retentionMs);
-      for (const level of [1, 2]) {
-        pruneCounts.run(level, now - retentionMs - LEVEL_MS[level]!);
-        pruneTotals.run(level, now - retentionMs - LEVEL_MS[level]!);
-      }
-    };
-
-    this.#save = db.transaction((b: BatchResult) => {
-      putBatch.run(b.startMs, b.events, b.parseErrors, b.counts);
-      const minute = floorTo(b.startMs, MINUTE);
-      const open = this.#openMinute;
-      if (open === undefined || minute > open) {
-        // The minute before this batch is over (or, after a restart, may be): roll it up.
-        const previous = open ?? minute - MINUTE;
-        rollUpMinute(previous);
-        if (floorTo(previous, HOUR) < floorTo(minute, HOUR)) rollUpHour(floorTo(previous, HOUR));
-        this.#openMinute = minute;
-        prune(b.startMs);
-      } else if (minute < open) {
-        // A batch of a minute already rolled up (a replay): roll it up again.
-        rollUpMinute(minute);
-        if (floorTo(minute, HOUR) < floorTo(open, HOUR)) rollUpHour(floorTo(minute, HOUR));
-      }
-    });
-  }
-
-  save(batch: BatchResult): void {
-    this.#save(batch);
   }
 }
 
@@ -308,6 +219,6 @@ function compareBytes(a: string, b: string): number {
   return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-function floorTo(ms: number, size: number): number {
+export function floorTo(ms: number, size: number): number {
   return Math.floor(ms / size) * size;
 }

@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BatchResult, UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
-import { HISTORY_SCHEMA, HistoryReader, HistoryWriter } from './history.js';
+import { HISTORY_SCHEMA, HistoryReader } from './history.js';
+import { HistoryWriter, inTransaction } from './history-writer.js';
+import { openSchema, type SchemaMigration } from './schema-version.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS latest_window (
@@ -41,6 +43,9 @@ export interface LatestWindow {
 export class ResultsStore implements WindowResultSink {
   readonly #db: Database.Database;
   readonly #saveSlide: (r: WindowResult) => void;
+  readonly #transaction: (write: () => void) => void;
+  /** What opening did to an older database's schema (undefined when nothing). */
+  readonly migration: SchemaMigration | undefined;
   readonly #retentionMs: number;
   readonly #history: HistoryWriter | undefined;
 
@@ -50,10 +55,16 @@ export class ResultsStore implements WindowResultSink {
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
-    this.#db.exec(SCHEMA);
-    this.#db.exec(HISTORY_SCHEMA);
+    this.migration = openSchema(
+      this.#db,
+      file,
+      () => this.#db.exec(SCHEMA + HISTORY_SCHEMA),
+      // 0 -> 1: no table changed; the rollups a restart skipped are written at start (below).
+      () => undefined,
+    );
     this.#retentionMs = opts.retentionMs ?? 7 * 24 * 3600 * 1000;
     this.#history = opts.history === false ? undefined : new HistoryWriter(this.#db, this.#retentionMs);
+    this.#transaction = this.#db.transaction((write: () => void) => write());
     const upsertLatest = this.#db.prepare(
       `INSERT INTO latest_window (id, start_ms, end_ms, total, distinct_urls) VALUES (1, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms, end_ms = excluded.end_ms,
@@ -65,7 +76,7 @@ export class ResultsStore implements WindowResultSink {
       'INSERT OR REPLACE INTO windows (end_ms, start_ms, total, distinct_urls) VALUES (?, ?, ?, ?)',
     );
     const prune = this.#db.prepare('DELETE FROM windows WHERE end_ms < ?');
-    this.#saveSlide = this.#db.transaction((r: WindowResult) => {
+    const saveSlide = (r: WindowResult) => {
       if (r.rowOnly) {
         insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
         return;
@@ -76,11 +87,25 @@ export class ResultsStore implements WindowResultSink {
       r.top.forEach((u, i) => insertTop.run(i + 1, u.url, u.count));
       insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
       prune.run(r.endMs - this.#retentionMs);
-    });
+    };
+    this.#saveSlide = inTransaction(this.#db, saveSlide);
+  }
+
+  /** Minute and hour rollups that were missing at start and were written. */
+  get repaired(): { minutes: number; hours: number } {
+    return this.#history?.repaired ?? { minutes: 0, hours: 0 };
   }
 
   saveWindow(result: WindowResult): void {
     this.#saveSlide(result);
+  }
+
+  transaction(write: () => void): void {
+    this.#transaction(write);
+  }
+
+  rollUp(budgetMs: number): boolean {
+    return this.#history?.rollUp(budgetMs) ?? false;
   }
 
   saveBatch(batch: BatchResult): void {

@@ -1,0 +1,38 @@
+import type Database from 'better-sqlite3';
+import { LogflowError } from '../errors.js';
+
+/**
+ * The results database's schema version (`PRAGMA user_version`). 0: up to 2f37a76 (no
+ * version; its history could miss minute and hour rollups after a restart). 1: the same
+ * tables, rollups repaired at start.
+ */
+export const SCHEMA_VERSION = 1;
+
+/** What opening the database did to its schema, for the log. */
+export interface SchemaMigration {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Checks the version of an existing database, refusing one written by a newer logflow;
+ * `migrate(from)` runs inside the transaction that stamps the new version. Returns the
+ * migration done, if any (none for a new, empty database).
+ */
+export function openSchema(db: Database.Database, file: string, create: () => void, migrate: (from: number) => void): SchemaMigration | undefined {
+  const found = db.pragma('user_version', { simple: true }) as number;
+  if (found > SCHEMA_VERSION) {
+    throw new LogflowError(
+      'LF_CHECKPOINT_INCOMPATIBLE',
+      `the results database ${file} has schema version ${found}, written by a newer logflow; this one reads versions 0 to ${SCHEMA_VERSION}. ` +
+        'Run the logflow that wrote it, or point a1.jobs.<job>.database at a new file (the history starts empty).',
+    );
+  }
+  const existed = (db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number) > 0;
+  db.transaction(() => {
+    create();
+    if (existed && found < SCHEMA_VERSION) migrate(found);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+  return existed && found < SCHEMA_VERSION ? { from: found, to: SCHEMA_VERSION } : undefined;
+}
