@@ -5,6 +5,9 @@ import { HttpHost, type MetricsInput, type PipelineStats } from './http/index.js
 import { JobHost, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
+import * as jetstreamSink from './sink/jetstream/config.js';
+import * as partialCounter from './job/partial/config.js';
+import type { PartialCounter } from './job/partial/partial-counter.js';
 import { AvroSource, SpoolDirSource } from './source/index.js';
 import { lowerThreadPriority } from './thread-priority.js';
 
@@ -20,7 +23,8 @@ export class Agent {
   readonly #channels: Map<string, Channel>;
   readonly #sources: SpoolDirSource[];
   readonly #avroSources: AvroSource[];
-  readonly #sinks: AvroSink[];
+  readonly #sinks: { start(): void; stop(): Promise<void> }[];
+  readonly #counters: PartialCounter[];
   readonly #job: JobHost | undefined;
   #http: HttpHost | undefined;
 
@@ -29,7 +33,11 @@ export class Agent {
     this.config = config;
     this.#log = logger;
     this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
-    this.#sinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
+    this.#sinks = [
+      ...config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger)),
+      ...config.jetstreamSinks.map((c) => jetstreamSink.build(c, this.#channels.get(c.channel)!, logger)),
+    ];
+    this.#counters = config.counters.map((c) => partialCounter.build(c, logger));
     const jobConfig = config.jobs[0];
     if (jobConfig) this.#job = new JobHost(jobConfig, logger);
     // When the sink feeds this process's job, files finish on the job's checkpoint, not
@@ -71,6 +79,7 @@ export class Agent {
     const loading = this.#http?.load();
     for (const ch of this.#channels.values()) if (ch instanceof FileChannel) await ch.open();
     if (this.#job) await this.#job.start(opts, http?.pipelineNice ?? 0);
+    for (const counter of this.#counters) counter.start();
     for (const sink of this.#sinks) sink.start();
     let nice: number | undefined;
     if (this.#http && http) {
@@ -91,6 +100,7 @@ export class Agent {
     for (const source of this.#avroSources) await source.stop();
     for (const source of this.#sources) await source.stop();
     for (const sink of this.#sinks) await sink.stop();
+    for (const counter of this.#counters) await counter.stop();
     await this.#job?.stop();
     for (const source of this.#sources) await source.completeFinished();
     await this.#http?.close();

@@ -4,6 +4,7 @@ import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
+import { CountsInput } from './partial/counts-input.js';
 
 /**
  * The job in its own thread: decoding, parsing and counting use the second core while the
@@ -26,7 +27,7 @@ setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
 port.on('message', (cmd: JobCommand) => {
   if (cmd.type === 'forget') job.forget(cmd.key);
   else if (cmd.type === 'stop') {
-    void job.stop().then(
+    void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
       () => {
         store.close();
         post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
@@ -37,7 +38,11 @@ port.on('message', (cmd: JobCommand) => {
   }
 });
 
+// A query node (`input = jetstream`) reads partial counts once its checkpoint is restored.
+const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
 job.start(data.options).then(
+  () => input?.start(),
+).then(
   () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
   (err: Error) => {
     store.close();
