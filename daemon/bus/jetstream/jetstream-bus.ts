@@ -98,6 +98,9 @@ export class JetStreamBus implements Bus {
             opt_start_seq: next,
           });
           const messages = await consumer.consume({
+            // Pull requests of 2 s (heartbeats every second): a restarted server is
+            // noticed in seconds, not after the 30 s default.
+            expires: 2_000,
             callback: (m: JsMsg) => {
               if (stopped) return;
               next = m.seq + 1;
