@@ -25,17 +25,3 @@ export function encodeBatch(batch: EventBatch): Buffer {
 export function batchHeaders(batch: EventBatch): Record<string, string> {
   return batch.firstHeaders ? { ...batch.headers, ...batch.firstHeaders } : { ...batch.headers };
 }
-
-/** Calls `line(start, end)` for each line of a message built by `encodeBatch`. */
-export function forEachLine(data: Buffer, line: (start: number, end: number) => void): void {
-  let start = 0;
-  for (;;) {
-    const lf = data.indexOf(10, start);
-    if (lf < 0) {
-      line(start, data.length);
-      return;
-    }
-    line(start, lf);
-    start = lf + 1;
-  }
-}

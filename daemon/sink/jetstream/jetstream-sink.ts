@@ -5,6 +5,7 @@ import { partitionOf, type Bus } from '../../bus/bus.js';
 import { batchHeaders, encodeBatch, POSITION } from '../../bus/event-wire.js';
 import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
 import type { JetStreamSinkConfig } from './config.js';
+import { commitDelivered, sleep, waitForDrain } from '../delivery.js';
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 2_000;
@@ -65,8 +66,7 @@ export class JetStreamSink {
 
   /** Delivers what the channel holds (until `deadline`), then closes the connection. */
   async stop(deadlineMs = 5_000): Promise<void> {
-    const deadline = Date.now() + deadlineMs;
-    while (this.#channel.size > 0 && Date.now() < deadline) await sleep(20);
+    await waitForDrain(this.#channel, deadlineMs);
     this.#stopping = true;
     this.#stop();
     this.#channel.interrupt();
@@ -130,12 +130,7 @@ export class JetStreamSink {
   }
 
   #commit(call: InFlight): void {
-    this.#channel.commit(call.batches);
-    for (const b of call.batches) {
-      this.#eventsSent += b.count;
-      b.onDelivered?.();
-      b.release?.();
-    }
+    this.#eventsSent += commitDelivered(this.#channel, call.batches);
   }
 
   #connected(): Promise<Bus> {
@@ -157,8 +152,4 @@ export class JetStreamSink {
     });
     return connecting;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
