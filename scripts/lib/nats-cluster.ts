@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { freePort, waitFor } from './daemon-process.js';
 
 /** Debian's nats-server (apt-get install nats-server), or NATS_SERVER. */
@@ -49,7 +51,19 @@ export class NatsCluster {
     const cluster = new NatsCluster(nodes);
     for (const n of nodes) cluster.#spawn(n);
     await Promise.all(nodes.map((n) => waitForPort(n.port)));
+    await cluster.#jetStreamReady();
     return cluster;
+  }
+
+  /** Until the servers have elected a JetStream meta leader (a few seconds after start). */
+  async #jetStreamReady(): Promise<void> {
+    const nc = await connect({ servers: this.servers.split(',') });
+    try {
+      const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2_000 });
+      await waitFor('a JetStream meta leader', () => jsm.getAccountInfo().then(() => true), 30_000);
+    } finally {
+      await nc.close();
+    }
   }
 
   /** `nats://127.0.0.1:P,...`, the form the daemon's `servers` takes. */

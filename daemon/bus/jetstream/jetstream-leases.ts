@@ -1,4 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Leases } from '../bus.js';
@@ -10,9 +10,13 @@ import type { Leases } from '../bus.js';
  */
 export class JetStreamLeases implements Leases {
   readonly #kv: KV;
+  readonly #jsm: JetStreamManager;
+  readonly #bucket: string;
 
-  private constructor(kv: KV) {
+  private constructor(kv: KV, jsm: JetStreamManager, bucket: string) {
     this.#kv = kv;
+    this.#jsm = jsm;
+    this.#bucket = bucket;
   }
 
   static async open(nc: NatsConnection, bucket: string, ttlMs: number, replicas: number): Promise<JetStreamLeases> {
@@ -24,7 +28,7 @@ export class JetStreamLeases implements Leases {
     } catch {
       kv = await kvm.create(bucket, { ttl: ttlMs, replicas, history: 1 });
     }
-    return new JetStreamLeases(kv);
+    return new JetStreamLeases(kv, await jetstreamManager(nc, { checkAPI: false }), bucket);
   }
 
   async acquire(key: string, owner: string): Promise<number | undefined> {
@@ -53,10 +57,15 @@ export class JetStreamLeases implements Leases {
     await this.#kv.delete(key);
   }
 
+  /**
+   * From the stream's subjects, one request (`kv.keys()` creates a consumer per call, and
+   * a counter asks every batch interval). A key deleted moments ago still shows until its
+   * marker expires (one `ttlMs`): fair shares are a little low for that long.
+   */
   async keys(filter: string): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.#kv.keys(filter)) out.push(k);
-    return out;
+    const prefix = `$KV.${this.#bucket}.`;
+    const info = await this.#jsm.streams.info(`KV_${this.#bucket}`, { subjects_filter: prefix + filter });
+    return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
   }
 }
 

@@ -48,6 +48,8 @@ export class PartialBuilder {
   #events = 0;
   #maxEventMs = NaN;
   #unplacedErrors = 0;
+  /** Distinct (batch, URL) pairs: what the partial's size grows with. */
+  #entries = 0;
 
   constructor(findUrl: UrlParser, batchMs: number, eventTime: boolean) {
     this.#findUrl = findUrl;
@@ -56,7 +58,11 @@ export class PartialBuilder {
   }
 
   get empty(): boolean {
-    return this.#events === 0 && this.#from === 0;
+    return this.#from === 0;
+  }
+
+  get entries(): number {
+    return this.#entries;
   }
 
   /** Counts one message's lines; `timestampMs` is its `timestamp` header (NaN: none). */
@@ -99,7 +105,9 @@ export class PartialBuilder {
       return;
     }
     const url = data.toString('utf8', range.start, range.end);
-    acc.urls.set(url, (acc.urls.get(url) ?? 0) + 1);
+    const n = acc.urls.get(url);
+    if (n === undefined) this.#entries++;
+    acc.urls.set(url, (n ?? 0) + 1);
   }
 
   build(partition: number): PartialCounts {

@@ -3,6 +3,13 @@ import { FencedError } from '../../bus/bus.js';
 import type { Logger } from '../../log.js';
 import { coveredBy, encodePartial, partialId, PartialBuilder, type PartialCounts } from './partial-counts.js';
 
+/**
+ * A partial is cut (at a message boundary) past this many distinct (batch, URL) pairs, about
+ * 40 bytes each in JSON: a historical log read fast spans many batches per interval, and a
+ * message must stay under the server's max_payload (1 MB by default).
+ */
+const MAX_ENTRIES = 10_000;
+
 export interface PartitionSettings {
   readonly input: string;
   readonly inputSubject: string;
@@ -25,11 +32,13 @@ export class PartitionCounter {
   readonly #s: PartitionSettings;
   readonly #log: Logger;
   #builder: PartialBuilder;
-  /** Built, not yet acknowledged: resent as it is (same id) until it is. */
-  #unsent: PartialCounts | undefined;
+  /** Built, not yet acknowledged, oldest first: each resent as it is (same id) until it is. */
+  readonly #unsent: PartialCounts[] = [];
+  #failures = 0;
   #lastOnSubject = 0;
   #reader: BusReader | undefined;
   #fenced = false;
+  #lastRead = 0;
 
   private constructor(partition: number, bus: Bus, settings: PartitionSettings, log: Logger) {
     this.partition = partition;
@@ -46,10 +55,17 @@ export class PartitionCounter {
     pc.#lastOnSubject = last?.seq ?? 0;
     pc.#reader = bus.read(settings.input, `${settings.inputSubject}.${partition}`, covered + 1, (m) => {
       const ts = Number(m.header('timestamp') ?? NaN);
+      pc.#lastRead = m.seq;
       pc.#builder.add(m.seq, Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), ts);
+      if (pc.#builder.entries >= MAX_ENTRIES) pc.#cut();
     });
     pc.#log.info({ resumeAfter: covered }, 'partition taken');
     return pc;
+  }
+
+  /** The sequence of the last event read (counted, maybe not yet published). */
+  get lastRead(): number {
+    return this.#lastRead;
   }
 
   /** True once another counter has published for this partition: drop it. */
@@ -57,31 +73,39 @@ export class PartitionCounter {
     return this.#fenced;
   }
 
-  /** Publishes what was counted since the last partial; false if it could not (retried next time). */
+  #cut(): void {
+    if (this.#builder.empty) return;
+    this.#unsent.push(this.#builder.build(this.partition));
+    this.#builder = this.#s.newBuilder();
+  }
+
+  /**
+   * Publishes what was counted since the last partial; false if it could not (retried next
+   * time). A resend is dropped as a duplicate (same id, same range), and a partial whose
+   * range another counter covered differently meanwhile is refused by the fence.
+   */
   async flush(): Promise<boolean> {
-    if (this.#fenced) return false;
-    if (!this.#unsent && !this.#builder.empty) {
-      this.#unsent = this.#builder.build(this.partition);
-      this.#builder = this.#s.newBuilder();
-    }
-    const partial = this.#unsent;
-    if (!partial) return true;
-    try {
-      this.#lastOnSubject = await this.#bus.publish(`${this.#s.outputSubject}.${this.partition}`, encodePartial(partial), {
-        id: partialId(partial),
-        expectLastOnSubject: this.#lastOnSubject,
-      });
-      this.#unsent = undefined;
-      return true;
-    } catch (err) {
-      if (err instanceof FencedError) {
-        this.#fenced = true;
-        this.#log.warn('another counter published for this partition; letting it go');
-      } else {
-        this.#log.debug({ err }, 'publishing a partial failed; retrying next batch interval');
+    this.#cut();
+    while (!this.#fenced && this.#unsent.length > 0) {
+      const partial = this.#unsent[0]!;
+      try {
+        this.#lastOnSubject = await this.#bus.publish(`${this.#s.outputSubject}.${this.partition}`, encodePartial(partial), {
+          id: partialId(partial),
+          expectLastOnSubject: this.#lastOnSubject,
+        });
+        this.#unsent.shift();
+        this.#failures = 0;
+      } catch (err) {
+        if (err instanceof FencedError) {
+          this.#fenced = true;
+          this.#log.warn('another counter published for this partition; letting it go');
+        } else if (this.#failures++ % 50 === 0) {
+          this.#log.warn({ err: (err as Error).message, attempt: this.#failures }, 'publishing a partial failed; retrying every batch interval');
+        }
+        return false;
       }
-      return false;
     }
+    return !this.#fenced;
   }
 
   /** Stops reading; `flush` first to hand over without recounting. */
