@@ -51,15 +51,14 @@ counter.jobs.j1.type = url-count-partial
 counter.jobs.j1.servers = \${NATS_SERVERS}
 counter.jobs.j1.partitions = ${partitions}
 counter.jobs.j1.replicas = ${replicas}
-counter.jobs.j1.time = event
+counter.jobs.j1.time = processing
 
 query.jobs = j1
 query.jobs.j1.type = url-window-count
 query.jobs.j1.input = jetstream
 query.jobs.j1.servers = \${NATS_SERVERS}
 query.jobs.j1.replicas = ${replicas}
-query.jobs.j1.time = event
-query.jobs.j1.watermark = 7200
+query.jobs.j1.time = processing
 query.jobs.j1.checkpointDir = checkpoint
 query.jobs.j1.database = results.db
 query.http.port = 0
