@@ -205,7 +205,7 @@ function checkWiring(config: AgentConfig): void {
       throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sources.${s.name}.batchSize (${s.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sources.${s.name}.batchSize`);
     }
   }
-  for (const k of config.sinks) {
+  for (const k of [...config.sinks, ...config.jetstreamSinks]) {
     const ch = channels.get(k.channel)!;
     if (k.batchSize > ch.transactionCapacity) {
       throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sinks.${k.name}.batch-size (${k.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sinks.${k.name}.batch-size`);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Agent } from '../daemon/agent.js';
 import { loadAgentConfig, parseAgentConfig } from '../daemon/conf/index.js';
+import { testLogger } from './helpers/logger.js';
 import { configErrorOf } from './helpers/config-error.js';
 
 const ENV = { NATS_SERVERS: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', LOGFLOW_DIR: '/srv/logflow', HTTP_PORT: '9090' };
@@ -46,6 +48,11 @@ describe('cluster components', () => {
   test('a bad server list or subject names its key and line', () => {
     assert.match(configErrorOf(parse, EDGE.replace('${NATS_SERVERS}', 'http://x')).message, /test\.conf:11: a1\.sinks\.k1\.servers must be a comma-separated list of nats:\/\/host:port/);
     assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.subject = logflow.>\n`).message, /a1\.sinks\.k1\.subject must be a NATS subject/);
+  });
+
+  test('a jetstream sink\'s batch-size past its channel\'s transactionCapacity stops start-up, as an avro sink\'s does', () => {
+    const config = parse(EDGE);
+    assert.throws(() => new Agent(config, testLogger), /a1\.sinks\.k1\.batch-size \(1000\) exceeds a1\.channels\.c1\.transactionCapacity \(100\)/);
   });
 
   test('a counter and a query node', () => {
