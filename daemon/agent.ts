@@ -5,6 +5,9 @@ import { HttpHost, type MetricsInput, type PipelineStats } from './http/index.js
 import { JobHost, type JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
+import * as jetstreamSink from './sink/jetstream/config.js';
+import * as partialCounter from './job/partial/config.js';
+import type { PartialCounter } from './job/partial/partial-counter.js';
 import { AvroSource, SpoolDirSource } from './source/index.js';
 import { listening, settingError, type FailedSetting } from './startup-errors.js';
 import { lowerThreadPriority } from './thread-priority.js';
@@ -21,7 +24,8 @@ export class Agent {
   readonly #channels: Map<string, Channel>;
   readonly #sources: SpoolDirSource[];
   readonly #avroSources: AvroSource[];
-  readonly #sinks: AvroSink[];
+  readonly #sinks: { start(): void; stop(): Promise<void> }[];
+  readonly #counters: PartialCounter[];
   readonly #job: JobHost | undefined;
   #http: HttpHost | undefined;
 
@@ -30,7 +34,11 @@ export class Agent {
     this.config = config;
     this.#log = logger;
     this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
-    this.#sinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
+    this.#sinks = [
+      ...config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger)),
+      ...config.jetstreamSinks.map((c) => jetstreamSink.build(c, this.#channels.get(c.channel)!, logger)),
+    ];
+    this.#counters = config.counters.map((c) => partialCounter.build(c, logger));
     const jobConfig = config.jobs[0];
     if (jobConfig) this.#job = new JobHost(jobConfig, logger);
     // When the sink feeds this process's job, files finish on the job's checkpoint, not
@@ -77,6 +85,7 @@ export class Agent {
         throw err.setting ? settingError(this.config.file, `${a}.jobs.${job.name}`, err.setting, err) : err;
       });
     }
+    for (const counter of this.#counters) counter.start();
     for (const sink of this.#sinks) sink.start();
     let nice: number | undefined;
     if (this.#http && http) {
@@ -103,6 +112,7 @@ export class Agent {
     for (const source of this.#avroSources) await source.stop();
     for (const source of this.#sources) await source.stop();
     for (const sink of this.#sinks) await sink.stop();
+    for (const counter of this.#counters) await counter.stop();
     await this.#job?.stop();
     for (const source of this.#sources) await source.completeFinished();
     await this.#http?.close();
@@ -207,7 +217,7 @@ function checkWiring(config: AgentConfig): void {
       throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sources.${s.name}.batchSize (${s.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sources.${s.name}.batchSize`);
     }
   }
-  for (const k of config.sinks) {
+  for (const k of [...config.sinks, ...config.jetstreamSinks]) {
     const ch = channels.get(k.channel)!;
     if (k.batchSize > ch.transactionCapacity) {
       throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sinks.${k.name}.batch-size (${k.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sinks.${k.name}.batch-size`);

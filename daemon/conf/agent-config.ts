@@ -8,8 +8,15 @@ import { parseIpFilterRules, type IpFilterRule } from '../channel/avro/ip-filter
 import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
 import { DECODE_ERROR_POLICIES, type DecodeErrorPolicy } from '../source/utf8.js';
 import { read as readHttpConfig, type HttpConfig } from '../http/config.js';
+import { resolveEnvVars } from './env-vars.js';
 import { parseProperties } from './properties.js';
 import { PropertyReader } from './reader.js';
+import * as countsInput from '../job/partial/input-config.js';
+import { JOB_INPUTS, type CountsInputConfig } from '../job/partial/input-config.js';
+import * as partialCounter from '../job/partial/config.js';
+import type { PartialCounterConfig } from '../job/partial/config.js';
+import * as jetstreamSink from '../sink/jetstream/config.js';
+import type { JetStreamSinkConfig } from '../sink/jetstream/config.js';
 
 export const CONSUME_ORDERS = ['oldest', 'youngest', 'random'] as const;
 export const DELETE_POLICIES = ['never', 'immediate'] as const;
@@ -112,6 +119,9 @@ export interface AvroSinkConfig {
 export interface UrlWindowJobConfig {
   readonly name: string;
   readonly type: 'url-window-count';
+  /** `avro`: events from senders; `jetstream`: the partial counts of counters (a query node). */
+  readonly input: (typeof JOB_INPUTS)[number];
+  readonly jetstream?: CountsInputConfig;
   readonly bind: string;
   readonly port: number;
   readonly batchIntervalMs: number;
@@ -157,7 +167,10 @@ export interface AgentConfig {
   readonly avroSources: readonly AvroSourceConfig[];
   readonly channels: readonly ChannelConfig[];
   readonly sinks: readonly AvroSinkConfig[];
+  readonly jetstreamSinks: readonly JetStreamSinkConfig[];
   readonly jobs: readonly UrlWindowJobConfig[];
+  /** Jobs of type `url-count-partial` (counters of a JetStream cluster). */
+  readonly counters: readonly PartialCounterConfig[];
   readonly http: HttpConfig | undefined;
   /** Flume keys of the file that have no effect here, with their lines (for one warning). */
   readonly notImplemented: readonly string[];
@@ -174,8 +187,8 @@ export function loadAgentConfig(file: string, agent: string, cwd = process.cwd()
   return parseAgentConfig(text, file, agent, cwd);
 }
 
-export function parseAgentConfig(text: string, file: string, agent: string, cwd = process.cwd()): AgentConfig {
-  const r = new PropertyReader(parseProperties(text), file);
+export function parseAgentConfig(text: string, file: string, agent: string, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const r = new PropertyReader(resolveEnvVars(parseProperties(text), file, agent + '.', env), file);
   const a = agent + '.';
   const resolve = (p: string) => path.resolve(cwd, p);
 
@@ -199,15 +212,15 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
     throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.prop.key, unknown[0]!.prop.line);
   }
   if (!read) throw firstError!;
-  const { channelNames, channels, sources, avroSources, sinks, jobs, http } = read;
+  const { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, http } = read;
   const notImplemented = r.unused(a).map((p) => `${p.key} (line ${p.line})`);
-  if (sources.length + avroSources.length + sinks.length + jobs.length === 0) {
+  if (sources.length + avroSources.length + sinks.length + jetstreamSinks.length + jobs.length + counters.length === 0) {
     throw new ConfigError('LF_CONFIG_MISSING_KEY', `${file}: agent ${JSON.stringify(agent)} has no sources, sinks or jobs (is --name right?)`, a + 'sources');
   }
-  for (const s of [...sources, ...avroSources, ...sinks]) {
+  for (const s of [...sources, ...avroSources, ...sinks, ...jetstreamSinks]) {
     if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
   }
-  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jobs, http, notImplemented });
+  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jetstreamSinks, jobs, counters, http, notImplemented });
 }
 
 /** Every component of the agent, read in wiring order; the first bad key throws. */
@@ -227,10 +240,22 @@ function readComponents(r: PropertyReader, a: string, resolve: (p: string) => st
     if (r.oneOf(p + '.type', ['spooldir', 'avro'] as const) === 'avro') avroSources.push(readAvroSource(r, p, name, knownChannel, resolve));
     else sources.push(readSource(r, p, name, resolve, knownChannel));
   }
-  const sinks = r.list(a + 'sinks').map((name) => readSink(r, a + 'sinks.' + name, name, knownChannel, resolve));
-  const jobs = r.list(a + 'jobs').map((name) => readJob(r, a + 'jobs.' + name, name, resolve));
+  const sinks: AvroSinkConfig[] = [];
+  const jetstreamSinks: JetStreamSinkConfig[] = [];
+  for (const name of r.list(a + 'sinks')) {
+    const p = a + 'sinks.' + name;
+    if (r.oneOf(p + '.type', ['avro', 'jetstream'] as const) === 'avro') sinks.push(readSink(r, p, name, knownChannel, resolve));
+    else jetstreamSinks.push(jetstreamSink.read(r, p, name, knownChannel(p + '.channel', r.string(p + '.channel'))));
+  }
+  const jobs: UrlWindowJobConfig[] = [];
+  const counters: PartialCounterConfig[] = [];
+  for (const name of r.list(a + 'jobs')) {
+    const p = a + 'jobs.' + name;
+    if (r.oneOf(p + '.type', ['url-window-count', 'url-count-partial'] as const) === 'url-window-count') jobs.push(readJob(r, p, name, resolve));
+    else counters.push(partialCounter.read(r, p, name, (key) => readLogFormat(r, key)));
+  }
   const http = r.keysUnder(a + 'http').length > 0 ? readHttpConfig(r, a + 'http') : undefined;
-  return { channelNames, channels, sources, avroSources, sinks, jobs, http };
+  return { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, http };
 }
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
@@ -460,7 +485,7 @@ function readSink(
 }
 
 function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string) => string): UrlWindowJobConfig {
-  r.oneOf(p + '.type', ['url-window-count'] as const);
+  const input = r.oneOf(p + '.input', JOB_INPUTS, 'avro');
   const tlsConfig = readKeystore(r, p, resolve);
   const batchIntervalMs = r.seconds(p + '.batchInterval', 1, 10);
   const windowDurationMs = r.seconds(p + '.windowDuration', 300, 10);
@@ -477,8 +502,11 @@ function readJob(r: PropertyReader, p: string, name: string, resolve: (p: string
     ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'url-window-count',
+    input,
+    ...(input === 'jetstream' && { jetstream: countsInput.read(r, p) }),
     bind: r.string(p + '.bind', '127.0.0.1'),
-    port: r.int(p + '.port', undefined, 0, 65535),
+    // A query node needs no Avro receiver: it listens on a free loopback port unless told.
+    port: r.int(p + '.port', input === 'jetstream' ? 0 : undefined, 0, 65535),
     batchIntervalMs,
     windowDurationMs,
     slideDurationMs,

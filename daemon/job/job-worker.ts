@@ -6,6 +6,7 @@ import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
+import { CountsInput } from './partial/counts-input.js';
 
 /**
  * The job in its own thread: decoding, parsing and counting use the second core while the
@@ -57,10 +58,13 @@ function run(store: ResultsStore): void {
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
   setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
 
+  // A query node (`input = jetstream`) reads partial counts once its checkpoint is restored.
+  const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
+
   port.on('message', (cmd: JobCommand) => {
     if (cmd.type === 'forget') job.forget(cmd.key);
     else if (cmd.type === 'stop') {
-      void job.stop().then(
+      void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
         () => {
           store.close();
           post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
@@ -72,6 +76,8 @@ function run(store: ResultsStore): void {
   });
 
   job.start(data.options).then(
+    () => input?.start(),
+  ).then(
     () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
     (err: Error) => {
       store.close();

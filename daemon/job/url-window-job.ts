@@ -14,6 +14,7 @@ import type { WindowResultSink } from './window-results.js';
 import { WriteAheadLog } from './write-ahead-log.js';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
 import { ResultsOutbox } from './results-outbox.js';
+import type { PartialCounts } from './partial/partial-counts.js';
 
 interface OpenSlot {
   readonly counts: BatchCounts;
@@ -499,6 +500,48 @@ export class UrlWindowJob {
     } catch (err) {
       this.#log.error({ err }, 'closing a batch failed; retrying next batch interval');
     }
+  }
+
+  /**
+   * A query node's input: a counter's partial counts, applied once. `key`'s recorded
+   * sequence (checkpointed with the window) tells a partial applied before a crash.
+   */
+  applyPartial(key: string, seq: number, partial: PartialCounts): void {
+    if ((this.#positions.get(key) ?? 0) >= seq) {
+      this.#duplicates += partial.events;
+      return;
+    }
+    this.#positions.set(key, seq);
+    this.#eventsIn += partial.events;
+    // The counter's batches may be finer than ours: place each by its start time.
+    const slotOf = (s: { slot: number }) => this.#slotOf(s.slot * partial.batchMs);
+    if (this.#eventTime && Number.isNaN(this.#nextToClose) && partial.slots.length > 0) this.#nextToClose = Math.min(...partial.slots.map(slotOf));
+    const now = this.#slotOf(Date.now());
+    for (const s of partial.slots) {
+      let k = slotOf(s);
+      const urls = s.urls.reduce((n, [, c]) => n + c, 0);
+      if (this.#eventTime && k < this.#nextToClose) {
+        this.#late += urls;
+        continue;
+      }
+      if (!this.#eventTime) k = Math.min(Math.max(k, this.#nextToClose), Math.max(now, this.#nextToClose));
+      const slot = this.#slot(k);
+      slot.events += urls + s.parseErrors;
+      slot.parseErrors += s.parseErrors;
+      for (const [url, n] of s.urls) slot.counts.add(this.#window.urls.idOfString(url), n);
+    }
+    if (partial.maxEventMs !== null && !(partial.maxEventMs <= this.#maxEventMs)) this.#maxEventMs = partial.maxEventMs;
+    if (partial.unplacedErrors > 0) {
+      const k = Number.isNaN(this.#nextToClose) ? NaN : Math.max(this.#nextToClose, this.#slotOf(this.#maxEventMs));
+      if (Number.isNaN(k)) this.#pendingParseErrors += partial.unplacedErrors;
+      else {
+        const slot = this.#slot(k);
+        slot.events += partial.unplacedErrors;
+        slot.parseErrors += partial.unplacedErrors;
+      }
+    }
+    this.#dirty = true;
+    this.#publish();
   }
 
   #publish(): void {

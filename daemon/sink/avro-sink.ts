@@ -1,6 +1,7 @@
 import { AvroRpcClient, DEFAULT_COMPRESSION_LEVEL, type Channel, type EventBatch, type Status } from '../channel/index.js';
 import type { AvroSinkConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
+import { commitDelivered, sleep, waitForDrain } from './delivery.js';
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 5_000;
@@ -40,8 +41,7 @@ export class AvroSink {
 
   /** Delivers what the channel holds (until `deadline`), then closes the connection. */
   async stop(deadlineMs = 5_000): Promise<void> {
-    const deadline = Date.now() + deadlineMs;
-    while (this.#channel.size > 0 && Date.now() < deadline) await sleep(20);
+    await waitForDrain(this.#channel, deadlineMs);
     this.#stopping = true;
     this.#channel.interrupt();
     await this.#loop;
@@ -100,12 +100,7 @@ export class AvroSink {
   }
 
   #commit(call: InFlight): void {
-    this.#channel.commit(call.batches);
-    for (const b of call.batches) {
-      this.#eventsSent += b.count;
-      b.onDelivered?.();
-      b.release?.();
-    }
+    this.#eventsSent += commitDelivered(this.#channel, call.batches);
   }
 
   /** Sends one call; the promise never rejects (an error is its value). */
@@ -148,8 +143,4 @@ export class AvroSink {
 interface InFlight {
   readonly batches: EventBatch[];
   reply: Promise<Status | Error>;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Agent } from '../daemon/agent.js';
+import { loadAgentConfig, parseAgentConfig } from '../daemon/conf/index.js';
+import { testLogger } from './helpers/logger.js';
+import { configErrorOf } from './helpers/config-error.js';
+
+const ENV = { NATS_SERVERS: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', LOGFLOW_DIR: '/srv/logflow', HTTP_PORT: '9090' };
+const parse = (text: string, agent = 'a1', env: NodeJS.ProcessEnv = ENV) => parseAgentConfig(text, 'test.conf', agent, '/base', env);
+
+const EDGE = `
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = \${LOGFLOW_DIR}/spool
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = jetstream
+a1.sinks.k1.channel = c1
+a1.sinks.k1.servers = \${NATS_SERVERS}
+`;
+
+describe('environment variables in values (Flume EnvVarResolverProperties)', () => {
+  test('${NAME} is replaced in the named agent\'s values', () => {
+    const c = parse(EDGE);
+    assert.equal(c.sources[0]!.spoolDir, '/srv/logflow/spool');
+    assert.deepEqual(c.jetstreamSinks[0]!.servers, ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222']);
+  });
+
+  test('an unset variable stops start-up naming the file, line, key and variable', () => {
+    const err = configErrorOf((t) => parse(t, 'a1', { NATS_SERVERS: 'nats://h:1' }), EDGE);
+    assert.match(err.message, /^test\.conf:6: a1\.sources\.r1\.spoolDir names the environment variable LOGFLOW_DIR, which is not set$/);
+  });
+
+  test('another agent\'s variables are not resolved (they may be set elsewhere)', () => {
+    const c = parse(`${EDGE}\nother.sinks.k1.servers = \${ONLY_ON_OTHER_HOSTS}\n`);
+    assert.equal(c.jetstreamSinks.length, 1);
+  });
+});
+
+describe('cluster components', () => {
+  test('the jetstream sink\'s defaults', () => {
+    const k = parse(EDGE).jetstreamSinks[0]!;
+    assert.deepEqual({ ...k, servers: undefined }, { name: 'k1', type: 'jetstream', channel: 'c1', servers: undefined, stream: 'LOGFLOW_EVENTS', subject: 'logflow.events', partitions: 8, replicas: 1, batchSize: 1000 });
+  });
+
+  test('a bad server list or subject names its key and line', () => {
+    assert.match(configErrorOf(parse, EDGE.replace('${NATS_SERVERS}', 'http://x')).message, /test\.conf:11: a1\.sinks\.k1\.servers must be a comma-separated list of nats:\/\/host:port/);
+    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.subject = logflow.>\n`).message, /a1\.sinks\.k1\.subject must be a NATS subject/);
+  });
+
+  test('a jetstream sink\'s batch-size past its channel\'s transactionCapacity stops start-up, as an avro sink\'s does', () => {
+    const config = parse(EDGE);
+    assert.throws(() => new Agent(config, testLogger), /a1\.sinks\.k1\.batch-size \(1000\) exceeds a1\.channels\.c1\.transactionCapacity \(100\)/);
+  });
+
+  test('a counter and a query node', () => {
+    const c = parse(`
+a1.jobs = count
+a1.jobs.count.type = url-count-partial
+a1.jobs.count.servers = \${NATS_SERVERS}
+a1.jobs.count.time = event
+`);
+    assert.equal(c.counters[0]!.type, 'url-count-partial');
+    assert.equal(c.counters[0]!.output, 'LOGFLOW_COUNTS');
+    assert.equal(c.counters[0]!.leaseTimeoutMs, 5000);
+    assert.equal(c.jobs.length, 0);
+    const q = parse(`
+a1.jobs = j1
+a1.jobs.j1.type = url-window-count
+a1.jobs.j1.input = jetstream
+a1.jobs.j1.servers = \${NATS_SERVERS}
+`).jobs[0]!;
+    assert.equal(q.input, 'jetstream');
+    assert.equal(q.jetstream!.stream, 'LOGFLOW_COUNTS');
+    assert.equal(q.port, 0);
+  });
+
+  test('the shipped conf/cluster files load with their variables set', () => {
+    const env = process.env;
+    process.env = { ...env, ...ENV };
+    try {
+      assert.equal(loadAgentConfig('conf/cluster/edge.conf', 'edge').jetstreamSinks[0]!.replicas, 3);
+      assert.equal(loadAgentConfig('conf/cluster/counter.conf', 'counter').counters[0]!.partitions, 8);
+      assert.equal(loadAgentConfig('conf/cluster/query.conf', 'query').http!.port, 9090);
+    } finally {
+      process.env = env;
+    }
+  });
+});
