@@ -42,6 +42,10 @@ export interface FileView {
   readonly startedAt: number | undefined;
   readonly finishedAt: number | undefined;
   readonly reason: string | undefined;
+  /** Most lines did not parse (a file in another format): what to look at. */
+  readonly warning?: string | undefined;
+  /** A duplicate's original (the completed file with the same content). */
+  readonly duplicateOf?: string | undefined;
 }
 
 export interface HttpDeps {
@@ -60,7 +64,7 @@ export interface HttpDeps {
 const filesQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { state: { type: 'string', enum: ['pending', 'reading', 'completed', 'failed'] } },
+  properties: { state: { type: 'string', enum: ['pending', 'reading', 'completed', 'failed', 'duplicate'] } },
 } as const;
 
 const topQuery = {
@@ -197,6 +201,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
         startedAt: iso(f.startedAt),
         finishedAt: iso(f.finishedAt),
         reason: f.reason ?? null,
+        mostlyUnparsed: f.warning !== undefined,
+        warning: f.warning ?? null,
+        duplicateOf: f.duplicateOf ?? null,
       })),
     };
   });

@@ -153,7 +153,7 @@ export async function registerStream(app: FastifyInstance, deps: HttpDeps, opts:
 function recentFiles(files: FileView[]): object[] {
   const active = files.filter((f) => f.state === 'pending' || f.state === 'reading');
   const finished = files
-    .filter((f) => f.state === 'completed' || f.state === 'failed')
+    .filter((f) => f.state === 'completed' || f.state === 'failed' || f.state === 'duplicate')
     .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))
     .slice(0, RECENT_FINISHED);
   return [...active, ...finished].map((f) => ({
@@ -165,5 +165,6 @@ function recentFiles(files: FileView[]): object[] {
     parseErrors: f.parseErrors ?? null,
     finishedAt: f.finishedAt === undefined ? null : new Date(f.finishedAt).toISOString(),
     reason: f.reason ?? null,
+    warning: f.warning ?? null,
   }));
 }

@@ -1,0 +1,91 @@
+import { promises as fsp, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { HEAD_BYTES } from './fingerprint.js';
+
+const LOOK_MS = 100;
+
+/** What a file read to its end turned out to be. */
+export type EndOfFile =
+  | { readonly kind: 'settled' }
+  | { readonly kind: 'grew'; readonly size: number }
+  | { readonly kind: 'changed'; readonly problem: string; readonly size: number }
+  | { readonly kind: 'stopped' };
+
+/**
+ * A plain file being read, watched at its end: `cp` of a large file, or any writer that
+ * pauses for longer than `pollDelay`, lets the source start early. A file that only grows
+ * (same inode, same name, its first bytes unchanged) is still being written, and is read
+ * on; it is finished once it has not changed for `pollDelay` after its end was reached.
+ * A file that shrinks, is rewritten in place or is replaced under its name has changed.
+ */
+export class GrowingFile {
+  readonly #fh: FileHandle;
+  readonly #path: string;
+  readonly #pollDelay: number;
+  readonly #ino: number;
+  #mtimeMs: number;
+  /** Hash of the file's first bytes (up to 64 KB) when it was opened, and how many. */
+  #head = '';
+  #headBytes = 0;
+
+  private constructor(fh: FileHandle, path: string, opened: Stats, pollDelay: number) {
+    this.#fh = fh;
+    this.#path = path;
+    this.#pollDelay = pollDelay;
+    this.#ino = opened.ino;
+    this.#mtimeMs = opened.mtimeMs;
+  }
+
+  static async open(fh: FileHandle, path: string, opened: Stats, pollDelay: number): Promise<GrowingFile> {
+    const g = new GrowingFile(fh, path, opened, pollDelay);
+    g.#headBytes = Math.min(opened.size, HEAD_BYTES);
+    g.#head = await g.#hashHead(g.#headBytes);
+    return g;
+  }
+
+  /**
+   * At the end of the file's `size` bytes known so far (`read` of them were read; fewer when
+   * a read found the end early, the file having shrunk): waits until the file has been unchanged for
+   * `pollDelay` (at once when its mtime is that old already), or grows, or changes.
+   * `stopped` is asked between looks, so a stopping source does not wait.
+   */
+  async atEnd(size: number, read: number, stopped: () => boolean): Promise<EndOfFile> {
+    // Since when this end has been seen unchanged: bounds the wait when the mtime is in the future.
+    const since = Date.now();
+    for (;;) {
+      const st = await this.#fh.stat();
+      if (st.size < size) return this.#changed('shrank', size, st.size, read);
+      if (!(await this.#sameName())) return this.#changed('was replaced', size, st.size, read);
+      if (st.size > size) {
+        if ((await this.#hashHead(this.#headBytes)) !== this.#head) return this.#changed('was rewritten', size, st.size, read);
+        this.#mtimeMs = st.mtimeMs;
+        return { kind: 'grew', size: st.size };
+      }
+      if (st.mtimeMs !== this.#mtimeMs) return this.#changed('was rewritten', size, st.size, read);
+      const now = Date.now();
+      if (now - st.mtimeMs >= this.#pollDelay || now - since >= this.#pollDelay) return { kind: 'settled' };
+      if (stopped()) return { kind: 'stopped' };
+      await new Promise((resolve) => setTimeout(resolve, Math.min(LOOK_MS, this.#pollDelay)));
+    }
+  }
+
+  /** The name still names this file (or nothing: a file removed while read is read whole). */
+  async #sameName(): Promise<boolean> {
+    try {
+      return (await fsp.stat(this.#path)).ino === this.#ino;
+    } catch {
+      return true;
+    }
+  }
+
+  #changed(what: string, size: number, now: number, read: number): EndOfFile {
+    return { kind: 'changed', size: read, problem: `${what} while it was read (${size} -> ${now} bytes); its first ${read} bytes were read` };
+  }
+
+  async #hashHead(bytes: number): Promise<string> {
+    const buf = Buffer.allocUnsafe(bytes);
+    const { bytesRead } = await this.#fh.read(buf, 0, bytes, 0);
+    return createHash('sha256').update(buf.subarray(0, bytesRead)).digest('hex');
+  }
+}
