@@ -16,7 +16,9 @@ export type EndOfFile =
  * A plain file being read, watched at its end: `cp` of a large file, or any writer that
  * pauses for longer than `pollDelay`, lets the source start early. A file that only grows
  * (same inode, same name, its first bytes unchanged) is still being written, and is read
- * on; it is finished once it has not changed for `pollDelay` after its end was reached.
+ * on; it is finished once it has not changed for `pollDelay` after its end was reached (so a
+ * writer may pause for up to about twice `pollDelay` before the file is first read, and
+ * for up to `pollDelay` after that).
  * A file that shrinks, is rewritten in place or is replaced under its name has changed.
  */
 export class GrowingFile {
@@ -46,8 +48,8 @@ export class GrowingFile {
 
   /**
    * At the end of the file's `size` bytes known so far (`read` of them were read; fewer when
-   * a read found the end early, the file having shrunk): waits until the file has been unchanged for
-   * `pollDelay` (at once when its mtime is that old already), or grows, or changes.
+   * a read found the end early, the file having shrunk): waits until the file has been
+   * unchanged for `pollDelay` (at once when its mtime is twice that old), or grows, or changes.
    * `stopped` is asked between looks, so a stopping source does not wait.
    */
   async atEnd(size: number, read: number, stopped: () => boolean): Promise<EndOfFile> {
@@ -64,7 +66,9 @@ export class GrowingFile {
       }
       if (st.mtimeMs !== this.#mtimeMs) return this.#changed('was rewritten', size, st.size, read);
       const now = Date.now();
-      if (now - st.mtimeMs >= this.#pollDelay || now - since >= this.#pollDelay) return { kind: 'settled' };
+      // Unchanged for pollDelay since the end was reached; or, by its mtime, for twice that
+      // (a file written long ago and renamed in is finished at once, not pollDelay later).
+      if (now - since >= this.#pollDelay || now - st.mtimeMs >= 2 * this.#pollDelay) return { kind: 'settled' };
       if (stopped()) return { kind: 'stopped' };
       await new Promise((resolve) => setTimeout(resolve, Math.min(LOOK_MS, this.#pollDelay)));
     }
