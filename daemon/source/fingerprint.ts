@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 /** Bytes of a file's start that its quick fingerprint covers. */
@@ -18,17 +19,26 @@ export interface Fingerprint {
   full: string | undefined;
 }
 
-export async function headFingerprint(fh: FileHandle, size: number): Promise<Fingerprint> {
-  const want = Math.min(size, HEAD_BYTES);
-  const buf = Buffer.allocUnsafe(want);
-  let got = 0;
-  while (got < want) {
-    const { bytesRead } = await fh.read(buf, got, want - got, got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  const head = createHash('sha256').update(buf.subarray(0, got)).digest('hex');
+/**
+ * Size and first-64-KB hash. The read is synchronous, as the source's reads are: 64 KB of a
+ * file just written is in the page cache, and 10,000 small files spent most of their time
+ * waiting for the thread pool when this went through it.
+ */
+export function headFingerprint(fh: FileHandle, size: number): Fingerprint {
+  const head = hashHead(fh.fd, Math.min(size, HEAD_BYTES));
   return { size, head, full: size <= HEAD_BYTES ? head : undefined };
+}
+
+/** The hash of a file's first `bytes` bytes. */
+export function hashHead(fd: number, bytes: number): string {
+  const buf = Buffer.allocUnsafe(bytes);
+  let got = 0;
+  while (got < bytes) {
+    const n = readSync(fd, buf, got, bytes - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return createHash('sha256').update(buf.subarray(0, got)).digest('hex');
 }
 
 /** The hash of the file's first `size` bytes, read in 1 MB steps off the event loop. */

@@ -313,7 +313,7 @@ export class SpoolDirSource {
       const key = `${this.#sourceId}-${createHash('sha1').update(`${status.name}|${st.ino}|${st.size}|${st.mtimeMs}`).digest('hex').slice(0, 12)}`;
       let fingerprint: Fingerprint | undefined;
       if (this.#config.fileIdentity === 'content' && this.#records) {
-        fingerprint = await headFingerprint(fh, st.size);
+        fingerprint = headFingerprint(fh, st.size);
         const original = await this.#originalOf(fh, fingerprint, key);
         if (original) {
           await this.#duplicate(status, key, st.size, original);
@@ -346,7 +346,7 @@ export class SpoolDirSource {
       } else {
         source = new PlainSource(fh.fd, st.size, resumeAt);
       }
-      const growing = gzip ? undefined : await GrowingFile.open(fh, status.path, st, this.#config.pollDelay);
+      const growing = gzip ? undefined : GrowingFile.open(fh, status.path, st, this.#config.pollDelay, fingerprint?.head);
       await this.#readLines(source, file, growing);
       if (gzip) {
         file.size = source.position;
@@ -355,7 +355,7 @@ export class SpoolDirSource {
       if (fingerprint && !file.problem) {
         // The fingerprint of what was read (a file that grew has a new one).
         const size = gzip ? st.size : file.size;
-        file.fingerprint = size === fingerprint.size ? fingerprint : await headFingerprint(fh, size);
+        file.fingerprint = size === fingerprint.size ? fingerprint : headFingerprint(fh, size);
         file.fingerprint.full ??= await fullHash(fh, size);
       }
       file.readDone = true;
@@ -651,8 +651,9 @@ export class SpoolDirSource {
         }
       }
       this.#watcher?.forget(status.name);
+      const recorded = status.reason;
       this.files.finish(status, 'completed', status.reason);
-      this.#records?.save(status, file.fingerprint);
+      if (status.reason !== recorded) this.#records?.save(status, file.fingerprint);
     }
     this.#log.info(
       {
