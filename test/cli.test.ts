@@ -74,7 +74,8 @@ describe('the logflow command line', () => {
     const top = await logflow(['top', '-n', '3', '--url', daemon.url, '--json'], dir);
     assert.equal(top.code, 0, top.stderr);
     const api = (await daemon.get<{ total: number; urls: { url: string; count: number }[] }>('/api/top?n=3')).body;
-    assert.deepEqual(JSON.parse(top.stdout), api);
+    // The window slides every second: two requests may see neighbouring ones, the same counts.
+    assert.deepEqual({ ...JSON.parse(top.stdout), window: null }, { ...api, window: null });
     assert.equal(api.total, total);
     const table = await logflow(['top', '-n', '3'], dir, { LOGFLOW_URL: daemon.url });
     assert.equal(table.code, 0, table.stderr);

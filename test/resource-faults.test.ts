@@ -163,10 +163,11 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
       assert.equal(daemon.logs.filter((l) => l.includes('checkpoint failed')).length, 1, 'one error per outage');
       assert.equal(await daemon.stop('SIGTERM'), 0);
 
-      // The checkpoint written after the fault is whole: a restart resumes with the same counts.
+      // The checkpoint written after the fault is whole: a restart resumes with the same counts
+      // (and still lists the two files completed before it).
       daemon = await startDaemon(dir);
       daemons.push(daemon);
-      await assertExact(daemon, 0, first, second);
+      await assertExact(daemon, 2, first, second);
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
   test('the checkpoint dir made read-only (a read-only bind mount over it): EROFS logged, retried; counts exact once it is writable again',

@@ -418,8 +418,9 @@ export class SpoolDirSource {
   /** A file counted before under another name (or dropped twice): recorded, renamed `.DUPLICATE` (or deleted), not read. */
   async #duplicate(status: FileStatus, key: string, size: number, original: { name: string }): Promise<void> {
     const reason = `same content as ${original.name}, which was counted; not counted again`;
-    Object.assign(status, { key, size, duplicateOf: original.name, state: 'duplicate', finishedAt: Date.now(), reason });
-    this.#records!.save(status); // before the rename: a crash in between finds it a duplicate again
+    Object.assign(status, { key, size, duplicateOf: original.name });
+    // Before the rename: a crash in between finds it a duplicate again.
+    this.#records!.save({ ...status, state: 'duplicate', finishedAt: Date.now(), reason });
     const immediate = this.#config.deletePolicy === 'immediate';
     const target = immediate ? undefined : await this.#finishedName(status, DUPLICATE_SUFFIX);
     try {
@@ -633,10 +634,9 @@ export class SpoolDirSource {
     if (file.problem) {
       await this.#quarantine(status, file.problem);
     } else {
-      // Recorded before the rename, so the record of a counted file is never lost to a crash.
-      status.state = 'completed';
-      status.finishedAt = Date.now();
-      this.#records?.save(status, file.fingerprint);
+      // Recorded before the rename, so the record of a counted file is never lost to a crash
+      // (the status shows it completed only once it is renamed).
+      this.#records?.save({ ...status, state: 'completed', finishedAt: Date.now() }, file.fingerprint);
       try {
         if (c.deletePolicy === 'immediate') await fsp.unlink(status.path);
         else await fsp.rename(status.path, await this.#finishedName(status, c.fileSuffix));
