@@ -15,6 +15,8 @@ interface Stats {
   parseErrors: number;
 }
 
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../daemon/cli.js');
+
 /** Writes `lines` to `<dir>/<name>.staged` and renames it into the spool, whole. */
 function drop(dir: string, name: string, lines: string[]): void {
   const staged = path.join(dir, `${name}.staged`);
@@ -22,7 +24,7 @@ function drop(dir: string, name: string, lines: string[]): void {
   renameSync(staged, path.join(dir, 'spool', name));
 }
 
-describe('logs as they come: raw quotes in requests', () => {
+describe('logs as they come: raw quotes in requests, a file in another format', () => {
   const daemons: RunningDaemon[] = [];
   after(async () => {
     for (const d of daemons) await d.stop('SIGKILL');
@@ -52,15 +54,6 @@ describe('logs as they come: raw quotes in requests', () => {
       { url: '/plain', count: 1 },
       { url: '/say\\"hi\\"', count: 1 },
     ]);
-  });
-});
-
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../daemon/cli.js');
-
-describe('logs as they come: a file in another format', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
   });
 
   test('a file where most lines do not parse: a warning names the file, the format and 3 lines; /api/files marks it; logflow drop says so and exits 1', async () => {
