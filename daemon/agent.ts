@@ -114,7 +114,10 @@ export class Agent {
     for (const sink of this.#sinks) await sink.stop();
     for (const counter of this.#counters) await counter.stop();
     await this.#job?.stop();
-    for (const source of this.#sources) await source.completeFinished();
+    for (const source of this.#sources) {
+      await source.completeFinished();
+      source.close();
+    }
     await this.#http?.close();
     for (const ch of this.#channels.values()) await ch.close();
   }

@@ -9,7 +9,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { prng } from './access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon, visible } from './lib/daemon-process.js';
 import { dropGeneratedLogs } from './lib/expected-counts.js';
 
 interface Stats {
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   try {
     await waitFor('the whole ingest', async () => {
       const { body } = await d.get<Stats>('/api/stats');
-      const done = readdirSync(spool).every((n) => n.endsWith('.COMPLETED'));
+      const done = readdirSync(spool).filter(visible).every((n) => n.endsWith('.COMPLETED'));
       return done && body.eventsCounted + body.parseErrors === expected.lines ? body : undefined;
     }, 300_000);
     const { body: stats } = await d.get<Stats>('/api/stats');

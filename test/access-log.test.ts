@@ -19,6 +19,16 @@ describe('access-log line parser', () => {
     assert.equal(urlOf('h - - [t] "GET /say\\"hi\\" HTTP/1.1" 200 1 "-" "a"'), '/say\\"hi\\"');
   });
 
+  test('raw quotes inside the request: it ends at the first quote followed by a status and a size, as the seed regex', () => {
+    assert.equal(urlOf('h - - [t] "GET /x?y="z" HTTP/1.0" 200 1'), '/x?y="z"');
+    assert.equal(urlOf('h - - [t] "GET /x?y="z" HTTP/1.0" 200 1 "-" "agent"'), '/x?y="z"');
+    assert.equal(urlOf('h - - [t] "GET /a" HTTP/1.0" 404 -'), '/a"');
+    assert.equal(urlOf('h - - [t] "GET "/q" HTTP/1.1" 200 5 "ref "x" y" "a"'), '"/q"');
+    // still a parse error when no quote is followed by a status and a size
+    assert.equal(urlOf('h - - [t] "GET /x?y="z" HTTP/1.0" 2000 1'), undefined);
+    assert.equal(urlOf('h - - [t] "GET /x?y="z" HTTP/1.0 200 1'), undefined);
+  });
+
   test('a request without a protocol still has a URL; one without a URL is an error', () => {
     assert.equal(urlOf('h - - [t] "GET /old" 200 1'), '/old');
     assert.equal(urlOf('h - - [t] "-" 400 0'), undefined);

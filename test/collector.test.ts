@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
-import { freePort, startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
+import { freePort, startDaemon, tempDir, waitFor, type RunningDaemon, visible } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 import { PEER, runPython, skipPython } from './helpers/python.js';
 
@@ -112,7 +112,7 @@ collector.sinks.k1.channel = c1
 
     const stats = await waitFor('every event counted and every edge file completed', async () => {
       const { body } = await job.get<Stats>('/api/stats');
-      const done = edges.every((s) => readdirSync(s).every((n) => n.endsWith('.COMPLETED')));
+      const done = edges.every((s) => readdirSync(s).filter(visible).every((n) => n.endsWith('.COMPLETED')));
       return done && body.eventsCounted + body.parseErrors === lines ? body : undefined;
     }, 60_000);
     assert.equal(stats.duplicates, 0);
@@ -170,7 +170,7 @@ a1.http.port = 0
     edge.proc.kill('SIGKILL');
     await edge.exited;
     const killedAt = full.channel.size;
-    assert.deepEqual(readdirSync(spool).sort(), ['part0.log.COMPLETED', 'part1.log.COMPLETED', 'part2.log']);
+    assert.deepEqual(readdirSync(spool).filter(visible).sort(), ['part0.log.COMPLETED', 'part1.log.COMPLETED', 'part2.log']);
 
     // Started again with downstream still down, the channel is full at once; a SIGTERM
     // must still stop the edge (a source waiting for room used to block the shutdown).
@@ -191,7 +191,7 @@ a1.http.port = 0
 
     const stats = await waitFor('every event counted and every file completed', async () => {
       const { body } = await job.get<Stats>('/api/stats');
-      const done = readdirSync(spool).every((n) => n.endsWith('.COMPLETED'));
+      const done = readdirSync(spool).filter(visible).every((n) => n.endsWith('.COMPLETED'));
       return done && body.eventsCounted + body.parseErrors === lines ? body : undefined;
     }, 60_000);
     assert.equal(stats.duplicates, 0, 'no event was sent twice');

@@ -171,8 +171,8 @@ a1.sources.r1.channels = c1
   });
 
   test('Flume keys that have no effect here are accepted and listed; a typo is still refused', () => {
-    const c = parseAgentConfig(MINIMAL + 'a1.sources.r1.trackerDir = .flumespool\na1.channels.c1.keepAlive = 3\n', 't.conf', 'a1');
-    assert.deepEqual(c.notImplemented, ['a1.sources.r1.trackerDir (line 8)', 'a1.channels.c1.keepAlive (line 9)']);
+    const c = parseAgentConfig(MINIMAL + 'a1.sources.r1.recursiveDirectorySearch = false\na1.channels.c1.keepAlive = 3\n', 't.conf', 'a1');
+    assert.deepEqual(c.notImplemented, ['a1.sources.r1.recursiveDirectorySearch (line 8)', 'a1.channels.c1.keepAlive (line 9)']);
     assert.throws(() => parseAgentConfig(MINIMAL + 'a1.channels.c1.keepAlvie = 3\n', 't.conf', 'a1'), /keepAlvie/);
   });
 

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { prng } from '../scripts/access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon, visible } from './helpers/daemon.js';
 import { dropGeneratedLogs } from './helpers/expected-counts.js';
 
 interface Stats {
@@ -52,7 +52,7 @@ describe('kill -9 at random points, restart: the counts equal a clean run', () =
     try {
       await waitFor('every file counted and completed', async () => {
         const { body } = await daemon!.get<Stats>('/api/stats');
-        const done = readdirSync(spool).every((n) => n.endsWith('.COMPLETED'));
+        const done = readdirSync(spool).filter(visible).every((n) => n.endsWith('.COMPLETED'));
         return done && body.eventsCounted + body.parseErrors === expected.lines ? body : undefined;
       }, 60_000);
       console.log(`# lines received when each kill came: ${killedAt.join(', ')} of ${expected.lines}`);

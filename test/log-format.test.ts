@@ -24,6 +24,18 @@ describe('log formats', () => {
     assert.equal(url('vhost_combined', 'nohost'), undefined);
   });
 
+  test('a raw quote inside the request of a LogFormat or nginx format is passed over, as the built-in parser does', () => {
+    const line = '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /x?y="z" HTTP/1.0" 200 5 "ref" "agent"';
+    assert.equal(url(apacheFormatOf('combined')!, line), '/x?y="z"');
+    assert.equal(url('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"', line), '/x?y="z"');
+    assert.equal(url('auto', line), '/x?y="z"');
+    // a line full of quotes is answered at once (no exponential backtracking)
+    const hostile = `1.2.3.4 - - [t] "GET /${'"'.repeat(1500)} HTTP/1.0" 200 5 "${'"'.repeat(200)}" "a"`;
+    const t0 = performance.now();
+    url(apacheFormatOf('combined')!, hostile);
+    assert.ok(performance.now() - t0 < 2000);
+  });
+
   test('stripQueryString counts /a?x=1 and /a?y=2 as /a', () => {
     assert.equal(url('auto', COMBINED, true), '/apache_pb.gif');
     assert.equal(url('%h %l %u %t "%r" %>s %b', COMMON.replace('.gif', '.gif?q=2'), true), '/apache_pb.gif');

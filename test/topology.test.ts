@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
-import { freePort, startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
+import { freePort, startDaemon, tempDir, waitFor, type RunningDaemon, visible } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 
 interface Stats {
@@ -89,7 +89,7 @@ agg.http.port = 0
 
     await waitFor('every drop counted and every edge file completed', async () => {
       const { body } = await agg.get<Stats>('/api/stats');
-      const done = edges.every((e) => readdirSync(e.spool).every((n) => n.endsWith('.COMPLETED')));
+      const done = edges.every((e) => readdirSync(e.spool).filter(visible).every((n) => n.endsWith('.COMPLETED')));
       return done && body.eventsCounted + body.parseErrors === lines ? body : undefined;
     }, 60_000);
     const { body: top } = await agg.get<{ total: number; urls: { url: string; count: number }[] }>('/api/top?n=1000');

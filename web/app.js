@@ -193,10 +193,11 @@ function renderFiles(files) {
     const state = document.createElement('td');
     state.className = 'state-' + f.state;
     state.textContent = f.state === 'reading' ? 'in progress' : f.state;
-    if (f.reason) {
+    for (const note of [f.reason, f.warning]) {
+      if (!note) continue;
       const why = document.createElement('div');
       why.className = 'reason';
-      why.textContent = f.reason;
+      why.textContent = note;
       state.append(why);
     }
     const progress = document.createElement('td');

@@ -78,7 +78,7 @@ export class DaemonClient {
 export interface FileEntry {
   name: string;
   path: string;
-  state: 'pending' | 'reading' | 'completed' | 'failed';
+  state: 'pending' | 'reading' | 'completed' | 'failed' | 'duplicate';
   size: number;
   bytesRead: number;
   lines: number;
@@ -86,6 +86,10 @@ export interface FileEntry {
   startedAt: string | null;
   finishedAt: string | null;
   reason: string | null;
+  /** Most lines did not parse (a file in another format). */
+  warning?: string | null;
+  /** A duplicate's original. */
+  duplicateOf?: string | null;
 }
 
 export interface StatsBody {

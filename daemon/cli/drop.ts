@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadAgentConfig } from '../conf/index.js';
+import { DUPLICATE_SUFFIX } from '../source/spooldir-source.js';
 import { bytes, CLIENT_HELP, CLIENT_OPTIONS, CliError, DaemonClient, EXIT, number, type FileEntry } from './common.js';
 
 export const DROP_HELP = `usage: logflow drop FILE... [--spool DIR | --conf-file FILE --name AGENT] [--no-wait]
@@ -11,6 +12,9 @@ Copies log files into the spool directory safely (under a hidden temporary name,
 linked in under their own name, so the daemon never sees half a file), refuses a name the
 spool has already used (NAME, NAME.COMPLETED or NAME.FAILED), then shows a progress bar
 per file until each is counted, and a summary. Nothing is copied if any file is refused.
+Exits 1 when a file failed, or when most of a file's lines did not parse (a warning names
+the format tried; the daemon's log shows 3 of the lines). A file whose content was counted
+before is reported as a duplicate and not counted again.
 
   --spool DIR          the spool directory (default: the spoolDir of the agent's source)
   -f, --conf-file FILE the agent's configuration (default conf/agent.conf)
@@ -58,7 +62,7 @@ function refusal(file: string, spool: SpoolTarget, names: Set<string>): string |
   if (!st.isFile()) return `${file} is not a regular file`;
   if (name.startsWith('.')) return `${name}: the daemon skips hidden files; rename it`;
   if (names.has(name)) return `${name} is given twice`;
-  for (const used of [name, name + spool.fileSuffix, name + spool.failedSuffix]) {
+  for (const used of [name, name + spool.fileSuffix, name + spool.failedSuffix, name + DUPLICATE_SUFFIX]) {
     try {
       statSync(path.join(spool.dir, used));
       return `${name} was already used in ${spool.dir} (${used} exists); rename the file first`;
@@ -143,18 +147,24 @@ export async function drop(argv: string[], out: NodeJS.WritableStream, err: Node
   const final = await follow(client, dropped, started, timeoutS * 1000, values.json ? undefined : err);
   const seconds = (Date.now() - started) / 1000;
   const failed = final.filter((f) => f.state === 'failed');
+  const duplicates = final.filter((f) => f.state === 'duplicate');
+  // A file in another format than the job's is counted, but as parse errors: not a success.
+  const warned = final.filter((f) => f.warning);
   if (values.json) {
-    out.write(JSON.stringify({ spool: spool.dir, seconds, files: final.map(({ name, path: p, state, size, lines, parseErrors, reason }) => ({ name, path: p, state, size, lines, parseErrors, reason })) }) + '\n');
+    out.write(JSON.stringify({ spool: spool.dir, seconds, files: final.map(({ name, path: p, state, size, lines, parseErrors, reason, warning, duplicateOf }) => ({ name, path: p, state, size, lines, parseErrors, reason, warning: warning ?? null, duplicateOf: duplicateOf ?? null })) }) + '\n');
   } else {
     const lines = final.reduce((n, f) => n + f.lines, 0);
     const errors = final.reduce((n, f) => n + (f.parseErrors ?? 0), 0);
-    out.write(`${final.length - failed.length} of ${final.length} file(s) counted: ${number.format(lines)} lines, ${number.format(errors)} parse errors, in ${seconds.toFixed(1)} s\n`);
+    const counted = final.length - failed.length - duplicates.length;
+    out.write(`${counted} of ${final.length} file(s) counted: ${number.format(lines)} lines, ${number.format(errors)} parse errors, in ${seconds.toFixed(1)} s\n`);
     for (const f of failed) out.write(`failed: ${f.name}: ${f.reason ?? 'no reason given'}\n`);
+    for (const f of duplicates) out.write(`duplicate: ${f.name}: ${f.reason ?? `same content as ${f.duplicateOf}`}\n`);
+    for (const f of warned) out.write(`warning: ${f.name}: ${f.warning} (the daemon's log shows 3 of its lines)\n`);
   }
-  return failed.length > 0 ? EXIT.failed : EXIT.ok;
+  return failed.length > 0 || warned.length > 0 ? EXIT.failed : EXIT.ok;
 }
 
-type Followed = Pick<FileEntry, 'name' | 'path' | 'state' | 'size' | 'bytesRead' | 'lines' | 'parseErrors' | 'reason'>;
+type Followed = Pick<FileEntry, 'name' | 'path' | 'state' | 'size' | 'bytesRead' | 'lines' | 'parseErrors' | 'reason' | 'warning' | 'duplicateOf'>;
 
 /** Polls /api/files until every dropped file is completed or failed, drawing progress on `tty`. */
 async function follow(client: DaemonClient, dropped: { name: string; path: string; size: number }[], startedMs: number, timeoutMs: number, progress: (NodeJS.WritableStream & { isTTY?: boolean; columns?: number }) | undefined): Promise<Followed[]> {
@@ -170,13 +180,17 @@ async function follow(client: DaemonClient, dropped: { name: string; path: strin
     }
     const all = [...current.values()];
     view?.draw(all);
-    if (all.every((f) => f.state === 'completed' || f.state === 'failed')) return all;
+    if (all.every(isFinished)) return all;
     if (Date.now() > deadline) {
-      const open = all.filter((f) => f.state !== 'completed' && f.state !== 'failed').map((f) => `${f.name} (${f.state})`);
+      const open = all.filter((f) => !isFinished(f)).map((f) => `${f.name} (${f.state})`);
       throw new CliError(EXIT.unreachable, `timed out after ${timeoutMs / 1000} s waiting for ${open.join(', ')}; the files stay in the spool`);
     }
     await sleep(200);
   }
+}
+
+function isFinished(f: Followed): boolean {
+  return f.state === 'completed' || f.state === 'failed' || f.state === 'duplicate';
 }
 
 /** One line per file: a bar on a terminal (redrawn in place), a line per state change otherwise. */

@@ -20,6 +20,7 @@ import type { JetStreamSinkConfig } from '../sink/jetstream/config.js';
 
 export const CONSUME_ORDERS = ['oldest', 'youngest', 'random'] as const;
 export const DELETE_POLICIES = ['never', 'immediate'] as const;
+export const FILE_IDENTITIES = ['content', 'name'] as const;
 
 /** Flume's interceptors that set one header to the same value for a whole batch. */
 export interface InterceptorConfig {
@@ -57,6 +58,12 @@ export interface SpoolDirSourceConfig {
   /** What a line that is not valid UTF-8 does: FAIL ends the file there, REPLACE puts U+FFFD, IGNORE drops the bytes. */
   readonly decodeErrorPolicy: DecodeErrorPolicy;
   readonly interceptors: readonly InterceptorConfig[];
+  /** Flume's `trackerDir`: where the source keeps its records of finished files (`files.db`). */
+  readonly trackerDir: string;
+  /** `content`: a file whose content was counted before is a duplicate; `name`: only names matter. */
+  readonly fileIdentity: (typeof FILE_IDENTITIES)[number];
+  /** How long the records of finished files (and their fingerprints) are kept. */
+  readonly retentionMs: number;
 }
 
 /** Flume's avro source: receives AvroSourceProtocol calls and puts their events into a channel. */
@@ -260,7 +267,7 @@ function readComponents(r: PropertyReader, a: string, resolve: (p: string) => st
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
 const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
-  /^sources\.[^.]+\.(trackerDir|recursiveDirectorySearch|bufferMaxLines|bufferMaxLineLength|skipToEnd|trackingPolicy|maxBackoff|threads|deserializer\.outputCharset)$/,
+  /^sources\.[^.]+\.(recursiveDirectorySearch|bufferMaxLines|bufferMaxLineLength|skipToEnd|trackingPolicy|maxBackoff|threads|deserializer\.outputCharset)$/,
   /^sources\.[^.]+\.selector\.(header|mapping\..+|optional\..+|default)$/,
   /^channels\.[^.]+\.(keepAlive|byteCapacity|byteCapacityBufferPercentage)$/,
   // the file channel's tuning and options: its own checkpoint is written after every sink commit
@@ -410,11 +417,12 @@ function readSource(
     ? r.int(p + '.deserializer.maxLineLength', 2048, 1, 64 * 1024 * 1024)
     : r.int(p + '.maxLineLength', 2048, 1, 64 * 1024 * 1024);
   const charset = r.oneOf(p + '.inputCharset', ['UTF-8', 'ISO-8859-1', 'US-ASCII'] as const, 'UTF-8');
+  const spoolDir = resolve(r.string(p + '.spoolDir'));
   return Object.freeze({
     name,
     type: 'spooldir',
     channel,
-    spoolDir: resolve(r.string(p + '.spoolDir')),
+    spoolDir,
     fileSuffix: r.string(p + '.fileSuffix', '.COMPLETED'),
     failedSuffix: r.string(p + '.failedSuffix', '.FAILED'),
     deletePolicy: r.oneOf(p + '.deletePolicy', DELETE_POLICIES, 'never'),
@@ -431,6 +439,10 @@ function readSource(
     maxLineLength,
     decodeErrorPolicy: r.oneOf(p + '.decodeErrorPolicy', DECODE_ERROR_POLICIES, 'FAIL'),
     interceptors: readInterceptors(r, p),
+    // Flume's default: a hidden directory in the spool (relative paths are the spool's).
+    trackerDir: path.resolve(spoolDir, r.string(p + '.trackerDir', '.flumespool')),
+    fileIdentity: r.oneOf(p + '.fileIdentity', FILE_IDENTITIES, 'content'),
+    retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
   });
 }
 

@@ -39,6 +39,10 @@ export interface FileView {
   readonly startedAt: number | undefined;
   readonly finishedAt: number | undefined;
   readonly reason: string | undefined;
+  /** Most lines did not parse (a file in another format): what to look at. */
+  readonly warning?: string | undefined;
+  /** A duplicate's original (the completed file with the same content). */
+  readonly duplicateOf?: string | undefined;
 }
 
 export interface HttpDeps {

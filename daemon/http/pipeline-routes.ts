@@ -6,7 +6,7 @@ import { noQuery } from './params.js';
 const filesQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { state: { type: 'string', enum: ['pending', 'reading', 'completed', 'failed'] } },
+  properties: { state: { type: 'string', enum: ['pending', 'reading', 'completed', 'failed', 'duplicate'] } },
 } as const;
 
 /** What the pipeline owns (its counters and files), and liveness: `/health`, `/api/stats`, `/api/files`, `/metrics`. */
@@ -31,6 +31,9 @@ export const pipelineRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) =>
         startedAt: iso(f.startedAt),
         finishedAt: iso(f.finishedAt),
         reason: f.reason ?? null,
+        mostlyUnparsed: f.warning !== undefined,
+        warning: f.warning ?? null,
+        duplicateOf: f.duplicateOf ?? null,
       })),
     };
   });

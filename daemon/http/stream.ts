@@ -156,7 +156,7 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
 function recentFiles(files: FileView[]): object[] {
   const active = files.filter((f) => f.state === 'pending' || f.state === 'reading');
   const finished = files
-    .filter((f) => f.state === 'completed' || f.state === 'failed')
+    .filter((f) => f.state === 'completed' || f.state === 'failed' || f.state === 'duplicate')
     .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))
     .slice(0, RECENT_FINISHED);
   return [...active, ...finished].map((f) => ({
@@ -168,5 +168,6 @@ function recentFiles(files: FileView[]): object[] {
     parseErrors: f.parseErrors ?? null,
     finishedAt: f.finishedAt === undefined ? null : new Date(f.finishedAt).toISOString(),
     reason: f.reason ?? null,
+    warning: f.warning ?? null,
   }));
 }

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { UrlWindowJobConfig } from '../conf/index.js';
 import { LogflowError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { compileUrlParser } from './log-format.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions, JobStats } from './url-window-job.js';
 
@@ -22,6 +23,7 @@ export class JobHost {
   #worker: Worker | undefined;
   #committed = new Map<string, number>();
   #parseErrors = new Map<string, number>();
+  #lineCheck: JobHost['lineCheck'] | undefined;
   #stats: JobStats | undefined;
   #port = 0;
   #stopped: Promise<void> | undefined;
@@ -52,6 +54,16 @@ export class JobHost {
 
   parseErrors(fileKey: string): number | undefined {
     return this.#parseErrors.get(fileKey);
+  }
+
+  /** The job's log format and parser, for the source's warning about a file in another format. */
+  get lineCheck(): { readonly format: string; readonly parses: (buf: Buffer, start: number, end: number) => boolean } {
+    if (!this.#lineCheck) {
+      const parse = compileUrlParser(this.#config.logFormat, false);
+      const out = { start: 0, end: 0 };
+      this.#lineCheck = { format: this.#config.logFormat, parses: (buf, start, end) => parse(buf, start, end, out) };
+    }
+    return this.#lineCheck;
   }
 
   forget(fileKey: string): void {

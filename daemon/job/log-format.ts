@@ -47,7 +47,7 @@ function compileBase(format: string): UrlParser {
   return compileItems(items, format);
 }
 
-type Field = 'request' | 'url' | 'time' | 'other';
+type Field = 'request' | 'url' | 'time' | 'status' | 'other';
 type Item = { readonly literal: Buffer } | { readonly field: Field };
 
 /** `%h`, `%>s`, `%{Referer}i`, `%{%d/%b}t`: a directive is `%`, modifiers, `{...}`, a letter. */
@@ -73,7 +73,7 @@ function apacheItems(format: string): Item[] {
     if (literal) items.push({ literal: Buffer.from(literal) });
     literal = '';
     const braced = format[i + 1] === '{' || format.slice(i + 1, j).includes('{');
-    items.push({ field: letter === 'r' ? 'request' : letter === 'U' ? 'url' : letter === 't' && !braced ? 'time' : 'other' });
+    items.push({ field: letter === 'r' ? 'request' : letter === 'U' ? 'url' : letter === 't' && !braced ? 'time' : letter === 's' ? 'status' : 'other' });
     i = j;
   }
   if (literal) items.push({ literal: Buffer.from(literal) });
@@ -88,7 +88,7 @@ function nginxItems(format: string): Item[] {
   for (let m = re.exec(format); m; m = re.exec(format)) {
     if (m.index > last) items.push({ literal: Buffer.from(format.slice(last, m.index)) });
     const name = m[1]!.replace(/[{}]/g, '');
-    items.push({ field: name === 'request' ? 'request' : name === 'request_uri' || name === 'uri' ? 'url' : name === 'time_local' ? 'time' : 'other' });
+    items.push({ field: name === 'request' ? 'request' : name === 'request_uri' || name === 'uri' ? 'url' : name === 'time_local' ? 'time' : name === 'status' ? 'status' : 'other' });
     last = m.index + m[0].length;
   }
   if (last < format.length) items.push({ literal: Buffer.from(format.slice(last)) });
@@ -113,11 +113,13 @@ function compileItems(raw: readonly Item[], format: string): UrlParser {
     const quoted = until?.[0] === 34 && prev !== undefined && 'literal' in prev && prev.literal.at(-1) === 34;
     return { literal: undefined, field: item.field, until, quoted };
   });
-  return (buf, start, end, out) => {
-    let p = start;
-    let found = false;
-    out.timeStart = -1;
-    for (const step of steps) {
+  const last = steps.length;
+  // Items from `i` on, at `p`; true when they all match to the line's end and a URL was found.
+  // A quoted request ends at the first unescaped quote after which the rest matches, so a raw
+  // quote inside it (`"GET /x?y="z" HTTP/1.0"`) is passed over, as a regex would.
+  const match = (buf: Buffer, i: number, p: number, end: number, out: UrlRange, found: boolean): boolean => {
+    for (; i < last; i++) {
+      const step = steps[i]!;
       if (step.literal) {
         const lit = step.literal;
         if (end - p < lit.length) return false;
@@ -126,41 +128,72 @@ function compileItems(raw: readonly Item[], format: string): UrlParser {
         continue;
       }
       const fieldStart = p;
-      const timeInLiterals = step.field === 'time' && buf[p] !== 91; // nginx: [$time_local]
       if (step.field === 'time' && buf[p] === 91) {
         const close = buf.indexOf(93, p);
         if (close < 0 || close >= end) return false;
         out.timeStart = p + 1;
         out.timeEnd = close;
         p = close + 1;
-      } else if (!step.until) {
-        p = end;
-      } else if (step.quoted) {
+        continue;
+      }
+      if (step.quoted && step.field === 'request') {
+        for (let q = p; q < end; q++) {
+          if (buf[q] === 34 && buf[q - 1] !== 92 && match(buf, i + 1, q, end, out, field(buf, 'request', fieldStart, q, out, found))) return true;
+        }
+        return false;
+      }
+      if (step.quoted) {
+        // Other quoted fields (referer, agent) end at the first unescaped quote: trying every
+        // quote of every field would be exponential on a line full of quotes.
         for (; p < end; p++) if (buf[p] === 34 && buf[p - 1] !== 92) break;
         if (p >= end) return false;
-      } else {
-        // An unquoted field runs to where the whole next literal is (a field may hold spaces).
+        found = field(buf, step.field, fieldStart, p, out, found);
+        continue;
+      }
+      // An unquoted field runs to where the whole next literal is (a field may hold spaces);
+      // a last field takes the rest of the line.
+      if (!step.until) p = end;
+      else {
         p = buf.indexOf(step.until, p);
         if (p < 0 || p + step.until.length > end) return false;
       }
-      if (timeInLiterals) {
+      // A status (not the last field) is 3 digits: what tells the request's closing quote from a raw one inside it.
+      if (step.field === 'status' && step.until && !isStatus(buf, fieldStart, p)) return false;
+      // nginx's `$time_local` between literal brackets.
+      if (step.field === 'time') {
         out.timeStart = fieldStart;
         out.timeEnd = p;
       }
-      if (step.field === 'request') found = requestUrl(buf, fieldStart, p, out);
-      else if (step.field === 'url' && !found) {
-        out.start = fieldStart;
-        out.end = p;
-        found = p > fieldStart && buf[fieldStart] !== 45;
-      }
+      found = field(buf, step.field, fieldStart, p, out, found);
     }
     return found && p === end;
   };
+  return (buf, start, end, out) => {
+    out.timeStart = -1;
+    return match(buf, 0, start, end, out, false);
+  };
+}
+
+function isStatus(buf: Buffer, start: number, end: number): boolean {
+  if (end - start !== 3) return false;
+  for (let k = start; k < end; k++) if (buf[k]! < 48 || buf[k]! > 57) return false;
+  return true;
+}
+
+/** Takes the URL from a request or URL field `buf[start, end)`; `found` says one was taken before. */
+function field(buf: Buffer, kind: Field | undefined, start: number, end: number, out: UrlRange, found: boolean): boolean {
+  if (kind === 'request') return requestUrl(buf, start, end, out);
+  if (kind === 'url' && !found) {
+    out.start = start;
+    out.end = end;
+    return end > start && buf[start] !== 45;
+  }
+  return found;
 }
 
 /** `%U%q`: fields with no literal between them are one field (the URL's, if either is). */
 function mergeAdjacentFields(items: readonly Item[]): Item[] {
-  const rank: Record<Field, number> = { request: 3, url: 2, time: 1, other: 0 };
+  const rank: Record<Field, number> = { request: 3, url: 2, time: 1, status: 0, other: 0 };
   const out: Item[] = [];
   for (const item of items) {
     const prev = out.at(-1);

@@ -1,5 +1,5 @@
 /** What the source knows about each file it has seen; `/api/stats` and `/api/files` read it. */
-export const FILE_STATES = ['pending', 'reading', 'completed', 'failed'] as const;
+export const FILE_STATES = ['pending', 'reading', 'completed', 'failed', 'duplicate'] as const;
 export type FileState = (typeof FILE_STATES)[number];
 
 export interface FileStatus {
@@ -17,7 +17,13 @@ export interface FileStatus {
   parseErrors: number | undefined;
   /** The file's key in position headers, once reading started. */
   key: string | undefined;
+  /** Something the user should look at (most lines did not parse), for a finished file. */
+  warning?: string | undefined;
+  /** A duplicate: the name of the completed file with the same content. */
+  duplicateOf?: string | undefined;
 }
+
+type Finished = 'completed' | 'failed' | 'duplicate';
 
 export type FileCounts = Record<'pending' | 'inProgress' | 'completed' | 'failed', number>;
 
@@ -26,7 +32,10 @@ export class FileRegistry {
   readonly #files = new Map<string, FileStatus>();
   readonly #finished: string[] = [];
   readonly #keepFinished: number;
-  readonly #totals = { completed: 0, failed: 0 };
+  #finishedCount = 0;
+  /** Registry keys of the files restored from the records, by file key. */
+  readonly #restored = new Map<string, string>();
+  readonly #totals = { completed: 0, failed: 0, duplicate: 0 };
 
   constructor(keepFinished = 10_000) {
     this.#keepFinished = keepFinished;
@@ -49,17 +58,34 @@ export class FileRegistry {
     this.#files.delete(path);
   }
 
-  finish(status: FileStatus, state: 'completed' | 'failed', reason?: string): void {
+  /**
+   * The files finished before a restart, from the records (oldest first), and the totals:
+   * they are listed and counted as if this process had finished them.
+   */
+  restore(finished: FileStatus[], totals: Record<Finished, number>): void {
+    Object.assign(this.#totals, totals);
+    for (const status of finished) this.#restored.set(status.key!, this.#keep(status));
+  }
+
+  finish(status: FileStatus, state: Finished, reason?: string): void {
     status.state = state;
     status.reason = reason;
     status.finishedAt = Date.now();
-    this.#totals[state]++;
+    // Recorded already (finished just before a crash, before its rename): listed once.
+    const before = status.key === undefined ? undefined : this.#restored.get(status.key);
+    if (before !== undefined && this.#files.get(before)?.state === state) this.#files.delete(before);
+    else this.#totals[state]++;
+    this.#keep(status);
+  }
+
+  #keep(status: FileStatus): string {
     // A finished file is keyed by a unique name so a reused file name can start afresh.
     this.#files.delete(status.path);
-    const key = `${status.path}\u0000${status.finishedAt}\u0000${this.#totals.completed + this.#totals.failed}`;
+    const key = `${status.path}\u0000${status.finishedAt}\u0000${this.#finishedCount++}`;
     this.#files.set(key, status);
     this.#finished.push(key);
     if (this.#finished.length > this.#keepFinished) this.#files.delete(this.#finished.shift()!);
+    return key;
   }
 
   counts(): FileCounts {

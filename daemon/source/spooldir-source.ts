@@ -8,6 +8,10 @@ import type { SpoolDirSourceConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import { ChunkPool, type Chunk } from './chunk-pool.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
+import { FileRecords } from './file-records.js';
+import { fullHash, headFingerprint, type Fingerprint } from './fingerprint.js';
+import { mostlyUnparsed, unparsedSamples, type LineCheck } from './format-warning.js';
+import { GrowingFile } from './growing-file.js';
 import { GunzipSource, PlainSource, type ByteSource } from './byte-source.js';
 import { LineScanner } from './line-scanner.js';
 import { SpoolWatcher } from './spool-watcher.js';
@@ -30,7 +34,12 @@ export interface SourcePositions {
   forget(fileKey: string): void;
   /** Lines of the file that were not access-log lines, for the completion log line. */
   parseErrors?(fileKey: string): number | undefined;
+  /** The job's log format and line parser, to show lines of a file that mostly did not parse. */
+  readonly lineCheck?: { readonly format: string; readonly parses: LineCheck };
 }
+
+/** A file whose content was counted before is renamed with this suffix (`fileIdentity = content`). */
+export const DUPLICATE_SUFFIX = '.DUPLICATE';
 
 interface OpenFile {
   readonly status: FileStatus;
@@ -44,6 +53,8 @@ interface OpenFile {
   problem: string | undefined;
   /** Lines with invalid UTF-8 that were repaired (decodeErrorPolicy REPLACE or IGNORE). */
   decodeErrors: number;
+  /** Its content's fingerprint, recorded when it completes (`fileIdentity = content`). */
+  fingerprint: Fingerprint | undefined;
 }
 
 class SourceStopped extends Error {}
@@ -113,6 +124,7 @@ export class SpoolDirSource {
   readonly #sourceId: string;
   readonly #positions: SourcePositions | undefined;
   readonly #completeOn: 'delivered' | 'committed';
+  #records: FileRecords | undefined;
 
   /**
    * With `positions` (the job runs in this process), a file resumes from its committed
@@ -150,6 +162,8 @@ export class SpoolDirSource {
   async start(): Promise<void> {
     await fsp.mkdir(this.#config.spoolDir, { recursive: true });
     await fsp.access(this.#config.spoolDir, fsc.R_OK | fsc.W_OK);
+    this.#records = new FileRecords(this.#config.trackerDir, this.#config.retentionMs);
+    this.files.restore(this.#records.recent(10_000), this.#records.counts());
     this.#watcher = new SpoolWatcher(
       this.#config.spoolDir,
       (name) => this.#wanted(name),
@@ -171,11 +185,18 @@ export class SpoolDirSource {
     await this.#readerDone;
   }
 
+  /** After the last `completeFinished()`: the records of finished files are closed. */
+  close(): void {
+    this.#records?.close();
+    this.#records = undefined;
+  }
+
   #wanted(name: string): boolean {
     const c = this.#config;
     return !name.startsWith('.')
       && !name.endsWith(c.fileSuffix)
       && !name.endsWith(c.failedSuffix)
+      && !name.endsWith(DUPLICATE_SUFFIX)
       && c.includePattern.test(name)
       && !c.ignorePattern.test(name);
   }
@@ -294,15 +315,26 @@ export class SpoolDirSource {
         return;
       }
       const gzip = status.name.endsWith('.gz');
+      const key = fileKeyOf(this.#sourceId, status.name, st);
+      let fingerprint: Fingerprint | undefined;
+      if (this.#config.fileIdentity === 'content' && this.#records) {
+        fingerprint = headFingerprint(fh, st.size);
+        const original = await this.#originalOf(fh, fingerprint, key);
+        if (original) {
+          await this.#duplicate(status, key, st.size, original);
+          return;
+        }
+      }
       const file: OpenFile = {
         status,
-        key: fileKeyOf(this.#sourceId, status.name, st),
+        key,
         // For gzip, the decompressed size is known once it is read to its end.
         size: gzip ? Infinity : st.size,
         outstanding: 0,
         readDone: false,
         problem: undefined,
         decodeErrors: 0,
+        fingerprint: undefined,
       };
       status.key = file.key;
       const committed = this.#positions?.committed(file.key) ?? 0;
@@ -319,9 +351,18 @@ export class SpoolDirSource {
       } else {
         source = new PlainSource(fh.fd, st.size, resumeAt);
       }
-      await this.#readLines(source, file);
-      if (gzip) file.size = source.position;
-      if (!file.problem) await this.#checkUnchanged(fh, st, source, file);
+      const growing = gzip ? undefined : GrowingFile.open(fh, status.path, st, this.#config.pollDelay, fingerprint?.head);
+      await this.#readLines(source, file, growing);
+      if (gzip) {
+        file.size = source.position;
+        if (!file.problem) await this.#checkUnchanged(fh, st, source, file);
+      }
+      if (fingerprint && !file.problem) {
+        // The fingerprint of what was read (a file that grew has a new one).
+        const size = gzip ? st.size : file.size;
+        file.fingerprint = size === fingerprint.size ? fingerprint : headFingerprint(fh, size);
+        file.fingerprint.full ??= await fullHash(fh, size);
+      }
       file.readDone = true;
       this.#log.debug({ file: status.path, readMs: Date.now() - status.startedAt! }, 'file read to its end');
       this.#finishing.add(file);
@@ -349,8 +390,59 @@ export class SpoolDirSource {
   }
 
   /**
-   * Flume wants a spooled file immutable. One that grew, shrank or was rewritten while it was
-   * read keeps what was read (counted), and ends as failed with the reason, not as completed.
+   * At the end of a plain file: one still being written (it grows) is read on; one that
+   * shrank or was replaced keeps what was read (counted) and ends as failed, with the reason.
+   */
+  async #atEnd(growing: GrowingFile, source: PlainSource, file: OpenFile): Promise<void> {
+    const end = await growing.atEnd(file.size, source.position, () => this.#stopping);
+    if (end.kind === 'stopped') throw new SourceStopped();
+    if (end.kind === 'grew') {
+      if (file.status.size !== end.size) this.#log.info({ file: file.status.path, from: file.size, to: end.size }, 'file still being written: reading on');
+      source.extend(end.size);
+      file.size = end.size;
+      file.status.size = end.size;
+    } else if (end.kind === 'changed') {
+      file.size = source.position;
+      file.problem = end.problem;
+      file.status.reason = end.problem;
+      this.#log.error({ file: file.status.path, bytesRead: source.position, reason: end.problem }, 'file changed while it was read');
+    }
+  }
+
+  /**
+   * The first completed file with the same content, if any (not this very file: one
+   * recorded just before a crash, before its rename, is read again, not a duplicate).
+   */
+  async #originalOf(fh: FileHandle, fingerprint: Fingerprint, key: string) {
+    const candidates = this.#records!.candidates(fingerprint).filter((c) => c.key !== key);
+    if (candidates.length === 0) return undefined;
+    fingerprint.full ??= await fullHash(fh, fingerprint.size);
+    return candidates.find((c) => c.fullHash === fingerprint.full);
+  }
+
+  /** A file counted before under another name (or dropped twice): recorded, renamed `.DUPLICATE` (or deleted), not read. */
+  async #duplicate(status: FileStatus, key: string, size: number, original: { name: string }): Promise<void> {
+    const reason = `same content as ${original.name}, which was counted; not counted again`;
+    Object.assign(status, { key, size, duplicateOf: original.name });
+    // Before the rename: a crash in between finds it a duplicate again.
+    this.#records!.save({ ...status, state: 'duplicate', finishedAt: Date.now(), reason });
+    const immediate = this.#config.deletePolicy === 'immediate';
+    const target = immediate ? undefined : await this.#finishedName(status, DUPLICATE_SUFFIX);
+    try {
+      if (target) await fsp.rename(status.path, target);
+      else await fsp.unlink(status.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    this.#watcher?.forget(status.name);
+    this.files.finish(status, 'duplicate', target ? `${reason}; renamed ${path.basename(target)}` : `${reason}; deleted`);
+    this.#records!.save(status);
+    this.#log.warn({ file: status.path, duplicateOf: original.name, renamedTo: target }, 'file already counted (same content): not counted again');
+  }
+
+  /**
+   * Flume wants a spooled file immutable. A gzip file that grew, shrank or was rewritten while
+   * it was read keeps what was read (counted), and ends as failed with the reason.
    */
   async #checkUnchanged(fh: FileHandle, before: Stats, source: ByteSource, file: OpenFile): Promise<void> {
     const after = await fh.stat();
@@ -362,7 +454,7 @@ export class SpoolDirSource {
     this.#log.error({ file: file.status.path, before: before.size, after: after.size, bytesRead: source.position }, 'file changed while it was read');
   }
 
-  async #readLines(source: ByteSource, file: OpenFile): Promise<void> {
+  async #readLines(source: ByteSource, file: OpenFile, growing: GrowingFile | undefined): Promise<void> {
     const status = file.status;
     // Small files get small buffers: 10,000 one-line files spent a third of their time in GC
     // when each took a 1 MB chunk and 64 KB of line ranges.
@@ -378,6 +470,7 @@ export class SpoolDirSource {
     try {
       for (;;) {
         if (this.#stopping) throw new SourceStopped();
+        if (growing && source.remaining === 0) await this.#atEnd(growing, source as PlainSource, file);
         const chunk = this.#chunks.take(Math.min(this.#chunkBytes, carry.length + source.remaining + 1));
         const buf = chunk.buf;
         carry.copy(buf, 0);
@@ -386,6 +479,8 @@ export class SpoolDirSource {
         // The offset of buf[0] in the file: every line's resume offset is derived from it.
         const bufOffset = source.position - carry.length;
         const bytesRead = await source.read(buf, carry.length, buf.length - carry.length);
+        // The end came early: the file shrank (found as such, the lines read are kept).
+        if (bytesRead === 0 && growing && source.remaining > 0 && !file.problem) await this.#atEnd(growing, source as PlainSource, file);
         const filled = carry.length + bytesRead;
         scanner.resetRanges(scanner.starts.length);
         if (bytesRead === 0) scanner.finish(buf, 0, filled);
@@ -538,10 +633,15 @@ export class SpoolDirSource {
     this.#finishing.delete(file);
     const { status } = file;
     const c = this.#config;
-    status.parseErrors = this.#positions?.parseErrors?.(file.key);
+    // 0, not unknown, for a clean file when the job counts in this process.
+    status.parseErrors = this.#positions?.parseErrors ? (this.#positions.parseErrors(file.key) ?? 0) : undefined;
+    await this.#warnIfMostlyUnparsed(file);
     if (file.problem) {
       await this.#quarantine(status, file.problem);
     } else {
+      // Recorded before the rename, so the record of a counted file is never lost to a crash
+      // (the status shows it completed only once it is renamed).
+      this.#records?.save({ ...status, state: 'completed', finishedAt: Date.now() }, file.fingerprint);
       try {
         if (c.deletePolicy === 'immediate') await fsp.unlink(status.path);
         else await fsp.rename(status.path, await this.#finishedName(status, c.fileSuffix));
@@ -556,7 +656,9 @@ export class SpoolDirSource {
         }
       }
       this.#watcher?.forget(status.name);
+      const recorded = status.reason;
       this.files.finish(status, 'completed', status.reason);
+      if (status.reason !== recorded) this.#records?.save(status, file.fingerprint);
     }
     this.#log.info(
       {
@@ -586,8 +688,22 @@ export class SpoolDirSource {
     return target;
   }
 
+  /**
+   * A file of which most lines did not parse is probably in another format than the job's:
+   * a warning with the format and 3 of its lines, in the log and on the file (`/api/files`).
+   */
+  async #warnIfMostlyUnparsed(file: OpenFile): Promise<void> {
+    const { status } = file;
+    const check = this.#positions?.lineCheck;
+    if (!check || !mostlyUnparsed(status.lines, status.parseErrors)) return;
+    const samples = await unparsedSamples(status.path, status.name.endsWith('.gz'), check.parses, this.#config.maxLineLength);
+    status.warning = `${status.parseErrors} of ${status.lines} lines did not parse as logFormat ${JSON.stringify(check.format)}: is it another format?`;
+    this.#log.warn({ file: status.path, logFormat: check.format, lines: status.lines, parseErrors: status.parseErrors, samples }, 'most lines of the file did not parse: wrong logFormat?');
+  }
+
   #fail(status: FileStatus, reason: string): void {
     this.files.finish(status, 'failed', reason);
+    this.#records?.save(status);
     this.#log.error({ file: status.path, reason }, 'file failed');
   }
 

@@ -40,6 +40,11 @@ function removeTempDirs(): void {
   }
 }
 
+/** For listings of a spool directory: its hidden entries (the source's `.flumespool`) left out. */
+export function visible(name: string): boolean {
+  return !name.startsWith('.');
+}
+
 /** A port that was free a moment ago (for the job's Avro port, which sink and job share). */
 export async function freePort(): Promise<number> {
   const srv = net.createServer();

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+
+const STEPS = 8;
+const LINES_PER_STEP = 5_000;
+const POLL_DELAY_MS = 2_500;
+
+/**
+ * Writes the log into the spool in place, as `cp` of a slow source does: one descriptor,
+ * 8 appends. The first pause is longer than pollDelay, so the source starts reading half
+ * a file; the others are 0.5 to 1 s. The step sizes end mid-line, as a copy's writes do.
+ */
+const WRITER = `
+const fs = require('node:fs');
+const [file, steps, perStep, firstPause] = [process.argv[1], +process.argv[2], +process.argv[3], +process.argv[4]];
+let text = '';
+for (let i = 0; i < steps * perStep; i++) text += '10.0.0.' + (i % 250) + ' - - [10/Oct/2000:13:55:36 -0700] "GET /p/' + (i % 13) + ' HTTP/1.1" 200 ' + i + '\\n';
+const bytes = Buffer.from(text);
+const fd = fs.openSync(file, 'wx');
+const cut = (k) => Math.floor((bytes.length * k) / steps) + (k > 0 && k < steps ? 7 : 0);
+let k = 0;
+const step = () => {
+  fs.writeSync(fd, bytes, cut(k), cut(k + 1) - cut(k));
+  k++;
+  if (k === steps) { fs.closeSync(fd); return; }
+  setTimeout(step, k === 1 ? firstPause : 500 + Math.random() * 500);
+};
+step();
+`;
+
+describe('a file still being written into the spool', () => {
+  const daemons: RunningDaemon[] = [];
+  const children: ChildProcess[] = [];
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    for (const d of daemons) await d.stop('SIGKILL');
+  });
+
+  test('a file appended in 8 steps 0.5-1 s apart while the machine is busy is read whole and completed, each line counted once', { timeout: 90_000 }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir, '', { 'a1.sources.r1.pollDelay': String(POLL_DELAY_MS) });
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    // A busy machine: a process burning a core for the whole test.
+    const burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    children.push(burner);
+    const file = path.join(dir, 'spool', 'growing.log');
+    const writer = spawn(process.execPath, ['-e', WRITER, file, String(STEPS), String(LINES_PER_STEP), String(POLL_DELAY_MS + 500)], { stdio: 'inherit' });
+    children.push(writer);
+    const wrote = new Promise<number | null>((resolve) => writer.on('exit', resolve));
+    const total = STEPS * LINES_PER_STEP;
+    const files = await waitFor('growing.log finished', async () => {
+      const { body } = await daemon.get<{ files: { name: string; state: string; lines: number; size: number; reason: string | null }[] }>('/api/files');
+      const f = body.files.find((x) => x.name === 'growing.log');
+      return f && (f.state === 'completed' || f.state === 'failed') ? f : undefined;
+    }, 60_000);
+    assert.equal(await wrote, 0);
+    assert.deepEqual([files.state, files.lines, files.reason], ['completed', total, null]);
+    assert.ok(existsSync(file + '.COMPLETED'));
+    const stats = await waitFor('every line counted', async () => {
+      const { body } = await daemon.get<{ eventsCounted: number; parseErrors: number }>('/api/stats');
+      return body.eventsCounted + body.parseErrors >= total ? body : undefined;
+    });
+    assert.deepEqual([stats.eventsCounted, stats.parseErrors], [total, 0]);
+    const { body: top } = await daemon.get<{ total: number; urls: { url: string; count: number }[] }>('/api/top?n=20');
+    assert.equal(top.urls.length, 13);
+    // Line i asks for /p/(i % 13): 3077 each for /p/0 to /p/11, 3076 for /p/12.
+    const expected = Array.from({ length: 13 }, (_, u) => ({ url: `/p/${u}`, count: Math.floor(total / 13) + (u < total % 13 ? 1 : 0) }));
+    assert.deepEqual([...top.urls].sort((a, b) => a.url.localeCompare(b.url)), expected.sort((a, b) => a.url.localeCompare(b.url)));
+    assert.ok(daemon.logs.some((l) => l.includes('file still being written: reading on')), 'the source did start early and read on');
+  });
+});
