@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { analyze } from './cli/analyze.js';
+import { check } from './cli/check.js';
 import { CLIENT_HELP, CliError, EXIT } from './cli/common.js';
 import { drop } from './cli/drop.js';
 import { status } from './cli/status.js';
@@ -10,9 +12,14 @@ const USAGE = `usage: logflow COMMAND [OPTIONS]   (npx logflow ...)
   top            the most requested URLs, as a table
   status         files, rates, errors and checkpoint age
 
+  analyze FILE...  a report of access logs read in this process (no daemon): top URLs,
+                   the busiest window, parse errors; --json, --html FILE
+  check FILE       which log format parses the file, and why the failing lines fail
+
 \`logflow COMMAND --help\` for a command's options. The daemon itself: npm start
 (node dist/daemon/main.js --conf-file FILE --name AGENT).
 
+Options of drop, top and status:
 ${CLIENT_HELP}
 `;
 
@@ -20,6 +27,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   drop: (argv) => drop(argv, process.stdout, process.stderr),
   top: (argv) => top(argv, process.stdout),
   status: (argv) => status(argv, process.stdout),
+  analyze: (argv) => analyze(argv, process.stdout, process.stderr),
+  check: (argv) => check(argv, process.stdout),
 };
 
 async function main(argv: string[]): Promise<number> {
