@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { CHROMIUM, CHROMIUM_ARGS, SKIP_WITHOUT_CHROMIUM } from './helpers/chromium.js';
-
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../daemon/cli.js');
-
-/** Runs `logflow ARGS` as a user would. */
-function logflow(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd, timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { logflow } from './helpers/run-cli.js';
 
 interface UrlCount {
   url: string;
