@@ -76,6 +76,7 @@ function display(line: Buffer, at: number): { text: string; column: number } {
   const clean = (s: string) => s.replace(/[\x00-\x1f\x7f]/g, '·');
   const before = clean(line.toString('utf8', 0, at));
   const after = clean(line.toString('utf8', at));
+  if (before.length + after.length <= DISPLAY_CHARS) return { text: before + after, column: before.length };
   const keepBefore = Math.min(before.length, DISPLAY_CHARS / 2);
   const head = before.length > keepBefore ? '…' + before.slice(before.length - keepBefore) : before;
   const tail = after.length > DISPLAY_CHARS - keepBefore ? after.slice(0, DISPLAY_CHARS - keepBefore) + '…' : after;

@@ -5,7 +5,7 @@ export interface HttpWorkerData {
   readonly config: HttpConfig;
   /** The job's results database (opened read-only in the HTTP thread), when a job runs. */
   readonly database: string | undefined;
-  readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number } | undefined;
+  readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number; readonly logFormat?: string } | undefined;
 }
 
 /** The pipeline's live figures the HTTP thread asks the main thread for. */

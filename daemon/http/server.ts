@@ -8,6 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { replyWithError } from './errors.js';
 import { renderMetrics, type MetricsInput } from './metrics.js';
 import { registerDashboard } from './dashboard.js';
+import { registerFileCheck } from './file-check.js';
 import { registerSeries } from './series.js';
 import { registerStream } from './stream.js';
 
@@ -49,7 +50,7 @@ export interface HttpDeps {
   readonly authToken?: string | undefined;
   readonly results: ResultsReader | undefined;
   /** The job's batch interval and window, for range queries and their defaults. */
-  readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number } | undefined;
+  readonly job: { readonly batchIntervalMs: number; readonly windowDurationMs: number; readonly logFormat?: string } | undefined;
   /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
   readonly stats: () => PipelineStats | Promise<PipelineStats>;
   readonly files: () => FileView[] | Promise<FileView[]>;
@@ -264,6 +265,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
   await registerSeries(app, deps);
   await registerStream(app, deps);
+  await registerFileCheck(app, deps);
   await registerDashboard(app);
   return app;
 }
