@@ -8,13 +8,14 @@ import { top } from './cli/top.js';
 
 const USAGE = `usage: logflow COMMAND [OPTIONS]   (npx logflow ...)
 
-  drop FILE...   copy log files into the spool safely and follow them until counted
-  top            the most requested URLs, as a table
-  status         files, rates, errors and checkpoint age
+Talking to a running daemon:
+  drop FILE...     copy log files into the spool safely and follow them until counted
+  top              the most requested URLs, as a table
+  status           files, rates, errors and checkpoint age
 
-  analyze FILE...  a report of access logs read in this process (no daemon): top URLs,
-                   the busiest window, parse errors; --json, --html FILE
-  check FILE       which log format parses the file, and why the failing lines fail
+On log files, in this process (no daemon, no ports):
+  analyze FILE...  a report: top URLs, the busiest window, parse errors (--json, --html FILE)
+  check FILE       which log format parses the file, and why its failing lines fail
 
 \`logflow COMMAND --help\` for a command's options. The daemon itself: npm start
 (node dist/daemon/main.js --conf-file FILE --name AGENT).
