@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-import { analyze } from './cli/analyze.js';
-import { check } from './cli/check.js';
 import { CLIENT_HELP, CliError, EXIT } from './cli/common.js';
 import { drop } from './cli/drop.js';
 import { status } from './cli/status.js';
@@ -28,8 +26,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   drop: (argv) => drop(argv, process.stdout, process.stderr),
   top: (argv) => top(argv, process.stdout),
   status: (argv) => status(argv, process.stdout),
-  analyze: (argv) => analyze(argv, process.stdout, process.stderr),
-  check: (argv) => check(argv, process.stdout),
+  // Loaded when asked for: the daemon's commands start without the analyzer's modules.
+  analyze: async (argv) => (await import('./cli/analyze.js')).analyze(argv, process.stdout, process.stderr),
+  check: async (argv) => (await import('./cli/check.js')).check(argv, process.stdout),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,3 +1,4 @@
+import { BACKSLASH, DASH, LBRACKET, QUOTE, RBRACKET, SP } from './access-log.js';
 import { formatItems, type Item } from './log-format.js';
 
 /**
@@ -17,13 +18,6 @@ export interface ParseFailure {
 
 /** Explains `buf[start, end)` under a format: undefined when it parses. */
 export type LineExplainer = (buf: Buffer, start: number, end: number) => ParseFailure | undefined;
-
-const SP = 32;
-const QUOTE = 34;
-const BACKSLASH = 92;
-const LBRACKET = 91;
-const RBRACKET = 93;
-const DASH = 45;
 
 /** The explainer of a `logFormat` value (the same values the conf and `--log-format` take). */
 export function compileExplainer(format: string): LineExplainer {
