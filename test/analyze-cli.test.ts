@@ -106,6 +106,17 @@ describe('logflow analyze', () => {
     assert.match(run.stdout, /^a\.log +6,000 +\d+ +[\d.]+%$/m);
   });
 
+  test('--time processing: every line counts when it is read, so one window holds them all', async () => {
+    const run = await logflow(['analyze', 'a.log', '--json', '--time', 'processing', '--top', '3'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    const got = JSON.parse(run.stdout) as ReportJson;
+    const want = expectedReport([readFileSync(a, 'utf8')], 300, 3);
+    assert.deepEqual([got.parsed, got.parseErrors, got.urls], [want.parsed, want.parseErrors, want.urls]);
+    assert.equal(got.peakWindow!.total, want.parsed, 'read in well under the 300 s window');
+    assert.deepEqual(got.peakWindow!.urls, want.urls);
+    assert.ok(got.from! > '2026-06-01', `the span is when it was read (${got.from}), not the lines' times`);
+  });
+
   test('lines older than the watermark count in the totals, not in a window, and are reported', async () => {
     const late = path.join(dir, 'late.log');
     const line = (hms: string, url: string) => `1.2.3.4 - - [01/Jan/2026:${hms} +0000] "GET ${url} HTTP/1.1" 200 1`;
