@@ -145,6 +145,10 @@ describe('logflow analyze', () => {
       assert.match(run.stderr, message);
       assert.equal(run.stdout, '');
     }
+    writeFileSync(path.join(dir, 'broken.log.gz'), 'not gzip at all\n');
+    const broken = await logflow(['analyze', 'a.log', 'broken.log.gz'], dir);
+    assert.equal(broken.code, 1, 'a file that cannot be read is a failure, not a usage error');
+    assert.match(broken.stderr, /^logflow: reading broken\.log\.gz failed: incorrect header check$/m);
   });
 
   test('--html: one file that opens offline in Chromium and shows the bars, the chart and the file table', { skip: SKIP_WITHOUT_CHROMIUM }, async () => {

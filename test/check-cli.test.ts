@@ -56,6 +56,7 @@ describe('logflow check', () => {
     assert.equal(noUrl.column, NO_URL.indexOf('GET"') + 3);
     assert.equal(noUrl.message, 'url: expected a URL after the method');
     assert.match(run.stdout, new RegExp(`^line 3, byte ${BAD_STATUS.indexOf(' 20 5') + 1}:$`, 'm'));
+    assert.doesNotMatch(run.stdout, /event time:/, 'every parsed line has a readable time');
   });
 
   test('exit 0 at 99% or more; .gz is read; --lines caps the lines read', async () => {
@@ -91,6 +92,12 @@ describe('logflow check', () => {
     assert.match(conf.stdout, /^best: \$remote_addr \$request_uri \$status, 66\.6%/m);
     assert.equal(caretUnder(conf.stdout, 3).column, '10.0.0.3 '.length);
     assert.equal(caretUnder(conf.stdout, 3).message, '$request_uri: expected a URL, not - or nothing');
+
+    assert.match(conf.stdout, /^event time: 2 of them have no time it can read \(line 1 first\)/m, 'the format has no time');
+    writeFileSync(path.join(dir, 'times.log'), [good(1), good(2).replace('/Jan/', '/Foo/'), good(3)].join('\n') + '\n');
+    const times = await logflow(['check', 'times.log'], dir);
+    assert.equal(times.code, 0, times.stdout);
+    assert.match(times.stdout, /^event time: 1 of them have no time it can read \(line 2 first\)/m);
 
     const one = await logflow(['check', 'bad.log', '--log-format', 'common'], dir);
     assert.equal(one.code, 1);

@@ -224,7 +224,8 @@ async function showCheck(name) {
   try {
     const r = await api('/api/files/' + encodeURIComponent(name) + '/check');
     const pct = (s) => (Math.floor(s * 1000) / 10).toFixed(1) + '%';
-    pre.textContent = [r.file + ': ' + fmt.format(r.lines) + ' lines checked', ...r.formats.map((f) => f.format + ': ' + pct(f.share)), '',
+    const timeless = r.noEventTime.lines > 0 ? [fmt.format(r.noEventTime.lines) + ' parsed lines have no time event time can read (line ' + r.noEventTime.first + ' first)'] : [];
+    pre.textContent = [r.file + ': ' + fmt.format(r.lines) + ' lines checked', ...r.formats.map((f) => f.format + ': ' + pct(f.share)), ...timeless, '',
       ...r.failures.flatMap((f) => ['line ' + f.line + ', byte ' + f.byte + ':', '  ' + f.text, '  ' + ' '.repeat(f.column) + '^ ' + f.field + ': ' + f.expected])].join('\n');
   } catch (err) {
     pre.textContent = err.message;

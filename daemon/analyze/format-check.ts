@@ -1,5 +1,6 @@
 import { compileExplainer } from '../job/log-format-explain.js';
 import type { UrlRange } from '../job/access-log.js';
+import { ClfTimeParser } from '../job/clf-time.js';
 import { compileUrlParser } from '../job/log-format.js';
 import { readLogLines } from './log-lines.js';
 
@@ -37,6 +38,11 @@ export interface CheckResult {
   /** The format with the largest share (the first of equals), and its first failing lines. */
   readonly best: string;
   readonly failures: FailingLine[];
+  /**
+   * Lines the best format parses whose time event time cannot read (no `[time]` in the
+   * format, or not `DD/Mon/YYYY:HH:MM:SS +ZZZZ`): with `time = event` they are parse errors.
+   */
+  readonly noEventTime: { readonly lines: number; readonly first: number | null };
 }
 
 /** Reads up to `maxLines` lines of `file` and measures each format on them. */
@@ -68,7 +74,23 @@ export async function checkLog(file: string, formats: readonly string[], maxLine
     const why = explain(line, 0, line.length);
     if (why) failures.push({ line: i + 1, byte: why.at, field: why.field, expected: why.expected, ...display(line, why.at) });
   }
-  return { file, lines: lines.length, capped, formats: shares, best: best.format, failures };
+  return { file, lines: lines.length, capped, formats: shares, best: best.format, failures, noEventTime: withoutEventTime(lines, best.format) };
+}
+
+function withoutEventTime(lines: readonly Buffer[], format: string): CheckResult['noEventTime'] {
+  const parse = compileUrlParser(format, false);
+  const clock = new ClfTimeParser();
+  const range: UrlRange = { start: 0, end: 0, timeStart: -1 };
+  let count = 0;
+  let first: number | null = null;
+  lines.forEach((line, i) => {
+    range.timeStart = -1;
+    if (!parse(line, 0, line.length, range)) return;
+    if (range.timeStart! >= 0 && !Number.isNaN(clock.parse(line, range.timeStart!, range.timeEnd!))) return;
+    count++;
+    first ??= i + 1;
+  });
+  return { lines: count, first };
 }
 
 /** The line as text with the caret's column; a long line is cut to a window around it. */

@@ -98,6 +98,9 @@ export function renderCheck(r: CheckResult): string {
   }
   const best = r.formats.find((f) => f.format === r.best)!;
   out.push('', `best: ${r.best}, ${percent(best.share)} of the lines parse (${percent(PASS_SHARE)} needed)`);
+  if (r.noEventTime.lines > 0) {
+    out.push(`event time: ${number.format(r.noEventTime.lines)} of them have no time it can read (line ${number.format(r.noEventTime.first!)} first): with time = event (analyze's default) they are parse errors`);
+  }
   if (r.failures.length === 0) return out.join('\n') + '\n';
   out.push(`first ${r.failures.length} line(s) that do not parse as ${r.best}:`);
   for (const f of r.failures) {
