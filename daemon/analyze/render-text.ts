@@ -18,7 +18,10 @@ export function renderText({ report: r, details: d }: FullReport): string {
   out.push(`parsed: ${number.format(r.parsed)} (${pct(r.parsed, r.lines)}), parse errors: ${number.format(r.parseErrors)} (log format ${d.logFormat}, ${d.time} time)`);
   for (const s of d.parseErrorSamples) out.push(`  ${s.file}:${s.line}: ${s.text}`);
   out.push(r.from ? `time span: ${r.from} .. ${r.to}` : 'time span: none (no line parsed)');
-  if (d.late > 0) out.push(`late: ${number.format(d.late)} line(s) more than ${d.watermarkSeconds} s older than a line before them: in the totals, not in any window`);
+  if (d.late > 0) {
+    out.push(`late: ${number.format(d.late)} line(s) more than ${d.watermarkSeconds} s older than a line before them: in the totals, not in any window`);
+    if (r.files.length > 1) out.push('  (files are read in the order given: when their times overlap, the later files\' lines come late)');
+  }
   out.push('', `top ${r.urls.length} URLs over the whole input:`, urlTable(r.urls, r.parsed));
   const w = r.peakWindow;
   if (w) {
