@@ -1,10 +1,9 @@
-/** The bytes the access-log grammar is made of (also read by log-format-explain.ts). */
-export const SP = 32;
-export const QUOTE = 34;
-export const BACKSLASH = 92;
-export const LBRACKET = 91;
-export const RBRACKET = 93;
-export const DASH = 45;
+const SP = 32;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const LBRACKET = 91;
+const RBRACKET = 93;
+const DASH = 45;
 
 /** Where the URL of a parsed line is; set by `findUrl`. Reused: the hot path allocates nothing. */
 export interface UrlRange {

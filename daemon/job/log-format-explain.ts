@@ -1,4 +1,3 @@
-import { BACKSLASH, DASH, LBRACKET, QUOTE, RBRACKET, SP } from './access-log.js';
 import { formatItems, type Item } from './log-format.js';
 
 /**
@@ -36,6 +35,9 @@ export function compileExplainer(format: string): LineExplainer {
 function fail(lineStart: number, at: number, field: string, expected: string): ParseFailure {
   return { at: at - lineStart, field, expected };
 }
+
+/** The bytes of the grammar (access-log.ts keeps its own as plain module constants: its hot loop reads them). */
+const [SP, QUOTE, BACKSLASH, LBRACKET, RBRACKET, DASH] = Buffer.from(' "\\[]-') as unknown as number[];
 
 const isDigit = (b: number | undefined) => b !== undefined && b >= 48 && b <= 57;
 
