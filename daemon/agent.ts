@@ -70,7 +70,7 @@ export class Agent {
     const http = this.config.http;
     const job = this.config.jobs[0];
     if (http) {
-      this.#http = new HttpHost(http, job && { batchIntervalMs: job.batchIntervalMs, windowDurationMs: job.windowDurationMs }, job?.database, {
+      this.#http = new HttpHost(http, job && { batchIntervalMs: job.batchIntervalMs, windowDurationMs: job.windowDurationMs, logFormat: job.logFormat }, job?.database, {
         stats: () => this.stats(),
         files: () => this.#sources.flatMap((s) => s.fileList()),
         metrics: () => this.metrics(),

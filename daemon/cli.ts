@@ -6,15 +6,21 @@ import { top } from './cli/top.js';
 
 const USAGE = `usage: logflow COMMAND [OPTIONS]   (npx logflow ...)
 
-  drop FILE...   copy log files into the spool safely and follow them until counted
-  top            the most requested URLs, as a table
-  status         files, rates, errors and checkpoint age
+Talking to a running daemon:
+  drop FILE...     copy log files into the spool safely and follow them until counted
+  top              the most requested URLs, as a table
+  status           files, rates, errors and checkpoint age
+
+On log files, in this process (no daemon, no ports):
+  analyze FILE...  a report: top URLs, the busiest window, parse errors (--json, --html FILE)
+  check FILE       which log format parses the file, and why its failing lines fail
 
 \`logflow COMMAND --help\` for a command's options. Run it in the project folder. The
 daemon itself: npm start (node dist/daemon/main.js --conf-file FILE --name AGENT; its
 options and LOGFLOW_LOG_LEVEL / LOGFLOW_LOG_FORMAT: npm start -- --help). The keys of the
 configuration file are described in README.md, section Configuration.
 
+Options of drop, top and status:
 ${CLIENT_HELP}
 `;
 
@@ -22,6 +28,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   drop: (argv) => drop(argv, process.stdout, process.stderr),
   top: (argv) => top(argv, process.stdout),
   status: (argv) => status(argv, process.stdout),
+  // Loaded when asked for: the daemon's commands start without the analyzer's modules.
+  analyze: async (argv) => (await import('./cli/analyze.js')).analyze(argv, process.stdout, process.stderr),
+  check: async (argv) => (await import('./cli/check.js')).check(argv, process.stdout),
 };
 
 async function main(argv: string[]): Promise<number> {

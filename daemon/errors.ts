@@ -34,6 +34,9 @@ export const HTTP_ERRORS = {
   LF_HTTP_UNAUTHORIZED: { status: 401, error: 'Unauthorized' },
   LF_HTTP_NOT_FOUND: { status: 404, error: 'Not Found' },
   LF_HTTP_NO_JOB: { status: 404, error: 'Not Found' },
+  /** `/api/files/:name/check`: a name the source has not seen, or a file no longer in the spool. */
+  LF_HTTP_NO_FILE: { status: 404, error: 'Not Found' },
+  LF_HTTP_FILE_GONE: { status: 404, error: 'Not Found' },
   /** A Host header the server does not answer to (DNS rebinding): see `a1.http.allowedHosts`. */
   LF_HTTP_MISDIRECTED: { status: 421, error: 'Misdirected Request' },
   LF_HTTP_INTERNAL: { status: 500, error: 'Internal Server Error' },

@@ -6,14 +6,16 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, eventtime)
+ *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, eventtime, analyze)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AvroRpcClient, batchFromLines, FileChannel, type EventBatch } from '../daemon/channel/index.js';
+import { LogAnalyzer } from '../daemon/analyze/analyzer.js';
+import { readLogLines } from '../daemon/analyze/log-lines.js';
 import { generateLines, writeLog } from './access-log-generator.js';
 import { startDaemon, tempDir, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
 
@@ -346,6 +348,34 @@ async function steadyCheckpointMs(d: RunningDaemon, dir: string, endMs: number):
   return worst;
 }
 
+/** `logflow analyze` on the end-to-end log: the whole command, from start to exit (module loading included). */
+async function analyzeCommand(work: string): Promise<void> {
+  const dir = path.join(work, 'analyze');
+  mkdirSync(dir, { recursive: true });
+  const file = await prepare(dir, 'access.log', { lines: SIZES.lines, urls: 10_000, seed: 7, malformed: 0.001 });
+  const cli = path.resolve(HERE, '../daemon/cli.js');
+  const rates: number[] = [];
+  let lines = 0;
+  for (let r = 0; r < SIZES.repeat; r++) {
+    const started = performance.now();
+    const run = spawnSync(process.execPath, [cli, 'analyze', file, '--json'], { encoding: 'utf8', maxBuffer: 16 << 20 });
+    const ms = performance.now() - started;
+    if (run.status !== 0) throw new Error(`logflow analyze failed: ${run.stderr}`);
+    lines = (JSON.parse(run.stdout) as { lines: number }).lines;
+    rates.push(lines / (ms / 1000));
+  }
+  const rate = median(rates);
+  row(`logflow analyze, ${fmt(lines)} lines (event time): lines/s of the whole command, start to exit`, '>= 1,000,000', fmt(rate), rate >= 1_000_000);
+  // The same work in this process, by CPU time: what the box's load does not move.
+  const cpu = process.cpuUsage();
+  const analyzer = new LogAnalyzer({ time: 'event', logFormat: 'auto', windowSeconds: 300, slideSeconds: 1, top: 10, watermarkSeconds: 60 });
+  analyzer.startFile('access.log');
+  await readLogLines(file, analyzer.onLines);
+  analyzer.finish();
+  const used = process.cpuUsage(cpu);
+  row('  same, in process: lines per CPU second (user + system)', 'informational', fmt(lines / ((used.user + used.system) / 1e6)), true);
+}
+
 /** Event time over a day-long log, then `/api/top?from&to` over the whole day. */
 async function historyQuery(work: string): Promise<void> {
   const dir = path.join(work, 'history');
@@ -372,7 +402,7 @@ async function historyQuery(work: string): Promise<void> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, memory, history, eventtime.
+  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, eventtime, analyze.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
     ['e2e', () => endToEnd(work)],
@@ -382,6 +412,7 @@ async function main(): Promise<void> {
     ['memory', () => memorySlidesAndQueries(work)],
     ['history', () => historyQuery(work)],
     ['eventtime', () => eventTime(work)],
+    ['analyze', () => analyzeCommand(work)],
   ];
   for (const [name, run] of parts) if (!only || only.includes(name)) await run();
 

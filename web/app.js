@@ -200,6 +200,16 @@ function renderFiles(files) {
       why.textContent = note;
       state.append(why);
     }
+    // A failed or mostly-unparsed file links to `logflow check`'s explanation.
+    if (f.state === 'failed' || (f.parseErrors > 0 && f.parseErrors * 2 > f.lines)) {
+      const why = document.createElement('button');
+      why.type = 'button';
+      why.className = 'ghost why';
+      why.textContent = 'why?';
+      why.setAttribute('aria-label', 'Why ' + f.name + ' does not parse');
+      why.addEventListener('click', () => showCheck(f.name));
+      state.append(' ', why);
+    }
     const progress = document.createElement('td');
     const bar = document.createElement('progress');
     bar.max = Math.max(1, f.size);
@@ -216,6 +226,33 @@ function renderFiles(files) {
     return tr;
   });
   body.replaceChildren(...rows);
+}
+
+/** `GET /api/files/:name/check` as `logflow check` prints it, in a dialog over the page. */
+async function showCheck(name) {
+  let dialog = $('check');
+  if (!dialog) {
+    dialog = document.createElement('dialog');
+    dialog.id = 'check';
+    dialog.className = 'card';
+    document.body.append(dialog);
+  }
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.textContent = 'Close';
+  close.addEventListener('click', () => dialog.close());
+  const pre = document.createElement('pre');
+  try {
+    const r = await api('/api/files/' + encodeURIComponent(name) + '/check');
+    const pct = (s) => (Math.floor(s * 1000) / 10).toFixed(1) + '%';
+    const timeless = r.noEventTime.lines > 0 ? [fmt.format(r.noEventTime.lines) + ' parsed lines have no time event time can read (line ' + r.noEventTime.first + ' first)'] : [];
+    pre.textContent = [r.file + ': ' + fmt.format(r.lines) + ' lines checked', ...r.formats.map((f) => f.format + ': ' + pct(f.share)), ...timeless, '',
+      ...r.failures.flatMap((f) => ['line ' + f.line + ', byte ' + f.byte + ':', '  ' + f.text, '  ' + ' '.repeat(f.column) + '^ ' + f.field + ': ' + f.expected])].join('\n');
+  } catch (err) {
+    pre.textContent = err.message;
+  }
+  dialog.replaceChildren(close, pre);
+  if (!dialog.open) dialog.showModal();
 }
 
 // ---- history: range picker, chart, range top ----

@@ -6,6 +6,8 @@ import type { MetricsInput } from './metrics.js';
 export interface JobTiming {
   readonly batchIntervalMs: number;
   readonly windowDurationMs: number;
+  /** The job's `logFormat`, tried first by `/api/files/:name/check`. */
+  readonly logFormat?: string;
 }
 
 /** Live figures the pipeline owns (files, counters); the HTTP layer only reads them. */

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HttpConfig } from '../conf/index.js';
 import { dashboardRoutes } from './dashboard.js';
+import { fileCheckRoutes } from './file-check.js';
 import type { HttpDeps } from './deps.js';
 import { notFound, replyWithError } from './errors.js';
 import { checkHost, requireToken } from './guards.js';
@@ -35,6 +36,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(topRoutes, deps);
   await app.register(seriesRoutes, deps);
   await app.register(streamRoutes, deps);
+  await app.register(fileCheckRoutes, deps);
   await app.register(dashboardRoutes);
   return app;
 }

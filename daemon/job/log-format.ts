@@ -43,12 +43,17 @@ function compileBase(format: string): UrlParser {
       return sp >= 0 && sp < end && findUrl(buf, sp + 1, end, out);
     };
   }
-  const items = format.includes('%') ? apacheItems(format) : nginxItems(format);
-  return compileItems(items, format);
+  return compileItems(formatItems(format), format);
 }
 
-type Field = 'request' | 'url' | 'time' | 'status' | 'other';
-type Item = { readonly literal: Buffer } | { readonly field: Field };
+/** A format string's items, adjacent fields merged: what the parser matches, left to right. */
+export function formatItems(format: string): Item[] {
+  return mergeAdjacentFields(format.includes('%') ? apacheItems(format) : nginxItems(format));
+}
+
+export type Field = 'request' | 'url' | 'time' | 'status' | 'other';
+/** A literal, or a field with the directive it came from (`%>s`, `$status`): for messages. */
+export type Item = { readonly literal: Buffer } | { readonly field: Field; readonly name: string };
 
 /** `%h`, `%>s`, `%{Referer}i`, `%{%d/%b}t`: a directive is `%`, modifiers, `{...}`, a letter. */
 function apacheItems(format: string): Item[] {
@@ -73,7 +78,7 @@ function apacheItems(format: string): Item[] {
     if (literal) items.push({ literal: Buffer.from(literal) });
     literal = '';
     const braced = format[i + 1] === '{' || format.slice(i + 1, j).includes('{');
-    items.push({ field: letter === 'r' ? 'request' : letter === 'U' ? 'url' : letter === 't' && !braced ? 'time' : letter === 's' ? 'status' : 'other' });
+    items.push({ field: letter === 'r' ? 'request' : letter === 'U' ? 'url' : letter === 't' && !braced ? 'time' : letter === 's' ? 'status' : 'other', name: format.slice(i, j + 1) });
     i = j;
   }
   if (literal) items.push({ literal: Buffer.from(literal) });
@@ -88,7 +93,7 @@ function nginxItems(format: string): Item[] {
   for (let m = re.exec(format); m; m = re.exec(format)) {
     if (m.index > last) items.push({ literal: Buffer.from(format.slice(last, m.index)) });
     const name = m[1]!.replace(/[{}]/g, '');
-    items.push({ field: name === 'request' ? 'request' : name === 'request_uri' || name === 'uri' ? 'url' : name === 'time_local' ? 'time' : name === 'status' ? 'status' : 'other' });
+    items.push({ field: name === 'request' ? 'request' : name === 'request_uri' || name === 'uri' ? 'url' : name === 'time_local' ? 'time' : name === 'status' ? 'status' : 'other', name: m[0] });
     last = m.index + m[0].length;
   }
   if (last < format.length) items.push({ literal: Buffer.from(format.slice(last)) });
@@ -100,8 +105,7 @@ function nginxItems(format: string): Item[] {
  * to where the next literal is (a field between quotes runs to the next unescaped quote;
  * Apache's `%t` is the bracketed time; a last field takes the rest of the line).
  */
-function compileItems(raw: readonly Item[], format: string): UrlParser {
-  const items = mergeAdjacentFields(raw);
+function compileItems(items: readonly Item[], format: string): UrlParser {
   if (!items.some((it) => 'field' in it && (it.field === 'request' || it.field === 'url'))) {
     throw new Error(`the format ${JSON.stringify(format)} has no request (%r, $request) or URL (%U, $uri, $request_uri)`);
   }
@@ -198,7 +202,7 @@ function mergeAdjacentFields(items: readonly Item[]): Item[] {
   for (const item of items) {
     const prev = out.at(-1);
     if (prev && 'field' in prev && 'field' in item) {
-      out[out.length - 1] = { field: rank[item.field] > rank[prev.field] ? item.field : prev.field };
+      out[out.length - 1] = { field: rank[item.field] > rank[prev.field] ? item.field : prev.field, name: prev.name + item.name };
     } else out.push(item);
   }
   return out;

@@ -1,0 +1,216 @@
+import { ClfTimeParser } from '../job/clf-time.js';
+// The job's modules one by one: job/index.js would load the whole job (Avro, SQLite).
+import type { UrlRange } from '../job/access-log.js';
+import { compileUrlParser, type UrlParser } from '../job/log-format.js';
+import { BatchCounts, SlidingWindow } from '../job/sliding-window.js';
+import type { UrlCount } from '../job/top-k.js';
+import type { FileReport, FullReport } from './report.js';
+import { Timeline } from './timeline.js';
+import { UrlTotals } from './url-totals.js';
+
+export interface AnalyzeOptions {
+  readonly time: 'processing' | 'event';
+  readonly logFormat: string;
+  readonly windowSeconds: number;
+  /** Also the batch interval: every slide closes one batch. */
+  readonly slideSeconds: number;
+  readonly top: number;
+  readonly watermarkSeconds: number;
+}
+
+const SAMPLES = 3;
+const SAMPLE_CHARS = 300;
+
+/**
+ * `logflow analyze`'s engine: the daemon's parser, time parser and sliding window, fed in
+ * process. Each line goes into the batch of its time (or of the moment it was read); a
+ * batch closes once the newest time minus the watermark has passed it, as in the job, and
+ * every closed batch is one slide of the window. The busiest window's top is taken just
+ * before a slide that does not beat it, so the heap runs once per new peak, not per slide.
+ */
+export class LogAnalyzer {
+  readonly #o: AnalyzeOptions;
+  readonly #slideMs: number;
+  readonly #watermarkMs: number;
+  readonly #parse: UrlParser;
+  readonly #range: UrlRange = { start: 0, end: 0, timeStart: -1, timeEnd: 0 };
+  readonly #clock = new ClfTimeParser();
+  readonly #window: SlidingWindow;
+  readonly #totals = new UrlTotals();
+  readonly #open = new Map<number, { counts: BatchCounts; events: number }>();
+  /** Totals of the closed slots in the window, by slot % windowSlots, and which slot each is. */
+  readonly #ringTotal: Float64Array;
+  readonly #ringSlot: Float64Array;
+  readonly #timeline = new Timeline();
+  #nextToClose = NaN;
+  #maxEventMs = -Infinity;
+  #minMs = Infinity;
+  #maxMs = -Infinity;
+  #lines = 0;
+  #parsed = 0;
+  #late = 0;
+  readonly #files: { name: string; lines: number; parseErrors: number }[] = [];
+  readonly #samples: { file: string; line: number; text: string }[] = [];
+  #peak = { endSlot: 0, total: 0, urls: [] as UrlCount[], pending: false };
+  readonly #started = performance.now();
+
+  constructor(options: AnalyzeOptions) {
+    this.#o = options;
+    this.#slideMs = Math.round(options.slideSeconds * 1000);
+    this.#watermarkMs = Math.round(options.watermarkSeconds * 1000);
+    this.#parse = compileUrlParser(options.logFormat, false);
+    const slots = Math.round(options.windowSeconds / options.slideSeconds);
+    this.#window = new SlidingWindow(slots);
+    this.#ringTotal = new Float64Array(slots);
+    this.#ringSlot = new Float64Array(slots).fill(NaN);
+  }
+
+  /** The lines that follow belong to this file. */
+  startFile(name: string): void {
+    this.#files.push({ name, lines: 0, parseErrors: 0 });
+  }
+
+  /** A chunk's lines (see `readLogLines`). */
+  readonly onLines = (buf: Buffer, starts: Int32Array, ends: Int32Array, count: number): boolean => {
+    const file = this.#files.at(-1)!;
+    const range = this.#range;
+    const eventTime = this.#o.time === 'event';
+    const readSlot = eventTime ? 0 : Math.floor(Date.now() / this.#slideMs);
+    if (!eventTime && Number.isNaN(this.#nextToClose)) this.#nextToClose = readSlot;
+    let lastSlot = NaN;
+    let batch: { counts: BatchCounts; events: number } | undefined;
+    for (let i = 0; i < count; i++) {
+      const s = starts[i]!;
+      const e = ends[i]!;
+      file.lines++;
+      range.timeStart = -1;
+      let slot = readSlot;
+      let ms = readSlot * this.#slideMs;
+      if (!this.#parse(buf, s, e, range)) {
+        this.#parseError(file, buf, s, e);
+        continue;
+      }
+      if (eventTime) {
+        ms = range.timeStart! >= 0 ? this.#clock.parse(buf, range.timeStart!, range.timeEnd!) : NaN;
+        if (Number.isNaN(ms)) {
+          this.#parseError(file, buf, s, e);
+          continue;
+        }
+        slot = Math.floor(ms / this.#slideMs);
+      }
+      this.#parsed++;
+      this.#totals.add(buf, range.start, range.end);
+      if (ms < this.#minMs) this.#minMs = ms;
+      if (ms > this.#maxMs) this.#maxMs = ms;
+      if (eventTime) {
+        // Late by the watermark: in the totals, but its window has moved on (as in the job).
+        if (ms < this.#maxEventMs - this.#watermarkMs) {
+          this.#late++;
+          continue;
+        }
+        if (Number.isNaN(this.#nextToClose)) this.#nextToClose = Math.floor((ms - this.#watermarkMs) / this.#slideMs);
+        if (ms > this.#maxEventMs) {
+          this.#maxEventMs = ms;
+          // Close as the watermark passes, not per chunk: a closed batch's arrays are
+          // reused by the next one opened (fresh ones cost a quarter of the time in GC).
+          const limit = Math.floor((ms - this.#watermarkMs) / this.#slideMs);
+          if (limit > this.#nextToClose) {
+            this.#closeBefore(limit);
+            batch = undefined;
+          }
+        }
+      }
+      if (slot !== lastSlot || batch === undefined) {
+        batch = this.#slot(slot);
+        lastSlot = slot;
+      }
+      batch.events++;
+      batch.counts.add(this.#window.urls.id(buf, range.start, range.end));
+    }
+    this.#lines += count;
+    this.#closeBefore(eventTime ? Math.floor((this.#maxEventMs - this.#watermarkMs) / this.#slideMs) : readSlot);
+    return true;
+  };
+
+  #parseError(file: { name: string; lines: number; parseErrors: number }, buf: Buffer, s: number, e: number): void {
+    file.parseErrors++;
+    if (this.#samples.length < SAMPLES) this.#samples.push({ file: file.name, line: file.lines, text: buf.toString('utf8', s, Math.min(e, s + SAMPLE_CHARS)) });
+  }
+
+  #slot(k: number): { counts: BatchCounts; events: number } {
+    let open = this.#open.get(k);
+    if (!open) {
+      open = { counts: this.#window.openBatch(), events: 0 };
+      this.#open.set(k, open);
+    }
+    return open;
+  }
+
+  /** Closes every batch below `limit` in order: one slide each. */
+  #closeBefore(limit: number): void {
+    const w = this.#window.windowSlots;
+    while (this.#nextToClose < limit) {
+      const k = this.#nextToClose;
+      const open = this.#open.get(k);
+      if (!open && this.#window.total === 0) {
+        // An empty window and no batch here: skip to the next batch (a gap in the log).
+        let next = limit;
+        for (const slot of this.#open.keys()) if (slot < next) next = slot;
+        this.#nextToClose = next;
+        continue;
+      }
+      const entering = open?.events ?? 0;
+      const r = k % w;
+      const leaving = this.#ringSlot[r] === k - w ? this.#ringTotal[r]! : 0;
+      if (this.#peak.pending && !(this.#window.total + entering - leaving > this.#peak.total)) this.#takePeakTop();
+      this.#window.advance(k, open?.counts, entering);
+      this.#open.delete(k);
+      this.#ringSlot[r] = k;
+      this.#ringTotal[r] = entering;
+      this.#timeline.add(k, entering);
+      if (this.#window.total > this.#peak.total) this.#peak = { endSlot: k + 1, total: this.#window.total, urls: [], pending: true };
+      this.#nextToClose = k + 1;
+    }
+  }
+
+  #takePeakTop(): void {
+    this.#peak.urls = this.#window.top(this.#o.top);
+    this.#peak.pending = false;
+  }
+
+  /** Closes what is open and returns the report. */
+  finish(): FullReport {
+    let last = -Infinity;
+    for (const slot of this.#open.keys()) if (slot > last) last = slot;
+    if (last > -Infinity) this.#closeBefore(last + 1);
+    if (this.#peak.pending) this.#takePeakTop();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const peak = this.#peak;
+    const windowMs = Math.round(this.#o.windowSeconds * 1000);
+    const files: FileReport[] = this.#files.map((f) => ({ name: f.name, lines: f.lines, parseErrors: f.parseErrors }));
+    const points = this.#timeline.points();
+    return {
+      report: {
+        lines: this.#lines,
+        parsed: this.#parsed,
+        parseErrors: this.#lines - this.#parsed,
+        from: this.#parsed > 0 ? iso(this.#minMs) : null,
+        to: this.#parsed > 0 ? iso(this.#maxMs) : null,
+        urls: this.#totals.top(this.#o.top),
+        peakWindow: peak.total > 0 ? { start: iso(peak.endSlot * this.#slideMs - windowMs), end: iso(peak.endSlot * this.#slideMs), total: peak.total, urls: peak.urls } : null,
+        files,
+      },
+      details: {
+        time: this.#o.time,
+        logFormat: this.#o.logFormat,
+        windowSeconds: this.#o.windowSeconds,
+        slideSeconds: this.#o.slideSeconds,
+        parseErrorSamples: this.#samples,
+        late: this.#late,
+        watermarkSeconds: this.#o.watermarkSeconds,
+        series: { startMs: points.firstSlot * this.#slideMs, stepSeconds: points.step * this.#o.slideSeconds, counts: points.counts },
+        seconds: (performance.now() - this.#started) / 1000,
+      },
+    };
+  }
+}

@@ -1,0 +1,110 @@
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { LogAnalyzer } from '../analyze/analyzer.js';
+import { readLogLines } from '../analyze/log-lines.js';
+import { renderHtml } from '../analyze/render-html.js';
+import { renderText } from '../analyze/render-text.js';
+import { CliError, EXIT, number } from './common.js';
+import { parseLogFormat } from './log-format-option.js';
+import { ProgressLine } from './progress-line.js';
+
+export const ANALYZE_HELP = `usage: logflow analyze FILE... [--time event|processing] [--log-format F] [--window S] [--slide S]
+                        [--top N] [--json] [--html FILE]
+
+Reads access logs (plain or .gz) in this process, with the daemon's parser and sliding
+window (no daemon, no ports), and prints a report: lines, parse errors (3 samples), the
+time span, the top URLs of the whole input, the busiest window and its top URLs, a table
+per file.
+
+  --time T          event (default: each line counts at its own [time]) or processing
+                    (at the moment it is read)
+  --log-format F    auto (default), combined, common, vhost_combined, or an Apache
+                    LogFormat / nginx log_format string (as a1.jobs.NAME.logFormat)
+  --window S        window length in seconds (default 300)
+  --slide S         slide in seconds (default 1); the window is a multiple of it
+  --watermark S     event time: lines older than the newest minus S seconds count in the
+                    totals but not in a window (default 60, as the job's watermark)
+  --top N           URLs listed (default 10)
+  --json            the report as one JSON document on stdout
+  --html FILE       also write a self-contained HTML report to FILE (opens offline)
+  -h, --help        this help
+
+exit codes: 0 done, 1 a file could not be read, 64 bad command line
+`;
+
+/** Seconds with up to 3 decimals, more than 0: the job's durations. */
+function seconds(name: string, value: string): number {
+  const s = Number(value);
+  if (!/^\d+(\.\d{1,3})?$/.test(value) || !(s > 0)) throw new CliError(EXIT.usage, `--${name} must be a number of seconds above 0 with up to 3 decimals, not ${JSON.stringify(value)}`);
+  return s;
+}
+
+export async function analyze(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WriteStream): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      time: { type: 'string', default: 'event' },
+      'log-format': { type: 'string', default: 'auto' },
+      window: { type: 'string', default: '300' },
+      slide: { type: 'string', default: '1' },
+      watermark: { type: 'string', default: '60' },
+      top: { type: 'string', default: '10' },
+      json: { type: 'boolean', default: false },
+      html: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    out.write(ANALYZE_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length === 0) throw new CliError(EXIT.usage, `analyze needs at least one FILE\n\n${ANALYZE_HELP}`);
+  if (values.time !== 'event' && values.time !== 'processing') throw new CliError(EXIT.usage, `--time must be event or processing, not ${JSON.stringify(values.time)}`);
+  const windowSeconds = seconds('window', values.window);
+  const slideSeconds = seconds('slide', values.slide);
+  const watermarkSeconds = values.watermark === '0' ? 0 : seconds('watermark', values.watermark);
+  const slots = windowSeconds / slideSeconds;
+  if (Math.abs(slots - Math.round(slots)) > 1e-9) throw new CliError(EXIT.usage, `--window (${windowSeconds} s) must be a multiple of --slide (${slideSeconds} s)`);
+  const topN = Number(values.top);
+  if (!Number.isInteger(topN) || topN < 1 || topN > 10_000) throw new CliError(EXIT.usage, `--top must be a whole number from 1 to 10000, not ${JSON.stringify(values.top)}`);
+  const logFormat = parseLogFormat(values['log-format']);
+  const sizes = positionals.map((file) => {
+    try {
+      accessSync(file, constants.R_OK);
+      const st = statSync(file);
+      if (!st.isFile()) throw new Error('not a regular file');
+      return st.size;
+    } catch (e) {
+      throw new CliError(EXIT.usage, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  });
+  if (values.html !== undefined && values.html === '') throw new CliError(EXIT.usage, '--html needs a file name');
+
+  const analyzer = new LogAnalyzer({ time: values.time, logFormat, windowSeconds, slideSeconds, top: topN, watermarkSeconds });
+  const progress = new ProgressLine(err, sizes.reduce((a, b) => a + b, 0));
+  for (const [i, file] of positionals.entries()) {
+    analyzer.startFile(path.basename(file));
+    const done = sizes.slice(0, i).reduce((a, b) => a + b, 0);
+    const gzip = file.endsWith('.gz');
+    try {
+      await readLogLines(file, analyzer.onLines, (bytes) => progress.update(done + (gzip ? 0 : bytes), `${i + 1}/${positionals.length} ${path.basename(file)}`));
+    } catch (e) {
+      progress.clear();
+      throw new CliError(EXIT.failed, `reading ${file} failed: ${(e as Error).message}`);
+    }
+  }
+  progress.clear();
+  const full = analyzer.finish();
+  if (values.html !== undefined) {
+    writeFileSync(values.html, renderHtml(full));
+    err.write(`wrote ${values.html}\n`);
+  }
+  if (full.details.late > 0 && values.json) {
+    err.write(`logflow analyze: ${number.format(full.details.late)} line(s) were more than ${watermarkSeconds} s older than a line before them: counted in the totals, not in any window\n`);
+  }
+  out.write(values.json ? JSON.stringify(full.report) + '\n' : renderText(full));
+  return EXIT.ok;
+}

@@ -1,0 +1,14 @@
+import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
+import { CliError, EXIT } from './common.js';
+
+/** `--log-format`: the values `a1.jobs.NAME.logFormat` takes, checked as the conf checks them. */
+export function parseLogFormat(value: string): string {
+  const named = NAMED_FORMATS.find((n) => n === value.toLowerCase());
+  if (named) return named;
+  try {
+    compileUrlParser(value, false);
+  } catch (err) {
+    throw new CliError(EXIT.usage, `--log-format is neither ${NAMED_FORMATS.join(', ')} nor a usable format string: ${(err as Error).message}`);
+  }
+  return value;
+}
