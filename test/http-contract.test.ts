@@ -104,7 +104,7 @@ describe('the HTTP contract: Host check, one error shape, declared codes', () =>
     const state = await get(port, '/api/files?state=done');
     assert.equal(state.status, 400);
     assert.equal(state.body.parameter, 'state');
-    assert.match(String(state.body.message), /must be one of pending, reading, completed, failed$/);
+    assert.match(String(state.body.message), /must be one of pending, reading, completed, failed, duplicate$/);
 
     for (const [query, parameter] of [['to=2026-02-30', 'to'], ['from=2026-02-29T00:00:00Z&to=2026-03-02', 'from'], ['to=2026-04-31T12:00:00Z', 'to'], ['to=2026-01-01T24:30:00Z', 'to'], ['to=2026-13-01', 'to']] as const) {
       const r = await get(port, `/api/top?${query}`);
