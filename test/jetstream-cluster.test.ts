@@ -61,6 +61,7 @@ query.jobs.j1.servers = \${NATS_SERVERS}
 query.jobs.j1.replicas = 3
 query.jobs.j1.time = event
 query.jobs.j1.watermark = 3600
+query.jobs.j1.flushAfterIdle = 0
 query.jobs.j1.windowDuration = 60
 query.jobs.j1.slideDuration = 60
 query.jobs.j1.checkpointDir = query/checkpoint

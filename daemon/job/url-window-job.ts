@@ -513,6 +513,8 @@ export class UrlWindowJob {
     }
     this.#positions.set(key, seq);
     this.#eventsIn += partial.events;
+    // A partial is this node's arrival: `flushAfterIdle` counts from it, as from an event.
+    if (partial.events > 0) this.#lastArrivalMs = Date.now();
     // The counter's batches may be finer than ours: place each by its start time.
     const slotOf = (s: { slot: number }) => this.#slotOf(s.slot * partial.batchMs);
     if (this.#eventTime && Number.isNaN(this.#nextToClose) && partial.slots.length > 0) this.#nextToClose = Math.min(...partial.slots.map(slotOf));
