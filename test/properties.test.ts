@@ -57,6 +57,56 @@ describe('properties (fast-check)', () => {
   });
 
   test('the Netty frame decoder refuses garbage with its own error, never another, and buffers within the limit', () => {
+    const limit = 1024;
+    // Words near the limits make plausible headers (small counts, lengths around 1024, negatives);
+    // any other int32 makes garbage.
+    const word = fc.oneof(fc.integer({ min: -3, max: limit + 50 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }));
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 12 }), fc.uint8Array({ maxLength: 1200 }), (words, tail) => {
+        const head = Buffer.alloc(words.length * 4);
+        words.forEach((w, i) => head.writeInt32BE(w, i * 4));
+        const bytes = Buffer.concat([head, tail]);
+        const expected = referenceVerdict(bytes, limit);
+        const decoder = new NettyFrameDecoder({ maxFrameBytes: limit });
+        let frames = 0;
+        let thrown: unknown;
+        try {
+          decoder.push(bytes, () => frames++);
+        } catch (err) {
+          thrown = err;
+        }
+        if (expected.refused) {
+          assert.ok(thrown instanceof LogflowError && thrown.code === 'LF_AVRO_FRAME', `refused with LF_AVRO_FRAME, got ${String(thrown)}`);
+        } else {
+          assert.equal(thrown, undefined, 'a stream within the limits is accepted');
+          assert.equal(frames, expected.frames);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('the Netty frame decoder yields the same frames however the bytes are chunked', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1 }), (payloads, cuts) => {
+        const wire = Buffer.concat(payloads.map((p, i) => encodeFrame(i, Buffer.from(p))));
+        const decoder = new NettyFrameDecoder();
+        const got: { serial: number; payload: Buffer }[] = [];
+        let pos = 0;
+        for (let c = 0; pos < wire.length; c++) {
+          const size = cuts[c % cuts.length]!;
+          decoder.push(wire.subarray(pos, pos + size), (f) => got.push({ serial: f.serial, payload: Buffer.from(f.payload) }));
+          pos += size;
+        }
+        assert.deepEqual(got.map((f) => f.serial), payloads.map((_, i) => i));
+        got.forEach((f, i) => assert.deepEqual(f.payload, Buffer.from(payloads[i]!)));
+        assert.equal(decoder.hasPartialFrame, false);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('the Netty frame decoder refuses garbage with its own error, never another, and buffers within the limit', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), (bytes) => {
         const decoder = new NettyFrameDecoder({ maxFrameBytes: 1024 });
@@ -70,3 +120,31 @@ describe('properties (fast-check)', () => {
     );
   });
 });
+
+/**
+ * What the decoder must do with `bytes`, worked out the plain way: complete frames come out,
+ * and a buffer count out of range, a negative length or a frame over `limit` is refused,
+ * as soon as the bytes that show it are here.
+ */
+function referenceVerdict(bytes: Buffer, limit: number): { refused: boolean; frames: number } {
+  let frames = 0;
+  let pos = 0;
+  for (;;) {
+    if (bytes.length - pos < 8) return { refused: false, frames };
+    const count = bytes.readInt32BE(pos + 4);
+    if (count < 0 || count > 1_000_000) return { refused: true, frames };
+    let at = pos + 8;
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      if (bytes.length - at < 4) return { refused: false, frames };
+      const len = bytes.readInt32BE(at);
+      if (len < 0) return { refused: true, frames };
+      total += len;
+      if (total > limit) return { refused: true, frames };
+      if (bytes.length - at - 4 < len) return { refused: false, frames };
+      at += 4 + len;
+    }
+    frames++;
+    pos = at;
+  }
+}
