@@ -31,7 +31,7 @@ export class Agent {
     this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
     this.#sinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
     const jobConfig = config.jobs[0];
-    if (jobConfig) this.#job = new JobHost(jobConfig, logger);
+    if (jobConfig) this.#job = new JobHost(jobConfig, logger, `${config.agent}.jobs.${jobConfig.name}`);
     // When the sink feeds this process's job, files finish on the job's checkpoint, not
     // on delivery, and resume from it after a crash: exactly-once instead of at-least-once.
     const job = this.#job;

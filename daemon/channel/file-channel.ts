@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { FileChannelConfig } from '../conf/index.js';
+import { LogflowError } from '../errors.js';
 import { DirLock } from '../job/dir-lock.js';
 import type { Logger } from '../log.js';
 import { BatchQueue, wakeAll } from './batch-queue.js';
@@ -141,7 +142,7 @@ export class FileChannel implements Channel {
     if (events > this.transactionCapacity) {
       throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
     }
-    if (this.#closed || !this.#fd) throw new Error(`file channel ${this.name} is not open`);
+    if (this.#closed || !this.#fd) throw new LogflowError('LF_CHANNEL_CLOSED', `file channel ${this.name} is not open`);
     while (!this.#overCapacity && this.#held + events > this.capacity) {
       await waitForRoom(this.#waitingPuts, signal, this.name);
     }
@@ -384,7 +385,7 @@ export class FileChannel implements Channel {
       throw err;
     }
     const cp = JSON.parse(text) as CheckpointData;
-    if (cp.version !== 1 || !Number.isInteger(cp.doneBelow)) throw new Error(`file channel checkpoint ${file} is not one this version writes`);
+    if (cp.version !== 1 || !Number.isInteger(cp.doneBelow)) throw new LogflowError('LF_CHECKPOINT_INCOMPATIBLE', `file channel checkpoint ${file} is not one this version writes`);
     return cp;
   }
 

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { threadFailureOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
@@ -14,33 +15,48 @@ const port = parentPort!;
 lowerThreadPriority(data.nice);
 const post = (event: JobEvent) => port.postMessage(event);
 const log = createLogger('logflow');
-const store = new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
-const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
-for (const id of data.localSources) job.addLocalSource(id);
+const store = openStore();
+if (store) run(store);
 
-job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
-job.onTick(() => post({ type: 'stats', stats: job.stats() }));
-// Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
-setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
-
-port.on('message', (cmd: JobCommand) => {
-  if (cmd.type === 'forget') job.forget(cmd.key);
-  else if (cmd.type === 'stop') {
-    void job.stop().then(
-      () => {
-        store.close();
-        post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
-        port.close();
-      },
-      (err: Error) => post({ type: 'failed', message: err.message, code: (err as { code?: string }).code }),
-    );
+function openStore(): ResultsStore | undefined {
+  try {
+    return new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
+  } catch (err) {
+    // Outside job.start, so reported here, naming the key that sets the file.
+    post({ type: 'failed', ...threadFailureOf(err, 'database') });
+    port.close();
+    return undefined;
   }
-});
+}
 
-job.start(data.options).then(
-  () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
-  (err: Error) => {
-    store.close();
-    post({ type: 'failed', message: err.message, code: (err as { code?: string }).code });
-  },
-);
+function run(store: ResultsStore): void {
+  const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
+  for (const id of data.localSources) job.addLocalSource(id);
+
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
+  job.onTick(() => post({ type: 'stats', stats: job.stats() }));
+  // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
+  setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
+
+  port.on('message', (cmd: JobCommand) => {
+    if (cmd.type === 'forget') job.forget(cmd.key);
+    else if (cmd.type === 'stop') {
+      void job.stop().then(
+        () => {
+          store.close();
+          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
+          port.close();
+        },
+        (err: unknown) => post({ type: 'failed', ...threadFailureOf(err) }),
+      );
+    }
+  });
+
+  job.start(data.options).then(
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
+    (err: unknown) => {
+      store.close();
+      post({ type: 'failed', ...threadFailureOf(err) });
+    },
+  );
+}

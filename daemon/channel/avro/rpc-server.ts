@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import avro from 'avsc';
+import { LogflowError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
 import { DEFAULT_COMPRESSION_LEVEL, deflateWire, ZLIB_FIRST_BYTE, type CompressionType } from './deflate-wire.js';
@@ -187,7 +188,7 @@ export class AvroRpcServer {
 function checkClientProtocol(json: string): void {
   const svc = avro.Service.forProtocol(JSON.parse(json));
   const batch = svc.message('appendBatch') ?? svc.message('append');
-  if (!batch) throw new Error('client protocol declares neither append nor appendBatch');
+  if (!batch) throw new LogflowError('LF_AVRO_HANDSHAKE', 'client protocol declares neither append nor appendBatch');
 }
 
 class Connection {
@@ -216,11 +217,11 @@ class Connection {
     if (!this.#sawData && chunk.length > 0) {
       this.#sawData = true;
       if (chunk[0] === ZLIB_FIRST_BYTE && this.#server.compressionType !== 'deflate') {
-        this.#fail(new Error('the client sends a deflate stream: set compression-type = deflate on this receiver, or remove it on the sender'));
+        this.#fail(new LogflowError('LF_AVRO_FRAME', 'the client sends a deflate stream: set compression-type = deflate on this receiver, or remove it on the sender'));
         return;
       }
       if (chunk[0] === TLS_HANDSHAKE_BYTE && !(this.#socket instanceof tls.TLSSocket)) {
-        this.#fail(new Error('the client speaks TLS: set ssl = true on this receiver, or remove it on the sender'));
+        this.#fail(new LogflowError('LF_AVRO_HANDSHAKE', 'the client speaks TLS: set ssl = true on this receiver, or remove it on the sender'));
         return;
       }
     }
@@ -259,7 +260,7 @@ class Connection {
     // on every call: after the first, a call that starts with this client's hash has one.
     if (!this.#clientHash || (payload.length >= 16 && payload.compare(this.#clientHash, 0, 16, 0, 16) === 0)) {
       const { value, offset } = HandshakeRequest.decode(payload, 0) as { value: HandshakeRequestValue; offset: number };
-      if (offset < 0) throw new Error('truncated handshake');
+      if (offset < 0) throw new LogflowError('LF_AVRO_HANDSHAKE', 'truncated handshake');
       pos = offset;
       const res = this.#server.handshake(value);
       handshakeBytes = HandshakeResponse.toBuffer(res);
