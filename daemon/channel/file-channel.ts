@@ -1,9 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import type { FileChannelConfig } from '../conf/index.js';
 import { LogflowError } from '../errors.js';
-import { DirLock } from '../job/dir-lock.js';
+import { DirLock, RECORD_HEADER_BYTES, RecordLog, writeFileAtomicAsync, syncDirectoryAsync, type RecordLogFormat } from '../durable/index.js';
 import type { Logger } from '../log.js';
 import { BatchQueue, wakeAll } from './batch-queue.js';
 import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
@@ -11,9 +10,9 @@ import type { EventBatch } from './event-batch.js';
 
 /** Header whose value `fileKey:nextOffset:count` says where the batch's source file stands. */
 const POSITION_HEADER = 'lf.pos';
-const RECORD_HEAD = 8; // [payload length u32][crc32 of payload u32]
 const CHECKPOINT = 'checkpoint.json';
-const SEGMENT_PREFIX = 'log-';
+/** `log-00000001`, records big-endian (the format since the first version). */
+const DATA_FORMAT: RecordLogFormat = { byteOrder: 'BE', prefix: 'log-', digits: 8, suffix: '' };
 
 interface Segment {
   readonly file: string;
@@ -61,6 +60,7 @@ export class FileChannel implements Channel {
   readonly keepAliveMs: number;
   readonly #config: FileChannelConfig;
   readonly #log: Logger;
+  readonly #data: RecordLog;
   readonly #queue = new BatchQueue();
   #held = 0;
   #waitingPuts: (() => void)[] = [];
@@ -93,6 +93,7 @@ export class FileChannel implements Channel {
     this.keepAliveMs = config.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.#config = config;
     this.#log = logger.child({ channel: config.name });
+    this.#data = new RecordLog(config.dataDir, DATA_FORMAT);
   }
 
   get size(): number {
@@ -117,11 +118,7 @@ export class FileChannel implements Channel {
     for (const s of cp.doneAbove) this.#doneAbove.add(s);
     for (const [k, v] of Object.entries(cp.positions)) this.#positions.set(k, v);
     this.#replayPositionsFrom = cp.positionsBelow ?? 0;
-    const ids = (await fsp.readdir(dataDir))
-      .filter((n) => n.startsWith(SEGMENT_PREFIX))
-      .map((n) => Number.parseInt(n.slice(SEGMENT_PREFIX.length), 10))
-      .filter((n) => Number.isInteger(n))
-      .sort((a, b) => a - b);
+    const ids = await this.#data.segmentsAsync();
     let replayed = 0;
     for (let i = 0; i < ids.length; i++) replayed += await this.#replay(ids[i]!, i === ids.length - 1);
     this.#positionsBelow = this.#nextSeq;
@@ -219,6 +216,7 @@ export class FileChannel implements Channel {
       const firstSeq = this.#nextSeq;
       const records = puts.map((p) => {
         const rec = encodeRecord(this.#nextSeq, p.batches);
+        this.#data.seal(rec);
         this.#nextSeq += p.batches.length;
         return rec;
       });
@@ -263,9 +261,9 @@ export class FileChannel implements Channel {
   async #roll(): Promise<void> {
     await this.#fd?.close();
     const id = (this.#segments.at(-1)?.id ?? 0) + 1;
-    const file = path.join(this.#config.dataDir, SEGMENT_PREFIX + String(id).padStart(8, '0'));
+    const file = this.#data.segmentPath(id);
     this.#fd = await fsp.open(file, 'a');
-    await syncDir(this.#config.dataDir);
+    await syncDirectoryAsync(this.#config.dataDir);
     this.#segments.push({ file, id, lastSeq: this.#nextSeq - 1, size: 0 });
   }
 
@@ -286,22 +284,16 @@ export class FileChannel implements Channel {
 
   /** Reads one data file back; returns the events it still holds. */
   async #replay(id: number, isLast: boolean): Promise<number> {
-    const file = path.join(this.#config.dataDir, SEGMENT_PREFIX + String(id).padStart(8, '0'));
+    const file = this.#data.segmentPath(id);
     const fh = await fsp.open(file, 'r');
     const fileSize = (await fh.stat()).size;
-    const head = Buffer.alloc(RECORD_HEAD);
+    const head = Buffer.alloc(RECORD_HEADER_BYTES);
     let pos = 0;
     let events = 0;
     let lastSeq = this.#nextSeq - 1;
     // Record by record, so a large data file is never in memory at once.
-    while (pos + RECORD_HEAD <= fileSize) {
-      await fh.read(head, 0, RECORD_HEAD, pos);
-      const len = head.readUInt32BE(0);
-      const end = pos + RECORD_HEAD + len;
-      if (end > fileSize) break;
-      const payload = Buffer.allocUnsafe(len);
-      await fh.read(payload, 0, len, pos + RECORD_HEAD);
-      if (zlib.crc32(payload) !== head.readUInt32BE(4)) break;
+    for (let payload; (payload = await this.#data.readAt(fh, pos, fileSize, head)); ) {
+      const end = pos + RECORD_HEADER_BYTES + payload.length;
       const { seq, batches } = decodeRecord(payload);
       for (let i = 0; i < batches.length; i++) {
         const s = seq + i;
@@ -357,17 +349,7 @@ export class FileChannel implements Channel {
       positions: Object.fromEntries(this.#positions),
       positionsBelow: this.#positionsBelow,
     };
-    const file = path.join(this.#config.checkpointDir, CHECKPOINT);
-    const tmp = file + '.tmp';
-    const fh = await fsp.open(tmp, 'w');
-    try {
-      await fh.writeFile(JSON.stringify(data));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, file);
-    await syncDir(this.#config.checkpointDir);
+    await writeFileAtomicAsync(path.join(this.#config.checkpointDir, CHECKPOINT), JSON.stringify(data));
     while (this.#segments.length > 1 && this.#segments[0]!.lastSeq < doneBelow) {
       const seg = this.#segments.shift()!;
       await fsp.unlink(seg.file);
@@ -397,30 +379,21 @@ function stripCallbacks(b: EventBatch): EventBatch {
   return rest;
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * One put transaction: `[seq f64][batches u16]`, then per batch `[meta length u32][meta
  * JSON (headers, firstHeaders)][count u32][count body lengths u32][bodies]`; framed by
- * `[length][crc32]`.
+ * `[length][crc32]` (RecordLog.seal fills it in).
  */
 export function encodeRecord(seq: number, batches: readonly EventBatch[]): Buffer {
   const metas = batches.map((b) => Buffer.from(JSON.stringify(b.firstHeaders ? [b.headers, b.firstHeaders] : [b.headers])));
-  let size = RECORD_HEAD + 8 + 2;
+  let size = RECORD_HEADER_BYTES + 8 + 2;
   for (let i = 0; i < batches.length; i++) {
     const b = batches[i]!;
     size += 4 + metas[i]!.length + 4 + 4 * b.count;
     for (let e = 0; e < b.count; e++) size += b.ends[e]! - b.starts[e]!;
   }
   const out = Buffer.allocUnsafe(size);
-  let pos = RECORD_HEAD;
+  let pos = RECORD_HEADER_BYTES;
   out.writeDoubleBE(seq, pos);
   pos += 8;
   out.writeUInt16BE(batches.length, pos);
@@ -437,8 +410,6 @@ export function encodeRecord(seq: number, batches: readonly EventBatch[]): Buffe
     }
     for (let e = 0; e < b.count; e++) pos += b.data.copy(out, pos, b.starts[e]!, b.ends[e]!);
   }
-  out.writeUInt32BE(size - RECORD_HEAD, 0);
-  out.writeUInt32BE(zlib.crc32(out.subarray(RECORD_HEAD)), 4);
   return out;
 }
 

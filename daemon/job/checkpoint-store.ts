@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { LogflowError } from '../errors.js';
-import { writeFileDurably } from './durable-file.js';
+import { writeFileAtomic } from '../durable/index.js';
 
 /** What must match between the checkpoint and the configuration for the state to mean anything. */
 export interface CheckpointIdentity {
@@ -104,7 +104,7 @@ export class CheckpointStore {
 
   /** Writes a closed slot's encoded counts once; returns its checksum for the manifest. */
   writeSlot(slot: number, data: Buffer): string {
-    writeFileDurably(path.join(this.#slotsDir, `${slot}.bin`), data);
+    writeFileAtomic(path.join(this.#slotsDir, `${slot}.bin`), data);
     this.#written.add(slot);
     return sha1Of(data);
   }
@@ -118,12 +118,12 @@ export class CheckpointStore {
     const seq = this.#seq + 1;
     const open = state.open.map(({ data, ...o }) => {
       const name = `${seq}-${o.slot}.bin`;
-      writeFileDurably(path.join(this.#openDir, name), data);
+      writeFileAtomic(path.join(this.#openDir, name), data);
       return { ...o, file: name, sha1: sha1Of(data) };
     });
     const manifest: Manifest = { identity: this.#identity, seq, writtenAt: Date.now(), ...state, open };
     const body = JSON.stringify(manifest);
-    writeFileDurably(path.join(this.dir, MANIFEST), JSON.stringify({ sha1: sha1Of(body), manifest: body }));
+    writeFileAtomic(path.join(this.dir, MANIFEST), JSON.stringify({ sha1: sha1Of(body), manifest: body }));
     this.#seq = seq;
     const live = new Set(state.slots.map((s) => s.slot));
     for (const slot of this.#written) {

@@ -8,7 +8,7 @@ import type { UrlRange } from './access-log.js';
 import { ClfTimeParser } from './clf-time.js';
 import { compileUrlParser, type UrlParser } from './log-format.js';
 import { CheckpointStore, type Manifest } from './checkpoint-store.js';
-import { DirLock } from './dir-lock.js';
+import { DirLock } from '../durable/index.js';
 import { BatchCounts, SlidingWindow } from './sliding-window.js';
 import type { WindowResultSink } from './window-results.js';
 import { WriteAheadLog } from './write-ahead-log.js';

@@ -1,9 +1,8 @@
-import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import path from 'node:path';
-import { crc32 } from 'node:zlib';
-import { syncDirectory } from './durable-file.js';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { RecordLog, syncDirectory, type RecordLogFormat } from '../durable/index.js';
 
-const RECORD_HEADER = 8; // [length u32][crc32 u32]
+/** `0000000001.wal`, records little-endian (the format since the first version). */
+const WAL_FORMAT: RecordLogFormat = { byteOrder: 'LE', prefix: '', digits: 10, suffix: '.wal' };
 
 /**
  * The receiver's write-ahead log for events from other processes: a call is appended and
@@ -12,7 +11,7 @@ const RECORD_HEADER = 8; // [length u32][crc32 u32]
  * starts a new segment; segments older than the checkpoint are deleted.
  */
 export class WriteAheadLog {
-  readonly #dir: string;
+  readonly #log: RecordLog;
   #seq: number;
   #fd: number;
   #dirty = false;
@@ -20,7 +19,7 @@ export class WriteAheadLog {
   #waiters: { resolve(): void; reject(err: Error): void }[] = [];
 
   constructor(dir: string, seq: number) {
-    this.#dir = dir;
+    this.#log = new RecordLog(dir, WAL_FORMAT);
     mkdirSync(dir, { recursive: true });
     this.#seq = seq;
     this.#fd = openSync(this.#segment(seq), 'a');
@@ -33,10 +32,7 @@ export class WriteAheadLog {
 
   /** Appends one record (not yet durable: await `sync()`). */
   append(payload: Buffer): void {
-    const header = Buffer.allocUnsafe(RECORD_HEADER);
-    header.writeUInt32LE(payload.length, 0);
-    header.writeUInt32LE(crc32(payload), 4);
-    writeSync(this.#fd, header);
+    writeSync(this.#fd, this.#log.header(payload));
     writeSync(this.#fd, payload);
     this.#dirty = true;
   }
@@ -87,7 +83,7 @@ export class WriteAheadLog {
 
   /** Deletes the segments before `seq` (their records are in a committed checkpoint). */
   deleteBefore(seq: number): void {
-    for (const s of segments(this.#dir)) if (s < seq) unlinkSync(this.#segment(s));
+    for (const s of this.#log.segments()) if (s < seq) unlinkSync(this.#segment(s));
   }
 
   close(): void {
@@ -99,7 +95,7 @@ export class WriteAheadLog {
   }
 
   #segment(seq: number): string {
-    return segmentPath(this.#dir, seq);
+    return this.#log.segmentPath(seq);
   }
 
   /**
@@ -107,41 +103,14 @@ export class WriteAheadLog {
    * (a crash mid-append, never answered OK) ends its segment.
    */
   static *replay(dir: string, seq: number): Generator<Buffer> {
-    for (const s of segments(dir)) {
-      if (s < seq) continue;
-      const data = readFileSync(segmentPath(dir, s));
-      let pos = 0;
-      while (pos + RECORD_HEADER <= data.length) {
-        const len = data.readUInt32LE(pos);
-        const end = pos + RECORD_HEADER + len;
-        if (end > data.length) break;
-        const payload = data.subarray(pos + RECORD_HEADER, end);
-        if (crc32(payload) !== data.readUInt32LE(pos + 4)) break;
-        yield payload;
-        pos = end;
-      }
+    const log = new RecordLog(dir, WAL_FORMAT);
+    for (const s of log.segments()) {
+      if (s >= seq) yield* log.records(readFileSync(log.segmentPath(s)));
     }
   }
 
   /** The highest segment number present, or -1. */
   static lastSegment(dir: string): number {
-    return segments(dir).at(-1) ?? -1;
+    return new RecordLog(dir, WAL_FORMAT).segments().at(-1) ?? -1;
   }
-}
-
-function segmentPath(dir: string, seq: number): string {
-  return path.join(dir, `${String(seq).padStart(10, '0')}.wal`);
-}
-
-function segments(dir: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => /^\d{10}\.wal$/.test(n))
-    .map((n) => Number(n.slice(0, 10)))
-    .sort((a, b) => a - b);
 }
