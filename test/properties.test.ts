@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { encodeFrame, NettyFrameDecoder } from '../daemon/channel/index.js';
 import { LogflowError } from '../daemon/errors.js';
+import { encodePosition, parsePosition } from '../daemon/channel/index.js';
+import { decodeCounts, encodeCounts } from '../daemon/job/index.js';
 import { findUrl } from '../daemon/job/index.js';
 
 const token = fc.stringMatching(/^[^\s"\[\]]{1,20}$/);
@@ -56,6 +58,24 @@ describe('properties (fast-check)', () => {
     );
   });
 
+  test('a counts blob decodes to what was encoded', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string({ unit: 'grapheme' }), fc.nat({ max: 2 ** 32 - 1 }))), (entries) => {
+        assert.deepEqual([...decodeCounts(encodeCounts(entries))], entries);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('an lf.pos value parses back to its key (colons and all), offset and events', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.nat(), fc.integer({ min: 1, max: 100_000 }), (key, offset, events) => {
+        assert.deepEqual(parsePosition(encodePosition(key, offset, events)), { key, offset, events });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   test('the Netty frame decoder refuses garbage with its own error, never another, and buffers within the limit', () => {
     const limit = 1024;
     // Words near the limits make plausible headers (small counts, lengths around 1024, negatives);
@@ -80,40 +100,6 @@ describe('properties (fast-check)', () => {
         } else {
           assert.equal(thrown, undefined, 'a stream within the limits is accepted');
           assert.equal(frames, expected.frames);
-        }
-      }),
-      { numRuns: 3000 },
-    );
-  });
-
-  test('the Netty frame decoder yields the same frames however the bytes are chunked', () => {
-    fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1 }), (payloads, cuts) => {
-        const wire = Buffer.concat(payloads.map((p, i) => encodeFrame(i, Buffer.from(p))));
-        const decoder = new NettyFrameDecoder();
-        const got: { serial: number; payload: Buffer }[] = [];
-        let pos = 0;
-        for (let c = 0; pos < wire.length; c++) {
-          const size = cuts[c % cuts.length]!;
-          decoder.push(wire.subarray(pos, pos + size), (f) => got.push({ serial: f.serial, payload: Buffer.from(f.payload) }));
-          pos += size;
-        }
-        assert.deepEqual(got.map((f) => f.serial), payloads.map((_, i) => i));
-        got.forEach((f, i) => assert.deepEqual(f.payload, Buffer.from(payloads[i]!)));
-        assert.equal(decoder.hasPartialFrame, false);
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
-  test('the Netty frame decoder refuses garbage with its own error, never another, and buffers within the limit', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), (bytes) => {
-        const decoder = new NettyFrameDecoder({ maxFrameBytes: 1024 });
-        try {
-          decoder.push(Buffer.from(bytes), () => {});
-        } catch (err) {
-          assert.ok(err instanceof LogflowError, String(err));
         }
       }),
       { numRuns: 3000 },

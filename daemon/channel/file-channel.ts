@@ -4,12 +4,12 @@ import type { FileChannelConfig } from '../conf/index.js';
 import { LogflowError } from '../errors.js';
 import { DirLock, RECORD_HEADER_BYTES, RecordLog, writeFileAtomicAsync, syncDirectoryAsync, type RecordLogFormat } from '../durable/index.js';
 import type { Logger } from '../log.js';
-import { BatchQueue, wakeAll } from './batch-queue.js';
-import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
+import { DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
+import { ChannelRoom } from './channel-room.js';
+import { parsePosition, POSITION_HEADER, sourceIdOfKey } from './position-header.js';
 import type { EventBatch } from './event-batch.js';
 
 /** Header whose value `fileKey:nextOffset:count` says where the batch's source file stands. */
-const POSITION_HEADER = 'lf.pos';
 const CHECKPOINT = 'checkpoint.json';
 /** `log-00000001`, records big-endian (the format since the first version). */
 const DATA_FORMAT: RecordLogFormat = { byteOrder: 'BE', prefix: 'log-', digits: 8, suffix: '' };
@@ -61,11 +61,7 @@ export class FileChannel implements Channel {
   readonly #config: FileChannelConfig;
   readonly #log: Logger;
   readonly #data: RecordLog;
-  readonly #queue = new BatchQueue();
-  #held = 0;
-  #waitingPuts: (() => void)[] = [];
-  #waitingTakers: (() => void)[] = [];
-  #overCapacity = false;
+  readonly #room: ChannelRoom;
   readonly #seqOf = new WeakMap<EventBatch, number>();
   #nextSeq = 0;
   /** Batches below this sequence number have their positions in `#positions`. */
@@ -94,10 +90,11 @@ export class FileChannel implements Channel {
     this.#config = config;
     this.#log = logger.child({ channel: config.name });
     this.#data = new RecordLog(config.dataDir, DATA_FORMAT);
+    this.#room = new ChannelRoom(config.name, config.capacity, config.transactionCapacity);
   }
 
   get size(): number {
-    return this.#held;
+    return this.#room.held;
   }
 
   /** fdatasync calls so far (puts share them under load). */
@@ -125,8 +122,8 @@ export class FileChannel implements Channel {
     const last = this.#segments.at(-1);
     if (last && last.size < this.#config.maxFileSize) this.#fd = await fsp.open(last.file, 'a');
     else await this.#roll();
-    this.#log.info({ events: replayed, batches: this.#queue.length, segments: this.#segments.length }, 'file channel opened');
-    if (this.#queue.length === 0) this.#scheduleCheckpoint();
+    this.#log.info({ events: replayed, batches: this.#room.queue.length, segments: this.#segments.length }, 'file channel opened');
+    if (this.#room.queue.length === 0) this.#scheduleCheckpoint();
   }
 
   async put(batch: EventBatch): Promise<void> {
@@ -134,17 +131,10 @@ export class FileChannel implements Channel {
   }
 
   async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
-    let events = 0;
-    for (const b of batches) events += b.count;
-    if (events > this.transactionCapacity) {
-      throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
-    }
-    if (this.#closed || !this.#fd) throw new LogflowError('LF_CHANNEL_CLOSED', `file channel ${this.name} is not open`);
-    while (!this.#overCapacity && this.#held + events > this.capacity) {
-      await waitForRoom(this.#waitingPuts, signal, this.name);
-    }
+    const events = await this.#room.reserve(batches, signal, () => {
+      if (this.#closed || !this.#fd) throw new LogflowError('LF_CHANNEL_CLOSED', `file channel ${this.name} is not open`);
+    });
     // Room is reserved now, so puts waiting for the disk cannot overfill the channel.
-    this.#held += events;
     await new Promise<void>((resolve, reject) => {
       this.#pendingPuts.push({ batches, events, resolve, reject });
       this.#writing ??= this.#writeLoop();
@@ -154,32 +144,31 @@ export class FileChannel implements Channel {
   }
 
   take(maxEvents: number): EventBatch[] {
-    return this.#queue.take(maxEvents);
+    return this.#room.queue.take(maxEvents);
   }
 
   commit(taken: readonly EventBatch[]): void {
+    let events = 0;
     for (const b of taken) {
-      this.#held -= b.count;
+      events += b.count;
       const seq = this.#seqOf.get(b);
       if (seq !== undefined) this.#doneAbove.add(seq);
     }
     while (this.#doneAbove.delete(this.#doneBelow)) this.#doneBelow++;
-    wakeAll(this.#waitingPuts);
+    this.#room.release(events);
     this.#scheduleCheckpoint();
   }
 
-  async waitForEvents(): Promise<void> {
-    if (this.#queue.length > 0) return;
-    await new Promise<void>((resolve) => this.#waitingTakers.push(resolve));
+  waitForEvents(): Promise<void> {
+    return this.#room.waitForEvents();
   }
 
   interrupt(): void {
-    wakeAll(this.#waitingTakers);
+    this.#room.interrupt();
   }
 
   admitOverCapacity(): void {
-    this.#overCapacity = true;
-    wakeAll(this.#waitingPuts);
+    this.#room.admitOverCapacity();
   }
 
   /** Keeps the positions of this source's files (before `open`, so replay finds them). */
@@ -225,11 +214,12 @@ export class FileChannel implements Channel {
       } catch (err) {
         this.#nextSeq = firstSeq;
         this.#log.error({ err }, 'file channel write failed; the puts are refused');
+        let freed = 0;
         for (const p of puts) {
-          this.#held -= p.events;
+          freed += p.events;
           p.reject(err as Error);
         }
-        wakeAll(this.#waitingPuts);
+        this.#room.release(freed);
         continue;
       }
       let seq = firstSeq;
@@ -238,7 +228,7 @@ export class FileChannel implements Channel {
         p.resolve();
       }
       this.#positionsBelow = seq;
-      wakeAll(this.#waitingTakers);
+      this.#room.eventsQueued();
     }
     this.#writing = undefined;
   }
@@ -269,16 +259,15 @@ export class FileChannel implements Channel {
 
   #enqueue(batch: EventBatch, seq: number): void {
     this.#seqOf.set(batch, seq);
-    this.#queue.push(batch);
+    this.#room.queue.push(batch);
     const pos = batch.firstHeaders?.[POSITION_HEADER];
     if (pos !== undefined) this.#notePosition(pos);
   }
 
   #notePosition(value: string): void {
-    const parts = value.split(':');
-    const key = parts[0]!;
-    if (parts.length < 2 || !this.#trackedSources.has(key.slice(0, key.indexOf('-')))) return;
-    const offset = Number(parts[1]);
+    if (!value.includes(':')) return;
+    const { key, offset } = parsePosition(value);
+    if (!this.#trackedSources.has(sourceIdOfKey(key))) return;
     if (Number.isFinite(offset) && (this.#positions.get(key) ?? -1) < offset) this.#positions.set(key, offset);
   }
 
@@ -304,8 +293,8 @@ export class FileChannel implements Channel {
         if (p !== undefined && s >= this.#replayPositionsFrom) this.#notePosition(p);
         if (s < this.#doneBelow || this.#doneAbove.has(s)) continue;
         this.#seqOf.set(b, s);
-        this.#queue.push(b);
-        this.#held += b.count;
+        this.#room.queue.push(b);
+        this.#room.hold(b.count);
         events += b.count;
       }
       lastSeq = Math.max(lastSeq, seq + batches.length - 1);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Channel, EventBatch } from '../channel/index.js';
+import { encodePosition, POSITION_HEADER } from '../channel/position-header.js';
 import type { SpoolDirSourceConfig } from '../conf/index.js';
 import type { Logger } from '../log.js';
 import { ChunkPool, type Chunk } from './chunk-pool.js';
@@ -15,12 +16,7 @@ import { dropInvalidUtf8, isUtf8, replaceInvalidUtf8 } from './utf8.js';
 
 const CHUNK_BYTES = 1 << 20;
 
-/**
- * Header on the first event of every batch: `<fileKey>:<offset of the line after the
- * batch>:<events in the batch>`. It makes a batch replayable (the offset) and recognisable
- * when it arrives twice; only the first event carries it, to keep the others small.
- */
-export const POSITION_HEADER = 'lf.pos';
+export { POSITION_HEADER } from '../channel/position-header.js';
 
 /** What the source needs from whoever durably counts its events (the job, in-process). */
 export interface SourcePositions {
@@ -443,7 +439,7 @@ export class SpoolDirSource {
         ends: ends.subarray(i, i + n),
         count: n,
         headers: this.#intercept(baseHeaders),
-        firstHeaders: { [POSITION_HEADER]: `${file.key}:${next}:${n}` },
+        firstHeaders: { [POSITION_HEADER]: encodePosition(file.key, next, n) },
         onDelivered,
         release: shared ? chunk.release : undefined,
       };

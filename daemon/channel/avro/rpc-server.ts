@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import avro from 'avsc';
 import { LogflowError } from '../../errors.js';
+import { POSITION_HEADER } from '../position-header.js';
 import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
 import { DEFAULT_COMPRESSION_LEVEL, deflateWire, ZLIB_FIRST_BYTE, type CompressionType } from './deflate-wire.js';
@@ -66,7 +67,7 @@ export class AvroRpcServer {
     this.#handler = handler;
     this.#decodeOpts = {
       timestampHeader: Buffer.from(opts.timestampHeader ?? 'timestamp'),
-      positionHeader: Buffer.from(opts.positionHeader ?? 'lf.pos'),
+      positionHeader: Buffer.from(opts.positionHeader ?? POSITION_HEADER),
       idHeader: Buffer.from(opts.idHeader ?? 'id'),
       maxEvents: opts.maxBatchEvents ?? 1_000_000,
     };
