@@ -1,5 +1,5 @@
 import { FileChannel, MemoryChannel, type Channel } from './channel/index.js';
-import type { AgentConfig } from './conf/index.js';
+import type { AgentConfig } from './agent-config.js';
 import { ConfigError } from './errors.js';
 import { HttpHost, type MetricsInput, type PipelineStats } from './http/index.js';
 import { JobHost, type JobStartOptions } from './job/index.js';

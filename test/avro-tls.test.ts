@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { AvroRpcClient, AvroRpcServer, batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
-import { parseAgentConfig } from '../daemon/conf/index.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
 import { freePort, startDaemon, tempDir, waitFor } from './helpers/daemon.js';

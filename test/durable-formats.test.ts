@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { batchFromLines, eventBody, FileChannel, type EventBatch } from '../daemon/channel/index.js';
-import type { FileChannelConfig } from '../daemon/conf/index.js';
+import type { FileChannelConfig } from '../daemon/agent-config.js';
 import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
 import { tempDir } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { FileChannelConfig } from '../conf/index.js';
+import type { FileChannelConfig } from './file-channel-config.js';
 import { LogflowError } from '../errors.js';
 import { DirLock, RECORD_HEADER_BYTES, RecordLog, writeFileAtomicAsync, syncDirectoryAsync, type RecordLogFormat } from '../durable/index.js';
 import type { Logger } from '../log.js';

@@ -1,4 +1,4 @@
-import type { MemoryChannelConfig } from '../conf/index.js';
+import type { MemoryChannelConfig } from './memory-channel-config.js';
 import { DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
 import { ChannelRoom } from './channel-room.js';
 import type { EventBatch } from './event-batch.js';

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { HttpConfig } from '../conf/index.js';
+import type { HttpConfig } from './http-config.js';
 import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MetricsInput } from './metrics.js';

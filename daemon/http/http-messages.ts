@@ -1,4 +1,4 @@
-import type { HttpConfig } from '../conf/index.js';
+import type { HttpConfig } from './http-config.js';
 import type { ThreadFailure } from '../errors.js';
 
 /** What the HTTP thread is started with. */

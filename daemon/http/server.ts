@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { HttpConfig } from '../conf/index.js';
+import type { HttpConfig } from './http-config.js';
 import type { Logger } from '../log.js';
 import type { ResultsReader } from '../store/index.js';
 import swagger from '@fastify/swagger';

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { UrlWindowJobConfig } from '../conf/index.js';
+import type { UrlWindowJobConfig } from './url-window-config.js';
 import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';

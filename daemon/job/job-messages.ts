@@ -1,4 +1,4 @@
-import type { UrlWindowJobConfig } from '../conf/index.js';
+import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { ThreadFailure } from '../errors.js';
 import type { JobStartOptions, JobStats } from './url-window-job.js';
 

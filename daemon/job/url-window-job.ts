@@ -3,7 +3,7 @@ import path from 'node:path';
 import { AvroReader, AvroRpcServer, DecodedEvents, type Status } from '../channel/index.js';
 import { decodeEvent, decodeEventArray, type EventDecodeOptions } from '../channel/avro/flume-event-codec.js';
 import { parsePosition, POSITION_HEADER } from '../channel/position-header.js';
-import type { UrlWindowJobConfig } from '../conf/index.js';
+import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { Logger } from '../log.js';
 import type { UrlRange } from './access-log.js';
 import { ClfTimeParser } from './clf-time.js';

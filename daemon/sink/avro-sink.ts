@@ -1,5 +1,5 @@
 import { AvroRpcClient, DEFAULT_COMPRESSION_LEVEL, type Channel, type EventBatch, type Status } from '../channel/index.js';
-import type { AvroSinkConfig } from '../conf/index.js';
+import type { AvroSinkConfig } from './avro-sink-config.js';
 import type { Logger } from '../log.js';
 
 const MIN_BACKOFF_MS = 50;

@@ -1,5 +1,6 @@
 import { AvroReader, AvroRpcServer, type Channel, type DecodedEvents, type EventBatch, type Status } from '../channel/index.js';
-import type { AvroSourceConfig, InterceptorConfig } from '../conf/index.js';
+import type { AvroSourceConfig } from './avro-source-config.js';
+import type { InterceptorConfig } from './source-config.js';
 import type { Logger } from '../log.js';
 import { intercept } from './interceptors.js';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Channel, EventBatch } from '../channel/index.js';
 import { encodePosition, POSITION_HEADER } from '../channel/position-header.js';
-import type { SpoolDirSourceConfig } from '../conf/index.js';
+import type { SpoolDirSourceConfig } from './spooldir-config.js';
 import type { Logger } from '../log.js';
 import { ChunkPool, type Chunk } from './chunk-pool.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
