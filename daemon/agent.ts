@@ -114,6 +114,14 @@ export class Agent {
       resultsWaiting: job?.resultsWaiting ?? 0,
       slideSeconds: job?.slideHistogram,
       checkpointSeconds: job?.checkpointHistogram,
+      ...(this.#sources.length > 0 && { truncatedLines: sum(this.#sources, (src) => src.truncatedLines) }),
+      ...(this.#sinks.length > 0 && { sinkRetries: { error: sum(this.#sinks, (k) => k.retries.error), refused: sum(this.#sinks, (k) => k.retries.refused) } }),
+      ...(this.#avroSources.length > 0 && {
+        avroCallsRefused: {
+          transactionCapacity: sum(this.#avroSources, (a) => a.refusedCalls.transactionCapacity),
+          channel: sum(this.#avroSources, (a) => a.refusedCalls.channel),
+        },
+      }),
     };
   }
 
@@ -158,6 +166,12 @@ export class Agent {
       }),
     };
   }
+}
+
+function sum<T>(items: readonly T[], figure: (item: T) => number): number {
+  let n = 0;
+  for (const item of items) n += figure(item);
+  return n;
 }
 
 /** process.memoryUsage() reads /proc each call; a poll every few ms should not pay for that each time. */

@@ -102,6 +102,7 @@ export class SpoolDirSource {
   readonly #finishing = new Set<OpenFile>();
   #eventsRead = 0;
   readonly #sourceId: string;
+  #truncatedLines = 0;
   readonly #positions: SourcePositions | undefined;
   readonly #completeOn: 'delivered' | 'committed';
 
@@ -136,6 +137,11 @@ export class SpoolDirSource {
 
   get eventsRead(): number {
     return this.#eventsRead;
+  }
+
+  /** Lines cut at maxLineLength so far (their rest is dropped), for /metrics. */
+  get truncatedLines(): number {
+    return this.#truncatedLines;
   }
 
   async start(): Promise<void> {
@@ -387,6 +393,7 @@ export class SpoolDirSource {
         // chunk so the sink's replies and HTTP requests are served while a file is read.
         await new Promise<void>((resolve) => setImmediate(resolve));
         status.lines += emitted;
+        this.#truncatedLines += scanner.truncated - status.truncatedLines;
         status.truncatedLines = scanner.truncated;
         if (file.problem) {
           status.bytesRead = file.size;

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import avro from 'avsc';
 import { LogflowError } from '../../errors.js';
+import { avroConnectionRefusedByIpFilter, avroConnectionRefusedByLimit } from '../../telemetry/index.js';
 import { POSITION_HEADER } from '../position-header.js';
 import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
@@ -59,8 +60,8 @@ export class AvroRpcServer {
   readonly #decodeOpts: EventDecodeOptions;
   /** Client protocol hashes already checked, so a client's handshake can be short. */
   readonly #knownClients = new Set<string>([FLUME_PROTOCOL_HASH.toString('hex')]);
-  #refused = 0;
-  #filtered = 0;
+  readonly #refused = avroConnectionRefusedByLimit();
+  readonly #filtered = avroConnectionRefusedByIpFilter();
 
   constructor(opts: AvroRpcServerOptions, handler: EventHandler) {
     this.#opts = opts;
@@ -99,7 +100,7 @@ export class AvroRpcServer {
 
   /** Connections closed at once: by `ipFilterRules`, and past `maxConnections`. */
   get refusedConnections(): { ipFilter: number; maxConnections: number } {
-    return { ipFilter: this.#filtered, maxConnections: this.#refused };
+    return { ipFilter: this.#filtered.total, maxConnections: this.#refused.total };
   }
 
   /** Stops accepting, closes every connection; in-flight calls are not answered (senders retry). */
@@ -111,15 +112,12 @@ export class AvroRpcServer {
   #accept(socket: net.Socket): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     if (this.#opts.ipFilterRules && !ipAllowed(this.#opts.ipFilterRules, socket.remoteAddress)) {
-      // The first of every hundred is logged, so that a flood cannot flood the log too.
-      if (this.#filtered++ % 100 === 0) this.#opts.logger.warn({ peer, refusedSoFar: this.#filtered }, 'avro connection refused by ipFilterRules');
+      this.#filtered.emit(this.#opts.logger, 'ipFilter', { peer });
       socket.destroy();
       return;
     }
     if (this.#sockets.size >= (this.#opts.maxConnections ?? 1000)) {
-      if (this.#refused++ % 100 === 0) {
-        this.#opts.logger.warn({ peer, open: this.#sockets.size, refusedSoFar: this.#refused }, 'avro connection refused: too many connections');
-      }
+      this.#refused.emit(this.#opts.logger, 'maxConnections', { peer, open: this.#sockets.size });
       socket.destroy();
       return;
     }
