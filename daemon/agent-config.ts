@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CHANNEL_TYPES, JOB_TYPES, readComponent, SINK_TYPES, SOURCE_TYPES } from './components.js';
+import { CHANNEL_TYPES, JOB_TYPES, readComponent, SINK_TYPES, SOURCE_TYPES, type ComponentTypes } from './components.js';
 import type { AvroSinkConfig, AvroSourceConfig, ChannelConfig, JetStreamSinkConfig, PartialCounterConfig, SpoolDirSourceConfig, UrlWindowJobConfig } from './components.js';
 import { parseProperties, PropertyReader, type ReadContext } from './conf/index.js';
 import { resolveEnvVars } from './conf/env-vars.js';
@@ -89,28 +89,19 @@ function readComponents(r: PropertyReader, a: string, resolve: (p: string) => st
     return value;
   };
   const context = (name: string): ReadContext => ({ name, resolve, knownChannel });
-  const channels: ChannelConfig[] = channelNames.map((name) => readComponent(CHANNEL_TYPES, r, a + 'channels.' + name, context(name)));
-  const sources: SpoolDirSourceConfig[] = [];
-  const avroSources: AvroSourceConfig[] = [];
-  for (const name of r.list(a + 'sources')) {
-    const source = readComponent(SOURCE_TYPES, r, a + 'sources.' + name, context(name));
-    if (source.type === 'avro') avroSources.push(source);
-    else sources.push(source);
-  }
-  const sinks: AvroSinkConfig[] = [];
-  const jetstreamSinks: JetStreamSinkConfig[] = [];
-  for (const name of r.list(a + 'sinks')) {
-    const sink = readComponent(SINK_TYPES, r, a + 'sinks.' + name, context(name));
-    if (sink.type === 'jetstream') jetstreamSinks.push(sink);
-    else sinks.push(sink);
-  }
-  const jobs: UrlWindowJobConfig[] = [];
-  const counters: PartialCounterConfig[] = [];
-  for (const name of r.list(a + 'jobs')) {
-    const job = readComponent(JOB_TYPES, r, a + 'jobs.' + name, context(name));
-    if (job.type === 'url-count-partial') counters.push(job);
-    else jobs.push(job);
-  }
+  /** The components listed in `<agent>.<kind>`, each read by the module its type names. */
+  const listed = <T extends ComponentTypes>(types: T, kind: string) =>
+    r.list(a + kind).map((name) => readComponent(types, r, `${a}${kind}.${name}`, context(name)));
+  const channels: ChannelConfig[] = listed(CHANNEL_TYPES, 'channels');
+  const allSources = listed(SOURCE_TYPES, 'sources');
+  const sources = allSources.filter((s): s is SpoolDirSourceConfig => s.type === 'spooldir');
+  const avroSources = allSources.filter((s): s is AvroSourceConfig => s.type === 'avro');
+  const allSinks = listed(SINK_TYPES, 'sinks');
+  const sinks = allSinks.filter((s): s is AvroSinkConfig => s.type === 'avro');
+  const jetstreamSinks = allSinks.filter((s): s is JetStreamSinkConfig => s.type === 'jetstream');
+  const allJobs = listed(JOB_TYPES, 'jobs');
+  const jobs = allJobs.filter((j): j is UrlWindowJobConfig => j.type === 'url-window-count');
+  const counters = allJobs.filter((j): j is PartialCounterConfig => j.type === 'url-count-partial');
   const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
   return { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, http };
 }

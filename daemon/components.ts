@@ -14,7 +14,7 @@ import * as spoolDir from './source/spooldir-config.js';
  * them. A new component type is one module and one line here. The order of each table is
  * the order the types are listed in "must be one of" errors.
  */
-interface ConfigModule<C> {
+export interface ConfigModule<C> {
   read(r: PropertyReader, prefix: string, context: ReadContext): C;
 }
 
@@ -34,8 +34,11 @@ export type UrlWindowJobConfig = urlWindowJob.UrlWindowJobConfig;
 /** Jobs of type `url-count-partial` (counters of a JetStream cluster). */
 export type PartialCounterConfig = partialCounter.PartialCounterConfig;
 
+/** A table of component types: `type = X` -> the module that reads it. */
+export type ComponentTypes = Record<string, ConfigModule<unknown>>;
+
 /** Reads the component at `prefix` with the module its `type` names (checked against `types`). */
-export function readComponent<T extends Record<string, ConfigModule<unknown>>>(
+export function readComponent<T extends ComponentTypes>(
   types: T,
   r: PropertyReader,
   prefix: string,
