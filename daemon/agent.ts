@@ -1,5 +1,5 @@
 import { FileChannel, MemoryChannel, type Channel } from './channel/index.js';
-import type { AgentConfig } from './conf/index.js';
+import type { AgentConfig } from './agent-config.js';
 import { ConfigError } from './errors.js';
 import { HttpHost, type MetricsInput, type PipelineStats } from './http/index.js';
 import { JobHost, type JobStartOptions } from './job/index.js';
@@ -24,6 +24,7 @@ export class Agent {
   readonly #channels: Map<string, Channel>;
   readonly #sources: SpoolDirSource[];
   readonly #avroSources: AvroSource[];
+  readonly #avroSinks: AvroSink[];
   readonly #sinks: { start(): void; stop(): Promise<void> }[];
   readonly #counters: PartialCounter[];
   readonly #job: JobHost | undefined;
@@ -34,13 +35,14 @@ export class Agent {
     this.config = config;
     this.#log = logger;
     this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
+    this.#avroSinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
     this.#sinks = [
-      ...config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger)),
+      ...this.#avroSinks,
       ...config.jetstreamSinks.map((c) => jetstreamSink.build(c, this.#channels.get(c.channel)!, logger)),
     ];
     this.#counters = config.counters.map((c) => partialCounter.build(c, logger));
     const jobConfig = config.jobs[0];
-    if (jobConfig) this.#job = new JobHost(jobConfig, logger);
+    if (jobConfig) this.#job = new JobHost(jobConfig, logger, `${config.agent}.jobs.${jobConfig.name}`);
     // When the sink feeds this process's job, files finish on the job's checkpoint, not
     // on delivery, and resume from it after a crash: exactly-once instead of at-least-once.
     const job = this.#job;
@@ -139,6 +141,14 @@ export class Agent {
       resultsWaiting: job?.resultsWaiting ?? 0,
       slideSeconds: job?.slideHistogram,
       checkpointSeconds: job?.checkpointHistogram,
+      ...(this.#sources.length > 0 && { truncatedLines: sum(this.#sources, (src) => src.truncatedLines) }),
+      ...(this.#avroSinks.length > 0 && { sinkRetries: { error: sum(this.#avroSinks, (k) => k.retries.error), refused: sum(this.#avroSinks, (k) => k.retries.refused) } }),
+      ...(this.#avroSources.length > 0 && {
+        avroCallsRefused: {
+          transactionCapacity: sum(this.#avroSources, (a) => a.refusedCalls.transactionCapacity),
+          channel: sum(this.#avroSources, (a) => a.refusedCalls.channel),
+        },
+      }),
     };
   }
 
@@ -183,6 +193,12 @@ export class Agent {
       }),
     };
   }
+}
+
+function sum<T>(items: readonly T[], figure: (item: T) => number): number {
+  let n = 0;
+  for (const item of items) n += figure(item);
+  return n;
 }
 
 /** process.memoryUsage() reads /proc each call; a poll every few ms should not pay for that each time. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Agent } from './agent.js';
-import { loadAgentConfig } from './conf/index.js';
+import { loadAgentConfig } from './agent-config.js';
 import { LogflowError } from './errors.js';
 import { createLogger } from './log.js';
 

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { ConfigError, errorOfThreadFailure, isErrorCode, type ThreadFailure } from './errors.js';
 
 /**
  * Start-up failures that a setting causes (a port in use, a directory the daemon may not
@@ -7,7 +7,12 @@ import { ConfigError } from './errors.js';
  */
 
 /** The part of a job's or listener's config a failure points at, relative to its prefix. */
-export type FailedSetting = 'port' | 'bind' | 'database' | 'checkpointDir';
+const FAILED_SETTINGS = ['port', 'bind', 'database', 'checkpointDir'] as const;
+export type FailedSetting = (typeof FAILED_SETTINGS)[number];
+
+export function isFailedSetting(key: unknown): key is FailedSetting {
+  return (FAILED_SETTINGS as readonly unknown[]).includes(key);
+}
 
 interface SystemError {
   readonly message: string;
@@ -45,4 +50,18 @@ export async function listening<T>(file: string, prefix: string, start: () => Pr
     const setting = listenSetting(err as SystemError);
     throw setting ? settingError(file, prefix, setting, err as SystemError) : err;
   }
+}
+
+/**
+ * A thread's start-up failure as its host rethrows it. A setting that cannot be used (a
+ * port in use, a database that cannot be opened: a system error, or LF_DATABASE) keeps its
+ * system code and carries the setting, so the agent reports it as that key's error
+ * (settingError, listening); any other (a database of a newer schema) keeps its declared
+ * code, or LF_THREAD_FAILED, and names the component's key.
+ */
+export function startFailure(f: ThreadFailure, componentKey?: string): Error {
+  const unusable = !isErrorCode(f.code) || f.code === 'LF_DATABASE';
+  const setting = isFailedSetting(f.key) ? f.key : listenSetting(f);
+  if (unusable && setting) return Object.assign(new Error(f.message), { code: f.code, setting });
+  return errorOfThreadFailure(f, componentKey);
 }

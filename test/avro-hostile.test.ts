@@ -15,7 +15,7 @@ import {
   type DecodedEvents,
 } from '../daemon/channel/index.js';
 import { HandshakeRequest, HandshakeResponse } from '../daemon/channel/avro/protocol.js';
-import { parseAgentConfig } from '../daemon/conf/index.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
 import { ConfigError } from '../daemon/errors.js';
 import { startDaemon, tempDir, waitFor, writeConfig } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';

@@ -15,7 +15,7 @@ import {
   type FlumeEvent,
 } from '../daemon/channel/index.js';
 import { HandshakeRequest } from '../daemon/channel/avro/protocol.js';
-import { testLogger } from './helpers/logger.js';
+import { capturingLogger, testLogger } from './helpers/logger.js';
 
 const service = avro.Service.forProtocol(FLUME_PROTOCOL as unknown as any);
 const eventArray = avro.Type.forSchema({ type: 'array', items: (service.type('org.apache.flume.source.avro.AvroFlumeEvent') as avro.Type).schema() } as avro.Schema);
@@ -211,14 +211,23 @@ describe('Avro RPC over Netty framing, against avsc', () => {
   });
 
   test('a frame that claims more than maxFrameBytes is refused before it is buffered', async () => {
-    const server = new AvroRpcServer({ bind: '127.0.0.1', port: 0, logger: testLogger, maxFrameBytes: 1024 }, () => 'OK');
+    const { logger, lines } = capturingLogger();
+    // The idle timeout would close the connection too; keep it far past the wait below.
+    const server = new AvroRpcServer({ bind: '127.0.0.1', port: 0, logger, maxFrameBytes: 1024, idleTimeoutMs: 600_000 }, () => 'OK');
     await server.listen();
     cleanup.push(() => server.close());
     const s = net.connect(server.port, '127.0.0.1');
     s.on('error', () => {});
-    const closedSoon = new Promise((r) => s.on('close', r));
+    const closedSoon = new Promise<'closed'>((r) => s.on('close', () => r('closed')));
     // Claims a 2 GB buffer, sends a little of it.
     s.write(Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xf0]), Buffer.alloc(2048)]));
-    await closedSoon;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'still open'>((r) => (timer = setTimeout(() => r('still open'), 20_000)));
+    const outcome = await Promise.race([closedSoon, gaveUp]);
+    clearTimeout(timer);
+    s.destroy();
+    assert.equal(outcome, 'closed', 'the server closes a connection whose frame claims more than maxFrameBytes');
+    const refusal = lines.map((l) => JSON.parse(l)).find((e) => e.msg === 'closing avro connection after a protocol error');
+    assert.match(refusal?.err ?? '', /Netty frame of (at least )?\d+ bytes exceeds the limit of 1024/);
   });
 });

@@ -3,9 +3,7 @@ import { spawn } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { pino } from 'pino';
 import {
   AvroRpcClient,
   AvroRpcServer,
@@ -21,7 +19,7 @@ import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
 import { tempDir } from './helpers/daemon.js';
 import { PEER, PYTHON, runPython, skipPython } from './helpers/python.js';
-import { testLogger } from './helpers/logger.js';
+import { capturingLogger, testLogger } from './helpers/logger.js';
 
 
 const memory = (capacity = 100_000, transactionCapacity = 1000, keepAliveMs = 3000) => new MemoryChannel({ name: 'c1', type: 'memory', capacity, transactionCapacity, keepAliveMs });
@@ -59,13 +57,6 @@ function drain(channel: MemoryChannel | FileChannel): { headers: Record<string, 
 
 function lines(n: number, tag: string): string[] {
   return Array.from({ length: n }, (_, i) => `${tag} ${i}`);
-}
-
-/** A pino logger whose lines the test can read. */
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = pino({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }));
-  return { logger, lines };
 }
 
 

@@ -2,15 +2,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { before, describe, test } from 'node:test';
-import { pino } from 'pino';
 import { AvroRpcClient, AvroRpcServer, batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
-import { parseAgentConfig } from '../daemon/conf/index.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
 import { freePort, startDaemon, tempDir, waitFor } from './helpers/daemon.js';
-import { testLogger } from './helpers/logger.js';
+import { capturingLogger, testLogger } from './helpers/logger.js';
 import { configErrorOf } from './helpers/config-error.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
@@ -56,12 +54,6 @@ const SSL_SOURCE = `a1.sources.r1.ssl = true\na1.sources.r1.keystore = keystore.
 const parse = (text: string) => parseAgentConfig(text, 'tls.conf', 'a1', dir);
 
 const configError = (text: string) => configErrorOf(parse, text);
-
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = pino({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }));
-  return { logger, lines };
-}
 
 describe('ssl = true (Flume\'s keys; PKCS12 keystore, PEM truststore)', { skip }, () => {
   before(() => makeCertificates());

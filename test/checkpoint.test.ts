@@ -77,6 +77,15 @@ describe('checkpoints', () => {
     assert.match(message, /--reset-checkpoint/);
   });
 
+  test('a results database the job thread cannot open stops start-up naming the file and the key', async () => {
+    const dir = tempDir();
+    // A path under a regular file: neither its directory nor the database can be made.
+    await writeConfig(dir, '', { 'a1.jobs.j1.database': 'agent.conf/results.db' });
+    const message = await startFails(dir);
+    // As every start-up failure about a setting (startup-errors.ts): the file, the key, then why.
+    assert.match(message, /logflow: \S*agent\.conf: a1\.jobs\.j1\.database: cannot open the results database \S*agent\.conf\/results\.db: /);
+  });
+
   test('a second daemon on the same checkpoint directory refuses to start', async () => {
     const dir = tempDir();
     const { file } = await writeConfig(dir);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Agent } from '../daemon/agent.js';
-import { loadAgentConfig, parseAgentConfig } from '../daemon/conf/index.js';
+import { loadAgentConfig, parseAgentConfig } from '../daemon/agent-config.js';
 import { testLogger } from './helpers/logger.js';
 import { configErrorOf } from './helpers/config-error.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseAgentConfig } from '../daemon/conf/index.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
 import { distance, nearest } from '../daemon/conf/did-you-mean.js';
 import { configErrorOf } from './helpers/config-error.js';
 

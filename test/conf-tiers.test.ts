@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { parseAgentConfig } from '../daemon/conf/index.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
 import { configErrorOf } from './helpers/config-error.js';
 
 /** A Flume collector: avro source -> file channel -> avro sink. */
@@ -79,7 +79,7 @@ describe('configuration of Flume\'s tiers: avro source, file channel, compressio
 
 describe('conf/collector.conf', () => {
   test('loads: avro source -> file channel -> avro sink to the aggregator\'s port', async () => {
-    const { loadAgentConfig } = await import('../daemon/conf/index.js');
+    const { loadAgentConfig } = await import('../daemon/agent-config.js');
     const c = loadAgentConfig('conf/collector.conf', 'collector', '/srv');
     assert.equal(c.avroSources[0]!.port, 4141);
     assert.equal(c.channels[0]!.type, 'file');

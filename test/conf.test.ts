@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { loadAgentConfig, parseAgentConfig, parseProperties } from '../daemon/conf/index.js';
+import { loadAgentConfig, parseAgentConfig } from '../daemon/agent-config.js';
+import { parseProperties } from '../daemon/conf/index.js';
 import { configErrorOf } from './helpers/config-error.js';
 
 const MINIMAL = `

@@ -3,7 +3,7 @@ import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } fr
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { batchFromLines, eventBody, FileChannel, type EventBatch } from '../daemon/channel/index.js';
-import type { FileChannelConfig } from '../daemon/conf/index.js';
+import type { FileChannelConfig } from '../daemon/agent-config.js';
 import { tempDir } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 

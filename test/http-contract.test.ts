@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { parseAgentConfig } from '../daemon/conf/index.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
 import { HTTP_ERRORS } from '../daemon/errors.js';
 import { defaultAllowedHosts } from '../daemon/http/config.js';
 import { buildHttpServer, type HttpDeps } from '../daemon/http/index.js';

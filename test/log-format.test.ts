@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseAgentConfig } from '../daemon/conf/index.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
 import { compileUrlParser, findUrl } from '../daemon/job/index.js';
 import { apacheFormatOf } from '../daemon/job/log-format.js';
 import { generateLines } from '../scripts/access-log-generator.js';

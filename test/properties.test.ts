@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { encodeFrame, NettyFrameDecoder } from '../daemon/channel/index.js';
 import { LogflowError } from '../daemon/errors.js';
+import { encodePosition, parsePosition } from '../daemon/channel/index.js';
+import { decodeCounts, encodeCounts } from '../daemon/job/index.js';
 import { findUrl } from '../daemon/job/index.js';
 
 const token = fc.stringMatching(/^[^\s"\[\]]{1,20}$/);
@@ -56,17 +58,79 @@ describe('properties (fast-check)', () => {
     );
   });
 
-  test('the Netty frame decoder refuses garbage with its own error, never another, and buffers within the limit', () => {
+  test('a counts blob decodes to what was encoded', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), (bytes) => {
-        const decoder = new NettyFrameDecoder({ maxFrameBytes: 1024 });
+      fc.property(fc.array(fc.tuple(fc.string({ unit: 'grapheme' }), fc.nat({ max: 2 ** 32 - 1 }))), (entries) => {
+        assert.deepEqual([...decodeCounts(encodeCounts(entries))], entries);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('an lf.pos value parses back to its key (colons and all), offset and events', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.nat(), fc.integer({ min: 1, max: 100_000 }), (key, offset, events) => {
+        assert.deepEqual(parsePosition(encodePosition(key, offset, events)), { key, offset, events });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('the Netty frame decoder refuses garbage with its own error, never another, and buffers within the limit', () => {
+    const limit = 1024;
+    // Words near the limits make plausible headers (small counts, lengths around 1024, negatives);
+    // any other int32 makes garbage.
+    const word = fc.oneof(fc.integer({ min: -3, max: limit + 50 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }));
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 12 }), fc.uint8Array({ maxLength: 1200 }), (words, tail) => {
+        const head = Buffer.alloc(words.length * 4);
+        words.forEach((w, i) => head.writeInt32BE(w, i * 4));
+        const bytes = Buffer.concat([head, tail]);
+        const expected = referenceVerdict(bytes, limit);
+        const decoder = new NettyFrameDecoder({ maxFrameBytes: limit });
+        let frames = 0;
+        let thrown: unknown;
         try {
-          decoder.push(Buffer.from(bytes), () => {});
+          decoder.push(bytes, () => frames++);
         } catch (err) {
-          assert.ok(err instanceof LogflowError, String(err));
+          thrown = err;
+        }
+        if (expected.refused) {
+          assert.ok(thrown instanceof LogflowError && thrown.code === 'LF_AVRO_FRAME', `refused with LF_AVRO_FRAME, got ${String(thrown)}`);
+        } else {
+          assert.equal(thrown, undefined, 'a stream within the limits is accepted');
+          assert.equal(frames, expected.frames);
         }
       }),
       { numRuns: 3000 },
     );
   });
 });
+
+/**
+ * What the decoder must do with `bytes`, worked out the plain way: complete frames come out,
+ * and a buffer count out of range, a negative length or a frame over `limit` is refused,
+ * as soon as the bytes that show it are here.
+ */
+function referenceVerdict(bytes: Buffer, limit: number): { refused: boolean; frames: number } {
+  let frames = 0;
+  let pos = 0;
+  for (;;) {
+    if (bytes.length - pos < 8) return { refused: false, frames };
+    const count = bytes.readInt32BE(pos + 4);
+    if (count < 0 || count > 1_000_000) return { refused: true, frames };
+    let at = pos + 8;
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      if (bytes.length - at < 4) return { refused: false, frames };
+      const len = bytes.readInt32BE(at);
+      if (len < 0) return { refused: true, frames };
+      total += len;
+      if (total > limit) return { refused: true, frames };
+      if (bytes.length - at - 4 < len) return { refused: false, frames };
+      at += 4 + len;
+    }
+    frames++;
+    pos = at;
+  }
+}

@@ -1,18 +1,18 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
-import type { FileChannelConfig } from '../conf/index.js';
-import { DirLock } from '../job/dir-lock.js';
+import type { FileChannelConfig } from './file-channel-config.js';
+import { LogflowError } from '../errors.js';
+import { DirLock, RECORD_HEADER_BYTES, RecordLog, writeFileAtomicAsync, syncDirectoryAsync, type RecordLogFormat } from '../durable/index.js';
 import type { Logger } from '../log.js';
-import { BatchQueue, wakeAll } from './batch-queue.js';
-import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
+import { DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
+import { ChannelRoom } from './channel-room.js';
+import { parsePosition, POSITION_HEADER, sourceIdOfKey } from './position-header.js';
 import type { EventBatch } from './event-batch.js';
 
 /** Header whose value `fileKey:nextOffset:count` says where the batch's source file stands. */
-const POSITION_HEADER = 'lf.pos';
-const RECORD_HEAD = 8; // [payload length u32][crc32 of payload u32]
 const CHECKPOINT = 'checkpoint.json';
-const SEGMENT_PREFIX = 'log-';
+/** `log-00000001`, records big-endian (the format since the first version). */
+const DATA_FORMAT: RecordLogFormat = { byteOrder: 'BE', prefix: 'log-', digits: 8, suffix: '' };
 
 interface Segment {
   readonly file: string;
@@ -60,11 +60,8 @@ export class FileChannel implements Channel {
   readonly keepAliveMs: number;
   readonly #config: FileChannelConfig;
   readonly #log: Logger;
-  readonly #queue = new BatchQueue();
-  #held = 0;
-  #waitingPuts: (() => void)[] = [];
-  #waitingTakers: (() => void)[] = [];
-  #overCapacity = false;
+  readonly #data: RecordLog;
+  readonly #room: ChannelRoom;
   readonly #seqOf = new WeakMap<EventBatch, number>();
   #nextSeq = 0;
   /** Batches below this sequence number have their positions in `#positions`. */
@@ -92,10 +89,12 @@ export class FileChannel implements Channel {
     this.keepAliveMs = config.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.#config = config;
     this.#log = logger.child({ channel: config.name });
+    this.#data = new RecordLog(config.dataDir, DATA_FORMAT);
+    this.#room = new ChannelRoom(config.name, config.capacity, config.transactionCapacity);
   }
 
   get size(): number {
-    return this.#held;
+    return this.#room.held;
   }
 
   /** fdatasync calls so far (puts share them under load). */
@@ -116,19 +115,15 @@ export class FileChannel implements Channel {
     for (const s of cp.doneAbove) this.#doneAbove.add(s);
     for (const [k, v] of Object.entries(cp.positions)) this.#positions.set(k, v);
     this.#replayPositionsFrom = cp.positionsBelow ?? 0;
-    const ids = (await fsp.readdir(dataDir))
-      .filter((n) => n.startsWith(SEGMENT_PREFIX))
-      .map((n) => Number.parseInt(n.slice(SEGMENT_PREFIX.length), 10))
-      .filter((n) => Number.isInteger(n))
-      .sort((a, b) => a - b);
+    const ids = await this.#data.segmentsAsync();
     let replayed = 0;
     for (let i = 0; i < ids.length; i++) replayed += await this.#replay(ids[i]!, i === ids.length - 1);
     this.#positionsBelow = this.#nextSeq;
     const last = this.#segments.at(-1);
     if (last && last.size < this.#config.maxFileSize) this.#fd = await fsp.open(last.file, 'a');
     else await this.#roll();
-    this.#log.info({ events: replayed, batches: this.#queue.length, segments: this.#segments.length }, 'file channel opened');
-    if (this.#queue.length === 0) this.#scheduleCheckpoint();
+    this.#log.info({ events: replayed, batches: this.#room.queue.length, segments: this.#segments.length }, 'file channel opened');
+    if (this.#room.queue.length === 0) this.#scheduleCheckpoint();
   }
 
   async put(batch: EventBatch): Promise<void> {
@@ -136,17 +131,10 @@ export class FileChannel implements Channel {
   }
 
   async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
-    let events = 0;
-    for (const b of batches) events += b.count;
-    if (events > this.transactionCapacity) {
-      throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
-    }
-    if (this.#closed || !this.#fd) throw new Error(`file channel ${this.name} is not open`);
-    while (!this.#overCapacity && this.#held + events > this.capacity) {
-      await waitForRoom(this.#waitingPuts, signal, this.name);
-    }
+    const events = await this.#room.reserve(batches, signal, () => {
+      if (this.#closed || !this.#fd) throw new LogflowError('LF_CHANNEL_CLOSED', `file channel ${this.name} is not open`);
+    });
     // Room is reserved now, so puts waiting for the disk cannot overfill the channel.
-    this.#held += events;
     await new Promise<void>((resolve, reject) => {
       this.#pendingPuts.push({ batches, events, resolve, reject });
       this.#writing ??= this.#writeLoop();
@@ -156,32 +144,31 @@ export class FileChannel implements Channel {
   }
 
   take(maxEvents: number): EventBatch[] {
-    return this.#queue.take(maxEvents);
+    return this.#room.queue.take(maxEvents);
   }
 
   commit(taken: readonly EventBatch[]): void {
+    let events = 0;
     for (const b of taken) {
-      this.#held -= b.count;
+      events += b.count;
       const seq = this.#seqOf.get(b);
       if (seq !== undefined) this.#doneAbove.add(seq);
     }
     while (this.#doneAbove.delete(this.#doneBelow)) this.#doneBelow++;
-    wakeAll(this.#waitingPuts);
+    this.#room.release(events);
     this.#scheduleCheckpoint();
   }
 
-  async waitForEvents(): Promise<void> {
-    if (this.#queue.length > 0) return;
-    await new Promise<void>((resolve) => this.#waitingTakers.push(resolve));
+  waitForEvents(): Promise<void> {
+    return this.#room.waitForEvents();
   }
 
   interrupt(): void {
-    wakeAll(this.#waitingTakers);
+    this.#room.interrupt();
   }
 
   admitOverCapacity(): void {
-    this.#overCapacity = true;
-    wakeAll(this.#waitingPuts);
+    this.#room.admitOverCapacity();
   }
 
   /** Keeps the positions of this source's files (before `open`, so replay finds them). */
@@ -218,6 +205,7 @@ export class FileChannel implements Channel {
       const firstSeq = this.#nextSeq;
       const records = puts.map((p) => {
         const rec = encodeRecord(this.#nextSeq, p.batches);
+        this.#data.seal(rec);
         this.#nextSeq += p.batches.length;
         return rec;
       });
@@ -226,11 +214,12 @@ export class FileChannel implements Channel {
       } catch (err) {
         this.#nextSeq = firstSeq;
         this.#log.error({ err }, 'file channel write failed; the puts are refused');
+        let freed = 0;
         for (const p of puts) {
-          this.#held -= p.events;
+          freed += p.events;
           p.reject(err as Error);
         }
-        wakeAll(this.#waitingPuts);
+        this.#room.release(freed);
         continue;
       }
       let seq = firstSeq;
@@ -239,7 +228,7 @@ export class FileChannel implements Channel {
         p.resolve();
       }
       this.#positionsBelow = seq;
-      wakeAll(this.#waitingTakers);
+      this.#room.eventsQueued();
     }
     this.#writing = undefined;
   }
@@ -262,45 +251,38 @@ export class FileChannel implements Channel {
   async #roll(): Promise<void> {
     await this.#fd?.close();
     const id = (this.#segments.at(-1)?.id ?? 0) + 1;
-    const file = path.join(this.#config.dataDir, SEGMENT_PREFIX + String(id).padStart(8, '0'));
+    const file = this.#data.segmentPath(id);
     this.#fd = await fsp.open(file, 'a');
-    await syncDir(this.#config.dataDir);
+    await syncDirectoryAsync(this.#config.dataDir);
     this.#segments.push({ file, id, lastSeq: this.#nextSeq - 1, size: 0 });
   }
 
   #enqueue(batch: EventBatch, seq: number): void {
     this.#seqOf.set(batch, seq);
-    this.#queue.push(batch);
+    this.#room.queue.push(batch);
     const pos = batch.firstHeaders?.[POSITION_HEADER];
     if (pos !== undefined) this.#notePosition(pos);
   }
 
   #notePosition(value: string): void {
-    const parts = value.split(':');
-    const key = parts[0]!;
-    if (parts.length < 2 || !this.#trackedSources.has(key.slice(0, key.indexOf('-')))) return;
-    const offset = Number(parts[1]);
+    if (!value.includes(':')) return;
+    const { key, offset } = parsePosition(value);
+    if (!this.#trackedSources.has(sourceIdOfKey(key))) return;
     if (Number.isFinite(offset) && (this.#positions.get(key) ?? -1) < offset) this.#positions.set(key, offset);
   }
 
   /** Reads one data file back; returns the events it still holds. */
   async #replay(id: number, isLast: boolean): Promise<number> {
-    const file = path.join(this.#config.dataDir, SEGMENT_PREFIX + String(id).padStart(8, '0'));
+    const file = this.#data.segmentPath(id);
     const fh = await fsp.open(file, 'r');
     const fileSize = (await fh.stat()).size;
-    const head = Buffer.alloc(RECORD_HEAD);
+    const head = Buffer.alloc(RECORD_HEADER_BYTES);
     let pos = 0;
     let events = 0;
     let lastSeq = this.#nextSeq - 1;
     // Record by record, so a large data file is never in memory at once.
-    while (pos + RECORD_HEAD <= fileSize) {
-      await fh.read(head, 0, RECORD_HEAD, pos);
-      const len = head.readUInt32BE(0);
-      const end = pos + RECORD_HEAD + len;
-      if (end > fileSize) break;
-      const payload = Buffer.allocUnsafe(len);
-      await fh.read(payload, 0, len, pos + RECORD_HEAD);
-      if (zlib.crc32(payload) !== head.readUInt32BE(4)) break;
+    for (let payload; (payload = await this.#data.readAt(fh, pos, fileSize, head)); ) {
+      const end = pos + RECORD_HEADER_BYTES + payload.length;
       const { seq, batches } = decodeRecord(payload);
       for (let i = 0; i < batches.length; i++) {
         const s = seq + i;
@@ -311,8 +293,8 @@ export class FileChannel implements Channel {
         if (p !== undefined && s >= this.#replayPositionsFrom) this.#notePosition(p);
         if (s < this.#doneBelow || this.#doneAbove.has(s)) continue;
         this.#seqOf.set(b, s);
-        this.#queue.push(b);
-        this.#held += b.count;
+        this.#room.queue.push(b);
+        this.#room.hold(b.count);
         events += b.count;
       }
       lastSeq = Math.max(lastSeq, seq + batches.length - 1);
@@ -356,17 +338,7 @@ export class FileChannel implements Channel {
       positions: Object.fromEntries(this.#positions),
       positionsBelow: this.#positionsBelow,
     };
-    const file = path.join(this.#config.checkpointDir, CHECKPOINT);
-    const tmp = file + '.tmp';
-    const fh = await fsp.open(tmp, 'w');
-    try {
-      await fh.writeFile(JSON.stringify(data));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, file);
-    await syncDir(this.#config.checkpointDir);
+    await writeFileAtomicAsync(path.join(this.#config.checkpointDir, CHECKPOINT), JSON.stringify(data));
     while (this.#segments.length > 1 && this.#segments[0]!.lastSeq < doneBelow) {
       const seg = this.#segments.shift()!;
       await fsp.unlink(seg.file);
@@ -384,7 +356,7 @@ export class FileChannel implements Channel {
       throw err;
     }
     const cp = JSON.parse(text) as CheckpointData;
-    if (cp.version !== 1 || !Number.isInteger(cp.doneBelow)) throw new Error(`file channel checkpoint ${file} is not one this version writes`);
+    if (cp.version !== 1 || !Number.isInteger(cp.doneBelow)) throw new LogflowError('LF_CHECKPOINT_INCOMPATIBLE', `file channel checkpoint ${file} is not one this version writes`);
     return cp;
   }
 
@@ -396,30 +368,21 @@ function stripCallbacks(b: EventBatch): EventBatch {
   return rest;
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * One put transaction: `[seq f64][batches u16]`, then per batch `[meta length u32][meta
  * JSON (headers, firstHeaders)][count u32][count body lengths u32][bodies]`; framed by
- * `[length][crc32]`.
+ * `[length][crc32]` (RecordLog.seal fills it in).
  */
 export function encodeRecord(seq: number, batches: readonly EventBatch[]): Buffer {
   const metas = batches.map((b) => Buffer.from(JSON.stringify(b.firstHeaders ? [b.headers, b.firstHeaders] : [b.headers])));
-  let size = RECORD_HEAD + 8 + 2;
+  let size = RECORD_HEADER_BYTES + 8 + 2;
   for (let i = 0; i < batches.length; i++) {
     const b = batches[i]!;
     size += 4 + metas[i]!.length + 4 + 4 * b.count;
     for (let e = 0; e < b.count; e++) size += b.ends[e]! - b.starts[e]!;
   }
   const out = Buffer.allocUnsafe(size);
-  let pos = RECORD_HEAD;
+  let pos = RECORD_HEADER_BYTES;
   out.writeDoubleBE(seq, pos);
   pos += 8;
   out.writeUInt16BE(batches.length, pos);
@@ -436,8 +399,6 @@ export function encodeRecord(seq: number, batches: readonly EventBatch[]): Buffe
     }
     for (let e = 0; e < b.count; e++) pos += b.data.copy(out, pos, b.starts[e]!, b.ends[e]!);
   }
-  out.writeUInt32BE(size - RECORD_HEAD, 0);
-  out.writeUInt32BE(zlib.crc32(out.subarray(RECORD_HEAD)), 4);
   return out;
 }
 

@@ -1,6 +1,6 @@
-import type { MemoryChannelConfig } from '../conf/index.js';
-import { DEFAULT_KEEP_ALIVE_MS, waitForRoom, type Channel } from './channel.js';
-import { BatchQueue, wakeAll } from './batch-queue.js';
+import type { MemoryChannelConfig } from './memory-channel-config.js';
+import { DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
+import { ChannelRoom } from './channel-room.js';
 import type { EventBatch } from './event-batch.js';
 
 /**
@@ -13,27 +13,23 @@ export class MemoryChannel implements Channel {
   readonly capacity: number;
   readonly transactionCapacity: number;
   readonly keepAliveMs: number;
-  readonly #queue = new BatchQueue();
-  /** Events queued plus events taken but not committed. */
-  #held = 0;
-  #waitingPuts: (() => void)[] = [];
-  #waitingTakers: (() => void)[] = [];
-  #overCapacity = false;
+  readonly #room: ChannelRoom;
 
   constructor(config: Pick<MemoryChannelConfig, 'name' | 'capacity' | 'transactionCapacity' | 'keepAliveMs'> & { readonly type: string }) {
     this.name = config.name;
     this.capacity = config.capacity;
     this.transactionCapacity = config.transactionCapacity;
     this.keepAliveMs = config.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+    this.#room = new ChannelRoom(config.name, config.capacity, config.transactionCapacity);
   }
 
   /** Events the channel holds (queued or in a sink's open transaction). */
   get size(): number {
-    return this.#held;
+    return this.#room.held;
   }
 
   get queuedBatches(): number {
-    return this.#queue.length;
+    return this.#room.queue.length;
   }
 
   async put(batch: EventBatch): Promise<void> {
@@ -41,45 +37,34 @@ export class MemoryChannel implements Channel {
   }
 
   async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
-    let events = 0;
-    for (const b of batches) events += b.count;
-    if (events > this.transactionCapacity) {
-      throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.transactionCapacity}`);
-    }
-    while (!this.#overCapacity && this.#held + events > this.capacity) {
-      await waitForRoom(this.#waitingPuts, signal, this.name);
-    }
-    this.#held += events;
-    for (const b of batches) this.#queue.push(b);
-    wakeAll(this.#waitingTakers);
+    await this.#room.reserve(batches, signal);
+    for (const b of batches) this.#room.queue.push(b);
+    this.#room.eventsQueued();
   }
 
   async close(): Promise<void> {}
 
   /** Takes whole batches, at most `maxEvents` events (at least one batch when any is queued). */
   take(maxEvents: number): EventBatch[] {
-    return this.#queue.take(maxEvents);
+    return this.#room.queue.take(maxEvents);
   }
 
   /** Frees the room of batches the receiver acknowledged. */
   commit(taken: readonly EventBatch[]): void {
-    for (const b of taken) this.#held -= b.count;
-    wakeAll(this.#waitingPuts);
+    let events = 0;
+    for (const b of taken) events += b.count;
+    this.#room.release(events);
   }
 
-  /** Resolves when something is queued (or at once if something already is). */
-  async waitForEvents(): Promise<void> {
-    if (this.queuedBatches > 0) return;
-    await new Promise<void>((resolve) => this.#waitingTakers.push(resolve));
+  waitForEvents(): Promise<void> {
+    return this.#room.waitForEvents();
   }
 
-  /** Wakes a waiting sink without data, so it can notice it is stopping. */
   interrupt(): void {
-    wakeAll(this.#waitingTakers);
+    this.#room.interrupt();
   }
 
   admitOverCapacity(): void {
-    this.#overCapacity = true;
-    wakeAll(this.#waitingPuts);
+    this.#room.admitOverCapacity();
   }
 }

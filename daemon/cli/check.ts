@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CHECK_FORMATS, checkLog, type CheckResult } from '../analyze/format-check.js';
-import { loadAgentConfig } from '../conf/index.js';
+import { loadAgentConfig } from '../agent-config.js';
 import { CliError, EXIT, number, table } from './common.js';
 import { parseLogFormat } from './log-format-option.js';
 

@@ -2,7 +2,7 @@ import { closeSync, constants, copyFileSync, fsyncSync, linkSync, openSync, stat
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { loadAgentConfig } from '../conf/index.js';
+import { loadAgentConfig } from '../agent-config.js';
 import { DUPLICATE_SUFFIX } from '../source/spooldir-source.js';
 import { bytes, CLIENT_HELP, CLIENT_OPTIONS, CliError, DaemonClient, EXIT, number, type FileEntry } from './common.js';
 

@@ -1,15 +1,3 @@
-export { loadAgentConfig, parseAgentConfig } from './agent-config.js';
-export type {
-  AgentConfig,
-  AvroSinkConfig,
-  AvroSourceConfig,
-  ChannelConfig,
-  FileChannelConfig,
-  HttpConfig,
-  MemoryChannelConfig,
-  SpoolDirSourceConfig,
-  InterceptorConfig,
-  TimestampInterceptorConfig,
-  UrlWindowJobConfig,
-} from './agent-config.js';
-export { parseProperties } from './properties.js';
+export { parseProperties, type Property } from './properties.js';
+export { PropertyReader } from './reader.js';
+export type { ReadContext } from './read-context.js';

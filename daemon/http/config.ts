@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { PropertyReader } from '../conf/reader.js';
+import type { PropertyReader } from '../conf/index.js';
 
 /** `a1.http.*`: where the API listens and who may use it. */
 export interface HttpConfig {

@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { HttpConfig } from '../conf/index.js';
+import type { HttpConfig } from './config.js';
+import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
+import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import type { MetricsInput } from './metrics.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
@@ -66,7 +68,7 @@ export class HttpHost {
             resolve();
             break;
           case 'failed':
-            reject(Object.assign(new Error(event.message), { code: event.code }));
+            reject(startFailure(event));
             break;
           case 'ask':
             this.#answer(event.id, event.what);
@@ -77,11 +79,11 @@ export class HttpHost {
       });
       worker.on('error', (err) => {
         this.#log.fatal({ err }, 'http thread crashed');
-        if (!started) reject(err);
+        if (!started) reject(errorOfThreadFailure(threadFailureOf(err)));
         else process.exit(1);
       });
       worker.on('exit', (code) => {
-        if (!started) reject(new Error(`http thread exited with ${code} before it listened`));
+        if (!started) reject(new LogflowError('LF_THREAD_FAILED', `http thread exited with ${code} before it listened`));
       });
     });
     // A thread that fails before it loaded rejects `listening`; `load` must not hang then.

@@ -1,4 +1,5 @@
-import type { HttpConfig } from '../conf/index.js';
+import type { ThreadFailure } from '../errors.js';
+import type { HttpConfig } from './config.js';
 import type { JobTiming } from './deps.js';
 
 /** What the HTTP thread is started with. */
@@ -16,7 +17,7 @@ export type PipelineQuestion = 'stats' | 'files' | 'metrics';
 export type HttpEvent =
   | { readonly type: 'loaded' }
   | { readonly type: 'listening'; readonly address: string; readonly threadId: number | undefined }
-  | { readonly type: 'failed'; readonly message: string; readonly code: string | undefined }
+  | ({ readonly type: 'failed' } & ThreadFailure)
   | { readonly type: 'ask'; readonly id: number; readonly what: PipelineQuestion }
   | { readonly type: 'closed' };
 

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
+import { threadFailureOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ResultsReader } from '../store/index.js';
 import { threadId } from '../thread-priority.js';
@@ -46,9 +47,8 @@ async function listen(): Promise<void> {
     const a = app.server.address();
     post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
   } catch (e) {
-    const err = e as Error & { code?: string };
     results?.close();
-    post({ type: 'failed', message: err.message, code: err.code });
+    post({ type: 'failed', ...threadFailureOf(e) });
     port.close();
   }
 }

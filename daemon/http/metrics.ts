@@ -15,6 +15,12 @@ export interface MetricsInput {
   readonly resultsWaiting: number;
   readonly slideSeconds?: HistogramSnapshot;
   readonly checkpointSeconds?: HistogramSnapshot;
+  /** Lines the spool sources cut at maxLineLength. */
+  readonly truncatedLines?: number;
+  /** Avro sink deliveries retried: the call failed (`error`) or the receiver answered FAILED (`refused`). */
+  readonly sinkRetries?: { readonly error: number; readonly refused: number };
+  /** Calls the avro sources answered FAILED (the sender resends), by reason. */
+  readonly avroCallsRefused?: { readonly transactionCapacity: number; readonly channel: number };
 }
 
 /** Prometheus text exposition format (version 0.0.4). */
@@ -44,6 +50,19 @@ export function renderMetrics(m: MetricsInput): string {
     metric('logflow_avro_refused_connections_total', 'counter', 'Connections the Avro receiver closed at once, by reason.', [
       ['{reason="ipFilter"}', m.refusedConnections.ipFilter],
       ['{reason="maxConnections"}', m.refusedConnections.maxConnections],
+    ]);
+  }
+  if (m.truncatedLines !== undefined) metric('logflow_truncated_lines_total', 'counter', 'Lines cut at maxLineLength (the rest of the line is dropped).', [['', m.truncatedLines]]);
+  if (m.sinkRetries) {
+    metric('logflow_sink_retries_total', 'counter', 'Avro sink deliveries retried, by reason.', [
+      ['{reason="error"}', m.sinkRetries.error],
+      ['{reason="refused"}', m.sinkRetries.refused],
+    ]);
+  }
+  if (m.avroCallsRefused) {
+    metric('logflow_avro_refused_calls_total', 'counter', 'Calls the avro sources answered FAILED (resent by the sender), by reason.', [
+      ['{reason="transactionCapacity"}', m.avroCallsRefused.transactionCapacity],
+      ['{reason="channel"}', m.avroCallsRefused.channel],
     ]);
   }
   if (m.slideSeconds) histogram(out, 'logflow_batch_processing_seconds', 'Time to close a batch and publish the slide (enter, leave, top, persist).', m.slideSeconds);

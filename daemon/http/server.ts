@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { HttpConfig } from '../conf/index.js';
+import type { HttpConfig } from './config.js';
 import { dashboardRoutes } from './dashboard.js';
 import { fileCheckRoutes } from './file-check.js';
 import type { HttpDeps } from './deps.js';

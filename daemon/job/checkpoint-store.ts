@@ -3,7 +3,7 @@ import path from 'node:path';
 import { LogflowError } from '../errors.js';
 import { checkpointCorrupt, readChecked, removeQuietly, sha1Of } from './checkpoint-files.js';
 import { loadFormat1 } from './checkpoint-format-v1.js';
-import { writeFileDurably } from './durable-file.js';
+import { writeFileAtomic } from '../durable/index.js';
 
 /** What must match between the checkpoint and the configuration for the state to mean anything. */
 export interface CheckpointIdentity {
@@ -173,7 +173,7 @@ export class CheckpointStore {
     if (pieces.length > 0) {
       // One write: a piece per write was a system call per open batch (7,200 at watermark 7200).
       const segment = Buffer.concat(pieces, at);
-      writeFileDurably(this.#segmentFile(seq), segment);
+      writeFileAtomic(this.#segmentFile(seq), segment);
       this.#segments.set(seq, sha1Of(segment));
     }
     const live = new Set([...slotRefs, ...openRefs].map((r) => r.seg));
@@ -188,7 +188,7 @@ export class CheckpointStore {
       segments: [...live].map((seg) => [seg, this.#segments.get(seg)!]),
     };
     const body = JSON.stringify(manifest);
-    writeFileDurably(path.join(this.dir, MANIFEST), JSON.stringify({ sha1: sha1Of(body), manifest: body }));
+    writeFileAtomic(path.join(this.dir, MANIFEST), JSON.stringify({ sha1: sha1Of(body), manifest: body }));
     this.#seq = seq;
     for (const seg of this.#segments.keys()) {
       if (live.has(seg)) continue;

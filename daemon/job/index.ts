@@ -7,3 +7,4 @@ export { topK, compareUrlCounts, type UrlCount } from './top-k.js';
 export type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
 export { JobHost } from './job-host.js';
 export { compileUrlParser, NAMED_FORMATS, type UrlParser } from './log-format.js';
+export { CountsCursor, decodeCounts, encodeCounts, encodeInterned } from './counts-codec.js';

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { UrlWindowJobConfig } from '../conf/index.js';
-import { LogflowError, type ErrorCode } from '../errors.js';
+import type { UrlWindowJobConfig } from './url-window-config.js';
+import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
+import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { compileUrlParser } from './log-format.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
@@ -18,6 +19,7 @@ export class JobHost {
   readonly name: string;
   readonly #config: UrlWindowJobConfig;
   readonly #log: Logger;
+  readonly #key: string;
   readonly #localSources: string[] = [];
   readonly #commitListeners: (() => void)[] = [];
   #worker: Worker | undefined;
@@ -30,8 +32,10 @@ export class JobHost {
   readonly #counters = new SharedArrayBuffer(COUNTER_SLOTS * 8);
   readonly #live = new Float64Array(this.#counters);
 
-  constructor(config: UrlWindowJobConfig, logger: Logger) {
+  /** `key`: the job's config prefix (`a1.jobs.j1`), named in its failures. */
+  constructor(config: UrlWindowJobConfig, logger: Logger, key = `jobs.${config.name}`) {
     this.name = config.name;
+    this.#key = key;
     this.#config = config;
     this.#log = logger.child({ job: config.name });
   }
@@ -103,8 +107,8 @@ export class JobHost {
             resolve();
             break;
           case 'failed':
-            if (!started) reject(Object.assign(new LogflowError((event.code ?? 'LF_CHECKPOINT_CORRUPT') as ErrorCode, event.message), { setting: event.setting }));
-            else this.#log.error({ err: event.message }, 'job failed');
+            if (!started) reject(startFailure(event, this.#key));
+            else this.#log.error({ err: event.message, code: event.code, key: event.key }, 'job failed');
             // A failure while stopping must not leave the process waiting for the thread.
             if (this.#stopped) void worker.terminate();
             break;
@@ -125,13 +129,12 @@ export class JobHost {
       });
       worker.on('error', (err) => {
         this.#log.fatal({ err }, 'job thread crashed');
-        // An error object from another thread may arrive without its message.
-        if (!started) reject(err.message ? err : new Error(`job thread crashed: ${(err as { code?: string }).code ?? String(err)}`));
+        if (!started) reject(errorOfThreadFailure(threadFailureOf(err), this.#key));
         else process.exit(1);
       });
       worker.on('exit', (code) => {
         // After any message still on its way (a 'failed' that says why).
-        if (!started) setImmediate(() => reject(new Error(`job thread exited with ${code} before it started`)));
+        if (!started) setImmediate(() => reject(new LogflowError('LF_THREAD_FAILED', `job thread exited with ${code} before it started (${this.#key})`)));
       });
     });
   }

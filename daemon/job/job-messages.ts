@@ -1,5 +1,5 @@
-import type { UrlWindowJobConfig } from '../conf/index.js';
-import type { FailedSetting } from '../startup-errors.js';
+import type { UrlWindowJobConfig } from './url-window-config.js';
+import type { ThreadFailure } from '../errors.js';
 import type { JobStartOptions, JobStats } from './url-window-job.js';
 
 /** What the job's worker thread is started with. */
@@ -20,7 +20,7 @@ export const COUNTER_SLOTS = 4;
 /** Worker -> host. */
 export type JobEvent =
   | { readonly type: 'started'; readonly port: number; readonly committed: [string, number][]; readonly stats: JobStats }
-  | { readonly type: 'failed'; readonly message: string; readonly code: string | undefined; readonly setting?: FailedSetting | undefined }
+  | ({ readonly type: 'failed' } & ThreadFailure)
   | { readonly type: 'committed'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly stats: JobStats }
   | { readonly type: 'stats'; readonly stats: JobStats }
   | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][] };

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import { threadFailureOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { listenSetting, type FailedSetting } from '../startup-errors.js';
 import { lowerThreadPriority } from '../thread-priority.js';
@@ -27,18 +28,16 @@ function settingOf(err: { code?: string; syscall?: string; path?: string; messag
   }
   return listenSetting(err);
 }
-const fail = (err: Error) => {
-  const e = err as Error & { code?: string };
-  post({ type: 'failed', message: err.message, code: e.code, setting: settingOf(e) });
-};
+/** A failure as the host gets it: message, declared or system code, and the key it is about. */
+const fail = (err: unknown) => post({ type: 'failed', ...threadFailureOf(err, settingOf(err as Error)) });
 
 /** The results database, or undefined with the failure posted (a throw here would reach the host without its message). */
 function openStore(): ResultsStore | undefined {
   try {
     return new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
   } catch (err) {
-    const e = err as Error & { code?: string };
-    post({ type: 'failed', message: `cannot open the results database ${data.config.database}: ${e.message} (${e.code ?? 'error'})`, code: e.code, setting: 'database' });
+    // Outside job.start, so reported here, naming the key that sets the file.
+    post({ type: 'failed', ...threadFailureOf(err, 'database') });
     return undefined;
   }
 }

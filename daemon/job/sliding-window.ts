@@ -1,5 +1,6 @@
 import type { UrlCount } from './top-k.js';
 import { BatchCounts } from './batch-counts.js';
+import { CountsCursor, encodeInterned } from './counts-codec.js';
 import { UrlInterner } from './url-interner.js';
 
 export { BatchCounts };
@@ -90,13 +91,8 @@ export class SlidingWindow {
   /** An open batch rebuilt from `encodeBatch` bytes (a checkpoint). */
   openBatchFromBytes(data: Buffer): BatchCounts {
     const batch = this.openBatch();
-    for (let pos = 0; pos < data.length;) {
-      const n = data.readUInt32LE(pos);
-      const len = data.readUInt32LE(pos + 4);
-      pos += 8;
-      batch.add(this.urls.id(data, pos, pos + len), n);
-      pos += len;
-    }
+    const c = new CountsCursor(data);
+    while (c.next()) batch.add(this.urls.id(data, c.start, c.end), c.count);
     return batch;
   }
 
@@ -114,28 +110,14 @@ export class SlidingWindow {
    * checkpoint stores, made without a string per URL.
    */
   encodeBatch(batch: BatchCounts): Buffer {
-    return this.#encode(batch.touched, batch.size, (_id, j) => batch.values[j]!);
+    return encodeInterned(this.urls, batch.touched, batch.size, (_id, j) => batch.values[j]!);
   }
 
   /** A closed slot's counts, encoded as `encodeBatch` does. */
   encodeSlot(k: number): Buffer {
     const stored = this.#ring[mod(k, this.windowSlots)];
     if (!stored) return Buffer.alloc(0);
-    return this.#encode(stored.ids, stored.ids.length, (_id, j) => stored.counts[j]!);
-  }
-
-  #encode(ids: Int32Array, n: number, countOf: (id: number, j: number) => number): Buffer {
-    let size = 0;
-    for (let j = 0; j < n; j++) size += 8 + this.urls.byteLength(ids[j]!);
-    const out = Buffer.allocUnsafe(size);
-    let pos = 0;
-    for (let j = 0; j < n; j++) {
-      const id = ids[j]!;
-      out.writeUInt32LE(countOf(id, j), pos);
-      out.writeUInt32LE(this.urls.byteLength(id), pos + 4);
-      pos = this.urls.copyBytes(id, out, pos + 8);
-    }
-    return out;
+    return encodeInterned(this.urls, stored.ids, stored.ids.length, (_id, j) => stored.counts[j]!);
   }
 
   get(url: string): number | undefined {

@@ -2,13 +2,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AvroReader, AvroRpcServer, DecodedEvents, type Status } from '../channel/index.js';
 import { decodeEvent, decodeEventArray, type EventDecodeOptions } from '../channel/avro/flume-event-codec.js';
-import type { UrlWindowJobConfig } from '../conf/index.js';
+import { parsePosition, POSITION_HEADER } from '../channel/position-header.js';
+import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { Logger } from '../log.js';
 import type { UrlRange } from './access-log.js';
 import { ClfTimeParser } from './clf-time.js';
 import { compileUrlParser, type UrlParser } from './log-format.js';
 import { CHECKPOINT_FORMAT, CheckpointStore, type LoadedCheckpoint, type SegmentRef } from './checkpoint-store.js';
-import { DirLock } from './dir-lock.js';
+import { DirLock } from '../durable/index.js';
 import { BatchCounts, SlidingWindow } from './sliding-window.js';
 import type { WindowResultSink } from './window-results.js';
 import { WriteAheadLog } from './write-ahead-log.js';
@@ -175,7 +176,7 @@ export class UrlWindowJob {
     );
     this.#decodeOpts = {
       timestampHeader: Buffer.from('timestamp'),
-      positionHeader: Buffer.from('lf.pos'),
+      positionHeader: Buffer.from(POSITION_HEADER),
       idHeader: Buffer.from('id'),
       maxEvents: 1_000_000,
     };
@@ -765,13 +766,6 @@ export class UrlWindowJob {
 }
 
 /** `key:offset:events` (events defaults to 1 for senders that mark every event). */
-function parsePosition(value: string): { key: string; offset: number; events: number } {
-  const last = value.lastIndexOf(':');
-  const prev = value.lastIndexOf(':', last - 1);
-  if (prev < 0) return { key: value.slice(0, last), offset: Number(value.slice(last + 1)), events: 1 };
-  return { key: value.slice(0, prev), offset: Number(value.slice(prev + 1, last)), events: Number(value.slice(last + 1)) || 1 };
-}
-
 function jobMemory(): { heapUsedMb: number; buffersMb: number } {
   const m = process.memoryUsage();
   return { heapUsedMb: Math.round(m.heapUsed / 1048576), buffersMb: Math.round(m.arrayBuffers / 1048576) };

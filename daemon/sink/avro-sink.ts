@@ -1,5 +1,5 @@
 import { AvroRpcClient, DEFAULT_COMPRESSION_LEVEL, type Channel, type EventBatch, type Status } from '../channel/index.js';
-import type { AvroSinkConfig } from '../conf/index.js';
+import type { AvroSinkConfig } from './avro-sink-config.js';
 import type { Logger } from '../log.js';
 import { commitDelivered, sleep, waitForDrain } from './delivery.js';
 
@@ -23,6 +23,8 @@ export class AvroSink {
   #loop: Promise<void> = Promise.resolve();
   #eventsSent = 0;
   #failures = 0;
+  /** Deliveries retried so far (a receiver down, or answering FAILED), by reason. */
+  readonly #retries = { error: 0, refused: 0 };
 
   constructor(config: AvroSinkConfig, channel: Channel, logger: Logger) {
     this.name = config.name;
@@ -33,6 +35,10 @@ export class AvroSink {
 
   get eventsSent(): number {
     return this.#eventsSent;
+  }
+
+  get retries(): Readonly<{ error: number; refused: number }> {
+    return { ...this.#retries };
   }
 
   start(): void {
@@ -87,6 +93,7 @@ export class AvroSink {
       pending.length = 0;
       pending.push(...failed);
       this.#failures++;
+      this.#retries[reply instanceof Error ? 'error' : 'refused']++;
       this.#closeClient();
       const level = this.#failures === 1 || this.#failures % 50 === 0 ? 'warn' : 'debug';
       const err = reply instanceof Error ? reply.message : `receiver answered ${reply}`;

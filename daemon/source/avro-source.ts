@@ -1,6 +1,8 @@
 import { AvroReader, AvroRpcServer, type Channel, type DecodedEvents, type EventBatch, type Status } from '../channel/index.js';
-import type { AvroSourceConfig, InterceptorConfig } from '../conf/index.js';
+import type { AvroSourceConfig } from './avro-source-config.js';
+import type { InterceptorConfig } from './source-config.js';
 import type { Logger } from '../log.js';
+import { avroCallRefused } from '../telemetry/index.js';
 import { intercept } from './interceptors.js';
 
 /**
@@ -17,7 +19,7 @@ export class AvroSource {
   readonly #log: Logger;
   readonly #server: AvroRpcServer;
   #eventsReceived = 0;
-  #refusedCalls = 0;
+  readonly #refusedCalls = avroCallRefused();
 
   constructor(config: AvroSourceConfig, channel: Channel, logger: Logger) {
     this.name = config.name;
@@ -52,7 +54,7 @@ export class AvroSource {
   async #receive(events: DecodedEvents): Promise<Status> {
     if (events.count === 0) return 'OK';
     if (events.count > this.#channel.transactionCapacity) {
-      this.#refused(`a call of ${events.count} events exceeds the channel's transactionCapacity (${this.#channel.transactionCapacity}); lower the sender's batch-size`);
+      this.#refused('transactionCapacity', `a call of ${events.count} events exceeds the channel's transactionCapacity (${this.#channel.transactionCapacity}); lower the sender's batch-size`);
       return 'FAILED';
     }
     // Copied and split synchronously: the server reuses `events` for the next call.
@@ -62,15 +64,20 @@ export class AvroSource {
       // off and resends), rather than letting the sender's request-timeout expire.
       await this.#channel.putAll(batches, AbortSignal.timeout(this.#channel.keepAliveMs));
     } catch (err) {
-      this.#refused(`the channel refused the events: ${(err as Error).message}`);
+      this.#refused('channel', `the channel refused the events: ${(err as Error).message}`);
       return 'FAILED';
     }
     this.#eventsReceived += events.count;
     return 'OK';
   }
 
-  #refused(reason: string): void {
-    if (this.#refusedCalls++ % 100 === 0) this.#log.warn({ reason, refusedSoFar: this.#refusedCalls }, 'avro source answered FAILED');
+  /** Calls answered FAILED so far, by reason (the sender resends them). */
+  get refusedCalls(): Readonly<Record<'transactionCapacity' | 'channel', number>> {
+    return this.#refusedCalls.counts();
+  }
+
+  #refused(why: 'transactionCapacity' | 'channel', reason: string): void {
+    this.#refusedCalls.emit(this.#log, why, { reason });
   }
 }
 

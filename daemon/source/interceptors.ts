@@ -1,4 +1,4 @@
-import type { InterceptorConfig } from '../conf/index.js';
+import type { InterceptorConfig } from './source-config.js';
 
 /**
  * Flume's interceptors that give every event of a batch the same header value (timestamp,

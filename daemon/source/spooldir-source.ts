@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Channel, EventBatch } from '../channel/index.js';
-import type { SpoolDirSourceConfig } from '../conf/index.js';
+import { encodePosition, POSITION_HEADER } from '../channel/position-header.js';
+import type { SpoolDirSourceConfig } from './spooldir-config.js';
 import type { Logger } from '../log.js';
 import { ChunkPool, type Chunk } from './chunk-pool.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
@@ -19,12 +20,7 @@ import { dropInvalidUtf8, isUtf8, replaceInvalidUtf8 } from './utf8.js';
 
 const CHUNK_BYTES = 1 << 20;
 
-/**
- * Header on the first event of every batch: `<fileKey>:<offset of the line after the
- * batch>:<events in the batch>`. It makes a batch replayable (the offset) and recognisable
- * when it arrives twice; only the first event carries it, to keep the others small.
- */
-export const POSITION_HEADER = 'lf.pos';
+export { POSITION_HEADER } from '../channel/position-header.js';
 
 /** What the source needs from whoever durably counts its events (the job, in-process). */
 export interface SourcePositions {
@@ -122,6 +118,7 @@ export class SpoolDirSource {
   readonly #finishing = new Set<OpenFile>();
   #eventsRead = 0;
   readonly #sourceId: string;
+  #truncatedLines = 0;
   readonly #positions: SourcePositions | undefined;
   readonly #completeOn: 'delivered' | 'committed';
   #records: FileRecords | undefined;
@@ -157,6 +154,11 @@ export class SpoolDirSource {
 
   get eventsRead(): number {
     return this.#eventsRead;
+  }
+
+  /** Lines cut at maxLineLength so far (their rest is dropped), for /metrics. */
+  get truncatedLines(): number {
+    return this.#truncatedLines;
   }
 
   async start(): Promise<void> {
@@ -491,6 +493,7 @@ export class SpoolDirSource {
         // chunk so the sink's replies and HTTP requests are served while a file is read.
         await new Promise<void>((resolve) => setImmediate(resolve));
         status.lines += emitted;
+        this.#truncatedLines += scanner.truncated - status.truncatedLines;
         status.truncatedLines = scanner.truncated;
         if (file.problem) {
           status.bytesRead = file.size;
@@ -543,7 +546,7 @@ export class SpoolDirSource {
         ends: ends.subarray(i, i + n),
         count: n,
         headers: this.#intercept(baseHeaders),
-        firstHeaders: { [POSITION_HEADER]: `${file.key}:${next}:${n}` },
+        firstHeaders: { [POSITION_HEADER]: encodePosition(file.key, next, n) },
         onDelivered,
         release: shared ? chunk.release : undefined,
       };

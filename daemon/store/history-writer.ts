@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { BatchCounts, UrlInterner, type BatchResult } from '../job/index.js';
+import { CountsCursor } from '../job/counts-codec.js';
 import { floorTo, HOUR, LEVEL_MS, MINUTE } from './history.js';
 
 /**
@@ -63,12 +64,8 @@ export class HistoryWriter {
       for (const b of minuteBatches.iterate(minute, minute + MINUTE) as IterableIterator<{ events: number; parseErrors: number; counts: Buffer }>) {
         events += b.events;
         parseErrors += b.parseErrors;
-        const blob = b.counts;
-        for (let pos = 0; pos < blob.length;) {
-          const len = blob.readUInt32LE(pos + 4);
-          sums.add(interner.id(blob, pos + 8, pos + 8 + len), blob.readUInt32LE(pos));
-          pos += 8 + len;
-        }
+        const c = new CountsCursor(b.counts);
+        while (c.next()) sums.add(interner.id(c.blob, c.start, c.end), c.count);
       }
       for (let i = 0; i < sums.size; i++) {
         putCount.run(1, minute, urlId.get(interner.url(sums.touched[i]!)!), sums.values[i]!);

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { UrlCount } from '../job/index.js';
+import { countOfUrl, decodeCounts } from '../job/counts-codec.js';
 
 /**
  * The history, in three levels:
@@ -41,28 +42,7 @@ export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const LEVEL_MS = [0, MINUTE, HOUR] as const;
 
-/** Encodes URL counts as the job does: `[count u32][length u32][URL bytes]` per URL. */
-export function encodeCounts(entries: Iterable<readonly [string, number]>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [url, count] of entries) {
-    const bytes = Buffer.from(url, 'utf8');
-    const head = Buffer.allocUnsafe(8);
-    head.writeUInt32LE(count, 0);
-    head.writeUInt32LE(bytes.length, 4);
-    parts.push(head, bytes);
-  }
-  return Buffer.concat(parts);
-}
-
-/** Decodes a counts blob: `[count u32][length u32][URL bytes]` per URL. */
-export function* decodeCounts(blob: Buffer): IterableIterator<[string, number]> {
-  for (let pos = 0; pos < blob.length;) {
-    const count = blob.readUInt32LE(pos);
-    const len = blob.readUInt32LE(pos + 4);
-    yield [blob.toString('utf8', pos + 8, pos + 8 + len), count];
-    pos += 8 + len;
-  }
-}
+export { decodeCounts, encodeCounts } from '../job/counts-codec.js';
 
 export interface RangeTop {
   readonly fromMs: number;
@@ -121,7 +101,7 @@ export class HistoryReader {
     }
     const target = Buffer.from(url, 'utf8');
     for (const b of this.#batchesWithStart.all(split, toMs) as { start: number; counts: Buffer }[]) {
-      const n = countOf(b.counts, target);
+      const n = countOfUrl(b.counts, target);
       if (n > 0) counts[Math.floor((b.start - from) / stepMs)]! += n;
     }
     return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count }));
@@ -202,16 +182,6 @@ export function decompose(
   };
   split(from, to, 2);
   return pieces;
-}
-
-/** The count of one URL in a counts blob (0 if absent), without decoding the others. */
-function countOf(blob: Buffer, url: Buffer): number {
-  for (let pos = 0; pos < blob.length;) {
-    const len = blob.readUInt32LE(pos + 4);
-    if (len === url.length && blob.compare(url, 0, len, pos + 8, pos + 8 + len) === 0) return blob.readUInt32LE(pos);
-    pos += 8 + len;
-  }
-  return 0;
 }
 
 /** Code point order, as the window's ties are ordered (by UTF-8 bytes). */

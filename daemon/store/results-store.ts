@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BatchResult, UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
+import { LogflowError } from '../errors.js';
 import { HISTORY_SCHEMA, HistoryReader } from './history.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
@@ -51,8 +52,10 @@ export class ResultsStore implements WindowResultSink {
 
   /** `history`: keep per-batch counts and their rollups for range queries (`retentionMs` of them). */
   constructor(file: string, opts: { retentionMs?: number; history?: boolean } = {}) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.#db = new Database(file);
+    this.#db = openDatabase(file, () => {
+      mkdirSync(path.dirname(file), { recursive: true });
+      return new Database(file);
+    });
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.migration = openSchema(
@@ -129,7 +132,7 @@ export class ResultsReader {
   #historyReader: HistoryReader | undefined;
 
   constructor(file: string) {
-    this.#db = new Database(file, { readonly: true, fileMustExist: true });
+    this.#db = openDatabase(file, () => new Database(file, { readonly: true, fileMustExist: true }));
     const latest = this.#db.prepare(
       'SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM latest_window WHERE id = 1',
     );
@@ -181,5 +184,15 @@ export class ResultsReader {
 
   close(): void {
     this.#db.close();
+  }
+}
+
+/** Opens the database with an error that names the file (SQLite's own says only "unable to open"). */
+function openDatabase(file: string, open: () => Database.Database): Database.Database {
+  try {
+    return open();
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    throw new LogflowError('LF_DATABASE', `cannot open the results database ${file}: ${e.message} (${e.code ?? 'error'})`, { cause: err });
   }
 }

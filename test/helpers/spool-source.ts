@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { eventBody, MemoryChannel } from '../../daemon/channel/index.js';
-import { parseAgentConfig } from '../../daemon/conf/index.js';
+import { parseAgentConfig } from '../../daemon/agent-config.js';
 import { SpoolDirSource } from '../../daemon/source/index.js';
 import { tempDir } from './daemon.js';
 import { testLogger } from './logger.js';

@@ -1,6 +1,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import avro from 'avsc';
+import { LogflowError } from '../../errors.js';
+import { avroConnectionRefusedByIpFilter, avroConnectionRefusedByLimit } from '../../telemetry/index.js';
+import { POSITION_HEADER } from '../position-header.js';
 import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
 import { DEFAULT_COMPRESSION_LEVEL, deflateWire, ZLIB_FIRST_BYTE, type CompressionType } from './deflate-wire.js';
@@ -57,15 +60,15 @@ export class AvroRpcServer {
   readonly #decodeOpts: EventDecodeOptions;
   /** Client protocol hashes already checked, so a client's handshake can be short. */
   readonly #knownClients = new Set<string>([FLUME_PROTOCOL_HASH.toString('hex')]);
-  #refused = 0;
-  #filtered = 0;
+  readonly #refused = avroConnectionRefusedByLimit();
+  readonly #filtered = avroConnectionRefusedByIpFilter();
 
   constructor(opts: AvroRpcServerOptions, handler: EventHandler) {
     this.#opts = opts;
     this.#handler = handler;
     this.#decodeOpts = {
       timestampHeader: Buffer.from(opts.timestampHeader ?? 'timestamp'),
-      positionHeader: Buffer.from(opts.positionHeader ?? 'lf.pos'),
+      positionHeader: Buffer.from(opts.positionHeader ?? POSITION_HEADER),
       idHeader: Buffer.from(opts.idHeader ?? 'id'),
       maxEvents: opts.maxBatchEvents ?? 1_000_000,
     };
@@ -97,7 +100,7 @@ export class AvroRpcServer {
 
   /** Connections closed at once: by `ipFilterRules`, and past `maxConnections`. */
   get refusedConnections(): { ipFilter: number; maxConnections: number } {
-    return { ipFilter: this.#filtered, maxConnections: this.#refused };
+    return { ipFilter: this.#filtered.total, maxConnections: this.#refused.total };
   }
 
   /** Stops accepting, closes every connection; in-flight calls are not answered (senders retry). */
@@ -109,15 +112,12 @@ export class AvroRpcServer {
   #accept(socket: net.Socket): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     if (this.#opts.ipFilterRules && !ipAllowed(this.#opts.ipFilterRules, socket.remoteAddress)) {
-      // The first of every hundred is logged, so that a flood cannot flood the log too.
-      if (this.#filtered++ % 100 === 0) this.#opts.logger.warn({ peer, refusedSoFar: this.#filtered }, 'avro connection refused by ipFilterRules');
+      this.#filtered.emit(this.#opts.logger, 'ipFilter', { peer });
       socket.destroy();
       return;
     }
     if (this.#sockets.size >= (this.#opts.maxConnections ?? 1000)) {
-      if (this.#refused++ % 100 === 0) {
-        this.#opts.logger.warn({ peer, open: this.#sockets.size, refusedSoFar: this.#refused }, 'avro connection refused: too many connections');
-      }
+      this.#refused.emit(this.#opts.logger, 'maxConnections', { peer, open: this.#sockets.size });
       socket.destroy();
       return;
     }
@@ -187,7 +187,7 @@ export class AvroRpcServer {
 function checkClientProtocol(json: string): void {
   const svc = avro.Service.forProtocol(JSON.parse(json));
   const batch = svc.message('appendBatch') ?? svc.message('append');
-  if (!batch) throw new Error('client protocol declares neither append nor appendBatch');
+  if (!batch) throw new LogflowError('LF_AVRO_HANDSHAKE', 'client protocol declares neither append nor appendBatch');
 }
 
 class Connection {
@@ -216,11 +216,11 @@ class Connection {
     if (!this.#sawData && chunk.length > 0) {
       this.#sawData = true;
       if (chunk[0] === ZLIB_FIRST_BYTE && this.#server.compressionType !== 'deflate') {
-        this.#fail(new Error('the client sends a deflate stream: set compression-type = deflate on this receiver, or remove it on the sender'));
+        this.#fail(new LogflowError('LF_AVRO_FRAME', 'the client sends a deflate stream: set compression-type = deflate on this receiver, or remove it on the sender'));
         return;
       }
       if (chunk[0] === TLS_HANDSHAKE_BYTE && !(this.#socket instanceof tls.TLSSocket)) {
-        this.#fail(new Error('the client speaks TLS: set ssl = true on this receiver, or remove it on the sender'));
+        this.#fail(new LogflowError('LF_AVRO_HANDSHAKE', 'the client speaks TLS: set ssl = true on this receiver, or remove it on the sender'));
         return;
       }
     }
@@ -259,7 +259,7 @@ class Connection {
     // on every call: after the first, a call that starts with this client's hash has one.
     if (!this.#clientHash || (payload.length >= 16 && payload.compare(this.#clientHash, 0, 16, 0, 16) === 0)) {
       const { value, offset } = HandshakeRequest.decode(payload, 0) as { value: HandshakeRequestValue; offset: number };
-      if (offset < 0) throw new Error('truncated handshake');
+      if (offset < 0) throw new LogflowError('LF_AVRO_HANDSHAKE', 'truncated handshake');
       pos = offset;
       const res = this.#server.handshake(value);
       handshakeBytes = HandshakeResponse.toBuffer(res);

@@ -1,4 +1,5 @@
-import type { PropertyReader } from '../../conf/reader.js';
+import type { PropertyReader, ReadContext } from '../../conf/index.js';
+import { readLogFormat } from '../url-window-config.js';
 import type { Logger } from '../../log.js';
 import { readName, readServers } from '../../sink/jetstream/config.js';
 import { PartialCounter } from './partial-counter.js';
@@ -24,7 +25,8 @@ export interface PartialCounterConfig {
   readonly leaseTimeoutMs: number;
 }
 
-export function read(r: PropertyReader, p: string, name: string, readLogFormat: (key: string) => string): PartialCounterConfig {
+/** Reads `<agent>.jobs.<name>.*` of a url-count-partial job (a counter). */
+export function read(r: PropertyReader, p: string, { name }: ReadContext): PartialCounterConfig {
   const batchIntervalMs = r.seconds(p + '.batchInterval', 1, 10);
   const leaseTimeoutMs = r.seconds(p + '.leaseTimeout', 5, 1000);
   if (leaseTimeoutMs < 2 * batchIntervalMs) throw r.at(r.raw(p + '.leaseTimeout') ?? r.raw(p + '.batchInterval')!, 'leaseTimeout must be at least two batch intervals (leases are renewed once per interval)');
@@ -40,7 +42,7 @@ export function read(r: PropertyReader, p: string, name: string, readLogFormat: 
     replicas: r.int(p + '.replicas', 1, 1, 5),
     batchIntervalMs,
     time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
-    logFormat: readLogFormat(p + '.logFormat'),
+    logFormat: readLogFormat(r, p + '.logFormat'),
     stripQueryString: r.bool(p + '.stripQueryString', false),
     leaseBucket: readName(r, p + '.leaseBucket', 'LOGFLOW_LEASES'),
     leaseTimeoutMs,

@@ -1,6 +1,6 @@
 import type { Channel } from '../../channel/index.js';
 import type { Logger } from '../../log.js';
-import type { PropertyReader } from '../../conf/reader.js';
+import type { PropertyReader, ReadContext } from '../../conf/index.js';
 import { JetStreamSink } from './jetstream-sink.js';
 
 /** `type = jetstream`: publishes each source batch to `<subject>.<partition>` of `stream`. */
@@ -35,11 +35,12 @@ export function readName(r: PropertyReader, key: string, fallback: string, subje
   return value;
 }
 
-export function read(r: PropertyReader, p: string, name: string, channel: string): JetStreamSinkConfig {
+/** Reads `<agent>.sinks.<name>.*` of a jetstream sink. */
+export function read(r: PropertyReader, p: string, { name, knownChannel }: ReadContext): JetStreamSinkConfig {
   return Object.freeze({
     name,
     type: 'jetstream',
-    channel,
+    channel: knownChannel(p + '.channel', r.string(p + '.channel')),
     servers: readServers(r, p + '.servers'),
     stream: readName(r, p + '.stream', 'LOGFLOW_EVENTS'),
     subject: readName(r, p + '.subject', 'logflow.events', true),

@@ -1,0 +1,106 @@
+import type { PropertyReader, ReadContext } from '../conf/index.js';
+import { readCompressionType, readIpFilter, readKeystore } from '../channel/avro/transport-config.js';
+import type { CompressionType, IpFilterRule } from '../channel/index.js';
+import { compileUrlParser, NAMED_FORMATS } from './log-format.js';
+import * as countsInput from './partial/input-config.js';
+import { JOB_INPUTS, type CountsInputConfig } from './partial/input-config.js';
+
+export interface UrlWindowJobConfig {
+  readonly name: string;
+  readonly type: 'url-window-count';
+  /** `avro`: events from senders; `jetstream`: the partial counts of counters (a query node). */
+  readonly input: (typeof JOB_INPUTS)[number];
+  readonly jetstream?: CountsInputConfig;
+  readonly bind: string;
+  readonly port: number;
+  readonly batchIntervalMs: number;
+  readonly windowDurationMs: number;
+  readonly slideDurationMs: number;
+  readonly checkpointDir: string;
+  readonly database: string;
+  /** How many URLs of each window are persisted (the most `/api/top?n=` can ask for). */
+  readonly topN: number;
+  /** `auto`, `combined`, `common`, `vhost_combined`, or an Apache/nginx format string. */
+  readonly logFormat: string;
+  readonly stripQueryString: boolean;
+  /** `processing`: batches by the time events arrive; `event`: by the lines' own times. */
+  readonly time: 'processing' | 'event';
+  /** Event time: how late an event may be before its batch closes without it. */
+  readonly watermarkMs: number;
+  /** Event time: with no new event for this long, every open batch closes (0: never). */
+  readonly flushAfterIdleMs: number;
+  /** Keep per-batch counts (and minute/hour rollups) for range queries. */
+  readonly history: boolean;
+  /** How long the history is kept. */
+  readonly retentionMs: number;
+  /** Avro connections open at once, and how long one may stay silent. */
+  readonly maxConnections: number;
+  readonly idleTimeoutMs: number;
+  /** The largest Avro request accepted. */
+  readonly maxFrameBytes: number;
+  /** Flume's `compression-type` of the receiver: `deflate` wants senders to compress too. */
+  readonly compressionType: CompressionType;
+  /** `ssl = true` (as on Flume's avro source): the PKCS12 keystore's bytes and password. */
+  readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
+  /** Flume's `ipFilter` + `ipFilterRules`: who may connect to the Avro receiver (undefined: anyone). */
+  readonly ipFilterRules: readonly IpFilterRule[] | undefined;
+}
+
+/** Reads `<agent>.jobs.<name>.*` of a url-window-count job. */
+export function read(r: PropertyReader, p: string, { name, resolve }: ReadContext): UrlWindowJobConfig {
+  const input = r.oneOf(p + '.input', JOB_INPUTS, 'avro');
+  const tlsConfig = readKeystore(r, p, resolve);
+  const batchIntervalMs = r.seconds(p + '.batchInterval', 1, 10);
+  const windowDurationMs = r.seconds(p + '.windowDuration', 300, 10);
+  const slideDurationMs = r.seconds(p + '.slideDuration', batchIntervalMs / 1000, 10);
+  for (const [key, ms] of [['windowDuration', windowDurationMs], ['slideDuration', slideDurationMs]] as const) {
+    if (ms % batchIntervalMs !== 0) {
+      throw r.at(r.raw(`${p}.${key}`)!, `must be a multiple of batchInterval (${batchIntervalMs / 1000} s), as in Spark`);
+    }
+  }
+  if (windowDurationMs / batchIntervalMs > 1_000_000) {
+    throw r.at(r.raw(p + '.windowDuration')!, 'is more than a million batch intervals');
+  }
+  return Object.freeze({
+    ...(tlsConfig && { tls: tlsConfig }),
+    name,
+    type: 'url-window-count',
+    input,
+    ...(input === 'jetstream' && { jetstream: countsInput.read(r, p) }),
+    bind: r.string(p + '.bind', '127.0.0.1'),
+    // A query node needs no Avro receiver: it listens on a free loopback port unless told.
+    port: r.int(p + '.port', input === 'jetstream' ? 0 : undefined, 0, 65535),
+    batchIntervalMs,
+    windowDurationMs,
+    slideDurationMs,
+    checkpointDir: resolve(r.string(p + '.checkpointDir', 'checkpoint')),
+    database: resolve(r.string(p + '.database', 'data/results.db')),
+    topN: r.int(p + '.topN', 1000, 1, 100_000),
+    logFormat: readLogFormat(r, p + '.logFormat'),
+    stripQueryString: r.bool(p + '.stripQueryString', false),
+    time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
+    watermarkMs: r.seconds(p + '.watermark', 60, 0),
+    flushAfterIdleMs: r.seconds(p + '.flushAfterIdle', 10, 0),
+    history: r.bool(p + '.history', true),
+    retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
+    maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),
+    idleTimeoutMs: r.seconds(p + '.idleTimeout', 60, 100),
+    maxFrameBytes: r.int(p + '.maxFrameBytes', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    compressionType: readCompressionType(r, p + '.compression-type'),
+    ipFilterRules: readIpFilter(r, p),
+  });
+}
+
+/** `logFormat`: a named format or a format string that compiles (also a counter's key). */
+export function readLogFormat(r: PropertyReader, key: string): string {
+  const prop = r.raw(key);
+  if (!prop) return 'auto';
+  const named = NAMED_FORMATS.find((n) => n === prop.value.toLowerCase());
+  if (named) return named;
+  try {
+    compileUrlParser(prop.value, false);
+  } catch (err) {
+    throw r.at(prop, `is neither ${NAMED_FORMATS.join(', ')} nor a usable format string: ${(err as Error).message}`);
+  }
+  return prop.value;
+}

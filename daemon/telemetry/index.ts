@@ -1,0 +1,2 @@
+export * from './events.js';
+export { SampledEvent, type SampledEventSpec } from './sampled-event.js';

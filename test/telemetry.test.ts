@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { AvroRpcServer, batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
+import { renderMetrics, type MetricsInput } from '../daemon/http/metrics.js';
+import { AvroSink } from '../daemon/sink/index.js';
+import { waitFor } from './helpers/daemon.js';
+import { testLogger } from './helpers/logger.js';
+import { runSource } from './helpers/spool-source.js';
+
+const NOTHING: MetricsInput = {
+  eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0,
+  channel: { size: 0, capacity: 0 }, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 },
+  distinctUrls: 0, resultsWaiting: 0,
+};
+
+test('a delivery the receiver answers FAILED is retried, and counted in /metrics with its reason', async (t) => {
+  let calls = 0;
+  const server = new AvroRpcServer({ bind: '127.0.0.1', port: 0, logger: testLogger }, () => (calls++ === 0 ? 'FAILED' : 'OK'));
+  await server.listen();
+  t.after(() => server.close());
+  const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 100, transactionCapacity: 10 });
+  const sink = new AvroSink({ name: 'k1', type: 'avro', channel: 'c1', hostname: '127.0.0.1', port: server.port, batchSize: 10, connectTimeout: 5000, requestTimeout: 5000 }, channel, testLogger);
+  sink.start();
+  t.after(() => sink.stop());
+  await channel.put(batchFromLines(['one line']));
+  await waitFor('the retried delivery', () => (sink.eventsSent === 1 ? true : undefined));
+  assert.deepEqual(sink.retries, { error: 0, refused: 1 });
+  const metrics = renderMetrics({ ...NOTHING, sinkRetries: sink.retries });
+  assert.match(metrics, /^logflow_sink_retries_total\{reason="refused"\} 1$/m);
+  assert.match(metrics, /^logflow_sink_retries_total\{reason="error"\} 0$/m);
+});
+
+test('lines cut at maxLineLength are counted for /metrics', async (t) => {
+  const { spool, source, events } = await runSource(t, 'a1.sources.r1.maxLineLength = 10\n');
+  writeFileSync(path.join(spool, '.a.log'), `short\n${'x'.repeat(50)}\nalso short\n${'y'.repeat(11)}\n`);
+  renameSync(path.join(spool, '.a.log'), path.join(spool, 'a.log'));
+  await waitFor('the four lines', () => (events.length === 4 ? true : undefined));
+  assert.equal(source.truncatedLines, 2);
+  assert.match(renderMetrics({ ...NOTHING, truncatedLines: source.truncatedLines }), /^logflow_truncated_lines_total 2$/m);
+});
