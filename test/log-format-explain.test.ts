@@ -15,6 +15,10 @@ const CASES: [string, string][] = [
   ['%h %U%q %>s', '10.0.0.1 /g?x=1 200'],
   ['%v "%r" %U %>s', 'host "BAD" /h 200'],
   ['$host $request_uri $status', 'h /i 200'],
+  // A raw quote inside the request: the request may end at several quotes.
+  ['common', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /j?y="z" HTTP/1.0" 200 5'],
+  ['%h "%r" %>s %b "%{Referer}i"', '10.0.0.1 "GET /k?q="a b" HTTP/1.1" 200 5 "-"'],
+  ['"%r" "%r" %>s', '"GET /l" "GET /m" 200'],
 ];
 
 /** Bytes that matter to the parsers, so random edits hit their branches often. */
@@ -87,5 +91,13 @@ describe('the parse explainer', () => {
     assert.equal(at('%h [%t] %U', '1.2.3.4 (x) /a'), '14 %h: expected " [" after it, the line ended');
     assert.equal(at('%h [%t] %U', '1.2.3.4 [x]/a'), '13 %t: expected "] " after it, the line ended');
     assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5'), undefined);
+    // A raw quote in the request, or the referer's quotes: the caret goes where the quote that got furthest stopped.
+    assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /x?y="z" HTTP/1.0" 20 5'), '65 status: expected 3 digits');
+    assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /x?y="z" HTTP/1.0" 200 x'), '69 size: expected digits or -');
+    assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 20 5 "-" "ua"'), '59 status: expected 3 digits');
+    assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /x?y="z" HTTP/1.0" 200 5'), undefined);
+    assert.equal(at('%h "%r" %>s %b', '1.2.3.4 "GET /a" 2000 5'), '17 %>s: expected 3 digits');
+    assert.equal(at('%h "%r" %>s %b', '1.2.3.4 "GET /x="z" HTTP" 20 5'), '26 %>s: expected 3 digits');
+    assert.equal(at('%h "%r" %>s %b', '1.2.3.4 "GET /x="z" HTTP" 200 5'), undefined);
   });
 });

@@ -41,6 +41,22 @@ const [SP, QUOTE, BACKSLASH, LBRACKET, RBRACKET, DASH] = Buffer.from(' "\\[]-') 
 
 const isDigit = (b: number | undefined) => b !== undefined && b >= 48 && b <= 57;
 
+/**
+ * A walk that stopped: why (undefined when the rest matched) and how far it matched. When a
+ * request could end at several quotes and none fits, the one whose rest got furthest is
+ * reported: a raw quote inside the request (`"GET /x?y="z" HTTP/1.0" 20 5`) or a quote of
+ * the referer does not hide the status that is wrong.
+ */
+interface Attempt {
+  readonly why: ParseFailure | undefined;
+  /** Where the attempt began (after the quote it tried) and where its match stopped. */
+  readonly from: number;
+  readonly reached: number;
+}
+
+/** Keeps the better of two failed attempts: the one that matched more; the first on a tie. */
+const further = (best: Attempt | undefined, next: Attempt) => (best && best.reached - best.from >= next.reached - next.from ? best : next);
+
 /** `host ident user [time] "request" status size ["referer" "agent"]`, field by field. */
 function explainCombined(buf: Buffer, line: number, start: number, end: number): ParseFailure | undefined {
   let p = start;
@@ -57,16 +73,15 @@ function explainCombined(buf: Buffer, line: number, start: number, end: number):
   if (close + 1 >= end || buf[close + 1] !== SP) return fail(line, close + 1, 'time', 'expected a space after ]');
   if (close + 2 >= end || buf[close + 2] !== QUOTE) return fail(line, close + 2, 'request', 'expected "');
   const reqStart = close + 3;
-  let q = reqStart;
-  for (;;) {
-    q = buf.indexOf(QUOTE, q);
-    if (q < 0 || q >= end) return fail(line, end, 'request', 'expected a closing ", the line ended');
-    if (buf[q - 1] !== BACKSLASH) break;
-    q++;
+  // As access-log.ts: the request ends at the first unescaped quote followed by a status and a size.
+  let best: Attempt | undefined;
+  for (let q = buf.indexOf(QUOTE, reqStart); q >= 0 && q < end; q = buf.indexOf(QUOTE, q + 1)) {
+    if (buf[q - 1] === BACKSLASH) continue;
+    const rest = explainStatusAndSize(buf, line, q + 1, end);
+    if (!rest.why) return explainRequest(buf, line, reqStart, q, 'request');
+    best = further(best, rest);
   }
-  const request = explainRequest(buf, line, reqStart, q, 'request');
-  if (request) return request;
-  return explainStatusAndSize(buf, line, q + 1, end);
+  return best ? best.why : fail(line, end, 'request', 'expected a closing ", the line ended');
 }
 
 /** `METHOD URL [PROTOCOL]`: the URL is the second token. */
@@ -79,74 +94,104 @@ function explainRequest(buf: Buffer, line: number, start: number, end: number, f
   return undefined;
 }
 
-function explainStatusAndSize(buf: Buffer, line: number, p: number, end: number): ParseFailure | undefined {
-  if (p >= end || buf[p] !== SP) return fail(line, p, 'status', 'expected a space, then 3 digits');
+/** ` 200 1234` or ` 200 -` at `from`, then the end of the line or a space. */
+function explainStatusAndSize(buf: Buffer, line: number, from: number, end: number): Attempt {
+  let p = from;
+  const stop = (at: number, field: string, expected: string): Attempt => ({ why: fail(line, at, field, expected), from, reached: p });
+  if (p >= end || buf[p] !== SP) return stop(p, 'status', 'expected a space, then 3 digits');
   p++;
   const statusStart = p;
-  while (p < end && isDigit(buf[p])) p++;
-  if (p - statusStart !== 3) return fail(line, statusStart, 'status', 'expected 3 digits');
-  if (p >= end || buf[p] !== SP) return fail(line, p, 'size', 'expected a space, then digits or -');
+  p += digitsAt(buf, p, end);
+  if (p - statusStart !== 3) return stop(statusStart, 'status', 'expected 3 digits');
+  if (p >= end || buf[p] !== SP) return stop(p, 'size', 'expected a space, then digits or -');
   p++;
-  if (p >= end) return fail(line, p, 'size', 'expected digits or -, the line ended');
+  if (p >= end) return stop(p, 'size', 'expected digits or -, the line ended');
   if (buf[p] === DASH) p++;
   else {
     const sizeStart = p;
-    while (p < end && isDigit(buf[p])) p++;
-    if (p === sizeStart) return fail(line, p, 'size', 'expected digits or -');
+    p += digitsAt(buf, p, end);
+    if (p === sizeStart) return stop(p, 'size', 'expected digits or -');
   }
-  if (p !== end && buf[p] !== SP) return fail(line, p, 'size', 'expected the end of the line or a space after it');
-  return undefined;
+  if (p !== end && buf[p] !== SP) return stop(p, 'size', 'expected the end of the line or a space after it');
+  return { why: undefined, from, reached: p };
 }
 
-/** A format string's items, matched as `compileItems` in log-format.ts matches them. */
+/**
+ * A format string's items, matched as `compileItems` in log-format.ts matches them: a quoted
+ * request ends at the first unescaped quote after which the rest matches; a status that is
+ * not the last field is 3 digits.
+ */
 function explainItems(items: readonly Item[], buf: Buffer, start: number, end: number): ParseFailure | undefined {
-  let p = start;
-  let found = false;
-  /** Why the request or URL field gave no URL: reported at the end if no later field gives one. */
-  let noUrl: ParseFailure | undefined;
-  let previous = 'the line start';
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i]!;
-    if ('literal' in item) {
-      const lit = item.literal;
-      for (let k = 0; k < lit.length; k++) {
-        if (p + k >= end || buf[p + k] !== lit[k]) {
-          return fail(start, p + k, `after ${previous}`, `expected ${JSON.stringify(lit.toString('utf8'))}${p + k >= end ? ', the line ended' : ''}`);
+  /**
+   * Items from `i` on, at `p`. `found`: a URL was taken; `noUrl`: why the request or URL
+   * field gave none (reported at the end if no later field gives one).
+   */
+  const walk = (i: number, p: number, found: boolean, noUrl: ParseFailure | undefined, previous: string): Attempt => {
+    const from = p;
+    const stop = (at: number, field: string, expected: string, reached = p): Attempt => ({ why: fail(start, at, field, expected), from, reached });
+    for (; i < items.length; i++) {
+      const item = items[i]!;
+      if ('literal' in item) {
+        const lit = item.literal;
+        for (let k = 0; k < lit.length; k++) {
+          if (p + k >= end || buf[p + k] !== lit[k]) {
+            return stop(p + k, `after ${previous}`, `expected ${JSON.stringify(lit.toString('utf8'))}${p + k >= end ? ', the line ended' : ''}`, p + k);
+          }
         }
+        p += lit.length;
+        continue;
       }
-      p += lit.length;
-      continue;
+      const next = items[i + 1];
+      const prev = items[i - 1];
+      const until = next && 'literal' in next ? next.literal : undefined;
+      const quoted = until?.[0] === QUOTE && prev !== undefined && 'literal' in prev && prev.literal.at(-1) === QUOTE;
+      const fieldStart = p;
+      if (item.field === 'time' && buf[p] === LBRACKET) {
+        const close = buf.indexOf(RBRACKET, p);
+        if (close < 0 || close >= end) return stop(end, item.name, 'expected ], the line ended');
+        p = close + 1;
+      } else if (quoted && item.field === 'request') {
+        let best: Attempt | undefined;
+        for (let q = p; q < end; q++) {
+          if (buf[q] !== QUOTE || buf[q - 1] === BACKSLASH) continue;
+          const why = explainRequest(buf, start, fieldStart, q, item.name);
+          const rest = walk(i + 1, q, why === undefined, noUrl ?? why, item.name);
+          if (!rest.why) return rest;
+          best = further(best, rest);
+        }
+        return best ? { ...best, from } : stop(end, item.name, 'expected a closing ", the line ended');
+      } else if (!until) {
+        p = end;
+      } else if (quoted) {
+        for (; p < end; p++) if (buf[p] === QUOTE && buf[p - 1] !== BACKSLASH) break;
+        if (p >= end) return stop(end, item.name, 'expected a closing ", the line ended', fieldStart);
+      } else {
+        const at = buf.indexOf(until, p);
+        if (at < 0 || at + until.length > end) return stop(end, item.name, `expected ${JSON.stringify(until.toString('utf8'))} after it, the line ended`);
+        p = at;
+        const digits = item.field === 'status' ? digitsAt(buf, fieldStart, p) : 0;
+        if (item.field === 'status' && (digits !== 3 || p - fieldStart !== 3)) return stop(fieldStart, item.name, 'expected 3 digits', fieldStart + digits);
+      }
+      if (item.field === 'request') {
+        const why = explainRequest(buf, start, fieldStart, p, item.name);
+        found = why === undefined;
+        noUrl ??= why;
+      } else if (item.field === 'url' && !found) {
+        found = p > fieldStart && buf[fieldStart] !== DASH;
+        if (!found) noUrl ??= fail(start, fieldStart, item.name, 'expected a URL, not - or nothing');
+      }
+      previous = item.name;
     }
-    const next = items[i + 1];
-    const prev = items[i - 1];
-    const until = next && 'literal' in next ? next.literal : undefined;
-    const quoted = until?.[0] === QUOTE && prev !== undefined && 'literal' in prev && prev.literal.at(-1) === QUOTE;
-    const fieldStart = p;
-    if (item.field === 'time' && buf[p] === LBRACKET) {
-      const close = buf.indexOf(RBRACKET, p);
-      if (close < 0 || close >= end) return fail(start, end, item.name, 'expected ], the line ended');
-      p = close + 1;
-    } else if (!until) {
-      p = end;
-    } else if (quoted) {
-      for (; p < end; p++) if (buf[p] === QUOTE && buf[p - 1] !== BACKSLASH) break;
-      if (p >= end) return fail(start, end, item.name, 'expected a closing ", the line ended');
-    } else {
-      const at = buf.indexOf(until, p);
-      if (at < 0 || at + until.length > end) return fail(start, end, item.name, `expected ${JSON.stringify(until.toString('utf8'))} after it, the line ended`);
-      p = at;
-    }
-    if (item.field === 'request') {
-      const why = explainRequest(buf, start, fieldStart, p, item.name);
-      found = why === undefined;
-      if (why) noUrl ??= why;
-    } else if (item.field === 'url' && !found) {
-      found = p > fieldStart && buf[fieldStart] !== DASH;
-      if (!found) noUrl ??= fail(start, fieldStart, item.name, 'expected a URL, not - or nothing');
-    }
-    previous = item.name;
-  }
-  if (!found) return noUrl ?? fail(start, p, 'url', 'the format has no URL field');
-  if (p !== end) return fail(start, p, `after ${previous}`, 'expected the end of the line');
-  return undefined;
+    if (!found) return { why: noUrl ?? fail(start, p, 'url', 'the format has no URL field'), from, reached: p };
+    if (p !== end) return stop(p, `after ${previous}`, 'expected the end of the line');
+    return { why: undefined, from, reached: p };
+  };
+  return walk(0, start, false, undefined, 'the line start').why;
+}
+
+/** How many digits `buf[start, end)` starts with. */
+function digitsAt(buf: Buffer, start: number, end: number): number {
+  let p = start;
+  while (p < end && isDigit(buf[p])) p++;
+  return p - start;
 }
