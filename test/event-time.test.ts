@@ -6,18 +6,8 @@ import { clfTime, generateLines } from '../scripts/access-log-generator.js';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { configErrorOf } from './helpers/config-error.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import type { Stats, Top } from './helpers/api-types.js';
 
-interface Stats {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  lateEvents: number;
-}
-interface Top {
-  window: { start: string; end: string };
-  total: number;
-  urls: { url: string; count: number }[];
-}
 
 const START = Date.UTC(2025, 5, 1, 8, 0, 0);
 

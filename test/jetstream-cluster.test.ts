@@ -9,17 +9,8 @@ import { clfTime, generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts, type Expected } from './helpers/expected-counts.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';
+import type { Stats, Top } from './helpers/api-types.js';
 
-interface Stats {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  lateEvents: number;
-}
-interface Top {
-  total: number;
-  urls: { url: string; count: number }[];
-}
 
 const START = Date.UTC(2026, 0, 1, 0, 0, 0);
 const SPAN_S = 60;

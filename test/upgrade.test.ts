@@ -11,6 +11,7 @@ import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 import { startFails } from './helpers/start-fails.js';
+import type { Stats, Top } from './helpers/api-types.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
 
@@ -20,16 +21,6 @@ interface Made {
   file: string;
   size: number;
   position: number;
-}
-interface Stats {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  lateEvents: number;
-}
-interface Top {
-  total: number;
-  urls: { url: string; count: number }[];
 }
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
