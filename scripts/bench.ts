@@ -368,7 +368,7 @@ async function analyzeCommand(work: string): Promise<void> {
   row(`logflow analyze, ${fmt(lines)} lines (event time): lines/s of the whole command, start to exit`, '>= 1,000,000', fmt(rate), rate >= 1_000_000);
   // The same work in this process, by CPU time: what the box's load does not move.
   const cpu = process.cpuUsage();
-  const analyzer = new LogAnalyzer({ time: 'event', logFormat: 'auto', windowSeconds: 300, slideSeconds: 1, top: 10, watermarkSeconds: 60 });
+  const analyzer = new LogAnalyzer({ time: 'event', logFormat: 'auto', windowSeconds: 300, slideSeconds: 1, top: 10 });
   analyzer.startFile('access.log');
   await readLogLines(file, analyzer.onLines);
   analyzer.finish();

@@ -117,6 +117,30 @@ describe('logflow analyze', () => {
     assert.ok(got.from! > '2026-06-01', `the span is when it was read (${got.from}), not the lines' times`);
   });
 
+  test('files whose times overlap, in either order, give the report of their lines merged by time: exact, none late', async () => {
+    // Two servers' logs of the same stretch: d.log starts 5 min into c.log's 10 min and holds a burst.
+    const c = path.join(dir, 'c.log');
+    const d = path.join(dir, 'd.log');
+    await writeLog(c, { lines: 3_000, urls: 30, seed: 3, malformed: 0.01, startMs: Date.UTC(2026, 0, 2), spanSeconds: 600 });
+    await writeLog(d, { lines: 3_000, urls: 30, seed: 4, malformed: 0.01, startMs: Date.UTC(2026, 0, 2, 0, 5), spanSeconds: 240 });
+    const texts = [readFileSync(c, 'utf8'), readFileSync(d, 'utf8')];
+    const keyed = texts.flatMap((t) => t.split('\n').filter((l) => l !== '')).map((l) => ({ l, time: LINE.exec(l)?.slice(1, 7).join(' ') ?? '' }));
+    writeFileSync(path.join(dir, 'merged.log'), keyed.sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : 0)).map((k) => k.l).join('\n') + '\n');
+    const want = expectedReport(texts, 300, 5);
+    const report = async (files: string[]) => {
+      const run = await logflow(['analyze', ...files, '--json', '--top', '5'], dir);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stderr, '', `${files.join(' ')}: no line late`);
+      return { ...(JSON.parse(run.stdout) as ReportJson), files: undefined };
+    };
+    const merged = await report(['merged.log']);
+    assert.deepEqual(merged, { ...want, files: undefined });
+    // So d.log's seconds come first when it is read first, and the window needs c.log's before them.
+    assert.ok(want.peakWindow!.start < '2026-01-02T00:05:00' && want.peakWindow!.end > '2026-01-02T00:09:00', 'the busiest window spans d.log and c.log before it');
+    assert.deepEqual(await report(['c.log', 'd.log']), merged);
+    assert.deepEqual(await report(['d.log', 'c.log']), merged);
+  });
+
   test('lines older than the watermark count in the totals, not in a window, and are reported', async () => {
     const late = path.join(dir, 'late.log');
     const line = (hms: string, url: string) => `1.2.3.4 - - [01/Jan/2026:${hms} +0000] "GET ${url} HTTP/1.1" 200 1`;

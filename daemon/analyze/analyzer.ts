@@ -15,7 +15,11 @@ export interface AnalyzeOptions {
   /** Also the batch interval: every slide closes one batch. */
   readonly slideSeconds: number;
   readonly top: number;
-  readonly watermarkSeconds: number;
+  /**
+   * Event time: a line more than this older than the newest before it is late (in the
+   * totals, in no window). Undefined: no watermark, every batch waits for the end of input.
+   */
+  readonly watermarkSeconds?: number | undefined;
 }
 
 const SAMPLES = 3;
@@ -23,9 +27,13 @@ const SAMPLE_CHARS = 300;
 
 /**
  * `logflow analyze`'s engine: the daemon's parser, time parser and sliding window, fed in
- * process. Each line goes into the batch of its time (or of the moment it was read); a
- * batch closes once the newest time minus the watermark has passed it, as in the job, and
- * every closed batch is one slide of the window. The busiest window's top is taken just
+ * process. Each line goes into the batch of its time (or of the moment it was read), and
+ * every closed batch is one slide of the window. In event time with no watermark (the
+ * default: the input is finite) every batch stays open until the input ends and then they
+ * close in time order, so files read one after the other count exactly however their times
+ * overlap; a batch holds only the URLs of its own second, so that costs memory in
+ * proportion to the (second, URL) pairs of the input. With a watermark a batch closes once
+ * the newest time minus the watermark has passed it, as in the job. The busiest window's top is taken just
  * before a slide that does not beat it, so the heap runs once per new peak, not per slide.
  */
 export class LogAnalyzer {
@@ -57,7 +65,8 @@ export class LogAnalyzer {
   constructor(options: AnalyzeOptions) {
     this.#o = options;
     this.#slideMs = Math.round(options.slideSeconds * 1000);
-    this.#watermarkMs = Math.round(options.watermarkSeconds * 1000);
+    // No watermark is an infinite one: nothing is late and no batch closes before `finish`.
+    this.#watermarkMs = options.watermarkSeconds === undefined ? Infinity : Math.round(options.watermarkSeconds * 1000);
     this.#parse = compileUrlParser(options.logFormat, false);
     const slots = Math.round(options.windowSeconds / options.slideSeconds);
     this.#window = new SlidingWindow(slots);
@@ -146,16 +155,19 @@ export class LogAnalyzer {
     return open;
   }
 
-  /** Closes every batch below `limit` in order: one slide each. */
-  #closeBefore(limit: number): void {
+  /**
+   * Closes every batch below `limit` in order: one slide each. `nextOpen`, when the caller
+   * knows it, is the lowest open batch (saves a scan of the open ones at each gap).
+   */
+  #closeBefore(limit: number, nextOpen?: number): void {
     const w = this.#window.windowSlots;
     while (this.#nextToClose < limit) {
       const k = this.#nextToClose;
       const open = this.#open.get(k);
       if (!open && this.#window.total === 0) {
         // An empty window and no batch here: skip to the next batch (a gap in the log).
-        let next = limit;
-        for (const slot of this.#open.keys()) if (slot < next) next = slot;
+        let next = nextOpen ?? limit;
+        if (nextOpen === undefined) for (const slot of this.#open.keys()) if (slot < next) next = slot;
         this.#nextToClose = next;
         continue;
       }
@@ -180,9 +192,9 @@ export class LogAnalyzer {
 
   /** Closes what is open and returns the report. */
   finish(): FullReport {
-    let last = -Infinity;
-    for (const slot of this.#open.keys()) if (slot > last) last = slot;
-    if (last > -Infinity) this.#closeBefore(last + 1);
+    // Without a watermark this is every batch of the input, in any order the files gave them.
+    const open = Float64Array.from(this.#open.keys()).sort();
+    for (const k of open) if (k >= this.#nextToClose) this.#closeBefore(k + 1, k);
     if (this.#peak.pending) this.#takePeakTop();
     const iso = (ms: number) => new Date(ms).toISOString();
     const peak = this.#peak;
@@ -207,7 +219,7 @@ export class LogAnalyzer {
         slideSeconds: this.#o.slideSeconds,
         parseErrorSamples: this.#samples,
         late: this.#late,
-        watermarkSeconds: this.#o.watermarkSeconds,
+        watermarkSeconds: this.#o.watermarkSeconds ?? null,
         series: { startMs: points.firstSlot * this.#slideMs, stepSeconds: points.step * this.#o.slideSeconds, counts: points.counts },
         seconds: (performance.now() - this.#started) / 1000,
       },

@@ -34,7 +34,8 @@ export interface ReportDetails {
   readonly parseErrorSamples: { readonly file: string; readonly line: number; readonly text: string }[];
   /** Event time: lines older than the watermark (in the totals, not in any window). */
   readonly late: number;
-  readonly watermarkSeconds: number;
+  /** null: no watermark (the default), no line is late. */
+  readonly watermarkSeconds: number | null;
   /** Lines per second over the whole span: `stepSeconds` per point, starting at `startMs`. */
   readonly series: { readonly startMs: number; readonly stepSeconds: number; readonly counts: number[] };
   readonly seconds: number;

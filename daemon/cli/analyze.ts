@@ -10,7 +10,7 @@ import { parseLogFormat } from './log-format-option.js';
 import { ProgressLine } from './progress-line.js';
 
 export const ANALYZE_HELP = `usage: logflow analyze FILE... [--time event|processing] [--log-format F] [--window S] [--slide S]
-                        [--top N] [--json] [--html FILE]
+                        [--watermark S] [--top N] [--json] [--html FILE]
 
 Reads access logs (plain or .gz) in this process, with the daemon's parser and sliding
 window (no daemon, no ports), and prints a report: lines, parse errors (3 samples), the
@@ -24,7 +24,9 @@ per file.
   --window S        window length in seconds (default 300)
   --slide S         slide in seconds (default 1); the window is a multiple of it
   --watermark S     event time: lines older than the newest minus S seconds count in the
-                    totals but not in a window (default 60, as the job's watermark)
+                    totals but not in a window, and memory stays that of S seconds (for
+                    huge inputs; default none: every window is exact, whatever the
+                    order of the files or the overlap of their times)
   --top N           URLs listed (default 10)
   --json            the report as one JSON document on stdout
   --html FILE       also write a self-contained HTML report to FILE (opens offline)
@@ -50,7 +52,7 @@ export async function analyze(argv: string[], out: NodeJS.WritableStream, err: N
       'log-format': { type: 'string', default: 'auto' },
       window: { type: 'string', default: '300' },
       slide: { type: 'string', default: '1' },
-      watermark: { type: 'string', default: '60' },
+      watermark: { type: 'string' },
       top: { type: 'string', default: '10' },
       json: { type: 'boolean', default: false },
       html: { type: 'string' },
@@ -65,7 +67,7 @@ export async function analyze(argv: string[], out: NodeJS.WritableStream, err: N
   if (values.time !== 'event' && values.time !== 'processing') throw new CliError(EXIT.usage, `--time must be event or processing, not ${JSON.stringify(values.time)}`);
   const windowSeconds = seconds('window', values.window);
   const slideSeconds = seconds('slide', values.slide);
-  const watermarkSeconds = values.watermark === '0' ? 0 : seconds('watermark', values.watermark);
+  const watermarkSeconds = values.watermark === undefined ? undefined : values.watermark === '0' ? 0 : seconds('watermark', values.watermark);
   const slots = windowSeconds / slideSeconds;
   if (Math.abs(slots - Math.round(slots)) > 1e-9) throw new CliError(EXIT.usage, `--window (${windowSeconds} s) must be a multiple of --slide (${slideSeconds} s)`);
   const topN = Number(values.top);
