@@ -5,7 +5,8 @@ import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { compileUrlParser } from './log-format.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
-import type { JobStartOptions, JobStats } from './url-window-job.js';
+import type { JobStartOptions } from './url-window-job.js';
+import type { JobStats } from './job-stats.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */
 const STOP_TIMEOUT_MS = 10_000;
