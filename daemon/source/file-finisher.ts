@@ -1,5 +1,4 @@
-import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { FileRecords } from './file-records.js';
@@ -24,12 +23,13 @@ export type FinisherConfig = Pick<
  * `fileSuffix` (or deleted); one that failed is renamed with `failedSuffix`; one whose
  * content was counted before is renamed `.DUPLICATE`. The record is always written before
  * the rename, so a crash between the two never loses what was counted.
+ *
+ * Renames, unlinks and existence checks are synchronous (microseconds each): through the
+ * thread pool they waited behind chokidar's lstat of every spool entry (see file-reader.ts).
  */
 export class FileFinisher {
   readonly #config: FinisherConfig;
   readonly #files: FileRegistry;
-  /** The watcher's memory of a name, forgotten once the file is renamed or deleted. */
-  readonly #forgetName: (name: string) => void;
   readonly #positions: SourcePositions | undefined;
   readonly #log: Logger;
   readonly #completeOn: 'delivered' | 'committed';
@@ -37,10 +37,9 @@ export class FileFinisher {
   readonly #finishing = new Set<OpenFile>();
   #records: FileRecords | undefined;
 
-  constructor(config: FinisherConfig, files: FileRegistry, forgetName: (name: string) => void, log: Logger, positions: SourcePositions | undefined) {
+  constructor(config: FinisherConfig, files: FileRegistry, log: Logger, positions: SourcePositions | undefined) {
     this.#config = config;
     this.#files = files;
-    this.#forgetName = forgetName;
     this.#log = log;
     this.#positions = positions;
     this.#completeOn = positions ? 'committed' : 'delivered';
@@ -100,8 +99,8 @@ export class FileFinisher {
       // (the status shows it completed only once it is renamed).
       this.#records?.save({ ...status, state: 'completed', finishedAt: Date.now() }, file.fingerprint);
       try {
-        if (c.deletePolicy === 'immediate') await fsp.unlink(status.path);
-        else await fsp.rename(status.path, await this.#finishedName(status, c.fileSuffix));
+        if (c.deletePolicy === 'immediate') unlinkSync(status.path);
+        else renameSync(status.path, this.#finishedName(status, c.fileSuffix));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
           // Removed while read: the open descriptor still read all of it.
@@ -112,7 +111,6 @@ export class FileFinisher {
           return;
         }
       }
-      this.#forgetName(status.name);
       const recorded = status.reason;
       this.#files.finish(status, 'completed', status.reason);
       if (status.reason !== recorded) this.#records?.save(status, file.fingerprint);
@@ -135,10 +133,10 @@ export class FileFinisher {
    * The first completed file with the same content, if any (not this very file: one
    * recorded just before a crash, before its rename, is read again, not a duplicate).
    */
-  async originalOf(fh: FileHandle, fingerprint: Fingerprint, key: string): Promise<{ name: string } | undefined> {
+  async originalOf(fd: number, fingerprint: Fingerprint, key: string): Promise<{ name: string } | undefined> {
     const candidates = this.#records!.candidates(fingerprint).filter((c) => c.key !== key);
     if (candidates.length === 0) return undefined;
-    fingerprint.full ??= await fullHash(fh, fingerprint.size);
+    fingerprint.full ??= await fullHash(fd, fingerprint.size);
     return candidates.find((c) => c.fullHash === fingerprint.full);
   }
 
@@ -149,14 +147,13 @@ export class FileFinisher {
     // Before the rename: a crash in between finds it a duplicate again.
     this.#records!.save({ ...status, state: 'duplicate', finishedAt: Date.now(), reason });
     const immediate = this.#config.deletePolicy === 'immediate';
-    const target = immediate ? undefined : await this.#finishedName(status, DUPLICATE_SUFFIX);
+    const target = immediate ? undefined : this.#finishedName(status, DUPLICATE_SUFFIX);
     try {
-      if (target) await fsp.rename(status.path, target);
-      else await fsp.unlink(status.path);
+      if (target) renameSync(status.path, target);
+      else unlinkSync(status.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    this.#forgetName(status.name);
     this.#files.finish(status, 'duplicate', target ? `${reason}; renamed ${path.basename(target)}` : `${reason}; deleted`);
     this.#records!.save(status);
     this.#log.warn({ file: status.path, duplicateOf: original.name, renamedTo: target }, 'file already counted (same content): not counted again');
@@ -172,9 +169,8 @@ export class FileFinisher {
   /** A file that cannot be read is renamed with `failedSuffix`, so it is not tried again. */
   async quarantine(status: FileStatus, reason: string): Promise<void> {
     try {
-      const target = await this.#finishedName(status, this.#config.failedSuffix);
-      await fsp.rename(status.path, target);
-      this.#forgetName(status.name);
+      const target = this.#finishedName(status, this.#config.failedSuffix);
+      renameSync(status.path, target);
       this.fail(status, `${reason}; renamed ${path.basename(target)}`);
     } catch (err) {
       this.fail(status, `${reason}; could not be renamed either (${(err as Error).message})`);
@@ -186,9 +182,9 @@ export class FileFinisher {
    * source there), `name.1 + suffix`, `name.2 + suffix`...: the new file is read all the
    * same, the old one is kept, and the log says so.
    */
-  async #finishedName(status: FileStatus, suffix: string): Promise<string> {
+  #finishedName(status: FileStatus, suffix: string): string {
     let target = status.path + suffix;
-    for (let n = 1; await exists(target); n++) target = `${status.path}.${n}${suffix}`;
+    for (let n = 1; existsSync(target); n++) target = `${status.path}.${n}${suffix}`;
     if (target !== status.path + suffix) {
       this.#log.warn({ file: status.path, renamedTo: target }, `a file named ${status.name} was finished before; this one is renamed ${path.basename(target)}`);
     }
@@ -206,14 +202,5 @@ export class FileFinisher {
     const samples = await unparsedSamples(status.path, status.name.endsWith('.gz'), check.parses, this.#config.maxLineLength);
     status.warning = `${status.parseErrors} of ${status.lines} lines did not parse as logFormat ${JSON.stringify(check.format)}: is it another format?`;
     this.#log.warn({ file: status.path, logFormat: check.format, lines: status.lines, parseErrors: status.parseErrors, samples }, 'most lines of the file did not parse: wrong logFormat?');
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.access(p);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -24,6 +24,10 @@ export class ReadyQueue {
     this.#order = order;
   }
 
+  get size(): number {
+    return this.#items.length;
+  }
+
   has(path: string): boolean {
     return this.#paths.has(path);
   }

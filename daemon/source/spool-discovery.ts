@@ -7,6 +7,13 @@ import { ReadyQueue, type Candidate } from './ready-queue.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
 import { SpoolWatcher } from './spool-watcher.js';
 
+/**
+ * With this many files queued, the watcher pauses until the queue is empty (see
+ * SpoolWatcher.pause): a burst is read from one listing, and the next listing finds what came
+ * meanwhile. Below it (a trickle of files), the watcher runs all the time.
+ */
+export const PAUSE_AT = 500;
+
 export type DiscoveryConfig = Pick<
   SpoolDirSourceConfig,
   'spoolDir' | 'pollDelay' | 'consumeOrder' | 'fileSuffix' | 'failedSuffix' | 'includePattern' | 'ignorePattern'
@@ -28,6 +35,8 @@ export class SpoolDiscovery {
   #watcher: SpoolWatcher | undefined;
   #settleTimer: NodeJS.Timeout | undefined;
   #wakeReader: (() => void) | undefined;
+  #started = false;
+  #paused = false;
   #closed = false;
 
   constructor(config: DiscoveryConfig, files: FileRegistry, log: Logger) {
@@ -44,9 +53,10 @@ export class SpoolDiscovery {
       (name) => this.#wanted(name),
       { found: (p, stats) => this.#onAdd(p, stats), gone: (p) => this.#onUnlink(p) },
       this.#log,
-      this.#config.pollDelay,
     );
     await this.#watcher.start();
+    this.#started = true;
+    this.#pauseIfBusy();
   }
 
   /** Stops finding files; a reader waiting in `next()` gets `undefined`. */
@@ -57,17 +67,16 @@ export class SpoolDiscovery {
     await this.#watcher?.close();
   }
 
-  /** The file was renamed or deleted by the source: its name, if it comes back, is a new file. */
-  forget(name: string): void {
-    this.#watcher?.forget(name);
-  }
-
   /** The next settled file in consume order, waiting for one; `undefined` once closed. */
   async next(): Promise<Candidate | undefined> {
     for (;;) {
       if (this.#closed) return undefined;
       const next = this.#ready.shift();
       if (next) return next;
+      if (this.#paused) {
+        this.#paused = false;
+        void this.#watcher?.resume();
+      }
       await new Promise<void>((resolve) => (this.#wakeReader = resolve));
       this.#wakeReader = undefined;
     }
@@ -142,6 +151,13 @@ export class SpoolDiscovery {
 
   #enqueueReady(cand: Candidate): void {
     this.#ready.push(cand);
+    this.#pauseIfBusy();
     this.#wakeReader?.();
+  }
+
+  #pauseIfBusy(): void {
+    if (!this.#started || this.#paused || this.#closed || this.#ready.size < PAUSE_AT) return;
+    this.#paused = true;
+    void this.#watcher?.pause();
   }
 }

@@ -56,9 +56,8 @@ export class SpoolDirSource {
     this.#sourceId = sourceIdOf(config.spoolDir);
     this.#positions = positions;
     this.#discovery = new SpoolDiscovery(config, this.files, this.#log);
-    const forgetName = (name: string) => this.#discovery.forget(name);
     this.#batcher = new EventBatcher(config, channel, this.#log);
-    this.#finisher = new FileFinisher(config, this.files, forgetName, this.#log, positions);
+    this.#finisher = new FileFinisher(config, this.files, this.#log, positions);
     this.#reader = new FileReader(config, {
       sourceId: this.#sourceId,
       files: this.files,
@@ -66,7 +65,6 @@ export class SpoolDirSource {
       chunks: new ChunkPool(Math.max(CHUNK_BYTES, config.maxLineLength * 2 + 4096)),
       batcher: this.#batcher,
       finisher: this.#finisher,
-      forgetName,
       positions,
       stopping: () => this.#stopping,
       log: this.#log,
