@@ -58,17 +58,24 @@ describe('spool directory at scale', () => {
     await run.stop();
   });
 
-  test('the watcher pauses while a burst is queued; a file dropped meanwhile is found once the queue is read', async (t) => {
+  test('the watcher pauses while a burst is queued; a file dropped meanwhile is found by the periodic listing and read', async (t) => {
     const queued = PAUSE_AT + 100;
-    const run = await runSource(t, '', (spool) => {
+    const run = await runSource(t, 'a1.channels.c1.capacity = 100\n', (spool) => {
       const old = Date.now() / 1000 - 3600;
       for (let i = 0; i < queued; i++) {
         writeFileSync(path.join(spool, `q${i}.log`), `${i}\n`);
         utimesSync(path.join(spool, `q${i}.log`), old, old);
       }
     }, true); // held: nothing is read until release(), so the queue stays above PAUSE_AT
-    writeFileSync(path.join(run.spool, 'late.log'), 'late\n');
-    run.release();
+    try {
+      await waitFor('the watcher paused', () => run.source.watcherPaused || undefined, 30_000);
+      writeFileSync(path.join(run.spool, 'late.log'), 'late\n');
+      // Found while the watcher is paused: by the listing every pollDelay, as Flume polls (the
+      // same listing finds files when the directory watch fails).
+      await waitFor('late.log found while paused', () => { const c = run.source.files.counts(); return c.pending + c.inProgress === queued + 1 || undefined; }, 30_000);
+    } finally {
+      run.release(); // a held source cannot stop
+    }
     await waitFor('all files', () => run.source.files.counts().completed === queued + 1 || undefined, 60_000);
     assert.deepEqual(run.events.filter((e) => e.file === 'late.log').map((e) => e.body), ['late']);
   });

@@ -13,6 +13,8 @@ import { SpoolWatcher } from './spool-watcher.js';
  * meanwhile. Below it (a trickle of files), the watcher runs all the time.
  */
 export const PAUSE_AT = 500;
+/** The spool is listed at most this often (and every pollDelay when that is longer). */
+const MIN_LIST_MS = 500;
 
 export type DiscoveryConfig = Pick<
   SpoolDirSourceConfig,
@@ -34,6 +36,8 @@ export class SpoolDiscovery {
   readonly #ready: ReadyQueue;
   #watcher: SpoolWatcher | undefined;
   #settleTimer: NodeJS.Timeout | undefined;
+  #listTimer: NodeJS.Timeout | undefined;
+  #listing = false;
   #wakeReader: (() => void) | undefined;
   #started = false;
   #paused = false;
@@ -57,12 +61,43 @@ export class SpoolDiscovery {
     await this.#watcher.start();
     this.#started = true;
     this.#pauseIfBusy();
+    this.#listTimer = setInterval(() => void this.#listNew(), Math.max(this.#config.pollDelay, MIN_LIST_MS));
+    this.#listTimer.unref();
+  }
+
+  /**
+   * Lists the spool (names only) and reports wanted files that nobody reported, as Flume
+   * polls every pollDelay: a directory watch can fail (the inotify limit reached) or lose
+   * events, and while the watcher is paused nothing else sees new files. A readdir of 10,000
+   * names is a few ms; only new names are stat'ed.
+   */
+  async #listNew(): Promise<void> {
+    if (this.#listing || this.#closed) return;
+    this.#listing = true;
+    try {
+      for (const name of await fsp.readdir(this.#config.spoolDir)) {
+        const p = path.join(this.#config.spoolDir, name);
+        if (this.#closed || !this.#wanted(name) || this.#files.get(p)) continue;
+        const stats = await fsp.stat(p).catch(() => undefined);
+        if (stats?.isFile() && !this.#files.get(p)) this.#onAdd(p, stats);
+      }
+    } catch (err) {
+      this.#log.debug({ err, spoolDir: this.#config.spoolDir }, 'listing the spool failed; retried at the next poll');
+    } finally {
+      this.#listing = false;
+    }
+  }
+
+  /** True while the watcher is closed because a burst is queued (see `PAUSE_AT`). */
+  get paused(): boolean {
+    return this.#paused;
   }
 
   /** Stops finding files; a reader waiting in `next()` gets `undefined`. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#settleTimer);
+    clearInterval(this.#listTimer);
     this.#wakeReader?.();
     await this.#watcher?.close();
   }

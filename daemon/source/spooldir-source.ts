@@ -92,6 +92,11 @@ export class SpoolDirSource {
     return this.#reader.truncatedLines;
   }
 
+  /** True while the spool watcher is paused for a burst of queued files (tests, diagnostics). */
+  get watcherPaused(): boolean {
+    return this.#discovery.paused;
+  }
+
   async start(): Promise<void> {
     await fsp.mkdir(this.#config.spoolDir, { recursive: true });
     await fsp.access(this.#config.spoolDir, fsc.R_OK | fsc.W_OK);
