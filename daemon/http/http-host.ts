@@ -3,9 +3,9 @@ import type { HttpConfig } from './config.js';
 import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
 import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
-import type { MetricsInput } from './metrics.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
-import type { FileView, PipelineStats } from './deps.js';
+import type { FileView } from './deps.js';
+import type { ApiStats, Stats } from '../telemetry/stats.js';
 
 /**
  * Under a query load the HTTP thread makes garbage fast, and V8 lets the young generation
@@ -17,9 +17,9 @@ const HTTP_YOUNG_GENERATION_MB = 8;
 
 /** What the main thread answers the HTTP thread with. */
 export interface PipelineView {
-  readonly stats: () => PipelineStats;
+  readonly stats: () => ApiStats;
   readonly files: () => FileView[];
-  readonly metrics: () => MetricsInput;
+  readonly metrics: () => Stats;
 }
 
 /** The main thread's handle on the HTTP server, which runs in a worker thread. */

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
-import type { FileView, HttpDeps, PipelineStats } from './deps.js';
+import type { FileView, HttpDeps } from './deps.js';
+import type { ApiStats } from '../telemetry/stats.js';
 import { sendError } from './errors.js';
 import { noQuery } from './params.js';
 
@@ -27,7 +28,7 @@ const RATE_SPAN_MS = 5_000;
 /** A comment line now and then keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
 
-export type StreamStats = PipelineStats & { eventsPerSecond: number | null };
+export type StreamStats = ApiStats & { eventsPerSecond: number | null };
 
 export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async (app, deps) => {
   const opts: StreamOptions = deps;
@@ -41,7 +42,7 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
   let timer: NodeJS.Timeout | undefined;
   let sinceHeartbeat = 0;
 
-  const eventsPerSecond = (stats: PipelineStats): number | null => {
+  const eventsPerSecond = (stats: ApiStats): number | null => {
     const now = Date.now();
     samples.push({ atMs: now, eventsIn: stats.eventsIn });
     while (samples.length > 2 && now - samples[1]!.atMs >= RATE_SPAN_MS) samples.shift();
