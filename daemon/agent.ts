@@ -14,6 +14,7 @@ import type { PartialCounter } from './job/partial/partial-counter.js';
 import { AvroSource, SpoolDirSource } from './source/index.js';
 import { listening, settingError, type FailedSetting } from './startup-errors.js';
 import { lowerThreadPriority } from './thread-priority.js';
+import { httpListening } from './telemetry/index.js';
 
 /**
  * One agent of the configuration: its components built from the validated config and
@@ -106,7 +107,7 @@ export class Agent {
       });
     }
     // Logged last: scripts and tests take this line to mean the whole pipeline runs.
-    if (this.#http) this.#log.info({ address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice }, 'http listening');
+    if (this.#http) httpListening.emit(this.#log, { address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice });
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,7 @@ import { DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
 import { ChannelRoom } from './channel-room.js';
 import { parsePosition, POSITION_HEADER, sourceIdOfKey } from './position-header.js';
 import type { EventBatch } from './event-batch.js';
+import { fileChannelCheckpointFailed, fileChannelFileDeleted, fileChannelOpened, fileChannelTornRecord, fileChannelWriteFailed } from '../telemetry/index.js';
 
 /** Header whose value `fileKey:nextOffset:count` says where the batch's source file stands. */
 const CHECKPOINT = 'checkpoint.json';
@@ -122,7 +123,7 @@ export class FileChannel implements Channel {
     const last = this.#segments.at(-1);
     if (last && last.size < this.#config.maxFileSize) this.#fd = await fsp.open(last.file, 'a');
     else await this.#roll();
-    this.#log.info({ events: replayed, batches: this.#room.queue.length, segments: this.#segments.length }, 'file channel opened');
+    fileChannelOpened.emit(this.#log, { events: replayed, batches: this.#room.queue.length, segments: this.#segments.length });
     if (this.#room.queue.length === 0) this.#scheduleCheckpoint();
   }
 
@@ -213,7 +214,7 @@ export class FileChannel implements Channel {
         await this.#append(records, this.#nextSeq - 1);
       } catch (err) {
         this.#nextSeq = firstSeq;
-        this.#log.error({ err }, 'file channel write failed; the puts are refused');
+        fileChannelWriteFailed.emit(this.#log, { err });
         let freed = 0;
         for (const p of puts) {
           freed += p.events;
@@ -303,7 +304,7 @@ export class FileChannel implements Channel {
     await fh.close();
     if (pos < fileSize) {
       // A record cut short by a crash (it was never acknowledged): drop it.
-      this.#log.warn({ file, at: pos, bytes: fileSize - pos, last: isLast }, 'file channel: torn or corrupt record at the end of a data file; cut off');
+      fileChannelTornRecord.emit(this.#log, { file, at: pos, bytes: fileSize - pos, last: isLast });
       await fsp.truncate(file, pos);
     }
     this.#nextSeq = Math.max(this.#nextSeq, lastSeq + 1);
@@ -321,7 +322,7 @@ export class FileChannel implements Channel {
           await this.#writeCheckpoint();
         }
       } catch (err) {
-        this.#log.error({ err }, 'file channel checkpoint failed; committed batches may be delivered again after a restart');
+        fileChannelCheckpointFailed.emit(this.#log, { err });
       } finally {
         this.#checkpointing = undefined;
       }
@@ -342,7 +343,7 @@ export class FileChannel implements Channel {
     while (this.#segments.length > 1 && this.#segments[0]!.lastSeq < doneBelow) {
       const seg = this.#segments.shift()!;
       await fsp.unlink(seg.file);
-      this.#log.debug({ file: seg.file }, 'file channel: data file fully taken; deleted');
+      fileChannelFileDeleted.emit(this.#log, { file: seg.file });
     }
   }
 

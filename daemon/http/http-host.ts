@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
 import type { FileView } from './deps.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
+import { httpThreadCrashed, pipelineAnswerFailed } from '../telemetry/index.js';
 
 /**
  * Under a query load the HTTP thread makes garbage fast, and V8 lets the young generation
@@ -78,7 +79,7 @@ export class HttpHost {
         }
       });
       worker.on('error', (err) => {
-        this.#log.fatal({ err }, 'http thread crashed');
+        httpThreadCrashed.emit(this.#log, { err });
         if (!started) reject(errorOfThreadFailure(threadFailureOf(err)));
         else process.exit(1);
       });
@@ -111,7 +112,7 @@ export class HttpHost {
     try {
       this.#send({ type: 'answer', id, value: this.#view[what]() });
     } catch (err) {
-      this.#log.error({ err, what }, 'http: the pipeline could not answer');
+      pipelineAnswerFailed.emit(this.#log, { err, what });
       this.#send({ type: 'answer', id, value: undefined, error: `the pipeline's ${what} could not be read: ${(err as Error).message}` });
     }
   }

@@ -4,6 +4,7 @@ import type { FileView, HttpDeps } from './deps.js';
 import type { ApiStats } from '../telemetry/stats.js';
 import { sendError } from './errors.js';
 import { noQuery } from './params.js';
+import { streamResultsFailed } from '../telemetry/index.js';
 
 /**
  * `GET /api/stream`: Server-Sent Events for the dashboard. One timer, shared by every
@@ -84,7 +85,7 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
       parts = await snapshot();
     } catch (err) {
       // A busy or missing database must not end the stream; the next tick tries again.
-      app.log.warn({ err }, 'stream: reading the results failed');
+      streamResultsFailed.emit(app.log, { err });
       return;
     } finally {
       ticking = false;

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { compileUrlParser } from './log-format.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions, JobStats } from './url-window-job.js';
+import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -108,7 +109,7 @@ export class JobHost {
             break;
           case 'failed':
             if (!started) reject(startFailure(event, this.#key));
-            else this.#log.error({ err: event.message, code: event.code, key: event.key }, 'job failed');
+            else jobFailed.emit(this.#log, { err: event.message, code: event.code, key: event.key });
             // A failure while stopping must not leave the process waiting for the thread.
             if (this.#stopped) void worker.terminate();
             break;
@@ -128,7 +129,7 @@ export class JobHost {
         }
       });
       worker.on('error', (err) => {
-        this.#log.fatal({ err }, 'job thread crashed');
+        jobThreadCrashed.emit(this.#log, { err });
         if (!started) reject(errorOfThreadFailure(threadFailureOf(err), this.#key));
         else process.exit(1);
       });
@@ -145,7 +146,7 @@ export class JobHost {
     if (!worker) return Promise.resolve();
     this.#stopped ??= new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.#log.error({ afterMs: STOP_TIMEOUT_MS }, 'job did not stop in time; ending its thread');
+        jobStopTimedOut.emit(this.#log, { afterMs: STOP_TIMEOUT_MS });
         void worker.terminate();
       }, STOP_TIMEOUT_MS);
       worker.once('exit', () => {

@@ -1,6 +1,7 @@
 import { AvroRpcClient, DEFAULT_COMPRESSION_LEVEL, type Channel, type EventBatch } from '../channel/index.js';
 import type { AvroSinkConfig } from './avro-sink-config.js';
 import type { Logger } from '../log.js';
+import { avroSinkDeliveringAgain, avroSinkDeliveryFailed } from '../telemetry/index.js';
 import { PipelinedSink, type DeliveryFailure, type DeliverySettings } from './delivery.js';
 
 /**
@@ -11,7 +12,7 @@ import { PipelinedSink, type DeliveryFailure, type DeliverySettings } from './de
 const DELIVERY: DeliverySettings = {
   depth: 16,
   maxBackoffMs: 5_000,
-  messages: { recovered: 'avro sink delivering again', failed: 'avro sink delivery failed; retrying' },
+  events: { recovered: avroSinkDeliveringAgain, failed: avroSinkDeliveryFailed },
 };
 
 /**

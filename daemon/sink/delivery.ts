@@ -1,5 +1,6 @@
 import type { Channel, EventBatch } from '../channel/index.js';
 import type { Logger } from '../log.js';
+import type { LogEvent } from '../telemetry/index.js';
 
 const MIN_BACKOFF_MS = 50;
 
@@ -17,8 +18,11 @@ export interface DeliverySettings {
   /** Calls in flight at once. */
   readonly depth: number;
   readonly maxBackoffMs: number;
-  /** The log lines: after the first success following failures, and at a failure. */
-  readonly messages: { readonly recovered: string; readonly failed: string };
+  /** The events: the first success after failures, and a failure. */
+  readonly events: {
+    readonly recovered: LogEvent<{ after: number }>;
+    readonly failed: LogEvent<{ err: string; retryInMs: number; attempt: number }>;
+  };
 }
 
 interface InFlight<Call> {
@@ -94,7 +98,7 @@ export abstract class PipelinedSink<Call> {
   }
 
   async #run(): Promise<void> {
-    const { depth, maxBackoffMs, messages } = this.#settings;
+    const { depth, maxBackoffMs, events } = this.#settings;
     const channel = this.#channel;
     const log = this.log;
     const pending: InFlight<Call>[] = [];
@@ -115,7 +119,7 @@ export abstract class PipelinedSink<Call> {
       if (!failure) {
         pending.shift();
         this.#commit(head);
-        if (this.#failures > 0) log.info({ after: this.#failures }, messages.recovered);
+        if (this.#failures > 0) events.recovered.emit(log, { after: this.#failures });
         this.#failures = 0;
         backoff = MIN_BACKOFF_MS;
         continue;
@@ -132,8 +136,8 @@ export abstract class PipelinedSink<Call> {
       this.#failures++;
       this.#retries[failure.reason]++;
       this.afterFailure();
-      const level = this.#failures === 1 || this.#failures % 50 === 0 ? 'warn' : 'debug';
-      log[level]({ err: failure.message, retryInMs: backoff, attempt: this.#failures }, messages.failed);
+      const level = this.#failures === 1 || this.#failures % 50 === 0 ? events.failed.level : 'debug';
+      events.failed.emitAt(log, level, { err: failure.message, retryInMs: backoff, attempt: this.#failures });
       await sleep(backoff);
       backoff = Math.min(backoff * 2, maxBackoffMs);
       if (this.#stopping) break;

@@ -1,6 +1,7 @@
 import { watch, promises as fsp, type Dirent, type FSWatcher, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
+import { spoolListingFailed, spoolNotRegularFile, spoolWatchFailed, spoolWatchUnavailable } from '../telemetry/index.js';
 
 /** What the watcher reports; `found` once per name until the name is gone or forgotten. */
 export interface SpoolWatcherHandlers {
@@ -56,10 +57,10 @@ export class SpoolWatcher {
     try {
       // Persistent: an edge agent (no HTTP, no job) lives for this watch; close() ends it.
       this.#fsWatcher = watch(this.#dir, { persistent: true }, () => this.#schedule());
-      this.#fsWatcher.on('error', (err) => this.#log.error({ err }, 'spool directory watch failed; listing every pollDelay only'));
+      this.#fsWatcher.on('error', (err) => spoolWatchFailed.emit(this.#log, { err }));
     } catch (err) {
       // For example the inotify watch limit reached: polling still finds every file.
-      this.#log.warn({ err }, 'cannot watch the spool directory; listing it every pollDelay only');
+      spoolWatchUnavailable.emit(this.#log, { err });
     }
     await this.#runScan();
     this.#interval = setInterval(() => this.#schedule(), this.#rescanMs);
@@ -94,7 +95,7 @@ export class SpoolWatcher {
       this.#again = true;
       return this.#scan;
     }
-    this.#scan = this.#list().catch((err: unknown) => this.#log.error({ err }, 'listing the spool directory failed'));
+    this.#scan = this.#list().catch((err: unknown) => spoolListingFailed.emit(this.#log, { err }));
     await this.#scan;
     this.#scan = undefined;
     this.#lastScanEnd = performance.now();
@@ -146,7 +147,7 @@ export class SpoolWatcher {
       this.#handlers.found(p, stats);
     } else {
       this.#known.set(e.name, 'skipped');
-      this.#log.warn({ file: p, kind }, 'not a regular file: skipped');
+      spoolNotRegularFile.emit(this.#log, { file: p, kind });
     }
   }
 }

@@ -5,6 +5,7 @@ import { partitionOf, type Bus } from '../../bus/bus.js';
 import { batchHeaders, encodeBatch, POSITION } from '../../bus/event-wire.js';
 import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
 import type { JetStreamSinkConfig } from './config.js';
+import { jetstreamSinkDeliveringAgain, jetstreamSinkPublishFailed } from '../../telemetry/index.js';
 import { PipelinedSink, type DeliveryFailure, type DeliverySettings } from '../delivery.js';
 
 interface Message {
@@ -19,7 +20,7 @@ interface Message {
 const DELIVERY: DeliverySettings = {
   depth: 8,
   maxBackoffMs: 2_000,
-  messages: { recovered: 'jetstream sink delivering again', failed: 'jetstream sink publish failed; retrying' },
+  events: { recovered: jetstreamSinkDeliveringAgain, failed: jetstreamSinkPublishFailed },
 };
 
 /**
