@@ -6,6 +6,7 @@ import { gatherStats } from './agent-stats.js';
 import { apiStats, type Stats } from './telemetry/stats.js';
 import type { PipelinedSink } from './sink/delivery.js';
 import { JobHost, type JobStartOptions } from './job/index.js';
+import { timingOf } from './job/url-window-config.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
 import * as jetstreamSink from './sink/jetstream/config.js';
@@ -74,7 +75,7 @@ export class Agent {
     const http = this.config.http;
     const job = this.config.jobs[0];
     if (http) {
-      this.#http = new HttpHost(http, job && { batchIntervalMs: job.batchIntervalMs, windowDurationMs: job.windowDurationMs, logFormat: job.logFormat }, job?.database, {
+      this.#http = new HttpHost(http, job && timingOf(job), job?.database, {
         stats: () => apiStats(this.stats()),
         files: () => this.#sources.flatMap((s) => s.fileList()),
         metrics: () => this.stats(),

@@ -1,14 +1,9 @@
 import type { Logger } from '../log.js';
 import type { ResultsReader } from '../store/index.js';
+import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
 
-/** The job's batch interval and window, for range queries and their defaults. */
-export interface JobTiming {
-  readonly batchIntervalMs: number;
-  readonly windowDurationMs: number;
-  /** The job's `logFormat`, tried first by `/api/files/:name/check`. */
-  readonly logFormat?: string;
-}
+export type { JobTiming };
 
 /** A file as /api/files shows it. */
 export interface FileView {

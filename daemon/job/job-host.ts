@@ -1,9 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import type { UrlWindowJobConfig } from './url-window-config.js';
+import { build, type UrlWindowJobConfig } from './url-window-config.js';
 import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
 import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
-import { compileUrlParser } from './log-format.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions, JobStats } from './url-window-job.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
@@ -64,7 +63,7 @@ export class JobHost {
   /** The job's log format and parser, for the source's warning about a file in another format. */
   get lineCheck(): { readonly format: string; readonly parses: (buf: Buffer, start: number, end: number) => boolean } {
     if (!this.#lineCheck) {
-      const parse = compileUrlParser(this.#config.logFormat, false);
+      const parse = build(this.#config).findUrl;
       const out = { start: 0, end: 0 };
       this.#lineCheck = { format: this.#config.logFormat, parses: (buf, start, end) => parse(buf, start, end, out) };
     }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Bus, Leases } from '../../bus/bus.js';
 import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
 import type { Logger } from '../../log.js';
-import { compileUrlParser } from '../log-format.js';
+import { build } from '../url-window-config.js';
 import type { PartialCounterConfig } from './config.js';
 import { PartialBuilder } from './partial-counts.js';
 import { PartitionCounter, type PartitionSettings } from './partition-counter.js';
@@ -32,7 +32,7 @@ export class PartialCounter {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ job: config.name, counter: this.#id });
-    const findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
+    const { findUrl } = build(config);
     this.#settings = {
       input: config.input,
       inputSubject: config.inputSubject,
