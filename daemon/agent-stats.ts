@@ -59,6 +59,12 @@ export function gatherStats({ job, sources, avroSources, sinks, channels }: Stat
       checkpointSeconds: job.checkpointHistogram,
     }),
     eventsRead,
+    ...((job || avroSources.length > 0) && {
+      avroRefusedConnections: {
+        ipFilter: (job?.refusedConnections.ipFilter ?? 0) + sum(avroSources, (a) => a.refusedConnections.ipFilter),
+        maxConnections: (job?.refusedConnections.maxConnections ?? 0) + sum(avroSources, (a) => a.refusedConnections.maxConnections),
+      },
+    }),
     ...(sources.length > 0 && { truncatedLines: sum(sources, (s) => s.truncatedLines) }),
     ...(sinks.length > 0 && { sinkRetries: { error: sum(sinks, (k) => k.retries.error), refused: sum(sinks, (k) => k.retries.refused) } }),
     ...(avroSources.length > 0 && {

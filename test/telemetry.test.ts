@@ -45,7 +45,7 @@ test('/metrics keeps every series name and type; /api/stats leaves out only the 
   const h = { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], count: 0, sumMs: 0 };
   const full: Stats = {
     ...NOTHING, window: { distinctUrls: 3, lastSlideMs: 1, maxSlideMs: 2 }, resultsWaiting: 0,
-    receiver: { refusedConnections: { ipFilter: 0, maxConnections: 0 } }, checkpoint: { seq: 1, ageMs: null, lastWriteMs: 1 },
+    receiver: { refusedConnections: { ipFilter: 0, maxConnections: 0 } }, avroRefusedConnections: { ipFilter: 0, maxConnections: 0 }, checkpoint: { seq: 1, ageMs: null, lastWriteMs: 1 },
     truncatedLines: 0, sinkRetries: { error: 0, refused: 0 }, avroCallsRefused: { transactionCapacity: 0, channel: 0 },
     slideSeconds: h, checkpointSeconds: h,
   };

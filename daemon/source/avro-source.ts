@@ -36,6 +36,11 @@ export class AvroSource {
     return this.#eventsReceived;
   }
 
+  /** Connections closed at once: refused by `ipFilterRules`, or past the connection limit. */
+  get refusedConnections(): { ipFilter: number; maxConnections: number } {
+    return this.#server.refusedConnections;
+  }
+
   /** The port actually bound (the configured one may be 0). */
   get port(): number {
     return this.#server.port;

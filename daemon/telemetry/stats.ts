@@ -29,6 +29,8 @@ export interface Stats {
   readonly eventsRead?: number;
   /** Lines the spool sources cut at maxLineLength; absent without spool sources. */
   readonly truncatedLines?: number;
+  /** Connections the job's receiver and the avro sources closed at once, by reason; absent without either. */
+  readonly avroRefusedConnections?: RefusedConnections;
   /** Sink deliveries retried, by reason; absent without sinks. */
   readonly sinkRetries?: { readonly error: number; readonly refused: number };
   /** Calls the avro sources answered FAILED (the sender resends), by reason; absent without avro sources. */
@@ -38,7 +40,7 @@ export interface Stats {
 }
 
 /** The fields `/api/stats` leaves out. */
-export const METRICS_ONLY = ['eventsRead', 'truncatedLines', 'sinkRetries', 'avroCallsRefused', 'slideSeconds', 'checkpointSeconds'] as const;
+export const METRICS_ONLY = ['eventsRead', 'avroRefusedConnections', 'truncatedLines', 'sinkRetries', 'avroCallsRefused', 'slideSeconds', 'checkpointSeconds'] as const;
 
 /** What `/api/stats` answers (and the dashboard and `logflow status` read). */
 export type ApiStats = Omit<Stats, (typeof METRICS_ONLY)[number]>;
@@ -82,8 +84,8 @@ export const METRICS: readonly MetricSpec[] = [
   { name: 'logflow_window_urls', type: 'gauge', help: 'Distinct URLs in the current window.', value: (s) => s.window?.distinctUrls ?? 0 },
   { name: 'logflow_results_waiting', type: 'gauge', help: 'Slides whose results wait for the database (locked, disk full).', value: (s) => s.resultsWaiting ?? 0 },
   {
-    name: 'logflow_avro_refused_connections_total', type: 'counter', help: 'Connections the Avro receiver closed at once, by reason.',
-    label: reasons('ipFilter', 'maxConnections'), value: (s) => s.receiver?.refusedConnections,
+    name: 'logflow_avro_refused_connections_total', type: 'counter', help: "Connections the Avro receivers (the job's, avro sources') closed at once, by reason.",
+    label: reasons('ipFilter', 'maxConnections'), value: (s) => s.avroRefusedConnections,
   },
   { name: 'logflow_truncated_lines_total', type: 'counter', help: 'Lines cut at maxLineLength (the rest of the line is dropped).', value: (s) => s.truncatedLines },
   { name: 'logflow_sink_retries_total', type: 'counter', help: 'Sink deliveries retried, by reason.', label: reasons('error', 'refused'), value: (s) => s.sinkRetries },
