@@ -98,14 +98,17 @@ describe('what the source knows about files survives restarts; files are recogni
     drop(dir, 'big1.log', big);
     await finished(daemon, 5);
     drop(dir, 'big2.log', big.slice(0, -6) + '9999\n'.padStart(6, ' '));
-    const last = await finished(daemon, 6);
+    await finished(daemon, 6);
+    // big1's whole-file hash was taken as it was read; a copy's, by a read of its own.
+    drop(dir, 'big3.log', big);
+    const last = await finished(daemon, 7);
     assert.deepEqual(
-      ['again.log', 'big1.log', 'big2.log'].map((n) => [n, byName(last, n).state]),
-      [['again.log', 'duplicate'], ['big1.log', 'completed'], ['big2.log', 'completed']],
+      ['again.log', 'big1.log', 'big2.log', 'big3.log'].map((n) => [n, byName(last, n).state]),
+      [['again.log', 'duplicate'], ['big1.log', 'completed'], ['big2.log', 'completed'], ['big3.log', 'duplicate']],
     );
     assert.deepEqual(
       readdirSync(path.join(dir, 'spool')).filter(visible).sort(),
-      ['again.log.DUPLICATE', 'bad.log.FAILED', 'big1.log.COMPLETED', 'big2.log.COMPLETED', 'clean.log.COMPLETED', 'copy.log.DUPLICATE'],
+      ['again.log.DUPLICATE', 'bad.log.FAILED', 'big1.log.COMPLETED', 'big2.log.COMPLETED', 'big3.log.DUPLICATE', 'clean.log.COMPLETED', 'copy.log.DUPLICATE'],
     );
     await waitFor('every line counted once', async () => ((await daemon.get<Stats>('/api/stats')).body.eventsCounted === 503 + 3000 ? true : undefined));
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, test } from 'node:test';
 import { decompose, encodeCounts, ResultsReader, ResultsStore } from '../daemon/store/index.js';
 import { tempDir } from './helpers/daemon.js';
@@ -48,7 +49,21 @@ describe('history', () => {
     store.saveBatch({ startMs: replayed.startMs, events: 4, parseErrors: 1, counts: encodeCounts(replayed.counts) });
 
     const history = reader.history();
-    for (const [from, to] of [[start, start + 3 * H], [start + 90_000, start + 2 * H + 17_000], [start + 5000, start + 6000], [start - H, start + 30 * M]]) {
+    const ranges = [[start, start + 3 * H], [start + 90_000, start + 2 * H + 17_000], [start + 5000, start + 6000], [start - H, start + 30 * M]];
+    // Read from the batches first, then from the minute and hour rollups (a batch after the
+    // last minute makes every minute before it over).
+    for (const range of [...ranges, null, ...ranges]) {
+      if (range === null) {
+        store.saveBatch({ startMs: start + 4 * H, events: 0, parseErrors: 0, counts: encodeCounts([]) });
+        while (store.rollUp(1000));
+        const db = new Database(file, { readonly: true });
+        const rows = db.prepare('SELECT level, COUNT(*) AS n FROM totals GROUP BY level ORDER BY level').all();
+        db.close();
+        // 10:58 to 13:58: 180 minutes; hours 11 and 12 (10 and 13 are partial: rolled up too).
+        assert.deepEqual(rows, [{ level: 1, n: 180 }, { level: 2, n: 4 }]);
+        continue;
+      }
+      const [from, to] = range;
       const sums = new Map<string, number>();
       let total = 0;
       for (const b of batches) {

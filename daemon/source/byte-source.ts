@@ -1,5 +1,6 @@
 import { createReadStream, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import type { RunningHash } from './fingerprint.js';
 
 /** Where a file's bytes come from: the file itself, or its gzip stream, decompressed. */
 export interface ByteSource {
@@ -20,12 +21,15 @@ export interface ByteSource {
 export class PlainSource implements ByteSource {
   readonly #fd: number;
   #size: number;
+  readonly #hash: RunningHash | undefined;
   position: number;
 
-  constructor(fd: number, size: number, start: number) {
+  /** `hash`, when given (and `start` is 0), gets every byte read. */
+  constructor(fd: number, size: number, start: number, hash?: RunningHash) {
     this.#fd = fd;
     this.#size = size;
     this.position = start;
+    this.#hash = start === 0 ? hash : undefined;
   }
 
   get remaining(): number {
@@ -37,6 +41,7 @@ export class PlainSource implements ByteSource {
     if (want <= 0) return 0;
     const n = readSync(this.#fd, buf, at, want, this.position);
     this.position += n;
+    this.#hash?.update(buf.subarray(at, at + n));
     return n;
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
@@ -52,4 +52,25 @@ export async function fullHash(fh: FileHandle, size: number): Promise<string> {
     at += bytesRead;
   }
   return hash.digest('hex');
+}
+
+/**
+ * The whole file's hash, fed with the bytes as the source reads them from offset 0. Hashing
+ * in a second read after the last line cost the main thread ~140 ms per 172 MB file and held
+ * the sink meanwhile (its 1 MB reads queue in the thread pool behind the job's fsyncs); with
+ * `fileIdentity = content` the end-to-end rate was ~30% below `name` (bench, A/B).
+ */
+export class RunningHash {
+  readonly #hash: Hash = createHash('sha256');
+  #bytes = 0;
+
+  update(bytes: Buffer): void {
+    this.#hash.update(bytes);
+    this.#bytes += bytes.length;
+  }
+
+  /** The hash, if every byte up to `size` went through `update`; else undefined. */
+  digestOf(size: number): string | undefined {
+    return this.#bytes === size ? this.#hash.digest('hex') : undefined;
+  }
 }

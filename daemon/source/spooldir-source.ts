@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { ChunkPool, type Chunk } from './chunk-pool.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
 import { FileRecords } from './file-records.js';
-import { fullHash, headFingerprint, type Fingerprint } from './fingerprint.js';
+import { fullHash, headFingerprint, RunningHash, type Fingerprint } from './fingerprint.js';
 import { mostlyUnparsed, unparsedSamples, type LineCheck } from './format-warning.js';
 import { GrowingFile } from './growing-file.js';
 import { GunzipSource, PlainSource, type ByteSource } from './byte-source.js';
@@ -310,6 +310,7 @@ export class SpoolDirSource {
     const fh = await this.#open(status);
     if (!fh) return;
     let source: ByteSource | undefined;
+    let hash: RunningHash | undefined;
     try {
       const st = await fh.stat();
       if (!st.isFile()) {
@@ -351,7 +352,9 @@ export class SpoolDirSource {
         source = gz;
         await gz.discard(resumeAt);
       } else {
-        source = new PlainSource(fh.fd, st.size, resumeAt);
+        // The whole file's hash as it is read, when it will be recorded and is not known yet.
+        hash = fingerprint && fingerprint.full === undefined ? new RunningHash() : undefined;
+        source = new PlainSource(fh.fd, st.size, resumeAt, hash);
       }
       const growing = gzip ? undefined : GrowingFile.open(fh, status.path, st, this.#config.pollDelay, fingerprint?.head);
       await this.#readLines(source, file, growing);
@@ -363,7 +366,7 @@ export class SpoolDirSource {
         // The fingerprint of what was read (a file that grew has a new one).
         const size = gzip ? st.size : file.size;
         file.fingerprint = size === fingerprint.size ? fingerprint : headFingerprint(fh, size);
-        file.fingerprint.full ??= await fullHash(fh, size);
+        file.fingerprint.full ??= hash?.digestOf(size) ?? (await fullHash(fh, size));
       }
       file.readDone = true;
       this.#log.debug({ file: status.path, readMs: Date.now() - status.startedAt! }, 'file read to its end');

@@ -107,7 +107,9 @@ export interface RunningDaemon {
 
 /** Runs the real daemon as a child process and waits until its HTTP API listens. */
 export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent.conf'], timeoutMs = 15_000): Promise<RunningDaemon> {
-  const proc = spawn(process.execPath, [MAIN, ...args], {
+  // LOGFLOW_DAEMON_NODE_ARGS: node flags for the daemon, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench run.
+  const nodeArgs = process.env.LOGFLOW_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, [...nodeArgs, MAIN, ...args], {
     cwd,
     env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
