@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -6,7 +7,10 @@ import { AvroRpcServer, batchFromLines, MemoryChannel } from '../daemon/channel/
 import { renderMetrics } from '../daemon/telemetry/prometheus.js';
 import { apiStats, type Stats } from '../daemon/telemetry/stats.js';
 import { AvroSink } from '../daemon/sink/index.js';
-import { waitFor } from './helpers/daemon.js';
+import { freePort, waitFor } from './helpers/daemon.js';
+import { NATS_SERVER, skipWithoutNats } from './helpers/nats-cluster.js';
+import { gatherStats } from '../daemon/agent-stats.js';
+import * as jetstreamSink from '../daemon/sink/jetstream/config.js';
 import { testLogger } from './helpers/logger.js';
 import { runSource } from './helpers/spool-source.js';
 
@@ -63,4 +67,28 @@ test('/metrics keeps every series name and type; /api/stats leaves out only the 
   // Without a job, spool sources, sinks or avro sources, their series are left out.
   assert.doesNotMatch(renderMetrics(NOTHING), /refused|truncated|retries|_seconds/);
   assert.deepEqual(Object.keys(apiStats(full)).sort(), ['channel', 'checkpoint', 'duplicates', 'eventsCounted', 'eventsIn', 'files', 'lateEvents', 'parseErrors', 'receiver', 'resultsWaiting', 'window']);
+});
+
+test('a JetStream publish that fails is retried and counted in /metrics with its reason', { skip: skipWithoutNats }, async () => {
+  // A real nats-server without JetStream: the sink's stream check fails, every time.
+  const port = await freePort();
+  const server = spawn(NATS_SERVER!, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 100, transactionCapacity: 10 });
+  const sink = jetstreamSink.build({
+    name: 'k1', type: 'jetstream', channel: 'c1', servers: [`nats://127.0.0.1:${port}`], stream: 'S', subject: 'logflow.events', partitions: 1, replicas: 1, batchSize: 10,
+  }, channel, testLogger);
+  sink.start();
+  try {
+    await channel.put(batchFromLines(['one line']));
+    await waitFor('two retried publishes', () => (sink.retries.error >= 2 ? true : undefined));
+    assert.equal(sink.retries.refused, 0);
+    assert.equal(sink.eventsSent, 0, 'nothing is committed while the stream cannot be checked');
+    assert.equal(channel.size, 1);
+    const metrics = renderMetrics(gatherStats({ job: undefined, sources: [], avroSources: [], sinks: [sink], channels: [channel] }));
+    assert.match(metrics, /^logflow_sink_retries_total\{reason="error"\} [2-9]\d*$/m);
+  } finally {
+    // Stopped while the server runs: a connection waiting for a first server cannot be cancelled.
+    await sink.stop(100);
+    server.kill();
+  }
 });
