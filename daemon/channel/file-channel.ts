@@ -1,45 +1,21 @@
 import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 import type { FileChannelConfig } from './file-channel-config.js';
 import { LogflowError } from '../errors.js';
-import { DirLock, RECORD_HEADER_BYTES, RecordLog, writeFileAtomicAsync, syncDirectoryAsync, type RecordLogFormat } from '../durable/index.js';
+import { DirLock } from '../durable/index.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
 import { ChannelRoom } from './channel-room.js';
 import { parsePosition, POSITION_HEADER, sourceIdOfKey } from './position-header.js';
 import type { EventBatch } from './event-batch.js';
-import { fileChannelCheckpointFailed, fileChannelFileDeleted, fileChannelOpened, fileChannelTornRecord, fileChannelWriteFailed } from '../telemetry/index.js';
-
-/** Header whose value `fileKey:nextOffset:count` says where the batch's source file stands. */
-const CHECKPOINT = 'checkpoint.json';
-/** `log-00000001`, records big-endian (the format since the first version). */
-const DATA_FORMAT: RecordLogFormat = { byteOrder: 'BE', prefix: 'log-', digits: 8, suffix: '' };
-
-interface Segment {
-  readonly file: string;
-  readonly id: number;
-  /** Sequence number of the last batch written to it (-1: none yet). */
-  lastSeq: number;
-  size: number;
-}
+import { FileChannelData, type FileChannelCheckpoint } from './file-channel-data.js';
+import { encodeRecord } from './file-channel-record.js';
+import { fileChannelCheckpointFailed, fileChannelOpened, fileChannelWriteFailed } from '../telemetry/index.js';
 
 interface PendingPut {
   readonly batches: readonly EventBatch[];
   readonly events: number;
   resolve(): void;
   reject(err: Error): void;
-}
-
-interface CheckpointData {
-  readonly version: 1;
-  /** Every batch below this sequence number is committed. */
-  readonly doneBelow: number;
-  /** Committed batches above `doneBelow` (a sink commits out of order after a failure). */
-  readonly doneAbove: number[];
-  /** Source positions whose batches may be in segments already deleted. */
-  readonly positions: Record<string, number>;
-  /** `positions` include every batch below this sequence number (later ones are replayed). */
-  readonly positionsBelow: number;
 }
 
 /**
@@ -53,6 +29,9 @@ interface CheckpointData {
  *
  * It also answers `committed(fileKey)` from the `lf.pos` headers of the batches it holds
  * durably, so a spooling-directory source resumes a file after the last batch it put.
+ *
+ * This class is the Channel side (room, sequence numbers, commits, positions); the files
+ * are `FileChannelData`'s (file-channel-data.ts), a record's bytes file-channel-record.ts's.
  */
 export class FileChannel implements Channel {
   readonly name: string;
@@ -61,7 +40,8 @@ export class FileChannel implements Channel {
   readonly keepAliveMs: number;
   readonly #config: FileChannelConfig;
   readonly #log: Logger;
-  readonly #data: RecordLog;
+  /** The data files and the checkpoint file. */
+  readonly #data: FileChannelData;
   readonly #room: ChannelRoom;
   readonly #seqOf = new WeakMap<EventBatch, number>();
   #nextSeq = 0;
@@ -73,15 +53,12 @@ export class FileChannel implements Channel {
   readonly #positions = new Map<string, number>();
   /** Sources in this process whose positions are kept (relayed batches carry others). */
   readonly #trackedSources = new Set<string>();
-  readonly #segments: Segment[] = [];
-  #fd: fsp.FileHandle | undefined;
   readonly #pendingPuts: PendingPut[] = [];
   #writing: Promise<void> | undefined;
   #checkpointing: Promise<void> | undefined;
   #checkpointDirty = false;
   #locks: DirLock[] = [];
   #closed = false;
-  #syncs = 0;
 
   constructor(config: FileChannelConfig, logger: Logger) {
     this.name = config.name;
@@ -90,7 +67,7 @@ export class FileChannel implements Channel {
     this.keepAliveMs = config.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.#config = config;
     this.#log = logger.child({ channel: config.name });
-    this.#data = new RecordLog(config.dataDir, DATA_FORMAT);
+    this.#data = new FileChannelData(config, this.#log);
     this.#room = new ChannelRoom(config.name, config.capacity, config.transactionCapacity);
   }
 
@@ -100,7 +77,7 @@ export class FileChannel implements Channel {
 
   /** fdatasync calls so far (puts share them under load). */
   get syncs(): number {
-    return this.#syncs;
+    return this.#data.syncs;
   }
 
   /** Locks the directories and reads back what was put and not committed. */
@@ -110,20 +87,16 @@ export class FileChannel implements Channel {
     await fsp.mkdir(dataDir, { recursive: true });
     this.#locks.push(DirLock.acquire(checkpointDir, `file channel ${this.name}: checkpointDir`));
     this.#locks.push(DirLock.acquire(dataDir, `file channel ${this.name}: dataDir`));
-    const cp = await this.#readCheckpoint();
+    const cp = await this.#data.readCheckpoint();
     this.#doneBelow = cp.doneBelow;
     this.#nextSeq = Math.max(cp.doneBelow, cp.positionsBelow ?? 0);
     for (const s of cp.doneAbove) this.#doneAbove.add(s);
     for (const [k, v] of Object.entries(cp.positions)) this.#positions.set(k, v);
     this.#replayPositionsFrom = cp.positionsBelow ?? 0;
-    const ids = await this.#data.segmentsAsync();
-    let replayed = 0;
-    for (let i = 0; i < ids.length; i++) replayed += await this.#replay(ids[i]!, i === ids.length - 1);
+    const replayed = await this.#replay();
     this.#positionsBelow = this.#nextSeq;
-    const last = this.#segments.at(-1);
-    if (last && last.size < this.#config.maxFileSize) this.#fd = await fsp.open(last.file, 'a');
-    else await this.#roll();
-    fileChannelOpened.emit(this.#log, { events: replayed, batches: this.#room.queue.length, segments: this.#segments.length });
+    await this.#data.openForAppend(this.#nextSeq);
+    fileChannelOpened.emit(this.#log, { events: replayed, batches: this.#room.queue.length, segments: this.#data.segmentCount });
     if (this.#room.queue.length === 0) this.#scheduleCheckpoint();
   }
 
@@ -133,7 +106,7 @@ export class FileChannel implements Channel {
 
   async putAll(batches: readonly EventBatch[], signal?: AbortSignal): Promise<void> {
     const events = await this.#room.reserve(batches, signal, () => {
-      if (this.#closed || !this.#fd) throw new LogflowError('LF_CHANNEL_CLOSED', `file channel ${this.name} is not open`);
+      if (this.#closed || !this.#data.writable) throw new LogflowError('LF_CHANNEL_CLOSED', `file channel ${this.name} is not open`);
     });
     // Room is reserved now, so puts waiting for the disk cannot overfill the channel.
     await new Promise<void>((resolve, reject) => {
@@ -193,8 +166,7 @@ export class FileChannel implements Channel {
     await this.#writing;
     while (this.#checkpointing) await this.#checkpointing;
     await this.#writeCheckpoint();
-    await this.#fd?.close();
-    this.#fd = undefined;
+    await this.#data.close();
     for (const l of this.#locks) l.release();
     this.#locks = [];
   }
@@ -211,7 +183,7 @@ export class FileChannel implements Channel {
         return rec;
       });
       try {
-        await this.#append(records, this.#nextSeq - 1);
+        await this.#data.append(records, this.#nextSeq - 1);
       } catch (err) {
         this.#nextSeq = firstSeq;
         fileChannelWriteFailed.emit(this.#log, { err });
@@ -234,30 +206,6 @@ export class FileChannel implements Channel {
     this.#writing = undefined;
   }
 
-  async #append(records: Buffer[], lastSeq: number): Promise<void> {
-    let seg = this.#segments.at(-1)!;
-    const bytes = records.reduce((n, r) => n + r.length, 0);
-    if (seg.size > 0 && seg.size + bytes > this.#config.maxFileSize) {
-      await this.#roll();
-      seg = this.#segments.at(-1)!;
-    }
-    await this.#fd!.writev(records);
-    await this.#fd!.datasync();
-    this.#syncs++;
-    seg.size += bytes;
-    seg.lastSeq = lastSeq;
-  }
-
-  /** Starts a new data file (the directory is synced so the file survives a crash). */
-  async #roll(): Promise<void> {
-    await this.#fd?.close();
-    const id = (this.#segments.at(-1)?.id ?? 0) + 1;
-    const file = this.#data.segmentPath(id);
-    this.#fd = await fsp.open(file, 'a');
-    await syncDirectoryAsync(this.#config.dataDir);
-    this.#segments.push({ file, id, lastSeq: this.#nextSeq - 1, size: 0 });
-  }
-
   #enqueue(batch: EventBatch, seq: number): void {
     this.#seqOf.set(batch, seq);
     this.#room.queue.push(batch);
@@ -272,19 +220,11 @@ export class FileChannel implements Channel {
     if (Number.isFinite(offset) && (this.#positions.get(key) ?? -1) < offset) this.#positions.set(key, offset);
   }
 
-  /** Reads one data file back; returns the events it still holds. */
-  async #replay(id: number, isLast: boolean): Promise<number> {
-    const file = this.#data.segmentPath(id);
-    const fh = await fsp.open(file, 'r');
-    const fileSize = (await fh.stat()).size;
-    const head = Buffer.alloc(RECORD_HEADER_BYTES);
-    let pos = 0;
+  /** Reads the data files back: the batches not committed are queued again; returns their events. */
+  async #replay(): Promise<number> {
+    const state = { nextSeq: this.#nextSeq };
     let events = 0;
-    let lastSeq = this.#nextSeq - 1;
-    // Record by record, so a large data file is never in memory at once.
-    for (let payload; (payload = await this.#data.readAt(fh, pos, fileSize, head)); ) {
-      const end = pos + RECORD_HEADER_BYTES + payload.length;
-      const { seq, batches } = decodeRecord(payload);
+    for await (const { seq, batches } of this.#data.replay(state)) {
       for (let i = 0; i < batches.length; i++) {
         const s = seq + i;
         const b = batches[i]!;
@@ -298,17 +238,8 @@ export class FileChannel implements Channel {
         this.#room.hold(b.count);
         events += b.count;
       }
-      lastSeq = Math.max(lastSeq, seq + batches.length - 1);
-      pos = end;
     }
-    await fh.close();
-    if (pos < fileSize) {
-      // A record cut short by a crash (it was never acknowledged): drop it.
-      fileChannelTornRecord.emit(this.#log, { file, at: pos, bytes: fileSize - pos, last: isLast });
-      await fsp.truncate(file, pos);
-    }
-    this.#nextSeq = Math.max(this.#nextSeq, lastSeq + 1);
-    this.#segments.push({ file, id, lastSeq, size: pos });
+    this.#nextSeq = state.nextSeq;
     return events;
   }
 
@@ -331,104 +262,19 @@ export class FileChannel implements Channel {
 
   /** Writes the take position durably, then deletes data files that are all committed. */
   async #writeCheckpoint(): Promise<void> {
-    const doneBelow = this.#doneBelow;
-    const data: CheckpointData = {
+    const checkpoint: FileChannelCheckpoint = {
       version: 1,
-      doneBelow,
+      doneBelow: this.#doneBelow,
       doneAbove: [...this.#doneAbove],
       positions: Object.fromEntries(this.#positions),
       positionsBelow: this.#positionsBelow,
     };
-    await writeFileAtomicAsync(path.join(this.#config.checkpointDir, CHECKPOINT), JSON.stringify(data));
-    while (this.#segments.length > 1 && this.#segments[0]!.lastSeq < doneBelow) {
-      const seg = this.#segments.shift()!;
-      await fsp.unlink(seg.file);
-      fileChannelFileDeleted.emit(this.#log, { file: seg.file });
-    }
+    await this.#data.writeCheckpoint(checkpoint);
   }
-
-  async #readCheckpoint(): Promise<CheckpointData> {
-    const file = path.join(this.#config.checkpointDir, CHECKPOINT);
-    let text: string;
-    try {
-      text = await fsp.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, doneBelow: 0, doneAbove: [], positions: {}, positionsBelow: 0 };
-      throw err;
-    }
-    const cp = JSON.parse(text) as CheckpointData;
-    if (cp.version !== 1 || !Number.isInteger(cp.doneBelow)) throw new LogflowError('LF_CHECKPOINT_INCOMPATIBLE', `file channel checkpoint ${file} is not one this version writes`);
-    return cp;
-  }
-
 }
 
 function stripCallbacks(b: EventBatch): EventBatch {
   if (!b.onDelivered) return b;
   const { onDelivered: _, ...rest } = b;
   return rest;
-}
-
-/**
- * One put transaction: `[seq f64][batches u16]`, then per batch `[meta length u32][meta
- * JSON (headers, firstHeaders)][count u32][count body lengths u32][bodies]`; framed by
- * `[length][crc32]` (RecordLog.seal fills it in).
- */
-export function encodeRecord(seq: number, batches: readonly EventBatch[]): Buffer {
-  const metas = batches.map((b) => Buffer.from(JSON.stringify(b.firstHeaders ? [b.headers, b.firstHeaders] : [b.headers])));
-  let size = RECORD_HEADER_BYTES + 8 + 2;
-  for (let i = 0; i < batches.length; i++) {
-    const b = batches[i]!;
-    size += 4 + metas[i]!.length + 4 + 4 * b.count;
-    for (let e = 0; e < b.count; e++) size += b.ends[e]! - b.starts[e]!;
-  }
-  const out = Buffer.allocUnsafe(size);
-  let pos = RECORD_HEADER_BYTES;
-  out.writeDoubleBE(seq, pos);
-  pos += 8;
-  out.writeUInt16BE(batches.length, pos);
-  pos += 2;
-  for (let i = 0; i < batches.length; i++) {
-    const b = batches[i]!;
-    out.writeUInt32BE(metas[i]!.length, pos);
-    pos += 4 + metas[i]!.copy(out, pos + 4);
-    out.writeUInt32BE(b.count, pos);
-    pos += 4;
-    for (let e = 0; e < b.count; e++) {
-      out.writeUInt32BE(b.ends[e]! - b.starts[e]!, pos);
-      pos += 4;
-    }
-    for (let e = 0; e < b.count; e++) pos += b.data.copy(out, pos, b.starts[e]!, b.ends[e]!);
-  }
-  return out;
-}
-
-export function decodeRecord(payload: Buffer): { seq: number; batches: EventBatch[] } {
-  let pos = 0;
-  const seq = payload.readDoubleBE(pos);
-  pos += 8;
-  const n = payload.readUInt16BE(pos);
-  pos += 2;
-  const batches: EventBatch[] = [];
-  for (let i = 0; i < n; i++) {
-    const metaLen = payload.readUInt32BE(pos);
-    const meta = JSON.parse(payload.toString('utf8', pos + 4, pos + 4 + metaLen)) as [Record<string, string>, Record<string, string>?];
-    pos += 4 + metaLen;
-    const count = payload.readUInt32BE(pos);
-    pos += 4;
-    const starts = new Int32Array(count);
-    const ends = new Int32Array(count);
-    let at = 0;
-    for (let e = 0; e < count; e++) {
-      starts[e] = at;
-      at += payload.readUInt32BE(pos);
-      ends[e] = at;
-      pos += 4;
-    }
-    // A view: the record's buffer is read for this record alone.
-    const data = payload.subarray(pos, pos + at);
-    pos += at;
-    batches.push({ data, starts, ends, count, headers: meta[0], ...(meta[1] && { firstHeaders: meta[1] }) });
-  }
-  return { seq, batches };
 }

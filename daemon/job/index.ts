@@ -1,4 +1,5 @@
-export { UrlWindowJob, type JobStartOptions, type JobStats } from './url-window-job.js';
+export { UrlWindowJob, type JobStartOptions } from './url-window-job.js';
+export type { JobStats } from './job-stats.js';
 export { CheckpointStore } from './checkpoint-store.js';
 export { findUrl, urlOf, type UrlRange } from './access-log.js';
 export { BatchCounts, SlidingWindow, type SlotCounts } from './sliding-window.js';

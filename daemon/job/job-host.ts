@@ -4,7 +4,8 @@ import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.j
 import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
-import type { JobStartOptions, JobStats } from './url-window-job.js';
+import type { JobStartOptions } from './url-window-job.js';
+import type { JobStats } from './job-stats.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */

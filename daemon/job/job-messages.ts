@@ -1,6 +1,7 @@
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { ThreadFailure } from '../errors.js';
-import type { JobStartOptions, JobStats } from './url-window-job.js';
+import type { JobStartOptions } from './url-window-job.js';
+import type { JobStats } from './job-stats.js';
 
 /** What the job's worker thread is started with. */
 export interface JobWorkerData {

@@ -77,6 +77,15 @@ export const historyRepaired = logEvent<{ database: string; minutes: number; hou
 export const resultsWriteFailed = logEvent<Err & { waiting: number }>('error', 'writing results failed; counting goes on, results and checkpoints wait and are retried every batch interval');
 export const resultsWrittenAgain = logEvent<{ failedAttempts: number; written: number }>('warn', 'results written again; the waiting ones are stored');
 export const rollupFailed = logEvent<Err>('error', 'rolling up the history failed; retried every batch interval');
+export const checkpointDiscarded = logEvent<{ checkpointDir: string }>('warn', 'checkpoint discarded (--reset-checkpoint)');
+export const avroReceiverListening = logEvent<{ bind: string; port: number }>('info', 'avro receiver listening');
+export const noFinalCheckpoint = logEvent('error', 'no final checkpoint (see the errors above); a restart recounts from the last one');
+export const resumedFromCheckpoint = logEvent<{ checkpointSeq: number | undefined; slots: number; openSlots: number; files: number; walEventsReplayed: number; ms: number }>('info', 'resumed from checkpoint');
+export const checkpointMigrated = logEvent<{ checkpointDir: string; fromFormat: number; toFormat: number; slots: number; openBatches: number }>('warn', (f) => `checkpoint migrated from format ${f.fromFormat} to ${f.toFormat}`);
+export const unparsedLineSample = logEvent<{ line: string; file: string | undefined }>('debug', 'not an access-log line (sample)');
+export const closingBatchFailed = logEvent<Err>('error', 'closing a batch failed; retrying next batch interval');
+export const checkpointFailed = logEvent<Err & { checkpointDir: string }>('error', 'checkpoint failed; counting goes on, files are finished once a checkpoint succeeds; retrying every batch interval');
+export const checkpointWrittenAgain = logEvent<{ failedAttempts: number }>('warn', 'checkpoint written again');
 
 // Partial counters and the query node's counts input (JetStream)
 export const countsStreamUnreachable = logEvent<{ err: string }>('warn', 'counts stream not reachable; retrying');

@@ -6,7 +6,7 @@ import type { HistogramSnapshot } from '../job/histogram.js';
  * `stats` server-sent event and `logflow status`); `/metrics` renders `METRICS` from it.
  * A new figure is a field here, a row in `METRICS` (its series name, help, type, labels)
  * and, when `/api/stats` should not show it, its name in `METRICS_ONLY`; its stage
- * produces the number (the job through `JobStats`).
+ * produces the number (the job's figures are declared here too, in `JobStats`).
  */
 export interface Stats {
   /** Events received by the job (parsed or not, duplicates excluded), else read and received by the sources. */
@@ -37,6 +37,37 @@ export interface Stats {
   readonly avroCallsRefused?: { readonly transactionCapacity: number; readonly channel: number };
   readonly slideSeconds?: HistogramSnapshot;
   readonly checkpointSeconds?: HistogramSnapshot;
+}
+
+/** The job's figures, posted by its thread (job-worker.ts) and gathered into Stats by agent-stats.ts. */
+export interface JobStats {
+  /** Events received (parsed or not), duplicates excluded. */
+  readonly eventsIn: number;
+  /** Events whose URL is counted in a closed batch (visible in the results). */
+  readonly eventsCounted: number;
+  /** Lines that parsed to no URL, in closed batches. */
+  readonly parseErrors: number;
+  /** Events received again (a sender's retry) and not counted twice. */
+  readonly duplicates: number;
+  /** Event time: events older than the watermark, dropped. */
+  readonly lateEvents: number;
+  readonly windowEndMs: number | undefined;
+  readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
+  /** The last slide's duration and the longest of the last 60, in ms. */
+  readonly slideMs: { last: number; max: number };
+  /** Distinct URLs in the window now. */
+  readonly distinctUrls: number;
+  /** The job thread's JavaScript heap. */
+  readonly heapUsedMb: number;
+  /** Typed arrays and buffers of the job's thread (the interner, the window's slots). */
+  readonly buffersMb: number;
+  /** Durations of slides and of checkpoints, in ms, for /metrics. */
+  readonly slideHistogram: HistogramSnapshot;
+  readonly checkpointHistogram: HistogramSnapshot;
+  /** Avro connections closed at once: refused by `ipFilterRules`, or past `maxConnections`. */
+  readonly refusedConnections: { readonly ipFilter: number; readonly maxConnections: number };
+  /** Results waiting for the database (it failed); 0 normally. */
+  readonly resultsWaiting: number;
 }
 
 /** The fields `/api/stats` leaves out. */

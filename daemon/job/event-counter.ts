@@ -1,0 +1,227 @@
+import type { DecodedEvents } from '../channel/index.js';
+import { parsePosition } from '../channel/position-header.js';
+import type { Logger } from '../log.js';
+import type { UrlRange } from './access-log.js';
+import { ClfTimeParser } from './clf-time.js';
+import type { CountedPositions } from './counted-positions.js';
+import type { JobCounters } from './job-stats.js';
+import type { UrlParser } from './log-format.js';
+import { build } from './url-window-config.js';
+import type { OpenBatch, OpenBatches } from './open-batches.js';
+import type { PartialCounts } from './partial/partial-counts.js';
+import type { SlidingWindow } from './sliding-window.js';
+import type { TimeMode } from './time-mode.js';
+import type { UrlWindowJobConfig } from './url-window-config.js';
+import type { ChangeListener } from './window-slider.js';
+import { unparsedLineSample } from '../telemetry/index.js';
+
+/** Closes, as events come, the batches the watermark has passed (event time). */
+export interface WatermarkCloser {
+  closeBehindWatermark(): void;
+}
+
+/**
+ * The hot path: counts a call's decoded events into their open batches. Per event: skip
+ * what was counted before (`CountedPositions`), find the URL, place the event by its time
+ * (processing: the `timestamp` header; event: the line's own `[time]`), count its URL id.
+ * No closure and no string per event; the work per call (closing, publishing) comes after
+ * the loop. A query node's partial counts come in here too (`applyPartial`).
+ */
+export class EventCounter {
+  readonly #findUrl: UrlParser;
+  readonly #range: UrlRange = { start: 0, end: 0 };
+  readonly #clock = new ClfTimeParser();
+  readonly #window: SlidingWindow;
+  readonly #open: OpenBatches;
+  readonly #time: TimeMode;
+  readonly #positions: CountedPositions;
+  readonly #counters: JobCounters;
+  readonly #closer: WatermarkCloser;
+  readonly #changes: ChangeListener;
+  readonly #log: Logger;
+  /** Malformed lines logged (at debug level) since the last tick: a few samples each. */
+  #parseErrorSamples = 0;
+
+  constructor(
+    config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>,
+    parts: { window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
+    log: Logger,
+  ) {
+    this.#findUrl = build(config).findUrl;
+    this.#window = parts.window;
+    this.#open = parts.open;
+    this.#time = parts.time;
+    this.#positions = parts.positions;
+    this.#counters = parts.counters;
+    this.#closer = parts.closer;
+    this.#changes = parts.changes;
+    this.#log = log;
+  }
+
+  /** A new batch interval: a few more malformed lines may be logged as samples. */
+  newTick(): void {
+    this.#parseErrorSamples = 0;
+  }
+
+  /**
+   * Counts events into their open slots, skipping what was counted before. A source batch
+   * is a run of events whose first carries `lf.pos = key:offset:n`; the run is skipped
+   * when the position says it was counted already.
+   */
+  count(ev: DecodedEvents): void {
+    const data = ev.data;
+    const range = this.#range;
+    const findUrl = this.#findUrl;
+    const open = this.#open;
+    const counters = this.#counters;
+    const urls = this.#window.urls;
+    const eventTime = this.#time.eventTime;
+    const now = open.slotOf(Date.now());
+    let lastTs = NaN;
+    let slot: OpenBatch | undefined;
+    let runLeft = 0;
+    let runKey = '';
+    let skipRun = false;
+    for (let i = 0; i < ev.count; i++) {
+      const ps = ev.posStarts[i]!;
+      if (ps !== -1) {
+        const run = parsePosition(data.toString('latin1', ps, ev.posEnds[i]));
+        runKey = run.key;
+        runLeft = run.events;
+        skipRun = this.#positions.countedAlready(run.key, run.offset);
+      }
+      const inRun = runLeft > 0;
+      if (inRun) {
+        runLeft--;
+        if (skipRun) {
+          counters.duplicates++;
+          continue;
+        }
+      } else if (ev.idStarts[i] !== -1 && this.#positions.seen(data.toString('utf8', ev.idStarts[i], ev.idEnds[i]))) {
+        counters.duplicates++;
+        continue;
+      }
+      if (eventTime) {
+        this.#countByEventTime(data, ev.starts[i]!, ev.ends[i]!, inRun ? runKey : undefined);
+        continue;
+      }
+      const ts = ev.timestamps[i]!;
+      if (ts !== lastTs || slot === undefined) {
+        lastTs = ts;
+        // Late events join the oldest open batch; events from the future join the newest.
+        const next = open.nextToClose;
+        const k = Number.isNaN(ts) ? now : Math.min(Math.max(open.slotOf(ts), next), Math.max(now, next));
+        slot = open.batch(k);
+      }
+      slot.events++;
+      counters.eventsIn++;
+      if (findUrl(data, ev.starts[i]!, ev.ends[i]!, range)) {
+        slot.counts.add(urls.id(data, range.start, range.end));
+      } else {
+        slot.parseErrors++;
+        if (this.#parseErrorSamples++ < 5) {
+          unparsedLineSample.emit(this.#log, { line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), file: inRun ? runKey : undefined });
+        }
+        if (inRun) this.#positions.addParseError(runKey);
+      }
+    }
+    if (ev.count > 0) {
+      this.#changes.markChanged();
+      this.#time.lastArrivalMs = Date.now();
+    }
+    if (eventTime) this.#closer.closeBehindWatermark();
+    counters.publish();
+  }
+
+  /**
+   * Event time: the line's own `[time]` places it; a line older than the watermark (its
+   * batch has closed) is late, counted and dropped. Lines that are not access-log lines,
+   * or have no time, are parse errors of the newest open batch.
+   */
+  #countByEventTime(data: Buffer, start: number, end: number, fileKey: string | undefined): void {
+    const range = this.#range;
+    const open = this.#open;
+    const time = this.#time;
+    range.timeStart = -1;
+    const ok = this.#findUrl(data, start, end, range);
+    const ms = ok && range.timeStart !== undefined && range.timeStart >= 0 ? this.#clock.parse(data, range.timeStart, range.timeEnd!) : NaN;
+    if (Number.isNaN(ms)) {
+      this.#countUnplaced(1);
+      this.#counters.eventsIn++;
+      if (fileKey) this.#positions.addParseError(fileKey);
+      return;
+    }
+    const k = open.slotOf(ms);
+    if (Number.isNaN(open.nextToClose)) open.nextToClose = k;
+    this.#counters.eventsIn++;
+    // Late by the watermark as of this line (not as of the last tick): the same log gives
+    // the same answer however fast it is read.
+    if (time.isLate(ms, k, open.nextToClose)) {
+      this.#counters.late++;
+      return;
+    }
+    if (!(ms <= time.maxEventMs)) time.maxEventMs = ms;
+    const slot = open.batch(k);
+    if (time.pendingParseErrors > 0) {
+      slot.parseErrors += time.pendingParseErrors;
+      slot.events += time.pendingParseErrors;
+      time.pendingParseErrors = 0;
+    }
+    slot.events++;
+    slot.counts.add(this.#window.urls.id(data, range.start, range.end));
+  }
+
+  /**
+   * Event time: lines with no time are parse errors of the newest open batch; before the
+   * first line time there is none, and they wait in `pendingParseErrors`.
+   */
+  #countUnplaced(n: number): void {
+    const open = this.#open;
+    const k = Number.isNaN(open.nextToClose) ? NaN : Math.max(open.nextToClose, open.slotOf(this.#time.maxEventMs));
+    if (Number.isNaN(k)) {
+      this.#time.pendingParseErrors += n;
+      return;
+    }
+    const slot = open.batch(k);
+    slot.events += n;
+    slot.parseErrors += n;
+  }
+
+  /**
+   * A query node's input: a counter's partial counts, applied once. `key`'s recorded
+   * sequence (checkpointed with the window) tells a partial applied before a crash.
+   */
+  applyPartial(key: string, seq: number, partial: PartialCounts): void {
+    const counters = this.#counters;
+    if (this.#positions.appliedAlready(key, seq)) {
+      counters.duplicates += partial.events;
+      return;
+    }
+    const open = this.#open;
+    const time = this.#time;
+    counters.eventsIn += partial.events;
+    // A partial is this node's arrival: `flushAfterIdle` counts from it, as from an event.
+    if (partial.events > 0) time.lastArrivalMs = Date.now();
+    // The counter's batches may be finer than ours: place each by its start time.
+    const slotOf = (s: { slot: number }) => open.slotOf(s.slot * partial.batchMs);
+    if (time.eventTime && Number.isNaN(open.nextToClose) && partial.slots.length > 0) open.nextToClose = Math.min(...partial.slots.map(slotOf));
+    const now = open.slotOf(Date.now());
+    for (const s of partial.slots) {
+      let k = slotOf(s);
+      const urls = s.urls.reduce((n, [, c]) => n + c, 0);
+      if (time.eventTime && k < open.nextToClose) {
+        counters.late += urls;
+        continue;
+      }
+      if (!time.eventTime) k = Math.min(Math.max(k, open.nextToClose), Math.max(now, open.nextToClose));
+      const slot = open.batch(k);
+      slot.events += urls + s.parseErrors;
+      slot.parseErrors += s.parseErrors;
+      for (const [url, n] of s.urls) slot.counts.add(this.#window.urls.idOfString(url), n);
+    }
+    if (partial.maxEventMs !== null && !(partial.maxEventMs <= time.maxEventMs)) time.maxEventMs = partial.maxEventMs;
+    if (partial.unplacedErrors > 0) this.#countUnplaced(partial.unplacedErrors);
+    this.#changes.markChanged();
+    counters.publish();
+  }
+}

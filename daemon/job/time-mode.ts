@@ -1,0 +1,69 @@
+import type { OpenBatches } from './open-batches.js';
+
+/**
+ * When batches are over. Processing time (`time = processing`): by the clock, events placed
+ * by their `timestamp` header. Event time (`time = event`): the lines' own times place them
+ * and a watermark behind the newest line time closes batches; `flushAfterIdle` closes all
+ * of them once no event has come for that long (the tail of a historical log would wait
+ * for newer lines forever).
+ *
+ * The counting side records what it sees here (`maxEventMs`, `lastArrivalMs`,
+ * `pendingParseErrors`); the checkpoint saves and restores it.
+ */
+export class TimeMode {
+  readonly eventTime: boolean;
+  readonly #batchIntervalMs: number;
+  readonly #watermarkMs: number;
+  readonly #flushAfterIdleMs: number;
+  /** Event time: the newest line time counted; NaN before the first. */
+  maxEventMs = NaN;
+  /** When the last event arrived (wall clock), for `flushAfterIdle`. */
+  lastArrivalMs = 0;
+  /** Event time: parse errors seen before the first line time (no batch to put them in yet). */
+  pendingParseErrors = 0;
+
+  constructor(config: { readonly time: 'processing' | 'event'; readonly batchIntervalMs: number; readonly watermarkMs: number; readonly flushAfterIdleMs: number }) {
+    this.eventTime = config.time === 'event';
+    this.#batchIntervalMs = config.batchIntervalMs;
+    this.#watermarkMs = config.watermarkMs;
+    this.#flushAfterIdleMs = config.flushAfterIdleMs;
+  }
+
+  /** The first slot that counts: processing time starts at the clock, event time at the first line. */
+  initialNextToClose(open: OpenBatches): number {
+    return this.eventTime ? NaN : open.slotOf(Date.now());
+  }
+
+  /** Whether a line of time `time` (slot `k`) is late by the watermark as of this line. */
+  isLate(time: number, k: number, nextToClose: number): boolean {
+    return time < this.maxEventMs - this.#watermarkMs || k < nextToClose;
+  }
+
+  /**
+   * Batches below this slot are over: by the clock, or by the watermark in event time; or
+   * all of them once no event has come for `flushAfterIdle`. The closed slots move
+   * `nextToClose` past the newest event, so a line that comes later and is older counts as late.
+   */
+  closeLimit(open: OpenBatches): number {
+    if (!this.eventTime) return open.slotOf(Date.now());
+    if (Number.isNaN(this.maxEventMs)) return -Infinity;
+    const idleMs = this.#flushAfterIdleMs;
+    if (idleMs > 0 && open.size > 0 && Date.now() - this.lastArrivalMs >= idleMs) return open.slotOf(this.maxEventMs) + 1;
+    return open.slotOf(this.maxEventMs - this.#watermarkMs);
+  }
+
+  /**
+   * Event time, as events come: batches below this slot can close now, all but the newest
+   * slide's (they wait for the tick, which persists that window's top). NaN before the
+   * first line time.
+   */
+  watermarkLimit(open: OpenBatches, slideSlots: number): number {
+    return open.slotOf(this.maxEventMs - this.#watermarkMs) - slideSlots;
+  }
+
+  /** When the next tick is due. Processing time: at the end of the oldest open batch. Event time: every interval. */
+  nextTickMs(nextToClose: number): number {
+    const bi = this.#batchIntervalMs;
+    return this.eventTime ? (Math.floor(Date.now() / bi) + 1) * bi : (nextToClose + 1) * bi;
+  }
+}

@@ -1,0 +1,171 @@
+import type { Logger } from '../log.js';
+import { Histogram, type HistogramSnapshot } from './histogram.js';
+import type { JobCounters } from './job-stats.js';
+import type { OpenBatches } from './open-batches.js';
+import type { ResultsOutbox } from './results-outbox.js';
+import type { SlidingWindow } from './sliding-window.js';
+import type { TimeMode } from './time-mode.js';
+import type { UrlWindowJobConfig } from './url-window-config.js';
+import { closingBatchFailed } from '../telemetry/index.js';
+
+/** Told when the state a checkpoint holds has changed. */
+export interface ChangeListener {
+  markChanged(): void;
+}
+
+type SliderConfig = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs' | 'slideDurationMs' | 'topN' | 'history'>;
+
+/**
+ * Closes open batches, in order, into the sliding window; at each slide boundary persists
+ * the window's result, and per closed batch its history row, through the results outbox.
+ * What readers see (`visible` counters, `windowEndMs`) follows what the database holds.
+ */
+export class WindowSlider {
+  readonly #config: SliderConfig;
+  readonly #slideSlots: number;
+  readonly #window: SlidingWindow;
+  readonly #open: OpenBatches;
+  readonly #time: TimeMode;
+  readonly #counters: JobCounters;
+  readonly #results: ResultsOutbox;
+  readonly #changes: ChangeListener;
+  readonly #log: Logger;
+  /** Whether the window changed since the last slide persisted its top (if not, the top is not recomputed). */
+  #changedSinceSlide = true;
+  #windowEndMs: number | undefined;
+  /** Durations of the last slides (enter, leave, top-N, persist), for /api/stats. */
+  readonly #slideMs: number[] = [];
+  readonly #slideHistogram = new Histogram();
+
+  constructor(
+    config: SliderConfig,
+    parts: { window: SlidingWindow; open: OpenBatches; time: TimeMode; counters: JobCounters; results: ResultsOutbox; changes: ChangeListener },
+    log: Logger,
+  ) {
+    this.#config = config;
+    this.#slideSlots = config.slideDurationMs / config.batchIntervalMs;
+    this.#window = parts.window;
+    this.#open = parts.open;
+    this.#time = parts.time;
+    this.#counters = parts.counters;
+    this.#results = parts.results;
+    this.#changes = parts.changes;
+    this.#log = log;
+  }
+
+  /** End of the last window persisted (visible to readers). */
+  get windowEndMs(): number | undefined {
+    return this.#windowEndMs;
+  }
+
+  /** The last slide's duration and the longest of the last 60, in ms. */
+  slideTimes(): { last: number; max: number } {
+    return { last: this.#slideMs.at(-1) ?? 0, max: Math.max(0, ...this.#slideMs) };
+  }
+
+  slideHistogram(): HistogramSnapshot {
+    return this.#slideHistogram.snapshot();
+  }
+
+  /**
+   * Closes every slot below `limit` in order; each slide boundary persists a result.
+   * `newest`: the last slide boundary before `limit` is the newest window (its top is
+   * persisted), and the ids that left are released (a pass over the open batches: done per
+   * tick, not per call, since 7,200 open batches made it the replay's largest cost).
+   */
+  closeBefore(limit: number, newest = true): void {
+    try {
+      this.#closeEach(limit, newest);
+    } finally {
+      if (newest) this.#window.releaseEmptied();
+    }
+  }
+
+  /**
+   * Event time: closes the batches the watermark has passed as events come, not only at the
+   * tick. A replay reads ~27 hours of log per second: waiting for the tick kept ~100,000
+   * batches open (one per second of log) and allocated each. The newest slide's batches wait
+   * for the tick, which persists that window's top; the ones closed here persist their rows.
+   */
+  closeBehindWatermark(): void {
+    if (Number.isNaN(this.#time.maxEventMs)) return;
+    const limit = this.#time.watermarkLimit(this.#open, this.#slideSlots);
+    if (!(limit > this.#open.nextToClose)) return;
+    try {
+      this.closeBefore(limit, false);
+    } catch (err) {
+      closingBatchFailed.emit(this.#log, { err });
+    }
+  }
+
+  #closeEach(limit: number, newest: boolean): void {
+    const open = this.#open;
+    const counters = this.#counters;
+    while (open.nextToClose < limit) {
+      const started = performance.now();
+      const k = open.nextToClose;
+      const batch = open.take(k);
+      const counted = batch ? batch.events - batch.parseErrors : 0;
+      open.nextToClose++;
+      if (this.#window.advance(k, batch?.counts, counted)) this.#changedSinceSlide = true;
+      if (batch) {
+        counters.eventsCounted += counted;
+        counters.parseErrors += batch.parseErrors;
+        this.#changes.markChanged();
+      }
+      if ((k + 1) % this.#slideSlots === 0) {
+        if (newest && limit - k <= this.#slideSlots) {
+          this.#persist(k);
+          const ms = performance.now() - started;
+          this.#slideMs.push(ms);
+          this.#slideHistogram.observe(ms);
+          if (this.#slideMs.length > 60) this.#slideMs.shift();
+        } else if (this.#time.eventTime) {
+          // A historical log's timeline: every window's row (its top is rebuilt from the history).
+          this.#persist(k, true);
+        }
+        // (Processing time after a pause: the intermediate slides are skipped.)
+      }
+      // The closed batch's history row: not the slide's work.
+      if (batch && this.#config.history) {
+        // A batch unchanged since a checkpoint wrote it has those bytes already (encodeSlot
+        // would make the same); see `savedBytes`.
+        const saved = batch.savedBytes !== undefined && batch.savedEvents === batch.events ? batch.savedBytes : undefined;
+        this.#results.saveBatch({
+          startMs: k * this.#config.batchIntervalMs,
+          events: batch.events,
+          parseErrors: batch.parseErrors,
+          counts: batch.counts.size > 0 ? saved ?? this.#window.encodeSlot(k) : Buffer.alloc(0),
+        });
+      }
+    }
+  }
+
+  #persist(k: number, rowOnly = false): void {
+    const endMs = (k + 1) * this.#config.batchIntervalMs;
+    const w = this.#window;
+    if (rowOnly) {
+      this.#results.saveWindow({ startMs: endMs - this.#config.windowDurationMs, endMs, total: w.total, distinctUrls: w.size, top: [], changed: true, rowOnly });
+      return;
+    }
+    const counters = this.#counters;
+    const visible = { eventsCounted: counters.eventsCounted, parseErrors: counters.parseErrors };
+    this.#results.saveWindow(
+      {
+        startMs: endMs - this.#config.windowDurationMs,
+        endMs,
+        total: w.total,
+        distinctUrls: w.size,
+        top: this.#changedSinceSlide ? w.top(this.#config.topN) : [],
+        changed: this.#changedSinceSlide,
+      },
+      // What readers see follows what the database holds.
+      () => {
+        this.#windowEndMs = endMs;
+        counters.visible = visible;
+        counters.publish();
+      },
+    );
+    this.#changedSinceSlide = false;
+  }
+}
