@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { waitFor } from './helpers/daemon.js';
 import { runSource } from './helpers/spool-source.js';
+import { PAUSE_AT } from '../daemon/source/spool-discovery.js';
 
 const FILES = 10_000;
 
@@ -55,5 +56,20 @@ describe('spool directory at scale', () => {
     const order = run.events.filter((_, i) => i % 2 === 0).map((e) => Number(e.body.split(' ')[0]));
     assert.deepEqual(order, Array.from({ length: FILES }, (_, i) => i));
     await run.stop();
+  });
+
+  test('the watcher pauses while a burst is queued; a file dropped meanwhile is found once the queue is read', async (t) => {
+    const queued = PAUSE_AT + 100;
+    const run = await runSource(t, '', (spool) => {
+      const old = Date.now() / 1000 - 3600;
+      for (let i = 0; i < queued; i++) {
+        writeFileSync(path.join(spool, `q${i}.log`), `${i}\n`);
+        utimesSync(path.join(spool, `q${i}.log`), old, old);
+      }
+    }, true); // held: nothing is read until release(), so the queue stays above PAUSE_AT
+    writeFileSync(path.join(run.spool, 'late.log'), 'late\n');
+    run.release();
+    await waitFor('all files', () => run.source.files.counts().completed === queued + 1 || undefined, 60_000);
+    assert.deepEqual(run.events.filter((e) => e.file === 'late.log').map((e) => e.body), ['late']);
   });
 });

@@ -1,6 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { read, readSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const readAt = promisify(read);
 
 /** Bytes of a file's start that its quick fingerprint covers. */
 export const HEAD_BYTES = 64 * 1024;
@@ -24,8 +26,8 @@ export interface Fingerprint {
  * file just written is in the page cache, and 10,000 small files spent most of their time
  * waiting for the thread pool when this went through it.
  */
-export function headFingerprint(fh: FileHandle, size: number): Fingerprint {
-  const head = hashHead(fh.fd, Math.min(size, HEAD_BYTES));
+export function headFingerprint(fd: number, size: number): Fingerprint {
+  const head = hashHead(fd, Math.min(size, HEAD_BYTES));
   return { size, head, full: size <= HEAD_BYTES ? head : undefined };
 }
 
@@ -42,11 +44,11 @@ export function hashHead(fd: number, bytes: number): string {
 }
 
 /** The hash of the file's first `size` bytes, read in 1 MB steps off the event loop. */
-export async function fullHash(fh: FileHandle, size: number): Promise<string> {
+export async function fullHash(fd: number, size: number): Promise<string> {
   const hash = createHash('sha256');
   const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, Math.max(1, size)));
   for (let at = 0; at < size; ) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - at), at);
+    const { bytesRead } = await readAt(fd, buf, 0, Math.min(buf.length, size - at), at);
     if (bytesRead === 0) break;
     hash.update(buf.subarray(0, bytesRead));
     at += bytesRead;

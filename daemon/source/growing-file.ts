@@ -1,5 +1,4 @@
 import { fstatSync, statSync, type Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { HEAD_BYTES, hashHead } from './fingerprint.js';
 
 const LOOK_MS = 100;
@@ -21,7 +20,7 @@ export type EndOfFile =
  * A file that shrinks, is rewritten in place or is replaced under its name has changed.
  */
 export class GrowingFile {
-  readonly #fh: FileHandle;
+  readonly #fd: number;
   readonly #path: string;
   readonly #pollDelay: number;
   readonly #ino: number;
@@ -30,8 +29,8 @@ export class GrowingFile {
   #head = '';
   #headBytes = 0;
 
-  private constructor(fh: FileHandle, path: string, opened: Stats, pollDelay: number) {
-    this.#fh = fh;
+  private constructor(fd: number, path: string, opened: Stats, pollDelay: number) {
+    this.#fd = fd;
     this.#path = path;
     this.#pollDelay = pollDelay;
     this.#ino = opened.ino;
@@ -39,10 +38,10 @@ export class GrowingFile {
   }
 
   /** `head`: the hash of the first 64 KB when the caller has it already. */
-  static open(fh: FileHandle, path: string, opened: Stats, pollDelay: number, head?: string): GrowingFile {
-    const g = new GrowingFile(fh, path, opened, pollDelay);
+  static open(fd: number, path: string, opened: Stats, pollDelay: number, head?: string): GrowingFile {
+    const g = new GrowingFile(fd, path, opened, pollDelay);
     g.#headBytes = Math.min(opened.size, HEAD_BYTES);
-    g.#head = head ?? hashHead(fh.fd, g.#headBytes);
+    g.#head = head ?? hashHead(fd, g.#headBytes);
     return g;
   }
 
@@ -57,11 +56,11 @@ export class GrowingFile {
     const since = Date.now();
     for (;;) {
       // Synchronous: a stat of a cached inode costs microseconds; 10,000 small files come here.
-      const st = fstatSync(this.#fh.fd);
+      const st = fstatSync(this.#fd);
       if (st.size < size) return this.#changed('shrank', size, st.size, read);
       if (!this.#sameName()) return this.#changed('was replaced', size, st.size, read);
       if (st.size > size) {
-        if (hashHead(this.#fh.fd, this.#headBytes) !== this.#head) return this.#changed('was rewritten', size, st.size, read);
+        if (hashHead(this.#fd, this.#headBytes) !== this.#head) return this.#changed('was rewritten', size, st.size, read);
         this.#mtimeMs = st.mtimeMs;
         return { kind: 'grew', size: st.size };
       }

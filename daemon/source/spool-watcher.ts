@@ -1,170 +1,132 @@
-import { watch, promises as fsp, type Dirent, type FSWatcher, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
-import { spoolListingFailed, spoolNotRegularFile, spoolWatchFailed, spoolWatchUnavailable } from '../telemetry/index.js';
+import { spoolNotRegularFile, spoolWatchFailed, spoolWatchPauseFailed, spoolWatchResumeFailed } from '../telemetry/index.js';
 
-/** What the watcher reports; `found` once per name until the name is gone or forgotten. */
+/** What the watcher reports: `found` for a new name, and again when a pending file changes. */
 export interface SpoolWatcherHandlers {
   found(filePath: string, stats: Stats): void;
   gone(filePath: string): void;
 }
 
 /**
- * Events this soon after a listing wait for more before the next one: a burst of renames
- * costs a few listings, not one per file. The first event after a quiet spell lists at once
- * (a file renamed into an idle spool is seen without waiting).
- */
-const DEBOUNCE_MS = 50;
-/** Stats of new names run this many at a time. */
-const STAT_PARALLEL = 64;
-
-/**
- * Finds the files of one directory (not below it). `fs.watch` says that something changed,
- * a listing says what: only names not seen before are stat'ed, so a directory of n files
- * costs one `readdir` per burst of events, not n stats per event. chokidar re-stat'ed the
- * whole directory on every rename: 10,000 files dropped at once took over 60 s to be found
- * and read (quadratic); with this, about 3 s (test/spool-scale.test.ts). The directory is
- * also listed every `rescanMs`, as Flume polls, in case the OS drops events.
+ * Finds the files of one directory (not below it) with chokidar: `depth: 0`, and the names
+ * the source does not want (finished suffixes, hidden names, include/ignorePattern) are
+ * `ignored`, so chokidar neither watches nor reports them. What chokidar does not do stays
+ * here: anything but a regular file (or a symlink to one) is skipped with one warning; the
+ * source settles, orders and reads the files (spool-discovery.ts).
  */
 export class SpoolWatcher {
   readonly #dir: string;
   readonly #wanted: (name: string) => boolean;
   readonly #handlers: SpoolWatcherHandlers;
   readonly #log: Logger;
-  readonly #rescanMs: number;
-  /** Names in the last listing that were reported (`file`) or are not regular files. */
-  readonly #known = new Map<string, 'file' | 'skipped'>();
-  /** Names forgotten while a listing was running: that listing is stale for them. */
-  readonly #forgottenDuringScan = new Set<string>();
-  #fsWatcher: FSWatcher | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #interval: NodeJS.Timeout | undefined;
-  #scan: Promise<void> | undefined;
-  #again = false;
+  /** Names skipped (not regular files), warned about once each. */
+  readonly #skipped = new Set<string>();
+  /** Error codes logged already: chokidar may fail the same way for each of 10,000 files. */
+  readonly #errorsLogged = new Set<string>();
+  #watcher: FSWatcher | undefined;
+  /** The last open or close of the chokidar watcher: pause and resume run one after another. */
+  #change: Promise<void> = Promise.resolve();
   #closed = false;
-  #lastScanEnd = 0;
 
-  constructor(dir: string, wanted: (name: string) => boolean, handlers: SpoolWatcherHandlers, log: Logger, rescanMs: number) {
-    this.#dir = dir;
+  constructor(dir: string, wanted: (name: string) => boolean, handlers: SpoolWatcherHandlers, log: Logger) {
+    this.#dir = path.resolve(dir);
     this.#wanted = wanted;
     this.#handlers = handlers;
     this.#log = log;
-    this.#rescanMs = rescanMs;
   }
 
-  /** Lists the directory once (every file present is reported) and starts watching. */
+  /** Reports every file present (once chokidar's first listing is done) and starts watching. */
   async start(): Promise<void> {
-    try {
-      // Persistent: an edge agent (no HTTP, no job) lives for this watch; close() ends it.
-      this.#fsWatcher = watch(this.#dir, { persistent: true }, () => this.#schedule());
-      this.#fsWatcher.on('error', (err) => spoolWatchFailed.emit(this.#log, { err }));
-    } catch (err) {
-      // For example the inotify watch limit reached: polling still finds every file.
-      spoolWatchUnavailable.emit(this.#log, { err });
-    }
-    await this.#runScan();
-    this.#interval = setInterval(() => this.#schedule(), this.#rescanMs);
-    if (this.#fsWatcher) this.#interval.unref();
+    this.#change = this.#open();
+    await this.#change;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    clearInterval(this.#interval);
-    this.#fsWatcher?.close();
-    await this.#scan;
+    await this.#change;
+    await this.#watcher?.close();
   }
 
-  /** The source renamed or deleted the file: the name, if it comes back, is a new file. */
-  forget(name: string): void {
-    this.#known.delete(name);
-    if (this.#scan) this.#forgottenDuringScan.add(name);
+  /**
+   * Stops watching until `resume()`. Why: chokidar re-reads the whole directory after each
+   * event, as soon as its previous reading ends, and lstat's every entry (`.COMPLETED` ones
+   * too) each time; while thousands of queued files are read and renamed, that ran
+   * back-to-back and took most of the time (10,000 files: 18 s, of which 6.5 s in lstat on
+   * the main thread). Flume too works through one listing before it lists again.
+   */
+  pause(): Promise<void> {
+    this.#change = this.#change.then(async () => {
+      const watcher = this.#watcher;
+      this.#watcher = undefined;
+      await watcher?.close();
+    }).catch((err: unknown) => spoolWatchPauseFailed.emit(this.#log, { err }));
+    return this.#change;
   }
 
-  #schedule(): void {
-    if (this.#closed || this.#timer) return;
-    const quietFor = performance.now() - this.#lastScanEnd;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#runScan();
-    }, this.#scan || quietFor < DEBOUNCE_MS ? DEBOUNCE_MS : 0);
+  /** Watches again: chokidar's first listing reports every file present (known ones included). */
+  resume(): Promise<void> {
+    this.#change = this.#change
+      .then(() => (this.#closed || this.#watcher ? undefined : this.#open()))
+      .catch((err: unknown) => spoolWatchResumeFailed.emit(this.#log, { err }));
+    return this.#change;
   }
 
-  async #runScan(): Promise<void> {
-    if (this.#scan) {
-      this.#again = true;
-      return this.#scan;
-    }
-    this.#scan = this.#list().catch((err: unknown) => spoolListingFailed.emit(this.#log, { err }));
-    await this.#scan;
-    this.#scan = undefined;
-    this.#lastScanEnd = performance.now();
-    const stale = this.#forgottenDuringScan.size > 0;
-    this.#forgottenDuringScan.clear();
-    if ((this.#again || stale) && !this.#closed) {
-      this.#again = false;
-      this.#schedule();
-    }
-  }
-
-  async #list(): Promise<void> {
-    const entries = await fsp.readdir(this.#dir, { withFileTypes: true });
-    const present = new Set<string>();
-    const fresh: Dirent[] = [];
-    for (const e of entries) {
-      if (!this.#wanted(e.name)) continue;
-      present.add(e.name);
-      if (!this.#known.has(e.name)) fresh.push(e);
-    }
-    for (let i = 0; i < fresh.length && !this.#closed; i += STAT_PARALLEL) {
-      await Promise.all(fresh.slice(i, i + STAT_PARALLEL).map((e) => this.#classify(e)));
-    }
-    for (const name of [...this.#known.keys()]) {
-      if (present.has(name)) continue;
-      const was = this.#known.get(name);
-      this.#known.delete(name);
-      if (was === 'file') this.#handlers.gone(path.join(this.#dir, name));
-    }
+  async #open(): Promise<void> {
+    const dir = this.#dir;
+    const watcher = watch(dir, {
+      depth: 0,
+      persistent: true, // an edge agent (no HTTP, no job) lives for this watch; close() ends it
+      alwaysStat: true,
+      // A file renamed away and another renamed in under its name is a new file: reported as
+      // `unlink` then `add`, not merged into one `change` 100 ms later.
+      atomic: false,
+      // chokidar leaves out files without the owner's read bit; the source reports them
+      // instead (renamed .FAILED with the error), so they are not left silently in the spool.
+      ignorePermissionErrors: true,
+      ignored: (p: string) => p !== dir && (path.dirname(p) !== dir || !this.#wanted(path.basename(p))),
+    });
+    this.#watcher = watcher;
+    watcher.on('add', (p: string, stats?: Stats) => void this.#classify(p, stats));
+    // A pending file that changes may still be written; a finished name used again, too.
+    watcher.on('change', (p: string, stats?: Stats) => void this.#classify(p, stats));
+    watcher.on('addDir', (p: string) => {
+      if (path.resolve(p) !== dir) this.#skip(p, 'a directory');
+    });
+    watcher.on('unlink', (p: string) => {
+      if (!this.#skipped.delete(path.basename(p))) this.#handlers.gone(p);
+    });
+    watcher.on('unlinkDir', (p: string) => this.#skipped.delete(path.basename(p)));
+    watcher.on('error', (err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      if (this.#errorsLogged.has(code)) return;
+      this.#errorsLogged.add(code);
+      spoolWatchFailed.emit(this.#log, { err });
+    });
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
 
   /** Reports a regular file (or a symlink to one); anything else is logged once and skipped. */
-  async #classify(e: Dirent): Promise<void> {
-    const p = path.join(this.#dir, e.name);
-    let kind = direntKind(e);
-    let stats: Stats | undefined;
-    if (kind === 'file' || kind === 'symlink' || kind === 'unknown') {
+  async #classify(p: string, stats: Stats | undefined): Promise<void> {
+    if (!stats) {
       try {
         stats = await fsp.stat(p); // follows a symlink to what it names
-        kind = stats.isFile() ? 'file' : kind === 'symlink' ? `symlink to ${statsKind(stats)}` : statsKind(stats);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && kind === 'file') return; // gone already
-        kind = `${kind} that cannot be stat'ed (${(err as NodeJS.ErrnoException).code})`;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#skip(p, `a file that cannot be stat'ed (${(err as NodeJS.ErrnoException).code})`);
+        return;
       }
     }
-    if (this.#closed || this.#forgottenDuringScan.has(e.name)) return;
-    if (kind === 'file' && stats) {
-      this.#known.set(e.name, 'file');
-      this.#handlers.found(p, stats);
-    } else {
-      this.#known.set(e.name, 'skipped');
-      spoolNotRegularFile.emit(this.#log, { file: p, kind });
-    }
+    if (this.#closed || !this.#watcher) return;
+    if (stats.isFile()) this.#handlers.found(p, stats);
+    else this.#skip(p, stats.isFIFO() ? 'a FIFO' : stats.isSocket() ? 'a socket' : stats.isDirectory() ? 'a directory' : 'a device');
   }
-}
 
-function direntKind(e: Dirent): string {
-  if (e.isFile()) return 'file';
-  if (e.isSymbolicLink()) return 'symlink';
-  if (e.isDirectory()) return 'directory';
-  if (e.isFIFO()) return 'FIFO';
-  if (e.isSocket()) return 'socket';
-  if (e.isBlockDevice() || e.isCharacterDevice()) return 'device';
-  return 'unknown'; // a file system that does not give types in listings
-}
-
-function statsKind(s: Stats): string {
-  if (s.isDirectory()) return 'a directory';
-  if (s.isFIFO()) return 'a FIFO';
-  if (s.isSocket()) return 'a socket';
-  return 'a device';
+  #skip(p: string, kind: string): void {
+    const name = path.basename(p);
+    if (this.#skipped.has(name)) return;
+    this.#skipped.add(name);
+    spoolNotRegularFile.emit(this.#log, { file: p, kind });
+  }
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { logEvent } from './log-event.js';
 import { SampledEvent } from './sampled-event.js';
 
@@ -35,10 +36,27 @@ export const shutdownFailed = logEvent<Err>('error', 'shutdown failed');
 
 // Sources
 export const avroSourceListening = logEvent<{ bind: string; port: number; compression: string }>('info', 'avro source listening');
-export const spoolWatchFailed = logEvent<Err>('error', 'spool directory watch failed; listing every pollDelay only');
-export const spoolWatchUnavailable = logEvent<Err>('warn', 'cannot watch the spool directory; listing it every pollDelay only');
-export const spoolListingFailed = logEvent<Err>('error', 'listing the spool directory failed');
+export const spoolWatchFailed = logEvent<Err>('error', 'spool directory watch failed');
+export const spoolWatchPauseFailed = logEvent<Err>('error', 'pausing the spool directory watch failed');
+export const spoolWatchResumeFailed = logEvent<Err>('error', 'watching the spool directory again failed');
 export const spoolNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: skipped');
+export const watchingSpoolDir = logEvent<{ spoolDir: string }>('info', 'watching spool directory');
+export const fileStarted = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
+export const fileResumed = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
+export const fileReadToEnd = logEvent<{ file: string; readMs: number }>('debug', 'file read to its end');
+export const fileRemovedBeforeRead = logEvent<{ file: string }>('info', 'file removed before it was read');
+export const fileStillWritten = logEvent<{ file: string; from: number; to: number }>('info', 'file still being written: reading on');
+export const fileChangedWhileRead = logEvent<{ file: string; bytesRead: number; reason?: string; before?: number; after?: number }>('error', 'file changed while it was read');
+export const fileAlreadyCounted = logEvent<{ file: string; duplicateOf: string; renamedTo: string | undefined }>('warn', 'file already counted (same content): not counted again');
+export const invalidUtf8Stop = logEvent<{ file: string; line: number; offset: number }>('error', 'invalid UTF-8: the rest of the file is not read');
+export const invalidUtf8 = logEvent<{ file: string; line: number; offset: number; decodeErrorPolicy: string }>('warn', 'invalid UTF-8');
+export const fileRemovedWhileRead = logEvent<{ file: string }>('warn', 'removed from the spool directory while it was read; all of it was read');
+type FileDone = { file: string; lines: number; truncatedLines: number; parseErrors: number | undefined; decodeErrors: number | undefined; ms: number };
+export const fileCompleted = logEvent<FileDone>('info', 'file completed');
+export const fileEndedEarly = logEvent<FileDone>('info', 'file ended early');
+export const fileRenamedOnFinish = logEvent<{ file: string; renamedTo: string }>('warn', (f) => `a file named ${path.basename(f.file)} was finished before; this one is renamed ${path.basename(f.renamedTo)}`);
+export const fileMostlyUnparsed = logEvent<{ file: string; logFormat: string; lines: number; parseErrors: number | undefined; samples: unknown }>('warn', 'most lines of the file did not parse: wrong logFormat?');
+export const fileFailed = logEvent<{ file: string; reason: string }>('error', 'file failed');
 
 // Channels
 export const fileChannelOpened = logEvent<{ events: number; batches: number; segments: number }>('info', 'file channel opened');

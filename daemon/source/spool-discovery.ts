@@ -1,0 +1,163 @@
+import { promises as fsp, type Stats } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { DUPLICATE_SUFFIX } from './file-finisher.js';
+import type { FileRegistry } from './file-registry.js';
+import { ReadyQueue, type Candidate } from './ready-queue.js';
+import type { SpoolDirSourceConfig } from './spooldir-config.js';
+import { SpoolWatcher } from './spool-watcher.js';
+
+/**
+ * With this many files queued, the watcher pauses until the queue is empty (see
+ * SpoolWatcher.pause): a burst is read from one listing, and the next listing finds what came
+ * meanwhile. Below it (a trickle of files), the watcher runs all the time.
+ */
+export const PAUSE_AT = 500;
+
+export type DiscoveryConfig = Pick<
+  SpoolDirSourceConfig,
+  'spoolDir' | 'pollDelay' | 'consumeOrder' | 'fileSuffix' | 'failedSuffix' | 'includePattern' | 'ignorePattern'
+>;
+
+/**
+ * Which files of the spool are to be read, and when: the watcher finds them, a file is
+ * trusted complete once its size and mtime have settled for `pollDelay`, and settled files
+ * wait in `consumeOrder` for the reader (`next()`). Files that vanish before they are read
+ * are dropped from the registry.
+ */
+export class SpoolDiscovery {
+  readonly #config: DiscoveryConfig;
+  readonly #files: FileRegistry;
+  readonly #log: Logger;
+  /** Files seen but not yet trusted complete: their size and mtime must settle. */
+  readonly #settling = new Map<string, Candidate>();
+  readonly #ready: ReadyQueue;
+  #watcher: SpoolWatcher | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
+  #wakeReader: (() => void) | undefined;
+  #started = false;
+  #paused = false;
+  #closed = false;
+
+  constructor(config: DiscoveryConfig, files: FileRegistry, log: Logger) {
+    this.#config = config;
+    this.#files = files;
+    this.#log = log;
+    this.#ready = new ReadyQueue(config.consumeOrder);
+  }
+
+  /** Lists the spool (every file present is found) and watches it. */
+  async start(): Promise<void> {
+    this.#watcher = new SpoolWatcher(
+      this.#config.spoolDir,
+      (name) => this.#wanted(name),
+      { found: (p, stats) => this.#onAdd(p, stats), gone: (p) => this.#onUnlink(p) },
+      this.#log,
+    );
+    await this.#watcher.start();
+    this.#started = true;
+    this.#pauseIfBusy();
+  }
+
+  /** Stops finding files; a reader waiting in `next()` gets `undefined`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#settleTimer);
+    this.#wakeReader?.();
+    await this.#watcher?.close();
+  }
+
+  /** The next settled file in consume order, waiting for one; `undefined` once closed. */
+  async next(): Promise<Candidate | undefined> {
+    for (;;) {
+      if (this.#closed) return undefined;
+      const next = this.#ready.shift();
+      if (next) return next;
+      if (this.#paused) {
+        this.#paused = false;
+        void this.#watcher?.resume();
+      }
+      await new Promise<void>((resolve) => (this.#wakeReader = resolve));
+      this.#wakeReader = undefined;
+    }
+  }
+
+  /** Not hidden, not finished by us (any suffix), and matching include/ignorePattern. */
+  #wanted(name: string): boolean {
+    const c = this.#config;
+    return !name.startsWith('.')
+      && !name.endsWith(c.fileSuffix)
+      && !name.endsWith(c.failedSuffix)
+      && !name.endsWith(DUPLICATE_SUFFIX)
+      && c.includePattern.test(name)
+      && !c.ignorePattern.test(name);
+  }
+
+  #onAdd(p: string, stats: Stats | undefined): void {
+    if (this.#closed || !stats?.isFile()) return;
+    const known = this.#files.get(p);
+    if (known && known.state !== 'pending') return;
+    const name = path.basename(p);
+    if (!known) this.#files.add(p, name, stats.size);
+    const cand = { path: p, name, size: stats.size, mtimeMs: stats.mtimeMs };
+    // A file written earlier and renamed in is complete already: no need to wait.
+    if (Date.now() - stats.mtimeMs >= this.#config.pollDelay && !this.#settling.has(p)) {
+      if (!this.#ready.has(p)) this.#enqueueReady(cand);
+      return;
+    }
+    this.#settling.set(p, cand);
+    this.#scheduleSettle();
+  }
+
+  #onUnlink(p: string): void {
+    if (this.#settling.delete(p) || this.#ready.remove(p)) this.#files.remove(p);
+  }
+
+  #scheduleSettle(): void {
+    this.#settleTimer ??= setTimeout(() => {
+      this.#settleTimer = undefined;
+      void this.#checkSettled();
+    }, Math.min(this.#config.pollDelay, 100));
+  }
+
+  /**
+   * A file is complete when it has not changed for `pollDelay` ms: its mtime is that old,
+   * or its size and mtime were the same at two looks `pollDelay` apart.
+   */
+  async #checkSettled(): Promise<void> {
+    const now = Date.now();
+    const ready: Candidate[] = [];
+    for (const cand of [...this.#settling.values()]) {
+      let st: Stats;
+      try {
+        st = await fsp.stat(cand.path);
+      } catch {
+        this.#settling.delete(cand.path);
+        this.#files.remove(cand.path);
+        continue;
+      }
+      if (st.size === cand.size && st.mtimeMs === cand.mtimeMs && now - st.mtimeMs >= this.#config.pollDelay) {
+        this.#settling.delete(cand.path);
+        ready.push(cand);
+      } else {
+        cand.size = st.size;
+        cand.mtimeMs = st.mtimeMs;
+      }
+    }
+    // All at once, so that files found together are read in consume order.
+    for (const cand of ready) this.#enqueueReady(cand);
+    if (this.#settling.size > 0) this.#scheduleSettle();
+  }
+
+  #enqueueReady(cand: Candidate): void {
+    this.#ready.push(cand);
+    this.#pauseIfBusy();
+    this.#wakeReader?.();
+  }
+
+  #pauseIfBusy(): void {
+    if (!this.#started || this.#paused || this.#closed || this.#ready.size < PAUSE_AT) return;
+    this.#paused = true;
+    void this.#watcher?.pause();
+  }
+}
