@@ -1,8 +1,12 @@
 import { FileChannel, MemoryChannel, type Channel } from './channel/index.js';
 import type { AgentConfig } from './agent-config.js';
 import { ConfigError } from './errors.js';
-import { HttpHost, type MetricsInput, type PipelineStats } from './http/index.js';
+import { HttpHost } from './http/index.js';
+import { gatherStats } from './agent-stats.js';
+import { apiStats, type Stats } from './telemetry/stats.js';
+import type { PipelinedSink } from './sink/delivery.js';
 import { JobHost, type JobStartOptions } from './job/index.js';
+import { timingOf } from './job/url-window-config.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
 import * as jetstreamSink from './sink/jetstream/config.js';
@@ -11,6 +15,7 @@ import type { PartialCounter } from './job/partial/partial-counter.js';
 import { AvroSource, SpoolDirSource } from './source/index.js';
 import { listening, settingError, type FailedSetting } from './startup-errors.js';
 import { lowerThreadPriority } from './thread-priority.js';
+import { httpListening } from './telemetry/index.js';
 
 /**
  * One agent of the configuration: its components built from the validated config and
@@ -24,8 +29,7 @@ export class Agent {
   readonly #channels: Map<string, Channel>;
   readonly #sources: SpoolDirSource[];
   readonly #avroSources: AvroSource[];
-  readonly #avroSinks: AvroSink[];
-  readonly #sinks: { start(): void; stop(): Promise<void> }[];
+  readonly #sinks: PipelinedSink<unknown>[];
   readonly #counters: PartialCounter[];
   readonly #job: JobHost | undefined;
   #http: HttpHost | undefined;
@@ -35,9 +39,8 @@ export class Agent {
     this.config = config;
     this.#log = logger;
     this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
-    this.#avroSinks = config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger));
     this.#sinks = [
-      ...this.#avroSinks,
+      ...config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger)),
       ...config.jetstreamSinks.map((c) => jetstreamSink.build(c, this.#channels.get(c.channel)!, logger)),
     ];
     this.#counters = config.counters.map((c) => partialCounter.build(c, logger));
@@ -72,10 +75,10 @@ export class Agent {
     const http = this.config.http;
     const job = this.config.jobs[0];
     if (http) {
-      this.#http = new HttpHost(http, job && { batchIntervalMs: job.batchIntervalMs, windowDurationMs: job.windowDurationMs, logFormat: job.logFormat }, job?.database, {
-        stats: () => this.stats(),
+      this.#http = new HttpHost(http, job && timingOf(job), job?.database, {
+        stats: () => apiStats(this.stats()),
         files: () => this.#sources.flatMap((s) => s.fileList()),
-        metrics: () => this.metrics(),
+        metrics: () => this.stats(),
       }, this.#log);
     }
     // The HTTP thread loads Fastify while the job restores its checkpoint.
@@ -105,7 +108,7 @@ export class Agent {
       });
     }
     // Logged last: scripts and tests take this line to mean the whole pipeline runs.
-    if (this.#http) this.#log.info({ address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice }, 'http listening');
+    if (this.#http) httpListening.emit(this.#log, { address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice });
   }
 
   async stop(): Promise<void> {
@@ -124,99 +127,16 @@ export class Agent {
     for (const ch of this.#channels.values()) await ch.close();
   }
 
-  metrics(): MetricsInput {
-    const s = this.stats();
-    const job = this.#job?.stats();
-    return {
-      eventsRead: this.#sources.reduce((n, src) => n + src.eventsRead, 0),
-      eventsIn: s.eventsIn,
-      eventsCounted: s.eventsCounted,
-      parseErrors: s.parseErrors,
-      duplicates: s.duplicates,
-      lateEvents: s.lateEvents,
-      channel: s.channel ?? { size: 0, capacity: 0 },
-      files: s.files,
-      distinctUrls: job?.distinctUrls ?? 0,
-      refusedConnections: job?.refusedConnections,
-      resultsWaiting: job?.resultsWaiting ?? 0,
-      slideSeconds: job?.slideHistogram,
-      checkpointSeconds: job?.checkpointHistogram,
-      ...(this.#sources.length > 0 && { truncatedLines: sum(this.#sources, (src) => src.truncatedLines) }),
-      ...(this.#avroSinks.length > 0 && { sinkRetries: { error: sum(this.#avroSinks, (k) => k.retries.error), refused: sum(this.#avroSinks, (k) => k.retries.refused) } }),
-      ...(this.#avroSources.length > 0 && {
-        avroCallsRefused: {
-          transactionCapacity: sum(this.#avroSources, (a) => a.refusedCalls.transactionCapacity),
-          channel: sum(this.#avroSources, (a) => a.refusedCalls.channel),
-        },
-      }),
-    };
+  /** The one stats shape (telemetry/stats.ts): /api/stats shows it, /metrics renders it. */
+  stats(): Stats {
+    return gatherStats({
+      job: this.#job?.stats(),
+      sources: this.#sources,
+      avroSources: this.#avroSources,
+      sinks: this.#sinks,
+      channels: this.#channels.values(),
+    });
   }
-
-  stats(): PipelineStats {
-    const job = this.#job?.stats();
-    const files = { pending: 0, inProgress: 0, completed: 0, failed: 0 };
-    for (const s of this.#sources) {
-      const c = s.files.counts();
-      files.pending += c.pending;
-      files.inProgress += c.inProgress;
-      files.completed += c.completed;
-      files.failed += c.failed;
-    }
-    let size = 0;
-    let capacity = 0;
-    for (const ch of this.#channels.values()) {
-      size += ch.size;
-      capacity += ch.capacity;
-    }
-    return {
-      eventsIn: job?.eventsIn ?? this.#sources.reduce((n, s) => n + s.eventsRead, 0) + this.#avroSources.reduce((n, s) => n + s.eventsReceived, 0),
-      eventsCounted: job?.eventsCounted ?? 0,
-      parseErrors: job?.parseErrors ?? 0,
-      duplicates: job?.duplicates ?? 0,
-      lateEvents: job?.lateEvents ?? 0,
-      files,
-      channel: { size, capacity },
-      memory: memoryFigures(job),
-      ...(job && {
-        window: {
-          distinctUrls: job.distinctUrls,
-          lastSlideMs: round2(job.slideMs.last),
-          maxSlideMs: round2(job.slideMs.max),
-        },
-        checkpoint: {
-          seq: job.checkpoint.seq,
-          ageMs: job.checkpoint.writtenAt === undefined ? null : Date.now() - job.checkpoint.writtenAt,
-          lastWriteMs: round2(job.checkpoint.lastMs),
-        },
-        receiver: { refusedConnections: job.refusedConnections },
-        resultsWaiting: job.resultsWaiting,
-      }),
-    };
-  }
-}
-
-function sum<T>(items: readonly T[], figure: (item: T) => number): number {
-  let n = 0;
-  for (const item of items) n += figure(item);
-  return n;
-}
-
-/** process.memoryUsage() reads /proc each call; a poll every few ms should not pay for that each time. */
-let memorySample = { at: 0, usage: process.memoryUsage() };
-function memoryUsage(): NodeJS.MemoryUsage {
-  const now = Date.now();
-  if (now - memorySample.at >= 250) memorySample = { at: now, usage: process.memoryUsage() };
-  return memorySample.usage;
-}
-
-function memoryFigures(job: { heapUsedMb: number; buffersMb: number } | undefined): PipelineStats['memory'] {
-  const m = memoryUsage();
-  const mb = (n: number) => Math.round(n / 1048576);
-  return { rssMb: mb(m.rss), mainHeapMb: mb(m.heapUsed), buffersMb: mb(m.arrayBuffers), jobHeapMb: job?.heapUsedMb ?? 0, jobBuffersMb: job?.buffersMb ?? 0 };
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }
 
 function isSameHost(sinkHost: string, bind: string): boolean {

@@ -3,6 +3,7 @@ import { Agent } from './agent.js';
 import { loadAgentConfig } from './agent-config.js';
 import { LogflowError } from './errors.js';
 import { createLogger } from './log.js';
+import { agentStarted, flumeSettingsIgnored, secondSignal, shutdownFailed, shuttingDown, startupFailed, stoppedCleanly } from './telemetry/index.js';
 
 const USAGE = `usage: logflow [--conf-file FILE] [--name AGENT] [--reset-checkpoint]
 
@@ -57,33 +58,33 @@ async function main(): Promise<void> {
     }
     const config = loadAgentConfig(opts.confFile, opts.name);
     if (config.notImplemented.length > 0) {
-      log.warn({ keys: config.notImplemented }, `Flume settings with no effect in logflow: ${config.notImplemented.join(', ')}`);
+      flumeSettingsIgnored.emit(log, { keys: config.notImplemented });
     }
     agent = new Agent(config, log);
     await agent.start({ resetCheckpoint: opts.resetCheckpoint });
   } catch (err) {
     const e = err as Error & { code?: string };
-    log.fatal({ err: { message: e.message, code: e.code } }, 'start-up failed');
+    startupFailed.emit(log, { err: { message: e.message, code: e.code } });
     process.stderr.write(`logflow: ${e.message}\n`);
     process.exit(e instanceof LogflowError && e.code === 'LF_CLI_USAGE' ? 64 : 1);
   }
-  log.info({ agent: agent.config.agent, conf: agent.config.file }, 'agent started');
+  agentStarted.emit(log, { agent: agent.config.agent, conf: agent.config.file });
 
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
-      log.warn({ signal }, 'second signal: exiting at once');
+      secondSignal.emit(log, { signal });
       process.exit(1);
     }
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    shuttingDown.emit(log, { signal });
     agent.stop().then(
       () => {
-        log.info('stopped cleanly');
+        stoppedCleanly.emit(log, {});
         process.exit(0);
       },
       (err) => {
-        log.error({ err }, 'shutdown failed');
+        shutdownFailed.emit(log, { err });
         process.exit(1);
       },
     );

@@ -17,6 +17,8 @@ import {
 } from '../daemon/channel/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
+import { gatherStats } from '../daemon/agent-stats.js';
+import { renderMetrics } from '../daemon/telemetry/index.js';
 import { tempDir } from './helpers/daemon.js';
 import { PEER, PYTHON, runPython, skipPython } from './helpers/python.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
@@ -136,6 +138,9 @@ describe('avro source (Flume\'s collector tier)', () => {
       assert.equal(await client.appendBatch([batchFromLines(lines(3, 'ok'))]), 'OK');
       client.close();
       assert.equal(channel.size, 3);
+      assert.deepEqual(source.refusedConnections, { ipFilter: 1, maxConnections: 0 });
+      const stats = gatherStats({ job: undefined, sources: [], avroSources: [source], sinks: [], channels: [channel] });
+      assert.match(renderMetrics(stats), /^logflow_avro_refused_connections_total\{reason="ipFilter"\} 1$/m);
     } finally {
       await source.stop();
     }

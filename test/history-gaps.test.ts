@@ -61,8 +61,8 @@ describe('history after a restart or a gap (issue 12.3)', () => {
       }
       store.close();
     }
-    const reader = new ResultsReader(file);
-    const history = reader.history(1000);
+    const reader = new ResultsReader(file, 1000);
+    const history = reader.history();
     const want = (from: number, to: number) => saved.filter((b) => b.startMs >= from && b.startMs < to).reduce((a, b) => a + b.n, 0);
     const sum = (points: { count: number }[]) => points.reduce((a, p) => a + p.count, 0);
     checkRanges(

@@ -30,7 +30,7 @@ describe('history', () => {
   test('range answers equal a brute-force sum of the batches; saving a batch again does not count it twice', () => {
     const file = path.join(tempDir(), 'r.db');
     const store = new ResultsStore(file);
-    const reader = new ResultsReader(file);
+    const reader = new ResultsReader(file, 1000);
     const start = Date.UTC(2026, 0, 1, 10, 58, 0);
     const batches: { startMs: number; counts: [string, number][] }[] = [];
     let seed = 5;
@@ -48,7 +48,7 @@ describe('history', () => {
     replayed.counts = [['/replayed', 3]];
     store.saveBatch({ startMs: replayed.startMs, events: 4, parseErrors: 1, counts: encodeCounts(replayed.counts) });
 
-    const history = reader.history(1000);
+    const history = reader.history();
     const ranges = [[start, start + 3 * H], [start + 90_000, start + 2 * H + 17_000], [start + 5000, start + 6000], [start - H, start + 30 * M]];
     // Read from the batches first, then from the minute and hour rollups (a batch after the
     // last minute makes every minute before it over).
@@ -85,14 +85,14 @@ describe('history', () => {
   test('rows older than the retention are deleted', () => {
     const file = path.join(tempDir(), 'r.db');
     const store = new ResultsStore(file, { retentionMs: 10 * M });
-    const reader = new ResultsReader(file);
+    const reader = new ResultsReader(file, 1000);
     const t0 = Date.UTC(2026, 0, 1);
     for (let m = 0; m < 30; m++) store.saveBatch({ startMs: t0 + m * M, events: 1, parseErrors: 0, counts: encodeCounts([['/x', 1]]) });
     // Minute rows: about the last ten minutes are kept.
-    const minutes = reader.history(1000).top(t0, t0 + 30 * M, 10);
+    const minutes = reader.history().top(t0, t0 + 30 * M, 10);
     assert.ok(minutes.total >= 10 && minutes.total <= 12, `kept about ten minutes: ${minutes.total}`);
     // The hour is not over, so it has no rollup yet: the same minutes answer.
-    assert.equal(reader.history(1000).top(t0, t0 + H, 10).total, minutes.total);
+    assert.equal(reader.history().top(t0, t0 + H, 10).total, minutes.total);
     reader.close();
     store.close();
   });

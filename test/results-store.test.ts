@@ -9,7 +9,7 @@ describe('results store', () => {
   test('a slide is one transaction; a quiet window only moves its bounds and adds no rows', () => {
     const file = path.join(tempDir(), 'r.db');
     const store = new ResultsStore(file);
-    const reader = new ResultsReader(file);
+    const reader = new ResultsReader(file, 1000);
     const top = [{ url: '/a', count: 2 }, { url: '/b', count: 1 }];
     store.saveWindow({ startMs: 0, endMs: 1000, total: 3, distinctUrls: 2, top, changed: true });
     for (let end = 2000; end <= 100_000; end += 1000) {

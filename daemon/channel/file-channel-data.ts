@@ -5,6 +5,7 @@ import { RECORD_HEADER_BYTES, RecordLog, writeFileAtomicAsync, syncDirectoryAsyn
 import type { Logger } from '../log.js';
 import type { EventBatch } from './event-batch.js';
 import { decodeRecord } from './file-channel-record.js';
+import { fileChannelFileDeleted, fileChannelTornRecord } from '../telemetry/index.js';
 
 const CHECKPOINT = 'checkpoint.json';
 /** `log-00000001`, records big-endian (the format since the first version). */
@@ -97,7 +98,7 @@ export class FileChannelData {
       }
       if (pos < fileSize) {
         // A record cut short by a crash (it was never acknowledged): drop it.
-        this.#log.warn({ file, at: pos, bytes: fileSize - pos, last: id === ids.at(-1) }, 'file channel: torn or corrupt record at the end of a data file; cut off');
+        fileChannelTornRecord.emit(this.#log, { file, at: pos, bytes: fileSize - pos, last: id === ids.at(-1) });
         await fsp.truncate(file, pos);
       }
       state.nextSeq = Math.max(state.nextSeq, lastSeq + 1);
@@ -148,7 +149,7 @@ export class FileChannelData {
     while (this.#segments.length > 1 && this.#segments[0]!.lastSeq < checkpoint.doneBelow) {
       const seg = this.#segments.shift()!;
       await fsp.unlink(seg.file);
-      this.#log.debug({ file: seg.file }, 'file channel: data file fully taken; deleted');
+      fileChannelFileDeleted.emit(this.#log, { file: seg.file });
     }
   }
 

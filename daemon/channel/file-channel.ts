@@ -9,6 +9,7 @@ import { parsePosition, POSITION_HEADER, sourceIdOfKey } from './position-header
 import type { EventBatch } from './event-batch.js';
 import { FileChannelData, type FileChannelCheckpoint } from './file-channel-data.js';
 import { encodeRecord } from './file-channel-record.js';
+import { fileChannelCheckpointFailed, fileChannelOpened, fileChannelWriteFailed } from '../telemetry/index.js';
 
 interface PendingPut {
   readonly batches: readonly EventBatch[];
@@ -95,7 +96,7 @@ export class FileChannel implements Channel {
     const replayed = await this.#replay();
     this.#positionsBelow = this.#nextSeq;
     await this.#data.openForAppend(this.#nextSeq);
-    this.#log.info({ events: replayed, batches: this.#room.queue.length, segments: this.#data.segmentCount }, 'file channel opened');
+    fileChannelOpened.emit(this.#log, { events: replayed, batches: this.#room.queue.length, segments: this.#data.segmentCount });
     if (this.#room.queue.length === 0) this.#scheduleCheckpoint();
   }
 
@@ -185,7 +186,7 @@ export class FileChannel implements Channel {
         await this.#data.append(records, this.#nextSeq - 1);
       } catch (err) {
         this.#nextSeq = firstSeq;
-        this.#log.error({ err }, 'file channel write failed; the puts are refused');
+        fileChannelWriteFailed.emit(this.#log, { err });
         let freed = 0;
         for (const p of puts) {
           freed += p.events;
@@ -252,7 +253,7 @@ export class FileChannel implements Channel {
           await this.#writeCheckpoint();
         }
       } catch (err) {
-        this.#log.error({ err }, 'file channel checkpoint failed; committed batches may be delivered again after a restart');
+        fileChannelCheckpointFailed.emit(this.#log, { err });
       } finally {
         this.#checkpointing = undefined;
       }

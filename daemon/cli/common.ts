@@ -2,6 +2,7 @@
  * What every `logflow` command shares: exit codes, the daemon's address and token, and a
  * small JSON client over fetch.
  */
+import type { ApiStats } from '../telemetry/stats.js';
 
 /** Exit codes scripts can rely on (also in `--help` and the README). */
 export const EXIT = {
@@ -92,17 +93,8 @@ export interface FileEntry {
   duplicateOf?: string | null;
 }
 
-export interface StatsBody {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  duplicates: number;
-  lateEvents: number;
-  files: { pending: number; inProgress: number; completed: number; failed: number };
-  channel?: { size: number; capacity: number };
-  checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
-  window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
-}
+/** What /api/stats answers. */
+export type StatsBody = ApiStats;
 
 export const number = new Intl.NumberFormat('en-US');
 

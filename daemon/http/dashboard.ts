@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { sendError } from './errors.js';
+import { dashboardAssetsMissing } from '../telemetry/index.js';
 
 /**
  * The dashboard at `/`: a few static files from `web/` and uPlot's from node_modules, read
@@ -53,7 +54,7 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
     assets = loadAssets();
   } catch (err) {
     // The API works without the dashboard: say what is missing rather than refuse to start.
-    app.log.error({ err: { message: (err as Error).message } }, 'dashboard assets not found; / is not served');
+    dashboardAssetsMissing.emit(app.log, { err: { message: (err as Error).message } });
     return;
   }
   const send = (name: string, ifNoneMatch: string | undefined, reply: FastifyReply) => {

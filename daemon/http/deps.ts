@@ -1,32 +1,9 @@
 import type { Logger } from '../log.js';
 import type { ResultsReader } from '../store/index.js';
-import type { MetricsInput } from './metrics.js';
+import type { JobTiming } from '../job/url-window-config.js';
+import type { ApiStats, Stats } from '../telemetry/stats.js';
 
-/** The job's batch interval and window, for range queries and their defaults. */
-export interface JobTiming {
-  readonly batchIntervalMs: number;
-  readonly windowDurationMs: number;
-  /** The job's `logFormat`, tried first by `/api/files/:name/check`. */
-  readonly logFormat?: string;
-}
-
-/** Live figures the pipeline owns (files, counters); the HTTP layer only reads them. */
-export interface PipelineStats {
-  readonly eventsIn: number;
-  readonly eventsCounted: number;
-  readonly parseErrors: number;
-  readonly duplicates: number;
-  readonly lateEvents: number;
-  readonly files: { pending: number; inProgress: number; completed: number; failed: number };
-  readonly channel?: { size: number; capacity: number };
-  readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
-  readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
-  /** Connections the job's Avro receiver closed at once: not allowed by ipFilterRules, or past maxConnections. */
-  readonly receiver?: { refusedConnections: { ipFilter: number; maxConnections: number } };
-  /** Slides whose results wait for the database (locked, disk full); 0 when it keeps up. */
-  readonly resultsWaiting?: number;
-  readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
-}
+export type { JobTiming };
 
 /** A file as /api/files shows it. */
 export interface FileView {
@@ -58,8 +35,9 @@ export interface HttpDeps {
   readonly results: ResultsReader | undefined;
   readonly job: JobTiming | undefined;
   /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
-  readonly stats: () => PipelineStats | Promise<PipelineStats>;
+  readonly stats: () => ApiStats | Promise<ApiStats>;
   readonly files: () => FileView[] | Promise<FileView[]>;
-  readonly metrics: () => MetricsInput | Promise<MetricsInput>;
+  /** The whole stats shape, which /metrics renders. */
+  readonly metrics: () => Stats | Promise<Stats>;
   readonly logger: Logger;
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
+import { requestFailed } from '../telemetry/index.js';
 
 /**
  * The one place that turns errors into HTTP answers, all of one shape:
@@ -36,7 +37,7 @@ export function replyWithError(err: FastifyError, req: FastifyRequest, reply: Fa
     void sendError(reply, 'LF_HTTP_BAD_REQUEST', err.message, {}, err.statusCode);
     return;
   }
-  req.log.error({ err }, 'request failed');
+  requestFailed.emit(req.log, { err });
   void sendError(reply, 'LF_HTTP_INTERNAL', 'internal error; see the daemon log');
 }
 

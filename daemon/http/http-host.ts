@@ -3,9 +3,10 @@ import type { HttpConfig } from './config.js';
 import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
 import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
-import type { MetricsInput } from './metrics.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
-import type { FileView, PipelineStats } from './deps.js';
+import type { FileView } from './deps.js';
+import type { ApiStats, Stats } from '../telemetry/stats.js';
+import { httpThreadCrashed, pipelineAnswerFailed } from '../telemetry/index.js';
 
 /**
  * Under a query load the HTTP thread makes garbage fast, and V8 lets the young generation
@@ -17,9 +18,9 @@ const HTTP_YOUNG_GENERATION_MB = 8;
 
 /** What the main thread answers the HTTP thread with. */
 export interface PipelineView {
-  readonly stats: () => PipelineStats;
+  readonly stats: () => ApiStats;
   readonly files: () => FileView[];
-  readonly metrics: () => MetricsInput;
+  readonly metrics: () => Stats;
 }
 
 /** The main thread's handle on the HTTP server, which runs in a worker thread. */
@@ -78,7 +79,7 @@ export class HttpHost {
         }
       });
       worker.on('error', (err) => {
-        this.#log.fatal({ err }, 'http thread crashed');
+        httpThreadCrashed.emit(this.#log, { err });
         if (!started) reject(errorOfThreadFailure(threadFailureOf(err)));
         else process.exit(1);
       });
@@ -111,7 +112,7 @@ export class HttpHost {
     try {
       this.#send({ type: 'answer', id, value: this.#view[what]() });
     } catch (err) {
-      this.#log.error({ err, what }, 'http: the pipeline could not answer');
+      pipelineAnswerFailed.emit(this.#log, { err, what });
       this.#send({ type: 'answer', id, value: undefined, error: `the pipeline's ${what} could not be read: ${(err as Error).message}` });
     }
   }

@@ -33,7 +33,7 @@ let results: ResultsReader | undefined;
 
 async function listen(): Promise<void> {
   try {
-    results = data.database === undefined ? undefined : new ResultsReader(data.database);
+    results = data.database === undefined || !data.job ? undefined : new ResultsReader(data.database, data.job.batchIntervalMs);
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
       allowedHosts: data.config.allowedHosts,

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { HttpDeps } from './deps.js';
-import { renderMetrics } from './metrics.js';
+import { renderMetrics } from '../telemetry/prometheus.js';
 import { noQuery } from './params.js';
 
 const filesQuery = {

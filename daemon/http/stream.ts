@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
-import type { FileView, HttpDeps, PipelineStats } from './deps.js';
+import type { FileView, HttpDeps } from './deps.js';
+import type { ApiStats } from '../telemetry/stats.js';
 import { sendError } from './errors.js';
 import { noQuery } from './params.js';
+import { streamResultsFailed } from '../telemetry/index.js';
 
 /**
  * `GET /api/stream`: Server-Sent Events for the dashboard. One timer, shared by every
@@ -27,7 +29,7 @@ const RATE_SPAN_MS = 5_000;
 /** A comment line now and then keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
 
-export type StreamStats = PipelineStats & { eventsPerSecond: number | null };
+export type StreamStats = ApiStats & { eventsPerSecond: number | null };
 
 export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async (app, deps) => {
   const opts: StreamOptions = deps;
@@ -41,7 +43,7 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
   let timer: NodeJS.Timeout | undefined;
   let sinceHeartbeat = 0;
 
-  const eventsPerSecond = (stats: PipelineStats): number | null => {
+  const eventsPerSecond = (stats: ApiStats): number | null => {
     const now = Date.now();
     samples.push({ atMs: now, eventsIn: stats.eventsIn });
     while (samples.length > 2 && now - samples[1]!.atMs >= RATE_SPAN_MS) samples.shift();
@@ -83,7 +85,7 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
       parts = await snapshot();
     } catch (err) {
       // A busy or missing database must not end the stream; the next tick tries again.
-      app.log.warn({ err }, 'stream: reading the results failed');
+      streamResultsFailed.emit(app.log, { err });
       return;
     } finally {
       ticking = false;

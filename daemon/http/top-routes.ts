@@ -33,7 +33,7 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     if (from !== undefined || to !== undefined) {
       const range = parseRange(reply, req.query, deps.job.windowDurationMs);
       if (!range) return reply;
-      const r = deps.results.history(deps.job.batchIntervalMs).top(range.fromMs, range.toMs, req.query.n);
+      const r = deps.results.history().top(range.fromMs, range.toMs, req.query.n);
       return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, total: r.total, urls: r.urls };
     }
     const json = deps.results.latestTopJson(req.query.n, ({ window, urls }) => ({
@@ -51,7 +51,7 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       const q = historyQuery(deps, reply, req.query);
       if (!q) return reply;
       const rows = q.results.windows(q.fromMs, q.toMs, req.query.limit);
-      const history = q.results.history(q.job.batchIntervalMs);
+      const history = q.results.history();
       return {
         windows: rows.map((w) => ({
           start: iso(w.startMs),

@@ -5,13 +5,15 @@ import type { UrlRange } from './access-log.js';
 import { ClfTimeParser } from './clf-time.js';
 import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
-import { compileUrlParser, type UrlParser } from './log-format.js';
+import type { UrlParser } from './log-format.js';
+import { build } from './url-window-config.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { PartialCounts } from './partial/partial-counts.js';
 import type { SlidingWindow } from './sliding-window.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { ChangeListener } from './window-slider.js';
+import { unparsedLineSample } from '../telemetry/index.js';
 
 /** Closes, as events come, the batches the watermark has passed (event time). */
 export interface WatermarkCloser {
@@ -45,7 +47,7 @@ export class EventCounter {
     parts: { window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
     log: Logger,
   ) {
-    this.#findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
+    this.#findUrl = build(config).findUrl;
     this.#window = parts.window;
     this.#open = parts.open;
     this.#time = parts.time;
@@ -118,7 +120,7 @@ export class EventCounter {
       } else {
         slot.parseErrors++;
         if (this.#parseErrorSamples++ < 5) {
-          this.#log.debug({ line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), file: inRun ? runKey : undefined }, 'not an access-log line (sample)');
+          unparsedLineSample.emit(this.#log, { line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), file: inRun ? runKey : undefined });
         }
         if (inRun) this.#positions.addParseError(runKey);
       }

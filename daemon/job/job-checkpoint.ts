@@ -7,6 +7,7 @@ import type { OpenBatches } from './open-batches.js';
 import type { SlidingWindow } from './sliding-window.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
+import { checkpointFailed, checkpointMigrated, checkpointWrittenAgain, resumedFromCheckpoint } from '../telemetry/index.js';
 
 /** Open batches whose checkpointed counts are at most this many bytes keep them (`savedBytes`). */
 const KEEP_SAVED_BYTES = 64 * 1024;
@@ -116,23 +117,17 @@ export class JobCheckpoint {
     if (loaded?.migratedFrom !== undefined) {
       // The first checkpoint rewrites it in the current format.
       this.#changed = true;
-      this.#log.warn(
-        { checkpointDir: this.#config.checkpointDir, fromFormat: loaded.migratedFrom, toFormat: CHECKPOINT_FORMAT, slots: loaded.slots.length, openBatches: loaded.open.length },
-        `checkpoint migrated from format ${loaded.migratedFrom} to ${CHECKPOINT_FORMAT}`,
-      );
+      checkpointMigrated.emit(this.#log, { checkpointDir: this.#config.checkpointDir, fromFormat: loaded.migratedFrom, toFormat: CHECKPOINT_FORMAT, slots: loaded.slots.length, openBatches: loaded.open.length });
     }
     if (loaded || replayed > 0) {
-      this.#log.info(
-        {
-          checkpointSeq: loaded?.manifest.seq,
-          slots: loaded?.slots.length ?? 0,
-          openSlots: this.#parts.open.size,
-          files: this.#parts.positions.size,
-          walEventsReplayed: replayed,
-          ms: Math.round(performance.now() - started),
-        },
-        'resumed from checkpoint',
-      );
+      resumedFromCheckpoint.emit(this.#log, {
+        checkpointSeq: loaded?.manifest.seq,
+        slots: loaded?.slots.length ?? 0,
+        openSlots: this.#parts.open.size,
+        files: this.#parts.positions.size,
+        walEventsReplayed: replayed,
+        ms: Math.round(performance.now() - started),
+      });
     }
   }
 
@@ -142,12 +137,12 @@ export class JobCheckpoint {
       this.#commit(force, wal);
     } catch (err) {
       if (this.#failures++ === 0) {
-        this.#log.error({ err, checkpointDir: this.#config.checkpointDir }, 'checkpoint failed; counting goes on, files are finished once a checkpoint succeeds; retrying every batch interval');
+        checkpointFailed.emit(this.#log, { err, checkpointDir: this.#config.checkpointDir });
       }
       return false;
     }
     if (this.#failures > 0) {
-      this.#log.warn({ failedAttempts: this.#failures }, 'checkpoint written again');
+      checkpointWrittenAgain.emit(this.#log, { failedAttempts: this.#failures });
       this.#failures = 0;
     }
     return true;

@@ -1,12 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import type { UrlWindowJobConfig } from './url-window-config.js';
+import { build, type UrlWindowJobConfig } from './url-window-config.js';
 import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
 import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
-import { compileUrlParser } from './log-format.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
+import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -64,7 +64,7 @@ export class JobHost {
   /** The job's log format and parser, for the source's warning about a file in another format. */
   get lineCheck(): { readonly format: string; readonly parses: (buf: Buffer, start: number, end: number) => boolean } {
     if (!this.#lineCheck) {
-      const parse = compileUrlParser(this.#config.logFormat, false);
+      const parse = build(this.#config).findUrl;
       const out = { start: 0, end: 0 };
       this.#lineCheck = { format: this.#config.logFormat, parses: (buf, start, end) => parse(buf, start, end, out) };
     }
@@ -109,7 +109,7 @@ export class JobHost {
             break;
           case 'failed':
             if (!started) reject(startFailure(event, this.#key));
-            else this.#log.error({ err: event.message, code: event.code, key: event.key }, 'job failed');
+            else jobFailed.emit(this.#log, { err: event.message, code: event.code, key: event.key });
             // A failure while stopping must not leave the process waiting for the thread.
             if (this.#stopped) void worker.terminate();
             break;
@@ -129,7 +129,7 @@ export class JobHost {
         }
       });
       worker.on('error', (err) => {
-        this.#log.fatal({ err }, 'job thread crashed');
+        jobThreadCrashed.emit(this.#log, { err });
         if (!started) reject(errorOfThreadFailure(threadFailureOf(err), this.#key));
         else process.exit(1);
       });
@@ -146,7 +146,7 @@ export class JobHost {
     if (!worker) return Promise.resolve();
     this.#stopped ??= new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.#log.error({ afterMs: STOP_TIMEOUT_MS }, 'job did not stop in time; ending its thread');
+        jobStopTimedOut.emit(this.#log, { afterMs: STOP_TIMEOUT_MS });
         void worker.terminate();
       }, STOP_TIMEOUT_MS);
       worker.once('exit', () => {

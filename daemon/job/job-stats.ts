@@ -1,34 +1,5 @@
-import type { HistogramSnapshot } from './histogram.js';
-
-export interface JobStats {
-  /** Events received (parsed or not), duplicates excluded. */
-  readonly eventsIn: number;
-  /** Events whose URL is counted in a closed batch (visible in the results). */
-  readonly eventsCounted: number;
-  /** Lines that parsed to no URL, in closed batches. */
-  readonly parseErrors: number;
-  /** Events received again (a sender's retry) and not counted twice. */
-  readonly duplicates: number;
-  /** Event time: events older than the watermark, dropped. */
-  readonly lateEvents: number;
-  readonly windowEndMs: number | undefined;
-  readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
-  /** The last slide's duration and the longest of the last 60, in ms. */
-  readonly slideMs: { last: number; max: number };
-  /** Distinct URLs in the window now. */
-  readonly distinctUrls: number;
-  /** The job thread's JavaScript heap. */
-  readonly heapUsedMb: number;
-  /** Typed arrays and buffers of the job's thread (the interner, the window's slots). */
-  readonly buffersMb: number;
-  /** Durations of slides and of checkpoints, in ms, for /metrics. */
-  readonly slideHistogram: HistogramSnapshot;
-  readonly checkpointHistogram: HistogramSnapshot;
-  /** Avro connections closed at once: refused by `ipFilterRules`, or past `maxConnections`. */
-  readonly refusedConnections: { readonly ipFilter: number; readonly maxConnections: number };
-  /** Results waiting for the database (it failed); 0 normally. */
-  readonly resultsWaiting: number;
-}
+/** Declared with the one stats shape it feeds (telemetry/stats.ts); the job produces it. */
+export type { JobStats } from '../telemetry/stats.js';
 
 /** The counters a checkpoint holds (`late` is absent in checkpoints older than event time). */
 export interface CounterState {

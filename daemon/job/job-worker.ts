@@ -8,6 +8,7 @@ import { ResultsStore } from '../store/index.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { CountsInput } from './partial/counts-input.js';
+import { historyRepaired, resultsDatabaseMigrated } from '../telemetry/index.js';
 
 /**
  * The job in its own thread: decoding, parsing and counting use the second core while the
@@ -44,10 +45,10 @@ function openStore(): ResultsStore | undefined {
 
 function run(store: ResultsStore): void {
   if (store.migration) {
-    log.warn({ database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to }, `results database migrated from schema ${store.migration.from} to ${store.migration.to}`);
+    resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
   }
   if (store.repaired.minutes + store.repaired.hours > 0) {
-    log.info({ database: data.config.database, ...store.repaired }, 'history: wrote the minute and hour rollups that were missing');
+    historyRepaired.emit(log, { database: data.config.database, ...store.repaired });
   }
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);

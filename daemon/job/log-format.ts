@@ -33,7 +33,23 @@ export function compileUrlParser(format: string, stripQueryString: boolean): Url
   };
 }
 
+/**
+ * Compiled parsers of this thread, by format: the config check, the sources' line check and
+ * the counter ask for the same format, and a parser is a pure function (see
+ * url-window-config.ts build() for why each thread compiles its own).
+ */
+const compiled = new Map<string, UrlParser>();
+
 function compileBase(format: string): UrlParser {
+  let parser = compiled.get(format);
+  if (!parser) {
+    parser = compileFormat(format);
+    compiled.set(format, parser);
+  }
+  return parser;
+}
+
+function compileFormat(format: string): UrlParser {
   // combined, common and auto all accept both shapes: the hand-written parser is fastest.
   if (format === 'auto' || format === 'combined' || format === 'common') return findUrl;
   if (format === 'vhost_combined') {

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
+import { resultsWriteFailed, resultsWrittenAgain, rollupFailed } from '../telemetry/index.js';
 
 /**
  * Results per transaction: a replay's catch-up writes ~200,000 per second of work, and a
@@ -75,14 +76,14 @@ export class ResultsOutbox {
     } catch (err) {
       this.#queue = this.#queue.slice(i);
       if (this.#failures++ === 0) {
-        this.#log.error({ err, waiting: this.#queue.length }, 'writing results failed; counting goes on, results and checkpoints wait and are retried every batch interval');
+        resultsWriteFailed.emit(this.#log, { err, waiting: this.#queue.length });
       }
       return false;
     }
     this.#queue = [];
     this.#lastFull = undefined;
     if (this.#failures > 0) {
-      this.#log.warn({ failedAttempts: this.#failures, written: i }, 'results written again; the waiting ones are stored');
+      resultsWrittenAgain.emit(this.#log, { failedAttempts: this.#failures, written: i });
       this.#failures = 0;
     }
     return true;
@@ -97,7 +98,7 @@ export class ResultsOutbox {
     try {
       return this.#sink.rollUp(budgetMs);
     } catch (err) {
-      if (this.#failures++ === 0) this.#log.error({ err }, 'rolling up the history failed; retried every batch interval');
+      if (this.#failures++ === 0) rollupFailed.emit(this.#log, { err });
       return false;
     }
   }

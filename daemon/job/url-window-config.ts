@@ -1,7 +1,7 @@
 import type { PropertyReader, ReadContext } from '../conf/index.js';
 import { readCompressionType, readIpFilter, readKeystore } from '../channel/avro/transport-config.js';
 import type { CompressionType, IpFilterRule } from '../channel/index.js';
-import { compileUrlParser, NAMED_FORMATS } from './log-format.js';
+import { compileUrlParser, NAMED_FORMATS, type UrlParser } from './log-format.js';
 import * as countsInput from './partial/input-config.js';
 import { JOB_INPUTS, type CountsInputConfig } from './partial/input-config.js';
 
@@ -44,6 +44,35 @@ export interface UrlWindowJobConfig {
   readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
   /** Flume's `ipFilter` + `ipFilterRules`: who may connect to the Avro receiver (undefined: anyone). */
   readonly ipFilterRules: readonly IpFilterRule[] | undefined;
+}
+
+/**
+ * What the HTTP server needs of the job (range queries, their defaults and steps, the
+ * format `/api/files/:name/check` tries first): taken from the job's config, passed down
+ * as it is, to the HTTP thread and its results reader.
+ */
+export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> & { readonly logFormat?: string };
+
+export function timingOf(config: UrlWindowJobConfig): JobTiming {
+  return Object.freeze({ batchIntervalMs: config.batchIntervalMs, windowDurationMs: config.windowDurationMs, logFormat: config.logFormat });
+}
+
+/** The job's compiled state (also a counter's: it counts the same lines). */
+export interface BuiltUrlWindowJob {
+  /** Finds a line's URL, its query string cut off with `stripQueryString`. */
+  readonly findUrl: UrlParser;
+}
+
+/**
+ * Builds the compiled state from a checked config. It runs once in every thread that needs
+ * it, not once for all: a config is plain data, posted as it is to the job's worker thread,
+ * but compiled code (the URL parser is a closure) cannot cross threads. The main thread
+ * builds it for the sources' check of a file in another format, the job thread for
+ * counting; compiling is memoised per thread (log-format.ts), so the config check's
+ * compile, in read(), is the main thread's only one.
+ */
+export function build(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>): BuiltUrlWindowJob {
+  return { findUrl: compileUrlParser(config.logFormat, config.stripQueryString) };
 }
 
 /** Reads `<agent>.jobs.<name>.*` of a url-window-count job. */

@@ -15,6 +15,7 @@ import { WindowSlider } from './window-slider.js';
 import { EventCounter } from './event-counter.js';
 import { JobCheckpoint } from './job-checkpoint.js';
 import { JobReceiver } from './job-receiver.js';
+import { avroReceiverListening, checkpointDiscarded, closingBatchFailed, noFinalCheckpoint } from '../telemetry/index.js';
 
 export interface JobStartOptions {
   /** Discard the checkpoint instead of resuming from it. */
@@ -169,7 +170,7 @@ export class UrlWindowJob {
     try {
       if (opts.resetCheckpoint) {
         CheckpointStore.reset(dir);
-        this.#log.warn({ checkpointDir: dir }, 'checkpoint discarded (--reset-checkpoint)');
+        checkpointDiscarded.emit(this.#log, { checkpointDir: dir });
       }
       const { loaded, walSeq, started } = this.#checkpoint.restore();
       const replayed = this.#receiver.replayWal(walSeq);
@@ -177,7 +178,7 @@ export class UrlWindowJob {
       // Idle counts from now: restored open batches wait for their files to resume.
       this.#time.lastArrivalMs = Date.now();
       const port = await this.#receiver.listen();
-      this.#log.info({ bind: this.#config.bind, port }, 'avro receiver listening');
+      avroReceiverListening.emit(this.#log, { bind: this.#config.bind, port });
     } catch (err) {
       this.#lock.release();
       throw err;
@@ -192,7 +193,7 @@ export class UrlWindowJob {
     this.#timer = undefined;
     this.#slider.closeBefore(this.#time.closeLimit(this.#open));
     if (!this.#results.flush() || !this.#checkpoint.tryCommit(true, this.#receiver)) {
-      this.#log.error('no final checkpoint (see the errors above); a restart recounts from the last one');
+      noFinalCheckpoint.emit(this.#log, {});
     }
     this.#receiver.closeWal();
     this.#lock?.release();
@@ -208,7 +209,7 @@ export class UrlWindowJob {
     try {
       this.#slider.closeBefore(this.#time.closeLimit(this.#open));
     } catch (err) {
-      this.#log.error({ err }, 'closing a batch failed; retrying next batch interval');
+      closingBatchFailed.emit(this.#log, { err });
     }
     // Results first: a checkpoint must not get ahead of what the database holds.
     if (this.#results.flush()) {

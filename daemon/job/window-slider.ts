@@ -6,6 +6,7 @@ import type { ResultsOutbox } from './results-outbox.js';
 import type { SlidingWindow } from './sliding-window.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
+import { closingBatchFailed } from '../telemetry/index.js';
 
 /** Told when the state a checkpoint holds has changed. */
 export interface ChangeListener {
@@ -93,7 +94,7 @@ export class WindowSlider {
     try {
       this.closeBefore(limit, false);
     } catch (err) {
-      this.#log.error({ err }, 'closing a batch failed; retrying next batch interval');
+      closingBatchFailed.emit(this.#log, { err });
     }
   }
 

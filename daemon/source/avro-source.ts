@@ -2,7 +2,7 @@ import { AvroReader, AvroRpcServer, type Channel, type DecodedEvents, type Event
 import type { AvroSourceConfig } from './avro-source-config.js';
 import type { InterceptorConfig } from './source-config.js';
 import type { Logger } from '../log.js';
-import { avroCallRefused } from '../telemetry/index.js';
+import { avroCallRefused, avroSourceListening } from '../telemetry/index.js';
 import { intercept } from './interceptors.js';
 
 /**
@@ -36,6 +36,11 @@ export class AvroSource {
     return this.#eventsReceived;
   }
 
+  /** Connections closed at once: refused by `ipFilterRules`, or past the connection limit. */
+  get refusedConnections(): { ipFilter: number; maxConnections: number } {
+    return this.#server.refusedConnections;
+  }
+
   /** The port actually bound (the configured one may be 0). */
   get port(): number {
     return this.#server.port;
@@ -43,7 +48,7 @@ export class AvroSource {
 
   async start(): Promise<void> {
     await this.#server.listen();
-    this.#log.info({ bind: this.#config.bind, port: this.port, compression: this.#config.compressionType }, 'avro source listening');
+    avroSourceListening.emit(this.#log, { bind: this.#config.bind, port: this.port, compression: this.#config.compressionType });
   }
 
   /** Closes the port and every connection; calls not answered yet are resent by their senders. */

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { OpenFile } from './open-file.js';
 import { dropInvalidUtf8, isUtf8, replaceInvalidUtf8, type DecodeErrorPolicy } from './utf8.js';
+import { invalidUtf8, invalidUtf8Stop } from '../telemetry/index.js';
 
 /** A chunk's lines as ranges of `data`: the batcher's input, before or after repair. */
 export interface LineRanges {
@@ -60,10 +61,10 @@ export function repairUtf8(
     file.size = offset;
     file.problem = `line ${line} (byte ${offset}) is not valid UTF-8 (decodeErrorPolicy = FAIL); the ${line - 1} lines before it were read`;
     status.reason = file.problem;
-    log.error({ file: status.path, line, offset }, 'invalid UTF-8: the rest of the file is not read');
+    invalidUtf8Stop.emit(log, { file: status.path, line, offset });
     return { data, starts, ends, count: firstBad };
   }
-  if (file.decodeErrors === 0) log.warn({ file: status.path, line, offset, decodeErrorPolicy: policy }, 'invalid UTF-8');
+  if (file.decodeErrors === 0) invalidUtf8.emit(log, { file: status.path, line, offset, decodeErrorPolicy: policy });
   const fix = policy === 'REPLACE' ? replaceInvalidUtf8 : dropInvalidUtf8;
   const parts: Buffer[] = [];
   const newStarts = new Int32Array(count);

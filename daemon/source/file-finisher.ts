@@ -8,6 +8,7 @@ import { mostlyUnparsed, unparsedSamples } from './format-warning.js';
 import type { OpenFile } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
+import { fileAlreadyCounted, fileCompleted, fileEndedEarly, fileFailed, fileMostlyUnparsed, fileRemovedWhileRead, fileRenamedOnFinish } from '../telemetry/index.js';
 
 /** A file whose content was counted before is renamed with this suffix (`fileIdentity = content`). */
 export const DUPLICATE_SUFFIX = '.DUPLICATE';
@@ -105,7 +106,7 @@ export class FileFinisher {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
           // Removed while read: the open descriptor still read all of it.
           status.reason = 'removed from the spool directory while it was read; all of it was read';
-          this.#log.warn({ file: status.path }, status.reason);
+          fileRemovedWhileRead.emit(this.#log, { file: status.path });
         } else {
           this.fail(status, `all lines delivered, but finishing the file failed: ${(err as Error).message}`);
           return;
@@ -115,17 +116,14 @@ export class FileFinisher {
       this.#files.finish(status, 'completed', status.reason);
       if (status.reason !== recorded) this.#records?.save(status, file.fingerprint);
     }
-    this.#log.info(
-      {
-        file: status.path,
-        lines: status.lines,
-        truncatedLines: status.truncatedLines,
-        parseErrors: status.parseErrors,
-        decodeErrors: file.decodeErrors || undefined,
-        ms: Date.now() - status.startedAt!,
-      },
-      file.problem ? 'file ended early' : 'file completed',
-    );
+    (file.problem ? fileEndedEarly : fileCompleted).emit(this.#log, {
+      file: status.path,
+      lines: status.lines,
+      truncatedLines: status.truncatedLines,
+      parseErrors: status.parseErrors,
+      decodeErrors: file.decodeErrors || undefined,
+      ms: Date.now() - status.startedAt!,
+    });
     this.#positions?.forget(file.key);
   }
 
@@ -156,14 +154,14 @@ export class FileFinisher {
     }
     this.#files.finish(status, 'duplicate', target ? `${reason}; renamed ${path.basename(target)}` : `${reason}; deleted`);
     this.#records!.save(status);
-    this.#log.warn({ file: status.path, duplicateOf: original.name, renamedTo: target }, 'file already counted (same content): not counted again');
+    fileAlreadyCounted.emit(this.#log, { file: status.path, duplicateOf: original.name, renamedTo: target });
   }
 
   /** Marks the file failed, records it and says why; the file itself is left where it is. */
   fail(status: FileStatus, reason: string): void {
     this.#files.finish(status, 'failed', reason);
     this.#records?.save(status);
-    this.#log.error({ file: status.path, reason }, 'file failed');
+    fileFailed.emit(this.#log, { file: status.path, reason });
   }
 
   /** A file that cannot be read is renamed with `failedSuffix`, so it is not tried again. */
@@ -186,7 +184,7 @@ export class FileFinisher {
     let target = status.path + suffix;
     for (let n = 1; existsSync(target); n++) target = `${status.path}.${n}${suffix}`;
     if (target !== status.path + suffix) {
-      this.#log.warn({ file: status.path, renamedTo: target }, `a file named ${status.name} was finished before; this one is renamed ${path.basename(target)}`);
+      fileRenamedOnFinish.emit(this.#log, { file: status.path, renamedTo: target });
     }
     return target;
   }
@@ -201,6 +199,6 @@ export class FileFinisher {
     if (!check || !mostlyUnparsed(status.lines, status.parseErrors)) return;
     const samples = await unparsedSamples(status.path, status.name.endsWith('.gz'), check.parses, this.#config.maxLineLength);
     status.warning = `${status.parseErrors} of ${status.lines} lines did not parse as logFormat ${JSON.stringify(check.format)}: is it another format?`;
-    this.#log.warn({ file: status.path, logFormat: check.format, lines: status.lines, parseErrors: status.parseErrors, samples }, 'most lines of the file did not parse: wrong logFormat?');
+    fileMostlyUnparsed.emit(this.#log, { file: status.path, logFormat: check.format, lines: status.lines, parseErrors: status.parseErrors, samples });
   }
 }

@@ -12,6 +12,7 @@ import { LineScanner } from './line-scanner.js';
 import { SourceStopped, type OpenFile } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
+import { fileChangedWhileRead, fileReadToEnd, fileRemovedBeforeRead, fileResumed, fileStarted, fileStillWritten } from '../telemetry/index.js';
 
 export type ReaderConfig = Pick<SpoolDirSourceConfig, 'maxLineLength' | 'pollDelay' | 'fileIdentity'>;
 
@@ -96,7 +97,7 @@ export class FileReader {
       status.startedAt = Date.now();
       status.size = st.size;
       status.bytesRead = resumeAt;
-      log.info({ file: status.path, bytes: status.size, resumeAt, gzip }, resumeAt > 0 ? 'file resumed' : 'file started');
+      (resumeAt > 0 ? fileResumed : fileStarted).emit(log, { file: status.path, bytes: status.size, resumeAt, gzip });
       if (gzip) {
         const gz = new GunzipSource(status.path);
         source = gz;
@@ -119,7 +120,7 @@ export class FileReader {
         file.fingerprint.full ??= hash?.digestOf(size) ?? (await fullHash(fd, size));
       }
       file.readDone = true;
-      log.debug({ file: status.path, readMs: Date.now() - status.startedAt! }, 'file read to its end');
+      fileReadToEnd.emit(log, { file: status.path, readMs: Date.now() - status.startedAt! });
       await finisher.readToEnd(file);
     } finally {
       source?.close();
@@ -137,7 +138,7 @@ export class FileReader {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       this.#p.files.remove(status.path);
-      this.#p.log.info({ file: status.path }, 'file removed before it was read');
+      fileRemovedBeforeRead.emit(this.#p.log, { file: status.path });
       return undefined;
     }
   }
@@ -150,7 +151,7 @@ export class FileReader {
     const end = await growing.atEnd(file.size, source.position, this.#p.stopping);
     if (end.kind === 'stopped') throw new SourceStopped();
     if (end.kind === 'grew') {
-      if (file.status.size !== end.size) this.#p.log.info({ file: file.status.path, from: file.size, to: end.size }, 'file still being written: reading on');
+      if (file.status.size !== end.size) fileStillWritten.emit(this.#p.log, { file: file.status.path, from: file.size, to: end.size });
       source.extend(end.size);
       file.size = end.size;
       file.status.size = end.size;
@@ -158,7 +159,7 @@ export class FileReader {
       file.size = source.position;
       file.problem = end.problem;
       file.status.reason = end.problem;
-      this.#p.log.error({ file: file.status.path, bytesRead: source.position, reason: end.problem }, 'file changed while it was read');
+      fileChangedWhileRead.emit(this.#p.log, { file: file.status.path, bytesRead: source.position, reason: end.problem });
     }
   }
 
@@ -173,7 +174,7 @@ export class FileReader {
     if (file.size !== Infinity) file.size = source.position;
     file.problem = `${what} while it was read (${before.size} -> ${after.size} bytes); its first ${source.position} bytes were read`;
     file.status.reason = file.problem;
-    this.#p.log.error({ file: file.status.path, before: before.size, after: after.size, bytesRead: source.position }, 'file changed while it was read');
+    fileChangedWhileRead.emit(this.#p.log, { file: file.status.path, before: before.size, after: after.size, bytesRead: source.position });
   }
 
   /** The hot loop: one read, one scan and one `emit` per chunk, nothing per line. */

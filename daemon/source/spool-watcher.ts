@@ -2,6 +2,7 @@ import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
+import { spoolNotRegularFile, spoolWatchFailed, spoolWatchPauseFailed, spoolWatchResumeFailed } from '../telemetry/index.js';
 
 /** What the watcher reports: `found` for a new name, and again when a pending file changes. */
 export interface SpoolWatcherHandlers {
@@ -61,7 +62,7 @@ export class SpoolWatcher {
       const watcher = this.#watcher;
       this.#watcher = undefined;
       await watcher?.close();
-    }).catch((err: unknown) => this.#log.error({ err }, 'pausing the spool directory watch failed'));
+    }).catch((err: unknown) => spoolWatchPauseFailed.emit(this.#log, { err }));
     return this.#change;
   }
 
@@ -69,7 +70,7 @@ export class SpoolWatcher {
   resume(): Promise<void> {
     this.#change = this.#change
       .then(() => (this.#closed || this.#watcher ? undefined : this.#open()))
-      .catch((err: unknown) => this.#log.error({ err }, 'watching the spool directory again failed'));
+      .catch((err: unknown) => spoolWatchResumeFailed.emit(this.#log, { err }));
     return this.#change;
   }
 
@@ -102,7 +103,7 @@ export class SpoolWatcher {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       if (this.#errorsLogged.has(code)) return;
       this.#errorsLogged.add(code);
-      this.#log.error({ err }, 'spool directory watch failed');
+      spoolWatchFailed.emit(this.#log, { err });
     });
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
@@ -126,6 +127,6 @@ export class SpoolWatcher {
     const name = path.basename(p);
     if (this.#skipped.has(name)) return;
     this.#skipped.add(name);
-    this.#log.warn({ file: p, kind }, 'not a regular file: skipped');
+    spoolNotRegularFile.emit(this.#log, { file: p, kind });
   }
 }

@@ -11,6 +11,7 @@ import { SourceStopped } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
 import { SpoolDiscovery } from './spool-discovery.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
+import { watchingSpoolDir } from '../telemetry/index.js';
 
 export { POSITION_HEADER } from '../channel/position-header.js';
 export { DUPLICATE_SUFFIX } from './file-finisher.js';
@@ -104,7 +105,7 @@ export class SpoolDirSource {
     this.files.restore(records.recent(10_000), records.counts());
     await this.#discovery.start();
     this.#readerDone = this.#readLoop();
-    this.#log.info({ spoolDir: this.#config.spoolDir }, 'watching spool directory');
+    watchingSpoolDir.emit(this.#log, { spoolDir: this.#config.spoolDir });
   }
 
   /** Stops taking new files and reading; what was read stays in the channel. */

@@ -129,9 +129,12 @@ export class ResultsReader {
   /** Answers by `n`, valid while the database's data_version stays the same. */
   #cache = new Map<number, string>();
   #cachedVersion = -1;
+  readonly #batchIntervalMs: number;
   #historyReader: HistoryReader | undefined;
 
-  constructor(file: string) {
+  /** `batchIntervalMs`: the job's, which its history rows are keyed by. */
+  constructor(file: string, batchIntervalMs: number) {
+    this.#batchIntervalMs = batchIntervalMs;
     this.#db = openDatabase(file, () => new Database(file, { readonly: true, fileMustExist: true }));
     const latest = this.#db.prepare(
       'SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM latest_window WHERE id = 1',
@@ -149,8 +152,8 @@ export class ResultsReader {
   }
 
   /** Range queries over the history (per-batch counts and their rollups). */
-  history(batchIntervalMs: number): HistoryReader {
-    this.#historyReader ??= new HistoryReader(this.#db, batchIntervalMs);
+  history(): HistoryReader {
+    this.#historyReader ??= new HistoryReader(this.#db, this.#batchIntervalMs);
     return this.#historyReader;
   }
 

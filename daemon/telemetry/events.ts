@@ -1,8 +1,18 @@
+import path from 'node:path';
+import { logEvent } from './log-event.js';
 import { SampledEvent } from './sampled-event.js';
 
 /**
- * The internal events that may come in floods, each declared once: its log line and the
- * reasons it is counted by. All are warnings, logged for the first of every hundred.
+ * Every internal event, declared once: its level, its log line and its fields' type.
+ * A component emits it (`event.emit(log, fields)`), which writes the line and counts it.
+ */
+
+type Err = { readonly err: unknown };
+type Peer = { readonly peer: string };
+
+/**
+ * The events that may come in floods, with the reasons they are counted by (/metrics).
+ * All are warnings, logged for the first of every hundred.
  */
 function declare<R extends string>(message: string, reasons: readonly R[]): () => SampledEvent<R> {
   return () => new SampledEvent({ level: 'warn', message, reasons, logEvery: 100 });
@@ -12,3 +22,105 @@ export const avroConnectionRefusedByIpFilter = declare('avro connection refused 
 export const avroConnectionRefusedByLimit = declare('avro connection refused: too many connections', ['maxConnections']);
 /** An avro source answered FAILED: the call was larger than a transaction, or the channel stayed full. */
 export const avroCallRefused = declare('avro source answered FAILED', ['transactionCapacity', 'channel']);
+
+// The process (main.ts, agent.ts)
+export const flumeSettingsIgnored = logEvent<{ keys: readonly string[] }>('warn', (f) => `Flume settings with no effect in logflow: ${f.keys.join(', ')}`);
+export const startupFailed = logEvent<{ err: { message: string; code: string | undefined } }>('fatal', 'start-up failed');
+export const agentStarted = logEvent<{ agent: string; conf: string }>('info', 'agent started');
+/** Logged last at start: scripts and tests take this line to mean the whole pipeline runs. */
+export const httpListening = logEvent<{ address: string | undefined; httpThread: number | undefined; pipelineNice: number | undefined }>('info', 'http listening');
+export const secondSignal = logEvent<{ signal: string }>('warn', 'second signal: exiting at once');
+export const shuttingDown = logEvent<{ signal: string }>('info', 'shutting down');
+export const stoppedCleanly = logEvent('info', 'stopped cleanly');
+export const shutdownFailed = logEvent<Err>('error', 'shutdown failed');
+
+// Sources
+export const avroSourceListening = logEvent<{ bind: string; port: number; compression: string }>('info', 'avro source listening');
+export const spoolWatchFailed = logEvent<Err>('error', 'spool directory watch failed');
+export const spoolWatchPauseFailed = logEvent<Err>('error', 'pausing the spool directory watch failed');
+export const spoolWatchResumeFailed = logEvent<Err>('error', 'watching the spool directory again failed');
+export const spoolNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: skipped');
+export const watchingSpoolDir = logEvent<{ spoolDir: string }>('info', 'watching spool directory');
+export const fileStarted = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
+export const fileResumed = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
+export const fileReadToEnd = logEvent<{ file: string; readMs: number }>('debug', 'file read to its end');
+export const fileRemovedBeforeRead = logEvent<{ file: string }>('info', 'file removed before it was read');
+export const fileStillWritten = logEvent<{ file: string; from: number; to: number }>('info', 'file still being written: reading on');
+export const fileChangedWhileRead = logEvent<{ file: string; bytesRead: number; reason?: string; before?: number; after?: number }>('error', 'file changed while it was read');
+export const fileAlreadyCounted = logEvent<{ file: string; duplicateOf: string; renamedTo: string | undefined }>('warn', 'file already counted (same content): not counted again');
+export const invalidUtf8Stop = logEvent<{ file: string; line: number; offset: number }>('error', 'invalid UTF-8: the rest of the file is not read');
+export const invalidUtf8 = logEvent<{ file: string; line: number; offset: number; decodeErrorPolicy: string }>('warn', 'invalid UTF-8');
+export const fileRemovedWhileRead = logEvent<{ file: string }>('warn', 'removed from the spool directory while it was read; all of it was read');
+type FileDone = { file: string; lines: number; truncatedLines: number; parseErrors: number | undefined; decodeErrors: number | undefined; ms: number };
+export const fileCompleted = logEvent<FileDone>('info', 'file completed');
+export const fileEndedEarly = logEvent<FileDone>('info', 'file ended early');
+export const fileRenamedOnFinish = logEvent<{ file: string; renamedTo: string }>('warn', (f) => `a file named ${path.basename(f.file)} was finished before; this one is renamed ${path.basename(f.renamedTo)}`);
+export const fileMostlyUnparsed = logEvent<{ file: string; logFormat: string; lines: number; parseErrors: number | undefined; samples: unknown }>('warn', 'most lines of the file did not parse: wrong logFormat?');
+export const fileFailed = logEvent<{ file: string; reason: string }>('error', 'file failed');
+
+// Channels
+export const fileChannelOpened = logEvent<{ events: number; batches: number; segments: number }>('info', 'file channel opened');
+export const fileChannelWriteFailed = logEvent<Err>('error', 'file channel write failed; the puts are refused');
+export const fileChannelTornRecord = logEvent<{ file: string; at: number; bytes: number; last: boolean }>('warn', 'file channel: torn or corrupt record at the end of a data file; cut off');
+export const fileChannelCheckpointFailed = logEvent<Err>('error', 'file channel checkpoint failed; committed batches may be delivered again after a restart');
+export const fileChannelFileDeleted = logEvent<{ file: string }>('debug', 'file channel: data file fully taken; deleted');
+
+// Avro RPC (the job's receiver and avro sources)
+export const avroTlsHandshakeFailed = logEvent<Peer & { err: string }>('warn', 'avro TLS handshake failed (does the client have ssl = true, and trust this certificate?)');
+export const avroConnectionIdle = logEvent<Peer>('info', 'avro connection idle too long; closed');
+export const avroNotDeflate = logEvent<Peer & { err: string }>('warn', 'avro connection closed: the client does not send deflate (set compression-type = deflate on the sender, or remove it here)');
+export const avroConnectionError = logEvent<Peer & { err: string }>('debug', 'avro connection error');
+export const avroHandlerFailed = logEvent<Peer & Err>('error', 'event handler failed; answering FAILED');
+export const avroUnknownMessage = logEvent<Peer & { message: string }>('warn', 'avro call of an unknown message');
+export const avroProtocolError = logEvent<Peer & { err: string }>('warn', 'closing avro connection after a protocol error');
+
+// Sinks (a failure is logged at warn the first time and every 50th, else at debug)
+type Recovered = { after: number };
+type DeliveryFailed = { err: string; retryInMs: number; attempt: number };
+export const avroSinkDeliveringAgain = logEvent<Recovered>('info', 'avro sink delivering again');
+export const avroSinkDeliveryFailed = logEvent<DeliveryFailed>('warn', 'avro sink delivery failed; retrying');
+export const jetstreamSinkDeliveringAgain = logEvent<Recovered>('info', 'jetstream sink delivering again');
+export const jetstreamSinkPublishFailed = logEvent<DeliveryFailed>('warn', 'jetstream sink publish failed; retrying');
+
+// The JetStream bus
+export const streamCreated = logEvent<{ stream: string; subjects: string; replicas: number }>('info', 'stream created');
+export const busReaderRetrying = logEvent<Err & { stream: string; subject: string }>('debug', 'reader failed; retrying');
+
+// The job (main thread side, and its thread)
+export const jobFailed = logEvent<{ err: string; code: string | undefined; key: string | undefined }>('error', 'job failed');
+export const jobThreadCrashed = logEvent<Err>('fatal', 'job thread crashed');
+export const jobStopTimedOut = logEvent<{ afterMs: number }>('error', 'job did not stop in time; ending its thread');
+export const resultsDatabaseMigrated = logEvent<{ database: string; fromVersion: number; toVersion: number }>('warn', (f) => `results database migrated from schema ${f.fromVersion} to ${f.toVersion}`);
+export const historyRepaired = logEvent<{ database: string; minutes: number; hours: number }>('info', 'history: wrote the minute and hour rollups that were missing');
+export const resultsWriteFailed = logEvent<Err & { waiting: number }>('error', 'writing results failed; counting goes on, results and checkpoints wait and are retried every batch interval');
+export const resultsWrittenAgain = logEvent<{ failedAttempts: number; written: number }>('warn', 'results written again; the waiting ones are stored');
+export const rollupFailed = logEvent<Err>('error', 'rolling up the history failed; retried every batch interval');
+export const checkpointDiscarded = logEvent<{ checkpointDir: string }>('warn', 'checkpoint discarded (--reset-checkpoint)');
+export const avroReceiverListening = logEvent<{ bind: string; port: number }>('info', 'avro receiver listening');
+export const noFinalCheckpoint = logEvent('error', 'no final checkpoint (see the errors above); a restart recounts from the last one');
+export const resumedFromCheckpoint = logEvent<{ checkpointSeq: number | undefined; slots: number; openSlots: number; files: number; walEventsReplayed: number; ms: number }>('info', 'resumed from checkpoint');
+export const checkpointMigrated = logEvent<{ checkpointDir: string; fromFormat: number; toFormat: number; slots: number; openBatches: number }>('warn', (f) => `checkpoint migrated from format ${f.fromFormat} to ${f.toFormat}`);
+export const unparsedLineSample = logEvent<{ line: string; file: string | undefined }>('debug', 'not an access-log line (sample)');
+export const closingBatchFailed = logEvent<Err>('error', 'closing a batch failed; retrying next batch interval');
+export const checkpointFailed = logEvent<Err & { checkpointDir: string }>('error', 'checkpoint failed; counting goes on, files are finished once a checkpoint succeeds; retrying every batch interval');
+export const checkpointWrittenAgain = logEvent<{ failedAttempts: number }>('warn', 'checkpoint written again');
+
+// Partial counters and the query node's counts input (JetStream)
+export const countsStreamUnreachable = logEvent<{ err: string }>('warn', 'counts stream not reachable; retrying');
+export const readingPartialCounts = logEvent<{ from: number }>('info', 'reading partial counts');
+export const notAPartialCount = logEvent<{ seq: number; err: string }>('error', 'not a partial count; skipped');
+export const partitionTaken = logEvent<{ resumeAfter: number }>('info', 'partition taken');
+export const partitionFenced = logEvent('warn', 'another counter published for this partition; letting it go');
+export const partialPublishFailed = logEvent<{ err: string; attempt: number }>('warn', 'publishing a partial failed; retrying every batch interval');
+export const counterStarted = logEvent<{ servers: readonly string[]; partitions: number }>('info', 'counter started');
+export const counterTickFailed = logEvent<{ err: string }>('warn', 'counter tick failed; retrying');
+export const counterConnected = logEvent<{ servers: readonly string[]; partitions: number }>('info', 'counter connected');
+export const leaseLost = logEvent<{ partition: number }>('warn', 'lease lost');
+export const partitionReleased = logEvent<{ partition: number }>('info', 'partition released');
+
+// HTTP
+export const httpThreadCrashed = logEvent<Err>('fatal', 'http thread crashed');
+export const pipelineAnswerFailed = logEvent<Err & { what: string }>('error', 'http: the pipeline could not answer');
+export const streamResultsFailed = logEvent<Err>('warn', 'stream: reading the results failed');
+export const dashboardAssetsMissing = logEvent<{ err: { message: string } }>('error', 'dashboard assets not found; / is not served');
+export const requestFailed = logEvent<Err>('error', 'request failed');

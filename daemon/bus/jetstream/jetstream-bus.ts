@@ -3,6 +3,7 @@ import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstre
 import type { Logger } from '../../log.js';
 import { FencedError, type Bus, type BusMessage, type BusReader, type Leases, type PublishOptions, type StreamSpec } from '../bus.js';
 import { JetStreamLeases } from './jetstream-leases.js';
+import { busReaderRetrying, streamCreated } from '../../telemetry/index.js';
 
 /** How long a publish waits for the stream's acknowledgement before it is retried. */
 const PUBLISH_TIMEOUT_MS = 5_000;
@@ -47,7 +48,7 @@ export class JetStreamBus implements Bus {
     }
     try {
       await this.#jsm.streams.add({ name: spec.name, subjects: [spec.subject + '.>'], num_replicas: spec.replicas });
-      this.#log.info({ stream: spec.name, subjects: spec.subject + '.>', replicas: spec.replicas }, 'stream created');
+      streamCreated.emit(this.#log, { stream: spec.name, subjects: spec.subject + '.>', replicas: spec.replicas });
     } catch (err) {
       // Another process created it at the same moment: fine if it exists now.
       await this.#jsm.streams.info(spec.name).catch(() => {
@@ -111,7 +112,7 @@ export class JetStreamBus implements Bus {
           if (stopped) await messages.close();
           await messages.closed();
         } catch (err) {
-          if (!stopped) this.#log.debug({ err, stream, subject }, 'reader failed; retrying');
+          if (!stopped) busReaderRetrying.emit(this.#log, { err, stream, subject });
         }
         if (!stopped) await sleep(500);
       }

@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import avro from 'avsc';
 import { LogflowError } from '../../errors.js';
-import { avroConnectionRefusedByIpFilter, avroConnectionRefusedByLimit } from '../../telemetry/index.js';
+import { avroConnectionError, avroConnectionIdle, avroConnectionRefusedByIpFilter, avroConnectionRefusedByLimit, avroHandlerFailed, avroNotDeflate, avroProtocolError, avroTlsHandshakeFailed, avroUnknownMessage } from '../../telemetry/index.js';
 import { POSITION_HEADER } from '../position-header.js';
 import type { Logger } from '../../log.js';
 import { AvroReader, encodeString } from './binary.js';
@@ -75,7 +75,7 @@ export class AvroRpcServer {
     if (opts.tls) {
       const server = tls.createServer({ pfx: opts.tls.pfx, passphrase: opts.tls.passphrase }, (socket) => this.#accept(socket));
       server.on('tlsClientError', (err, socket) => {
-        opts.logger.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, 'avro TLS handshake failed (does the client have ssl = true, and trust this certificate?)');
+        avroTlsHandshakeFailed.emit(opts.logger, { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message });
       });
       this.#server = server;
     } else {
@@ -124,21 +124,21 @@ export class AvroRpcServer {
     socket.setNoDelay(true);
     this.#sockets.add(socket);
     socket.setTimeout(this.#opts.idleTimeoutMs ?? 60_000, () => {
-      this.#opts.logger.info({ peer }, 'avro connection idle too long; closed');
+      avroConnectionIdle.emit(this.#opts.logger, { peer });
       socket.destroy();
     });
     const conn = new Connection(this, socket, peer);
     if (this.#opts.compressionType === 'deflate') {
       // Flume's avro source answers at level 6 whatever the client's compression-level.
       const wire = deflateWire(socket, DEFAULT_COMPRESSION_LEVEL, (chunk) => conn.onData(chunk), (err) => {
-        this.#opts.logger.warn({ peer, err: err.message }, 'avro connection closed: the client does not send deflate (set compression-type = deflate on the sender, or remove it here)');
+        avroNotDeflate.emit(this.#opts.logger, { peer, err: err.message });
         socket.destroy();
       });
       conn.write = (buf) => wire.write(buf);
     } else {
       socket.on('data', (chunk) => conn.onData(chunk));
     }
-    socket.on('error', (err) => this.#opts.logger.debug({ peer, err: err.message }, 'avro connection error'));
+    socket.on('error', (err) => avroConnectionError.emit(this.#opts.logger, { peer, err: err.message }));
     socket.on('close', () => this.#sockets.delete(socket));
   }
 
@@ -283,17 +283,17 @@ class Connection {
       try {
         status = await this.#server.handle(this.#events, this.#peer);
       } catch (err) {
-        this.#server.logger.error({ peer: this.#peer, err }, 'event handler failed; answering FAILED');
+        avroHandlerFailed.emit(this.#server.logger, { peer: this.#peer, err });
         status = 'FAILED';
       }
       return encodeFrame(frame.serial, response(handshakeBytes, status));
     }
-    this.#server.logger.warn({ peer: this.#peer, message: name }, 'avro call of an unknown message');
+    avroUnknownMessage.emit(this.#server.logger, { peer: this.#peer, message: name });
     return encodeFrame(frame.serial, errorResponse(handshakeBytes, `unknown message: ${name}`));
   }
 
   #fail(err: Error): void {
-    this.#server.logger.warn({ peer: this.#peer, err: err.message }, 'closing avro connection after a protocol error');
+    avroProtocolError.emit(this.#server.logger, { peer: this.#peer, err: err.message });
     this.#socket.destroy();
   }
 }

@@ -3,6 +3,7 @@ import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
 import type { Logger } from '../../log.js';
 import type { CountsInputConfig } from './input-config.js';
 import { decodePartial, type PartialCounts } from './partial-counts.js';
+import { countsStreamUnreachable, notAPartialCount, readingPartialCounts } from '../../telemetry/index.js';
 
 /** What the query node's input needs from the job: where it is, and where to put partials. */
 export interface PartialSink {
@@ -47,20 +48,20 @@ export class CountsInput {
         await this.#bus.ensureStream({ name: c.stream, subject: c.subject, replicas: c.replicas });
         break;
       } catch (err) {
-        this.#log.warn({ err: (err as Error).message }, 'counts stream not reachable; retrying');
+        countsStreamUnreachable.emit(this.#log, { err: (err as Error).message });
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
     if (this.#stopping) return;
     const from = (this.#job.committed(this.#key) ?? 0) + 1;
-    this.#log.info({ from }, 'reading partial counts');
+    readingPartialCounts.emit(this.#log, { from });
     this.#reader = this.#bus!.read(c.stream, `${c.subject}.>`, from, (m) => {
       let partial: PartialCounts;
       try {
         partial = decodePartial(m.data);
       } catch (err) {
         // Not a counter's message (someone published by hand): nothing to count in it.
-        this.#log.error({ seq: m.seq, err: (err as Error).message }, 'not a partial count; skipped');
+        notAPartialCount.emit(this.#log, { seq: m.seq, err: (err as Error).message });
         return;
       }
       this.#job.applyPartial(this.#key, m.seq, partial);

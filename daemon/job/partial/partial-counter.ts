@@ -3,10 +3,11 @@ import os from 'node:os';
 import type { Bus, Leases } from '../../bus/bus.js';
 import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
 import type { Logger } from '../../log.js';
-import { compileUrlParser } from '../log-format.js';
+import { build } from '../url-window-config.js';
 import type { PartialCounterConfig } from './config.js';
 import { PartialBuilder } from './partial-counts.js';
 import { PartitionCounter, type PartitionSettings } from './partition-counter.js';
+import { counterConnected, counterStarted, counterTickFailed, leaseLost, partitionReleased } from '../../telemetry/index.js';
 
 /**
  * The stateless counter (`type = url-count-partial`): owns some of the partitions through
@@ -31,7 +32,7 @@ export class PartialCounter {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ job: config.name, counter: this.#id });
-    const findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
+    const { findUrl } = build(config);
     this.#settings = {
       input: config.input,
       inputSubject: config.inputSubject,
@@ -48,7 +49,7 @@ export class PartialCounter {
 
   /** Returns at once: the cluster may be down; the counter connects and starts when it can. */
   start(): void {
-    this.#log.info({ servers: this.#config.servers, partitions: this.#config.partitions }, 'counter started');
+    counterStarted.emit(this.#log, { servers: this.#config.servers, partitions: this.#config.partitions });
     this.#schedule(0);
   }
 
@@ -65,7 +66,7 @@ export class PartialCounter {
   #schedule(ms: number): void {
     if (this.#stopping) return;
     this.#timer = setTimeout(() => {
-      this.#tick = this.#work().catch((err: Error) => this.#log.warn({ err: err.message }, 'counter tick failed; retrying'));
+      this.#tick = this.#work().catch((err: Error) => counterTickFailed.emit(this.#log, { err: err.message }));
       void this.#tick.then(() => this.#schedule(this.#config.batchIntervalMs));
     }, ms);
   }
@@ -83,7 +84,7 @@ export class PartialCounter {
     await bus.ensureStream({ name: c.input, subject: c.inputSubject, replicas: c.replicas });
     await bus.ensureStream({ name: c.output, subject: c.outputSubject, replicas: c.replicas });
     this.#leases = await bus.leases(c.leaseBucket, c.leaseTimeoutMs, c.replicas);
-    this.#log.info({ servers: c.servers, partitions: c.partitions }, 'counter connected');
+    counterConnected.emit(this.#log, { servers: c.servers, partitions: c.partitions });
   }
 
   /** Renews the leases held, then takes or frees partitions toward this counter's fair share. */
@@ -93,7 +94,7 @@ export class PartialCounter {
     for (const [p, o] of this.#owned) {
       const revision = await leases.renew(leaseKey(p), this.#id, o.revision).catch(() => o.revision);
       if (revision === undefined) {
-        this.#log.warn({ partition: p }, 'lease lost');
+        leaseLost.emit(this.#log, { partition: p });
         await this.#drop(p);
       } else o.revision = revision;
     }
@@ -122,7 +123,7 @@ export class PartialCounter {
     await o.counter.flush();
     this.#owned.delete(p);
     await this.#leases?.release(leaseKey(p)).catch(() => {});
-    this.#log.info({ partition: p }, 'partition released');
+    partitionReleased.emit(this.#log, { partition: p });
   }
 
   /** Lets a partition go without publishing (someone else owns it now). */

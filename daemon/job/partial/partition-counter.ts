@@ -2,6 +2,7 @@ import type { Bus, BusReader } from '../../bus/bus.js';
 import { FencedError } from '../../bus/bus.js';
 import type { Logger } from '../../log.js';
 import { coveredBy, encodePartial, partialId, PartialBuilder, type PartialCounts } from './partial-counts.js';
+import { partialPublishFailed, partitionFenced, partitionTaken } from '../../telemetry/index.js';
 
 /**
  * A partial is cut (at a message boundary) past this many distinct (batch, URL) pairs, about
@@ -59,7 +60,7 @@ export class PartitionCounter {
       pc.#builder.add(m.seq, Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), ts);
       if (pc.#builder.entries >= MAX_ENTRIES) pc.#cut();
     });
-    pc.#log.info({ resumeAfter: covered }, 'partition taken');
+    partitionTaken.emit(pc.#log, { resumeAfter: covered });
     return pc;
   }
 
@@ -98,9 +99,9 @@ export class PartitionCounter {
       } catch (err) {
         if (err instanceof FencedError) {
           this.#fenced = true;
-          this.#log.warn('another counter published for this partition; letting it go');
+          partitionFenced.emit(this.#log, {});
         } else if (this.#failures++ % 50 === 0) {
-          this.#log.warn({ err: (err as Error).message, attempt: this.#failures }, 'publishing a partial failed; retrying every batch interval');
+          partialPublishFailed.emit(this.#log, { err: (err as Error).message, attempt: this.#failures });
         }
         return false;
       }

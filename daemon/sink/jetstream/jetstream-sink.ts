@@ -5,12 +5,8 @@ import { partitionOf, type Bus } from '../../bus/bus.js';
 import { batchHeaders, encodeBatch, POSITION } from '../../bus/event-wire.js';
 import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
 import type { JetStreamSinkConfig } from './config.js';
-import { commitDelivered, sleep, waitForDrain } from '../delivery.js';
-
-const MIN_BACKOFF_MS = 50;
-const MAX_BACKOFF_MS = 2_000;
-/** Takes from the channel in flight at once: publishes of one take run concurrently too. */
-const PIPELINE_DEPTH = 8;
+import { jetstreamSinkDeliveringAgain, jetstreamSinkPublishFailed } from '../../telemetry/index.js';
+import { PipelinedSink, type DeliveryFailure, type DeliverySettings } from '../delivery.js';
 
 interface Message {
   readonly batch: EventBatch;
@@ -20,11 +16,12 @@ interface Message {
   readonly headers: Record<string, string>;
 }
 
-interface InFlight {
-  readonly batches: EventBatch[];
-  readonly messages: Message[];
-  done: Promise<Error | undefined>;
-}
+/** 8 takes from the channel in flight at once: publishes of one take run concurrently too. */
+const DELIVERY: DeliverySettings = {
+  depth: 8,
+  maxBackoffMs: 2_000,
+  events: { recovered: jetstreamSinkDeliveringAgain, failed: jetstreamSinkPublishFailed },
+};
 
 /**
  * Publishes every source batch as one message to `<subject>.<partition>`, the partition
@@ -32,85 +29,29 @@ interface InFlight {
  * message id is the batch's position (`lf.pos`), so a resend after a lost acknowledgement
  * is dropped by the stream itself; the channel commits only after the acknowledgement.
  */
-export class JetStreamSink {
-  readonly name: string;
+export class JetStreamSink extends PipelinedSink<Message[]> {
   readonly #config: JetStreamSinkConfig;
-  readonly #channel: Channel;
-  readonly #log: Logger;
   #bus: Promise<Bus> | undefined;
-  #stopping = false;
-  /** Resolves at stop: a publish waiting for a cluster that is down must not hold the stop. */
-  readonly #stopped: Promise<Error>;
-  #stop: () => void = () => {};
-  #loop: Promise<void> = Promise.resolve();
-  #eventsSent = 0;
-  #failures = 0;
 
   constructor(config: JetStreamSinkConfig, channel: Channel, logger: Logger) {
-    this.name = config.name;
+    super(config, channel, logger, DELIVERY);
     this.#config = config;
-    this.#channel = channel;
-    this.#log = logger.child({ sink: config.name });
-    this.#stopped = new Promise((resolve) => {
-      this.#stop = () => resolve(new Error('stopping'));
-    });
   }
 
-  get eventsSent(): number {
-    return this.#eventsSent;
+  /** Made once per take: a resend keeps the message ids, so the stream drops repeats. */
+  protected prepare(batches: EventBatch[]): Message[] {
+    return batches.filter((b) => b.count > 0).map((b) => this.#message(b));
   }
 
-  start(): void {
-    this.#loop = this.#run();
+  /** A publish waiting for a cluster that is down must not hold the stop. */
+  protected send(messages: Message[]): Promise<DeliveryFailure | undefined> {
+    return Promise.race([this.#publish(messages), this.stopped]);
   }
 
-  /** Delivers what the channel holds (until `deadline`), then closes the connection. */
-  async stop(deadlineMs = 5_000): Promise<void> {
-    await waitForDrain(this.#channel, deadlineMs);
-    this.#stopping = true;
-    this.#stop();
-    this.#channel.interrupt();
-    await this.#loop;
+  protected async closeConnection(): Promise<void> {
     const bus = this.#bus;
     this.#bus = undefined;
     await bus?.then((b) => b.close(), () => {});
-  }
-
-  async #run(): Promise<void> {
-    const pending: InFlight[] = [];
-    let backoff = MIN_BACKOFF_MS;
-    while (!this.#stopping) {
-      while (pending.length < PIPELINE_DEPTH) {
-        const batches = this.#channel.take(this.#config.batchSize);
-        if (batches.length === 0) break;
-        const messages = batches.filter((b) => b.count > 0).map((b) => this.#message(b));
-        pending.push({ batches, messages, done: this.#publish(messages) });
-      }
-      const head = pending[0];
-      if (!head) {
-        await this.#channel.waitForEvents();
-        continue;
-      }
-      const err = await Promise.race([head.done, this.#stopped]);
-      if (!err) {
-        pending.shift();
-        this.#commit(head);
-        if (this.#failures > 0) this.#log.info({ after: this.#failures }, 'jetstream sink delivering again');
-        this.#failures = 0;
-        backoff = MIN_BACKOFF_MS;
-        continue;
-      }
-      // Every message carries its id: resending what was stored already is harmless.
-      await Promise.race([Promise.all(pending.map((p) => p.done)), this.#stopped]);
-      if (this.#stopping) break;
-      this.#failures++;
-      const level = this.#failures === 1 || this.#failures % 50 === 0 ? 'warn' : 'debug';
-      this.#log[level]({ err: err.message, retryInMs: backoff, attempt: this.#failures }, 'jetstream sink publish failed; retrying');
-      await sleep(backoff);
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-      if (this.#stopping) break;
-      for (const p of pending) p.done = this.#publish(p.messages);
-    }
   }
 
   #message(batch: EventBatch): Message {
@@ -123,20 +64,16 @@ export class JetStreamSink {
   }
 
   /** Publishes the messages concurrently; resolves with the first error, never rejects. */
-  #publish(messages: Message[]): Promise<Error | undefined> {
+  #publish(messages: Message[]): Promise<DeliveryFailure | undefined> {
     return this.#connected().then(
       (bus) => Promise.all(messages.map((m) => bus.publish(m.subject, m.data, { id: m.id, headers: m.headers }))),
-    ).then(() => undefined, (err: Error) => err);
-  }
-
-  #commit(call: InFlight): void {
-    this.#eventsSent += commitDelivered(this.#channel, call.batches);
+    ).then(() => undefined, (err: Error): DeliveryFailure => ({ reason: 'error', message: err.message }));
   }
 
   #connected(): Promise<Bus> {
     if (this.#bus) return this.#bus;
     const c = this.#config;
-    const connecting = JetStreamBus.connect(c.servers, `logflow-sink-${c.name}`, this.#log).then(async (bus) => {
+    const connecting = JetStreamBus.connect(c.servers, `logflow-sink-${c.name}`, this.log).then(async (bus) => {
       try {
         await bus.ensureStream({ name: c.stream, subject: c.subject, replicas: c.replicas });
       } catch (err) {

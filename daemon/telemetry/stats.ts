@@ -1,0 +1,129 @@
+import type { HistogramSnapshot } from '../job/histogram.js';
+
+/**
+ * The one stats shape: every figure the pipeline reports, gathered by `agent.stats()`.
+ * `/api/stats` shows it without the `METRICS_ONLY` fields (and so do the dashboard, the
+ * `stats` server-sent event and `logflow status`); `/metrics` renders `METRICS` from it.
+ * A new figure is a field here, a row in `METRICS` (its series name, help, type, labels)
+ * and, when `/api/stats` should not show it, its name in `METRICS_ONLY`; its stage
+ * produces the number (the job's figures are declared here too, in `JobStats`).
+ */
+export interface Stats {
+  /** Events received by the job (parsed or not, duplicates excluded), else read and received by the sources. */
+  readonly eventsIn: number;
+  readonly eventsCounted: number;
+  readonly parseErrors: number;
+  readonly duplicates: number;
+  readonly lateEvents: number;
+  readonly files: FileCounts;
+  readonly channel?: { size: number; capacity: number };
+  readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
+  readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
+  /** Connections the job's Avro receiver closed at once: not allowed by ipFilterRules, or past maxConnections. */
+  readonly receiver?: { refusedConnections: RefusedConnections };
+  /** Slides whose results wait for the database (locked, disk full); 0 when it keeps up. */
+  readonly resultsWaiting?: number;
+  readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
+  // For /metrics only (METRICS_ONLY):
+  /** Lines the spool sources read. */
+  readonly eventsRead?: number;
+  /** Lines the spool sources cut at maxLineLength; absent without spool sources. */
+  readonly truncatedLines?: number;
+  /** Connections the job's receiver and the avro sources closed at once, by reason; absent without either. */
+  readonly avroRefusedConnections?: RefusedConnections;
+  /** Sink deliveries retried, by reason; absent without sinks. */
+  readonly sinkRetries?: { readonly error: number; readonly refused: number };
+  /** Calls the avro sources answered FAILED (the sender resends), by reason; absent without avro sources. */
+  readonly avroCallsRefused?: { readonly transactionCapacity: number; readonly channel: number };
+  readonly slideSeconds?: HistogramSnapshot;
+  readonly checkpointSeconds?: HistogramSnapshot;
+}
+
+/** The job's figures, posted by its thread (job-worker.ts) and gathered into Stats by agent-stats.ts. */
+export interface JobStats {
+  /** Events received (parsed or not), duplicates excluded. */
+  readonly eventsIn: number;
+  /** Events whose URL is counted in a closed batch (visible in the results). */
+  readonly eventsCounted: number;
+  /** Lines that parsed to no URL, in closed batches. */
+  readonly parseErrors: number;
+  /** Events received again (a sender's retry) and not counted twice. */
+  readonly duplicates: number;
+  /** Event time: events older than the watermark, dropped. */
+  readonly lateEvents: number;
+  readonly windowEndMs: number | undefined;
+  readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
+  /** The last slide's duration and the longest of the last 60, in ms. */
+  readonly slideMs: { last: number; max: number };
+  /** Distinct URLs in the window now. */
+  readonly distinctUrls: number;
+  /** The job thread's JavaScript heap. */
+  readonly heapUsedMb: number;
+  /** Typed arrays and buffers of the job's thread (the interner, the window's slots). */
+  readonly buffersMb: number;
+  /** Durations of slides and of checkpoints, in ms, for /metrics. */
+  readonly slideHistogram: HistogramSnapshot;
+  readonly checkpointHistogram: HistogramSnapshot;
+  /** Avro connections closed at once: refused by `ipFilterRules`, or past `maxConnections`. */
+  readonly refusedConnections: { readonly ipFilter: number; readonly maxConnections: number };
+  /** Results waiting for the database (it failed); 0 normally. */
+  readonly resultsWaiting: number;
+}
+
+/** The fields `/api/stats` leaves out. */
+export const METRICS_ONLY = ['eventsRead', 'avroRefusedConnections', 'truncatedLines', 'sinkRetries', 'avroCallsRefused', 'slideSeconds', 'checkpointSeconds'] as const;
+
+/** What `/api/stats` answers (and the dashboard and `logflow status` read). */
+export type ApiStats = Omit<Stats, (typeof METRICS_ONLY)[number]>;
+
+export function apiStats(stats: Stats): ApiStats {
+  const api: Record<string, unknown> = { ...stats };
+  for (const key of METRICS_ONLY) delete api[key];
+  return api as ApiStats;
+}
+
+export type FileCounts = Record<'pending' | 'inProgress' | 'completed' | 'failed', number>;
+export type RefusedConnections = { readonly ipFilter: number; readonly maxConnections: number };
+
+/** One /metrics series: a value, values by one label, or a histogram; undefined leaves it out. */
+export interface MetricSpec {
+  readonly name: string;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly help: string;
+  /** A labelled series: the label's name, and its value for each key of the figure. */
+  readonly label?: { readonly name: string; readonly values: Readonly<Record<string, string>> };
+  readonly value: (s: Stats) => number | Readonly<Record<string, number>> | HistogramSnapshot | undefined;
+}
+
+const reasons = (...names: string[]) => ({ name: 'reason', values: Object.fromEntries(names.map((n) => [n, n])) });
+
+/** Every /metrics series, in the order it is rendered. */
+export const METRICS: readonly MetricSpec[] = [
+  { name: 'logflow_events_read_total', type: 'counter', help: 'Lines the spool source read.', value: (s) => s.eventsRead ?? 0 },
+  { name: 'logflow_events_in_total', type: 'counter', help: 'Events the job received (duplicates excluded).', value: (s) => s.eventsIn },
+  { name: 'logflow_events_counted_total', type: 'counter', help: 'Events whose URL is counted in the published results.', value: (s) => s.eventsCounted },
+  { name: 'logflow_parse_errors_total', type: 'counter', help: 'Lines that were not access-log lines.', value: (s) => s.parseErrors },
+  { name: 'logflow_duplicate_events_total', type: 'counter', help: 'Events received again and not counted twice.', value: (s) => s.duplicates },
+  { name: 'logflow_late_events_total', type: 'counter', help: 'Events older than the watermark, dropped (event-time mode).', value: (s) => s.lateEvents },
+  { name: 'logflow_channel_events', type: 'gauge', help: 'Events held by the memory channel.', value: (s) => s.channel?.size ?? 0 },
+  { name: 'logflow_channel_capacity_events', type: 'gauge', help: 'Capacity of the memory channel.', value: (s) => s.channel?.capacity ?? 0 },
+  {
+    name: 'logflow_files', type: 'gauge', help: 'Files the source has seen, by state.',
+    label: { name: 'state', values: { pending: 'pending', inProgress: 'reading', completed: 'completed', failed: 'failed' } },
+    value: (s) => s.files,
+  },
+  { name: 'logflow_window_urls', type: 'gauge', help: 'Distinct URLs in the current window.', value: (s) => s.window?.distinctUrls ?? 0 },
+  { name: 'logflow_results_waiting', type: 'gauge', help: 'Slides whose results wait for the database (locked, disk full).', value: (s) => s.resultsWaiting ?? 0 },
+  {
+    name: 'logflow_avro_refused_connections_total', type: 'counter', help: "Connections the Avro receivers (the job's, avro sources') closed at once, by reason.",
+    label: reasons('ipFilter', 'maxConnections'), value: (s) => s.avroRefusedConnections,
+  },
+  { name: 'logflow_truncated_lines_total', type: 'counter', help: 'Lines cut at maxLineLength (the rest of the line is dropped).', value: (s) => s.truncatedLines },
+  { name: 'logflow_sink_retries_total', type: 'counter', help: 'Sink deliveries retried, by reason.', label: reasons('error', 'refused'), value: (s) => s.sinkRetries },
+  {
+    name: 'logflow_avro_refused_calls_total', type: 'counter', help: 'Calls the avro sources answered FAILED (resent by the sender), by reason.',
+    label: reasons('transactionCapacity', 'channel'), value: (s) => s.avroCallsRefused,
+  },
+  { name: 'logflow_batch_processing_seconds', type: 'histogram', help: 'Time to close a batch and publish the slide (enter, leave, top, persist).', value: (s) => s.slideSeconds },
+  { name: 'logflow_checkpoint_seconds', type: 'histogram', help: 'Time to write a checkpoint.', value: (s) => s.checkpointSeconds },
+];
