@@ -6,6 +6,7 @@ import type { FileRegistry } from './file-registry.js';
 import { ReadyQueue, type Candidate } from './ready-queue.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
 import { SpoolWatcher } from './spool-watcher.js';
+import { spoolListingFailed } from '../telemetry/index.js';
 
 /**
  * With this many files queued, the watcher pauses until the queue is empty (see
@@ -82,7 +83,7 @@ export class SpoolDiscovery {
         if (stats?.isFile() && !this.#files.get(p)) this.#onAdd(p, stats);
       }
     } catch (err) {
-      this.#log.debug({ err, spoolDir: this.#config.spoolDir }, 'listing the spool failed; retried at the next poll');
+      spoolListingFailed.emit(this.#log, { err, spoolDir: this.#config.spoolDir });
     } finally {
       this.#listing = false;
     }

@@ -38,6 +38,7 @@ export const shutdownFailed = logEvent<Err>('error', 'shutdown failed');
 export const avroSourceListening = logEvent<{ bind: string; port: number; compression: string }>('info', 'avro source listening');
 export const spoolWatchFailed = logEvent<Err>('error', 'spool directory watch failed');
 export const spoolWatchPauseFailed = logEvent<Err>('error', 'pausing the spool directory watch failed');
+export const spoolListingFailed = logEvent<Err & { spoolDir: string }>('debug', 'listing the spool failed; retried at the next poll');
 export const spoolWatchResumeFailed = logEvent<Err>('error', 'watching the spool directory again failed');
 export const spoolNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: skipped');
 export const watchingSpoolDir = logEvent<{ spoolDir: string }>('info', 'watching spool directory');
