@@ -9,8 +9,10 @@ import {
   batchFromLines,
   DecodedEvents,
   encodeAppendBatchFrame,
+  encodeFrame,
   FLUME_PROTOCOL,
   FLUME_PROTOCOL_HASH,
+  NettyFrameDecoder,
   readEventObject,
   type FlumeEvent,
 } from '../daemon/channel/index.js';
@@ -229,5 +231,42 @@ describe('Avro RPC over Netty framing, against avsc', () => {
     assert.equal(outcome, 'closed', 'the server closes a connection whose frame claims more than maxFrameBytes');
     const refusal = lines.map((l) => JSON.parse(l)).find((e) => e.msg === 'closing avro connection after a protocol error');
     assert.match(refusal?.err ?? '', /Netty frame of (at least )?\d+ bytes exceeds the limit of 1024/);
+  });
+});
+
+describe('Netty frame decoder', () => {
+  /** Frames of `sizes` bytes (byte i of frame f is (f * 7 + i) & 255), as one stream cut into `chunk`-byte pieces. */
+  function stream(sizes: number[], chunk: number): { pieces: Buffer[]; payloads: Buffer[] } {
+    const payloads = sizes.map((n, f) => Buffer.from(Array.from({ length: n }, (_, i) => (f * 7 + i) & 255)));
+    const all = Buffer.concat(payloads.map((p, f) => encodeFrame(f, p)));
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < all.length; at += chunk) pieces.push(Buffer.from(all.subarray(at, at + chunk)));
+    return { pieces, payloads };
+  }
+
+  test('frames cut into chunks anywhere come out whole; with reuseBuffers, a frame joined from chunks is joined into memory used again once released, never while held', () => {
+    const sizes = [5, 300_000, 3, 250_000, 0, 270_000, 270_000, 17];
+    for (const chunk of [1, 7, 4096, 65_536, 1 << 20]) {
+      const { pieces, payloads } = stream(sizes, chunk);
+      for (const reuseBuffers of [false, true]) {
+        const decoder = new NettyFrameDecoder(undefined, { reuseBuffers });
+        const seen: { serial: number; copy: Buffer; payload: Buffer; release?: () => void }[] = [];
+        for (const piece of pieces) {
+          decoder.push(piece, (f) => seen.push({ serial: f.serial, copy: Buffer.from(f.payload), payload: f.payload, release: f.release }));
+          // Frames 1 and 3 are handled (released) at once; 5 is held until the end.
+          for (const s of seen) if (s.serial === 1 || s.serial === 3) s.release?.();
+        }
+        assert.deepEqual(seen.map((s) => s.serial), sizes.map((_, f) => f), `chunk ${chunk}`);
+        for (const [f, s] of seen.entries()) {
+          assert.ok(s.copy.equals(payloads[f]!), `frame ${f} as it came out, chunk ${chunk}, reuse ${reuseBuffers}`);
+          if (f !== 1 && f !== 3) assert.ok(s.payload.equals(payloads[f]!), `frame ${f} unchanged while held, chunk ${chunk}, reuse ${reuseBuffers}`);
+        }
+        // (Chunks smaller than the large frames: each of those is joined from several.)
+        if (chunk >= 250_000) continue;
+        const sameMemory = seen[1]!.payload.buffer === seen[3]!.payload.buffer;
+        assert.equal(sameMemory, reuseBuffers, `frame 3 reuses frame 1's memory: chunk ${chunk}, reuse ${reuseBuffers}`);
+        assert.notEqual(seen[5]!.payload.buffer, seen[6]!.payload.buffer, 'a frame still held is not joined over');
+      }
+    }
   });
 });

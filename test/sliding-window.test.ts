@@ -135,6 +135,24 @@ describe('sliding window', () => {
     assert.deepEqual(Object.fromEntries(w.entries()), { '/u198': 1, '/u199': 1 });
   });
 
+  test('a batch that passes by the window (a catch-up) releases the ids nothing else counts, and the window then slides on', () => {
+    const w = new SlidingWindow(3);
+    w.advance(0, w.openBatchFrom([['/in', 2]]), 2);
+    const open = w.openBatchFrom([['/open', 1]]);
+    for (let k = 1; k < 500; k++) {
+      // Each passed batch has a URL of its own, one the window counts and one an open batch counts.
+      const batch = w.openBatchFrom([[`/p${k}`, 1], ['/in', 1], ['/open', 1]]);
+      w.pass(batch);
+      if (k % 50 === 0) w.releaseEmptied(); // (the job does this each tick)
+    }
+    w.releaseEmptied();
+    assert.deepEqual(Object.fromEntries(w.entries()), { '/in': 2 }, 'passed batches are not in the window');
+    assert.equal(w.urls.size, 2, 'only /in (the window) and /open (an open batch) keep their ids');
+    assert.ok(w.urls.idLimit < 60, `ids are reused (${w.urls.idLimit} allocated)`);
+    w.advance(600, open, 1);
+    assert.deepEqual(Object.fromEntries(w.entries()), { '/open': 1 }, 'slot 0 left: the window holds what entered since');
+  });
+
   test('refuses to go back in time', () => {
     const w = new SlidingWindow(2);
     w.advance(5, undefined, 0);

@@ -50,8 +50,15 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     async (req, reply) => {
       const q = historyQuery(deps, reply, req.query);
       if (!q) return reply;
-      const rows = q.results.windows(q.fromMs, q.toMs, req.query.limit);
       const history = q.results.history();
+      const job = q.job;
+      // Event time: the windows along a replayed log are rebuilt from the history's batches
+      // (the job stores no row per slide of a replay); processing time: the stored rows.
+      const newestEndMs = job.time === 'event' && job.history !== false ? q.results.latestTop(0).window?.endMs : undefined;
+      const rows =
+        newestEndMs !== undefined
+          ? history.windows(q.fromMs, q.toMs, req.query.limit, { windowMs: job.windowDurationMs, slideMs: job.slideDurationMs ?? job.batchIntervalMs, newestEndMs })
+          : q.results.windows(q.fromMs, q.toMs, req.query.limit);
       return {
         windows: rows.map((w) => ({
           start: iso(w.startMs),

@@ -39,6 +39,9 @@ export class EventCounter {
   readonly #closer: WatermarkCloser;
   readonly #changes: ChangeListener;
   readonly #log: Logger;
+  /** Event time: the batch the last line of this call went to, and its slot. */
+  #lastSlot = NaN;
+  #lastBatch: OpenBatch | undefined;
   /** Malformed lines logged (at debug level) since the last tick: a few samples each. */
   #parseErrorSamples = 0;
 
@@ -82,6 +85,7 @@ export class EventCounter {
     let runLeft = 0;
     let runKey = '';
     let skipRun = false;
+    this.#lastBatch = undefined;
     for (let i = 0; i < ev.count; i++) {
       const ps = ev.posStarts[i]!;
       if (ps !== -1) {
@@ -129,6 +133,7 @@ export class EventCounter {
       this.#changes.markChanged();
       this.#time.lastArrivalMs = Date.now();
     }
+    this.#lastBatch = undefined;
     if (eventTime) this.#closer.closeBehindWatermark();
     counters.publish();
   }
@@ -161,7 +166,14 @@ export class EventCounter {
       return;
     }
     if (!(ms <= time.maxEventMs)) time.maxEventMs = ms;
-    const slot = open.batch(k);
+    // A log's lines come in time order, ~10 per second of log in a replay: the last line's
+    // batch is most often this one's (valid within one call: closing comes after the loop).
+    let slot = this.#lastBatch;
+    if (k !== this.#lastSlot || slot === undefined) {
+      slot = open.batch(k);
+      this.#lastSlot = k;
+      this.#lastBatch = slot;
+    }
     if (time.pendingParseErrors > 0) {
       slot.parseErrors += time.pendingParseErrors;
       slot.events += time.pendingParseErrors;

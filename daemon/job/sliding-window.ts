@@ -146,6 +146,23 @@ export class SlidingWindow {
     return changed;
   }
 
+  /**
+   * An open batch that closes without entering: in a catch-up it would leave again before
+   * any window that is persisted (its history row is all that is kept of it). Its ids are
+   * released unless the window or an open batch counts them, and it is kept for reuse.
+   * The caller reads what it needs of the batch first.
+   */
+  pass(batch: BatchCounts): void {
+    this.#open.delete(batch);
+    const counts = this.#counts;
+    for (let i = 0; i < batch.size; i++) {
+      const id = batch.touched[i]!;
+      if (!(counts[id]! > 0)) this.#emptied.push(id);
+    }
+    if (this.#emptied.length >= RELEASE_EVERY) this.releaseEmptied();
+    this.#keepSpare(batch);
+  }
+
   /** Rebuilds the window from checkpointed slots (`lastSlot` is the newest that entered). */
   restore(slots: readonly { slot: number; data: Buffer; total: number }[], lastSlot: number | undefined): void {
     this.#clear();
@@ -235,11 +252,14 @@ export class SlidingWindow {
     if (this.#emptied.length >= RELEASE_EVERY) this.releaseEmptied();
     // Spare batches up to SPARE_BYTES: an event-time replay opens a batch per second of log
     // (a new one each allocated and grew its counts to the id space: 1.2 s of 18 s, profile).
-    if (entering && this.#spareBytes + entering.byteLength <= SPARE_BYTES) {
-      this.#spare.push(entering);
-      this.#spareBytes += entering.byteLength;
-    }
+    if (entering) this.#keepSpare(entering);
     return changed;
+  }
+
+  #keepSpare(batch: BatchCounts): void {
+    if (this.#spareBytes + batch.byteLength > SPARE_BYTES) return;
+    this.#spare.push(batch);
+    this.#spareBytes += batch.byteLength;
   }
 
   #add(batch: BatchCounts, total: number): StoredSlot {
@@ -280,7 +300,7 @@ export class SlidingWindow {
     const keep = new Uint8Array(this.urls.idLimit);
     for (const b of this.#open) for (let i = 0; i < b.size; i++) keep[b.touched[i]!] = 1;
     for (const id of emptied) {
-      if (this.#counts[id] !== 0 || keep[id] === 1) continue;
+      if (this.#counts[id]! > 0 || keep[id] === 1) continue; // (an id past the array never entered: 0)
       keep[id] = 1; // (an id emptied twice is released once)
       this.urls.release(id);
     }

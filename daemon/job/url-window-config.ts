@@ -51,10 +51,12 @@ export interface UrlWindowJobConfig {
  * format `/api/files/:name/check` tries first): taken from the job's config, passed down
  * as it is, to the HTTP thread and its results reader.
  */
-export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> & { readonly logFormat?: string };
+export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> &
+  Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history'>> & { readonly logFormat?: string };
 
 export function timingOf(config: UrlWindowJobConfig): JobTiming {
-  return Object.freeze({ batchIntervalMs: config.batchIntervalMs, windowDurationMs: config.windowDurationMs, logFormat: config.logFormat });
+  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat } = config;
+  return Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat });
 }
 
 /** The job's compiled state (also a counter's: it counts the same lines). */

@@ -13,6 +13,13 @@ export interface ChangeListener {
   markChanged(): void;
 }
 
+/**
+ * Event time: batches behind the watermark close once this many windows' worth can (and
+ * at every tick); all but the newest window's then pass by the window.
+ */
+const CATCH_UP_WINDOWS = 8;
+const EMPTY = Buffer.alloc(0);
+
 type SliderConfig = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs' | 'slideDurationMs' | 'topN' | 'history'>;
 
 /**
@@ -30,6 +37,8 @@ export class WindowSlider {
   readonly #results: ResultsOutbox;
   readonly #changes: ChangeListener;
   readonly #log: Logger;
+  /** Event time with the history on: batches of a catch-up pass by the window (`#passBelow`). */
+  readonly #passesOld: boolean;
   /** Whether the window changed since the last slide persisted its top (if not, the top is not recomputed). */
   #changedSinceSlide = true;
   #windowEndMs: number | undefined;
@@ -51,6 +60,7 @@ export class WindowSlider {
     this.#results = parts.results;
     this.#changes = parts.changes;
     this.#log = log;
+    this.#passesOld = parts.time.eventTime && config.history;
   }
 
   /** End of the last window persisted (visible to readers). */
@@ -85,12 +95,17 @@ export class WindowSlider {
    * Event time: closes the batches the watermark has passed as events come, not only at the
    * tick. A replay reads ~27 hours of log per second: waiting for the tick kept ~100,000
    * batches open (one per second of log) and allocated each. The newest slide's batches wait
-   * for the tick, which persists that window's top; the ones closed here persist their rows.
+   * for the tick, which persists that window's top; the ones closed here write their history rows.
    */
   closeBehindWatermark(): void {
     if (Number.isNaN(this.#time.maxEventMs)) return;
     const limit = this.#time.watermarkLimit(this.#open, this.#slideSlots);
-    if (!(limit > this.#open.nextToClose)) return;
+    // With the history on, closing waits for several windows' worth of batches: all but the
+    // newest window's then pass by the window (`#passBelow`). Closed as they came, ~100 per
+    // call (a call of 1,000 lines spans ~100 s of the bench's log), each entered the window
+    // and left it again 300 batches later, and each slide wrote a `windows` row.
+    const wait = this.#passesOld ? CATCH_UP_WINDOWS * this.#window.windowSlots : 1;
+    if (!(limit - this.#open.nextToClose >= wait)) return;
     try {
       this.closeBefore(limit, false);
     } catch (err) {
@@ -98,9 +113,41 @@ export class WindowSlider {
     }
   }
 
+  /**
+   * Event time with the history on: batches below this slot, of those closing below
+   * `limit`, are in no window that will be persisted (the newest one persisted ends at a
+   * slide boundary at or after `limit - slideSlots`, since the limit only grows). They close
+   * into their history row without entering the window; `/api/windows` rebuilds the
+   * windows along the log from those rows.
+   */
+  #passBelow(limit: number): number {
+    return this.#passesOld ? limit - this.#slideSlots - this.#window.windowSlots : -Infinity;
+  }
+
+  /** Closes a batch that passes by the window: its counters and its history row. */
+  #pass(k: number): void {
+    const batch = this.#open.take(k);
+    this.#open.nextToClose++;
+    if (!batch) return;
+    const counters = this.#counters;
+    counters.eventsCounted += batch.events - batch.parseErrors;
+    counters.parseErrors += batch.parseErrors;
+    this.#changes.markChanged();
+    const saved = batch.savedBytes !== undefined && batch.savedEvents === batch.events ? batch.savedBytes : undefined;
+    this.#results.saveBatch({
+      startMs: k * this.#config.batchIntervalMs,
+      events: batch.events,
+      parseErrors: batch.parseErrors,
+      counts: batch.counts.size > 0 ? saved ?? this.#window.encodeBatch(batch.counts) : EMPTY,
+    });
+    this.#window.pass(batch.counts);
+  }
+
   #closeEach(limit: number, newest: boolean): void {
     const open = this.#open;
     const counters = this.#counters;
+    const passBelow = this.#passBelow(limit);
+    while (open.nextToClose < passBelow) this.#pass(open.nextToClose);
     while (open.nextToClose < limit) {
       const started = performance.now();
       const k = open.nextToClose;
@@ -120,8 +167,8 @@ export class WindowSlider {
           this.#slideMs.push(ms);
           this.#slideHistogram.observe(ms);
           if (this.#slideMs.length > 60) this.#slideMs.shift();
-        } else if (this.#time.eventTime) {
-          // A historical log's timeline: every window's row (its top is rebuilt from the history).
+        } else if (this.#time.eventTime && !this.#config.history) {
+          // A historical log's timeline, with no history to rebuild it from: every window's row.
           this.#persist(k, true);
         }
         // (Processing time after a pause: the intermediate slides are skipped.)
@@ -135,7 +182,7 @@ export class WindowSlider {
           startMs: k * this.#config.batchIntervalMs,
           events: batch.events,
           parseErrors: batch.parseErrors,
-          counts: batch.counts.size > 0 ? saved ?? this.#window.encodeSlot(k) : Buffer.alloc(0),
+          counts: batch.counts.size > 0 ? saved ?? this.#window.encodeSlot(k) : EMPTY,
         });
       }
     }

@@ -62,6 +62,7 @@ export class HistoryReader {
   readonly #batchesWithStart: Database.Statement;
   readonly #minuteTotals: Database.Statement;
   readonly #batchTotals: Database.Statement;
+  readonly #firstBatch: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
     this.#urlMinutes = db.prepare(
@@ -70,7 +71,8 @@ export class HistoryReader {
     );
     this.#batchesWithStart = db.prepare('SELECT start_ms AS start, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
     this.#minuteTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM totals WHERE level = 1 AND start_ms >= ? AND start_ms < ?');
-    this.#batchTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM batches WHERE start_ms >= ? AND start_ms < ?');
+    this.#batchTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM batches WHERE start_ms >= ? AND start_ms < ? ORDER BY start_ms');
+    this.#firstBatch = db.prepare('SELECT MIN(start_ms) FROM batches').pluck();
     this.#batchMs = batchIntervalMs;
     this.#frontier = db.prepare('SELECT MAX(start_ms) FROM totals WHERE level = ?').pluck();
     this.#batches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
@@ -119,6 +121,35 @@ export class HistoryReader {
     if (split > from) add(this.#minuteTotals.all(from, split) as { start: number; count: number }[]);
     add(this.#batchTotals.all(split, toMs) as { start: number; count: number }[]);
     return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count }));
+  }
+
+  /**
+   * Event time: the windows along the history, rebuilt from the batch rows (the job does not
+   * store a row per slide of a replay). Every slide end in (afterMs, toMs] after the first
+   * batch and up to `newestEndMs` (the newest window persisted), oldest first, at most
+   * `limit`, each with the events counted in [end - windowMs, end).
+   */
+  windows(afterMs: number, toMs: number, limit: number, opts: { windowMs: number; slideMs: number; newestEndMs: number }): { startMs: number; endMs: number; total: number }[] {
+    const { windowMs, slideMs } = opts;
+    const first = this.#firstBatch.get() as number | null;
+    if (first === null) return [];
+    const last = Math.min(toMs, opts.newestEndMs);
+    const firstEnd = Math.max(floorTo(afterMs, slideMs), floorTo(first, slideMs)) + slideMs;
+    const count = Math.max(0, Math.min(limit, Math.floor((last - firstEnd) / slideMs) + 1));
+    if (count === 0) return [];
+    const lastEnd = firstEnd + (count - 1) * slideMs;
+    const rows = this.#batchTotals.all(firstEnd - windowMs, lastEnd) as { start: number; count: number }[];
+    // A sliding sum over the rows (in start order): rows in [end - windowMs, end).
+    const out: { startMs: number; endMs: number; total: number }[] = [];
+    let total = 0;
+    let entered = 0;
+    let left = 0;
+    for (let end = firstEnd; end <= lastEnd; end += slideMs) {
+      for (; entered < rows.length && rows[entered]!.start < end; entered++) total += rows[entered]!.count;
+      for (; left < entered && rows[left]!.start < end - windowMs; left++) total -= rows[left]!.count;
+      out.push({ startMs: end - windowMs, endMs: end, total });
+    }
+    return out;
   }
 
   /** The top `n` URLs of [fromMs, toMs) (aligned to batch intervals), summed from the history. */

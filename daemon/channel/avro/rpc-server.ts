@@ -27,7 +27,10 @@ import {
  * the next call is not read until the handler has settled the previous one.
  */
 export interface EventHandler {
-  /** Consume `events` synchronously; the returned status is sent once the promise settles. */
+  /**
+   * Consume `events` synchronously; the returned status is sent once the promise settles.
+   * Their bytes are the receiver's again after that: a handler that keeps them copies them.
+   */
   (events: DecodedEvents, peer: string): Status | Promise<Status>;
 }
 
@@ -208,7 +211,9 @@ class Connection {
     this.#server = server;
     this.#socket = socket;
     this.#peer = peer;
-    this.#decoder = new NettyFrameDecoder(server.frameLimits);
+    // Handlers consume a call's events before its status settles (`EventHandler`): the
+    // frame's memory is used again after that.
+    this.#decoder = new NettyFrameDecoder(server.frameLimits, { reuseBuffers: true });
     this.write = (buf) => void socket.write(buf);
   }
 
@@ -240,7 +245,12 @@ class Connection {
     try {
       while (this.#queue.length > 0 && !this.#socket.destroyed) {
         const frame = this.#queue.shift()!;
-        const reply = await this.#call(frame);
+        let reply: Buffer | undefined;
+        try {
+          reply = await this.#call(frame);
+        } finally {
+          frame.release?.();
+        }
         if (reply) this.write(reply);
         if (this.#queue.length <= 16) this.#socket.resume();
       }
