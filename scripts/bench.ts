@@ -10,7 +10,7 @@
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -99,6 +99,30 @@ function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
   // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name; in clock ticks (100 per second).
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds per thread of the process so far (Linux): thread id -> seconds. */
+function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      out.set(tid, (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // (a thread that ended meanwhile)
+    }
+  }
+  return out;
+}
+
+/** The busiest threads between two readings, for the log: "main 1.20 s, 1234 0.80 s, ...". */
+function busiestThreads(pid: number, before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .map(([tid, s]) => [tid === String(pid) ? 'main' : `thread ${tid}`, s - (before.get(tid) ?? 0)] as const)
+    .filter(([, s]) => s >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, s]) => `${name} ${s.toFixed(2)} s`)
+    .join(', ');
 }
 
 function peakRssMb(pid: number): number {
@@ -314,11 +338,13 @@ async function eventTime(work: string): Promise<void> {
     const closing = lines - Math.ceil((lines * (watermark + 1)) / span);
     let maxCheckpoint = 0;
     const cpuBefore = cpuSeconds(d.proc.pid!);
+    const threadsBefore = threadCpuSeconds(d.proc.pid!);
     const t = await ingest(d, dir, file, closing, (s) => {
       maxCheckpoint = Math.max(maxCheckpoint, (s as { checkpoint?: { lastWriteMs: number } }).checkpoint?.lastWriteMs ?? 0);
     }, lines);
     rates[label] = closing / (t.visibleMs / 1000);
     const cpu = cpuSeconds(d.proc.pid!) - cpuBefore;
+    console.error(`  ${label}: CPU by thread: ${busiestThreads(d.proc.pid!, threadsBefore, threadCpuSeconds(d.proc.pid!))}`);
     const steady = watermark === 7200 ? await steadyCheckpointMs(d, dir, Date.UTC(2025, 2, 1) + span * 1000) : undefined;
     // Open batches then: one per second of log within the watermark that has a line.
     const open = Math.min(watermark, Math.round((lines * watermark) / span));

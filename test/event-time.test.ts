@@ -187,6 +187,31 @@ describe('event time', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
+  test('a replayed file is visible as soon as it is read, not at the next batch interval\'s tick', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    // Ticks every 10 s, at multiples of 10 s of the clock.
+    const BI = 10_000;
+    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 0\na1.jobs.j1.batchInterval = 10\na1.jobs.j1.slideDuration = 10\n');
+    mkdirSync(path.join(dir, 'spool'));
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const lines = [...generateLines({ lines: 20_000, urls: 100, seed: 78, startMs: START, spanSeconds: 3 * 3600 })];
+    writeFileSync(path.join(dir, 'replay.tmp'), lines.join('\n') + '\n');
+    // Dropped just after a tick: the next one is 7-9.5 s away, far more than reading the file takes.
+    while (Date.now() % BI < 500 || Date.now() % BI > 3000) await new Promise((r) => setTimeout(r, 50));
+    const nextTick = (Math.floor(Date.now() / BI) + 1) * BI;
+    renameSync(path.join(dir, 'replay.tmp'), path.join(dir, 'spool', 'replay.log'));
+    // All but the watermark's tail (60 s of 3 h, and the last 10 s batch open).
+    const closing = expectedIn(lines, START, START + 3 * 3600_000 - 120_000);
+    const want = [...closing.values()].reduce((a, b) => a + b, 0);
+    const seenAt = await waitFor('the replay to be visible', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return body.eventsCounted >= want ? Date.now() : undefined;
+    }, 30_000);
+    assert.ok(seenAt < nextTick, `visible ${nextTick - seenAt} ms before the tick that was due`);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
   test('flushAfterIdle must be a number of seconds; the error names the key', () => {
     const base = 'a1.sources = r1\na1.channels = c1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\n' +
       'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\n';
