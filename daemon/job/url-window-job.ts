@@ -221,8 +221,10 @@ export class UrlWindowJob {
 
   #quietTick(): void {
     this.#quiet = undefined;
-    // (Not before start has scheduled the first tick, nor after stop.)
-    if (this.#timer === undefined) return;
+    // (Not before start has scheduled the first tick, nor after stop; and not when a tick ran
+    // since the timer was set: a long tick (a minute's rollup of a busy site, ~1 s) holds the
+    // calls back, and this timer, due meanwhile, fired before them, starting tick after tick.)
+    if (this.#timer === undefined || this.#counters.eventsIn - this.#eventsAtLastTick < EARLY_TICK_EVENTS) return;
     clearTimeout(this.#timer);
     this.#tick();
   }

@@ -18,6 +18,13 @@ export interface ChangeListener {
  * at every tick); all but the newest window's then pass by the window.
  */
 const CATCH_UP_WINDOWS = 8;
+/**
+ * ...and while fewer events than this came since the last close. The batches then hold
+ * few URLs each (sparse counts); a busy site's second of log can hold thousands, each batch
+ * past 2,048 URLs indexed by an array over the id space (4 MB at a million URLs): thousands
+ * of those kept open would not fit in memory.
+ */
+const CATCH_UP_MAX_EVENTS = 50_000;
 const EMPTY = Buffer.alloc(0);
 
 type SliderConfig = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs' | 'slideDurationMs' | 'topN' | 'history'>;
@@ -39,6 +46,8 @@ export class WindowSlider {
   readonly #log: Logger;
   /** Event time with the history on: batches of a catch-up pass by the window (`#passBelow`). */
   readonly #passesOld: boolean;
+  /** `eventsIn` at the last close: how many events the open batches may hold since. */
+  #eventsAtClose = 0;
   /** Whether the window changed since the last slide persisted its top (if not, the top is not recomputed). */
   #changedSinceSlide = true;
   #windowEndMs: number | undefined;
@@ -84,6 +93,7 @@ export class WindowSlider {
    * tick, not per call, since 7,200 open batches made it the replay's largest cost).
    */
   closeBefore(limit: number, newest = true): void {
+    this.#eventsAtClose = this.#counters.eventsIn;
     try {
       this.#closeEach(limit, newest);
     } finally {
@@ -104,7 +114,8 @@ export class WindowSlider {
     // newest window's then pass by the window (`#passBelow`). Closed as they came, ~100 per
     // call (a call of 1,000 lines spans ~100 s of the bench's log), each entered the window
     // and left it again 300 batches later, and each slide wrote a `windows` row.
-    const wait = this.#passesOld ? CATCH_UP_WINDOWS * this.#window.windowSlots : 1;
+    // (Not while many events wait: a busy site's batches are large, and their per-batch cost small.)
+    const wait = this.#passesOld && this.#counters.eventsIn - this.#eventsAtClose < CATCH_UP_MAX_EVENTS ? CATCH_UP_WINDOWS * this.#window.windowSlots : 1;
     if (!(limit - this.#open.nextToClose >= wait)) return;
     try {
       this.closeBefore(limit, false);
