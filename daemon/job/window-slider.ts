@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
 import type { JobCounters } from './job-stats.js';
-import type { OpenBatches } from './open-batches.js';
+import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { ResultsOutbox } from './results-outbox.js';
 import type { SlidingWindow } from './sliding-window.js';
 import type { TimeMode } from './time-mode.js';
@@ -144,14 +144,20 @@ export class WindowSlider {
     counters.eventsCounted += batch.events - batch.parseErrors;
     counters.parseErrors += batch.parseErrors;
     this.#changes.markChanged();
+    this.#saveHistoryRow(k, batch, () => this.#window.encodeBatch(batch.counts));
+    this.#window.pass(batch.counts);
+  }
+
+  /** A closed batch's history row; `encode` makes its counts unless a checkpoint made them already. */
+  #saveHistoryRow(k: number, batch: OpenBatch, encode: () => Buffer): void {
+    // A batch unchanged since a checkpoint wrote it has those bytes already; see `savedBytes`.
     const saved = batch.savedBytes !== undefined && batch.savedEvents === batch.events ? batch.savedBytes : undefined;
     this.#results.saveBatch({
       startMs: k * this.#config.batchIntervalMs,
       events: batch.events,
       parseErrors: batch.parseErrors,
-      counts: batch.counts.size > 0 ? saved ?? this.#window.encodeBatch(batch.counts) : EMPTY,
+      counts: batch.counts.size > 0 ? saved ?? encode() : EMPTY,
     });
-    this.#window.pass(batch.counts);
   }
 
   #closeEach(limit: number, newest: boolean): void {
@@ -185,17 +191,7 @@ export class WindowSlider {
         // (Processing time after a pause: the intermediate slides are skipped.)
       }
       // The closed batch's history row: not the slide's work.
-      if (batch && this.#config.history) {
-        // A batch unchanged since a checkpoint wrote it has those bytes already (encodeSlot
-        // would make the same); see `savedBytes`.
-        const saved = batch.savedBytes !== undefined && batch.savedEvents === batch.events ? batch.savedBytes : undefined;
-        this.#results.saveBatch({
-          startMs: k * this.#config.batchIntervalMs,
-          events: batch.events,
-          parseErrors: batch.parseErrors,
-          counts: batch.counts.size > 0 ? saved ?? this.#window.encodeSlot(k) : EMPTY,
-        });
-      }
+      if (batch && this.#config.history) this.#saveHistoryRow(k, batch, () => this.#window.encodeSlot(k));
     }
   }
 
