@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { encodeCounts, ResultsReader, ResultsStore } from '../daemon/store/index.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { expectedCounts } from './helpers/expected-counts.js';
@@ -73,6 +74,38 @@ describe('history after a restart or a gap (issue 12.3)', () => {
         series: [60_000, 3_600_000, 1000].filter((step) => from % step === 0 && to % step === 0).map((step) => sum(history.totalSeries(from, to, step))),
       }),
     );
+    reader.close();
+  });
+
+  test('a rollup transaction that fails (a full disk) is rolled up again: no minute it held is skipped', () => {
+    const file = path.join(tempDir(), 'results.db');
+    const store = new ResultsStore(file);
+    const saved: { startMs: number; n: number }[] = [];
+    const save = (from: number, to: number) => {
+      for (let t = from; t < to; t += 5000) {
+        store.saveBatch({ startMs: t, events: 2, parseErrors: 0, counts: encodeCounts([['/a', 1], [`/m${Math.floor(t / M)}`, 1]]) });
+        saved.push({ startMs: t, n: 2 });
+      }
+    };
+    save(START, START + 5 * M + 5000);
+    // Minutes 0 and 1 roll up in the same transaction, then minute 2 fails: all three are rolled back.
+    const failing = new Database(file);
+    failing.exec(`CREATE TRIGGER disk_full BEFORE INSERT ON totals WHEN NEW.level = 1 AND NEW.start_ms = ${START + 2 * M}
+      BEGIN SELECT RAISE(ABORT, 'injected: database or disk is full'); END`);
+    assert.throws(() => store.rollUp(60_000), /injected/);
+    failing.exec('DROP TRIGGER disk_full');
+    failing.close();
+    save(START + 5 * M + 5000, START + 7 * M);
+    while (store.rollUp(60_000));
+    store.close();
+    const reader = new ResultsReader(file, 1000);
+    const history = reader.history();
+    const want = (from: number, to: number) => saved.filter((b) => b.startMs >= from && b.startMs < to).reduce((a, b) => a + b.n, 0);
+    const sum = (points: { count: number }[]) => points.reduce((a, p) => a + p.count, 0);
+    checkRanges([[START, START + 6 * M], [START + M, START + 3 * M]], want, (from, to) => ({
+      total: history.top(from, to, 10).total,
+      series: [sum(history.totalSeries(from, to, 60_000))],
+    }));
     reader.close();
   });
 

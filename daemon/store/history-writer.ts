@@ -30,6 +30,13 @@ export class HistoryWriter {
   #hourPending: number | undefined;
   /** Rollups written at start because an older version skipped them. */
   repaired = { minutes: 0, hours: 0 };
+  /**
+   * A transaction failed (a full disk...) after this writer moved on in memory: the minutes
+   * it rolled up in that transaction were rolled back. Its place is read again from the
+   * database before the next rollup, which then rolls them up again.
+   */
+  #stale = false;
+  readonly #resume: () => number;
 
   constructor(db: Database.Database, retentionMs: number) {
     const putBatch = db.prepare('INSERT OR REPLACE INTO batches (start_ms, events, parse_errors, counts) VALUES (?, ?, ?, ?)');
@@ -100,7 +107,8 @@ export class HistoryWriter {
       this.#rolledTo = Math.max(this.#rolledTo, to);
     };
 
-    this.#rolledTo = this.#start(db, rollUpMinute, rollUpHour);
+    this.#resume = () => this.#start(db, rollUpMinute, rollUpHour);
+    this.#rolledTo = this.#resume();
 
     const save = (b: BatchResult) => {
       putBatch.run(b.startMs, b.events, b.parseErrors, b.counts);
@@ -144,7 +152,7 @@ export class HistoryWriter {
   }
 
   save(batch: BatchResult): void {
-    this.#save(batch);
+    this.#guard(() => this.#save(batch));
   }
 
   /**
@@ -152,7 +160,29 @@ export class HistoryWriter {
    * remain for the next call.
    */
   rollUp(budgetMs: number): boolean {
-    return this.#rollUp(budgetMs);
+    if (this.#stale) {
+      const repaired = this.repaired;
+      this.#openMinute = undefined;
+      this.#hourPending = undefined;
+      this.#rolledTo = this.#resume();
+      this.repaired = repaired;
+      this.#stale = false;
+    }
+    return this.#guard(() => this.#rollUp(budgetMs));
+  }
+
+  /** The caller's transaction, which held this writer's work, failed. */
+  rolledBack(): void {
+    this.#stale = true;
+  }
+
+  #guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (err) {
+      this.#stale = true;
+      throw err;
+    }
   }
 
   /** Where rolling up resumes; rolls up what an older version skipped. Returns `rolledTo`. */

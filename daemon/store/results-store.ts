@@ -104,7 +104,12 @@ export class ResultsStore implements WindowResultSink {
   }
 
   transaction(write: () => void): void {
-    this.#transaction(write);
+    try {
+      this.#transaction(write);
+    } catch (err) {
+      this.#history?.rolledBack();
+      throw err;
+    }
   }
 
   rollUp(budgetMs: number): boolean {
