@@ -60,9 +60,15 @@ describe('the dashboard in headless Chromium', () => {
         await route.continue();
       });
       await page.goto(daemon.url + '/');
-      const loadMs = await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventEnd);
-      t.diagnostic(`page loaded in ${Math.round(loadMs)} ms`);
-      assert.ok(loadMs < 1000, `loads in under 1 s (${loadMs} ms)`);
+      // What the page costs to load, in what cannot move with the box's load: its requests and
+      // bytes (a load-time bound here failed CI once, at 1,041 ms on a busy 2-core box).
+      const load = await page.evaluate(() => {
+        const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')] as PerformanceResourceTiming[];
+        return { ms: (entries[0] as PerformanceNavigationTiming).loadEventEnd, requests: entries.length, bytes: entries.reduce((a, e) => a + e.decodedBodySize, 0) };
+      });
+      t.diagnostic(`page loaded in ${Math.round(load.ms)} ms: ${load.requests} requests, ${load.bytes} bytes`);
+      assert.ok(load.requests <= 12, `the page and its assets are a few requests (${load.requests})`);
+      assert.ok(load.bytes > 20_000 && load.bytes < 150_000, `the page and its assets are under 150 KB (${load.bytes} bytes)`);
       assert.match((await page.textContent('#bars-empty'))!, /^Loading/);
       assert.match((await page.textContent('#files-empty'))!, /^Loading/);
       releaseStream();
