@@ -232,7 +232,11 @@ export class EventCounter {
       for (const [url, n] of s.urls) slot.counts.add(this.#window.urls.idOfString(url), n);
     }
     if (partial.maxEventMs !== null && !(partial.maxEventMs <= time.maxEventMs)) time.maxEventMs = partial.maxEventMs;
-    if (partial.unplacedErrors > 0) this.#countUnplaced(partial.unplacedErrors);
+    // Lines without a time wait in `pendingParseErrors` until a batch is placed: as a line's
+    // own time places them in `count`, the first partial with slots places them here.
+    const unplaced = partial.unplacedErrors + time.pendingParseErrors;
+    time.pendingParseErrors = 0;
+    if (unplaced > 0) this.#countUnplaced(unplaced);
     this.#changes.markChanged();
     counters.publish();
   }
