@@ -144,19 +144,19 @@ export class WindowSlider {
     counters.eventsCounted += batch.events - batch.parseErrors;
     counters.parseErrors += batch.parseErrors;
     this.#changes.markChanged();
-    this.#saveHistoryRow(k, batch, () => this.#window.encodeBatch(batch.counts));
+    this.#saveHistoryRow(k, batch, false);
     this.#window.pass(batch.counts);
   }
 
-  /** A closed batch's history row; `encode` makes its counts unless a checkpoint made them already. */
-  #saveHistoryRow(k: number, batch: OpenBatch, encode: () => Buffer): void {
+  /** A closed batch's history row, its counts encoded from the window's slot once it `entered`, else from the batch. */
+  #saveHistoryRow(k: number, batch: OpenBatch, entered: boolean): void {
     // A batch unchanged since a checkpoint wrote it has those bytes already; see `savedBytes`.
     const saved = batch.savedBytes !== undefined && batch.savedEvents === batch.events ? batch.savedBytes : undefined;
     this.#results.saveBatch({
       startMs: k * this.#config.batchIntervalMs,
       events: batch.events,
       parseErrors: batch.parseErrors,
-      counts: batch.counts.size > 0 ? saved ?? encode() : EMPTY,
+      counts: batch.counts.size === 0 ? EMPTY : saved ?? (entered ? this.#window.encodeSlot(k) : this.#window.encodeBatch(batch.counts)),
     });
   }
 
@@ -191,7 +191,7 @@ export class WindowSlider {
         // (Processing time after a pause: the intermediate slides are skipped.)
       }
       // The closed batch's history row: not the slide's work.
-      if (batch && this.#config.history) this.#saveHistoryRow(k, batch, () => this.#window.encodeSlot(k));
+      if (batch && this.#config.history) this.#saveHistoryRow(k, batch, true);
     }
   }
 
