@@ -133,7 +133,6 @@ export class EventCounter {
       this.#changes.markChanged();
       this.#time.lastArrivalMs = Date.now();
     }
-    this.#lastBatch = undefined;
     if (eventTime) this.#closer.closeBehindWatermark();
     counters.publish();
   }
@@ -167,7 +166,7 @@ export class EventCounter {
     }
     if (!(ms <= time.maxEventMs)) time.maxEventMs = ms;
     // A log's lines come in time order, ~10 per second of log in a replay: the last line's
-    // batch is most often this one's (valid within one call: closing comes after the loop).
+    // batch is most often this one's (reset at each call: batches close between calls).
     let slot = this.#lastBatch;
     if (k !== this.#lastSlot || slot === undefined) {
       slot = open.batch(k);
