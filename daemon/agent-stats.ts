@@ -55,6 +55,7 @@ export function gatherStats({ job, sources, avroSources, sinks, channels }: Stat
       },
       receiver: { refusedConnections: job.refusedConnections },
       resultsWaiting: job.resultsWaiting,
+      ...(job.resultsDatabase && { resultsDatabase: job.resultsDatabase }),
       slideSeconds: job.slideHistogram,
       checkpointSeconds: job.checkpointHistogram,
     }),

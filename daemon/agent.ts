@@ -74,7 +74,7 @@ export class Agent {
     const http = this.config.http;
     const job = this.config.jobs[0];
     if (http) {
-      this.#http = new HttpHost(http, job && timingOf(job), job?.database, {
+      this.#http = new HttpHost(http, job && timingOf(job), job && { database: job.database, ...(job.postgres && { postgres: job.postgres }) }, {
         stats: () => apiStats(this.stats()),
         files: () => this.#sources.flatMap((s) => s.fileList()),
         metrics: () => this.stats(),

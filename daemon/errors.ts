@@ -25,8 +25,10 @@ const DAEMON_ERROR_CODES = [
   'LF_CHECKPOINT_CORRUPT',
   'LF_CHECKPOINT_INCOMPATIBLE',
   'LF_LOCKED',
-  /** The results database cannot be opened (the message names the file). */
+  /** The results database cannot be opened or used as configured (the message names the file or server, and why). */
   'LF_DATABASE',
+  /** The results database server is not reachable now (refused, gone, starting up): retried, nothing lost. */
+  'LF_DATABASE_UNAVAILABLE',
   /** A worker thread (job or HTTP) failed or ended with no declared error of its own. */
   'LF_THREAD_FAILED',
 ] as const;
@@ -51,6 +53,8 @@ export const HTTP_ERRORS = {
   /** A request that failed inside: answered 500, details only in the log. */
   LF_HTTP_INTERNAL: { status: 500, error: 'Internal Server Error' },
   LF_HTTP_TOO_MANY_STREAMS: { status: 503, error: 'Service Unavailable' },
+  /** The results database server is not reachable (or its tables are not made yet): retry later. */
+  LF_HTTP_STORE_UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; error: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

@@ -7,7 +7,7 @@ import { ConfigError, errorOfThreadFailure, isErrorCode, type ThreadFailure } fr
  */
 
 /** The part of a job's or listener's config a failure points at, relative to its prefix. */
-const FAILED_SETTINGS = ['port', 'bind', 'database', 'checkpointDir'] as const;
+const FAILED_SETTINGS = ['port', 'bind', 'database', 'checkpointDir', 'instance'] as const;
 export type FailedSetting = (typeof FAILED_SETTINGS)[number];
 
 export function isFailedSetting(key: unknown): key is FailedSetting {
@@ -38,7 +38,8 @@ export function listenSetting(err: SystemError): FailedSetting | undefined {
 /** `err` as the error of `prefix.setting` in `file`, with what to do about it. */
 export function settingError(file: string, prefix: string, setting: FailedSetting | 'spoolDir', err: SystemError): ConfigError {
   const key = `${prefix}.${setting}`;
-  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : setting === 'spoolDir' ? undefined : DIRECTORY_HINT;
+  // LF_CONFIG_UNUSABLE: the message says what to do already (a PostgreSQL server's refusal).
+  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : setting === 'spoolDir' || err.code === 'LF_CONFIG_UNUSABLE' ? undefined : DIRECTORY_HINT;
   return new ConfigError('LF_CONFIG_UNUSABLE', `${file}: ${key}: ${err.message}${hint ? `; ${hint}` : ''}`, key);
 }
 
@@ -60,7 +61,7 @@ export async function listening<T>(file: string, prefix: string, start: () => Pr
  * code, or LF_THREAD_FAILED, and names the component's key.
  */
 export function startFailure(f: ThreadFailure, componentKey?: string): Error {
-  const unusable = !isErrorCode(f.code) || f.code === 'LF_DATABASE';
+  const unusable = !isErrorCode(f.code) || f.code === 'LF_DATABASE' || f.code === 'LF_CONFIG_UNUSABLE';
   const setting = isFailedSetting(f.key) ? f.key : listenSetting(f);
   if (unusable && setting) return Object.assign(new Error(f.message), { code: f.code, setting });
   return errorOfThreadFailure(f, componentKey);

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { ResultsReader } from '../store/index.js';
+import type { ResultsQueries } from '../store/results-queries.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
 
@@ -32,7 +32,7 @@ export interface HttpDeps {
    * so a web page cannot read the API through DNS rebinding. Undefined: no check.
    */
   readonly allowedHosts?: readonly string[] | undefined;
-  readonly results: ResultsReader | undefined;
+  readonly results: ResultsQueries | undefined;
   readonly job: JobTiming | undefined;
   /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
   readonly stats: () => ApiStats | Promise<ApiStats>;

@@ -33,7 +33,7 @@ export class HttpHost {
   #threadId: number | undefined;
   #listening: Promise<void> | undefined;
 
-  constructor(config: HttpConfig, job: HttpWorkerData['job'], database: string | undefined, view: PipelineView, logger: Logger) {
+  constructor(config: HttpConfig, job: HttpWorkerData['job'], database: HttpWorkerData['database'], view: PipelineView, logger: Logger) {
     this.#data = { config, job, database };
     this.#view = view;
     this.#log = logger;

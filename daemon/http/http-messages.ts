@@ -1,12 +1,13 @@
 import type { ThreadFailure } from '../errors.js';
 import type { HttpConfig } from './config.js';
 import type { JobTiming } from './deps.js';
+import type { DatabaseSetting } from '../store/database-config.js';
 
 /** What the HTTP thread is started with. */
 export interface HttpWorkerData {
   readonly config: HttpConfig;
-  /** The job's results database (opened read-only in the HTTP thread), when a job runs. */
-  readonly database: string | undefined;
+  /** The job's results database (the HTTP thread reads it on its own connections), when a job runs. */
+  readonly database: DatabaseSetting | undefined;
   readonly job: JobTiming | undefined;
 }
 

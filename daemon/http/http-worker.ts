@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 import { threadFailureOf } from '../errors.js';
 import { createLogger } from '../log.js';
-import { ResultsReader } from '../store/index.js';
+import { openQueries, type ResultsQueries } from '../store/index.js';
 import { threadId } from '../thread-priority.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData, PipelineQuestion } from './http-messages.js';
 import { startHttpServer } from './server.js';
@@ -29,11 +29,11 @@ function ask<T>(what: PipelineQuestion): Promise<T> {
 }
 
 let app: FastifyInstance | undefined;
-let results: ResultsReader | undefined;
+let results: ResultsQueries | undefined;
 
 async function listen(): Promise<void> {
   try {
-    results = data.database === undefined || !data.job ? undefined : new ResultsReader(data.database, data.job.batchIntervalMs);
+    results = data.database === undefined || !data.job ? undefined : openQueries(data.database, data.job);
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
       allowedHosts: data.config.allowedHosts,
@@ -47,7 +47,7 @@ async function listen(): Promise<void> {
     const a = app.server.address();
     post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
   } catch (e) {
-    results?.close();
+    await results?.close();
     post({ type: 'failed', ...threadFailureOf(e) });
     port.close();
   }
@@ -55,7 +55,7 @@ async function listen(): Promise<void> {
 
 async function close(): Promise<void> {
   await app?.close();
-  results?.close();
+  await results?.close();
   post({ type: 'closed' });
   port.close();
 }

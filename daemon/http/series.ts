@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { badParameter } from './errors.js';
-import { historyQuery, rangeProps } from './params.js';
+import { historyQuery, instanceProp, rangeProps } from './params.js';
 
 const MAX_POINTS = 10_000;
 /** Points aimed at when no step is given: enough for a chart, few enough to read fast. */
@@ -14,6 +14,7 @@ const totalsQuery = {
     from: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: an hour before to)' },
     to: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: now)' },
     step: { type: 'number', exclusiveMinimum: 0, maximum: 31_622_400, description: 'seconds per point (default: about 300 points)' },
+    ...instanceProp,
   },
 } as const;
 
@@ -47,30 +48,30 @@ const points = (list: { start: number; count: number }[]) => list.map((p) => ({ 
 
 /** Counts over time: of all URLs (`/api/series`, the events/s chart) and of one (`/api/urls/:url/series`). */
 export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
-  app.get<{ Querystring: { from?: string; to?: string; step?: number } }>(
+  app.get<{ Querystring: { from?: string; to?: string; step?: number; instance?: string } }>(
     '/api/series',
     { schema: { summary: 'Counted events of all URLs per `step` seconds over a range of the history', querystring: totalsQuery } },
     async (req, reply) => {
-      const q = historyQuery(deps, reply, req.query);
+      const q = await historyQuery(deps, reply, req.query);
       if (!q) return reply;
       const batchMs = q.job.batchIntervalMs;
       const asked = req.query.step === undefined ? defaultStepMs(q.toMs - q.fromMs, batchMs) : Math.round(req.query.step * 1000);
       const stepMs = checkStep(reply, asked, batchMs, q);
       if (stepMs === undefined) return reply;
-      const list = q.results.history().totalSeries(q.fromMs, q.toMs, stepMs);
+      const list = await q.results.totalSeries(q.fromMs, q.toMs, stepMs, q.instance);
       return { step: stepMs / 1000, batchInterval: batchMs / 1000, points: points(list) };
     },
   );
 
-  app.get<{ Params: { url: string }; Querystring: { from?: string; to?: string; step: number } }>(
+  app.get<{ Params: { url: string }; Querystring: { from?: string; to?: string; step: number; instance?: string } }>(
     '/api/urls/:url/series',
     { schema: { summary: 'One URL\'s counts over time (the URL percent-encoded in the path)', querystring: urlQuery } },
     async (req, reply) => {
-      const q = historyQuery(deps, reply, req.query);
+      const q = await historyQuery(deps, reply, req.query);
       if (!q) return reply;
       const stepMs = checkStep(reply, Math.round(req.query.step * 1000), q.job.batchIntervalMs, q);
       if (stepMs === undefined) return reply;
-      const list = q.results.history().series(req.params.url, q.fromMs, q.toMs, stepMs);
+      const list = await q.results.series(req.params.url, q.fromMs, q.toMs, stepMs, q.instance);
       return { url: req.params.url, step: stepMs / 1000, points: points(list) };
     },
   );

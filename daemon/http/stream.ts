@@ -58,7 +58,7 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
     parts.set('stats', JSON.stringify({ ...stats, eventsPerSecond: eventsPerSecond(stats) } satisfies StreamStats));
     parts.set('files', JSON.stringify({ files: recentFiles(files) }));
     if (deps.results && deps.job) {
-      const { window, urls } = deps.results.latestTop(topN);
+      const { window, urls } = await deps.results.latestTop(topN, deps.job.instance);
       parts.set('top', JSON.stringify({
         window: window ? { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString() } : null,
         total: window?.total ?? 0,

@@ -5,6 +5,8 @@ import { createLogger } from '../log.js';
 import { listenSetting, type FailedSetting } from '../startup-errors.js';
 import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
+import { PostgresResultsStore } from '../store/postgres/postgres-store.js';
+import type { JobStats } from './job-stats.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { CountsInput } from '../cluster/counts-input.js';
@@ -33,30 +35,42 @@ function settingOf(err: { code?: string; syscall?: string; path?: string; messag
 const fail = (err: unknown) => post({ type: 'failed', ...threadFailureOf(err, settingOf(err as Error)) });
 
 /** The results database, or undefined with the failure posted (a throw here would reach the host without its message). */
-function openStore(): ResultsStore | undefined {
+async function openStore(): Promise<ResultsStore | PostgresResultsStore | undefined> {
+  const c = data.config;
   try {
-    return new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
+    if (c.postgres) {
+      return await PostgresResultsStore.open(
+        c.postgres,
+        { instance: c.instance, where: c.database, batchIntervalMs: c.batchIntervalMs, windowMs: c.windowDurationMs, history: c.history, retentionMs: c.retentionMs },
+        log,
+      );
+    }
+    return new ResultsStore(c.database, { retentionMs: c.retentionMs, history: c.history });
   } catch (err) {
-    // Outside job.start, so reported here, naming the key that sets the file.
-    post({ type: 'failed', ...threadFailureOf(err, 'database') });
+    // Outside job.start, so reported here, naming the key that sets the database (or the instance).
+    post({ type: 'failed', ...threadFailureOf(err, (err as { setting?: string }).setting ?? 'database') });
     return undefined;
   }
 }
 
-function run(store: ResultsStore): void {
-  if (store.migration) {
-    resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
-  }
-  if (store.repaired.minutes + store.repaired.hours > 0) {
-    historyRepaired.emit(log, { database: data.config.database, ...store.repaired });
+function run(store: ResultsStore | PostgresResultsStore): void {
+  if (store instanceof ResultsStore) {
+    if (store.migration) {
+      resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
+    }
+    if (store.repaired.minutes + store.repaired.hours > 0) {
+      historyRepaired.emit(log, { database: data.config.database, ...store.repaired });
+    }
   }
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
-  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
-  job.onTick(() => post({ type: 'stats', stats: job.stats() }));
+  // A server's store adds whether it is connected, for /metrics.
+  const stats = (): JobStats => (store instanceof PostgresResultsStore ? { ...job.stats(), resultsDatabase: store.status } : job.stats());
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: stats() }));
+  job.onTick(() => post({ type: 'stats', stats: stats() }));
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
-  setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
+  setInterval(() => post({ type: 'stats', stats: stats() }), 100).unref();
 
   // A query node (`input = jetstream`) reads partial counts once its checkpoint is restored.
   const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
@@ -65,8 +79,8 @@ function run(store: ResultsStore): void {
     if (cmd.type === 'forget') job.forget(cmd.key);
     else if (cmd.type === 'stop') {
       void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
-        () => {
-          store.close();
+        async () => {
+          await store.close();
           post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
           port.close();
         },
@@ -78,13 +92,12 @@ function run(store: ResultsStore): void {
   job.start(data.options).then(
     () => input?.start(),
   ).then(
-    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
-    (err: Error) => {
-      store.close();
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: stats() }),
+    async (err: Error) => {
+      await store.close();
       fail(err);
     },
   );
 }
 
-const opened = openStore();
-if (opened) run(opened);
+void openStore().then((opened) => opened && run(opened));

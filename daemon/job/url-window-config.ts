@@ -5,6 +5,7 @@ import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
 import { readLogFormat } from '../logformat/log-format-config.js';
 import * as countsInput from '../cluster/counts-input-config.js';
 import { JOB_INPUTS, type CountsInputConfig } from '../cluster/counts-input-config.js';
+import { readDatabase, type PostgresConfig } from '../store/database-config.js';
 
 export interface UrlWindowJobConfig {
   readonly name: string;
@@ -18,7 +19,12 @@ export interface UrlWindowJobConfig {
   readonly windowDurationMs: number;
   readonly slideDurationMs: number;
   readonly checkpointDir: string;
+  /** The SQLite file, or (with `postgres`) the PostgreSQL URL without its password: what logs and errors show. */
   readonly database: string;
+  /** `database = postgres://...`: the results go to this PostgreSQL server. */
+  readonly postgres?: PostgresConfig;
+  /** The name this job's results are stored under (several writers can share a PostgreSQL database); default: the agent's name. */
+  readonly instance: string;
   /** How many URLs of each window are persisted (the most `/api/top?n=` can ask for). */
   readonly topN: number;
   /** `auto`, `combined`, `common`, `vhost_combined`, or an Apache/nginx format string. */
@@ -52,12 +58,12 @@ export interface UrlWindowJobConfig {
  * format `/api/files/:name/check` tries first): taken from the job's config, passed down
  * as it is, to the HTTP thread and its results reader.
  */
-export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> &
+export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs' | 'instance'> &
   Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history'>> & { readonly logFormat?: string };
 
 export function timingOf(config: UrlWindowJobConfig): JobTiming {
-  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat } = config;
-  return Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat });
+  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, instance } = config;
+  return Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, instance });
 }
 
 /** The job's compiled state (also a counter's: it counts the same lines). */
@@ -76,6 +82,15 @@ export interface BuiltUrlWindowJob {
  */
 export function build(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>): BuiltUrlWindowJob {
   return { findUrl: compileUrlParser(config.logFormat, config.stripQueryString) };
+}
+
+/** `instance`: a name for the job's rows in a shared database; the agent's name by default. */
+function readInstance(r: PropertyReader, p: string): string {
+  const name = r.string(p + '.instance', p.slice(0, p.indexOf('.')));
+  if (!/^[A-Za-z0-9_.-]{1,63}$/.test(name)) {
+    throw r.bad(r.raw(p + '.instance') ?? { key: p + '.instance', value: name, line: 0 }, '1 to 63 letters, digits, `_`, `.` or `-` (the agent name is the default)');
+  }
+  return name;
 }
 
 /** Reads `<agent>.jobs.<name>.*` of a url-window-count job. */
@@ -106,7 +121,8 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     windowDurationMs,
     slideDurationMs,
     checkpointDir: resolve(r.string(p + '.checkpointDir', 'checkpoint')),
-    database: resolve(r.string(p + '.database', 'data/results.db')),
+    ...readDatabase(r, p + '.database', 'data/results.db', resolve),
+    instance: readInstance(r, p),
     topN: r.int(p + '.topN', 1000, 1, 100_000),
     logFormat: readLogFormat(r, p + '.logFormat'),
     stripQueryString: r.bool(p + '.stripQueryString', false),

@@ -2,11 +2,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { UrlCount } from '../counts/index.js';
-import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
+import type { BatchResult, ResultItem, WindowResult, WindowResultSink } from './window-results.js';
 import { LogflowError } from '../errors.js';
 import { HISTORY_SCHEMA, HistoryReader } from './history.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
+import type { LatestWindow } from './results-queries.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS latest_window (
@@ -31,12 +32,7 @@ CREATE TABLE IF NOT EXISTS windows (
 );
 `;
 
-export interface LatestWindow {
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly total: number;
-  readonly distinctUrls: number;
-}
+export type { LatestWindow };
 
 /**
  * Results in SQLite (WAL, so HTTP readers never wait for the writer). Each slide is one
@@ -98,6 +94,16 @@ export class ResultsStore implements WindowResultSink {
   /** Minute and hour rollups that were missing at start and were written. */
   get repaired(): { minutes: number; hours: number } {
     return this.#history?.repaired ?? { minutes: 0, hours: 0 };
+  }
+
+  /** The job's results, in order, in one transaction. */
+  write(items: readonly ResultItem[]): void {
+    this.transaction(() => {
+      for (const item of items) {
+        if (item.kind === 'batch') this.saveBatch(item.batch);
+        else this.saveWindow(item.result);
+      }
+    });
   }
 
   saveWindow(result: WindowResult): void {

@@ -22,16 +22,22 @@ export interface BatchResult {
   readonly counts: Buffer;
 }
 
-/** The port the job writes through; the store implements it (the job never imports SQLite). */
+/** One result, in the order the job made it. */
+export type ResultItem = { readonly kind: 'batch'; readonly batch: BatchResult } | { readonly kind: 'window'; readonly result: WindowResult };
+
+/**
+ * The port the job writes through; each store implements it (the job never imports a
+ * driver). `write` stores the items in order as one transaction, all or nothing: a replay
+ * closes thousands of batches per second, and one transaction each was the whole cost.
+ * Saving a batch again replaces it, so a recount after a crash does not add twice.
+ *
+ * SQLite's client is synchronous: its `write` returns when the rows are committed. A
+ * server's is not: `write` returns a promise, and the job closes no batch and writes no
+ * checkpoint until it settles (ResultsOutbox, UrlWindowJob's tick), so a checkpoint never
+ * gets ahead of what the database holds.
+ */
 export interface WindowResultSink {
-  saveWindow(result: WindowResult): void;
-  /** Records a closed batch in the history; saving the same batch again replaces it. */
-  saveBatch(batch: BatchResult): void;
-  /**
-   * Runs `write` (calls of the two above) as one transaction, all or nothing. A replay
-   * closes thousands of batches per second: one transaction each was the whole cost.
-   */
-  transaction?(write: () => void): void;
+  write(items: readonly ResultItem[]): void | Promise<void>;
   /** Background work on what is stored (history rollups) for about `budgetMs`; true if some remains. */
-  rollUp?(budgetMs: number): boolean;
+  rollUp?(budgetMs: number): boolean | Promise<boolean>;
 }

@@ -23,6 +23,8 @@ export interface Stats {
   readonly receiver?: { refusedConnections: RefusedConnections };
   /** Slides whose results wait for the database (locked, disk full); 0 when it keeps up. */
   readonly resultsWaiting?: number;
+  /** A PostgreSQL results database: connected or not, reconnects tried. */
+  readonly resultsDatabase?: { readonly up: boolean; readonly retries: number };
   readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
   // For /metrics only (METRICS_ONLY):
   /** Lines the spool sources read. */
@@ -68,6 +70,8 @@ export interface JobStats {
   readonly refusedConnections: { readonly ipFilter: number; readonly maxConnections: number };
   /** Results waiting for the database (it failed); 0 normally. */
   readonly resultsWaiting: number;
+  /** A PostgreSQL store: whether it is connected, and how many reconnects it tried. */
+  readonly resultsDatabase?: { readonly up: boolean; readonly retries: number };
 }
 
 /** The fields `/api/stats` leaves out. */
@@ -114,6 +118,11 @@ export const METRICS: readonly MetricSpec[] = [
   },
   { name: 'logflow_window_urls', type: 'gauge', help: 'Distinct URLs in the current window.', value: (s) => s.window?.distinctUrls ?? 0 },
   { name: 'logflow_results_waiting', type: 'gauge', help: 'Slides whose results wait for the database (locked, disk full).', value: (s) => s.resultsWaiting ?? 0 },
+  {
+    name: 'logflow_results_database_up', type: 'gauge', help: 'Whether the job is connected to its PostgreSQL results database (absent with SQLite).',
+    value: (s) => (s.resultsDatabase === undefined ? undefined : s.resultsDatabase.up ? 1 : 0),
+  },
+  { name: 'logflow_results_database_reconnects_total', type: 'counter', help: 'Reconnects to the PostgreSQL results database tried (absent with SQLite).', value: (s) => s.resultsDatabase?.retries },
   {
     name: 'logflow_avro_refused_connections_total', type: 'counter', help: "Connections the Avro receivers (the job's, avro sources') closed at once, by reason.",
     label: reasons('ipFilter', 'maxConnections'), value: (s) => s.avroRefusedConnections,

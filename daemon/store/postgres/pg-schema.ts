@@ -1,0 +1,191 @@
+import type pg from 'pg';
+import { LogflowError } from '../../errors.js';
+import { HOUR, MINUTE } from '../history.js';
+
+/**
+ * The PostgreSQL schema, as numbered migrations. Each runs once, in its own transaction
+ * with the version it stamps (`logflow_schema_migrations`), under a lock, so that several
+ * daemons starting against one database at once migrate it once. Tables and views go in
+ * the first schema of the user's search_path (normally `public`); every name starts with
+ * `logflow_`. Every row carries its writer's `instance` (a1.jobs.<job>.instance).
+ *
+ * Readers (Grafana, psql) should use the views, which stay stable across migrations:
+ * - `logflow_counts(dimension, key, minute, count, bytes)`: one row per dimension, key and
+ *   minute, all instances summed (`logflow_counts_by_instance` keeps them apart);
+ * - `logflow_counts_hourly(dimension, key, hour, count, bytes)` (and `_by_instance`);
+ * - `logflow_top(instance, dimension, rank, key, count, window_start, window_end)`: each
+ *   instance's newest window and its most counted keys.
+ * The tables behind them are the job's: per-batch key counts (`logflow_batch_keys`), rolled
+ * up behind into minute and hour rows (`logflow_rollups`), with `logflow_dirty` marking the
+ * buckets whose rollup is missing or stale (the views read those from the finer rows).
+ */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/** `start_ms` floored to `size` (`%` truncates towards zero: times before 1970 are negative). */
+export function floorSql(column: string, size: number): string {
+  return `(${column} - ((${column} % ${size}) + ${size}) % ${size})`;
+}
+
+const V1 = `
+CREATE TABLE logflow_instances (
+  instance text PRIMARY KEY,
+  batch_interval_ms bigint NOT NULL,
+  window_ms bigint NOT NULL,
+  host text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamptz NOT NULL
+);
+CREATE TABLE logflow_latest_window (
+  instance text PRIMARY KEY,
+  start_ms bigint NOT NULL,
+  end_ms bigint NOT NULL,
+  total bigint NOT NULL,
+  distinct_urls bigint NOT NULL
+);
+CREATE TABLE logflow_latest_top (
+  instance text NOT NULL,
+  dimension text NOT NULL,
+  rank integer NOT NULL,
+  key text NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (instance, dimension, rank)
+);
+CREATE TABLE logflow_windows (
+  instance text NOT NULL,
+  end_ms bigint NOT NULL,
+  start_ms bigint NOT NULL,
+  total bigint NOT NULL,
+  distinct_urls bigint NOT NULL,
+  PRIMARY KEY (instance, end_ms)
+);
+CREATE TABLE logflow_batches (
+  instance text NOT NULL,
+  start_ms bigint NOT NULL,
+  events bigint NOT NULL,
+  parse_errors bigint NOT NULL,
+  PRIMARY KEY (instance, start_ms)
+);
+CREATE TABLE logflow_batch_keys (
+  instance text NOT NULL,
+  start_ms bigint NOT NULL,
+  dimension text NOT NULL,
+  keys text[] NOT NULL,
+  counts bigint[] NOT NULL,
+  PRIMARY KEY (instance, start_ms, dimension)
+);
+CREATE TABLE logflow_rollups (
+  instance text NOT NULL,
+  level smallint NOT NULL,
+  start_ms bigint NOT NULL,
+  dimension text NOT NULL,
+  key text NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (instance, level, start_ms, dimension, key)
+);
+CREATE INDEX logflow_rollups_by_key ON logflow_rollups (dimension, key, level, start_ms);
+CREATE TABLE logflow_rollup_totals (
+  instance text NOT NULL,
+  level smallint NOT NULL,
+  start_ms bigint NOT NULL,
+  events bigint NOT NULL,
+  parse_errors bigint NOT NULL,
+  PRIMARY KEY (instance, level, start_ms)
+);
+CREATE TABLE logflow_dirty (
+  instance text NOT NULL,
+  level smallint NOT NULL,
+  start_ms bigint NOT NULL,
+  PRIMARY KEY (instance, level, start_ms)
+);
+
+CREATE VIEW logflow_counts_by_instance AS
+  SELECT r.instance, r.dimension, r.key, to_timestamp(r.start_ms / 1000.0) AS minute, r.count, NULL::bigint AS bytes
+    FROM logflow_rollups r
+   WHERE r.level = 1
+     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level = 1 AND d.start_ms = r.start_ms)
+  UNION ALL
+  SELECT b.instance, b.dimension, u.key, to_timestamp(m.minute / 1000.0), sum(u.count)::bigint, NULL::bigint
+    FROM logflow_batch_keys b
+    CROSS JOIN LATERAL (SELECT ${floorSql('b.start_ms', MINUTE)} AS minute) m
+    CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
+   WHERE EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = b.instance AND d.level = 1 AND d.start_ms = m.minute)
+   GROUP BY b.instance, b.dimension, u.key, m.minute;
+
+CREATE VIEW logflow_counts AS
+  SELECT dimension, key, minute, sum(count)::bigint AS count, sum(bytes)::bigint AS bytes
+    FROM logflow_counts_by_instance GROUP BY dimension, key, minute;
+
+CREATE VIEW logflow_counts_hourly_by_instance AS
+  SELECT r.instance, r.dimension, r.key, to_timestamp(r.start_ms / 1000.0) AS hour, r.count, NULL::bigint AS bytes
+    FROM logflow_rollups r
+   WHERE r.level = 2
+     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level = 2 AND d.start_ms = r.start_ms)
+  UNION ALL
+  SELECT c.instance, c.dimension, c.key, date_trunc('hour', c.minute) AS hour, sum(c.count)::bigint, sum(c.bytes)::bigint
+    FROM logflow_counts_by_instance c
+   WHERE EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = c.instance AND d.level = 2
+                  AND d.start_ms = ${floorSql('(extract(epoch FROM c.minute) * 1000)::bigint', HOUR)})
+   GROUP BY c.instance, c.dimension, c.key, date_trunc('hour', c.minute);
+
+CREATE VIEW logflow_counts_hourly AS
+  SELECT dimension, key, hour, sum(count)::bigint AS count, sum(bytes)::bigint AS bytes
+    FROM logflow_counts_hourly_by_instance GROUP BY dimension, key, hour;
+
+CREATE VIEW logflow_top AS
+  SELECT t.instance, t.dimension, t.rank, t.key, t.count,
+         to_timestamp(w.start_ms / 1000.0) AS window_start, to_timestamp(w.end_ms / 1000.0) AS window_end
+    FROM logflow_latest_top t JOIN logflow_latest_window w USING (instance);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'results, history (batches, minute and hour rollups) and the views, per instance', sql: V1 },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
+
+/** Held while migrating: several daemons may start against one database at once. */
+const MIGRATION_LOCK = 0x6c6f67666c6f77n; // "logflow"
+
+/** What migrating did, for the log (undefined: nothing to do, or a new database). */
+export interface PgMigration {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Brings the schema to SCHEMA_VERSION; refuses one written by a newer logflow. `where`
+ * names the database in errors.
+ */
+export async function migrate(client: pg.ClientBase, where: string, upTo: number = SCHEMA_VERSION): Promise<PgMigration | undefined> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS logflow_schema_migrations (
+      version integer PRIMARY KEY,
+      description text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const found = Number((await client.query('SELECT COALESCE(MAX(version), 0) AS v FROM logflow_schema_migrations')).rows[0].v);
+    if (found > SCHEMA_VERSION) {
+      throw new LogflowError(
+        'LF_CHECKPOINT_INCOMPATIBLE',
+        `the results database ${where} has schema version ${found}, written by a newer logflow; this one reads versions up to ${SCHEMA_VERSION}. ` +
+          'Run the logflow that wrote it, or point a1.jobs.<job>.database at another database.',
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= found || m.version > upTo) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO logflow_schema_migrations (version, description) VALUES ($1, $2)', [m.version, m.description]);
+    }
+    await client.query('COMMIT');
+    return found > 0 && found < upTo ? { from: found, to: upTo } : undefined;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
