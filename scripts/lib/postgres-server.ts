@@ -80,6 +80,7 @@ export class PostgresServer {
 
   /** (Re)starts the server on its port and waits until it takes connections. */
   async begin(): Promise<void> {
+    if (this.#running) return;
     run(path.join(PG_BIN!, 'pg_ctl'), [
       '-D', path.join(this.dir, 'data'), '-l', path.join(this.dir, 'server.log'), '-w', '-t', '60',
       '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`,

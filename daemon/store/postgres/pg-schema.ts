@@ -102,38 +102,46 @@ CREATE TABLE logflow_dirty (
   PRIMARY KEY (instance, level, start_ms)
 );
 
-CREATE VIEW logflow_counts_by_instance AS
-  SELECT r.instance, r.dimension, r.key, to_timestamp(r.start_ms / 1000.0) AS minute, r.count, NULL::bigint AS bytes
+-- Minute rows: the rollup where it is current, else summed from the minute's batches.
+CREATE VIEW logflow_minute_rows AS
+  SELECT r.instance, r.dimension, r.key, r.start_ms, r.count
     FROM logflow_rollups r
    WHERE r.level = 1
      AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level = 1 AND d.start_ms = r.start_ms)
   UNION ALL
-  SELECT b.instance, b.dimension, u.key, to_timestamp(m.minute / 1000.0), sum(u.count)::bigint, NULL::bigint
+  SELECT b.instance, b.dimension, u.key, m.start_ms, SUM(u.count)::bigint
     FROM logflow_batch_keys b
-    CROSS JOIN LATERAL (SELECT ${floorSql('b.start_ms', MINUTE)} AS minute) m
+    CROSS JOIN LATERAL (SELECT ${floorSql('b.start_ms', MINUTE)} AS start_ms) m
     CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
-   WHERE EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = b.instance AND d.level = 1 AND d.start_ms = m.minute)
-   GROUP BY b.instance, b.dimension, u.key, m.minute;
+   WHERE EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = b.instance AND d.level = 1 AND d.start_ms = m.start_ms)
+   GROUP BY b.instance, b.dimension, u.key, m.start_ms;
 
-CREATE VIEW logflow_counts AS
-  SELECT dimension, key, minute, sum(count)::bigint AS count, sum(bytes)::bigint AS bytes
-    FROM logflow_counts_by_instance GROUP BY dimension, key, minute;
-
-CREATE VIEW logflow_counts_hourly_by_instance AS
-  SELECT r.instance, r.dimension, r.key, to_timestamp(r.start_ms / 1000.0) AS hour, r.count, NULL::bigint AS bytes
+-- Hour rows: the rollup where neither it nor a minute of its hour is dirty, else summed from the minute rows.
+CREATE VIEW logflow_hour_rows AS
+  SELECT r.instance, r.dimension, r.key, r.start_ms, r.count
     FROM logflow_rollups r
    WHERE r.level = 2
-     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level = 2 AND d.start_ms = r.start_ms)
+     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level <= 2 AND ${floorSql('d.start_ms', HOUR)} = r.start_ms)
   UNION ALL
-  SELECT c.instance, c.dimension, c.key, date_trunc('hour', c.minute) AS hour, sum(c.count)::bigint, sum(c.bytes)::bigint
-    FROM logflow_counts_by_instance c
-   WHERE EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = c.instance AND d.level = 2
-                  AND d.start_ms = ${floorSql('(extract(epoch FROM c.minute) * 1000)::bigint', HOUR)})
-   GROUP BY c.instance, c.dimension, c.key, date_trunc('hour', c.minute);
+  SELECT m.instance, m.dimension, m.key, h.start_ms, SUM(m.count)::bigint
+    FROM logflow_minute_rows m
+    CROSS JOIN LATERAL (SELECT ${floorSql('m.start_ms', HOUR)} AS start_ms) h
+   WHERE EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = m.instance AND d.level <= 2 AND ${floorSql('d.start_ms', HOUR)} = h.start_ms)
+   GROUP BY m.instance, m.dimension, m.key, h.start_ms;
+
+CREATE VIEW logflow_counts_by_instance AS
+  SELECT instance, dimension, key, to_timestamp(start_ms / 1000.0) AS minute, count, NULL::bigint AS bytes FROM logflow_minute_rows;
+
+CREATE VIEW logflow_counts AS
+  SELECT dimension, key, to_timestamp(start_ms / 1000.0) AS minute, SUM(count)::bigint AS count, NULL::bigint AS bytes
+    FROM logflow_minute_rows GROUP BY dimension, key, start_ms;
+
+CREATE VIEW logflow_counts_hourly_by_instance AS
+  SELECT instance, dimension, key, to_timestamp(start_ms / 1000.0) AS hour, count, NULL::bigint AS bytes FROM logflow_hour_rows;
 
 CREATE VIEW logflow_counts_hourly AS
-  SELECT dimension, key, hour, sum(count)::bigint AS count, sum(bytes)::bigint AS bytes
-    FROM logflow_counts_hourly_by_instance GROUP BY dimension, key, hour;
+  SELECT dimension, key, to_timestamp(start_ms / 1000.0) AS hour, SUM(count)::bigint AS count, NULL::bigint AS bytes
+    FROM logflow_hour_rows GROUP BY dimension, key, start_ms;
 
 CREATE VIEW logflow_top AS
   SELECT t.instance, t.dimension, t.rank, t.key, t.count,

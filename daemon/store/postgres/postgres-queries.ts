@@ -81,11 +81,12 @@ export class PostgresQueries implements ResultsQueries {
     const key = `${instance}\n${n}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
-    const listening = this.#listen();
+    // (Its failure is no request's: the answer is then not cached, and the next request tries again.)
+    const listening = this.#listen().then(() => true, () => false);
     const generation = this.#generation;
     const json = JSON.stringify(render(await this.latestTop(n, instance)));
     // Cached only with the listener up and no commit since the read began.
-    if (this.#listener && (await listening.then(() => true, () => false)) && generation === this.#generation) this.#cache.set(key, json);
+    if ((await listening) && this.#listener && generation === this.#generation) this.#cache.set(key, json);
     return json;
   }
 

@@ -170,7 +170,7 @@ export class PostgresResultsStore implements WindowResultSink {
    * some remain. The work is the server's: a statement per group of minutes.
    */
   async rollUp(budgetMs: number): Promise<boolean> {
-    if (!this.#client || !this.#opts.history) return false;
+    if (!this.#client || !this.#opts.history || this.#openMinute === -Infinity) return false;
     const started = performance.now();
     for (;;) {
       const more = await this.#transaction((c) => this.#rollUpGroup(c));
