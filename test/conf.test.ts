@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -132,6 +133,13 @@ describe('bundled configurations', () => {
     assert.equal(c.http!.bind, '0.0.0.0');
     assert.equal(c.sources[0]!.spoolDir, '/app/spool');
     assert.equal(c.jobs[0]!.database, '/app/data/results.db');
+  });
+
+  test('conf/docker-postgres.conf (compose profile postgres) writes to the service `postgres`, the password from LOGFLOW_PG_PASSWORD', () => {
+    const c = parseAgentConfig(readFileSync('conf/docker-postgres.conf', 'utf8'), 'conf/docker-postgres.conf', 'a1', '/app', { LOGFLOW_PG_PASSWORD: 'pw' });
+    assert.deepEqual(c.jobs[0]!.postgres, { host: 'postgres', port: 5432, user: 'logflow', password: 'pw', database: 'logflow', sslMode: 'disable', sslRootCert: undefined });
+    assert.equal(c.jobs[0]!.database, 'postgres://logflow:***@postgres:5432/logflow');
+    assert.equal(c.jobs[0]!.instance, 'a1');
   });
 
   test('conf/edge.conf and conf/aggregator.conf load: an edge sends, an aggregator counts', () => {

@@ -190,6 +190,12 @@ function contract(kind: string, open: Open): void {
         await rollUpAll(s.sink);
         const got = await s.queries.rangeTop(T0, T0 + H, 10, 'a1');
         assert.deepEqual(got, { fromMs: T0, toMs: T0 + H, ...expectedTop([again, later], T0, T0 + H, 10) });
+        // A busy batch (more URLs than a statement takes) among small ones, in one write.
+        const busy = { startMs: T0 + 3 * H, counts: new Map(Array.from({ length: 9_000 }, (_, i) => [`/u/${i}`, 1 + (i % 7)] as [string, number])), parseErrors: 0 };
+        const small = Array.from({ length: 300 }, (_, i) => ({ startMs: T0 + 3 * H + (i + 1) * S, counts: new Map([[`/u/${i}`, 2]]), parseErrors: 0 }));
+        await write(s.sink, [busy, ...small].map((b) => ({ kind: 'batch', batch: toResult(b) })));
+        const all = [busy, ...small];
+        assert.deepEqual(await s.queries.rangeTop(T0 + 3 * H, T0 + 4 * H, 20, 'a1'), { fromMs: T0 + 3 * H, toMs: T0 + 4 * H, ...expectedTop(all, T0 + 3 * H, T0 + 4 * H, 20) });
       } finally {
         await s.close();
       }

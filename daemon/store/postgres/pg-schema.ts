@@ -87,6 +87,8 @@ CREATE TABLE logflow_rollups (
   PRIMARY KEY (instance, level, start_ms, dimension, key)
 );
 CREATE INDEX logflow_rollups_by_key ON logflow_rollups (dimension, key, level, start_ms);
+-- For the views' time ranges (WHERE minute >= ...): the expression they show.
+CREATE INDEX logflow_rollups_by_time ON logflow_rollups (level, dimension, to_timestamp(start_ms / 1000.0));
 CREATE TABLE logflow_rollup_totals (
   instance text NOT NULL,
   level smallint NOT NULL,
@@ -102,46 +104,46 @@ CREATE TABLE logflow_dirty (
   PRIMARY KEY (instance, level, start_ms)
 );
 
--- Minute rows: the rollup where it is current, else summed from the minute's batches.
+-- Minute rows: the rollup where it is current, else summed from the batches of the dirty minute
+-- (driven by the marks, which are few: the minutes behind the rollups).
 CREATE VIEW logflow_minute_rows AS
-  SELECT r.instance, r.dimension, r.key, r.start_ms, r.count
+  SELECT r.instance, r.dimension, r.key, r.start_ms, to_timestamp(r.start_ms / 1000.0) AS minute, r.count
     FROM logflow_rollups r
    WHERE r.level = 1
      AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level = 1 AND d.start_ms = r.start_ms)
   UNION ALL
-  SELECT b.instance, b.dimension, u.key, m.start_ms, SUM(u.count)::bigint
-    FROM logflow_batch_keys b
-    CROSS JOIN LATERAL (SELECT ${floorSql('b.start_ms', MINUTE)} AS start_ms) m
+  SELECT d.instance, b.dimension, u.key, d.start_ms, to_timestamp(d.start_ms / 1000.0), SUM(u.count)::bigint
+    FROM logflow_dirty d
+    JOIN logflow_batch_keys b ON b.instance = d.instance AND b.start_ms >= d.start_ms AND b.start_ms < d.start_ms + ${MINUTE}
     CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
-   WHERE EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = b.instance AND d.level = 1 AND d.start_ms = m.start_ms)
-   GROUP BY b.instance, b.dimension, u.key, m.start_ms;
+   WHERE d.level = 1
+   GROUP BY d.instance, b.dimension, u.key, d.start_ms;
 
 -- Hour rows: the rollup where neither it nor a minute of its hour is dirty, else summed from the minute rows.
 CREATE VIEW logflow_hour_rows AS
-  SELECT r.instance, r.dimension, r.key, r.start_ms, r.count
+  SELECT r.instance, r.dimension, r.key, r.start_ms, to_timestamp(r.start_ms / 1000.0) AS hour, r.count
     FROM logflow_rollups r
    WHERE r.level = 2
-     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level <= 2 AND ${floorSql('d.start_ms', HOUR)} = r.start_ms)
+     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level IN (1, 2) AND d.start_ms >= r.start_ms AND d.start_ms < r.start_ms + ${HOUR})
   UNION ALL
-  SELECT m.instance, m.dimension, m.key, h.start_ms, SUM(m.count)::bigint
-    FROM logflow_minute_rows m
-    CROSS JOIN LATERAL (SELECT ${floorSql('m.start_ms', HOUR)} AS start_ms) h
-   WHERE EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = m.instance AND d.level <= 2 AND ${floorSql('d.start_ms', HOUR)} = h.start_ms)
-   GROUP BY m.instance, m.dimension, m.key, h.start_ms;
+  SELECT m.instance, m.dimension, m.key, s.hour_ms, to_timestamp(s.hour_ms / 1000.0), SUM(m.count)::bigint
+    FROM (SELECT DISTINCT instance, ${floorSql('start_ms', HOUR)} AS hour_ms FROM logflow_dirty WHERE level IN (1, 2)) s
+    JOIN logflow_minute_rows m ON m.instance = s.instance AND m.start_ms >= s.hour_ms AND m.start_ms < s.hour_ms + ${HOUR}
+   GROUP BY m.instance, m.dimension, m.key, s.hour_ms;
 
 CREATE VIEW logflow_counts_by_instance AS
-  SELECT instance, dimension, key, to_timestamp(start_ms / 1000.0) AS minute, count, NULL::bigint AS bytes FROM logflow_minute_rows;
+  SELECT instance, dimension, key, minute, count, NULL::bigint AS bytes FROM logflow_minute_rows;
 
 CREATE VIEW logflow_counts AS
-  SELECT dimension, key, to_timestamp(start_ms / 1000.0) AS minute, SUM(count)::bigint AS count, NULL::bigint AS bytes
-    FROM logflow_minute_rows GROUP BY dimension, key, start_ms;
+  SELECT dimension, key, minute, SUM(count)::bigint AS count, NULL::bigint AS bytes
+    FROM logflow_minute_rows GROUP BY dimension, key, minute;
 
 CREATE VIEW logflow_counts_hourly_by_instance AS
-  SELECT instance, dimension, key, to_timestamp(start_ms / 1000.0) AS hour, count, NULL::bigint AS bytes FROM logflow_hour_rows;
+  SELECT instance, dimension, key, hour, count, NULL::bigint AS bytes FROM logflow_hour_rows;
 
 CREATE VIEW logflow_counts_hourly AS
-  SELECT dimension, key, to_timestamp(start_ms / 1000.0) AS hour, SUM(count)::bigint AS count, NULL::bigint AS bytes
-    FROM logflow_hour_rows GROUP BY dimension, key, start_ms;
+  SELECT dimension, key, hour, SUM(count)::bigint AS count, NULL::bigint AS bytes
+    FROM logflow_hour_rows GROUP BY dimension, key, hour;
 
 CREATE VIEW logflow_top AS
   SELECT t.instance, t.dimension, t.rank, t.key, t.count,

@@ -131,12 +131,14 @@ export class PostgresResultsStore implements WindowResultSink {
        ON CONFLICT (instance, start_ms) DO UPDATE SET events = excluded.events, parse_errors = excluded.parse_errors`,
       [inst, rows.batchStarts, rows.batchEvents, rows.batchParseErrors],
     );
-    await c.query(
-      `INSERT INTO logflow_batch_keys (instance, start_ms, dimension, keys, counts)
-       SELECT $1, s, $2, ($3::text[])[lo:hi], ($4::bigint[])[lo:hi] FROM unnest($5::bigint[], $6::int[], $7::int[]) AS b(s, lo, hi)
-       ON CONFLICT (instance, start_ms, dimension) DO UPDATE SET keys = excluded.keys, counts = excluded.counts`,
-      [inst, URL_DIMENSION, rows.keys, rows.counts, rows.batchStarts, rows.keysFrom, rows.keysTo],
-    );
+    for (const part of rows.keyChunks()) {
+      await c.query(
+        `INSERT INTO logflow_batch_keys (instance, start_ms, dimension, keys, counts)
+         SELECT $1, s, $2, ($3::text[])[lo:hi], ($4::bigint[])[lo:hi] FROM unnest($5::bigint[], $6::int[], $7::int[]) AS b(s, lo, hi)
+         ON CONFLICT (instance, start_ms, dimension) DO UPDATE SET keys = excluded.keys, counts = excluded.counts`,
+        [inst, URL_DIMENSION, part.keys, part.counts, part.starts, part.from, part.to],
+      );
+    }
     // Their minutes' rollups are missing or stale until rolled up again.
     await c.query(
       `INSERT INTO logflow_dirty (instance, level, start_ms)
