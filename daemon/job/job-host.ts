@@ -1,12 +1,13 @@
 import { Worker } from 'node:worker_threads';
-import { build, type UrlWindowJobConfig } from './url-window-config.js';
+import { timingOf, urlParserOf, type UrlWindowJobConfig } from './url-window-config.js';
 import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
-import { startFailure } from '../startup-errors.js';
+import { settingError, startFailure, type FailedSetting } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
+import type { StatsPart } from '../telemetry/stats.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -64,7 +65,7 @@ export class JobHost {
   /** The job's log format and parser, for the source's warning about a file in another format. */
   get lineCheck(): { readonly format: string; readonly parses: (buf: Buffer, start: number, end: number) => boolean } {
     if (!this.#lineCheck) {
-      const parse = build(this.#config).findUrl;
+      const parse = urlParserOf(this.#config);
       const out = { start: 0, end: 0 };
       this.#lineCheck = { format: this.#config.logFormat, parses: (buf, start, end) => parse(buf, start, end, out) };
     }
@@ -161,4 +162,41 @@ export class JobHost {
   #send(cmd: JobCommand): void {
     this.#worker?.postMessage(cmd);
   }
+}
+
+/** What the job's `build(config, ctx)` gets from the agent (components.ts BuildContext). */
+export interface JobContext {
+  readonly logger: Logger;
+  /** The configuration file, and the job's key in it (`a1.jobs.j1`): a start-up failure names the setting. */
+  readonly file: string;
+  readonly key: string;
+  readonly options: JobStartOptions;
+  readonly pipelineNice: number;
+}
+
+/**
+ * `type = url-window-count` (components.ts). It declares where its Avro receiver listens;
+ * that it keeps positions (when a sink of this agent feeds it, a source's file finishes on
+ * the job's checkpoint and resumes from it after a crash: exactly-once instead of
+ * at-least-once); and its results, which the HTTP API serves.
+ */
+export function build(config: UrlWindowJobConfig, ctx: JobContext) {
+  const host = new JobHost(config, ctx.logger, ctx.key);
+  return {
+    name: config.name,
+    start: () => host.start(ctx.options, ctx.pipelineNice).catch((err: Error & { setting?: FailedSetting }) => {
+      throw err.setting ? settingError(ctx.file, ctx.key, err.setting, err) : err;
+    }),
+    stop: () => host.stop(),
+    stats: (): StatsPart => ({ job: host.stats() }),
+    receivesAt: { host: config.bind, port: config.port },
+    positionKeeper: {
+      keepPositions(sourceId: string, onCommit: () => void) {
+        host.addLocalSource(sourceId);
+        host.onCommit(onCommit);
+        return host;
+      },
+    },
+    results: { timing: timingOf(config), database: config.database },
+  };
 }
