@@ -41,7 +41,7 @@ export class Agent {
     const http = this.config.http;
     if (http) {
       const results = jobs.find((j) => j.results)?.results;
-      this.#http = new HttpHost(http, results?.timing, results?.database, {
+      this.#http = new HttpHost(http, results, {
         stats: () => apiStats(this.stats()),
         files: () => this.#flow.flatMap((c) => c.fileList?.() ?? []),
         metrics: () => this.stats(),

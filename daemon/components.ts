@@ -3,8 +3,7 @@ import * as memoryChannel from './channel/memory-channel-config.js';
 import type { Channel } from './channel/index.js';
 import type { PropertyReader, ReadContext } from './conf/index.js';
 import * as partialCounter from './cluster/partial-counter-config.js';
-import type { JobTiming } from './http/index.js';
-import type { JobStartOptions } from './job/index.js';
+import type { JobResults, JobStartOptions } from './job/index.js';
 import * as urlWindowJob from './job/url-window-config.js';
 import type { Logger } from './log.js';
 import * as avroSink from './sink/avro-sink-config.js';
@@ -56,8 +55,8 @@ export interface Component {
    * the sources that put into it.
    */
   readonly positionKeeper?: PositionKeeper;
-  /** A job whose results the HTTP API serves: its timing, and its results database. */
-  readonly results?: { readonly timing: JobTiming; readonly database: string };
+  /** A job whose results the HTTP API serves: its results database, and their timing. */
+  readonly results?: JobResults;
 }
 
 /** A channel: the medium sources put into and sinks take from. */

@@ -55,9 +55,15 @@ export interface UrlWindowJobConfig {
 export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> &
   Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history'>> & { readonly logFormat?: string };
 
-export function timingOf(config: UrlWindowJobConfig): JobTiming {
+/** The job's results, as the HTTP thread reads them: the database, and the timing its rows are keyed by. */
+export interface JobResults {
+  readonly database: string;
+  readonly timing: JobTiming;
+}
+
+export function resultsOf(config: UrlWindowJobConfig): JobResults {
   const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat } = config;
-  return Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat });
+  return Object.freeze({ database: config.database, timing: Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat }) });
 }
 
 /**
