@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
+import { ofType } from '../daemon/components.js';
 import { configErrorOf } from './helpers/config-error.js';
 
 /** A job with `database` (and more lines) as given. */
@@ -12,7 +13,7 @@ ${more}`;
 
 const ENV = { LF_DB_PASSWORD: 'p@ss:w/rd#1?', PLAIN: 's3cret' };
 const parse = (text: string) => parseAgentConfig(text, 'test.conf', 'a1', '/base', ENV);
-const job = (database: string, more = '') => parse(agent(database, more)).jobs[0]!;
+const job = (database: string, more = '') => ofType(parse(agent(database, more)).jobs, 'url-window-count')[0]!;
 const configError = (text: string) => configErrorOf(parse, text);
 
 describe('a1.jobs.<job>.database: a SQLite file or a PostgreSQL server', () => {
