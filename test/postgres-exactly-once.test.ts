@@ -6,6 +6,7 @@ import { prng } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, visible, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { dropLog, type Expected } from './helpers/expected-counts.js';
 import { PostgresServer, skipWithoutPostgres } from './helpers/postgres-server.js';
+import { EventStreamReader } from './helpers/event-stream.js';
 import { logflow } from './helpers/run-cli.js';
 
 interface Stats {
@@ -101,7 +102,7 @@ describe('PostgreSQL results: exactly once through outages and kill -9, the same
     assert.equal(await d.stop('SIGTERM'), 0);
   });
 
-  test('kill -9 at random moments while an event-time replay writes to PostgreSQL; then every answer (API and CLI) equals a clean SQLite run, and the independent count', { timeout: 170_000 }, async () => {
+  test('kill -9 at random moments while an event-time replay writes to PostgreSQL; then every answer (API, the dashboard\'s stream, CLI) equals a clean SQLite run, and the independent count', { timeout: 170_000 }, async () => {
     const KILLS = 3;
     const config = {
       'a1.jobs.j1.time': 'event',
@@ -168,6 +169,14 @@ describe('PostgreSQL results: exactly once through outages and kill -9, the same
       assert.equal(p.status, 200, route);
       assert.deepEqual(p.body, s.body, route);
     }
+    // The dashboard's stream: its `top` message.
+    const tops: unknown[] = [];
+    for (const d of [pg, sqlite]) {
+      const stream = await EventStreamReader.open(`${d.url}/api/stream`);
+      tops.push(await waitFor('the stream\'s top message', () => stream.last('top'), 10_000));
+      await stream.close();
+    }
+    assert.deepEqual(tops[0], tops[1], '/api/stream top');
     for (const args of [['top', '-n', '15'], ['top', '-n', '15', '--from', from, '--to', to]]) {
       const p = await logflow([...args, '--url', pg!.url], pgDir);
       const s = await logflow([...args, '--url', sqlite.url], sqDir);
