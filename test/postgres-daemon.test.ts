@@ -119,6 +119,9 @@ describe('PostgreSQL results: start-up, a server that comes late, several writer
       const { status, body } = await d.get<{ code: string }>('/api/top');
       assert.equal(status, 503);
       assert.equal(body.code, 'LF_HTTP_STORE_UNAVAILABLE');
+      const cli = await logflow(['status', '--url', d.url], dir);
+      assert.match(cli.stdout, /^results {4}\d+ waiting for the database$/m);
+      assert.match(cli.stdout, /^database {3}PostgreSQL, not reachable: reconnecting \(\d+ reconnects\)$/m);
       await server.begin();
       await counted(d, 1, log);
     } finally {
