@@ -118,7 +118,7 @@ describe('PostgreSQL results: exactly once through outages and kill -9, the same
     await writeConfig(sqDir, '', config);
     // Six hours of log (across minutes, hours and a day), 1% malformed; the last line ends a slide
     // (an idle flush closes a batch into the window, and readers see it at the next slide boundary).
-    const log = await dropLog(pgDir, 'day.log', { lines: 60_000, urls: 400, seed: 51, malformed: 0.01, startMs: Date.UTC(2026, 0, 1, 21, 0, 0), spanSeconds: 6 * 3600 - 1 });
+    const log = await dropLog(pgDir, 'day.log', { lines: 30_000, urls: 400, seed: 51, malformed: 0.01, startMs: Date.UTC(2026, 0, 1, 21, 0, 0), spanSeconds: 6 * 3600 - 1 });
     copyFileSync(path.join(pgDir, 'spool', 'day.log'), path.join(sqDir, 'spool', 'day.log'));
 
     const sqlite = await startDaemon(sqDir);
