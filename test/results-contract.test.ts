@@ -117,6 +117,7 @@ function contract(kind: string, open: Open): void {
       ['minutes and batch edges', T0 + 3 * M + 13 * S, T0 + 17 * M + 2 * S],
       ['across hours and midnight', T0 + 37 * M + 5 * S, T0 + 2 * H + 3 * M + 30 * S],
       ['the whole history and beyond', T0 - H, T0 + 4 * H],
+      ['whole days', Date.UTC(2024, 2, 9), Date.UTC(2024, 2, 13)],
       ['nothing', T0 - 2 * H, T0 - H],
     ];
 

@@ -1,9 +1,13 @@
-import { floorTo, LEVEL_MS } from '../history.js';
+import { floorTo, HOUR, MINUTE } from '../history.js';
 
-/** The coarsest level: 2, hours. */
-const TOP_LEVEL = 2;
+export const DAY = 86_400_000;
+/** The size of each level's buckets: 0 the batches, 1 minutes, 2 hours, 3 days (UTC). */
+export const PG_LEVEL_MS = [0, MINUTE, HOUR, DAY] as const;
+export const PG_TOP_LEVEL = 3;
+const LEVEL_MS = PG_LEVEL_MS;
+const TOP_LEVEL = PG_TOP_LEVEL;
 
-/** A piece of a range read from one level: 0 the batches, 1 the minute rollups, 2 the hour rollups. */
+/** A piece of a range read from one level: 0 the batches, 1-3 the minute, hour and day rollups. */
 export interface RangePiece {
   readonly level: number;
   readonly from: number;

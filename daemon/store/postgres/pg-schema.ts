@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { LogflowError } from '../../errors.js';
 import { HOUR, MINUTE } from '../history.js';
+import { DAY } from './pg-ranges.js';
 
 /**
  * The PostgreSQL schema, as numbered migrations. Each runs once, in its own transaction
@@ -16,8 +17,9 @@ import { HOUR, MINUTE } from '../history.js';
  * - `logflow_top(instance, dimension, rank, key, count, window_start, window_end)`: each
  *   instance's newest window and its most counted keys.
  * The tables behind them are the job's: per-batch key counts (`logflow_batch_keys`), rolled
- * up behind into minute and hour rows (`logflow_rollups`), with `logflow_dirty` marking the
- * buckets whose rollup is missing or stale (the views read those from the finer rows).
+ * up behind into minute, hour and day rows (`logflow_rollups`, levels 1-3), with
+ * `logflow_dirty` marking the buckets whose rollup is missing or stale (the views and the
+ * API read those from the finer rows).
  */
 export interface Migration {
   readonly version: number;
@@ -151,8 +153,24 @@ CREATE VIEW logflow_top AS
     FROM logflow_latest_top t JOIN logflow_latest_window w USING (instance);
 `;
 
+/**
+ * Day rollups (level 3): a range of months or years reads a row per day and URL. Every day
+ * that has rows is marked dirty, so its rollup is written behind, as new ones are; range
+ * queries read the hours meanwhile.
+ */
+const V2 = `
+INSERT INTO logflow_dirty (instance, level, start_ms)
+  SELECT DISTINCT instance, 3, ${floorSql('start_ms', DAY)} FROM logflow_rollup_totals WHERE level IN (1, 2)
+  ON CONFLICT DO NOTHING;
+INSERT INTO logflow_dirty (instance, level, start_ms)
+  SELECT DISTINCT instance, 3, ${floorSql('start_ms', DAY)} FROM logflow_batches
+  ON CONFLICT DO NOTHING;
+`;
+
+/** Released migrations are never edited: a change is a new one (test/postgres-upgrade.test.ts opens a version-1 database). */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'results, history (batches, minute and hour rollups) and the views, per instance', sql: V1 },
+  { version: 2, description: 'day rollups', sql: V2 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

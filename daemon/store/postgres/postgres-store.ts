@@ -3,11 +3,12 @@ import pg from 'pg';
 import { LogflowError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PostgresConfig } from '../database-config.js';
-import { floorTo, HOUR, LEVEL_MS, MINUTE } from '../history.js';
+import { floorTo, MINUTE } from '../history.js';
 import type { ResultItem, WindowResultSink } from '../window-results.js';
 import { resultsDatabaseMigrated, resultsDatabaseReachable, resultsDatabaseRefused, resultsDatabaseUnreachable } from '../../telemetry/index.js';
 import { classify, clientConfig, databaseError } from './pg-connection.js';
 import { PgResultRows, URL_DIMENSION } from './pg-results-rows.js';
+import { prune, rollUpGroup } from './pg-rollups.js';
 import { floorSql, migrate } from './pg-schema.js';
 
 export interface PostgresStoreOptions {
@@ -27,8 +28,6 @@ export type PgSetting = 'database' | 'instance';
 /** Reconnects back off from this to MAX_RETRY_MS, doubling. */
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 15_000;
-/** Minutes (or hours) rolled up per statement. */
-const ROLLUP_GROUP = 30;
 /** `NOTIFY` channel: readers drop their cached answers when a write commits. */
 export const RESULTS_CHANNEL = 'logflow_results';
 
@@ -145,98 +144,26 @@ export class PostgresResultsStore implements WindowResultSink {
        SELECT DISTINCT $1, 1, ${floorSql('s', MINUTE)} FROM unnest($2::bigint[]) AS b(s) ON CONFLICT DO NOTHING`,
       [inst, rows.batchStarts],
     );
-    const newest = Math.max(...rows.batchStarts);
+    let newest = -Infinity;
+    for (const start of rows.batchStarts) newest = Math.max(newest, start);
     if (floorTo(newest, MINUTE) > this.#openMinute) {
       this.#openMinute = floorTo(newest, MINUTE);
-      await this.#prune(c, newest);
-    }
-  }
-
-  /** As SQLite's history: batches older than the retention go, and a rollup once all of its bucket is older. */
-  async #prune(c: pg.ClientBase, newestMs: number): Promise<void> {
-    const inst = this.#opts.instance;
-    const cutoff = newestMs - this.#opts.retentionMs;
-    await c.query('DELETE FROM logflow_batches WHERE instance = $1 AND start_ms < $2', [inst, cutoff]);
-    await c.query('DELETE FROM logflow_batch_keys WHERE instance = $1 AND start_ms < $2', [inst, cutoff]);
-    for (const level of [1, 2]) {
-      const args = [inst, level, cutoff - LEVEL_MS[level]!];
-      await c.query('DELETE FROM logflow_rollups WHERE instance = $1 AND level = $2 AND start_ms < $3', args);
-      await c.query('DELETE FROM logflow_rollup_totals WHERE instance = $1 AND level = $2 AND start_ms < $3', args);
-      await c.query('DELETE FROM logflow_dirty WHERE instance = $1 AND level = $2 AND start_ms < $3', args);
+      await prune(c, this.#opts.instance, newest - this.#opts.retentionMs);
     }
   }
 
   /**
-   * Rolls up dirty minutes that are over (before the newest minute with a batch) from their
-   * batches, then dirty hours whose minutes are all rolled up, for about `budgetMs`; true if
-   * some remain. The work is the server's: a statement per group of minutes.
+   * Rolls the history up behind the batches, in the server (pg-rollups.ts), for about
+   * `budgetMs`, a transaction per group; true if some remains.
    */
   async rollUp(budgetMs: number): Promise<boolean> {
     if (!this.#client || !this.#opts.history || this.#openMinute === -Infinity) return false;
     const started = performance.now();
     for (;;) {
-      const more = await this.#transaction((c) => this.#rollUpGroup(c));
+      const more = await this.#transaction((c) => rollUpGroup(c, this.#opts.instance, this.#openMinute));
       if (!more) return false;
       if (performance.now() - started >= budgetMs) return true;
     }
-  }
-
-  async #rollUpGroup(c: pg.ClientBase): Promise<boolean> {
-    const inst = this.#opts.instance;
-    const minutes = (await c.query(
-      'SELECT start_ms FROM logflow_dirty WHERE instance = $1 AND level = 1 AND start_ms < $2 ORDER BY start_ms LIMIT $3 FOR UPDATE',
-      [inst, this.#openMinute, ROLLUP_GROUP],
-    )).rows.map((r) => r.start_ms as number);
-    if (minutes.length > 0) {
-      const args = [inst, minutes];
-      await c.query('DELETE FROM logflow_rollups WHERE instance = $1 AND level = 1 AND start_ms = ANY($2::bigint[])', args);
-      await c.query('DELETE FROM logflow_rollup_totals WHERE instance = $1 AND level = 1 AND start_ms = ANY($2::bigint[])', args);
-      const inMinutes = (t: string) => `${t}instance = $1 AND ${t}start_ms >= $3 AND ${t}start_ms < $4 AND ${floorSql(t + 'start_ms', MINUTE)} = ANY($2::bigint[])`;
-      const span = [inst, minutes, minutes[0]!, minutes.at(-1)! + MINUTE];
-      await c.query(
-        `INSERT INTO logflow_rollups (instance, level, start_ms, dimension, key, count)
-         SELECT $1, 1, ${floorSql('b.start_ms', MINUTE)}, b.dimension, u.key, SUM(u.count)
-           FROM logflow_batch_keys b CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
-          WHERE ${inMinutes('b.')} GROUP BY 3, 4, 5`,
-        span,
-      );
-      await c.query(
-        `INSERT INTO logflow_rollup_totals (instance, level, start_ms, events, parse_errors)
-         SELECT $1, 1, ${floorSql('start_ms', MINUTE)}, SUM(events), SUM(parse_errors) FROM logflow_batches WHERE ${inMinutes('')} GROUP BY 3`,
-        span,
-      );
-      await c.query('DELETE FROM logflow_dirty WHERE instance = $1 AND level = 1 AND start_ms = ANY($2::bigint[])', args);
-      await c.query(
-        `INSERT INTO logflow_dirty (instance, level, start_ms)
-         SELECT DISTINCT $1, 2, ${floorSql('m', HOUR)} FROM unnest($2::bigint[]) AS t(m) ON CONFLICT DO NOTHING`,
-        args,
-      );
-    }
-    // An hour is rolled up from its minutes once it is over and none of them is dirty.
-    const hours = (await c.query(
-      `SELECT h.start_ms FROM logflow_dirty h WHERE h.instance = $1 AND h.level = 2 AND h.start_ms + ${HOUR} <= $2
-         AND NOT EXISTS (SELECT 1 FROM logflow_dirty m WHERE m.instance = $1 AND m.level = 1 AND m.start_ms >= h.start_ms AND m.start_ms < h.start_ms + ${HOUR})
-       ORDER BY h.start_ms LIMIT $3 FOR UPDATE`,
-      [inst, this.#openMinute, ROLLUP_GROUP],
-    )).rows.map((r) => r.start_ms as number);
-    if (hours.length > 0) {
-      const args = [inst, hours];
-      await c.query('DELETE FROM logflow_rollups WHERE instance = $1 AND level = 2 AND start_ms = ANY($2::bigint[])', args);
-      await c.query('DELETE FROM logflow_rollup_totals WHERE instance = $1 AND level = 2 AND start_ms = ANY($2::bigint[])', args);
-      const inHours = `instance = $1 AND level = 1 AND ${floorSql('start_ms', HOUR)} = ANY($2::bigint[])`;
-      await c.query(
-        `INSERT INTO logflow_rollups (instance, level, start_ms, dimension, key, count)
-         SELECT $1, 2, ${floorSql('start_ms', HOUR)}, dimension, key, SUM(count) FROM logflow_rollups WHERE ${inHours} GROUP BY 3, 4, 5`,
-        args,
-      );
-      await c.query(
-        `INSERT INTO logflow_rollup_totals (instance, level, start_ms, events, parse_errors)
-         SELECT $1, 2, ${floorSql('start_ms', HOUR)}, SUM(events), SUM(parse_errors) FROM logflow_rollup_totals WHERE ${inHours} GROUP BY 3`,
-        args,
-      );
-      await c.query('DELETE FROM logflow_dirty WHERE instance = $1 AND level = 2 AND start_ms = ANY($2::bigint[])', args);
-    }
-    return minutes.length === ROLLUP_GROUP || hours.length === ROLLUP_GROUP;
   }
 
   /** Ends the connection (and with it the instance's lock). */
