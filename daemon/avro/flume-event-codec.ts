@@ -1,6 +1,7 @@
 import type { EventBatch } from '../channel/event-batch.js';
 import { AvroReader, encodeString, encodeStringMap, longSize, writeLong } from './binary.js';
 import { FRAME_HEADER_BYTES, writeFrameHeader } from './netty-framing.js';
+import { LogflowError } from '../errors.js';
 
 /**
  * A codec specialised for `AvroFlumeEvent` (`{map<string> headers; bytes body}`): it writes
@@ -131,7 +132,7 @@ export interface EventDecodeOptions {
 export function decodeEventArray(r: AvroReader, out: DecodedEvents, opts: EventDecodeOptions): void {
   for (let n = r.blockCount(); n !== 0; n = r.blockCount()) {
     if (out.count + n > opts.maxEvents) {
-      throw new RangeError(`a batch of more than ${opts.maxEvents} events`);
+      throw new LogflowError('LF_AVRO_MESSAGE', `a batch of more than ${opts.maxEvents} events`);
     }
     for (let i = 0; i < n; i++) decodeEvent(r, out, opts);
   }

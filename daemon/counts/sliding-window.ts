@@ -2,6 +2,7 @@ import type { UrlCount } from './top-k.js';
 import { BatchCounts } from './batch-counts.js';
 import { CountsCursor, encodeInterned } from './counts-codec.js';
 import { UrlInterner } from './url-interner.js';
+import { LogflowError } from '../errors.js';
 
 
 /** Counts of one batch interval by URL string: what checkpoints store and tests write. */
@@ -136,7 +137,7 @@ export class SlidingWindow {
   advance(k: number, entering: BatchCounts | undefined, enteringTotal: number): boolean {
     let changed = false;
     if (this.#lastSlot !== undefined) {
-      if (k <= this.#lastSlot) throw new RangeError(`slot ${k} is not after ${this.#lastSlot}`);
+      if (k <= this.#lastSlot) throw new LogflowError('LF_INVARIANT', `slot ${k} is not after ${this.#lastSlot}`);
       if (k - this.#lastSlot > this.windowSlots) changed = this.#clear();
       else for (let j = this.#lastSlot + 1; j < k; j++) changed = this.#replace(j, undefined, 0) || changed;
     }
