@@ -11,7 +11,6 @@ import { LogflowError } from '../errors.js';
 
 const EMPTY_META = 0; // an empty map<bytes>: one zero block count
 const APPEND_BATCH = encodeString('appendBatch');
-const APPEND = encodeString('append');
 
 /** A whole Netty frame: `[handshake]` call metadata, `appendBatch`, the events. */
 export function encodeAppendBatchFrame(
@@ -197,5 +196,3 @@ export function readEventObject(r: AvroReader): FlumeEvent {
   const bs = r.skipBytes();
   return { headers, body: Buffer.from(r.buf.subarray(bs, r.pos)) };
 }
-
-export const MESSAGE_NAMES = { append: APPEND, appendBatch: APPEND_BATCH } as const;

@@ -59,11 +59,6 @@ export class ChannelRoom {
     wakeAll(this.#waitingPuts);
   }
 
-  /** Wakes the puts waiting for room (after releasing in steps). */
-  wakePuts(): void {
-    wakeAll(this.#waitingPuts);
-  }
-
   /** Tells a waiting sink that batches were queued. */
   eventsQueued(): void {
     wakeAll(this.#waitingTakers);

@@ -96,15 +96,6 @@ export class SlidingWindow {
     return batch;
   }
 
-  /** The batch's counts by URL string. */
-  batchEntries(batch: BatchCounts): [string, number][] {
-    const out: [string, number][] = [];
-    for (let i = 0; i < batch.size; i++) {
-      out.push([this.urls.url(batch.touched[i]!)!, batch.values[i]!]);
-    }
-    return out;
-  }
-
   /**
    * An open batch's counts as bytes, `[count u32][length u32][URL bytes]` per URL: what a
    * checkpoint stores, made without a string per URL.
@@ -118,11 +109,6 @@ export class SlidingWindow {
     const stored = this.#ring[mod(k, this.windowSlots)];
     if (!stored) return Buffer.alloc(0);
     return encodeInterned(this.urls, stored.ids, stored.ids.length, (_id, j) => stored.counts[j]!);
-  }
-
-  get(url: string): number | undefined {
-    for (const [u, c] of this.entries()) if (u === url) return c;
-    return undefined;
   }
 
   *entries(): IterableIterator<[string, number]> {
