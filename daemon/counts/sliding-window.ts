@@ -210,7 +210,7 @@ export class SlidingWindow {
       } else if (worse(heap[0]!, id)) {
         heap[0] = id;
         siftDown(0);
-        floor = counts[heap[0]!]!;
+        floor = counts[heap[0]]!;
       }
     }
     return heap
