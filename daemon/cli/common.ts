@@ -42,8 +42,8 @@ export const CLIENT_HELP = `  --url URL      the daemon's HTTP address (default 
   --json         machine-readable output on stdout
   -h, --help     this help
 
-exit codes: 0 ok, 1 failed (a file failed or was refused, or the daemon answered an error),
-            2 the daemon could not be reached or did not finish in time, 64 bad command line`;
+exit codes: ${EXIT.ok} ok, ${EXIT.failed} failed (a file failed or was refused, or the daemon answered an error),
+            ${EXIT.unreachable} the daemon could not be reached or did not finish in time, ${EXIT.usage} bad command line`;
 
 export class DaemonClient {
   readonly url: string;
