@@ -354,7 +354,7 @@ async function eventTime(work: string): Promise<void> {
     // Open batches then: one per second of log within the watermark that has a line.
     const open = Math.min(watermark, Math.round((lines * watermark) / span));
     await d.stop();
-    const rate = rates[label]!;
+    const rate = rates[label];
     if (label === 'processing') {
       row(`replay, ${fmt(lines)} lines over 27 h, processing time: lines/s from rename to persisted`, 'informational', fmt(rate), true);
       row('  processing time: CPU seconds of the daemon (all threads) from rename to persisted', 'informational', `${cpu.toFixed(2)} s`, true);
@@ -520,8 +520,8 @@ async function postgresVsSqlite(work: string): Promise<void> {
       const rolledUp = async () => {
         if (!database) return ((await waitForRollups(path.join(dir, 'data', 'results.db'), start + (hours - 2) * 3600_000)) ?? 0) >= 0;
         for (;;) {
-          const [{ n }] = await server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty WHERE level IN (1, 2) AND start_ms < $1', 'replay', [start + (hours - 1) * 3600_000]);
-          if (n === 0) return true;
+          const [row] = await server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty WHERE level IN (1, 2) AND start_ms < $1', 'replay', [start + (hours - 1) * 3600_000]);
+          if (row?.n === 0) return true;
           await sleep(100);
         }
       };
