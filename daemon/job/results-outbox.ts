@@ -25,8 +25,9 @@ type Pending =
  * channel and the spool hold them instead of this process's memory.
  *
  * A store with an asynchronous client returns a promise from its write: `flush` then does
- * too, and `flushing` is true until it settles. Nothing may be queued meanwhile (the job
- * closes no batch while it waits), so what the flush wrote is all there was.
+ * too. It writes what was queued when it began; what the job queues meanwhile (it goes on
+ * counting and closing batches) waits for the next flush, so the job checkpoints only when
+ * a flush leaves nothing behind (`pending` is 0 when it settles).
  */
 export class ResultsOutbox {
   readonly #sink: WindowResultSink;
@@ -35,7 +36,6 @@ export class ResultsOutbox {
   #queue: Pending[] = [];
   #failures = 0;
   #lastFull: Extract<Pending, { kind: 'window' }> | undefined;
-  #flushing = false;
   #batches = 0;
   #batchBytes = 0;
 
@@ -45,14 +45,12 @@ export class ResultsOutbox {
     this.#maxWaitingBatches = maxWaitingBatches;
   }
 
+  /** Results queued and not yet written (those of a write in flight included). */
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#inFlight;
   }
 
-  /** A flush waits for the store (an asynchronous write in flight). */
-  get flushing(): boolean {
-    return this.#flushing;
-  }
+  #inFlight = 0;
 
   /** The store failed and too many results wait for it: events are to be refused until they are written. */
   get full(): boolean {
@@ -61,24 +59,25 @@ export class ResultsOutbox {
 
   /** Queues a slide's result; `onWritten` runs once it (or a newer one replacing it) is stored. */
   saveWindow(result: WindowResult, onWritten?: () => void): void {
-    this.#notFlushing();
-    if (!result.rowOnly) {
+    this.#enqueueWindow({ kind: 'window', result, onWritten, superseded: false });
+  }
+
+  #enqueueWindow(entry: Extract<Pending, { kind: 'window' }>): void {
+    if (!entry.result.rowOnly) {
       const prev = this.#lastFull;
       if (prev && !prev.superseded) {
         // The newer window replaces the older's top; the older keeps its row if it had one.
-        if (!result.changed) result = { ...result, top: prev.result.top, changed: prev.result.changed };
+        if (!entry.result.changed) entry.result = { ...entry.result, top: prev.result.top, changed: prev.result.changed };
         if (prev.result.changed) prev.result = { ...prev.result, top: [], rowOnly: true };
         else prev.superseded = true;
         prev.onWritten = undefined;
       }
+      this.#lastFull = entry;
     }
-    const entry = { kind: 'window' as const, result, onWritten, superseded: false };
-    if (!result.rowOnly) this.#lastFull = entry;
     this.#queue.push(entry);
   }
 
   saveBatch(batch: BatchResult): void {
-    this.#notFlushing();
     this.#queue.push({ kind: 'batch', batch });
     this.#batches++;
     this.#batchBytes += batch.counts.length;
@@ -87,55 +86,63 @@ export class ResultsOutbox {
   /**
    * Writes what waits, in order, up to `CHUNK` results per transaction; false if the store
    * failed (the rest waits for the next call). A promise of that when the store's client is
-   * asynchronous.
+   * asynchronous; what is queued meanwhile is not part of this flush.
    */
   flush(): boolean | Promise<boolean> {
+    const taken = this.#queue;
+    // What comes from now on waits for the next flush, and supersedes nothing of this one.
+    this.#queue = [];
+    this.#lastFull = undefined;
     let i = 0;
     try {
-      while (i < this.#queue.length) {
-        const end = Math.min(this.#queue.length, i + CHUNK);
-        const writing = this.#write(i, end);
-        if (writing) return this.#flushAsync(writing, i, end);
-        this.#written(i, end);
+      while (i < taken.length) {
+        const end = Math.min(taken.length, i + CHUNK);
+        const writing = this.#write(taken, i, end);
+        if (writing) return this.#flushAsync(taken, writing, i, end);
+        written(taken, i, end);
         i = end;
       }
     } catch (err) {
-      return this.#failed(err, i);
+      return this.#failed(err, taken, i);
     }
-    return this.#done(i);
+    return this.#done(taken.length);
   }
 
-  async #flushAsync(first: Promise<void>, from: number, firstEnd: number): Promise<boolean> {
-    this.#flushing = true;
+  async #flushAsync(taken: Pending[], first: Promise<void>, from: number, firstEnd: number): Promise<boolean> {
+    this.#inFlight = taken.length - from;
     let i = from;
     try {
-      let writing: Promise<void> | void = first;
+      let writing: Promise<void> | undefined = first;
       let end = firstEnd;
       for (;;) {
         await writing;
-        this.#written(i, end);
+        written(taken, i, end);
+        this.#inFlight -= end - i;
         i = end;
-        if (i >= this.#queue.length) break;
-        end = Math.min(this.#queue.length, i + CHUNK);
-        writing = this.#write(i, end);
+        if (i >= taken.length) break;
+        end = Math.min(taken.length, i + CHUNK);
+        writing = this.#write(taken, i, end);
       }
     } catch (err) {
-      return this.#failed(err, i);
-    } finally {
-      this.#flushing = false;
+      this.#inFlight = 0;
+      return this.#failed(err, taken, i);
     }
-    return this.#done(i);
+    this.#inFlight = 0;
+    return this.#done(taken.length);
   }
 
-  #written(from: number, to: number): void {
-    for (let j = from; j < to; j++) {
-      const p = this.#queue[j]!;
-      if (p.kind === 'window' && !p.superseded) p.onWritten?.();
+  /** The results not written go back in front of what was queued meanwhile. */
+  #failed(err: unknown, taken: Pending[], writtenTo: number): false {
+    // Queued again in order, the newer windows superseding the older as when they came.
+    const queued = this.#queue;
+    this.#queue = [];
+    this.#lastFull = undefined;
+    for (const list of [taken.slice(writtenTo), queued]) {
+      for (const p of list) {
+        if (p.kind === 'batch') this.#queue.push(p);
+        else if (!p.superseded) this.#enqueueWindow(p);
+      }
     }
-  }
-
-  #failed(err: unknown, writtenTo: number): false {
-    this.#queue = this.#queue.slice(writtenTo);
     this.#countBatches();
     if (this.#failures++ === 0) {
       resultsWriteFailed.emit(this.#log, { err, waiting: this.#queue.length });
@@ -144,10 +151,7 @@ export class ResultsOutbox {
   }
 
   #done(written: number): true {
-    this.#queue = [];
-    this.#lastFull = undefined;
-    this.#batches = 0;
-    this.#batchBytes = 0;
+    this.#countBatches();
     if (this.#failures > 0) {
       resultsWrittenAgain.emit(this.#log, { failedAttempts: this.#failures, written });
       this.#failures = 0;
@@ -170,7 +174,7 @@ export class ResultsOutbox {
    * A failure is logged with the store's others and retried at the next call.
    */
   rollUp(budgetMs: number): boolean | Promise<boolean> {
-    if (this.#queue.length > 0 || !this.#sink.rollUp) return false;
+    if (this.pending > 0 || !this.#sink.rollUp) return false;
     const failed = (err: unknown) => {
       if (this.#failures++ === 0) rollupFailed.emit(this.#log, { err });
       return false;
@@ -183,18 +187,21 @@ export class ResultsOutbox {
     }
   }
 
-  /** Writes queue[from, to) in one transaction; a promise when the store's client is asynchronous. */
-  #write(from: number, to: number): Promise<void> | undefined {
+  /** Writes taken[from, to) in one transaction; a promise when the store's client is asynchronous. */
+  #write(taken: Pending[], from: number, to: number): Promise<void> | undefined {
     const items: ResultItem[] = [];
     for (let j = from; j < to; j++) {
-      const p = this.#queue[j]!;
+      const p = taken[j]!;
       if (p.kind === 'batch' || !p.superseded) items.push(p);
     }
     return this.#sink.write(items) ?? undefined;
   }
+}
 
-  #notFlushing(): void {
-    // The job closes no batch while a write is in flight: what it wrote must be all there was.
-    if (this.#flushing) throw new Error('results queued while a flush waits for the store');
+/** The windows of taken[from, to) are stored: what readers see follows. */
+function written(taken: Pending[], from: number, to: number): void {
+  for (let j = from; j < to; j++) {
+    const p = taken[j]!;
+    if (p.kind === 'window' && !p.superseded) p.onWritten?.();
   }
 }

@@ -38,6 +38,8 @@ const ROLLUP_IDLE_MS = 400;
  * ~3 s). A trickle of live lines never has that many, and ticks once a second as before.
  */
 const QUIET_TICK_MS = 30;
+/** Writes in a row a tick makes while results keep coming during an asynchronous store's writes (#flushAll). */
+const FLUSH_ROUNDS = 3;
 const EARLY_TICK_EVENTS = 10_000;
 
 /**
@@ -213,7 +215,7 @@ export class UrlWindowJob {
     this.#timer = undefined;
     await this.#ticking;
     this.#slider.closeBefore(this.#time.closeLimit(this.#open));
-    if (!(await this.#results.flush()) || !this.#checkpoint.tryCommit(true, this.#receiver)) {
+    if (!(await this.#flushAll()) || !this.#checkpoint.tryCommit(true, this.#receiver)) {
       noFinalCheckpoint.emit(this.#log, {});
     }
     this.#receiver.closeWal();
@@ -252,6 +254,21 @@ export class UrlWindowJob {
   }
 
   /**
+   * Writes the results; true when all of them are written, nothing left queued: a
+   * checkpoint may follow. With an asynchronous store the job counts and closes batches
+   * while a write is in flight, and they are queued meanwhile: they are written next, up
+   * to FLUSH_ROUNDS writes in a row (each writes what came during the one before, so they
+   * shrink while the store keeps up); if some are still queued the checkpoint waits for the
+   * next tick. With SQLite nothing comes meanwhile: one write.
+   */
+  #flushAll(round = 1): boolean | Promise<boolean> {
+    return andThen(this.#results.flush(), (written) => {
+      if (!written || this.#results.pending === 0) return written;
+      return round < FLUSH_ROUNDS ? this.#flushAll(round + 1) : false;
+    });
+  }
+
+  /**
    * Closes the batches that are due, writes their results, then checkpoints and rolls up.
    * With SQLite all of it runs now; with an asynchronous store the rest runs once the write
    * (or rollup) settles, and no other tick starts before (`#ticking`).
@@ -265,7 +282,7 @@ export class UrlWindowJob {
       closingBatchFailed.emit(this.#log, { err });
     }
     // Results first: a checkpoint must not get ahead of what the database holds.
-    const ticked = andThen(this.#results.flush(), (written) => {
+    const ticked = andThen(this.#flushAll(), (written) => {
       if (!written) return undefined;
       this.#checkpoint.tryCommit(false, this.#receiver);
       // History rollups, behind the batches: a slice of each tick while events come, more when

@@ -108,8 +108,7 @@ export class WindowSlider {
    * for the tick, which persists that window's top; the ones closed here write their history rows.
    */
   closeBehindWatermark(): void {
-    // Not while a write waits for the store: the checkpoint after it must cover all that was queued.
-    if (Number.isNaN(this.#time.maxEventMs) || this.#results.flushing) return;
+    if (Number.isNaN(this.#time.maxEventMs)) return;
     const limit = this.#time.watermarkLimit(this.#open, this.#slideSlots);
     // With the history on, closing waits for several windows' worth of batches: all but the
     // newest window's then pass by the window (`#passBelow`). Closed as they came, ~100 per
