@@ -81,6 +81,8 @@ function expectedSeries(batches: readonly Batch[], url: string | undefined, from
 interface StoreUnderTest {
   readonly sink: WindowResultSink;
   readonly queries: ResultsQueries;
+  /** Rolls the history up until nothing remains, as idle ticks would (PostgreSQL: in the background, waited for). */
+  rollUpAll(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,10 +92,6 @@ const JOB = { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'a1' }
 
 /** Writes `items` through the sink, as the job's outbox does (a promise from PostgreSQL). */
 const write = async (sink: WindowResultSink, items: ResultItem[]) => sink.write(items);
-/** Rolls the history up until nothing remains, as idle ticks would. */
-async function rollUpAll(sink: WindowResultSink): Promise<void> {
-  while (await sink.rollUp?.(1000));
-}
 
 const window = (endMs: number, top: { url: string; count: number }[], changed = true, total = 0): WindowResult => ({ startMs: endMs - 300_000, endMs, total, distinctUrls: top.length, top, changed });
 
@@ -107,7 +105,7 @@ function contract(kind: string, open: Open): void {
       // In two chunks, the first rolled up before the second is written: later batches land in dirty minutes.
       const half = Math.floor(items.length / 2);
       await write(store.sink, items.slice(0, half));
-      await rollUpAll(store.sink);
+      await store.rollUpAll();
       await write(store.sink, items.slice(half));
     });
     after(async () => store?.close());
@@ -123,7 +121,7 @@ function contract(kind: string, open: Open): void {
 
     test('range top: every URL and the total equal the sums of the batches, before and after the rollups, ties in byte order', async () => {
       for (const rolled of [false, true]) {
-        if (rolled) await rollUpAll(store.sink);
+        if (rolled) await store.rollUpAll();
         for (const [what, from, to] of ranges) {
           const want = expectedTop(batches, from, to, 100);
           const got = await store.queries.rangeTop(from, to, 100, 'a1');
@@ -136,7 +134,7 @@ function contract(kind: string, open: Open): void {
     });
 
     test('series of one URL and of all, at steps of a batch, a minute and an hour', async () => {
-      await rollUpAll(store.sink);
+      await store.rollUpAll();
       for (const [step, from, to] of [[7 * S, T0 + 3 * M, T0 + 9 * M], [M, T0 + 50 * M, T0 + 2 * H + 10 * M], [H, T0 - H, T0 + 3 * H]] as const) {
         for (const url of ['/a', '/é', '/\u{1F600}', '/never']) {
           assert.deepEqual(await store.queries.series(url, from, to, step, 'a1'), expectedSeries(batches, url, from, to, step), `${url} step ${step}`);
@@ -185,10 +183,10 @@ function contract(kind: string, open: Open): void {
         const b = { startMs: T0 + 5 * S, counts: new Map([['/x', 3]]), parseErrors: 0 };
         const later = { startMs: T0 + 2 * M, counts: new Map([['/y', 1]]), parseErrors: 0 };
         await write(s.sink, [{ kind: 'batch', batch: toResult(b) }, { kind: 'batch', batch: toResult(later) }]);
-        await rollUpAll(s.sink);
+        await s.rollUpAll();
         const again = { ...b, counts: new Map([['/x', 2], ['/z', 1]]) };
         await write(s.sink, [{ kind: 'batch', batch: toResult(again) }, { kind: 'batch', batch: toResult(again) }]);
-        await rollUpAll(s.sink);
+        await s.rollUpAll();
         const got = await s.queries.rangeTop(T0, T0 + H, 10, 'a1');
         assert.deepEqual(got, { fromMs: T0, toMs: T0 + H, ...expectedTop([again, later], T0, T0 + H, 10) });
         // A busy batch (more URLs than a statement takes) among small ones, in one write.
@@ -207,7 +205,7 @@ function contract(kind: string, open: Open): void {
       try {
         const old = Array.from({ length: 30 }, (_, m) => ({ startMs: T0 + m * M, counts: new Map([['/x', 1]]), parseErrors: 0 }));
         for (const b of old) await write(s.sink, [{ kind: 'batch', batch: toResult(b) }]);
-        await rollUpAll(s.sink);
+        await s.rollUpAll();
         const kept = old.filter((b) => b.startMs >= T0 + 29 * M - 10 * M);
         assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1').then((r) => r.total), kept.length);
       } finally {
@@ -221,7 +219,7 @@ contract('SQLite', async (name, opts = {}) => {
   const file = path.join(tempDir(), `${name}.db`);
   const sink = new ResultsStore(file, opts);
   const queries = new SqliteQueries(file, 1000, 'a1');
-  return { sink, queries, close: async () => { await queries.close(); sink.close(); } };
+  return { sink, queries, rollUpAll: async () => { while (sink.rollUp(1000)); }, close: async () => { await queries.close(); sink.close(); } };
 });
 
 describe('PostgreSQL', { skip: skipWithoutPostgres }, () => {
@@ -236,6 +234,6 @@ describe('PostgreSQL', { skip: skipWithoutPostgres }, () => {
     await server.sql(`CREATE DATABASE ${name}`, 'postgres');
     const sink = await PostgresResultsStore.open(config(name), { instance: 'a1', where: name, batchIntervalMs: 1000, windowMs: 300_000, history: true, retentionMs: opts.retentionMs ?? 7 * 24 * H }, testLogger);
     const queries = new PostgresQueries(config(name), JOB);
-    return { sink, queries, close: async () => { await queries.close(); await sink.close(); } };
+    return { sink, queries, rollUpAll: () => sink.rolledUp(), close: async () => { await queries.close(); await sink.close(); } };
   });
 });

@@ -8,7 +8,8 @@ import type { ResultItem, WindowResultSink } from '../window-results.js';
 import { resultsDatabaseMigrated, resultsDatabaseReachable, resultsDatabaseRefused, resultsDatabaseUnreachable } from '../../telemetry/index.js';
 import { classify, clientConfig, databaseError } from './pg-connection.js';
 import { PgResultRows, URL_DIMENSION } from './pg-results-rows.js';
-import { prune, rollUpGroup } from './pg-rollups.js';
+import { prune } from './pg-rollups.js';
+import { PgRoller } from './pg-roller.js';
 import { floorSql, migrate } from './pg-schema.js';
 
 export interface PostgresStoreOptions {
@@ -33,8 +34,8 @@ export const RESULTS_CHANNEL = 'logflow_results';
 
 /**
  * The job's results in PostgreSQL: one connection, which holds the instance's lock (a
- * second writer of the same instance is refused), writes each chunk of results in one
- * transaction, and rolls the history up behind, in the server.
+ * second writer of the same instance is refused) and writes each chunk of results in one
+ * transaction; another rolls the history up behind, in the server (PgRoller).
  *
  * Exactly once: a batch's row is keyed by (instance, batch start) and saved again replaces
  * it, as in SQLite; the job checkpoints only after the write committed (ResultsOutbox).
@@ -51,6 +52,7 @@ export class PostgresResultsStore implements WindowResultSink {
   readonly #opts: PostgresStoreOptions;
   readonly #log: Logger;
   #client: pg.Client | undefined;
+  readonly #roller: PgRoller;
   #retryTimer: NodeJS.Timeout | undefined;
   #attempts = 0;
   #retries = 0;
@@ -64,6 +66,7 @@ export class PostgresResultsStore implements WindowResultSink {
     this.#config = config;
     this.#opts = opts;
     this.#log = log;
+    this.#roller = new PgRoller(config, opts.instance, () => this.#openMinute, log);
   }
 
   /**
@@ -152,24 +155,22 @@ export class PostgresResultsStore implements WindowResultSink {
     }
   }
 
-  /**
-   * Rolls the history up behind the batches, in the server (pg-rollups.ts), for about
-   * `budgetMs`, a transaction per group; true if some remains.
-   */
-  async rollUp(budgetMs: number): Promise<boolean> {
-    if (!this.#client || !this.#opts.history || this.#openMinute === -Infinity) return false;
-    const started = performance.now();
-    for (;;) {
-      const more = await this.#transaction((c) => rollUpGroup(c, this.#opts.instance, this.#openMinute));
-      if (!more) return false;
-      if (performance.now() - started >= budgetMs) return true;
-    }
+  /** Rolls the history up behind the batches, in the server and in the background (PgRoller): nothing for the job to wait for. */
+  rollUp(): boolean {
+    if (this.#client && this.#opts.history) this.#roller.kick();
+    return false;
+  }
+
+  /** Rolls up everything that is due, and resolves once it is (tests, the bench). */
+  rolledUp(): Promise<void> {
+    return this.#opts.history ? this.#roller.drain() : Promise.resolve();
   }
 
   /** Ends the connection (and with it the instance's lock). */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    await this.#roller.close();
     const client = this.#client;
     this.#client = undefined;
     await client?.end().catch(() => undefined);
