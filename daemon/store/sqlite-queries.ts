@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import type { RangeTop } from './history.js';
 import { ALL_INSTANCES, type LatestTop, type LatestWindow, type ResultsQueries, type SeriesPoint } from './results-queries.js';
 import { ResultsReader } from './results-store.js';
@@ -61,6 +62,6 @@ export class SqliteQueries implements ResultsQueries {
 
   /** The routes ask only for instances that `instances()` lists (or `*`). */
   #check(instance: string): void {
-    if (instance !== this.#instance && instance !== ALL_INSTANCES) throw new Error(`no instance ${instance} in this results file`);
+    if (instance !== this.#instance && instance !== ALL_INSTANCES) throw new LogflowError('LF_INVARIANT', `asked for instance ${instance}, which this results file does not hold`);
   }
 }

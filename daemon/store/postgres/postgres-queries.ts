@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { LogflowError } from '../../errors.js';
 import type { UrlCount } from '../../counts/index.js';
 import type { JobTiming } from '../../job/url-window-config.js';
 import type { PostgresConfig } from '../database-config.js';
@@ -234,7 +235,9 @@ export class PostgresQueries implements ResultsQueries {
       broken = err;
       await client.query('ROLLBACK').catch(() => undefined);
       // Tables not made yet (the job has not reached the server): the same answer as a server not reachable.
-      if ((err as { code?: string }).code === '42P01') throw databaseError(`the results database ${this.#where} has no logflow tables yet`, Object.assign(new Error('not created'), { code: 'ECONNREFUSED' }));
+      if ((err as { code?: string }).code === '42P01') {
+        throw new LogflowError('LF_DATABASE_UNAVAILABLE', `the results database ${this.#where} has no logflow tables yet (the job makes them once it reaches the server)`, { cause: err });
+      }
       throw databaseError(`the results database ${this.#where}`, err);
     } finally {
       // A broken connection leaves the pool; one that only failed a statement goes back.
