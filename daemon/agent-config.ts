@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CHANNEL_TYPES, JOB_TYPES, readComponent, SINK_TYPES, SOURCE_TYPES, type ComponentTypes } from './components.js';
-import type { AvroSinkConfig, AvroSourceConfig, ChannelConfig, JetStreamSinkConfig, PartialCounterConfig, SpoolDirSourceConfig, UrlWindowJobConfig } from './components.js';
+import type { AvroSinkConfig, AvroSourceConfig, ChannelConfig, JetStreamSinkConfig, PartialCounterConfig, SpoolDirSourceConfig, TaildirSourceConfig, UrlWindowJobConfig } from './components.js';
 import { parseProperties, PropertyReader, type ReadContext } from './conf/index.js';
 import { resolveEnvVars } from './conf/env-vars.js';
 import { ConfigError } from './errors.js';
@@ -21,6 +21,8 @@ export interface AgentConfig {
   readonly sources: readonly SpoolDirSourceConfig[];
   /** Sources of type `avro`, listed in `<agent>.sources` like the others. */
   readonly avroSources: readonly AvroSourceConfig[];
+  /** Sources of type `TAILDIR` (files followed as they are written). */
+  readonly tailSources: readonly TaildirSourceConfig[];
   readonly channels: readonly ChannelConfig[];
   readonly sinks: readonly AvroSinkConfig[];
   readonly jetstreamSinks: readonly JetStreamSinkConfig[];
@@ -68,15 +70,15 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
     throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.prop.key, unknown[0]!.prop.line);
   }
   if (!read) throw firstError!;
-  const { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, http } = read;
+  const { channelNames, channels, sources, avroSources, tailSources, sinks, jetstreamSinks, jobs, counters, http } = read;
   const notImplemented = r.unused(a).map((p) => `${p.key} (line ${p.line})`);
-  if (sources.length + avroSources.length + sinks.length + jetstreamSinks.length + jobs.length + counters.length === 0) {
+  if (sources.length + avroSources.length + tailSources.length + sinks.length + jetstreamSinks.length + jobs.length + counters.length === 0) {
     throw new ConfigError('LF_CONFIG_MISSING_KEY', `${file}: agent ${JSON.stringify(agent)} has no sources, sinks or jobs (is --name right?)`, a + 'sources');
   }
-  for (const s of [...sources, ...avroSources, ...sinks, ...jetstreamSinks]) {
+  for (const s of [...sources, ...avroSources, ...tailSources, ...sinks, ...jetstreamSinks]) {
     if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
   }
-  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jetstreamSinks, jobs, counters, http, notImplemented });
+  return Object.freeze({ agent, file, sources, avroSources, tailSources, channels, sinks, jetstreamSinks, jobs, counters, http, notImplemented });
 }
 
 /** Every component of the agent, read in wiring order by its type's module; the first bad key throws. */
@@ -96,6 +98,7 @@ function readComponents(r: PropertyReader, a: string, resolve: (p: string) => st
   const allSources = listed(SOURCE_TYPES, 'sources');
   const sources = allSources.filter((s): s is SpoolDirSourceConfig => s.type === 'spooldir');
   const avroSources = allSources.filter((s): s is AvroSourceConfig => s.type === 'avro');
+  const tailSources = allSources.filter((s): s is TaildirSourceConfig => s.type === 'taildir');
   const allSinks = listed(SINK_TYPES, 'sinks');
   const sinks = allSinks.filter((s): s is AvroSinkConfig => s.type === 'avro');
   const jetstreamSinks = allSinks.filter((s): s is JetStreamSinkConfig => s.type === 'jetstream');
@@ -103,7 +106,7 @@ function readComponents(r: PropertyReader, a: string, resolve: (p: string) => st
   const jobs = allJobs.filter((j): j is UrlWindowJobConfig => j.type === 'url-window-count');
   const counters = allJobs.filter((j): j is PartialCounterConfig => j.type === 'url-count-partial');
   const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
-  return { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, http };
+  return { channelNames, channels, sources, avroSources, tailSources, sinks, jetstreamSinks, jobs, counters, http };
 }
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
@@ -114,6 +117,8 @@ const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
   // the file channel's tuning and options: its own checkpoint is written after every sink commit
   /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval)$/,
   /^sources\.[^.]+\.exclude-protocols$/,
+  // TAILDIR: a per-event header (events share their headers here), and Flume's poll backoff (files are watched here)
+  /^sources\.[^.]+\.(byteOffsetHeader|backoffSleepIncrement|maxBackoffSleep)$/,
   /^sinks\.[^.]+\.(exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
   /^sinkgroups(\..+)?$/,
 ];

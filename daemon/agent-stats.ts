@@ -1,7 +1,7 @@
 import type { Channel } from './channel/index.js';
 import type { JobStats } from './job/index.js';
 import type { PipelinedSink } from './sink/delivery.js';
-import type { AvroSource, SpoolDirSource } from './source/index.js';
+import type { AvroSource, SpoolDirSource, TaildirSource } from './source/index.js';
 import type { FileCounts, Stats } from './telemetry/stats.js';
 
 /** The stages whose figures make the agent's stats. */
@@ -9,6 +9,7 @@ export interface StatsParts {
   readonly job: JobStats | undefined;
   readonly sources: readonly SpoolDirSource[];
   readonly avroSources: readonly AvroSource[];
+  readonly tailSources?: readonly TaildirSource[];
   readonly sinks: readonly PipelinedSink<unknown>[];
   readonly channels: Iterable<Channel>;
 }
@@ -17,7 +18,7 @@ export interface StatsParts {
  * Gathers the one stats shape (telemetry/stats.ts) from the stages: what /api/stats,
  * /metrics and the dashboard show. Figures of several components of a kind are summed.
  */
-export function gatherStats({ job, sources, avroSources, sinks, channels }: StatsParts): Stats {
+export function gatherStats({ job, sources, avroSources, tailSources = [], sinks, channels }: StatsParts): Stats {
   const files: FileCounts = { pending: 0, inProgress: 0, completed: 0, failed: 0 };
   for (const s of sources) {
     const c = s.files.counts();
@@ -32,7 +33,13 @@ export function gatherStats({ job, sources, avroSources, sinks, channels }: Stat
     size += ch.size;
     capacity += ch.capacity;
   }
-  const eventsRead = sum(sources, (s) => s.eventsRead);
+  const eventsRead = sum(sources, (s) => s.eventsRead) + sum(tailSources, (s) => s.eventsRead);
+  const followed = { files: 0, lagBytes: 0 };
+  for (const t of tailSources) {
+    const c = t.followedCounts();
+    followed.files += c.files;
+    followed.lagBytes += c.lagBytes;
+  }
   return {
     eventsIn: job?.eventsIn ?? eventsRead + sum(avroSources, (s) => s.eventsReceived),
     eventsCounted: job?.eventsCounted ?? 0,
@@ -40,6 +47,7 @@ export function gatherStats({ job, sources, avroSources, sinks, channels }: Stat
     duplicates: job?.duplicates ?? 0,
     lateEvents: job?.lateEvents ?? 0,
     files,
+    ...(tailSources.length > 0 && { followed }),
     channel: { size, capacity },
     memory: memoryFigures(job),
     ...(job && {
@@ -65,7 +73,7 @@ export function gatherStats({ job, sources, avroSources, sinks, channels }: Stat
         maxConnections: (job?.refusedConnections.maxConnections ?? 0) + sum(avroSources, (a) => a.refusedConnections.maxConnections),
       },
     }),
-    ...(sources.length > 0 && { truncatedLines: sum(sources, (s) => s.truncatedLines) }),
+    ...(sources.length + tailSources.length > 0 && { truncatedLines: sum(sources, (s) => s.truncatedLines) + sum(tailSources, (s) => s.truncatedLines) }),
     ...(sinks.length > 0 && { sinkRetries: { error: sum(sinks, (k) => k.retries.error), refused: sum(sinks, (k) => k.retries.refused) } }),
     ...(avroSources.length > 0 && {
       avroCallsRefused: {

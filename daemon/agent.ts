@@ -12,7 +12,7 @@ import { AvroSink } from './sink/index.js';
 import * as jetstreamSink from './sink/jetstream/config.js';
 import * as partialCounter from './job/partial/config.js';
 import type { PartialCounter } from './job/partial/partial-counter.js';
-import { AvroSource, SpoolDirSource } from './source/index.js';
+import { AvroSource, SpoolDirSource, TaildirSettingError, TaildirSource } from './source/index.js';
 import { listening, settingError, type FailedSetting } from './startup-errors.js';
 import { lowerThreadPriority } from './thread-priority.js';
 import { httpListening } from './telemetry/index.js';
@@ -29,6 +29,7 @@ export class Agent {
   readonly #channels: Map<string, Channel>;
   readonly #sources: SpoolDirSource[];
   readonly #avroSources: AvroSource[];
+  readonly #tailSources: TaildirSource[];
   readonly #sinks: PipelinedSink<unknown>[];
   readonly #counters: PartialCounter[];
   readonly #job: JobHost | undefined;
@@ -64,6 +65,15 @@ export class Agent {
       return source;
     });
     this.#avroSources = config.avroSources.map((c) => new AvroSource(c, this.#channels.get(c.channel)!, logger));
+    // Followed files resume from the positions committed with the counts, as spooled files do.
+    this.#tailSources = config.tailSources.map((c) => {
+      const channel = this.#channels.get(c.channel)!;
+      const durable = !local && channel instanceof FileChannel ? channel : undefined;
+      const source = new TaildirSource(c, channel, logger, local ? job : durable);
+      if (local) job.addLocalSource(source.sourceId);
+      durable?.trackSource(source.sourceId);
+      return source;
+    });
   }
 
   /** The HTTP address actually bound (the configured port may be 0). */
@@ -78,6 +88,7 @@ export class Agent {
       this.#http = new HttpHost(http, job && timingOf(job), job?.database, {
         stats: () => apiStats(this.stats()),
         files: () => this.#sources.flatMap((s) => s.fileList()),
+        followed: () => this.#tailSources.flatMap((s) => s.followedList()),
         metrics: () => this.stats(),
       }, this.#log);
     }
@@ -107,6 +118,11 @@ export class Agent {
         throw err.code ? settingError(this.config.file, `${a}.sources.${source.name}`, 'spoolDir', { message: why }) : err;
       });
     }
+    for (const source of this.#tailSources) {
+      await source.start().catch((err: Error) => {
+        throw err instanceof TaildirSettingError ? settingError(this.config.file, `${a}.sources.${source.name}`, err.setting, err) : err;
+      });
+    }
     // Logged last: scripts and tests take this line to mean the whole pipeline runs.
     if (this.#http) httpListening.emit(this.#log, { address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice });
   }
@@ -116,6 +132,7 @@ export class Agent {
     for (const ch of this.#channels.values()) ch.admitOverCapacity();
     for (const source of this.#avroSources) await source.stop();
     for (const source of this.#sources) await source.stop();
+    for (const source of this.#tailSources) await source.stop();
     for (const sink of this.#sinks) await sink.stop();
     for (const counter of this.#counters) await counter.stop();
     await this.#job?.stop();
@@ -123,6 +140,8 @@ export class Agent {
       await source.completeFinished();
       source.close();
     }
+    // After the job's last checkpoint: the position files say what it committed.
+    for (const source of this.#tailSources) await source.close();
     await this.#http?.close();
     for (const ch of this.#channels.values()) await ch.close();
   }
@@ -133,6 +152,7 @@ export class Agent {
       job: this.#job?.stats(),
       sources: this.#sources,
       avroSources: this.#avroSources,
+      tailSources: this.#tailSources,
       sinks: this.#sinks,
       channels: this.#channels.values(),
     });
@@ -150,7 +170,15 @@ function checkWiring(config: AgentConfig): void {
     throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.jobs lists ${config.jobs.length} jobs; one is supported`, `${config.agent}.jobs`);
   }
   const channels = new Map(config.channels.map((c) => [c.name, c]));
-  for (const s of config.sources) {
+  const positionFiles = new Map<string, string>();
+  for (const t of config.tailSources) {
+    const other = positionFiles.get(t.positionFile);
+    if (other) {
+      throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sources.${t.name}.positionFile is ${other}'s too (${t.positionFile}); each TAILDIR source needs its own`, `${config.agent}.sources.${t.name}.positionFile`);
+    }
+    positionFiles.set(t.positionFile, t.name);
+  }
+  for (const s of [...config.sources, ...config.tailSources]) {
     const ch = channels.get(s.channel)!;
     if (s.batchSize > ch.transactionCapacity) {
       throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sources.${s.name}.batchSize (${s.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sources.${s.name}.batchSize`);

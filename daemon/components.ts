@@ -7,6 +7,7 @@ import * as avroSink from './sink/avro-sink-config.js';
 import * as jetstreamSink from './sink/jetstream/config.js';
 import * as avroSource from './source/avro-source-config.js';
 import * as spoolDir from './source/spooldir-config.js';
+import * as taildir from './source/taildir/taildir-config.js';
 
 /**
  * Which config module reads `type = X` of each kind of component. Each module owns its
@@ -18,13 +19,14 @@ export interface ConfigModule<C> {
   read(r: PropertyReader, prefix: string, context: ReadContext): C;
 }
 
-export const SOURCE_TYPES = { spooldir: spoolDir, avro: avroSource } as const satisfies Record<string, ConfigModule<unknown>>;
+export const SOURCE_TYPES = { spooldir: spoolDir, avro: avroSource, TAILDIR: taildir } as const satisfies Record<string, ConfigModule<unknown>>;
 export const CHANNEL_TYPES = { memory: memoryChannel, file: fileChannel } as const satisfies Record<string, ConfigModule<unknown>>;
 export const SINK_TYPES = { avro: avroSink, jetstream: jetstreamSink } as const satisfies Record<string, ConfigModule<unknown>>;
 export const JOB_TYPES = { 'url-window-count': urlWindowJob, 'url-count-partial': partialCounter } as const satisfies Record<string, ConfigModule<unknown>>;
 
 export type SpoolDirSourceConfig = spoolDir.SpoolDirSourceConfig;
 export type AvroSourceConfig = avroSource.AvroSourceConfig;
+export type TaildirSourceConfig = taildir.TaildirSourceConfig;
 export type MemoryChannelConfig = memoryChannel.MemoryChannelConfig;
 export type FileChannelConfig = fileChannel.FileChannelConfig;
 export type ChannelConfig = MemoryChannelConfig | FileChannelConfig;

@@ -36,9 +36,9 @@ export function listenSetting(err: SystemError): FailedSetting | undefined {
 }
 
 /** `err` as the error of `prefix.setting` in `file`, with what to do about it. */
-export function settingError(file: string, prefix: string, setting: FailedSetting | 'spoolDir', err: SystemError): ConfigError {
+export function settingError(file: string, prefix: string, setting: FailedSetting | 'spoolDir' | 'positionFile' | `filegroups.${string}`, err: SystemError): ConfigError {
   const key = `${prefix}.${setting}`;
-  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : setting === 'spoolDir' ? undefined : DIRECTORY_HINT;
+  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : isFailedSetting(setting) ? DIRECTORY_HINT : undefined;
   return new ConfigError('LF_CONFIG_UNUSABLE', `${file}: ${key}: ${err.message}${hint ? `; ${hint}` : ''}`, key);
 }
 

@@ -40,6 +40,7 @@ async function serve(extra: Partial<HttpDeps>, database: string): Promise<{ app:
     job: { batchIntervalMs: 1000, windowDurationMs: 300_000 },
     stats,
     files: () => [],
+    followed: () => [],
     metrics: () => ({ eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0, channel: { size: 0, capacity: 1 }, files: stats().files }),
     logger: testLogger,
     ...extra,

@@ -18,6 +18,7 @@ describe('the HTTP server in its own thread', () => {
         if (failFiles) throw new Error('registry unavailable');
         return [];
       },
+      followed: () => [],
       metrics: () => ({ eventsRead: 7, eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, lateEvents: 0, channel: { size: 0, capacity: 10 }, files: stats.files }) satisfies Stats,
     }, testLogger);
     await host.load();

@@ -22,6 +22,31 @@ export interface FileView {
   readonly warning?: string | undefined;
   /** A duplicate's original (the completed file with the same content). */
   readonly duplicateOf?: string | undefined;
+  /** Bytes written to the file after the spool source finished it (not counted); its writer went on. */
+  readonly writtenAfterFinish?: number | undefined;
+}
+
+/** A file a TAILDIR source follows, as /api/followed shows it. */
+export interface FollowedFileView {
+  readonly path: string;
+  readonly group: string;
+  readonly source: string;
+  readonly state: string;
+  readonly inode: number;
+  readonly key: string | undefined;
+  /** Offset of the first line not yet read (bytes). */
+  readonly position: number;
+  /** Offset below which its lines are durably counted, when known. */
+  readonly committed: number | undefined;
+  readonly size: number;
+  readonly lagBytes: number;
+  readonly epoch: number;
+  readonly lines: number;
+  readonly truncatedLines: number;
+  readonly parseErrors: number | undefined;
+  readonly foundAt: number;
+  readonly lastReadAt: number | undefined;
+  readonly reason: string | undefined;
 }
 
 export interface HttpDeps {
@@ -37,6 +62,8 @@ export interface HttpDeps {
   /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
   readonly stats: () => ApiStats | Promise<ApiStats>;
   readonly files: () => FileView[] | Promise<FileView[]>;
+  /** The files TAILDIR sources follow (none without such a source). */
+  readonly followed: () => FollowedFileView[] | Promise<FollowedFileView[]>;
   /** The whole stats shape, which /metrics renders. */
   readonly metrics: () => Stats | Promise<Stats>;
   readonly logger: Logger;

@@ -4,7 +4,7 @@ import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.j
 import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
-import type { FileView } from './deps.js';
+import type { FileView, FollowedFileView } from './deps.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
 import { httpThreadCrashed, pipelineAnswerFailed } from '../telemetry/index.js';
 
@@ -20,6 +20,7 @@ const HTTP_YOUNG_GENERATION_MB = 8;
 export interface PipelineView {
   readonly stats: () => ApiStats;
   readonly files: () => FileView[];
+  readonly followed: () => FollowedFileView[];
   readonly metrics: () => Stats;
 }
 

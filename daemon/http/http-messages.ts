@@ -11,7 +11,7 @@ export interface HttpWorkerData {
 }
 
 /** The pipeline's live figures the HTTP thread asks the main thread for. */
-export type PipelineQuestion = 'stats' | 'files' | 'metrics';
+export type PipelineQuestion = 'stats' | 'files' | 'followed' | 'metrics';
 
 /** HTTP thread -> main thread. */
 export type HttpEvent =

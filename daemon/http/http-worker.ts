@@ -41,6 +41,7 @@ async function listen(): Promise<void> {
       job: data.job,
       stats: () => ask('stats'),
       files: () => ask('files'),
+      followed: () => ask('followed'),
       metrics: () => ask('metrics'),
       logger: log,
     });

@@ -57,6 +57,10 @@ export class JobHost {
     return this.#committed.get(fileKey);
   }
 
+  committedEntries(): Iterable<[string, number]> {
+    return this.#committed.entries();
+  }
+
   parseErrors(fileKey: string): number | undefined {
     return this.#parseErrors.get(fileKey);
   }

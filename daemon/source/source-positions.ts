@@ -4,6 +4,8 @@ import type { LineCheck } from './format-warning.js';
 export interface SourcePositions {
   /** Offset below which the file's lines are durably counted, if any are. */
   committed(fileKey: string): number | undefined;
+  /** Every committed position (of every source): a TAILDIR source finds a `.gz` copy's key here, and keys of files gone. */
+  committedEntries?(): Iterable<[string, number]>;
   /** The file is finished: its position need not be kept. */
   forget(fileKey: string): void;
   /** Lines of the file that were not access-log lines, for the completion log line. */

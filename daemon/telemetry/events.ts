@@ -58,6 +58,30 @@ export const fileEndedEarly = logEvent<FileDone>('info', 'file ended early');
 export const fileRenamedOnFinish = logEvent<{ file: string; renamedTo: string }>('warn', (f) => `a file named ${path.basename(f.file)} was finished before; this one is renamed ${path.basename(f.renamedTo)}`);
 export const fileMostlyUnparsed = logEvent<{ file: string; logFormat: string; lines: number; parseErrors: number | undefined; samples: unknown }>('warn', 'most lines of the file did not parse: wrong logFormat?');
 export const fileFailed = logEvent<{ file: string; reason: string }>('error', 'file failed');
+/** A file the spool source finished (renamed or deleted) grew afterwards: its writer went on, and those bytes are not counted. */
+export const spoolFileWrittenAfterFinish = logEvent<{ file: string; bytesNotCounted: number; finishedAt: number; sizeNow: number }>(
+  'warn',
+  (f) => `${path.basename(f.file)} was written to after the spool source finished it: ${f.bytesNotCounted} bytes were not counted (the spool is for finished files; follow a live log with a TAILDIR source)`,
+);
+
+// The TAILDIR source (source/taildir/)
+export const tailFollowing = logEvent<{ groups: readonly string[]; files: number; positionFile: string }>('info', 'following files');
+export const tailFileFollowed = logEvent<{ file: string; from: string; resumeAt: number; size: number; epoch: number | undefined }>('info', 'following file');
+export const tailFileRenamed = logEvent<{ file: string; renamedTo: string | undefined }>('info', (f) => f.renamedTo ? 'followed file renamed' : 'followed file renamed to a name no file group matches: reading it to its end');
+export const tailFileDeleted = logEvent<{ file: string }>('info', 'followed file deleted: reading it to its end');
+export const tailFileStartedOver = logEvent<{ file: string; reason: string; unreadBytes: number | undefined }>('warn', 'followed file truncated or rewritten: following it again from its start');
+export const tailFileClosed = logEvent<{ file: string; position: number; state: string }>('info', 'followed file idle: closed');
+export const tailLastLineTaken = logEvent<{ file: string; bytes: number }>('info', 'the last line of a file left for good has no line feed: taken as it is');
+export const tailCopySkipped = logEvent<{ file: string; copyOf: string }>('info', 'compressed copy of a followed file: not read again');
+export const tailCopyContinued = logEvent<{ file: string; resumeAt: number }>('info', 'compressed copy of a file counted before: reading what was not counted');
+export const tailGzipRead = logEvent<{ file: string; lines: number; bytes: number }>('info', 'compressed file read to its end');
+export const tailFileUnreadable = logEvent<{ file: string; reason: string }>('warn', 'file of a file group cannot be followed');
+export const tailNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: not followed');
+export const tailReadFailed = logEvent<Err & { file: string }>('error', 'reading a followed file failed');
+export const tailWatchFailed = logEvent<Err>('error', 'watching the file groups failed; polling goes on (pollDelay)');
+export const tailPositionFileUnreadable = logEvent<{ file: string; reason: string }>('warn', 'position file unreadable: not used (positions come from the checkpoint)');
+export const tailPositionWriteFailed = logEvent<Err & { file: string }>('error', 'writing the position file failed; retried at the next writePosInterval');
+export const tailKeyForgotten = logEvent<{ key: string; position: number }>('debug', 'position of a file gone (and its copies) forgotten');
 
 // Channels
 export const fileChannelOpened = logEvent<{ events: number; batches: number; segments: number }>('info', 'file channel opened');

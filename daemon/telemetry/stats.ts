@@ -16,6 +16,8 @@ export interface Stats {
   readonly duplicates: number;
   readonly lateEvents: number;
   readonly files: FileCounts;
+  /** Files the TAILDIR sources follow, and the bytes written to them not yet read; absent without TAILDIR sources. */
+  readonly followed?: { files: number; lagBytes: number };
   readonly channel?: { size: number; capacity: number };
   readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
   readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
@@ -25,9 +27,9 @@ export interface Stats {
   readonly resultsWaiting?: number;
   readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
   // For /metrics only (METRICS_ONLY):
-  /** Lines the spool sources read. */
+  /** Lines the spool and TAILDIR sources read. */
   readonly eventsRead?: number;
-  /** Lines the spool sources cut at maxLineLength; absent without spool sources. */
+  /** Lines the spool and TAILDIR sources cut at maxLineLength; absent without either. */
   readonly truncatedLines?: number;
   /** Connections the job's receiver and the avro sources closed at once, by reason; absent without either. */
   readonly avroRefusedConnections?: RefusedConnections;
@@ -99,7 +101,7 @@ const reasons = (...names: string[]) => ({ name: 'reason', values: Object.fromEn
 
 /** Every /metrics series, in the order it is rendered. */
 export const METRICS: readonly MetricSpec[] = [
-  { name: 'logflow_events_read_total', type: 'counter', help: 'Lines the spool source read.', value: (s) => s.eventsRead ?? 0 },
+  { name: 'logflow_events_read_total', type: 'counter', help: 'Lines the spool and TAILDIR sources read.', value: (s) => s.eventsRead ?? 0 },
   { name: 'logflow_events_in_total', type: 'counter', help: 'Events the job received (duplicates excluded).', value: (s) => s.eventsIn },
   { name: 'logflow_events_counted_total', type: 'counter', help: 'Events whose URL is counted in the published results.', value: (s) => s.eventsCounted },
   { name: 'logflow_parse_errors_total', type: 'counter', help: 'Lines that were not access-log lines.', value: (s) => s.parseErrors },
@@ -112,6 +114,8 @@ export const METRICS: readonly MetricSpec[] = [
     label: { name: 'state', values: { pending: 'pending', inProgress: 'reading', completed: 'completed', failed: 'failed' } },
     value: (s) => s.files,
   },
+  { name: 'logflow_followed_files', type: 'gauge', help: 'Files the TAILDIR sources follow.', value: (s) => s.followed?.files },
+  { name: 'logflow_followed_lag_bytes', type: 'gauge', help: 'Bytes written to followed files and not read yet (as of the last look).', value: (s) => s.followed?.lagBytes },
   { name: 'logflow_window_urls', type: 'gauge', help: 'Distinct URLs in the current window.', value: (s) => s.window?.distinctUrls ?? 0 },
   { name: 'logflow_results_waiting', type: 'gauge', help: 'Slides whose results wait for the database (locked, disk full).', value: (s) => s.resultsWaiting ?? 0 },
   {
