@@ -171,5 +171,6 @@ function recentFiles(files: FileView[]): object[] {
     finishedAt: f.finishedAt === undefined ? null : new Date(f.finishedAt).toISOString(),
     reason: f.reason ?? null,
     warning: f.warning ?? null,
+    writtenAfterFinish: f.writtenAfterFinish ?? null,
   }));
 }

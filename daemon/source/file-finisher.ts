@@ -1,7 +1,8 @@
-import { existsSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { FileRecords } from './file-records.js';
+import { LateWriteWatch, type LateWriteTarget } from './late-writes.js';
 import type { FileRegistry, FileStatus } from './file-registry.js';
 import { fullHash, type Fingerprint } from './fingerprint.js';
 import { mostlyUnparsed, unparsedSamples } from './format-warning.js';
@@ -15,7 +16,7 @@ export const DUPLICATE_SUFFIX = '.DUPLICATE';
 
 export type FinisherConfig = Pick<
   SpoolDirSourceConfig,
-  'fileSuffix' | 'failedSuffix' | 'deletePolicy' | 'trackerDir' | 'retentionMs' | 'maxLineLength'
+  'fileSuffix' | 'failedSuffix' | 'deletePolicy' | 'trackerDir' | 'retentionMs' | 'maxLineLength' | 'pollDelay'
 >;
 
 /**
@@ -36,6 +37,8 @@ export class FileFinisher {
   readonly #completeOn: 'delivered' | 'committed';
   /** Files read to their end, waiting to be delivered or committed before they are finished. */
   readonly #finishing = new Set<OpenFile>();
+  /** Files finished while recent: a writer that goes on is reported (late-writes.ts). */
+  readonly #lateWrites: LateWriteWatch;
   #records: FileRecords | undefined;
 
   constructor(config: FinisherConfig, files: FileRegistry, log: Logger, positions: SourcePositions | undefined) {
@@ -44,6 +47,7 @@ export class FileFinisher {
     this.#log = log;
     this.#positions = positions;
     this.#completeOn = positions ? 'committed' : 'delivered';
+    this.#lateWrites = new LateWriteWatch(Math.max(config.pollDelay, 500), log);
   }
 
   /** Opens the records of finished files; returned so the registry can list what finished before a restart. */
@@ -53,6 +57,7 @@ export class FileFinisher {
   }
 
   closeRecords(): void {
+    this.#lateWrites.close();
     this.#records?.close();
     this.#records = undefined;
   }
@@ -99,10 +104,20 @@ export class FileFinisher {
       // Recorded before the rename, so the record of a counted file is never lost to a crash
       // (the status shows it completed only once it is renamed).
       this.#records?.save({ ...status, state: 'completed', finishedAt: Date.now() }, file.fingerprint);
+      let late: LateWriteTarget | undefined;
       try {
-        if (c.deletePolicy === 'immediate') unlinkSync(status.path);
-        else renameSync(status.path, this.#finishedName(status, c.fileSuffix));
+        if (c.deletePolicy === 'immediate') {
+          // A descriptor kept on it: a writer that goes on writes to the deleted file.
+          late = lateWriteTarget(status.path, file.size, true);
+          unlinkSync(status.path);
+        } else {
+          const target = this.#finishedName(status, c.fileSuffix);
+          renameSync(status.path, target);
+          late = lateWriteTarget(target, file.size, false);
+        }
       } catch (err) {
+        if (late?.fd !== undefined) closeSync(late.fd);
+        late = undefined;
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
           // Removed while read: the open descriptor still read all of it.
           status.reason = 'removed from the spool directory while it was read; all of it was read';
@@ -115,6 +130,7 @@ export class FileFinisher {
       const recorded = status.reason;
       this.#files.finish(status, 'completed', status.reason);
       if (status.reason !== recorded) this.#records?.save(status, file.fingerprint);
+      if (late && !status.name.endsWith('.gz')) this.#lateWrites.watch(status, late, () => this.#records?.save(status, file.fingerprint));
     }
     (file.problem ? fileEndedEarly : fileCompleted).emit(this.#log, {
       file: status.path,
@@ -201,4 +217,20 @@ export class FileFinisher {
     status.warning = `${status.parseErrors} of ${status.lines} lines did not parse as logFormat ${JSON.stringify(check.format)}: is it another format?`;
     fileMostlyUnparsed.emit(this.#log, { file: status.path, logFormat: check.format, lines: status.lines, parseErrors: status.parseErrors, samples });
   }
+}
+
+/** Where a file just finished is, to watch for a writer that goes on (its descriptor, when it is about to be deleted). */
+function lateWriteTarget(p: string, bytesRead: number, keepOpen: boolean): LateWriteTarget | undefined {
+  if (!Number.isFinite(bytesRead)) return undefined;
+  if (!keepOpen) {
+    try {
+      const st = statSync(p);
+      return { path: p, ino: st.ino, size: bytesRead, mtimeMs: st.mtimeMs };
+    } catch {
+      return undefined; // gone right after its rename: nothing to watch
+    }
+  }
+  const fd = openSync(p, 'r');
+  const st = fstatSync(fd);
+  return { fd, ino: st.ino, size: bytesRead, mtimeMs: st.mtimeMs };
 }

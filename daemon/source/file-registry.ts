@@ -21,6 +21,8 @@ export interface FileStatus {
   warning?: string | undefined;
   /** A duplicate: the name of the completed file with the same content. */
   duplicateOf?: string | undefined;
+  /** Bytes written to it after it was finished (its writer went on): not counted. */
+  writtenAfterFinish?: number | undefined;
 }
 
 type Finished = 'completed' | 'failed' | 'duplicate';

@@ -59,7 +59,7 @@ export const fileRenamedOnFinish = logEvent<{ file: string; renamedTo: string }>
 export const fileMostlyUnparsed = logEvent<{ file: string; logFormat: string; lines: number; parseErrors: number | undefined; samples: unknown }>('warn', 'most lines of the file did not parse: wrong logFormat?');
 export const fileFailed = logEvent<{ file: string; reason: string }>('error', 'file failed');
 /** A file the spool source finished (renamed or deleted) grew afterwards: its writer went on, and those bytes are not counted. */
-export const spoolFileWrittenAfterFinish = logEvent<{ file: string; bytesNotCounted: number; finishedAt: number; sizeNow: number }>(
+export const spoolFileWrittenAfterFinish = logEvent<{ file: string; bytesNotCounted: number; bytesCounted: number; renamedTo: string | undefined }>(
   'warn',
   (f) => `${path.basename(f.file)} was written to after the spool source finished it: ${f.bytesNotCounted} bytes were not counted (the spool is for finished files; follow a live log with a TAILDIR source)`,
 );
