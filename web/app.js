@@ -111,6 +111,7 @@ function onMessage(block) {
   if (event === 'top') renderTop(body);
   else if (event === 'stats') renderStats(body);
   else if (event === 'files') renderFiles(body.files);
+  else if (event === 'followed') renderFollowed(body.files);
 }
 
 // One time format everywhere (the live window, the history, the chart): 24-hour local
@@ -140,7 +141,9 @@ function loaded(id, html) {
 }
 
 function renderTop(top) {
-  loaded('bars-empty', 'No events in the window yet: drop a log into the spool (<code>npx logflow drop FILE</code>).');
+  loaded('bars-empty', following
+    ? 'No events in the window yet: no new lines in the followed files.'
+    : 'No events in the window yet: drop a log into the spool (<code>npx logflow drop FILE</code>).');
   $('win-len').textContent = '(last ' + duration(top.windowSeconds) + ')';
   $('win-total').textContent = fmt.format(top.total);
   $('win-urls').textContent = fmt.format(top.distinctUrls);
@@ -164,7 +167,11 @@ function renderTop(top) {
   });
 }
 
+// An agent that follows live files (TAILDIR): the empty messages say so.
+let following = false;
+
 function renderStats(s) {
+  following = Boolean(s.followed);
   // An agent without a job (an edge with HTTP) sends no window: say so instead of loading.
   if (!s.window) loaded('bars-empty', 'This agent runs no job: it counts no URLs (its files and rates are below).');
   $('rate').textContent = s.eventsPerSecond === null ? '–' : fmt.format(s.eventsPerSecond);
@@ -180,7 +187,7 @@ function renderStats(s) {
 }
 
 function renderFiles(files) {
-  loaded('files-empty', 'No files yet.');
+  loaded('files-empty', following ? 'No spooled files (this agent follows live files: see Followed files).' : 'No files yet.');
   const body = $('files').tBodies[0];
   $('files-empty').hidden = files.length > 0;
   const rows = files.map((f) => {
@@ -226,6 +233,41 @@ function renderFiles(files) {
     return tr;
   });
   body.replaceChildren(...rows);
+}
+
+// The files TAILDIR sources follow: the card shows only when there are some.
+function renderFollowed(files) {
+  $('followed-card').hidden = files.length === 0;
+  const rows = files.map((f) => {
+    const tr = document.createElement('tr');
+    tr.dataset.path = f.path;
+    tr.dataset.state = f.state;
+    tr.dataset.lag = String(f.lagBytes);
+    const name = document.createElement('td');
+    name.className = 'url';
+    name.textContent = f.path;
+    name.title = f.path;
+    const state = document.createElement('td');
+    state.className = 'state-' + f.state;
+    state.textContent = f.state;
+    if (f.reason) {
+      const why = document.createElement('div');
+      why.className = f.state === 'unreadable' ? 'reason' : 'note';
+      why.textContent = f.reason;
+      state.append(why);
+    }
+    const cells = [name, state];
+    for (const n of [f.position, f.size, f.lagBytes, f.lines]) {
+      const td = document.createElement('td');
+      td.className = 'num';
+      td.textContent = fmt.format(n);
+      cells.push(td);
+    }
+    cells[4].textContent += ' B';
+    tr.append(...cells);
+    return tr;
+  });
+  $('followed').tBodies[0].replaceChildren(...rows);
 }
 
 /** `GET /api/files/:name/check` as `logflow check` prints it, in a dialog over the page. */

@@ -96,6 +96,18 @@ export interface FileEntry {
 /** What /api/stats answers. */
 export type StatsBody = ApiStats;
 
+/** A file a TAILDIR source follows, as /api/followed answers. */
+export interface FollowedEntry {
+  path: string;
+  state: string;
+  position: number;
+  committed: number | null;
+  size: number;
+  lagBytes: number;
+  lines: number;
+  reason: string | null;
+}
+
 export const number = new Intl.NumberFormat('en-US');
 
 export function bytes(n: number): string {
