@@ -6,7 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, eventtime, analyze)
+ *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, eventtime, analyze, tail, tailscale)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -20,6 +20,7 @@ import { LogAnalyzer } from '../daemon/analyze/analyzer.js';
 import { readLogLines } from '../daemon/analyze/log-lines.js';
 import { generateLines, writeLog } from './access-log-generator.js';
 import { startDaemon, tempDir, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
+import { tailLatency, tailScale } from './lib/bench-tail.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const smoke = process.argv.includes('--smoke');
@@ -466,7 +467,7 @@ async function waitForRollups(file: string, lastHour: number): Promise<number> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, eventtime, analyze.
+  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, eventtime, analyze, tail, tailscale.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
     ['e2e', () => endToEnd(work)],
@@ -477,6 +478,8 @@ async function main(): Promise<void> {
     ['history', () => historyQuery(work)],
     ['eventtime', () => eventTime(work)],
     ['analyze', () => analyzeCommand(work)],
+    ['tail', () => tailLatency(work, row, smoke, SETTINGS)],
+    ['tailscale', () => tailScale(work, row, smoke, SETTINGS)],
   ];
   for (const [name, run] of parts) if (!only || only.includes(name)) await run();
 
