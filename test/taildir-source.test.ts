@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -176,6 +176,28 @@ describe('TAILDIR source: rotation', () => {
     writeFileSync(file, lines(0, 4)); // same first line, new inode
     await s.until(14);
     assert.deepEqual(s.events.map((e) => e.body), [...bodies(0, 10), ...bodies(0, 4)]);
+  });
+});
+
+describe('TAILDIR source: what is not a followed file', () => {
+  test('a hard link is followed once; symbolic links and directories are not followed, with one warning each', async (t) => {
+    const s = await runTailSource(t);
+    const file = path.join(s.logs, 'access.log');
+    writeFileSync(file, lines(0, 5));
+    await s.until(5);
+    linkSync(file, file + '.1');
+    symlinkSync('/etc/hostname', path.join(s.logs, 'access.log.2'));
+    mkdirSync(path.join(s.logs, 'access.log.3'));
+    await waitFor('the three names looked at', () => {
+      const msgs = s.log().map((l) => `${l.msg}|${path.basename(String(l.file))}`);
+      return ['another name (a hard link) of a followed file: followed once, under its first name|access.log.1', 'not a regular file: not followed|access.log.2', 'not a regular file: not followed|access.log.3']
+        .every((m) => msgs.includes(m)) ? true : undefined;
+    });
+    appendFileSync(file, lines(5, 3));
+    await s.until(8);
+    assert.deepEqual(s.events.map((e) => e.body), bodies(0, 8));
+    assert.deepEqual(s.source.followedList().map((f) => path.basename(f.path)), ['access.log']);
+    assert.equal(s.log().filter((l) => l.msg.startsWith('another name')).length, 1, 'warned once, not at every poll');
   });
 });
 

@@ -77,6 +77,7 @@ export const tailCopyContinued = logEvent<{ file: string; resumeAt: number }>('i
 export const tailGzipRead = logEvent<{ file: string; lines: number; bytes: number }>('info', 'compressed file read to its end');
 export const tailFileUnreadable = logEvent<{ file: string; reason: string }>('warn', 'file of a file group cannot be followed');
 export const tailNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: not followed');
+export const tailHardLinkSkipped = logEvent<{ file: string; followedAs: string }>('info', 'another name (a hard link) of a followed file: followed once, under its first name');
 export const tailReadFailed = logEvent<Err & { file: string }>('error', 'reading a followed file failed');
 export const tailWatchFailed = logEvent<Err>('error', 'watching the file groups failed; polling goes on (pollDelay)');
 export const tailPositionFileUnreadable = logEvent<{ file: string; reason: string }>('warn', 'position file unreadable: not used (positions come from the checkpoint)');

@@ -6,7 +6,7 @@ import { parseAgentConfig } from '../../daemon/agent-config.js';
 import { POSITION_HEADER } from '../../daemon/channel/position-header.js';
 import { TaildirSource, type FollowedView } from '../../daemon/source/index.js';
 import { tempDir, waitFor } from './daemon.js';
-import { testLogger } from './logger.js';
+import { capturingLogger } from './logger.js';
 
 export interface TailEvent {
   readonly body: string;
@@ -21,8 +21,8 @@ export interface TailEvent {
  * (`a1.sources.r1.*`); the group `f1` follows `logs/access.log.*` unless `extra` says else.
  */
 export async function runTailSource(t: TestContext, extra = '', dir = tempDir()) {
-  const logs = path.join(dir, 'logs');
-  mkdirSync(logs, { recursive: true });
+  const logsDir = path.join(dir, 'logs');
+  mkdirSync(logsDir, { recursive: true });
   const conf = [
     'a1.sources = r1', 'a1.channels = c1',
     'a1.sources.r1.type = TAILDIR', 'a1.sources.r1.channels = c1',
@@ -39,7 +39,10 @@ export async function runTailSource(t: TestContext, extra = '', dir = tempDir())
   }
   const config = parseAgentConfig([...byKey.values()].join('\n') + '\n', 'test.conf', 'a1', dir);
   const channel = new MemoryChannel(config.channels[0]!);
-  const source = new TaildirSource(config.tailSources[0]!, channel, testLogger);
+  const { logger, lines: logLines } = capturingLogger();
+  const source = new TaildirSource(config.tailSources[0]!, channel, logger);
+  /** The source's log lines, parsed. */
+  const logs = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown> & { msg: string });
   const events: TailEvent[] = [];
   let running = true;
   const drain = (async () => {
@@ -72,5 +75,5 @@ export async function runTailSource(t: TestContext, extra = '', dir = tempDir())
   const followed = (name: string): FollowedView | undefined => source.followedList().find((f) => path.basename(f.path) === name);
   /** Waits until `n` events were taken (and fails if more come with the next look). */
   const until = (n: number, what = `${n} events`) => waitFor(what, () => (events.length >= n ? events.length : undefined), 10_000);
-  return { dir, logs, source, events, stop, followed, until };
+  return { dir, logs: logsDir, log: logs, source, events, stop, followed, until };
 }

@@ -9,7 +9,7 @@ import { sourceIdOf } from '../file-key.js';
 import type { SourcePositions } from '../source-positions.js';
 import {
   tailCopyContinued, tailCopySkipped, tailFileClosed, tailFileDeleted, tailFileFollowed, tailFileRenamed, tailFileStartedOver,
-  tailFileUnreadable, tailFollowing, tailGzipRead, tailKeyForgotten, tailLastLineTaken, tailNotRegularFile, tailPositionFileUnreadable,
+  tailFileUnreadable, tailFollowing, tailGzipRead, tailHardLinkSkipped, tailKeyForgotten, tailLastLineTaken, tailNotRegularFile, tailPositionFileUnreadable,
   tailPositionWriteFailed, tailReadFailed,
 } from '../../telemetry/index.js';
 import { FollowedFiles } from './followed-files.js';
@@ -331,6 +331,14 @@ export class TaildirSource {
     }
     if (known) this.#lostName(known);
     const moved = this.#files.withDevIno(devIno);
+    if (moved && this.#files.named(moved) && moved.path !== p && sameFile(moved.path, devIno)) {
+      // A second name (hard link) of a file followed under its first: followed once.
+      if (!this.#warned.has(p)) {
+        this.#warned.add(p);
+        tailHardLinkSkipped.emit(this.#log, { file: p, followedAs: moved.path });
+      }
+      return;
+    }
     if (moved && (moved.fd !== undefined || moved.gzip)) {
       // The same open file under another name (logrotate's rename), or a .gz renamed.
       this.#renamed(moved, p);
@@ -890,3 +898,13 @@ function lastLineEnd(fd: number, size: number): number {
   return 0;
 }
 
+
+/** Whether `p` still names the file `devIno` (false when it names nothing or another file). */
+function sameFile(p: string, devIno: string): boolean {
+  try {
+    const st = lstatSync(p);
+    return `${st.dev}:${st.ino}` === devIno;
+  } catch {
+    return false;
+  }
+}
