@@ -3,7 +3,7 @@ import { appendFileSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSyn
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { waitFor } from './helpers/daemon.js';
+import { tempDir, waitFor } from './helpers/daemon.js';
 import { runTailSource } from './helpers/tail-source.js';
 
 /** Line `i` of a test log: its URL is `/<tag>/<i>`, so every line is told apart. */
@@ -66,6 +66,47 @@ describe('TAILDIR source: lines as they are written', () => {
     await s.until(3);
     const seen = s.events.map((e) => `${e.headers.site}|${e.headers.tier ?? ''}|${path.basename(e.headers.path!)}|${e.body.split('"')[1]}`).sort();
     assert.deepEqual(seen, ['api|back|other.log|GET /o/0 HTTP/1.1', 'www||access.log|GET /p/0 HTTP/1.1', 'www||access.log|GET /p/1 HTTP/1.1']);
+  });
+});
+
+describe('TAILDIR source: batches and turns', () => {
+  test('batchSize lines per batch; maxBatchCount batches from one file, then the next file has its turn', async (t) => {
+    // Both files are there before the source starts: without maxBatchCount, one would be read whole first.
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'logs'));
+    writeFileSync(path.join(dir, 'logs', 'access.log.a'), lines(0, 300, 'a'));
+    writeFileSync(path.join(dir, 'logs', 'access.log.b'), lines(0, 300, 'b'));
+    const s = await runTailSource(t, 'a1.sources.r1.batchSize = 10\na1.sources.r1.maxBatchCount = 2', dir);
+    await s.until(600);
+    const batchStarts = s.events.map((e, i) => (e.pos ? i : -1)).filter((i) => i >= 0);
+    assert.deepEqual(batchStarts, Array.from({ length: 60 }, (_, k) => k * 10), 'a position header every 10 events');
+    const runs: number[] = [];
+    let last = '';
+    for (const e of s.events) {
+      const file = e.body.includes('/a/') ? 'a' : 'b';
+      if (file === last) runs[runs.length - 1]!++;
+      else runs.push(1);
+      last = file;
+    }
+    assert.ok(Math.max(...runs) <= 20 && runs.length >= 30, `runs of at most 2 batches of 10: ${runs}`);
+    assert.deepEqual(s.events.filter((e) => e.body.includes('/a/')).map((e) => e.body), bodies(0, 300, 'a'));
+    assert.deepEqual(s.events.filter((e) => e.body.includes('/b/')).map((e) => e.body), bodies(0, 300, 'b'));
+  });
+
+  test('watch = false: polling alone finds new files, appends and renames', async (t) => {
+    const s = await runTailSource(t, 'a1.sources.r1.watch = false\na1.sources.r1.pollDelay = 50');
+    const file = path.join(s.logs, 'access.log');
+    const fd = openLog(file);
+    writeSync(fd, lines(0, 10));
+    await s.until(10);
+    renameSync(file, file + '.1');
+    writeSync(fd, lines(10, 5));
+    closeSync(fd);
+    writeFileSync(file, lines(0, 7, 'new'));
+    await s.until(22);
+    assert.deepEqual(s.events.filter((e) => e.body.includes('/p/')).map((e) => e.body), bodies(0, 15));
+    assert.deepEqual(s.events.filter((e) => e.body.includes('/new/')).map((e) => e.body), bodies(0, 7, 'new'));
+    assert.deepEqual(s.source.followedList().map((f) => path.basename(f.path)).sort(), ['access.log', 'access.log.1']);
   });
 });
 

@@ -59,9 +59,10 @@ export class TailReader {
     if (st.size === f.readEnd) return { kind: 'none' };
     // Truncated and written again past where it was read, before this look: its first line tells.
     if (f.identity && readFingerprint(fd, st.size) !== f.identity.fingerprint) return { kind: 'rewritten', size: st.size };
-    const { chunks } = this.#p;
+    const { chunks, batchSize } = this.#p;
     const headers = this.#headers(f);
-    let batches = 0;
+    // Flume's maxBatchCount: this many batches from one file, then the others get a turn.
+    let linesLeft = maxBatches * batchSize;
     while (f.readEnd < st.size) {
       const remaining = st.size - f.readEnd;
       const carry = f.carry;
@@ -72,20 +73,21 @@ export class TailReader {
         const bufOffset = f.readEnd - carry.length;
         const n = readSync(fd, buf, carry.length, Math.min(buf.length - carry.length, remaining), f.readEnd);
         if (n === 0) return { kind: 'shrank', size: fstatSync(fd).size };
-        f.readEnd += n;
         const scanner = f.scanner;
         scanner.resetRanges(Math.max(16, Math.min(8192, Math.ceil((carry.length + n) / 64))));
-        scanner.scan(buf, 0, carry.length + n);
+        scanner.scan(buf, 0, carry.length + n, linesLeft);
+        // Stopped at maxBatchCount: the lines after are read again next time.
+        f.readEnd = scanner.stoppedEarly ? bufOffset + scanner.rest : f.readEnd + n;
         await this.#emit(f, chunk, bufOffset, scanner, headers);
+        linesLeft -= scanner.count;
         // Copied: the chunk goes back to the pool once its batches are delivered.
         f.carry = Buffer.from(buf.subarray(scanner.rest, scanner.carryEnd));
       } finally {
         chunk.release();
       }
-      batches += Math.ceil(f.scanner.count / this.#p.batchSize);
       // Puts that find room resolve as microtasks: let I/O in between chunks.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (batches >= maxBatches && f.readEnd < st.size) return { kind: 'read', more: true };
+      if (linesLeft <= 0 && f.readEnd < st.size) return { kind: 'read', more: true };
     }
     return { kind: 'read', more: false };
   }

@@ -42,6 +42,8 @@ export interface TaildirSourceConfig {
   readonly decodeErrorPolicy: (typeof TAIL_DECODE_ERROR_POLICIES)[number];
   /** How often directories are listed and open files looked at, besides the watch. */
   readonly pollDelayMs: number;
+  /** false: no chokidar watch, polling only (network file systems, where no change events come). */
+  readonly watch: boolean;
 }
 
 /** Reads `<agent>.sources.<name>.*` of a TAILDIR source (Flume's keys, and logflow's few). */
@@ -71,6 +73,7 @@ export function read(r: PropertyReader, p: string, { name, resolve, knownChannel
     maxLineLength: r.int(p + '.maxLineLength', 2048, 1, 64 * 1024 * 1024),
     decodeErrorPolicy: r.oneOf(p + '.decodeErrorPolicy', TAIL_DECODE_ERROR_POLICIES, 'REPLACE'),
     pollDelayMs: r.int(p + '.pollDelay', 1_000, 50, 3_600_000),
+    watch: r.bool(p + '.watch', true),
   });
 }
 

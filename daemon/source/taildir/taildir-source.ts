@@ -228,9 +228,11 @@ export class TaildirSource {
     this.#initialScan = false;
     // Now, before anything is read: the positions skipToEnd chose hold from here on.
     await this.#writePositions();
-    await this.#watcher.start();
-    // What was created while the watcher started.
-    this.#scan(true);
+    if (c.watch) {
+      await this.#watcher.start();
+      // What was created while the watcher started.
+      this.#scan(true);
+    }
     this.#loop = this.#readLoop();
     this.#pollTimer = setInterval(() => void this.#poll(), c.pollDelayMs);
     this.#positionTimer = setInterval(() => void this.#writePositions(), c.writePosIntervalMs);
