@@ -141,7 +141,7 @@ describe('TAILDIR against the real daemon, with a real writer', () => {
     assert.equal(await d.stop('SIGTERM'), 0);
   });
 
-  test('kill -9 at random moments of a writer that rotates (rename, reopen, gzip) every 1,500 lines: every line counted once', { timeout: 120_000 }, async () => {
+  test('kill -9 five times, at random and right after rotations, of a writer that rotates (rename, reopen, gzip) every 1,500 lines: every line counted once', { timeout: 120_000 }, async () => {
     const dir = tempDir();
     await tailAgent(dir);
     const w = new LogWriter();
@@ -157,12 +157,9 @@ describe('TAILDIR against the real daemon, with a real writer', () => {
       rotations.push(r);
       rotated?.();
     };
-    const TOTAL = 24_000;
-    const done = w.do<{ written: number; rotations: number }>('run', { tag: 'r', rate: 2500, rotateEvery: 1500, total: TOTAL });
-    let finished = false;
-    void done.then(() => (finished = true));
+    const done = w.do<{ written: number; rotations: number }>('run', { tag: 'r', rate: 2500, rotateEvery: 1500, total: 1_000_000 });
     const kills: string[] = [];
-    for (let k = 0; k < 5 && !finished; k++) {
+    for (let k = 0; k < 5; k++) {
       // Half the kills right after a rotation (before the next position write), half anywhere.
       if (k % 2 === 0) await new Promise<void>((r) => (rotated = r));
       else await new Promise((r) => setTimeout(r, 200 + rand() * 800));
@@ -175,17 +172,18 @@ describe('TAILDIR against the real daemon, with a real writer', () => {
       daemon = await startDaemon(dir);
       daemons.push(daemon);
     }
-    const { written, rotations: n } = await done;
+    // A last rotation with the daemon up, then the writer stops.
+    await new Promise<void>((r) => (rotated = r));
+    await w.do('stop');
+    const { written: TOTAL, rotations: n } = await done;
     await w.do('close');
-    console.log(`# kills: ${kills.join('; ')}; ${n} rotations, ${written} lines`);
-    assert.equal(written, TOTAL);
-    assert.ok(kills.length >= 4, `the kills came while the writer wrote: ${kills}`);
+    console.log(`# kills: ${kills.join('; ')}; ${n} rotations, ${TOTAL} lines`);
     const expected = new Map<string, number>();
     expectLines(expected, 'r', 0, TOTAL);
     const stats = await counted(daemon, TOTAL, 30_000);
     assert.equal(stats.parseErrors, 0);
     await assertTop(daemon, expected);
-    assert.ok(readdirSync(path.join(dir, 'logs')).filter((f) => f.endsWith('.gz')).length >= 10, 'the .gz rotations are there to be read again');
+    assert.ok(readdirSync(path.join(dir, 'logs')).filter((f) => f.endsWith('.gz')).length >= 5, 'the .gz rotations are there to be read again');
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 

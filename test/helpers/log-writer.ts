@@ -12,13 +12,14 @@ import { tempDir } from './daemon.js';
  * `run` writes on its own: `rate` lines a second in ticks, a logrotate-style rotation every
  * `rotateEvery` lines (the file renamed `.1` after the previous `.1` is gzipped to
  * `.<n>.gz` and removed, a few lines more through the old descriptor, then reopened), and
- * tells the test of each rotation; it stops after `total` lines.
+ * tells the test of each rotation; it stops after `total` lines, or when told to (`stop`).
  */
 const WRITER = String.raw`
 const fs = require('node:fs');
 const zlib = require('node:zlib');
 let fd;
 let file;
+let stopping = false;
 const line = (i, tag) => '10.0.0.' + (i % 250) + ' - - [10/Oct/2000:13:55:36 -0700] "GET /' + tag + '/' + (i % 97) + ' HTTP/1.1" 200 ' + i + '\n';
 const write = (text) => { let b = Buffer.from(text); let at = 0; while (at < b.length) at += fs.writeSync(fd, b, at); };
 const lines = (tag, from, n) => { let t = ''; for (let i = from; i < from + n; i++) t += line(i, tag); return t; };
@@ -34,11 +35,13 @@ const ops = {
   gzip: (c) => gzipTo(c.file, c.to),
   close: () => { fs.closeSync(fd); fd = undefined; },
   pause: (c) => new Promise((resolve) => setTimeout(resolve, c.ms)),
+  stop: () => { stopping = true; },
   run: (c) => new Promise((resolve) => {
     let i = 0;
     let rotations = 0;
     const perTick = Math.max(1, Math.round(c.rate / 100));
     const tick = () => {
+      if (stopping) { resolve({ written: i, rotations }); return; }
       const n = Math.min(perTick, c.total - i);
       write(lines(c.tag, i, n));
       i += n;

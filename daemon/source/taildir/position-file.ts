@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicAsync } from '../../durable/index.js';
+import type { Logger } from '../../log.js';
+import { tailPositionWriteFailed } from '../../telemetry/index.js';
 
 /** One entry of Flume's TAILDIR position file. */
 export interface PositionEntry {
@@ -63,4 +65,37 @@ export function renderPositionFile(entries: readonly PositionEntry[]): string {
 
 export async function writePositionFile(file: string, entries: readonly PositionEntry[]): Promise<void> {
   await writeFileAtomicAsync(file, renderPositionFile(entries));
+}
+
+/** Writes the position file whole, one write at a time; a write asked for meanwhile runs once after. */
+export class PositionFileWriter {
+  readonly #file: string;
+  readonly #log: Logger;
+  #writing: Promise<void> | undefined;
+  #again = false;
+
+  constructor(file: string, log: Logger) {
+    this.#file = file;
+    this.#log = log;
+  }
+
+  /** `entries` is asked when the write starts. A failure is logged (and retried at the next write). */
+  write(entries: () => PositionEntry[]): Promise<void> {
+    if (this.#writing) {
+      this.#again = true;
+      return this.#writing;
+    }
+    const run = async () => {
+      do {
+        this.#again = false;
+        try {
+          await writePositionFile(this.#file, entries());
+        } catch (err) {
+          tailPositionWriteFailed.emit(this.#log, { err, file: this.#file });
+        }
+      } while (this.#again);
+    };
+    this.#writing = run().finally(() => (this.#writing = undefined));
+    return this.#writing;
+  }
 }

@@ -1,3 +1,6 @@
+import type { SourcePositions } from '../source-positions.js';
+import type { TailFile } from './tail-file.js';
+
 /**
  * A followed file's position in `lf.pos` headers and checkpoints: `epoch × 2^40 + offset`.
  *
@@ -22,4 +25,16 @@ export function epochOf(position: number): number {
 
 export function offsetOf(position: number): number {
   return position % EPOCH_BYTES;
+}
+
+/**
+ * The bytes of a file's current epoch that are durably counted: the committed position
+ * when it is of this epoch, else where following began in it. Without anyone counting
+ * (a memory channel to another agent), the lines put into the channel, as Flume's.
+ */
+export function committedOffsetOf(f: TailFile, positions: SourcePositions | undefined): number {
+  if (!positions) return f.readPos;
+  const c = positions.committed(f.key!);
+  if (c !== undefined && epochOf(c) === f.epoch) return offsetOf(c);
+  return f.startPos;
 }
