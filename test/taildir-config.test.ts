@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Agent } from '../daemon/agent.js';
 import { loadAgentConfig, parseAgentConfig } from '../daemon/agent-config.js';
+import { ofType } from '../daemon/components.js';
 import { configErrorOf } from './helpers/config-error.js';
 import { startDaemon, tempDir, writeConfig } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
@@ -15,12 +16,13 @@ const BASE = [
   'a1.channels.c1.type = memory',
 ].join('\n');
 const parse = (text: string) => parseAgentConfig(`${BASE}\n${text}\n`, 'tail.conf', 'a1', '/srv');
+const tailOf = (c: ReturnType<typeof parse>) => ofType(c.sources, 'TAILDIR')[0]!;
 
 describe("TAILDIR configuration: Flume's keys", () => {
   test("every Flume key read, with Flume's defaults; paths resolve against the working directory", () => {
     const c = parse('a1.sources.r1.filegroups = f1 f2\na1.sources.r1.filegroups.f1 = /var/log/nginx/access\\\\.log.*\na1.sources.r1.filegroups.f2 = logs/app.log');
-    const t = c.tailSources[0]!;
-    assert.equal(c.sources.length + c.avroSources.length, 0);
+    const t = ofType(c.sources, 'TAILDIR')[0]!;
+    assert.equal(c.sources.length, 1);
     assert.deepEqual(t.groups.map((g) => [g.name, g.dir, g.pattern.source, g.headers]), [
       ['f1', '/var/log/nginx', '^(?:access\\.log.*)$', {}],
       ['f2', '/srv/logs', '^(?:app.log)$', {}],
@@ -31,13 +33,13 @@ describe("TAILDIR configuration: Flume's keys", () => {
       [t.batchSize, t.maxBatchCount, t.idleTimeoutMs, t.writePosIntervalMs, t.skipToEnd, t.cachePatternMatching, t.fileHeader, t.fileHeaderKey, t.maxLineLength, t.decodeErrorPolicy, t.pollDelayMs],
       [100, Number.MAX_SAFE_INTEGER, 120_000, 3_000, false, true, false, 'file', 2048, 'REPLACE', 1_000],
     );
-    const set = parse([
+    const set = tailOf(parse([
       'a1.sources.r1.type = taildir', 'a1.sources.r1.filegroups = g', 'a1.sources.r1.filegroups.g = /l/.*',
       'a1.sources.r1.positionFile = state/pos.json', 'a1.sources.r1.headers.g.site = www', 'a1.sources.r1.headers.g.dc = eu-1',
       'a1.sources.r1.batchSize = 500', 'a1.sources.r1.maxBatchCount = 3', 'a1.sources.r1.idleTimeout = 5000', 'a1.sources.r1.writePosInterval = 1000',
       'a1.sources.r1.skipToEnd = true', 'a1.sources.r1.cachePatternMatching = false', 'a1.sources.r1.fileHeader = true', 'a1.sources.r1.fileHeaderKey = path',
       'a1.sources.r1.interceptors = ts', 'a1.sources.r1.interceptors.ts.type = timestamp',
-    ].join('\n')).tailSources[0]!;
+    ].join('\n')));
     assert.deepEqual(
       [set.positionFile, set.groups[0]!.headers, set.batchSize, set.maxBatchCount, set.idleTimeoutMs, set.writePosIntervalMs, set.skipToEnd, set.cachePatternMatching, set.fileHeader, set.fileHeaderKey, set.interceptors.length],
       ['/srv/state/pos.json', { site: 'www', dc: 'eu-1' }, 500, 3, 5000, 1000, true, false, true, 'path', 1],
@@ -78,7 +80,7 @@ describe("TAILDIR configuration: Flume's keys", () => {
 
   test('the bundled conf/tail.conf and conf/docker-tail.conf follow nginx\'s access log and its rotations', () => {
     for (const [file, dir, positionFile] of [['conf/tail.conf', '/var/log/nginx', '/srv/data/taildir_position.json'], ['conf/docker-tail.conf', '/logs', '/app/data/taildir_position.json']] as const) {
-      const t = loadAgentConfig(file, 'a1', '/srv').tailSources[0]!;
+      const t = ofType(loadAgentConfig(file, 'a1', '/srv').sources, 'TAILDIR')[0]!;
       const g = t.groups[0]!;
       assert.equal(g.dir, dir, file);
       assert.deepEqual(['access.log', 'access.log.1', 'access.log.2.gz', 'error.log', 'accessXlog'].map((n) => g.pattern.test(n)), [true, true, true, false, false], file);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { eventBody, MemoryChannel } from '../../daemon/channel/index.js';
 import { parseAgentConfig } from '../../daemon/agent-config.js';
+import { ofType } from '../../daemon/components.js';
 import { POSITION_HEADER } from '../../daemon/channel/position-header.js';
 import { TaildirSource, type FollowedView } from '../../daemon/source/index.js';
 import { tempDir, waitFor } from './daemon.js';
@@ -40,7 +41,7 @@ export async function runTailSource(t: TestContext, extra = '', dir = tempDir())
   const config = parseAgentConfig([...byKey.values()].join('\n') + '\n', 'test.conf', 'a1', dir);
   const channel = new MemoryChannel(config.channels[0]!);
   const { logger, lines: logLines } = capturingLogger();
-  const source = new TaildirSource(config.tailSources[0]!, channel, logger);
+  const source = new TaildirSource(ofType(config.sources, 'TAILDIR')[0]!, channel, logger);
   /** The source's log lines, parsed. */
   const logs = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown> & { msg: string });
   const events: TailEvent[] = [];

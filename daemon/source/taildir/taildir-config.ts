@@ -20,7 +20,7 @@ export interface FileGroupConfig {
 
 export interface TaildirSourceConfig {
   readonly name: string;
-  readonly type: 'taildir';
+  readonly type: 'TAILDIR';
   readonly channel: string;
   readonly groups: readonly FileGroupConfig[];
   /** Flume's JSON `[{"inode":…,"pos":…,"file":…}]`, written atomically every writePosInterval. */
@@ -57,7 +57,7 @@ export function read(r: PropertyReader, p: string, { name, resolve, knownChannel
   }
   return Object.freeze({
     name,
-    type: 'taildir',
+    type: 'TAILDIR',
     channel,
     groups,
     positionFile,

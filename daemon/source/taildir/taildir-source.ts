@@ -6,7 +6,10 @@ import { tailFileClosed, tailFollowing, tailGzipRead, tailLastLineTaken, tailPos
 import { ChunkPool } from '../chunk-pool.js';
 import { EventBatcher } from '../event-batcher.js';
 import { sourceIdOf } from '../file-key.js';
+import type { SourceContext } from '../source-context.js';
 import type { SourcePositions } from '../source-positions.js';
+import { settingError } from '../../startup-errors.js';
+import type { StatsPart } from '../../telemetry/stats.js';
 import { FollowedFiles } from './followed-files.js';
 import { KeyMemory } from './key-memory.js';
 import { PositionFileWriter, readPositionFile, type PositionEntry } from './position-file.js';
@@ -115,7 +118,7 @@ export class TaildirSource {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ source: config.name });
-    this.#sourceId = sourceIdOf(`taildir:${config.positionFile}`);
+    this.#sourceId = taildirSourceId(config);
     this.#positions = positions;
     this.#batcher = new EventBatcher({
       batchSize: config.batchSize,
@@ -441,3 +444,28 @@ export class TaildirSource {
   }
 }
 
+/** Prefix of a TAILDIR source's file keys: the host and its position file (each source has its own). */
+export function taildirSourceId(config: Pick<TaildirSourceConfig, 'positionFile'>): string {
+  return sourceIdOf(`taildir:${config.positionFile}`);
+}
+
+/**
+ * `type = TAILDIR` (components.ts). With a position keeper (the job in this process, or a
+ * file channel), a file resumes after its kept position; without, after what was put into
+ * the channel (the position file), as Flume's.
+ */
+export function build(config: TaildirSourceConfig, ctx: SourceContext) {
+  const positions = ctx.positionKeeper(config.channel)?.keepPositions(taildirSourceId(config), () => {});
+  const source = new TaildirSource(config, ctx.channel(config.channel), ctx.logger, positions);
+  return {
+    name: config.name,
+    start: () => source.start().catch((err: Error) => {
+      throw err instanceof TaildirSettingError ? settingError(ctx.file, ctx.key, err.setting, err) : err;
+    }),
+    stop: () => source.stop(),
+    /** After the job's last checkpoint: the position file says what it committed. */
+    close: () => source.close(),
+    stats: (): StatsPart => ({ eventsRead: source.eventsRead, truncatedLines: source.truncatedLines, followed: source.followedCounts() }),
+    followed: () => source.followedList(),
+  };
+}
