@@ -109,6 +109,8 @@ export class TaildirSource {
   #positionTimer: NodeJS.Timeout | undefined;
   #polling = false;
   #stopping = false;
+  /** The first scan ran: positions are known (a source that failed to start writes no position file). */
+  #started = false;
 
   /**
    * `positions`: who durably counts this source's lines (the job in this process, or a file
@@ -227,6 +229,7 @@ export class TaildirSource {
     if (read.kind === 'unreadable') tailPositionFileUnreadable.emit(this.#log, { file: c.positionFile, reason: read.reason });
     const saved = new Map(read.kind === 'read' ? read.entries.map((e) => [`${e.inode}\u0000${e.file}`, e.pos] as const) : []);
     this.#discovery.scanAtStart(saved, read.kind === 'missing');
+    this.#started = true;
     // Now, before anything is read: the positions skipToEnd chose hold from here on.
     await this.#writePositions();
     if (c.watch) {
@@ -253,7 +256,7 @@ export class TaildirSource {
 
   /** After the job's last checkpoint: the position file says what it committed; files are closed. */
   async close(): Promise<void> {
-    await this.#writePositions();
+    if (this.#started) await this.#writePositions();
     for (const f of this.#files) this.#closeFd(f);
   }
 
