@@ -115,16 +115,17 @@ export class TailReader {
 
   /**
    * Reads a `.gz` file's decompressed lines from `f.readPos` to its end (its last line taken
-   * even without a line feed: the file is complete). Throws when the stream is corrupt or
-   * cut short (gzip still writing it); what was read before counts, `readPos` says where.
+   * even without a line feed: the file is complete); `short` when it holds less than was
+   * read of it already. Throws when the stream is corrupt or cut short (gzip still writing
+   * it); what was read before counts, `readPos` says where.
    */
-  async readGzip(f: TailFile): Promise<void> {
+  async readGzip(f: TailFile): Promise<'done' | 'short'> {
     const { chunks } = this.#p;
     const source = new GunzipSource(f.path);
     const headers = this.#headers(f);
     try {
       await source.discard(f.readPos);
-      if (source.position < f.readPos) throw new Error(`it holds ${source.position} bytes, fewer than the ${f.readPos} already read`);
+      if (source.position < f.readPos) return 'short';
       f.scanner.resetRanges(16);
       let carry: Buffer = Buffer.alloc(0);
       for (;;) {
@@ -140,7 +141,7 @@ export class TailReader {
           else scanner.scan(buf, 0, carry.length + n);
           f.readEnd = source.position;
           await this.#emit(f, chunk, bufOffset, scanner, headers);
-          if (n === 0) return;
+          if (n === 0) return 'done';
           carry = Buffer.from(buf.subarray(scanner.rest, scanner.carryEnd));
         } finally {
           chunk.release();

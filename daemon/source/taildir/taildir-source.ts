@@ -1,6 +1,7 @@
 import { closeSync, constants as fsc, fstatSync, promises as fsp, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Channel } from '../../channel/index.js';
+import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { tailFileClosed, tailFollowing, tailGzipRead, tailLastLineTaken, tailPositionFileUnreadable, tailReadFailed } from '../../telemetry/index.js';
 import { ChunkPool } from '../chunk-pool.js';
@@ -54,11 +55,11 @@ export interface FollowedView {
   readonly reason: string | undefined;
 }
 
-/** A start-up failure that a setting of this source causes (agent.ts names the key). */
-export class TaildirSettingError extends Error {
+/** A start-up failure that a setting of this source causes (build() names the key, in the file). */
+export class TaildirSettingError extends ConfigError {
   readonly setting: 'positionFile' | `filegroups.${string}`;
   constructor(setting: 'positionFile' | `filegroups.${string}`, message: string) {
-    super(message);
+    super('LF_CONFIG_UNUSABLE', message, setting);
     this.setting = setting;
   }
 }
@@ -217,13 +218,15 @@ export class TaildirSource {
       throw new TaildirSettingError('positionFile', `${path.dirname(c.positionFile)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: the daemon writes the position file there`);
     }
     for (const g of c.groups) {
+      const why = `the directory of the file group must exist and be readable`;
+      let st;
       try {
-        const st = await fsp.stat(g.dir);
-        if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+        st = await fsp.stat(g.dir);
         await fsp.access(g.dir, fsc.R_OK | fsc.X_OK);
       } catch (err) {
-        throw new TaildirSettingError(`filegroups.${g.name}`, `${g.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: the directory of the file group must exist and be readable`);
+        throw new TaildirSettingError(`filegroups.${g.name}`, `${g.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: ${why}`);
       }
+      if (!st.isDirectory()) throw new TaildirSettingError(`filegroups.${g.name}`, `${g.dir}: ENOTDIR: ${why}`);
     }
     const read = readPositionFile(c.positionFile);
     if (read.kind === 'unreadable') tailPositionFileUnreadable.emit(this.#log, { file: c.positionFile, reason: read.reason });
@@ -327,7 +330,10 @@ export class TaildirSource {
 
   async #readGzip(f: TailFile): Promise<void> {
     try {
-      await this.#reader.readGzip(f);
+      if ((await this.#reader.readGzip(f)) === 'short') {
+        this.#unreadable(f, `it holds fewer bytes than the ${f.readPos} read of it before`);
+        return;
+      }
     } catch (err) {
       const message = (err as Error).message;
       if (/unexpected end of file/i.test(message)) {
