@@ -93,6 +93,17 @@ describe('TAILDIR source: batches and turns', () => {
     assert.deepEqual(s.events.filter((e) => e.body.includes('/b/')).map((e) => e.body), bodies(0, 300, 'b'));
   });
 
+  test('a file idle for idleTimeout is closed, and opened again when it grows', async (t) => {
+    const s = await runTailSource(t, 'a1.sources.r1.idleTimeout = 200');
+    const file = path.join(s.logs, 'access.log');
+    writeFileSync(file, lines(0, 4));
+    await s.until(4);
+    await waitFor('closed once idle', () => (s.followed('access.log')?.state === 'closed' ? true : undefined));
+    appendFileSync(file, lines(4, 3));
+    await s.until(7);
+    assert.deepEqual(s.events.map((e) => e.body), bodies(0, 7));
+  });
+
   test('watch = false: polling alone finds new files, appends and renames', async (t) => {
     const s = await runTailSource(t, 'a1.sources.r1.watch = false\na1.sources.r1.pollDelay = 50');
     const file = path.join(s.logs, 'access.log');
