@@ -47,8 +47,8 @@ export class TailReader {
   }
 
   /**
-   * Reads the file's new bytes, at most `maxBatches` batches' worth (checked per chunk);
-   * `more` when it stopped before the end. A file smaller than what was read, or whose first
+   * Reads the file's new bytes, at most `maxBatches` batches' worth of lines (the scan stops
+   * at a line start there); `more` when it stopped before the end. A file smaller than what was read, or whose first
    * line changed, is not read: the caller follows it again from its start.
    */
   async readNew(f: TailFile, maxBatches: number): Promise<ReadOutcome> {
