@@ -101,8 +101,15 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
     await w.do('close');
     const expected = new Map<string, number>();
     expectLines(expected, 'e', 0, TOTAL);
-    await counted(job, TOTAL, 30_000);
-    await assertTop(job, expected);
+    try {
+      await counted(job, TOTAL, 30_000);
+      await assertTop(job, expected);
+    } catch (err) {
+      const logs = path.join(edgeDir, 'daemon-logs.txt');
+      writeFileSync(logs, [...daemons.filter((d) => d !== job).flatMap((d) => ['--- edge', ...d.logs]), '--- job', ...job.logs].join('\n'));
+      console.log(`# daemon logs: ${logs} (LOGFLOW_KEEP_TMP=1 keeps them)`);
+      throw err;
+    }
     assert.equal(await edge.stop('SIGTERM'), 0);
     assert.equal(await job.stop('SIGTERM'), 0);
   });

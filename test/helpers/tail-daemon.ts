@@ -33,18 +33,25 @@ export async function tailAgent(dir: string, extra: Record<string, string> = {})
   });
 }
 
-/** Waits until the daemon counted `n` lines in all, then checks it counted no more (and nothing twice). */
-export async function counted(d: RunningDaemon, n: number, timeoutMs = 20_000): Promise<Stats> {
+/**
+ * Waits until the daemon counted `n` lines in all, failing at once if it counts more. A
+ * shortfall fails once the count has not moved for `stallMs` (lines lost stay lost; a busy
+ * box only makes them come later), or after `timeoutMs` in all.
+ */
+export async function counted(d: RunningDaemon, n: number, timeoutMs = 20_000, stallMs = 15_000): Promise<Stats> {
   let seen = -1;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  let movedAt = Date.now();
+  const deadline = Date.now() + Math.max(timeoutMs, 90_000);
+  while (Date.now() < deadline && Date.now() - movedAt < Math.max(stallMs, timeoutMs)) {
     const { body } = await d.get<Stats>('/api/stats');
-    seen = body.eventsCounted + body.parseErrors;
-    assert.ok(seen <= n, `counted ${seen}, more than the ${n} lines written`);
-    if (seen === n) return body;
+    const now = body.eventsCounted + body.parseErrors;
+    assert.ok(now <= n, `counted ${now}, more than the ${n} lines written`);
+    if (now === n) return body;
+    if (now !== seen) movedAt = Date.now();
+    seen = now;
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.fail(`counted ${seen} of the ${n} lines written within ${timeoutMs} ms`);
+  assert.fail(`counted ${seen} of the ${n} lines written; no more for ${Math.round((Date.now() - movedAt) / 1000)} s`);
 }
 
 export async function assertTop(d: RunningDaemon, expected: Map<string, number>): Promise<void> {
