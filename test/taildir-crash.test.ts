@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { prng } from '../scripts/access-log-generator.js';
 import { freePort, startDaemon, tempDir, type RunningDaemon } from './helpers/daemon.js';
 import { expectLines, LogWriter, type Rotation } from './helpers/log-writer.js';
-import { assertTop, counted, tailAgent, type Stats } from './helpers/tail-daemon.js';
+import { assertTop, counted, lineText, tailAgent, type Stats } from './helpers/tail-daemon.js';
 
 describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
   const writers: LogWriter[] = [];
@@ -112,5 +112,34 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
     }
     assert.equal(await edge.stop('SIGTERM'), 0);
     assert.equal(await job.stop('SIGTERM'), 0);
+  });
+
+  test("a position file naming a reused inode is not trusted once the checkpoint holds this source's positions", { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    await tailAgent(dir);
+    const log = path.join(dir, 'logs', 'access.log');
+    const posFile = path.join(dir, 'data', 'taildir_position.json');
+    const expected = new Map<string, number>();
+    writeFileSync(log, Array.from({ length: 40 }, (_, i) => lineText('old', i)).join(''));
+    expectLines(expected, 'old', 0, 40);
+    const first = await startDaemon(dir);
+    daemons.push(first);
+    await counted(first, 40);
+    assert.equal(await first.stop('SIGTERM'), 0);
+    // The file is deleted and a new one created under its name; its inode happens to be the
+    // old one's (ext4 reuses them): the position file, which knows inode and path only, would
+    // resume it past its first 10 lines.
+    unlinkSync(log);
+    writeFileSync(log, Array.from({ length: 30 }, (_, i) => lineText('new', i)).join(''));
+    expectLines(expected, 'new', 0, 30);
+    const entries = JSON.parse(readFileSync(posFile, 'utf8')) as { inode: number; pos: number; file: string }[];
+    assert.deepEqual(entries.map((e) => e.file), [log]);
+    const tenLines = Array.from({ length: 10 }, (_, i) => Buffer.byteLength(lineText('new', i))).reduce((a, b) => a + b, 0);
+    writeFileSync(posFile, JSON.stringify([{ inode: statSync(log).ino, pos: tenLines, file: log }]));
+    const second = await startDaemon(dir);
+    daemons.push(second);
+    await counted(second, 70);
+    await assertTop(second, expected);
+    assert.equal(await second.stop('SIGTERM'), 0);
   });
 });

@@ -43,9 +43,19 @@ export class TailDiscovery {
     return this.#copies;
   }
 
-  /** The first scan: files found now may resume from the position file, or (first start, skipToEnd) from their end. */
+  /**
+   * The first scan: files found now may resume from the position file, or (first start,
+   * skipToEnd) from their end. The position file names files by inode and path only, and
+   * an inode is soon reused after a delete: it is trusted only when nothing else says where
+   * this source's files are (no position keeper, as Flume; or a checkpoint that holds no
+   * position of this source: a Flume agent replaced, a checkpoint reset).
+   */
   scanAtStart(startPositions: Map<string, number>, firstStart: boolean): void {
-    this.#startPositions = startPositions;
+    const prefix = this.#c.sourceId + '-';
+    const kept = this.#c.positions?.committedEntries?.() ?? [];
+    let checkpointed = false;
+    for (const [key] of kept) if (key.startsWith(prefix)) checkpointed = true;
+    this.#startPositions = checkpointed ? new Map() : startPositions;
     this.#firstStart = firstStart;
     this.#initialScan = true;
     try {
@@ -167,7 +177,7 @@ export class TailDiscovery {
       }
     } else {
       const saved = this.#initialScan ? this.#startPositions.get(`${id.ino}\u0000${f.path}`) : undefined;
-      if (saved !== undefined && saved <= size) {
+      if (saved !== undefined && saved <= size && atLineStart(f.fd!, saved)) {
         offset = saved;
         from = 'position file';
       } else if (this.#skipAtStart()) {
@@ -373,6 +383,13 @@ function sameFile(p: string, devIno: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether `offset` is where a line starts (0, or just after a line feed): a position of another file rarely is. */
+function atLineStart(fd: number, offset: number): boolean {
+  if (offset === 0) return true;
+  const b = Buffer.alloc(1);
+  return readSync(fd, b, 0, 1, offset - 1) === 1 && b[0] === 10;
 }
 
 /** The offset after the file's last line feed (where following from its end starts: an unfinished last line is read whole). */
