@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -217,6 +217,20 @@ describe('TAILDIR source: rotation', () => {
     await s.until(85);
     await waitFor('the other .gz read', () => (s.followed('access.log.9.gz')?.state === 'done' ? true : undefined));
     assert.deepEqual(s.events.map((e) => e.body), [...bodies(0, 60), ...bodies(0, 25, 'old')]);
+  });
+
+  test('a .gz found while gzip still writes it is read once it is complete, even with no hint about it', async (t) => {
+    const s = await runTailSource(t, 'a1.sources.r1.watch = false\na1.sources.r1.pollDelay = 50');
+    const gz = path.join(s.logs, 'access.log.5.gz');
+    const whole = gzipSync(lines(0, 25, 'gz'));
+    writeFileSync(gz, whole.subarray(0, 10)); // the gzip header only: no first line yet
+    // The directory's listing is then cached (its mtime is old): only the look at the .gz itself finds it complete.
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(s.logs, past, past);
+    await waitFor('the .gz waiting', () => (s.followed('access.log.5.gz')?.state === 'waiting' ? true : undefined));
+    writeFileSync(gz, whole);
+    await s.until(25);
+    assert.deepEqual(s.events.map((e) => e.body), bodies(0, 25, 'gz'));
   });
 
   test('a name recreated after a delete is a new file, read from 0, even with the same first line', async (t) => {

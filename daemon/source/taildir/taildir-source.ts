@@ -407,7 +407,19 @@ export class TaildirSource {
     try {
       const now = Date.now();
       for (const f of this.#files.list()) {
-        if (f.gzip) continue;
+        if (f.gzip) {
+          // A .gz still being written (or unreadable) is looked at again when it changed: its hint may have been lost.
+          if (f.state === 'waiting' || f.state === 'unreadable') {
+            let st: Stats | undefined;
+            try {
+              st = statSync(f.path);
+            } catch {
+              st = undefined;
+            }
+            if (!st || `${st.size}:${st.mtimeMs}` !== f.gzipSeen) this.#discovery.examine(f.path);
+          }
+          continue;
+        }
         if (f.fd !== undefined) {
           let st: Stats;
           try {
