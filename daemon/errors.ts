@@ -46,6 +46,10 @@ export const HTTP_ERRORS = {
   /** `/api/files/:name/check`: a name the source has not seen, or a file no longer in the spool. */
   LF_HTTP_NO_FILE: { status: 404, error: 'Not Found' },
   LF_HTTP_FILE_GONE: { status: 404, error: 'Not Found' },
+  /** `/api/files/:name/check`: a file the source did not read (a symbolic link it refused, say): never opened for a client. */
+  LF_HTTP_FILE_NOT_READ: { status: 404, error: 'Not Found' },
+  /** `/api/files/:name/check`: the name now holds another file than the one read (replaced, or its link re-pointed). */
+  LF_HTTP_FILE_REPLACED: { status: 404, error: 'Not Found' },
   /** A Host header the server does not answer to (DNS rebinding): see `a1.http.allowedHosts`. */
   LF_HTTP_MISDIRECTED: { status: 421, error: 'Misdirected Request' },
   /** A request that failed inside: answered 500, details only in the log. */

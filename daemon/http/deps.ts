@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import type { FileIdentity } from '../source/spool-open.js';
 import type { ResultsReader } from '../store/index.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
@@ -22,6 +23,8 @@ export interface FileView {
   readonly warning?: string | undefined;
   /** A duplicate's original (the completed file with the same content). */
   readonly duplicateOf?: string | undefined;
+  /** The file the source read; absent for one it refused (only read files are served back). */
+  readonly identity?: FileIdentity | undefined;
 }
 
 export interface HttpDeps {

@@ -1,3 +1,5 @@
+import type { FileIdentity } from './spool-open.js';
+
 /** What the source knows about each file it has seen; `/api/stats` and `/api/files` read it. */
 export const FILE_STATES = ['pending', 'reading', 'completed', 'failed', 'duplicate'] as const;
 export type FileState = (typeof FILE_STATES)[number];
@@ -21,6 +23,8 @@ export interface FileStatus {
   warning?: string | undefined;
   /** A duplicate: the name of the completed file with the same content. */
   duplicateOf?: string | undefined;
+  /** The file the source opened and read (device, inode, a link's target): only that one is served back (`/api/files/:name/check`). */
+  identity?: FileIdentity | undefined;
 }
 
 type Finished = 'completed' | 'failed' | 'duplicate';

@@ -1,4 +1,5 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { Channel } from '../channel/index.js';
 import type { Logger } from '../log.js';
 import { ChunkPool } from './chunk-pool.js';
@@ -56,9 +57,12 @@ export class SpoolDirSource {
     this.#log = logger.child({ source: config.name });
     this.#sourceId = sourceIdOf(config.spoolDir);
     this.#positions = positions;
-    this.#discovery = new SpoolDiscovery(config, this.files, this.#log);
     this.#batcher = new EventBatcher(config, channel, this.#log);
     this.#finisher = new FileFinisher(config, this.files, this.#log, positions);
+    this.#discovery = new SpoolDiscovery(config, this.files, this.#log, (rawPath, printable, reason) => {
+      const status = this.files.get(printable) ?? this.files.add(printable, path.basename(printable), 0);
+      this.#finisher.quarantineName(status, rawPath, reason);
+    });
     this.#reader = new FileReader(config, {
       sourceId: this.#sourceId,
       files: this.files,
