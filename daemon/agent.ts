@@ -3,6 +3,7 @@ import type { AgentConfig } from './agent-config.js';
 import { ConfigError } from './errors.js';
 import { HttpHost } from './http/index.js';
 import { gatherStats } from './agent-stats.js';
+import { checkFdHeadroom } from './fd-headroom.js';
 import { apiStats, type Stats } from './telemetry/stats.js';
 import type { PipelinedSink } from './sink/delivery.js';
 import { JobHost, type JobStartOptions } from './job/index.js';
@@ -71,6 +72,7 @@ export class Agent {
   }
 
   async start(opts: JobStartOptions = {}): Promise<void> {
+    checkFdHeadroom(this.config, this.#log);
     const http = this.config.http;
     const job = this.config.jobs[0];
     if (http) {

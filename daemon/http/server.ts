@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HttpConfig } from './config.js';
+import { ConnectionCap } from './connection-cap.js';
 import { dashboardRoutes } from './dashboard.js';
 import { fileCheckRoutes } from './file-check.js';
 import type { HttpDeps } from './deps.js';
@@ -42,7 +43,14 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 }
 
 export async function startHttpServer(config: HttpConfig, deps: HttpDeps): Promise<FastifyInstance> {
-  const app = await buildHttpServer(deps);
+  const cap = new ConnectionCap(config.maxConnections, deps.logger.child({ component: 'http' }));
+  const app = await buildHttpServer({
+    ...deps,
+    // The server's own figures join the pipeline's.
+    stats: async () => ({ ...(await deps.stats()), http: cap.figures }),
+    metrics: async () => ({ ...(await deps.metrics()), http: cap.figures }),
+  });
+  cap.install(app.server);
   await app.listen({ host: config.bind, port: config.port });
   return app;
 }

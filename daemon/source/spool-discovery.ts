@@ -45,6 +45,7 @@ export class SpoolDiscovery {
   #watcher: SpoolWatcher | undefined;
   #settleTimer: NodeJS.Timeout | undefined;
   #listTimer: NodeJS.Timeout | undefined;
+  readonly #retries = new Set<NodeJS.Timeout>();
   #listing = false;
   #wakeReader: (() => void) | undefined;
   #started = false;
@@ -120,6 +121,7 @@ export class SpoolDiscovery {
     this.#closed = true;
     clearTimeout(this.#settleTimer);
     clearInterval(this.#listTimer);
+    for (const timer of this.#retries) clearTimeout(timer);
     this.#wakeReader?.();
     await this.#watcher?.close();
   }
@@ -137,6 +139,15 @@ export class SpoolDiscovery {
       await new Promise<void>((resolve) => (this.#wakeReader = resolve));
       this.#wakeReader = undefined;
     }
+  }
+
+  /** A file that could not be opened for a passing reason (no descriptor left): read again in `ms`. */
+  retryLater(cand: Candidate, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      if (!this.#closed && !this.#ready.has(cand.path)) this.#enqueueReady(cand);
+    }, ms);
+    this.#retries.add(timer);
   }
 
   /** Not hidden, not finished by us (any suffix), and matching include/ignorePattern. */

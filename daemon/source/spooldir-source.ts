@@ -12,7 +12,7 @@ import { SourceStopped } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
 import { SpoolDiscovery } from './spool-discovery.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
-import { watchingSpoolDir } from '../telemetry/index.js';
+import { fileOpenDeferred, watchingSpoolDir } from '../telemetry/index.js';
 
 export { POSITION_HEADER } from '../channel/position-header.js';
 export { DUPLICATE_SUFFIX } from './file-finisher.js';
@@ -20,6 +20,9 @@ export { fileKeyOf, sourceIdOf } from './file-key.js';
 export type { SourcePositions } from './source-positions.js';
 
 const CHUNK_BYTES = 1 << 20;
+/** Open errors that say the process, not the file, is out of something: the file waits. */
+const OUT_OF_DESCRIPTORS = new Set(['EMFILE', 'ENFILE']);
+const RETRY_OPEN_MS = 1000;
 
 /**
  * Flume's spooling-directory source: every line of every file dropped into `spoolDir`
@@ -140,7 +143,12 @@ export class SpoolDirSource {
         await this.#reader.read(status);
       } catch (err) {
         if (err instanceof SourceStopped) status.state = 'pending';
-        else await this.#finisher.quarantine(status, `read failed: ${(err as Error).message}`);
+        else if (status.state === 'pending' && OUT_OF_DESCRIPTORS.has((err as NodeJS.ErrnoException).code!)) {
+          // Not the file's fault: every descriptor is taken (a flood of connections). Tried
+          // again later, never quarantined for it.
+          fileOpenDeferred.emit(this.#log, { file: status.path, err: (err as Error).message, retryInMs: RETRY_OPEN_MS });
+          this.#discovery.retryLater(next, RETRY_OPEN_MS);
+        } else await this.#finisher.quarantine(status, `read failed: ${(err as Error).message}`);
       }
     }
   }
