@@ -41,6 +41,10 @@ export const HTTP_ERRORS = {
   /** The request itself is malformed (a body too large, a bad content type): Fastify's 4xx, this code. */
   LF_HTTP_BAD_REQUEST: { status: 400, error: 'Bad Request' },
   LF_HTTP_UNAUTHORIZED: { status: 401, error: 'Unauthorized' },
+  /** A connection that did not send its request's headers in time (Node closes it). */
+  LF_HTTP_REQUEST_TIMEOUT: { status: 408, error: 'Request Timeout' },
+  /** A header block over Node's limit (16 KB), refused before routing. */
+  LF_HTTP_HEADERS_TOO_LARGE: { status: 431, error: 'Request Header Fields Too Large' },
   LF_HTTP_NOT_FOUND: { status: 404, error: 'Not Found' },
   LF_HTTP_NO_JOB: { status: 404, error: 'Not Found' },
   /** `/api/files/:name/check`: a name the source has not seen, or a file no longer in the spool. */

@@ -4,8 +4,8 @@ import { ConnectionCap } from './connection-cap.js';
 import { dashboardRoutes } from './dashboard.js';
 import { fileCheckRoutes } from './file-check.js';
 import type { HttpDeps } from './deps.js';
-import { notFound, replyWithError } from './errors.js';
-import { checkHost, requireToken } from './guards.js';
+import { answerClientError, notFound, replyWithError } from './errors.js';
+import { checkHost, requireHost, requireToken } from './guards.js';
 import { registerOpenApi } from './openapi.js';
 import { refuseNonFiniteNumbers } from './params.js';
 import { pipelineRoutes } from './pipeline-routes.js';
@@ -26,9 +26,13 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     // URLs as path parameters (/api/urls/:url/series) may be long.
     routerOptions: { maxParamLength: 8192 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    // Refusals before routing in the one error shape: a missing Host is checked by a hook.
+    clientErrorHandler: answerClientError,
+    http: { requireHostHeader: false },
   });
   app.setErrorHandler(replyWithError);
   app.setNotFoundHandler(notFound);
+  requireHost(app);
   if (deps.allowedHosts) checkHost(app, deps.allowedHosts);
   if (deps.authToken) requireToken(app, deps.authToken);
   refuseNonFiniteNumbers(app);
