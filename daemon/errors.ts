@@ -59,6 +59,8 @@ export const HTTP_ERRORS = {
   /** A request that failed inside: answered 500, details only in the log. */
   LF_HTTP_INTERNAL: { status: 500, error: 'Internal Server Error' },
   LF_HTTP_TOO_MANY_STREAMS: { status: 503, error: 'Service Unavailable' },
+  /** Every query thread is busy and 64 range queries wait already: try again. */
+  LF_HTTP_BUSY: { status: 503, error: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; error: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

@@ -61,7 +61,7 @@ describe('agent configuration', () => {
     assert.equal(c.jobs[0]!.windowDurationMs, 300_000);
     assert.equal(c.jobs[0]!.batchIntervalMs, 1000);
     assert.equal(c.jobs[0]!.database, path.resolve('/srv', 'data/results.db'));
-    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080, authToken: undefined, allowedHosts: ['localhost', '127.0.0.1', '[::1]'], pipelineNice: 10, maxConnections: 1000 });
+    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080, authToken: undefined, allowedHosts: ['localhost', '127.0.0.1', '[::1]'], pipelineNice: 10, maxConnections: 1000, queryThreads: 2 });
   });
 
   test('applies Flume defaults for spooldir keys', () => {

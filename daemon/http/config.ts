@@ -16,6 +16,8 @@ export interface HttpConfig {
   readonly pipelineNice: number;
   /** Connections open at once (dashboards, API clients, event streams); more are closed at once, counted. */
   readonly maxConnections: number;
+  /** Threads that run the history's range queries, off the HTTP thread (query-pool.ts). */
+  readonly queryThreads: number;
 }
 
 /** Enough for many dashboards and scripts; each connection is a descriptor (see fd-headroom.ts). */
@@ -62,5 +64,6 @@ export function read(r: PropertyReader, p: string): HttpConfig {
     allowedHosts: Object.freeze(allowedHosts),
     pipelineNice: r.int(p + '.pipelineNice', 10, 0, 19),
     maxConnections: r.int(p + '.maxConnections', DEFAULT_MAX_CONNECTIONS, 1, 1_000_000),
+    queryThreads: r.int(p + '.queryThreads', 2, 1, 16),
   });
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { FileIdentity } from '../source/spool-open.js';
+import type { HistoryQueries } from '../store/history-queries.js';
 import type { ResultsReader } from '../store/index.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
@@ -36,6 +37,8 @@ export interface HttpDeps {
    */
   readonly allowedHosts?: readonly string[] | undefined;
   readonly results: ResultsReader | undefined;
+  /** Where the history's range queries run (query threads); by default this thread, on `results`. */
+  readonly queries?: HistoryQueries | undefined;
   readonly job: JobTiming | undefined;
   /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
   readonly stats: () => ApiStats | Promise<ApiStats>;

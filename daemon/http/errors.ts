@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
 import { requestFailed } from '../telemetry/index.js';
+import { QueriesBusy } from './query-pool.js';
 
 /**
  * The one place that turns errors into HTTP answers, all of one shape:
@@ -46,6 +47,10 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
 }
 
 export function replyWithError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  if (err instanceof QueriesBusy) {
+    void sendError(reply.header('retry-after', '1'), 'LF_HTTP_BUSY', err.message);
+    return;
+  }
   if (err.validation) {
     const v = err.validation[0]! as ValidationIssue;
     const parameter = parameterOf(v);

@@ -5,6 +5,7 @@ import { createLogger } from '../log.js';
 import { ResultsReader } from '../store/index.js';
 import { threadId } from '../thread-priority.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData, PipelineQuestion } from './http-messages.js';
+import { QueryPool } from './query-pool.js';
 import { startHttpServer } from './server.js';
 
 /**
@@ -30,14 +31,20 @@ function ask<T>(what: PipelineQuestion): Promise<T> {
 
 let app: FastifyInstance | undefined;
 let results: ResultsReader | undefined;
+let queries: QueryPool | undefined;
 
 async function listen(): Promise<void> {
   try {
     results = data.database === undefined || !data.job ? undefined : new ResultsReader(data.database, data.job.batchIntervalMs);
+    if (results && data.database !== undefined && data.job) {
+      queries = new QueryPool({ database: data.database, batchIntervalMs: data.job.batchIntervalMs, nice: data.config.pipelineNice }, data.config.queryThreads, log);
+      await queries.start();
+    }
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
       allowedHosts: data.config.allowedHosts,
       results,
+      queries,
       job: data.job,
       stats: () => ask('stats'),
       files: () => ask('files'),
@@ -47,6 +54,7 @@ async function listen(): Promise<void> {
     const a = app.server.address();
     post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
   } catch (e) {
+    await queries?.close();
     results?.close();
     post({ type: 'failed', ...threadFailureOf(e) });
     port.close();
@@ -55,6 +63,7 @@ async function listen(): Promise<void> {
 
 async function close(): Promise<void> {
   await app?.close();
+  await queries?.close();
   results?.close();
   post({ type: 'closed' });
   port.close();

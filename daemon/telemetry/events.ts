@@ -127,6 +127,7 @@ export const partitionReleased = logEvent<{ partition: number }>('info', 'partit
 
 // HTTP
 export const httpThreadCrashed = logEvent<Err>('fatal', 'http thread crashed');
+export const queryThreadCrashed = logEvent<Err>('error', 'http: a query thread failed; its query is answered 500, another thread takes its place');
 export const httpAcceptFailed = logEvent<{ err: string }>('error', 'http: accepting a connection failed (no descriptor left?); accepting goes on');
 export const pipelineAnswerFailed = logEvent<Err & { what: string }>('error', 'http: the pipeline could not answer');
 export const streamResultsFailed = logEvent<Err>('warn', 'stream: reading the results failed');
