@@ -11,14 +11,19 @@ import { fdHeadroomLow } from './telemetry/index.js';
  */
 export const FD_RESERVE = 256;
 
-/** Each connection cap of the agent with its key: every connection open is a descriptor. */
+/**
+ * Each connection cap of the agent with its key: every connection open is a descriptor.
+ * Whatever component has a `maxConnections` (the job's receiver, an avro source) counts.
+ */
 export function connectionCaps(config: AgentConfig): { key: string; value: number }[] {
   const a = config.agent;
-  return [
-    ...(config.http ? [{ key: `${a}.http.maxConnections`, value: config.http.maxConnections }] : []),
-    ...config.jobs.map((j) => ({ key: `${a}.jobs.${j.name}.maxConnections`, value: j.maxConnections })),
-    ...config.avroSources.map((s) => ({ key: `${a}.sources.${s.name}.maxConnections`, value: s.maxConnections })),
-  ];
+  const caps = config.http ? [{ key: `${a}.http.maxConnections`, value: config.http.maxConnections }] : [];
+  for (const [kind, list] of [['sources', config.sources], ['sinks', config.sinks], ['jobs', config.jobs]] as const) {
+    for (const c of list as readonly { name: string; maxConnections?: unknown }[]) {
+      if (typeof c.maxConnections === 'number') caps.push({ key: `${a}.${kind}.${c.name}.maxConnections`, value: c.maxConnections });
+    }
+  }
+  return caps;
 }
 
 /** The soft open-file limit (`ulimit -n`) from /proc/self/limits; undefined where there is none (not Linux). */

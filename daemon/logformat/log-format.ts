@@ -36,7 +36,7 @@ export function compileUrlParser(format: string, stripQueryString: boolean): Url
 /**
  * Compiled parsers of this thread, by format: the config check, the sources' line check and
  * the counter ask for the same format, and a parser is a pure function (see
- * url-window-config.ts build() for why each thread compiles its own).
+ * url-window-config.ts urlParserOf() for why each thread compiles its own).
  */
 const compiled = new Map<string, UrlParser>();
 
