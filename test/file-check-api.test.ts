@@ -81,13 +81,17 @@ describe('GET /api/files/:name/check serves only the files the source read', () 
       // Mostly unparsed, so the finisher reads it again for its warning's sample lines.
       const lines = Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? good(i) : `junk ${i}`));
       writeFileSync(path.join(dir, 'logs', 'app.log'), lines.join('\n') + '\n');
-      writeFileSync(path.join(dir, 'plain.log.staged'), lines.join('\n') + '\n');
+      // (Not the same content as app.log: it would be a duplicate of whichever came first.)
+      writeFileSync(path.join(dir, 'plain.log.staged'), [...lines, 'junk plain'].join('\n') + '\n');
       renameSync(path.join(dir, 'plain.log.staged'), path.join(spool, 'plain.log'));
       symlinkSync(path.join(dir, 'logs', 'app.log'), path.join(spool, 'linked.log'));
       symlinkSync(secret, path.join(spool, 'shadow.log'));
+      let files: { name: string; state: string; reason: string | null }[] = [];
       await waitFor('two files completed and the link outside failed', async () => {
-        const files = (await daemon.get<{ files: { state: string }[] }>('/api/files')).body.files;
+        files = (await daemon.get<{ files: typeof files }>('/api/files')).body.files;
         return files.filter((f) => f.state === 'completed').length === 2 && files.some((f) => f.state === 'failed') ? true : undefined;
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify(files)}`);
       });
       const check = (name: string) => daemon.get<{ code: string; message: string; lines?: number; file?: string }>(`/api/files/${name}/check`);
       const followed = await check('linked.log');
