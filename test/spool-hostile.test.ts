@@ -162,7 +162,7 @@ describe('spool directory: hostile files', () => {
     assert.deepEqual(bodiesOf(run, 'link.log'), []);
     assert.match(statusOf(run, 'link.log')!.reason!, /^a symbolic link \(to .*outside\/secret\): not followed \(followSymlinks = false\); renamed link\.log\.FAILED$/);
     assert.match(statusOf(run, 'dangling.log')!.reason!, /^a symbolic link \(to .*outside\/nowhere\): not followed/);
-    assert.equal(statusOf(run, 'link.log')!.identity, undefined, 'never opened');
+    assert.equal(statusOf(run, 'link.log')!.opened, undefined, 'never opened');
     assert.deepEqual(readdirSync(run.spool).filter(visible).sort(), ['dangling.log.FAILED', 'dir.log', 'good.log.COMPLETED', 'link.log.FAILED', 'pipe.log']);
     assert.ok(!lines.some((l) => l.includes('SECRET')), 'nothing of the outside file in the log');
     assert.deepEqual(skipped(lines), ['dir.log: a directory', 'pipe.log: a FIFO']);
@@ -190,7 +190,7 @@ describe('spool directory: hostile files', () => {
     assert.deepEqual(bodiesOf(run, 'link.log'), ['via link']);
     assert.deepEqual(bodiesOf(run, 'escape.log'), []);
     assert.match(statusOf(run, 'escape.log')!.reason!, /^a symbolic link to .*\/outside\/secret, outside symlinkRoots \(.*\/logs\): not followed; renamed escape\.log\.FAILED$/);
-    assert.deepEqual(statusOf(run, 'link.log')!.identity?.target, path.join(realpathSync(root), 'app'));
+    assert.deepEqual(statusOf(run, 'link.log')!.opened?.target, path.join(realpathSync(root), 'app'));
     assert.deepEqual(readdirSync(run.spool).filter(visible).sort(), ['dangling.log', 'escape.log.FAILED', 'link.log.COMPLETED', 'to-pipe.log']);
     assert.deepEqual(skipped(lines), ['dangling.log: a dangling symbolic link (to ' + path.join(root, 'nowhere') + ', which does not exist)', 'to-pipe.log: a symbolic link to a FIFO']);
     assert.ok(!lines.some((l) => l.includes('SECRET')), 'nothing of the outside file in the log');

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { FileIdentity } from '../source/spool-open.js';
+import type { OpenedInode } from '../source/spool-open.js';
 import type { HistoryQueries } from '../store/history-queries.js';
 import type { ResultsReader } from '../store/index.js';
 import type { JobTiming } from '../job/url-window-config.js';
@@ -25,7 +25,7 @@ export interface FileView {
   /** A duplicate's original (the completed file with the same content). */
   readonly duplicateOf?: string | undefined;
   /** The file the source read; absent for one it refused (only read files are served back). */
-  readonly identity?: FileIdentity | undefined;
+  readonly opened?: OpenedInode | undefined;
 }
 
 export interface HttpDeps {

@@ -2,7 +2,7 @@ import { closeSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { CHECK_FORMATS, checkLog } from '../analyze/format-check.js';
-import { openIfSame, type FileIdentity } from '../source/spool-open.js';
+import { openIfSame, type OpenedInode } from '../source/spool-open.js';
 import type { HttpDeps } from './deps.js';
 import { sendError } from './errors.js';
 
@@ -27,8 +27,8 @@ export const fileCheckRoutes: FastifyPluginAsync<Pick<HttpDeps, 'files' | 'job'>
     async (req, reply) => {
       const file = (await deps.files()).filter((f) => f.name === req.params.name).at(-1);
       if (!file) return sendError(reply, 'LF_HTTP_NO_FILE', `the source has not seen a file ${JSON.stringify(req.params.name)}`);
-      if (!file.identity) return sendError(reply, 'LF_HTTP_FILE_NOT_READ', `the source did not read ${file.name}${file.reason ? ` (${file.reason})` : ''}; only files it read are checked`);
-      const found = locate(file.path, file.identity);
+      if (!file.opened) return sendError(reply, 'LF_HTTP_FILE_NOT_READ', `the source did not read ${file.name}${file.reason ? ` (${file.reason})` : ''}; only files it read are checked`);
+      const found = locate(file.path, file.opened);
       if (found.kind === 'gone') return sendError(reply, 'LF_HTTP_FILE_GONE', `${file.name} is no longer in the spool (deletePolicy = immediate, or moved away)`);
       if (found.kind === 'other') return sendError(reply, 'LF_HTTP_FILE_REPLACED', `${path.basename(found.path)} is not the file the source read (replaced, or its link re-pointed, since); not read`);
       try {
@@ -48,7 +48,7 @@ type Located = { kind: 'opened'; path: string; fd: number } | { kind: 'other'; p
  * The file the source read, open: under its own name, or else one of `NAME.*` next to it
  * (renamed when finished); `other` when names are there but none is that file.
  */
-function locate(file: string, identity: FileIdentity): Located {
+function locate(file: string, opened: OpenedInode): Located {
   const name = path.basename(file);
   let names: string[];
   try {
@@ -61,7 +61,7 @@ function locate(file: string, identity: FileIdentity): Located {
   for (const n of names.sort((a, b) => (a === name ? -1 : b === name ? 1 : b.localeCompare(a)))) {
     const p = path.join(path.dirname(file), n);
     try {
-      const fd = openIfSame(p, identity);
+      const fd = openIfSame(p, opened);
       if (fd !== undefined) return { kind: 'opened', path: p, fd };
       other ??= p;
     } catch (err) {

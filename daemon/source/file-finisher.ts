@@ -213,7 +213,7 @@ export class FileFinisher {
     const { status } = file;
     const check = this.#positions?.lineCheck;
     if (!check || !mostlyUnparsed(status.lines, status.parseErrors)) return;
-    const samples = await unparsedSamples(status.path, status.identity, status.name.endsWith('.gz'), check.parses, this.#config.maxLineLength);
+    const samples = await unparsedSamples(status.path, status.opened, status.name.endsWith('.gz'), check.parses, this.#config.maxLineLength);
     status.warning = `${status.parseErrors} of ${status.lines} lines did not parse as logFormat ${JSON.stringify(check.format)}: is it another format?`;
     fileMostlyUnparsed.emit(this.#log, { file: status.path, logFormat: check.format, lines: status.lines, parseErrors: status.parseErrors, samples });
   }

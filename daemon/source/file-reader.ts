@@ -67,7 +67,7 @@ export class FileReader {
       return;
     }
     const { fd, stats: st } = opened;
-    status.identity = opened.identity;
+    status.opened = opened.inode;
     let source: ByteSource | undefined;
     let hash: RunningHash | undefined;
     try {

@@ -1,4 +1,4 @@
-import type { FileIdentity } from './spool-open.js';
+import type { OpenedInode } from './spool-open.js';
 
 /** What the source knows about each file it has seen; `/api/stats` and `/api/files` read it. */
 export const FILE_STATES = ['pending', 'reading', 'completed', 'failed', 'duplicate'] as const;
@@ -24,7 +24,7 @@ export interface FileStatus {
   /** A duplicate: the name of the completed file with the same content. */
   duplicateOf?: string | undefined;
   /** The file the source opened and read (device, inode, a link's target): only that one is served back (`/api/files/:name/check`). */
-  identity?: FileIdentity | undefined;
+  opened?: OpenedInode | undefined;
 }
 
 type Finished = 'completed' | 'failed' | 'duplicate';

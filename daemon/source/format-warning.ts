@@ -1,6 +1,6 @@
 import { closeSync, readSync } from 'node:fs';
 import { GunzipSource } from './byte-source.js';
-import { openIfSame, type FileIdentity } from './spool-open.js';
+import { openIfSame, type OpenedInode } from './spool-open.js';
 
 /** Bytes of a file's start looked at for sample lines. */
 const SAMPLE_BYTES = 256 * 1024;
@@ -21,15 +21,15 @@ export function mostlyUnparsed(lines: number, parseErrors: number | undefined): 
 /**
  * Up to 3 lines from the file's first 256 KB that `parses` refuses, for the warning (read
  * again from the file, so the hot path keeps no copies of bad lines). Only from the file
- * the source read (`identity`): a link re-pointed since is not followed to another file's
+ * the source read (`opened`): a link re-pointed since is not followed to another file's
  * lines. Empty when the file cannot be read any more, or is another file now.
  */
-export async function unparsedSamples(file: string, identity: FileIdentity | undefined, gzip: boolean, parses: LineCheck, maxLineLength: number): Promise<string[]> {
+export async function unparsedSamples(file: string, opened: OpenedInode | undefined, gzip: boolean, parses: LineCheck, maxLineLength: number): Promise<string[]> {
   const buf = Buffer.allocUnsafe(SAMPLE_BYTES);
   let got = 0;
   let fd: number | undefined;
   try {
-    fd = identity && openIfSame(file, identity);
+    fd = opened && openIfSame(file, opened);
     if (fd === undefined) return [];
     if (gzip) {
       const gz = new GunzipSource(file, fd);

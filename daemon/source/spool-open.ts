@@ -12,7 +12,7 @@ import path from 'node:path';
  *   the descriptor's own inode (and, on Linux, its path in /proc/self/fd) must be the one
  *   checked. A link re-pointed, or a directory on the way swapped, between the check and the
  *   open is refused, never read.
- * - What was opened is remembered (`FileIdentity`), so a later reader (the mostly-unparsed
+ * - What was opened is remembered (`OpenedInode`), so a later reader (the mostly-unparsed
  *   samples, `/api/files/:name/check`) opens the same inode or nothing.
  */
 
@@ -23,7 +23,7 @@ export interface SymlinkPolicy {
 }
 
 /** The file the source opened: device and inode (decimal strings: 64-bit values), and the link's target. */
-export interface FileIdentity {
+export interface OpenedInode {
   readonly dev: string;
   readonly ino: string;
   /** The real path read, when the spool name was a symbolic link to it. */
@@ -31,7 +31,7 @@ export interface FileIdentity {
 }
 
 export type SpoolOpen =
-  | { readonly kind: 'opened'; readonly fd: number; readonly stats: Stats; readonly identity: FileIdentity }
+  | { readonly kind: 'opened'; readonly fd: number; readonly stats: Stats; readonly inode: OpenedInode }
   /** Not opened: why (quarantine the name with this reason). */
   | { readonly kind: 'refused'; readonly reason: string };
 
@@ -79,17 +79,17 @@ export function openSpoolFile(file: string, policy: SymlinkPolicy): SpoolOpen {
 }
 
 /**
- * Opens `file` only if it is still the file the source read (`identity`): the same inode,
+ * Opens `file` only if it is still the file the source read (`opened`): the same inode,
  * and for a link the same real path. Undefined when it is another file now (replaced, or a
  * link re-pointed); throws what `open` throws.
  */
-export function openIfSame(file: string, identity: FileIdentity): number | undefined {
+export function openIfSame(file: string, opened: OpenedInode): number | undefined {
   // A file the source read by its own name is still one, not a link someone put there since.
-  const fd = openSync(file, OPEN_FLAGS | (identity.target === undefined ? fsc.O_NOFOLLOW : 0));
+  const fd = openSync(file, OPEN_FLAGS | (opened.target === undefined ? fsc.O_NOFOLLOW : 0));
   try {
     const st = fstatSync(fd, { bigint: true });
-    const real = identity.target === undefined ? undefined : fdPath(fd);
-    if (st.dev.toString() === identity.dev && st.ino.toString() === identity.ino && st.isFile() && (real === undefined || real === identity.target)) return fd;
+    const real = opened.target === undefined ? undefined : fdPath(fd);
+    if (st.dev.toString() === opened.dev && st.ino.toString() === opened.ino && st.isFile() && (real === undefined || real === opened.target)) return fd;
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -127,8 +127,8 @@ function checkOpened(fd: number, file: string, checked: Stats, target: string | 
     closeSync(fd);
     return refused(`replaced while it was opened (${path.basename(file)}): not read`);
   }
-  const identity: FileIdentity = { dev: st.dev.toString(), ino: st.ino.toString(), ...(target === undefined ? {} : { target }) };
-  return { kind: 'opened', fd, stats, identity };
+  const inode: OpenedInode = { dev: st.dev.toString(), ino: st.ino.toString(), ...(target === undefined ? {} : { target }) };
+  return { kind: 'opened', fd, stats, inode };
 }
 
 function describeLink(file: string): string {
