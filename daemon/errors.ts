@@ -105,12 +105,14 @@ export interface ThreadFailure {
   readonly code: string | undefined;
   /** The config key the failure is about, relative to the component's own prefix. */
   readonly key?: string;
+  /** The file or directory it is about, when it is one (the start-up error says whose it is). */
+  readonly path?: string;
 }
 
 export function threadFailureOf(err: unknown, key?: string): ThreadFailure {
-  const e = err as { message?: unknown; code?: unknown };
+  const e = err as { message?: unknown; code?: unknown; path?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  return { message, code: typeof e?.code === 'string' ? e.code : undefined, ...(key === undefined ? {} : { key }) };
+  return { message, code: typeof e?.code === 'string' ? e.code : undefined, ...(key === undefined ? {} : { key }), ...(typeof e?.path === 'string' ? { path: e.path } : {}) };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ConfigError, errorOfThreadFailure, isErrorCode, type ThreadFailure } from './errors.js';
+import { permissionHint } from './permission-hint.js';
 
 /**
  * Start-up failures that a setting causes (a port in use, a directory the daemon may not
@@ -18,6 +19,8 @@ interface SystemError {
   readonly message: string;
   readonly code?: string | undefined;
   readonly syscall?: string | undefined;
+  /** The file or directory of the failure: when the daemon may not write it, the hint says whose it is. */
+  readonly path?: string | undefined;
 }
 
 const LISTEN_HINTS: Record<string, string> = {
@@ -38,8 +41,24 @@ export function listenSetting(err: SystemError): FailedSetting | undefined {
 /** `err` as the error of `prefix.setting` in `file`, with what to do about it. */
 export function settingError(file: string, prefix: string, setting: FailedSetting | 'spoolDir', err: SystemError): ConfigError {
   const key = `${prefix}.${setting}`;
-  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : setting === 'spoolDir' ? undefined : DIRECTORY_HINT;
+  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : ownershipHint(setting, err.path) ?? (setting === 'spoolDir' ? undefined : DIRECTORY_HINT);
   return new ConfigError('LF_CONFIG_UNUSABLE', `${file}: ${key}: ${err.message}${hint ? `; ${hint}` : ''}`, key);
+}
+
+/**
+ * Whose the file or directory is that the daemon may not write, and what to do. For the
+ * database, SQLite's `-wal` and `-shm` files too: made with the database's mode, they stay
+ * read-only after the database itself was given back.
+ */
+function ownershipHint(setting: FailedSetting | 'spoolDir', file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const kind = setting === 'spoolDir' ? 'spool' : 'state';
+  const files = setting === 'database' ? [file, `${file}-wal`, `${file}-shm`] : [file];
+  for (const f of files) {
+    const hint = permissionHint(f, kind);
+    if (hint) return hint;
+  }
+  return undefined;
 }
 
 /** A listener's start-up: a failure to listen becomes its port's (or bind's) error. */
@@ -62,6 +81,6 @@ export async function listening<T>(file: string, prefix: string, start: () => Pr
 export function startFailure(f: ThreadFailure, componentKey?: string): Error {
   const unusable = !isErrorCode(f.code) || f.code === 'LF_DATABASE';
   const setting = isFailedSetting(f.key) ? f.key : listenSetting(f);
-  if (unusable && setting) return Object.assign(new Error(f.message), { code: f.code, setting });
+  if (unusable && setting) return Object.assign(new Error(f.message), { code: f.code, setting, path: f.path });
   return errorOfThreadFailure(f, componentKey);
 }

@@ -170,7 +170,7 @@ export function build(config: SpoolDirSourceConfig, ctx: SourceContext) {
     name: config.name,
     start: () => source.start().catch((err: NodeJS.ErrnoException) => {
       const why = `${config.spoolDir}: ${err.code}: the daemon needs read and write access to the spool directory (it renames finished files there)`;
-      throw err.code ? settingError(ctx.file, ctx.key, 'spoolDir', { message: why }) : err;
+      throw err.code ? settingError(ctx.file, ctx.key, 'spoolDir', { message: why, path: config.spoolDir }) : err;
     }),
     stop: () => source.stop(),
     /** Files read to their end finish on the job's last checkpoint (it stopped before). */

@@ -108,6 +108,11 @@ export interface RunningDaemon {
 export interface DaemonOptions {
   /** The daemon's open-file limit (soft and hard, `ulimit -n`), set with prlimit. */
   readonly openFiles?: number;
+  /** Run as this user and group (the test runs as root). */
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Variables added to the daemon's environment. */
+  readonly env?: Record<string, string>;
 }
 
 /** Runs the real daemon as a child process and waits until its HTTP API listens. */
@@ -119,7 +124,8 @@ export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent
   if (options.openFiles !== undefined) command.unshift('prlimit', `--nofile=${options.openFiles}:${options.openFiles}`, '--');
   const proc = spawn(command[0]!, command.slice(1), {
     cwd,
-    env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info' },
+    env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info', ...options.env },
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
