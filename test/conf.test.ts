@@ -136,6 +136,8 @@ describe('bundled configurations', () => {
     assert.equal(c.http!.bind, '0.0.0.0');
     assert.equal(ofType(c.sources, 'spooldir')[0]!.spoolDir, '/app/spool');
     assert.equal(ofType(c.jobs, 'url-window-count')[0]!.database, '/app/data/results.db');
+    // In the data volume, so that `docker compose down -v` clears the file records too.
+    assert.equal(ofType(c.sources, 'spooldir')[0]!.trackerDir, '/app/data/spool-records');
   });
 
   test('conf/edge.conf and conf/aggregator.conf load: an edge sends, an aggregator counts', () => {

@@ -10,7 +10,7 @@ const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * unset one stops start-up naming the file, line, key and variable: an empty server list or
  * directory would fail later and less clearly. `${NAME:-default}` (the shell's form) takes
  * `default` when NAME is unset or empty; a value made only of such references that comes
- * out empty leaves its key unset, at its default: `a1.http.authToken = ${LOGFLOW_AUTH_TOKEN:-}`
+ * out empty leaves its key unset, at its default: `a1.http.authToken = ${LOGFLOW_TOKEN:-}`
  * is a token when the variable is set and none when it is not (the Docker image's conf).
  */
 export function resolveEnvVars(props: Map<string, Property>, file: string, agentPrefix: string, env: NodeJS.ProcessEnv = process.env): Map<string, Property> {
