@@ -1,5 +1,5 @@
 import { resultsOf, urlParserOf, type UrlWindowJobConfig } from './url-window-config.js';
-import { settingError, type FailedSetting } from '../startup-errors.js';
+import { listening } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
@@ -163,9 +163,7 @@ export function build(config: UrlWindowJobConfig, ctx: JobContext) {
   const host = new JobHost(config, ctx.logger, ctx.key);
   return {
     name: config.name,
-    start: () => host.start(ctx.options, ctx.pipelineNice).catch((err: Error & { setting?: FailedSetting }) => {
-      throw err.setting ? settingError(ctx.file, ctx.key, err.setting, err) : err;
-    }),
+    start: () => listening(ctx.file, ctx.key, () => host.start(ctx.options, ctx.pipelineNice)),
     stop: () => host.stop(),
     stats: (): StatsPart => ({ job: host.stats() }),
     receivesAt: { host: config.bind, port: config.port },
