@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { LogflowError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { HistoryAnswers, HistoryQueries, HistoryQuery } from '../store/history-queries.js';
 import { queryThreadCrashed } from '../telemetry/index.js';
@@ -18,8 +19,12 @@ export type QueryThreadEvent =
   | { readonly type: 'failed'; readonly error: string }
   | { readonly type: 'answer'; readonly id: number; readonly value?: unknown; readonly error?: string };
 
-/** Every query thread is busy and `MAX_WAITING` queries wait already: answered 503 (http/errors.ts). */
-export class QueriesBusy extends Error {}
+/** Every query thread is busy and `MAX_WAITING` queries wait already: answered 503 with Retry-After (http/errors.ts). */
+export class QueriesBusy extends LogflowError {
+  constructor(message: string) {
+    super('LF_HTTP_BUSY', message);
+  }
+}
 
 interface Job {
   readonly id: number;
@@ -61,7 +66,7 @@ export class QueryPool implements HistoryQueries {
   }
 
   run<Q extends HistoryQuery>(query: Q): Promise<HistoryAnswers[Q['kind']]> {
-    if (this.#closed) return Promise.reject(new Error('the query threads are closed'));
+    if (this.#closed) return Promise.reject(new LogflowError('LF_THREAD_FAILED', 'the query threads are closed'));
     if (this.#waiting.length >= MAX_WAITING) return Promise.reject(new QueriesBusy(`${MAX_WAITING} range queries wait for a query thread already; try again`));
     return new Promise((resolve, reject) => {
       this.#waiting.push({ id: this.#nextId++, query, resolve: resolve as (value: unknown) => void, reject });
@@ -78,7 +83,7 @@ export class QueryPool implements HistoryQueries {
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const job of this.#waiting.splice(0)) job.reject(new Error('the server is closing'));
+    for (const job of this.#waiting.splice(0)) job.reject(new LogflowError('LF_THREAD_FAILED', 'the server is closing'));
     await Promise.all([...this.#threads].map((t) => t.worker.terminate()));
     this.#threads.clear();
   }
@@ -103,13 +108,14 @@ export class QueryPool implements HistoryQueries {
           this.#threads.add(thread);
           resolve();
           this.#dispatch();
-        } else if (event.type === 'failed') reject(new Error(event.error));
+        } else if (event.type === 'failed') reject(new LogflowError('LF_DATABASE', event.error));
         else {
           const job = thread.job;
           thread.job = undefined;
           if (job?.id === event.id) {
             if (event.error === undefined) job.resolve(event.value);
-            else job.reject(new Error(event.error));
+            // A query that failed in its thread (SQLite's error): a 500, the message in the log.
+            else job.reject(new LogflowError('LF_DATABASE', event.error));
           }
           this.#dispatch();
         }
@@ -122,7 +128,7 @@ export class QueryPool implements HistoryQueries {
       });
       worker.on('exit', () => {
         this.#threads.delete(thread);
-        if (!ready) reject(new Error('a query thread exited before it opened the database'));
+        if (!ready) reject(new LogflowError('LF_THREAD_FAILED', 'a query thread exited before it opened the database'));
         else if (!this.#closed) void this.#spawn().catch((err: unknown) => queryThreadCrashed.emit(this.#log, { err }));
       });
     });

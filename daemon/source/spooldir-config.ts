@@ -93,13 +93,14 @@ function readSymlinkPolicy(r: PropertyReader, p: string, resolve: (p: string) =>
   if (!followSymlinks) return { followSymlinks, symlinkRoots: [] };
   if (!prop) throw r.missing(p + '.symlinkRoots');
   const roots = prop.value.split(/[\s,]+/).filter(Boolean).map((dir) => {
+    let real: string;
     try {
-      const real = realpathSync(resolve(dir));
-      if (!statSync(real).isDirectory()) throw new Error('not a directory');
-      return real;
+      real = realpathSync(resolve(dir));
     } catch (err) {
-      throw r.at(prop, `${dir} must be an existing directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw r.at(prop, `${dir} must be an existing directory (${(err as NodeJS.ErrnoException).code})`);
     }
+    if (!statSync(real).isDirectory()) throw r.at(prop, `${dir} must be an existing directory (it is not a directory)`);
+    return real;
   });
   if (roots.length === 0) throw r.bad(prop, 'directories, separated by commas');
   if (roots.some((d) => d === path.parse(d).root)) throw r.at(prop, 'must not be / (every file would be inside it)');
