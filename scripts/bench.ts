@@ -222,8 +222,10 @@ function runLoad(url: string, connections = 64): Promise<{ p99: number; rps: num
   child.stdout.on('data', (c: Buffer) => (out += c));
   return new Promise((resolve) => child.on('exit', () => {
     const r = JSON.parse(out);
-    // A request that never got an answer is a timeout, not a latency: counted as an error.
-    resolve({ p99: r.latency.p99, rps: r.requests.average, errors: r.errors + r.non2xx + r.timeouts });
+    // A request that never got an answer is a timeout, not a latency: counted as an error;
+    // with no answer at all in the run, autocannon's p99 is 0: it is the run's length at least.
+    const answered = r.requests.total > 0;
+    resolve({ p99: answered ? r.latency.p99 : SIZES.loadSeconds * 1000, rps: r.requests.average, errors: r.errors + r.non2xx + r.timeouts + (answered ? 0 : 1) });
   }));
 }
 
@@ -500,7 +502,7 @@ async function rangeLoad(work: string): Promise<void> {
   await d.stop();
   const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
   const loadAvg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  row(`GET /api/top p99 while 4 clients run heavy range queries during an ingest (16 connections; load ${loadAvg})`, '<= 50 ms', `${load.p99} ms${load.errors ? `, ${load.errors} errors` : ''}`, load.p99 <= 50 && load.errors === 0);
+  row(`GET /api/top p99 while 4 clients run heavy range queries during an ingest (16 connections; load ${loadAvg})`, '<= 50 ms', `${load.p99} ms${load.errors ? `, ${load.errors} errors (no answer)` : ''}`, load.p99 <= 50 && load.errors === 0);
   row('  GET /health: p99, max', 'informational', `${p(healthTimes, 0.99).toFixed(1)} ms, ${Math.max(...healthTimes).toFixed(1)} ms`, true);
   row('  the range queries meanwhile: count, median, max', 'informational', `${rangeTimes.length}, ${median(rangeTimes).toFixed(0)} ms, ${Math.max(...rangeTimes).toFixed(0)} ms`, true);
 }
