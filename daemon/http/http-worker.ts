@@ -36,8 +36,8 @@ async function listen(): Promise<void> {
   try {
     results = data.results && new ResultsReader(data.results.database, data.results.timing.batchIntervalMs);
     if (data.results) {
+      // Its threads start with the first range query.
       queries = new QueryPool({ database: data.results.database, batchIntervalMs: data.results.timing.batchIntervalMs, nice: data.config.pipelineNice }, data.config.queryThreads, log);
-      await queries.start();
     }
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,

@@ -53,6 +53,8 @@ export class QueryPool implements HistoryQueries {
   readonly #waiting: Job[] = [];
   #nextId = 0;
   #closed = false;
+  /** The threads' start, begun by the first query: ~8 MB each that an unused pool never costs. */
+  #starting: Promise<void> | undefined;
 
   constructor(data: QueryThreadData, threads: number, log: Logger) {
     this.#data = data;
@@ -60,18 +62,29 @@ export class QueryPool implements HistoryQueries {
     this.#log = log;
   }
 
-  /** Starts the threads; resolves once each has opened the database. */
-  async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.#size }, () => this.#spawn()));
+  /** Starts the threads (the first query does, if this is not called); resolves once each has opened the database. */
+  start(): Promise<void> {
+    this.#starting ??= Promise.all(Array.from({ length: this.#size }, () => this.#spawn())).then(
+      () => undefined,
+      (err: unknown) => {
+        // The waiting queries fail with it; the next query tries again.
+        this.#starting = undefined;
+        for (const job of this.#waiting.splice(0)) job.reject(err as Error);
+        throw err;
+      },
+    );
+    return this.#starting;
   }
 
   run<Q extends HistoryQuery>(query: Q): Promise<HistoryAnswers[Q['kind']]> {
     if (this.#closed) return Promise.reject(new LogflowError('LF_THREAD_FAILED', 'the query threads are closed'));
     if (this.#waiting.length >= MAX_WAITING) return Promise.reject(new QueriesBusy(`${MAX_WAITING} range queries wait for a query thread already; try again`));
-    return new Promise((resolve, reject) => {
+    const answer = new Promise<HistoryAnswers[Q['kind']]>((resolve, reject) => {
       this.#waiting.push({ id: this.#nextId++, query, resolve: resolve as (value: unknown) => void, reject });
       this.#dispatch();
     });
+    this.start().catch(() => undefined); // a failed start has rejected the waiting queries
+    return answer;
   }
 
   /** Threads running a query now. */
@@ -105,6 +118,12 @@ export class QueryPool implements HistoryQueries {
       worker.on('message', (event: QueryThreadEvent) => {
         if (event.type === 'ready') {
           ready = true;
+          // Closed while it started: not kept.
+          if (this.#closed) {
+            void worker.terminate();
+            resolve();
+            return;
+          }
           this.#threads.add(thread);
           resolve();
           this.#dispatch();
