@@ -1,3 +1,4 @@
+import { memoryUsage } from './telemetry/memory.js';
 import type { FileCounts, JobStats, RefusedConnections, Stats, StatsPart } from './telemetry/stats.js';
 
 /**
@@ -89,15 +90,15 @@ function addRefused(sum: RefusedConnections | undefined, more: RefusedConnection
 }
 
 /** process.memoryUsage() reads /proc each call; a poll every few ms should not pay for that each time. */
-let memorySample = { at: 0, usage: process.memoryUsage() };
-function memoryUsage(): NodeJS.MemoryUsage {
+let memorySample = { at: 0, usage: memoryUsage() };
+function sampledMemory(): NodeJS.MemoryUsage {
   const now = Date.now();
-  if (now - memorySample.at >= 250) memorySample = { at: now, usage: process.memoryUsage() };
+  if (now - memorySample.at >= 250) memorySample = { at: now, usage: memoryUsage() };
   return memorySample.usage;
 }
 
 function memoryFigures(job: { heapUsedMb: number; buffersMb: number } | undefined): Stats['memory'] {
-  const m = memoryUsage();
+  const m = sampledMemory();
   const mb = (n: number) => Math.round(n / 1048576);
   return { rssMb: mb(m.rss), mainHeapMb: mb(m.heapUsed), buffersMb: mb(m.arrayBuffers), jobHeapMb: job?.heapUsedMb ?? 0, jobBuffersMb: job?.buffersMb ?? 0 };
 }

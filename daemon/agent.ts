@@ -1,5 +1,6 @@
 import type { AgentConfig } from './agent-config.js';
 import { gatherStats } from './agent-stats.js';
+import { checkFdHeadroom } from './fd-headroom.js';
 import { buildComponent, CHANNEL_TYPES, JOB_TYPES, ofType, SINK_TYPES, SOURCE_TYPES, type BuildContext, type ChannelComponent, type Component, type Endpoint } from './components.js';
 import { ConfigError } from './errors.js';
 import { HttpHost } from './http/index.js';
@@ -37,6 +38,7 @@ export class Agent {
   }
 
   async start(options: JobStartOptions = {}): Promise<void> {
+    checkFdHeadroom(this.config, this.#log);
     const { sources, sinks, jobs } = await this.#build(options);
     const http = this.config.http;
     if (http) {

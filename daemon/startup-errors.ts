@@ -1,4 +1,5 @@
 import { ConfigError, errorOfThreadFailure, isErrorCode, LogflowError, type ThreadFailure } from './errors.js';
+import { permissionHint } from './permission-hint.js';
 
 /**
  * Start-up failures that a setting causes (a port in use, a directory the daemon may not
@@ -18,6 +19,8 @@ interface SystemError {
   readonly message: string;
   readonly code?: string | undefined;
   readonly syscall?: string | undefined;
+  /** The file or directory of the failure: when the daemon may not write it, the hint says whose it is. */
+  readonly path?: string | undefined;
 }
 
 const LISTEN_HINTS: Record<string, string> = {
@@ -38,8 +41,24 @@ export function listenSetting(err: SystemError): FailedSetting | undefined {
 /** `err` as the error of `prefix.setting` in `file`, with what to do about it. */
 export function settingError(file: string, prefix: string, setting: FailedSetting | 'spoolDir' | 'positionFile' | `filegroups.${string}`, err: SystemError): ConfigError {
   const key = `${prefix}.${setting}`;
-  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : isFailedSetting(setting) ? DIRECTORY_HINT : undefined;
+  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : ownershipHint(setting, err.path) ?? (isFailedSetting(setting) ? DIRECTORY_HINT : undefined);
   return new ConfigError('LF_CONFIG_UNUSABLE', `${file}: ${key}: ${err.message}${hint ? `; ${hint}` : ''}`, key);
+}
+
+/**
+ * Whose the file or directory is that the daemon may not write, and what to do. For the
+ * database, SQLite's `-wal` and `-shm` files too: made with the database's mode, they stay
+ * read-only after the database itself was given back.
+ */
+function ownershipHint(setting: FailedSetting | 'spoolDir' | 'positionFile' | `filegroups.${string}`, file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const kind = setting === 'spoolDir' ? 'spool' : 'state';
+  const files = setting === 'database' ? [file, `${file}-wal`, `${file}-shm`] : [file];
+  for (const f of files) {
+    const hint = permissionHint(f, kind);
+    if (hint) return hint;
+  }
+  return undefined;
 }
 
 /**

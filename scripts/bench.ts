@@ -6,7 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, eventtime, analyze, tail, tailscale)
+ *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, analyze, tail, tailscale)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -216,14 +216,17 @@ async function memorySlidesAndQueries(work: string): Promise<void> {
 }
 
 /** autocannon in its own process, so the load does not share this process's event loop. */
-function runLoad(url: string): Promise<{ p99: number; rps: number; errors: number }> {
+function runLoad(url: string, connections = 64): Promise<{ p99: number; rps: number; errors: number }> {
   const bin = path.resolve(HERE, '../../node_modules/autocannon/autocannon.js');
-  const child = spawn(process.execPath, [bin, '-c', '64', '-d', String(SIZES.loadSeconds), '-j', `${url}/api/top?n=10`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [bin, '-c', String(connections), '-d', String(SIZES.loadSeconds), '-j', `${url}/api/top?n=10`], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c));
   return new Promise((resolve) => child.on('exit', () => {
     const r = JSON.parse(out);
-    resolve({ p99: r.latency.p99, rps: r.requests.average, errors: r.errors + r.non2xx });
+    // A request that never got an answer is a timeout, not a latency: counted as an error;
+    // with no answer at all in the run, autocannon's p99 is 0: it is the run's length at least.
+    const answered = r.requests.total > 0;
+    resolve({ p99: answered ? r.latency.p99 : SIZES.loadSeconds * 1000, rps: r.requests.average, errors: r.errors + r.non2xx + r.timeouts + (answered ? 0 : 1) });
   }));
 }
 
@@ -451,6 +454,60 @@ async function historyQuery(work: string): Promise<void> {
   row(`  the same once the minute and hour rollups are written (${(rolledUpMs / 1000).toFixed(1)} s after the replay)`, 'informational', late.figure, true);
 }
 
+/**
+ * Heavy range queries (top of the whole history, windows with their top URLs, series) in a
+ * loop from 4 clients, while a second file ingests and /api/top (newest window) and /health
+ * are asked by 16 and 1 connections: their p99 must not follow the range queries' time.
+ */
+async function rangeLoad(work: string): Promise<void> {
+  const dir = path.join(work, 'rangeload');
+  const lines = smoke ? 50_000 : 1_000_000;
+  const urls = smoke ? 20_000 : 300_000;
+  console.error(`range queries under load: ${fmt(lines)} lines with ${fmt(urls)} URLs counted, then another ${fmt(lines)} ingesting`);
+  const d = await daemonIn(dir);
+  const first = await prepare(dir, 'first.log', { lines, urls, seed: 41, everyUrl: true });
+  const second = await prepare(dir, 'second.log', { lines, urls, seed: 42, everyUrl: true });
+  const started = Date.now();
+  await ingest(d, dir, first, lines);
+  const from = new Date(started - 60_000).toISOString();
+  const heavy = [
+    `/api/top?n=1000&from=${from}`,
+    `/api/windows?n=100&limit=200&from=${from}`,
+    `/api/series?from=${from}&step=1`,
+    `/api/urls/${encodeURIComponent('/page/1.html')}/series?from=${from}&step=1`,
+  ];
+  let stop = false;
+  const rangeTimes: number[] = [];
+  const ranging = Array.from({ length: 4 }, async (_, c) => {
+    for (let i = c; !stop; i++) {
+      const t = performance.now();
+      const res = await fetch(d.url + heavy[i % heavy.length]!);
+      await res.arrayBuffer();
+      rangeTimes.push(performance.now() - t);
+    }
+  });
+  const healthTimes: number[] = [];
+  const health = (async () => {
+    while (!stop) {
+      const t = performance.now();
+      await (await fetch(d.url + '/health')).arrayBuffer();
+      healthTimes.push(performance.now() - t);
+      await sleep(10);
+    }
+  })();
+  await sleep(1000);
+  const ingesting = ingest(d, dir, second, lines);
+  const load = await runLoad(d.url, 16);
+  stop = true;
+  await Promise.all([...ranging, health, ingesting]);
+  await d.stop();
+  const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
+  const loadAvg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  row(`GET /api/top p99 while 4 clients run heavy range queries during an ingest (16 connections; load ${loadAvg})`, '<= 50 ms', `${load.p99} ms${load.errors ? `, ${load.errors} errors (no answer)` : ''}`, load.p99 <= 50 && load.errors === 0);
+  row('  GET /health: p99, max', 'informational', `${p(healthTimes, 0.99).toFixed(1)} ms, ${Math.max(...healthTimes).toFixed(1)} ms`, true);
+  row('  the range queries meanwhile: count, median, max', 'informational', `${rangeTimes.length}, ${median(rangeTimes).toFixed(0)} ms, ${Math.max(...rangeTimes).toFixed(0)} ms`, true);
+}
+
 /** Waits until the hour row of `lastHour` is in the results database; the ms waited. */
 async function waitForRollups(file: string, lastHour: number): Promise<number> {
   const started = performance.now();
@@ -467,7 +524,7 @@ async function waitForRollups(file: string, lastHour: number): Promise<number> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, eventtime, analyze, tail, tailscale.
+  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, analyze, tail, tailscale.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
     ['e2e', () => endToEnd(work)],
@@ -476,6 +533,7 @@ async function main(): Promise<void> {
     ['filechannel', () => fileChannel(work)],
     ['memory', () => memorySlidesAndQueries(work)],
     ['history', () => historyQuery(work)],
+    ['rangeload', () => rangeLoad(work)],
     ['eventtime', () => eventTime(work)],
     ['analyze', () => analyzeCommand(work)],
     ['tail', () => tailLatency(work, row, smoke, SETTINGS)],

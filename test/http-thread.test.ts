@@ -12,7 +12,7 @@ const stats: ApiStats = {
 describe('the HTTP server in its own thread', () => {
   test('answers with the main thread\'s figures; a figure that throws is a 500, the next request is served', async () => {
     let failFiles = true;
-    const host = new HttpHost({ bind: '127.0.0.1', port: 0, authToken: undefined, allowedHosts: ['127.0.0.1'], pipelineNice: 0 }, undefined, {
+    const host = new HttpHost({ bind: '127.0.0.1', port: 0, authToken: undefined, allowedHosts: ['127.0.0.1'], pipelineNice: 0, maxConnections: 1000, queryThreads: 1 }, undefined, {
       stats: () => stats,
       files: (): FileView[] => {
         if (failFiles) throw new Error('registry unavailable');
@@ -25,7 +25,7 @@ describe('the HTTP server in its own thread', () => {
     await host.listen();
     try {
       const url = host.address!;
-      assert.deepEqual(await (await fetch(`${url}/api/stats`)).json(), stats);
+      assert.deepEqual(await (await fetch(`${url}/api/stats`)).json(), { ...stats, http: { connections: 1, refusedConnections: 0 } });
       const failed = await fetch(`${url}/api/files`, { signal: AbortSignal.timeout(3000) });
       assert.equal(failed.status, 500, 'an error answer, not a hang');
       failFiles = false;

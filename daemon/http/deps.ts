@@ -1,4 +1,6 @@
 import type { Logger } from '../log.js';
+import type { OpenedInode } from '../source/spool-open.js';
+import type { HistoryQueries } from '../store/history-queries.js';
 import type { ResultsReader } from '../store/index.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
@@ -24,6 +26,8 @@ export interface FileView {
   readonly duplicateOf?: string | undefined;
   /** Bytes written to the file after the spool source finished it (not counted); its writer went on. */
   readonly writtenAfterFinish?: number | undefined;
+  /** The file the source read; absent for one it refused (only read files are served back). */
+  readonly opened?: OpenedInode | undefined;
 }
 
 /** A file a TAILDIR source follows, as /api/followed shows it. */
@@ -58,6 +62,8 @@ export interface HttpDeps {
    */
   readonly allowedHosts?: readonly string[] | undefined;
   readonly results: ResultsReader | undefined;
+  /** Where the history's range queries run (query threads); by default this thread, on `results`. */
+  readonly queries?: HistoryQueries | undefined;
   readonly job: JobTiming | undefined;
   /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
   readonly stats: () => ApiStats | Promise<ApiStats>;

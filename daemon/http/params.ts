@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { HistoryQueries } from '../store/history-queries.js';
 import type { ResultsReader } from '../store/index.js';
 import type { HttpDeps, JobTiming } from './deps.js';
 import { badParameter, noJob } from './errors.js';
@@ -59,21 +60,22 @@ export function parseRange(reply: FastifyReply, q: { from?: string; to?: string 
 }
 
 /** What a history query reads: the results, the job's timing and the asked range. */
-export interface HistoryQuery {
+export interface HistoryRange {
   readonly results: ResultsReader;
+  readonly queries: HistoryQueries;
   readonly job: JobTiming;
   readonly fromMs: number;
   readonly toMs: number;
 }
 
 /** The history query's parts (the range by default the last hour), or undefined with the 404 (no job) or 400 sent. */
-export function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string }): HistoryQuery | undefined {
-  if (!deps.results || !deps.job) {
+export function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string }): HistoryRange | undefined {
+  if (!deps.results || !deps.queries || !deps.job) {
     noJob(reply);
     return undefined;
   }
   const range = parseRange(reply, q, 3_600_000);
-  return range && { results: deps.results, job: deps.job, ...range };
+  return range && { results: deps.results, queries: deps.queries, job: deps.job, ...range };
 }
 
 /**

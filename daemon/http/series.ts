@@ -57,7 +57,7 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       const asked = req.query.step === undefined ? defaultStepMs(q.toMs - q.fromMs, batchMs) : Math.round(req.query.step * 1000);
       const stepMs = checkStep(reply, asked, batchMs, q);
       if (stepMs === undefined) return reply;
-      const list = q.results.history().totalSeries(q.fromMs, q.toMs, stepMs);
+      const list = await q.queries.run({ kind: 'totalSeries', fromMs: q.fromMs, toMs: q.toMs, stepMs });
       return { step: stepMs / 1000, batchInterval: batchMs / 1000, points: points(list) };
     },
   );
@@ -70,7 +70,7 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       if (!q) return reply;
       const stepMs = checkStep(reply, Math.round(req.query.step * 1000), q.job.batchIntervalMs, q);
       if (stepMs === undefined) return reply;
-      const list = q.results.history().series(req.params.url, q.fromMs, q.toMs, stepMs);
+      const list = await q.queries.run({ kind: 'urlSeries', url: req.params.url, fromMs: q.fromMs, toMs: q.toMs, stepMs });
       return { url: req.params.url, step: stepMs / 1000, points: points(list) };
     },
   );

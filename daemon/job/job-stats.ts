@@ -1,3 +1,5 @@
+import { memoryUsage } from '../telemetry/memory.js';
+
 /** Declared with the one stats shape it feeds (telemetry/stats.ts); the job produces it. */
 export type { JobStats } from '../telemetry/stats.js';
 
@@ -65,6 +67,6 @@ export class JobCounters {
 
 /** The job thread's memory, in MB. */
 export function jobMemory(): { heapUsedMb: number; buffersMb: number } {
-  const m = process.memoryUsage();
+  const m = memoryUsage();
   return { heapUsedMb: Math.round(m.heapUsed / 1048576), buffersMb: Math.round(m.arrayBuffers / 1048576) };
 }

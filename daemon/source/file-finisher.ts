@@ -192,6 +192,22 @@ export class FileFinisher {
   }
 
   /**
+   * A name the pipeline cannot carry (odd-names.ts): listed failed and renamed with
+   * `failedSuffix`, the name's own bytes kept, so it is reported once and not tried again.
+   */
+  quarantineName(status: FileStatus, rawPath: Buffer, reason: string): void {
+    const suffix = Buffer.from(this.#config.failedSuffix);
+    let target = Buffer.concat([rawPath, suffix]);
+    for (let n = 1; existsSync(target); n++) target = Buffer.concat([rawPath, Buffer.from(`.${n}`), suffix]);
+    try {
+      renameSync(rawPath, target);
+      this.fail(status, `${reason}; renamed ${status.name}${target.subarray(rawPath.length).toString()}`);
+    } catch (err) {
+      this.fail(status, `${reason}; could not be renamed either (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+
+  /**
    * `name + suffix`, or, when a file of the same name was finished before (Flume stops the
    * source there), `name.1 + suffix`, `name.2 + suffix`...: the new file is read all the
    * same, the old one is kept, and the log says so.
@@ -213,7 +229,7 @@ export class FileFinisher {
     const { status } = file;
     const check = this.#positions?.lineCheck;
     if (!check || !mostlyUnparsed(status.lines, status.parseErrors)) return;
-    const samples = await unparsedSamples(status.path, status.name.endsWith('.gz'), check.parses, this.#config.maxLineLength);
+    const samples = await unparsedSamples(status.path, status.opened, status.name.endsWith('.gz'), check.parses, this.#config.maxLineLength);
     status.warning = `${status.parseErrors} of ${status.lines} lines did not parse as logFormat ${JSON.stringify(check.format)}: is it another format?`;
     fileMostlyUnparsed.emit(this.#log, { file: status.path, logFormat: check.format, lines: status.lines, parseErrors: status.parseErrors, samples });
   }

@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, fstatSync, openSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, type Stats } from 'node:fs';
 import type { Logger } from '../log.js';
 import { GunzipSource, PlainSource, type ByteSource } from './byte-source.js';
 import type { Chunk, ChunkPool } from './chunk-pool.js';
@@ -11,10 +11,11 @@ import { GrowingFile } from './growing-file.js';
 import { LineScanner } from './line-scanner.js';
 import { SourceStopped, type OpenFile } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
+import { openSpoolFile, type SpoolOpen } from './spool-open.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
 import { fileChangedWhileRead, fileReadToEnd, fileRemovedBeforeRead, fileResumed, fileStarted, fileStillWritten } from '../telemetry/index.js';
 
-export type ReaderConfig = Pick<SpoolDirSourceConfig, 'maxLineLength' | 'pollDelay' | 'fileIdentity'>;
+export type ReaderConfig = Pick<SpoolDirSourceConfig, 'maxLineLength' | 'pollDelay' | 'fileIdentity' | 'followSymlinks' | 'symlinkRoots'>;
 
 /** What the reader hands its lines to and asks about, set up once by the source. */
 export interface ReaderParts {
@@ -58,12 +59,18 @@ export class FileReader {
   /** Reads the file and hands it to the finisher (or finds it a duplicate, or not a file). */
   async read(status: FileStatus): Promise<void> {
     const { finisher, positions, log } = this.#p;
-    const fd = this.#open(status);
-    if (fd === undefined) return;
+    const opened = this.#open(status);
+    if (opened === undefined) return;
+    if (opened.kind === 'refused') {
+      // A link not followed, or one re-pointed while it was opened: never read, quarantined.
+      await finisher.quarantine(status, opened.reason);
+      return;
+    }
+    const { fd, stats: st } = opened;
+    status.opened = opened.inode;
     let source: ByteSource | undefined;
     let hash: RunningHash | undefined;
     try {
-      const st = fstatSync(fd);
       if (!st.isFile()) {
         finisher.fail(status, 'not a regular file (replaced after it was found); left alone');
         return;
@@ -99,7 +106,7 @@ export class FileReader {
       status.bytesRead = resumeAt;
       (resumeAt > 0 ? fileResumed : fileStarted).emit(log, { file: status.path, bytes: status.size, resumeAt, gzip });
       if (gzip) {
-        const gz = new GunzipSource(status.path);
+        const gz = new GunzipSource(status.path, fd);
         source = gz;
         await gz.discard(resumeAt);
       } else {
@@ -123,18 +130,19 @@ export class FileReader {
       fileReadToEnd.emit(log, { file: status.path, readMs: Date.now() - status.startedAt! });
       await finisher.readToEnd(file);
     } finally {
-      source?.close();
+      await source?.close();
       closeSync(fd);
     }
   }
 
   /**
-   * Opens without blocking: a FIFO put in the spool would otherwise hold the open (and the
-   * source) until someone writes to it. A file gone before it was read is forgotten quietly.
+   * Opens under the symlink policy (spool-open.ts), without blocking: a FIFO put in the spool
+   * would otherwise hold the open (and the source) until someone writes to it. A file gone
+   * before it was read is forgotten quietly.
    */
-  #open(status: FileStatus): number | undefined {
+  #open(status: FileStatus): SpoolOpen | undefined {
     try {
-      return openSync(status.path, fsc.O_RDONLY | fsc.O_NONBLOCK);
+      return openSpoolFile(status.path, this.#config);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       this.#p.files.remove(status.path);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Fingerprint } from './fingerprint.js';
 import type { FileStatus } from './file-registry.js';
+import type { OpenedInode } from './spool-open.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (
@@ -22,7 +23,8 @@ CREATE TABLE IF NOT EXISTS files (
   duplicate_of TEXT,
   content_size INTEGER,          -- the fingerprint of a completed file (fileIdentity = content)
   head_hash TEXT,
-  full_hash TEXT
+  full_hash TEXT,
+  opened TEXT                    -- JSON: device, inode (and a link's target) of the file read
 );
 CREATE INDEX IF NOT EXISTS files_by_fingerprint ON files (content_size, head_hash) WHERE head_hash IS NOT NULL;
 CREATE INDEX IF NOT EXISTS files_by_finish ON files (finished_at);
@@ -43,6 +45,7 @@ interface Row {
   reason: string | null;
   warning: string | null;
   duplicate_of: string | null;
+  opened: string | null;
 }
 
 /** A completed file whose fingerprint may match a new file's. */
@@ -74,12 +77,15 @@ export class FileRecords {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
+    // Records written before the column existed have none: their files are not served back.
+    const columns = this.#db.prepare('PRAGMA table_info(files)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'opened')) this.#db.exec('ALTER TABLE files ADD COLUMN opened TEXT');
     this.#retentionMs = retentionMs;
     this.#upsert = this.#db.prepare(
       `INSERT OR REPLACE INTO files (key, name, path, state, size, bytes_read, lines, truncated_lines, parse_errors,
-         started_at, finished_at, reason, warning, duplicate_of, content_size, head_hash, full_hash)
+         started_at, finished_at, reason, warning, duplicate_of, content_size, head_hash, full_hash, opened)
        VALUES (@key, @name, @path, @state, @size, @bytes_read, @lines, @truncated_lines, @parse_errors,
-         @started_at, @finished_at, @reason, @warning, @duplicate_of, @content_size, @head_hash, @full_hash)`,
+         @started_at, @finished_at, @reason, @warning, @duplicate_of, @content_size, @head_hash, @full_hash, @opened)`,
     );
     this.#candidates = this.#db.prepare(
       `SELECT key, name, full_hash AS fullHash FROM files WHERE state = 'completed' AND content_size = ? AND head_hash = ? ORDER BY finished_at`,
@@ -108,6 +114,7 @@ export class FileRecords {
       content_size: fingerprint?.size ?? null,
       head_hash: fingerprint?.head ?? null,
       full_hash: fingerprint?.full ?? null,
+      opened: status.opened ? JSON.stringify(status.opened) : null,
     });
     if (++this.#saves % 1000 === 0) this.prune();
   }
@@ -135,6 +142,7 @@ export class FileRecords {
       key: r.key,
       warning: r.warning ?? undefined,
       duplicateOf: r.duplicate_of ?? undefined,
+      opened: r.opened ? (JSON.parse(r.opened) as OpenedInode) : undefined,
     }));
   }
 

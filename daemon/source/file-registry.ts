@@ -1,3 +1,5 @@
+import type { OpenedInode } from './spool-open.js';
+
 /** What the source knows about each file it has seen; `/api/stats` and `/api/files` read it. */
 export const FILE_STATES = ['pending', 'reading', 'completed', 'failed', 'duplicate'] as const;
 export type FileState = (typeof FILE_STATES)[number];
@@ -23,6 +25,8 @@ export interface FileStatus {
   duplicateOf?: string | undefined;
   /** Bytes written to it after it was finished (its writer went on): not counted. */
   writtenAfterFinish?: number | undefined;
+  /** The file the source opened and read (device, inode, a link's target): only that one is served back (`/api/files/:name/check`). */
+  opened?: OpenedInode | undefined;
 }
 
 type Finished = 'completed' | 'failed' | 'duplicate';

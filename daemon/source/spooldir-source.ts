@@ -1,4 +1,5 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { Channel } from '../channel/index.js';
 import type { Logger } from '../log.js';
 import { ChunkPool } from './chunk-pool.js';
@@ -12,7 +13,7 @@ import type { SourcePositions } from './source-positions.js';
 import type { SourceContext } from './source-context.js';
 import { SpoolDiscovery } from './spool-discovery.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
-import { watchingSpoolDir } from '../telemetry/index.js';
+import { fileOpenDeferred, watchingSpoolDir } from '../telemetry/index.js';
 import type { StatsPart } from '../telemetry/stats.js';
 import { settingError } from '../startup-errors.js';
 
@@ -22,6 +23,9 @@ export { fileKeyOf, sourceIdOf } from './file-key.js';
 export type { SourcePositions } from './source-positions.js';
 
 const CHUNK_BYTES = 1 << 20;
+/** Open errors that say the process, not the file, is out of something: the file waits. */
+const OUT_OF_DESCRIPTORS = new Set(['EMFILE', 'ENFILE']);
+const RETRY_OPEN_MS = 1000;
 
 /**
  * Flume's spooling-directory source: every line of every file dropped into `spoolDir`
@@ -59,9 +63,12 @@ export class SpoolDirSource {
     this.#log = logger.child({ source: config.name });
     this.#sourceId = sourceIdOf(config.spoolDir);
     this.#positions = positions;
-    this.#discovery = new SpoolDiscovery(config, this.files, this.#log);
     this.#batcher = new EventBatcher(config, channel, this.#log);
     this.#finisher = new FileFinisher(config, this.files, this.#log, positions);
+    this.#discovery = new SpoolDiscovery(config, this.files, this.#log, (rawPath, printable, reason) => {
+      const status = this.files.get(printable) ?? this.files.add(printable, path.basename(printable), 0);
+      this.#finisher.quarantineName(status, rawPath, reason);
+    });
     this.#reader = new FileReader(config, {
       sourceId: this.#sourceId,
       files: this.files,
@@ -139,7 +146,12 @@ export class SpoolDirSource {
         await this.#reader.read(status);
       } catch (err) {
         if (err instanceof SourceStopped) status.state = 'pending';
-        else await this.#finisher.quarantine(status, `read failed: ${(err as Error).message}`);
+        else if (status.state === 'pending' && OUT_OF_DESCRIPTORS.has((err as NodeJS.ErrnoException).code!)) {
+          // Not the file's fault: every descriptor is taken (a flood of connections). Tried
+          // again later, never quarantined for it.
+          fileOpenDeferred.emit(this.#log, { file: status.path, err: (err as Error).message, retryInMs: RETRY_OPEN_MS });
+          this.#discovery.retryLater(next, RETRY_OPEN_MS);
+        } else await this.#finisher.quarantine(status, `read failed: ${(err as Error).message}`);
       }
     }
   }
@@ -158,7 +170,7 @@ export function build(config: SpoolDirSourceConfig, ctx: SourceContext) {
     name: config.name,
     start: () => source.start().catch((err: NodeJS.ErrnoException) => {
       const why = `${config.spoolDir}: ${err.code}: the daemon needs read and write access to the spool directory (it renames finished files there)`;
-      throw err.code ? settingError(ctx.file, ctx.key, 'spoolDir', { message: why }) : err;
+      throw err.code ? settingError(ctx.file, ctx.key, 'spoolDir', { message: why, path: config.spoolDir }) : err;
     }),
     stop: () => source.stop(),
     /** Files read to their end finish on the job's last checkpoint (it stopped before). */

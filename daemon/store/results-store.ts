@@ -55,10 +55,19 @@ export class ResultsStore implements WindowResultSink {
   constructor(file: string, opts: { retentionMs?: number; history?: boolean } = {}) {
     this.#db = openDatabase(file, () => {
       mkdirSync(path.dirname(file), { recursive: true });
-      return new Database(file);
+      const db = new Database(file);
+      try {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        // A file the daemon may not write opens all the same (read-only) and fails at the first
+        // write, which names no file: writing the header's user_version as it is fails here.
+        db.pragma(`user_version = ${Number(db.pragma('user_version', { simple: true }))}`);
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+      return db;
     });
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
     this.migration = openSchema(
       this.#db,
       file,
@@ -202,6 +211,6 @@ function openDatabase(file: string, open: () => Database.Database): Database.Dat
     return open();
   } catch (err) {
     const e = err as Error & { code?: string };
-    throw new LogflowError('LF_DATABASE', `cannot open the results database ${file}: ${e.message} (${e.code ?? 'error'})`, { cause: err });
+    throw Object.assign(new LogflowError('LF_DATABASE', `cannot open the results database ${file}: ${e.message} (${e.code ?? 'error'})`, { cause: err }), { path: file });
   }
 }

@@ -19,13 +19,17 @@ function declare<R extends string>(message: string, reasons: readonly R[]): () =
 }
 
 export const avroConnectionRefusedByIpFilter = declare('avro connection refused by ipFilterRules', ['ipFilter']);
-export const avroConnectionRefusedByLimit = declare('avro connection refused: too many connections', ['maxConnections']);
+/** At maxConnections, the connection silent longest (no whole frame) is closed for the new one. */
+export const avroConnectionRefusedByLimit = declare('avro connections at maxConnections: the one silent longest is closed for the new one', ['maxConnections']);
+export const httpConnectionRefusedByLimit = declare('http connection refused: too many connections (a1.http.maxConnections)', ['maxConnections']);
 /** An avro source answered FAILED: the call was larger than a transaction, or the channel stayed full. */
 export const avroCallRefused = declare('avro source answered FAILED', ['transactionCapacity', 'channel']);
 
 // The process (main.ts, agent.ts)
 export const flumeSettingsIgnored = logEvent<{ keys: readonly string[] }>('warn', (f) => `Flume settings with no effect in logflow: ${f.keys.join(', ')}`);
 export const startupFailed = logEvent<{ err: { message: string; code: string | undefined } }>('fatal', 'start-up failed');
+export const fdHeadroomLow = logEvent<{ openFileLimit: number; needed: number; caps: Record<string, number>; reserve: number }>('warn', (f) =>
+  `the open-file limit (ulimit -n) is ${f.openFileLimit}, below the ${f.needed} descriptors the connection caps allow (${Object.entries(f.caps).map(([k, v]) => `${k} = ${v}`).join(', ')}, plus ${f.reserve} for files and databases): a flood of connections could take every descriptor; lower those keys or raise the limit (systemd LimitNOFILE=, docker run --ulimit nofile=, ulimit -n)`);
 export const agentStarted = logEvent<{ agent: string; conf: string }>('info', 'agent started');
 /** Logged last at start: scripts and tests take this line to mean the whole pipeline runs. */
 export const httpListening = logEvent<{ address: string | undefined; httpThread: number | undefined; pipelineNice: number | undefined }>('info', 'http listening');
@@ -45,6 +49,7 @@ export const watchingSpoolDir = logEvent<{ spoolDir: string }>('info', 'watching
 export const fileStarted = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
 export const fileResumed = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
 export const fileReadToEnd = logEvent<{ file: string; readMs: number }>('debug', 'file read to its end');
+export const fileOpenDeferred = logEvent<{ file: string; err: string; retryInMs: number }>('warn', 'file could not be opened: no descriptor left (a flood of connections?); tried again later');
 export const fileRemovedBeforeRead = logEvent<{ file: string }>('info', 'file removed before it was read');
 export const fileStillWritten = logEvent<{ file: string; from: number; to: number }>('info', 'file still being written: reading on');
 export const fileChangedWhileRead = logEvent<{ file: string; bytesRead: number; reason?: string; before?: number; after?: number }>('error', 'file changed while it was read');
@@ -94,6 +99,7 @@ export const fileChannelFileDeleted = logEvent<{ file: string }>('debug', 'file 
 // Avro RPC (the job's receiver and avro sources)
 export const avroTlsHandshakeFailed = logEvent<Peer & { err: string }>('warn', 'avro TLS handshake failed (does the client have ssl = true, and trust this certificate?)');
 export const avroConnectionIdle = logEvent<Peer>('info', 'avro connection idle too long; closed');
+export const avroAcceptFailed = logEvent<{ err: string }>('error', 'avro receiver: accepting a connection failed (no descriptor left?); accepting goes on');
 export const avroNotDeflate = logEvent<Peer & { err: string }>('warn', 'avro connection closed: the client does not send deflate (set compression-type = deflate on the sender, or remove it here)');
 export const avroConnectionError = logEvent<Peer & { err: string }>('debug', 'avro connection error');
 export const avroHandlerFailed = logEvent<Peer & Err>('error', 'event handler failed; answering FAILED');
@@ -146,6 +152,8 @@ export const partitionReleased = logEvent<{ partition: number }>('info', 'partit
 
 // HTTP
 export const httpThreadCrashed = logEvent<Err>('fatal', 'http thread crashed');
+export const queryThreadCrashed = logEvent<Err>('error', 'http: a query thread failed; its query is answered 500, another thread takes its place');
+export const httpAcceptFailed = logEvent<{ err: string }>('error', 'http: accepting a connection failed (no descriptor left?); accepting goes on');
 export const pipelineAnswerFailed = logEvent<Err & { what: string }>('error', 'http: the pipeline could not answer');
 export const streamResultsFailed = logEvent<Err>('warn', 'stream: reading the results failed');
 export const dashboardAssetsMissing = logEvent<{ err: { message: string } }>('error', 'dashboard assets not found; / is not served');

@@ -23,6 +23,8 @@ export interface Stats {
   readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
   /** Connections the job's Avro receiver closed at once: not allowed by ipFilterRules, or past maxConnections. */
   readonly receiver?: { refusedConnections: RefusedConnections };
+  /** The HTTP server's connections: open now, and closed at once past `a1.http.maxConnections` (the HTTP thread adds these). */
+  readonly http?: { readonly connections: number; readonly refusedConnections: number };
   /** Slides whose results wait for the database (locked, disk full); 0 when it keeps up. */
   readonly resultsWaiting?: number;
   readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
@@ -145,6 +147,11 @@ export const METRICS: readonly MetricSpec[] = [
   {
     name: 'logflow_avro_refused_connections_total', type: 'counter', help: "Connections the Avro receivers (the job's, avro sources') closed at once, by reason.",
     label: reasons('ipFilter', 'maxConnections'), value: (s) => s.avroRefusedConnections,
+  },
+  { name: 'logflow_http_connections', type: 'gauge', help: 'HTTP connections open now.', value: (s) => s.http?.connections },
+  {
+    name: 'logflow_http_refused_connections_total', type: 'counter', help: 'HTTP connections closed at once: past a1.http.maxConnections.',
+    label: reasons('maxConnections'), value: (s) => (s.http ? { maxConnections: s.http.refusedConnections } : undefined),
   },
   { name: 'logflow_truncated_lines_total', type: 'counter', help: 'Lines cut at maxLineLength (the rest of the line is dropped).', value: (s) => s.truncatedLines },
   { name: 'logflow_sink_retries_total', type: 'counter', help: 'Sink deliveries retried, by reason.', label: reasons('error', 'refused'), value: (s) => s.sinkRetries },

@@ -1,4 +1,4 @@
-import { fstatSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { GunzipSource } from '../byte-source.js';
 import type { ChunkPool } from '../chunk-pool.js';
 import type { EventBatcher } from '../event-batcher.js';
@@ -121,7 +121,8 @@ export class TailReader {
    */
   async readGzip(f: TailFile): Promise<'done' | 'short'> {
     const { chunks } = this.#p;
-    const source = new GunzipSource(f.path);
+    const fd = openSync(f.path, 'r');
+    const source = new GunzipSource(f.path, fd);
     const headers = this.#headers(f);
     try {
       await source.discard(f.readPos);
@@ -150,6 +151,7 @@ export class TailReader {
       }
     } finally {
       source.close();
+      closeSync(fd);
     }
   }
 
