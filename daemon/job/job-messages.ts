@@ -22,9 +22,9 @@ export const COUNTER_SLOTS = 4;
 export type JobEvent =
   | { readonly type: 'started'; readonly port: number; readonly committed: [string, number][]; readonly stats: JobStats }
   | ({ readonly type: 'failed' } & ThreadFailure)
-  | { readonly type: 'committed'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly stats: JobStats }
+  | { readonly type: 'committed'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly forgets: number; readonly stats: JobStats }
   | { readonly type: 'stats'; readonly stats: JobStats }
-  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][] };
+  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly forgets: number };
 
-/** Host -> worker. */
+/** Host -> worker. `forget`s are counted by both sides, in order (see JobHost.forget). */
 export type JobCommand = { readonly type: 'forget'; readonly key: string } | { readonly type: 'stop' };

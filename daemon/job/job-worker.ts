@@ -53,7 +53,10 @@ function run(store: ResultsStore): void {
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
-  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
+  // Forget commands handled so far: a 'committed' message names it, so the host knows which
+  // of its forgets the checkpoint it reports had seen.
+  let forgets = 0;
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), forgets, stats: job.stats() }));
   job.onTick(() => post({ type: 'stats', stats: job.stats() }));
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
   setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
@@ -62,12 +65,15 @@ function run(store: ResultsStore): void {
   const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
 
   port.on('message', (cmd: JobCommand) => {
-    if (cmd.type === 'forget') job.forget(cmd.key);
+    if (cmd.type === 'forget') {
+      job.forget(cmd.key);
+      forgets++;
+    }
     else if (cmd.type === 'stop') {
       void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
         () => {
           store.close();
-          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
+          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), forgets });
           port.close();
         },
         fail,

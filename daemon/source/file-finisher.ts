@@ -83,15 +83,13 @@ export class FileFinisher {
 
   async maybeComplete(file: OpenFile): Promise<void> {
     if (!this.#finishing.has(file)) return;
-    const done = this.#completeOn === 'delivered'
-      ? file.outstanding === 0
-      : (this.#positions!.committed(file.key) ?? 0) >= file.size;
+    const done = this.#completeOn === 'delivered' ? file.outstanding === 0 : this.#committed(file) >= file.size;
     if (!done) return;
     this.#finishing.delete(file);
     const { status } = file;
     const c = this.#config;
     // 0, not unknown, for a clean file when the job counts in this process.
-    status.parseErrors = this.#positions?.parseErrors ? (this.#positions.parseErrors(file.key) ?? 0) : undefined;
+    status.parseErrors = this.#positions?.parseErrors ? this.#parseErrors(file) : undefined;
     await this.#warnIfMostlyUnparsed(file);
     if (file.problem) {
       await this.quarantine(status, file.problem);
@@ -125,6 +123,30 @@ export class FileFinisher {
       ms: Date.now() - status.startedAt!,
     });
     this.#positions?.forget(file.key);
+    if (file.olderKey !== undefined) this.#positions?.forget(file.olderKey);
+  }
+
+  /** Offset below which the file is durably counted (under its key, or the older key it resumed from). */
+  #committed(file: OpenFile): number {
+    const p = this.#positions!;
+    return Math.max(p.committed(file.key) ?? 0, file.olderKey === undefined ? 0 : (p.committed(file.olderKey) ?? 0));
+  }
+
+  #parseErrors(file: OpenFile): number {
+    const of = (key: string) => this.#positions!.parseErrors!(key) ?? 0;
+    return of(file.key) + (file.olderKey === undefined ? 0 : of(file.olderKey));
+  }
+
+  /**
+   * The file about to be read has key `key`. A record under that key is this file's when its
+   * position is held (`counting`: it was recorded just before a crash, before its rename);
+   * otherwise it is an earlier file's that had the same inode and first line (deleted, its
+   * inode reused): that record keeps its fingerprint under a key of its own, so the new file
+   * neither overwrites it nor is taken for the same file.
+   */
+  claimKey(key: string, counting: boolean): void {
+    if (!this.#records || counting) return;
+    if (this.#records.retire(key)) this.#files.unrestore(key);
   }
 
   /**

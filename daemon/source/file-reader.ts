@@ -4,7 +4,7 @@ import { GunzipSource, PlainSource, type ByteSource } from './byte-source.js';
 import type { Chunk, ChunkPool } from './chunk-pool.js';
 import type { EventBatcher } from './event-batcher.js';
 import type { FileFinisher } from './file-finisher.js';
-import { fileKeyOf } from './file-key.js';
+import { fileKeyOf, olderFileKeyOf, readIdentity } from './file-identity.js';
 import type { FileRegistry, FileStatus } from './file-registry.js';
 import { fullHash, headFingerprint, RunningHash, type Fingerprint } from './fingerprint.js';
 import { GrowingFile } from './growing-file.js';
@@ -69,7 +69,10 @@ export class FileReader {
         return;
       }
       const gzip = status.name.endsWith('.gz');
-      const key = fileKeyOf(this.#p.sourceId, status.name, st);
+      const identity = readIdentity(fd, st);
+      const key = fileKeyOf(this.#p.sourceId, identity);
+      const resumeKey = this.#resumeKey(key, status.name, st);
+      finisher.claimKey(key, positions?.committed(resumeKey) !== undefined);
       let fingerprint: Fingerprint | undefined;
       if (this.#config.fileIdentity === 'content' && finisher.recording) {
         fingerprint = headFingerprint(fd, st.size);
@@ -82,6 +85,8 @@ export class FileReader {
       const file: OpenFile = {
         status,
         key,
+        identity,
+        olderKey: resumeKey === key ? undefined : resumeKey,
         // For gzip, the decompressed size is known once it is read to its end.
         size: gzip ? Infinity : st.size,
         outstanding: 0,
@@ -91,7 +96,7 @@ export class FileReader {
         fingerprint: undefined,
       };
       status.key = file.key;
-      const committed = positions?.committed(file.key) ?? 0;
+      const committed = positions?.committed(resumeKey) ?? 0;
       const resumeAt = gzip ? committed : Math.min(committed, st.size);
       status.state = 'reading';
       status.startedAt = Date.now();
@@ -129,6 +134,17 @@ export class FileReader {
   }
 
   /**
+   * The key the file's position is held under: its own, or, when that has none, the key an
+   * older logflow gave it (its checkpoint, from before the upgrade, holds that one).
+   */
+  #resumeKey(key: string, name: string, st: Stats): string {
+    const positions = this.#p.positions;
+    if (!positions || positions.committed(key) !== undefined) return key;
+    const older = olderFileKeyOf(this.#p.sourceId, name, st);
+    return positions.committed(older) === undefined ? key : older;
+  }
+
+  /**
    * Opens without blocking: a FIFO put in the spool would otherwise hold the open (and the
    * source) until someone writes to it. A file gone before it was read is forgotten quietly.
    */
@@ -152,6 +168,7 @@ export class FileReader {
     if (end.kind === 'stopped') throw new SourceStopped();
     if (end.kind === 'grew') {
       if (file.status.size !== end.size) fileStillWritten.emit(this.#p.log, { file: file.status.path, from: file.size, to: end.size });
+      if (!file.identity.settled) this.#identifyAgain(file, growing.fd, end.size);
       source.extend(end.size);
       file.size = end.size;
       file.status.size = end.size;
@@ -161,6 +178,18 @@ export class FileReader {
       file.status.reason = end.problem;
       fileChangedWhileRead.emit(this.#p.log, { file: file.status.path, bytesRead: source.position, reason: end.problem });
     }
+  }
+
+  /**
+   * A file opened before it had a whole first line is identified again as it grows. Nothing
+   * of it was emitted under its first key (a line goes out once its line feed is read), so
+   * the new key is the only one its positions will ever have.
+   */
+  #identifyAgain(file: OpenFile, fd: number, size: number): void {
+    if (file.status.lines > 0 || file.outstanding > 0 || file.olderKey !== undefined || this.#p.positions?.committed(file.key) !== undefined) return;
+    file.identity = readIdentity(fd, { ino: file.identity.ino, size });
+    file.key = fileKeyOf(this.#p.sourceId, file.identity);
+    file.status.key = file.key;
   }
 
   /**

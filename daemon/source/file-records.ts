@@ -6,7 +6,7 @@ import type { FileStatus } from './file-registry.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (
-  key TEXT PRIMARY KEY,          -- the source's file key: name, inode, size, mtime
+  key TEXT PRIMARY KEY,          -- the source's file key (file-identity.ts); an older file's with the same one gets key~rowid
   name TEXT NOT NULL,
   path TEXT NOT NULL,
   state TEXT NOT NULL,           -- completed, failed, duplicate
@@ -66,6 +66,7 @@ export class FileRecords {
   readonly #upsert: Database.Statement;
   readonly #candidates: Database.Statement;
   readonly #prune: Database.Statement;
+  readonly #retire: Database.Statement;
   #saves = 0;
 
   constructor(dir: string, retentionMs: number) {
@@ -85,6 +86,7 @@ export class FileRecords {
       `SELECT key, name, full_hash AS fullHash FROM files WHERE state = 'completed' AND content_size = ? AND head_hash = ? ORDER BY finished_at`,
     );
     this.#prune = this.#db.prepare('DELETE FROM files WHERE finished_at < ?');
+    this.#retire = this.#db.prepare("UPDATE files SET key = key || '~' || rowid WHERE key = ? AND state = 'completed'");
     this.prune();
   }
 
@@ -110,6 +112,16 @@ export class FileRecords {
       full_hash: fingerprint?.full ?? null,
     });
     if (++this.#saves % 1000 === 0) this.prune();
+  }
+
+  /**
+   * Moves the completed file's record under `key` (if any) to a key of its own (`key~rowid`),
+   * with its fingerprint: the key now names another file (see FileFinisher.claimKey). True if
+   * there was one. (A failed or duplicate file's record holds no fingerprint: the new file's
+   * record replaces it.)
+   */
+  retire(key: string): boolean {
+    return this.#retire.run(key).changes > 0;
   }
 
   /** Completed files with the same size and first 64 KB, oldest first. */

@@ -1,4 +1,5 @@
 import type { FileStatus } from './file-registry.js';
+import type { FileIdentity } from './file-identity.js';
 import type { Fingerprint } from './fingerprint.js';
 
 /**
@@ -8,8 +9,15 @@ import type { Fingerprint } from './fingerprint.js';
  */
 export interface OpenFile {
   readonly status: FileStatus;
-  /** Identifies this file's content: name, inode, size and mtime (see file-key.ts). */
-  readonly key: string;
+  /** Its key in positions and records, from its identity (see file-identity.ts). */
+  key: string;
+  /** Its inode and first line; taken again while it has no whole first line (`settled` false). */
+  identity: FileIdentity;
+  /**
+   * The key an older logflow gave it, when its position was found under that one (a
+   * checkpoint written before the upgrade): counted up to there, and forgotten with the file.
+   */
+  readonly olderKey: string | undefined;
   /** Bytes to count (decompressed for gzip: known at the end of reading). */
   size: number;
   /** Batches put into the channel and not yet delivered downstream. */
