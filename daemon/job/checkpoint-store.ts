@@ -3,7 +3,7 @@ import path from 'node:path';
 import { LogflowError } from '../errors.js';
 import { checkpointCorrupt, readChecked, removeQuietly, sha1Of } from './checkpoint-files.js';
 import { loadFormat1 } from './checkpoint-format-v1.js';
-import { writeFileAtomic } from '../durable/index.js';
+import { crashPoint, writeFileAtomic } from '../durable/index.js';
 
 /** What must match between the checkpoint and the configuration for the state to mean anything. */
 export interface CheckpointIdentity {
@@ -188,7 +188,9 @@ export class CheckpointStore {
       segments: [...live].map((seg) => [seg, this.#segments.get(seg)!]),
     };
     const body = JSON.stringify(manifest);
+    crashPoint('checkpoint.segment-written');
     writeFileAtomic(path.join(this.dir, MANIFEST), JSON.stringify({ sha1: sha1Of(body), manifest: body }));
+    crashPoint('checkpoint.manifest-written');
     this.#seq = seq;
     for (const seg of this.#segments.keys()) {
       if (live.has(seg)) continue;

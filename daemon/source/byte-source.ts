@@ -92,13 +92,16 @@ export class GunzipSource implements ByteSource {
     return n;
   }
 
-  /** Reads and drops `count` bytes (resuming inside a compressed file). */
-  async discard(count: number): Promise<void> {
+  /** Reads and drops `count` bytes (resuming inside a compressed file); returns the line feeds among them. */
+  async discard(count: number): Promise<number> {
     const scratch = Buffer.allocUnsafe(1 << 20);
+    let lines = 0;
     while (this.position < count) {
       const n = await this.read(scratch, 0, Math.min(scratch.length, count - this.position));
-      if (n === 0) return;
+      if (n === 0) break;
+      for (let i = scratch.indexOf(10, 0); i !== -1 && i < n; i = scratch.indexOf(10, i + 1)) lines++;
     }
+    return lines;
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
+import { crashPoint } from '../durable/index.js';
 import type { Logger } from '../log.js';
 import { FileRecords } from './file-records.js';
 import type { FileRegistry, FileStatus } from './file-registry.js';
@@ -97,9 +98,11 @@ export class FileFinisher {
       // Recorded before the rename, so the record of a counted file is never lost to a crash
       // (the status shows it completed only once it is renamed).
       this.#records?.save({ ...status, state: 'completed', finishedAt: Date.now() }, file.fingerprint);
+      crashPoint('finish.recorded');
       try {
         if (c.deletePolicy === 'immediate') unlinkSync(status.path);
         else renameSync(status.path, this.#finishedName(status, c.fileSuffix));
+        crashPoint('finish.renamed');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
           // Removed while read: the open descriptor still read all of it.
@@ -124,6 +127,21 @@ export class FileFinisher {
     });
     this.#positions?.forget(file.key);
     if (file.olderKey !== undefined) this.#positions?.forget(file.olderKey);
+  }
+
+  /**
+   * Positions that a checkpoint still holds for files finished before the restart (a crash
+   * after the rename, before the checkpoint that dropped the position): forgotten now. A
+   * position must not outlive its file: a later file with the same inode and first line
+   * (file-identity.ts) would resume there, and the checkpoint would keep it for ever.
+   * A file still under its name was recorded just before a crash: its position finishes it.
+   */
+  forgetFinished(finished: readonly FileStatus[]): void {
+    const positions = this.#positions;
+    if (!positions) return;
+    for (const f of finished) {
+      if (f.key !== undefined && positions.committed(f.key) !== undefined && !existsSync(f.path)) positions.forget(f.key);
+    }
   }
 
   /** Offset below which the file is durably counted (under its key, or the older key it resumed from). */
@@ -166,6 +184,7 @@ export class FileFinisher {
     Object.assign(status, { key, size, duplicateOf: original.name });
     // Before the rename: a crash in between finds it a duplicate again.
     this.#records!.save({ ...status, state: 'duplicate', finishedAt: Date.now(), reason });
+    crashPoint('duplicate.recorded');
     const immediate = this.#config.deletePolicy === 'immediate';
     const target = immediate ? undefined : this.#finishedName(status, DUPLICATE_SUFFIX);
     try {

@@ -1,4 +1,5 @@
-import { closeSync, constants as fsc, fstatSync, openSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, read, type Stats } from 'node:fs';
+import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
 import { GunzipSource, PlainSource, type ByteSource } from './byte-source.js';
 import type { Chunk, ChunkPool } from './chunk-pool.js';
@@ -106,11 +107,13 @@ export class FileReader {
       if (gzip) {
         const gz = new GunzipSource(status.path);
         source = gz;
-        await gz.discard(resumeAt);
+        status.lines = await gz.discard(resumeAt);
       } else {
         // The whole file's hash as it is read, when it will be recorded and is not known yet.
         hash = fingerprint && fingerprint.full === undefined ? new RunningHash() : undefined;
         source = new PlainSource(fd, st.size, resumeAt, hash);
+        // The lines counted before the restart, so the file's listing says how many it has.
+        if (resumeAt > 0) status.lines = await lineFeedsBefore(fd, resumeAt);
       }
       const growing = gzip ? undefined : GrowingFile.open(fd, status.path, st, this.#config.pollDelay, fingerprint?.head);
       await this.#readLines(source, file, growing);
@@ -257,4 +260,22 @@ export class FileReader {
       previous?.release();
     }
   }
+}
+
+const readAt = promisify(read);
+
+/**
+ * Line feeds in the file's first `end` bytes: the lines before a resume offset (always the
+ * start of a line). Read in 1 MB steps off the event loop, ~1 GB/s from the page cache.
+ */
+async function lineFeedsBefore(fd: number, end: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(Math.min(end, 1 << 20));
+  let lines = 0;
+  for (let at = 0; at < end; ) {
+    const { bytesRead } = await readAt(fd, buf, 0, Math.min(buf.length, end - at), at);
+    if (bytesRead === 0) break;
+    for (let i = buf.indexOf(10, 0); i !== -1 && i < bytesRead; i = buf.indexOf(10, i + 1)) lines++;
+    at += bytesRead;
+  }
+  return lines;
 }

@@ -102,7 +102,9 @@ export class SpoolDirSource {
     await fsp.mkdir(this.#config.spoolDir, { recursive: true });
     await fsp.access(this.#config.spoolDir, fsc.R_OK | fsc.W_OK);
     const records = this.#finisher.openRecords();
-    this.files.restore(records.recent(10_000), records.counts());
+    const finished = records.recent(10_000);
+    this.files.restore(finished, records.counts());
+    this.#finisher.forgetFinished(finished);
     await this.#discovery.start();
     this.#readerDone = this.#readLoop();
     watchingSpoolDir.emit(this.#log, { spoolDir: this.#config.spoolDir });

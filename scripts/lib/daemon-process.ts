@@ -105,13 +105,13 @@ export interface RunningDaemon {
   get<T = unknown>(route: string): Promise<{ status: number; body: T }>;
 }
 
-/** Runs the real daemon as a child process and waits until its HTTP API listens. */
-export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent.conf'], timeoutMs = 15_000): Promise<RunningDaemon> {
+/** Runs the real daemon as a child process and waits until its HTTP API listens; `env` is added to this process's environment. */
+export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent.conf'], timeoutMs = 15_000, env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
   // LOGFLOW_DAEMON_NODE_ARGS: node flags for the daemon, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench run.
   const nodeArgs = process.env.LOGFLOW_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const proc = spawn(process.execPath, [...nodeArgs, MAIN, ...args], {
     cwd,
-    env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info' },
+    env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
