@@ -83,7 +83,7 @@ describe('kill -9 while a file in the spool is still being appended to', () => {
     for (const d of daemons) await d.stop('SIGKILL');
   });
 
-  test('the restarted source resumes the grown file where its checkpoint was: every line counted once (independent count)', { timeout: 60_000 }, async () => {
+  test('the restarted source resumes the grown file (opened before its first line was whole) where its checkpoint was: every line counted once (independent count)', { timeout: 60_000 }, async () => {
     const dir = tempDir();
     await writeConfig(dir, '', { 'a1.sources.r1.pollDelay': '2000', 'a1.jobs.j1.batchInterval': '0.25' });
     let daemon = await startDaemon(dir);
@@ -99,18 +99,22 @@ describe('kill -9 while a file in the spool is still being appended to', () => {
       }
       appendFileSync(file, text);
     };
-    // 5,000 lines; once the source reads them, 50 more every 100 ms (well within pollDelay):
-    // the source reads the file as it grows, and a checkpoint holds a position in it.
-    append(5_000);
+    // Half a first line: the source opens the file before it has a whole first line (no
+    // identity yet). Once it reads it, the line's end, 5,000 lines, then 50 more every 100 ms
+    // (well within pollDelay): it reads the file as it grows, and a checkpoint holds a position.
+    const first = lines.next().value!;
+    appendFileSync(file, first.slice(0, 30));
     await waitFor('the source reading growing.log', async () => {
       const { body } = await daemon.get<{ files: { name: string; state: string }[] }>('/api/files');
       return body.files.some((f) => f.name === 'growing.log' && f.state === 'reading') ? true : undefined;
     });
+    appendFileSync(file, first.slice(30) + '\n');
+    append(5_000);
     const writer = setInterval(() => append(50), 100);
     try {
       const counted = await waitFor('part of the growing file counted and checkpointed', async () => {
         const { body } = await daemon.get<{ eventsCounted: number; parseErrors: number; checkpoint: { seq: number } }>('/api/stats');
-        return body.eventsCounted + body.parseErrors >= 5_000 ? body : undefined;
+        return body.eventsCounted + body.parseErrors >= 5_001 ? body : undefined;
       });
       await waitFor('two checkpoints more', async () => ((await daemon.get<{ checkpoint: { seq: number } }>('/api/stats')).body.checkpoint.seq >= counted.checkpoint.seq + 2 ? true : undefined));
       daemon.proc.kill('SIGKILL');

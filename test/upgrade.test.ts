@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
-import { olderFileKeyOf, sourceIdOf } from '../daemon/source/file-identity.js';
+import { olderFileKeyOf, sourceIdOf } from '../daemon/source/file-key.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';

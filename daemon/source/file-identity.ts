@@ -1,88 +1,101 @@
 import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
-import os from 'node:os';
 
 /**
- * Which file a file is, whatever its name and however far it has grown: its inode and a
- * hash of its first line. Positions, checkpoints and file records are keyed by it, so a
- * restart finds the position of a file that grew (or, for a tailing source, was renamed)
- * since it was opened, and a new file that reuses a freed inode is not taken for the old one.
+ * What a file is, whatever its name: the device and inode it lives on, and a fingerprint of
+ * its first line. Never its name (logrotate renames a followed file) nor its size (a followed
+ * file grows): a file keeps its identity as it grows and under any name, a new file under a
+ * reused name has another inode, and an inode reused after a delete has another first line.
  *
- * Why these parts (compare Flume's TAILDIR, which keys by inode, and Vector's file source,
- * which keys by a checksum of the first line):
- * - Nothing that changes as a file is appended to: not its size or mtime (the key of logflow
- *   up to 19a16f9 hashed name|ino|size|mtime, so a file still being written got a new key
- *   after a restart and was read again from its start: issue 22 item 1), nor its name.
- * - The first line, not a fixed number of bytes: a line is emitted (and a position committed)
- *   only once its line feed is read, so while a file has no complete first line nothing of
- *   it is committed, and once it has one, the hash of it never changes. A fixed count of
- *   bytes would change while a short file grows, after its first lines were committed.
- *   A first line longer than `IDENTITY_BYTES` is covered up to there.
- * - Not the device number: it is not stable across a reboot or a remount for LVM
- *   (device-mapper minors are handed out in activation order), NFS, btrfs subvolumes or
- *   overlayfs, and a changed key would read every unfinished file again. A spool is one
- *   directory, on one file system.
+ * The fingerprint covers the first line, its line feed included, or the first
+ * `FINGERPRINT_MAX_BYTES` bytes when that line is longer: bytes an appending writer never
+ * changes again. Until the first line is complete the file has no identity yet (nothing of
+ * it can be read either: a line is taken only once its line feed is written), as Vector's
+ * first-line checksum waits for it.
+ *
+ * Used by the TAILDIR source (source/taildir/) and the spooling-directory source (its file
+ * keys: a file still being written when the daemon is killed keeps its key, issue 22 item 1).
+ * The spooling-directory source must also key a file that never gets a whole first line
+ * (empty, or one line without a line feed): see `provisionalIdentityOf`.
  */
 export interface FileIdentity {
+  readonly dev: number;
   readonly ino: number;
-  /** SHA-256 (hex) of the first `headBytes` bytes: the first line with its line feed, at most `IDENTITY_BYTES`. */
-  readonly head: string;
-  readonly headBytes: number;
-  /**
-   * False while the file has no line feed in its first `IDENTITY_BYTES` and is shorter than
-   * that: the head then covers all of it, and changes as it grows (nothing of it is committed
-   * yet, see above), so whoever holds the identity takes it again when the file grows.
-   */
-  readonly settled: boolean;
+  /** SHA-256 (hex) of the first line, or of the first FINGERPRINT_MAX_BYTES bytes. */
+  readonly fingerprint: string;
 }
 
-/** The most of a file's first line its identity covers. */
-export const IDENTITY_BYTES = 4096;
-
+/** A first line longer than this is fingerprinted by its first this-many bytes. */
+export const FINGERPRINT_MAX_BYTES = 1024;
 const LF = 10;
 
-/** The identity of a file from its inode and its first bytes (`start`: up to `IDENTITY_BYTES` of them; all there are if fewer). */
-export function identityOf(ino: number, start: Buffer): FileIdentity {
-  const lf = start.indexOf(LF);
-  const settled = lf >= 0 || start.length >= IDENTITY_BYTES;
-  const headBytes = lf >= 0 ? lf + 1 : Math.min(start.length, IDENTITY_BYTES);
-  return { ino, head: createHash('sha256').update(start.subarray(0, headBytes)).digest('hex'), headBytes, settled };
+/**
+ * The fingerprint of a file whose first bytes are `head` (as many as were there, up to
+ * FINGERPRINT_MAX_BYTES); undefined while its first line is not complete.
+ */
+export function fingerprintOf(head: Buffer): string | undefined {
+  const lf = head.indexOf(LF);
+  const end = lf >= 0 ? Math.min(lf + 1, FINGERPRINT_MAX_BYTES) : head.length >= FINGERPRINT_MAX_BYTES ? FINGERPRINT_MAX_BYTES : -1;
+  if (end < 0) return undefined;
+  return createHash('sha256').update(head.subarray(0, end)).digest('hex');
 }
 
-/** Reads a file's first bytes through `fd` (a position-independent read) and takes its identity. */
-export function readIdentity(fd: number, st: { readonly ino: number; readonly size: number }): FileIdentity {
-  const buf = Buffer.allocUnsafe(Math.min(st.size, IDENTITY_BYTES));
+/** Reads the first bytes of an open file and fingerprints them (synchronous: one small pread). */
+export function readFingerprint(fd: number, size: number): string | undefined {
+  const want = Math.min(size, FINGERPRINT_MAX_BYTES);
+  if (want === 0) return undefined;
+  const buf = Buffer.allocUnsafe(want);
+  let got = 0;
+  while (got < want) {
+    const n = readSync(fd, buf, got, want - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return fingerprintOf(buf.subarray(0, got));
+}
+
+/** The identity of an open file (`st` its fstat), or undefined while its first line is incomplete. */
+export function identityOf(fd: number, st: { dev: number; ino: number; size: number }): FileIdentity | undefined {
+  const fingerprint = readFingerprint(fd, st.size);
+  return fingerprint === undefined ? undefined : { dev: st.dev, ino: st.ino, fingerprint };
+}
+
+/**
+ * The stand-in identity of a file that has no whole first line yet (identityOf is undefined):
+ * the fingerprint of all it has (fewer than FINGERPRINT_MAX_BYTES bytes, no line feed), which
+ * no complete first line's fingerprint equals (that ends with a line feed, or is
+ * FINGERPRINT_MAX_BYTES long). A spooled file that stops growing so is finished under it: its
+ * one unterminated line is taken at its end, and a restart finds the same bytes. One that
+ * grows is identified again (identityOf) before anything of it was taken, since a line is
+ * taken only once its line feed is there: nothing was committed under the stand-in.
+ */
+export function provisionalIdentityOf(fd: number, st: { dev: number; ino: number; size: number }): FileIdentity {
+  const buf = Buffer.allocUnsafe(Math.min(st.size, FINGERPRINT_MAX_BYTES));
   let got = 0;
   while (got < buf.length) {
     const n = readSync(fd, buf, got, buf.length - got, got);
     if (n === 0) break;
     got += n;
   }
-  return identityOf(st.ino, buf.subarray(0, got));
+  return { dev: st.dev, ino: st.ino, fingerprint: createHash('sha256').update(buf.subarray(0, got)).digest('hex') };
 }
 
-/**
- * This source's prefix in file keys: the host and the spool directory, so that two sources
- * (or two edges feeding one job) never share a key.
- */
-export function sourceIdOf(spoolDir: string): string {
-  return createHash('sha1').update(`${os.hostname()}:${spoolDir}`).digest('hex').slice(0, 8);
-}
+/** Chars of the fingerprint a key shows (so a file's copies are found by it; see identityKey). */
+export const FINGERPRINT_TAG_CHARS = 12;
 
 /**
- * A file's key in position headers (`lf.pos`), checkpoints and file records:
- * `<sourceId>-<16 hex digits>` of its identity. 64 bits, so two files of one job collide
- * with odds below 1e-9 even with 100,000 positions held.
+ * A file's key in position headers and checkpoints: `<sourceId>-<hash of dev, ino and
+ * fingerprint>.<fingerprint tag>`. The tag lets a compressed copy of the file (its `.gz`
+ * rotation, whose inode is new) find the key it continues, from the checkpoint alone.
  */
-export function fileKeyOf(sourceId: string, id: FileIdentity): string {
-  return `${sourceId}-${createHash('sha1').update(`${id.ino}|${id.head}`).digest('hex').slice(0, 16)}`;
+export function identityKey(sourceId: string, id: FileIdentity): string {
+  const hash = createHash('sha1').update(`${id.dev}:${id.ino}:${id.fingerprint}`).digest('hex').slice(0, 12);
+  return `${sourceId}-${hash}.${id.fingerprint.slice(0, FINGERPRINT_TAG_CHARS)}`;
 }
 
-/**
- * The key logflow gave a file up to 19a16f9 (its name, inode, size and mtime when it was
- * opened). Positions written under it by an older version are still found: the source
- * looks a file up under this key when its own has no position (see `FileReader`).
- */
-export function olderFileKeyOf(sourceId: string, name: string, st: { readonly ino: number; readonly size: number; readonly mtimeMs: number }): string {
-  return `${sourceId}-${createHash('sha1').update(`${name}|${st.ino}|${st.size}|${st.mtimeMs}`).digest('hex').slice(0, 12)}`;
+/** The fingerprint tag of a key made by identityKey (undefined for other keys). */
+export function fingerprintTagOf(key: string): string | undefined {
+  const dot = key.lastIndexOf('.');
+  const tag = dot < 0 ? '' : key.slice(dot + 1);
+  return tag.length === FINGERPRINT_TAG_CHARS ? tag : undefined;
 }

@@ -5,7 +5,8 @@ import { GunzipSource, PlainSource, type ByteSource } from './byte-source.js';
 import type { Chunk, ChunkPool } from './chunk-pool.js';
 import type { EventBatcher } from './event-batcher.js';
 import type { FileFinisher } from './file-finisher.js';
-import { fileKeyOf, olderFileKeyOf, readIdentity } from './file-identity.js';
+import { identityKey, identityOf, provisionalIdentityOf } from './file-identity.js';
+import { olderFileKeyOf } from './file-key.js';
 import type { FileRegistry, FileStatus } from './file-registry.js';
 import { fullHash, headFingerprint, RunningHash, type Fingerprint } from './fingerprint.js';
 import { GrowingFile } from './growing-file.js';
@@ -70,8 +71,8 @@ export class FileReader {
         return;
       }
       const gzip = status.name.endsWith('.gz');
-      const identity = readIdentity(fd, st);
-      const key = fileKeyOf(this.#p.sourceId, identity);
+      const identity = identityOf(fd, st);
+      const key = identityKey(this.#p.sourceId, identity ?? provisionalIdentityOf(fd, st));
       const resumeKey = this.#resumeKey(key, status.name, st);
       finisher.claimKey(key, positions?.committed(resumeKey) !== undefined);
       let fingerprint: Fingerprint | undefined;
@@ -86,7 +87,7 @@ export class FileReader {
       const file: OpenFile = {
         status,
         key,
-        identity,
+        identified: identity !== undefined,
         olderKey: resumeKey === key ? undefined : resumeKey,
         // For gzip, the decompressed size is known once it is read to its end.
         size: gzip ? Infinity : st.size,
@@ -171,7 +172,7 @@ export class FileReader {
     if (end.kind === 'stopped') throw new SourceStopped();
     if (end.kind === 'grew') {
       if (file.status.size !== end.size) fileStillWritten.emit(this.#p.log, { file: file.status.path, from: file.size, to: end.size });
-      if (!file.identity.settled) this.#identifyAgain(file, growing.fd, end.size);
+      if (!file.identified) this.#identifyAgain(file, growing.fd, end.size);
       source.extend(end.size);
       file.size = end.size;
       file.status.size = end.size;
@@ -190,8 +191,11 @@ export class FileReader {
    */
   #identifyAgain(file: OpenFile, fd: number, size: number): void {
     if (file.status.lines > 0 || file.outstanding > 0 || file.olderKey !== undefined || this.#p.positions?.committed(file.key) !== undefined) return;
-    file.identity = readIdentity(fd, { ino: file.identity.ino, size });
-    file.key = fileKeyOf(this.#p.sourceId, file.identity);
+    const st = fstatSync(fd);
+    const identity = identityOf(fd, { dev: st.dev, ino: st.ino, size });
+    if (!identity) return;
+    file.identified = true;
+    file.key = identityKey(this.#p.sourceId, identity);
     file.status.key = file.key;
   }
 

@@ -1,5 +1,4 @@
 import type { FileStatus } from './file-registry.js';
-import type { FileIdentity } from './file-identity.js';
 import type { Fingerprint } from './fingerprint.js';
 
 /**
@@ -11,8 +10,8 @@ export interface OpenFile {
   readonly status: FileStatus;
   /** Its key in positions and records, from its identity (see file-identity.ts). */
   key: string;
-  /** Its inode and first line; taken again while it has no whole first line (`settled` false). */
-  identity: FileIdentity;
+  /** False while it has no whole first line (keyed by its provisional identity): identified again as it grows. */
+  identified: boolean;
   /**
    * The key an older logflow gave it, when its position was found under that one (a
    * checkpoint written before the upgrade): counted up to there, and forgotten with the file.

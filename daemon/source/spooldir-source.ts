@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { ChunkPool } from './chunk-pool.js';
 import { EventBatcher } from './event-batcher.js';
 import { FileFinisher } from './file-finisher.js';
-import { sourceIdOf } from './file-identity.js';
+import { sourceIdOf } from './file-key.js';
 import { FileReader } from './file-reader.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
 import { SourceStopped } from './open-file.js';
@@ -15,7 +15,7 @@ import { watchingSpoolDir } from '../telemetry/index.js';
 
 export { POSITION_HEADER } from '../channel/position-header.js';
 export { DUPLICATE_SUFFIX } from './file-finisher.js';
-export { fileKeyOf, olderFileKeyOf, sourceIdOf } from './file-identity.js';
+export { olderFileKeyOf, sourceIdOf } from './file-key.js';
 export type { SourcePositions } from './source-positions.js';
 
 const CHUNK_BYTES = 1 << 20;

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import { BatchCounts, UrlInterner, type BatchResult } from '../job/index.js';
-import { CountsCursor } from '../job/counts-codec.js';
+import { BatchCounts, UrlInterner } from '../counts/index.js';
+import type { BatchResult } from './window-results.js';
+import { CountsCursor } from '../counts/counts-codec.js';
 import { floorTo, HOUR, LEVEL_MS, MINUTE } from './history.js';
 
 /**

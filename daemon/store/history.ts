@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { UrlCount } from '../job/index.js';
-import { countOfUrl, decodeCounts } from '../job/counts-codec.js';
+import type { UrlCount } from '../counts/index.js';
+import { countOfUrl, decodeCounts } from '../counts/counts-codec.js';
 
 /**
  * The history, in three levels:
@@ -42,7 +42,7 @@ export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const LEVEL_MS = [0, MINUTE, HOUR] as const;
 
-export { decodeCounts, encodeCounts } from '../job/counts-codec.js';
+export { decodeCounts, encodeCounts } from '../counts/counts-codec.js';
 
 export interface RangeTop {
   readonly fromMs: number;

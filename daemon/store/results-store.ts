@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { BatchResult, UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
+import type { UrlCount } from '../counts/index.js';
+import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
 import { LogflowError } from '../errors.js';
 import { HISTORY_SCHEMA, HistoryReader } from './history.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
