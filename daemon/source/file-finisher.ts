@@ -2,17 +2,20 @@ import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { crashPoint } from '../durable/index.js';
 import type { Logger } from '../log.js';
-import { FileRecords } from './file-records.js';
+import { FileRecords, RecordsUnwritable } from './file-records.js';
 import type { FileRegistry, FileStatus } from './file-registry.js';
 import { fullHash, type Fingerprint } from './fingerprint.js';
 import { mostlyUnparsed, unparsedSamples } from './format-warning.js';
 import type { OpenFile } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
-import { fileAlreadyCounted, fileCompleted, fileEndedEarly, fileFailed, fileMostlyUnparsed, fileRemovedWhileRead, fileRenamedOnFinish } from '../telemetry/index.js';
+import { fileAlreadyCounted, fileCompleted, fileEndedEarly, fileFailed, fileMostlyUnparsed, fileRecordFailed, fileRecordsWrittenAgain, fileRemovedWhileRead, fileRenamedOnFinish } from '../telemetry/index.js';
 
 /** A file whose content was counted before is renamed with this suffix (`fileIdentity = content`). */
 export const DUPLICATE_SUFFIX = '.DUPLICATE';
+
+/** How soon a write to the records that failed (a full spool file system) is tried again. */
+export const RECORDS_RETRY_MS = 1000;
 
 export type FinisherConfig = Pick<
   SpoolDirSourceConfig,
@@ -24,7 +27,9 @@ export type FinisherConfig = Pick<
  * process, durably counted) it is recorded in `trackerDir/files.db` and renamed with
  * `fileSuffix` (or deleted); one that failed is renamed with `failedSuffix`; one whose
  * content was counted before is renamed `.DUPLICATE`. The record is always written before
- * the rename, so a crash between the two never loses what was counted.
+ * the rename, so a crash between the two never loses what was counted. A record that cannot
+ * be written (the spool's file system full or read-only) holds the file back: it stays
+ * counted under its name, and the write is tried again every second (logged once per outage).
  *
  * Renames, unlinks and existence checks are synchronous (microseconds each): through the
  * thread pool they waited behind chokidar's lstat of every spool entry (see file-reader.ts).
@@ -38,6 +43,11 @@ export class FileFinisher {
   /** Files read to their end, waiting to be delivered or committed before they are finished. */
   readonly #finishing = new Set<OpenFile>();
   #records: FileRecords | undefined;
+  /** Records of files finished already (renamed) whose write failed: written at the next retry. */
+  readonly #unwritten = new Map<FileStatus, Fingerprint | undefined>();
+  #retry: NodeJS.Timeout | undefined;
+  /** Record writes that failed in a row: logged once, then when they work again. */
+  #recordFailures = 0;
 
   constructor(config: FinisherConfig, files: FileRegistry, log: Logger, positions: SourcePositions | undefined) {
     this.#config = config;
@@ -54,6 +64,8 @@ export class FileFinisher {
   }
 
   closeRecords(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     this.#records?.close();
     this.#records = undefined;
   }
@@ -91,13 +103,16 @@ export class FileFinisher {
     const c = this.#config;
     // 0, not unknown, for a clean file when the job counts in this process.
     status.parseErrors = this.#positions?.parseErrors ? this.#parseErrors(file) : undefined;
-    await this.#warnIfMostlyUnparsed(file);
+    if (status.warning === undefined) await this.#warnIfMostlyUnparsed(file);
     if (file.problem) {
       await this.quarantine(status, file.problem);
     } else {
       // Recorded before the rename, so the record of a counted file is never lost to a crash
-      // (the status shows it completed only once it is renamed).
-      this.#records?.save({ ...status, state: 'completed', finishedAt: Date.now() }, file.fingerprint);
+      // (the status shows it completed only once it is renamed). Not renamed without it.
+      if (!this.#tryWrite(status, (r) => r.save({ ...status, state: 'completed', finishedAt: Date.now() }, file.fingerprint))) {
+        this.#finishing.add(file);
+        return;
+      }
       crashPoint('finish.recorded');
       try {
         if (c.deletePolicy === 'immediate') unlinkSync(status.path);
@@ -115,7 +130,7 @@ export class FileFinisher {
       }
       const recorded = status.reason;
       this.#files.finish(status, 'completed', status.reason);
-      if (status.reason !== recorded) this.#records?.save(status, file.fingerprint);
+      if (status.reason !== recorded) this.#writeLater(status, file.fingerprint);
     }
     (file.problem ? fileEndedEarly : fileCompleted).emit(this.#log, {
       file: status.path,
@@ -162,9 +177,67 @@ export class FileFinisher {
    * inode reused): that record keeps its fingerprint under a key of its own, so the new file
    * neither overwrites it nor is taken for the same file.
    */
-  claimKey(key: string, counting: boolean): void {
+  claimKey(status: FileStatus, key: string, counting: boolean): void {
     if (!this.#records || counting) return;
-    if (this.#records.retire(key)) this.#files.unrestore(key);
+    let retired: boolean;
+    try {
+      retired = this.#records.retire(key);
+    } catch (err) {
+      // (A success says nothing: an update of no row writes nothing, on a full disk too.)
+      if (err instanceof RecordsUnwritable) this.#recordFailed(status, err);
+      throw err;
+    }
+    if (retired) this.#files.unrestore(key);
+  }
+
+  /**
+   * A write to the records (throws RecordsUnwritable; the reader's caller retries the file).
+   * A failure is logged once per outage, and that writes work again once they do.
+   */
+  #write(status: FileStatus, write: (records: FileRecords) => void): void {
+    if (!this.#records) return;
+    try {
+      write(this.#records);
+    } catch (err) {
+      if (err instanceof RecordsUnwritable) this.#recordFailed(status, err);
+      throw err;
+    }
+    if (this.#recordFailures > 0) {
+      fileRecordsWrittenAgain.emit(this.#log, { failedAttempts: this.#recordFailures });
+      this.#recordFailures = 0;
+    }
+  }
+
+  #recordFailed(status: FileStatus, err: RecordsUnwritable): void {
+    const fields = { err, file: status.path, records: this.#records!.file };
+    if (this.#recordFailures++ === 0) fileRecordFailed.emit(this.#log, fields);
+    else fileRecordFailed.emitAt(this.#log, 'debug', fields);
+  }
+
+  /** `#write`, false when it failed: a retry is scheduled (the files waiting to finish, the records waiting to be written). */
+  #tryWrite(status: FileStatus, write: (records: FileRecords) => void): boolean {
+    try {
+      this.#write(status, write);
+      return true;
+    } catch (err) {
+      if (!(err instanceof RecordsUnwritable)) throw err;
+      this.#retry ??= setTimeout(() => void this.#retryNow(), RECORDS_RETRY_MS).unref();
+      return false;
+    }
+  }
+
+  /** The record of a file finished already (renamed): written now, or at the next retry. */
+  #writeLater(status: FileStatus, fingerprint?: Fingerprint): void {
+    if (!this.#tryWrite(status, (r) => r.save(status, fingerprint))) this.#unwritten.set(status, fingerprint);
+  }
+
+  async #retryNow(): Promise<void> {
+    this.#retry = undefined;
+    for (const [status, fingerprint] of [...this.#unwritten]) {
+      if (!this.#tryWrite(status, (r) => r.save(status, fingerprint))) return;
+      this.#unwritten.delete(status);
+    }
+    await this.completeFinished();
   }
 
   /**
@@ -182,8 +255,8 @@ export class FileFinisher {
   async duplicate(status: FileStatus, key: string, size: number, original: { name: string }): Promise<void> {
     const reason = `same content as ${original.name}, which was counted; not counted again`;
     Object.assign(status, { key, size, duplicateOf: original.name });
-    // Before the rename: a crash in between finds it a duplicate again.
-    this.#records!.save({ ...status, state: 'duplicate', finishedAt: Date.now(), reason });
+    // Before the rename: a crash in between finds it a duplicate again. (Throws RecordsUnwritable.)
+    this.#write(status, (r) => r.save({ ...status, state: 'duplicate', finishedAt: Date.now(), reason }));
     crashPoint('duplicate.recorded');
     const immediate = this.#config.deletePolicy === 'immediate';
     const target = immediate ? undefined : this.#finishedName(status, DUPLICATE_SUFFIX);
@@ -194,14 +267,14 @@ export class FileFinisher {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     this.#files.finish(status, 'duplicate', target ? `${reason}; renamed ${path.basename(target)}` : `${reason}; deleted`);
-    this.#records!.save(status);
+    this.#writeLater(status);
     fileAlreadyCounted.emit(this.#log, { file: status.path, duplicateOf: original.name, renamedTo: target });
   }
 
   /** Marks the file failed, records it and says why; the file itself is left where it is. */
   fail(status: FileStatus, reason: string): void {
     this.#files.finish(status, 'failed', reason);
-    this.#records?.save(status);
+    this.#writeLater(status);
     fileFailed.emit(this.#log, { file: status.path, reason });
   }
 

@@ -74,7 +74,7 @@ export class FileReader {
       const identity = identityOf(fd, st);
       const key = identityKey(this.#p.sourceId, identity ?? provisionalIdentityOf(fd, st));
       const resumeKey = this.#resumeKey(key, status.name, st);
-      finisher.claimKey(key, positions?.committed(resumeKey) !== undefined);
+      finisher.claimKey(status, key, positions?.committed(resumeKey) !== undefined);
       let fingerprint: Fingerprint | undefined;
       if (this.#config.fileIdentity === 'content' && finisher.recording) {
         fingerprint = headFingerprint(fd, st.size);
@@ -104,7 +104,7 @@ export class FileReader {
       status.startedAt = Date.now();
       status.size = st.size;
       status.bytesRead = resumeAt;
-      (resumeAt > 0 ? fileResumed : fileStarted).emit(log, { file: status.path, bytes: status.size, resumeAt, gzip });
+      (resumeAt > 0 ? fileResumed : fileStarted).emit(log, { file: status.path, key: file.key, bytes: status.size, resumeAt, gzip });
       if (gzip) {
         const gz = new GunzipSource(status.path);
         source = gz;

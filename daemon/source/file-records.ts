@@ -45,6 +45,20 @@ interface Row {
   duplicate_of: string | null;
 }
 
+/**
+ * A write to the records failed (SQLITE_FULL on a full spool file system, SQLITE_READONLY,
+ * SQLITE_IOERR...): the file it was for waits, and the write is tried again (FileFinisher).
+ */
+export class RecordsUnwritable extends Error {
+  readonly code: string | undefined;
+  constructor(file: string, cause: unknown) {
+    const e = cause as { message?: string; code?: string };
+    super(`${file}: ${e?.message ?? String(cause)}${e?.code ? ` (${e.code})` : ''}`, { cause });
+    this.name = 'RecordsUnwritable';
+    this.code = e?.code;
+  }
+}
+
 /** A completed file whose fingerprint may match a new file's. */
 export interface Original {
   readonly key: string;
@@ -62,6 +76,8 @@ export interface Original {
  */
 export class FileRecords {
   readonly #db: Database.Database;
+  /** files.db's path, named in errors. */
+  readonly file: string;
   readonly #retentionMs: number;
   readonly #upsert: Database.Statement;
   readonly #candidates: Database.Statement;
@@ -71,7 +87,8 @@ export class FileRecords {
 
   constructor(dir: string, retentionMs: number) {
     mkdirSync(dir, { recursive: true });
-    this.#db = new Database(path.join(dir, 'files.db'));
+    this.file = path.join(dir, 'files.db');
+    this.#db = new Database(this.file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
@@ -90,9 +107,9 @@ export class FileRecords {
     this.prune();
   }
 
-  /** Records a finished file (again, under the same key, if it was recorded before). */
+  /** Records a finished file (again, under the same key, if it was recorded before). Throws RecordsUnwritable. */
   save(status: FileStatus, fingerprint?: Fingerprint): void {
-    this.#upsert.run({
+    this.#write(() => this.#upsert.run({
       key: status.key ?? `${status.path}\u0000${status.finishedAt}`,
       name: status.name,
       path: status.path,
@@ -110,8 +127,16 @@ export class FileRecords {
       content_size: fingerprint?.size ?? null,
       head_hash: fingerprint?.head ?? null,
       full_hash: fingerprint?.full ?? null,
-    });
+    }));
     if (++this.#saves % 1000 === 0) this.prune();
+  }
+
+  #write<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      throw new RecordsUnwritable(this.file, err);
+    }
   }
 
   /**
@@ -121,7 +146,7 @@ export class FileRecords {
    * record replaces it.)
    */
   retire(key: string): boolean {
-    return this.#retire.run(key).changes > 0;
+    return this.#write(() => this.#retire.run(key).changes > 0);
   }
 
   /** Completed files with the same size and first 64 KB, oldest first. */
@@ -159,7 +184,11 @@ export class FileRecords {
 
   /** Forgets files finished longer than the retention ago (and their fingerprints). */
   prune(now = Date.now()): void {
-    this.#prune.run(now - this.#retentionMs);
+    try {
+      this.#prune.run(now - this.#retentionMs);
+    } catch {
+      // Pruning waits for a write that works (a full file system at start is not a reason to stop).
+    }
   }
 
   close(): void {

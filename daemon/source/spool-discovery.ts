@@ -39,6 +39,7 @@ export class SpoolDiscovery {
   #settleTimer: NodeJS.Timeout | undefined;
   #listTimer: NodeJS.Timeout | undefined;
   #listing = false;
+  readonly #retries = new Set<NodeJS.Timeout>();
   #wakeReader: (() => void) | undefined;
   #started = false;
   #paused = false;
@@ -99,6 +100,7 @@ export class SpoolDiscovery {
     this.#closed = true;
     clearTimeout(this.#settleTimer);
     clearInterval(this.#listTimer);
+    for (const timer of this.#retries) clearTimeout(timer);
     this.#wakeReader?.();
     await this.#watcher?.close();
   }
@@ -116,6 +118,18 @@ export class SpoolDiscovery {
       await new Promise<void>((resolve) => (this.#wakeReader = resolve));
       this.#wakeReader = undefined;
     }
+  }
+
+  /**
+   * A file that could not be finished for now (its record could not be written): ready again
+   * in `ms`, so the reader goes on with the others meanwhile. Dropped if it is gone by then.
+   */
+  retryLater(cand: Candidate, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      if (!this.#closed && this.#files.get(cand.path)?.state === 'pending' && !this.#ready.has(cand.path)) this.#enqueueReady(cand);
+    }, ms);
+    this.#retries.add(timer);
   }
 
   /** Not hidden, not finished by us (any suffix), and matching include/ignorePattern. */

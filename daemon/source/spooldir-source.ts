@@ -3,9 +3,10 @@ import type { Channel } from '../channel/index.js';
 import type { Logger } from '../log.js';
 import { ChunkPool } from './chunk-pool.js';
 import { EventBatcher } from './event-batcher.js';
-import { FileFinisher } from './file-finisher.js';
+import { FileFinisher, RECORDS_RETRY_MS } from './file-finisher.js';
 import { sourceIdOf } from './file-key.js';
 import { FileReader } from './file-reader.js';
+import { RecordsUnwritable } from './file-records.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
 import { SourceStopped } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
@@ -138,7 +139,12 @@ export class SpoolDirSource {
         await this.#reader.read(status);
       } catch (err) {
         if (err instanceof SourceStopped) status.state = 'pending';
-        else await this.#finisher.quarantine(status, `read failed: ${(err as Error).message}`);
+        else if (err instanceof RecordsUnwritable) {
+          // (Logged by the finisher.) Its record could not be written: the others are read
+          // meanwhile, and this one again in a while.
+          status.state = 'pending';
+          this.#discovery.retryLater(next, RECORDS_RETRY_MS);
+        } else await this.#finisher.quarantine(status, `read failed: ${(err as Error).message}`);
       }
     }
   }

@@ -42,8 +42,8 @@ export const spoolListingFailed = logEvent<Err & { spoolDir: string }>('debug', 
 export const spoolWatchResumeFailed = logEvent<Err>('error', 'watching the spool directory again failed');
 export const spoolNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: skipped');
 export const watchingSpoolDir = logEvent<{ spoolDir: string }>('info', 'watching spool directory');
-export const fileStarted = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
-export const fileResumed = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
+export const fileStarted = logEvent<{ file: string; key: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
+export const fileResumed = logEvent<{ file: string; key: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
 export const fileReadToEnd = logEvent<{ file: string; readMs: number }>('debug', 'file read to its end');
 export const fileRemovedBeforeRead = logEvent<{ file: string }>('info', 'file removed before it was read');
 export const fileStillWritten = logEvent<{ file: string; from: number; to: number }>('info', 'file still being written: reading on');
@@ -58,6 +58,9 @@ export const fileEndedEarly = logEvent<FileDone>('info', 'file ended early');
 export const fileRenamedOnFinish = logEvent<{ file: string; renamedTo: string }>('warn', (f) => `a file named ${path.basename(f.file)} was finished before; this one is renamed ${path.basename(f.renamedTo)}`);
 export const fileMostlyUnparsed = logEvent<{ file: string; logFormat: string; lines: number; parseErrors: number | undefined; samples: unknown }>('warn', 'most lines of the file did not parse: wrong logFormat?');
 export const fileFailed = logEvent<{ file: string; reason: string }>('error', 'file failed');
+/** The source's records (trackerDir/files.db) could not be written: the spool's file system full, or read-only. */
+export const fileRecordFailed = logEvent<Err & { file: string; records: string }>('error', 'finishing the file failed: its record could not be written; it stays counted under its name and is retried every second');
+export const fileRecordsWrittenAgain = logEvent<{ failedAttempts: number }>('warn', 'file records written again');
 
 // Channels
 export const fileChannelOpened = logEvent<{ events: number; batches: number; segments: number }>('info', 'file channel opened');
