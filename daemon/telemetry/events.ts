@@ -106,6 +106,9 @@ export const resumedFromCheckpoint = logEvent<{ checkpointSeq: number | undefine
 export const checkpointMigrated = logEvent<{ checkpointDir: string; fromFormat: number; toFormat: number; slots: number; openBatches: number }>('warn', (f) => `checkpoint migrated from format ${f.fromFormat} to ${f.toFormat}`);
 export const unparsedLineSample = logEvent<{ line: string; file: string | undefined }>('debug', 'not an access-log line (sample)');
 export const closingBatchFailed = logEvent<Err>('error', 'closing a batch failed; retrying next batch interval');
+/** The write-ahead log's last record was cut short: a crash in the middle of an append (never answered OK), or a file cut by someone. */
+export const walTornTail = logEvent<{ file: string; at: number; bytes: number }>('error', (f) =>
+  `write-ahead log: the last record of ${path.basename(f.file)} is cut short (${f.bytes} bytes at byte ${f.at}), and is dropped: a crash in the middle of an append leaves this (that record was never answered OK), but if the file was cut, events answered OK are lost`);
 export const checkpointFailed = logEvent<Err & { checkpointDir: string }>('error', 'checkpoint failed; counting goes on, files are finished once a checkpoint succeeds; retrying every batch interval');
 export const checkpointWrittenAgain = logEvent<{ failedAttempts: number }>('warn', 'checkpoint written again');
 
