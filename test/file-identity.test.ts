@@ -68,8 +68,8 @@ describe('file identity: device, inode and first line, the same however far the 
     }
   });
 
-  test('the older key (up to 19a16f9: name, inode, size, mtime) is computed as that version did', () => {
-    // Value from 19a16f9's fileKeyOf('src12345', 'access.log', { ino: 1234, size: 5678, mtimeMs: 1700000000123.5 }).
+  test('the older key (name, inode, size, mtime: the key before file identity) is computed as that version did', () => {
+    // The value the older version's fileKeyOf('src12345', 'access.log', { ino: 1234, size: 5678, mtimeMs: 1700000000123.5 }) gave.
     assert.equal(olderFileKeyOf('src12345', 'access.log', { ino: 1234, size: 5678, mtimeMs: 1700000000123.5 }), 'src12345-85f85d6e9cd7');
   });
 });

@@ -1,3 +1,5 @@
+import { LogflowError } from '../errors.js';
+
 /**
  * Named places between two durable steps, where a crash must lose nothing and count nothing
  * twice. With `LOGFLOW_CRASH_AT=<name>` (or `<name>:<n>`, the n-th time) in its environment
@@ -23,7 +25,7 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
 const [armed, armedCount] = process.env.LOGFLOW_CRASH_AT ? process.env.LOGFLOW_CRASH_AT.split(':') : [];
 // A misspelt point would make a crash test pass without crashing.
 if (armed !== undefined && !(CRASH_POINTS as readonly string[]).includes(armed)) {
-  throw new Error(`LOGFLOW_CRASH_AT=${process.env.LOGFLOW_CRASH_AT}: no such crash point (${CRASH_POINTS.join(', ')})`);
+  throw new LogflowError('LF_CONFIG_BAD_VALUE', `LOGFLOW_CRASH_AT=${process.env.LOGFLOW_CRASH_AT}: no such crash point (${CRASH_POINTS.join(', ')})`);
 }
 let hitsLeft = Number(armedCount ?? 1) || 1;
 

@@ -6,7 +6,7 @@ import { ClfTimeParser } from '../logformat/clf-time.js';
 import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
 import type { UrlParser } from '../logformat/log-format.js';
-import { build } from './url-window-config.js';
+import { urlParserOf } from './url-window-config.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { PartialCounts } from '../cluster/partial-counts.js';
 import type { SlidingWindow } from '../counts/sliding-window.js';
@@ -50,7 +50,7 @@ export class EventCounter {
     parts: { window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
     log: Logger,
   ) {
-    this.#findUrl = build(config).findUrl;
+    this.#findUrl = urlParserOf(config);
     this.#window = parts.window;
     this.#open = parts.open;
     this.#time = parts.time;

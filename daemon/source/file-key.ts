@@ -10,9 +10,9 @@ export function sourceIdOf(spoolDir: string): string {
 }
 
 /**
- * The key the spooling-directory source gave a file up to 19a16f9: its name, inode, size and
- * mtime when it was opened (a file still being written got another after a restart: issue 22
- * item 1). Files are keyed by their identity now (file-identity.ts, identityKey); positions an
+ * The key the spooling-directory source gave a file before it keyed files by identity: its
+ * name, inode, size and mtime when it was opened (a file still being written got another
+ * after a restart: issue 22 item 1). Files are keyed by their identity now (file-identity.ts, identityKey); positions an
  * older logflow checkpointed under this key are still found: the source looks a file up under
  * it when its own key has none (FileReader).
  */

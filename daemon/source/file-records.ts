@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { LogflowError } from '../errors.js';
 import type { Fingerprint } from './fingerprint.js';
 import type { FileStatus } from './file-registry.js';
 
@@ -49,13 +50,11 @@ interface Row {
  * A write to the records failed (SQLITE_FULL on a full spool file system, SQLITE_READONLY,
  * SQLITE_IOERR...): the file it was for waits, and the write is tried again (FileFinisher).
  */
-export class RecordsUnwritable extends Error {
-  readonly code: string | undefined;
+export class RecordsUnwritable extends LogflowError {
   constructor(file: string, cause: unknown) {
     const e = cause as { message?: string; code?: string };
-    super(`${file}: ${e?.message ?? String(cause)}${e?.code ? ` (${e.code})` : ''}`, { cause });
+    super('LF_RECORDS_UNWRITABLE', `${file}: ${e?.message ?? String(cause)}${e?.code ? ` (${e.code})` : ''}`);
     this.name = 'RecordsUnwritable';
-    this.code = e?.code;
   }
 }
 
