@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { batchFromLines } from '../daemon/channel/index.js';
 import { AvroRpcClient } from '../daemon/avro/index.js';
+import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
@@ -97,6 +99,32 @@ describe('checkpoints', () => {
     const message = await startFails(dir, ['--conf-file', 'second.conf']);
     assert.match(message, /in use by another logflow process \(pid \d+/);
     assert.equal(await first.stop('SIGTERM'), 0);
+  });
+
+  test('a LOCK naming a live process that is not a logflow (its pid reused after a reboot) does not stop start-up; a killed daemon\'s lock is free at once', async () => {
+    const { dir } = await daemonWithCheckpoint();
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(path.join(dir, 'checkpoint', 'LOCK'), `${other.pid}\n`);
+      let d = await startDaemon(dir);
+      assert.equal((await d.get<Stats>('/api/stats')).body.eventsCounted, 2);
+      // Killed, and started again before this process has reaped it (no await of its exit):
+      // a lock the kernel holds for the process is gone the moment it dies.
+      d.proc.kill('SIGKILL');
+      await waitFor('the kill', () => {
+        try {
+          process.kill(d.proc.pid!, 0);
+          return /^State:\s+Z/m.test(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8')) ? true : undefined;
+        } catch {
+          return true;
+        }
+      });
+      d = await startDaemon(dir);
+      assert.equal((await d.get<Stats>('/api/stats')).body.eventsCounted, 2);
+      assert.equal(await d.stop('SIGTERM'), 0);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   test('SIGTERM mid-ingest: exit 0 within seconds, final checkpoint, and a restart finishes the count exactly', async () => {
@@ -193,6 +221,15 @@ describe('damaged state stops start-up, naming the file and the way out; nothing
    * killed before the next checkpoint: they are only in the write-ahead log.
    */
   async function walWithAckedEvents(): Promise<{ dir: string; segment: string }> {
+    // Batches are 30 s, aligned to the clock: if a batch ended while the calls were made, a
+    // checkpoint took some of them out of the log. Made again then.
+    for (;;) {
+      const made = await walWithAckedEventsOnce();
+      if ([...WriteAheadLog.replay(path.dirname(made.segment), 0)].length === BATCHES) return made;
+    }
+  }
+
+  async function walWithAckedEventsOnce(): Promise<{ dir: string; segment: string }> {
     const dir = tempDir();
     const { avroPort } = await writeConfig(dir, '', { 'a1.jobs.j1.batchInterval': '30', 'a1.jobs.j1.slideDuration': '30' });
     let d = await startDaemon(dir);
