@@ -137,6 +137,26 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
+  test('the results database deleted while the daemon runs: noticed and written back from the open one; the history holds every line, after a restart too', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    let daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const first = await drop(dir, 'first.log', 11);
+    await assertExact(daemon, 1, first);
+    const data = path.join(dir, 'data');
+    for (const name of readdirSync(data)) if (name.startsWith('results.db')) rmSync(path.join(data, name));
+    await waitFor('the deletion noticed', () => daemon.logs.find((l) => l.includes('results database was deleted')), 30_000);
+    assert.ok(existsSync(path.join(data, 'results.db')), 'written back');
+    const second = await drop(dir, 'second.log', 12);
+    await assertExact(daemon, 2, first, second);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+    daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    await assertExact(daemon, 2, first, second);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
   test('the checkpoint disk full (a tmpfs filled up): logged, retried, files wait; counts exact once space is back, and after a restart',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
     async () => {

@@ -7,7 +7,7 @@ import { ResultsStore } from '../store/index.js';
 import { JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { CountsInput } from '../cluster/counts-input.js';
-import { historyRepaired, resultsDatabaseMigrated } from '../telemetry/index.js';
+import { historyRepaired, resultsDatabaseMigrated, resultsDatabaseReplaced, resultsDatabaseRestored } from '../telemetry/index.js';
 import { fromHost } from '../worker-host.js';
 
 /**
@@ -34,7 +34,11 @@ const fail = (err: unknown) => post({ type: 'failed', ...threadFailureOf(err, se
 /** The results database, or undefined with the failure posted (a throw here would reach the host without its message). */
 function openStore(): ResultsStore | undefined {
   try {
-    return new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
+    return new ResultsStore(data.config.database, {
+      retentionMs: data.config.retentionMs,
+      history: data.config.history,
+      lost: (what, database) => (what === 'restored' ? resultsDatabaseRestored : resultsDatabaseReplaced).emit(log, { database }),
+    });
   } catch (err) {
     // Outside job.start, so reported here, naming the key that sets the file.
     post({ type: 'failed', ...threadFailureOf(err, 'database') });
