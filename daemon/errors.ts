@@ -33,7 +33,7 @@ const DAEMON_ERROR_CODES = [
   'LF_CHECKPOINT_CORRUPT',
   'LF_CHECKPOINT_INCOMPATIBLE',
   'LF_LOCKED',
-  /** The results database cannot be opened (the message names the file). */
+  /** The results database, or a spool source's files.db, cannot be opened or made (the message names the file). */
   'LF_DATABASE',
   /** A worker thread (job or HTTP) failed or ended with no declared error of its own. */
   'LF_THREAD_FAILED',
@@ -151,12 +151,15 @@ export interface ThreadFailure {
   readonly code: string | undefined;
   /** The config key the failure is about, relative to the component's own prefix. */
   readonly key?: string;
+  /** The system or SQLite code under a declared one (ENOSPC under LF_DATABASE), for the hint. */
+  readonly cause?: string;
 }
 
 export function threadFailureOf(err: unknown, key?: string): ThreadFailure {
-  const e = err as { message?: unknown; code?: unknown };
+  const e = err as { message?: unknown; code?: unknown; cause?: { code?: unknown } };
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  return { message, code: typeof e?.code === 'string' ? e.code : undefined, ...(key === undefined ? {} : { key }) };
+  const cause = typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  return { message, code: typeof e?.code === 'string' ? e.code : undefined, ...(key === undefined ? {} : { key }), ...(cause === undefined ? {} : { cause }) };
 }
 
 /**

@@ -58,7 +58,10 @@ export class DirLock {
         const pid = Number.parseInt(readQuietly(note), 10);
         throw new LogflowError('LF_LOCKED', `${what} ${dir} is in use by another logflow process (${Number.isInteger(pid) ? `pid ${pid}, ` : ''}it holds ${file})`);
       }
-      throw new LogflowError('LF_LOCKED', `could not lock ${what} ${dir} (${file}): ${(err as Error).message}`, { cause: err });
+      // Not locked: it could not be made or written (a full or read-only file system, no
+      // access). Thrown as what it is, naming the file, for the setting's hint (startup-errors.ts).
+      (err as Error).message = `${file}: ${(err as Error).message}`;
+      throw Object.assign(err as Error, { path: file });
     }
     writeFileSync(note, `${process.pid} ${HELD_BY_KERNEL}\n`);
     return new DirLock(db, note);

@@ -21,11 +21,12 @@ const log = createLogger('logflow');
 
 /** The setting a start-up failure is about, so the user is told which key to change. */
 function settingOf(err: { code?: string; syscall?: string; path?: string; message: string }): FailedSetting | undefined {
-  if (err.code?.startsWith('SQLITE_')) return 'database';
+  // The path first: the checkpoint directory's lock is a SQLite file too.
   if (typeof err.path === 'string') {
     if (err.path.startsWith(data.config.checkpointDir)) return 'checkpointDir';
     if (err.path.startsWith(path.dirname(data.config.database))) return 'database';
   }
+  if (err.code?.startsWith('SQLITE_')) return 'database';
   return listenSetting(err);
 }
 /** A failure as the host gets it: message, declared or system code, and the key it is about. */

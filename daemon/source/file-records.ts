@@ -58,6 +58,23 @@ export class RecordsUnwritable extends LogflowError {
   }
 }
 
+/** Opens (or makes) files.db: an error names the file and keeps SQLite's code as its cause (LF_DATABASE). */
+function openRecords(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(SCHEMA);
+    return db;
+  } catch (err) {
+    db?.close();
+    const e = err as Error & { code?: string };
+    throw new LogflowError('LF_DATABASE', `cannot open the source's records of finished files ${file}: ${e.message} (${e.code ?? 'error'})`, { cause: err });
+  }
+}
+
 /** A completed file whose fingerprint may match a new file's. */
 export interface Original {
   readonly key: string;
@@ -85,12 +102,8 @@ export class FileRecords {
   #saves = 0;
 
   constructor(dir: string, retentionMs: number) {
-    mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'files.db');
-    this.#db = new Database(this.file);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    this.#db.exec(SCHEMA);
+    this.#db = openRecords(this.file);
     this.#retentionMs = retentionMs;
     this.#upsert = this.#db.prepare(
       `INSERT OR REPLACE INTO files (key, name, path, state, size, bytes_read, lines, truncated_lines, parse_errors,

@@ -15,7 +15,8 @@ import { SpoolDiscovery } from './spool-discovery.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
 import { watchingSpoolDir } from '../telemetry/index.js';
 import type { StatsPart } from '../telemetry/stats.js';
-import { settingError } from '../startup-errors.js';
+import { LogflowError } from '../errors.js';
+import { settingError, storageHint } from '../startup-errors.js';
 
 export { POSITION_HEADER } from '../channel/position-header.js';
 export { DUPLICATE_SUFFIX } from './file-finisher.js';
@@ -165,8 +166,12 @@ export function build(config: SpoolDirSourceConfig, ctx: SourceContext) {
   return {
     name: config.name,
     start: () => source.start().catch((err: NodeJS.ErrnoException) => {
-      const why = `${config.spoolDir}: ${err.code}: the daemon needs read and write access to the spool directory (it renames finished files there)`;
-      throw err.code ? settingError(ctx.file, ctx.key, 'spoolDir', { message: why }) : err;
+      // files.db, in trackerDir (the spool's .flumespool unless set): named, with what to do by its cause.
+      if (err instanceof LogflowError && err.code === 'LF_DATABASE') {
+        throw settingError(ctx.file, ctx.key, 'trackerDir', { message: err.message, cause: (err.cause as { code?: string } | undefined)?.code });
+      }
+      const what = err.code === 'ENOSPC' || err.code === 'EROFS' ? storageHint(err.code) : 'the daemon needs read and write access to the spool directory (it renames finished files there)';
+      throw err.code ? settingError(ctx.file, ctx.key, 'spoolDir', { message: `${config.spoolDir}: ${err.code}: ${what}` }) : err;
     }),
     stop: () => source.stop(),
     /** Files read to their end finish on the job's last checkpoint (it stopped before). */

@@ -48,20 +48,29 @@ class WriterConnection {
   readonly migration: SchemaMigration | undefined;
 
   constructor(file: string, retentionMs: number, history: boolean) {
-    const db = (this.db = openDatabase(file, () => {
-      mkdirSync(path.dirname(file), { recursive: true });
-      return new Database(file);
-    }));
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    this.migration = openSchema(
-      db,
+    let migration: SchemaMigration | undefined;
+    let historyWriter: HistoryWriter | undefined;
+    const db = (this.db = openDatabase(
       file,
-      () => db.exec(SCHEMA + HISTORY_SCHEMA),
-      // 0 -> 1: no table changed; the rollups a restart skipped are written at start (below).
-      () => undefined,
-    );
-    this.history = history ? new HistoryWriter(db, retentionMs) : undefined;
+      () => {
+        mkdirSync(path.dirname(file), { recursive: true });
+        return new Database(file);
+      },
+      (opened) => {
+        opened.pragma('journal_mode = WAL');
+        opened.pragma('synchronous = NORMAL');
+        migration = openSchema(
+          opened,
+          file,
+          () => opened.exec(SCHEMA + HISTORY_SCHEMA),
+          // 0 -> 1: no table changed; the rollups a restart skipped are written at start (below).
+          () => undefined,
+        );
+        historyWriter = history ? new HistoryWriter(opened, retentionMs) : undefined;
+      },
+    ));
+    this.migration = migration;
+    this.history = historyWriter;
     this.transaction = db.transaction((write: () => void) => write());
     const upsertLatest = db.prepare(
       `INSERT INTO latest_window (id, start_ms, end_ms, total, distinct_urls) VALUES (1, ?, ?, ?, ?)
@@ -282,10 +291,16 @@ export class ResultsReader {
 }
 
 /** Opens the database with an error that names the file (SQLite's own says only "unable to open"). */
-function openDatabase(file: string, open: () => Database.Database): Database.Database {
+function openDatabase(file: string, open: () => Database.Database, setUp: (db: Database.Database) => void = () => undefined): Database.Database {
+  let db: Database.Database | undefined;
   try {
-    return open();
+    db = open();
+    // Its first reads and writes are here: a damaged file, a full disk show up now, not at open.
+    setUp(db);
+    return db;
   } catch (err) {
+    db?.close();
+    if (err instanceof LogflowError) throw err;
     const e = err as Error & { code?: string };
     throw new LogflowError('LF_DATABASE', `cannot open the results database ${file}: ${e.message} (${e.code ?? 'error'})`, { cause: err });
   }
