@@ -81,7 +81,8 @@ export class GunzipSource implements ByteSource {
           break;
         }
         this.#pending = next.value;
-        if (n > 0) break; // hand over what we have; the next call continues
+        // (Not handed over at a gunzip chunk's end: each 16 KB would take a 1 MB chunk of the pool
+        // into the channel, and a gzip bomb held ~0.4 GB of mostly empty chunks.)
       }
       const take = Math.min(len - n, this.#pending.length);
       this.#pending.copy(buf, at + n, 0, take);
