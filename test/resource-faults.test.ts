@@ -257,7 +257,7 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
       await assertExact(daemon, 2, first, second);
       await waitFor('the copy found a duplicate', () => readdirSync(spool).includes('copy.log.DUPLICATE'));
       assert.deepEqual(readdirSync(spool).filter(visible).sort(), ['copy.log.DUPLICATE', 'first.log.COMPLETED', 'second.log.COMPLETED']);
-      assert.ok(daemon.logs.some((l) => l.includes('file records written again')));
+      assert.ok(daemon.logs.some((l) => l.includes('finishing files works again')));
       assert.equal(daemon.logs.filter((l) => l.includes('"level":50') && l.includes('finishing the file failed')).length, 1, 'one error per outage');
       assert.equal(await daemon.stop('SIGTERM'), 0);
       // Recorded: listed after a restart.
@@ -266,6 +266,37 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
       const { body } = await daemon.get<{ files: { name: string; state: string; lines: number }[] }>('/api/files');
       assert.deepEqual(body.files.map((f) => [f.name, f.state]).sort(), [['copy.log', 'duplicate'], ['first.log', 'completed'], ['second.log', 'completed']]);
       assert.deepEqual(body.files.filter((f) => f.state === 'completed').map((f) => f.lines), [5_000, 5_000]);
+      assert.equal(await daemon.stop('SIGTERM'), 0);
+    });
+  test('the spool made read-only (a read-only bind mount; the log arrives through a writable view of it): the counted file waits under its name, not failed; completed once writable',
+    { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting is not permitted here' },
+    async () => {
+      const dir = tempDir();
+      await writeConfig(dir);
+      const spool = path.join(dir, 'spool');
+      const view = path.join(dir, 'spool-view');
+      mkdirSync(spool);
+      mkdirSync(view);
+      execFileSync('mount', ['--bind', spool, view]);
+      mounts.push(view);
+      const daemon = await startDaemon(dir);
+      daemons.push(daemon);
+      execFileSync('mount', ['--bind', spool, spool]);
+      mounts.push(spool);
+      execFileSync('mount', ['-o', 'remount,bind,ro', spool]);
+      const staged = path.join(view, '.first.log');
+      await writeLog(staged, { lines: 5_000, urls: 200, seed: 13, malformed: 0.01 });
+      const first = expectedCounts(staged);
+      renameSync(staged, path.join(view, 'first.log'));
+      await waitFor('the finishing error in the log', () => daemon.logs.find((l) => l.includes('finishing the file failed: it could not be renamed')), 30_000);
+      assert.match(daemon.logs.find((l) => l.includes('it could not be renamed'))!, /EROFS/);
+      const { body: during } = await daemon.get<Stats>('/api/stats');
+      assert.deepEqual([during.eventsCounted, during.files.failed, during.files.completed], [first.total, 0, 0], 'counted, neither failed nor completed');
+      execFileSync('umount', [spool]);
+      mounts.splice(mounts.indexOf(spool), 1);
+      await assertExact(daemon, 1, first);
+      assert.deepEqual(readdirSync(spool).filter(visible), ['first.log.COMPLETED']);
+      assert.ok(daemon.logs.some((l) => l.includes('finishing files works again')));
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
   test('the checkpoint dir made read-only (a read-only bind mount over it): EROFS logged, retried; counts exact once it is writable again',

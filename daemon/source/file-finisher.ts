@@ -9,7 +9,7 @@ import { mostlyUnparsed, unparsedSamples } from './format-warning.js';
 import type { OpenFile } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
-import { fileAlreadyCounted, fileCompleted, fileEndedEarly, fileFailed, fileMostlyUnparsed, fileRecordFailed, fileRecordsWrittenAgain, fileRemovedWhileRead, fileRenamedOnFinish } from '../telemetry/index.js';
+import { fileAlreadyCounted, fileCompleted, fileEndedEarly, fileFailed, fileMostlyUnparsed, fileFinishFailed, fileFinishingWorksAgain, fileRemovedWhileRead, fileRenamedOnFinish } from '../telemetry/index.js';
 
 /** A file whose content was counted before is renamed with this suffix (`fileIdentity = content`). */
 export const DUPLICATE_SUFFIX = '.DUPLICATE';
@@ -28,8 +28,9 @@ export type FinisherConfig = Pick<
  * `fileSuffix` (or deleted); one that failed is renamed with `failedSuffix`; one whose
  * content was counted before is renamed `.DUPLICATE`. The record is always written before
  * the rename, so a crash between the two never loses what was counted. A record that cannot
- * be written (the spool's file system full or read-only) holds the file back: it stays
- * counted under its name, and the write is tried again every second (logged once per outage).
+ * be written, or a rename that fails (the spool's file system full or read-only, no access),
+ * holds the file back: it stays counted under its name, and it is tried again every second
+ * (logged once per outage).
  *
  * Renames, unlinks and existence checks are synchronous (microseconds each): through the
  * thread pool they waited behind chokidar's lstat of every spool entry (see file-reader.ts).
@@ -46,8 +47,8 @@ export class FileFinisher {
   /** Records of files finished already (renamed) whose write failed: written at the next retry. */
   readonly #unwritten = new Map<FileStatus, Fingerprint | undefined>();
   #retry: NodeJS.Timeout | undefined;
-  /** Record writes that failed in a row: logged once, then when they work again. */
-  #recordFailures = 0;
+  /** Finishing steps (record, rename) that failed in a row: logged once, then when they work again. */
+  #finishFailures = 0;
 
   constructor(config: FinisherConfig, files: FileRegistry, log: Logger, positions: SourcePositions | undefined) {
     this.#config = config;
@@ -124,10 +125,14 @@ export class FileFinisher {
           status.reason = 'removed from the spool directory while it was read; all of it was read';
           fileRemovedWhileRead.emit(this.#log, { file: status.path });
         } else {
-          this.fail(status, `all lines delivered, but finishing the file failed: ${(err as Error).message}`);
+          // A read-only spool, no write access: counted and recorded, it waits under its name.
+          this.#finishFailed(status, err, 'rename');
+          this.#scheduleRetry();
+          this.#finishing.add(file);
           return;
         }
       }
+      this.#finishWorked();
       const recorded = status.reason;
       this.#files.finish(status, 'completed', status.reason);
       if (status.reason !== recorded) this.#writeLater(status, file.fingerprint);
@@ -184,7 +189,7 @@ export class FileFinisher {
       retired = this.#records.retire(key);
     } catch (err) {
       // (A success says nothing: an update of no row writes nothing, on a full disk too.)
-      if (err instanceof RecordsUnwritable) this.#recordFailed(status, err);
+      if (err instanceof RecordsUnwritable) this.#finishFailed(status, err, 'record');
       throw err;
     }
     if (retired) this.#files.unrestore(key);
@@ -199,19 +204,27 @@ export class FileFinisher {
     try {
       write(this.#records);
     } catch (err) {
-      if (err instanceof RecordsUnwritable) this.#recordFailed(status, err);
+      if (err instanceof RecordsUnwritable) this.#finishFailed(status, err, 'record');
       throw err;
     }
-    if (this.#recordFailures > 0) {
-      fileRecordsWrittenAgain.emit(this.#log, { failedAttempts: this.#recordFailures });
-      this.#recordFailures = 0;
-    }
+    this.#finishWorked();
   }
 
-  #recordFailed(status: FileStatus, err: RecordsUnwritable): void {
-    const fields = { err, file: status.path, records: this.#records!.file };
-    if (this.#recordFailures++ === 0) fileRecordFailed.emit(this.#log, fields);
-    else fileRecordFailed.emitAt(this.#log, 'debug', fields);
+  /** Logged once per outage (then at debug), with the step that failed. */
+  #finishFailed(status: FileStatus, err: unknown, step: 'record' | 'rename'): void {
+    const fields = { err, file: status.path, step };
+    if (this.#finishFailures++ === 0) fileFinishFailed.emit(this.#log, fields);
+    else fileFinishFailed.emitAt(this.#log, 'debug', fields);
+  }
+
+  #finishWorked(): void {
+    if (this.#finishFailures === 0) return;
+    fileFinishingWorksAgain.emit(this.#log, { failedAttempts: this.#finishFailures });
+    this.#finishFailures = 0;
+  }
+
+  #scheduleRetry(): void {
+    this.#retry ??= setTimeout(() => void this.#retryNow(), RECORDS_RETRY_MS).unref();
   }
 
   /** `#write`, false when it failed: a retry is scheduled (the files waiting to finish, the records waiting to be written). */
@@ -221,7 +234,7 @@ export class FileFinisher {
       return true;
     } catch (err) {
       if (!(err instanceof RecordsUnwritable)) throw err;
-      this.#retry ??= setTimeout(() => void this.#retryNow(), RECORDS_RETRY_MS).unref();
+      this.#scheduleRetry();
       return false;
     }
   }

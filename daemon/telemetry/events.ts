@@ -58,9 +58,10 @@ export const fileEndedEarly = logEvent<FileDone>('info', 'file ended early');
 export const fileRenamedOnFinish = logEvent<{ file: string; renamedTo: string }>('warn', (f) => `a file named ${path.basename(f.file)} was finished before; this one is renamed ${path.basename(f.renamedTo)}`);
 export const fileMostlyUnparsed = logEvent<{ file: string; logFormat: string; lines: number; parseErrors: number | undefined; samples: unknown }>('warn', 'most lines of the file did not parse: wrong logFormat?');
 export const fileFailed = logEvent<{ file: string; reason: string }>('error', 'file failed');
-/** The source's records (trackerDir/files.db) could not be written: the spool's file system full, or read-only. */
-export const fileRecordFailed = logEvent<Err & { file: string; records: string }>('error', 'finishing the file failed: its record could not be written; it stays counted under its name and is retried every second');
-export const fileRecordsWrittenAgain = logEvent<{ failedAttempts: number }>('warn', 'file records written again');
+/** A counted file could not be finished: its record (trackerDir/files.db) not written, or it not renamed (a full or read-only spool, no access). */
+export const fileFinishFailed = logEvent<Err & { file: string; step: 'record' | 'rename' }>('error', (f) =>
+  `finishing the file failed: ${f.step === 'record' ? 'its record could not be written' : 'it could not be renamed'}; it stays counted under its name and is retried every second`);
+export const fileFinishingWorksAgain = logEvent<{ failedAttempts: number }>('warn', 'finishing files works again');
 
 // Channels
 export const fileChannelOpened = logEvent<{ events: number; batches: number; segments: number }>('info', 'file channel opened');
