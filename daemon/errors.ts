@@ -33,12 +33,14 @@ const DAEMON_ERROR_CODES = [
   'LF_CHECKPOINT_CORRUPT',
   'LF_CHECKPOINT_INCOMPATIBLE',
   'LF_LOCKED',
-  /** The results database cannot be opened (the message names the file). */
+  /** The results database, or a spool source's files.db, cannot be opened or made (the message names the file). */
   'LF_DATABASE',
   /** A worker thread (job or HTTP) failed or ended with no declared error of its own. */
   'LF_THREAD_FAILED',
   /** A counter published to a partition another counter has taken over (JetStream's expected last sequence). */
   'LF_FENCED',
+  /** The spool source's records (files.db) cannot be written (a full or read-only file system): the file waits; caught inside. */
+  'LF_RECORDS_UNWRITABLE',
   /** Work cut short by a stop (a file being read goes back to pending); caught inside, never reported. */
   'LF_STOPPED',
   /** An input that is not a regular file (a directory, a device). */
@@ -161,12 +163,21 @@ export interface ThreadFailure {
   readonly key?: string;
   /** The file or directory it is about, when it is one (the start-up error says whose it is). */
   readonly path?: string;
+  /** The system or SQLite code under a declared one (ENOSPC under LF_DATABASE), for the hint. */
+  readonly cause?: string;
 }
 
 export function threadFailureOf(err: unknown, key?: string): ThreadFailure {
-  const e = err as { message?: unknown; code?: unknown; path?: unknown };
+  const e = err as { message?: unknown; code?: unknown; path?: unknown; cause?: { code?: unknown } };
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  return { message, code: typeof e?.code === 'string' ? e.code : undefined, ...(key === undefined ? {} : { key }), ...(typeof e?.path === 'string' ? { path: e.path } : {}) };
+  const cause = typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  return {
+    message,
+    code: typeof e?.code === 'string' ? e.code : undefined,
+    ...(key === undefined ? {} : { key }),
+    ...(typeof e?.path === 'string' ? { path: e.path } : {}),
+    ...(cause === undefined ? {} : { cause }),
+  };
 }
 
 /**

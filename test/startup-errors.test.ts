@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -17,9 +18,24 @@ async function startUpFailure(dir: string): Promise<string> {
   return message;
 }
 
+function canMountTmpfs(): boolean {
+  const probe = tempDir('logflow-mount-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('start-up errors name the configuration key to change', () => {
   const blockers: net.Server[] = [];
-  after(() => blockers.forEach((s) => s.close()));
+  const mounts: string[] = [];
+  after(() => {
+    blockers.forEach((s) => s.close());
+    for (const m of mounts) execFileSync('umount', [m]);
+  });
   const occupiedPort = async () => {
     const srv = net.createServer();
     blockers.push(srv);
@@ -52,6 +68,42 @@ describe('start-up errors name the configuration key to change', () => {
     const message = await startUpFailure(dir);
     assert.match(message, /^logflow: .*agent\.conf: a1\.jobs\.j1\.database: cannot open the results database .*data\/results\.db: .*\(SQLITE_CANTOPEN\); the daemon needs read and write access there/);
     assert.doesNotMatch(message, /undefined/);
+  });
+
+  test('a full file system names the file and says to free space (not to change its owner): the database, the checkpoint directory, the spool\'s records', { skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' }, async () => {
+    const full = (dir: string, sub: string) => {
+      const p = path.join(dir, sub);
+      mkdirSync(p, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', p]);
+      mounts.push(p);
+      assert.throws(() => writeFileSync(path.join(p, '.filler'), Buffer.alloc(1 << 20)), /ENOSPC/);
+    };
+    const cases: [string, RegExp][] = [
+      ['data', /a1\.jobs\.j1\.database: cannot open the results database \S+\/data\/results\.db: database or disk is full \(SQLITE_FULL\); its file system is full: free space there/],
+      ['checkpoint', /a1\.jobs\.j1\.checkpointDir: \S+\/checkpoint\/\S+: .*full.*; its file system is full: free space there/],
+      ['spool', /a1\.sources\.r1\.trackerDir: cannot open the source's records of finished files \S+\/spool\/\.flumespool\/files\.db: database or disk is full \(SQLITE_FULL\); its file system is full: free space there/],
+    ];
+    for (const [sub, want] of cases) {
+      const dir = tempDir();
+      await writeConfig(dir);
+      full(dir, sub);
+      const message = await startUpFailure(dir);
+      assert.match(message, want);
+      assert.doesNotMatch(message, /owner|access/);
+    }
+  });
+
+  test('a damaged database names the file and says what to do (not to change its owner): results.db, the spool\'s files.db', async () => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    mkdirSync(path.join(dir, 'data'));
+    writeFileSync(path.join(dir, 'data', 'results.db'), Buffer.alloc(8192, 7));
+    assert.match(await startUpFailure(dir), /a1\.jobs\.j1\.database: cannot open the results database \S+\/data\/results\.db: file is not a database \(SQLITE_NOTADB\); the file is not a SQLite database or is damaged: put back a good copy, or move it away/);
+    const other = tempDir();
+    await writeConfig(other);
+    mkdirSync(path.join(other, 'spool', '.flumespool'), { recursive: true });
+    writeFileSync(path.join(other, 'spool', '.flumespool', 'files.db'), Buffer.alloc(8192, 7));
+    assert.match(await startUpFailure(other), /a1\.sources\.r1\.trackerDir: cannot open the source's records of finished files \S+\/files\.db: file is not a database \(SQLITE_NOTADB\); the file is not a SQLite database or is damaged/);
   });
 });
 

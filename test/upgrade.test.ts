@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
-import { fileKeyOf, sourceIdOf } from '../daemon/source/spooldir-source.js';
+import { olderFileKeyOf, sourceIdOf } from '../daemon/source/file-key.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
@@ -28,8 +28,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * Restores a fixture made by an older logflow into `dir`: its checkpoint, its results.db,
- * and its log (generated again, byte for byte) in the spool. The file's key names its
- * inode, which no copy keeps: that one key is renamed to the restored file's.
+ * and its log (generated again, byte for byte) in the spool. The file's key (the older
+ * logflow's: name, inode, size, mtime) names its inode, which no copy keeps: that one key is
+ * renamed to the key the older logflow would have given the restored file.
  */
 function restoreFixture(name: string, dir: string): { made: Made; lines: string[] } {
   const from = path.join(FIXTURES, name);
@@ -49,7 +50,7 @@ function restoreFixture(name: string, dir: string): { made: Made; lines: string[
   const manifestFile = path.join(dir, 'checkpoint', 'manifest.json');
   const body = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { manifest: string }).manifest;
   const oldKey = (JSON.parse(body) as { positions: [string, number][] }).positions[0]![0];
-  const newBody = body.replaceAll(oldKey, fileKeyOf(sourceIdOf(spool), made.file, st));
+  const newBody = body.replaceAll(oldKey, olderFileKeyOf(sourceIdOf(spool), made.file, st));
   writeFileSync(manifestFile, JSON.stringify({ sha1: sha1(newBody), manifest: newBody }));
   return { made, lines };
 }

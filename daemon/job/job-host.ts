@@ -26,6 +26,9 @@ export class JobHost {
   #thread: WorkerHost<JobWorkerData, JobEvent, JobCommand> | undefined;
   #committed = new Map<string, number>();
   #parseErrors = new Map<string, number>();
+  /** Forgets sent, and those the worker may not have handled yet: (ordinal, key). */
+  #forgetsSent = 0;
+  #forgetting: { readonly n: number; readonly key: string }[] = [];
   #lineCheck: JobHost['lineCheck'] | undefined;
   #stats: JobStats | undefined;
   #port = 0;
@@ -74,10 +77,28 @@ export class JobHost {
     return this.#lineCheck;
   }
 
+  /**
+   * A finished file's position is dropped here at once, and in the worker when it handles the
+   * command. A checkpoint the worker took before that still holds it: its 'committed' message
+   * must not bring the position back, or a file that reuses the key (the same inode and first
+   * line, see file-identity.ts) would resume at the finished one's end.
+   */
   forget(fileKey: string): void {
     this.#committed.delete(fileKey);
     this.#parseErrors.delete(fileKey);
+    this.#forgetting.push({ n: ++this.#forgetsSent, key: fileKey });
     this.#send({ type: 'forget', key: fileKey });
+  }
+
+  /** The worker's positions as of a checkpoint that had seen its first `forgets` forget commands. */
+  #positionsAsOf(forgets: number, committed: [string, number][], parseErrors: [string, number][]): void {
+    this.#forgetting = this.#forgetting.filter((f) => f.n > forgets);
+    this.#committed = new Map(committed);
+    this.#parseErrors = new Map(parseErrors);
+    for (const { key } of this.#forgetting) {
+      this.#committed.delete(key);
+      this.#parseErrors.delete(key);
+    }
   }
 
   /** The last stats the job posted, with its counters read live. */
@@ -127,8 +148,7 @@ export class JobHost {
         this.#stats = event.stats;
         break;
       case 'committed':
-        this.#committed = new Map(event.committed);
-        this.#parseErrors = new Map(event.parseErrors);
+        this.#positionsAsOf(event.forgets, event.committed, event.parseErrors);
         this.#stats = event.stats;
         for (const listener of this.#commitListeners) listener();
         break;
@@ -136,8 +156,7 @@ export class JobHost {
         this.#stats = event.stats;
         break;
       case 'stopped':
-        this.#committed = new Map(event.committed);
-        this.#parseErrors = new Map(event.parseErrors);
+        this.#positionsAsOf(event.forgets, event.committed, event.parseErrors);
         break;
     }
   }

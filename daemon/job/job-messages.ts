@@ -24,9 +24,9 @@ export const COUNTER_SLOTS = 4;
 /** Worker -> host (and a failure, worker-host.ts). */
 export type JobEvent =
   | { readonly type: 'started'; readonly port: number; readonly committed: [string, number][]; readonly stats: JobStats }
-  | { readonly type: 'committed'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly stats: JobStats }
+  | { readonly type: 'committed'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly forgets: number; readonly stats: JobStats }
   | { readonly type: 'stats'; readonly stats: JobStats }
-  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][] };
+  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly forgets: number };
 
-/** Host -> worker. */
+/** Host -> worker. `forget`s are counted by both sides, in order (see JobHost.forget). */
 export type JobCommand = { readonly type: 'forget'; readonly key: string } | { readonly type: 'stop' };

@@ -185,7 +185,7 @@ export class UrlWindowJob {
         checkpointDiscarded.emit(this.#log, { checkpointDir: dir });
       }
       const { loaded, walSeq, started } = this.#checkpoint.restore();
-      const replayed = this.#receiver.replayWal(walSeq);
+      const replayed = this.#receiver.replayWal(walSeq, loaded !== undefined);
       this.#checkpoint.restored(loaded, replayed, started);
       // Idle counts from now: restored open batches wait for their files to resume.
       this.#time.lastArrivalMs = Date.now();

@@ -73,6 +73,11 @@ export class FileRegistry {
     for (const status of finished) this.#restored.set(status.key!, this.#keep(status));
   }
 
+  /** The record restored under `key` was another file's (its key is reused): no file finishing now is that one. */
+  unrestore(key: string): void {
+    this.#restored.delete(key);
+  }
+
   finish(status: FileStatus, state: Finished, reason?: string): void {
     status.state = state;
     status.reason = reason;

@@ -141,11 +141,15 @@ export class SpoolDiscovery {
     }
   }
 
-  /** A file that could not be opened for a passing reason (no descriptor left): read again in `ms`. */
+  /**
+   * A file that could not be read or finished for now (no descriptor left; its record could
+   * not be written): ready again in `ms`, so the reader goes on with the others meanwhile.
+   * Dropped if it is gone by then.
+   */
   retryLater(cand: Candidate, ms: number): void {
     const timer = setTimeout(() => {
       this.#retries.delete(timer);
-      if (!this.#closed && !this.#ready.has(cand.path)) this.#enqueueReady(cand);
+      if (!this.#closed && this.#files.get(cand.path)?.state === 'pending' && !this.#ready.has(cand.path)) this.#enqueueReady(cand);
     }, ms);
     this.#retries.add(timer);
   }

@@ -46,8 +46,8 @@ export const spoolListingFailed = logEvent<Err & { spoolDir: string }>('debug', 
 export const spoolWatchResumeFailed = logEvent<Err>('error', 'watching the spool directory again failed');
 export const spoolNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: skipped');
 export const watchingSpoolDir = logEvent<{ spoolDir: string }>('info', 'watching spool directory');
-export const fileStarted = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
-export const fileResumed = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
+export const fileStarted = logEvent<{ file: string; key: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
+export const fileResumed = logEvent<{ file: string; key: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
 export const fileReadToEnd = logEvent<{ file: string; readMs: number }>('debug', 'file read to its end');
 export const fileOpenDeferred = logEvent<{ file: string; err: string; retryInMs: number }>('warn', 'file could not be opened: no descriptor left (a flood of connections?); tried again later');
 export const fileRemovedBeforeRead = logEvent<{ file: string }>('info', 'file removed before it was read');
@@ -88,6 +88,10 @@ export const tailWatchFailed = logEvent<Err>('error', 'watching the file groups 
 export const tailPositionFileUnreadable = logEvent<{ file: string; reason: string }>('warn', 'position file unreadable: not used (positions come from the checkpoint)');
 export const tailPositionWriteFailed = logEvent<Err & { file: string }>('error', 'writing the position file failed; retried at the next writePosInterval');
 export const tailKeyForgotten = logEvent<{ key: string; position: number }>('debug', 'position of a file gone (and its copies) forgotten');
+/** A counted file could not be finished: its record (trackerDir/files.db) not written, or it not renamed (a full or read-only spool, no access). */
+export const fileFinishFailed = logEvent<Err & { file: string; step: 'record' | 'rename' }>('error', (f) =>
+  `finishing the file failed: ${f.step === 'record' ? 'its record could not be written' : 'it could not be renamed'}; it stays counted under its name and is retried every second`);
+export const fileFinishingWorksAgain = logEvent<{ failedAttempts: number }>('warn', 'finishing files works again');
 
 // Channels
 export const fileChannelOpened = logEvent<{ events: number; batches: number; segments: number }>('info', 'file channel opened');
@@ -123,6 +127,8 @@ export const jobFailed = logEvent<{ err: string; code: string | undefined; key: 
 export const jobThreadCrashed = logEvent<Err>('fatal', 'job thread crashed');
 export const jobStopTimedOut = logEvent<{ afterMs: number }>('error', 'job did not stop in time; ending its thread');
 export const resultsDatabaseMigrated = logEvent<{ database: string; fromVersion: number; toVersion: number }>('warn', (f) => `results database migrated from schema ${f.fromVersion} to ${f.toVersion}`);
+export const resultsDatabaseRestored = logEvent<{ database: string }>('error', 'the results database was deleted while the daemon ran: written back from the open connection, with all its history');
+export const resultsDatabaseReplaced = logEvent<{ database: string }>('error', 'the results database was replaced by another file while the daemon ran: it goes on writing the one it opened (whose rows are lost when it stops); stop it to take the new file');
 export const historyRepaired = logEvent<{ database: string; minutes: number; hours: number }>('info', 'history: wrote the minute and hour rollups that were missing');
 export const resultsWriteFailed = logEvent<Err & { waiting: number }>('error', 'writing results failed; counting goes on, results and checkpoints wait and are retried every batch interval');
 export const resultsWrittenAgain = logEvent<{ failedAttempts: number; written: number }>('warn', 'results written again; the waiting ones are stored');
@@ -134,6 +140,9 @@ export const resumedFromCheckpoint = logEvent<{ checkpointSeq: number | undefine
 export const checkpointMigrated = logEvent<{ checkpointDir: string; fromFormat: number; toFormat: number; slots: number; openBatches: number }>('warn', (f) => `checkpoint migrated from format ${f.fromFormat} to ${f.toFormat}`);
 export const unparsedLineSample = logEvent<{ line: string; file: string | undefined }>('debug', 'not an access-log line (sample)');
 export const closingBatchFailed = logEvent<Err>('error', 'closing a batch failed; retrying next batch interval');
+/** The write-ahead log's last record was cut short: a crash in the middle of an append (never answered OK), or a file cut by someone. */
+export const walTornTail = logEvent<{ file: string; at: number; bytes: number }>('error', (f) =>
+  `write-ahead log: the last record of ${path.basename(f.file)} is cut short (${f.bytes} bytes at byte ${f.at}), and is dropped: a crash in the middle of an append leaves this (that record was never answered OK), but if the file was cut, events answered OK are lost`);
 export const checkpointFailed = logEvent<Err & { checkpointDir: string }>('error', 'checkpoint failed; counting goes on, files are finished once a checkpoint succeeds; retrying every batch interval');
 export const checkpointWrittenAgain = logEvent<{ failedAttempts: number }>('warn', 'checkpoint written again');
 

@@ -117,7 +117,7 @@ export class TailFile {
         name: path.basename(this.path), path: this.path, state: 'reading', size: this.size, bytesRead: this.readPos, lines: this.lines,
         truncatedLines: this.truncatedLines, startedAt: this.foundAt, finishedAt: undefined, reason: undefined, parseErrors: undefined, key,
       };
-      t = { status, key, size: Infinity, outstanding: 0, readDone: false, problem: undefined, decodeErrors: t?.decodeErrors ?? 0, fingerprint: undefined };
+      t = { status, key, size: Infinity, outstanding: 0, readDone: false, problem: undefined, decodeErrors: t?.decodeErrors ?? 0, fingerprint: undefined, identified: true, olderKey: undefined };
       this.#target = t;
     }
     t.status.lines = this.lines;

@@ -481,7 +481,7 @@ export function build(config: TaildirSourceConfig, ctx: SourceContext) {
   return {
     name: config.name,
     start: () => source.start().catch((err: Error) => {
-      throw err instanceof TaildirSettingError ? settingError(ctx.file, ctx.key, err.setting, err) : err;
+      throw err instanceof TaildirSettingError ? settingError(ctx.file, ctx.key, err.setting, { message: err.message }) : err;
     }),
     stop: () => source.stop(),
     /** After the job's last checkpoint: the position file says what it committed. */
