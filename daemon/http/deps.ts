@@ -22,6 +22,8 @@ export interface FileView {
   readonly warning?: string | undefined;
   /** A duplicate's original (the completed file with the same content). */
   readonly duplicateOf?: string | undefined;
+  /** A completed file's note: how many of its lines were older than the live window (counted in the history only). */
+  readonly note?: string | undefined;
 }
 
 export interface HttpDeps {

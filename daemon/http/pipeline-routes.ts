@@ -34,6 +34,7 @@ export const pipelineRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) =>
         mostlyUnparsed: f.warning !== undefined,
         warning: f.warning ?? null,
         duplicateOf: f.duplicateOf ?? null,
+        note: f.note ?? null,
       })),
     };
   });

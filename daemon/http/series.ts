@@ -23,10 +23,14 @@ const urlQuery = {
   properties: { ...rangeProps, step: { type: 'number', exclusiveMinimum: 0, maximum: 31_622_400, default: 60, description: 'seconds per point' } },
 } as const;
 
-/** The step for about DEFAULT_POINTS points: a whole number of batch intervals, whole minutes past a minute. */
+/**
+ * The step for about DEFAULT_POINTS points: a whole number of batch intervals; whole
+ * minutes, hours or days past one of them, so each point is read from those rollups (ten
+ * years is 3,650 day rows, not 5 million minute rows).
+ */
 export function defaultStepMs(spanMs: number, batchMs: number): number {
   const raw = Math.max(batchMs, spanMs / DEFAULT_POINTS);
-  const unit = raw >= 60_000 && 60_000 % batchMs === 0 ? 60_000 : batchMs;
+  const unit = [86_400_000, 3_600_000, 60_000].find((u) => raw >= u && u % batchMs === 0) ?? batchMs;
   return Math.ceil(raw / unit) * unit;
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
+import type { FileFigures } from './counted-positions.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */
@@ -13,8 +14,8 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * The main thread's handle on the job, which runs in a worker thread. It mirrors what the
- * source needs synchronously (committed positions, per-file parse errors) from the
- * worker's messages, so the source's calls stay cheap and local.
+ * source needs synchronously (committed positions, per-file figures) from the worker's
+ * messages, so the source's calls stay cheap and local.
  */
 export class JobHost {
   readonly name: string;
@@ -25,7 +26,7 @@ export class JobHost {
   readonly #commitListeners: (() => void)[] = [];
   #worker: Worker | undefined;
   #committed = new Map<string, number>();
-  #parseErrors = new Map<string, number>();
+  #files = new Map<string, FileFigures>();
   #lineCheck: JobHost['lineCheck'] | undefined;
   #stats: JobStats | undefined;
   #port = 0;
@@ -57,8 +58,9 @@ export class JobHost {
     return this.#committed.get(fileKey);
   }
 
-  parseErrors(fileKey: string): number | undefined {
-    return this.#parseErrors.get(fileKey);
+  /** What the job counted of the file as of its last checkpoint. */
+  figures(fileKey: string): FileFigures | undefined {
+    return this.#files.get(fileKey);
   }
 
   /** The job's log format and parser, for the source's warning about a file in another format. */
@@ -73,7 +75,7 @@ export class JobHost {
 
   forget(fileKey: string): void {
     this.#committed.delete(fileKey);
-    this.#parseErrors.delete(fileKey);
+    this.#files.delete(fileKey);
     this.#send({ type: 'forget', key: fileKey });
   }
 
@@ -104,6 +106,7 @@ export class JobHost {
             started = true;
             this.#port = event.port;
             this.#committed = new Map(event.committed);
+            this.#files = new Map(event.files);
             this.#stats = event.stats;
             resolve();
             break;
@@ -115,7 +118,7 @@ export class JobHost {
             break;
           case 'committed':
             this.#committed = new Map(event.committed);
-            this.#parseErrors = new Map(event.parseErrors);
+            this.#files = new Map(event.files);
             this.#stats = event.stats;
             for (const listener of this.#commitListeners) listener();
             break;
@@ -124,7 +127,7 @@ export class JobHost {
             break;
           case 'stopped':
             this.#committed = new Map(event.committed);
-            this.#parseErrors = new Map(event.parseErrors);
+            this.#files = new Map(event.files);
             break;
         }
       });

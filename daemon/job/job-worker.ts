@@ -8,7 +8,7 @@ import { ResultsStore } from '../store/index.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { CountsInput } from './partial/counts-input.js';
-import { historyRepaired, resultsDatabaseMigrated } from '../telemetry/index.js';
+import { resultsDatabaseMigrated } from '../telemetry/index.js';
 
 /**
  * The job in its own thread: decoding, parsing and counting use the second core while the
@@ -47,13 +47,10 @@ function run(store: ResultsStore): void {
   if (store.migration) {
     resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
   }
-  if (store.repaired.minutes + store.repaired.hours > 0) {
-    historyRepaired.emit(log, { database: data.config.database, ...store.repaired });
-  }
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
-  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), files: job.fileFigures(), stats: job.stats() }));
   job.onTick(() => post({ type: 'stats', stats: job.stats() }));
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
   setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
@@ -67,7 +64,7 @@ function run(store: ResultsStore): void {
       void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
         () => {
           store.close();
-          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
+          post({ type: 'stopped', committed: job.committedEntries(), files: job.fileFigures() });
           port.close();
         },
         fail,
@@ -78,7 +75,7 @@ function run(store: ResultsStore): void {
   job.start(data.options).then(
     () => input?.start(),
   ).then(
-    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), files: job.fileFigures(), stats: job.stats() }),
     (err: Error) => {
       store.close();
       fail(err);

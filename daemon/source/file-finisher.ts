@@ -91,7 +91,9 @@ export class FileFinisher {
     const { status } = file;
     const c = this.#config;
     // 0, not unknown, for a clean file when the job counts in this process.
-    status.parseErrors = this.#positions?.parseErrors ? (this.#positions.parseErrors(file.key) ?? 0) : undefined;
+    const figures = this.#positions?.figures ? (this.#positions.figures(file.key) ?? { parseErrors: 0, historyOnly: 0 }) : undefined;
+    status.parseErrors = figures?.parseErrors;
+    if (figures && figures.historyOnly > 0) status.note = historyOnlyNote(figures.historyOnly);
     await this.#warnIfMostlyUnparsed(file);
     if (file.problem) {
       await this.quarantine(status, file.problem);
@@ -201,4 +203,9 @@ export class FileFinisher {
     status.warning = `${status.parseErrors} of ${status.lines} lines did not parse as logFormat ${JSON.stringify(check.format)}: is it another format?`;
     fileMostlyUnparsed.emit(this.#log, { file: status.path, logFormat: check.format, lines: status.lines, parseErrors: status.parseErrors, samples });
   }
+}
+
+/** The note on a file some of whose lines were older than the live window (`/api/files`, `logflow drop`). */
+export function historyOnlyNote(lines: number): string {
+  return `${lines.toLocaleString('en-US')} lines older than the live window: counted in history only`;
 }

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS files (
   reason TEXT,
   warning TEXT,
   duplicate_of TEXT,
+  note TEXT,
   content_size INTEGER,          -- the fingerprint of a completed file (fileIdentity = content)
   head_hash TEXT,
   full_hash TEXT
@@ -43,6 +44,7 @@ interface Row {
   reason: string | null;
   warning: string | null;
   duplicate_of: string | null;
+  note: string | null;
 }
 
 /** A completed file whose fingerprint may match a new file's. */
@@ -74,12 +76,16 @@ export class FileRecords {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
+    // Records from before the note (issue 21): the column is added once.
+    if (!(this.#db.prepare("SELECT COUNT(*) FROM pragma_table_info('files') WHERE name = 'note'").pluck().get() as number)) {
+      this.#db.exec('ALTER TABLE files ADD COLUMN note TEXT');
+    }
     this.#retentionMs = retentionMs;
     this.#upsert = this.#db.prepare(
       `INSERT OR REPLACE INTO files (key, name, path, state, size, bytes_read, lines, truncated_lines, parse_errors,
-         started_at, finished_at, reason, warning, duplicate_of, content_size, head_hash, full_hash)
+         started_at, finished_at, reason, warning, duplicate_of, note, content_size, head_hash, full_hash)
        VALUES (@key, @name, @path, @state, @size, @bytes_read, @lines, @truncated_lines, @parse_errors,
-         @started_at, @finished_at, @reason, @warning, @duplicate_of, @content_size, @head_hash, @full_hash)`,
+         @started_at, @finished_at, @reason, @warning, @duplicate_of, @note, @content_size, @head_hash, @full_hash)`,
     );
     this.#candidates = this.#db.prepare(
       `SELECT key, name, full_hash AS fullHash FROM files WHERE state = 'completed' AND content_size = ? AND head_hash = ? ORDER BY finished_at`,
@@ -105,6 +111,7 @@ export class FileRecords {
       reason: status.reason ?? null,
       warning: status.warning ?? null,
       duplicate_of: status.duplicateOf ?? null,
+      note: status.note ?? null,
       content_size: fingerprint?.size ?? null,
       head_hash: fingerprint?.head ?? null,
       full_hash: fingerprint?.full ?? null,
@@ -135,6 +142,7 @@ export class FileRecords {
       key: r.key,
       warning: r.warning ?? undefined,
       duplicateOf: r.duplicate_of ?? undefined,
+      note: r.note ?? undefined,
     }));
   }
 

@@ -21,6 +21,8 @@ export interface FileStatus {
   warning?: string | undefined;
   /** A duplicate: the name of the completed file with the same content. */
   duplicateOf?: string | undefined;
+  /** Something worth knowing about a completed file (its lines older than the live window). */
+  note?: string | undefined;
 }
 
 type Finished = 'completed' | 'failed' | 'duplicate';

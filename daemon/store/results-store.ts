@@ -3,7 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BatchResult, UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
 import { LogflowError } from '../errors.js';
-import { HISTORY_SCHEMA, HistoryReader } from './history.js';
+import { HistoryReader } from './history.js';
+import { HISTORY_INDEXES, HISTORY_SCHEMA, migrateHistoryTo2 } from './history-schema.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
 
@@ -21,12 +22,14 @@ CREATE TABLE IF NOT EXISTS latest_top (
   url TEXT NOT NULL,
   count INTEGER NOT NULL
 );
--- One row per slide that changed the window: a quiet site adds nothing.
+-- One row per slide that changed the window: a quiet site adds nothing. counted_ms: when
+-- it was written (the retention counts from then).
 CREATE TABLE IF NOT EXISTS windows (
   end_ms INTEGER PRIMARY KEY,
   start_ms INTEGER NOT NULL,
   total INTEGER NOT NULL,
-  distinct_urls INTEGER NOT NULL
+  distinct_urls INTEGER NOT NULL,
+  counted_ms INTEGER
 );
 `;
 
@@ -36,6 +39,9 @@ export interface LatestWindow {
   readonly total: number;
   readonly distinctUrls: number;
 }
+
+/** How often the windows' retention is applied (one row per slide). */
+const PRUNE_WINDOWS_EVERY_MS = 60_000;
 
 /**
  * Results in SQLite (WAL, so HTTP readers never wait for the writer). Each slide is one
@@ -50,7 +56,10 @@ export class ResultsStore implements WindowResultSink {
   readonly #retentionMs: number;
   readonly #history: HistoryWriter | undefined;
 
-  /** `history`: keep per-batch counts and their rollups for range queries (`retentionMs` of them). */
+  /**
+   * `history`: keep per-batch counts and their rollups for range queries, for `retentionMs`
+   * from when they were counted (0: for ever).
+   */
   constructor(file: string, opts: { retentionMs?: number; history?: boolean } = {}) {
     this.#db = openDatabase(file, () => {
       mkdirSync(path.dirname(file), { recursive: true });
@@ -58,13 +67,15 @@ export class ResultsStore implements WindowResultSink {
     });
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
-    this.migration = openSchema(
-      this.#db,
-      file,
-      () => this.#db.exec(SCHEMA + HISTORY_SCHEMA),
-      // 0 -> 1: no table changed; the rollups a restart skipped are written at start (below).
-      () => undefined,
-    );
+    this.migration = openSchema(this.#db, file, {
+      create: () => this.#db.exec(SCHEMA + HISTORY_SCHEMA),
+      // 0 -> 1 changed no table (the rollups a restart skipped were written at start); to 2
+      // the history's rows get epochs, and the buckets an older version left are marked dirty.
+      migrate: (from) => {
+        if (from < 2) migrateHistoryTo2(this.#db, Date.now());
+      },
+      indexes: () => this.#db.exec(HISTORY_INDEXES),
+    });
     this.#retentionMs = opts.retentionMs ?? 7 * 24 * 3600 * 1000;
     this.#history = opts.history === false ? undefined : new HistoryWriter(this.#db, this.#retentionMs);
     this.#transaction = this.#db.transaction((write: () => void) => write());
@@ -76,27 +87,27 @@ export class ResultsStore implements WindowResultSink {
     const clearTop = this.#db.prepare('DELETE FROM latest_top');
     const insertTop = this.#db.prepare('INSERT INTO latest_top (rank, url, count) VALUES (?, ?, ?)');
     const insertWindow = this.#db.prepare(
-      'INSERT OR REPLACE INTO windows (end_ms, start_ms, total, distinct_urls) VALUES (?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO windows (end_ms, start_ms, total, distinct_urls, counted_ms) VALUES (?, ?, ?, ?, ?)',
     );
-    const prune = this.#db.prepare('DELETE FROM windows WHERE end_ms < ?');
+    const prune = this.#db.prepare('DELETE FROM windows WHERE counted_ms < ?');
+    let prunedAt = 0;
     const saveSlide = (r: WindowResult) => {
+      const now = Date.now();
       if (r.rowOnly) {
-        insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
+        insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls, now);
         return;
       }
       upsertLatest.run(r.startMs, r.endMs, r.total, r.distinctUrls);
       if (!r.changed) return;
       clearTop.run();
       r.top.forEach((u, i) => insertTop.run(i + 1, u.url, u.count));
-      insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
-      prune.run(r.endMs - this.#retentionMs);
+      insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls, now);
+      if (this.#retentionMs > 0 && now - prunedAt >= PRUNE_WINDOWS_EVERY_MS) {
+        prunedAt = now;
+        prune.run(now - this.#retentionMs);
+      }
     };
     this.#saveSlide = inTransaction(this.#db, saveSlide);
-  }
-
-  /** Minute and hour rollups that were missing at start and were written. */
-  get repaired(): { minutes: number; hours: number } {
-    return this.#history?.repaired ?? { minutes: 0, hours: 0 };
   }
 
   saveWindow(result: WindowResult): void {
@@ -112,12 +123,20 @@ export class ResultsStore implements WindowResultSink {
     }
   }
 
-  rollUp(budgetMs: number): boolean {
-    return this.#history?.rollUp(budgetMs) ?? false;
+  rollUp(budgetMs: number, idle?: boolean): boolean {
+    return this.#history?.rollUp(budgetMs, idle) ?? false;
   }
 
-  saveBatch(batch: BatchResult): void {
-    this.#history?.save(batch);
+  saveBatch(batch: BatchResult, epoch = 0): void {
+    this.#history?.save(batch, epoch);
+  }
+
+  markCovered(epoch: number): void {
+    this.#history?.markCovered(epoch);
+  }
+
+  restoreEpochs(checkpointCovered: number | undefined): { epoch: number; rolledBack: number } {
+    return this.#history?.restoreEpochs(checkpointCovered) ?? { epoch: (checkpointCovered ?? 0) + 1, rolledBack: 0 };
   }
 
   close(): void {
