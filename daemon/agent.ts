@@ -9,9 +9,8 @@ import { JobHost, type JobStartOptions } from './job/index.js';
 import { timingOf } from './job/url-window-config.js';
 import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
-import * as jetstreamSink from './sink/jetstream/config.js';
-import * as partialCounter from './job/partial/config.js';
-import type { PartialCounter } from './job/partial/partial-counter.js';
+import { JetStreamSink } from './sink/jetstream/jetstream-sink.js';
+import { PartialCounter } from './cluster/partial-counter.js';
 import { AvroSource, SpoolDirSource } from './source/index.js';
 import { listening, settingError, type FailedSetting } from './startup-errors.js';
 import { lowerThreadPriority } from './thread-priority.js';
@@ -41,9 +40,9 @@ export class Agent {
     this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
     this.#sinks = [
       ...config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger)),
-      ...config.jetstreamSinks.map((c) => jetstreamSink.build(c, this.#channels.get(c.channel)!, logger)),
+      ...config.jetstreamSinks.map((c) => new JetStreamSink(c, this.#channels.get(c.channel)!, logger)),
     ];
-    this.#counters = config.counters.map((c) => partialCounter.build(c, logger));
+    this.#counters = config.counters.map((c) => new PartialCounter(c, logger));
     const jobConfig = config.jobs[0];
     if (jobConfig) this.#job = new JobHost(jobConfig, logger, `${config.agent}.jobs.${jobConfig.name}`);
     // When the sink feeds this process's job, files finish on the job's checkpoint, not

@@ -18,7 +18,7 @@ On log files, in this process (no daemon, no ports):
 \`logflow COMMAND --help\` for a command's options. Run it in the project folder. The
 daemon itself: npm start (node dist/daemon/main.js --conf-file FILE --name AGENT; its
 options and LOGFLOW_LOG_LEVEL / LOGFLOW_LOG_FORMAT: npm start -- --help). The keys of the
-configuration file are described in README.md, section Configuration.
+configuration file are described in docs/configuration.md.
 
 Options of drop, top and status:
 ${CLIENT_HELP}

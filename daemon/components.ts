@@ -1,7 +1,7 @@
 import * as fileChannel from './channel/file-channel-config.js';
 import * as memoryChannel from './channel/memory-channel-config.js';
 import type { PropertyReader, ReadContext } from './conf/index.js';
-import * as partialCounter from './job/partial/config.js';
+import * as partialCounter from './cluster/partial-counter-config.js';
 import * as urlWindowJob from './job/url-window-config.js';
 import * as avroSink from './sink/avro-sink-config.js';
 import * as jetstreamSink from './sink/jetstream/config.js';

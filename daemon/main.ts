@@ -18,8 +18,8 @@ environment:
   LOGFLOW_LOG_FORMAT     json: one JSON line per event even on a terminal (a terminal
                          otherwise gets readable coloured lines; pipes and files get JSON)
 
-Every key of FILE (sources, channels, sinks, jobs, http) is described in README.md,
-section Configuration. Run it in the project folder: npm start -- --help
+Every key of FILE (sources, channels, sinks, jobs, http) is described in
+docs/configuration.md. Run it in the project folder: npm start -- --help
 `;
 
 interface CliOptions {

@@ -14,7 +14,8 @@ import { mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, r
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { AvroRpcClient, batchFromLines, FileChannel, type EventBatch } from '../daemon/channel/index.js';
+import { batchFromLines, FileChannel, type EventBatch } from '../daemon/channel/index.js';
+import { AvroRpcClient } from '../daemon/avro/index.js';
 import { LogAnalyzer } from '../daemon/analyze/analyzer.js';
 import { readLogLines } from '../daemon/analyze/log-lines.js';
 import { generateLines, writeLog } from './access-log-generator.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { urlOf } from '../daemon/job/index.js';
+import { urlOf } from '../daemon/logformat/index.js';
 
 describe('access-log line parser', () => {
   test('combined format', () => {

@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
-import {
-  AvroReader,
-  AvroRpcClient,
-  AvroRpcServer,
-  batchFromLines,
-  encodeAppendBatchFrame,
-  encodeFrame,
-  FLUME_PROTOCOL_HASH,
-  ipAllowed,
-  NettyFrameDecoder,
-  parseIpFilterRules,
-  type DecodedEvents,
-} from '../daemon/channel/index.js';
-import { HandshakeRequest, HandshakeResponse } from '../daemon/channel/avro/protocol.js';
+import { batchFromLines } from '../daemon/channel/index.js';
+import { AvroReader, AvroRpcClient, AvroRpcServer, encodeAppendBatchFrame, encodeFrame, FLUME_PROTOCOL_HASH, ipAllowed, NettyFrameDecoder, parseIpFilterRules, type DecodedEvents } from '../daemon/avro/index.js';
+import { HandshakeRequest, HandshakeResponse } from '../daemon/avro/protocol.js';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { ConfigError } from '../daemon/errors.js';
 import { startDaemon, tempDir, waitFor, writeConfig } from './helpers/daemon.js';

@@ -2,21 +2,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import avro from 'avsc';
-import {
-  AvroReader,
-  AvroRpcClient,
-  AvroRpcServer,
-  batchFromLines,
-  DecodedEvents,
-  encodeAppendBatchFrame,
-  encodeFrame,
-  FLUME_PROTOCOL,
-  FLUME_PROTOCOL_HASH,
-  NettyFrameDecoder,
-  readEventObject,
-  type FlumeEvent,
-} from '../daemon/channel/index.js';
-import { HandshakeRequest } from '../daemon/channel/avro/protocol.js';
+import { batchFromLines } from '../daemon/channel/index.js';
+import { AvroReader, AvroRpcClient, AvroRpcServer, DecodedEvents, encodeAppendBatchFrame, encodeFrame, FLUME_PROTOCOL, FLUME_PROTOCOL_HASH, NettyFrameDecoder, readEventObject, type FlumeEvent } from '../daemon/avro/index.js';
+import { HandshakeRequest } from '../daemon/avro/protocol.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
 
 const service = avro.Service.forProtocol(FLUME_PROTOCOL as unknown as any);

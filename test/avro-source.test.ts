@@ -4,17 +4,8 @@ import { cpSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import {
-  AvroRpcClient,
-  AvroRpcServer,
-  batchFromLines,
-  eventBody,
-  FileChannel,
-  MemoryChannel,
-  parseIpFilterRules,
-  type EventBatch,
-  type IpFilterRule,
-} from '../daemon/channel/index.js';
+import { batchFromLines, eventBody, FileChannel, MemoryChannel, type EventBatch } from '../daemon/channel/index.js';
+import { AvroRpcClient, AvroRpcServer, parseIpFilterRules, type IpFilterRule } from '../daemon/avro/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
 import { gatherStats } from '../daemon/agent-stats.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { AvroRpcServer, batchFromLines, MemoryChannel, type DecodedEvents } from '../daemon/channel/index.js';
+import { batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
+import { AvroRpcServer, type DecodedEvents } from '../daemon/avro/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { freePort } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';

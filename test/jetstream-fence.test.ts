@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { JetStreamBus } from '../daemon/bus/jetstream/jetstream-bus.js';
-import { compileUrlParser } from '../daemon/job/log-format.js';
-import { decodePartial, PartialBuilder } from '../daemon/job/partial/partial-counts.js';
-import { PartitionCounter, type PartitionSettings } from '../daemon/job/partial/partition-counter.js';
+import { JetStreamBus } from '../daemon/cluster/jetstream-bus.js';
+import { compileUrlParser } from '../daemon/logformat/log-format.js';
+import { decodePartial, PartialBuilder } from '../daemon/cluster/partial-counts.js';
+import { PartitionCounter, type PartitionSettings } from '../daemon/cluster/partition-counter.js';
 import { tempDir, waitFor } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { compileExplainer } from '../daemon/job/log-format-explain.js';
-import { compileUrlParser } from '../daemon/job/log-format.js';
+import { compileExplainer } from '../daemon/logformat/log-format-explain.js';
+import { compileUrlParser } from '../daemon/logformat/log-format.js';
 
 /** Each format with a line it parses: the property mutates these. */
 const CASES: [string, string][] = [

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
-import { compileUrlParser, findUrl } from '../daemon/job/index.js';
-import { apacheFormatOf } from '../daemon/job/log-format.js';
+import { compileUrlParser, findUrl } from '../daemon/logformat/index.js';
+import { apacheFormatOf } from '../daemon/logformat/log-format.js';
 import { build } from '../daemon/job/url-window-config.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 

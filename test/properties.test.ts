@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { encodeFrame, NettyFrameDecoder } from '../daemon/channel/index.js';
+import { encodeFrame, NettyFrameDecoder } from '../daemon/avro/index.js';
 import { LogflowError } from '../daemon/errors.js';
 import { encodePosition, parsePosition } from '../daemon/channel/index.js';
-import { decodeCounts, encodeCounts } from '../daemon/job/index.js';
-import { findUrl } from '../daemon/job/index.js';
+import { decodeCounts, encodeCounts } from '../daemon/counts/index.js';
+import { findUrl } from '../daemon/logformat/index.js';
 
 const token = fc.stringMatching(/^[^\s"\[\]]{1,20}$/);
 const url = fc.stringMatching(/^\/[^\s"]{0,60}$/);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { AvroRpcServer, batchFromLines, MemoryChannel, type DecodedEvents } from '../daemon/channel/index.js';
+import { batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
+import { AvroRpcServer, type DecodedEvents } from '../daemon/avro/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { testLogger } from './helpers/logger.js';
 import { PEER, PYTHON, runPython, skipPython } from './helpers/python.js';

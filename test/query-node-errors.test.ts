@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { UrlWindowJob } from '../daemon/job/index.js';
-import type { PartialCounts } from '../daemon/job/partial/partial-counts.js';
+import type { PartialCounts } from '../daemon/cluster/partial-counts.js';
 import { ResultsStore } from '../daemon/store/index.js';
 import { tempDir } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BatchCounts, SlidingWindow, topK } from '../daemon/job/index.js';
+import { BatchCounts, SlidingWindow, topK } from '../daemon/counts/index.js';
 
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
 

@@ -3,14 +3,15 @@ import { spawn } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { AvroRpcServer, batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
+import { batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
+import { AvroRpcServer } from '../daemon/avro/index.js';
 import { renderMetrics } from '../daemon/telemetry/prometheus.js';
 import { apiStats, type Stats } from '../daemon/telemetry/stats.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { freePort, waitFor } from './helpers/daemon.js';
 import { NATS_SERVER, skipWithoutNats } from './helpers/nats-cluster.js';
 import { gatherStats } from '../daemon/agent-stats.js';
-import * as jetstreamSink from '../daemon/sink/jetstream/config.js';
+import { JetStreamSink } from '../daemon/sink/jetstream/jetstream-sink.js';
 import { testLogger } from './helpers/logger.js';
 import { runSource } from './helpers/spool-source.js';
 
@@ -74,7 +75,7 @@ test('a JetStream publish that fails is retried and counted in /metrics with its
   const port = await freePort();
   const server = spawn(NATS_SERVER!, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 100, transactionCapacity: 10 });
-  const sink = jetstreamSink.build({
+  const sink = new JetStreamSink({
     name: 'k1', type: 'jetstream', channel: 'c1', servers: [`nats://127.0.0.1:${port}`], stream: 'S', subject: 'logflow.events', partitions: 1, replicas: 1, batchSize: 10,
   }, channel, testLogger);
   sink.start();

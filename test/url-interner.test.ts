@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { UrlInterner } from '../daemon/job/index.js';
+import { UrlInterner } from '../daemon/counts/index.js';
 
 describe('URL interner', () => {
   test('the same bytes give the same id; release and reuse keep every other lookup right', () => {

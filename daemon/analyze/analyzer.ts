@@ -1,9 +1,9 @@
-import { ClfTimeParser } from '../job/clf-time.js';
-// The job's modules one by one: job/index.js would load the whole job (Avro, SQLite).
-import type { UrlRange } from '../job/access-log.js';
-import { compileUrlParser, type UrlParser } from '../job/log-format.js';
-import { BatchCounts, SlidingWindow } from '../job/sliding-window.js';
-import type { UrlCount } from '../job/top-k.js';
+import { ClfTimeParser } from '../logformat/clf-time.js';
+import type { UrlRange } from '../logformat/access-log.js';
+import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
+import { BatchCounts } from '../counts/batch-counts.js';
+import { SlidingWindow } from '../counts/sliding-window.js';
+import type { UrlCount } from '../counts/top-k.js';
 import type { FileReport, FullReport } from './report.js';
 import { Timeline } from './timeline.js';
 import { UrlTotals } from './url-totals.js';

@@ -1,7 +1,7 @@
-import { compileExplainer } from '../job/log-format-explain.js';
-import type { UrlRange } from '../job/access-log.js';
-import { ClfTimeParser } from '../job/clf-time.js';
-import { compileUrlParser } from '../job/log-format.js';
+import { compileExplainer } from '../logformat/log-format-explain.js';
+import type { UrlRange } from '../logformat/access-log.js';
+import { ClfTimeParser } from '../logformat/clf-time.js';
+import { compileUrlParser } from '../logformat/log-format.js';
 import { readLogLines } from './log-lines.js';
 
 /** The formats `logflow check` tries when none is given (the conf's is added when known). */

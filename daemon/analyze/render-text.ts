@@ -1,5 +1,5 @@
 import { number, table } from '../cli/common.js';
-import type { UrlCount } from '../job/top-k.js';
+import type { UrlCount } from '../counts/top-k.js';
 import type { FullReport } from './report.js';
 
 const pct = (part: number, whole: number) => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-');

@@ -1,4 +1,4 @@
-import type { UrlCount } from '../job/top-k.js';
+import type { UrlCount } from '../counts/top-k.js';
 
 /**
  * What `logflow analyze` reports, in the shape `--json` prints (times as ISO strings):

@@ -1,6 +1,6 @@
 // The job's modules one by one: job/index.js would load the whole job (Avro, SQLite).
-import { topK, type UrlCount } from '../job/top-k.js';
-import { UrlInterner } from '../job/url-interner.js';
+import { topK, type UrlCount } from '../counts/top-k.js';
+import { UrlInterner } from '../counts/url-interner.js';
 
 /** Counts of every URL over the whole input: interned bytes and a count array by id. */
 export class UrlTotals {

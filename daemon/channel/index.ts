@@ -3,4 +3,3 @@ export { FileChannel } from './file-channel.js';
 export type { Channel } from './channel.js';
 export { batchFromLines, eventBody, type EventBatch } from './event-batch.js';
 export { encodePosition, parsePosition, POSITION_HEADER, type Position } from './position-header.js';
-export * from './avro/index.js';

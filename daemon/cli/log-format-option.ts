@@ -1,4 +1,4 @@
-import { compileUrlParser, NAMED_FORMATS } from '../job/log-format.js';
+import { compileUrlParser, NAMED_FORMATS } from '../logformat/log-format.js';
 import { CliError, EXIT } from './common.js';
 
 /** `--log-format`: the values `a1.jobs.NAME.logFormat` takes, checked as the conf checks them. */

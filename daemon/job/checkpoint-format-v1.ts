@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readChecked } from './checkpoint-files.js';
-import type { LoadedCheckpoint, ManifestState } from './checkpoint-store.js';
+import type { LoadedCheckpoint, ManifestState } from './checkpoint-manifest.js';
 
 /** Format 1's manifest (2f37a76 and before): a file per closed slot and per open batch. */
 interface ManifestV1 extends ManifestState {

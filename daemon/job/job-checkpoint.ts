@@ -1,10 +1,11 @@
 import type { Logger } from '../log.js';
-import { CHECKPOINT_FORMAT, CheckpointStore, type LoadedCheckpoint, type SegmentRef } from './checkpoint-store.js';
+import { CheckpointStore } from './checkpoint-store.js';
+import { CHECKPOINT_FORMAT, type LoadedCheckpoint, type SegmentRef } from './checkpoint-manifest.js';
 import type { CountedPositions } from './counted-positions.js';
-import { Histogram, type HistogramSnapshot } from './histogram.js';
+import { Histogram, type HistogramSnapshot } from '../telemetry/histogram.js';
 import type { JobCounters } from './job-stats.js';
 import type { OpenBatches } from './open-batches.js';
-import type { SlidingWindow } from './sliding-window.js';
+import type { SlidingWindow } from '../counts/sliding-window.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import { checkpointFailed, checkpointMigrated, checkpointWrittenAgain, historyRolledBack, resumedFromCheckpoint } from '../telemetry/index.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { AvroReader, AvroRpcServer, DecodedEvents, type Status } from '../channel/index.js';
-import { decodeEvent, decodeEventArray, type EventDecodeOptions } from '../channel/avro/flume-event-codec.js';
+import { AvroReader, AvroRpcServer, DecodedEvents, type Status } from '../avro/index.js';
+import { decodeEvent, decodeEventArray, type EventDecodeOptions } from '../avro/flume-event-codec.js';
 import { POSITION_HEADER } from '../channel/position-header.js';
 import type { Logger } from '../log.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';

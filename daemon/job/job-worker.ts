@@ -7,7 +7,7 @@ import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
-import { CountsInput } from './partial/counts-input.js';
+import { CountsInput } from '../cluster/counts-input.js';
 import { resultsDatabaseMigrated } from '../telemetry/index.js';
 
 /**

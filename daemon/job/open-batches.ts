@@ -1,5 +1,5 @@
-import type { BatchCounts } from './batch-counts.js';
-import type { SegmentRef } from './checkpoint-store.js';
+import type { BatchCounts } from '../counts/batch-counts.js';
+import type { SegmentRef } from './checkpoint-manifest.js';
 
 /** One batch interval still counting: its URLs, events, and what a checkpoint holds of it. */
 export interface OpenBatch {

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
+import type { BatchResult, WindowResult, WindowResultSink } from '../store/window-results.js';
 import { resultsWriteFailed, resultsWrittenAgain, rollupFailed } from '../telemetry/index.js';
 
 /**

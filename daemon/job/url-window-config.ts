@@ -1,9 +1,10 @@
 import type { PropertyReader, ReadContext } from '../conf/index.js';
-import { readCompressionType, readIpFilter, readKeystore } from '../channel/avro/transport-config.js';
-import type { CompressionType, IpFilterRule } from '../channel/index.js';
-import { compileUrlParser, NAMED_FORMATS, type UrlParser } from './log-format.js';
-import * as countsInput from './partial/input-config.js';
-import { JOB_INPUTS, type CountsInputConfig } from './partial/input-config.js';
+import { readCompressionType, readIpFilter, readKeystore } from '../avro/transport-config.js';
+import type { CompressionType, IpFilterRule } from '../avro/index.js';
+import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
+import { readLogFormat } from '../logformat/log-format-config.js';
+import * as countsInput from '../cluster/counts-input-config.js';
+import { JOB_INPUTS, type CountsInputConfig } from '../cluster/counts-input-config.js';
 
 export interface UrlWindowJobConfig {
   readonly name: string;
@@ -120,18 +121,4 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     compressionType: readCompressionType(r, p + '.compression-type'),
     ipFilterRules: readIpFilter(r, p),
   });
-}
-
-/** `logFormat`: a named format or a format string that compiles (also a counter's key). */
-export function readLogFormat(r: PropertyReader, key: string): string {
-  const prop = r.raw(key);
-  if (!prop) return 'auto';
-  const named = NAMED_FORMATS.find((n) => n === prop.value.toLowerCase());
-  if (named) return named;
-  try {
-    compileUrlParser(prop.value, false);
-  } catch (err) {
-    throw r.at(prop, `is neither ${NAMED_FORMATS.join(', ')} nor a usable format string: ${(err as Error).message}`);
-  }
-  return prop.value;
 }

@@ -1,9 +1,9 @@
 import type { Logger } from '../log.js';
-import { Histogram, type HistogramSnapshot } from './histogram.js';
+import { Histogram, type HistogramSnapshot } from '../telemetry/histogram.js';
 import type { JobCounters } from './job-stats.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { ResultsOutbox } from './results-outbox.js';
-import type { SlidingWindow } from './sliding-window.js';
+import type { SlidingWindow } from '../counts/sliding-window.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import { closingBatchFailed } from '../telemetry/index.js';

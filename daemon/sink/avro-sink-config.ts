@@ -1,6 +1,6 @@
 import type { PropertyReader, ReadContext } from '../conf/index.js';
-import { readCompressionType, readTruststore } from '../channel/avro/transport-config.js';
-import { DEFAULT_COMPRESSION_LEVEL, type CompressionType } from '../channel/avro/deflate-wire.js';
+import { readCompressionType, readTruststore } from '../avro/transport-config.js';
+import { DEFAULT_COMPRESSION_LEVEL, type CompressionType } from '../avro/deflate-wire.js';
 
 export interface AvroSinkConfig {
   readonly name: string;

@@ -1,4 +1,5 @@
-import { AvroRpcClient, DEFAULT_COMPRESSION_LEVEL, type Channel, type EventBatch } from '../channel/index.js';
+import { type Channel, type EventBatch } from '../channel/index.js';
+import { AvroRpcClient, DEFAULT_COMPRESSION_LEVEL } from '../avro/index.js';
 import type { AvroSinkConfig } from './avro-sink-config.js';
 import type { Logger } from '../log.js';
 import { avroSinkDeliveringAgain, avroSinkDeliveryFailed } from '../telemetry/index.js';

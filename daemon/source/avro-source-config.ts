@@ -1,6 +1,6 @@
 import type { PropertyReader, ReadContext } from '../conf/index.js';
-import { readCompressionType, readIpFilter, readKeystore } from '../channel/avro/transport-config.js';
-import type { CompressionType, IpFilterRule } from '../channel/index.js';
+import { readCompressionType, readIpFilter, readKeystore } from '../avro/transport-config.js';
+import type { CompressionType, IpFilterRule } from '../avro/index.js';
 import { readInterceptors, readSourceChannel, type InterceptorConfig } from './source-config.js';
 
 /** Flume's avro source: receives AvroSourceProtocol calls and puts their events into a channel. */

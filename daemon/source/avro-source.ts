@@ -1,4 +1,5 @@
-import { AvroReader, AvroRpcServer, type Channel, type DecodedEvents, type EventBatch, type Status } from '../channel/index.js';
+import { type Channel, type EventBatch } from '../channel/index.js';
+import { AvroReader, AvroRpcServer, type DecodedEvents, type Status } from '../avro/index.js';
 import type { AvroSourceConfig } from './avro-source-config.js';
 import type { InterceptorConfig } from './source-config.js';
 import type { Logger } from '../log.js';

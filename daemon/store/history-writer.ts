@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import { BatchCounts, UrlInterner, type BatchResult } from '../job/index.js';
-import { CountsCursor, decodeCounts, encodeCounts } from '../job/counts-codec.js';
+import { BatchCounts, UrlInterner } from '../counts/index.js';
+import type { BatchResult } from './window-results.js';
+import { CountsCursor, decodeCounts, encodeCounts } from '../counts/counts-codec.js';
 import { DAY, floorSql, floorTo, HOUR, MINUTE } from './history-schema.js';
 
 /** A minute saved to within this long is left for later while lines come (it is still filling). */

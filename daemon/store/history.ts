@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
-import type { UrlCount } from '../job/index.js';
-import { countOfUrl, decodeCounts } from '../job/counts-codec.js';
+import type { UrlCount } from '../counts/index.js';
+import { countOfUrl, decodeCounts } from '../counts/counts-codec.js';
 import { floorTo, LEVEL_MS, TOP_LEVEL } from './history-schema.js';
 
 export { DAY, floorTo, HISTORY_SCHEMA, HOUR, LEVEL_MS, MINUTE } from './history-schema.js';
-export { decodeCounts, encodeCounts } from '../job/counts-codec.js';
+export { decodeCounts, encodeCounts } from '../counts/counts-codec.js';
 
 export interface RangeTop {
   readonly fromMs: number;

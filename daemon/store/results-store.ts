@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { BatchResult, UrlCount, WindowResult, WindowResultSink } from '../job/index.js';
+import type { UrlCount } from '../counts/index.js';
+import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
 import { LogflowError } from '../errors.js';
 import { HistoryReader } from './history.js';
 import { HISTORY_INDEXES, HISTORY_SCHEMA, migrateHistoryTo2 } from './history-schema.js';

@@ -1,4 +1,4 @@
-import { BUCKETS_MS, type HistogramSnapshot } from '../job/histogram.js';
+import { BUCKETS_MS, type HistogramSnapshot } from './histogram.js';
 import { METRICS, type MetricSpec, type Stats } from './stats.js';
 
 /** `/metrics`: every series declared in METRICS, in Prometheus text format (version 0.0.4). */

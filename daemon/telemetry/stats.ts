@@ -1,4 +1,4 @@
-import type { HistogramSnapshot } from '../job/histogram.js';
+import type { HistogramSnapshot } from './histogram.js';
 
 /**
  * The one stats shape: every figure the pipeline reports, gathered by `agent.stats()`.

@@ -5,7 +5,7 @@
  * events received when it gets SIGTERM. `deflate` as an argument: compression-type = deflate.
  */
 import { pino } from 'pino';
-import { AvroRpcServer } from '../../daemon/channel/index.js';
+import { AvroRpcServer } from '../../daemon/avro/index.js';
 
 let events = 0;
 const compressionType = process.argv.includes('deflate') ? 'deflate' : 'none';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, EventBatch } from '../../channel/index.js';
 import type { Logger } from '../../log.js';
-import { partitionOf, type Bus } from '../../bus/bus.js';
-import { batchHeaders, encodeBatch, POSITION } from '../../bus/event-wire.js';
-import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
+import { partitionOf, type Bus } from '../../cluster/bus.js';
+import { batchHeaders, encodeBatch, POSITION } from '../../cluster/event-wire.js';
+import { JetStreamBus } from '../../cluster/jetstream-bus.js';
 import type { JetStreamSinkConfig } from './config.js';
 import { jetstreamSinkDeliveringAgain, jetstreamSinkPublishFailed } from '../../telemetry/index.js';
 import { PipelinedSink, type DeliveryFailure, type DeliverySettings } from '../delivery.js';

@@ -1,4 +1,4 @@
-import type { EventBatch } from '../event-batch.js';
+import type { EventBatch } from '../channel/event-batch.js';
 import { AvroReader, encodeString, encodeStringMap, longSize, writeLong } from './binary.js';
 import { FRAME_HEADER_BYTES, writeFrameHeader } from './netty-framing.js';
 

@@ -1,9 +1,9 @@
-import type { Bus, BusReader } from '../../bus/bus.js';
-import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
-import type { Logger } from '../../log.js';
-import type { CountsInputConfig } from './input-config.js';
+import type { Bus, BusReader } from './bus.js';
+import { JetStreamBus } from './jetstream-bus.js';
+import type { Logger } from '../log.js';
+import type { CountsInputConfig } from './counts-input-config.js';
 import { decodePartial, type PartialCounts } from './partial-counts.js';
-import { countsStreamUnreachable, notAPartialCount, readingPartialCounts } from '../../telemetry/index.js';
+import { countsStreamUnreachable, notAPartialCount, readingPartialCounts } from '../telemetry/index.js';
 
 /** What the query node's input needs from the job: where it is, and where to put partials. */
 export interface PartialSink {

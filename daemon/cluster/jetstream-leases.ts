@@ -1,7 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Leases } from '../bus.js';
+import type { Leases } from './bus.js';
 
 /**
  * Leases as keys of a JetStream KV bucket whose entries expire after `ttlMs` (the bucket's

@@ -1,10 +1,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import avro from 'avsc';
-import { LogflowError } from '../../errors.js';
-import { avroConnectionError, avroConnectionIdle, avroConnectionRefusedByIpFilter, avroConnectionRefusedByLimit, avroHandlerFailed, avroNotDeflate, avroProtocolError, avroTlsHandshakeFailed, avroUnknownMessage } from '../../telemetry/index.js';
-import { POSITION_HEADER } from '../position-header.js';
-import type { Logger } from '../../log.js';
+import { LogflowError } from '../errors.js';
+import { avroConnectionError, avroConnectionIdle, avroConnectionRefusedByIpFilter, avroConnectionRefusedByLimit, avroHandlerFailed, avroNotDeflate, avroProtocolError, avroTlsHandshakeFailed, avroUnknownMessage } from '../telemetry/index.js';
+import { POSITION_HEADER } from '../channel/position-header.js';
+import type { Logger } from '../log.js';
 import { AvroReader, encodeString } from './binary.js';
 import { DEFAULT_COMPRESSION_LEVEL, deflateWire, ZLIB_FIRST_BYTE, type CompressionType } from './deflate-wire.js';
 import { DecodedEvents, decodeEvent, decodeEventArray, type EventDecodeOptions } from './flume-event-codec.js';

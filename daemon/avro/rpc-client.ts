@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { LogflowError } from '../../errors.js';
-import type { EventBatch } from '../event-batch.js';
+import { LogflowError } from '../errors.js';
+import type { EventBatch } from '../channel/event-batch.js';
 import { AvroReader } from './binary.js';
 import { deflateWire, type DeflateWire } from './deflate-wire.js';
 import { encodeAppendBatchFrame } from './flume-event-codec.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import type { PropertyReader } from '../../conf/index.js';
+import type { PropertyReader } from '../conf/index.js';
 import { COMPRESSION_TYPES, type CompressionType } from './deflate-wire.js';
 import { parseIpFilterRules, type IpFilterRule } from './ip-filter.js';
 

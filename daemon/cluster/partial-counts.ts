@@ -1,6 +1,6 @@
-import type { UrlRange } from '../access-log.js';
-import { ClfTimeParser } from '../clf-time.js';
-import type { UrlParser } from '../log-format.js';
+import type { UrlRange } from '../logformat/access-log.js';
+import { ClfTimeParser } from '../logformat/clf-time.js';
+import type { UrlParser } from '../logformat/log-format.js';
 
 /** One batch interval's counts of a partial: its slot (batch index), parse errors and URLs. */
 export interface PartialSlot {

@@ -1,5 +1,5 @@
-import type { PropertyReader } from '../../conf/reader.js';
-import { readName, readServers } from '../../sink/jetstream/config.js';
+import type { PropertyReader } from '../conf/reader.js';
+import { readName, readServers } from './jetstream-config.js';
 
 /** `input = jetstream` of a `url-window-count` job (a query node): the counters' partials. */
 export interface CountsInputConfig {

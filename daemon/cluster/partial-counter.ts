@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { Bus, Leases } from '../../bus/bus.js';
-import { JetStreamBus } from '../../bus/jetstream/jetstream-bus.js';
-import type { Logger } from '../../log.js';
-import { build } from '../url-window-config.js';
-import type { PartialCounterConfig } from './config.js';
+import type { Bus, Leases } from './bus.js';
+import { JetStreamBus } from './jetstream-bus.js';
+import type { Logger } from '../log.js';
+import { compileUrlParser } from '../logformat/log-format.js';
+import type { PartialCounterConfig } from './partial-counter-config.js';
 import { PartialBuilder } from './partial-counts.js';
 import { PartitionCounter, type PartitionSettings } from './partition-counter.js';
-import { counterConnected, counterStarted, counterTickFailed, leaseLost, partitionReleased } from '../../telemetry/index.js';
+import { counterConnected, counterStarted, counterTickFailed, leaseLost, partitionReleased } from '../telemetry/index.js';
 
 /**
  * The stateless counter (`type = url-count-partial`): owns some of the partitions through
@@ -32,7 +32,7 @@ export class PartialCounter {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ job: config.name, counter: this.#id });
-    const { findUrl } = build(config);
+    const findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
     this.#settings = {
       input: config.input,
       inputSubject: config.inputSubject,

@@ -1,9 +1,9 @@
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import type { Logger } from '../../log.js';
-import { FencedError, type Bus, type BusMessage, type BusReader, type Leases, type PublishOptions, type StreamSpec } from '../bus.js';
+import type { Logger } from '../log.js';
+import { FencedError, type Bus, type BusMessage, type BusReader, type Leases, type PublishOptions, type StreamSpec } from './bus.js';
 import { JetStreamLeases } from './jetstream-leases.js';
-import { busReaderRetrying, streamCreated } from '../../telemetry/index.js';
+import { busReaderRetrying, streamCreated } from '../telemetry/index.js';
 
 /** How long a publish waits for the stream's acknowledgement before it is retried. */
 const PUBLISH_TIMEOUT_MS = 5_000;

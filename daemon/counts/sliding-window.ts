@@ -3,7 +3,6 @@ import { BatchCounts } from './batch-counts.js';
 import { CountsCursor, encodeInterned } from './counts-codec.js';
 import { UrlInterner } from './url-interner.js';
 
-export { BatchCounts };
 
 /** Counts of one batch interval by URL string: what checkpoints store and tests write. */
 export type SlotCounts = Map<string, number>;

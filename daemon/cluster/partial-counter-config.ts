@@ -1,8 +1,6 @@
-import type { PropertyReader, ReadContext } from '../../conf/index.js';
-import { readLogFormat } from '../url-window-config.js';
-import type { Logger } from '../../log.js';
-import { readName, readServers } from '../../sink/jetstream/config.js';
-import { PartialCounter } from './partial-counter.js';
+import type { PropertyReader, ReadContext } from '../conf/index.js';
+import { readLogFormat } from '../logformat/log-format-config.js';
+import { readName, readServers } from './jetstream-config.js';
 
 /** `type = url-count-partial`: a stateless counter between the events and the counts streams. */
 export interface PartialCounterConfig {
@@ -47,8 +45,4 @@ export function read(r: PropertyReader, p: string, { name }: ReadContext): Parti
     leaseBucket: readName(r, p + '.leaseBucket', 'LOGFLOW_LEASES'),
     leaseTimeoutMs,
   });
-}
-
-export function build(config: PartialCounterConfig, logger: Logger): PartialCounter {
-  return new PartialCounter(config, logger);
 }

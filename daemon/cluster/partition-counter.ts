@@ -1,8 +1,8 @@
-import type { Bus, BusReader } from '../../bus/bus.js';
-import { FencedError } from '../../bus/bus.js';
-import type { Logger } from '../../log.js';
+import type { Bus, BusReader } from './bus.js';
+import { FencedError } from './bus.js';
+import type { Logger } from '../log.js';
 import { coveredBy, encodePartial, partialId, PartialBuilder, type PartialCounts } from './partial-counts.js';
-import { partialPublishFailed, partitionFenced, partitionTaken } from '../../telemetry/index.js';
+import { partialPublishFailed, partitionFenced, partitionTaken } from '../telemetry/index.js';
 
 /**
  * A partial is cut (at a message boundary) past this many distinct (batch, URL) pairs, about

@@ -1,4 +1,4 @@
-import { LogflowError } from '../../errors.js';
+import { LogflowError } from '../errors.js';
 
 /**
  * Netty framing as Avro's Java `NettyTransportCodec` (and avsc's stateful channels) speak

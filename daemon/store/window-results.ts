@@ -1,4 +1,4 @@
-import type { UrlCount } from './top-k.js';
+import type { UrlCount } from '../counts/top-k.js';
 
 /** One slide's answer: the window [startMs, endMs) and its most counted URLs. */
 export interface WindowResult {

@@ -1,4 +1,4 @@
-import { LogflowError } from '../../errors.js';
+import { LogflowError } from '../errors.js';
 
 /**
  * Avro binary primitives over a plain Buffer and a cursor, so the hot decoders allocate
