@@ -1,6 +1,6 @@
-import type { BatchCounts } from './batch-counts.js';
+import type { BatchCounts } from '../counts/batch-counts.js';
 import type { ResultsOutbox } from './results-outbox.js';
-import type { SlidingWindow } from './sliding-window.js';
+import type { SlidingWindow } from '../counts/sliding-window.js';
 
 /** The counts of one batch interval of the lines' own time, since the last flush. */
 export interface HistoryBatch {
