@@ -3,11 +3,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
-import { dropShaped, ownTimeCounts, sixLogs, type ShapedLog } from './helpers/real-log-shapes.js';
+import { dropShaped, lineAt, ownTime, ownTimeCounts, sixLogs, type ShapedLog } from './helpers/real-log-shapes.js';
 
 interface Top {
   total: number;
   urls: { url: string; count: number }[];
+}
+interface LiveTop extends Top {
+  window: { start: string; end: string } | null;
 }
 interface FileEntry {
   name: string;
@@ -127,4 +130,77 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
   }
+
+  test('an idle flush fires early and does not close: lines within the watermark that come after it are added to the window and the history already shown', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'spool'));
+    // A one-hour window, a two-hour watermark: without the idle flush nothing of the log
+    // would show; with it, everything does, and stays open to lines within the watermark.
+    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 1\na1.jobs.j1.windowDuration = 3600\n');
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const { split } = sixLogs(0.4);
+    const first = split[0];
+    // The second part: its first 3 lines older than the first part's newest by 10 to 30
+    // minutes (within the watermark and the window), then a quarter of an hour of lines.
+    const end = Math.max(...first.lines.map(ownTime).filter((t) => !Number.isNaN(t))) + 15 * 60_000;
+    const second = { ...split[1], lines: split[1].lines.filter((l) => !(ownTime(l) >= end)) };
+    const live = async () => (await daemon.get<LiveTop>('/api/top?n=1000')).body;
+    /** The live window against the lines' own times, the simple way. */
+    const assertWindow = (top: LiveTop, lines: string[], label: string) => {
+      const want = ownTimeCounts(lines, Date.parse(top.window!.start), Date.parse(top.window!.end));
+      assert.equal(top.total, want.total, `${label}: the window's total`);
+      assert.deepEqual(new Map(top.urls.map((u) => [u.url, u.count])), want.counts, `${label}: the window, URL by URL`);
+    };
+    dropShaped(dir, first);
+    const newest = Math.max(...first.lines.map(ownTime).filter((t) => !Number.isNaN(t)));
+    const shown = await waitFor('the first part shown by the idle flush', async () => {
+      const top = await live();
+      return top.window && Date.parse(top.window.end) > newest ? top : undefined;
+    });
+    assertWindow(shown, first.lines, 'fired early');
+    // The second part starts with 3 lines older than the first part's newest (by 10 to 30
+    // minutes: within the watermark and the window).
+    dropShaped(dir, second);
+    await completed(daemon, [first.name, second.name]);
+    const all = [...first.lines, ...second.lines];
+    const after = await waitFor('the second part shown', async () => {
+      const top = await live();
+      return top.window && Date.parse(top.window.end) > Math.max(...second.lines.map(ownTime).filter((t) => !Number.isNaN(t))) ? top : undefined;
+    });
+    assertWindow(after, all, 'updated');
+    assert.ok(after.urls.some((u) => u.url === '/seed/late-3.html'), 'the earliest of the 3 lines is in the window');
+    const stats = (await daemon.get<{ historyOnlyEvents: number }>('/api/stats')).body;
+    assert.equal(stats.historyOnlyEvents, 0, 'no line was older than the window or the watermark');
+    for (const k of [1, 2, 3]) {
+      const url = `/seed/late-${k}.html`;
+      const { body } = await daemon.get<Top>(`/api/top?n=1000&from=${iso(first.from)}&to=${iso(first.to)}`);
+      assert.equal(body.urls.find((u) => u.url === url)?.count, 1, `${url} in the history`);
+    }
+    await assertOwnRanges(daemon, [first], all);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
+
+  test('event time starts at the first line minus the watermark: lines older than the first one by less than it are on time', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'spool'));
+    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 1\n');
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    // A log's head as the 2017 log's: its first line, then lines stamped up to 50 s before
+    // it (a server writes a line when the request ends, stamped with when it began).
+    const t0 = Date.UTC(2017, 2, 5, 6);
+    const head = [t0, t0 - 30_000, t0 - 10_000, t0 - 50_000, ...Array.from({ length: 30 }, (_, i) => t0 + i * 1000)].map((t, i) => lineAt(t, `/head/${i % 7}`));
+    const log = { name: 'head-2017.log', lines: head, from: t0 - 3600_000, to: t0 + 3600_000 };
+    dropShaped(dir, log);
+    const f = await completed(daemon, [log.name]);
+    assert.equal(f.get(log.name)!.note, null, 'no line outside the live window');
+    assert.equal((await daemon.get<{ historyOnlyEvents: number }>('/api/stats')).body.historyOnlyEvents, 0);
+    const top = await waitFor('the head in the window', async () => {
+      const t = (await daemon.get<LiveTop>('/api/top?n=1000')).body;
+      return t.total === ownTimeCounts(head).total ? t : undefined;
+    });
+    assert.deepEqual(new Map(top.urls.map((u) => [u.url, u.count])), ownTimeCounts(head).counts);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
 });

@@ -76,6 +76,11 @@ function shaped(s: Shape): string[] {
   return out;
 }
 
+/** One combined-format line at `ms` (UTC) for `url`. */
+export function lineAt(ms: number, url: string): string {
+  return `10.2.3.4 - - [${clf(ms, 0)}] "GET ${url} HTTP/1.1" 200 512 "-" "Mozilla/5.0"`;
+}
+
 const day = 86_400_000;
 const utc = (y: number, m: number, d: number, h = 0) => Date.UTC(y, m - 1, d, h);
 
