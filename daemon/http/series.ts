@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { badParameter } from './errors.js';
-import { historyQuery, rangeProps } from './params.js';
+import { historyQuery, noQuery, rangeProps } from './params.js';
+import { noJob } from './errors.js';
 
 const MAX_POINTS = 10_000;
 /** Points aimed at when no step is given: enough for a chart, few enough to read fast. */
@@ -49,8 +50,18 @@ function checkStep(reply: FastifyReply, stepMs: number, batchMs: number, range: 
 
 const points = (list: { start: number; count: number }[]) => list.map((p) => ({ start: new Date(p.start).toISOString(), count: p.count }));
 
-/** Counts over time: of all URLs (`/api/series`, the events/s chart) and of one (`/api/urls/:url/series`). */
+/**
+ * Counts over time: of all URLs (`/api/series`, the events/s chart) and of one
+ * (`/api/urls/:url/series`); and the time the history spans (`/api/history`, the
+ * dashboard's "all" range).
+ */
 export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
+  app.get('/api/history', { schema: { summary: 'The time the history spans, by the lines\' own time: {from, to} (null when empty)', querystring: noQuery } }, async (_req, reply) => {
+    if (!deps.results || !deps.job) return noJob(reply);
+    const extent = deps.results.history().extent();
+    return { from: extent ? new Date(extent.fromMs).toISOString() : null, to: extent ? new Date(extent.toMs).toISOString() : null };
+  });
+
   app.get<{ Querystring: { from?: string; to?: string; step?: number } }>(
     '/api/series',
     { schema: { summary: 'Counted events of all URLs per `step` seconds over a range of the history', querystring: totalsQuery } },

@@ -139,7 +139,8 @@ export class EventCounter {
         const id = urls.id(data, range.start, range.end);
         slot.counts.add(id);
         if (history) {
-          // The history is by the line's own time; a line without one, at when it was read.
+          // The history is by the line's own time; a line without one, at when it was read
+          // (a line that does not parse, with the line before it).
           const ms = range.timeStart! >= 0 ? clock.parse(data, range.timeStart!, range.timeEnd!) : NaN;
           history.count(Number.isNaN(ms) ? open.slotOf(Number.isNaN(ts) ? Date.now() : ts) : open.slotOf(ms), id);
         }

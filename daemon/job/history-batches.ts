@@ -61,9 +61,12 @@ export class HistoryBatches {
     this.#events++;
   }
 
-  /** One line that is not an access-log line, kept at slot `k`. */
+  /**
+   * One line that is not an access-log line (it has no time to read): kept with the line
+   * before it, or at slot `k` (when it was read) when none came before it since the last flush.
+   */
   countParseError(k: number): void {
-    const b = this.batch(k);
+    const b = this.#last ?? this.batch(k);
     b.events++;
     b.parseErrors++;
     this.#events++;

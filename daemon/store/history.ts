@@ -40,6 +40,7 @@ export class HistoryReader {
   readonly #levelTotalRows: Database.Statement;
   readonly #batchTotals: Database.Statement;
   readonly #firstBatch: Database.Statement;
+  readonly #extent: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
     this.#batchMs = batchIntervalMs;
@@ -59,6 +60,14 @@ export class HistoryReader {
     this.#levelTotalRows = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM totals WHERE level = ? AND start_ms >= ? AND start_ms < ?');
     this.#batchTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM batches WHERE start_ms >= ? AND start_ms < ? ORDER BY start_ms');
     this.#firstBatch = db.prepare('SELECT MIN(start_ms) FROM batches').pluck();
+    // Seconds with counted lines (not only lines that did not parse).
+    this.#extent = db.prepare('SELECT MIN(start_ms) AS first, MAX(start_ms) AS last FROM batches WHERE events > parse_errors');
+  }
+
+  /** The own time the history spans: [first batch, end of the last one), or undefined when it is empty. */
+  extent(): { fromMs: number; toMs: number } | undefined {
+    const { first, last } = this.#extent.get() as { first: number | null; last: number | null };
+    return first === null || last === null ? undefined : { fromMs: first, toMs: last + this.#batchMs };
   }
 
   /** [from, to) in pieces of the coarsest rolled-up levels up to `topLevel`. */
