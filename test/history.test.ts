@@ -58,14 +58,21 @@ describe('history', () => {
       { level: 1, from: 2 * H, to: 2 * H + 5 * M },
       { level: 0, from: 2 * H + 5 * M, to: 2 * H + 5 * M + 7000 },
     ]);
-    // Ten years: days, with the hours at the edges.
+    // Ten years: spans of 360 and 30 days, days and hours at the edges; the pieces follow
+    // each other, each whole buckets of its level.
     const from = Date.UTC(2010, 0, 1, 22);
     const to = Date.UTC(2020, 0, 1, 3);
-    assert.deepEqual(decompose(from, to, 1000), [
-      { level: 2, from, to: Date.UTC(2010, 0, 2) },
-      { level: 3, from: Date.UTC(2010, 0, 2), to: Date.UTC(2020, 0, 1) },
-      { level: 2, from: Date.UTC(2020, 0, 1), to },
-    ]);
+    const pieces = decompose(from, to, 1000);
+    assert.equal(pieces[0]!.from, from);
+    assert.equal(pieces.at(-1)!.to, to);
+    const size = [1000, M, H, D, 30 * D, 360 * D];
+    pieces.forEach((p, i) => {
+      if (i > 0) assert.equal(p.from, pieces[i - 1]!.to);
+      assert.equal(p.from % size[p.level]!, 0, JSON.stringify(p));
+      assert.equal(p.to % size[p.level]!, 0, JSON.stringify(p));
+    });
+    assert.deepEqual(pieces.map((p) => p.level), [2, 3, 4, 5, 4, 3, 2], JSON.stringify(pieces));
+    assert.equal(pieces.filter((p) => p.level === 5).reduce((n, p) => n + (p.to - p.from) / (360 * D), 0), 9);
     // A dirty minute (10:07) makes its minute, hour and day unusable; a dirty hour its day.
     const t0 = Date.UTC(2026, 0, 1);
     const unusable = unusableOf([{ level: 1, start: t0 + 10 * H + 7 * M }, { level: 2, start: t0 + D + 4 * H }]);
@@ -124,7 +131,7 @@ describe('history', () => {
     };
     check('from the batches');
     while (store.rollUp(1000, true));
-    assert.deepEqual(rollupRows(file), [{ level: 1, n: 180 }, { level: 2, n: 4 }, { level: 3, n: 2 }], '22:58 to 01:58: 4 hours of 2 days');
+    assert.deepEqual(rollupRows(file), [{ level: 1, n: 180 }, { level: 2, n: 4 }, { level: 3, n: 2 }, { level: 4, n: 1 }, { level: 5, n: 1 }], '22:58 to 01:58: 4 hours of 2 days');
     check('from the rollups');
     // Late lines: into seconds already rolled up (saved again, same epoch and a later one),
     // and a day long before everything.
@@ -232,7 +239,7 @@ describe('history', () => {
     assert.equal(reader.history().top(t0, t0 + 2 * H, 10).total, 180, 'read from below the unrolled buckets');
     while (store.rollUp(1000, true));
     assert.equal(reader.history().top(t0, t0 + 2 * H, 10).total, 180);
-    assert.deepEqual(rollupRows(file), [{ level: 1, n: 90 }, { level: 2, n: 2 }, { level: 3, n: 1 }]);
+    assert.deepEqual(rollupRows(file), [{ level: 1, n: 90 }, { level: 2, n: 2 }, { level: 3, n: 1 }, { level: 4, n: 1 }, { level: 5, n: 1 }]);
     reader.close();
     store.close();
   });

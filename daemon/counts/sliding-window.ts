@@ -233,7 +233,9 @@ export class SlidingWindow {
         i = m;
       }
     };
-    const limit = urls.idLimit;
+    // Ids past the counts array were interned after the last batch entered (a line counted in
+    // the history only): none is in the window.
+    const limit = Math.min(urls.idLimit, counts.length);
     let floor = 0; // the worst kept count once the heap is full: most ids fail this test
     for (let id = 0; id < limit; id++) {
       const c = counts[id]!;

@@ -81,6 +81,13 @@ export class OpenBatches {
     if (k < this.nextToClose) this.#reopened.add(k);
   }
 
+  /** The open slots in [from, to), in order. */
+  slotsIn(from: number, to: number): number[] {
+    const out: number[] = [];
+    for (const k of this.#bySlot.keys()) if (k >= from && k < to) out.push(k);
+    return out.sort((a, b) => a - b);
+  }
+
   entries(): [number, OpenBatch][] {
     return [...this.#bySlot];
   }

@@ -170,7 +170,7 @@ export class WindowSlider {
   /** Closes a batch that passes by the window: its counters and its history row. */
   #pass(k: number): void {
     const batch = this.#open.take(k);
-    this.#open.nextToClose++;
+    this.#open.nextToClose = k + 1;
     if (!batch) return;
     const counters = this.#counters;
     counters.eventsCounted += batch.events - batch.parseErrors;
@@ -197,9 +197,23 @@ export class WindowSlider {
     const open = this.#open;
     const counters = this.#counters;
     let persisted = false;
+    // Slot by slot only where there is something to do: the open batches, and the last
+    // slide's slots (persisted). Logs a year apart, read in order, left 31 million empty
+    // slots between them, walked one by one: 40 s for 20,000 lines (bench, replay).
+    const slots = open.slotsIn(open.nextToClose, limit);
+    let next = 0;
     const passBelow = this.#passBelow(limit);
-    while (open.nextToClose < passBelow) this.#pass(open.nextToClose);
+    for (; next < slots.length && slots[next]! < passBelow; next++) this.#pass(slots[next]!);
+    if (open.nextToClose < passBelow) open.nextToClose = passBelow;
+    // (With no history in event time every slide along the log writes its row: no skipping.)
+    const everySlot = this.#time.eventTime && !this.#config.history;
     while (open.nextToClose < limit) {
+      if (!everySlot) {
+        // The window's advance takes the empty slots skipped here out of it.
+        const to = Math.min(slots[next] ?? Infinity, limit - this.#slideSlots);
+        if (to > open.nextToClose) open.nextToClose = to;
+      }
+      if (slots[next] === open.nextToClose) next++;
       const started = performance.now();
       const k = open.nextToClose;
       const batch = open.take(k);

@@ -3,17 +3,22 @@ import type Database from 'better-sqlite3';
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
-/** The size of each level's buckets: 0 the batches, 1 minutes, 2 hours, 3 days (UTC). */
-export const LEVEL_MS = [0, MINUTE, HOUR, DAY] as const;
-export const TOP_LEVEL = 3;
+/**
+ * The size of each level's buckets: 0 the batches, 1 minutes, 2 hours, 3 days (UTC), 4 and
+ * 5 spans of 30 and 360 days from the epoch (not calendar months and years: they only make
+ * long ranges cheap to sum, 12 to a span of 360, and nest in each other as the others do).
+ */
+export const LEVEL_MS = [0, MINUTE, HOUR, DAY, 30 * DAY, 360 * DAY] as const;
+export const TOP_LEVEL = 5;
 
 /**
  * The history, by the lines' own time, in four levels:
  * - `batches`: a batch interval's URL counts as one blob (the checkpoint's encoding), one
  *   row per batch and per epoch that added to it: rows add up, so lines that come late
  *   (another file of the same hour, a log older than everything) join their own second;
- * - `counts`/`totals` levels 1, 2, 3: per-minute, per-hour and per-day rows per URL, rolled
- *   up behind the batches (`dirty` marks the buckets whose rows are stale or missing).
+ * - `counts`/`totals` levels 1 to 5: per-minute, -hour, -day, -30-day and -360-day rows per
+ *   URL, rolled up behind the batches (`dirty` marks the buckets whose rows are stale or
+ *   missing). Ten years of history is about 10 rows per URL.
  *
  * Exactly once: every batch row carries the epoch that wrote it, the checkpoint records the
  * last epoch it covers (`progress.covered_epoch` keeps it here too), and a restart deletes
@@ -118,6 +123,8 @@ export function migrateHistoryTo2(db: Database.Database, nowMs: number): void {
       SELECT DISTINCT 3, ${floorSql('start_ms', DAY)} FROM batches;
     INSERT OR IGNORE INTO dirty (level, start_ms)
       SELECT DISTINCT 3, ${floorSql('start_ms', DAY)} FROM totals WHERE level IN (1, 2);
+    INSERT OR IGNORE INTO dirty (level, start_ms) SELECT DISTINCT 4, ${floorSql('start_ms', 30 * DAY)} FROM dirty WHERE level = 3;
+    INSERT OR IGNORE INTO dirty (level, start_ms) SELECT DISTINCT 5, ${floorSql('start_ms', 360 * DAY)} FROM dirty WHERE level = 3;
   `);
   // The last minute and hour an older version rolled up may have been rolled up early.
   if (lastMinute !== null) db.prepare('INSERT OR IGNORE INTO dirty (level, start_ms) VALUES (1, ?)').run(lastMinute);

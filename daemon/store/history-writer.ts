@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { BatchCounts, UrlInterner } from '../counts/index.js';
 import type { BatchResult } from './window-results.js';
 import { CountsCursor, decodeCounts, encodeCounts } from '../counts/counts-codec.js';
-import { DAY, floorSql, floorTo, HOUR, MINUTE } from './history-schema.js';
+import { floorSql, floorTo, HOUR, LEVEL_MS, MINUTE, TOP_LEVEL } from './history-schema.js';
 
 /** A minute saved to within this long is left for later while lines come (it is still filling). */
 const SETTLE_MS = 2000;
@@ -17,7 +17,7 @@ const PRUNE_EVERY_MS = 60_000;
  * Rows add up, in any order: a batch saved again (more lines of that second: another file,
  * a late line, an early firing updated) is merged into its epoch's row, or is a row of its
  * own epoch. Every save marks its minute dirty; rolling a minute up marks its hour, an hour
- * its day. A range query reads the rollups only of buckets with no dirty mark inside, and
+ * its day, and so on up. A range query reads the rollups only of buckets with no dirty mark inside, and
  * below them otherwise, so a rollup not yet written costs a slower query, never a wrong
  * answer, wherever in time the late lines went.
  *
@@ -104,7 +104,7 @@ export class HistoryWriter {
   }
 
   /**
-   * Rolls up dirty minutes, then hours and days whose parts are clean, for about
+   * Rolls up dirty minutes, then hours, days and the longer spans whose parts are clean, for about
    * `budgetMs`; while lines come (`idle` false) a minute saved to in the last 2 s waits.
    * True if some remain for the next call.
    */
@@ -133,22 +133,19 @@ export class HistoryWriter {
       }
       this.#rollUpMinute(minute);
     }
-    for (const [level, size, parts] of [[2, HOUR, [1]], [3, DAY, [1, 2]]] as const) {
+    // Each coarser level from the one below it, once every finer bucket inside is clean.
+    for (let level = 2; level <= TOP_LEVEL; level++) {
+      const size = LEVEL_MS[level]!;
       for (const start of s.dirtyOf.all(level) as number[]) {
         if (over()) return true;
-        if (parts.some((p) => s.anyDirtyIn.get(p, start, start + size) !== undefined)) continue;
-        if (level === 2) {
-          s.clear.run(2, start);
-          s.clearTotals.run(2, start);
-          s.hourFromMinutes.run(start, start, start + HOUR);
-          s.hourTotals.run(start, start, start + HOUR);
-          s.markDirty.run(3, floorTo(start, DAY));
-        } else {
-          s.clear.run(3, start);
-          s.clearTotals.run(3, start);
-          s.dayFromHours.run(start, start, start + DAY);
-          s.dayTotals.run(start, start, start + DAY);
-        }
+        let clean = true;
+        for (let finer = 1; finer < level && clean; finer++) clean = s.anyDirtyIn.get(finer, start, start + size) === undefined;
+        if (!clean) continue;
+        s.clear.run(level, start);
+        s.clearTotals.run(level, start);
+        s.fromBelow.run(level, start, level - 1, start, start + size);
+        s.totalsFromBelow.run(level, start, level - 1, start, start + size);
+        if (level < TOP_LEVEL) s.markDirty.run(level + 1, floorTo(start, LEVEL_MS[level + 1]!));
         s.clean.run(level, start);
       }
     }
@@ -258,21 +255,13 @@ function statements(db: Database.Database) {
     clearTotals: db.prepare('DELETE FROM totals WHERE level = ? AND start_ms = ?'),
     putCount: db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)'),
     putTotals: db.prepare('INSERT INTO totals (level, start_ms, events, parse_errors) VALUES (?, ?, ?, ?)'),
-    hourFromMinutes: db.prepare(
+    fromBelow: db.prepare(
       `INSERT INTO counts (level, start_ms, url_id, count)
-       SELECT 2, ?, url_id, SUM(count) FROM counts WHERE level = 1 AND start_ms >= ? AND start_ms < ? GROUP BY url_id`,
+       SELECT ?, ?, url_id, SUM(count) FROM counts WHERE level = ? AND start_ms >= ? AND start_ms < ? GROUP BY url_id`,
     ),
-    hourTotals: db.prepare(
+    totalsFromBelow: db.prepare(
       `INSERT INTO totals (level, start_ms, events, parse_errors)
-       SELECT 2, ?, SUM(events), SUM(parse_errors) FROM totals WHERE level = 1 AND start_ms >= ? AND start_ms < ? HAVING COUNT(*) > 0`,
-    ),
-    dayFromHours: db.prepare(
-      `INSERT INTO counts (level, start_ms, url_id, count)
-       SELECT 3, ?, url_id, SUM(count) FROM counts WHERE level = 2 AND start_ms >= ? AND start_ms < ? GROUP BY url_id`,
-    ),
-    dayTotals: db.prepare(
-      `INSERT INTO totals (level, start_ms, events, parse_errors)
-       SELECT 3, ?, SUM(events), SUM(parse_errors) FROM totals WHERE level = 2 AND start_ms >= ? AND start_ms < ? HAVING COUNT(*) > 0`,
+       SELECT ?, ?, SUM(events), SUM(parse_errors) FROM totals WHERE level = ? AND start_ms >= ? AND start_ms < ? HAVING COUNT(*) > 0`,
     ),
   };
 }

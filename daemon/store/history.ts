@@ -26,7 +26,7 @@ export interface RangePiece {
  */
 export type Unusable = readonly (readonly number[])[];
 
-const NONE: Unusable = [[], [], [], []];
+const NONE: Unusable = Array.from({ length: TOP_LEVEL + 1 }, () => []);
 
 /** Answers range queries from the history, choosing the coarsest rows that fit and are rolled up. */
 export class HistoryReader {
