@@ -475,10 +475,12 @@ async function outOfOrderReplay(work: string): Promise<void> {
   const years = 6;
   const perFile = smoke ? 1000 : Math.round(SIZES.lines / years);
   console.error(`replay of ${years} years of logs, ${fmt(perFile)} lines each, newest first and oldest first`);
-  for (const [mode, overrides] of [
+  const modes: [string, Record<string, string>][] = [
     ['processing time', {}],
     ['event time, watermark 60', { 'a1.jobs.j1.time': 'event', 'a1.jobs.j1.watermark': '60' }],
-  ] as [string, Record<string, string>][]) {
+  ];
+  // (The smoke run, part of npm test, starts two daemons here, not four.)
+  for (const [mode, overrides] of smoke ? modes.slice(1) : modes) {
     const rates: Record<string, number> = {};
     for (const order of ['in order', 'newest first'] as const) {
       const dir = path.join(work, `years-${mode.split(' ')[0]}-${order.split(' ')[0]}`);
@@ -565,9 +567,9 @@ async function decadeQuery(work: string): Promise<void> {
   if (top.body.total !== lines || series.body.points!.reduce((a, p) => a + p.count, 0) !== lines) {
     throw new Error(`ten years: totals ${top.body.total} and the series' sum differ from the ${lines} lines written`);
   }
-  const years = (days / 365.25).toFixed(0);
-  row(`GET /api/top?from&to over ${years} years of history (${fmt(lines)} lines, built in ${buildS.toFixed(0)} s): median, max of 10`, '<= 1 s', `${top.median.toFixed(0)} ms, ${top.max.toFixed(0)} ms`, top.max <= 1000);
-  row(`  GET /api/series over the same ${years} years (~300 points, from the day rollups): median, max of 10`, '<= 1 s', `${series.median.toFixed(0)} ms, ${series.max.toFixed(0)} ms`, series.max <= 1000);
+  const years = days >= 365 ? `${(days / 365.25).toFixed(0)} years` : `${days} days`;
+  row(`GET /api/top?from&to over ${years} of history (${fmt(lines)} lines, built in ${buildS.toFixed(0)} s): median, max of 10`, '<= 1 s', `${top.median.toFixed(0)} ms, ${top.max.toFixed(0)} ms`, top.max <= 1000);
+  row(`  GET /api/series over the same ${years} (~300 points, from the day rollups): median, max of 10`, '<= 1 s', `${series.median.toFixed(0)} ms, ${series.max.toFixed(0)} ms`, series.max <= 1000);
 }
 
 async function main(): Promise<void> {
