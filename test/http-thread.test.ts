@@ -12,7 +12,7 @@ const stats: ApiStats = {
 describe('the HTTP server in its own thread', () => {
   test('answers with the main thread\'s figures; a figure that throws is a 500, the next request is served', async () => {
     let failFiles = true;
-    const host = new HttpHost({ bind: '127.0.0.1', port: 0, authToken: undefined, allowedHosts: ['127.0.0.1'], pipelineNice: 0 }, undefined, undefined, {
+    const host = new HttpHost({ bind: '127.0.0.1', port: 0, authToken: undefined, allowedHosts: ['127.0.0.1'], pipelineNice: 0 }, undefined, {
       stats: () => stats,
       files: (): FileView[] => {
         if (failFiles) throw new Error('registry unavailable');

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
+import { ofType } from '../daemon/components.js';
 import { configErrorOf } from './helpers/config-error.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { dropShaped, lineAt, ownTime, ownTimeCounts, sixLogs, type ShapedLog } from './helpers/real-log-shapes.js';
@@ -210,7 +211,7 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
     const base = 'a1.sources = r1\na1.channels = c1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\n' +
       'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\n';
     const parse = (t: string) => parseAgentConfig(t, 'test.conf', 'a1', '/base');
-    const job = (t: string) => parse(t).jobs[0]!;
+    const job = (t: string) => ofType(parse(t).jobs, 'url-window-count')[0]!;
     assert.equal(job(base).retentionMs, 7 * 86_400_000);
     assert.equal(job(`${base}a1.jobs.j1.retention = 0\n`).retentionMs, 0);
     assert.equal(job(`${base}a1.jobs.j1.retention = 60\n`).retentionMs, 60_000);

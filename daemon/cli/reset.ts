@@ -2,9 +2,10 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAgentConfig, type AgentConfig } from '../agent-config.js';
+import { ofType } from '../components.js';
 import { DirLock } from '../durable/index.js';
-import { LogflowError } from '../errors.js';
-import { bytes, CliError, EXIT } from './common.js';
+import { CliError, LogflowError } from '../errors.js';
+import { bytes, EXIT } from './common.js';
 
 export const RESET_HELP = `usage: logflow reset --yes [--conf-file FILE] [--name AGENT]
 
@@ -54,16 +55,15 @@ function existing(dir: string, names: (name: string) => boolean): string[] {
 /** What the agent keeps, where its configuration puts it. */
 function stateOf(config: AgentConfig): Piece[] {
   const pieces: Piece[] = [];
-  for (const job of config.jobs) {
+  for (const job of ofType(config.jobs, 'url-window-count')) {
     pieces.push({ what: `job ${job.name}'s checkpoint`, where: job.checkpointDir, paths: existing(job.checkpointDir, (n) => CHECKPOINT_ENTRIES.includes(n)) });
     const db = path.basename(job.database);
     pieces.push({ what: `job ${job.name}'s results and history`, where: job.database, paths: existing(path.dirname(job.database), (n) => [db, `${db}-wal`, `${db}-shm`, `${db}-journal`].includes(n)) });
   }
-  for (const source of config.sources) {
+  for (const source of ofType(config.sources, 'spooldir')) {
     pieces.push({ what: `source ${source.name}'s file records and fingerprints`, where: path.join(source.trackerDir, 'files.db'), paths: existing(source.trackerDir, (n) => /^files\.db(-wal|-shm|-journal)?$/.test(n)) });
   }
-  for (const channel of config.channels) {
-    if (channel.type !== 'file') continue;
+  for (const channel of ofType(config.channels, 'file')) {
     pieces.push({
       what: `file channel ${channel.name}'s events and checkpoint`,
       where: `${channel.dataDir}, ${channel.checkpointDir}`,
@@ -76,15 +76,15 @@ function stateOf(config: AgentConfig): Piece[] {
 /** The directories a running daemon locks (job checkpoint, file channels): locked here while removing. */
 function lockAll(config: AgentConfig): DirLock[] {
   const dirs: [string, string][] = [
-    ...config.jobs.map((j) => [j.checkpointDir, 'checkpoint directory'] as [string, string]),
-    ...config.channels.flatMap((c) => (c.type === 'file' ? [[c.checkpointDir, `file channel ${c.name}: checkpointDir`], [c.dataDir, `file channel ${c.name}: dataDir`]] as [string, string][] : [])),
+    ...ofType(config.jobs, 'url-window-count').map((j) => [j.checkpointDir, 'checkpoint directory'] as [string, string]),
+    ...ofType(config.channels, 'file').flatMap((c) => [[c.checkpointDir, `file channel ${c.name}: checkpointDir`], [c.dataDir, `file channel ${c.name}: dataDir`]] as [string, string][]),
   ];
   const locks: DirLock[] = [];
   try {
     for (const [dir, what] of dirs) if (existsSync(dir)) locks.push(DirLock.acquire(dir, what));
   } catch (err) {
     for (const l of locks) l.release();
-    if (err instanceof LogflowError && err.code === 'LF_LOCKED') throw new CliError(EXIT.failed, `refused: the daemon is running: ${err.message}. Stop it first (SIGTERM, or docker compose stop), then reset.`);
+    if (err instanceof LogflowError && err.code === 'LF_LOCKED') throw new CliError('LF_CLI_FAILED', `refused: the daemon is running: ${err.message}. Stop it first (SIGTERM, or docker compose stop), then reset.`);
     throw err;
   }
   return locks;
@@ -116,7 +116,7 @@ function sizeOf(p: string): number {
 
 /** Finished files left in the spools: what the user may want to count again. */
 function finishedLogs(config: AgentConfig): string[] {
-  return config.sources.flatMap((s) => {
+  return ofType(config.sources, 'spooldir').flatMap((s) => {
     const suffixes = [s.fileSuffix, s.failedSuffix, '.DUPLICATE'];
     return existing(s.spoolDir, (n) => !n.startsWith('.') && suffixes.some((x) => n.endsWith(x))).map((p) => path.basename(p));
   });
@@ -138,20 +138,20 @@ export async function reset(argv: string[], out: NodeJS.WritableStream): Promise
     out.write(RESET_HELP);
     return EXIT.ok;
   }
-  if (positionals.length > 0) throw new CliError(EXIT.usage, `reset takes no FILE (${positionals.join(' ')})\n\n${RESET_HELP}`);
+  if (positionals.length > 0) throw new CliError('LF_CLI_USAGE', `reset takes no FILE (${positionals.join(' ')})\n\n${RESET_HELP}`);
   const file = values['conf-file'] ?? 'conf/agent.conf';
   const agent = values.name ?? 'a1';
   let config: AgentConfig;
   try {
     config = loadAgentConfig(file, agent);
   } catch (err) {
-    throw new CliError(EXIT.usage, `${(err as Error).message}\n(reset reads the agent's configuration to find its state: --conf-file FILE --name AGENT)`);
+    throw new CliError('LF_CLI_USAGE', `${(err as Error).message}\n(reset reads the agent's configuration to find its state: --conf-file FILE --name AGENT)`);
   }
   const locks = lockAll(config);
   try {
     if (locks.length === 0) {
       const url = await answering(config);
-      if (url) throw new CliError(EXIT.failed, `refused: a logflow daemon answers at ${url}. Stop it first (SIGTERM), then reset.`);
+      if (url) throw new CliError('LF_CLI_FAILED', `refused: a logflow daemon answers at ${url}. Stop it first (SIGTERM), then reset.`);
     }
     const pieces = stateOf(config);
     const finished = finishedLogs(config);

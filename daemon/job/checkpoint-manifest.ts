@@ -13,8 +13,8 @@ export interface CheckpointIdentity {
 }
 
 /**
- * The checkpoint formats this code reads; it writes the last. 1: a file per closed slot and
- * per open batch (up to 2f37a76). 2: segments, each written once by one checkpoint.
+ * The checkpoint formats this code reads; it writes the last. 1 (the first): a file per
+ * closed slot and per open batch. 2: segments, each written once by one checkpoint.
  */
 export const CHECKPOINT_FORMATS = [1, 2] as const;
 export const CHECKPOINT_FORMAT = 2;

@@ -6,7 +6,7 @@ import { ClfTimeParser } from '../logformat/clf-time.js';
 import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
 import type { UrlParser } from '../logformat/log-format.js';
-import { build } from './url-window-config.js';
+import { urlParserOf } from './url-window-config.js';
 import type { HistoryBatches } from './history-batches.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { PartialCounts } from '../cluster/partial-counts.js';
@@ -62,7 +62,7 @@ export class EventCounter {
     },
     log: Logger,
   ) {
-    this.#findUrl = build(config).findUrl;
+    this.#findUrl = urlParserOf(config);
     this.#window = parts.window;
     this.#open = parts.open;
     this.#time = parts.time;

@@ -2,8 +2,8 @@ import type Database from 'better-sqlite3';
 import { LogflowError } from '../errors.js';
 
 /**
- * The results database's schema version (`PRAGMA user_version`). 0: up to 2f37a76 (no
- * version; its history could miss minute and hour rollups after a restart). 1: the same
+ * The results database's schema version (`PRAGMA user_version`). 0: the first (no version
+ * set; its history could miss minute and hour rollups after a restart). 1: the same
  * tables, rollups repaired at start. 2: the history by the lines' own time: batch rows that
  * add up, each tagged with the epoch (checkpoint) that wrote it, dirty marks, day rollups,
  * retention from when rows were counted. A later version adds its migration step here
