@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { ofType } from '../daemon/components.js';
 import { configErrorOf } from './helpers/config-error.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { logflow } from './helpers/run-cli.js';
 import { dropShaped, lineAt, ownTime, ownTimeCounts, sixLogs, type ShapedLog } from './helpers/real-log-shapes.js';
 
 interface Top {
@@ -68,7 +69,7 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
       // part of the first file and before all of it was read (the diagnostic says where).
       const extra = time === 'event' ? 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 1\n' : '';
       await writeConfig(dir, extra, { 'a1.sinks.k1.batch-size': '100', 'a1.sources.r1.batchSize': '100', 'a1.jobs.j1.batchInterval': '0.25' });
-      const { logs, split } = sixLogs();
+      const { logs, split } = sixLogs(0.6);
       const all = [...logs, ...split].flatMap((l) => l.lines);
 
       let daemon = await startDaemon(dir);
@@ -98,9 +99,14 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
       // The seed's log in two parts, with a pause between (the event-time idle flush runs in it).
       dropShaped(dir, split[0]);
       await completed(daemon, [logs[0]!.name, logs[1]!.name, split[0].name]);
-      await new Promise((r) => setTimeout(r, 2500));
+      await new Promise((r) => setTimeout(r, 1500));
       dropShaped(dir, split[1]);
-      for (const log of logs.slice(2)) dropShaped(dir, log);
+      for (const log of logs.slice(2, 3)) dropShaped(dir, log);
+      // The log older than everything through `logflow drop`, which prints its note.
+      const oldest = logs[3]!;
+      writeFileSync(path.join(dir, oldest.name), oldest.lines.join('\n') + '\n');
+      const dropped = await logflow(['drop', oldest.name, '--spool', 'spool', '--url', daemon.url], dir);
+      assert.equal(dropped.code, 0, dropped.stderr);
       const f = await completed(daemon, [...logs, ...split].map((l) => l.name));
 
       await assertOwnRanges(daemon, [...logs, split[0]], all);
@@ -126,7 +132,9 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
         // on the file, and counted under a name that says so.
         const older = f.get(logs[3]!.name)!;
         const parsed = ownTimeCounts(logs[3]!.lines).total;
-        assert.equal(older.note, `${parsed.toLocaleString('en-US')} lines older than the live window: counted in history only`);
+        const note = `${parsed.toLocaleString('en-US')} lines older than the live window: counted in history only`;
+        assert.equal(older.note, note);
+        assert.match(dropped.stdout, new RegExp(`^note: ${oldest.name}: ${note}$`, 'm'), 'logflow drop prints the note');
         const stats = (await daemon.get<{ historyOnlyEvents: number }>('/api/stats')).body;
         assert.ok(stats.historyOnlyEvents >= parsed, `historyOnlyEvents ${stats.historyOnlyEvents}`);
       }
