@@ -44,7 +44,8 @@ export class HistoryReader {
 
   constructor(db: Database.Database, batchIntervalMs: number) {
     this.#batchMs = batchIntervalMs;
-    this.#dirtyIn = db.prepare('SELECT level, start_ms AS start FROM dirty WHERE start_ms >= ? AND start_ms < ?');
+    // By level: the marks' primary key is (level, start_ms), so each is a range of it.
+    this.#dirtyIn = db.prepare('SELECT level, start_ms AS start FROM dirty WHERE level = ? AND start_ms >= ? AND start_ms < ?');
     this.#batches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
     this.#levelCounts = db.prepare(
       `SELECT u.url AS url, s.count AS count FROM
@@ -73,7 +74,9 @@ export class HistoryReader {
   /** [from, to) in pieces of the coarsest rolled-up levels up to `topLevel`. */
   #pieces(from: number, to: number, topLevel = TOP_LEVEL): RangePiece[] {
     if (from >= to) return [];
-    return decompose(from, to, this.#batchMs, unusableOf(this.#dirtyIn.all(from, to) as { level: number; start: number }[]), topLevel);
+    const marks: { level: number; start: number }[] = [];
+    for (let level = 1; level <= topLevel; level++) marks.push(...(this.#dirtyIn.all(level, from, to) as { level: number; start: number }[]));
+    return decompose(from, to, this.#batchMs, unusableOf(marks), topLevel);
   }
 
   /** The coarsest level whose buckets fit whole in a step of `stepMs` (points start at multiples of it). */
