@@ -228,4 +228,27 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
       assert.equal(err.key, 'a1.jobs.j1.retention', bad);
     }
   });
+
+  test('retention counts from when lines were counted: a 2015 log replayed before one of 2017 stays queryable (event time, 7-day retention)', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'spool'));
+    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.flushAfterIdle = 1\n');
+    const daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const { logs } = sixLogs(0.1);
+    // (Without the lines older than their first line, which item 4 is about.)
+    const inOrder = (log: ShapedLog) => ({ ...log, lines: log.lines.filter((l, i, all) => !(ownTime(l) < Math.max(...all.slice(0, i).map(ownTime).filter((t) => !Number.isNaN(t))))) });
+    const [newer, older] = [inOrder(logs[0]!), inOrder(logs[1]!)];
+    // In order this time: 2015 first, then 2017, two years later by their own time.
+    dropShaped(dir, older);
+    await completed(daemon, [older.name]);
+    await assertOwnRanges(daemon, [older], older.lines);
+    dropShaped(dir, newer);
+    await completed(daemon, [older.name, newer.name]);
+    await assertOwnRanges(daemon, [newer], newer.lines);
+    // A minute of rollups and retention later the 2015 log is still all there.
+    await waitFor('the rollups', async () => ((await daemon.get<Top>(`/api/top?n=1&from=${iso(newer.from)}&to=${iso(newer.to)}`)).body.total > 0 ? true : undefined));
+    await assertOwnRanges(daemon, [older], older.lines);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  });
 });
