@@ -23,10 +23,15 @@ export interface CheckpointedWal {
 
 /** The results as a checkpoint uses them (the outbox): the epoch it covers. */
 export interface CheckpointedResults {
-  /** The epoch of the history rows written so far since the last checkpoint. */
-  readonly epoch: number;
-  /** A checkpoint covering `epoch` committed. */
-  committed(): void;
+  /**
+   * Ends the current epoch and returns it: the history rows written so far belong to it,
+   * the ones written from now on to the next. Called as a checkpoint is about to be written,
+   * which then records it: if that checkpoint reaches the disk at all (even when its commit
+   * throws after the manifest's rename), no later row is taken for covered by it.
+   */
+  endEpoch(): number;
+  /** A checkpoint covering epochs up to `epoch` committed. */
+  committed(epoch: number): void;
   /** At start: undoes the history rows of epochs after `covered`; returns how many. */
   restore(covered: number | undefined): number;
 }
@@ -191,6 +196,7 @@ export class JobCheckpoint {
     positions.expireIds(oldest);
     const walSeq = wal.cutForCheckpoint();
     const kept = positions.state();
+    const resultsEpoch = results.endEpoch();
     const committed = this.#store.commit({
       nextToClose: Number.isNaN(oldest) ? null : oldest,
       maxEventMs: Number.isNaN(time.maxEventMs) ? null : time.maxEventMs,
@@ -204,9 +210,9 @@ export class JobCheckpoint {
       open,
       seenIds: kept.seenIds,
       walSeq,
-      resultsEpoch: results.epoch,
+      resultsEpoch,
     });
-    results.committed();
+    results.committed(resultsEpoch);
     this.#lastManifest = committed.manifest;
     windowSlots.forEach((s, i) => this.#slotRefs.set(s.slot, { ref: committed.slotRefs[i]!, total: s.total }));
     openSlots.forEach(([, o], i) => {

@@ -22,8 +22,9 @@ type Pending =
  *
  * The other way round, rows written and no checkpoint after them (a crash right after the
  * write, or a checkpoint outage): history rows are written as part of the current epoch,
- * which the next committed checkpoint covers (`committed`); at start the store undoes the
- * epochs the restored checkpoint does not cover (`restore`), so the recount is not added twice.
+ * which ends as a checkpoint is written and which that checkpoint records (`endEpoch`); at
+ * start the store undoes the epochs the restored checkpoint does not cover (`restore`), so
+ * the recount is not added twice.
  */
 export class ResultsOutbox {
   readonly #sink: WindowResultSink;
@@ -45,10 +46,6 @@ export class ResultsOutbox {
     return this.#queue.length;
   }
 
-  /** The epoch of the rows written now: the next checkpoint records it as covered. */
-  get epoch(): number {
-    return this.#epoch;
-  }
 
   /**
    * At start, with the epoch the restored checkpoint covers: the store undoes what later
@@ -60,10 +57,14 @@ export class ResultsOutbox {
     return restored.rolledBack;
   }
 
-  /** A checkpoint that covers the current epoch has committed: later rows are the next epoch's. */
-  committed(): void {
-    this.#coveredToRecord = this.#epoch;
-    this.#epoch++;
+  /** Ends the current epoch (a checkpoint is about to record it): later rows are the next one's. */
+  endEpoch(): number {
+    return this.#epoch++;
+  }
+
+  /** A checkpoint that covers epochs up to `epoch` has committed: the store records it with its next write. */
+  committed(epoch: number): void {
+    this.#coveredToRecord = epoch;
   }
 
   /** Queues a slide's result; `onWritten` runs once it (or a newer one replacing it) is stored. */
