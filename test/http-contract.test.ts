@@ -31,7 +31,7 @@ function get(port: number, route: string, headers: Record<string, string> = {}):
   });
 }
 
-const stats = () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } });
+const stats = () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } });
 
 async function serve(extra: Partial<HttpDeps>, database: string): Promise<{ app: FastifyInstance; port: number; reader: ResultsReader }> {
   const reader = new ResultsReader(database, 1000);
@@ -41,7 +41,7 @@ async function serve(extra: Partial<HttpDeps>, database: string): Promise<{ app:
     stats,
     files: () => [],
     followed: () => [],
-    metrics: () => ({ eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0, channel: { size: 0, capacity: 1 }, files: stats().files }),
+    metrics: () => ({ eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, channel: { size: 0, capacity: 1 }, files: stats().files }),
     logger: testLogger,
     ...extra,
   });

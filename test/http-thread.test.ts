@@ -5,7 +5,7 @@ import type { ApiStats, Stats } from '../daemon/telemetry/stats.js';
 import { testLogger } from './helpers/logger.js';
 
 const stats: ApiStats = {
-  eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, lateEvents: 0,
+  eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, historyOnlyEvents: 0,
   files: { pending: 0, inProgress: 0, completed: 1, failed: 0 },
 };
 
@@ -19,7 +19,7 @@ describe('the HTTP server in its own thread', () => {
         return [];
       },
       followed: () => [],
-      metrics: () => ({ eventsRead: 7, eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, lateEvents: 0, channel: { size: 0, capacity: 10 }, files: stats.files }) satisfies Stats,
+      metrics: () => ({ eventsRead: 7, eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, historyOnlyEvents: 0, channel: { size: 0, capacity: 10 }, files: stats.files }) satisfies Stats,
     }, testLogger);
     await host.load();
     await host.listen();

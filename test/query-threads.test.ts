@@ -43,10 +43,10 @@ describe('range queries on query threads', () => {
       results: reader,
       queries: pool,
       job: { batchIntervalMs: 1000, windowDurationMs: 300_000 },
-      stats: () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } }),
+      stats: () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } }),
       files: () => [],
       followed: () => [],
-      metrics: () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } }),
+      metrics: () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } }),
       logger: testLogger,
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

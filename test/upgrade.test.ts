@@ -82,9 +82,9 @@ describe('upgrades keep the checkpoint and the history', () => {
       const { body } = await d.get<Stats>('/api/stats');
       return body.eventsCounted + body.parseErrors === lines.length ? body : undefined;
     }, 60_000);
-    assert.deepEqual([stats.eventsCounted, stats.parseErrors, stats.lateEvents, stats.eventsIn], [wantTotal, want.parseErrors, 0, lines.length]);
+    assert.deepEqual([stats.eventsCounted, stats.parseErrors, stats.historyOnlyEvents, stats.eventsIn], [wantTotal, want.parseErrors, 0, lines.length]);
     assert.equal(stats.parseErrors, want.parseErrors);
-    assert.equal(stats.lateEvents, 0);
+    assert.equal(stats.historyOnlyEvents, 0);
     // The history over the whole log, as a clean run would give it.
     const { startMs, spanSeconds } = made.log;
     // (The generator's last line is a little past the span.)
@@ -97,7 +97,7 @@ describe('upgrades keep the checkpoint and the history', () => {
     assert.equal(series.points.reduce((a, p) => a + p.count, 0), wantTotal);
     // The log says what was migrated.
     assert.ok(d.logs.some((l) => l.includes('checkpoint migrated from format 1 to 2')), 'checkpoint migration logged');
-    assert.ok(d.logs.some((l) => l.includes('results database migrated from schema 0 to 1')), 'schema migration logged');
+    assert.ok(d.logs.some((l) => l.includes('results database migrated from schema 0 to 2')), 'schema migration logged');
     assert.equal(await d.stop('SIGTERM'), 0);
     // The migrated checkpoint is format 2 and restarts as it is.
     const again = await startDaemon(dir);
@@ -127,7 +127,7 @@ describe('upgrades keep the checkpoint and the history', () => {
     db.close();
     const message = await startFails(dir);
     assert.match(message, /LF_CHECKPOINT_INCOMPATIBLE/);
-    assert.match(message, /schema version 7, written by a newer logflow; this one reads versions 0 to 1/);
+    assert.match(message, /schema version 7, written by a newer logflow; this one reads versions 0 to 2/);
     assert.match(message, /database/);
   });
 

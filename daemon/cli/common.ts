@@ -94,6 +94,8 @@ export interface FileEntry {
   warning?: string | null;
   /** A duplicate's original. */
   duplicateOf?: string | null;
+  /** Lines older than the live window: counted in the history only. */
+  note?: string | null;
 }
 
 /** What /api/stats answers. */

@@ -37,7 +37,7 @@ export async function status(argv: string[], out: NodeJS.WritableStream): Promis
     ['files', `${number.format(f.pending)} pending, ${number.format(f.inProgress)} in progress, ${number.format(f.completed)} completed, ${number.format(f.failed)} failed`],
     ['events', `${number.format(stats.eventsIn)} in, ${number.format(stats.eventsCounted)} counted`],
     ['rate', `${number.format(eventsPerSecond)} events/s`],
-    ['errors', `${number.format(stats.parseErrors)} parse errors, ${number.format(stats.lateEvents)} late events, ${number.format(stats.duplicates)} duplicates`],
+    ['errors', `${number.format(stats.parseErrors)} parse errors, ${number.format(stats.historyOnlyEvents)} lines older than the live window (history only), ${number.format(stats.duplicates)} duplicates`],
   ];
   if (stats.window) lines.push(['window', `${number.format(stats.window.distinctUrls)} distinct URLs, last slide ${stats.window.lastSlideMs} ms`]);
   if (stats.channel) lines.push(['channel', `${number.format(stats.channel.size)} of ${number.format(stats.channel.capacity)} events`]);

@@ -28,6 +28,8 @@ export interface FileView {
   readonly writtenAfterFinish?: number | undefined;
   /** The file the source read; absent for one it refused (only read files are served back). */
   readonly opened?: OpenedInode | undefined;
+  /** A completed file's note: how many of its lines were older than the live window (counted in the history only). */
+  readonly note?: string | undefined;
 }
 
 /** A file a TAILDIR source follows, as /api/followed shows it. */

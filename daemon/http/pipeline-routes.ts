@@ -35,6 +35,7 @@ export const pipelineRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) =>
         warning: f.warning ?? null,
         duplicateOf: f.duplicateOf ?? null,
         writtenAfterFinish: f.writtenAfterFinish ?? null,
+        note: f.note ?? null,
       })),
     };
   });

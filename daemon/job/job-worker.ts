@@ -7,7 +7,7 @@ import { ResultsStore } from '../store/index.js';
 import { JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { CountsInput } from '../cluster/counts-input.js';
-import { historyRepaired, resultsDatabaseMigrated, resultsDatabaseReplaced, resultsDatabaseRestored } from '../telemetry/index.js';
+import { resultsDatabaseMigrated, resultsDatabaseReplaced, resultsDatabaseRestored } from '../telemetry/index.js';
 import { fromHost } from '../worker-host.js';
 
 /**
@@ -51,16 +51,13 @@ function run(store: ResultsStore): void {
   if (store.migration) {
     resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
   }
-  if (store.repaired.minutes + store.repaired.hours > 0) {
-    historyRepaired.emit(log, { database: data.config.database, ...store.repaired });
-  }
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
   // Forget commands handled so far: a 'committed' message names it, so the host knows which
   // of its forgets the checkpoint it reports had seen.
   let forgets = 0;
-  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), forgets, stats: job.stats() }));
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), files: job.fileFigures(), forgets, stats: job.stats() }));
   job.onTick(() => post({ type: 'stats', stats: job.stats() }));
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
   setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
@@ -77,7 +74,7 @@ function run(store: ResultsStore): void {
       void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
         () => {
           store.close();
-          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), forgets });
+          post({ type: 'stopped', committed: job.committedEntries(), files: job.fileFigures(), forgets });
           host.close();
         },
         fail,
@@ -88,7 +85,7 @@ function run(store: ResultsStore): void {
   job.start(data.options).then(
     () => input?.start(),
   ).then(
-    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), files: job.fileFigures(), stats: job.stats() }),
     (err: Error) => {
       store.close();
       fail(err);

@@ -108,7 +108,9 @@ export class FileFinisher {
     const { status } = file;
     const c = this.#config;
     // 0, not unknown, for a clean file when the job counts in this process.
-    status.parseErrors = this.#positions?.parseErrors ? this.#parseErrors(file) : undefined;
+    const figures = this.#positions?.figures ? this.#figures(file) : undefined;
+    status.parseErrors = figures?.parseErrors;
+    if (figures && figures.historyOnly > 0) status.note = historyOnlyNote(figures.historyOnly);
     if (status.warning === undefined) await this.#warnIfMostlyUnparsed(file);
     if (file.problem) {
       await this.quarantine(status, file.problem);
@@ -186,9 +188,12 @@ export class FileFinisher {
     return Math.max(p.committed(file.key) ?? 0, file.olderKey === undefined ? 0 : (p.committed(file.olderKey) ?? 0));
   }
 
-  #parseErrors(file: OpenFile): number {
-    const of = (key: string) => this.#positions!.parseErrors!(key) ?? 0;
-    return of(file.key) + (file.olderKey === undefined ? 0 : of(file.olderKey));
+  /** The job's figures of the file, under its key and the older key it resumed from. */
+  #figures(file: OpenFile): { parseErrors: number; historyOnly: number } {
+    const of = (key: string | undefined) => (key === undefined ? undefined : this.#positions!.figures!(key));
+    const a = of(file.key);
+    const b = of(file.olderKey);
+    return { parseErrors: (a?.parseErrors ?? 0) + (b?.parseErrors ?? 0), historyOnly: (a?.historyOnly ?? 0) + (b?.historyOnly ?? 0) };
   }
 
   /**
@@ -376,4 +381,9 @@ function lateWriteTarget(p: string, bytesRead: number, keepOpen: boolean): LateW
   const fd = openSync(p, 'r');
   const st = fstatSync(fd);
   return { fd, ino: st.ino, size: bytesRead, mtimeMs: st.mtimeMs };
+}
+
+/** The note on a file some of whose lines were older than the live window (`/api/files`, `logflow drop`). */
+export function historyOnlyNote(lines: number): string {
+  return `${lines.toLocaleString('en-US')} lines older than the live window: counted in history only`;
 }

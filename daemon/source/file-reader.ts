@@ -108,7 +108,11 @@ export class FileReader {
       const committed = positions?.committed(resumeKey) ?? 0;
       const resumeAt = gzip ? committed : Math.min(committed, st.size);
       status.state = 'reading';
-      status.startedAt = Date.now();
+      // Resumed after a restart: the figures are the whole file's, as the job counted them
+      // up to where it resumes (and it was started then, not now).
+      const counted = resumeAt > 0 ? positions?.figures?.(file.key) : undefined;
+      status.startedAt = counted?.startedMs ?? Date.now();
+      status.lines = counted?.lines ?? 0;
       status.size = st.size;
       status.bytesRead = resumeAt;
       (resumeAt > 0 ? fileResumed : fileStarted).emit(log, { file: status.path, key: file.key, bytes: status.size, resumeAt, gzip });

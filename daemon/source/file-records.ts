@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS files (
   reason TEXT,
   warning TEXT,
   duplicate_of TEXT,
+  note TEXT,
   content_size INTEGER,          -- the fingerprint of a completed file (fileIdentity = content)
   head_hash TEXT,
   full_hash TEXT,
@@ -47,6 +48,7 @@ interface Row {
   warning: string | null;
   duplicate_of: string | null;
   opened: string | null;
+  note: string | null;
 }
 
 /**
@@ -73,6 +75,8 @@ function openRecords(file: string): Database.Database {
     // Records written before the column existed have none: their files are not served back.
     const columns = db.prepare('PRAGMA table_info(files)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'opened')) db.exec('ALTER TABLE files ADD COLUMN opened TEXT');
+    // Records from before the note (issue 21): the column is added once.
+    if (!columns.some((c) => c.name === 'note')) db.exec('ALTER TABLE files ADD COLUMN note TEXT');
     return db;
   } catch (err) {
     db?.close();
@@ -113,9 +117,9 @@ export class FileRecords {
     this.#retentionMs = retentionMs;
     this.#upsert = this.#db.prepare(
       `INSERT OR REPLACE INTO files (key, name, path, state, size, bytes_read, lines, truncated_lines, parse_errors,
-         started_at, finished_at, reason, warning, duplicate_of, content_size, head_hash, full_hash, opened)
+         started_at, finished_at, reason, warning, duplicate_of, note, content_size, head_hash, full_hash, opened)
        VALUES (@key, @name, @path, @state, @size, @bytes_read, @lines, @truncated_lines, @parse_errors,
-         @started_at, @finished_at, @reason, @warning, @duplicate_of, @content_size, @head_hash, @full_hash, @opened)`,
+         @started_at, @finished_at, @reason, @warning, @duplicate_of, @note, @content_size, @head_hash, @full_hash, @opened)`,
     );
     this.#candidates = this.#db.prepare(
       `SELECT key, name, full_hash AS fullHash FROM files WHERE state = 'completed' AND content_size = ? AND head_hash = ? ORDER BY finished_at`,
@@ -142,6 +146,7 @@ export class FileRecords {
       reason: status.reason ?? null,
       warning: status.warning ?? null,
       duplicate_of: status.duplicateOf ?? null,
+      note: status.note ?? null,
       content_size: fingerprint?.size ?? null,
       head_hash: fingerprint?.head ?? null,
       full_hash: fingerprint?.full ?? null,
@@ -192,6 +197,7 @@ export class FileRecords {
       warning: r.warning ?? undefined,
       duplicateOf: r.duplicate_of ?? undefined,
       opened: r.opened ? (JSON.parse(r.opened) as OpenedInode) : undefined,
+      note: r.note ?? undefined,
     }));
   }
 

@@ -27,6 +27,8 @@ export interface FileStatus {
   writtenAfterFinish?: number | undefined;
   /** The file the source opened and read (device, inode, a link's target): only that one is served back (`/api/files/:name/check`). */
   opened?: OpenedInode | undefined;
+  /** Something worth knowing about a completed file (its lines older than the live window). */
+  note?: string | undefined;
 }
 
 type Finished = 'completed' | 'failed' | 'duplicate';

@@ -92,7 +92,7 @@ export class SpoolDirSource {
   /** Every file seen, newest last, with live parse errors for the ones being read. */
   fileList(): FileStatus[] {
     return this.files.list().map((f) =>
-      f.state === 'reading' && f.key && this.#positions?.parseErrors ? { ...f, parseErrors: this.#positions.parseErrors(f.key) ?? 0 } : f,
+      f.state === 'reading' && f.key && this.#positions?.figures ? { ...f, parseErrors: this.#positions.figures(f.key)?.parseErrors ?? 0 } : f,
     );
   }
 

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import type { UrlCount } from '../counts/index.js';
 import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
 import { LogflowError } from '../errors.js';
-import { HISTORY_SCHEMA, HistoryReader } from './history.js';
+import { HistoryReader } from './history.js';
+import { HISTORY_INDEXES, HISTORY_SCHEMA, migrateHistoryTo2 } from './history-schema.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
 import { DatabaseFile } from './database-file.js';
@@ -23,12 +24,14 @@ CREATE TABLE IF NOT EXISTS latest_top (
   url TEXT NOT NULL,
   count INTEGER NOT NULL
 );
--- One row per slide that changed the window: a quiet site adds nothing.
+-- One row per slide that changed the window: a quiet site adds nothing. counted_ms: when
+-- it was written (the retention counts from then).
 CREATE TABLE IF NOT EXISTS windows (
   end_ms INTEGER PRIMARY KEY,
   start_ms INTEGER NOT NULL,
   total INTEGER NOT NULL,
-  distinct_urls INTEGER NOT NULL
+  distinct_urls INTEGER NOT NULL,
+  counted_ms INTEGER
 );
 `;
 
@@ -39,6 +42,9 @@ export interface LatestWindow {
   readonly distinctUrls: number;
 }
 
+/** How often the windows' retention is applied (one row per slide). */
+const PRUNE_WINDOWS_EVERY_MS = 60_000;
+
 /** What a writer's connection holds: the statements of one open file. */
 class WriterConnection {
   readonly db: Database.Database;
@@ -47,6 +53,10 @@ class WriterConnection {
   readonly history: HistoryWriter | undefined;
   readonly migration: SchemaMigration | undefined;
 
+  /**
+   * `history`: keep per-batch counts and their rollups for range queries, for `retentionMs`
+   * from when they were counted (0: for ever).
+   */
   constructor(file: string, retentionMs: number, history: boolean) {
     let migration: SchemaMigration | undefined;
     let historyWriter: HistoryWriter | undefined;
@@ -62,13 +72,15 @@ class WriterConnection {
         // A file the daemon may not write opens all the same (read-only) and fails at the first
         // write, which names no file: writing the header's user_version as it is fails here.
         opened.pragma(`user_version = ${Number(opened.pragma('user_version', { simple: true }))}`);
-        migration = openSchema(
-          opened,
-          file,
-          () => opened.exec(SCHEMA + HISTORY_SCHEMA),
-          // 0 -> 1: no table changed; the rollups a restart skipped are written at start (below).
-          () => undefined,
-        );
+        migration = openSchema(opened, file, {
+          create: () => opened.exec(SCHEMA + HISTORY_SCHEMA),
+          // 0 -> 1 changed no table (the rollups a restart skipped were written at start); to 2
+          // the history's rows get epochs, and the buckets an older version left are marked dirty.
+          migrate: (from) => {
+            if (from < 2) migrateHistoryTo2(opened, Date.now());
+          },
+          indexes: () => opened.exec(HISTORY_INDEXES),
+        });
         historyWriter = history ? new HistoryWriter(opened, retentionMs) : undefined;
       },
     ));
@@ -83,20 +95,25 @@ class WriterConnection {
     const clearTop = db.prepare('DELETE FROM latest_top');
     const insertTop = db.prepare('INSERT INTO latest_top (rank, url, count) VALUES (?, ?, ?)');
     const insertWindow = db.prepare(
-      'INSERT OR REPLACE INTO windows (end_ms, start_ms, total, distinct_urls) VALUES (?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO windows (end_ms, start_ms, total, distinct_urls, counted_ms) VALUES (?, ?, ?, ?, ?)',
     );
-    const prune = db.prepare('DELETE FROM windows WHERE end_ms < ?');
+    const prune = db.prepare('DELETE FROM windows WHERE counted_ms < ?');
+    let prunedAt = 0;
     const saveSlide = (r: WindowResult) => {
+      const now = Date.now();
       if (r.rowOnly) {
-        insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
+        insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls, now);
         return;
       }
       upsertLatest.run(r.startMs, r.endMs, r.total, r.distinctUrls);
       if (!r.changed) return;
       clearTop.run();
       r.top.forEach((u, i) => insertTop.run(i + 1, u.url, u.count));
-      insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
-      prune.run(r.endMs - retentionMs);
+      insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls, now);
+      if (retentionMs > 0 && now - prunedAt >= PRUNE_WINDOWS_EVERY_MS) {
+        prunedAt = now;
+        prune.run(now - retentionMs);
+      }
     };
     this.saveSlide = inTransaction(db, saveSlide);
   }
@@ -134,11 +151,6 @@ export class ResultsStore implements WindowResultSink {
     this.#file = new DatabaseFile(file);
   }
 
-  /** Minute and hour rollups that were missing at start and were written. */
-  get repaired(): { minutes: number; hours: number } {
-    return this.#conn.history?.repaired ?? { minutes: 0, hours: 0 };
-  }
-
   saveWindow(result: WindowResult): void {
     this.#conn.saveSlide(result);
   }
@@ -153,13 +165,21 @@ export class ResultsStore implements WindowResultSink {
     }
   }
 
-  rollUp(budgetMs: number): boolean {
+  rollUp(budgetMs: number, idle?: boolean): boolean {
     this.#checkFile();
-    return this.#conn.history?.rollUp(budgetMs) ?? false;
+    return this.#conn.history?.rollUp(budgetMs, idle) ?? false;
   }
 
-  saveBatch(batch: BatchResult): void {
-    this.#conn.history?.save(batch);
+  saveBatch(batch: BatchResult, epoch = 0): void {
+    this.#conn.history?.save(batch, epoch);
+  }
+
+  markCovered(epoch: number): void {
+    this.#conn.history?.markCovered(epoch);
+  }
+
+  restoreEpochs(checkpointCovered: number | undefined): { epoch: number; rolledBack: number } {
+    return this.#conn.history?.restoreEpochs(checkpointCovered) ?? { epoch: (checkpointCovered ?? 0) + 1, rolledBack: 0 };
   }
 
   close(): void {

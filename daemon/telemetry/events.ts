@@ -129,7 +129,7 @@ export const jobStopTimedOut = logEvent<{ afterMs: number }>('error', 'job did n
 export const resultsDatabaseMigrated = logEvent<{ database: string; fromVersion: number; toVersion: number }>('warn', (f) => `results database migrated from schema ${f.fromVersion} to ${f.toVersion}`);
 export const resultsDatabaseRestored = logEvent<{ database: string }>('error', 'the results database was deleted while the daemon ran: written back from the open connection, with all its history');
 export const resultsDatabaseReplaced = logEvent<{ database: string }>('error', 'the results database was replaced by another file while the daemon ran: it goes on writing the one it opened (whose rows are lost when it stops); stop it to take the new file');
-export const historyRepaired = logEvent<{ database: string; minutes: number; hours: number }>('info', 'history: wrote the minute and hour rollups that were missing');
+export const historyRolledBack = logEvent<{ rows: number; checkpointSeq: number }>('warn', 'history: rows written after the last checkpoint undone; their lines are counted again');
 export const resultsWriteFailed = logEvent<Err & { waiting: number }>('error', 'writing results failed; counting goes on, results and checkpoints wait and are retried every batch interval');
 export const resultsWrittenAgain = logEvent<{ failedAttempts: number; written: number }>('warn', 'results written again; the waiting ones are stored');
 export const rollupFailed = logEvent<Err>('error', 'rolling up the history failed; retried every batch interval');

@@ -14,7 +14,10 @@ export interface Stats {
   readonly eventsCounted: number;
   readonly parseErrors: number;
   readonly duplicates: number;
-  readonly lateEvents: number;
+  /** Lines older than the live window: counted in the history (at their own time) only. */
+  readonly historyOnlyEvents: number;
+  /** When the job last received events (ISO 8601); null since the start until it does, or without a job. */
+  readonly lastEventAt?: string | null;
   readonly files: FileCounts;
   /** Files the TAILDIR sources follow, and the bytes written to them not yet read; absent without TAILDIR sources. */
   readonly followed?: { files: number; lagBytes: number };
@@ -53,8 +56,10 @@ export interface JobStats {
   readonly parseErrors: number;
   /** Events received again (a sender's retry) and not counted twice. */
   readonly duplicates: number;
-  /** Event time: events older than the watermark, dropped. */
-  readonly lateEvents: number;
+  /** Lines older than the live window (event time): counted in the history only, at their own time. */
+  readonly historyOnlyEvents: number;
+  /** When events last came (ms), undefined since the start until they do. */
+  readonly lastEventMs: number | undefined;
   readonly windowEndMs: number | undefined;
   readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
   /** The last slide's duration and the longest of the last 60, in ms. */
@@ -132,7 +137,7 @@ export const METRICS: readonly MetricSpec[] = [
   { name: 'logflow_events_counted_total', type: 'counter', help: 'Events whose URL is counted in the published results.', value: (s) => s.eventsCounted },
   { name: 'logflow_parse_errors_total', type: 'counter', help: 'Lines that were not access-log lines.', value: (s) => s.parseErrors },
   { name: 'logflow_duplicate_events_total', type: 'counter', help: 'Events received again and not counted twice.', value: (s) => s.duplicates },
-  { name: 'logflow_late_events_total', type: 'counter', help: 'Events older than the watermark, dropped (event-time mode).', value: (s) => s.lateEvents },
+  { name: 'logflow_history_only_events_total', type: 'counter', help: 'Lines older than the live window: counted in the history at their own time, not in the window (event-time mode).', value: (s) => s.historyOnlyEvents },
   { name: 'logflow_channel_events', type: 'gauge', help: 'Events held by the memory channel.', value: (s) => s.channel?.size ?? 0 },
   { name: 'logflow_channel_capacity_events', type: 'gauge', help: 'Capacity of the memory channel.', value: (s) => s.channel?.capacity ?? 0 },
   {

@@ -202,7 +202,7 @@ export class TaildirSource {
       epoch: f.epoch,
       lines: f.lines,
       truncatedLines: f.truncatedLines,
-      parseErrors: f.key ? this.#positions?.parseErrors?.(f.key) : undefined,
+      parseErrors: f.key ? this.#positions?.figures?.(f.key)?.parseErrors : undefined,
       foundAt: f.foundAt,
       lastReadAt: f.lastReadAt,
       reason: f.reason,
