@@ -37,8 +37,8 @@ function merged(...all: Expected[]): Map<string, number> {
   return counts;
 }
 
-/** The history of the last 10 minutes (and 5 s ahead): every batch of the test. */
-const recent = () => `from=${Math.floor(Date.now() / 1000) - 600}&to=${Math.ceil(Date.now() / 1000) + 5}`;
+/** The history by the lines' own time: the generated logs' hour (2026-01-01, 00:00 to 01:00 UTC) and around it. */
+const recent = () => 'from=2025-12-31T23:00:00Z&to=2026-01-01T02:00:00Z';
 
 /** Waits until `files` are completed and every line is counted in the live window, the history and the database. */
 async function counted(d: RunningDaemon, files: number, ...all: Expected[]): Promise<void> {
@@ -120,7 +120,7 @@ describe('PostgreSQL results: start-up, a server that comes late, several writer
       assert.equal(status, 503);
       assert.equal(body.code, 'LF_HTTP_STORE_UNAVAILABLE');
       const cli = await logflow(['status', '--url', d.url], dir);
-      assert.match(cli.stdout, /^results {4}\d+ waiting for the database$/m);
+      assert.match(cli.stdout, /^results {4}[\d,]+ waiting for the database$/m);
       assert.match(cli.stdout, /^database {3}PostgreSQL, not reachable: reconnecting \(\d+ reconnects\)$/m);
       await server.begin();
       await counted(d, 1, log);
@@ -170,6 +170,26 @@ describe('PostgreSQL results: start-up, a server that comes late, several writer
     assert.equal(cli.code, 0, cli.stderr);
     const top3 = [...both].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 3);
     for (const [u] of top3) assert.match(cli.stdout, new RegExp(` ${u.replace(/[.?*+^$[\]\\(){}|-]/g, '\\$&')}\\n`));
-    for (const d of [web1!, web2!]) assert.equal(await d.stop('SIGTERM'), 0);
+    // `logflow reset` of a running web1 is refused; once web1 stops, it deletes web1's rows
+    // only (the database is shared): web2's rows, the tables and the views stay.
+    const byInstance = async () => new Map((await server.sql<{ instance: string; n: number }>(
+      'SELECT instance, COUNT(*)::int AS n FROM logflow_batches GROUP BY instance ORDER BY instance', 'shared')).map((r) => [r.instance, r.n]));
+    const before = await byInstance();
+    assert.ok((before.get('web1') ?? 0) > 0 && (before.get('web2') ?? 0) > 0);
+    assert.equal(await web1!.stop('SIGTERM'), 0);
+    const web2Running = await logflow(['reset', '--yes', '--conf-file', 'agent.conf'], dirs[1]!);
+    assert.equal(web2Running.code, 1, web2Running.stdout);
+    assert.match(web2Running.stderr, /refused: .*(checkpoint directory|writes as instance web2)/);
+    const dry = await logflow(['reset', '--conf-file', 'agent.conf'], dirs[0]!);
+    assert.equal(dry.code, 1);
+    assert.match(dry.stdout, /job j1's results and history in PostgreSQL \(instance web1; .*other instances' rows are kept\): postgres:\/\/.*\/shared \([\d,]+ rows\)/);
+    assert.deepEqual(await byInstance(), before, 'without --yes nothing is removed');
+    const reset = await logflow(['reset', '--yes', '--conf-file', 'agent.conf'], dirs[0]!);
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stdout, /removed .*\n.*instance web1/);
+    assert.deepEqual(await byInstance(), new Map([['web2', before.get('web2')]]), "web1's rows gone, web2's kept");
+    const left = await server.sql<{ n: number }>("SELECT SUM(count)::int AS n FROM logflow_counts WHERE dimension = 'url'", 'shared');
+    assert.equal(left[0]!.n, log2!.total, 'the views read web2 alone');
+    assert.equal(await web2!.stop('SIGTERM'), 0);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
 import { encodeCounts, ResultsStore, SqliteQueries, type BatchResult, type ResultItem, type ResultsQueries, type WindowResult, type WindowResultSink } from '../daemon/store/index.js';
 import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
@@ -83,6 +84,8 @@ interface StoreUnderTest {
   readonly queries: ResultsQueries;
   /** Rolls the history up until nothing remains, as idle ticks would (PostgreSQL: in the background, waited for). */
   rollUpAll(): Promise<void>;
+  /** Makes `epoch` counted `agoMs` earlier than it was (the retention counts from then). */
+  ageEpoch(epoch: number, agoMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,7 +94,7 @@ type Open = (name: string, opts?: { retentionMs?: number }) => Promise<StoreUnde
 const JOB = { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'a1' };
 
 /** Writes `items` through the sink, as the job's outbox does (a promise from PostgreSQL). */
-const write = async (sink: WindowResultSink, items: ResultItem[]) => sink.write(items);
+const write = async (sink: WindowResultSink, items: ResultItem[], epoch = 1) => sink.write(items, epoch);
 
 const window = (endMs: number, top: { url: string; count: number }[], changed = true, total = 0): WindowResult => ({ startMs: endMs - 300_000, endMs, total, distinctUrls: top.length, top, changed });
 
@@ -177,22 +180,29 @@ function contract(kind: string, open: Open): void {
       }
     });
 
-    test('a batch saved again replaces it (a recount after a crash), in the rollups too', async () => {
+    test('a batch saved again adds up; the rows of an epoch no checkpoint covers are undone at restart, in the rollups too', async () => {
       const s = await open('again');
       try {
         const b = { startMs: T0 + 5 * S, counts: new Map([['/x', 3]]), parseErrors: 0 };
         const later = { startMs: T0 + 2 * M, counts: new Map([['/y', 1]]), parseErrors: 0 };
-        await write(s.sink, [{ kind: 'batch', batch: toResult(b) }, { kind: 'batch', batch: toResult(later) }]);
+        await write(s.sink, [{ kind: 'batch', batch: toResult(b) }, { kind: 'batch', batch: toResult(later) }], 1);
         await s.rollUpAll();
+        // Epoch 2 (a checkpoint covered 1): more lines of b's second, twice in one write.
         const again = { ...b, counts: new Map([['/x', 2], ['/z', 1]]) };
-        await write(s.sink, [{ kind: 'batch', batch: toResult(again) }, { kind: 'batch', batch: toResult(again) }]);
+        await s.sink.write([{ kind: 'batch', batch: toResult(again) }, { kind: 'batch', batch: toResult(again) }], 2, 1);
         await s.rollUpAll();
-        const got = await s.queries.rangeTop(T0, T0 + H, 10, 'a1');
-        assert.deepEqual(got, { fromMs: T0, toMs: T0 + H, ...expectedTop([again, later], T0, T0 + H, 10) });
+        assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1'), { fromMs: T0, toMs: T0 + H, ...expectedTop([b, again, again, later], T0, T0 + H, 10) });
+        assert.deepEqual(await s.queries.series('/x', T0, T0 + 2 * M, S, 'a1').then((p) => p.filter((x) => x.count > 0)), [{ start: b.startMs, count: 7 }]);
+        // A restart whose checkpoint covers epoch 1: epoch 2's row is undone (its lines are counted again).
+        assert.deepEqual(await s.sink.restoreEpochs(1), { epoch: 2, rolledBack: 1 });
+        await s.rollUpAll();
+        assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1'), { fromMs: T0, toMs: T0 + H, ...expectedTop([b, later], T0, T0 + H, 10) });
+        // No checkpoint (or one from before epochs): the store's own record, 1 now.
+        assert.deepEqual(await s.sink.restoreEpochs(undefined), { epoch: 2, rolledBack: 0 });
         // A busy batch (more URLs than a statement takes) among small ones, in one write.
         const busy = { startMs: T0 + 3 * H, counts: new Map(Array.from({ length: 9_000 }, (_, i) => [`/u/${i}`, 1 + (i % 7)] as [string, number])), parseErrors: 0 };
         const small = Array.from({ length: 300 }, (_, i) => ({ startMs: T0 + 3 * H + (i + 1) * S, counts: new Map([[`/u/${i}`, 2]]), parseErrors: 0 }));
-        await write(s.sink, [busy, ...small].map((b) => ({ kind: 'batch', batch: toResult(b) })));
+        await write(s.sink, [busy, ...small].map((b) => ({ kind: 'batch', batch: toResult(b) })), 2);
         const all = [busy, ...small];
         assert.deepEqual(await s.queries.rangeTop(T0 + 3 * H, T0 + 4 * H, 20, 'a1'), { fromMs: T0 + 3 * H, toMs: T0 + 4 * H, ...expectedTop(all, T0 + 3 * H, T0 + 4 * H, 20) });
       } finally {
@@ -200,14 +210,27 @@ function contract(kind: string, open: Open): void {
       }
     });
 
-    test('retention: batches older than it, and rollups wholly older, are gone once a newer minute comes', async () => {
-      const s = await open('retention', { retentionMs: 10 * M });
+    test('retention counts from when lines were counted, not their own time: an epoch counted longer ago goes, its rollups with it', async () => {
+      const retentionMs = 10 * M;
+      let s = await open('retention', { retentionMs });
+      const old = Array.from({ length: 30 }, (_, m) => ({ startMs: T0 + m * M, counts: new Map([['/x', 1]]), parseErrors: 0 }));
+      const fresh = { startMs: T0 - 2 * H, counts: new Map([['/y', 5]]), parseErrors: 0 };
       try {
-        const old = Array.from({ length: 30 }, (_, m) => ({ startMs: T0 + m * M, counts: new Map([['/x', 1]]), parseErrors: 0 }));
-        for (const b of old) await write(s.sink, [{ kind: 'batch', batch: toResult(b) }]);
+        for (const b of old) await write(s.sink, [{ kind: 'batch', batch: toResult(b) }], 1);
         await s.rollUpAll();
-        const kept = old.filter((b) => b.startMs >= T0 + 29 * M - 10 * M);
-        assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1').then((r) => r.total), kept.length);
+        // Lines a day old by their own time, counted just now: all kept.
+        assert.equal(await s.queries.rangeTop(T0, T0 + H, 10, 'a1').then((r) => r.total), old.length);
+        await s.ageEpoch(1, retentionMs + M);
+      } finally {
+        await s.close();
+      }
+      // Opened again (the retention is applied at the first chance), and more written.
+      s = await open('retention', { retentionMs });
+      try {
+        await write(s.sink, [{ kind: 'batch', batch: toResult(fresh) }], 2);
+        await s.rollUpAll();
+        assert.equal(await s.queries.rangeTop(T0, T0 + H, 10, 'a1').then((r) => r.total), 0, 'epoch 1 counted longer ago than the retention');
+        assert.deepEqual(await s.queries.rangeTop(T0 - 3 * H, T0 + H, 10, 'a1'), { fromMs: T0 - 3 * H, toMs: T0 + H, ...expectedTop([fresh], T0 - 3 * H, T0 + H, 10) });
       } finally {
         await s.close();
       }
@@ -215,11 +238,17 @@ function contract(kind: string, open: Open): void {
   });
 }
 
+const sqliteDir = tempDir();
 contract('SQLite', async (name, opts = {}) => {
-  const file = path.join(tempDir(), `${name}.db`);
+  const file = path.join(sqliteDir, `${name}.db`);
   const sink = new ResultsStore(file, opts);
   const queries = new SqliteQueries(file, 1000, 'a1');
-  return { sink, queries, rollUpAll: async () => { while (sink.rollUp(1000)); }, close: async () => { await queries.close(); sink.close(); } };
+  const ageEpoch = async (epoch: number, agoMs: number) => {
+    const db = new Database(file);
+    db.prepare('UPDATE epochs SET counted_ms = counted_ms - ? WHERE epoch = ?').run(agoMs, epoch);
+    db.close();
+  };
+  return { sink, queries, rollUpAll: async () => { while (sink.rollUp(1000, true)); }, ageEpoch, close: async () => { await queries.close(); sink.close(); } };
 });
 
 describe('PostgreSQL', { skip: skipWithoutPostgres }, () => {
@@ -230,10 +259,15 @@ describe('PostgreSQL', { skip: skipWithoutPostgres }, () => {
   after(async () => server?.stop());
 
   const config = (database: string): PostgresConfig => ({ host: '127.0.0.1', port: server.port, user: 'postgres', password: undefined, database, sslMode: 'disable', sslRootCert: undefined });
+  const made = new Set<string>();
   contract('PostgreSQL', async (name, opts = {}) => {
-    await server.sql(`CREATE DATABASE ${name}`, 'postgres');
+    if (!made.has(name)) await server.sql(`CREATE DATABASE ${name}`, 'postgres');
+    made.add(name);
     const sink = await PostgresResultsStore.open(config(name), { instance: 'a1', where: name, batchIntervalMs: 1000, windowMs: 300_000, history: true, retentionMs: opts.retentionMs ?? 7 * 24 * H }, testLogger);
     const queries = new PostgresQueries(config(name), JOB);
-    return { sink, queries, rollUpAll: () => sink.rolledUp(), close: async () => { await queries.close(); await sink.close(); } };
+    const ageEpoch = async (epoch: number, agoMs: number) => {
+      await server.sql('UPDATE logflow_epochs SET counted_ms = counted_ms - $1 WHERE epoch = $2', name, [agoMs, epoch]);
+    };
+    return { sink, queries, rollUpAll: () => sink.rolledUp(), ageEpoch, close: async () => { await queries.close(); await sink.close(); } };
   });
 });

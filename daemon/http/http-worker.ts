@@ -4,6 +4,7 @@ import { createLogger } from '../log.js';
 import { openQueries, type ResultsQueries } from '../store/index.js';
 import { threadId } from '../thread-priority.js';
 import { HTTP_WORKER_DATA, type HttpCommand, type HttpEvent, type HttpWorkerData, type PipelineQuestion } from './http-messages.js';
+import { QueryPool } from './query-pool.js';
 import { startHttpServer } from './server.js';
 import { fromHost } from '../worker-host.js';
 
@@ -29,10 +30,16 @@ function ask<T>(what: PipelineQuestion): Promise<T> {
 
 let app: FastifyInstance | undefined;
 let results: ResultsQueries | undefined;
+let queries: QueryPool | undefined;
 
 async function listen(): Promise<void> {
   try {
-    results = data.results && openQueries(data.results);
+    if (data.results && !data.results.postgres) {
+      // SQLite's range queries run in query threads, which start with the first one; a
+      // PostgreSQL server answers them itself, on the queries' pool.
+      queries = new QueryPool({ database: data.results.database, batchIntervalMs: data.results.timing.batchIntervalMs, nice: data.config.pipelineNice }, data.config.queryThreads, log);
+    }
+    results = data.results && openQueries(data.results, queries);
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
       allowedHosts: data.config.allowedHosts,
@@ -40,12 +47,14 @@ async function listen(): Promise<void> {
       job: data.results?.timing,
       stats: () => ask('stats'),
       files: () => ask('files'),
+      followed: () => ask('followed'),
       metrics: () => ask('metrics'),
       logger: log,
     });
     const a = app.server.address();
     post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
   } catch (e) {
+    await queries?.close();
     await results?.close();
     post({ type: 'failed', ...threadFailureOf(e) });
     host.close();
@@ -54,6 +63,7 @@ async function listen(): Promise<void> {
 
 async function close(): Promise<void> {
   await app?.close();
+  await queries?.close();
   await results?.close();
   post({ type: 'closed' });
   host.close();

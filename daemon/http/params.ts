@@ -8,8 +8,6 @@ import { badParameter, noJob } from './errors.js';
  * function that can refuse a value sends the 400 itself and returns undefined.
  */
 
-const MAX_RANGE_MS = 366 * 24 * 3600 * 1000;
-
 /** Routes without parameters still refuse unknown ones (a typo should not pass silently). */
 export const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
@@ -45,7 +43,10 @@ export function parseTime(value: string): number {
   return Date.parse(value);
 }
 
-/** `from`/`to` with their defaults (`to` now, `from` `defaultSpanMs` before), or a 400 sent. */
+/**
+ * `from`/`to` with their defaults (`to` now, `from` `defaultSpanMs` before), or a 400 sent.
+ * Any range may be asked, years of it: the history answers from its day rollups.
+ */
 export function parseRange(reply: FastifyReply, q: { from?: string; to?: string }, defaultSpanMs: number): { fromMs: number; toMs: number } | undefined {
   const toMs = q.to === undefined ? Date.now() : parseTime(q.to);
   if (Number.isNaN(toMs)) {
@@ -61,15 +62,11 @@ export function parseRange(reply: FastifyReply, q: { from?: string; to?: string 
     badParameter(reply, 'from', 'must be before to');
     return undefined;
   }
-  if (toMs - fromMs > MAX_RANGE_MS) {
-    badParameter(reply, 'from', 'is more than 366 days before to');
-    return undefined;
-  }
   return { fromMs, toMs };
 }
 
 /** What a history query reads: the results, the job's timing, the instance and the asked range. */
-export interface HistoryQuery {
+export interface HistoryRange {
   readonly results: ResultsQueries;
   readonly job: JobTiming;
   readonly instance: string;
@@ -90,7 +87,7 @@ export async function instanceOf(results: ResultsQueries, job: JobTiming, reply:
 }
 
 /** The history query's parts (the range by default the last hour), or undefined with the 404 (no job) or 400 sent. */
-export async function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string; instance?: string }): Promise<HistoryQuery | undefined> {
+export async function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string; instance?: string }): Promise<HistoryRange | undefined> {
   if (!deps.results || !deps.job) {
     noJob(reply);
     return undefined;

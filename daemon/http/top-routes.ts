@@ -36,7 +36,7 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       if (!range) return reply;
       const instance = await instanceOf(deps.results, deps.job, reply, req.query.instance);
       if (instance === undefined) return reply;
-      const r = await deps.results.rangeTop(range.fromMs, range.toMs, req.query.n, instance);
+      const r = await deps.results.history({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n: req.query.n }, instance);
       return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, total: r.total, urls: r.urls };
     }
     const instance = await instanceOf(deps.results, deps.job, reply, req.query.instance);
@@ -55,22 +55,11 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     async (req, reply) => {
       const q = await historyQuery(deps, reply, req.query);
       if (!q) return reply;
-      const { results, job, instance } = q;
-      // Event time: the windows along a replayed log are rebuilt from the history's batches
-      // (the job stores no row per slide of a replay); processing time: the stored rows.
-      const newestEndMs = job.time === 'event' && job.history !== false ? (await results.latestTop(0, instance)).window?.endMs : undefined;
-      const rows =
-        newestEndMs !== undefined
-          ? await results.rebuiltWindows(q.fromMs, q.toMs, req.query.limit, { windowMs: job.windowDurationMs, slideMs: job.slideDurationMs ?? job.batchIntervalMs, newestEndMs }, instance)
-          : await results.windows(q.fromMs, q.toMs, req.query.limit, instance);
-      const tops = req.query.n > 0 ? await Promise.all(rows.map((w) => results.rangeTop(w.startMs, w.endMs, req.query.n, instance))) : [];
+      const job = q.job;
+      const shape = { eventTime: job.time === 'event' && job.history !== false, windowMs: job.windowDurationMs, slideMs: job.slideDurationMs ?? job.batchIntervalMs };
+      const rows = await q.results.history({ kind: 'windows', fromMs: q.fromMs, toMs: q.toMs, n: req.query.n, limit: req.query.limit, shape }, q.instance);
       return {
-        windows: rows.map((w, i) => ({
-          start: iso(w.startMs),
-          end: iso(w.endMs),
-          total: w.total,
-          urls: tops[i]?.urls ?? [],
-        })),
+        windows: rows.map((w) => ({ start: iso(w.startMs), end: iso(w.endMs), total: w.total, urls: w.urls })),
         // The next page: the same query with from = next.
         next: rows.length === req.query.limit ? iso(rows.at(-1)!.endMs) : null,
       };

@@ -7,6 +7,7 @@ import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
 import type { UrlParser } from '../logformat/log-format.js';
 import { urlParserOf } from './url-window-config.js';
+import type { HistoryBatches } from './history-batches.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { PartialCounts } from '../cluster/partial-counts.js';
 import type { SlidingWindow } from '../counts/sliding-window.js';
@@ -26,6 +27,12 @@ export interface WatermarkCloser {
  * (processing: the `timestamp` header; event: the line's own `[time]`), count its URL id.
  * No closure and no string per event; the work per call (closing, publishing) comes after
  * the loop. A query node's partial counts come in here too (`applyPartial`).
+ *
+ * The history is by the line's own time in both modes, and nothing is dropped for being
+ * late: in processing time every line is also counted at its own time (`HistoryBatches`);
+ * in event time the window's batches become the history as they close, and a line outside
+ * the live window (older than the watermark, or than the window) goes to the history alone,
+ * counted as `historyOnly`.
  */
 export class EventCounter {
   readonly #findUrl: UrlParser;
@@ -38,6 +45,8 @@ export class EventCounter {
   readonly #counters: JobCounters;
   readonly #closer: WatermarkCloser;
   readonly #changes: ChangeListener;
+  /** Counts by own time that do not pass through the window; undefined with the history off. */
+  readonly #history: HistoryBatches | undefined;
   readonly #log: Logger;
   /** Event time: the batch the last line of this call went to, and its slot. */
   #lastSlot = NaN;
@@ -47,7 +56,10 @@ export class EventCounter {
 
   constructor(
     config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>,
-    parts: { window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
+    parts: {
+      window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters;
+      closer: WatermarkCloser; changes: ChangeListener; history: HistoryBatches | undefined;
+    },
     log: Logger,
   ) {
     this.#findUrl = urlParserOf(config);
@@ -58,6 +70,7 @@ export class EventCounter {
     this.#counters = parts.counters;
     this.#closer = parts.closer;
     this.#changes = parts.changes;
+    this.#history = parts.history;
     this.#log = log;
   }
 
@@ -79,6 +92,8 @@ export class EventCounter {
     const counters = this.#counters;
     const urls = this.#window.urls;
     const eventTime = this.#time.eventTime;
+    const history = this.#history;
+    const clock = this.#clock;
     const now = open.slotOf(Date.now());
     let lastTs = NaN;
     let slot: OpenBatch | undefined;
@@ -92,7 +107,7 @@ export class EventCounter {
         const run = parsePosition(data.toString('latin1', ps, ev.posEnds[i]));
         runKey = run.key;
         runLeft = run.events;
-        skipRun = this.#positions.countedAlready(run.key, run.offset);
+        skipRun = this.#positions.countedAlready(run.key, run.offset, run.events);
       }
       const inRun = runLeft > 0;
       if (inRun) {
@@ -119,10 +134,19 @@ export class EventCounter {
       }
       slot.events++;
       counters.eventsIn++;
+      range.timeStart = -1;
       if (findUrl(data, ev.starts[i]!, ev.ends[i]!, range)) {
-        slot.counts.add(urls.id(data, range.start, range.end));
+        const id = urls.id(data, range.start, range.end);
+        slot.counts.add(id);
+        if (history) {
+          // The history is by the line's own time; a line without one, at when it was read
+          // (a line that does not parse, with the line before it).
+          const ms = range.timeStart! >= 0 ? clock.parse(data, range.timeStart!, range.timeEnd!) : NaN;
+          history.count(Number.isNaN(ms) ? open.slotOf(Number.isNaN(ts) ? Date.now() : ts) : open.slotOf(ms), id);
+        }
       } else {
         slot.parseErrors++;
+        history?.countParseError(open.slotOf(Number.isNaN(ts) ? Date.now() : ts));
         if (this.#parseErrorSamples++ < 5) {
           unparsedLineSample.emit(this.#log, { line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), file: inRun ? runKey : undefined });
         }
@@ -132,15 +156,19 @@ export class EventCounter {
     if (ev.count > 0) {
       this.#changes.markChanged();
       this.#time.lastArrivalMs = Date.now();
+      counters.lastEventMs = this.#time.lastArrivalMs;
     }
     if (eventTime) this.#closer.closeBehindWatermark();
+    if (history?.full) history.flush();
     counters.publish();
   }
 
   /**
-   * Event time: the line's own `[time]` places it; a line older than the watermark (its
-   * batch has closed) is late, counted and dropped. Lines that are not access-log lines,
-   * or have no time, are parse errors of the newest open batch.
+   * Event time: the line's own `[time]` places it. A line older than the live window (by the
+   * watermark, or its batch has closed and left the window) goes to the history alone; one
+   * whose batch an idle flush fired early and that is still in the window reopens the batch
+   * (the slider adds it to what was shown). Lines that are not access-log lines, or have no
+   * time, are parse errors of the newest open batch.
    */
   #countByEventTime(data: Buffer, start: number, end: number, fileKey: string | undefined): void {
     const range = this.#range;
@@ -156,12 +184,14 @@ export class EventCounter {
       return;
     }
     const k = open.slotOf(ms);
-    if (Number.isNaN(open.nextToClose)) open.nextToClose = k;
+    if (Number.isNaN(open.nextToClose)) open.nextToClose = time.firstSlot(open, ms);
     this.#counters.eventsIn++;
     // Late by the watermark as of this line (not as of the last tick): the same log gives
     // the same answer however fast it is read.
-    if (time.isLate(ms, k, open.nextToClose)) {
-      this.#counters.late++;
+    if (time.isLate(ms) || (k < open.nextToClose && !this.#window.holds(k))) {
+      this.#counters.historyOnly++;
+      if (fileKey) this.#positions.addHistoryOnly(fileKey);
+      if (this.#history) this.#history.count(k, this.#window.urls.id(data, range.start, range.end));
       return;
     }
     if (!(ms <= time.maxEventMs)) time.maxEventMs = ms;
@@ -212,24 +242,36 @@ export class EventCounter {
     const time = this.#time;
     counters.eventsIn += partial.events;
     // A partial is this node's arrival: `flushAfterIdle` counts from it, as from an event.
-    if (partial.events > 0) time.lastArrivalMs = Date.now();
+    if (partial.events > 0) counters.lastEventMs = time.lastArrivalMs = Date.now();
     // The counter's batches may be finer than ours: place each by its start time.
     const slotOf = (s: { slot: number }) => open.slotOf(s.slot * partial.batchMs);
-    if (time.eventTime && Number.isNaN(open.nextToClose) && partial.slots.length > 0) open.nextToClose = Math.min(...partial.slots.map(slotOf));
+    if (time.eventTime && Number.isNaN(open.nextToClose) && partial.slots.length > 0) {
+      open.nextToClose = time.firstSlot(open, Math.min(...partial.slots.map((s) => s.slot * partial.batchMs)));
+    }
     const now = open.slotOf(Date.now());
+    const history = this.#history;
     for (const s of partial.slots) {
-      let k = slotOf(s);
+      const own = slotOf(s);
+      let k = own;
       const urls = s.urls.reduce((n, [, c]) => n + c, 0);
-      if (time.eventTime && k < open.nextToClose) {
-        counters.late += urls;
+      // The history: at the partial's slot (the counter's time: event time, or its arrival).
+      const toHistory = (b: { events: number; parseErrors: number; counts: { add(id: number, n: number): void } }) => {
+        b.events += urls + s.parseErrors;
+        b.parseErrors += s.parseErrors;
+        for (const [url, n] of s.urls) b.counts.add(this.#window.urls.idOfString(url), n);
+      };
+      if (time.eventTime && k < open.nextToClose && !this.#window.holds(k)) {
+        counters.historyOnly += urls;
+        if (history) toHistory(history.batch(own));
         continue;
       }
-      if (!time.eventTime) k = Math.min(Math.max(k, open.nextToClose), Math.max(now, open.nextToClose));
-      const slot = open.batch(k);
-      slot.events += urls + s.parseErrors;
-      slot.parseErrors += s.parseErrors;
-      for (const [url, n] of s.urls) slot.counts.add(this.#window.urls.idOfString(url), n);
+      if (!time.eventTime) {
+        if (history) toHistory(history.batch(own));
+        k = Math.min(Math.max(k, open.nextToClose), Math.max(now, open.nextToClose));
+      }
+      toHistory(open.batch(k));
     }
+    if (history?.full) history.flush();
     if (partial.maxEventMs !== null && !(partial.maxEventMs <= time.maxEventMs)) time.maxEventMs = partial.maxEventMs;
     // Lines without a time wait in `pendingParseErrors` until a batch is placed: as a line's
     // own time places them in `count`, the first partial with slots places them here.

@@ -9,7 +9,7 @@ import type { JobStats } from './job-stats.js';
 import { JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { CountsInput } from '../cluster/counts-input.js';
-import { historyRepaired, resultsDatabaseMigrated } from '../telemetry/index.js';
+import { resultsDatabaseMigrated, resultsDatabaseReplaced, resultsDatabaseRestored } from '../telemetry/index.js';
 import { fromHost } from '../worker-host.js';
 
 /**
@@ -23,11 +23,12 @@ const log = createLogger('logflow');
 
 /** The setting a start-up failure is about, so the user is told which key to change. */
 function settingOf(err: { code?: string; syscall?: string; path?: string; message: string }): FailedSetting | undefined {
-  if (err.code?.startsWith('SQLITE_')) return 'database';
+  // The path first: the checkpoint directory's lock is a SQLite file too.
   if (typeof err.path === 'string') {
     if (err.path.startsWith(data.config.checkpointDir)) return 'checkpointDir';
     if (err.path.startsWith(path.dirname(data.config.database))) return 'database';
   }
+  if (err.code?.startsWith('SQLITE_')) return 'database';
   return listenSetting(err);
 }
 /** A failure as the host gets it: message, declared or system code, and the key it is about. */
@@ -44,7 +45,11 @@ async function openStore(): Promise<ResultsStore | PostgresResultsStore | undefi
         log,
       );
     }
-    return new ResultsStore(c.database, { retentionMs: c.retentionMs, history: c.history });
+    return new ResultsStore(c.database, {
+      retentionMs: c.retentionMs,
+      history: c.history,
+      lost: (what, database) => (what === 'restored' ? resultsDatabaseRestored : resultsDatabaseReplaced).emit(log, { database }),
+    });
   } catch (err) {
     // Outside job.start, so reported here, naming the key that sets the database (or the instance).
     post({ type: 'failed', ...threadFailureOf(err, (err as { setting?: string }).setting ?? 'database') });
@@ -53,20 +58,18 @@ async function openStore(): Promise<ResultsStore | PostgresResultsStore | undefi
 }
 
 function run(store: ResultsStore | PostgresResultsStore): void {
-  if (store instanceof ResultsStore) {
-    if (store.migration) {
-      resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
-    }
-    if (store.repaired.minutes + store.repaired.hours > 0) {
-      historyRepaired.emit(log, { database: data.config.database, ...store.repaired });
-    }
+  if (store instanceof ResultsStore && store.migration) {
+    resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
   }
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
   // A server's store adds whether it is connected, for /metrics.
   const stats = (): JobStats => (store instanceof PostgresResultsStore ? { ...job.stats(), resultsDatabase: store.status } : job.stats());
-  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: stats() }));
+  // Forget commands handled so far: a 'committed' message names it, so the host knows which
+  // of its forgets the checkpoint it reports had seen.
+  let forgets = 0;
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), files: job.fileFigures(), forgets, stats: stats() }));
   job.onTick(() => post({ type: 'stats', stats: stats() }));
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
   setInterval(() => post({ type: 'stats', stats: stats() }), 100).unref();
@@ -75,12 +78,15 @@ function run(store: ResultsStore | PostgresResultsStore): void {
   const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
 
   host.onCommand((cmd) => {
-    if (cmd.type === 'forget') job.forget(cmd.key);
+    if (cmd.type === 'forget') {
+      job.forget(cmd.key);
+      forgets++;
+    }
     else if (cmd.type === 'stop') {
       void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
         async () => {
           await store.close();
-          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
+          post({ type: 'stopped', committed: job.committedEntries(), files: job.fileFigures(), forgets });
           host.close();
         },
         fail,
@@ -91,7 +97,7 @@ function run(store: ResultsStore | PostgresResultsStore): void {
   job.start(data.options).then(
     () => input?.start(),
   ).then(
-    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: stats() }),
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), files: job.fileFigures(), stats: stats() }),
     async (err: Error) => {
       await store.close();
       fail(err);

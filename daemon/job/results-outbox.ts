@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { BatchResult, ResultItem, WindowResult, WindowResultSink } from '../store/window-results.js';
+import type { BatchResult, ResultItem, RestoredEpochs, WindowResult, WindowResultSink } from '../store/window-results.js';
 import { resultsWriteFailed, resultsWrittenAgain, rollupFailed } from '../telemetry/index.js';
 
 /**
@@ -24,10 +24,18 @@ type Pending =
  * `maxWaitingBatches` (or 64 MB of them), `full` tells the job to refuse events, so the
  * channel and the spool hold them instead of this process's memory.
  *
+ * The other way round, rows written and no checkpoint after them (a crash right after the
+ * write, or a checkpoint outage): history rows are written as part of the current epoch,
+ * which ends as a checkpoint is written and which that checkpoint records (`endEpoch`); at
+ * start the store undoes the epochs the restored checkpoint does not cover (`restore`), so
+ * the recount is not added twice.
+ *
  * A store with an asynchronous client returns a promise from its write: `flush` then does
- * too. It writes what was queued when it began; what the job queues meanwhile (it goes on
- * counting and closing batches) waits for the next flush, so the job checkpoints only when
- * a flush leaves nothing behind (`pending` is 0 when it settles).
+ * too. It takes the queue as it is and writes that; what the job queues meanwhile (it goes
+ * on counting and closing batches) waits for the next flush, so the job checkpoints only
+ * when a flush leaves nothing behind (`pending` is 0 when it settles). Such a store undoes
+ * the unchecked epochs once it reaches its server (`restore` gets a promise): until then
+ * nothing is written and no checkpoint is taken (`flush` answers false, not a failure).
  */
 export class ResultsOutbox {
   readonly #sink: WindowResultSink;
@@ -38,6 +46,14 @@ export class ResultsOutbox {
   #lastFull: Extract<Pending, { kind: 'window' }> | undefined;
   #batches = 0;
   #batchBytes = 0;
+  /** Results of the write in flight (an asynchronous store). */
+  #inFlight = 0;
+  /** The epoch the history rows written now belong to. */
+  #epoch = 1;
+  /** An epoch a checkpoint covers that the store has not recorded yet (it is, with the next write). */
+  #coveredToRecord: number | undefined;
+  /** The store's restore, while it has not settled (an asynchronous store not reached yet). */
+  #restoring: Promise<unknown> | undefined;
 
   constructor(sink: WindowResultSink, log: Logger, maxWaitingBatches = Infinity) {
     this.#sink = sink;
@@ -50,11 +66,44 @@ export class ResultsOutbox {
     return this.#queue.length + this.#inFlight;
   }
 
-  #inFlight = 0;
-
-  /** The store failed and too many results wait for it: events are to be refused until they are written. */
+  /** The store failed (or is not reached yet) and too many results wait for it: events are to be refused until they are written. */
   get full(): boolean {
-    return this.#failures > 0 && (this.#batches >= this.#maxWaitingBatches || this.#batchBytes >= MAX_WAITING_BYTES);
+    return (this.#failures > 0 || this.#restoring !== undefined) && (this.#batches >= this.#maxWaitingBatches || this.#batchBytes >= MAX_WAITING_BYTES);
+  }
+
+  /** Whether results wait to be written. */
+  get waiting(): boolean {
+    return this.pending > 0;
+  }
+
+  /**
+   * At start, with the epoch the restored checkpoint covers: the store undoes what later
+   * epochs wrote. Returns how many history rows it undid (a promise of it when the store is
+   * asynchronous: nothing is written before it settles).
+   */
+  restore(checkpointCovered: number | undefined): number | Promise<number> {
+    const restored = this.#sink.restoreEpochs(checkpointCovered);
+    if (!(restored instanceof Promise)) {
+      this.#epoch = restored.epoch;
+      return restored.rolledBack;
+    }
+    const settled = restored.then((r: RestoredEpochs) => {
+      this.#epoch = r.epoch;
+      this.#restoring = undefined;
+      return r.rolledBack;
+    });
+    this.#restoring = settled;
+    return settled;
+  }
+
+  /** Ends the current epoch (a checkpoint is about to record it): later rows are the next one's. */
+  endEpoch(): number {
+    return this.#epoch++;
+  }
+
+  /** A checkpoint that covers epochs up to `epoch` has committed: the store records it with its next write. */
+  committed(epoch: number): void {
+    this.#coveredToRecord = epoch;
   }
 
   /** Queues a slide's result; `onWritten` runs once it (or a newer one replacing it) is stored. */
@@ -89,6 +138,7 @@ export class ResultsOutbox {
    * asynchronous; what is queued meanwhile is not part of this flush.
    */
   flush(): boolean | Promise<boolean> {
+    if (this.#restoring) return false;
     const taken = this.#queue;
     // What comes from now on waits for the next flush, and supersedes nothing of this one.
     this.#queue = [];
@@ -97,8 +147,10 @@ export class ResultsOutbox {
     try {
       while (i < taken.length) {
         const end = Math.min(taken.length, i + CHUNK);
-        const writing = this.#write(taken, i, end);
-        if (writing) return this.#flushAsync(taken, writing, i, end);
+        const covered = this.#coveredToRecord;
+        const writing = this.#write(taken, i, end, covered);
+        if (writing) return this.#flushAsync(taken, writing, i, end, covered);
+        this.#recorded(covered);
         written(taken, i, end);
         i = end;
       }
@@ -108,20 +160,23 @@ export class ResultsOutbox {
     return this.#done(taken.length);
   }
 
-  async #flushAsync(taken: Pending[], first: Promise<void>, from: number, firstEnd: number): Promise<boolean> {
+  async #flushAsync(taken: Pending[], first: Promise<void>, from: number, firstEnd: number, firstCovered: number | undefined): Promise<boolean> {
     this.#inFlight = taken.length - from;
     let i = from;
     try {
       let writing: Promise<void> | undefined = first;
       let end = firstEnd;
+      let covered = firstCovered;
       for (;;) {
         await writing;
+        this.#recorded(covered);
         written(taken, i, end);
         this.#inFlight -= end - i;
         i = end;
         if (i >= taken.length) break;
         end = Math.min(taken.length, i + CHUNK);
-        writing = this.#write(taken, i, end);
+        covered = this.#coveredToRecord;
+        writing = this.#write(taken, i, end, covered);
       }
     } catch (err) {
       this.#inFlight = 0;
@@ -129,6 +184,11 @@ export class ResultsOutbox {
     }
     this.#inFlight = 0;
     return this.#done(taken.length);
+  }
+
+  /** The store has recorded `covered` (with a write): nothing to record until the next checkpoint. */
+  #recorded(covered: number | undefined): void {
+    if (covered !== undefined && this.#coveredToRecord === covered) this.#coveredToRecord = undefined;
   }
 
   /** The results not written go back in front of what was queued meanwhile. */
@@ -173,28 +233,28 @@ export class ResultsOutbox {
    * The store's background work (history rollups), once nothing waits; true if some remains.
    * A failure is logged with the store's others and retried at the next call.
    */
-  rollUp(budgetMs: number): boolean | Promise<boolean> {
-    if (this.pending > 0 || !this.#sink.rollUp) return false;
+  rollUp(budgetMs: number, idle: boolean): boolean | Promise<boolean> {
+    if (this.pending > 0 || this.#restoring || !this.#sink.rollUp) return false;
     const failed = (err: unknown) => {
       if (this.#failures++ === 0) rollupFailed.emit(this.#log, { err });
       return false;
     };
     try {
-      const more = this.#sink.rollUp(budgetMs);
+      const more = this.#sink.rollUp(budgetMs, idle);
       return typeof more === 'boolean' ? more : more.catch(failed);
     } catch (err) {
       return failed(err);
     }
   }
 
-  /** Writes taken[from, to) in one transaction; a promise when the store's client is asynchronous. */
-  #write(taken: Pending[], from: number, to: number): Promise<void> | undefined {
+  /** Writes taken[from, to) in one transaction, as part of the current epoch; a promise when the store's client is asynchronous. */
+  #write(taken: Pending[], from: number, to: number, covered: number | undefined): Promise<void> | undefined {
     const items: ResultItem[] = [];
     for (let j = from; j < to; j++) {
       const p = taken[j]!;
       if (p.kind === 'batch' || !p.superseded) items.push(p);
     }
-    return this.#sink.write(items) ?? undefined;
+    return this.#sink.write(items, this.#epoch, covered) ?? undefined;
   }
 }
 

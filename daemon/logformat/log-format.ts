@@ -1,4 +1,4 @@
-import { findUrl, requestUrl, type UrlRange } from './access-log.js';
+import { findUrl, findUrlCombined, findUrlCommon, requestUrl, type UrlRange } from './access-log.js';
 import { LogflowError } from '../errors.js';
 
 /** Finds the URL of the line `buf[start, end)` into `out`; false for a parse error. */
@@ -51,13 +51,16 @@ function compileBase(format: string): UrlParser {
 }
 
 function compileFormat(format: string): UrlParser {
-  // combined, common and auto all accept both shapes: the hand-written parser is fastest.
-  if (format === 'auto' || format === 'combined' || format === 'common') return findUrl;
+  // The named formats have hand-written parsers (the fastest); each ends the line where
+  // its definition does (access-log.ts, the tails).
+  if (format === 'auto') return findUrl;
+  if (format === 'combined') return findUrlCombined;
+  if (format === 'common') return findUrlCommon;
   if (format === 'vhost_combined') {
     // One more leading token (`host:port`), then the combined line.
     return (buf, start, end, out) => {
       const sp = buf.indexOf(SP, start);
-      return sp >= 0 && sp < end && findUrl(buf, sp + 1, end, out);
+      return sp >= 0 && sp < end && findUrlCombined(buf, sp + 1, end, out);
     };
   }
   return compileItems(formatItems(format), format);

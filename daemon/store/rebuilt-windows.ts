@@ -1,4 +1,4 @@
-import { floorTo } from './history.js';
+import { floorTo } from './history-schema.js';
 
 /** How the windows along the history are laid: their length, their slide, and the newest persisted window's end. */
 export interface WindowLayout {
@@ -21,7 +21,7 @@ export function windowEnds(firstBatchMs: number | null, afterMs: number, toMs: n
   return count === 0 ? undefined : { firstEnd, lastEnd: firstEnd + (count - 1) * slideMs };
 }
 
-/** A sliding sum over batch totals (in start order): each window the events counted in [end - windowMs, end). */
+/** A sliding sum over batch totals (in start order; a second's rows of several epochs are adjacent): each window the events counted in [end - windowMs, end). */
 export function slidingTotals(rows: readonly { start: number; count: number }[], ends: { firstEnd: number; lastEnd: number }, opts: WindowLayout): { startMs: number; endMs: number; total: number }[] {
   const { windowMs, slideMs } = opts;
   const out: { startMs: number; endMs: number; total: number }[] = [];

@@ -1,5 +1,8 @@
 import type { UrlCount } from '../counts/index.js';
 import type { RangeTop } from './history.js';
+import type { HistoryAnswers, HistoryQuery, SeriesPoint } from './history-queries.js';
+
+export type { SeriesPoint };
 
 /** The newest window a writer persisted. */
 export interface LatestWindow {
@@ -13,12 +16,6 @@ export interface LatestWindow {
 export interface LatestTop {
   readonly window: LatestWindow | undefined;
   readonly urls: UrlCount[];
-}
-
-/** A point of a series: the count in [start, start + step). */
-export interface SeriesPoint {
-  readonly start: number;
-  readonly count: number;
 }
 
 /** `instance=*`: every writer of the database, summed. */
@@ -54,5 +51,38 @@ export interface ResultsQueries {
    * (afterMs, toMs] up to `newestEndMs`, oldest first, at most `limit`.
    */
   rebuiltWindows(afterMs: number, toMs: number, limit: number, opts: { windowMs: number; slideMs: number; newestEndMs: number }, instance: string): Promise<{ startMs: number; endMs: number; total: number }[]>;
+  /**
+   * A range query of the history as the routes ask it (history-queries.ts): SQLite runs it
+   * in the query threads, PostgreSQL on its pool (`answerHistory`).
+   */
+  history<Q extends HistoryQuery>(query: Q, instance: string): Promise<HistoryAnswers[Q['kind']]>;
+  /** The time the history spans, by the lines' own time (undefined: it is empty). */
+  extent(instance: string): Promise<{ fromMs: number; toMs: number } | undefined>;
   close(): Promise<void>;
+}
+
+/** A history query answered with the port's own queries (a store whose queries are asynchronous already). */
+export async function answerHistory<Q extends HistoryQuery>(results: ResultsQueries, q: Q, instance: string): Promise<HistoryAnswers[Q['kind']]> {
+  return (await answer(results, q, instance)) as HistoryAnswers[Q['kind']];
+}
+
+async function answer(results: ResultsQueries, q: HistoryQuery, instance: string): Promise<HistoryAnswers[HistoryQuery['kind']]> {
+  switch (q.kind) {
+    case 'top':
+      return results.rangeTop(q.fromMs, q.toMs, q.n, instance);
+    case 'totalSeries':
+      return results.totalSeries(q.fromMs, q.toMs, q.stepMs, instance);
+    case 'urlSeries':
+      return results.series(q.url, q.fromMs, q.toMs, q.stepMs, instance);
+    case 'windows': {
+      // Event time: the windows along a replayed log are rebuilt from the history's batches
+      // (the job stores no row per slide of a replay); processing time: the stored rows.
+      const newestEndMs = q.shape.eventTime ? (await results.latestTop(0, instance)).window?.endMs : undefined;
+      const rows = newestEndMs !== undefined
+        ? await results.rebuiltWindows(q.fromMs, q.toMs, q.limit, { windowMs: q.shape.windowMs, slideMs: q.shape.slideMs, newestEndMs }, instance)
+        : await results.windows(q.fromMs, q.toMs, q.limit, instance);
+      const tops = q.n > 0 ? await Promise.all(rows.map((w) => results.rangeTop(w.startMs, w.endMs, q.n, instance))) : [];
+      return rows.map((w, i) => ({ startMs: w.startMs, endMs: w.endMs, total: w.total, urls: tops[i]?.urls ?? [] }));
+    }
+  }
 }

@@ -13,7 +13,10 @@ export interface WindowResult {
   readonly rowOnly?: boolean;
 }
 
-/** One closed batch interval, for the history: its totals and URL counts. */
+/**
+ * Counts of one batch interval of the lines' own time, for the history: its totals and URL
+ * counts. Several for the same interval add up (a late file, an early firing updated).
+ */
 export interface BatchResult {
   readonly startMs: number;
   readonly events: number;
@@ -25,19 +28,37 @@ export interface BatchResult {
 /** One result, in the order the job made it. */
 export type ResultItem = { readonly kind: 'batch'; readonly batch: BatchResult } | { readonly kind: 'window'; readonly result: WindowResult };
 
+/** What `restoreEpochs` did: the epoch to write in from now on, and how many history rows it undid. */
+export interface RestoredEpochs {
+  readonly epoch: number;
+  readonly rolledBack: number;
+}
+
 /**
  * The port the job writes through; each store implements it (the job never imports a
  * driver). `write` stores the items in order as one transaction, all or nothing: a replay
  * closes thousands of batches per second, and one transaction each was the whole cost.
- * Saving a batch again replaces it, so a recount after a crash does not add twice.
+ *
+ * Exactly once for the history, whose rows add up: every batch is written as part of an
+ * epoch; a checkpoint records the epoch it covers (the results are written before it), the
+ * store records it with its next write (`covered`), and at start `restoreEpochs` undoes the
+ * rows of later epochs, whose lines the job counts again from the checkpoint (a crash
+ * between the results and the checkpoint, or during a checkpoint outage).
  *
  * SQLite's client is synchronous: its `write` returns when the rows are committed. A
- * server's is not: `write` returns a promise, and the job closes no batch and writes no
- * checkpoint until it settles (ResultsOutbox, UrlWindowJob's tick), so a checkpoint never
- * gets ahead of what the database holds.
+ * server's is not: `write` returns a promise, and the job writes no checkpoint until it
+ * settles and nothing else waits (ResultsOutbox, UrlWindowJob's tick), so a checkpoint never
+ * gets ahead of what the database holds. Its `restoreEpochs` is a promise too, settled once
+ * the server was reached and the rows undone; nothing is written before.
  */
 export interface WindowResultSink {
-  write(items: readonly ResultItem[]): void | Promise<void>;
+  /** `items` in order, batches added to the history as part of `epoch`; `covered`: a committed checkpoint covers epochs up to it. */
+  write(items: readonly ResultItem[], epoch: number, covered?: number): void | Promise<void>;
   /** Background work on what is stored (history rollups) for about `budgetMs`; true if some remains. */
-  rollUp?(budgetMs: number): boolean | Promise<boolean>;
+  rollUp?(budgetMs: number, idle: boolean): boolean | Promise<boolean>;
+  /**
+   * At start: undoes the history written after the epoch the restored checkpoint covers
+   * (undefined: no checkpoint, or one from before epochs: the store's own record then).
+   */
+  restoreEpochs(checkpointCovered: number | undefined): RestoredEpochs | Promise<RestoredEpochs>;
 }

@@ -15,8 +15,19 @@ function newestPgBin(): string | undefined {
   return versions[0] === undefined ? undefined : path.join(root, versions[0], 'bin');
 }
 
-/** The reason to skip the PostgreSQL tests, or false when the server is installed. */
-export const skipWithoutPostgres: string | false = PG_BIN ? false : 'PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN)';
+/**
+ * The reason to skip the PostgreSQL tests, or false when the server is installed. Said on
+ * stderr too, so a run that skips them shows it. With LOGFLOW_REQUIRE_POSTGRES=1 (.ci/run
+ * sets it) they are not skipped: they fail with this reason, so CI cannot pass without them.
+ */
+export const skipWithoutPostgres: string | false = PG_BIN ? false : missingPostgres();
+
+function missingPostgres(): string | false {
+  const reason = 'PostgreSQL is not installed (no /usr/lib/postgresql/N/bin/initdb: apt-get install postgresql, or set PG_BIN)';
+  if (process.env.LOGFLOW_REQUIRE_POSTGRES === '1') return false;
+  process.stderr.write(`\n*** SKIPPING the PostgreSQL tests: ${reason} ***\n\n`);
+  return reason;
+}
 
 /** initdb refuses to run as root: as root, the server's commands run as the `postgres` user (Debian's package makes it). */
 const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
@@ -44,7 +55,7 @@ export class PostgresServer {
   }
 
   static async start(): Promise<PostgresServer> {
-    if (!PG_BIN) throw new Error(String(skipWithoutPostgres));
+    if (!PG_BIN) throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/N/bin/initdb: apt-get install postgresql, or set PG_BIN); LOGFLOW_REQUIRE_POSTGRES=1 makes this a failure');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'logflow-pg-'));
     chmodSync(dir, 0o777);
     const data = path.join(dir, 'data');

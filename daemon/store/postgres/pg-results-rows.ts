@@ -32,12 +32,17 @@ export class PgResultRows {
   latestTop: WindowResult | undefined;
 
   constructor(items: readonly ResultItem[]) {
-    // A batch or window saved twice in a chunk (a replay) is one row: the later replaces the earlier, as in SQLite.
-    const batches = new Map<number, BatchResult>();
+    // A batch interval saved twice in a chunk (lines of the same second from two flushes)
+    // is one row, whose counts add up; a window saved twice: the later replaces the earlier.
+    const batches = new Map<number, BatchResult[]>();
     const windowAt = new Map<number, number>();
     for (const item of items) {
       if (item.kind === 'batch') {
-        batches.set(item.batch.startMs, item.batch);
+        // An empty interval adds nothing (as in SQLite).
+        if (item.batch.events === 0 && item.batch.parseErrors === 0) continue;
+        const same = batches.get(item.batch.startMs);
+        if (same) same.push(item.batch);
+        else batches.set(item.batch.startMs, [item.batch]);
         continue;
       }
       const r = item.result;
@@ -53,16 +58,19 @@ export class PgResultRows {
       this.latest = r;
       if (r.changed) this.latestTop = r;
     }
-    // Each batch's keys follow the previous batch's: `keyChunks` cuts them in order.
-    for (const b of batches.values()) {
-      this.batchStarts.push(b.startMs);
-      this.batchEvents.push(b.events);
-      this.batchParseErrors.push(b.parseErrors);
+    // Each batch's keys follow the previous batch's: `keyChunks` cuts them in order. A key
+    // may come twice in one row's arrays (two parts of its second): readers sum them.
+    for (const [startMs, parts] of batches) {
+      this.batchStarts.push(startMs);
+      this.batchEvents.push(parts.reduce((n, b) => n + b.events, 0));
+      this.batchParseErrors.push(parts.reduce((n, b) => n + b.parseErrors, 0));
       this.keysFrom.push(this.keys.length + 1);
-      const c = new CountsCursor(b.counts);
-      while (c.next()) {
-        this.keys.push(textKey(c.blob.toString('utf8', c.start, c.end)));
-        this.counts.push(c.count);
+      for (const b of parts) {
+        const c = new CountsCursor(b.counts);
+        while (c.next()) {
+          this.keys.push(textKey(c.blob.toString('utf8', c.start, c.end)));
+          this.counts.push(c.count);
+        }
       }
       this.keysTo.push(this.keys.length);
     }

@@ -92,14 +92,31 @@ async function markCoarser(c: pg.ClientBase, instance: string, level: number, st
   );
 }
 
-/** As SQLite's history: batches older than `cutoffMs` go, and a rollup (and its mark) once all of its bucket is older. */
-export async function prune(c: pg.ClientBase, instance: string, cutoffMs: number): Promise<void> {
-  await c.query('DELETE FROM logflow_batches WHERE instance = $1 AND start_ms < $2', [instance, cutoffMs]);
-  await c.query('DELETE FROM logflow_batch_keys WHERE instance = $1 AND start_ms < $2', [instance, cutoffMs]);
-  for (let level = 1; level <= PG_TOP_LEVEL; level++) {
-    const args = [instance, level, cutoffMs - PG_LEVEL_MS[level]!];
-    await c.query('DELETE FROM logflow_rollups WHERE instance = $1 AND level = $2 AND start_ms < $3', args);
-    await c.query('DELETE FROM logflow_rollup_totals WHERE instance = $1 AND level = $2 AND start_ms < $3', args);
-    await c.query('DELETE FROM logflow_dirty WHERE instance = $1 AND level = $2 AND start_ms < $3', args);
-  }
+/**
+ * The retention, as SQLite's history: the rows of epochs that counted before `cutoffMs` go
+ * (the retention counts from when lines were counted, not from their own time, so a year-old
+ * log replayed today is kept), and their minutes are marked dirty: the rollups are summed
+ * again without them, and their hours, days... after them. Returns how many rows went.
+ */
+export async function pruneEpochs(c: pg.ClientBase, instance: string, cutoffMs: number): Promise<number> {
+  const old = (await c.query<{ e: number | null }>('SELECT MAX(epoch) AS e FROM logflow_epochs WHERE instance = $1 AND counted_ms < $2', [instance, cutoffMs])).rows[0]!.e;
+  if (old === null) return 0;
+  return undoEpochs(c, instance, 'epoch <= $2', old);
+}
+
+/**
+ * Deletes the batch rows of `instance` whose epoch matches `where` ($2 is `epoch`), marking
+ * their minutes dirty, and the epochs themselves. Returns how many batch rows went.
+ */
+export async function undoEpochs(c: pg.ClientBase, instance: string, where: 'epoch <= $2' | 'epoch > $2', epoch: number): Promise<number> {
+  const args = [instance, epoch];
+  await c.query(
+    `INSERT INTO logflow_dirty (instance, level, start_ms)
+     SELECT DISTINCT $1, 1, ${floorSql('start_ms', MINUTE)} FROM logflow_batches WHERE instance = $1 AND ${where} ON CONFLICT DO NOTHING`,
+    args,
+  );
+  await c.query(`DELETE FROM logflow_batch_keys WHERE instance = $1 AND ${where}`, args);
+  const gone = (await c.query(`DELETE FROM logflow_batches WHERE instance = $1 AND ${where}`, args)).rowCount ?? 0;
+  await c.query(`DELETE FROM logflow_epochs WHERE instance = $1 AND ${where}`, args);
+  return gone;
 }

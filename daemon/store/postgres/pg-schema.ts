@@ -16,7 +16,8 @@ import { DAY } from './pg-ranges.js';
  * - `logflow_counts_hourly(dimension, key, hour, count, bytes)` (and `_by_instance`);
  * - `logflow_top(instance, dimension, rank, key, count, window_start, window_end)`: each
  *   instance's newest window and its most counted keys.
- * The tables behind them are the job's: per-batch key counts (`logflow_batch_keys`), rolled
+ * The tables behind them are the job's: per-batch key counts (`logflow_batch_keys`, one row
+ * per batch interval and epoch: rows add up, see V3), rolled
  * up behind into minute, hour and day rows (`logflow_rollups`, levels 1-3), with
  * `logflow_dirty` marking the buckets whose rollup is missing or stale (the views and the
  * API read those from the finer rows).
@@ -167,10 +168,46 @@ INSERT INTO logflow_dirty (instance, level, start_ms)
   ON CONFLICT DO NOTHING;
 `;
 
+/**
+ * The history by the lines' own time, exactly once (as SQLite's schema 2): batch rows add up,
+ * one per batch interval and epoch that added to it (the epoch of the rows an older version
+ * wrote is 0); `logflow_epochs` says when each epoch counted (the retention counts from
+ * then), `logflow_progress` the last epoch a checkpoint of the instance covers (the rows of
+ * later ones are undone at its next start); window rows say when they were written.
+ */
+const V3 = `
+ALTER TABLE logflow_batches ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
+ALTER TABLE logflow_batches DROP CONSTRAINT logflow_batches_pkey;
+ALTER TABLE logflow_batches ADD PRIMARY KEY (instance, start_ms, epoch);
+ALTER TABLE logflow_batches ALTER COLUMN epoch DROP DEFAULT;
+ALTER TABLE logflow_batch_keys ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
+ALTER TABLE logflow_batch_keys DROP CONSTRAINT logflow_batch_keys_pkey;
+ALTER TABLE logflow_batch_keys ADD PRIMARY KEY (instance, start_ms, epoch, dimension);
+ALTER TABLE logflow_batch_keys ALTER COLUMN epoch DROP DEFAULT;
+CREATE INDEX logflow_batches_by_epoch ON logflow_batches (instance, epoch);
+CREATE INDEX logflow_batch_keys_by_epoch ON logflow_batch_keys (instance, epoch);
+CREATE TABLE logflow_epochs (
+  instance text NOT NULL,
+  epoch bigint NOT NULL,
+  counted_ms bigint NOT NULL,
+  PRIMARY KEY (instance, epoch)
+);
+INSERT INTO logflow_epochs (instance, epoch, counted_ms)
+  SELECT DISTINCT instance, 0, (extract(epoch FROM now()) * 1000)::bigint FROM logflow_batches;
+CREATE TABLE logflow_progress (
+  instance text PRIMARY KEY,
+  covered_epoch bigint NOT NULL
+);
+ALTER TABLE logflow_windows ADD COLUMN counted_ms bigint;
+UPDATE logflow_windows SET counted_ms = (extract(epoch FROM now()) * 1000)::bigint;
+CREATE INDEX logflow_windows_by_counted ON logflow_windows (instance, counted_ms);
+`;
+
 /** Released migrations are never edited: a change is a new one (test/postgres-upgrade.test.ts opens a version-1 database). */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'results, history (batches, minute and hour rollups) and the views, per instance', sql: V1 },
   { version: 2, description: 'day rollups', sql: V2 },
+  { version: 3, description: 'history rows by epoch (exactly once across restarts), retention by when counted', sql: V3 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -6,7 +6,8 @@ import type { PostgresConfig } from '../database-config.js';
 import { floorTo, HOUR } from '../history.js';
 import type { RangeTop } from '../history.js';
 import { slidingTotals, windowEnds, type WindowLayout } from '../rebuilt-windows.js';
-import { ALL_INSTANCES, type LatestTop, type LatestWindow, type ResultsQueries, type SeriesPoint } from '../results-queries.js';
+import { ALL_INSTANCES, answerHistory, type LatestTop, type LatestWindow, type ResultsQueries, type SeriesPoint } from '../results-queries.js';
+import type { HistoryAnswers, HistoryQuery } from '../history-queries.js';
 import { classify, clientConfig, databaseError } from './pg-connection.js';
 import { URL_DIMENSION } from './pg-results-rows.js';
 import { decompose, levelForStep, pieceArrays, unusableOf, type RangePiece } from './pg-ranges.js';
@@ -100,6 +101,23 @@ export class PostgresQueries implements ResultsQueries {
     );
   }
 
+  /**
+   * The history's range queries run here, on the pool, as asynchronous queries: the server
+   * does the work, so the HTTP thread only waits for a socket (SQLite's run in query threads).
+   */
+  history<Q extends HistoryQuery>(query: Q, instance: string): Promise<HistoryAnswers[Q['kind']]> {
+    return answerHistory(this, query, instance);
+  }
+
+  async extent(instance: string): Promise<{ fromMs: number; toMs: number } | undefined> {
+    // Seconds with counted lines (not only lines that did not parse), as SQLite's.
+    const row = (await this.#query<{ first: number | null; last: number | null }>(
+      `SELECT MIN(start_ms) AS first, MAX(start_ms) AS last FROM logflow_batches WHERE ${mine('')} AND events > parse_errors`,
+      [this.#instances(instance)],
+    ))[0];
+    return !row || row.first === null || row.last === null ? undefined : { fromMs: row.first, toMs: row.last + this.#job.batchIntervalMs };
+  }
+
   async rangeTop(fromMs: number, toMs: number, n: number, instance: string): Promise<RangeTop> {
     const batchMs = this.#job.batchIntervalMs;
     const from = floorTo(fromMs, batchMs);
@@ -147,9 +165,10 @@ export class PostgresQueries implements ResultsQueries {
             ON r.level = p.level AND r.start_ms >= p.lo AND r.start_ms < p.hi
           WHERE p.level > 0 AND ${mine('r.')} AND r.dimension = $5 AND r.key = $6
          UNION ALL
-         SELECT b.start_ms, b.counts[array_position(b.keys, $6)] FROM ${PIECES} JOIN logflow_batch_keys b
+         SELECT b.start_ms, u.count FROM ${PIECES} JOIN logflow_batch_keys b
             ON p.level = 0 AND b.start_ms >= p.lo AND b.start_ms < p.hi
-          WHERE ${mine('b.')} AND b.dimension = $5 AND array_position(b.keys, $6) IS NOT NULL`,
+            CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
+          WHERE ${mine('b.')} AND b.dimension = $5 AND u.key = $6 AND $6 = ANY(b.keys)`,
         [inst, ...pieceArrays(pieces), URL_DIMENSION, url],
       )).rows;
     });

@@ -4,11 +4,11 @@ import { LogflowError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PostgresConfig } from '../database-config.js';
 import { floorTo, MINUTE } from '../history.js';
-import type { ResultItem, WindowResultSink } from '../window-results.js';
+import type { ResultItem, RestoredEpochs, WindowResultSink } from '../window-results.js';
 import { resultsDatabaseMigrated, resultsDatabaseReachable, resultsDatabaseRefused, resultsDatabaseUnreachable } from '../../telemetry/index.js';
 import { classify, clientConfig, databaseError } from './pg-connection.js';
 import { PgResultRows, URL_DIMENSION } from './pg-results-rows.js';
-import { prune } from './pg-rollups.js';
+import { pruneEpochs, undoEpochs } from './pg-rollups.js';
 import { PgRoller } from './pg-roller.js';
 import { floorSql, migrate } from './pg-schema.js';
 
@@ -20,8 +20,12 @@ export interface PostgresStoreOptions {
   readonly batchIntervalMs: number;
   readonly windowMs: number;
   readonly history: boolean;
+  /** How long history and window rows are kept from when they were counted (0: for ever). */
   readonly retentionMs: number;
 }
+
+/** How often the retention is applied. */
+const PRUNE_EVERY_MS = 60_000;
 
 /** The setting a start-up failure names: a writer of the same instance holds it, or the database itself. */
 export type PgSetting = 'database' | 'instance';
@@ -37,8 +41,11 @@ export const RESULTS_CHANNEL = 'logflow_results';
  * second writer of the same instance is refused) and writes each chunk of results in one
  * transaction; another rolls the history up behind, in the server (PgRoller).
  *
- * Exactly once: a batch's row is keyed by (instance, batch start) and saved again replaces
- * it, as in SQLite; the job checkpoints only after the write committed (ResultsOutbox).
+ * Exactly once, as SQLite's history: batch rows add up, each written as part of the job's
+ * epoch; a checkpoint records the epoch it covers, and the next write records it here
+ * (`logflow_progress`); at start `restoreEpochs` deletes the instance's rows of later epochs
+ * (the job counts their lines again), once the server is reached and before anything else
+ * is written. The job checkpoints only after the write committed (ResultsOutbox).
  *
  * The server may be unreachable at start-up or go away later: `write` then fails at once
  * (the outbox keeps the results in order and the job refuses events past its bound), and
@@ -61,6 +68,11 @@ export class PostgresResultsStore implements WindowResultSink {
   #openMinute = -Infinity;
   /** Whether the last failure was logged as one to fix (a refused password...), so it is not repeated every try. */
   #lastRefusal: string | undefined;
+  /** The restore asked at start, until it ran on a connection (`restoreEpochs`). */
+  #restore: { readonly covered: number | undefined; readonly done: (r: RestoredEpochs) => void } | undefined;
+  /** The newest epoch recorded in `logflow_epochs`. */
+  #epochRecorded = -1;
+  #prunedAt = 0;
 
   private constructor(config: PostgresConfig, opts: PostgresStoreOptions, log: Logger) {
     this.#config = config;
@@ -89,18 +101,78 @@ export class PostgresResultsStore implements WindowResultSink {
     return { up: this.#client !== undefined, retries: this.#retries };
   }
 
-  async write(items: readonly ResultItem[]): Promise<void> {
+  /**
+   * At start (the job's checkpoint restored): undoes the instance's history rows of epochs
+   * after `checkpointCovered` (undefined: the database's own record of it). Settles once
+   * that ran on a connection, which may be later (a server not reachable yet): the job
+   * writes nothing before. Without history nothing is undone, at once.
+   */
+  restoreEpochs(checkpointCovered: number | undefined): RestoredEpochs | Promise<RestoredEpochs> {
+    if (!this.#opts.history) return { epoch: (checkpointCovered ?? 0) + 1, rolledBack: 0 };
+    return new Promise((done) => {
+      this.#restore = { covered: checkpointCovered, done };
+      const c = this.#client;
+      if (c) void this.#restoreOn(c).catch((err: unknown) => this.#lost(c, err));
+    });
+  }
+
+  /** Runs the restore asked for, if any, in a transaction of its own on `c`. */
+  async #restoreOn(c: pg.ClientBase): Promise<void> {
+    const asked = this.#restore;
+    if (!asked) return;
+    const inst = this.#opts.instance;
+    let rolledBack = 0;
+    let covered = 0;
+    await c.query('BEGIN');
+    try {
+      const recorded = (await c.query<{ covered_epoch: number }>('SELECT covered_epoch FROM logflow_progress WHERE instance = $1', [inst])).rows[0];
+      covered = asked.covered ?? recorded?.covered_epoch ?? 0;
+      rolledBack = await undoEpochs(c, inst, 'epoch > $2', covered);
+      await c.query(
+        `INSERT INTO logflow_progress (instance, covered_epoch) VALUES ($1, $2)
+         ON CONFLICT (instance) DO UPDATE SET covered_epoch = excluded.covered_epoch`,
+        [inst, covered],
+      );
+      if (rolledBack > 0) await c.query('SELECT pg_notify($1, $2)', [RESULTS_CHANNEL, inst]);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    if (this.#restore !== asked) return;
+    this.#restore = undefined;
+    this.#epochRecorded = covered;
+    asked.done({ epoch: covered + 1, rolledBack });
+  }
+
+  /** `items` in one transaction, batches as part of `epoch`; `covered`: a committed checkpoint covers epochs up to it. */
+  async write(items: readonly ResultItem[], epoch = 0, covered?: number): Promise<void> {
     const rows = new PgResultRows(items);
     await this.#transaction(async (c) => {
       const inst = this.#opts.instance;
-      if (rows.batches > 0 && this.#opts.history) await this.#writeBatches(c, rows);
+      const now = Date.now();
+      if (covered !== undefined) {
+        await c.query(
+          `INSERT INTO logflow_progress (instance, covered_epoch) VALUES ($1, $2)
+           ON CONFLICT (instance) DO UPDATE SET covered_epoch = GREATEST(logflow_progress.covered_epoch, excluded.covered_epoch)`,
+          [inst, covered],
+        );
+      }
+      if (rows.batches > 0 && this.#opts.history) await this.#writeBatches(c, rows, epoch, now);
       if (rows.windowEnds.length > 0) {
         await c.query(
-          `INSERT INTO logflow_windows (instance, end_ms, start_ms, total, distinct_urls)
-           SELECT $1, e, s, t, d FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS w(e, s, t, d)
-           ON CONFLICT (instance, end_ms) DO UPDATE SET start_ms = excluded.start_ms, total = excluded.total, distinct_urls = excluded.distinct_urls`,
-          [inst, rows.windowEnds, rows.windowStarts, rows.windowTotals, rows.windowDistinct],
+          `INSERT INTO logflow_windows (instance, end_ms, start_ms, total, distinct_urls, counted_ms)
+           SELECT $1, e, s, t, d, $6 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS w(e, s, t, d)
+           ON CONFLICT (instance, end_ms) DO UPDATE SET start_ms = excluded.start_ms, total = excluded.total, distinct_urls = excluded.distinct_urls,
+             counted_ms = excluded.counted_ms`,
+          [inst, rows.windowEnds, rows.windowStarts, rows.windowTotals, rows.windowDistinct, now],
         );
+      }
+      // The retention, from when rows were counted: once a minute.
+      if (this.#opts.retentionMs > 0 && now - this.#prunedAt >= PRUNE_EVERY_MS) {
+        this.#prunedAt = now;
+        await c.query('DELETE FROM logflow_windows WHERE instance = $1 AND counted_ms < $2', [inst, now - this.#opts.retentionMs]);
+        if (this.#opts.history) await pruneEpochs(c, inst, now - this.#opts.retentionMs);
       }
       const latest = rows.latest;
       if (latest) {
@@ -118,27 +190,35 @@ export class PostgresResultsStore implements WindowResultSink {
            SELECT $1, $2, r, k, n FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS t(k, n, r)`,
           [inst, URL_DIMENSION, top.top.map((u) => u.url.replaceAll('\0', '\uFFFD')), top.top.map((u) => u.count)],
         );
-        await c.query('DELETE FROM logflow_windows WHERE instance = $1 AND end_ms < $2', [inst, top.endMs - this.#opts.retentionMs]);
       }
       // Readers drop their cached answers once this commits.
       await c.query('SELECT pg_notify($1, $2)', [RESULTS_CHANNEL, inst]);
     });
   }
 
-  async #writeBatches(c: pg.ClientBase, rows: PgResultRows): Promise<void> {
+  /**
+   * Adds the batches to the history as part of `epoch`: a batch interval this epoch wrote
+   * already gets the counts added (events summed, keys appended: readers sum a key's counts).
+   */
+  async #writeBatches(c: pg.ClientBase, rows: PgResultRows, epoch: number, now: number): Promise<void> {
     const inst = this.#opts.instance;
+    if (epoch !== this.#epochRecorded) {
+      await c.query('INSERT INTO logflow_epochs (instance, epoch, counted_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [inst, epoch, now]);
+    }
     await c.query(
-      `INSERT INTO logflow_batches (instance, start_ms, events, parse_errors)
-       SELECT $1, s, e, p FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS b(s, e, p)
-       ON CONFLICT (instance, start_ms) DO UPDATE SET events = excluded.events, parse_errors = excluded.parse_errors`,
-      [inst, rows.batchStarts, rows.batchEvents, rows.batchParseErrors],
+      `INSERT INTO logflow_batches (instance, start_ms, epoch, events, parse_errors)
+       SELECT $1, s, $5, e, p FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS b(s, e, p)
+       ON CONFLICT (instance, start_ms, epoch) DO UPDATE SET events = logflow_batches.events + excluded.events,
+         parse_errors = logflow_batches.parse_errors + excluded.parse_errors`,
+      [inst, rows.batchStarts, rows.batchEvents, rows.batchParseErrors, epoch],
     );
     for (const part of rows.keyChunks()) {
       await c.query(
-        `INSERT INTO logflow_batch_keys (instance, start_ms, dimension, keys, counts)
-         SELECT $1, s, $2, ($3::text[])[lo:hi], ($4::bigint[])[lo:hi] FROM unnest($5::bigint[], $6::int[], $7::int[]) AS b(s, lo, hi)
-         ON CONFLICT (instance, start_ms, dimension) DO UPDATE SET keys = excluded.keys, counts = excluded.counts`,
-        [inst, URL_DIMENSION, part.keys, part.counts, part.starts, part.from, part.to],
+        `INSERT INTO logflow_batch_keys (instance, start_ms, epoch, dimension, keys, counts)
+         SELECT $1, s, $8, $2, ($3::text[])[lo:hi], ($4::bigint[])[lo:hi] FROM unnest($5::bigint[], $6::int[], $7::int[]) AS b(s, lo, hi)
+         ON CONFLICT (instance, start_ms, epoch, dimension) DO UPDATE SET keys = logflow_batch_keys.keys || excluded.keys,
+           counts = logflow_batch_keys.counts || excluded.counts`,
+        [inst, URL_DIMENSION, part.keys, part.counts, part.starts, part.from, part.to, epoch],
       );
     }
     // Their minutes' rollups are missing or stale until rolled up again.
@@ -149,10 +229,7 @@ export class PostgresResultsStore implements WindowResultSink {
     );
     let newest = -Infinity;
     for (const start of rows.batchStarts) newest = Math.max(newest, start);
-    if (floorTo(newest, MINUTE) > this.#openMinute) {
-      this.#openMinute = floorTo(newest, MINUTE);
-      await prune(c, this.#opts.instance, newest - this.#opts.retentionMs);
-    }
+    if (floorTo(newest, MINUTE) > this.#openMinute) this.#openMinute = floorTo(newest, MINUTE);
   }
 
   /** Rolls the history up behind the batches, in the server and in the background (PgRoller): nothing for the job to wait for. */
@@ -225,6 +302,8 @@ export class PostgresResultsStore implements WindowResultSink {
       );
       const newest = (await client.query('SELECT MAX(start_ms) AS m FROM logflow_batches WHERE instance = $1', [o.instance])).rows[0].m as number | null;
       this.#openMinute = newest === null ? -Infinity : floorTo(newest, MINUTE);
+      // The job's restore, when it came before the server did: before anything is written.
+      await this.#restoreOn(client);
     } catch (err) {
       client.removeAllListeners('error');
       client.on('error', () => undefined);
