@@ -24,6 +24,12 @@ export interface PostgresStoreOptions {
   readonly retentionMs: number;
 }
 
+/** A restore the job asked for at start, until it ran on a connection. */
+interface RestoreAsked {
+  readonly covered: number | undefined;
+  readonly done: (r: RestoredEpochs) => void;
+}
+
 /** How often the retention is applied. */
 const PRUNE_EVERY_MS = 60_000;
 
@@ -69,9 +75,10 @@ export class PostgresResultsStore implements WindowResultSink {
   /** Whether the last failure was logged as one to fix (a refused password...), so it is not repeated every try. */
   #lastRefusal: string | undefined;
   /** The restore asked at start, until it ran on a connection (`restoreEpochs`). */
-  #restore: { readonly covered: number | undefined; readonly done: (r: RestoredEpochs) => void } | undefined;
+  #restore: RestoreAsked | undefined;
   /** The newest epoch recorded in `logflow_epochs`. */
   #epochRecorded = -1;
+  #restoreRunning = false;
   #prunedAt = 0;
 
   private constructor(config: PostgresConfig, opts: PostgresStoreOptions, log: Logger) {
@@ -116,10 +123,19 @@ export class PostgresResultsStore implements WindowResultSink {
     });
   }
 
-  /** Runs the restore asked for, if any, in a transaction of its own on `c`. */
+  /** Runs the restore asked for, if any (and not running already), in a transaction of its own on `c`. */
   async #restoreOn(c: pg.ClientBase): Promise<void> {
     const asked = this.#restore;
-    if (!asked) return;
+    if (!asked || this.#restoreRunning) return;
+    this.#restoreRunning = true;
+    try {
+      await this.#undoAfter(c, asked);
+    } finally {
+      this.#restoreRunning = false;
+    }
+  }
+
+  async #undoAfter(c: pg.ClientBase, asked: RestoreAsked): Promise<void> {
     const inst = this.#opts.instance;
     let rolledBack = 0;
     let covered = 0;
@@ -315,6 +331,8 @@ export class PostgresResultsStore implements WindowResultSink {
       return;
     }
     this.#client = client;
+    // A restore asked while this connection was being made, after its own turn to run it.
+    if (this.#restore) void this.#restoreOn(client).catch((err: unknown) => this.#lost(client, err));
     if (this.#attempts > 0) resultsDatabaseReachable.emit(this.#log, { database: o.where, attempts: this.#attempts });
     this.#attempts = 0;
     this.#lastRefusal = undefined;
