@@ -78,6 +78,7 @@ export class Agent {
         stats: () => apiStats(this.stats()),
         files: () => this.#sources.flatMap((s) => s.fileList()),
         metrics: () => this.stats(),
+        top: (query) => (this.#job ? this.#job.top(query) : Promise.reject(new Error('this agent runs no job'))),
       }, this.#log);
     }
     // The HTTP thread loads Fastify while the job restores its checkpoint.

@@ -51,6 +51,8 @@ export const HTTP_ERRORS = {
   /** A request that failed inside: answered 500, details only in the log. */
   LF_HTTP_INTERNAL: { status: 500, error: 'Internal Server Error' },
   LF_HTTP_TOO_MANY_STREAMS: { status: 503, error: 'Service Unavailable' },
+  /** The job's live window did not answer (it is starting or stopping). */
+  LF_HTTP_JOB_UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; error: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

@@ -1,5 +1,5 @@
 import { ClfTimeParser } from '../logformat/clf-time.js';
-import type { UrlRange } from '../logformat/access-log.js';
+import { LineFields } from '../logformat/line-fields.js';
 import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
 import { BatchCounts } from '../counts/batch-counts.js';
 import { SlidingWindow } from '../counts/sliding-window.js';
@@ -41,7 +41,7 @@ export class LogAnalyzer {
   readonly #slideMs: number;
   readonly #watermarkMs: number;
   readonly #parse: UrlParser;
-  readonly #range: UrlRange = { start: 0, end: 0, timeStart: -1, timeEnd: 0 };
+  readonly #range = new LineFields();
   readonly #clock = new ClfTimeParser();
   readonly #window: SlidingWindow;
   readonly #totals = new UrlTotals();

@@ -1,5 +1,5 @@
 import { compileExplainer } from '../logformat/log-format-explain.js';
-import type { UrlRange } from '../logformat/access-log.js';
+import { LineFields } from '../logformat/line-fields.js';
 import { ClfTimeParser } from '../logformat/clf-time.js';
 import { compileUrlParser } from '../logformat/log-format.js';
 import { readLogLines } from './log-lines.js';
@@ -59,7 +59,7 @@ export async function checkLog(file: string, formats: readonly string[], maxLine
     }
     return true;
   });
-  const range: UrlRange = { start: 0, end: 0 };
+  const range = new LineFields();
   const shares = formats.map((format) => {
     const parse = compileUrlParser(format, false);
     let parsed = 0;
@@ -80,7 +80,7 @@ export async function checkLog(file: string, formats: readonly string[], maxLine
 function withoutEventTime(lines: readonly Buffer[], format: string): CheckResult['noEventTime'] {
   const parse = compileUrlParser(format, false);
   const clock = new ClfTimeParser();
-  const range: UrlRange = { start: 0, end: 0, timeStart: -1 };
+  const range = new LineFields();
   let count = 0;
   let first: number | null = null;
   lines.forEach((line, i) => {

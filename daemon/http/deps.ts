@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { ResultsReader } from '../store/index.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
+import type { LiveTop, LiveTopQuery } from '../job/live-top.js';
 
 export type { JobTiming };
 
@@ -39,5 +40,7 @@ export interface HttpDeps {
   readonly files: () => FileView[] | Promise<FileView[]>;
   /** The whole stats shape, which /metrics renders. */
   readonly metrics: () => Stats | Promise<Stats>;
+  /** The live window's top keys of a dimension and status (the job's own window, asked of its thread). */
+  readonly liveTop?: (query: LiveTopQuery) => Promise<LiveTop>;
   readonly logger: Logger;
 }

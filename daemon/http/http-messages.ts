@@ -10,15 +10,15 @@ export interface HttpWorkerData {
   readonly job: JobTiming | undefined;
 }
 
-/** The pipeline's live figures the HTTP thread asks the main thread for. */
-export type PipelineQuestion = 'stats' | 'files' | 'metrics';
+/** The pipeline's live figures the HTTP thread asks the main thread for (`top` with its query). */
+export type PipelineQuestion = 'stats' | 'files' | 'metrics' | 'top';
 
 /** HTTP thread -> main thread. */
 export type HttpEvent =
   | { readonly type: 'loaded' }
   | { readonly type: 'listening'; readonly address: string; readonly threadId: number | undefined }
   | ({ readonly type: 'failed' } & ThreadFailure)
-  | { readonly type: 'ask'; readonly id: number; readonly what: PipelineQuestion }
+  | { readonly type: 'ask'; readonly id: number; readonly what: PipelineQuestion; readonly args?: unknown }
   | { readonly type: 'closed' };
 
 /** Main thread -> HTTP thread. */

@@ -58,7 +58,8 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
     parts.set('stats', JSON.stringify({ ...stats, eventsPerSecond: eventsPerSecond(stats) } satisfies StreamStats));
     parts.set('files', JSON.stringify({ files: recentFiles(files) }));
     if (deps.results && deps.job) {
-      const { window, urls } = deps.results.latestTop(topN);
+      const { window, items } = deps.results.latestTop(topN);
+      const urls = items.map((i) => ({ url: i.key, count: i.count }));
       parts.set('top', JSON.stringify({
         window: window ? { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString() } : null,
         total: window?.total ?? 0,

@@ -1,15 +1,16 @@
 import type { DecodedEvents } from '../avro/index.js';
 import { parsePosition } from '../channel/position-header.js';
 import type { Logger } from '../log.js';
-import type { UrlRange } from '../logformat/access-log.js';
-import { ClfTimeParser } from '../logformat/clf-time.js';
+import { FIELD, LineFields } from '../logformat/line-fields.js';
+import { LineClock } from '../logformat/line-clock.js';
 import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
-import type { UrlParser } from '../logformat/log-format.js';
+import type { LineParser } from '../logformat/log-format.js';
 import { build } from './url-window-config.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { PartialCounts } from '../cluster/partial-counts.js';
-import type { SlidingWindow } from '../counts/sliding-window.js';
+import { KeyHash } from '../counts/key-hash.js';
+import type { BatchSet, WindowSet } from '../counts/window-set.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { ChangeListener } from './window-slider.js';
@@ -22,16 +23,23 @@ export interface WatermarkCloser {
 
 /**
  * The hot path: counts a call's decoded events into their open batches. Per event: skip
- * what was counted before (`CountedPositions`), find the URL, place the event by its time
- * (processing: the `timestamp` header; event: the line's own `[time]`), count its URL id.
- * No closure and no string per event; the work per call (closing, publishing) comes after
- * the loop. A query node's partial counts come in here too (`applyPartial`).
+ * what was counted before (`CountedPositions`), read the line's fields, place the event by
+ * its time (processing: the `timestamp` header; event: the line's own time), and count it
+ * in every dimension: per dimension its key's id (looked up from the field's bytes), its
+ * status, its client's hash (for visitors) and its bytes. No closure and no string per
+ * event; the work per call (closing, publishing) comes after the loop. A query node's
+ * partial counts come in here too (`applyPartial`).
  */
 export class EventCounter {
-  readonly #findUrl: UrlParser;
-  readonly #range: UrlRange = { start: 0, end: 0 };
-  readonly #clock = new ClfTimeParser();
-  readonly #window: SlidingWindow;
+  readonly #parse: LineParser;
+  readonly #range: LineFields;
+  readonly #clock = new LineClock();
+  readonly #hash = new KeyHash();
+  readonly #window: WindowSet;
+  /** Per dimension: its field in `#range`, whether it counts visitors. */
+  readonly #dimFields: Int32Array;
+  readonly #dimVisitors: Uint8Array;
+  readonly #anyVisitors: boolean;
   readonly #open: OpenBatches;
   readonly #time: TimeMode;
   readonly #positions: CountedPositions;
@@ -46,12 +54,18 @@ export class EventCounter {
   #parseErrorSamples = 0;
 
   constructor(
-    config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>,
-    parts: { window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
+    config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString' | 'fields'>,
+    parts: { window: WindowSet; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
     log: Logger,
   ) {
-    this.#findUrl = build(config).findUrl;
+    const format = build(config).format;
+    this.#parse = format.parse;
+    this.#range = new LineFields(format.fieldNames.length);
     this.#window = parts.window;
+    const dims = parts.window.dims;
+    this.#dimFields = Int32Array.from(dims.map((d) => d.spec.field));
+    this.#dimVisitors = Uint8Array.from(dims.map((d) => (d.spec.visitors ? 1 : 0)));
+    this.#anyVisitors = dims.some((d) => d.spec.visitors);
     this.#open = parts.open;
     this.#time = parts.time;
     this.#positions = parts.positions;
@@ -74,10 +88,9 @@ export class EventCounter {
   count(ev: DecodedEvents): void {
     const data = ev.data;
     const range = this.#range;
-    const findUrl = this.#findUrl;
+    const parse = this.#parse;
     const open = this.#open;
     const counters = this.#counters;
-    const urls = this.#window.urls;
     const eventTime = this.#time.eventTime;
     const now = open.slotOf(Date.now());
     let lastTs = NaN;
@@ -119,8 +132,8 @@ export class EventCounter {
       }
       slot.events++;
       counters.eventsIn++;
-      if (findUrl(data, ev.starts[i]!, ev.ends[i]!, range)) {
-        slot.counts.add(urls.id(data, range.start, range.end));
+      if (parse(data, ev.starts[i]!, ev.ends[i]!, range)) {
+        this.#countLine(slot.counts);
       } else {
         slot.parseErrors++;
         if (this.#parseErrorSamples++ < 5) {
@@ -137,18 +150,41 @@ export class EventCounter {
     counters.publish();
   }
 
+  /** The parsed line (in `#range`) into every dimension of the batch. */
+  #countLine(batch: BatchSet): void {
+    const f = this.#range;
+    const code = f.status;
+    const bytes = f.bytes;
+    let hi = 0;
+    let lo = 0;
+    if (this.#anyVisitors) {
+      const c = FIELD.client;
+      this.#hash.of(f.bufs[c]!, f.starts[c]!, f.ends[c]!);
+      hi = this.#hash.hi;
+      lo = this.#hash.lo;
+    }
+    const dims = this.#window.dims;
+    const fields = this.#dimFields;
+    const visitors = this.#dimVisitors;
+    for (let d = 0; d < dims.length; d++) {
+      const fi = fields[d]!;
+      const key = dims[d]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
+      if (visitors[d] === 1) batch.dims[d]!.add(key, code, hi, lo, bytes);
+      else batch.dims[d]!.add(key, code, 0, 0, bytes);
+    }
+  }
+
   /**
-   * Event time: the line's own `[time]` places it; a line older than the watermark (its
-   * batch has closed) is late, counted and dropped. Lines that are not access-log lines,
-   * or have no time, are parse errors of the newest open batch.
+   * Event time: the line's own time places it; a line older than the watermark (its batch
+   * has closed) is late, counted and dropped. Lines that are not lines of the format, or
+   * have no time, are parse errors of the newest open batch.
    */
   #countByEventTime(data: Buffer, start: number, end: number, fileKey: string | undefined): void {
     const range = this.#range;
     const open = this.#open;
     const time = this.#time;
-    range.timeStart = -1;
-    const ok = this.#findUrl(data, start, end, range);
-    const ms = ok && range.timeStart !== undefined && range.timeStart >= 0 ? this.#clock.parse(data, range.timeStart, range.timeEnd!) : NaN;
+    const ok = this.#parse(data, start, end, range);
+    const ms = ok ? this.#clock.timeOf(data, range) : NaN;
     if (Number.isNaN(ms)) {
       this.#countUnplaced(1);
       this.#counters.eventsIn++;
@@ -179,7 +215,7 @@ export class EventCounter {
       time.pendingParseErrors = 0;
     }
     slot.events++;
-    slot.counts.add(this.#window.urls.id(data, range.start, range.end));
+    this.#countLine(slot.counts);
   }
 
   /**
@@ -228,7 +264,9 @@ export class EventCounter {
       const slot = open.batch(k);
       slot.events += urls + s.parseErrors;
       slot.parseErrors += s.parseErrors;
-      for (const [url, n] of s.urls) slot.counts.add(this.#window.urls.idOfString(url), n);
+      // (Partials carry URL counts only, as yet: the other dimensions of a query node stay empty.)
+      const urlDim = this.#window.dims.findIndex((d) => d.name === 'url');
+      if (urlDim >= 0) for (const [url, n] of s.urls) slot.counts.dims[urlDim]!.add(this.#window.dims[urlDim]!.keys.idOfString(url), 0, 0, 0, 0, n);
     }
     if (partial.maxEventMs !== null && !(partial.maxEventMs <= time.maxEventMs)) time.maxEventMs = partial.maxEventMs;
     // Lines without a time wait in `pendingParseErrors` until a batch is placed: as a line's

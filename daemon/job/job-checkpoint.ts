@@ -5,7 +5,7 @@ import type { CountedPositions } from './counted-positions.js';
 import { Histogram, type HistogramSnapshot } from '../telemetry/histogram.js';
 import type { JobCounters } from './job-stats.js';
 import type { OpenBatches } from './open-batches.js';
-import type { SlidingWindow } from '../counts/sliding-window.js';
+import type { WindowSet } from '../counts/window-set.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import { checkpointFailed, checkpointMigrated, checkpointWrittenAgain, resumedFromCheckpoint } from '../telemetry/index.js';
@@ -23,7 +23,7 @@ export interface CheckpointedWal {
 
 /** The job's state a checkpoint holds, each part owned by its module. */
 export interface CheckpointedParts {
-  readonly window: SlidingWindow;
+  readonly window: WindowSet;
   readonly open: OpenBatches;
   readonly time: TimeMode;
   readonly positions: CountedPositions;
@@ -188,7 +188,11 @@ export class JobCheckpoint {
       walSeq,
     });
     this.#lastManifest = committed.manifest;
-    windowSlots.forEach((s, i) => this.#slotRefs.set(s.slot, committed.slotRefs[i]!));
+    windowSlots.forEach((s, i) => {
+      this.#slotRefs.set(s.slot, committed.slotRefs[i]!);
+      // The window kept the slot's bytes for this checkpoint; the segment has them now.
+      window.slotSaved(s.slot);
+    });
     openSlots.forEach(([, o], i) => {
       o.saved = committed.openRefs[i];
       o.savedEvents = o.events;

@@ -1,11 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import { build, type UrlWindowJobConfig } from './url-window-config.js';
+import { LineFields } from '../logformat/line-fields.js';
 import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
 import { startFailure } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
+import type { LiveTop, LiveTopQuery } from './live-top.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */
@@ -31,6 +33,9 @@ export class JobHost {
   #port = 0;
   #stopped: Promise<void> | undefined;
   readonly #counters = new SharedArrayBuffer(COUNTER_SLOTS * 8);
+  /** Top queries sent to the job's thread, by id. */
+  readonly #queries = new Map<number, { resolve: (a: LiveTop) => void; reject: (e: Error) => void }>();
+  #nextQuery = 0;
   readonly #live = new Float64Array(this.#counters);
 
   /** `key`: the job's config prefix (`a1.jobs.j1`), named in its failures. */
@@ -64,8 +69,8 @@ export class JobHost {
   /** The job's log format and parser, for the source's warning about a file in another format. */
   get lineCheck(): { readonly format: string; readonly parses: (buf: Buffer, start: number, end: number) => boolean } {
     if (!this.#lineCheck) {
-      const parse = build(this.#config).findUrl;
-      const out = { start: 0, end: 0 };
+      const parse = build(this.#config).format.parse;
+      const out = new LineFields();
       this.#lineCheck = { format: this.#config.logFormat, parses: (buf, start, end) => parse(buf, start, end, out) };
     }
     return this.#lineCheck;
@@ -75,6 +80,16 @@ export class JobHost {
     this.#committed.delete(fileKey);
     this.#parseErrors.delete(fileKey);
     this.#send({ type: 'forget', key: fileKey });
+  }
+
+  /** The live window's top keys of a dimension and status, answered by the job's thread. */
+  top(query: LiveTopQuery): Promise<LiveTop> {
+    if (!this.#worker || this.#stopped) return Promise.reject(new Error('the job is not running'));
+    const id = this.#nextQuery++;
+    return new Promise((resolve, reject) => {
+      this.#queries.set(id, { resolve, reject });
+      this.#send({ type: 'top', id, query });
+    });
   }
 
   /** The last stats the job posted, with its counters read live. */
@@ -125,7 +140,16 @@ export class JobHost {
           case 'stopped':
             this.#committed = new Map(event.committed);
             this.#parseErrors = new Map(event.parseErrors);
+            for (const q of this.#queries.values()) q.reject(new Error('the job stopped'));
+            this.#queries.clear();
             break;
+          case 'top': {
+            const q = this.#queries.get(event.id);
+            this.#queries.delete(event.id);
+            if (event.answer) q?.resolve(event.answer);
+            else q?.reject(new Error(event.error ?? 'no answer'));
+            break;
+          }
         }
       });
       worker.on('error', (err) => {

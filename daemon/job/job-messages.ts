@@ -2,6 +2,7 @@ import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { ThreadFailure } from '../errors.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
+import type { LiveTop, LiveTopQuery } from './live-top.js';
 
 /** What the job's worker thread is started with. */
 export interface JobWorkerData {
@@ -24,7 +25,11 @@ export type JobEvent =
   | ({ readonly type: 'failed' } & ThreadFailure)
   | { readonly type: 'committed'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly stats: JobStats }
   | { readonly type: 'stats'; readonly stats: JobStats }
-  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][] };
+  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][] }
+  | { readonly type: 'top'; readonly id: number; readonly answer: LiveTop | undefined; readonly error?: string };
 
 /** Host -> worker. */
-export type JobCommand = { readonly type: 'forget'; readonly key: string } | { readonly type: 'stop' };
+export type JobCommand =
+  | { readonly type: 'forget'; readonly key: string }
+  | { readonly type: 'stop' }
+  | { readonly type: 'top'; readonly id: number; readonly query: LiveTopQuery };

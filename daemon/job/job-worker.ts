@@ -63,6 +63,13 @@ function run(store: ResultsStore): void {
 
   port.on('message', (cmd: JobCommand) => {
     if (cmd.type === 'forget') job.forget(cmd.key);
+    else if (cmd.type === 'top') {
+      try {
+        post({ type: 'top', id: cmd.id, answer: job.top(cmd.query) });
+      } catch (err) {
+        post({ type: 'top', id: cmd.id, answer: undefined, error: (err as Error).message });
+      }
+    }
     else if (cmd.type === 'stop') {
       void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
         () => {

@@ -1,8 +1,10 @@
 import type { PropertyReader, ReadContext } from '../conf/index.js';
 import { readCompressionType, readIpFilter, readKeystore } from '../avro/transport-config.js';
 import type { CompressionType, IpFilterRule } from '../avro/index.js';
-import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
-import { readLogFormat } from '../logformat/log-format-config.js';
+import { compileLineFormat, type LineFormat } from '../logformat/log-format.js';
+import { readLogFormatSetting } from '../logformat/log-format-config.js';
+import type { DimensionSpec } from '../counts/dimension-window.js';
+import { readDimensions } from './dimensions-config.js';
 import * as countsInput from '../cluster/counts-input-config.js';
 import { JOB_INPUTS, type CountsInputConfig } from '../cluster/counts-input-config.js';
 
@@ -21,9 +23,13 @@ export interface UrlWindowJobConfig {
   readonly database: string;
   /** How many URLs of each window are persisted (the most `/api/top?n=` can ask for). */
   readonly topN: number;
-  /** `auto`, `combined`, `common`, `vhost_combined`, or an Apache/nginx format string. */
+  /** `auto`, `combined`, `common`, `vhost_combined`, `json`, `caddy`, `traefik`, or an Apache/nginx format string. */
   readonly logFormat: string;
+  /** A JSON format's `fields.NAME = path`. */
+  readonly fields: Readonly<Record<string, string>>;
   readonly stripQueryString: boolean;
+  /** What the job counts by (`dimensions`, default `url status`), each a field of the format. */
+  readonly dimensions: readonly DimensionSpec[];
   /** `processing`: batches by the time events arrive; `event`: by the lines' own times. */
   readonly time: 'processing' | 'event';
   /** Event time: how late an event may be before its batch closes without it. */
@@ -53,17 +59,21 @@ export interface UrlWindowJobConfig {
  * as it is, to the HTTP thread and its results reader.
  */
 export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> &
-  Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history'>> & { readonly logFormat?: string };
+  Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history' | 'fields'>> & {
+    readonly logFormat?: string;
+    /** The dimensions' names, in order (`/api/top?by=` takes them). */
+    readonly dimensions?: readonly string[];
+  };
 
 export function timingOf(config: UrlWindowJobConfig): JobTiming {
-  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat } = config;
-  return Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat });
+  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields } = config;
+  return Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, dimensions: Object.freeze(config.dimensions.map((d) => d.name)) });
 }
 
 /** The job's compiled state (also a counter's: it counts the same lines). */
 export interface BuiltUrlWindowJob {
-  /** Finds a line's URL, its query string cut off with `stripQueryString`. */
-  readonly findUrl: UrlParser;
+  /** Reads a line's fields, the URL's query string cut off with `stripQueryString`. */
+  readonly format: LineFormat;
 }
 
 /**
@@ -74,8 +84,8 @@ export interface BuiltUrlWindowJob {
  * counting; compiling is memoised per thread (log-format.ts), so the config check's
  * compile, in read(), is the main thread's only one.
  */
-export function build(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>): BuiltUrlWindowJob {
-  return { findUrl: compileUrlParser(config.logFormat, config.stripQueryString) };
+export function build(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString' | 'fields'>): BuiltUrlWindowJob {
+  return { format: compileLineFormat(config.logFormat, { stripQueryString: config.stripQueryString, fields: config.fields }) };
 }
 
 /** Reads `<agent>.jobs.<name>.*` of a url-window-count job. */
@@ -93,6 +103,7 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
   if (windowDurationMs / batchIntervalMs > 1_000_000) {
     throw r.at(r.raw(p + '.windowDuration')!, 'is more than a million batch intervals');
   }
+  const format = readLogFormatSetting(r, p);
   return Object.freeze({
     ...(tlsConfig && { tls: tlsConfig }),
     name,
@@ -108,8 +119,10 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     checkpointDir: resolve(r.string(p + '.checkpointDir', 'checkpoint')),
     database: resolve(r.string(p + '.database', 'data/results.db')),
     topN: r.int(p + '.topN', 1000, 1, 100_000),
-    logFormat: readLogFormat(r, p + '.logFormat'),
+    logFormat: format.logFormat,
+    fields: format.fields,
     stripQueryString: r.bool(p + '.stripQueryString', false),
+    dimensions: Object.freeze(readDimensions(r, p, format)),
     time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
     watermarkMs: r.seconds(p + '.watermark', 60, 0),
     flushAfterIdleMs: r.seconds(p + '.flushAfterIdle', 10, 0),

@@ -3,7 +3,7 @@ import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { Logger } from '../log.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import { DirLock } from '../durable/index.js';
-import { SlidingWindow } from '../counts/sliding-window.js';
+import { WindowSet } from '../counts/window-set.js';
 import type { WindowResultSink } from '../store/window-results.js';
 import { ResultsOutbox } from './results-outbox.js';
 import type { PartialCounts } from '../cluster/partial-counts.js';
@@ -16,6 +16,7 @@ import { WindowSlider } from './window-slider.js';
 import { EventCounter } from './event-counter.js';
 import { JobCheckpoint } from './job-checkpoint.js';
 import { JobReceiver } from './job-receiver.js';
+import { LiveTopQueries, type LiveTop, type LiveTopQuery } from './live-top.js';
 import { avroReceiverListening, checkpointDiscarded, closingBatchFailed, noFinalCheckpoint } from '../telemetry/index.js';
 
 export interface JobStartOptions {
@@ -54,7 +55,7 @@ const EARLY_TICK_EVENTS = 10_000;
  * - `JobReceiver`: the Avro RPC server and the write-ahead log -> `EventCounter`;
  * - `EventCounter`: the hot loop, events into `OpenBatches`, deduped by `CountedPositions`,
  *   placed by the `TimeMode` (processing or event time, watermark, flushAfterIdle);
- * - `WindowSlider`: closes batches into the `SlidingWindow`, results into the `ResultsOutbox`;
+ * - `WindowSlider`: closes batches into the `WindowSet` (the window by dimension), results into the `ResultsOutbox`;
  * - `JobCheckpoint`: commits and restores all of the above;
  * - `JobCounters` (job-stats.ts): the counters, shared with another thread.
  */
@@ -62,7 +63,7 @@ export class UrlWindowJob {
   readonly name: string;
   readonly #config: UrlWindowJobConfig;
   readonly #log: Logger;
-  readonly #window: SlidingWindow;
+  readonly #window: WindowSet;
   readonly #open: OpenBatches;
   readonly #time: TimeMode;
   readonly #positions: CountedPositions;
@@ -72,6 +73,7 @@ export class UrlWindowJob {
   readonly #counter: EventCounter;
   readonly #checkpoint: JobCheckpoint;
   readonly #receiver: JobReceiver;
+  readonly #queries: LiveTopQueries;
   readonly #tickListeners: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   /** Event time: the early tick once calls stop coming (`QUIET_TICK_MS`). */
@@ -89,7 +91,7 @@ export class UrlWindowJob {
     this.#config = config;
     const log = (this.#log = logger.child({ job: config.name }));
     this.#results = new ResultsOutbox(results, log);
-    const window = (this.#window = new SlidingWindow(config.windowDurationMs / config.batchIntervalMs));
+    const window = (this.#window = new WindowSet(config.dimensions, config.windowDurationMs / config.batchIntervalMs));
     const time = (this.#time = new TimeMode(config));
     const open = (this.#open = new OpenBatches(window, config.batchIntervalMs));
     open.nextToClose = time.initialNextToClose(open);
@@ -102,6 +104,12 @@ export class UrlWindowJob {
     const slider = (this.#slider = new WindowSlider(config, { window, open, time, counters, results: this.#results, changes: checkpoint }, log));
     this.#counter = new EventCounter(config, { window, open, time, positions, counters, closer: slider, changes: checkpoint }, log);
     this.#receiver = new JobReceiver(config, { count: (ev) => this.#countCall(ev) }, log);
+    this.#queries = new LiveTopQueries(window, config.batchIntervalMs, config.windowDurationMs);
+  }
+
+  /** The live window's top keys of a dimension and status (`/api/top?by=&status=`). */
+  top(query: LiveTopQuery): LiveTop {
+    return this.#queries.top(query);
   }
 
   get port(): number {

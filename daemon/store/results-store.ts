@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { UrlCount } from '../counts/index.js';
+import type { TopItem } from '../counts/dimension-window.js';
 import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
 import { LogflowError } from '../errors.js';
 import { HISTORY_SCHEMA, HistoryReader } from './history.js';
@@ -16,12 +16,26 @@ CREATE TABLE IF NOT EXISTS latest_window (
   total INTEGER NOT NULL,
   distinct_urls INTEGER NOT NULL
 );
--- The newest window's most counted URLs, replaced whenever the window changes.
+-- The newest window's most counted URLs, as up to schema 1 kept them (no longer written:
+-- latest_items has them with their measures).
 CREATE TABLE IF NOT EXISTS latest_top (
   rank INTEGER PRIMARY KEY,
   url TEXT NOT NULL,
   count INTEGER NOT NULL
 );
+-- The newest window's most counted keys of the default dimension (the URL) with their
+-- measures, replaced whenever the window changes. visitors is NULL when the log format has
+-- no client; visitors_exact 0 when it is HyperLogLog's estimate.
+CREATE TABLE IF NOT EXISTS latest_items (
+  dimension TEXT NOT NULL,
+  rank INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  visitors INTEGER,
+  visitors_exact INTEGER NOT NULL,
+  PRIMARY KEY (dimension, rank)
+) WITHOUT ROWID;
 -- One row per slide that changed the window: a quiet site adds nothing.
 CREATE TABLE IF NOT EXISTS windows (
   end_ms INTEGER PRIMARY KEY,
@@ -36,6 +50,13 @@ export interface LatestWindow {
   readonly endMs: number;
   readonly total: number;
   readonly distinctUrls: number;
+}
+
+/** The newest window persisted and its top keys of the default dimension (`dimension`; undefined before any). */
+export interface LatestTop {
+  readonly window: LatestWindow | undefined;
+  readonly dimension: string | undefined;
+  readonly items: TopItem[];
 }
 
 /**
@@ -74,8 +95,8 @@ export class ResultsStore implements WindowResultSink {
        ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms, end_ms = excluded.end_ms,
          total = excluded.total, distinct_urls = excluded.distinct_urls`,
     );
-    const clearTop = this.#db.prepare('DELETE FROM latest_top');
-    const insertTop = this.#db.prepare('INSERT INTO latest_top (rank, url, count) VALUES (?, ?, ?)');
+    const clearTop = this.#db.prepare('DELETE FROM latest_items');
+    const insertTop = this.#db.prepare('INSERT INTO latest_items (dimension, rank, key, count, bytes, visitors, visitors_exact) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const insertWindow = this.#db.prepare(
       'INSERT OR REPLACE INTO windows (end_ms, start_ms, total, distinct_urls) VALUES (?, ?, ?, ?)',
     );
@@ -88,7 +109,7 @@ export class ResultsStore implements WindowResultSink {
       upsertLatest.run(r.startMs, r.endMs, r.total, r.distinctUrls);
       if (!r.changed) return;
       clearTop.run();
-      r.top.forEach((u, i) => insertTop.run(i + 1, u.url, u.count));
+      r.top.forEach((u, i) => insertTop.run(r.dimension ?? 'url', i + 1, u.key, u.count, u.bytes, u.visitors, u.visitorsExact ? 1 : 0));
       insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls);
       prune.run(r.endMs - this.#retentionMs);
     };
@@ -129,7 +150,7 @@ export class ResultsStore implements WindowResultSink {
 /** Read side for the HTTP API: its own read-only connection. */
 export class ResultsReader {
   readonly #db: Database.Database;
-  readonly #latestTop: (n: number) => { window: LatestWindow | undefined; urls: UrlCount[] };
+  readonly #latestTop: (n: number) => LatestTop;
   readonly #version: Database.Statement;
   readonly #windows: Database.Statement;
   /** Answers by `n`, valid while the database's data_version stays the same. */
@@ -145,11 +166,15 @@ export class ResultsReader {
     const latest = this.#db.prepare(
       'SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM latest_window WHERE id = 1',
     );
-    const top = this.#db.prepare('SELECT url, count FROM latest_top ORDER BY rank LIMIT ?');
-    this.#latestTop = this.#db.transaction((n: number) => ({
-      window: latest.get() as LatestWindow | undefined,
-      urls: top.all(n) as UrlCount[],
-    }));
+    const top = this.#db.prepare('SELECT dimension, key, count, bytes, visitors, visitors_exact AS exact FROM latest_items ORDER BY rank LIMIT ?');
+    this.#latestTop = this.#db.transaction((n: number) => {
+      const rows = top.all(n) as { dimension: string; key: string; count: number; bytes: number; visitors: number | null; exact: number }[];
+      return {
+        window: latest.get() as LatestWindow | undefined,
+        dimension: rows[0]?.dimension,
+        items: rows.map((r) => ({ key: r.key, count: r.count, bytes: r.bytes, visitors: r.visitors, visitorsExact: r.exact === 1 })),
+      };
+    });
     this.#version = this.#db.prepare('PRAGMA data_version').pluck();
     this.#windows = this.#db.prepare(
       `SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM windows
@@ -168,8 +193,8 @@ export class ResultsReader {
     return this.#windows.all(afterMs, toMs, limit) as LatestWindow[];
   }
 
-  /** The newest window and its top `n` URLs, read in one snapshot. */
-  latestTop(n: number): { window: LatestWindow | undefined; urls: UrlCount[] } {
+  /** The newest window and its top `n` keys of the default dimension, read in one snapshot. */
+  latestTop(n: number): LatestTop {
     return this.#latestTop(n);
   }
 
@@ -177,7 +202,7 @@ export class ResultsReader {
    * `latestTop` rendered by `render`, cached until the writer commits again: the answer
    * changes once per slide, while readers may ask thousands of times a second.
    */
-  latestTopJson(n: number, render: (r: { window: LatestWindow | undefined; urls: UrlCount[] }) => unknown): string {
+  latestTopJson(n: number, render: (r: LatestTop) => unknown): string {
     const version = this.#version.get() as number;
     if (version !== this.#cachedVersion) {
       this.#cache = new Map();
