@@ -28,15 +28,10 @@ export interface BlobSection {
 let keyIndex = new Int32Array(1024).fill(-1);
 
 export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
-  const w = new BlobWriter();
-  w.u32(MAGIC);
-  w.u8(BLOB_VERSION);
-  w.u8(sections.length);
+  // Sized once for the worst case (an entry is at most 31 bytes), written without a call per field.
+  let size = HEAD;
+  const orders: number[][] = [];
   for (const s of sections) {
-    const name = Buffer.from(s.name, 'utf8');
-    w.u8(name.length);
-    w.bytes(name);
-    w.u8(s.visitors ? 1 : 0);
     const b = s.batch;
     if (keyIndex.length < s.keys.idLimit) {
       let n = keyIndex.length;
@@ -45,34 +40,72 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
     }
     // The key table, in order of first appearance.
     const order: number[] = [];
+    let keyBytes = 0;
     for (let i = 0; i < b.size; i++) {
       const k = b.keys[i]!;
       if (keyIndex[k] === -1) {
         keyIndex[k] = order.length;
         order.push(k);
-      }
-    }
-    w.varint(order.length);
-    for (const k of order) {
-      const len = s.keys.byteLength(k);
-      w.varint(len);
-      w.ensure(len);
-      w.pos = s.keys.copyBytes(k, w.buf, w.pos);
-    }
-    w.varint(b.size);
-    for (let i = 0; i < b.size; i++) {
-      w.varint(keyIndex[b.keys[i]!]!);
-      w.u16(b.codes[i]!);
-      w.varint(b.counts[i]!);
-      w.varint(b.bytes[i]!);
-      if (s.visitors) {
-        w.i32(b.hashes[2 * i]!);
-        w.i32(b.hashes[2 * i + 1]!);
+        keyBytes += s.keys.byteLength(k);
       }
     }
     for (const k of order) keyIndex[k] = -1;
+    orders.push(order);
+    size += 2 + 255 + 8 + order.length * 8 + keyBytes + 8 + b.size * 31;
   }
-  return w.done();
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32LE(MAGIC, 0);
+  out[4] = BLOB_VERSION;
+  out[5] = sections.length;
+  let pos = HEAD;
+  const varint = (v: number) => {
+    while (v >= 128) {
+      out[pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    out[pos++] = v;
+  };
+  sections.forEach((s, si) => {
+    const name = Buffer.from(s.name, 'utf8');
+    out[pos++] = name.length;
+    pos += name.copy(out, pos);
+    out[pos++] = s.visitors ? 1 : 0;
+    const order = orders[si]!;
+    varint(order.length);
+    for (let j = 0; j < order.length; j++) {
+      const k = order[j]!;
+      keyIndex[k] = j;
+      varint(s.keys.byteLength(k));
+      pos = s.keys.copyBytes(k, out, pos);
+    }
+    const b = s.batch;
+    varint(b.size);
+    const visitors = s.visitors;
+    for (let i = 0; i < b.size; i++) {
+      varint(keyIndex[b.keys[i]!]!);
+      const code = b.codes[i]!;
+      out[pos++] = code & 255;
+      out[pos++] = code >>> 8;
+      const count = b.counts[i]!;
+      if (count < 128) out[pos++] = count;
+      else varint(count);
+      varint(b.bytes[i]!);
+      if (visitors) {
+        const hi = b.hashes[2 * i]!;
+        const lo = b.hashes[2 * i + 1]!;
+        out[pos++] = hi & 255;
+        out[pos++] = (hi >>> 8) & 255;
+        out[pos++] = (hi >>> 16) & 255;
+        out[pos++] = hi >>> 24;
+        out[pos++] = lo & 255;
+        out[pos++] = (lo >>> 8) & 255;
+        out[pos++] = (lo >>> 16) & 255;
+        out[pos++] = lo >>> 24;
+      }
+    }
+    for (const k of order) keyIndex[k] = -1;
+  });
+  return Buffer.from(out.subarray(0, pos));
 }
 
 /** Whether `blob` is a version-2 (dimensions) blob. */
@@ -206,64 +239,5 @@ export class BlobReader {
       if (b < 0x80) return v;
       scale *= 128;
     }
-  }
-}
-
-/** A growing buffer for one blob. */
-class BlobWriter {
-  buf = Buffer.allocUnsafe(4096);
-  pos = 0;
-
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  u8(v: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = v;
-  }
-
-  u16(v: number): void {
-    this.ensure(2);
-    this.buf.writeUInt16LE(v, this.pos);
-    this.pos += 2;
-  }
-
-  u32(v: number): void {
-    this.ensure(4);
-    this.buf.writeUInt32LE(v, this.pos);
-    this.pos += 4;
-  }
-
-  i32(v: number): void {
-    this.ensure(4);
-    this.buf.writeInt32LE(v, this.pos);
-    this.pos += 4;
-  }
-
-  bytes(b: Buffer): void {
-    this.ensure(b.length);
-    b.copy(this.buf, this.pos);
-    this.pos += b.length;
-  }
-
-  /** An unsigned integer up to 2^53, 7 bits a byte. */
-  varint(v: number): void {
-    this.ensure(8);
-    const buf = this.buf;
-    while (v >= 128) {
-      buf[this.pos++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    buf[this.pos++] = v;
-  }
-
-  done(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.pos));
   }
 }

@@ -1,10 +1,15 @@
 import { HLL_M, hllEstimate, hllRank, hllRegister } from './hyperloglog.js';
 import { EXACT_VISITORS, type VisitorSketch } from './visitor-sketch.js';
 
+/** Scratch for the entries a region moves (hi, lo, seen). */
+let moving = new Int32Array(3 * 64);
+
 /** A region slot nobody uses (slot numbers are stored as int32, wrapped). */
 const EMPTY = -2147483648;
 /** Regions up to this many entries are scanned; larger ones are hashed. */
 const SCANNED = 8;
+/** `#shift` of an id whose visitors are a sketch (no region). */
+const SKETCHED = 255;
 
 /**
  * Distinct visitors per id (a cell: a key and a status) in a sliding window of
@@ -70,7 +75,7 @@ export class WindowVisitors {
       const id = ids[i]!;
       const hi = hashes[2 * i]!;
       const lo = hashes[2 * i + 1]!;
-      if (this.#sketches.has(id)) this.#pend(id, hi, lo);
+      if (id < this.#shift.length && this.#shift[id] === SKETCHED) this.#pend(id, hi, lo);
       else this.#add(id, hi, lo, slot);
     }
     this.#flushPending(slot);
@@ -115,8 +120,8 @@ export class WindowVisitors {
   release(id: number): void {
     this.#sketches.delete(id);
     if (id >= this.#shift.length) return;
-    const log = this.#shift[id]!;
-    if (log > 0) this.#freeRegion(this.#at[id]!, log);
+    const shift = this.#shift[id]!;
+    if (shift > 0 && shift !== SKETCHED) this.#freeRegion(this.#at[id]!, shift);
     this.#shift[id] = 0;
     this.#used[id] = 0;
   }
@@ -132,8 +137,9 @@ export class WindowVisitors {
     for (let n = 0; n < maxIds && n < limit; n++) {
       const id = this.#sweepAt;
       this.#sweepAt = id + 1 >= limit ? 0 : id + 1;
-      if (this.#shift[id] !== 0) this.#purge(id, slot);
-      else this.#sketches.get(id)?.prune(slot, this.windowSlots);
+      const shift = this.#shift[id];
+      if (shift === SKETCHED) this.#sketches.get(id)!.prune(slot, this.windowSlots);
+      else if (shift !== 0) this.#purge(id, slot);
     }
   }
 
@@ -248,37 +254,39 @@ export class WindowVisitors {
     this.#used[id] = 0;
   }
 
-  /** Moves `id`'s live entries into a new region of capacity 2^(log-1). */
-  #resize(id: number, log: number, slot: number): void {
-    const oldLog = this.#shift[id]!;
+  /** Moves `id`'s live entries into a new region of capacity 2^(shift-1). */
+  #resize(id: number, shift: number, slot: number): void {
+    const oldShift = this.#shift[id]!;
     const oldAt = this.#at[id]!;
-    const oldEnd = oldAt + (1 << (oldLog - 1) <= SCANNED ? this.#used[id]! : 1 << (oldLog - 1));
+    const oldEnd = oldAt + (1 << (oldShift - 1) <= SCANNED ? this.#used[id]! : 1 << (oldShift - 1));
     // Copy the live entries out first: the new region may be allocated where the slab grows.
-    const his: number[] = [];
-    const los: number[] = [];
-    const seens: number[] = [];
+    let n = 0;
+    if (moving.length < 3 * (oldEnd - oldAt)) moving = new Int32Array(6 * (oldEnd - oldAt));
     for (let p = oldAt; p < oldEnd; p++) {
       if (!this.#live(this.#seen[p]!, slot)) continue;
-      his.push(this.#hash[2 * p]!);
-      los.push(this.#hash[2 * p + 1]!);
-      seens.push(this.#seen[p]!);
+      moving[3 * n] = this.#hash[2 * p]!;
+      moving[3 * n + 1] = this.#hash[2 * p + 1]!;
+      moving[3 * n + 2] = this.#seen[p]!;
+      n++;
     }
-    this.#freeRegion(oldAt, oldLog);
-    this.#place(id, log);
+    this.#freeRegion(oldAt, oldShift);
+    this.#place(id, shift);
     const at = this.#at[id]!;
-    const cap = 1 << (log - 1);
+    const cap = 1 << (shift - 1);
     if (cap <= SCANNED) {
-      for (let i = 0; i < his.length; i++) this.#store(at + i, his[i]!, los[i]!, seens[i]!);
-      this.#used[id] = his.length;
+      for (let i = 0; i < n; i++) this.#store(at + i, moving[3 * i]!, moving[3 * i + 1]!, moving[3 * i + 2]!);
+      this.#used[id] = n;
       return;
     }
     const mask = cap - 1;
-    for (let i = 0; i < his.length; i++) {
-      let s = (his[i]! ^ Math.imul(los[i]!, 0x9e3779b1)) & mask;
+    for (let i = 0; i < n; i++) {
+      const hi = moving[3 * i]!;
+      const lo = moving[3 * i + 1]!;
+      let s = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
       while (this.#seen[at + s] !== EMPTY) s = (s + 1) & mask;
-      this.#store(at + s, his[i]!, los[i]!, seens[i]!);
+      this.#store(at + s, hi, lo, moving[3 * i + 2]!);
     }
-    this.#used[id] = his.length;
+    this.#used[id] = n;
   }
 
   /** Gives `id` an empty region of capacity 2^(log-1). */
@@ -342,6 +350,7 @@ export class WindowVisitors {
       entries.push(hllRegister(hi) * 2 ** 38 + (2 ** 31 - age) * 64 + hllRank(hi, lo));
     }
     this.#drop(id);
+    this.#shift[id] = SKETCHED;
     entries.sort((a, b) => a - b);
     this.#sketches.set(id, SlidingHll.fromSorted(entries, slot));
   }
@@ -386,11 +395,16 @@ export class SlidingHll {
   /** The slot (int32, wrapped) each entry was seen in. */
   #seen: Int32Array;
   #n: number;
+  /** The arrays the next merge writes into (then swapped): no allocation per merge. */
+  #nextRr: Int32Array;
+  #nextSeen: Int32Array;
 
   private constructor(rr: Int32Array, seen: Int32Array, n: number) {
     this.#rr = rr;
     this.#seen = seen;
     this.#n = n;
+    this.#nextRr = new Int32Array(rr.length);
+    this.#nextSeen = new Int32Array(rr.length);
   }
 
   get size(): number {
@@ -427,8 +441,12 @@ export class SlidingHll {
   merge(slot: number, pending: Float64Array, from: number, to: number, windowSlots: number): void {
     const n = this.#n;
     const cap = n + (to - from);
-    const rr = cap > this.#rr.length ? new Int32Array(cap * 2) : new Int32Array(this.#rr.length);
-    const seen = new Int32Array(rr.length);
+    if (cap > this.#nextRr.length) {
+      this.#nextRr = new Int32Array(cap * 2);
+      this.#nextSeen = new Int32Array(cap * 2);
+    }
+    const rr = this.#nextRr;
+    const seen = this.#nextSeen;
     const oldRr = this.#rr;
     const oldSeen = this.#seen;
     let i = 0;
@@ -455,6 +473,8 @@ export class SlidingHll {
         o++;
       }
     }
+    this.#nextRr = this.#rr;
+    this.#nextSeen = this.#seen;
     this.#rr = rr;
     this.#seen = seen;
     this.#n = o;
