@@ -132,6 +132,7 @@ export class WindowVisitors {
    * enough for its wrapped slot number to look new again.
    */
   sweep(e: number, maxIds: number): void {
+    if (this.windowSlots === 2 ** 31 - 1) return; // (nothing ever leaves)
     const limit = this.#shift.length;
     const slot = e | 0;
     for (let n = 0; n < maxIds && n < limit; n++) {

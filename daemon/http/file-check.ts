@@ -25,7 +25,7 @@ export const fileCheckRoutes: FastifyPluginAsync<Pick<HttpDeps, 'files' | 'job'>
       if (!onDisk) return sendError(reply, 'LF_HTTP_FILE_GONE', `${file.name} is no longer in the spool (deletePolicy = immediate, or moved away)`);
       const configured = deps.job?.logFormat;
       const formats = configured && configured !== 'auto' && !(CHECK_FORMATS as readonly string[]).includes(configured) ? [configured, ...CHECK_FORMATS] : [...CHECK_FORMATS];
-      return { ...(await checkLog(onDisk, formats, CHECK_LINES)), file: path.basename(onDisk), logFormat: configured ?? 'auto' };
+      return { ...(await checkLog(onDisk, formats, CHECK_LINES, deps.job?.fields)), file: path.basename(onDisk), logFormat: configured ?? 'auto' };
     },
   );
 };

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ResultsReader } from '../store/index.js';
 import type { HttpDeps, JobTiming } from './deps.js';
 import { badParameter, noJob } from './errors.js';
+export { statusRange } from '../counts/status-range.js';
 
 /**
  * Query parameters several route groups share: times, ranges and their schemas. Each
@@ -91,14 +92,6 @@ export function refuseNonFiniteNumbers(app: FastifyInstance): void {
 
 /** `status`: an exact code (`404`) or a class (`4xx`). */
 export const statusProp = { type: 'string', pattern: '^[1-9][0-9][0-9]$|^[1-9][xX][xX]$', description: 'an exact status (404) or a class (4xx): only lines of that status count' } as const;
-
-/** A status filter's codes (`404`: 404-404, `4xx`: 400-499); no filter: 0-999, lines without a status too. */
-export function statusRange(status: string | undefined): { lo: number; hi: number } {
-  if (status === undefined) return { lo: 0, hi: 999 };
-  const first = Number(status[0]);
-  if (/^\d{3}$/.test(status)) return { lo: Number(status), hi: Number(status) };
-  return { lo: first * 100, hi: first * 100 + 99 };
-}
 
 /** `by`: one of the job's dimensions (the URL by default), or a 400 sent that lists them. */
 export function dimensionOf(reply: FastifyReply, job: JobTiming, by: string | undefined): string | undefined {
