@@ -1,40 +1,51 @@
-import type { Channel } from './channel/index.js';
-import type { JobStats } from './job/index.js';
-import type { PipelinedSink } from './sink/delivery.js';
-import type { AvroSource, SpoolDirSource } from './source/index.js';
-import type { FileCounts, Stats } from './telemetry/stats.js';
-
-/** The stages whose figures make the agent's stats. */
-export interface StatsParts {
-  readonly job: JobStats | undefined;
-  readonly sources: readonly SpoolDirSource[];
-  readonly avroSources: readonly AvroSource[];
-  readonly sinks: readonly PipelinedSink<unknown>[];
-  readonly channels: Iterable<Channel>;
-}
+import type { FileCounts, JobStats, RefusedConnections, Stats, StatsPart } from './telemetry/stats.js';
 
 /**
- * Gathers the one stats shape (telemetry/stats.ts) from the stages: what /api/stats,
- * /metrics and the dashboard show. Figures of several components of a kind are summed.
+ * Gathers the one stats shape (telemetry/stats.ts) from the components' parts: what
+ * /api/stats, /metrics and the dashboard show. Figures of several components are summed.
  */
-export function gatherStats({ job, sources, avroSources, sinks, channels }: StatsParts): Stats {
+export function gatherStats(parts: readonly StatsPart[]): Stats {
   const files: FileCounts = { pending: 0, inProgress: 0, completed: 0, failed: 0 };
-  for (const s of sources) {
-    const c = s.files.counts();
-    files.pending += c.pending;
-    files.inProgress += c.inProgress;
-    files.completed += c.completed;
-    files.failed += c.failed;
-  }
+  let job: JobStats | undefined;
   let size = 0;
   let capacity = 0;
-  for (const ch of channels) {
-    size += ch.size;
-    capacity += ch.capacity;
+  let eventsRead = 0;
+  let eventsReceived = 0;
+  let truncatedLines: number | undefined;
+  let sinkRetries: { error: number; refused: number } | undefined;
+  let refusedConnections: { ipFilter: number; maxConnections: number } | undefined;
+  let refusedCalls: { transactionCapacity: number; channel: number } | undefined;
+  for (const p of parts) {
+    if (p.job) job = p.job;
+    if (p.files) {
+      files.pending += p.files.pending;
+      files.inProgress += p.files.inProgress;
+      files.completed += p.files.completed;
+      files.failed += p.files.failed;
+    }
+    if (p.channel) {
+      size += p.channel.size;
+      capacity += p.channel.capacity;
+    }
+    eventsRead += p.eventsRead ?? 0;
+    eventsReceived += p.eventsReceived ?? 0;
+    if (p.truncatedLines !== undefined) truncatedLines = (truncatedLines ?? 0) + p.truncatedLines;
+    if (p.sinkRetries) {
+      sinkRetries ??= { error: 0, refused: 0 };
+      sinkRetries.error += p.sinkRetries.error;
+      sinkRetries.refused += p.sinkRetries.refused;
+    }
+    if (p.refusedConnections) refusedConnections = addRefused(refusedConnections, p.refusedConnections);
+    if (p.refusedCalls) {
+      refusedCalls ??= { transactionCapacity: 0, channel: 0 };
+      refusedCalls.transactionCapacity += p.refusedCalls.transactionCapacity;
+      refusedCalls.channel += p.refusedCalls.channel;
+    }
   }
-  const eventsRead = sum(sources, (s) => s.eventsRead);
+  // The job's receiver and the avro sources close connections alike: one figure for both.
+  if (job) refusedConnections = addRefused(refusedConnections, job.refusedConnections);
   return {
-    eventsIn: job?.eventsIn ?? eventsRead + sum(avroSources, (s) => s.eventsReceived),
+    eventsIn: job?.eventsIn ?? eventsRead + eventsReceived,
     eventsCounted: job?.eventsCounted ?? 0,
     parseErrors: job?.parseErrors ?? 0,
     duplicates: job?.duplicates ?? 0,
@@ -59,27 +70,15 @@ export function gatherStats({ job, sources, avroSources, sinks, channels }: Stat
       checkpointSeconds: job.checkpointHistogram,
     }),
     eventsRead,
-    ...((job || avroSources.length > 0) && {
-      avroRefusedConnections: {
-        ipFilter: (job?.refusedConnections.ipFilter ?? 0) + sum(avroSources, (a) => a.refusedConnections.ipFilter),
-        maxConnections: (job?.refusedConnections.maxConnections ?? 0) + sum(avroSources, (a) => a.refusedConnections.maxConnections),
-      },
-    }),
-    ...(sources.length > 0 && { truncatedLines: sum(sources, (s) => s.truncatedLines) }),
-    ...(sinks.length > 0 && { sinkRetries: { error: sum(sinks, (k) => k.retries.error), refused: sum(sinks, (k) => k.retries.refused) } }),
-    ...(avroSources.length > 0 && {
-      avroCallsRefused: {
-        transactionCapacity: sum(avroSources, (a) => a.refusedCalls.transactionCapacity),
-        channel: sum(avroSources, (a) => a.refusedCalls.channel),
-      },
-    }),
+    ...(refusedConnections && { avroRefusedConnections: refusedConnections }),
+    ...(truncatedLines !== undefined && { truncatedLines }),
+    ...(sinkRetries && { sinkRetries }),
+    ...(refusedCalls && { avroCallsRefused: refusedCalls }),
   };
 }
 
-function sum<T>(items: readonly T[], figure: (item: T) => number): number {
-  let n = 0;
-  for (const item of items) n += figure(item);
-  return n;
+function addRefused(sum: RefusedConnections | undefined, more: RefusedConnections): RefusedConnections {
+  return { ipFilter: (sum?.ipFilter ?? 0) + more.ipFilter, maxConnections: (sum?.maxConnections ?? 0) + more.maxConnections };
 }
 
 /** process.memoryUsage() reads /proc each call; a poll every few ms should not pay for that each time. */

@@ -130,7 +130,7 @@ describe('avro source (Flume\'s collector tier)', () => {
       client.close();
       assert.equal(channel.size, 3);
       assert.deepEqual(source.refusedConnections, { ipFilter: 1, maxConnections: 0 });
-      const stats = gatherStats({ job: undefined, sources: [], avroSources: [source], sinks: [], channels: [channel] });
+      const stats = gatherStats([source.stats()]);
       assert.match(renderMetrics(stats), /^logflow_avro_refused_connections_total\{reason="ipFilter"\} 1$/m);
     } finally {
       await source.stop();

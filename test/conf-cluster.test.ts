@@ -4,6 +4,7 @@ import { Agent } from '../daemon/agent.js';
 import { loadAgentConfig, parseAgentConfig } from '../daemon/agent-config.js';
 import { testLogger } from './helpers/logger.js';
 import { configErrorOf } from './helpers/config-error.js';
+import { ofType } from '../daemon/components.js';
 
 const ENV = { NATS_SERVERS: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', LOGFLOW_DIR: '/srv/logflow', HTTP_PORT: '9090' };
 const parse = (text: string, agent = 'a1', env: NodeJS.ProcessEnv = ENV) => parseAgentConfig(text, 'test.conf', agent, '/base', env);
@@ -24,8 +25,8 @@ a1.sinks.k1.servers = \${NATS_SERVERS}
 describe('environment variables in values (Flume EnvVarResolverProperties)', () => {
   test('${NAME} is replaced in the named agent\'s values', () => {
     const c = parse(EDGE);
-    assert.equal(c.sources[0]!.spoolDir, '/srv/logflow/spool');
-    assert.deepEqual(c.jetstreamSinks[0]!.servers, ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222']);
+    assert.equal(ofType(c.sources, 'spooldir')[0]!.spoolDir, '/srv/logflow/spool');
+    assert.deepEqual(ofType(c.sinks, 'jetstream')[0]!.servers, ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222']);
   });
 
   test('an unset variable stops start-up naming the file, line, key and variable', () => {
@@ -35,13 +36,13 @@ describe('environment variables in values (Flume EnvVarResolverProperties)', () 
 
   test('another agent\'s variables are not resolved (they may be set elsewhere)', () => {
     const c = parse(`${EDGE}\nother.sinks.k1.servers = \${ONLY_ON_OTHER_HOSTS}\n`);
-    assert.equal(c.jetstreamSinks.length, 1);
+    assert.equal(ofType(c.sinks, 'jetstream').length, 1);
   });
 });
 
 describe('cluster components', () => {
   test('the jetstream sink\'s defaults', () => {
-    const k = parse(EDGE).jetstreamSinks[0]!;
+    const k = ofType(parse(EDGE).sinks, 'jetstream')[0]!;
     assert.deepEqual({ ...k, servers: undefined }, { name: 'k1', type: 'jetstream', channel: 'c1', servers: undefined, stream: 'LOGFLOW_EVENTS', subject: 'logflow.events', partitions: 8, replicas: 1, batchSize: 1000 });
   });
 
@@ -62,16 +63,17 @@ a1.jobs.count.type = url-count-partial
 a1.jobs.count.servers = \${NATS_SERVERS}
 a1.jobs.count.time = event
 `);
-    assert.equal(c.counters[0]!.type, 'url-count-partial');
-    assert.equal(c.counters[0]!.output, 'LOGFLOW_COUNTS');
-    assert.equal(c.counters[0]!.leaseTimeoutMs, 5000);
-    assert.equal(c.jobs.length, 0);
-    const q = parse(`
+    const counter = ofType(c.jobs, 'url-count-partial')[0]!;
+    assert.equal(counter.type, 'url-count-partial');
+    assert.equal(counter.output, 'LOGFLOW_COUNTS');
+    assert.equal(counter.leaseTimeoutMs, 5000);
+    assert.equal(ofType(c.jobs, 'url-window-count').length, 0);
+    const q = ofType(parse(`
 a1.jobs = j1
 a1.jobs.j1.type = url-window-count
 a1.jobs.j1.input = jetstream
 a1.jobs.j1.servers = \${NATS_SERVERS}
-`).jobs[0]!;
+`).jobs, 'url-window-count')[0]!;
     assert.equal(q.input, 'jetstream');
     assert.equal(q.jetstream!.stream, 'LOGFLOW_COUNTS');
     assert.equal(q.port, 0);
@@ -81,8 +83,8 @@ a1.jobs.j1.servers = \${NATS_SERVERS}
     const env = process.env;
     process.env = { ...env, ...ENV };
     try {
-      assert.equal(loadAgentConfig('conf/cluster/edge.conf', 'edge').jetstreamSinks[0]!.replicas, 3);
-      assert.equal(loadAgentConfig('conf/cluster/counter.conf', 'counter').counters[0]!.partitions, 8);
+      assert.equal(ofType(loadAgentConfig('conf/cluster/edge.conf', 'edge').sinks, 'jetstream')[0]!.replicas, 3);
+      assert.equal(ofType(loadAgentConfig('conf/cluster/counter.conf', 'counter').jobs, 'url-count-partial')[0]!.partitions, 8);
       assert.equal(loadAgentConfig('conf/cluster/query.conf', 'query').http!.port, 9090);
     } finally {
       process.env = env;

@@ -7,6 +7,7 @@ import { parseAgentConfig } from '../daemon/agent-config.js';
 import { configErrorOf } from './helpers/config-error.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import type { Stats, Top } from './helpers/api-types.js';
+import { ofType } from '../daemon/components.js';
 
 
 const START = Date.UTC(2025, 5, 1, 8, 0, 0);
@@ -219,7 +220,7 @@ describe('event time', () => {
       assert.equal(err.key, 'a1.jobs.j1.flushAfterIdle', bad);
       assert.match(err.message, /flushAfterIdle/);
     }
-    const job = (t: string) => parse(t).jobs[0]!;
+    const job = (t: string) => ofType(parse(t).jobs, 'url-window-count')[0]!;
     assert.equal(job(base).flushAfterIdleMs, 10_000);
     assert.equal(job(`${base}a1.jobs.j1.flushAfterIdle = 0\n`).flushAfterIdleMs, 0);
   });

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { compileUrlParser, findUrl } from '../daemon/logformat/index.js';
 import { apacheFormatOf } from '../daemon/logformat/log-format.js';
-import { build } from '../daemon/job/url-window-config.js';
+import { lineFormatOf } from '../daemon/job/url-window-config.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { LineFields } from '../daemon/logformat/line-fields.js';
 
@@ -74,13 +74,13 @@ describe('log formats', () => {
     assert.equal(url('%h "%r" %>s %b', '1.1.1.1 "GET / HTTP/1.1" 200'), undefined);
   });
 
-  test("a job's parser is compiled once per thread: the config check's compile is what build() and the line check get", () => {
+  test("a job's parser is compiled once per thread: the config check's compile is what urlParserOf() and the line check get", () => {
     const format = '%h %l %u %t "%r" %>s %b %D';
     const config = parseAgentConfig(`a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\na1.jobs.j1.logFormat = ${format}\n`, 't.conf', 'a1');
     const job = config.jobs[0]!;
     assert.equal(job.logFormat, format);
-    assert.equal(build(job).format.parse, compileUrlParser(format, false), 'the parser compiled when read() checked the format');
-    assert.equal(build(job).format, build(job).format);
+    assert.equal(lineFormatOf(job).parse, compileUrlParser(format, false), 'the parser compiled when read() checked the format');
+    assert.equal(lineFormatOf(job), lineFormatOf(job));
   });
 
   test('the built-in parser is what auto uses', () => {

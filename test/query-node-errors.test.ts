@@ -7,6 +7,7 @@ import type { PartialCounts } from '../daemon/cluster/partial-counts.js';
 import { ResultsStore } from '../daemon/store/index.js';
 import { tempDir } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
+import { ofType } from '../daemon/components.js';
 
 const START = Date.UTC(2026, 0, 1, 0, 0, 0);
 
@@ -16,13 +17,13 @@ function partial(from: number, fields: Partial<PartialCounts>): PartialCounts {
 
 test('a query node: lines without a time that come before any placed line are counted once a batch is placed', async () => {
   const dir = tempDir();
-  const config = parseAgentConfig(
+  const config = ofType(parseAgentConfig(
     'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 0\na1.jobs.j1.time = event\na1.jobs.j1.watermark = 0\n' +
       'a1.jobs.j1.checkpointDir = checkpoint\na1.jobs.j1.database = results.db\n',
     'agent.conf',
     'a1',
     dir,
-  ).jobs[0]!;
+  ).jobs, 'url-window-count')[0]!;
   const store = new ResultsStore(path.join(dir, 'results.db'));
   const job = new UrlWindowJob(config, store, testLogger);
   await job.start();

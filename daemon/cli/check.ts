@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CHECK_FORMATS, checkLog, type CheckResult } from '../analyze/format-check.js';
 import { loadAgentConfig } from '../agent-config.js';
+import { ofType } from '../components.js';
 import { CliError, EXIT, number, table } from './common.js';
 import { parseFields, parseLogFormat } from './log-format-option.js';
 
@@ -36,7 +37,7 @@ function formatsToTry(values: { 'log-format'?: string | undefined; 'conf-file'?:
   if (values['conf-file'] !== undefined) {
     let job: { logFormat: string; fields: Readonly<Record<string, string>> } | undefined;
     try {
-      job = loadAgentConfig(values['conf-file'], values.name ?? 'a1').jobs[0];
+      job = ofType(loadAgentConfig(values['conf-file'], values.name ?? 'a1').jobs, 'url-window-count')[0];
     } catch (err) {
       throw new CliError(EXIT.usage, (err as Error).message);
     }

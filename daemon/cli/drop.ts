@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadAgentConfig } from '../agent-config.js';
+import { ofType } from '../components.js';
 import { DUPLICATE_SUFFIX } from '../source/spooldir-source.js';
 import { bytes, CLIENT_HELP, CLIENT_OPTIONS, CliError, DaemonClient, EXIT, number, type FileEntry } from './common.js';
 
@@ -43,7 +44,7 @@ function spoolTarget(values: { spool?: string | undefined; 'conf-file'?: string 
   } catch (err) {
     throw new CliError(EXIT.usage, `${(err as Error).message}\n(give the spool directory with --spool DIR, or the agent with --conf-file FILE --name AGENT)`);
   }
-  const source = config.sources[0];
+  const source = ofType(config.sources, 'spooldir')[0];
   if (!source) throw new CliError(EXIT.usage, `agent ${agent} in ${file} has no spooldir source; give --spool DIR`);
   const http = config.http;
   const host = !http || http.bind === '0.0.0.0' || http.bind === '::' ? '127.0.0.1' : http.bind.includes(':') ? `[${http.bind}]` : http.bind;

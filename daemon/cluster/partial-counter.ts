@@ -138,3 +138,14 @@ export class PartialCounter {
 function leaseKey(p: number): string {
   return `partition.${p}`;
 }
+
+/** `type = url-count-partial` (components.ts): it starts at once, connecting when the cluster is up; its figures are its log lines. */
+export function build(config: PartialCounterConfig, ctx: { readonly logger: Logger }) {
+  const counter = new PartialCounter(config, ctx.logger);
+  return {
+    name: config.name,
+    start: async () => counter.start(),
+    stop: () => counter.stop(),
+    stats: () => ({}),
+  };
+}

@@ -6,7 +6,7 @@ import { LineClock } from '../logformat/line-clock.js';
 import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
 import type { LineParser } from '../logformat/log-format.js';
-import { build } from './url-window-config.js';
+import { lineFormatOf } from './url-window-config.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { PartialCounts } from '../cluster/partial-counts.js';
 import { KeyHash } from '../counts/key-hash.js';
@@ -58,7 +58,7 @@ export class EventCounter {
     parts: { window: WindowSet; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
     log: Logger,
   ) {
-    const format = build(config).format;
+    const format = lineFormatOf(config);
     this.#parse = format.parse;
     this.#range = new LineFields(format.fieldNames.length);
     this.#window = parts.window;

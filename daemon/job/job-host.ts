@@ -1,14 +1,14 @@
-import { Worker } from 'node:worker_threads';
-import { build, type UrlWindowJobConfig } from './url-window-config.js';
+import { lineFormatOf, resultsOf, type UrlWindowJobConfig } from './url-window-config.js';
 import { LineFields } from '../logformat/line-fields.js';
-import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
-import { startFailure } from '../startup-errors.js';
+import { settingError, type FailedSetting } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
 import type { LiveTop, LiveTopQuery } from './live-top.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
+import type { StatsPart } from '../telemetry/stats.js';
+import { WorkerHost } from '../worker-host.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -25,18 +25,17 @@ export class JobHost {
   readonly #key: string;
   readonly #localSources: string[] = [];
   readonly #commitListeners: (() => void)[] = [];
-  #worker: Worker | undefined;
+  #thread: WorkerHost<JobWorkerData, JobEvent, JobCommand> | undefined;
   #committed = new Map<string, number>();
   #parseErrors = new Map<string, number>();
   #lineCheck: JobHost['lineCheck'] | undefined;
   #stats: JobStats | undefined;
   #port = 0;
-  #stopped: Promise<void> | undefined;
   readonly #counters = new SharedArrayBuffer(COUNTER_SLOTS * 8);
+  readonly #live = new Float64Array(this.#counters);
   /** Top queries sent to the job's thread, by id. */
   readonly #queries = new Map<number, { resolve: (a: LiveTop) => void; reject: (e: Error) => void }>();
   #nextQuery = 0;
-  readonly #live = new Float64Array(this.#counters);
 
   /** `key`: the job's config prefix (`a1.jobs.j1`), named in its failures. */
   constructor(config: UrlWindowJobConfig, logger: Logger, key = `jobs.${config.name}`) {
@@ -69,8 +68,9 @@ export class JobHost {
   /** The job's log format and parser, for the source's warning about a file in another format. */
   get lineCheck(): { readonly format: string; readonly parses: (buf: Buffer, start: number, end: number) => boolean } {
     if (!this.#lineCheck) {
-      const parse = build(this.#config).format.parse;
-      const out = new LineFields();
+      const format = lineFormatOf(this.#config);
+      const parse = format.parse;
+      const out = new LineFields(format.fieldNames.length);
       this.#lineCheck = { format: this.#config.logFormat, parses: (buf, start, end) => parse(buf, start, end, out) };
     }
     return this.#lineCheck;
@@ -84,7 +84,7 @@ export class JobHost {
 
   /** The live window's top keys of a dimension and status, answered by the job's thread. */
   top(query: LiveTopQuery): Promise<LiveTop> {
-    if (!this.#worker || this.#stopped) return Promise.reject(new Error('the job is not running'));
+    if (!this.#thread) return Promise.reject(new Error('the job is not running'));
     const id = this.#nextQuery++;
     return new Promise((resolve, reject) => {
       this.#queries.set(id, { resolve, reject });
@@ -108,81 +108,100 @@ export class JobHost {
 
   /** Starts the job's thread; `nice` lowers its priority (see lowerThreadPriority). */
   start(options: JobStartOptions = {}, nice = 0): Promise<void> {
-    const data: JobWorkerData = { config: this.#config, options, localSources: this.#localSources, counters: this.#counters, nice };
-    const worker = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: data });
-    this.#worker = worker;
-    return new Promise((resolve, reject) => {
-      let started = false;
-      worker.on('message', (event: JobEvent) => {
-        switch (event.type) {
-          case 'started':
-            started = true;
-            this.#port = event.port;
-            this.#committed = new Map(event.committed);
-            this.#stats = event.stats;
-            resolve();
-            break;
-          case 'failed':
-            if (!started) reject(startFailure(event, this.#key));
-            else jobFailed.emit(this.#log, { err: event.message, code: event.code, key: event.key });
-            // A failure while stopping must not leave the process waiting for the thread.
-            if (this.#stopped) void worker.terminate();
-            break;
-          case 'committed':
-            this.#committed = new Map(event.committed);
-            this.#parseErrors = new Map(event.parseErrors);
-            this.#stats = event.stats;
-            for (const listener of this.#commitListeners) listener();
-            break;
-          case 'stats':
-            this.#stats = event.stats;
-            break;
-          case 'stopped':
-            this.#committed = new Map(event.committed);
-            this.#parseErrors = new Map(event.parseErrors);
-            for (const q of this.#queries.values()) q.reject(new Error('the job stopped'));
-            this.#queries.clear();
-            break;
-          case 'top': {
-            const q = this.#queries.get(event.id);
-            this.#queries.delete(event.id);
-            if (event.answer) q?.resolve(event.answer);
-            else q?.reject(new Error(event.error ?? 'no answer'));
-            break;
-          }
-        }
-      });
-      worker.on('error', (err) => {
-        jobThreadCrashed.emit(this.#log, { err });
-        if (!started) reject(errorOfThreadFailure(threadFailureOf(err), this.#key));
-        else process.exit(1);
-      });
-      worker.on('exit', (code) => {
-        // After any message still on its way (a 'failed' that says why).
-        if (!started) setImmediate(() => reject(new LogflowError('LF_THREAD_FAILED', `job thread exited with ${code} before it started (${this.#key})`)));
-      });
+    this.#thread = new WorkerHost({
+      thread: 'job',
+      script: new URL('./job-worker.js', import.meta.url),
+      data: { config: this.#config, options, localSources: this.#localSources, counters: this.#counters, nice },
+      ready: 'started',
+      readyVerb: 'started',
+      key: this.#key,
+      log: this.#log,
+      crashed: jobThreadCrashed,
+      onEvent: (event) => this.#onEvent(event),
+      onFailure: (f) => jobFailed.emit(this.#log, { err: f.message, code: f.code, key: f.key }),
     });
+    return this.#thread.start();
   }
 
   /** Stops the job (final checkpoint) and waits for its thread to end. */
   stop(): Promise<void> {
-    const worker = this.#worker;
-    if (!worker) return Promise.resolve();
-    this.#stopped ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        jobStopTimedOut.emit(this.#log, { afterMs: STOP_TIMEOUT_MS });
-        void worker.terminate();
-      }, STOP_TIMEOUT_MS);
-      worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.#send({ type: 'stop' });
-    });
-    return this.#stopped;
+    return this.#thread?.stop({ type: 'stop' }, {
+      ms: STOP_TIMEOUT_MS,
+      onTimeout: () => jobStopTimedOut.emit(this.#log, { afterMs: STOP_TIMEOUT_MS }),
+    }) ?? Promise.resolve();
+  }
+
+  #onEvent(event: JobEvent): void {
+    switch (event.type) {
+      case 'started':
+        this.#port = event.port;
+        this.#committed = new Map(event.committed);
+        this.#stats = event.stats;
+        break;
+      case 'committed':
+        this.#committed = new Map(event.committed);
+        this.#parseErrors = new Map(event.parseErrors);
+        this.#stats = event.stats;
+        for (const listener of this.#commitListeners) listener();
+        break;
+      case 'stats':
+        this.#stats = event.stats;
+        break;
+      case 'stopped':
+        this.#committed = new Map(event.committed);
+        this.#parseErrors = new Map(event.parseErrors);
+        for (const q of this.#queries.values()) q.reject(new Error('the job stopped'));
+        this.#queries.clear();
+        break;
+      case 'top': {
+        const q = this.#queries.get(event.id);
+        this.#queries.delete(event.id);
+        if (event.answer) q?.resolve(event.answer);
+        else q?.reject(new Error(event.error ?? 'no answer'));
+        break;
+      }
+    }
   }
 
   #send(cmd: JobCommand): void {
-    this.#worker?.postMessage(cmd);
+    this.#thread?.send(cmd);
   }
+}
+
+/** What the job's `build(config, ctx)` gets from the agent (components.ts BuildContext). */
+export interface JobContext {
+  readonly logger: Logger;
+  /** The configuration file, and the job's key in it (`a1.jobs.j1`): a start-up failure names the setting. */
+  readonly file: string;
+  readonly key: string;
+  readonly options: JobStartOptions;
+  readonly pipelineNice: number;
+}
+
+/**
+ * `type = url-window-count` (components.ts). It declares where its Avro receiver listens;
+ * that it keeps positions (when a sink of this agent feeds it, a source's file finishes on
+ * the job's checkpoint and resumes from it after a crash: exactly-once instead of
+ * at-least-once); and its results, which the HTTP API serves.
+ */
+export function build(config: UrlWindowJobConfig, ctx: JobContext) {
+  const host = new JobHost(config, ctx.logger, ctx.key);
+  return {
+    name: config.name,
+    start: () => host.start(ctx.options, ctx.pipelineNice).catch((err: Error & { setting?: FailedSetting }) => {
+      throw err.setting ? settingError(ctx.file, ctx.key, err.setting, err) : err;
+    }),
+    stop: () => host.stop(),
+    stats: (): StatsPart => ({ job: host.stats() }),
+    receivesAt: { host: config.bind, port: config.port },
+    positionKeeper: {
+      keepPositions(sourceId: string, onCommit: () => void) {
+        host.addLocalSource(sourceId);
+        host.onCommit(onCommit);
+        return host;
+      },
+    },
+    results: resultsOf(config),
+    liveTop: (query: LiveTopQuery) => host.top(query),
+  };
 }

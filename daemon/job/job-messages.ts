@@ -1,5 +1,5 @@
 import type { UrlWindowJobConfig } from './url-window-config.js';
-import type { ThreadFailure } from '../errors.js';
+import type { DataShape } from '../worker-host.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
 import type { LiveTop, LiveTopQuery } from './live-top.js';
@@ -15,14 +15,16 @@ export interface JobWorkerData {
   readonly nice: number;
 }
 
+/** What job-worker.ts checks its data against (worker-host.ts). */
+export const JOB_WORKER_DATA: DataShape<JobWorkerData> = { config: 'object', options: 'object', localSources: 'array', counters: 'SharedArrayBuffer', nice: 'number' };
+
 /** Slots of the shared counters (a Float64Array over `JobWorkerData.counters`). */
 export const COUNTER = { eventsIn: 0, eventsCounted: 1, parseErrors: 2, duplicates: 3 } as const;
 export const COUNTER_SLOTS = 4;
 
-/** Worker -> host. */
+/** Worker -> host (and a failure, worker-host.ts). */
 export type JobEvent =
   | { readonly type: 'started'; readonly port: number; readonly committed: [string, number][]; readonly stats: JobStats }
-  | ({ readonly type: 'failed' } & ThreadFailure)
   | { readonly type: 'committed'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly stats: JobStats }
   | { readonly type: 'stats'; readonly stats: JobStats }
   | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][] }

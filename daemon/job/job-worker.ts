@@ -1,23 +1,22 @@
 import path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
 import { threadFailureOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { listenSetting, type FailedSetting } from '../startup-errors.js';
 import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
-import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
+import { JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { CountsInput } from '../cluster/counts-input.js';
 import { historyRepaired, resultsDatabaseMigrated } from '../telemetry/index.js';
+import { fromHost } from '../worker-host.js';
 
 /**
  * The job in its own thread: decoding, parsing and counting use the second core while the
  * main thread reads files, encodes and serves HTTP. It reports to the host by messages.
  */
-const data = workerData as JobWorkerData;
-const port = parentPort!;
+const host = fromHost<JobWorkerData, JobEvent, JobCommand>('job', JOB_WORKER_DATA);
+const { data, post } = host;
 lowerThreadPriority(data.nice);
-const post = (event: JobEvent) => port.postMessage(event);
 const log = createLogger('logflow');
 
 /** The setting a start-up failure is about, so the user is told which key to change. */
@@ -61,7 +60,7 @@ function run(store: ResultsStore): void {
   // A query node (`input = jetstream`) reads partial counts once its checkpoint is restored.
   const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
 
-  port.on('message', (cmd: JobCommand) => {
+  host.onCommand((cmd) => {
     if (cmd.type === 'forget') job.forget(cmd.key);
     else if (cmd.type === 'top') {
       try {
@@ -75,7 +74,7 @@ function run(store: ResultsStore): void {
         () => {
           store.close();
           post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
-          port.close();
+          host.close();
         },
         fail,
       );

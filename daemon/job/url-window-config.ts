@@ -65,27 +65,29 @@ export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDura
     readonly dimensions?: readonly string[];
   };
 
-export function timingOf(config: UrlWindowJobConfig): JobTiming {
-  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields } = config;
-  return Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, dimensions: Object.freeze(config.dimensions.map((d) => d.name)) });
+/** The job's results, as the HTTP thread reads them: the database, and the timing its rows are keyed by. */
+export interface JobResults {
+  readonly database: string;
+  readonly timing: JobTiming;
 }
 
-/** The job's compiled state (also a counter's: it counts the same lines). */
-export interface BuiltUrlWindowJob {
-  /** Reads a line's fields, the URL's query string cut off with `stripQueryString`. */
-  readonly format: LineFormat;
+export function resultsOf(config: UrlWindowJobConfig): JobResults {
+  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields } = config;
+  const dimensions = Object.freeze(config.dimensions.map((d) => d.name));
+  return Object.freeze({ database: config.database, timing: Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, dimensions }) });
 }
 
 /**
- * Builds the compiled state from a checked config. It runs once in every thread that needs
- * it, not once for all: a config is plain data, posted as it is to the job's worker thread,
- * but compiled code (the URL parser is a closure) cannot cross threads. The main thread
- * builds it for the sources' check of a file in another format, the job thread for
- * counting; compiling is memoised per thread (log-format.ts), so the config check's
- * compile, in read(), is the main thread's only one.
+ * The job's log format (also a counter's: it counts the same lines): its parser reads a
+ * line's fields, the URL's query string cut off under `stripQueryString`. It is compiled once in every thread that needs it, not
+ * once for all: a config is plain data, posted as it is to the job's worker thread, but
+ * compiled code (the parser is a closure) cannot cross threads. The main thread compiles it
+ * for the sources' check of a file in another format, the job thread for counting;
+ * compiling is memoised per thread (log-format.ts), so the config check's compile, in
+ * read(), is the main thread's only one.
  */
-export function build(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString' | 'fields'>): BuiltUrlWindowJob {
-  return { format: compileLineFormat(config.logFormat, { stripQueryString: config.stripQueryString, fields: config.fields }) };
+export function lineFormatOf(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'> & { readonly fields?: Readonly<Record<string, string>> }): LineFormat {
+  return compileLineFormat(config.logFormat, { stripQueryString: config.stripQueryString, fields: config.fields });
 }
 
 /** Reads `<agent>.jobs.<name>.*` of a url-window-count job. */

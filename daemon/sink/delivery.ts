@@ -1,6 +1,7 @@
 import type { Channel, EventBatch } from '../channel/index.js';
 import type { Logger } from '../log.js';
 import type { LogEvent } from '../telemetry/index.js';
+import type { StatsPart } from '../telemetry/stats.js';
 
 const MIN_BACKOFF_MS = 50;
 
@@ -83,6 +84,11 @@ export abstract class PipelinedSink<Call> {
     return { ...this.#retries };
   }
 
+  /** Its figures in the agent's stats. */
+  stats(): StatsPart {
+    return { sinkRetries: this.retries };
+  }
+
   start(): void {
     this.#loop = this.#run();
   }
@@ -148,6 +154,22 @@ export abstract class PipelinedSink<Call> {
   #commit(call: InFlight<Call>): void {
     this.#eventsSent += commitDelivered(this.#channel, call.batches);
   }
+}
+
+/** What a sink's `build(config, ctx)` gets from the agent (components.ts BuildContext). */
+export interface SinkContext {
+  readonly logger: Logger;
+  channel(name: string): Channel;
+}
+
+/** A sink as the agent runs it (components.ts): its retries are its figures. */
+export function sinkComponent(sink: PipelinedSink<unknown>) {
+  return {
+    name: sink.name,
+    start: async () => sink.start(),
+    stop: () => sink.stop(),
+    stats: () => sink.stats(),
+  };
 }
 
 /**

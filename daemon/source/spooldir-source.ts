@@ -9,9 +9,12 @@ import { FileReader } from './file-reader.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
 import { SourceStopped } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
+import type { SourceContext } from './source-context.js';
 import { SpoolDiscovery } from './spool-discovery.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
 import { watchingSpoolDir } from '../telemetry/index.js';
+import type { StatsPart } from '../telemetry/stats.js';
+import { settingError } from '../startup-errors.js';
 
 export { POSITION_HEADER } from '../channel/position-header.js';
 export { DUPLICATE_SUFFIX } from './file-finisher.js';
@@ -140,4 +143,30 @@ export class SpoolDirSource {
       }
     }
   }
+}
+
+/**
+ * `type = spooldir` (components.ts). With a position keeper (the job in this process, or a
+ * file channel), a file resumes after its kept position and finishes once all of it is
+ * kept; without, once all of its events are delivered (Flume's behaviour).
+ */
+export function build(config: SpoolDirSourceConfig, ctx: SourceContext) {
+  const keeper = ctx.positionKeeper(config.channel);
+  const positions = keeper?.keepPositions(sourceIdOf(config.spoolDir), () => void source.completeFinished());
+  const source = new SpoolDirSource(config, ctx.channel(config.channel), ctx.logger, positions);
+  return {
+    name: config.name,
+    start: () => source.start().catch((err: NodeJS.ErrnoException) => {
+      const why = `${config.spoolDir}: ${err.code}: the daemon needs read and write access to the spool directory (it renames finished files there)`;
+      throw err.code ? settingError(ctx.file, ctx.key, 'spoolDir', { message: why }) : err;
+    }),
+    stop: () => source.stop(),
+    /** Files read to their end finish on the job's last checkpoint (it stopped before). */
+    close: async () => {
+      await source.completeFinished();
+      source.close();
+    },
+    stats: (): StatsPart => ({ files: source.files.counts(), eventsRead: source.eventsRead, truncatedLines: source.truncatedLines }),
+    fileList: () => source.fileList(),
+  };
 }

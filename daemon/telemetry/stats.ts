@@ -70,6 +70,28 @@ export interface JobStats {
   readonly resultsWaiting: number;
 }
 
+/**
+ * What one component adds to the agent's Stats (its `stats()`, see components.ts): the agent
+ * sums each figure over the components that report it (agent-stats.ts). A component reports
+ * the figures it has; a figure that no component reports is absent from Stats, or 0.
+ */
+export interface StatsPart {
+  /** A source's files by state, lines read, lines cut at maxLineLength. */
+  readonly files?: FileCounts;
+  readonly eventsRead?: number;
+  readonly truncatedLines?: number;
+  /** An avro source's events received, connections closed at once, calls answered FAILED. */
+  readonly eventsReceived?: number;
+  readonly refusedConnections?: RefusedConnections;
+  readonly refusedCalls?: { readonly transactionCapacity: number; readonly channel: number };
+  /** A sink's deliveries retried, by reason. */
+  readonly sinkRetries?: { readonly error: number; readonly refused: number };
+  /** A channel's events held, and its capacity. */
+  readonly channel?: { readonly size: number; readonly capacity: number };
+  /** The job's own figures (one job per agent), once its thread posted them. */
+  readonly job?: JobStats | undefined;
+}
+
 /** The fields `/api/stats` leaves out. */
 export const METRICS_ONLY = ['eventsRead', 'avroRefusedConnections', 'truncatedLines', 'sinkRetries', 'avroCallsRefused', 'slideSeconds', 'checkpointSeconds'] as const;
 

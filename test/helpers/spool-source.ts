@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { eventBody, MemoryChannel } from '../../daemon/channel/index.js';
 import { parseAgentConfig } from '../../daemon/agent-config.js';
+import { ofType } from '../../daemon/components.js';
 import { SpoolDirSource } from '../../daemon/source/index.js';
 import { tempDir } from './daemon.js';
 import { testLogger } from './logger.js';
@@ -25,7 +26,7 @@ export async function runSource(t: TestContext, extra = '', prepare?: (spool: st
     dir,
   );
   const channel = new MemoryChannel(config.channels[0]!);
-  const source = new SpoolDirSource(config.sources[0]!, channel, testLogger);
+  const source = new SpoolDirSource(ofType(config.sources, 'spooldir')[0]!, channel, testLogger);
   const events: { file: string; body: string }[] = [];
   let running = true;
   let held = hold;

@@ -6,7 +6,7 @@ import { batchHeaders, encodeBatch, POSITION } from '../../cluster/event-wire.js
 import { JetStreamBus } from '../../cluster/jetstream-bus.js';
 import type { JetStreamSinkConfig } from './config.js';
 import { jetstreamSinkDeliveringAgain, jetstreamSinkPublishFailed } from '../../telemetry/index.js';
-import { PipelinedSink, type DeliveryFailure, type DeliverySettings } from '../delivery.js';
+import { PipelinedSink, sinkComponent, type DeliveryFailure, type DeliverySettings, type SinkContext } from '../delivery.js';
 
 interface Message {
   readonly batch: EventBatch;
@@ -89,4 +89,9 @@ export class JetStreamSink extends PipelinedSink<Message[]> {
     });
     return connecting;
   }
+}
+
+/** `type = jetstream` (components.ts). */
+export function build(config: JetStreamSinkConfig, ctx: SinkContext) {
+  return sinkComponent(new JetStreamSink(config, ctx.channel(config.channel), ctx.logger));
 }
