@@ -84,8 +84,69 @@ describe('dimensions: the live window by url, status, client, referrer, agent, m
     assert.equal(bad.status, 400);
     assert.equal(bad.body.parameter, 'by');
     assert.match(bad.body.message, /url, status, client, referrer, agent, method, user/);
+    // The OpenAPI document says so.
+    const { body: doc } = await d.get<{ paths: Record<string, { get: { parameters: { name: string }[]; description: string } }> }>('/docs/json');
+    const top = doc.paths['/api/top']!.get;
+    assert.deepEqual(top.parameters.map((p) => p.name).sort(), ['by', 'from', 'n', 'status', 'to']);
+    assert.match(top.description, /visitorsExact/);
     const badStatus = await d.get<{ parameter: string }>('/api/top?by=url&status=4x');
     assert.deepEqual([badStatus.status, badStatus.body.parameter], [400, 'status']);
+  });
+
+  test('JSON logs: Caddy\'s default access log by url, status, client and agent; an app\'s events by its own field (the seed\'s action), without URLs; both against JSON.parse and a dict', async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.jobs.j1.logFormat = caddy\na1.jobs.j1.dimensions = url status client agent\n');
+    const d = await startDaemon(dir);
+    daemons.push(d);
+    const agents = ['curl/8.5.0', 'Mozilla/5.0 (X11; Linux) "quoted" Firefox/120.0', 'Go-http-client/1.1'];
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const status = [200, 200, 404, 500, 301][i % 5]!;
+      lines.push(JSON.stringify({
+        level: 'info', ts: 1_700_000_000 + i / 10, logger: 'http.log.access', msg: 'handled request',
+        request: { remote_ip: '127.0.0.1', client_ip: `10.0.${i % 3}.${i % 41}`, proto: 'HTTP/2.0', method: 'GET', host: 'example.com', uri: `/p/${(i * 7) % 23}?q=${i % 2}`, headers: { 'User-Agent': [agents[i % 3]] } },
+        bytes_read: 0, user_id: '', duration: 0.001, size: i, status, resp_headers: { Server: ['Caddy'] },
+      }));
+    }
+    lines.push('not json at all', '{"request": {"uri": "/cut"');
+    await ingest(d, dir, 'caddy.log', lines);
+    const events = lines.flatMap((l) => {
+      try {
+        const o = JSON.parse(l) as { request: { uri: string; client_ip: string; headers: Record<string, string[]> }; status: number; size: number };
+        return [{ url: o.request.uri, status: o.status, client: o.request.client_ip, agent: o.request.headers['User-Agent']![0]!, bytes: o.size, user: '-', method: 'GET', referrer: '-' }];
+      } catch {
+        return [];
+      }
+    });
+    for (const dim of ['url', 'status', 'client', 'agent'] as const) {
+      for (const [status, lo, hi] of [[undefined, 0, 999], ['4xx', 400, 499]] as const) {
+        const { body } = await d.get<TopAnswer>(`/api/top?by=${dim}&n=1000${status ? `&status=${status}` : ''}`);
+        const want = countBy(events, dim, lo, hi).map((k) => ({ ...k, visitors: dim === 'client' ? 1 : k.visitors }));
+        assert.deepEqual(body.items.map(({ key, count, bytes, visitors }) => ({ key, count, bytes, visitors })), want, `caddy by ${dim} ${status}`);
+      }
+    }
+    const { body: stats } = await d.get<Stats>('/api/stats');
+    assert.equal(stats.parseErrors, 2);
+
+    // An app's events: no URL, no status; its own dimension.
+    const app = tempDir();
+    await writeConfig(app, 'a1.jobs.j1.logFormat = json\na1.jobs.j1.fields.action = event.action\na1.jobs.j1.fields.user = event.user\na1.jobs.j1.fields.time = at\na1.jobs.j1.dimensions = action user\n');
+    const e = await startDaemon(app);
+    daemons.push(e);
+    const actions = ['login', 'logout', 'buy', 'view', 'view', 'view'];
+    const appLines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ at: new Date(1_700_000_000_000 + i).toISOString(), event: { action: actions[i % 6], user: `u${i % 13}`, extra: [1, { deep: true }] } }));
+    appLines.push(JSON.stringify({ at: 1, event: { user: 'nobody' } }));
+    await ingest(e, app, 'events.json', appLines);
+    const byAction = new Map<string, number>();
+    for (const l of appLines) {
+      const a = (JSON.parse(l) as { event: { action?: string } }).event.action ?? '-';
+      byAction.set(a, (byAction.get(a) ?? 0) + 1);
+    }
+    const { body: top } = await e.get<TopAnswer>('/api/top?n=10');
+    assert.equal(top.by, 'action', 'the first dimension is the default when there is no url');
+    assert.deepEqual(top.items.map((i) => [i.key, i.count, i.visitors]), [...byAction].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([k, c]) => [k, c, null]));
+    const { body: users } = await e.get<TopAnswer>('/api/top?by=user&n=100');
+    assert.equal(users.items.length, 14);
   });
 
   test('a dimension the log format lacks stops start-up, naming the key and what has the field', async () => {

@@ -42,7 +42,16 @@ const item = (i: TopItem) => ({ key: i.key, count: i.count, bytes: i.bytes, visi
 export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   app.get<{ Querystring: { n: number; by?: string; status?: string; from?: string; to?: string } }>(
     '/api/top',
-    { schema: { summary: 'The top keys of a dimension (URLs by default) of the newest window, or of any range of the history, with their lines, bytes and visitors', querystring: topQuery } },
+    {
+      schema: {
+        summary: 'The top keys of a dimension (URLs by default) of the newest window, or of any range of the history, with their lines, bytes and visitors',
+        description:
+          'Answers `{ window, by, total, items: [{ key, count, bytes, visitors, visitorsExact }], approximate, errorBound }` (by=url also keeps `urls: [{ url, count }]`). ' +
+          '`total` counts the lines of `status`. `visitors` are distinct client addresses: exact up to 512, then a HyperLogLog estimate (`visitorsExact: false`, relative standard error `visitorsError`); null when the log format has no client. ' +
+          '`approximate: true` when a dimension capped by `maxKeys.DIM` dropped keys: each count may then be short by up to `errorBound`. An unknown `by` is a 400 that lists the job\'s dimensions.',
+        querystring: topQuery,
+      },
+    },
     async (req, reply) => {
       if (!deps.results || !deps.job) return noJob(reply);
       const { from, to, n, status } = req.query;
