@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { noJob, sendError } from './errors.js';
-import { dimensionOf, historyQuery, parseRange, rangeProps, statusProp, statusRange } from './params.js';
+import { dimensionOf, historyQuery, noQuery, parseRange, rangeProps, statusProp, statusRange } from './params.js';
 import type { TopItem } from '../counts/dimension-window.js';
 import type { LiveTop } from '../job/live-top.js';
 
@@ -88,6 +88,12 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       return liveAnswer(live, status);
     },
   );
+
+  app.get('/api/dimensions', { schema: { summary: "The job's dimensions (what /api/top?by= takes) and the default one", querystring: noQuery } }, async (req, reply) => {
+    if (!deps.results || !deps.job) return noJob(reply);
+    const dims = deps.job.dimensions ?? ['url'];
+    return { dimensions: dims, default: dims.includes('url') ? 'url' : dims[0] };
+  });
 
   app.get<{ Querystring: { from?: string; to?: string; n: number; limit: number } }>(
     '/api/windows',
