@@ -6,7 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, eventtime, analyze)
+ *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, eventtime, analyze, dimensions)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -389,6 +389,65 @@ async function steadyCheckpointMs(d: RunningDaemon, dir: string, endMs: number):
   return worst;
 }
 
+/** What the dimensions cost: the throughput of url alone, the default (url status) and all seven; peak RSS per dimension at 1M keys. */
+async function dimensionsCost(work: string): Promise<void> {
+  const sets: [string, string][] = [
+    ['url', 'url'],
+    ['url status (the default)', 'url status'],
+    ['all seven', 'url status client referrer agent method user'],
+  ];
+  console.error(`dimensions: ${fmt(SIZES.lines)} lines end to end, ${sets.length} sets alternating, ${SIZES.repeat} rounds`);
+  const rates = new Map<string, number[]>(sets.map(([label]) => [label, []]));
+  const cpu = new Map<string, number[]>(sets.map(([label]) => [label, []]));
+  for (let r = 0; r < SIZES.repeat; r++) {
+    for (const [label, dims] of sets) {
+      const dir = path.join(work, `dims-${r}-${label.split(' ')[0]}-${dims.split(' ').length}`);
+      mkdirSync(dir, { recursive: true });
+      const file = await prepare(dir, 'access.log', { lines: SIZES.lines, urls: 10_000, seed: 7 + r, malformed: 0.001 });
+      const d = await daemonIn(dir, { 'a1.jobs.j1.dimensions': dims });
+      const before = cpuSeconds(d.proc.pid!);
+      const t = await ingest(d, dir, file, SIZES.lines);
+      cpu.get(label)!.push(cpuSeconds(d.proc.pid!) - before);
+      rates.get(label)!.push(SIZES.lines / (t.countedMs / 1000));
+      await d.stop();
+    }
+  }
+  const urlOnly = median(rates.get('url')!);
+  for (const [label] of sets) {
+    const rate = median(rates.get(label)!);
+    const cpuPerMillion = (median(cpu.get(label)!) * 1_000_000) / SIZES.lines;
+    const figure = `dimensions ${label}: lines/s from rename to counted, median of ${SIZES.repeat} (CPU s per 1M lines, all threads)`;
+    if (label.startsWith('url status')) {
+      row(figure, '>= 85% of url alone', `${fmt(rate)} (${((100 * rate) / urlOnly).toFixed(0)}%; ${cpuPerMillion.toFixed(2)} s)`, rate >= 0.85 * urlOnly);
+    } else row(figure, 'informational', `${fmt(rate)} (${((100 * rate) / urlOnly).toFixed(0)}%; ${cpuPerMillion.toFixed(2)} s)`, true);
+  }
+  // Peak RSS with one dimension of 1M distinct keys (2 lines each) in the window; capped
+  // dimensions uncapped here (maxKeys 0), then the client's default cap for comparison.
+  const keys = SIZES.bigUrls;
+  const memory: [string, Parameters<typeof writeLog>[1], Record<string, string>][] = [
+    ['url', { urls: keys, everyUrl: true }, { 'a1.jobs.j1.dimensions': 'url' }],
+    ['client', { distinct: { dimension: 'client', count: keys } }, { 'a1.jobs.j1.dimensions': 'client', 'a1.jobs.j1.maxKeys.client': '0' }],
+    ['referrer', { distinct: { dimension: 'referrer', count: keys } }, { 'a1.jobs.j1.dimensions': 'referrer', 'a1.jobs.j1.maxKeys.referrer': '0' }],
+    ['agent', { distinct: { dimension: 'agent', count: keys } }, { 'a1.jobs.j1.dimensions': 'agent', 'a1.jobs.j1.maxKeys.agent': '0' }],
+    ['user', { distinct: { dimension: 'user', count: keys } }, { 'a1.jobs.j1.dimensions': 'user', 'a1.jobs.j1.maxKeys.user': '0' }],
+    ['client, maxKeys 100,000 (the default)', { distinct: { dimension: 'client', count: keys } }, { 'a1.jobs.j1.dimensions': 'client' }],
+  ];
+  // (The smoke run: one of them, and the cap.)
+  for (const [label, options, overrides] of smoke ? [memory[1]!, memory[5]!] : memory) {
+    const dir = path.join(work, `dims-rss-${label.split(',')[0]}-${Object.keys(overrides).length}`);
+    mkdirSync(dir, { recursive: true });
+    const file = await prepare(dir, 'access.log', { lines: 2 * keys, seed: 41, urls: options?.urls ?? 10_000, ...options });
+    const d = await daemonIn(dir, overrides);
+    await ingest(d, dir, file, 2 * keys);
+    const rss = peakRssMb(d.proc.pid!);
+    // (The window's figures come with the job's next stats message, within 100 ms.)
+    await sleep(300);
+    const keysIn = (await d.get<{ window?: { distinctUrls: number } }>('/api/stats')).body.window?.distinctUrls ?? 0;
+    await d.stop();
+    row(`  peak RSS, dimension ${label} alone, ${fmt(keys)} distinct keys in ${fmt(2 * keys)} lines (${fmt(keysIn)} kept)`, 'informational', `${rss.toFixed(0)} MB`, true);
+  }
+}
+
 /** `logflow analyze` on the end-to-end log: the whole command, from start to exit (module loading included). */
 async function analyzeCommand(work: string): Promise<void> {
   const dir = path.join(work, 'analyze');
@@ -466,7 +525,7 @@ async function waitForRollups(file: string, lastHour: number): Promise<number> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, eventtime, analyze.
+  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, eventtime, analyze, dimensions.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
     ['e2e', () => endToEnd(work)],
@@ -477,6 +536,7 @@ async function main(): Promise<void> {
     ['history', () => historyQuery(work)],
     ['eventtime', () => eventTime(work)],
     ['analyze', () => analyzeCommand(work)],
+    ['dimensions', () => dimensionsCost(work)],
   ];
   for (const [name, run] of parts) if (!only || only.includes(name)) await run();
 
