@@ -6,6 +6,8 @@ import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
 import { startFails } from './helpers/start-fails.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
+import type { UrlWindowJobConfig } from '../daemon/job/url-window-config.js';
 
 interface Item {
   key: string;
@@ -154,5 +156,30 @@ describe('dimensions: the live window by url, status, client, referrer, agent, m
     await writeConfig(dir, 'a1.jobs.j1.logFormat = common\na1.jobs.j1.dimensions = url referrer\n');
     const message = await startFails(dir);
     assert.match(message, /a1\.jobs\.j1\.dimensions: referrer: the log format "common" has no referrer field \(combined and vhost_combined have it/);
+  });
+});
+
+describe('dimensions: the configuration', () => {
+  const base = 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\n';
+  const job = (extra: string) => parseAgentConfig(base + extra, 't.conf', 'a1').jobs[0] as UrlWindowJobConfig;
+  test('defaults: url status; maxKeys caps client, agent, referrer, user and JSON fields at 100,000, not the others; visitors where the format has a client', () => {
+    assert.deepEqual(job('').dimensions.map((d) => [d.name, d.maxKeys, d.visitors]), [['url', 0, true], ['status', 0, true]]);
+    const all = job('a1.jobs.j1.dimensions = url, status client referrer agent method user\na1.jobs.j1.maxKeys.client = 5000\n').dimensions;
+    assert.deepEqual(all.map((d) => [d.name, d.maxKeys, d.visitors]), [
+      ['url', 0, true], ['status', 0, true], ['client', 5000, false], ['referrer', 100_000, true], ['agent', 100_000, true], ['method', 0, true], ['user', 100_000, true],
+    ]);
+    const app = job('a1.jobs.j1.logFormat = json\na1.jobs.j1.fields.action = a\na1.jobs.j1.dimensions = action\n').dimensions;
+    assert.deepEqual(app.map((d) => [d.name, d.maxKeys, d.visitors]), [['action', 100_000, false]]);
+  });
+
+  test('each mistake names its key: a field the format lacks, a name twice, maxKeys of a dimension not counted, fields.* on a text format, json without fields', () => {
+    const fails = (extra: string, message: RegExp) => assert.throws(() => job(extra), message);
+    fails('a1.jobs.j1.dimensions = url url\n', /t\.conf:4: a1\.jobs\.j1\.dimensions: .*names url twice/);
+    fails('a1.jobs.j1.dimensions = url vhost\n', /a1\.jobs\.j1\.dimensions: vhost: the log format "auto" has no vhost field \(vhost_combined has it/);
+    fails('a1.jobs.j1.dimensions = url action\n', /action is not a field of the log format "auto".*fields\.action = path/);
+    fails('a1.jobs.j1.maxKeys.client = 10\n', /a1\.jobs\.j1\.maxKeys\.client: .*a dimension this job does not count \(url, status\)/);
+    fails('a1.jobs.j1.fields.url = x\n', /a1\.jobs\.j1\.fields\.url: .*for the JSON formats/);
+    fails('a1.jobs.j1.logFormat = json\n', /a1\.jobs\.j1\.logFormat: logFormat json needs fields/);
+    fails('a1.jobs.j1.logFormat = json\na1.jobs.j1.fields.status = s\n', /a1\.jobs\.j1\.logFormat: the log format "json" has no url field.*or set a1\.jobs\.j1\.dimensions/);
   });
 });
