@@ -41,7 +41,7 @@ export class Breakdown {
   constructor(dims: readonly { name: string; field: number }[], visitors: boolean) {
     this.#visitors = visitors;
     this.dims = dims.map((d) => new DimensionWindow({ name: d.name, field: d.field, visitors: visitors && d.name !== 'client', maxKeys: 0 }, WHOLE_INPUT));
-    this.#batches = dims.map(() => new DimensionBatch());
+    this.#batches = this.dims.map((d) => new DimensionBatch(d.visitors !== undefined));
     this.#fields = Int32Array.from(dims.map((d) => d.field));
     this.#dimVisitors = Uint8Array.from(this.dims.map((d) => (d.visitors ? 1 : 0)));
   }

@@ -4,13 +4,16 @@
  * carries. One concept, one encoding (this file), read and written nowhere else.
  *
  *   [ff ff ff ff][version 2][dimensions u8]
- *   per dimension: [name: u8 length, bytes][flags u8: 1 = entries carry a client hash]
+ *   per dimension: [name: u8 length, bytes][flags u8: 1 = it has visits]
  *     [keys: varint n, then n × (varint length, bytes)]
- *     [entries: varint n, then n × (varint key index, u16 status, varint count, varint bytes[, hi i32, lo i32])]
+ *     [cells: varint n, then n × (varint key index, u16 status, varint count, varint bytes)]
+ *     with visits: [clients: varint n, then n × (hi i32, lo i32)]
+ *                  [visits: varint n, then n × (varint cell index, varint client index)]
  *
- * Version 1 (the URL-only blob, up to the dimensions) is `[count u32][length u32][URL]`
- * per URL with no header: it cannot start with ff ff ff ff (a count of 2^32 - 1 in one
- * batch). Both are read; version 2 is written.
+ * A cell is a (key, status) of the batch with its lines and bytes; a visit, a distinct
+ * client of a cell (for visitors). Version 1 (the URL-only blob, up to the dimensions) is
+ * `[count u32][length u32][URL]` per URL with no header: it cannot start with ff ff ff ff (a
+ * count of 2^32 - 1 in one batch). Both are read; version 2 is written.
  */
 export const BLOB_VERSION = 2;
 const MAGIC = 0xffffffff;
@@ -19,16 +22,27 @@ const HEAD = 6;
 /** What encoding needs of a dimension's batch and keys (no import of the window). */
 export interface BlobSection {
   readonly name: string;
-  readonly visitors: boolean;
   readonly keys: { byteLength(id: number): number; copyBytes(id: number, out: Buffer, pos: number): number; readonly idLimit: number };
-  readonly batch: { readonly keys: Int32Array; readonly codes: Int32Array; readonly hashes: Int32Array; readonly counts: Int32Array; readonly bytes: Float64Array; readonly size: number };
+  readonly batch: {
+    readonly visitors: boolean;
+    readonly keys: Int32Array;
+    readonly codes: Int32Array;
+    readonly counts: Int32Array;
+    readonly bytes: Float64Array;
+    readonly size: number;
+    readonly visitCells: Int32Array;
+    readonly visitHashes: Int32Array;
+    readonly visits: number;
+  };
 }
 
 /** Key id -> index in the blob's key table (-1: not yet): reused, reset after each section. */
 let keyIndex = new Int32Array(1024).fill(-1);
+/** A client's hash -> its index in the blob's client table: open addressing over (hi, lo, index + 1). */
+let clientTable = new Int32Array(3 * 1024);
 
 export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
-  // Sized once for the worst case (an entry is at most 31 bytes), written without a call per field.
+  // Sized once for the worst case, written without a call per field.
   let size = HEAD;
   const orders: number[][] = [];
   for (const s of sections) {
@@ -51,7 +65,7 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
     }
     for (const k of order) keyIndex[k] = -1;
     orders.push(order);
-    size += 2 + 255 + 8 + order.length * 8 + keyBytes + 8 + b.size * 31;
+    size += 2 + 255 + 8 + order.length * 8 + keyBytes + 8 + b.size * 25 + (b.visitors ? 16 + b.visits * 18 : 0);
   }
   const out = Buffer.allocUnsafe(size);
   out.writeUInt32LE(MAGIC, 0);
@@ -65,11 +79,18 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
     }
     out[pos++] = v;
   };
+  const i32 = (v: number) => {
+    out[pos++] = v & 255;
+    out[pos++] = (v >>> 8) & 255;
+    out[pos++] = (v >>> 16) & 255;
+    out[pos++] = v >>> 24;
+  };
   sections.forEach((s, si) => {
+    const b = s.batch;
     const name = Buffer.from(s.name, 'utf8');
     out[pos++] = name.length;
     pos += name.copy(out, pos);
-    out[pos++] = s.visitors ? 1 : 0;
+    out[pos++] = b.visitors ? 1 : 0;
     const order = orders[si]!;
     varint(order.length);
     for (let j = 0; j < order.length; j++) {
@@ -78,9 +99,7 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
       varint(s.keys.byteLength(k));
       pos = s.keys.copyBytes(k, out, pos);
     }
-    const b = s.batch;
     varint(b.size);
-    const visitors = s.visitors;
     for (let i = 0; i < b.size; i++) {
       varint(keyIndex[b.keys[i]!]!);
       const code = b.codes[i]!;
@@ -90,20 +109,49 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
       if (count < 128) out[pos++] = count;
       else varint(count);
       varint(b.bytes[i]!);
-      if (visitors) {
-        const hi = b.hashes[2 * i]!;
-        const lo = b.hashes[2 * i + 1]!;
-        out[pos++] = hi & 255;
-        out[pos++] = (hi >>> 8) & 255;
-        out[pos++] = (hi >>> 16) & 255;
-        out[pos++] = hi >>> 24;
-        out[pos++] = lo & 255;
-        out[pos++] = (lo >>> 8) & 255;
-        out[pos++] = (lo >>> 16) & 255;
-        out[pos++] = lo >>> 24;
-      }
     }
     for (const k of order) keyIndex[k] = -1;
+    if (!b.visitors) return;
+    // The clients, each once, then the visits by index: a client visits many cells.
+    let cap = 1024;
+    while (cap < b.visits * 2) cap *= 2;
+    if (clientTable.length < 3 * cap) clientTable = new Int32Array(3 * cap);
+    const table = clientTable;
+    table.fill(0, 0, 3 * cap);
+    const mask = cap - 1;
+    const clientOf = new Int32Array(b.visits);
+    const firsts: number[] = [];
+    for (let v = 0; v < b.visits; v++) {
+      const hi = b.visitHashes[2 * v]!;
+      const lo = b.visitHashes[2 * v + 1]!;
+      let slot = (hi ^ (lo >>> 11)) & mask;
+      for (;;) {
+        const at = 3 * slot;
+        if (table[at + 2] === 0) {
+          table[at] = hi;
+          table[at + 1] = lo;
+          table[at + 2] = firsts.length + 1;
+          clientOf[v] = firsts.length;
+          firsts.push(v);
+          break;
+        }
+        if (table[at] === hi && table[at + 1] === lo) {
+          clientOf[v] = table[at + 2]! - 1;
+          break;
+        }
+        slot = (slot + 1) & mask;
+      }
+    }
+    varint(firsts.length);
+    for (const v of firsts) {
+      i32(b.visitHashes[2 * v]!);
+      i32(b.visitHashes[2 * v + 1]!);
+    }
+    varint(b.visits);
+    for (let v = 0; v < b.visits; v++) {
+      varint(b.visitCells[v]!);
+      varint(clientOf[v]!);
+    }
   });
   return Buffer.from(out.subarray(0, pos));
 }
@@ -115,9 +163,10 @@ export function isDimensionBlob(blob: Buffer): boolean {
 
 /**
  * Reads a blob without allocating per entry: `nextSection()` moves to each dimension
- * (`name`, `visitors`, its keys at `keyStart(i)`..`keyEnd(i)`), then `nextEntry()` to each
- * entry (`key` index, `code`, `count`, `bytes`, `hi`, `lo`). A version-1 blob reads as one
- * section `url` of entries with status 0 and no bytes.
+ * (`name`, `visitors`, its keys at `keyStart(i)`..`keyEnd(i)`), then `nextCell()` to each
+ * cell (`key` index, `code`, `count`, `bytes`), then `nextVisit()` to each visit (`cell`
+ * index, client `hi`, `lo`). A version-1 blob reads as one section `url` of cells with
+ * status 0 and no bytes, and no visits.
  */
 export class BlobReader {
   readonly blob: Buffer;
@@ -127,6 +176,7 @@ export class BlobReader {
   code = 0;
   count = 0;
   bytes = 0;
+  cell = 0;
   hi = 0;
   lo = 0;
   readonly #v1: boolean;
@@ -134,7 +184,9 @@ export class BlobReader {
   #pos: number;
   #keyStarts: number[] = [];
   #keyEnds: number[] = [];
-  #entriesLeft = 0;
+  #cellsLeft = 0;
+  #visitsLeft = -1;
+  #clientsAt = 0;
 
   constructor(blob: Buffer) {
     this.blob = blob;
@@ -163,7 +215,7 @@ export class BlobReader {
 
   /** Moves to the next dimension (skipping what is left of this one); false after the last. */
   nextSection(): boolean {
-    while (this.#entriesLeft > 0) this.nextEntry();
+    while (this.nextVisit());
     if (this.#sections === 0) return false;
     this.#sections--;
     const blob = this.blob;
@@ -179,7 +231,8 @@ export class BlobReader {
         this.#keyEnds.push(p + 8 + len);
         p += 8 + len;
       }
-      this.#entriesLeft = this.#keyStarts.length;
+      this.#cellsLeft = this.#keyStarts.length;
+      this.#visitsLeft = 0;
       this.#pos = 0;
       return true;
     }
@@ -194,22 +247,21 @@ export class BlobReader {
       this.#keyEnds.push(this.#pos + len);
       this.#pos += len;
     }
-    this.#entriesLeft = this.#varint();
+    this.#cellsLeft = this.#varint();
+    this.#visitsLeft = -1;
     return true;
   }
 
-  /** Moves to the next entry of this dimension; false after the last. */
-  nextEntry(): boolean {
-    if (this.#entriesLeft === 0) return false;
-    this.#entriesLeft--;
+  /** Moves to the next cell of this dimension; false after the last. */
+  nextCell(): boolean {
+    if (this.#cellsLeft === 0) return false;
+    this.#cellsLeft--;
     const blob = this.blob;
     if (this.#v1) {
-      this.key = this.#keyStarts.length - this.#entriesLeft - 1;
+      this.key = this.#keyStarts.length - this.#cellsLeft - 1;
       this.count = blob.readUInt32LE(this.#keyStarts[this.key]! - 8);
       this.code = 0;
       this.bytes = 0;
-      this.hi = 0;
-      this.lo = 0;
       return true;
     }
     this.key = this.#varint();
@@ -217,14 +269,28 @@ export class BlobReader {
     this.#pos += 2;
     this.count = this.#varint();
     this.bytes = this.#varint();
-    if (this.visitors) {
-      this.hi = blob.readInt32LE(this.#pos);
-      this.lo = blob.readInt32LE(this.#pos + 4);
-      this.#pos += 8;
-    } else {
-      this.hi = 0;
-      this.lo = 0;
+    return true;
+  }
+
+  /** Moves to the next visit of this dimension (after its cells); false after the last. */
+  nextVisit(): boolean {
+    while (this.nextCell());
+    if (this.#visitsLeft === -1) {
+      // The client table follows the cells.
+      this.#visitsLeft = 0;
+      if (this.visitors) {
+        const clients = this.#varint();
+        this.#clientsAt = this.#pos;
+        this.#pos += 8 * clients;
+        this.#visitsLeft = this.#varint();
+      }
     }
+    if (this.#visitsLeft === 0) return false;
+    this.#visitsLeft--;
+    this.cell = this.#varint();
+    const at = this.#clientsAt + 8 * this.#varint();
+    this.hi = this.blob.readInt32LE(at);
+    this.lo = this.blob.readInt32LE(at + 4);
     return true;
   }
 

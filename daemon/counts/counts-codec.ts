@@ -4,8 +4,8 @@ import { BlobReader, isDimensionBlob } from './batch-blob.js';
  * The URL counts of a counts blob. Version 1 (up to the dimensions): `[count u32 LE][URL
  * length u32 LE][URL bytes]` per URL, still read from old checkpoints and history rows, and
  * written by `encodeCounts` for tools and tests. Version 2 (batch-blob.ts) holds every
- * dimension: these read its `url` dimension, an entry per (URL, status, client), so a URL
- * may come several times (the readers sum them).
+ * dimension: these read its `url` dimension, a cell per (URL, status), so a URL may come
+ * several times (the readers sum them).
  */
 const ENTRY_HEAD = 8;
 
@@ -40,7 +40,7 @@ export class CountsCursor {
   next(): boolean {
     const reader = this.#reader;
     if (reader) {
-      if (this.#pos >= this.blob.length || !reader.nextEntry()) return false;
+      if (this.#pos >= this.blob.length || !reader.nextCell()) return false;
       this.start = reader.keyStart(reader.key);
       this.end = reader.keyEnd(reader.key);
       this.count = reader.count;

@@ -1,46 +1,84 @@
-/** Past this many entries a batch's hash keeps the bytes it grew to when cleared for reuse. */
 const INITIAL = 16;
 
 /**
- * One dimension's counts of a batch still open: per (key id, status, client) the lines
- * (`counts`) and the bytes they sent. The client's 64-bit hash is part of the entry so
- * that the window learns each key's visitors; a dimension without visitors keeps it 0.
- * Adding a line is one probe of a hash of integers and two increments; nothing is
- * allocated per line. The window turns entries into cells (key, status) when the batch
- * closes.
+ * One dimension's counts of a batch still open: its cells (key id, status) with their lines
+ * and bytes, and, when the dimension counts visitors, its distinct visits (cell, client
+ * hash). Adding a line is a probe of a hash of two integers and two increments, and a probe
+ * of the visits; nothing is allocated per line. A batch of 100k lines over 10k URLs has
+ * ~30k cells: what its blob, its checkpoint and its history row hold, while the visits
+ * (one per distinct client of a cell) go only where visitors are counted.
  */
 export class DimensionBatch {
+  readonly visitors: boolean;
   keys = new Int32Array(INITIAL);
   codes = new Int32Array(INITIAL);
-  /** The client's hash, two int32 per entry. */
-  hashes = new Int32Array(2 * INITIAL);
   counts = new Int32Array(INITIAL);
   bytes = new Float64Array(INITIAL);
+  /** Cells. */
   size = 0;
-  /** Bucket -> entry + 1 (0: empty). */
-  #table = new Int32Array(2 * INITIAL);
-  #mask = 2 * INITIAL - 1;
+  /** Distinct visits: the cell (index above) and the client's hash (two int32). */
+  visitCells = new Int32Array(INITIAL);
+  visitHashes = new Int32Array(2 * INITIAL);
+  visits = 0;
+  /** Bucket -> cell + 1 (0: empty). */
+  #cells = new Int32Array(2 * INITIAL);
+  #cellMask = 2 * INITIAL - 1;
+  /** Bucket -> visit + 1. */
+  #visits = new Int32Array(2 * INITIAL);
+  #visitMask = 2 * INITIAL - 1;
+
+  constructor(visitors: boolean) {
+    this.visitors = visitors;
+  }
 
   /** A line (or `n` of them) of key `key`, status `code`, client (hi, lo), `bytes` sent. */
   add(key: number, code: number, hi: number, lo: number, bytes: number, n = 1): void {
-    const table = this.#table;
-    const mask = this.#mask;
-    for (let b = hash(key, code, hi, lo) & mask; ; b = (b + 1) & mask) {
+    const c = this.cell(key, code);
+    this.counts[c]! += n;
+    this.bytes[c]! += bytes;
+    if (this.visitors) this.visit(c, hi, lo);
+  }
+
+  /** The index of cell (key, code), added (with no line yet) if new. */
+  cell(key: number, code: number): number {
+    const table = this.#cells;
+    const mask = this.#cellMask;
+    for (let b = cellHash(key, code) & mask; ; b = (b + 1) & mask) {
       const slot = table[b]!;
       if (slot === 0) {
-        const i = this.#append(key, code, hi, lo);
-        this.counts[i] = n;
-        this.bytes[i] = bytes;
+        const i = this.size++;
+        if (i === this.keys.length) this.#growCells();
+        this.keys[i] = key;
+        this.codes[i] = code;
+        this.counts[i] = 0;
+        this.bytes[i] = 0;
         table[b] = i + 1;
-        if (this.size * 2 > table.length) this.#rehash();
-        return;
+        if (this.size * 2 > table.length) this.#rehashCells();
+        return i;
       }
       const i = slot - 1;
-      if (this.keys[i] === key && this.codes[i] === code && this.hashes[2 * i] === hi && this.hashes[2 * i + 1] === lo) {
-        this.counts[i]! += n;
-        this.bytes[i]! += bytes;
+      if (this.keys[i] === key && this.codes[i] === code) return i;
+    }
+  }
+
+  /** Client (hi, lo) visited cell `c` (once per batch, however often). */
+  visit(c: number, hi: number, lo: number): void {
+    const table = this.#visits;
+    const mask = this.#visitMask;
+    for (let b = visitHash(c, hi, lo) & mask; ; b = (b + 1) & mask) {
+      const slot = table[b]!;
+      if (slot === 0) {
+        const v = this.visits++;
+        if (v === this.visitCells.length) this.#growVisits();
+        this.visitCells[v] = c;
+        this.visitHashes[2 * v] = hi;
+        this.visitHashes[2 * v + 1] = lo;
+        table[b] = v + 1;
+        if (this.visits * 2 > table.length) this.#rehashVisits();
         return;
       }
+      const v = slot - 1;
+      if (this.visitCells[v] === c && this.visitHashes[2 * v] === hi && this.visitHashes[2 * v + 1] === lo) return;
     }
   }
 
@@ -53,56 +91,72 @@ export class DimensionBatch {
 
   /** Bytes its arrays hold (what keeping it for reuse costs). */
   get byteLength(): number {
-    return this.keys.byteLength * 4 + this.bytes.byteLength + this.#table.byteLength;
+    return this.keys.byteLength * 3 + this.bytes.byteLength + this.#cells.byteLength + this.visitCells.byteLength * 3 + this.#visits.byteLength;
   }
 
   /** Empties it for another batch, keeping its arrays. */
   clear(): void {
-    this.#table.fill(0);
+    this.#cells.fill(0);
+    this.#visits.fill(0);
     this.size = 0;
+    this.visits = 0;
   }
 
-  #append(key: number, code: number, hi: number, lo: number): number {
-    const i = this.size++;
-    if (i === this.keys.length) this.#grow();
-    this.keys[i] = key;
-    this.codes[i] = code;
-    this.hashes[2 * i] = hi;
-    this.hashes[2 * i + 1] = lo;
-    return i;
-  }
-
-  #grow(): void {
+  #growCells(): void {
     const n = this.keys.length * 2;
-    const grow = (a: Int32Array, m = 1) => {
-      const b = new Int32Array(n * m);
+    const grow = (a: Int32Array) => {
+      const b = new Int32Array(n);
       b.set(a);
       return b;
     };
     this.keys = grow(this.keys);
     this.codes = grow(this.codes);
-    this.hashes = grow(this.hashes, 2);
     this.counts = grow(this.counts);
     const bytes = new Float64Array(n);
     bytes.set(this.bytes);
     this.bytes = bytes;
   }
 
-  #rehash(): void {
-    const cap = this.#table.length * 2;
-    const table = (this.#table = new Int32Array(cap));
-    const mask = (this.#mask = cap - 1);
+  #growVisits(): void {
+    const n = this.visitCells.length * 2;
+    const cells = new Int32Array(n);
+    cells.set(this.visitCells);
+    const hashes = new Int32Array(2 * n);
+    hashes.set(this.visitHashes);
+    this.visitCells = cells;
+    this.visitHashes = hashes;
+  }
+
+  #rehashCells(): void {
+    const cap = this.#cells.length * 2;
+    const table = (this.#cells = new Int32Array(cap));
+    const mask = (this.#cellMask = cap - 1);
     for (let i = 0; i < this.size; i++) {
-      let b = hash(this.keys[i]!, this.codes[i]!, this.hashes[2 * i]!, this.hashes[2 * i + 1]!) & mask;
+      let b = cellHash(this.keys[i]!, this.codes[i]!) & mask;
       while (table[b] !== 0) b = (b + 1) & mask;
       table[b] = i + 1;
     }
   }
+
+  #rehashVisits(): void {
+    const cap = this.#visits.length * 2;
+    const table = (this.#visits = new Int32Array(cap));
+    const mask = (this.#visitMask = cap - 1);
+    for (let v = 0; v < this.visits; v++) {
+      let b = visitHash(this.visitCells[v]!, this.visitHashes[2 * v]!, this.visitHashes[2 * v + 1]!) & mask;
+      while (table[b] !== 0) b = (b + 1) & mask;
+      table[b] = v + 1;
+    }
+  }
 }
 
-function hash(key: number, code: number, hi: number, lo: number): number {
-  let h = Math.imul(key, 0x9e3779b1) ^ Math.imul(code, 0x85ebca6b) ^ hi ^ Math.imul(lo, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  return h ^ (h >>> 15);
+function cellHash(key: number, code: number): number {
+  let h = Math.imul(key, 0x9e3779b1) ^ Math.imul(code, 0x85ebca6b);
+  h ^= h >>> 15;
+  return Math.imul(h, 0x2c1b3c6d) ^ (h >>> 13);
+}
+
+function visitHash(c: number, hi: number, lo: number): number {
+  // The client's hash is already mixed (fmix32): a multiply for the cell is enough.
+  return (Math.imul(c, 0x9e3779b1) ^ hi ^ (lo >>> 7)) >>> 0;
 }

@@ -91,10 +91,8 @@ export class DimensionWindow {
   /** Per ring slot: the slot number and the largest count dropped then. */
   readonly #droppedSlot: Float64Array;
   readonly #dropped: Float64Array;
-  /** Scratch, by cell: the entry of the slot being built (-1 none). */
-  #entryOf = new Int32Array(1024).fill(-1);
+  /** Scratch: the window's cell of each visit of a batch entering. */
   #visitIds = new Int32Array(1024);
-  #visitHashes = new Int32Array(2048);
 
   constructor(spec: DimensionSpec, windowSlots: number) {
     this.spec = spec;
@@ -134,41 +132,30 @@ export class DimensionWindow {
   enter(k: number, batch: DimensionBatch): StoredCells {
     const n = batch.size;
     const cells = this.cells;
-    const out = { cells: new Int32Array(n), counts: new Int32Array(n), bytes: new Float64Array(n) };
-    if (this.#visitIds.length < n) {
-      this.#visitIds = new Int32Array(n * 2);
-      this.#visitHashes = new Int32Array(n * 4);
-    }
-    let m = 0;
-    for (let i = 0; i < n; i++) {
-      const cell = cells.id(batch.keys[i]!, batch.codes[i]!);
-      if (cell >= this.#entryOf.length) this.#growCells(cells.idLimit);
-      let j = this.#entryOf[cell]!;
-      if (j < 0) {
-        j = m++;
-        this.#entryOf[cell] = j;
-        out.cells[j] = cell;
-      }
-      out.counts[j]! += batch.counts[i]!;
-      out.bytes[j]! += batch.bytes[i]!;
-      this.#visitIds[i] = cell;
-      this.#visitHashes[2 * i] = batch.hashes[2 * i]!;
-      this.#visitHashes[2 * i + 1] = batch.hashes[2 * i + 1]!;
-    }
+    // The batch's cells are distinct (key, status) pairs: each is one of the window's.
+    const out = { cells: new Int32Array(n), counts: batch.counts.slice(0, n), bytes: batch.bytes.slice(0, n) };
+    for (let i = 0; i < n; i++) out.cells[i] = cells.id(batch.keys[i]!, batch.codes[i]!);
+    if (cells.idLimit > this.#count.length) this.#growCells(cells.idLimit);
     if (this.keys.idLimit > this.#keyCount.length) this.#growKeys(this.keys.idLimit);
-    for (let j = 0; j < m; j++) {
-      const cell = out.cells[j]!;
-      this.#entryOf[cell] = -1;
+    for (let i = 0; i < n; i++) {
+      const cell = out.cells[i]!;
       const key = cells.keyOf(cell);
       if (this.#keyCount[key] === 0) this.#liveKeys++;
-      this.#count[cell]! += out.counts[j]!;
-      this.#bytes[cell]! += out.bytes[j]!;
-      this.#keyCount[key]! += out.counts[j]!;
-      this.#keyBytes[key]! += out.bytes[j]!;
+      this.#count[cell]! += out.counts[i]!;
+      this.#bytes[cell]! += out.bytes[i]!;
+      this.#keyCount[key]! += out.counts[i]!;
+      this.#keyBytes[key]! += out.bytes[i]!;
     }
-    this.visitors?.enter(k, this.#visitIds, this.#visitHashes, n);
+    if (this.visitors && batch.visits > 0) {
+      // The visits' batch cells as window cells.
+      const v = batch.visits;
+      if (this.#visitIds.length < v) this.#visitIds = new Int32Array(v * 2);
+      const ids = this.#visitIds;
+      for (let i = 0; i < v; i++) ids[i] = out.cells[batch.visitCells[i]!]!;
+      this.visitors.enter(k, ids, batch.visitHashes, v);
+    }
     this.visitors?.sweep(k, SWEEP_PER_SLOT);
-    return m === n ? out : { cells: out.cells.slice(0, m), counts: out.counts.slice(0, m), bytes: out.bytes.slice(0, m) };
+    return out;
   }
 
   /** Subtracts the stored cells of slot `j`, which leaves the window. */
@@ -333,9 +320,6 @@ export class DimensionWindow {
     this.#count = grow(this.#count);
     this.#bytes = grow(this.#bytes);
     if (this.#validFrom) this.#validFrom = grow(this.#validFrom, -Infinity);
-    const entryOf = new Int32Array(n).fill(-1);
-    entryOf.set(this.#entryOf);
-    this.#entryOf = entryOf;
   }
 
   #growKeys(limit: number): void {

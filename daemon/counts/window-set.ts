@@ -6,8 +6,9 @@ import { DimensionWindow, type DimensionSpec, type DimensionTop, type StatusRang
 export class BatchSet {
   readonly dims: DimensionBatch[];
 
-  constructor(count: number) {
-    this.dims = Array.from({ length: count }, () => new DimensionBatch());
+  /** `visitors`: per dimension, whether it counts visitors. */
+  constructor(visitors: readonly boolean[]) {
+    this.dims = visitors.map((v) => new DimensionBatch(v));
   }
 
   /** Distinct entries of the first dimension (0: nothing counted). */
@@ -109,7 +110,7 @@ export class WindowSet {
       this.#spareBytes -= spare.byteLength;
       spare.clear();
     }
-    const batch = spare ?? new BatchSet(this.dims.length);
+    const batch = spare ?? new BatchSet(this.dims.map((d) => d.visitors !== undefined));
     this.#open.add(batch);
     return batch;
   }
@@ -123,7 +124,7 @@ export class WindowSet {
 
   /** An open batch's counts as bytes (the checkpoint's, a history row's). */
   encodeBatch(batch: BatchSet): Buffer {
-    return encodeBatchBlob(this.dims.map((d, i) => ({ name: d.name, visitors: d.visitors !== undefined, keys: d.keys, batch: batch.dims[i]! })));
+    return encodeBatchBlob(this.dims.map((d, i) => ({ name: d.name, keys: d.keys, batch: batch.dims[i]! })));
   }
 
   /** A closed slot's bytes, as encoded when it closed (empty when it had none or a checkpoint took them). */
@@ -268,8 +269,15 @@ export class WindowSet {
       const ids = new Int32Array(reader.keyCount);
       for (let i = 0; i < ids.length; i++) ids[i] = d.keys.id(data, reader.keyStart(i), reader.keyEnd(i));
       const target = batch.dims[di]!;
-      const visitors = d.visitors !== undefined && reader.visitors;
-      while (reader.nextEntry()) target.add(ids[reader.key]!, reader.code, visitors ? reader.hi : 0, visitors ? reader.lo : 0, reader.bytes, reader.count);
+      // The blob's cells are numbered in its order; the batch may hold others already.
+      const cellOf: number[] = [];
+      while (reader.nextCell()) {
+        const c = target.cell(ids[reader.key]!, reader.code);
+        target.counts[c]! += reader.count;
+        target.bytes[c]! += reader.bytes;
+        cellOf.push(c);
+      }
+      if (target.visitors) while (reader.nextVisit()) target.visit(cellOf[reader.cell]!, reader.hi, reader.lo);
     }
   }
 

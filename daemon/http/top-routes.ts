@@ -36,8 +36,8 @@ const item = (i: TopItem) => ({ key: i.key, count: i.count, bytes: i.bytes, visi
  * The top keys: of the newest window or a range (`/api/top`), and window by window
  * (`/api/windows`). `by` picks the dimension (the URL by default: its answer keeps the
  * `urls` field it always had), `status` the lines that count. The URL's unfiltered top of
- * the newest window is read from the database, where the job writes it each slide; any other
- * dimension or status is asked of the job's live window.
+ * the newest window (up to `topN` keys) is read from the database, where the job writes it
+ * each slide; any other dimension, status or `n` is asked of the job's live window.
  */
 export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   app.get<{ Querystring: { n: number; by?: string; status?: string; from?: string; to?: string } }>(
@@ -66,7 +66,7 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         const r = deps.results.history().top(range.fromMs, range.toMs, n);
         return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, by, total: r.total, urls: r.urls, items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: true })) };
       }
-      if (by === 'url' && status === undefined) {
+      if (by === 'url' && status === undefined && n <= (deps.job.topN ?? 100)) {
         const json = deps.results.latestTopJson(n, ({ window, items }) => ({
           window: window ? { start: iso(window.startMs), end: iso(window.endMs) } : null,
           by,

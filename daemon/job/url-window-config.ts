@@ -21,7 +21,11 @@ export interface UrlWindowJobConfig {
   readonly slideDurationMs: number;
   readonly checkpointDir: string;
   readonly database: string;
-  /** How many URLs of each window are persisted (the most `/api/top?n=` can ask for). */
+  /**
+   * How many keys of the default dimension each slide persists with their measures (what
+   * `/api/top?n=` reads from the database; more are asked of the job). Visitors of a key are
+   * a union over its statuses: for 1,000 keys that was ~20% of the job thread of an ingest.
+   */
   readonly topN: number;
   /** `auto`, `combined`, `common`, `vhost_combined`, `json`, `caddy`, `traefik`, or an Apache/nginx format string. */
   readonly logFormat: string;
@@ -59,7 +63,7 @@ export interface UrlWindowJobConfig {
  * as it is, to the HTTP thread and its results reader.
  */
 export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> &
-  Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history' | 'fields'>> & {
+  Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history' | 'fields' | 'topN'>> & {
     readonly logFormat?: string;
     /** The dimensions' names, in order (`/api/top?by=` takes them). */
     readonly dimensions?: readonly string[];
@@ -72,9 +76,9 @@ export interface JobResults {
 }
 
 export function resultsOf(config: UrlWindowJobConfig): JobResults {
-  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields } = config;
+  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, topN } = config;
   const dimensions = Object.freeze(config.dimensions.map((d) => d.name));
-  return Object.freeze({ database: config.database, timing: Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, dimensions }) });
+  return Object.freeze({ database: config.database, timing: Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, dimensions, topN }) });
 }
 
 /**
@@ -120,7 +124,7 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     slideDurationMs,
     checkpointDir: resolve(r.string(p + '.checkpointDir', 'checkpoint')),
     database: resolve(r.string(p + '.database', 'data/results.db')),
-    topN: r.int(p + '.topN', 1000, 1, 100_000),
+    topN: r.int(p + '.topN', 100, 1, 100_000),
     logFormat: format.logFormat,
     fields: format.fields,
     stripQueryString: r.bool(p + '.stripQueryString', false),
