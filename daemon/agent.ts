@@ -1,3 +1,4 @@
+import { LogflowError } from './errors.js';
 import type { AgentConfig } from './agent-config.js';
 import { gatherStats } from './agent-stats.js';
 import { buildComponent, CHANNEL_TYPES, JOB_TYPES, SINK_TYPES, SOURCE_TYPES, type BuildContext, type ChannelComponent, type Component, type Endpoint } from './components.js';
@@ -46,7 +47,7 @@ export class Agent {
         stats: () => apiStats(this.stats()),
         files: () => this.#flow.flatMap((c) => c.fileList?.() ?? []),
         metrics: () => this.stats(),
-        top: (query) => (job?.liveTop ? job.liveTop(query) : Promise.reject(new Error('this agent runs no job'))),
+        top: (query) => (job?.liveTop ? job.liveTop(query) : Promise.reject(new LogflowError('LF_INVARIANT', 'this agent runs no job'))),
       }, this.#log);
     }
     // The HTTP thread loads Fastify while the job restores its checkpoint.

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { CLIENT_HELP, CliError, EXIT } from './cli/common.js';
+import { CLIENT_HELP, EXIT } from './cli/common.js';
+import { CliError } from './errors.js';
 import { drop } from './cli/drop.js';
 import { status } from './cli/status.js';
 import { top } from './cli/top.js';
@@ -40,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   const run = COMMANDS[command];
-  if (!run) throw new CliError(EXIT.usage, `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  if (!run) throw new CliError('LF_CLI_USAGE', `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   return run(rest);
 }
 

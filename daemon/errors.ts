@@ -1,8 +1,11 @@
 /**
  * Every error the daemon raises or sends on purpose is declared here once, with a stable
- * code and the HTTP status it is answered with, so logs, HTTP answers and tests can rely on
- * the code rather than the wording. test/errors.test.ts fails when a code used in daemon/
- * is missing here, or one declared here is used nowhere.
+ * code (and the HTTP status, or the exit status, it ends in), so logs, HTTP answers, exit
+ * codes and tests can rely on the code rather than the wording; every throw in daemon/ is
+ * a LogflowError (or one of its subclasses below) with one of these codes. docs/errors.md
+ * describes each. test/errors.test.ts fails when a code used in daemon/ is missing here,
+ * one declared here is used nowhere or missing from docs/errors.md, or daemon/ throws an
+ * error without a code.
  */
 /** The codes of errors raised inside the daemon (config, transport, storage, threads). */
 const DAEMON_ERROR_CODES = [
@@ -12,7 +15,10 @@ const DAEMON_ERROR_CODES = [
   'LF_CONFIG_BAD_VALUE',
   /** A valid setting that cannot be used as it is (a port in use, a directory not writable): names the key. */
   'LF_CONFIG_UNUSABLE',
-  'LF_CLI_USAGE',
+  /** A log format string (`logFormat`, `--log-format`) that does not compile to a parser. */
+  'LF_LOG_FORMAT',
+  /** An `ipFilterRules` rule that cannot be read. */
+  'LF_IP_FILTER_RULE',
   'LF_AVRO_FRAME',
   'LF_AVRO_HANDSHAKE',
   'LF_AVRO_MESSAGE',
@@ -22,6 +28,8 @@ const DAEMON_ERROR_CODES = [
   'LF_CHANNEL_FULL',
   /** A put or take on a channel that was closed (a stop racing a source or sink). */
   'LF_CHANNEL_CLOSED',
+  /** A put of more events than the channel's transactionCapacity (Flume's ChannelException). */
+  'LF_CHANNEL_TRANSACTION',
   'LF_CHECKPOINT_CORRUPT',
   'LF_CHECKPOINT_INCOMPATIBLE',
   'LF_LOCKED',
@@ -29,6 +37,14 @@ const DAEMON_ERROR_CODES = [
   'LF_DATABASE',
   /** A worker thread (job or HTTP) failed or ended with no declared error of its own. */
   'LF_THREAD_FAILED',
+  /** A counter published to a partition another counter has taken over (JetStream's expected last sequence). */
+  'LF_FENCED',
+  /** Work cut short by a stop (a file being read goes back to pending); caught inside, never reported. */
+  'LF_STOPPED',
+  /** An input that is not a regular file (a directory, a device). */
+  'LF_NOT_A_FILE',
+  /** A check of the daemon's own invariants failed: a bug; the message says which. */
+  'LF_INVARIANT',
 ] as const;
 
 /**
@@ -57,10 +73,29 @@ export const HTTP_ERRORS = {
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
-export type ErrorCode = (typeof DAEMON_ERROR_CODES)[number] | HttpErrorCode;
+/**
+ * Every code the `logflow` command and the daemon's command line end with, and its exit
+ * status: the one place where an error becomes an exit code (cli.ts, main.ts).
+ */
+export const CLI_ERRORS = {
+  /** A file failed or was refused, or the daemon answered with an error. */
+  LF_CLI_FAILED: { exit: 1 },
+  /** The daemon could not be reached, or did not finish in time. */
+  LF_CLI_UNREACHABLE: { exit: 2 },
+  /** A bad command line (BSD's EX_USAGE). */
+  LF_CLI_USAGE: { exit: 64 },
+} as const satisfies Record<string, { exit: number }>;
 
-/** Every declared code, the daemon's and the HTTP API's. */
-export const ERROR_CODES: readonly ErrorCode[] = [...DAEMON_ERROR_CODES, ...(Object.keys(HTTP_ERRORS) as HttpErrorCode[])];
+export type CliErrorCode = keyof typeof CLI_ERRORS;
+
+export type ErrorCode = (typeof DAEMON_ERROR_CODES)[number] | HttpErrorCode | CliErrorCode;
+
+/** Every declared code: the daemon's, the HTTP API's and the command line's. */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  ...DAEMON_ERROR_CODES,
+  ...(Object.keys(HTTP_ERRORS) as HttpErrorCode[]),
+  ...(Object.keys(CLI_ERRORS) as CliErrorCode[]),
+];
 
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code);
@@ -89,6 +124,25 @@ export class ConfigError extends LogflowError {
     this.key = key;
     this.line = line;
   }
+}
+
+/** A command line's failure: its code says how the command exits (CLI_ERRORS). */
+export class CliError extends LogflowError {
+  declare readonly code: CliErrorCode;
+  constructor(code: CliErrorCode, message: string) {
+    super(code, message);
+    this.name = 'CliError';
+  }
+
+  get exitCode(): number {
+    return CLI_ERRORS[this.code].exit;
+  }
+}
+
+/** How a command ends on `err`: its declared exit status, else 1. */
+export function exitCodeOf(err: unknown): number {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && Object.hasOwn(CLI_ERRORS, code) ? CLI_ERRORS[code as CliErrorCode].exit : 1;
 }
 
 /** A failure a worker thread reports to its host (errors do not cross threads intact). */

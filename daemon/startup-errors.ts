@@ -1,4 +1,4 @@
-import { ConfigError, errorOfThreadFailure, isErrorCode, type ThreadFailure } from './errors.js';
+import { ConfigError, errorOfThreadFailure, isErrorCode, LogflowError, type ThreadFailure } from './errors.js';
 
 /**
  * Start-up failures that a setting causes (a port in use, a directory the daemon may not
@@ -42,26 +42,41 @@ export function settingError(file: string, prefix: string, setting: FailedSettin
   return new ConfigError('LF_CONFIG_UNUSABLE', `${file}: ${key}: ${err.message}${hint ? `; ${hint}` : ''}`, key);
 }
 
-/** A listener's start-up: a failure to listen becomes its port's (or bind's) error. */
+/**
+ * A component's start-up (a listener's, a thread's): a failure to listen becomes its port's
+ * (or bind's) error, a thread's SettingFailure its setting's.
+ */
 export async function listening<T>(file: string, prefix: string, start: () => Promise<T>): Promise<T> {
   try {
     return await start();
   } catch (err) {
+    if (err instanceof SettingFailure) throw settingError(file, prefix, err.setting, err.failure);
     const setting = listenSetting(err as SystemError);
     throw setting ? settingError(file, prefix, setting, err as SystemError) : err;
   }
 }
 
+/** A thread's start-up failure that a setting caused, until `listening` names its key (settingError). */
+export class SettingFailure extends LogflowError {
+  readonly failure: ThreadFailure;
+  readonly setting: FailedSetting;
+  constructor(failure: ThreadFailure, setting: FailedSetting) {
+    super('LF_CONFIG_UNUSABLE', failure.message);
+    this.failure = failure;
+    this.setting = setting;
+  }
+}
+
 /**
  * A thread's start-up failure as its host rethrows it. A setting that cannot be used (a
- * port in use, a database that cannot be opened: a system error, or LF_DATABASE) keeps its
- * system code and carries the setting, so the agent reports it as that key's error
- * (settingError, listening); any other (a database of a newer schema) keeps its declared
- * code, or LF_THREAD_FAILED, and names the component's key.
+ * port in use, a database that cannot be opened: a system error, or LF_DATABASE) is a
+ * SettingFailure, which keeps the system code for the hint; `listening` reports it as that
+ * key's error. Any other (a database of a newer schema) keeps its declared code, or
+ * LF_THREAD_FAILED, and names the component's key.
  */
-export function startFailure(f: ThreadFailure, componentKey?: string): Error {
+export function startFailure(f: ThreadFailure, componentKey?: string): LogflowError {
   const unusable = !isErrorCode(f.code) || f.code === 'LF_DATABASE';
   const setting = isFailedSetting(f.key) ? f.key : listenSetting(f);
-  if (unusable && setting) return Object.assign(new Error(f.message), { code: f.code, setting });
+  if (unusable && setting) return new SettingFailure(f, setting);
   return errorOfThreadFailure(f, componentKey);
 }

@@ -350,7 +350,7 @@ async function eventTime(work: string): Promise<void> {
     // Open batches then: one per second of log within the watermark that has a line.
     const open = Math.min(watermark, Math.round((lines * watermark) / span));
     await d.stop();
-    const rate = rates[label]!;
+    const rate = rates[label];
     if (label === 'processing') {
       row(`replay, ${fmt(lines)} lines over 27 h, processing time: lines/s from rename to persisted`, 'informational', fmt(rate), true);
       row('  processing time: CPU seconds of the daemon (all threads) from rename to persisted', 'informational', `${cpu.toFixed(2)} s`, true);

@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import { LineClock } from '../logformat/line-clock.js';
 import { LineFields } from '../logformat/line-fields.js';
 import { compileLineFormat, type LineParser } from '../logformat/log-format.js';
@@ -81,7 +82,7 @@ export class LogAnalyzer {
     // No watermark is an infinite one: nothing is late and no batch closes before `finish`.
     this.#watermarkMs = options.watermarkSeconds === undefined ? Infinity : Math.round(options.watermarkSeconds * 1000);
     const format = compileLineFormat(options.logFormat, { fields: options.fields });
-    if (!format.has.has('url')) throw new RangeError(`the log format ${JSON.stringify(options.logFormat)} has no URL field: analyze counts URLs`);
+    if (!format.has.has('url')) throw new LogflowError('LF_LOG_FORMAT', `the log format ${JSON.stringify(options.logFormat)} has no URL field: analyze counts URLs`);
     this.#parse = format.parse;
     this.#range = new LineFields(format.fieldNames.length);
     const names = [...new Set([...(options.by ?? []), ...(options.panels ? PANEL_DIMENSIONS.filter((d) => format.has.has(d)) : [])])];

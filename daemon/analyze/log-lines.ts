@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { GunzipSource, PlainSource, type ByteSource } from '../source/byte-source.js';
 import { LineScanner } from '../source/line-scanner.js';
+import { LogflowError } from '../errors.js';
 
 /** The source's default `maxLineLength`: longer lines are cut there, as the daemon cuts them. */
 export const MAX_LINE_LENGTH = 2048;
@@ -29,7 +30,7 @@ export async function readLogLines(file: string, onLines: LinesHandler, onRead?:
   let info: LogFileInfo;
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    if (!st.isFile()) throw new LogflowError('LF_NOT_A_FILE', `${file} is not a regular file`);
     const gzip = file.endsWith('.gz');
     info = { size: st.size, gzip };
     source = gzip ? new GunzipSource(file) : new PlainSource(fd, st.size, 0);

@@ -1,9 +1,9 @@
-import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CHECK_FORMATS, checkLog, type CheckResult } from '../analyze/format-check.js';
 import { loadAgentConfig } from '../agent-config.js';
 import { ofType } from '../components.js';
-import { CliError, EXIT, number, table } from './common.js';
+import { EXIT, number, readableFile, table } from './common.js';
+import { CliError } from '../errors.js';
 import { parseFields, parseLogFormat } from './log-format-option.js';
 
 export const CHECK_HELP = `usage: logflow check FILE [--log-format F | --conf-file FILE [--name AGENT]] [--lines N] [--json]
@@ -39,7 +39,7 @@ function formatsToTry(values: { 'log-format'?: string | undefined; 'conf-file'?:
     try {
       job = ofType(loadAgentConfig(values['conf-file'], values.name ?? 'a1').jobs, 'url-window-count')[0];
     } catch (err) {
-      throw new CliError(EXIT.usage, (err as Error).message);
+      throw new CliError('LF_CLI_USAGE', (err as Error).message);
     }
     if (job !== undefined && job.logFormat !== 'auto' && !formats.includes(job.logFormat)) formats.push(job.logFormat);
     if (job !== undefined) return { formats, fields: { ...job.fields } };
@@ -66,23 +66,18 @@ export async function check(argv: string[], out: NodeJS.WritableStream): Promise
     out.write(CHECK_HELP);
     return EXIT.ok;
   }
-  if (positionals.length !== 1) throw new CliError(EXIT.usage, `check takes one FILE, not ${positionals.length}\n\n${CHECK_HELP}`);
-  if (values['log-format'] !== undefined && values['conf-file'] !== undefined) throw new CliError(EXIT.usage, 'give --log-format or --conf-file, not both');
+  if (positionals.length !== 1) throw new CliError('LF_CLI_USAGE', `check takes one FILE, not ${positionals.length}\n\n${CHECK_HELP}`);
+  if (values['log-format'] !== undefined && values['conf-file'] !== undefined) throw new CliError('LF_CLI_USAGE', 'give --log-format or --conf-file, not both');
   const maxLines = Number(values.lines.replace(/[,_]/g, ''));
-  if (!Number.isInteger(maxLines) || maxLines < 1) throw new CliError(EXIT.usage, `--lines must be a whole number above 0, not ${JSON.stringify(values.lines)}`);
+  if (!Number.isInteger(maxLines) || maxLines < 1) throw new CliError('LF_CLI_USAGE', `--lines must be a whole number above 0, not ${JSON.stringify(values.lines)}`);
   const file = positionals[0]!;
   const { formats, fields } = formatsToTry(values);
-  try {
-    accessSync(file, constants.R_OK);
-    if (!statSync(file).isFile()) throw new Error('not a regular file');
-  } catch (e) {
-    throw new CliError(EXIT.usage, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  readableFile(file);
   let result: CheckResult;
   try {
     result = await checkLog(file, formats, maxLines, fields);
   } catch (e) {
-    throw new CliError(EXIT.failed, `reading ${file} failed: ${(e as Error).message}`);
+    throw new CliError('LF_CLI_FAILED', `reading ${file} failed: ${(e as Error).message}`);
   }
   out.write(values.json ? JSON.stringify(result) + '\n' : renderCheck(result));
   const best = result.formats.find((f) => f.format === result.best)!;

@@ -1,3 +1,5 @@
+import { LogflowError } from '../errors.js';
+
 /**
  * The seam between logflow and a replicated, partitioned log (NATS JetStream today). The
  * jetstream sink, the partial counter and the query node's input use only this, so a Kafka
@@ -23,7 +25,11 @@ export interface PublishOptions {
 }
 
 /** Another writer published on the subject since we looked: we no longer own it. */
-export class FencedError extends Error {}
+export class FencedError extends LogflowError {
+  constructor(message: string) {
+    super('LF_FENCED', message);
+  }
+}
 
 export interface StreamSpec {
   readonly name: string;

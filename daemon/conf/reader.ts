@@ -52,10 +52,6 @@ export class PropertyReader {
     return prop.value;
   }
 
-  optionalString(key: string): string | undefined {
-    return this.raw(key)?.value || undefined;
-  }
-
   int(key: string, fallback: number | undefined, min: number, max: number): number {
     const prop = this.raw(key);
     if (prop === undefined) {

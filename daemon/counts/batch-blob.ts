@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 /**
  * A batch's counts as bytes, by dimension: what the job's checkpoint stores for open
  * batches and closed slots, what a history row stores per batch, and what a partial
@@ -195,7 +196,7 @@ export class BlobReader {
       this.#sections = blob.length > 0 ? 1 : 0;
       this.#pos = 0;
     } else {
-      if (blob[4] !== BLOB_VERSION) throw new RangeError(`counts blob version ${blob[4]}: this logflow reads 1 and ${BLOB_VERSION}`);
+      if (blob[4] !== BLOB_VERSION) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `counts blob version ${blob[4]}: this logflow reads 1 and ${BLOB_VERSION}`);
       this.#sections = blob[5]!;
       this.#pos = HEAD;
     }
@@ -300,7 +301,7 @@ export class BlobReader {
     let scale = 1;
     for (;;) {
       const b = blob[this.#pos++];
-      if (b === undefined) throw new RangeError('counts blob cut short');
+      if (b === undefined) throw new LogflowError('LF_CHECKPOINT_CORRUPT', 'counts blob cut short');
       v += (b & 0x7f) * scale;
       if (b < 0x80) return v;
       scale *= 128;

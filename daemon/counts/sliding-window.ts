@@ -2,6 +2,7 @@ import type { UrlCount } from './top-k.js';
 import { BatchCounts } from './batch-counts.js';
 import { CountsCursor, encodeInterned } from './counts-codec.js';
 import { UrlInterner } from './url-interner.js';
+import { LogflowError } from '../errors.js';
 
 
 /** Counts of one batch interval by URL string: what checkpoints store and tests write. */
@@ -95,15 +96,6 @@ export class SlidingWindow {
     return batch;
   }
 
-  /** The batch's counts by URL string. */
-  batchEntries(batch: BatchCounts): [string, number][] {
-    const out: [string, number][] = [];
-    for (let i = 0; i < batch.size; i++) {
-      out.push([this.urls.url(batch.touched[i]!)!, batch.values[i]!]);
-    }
-    return out;
-  }
-
   /**
    * An open batch's counts as bytes, `[count u32][length u32][URL bytes]` per URL: what a
    * checkpoint stores, made without a string per URL.
@@ -119,11 +111,6 @@ export class SlidingWindow {
     return encodeInterned(this.urls, stored.ids, stored.ids.length, (_id, j) => stored.counts[j]!);
   }
 
-  get(url: string): number | undefined {
-    for (const [u, c] of this.entries()) if (u === url) return c;
-    return undefined;
-  }
-
   *entries(): IterableIterator<[string, number]> {
     const limit = this.urls.idLimit;
     for (let id = 0; id < limit; id++) if (this.#counts[id]! > 0) yield [this.urls.url(id)!, this.#counts[id]!];
@@ -136,7 +123,7 @@ export class SlidingWindow {
   advance(k: number, entering: BatchCounts | undefined, enteringTotal: number): boolean {
     let changed = false;
     if (this.#lastSlot !== undefined) {
-      if (k <= this.#lastSlot) throw new RangeError(`slot ${k} is not after ${this.#lastSlot}`);
+      if (k <= this.#lastSlot) throw new LogflowError('LF_INVARIANT', `slot ${k} is not after ${this.#lastSlot}`);
       if (k - this.#lastSlot > this.windowSlots) changed = this.#clear();
       else for (let j = this.#lastSlot + 1; j < k; j++) changed = this.#replace(j, undefined, 0) || changed;
     }
@@ -223,7 +210,7 @@ export class SlidingWindow {
       } else if (worse(heap[0]!, id)) {
         heap[0] = id;
         siftDown(0);
-        floor = counts[heap[0]!]!;
+        floor = counts[heap[0]]!;
       }
     }
     return heap

@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import { HLL_M, hllEstimate, hllRank, hllRegister } from './hyperloglog.js';
 
 /**
@@ -132,14 +133,14 @@ export class VisitorSketch {
     const v = new VisitorSketch();
     if (end <= start) return v;
     if (buf[start] === SKETCH) {
-      if (end - start !== 1 + HLL_M) throw new RangeError(`a visitor sketch is ${1 + HLL_M} bytes, not ${end - start}`);
+      if (end - start !== 1 + HLL_M) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `a visitor sketch is ${1 + HLL_M} bytes, not ${end - start}`);
       v.#toSketch();
       v.#registers!.set(buf.subarray(start + 1, end));
       return v;
     }
-    if (buf[start] !== EXACT) throw new RangeError(`not a visitor sketch (kind ${buf[start]})`);
+    if (buf[start] !== EXACT) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `not a visitor sketch (kind ${buf[start]})`);
     const n = buf.readUInt32LE(start + 1);
-    if (end - start !== 5 + 8 * n) throw new RangeError(`a set of ${n} visitors is ${5 + 8 * n} bytes, not ${end - start}`);
+    if (end - start !== 5 + 8 * n) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `a set of ${n} visitors is ${5 + 8 * n} bytes, not ${end - start}`);
     for (let p = start + 5; p < end; p += 8) v.add(buf.readInt32LE(p), buf.readInt32LE(p + 4));
     return v;
   }

@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import { BlobReader, encodeBatchBlob } from './batch-blob.js';
 import { DimensionBatch } from './dimension-batch.js';
 import { DimensionWindow, type DimensionSpec, type DimensionTop, type StatusRange, type StoredCells } from './dimension-window.js';
@@ -61,7 +62,7 @@ export class WindowSet {
   #spareBytes = 0;
 
   constructor(specs: readonly DimensionSpec[], windowSlots: number) {
-    if (specs.length === 0) throw new RangeError('a window needs at least one dimension');
+    if (specs.length === 0) throw new LogflowError('LF_INVARIANT', 'a window needs at least one dimension');
     this.windowSlots = windowSlots;
     this.dims = specs.map((s) => new DimensionWindow(s, windowSlots));
     this.#ring = new Array(windowSlots).fill(undefined);
@@ -146,7 +147,7 @@ export class WindowSet {
   advance(k: number, entering: BatchSet | undefined, enteringTotal: number): boolean {
     let changed = false;
     if (this.#lastSlot !== undefined) {
-      if (k <= this.#lastSlot) throw new RangeError(`slot ${k} is not after ${this.#lastSlot}`);
+      if (k <= this.#lastSlot) throw new LogflowError('LF_INVARIANT', `slot ${k} is not after ${this.#lastSlot}`);
       if (k - this.#lastSlot > this.windowSlots) changed = this.#clear();
       else for (let j = this.#lastSlot + 1; j < k; j++) changed = this.#replace(j, undefined, 0) || changed;
     }
@@ -197,7 +198,7 @@ export class WindowSet {
   /** The `n` top keys of dimension `name` with status `status`, in the window ending with the last slot. */
   top(name: string, n: number, status: StatusRange): DimensionTop & { total: number } {
     const d = this.dimension(name);
-    if (!d) throw new RangeError(`no dimension ${name}`);
+    if (!d) throw new LogflowError('LF_INVARIANT', `no dimension ${name}`);
     const end = this.#lastSlot ?? 0;
     return { total: this.totalOf(status), ...d.top(n, status, end) };
   }

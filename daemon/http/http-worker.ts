@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { threadFailureOf } from '../errors.js';
+import { LogflowError, threadFailureOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ResultsReader } from '../store/index.js';
 import { threadId } from '../thread-priority.js';
@@ -65,7 +65,7 @@ host.onCommand((cmd) => {
     const waiter = pending.get(cmd.id);
     pending.delete(cmd.id);
     if (cmd.error === undefined) waiter?.resolve(cmd.value);
-    else waiter?.reject(new Error(cmd.error));
+    else waiter?.reject(new LogflowError('LF_HTTP_INTERNAL', cmd.error));
   } else if (cmd.type === 'listen') void listen();
   else if (cmd.type === 'close') void close();
 });

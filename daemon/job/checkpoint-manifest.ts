@@ -13,8 +13,8 @@ export interface CheckpointIdentity {
 }
 
 /**
- * The checkpoint formats this code reads; it writes the last. 1: a file per closed slot and
- * per open batch (up to 2f37a76). 2: segments, each written once by one checkpoint. 3: the
+ * The checkpoint formats this code reads; it writes the last. 1 (the first): a file per
+ * closed slot and per open batch. 2: segments, each written once by one checkpoint. 3: the
  * same, with counts by dimension (batch-blob.ts version 2; format 2's are URL counts only,
  * read as the url dimension). A logflow that reads up to 2 refuses 3 instead of misreading it.
  */

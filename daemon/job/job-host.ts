@@ -1,6 +1,7 @@
+import { LogflowError } from '../errors.js';
 import { lineFormatOf, resultsOf, type UrlWindowJobConfig } from './url-window-config.js';
 import { LineFields } from '../logformat/line-fields.js';
-import { settingError, type FailedSetting } from '../startup-errors.js';
+import { listening } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
@@ -84,7 +85,7 @@ export class JobHost {
 
   /** The live window's top keys of a dimension and status, answered by the job's thread. */
   top(query: LiveTopQuery): Promise<LiveTop> {
-    if (!this.#thread) return Promise.reject(new Error('the job is not running'));
+    if (!this.#thread) return Promise.reject(new LogflowError('LF_THREAD_FAILED', 'the job is not running'));
     const id = this.#nextQuery++;
     return new Promise((resolve, reject) => {
       this.#queries.set(id, { resolve, reject });
@@ -150,14 +151,14 @@ export class JobHost {
       case 'stopped':
         this.#committed = new Map(event.committed);
         this.#parseErrors = new Map(event.parseErrors);
-        for (const q of this.#queries.values()) q.reject(new Error('the job stopped'));
+        for (const q of this.#queries.values()) q.reject(new LogflowError('LF_THREAD_FAILED', 'the job stopped'));
         this.#queries.clear();
         break;
       case 'top': {
         const q = this.#queries.get(event.id);
         this.#queries.delete(event.id);
         if (event.answer) q?.resolve(event.answer);
-        else q?.reject(new Error(event.error ?? 'no answer'));
+        else q?.reject(new LogflowError('LF_THREAD_FAILED', event.error ?? 'no answer'));
         break;
       }
     }
@@ -188,9 +189,7 @@ export function build(config: UrlWindowJobConfig, ctx: JobContext) {
   const host = new JobHost(config, ctx.logger, ctx.key);
   return {
     name: config.name,
-    start: () => host.start(ctx.options, ctx.pipelineNice).catch((err: Error & { setting?: FailedSetting }) => {
-      throw err.setting ? settingError(ctx.file, ctx.key, err.setting, err) : err;
-    }),
+    start: () => listening(ctx.file, ctx.key, () => host.start(ctx.options, ctx.pipelineNice)),
     stop: () => host.stop(),
     stats: (): StatsPart => ({ job: host.stats() }),
     receivesAt: { host: config.bind, port: config.port },

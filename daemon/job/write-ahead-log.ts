@@ -2,7 +2,7 @@ import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, re
 import { RecordLog, syncDirectory, type RecordLogFormat } from '../durable/index.js';
 
 /**
- * Segment formats: 1 (up to 2f37a76) starts with its first record; 2 starts with
+ * Segment formats: 1 (the first, with checkpoint format 1) starts with its first record; 2 starts with
  * `LFWAL\0` and the format as u16. A format-1 record length never reads as the magic
  * (`LFWA` is 1.1 GB, over the 1 GiB frame limit), so both are told apart by their bytes.
  */

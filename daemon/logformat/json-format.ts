@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import { BUILTIN_FIELDS, FIELD, LineFields, MISSING } from './line-fields.js';
 import { epochToMs, numberAt, textTimeToMs } from './json-time.js';
 import type { LineFormat, LineParser } from './log-format.js';
@@ -86,14 +87,14 @@ function child(node: TrieNode, key: string): number {
  */
 export function compileJsonFormat(format: JsonFormat, userFields: Readonly<Record<string, string>>): LineFormat {
   const fields = jsonFields(format, userFields);
-  if (format === 'json' && Object.keys(fields).length === 0) throw new Error('logFormat json needs fields.NAME = path keys (fields.url = request.uri, fields.status = status, ...)');
+  if (format === 'json' && Object.keys(fields).length === 0) throw new LogflowError('LF_LOG_FORMAT', 'logFormat json needs fields.NAME = path keys (fields.url = request.uri, fields.status = status, ...)');
   const names: string[] = [...BUILTIN_FIELDS];
   const root = newNode();
   /** The field indexes each path alternative of a field fills, in order of preference. */
   const alternatives: number[][] = [];
   let hasTime = false;
   for (const [name, spec] of Object.entries(fields)) {
-    if (!FIELD_NAME.test(name)) throw new Error(`fields.${name}: a field name is letters, digits, _ and -, starting with a letter`);
+    if (!FIELD_NAME.test(name)) throw new LogflowError('LF_LOG_FORMAT', `fields.${name}: a field name is letters, digits, _ and -, starting with a letter`);
     let target: number;
     if (name === 'time') {
       target = TIME;
@@ -109,7 +110,7 @@ export function compileJsonFormat(format: JsonFormat, userFields: Readonly<Recor
     const paths = spec.split('|').map((s) => s.trim());
     const order: number[] = [];
     for (const [rank, path] of paths.entries()) {
-      if (path === '' || path.split('.').some((k) => k === '')) throw new Error(`fields.${name} = ${spec}: a path is object keys joined by dots (request.headers.User-Agent)`);
+      if (path === '' || path.split('.').some((k) => k === '')) throw new LogflowError('LF_LOG_FORMAT', `fields.${name} = ${spec}: a path is object keys joined by dots (request.headers.User-Agent)`);
       const keys = path.split('.');
       let node = root;
       for (const [depth, key] of keys.entries()) {

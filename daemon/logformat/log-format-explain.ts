@@ -39,7 +39,7 @@ function fail(lineStart: number, at: number, field: string, expected: string): P
 }
 
 /** The bytes of the grammar (access-log.ts keeps its own as plain module constants: its hot loop reads them). */
-const [SP, QUOTE, BACKSLASH, LBRACKET, RBRACKET, DASH] = Buffer.from(' "\\[]-') as unknown as number[];
+const [SP, QUOTE, BACKSLASH, LBRACKET, RBRACKET, DASH] = Buffer.from(' "\\[]-') as unknown as [number, number, number, number, number, number];
 
 const isDigit = (b: number | undefined) => b !== undefined && b >= 48 && b <= 57;
 

@@ -1,6 +1,7 @@
 import { findUrl, requestUrl } from './access-log.js';
 import { compileJsonFormat, JSON_FORMATS } from './json-format.js';
 import { BUILTIN_FIELDS, FIELD, LineFields, sizeAt, statusAt, type BuiltinField } from './line-fields.js';
+import { LogflowError } from '../errors.js';
 
 /** Parses the line `buf[start, end)` into `out`; false for a parse error. */
 export type LineParser = (buf: Buffer, start: number, end: number, out: LineFields) => boolean;
@@ -63,7 +64,7 @@ export function compileLineFormat(format: string, options: LineFormatOptions = {
  */
 export function compileUrlParser(format: string, stripQueryString: boolean, fields?: Readonly<Record<string, string>>): LineParser {
   const f = compileLineFormat(format, { stripQueryString, fields });
-  if (!f.has.has('url')) throw new Error(noUrl(format));
+  if (!f.has.has('url')) throw new LogflowError('LF_LOG_FORMAT', noUrl(format));
   return f.parse;
 }
 
@@ -109,7 +110,7 @@ function compileFormat(format: string, fields: Readonly<Record<string, string>> 
     }, [...COMBINED_FIELDS, 'vhost']);
   }
   if (JSON_FORMATS.includes(format as (typeof JSON_FORMATS)[number])) return compileJsonFormat(format as (typeof JSON_FORMATS)[number], fields ?? {});
-  if (fields && Object.keys(fields).length > 0) throw new Error(`fields.* are for the JSON formats (${JSON_FORMATS.join(', ')}), not for ${JSON.stringify(format)}`);
+  if (fields && Object.keys(fields).length > 0) throw new LogflowError('LF_LOG_FORMAT', `fields.* are for the JSON formats (${JSON_FORMATS.join(', ')}), not for ${JSON.stringify(format)}`);
   return compileItems(formatItems(format), format);
 }
 
@@ -166,7 +167,7 @@ function apacheItems(format: string): Item[] {
       j = close + 1;
     }
     const letter = format[j];
-    if (!letter || j === 0) throw new Error(`unfinished directive at position ${i} of the LogFormat`);
+    if (!letter || j === 0) throw new LogflowError('LF_LOG_FORMAT', `unfinished directive at position ${i} of the LogFormat`);
     if (literal) items.push({ literal: Buffer.from(literal) });
     literal = '';
     items.push({ field: apacheField(letter, braces), name: format.slice(i, j + 1) });
@@ -243,7 +244,7 @@ function itemFields(items: readonly Item[]): string[] {
 function compileItems(items: readonly Item[], format: string): LineFormat {
   const has = itemFields(items);
   const needsUrl = has.includes('url');
-  if (!items.some((it) => 'field' in it)) throw new Error(`the format ${JSON.stringify(format)} has no field`);
+  if (!items.some((it) => 'field' in it)) throw new LogflowError('LF_LOG_FORMAT', `the format ${JSON.stringify(format)} has no field`);
   const steps = items.map((item, i) => {
     if ('literal' in item) return { literal: item.literal, field: undefined, until: undefined, quoted: false };
     const next = items[i + 1];

@@ -7,7 +7,6 @@ const MIN_BACKOFF_MS = 50;
 
 /** Why a delivery is retried: the call failed (`error`) or the next hop answered FAILED (`refused`). */
 export type RetryReason = 'error' | 'refused';
-export const RETRY_REASONS: readonly RetryReason[] = ['error', 'refused'];
 
 export interface DeliveryFailure {
   readonly reason: RetryReason;

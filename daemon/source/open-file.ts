@@ -1,5 +1,6 @@
 import type { FileStatus } from './file-registry.js';
 import type { Fingerprint } from './fingerprint.js';
+import { LogflowError } from '../errors.js';
 
 /**
  * A file from the moment it is opened until it is finished: what the reader, the batcher,
@@ -24,4 +25,8 @@ export interface OpenFile {
 }
 
 /** Thrown out of a read when the source stops: the file goes back to pending, to be resumed. */
-export class SourceStopped extends Error {}
+export class SourceStopped extends LogflowError {
+  constructor() {
+    super('LF_STOPPED', 'the source is stopping');
+  }
+}

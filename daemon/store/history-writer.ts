@@ -16,9 +16,9 @@ import { floorTo, HOUR, LEVEL_MS, MINUTE } from './history.js';
  * of 18 s in the minute rollups, the rest in the window's id release, since fixed).
  *
  * Rolled up in order, every minute with batches gets its rows: after a restart, and after a
- * gap in the data (up to 2f37a76 a restart rolled up only the minute before its first new
- * batch; the minutes before were skipped for good and range queries under-counted). At
- * start, minutes that an older version skipped are rolled up too.
+ * gap in the data (with schema version 0 a restart rolled up only the minute before its
+ * first new batch; the minutes before were skipped for good and range queries
+ * under-counted). At start, minutes that schema 0's writer skipped are rolled up too.
  */
 export class HistoryWriter {
   readonly #save: (b: BatchResult) => void;

@@ -2,8 +2,8 @@ import type Database from 'better-sqlite3';
 import { LogflowError } from '../errors.js';
 
 /**
- * The results database's schema version (`PRAGMA user_version`). 0: up to 2f37a76 (no
- * version; its history could miss minute and hour rollups after a restart). 1: the same
+ * The results database's schema version (`PRAGMA user_version`). 0: the first (no version
+ * set; its history could miss minute and hour rollups after a restart). 1: the same
  * tables, rollups repaired at start.
  */
 export const SCHEMA_VERSION = 1;
