@@ -33,7 +33,7 @@ describe('logflow analyze --by, --status, the HTML report\'s panels', () => {
   const simple = (items: Item[]) => items.map(({ key, count, bytes, visitors }) => ({ key, count, bytes, visitors }));
 
   test('--by every dimension, with and without --status: lines, bytes and visitors of every key equal a regex-and-dict count', async () => {
-    for (const [status, lo, hi] of [[undefined, 0, 999], ['404', 404, 404], ['5xx', 500, 599]] as const) {
+    for (const [status, lo, hi] of [[undefined, 0, 999], ['5xx', 500, 599]] as const) {
       const r = await logflow(['analyze', file, '--json', '--top', '1000', '--by', DIMS.join(','), ...(status ? ['--status', status] : [])], dir);
       assert.equal(r.code, 0, r.stderr);
       const report = JSON.parse(r.stdout) as { by: Record<string, Item[]>; status?: string; bytes: number; visitors: number };

@@ -4,7 +4,7 @@ import { LogflowError } from '../errors.js';
  * batches and closed slots, what a history row stores per batch, and what a partial
  * carries. One concept, one encoding (this file), read and written nowhere else.
  *
- *   [ff ff ff ff][version 2][dimensions u8]
+ *   [ff × 8][version 2][dimensions u8]
  *   per dimension: [name: u8 length, bytes][flags u8: 1 = it has visits]
  *     [keys: varint n, then n × (varint length, bytes)]
  *     [cells: varint n, then n × (varint key index, u16 status, varint count, varint bytes)]
@@ -13,12 +13,12 @@ import { LogflowError } from '../errors.js';
  *
  * A cell is a (key, status) of the batch with its lines and bytes; a visit, a distinct
  * client of a cell (for visitors). Version 1 (the URL-only blob, up to the dimensions) is
- * `[count u32][length u32][URL]` per URL with no header: it cannot start with ff ff ff ff (a
- * count of 2^32 - 1 in one batch). Both are read; version 2 is written.
+ * `[count u32][length u32][URL]` per URL with no header: it cannot start with eight ff bytes
+ * (a URL 2^32 - 1 bytes long, in a smaller blob). Both are read; version 2 is written.
  */
 export const BLOB_VERSION = 2;
 const MAGIC = 0xffffffff;
-const HEAD = 6;
+const HEAD = 10;
 
 /** What encoding needs of a dimension's batch and keys (no import of the window). */
 export interface BlobSection {
@@ -70,8 +70,9 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
   }
   const out = Buffer.allocUnsafe(size);
   out.writeUInt32LE(MAGIC, 0);
-  out[4] = BLOB_VERSION;
-  out[5] = sections.length;
+  out.writeUInt32LE(MAGIC, 4);
+  out[8] = BLOB_VERSION;
+  out[9] = sections.length;
   let pos = HEAD;
   const varint = (v: number) => {
     while (v >= 128) {
@@ -159,7 +160,7 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
 
 /** Whether `blob` is a version-2 (dimensions) blob. */
 export function isDimensionBlob(blob: Buffer): boolean {
-  return blob.length >= HEAD && blob.readUInt32LE(0) === MAGIC;
+  return blob.length >= HEAD && blob.readUInt32LE(0) === MAGIC && blob.readUInt32LE(4) === MAGIC;
 }
 
 /**
@@ -196,8 +197,8 @@ export class BlobReader {
       this.#sections = blob.length > 0 ? 1 : 0;
       this.#pos = 0;
     } else {
-      if (blob[4] !== BLOB_VERSION) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `counts blob version ${blob[4]}: this logflow reads 1 and ${BLOB_VERSION}`);
-      this.#sections = blob[5]!;
+      if (blob[8] !== BLOB_VERSION) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `counts blob version ${blob[8]}: this logflow reads 1 and ${BLOB_VERSION}`);
+      this.#sections = blob[9]!;
       this.#pos = HEAD;
     }
   }
