@@ -104,6 +104,8 @@ const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
   // the file channel's tuning and options: its own checkpoint is written after every sink commit
   /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval)$/,
   /^sources\.[^.]+\.exclude-protocols$/,
+  // TAILDIR: a per-event header (events share their headers here), and Flume's poll backoff (files are watched here)
+  /^sources\.[^.]+\.(byteOffsetHeader|backoffSleepIncrement|maxBackoffSleep)$/,
   /^sinks\.[^.]+\.(exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
   /^sinkgroups(\..+)?$/,
 ];

@@ -1,3 +1,4 @@
+import { memoryUsage } from './telemetry/memory.js';
 import type { FileCounts, JobStats, RefusedConnections, Stats, StatsPart } from './telemetry/stats.js';
 
 /**
@@ -12,6 +13,7 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
   let eventsRead = 0;
   let eventsReceived = 0;
   let truncatedLines: number | undefined;
+  let followed: { files: number; lagBytes: number } | undefined;
   let sinkRetries: { error: number; refused: number } | undefined;
   let refusedConnections: { ipFilter: number; maxConnections: number } | undefined;
   let refusedCalls: { transactionCapacity: number; channel: number } | undefined;
@@ -30,6 +32,11 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
     eventsRead += p.eventsRead ?? 0;
     eventsReceived += p.eventsReceived ?? 0;
     if (p.truncatedLines !== undefined) truncatedLines = (truncatedLines ?? 0) + p.truncatedLines;
+    if (p.followed) {
+      followed ??= { files: 0, lagBytes: 0 };
+      followed.files += p.followed.files;
+      followed.lagBytes += p.followed.lagBytes;
+    }
     if (p.sinkRetries) {
       sinkRetries ??= { error: 0, refused: 0 };
       sinkRetries.error += p.sinkRetries.error;
@@ -49,8 +56,10 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
     eventsCounted: job?.eventsCounted ?? 0,
     parseErrors: job?.parseErrors ?? 0,
     duplicates: job?.duplicates ?? 0,
-    lateEvents: job?.lateEvents ?? 0,
+    historyOnlyEvents: job?.historyOnlyEvents ?? 0,
+    ...(job && { lastEventAt: job.lastEventMs === undefined ? null : new Date(job.lastEventMs).toISOString() }),
     files,
+    ...(followed && { followed }),
     channel: { size, capacity },
     memory: memoryFigures(job),
     ...(job && {
@@ -82,15 +91,15 @@ function addRefused(sum: RefusedConnections | undefined, more: RefusedConnection
 }
 
 /** process.memoryUsage() reads /proc each call; a poll every few ms should not pay for that each time. */
-let memorySample = { at: 0, usage: process.memoryUsage() };
-function memoryUsage(): NodeJS.MemoryUsage {
+let memorySample = { at: 0, usage: memoryUsage() };
+function sampledMemory(): NodeJS.MemoryUsage {
   const now = Date.now();
-  if (now - memorySample.at >= 250) memorySample = { at: now, usage: process.memoryUsage() };
+  if (now - memorySample.at >= 250) memorySample = { at: now, usage: memoryUsage() };
   return memorySample.usage;
 }
 
 function memoryFigures(job: { heapUsedMb: number; buffersMb: number } | undefined): Stats['memory'] {
-  const m = memoryUsage();
+  const m = sampledMemory();
   const mb = (n: number) => Math.round(n / 1048576);
   return { rssMb: mb(m.rss), mainHeapMb: mb(m.heapUsed), buffersMb: mb(m.arrayBuffers), jobHeapMb: job?.heapUsedMb ?? 0, jobBuffersMb: job?.buffersMb ?? 0 };
 }

@@ -1,7 +1,8 @@
 import { LogflowError } from './errors.js';
 import type { AgentConfig } from './agent-config.js';
 import { gatherStats } from './agent-stats.js';
-import { buildComponent, CHANNEL_TYPES, JOB_TYPES, SINK_TYPES, SOURCE_TYPES, type BuildContext, type ChannelComponent, type Component, type Endpoint } from './components.js';
+import { checkFdHeadroom } from './fd-headroom.js';
+import { buildComponent, CHANNEL_TYPES, JOB_TYPES, ofType, SINK_TYPES, SOURCE_TYPES, type BuildContext, type ChannelComponent, type Component, type Endpoint } from './components.js';
 import { ConfigError } from './errors.js';
 import { HttpHost } from './http/index.js';
 import type { JobStartOptions } from './job/index.js';
@@ -38,6 +39,7 @@ export class Agent {
   }
 
   async start(options: JobStartOptions = {}): Promise<void> {
+    checkFdHeadroom(this.config, this.#log);
     const { sources, sinks, jobs } = await this.#build(options);
     const http = this.config.http;
     if (http) {
@@ -46,6 +48,7 @@ export class Agent {
       this.#http = new HttpHost(http, results, {
         stats: () => apiStats(this.stats()),
         files: () => this.#flow.flatMap((c) => c.fileList?.() ?? []),
+        followed: () => this.#flow.flatMap((c) => c.followed?.() ?? []),
         metrics: () => this.stats(),
         top: (query) => (job?.liveTop ? job.liveTop(query) : Promise.reject(new LogflowError('LF_INVARIANT', 'this agent runs no job'))),
       }, this.#log);
@@ -124,6 +127,13 @@ function feeds(to: Endpoint | undefined, at: Endpoint | undefined): boolean {
 /** Checks that span components, as Flume does before it starts anything. */
 function checkWiring(config: AgentConfig): void {
   const channels = new Map(config.channels.map((c) => [c.name, c]));
+  const positionFiles = new Map<string, string>();
+  for (const t of ofType(config.sources, 'TAILDIR')) {
+    const other = positionFiles.get(t.positionFile);
+    const key = `${config.agent}.sources.${t.name}.positionFile`;
+    if (other) throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${key} is ${other}'s too (${t.positionFile}); each TAILDIR source needs its own`, key);
+    positionFiles.set(t.positionFile, t.name);
+  }
   const kinds = [['sources', 'batchSize', config.sources], ['sinks', 'batch-size', config.sinks]] as const;
   for (const [kind, setting, components] of kinds) {
     for (const c of components) {

@@ -16,6 +16,10 @@ On log files, in this process (no daemon, no ports):
   analyze FILE...  a report: top URLs, the busiest window, parse errors (--json, --html FILE)
   check FILE       which log format parses the file, and why its failing lines fail
 
+On the agent's state, with the daemon stopped:
+  reset --yes      start over: remove the checkpoint, results and history, file records
+                   and fingerprints, and say what was removed
+
 \`logflow COMMAND --help\` for a command's options. Run it in the project folder. The
 daemon itself: npm start (node dist/daemon/main.js --conf-file FILE --name AGENT; its
 options and LOGFLOW_LOG_LEVEL / LOGFLOW_LOG_FORMAT: npm start -- --help). The keys of the
@@ -32,6 +36,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   // Loaded when asked for: the daemon's commands start without the analyzer's modules.
   analyze: async (argv) => (await import('./cli/analyze.js')).analyze(argv, process.stdout, process.stderr),
   check: async (argv) => (await import('./cli/check.js')).check(argv, process.stdout),
+  reset: async (argv) => (await import('./cli/reset.js')).reset(argv, process.stdout),
 };
 
 async function main(argv: string[]): Promise<number> {

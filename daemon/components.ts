@@ -13,6 +13,8 @@ import type { FileStatus } from './source/index.js';
 import * as avroSource from './source/avro-source-config.js';
 import type { PositionKeeper } from './source/source-context.js';
 import * as spoolDir from './source/spooldir-config.js';
+import * as taildir from './source/taildir/taildir-config.js';
+import type { FollowedView } from './source/taildir/index.js';
 import type { StatsPart } from './telemetry/stats.js';
 
 /**
@@ -45,6 +47,8 @@ export interface Component {
   stats(): StatsPart;
   /** A source: the files it has seen, for /api/files. */
   fileList?(): FileStatus[];
+  /** A TAILDIR source: the files it follows, for /api/followed. */
+  followed?(): FollowedView[];
   /** A sink: the Avro receiver it delivers to. */
   readonly deliversTo?: Endpoint;
   /** A job: where its Avro receiver listens. */
@@ -100,6 +104,7 @@ function type<C, R extends Component = Component>(read: ComponentType<C, R>['rea
 export const SOURCE_TYPES = {
   spooldir: type(spoolDir.read, () => import('./source/spooldir-source.js')),
   avro: type(avroSource.read, () => import('./source/avro-source.js')),
+  TAILDIR: type(taildir.read, () => import('./source/taildir/taildir-source.js')),
 };
 export const CHANNEL_TYPES = {
   memory: type<memoryChannel.MemoryChannelConfig, ChannelComponent>(memoryChannel.read, () => import('./channel/memory-channel.js')),
@@ -125,6 +130,7 @@ export type SinkConfig = ConfigOf<typeof SINK_TYPES>;
 export type JobConfig = ConfigOf<typeof JOB_TYPES>;
 export type SpoolDirSourceConfig = spoolDir.SpoolDirSourceConfig;
 export type AvroSourceConfig = avroSource.AvroSourceConfig;
+export type TaildirSourceConfig = taildir.TaildirSourceConfig;
 export type MemoryChannelConfig = memoryChannel.MemoryChannelConfig;
 export type FileChannelConfig = fileChannel.FileChannelConfig;
 export type AvroSinkConfig = avroSink.AvroSinkConfig;

@@ -33,12 +33,14 @@ const DAEMON_ERROR_CODES = [
   'LF_CHECKPOINT_CORRUPT',
   'LF_CHECKPOINT_INCOMPATIBLE',
   'LF_LOCKED',
-  /** The results database cannot be opened (the message names the file). */
+  /** The results database, or a spool source's files.db, cannot be opened or made (the message names the file). */
   'LF_DATABASE',
   /** A worker thread (job or HTTP) failed or ended with no declared error of its own. */
   'LF_THREAD_FAILED',
   /** A counter published to a partition another counter has taken over (JetStream's expected last sequence). */
   'LF_FENCED',
+  /** The spool source's records (files.db) cannot be written (a full or read-only file system): the file waits; caught inside. */
+  'LF_RECORDS_UNWRITABLE',
   /** Work cut short by a stop (a file being read goes back to pending); caught inside, never reported. */
   'LF_STOPPED',
   /** An input that is not a regular file (a directory, a device). */
@@ -57,11 +59,19 @@ export const HTTP_ERRORS = {
   /** The request itself is malformed (a body too large, a bad content type): Fastify's 4xx, this code. */
   LF_HTTP_BAD_REQUEST: { status: 400, error: 'Bad Request' },
   LF_HTTP_UNAUTHORIZED: { status: 401, error: 'Unauthorized' },
+  /** A connection that did not send its request's headers in time (Node closes it). */
+  LF_HTTP_REQUEST_TIMEOUT: { status: 408, error: 'Request Timeout' },
+  /** A header block over Node's limit (16 KB), refused before routing. */
+  LF_HTTP_HEADERS_TOO_LARGE: { status: 431, error: 'Request Header Fields Too Large' },
   LF_HTTP_NOT_FOUND: { status: 404, error: 'Not Found' },
   LF_HTTP_NO_JOB: { status: 404, error: 'Not Found' },
   /** `/api/files/:name/check`: a name the source has not seen, or a file no longer in the spool. */
   LF_HTTP_NO_FILE: { status: 404, error: 'Not Found' },
   LF_HTTP_FILE_GONE: { status: 404, error: 'Not Found' },
+  /** `/api/files/:name/check`: a file the source did not read (a symbolic link it refused, say): never opened for a client. */
+  LF_HTTP_FILE_NOT_READ: { status: 404, error: 'Not Found' },
+  /** `/api/files/:name/check`: the name now holds another file than the one read (replaced, or its link re-pointed). */
+  LF_HTTP_FILE_REPLACED: { status: 404, error: 'Not Found' },
   /** A Host header the server does not answer to (DNS rebinding): see `a1.http.allowedHosts`. */
   LF_HTTP_MISDIRECTED: { status: 421, error: 'Misdirected Request' },
   /** A request that failed inside: answered 500, details only in the log. */
@@ -69,6 +79,8 @@ export const HTTP_ERRORS = {
   LF_HTTP_TOO_MANY_STREAMS: { status: 503, error: 'Service Unavailable' },
   /** The job's live window did not answer (it is starting or stopping). */
   LF_HTTP_JOB_UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
+  /** Every query thread is busy and 64 range queries wait already: try again. */
+  LF_HTTP_BUSY: { status: 503, error: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; error: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
@@ -151,12 +163,23 @@ export interface ThreadFailure {
   readonly code: string | undefined;
   /** The config key the failure is about, relative to the component's own prefix. */
   readonly key?: string;
+  /** The file or directory it is about, when it is one (the start-up error says whose it is). */
+  readonly path?: string;
+  /** The system or SQLite code under a declared one (ENOSPC under LF_DATABASE), for the hint. */
+  readonly cause?: string;
 }
 
 export function threadFailureOf(err: unknown, key?: string): ThreadFailure {
-  const e = err as { message?: unknown; code?: unknown };
+  const e = err as { message?: unknown; code?: unknown; path?: unknown; cause?: { code?: unknown } };
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  return { message, code: typeof e?.code === 'string' ? e.code : undefined, ...(key === undefined ? {} : { key }) };
+  const cause = typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  return {
+    message,
+    code: typeof e?.code === 'string' ? e.code : undefined,
+    ...(key === undefined ? {} : { key }),
+    ...(typeof e?.path === 'string' ? { path: e.path } : {}),
+    ...(cause === undefined ? {} : { cause }),
+  };
 }
 
 /**

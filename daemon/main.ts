@@ -10,7 +10,10 @@ const USAGE = `usage: logflow [--conf-file FILE] [--name AGENT] [--reset-checkpo
   -f, --conf-file FILE   Flume-style properties file (default conf/agent.conf)
   -n, --name AGENT       agent to run from that file (default a1)
   --reset-checkpoint     discard the job's checkpoint (window, positions) and start empty;
-                         files still in the spool are then read from their beginning
+                         files still in the spool are then read from their beginning. The
+                         history and the file records are kept: those files are counted in
+                         the history again, and logs counted before are refused as
+                         duplicates. To start over: stop the daemon, npx logflow reset --yes
   -h, --help             this help
 
 environment:

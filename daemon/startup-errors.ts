@@ -1,4 +1,5 @@
 import { ConfigError, errorOfThreadFailure, isErrorCode, LogflowError, type ThreadFailure } from './errors.js';
+import { permissionHint } from './permission-hint.js';
 
 /**
  * Start-up failures that a setting causes (a port in use, a directory the daemon may not
@@ -18,6 +19,10 @@ interface SystemError {
   readonly message: string;
   readonly code?: string | undefined;
   readonly syscall?: string | undefined;
+  /** The file or directory of the failure: when the daemon may not write it, the hint says whose it is. */
+  readonly path?: string | undefined;
+  /** The system or SQLite code under a declared `code` (ThreadFailure.cause). */
+  readonly cause?: string | undefined;
 }
 
 const LISTEN_HINTS: Record<string, string> = {
@@ -28,6 +33,28 @@ const LISTEN_HINTS: Record<string, string> = {
 
 const DIRECTORY_HINT = 'the daemon needs read and write access there (run it as the directory\'s owner, or change the key)';
 
+/**
+ * What to do about a file or directory the daemon could not use, by the system or SQLite
+ * code: a full disk is not fixed by a change of owner, nor a damaged file by a free disk.
+ */
+export function storageHint(code: string | undefined): string {
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'SQLITE_FULL':
+      return 'its file system is full: free space there, or point the key at another one';
+    case 'EROFS':
+      return 'its file system is mounted read-only: make it writable, or point the key elsewhere';
+    case 'SQLITE_READONLY':
+      return 'the file is read-only (its permissions, or a read-only mount): the daemon must write it';
+    case 'SQLITE_NOTADB':
+    case 'SQLITE_CORRUPT':
+      return 'the file is not a SQLite database or is damaged: put back a good copy, or move it away (a new one is made; what it held is lost)';
+    default:
+      return DIRECTORY_HINT;
+  }
+}
+
 /** The setting a listener's failure is about: the port, or the bind address; undefined for other failures. */
 export function listenSetting(err: SystemError): FailedSetting | undefined {
   if (err.code === 'EADDRINUSE' || (err.code === 'EACCES' && (err.syscall === 'listen' || err.syscall === 'bind' || /\blisten\b/.test(err.message)))) return 'port';
@@ -36,10 +63,30 @@ export function listenSetting(err: SystemError): FailedSetting | undefined {
 }
 
 /** `err` as the error of `prefix.setting` in `file`, with what to do about it. */
-export function settingError(file: string, prefix: string, setting: FailedSetting | 'spoolDir', err: SystemError): ConfigError {
+type Setting = FailedSetting | 'spoolDir' | 'trackerDir' | 'positionFile' | `filegroups.${string}`;
+
+export function settingError(file: string, prefix: string, setting: Setting, err: SystemError): ConfigError {
   const key = `${prefix}.${setting}`;
-  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : setting === 'spoolDir' ? undefined : DIRECTORY_HINT;
+  // The spool and the followed files say what they need in the message itself.
+  const ownHint = setting === 'spoolDir' || setting.startsWith('filegroups.');
+  const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : ownershipHint(setting, err.path) ?? (ownHint ? undefined : storageHint(err.cause ?? err.code));
   return new ConfigError('LF_CONFIG_UNUSABLE', `${file}: ${key}: ${err.message}${hint ? `; ${hint}` : ''}`, key);
+}
+
+/**
+ * Whose the file or directory is that the daemon may not write, and what to do. For the
+ * database, SQLite's `-wal` and `-shm` files too: made with the database's mode, they stay
+ * read-only after the database itself was given back.
+ */
+function ownershipHint(setting: Setting, file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const kind = setting === 'spoolDir' ? 'spool' : 'state';
+  const files = setting === 'database' ? [file, `${file}-wal`, `${file}-shm`] : [file];
+  for (const f of files) {
+    const hint = permissionHint(f, kind);
+    if (hint) return hint;
+  }
+  return undefined;
 }
 
 /**

@@ -28,6 +28,7 @@ function avroSource(channel: MemoryChannel | FileChannel, opts: { deflate?: bool
       compressionType: opts.deflate ? 'deflate' : 'none',
       interceptors: opts.interceptors ? [{ type: 'static', headerName: 'tier', preserveExisting: true, value: 'collector' }] : [],
       ipFilterRules: opts.ipFilterRules,
+      maxConnections: 1000,
     },
     channel,
     testLogger,

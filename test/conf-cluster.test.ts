@@ -34,6 +34,16 @@ describe('environment variables in values (Flume EnvVarResolverProperties)', () 
     assert.match(err.message, /^test\.conf:6: a1\.sources\.r1\.spoolDir names the environment variable LOGFLOW_DIR, which is not set$/);
   });
 
+  test('${NAME:-default} takes the default when NAME is unset or empty; a value that comes out empty leaves its key at its default', () => {
+    const http = 'a1.http.authToken = ${TOKEN:-}\na1.http.allowedHosts = ${HOSTS:-}\na1.http.port = ${PORT:-9090}\n';
+    const unset = parse(EDGE + http, 'a1', { NATS_SERVERS: 'nats://h:1', LOGFLOW_DIR: '/d' }).http!;
+    assert.deepEqual([unset.authToken, unset.allowedHosts, unset.port], [undefined, ['localhost', '127.0.0.1', '[::1]'], 9090]);
+    const set = parse(EDGE + http, 'a1', { NATS_SERVERS: 'nats://h:1', LOGFLOW_DIR: '/d', TOKEN: 'a-token-of-16-chars', HOSTS: 'logs.example.com', PORT: '' }).http!;
+    assert.deepEqual([set.authToken, set.allowedHosts[0], set.port], ['a-token-of-16-chars', 'logs.example.com', 9090]);
+    // A short token from the environment is refused as one written in the file is.
+    assert.match(configErrorOf((t) => parse(t, 'a1', { NATS_SERVERS: 'nats://h:1', LOGFLOW_DIR: '/d', TOKEN: 'short' }), EDGE + http).message, /a1\.http\.authToken: must be at least 16 characters/);
+  });
+
   test('another agent\'s variables are not resolved (they may be set elsewhere)', () => {
     const c = parse(`${EDGE}\nother.sinks.k1.servers = \${ONLY_ON_OTHER_HOSTS}\n`);
     assert.equal(ofType(c.sinks, 'jetstream').length, 1);

@@ -31,7 +31,7 @@ const configError = (text: string) => configErrorOf(parse, text);
 describe('configuration of Flume\'s tiers: avro source, file channel, compression', () => {
   test('a collector reads with Flume\'s defaults', () => {
     const c = parse(COLLECTOR);
-    assert.deepEqual(c.sources, [{ name: 'r1', type: 'avro', channel: 'c1', bind: '0.0.0.0', port: 4141, compressionType: 'none', interceptors: [], ipFilterRules: undefined }]);
+    assert.deepEqual(c.sources, [{ name: 'r1', type: 'avro', channel: 'c1', bind: '0.0.0.0', port: 4141, compressionType: 'none', interceptors: [], ipFilterRules: undefined, maxConnections: 1000 }]);
     assert.deepEqual(c.channels[0], {
       name: 'c1', type: 'file', capacity: 1_000_000, transactionCapacity: 10_000,
       checkpointDir: path.resolve('/base', 'fc/checkpoint'), dataDir: path.resolve('/base', 'fc/data'), maxFileSize: 2_146_435_071, keepAliveMs: 3000,

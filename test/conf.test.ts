@@ -65,7 +65,7 @@ describe('agent configuration', () => {
     assert.equal(job.windowDurationMs, 300_000);
     assert.equal(job.batchIntervalMs, 1000);
     assert.equal(job.database, path.resolve('/srv', 'data/results.db'));
-    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080, authToken: undefined, allowedHosts: ['localhost', '127.0.0.1', '[::1]'], pipelineNice: 10 });
+    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080, authToken: undefined, allowedHosts: ['localhost', '127.0.0.1', '[::1]'], pipelineNice: 10, maxConnections: 1000, queryThreads: 2 });
   });
 
   test('applies Flume defaults for spooldir keys', () => {
@@ -136,6 +136,8 @@ describe('bundled configurations', () => {
     assert.equal(c.http!.bind, '0.0.0.0');
     assert.equal(ofType(c.sources, 'spooldir')[0]!.spoolDir, '/app/spool');
     assert.equal(ofType(c.jobs, 'url-window-count')[0]!.database, '/app/data/results.db');
+    // In the data volume, so that `docker compose down -v` clears the file records too.
+    assert.equal(ofType(c.sources, 'spooldir')[0]!.trackerDir, '/app/data/spool-records');
   });
 
   test('conf/edge.conf and conf/aggregator.conf load: an edge sends, an aggregator counts', () => {

@@ -149,4 +149,48 @@ describe('the window by dimension', () => {
     assert.deepEqual(win.top('url', 10, ANY_STATUS).items.map((i) => i.count), [w * 300]);
     assert.equal(win.top('url', 10, ANY_STATUS).approximate, false);
   });
+  test('a slot amended after it entered (an early firing\'s update, event time) answers as if its lines had come before it closed: every key, filter and visitor; its bytes restore it whole', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), fc.array(line, { maxLength: 10 }), fc.nat(4), fc.array(line, { maxLength: 6 })), { minLength: 1, maxLength: 16 }),
+        (w, slots) => {
+          const win = new WindowSet(specs(), w);
+          const history: { slot: number; lines: Line[] }[] = [];
+          let k = 100;
+          for (const [gap, lines, back, late] of slots) {
+            k += gap;
+            win.advance(k, fill(win, lines), lines.length);
+            history.push({ slot: k, lines: [...lines] });
+            // Lines for a slot still in the window (`back` slots before the newest).
+            const target = k - Math.min(back, w - 1);
+            assert.equal(win.holds(target), true);
+            win.amend(target, fill(win, late), late.length);
+            const h = history.find((x) => x.slot === target);
+            if (h) h.lines.push(...late);
+            else history.push({ slot: target, lines: [...late] });
+            for (const dim of DIMS) {
+              for (const status of FILTERS) {
+                const want = expected(history, k, w, dim, status);
+                const got = win.top(dim, 100, status);
+                assert.deepEqual(got.items, want, `${dim} status ${status.lo}-${status.hi} at slot ${k}, amended ${target}`);
+                assert.equal(got.total, want.reduce((n, x) => n + x.count, 0));
+              }
+            }
+          }
+          assert.equal(win.holds(k - w), false);
+          assert.throws(() => win.amend(k - w, win.openBatch(), 0), /not in the window/);
+          const saved = win.slots().map((s) => ({ ...s, data: win.encodeSlot(s.slot) }));
+          const restored = new WindowSet(specs(), w);
+          restored.restore(saved, win.lastSlot);
+          for (const dim of DIMS) for (const status of FILTERS) assert.deepEqual(restored.top(dim, 100, status), win.top(dim, 100, status));
+          // The amended slots leave whole: a window moved past them is empty.
+          win.advance(k + w, undefined, 0);
+          for (const dim of DIMS) assert.deepEqual(win.top(dim, 100, ANY_STATUS).items, []);
+          assert.equal(win.total, 0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -31,6 +31,7 @@ const SECTIONS: Record<string, [page: string, title: string][]> = {
   'source/spooldir-config.ts': [['configuration.md', 'Spooldir source']],
   'source/source-config.ts': [['configuration.md', 'Spooldir source']],
   'source/avro-source-config.ts': [['configuration.md', 'Avro source']],
+  'source/taildir/taildir-config.ts': [['configuration.md', 'TAILDIR source']],
   'channel/memory-channel-config.ts': [['configuration.md', 'Memory channel']],
   'channel/file-channel-config.ts': [['configuration.md', 'File channel']],
   'sink/avro-sink-config.ts': [['configuration.md', 'Avro sink']],
@@ -104,7 +105,7 @@ describe('the manual (docs/) says what the code does', () => {
   });
 
   test('docs/http-api.md describes every route once', async () => {
-    const app = await buildHttpServer({ results: undefined, job: undefined, stats: () => ({}) as never, files: () => [], metrics: () => ({}) as never, logger: testLogger });
+    const app = await buildHttpServer({ results: undefined, job: undefined, stats: () => ({}) as never, files: () => [], followed: () => [], metrics: () => ({}) as never, logger: testLogger });
     await app.ready();
     const routes = Object.keys(app.swagger().paths!).map((p) => p.replace(/\{(\w+)\}/g, ':$1'));
     await app.close();

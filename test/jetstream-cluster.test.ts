@@ -161,7 +161,7 @@ describe('scale-out on a JetStream cluster', { skip: skipWithoutNats }, () => {
       assert.equal(top.total, expected.total);
       assert.deepEqual(new Map(top.urls.map((u) => [u.url, u.count])), expected.counts);
       const { body: stats } = await query.get<Stats>('/api/stats');
-      assert.equal(stats.lateEvents, 0);
+      assert.equal(stats.historyOnlyEvents, 0);
       assert.equal(stats.parseErrors, expected.parseErrors);
 
       // One counter stopped for good: the other holds every partition within 10 s.

@@ -16,7 +16,7 @@ import { testLogger } from './helpers/logger.js';
 import { runSource } from './helpers/spool-source.js';
 
 const NOTHING: Stats = {
-  eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0,
+  eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0,
   channel: { size: 0, capacity: 0 }, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 },
 };
 
@@ -57,7 +57,7 @@ test('/metrics keeps every series name and type; /api/stats leaves out only the 
   const types = [...renderMetrics(full).matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
   assert.deepEqual(types, [
     'logflow_events_read_total counter', 'logflow_events_in_total counter', 'logflow_events_counted_total counter',
-    'logflow_parse_errors_total counter', 'logflow_duplicate_events_total counter', 'logflow_late_events_total counter',
+    'logflow_parse_errors_total counter', 'logflow_duplicate_events_total counter', 'logflow_history_only_events_total counter',
     'logflow_channel_events gauge', 'logflow_channel_capacity_events gauge', 'logflow_files gauge', 'logflow_window_urls gauge',
     'logflow_results_waiting gauge', 'logflow_avro_refused_connections_total counter', 'logflow_truncated_lines_total counter',
     'logflow_sink_retries_total counter', 'logflow_avro_refused_calls_total counter',
@@ -67,7 +67,7 @@ test('/metrics keeps every series name and type; /api/stats leaves out only the 
   assert.match(renderMetrics(full), /^logflow_window_urls 3$/m);
   // Without a job, spool sources, sinks or avro sources, their series are left out.
   assert.doesNotMatch(renderMetrics(NOTHING), /refused|truncated|retries|_seconds/);
-  assert.deepEqual(Object.keys(apiStats(full)).sort(), ['channel', 'checkpoint', 'duplicates', 'eventsCounted', 'eventsIn', 'files', 'lateEvents', 'parseErrors', 'receiver', 'resultsWaiting', 'window']);
+  assert.deepEqual(Object.keys(apiStats(full)).sort(), ['channel', 'checkpoint', 'duplicates', 'eventsCounted', 'eventsIn', 'files', 'historyOnlyEvents', 'parseErrors', 'receiver', 'resultsWaiting', 'window']);
 });
 
 test('a JetStream publish that fails is retried and counted in /metrics with its reason', { skip: skipWithoutNats }, async () => {

@@ -150,4 +150,81 @@ describe('window visitors (the live window)', () => {
     for (const id of [1, 2]) v.unionInto(id, 0, u);
     assert.deepEqual([u.count(), u.exact], [3, true]);
   });
+  test('visits entered for an older slot still in the window (enterOlder) count as if they had come in order: exact below 512 clients, the same sliding-HLL registers past it', () => {
+    let sketched = 0;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.array(fc.array(fc.tuple(fc.nat(1500), fc.nat(5)), { maxLength: 400, size: 'max' }), { minLength: 2, maxLength: 8 }),
+        fc.integer({ min: 1, max: 1500 }),
+        (w, slots, clients) => {
+        // Slot 10 + i's visits (client, back) come for slot 10 + i - back (not before 10).
+        const inOrder = new WindowVisitors(w);
+        const late = new WindowVisitors(w);
+        const bySlot = new Map<number, number[]>();
+        const seen = new Map<number, number>();
+        const last = 10 + slots.length - 1;
+        slots.forEach((visits, i) => {
+          for (const [c, back] of visits) {
+            const s = Math.max(10, 10 + i - Math.min(back, w - 1));
+            (bySlot.get(s) ?? bySlot.set(s, []).get(s)!).push(c % clients);
+          }
+        });
+        const one = (c: number) => {
+          const h = hashOf(`10.1.${c >> 8}.${c & 255}`);
+          return Int32Array.of(h.hi, h.lo);
+        };
+        // In order: each slot's visits as it enters.
+        for (let s = 10; s <= last; s++) {
+          const cs = bySlot.get(s) ?? [];
+          const hashes = new Int32Array(cs.length * 2);
+          cs.forEach((c, j) => hashes.set(one(c), 2 * j));
+          inOrder.enter(s, new Int32Array(cs.length), hashes, cs.length);
+          for (const c of cs) seen.set(c, s);
+        }
+        // Late: slots enter empty, then every slot's visits arrive at the end, newest slot first.
+        for (let s = 10; s <= last; s++) late.enter(s, new Int32Array(0), new Int32Array(0), 0);
+        for (let s = last; s >= Math.max(10, last - w + 1); s--) {
+          const cs = bySlot.get(s) ?? [];
+          const hashes = new Int32Array(cs.length * 2);
+          cs.forEach((c, j) => hashes.set(one(c), 2 * j));
+          late.enterOlder(s, new Int32Array(cs.length), hashes, cs.length, last);
+        }
+        for (let e = last; e < last + w; e++) {
+          const want = [...seen.values()].filter((s) => s > e - w && s <= e).length;
+          if (inOrder.exact(0) && late.exact(0)) {
+            assert.equal(late.count(0, e), want, `exact, window ending ${e}`);
+            assert.equal(inOrder.count(0, e), want);
+          } else if (!inOrder.exact(0) && !late.exact(0)) {
+            assert.equal(late.count(0, e), inOrder.count(0, e), `sketched, window ending ${e}`);
+            sketched++;
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+    assert.ok(sketched > 0, 'some runs were past 512 clients in both');
+  });
+  test('a sketched id given an older slot\'s 800 clients late (enterOlder) counts them as in order, and lets them leave with their slot', () => {
+    const hashes = (from: number, n: number) => {
+      const h = new Int32Array(2 * n);
+      for (let i = 0; i < n; i++) {
+        const x = hashOf(`c${from + i}`);
+        h[2 * i] = x.hi;
+        h[2 * i + 1] = x.lo;
+      }
+      return h;
+    };
+    const inOrder = new WindowVisitors(3);
+    const late = new WindowVisitors(3);
+    inOrder.enter(10, new Int32Array(800), hashes(0, 800), 800);
+    inOrder.enter(11, new Int32Array(800), hashes(800, 800), 800);
+    late.enter(10, new Int32Array(0), new Int32Array(0), 0);
+    late.enter(11, new Int32Array(800), hashes(800, 800), 800);
+    late.enterOlder(10, new Int32Array(800), hashes(0, 800), 800, 11);
+    assert.equal(late.exact(0), false, 'sketched');
+    for (const e of [11, 12, 13]) assert.equal(late.count(0, e), inOrder.count(0, e), `window ending ${e}`);
+    assert.ok(Math.abs(late.count(0, 12) - 1600) < 1600 * 4 * HLL_ERROR, 'about 1,600 while slot 10 is in the window');
+    assert.ok(Math.abs(late.count(0, 13) - 800) < 800 * 4 * HLL_ERROR, 'about 800 once it left');
+  });
 });

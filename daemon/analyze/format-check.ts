@@ -3,7 +3,7 @@ import { LineFields } from '../logformat/line-fields.js';
 import { LineClock } from '../logformat/line-clock.js';
 import { compileLineFormat } from '../logformat/log-format.js';
 import { JSON_FORMATS, jsonFields, type JsonFormat } from '../logformat/json-format.js';
-import { readLogLines } from './log-lines.js';
+import { readLogLines, type LogFile } from './log-lines.js';
 
 /** The formats `logflow check` tries when none is given (the conf's is added when known). */
 export const CHECK_FORMATS = ['combined', 'common', 'vhost_combined', 'caddy', 'traefik'] as const;
@@ -52,7 +52,7 @@ export interface CheckResult {
 }
 
 /** Reads up to `maxLines` lines of `file` and measures each format on them (`fields`: a JSON format's). */
-export async function checkLog(file: string, formats: readonly string[], maxLines: number, fields: Readonly<Record<string, string>> = {}): Promise<CheckResult> {
+export async function checkLog(file: LogFile, formats: readonly string[], maxLines: number, fields: Readonly<Record<string, string>> = {}): Promise<CheckResult> {
   const lines: Buffer[] = [];
   let capped = false;
   await readLogLines(file, (buf, starts, ends, count) => {
@@ -82,7 +82,7 @@ export async function checkLog(file: string, formats: readonly string[], maxLine
     if (why) failures.push({ line: i + 1, byte: why.at, field: why.field, expected: why.expected, ...display(line, why.at) });
   }
   const json = isJson(best.format) ? { fields: missingFields(lines, best.format as JsonFormat, fields) } : {};
-  return { file, lines: lines.length, capped, formats: shares, best: best.format, failures, noEventTime: withoutEventTime(lines, best.format, fields), ...json };
+  return { file: typeof file === 'string' ? file : file.name, lines: lines.length, capped, formats: shares, best: best.format, failures, noEventTime: withoutEventTime(lines, best.format, fields), ...json };
 }
 
 const isJson = (format: string) => JSON_FORMATS.includes(format as JsonFormat);

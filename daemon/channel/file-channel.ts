@@ -155,6 +155,10 @@ export class FileChannel implements Channel {
     return this.#positions.get(fileKey);
   }
 
+  committedEntries(): Iterable<[string, number]> {
+    return this.#positions.entries();
+  }
+
   forget(fileKey: string): void {
     this.#positions.delete(fileKey);
     this.#scheduleCheckpoint();

@@ -94,10 +94,24 @@ export interface FileEntry {
   warning?: string | null;
   /** A duplicate's original. */
   duplicateOf?: string | null;
+  /** Lines older than the live window: counted in the history only. */
+  note?: string | null;
 }
 
 /** What /api/stats answers. */
 export type StatsBody = ApiStats;
+
+/** A file a TAILDIR source follows, as /api/followed answers. */
+export interface FollowedEntry {
+  path: string;
+  state: string;
+  position: number;
+  committed: number | null;
+  size: number;
+  lagBytes: number;
+  lines: number;
+  reason: string | null;
+}
 
 export const number = new Intl.NumberFormat('en-US');
 

@@ -151,7 +151,7 @@ export async function drop(argv: string[], out: NodeJS.WritableStream, err: Node
   // A file in another format than the job's is counted, but as parse errors: not a success.
   const warned = final.filter((f) => f.warning);
   if (values.json) {
-    out.write(JSON.stringify({ spool: spool.dir, seconds, files: final.map(({ name, path: p, state, size, lines, parseErrors, reason, warning, duplicateOf }) => ({ name, path: p, state, size, lines, parseErrors, reason, warning: warning ?? null, duplicateOf: duplicateOf ?? null })) }) + '\n');
+    out.write(JSON.stringify({ spool: spool.dir, seconds, files: final.map(({ name, path: p, state, size, lines, parseErrors, reason, warning, duplicateOf, note }) => ({ name, path: p, state, size, lines, parseErrors, reason, warning: warning ?? null, duplicateOf: duplicateOf ?? null, note: note ?? null })) }) + '\n');
   } else {
     const lines = final.reduce((n, f) => n + f.lines, 0);
     const errors = final.reduce((n, f) => n + (f.parseErrors ?? 0), 0);
@@ -160,11 +160,12 @@ export async function drop(argv: string[], out: NodeJS.WritableStream, err: Node
     for (const f of failed) out.write(`failed: ${f.name}: ${f.reason ?? 'no reason given'}\n`);
     for (const f of duplicates) out.write(`duplicate: ${f.name}: ${f.reason ?? `same content as ${f.duplicateOf}`}\n`);
     for (const f of warned) out.write(`warning: ${f.name}: ${f.warning} (the daemon's log shows 3 of its lines)\n`);
+    for (const f of final) if (f.note) out.write(`note: ${f.name}: ${f.note}\n`);
   }
   return failed.length > 0 || warned.length > 0 ? EXIT.failed : EXIT.ok;
 }
 
-type Followed = Pick<FileEntry, 'name' | 'path' | 'state' | 'size' | 'bytesRead' | 'lines' | 'parseErrors' | 'reason' | 'warning' | 'duplicateOf'>;
+type Followed = Pick<FileEntry, 'name' | 'path' | 'state' | 'size' | 'bytesRead' | 'lines' | 'parseErrors' | 'reason' | 'warning' | 'duplicateOf' | 'note'>;
 
 /** Polls /api/files until every dropped file is completed or failed, drawing progress on `tty`. */
 async function follow(client: DaemonClient, dropped: { name: string; path: string; size: number }[], startedMs: number, timeoutMs: number, progress: (NodeJS.WritableStream & { isTTY?: boolean; columns?: number }) | undefined): Promise<Followed[]> {

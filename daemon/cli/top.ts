@@ -4,7 +4,8 @@ import { CliError } from '../errors.js';
 
 export const TOP_HELP = `usage: logflow top [-n N] [--from T] [--to T] [--url URL] [--json]
 
-The most requested URLs of the newest window, or of a range of the history, as a table.
+The most requested URLs of the newest window, or of a range of the history (by the time
+written in each line: any range, years too), as a table.
 
   -n N           how many URLs (1 to 1000, default 10)
   --from T       start of a range: ISO 8601 or epoch seconds (default: one window before --to)

@@ -158,6 +158,75 @@ export class DimensionWindow {
     return out;
   }
 
+  /**
+   * Adds a closed batch to slot `k`, which entered already (`stored`: what the window kept
+   * of it) and is still in the window ending with slot `now`; returns what it keeps of both.
+   * A cell dropped by `maxKeys` since slot `k` entered gets nothing of it (its count stays
+   * short, as the cap's counts may be: what slot `k` adds would not be subtracted when it leaves).
+   */
+  amend(k: number, batch: DimensionBatch, stored: StoredCells | undefined, now: number): StoredCells {
+    const n = batch.size;
+    const cells = this.cells;
+    const merged = new Map<number, number>();
+    const outCells: number[] = [];
+    const outCounts: number[] = [];
+    const outBytes: number[] = [];
+    if (stored) {
+      for (let i = 0; i < stored.cells.length; i++) {
+        merged.set(stored.cells[i]!, outCells.length);
+        outCells.push(stored.cells[i]!);
+        outCounts.push(stored.counts[i]!);
+        outBytes.push(stored.bytes[i]!);
+      }
+    }
+    const batchCells = new Int32Array(n).fill(-1);
+    for (let i = 0; i < n; i++) batchCells[i] = cells.id(batch.keys[i]!, batch.codes[i]!);
+    if (cells.idLimit > this.#count.length) this.#growCells(cells.idLimit);
+    if (this.keys.idLimit > this.#keyCount.length) this.#growKeys(this.keys.idLimit);
+    const validFrom = this.#validFrom;
+    for (let i = 0; i < n; i++) {
+      const cell = batchCells[i]!;
+      if (validFrom && k < validFrom[cell]!) {
+        batchCells[i] = -1;
+        if (this.#count[cell] === 0) this.#releaseCell(cell, cells.keyOf(cell));
+        continue;
+      }
+      const key = cells.keyOf(cell);
+      if (this.#keyCount[key] === 0) this.#liveKeys++;
+      const count = batch.counts[i]!;
+      const bytes = batch.bytes[i]!;
+      this.#count[cell]! += count;
+      this.#bytes[cell]! += bytes;
+      this.#keyCount[key]! += count;
+      this.#keyBytes[key]! += bytes;
+      const at = merged.get(cell);
+      if (at === undefined) {
+        merged.set(cell, outCells.length);
+        outCells.push(cell);
+        outCounts.push(count);
+        outBytes.push(bytes);
+      } else {
+        outCounts[at]! += count;
+        outBytes[at]! += bytes;
+      }
+    }
+    if (this.visitors && batch.visits > 0) {
+      const ids = new Int32Array(batch.visits);
+      const hashes = new Int32Array(2 * batch.visits);
+      let v = 0;
+      for (let i = 0; i < batch.visits; i++) {
+        const cell = batchCells[batch.visitCells[i]!]!;
+        if (cell < 0) continue;
+        ids[v] = cell;
+        hashes[2 * v] = batch.visitHashes[2 * i]!;
+        hashes[2 * v + 1] = batch.visitHashes[2 * i + 1]!;
+        v++;
+      }
+      this.visitors.enterOlder(k, ids, hashes, v, now);
+    }
+    return { cells: Int32Array.from(outCells), counts: Int32Array.from(outCounts), bytes: Float64Array.from(outBytes) };
+  }
+
   /** Subtracts the stored cells of slot `j`, which leaves the window. */
   leave(j: number, stored: StoredCells): void {
     const { cells, counts, bytes } = stored;

@@ -132,6 +132,33 @@ export class SlidingWindow {
     return changed;
   }
 
+  /** Whether slot `k` is inside the window (it entered, or could have, and has not left). */
+  holds(k: number): boolean {
+    return this.#lastSlot !== undefined && k <= this.#lastSlot && k > this.#lastSlot - this.windowSlots;
+  }
+
+  /**
+   * Adds more counts to slot `k`, which entered already and is still inside the window
+   * (`holds(k)`): lines of a batch an idle flush fired early, come within the watermark.
+   * The batch is closed with it.
+   */
+  amend(k: number, batch: BatchCounts, total: number): void {
+    if (!this.holds(k)) throw new LogflowError('LF_INVARIANT', `slot ${k} is not in the window (last slot ${this.#lastSlot})`);
+    this.#open.delete(batch);
+    const i = mod(k, this.windowSlots);
+    const before = this.#ring[i];
+    const extra = this.#add(batch, total);
+    this.#total += total;
+    this.#keepSpare(batch);
+    if (!before) {
+      this.#ring[i] = extra.ids.length > 0 ? extra : undefined;
+      return;
+    }
+    const merged = new Map<number, number>();
+    for (const slot of [before, extra]) for (let j = 0; j < slot.ids.length; j++) merged.set(slot.ids[j]!, (merged.get(slot.ids[j]!) ?? 0) + slot.counts[j]!);
+    this.#ring[i] = { ids: Int32Array.from(merged.keys()), counts: Int32Array.from(merged.values()), total: before.total + total };
+  }
+
   /**
    * An open batch that closes without entering: in a catch-up it would leave again before
    * any window that is persisted (its history row is all that is kept of it). Its ids are
@@ -193,7 +220,9 @@ export class SlidingWindow {
         i = m;
       }
     };
-    const limit = urls.idLimit;
+    // Ids past the counts array were interned after the last batch entered (a line counted in
+    // the history only): none is in the window.
+    const limit = Math.min(urls.idLimit, counts.length);
     let floor = 0; // the worst kept count once the heap is full: most ids fail this test
     for (let id = 0; id < limit; id++) {
       const c = counts[id]!;

@@ -157,6 +157,43 @@ export class WindowSet {
     return changed;
   }
 
+  /** Whether slot `k` is inside the window (it entered, or could have, and has not left). */
+  holds(k: number): boolean {
+    return this.#lastSlot !== undefined && k <= this.#lastSlot && k > this.#lastSlot - this.windowSlots;
+  }
+
+  /**
+   * Adds more counts to slot `k`, which entered already and is still inside the window
+   * (`holds(k)`): lines of a batch an idle flush fired early, come within the watermark
+   * (event time). The batch is closed with it. The slot's bytes are made again, whole: a
+   * checkpoint writes the slot again (its total changed), and a slot a line may still reopen
+   * keeps its bytes until then (job-checkpoint.ts).
+   */
+  amend(k: number, batch: BatchSet, total: number): void {
+    if (!this.holds(k)) throw new LogflowError('LF_INVARIANT', `slot ${k} is not in the window (last slot ${this.#lastSlot})`);
+    this.#open.delete(batch);
+    const i = this.#index(k);
+    const before = this.#ring[i];
+    if (before && before.blob === undefined) throw new LogflowError('LF_INVARIANT', `slot ${k} was reopened after a checkpoint let go of its bytes`);
+    const now = this.#lastSlot!;
+    const dims = this.dims.map((d, di) => d.amend(k, batch.dims[di]!, before?.dims[di], now));
+    const extra = codesOf(batch.dims[0]!);
+    for (let p = 0; p < extra.length; p += 2) this.#codeCounts[extra[p]!]! += extra[p + 1]!;
+    // The slot's bytes: what it had and what is added, as one batch.
+    const whole = this.openBatch();
+    if (before?.blob) this.#decodeInto(whole, before.blob);
+    this.#decodeInto(whole, this.encodeBatch(batch));
+    const blob = this.encodeBatch(whole);
+    this.#open.delete(whole);
+    this.#keepSpare(whole);
+    const codes = before ? mergeCodes(before.codes, extra) : extra;
+    this.#ring[i] = { total: (before?.total ?? 0) + total, codes, dims, blob };
+    this.#total += total;
+    this.#version++;
+    // (maxKeys is applied again as the next slot enters.)
+    this.#keepSpare(batch);
+  }
+
   /** An open batch that closes without entering (event-time catch-up: its history row is all that is kept). */
   pass(batch: BatchSet): void {
     this.#open.delete(batch);
@@ -179,8 +216,8 @@ export class WindowSet {
     for (const { slot, data, total } of [...slots].sort((a, b) => a.slot - b.slot)) {
       if (lastSlot === undefined || slot <= lastSlot - this.windowSlots || slot > lastSlot) continue;
       this.#replace(slot, this.openBatchFromBytes(data), total);
-      // Its bytes are in the checkpoint already.
-      this.slotSaved(slot);
+      // Its bytes are in the checkpoint already; kept until the next one lets go of them
+      // (a slot a line may still reopen needs them: see `amend`).
     }
   }
 
@@ -314,6 +351,19 @@ function codesOf(batch: DimensionBatch): Int32Array {
 }
 
 const codeScratch = new Float64Array(CODES);
+
+/** Two `[code, count]` lists as one, codes ascending. */
+function mergeCodes(a: Int32Array, b: Int32Array): Int32Array {
+  const byCode = new Map<number, number>();
+  for (const list of [a, b]) for (let p = 0; p < list.length; p += 2) byCode.set(list[p]!, (byCode.get(list[p]!) ?? 0) + list[p + 1]!);
+  const out = new Int32Array(byCode.size * 2);
+  let p = 0;
+  for (const [code, n] of [...byCode].sort((x, y) => x[0] - y[0])) {
+    out[p++] = code;
+    out[p++] = n;
+  }
+  return out;
+}
 
 /** Emptied keys are released in passes of this many (or at each tick). */
 const RELEASE_EVERY = 65_536;

@@ -81,6 +81,30 @@ export class WindowVisitors {
     this.#flushPending(slot);
   }
 
+  /**
+   * Visits of slot `k`, older than `now` (the newest slot entered) and still in the window:
+   * a batch reopened after an early firing (event time). A client seen since keeps its
+   * newer slot; a sketched id's entry goes where its slot puts it.
+   */
+  enterOlder(k: number, ids: Int32Array, hashes: Int32Array, n: number, now: number): void {
+    const slot = k | 0;
+    const current = now | 0;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!;
+      const hi = hashes[2 * i]!;
+      const lo = hashes[2 * i + 1]!;
+      if (id < this.#shift.length && this.#shift[id] === SKETCHED) this.#sketches.get(id)!.insert(slot, hllRegister(hi), hllRank(hi, lo), current);
+      else this.#add(id, hi, lo, slot, current);
+    }
+    // Ids that turned to sketches on the way: their pending entries are of slot `k`.
+    for (let i = 0; i < this.#pendingCount; i++) {
+      const e = this.#pending[i]!;
+      const id = Math.floor(e / 2 ** 18);
+      this.#sketches.get(id)!.insert(slot, (e % 2 ** 18) >> 6, e % 64, current);
+    }
+    this.#pendingCount = 0;
+  }
+
   /** Visitors of `id` in the window ending with slot `e` (its slots e - windowSlots + 1 .. e). */
   count(id: number, e: number): number {
     const sketch = this.#sketches.get(id);
@@ -149,7 +173,8 @@ export class WindowVisitors {
     return seen !== EMPTY && age >= 0 && age < this.windowSlots;
   }
 
-  #add(id: number, hi: number, lo: number, slot: number): void {
+  /** Client (hi, lo) seen for `id` in slot `slot`; `now`: the newest slot entered (`slot` but for `enterOlder`). */
+  #add(id: number, hi: number, lo: number, slot: number, now = slot): void {
     if (id >= this.#shift.length) this.#growIds(id);
     let log = this.#shift[id]!;
     if (log === 0) {
@@ -163,7 +188,7 @@ export class WindowVisitors {
         const used = this.#used[id]!;
         for (let p = at; p < at + used; p++) {
           if (this.#hash[2 * p] === hi && this.#hash[2 * p + 1] === lo) {
-            this.#seen[p] = slot;
+            if (((slot - this.#seen[p]!) | 0) > 0) this.#seen[p] = slot;
             return;
           }
         }
@@ -183,16 +208,16 @@ export class WindowVisitors {
             return;
           }
           if (this.#hash[2 * p] === hi && this.#hash[2 * p + 1] === lo) {
-            this.#seen[p] = slot;
+            if (((slot - this.#seen[p]!) | 0) > 0) this.#seen[p] = slot;
             return;
           }
         }
       }
       // Full: clear what left the window; too many live clients turn the id to a sketch;
       // otherwise a region twice as large if it is still more than half full.
-      const live = this.#purge(id, slot);
+      const live = this.#purge(id, now);
       if (live >= EXACT_VISITORS) {
-        this.#toSketch(id, slot);
+        this.#toSketch(id, now);
         this.#pend(id, hi, lo);
         return;
       }
@@ -205,7 +230,7 @@ export class WindowVisitors {
       }
       const capNow = 1 << (log - 1);
       if (capNow <= SCANNED ? live >= capNow : live * 2 >= capNow) {
-        this.#resize(id, log + 1, slot);
+        this.#resize(id, log + 1, now);
         log++;
       }
     }
@@ -479,6 +504,52 @@ export class SlidingHll {
     this.#rr = rr;
     this.#seen = seen;
     this.#n = o;
+  }
+
+  /**
+   * Adds one entry seen in `slot`, which may be older than the newest (`now`): a register's
+   * list stays oldest first with ranks falling. Skipped when a newer (or as new) entry ranks
+   * as high; older entries ranking no higher are dropped.
+   */
+  insert(slot: number, register: number, rank: number, now: number): void {
+    const n = this.#n;
+    const rr = this.#rr;
+    const seen = this.#seen;
+    let a = 0;
+    while (a < n && rr[a]! >> 6 < register) a++;
+    let b = a;
+    while (b < n && rr[b]! >> 6 === register) b++;
+    const age = (now - slot) | 0;
+    for (let i = a; i < b; i++) if (((now - seen[i]!) | 0) <= age && (rr[i]! & 63) >= rank) return;
+    const kept: [number, number][] = [];
+    let placed = false;
+    for (let i = a; i < b; i++) {
+      const ageI = (now - seen[i]!) | 0;
+      if (!placed && ageI < age) {
+        kept.push([(register << 6) | rank, slot]);
+        placed = true;
+      }
+      if (ageI < age || (rr[i]! & 63) > rank) kept.push([rr[i]!, seen[i]!]);
+    }
+    if (!placed) kept.push([(register << 6) | rank, slot]);
+    const size = n - (b - a) + kept.length;
+    const outRr = new Int32Array(Math.max(rr.length, size));
+    const outSeen = new Int32Array(outRr.length);
+    outRr.set(rr.subarray(0, a));
+    outSeen.set(seen.subarray(0, a));
+    kept.forEach(([r, s], j) => {
+      outRr[a + j] = r;
+      outSeen[a + j] = s;
+    });
+    outRr.set(rr.subarray(b, n), a + kept.length);
+    outSeen.set(seen.subarray(b, n), a + kept.length);
+    this.#rr = outRr;
+    this.#seen = outSeen;
+    this.#n = size;
+    if (this.#nextRr.length < outRr.length) {
+      this.#nextRr = new Int32Array(outRr.length);
+      this.#nextSeen = new Int32Array(outRr.length);
+    }
   }
 
   /** Max-combines the window's registers (the window ending with slot `slot`) into `into`. */

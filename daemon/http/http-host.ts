@@ -3,7 +3,7 @@ import { LogflowError } from '../errors.js';
 import type { JobResults } from '../job/url-window-config.js';
 import type { Logger } from '../log.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
-import type { FileView } from './deps.js';
+import type { FileView, FollowedFileView } from './deps.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
 import type { LiveTop, LiveTopQuery } from '../job/live-top.js';
 import { httpThreadCrashed, pipelineAnswerFailed } from '../telemetry/index.js';
@@ -21,6 +21,7 @@ const HTTP_YOUNG_GENERATION_MB = 8;
 export interface PipelineView {
   readonly stats: () => ApiStats;
   readonly files: () => FileView[];
+  readonly followed: () => FollowedFileView[];
   readonly metrics: () => Stats;
   /** The live window's top by dimension: asked of the job's thread in turn. */
   readonly top: (query: LiveTopQuery) => Promise<LiveTop>;

@@ -13,7 +13,7 @@ export interface HttpWorkerData {
 export const HTTP_WORKER_DATA: DataShape<HttpWorkerData> = { config: 'object', results: 'object?' };
 
 /** The pipeline's live figures the HTTP thread asks the main thread for (`top` with its query). */
-export type PipelineQuestion = 'stats' | 'files' | 'metrics' | 'top';
+export type PipelineQuestion = 'stats' | 'files' | 'followed' | 'metrics' | 'top';
 
 /** HTTP thread -> main thread (and a failure, worker-host.ts). */
 export type HttpEvent =

@@ -4,6 +4,7 @@ import { createLogger } from '../log.js';
 import { ResultsReader } from '../store/index.js';
 import { threadId } from '../thread-priority.js';
 import { HTTP_WORKER_DATA, type HttpCommand, type HttpEvent, type HttpWorkerData, type PipelineQuestion } from './http-messages.js';
+import { QueryPool } from './query-pool.js';
 import { startHttpServer } from './server.js';
 import { fromHost } from '../worker-host.js';
 
@@ -29,17 +30,24 @@ function ask<T>(what: PipelineQuestion, args?: unknown): Promise<T> {
 
 let app: FastifyInstance | undefined;
 let results: ResultsReader | undefined;
+let queries: QueryPool | undefined;
 
 async function listen(): Promise<void> {
   try {
     results = data.results && new ResultsReader(data.results.database, data.results.timing.batchIntervalMs);
+    if (data.results) {
+      // Its threads start with the first range query.
+      queries = new QueryPool({ database: data.results.database, batchIntervalMs: data.results.timing.batchIntervalMs, nice: data.config.pipelineNice }, data.config.queryThreads, log);
+    }
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
       allowedHosts: data.config.allowedHosts,
       results,
+      queries,
       job: data.results?.timing,
       stats: () => ask('stats'),
       files: () => ask('files'),
+      followed: () => ask('followed'),
       metrics: () => ask('metrics'),
       liveTop: (query) => ask('top', query),
       logger: log,
@@ -47,6 +55,7 @@ async function listen(): Promise<void> {
     const a = app.server.address();
     post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
   } catch (e) {
+    await queries?.close();
     results?.close();
     post({ type: 'failed', ...threadFailureOf(e) });
     host.close();
@@ -55,6 +64,7 @@ async function listen(): Promise<void> {
 
 async function close(): Promise<void> {
   await app?.close();
+  await queries?.close();
   results?.close();
   post({ type: 'closed' });
   host.close();

@@ -53,7 +53,7 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       },
     },
     async (req, reply) => {
-      if (!deps.results || !deps.job) return noJob(reply);
+      if (!deps.results || !deps.queries || !deps.job) return noJob(reply);
       const { from, to, n, status } = req.query;
       const by = dimensionOf(reply, deps.job, req.query.by);
       if (by === undefined) return reply;
@@ -63,7 +63,7 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         }
         const range = parseRange(reply, req.query, deps.job.windowDurationMs);
         if (!range) return reply;
-        const r = deps.results.history().top(range.fromMs, range.toMs, n);
+        const r = await deps.queries.run({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n });
         return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, by, total: r.total, urls: r.urls, items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: true })) };
       }
       if (by === 'url' && status === undefined && n <= (deps.job.topN ?? 100)) {
@@ -101,22 +101,11 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     async (req, reply) => {
       const q = historyQuery(deps, reply, req.query);
       if (!q) return reply;
-      const history = q.results.history();
       const job = q.job;
-      // Event time: the windows along a replayed log are rebuilt from the history's batches
-      // (the job stores no row per slide of a replay); processing time: the stored rows.
-      const newestEndMs = job.time === 'event' && job.history !== false ? q.results.latestTop(0).window?.endMs : undefined;
-      const rows =
-        newestEndMs !== undefined
-          ? history.windows(q.fromMs, q.toMs, req.query.limit, { windowMs: job.windowDurationMs, slideMs: job.slideDurationMs ?? job.batchIntervalMs, newestEndMs })
-          : q.results.windows(q.fromMs, q.toMs, req.query.limit);
+      const shape = { eventTime: job.time === 'event' && job.history !== false, windowMs: job.windowDurationMs, slideMs: job.slideDurationMs ?? job.batchIntervalMs };
+      const rows = await q.queries.run({ kind: 'windows', fromMs: q.fromMs, toMs: q.toMs, n: req.query.n, limit: req.query.limit, shape });
       return {
-        windows: rows.map((w) => ({
-          start: iso(w.startMs),
-          end: iso(w.endMs),
-          total: w.total,
-          urls: req.query.n > 0 ? history.top(w.startMs, w.endMs, req.query.n).urls : [],
-        })),
+        windows: rows.map((w) => ({ start: iso(w.startMs), end: iso(w.endMs), total: w.total, urls: w.urls })),
         // The next page: the same query with from = next.
         next: rows.length === req.query.limit ? iso(rows.at(-1)!.endMs) : null,
       };

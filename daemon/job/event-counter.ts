@@ -7,6 +7,7 @@ import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
 import type { LineParser } from '../logformat/log-format.js';
 import { lineFormatOf } from './url-window-config.js';
+import type { HistoryBatches } from './history-batches.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { PartialCounts } from '../cluster/partial-counts.js';
 import { KeyHash } from '../counts/key-hash.js';
@@ -29,6 +30,12 @@ export interface WatermarkCloser {
  * status, its client's hash (for visitors) and its bytes. No closure and no string per
  * event; the work per call (closing, publishing) comes after the loop. A query node's
  * partial counts come in here too (`applyPartial`).
+ *
+ * The history is by the line's own time in both modes, and nothing is dropped for being
+ * late: in processing time every line is also counted at its own time (`HistoryBatches`,
+ * the url dimension alone: the history is by URL); in event time the window's batches
+ * become the history as they close, and a line outside the live window (older than the
+ * watermark, or than the window) goes to the history alone, counted as `historyOnly`.
  */
 export class EventCounter {
   readonly #parse: LineParser;
@@ -40,12 +47,16 @@ export class EventCounter {
   readonly #dimFields: Int32Array;
   readonly #dimVisitors: Uint8Array;
   readonly #anyVisitors: boolean;
+  /** The url dimension's index (-1: URLs are not counted): what the history counts. */
+  readonly #urlDim: number;
   readonly #open: OpenBatches;
   readonly #time: TimeMode;
   readonly #positions: CountedPositions;
   readonly #counters: JobCounters;
   readonly #closer: WatermarkCloser;
   readonly #changes: ChangeListener;
+  /** Counts by own time that do not pass through the window; undefined with the history off. */
+  readonly #history: HistoryBatches | undefined;
   readonly #log: Logger;
   /** Event time: the batch the last line of this call went to, and its slot. */
   #lastSlot = NaN;
@@ -55,7 +66,10 @@ export class EventCounter {
 
   constructor(
     config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString' | 'fields'>,
-    parts: { window: WindowSet; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
+    parts: {
+      window: WindowSet; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters;
+      closer: WatermarkCloser; changes: ChangeListener; history: HistoryBatches | undefined;
+    },
     log: Logger,
   ) {
     const format = lineFormatOf(config);
@@ -66,12 +80,14 @@ export class EventCounter {
     this.#dimFields = Int32Array.from(dims.map((d) => d.spec.field));
     this.#dimVisitors = Uint8Array.from(dims.map((d) => (d.spec.visitors ? 1 : 0)));
     this.#anyVisitors = dims.some((d) => d.spec.visitors);
+    this.#urlDim = dims.findIndex((d) => d.name === 'url');
     this.#open = parts.open;
     this.#time = parts.time;
     this.#positions = parts.positions;
     this.#counters = parts.counters;
     this.#closer = parts.closer;
     this.#changes = parts.changes;
+    this.#history = parts.history;
     this.#log = log;
   }
 
@@ -92,6 +108,8 @@ export class EventCounter {
     const open = this.#open;
     const counters = this.#counters;
     const eventTime = this.#time.eventTime;
+    const history = this.#history;
+    const clock = this.#clock;
     const now = open.slotOf(Date.now());
     let lastTs = NaN;
     let slot: OpenBatch | undefined;
@@ -105,7 +123,7 @@ export class EventCounter {
         const run = parsePosition(data.toString('latin1', ps, ev.posEnds[i]));
         runKey = run.key;
         runLeft = run.events;
-        skipRun = this.#positions.countedAlready(run.key, run.offset);
+        skipRun = this.#positions.countedAlready(run.key, run.offset, run.events);
       }
       const inRun = runLeft > 0;
       if (inRun) {
@@ -134,8 +152,15 @@ export class EventCounter {
       counters.eventsIn++;
       if (parse(data, ev.starts[i]!, ev.ends[i]!, range)) {
         this.#countLine(slot.counts);
+        if (history) {
+          // The history is by the line's own time; a line without one, at when it was read
+          // (a line that does not parse, with the line before it).
+          const ms = clock.timeOf(data, range);
+          this.#countHistory(Number.isNaN(ms) ? open.slotOf(Number.isNaN(ts) ? Date.now() : ts) : open.slotOf(ms), true);
+        }
       } else {
         slot.parseErrors++;
+        history?.countParseError(open.slotOf(Number.isNaN(ts) ? Date.now() : ts));
         if (this.#parseErrorSamples++ < 5) {
           unparsedLineSample.emit(this.#log, { line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), file: inRun ? runKey : undefined });
         }
@@ -145,8 +170,10 @@ export class EventCounter {
     if (ev.count > 0) {
       this.#changes.markChanged();
       this.#time.lastArrivalMs = Date.now();
+      counters.lastEventMs = this.#time.lastArrivalMs;
     }
     if (eventTime) this.#closer.closeBehindWatermark();
+    if (history?.full) history.flush();
     counters.publish();
   }
 
@@ -175,9 +202,35 @@ export class EventCounter {
   }
 
   /**
-   * Event time: the line's own time places it; a line older than the watermark (its batch
-   * has closed) is late, counted and dropped. Lines that are not lines of the format, or
-   * have no time, are parse errors of the newest open batch.
+   * The parsed line (in `#range`) into the history at own-time slot `k`: the url dimension
+   * alone (the history is by URL; a job that does not count URLs keeps its lines and parse
+   * errors there).
+   */
+  #countHistory(k: number, hashed: boolean): void {
+    const history = this.#history;
+    if (!history) return;
+    const url = this.#urlDim;
+    if (url < 0) {
+      history.countLine(k);
+      return;
+    }
+    const f = this.#range;
+    const fi = this.#dimFields[url]!;
+    const key = this.#window.dims[url]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
+    if (this.#dimVisitors[url] === 1) {
+      if (!hashed) this.#hash.of(f.bufs[FIELD.client]!, f.starts[FIELD.client]!, f.ends[FIELD.client]!);
+      history.count(k, url, key, f.status, this.#hash.hi, this.#hash.lo, f.bytes);
+    } else {
+      history.count(k, url, key, f.status, 0, 0, f.bytes);
+    }
+  }
+
+  /**
+   * Event time: the line's own time places it. A line older than the live window (by the
+   * watermark, or its batch has closed and left the window) goes to the history alone; one
+   * whose batch an idle flush fired early and that is still in the window reopens the batch
+   * (the slider adds it to what was shown). Lines that are not lines of the format, or have
+   * no time, are parse errors of the newest open batch.
    */
   #countByEventTime(data: Buffer, start: number, end: number, fileKey: string | undefined): void {
     const range = this.#range;
@@ -192,12 +245,14 @@ export class EventCounter {
       return;
     }
     const k = open.slotOf(ms);
-    if (Number.isNaN(open.nextToClose)) open.nextToClose = k;
+    if (Number.isNaN(open.nextToClose)) open.nextToClose = time.firstSlot(open, ms);
     this.#counters.eventsIn++;
     // Late by the watermark as of this line (not as of the last tick): the same log gives
     // the same answer however fast it is read.
-    if (time.isLate(ms, k, open.nextToClose)) {
-      this.#counters.late++;
+    if (time.isLate(ms) || (k < open.nextToClose && !this.#window.holds(k))) {
+      this.#counters.historyOnly++;
+      if (fileKey) this.#positions.addHistoryOnly(fileKey);
+      this.#countHistory(k, false);
       return;
     }
     if (!(ms <= time.maxEventMs)) time.maxEventMs = ms;
@@ -248,26 +303,40 @@ export class EventCounter {
     const time = this.#time;
     counters.eventsIn += partial.events;
     // A partial is this node's arrival: `flushAfterIdle` counts from it, as from an event.
-    if (partial.events > 0) time.lastArrivalMs = Date.now();
+    if (partial.events > 0) counters.lastEventMs = time.lastArrivalMs = Date.now();
     // The counter's batches may be finer than ours: place each by its start time.
     const slotOf = (s: { slot: number }) => open.slotOf(s.slot * partial.batchMs);
-    if (time.eventTime && Number.isNaN(open.nextToClose) && partial.slots.length > 0) open.nextToClose = Math.min(...partial.slots.map(slotOf));
+    if (time.eventTime && Number.isNaN(open.nextToClose) && partial.slots.length > 0) {
+      open.nextToClose = time.firstSlot(open, Math.min(...partial.slots.map((s) => s.slot * partial.batchMs)));
+    }
     const now = open.slotOf(Date.now());
+    const history = this.#history;
+    const urlDim = this.#urlDim;
     for (const s of partial.slots) {
-      let k = slotOf(s);
+      const own = slotOf(s);
+      let k = own;
       const urls = s.urls.reduce((n, [, c]) => n + c, 0);
-      if (time.eventTime && k < open.nextToClose) {
-        counters.late += urls;
+      // The history: at the partial's slot (the counter's time: event time, or its arrival).
+      // (Partials carry URL counts only, as yet: the other dimensions of a query node stay empty.)
+      const toHistory = (b: { events: number; parseErrors: number; counts: BatchSet }) => {
+        b.events += urls + s.parseErrors;
+        b.parseErrors += s.parseErrors;
+        if (urlDim < 0) return;
+        const keys = this.#window.dims[urlDim]!.keys;
+        for (const [url, n] of s.urls) b.counts.dims[urlDim]!.add(keys.idOfString(url), 0, 0, 0, 0, n);
+      };
+      if (time.eventTime && k < open.nextToClose && !this.#window.holds(k)) {
+        counters.historyOnly += urls;
+        if (history) toHistory(history.batch(own));
         continue;
       }
-      if (!time.eventTime) k = Math.min(Math.max(k, open.nextToClose), Math.max(now, open.nextToClose));
-      const slot = open.batch(k);
-      slot.events += urls + s.parseErrors;
-      slot.parseErrors += s.parseErrors;
-      // (Partials carry URL counts only, as yet: the other dimensions of a query node stay empty.)
-      const urlDim = this.#window.dims.findIndex((d) => d.name === 'url');
-      if (urlDim >= 0) for (const [url, n] of s.urls) slot.counts.dims[urlDim]!.add(this.#window.dims[urlDim]!.keys.idOfString(url), 0, 0, 0, 0, n);
+      if (!time.eventTime) {
+        if (history) toHistory(history.batch(own));
+        k = Math.min(Math.max(k, open.nextToClose), Math.max(now, open.nextToClose));
+      }
+      toHistory(open.batch(k));
     }
+    if (history?.full) history.flush();
     if (partial.maxEventMs !== null && !(partial.maxEventMs <= time.maxEventMs)) time.maxEventMs = partial.maxEventMs;
     // Lines without a time wait in `pendingParseErrors` until a batch is placed: as a line's
     // own time places them in `count`, the first partial with slots places them here.

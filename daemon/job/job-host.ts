@@ -7,6 +7,7 @@ import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerD
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
 import type { LiveTop, LiveTopQuery } from './live-top.js';
+import type { FileFigures } from './counted-positions.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
 import type { StatsPart } from '../telemetry/stats.js';
 import { WorkerHost } from '../worker-host.js';
@@ -16,8 +17,8 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * The main thread's handle on the job, which runs in a worker thread. It mirrors what the
- * source needs synchronously (committed positions, per-file parse errors) from the
- * worker's messages, so the source's calls stay cheap and local.
+ * source needs synchronously (committed positions, per-file figures) from the worker's
+ * messages, so the source's calls stay cheap and local.
  */
 export class JobHost {
   readonly name: string;
@@ -28,7 +29,10 @@ export class JobHost {
   readonly #commitListeners: (() => void)[] = [];
   #thread: WorkerHost<JobWorkerData, JobEvent, JobCommand> | undefined;
   #committed = new Map<string, number>();
-  #parseErrors = new Map<string, number>();
+  #files = new Map<string, FileFigures>();
+  /** Forgets sent, and those the worker may not have handled yet: (ordinal, key). */
+  #forgetsSent = 0;
+  #forgetting: { readonly n: number; readonly key: string }[] = [];
   #lineCheck: JobHost['lineCheck'] | undefined;
   #stats: JobStats | undefined;
   #port = 0;
@@ -62,8 +66,13 @@ export class JobHost {
     return this.#committed.get(fileKey);
   }
 
-  parseErrors(fileKey: string): number | undefined {
-    return this.#parseErrors.get(fileKey);
+  committedEntries(): Iterable<[string, number]> {
+    return this.#committed.entries();
+  }
+
+  /** What the job counted of the file as of its last checkpoint. */
+  figures(fileKey: string): FileFigures | undefined {
+    return this.#files.get(fileKey);
   }
 
   /** The job's log format and parser, for the source's warning about a file in another format. */
@@ -77,9 +86,16 @@ export class JobHost {
     return this.#lineCheck;
   }
 
+  /**
+   * A finished file's position is dropped here at once, and in the worker when it handles the
+   * command. A checkpoint the worker took before that still holds it: its 'committed' message
+   * must not bring the position back, or a file that reuses the key (the same inode and first
+   * line, see file-identity.ts) would resume at the finished one's end.
+   */
   forget(fileKey: string): void {
     this.#committed.delete(fileKey);
-    this.#parseErrors.delete(fileKey);
+    this.#files.delete(fileKey);
+    this.#forgetting.push({ n: ++this.#forgetsSent, key: fileKey });
     this.#send({ type: 'forget', key: fileKey });
   }
 
@@ -91,6 +107,17 @@ export class JobHost {
       this.#queries.set(id, { resolve, reject });
       this.#send({ type: 'top', id, query });
     });
+  }
+
+  /** The worker's positions as of a checkpoint that had seen its first `forgets` forget commands. */
+  #positionsAsOf(forgets: number, committed: [string, number][], files: [string, FileFigures][]): void {
+    this.#forgetting = this.#forgetting.filter((f) => f.n > forgets);
+    this.#committed = new Map(committed);
+    this.#files = new Map(files);
+    for (const { key } of this.#forgetting) {
+      this.#committed.delete(key);
+      this.#files.delete(key);
+    }
   }
 
   /** The last stats the job posted, with its counters read live. */
@@ -137,11 +164,11 @@ export class JobHost {
       case 'started':
         this.#port = event.port;
         this.#committed = new Map(event.committed);
+        this.#files = new Map(event.files);
         this.#stats = event.stats;
         break;
       case 'committed':
-        this.#committed = new Map(event.committed);
-        this.#parseErrors = new Map(event.parseErrors);
+        this.#positionsAsOf(event.forgets, event.committed, event.files);
         this.#stats = event.stats;
         for (const listener of this.#commitListeners) listener();
         break;
@@ -149,8 +176,7 @@ export class JobHost {
         this.#stats = event.stats;
         break;
       case 'stopped':
-        this.#committed = new Map(event.committed);
-        this.#parseErrors = new Map(event.parseErrors);
+        this.#positionsAsOf(event.forgets, event.committed, event.files);
         for (const q of this.#queries.values()) q.reject(new LogflowError('LF_THREAD_FAILED', 'the job stopped'));
         this.#queries.clear();
         break;

@@ -3,6 +3,7 @@ import type { DataShape } from '../worker-host.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
 import type { LiveTop, LiveTopQuery } from './live-top.js';
+import type { FileFigures } from './counted-positions.js';
 
 /** What the job's worker thread is started with. */
 export interface JobWorkerData {
@@ -24,13 +25,13 @@ export const COUNTER_SLOTS = 4;
 
 /** Worker -> host (and a failure, worker-host.ts). */
 export type JobEvent =
-  | { readonly type: 'started'; readonly port: number; readonly committed: [string, number][]; readonly stats: JobStats }
-  | { readonly type: 'committed'; readonly committed: [string, number][]; readonly parseErrors: [string, number][]; readonly stats: JobStats }
+  | { readonly type: 'started'; readonly port: number; readonly committed: [string, number][]; readonly files: [string, FileFigures][]; readonly stats: JobStats }
+  | { readonly type: 'committed'; readonly committed: [string, number][]; readonly files: [string, FileFigures][]; readonly forgets: number; readonly stats: JobStats }
   | { readonly type: 'stats'; readonly stats: JobStats }
-  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly parseErrors: [string, number][] }
+  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly files: [string, FileFigures][]; readonly forgets: number }
   | { readonly type: 'top'; readonly id: number; readonly answer: LiveTop | undefined; readonly error?: string };
 
-/** Host -> worker. */
+/** Host -> worker. `forget`s are counted by both sides, in order (see JobHost.forget). */
 export type JobCommand =
   | { readonly type: 'forget'; readonly key: string }
   | { readonly type: 'stop' }

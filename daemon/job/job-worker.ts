@@ -7,7 +7,7 @@ import { ResultsStore } from '../store/index.js';
 import { JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { CountsInput } from '../cluster/counts-input.js';
-import { historyRepaired, resultsDatabaseMigrated } from '../telemetry/index.js';
+import { resultsDatabaseMigrated, resultsDatabaseReplaced, resultsDatabaseRestored } from '../telemetry/index.js';
 import { fromHost } from '../worker-host.js';
 
 /**
@@ -21,11 +21,12 @@ const log = createLogger('logflow');
 
 /** The setting a start-up failure is about, so the user is told which key to change. */
 function settingOf(err: { code?: string; syscall?: string; path?: string; message: string }): FailedSetting | undefined {
-  if (err.code?.startsWith('SQLITE_')) return 'database';
+  // The path first: the checkpoint directory's lock is a SQLite file too.
   if (typeof err.path === 'string') {
     if (err.path.startsWith(data.config.checkpointDir)) return 'checkpointDir';
     if (err.path.startsWith(path.dirname(data.config.database))) return 'database';
   }
+  if (err.code?.startsWith('SQLITE_')) return 'database';
   return listenSetting(err);
 }
 /** A failure as the host gets it: message, declared or system code, and the key it is about. */
@@ -34,7 +35,11 @@ const fail = (err: unknown) => post({ type: 'failed', ...threadFailureOf(err, se
 /** The results database, or undefined with the failure posted (a throw here would reach the host without its message). */
 function openStore(): ResultsStore | undefined {
   try {
-    return new ResultsStore(data.config.database, { retentionMs: data.config.retentionMs, history: data.config.history });
+    return new ResultsStore(data.config.database, {
+      retentionMs: data.config.retentionMs,
+      history: data.config.history,
+      lost: (what, database) => (what === 'restored' ? resultsDatabaseRestored : resultsDatabaseReplaced).emit(log, { database }),
+    });
   } catch (err) {
     // Outside job.start, so reported here, naming the key that sets the file.
     post({ type: 'failed', ...threadFailureOf(err, 'database') });
@@ -46,13 +51,13 @@ function run(store: ResultsStore): void {
   if (store.migration) {
     resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
   }
-  if (store.repaired.minutes + store.repaired.hours > 0) {
-    historyRepaired.emit(log, { database: data.config.database, ...store.repaired });
-  }
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
-  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), parseErrors: job.parseErrorEntries(), stats: job.stats() }));
+  // Forget commands handled so far: a 'committed' message names it, so the host knows which
+  // of its forgets the checkpoint it reports had seen.
+  let forgets = 0;
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), files: job.fileFigures(), forgets, stats: job.stats() }));
   job.onTick(() => post({ type: 'stats', stats: job.stats() }));
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
   setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
@@ -61,8 +66,10 @@ function run(store: ResultsStore): void {
   const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
 
   host.onCommand((cmd) => {
-    if (cmd.type === 'forget') job.forget(cmd.key);
-    else if (cmd.type === 'top') {
+    if (cmd.type === 'forget') {
+      job.forget(cmd.key);
+      forgets++;
+    } else if (cmd.type === 'top') {
       try {
         post({ type: 'top', id: cmd.id, answer: job.top(cmd.query) });
       } catch (err) {
@@ -73,7 +80,7 @@ function run(store: ResultsStore): void {
       void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
         () => {
           store.close();
-          post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
+          post({ type: 'stopped', committed: job.committedEntries(), files: job.fileFigures(), forgets });
           host.close();
         },
         fail,
@@ -84,7 +91,7 @@ function run(store: ResultsStore): void {
   job.start(data.options).then(
     () => input?.start(),
   ).then(
-    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), files: job.fileFigures(), stats: job.stats() }),
     (err: Error) => {
       store.close();
       fail(err);

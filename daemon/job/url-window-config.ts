@@ -133,11 +133,18 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     watermarkMs: r.seconds(p + '.watermark', 60, 0),
     flushAfterIdleMs: r.seconds(p + '.flushAfterIdle', 10, 0),
     history: r.bool(p + '.history', true),
-    retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
+    retentionMs: readRetention(r, p + '.retention'),
     maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),
     idleTimeoutMs: r.seconds(p + '.idleTimeout', 60, 100),
     maxFrameBytes: r.int(p + '.maxFrameBytes', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     compressionType: readCompressionType(r, p + '.compression-type'),
     ipFilterRules: readIpFilter(r, p),
   });
+}
+
+/** `retention`: 0 keeps the history for ever; otherwise at least a minute (the rollups' finest bucket). */
+function readRetention(r: PropertyReader, key: string): number {
+  const ms = r.seconds(key, 7 * 24 * 3600, 0);
+  if (ms > 0 && ms < 60_000) throw r.at(r.raw(key)!, 'must be 0 (keep everything) or at least 60 seconds');
+  return ms;
 }

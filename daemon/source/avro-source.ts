@@ -31,7 +31,7 @@ export class AvroSource {
     this.#channel = channel;
     this.#log = logger.child({ source: config.name });
     this.#server = new AvroRpcServer(
-      { bind: config.bind, port: config.port, compressionType: config.compressionType, ipFilterRules: config.ipFilterRules, ...(config.tls && { tls: config.tls }), logger: this.#log },
+      { bind: config.bind, port: config.port, compressionType: config.compressionType, ipFilterRules: config.ipFilterRules, maxConnections: config.maxConnections, ...(config.tls && { tls: config.tls }), logger: this.#log },
       (events) => this.#receive(events),
     );
   }

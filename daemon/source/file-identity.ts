@@ -13,8 +13,10 @@ import { readSync } from 'node:fs';
  * it can be read either: a line is taken only once its line feed is written), as Vector's
  * first-line checksum waits for it.
  *
- * Used by the TAILDIR source (source/taildir/); the spooling-directory source keys files by
- * name, inode, size and mtime (file-key.ts), which a growing file changes.
+ * Used by the TAILDIR source (source/taildir/) and the spooling-directory source (its file
+ * keys: a file still being written when the daemon is killed keeps its key, issue 22 item 1).
+ * The spooling-directory source must also key a file that never gets a whole first line
+ * (empty, or one line without a line feed): see `provisionalIdentityOf`.
  */
 export interface FileIdentity {
   readonly dev: number;
@@ -56,6 +58,26 @@ export function readFingerprint(fd: number, size: number): string | undefined {
 export function identityOf(fd: number, st: { dev: number; ino: number; size: number }): FileIdentity | undefined {
   const fingerprint = readFingerprint(fd, st.size);
   return fingerprint === undefined ? undefined : { dev: st.dev, ino: st.ino, fingerprint };
+}
+
+/**
+ * The stand-in identity of a file that has no whole first line yet (identityOf is undefined):
+ * the fingerprint of all it has (fewer than FINGERPRINT_MAX_BYTES bytes, no line feed), which
+ * no complete first line's fingerprint equals (that ends with a line feed, or is
+ * FINGERPRINT_MAX_BYTES long). A spooled file that stops growing so is finished under it: its
+ * one unterminated line is taken at its end, and a restart finds the same bytes. One that
+ * grows is identified again (identityOf) before anything of it was taken, since a line is
+ * taken only once its line feed is there: nothing was committed under the stand-in.
+ */
+export function provisionalIdentityOf(fd: number, st: { dev: number; ino: number; size: number }): FileIdentity {
+  const buf = Buffer.allocUnsafe(Math.min(st.size, FINGERPRINT_MAX_BYTES));
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return { dev: st.dev, ino: st.ino, fingerprint: createHash('sha256').update(buf.subarray(0, got)).digest('hex') };
 }
 
 /** Chars of the fingerprint a key shows (so a file's copies are found by it; see identityKey). */

@@ -9,8 +9,15 @@ import { LogflowError } from '../errors.js';
  */
 export interface OpenFile {
   readonly status: FileStatus;
-  /** Identifies this file's content: name, inode, size and mtime (see file-key.ts). */
-  readonly key: string;
+  /** Its key in positions and records, from its identity (see file-identity.ts). */
+  key: string;
+  /** False while it has no whole first line (keyed by its provisional identity): identified again as it grows. */
+  identified: boolean;
+  /**
+   * The key an older logflow gave it, when its position was found under that one (a
+   * checkpoint written before the upgrade): counted up to there, and forgotten with the file.
+   */
+  readonly olderKey: string | undefined;
   /** Bytes to count (decompressed for gzip: known at the end of reading). */
   size: number;
   /** Batches put into the channel and not yet delivered downstream. */

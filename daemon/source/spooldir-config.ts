@@ -1,3 +1,4 @@
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { PropertyReader, ReadContext } from '../conf/index.js';
 import { readInterceptors, readSourceChannel, type InterceptorConfig } from './source-config.js';
@@ -37,6 +38,10 @@ export interface SpoolDirSourceConfig {
   readonly fileIdentity: (typeof FILE_IDENTITIES)[number];
   /** How long the records of finished files (and their fingerprints) are kept. */
   readonly retentionMs: number;
+  /** `true`: a symbolic link in the spool is read when its target is inside `symlinkRoots`; `false`: refused. */
+  readonly followSymlinks: boolean;
+  /** Real paths of the directories links may point into (with `followSymlinks`). */
+  readonly symlinkRoots: readonly string[];
 }
 
 /** Reads `<agent>.sources.<name>.*` of a spooling-directory source. */
@@ -73,5 +78,31 @@ export function read(r: PropertyReader, p: string, { name, resolve, knownChannel
     trackerDir: path.resolve(spoolDir, r.string(p + '.trackerDir', '.flumespool')),
     fileIdentity: r.oneOf(p + '.fileIdentity', FILE_IDENTITIES, 'content'),
     retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
+    ...readSymlinkPolicy(r, p, resolve),
   });
+}
+
+/**
+ * `followSymlinks` (default false: a link in the spool is quarantined, never read) and
+ * `symlinkRoots`, the directories its targets must resolve into: required with
+ * `followSymlinks = true`, each an existing directory, kept as real paths.
+ */
+function readSymlinkPolicy(r: PropertyReader, p: string, resolve: (p: string) => string): Pick<SpoolDirSourceConfig, 'followSymlinks' | 'symlinkRoots'> {
+  const followSymlinks = r.bool(p + '.followSymlinks', false);
+  const prop = r.raw(p + '.symlinkRoots');
+  if (!followSymlinks) return { followSymlinks, symlinkRoots: [] };
+  if (!prop) throw r.missing(p + '.symlinkRoots');
+  const roots = prop.value.split(/[\s,]+/).filter(Boolean).map((dir) => {
+    let real: string;
+    try {
+      real = realpathSync(resolve(dir));
+    } catch (err) {
+      throw r.at(prop, `${dir} must be an existing directory (${(err as NodeJS.ErrnoException).code})`);
+    }
+    if (!statSync(real).isDirectory()) throw r.at(prop, `${dir} must be an existing directory (it is not a directory)`);
+    return real;
+  });
+  if (roots.length === 0) throw r.bad(prop, 'directories, separated by commas');
+  if (roots.some((d) => d === path.parse(d).root)) throw r.at(prop, 'must not be / (every file would be inside it)');
+  return { followSymlinks, symlinkRoots: Object.freeze(roots) };
 }

@@ -3,7 +3,7 @@ export interface Stats {
   eventsIn: number;
   eventsCounted: number;
   parseErrors: number;
-  lateEvents: number;
+  historyOnlyEvents: number;
 }
 
 /** `/api/top` (the newest window, or `?from&to`). */
