@@ -309,3 +309,167 @@ export class BlobReader {
     }
   }
 }
+
+/** A section as merged from blobs: keys by their bytes (latin1 strings: one char per byte), cells, visits. */
+interface MergedSection {
+  visitors: boolean;
+  readonly keyIndex: Map<string, number>;
+  readonly keys: string[];
+  /** (key index, status) -> cell index. */
+  readonly cellIndex: Map<number, number>;
+  readonly cellKeys: number[];
+  readonly cellCodes: number[];
+  readonly cellCounts: number[];
+  readonly cellBytes: number[];
+  /** Distinct (cell, client) visits. */
+  readonly visits: Map<string, { cell: number; hi: number; lo: number }>;
+}
+
+/**
+ * Blobs of the same batch interval as one (a history row saved again: more lines of its
+ * second): per dimension, the same (key, status) cells' lines and bytes added, visits
+ * made distinct again. Versions 1 and 2 are read; version 2 is written.
+ */
+export function mergeBatchBlobs(blobs: readonly Buffer[]): Buffer {
+  const sections = new Map<string, MergedSection>();
+  for (const blob of blobs) {
+    const r = new BlobReader(blob);
+    while (r.nextSection()) {
+      let s = sections.get(r.name);
+      if (!s) {
+        s = { visitors: false, keyIndex: new Map(), keys: [], cellIndex: new Map(), cellKeys: [], cellCodes: [], cellCounts: [], cellBytes: [], visits: new Map() };
+        sections.set(r.name, s);
+      }
+      s.visitors ||= r.visitors;
+      const keyOf: number[] = [];
+      for (let i = 0; i < r.keyCount; i++) {
+        const key = blob.toString('latin1', r.keyStart(i), r.keyEnd(i));
+        let at = s.keyIndex.get(key);
+        if (at === undefined) {
+          at = s.keys.length;
+          s.keys.push(key);
+          s.keyIndex.set(key, at);
+        }
+        keyOf.push(at);
+      }
+      const cellOf: number[] = [];
+      while (r.nextCell()) {
+        const key = keyOf[r.key]!;
+        const id = key * 65536 + r.code;
+        let cell = s.cellIndex.get(id);
+        if (cell === undefined) {
+          cell = s.cellKeys.length;
+          s.cellIndex.set(id, cell);
+          s.cellKeys.push(key);
+          s.cellCodes.push(r.code);
+          s.cellCounts.push(0);
+          s.cellBytes.push(0);
+        }
+        s.cellCounts[cell]! += r.count;
+        s.cellBytes[cell]! += r.bytes;
+        cellOf.push(cell);
+      }
+      while (r.nextVisit()) {
+        const cell = cellOf[r.cell]!;
+        s.visits.set(`${cell},${r.hi},${r.lo}`, { cell, hi: r.hi, lo: r.lo });
+      }
+    }
+  }
+  const out = new BlobWriter();
+  out.u32(MAGIC);
+  out.u32(MAGIC);
+  out.byte(BLOB_VERSION);
+  out.byte(sections.size);
+  for (const [name, s] of sections) {
+    const nameBytes = Buffer.from(name, 'utf8');
+    out.byte(nameBytes.length);
+    out.bytes(nameBytes);
+    out.byte(s.visitors ? 1 : 0);
+    out.varint(s.keys.length);
+    for (const key of s.keys) {
+      out.varint(key.length);
+      out.bytes(Buffer.from(key, 'latin1'));
+    }
+    out.varint(s.cellKeys.length);
+    for (let c = 0; c < s.cellKeys.length; c++) {
+      out.varint(s.cellKeys[c]!);
+      out.byte(s.cellCodes[c]! & 255);
+      out.byte(s.cellCodes[c]! >>> 8);
+      out.varint(s.cellCounts[c]!);
+      out.varint(s.cellBytes[c]!);
+    }
+    if (!s.visitors) continue;
+    const clientIndex = new Map<string, number>();
+    const clients: { hi: number; lo: number }[] = [];
+    const visits: { cell: number; client: number }[] = [];
+    for (const v of s.visits.values()) {
+      const id = `${v.hi},${v.lo}`;
+      let client = clientIndex.get(id);
+      if (client === undefined) {
+        client = clients.length;
+        clientIndex.set(id, client);
+        clients.push(v);
+      }
+      visits.push({ cell: v.cell, client });
+    }
+    out.varint(clients.length);
+    for (const c of clients) {
+      out.i32(c.hi);
+      out.i32(c.lo);
+    }
+    out.varint(visits.length);
+    for (const v of visits) {
+      out.varint(v.cell);
+      out.varint(v.client);
+    }
+  }
+  return out.done();
+}
+
+/** A growing buffer for the merge (the hot path, `encodeBatchBlob`, sizes its buffer once). */
+class BlobWriter {
+  #buf = Buffer.allocUnsafe(256);
+  #pos = 0;
+
+  #room(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.#buf.copy(next, 0, 0, this.#pos);
+    this.#buf = next;
+  }
+
+  byte(v: number): void {
+    this.#room(1);
+    this.#buf[this.#pos++] = v;
+  }
+
+  u32(v: number): void {
+    this.#room(4);
+    this.#pos = this.#buf.writeUInt32LE(v, this.#pos);
+  }
+
+  i32(v: number): void {
+    this.#room(4);
+    this.#pos = this.#buf.writeInt32LE(v, this.#pos);
+  }
+
+  varint(v: number): void {
+    this.#room(10);
+    while (v >= 128) {
+      this.#buf[this.#pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.#buf[this.#pos++] = v;
+  }
+
+  bytes(b: Buffer): void {
+    this.#room(b.length);
+    this.#pos += b.copy(this.#buf, this.#pos);
+  }
+
+  done(): Buffer {
+    return Buffer.from(this.#buf.subarray(0, this.#pos));
+  }
+}

@@ -33,7 +33,7 @@ export interface WatermarkCloser {
  *
  * The history is by the line's own time in both modes, and nothing is dropped for being
  * late: in processing time every line is also counted at its own time (`HistoryBatches`,
- * the url dimension alone: the history is by URL); in event time the window's batches
+ * in every dimension, as the window counts it); in event time the window's batches
  * become the history as they close, and a line outside the live window (older than the
  * watermark, or than the window) goes to the history alone, counted as `historyOnly`.
  */
@@ -177,8 +177,8 @@ export class EventCounter {
     counters.publish();
   }
 
-  /** The parsed line (in `#range`) into every dimension of the batch. */
-  #countLine(batch: BatchSet): void {
+  /** The parsed line (in `#range`) into every dimension of the batch (`hashed`: its client's hash is in `#hash` already). */
+  #countLine(batch: BatchSet, hashed = false): void {
     const f = this.#range;
     const code = f.status;
     const bytes = f.bytes;
@@ -186,7 +186,7 @@ export class EventCounter {
     let lo = 0;
     if (this.#anyVisitors) {
       const c = FIELD.client;
-      this.#hash.of(f.bufs[c]!, f.starts[c]!, f.ends[c]!);
+      if (!hashed) this.#hash.of(f.bufs[c]!, f.starts[c]!, f.ends[c]!);
       hi = this.#hash.hi;
       lo = this.#hash.lo;
     }
@@ -202,27 +202,14 @@ export class EventCounter {
   }
 
   /**
-   * The parsed line (in `#range`) into the history at own-time slot `k`: the url dimension
-   * alone (the history is by URL; a job that does not count URLs keeps its lines and parse
-   * errors there).
+   * The parsed line (in `#range`) into the history at own-time slot `k`, in every dimension
+   * (the history answers by any of them; a job without dimensions keeps its lines and parse
+   * errors there). `hashed`: the client's hash is in `#hash` already (the live batch took it).
    */
   #countHistory(k: number, hashed: boolean): void {
     const history = this.#history;
     if (!history) return;
-    const url = this.#urlDim;
-    if (url < 0) {
-      history.countLine(k);
-      return;
-    }
-    const f = this.#range;
-    const fi = this.#dimFields[url]!;
-    const key = this.#window.dims[url]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
-    if (this.#dimVisitors[url] === 1) {
-      if (!hashed) this.#hash.of(f.bufs[FIELD.client]!, f.starts[FIELD.client]!, f.ends[FIELD.client]!);
-      history.count(k, url, key, f.status, this.#hash.hi, this.#hash.lo, f.bytes);
-    } else {
-      history.count(k, url, key, f.status, 0, 0, f.bytes);
-    }
+    this.#countLine(history.line(k), hashed);
   }
 
   /**

@@ -39,7 +39,7 @@ export class HistoryBatches {
     this.#batchIntervalMs = batchIntervalMs;
   }
 
-  /** Slot `k`'s batch (`k`: own time / batch interval), counted by the window's key ids (the url dimension's: the history is by URL). */
+  /** Slot `k`'s batch (`k`: own time / batch interval), counted by the window's key ids, every dimension. */
   batch(k: number): HistoryBatch {
     if (k === this.#lastSlot && this.#last) return this.#last;
     let b = this.#bySlot.get(k);
@@ -52,18 +52,12 @@ export class HistoryBatches {
     return b;
   }
 
-  /** One line at own-time slot `k`: key `key` of dimension `dim` (the url dimension), status, client hash, bytes. */
-  count(k: number, dim: number, key: number, code: number, hi: number, lo: number, bytes: number): void {
+  /** One line at own-time slot `k`: its batch's counts, which the caller adds the line to in every dimension. */
+  line(k: number): BatchSet {
     const b = this.batch(k);
     b.events++;
-    b.counts.dims[dim]!.add(key, code, hi, lo, bytes);
     this.#events++;
-  }
-
-  /** One line at own-time slot `k` of a job that does not count URLs (the history keeps its lines alone). */
-  countLine(k: number): void {
-    this.batch(k).events++;
-    this.#events++;
+    return b.counts;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { UrlCount } from '../counts/top-k.js';
-import type { RangeTop } from './history.js';
+import type { DimensionPoint, DimensionRangeTop, RangeTop } from './history.js';
+import type { StatusRange } from '../counts/dimension-window.js';
 import type { ResultsReader } from './results-store.js';
 
 /** A count per step of a series. */
@@ -33,7 +34,9 @@ export type HistoryQuery =
   | { readonly kind: 'top'; readonly fromMs: number; readonly toMs: number; readonly n: number }
   | { readonly kind: 'windows'; readonly fromMs: number; readonly toMs: number; readonly n: number; readonly limit: number; readonly shape: WindowShape }
   | { readonly kind: 'totalSeries'; readonly fromMs: number; readonly toMs: number; readonly stepMs: number }
-  | { readonly kind: 'urlSeries'; readonly url: string; readonly fromMs: number; readonly toMs: number; readonly stepMs: number };
+  | { readonly kind: 'urlSeries'; readonly url: string; readonly fromMs: number; readonly toMs: number; readonly stepMs: number }
+  | { readonly kind: 'dimensionTop'; readonly dimension: string; readonly status: StatusRange; readonly fromMs: number; readonly toMs: number; readonly n: number }
+  | { readonly kind: 'dimensionSeries'; readonly dimension: string; readonly key: string; readonly status: StatusRange; readonly fromMs: number; readonly toMs: number; readonly stepMs: number };
 
 /** The answer to each kind of query. */
 export interface HistoryAnswers {
@@ -41,6 +44,8 @@ export interface HistoryAnswers {
   windows: HistoryWindow[];
   totalSeries: SeriesPoint[];
   urlSeries: SeriesPoint[];
+  dimensionTop: DimensionRangeTop;
+  dimensionSeries: DimensionPoint[];
 }
 
 /** Where range queries go: a pool of query threads, or this thread. */
@@ -61,6 +66,10 @@ function answer(results: ResultsReader, q: HistoryQuery): HistoryAnswers[History
       return history.totalSeries(q.fromMs, q.toMs, q.stepMs);
     case 'urlSeries':
       return history.series(q.url, q.fromMs, q.toMs, q.stepMs);
+    case 'dimensionTop':
+      return history.dimensionTop(q.dimension, q.status, q.fromMs, q.toMs, q.n);
+    case 'dimensionSeries':
+      return history.dimensionSeries(q.dimension, q.key, q.status, q.fromMs, q.toMs, q.stepMs);
     case 'windows': {
       // Event time: the windows along a replayed log are rebuilt from the history's batches
       // (the job stores no row per slide of a replay); processing time: the stored rows.

@@ -19,6 +19,9 @@ export const TOP_LEVEL = 5;
  * - `counts`/`totals` levels 1 to 5: per-minute, -hour, -day, -30-day and -360-day rows per
  *   URL, rolled up behind the batches (`dirty` marks the buckets whose rows are stale or
  *   missing). Ten years of history is about 10 rows per URL.
+ * - `dim_counts` levels 1 to 5 (schema 3): the same rollups by every dimension of the batch
+ *   blobs (url, status, client...), per key and status code, with lines and bytes; keys in
+ *   `dim_keys`. Visitors are not rolled up (a range answers `visitors: null`).
  *
  * Exactly once: every batch row carries the epoch that wrote it, the checkpoint records the
  * last epoch it covers (`progress.covered_epoch` keeps it here too), and a restart deletes
@@ -60,6 +63,23 @@ CREATE TABLE IF NOT EXISTS counts (
   PRIMARY KEY (level, start_ms, url_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS counts_by_url ON counts (url_id, level, start_ms);
+CREATE TABLE IF NOT EXISTS dim_keys (
+  id INTEGER PRIMARY KEY,
+  dimension TEXT NOT NULL,
+  key TEXT NOT NULL,
+  UNIQUE (dimension, key)
+);
+CREATE TABLE IF NOT EXISTS dim_counts (
+  level INTEGER NOT NULL,
+  dimension TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (level, dimension, start_ms, key_id, status)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dim_counts_by_key ON dim_counts (key_id, level, start_ms);
 CREATE TABLE IF NOT EXISTS totals (
   level INTEGER NOT NULL,
   start_ms INTEGER NOT NULL,
@@ -129,4 +149,14 @@ export function migrateHistoryTo2(db: Database.Database, nowMs: number): void {
   // The last minute and hour an older version rolled up may have been rolled up early.
   if (lastMinute !== null) db.prepare('INSERT OR IGNORE INTO dirty (level, start_ms) VALUES (1, ?)').run(lastMinute);
   if (lastHour !== null) db.prepare('INSERT OR IGNORE INTO dirty (level, start_ms) VALUES (2, ?)').run(lastHour);
+}
+
+/**
+ * Schema 2 -> 3: the rollups by dimension (`dim_counts`, `dim_keys`, created empty). Every
+ * minute that has batch rows is marked dirty, so the rollups are made again behind, by URL
+ * and by every dimension the rows hold (older rows hold the URL alone, with status 0);
+ * range queries read the batch rows below them meanwhile.
+ */
+export function migrateHistoryTo3(db: Database.Database): void {
+  db.exec(`INSERT OR IGNORE INTO dirty (level, start_ms) SELECT DISTINCT 1, ${floorSql('start_ms', MINUTE)} FROM batches`);
 }

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { BatchCounts, UrlInterner } from '../counts/index.js';
 import type { BatchResult } from './window-results.js';
-import { CountsCursor, decodeCounts, encodeCounts } from '../counts/counts-codec.js';
+import { CountsCursor } from '../counts/counts-codec.js';
+import { BlobReader, mergeBatchBlobs } from '../counts/batch-blob.js';
 import { floorSql, floorTo, HOUR, LEVEL_MS, MINUTE, TOP_LEVEL } from './history-schema.js';
 
 /** A minute saved to within this long is left for later while lines come (it is still filling). */
@@ -60,7 +61,7 @@ export class HistoryWriter {
       const s = this.#s;
       if (s.insertBatch.run(b.startMs, epoch, b.events, b.parseErrors, b.counts).changes === 0) {
         const row = s.getBatch.get(b.startMs, epoch) as { events: number; parseErrors: number; counts: Buffer };
-        s.updateBatch.run(row.events + b.events, row.parseErrors + b.parseErrors, mergeCounts(row.counts, b.counts), b.startMs, epoch);
+        s.updateBatch.run(row.events + b.events, row.parseErrors + b.parseErrors, mergeBatchBlobs([row.counts, b.counts]), b.startMs, epoch);
       }
       if (epoch > this.#epochRecorded) {
         s.insertEpoch.run(epoch, Date.now());
@@ -143,7 +144,9 @@ export class HistoryWriter {
         if (!clean) continue;
         s.clear.run(level, start);
         s.clearTotals.run(level, start);
+        s.clearDim.run(level, start);
         s.fromBelow.run(level, start, level - 1, start, start + size);
+        s.dimFromBelow.run(level, start, level - 1, start, start + size);
         s.totalsFromBelow.run(level, start, level - 1, start, start + size);
         if (level < TOP_LEVEL) s.markDirty.run(level + 1, floorTo(start, LEVEL_MS[level + 1]!));
         s.clean.run(level, start);
@@ -156,10 +159,12 @@ export class HistoryWriter {
     const s = this.#s;
     s.clear.run(1, minute);
     s.clearTotals.run(1, minute);
+    s.clearDim.run(1, minute);
     // Summed by the URLs' bytes: a minute of a million distinct URLs costs an arena and
     // typed arrays, not a Map of a million strings (measured: ~90 MB less at peak).
     const interner = new UrlInterner(1024);
     const sums = new BatchCounts();
+    const cells: DimCells = new Map();
     let events = 0;
     let parseErrors = 0;
     let rows = 0;
@@ -169,9 +174,16 @@ export class HistoryWriter {
       parseErrors += b.parseErrors;
       const c = new CountsCursor(b.counts);
       while (c.next()) sums.add(interner.id(c.blob, c.start, c.end), c.count);
+      addCells(cells, b.counts);
     }
     for (let i = 0; i < sums.size; i++) {
       s.putCount.run(1, minute, this.#urlId(interner.url(sums.touched[i]!)!), sums.values[i]!);
+    }
+    for (const [dimension, byKey] of cells) {
+      for (const [key, byCode] of byKey) {
+        const id = this.#dimKeyId(dimension, key);
+        for (const [code, m] of byCode) s.putDimCount.run(1, dimension, minute, id, code, m.count, m.bytes);
+      }
     }
     if (rows > 0) s.putTotals.run(1, minute, events, parseErrors);
     s.clean.run(1, minute);
@@ -187,6 +199,11 @@ export class HistoryWriter {
    */
   #urlId(url: string): number {
     return (this.#s.findUrl.get(url) as number | undefined) ?? (this.#s.addUrl.get(url) as number);
+  }
+
+  /** A dimension's key id, as `#urlId`. */
+  #dimKeyId(dimension: string, key: string): number {
+    return (this.#s.findDimKey.get(dimension, key) as number | undefined) ?? (this.#s.addDimKey.get(dimension, key) as number);
   }
 
   /** The retention: rows of epochs that counted longer ago than it go, and their buckets are rolled up again. */
@@ -218,12 +235,41 @@ export class HistoryWriter {
   }
 }
 
-/** Two counts blobs as one (the same URL's counts added). */
-function mergeCounts(a: Buffer, b: Buffer): Buffer {
-  const sums = new Map<string, number>();
-  for (const blob of [a, b]) for (const [url, n] of decodeCounts(blob)) sums.set(url, (sums.get(url) ?? 0) + n);
-  return encodeCounts(sums);
+/** A minute's cells by dimension, key and status: lines and bytes. */
+type DimCells = Map<string, Map<string, Map<number, { count: number; bytes: number }>>>;
+
+/** Adds a batch blob's cells, every dimension's, to `cells`. */
+function addCells(cells: DimCells, blob: Buffer): void {
+  const r = new BlobReader(blob);
+  while (r.nextSection()) {
+    let byKey = cells.get(r.name);
+    if (!byKey) cells.set(r.name, (byKey = new Map()));
+    const keys: string[] = [];
+    for (let i = 0; i < r.keyCount; i++) keys.push(blob.toString('utf8', r.keyStart(i), r.keyEnd(i)));
+    while (r.nextCell()) {
+      const key = keys[r.key]!;
+      let byCode = byKey.get(key);
+      if (!byCode) byKey.set(key, (byCode = new Map()));
+      const m = byCode.get(r.code);
+      if (m) {
+        m.count += r.count;
+        m.bytes += r.bytes;
+      } else {
+        byCode.set(r.code, { count: r.count, bytes: r.bytes });
+      }
+    }
+  }
 }
+
+/**
+ * The dimensions the history holds, as `dims(name)`: a skip scan of `dim_keys`' unique index
+ * (one probe per dimension, not a read of every key), so a bucket's rows are found by the
+ * primary key (level, dimension, start_ms, ...) dimension by dimension.
+ */
+const DIMENSIONS = `WITH RECURSIVE dims(name) AS (
+  SELECT MIN(dimension) FROM dim_keys
+  UNION ALL SELECT (SELECT MIN(dimension) FROM dim_keys WHERE dimension > dims.name) FROM dims WHERE dims.name IS NOT NULL
+)`;
 
 function statements(db: Database.Database) {
   const minuteOf = floorSql('start_ms', MINUTE);
@@ -253,6 +299,16 @@ function statements(db: Database.Database) {
     addUrl: db.prepare('INSERT INTO urls (url) VALUES (?) RETURNING id').pluck(),
     clear: db.prepare('DELETE FROM counts WHERE level = ? AND start_ms = ?'),
     clearTotals: db.prepare('DELETE FROM totals WHERE level = ? AND start_ms = ?'),
+    findDimKey: db.prepare('SELECT id FROM dim_keys WHERE dimension = ? AND key = ?').pluck(),
+    addDimKey: db.prepare('INSERT INTO dim_keys (dimension, key) VALUES (?, ?) RETURNING id').pluck(),
+    // By dimension: the primary key is (level, dimension, start_ms, ...).
+    clearDim: db.prepare(`${DIMENSIONS} DELETE FROM dim_counts WHERE level = ?1 AND dimension IN (SELECT name FROM dims) AND start_ms = ?2`),
+    putDimCount: db.prepare('INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    dimFromBelow: db.prepare(
+      `${DIMENSIONS} INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes)
+       SELECT ?1, dimension, ?2, key_id, status, SUM(count), SUM(bytes) FROM dim_counts
+       WHERE level = ?3 AND dimension IN (SELECT name FROM dims) AND start_ms >= ?4 AND start_ms < ?5 GROUP BY dimension, key_id, status`,
+    ),
     putCount: db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)'),
     putTotals: db.prepare('INSERT INTO totals (level, start_ms, events, parse_errors) VALUES (?, ?, ?, ?)'),
     fromBelow: db.prepare(

@@ -3,6 +3,8 @@ import type { UrlCount } from '../counts/index.js';
 import { countOfUrl, decodeCounts } from '../counts/counts-codec.js';
 import { slidingTotals, windowEnds, type WindowLayout } from './rebuilt-windows.js';
 import { floorTo, LEVEL_MS, TOP_LEVEL } from './history-schema.js';
+import { BlobReader } from '../counts/batch-blob.js';
+import type { StatusRange } from '../counts/dimension-window.js';
 
 export { DAY, floorTo, HISTORY_SCHEMA, HOUR, LEVEL_MS, MINUTE } from './history-schema.js';
 export { decodeCounts, encodeCounts } from '../counts/counts-codec.js';
@@ -12,6 +14,31 @@ export interface RangeTop {
   readonly toMs: number;
   readonly total: number;
   readonly urls: UrlCount[];
+}
+
+/** A key of a dimension over a range of the history: lines and bytes (visitors are not kept per range). */
+export interface RangeItem {
+  readonly key: string;
+  readonly count: number;
+  readonly bytes: number;
+}
+
+/** The top keys of a dimension over a range, of the lines whose status is in a range. */
+export interface DimensionRangeTop {
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** The lines of the status range (every key's, not only the top `n`). */
+  readonly total: number;
+  /** Distinct keys with lines of the status range. */
+  readonly keys: number;
+  readonly items: RangeItem[];
+}
+
+/** A point of a key's series: lines and bytes. */
+export interface DimensionPoint {
+  readonly start: number;
+  readonly count: number;
+  readonly bytes: number;
 }
 
 /** A piece of a range read from one level: 0 the batches, 1-3 the minute, hour and day rollups. */
@@ -42,6 +69,8 @@ export class HistoryReader {
   readonly #batchTotals: Database.Statement;
   readonly #firstBatch: Database.Statement;
   readonly #extent: Database.Statement;
+  readonly #dimLevel: Database.Statement;
+  readonly #dimKeyLevel: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
     this.#batchMs = batchIntervalMs;
@@ -64,6 +93,18 @@ export class HistoryReader {
     this.#firstBatch = db.prepare('SELECT MIN(start_ms) FROM batches').pluck();
     // Seconds with counted lines (not only lines that did not parse).
     this.#extent = db.prepare('SELECT MIN(start_ms) AS first, MAX(start_ms) AS last FROM batches WHERE events > parse_errors');
+    // By the primary key (level, dimension, start_ms, ...): one dimension's rows of the range.
+    this.#dimLevel = db.prepare(
+      `SELECT k.key AS key, s.count AS count, s.bytes AS bytes FROM
+         (SELECT key_id, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
+           WHERE level = ?1 AND dimension = ?2 AND start_ms >= ?3 AND start_ms < ?4 AND status BETWEEN ?5 AND ?6 GROUP BY key_id) AS s
+       JOIN dim_keys AS k ON k.id = s.key_id`,
+    );
+    this.#dimKeyLevel = db.prepare(
+      `SELECT start_ms AS start, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
+       WHERE key_id = (SELECT id FROM dim_keys WHERE dimension = ?1 AND key = ?2) AND level = ?3 AND start_ms >= ?4 AND start_ms < ?5
+         AND status BETWEEN ?6 AND ?7 GROUP BY start_ms`,
+    );
   }
 
   /** The own time the history spans: [first batch, end of the last one), or undefined when it is empty. */
@@ -127,6 +168,88 @@ export class HistoryReader {
     const ends = windowEnds(this.#firstBatch.get() as number | null, afterMs, toMs, limit, opts);
     if (!ends) return [];
     return slidingTotals(this.#batchTotals.all(ends.firstEnd - opts.windowMs, ends.lastEnd) as { start: number; count: number }[], ends, opts);
+  }
+
+  /**
+   * The top `n` keys of `dimension` over [fromMs, toMs) (aligned to batch intervals), of the
+   * lines whose status is in `status`: the rollups by dimension where rolled up, the batch
+   * rows' blobs below them (rows written before the dimensions hold the URL alone, status 0).
+   */
+  dimensionTop(dimension: string, status: StatusRange, fromMs: number, toMs: number, n: number): DimensionRangeTop {
+    const from = floorTo(fromMs, this.#batchMs);
+    const to = floorTo(toMs, this.#batchMs);
+    const sums = new Map<string, { count: number; bytes: number }>();
+    const add = (key: string, count: number, bytes: number) => {
+      const m = sums.get(key);
+      if (m) {
+        m.count += count;
+        m.bytes += bytes;
+      } else {
+        sums.set(key, { count, bytes });
+      }
+    };
+    for (const piece of this.#pieces(from, to)) {
+      if (piece.level === 0) {
+        for (const b of this.#batchesWithStart.iterate(piece.from, piece.to) as IterableIterator<{ counts: Buffer }>) {
+          const r = sectionOf(b.counts, dimension);
+          if (!r) continue;
+          const keys: (string | undefined)[] = new Array(r.keyCount);
+          while (r.nextCell()) {
+            if (r.code < status.lo || r.code > status.hi) continue;
+            add((keys[r.key] ??= b.counts.toString('utf8', r.keyStart(r.key), r.keyEnd(r.key))), r.count, r.bytes);
+          }
+        }
+      } else {
+        for (const row of this.#dimLevel.iterate(piece.level, dimension, piece.from, piece.to, status.lo, status.hi) as IterableIterator<RangeItem>) {
+          add(row.key, row.count, row.bytes);
+        }
+      }
+    }
+    let total = 0;
+    const items: RangeItem[] = [];
+    for (const [key, m] of sums) {
+      if (m.count <= 0) continue;
+      total += m.count;
+      items.push({ key, count: m.count, bytes: m.bytes });
+    }
+    items.sort((a, b) => b.count - a.count || compareBytes(a.key, b.key));
+    return { fromMs: from, toMs: to, total, keys: items.length, items: items.slice(0, n) };
+  }
+
+  /** One key of `dimension` in steps of `stepMs` over [fromMs, toMs), its lines of `status`, read as `series` reads a URL. */
+  dimensionSeries(dimension: string, key: string, status: StatusRange, fromMs: number, toMs: number, stepMs: number): DimensionPoint[] {
+    const from = floorTo(fromMs, stepMs);
+    const steps = Math.ceil((toMs - from) / stepMs);
+    const counts = new Float64Array(steps);
+    const bytes = new Float64Array(steps);
+    const target = Buffer.from(key, 'utf8');
+    for (const piece of this.#pieces(from, toMs, HistoryReader.#levelForStep(stepMs))) {
+      if (piece.level === 0) {
+        for (const b of this.#batchesWithStart.iterate(piece.from, piece.to) as IterableIterator<{ start: number; counts: Buffer }>) {
+          const r = sectionOf(b.counts, dimension);
+          if (!r) continue;
+          let index = -1;
+          for (let i = 0; i < r.keyCount && index < 0; i++) {
+            if (b.counts.compare(target, 0, target.length, r.keyStart(i), r.keyEnd(i)) === 0) index = i;
+          }
+          if (index < 0) continue;
+          const at = Math.floor((b.start - from) / stepMs);
+          while (r.nextCell()) {
+            if (r.key !== index || r.code < status.lo || r.code > status.hi) continue;
+            counts[at]! += r.count;
+            bytes[at]! += r.bytes;
+          }
+        }
+      } else {
+        const rows = this.#dimKeyLevel.iterate(dimension, key, piece.level, piece.from, piece.to, status.lo, status.hi) as IterableIterator<DimensionPoint>;
+        for (const row of rows) {
+          const at = Math.floor((row.start - from) / stepMs);
+          counts[at]! += row.count;
+          bytes[at]! += row.bytes;
+        }
+      }
+    }
+    return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count, bytes: bytes[i]! }));
   }
 
   /** The top `n` URLs of [fromMs, toMs) (aligned to batch intervals), summed from the history. */
@@ -200,6 +323,13 @@ export function decompose(from: number, to: number, batchMs: number, unusable: U
   };
   split(from, to, topLevel);
   return pieces;
+}
+
+/** A reader at `dimension`'s section of a batch blob (its keys and cells next), or undefined when the blob has none. */
+function sectionOf(blob: Buffer, dimension: string): BlobReader | undefined {
+  const r = new BlobReader(blob);
+  while (r.nextSection()) if (r.name === dimension) return r;
+  return undefined;
 }
 
 /** Code point order, as the window's ties are ordered (by UTF-8 bytes). */

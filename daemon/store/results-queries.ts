@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import type { TopItem } from '../counts/dimension-window.js';
 import type { RangeTop } from './history.js';
 import type { HistoryAnswers, HistoryQuery, SeriesPoint } from './history-queries.js';
@@ -31,6 +32,12 @@ export const ALL_INSTANCES = '*';
  * test/results-contract.test.ts runs one suite against both.
  */
 export interface ResultsQueries {
+  /**
+   * Whether the history answers by dimension and status (`dimensionTop`, `dimensionSeries`
+   * queries): SQLite does; PostgreSQL's history is by URL only, as yet (the routes answer a
+   * 400 naming `by`/`status`/`key` there).
+   */
+  readonly historyByDimension: boolean;
   /** The instances that wrote here, sorted. */
   instances(): Promise<string[]>;
   /** The newest window and its top `n` keys of the default dimension (all instances: each one's newest window, summed). */
@@ -76,6 +83,9 @@ async function answer(results: ResultsQueries, q: HistoryQuery, instance: string
       return results.totalSeries(q.fromMs, q.toMs, q.stepMs, instance);
     case 'urlSeries':
       return results.series(q.url, q.fromMs, q.toMs, q.stepMs, instance);
+    case 'dimensionTop':
+    case 'dimensionSeries':
+      throw new LogflowError('LF_INVARIANT', `this results store's history is by URL only (historyByDimension false): asked for ${q.kind}`);
     case 'windows': {
       // Event time: the windows along a replayed log are rebuilt from the history's batches
       // (the job stores no row per slide of a replay); processing time: the stored rows.

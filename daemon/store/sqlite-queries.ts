@@ -12,6 +12,7 @@ import { inThreadQueries, type HistoryAnswers, type HistoryQueries, type History
  * or run here when there is none.
  */
 export class SqliteQueries implements ResultsQueries {
+  readonly historyByDimension = true;
   readonly #reader: ResultsReader;
   readonly #instance: string;
   readonly #pool: HistoryQueries;

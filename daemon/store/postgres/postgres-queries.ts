@@ -34,6 +34,8 @@ const PIECES = 'unnest($2::int[], $3::bigint[], $4::bigint[]) AS p(level, lo, hi
  * connection is down, nothing is cached.
  */
 export class PostgresQueries implements ResultsQueries {
+  /** The history here is by URL only, as yet: `by`, `status` and `key` of a range are SQLite's (issue 24's note). */
+  readonly historyByDimension = false;
   readonly #pool: pg.Pool;
   readonly #config: PostgresConfig;
   readonly #job: JobTiming;
