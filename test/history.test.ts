@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { decompose, encodeCounts, ResultsReader, ResultsStore } from '../daemon/store/index.js';
 import { unusableOf } from '../daemon/store/history.js';
 import { tempDir } from './helpers/daemon.js';
+import { SCHEMA_VERSION } from '../daemon/store/schema-version.js';
 
 const D = 86_400_000;
 const H = 3_600_000;
@@ -234,7 +235,7 @@ describe('history', () => {
     }
     db.close();
     const store = new ResultsStore(file);
-    assert.deepEqual(store.migration, { from: 1, to: 2 });
+    assert.deepEqual(store.migration, { from: 1, to: SCHEMA_VERSION });
     const reader = new ResultsReader(file, 1000);
     assert.equal(reader.history().top(t0, t0 + 2 * H, 10).total, 180, 'read from below the unrolled buckets');
     while (store.rollUp(1000, true));

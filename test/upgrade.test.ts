@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
 import { CHECKPOINT_FORMAT } from '../daemon/job/checkpoint-manifest.js';
+import { SCHEMA_VERSION } from '../daemon/store/schema-version.js';
 import { olderFileKeyOf, sourceIdOf } from '../daemon/source/file-key.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
@@ -98,7 +99,7 @@ describe('upgrades keep the checkpoint and the history', () => {
     assert.equal(series.points.reduce((a, p) => a + p.count, 0), wantTotal);
     // The log says what was migrated.
     assert.ok(d.logs.some((l) => l.includes(`checkpoint migrated from format 1 to ${CHECKPOINT_FORMAT}`)), 'checkpoint migration logged');
-    assert.ok(d.logs.some((l) => l.includes('results database migrated from schema 0 to 2')), 'schema migration logged');
+    assert.ok(d.logs.some((l) => l.includes(`results database migrated from schema 0 to ${SCHEMA_VERSION}`)), 'schema migration logged');
     assert.equal(await d.stop('SIGTERM'), 0);
     // The migrated checkpoint is of the current format and restarts as it is.
     const again = await startDaemon(dir);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { badParameter, noJob } from './errors.js';
-import { historyQuery, instanceOf, instanceProp, rangeProps } from './params.js';
+import { dimensionOf, historyQuery, instanceOf, instanceProp, rangeProps, statusProp, statusRange } from './params.js';
 
 const MAX_POINTS = 10_000;
 /** Points aimed at when no step is given: enough for a chart, few enough to read fast. */
@@ -14,6 +14,9 @@ const totalsQuery = {
     from: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: an hour before to)' },
     to: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: now)' },
     step: { type: 'number', exclusiveMinimum: 0, maximum: 31_622_400, description: 'seconds per point (default: about 300 points)' },
+    by: { type: 'string', maxLength: 64, description: "with `key`: the dimension the key is of (url by default; a1.jobs.<job>.dimensions)" },
+    key: { type: 'string', maxLength: 8192, description: 'one key of `by` (a URL, a status code, a client...): its lines and bytes per step instead of all lines' },
+    status: statusProp,
     ...instanceProp,
   },
 } as const;
@@ -68,9 +71,18 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     },
   );
 
-  app.get<{ Querystring: { from?: string; to?: string; step?: number; instance?: string } }>(
+  app.get<{ Querystring: { from?: string; to?: string; step?: number; by?: string; key?: string; status?: string; instance?: string } }>(
     '/api/series',
-    { schema: { summary: 'Counted events of all URLs per `step` seconds over a range of the history', querystring: totalsQuery } },
+    {
+      schema: {
+        summary: 'Counted events per `step` seconds over a range of the history: of all lines, or of one key of a dimension (`by`, `key`), of a status (`status`)',
+        description:
+          'Without `key`: `{ step, batchInterval, points: [{ start, count }] }`, every counted line. With `key` (and `by`, url by default; `status` an exact code or a class): ' +
+          '`{ by, key, status, step, batchInterval, total, bytes, points: [{ start, count, bytes }] }`, that key\'s lines of that status per step, e.g. `by=status&key=500` per minute. ' +
+          '`by` or `status` without `key` is a 400 naming `key`; a PostgreSQL results store answers without `key` only (a 400 naming `key`).',
+        querystring: totalsQuery,
+      },
+    },
     async (req, reply) => {
       const q = await historyQuery(deps, reply, req.query);
       if (!q) return reply;
@@ -78,6 +90,34 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       const asked = req.query.step === undefined ? defaultStepMs(q.toMs - q.fromMs, batchMs) : Math.round(req.query.step * 1000);
       const stepMs = checkStep(reply, asked, batchMs, q);
       if (stepMs === undefined) return reply;
+      const { key, status } = req.query;
+      if (key === undefined && (req.query.by !== undefined || status !== undefined)) {
+        return badParameter(reply, 'key', 'is needed with by or status: the key of the dimension whose lines to count (by=status&key=500)');
+      }
+      if (key !== undefined) {
+        if (!q.results.historyByDimension) {
+          return badParameter(reply, 'key', 'a series of one key is answered by a SQLite results file only, as yet: a PostgreSQL results store answers /api/series without key, and /api/urls/{url}/series');
+        }
+        const by = dimensionOf(reply, q.job, req.query.by);
+        if (by === undefined) return reply;
+        const list = await q.results.history({ kind: 'dimensionSeries', dimension: by, key, status: statusRange(status), fromMs: q.fromMs, toMs: q.toMs, stepMs }, q.instance);
+        let total = 0;
+        let bytes = 0;
+        for (const p of list) {
+          total += p.count;
+          bytes += p.bytes;
+        }
+        return {
+          by,
+          key,
+          status: status ?? null,
+          step: stepMs / 1000,
+          batchInterval: batchMs / 1000,
+          total,
+          bytes,
+          points: list.map((p) => ({ start: new Date(p.start).toISOString(), count: p.count, bytes: p.bytes })),
+        };
+      }
       const list = await q.results.history({ kind: 'totalSeries', fromMs: q.fromMs, toMs: q.toMs, stepMs }, q.instance);
       return { step: stepMs / 1000, batchInterval: batchMs / 1000, points: points(list) };
     },

@@ -4,6 +4,7 @@ import { noJob, sendError } from './errors.js';
 import { dimensionOf, historyQuery, instanceOf, instanceProp, noQuery, parseRange, rangeProps, statusProp, statusRange } from './params.js';
 import type { TopItem } from '../counts/dimension-window.js';
 import type { LiveTop } from '../job/live-top.js';
+import type { DimensionRangeTop } from '../store/history.js';
 
 const topQuery = {
   type: 'object',
@@ -49,7 +50,9 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         description:
           'Answers `{ window, by, total, items: [{ key, count, bytes, visitors, visitorsExact }], approximate, errorBound }` (by=url also keeps `urls: [{ url, count }]`). ' +
           '`total` counts the lines of `status`. `visitors` are distinct client addresses: exact up to 512, then a HyperLogLog estimate (`visitorsExact: false`, relative standard error `visitorsError`); null when the log format has no client. ' +
-          '`approximate: true` when a dimension capped by `maxKeys.DIM` dropped keys: each count may then be short by up to `errorBound`. An unknown `by` is a 400 that lists the job\'s dimensions.',
+          '`approximate: true` when a dimension capped by `maxKeys.DIM` dropped keys: each count may then be short by up to `errorBound`. An unknown `by` is a 400 that lists the job\'s dimensions. ' +
+          'With `from`/`to`, a range of the history by the lines\' own time: `count` and `bytes` exact for every dimension and status, `visitors` null (not kept per range), `keys` the distinct keys of the range; ' +
+          'a PostgreSQL results store answers a range by=url without status only (a 400 naming `by` or `status`).',
         querystring: topQuery,
       },
     },
@@ -61,13 +64,18 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       const instance = await instanceOf(deps.results, deps.job, reply, req.query.instance);
       if (instance === undefined) return reply;
       if (from !== undefined || to !== undefined) {
-        if (by !== 'url' || status !== undefined) {
-          return sendError(reply, 'LF_HTTP_BAD_PARAMETER', 'a range of the history (from, to) is answered by URL only, as yet: by=url without status', { parameter: by !== 'url' ? 'by' : 'status' });
-        }
         const range = parseRange(reply, req.query, deps.job.windowDurationMs);
         if (!range) return reply;
+        if (deps.results.historyByDimension) {
+          const r = await deps.results.history({ kind: 'dimensionTop', dimension: by, status: statusRange(status), fromMs: range.fromMs, toMs: range.toMs, n }, instance);
+          return rangeAnswer(r, by, status);
+        }
+        if (by !== 'url' || status !== undefined) {
+          const parameter = by !== 'url' ? 'by' : 'status';
+          return sendError(reply, 'LF_HTTP_BAD_PARAMETER', `a range of the history (from, to) in a PostgreSQL results store is answered by URL only, as yet: by=url without status (${parameter} is answered over a range by a SQLite results file, and for the live window here)`, { parameter });
+        }
         const r = await deps.results.history({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n }, instance);
-        return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, by, total: r.total, urls: r.urls, items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: true })) };
+        return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, by, total: r.total, urls: r.urls, items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: false })) };
       }
       if (by === 'url' && status === undefined && n <= (deps.job.topN ?? 100)) {
         const json = await deps.results.latestTopJson(n, instance, ({ window, items }) => ({
@@ -119,6 +127,25 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     },
   );
 };
+
+/**
+ * A range of the history's answer as `/api/top` sends it: lines and bytes exact, per key and
+ * status; visitors null (distinct clients are not kept per range of the history).
+ */
+function rangeAnswer(r: DimensionRangeTop, by: string, status: string | undefined) {
+  return {
+    window: { start: iso(r.fromMs), end: iso(r.toMs) },
+    by,
+    ...(status !== undefined && { status }),
+    total: r.total,
+    ...(by === 'url' && { urls: r.items.map((i) => ({ url: i.key, count: i.count })) }),
+    items: r.items.map((i) => ({ key: i.key, count: i.count, bytes: i.bytes, visitors: null, visitorsExact: false })),
+    keys: r.keys,
+    approximate: false,
+    errorBound: 0,
+    visitorsError: null,
+  };
+}
 
 /** The live window's answer as `/api/top` sends it (`urls` too when by=url). */
 function liveAnswer(live: LiveTop, status: string | undefined) {

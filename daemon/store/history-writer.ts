@@ -302,12 +302,12 @@ function statements(db: Database.Database) {
     findDimKey: db.prepare('SELECT id FROM dim_keys WHERE dimension = ? AND key = ?').pluck(),
     addDimKey: db.prepare('INSERT INTO dim_keys (dimension, key) VALUES (?, ?) RETURNING id').pluck(),
     // By dimension: the primary key is (level, dimension, start_ms, ...).
-    clearDim: db.prepare(`${DIMENSIONS} DELETE FROM dim_counts WHERE level = ?1 AND dimension IN (SELECT name FROM dims) AND start_ms = ?2`),
+    clearDim: db.prepare(`${DIMENSIONS} DELETE FROM dim_counts WHERE level = ? AND dimension IN (SELECT name FROM dims) AND start_ms = ?`),
     putDimCount: db.prepare('INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     dimFromBelow: db.prepare(
       `${DIMENSIONS} INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes)
-       SELECT ?1, dimension, ?2, key_id, status, SUM(count), SUM(bytes) FROM dim_counts
-       WHERE level = ?3 AND dimension IN (SELECT name FROM dims) AND start_ms >= ?4 AND start_ms < ?5 GROUP BY dimension, key_id, status`,
+       SELECT ?, dimension, ?, key_id, status, SUM(count), SUM(bytes) FROM dim_counts
+       WHERE level = ? AND dimension IN (SELECT name FROM dims) AND start_ms >= ? AND start_ms < ? GROUP BY dimension, key_id, status`,
     ),
     putCount: db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)'),
     putTotals: db.prepare('INSERT INTO totals (level, start_ms, events, parse_errors) VALUES (?, ?, ?, ?)'),

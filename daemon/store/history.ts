@@ -97,13 +97,13 @@ export class HistoryReader {
     this.#dimLevel = db.prepare(
       `SELECT k.key AS key, s.count AS count, s.bytes AS bytes FROM
          (SELECT key_id, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
-           WHERE level = ?1 AND dimension = ?2 AND start_ms >= ?3 AND start_ms < ?4 AND status BETWEEN ?5 AND ?6 GROUP BY key_id) AS s
+           WHERE level = ? AND dimension = ? AND start_ms >= ? AND start_ms < ? AND status BETWEEN ? AND ? GROUP BY key_id) AS s
        JOIN dim_keys AS k ON k.id = s.key_id`,
     );
     this.#dimKeyLevel = db.prepare(
       `SELECT start_ms AS start, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
-       WHERE key_id = (SELECT id FROM dim_keys WHERE dimension = ?1 AND key = ?2) AND level = ?3 AND start_ms >= ?4 AND start_ms < ?5
-         AND status BETWEEN ?6 AND ?7 GROUP BY start_ms`,
+       WHERE key_id = (SELECT id FROM dim_keys WHERE dimension = ? AND key = ?) AND level = ? AND start_ms >= ? AND start_ms < ?
+         AND status BETWEEN ? AND ? GROUP BY start_ms`,
     );
   }
 
