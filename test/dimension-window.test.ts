@@ -5,6 +5,7 @@ import { hashOf } from '../daemon/counts/key-hash.js';
 import { ANY_STATUS, type DimensionSpec, type StatusRange } from '../daemon/counts/dimension-window.js';
 import { WindowSet, type BatchSet } from '../daemon/counts/window-set.js';
 import { decodeCounts } from '../daemon/counts/counts-codec.js';
+import { mergeBatchBlobs } from '../daemon/counts/batch-blob.js';
 
 /** A line as the test's model sees it. */
 interface Line {
@@ -190,6 +191,27 @@ describe('the window by dimension', () => {
           assert.equal(win.total, 0);
         },
       ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('batch blobs merged (a history row saved again)', () => {
+  test('blobs of the same batch merged (mergeBatchBlobs) answer as one batch of all their lines: count, bytes and visitors by every dimension and status filter equal the dict', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(line, { maxLength: 30 }), { minLength: 1, maxLength: 4 }), (chunks) => {
+        const win = new WindowSet(specs(), 4);
+        const blobs = chunks.map((lines) => {
+          const b = fill(win, lines);
+          const bytes = win.encodeBatch(b);
+          win.pass(b);
+          return bytes;
+        });
+        const back = new WindowSet(specs(), 4);
+        back.advance(1, back.openBatchFromBytes(mergeBatchBlobs(blobs)), 0);
+        const all = [{ slot: 1, lines: chunks.flat() }];
+        for (const dim of DIMS) for (const status of FILTERS) assert.deepEqual(back.top(dim, 100, status).items, expected(all, 1, 4, dim, status));
+      }),
       { numRuns: 200 },
     );
   });
