@@ -16,7 +16,7 @@ const rows = (page: Page, selector: string) =>
   page.$$eval(`${selector} tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
 
 describe('the dashboard by dimension', () => {
-  test('a dimension picker and a status filter over the live window, and GoAccess\'s panels, equal to an independent count; no error, no request leaving the daemon; a screenshot', { skip: SKIP_WITHOUT_CHROMIUM }, async (t) => {
+  test('a dimension picker and a status filter over the live window and over a range of the history, and GoAccess\'s panels, equal to an independent count; no error, no request leaving the daemon; a screenshot', { skip: SKIP_WITHOUT_CHROMIUM }, async (t) => {
     const dir = tempDir();
     await writeConfig(dir, 'a1.jobs.j1.dimensions = url status client referrer agent\n');
     const daemon = await startDaemon(dir);
@@ -57,6 +57,21 @@ describe('the dashboard by dimension', () => {
       assert.deepEqual(firstThree(await rows(page, '#panel-referrers')), text(countBy(lines, 'referrer'), 10));
       const byBrowser = countBy(lines.map((l) => ({ ...l, agent: new UAParser(l.agent === '-' ? '' : l.agent).getBrowser().name ?? 'Unknown' })), 'agent');
       assert.deepEqual((await rows(page, '#panel-browsers')).map((r) => r.slice(0, 2)), byBrowser.slice(0, 10).map((k) => [k.key, fmt.format(k.count)]));
+      // The same of a range of the history (the range card's "All": the log's own days): hits
+      // exact, visitors not kept per range ('–').
+      await page.click('button[data-range="all"]');
+      await page.selectOption('#scope-pick', 'range');
+      const dash = (items: { key: string; count: number }[], n: number) => items.slice(0, n).map((i) => [i.key, fmt.format(i.count), '–']);
+      const wantRange = dash(countBy(lines, 'client', 500, 599), 20);
+      await page.waitForFunction((first) => {
+        const tr = document.querySelector('#by-table tbody tr');
+        return tr !== null && tr.getAttribute('data-key') === first && tr.children[2]?.textContent === '–';
+      }, wantRange[0]![0]);
+      assert.deepEqual(firstThree(await rows(page, '#by-table')), wantRange);
+      assert.match((await page.textContent('#by-scope')) ?? '', /range/);
+      await page.waitForFunction(() => document.querySelector('#panel-status tbody tr')?.children[2]?.textContent === '–');
+      assert.deepEqual(firstThree(await rows(page, '#panel-status')), dash(countBy(lines, 'status'), 10));
+      assert.deepEqual(firstThree(await rows(page, '#panel-notfound')), dash(countBy(lines, 'url', 404, 404), 10));
       assert.deepEqual(errors, []);
       assert.deepEqual(offsite, []);
       const shot = path.join(dir, 'dashboard-dimensions.png');

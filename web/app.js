@@ -496,7 +496,7 @@ window.addEventListener('resize', () => {
   resizeTimer = setTimeout(() => chart?.setSize({ width: Math.max(260, $('chart').clientWidth), height: 220 }), 150);
 });
 
-// ---- breakdown: the live window by any dimension and status, and GoAccess's panels ----
+// ---- breakdown: the live window or the range above by any dimension and status, and GoAccess's panels ----
 const bytes = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return i === 0 ? n + ' B' : n.toFixed(2) + ' ' + u[i]; };
 let dimensions = [];
 
@@ -521,8 +521,21 @@ function keyRows(items) {
   });
 }
 
-function topPath(by, status, n) {
-  return '/api/top?by=' + encodeURIComponent(by) + '&n=' + n + (status ? '&status=' + encodeURIComponent(status) : '');
+function topPath(by, status, n, scope) {
+  return '/api/top?by=' + encodeURIComponent(by) + '&n=' + n + (status ? '&status=' + encodeURIComponent(status) : '') + scope;
+}
+
+/**
+ * What the breakdown and the panels count: '' for the live window, or the range card's range
+ * as `&from=&to=` (the history by the lines' own time: hits and bytes, no visitors); undefined
+ * when the history is empty.
+ */
+async function scopeQuery() {
+  const live = $('scope-pick').value !== 'range';
+  $('by-scope').textContent = live ? 'live window' : 'range of the history';
+  if (live) return '';
+  const r = await currentRange();
+  return r ? '&from=' + encodeURIComponent(r.from) + '&to=' + encodeURIComponent(r.to) : undefined;
 }
 
 async function loadBreakdown() {
@@ -530,11 +543,13 @@ async function loadBreakdown() {
   if (!by) return;
   const status = $('status-pick').value;
   try {
-    const top = await api(topPath(by, status, 20));
+    const scope = await scopeQuery();
+    if (scope === undefined) throw new Error('The history is empty: drop a log into the spool.');
+    const top = await api(topPath(by, status, 20, scope));
     loaded('by-empty', '');
     $('by-table').tBodies[0].replaceChildren(...keyRows(top.items));
     $('by-empty').hidden = top.items.length > 0;
-    $('by-empty').textContent = 'No lines' + (status ? ' of status ' + status : '') + ' in the window.';
+    $('by-empty').textContent = 'No lines' + (status ? ' of status ' + status : '') + (scope ? ' in the range.' : ' in the window.');
     const approx = top.approximate ? ' · counts may be short by up to ' + fmt.format(top.errorBound) + ' (keys past maxKeys were dropped)' : '';
     $('by-note').textContent = fmt.format(top.total) + ' lines' + (status ? ' of ' + status : '') + ', ' + fmt.format(top.keys) + ' keys' + approx;
   } catch (err) {
@@ -542,7 +557,7 @@ async function loadBreakdown() {
   }
 }
 
-/** The panels the job's dimensions allow, each a query of the live window. */
+/** The panels the job's dimensions allow, each a query of the live window or of the range. */
 function panelQueries() {
   const has = (d) => dimensions.includes(d);
   return [
@@ -596,7 +611,9 @@ async function loadPanels() {
       panels.append(card);
     }
     try {
-      const top = await api(topPath(q.by, q.status, q.group ? 1000 : 10));
+      const scope = await scopeQuery();
+      if (scope === undefined) return;
+      const top = await api(topPath(q.by, q.status, q.group ? 1000 : 10, scope));
       const items = q.group ? grouped(top.items, q.group, await loadUaParser()) : top.items;
       card.querySelector('tbody').replaceChildren(...keyRows(items));
     } catch (err) {
@@ -623,6 +640,7 @@ async function startBreakdown() {
   };
   $('by-pick').addEventListener('change', loadBreakdown);
   $('status-pick').addEventListener('change', loadBreakdown);
+  $('scope-pick').addEventListener('change', refresh);
   refresh();
   setInterval(refresh, 2000);
 }
