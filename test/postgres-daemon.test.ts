@@ -132,6 +132,14 @@ describe('PostgreSQL results: start-up, a server that comes late, several writer
     assert.match(metrics, /^logflow_results_database_up 1$/m);
     assert.ok(Number(/^logflow_results_database_reconnects_total (\d+)$/m.exec(metrics)?.[1]) > 0);
     assert.ok(d.logs.some((l) => l.includes('"results database reachable again"')));
+    // The history by dimension is SQLite's, as yet: here a range by another dimension, or of
+    // a status, and a key's series, are 400s naming the parameter (by URL still answers).
+    for (const [query, parameter] of [[`/api/top?by=status&${recent()}`, 'by'], [`/api/top?status=404&${recent()}`, 'status'], [`/api/series?by=status&key=500&${recent()}`, 'key']] as const) {
+      const r = await d.get<{ code: string; parameter: string; message: string }>(query);
+      assert.deepEqual([r.status, r.body.code, r.body.parameter], [400, 'LF_HTTP_BAD_PARAMETER', parameter], query);
+      assert.match(r.body.message, /PostgreSQL/, query);
+    }
+    assert.equal((await d.get(`/api/top?${recent()}`)).status, 200);
     assert.equal(await d.stop('SIGTERM'), 0);
   });
 
