@@ -22,6 +22,7 @@ import { generateLines, writeLog } from './access-log-generator.js';
 import { startDaemon, tempDir, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
 import { PostgresServer, skipWithoutPostgres } from './lib/postgres-server.js';
 import { encodeCounts, ResultsStore, type ResultItem, type WindowResultSink } from '../daemon/store/index.js';
+import { WindowSet } from '../daemon/counts/window-set.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
 import { pino } from 'pino';
 import { tailLatency, tailScale } from './lib/bench-tail.js';
@@ -719,8 +720,10 @@ async function outOfOrderReplay(work: string): Promise<void> {
 
 /**
  * Ten years of history (a day of a site's traffic as one batch of 300 URLs of a pool of
- * 20,000, a few of them most of it, written through the store and rolled up: 3.4 million
- * per-URL rows), then the daemon on it: /api/top and /api/series over the ten years.
+ * 20,000, a few of them most of it, each with a status of five and a client of a pool of
+ * 50,000: the batch blobs by dimension url, status and client, written through the store and
+ * rolled up: 3.4 million per-URL rows and as many by dimension), then the daemon on it:
+ * /api/top and /api/series over the ten years, by URL and by dimension and status.
  */
 async function decadeQuery(work: string): Promise<void> {
   const dir = path.join(work, 'decade');
@@ -728,20 +731,34 @@ async function decadeQuery(work: string): Promise<void> {
   const days = smoke ? 60 : 3653;
   const urlsPerDay = smoke ? 50 : 300;
   const start = Date.UTC(2015, 0, 1);
-  console.error(`ten years of history: ${fmt(days)} days of ${urlsPerDay} URLs each`);
+  console.error(`ten years of history: ${fmt(days)} days of ${urlsPerDay} URLs each, by url, status and client`);
   const built = performance.now();
   const store = new ResultsStore(path.join(dir, 'data', 'results.db'), { retentionMs: 0 });
+  const win = new WindowSet(['url', 'status', 'client'].map((name, field) => ({ name, field, visitors: false, maxKeys: 0 })), 2);
+  const CODES = [200, 200, 200, 304, 404, 500];
   let seed = 17;
   const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
   let lines = 0;
+  let of500 = 0;
+  let notFound = 0;
   for (let day = 0; day < days; day += 30) {
     store.transaction(() => {
       for (let d = day; d < Math.min(days, day + 30); d++) {
-        const counts = new Map<string, number>();
-        for (let u = 0; u < urlsPerDay; u++) counts.set(`/page/${Math.floor(20_000 * rand() ** 3)}.html`, 1 + Math.floor(rand() * 200));
-        const events = [...counts.values()].reduce((a, b) => a + b, 0);
-        lines += events;
-        store.saveBatch({ startMs: start + d * 86_400_000 + 12 * 3_600_000, events, parseErrors: 0, counts: encodeCounts(counts) }, 1);
+        const b = win.openBatch();
+        let events = 0;
+        for (let u = 0; u < urlsPerDay; u++) {
+          const url = `/page/${Math.floor(20_000 * rand() ** 3)}.html`;
+          const n = 1 + Math.floor(rand() * 200);
+          const code = CODES[Math.floor(rand() * CODES.length)]!;
+          const keys = [url, String(code), `10.${Math.floor(rand() * 50_000)}`];
+          keys.forEach((k, i) => b.dims[i]!.add(win.dims[i]!.keys.idOfString(k), code, 0, 0, n * 1000, n));
+          lines += n;
+          events += n;
+          if (code === 500) of500 += n;
+          if (code === 404) notFound += n;
+        }
+        store.saveBatch({ startMs: start + d * 86_400_000 + 12 * 3_600_000, events, parseErrors: 0, counts: win.encodeBatch(b) }, 1);
+        win.pass(b);
       }
     });
   }
@@ -749,7 +766,7 @@ async function decadeQuery(work: string): Promise<void> {
   while (store.rollUp(5000, true));
   store.close();
   const buildS = (performance.now() - built) / 1000;
-  const d = await daemonIn(dir, { 'a1.jobs.j1.retention': '0' });
+  const d = await daemonIn(dir, { 'a1.jobs.j1.retention': '0', 'a1.jobs.j1.dimensions': 'url status client' });
   const from = new Date(start).toISOString();
   const to = new Date(start + days * 86_400_000).toISOString();
   const timed = async (route: string) => {
@@ -762,15 +779,28 @@ async function decadeQuery(work: string): Promise<void> {
     }
     return { body, median: median(times), max: Math.max(...times) };
   };
-  const top = await timed(`/api/top?n=10&from=${from}&to=${to}`);
-  const series = await timed(`/api/series?from=${from}&to=${to}`);
+  const range = `from=${from}&to=${to}`;
+  const top = await timed(`/api/top?n=10&${range}`);
+  const series = await timed(`/api/series?${range}`);
+  const byStatus = await timed(`/api/top?by=status&${range}`);
+  const notFoundUrls = await timed(`/api/top?by=url&status=404&${range}`);
+  const byClient = await timed(`/api/top?by=client&status=5xx&${range}`);
+  const series500 = await timed(`/api/series?by=status&key=500&${range}`);
   await d.stop();
-  if (top.body.total !== lines || series.body.points!.reduce((a, p) => a + p.count, 0) !== lines) {
-    throw new Error(`ten years: totals ${top.body.total} and the series' sum differ from the ${lines} lines written`);
-  }
+  const sum = (b: { points?: { count: number }[] }) => b.points!.reduce((a, p) => a + p.count, 0);
+  const checks: [string, number | undefined, number][] = [
+    ['top', top.body.total, lines], ['series', sum(series.body), lines], ['by=status', byStatus.body.total, lines],
+    ['by=url&status=404', notFoundUrls.body.total, notFound], ['by=client&status=5xx', byClient.body.total, of500], ['series of status 500', sum(series500.body), of500],
+  ];
+  for (const [what, got, want] of checks) if (got !== want) throw new Error(`ten years: ${what} counts ${got}, not the ${want} lines written`);
   const years = days >= 365 ? `${(days / 365.25).toFixed(0)} years` : `${days} days`;
-  row(`GET /api/top?from&to over ${years} of history (${fmt(lines)} lines, built in ${buildS.toFixed(0)} s): median, max of 10`, '<= 1 s', `${top.median.toFixed(0)} ms, ${top.max.toFixed(0)} ms`, top.max <= 1000);
-  row(`  GET /api/series over the same ${years} (~300 points, from the day rollups): median, max of 10`, '<= 1 s', `${series.median.toFixed(0)} ms, ${series.max.toFixed(0)} ms`, series.max <= 1000);
+  const timedRow = (label: string, t: { median: number; max: number }) => row(label, '<= 1 s', `${t.median.toFixed(0)} ms, ${t.max.toFixed(0)} ms`, t.max <= 1000);
+  timedRow(`GET /api/top?from&to over ${years} of history (${fmt(lines)} lines, by url, status and client, built in ${buildS.toFixed(0)} s): median, max of 10`, top);
+  timedRow(`  GET /api/series over the same ${years} (~300 points, from the day rollups): median, max of 10`, series);
+  timedRow(`  GET /api/top?by=status over the same ${years}: median, max of 10`, byStatus);
+  timedRow(`  GET /api/top?by=url&status=404 over the same ${years}: median, max of 10`, notFoundUrls);
+  timedRow(`  GET /api/top?by=client&status=5xx over the same ${years}: median, max of 10`, byClient);
+  timedRow(`  GET /api/series?by=status&key=500 over the same ${years}: median, max of 10`, series500);
 }
 
 async function main(): Promise<void> {
