@@ -89,6 +89,14 @@ CREATE TABLE IF NOT EXISTS totals (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * `dim_counts.status` of a key's row that sums all its statuses, written beside its per-code
+ * rows at every level: ranges without a status filter (the default top by URL) read one row
+ * per key and bucket, not one per code (a key of a 360-day bucket has as many codes as it
+ * got, ~5 in the bench's decade); a status filter reads codes >= 0 only.
+ */
+export const ANY_STATUS_ROW = -1;
+
 /** Indexes on columns an older schema lacks: made once the migration has added them. */
 export const HISTORY_INDEXES = `
 CREATE INDEX IF NOT EXISTS batches_by_epoch ON batches (epoch);

@@ -3,7 +3,7 @@ import { BatchCounts, UrlInterner } from '../counts/index.js';
 import type { BatchResult } from './window-results.js';
 import { CountsCursor } from '../counts/counts-codec.js';
 import { BlobReader, mergeBatchBlobs } from '../counts/batch-blob.js';
-import { floorSql, floorTo, HOUR, LEVEL_MS, MINUTE, TOP_LEVEL } from './history-schema.js';
+import { ANY_STATUS_ROW, floorSql, floorTo, HOUR, LEVEL_MS, MINUTE, TOP_LEVEL } from './history-schema.js';
 
 /** A minute saved to within this long is left for later while lines come (it is still filling). */
 const SETTLE_MS = 2000;
@@ -182,7 +182,15 @@ export class HistoryWriter {
     for (const [dimension, byKey] of cells) {
       for (const [key, byCode] of byKey) {
         const id = this.#dimKeyId(dimension, key);
-        for (const [code, m] of byCode) s.putDimCount.run(1, dimension, minute, id, code, m.count, m.bytes);
+        let count = 0;
+        let bytes = 0;
+        for (const [code, m] of byCode) {
+          s.putDimCount.run(1, dimension, minute, id, code, m.count, m.bytes);
+          count += m.count;
+          bytes += m.bytes;
+        }
+        // Every status summed (ANY_STATUS_ROW): a range without a status filter reads one row per key, not one per code.
+        s.putDimCount.run(1, dimension, minute, id, ANY_STATUS_ROW, count, bytes);
       }
     }
     if (rows > 0) s.putTotals.run(1, minute, events, parseErrors);

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { UrlCount } from '../counts/index.js';
 import { countOfUrl, decodeCounts } from '../counts/counts-codec.js';
 import { slidingTotals, windowEnds, type WindowLayout } from './rebuilt-windows.js';
-import { floorTo, LEVEL_MS, TOP_LEVEL } from './history-schema.js';
+import { ANY_STATUS_ROW, floorTo, LEVEL_MS, TOP_LEVEL } from './history-schema.js';
 import { BlobReader } from '../counts/batch-blob.js';
 import type { StatusRange } from '../counts/dimension-window.js';
 
@@ -200,7 +200,8 @@ export class HistoryReader {
           }
         }
       } else {
-        for (const row of this.#dimLevel.iterate(piece.level, dimension, piece.from, piece.to, status.lo, status.hi) as IterableIterator<RangeItem>) {
+        const [lo, hi] = rollupStatuses(status);
+        for (const row of this.#dimLevel.iterate(piece.level, dimension, piece.from, piece.to, lo, hi) as IterableIterator<RangeItem>) {
           add(row.key, row.count, row.bytes);
         }
       }
@@ -241,7 +242,8 @@ export class HistoryReader {
           }
         }
       } else {
-        const rows = this.#dimKeyLevel.iterate(dimension, key, piece.level, piece.from, piece.to, status.lo, status.hi) as IterableIterator<DimensionPoint>;
+        const [lo, hi] = rollupStatuses(status);
+        const rows = this.#dimKeyLevel.iterate(dimension, key, piece.level, piece.from, piece.to, lo, hi) as IterableIterator<DimensionPoint>;
         for (const row of rows) {
           const at = Math.floor((row.start - from) / stepMs);
           counts[at]! += row.count;
@@ -323,6 +325,11 @@ export function decompose(from: number, to: number, batchMs: number, unusable: U
   };
   split(from, to, topLevel);
   return pieces;
+}
+
+/** The `dim_counts.status` range to read for a status filter: the summed row for every status, else the codes. */
+function rollupStatuses(status: StatusRange): [number, number] {
+  return status.lo <= 0 && status.hi >= 999 ? [ANY_STATUS_ROW, ANY_STATUS_ROW] : [Math.max(0, status.lo), status.hi];
 }
 
 /** A reader at `dimension`'s section of a batch blob (its keys and cells next), or undefined when the blob has none. */
