@@ -1,4 +1,4 @@
-import type { UrlRange } from '../logformat/access-log.js';
+import { LineFields } from '../logformat/line-fields.js';
 import { ClfTimeParser } from '../logformat/clf-time.js';
 import type { UrlParser } from '../logformat/log-format.js';
 
@@ -41,7 +41,7 @@ export class PartialBuilder {
   readonly #batchMs: number;
   readonly #eventTime: boolean;
   readonly #clock = new ClfTimeParser();
-  readonly #range: UrlRange = { start: 0, end: 0 };
+  readonly #range = new LineFields();
   readonly #slots = new Map<number, SlotAccumulator>();
   #from = 0;
   #to = 0;

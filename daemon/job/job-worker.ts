@@ -81,6 +81,12 @@ function run(store: ResultsStore | PostgresResultsStore): void {
     if (cmd.type === 'forget') {
       job.forget(cmd.key);
       forgets++;
+    } else if (cmd.type === 'top') {
+      try {
+        post({ type: 'top', id: cmd.id, answer: job.top(cmd.query) });
+      } catch (err) {
+        post({ type: 'top', id: cmd.id, answer: undefined, error: (err as Error).message });
+      }
     }
     else if (cmd.type === 'stop') {
       void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(

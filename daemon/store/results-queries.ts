@@ -1,4 +1,4 @@
-import type { UrlCount } from '../counts/index.js';
+import type { TopItem } from '../counts/dimension-window.js';
 import type { RangeTop } from './history.js';
 import type { HistoryAnswers, HistoryQuery, SeriesPoint } from './history-queries.js';
 
@@ -12,10 +12,12 @@ export interface LatestWindow {
   readonly distinctUrls: number;
 }
 
-/** The newest window and its top URLs, as one snapshot. */
+/** The newest window and its top keys of the default dimension (the URL) with their measures, as one snapshot. */
 export interface LatestTop {
   readonly window: LatestWindow | undefined;
-  readonly urls: UrlCount[];
+  /** The dimension `items` are of (undefined before any). */
+  readonly dimension: string | undefined;
+  readonly items: TopItem[];
 }
 
 /** `instance=*`: every writer of the database, summed. */
@@ -31,7 +33,7 @@ export const ALL_INSTANCES = '*';
 export interface ResultsQueries {
   /** The instances that wrote here, sorted. */
   instances(): Promise<string[]>;
-  /** The newest window and its top `n` URLs (all instances: each one's newest window, summed). */
+  /** The newest window and its top `n` keys of the default dimension (all instances: each one's newest window, summed). */
   latestTop(n: number, instance: string): Promise<LatestTop>;
   /**
    * `latestTop` rendered by `render`, cached while the store's data stay the same: the answer
