@@ -16,8 +16,15 @@ async function stage(spool: string, name: string, seed: number, lines = 5_000): 
 
 const logged = (d: RunningDaemon, text: string) => waitFor(`"${text}" in the log`, () => d.logs.find((l) => l.includes(text)), 30_000);
 
+/** Waits until `want` is counted; else fails saying how far it got and the daemon's last warning. */
 async function counted(d: RunningDaemon, want: Expected): Promise<void> {
-  await waitFor('counted', async () => ((await d.get<Stats>('/api/stats')).body.eventsCounted === want.total ? true : undefined), 30_000);
+  let last: Stats | undefined;
+  try {
+    await waitFor('counted', async () => ((last = (await d.get<Stats>('/api/stats')).body).eventsCounted === want.total ? true : undefined), 30_000);
+  } catch {
+    const warning = d.logs.filter((l) => /"level":(40|50|60)/.test(l)).at(-1);
+    throw new Error(`timed out waiting for ${want.total} counted: ${last ? `${last.eventsCounted} (files ${JSON.stringify(last.files)})` : 'no answer'}; last warning: ${warning ?? 'none'}`);
+  }
 }
 
 /** The spool's file system full: records cannot be written (issue 22 item 4). */
