@@ -71,6 +71,8 @@ export class HistoryReader {
   readonly #extent: Database.Statement;
   readonly #dimLevel: Database.Statement;
   readonly #dimKeyLevel: Database.Statement;
+  readonly #dimKeyId: Database.Statement;
+  readonly #dimKeyName: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
     this.#batchMs = batchIntervalMs;
@@ -95,11 +97,11 @@ export class HistoryReader {
     this.#extent = db.prepare('SELECT MIN(start_ms) AS first, MAX(start_ms) AS last FROM batches WHERE events > parse_errors');
     // By the primary key (level, dimension, start_ms, ...): one dimension's rows of the range.
     this.#dimLevel = db.prepare(
-      `SELECT k.key AS key, s.count AS count, s.bytes AS bytes FROM
-         (SELECT key_id, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
-           WHERE level = ? AND dimension = ? AND start_ms >= ? AND start_ms < ? AND status BETWEEN ? AND ? GROUP BY key_id) AS s
-       JOIN dim_keys AS k ON k.id = s.key_id`,
+      `SELECT key_id AS id, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
+       WHERE level = ? AND dimension = ? AND start_ms >= ? AND start_ms < ? AND status BETWEEN ? AND ? GROUP BY key_id`,
     );
+    this.#dimKeyId = db.prepare('SELECT id FROM dim_keys WHERE dimension = ? AND key = ?').pluck();
+    this.#dimKeyName = db.prepare('SELECT key FROM dim_keys WHERE id = ?').pluck();
     this.#dimKeyLevel = db.prepare(
       `SELECT start_ms AS start, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
        WHERE key_id = (SELECT id FROM dim_keys WHERE dimension = ? AND key = ?) AND level = ? AND start_ms >= ? AND start_ms < ?
@@ -178,14 +180,16 @@ export class HistoryReader {
   dimensionTop(dimension: string, status: StatusRange, fromMs: number, toMs: number, n: number): DimensionRangeTop {
     const from = floorTo(fromMs, this.#batchMs);
     const to = floorTo(toMs, this.#batchMs);
+    // The batch rows' keys by their text, the rollups' by id (named only for the top, below).
     const sums = new Map<string, { count: number; bytes: number }>();
-    const add = (key: string, count: number, bytes: number) => {
-      const m = sums.get(key);
+    const byId = new Map<number, { count: number; bytes: number }>();
+    const add = <K>(key: K, count: number, bytes: number, into = (typeof key === 'string' ? sums : byId) as Map<K, { count: number; bytes: number }>) => {
+      const m = into.get(key);
       if (m) {
         m.count += count;
         m.bytes += bytes;
       } else {
-        sums.set(key, { count, bytes });
+        into.set(key, { count, bytes });
       }
     };
     for (const piece of this.#pieces(from, to)) {
@@ -201,20 +205,37 @@ export class HistoryReader {
         }
       } else {
         const [lo, hi] = rollupStatuses(status);
-        for (const row of this.#dimLevel.iterate(piece.level, dimension, piece.from, piece.to, lo, hi) as IterableIterator<RangeItem>) {
-          add(row.key, row.count, row.bytes);
+        for (const row of this.#dimLevel.iterate(piece.level, dimension, piece.from, piece.to, lo, hi) as IterableIterator<{ id: number; count: number; bytes: number }>) {
+          add(row.id, row.count, row.bytes);
         }
       }
     }
-    let total = 0;
-    const items: RangeItem[] = [];
+    // Keys of the batch rows as the rollups' ids where known (a key counts once), then every
+    // key's total; only keys counted at least as the n-th are named (ties by bytes order).
     for (const [key, m] of sums) {
-      if (m.count <= 0) continue;
-      total += m.count;
-      items.push({ key, count: m.count, bytes: m.bytes });
+      const id = this.#dimKeyId.get(dimension, key) as number | undefined;
+      if (id === undefined) continue;
+      add(id, m.count, m.bytes);
+      sums.delete(key);
     }
+    let total = 0;
+    const counted: { key: string | number; count: number; bytes: number }[] = [];
+    for (const map of [sums, byId] as Map<string | number, { count: number; bytes: number }>[]) {
+      for (const [key, m] of map) {
+        if (m.count <= 0) continue;
+        total += m.count;
+        counted.push({ key, count: m.count, bytes: m.bytes });
+      }
+    }
+    let candidates = n > 0 ? counted : [];
+    if (n > 0 && counted.length > n) {
+      const counts = Float64Array.from(counted, (c) => c.count).sort();
+      const threshold = counts[counts.length - n]!;
+      candidates = counted.filter((c) => c.count >= threshold);
+    }
+    const items = candidates.map((c) => ({ key: typeof c.key === 'string' ? c.key : (this.#dimKeyName.get(c.key) as string), count: c.count, bytes: c.bytes }));
     items.sort((a, b) => b.count - a.count || compareBytes(a.key, b.key));
-    return { fromMs: from, toMs: to, total, keys: items.length, items: items.slice(0, n) };
+    return { fromMs: from, toMs: to, total, keys: counted.length, items: items.slice(0, n) };
   }
 
   /** One key of `dimension` in steps of `stepMs` over [fromMs, toMs), its lines of `status`, read as `series` reads a URL. */
