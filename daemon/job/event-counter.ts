@@ -156,7 +156,7 @@ export class EventCounter {
           // The history is by the line's own time; a line without one, at when it was read
           // (a line that does not parse, with the line before it).
           const ms = clock.timeOf(data, range);
-          this.#countHistory(Number.isNaN(ms) ? open.slotOf(Number.isNaN(ts) ? Date.now() : ts) : open.slotOf(ms), true);
+          this.#countHistory(Number.isNaN(ms) ? open.slotOf(Number.isNaN(ts) ? Date.now() : ts) : open.slotOf(ms), true, this.#lineUrlKey);
         }
       } else {
         slot.parseErrors++;
@@ -177,6 +177,13 @@ export class EventCounter {
     counters.publish();
   }
 
+  /**
+   * The url dimension's key id of the line `#countLine` counted last (-1: none): the history
+   * counts the same line by its own time with it, not by a second look-up (processing time;
+   * the id cannot be released in between: the open batch holds it).
+   */
+  #lineUrlKey = -1;
+
   /** The parsed line (in `#range`) into every dimension of the batch. */
   #countLine(batch: BatchSet): void {
     const f = this.#range;
@@ -193,9 +200,11 @@ export class EventCounter {
     const dims = this.#window.dims;
     const fields = this.#dimFields;
     const visitors = this.#dimVisitors;
+    const urlDim = this.#urlDim;
     for (let d = 0; d < dims.length; d++) {
       const fi = fields[d]!;
       const key = dims[d]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
+      if (d === urlDim) this.#lineUrlKey = key;
       if (visitors[d] === 1) batch.dims[d]!.add(key, code, hi, lo, bytes);
       else batch.dims[d]!.add(key, code, 0, 0, bytes);
     }
@@ -204,9 +213,9 @@ export class EventCounter {
   /**
    * The parsed line (in `#range`) into the history at own-time slot `k`: the url dimension
    * alone (the history is by URL; a job that does not count URLs keeps its lines and parse
-   * errors there).
+   * errors there). `urlKey`: the line's url key id when `#countLine` just looked it up.
    */
-  #countHistory(k: number, hashed: boolean): void {
+  #countHistory(k: number, hashed: boolean, urlKey = -1): void {
     const history = this.#history;
     if (!history) return;
     const url = this.#urlDim;
@@ -216,7 +225,7 @@ export class EventCounter {
     }
     const f = this.#range;
     const fi = this.#dimFields[url]!;
-    const key = this.#window.dims[url]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
+    const key = urlKey >= 0 ? urlKey : this.#window.dims[url]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
     if (this.#dimVisitors[url] === 1) {
       if (!hashed) this.#hash.of(f.bufs[FIELD.client]!, f.starts[FIELD.client]!, f.ends[FIELD.client]!);
       history.count(k, url, key, f.status, this.#hash.hi, this.#hash.lo, f.bytes);
