@@ -75,6 +75,16 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
   out[9] = sections.length;
   let pos = HEAD;
   const varint = (v: number) => {
+    // Below 2^31 (nearly every count, index and byte sum) by int32 shifts: the float
+    // division of the general case was most of the encoding (job-thread profile, issue 28).
+    if (v < 0x80000000) {
+      while (v >= 128) {
+        out[pos++] = (v & 127) | 0x80;
+        v >>>= 7;
+      }
+      out[pos++] = v;
+      return;
+    }
     while (v >= 128) {
       out[pos++] = (v % 128) | 0x80;
       v = Math.floor(v / 128);
