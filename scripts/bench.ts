@@ -6,7 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, postgres)
+ *   npm run bench -- --only e2e,history   # some parts only (references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, subsecond, postgres)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -24,7 +24,7 @@ import { PostgresServer, skipWithoutPostgres } from './lib/postgres-server.js';
 import { encodeCounts, ResultsStore, type ResultItem, type WindowResultSink } from '../daemon/store/index.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
 import { pino } from 'pino';
-import { tailLatency, tailScale } from './lib/bench-tail.js';
+import { subSecond, tailLatency, tailScale } from './lib/bench-tail.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const smoke = process.argv.includes('--smoke');
@@ -809,7 +809,7 @@ async function decadeQuery(work: string): Promise<void> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, postgres.
+  // `--only NAME[,NAME]` runs some parts: references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, subsecond, postgres.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
     ['references', () => references(work)],
@@ -827,6 +827,7 @@ async function main(): Promise<void> {
     ['dimensions', () => dimensionsCost(work)],
     ['tail', () => tailLatency(work, row, smoke, SETTINGS)],
     ['tailscale', () => tailScale(work, row, smoke, SETTINGS)],
+    ['subsecond', () => subSecond(work, row, smoke, SETTINGS)],
     ['postgres', () => postgresVsSqlite(work)],
   ];
   for (const [name, run] of parts) if (!only || only.includes(name)) await run();
