@@ -4,19 +4,10 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
 import type { Stats, Top } from './helpers/api-types.js';
-import { freePort, tempDir, visible, waitFor, withDaemon } from './helpers/daemon.js';
+import { aggregatorConf, freePort, tempDir, visible, waitFor, withDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 import { PEER, runPython, skipPython } from './helpers/python.js';
 
-const jobConf = (port: number, extra = '') => `agg.jobs = j1
-agg.jobs.j1.type = url-window-count
-agg.jobs.j1.bind = 127.0.0.1
-agg.jobs.j1.port = ${port}
-agg.jobs.j1.checkpointDir = checkpoint
-agg.jobs.j1.database = data/results.db
-agg.http.bind = 127.0.0.1
-agg.http.port = 0
-${extra}`;
 
 function sorted(expected: Map<string, number>) {
   return [...expected].map(([url, count]) => ({ url, count })).sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1));
@@ -37,7 +28,7 @@ describe('Flume tiers without a job in the middle', () => {
     const jobPort = await freePort();
     const collectorPort = await freePort();
     const jobDir = tempDir('logflow-job-');
-    writeFileSync(path.join(jobDir, 'job.conf'), jobConf(jobPort, 'agg.jobs.j1.compression-type = deflate\n'));
+    writeFileSync(path.join(jobDir, 'job.conf'), aggregatorConf(jobPort, 'agg.jobs.j1.compression-type = deflate\n'));
     const job = await withDaemon(t, { dir: jobDir, args: ['--conf-file', 'job.conf', '--name', 'agg'] });
 
     // The collector tier, in Flume's own words: nothing logflow-specific.
@@ -159,7 +150,7 @@ a1.http.port = 0
     assert.equal(stopped, 0);
 
     const jobDir = tempDir('logflow-fcjob-');
-    writeFileSync(path.join(jobDir, 'job.conf'), jobConf(jobPort));
+    writeFileSync(path.join(jobDir, 'job.conf'), aggregatorConf(jobPort));
     const job = await withDaemon(t, { dir: jobDir, args: ['--conf-file', 'job.conf', '--name', 'agg'] });
     edge = await withDaemon(t, { dir: edgeDir, args: ['--conf-file', 'edge.conf'] });
     assert.ok(edge.logs.some((l) => l.includes('"file channel opened"') && /"events":[1-9]/.test(l)), edge.logs.join('\n'));

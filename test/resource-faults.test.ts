@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Stats, Top } from './helpers/api-types.js';
 import { tempDir, visible, waitFor, withDaemon, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { canMountTmpfs } from './helpers/tmpfs.js';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { dropLog, expectedCounts, type Expected } from './helpers/expected-counts.js';
 
@@ -46,27 +47,36 @@ function checkpointPositions(dir: string): [string, number][] {
 
 const alive = (d: RunningDaemon) => d.proc.exitCode === null && d.proc.signalCode === null;
 
-function canMountTmpfs(): boolean {
-  const probe = tempDir('logflow-mount-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
 
 describe('resource faults: the daemon waits, retries, and loses nothing', () => {
-  const daemons: RunningDaemon[] = [];
   const mounts: string[] = [];
   after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
     for (const m of mounts) execFileSync('umount', [m]);
   });
 
+
+  /**
+   * A daemon whose checkpoint directory is an 8 MB tmpfs: first.log counted (seed `a`), then
+   * the tmpfs filled and second.log dropped (seed `b`); resolves once the failed checkpoint
+   * is logged.
+   */
+  async function checkpointDiskFull(t: TestContext, a: number, b: number) {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const checkpointDir = path.join(dir, 'checkpoint');
+    mkdirSync(checkpointDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', checkpointDir]);
+    mounts.push(checkpointDir);
+    const daemon = await withDaemon(t, { dir });
+    const first = await drop(dir, 'first.log', a);
+    await assertExact(daemon, 1, first);
+    // The checkpoint cannot be written; the results (window and history) still are.
+    const filler = path.join(checkpointDir, 'filler');
+    assert.throws(() => writeFileSync(filler, Buffer.alloc(16 << 20, 1)), /ENOSPC/);
+    const second = await drop(dir, 'second.log', b);
+    await waitFor('the checkpoint error in the log', () => daemon.logs.find((l) => l.includes('checkpoint failed')), 30_000);
+    return { dir, daemon, filler, first, second };
+  }
   test('the results database locked by another process (an exclusive transaction): logged, retried; counts exact once it is released', { timeout: 120_000 }, async (t) => {
     const daemon = await withDaemon(t);
     const { dir } = daemon;
@@ -145,20 +155,9 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
   test('the checkpoint disk full (a tmpfs filled up): logged, retried, files wait; counts exact once space is back, and after a restart',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
     async (t) => {
-      const dir = tempDir();
-      await writeConfig(dir);
-      const checkpointDir = path.join(dir, 'checkpoint');
-      mkdirSync(checkpointDir);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', checkpointDir]);
-      mounts.push(checkpointDir);
-      let daemon = await withDaemon(t, { dir });
-      const first = await drop(dir, 'first.log', 3);
-      await assertExact(daemon, 1, first);
-
-      const filler = path.join(checkpointDir, 'filler');
-      assert.throws(() => writeFileSync(filler, Buffer.alloc(16 << 20, 1)), /ENOSPC/);
-      const second = await drop(dir, 'second.log', 4);
-      await waitFor('the checkpoint error in the log', () => daemon.logs.find((l) => l.includes('checkpoint failed')), 30_000);
+      const outage = await checkpointDiskFull(t, 3, 4);
+      const { dir, filler, first, second } = outage;
+      let { daemon } = outage;
       await waitFor('the second file counted', async () => {
         const { body } = await daemon.get<Stats>('/api/stats');
         return body.eventsCounted === first.total + second.total ? body : undefined;
@@ -281,21 +280,9 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
   test('kill -9 during a checkpoint outage (a full tmpfs): the history is exact after the restart, as the window is (issue 22 item 5)',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
     async (t) => {
-      const dir = tempDir();
-      await writeConfig(dir);
-      const checkpointDir = path.join(dir, 'checkpoint');
-      mkdirSync(checkpointDir);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', checkpointDir]);
-      mounts.push(checkpointDir);
-      let daemon = await withDaemon(t, { dir });
-      const first = await drop(dir, 'first.log', 9);
-      await assertExact(daemon, 1, first);
-
-      // The checkpoint cannot be written; the results (window and history) still are.
-      const filler = path.join(checkpointDir, 'filler');
-      assert.throws(() => writeFileSync(filler, Buffer.alloc(16 << 20, 1)), /ENOSPC/);
-      const second = await drop(dir, 'second.log', 10);
-      await waitFor('the checkpoint error in the log', () => daemon.logs.find((l) => l.includes('checkpoint failed')), 30_000);
+      const outage = await checkpointDiskFull(t, 9, 10);
+      const { dir, filler, first, second } = outage;
+      let { daemon } = outage;
       await waitFor('the second file counted and in the history', async () => {
         const { body } = await daemon.get<Top>('/api/top?n=1&from=2025-12-31T23:00:00Z&to=2026-01-01T02:00:00Z');
         return body.total === first.total + second.total ? body : undefined;

@@ -3,23 +3,16 @@ import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSy
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { prng } from '../scripts/access-log-generator.js';
-import { freePort, tempDir, withDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { freePort, tempDir, withDaemon } from './helpers/daemon.js';
 import { expectLines, LogWriter, type Rotation } from './helpers/log-writer.js';
 import { assertTop, counted, lineText, tailAgent, type Stats } from './helpers/tail-daemon.js';
 
 describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
-  const writers: LogWriter[] = [];
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const w of writers) w.kill();
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
   test('kill -9 five times, at random and right after rotations, of a writer that rotates (rename, reopen, gzip) every 1,500 lines: every line counted once', { timeout: 120_000 }, async (t) => {
     const dir = tempDir();
     await tailAgent(dir);
     const w = new LogWriter();
-    writers.push(w);
+    t.after(() => w.kill());
     const log = path.join(dir, 'logs', 'access.log');
     const rand = prng(25);
     let daemon = await withDaemon(t, { dir });
@@ -80,8 +73,9 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
     ].join('\n') + '\n');
     const job = await withDaemon(t, { dir: jobDir });
     let edge = await withDaemon(t, { dir: edgeDir });
+    const edges = [edge];
     const w = new LogWriter();
-    writers.push(w);
+    t.after(() => w.kill());
     await w.do('open', { file: path.join(edgeDir, 'logs', 'access.log') });
     const TOTAL = 12_000;
     const done = w.do<{ written: number }>('run', { tag: 'e', rate: 2000, rotateEvery: 2000, total: TOTAL });
@@ -91,6 +85,7 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
       edge.proc.kill('SIGKILL');
       await edge.exited;
       edge = await withDaemon(t, { dir: edgeDir });
+      edges.push(edge);
     }
     assert.equal((await done).written, TOTAL);
     await w.do('close');
@@ -101,7 +96,7 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
       await assertTop(job, expected);
     } catch (err) {
       const logs = path.join(edgeDir, 'daemon-logs.txt');
-      writeFileSync(logs, [...daemons.filter((d) => d !== job).flatMap((d) => ['--- edge', ...d.logs]), '--- job', ...job.logs].join('\n'));
+      writeFileSync(logs, [...edges.flatMap((d) => ['--- edge', ...d.logs]), '--- job', ...job.logs].join('\n'));
       console.log(`# daemon logs: ${logs} (LOGFLOW_KEEP_TMP=1 keeps them)`);
       throw err;
     }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
 import type { Stats } from './helpers/api-types.js';
-import { freePort, tempDir, visible, waitFor, withDaemon } from './helpers/daemon.js';
+import { aggregatorConf, freePort, tempDir, visible, waitFor, withDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 
 /** The seed's Flume agent, unchanged but for the spool path and the port. */
@@ -30,16 +30,7 @@ describe('scaling out: edge agents -> one aggregator', () => {
   test('three edges (one on the seed\'s Flume config) and an aggregator killed once mid-way: the sum of all drops, counted once', { timeout: 120_000 }, async (t) => {
     const port = await freePort();
     const aggDir = tempDir('logflow-agg-');
-    const aggConf = `agg.jobs = j1
-agg.jobs.j1.type = url-window-count
-agg.jobs.j1.bind = 127.0.0.1
-agg.jobs.j1.port = ${port}
-agg.jobs.j1.checkpointDir = checkpoint
-agg.jobs.j1.database = data/results.db
-agg.http.bind = 127.0.0.1
-agg.http.port = 0
-`;
-    writeFileSync(path.join(aggDir, 'aggregator.conf'), aggConf);
+    writeFileSync(path.join(aggDir, 'aggregator.conf'), aggregatorConf(port));
     const aggArgs = ['--conf-file', 'aggregator.conf', '--name', 'agg'];
     let agg = await withDaemon(t, { dir: aggDir, args: aggArgs });
 
