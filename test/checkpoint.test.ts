@@ -9,7 +9,7 @@ import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, withDaemon, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import type { Stats, Top } from './helpers/api-types.js';
-import { expectedCounts } from './helpers/expected-counts.js';
+import { dropLog, expectedCounts } from './helpers/expected-counts.js';
 import { startFails } from './helpers/start-fails.js';
 
 
@@ -122,10 +122,7 @@ describe('checkpoints', () => {
   test('SIGTERM mid-ingest: exit 0 without reading on to the end, final checkpoint, and a restart finishes the count exactly', async (t) => {
     const d = await withDaemon(t);
     const { dir } = d;
-    const staged = path.join(dir, 'big.log');
-    await writeLog(staged, { lines: 300_000, urls: 300, seed: 9, malformed: 0.01 });
-    const expected = expectedCounts(staged);
-    renameSync(staged, path.join(dir, 'spool', 'big.log'));
+    const expected = await dropLog(dir, 'big.log', { lines: 300_000, urls: 300, seed: 9, malformed: 0.01 });
     // Stopped once lines reached the job, by state rather than after a time; and the stop
     // is checked to have cut the file short (not by the clock: a busy box only slows both).
     await waitFor('lines to reach the job', async () => ((await d.get<Stats>('/api/stats')).body.eventsIn > 0 ? true : undefined));
