@@ -89,7 +89,7 @@ describe('dimensions: the live window by url, status, client, referrer, agent, m
     // The OpenAPI document says so.
     const { body: doc } = await d.get<{ paths: Record<string, { get: { parameters: { name: string }[]; description: string } }> }>('/docs/json');
     const top = doc.paths['/api/top']!.get;
-    assert.deepEqual(top.parameters.map((p) => p.name).sort(), ['by', 'from', 'n', 'status', 'to']);
+    assert.deepEqual(top.parameters.map((p) => p.name).sort(), ['by', 'from', 'instance', 'n', 'status', 'to']);
     assert.match(top.description, /visitorsExact/);
     const badStatus = await d.get<{ parameter: string }>('/api/top?by=url&status=4x');
     assert.deepEqual([badStatus.status, badStatus.body.parameter], [400, 'status']);

@@ -1,4 +1,4 @@
-import { number, table } from '../cli/common.js';
+import { number, table } from '../text-table.js';
 import type { UrlCount } from '../counts/top-k.js';
 import type { TopItem } from '../counts/dimension-window.js';
 import type { FullReport } from './report.js';

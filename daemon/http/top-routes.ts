@@ -69,7 +69,9 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         const r = await deps.results.history({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n }, instance);
         return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, by, total: r.total, urls: r.urls, items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: true })) };
       }
-      if (by === 'url' && status === undefined && n <= (deps.job.topN ?? 100)) {
+      // By URL: the database holds each writer's top `topN`; past it, this daemon's own window answers.
+      const own = instance === deps.job.instance;
+      if (by === 'url' && status === undefined && (n <= (deps.job.topN ?? 100) || !own)) {
         const json = await deps.results.latestTopJson(n, instance, ({ window, items }) => ({
           window: window ? { start: iso(window.startMs), end: iso(window.endMs) } : null,
           by,
@@ -82,8 +84,8 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         return reply.type('application/json; charset=utf-8').send(json);
       }
       // Other dimensions, statuses and larger n come from this daemon's own job's window.
-      if (instance !== deps.job.instance) {
-        return sendError(reply, 'LF_HTTP_BAD_PARAMETER', `by, status and n past ${deps.job.topN ?? 100} are answered from this daemon's own live window (instance ${deps.job.instance}) only`, { parameter: 'instance' });
+      if (!own) {
+        return sendError(reply, 'LF_HTTP_BAD_PARAMETER', `by and status are answered from this daemon's own live window (instance ${deps.job.instance}) only`, { parameter: 'instance' });
       }
       if (!deps.liveTop) return sendError(reply, 'LF_HTTP_JOB_UNAVAILABLE', 'the live window is not reachable from this server');
       let live: LiveTop;

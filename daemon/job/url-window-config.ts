@@ -8,6 +8,7 @@ import { readDimensions } from './dimensions-config.js';
 import * as countsInput from '../cluster/counts-input-config.js';
 import { JOB_INPUTS, type CountsInputConfig } from '../cluster/counts-input-config.js';
 import { readDatabase, type PostgresConfig } from '../store/database-config.js';
+import type { JobResults } from '../store/job-results.js';
 
 export interface UrlWindowJobConfig {
   readonly name: string;
@@ -63,24 +64,7 @@ export interface UrlWindowJobConfig {
   readonly ipFilterRules: readonly IpFilterRule[] | undefined;
 }
 
-/**
- * What the HTTP server needs of the job (range queries, their defaults and steps, the
- * format `/api/files/:name/check` tries first): taken from the job's config, passed down
- * as it is, to the HTTP thread and its results reader.
- */
-export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs' | 'instance'> &
-  Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history' | 'fields' | 'topN'>> & {
-    readonly logFormat?: string;
-    /** The dimensions' names, in order (`/api/top?by=` takes them). */
-    readonly dimensions?: readonly string[];
-  };
-
-/** The job's results, as the HTTP thread reads them: the database (a server's, with `postgres`), and the timing its rows are keyed by. */
-export interface JobResults {
-  readonly database: string;
-  readonly postgres?: PostgresConfig;
-  readonly timing: JobTiming;
-}
+export type { JobResults, JobTiming } from '../store/job-results.js';
 
 export function resultsOf(config: UrlWindowJobConfig): JobResults {
   const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, topN, instance } = config;

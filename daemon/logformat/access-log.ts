@@ -7,14 +7,7 @@ const LBRACKET = 91;
 const RBRACKET = 93;
 const DASH = 45;
 
-/** Where the URL of a parsed line is (and its time): what `LineFields` extends. */
-export interface UrlRange {
-  start: number;
-  end: number;
-  /** Where the line's time is (inside `[...]`), -1 when the format has none. */
-  timeStart?: number;
-  timeEnd?: number;
-}
+export type { UrlRange } from './line-fields.js';
 
 /**
  * What may follow `status size`, where each format says the line ends:

@@ -1,7 +1,7 @@
 import { LogflowError } from '../errors.js';
 import { BUILTIN_FIELDS, FIELD, LineFields, MISSING } from './line-fields.js';
 import { epochToMs, numberAt, textTimeToMs } from './json-time.js';
-import type { LineFormat, LineParser } from './log-format.js';
+import type { LineFormat, LineParser } from './line-fields.js';
 
 /** `logFormat` values that read JSON lines: your own fields, or a server's default ones. */
 export const JSON_FORMATS = ['json', 'caddy', 'traefik'] as const;

@@ -1,4 +1,3 @@
-import type { UrlRange } from './access-log.js';
 
 /**
  * The fields a line gives, by index: the built-in dimensions' (fixed indexes, whatever the
@@ -92,4 +91,27 @@ export function sizeAt(buf: Buffer, start: number, end: number): number {
     v = v * 10 + d;
   }
   return v;
+}
+
+/** Where the URL of a parsed line is (and its time): what `LineFields` extends. */
+export interface UrlRange {
+  start: number;
+  end: number;
+  /** Where the line's time is (inside `[...]`), -1 when the format has none. */
+  timeStart?: number;
+  timeEnd?: number;
+}
+
+/** Parses the line `buf[start, end)` into `out`; false for a parse error. */
+export type LineParser = (buf: Buffer, start: number, end: number, out: LineFields) => boolean;
+
+/** What a format gives: its parser, and which fields its lines have. */
+export interface LineFormat {
+  readonly parse: LineParser;
+  /** Field names by index (`LineFields`' order): the built-ins, then a JSON format's own. */
+  readonly fieldNames: readonly string[];
+  /** The fields the format has (a built-in it lacks reads as `-` on every line). */
+  readonly has: ReadonlySet<string>;
+  /** Whether its lines carry a time, a size, a status. */
+  readonly hasTime: boolean;
 }

@@ -1,10 +1,10 @@
 import { findUrl, findUrlCombined, findUrlCommon, requestUrl } from './access-log.js';
 import { compileJsonFormat, JSON_FORMATS } from './json-format.js';
-import { BUILTIN_FIELDS, FIELD, LineFields, sizeAt, statusAt, type BuiltinField } from './line-fields.js';
+import { BUILTIN_FIELDS, FIELD, LineFields, sizeAt, statusAt, type BuiltinField, type LineFormat, type LineParser } from './line-fields.js';
+
+export type { LineFormat, LineParser };
 import { LogflowError } from '../errors.js';
 
-/** Parses the line `buf[start, end)` into `out`; false for a parse error. */
-export type LineParser = (buf: Buffer, start: number, end: number, out: LineFields) => boolean;
 /** The parser of a format, as the URL-only code knew it. */
 export type UrlParser = LineParser;
 
@@ -21,16 +21,6 @@ const SP = 32;
 const QUESTION = 63;
 const COLON = 58;
 
-/** What a format gives: its parser, and which fields its lines have. */
-export interface LineFormat {
-  readonly parse: LineParser;
-  /** Field names by index (`LineFields`' order): the built-ins, then a JSON format's own. */
-  readonly fieldNames: readonly string[];
-  /** The fields the format has (a built-in it lacks reads as `-` on every line). */
-  readonly has: ReadonlySet<string>;
-  /** Whether its lines carry a time, a size, a status. */
-  readonly hasTime: boolean;
-}
 
 export interface LineFormatOptions {
   /** `/a?x=1` counts as `/a`. */

@@ -1,24 +1,10 @@
-import type { TopItem } from '../counts/dimension-window.js';
 import type { RangeTop } from './history.js';
 import type { HistoryAnswers, HistoryQuery, SeriesPoint } from './history-queries.js';
+import type { LatestTop, LatestWindow } from './window-results.js';
 
 export type { SeriesPoint };
 
-/** The newest window a writer persisted. */
-export interface LatestWindow {
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly total: number;
-  readonly distinctUrls: number;
-}
-
-/** The newest window and its top keys of the default dimension (the URL) with their measures, as one snapshot. */
-export interface LatestTop {
-  readonly window: LatestWindow | undefined;
-  /** The dimension `items` are of (undefined before any). */
-  readonly dimension: string | undefined;
-  readonly items: TopItem[];
-}
+export type { LatestTop, LatestWindow };
 
 /** `instance=*`: every writer of the database, summed. */
 export const ALL_INSTANCES = '*';

@@ -8,7 +8,7 @@ import { HistoryReader } from './history.js';
 import { HISTORY_INDEXES, HISTORY_SCHEMA, migrateHistoryTo2 } from './history-schema.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
-import type { LatestTop, LatestWindow } from './results-queries.js';
+import type { LatestTop, LatestWindow } from './window-results.js';
 import { DatabaseFile } from './database-file.js';
 
 const SCHEMA = `

@@ -65,3 +65,19 @@ export interface WindowResultSink {
    */
   restoreEpochs(checkpointCovered: number | undefined): RestoredEpochs | Promise<RestoredEpochs>;
 }
+
+/** The newest window a writer persisted. */
+export interface LatestWindow {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly total: number;
+  readonly distinctUrls: number;
+}
+
+/** The newest window and its top keys of the default dimension (the URL) with their measures, as one snapshot. */
+export interface LatestTop {
+  readonly window: LatestWindow | undefined;
+  /** The dimension `items` are of (undefined before any). */
+  readonly dimension: string | undefined;
+  readonly items: TopItem[];
+}

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { LogflowError } from '../../errors.js';
 import type { UrlCount } from '../../counts/index.js';
-import type { JobTiming } from '../../job/url-window-config.js';
+import type { JobTiming } from '../job-results.js';
 import type { PostgresConfig } from '../database-config.js';
 import { floorTo, HOUR } from '../history.js';
 import type { RangeTop } from '../history.js';
