@@ -87,9 +87,12 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     other.exec('BEGIN EXCLUSIVE');
     const second = await drop(dir, 'second.log', 2);
     await waitFor('the store error in the log', () => daemon.logs.find((l) => l.includes('writing results failed')), 30_000);
-    await new Promise((r) => setTimeout(r, 2000));
+    // The slides the store refused wait (a state, not a time): then what readers see is checked.
+    const during = await waitFor('slides waiting for the database', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return (body.resultsWaiting ?? 0) > 0 ? body : undefined;
+    }, 30_000);
     assert.ok(alive(daemon), 'the daemon keeps running');
-    const { body: during } = await daemon.get<Stats>('/api/stats');
     // second.log may be finished already: its 20,000 lines can all land in one open batch
     // that a checkpoint holds before the first failed write (then they are durable there).
     // That a file is never finished on counts held nowhere is the next test's kill -9.
