@@ -139,12 +139,10 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
   }
 
   test('an idle flush fires early and does not close: lines within the watermark that come after it are added to the window and the history already shown', { timeout: 60_000 }, async (t) => {
-    const dir = tempDir();
-    mkdirSync(path.join(dir, 'spool'));
     // A one-hour window, a two-hour watermark: without the idle flush nothing of the log
     // would show; with it, everything does, and stays open to lines within the watermark.
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 1\na1.jobs.j1.windowDuration = 3600\n');
-    const daemon = await withDaemon(t, { dir });
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 1\na1.jobs.j1.windowDuration = 3600\n' });
+    const { dir } = daemon;
     const { split } = sixLogs(0.4);
     const first = split[0];
     // The second part: its first 3 lines older than the first part's newest by 10 to 30
@@ -188,10 +186,8 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
   });
 
   test('event time starts at the first line minus the watermark: lines older than the first one by less than it are on time', { timeout: 60_000 }, async (t) => {
-    const dir = tempDir();
-    mkdirSync(path.join(dir, 'spool'));
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 1\n');
-    const daemon = await withDaemon(t, { dir });
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 1\n' });
+    const { dir } = daemon;
     // A log's head as the 2017 log's: its first line, then lines stamped up to 50 s before
     // it (a server writes a line when the request ends, stamped with when it began).
     const t0 = Date.UTC(2017, 2, 5, 6);
@@ -224,10 +220,8 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
   });
 
   test('retention counts from when lines were counted: a 2015 log replayed before one of 2017 stays queryable (event time, 7-day retention)', { timeout: 60_000 }, async (t) => {
-    const dir = tempDir();
-    mkdirSync(path.join(dir, 'spool'));
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.flushAfterIdle = 1\n');
-    const daemon = await withDaemon(t, { dir });
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.flushAfterIdle = 1\n' });
+    const { dir } = daemon;
     const { logs } = sixLogs(0.1);
     // (Without the lines older than their first line, which item 4 is about.)
     const inOrder = (log: ShapedLog) => ({ ...log, lines: log.lines.filter((l, i, all) => !(ownTime(l) < Math.max(...all.slice(0, i).map(ownTime).filter((t) => !Number.isNaN(t))))) });
