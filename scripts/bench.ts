@@ -6,7 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, postgres)
+ *   npm run bench -- --only e2e,history   # some parts only (references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, subsecond, postgres)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -25,7 +25,7 @@ import { encodeCounts, ResultsStore, type ResultItem, type WindowResultSink } fr
 import { WindowSet } from '../daemon/counts/window-set.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
 import { pino } from 'pino';
-import { tailLatency, tailScale } from './lib/bench-tail.js';
+import { subSecond, tailLatency, tailScale } from './lib/bench-tail.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const smoke = process.argv.includes('--smoke');
@@ -125,11 +125,20 @@ function threadCpuSeconds(pid: number): Map<string, number> {
 /** The busiest threads between two readings, for the log: "main 1.20 s, 1234 0.80 s, ...". */
 function busiestThreads(pid: number, before: Map<string, number>, after: Map<string, number>): string {
   return [...after]
-    .map(([tid, s]) => [tid === String(pid) ? 'main' : `thread ${tid}`, s - (before.get(tid) ?? 0)] as const)
+    .map(([tid, s]) => [tid === String(pid) ? 'main' : `thread ${tid} (${threadName(pid, tid)})`, s - (before.get(tid) ?? 0)] as const)
     .filter(([, s]) => s >= 0.05)
     .sort((a, b) => b[1] - a[1])
     .map(([name, s]) => `${name} ${s.toFixed(2)} s`)
     .join(', ');
+}
+
+/** A thread's name (Linux comm): node's worker threads and its helper threads. */
+function threadName(pid: number, tid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
 }
 
 function peakRssMb(pid: number): number {
@@ -158,7 +167,9 @@ async function endToEnd(work: string): Promise<void> {
     const ref = bareReadAndSplit(file);
     bare.push(ref.lines / (ref.ms / 1000));
     const d = await daemonIn(dir);
+    const threadsBefore = threadCpuSeconds(d.proc.pid!);
     const t = await ingest(d, dir, file, SIZES.lines);
+    console.error(`  run ${r + 1}: ${fmt(SIZES.lines / (t.countedMs / 1000))} lines/s (bare ${fmt(ref.lines / (ref.ms / 1000))}); CPU by thread: ${busiestThreads(d.proc.pid!, threadsBefore, threadCpuSeconds(d.proc.pid!))}`);
     rates.push(SIZES.lines / (t.countedMs / 1000));
     visible.push(t.visibleMs);
     await d.stop();
@@ -169,6 +180,28 @@ async function endToEnd(work: string): Promise<void> {
   row(`end to end, ${fmt(SIZES.lines)} lines (${(size / 1e6).toFixed(0)} MB): lines/s from rename to counted`, '>= 1,000,000', fmt(rate), rate >= 1_000_000);
   row('  same, as a share of the bare read-and-split rate', `>= 20% (of ${fmt(bareRate)} lines/s)`, `${((100 * rate) / bareRate).toFixed(0)}%`, rate >= 0.2 * bareRate);
   row('  rename to persisted in /api/top (includes the wait for the 1 s batch to close)', '<= counted + 1 s', `${(median(visible) / 1000).toFixed(2)} s`, median(visible) <= SIZES.lines / rate * 1000 + 1200);
+}
+
+/** The references on the end-to-end log: the bare read-and-split and GoAccess (if installed), median of the runs. */
+async function references(work: string): Promise<void> {
+  const dir = path.join(work, 'references');
+  mkdirSync(dir, { recursive: true });
+  const file = await prepare(dir, 'access.log', { lines: SIZES.lines, urls: 10_000, seed: 7, malformed: 0.001 });
+  const bare: number[] = [];
+  const goaccess: number[] = [];
+  const hasGoaccess = spawnSync('goaccess', ['--version']).status === 0;
+  for (let r = 0; r < SIZES.repeat; r++) {
+    const ref = bareReadAndSplit(file);
+    bare.push(ref.lines / (ref.ms / 1000));
+    if (hasGoaccess) {
+      const started = performance.now();
+      const g = spawnSync('goaccess', [file, '--log-format=COMBINED', '--no-progress', '-o', path.join(dir, 'report.json')], { stdio: 'ignore' });
+      if (g.status === 0) goaccess.push(SIZES.lines / ((performance.now() - started) / 1000));
+    }
+  }
+  console.error(`  bare read-and-split runs: ${bare.map(fmt).join(', ')}; GoAccess runs: ${goaccess.map(fmt).join(', ')}`);
+  row(`bare read-and-split of the end-to-end log, ${fmt(SIZES.lines)} lines: lines/s, median of ${bare.length}`, 'informational', fmt(median(bare)), true);
+  if (goaccess.length) row(`GoAccess ${'on the same log (COMBINED, JSON report)'}: lines/s, median of ${goaccess.length}`, 'informational', fmt(median(goaccess)), true);
 }
 
 async function memorySlidesAndQueries(work: string): Promise<void> {
@@ -806,9 +839,10 @@ async function decadeQuery(work: string): Promise<void> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, postgres.
+  // `--only NAME[,NAME]` runs some parts: references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, subsecond, postgres.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
+    ['references', () => references(work)],
     ['e2e', () => endToEnd(work)],
     ['latency', () => latency(work)],
     ['rpc', () => avroRpc()],
@@ -823,9 +857,12 @@ async function main(): Promise<void> {
     ['dimensions', () => dimensionsCost(work)],
     ['tail', () => tailLatency(work, row, smoke, SETTINGS)],
     ['tailscale', () => tailScale(work, row, smoke, SETTINGS)],
+    ['subsecond', () => subSecond(work, row, smoke, SETTINGS)],
     ['postgres', () => postgresVsSqlite(work)],
   ];
-  for (const [name, run] of parts) if (!only || only.includes(name)) await run();
+  // (subsecond is left out of the smoke run of npm test, which runs the tail part at 0.1 s already; `--smoke --only subsecond` runs it.)
+  const inSmoke = (name: string) => !smoke || name !== 'subsecond';
+  for (const [name, run] of parts) if (only ? only.includes(name) : inSmoke(name)) await run();
 
   const w = [Math.max(6, ...rows.map((r) => r.figure.length)), Math.max(6, ...rows.map((r) => r.target.length)), Math.max(8, ...rows.map((r) => r.measured.length))];
   const line = (a: string, b: string, c: string, d: string) => `| ${a.padEnd(w[0]!)} | ${b.padEnd(w[1]!)} | ${c.padStart(w[2]!)} | ${d.padEnd(4)} |`;

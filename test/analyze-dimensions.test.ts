@@ -10,16 +10,12 @@ import { generateLines } from '../scripts/access-log-generator.js';
 import { CHROMIUM, CHROMIUM_ARGS, SKIP_WITHOUT_CHROMIUM } from './helpers/chromium.js';
 import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
 import { logflow } from './helpers/run-cli.js';
+import type { TopItem } from '../daemon/counts/dimension-window.js';
 
 const UAParser = createRequire(import.meta.url)('ua-parser-js') as new (ua: string) => { getBrowser(): { name?: string } };
 
-interface Item {
-  key: string;
-  count: number;
-  bytes: number;
-  visitors: number | null;
-  visitorsExact: boolean;
-}
+/** One key of a dimension's top, as the daemon and `logflow analyze` answer it. */
+type Item = TopItem;
 
 const DIMS = ['url', 'status', 'client', 'referrer', 'agent', 'method', 'user'] as const;
 

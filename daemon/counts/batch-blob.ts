@@ -42,6 +42,14 @@ let keyIndex = new Int32Array(1024).fill(-1);
 /** A client's hash -> its index in the blob's client table: open addressing over (hi, lo, index + 1). */
 let clientTable = new Int32Array(3 * 1024);
 
+/** A dimension's name as bytes: a few names, asked for at every blob (one a second per history row). */
+const NAME_BYTES = new Map<string, Buffer>();
+function nameBytes(name: string): Buffer {
+  let bytes = NAME_BYTES.get(name);
+  if (!bytes) NAME_BYTES.set(name, (bytes = Buffer.from(name, 'utf8')));
+  return bytes;
+}
+
 export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
   // Sized once for the worst case, written without a call per field.
   let size = HEAD;
@@ -75,6 +83,16 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
   out[9] = sections.length;
   let pos = HEAD;
   const varint = (v: number) => {
+    // Below 2^31 (nearly every count, index and byte sum) by int32 shifts: the float
+    // division of the general case was most of the encoding (job-thread profile, issue 28).
+    if (v < 0x80000000) {
+      while (v >= 128) {
+        out[pos++] = (v & 127) | 0x80;
+        v >>>= 7;
+      }
+      out[pos++] = v;
+      return;
+    }
     while (v >= 128) {
       out[pos++] = (v % 128) | 0x80;
       v = Math.floor(v / 128);
@@ -89,9 +107,9 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
   };
   sections.forEach((s, si) => {
     const b = s.batch;
-    const name = Buffer.from(s.name, 'utf8');
+    const name = nameBytes(s.name);
     out[pos++] = name.length;
-    pos += name.copy(out, pos);
+    for (let j = 0; j < name.length; j++) out[pos++] = name[j]!;
     out[pos++] = b.visitors ? 1 : 0;
     const order = orders[si]!;
     varint(order.length);
@@ -115,7 +133,8 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
     for (const k of order) keyIndex[k] = -1;
     if (!b.visitors) return;
     // The clients, each once, then the visits by index: a client visits many cells.
-    let cap = 1024;
+    // (Sized by the batch: a history row of one second's few lines should not clear 12 KB.)
+    let cap = 16;
     while (cap < b.visits * 2) cap *= 2;
     if (clientTable.length < 3 * cap) clientTable = new Int32Array(3 * cap);
     const table = clientTable;

@@ -177,8 +177,15 @@ export class EventCounter {
     counters.publish();
   }
 
-  /** The parsed line (in `#range`) into every dimension of the batch (`hashed`: its client's hash is in `#hash` already). */
-  #countLine(batch: BatchSet, hashed = false): void {
+  /**
+   * Each dimension's key id of the line `#countLine` counted last: the history counts the
+   * same line by its own time with them, not by second look-ups (processing time; the ids
+   * cannot be released in between: the open batch holds them).
+   */
+  #lineKeys = new Int32Array(0);
+
+  /** The parsed line (in `#range`) into every dimension of the batch. */
+  #countLine(batch: BatchSet): void {
     const f = this.#range;
     const code = f.status;
     const bytes = f.bytes;
@@ -186,30 +193,48 @@ export class EventCounter {
     let lo = 0;
     if (this.#anyVisitors) {
       const c = FIELD.client;
-      if (!hashed) this.#hash.of(f.bufs[c]!, f.starts[c]!, f.ends[c]!);
+      this.#hash.of(f.bufs[c]!, f.starts[c]!, f.ends[c]!);
       hi = this.#hash.hi;
       lo = this.#hash.lo;
     }
     const dims = this.#window.dims;
     const fields = this.#dimFields;
     const visitors = this.#dimVisitors;
+    if (this.#lineKeys.length !== dims.length) this.#lineKeys = new Int32Array(dims.length);
+    const lineKeys = this.#lineKeys;
     for (let d = 0; d < dims.length; d++) {
       const fi = fields[d]!;
       const key = dims[d]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
+      lineKeys[d] = key;
       if (visitors[d] === 1) batch.dims[d]!.add(key, code, hi, lo, bytes);
       else batch.dims[d]!.add(key, code, 0, 0, bytes);
+    }
+  }
+
+  /** The line `#countLine` counted last into `batch` again, by the key ids and hash it took. */
+  #countLineAgain(batch: BatchSet): void {
+    const f = this.#range;
+    const visitors = this.#dimVisitors;
+    const lineKeys = this.#lineKeys;
+    const hi = this.#hash.hi;
+    const lo = this.#hash.lo;
+    for (let d = 0; d < lineKeys.length; d++) {
+      if (visitors[d] === 1) batch.dims[d]!.add(lineKeys[d]!, f.status, hi, lo, f.bytes);
+      else batch.dims[d]!.add(lineKeys[d]!, f.status, 0, 0, f.bytes);
     }
   }
 
   /**
    * The parsed line (in `#range`) into the history at own-time slot `k`, in every dimension
    * (the history answers by any of them; a job without dimensions keeps its lines and parse
-   * errors there). `hashed`: the client's hash is in `#hash` already (the live batch took it).
+   * errors there). `again`: `#countLine` just counted this line into the live batch, whose
+   * key ids and client hash are reused.
    */
-  #countHistory(k: number, hashed: boolean): void {
+  #countHistory(k: number, again: boolean): void {
     const history = this.#history;
     if (!history) return;
-    this.#countLine(history.line(k), hashed);
+    if (again) this.#countLineAgain(history.line(k));
+    else this.#countLine(history.line(k));
   }
 
   /**

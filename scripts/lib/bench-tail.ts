@@ -5,7 +5,7 @@
  * (`npm run bench -- --only tail,tailscale`).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { startDaemon, writeConfig, type RunningDaemon } from './daemon-process.js';
 
@@ -208,4 +208,73 @@ export async function tailScale(work: string, row: Row, smoke: boolean, settings
     row('  CPU of the daemon meanwhile, cores (whole process; main thread)', 'informational', `${((c1.process - c0.process) / wall).toFixed(2)}; ${((c1.main - c0.main) / wall).toFixed(2)} (over ${(wroteMs / 1000).toFixed(1)} s of writing)`, true);
     await d.stop();
   }
+}
+
+/**
+ * Sub-second latency (issue 28, the seed's Storm row): with `batchInterval = 0.1` one daemon
+ * follows a growing file (TAILDIR) and a spool directory; probes take turns: a line appended
+ * to the file, a small file (one line, written a second before) renamed into the spool, and
+ * one written just before its rename (which the spool trusts once it has not changed for
+ * pollDelay: that wait comes on top), each at a moment
+ * spread uniformly over the batch interval, until /api/top lists its URL (polled every 2 ms).
+ * Then the whole process's CPU at idle (nothing written; the job ticks ten times a second).
+ */
+export async function subSecond(work: string, row: Row, smoke: boolean, settings: Record<string, string>): Promise<void> {
+  const dir = path.join(work, 'subsecond');
+  mkdirSync(path.join(dir, 'spool'), { recursive: true });
+  mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  const d = await tailDaemon(dir, 'access\\\\.log', settings, {
+    'a1.sources': 'r1 r2',
+    'a1.sources.r2.type': 'spooldir',
+    'a1.sources.r2.spoolDir': 'spool',
+    'a1.sources.r2.fileHeader': 'true',
+    'a1.sources.r2.interceptors': 'ts',
+    'a1.sources.r2.interceptors.ts.type': 'timestamp',
+    'a1.sources.r2.channels': 'c1',
+    'a1.sources.r2.pollDelay': '200',
+    'a1.jobs.j1.batchInterval': '0.1',
+    'a1.jobs.j1.slideDuration': '0.1',
+  });
+  const probes = smoke ? 4 : 200;
+  const fd = openSync(path.join(dir, 'logs', 'access.log'), 'a');
+  const kinds = ['tail', 'spool', 'fresh'] as const;
+  const times: Record<(typeof kinds)[number], number[]> = { tail: [], spool: [], fresh: [] };
+  try {
+    for (let i = 0; i < probes; i++) {
+      await sleep(Math.random() * 100);
+      const kind = kinds[i % kinds.length]!;
+      const url = `/sub/${i}`;
+      const text = `10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET ${url} HTTP/1.1" 200 5\n`;
+      const staged = path.join(dir, `probe-${i}.log`);
+      if (kind !== 'tail') writeFileSync(staged, text);
+      // A file written earlier (a rotated log) is trusted at once; one written just now waits until it has settled for pollDelay.
+      if (kind === 'spool') utimesSync(staged, new Date(Date.now() - 1000), new Date(Date.now() - 1000));
+      const t0 = performance.now();
+      if (kind === 'tail') writeSync(fd, text);
+      else renameSync(staged, path.join(dir, 'spool', `probe-${i}.log`));
+      for (;;) {
+        const { body } = await d.get<{ urls: { url: string }[] }>('/api/top?n=1000');
+        if (body.urls.some((u) => u.url === url)) break;
+        if (performance.now() - t0 > 10_000) throw new Error(`${url} (${kind}) not in /api/top after 10 s`);
+        await sleep(2);
+      }
+      times[kind].push(performance.now() - t0);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  for (const [kind, label, target] of [
+    ['tail', 'a line appended to a followed file (TAILDIR)', 300],
+    ['spool', 'a small file (written earlier) renamed into the spool', 300],
+    ['fresh', 'a small file written and renamed at once (settles for pollDelay, 200 ms)', 0],
+  ] as const) {
+    const sorted = times[kind].sort((a, b) => a - b);
+    const p99 = quantile(sorted, 0.99);
+    row(`batchInterval 0.1 s: ${label}, to listed in /api/top, p99 of ${sorted.length}`, target ? `<= ${target} ms` : 'informational',
+      `${fmt(p99)} ms (p50 ${fmt(quantile(sorted, 0.5))}, max ${fmt(sorted.at(-1)!)})`, !target || p99 <= target);
+  }
+  const idle = await idleCpu(d, smoke ? 0.5 : 30);
+  row('batchInterval 0.1 s, idle (a followed file and a spool, nothing written): CPU of the whole process', '< 2% of a core',
+    `${idle.process.toFixed(2)}% (main thread ${idle.main.toFixed(2)}%)`, idle.process < 2);
+  await d.stop();
 }
