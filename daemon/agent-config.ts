@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CHANNEL_TYPES, JOB_TYPES, readComponent, SINK_TYPES, SOURCE_TYPES, type ComponentTypes } from './components.js';
-import type { AvroSinkConfig, AvroSourceConfig, ChannelConfig, JetStreamSinkConfig, PartialCounterConfig, SpoolDirSourceConfig, UrlWindowJobConfig } from './components.js';
+import type { AvroSinkConfig, AvroSourceConfig, ChannelConfig, JetStreamSinkConfig, MergeWorkerConfig, PartialCounterConfig, SpoolDirSourceConfig, UrlWindowJobConfig } from './components.js';
 import { parseProperties, PropertyReader, type ReadContext } from './conf/index.js';
 import { resolveEnvVars } from './conf/env-vars.js';
 import { ConfigError } from './errors.js';
@@ -27,6 +27,8 @@ export interface AgentConfig {
   readonly jobs: readonly UrlWindowJobConfig[];
   /** Jobs of type `url-count-partial` (counters of a JetStream cluster). */
   readonly counters: readonly PartialCounterConfig[];
+  /** Jobs of type `url-count-merge` (merge workers of a JetStream cluster). */
+  readonly merges: readonly MergeWorkerConfig[];
   readonly http: HttpConfig | undefined;
   /** Flume keys of the file that have no effect here, with their lines (for one warning). */
   readonly notImplemented: readonly string[];
@@ -68,15 +70,15 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
     throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.prop.key, unknown[0]!.prop.line);
   }
   if (!read) throw firstError!;
-  const { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, http } = read;
+  const { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, merges, http } = read;
   const notImplemented = r.unused(a).map((p) => `${p.key} (line ${p.line})`);
-  if (sources.length + avroSources.length + sinks.length + jetstreamSinks.length + jobs.length + counters.length === 0) {
+  if (sources.length + avroSources.length + sinks.length + jetstreamSinks.length + jobs.length + counters.length + merges.length === 0) {
     throw new ConfigError('LF_CONFIG_MISSING_KEY', `${file}: agent ${JSON.stringify(agent)} has no sources, sinks or jobs (is --name right?)`, a + 'sources');
   }
   for (const s of [...sources, ...avroSources, ...sinks, ...jetstreamSinks]) {
     if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
   }
-  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jetstreamSinks, jobs, counters, http, notImplemented });
+  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jetstreamSinks, jobs, counters, merges, http, notImplemented });
 }
 
 /** Every component of the agent, read in wiring order by its type's module; the first bad key throws. */
@@ -102,8 +104,9 @@ function readComponents(r: PropertyReader, a: string, resolve: (p: string) => st
   const allJobs = listed(JOB_TYPES, 'jobs');
   const jobs = allJobs.filter((j): j is UrlWindowJobConfig => j.type === 'url-window-count');
   const counters = allJobs.filter((j): j is PartialCounterConfig => j.type === 'url-count-partial');
+  const merges = allJobs.filter((j): j is MergeWorkerConfig => j.type === 'url-count-merge');
   const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
-  return { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, http };
+  return { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, merges, http };
 }
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */

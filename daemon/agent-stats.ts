@@ -2,7 +2,9 @@ import type { Channel } from './channel/index.js';
 import type { JobStats } from './job/index.js';
 import type { PipelinedSink } from './sink/delivery.js';
 import type { AvroSource, SpoolDirSource } from './source/index.js';
-import type { FileCounts, Stats } from './telemetry/stats.js';
+import type { ClusterFigures, FileCounts, Stats } from './telemetry/stats.js';
+import type { PartialCounter } from './cluster/partial-counter.js';
+import type { MergeWorker } from './cluster/merge-worker.js';
 
 /** The stages whose figures make the agent's stats. */
 export interface StatsParts {
@@ -11,13 +13,15 @@ export interface StatsParts {
   readonly avroSources: readonly AvroSource[];
   readonly sinks: readonly PipelinedSink<unknown>[];
   readonly channels: Iterable<Channel>;
+  readonly counters?: readonly PartialCounter[];
+  readonly merges?: readonly MergeWorker[];
 }
 
 /**
  * Gathers the one stats shape (telemetry/stats.ts) from the stages: what /api/stats,
  * /metrics and the dashboard show. Figures of several components of a kind are summed.
  */
-export function gatherStats({ job, sources, avroSources, sinks, channels }: StatsParts): Stats {
+export function gatherStats({ job, sources, avroSources, sinks, channels, counters = [], merges = [] }: StatsParts): Stats {
   const files: FileCounts = { pending: 0, inProgress: 0, completed: 0, failed: 0 };
   for (const s of sources) {
     const c = s.files.counts();
@@ -42,6 +46,9 @@ export function gatherStats({ job, sources, avroSources, sinks, channels }: Stat
     files,
     channel: { size, capacity },
     memory: memoryFigures(job),
+    cpuSeconds: cpuSeconds(),
+    ...(job?.input && { input: job.input }),
+    ...(counters.length + merges.length > 0 && { cluster: clusterFigures(counters, merges) }),
     ...(job && {
       window: {
         distinctUrls: job.distinctUrls,
@@ -98,4 +105,13 @@ function memoryFigures(job: { heapUsedMb: number; buffersMb: number } | undefine
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 10_000) / 100;
+}
+
+function clusterFigures(counters: readonly PartialCounter[], merges: readonly MergeWorker[]): ClusterFigures {
+  return { counters: counters.map((c) => c.figures), merges: merges.map((m) => m.figures) };
 }

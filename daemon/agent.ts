@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import { AvroSink } from './sink/index.js';
 import { JetStreamSink } from './sink/jetstream/jetstream-sink.js';
 import { PartialCounter } from './cluster/partial-counter.js';
+import { MergeWorker } from './cluster/merge-worker.js';
 import { AvroSource, SpoolDirSource } from './source/index.js';
 import { listening, settingError, type FailedSetting } from './startup-errors.js';
 import { lowerThreadPriority } from './thread-priority.js';
@@ -30,6 +31,7 @@ export class Agent {
   readonly #avroSources: AvroSource[];
   readonly #sinks: PipelinedSink<unknown>[];
   readonly #counters: PartialCounter[];
+  readonly #merges: MergeWorker[];
   readonly #job: JobHost | undefined;
   #http: HttpHost | undefined;
 
@@ -43,6 +45,7 @@ export class Agent {
       ...config.jetstreamSinks.map((c) => new JetStreamSink(c, this.#channels.get(c.channel)!, logger)),
     ];
     this.#counters = config.counters.map((c) => new PartialCounter(c, logger));
+    this.#merges = config.merges.map((c) => new MergeWorker(c, logger));
     const jobConfig = config.jobs[0];
     if (jobConfig) this.#job = new JobHost(jobConfig, logger, `${config.agent}.jobs.${jobConfig.name}`);
     // When the sink feeds this process's job, files finish on the job's checkpoint, not
@@ -89,6 +92,7 @@ export class Agent {
         throw err.setting ? settingError(this.config.file, `${a}.jobs.${job.name}`, err.setting, err) : err;
       });
     }
+    for (const merge of this.#merges) merge.start();
     for (const counter of this.#counters) counter.start();
     for (const sink of this.#sinks) sink.start();
     let nice: number | undefined;
@@ -117,6 +121,7 @@ export class Agent {
     for (const source of this.#sources) await source.stop();
     for (const sink of this.#sinks) await sink.stop();
     for (const counter of this.#counters) await counter.stop();
+    for (const merge of this.#merges) await merge.stop();
     await this.#job?.stop();
     for (const source of this.#sources) {
       await source.completeFinished();
@@ -134,6 +139,8 @@ export class Agent {
       avroSources: this.#avroSources,
       sinks: this.#sinks,
       channels: this.#channels.values(),
+      counters: this.#counters,
+      merges: this.#merges,
     });
   }
 }

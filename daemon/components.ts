@@ -2,6 +2,7 @@ import * as fileChannel from './channel/file-channel-config.js';
 import * as memoryChannel from './channel/memory-channel-config.js';
 import type { PropertyReader, ReadContext } from './conf/index.js';
 import * as partialCounter from './cluster/partial-counter-config.js';
+import * as mergeWorker from './cluster/merge-worker-config.js';
 import * as urlWindowJob from './job/url-window-config.js';
 import * as avroSink from './sink/avro-sink-config.js';
 import * as jetstreamSink from './sink/jetstream/config.js';
@@ -21,7 +22,7 @@ export interface ConfigModule<C> {
 export const SOURCE_TYPES = { spooldir: spoolDir, avro: avroSource } as const satisfies Record<string, ConfigModule<unknown>>;
 export const CHANNEL_TYPES = { memory: memoryChannel, file: fileChannel } as const satisfies Record<string, ConfigModule<unknown>>;
 export const SINK_TYPES = { avro: avroSink, jetstream: jetstreamSink } as const satisfies Record<string, ConfigModule<unknown>>;
-export const JOB_TYPES = { 'url-window-count': urlWindowJob, 'url-count-partial': partialCounter } as const satisfies Record<string, ConfigModule<unknown>>;
+export const JOB_TYPES = { 'url-window-count': urlWindowJob, 'url-count-partial': partialCounter, 'url-count-merge': mergeWorker } as const satisfies Record<string, ConfigModule<unknown>>;
 
 export type SpoolDirSourceConfig = spoolDir.SpoolDirSourceConfig;
 export type AvroSourceConfig = avroSource.AvroSourceConfig;
@@ -33,6 +34,8 @@ export type JetStreamSinkConfig = jetstreamSink.JetStreamSinkConfig;
 export type UrlWindowJobConfig = urlWindowJob.UrlWindowJobConfig;
 /** Jobs of type `url-count-partial` (counters of a JetStream cluster). */
 export type PartialCounterConfig = partialCounter.PartialCounterConfig;
+/** Jobs of type `url-count-merge` (merge workers of a JetStream cluster). */
+export type MergeWorkerConfig = mergeWorker.MergeWorkerConfig;
 
 /** A table of component types: `type = X` -> the module that reads it. */
 export type ComponentTypes = Record<string, ConfigModule<unknown>>;

@@ -29,6 +29,11 @@ const DAEMON_ERROR_CODES = [
   'LF_DATABASE',
   /** A worker thread (job or HTTP) failed or ended with no declared error of its own. */
   'LF_THREAD_FAILED',
+  /**
+   * A setting differs from what the cluster runs with (a stream's replicas or limits, the
+   * lease bucket's expiry, the settings every process shares): names the key.
+   */
+  'LF_CLUSTER_MISMATCH',
 ] as const;
 
 /**

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { FileChannelConfig } from './file-channel-config.js';
 import { LogflowError } from '../errors.js';
@@ -59,6 +60,7 @@ export class FileChannel implements Channel {
   #checkpointDirty = false;
   #locks: DirLock[] = [];
   #closed = false;
+  #epoch = '';
 
   constructor(config: FileChannelConfig, logger: Logger) {
     this.name = config.name;
@@ -96,6 +98,12 @@ export class FileChannel implements Channel {
     const replayed = await this.#replay();
     this.#positionsBelow = this.#nextSeq;
     await this.#data.openForAppend(this.#nextSeq);
+    // Written before any batch is named by it (durableIdOf).
+    this.#epoch = cp.epoch ?? '';
+    if (!this.#epoch) {
+      this.#epoch = randomBytes(6).toString('hex');
+      await this.#writeCheckpoint();
+    }
     fileChannelOpened.emit(this.#log, { events: replayed, batches: this.#room.queue.length, segments: this.#data.segmentCount });
     if (this.#room.queue.length === 0) this.#scheduleCheckpoint();
   }
@@ -143,6 +151,11 @@ export class FileChannel implements Channel {
 
   admitOverCapacity(): void {
     this.#room.admitOverCapacity();
+  }
+
+  durableIdOf(batch: EventBatch): string | undefined {
+    const seq = this.#seqOf.get(batch);
+    return seq === undefined ? undefined : `${this.#epoch}:${seq}`;
   }
 
   /** Keeps the positions of this source's files (before `open`, so replay finds them). */
@@ -268,6 +281,7 @@ export class FileChannel implements Channel {
       doneAbove: [...this.#doneAbove],
       positions: Object.fromEntries(this.#positions),
       positionsBelow: this.#positionsBelow,
+      ...(this.#epoch && { epoch: this.#epoch }),
     };
     await this.#data.writeCheckpoint(checkpoint);
   }

@@ -8,7 +8,6 @@ import type { JobCounters } from './job-stats.js';
 import type { UrlParser } from '../logformat/log-format.js';
 import { build } from './url-window-config.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
-import type { PartialCounts } from '../cluster/partial-counts.js';
 import type { SlidingWindow } from '../counts/sliding-window.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
@@ -25,7 +24,7 @@ export interface WatermarkCloser {
  * what was counted before (`CountedPositions`), find the URL, place the event by its time
  * (processing: the `timestamp` header; event: the line's own `[time]`), count its URL id.
  * No closure and no string per event; the work per call (closing, publishing) comes after
- * the loop. A query node's partial counts come in here too (`applyPartial`).
+ * the loop.
  */
 export class EventCounter {
   readonly #findUrl: UrlParser;
@@ -196,47 +195,5 @@ export class EventCounter {
     const slot = open.batch(k);
     slot.events += n;
     slot.parseErrors += n;
-  }
-
-  /**
-   * A query node's input: a counter's partial counts, applied once. `key`'s recorded
-   * sequence (checkpointed with the window) tells a partial applied before a crash.
-   */
-  applyPartial(key: string, seq: number, partial: PartialCounts): void {
-    const counters = this.#counters;
-    if (this.#positions.appliedAlready(key, seq)) {
-      counters.duplicates += partial.events;
-      return;
-    }
-    const open = this.#open;
-    const time = this.#time;
-    counters.eventsIn += partial.events;
-    // A partial is this node's arrival: `flushAfterIdle` counts from it, as from an event.
-    if (partial.events > 0) time.lastArrivalMs = Date.now();
-    // The counter's batches may be finer than ours: place each by its start time.
-    const slotOf = (s: { slot: number }) => open.slotOf(s.slot * partial.batchMs);
-    if (time.eventTime && Number.isNaN(open.nextToClose) && partial.slots.length > 0) open.nextToClose = Math.min(...partial.slots.map(slotOf));
-    const now = open.slotOf(Date.now());
-    for (const s of partial.slots) {
-      let k = slotOf(s);
-      const urls = s.urls.reduce((n, [, c]) => n + c, 0);
-      if (time.eventTime && k < open.nextToClose) {
-        counters.late += urls;
-        continue;
-      }
-      if (!time.eventTime) k = Math.min(Math.max(k, open.nextToClose), Math.max(now, open.nextToClose));
-      const slot = open.batch(k);
-      slot.events += urls + s.parseErrors;
-      slot.parseErrors += s.parseErrors;
-      for (const [url, n] of s.urls) slot.counts.add(this.#window.urls.idOfString(url), n);
-    }
-    if (partial.maxEventMs !== null && !(partial.maxEventMs <= time.maxEventMs)) time.maxEventMs = partial.maxEventMs;
-    // Lines without a time wait in `pendingParseErrors` until a batch is placed: as a line's
-    // own time places them in `count`, the first partial with slots places them here.
-    const unplaced = partial.unplacedErrors + time.pendingParseErrors;
-    time.pendingParseErrors = 0;
-    if (unplaced > 0) this.#countUnplaced(unplaced);
-    this.#changes.markChanged();
-    counters.publish();
   }
 }

@@ -7,7 +7,7 @@ import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
 import type { JobCommand, JobEvent, JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
-import { CountsInput } from '../cluster/counts-input.js';
+import { QueryNode } from '../cluster/query-node.js';
 import { historyRepaired, resultsDatabaseMigrated } from '../telemetry/index.js';
 
 /**
@@ -50,6 +50,7 @@ function run(store: ResultsStore): void {
   if (store.repaired.minutes + store.repaired.hours > 0) {
     historyRepaired.emit(log, { database: data.config.database, ...store.repaired });
   }
+  if (data.config.input === 'jetstream') return runQueryNode(store);
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
@@ -58,13 +59,10 @@ function run(store: ResultsStore): void {
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
   setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
 
-  // A query node (`input = jetstream`) reads partial counts once its checkpoint is restored.
-  const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
-
   port.on('message', (cmd: JobCommand) => {
     if (cmd.type === 'forget') job.forget(cmd.key);
     else if (cmd.type === 'stop') {
-      void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
+      void job.stop().then(
         () => {
           store.close();
           post({ type: 'stopped', committed: job.committedEntries(), parseErrors: job.parseErrorEntries() });
@@ -76,14 +74,46 @@ function run(store: ResultsStore): void {
   });
 
   job.start(data.options).then(
-    () => input?.start(),
-  ).then(
     () => post({ type: 'started', port: job.port, committed: job.committedEntries(), stats: job.stats() }),
     (err: Error) => {
       store.close();
       fail(err);
     },
   );
+}
+
+/** A query node (`input = jetstream`): the merge workers' results into the database, no counting here. */
+function runQueryNode(store: ResultsStore): void {
+  const node = new QueryNode(data.config, store, log);
+  const live = new Float64Array(data.counters);
+  const postStats = () => {
+    const stats = node.stats();
+    live[0] = stats.eventsIn;
+    live[1] = stats.eventsCounted;
+    live[2] = stats.parseErrors;
+    live[3] = stats.duplicates;
+    post({ type: 'stats', stats });
+  };
+  node.onTick(postStats);
+  port.on('message', (cmd: JobCommand) => {
+    if (cmd.type !== 'stop') return;
+    void node.stop().then(
+      () => {
+        store.close();
+        post({ type: 'stopped', committed: [], parseErrors: [] });
+        port.close();
+      },
+      fail,
+    );
+  });
+  try {
+    node.start(data.options);
+  } catch (err) {
+    store.close();
+    fail(err);
+    return;
+  }
+  post({ type: 'started', port: 0, committed: [], stats: node.stats() });
 }
 
 const opened = openStore();

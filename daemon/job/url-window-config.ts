@@ -3,15 +3,15 @@ import { readCompressionType, readIpFilter, readKeystore } from '../avro/transpo
 import type { CompressionType, IpFilterRule } from '../avro/index.js';
 import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
 import { readLogFormat } from '../logformat/log-format-config.js';
-import * as countsInput from '../cluster/counts-input-config.js';
-import { JOB_INPUTS, type CountsInputConfig } from '../cluster/counts-input-config.js';
+import * as resultsInput from '../cluster/results-input-config.js';
+import { JOB_INPUTS, type ResultsInputConfig } from '../cluster/results-input-config.js';
 
 export interface UrlWindowJobConfig {
   readonly name: string;
   readonly type: 'url-window-count';
-  /** `avro`: events from senders; `jetstream`: the partial counts of counters (a query node). */
+  /** `avro`: events from senders; `jetstream`: the merge workers' results (a query node). */
   readonly input: (typeof JOB_INPUTS)[number];
-  readonly jetstream?: CountsInputConfig;
+  readonly jetstream?: ResultsInputConfig;
   readonly bind: string;
   readonly port: number;
   readonly batchIntervalMs: number;
@@ -93,12 +93,17 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
   if (windowDurationMs / batchIntervalMs > 1_000_000) {
     throw r.at(r.raw(p + '.windowDuration')!, 'is more than a million batch intervals');
   }
+  // A query node's batches are closed by the merge workers: these are theirs to set.
+  for (const key of ['watermark', 'flushAfterIdle']) {
+    const prop = input === 'jetstream' ? r.raw(`${p}.${key}`) : undefined;
+    if (prop) throw r.at(prop, `has no effect with input = jetstream: batches are closed by the merge workers (set ${key === 'watermark' ? 'watermark' : 'idleTimeout'} on the url-count-merge jobs)`);
+  }
   return Object.freeze({
     ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'url-window-count',
     input,
-    ...(input === 'jetstream' && { jetstream: countsInput.read(r, p) }),
+    ...(input === 'jetstream' && { jetstream: resultsInput.read(r, p, resolve) }),
     bind: r.string(p + '.bind', '127.0.0.1'),
     // A query node needs no Avro receiver: it listens on a free loopback port unless told.
     port: r.int(p + '.port', input === 'jetstream' ? 0 : undefined, 0, 65535),

@@ -6,7 +6,6 @@ import { DirLock } from '../durable/index.js';
 import { SlidingWindow } from '../counts/sliding-window.js';
 import type { WindowResultSink } from '../store/window-results.js';
 import { ResultsOutbox } from './results-outbox.js';
-import type { PartialCounts } from '../cluster/partial-counts.js';
 import type { DecodedEvents } from '../avro/index.js';
 import { OpenBatches } from './open-batches.js';
 import { TimeMode } from './time-mode.js';
@@ -164,14 +163,6 @@ export class UrlWindowJob {
 
   parseErrors(fileKey: string): number {
     return this.#positions.parseErrors(fileKey);
-  }
-
-  /**
-   * A query node's input: a counter's partial counts, applied once. `key`'s recorded
-   * sequence (checkpointed with the window) tells a partial applied before a crash.
-   */
-  applyPartial(key: string, seq: number, partial: PartialCounts): void {
-    this.#counter.applyPartial(key, seq, partial);
   }
 
   /** Restores the checkpoint (and replays the write-ahead log), then starts receiving. */

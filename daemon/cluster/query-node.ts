@@ -1,0 +1,236 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { UrlWindowJobConfig } from '../job/url-window-config.js';
+import type { JobStats } from '../telemetry/stats.js';
+import type { Logger } from '../log.js';
+import { DirLock, writeFileAtomic } from '../durable/index.js';
+import { Histogram } from '../telemetry/histogram.js';
+import { ConfigError } from '../errors.js';
+import type { WindowResultSink } from '../store/window-results.js';
+import type { Bus, BusReader } from './bus.js';
+import { StreamMissing } from './bus.js';
+import { agreeOnSettings, recordedSettings } from './cluster-settings.js';
+import { JetStreamBus } from './jetstream-bus.js';
+import type { ResultsInputConfig } from './results-input-config.js';
+import { ResultsCombiner, type Combined, type CombinerState } from './results-combiner.js';
+import { decodeResults } from './results-wire.js';
+import { WireError } from './wire-bytes.js';
+import { clusterSettingsMismatch, mergeResultsExpired, notAMergeResult, readingMergeResults, resultsStreamUnreachable, resultsWriteFailed, waitingForStream } from '../telemetry/index.js';
+
+/** How often what can be written is written (and the checkpoint after it). */
+const WRITE_EVERY_MS = 200;
+const CHECKPOINT_FILE = 'query-node.json';
+
+/** The input lag a query node's stats show. */
+export interface InputFigures {
+  /** Results stored and not read yet, and how long ago the oldest of them was stored. */
+  readonly lagMessages: number;
+  readonly lagSeconds: number;
+  /** Shards that have closed less far than another (a slow or stopped merge worker). */
+  readonly shardsBehind: number;
+  readonly problem: string | null;
+}
+
+/**
+ * A query node (`url-window-count` with `input = jetstream`), in the job's thread: reads the
+ * merge workers' results (`<subject>.*.d` of LOGFLOW_RESULTS), combines the shards'
+ * (results-combiner.ts) and writes them to its results database, whose history, windows
+ * and top the HTTP API and the dashboard read as on a single process. Its checkpoint is the
+ * sequence to read again from, written after each write of the database: a restart reads
+ * what was not written yet again and skips what was (the store's writes replace).
+ *
+ * Any number run side by side, each with its own database; one started later reads the
+ * results from the stream's start and holds the same history and windows.
+ */
+export class QueryNode {
+  readonly #config: UrlWindowJobConfig;
+  readonly #input: ResultsInputConfig;
+  readonly #store: WindowResultSink;
+  readonly #log: Logger;
+  readonly #tickListeners: (() => void)[] = [];
+  readonly #checkpointHistogram = new Histogram();
+  #combiner: ResultsCombiner | undefined;
+  #bus: Bus | undefined;
+  #reader: BusReader | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #connecting: Promise<void> = Promise.resolve();
+  #lock: DirLock | undefined;
+  #writtenAt: number | undefined;
+  #checkpointSeq = 0;
+  #lastCheckpointMs = 0;
+  #windowEndMs: number | undefined;
+  #pendingAfterLast = 0;
+  #lastReadMs = 0;
+  #problem: string | null = null;
+  #failures = 0;
+  /** Taken from the combiner, not yet in the database (it failed: a full disk, a lock). */
+  #unwritten: Combined = { batches: [], windows: [] };
+
+  constructor(config: UrlWindowJobConfig, store: WindowResultSink, logger: Logger) {
+    this.#config = config;
+    this.#input = config.jetstream!;
+    this.#store = store;
+    this.#log = logger.child({ job: config.name, input: 'jetstream' });
+  }
+
+  get port(): number {
+    return 0;
+  }
+
+  onTick(listener: () => void): void {
+    this.#tickListeners.push(listener);
+  }
+
+  get input(): InputFigures {
+    const c = this.#combiner;
+    return {
+      lagMessages: this.#pendingAfterLast,
+      lagSeconds: this.#pendingAfterLast === 0 || this.#lastReadMs === 0 ? 0 : Math.max(0, Math.round((Date.now() - this.#lastReadMs) / 100) / 10),
+      shardsBehind: c?.shardsBehind ?? 0,
+      problem: this.#problem,
+    };
+  }
+
+  stats(): JobStats {
+    const c = this.#combiner;
+    const latest = c?.latestCounters;
+    const shown = c?.shownCounters;
+    const m = process.memoryUsage();
+    return {
+      eventsIn: latest?.eventsIn ?? 0,
+      eventsCounted: shown?.eventsCounted ?? 0,
+      parseErrors: shown?.parseErrors ?? 0,
+      duplicates: latest?.duplicates ?? 0,
+      lateEvents: latest?.late ?? 0,
+      windowEndMs: this.#windowEndMs,
+      checkpoint: { seq: this.#checkpointSeq, writtenAt: this.#writtenAt, lastMs: this.#lastCheckpointMs },
+      slideMs: { last: 0, max: 0 },
+      heapUsedMb: Math.round(m.heapUsed / 1048576),
+      buffersMb: Math.round(m.arrayBuffers / 1048576),
+      slideHistogram: new Histogram().snapshot(),
+      checkpointHistogram: this.#checkpointHistogram.snapshot(),
+      distinctUrls: c?.distinctUrls ?? 0,
+      refusedConnections: { ipFilter: 0, maxConnections: 0 },
+      resultsWaiting: 0,
+      input: this.input,
+    };
+  }
+
+  /** Restores the checkpoint and starts reading (returns at once: the cluster may be down). */
+  start(opts: { resetCheckpoint?: boolean } = {}): void {
+    const dir = this.#config.checkpointDir;
+    mkdirSync(dir, { recursive: true });
+    this.#lock = DirLock.acquire(dir, 'checkpoint directory');
+    const file = path.join(dir, CHECKPOINT_FILE);
+    const state = !opts.resetCheckpoint && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CombinerState) : undefined;
+    this.#combiner = new ResultsCombiner({ shards: this.#input.shards, topN: this.#config.topN, batchMs: this.#config.batchIntervalMs, history: this.#config.history, state });
+    this.#connecting = this.#connect(state?.resumeSeq ?? 1);
+    this.#schedule();
+  }
+
+  async #connect(from: number): Promise<void> {
+    const c = this.#input;
+    const j = this.#config;
+    while (!this.#stopping) {
+      try {
+        const bus = (this.#bus ??= await JetStreamBus.connect(c.nats, `logflow-query-${os.hostname()}`, this.#log));
+        const settings = await bus.records(c.settingsBucket, c.replicas);
+        await agreeOnSettings(settings, {
+          shards: { value: c.shards, key: `${c.prefix}.shards` },
+          time: { value: j.time, key: `${c.prefix}.time` },
+          batchMs: { value: j.batchIntervalMs, key: `${c.prefix}.batchInterval` },
+          windowMs: { value: j.windowDurationMs, key: `${c.prefix}.windowDuration` },
+          slideMs: { value: j.slideDurationMs, key: `${c.prefix}.slideDuration` },
+        }, `${os.hostname()} ${c.prefix}`);
+        const mergeTop = (await recordedSettings(settings)).topN;
+        if (mergeTop && j.topN > Number(mergeTop.value)) {
+          throw new ConfigError('LF_CLUSTER_MISMATCH', `${c.prefix}.topN = ${j.topN}, but the merge workers keep ${mergeTop.value} per shard (${mergeTop.key} of ${mergeTop.by}): the top ${j.topN} of all could not be known`, `${c.prefix}.topN`);
+        }
+        await bus.ensureStream(c.stream, false);
+        const state = await bus.streamState(c.stream.name);
+        if (from < state.firstSeq && state.firstSeq > 1 && from > 1) mergeResultsExpired.emit(this.#log, { from, firstSeq: state.firstSeq });
+        break;
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          this.#problem = err.message;
+          clusterSettingsMismatch.emit(this.#log, { err: err.message, key: err.key });
+          return;
+        }
+        if (err instanceof StreamMissing) waitingForStream.emit(this.#log, { stream: c.stream.name });
+        else resultsStreamUnreachable.emit(this.#log, { err: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    if (this.#stopping) return;
+    readingMergeResults.emit(this.#log, { from });
+    this.#reader = this.#bus!.read(c.stream.name, `${c.stream.subject}.*.d`, from, (m) => {
+      this.#pendingAfterLast = m.pending ?? 0;
+      this.#lastReadMs = m.timeMs;
+      try {
+        this.#combiner!.add(m.seq, decodeResults(m.data));
+      } catch (err) {
+        if (!(err instanceof WireError) && !(err instanceof RangeError)) throw err;
+        notAMergeResult.emit(this.#log, { seq: m.seq, err: err.message });
+      }
+    });
+  }
+
+  #schedule(): void {
+    if (this.#stopping) return;
+    this.#timer = setTimeout(() => {
+      this.#write();
+      for (const listener of this.#tickListeners) listener();
+      this.#schedule();
+    }, WRITE_EVERY_MS);
+  }
+
+  /** Writes what every shard has closed, then the checkpoint; rolls the history up behind. */
+  #write(): void {
+    const combiner = this.#combiner!;
+    const taken = combiner.take();
+    const batches = [...this.#unwritten.batches, ...taken.batches];
+    const windows = [...this.#unwritten.windows, ...taken.windows];
+    this.#unwritten = { batches, windows };
+    const state = combiner.state();
+    try {
+      if (batches.length + windows.length > 0) {
+        const write = () => {
+          for (const b of batches) this.#store.saveBatch(b);
+          for (const w of windows) this.#store.saveWindow(w);
+        };
+        if (this.#store.transaction) this.#store.transaction(write);
+        else write();
+        const newest = windows.at(-1);
+        if (newest && !newest.rowOnly) this.#windowEndMs = newest.endMs;
+      }
+      this.#unwritten = { batches: [], windows: [] };
+      if (state.resumeSeq !== this.#checkpointSeq) this.#checkpoint(state);
+      this.#failures = 0;
+      this.#store.rollUp?.(batches.length > 0 ? 10 : 100);
+    } catch (err) {
+      // Written again next time; the checkpoint did not move, so a restart reads them again too.
+      if (this.#failures++ === 0) resultsWriteFailed.emit(this.#log, { err, waiting: batches.length + windows.length });
+    }
+  }
+
+  #checkpoint(state: CombinerState): void {
+    const started = performance.now();
+    writeFileAtomic(path.join(this.#config.checkpointDir, CHECKPOINT_FILE), JSON.stringify(state));
+    this.#lastCheckpointMs = performance.now() - started;
+    this.#checkpointHistogram.observe(this.#lastCheckpointMs);
+    this.#checkpointSeq = state.resumeSeq;
+    this.#writtenAt = Date.now();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#timer);
+    await this.#connecting;
+    await this.#reader?.stop();
+    if (this.#combiner) this.#write();
+    await this.#bus?.close();
+    this.#lock?.release();
+  }
+}

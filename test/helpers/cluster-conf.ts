@@ -1,0 +1,105 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeLog } from '../../scripts/access-log-generator.js';
+import { expectedCounts, type Expected } from './expected-counts.js';
+
+/**
+ * One configuration file for a whole cluster (edges, counters, merge workers, query nodes),
+ * `${NATS_SERVERS}` from the environment. `tag` names every stream and bucket, so scenarios
+ * can share one NATS server without seeing each other.
+ */
+export interface Topology {
+  readonly tag: string;
+  readonly edges?: readonly string[];
+  readonly queries?: readonly string[];
+  readonly partitions: number;
+  readonly shards: number;
+  readonly time: 'processing' | 'event';
+  readonly channel?: 'file' | 'memory';
+  readonly batchInterval?: number;
+  readonly windowDuration?: number;
+  readonly slideDuration?: number;
+  readonly replicas?: number;
+  /** Extra keys, without their prefix (`maxMsgs = 1000`). */
+  readonly sink?: Readonly<Record<string, string | number>>;
+  readonly counter?: Readonly<Record<string, string | number>>;
+  readonly merge?: Readonly<Record<string, string | number>>;
+  readonly query?: Readonly<Record<string, string | number>>;
+}
+
+export function clusterConf(t: Topology): string {
+  const T = t.tag.toUpperCase();
+  const tg = t.tag.toLowerCase();
+  const names = {
+    events: `EV_${T}`, eventsSubject: `ev.${tg}`, counts: `CT_${T}`, countsSubject: `ct.${tg}`, results: `RS_${T}`, resultsSubject: `rs.${tg}`,
+    leases: `LEASES_${T}`, progress: `PROGRESS_${T}`, settings: `CLUSTER_${T}`,
+  };
+  const keys = (prefix: string, values: Record<string, string | number | undefined>) =>
+    Object.entries(values).filter(([, v]) => v !== undefined).map(([k, v]) => `${prefix}.${k} = ${v}`).join('\n') + '\n';
+  const bi = t.batchInterval ?? 1;
+  const replicas = t.replicas ?? 1;
+  const edge = (name: string) =>
+    `${name}.sources = r1\n${name}.channels = c1\n${name}.sinks = k1\n` +
+    keys(`${name}.sources.r1`, { type: 'spooldir', spoolDir: `${name}/spool`, pollDelay: 100, batchSize: 1000, channels: 'c1' }) +
+    keys(`${name}.channels.c1`, t.channel === 'file'
+      ? { type: 'file', checkpointDir: `${name}/channel/checkpoint`, dataDirs: `${name}/channel/data`, capacity: 100000, transactionCapacity: 1000 }
+      : { type: 'memory', capacity: 100000, transactionCapacity: 1000 }) +
+    keys(`${name}.sinks.k1`, {
+      type: 'jetstream', channel: 'c1', servers: '${NATS_SERVERS}', stream: names.events, subject: names.eventsSubject, partitions: t.partitions,
+      replicas, settingsBucket: names.settings, ...t.sink,
+    });
+  const common = { servers: '${NATS_SERVERS}', replicas, settingsBucket: names.settings };
+  const counter =
+    'counter.jobs = j1\n' +
+    keys('counter.jobs.j1', {
+      type: 'url-count-partial', ...common, input: names.events, inputSubject: names.eventsSubject, output: names.counts, outputSubject: names.countsSubject,
+      leaseBucket: names.leases, progressBucket: names.progress, partitions: t.partitions, shards: t.shards, time: t.time, batchInterval: bi, leaseTimeout: 3, ...t.counter,
+    });
+  const merge =
+    'merge.jobs = j1\n' +
+    keys('merge.jobs.j1', {
+      type: 'url-count-merge', ...common, input: names.counts, inputSubject: names.countsSubject, output: names.results, outputSubject: names.resultsSubject,
+      leaseBucket: names.leases, partitions: t.partitions, shards: t.shards, time: t.time, batchInterval: bi, windowDuration: t.windowDuration ?? 60,
+      slideDuration: t.slideDuration ?? bi, leaseTimeout: 3, idleTimeout: 5, ...t.merge,
+    });
+  const query = (name: string) =>
+    `${name}.jobs = j1\n` +
+    keys(`${name}.jobs.j1`, {
+      type: 'url-window-count', input: 'jetstream', ...common, stream: names.results, subject: names.resultsSubject, shards: t.shards, time: t.time, batchInterval: bi,
+      windowDuration: t.windowDuration ?? 60, slideDuration: t.slideDuration ?? bi, checkpointDir: `${name}/checkpoint`, database: `${name}/results.db`, ...t.query,
+    }) +
+    keys(`${name}.http`, { bind: '127.0.0.1', port: 0 });
+  return [...(t.edges ?? ['edge1']).map(edge), counter, merge, ...(t.queries ?? ['query']).map(query)].join('\n');
+}
+
+/** Writes the configuration and makes each edge's spool directory; returns the file's name. */
+export function writeClusterConf(dir: string, t: Topology): string {
+  for (const e of t.edges ?? ['edge1']) mkdirSync(path.join(dir, e, 'spool'), { recursive: true });
+  const file = `${t.tag}.conf`;
+  writeFileSync(path.join(dir, file), clusterConf(t));
+  return file;
+}
+
+/** Generates a log, counts it the simple way, renames it into the edge's spool; adds its answer to `into`. */
+export async function dropGenerated(dir: string, edge: string, name: string, options: Parameters<typeof writeLog>[1], into?: Expected): Promise<Expected> {
+  const staged = path.join(dir, `${edge}-${name}.staged`);
+  await writeLog(staged, options);
+  return dropStaged(dir, edge, name, staged, into);
+}
+
+/** Counts a staged file the simple way and renames it into the edge's spool. */
+export function dropStaged(dir: string, edge: string, name: string, staged: string, into?: Expected): Expected {
+  const e = expectedCounts(staged);
+  if (into) {
+    for (const [u, c] of e.counts) into.counts.set(u, (into.counts.get(u) ?? 0) + c);
+    into.total += e.total;
+    into.parseErrors += e.parseErrors;
+    into.lines += e.lines;
+  }
+  renameSync(staged, path.join(dir, edge, 'spool', name));
+  return e;
+}
+
+export function noneExpected(): Expected {
+  return { counts: new Map(), total: 0, parseErrors: 0, lines: 0 };
+}
