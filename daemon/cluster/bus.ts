@@ -69,6 +69,10 @@ export interface StreamState {
   /** When the last message was stored (ms since the epoch; 0 when none). */
   readonly lastTs: number;
   readonly messages: number;
+  readonly bytes: number;
+  /** The stream's limits (-1: none), for how soon to trim it. */
+  readonly maxMsgs: number;
+  readonly maxBytes: number;
 }
 
 export interface BusReader {

@@ -90,9 +90,17 @@ export class JetStreamBus implements Bus {
   }
 
   async streamState(stream: string): Promise<StreamState> {
-    const { state } = await this.#jsm.streams.info(stream);
+    const { state, config } = await this.#jsm.streams.info(stream);
     const lastTs = state.last_ts ? Date.parse(state.last_ts) : 0;
-    return { firstSeq: state.first_seq, lastSeq: state.last_seq, lastTs: Number.isNaN(lastTs) || lastTs < 0 ? 0 : lastTs, messages: state.messages };
+    return {
+      firstSeq: state.first_seq,
+      lastSeq: state.last_seq,
+      lastTs: Number.isNaN(lastTs) || lastTs < 0 ? 0 : lastTs,
+      messages: state.messages,
+      bytes: state.bytes,
+      maxMsgs: config.max_msgs ?? -1,
+      maxBytes: config.max_bytes ?? -1,
+    };
   }
 
   async publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<number> {

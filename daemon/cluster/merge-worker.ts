@@ -12,6 +12,7 @@ import { ShardWorker, type ShardFigures, type ShardStreams } from './shard-worke
 import { clusterSettingsMismatch, leaseLost, mergeConnected, mergeStarted, mergeTickFailed, shardReleased, waitingForStream } from '../telemetry/index.js';
 
 const HEADER_ROOM = 4096;
+const PUBLISH_EVERY_MS = 250;
 
 export interface MergeFigures {
   readonly name: string;
@@ -40,6 +41,8 @@ export class MergeWorker {
   #stopping = false;
   #tick: Promise<void> = Promise.resolve();
   #problem: string | null = null;
+  #waits = 0;
+  #lastBalance = 0;
 
   constructor(config: MergeWorkerConfig, logger: Logger) {
     this.name = config.name;
@@ -74,7 +77,8 @@ export class MergeWorker {
     if (this.#stopping) return;
     this.#timer = setTimeout(() => {
       this.#tick = this.#work().catch((err: Error) => mergeTickFailed.emit(this.#log, { err: err.message }));
-      void this.#tick.then(() => this.#schedule(this.#config.batchIntervalMs));
+      // Results go out a quarter second after they are made; leases are renewed once per interval.
+      void this.#tick.then(() => this.#schedule(Math.min(PUBLISH_EVERY_MS, this.#config.batchIntervalMs)));
     }, ms);
   }
 
@@ -89,6 +93,8 @@ export class MergeWorker {
       this.#shards.delete(q);
       await w.close();
     }
+    if (Date.now() - this.#lastBalance < this.#config.batchIntervalMs) return;
+    this.#lastBalance = Date.now();
     await this.#balance();
   }
 
@@ -110,8 +116,8 @@ export class MergeWorker {
       if (counterBatch && c.batchIntervalMs % Number(counterBatch.value) !== 0) {
         throw new ConfigError('LF_CLUSTER_MISMATCH', `${c.prefix}.batchInterval = ${c.batchIntervalMs / 1000}, but the counters' batchInterval (${Number(counterBatch.value) / 1000} s, ${counterBatch.key} of ${counterBatch.by}) does not divide it`, `${c.prefix}.batchInterval`);
       }
-      await bus.ensureStream(c.input, false);
       await bus.ensureStream(c.output, true);
+      await bus.ensureStream(c.input, false);
       this.#leases = await bus.leases(c.leaseBucket, c.leaseTimeoutMs, c.replicas, `${c.prefix}.leaseTimeout`);
     } catch (err) {
       if (err instanceof ConfigError) {
@@ -120,7 +126,7 @@ export class MergeWorker {
         return false;
       }
       if (err instanceof StreamMissing) {
-        waitingForStream.emit(this.#log, { stream: c.input.name });
+        if (this.#waits++ % 20 === 0) waitingForStream.emit(this.#log, { stream: c.input.name });
         return false;
       }
       throw err;

@@ -51,6 +51,7 @@ export class PartialCounter {
   #tick: Promise<void> = Promise.resolve();
   #problem: string | null = null;
   #lastTrim = 0;
+  #waits = 0;
   readonly #trimmedBelow = new Map<string, number>();
 
   constructor(config: PartialCounterConfig, logger: Logger) {
@@ -96,7 +97,8 @@ export class PartialCounter {
     if (this.#stopping) return;
     this.#timer = setTimeout(() => {
       this.#tick = this.#work().catch((err: Error) => counterTickFailed.emit(this.#log, { err: err.message }));
-      void this.#tick.then(() => this.#schedule(this.#config.batchIntervalMs));
+      // (Every quarter second while it waits for the cluster: the tiers come up in a cascade.)
+      void this.#tick.then(() => this.#schedule(this.#leases ? this.#config.batchIntervalMs : Math.min(250, this.#config.batchIntervalMs)));
     }, ms);
   }
 
@@ -106,6 +108,7 @@ export class PartialCounter {
       if (!(await this.#connect())) return;
     }
     const bus = this.#bus!;
+    for (const c of this.#counters.values()) c.mark();
     const state = await bus.streamState(this.#config.input.name);
     const maxBytes = bus.maxPayload - HEADER_ROOM;
     await Promise.all([...this.#counters.values()].map((c) => c.flush(state, maxBytes)));
@@ -117,7 +120,9 @@ export class PartialCounter {
       await c.close();
     }
     await this.#balance();
-    if (Date.now() - this.#lastTrim >= TRIM_EVERY_MS) {
+    // A stream near its limits is trimmed every interval: with `discard = new` the edges wait for it.
+    const pressed = (state.maxMsgs > 0 && state.messages > state.maxMsgs / 2) || (state.maxBytes > 0 && state.bytes > state.maxBytes / 2);
+    if (pressed || Date.now() - this.#lastTrim >= TRIM_EVERY_MS) {
       this.#lastTrim = Date.now();
       await this.#trim();
     }
@@ -136,8 +141,8 @@ export class PartialCounter {
         logFormat: { value: c.logFormat, key: `${c.prefix}.logFormat` },
         stripQueryString: { value: String(c.stripQueryString), key: `${c.prefix}.stripQueryString` },
       }, `${os.hostname()} ${c.prefix}`);
-      await bus.ensureStream(c.input, false);
       await bus.ensureStream(c.output, true);
+      await bus.ensureStream(c.input, false);
       this.#records = await bus.records(c.progressBucket, c.replicas);
       this.#leases = await bus.leases(c.leaseBucket, c.leaseTimeoutMs, c.replicas, `${c.prefix}.leaseTimeout`);
     } catch (err) {
@@ -147,7 +152,7 @@ export class PartialCounter {
         return false;
       }
       if (err instanceof StreamMissing) {
-        waitingForStream.emit(this.#log, { stream: c.input.name });
+        if (this.#waits++ % 20 === 0) waitingForStream.emit(this.#log, { stream: c.input.name });
         return false;
       }
       throw err;
@@ -192,6 +197,7 @@ export class PartialCounter {
     if (c && this.#bus) {
       const bus = this.#bus;
       await c.close();
+      c.mark();
       await bus.streamState(this.#config.input.name).then((state) => c.flush(state, bus.maxPayload - HEADER_ROOM)).catch(() => {});
     }
     await this.#leases?.release(leaseKey(p)).catch(() => {});

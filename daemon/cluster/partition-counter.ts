@@ -80,6 +80,9 @@ export class PartitionCounter {
   #pendingAfterLast = 0;
   /** Every event of the partition up to here has been read (at least). */
   #readThrough: number;
+  /** `#readThrough` when the stream's state was last asked (`mark`), and as of the last check. */
+  #marked: number;
+  #checkedThrough: number;
   #lastIdleCover = 0;
   /** Each edge subject's last message read: trimming keeps it (the edge resumes from it). */
   readonly lastBySubject = new Map<string, number>();
@@ -92,6 +95,15 @@ export class PartitionCounter {
     this.#log = log.child({ partition });
     this.#builder = settings.newBuilder();
     this.#readThrough = progress.value.covered;
+    this.#marked = this.#checkedThrough = progress.value.covered;
+  }
+
+  /**
+   * Called right before the stream's state is read for `flush`: what was read by then
+   * was delivered before any removal the state shows, so a removal past it is a gap.
+   */
+  mark(): void {
+    this.#marked = this.#readThrough;
   }
 
   static async open(partition: number, bus: Bus, records: Records, settings: PartitionSettings, log: Logger): Promise<PartitionCounter> {
@@ -179,15 +191,17 @@ export class PartitionCounter {
   async flush(stream: StreamState, maxBytes: number): Promise<void> {
     if (this.#fenced || this.#gap) return;
     const covered = this.#progress.value.covered;
-    // Events gone before they were read: never skipped. (Trimming stays below the lowest
-    // `covered` of all partitions and keeps each edge's last message, so only the
-    // stream's limits, or a hand, can do this.)
-    if (stream.firstSeq > this.#readThrough + 1) {
-      this.#gap = { from: this.#readThrough + 1, to: stream.firstSeq - 1 };
+    // Events gone before they were read: never skipped. Everything up to `#checkedThrough`
+    // was read at the last check; a first sequence past it means messages after it went
+    // before this counter read them. (Trimming stays below the lowest `covered` of all
+    // partitions, never past a check, so only the stream's limits, or a hand, do this.)
+    if (stream.firstSeq > this.#checkedThrough + 1) {
+      this.#gap = { from: this.#checkedThrough + 1, to: stream.firstSeq - 1 };
       partitionGap.emit(this.#log, { covered, missingFrom: this.#gap.from, missingTo: this.#gap.to });
       await this.#reader?.stop();
       return;
     }
+    this.#checkedThrough = Math.max(this.#checkedThrough, this.#marked);
     const now = Date.now();
     // Anything of this partition stored and not read yet? (Asked after the stream's state.)
     const from = Math.max(this.#lastRead, this.#readThrough) + 1;

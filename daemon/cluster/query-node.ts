@@ -133,6 +133,7 @@ export class QueryNode {
   async #connect(from: number): Promise<void> {
     const c = this.#input;
     const j = this.#config;
+    let waits = 0;
     while (!this.#stopping) {
       try {
         const bus = (this.#bus ??= await JetStreamBus.connect(c.nats, `logflow-query-${os.hostname()}`, this.#log));
@@ -158,9 +159,9 @@ export class QueryNode {
           clusterSettingsMismatch.emit(this.#log, { err: err.message, key: err.key });
           return;
         }
-        if (err instanceof StreamMissing) waitingForStream.emit(this.#log, { stream: c.stream.name });
-        else resultsStreamUnreachable.emit(this.#log, { err: (err as Error).message });
-        await new Promise((r) => setTimeout(r, 1000));
+        if (!(err instanceof StreamMissing)) resultsStreamUnreachable.emit(this.#log, { err: (err as Error).message });
+        else if (waits++ % 20 === 0) waitingForStream.emit(this.#log, { stream: c.stream.name });
+        await new Promise((r) => setTimeout(r, 250));
       }
     }
     if (this.#stopping) return;

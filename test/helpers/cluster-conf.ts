@@ -25,24 +25,31 @@ export interface Topology {
   readonly counter?: Readonly<Record<string, string | number>>;
   readonly merge?: Readonly<Record<string, string | number>>;
   readonly query?: Readonly<Record<string, string | number>>;
+  /** Counters and merge workers with HTTP (/api/stats, /metrics) on a free port. */
+  readonly http?: boolean;
 }
 
-export function clusterConf(t: Topology): string {
-  const T = t.tag.toUpperCase();
-  const tg = t.tag.toLowerCase();
-  const names = {
+/** The names of a topology's streams and buckets. */
+export function clusterNames(tag: string) {
+  const T = tag.toUpperCase();
+  const tg = tag.toLowerCase();
+  return {
     events: `EV_${T}`, eventsSubject: `ev.${tg}`, counts: `CT_${T}`, countsSubject: `ct.${tg}`, results: `RS_${T}`, resultsSubject: `rs.${tg}`,
     leases: `LEASES_${T}`, progress: `PROGRESS_${T}`, settings: `CLUSTER_${T}`,
   };
+}
+
+export function clusterConf(t: Topology): string {
+  const names = clusterNames(t.tag);
   const keys = (prefix: string, values: Record<string, string | number | undefined>) =>
     Object.entries(values).filter(([, v]) => v !== undefined).map(([k, v]) => `${prefix}.${k} = ${v}`).join('\n') + '\n';
   const bi = t.batchInterval ?? 1;
   const replicas = t.replicas ?? 1;
   const edge = (name: string) =>
     `${name}.sources = r1\n${name}.channels = c1\n${name}.sinks = k1\n` +
-    keys(`${name}.sources.r1`, { type: 'spooldir', spoolDir: `${name}/spool`, pollDelay: 100, batchSize: 1000, channels: 'c1' }) +
+    keys(`${name}.sources.r1`, { type: 'spooldir', spoolDir: `${t.tag}/${name}/spool`, pollDelay: 100, batchSize: 1000, channels: 'c1' }) +
     keys(`${name}.channels.c1`, t.channel === 'file'
-      ? { type: 'file', checkpointDir: `${name}/channel/checkpoint`, dataDirs: `${name}/channel/data`, capacity: 100000, transactionCapacity: 1000 }
+      ? { type: 'file', checkpointDir: `${t.tag}/${name}/channel/checkpoint`, dataDirs: `${t.tag}/${name}/channel/data`, capacity: 100000, transactionCapacity: 1000 }
       : { type: 'memory', capacity: 100000, transactionCapacity: 1000 }) +
     keys(`${name}.sinks.k1`, {
       type: 'jetstream', channel: 'c1', servers: '${NATS_SERVERS}', stream: names.events, subject: names.eventsSubject, partitions: t.partitions,
@@ -54,19 +61,21 @@ export function clusterConf(t: Topology): string {
     keys('counter.jobs.j1', {
       type: 'url-count-partial', ...common, input: names.events, inputSubject: names.eventsSubject, output: names.counts, outputSubject: names.countsSubject,
       leaseBucket: names.leases, progressBucket: names.progress, partitions: t.partitions, shards: t.shards, time: t.time, batchInterval: bi, leaseTimeout: 3, ...t.counter,
-    });
+    }) +
+    (t.http ? keys('counter.http', { bind: '127.0.0.1', port: 0 }) : '');
   const merge =
     'merge.jobs = j1\n' +
     keys('merge.jobs.j1', {
       type: 'url-count-merge', ...common, input: names.counts, inputSubject: names.countsSubject, output: names.results, outputSubject: names.resultsSubject,
       leaseBucket: names.leases, partitions: t.partitions, shards: t.shards, time: t.time, batchInterval: bi, windowDuration: t.windowDuration ?? 60,
       slideDuration: t.slideDuration ?? bi, leaseTimeout: 3, idleTimeout: 5, ...t.merge,
-    });
+    }) +
+    (t.http ? keys('merge.http', { bind: '127.0.0.1', port: 0 }) : '');
   const query = (name: string) =>
     `${name}.jobs = j1\n` +
     keys(`${name}.jobs.j1`, {
       type: 'url-window-count', input: 'jetstream', ...common, stream: names.results, subject: names.resultsSubject, shards: t.shards, time: t.time, batchInterval: bi,
-      windowDuration: t.windowDuration ?? 60, slideDuration: t.slideDuration ?? bi, checkpointDir: `${name}/checkpoint`, database: `${name}/results.db`, ...t.query,
+      windowDuration: t.windowDuration ?? 60, slideDuration: t.slideDuration ?? bi, checkpointDir: `${t.tag}/${name}/checkpoint`, database: `${t.tag}/${name}/results.db`, ...t.query,
     }) +
     keys(`${name}.http`, { bind: '127.0.0.1', port: 0 });
   return [...(t.edges ?? ['edge1']).map(edge), counter, merge, ...(t.queries ?? ['query']).map(query)].join('\n');
@@ -74,15 +83,18 @@ export function clusterConf(t: Topology): string {
 
 /** Writes the configuration and makes each edge's spool directory; returns the file's name. */
 export function writeClusterConf(dir: string, t: Topology): string {
-  for (const e of t.edges ?? ['edge1']) mkdirSync(path.join(dir, e, 'spool'), { recursive: true });
+  for (const e of t.edges ?? ['edge1']) mkdirSync(path.join(dir, t.tag, e, 'spool'), { recursive: true });
   const file = `${t.tag}.conf`;
   writeFileSync(path.join(dir, file), clusterConf(t));
   return file;
 }
 
-/** Generates a log, counts it the simple way, renames it into the edge's spool; adds its answer to `into`. */
+/**
+ * Generates a log, counts it the simple way, renames it into the edge's spool (`<dir>/<tag>/<edge>/spool`,
+ * `edge` given as `tag/edge`); adds its answer to `into`.
+ */
 export async function dropGenerated(dir: string, edge: string, name: string, options: Parameters<typeof writeLog>[1], into?: Expected): Promise<Expected> {
-  const staged = path.join(dir, `${edge}-${name}.staged`);
+  const staged = path.join(dir, `${edge.replace('/', '-')}-${name}.staged`);
   await writeLog(staged, options);
   return dropStaged(dir, edge, name, staged, into);
 }
@@ -96,7 +108,7 @@ export function dropStaged(dir: string, edge: string, name: string, staged: stri
     into.parseErrors += e.parseErrors;
     into.lines += e.lines;
   }
-  renameSync(staged, path.join(dir, edge, 'spool', name));
+  renameSync(staged, path.join(dir, ...edge.split('/'), 'spool', name));
   return e;
 }
 

@@ -79,6 +79,12 @@ export class JetStreamSink extends PipelinedSink<Call> {
     if (!channel.durableIdOf) edgeNotExactBeyondWindow.emit(this.log, { channel: channel.name, duplicateWindowS: config.stream.limits.duplicateWindowMs / 1000 });
   }
 
+  /** Connects (and creates the stream) at once, so the tiers after it need not wait for a first file. */
+  override start(): void {
+    super.start();
+    this.#connected().catch(() => {});
+  }
+
   protected prepare(batches: EventBatch[]): Call {
     return { batches: batches.filter((b) => b.count > 0), messages: undefined };
   }
@@ -139,10 +145,14 @@ export class JetStreamSink extends PipelinedSink<Call> {
       const messages = (call.messages ??= call.batches.flatMap((b) => this.#messages(b, bus.maxPayload - HEADER_ROOM)));
       return Promise.all(messages.map((m) => {
         const st = this.#state(m.subject);
-        const done = st.tail.then(() => this.#publishOne(bus, m, st));
-        st.tail = done.catch((err: unknown) => {
+        // After a message failed, the later ones of the subject are not sent (a hole would
+        // break the prefix); they fail too, and are resent in order after the failed one.
+        const done = st.tail.then(() => {
+          if (st.broken) throw new Error(`an earlier message on ${m.subject} was not stored`);
+          return this.#publishOne(bus, m, st);
+        });
+        st.tail = done.then(() => {}, () => {
           st.broken = true;
-          throw err;
         });
         return done;
       }));
