@@ -67,7 +67,6 @@ export class PartitionCounter {
   #builder: PartialBuilder;
   /** A takeover's first partial is its predecessor's pending one: events up to here go in it. */
   #cutAt: number | undefined;
-  #next: PartialBuilder | undefined;
   readonly #unsent: Unsent[] = [];
   #reader: BusReader | undefined;
   #fenced = false;
@@ -126,11 +125,8 @@ export class PartitionCounter {
     this.lastBySubject.set(m.subject, m.seq);
     const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
     const source = m.subject.slice(m.subject.lastIndexOf('.') + 1);
-    if (this.#cutAt !== undefined && m.seq > this.#cutAt) {
-      this.#completePending();
-      (this.#next ??= this.#s.newBuilder()).add(m.seq, data, m.timeMs, source);
-      return;
-    }
+    // Past the predecessor's pending partial: that one is complete, this goes in the next.
+    if (this.#cutAt !== undefined && m.seq > this.#cutAt) this.#completePending();
     const b = this.#builder;
     b.add(m.seq, data, m.timeMs, source);
     // (Not while re-counting a predecessor's pending partial: that one is cut where it was.)
@@ -142,7 +138,7 @@ export class PartitionCounter {
   }
 
   get figures(): PartitionFigures {
-    const builders = [...this.#unsent.map((u) => u.builder), this.#builder, ...(this.#next ? [this.#next] : [])];
+    const builders = [...this.#unsent.map((u) => u.builder), this.#builder];
     let read = 0;
     let oldestMs = 0;
     for (const b of builders) {
@@ -173,8 +169,7 @@ export class PartitionCounter {
     const pending = this.#progress.value.pending!;
     const place = { partition: this.partition, after: this.#progress.value.covered, to: pending.to, atMs: pending.atMs, wmMs: pending.wmMs };
     this.#unsent.push({ builder: this.#builder, place, intentWritten: true, messages: undefined });
-    this.#builder = this.#next ?? this.#s.newBuilder();
-    this.#next = undefined;
+    this.#builder = this.#s.newBuilder();
     this.#cutAt = undefined;
   }
 
