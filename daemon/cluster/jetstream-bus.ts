@@ -24,9 +24,9 @@ import { busReaderRetrying, streamCreated } from '../telemetry/index.js';
 const PUBLISH_TIMEOUT_MS = 5_000;
 
 /**
- * The Bus on NATS JetStream. The connection never gives up: it waits for a first server
- * (an edge may start while the cluster is down) and reconnects for ever, so callers only
- * see failed calls, which they retry.
+ * The Bus on NATS JetStream. Once connected the connection never gives up (it reconnects
+ * for ever), so callers only see failed calls, which they retry; a first connection that
+ * fails is told, with its reason, and tried again by the caller.
  */
 export class JetStreamBus implements Bus {
   readonly #nc: NatsConnection;
@@ -41,11 +41,15 @@ export class JetStreamBus implements Bus {
     this.#log = log;
   }
 
+  /**
+   * Fails (with the server's or the TLS layer's reason: a wrong password, an unknown CA)
+   * when no server can be reached now; callers log it and try again. Once connected, the
+   * connection reconnects for ever.
+   */
   static async connect(config: NatsConnectionConfig, name: string, log: Logger): Promise<JetStreamBus> {
     const nc = await connect({
       ...connectOptions(config),
       name,
-      waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5_000,

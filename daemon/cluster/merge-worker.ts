@@ -9,7 +9,7 @@ import { agreeOnSettings, recordedSettings } from './cluster-settings.js';
 import type { MergeWorkerConfig } from './merge-worker-config.js';
 import type { ShardMergeSettings } from './shard-merge.js';
 import { ShardWorker, type ShardFigures, type ShardStreams } from './shard-worker.js';
-import { clusterSettingsMismatch, leaseLost, mergeConnected, mergeStarted, mergeTickFailed, shardReleased, waitingForStream } from '../telemetry/index.js';
+import { clusterRunningAgain, clusterSettingsMismatch, leaseLost, mergeConnected, mergeStarted, mergeTickFailed, shardReleased, waitingForStream } from '../telemetry/index.js';
 
 const HEADER_ROOM = 4096;
 const PUBLISH_EVERY_MS = 250;
@@ -41,6 +41,7 @@ export class MergeWorker {
   #stopping = false;
   #tick: Promise<void> = Promise.resolve();
   #problem: string | null = null;
+  #tickFailures = 0;
   #waits = 0;
   #lastBalance = 0;
 
@@ -76,7 +77,14 @@ export class MergeWorker {
   #schedule(ms: number): void {
     if (this.#stopping) return;
     this.#timer = setTimeout(() => {
-      this.#tick = this.#work().catch((err: Error) => mergeTickFailed.emit(this.#log, { err: err.message }));
+      this.#tick = this.#work().then(
+        () => {
+          if (this.#tickFailures > 0) clusterRunningAgain.emit(this.#log, { after: this.#tickFailures });
+          this.#tickFailures = 0;
+        },
+        // The first failure and every 50th: a server down for an hour is not 14,400 lines.
+        (err: Error) => mergeTickFailed.emitAt(this.#log, this.#tickFailures++ % 50 === 0 ? 'warn' : 'debug', { err: err.message }),
+      );
       // Results go out a quarter second after they are made; leases are renewed once per interval.
       void this.#tick.then(() => this.#schedule(Math.min(PUBLISH_EVERY_MS, this.#config.batchIntervalMs)));
     }, ms);

@@ -11,7 +11,7 @@ import type { PartialCounterConfig } from './partial-counter-config.js';
 import { PartialBuilder } from './partial-counts.js';
 import { PartitionCounter, type PartitionFigures, type PartitionSettings } from './partition-counter.js';
 import { lowestCovered } from './partition-progress.js';
-import { clusterSettingsMismatch, counterConnected, counterStarted, counterTickFailed, eventsTrimmed, leaseLost, partitionReleased, waitingForStream } from '../telemetry/index.js';
+import { clusterRunningAgain, clusterSettingsMismatch, counterConnected, counterStarted, counterTickFailed, eventsTrimmed, leaseLost, partitionReleased, waitingForStream } from '../telemetry/index.js';
 
 /** LOGFLOW_EVENTS is trimmed this often (a stream info and a purge per edge subject). */
 const TRIM_EVERY_MS = 10_000;
@@ -50,6 +50,7 @@ export class PartialCounter {
   #stopping = false;
   #tick: Promise<void> = Promise.resolve();
   #problem: string | null = null;
+  #tickFailures = 0;
   #lastTrim = 0;
   #waits = 0;
   readonly #trimmedBelow = new Map<string, number>();
@@ -96,7 +97,14 @@ export class PartialCounter {
   #schedule(ms: number): void {
     if (this.#stopping) return;
     this.#timer = setTimeout(() => {
-      this.#tick = this.#work().catch((err: Error) => counterTickFailed.emit(this.#log, { err: err.message }));
+      this.#tick = this.#work().then(
+        () => {
+          if (this.#tickFailures > 0) clusterRunningAgain.emit(this.#log, { after: this.#tickFailures });
+          this.#tickFailures = 0;
+        },
+        // The first failure and every 50th: a server down for an hour is not 14,400 lines.
+        (err: Error) => counterTickFailed.emitAt(this.#log, this.#tickFailures++ % 50 === 0 ? 'warn' : 'debug', { err: err.message }),
+      );
       // (Every quarter second while it waits for the cluster: the tiers come up in a cascade.)
       void this.#tick.then(() => this.#schedule(this.#leases ? this.#config.batchIntervalMs : Math.min(250, this.#config.batchIntervalMs)));
     }, ms);

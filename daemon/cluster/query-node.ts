@@ -134,6 +134,7 @@ export class QueryNode {
     const c = this.#input;
     const j = this.#config;
     let waits = 0;
+    let failures = 0;
     while (!this.#stopping) {
       try {
         const bus = (this.#bus ??= await JetStreamBus.connect(c.nats, `logflow-query-${os.hostname()}`, this.#log));
@@ -159,7 +160,7 @@ export class QueryNode {
           clusterSettingsMismatch.emit(this.#log, { err: err.message, key: err.key });
           return;
         }
-        if (!(err instanceof StreamMissing)) resultsStreamUnreachable.emit(this.#log, { err: (err as Error).message });
+        if (!(err instanceof StreamMissing)) resultsStreamUnreachable.emitAt(this.#log, failures++ % 50 === 0 ? 'warn' : 'debug', { err: (err as Error).message });
         else if (waits++ % 20 === 0) waitingForStream.emit(this.#log, { stream: c.stream.name });
         await new Promise((r) => setTimeout(r, 250));
       }

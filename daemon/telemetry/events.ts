@@ -124,6 +124,7 @@ export const partitionGap = logEvent<{ covered: number; missingFrom: number; mis
 export const oversizedUrls = logEvent<{ lines: number; maxBytes: number }>('warn', 'URLs longer than a message can hold, counted as parse errors');
 export const partialPublishFailed = logEvent<{ err: string; attempt: number }>('warn', 'publishing a partial failed; retrying every batch interval');
 export const counterStarted = logEvent<{ servers: readonly string[]; partitions: number }>('info', 'counter started');
+export const clusterRunningAgain = logEvent<{ after: number }>('info', 'running again');
 export const counterTickFailed = logEvent<{ err: string }>('warn', 'counter tick failed; retrying');
 export const counterConnected = logEvent<{ servers: readonly string[]; partitions: number }>('info', 'counter connected');
 export const leaseLost = logEvent<{ partition?: number; shard?: number }>('warn', 'lease lost');

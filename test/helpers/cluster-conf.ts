@@ -27,6 +27,8 @@ export interface Topology {
   readonly query?: Readonly<Record<string, string | number>>;
   /** Counters and merge workers with HTTP (/api/stats, /metrics) on a free port. */
   readonly http?: boolean;
+  /** Keys every component gets (the NATS login, TLS files). */
+  readonly nats?: Readonly<Record<string, string | number>>;
 }
 
 /** The names of a topology's streams and buckets. */
@@ -53,9 +55,9 @@ export function clusterConf(t: Topology): string {
       : { type: 'memory', capacity: 100000, transactionCapacity: 1000 }) +
     keys(`${name}.sinks.k1`, {
       type: 'jetstream', channel: 'c1', servers: '${NATS_SERVERS}', stream: names.events, subject: names.eventsSubject, partitions: t.partitions,
-      replicas, settingsBucket: names.settings, ...t.sink,
+      replicas, settingsBucket: names.settings, ...t.nats, ...t.sink,
     });
-  const common = { servers: '${NATS_SERVERS}', replicas, settingsBucket: names.settings };
+  const common = { servers: '${NATS_SERVERS}', replicas, settingsBucket: names.settings, ...t.nats };
   const counter =
     'counter.jobs = j1\n' +
     keys('counter.jobs.j1', {
