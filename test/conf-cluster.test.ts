@@ -100,18 +100,18 @@ a1.jobs.j1.servers = \${NATS_SERVERS}
     assert.equal(q.jetstream!.stream.name, 'LOGFLOW_RESULTS');
     assert.equal(q.port, 0);
     // A query node's batches are closed by the merge workers: their watermark is theirs.
-    assert.match(configErrorOf(parse, 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.input = jetstream\na1.jobs.j1.servers = nats://h:1\na1.jobs.j1.watermark = 60\n').message, /a1\.jobs\.j1\.watermark has no effect with input = jetstream.*url-count-merge/);
+    assert.match(configErrorOf(parse, 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.input = jetstream\na1.jobs.j1.servers = nats://h:1\na1.jobs.j1.watermark = 60\n').message, /a1\.jobs\.j1\.watermark: has no effect with input = jetstream.*url-count-merge/);
   });
 
   test('NATS logins: user and password, token, nkey or creds file, TLS files; one login only; files read at start', () => {
     const sink = (extra: string) => parse(`${EDGE}${extra}`).jetstreamSinks[0]!.nats;
     assert.deepEqual(sink('a1.sinks.k1.user = edge\na1.sinks.k1.password = secret\n'), { servers: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'], user: 'edge', password: 'secret' });
     assert.equal(sink('a1.sinks.k1.token = t0ken\n').token, 't0ken');
-    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.password = secret\n`).message, /a1\.sinks\.k1\.password needs a1\.sinks\.k1\.user/);
+    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.password = secret\n`).message, /a1\.sinks\.k1\.password: needs a1\.sinks\.k1\.user/);
     assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.user = u\na1.sinks.k1.password = p\na1.sinks.k1.token = t\n`).message, /one login only: user and token/);
-    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.credentials = /nonexistent.creds\n`).message, /a1\.sinks\.k1\.credentials cannot be read/);
-    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.tls.ca = /etc/hostname\n`).message, /a1\.sinks\.k1\.tls\.ca is not PEM/);
-    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.nkey = /etc/hostname\n`).message, /a1\.sinks\.k1\.nkey is not an nkey seed file/);
+    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.credentials = /nonexistent.creds\n`).message, /a1\.sinks\.k1\.credentials: cannot be read/);
+    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.tls.ca = /etc/hostname\n`).message, /a1\.sinks\.k1\.tls\.ca: is not PEM/);
+    assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.nkey = /etc/hostname\n`).message, /a1\.sinks\.k1\.nkey: is not an nkey seed file/);
   });
 
   test('the shipped conf/cluster files load with their variables set', () => {
