@@ -47,6 +47,9 @@ export interface PartitionFigures {
   readonly publishFailures: number;
   /** Set when events were removed before they were counted: the partition is stopped. */
   readonly gap: { readonly from: number; readonly to: number } | null;
+  /** Lines counted and (URL, count) pairs published, for the cost per pair (bench:cluster). */
+  readonly linesOut: number;
+  readonly pairsOut: number;
 }
 
 /**
@@ -73,6 +76,8 @@ export class PartitionCounter {
   #gap: { from: number; to: number } | null = null;
   #failures = 0;
   #publishFailures = 0;
+  #linesOut = 0;
+  #pairsOut = 0;
   /** The last message read, its stored time and what the server said was pending after it. */
   #lastRead = 0;
   #lastReadMs = 0;
@@ -153,6 +158,8 @@ export class PartitionCounter {
       lagSeconds: oldestMs === 0 ? 0 : Math.max(0, Math.round((Date.now() - oldestMs) / 100) / 10),
       publishFailures: this.#publishFailures,
       gap: this.#gap,
+      linesOut: this.#linesOut,
+      pairsOut: this.#pairsOut,
     };
   }
 
@@ -236,6 +243,8 @@ export class PartitionCounter {
         await this.#publishShards(u.place, u.messages);
         if (!(await this.#write({ covered: u.place.to, wmMs: u.place.wmMs, pending: null }))) return;
         this.#unsent.shift();
+        this.#linesOut += u.builder.events;
+        this.#pairsOut += u.builder.entries;
         this.#failures = 0;
       } catch (err) {
         this.#publishFailures++;

@@ -83,6 +83,9 @@ export class ShardMerge {
   #parseErrors = 0;
   #late = 0;
   #duplicates = 0;
+  /** (URL, count) pairs applied, and written in rows: the cost per pair (bench:cluster). */
+  pairsIn = 0;
+  rowPairsOut = 0;
   /** Replay: the partials seen, so a repeat in the replayed range adds once. */
   readonly #replayed = new Set<string>();
   /** Messages to publish, in order; the worker takes them. */
@@ -187,7 +190,10 @@ export class ShardMerge {
       const r = cursor.reader;
       while (cursor.nextKey()) {
         n += cursor.count;
-        o?.counts.add(urls.id(r.data, r.start, r.end), cursor.count);
+        if (o) {
+          o.counts.add(urls.id(r.data, r.start, r.end), cursor.count);
+          this.pairsIn++;
+        }
       }
       if (o) o.events += n;
       else if (add) this.#late += n;
@@ -283,6 +289,7 @@ export class ShardMerge {
       this.#eventsCounted += o.events - o.parseErrors;
       this.#parseErrors += o.parseErrors;
       const c = o.counts;
+      this.rowPairsOut += c.size;
       const parts = encodeRow(
         { ...this.#head(k + 1), slot: k, batchMs: s.batchMs, events: o.events, parseErrors: o.parseErrors },
         this.#window.urls,

@@ -35,6 +35,8 @@ export interface ShardFigures {
   readonly publishFailures: number;
   readonly distinctUrls: number;
   readonly gap: { readonly seq: number; readonly partition: number } | null;
+  readonly pairsIn: number;
+  readonly rowPairsOut: number;
 }
 
 /**
@@ -157,6 +159,8 @@ export class ShardWorker {
       publishFailures: this.#publishFailures,
       distinctUrls: this.#merge.distinctUrls,
       gap: this.#gap,
+      pairsIn: this.#merge.pairsIn,
+      rowPairsOut: this.#merge.rowPairsOut,
     };
   }
 

@@ -93,6 +93,9 @@ export interface ClusterFigures {
       readonly publishFailures: number;
       /** Events removed before they were counted: the partition is stopped. */
       readonly gap: { readonly from: number; readonly to: number } | null;
+      /** Lines counted, and (URL, count) pairs published: what the counter's work is per pair. */
+      readonly linesOut: number;
+      readonly pairsOut: number;
     }[];
   }[];
   readonly merges: readonly {
@@ -109,6 +112,9 @@ export interface ClusterFigures {
       readonly publishFailures: number;
       readonly distinctUrls: number;
       readonly gap: { readonly seq: number; readonly partition: number } | null;
+      /** (URL, count) pairs merged in, and written in the batches' rows. */
+      readonly pairsIn: number;
+      readonly rowPairsOut: number;
     }[];
   }[];
 }
