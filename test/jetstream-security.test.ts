@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';
 import { dropGenerated, writeClusterConf, type Topology } from './helpers/cluster-conf.js';
 import type { Stats, Top } from './helpers/api-types.js';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+const ROLES = ['edge', 'counter', 'merge', 'query'] as const;
 const START = Date.UTC(2026, 0, 1);
 
 /**
@@ -23,17 +26,20 @@ describe('a cluster on a NATS server with TLS and logins', { skip: skipWithoutNa
     dir = tempDir('logflow-nats-tls-');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2',
       '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { cwd: dir, stdio: 'pipe' });
-    const users = [{ user: 'logflow', password: 's3cret-pass' }];
+    // The shipped accounts: a user per role, with its passwords from the environment.
+    for (const role of ROLES) process.env[`LOGFLOW_${role.toUpperCase()}_PASSWORD`] = `${role}-s3cret`;
+    process.env.LOGFLOW_ADMIN_PASSWORD = 'admin-s3cret';
+    mkdirSync(path.join(dir, 'nats'), { recursive: true });
+    copyFileSync('conf/cluster/nats-accounts.conf', path.join(dir, 'nats', 'nats-accounts.conf'));
     nats = await NatsCluster.start(path.join(dir, 'nats'), 1, {
       extra: [
         `tls { cert_file: "${path.join(dir, 'cert.pem')}", key_file: "${path.join(dir, 'key.pem')}" }`,
-        `authorization { users: [${users.map((u) => `{ user: ${u.user}, password: "${u.password}" }`).join(', ')}] }`,
+        // (nats-server includes relative to its configuration file: a copy beside it.)
+        'include "nats-accounts.conf"',
       ],
-      connect: { tls: { ca: readFileSync(path.join(dir, 'cert.pem'), 'utf8') }, user: 'logflow', pass: 's3cret-pass' },
+      connect: { tls: { ca: readFileSync(path.join(dir, 'cert.pem'), 'utf8') }, user: 'admin', pass: 'admin-s3cret' },
     });
     process.env.NATS_SERVERS = nats.servers;
-    process.env.NATS_USER = 'logflow';
-    process.env.NATS_PASSWORD = 's3cret-pass';
   });
   after(async () => {
     for (const d of daemons) await d.stop('SIGKILL');
@@ -44,10 +50,11 @@ describe('a cluster on a NATS server with TLS and logins', { skip: skipWithoutNa
     daemons.add(d);
     return d;
   };
-  const login = { user: '${NATS_USER}', password: '${NATS_PASSWORD}', 'tls.ca': 'cert.pem' };
+  /** Each role logs in as itself (its password from the environment), the CA from a file. */
+  const login = (role: (typeof ROLES)[number]) => ({ user: role, password: `\${LOGFLOW_${role.toUpperCase()}_PASSWORD}`, 'tls.ca': 'cert.pem' });
 
-  test('user and password over TLS (the CA from a file, the secrets from the environment): every line counted once', async () => {
-    const t: Topology = { tag: 'tls', partitions: 2, shards: 2, time: 'processing', nats: login };
+  test('the shipped accounts over TLS, a user per role (passwords from the environment): every line counted once; an edge\'s login cannot forge a partial or purge a stream', async () => {
+    const t: Topology = { tag: 'tls', partitions: 2, shards: 2, time: 'processing', nats: login, shippedNames: true };
     const conf = writeClusterConf(dir, t);
     const fromS = Math.floor(Date.now() / 1000) - 5;
     const [query] = await Promise.all(['query', 'merge', 'counter', 'edge1'].map((n) => run(conf, n)));
@@ -59,19 +66,29 @@ describe('a cluster on a NATS server with TLS and logins', { skip: skipWithoutNa
     assert.equal(top.total, expected.total);
     assert.deepEqual(new Map(top.urls.map((u) => [u.url, u.count])), expected.counts);
     assert.equal((await query!.get<Stats>('/api/stats')).body.eventsIn, expected.lines);
+    // What the review could do from anywhere that reaches NATS, as an edge now.
+    const edge = await connect({ servers: nats.servers.split(','), tls: { ca: readFileSync(path.join(dir, 'cert.pem'), 'utf8') }, user: 'edge', pass: 'edge-s3cret' });
+    try {
+      await assert.rejects(jetstream(edge).publish('logflow.counts.0', Buffer.from('forged')), /[Pp]ermission|timeout|no responders/);
+      const jsm = await jetstreamManager(edge);
+      await assert.rejects(jsm.streams.purge('LOGFLOW_COUNTS'), /[Pp]ermission|timeout|no responders/);
+      await assert.rejects(jsm.streams.delete('LOGFLOW_EVENTS'), /[Pp]ermission|timeout|no responders/);
+    } finally {
+      await edge.close();
+    }
   });
 
   test('a wrong password or no TLS: the component says why it cannot connect, and counts nothing', async () => {
-    const t: Topology = { tag: 'deny', partitions: 1, shards: 1, time: 'processing', nats: { ...login, password: 'wrong' } };
+    const t: Topology = { tag: 'deny', partitions: 1, shards: 1, time: 'processing', nats: (role) => ({ ...login(role), password: 'wrong' }) };
     const counter = await run(writeClusterConf(dir, t), 'counter');
     await waitFor('the authorization error', () => (counter.logs.some((l) => /counter tick failed/.test(l) && /[Aa]uthorization/.test(l)) ? true : undefined), 20_000);
-    const plain = { tag: 'plain', partitions: 1, shards: 1, time: 'processing', nats: { user: '${NATS_USER}', password: '${NATS_PASSWORD}' } } as const;
+    const plain: Topology = { tag: 'plain', partitions: 1, shards: 1, time: 'processing', nats: (role) => ({ user: role, password: `\${LOGFLOW_${role.toUpperCase()}_PASSWORD}` }) };
     const merge = await run(writeClusterConf(dir, plain), 'merge');
     await waitFor('the TLS error', () => (merge.logs.some((l) => /merge worker tick failed/.test(l) && /certificate/.test(l)) ? true : undefined), 20_000);
   });
 
   test('settings that differ from the cluster\'s, or from an existing stream\'s, stop the component with an error naming the key', async () => {
-    const base: Topology = { tag: 'agree', partitions: 2, shards: 2, time: 'processing', nats: login };
+    const base: Topology = { tag: 'agree', partitions: 2, shards: 2, time: 'processing', nats: () => ({ user: 'admin', password: '${LOGFLOW_ADMIN_PASSWORD}', 'tls.ca': 'cert.pem' }) };
     writeClusterConf(dir, base);
     const [counter, merge] = await Promise.all(['counter', 'merge'].map((n) => run('agree.conf', n)));
     // (Each records the cluster's settings, then waits for the stream of the tier before it.)

@@ -27,8 +27,10 @@ export interface Topology {
   readonly query?: Readonly<Record<string, string | number>>;
   /** Counters and merge workers with HTTP (/api/stats, /metrics) on a free port. */
   readonly http?: boolean;
-  /** Keys every component gets (the NATS login, TLS files). */
-  readonly nats?: Readonly<Record<string, string | number>>;
+  /** Keys every component gets (the NATS login, TLS files), or per role. */
+  readonly nats?: Readonly<Record<string, string | number>> | ((role: 'edge' | 'counter' | 'merge' | 'query') => Readonly<Record<string, string | number>>);
+  /** The shipped names (LOGFLOW_EVENTS, logflow.events, ...) instead of the tag's. */
+  readonly shippedNames?: boolean;
 }
 
 /** The names of a topology's streams and buckets. */
@@ -41,8 +43,14 @@ export function clusterNames(tag: string) {
   };
 }
 
+const SHIPPED = {
+  events: 'LOGFLOW_EVENTS', eventsSubject: 'logflow.events', counts: 'LOGFLOW_COUNTS', countsSubject: 'logflow.counts', results: 'LOGFLOW_RESULTS', resultsSubject: 'logflow.results',
+  leases: 'LOGFLOW_LEASES', progress: 'LOGFLOW_PROGRESS', settings: 'LOGFLOW_CLUSTER',
+};
+
 export function clusterConf(t: Topology): string {
-  const names = clusterNames(t.tag);
+  const names = t.shippedNames ? SHIPPED : clusterNames(t.tag);
+  const nats = (role: 'edge' | 'counter' | 'merge' | 'query') => (typeof t.nats === 'function' ? t.nats(role) : t.nats);
   const keys = (prefix: string, values: Record<string, string | number | undefined>) =>
     Object.entries(values).filter(([, v]) => v !== undefined).map(([k, v]) => `${prefix}.${k} = ${v}`).join('\n') + '\n';
   const bi = t.batchInterval ?? 1;
@@ -55,20 +63,20 @@ export function clusterConf(t: Topology): string {
       : { type: 'memory', capacity: 100000, transactionCapacity: 1000 }) +
     keys(`${name}.sinks.k1`, {
       type: 'jetstream', channel: 'c1', servers: '${NATS_SERVERS}', stream: names.events, subject: names.eventsSubject, partitions: t.partitions,
-      replicas, settingsBucket: names.settings, ...t.nats, ...t.sink,
+      replicas, settingsBucket: names.settings, ...nats('edge'), ...t.sink,
     });
-  const common = { servers: '${NATS_SERVERS}', replicas, settingsBucket: names.settings, ...t.nats };
+  const common = { servers: '${NATS_SERVERS}', replicas, settingsBucket: names.settings };
   const counter =
     'counter.jobs = j1\n' +
     keys('counter.jobs.j1', {
-      type: 'url-count-partial', ...common, input: names.events, inputSubject: names.eventsSubject, output: names.counts, outputSubject: names.countsSubject,
+      type: 'url-count-partial', ...common, ...nats('counter'), input: names.events, inputSubject: names.eventsSubject, output: names.counts, outputSubject: names.countsSubject,
       leaseBucket: names.leases, progressBucket: names.progress, partitions: t.partitions, shards: t.shards, time: t.time, batchInterval: bi, leaseTimeout: 3, ...t.counter,
     }) +
     (t.http ? keys('counter.http', { bind: '127.0.0.1', port: 0 }) : '');
   const merge =
     'merge.jobs = j1\n' +
     keys('merge.jobs.j1', {
-      type: 'url-count-merge', ...common, input: names.counts, inputSubject: names.countsSubject, output: names.results, outputSubject: names.resultsSubject,
+      type: 'url-count-merge', ...common, ...nats('merge'), input: names.counts, inputSubject: names.countsSubject, output: names.results, outputSubject: names.resultsSubject,
       leaseBucket: names.leases, partitions: t.partitions, shards: t.shards, time: t.time, batchInterval: bi, windowDuration: t.windowDuration ?? 60,
       slideDuration: t.slideDuration ?? bi, leaseTimeout: 3, idleTimeout: 5, ...t.merge,
     }) +
@@ -76,7 +84,7 @@ export function clusterConf(t: Topology): string {
   const query = (name: string) =>
     `${name}.jobs = j1\n` +
     keys(`${name}.jobs.j1`, {
-      type: 'url-window-count', input: 'jetstream', ...common, stream: names.results, subject: names.resultsSubject, shards: t.shards, time: t.time, batchInterval: bi,
+      type: 'url-window-count', input: 'jetstream', ...common, ...nats('query'), stream: names.results, subject: names.resultsSubject, shards: t.shards, time: t.time, batchInterval: bi,
       windowDuration: t.windowDuration ?? 60, slideDuration: t.slideDuration ?? bi, checkpointDir: `${t.tag}/${name}/checkpoint`, database: `${t.tag}/${name}/results.db`, ...t.query,
     }) +
     keys(`${name}.http`, { bind: '127.0.0.1', port: 0 });
