@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { batchFromLines } from '../daemon/channel/index.js';
 import { UrlInterner } from '../daemon/counts/index.js';
@@ -9,6 +11,8 @@ import { encodePartial, PartialCursor, type PartialHead } from '../daemon/cluste
 import { decodeResults, encodeProgress, encodeRow, encodeWindow } from '../daemon/cluster/results-wire.js';
 import { decodeCounts } from '../daemon/counts/counts-codec.js';
 import { ByteReader, ByteWriter } from '../daemon/cluster/wire-bytes.js';
+import { sourceIdOf } from '../daemon/source/file-key.js';
+import { tempDir } from './helpers/daemon.js';
 
 const START = Date.UTC(2026, 0, 1);
 const line = (url: string, s = 0) => `10.0.0.1 - - [01/Jan/2026:00:00:${String(s).padStart(2, '0')} +0000] "GET ${url} HTTP/1.1" 200 1`;
@@ -148,3 +152,20 @@ describe('the cluster\'s binary messages', () => {
     assert.ok(Math.max(...bytes) / mean < 1.1 && Math.min(...bytes) / mean > 0.9, bytes.join(' '));
   });
 });
+
+describe('an edge\'s identity', () => {
+  test('the source id is made once and kept beside the spool: the spool reached by another path (or on a host of another name) keeps it', () => {
+    const dir = tempDir('logflow-source-id-');
+    const spool = path.join(dir, 'spool');
+    mkdirSync(spool);
+    symlinkSync(spool, path.join(dir, 'other-path'));
+    const first = sourceIdOf(spool, path.join(spool, '.flumespool'));
+    assert.equal(readFileSync(path.join(spool, '.flumespool', 'source-id'), 'utf8').trim(), first.id);
+    const viaLink = path.join(dir, 'other-path');
+    // Made from this path it would differ (the review: +60,903 lines when the spool was reached by another path).
+    assert.notEqual(sourceIdOf(viaLink).id, first.id);
+    assert.deepEqual(sourceIdOf(viaLink, path.join(viaLink, '.flumespool')), { id: first.id, kept: true });
+    assert.deepEqual(sourceIdOf(viaLink, path.join(viaLink, '.flumespool'), 'edge_7'), { id: 'edge_7', kept: true });
+  });
+});
+

@@ -3,6 +3,9 @@ import { describe, test } from 'node:test';
 import { Agent } from '../daemon/agent.js';
 import { loadAgentConfig, parseAgentConfig } from '../daemon/agent-config.js';
 import { testLogger } from './helpers/logger.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir } from './helpers/daemon.js';
 import { configErrorOf } from './helpers/config-error.js';
 
 const ENV = { NATS_SERVERS: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', LOGFLOW_DIR: '/srv/logflow', HTTP_PORT: '9090', NATS_USER: 'logflow', NATS_PASSWORD: 'secret' };
@@ -116,12 +119,15 @@ a1.jobs.j1.servers = \${NATS_SERVERS}
 
   test('the shipped conf/cluster files load with their variables set', () => {
     const env = process.env;
-    process.env = { ...env, ...ENV };
+    const ca = path.join(tempDir('logflow-conf-ca-'), 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    process.env = { ...env, ...ENV, NATS_CA: ca };
     try {
       assert.equal(loadAgentConfig('conf/cluster/edge.conf', 'edge').jetstreamSinks[0]!.replicas, 3);
       assert.equal(loadAgentConfig('conf/cluster/counter.conf', 'counter').counters[0]!.partitions, 8);
       assert.equal(loadAgentConfig('conf/cluster/merge.conf', 'merge').merges[0]!.shards, 4);
       assert.equal(loadAgentConfig('conf/cluster/edge.conf', 'edge').channels[0]!.type, 'file');
+      assert.deepEqual({ ...loadAgentConfig('conf/cluster/query.conf', 'query').jobs[0]!.jetstream!.nats, servers: undefined }, { servers: undefined, user: 'logflow', password: 'secret', tls: { ca: readFileSync(ca, 'utf8') } });
       assert.equal(loadAgentConfig('conf/cluster/query.conf', 'query').http!.port, 9090);
     } finally {
       process.env = env;

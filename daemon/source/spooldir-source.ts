@@ -11,7 +11,7 @@ import { SourceStopped } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
 import { SpoolDiscovery } from './spool-discovery.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
-import { watchingSpoolDir } from '../telemetry/index.js';
+import { sourceIdNotKept, watchingSpoolDir } from '../telemetry/index.js';
 
 export { POSITION_HEADER } from '../channel/position-header.js';
 export { DUPLICATE_SUFFIX } from './file-finisher.js';
@@ -54,7 +54,9 @@ export class SpoolDirSource {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ source: config.name });
-    this.#sourceId = sourceIdOf(config.spoolDir);
+    const id = sourceIdOf(config.spoolDir, config.trackerDir, config.sourceId);
+    this.#sourceId = id.id;
+    if (!id.kept) sourceIdNotKept.emit(this.#log, { trackerDir: config.trackerDir, sourceId: id.id });
     this.#positions = positions;
     this.#discovery = new SpoolDiscovery(config, this.files, this.#log);
     this.#batcher = new EventBatcher(config, channel, this.#log);
