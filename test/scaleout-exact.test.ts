@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager, type StreamState } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { clfTime } from '../scripts/access-log-generator.js';
 import { after, before, describe, test } from 'node:test';
@@ -100,6 +101,15 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     return top;
   };
   const hour = `from=${START / 1000}&to=${START / 1000 + 3601}`;
+  /** Runs `f` with a JetStream manager of the test's server. */
+  const bus = async (f: (jsm: JetStreamManager) => Promise<unknown>) => {
+    const nc = await connect({ ...nats.connectOptions, servers: nats.servers.split(',') });
+    try {
+      await f(await jetstreamManager(nc));
+    } finally {
+      await nc.close();
+    }
+  };
 
   test('20,000 distinct 122-byte URLs in one second: the partial is cut below max_payload, every URL counted', async () => {
     const { runAll, stopAll } = scenario();
@@ -178,9 +188,8 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     const counter = await run(conf, 'counter');
     type ClusterStats = Stats & { cluster: { counters: { partitions: { partition: number; gap: { from: number; to: number } | null }[] }[] } };
     const gap = await waitFor('the gap in the counter\'s stats', async () => (await counter.get<ClusterStats>('/api/stats')).body.cluster.counters[0]?.partitions[0]?.gap ?? undefined, 30_000);
-    const nc = await connect({ ...nats.connectOptions, servers: nats.servers.split(',') });
-    const { state } = await (await jetstreamManager(nc)).streams.info(clusterNames('gap').events);
-    await nc.close();
+    let state!: StreamState;
+    await bus(async (jsm) => ({ state } = await jsm.streams.info(clusterNames('gap').events)));
     assert.deepEqual(gap, { from: 1, to: state.first_seq - 1 });
     assert.equal(state.messages, 20, 'the stream kept its last 20 batches');
     assert.ok(counter.logs.some((l) => l.includes('"level":50') && l.includes('were removed from the stream before this partition counted them')), 'an error names the gap');
@@ -189,6 +198,25 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     // Nothing past the gap is counted.
     await new Promise((r) => setTimeout(r, 1_500));
     assert.equal((await stats(query)).eventsIn, 0);
+    // The operator accepts the loss (`nats kv put PROGRESS counter.0 '{"acceptGapTo": N}'`):
+    // every shard sees the partition go on, and what is left is counted.
+    const nc2 = await connect({ ...nats.connectOptions, servers: nats.servers.split(',') });
+    try {
+      const kv = await new Kvm(nc2).open(clusterNames('gap').progress);
+      await kv.put('counter.0', JSON.stringify({ acceptGapTo: gap.to }));
+    } finally {
+      await nc2.close();
+    }
+    let left = 0;
+    await bus(async (jsm) => {
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(clusterNames('gap').events, { seq });
+        if (m) left += new TextDecoder().decode(m.data).split('\n').length;
+      }
+    });
+    await waitFor('the rest counted', async () => ((await stats(query)).eventsIn === left ? true : undefined), 30_000).catch(async (err: Error) => {
+      assert.fail(`${err.message}: ${left} expected, ${JSON.stringify(await stats(query))}\n${JSON.stringify((await counter.get<ClusterStats>('/api/stats')).body.cluster)}\n${tail(counter)}`);
+    });
     await stopAll();
   });
 
@@ -210,6 +238,41 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     await dropGenerated(dir, 'age/edge1', 'b.log', { lines: 20_000, urls: 300, seed: 7, startMs: START, spanSeconds: 3600 }, expected);
     await historyHolds(query, now, expected);
     assert.equal((await stats(query)).eventsIn, expected.lines);
+    await stopAll();
+  });
+
+  test('LOGFLOW_COUNTS with a max age and a merge worker down past it: the shard stops at the gap, loudly, and goes on once it is accepted', async () => {
+    const { run, runAll, stopAll } = scenario();
+    const t: Topology = { tag: 'mgap', partitions: 1, shards: 1, time: 'processing', http: true, counter: { countsMaxAge: 2, countsDuplicateWindow: 1 } };
+    const conf = writeClusterConf(dir, t);
+    const now = `from=${Math.floor(Date.now() / 1000) - 5}&to=${Math.floor(Date.now() / 1000) + 600}`;
+    const [query, merge, counter] = await runAll(conf, 'query', 'merge', 'counter', 'edge1');
+    const kept = await dropGenerated(dir, 'mgap/edge1', 'a.log', { lines: 20_000, urls: 100, seed: 9, startMs: START, spanSeconds: 3600 });
+    await historyHolds(query!, now, kept);
+    // Every batch closed (no partial left to replay): the merge worker goes away, for longer than the partials live.
+    await merge!.stop();
+    const lost = await dropGenerated(dir, 'mgap/edge1', 'b.log', { lines: 10_000, urls: 100, seed: 10, startMs: START, spanSeconds: 3600 });
+    type CounterStats = Stats & { cluster: { counters: { partitions: { linesOut: number }[] }[]; merges: { shards: { gap: { partition: number } | null }[] }[] } };
+    await waitFor('b.log counted and published', async () => ((await counter!.get<CounterStats>('/api/stats')).body.cluster.counters[0]!.partitions[0]!.linesOut >= kept.lines + lost.lines ? true : undefined), 30_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const again = await run(conf, 'merge');
+    await waitFor('the shard\'s gap', async () => ((await again.get<CounterStats>('/api/stats')).body.cluster.merges[0]?.shards[0]?.gap ? true : undefined), 30_000);
+    assert.ok(again.logs.some((l) => l.includes('"level":50') && l.includes('were removed from the counts stream before this shard read them')), again.logs.filter((l) => l.includes('"level":50')).join('\n'));
+    const gapLine = JSON.parse(again.logs.find((l) => l.includes('"shard gap"') || l.includes('were removed from the counts stream'))!) as { partition: number; after: number };
+    // Accepted (`nats kv put CLUSTER accept-gap.shard.0 '{"partition":0,"after":N}'`): what comes next is counted.
+    const nc = await connect({ ...nats.connectOptions, servers: nats.servers.split(',') });
+    try {
+      await (await new Kvm(nc).open(clusterNames('mgap').settings)).put('accept-gap.shard.0', JSON.stringify({ partition: gapLine.partition, after: gapLine.after }));
+    } finally {
+      await nc.close();
+    }
+    const more = await dropGenerated(dir, 'mgap/edge1', 'c.log', { lines: 5_000, urls: 100, seed: 11, startMs: START, spanSeconds: 3600 });
+    const expected = noneExpected();
+    for (const e of [kept, more]) {
+      for (const [u, c] of e.counts) expected.counts.set(u, (expected.counts.get(u) ?? 0) + c);
+      expected.total += e.total;
+    }
+    await historyHolds(query!, now, expected);
     await stopAll();
   });
 

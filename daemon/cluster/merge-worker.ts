@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { Bus, Leases } from './bus.js';
+import type { Bus, Leases, Records } from './bus.js';
 import { StreamMissing } from './bus.js';
 import { JetStreamBus } from './jetstream-bus.js';
 import type { Logger } from '../log.js';
@@ -37,6 +37,7 @@ export class MergeWorker {
   readonly #streams: ShardStreams;
   #bus: Bus | undefined;
   #leases: Leases | undefined;
+  #settingsRecords: Records | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
   #tick: Promise<void> = Promise.resolve();
@@ -95,7 +96,10 @@ export class MergeWorker {
     if (!this.#bus || !this.#leases) {
       if (!(await this.#connect())) return;
     }
-    await Promise.all([...this.#shards.values()].map((w) => w.publish()));
+    await Promise.all([...this.#shards.values()].map(async (w) => {
+      await w.checkGap(this.#settingsRecords!);
+      await w.publish();
+    }));
     for (const [q, w] of this.#shards) {
       if (!w.fenced) continue;
       this.#shards.delete(q);
@@ -110,7 +114,7 @@ export class MergeWorker {
     const c = this.#config;
     try {
       const bus = this.#bus ?? (this.#bus = await JetStreamBus.connect(c.nats, `logflow-merge-${this.#id}`, this.#log));
-      const settings = await bus.records(c.settingsBucket, c.replicas);
+      const settings = (this.#settingsRecords = await bus.records(c.settingsBucket, c.replicas));
       await agreeOnSettings(settings, {
         partitions: { value: c.partitions, key: `${c.prefix}.partitions` },
         shards: { value: c.shards, key: `${c.prefix}.shards` },

@@ -2,7 +2,7 @@ import type { Bus, BusMessage, BusReader, Records, StreamState } from './bus.js'
 import type { Logger } from '../log.js';
 import { PartialBuilder, type PartialPlace } from './partial-counts.js';
 import { PartitionProgress, type Progress } from './partition-progress.js';
-import { oversizedUrls, partialPublishFailed, partitionFenced, partitionGap, partitionTaken } from '../telemetry/index.js';
+import { gapAccepted, oversizedUrls, partialPublishFailed, partitionFenced, partitionGap, partitionTaken } from '../telemetry/index.js';
 
 /**
  * A partial is cut early (at a message boundary) past this many distinct (batch, URL)
@@ -191,7 +191,16 @@ export class PartitionCounter {
    * `stream` is the events stream's state, read once per interval for every partition.
    */
   async flush(stream: StreamState, maxBytes: number): Promise<void> {
-    if (this.#fenced || this.#gap) return;
+    if (this.#fenced) return;
+    if (this.#gap) {
+      // Stopped until someone decides: an operator who accepts the gap, or another owner.
+      const written = await this.#progress.written();
+      if (written?.acceptGapTo !== undefined && written.acceptGapTo >= this.#gap.to) this.#acceptGap(written.revision, written.acceptGapTo, stream);
+      else if (written) {
+        this.#fenced = true;
+        return;
+      } else return;
+    }
     const covered = this.#progress.value.covered;
     // Events gone before they were read: never skipped. Everything up to `#checkedThrough`
     // was read at the last check; a first sequence past it means messages after it went
@@ -227,6 +236,23 @@ export class PartitionCounter {
       }
     }
     await this.#publishUnsent(maxBytes);
+  }
+
+  /**
+   * The operator accepted the gap up to `to`: an empty partial `(covered, to]` goes out the
+   * usual way (every shard sees the partition go on, and nothing counted for the lost
+   * events), and reading starts again after it.
+   */
+  #acceptGap(revision: number, to: number, stream: StreamState): void {
+    this.#progress.adopt(revision);
+    gapAccepted.emit(this.#log, { from: this.#gap!.from, to, notCounted: `events ${this.#gap!.from}-${to}` });
+    this.#gap = null;
+    this.#builder = this.#s.newBuilder();
+    this.#unsent.length = 0;
+    const covered = this.#progress.value.covered;
+    this.#unsent.push({ builder: this.#s.newBuilder(), place: { partition: this.partition, after: covered, to, atMs: Date.now(), wmMs: Math.max(this.#watermark(), stream.lastTs) }, intentWritten: false, messages: undefined });
+    this.#lastRead = this.#readThrough = this.#marked = this.#checkedThrough = to;
+    this.#reader = this.#bus.read(this.#s.input, `${this.#s.inputSubject}.${this.partition}.>`, to + 1, (m) => this.#onMessage(m));
   }
 
   async #publishUnsent(maxBytes: number): Promise<void> {

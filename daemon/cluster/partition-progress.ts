@@ -63,6 +63,22 @@ export class PartitionProgress {
     return this.#value;
   }
 
+  /**
+   * A stopped partition's record, if someone else wrote it since: an operator who accepts
+   * the gap (`{"acceptGapTo": N}`), or another owner.
+   */
+  async written(): Promise<{ acceptGapTo?: number; revision: number } | undefined> {
+    const got = await this.#records.get(this.#key);
+    if (!got || got.revision === this.#revision) return undefined;
+    const value = JSON.parse(new TextDecoder().decode(got.value)) as { acceptGapTo?: unknown };
+    return { revision: got.revision, ...(typeof value.acceptGapTo === 'number' && { acceptGapTo: value.acceptGapTo }) };
+  }
+
+  /** Takes an operator's write as the one the next write replaces (the value stays this owner's). */
+  adopt(revision: number): void {
+    this.#revision = revision;
+  }
+
   /** Writes `next` over the value read; false if someone else wrote since (fenced). */
   async write(next: Progress): Promise<boolean> {
     const revision = await this.#records.update(this.#key, encode(next), this.#revision);

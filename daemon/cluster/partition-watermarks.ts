@@ -103,6 +103,18 @@ export class PartitionWatermarks {
     return h.after === coveredTo && h.part === 0 && (st?.complete ?? true) ? 'apply' : 'gap';
   }
 
+  /**
+   * An operator accepted a gap: the partition's partials up to `after` are not coming (they
+   * expired before this shard read them); the next one starts there.
+   */
+  acceptGap(partition: number, after: number, atMs: number): void {
+    let st = this.#p[partition];
+    if (!st) st = this.#p[partition] = { coveredTo: 0, lastPart: -1, complete: true, wmMs: 0, maxEventMs: null, firstAtMs: atMs, lastAtMs: atMs, lastEventAtMs: -Infinity };
+    st.coveredTo = after;
+    st.lastPart = -1;
+    st.complete = true;
+  }
+
   /** Records an admitted message. */
   observe(h: PartialHead): void {
     const at = h.atMs;

@@ -126,6 +126,12 @@ export class ShardMerge {
     return min;
   }
 
+  /** An operator accepted the gap before this partial: its partition goes on from its `after`. */
+  acceptGap(data: Uint8Array): void {
+    const h = new PartialCursor(data).head;
+    this.#wm.acceptGap(h.partition, h.after, h.atMs);
+  }
+
   /** A message that is not a partial: passed over (the caller says so in the log). */
   skip(seq: number): void {
     this.#lastSeq = seq;

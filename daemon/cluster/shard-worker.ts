@@ -1,11 +1,11 @@
-import type { Bus, BusReader } from './bus.js';
+import type { Bus, BusMessage, BusReader, Records } from './bus.js';
 import { FencedError } from './bus.js';
 import type { Logger } from '../log.js';
 import { PartialCursor } from './partial-wire.js';
 import { decodeResults } from './results-wire.js';
 import { ShardMerge, type ShardMergeSettings, type ShardMergeState } from './shard-merge.js';
 import { WireError } from './wire-bytes.js';
-import { notAPartialCount, resultsPublishFailed, shardFenced, shardGap, shardTaken } from '../telemetry/index.js';
+import { notAPartialCount, resultsPublishFailed, shardFenced, shardGap, shardGapAccepted, shardReplayGap, shardTaken } from '../telemetry/index.js';
 
 export interface ShardStreams {
   readonly input: string;
@@ -60,7 +60,7 @@ export class ShardWorker {
   /** Each batch in the window whose row was published: its first part's results sequence. */
   readonly #rowSeq = new Map<number, number>();
   #fenced = false;
-  #gap: { seq: number; partition: number } | null = null;
+  #gap: { seq: number; partition: number; after: number; data: Uint8Array } | null = null;
   #failures = 0;
   #publishFailures = 0;
   #pendingAfterLast = 0;
@@ -106,7 +106,14 @@ export class ShardWorker {
       });
       windowRows = rows.length;
       merge.restore(st, rows);
-      // The open batches' URL counts, from the partials that made them.
+      // The open batches' URL counts, from the partials that made them (this shard trims
+      // nothing it would replay: only the stream's limits can have removed them).
+      const counts = await bus.streamState(streams.input);
+      if (st.replayFrom <= st.lastSeq && counts.firstSeq > st.replayFrom) {
+        w.#gap = { seq: st.replayFrom, partition: -1, after: -1, data: new Uint8Array() };
+        shardReplayGap.emit(w.#log, { shard, replayFrom: st.replayFrom, firstSeq: counts.firstSeq });
+        return w;
+      }
       await bus.readRange(streams.input, `${streams.inputSubject}.${shard}`, st.replayFrom, st.lastSeq, (m) => {
         try {
           merge.replay(m.data);
@@ -117,29 +124,31 @@ export class ShardWorker {
       merge.replayed();
     }
     const from = merge.lastSeq + 1;
-    w.#reader = bus.read(streams.input, `${streams.inputSubject}.${shard}`, from, (m) => {
-      if (w.#gap) return;
-      w.#pendingAfterLast = m.pending ?? 0;
-      w.#lastReadMs = m.timeMs;
-      let result;
-      try {
-        result = merge.apply(m.seq, m.data);
-      } catch (err) {
-        if (!(err instanceof WireError)) throw err;
-        merge.skip(m.seq);
-        notAPartialCount.emit(w.#log, { seq: m.seq, err: err.message });
-        return;
-      }
-      if (result === 'gap') w.#stop(m.seq, m.data);
-    });
+    w.#reader = bus.read(streams.input, `${streams.inputSubject}.${shard}`, from, (m) => w.#onMessage(m));
     shardTaken.emit(w.#log, { shard, resumeAfter: merge.lastSeq, replayFrom: record?.merge.replayFrom ?? 1, windowRows });
     return w;
+  }
+
+  #onMessage(m: BusMessage): void {
+    if (this.#gap) return;
+    this.#pendingAfterLast = m.pending ?? 0;
+    this.#lastReadMs = m.timeMs;
+    let result;
+    try {
+      result = this.#merge.apply(m.seq, m.data);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.#merge.skip(m.seq);
+      notAPartialCount.emit(this.#log, { seq: m.seq, err: err.message });
+      return;
+    }
+    if (result === 'gap') this.#stop(m.seq, m.data);
   }
 
   #stop(seq: number, data: Uint8Array): void {
     // (The head is read again for the log line: apply refused the message whole.)
     const head = new PartialCursor(data).head;
-    this.#gap = { seq, partition: head.partition };
+    this.#gap = { seq, partition: head.partition, after: head.after, data: Uint8Array.from(data) };
     shardGap.emit(this.#log, { shard: this.shard, seq, partition: head.partition, after: head.after, covered: this.#merge.state().watermarks.partitions[head.partition]?.coveredTo ?? 0 });
     void this.#reader?.stop();
   }
@@ -158,10 +167,29 @@ export class ShardWorker {
       waitingToPublish: this.#merge.outbox.length,
       publishFailures: this.#publishFailures,
       distinctUrls: this.#merge.distinctUrls,
-      gap: this.#gap,
+      gap: this.#gap && { seq: this.#gap.seq, partition: this.#gap.partition },
       pairsIn: this.#merge.pairsIn,
       rowPairsOut: this.#merge.rowPairsOut,
     };
+  }
+
+  /**
+   * A shard stopped by a gap goes on once an operator accepts it: the record
+   * `accept-gap.shard.<q>` of the settings bucket saying `{"partition": p, "after": a}` with
+   * the stopped partial's partition and `after` (in the log and /api/stats).
+   */
+  async checkGap(records: Records): Promise<void> {
+    const gap = this.#gap;
+    if (!gap || gap.partition < 0) return;
+    const got = await records.get(`accept-gap.shard.${this.shard}`);
+    if (!got) return;
+    const accept = JSON.parse(new TextDecoder().decode(got.value)) as { partition?: unknown; after?: unknown };
+    if (accept.partition !== gap.partition || accept.after !== gap.after) return;
+    this.#merge.acceptGap(gap.data);
+    shardGapAccepted.emit(this.#log, { shard: this.shard, partition: gap.partition, after: gap.after });
+    this.#gap = null;
+    const s = this.#streams;
+    this.#reader = this.#bus.read(s.input, `${s.inputSubject}.${this.shard}`, gap.seq, (m) => this.#onMessage(m));
   }
 
   /** Publishes what the merge made since the last call, then the state record. */

@@ -123,8 +123,9 @@ export const partitionTaken = logEvent<{ resumeAfter: number; pending: number | 
 export const partitionFenced = logEvent('warn', 'another counter wrote this partition\'s progress; letting it go');
 export const partitionGap = logEvent<{ covered: number; missingFrom: number; missingTo: number }>(
   'error',
-  (f) => `events ${f.missingFrom}-${f.missingTo} were removed from the stream before this partition counted them (its limits: maxAge, maxMsgs or maxBytes with discard old); the partition is stopped, nothing past the gap is counted (see docs/scaling-out.md, "Gaps")`,
+  (f) => `events ${f.missingFrom}-${f.missingTo} were removed from the stream before this partition counted them (its limits: maxAge, maxMsgs or maxBytes with discard old); the partition is stopped, nothing past the gap is counted (see docs/scaling-out.md, "Retention, gaps and trimming")`,
 );
+export const gapAccepted = logEvent<{ from: number; to: number; notCounted: string }>('warn', (f) => `gap accepted by an operator: ${f.notCounted} are not counted; counting goes on after ${f.to}`);
 export const oversizedUrls = logEvent<{ lines: number; maxBytes: number }>('warn', 'URLs longer than a message can hold, counted as parse errors');
 export const partialPublishFailed = logEvent<{ err: string; attempt: number }>('warn', 'publishing a partial failed; retrying every batch interval');
 export const counterStarted = logEvent<{ servers: readonly string[]; partitions: number }>('info', 'counter started');
@@ -142,8 +143,13 @@ export const shardReleased = logEvent<{ shard: number }>('info', 'shard released
 export const shardFenced = logEvent<{ shard: number }>('warn', 'another merge worker published this shard\'s state; letting it go');
 export const shardGap = logEvent<{ shard: number; seq: number; partition: number; after: number; covered: number }>(
   'error',
-  (f) => `partition ${f.partition}'s partial after ${f.after} does not follow the last one applied (${f.covered}): partials were removed from the counts stream before this shard read them (its maxAge?); shard ${f.shard} is stopped (see docs/scaling-out.md, "Gaps")`,
+  (f) => `partition ${f.partition}'s partial after ${f.after} does not follow the last one applied (${f.covered}): partials were removed from the counts stream before this shard read them (its maxAge?); shard ${f.shard} is stopped (see docs/scaling-out.md, "Retention, gaps and trimming")`,
 );
+export const shardReplayGap = logEvent<{ shard: number; replayFrom: number; firstSeq: number }>(
+  'error',
+  (f) => `shard ${f.shard}'s open batches were made from partials ${f.replayFrom} on, and the counts stream starts at ${f.firstSeq} now (its maxAge?): they cannot be rebuilt, and the shard is stopped (keep countsMaxAge above a merge worker's longest outage, or unset: merge workers trim the stream themselves)`,
+);
+export const shardGapAccepted = logEvent<{ shard: number; partition: number; after: number }>('warn', (f) => `gap accepted by an operator: shard ${f.shard} goes on with partition ${f.partition} after ${f.after}; what the lost partials held is not counted`);
 export const notAPartialCount = logEvent<{ seq: number; err: string }>('error', 'not a partial count; skipped');
 export const resultsPublishFailed = logEvent<{ shard: number; err: string; attempt: number }>('warn', 'publishing merge results failed; retrying every batch interval');
 export const readingMergeResults = logEvent<{ from: number }>('info', 'reading merge results');
