@@ -88,7 +88,14 @@ export function clusterConf(t: Topology): string {
       windowDuration: t.windowDuration ?? 60, slideDuration: t.slideDuration ?? bi, checkpointDir: `${t.tag}/${name}/checkpoint`, database: `${t.tag}/${name}/results.db`, ...t.query,
     }) +
     keys(`${name}.http`, { bind: '127.0.0.1', port: 0 });
-  return [...(t.edges ?? ['edge1']).map(edge), counter, merge, ...(t.queries ?? ['query']).map(query)].join('\n');
+  // Combined agents, one process for several roles (fewer processes to start on a busy box):
+  // `node` runs a counter, a merge worker and the query node; `qm` the merge worker and the query node.
+  const combined = (name: string, withCounter: boolean) =>
+    `${name}.jobs = ${withCounter ? 'c ' : ''}m q\n` +
+    (withCounter ? counter.replace(/^counter\.jobs = j1\n/, '').replaceAll('counter.jobs.j1.', `${name}.jobs.c.`).replace(/^counter\.http\..*\n/gm, '') : '') +
+    merge.replace(/^merge\.jobs = j1\n/, '').replaceAll('merge.jobs.j1.', `${name}.jobs.m.`).replace(/^merge\.http\..*\n/gm, '') +
+    query(name).replace(/^[^\n]*\.jobs = j1\n/, '').replaceAll(`${name}.jobs.j1.`, `${name}.jobs.q.`);
+  return [...(t.edges ?? ['edge1']).map(edge), counter, merge, ...(t.queries ?? ['query']).map(query), combined('node', true), combined('qm', false)].join('\n');
 }
 
 /** Writes the configuration and makes each edge's spool directory; returns the file's name. */
