@@ -103,7 +103,11 @@ describe('scale-out on a JetStream cluster', { skip: skipWithoutNats }, () => {
       }, 90_000).catch((err: Error) => assert.fail(`${query!.logs.filter((l) => !l.includes('"level":20')).slice(-15).join('\n')}\n${err.message}: expected ${expected.total}, last ${JSON.stringify(last)}`));
       assert.equal(top.total, expected.total, 'a count doubled');
       assert.deepEqual(new Map(top.urls.map((u) => [u.url, u.count])), expected.counts);
-      const { body: stats } = await query!.get<Stats>('/api/stats');
+      // The counters shown are as of the last window every shard has closed: a moment behind the history.
+      const stats = await waitFor('the counters of every line', async () => {
+        const { body } = await query!.get<Stats>('/api/stats');
+        return body.eventsCounted + body.parseErrors >= expected.lines ? body : undefined;
+      }, 30_000);
       assert.equal(stats.eventsIn, expected.lines);
       assert.equal(stats.lateEvents, 0);
       assert.equal(stats.parseErrors, expected.parseErrors);

@@ -30,12 +30,6 @@ export interface FileChannelCheckpoint {
   readonly positions: Record<string, number>;
   /** `positions` include every batch below this sequence number (later ones are replayed). */
   readonly positionsBelow: number;
-  /**
-   * Names this channel's sequence numbers: made when the channel is first opened, so a
-   * channel made anew (its directories wiped) is not taken for the old one by a sink that
-   * remembers its sequences downstream (the jetstream sink). Absent in older checkpoints.
-   */
-  readonly epoch?: string;
 }
 
 /**
