@@ -100,7 +100,10 @@ describe('scale-out on a JetStream cluster', { skip: skipWithoutNats }, () => {
         const { body } = await query!.get<Top>(`/api/top?n=1000&${range}`);
         last = { total: body.total, stats: (await query!.get<Stats>('/api/stats')).body };
         return body.total >= expected.total ? body : undefined;
-      }, 90_000).catch((err: Error) => assert.fail(`${query!.logs.filter((l) => !l.includes('"level":20')).slice(-15).join('\n')}\n${err.message}: expected ${expected.total}, last ${JSON.stringify(last)}`));
+      }, 90_000).catch((err: Error) => {
+        if (process.env.LOGFLOW_DUMP) for (const d of daemons) writeFileSync(`${process.env.LOGFLOW_DUMP}-${d.proc.pid}.log`, d.logs.join('\n'));
+        return assert.fail(`${query!.logs.filter((l) => !l.includes('"level":20')).slice(-15).join('\n')}\n${err.message}: expected ${expected.total}, last ${JSON.stringify(last)}`);
+      });
       assert.equal(top.total, expected.total, 'a count doubled');
       assert.deepEqual(new Map(top.urls.map((u) => [u.url, u.count])), expected.counts);
       // The counters shown are as of the last window every shard has closed: a moment behind the history.

@@ -81,10 +81,10 @@ describe('a cluster on a NATS server with TLS and logins', { skip: skipWithoutNa
   test('a wrong password or no TLS: the component says why it cannot connect, and counts nothing', async () => {
     const t: Topology = { tag: 'deny', partitions: 1, shards: 1, time: 'processing', nats: (role) => ({ ...login(role), password: 'wrong' }) };
     const counter = await run(writeClusterConf(dir, t), 'counter');
-    await waitFor('the authorization error', () => (counter.logs.some((l) => /counter tick failed/.test(l) && /[Aa]uthorization/.test(l)) ? true : undefined), 20_000);
+    await waitFor('the authorization error', () => (counter.logs.some((l) => /counter tick failed/.test(l) && /[Aa]uthorization/.test(l)) ? true : undefined), 60_000);
     const plain: Topology = { tag: 'plain', partitions: 1, shards: 1, time: 'processing', nats: (role) => ({ user: role, password: `\${LOGFLOW_${role.toUpperCase()}_PASSWORD}` }) };
     const merge = await run(writeClusterConf(dir, plain), 'merge');
-    await waitFor('the TLS error', () => (merge.logs.some((l) => /merge worker tick failed/.test(l) && /certificate/.test(l)) ? true : undefined), 20_000);
+    await waitFor('the TLS error', () => (merge.logs.some((l) => /merge worker tick failed/.test(l) && /certificate/.test(l)) ? true : undefined), 60_000);
   });
 
   test('settings that differ from the cluster\'s, or from an existing stream\'s, stop the component with an error naming the key', async () => {
@@ -92,13 +92,13 @@ describe('a cluster on a NATS server with TLS and logins', { skip: skipWithoutNa
     writeClusterConf(dir, base);
     const [counter, merge] = await Promise.all(['counter', 'merge'].map((n) => run('agree.conf', n)));
     // (Each records the cluster's settings, then waits for the stream of the tier before it.)
-    await waitFor('both waiting for their input', () => (counter!.logs.some((l) => l.includes('waiting for the stream')) && merge!.logs.some((l) => l.includes('waiting for the stream')) ? true : undefined), 20_000);
+    await waitFor('both waiting for their input', () => (counter!.logs.some((l) => l.includes('waiting for the stream')) && merge!.logs.some((l) => l.includes('waiting for the stream')) ? true : undefined), 60_000);
     // The same file, changed: an edge with 4 partitions where the counters run with 2 (before,
     // it put events in partitions no counter read), and a merge worker that wants its results
     // stream limited where the first one made it without.
     writeClusterConf(dir, { ...base, partitions: 4, merge: { resultsMaxMsgs: 1000 } });
     const [edge, merge2] = await Promise.all(['edge1', 'merge'].map((n) => run('agree.conf', n)));
-    const error = (d: RunningDaemon, text: string) => waitFor(text, () => (d.logs.some((l) => l.includes('"level":50') && l.includes(text)) ? true : undefined), 20_000);
+    const error = (d: RunningDaemon, text: string) => waitFor(text, () => (d.logs.some((l) => l.includes('"level":50') && l.includes(text)) ? true : undefined), 60_000);
     await error(edge!, 'edge1.sinks.k1.partitions = 4, but the cluster runs with partitions 2');
     await error(merge2!, 'merge.jobs.j1.partitions = 4, but the cluster runs with partitions 2');
     writeClusterConf(dir, { ...base, merge: { resultsMaxMsgs: 1000 } });

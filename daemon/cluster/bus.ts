@@ -63,6 +63,8 @@ export interface StreamSpec {
 }
 
 export interface StreamState {
+  /** This process's clock just before it asked (what was stored after, was stored after this, less clock skew). */
+  readonly askedAtMs: number;
   /** The first sequence still stored (last + 1 when empty). */
   readonly firstSeq: number;
   readonly lastSeq: number;

@@ -94,9 +94,11 @@ export class JetStreamBus implements Bus {
   }
 
   async streamState(stream: string): Promise<StreamState> {
+    const askedAtMs = Date.now();
     const { state, config } = await this.#jsm.streams.info(stream);
     const lastTs = state.last_ts ? Date.parse(state.last_ts) : 0;
     return {
+      askedAtMs,
       firstSeq: state.first_seq,
       lastSeq: state.last_seq,
       lastTs: Number.isNaN(lastTs) || lastTs < 0 ? 0 : lastTs,

@@ -221,11 +221,17 @@ export class PartitionCounter {
     if (this.#cutAt !== undefined) {
       if (this.#lastRead >= this.#cutAt || (caughtUp && (next === undefined || next.seq > this.#cutAt))) this.#completePending();
     } else {
-      // Processing time: events stored before the first unread one, or before the stream's
-      // last one when none is unread, are all counted by this partial.
-      const wmMs = Math.max(this.#watermark(), caughtUp ? Math.max(stream.lastTs, now - CLOCK_SKEW_MS) : next.timeMs);
+      // Processing time: events stored before the first unread one are all counted by this
+      // partial; with none unread, events stored before the stream's state was asked (an
+      // event stored since has a later time, but for the servers' clock skew: a tick on a
+      // busy box can take seconds, and `now` made events stored meanwhile late).
+      const wmMs = Math.max(this.#watermark(), caughtUp ? Math.max(stream.lastTs, stream.askedAtMs - CLOCK_SKEW_MS) : next.timeMs);
       const lastCut = this.#unsent.at(-1)?.place.to ?? covered;
       const idleCover = caughtUp && stream.lastSeq > lastCut && now - this.#lastIdleCover >= IDLE_COVER_MS;
+      // Caught up: nothing of this partition is unread up to the stream's last sequence (the
+      // gap check above passed), so a later trim up to there is no gap. (Checked only up to
+      // what was read, an idle partition whose coverage moved on took a trim for a gap.)
+      if (caughtUp) this.#checkedThrough = Math.max(this.#checkedThrough, stream.lastSeq);
       if (this.#builder.events > 0 || idleCover) {
         if (caughtUp) this.#readThrough = Math.max(this.#readThrough, stream.lastSeq);
         this.#cut(caughtUp ? Math.max(this.#builder.lastSeq, stream.lastSeq) : this.#builder.lastSeq, now, wmMs);
