@@ -13,21 +13,32 @@ COPY tsconfig.json ./
 COPY daemon daemon
 COPY scripts scripts
 COPY test test
-RUN npm run build && npm prune --omit=dev
+# What only the build needs stays here: the compiled tests and scripts, and better-sqlite3's
+# C sources and build leftovers (~12 MB of obj files when no prebuilt binary could be
+# fetched); the runtime keeps the binding itself (build/Release/better_sqlite3.node).
+RUN npm run build && npm prune --omit=dev \
+ && rm -rf dist/test dist/scripts \
+ && cd node_modules/better-sqlite3 \
+ && mv build/Release/better_sqlite3.node . && rm -rf build deps src \
+ && mkdir -p build/Release && mv better_sqlite3.node build/Release/
 
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+# LOGFLOW_CONTAINER: start-up errors about files the container's user may not write name
+# LOGFLOW_UID and compose's commands (daemon/permission-hint.ts).
+ENV NODE_ENV=production LOGFLOW_CONTAINER=docker
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
+# The defaults; compose mounts the project's ./conf over them (read-only), so an edit
+# reaches the container at its next start, without a rebuild.
 COPY conf conf
 # The dashboard's page, script and style (uPlot comes from node_modules).
 COPY web web
 # A named volume starts as a copy of the image's directory, owner and mode included. The
 # container runs as any LOGFLOW_UID (compose's `user:`), so the job's directories are
 # writable by every uid, with the sticky bit as /tmp has it: nobody removes another's files.
-RUN mkdir -p spool checkpoint data && chown node:node spool && chmod 1777 checkpoint data
+RUN mkdir -p spool checkpoint data edge/records && chown node:node spool && chmod 1777 checkpoint data edge/records
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CHANNEL_TYPES, JOB_TYPES, readComponent, SINK_TYPES, SOURCE_TYPES, type ComponentTypes } from './components.js';
-import type { AvroSinkConfig, AvroSourceConfig, ChannelConfig, JetStreamSinkConfig, MergeWorkerConfig, PartialCounterConfig, SpoolDirSourceConfig, UrlWindowJobConfig } from './components.js';
+import type { ChannelConfig, JobConfig, SinkConfig, SourceConfig } from './components.js';
 import { parseProperties, PropertyReader, type ReadContext } from './conf/index.js';
 import { resolveEnvVars } from './conf/env-vars.js';
 import { ConfigError } from './errors.js';
@@ -18,17 +18,11 @@ export type { InterceptorConfig } from './source/source-config.js';
 export interface AgentConfig {
   readonly agent: string;
   readonly file: string;
-  readonly sources: readonly SpoolDirSourceConfig[];
-  /** Sources of type `avro`, listed in `<agent>.sources` like the others. */
-  readonly avroSources: readonly AvroSourceConfig[];
+  /** Each kind's components in the order `<agent>.<kind>` lists them (`ofType` picks a type's). */
+  readonly sources: readonly SourceConfig[];
   readonly channels: readonly ChannelConfig[];
-  readonly sinks: readonly AvroSinkConfig[];
-  readonly jetstreamSinks: readonly JetStreamSinkConfig[];
-  readonly jobs: readonly UrlWindowJobConfig[];
-  /** Jobs of type `url-count-partial` (counters of a JetStream cluster). */
-  readonly counters: readonly PartialCounterConfig[];
-  /** Jobs of type `url-count-merge` (merge workers of a JetStream cluster). */
-  readonly merges: readonly MergeWorkerConfig[];
+  readonly sinks: readonly SinkConfig[];
+  readonly jobs: readonly JobConfig[];
   readonly http: HttpConfig | undefined;
   /** Flume keys of the file that have no effect here, with their lines (for one warning). */
   readonly notImplemented: readonly string[];
@@ -70,15 +64,15 @@ export function parseAgentConfig(text: string, file: string, agent: string, cwd 
     throw new ConfigError('LF_CONFIG_UNKNOWN_KEY', `unknown configuration keys (a typo, or a component not listed): ${list}`, unknown[0]!.prop.key, unknown[0]!.prop.line);
   }
   if (!read) throw firstError!;
-  const { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, merges, http } = read;
+  const { channelNames, channels, sources, sinks, jobs, http } = read;
   const notImplemented = r.unused(a).map((p) => `${p.key} (line ${p.line})`);
-  if (sources.length + avroSources.length + sinks.length + jetstreamSinks.length + jobs.length + counters.length + merges.length === 0) {
+  if (sources.length + sinks.length + jobs.length === 0) {
     throw new ConfigError('LF_CONFIG_MISSING_KEY', `${file}: agent ${JSON.stringify(agent)} has no sources, sinks or jobs (is --name right?)`, a + 'sources');
   }
-  for (const s of [...sources, ...avroSources, ...sinks, ...jetstreamSinks]) {
+  for (const s of [...sources, ...sinks]) {
     if (!channelNames.includes(s.channel)) throw r.missing(`${a}channels (${s.channel})`);
   }
-  return Object.freeze({ agent, file, sources, avroSources, channels, sinks, jetstreamSinks, jobs, counters, merges, http, notImplemented });
+  return Object.freeze({ agent, file, sources, channels, sinks, jobs, http, notImplemented });
 }
 
 /** Every component of the agent, read in wiring order by its type's module; the first bad key throws. */
@@ -94,19 +88,12 @@ function readComponents(r: PropertyReader, a: string, resolve: (p: string) => st
   /** The components listed in `<agent>.<kind>`, each read by the module its type names. */
   const listed = <T extends ComponentTypes>(types: T, kind: string) =>
     r.list(a + kind).map((name) => readComponent(types, r, `${a}${kind}.${name}`, context(name)));
-  const channels: ChannelConfig[] = listed(CHANNEL_TYPES, 'channels');
-  const allSources = listed(SOURCE_TYPES, 'sources');
-  const sources = allSources.filter((s): s is SpoolDirSourceConfig => s.type === 'spooldir');
-  const avroSources = allSources.filter((s): s is AvroSourceConfig => s.type === 'avro');
-  const allSinks = listed(SINK_TYPES, 'sinks');
-  const sinks = allSinks.filter((s): s is AvroSinkConfig => s.type === 'avro');
-  const jetstreamSinks = allSinks.filter((s): s is JetStreamSinkConfig => s.type === 'jetstream');
-  const allJobs = listed(JOB_TYPES, 'jobs');
-  const jobs = allJobs.filter((j): j is UrlWindowJobConfig => j.type === 'url-window-count');
-  const counters = allJobs.filter((j): j is PartialCounterConfig => j.type === 'url-count-partial');
-  const merges = allJobs.filter((j): j is MergeWorkerConfig => j.type === 'url-count-merge');
+  const channels = listed(CHANNEL_TYPES, 'channels');
+  const sources = listed(SOURCE_TYPES, 'sources');
+  const sinks = listed(SINK_TYPES, 'sinks');
+  const jobs = listed(JOB_TYPES, 'jobs');
   const http = r.keysUnder(a + 'http').length > 0 ? readHttp(r, a + 'http') : undefined;
-  return { channelNames, channels, sources, avroSources, sinks, jetstreamSinks, jobs, counters, merges, http };
+  return { channelNames, channels, sources, sinks, jobs, http };
 }
 
 /** Flume settings that have no effect here (yet): accepted, listed in a start-up warning. */
@@ -117,6 +104,8 @@ const FLUME_KEYS_NOT_IMPLEMENTED: readonly RegExp[] = [
   // the file channel's tuning and options: its own checkpoint is written after every sink commit
   /^channels\.[^.]+\.(useDualCheckpoints|backupCheckpointDir|checkpointInterval|checkpointOnClose|minimumRequiredSpace|use-log-replay-v1|use-fast-replay|fsyncPerTransaction|fsyncInterval)$/,
   /^sources\.[^.]+\.exclude-protocols$/,
+  // TAILDIR: a per-event header (events share their headers here), and Flume's poll backoff (files are watched here)
+  /^sources\.[^.]+\.(byteOffsetHeader|backoffSleepIncrement|maxBackoffSleep)$/,
   /^sinks\.[^.]+\.(exclude-protocols|maxIoWorkers|reset-connection-interval|threads)$/,
   /^sinkgroups(\..+)?$/,
 ];

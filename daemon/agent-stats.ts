@@ -1,54 +1,74 @@
-import type { Channel } from './channel/index.js';
-import type { JobStats } from './job/index.js';
-import type { PipelinedSink } from './sink/delivery.js';
-import type { AvroSource, SpoolDirSource } from './source/index.js';
-import type { ClusterFigures, FileCounts, Stats } from './telemetry/stats.js';
-import type { PartialCounter } from './cluster/partial-counter.js';
-import type { MergeWorker } from './cluster/merge-worker.js';
-
-/** The stages whose figures make the agent's stats. */
-export interface StatsParts {
-  readonly job: JobStats | undefined;
-  readonly sources: readonly SpoolDirSource[];
-  readonly avroSources: readonly AvroSource[];
-  readonly sinks: readonly PipelinedSink<unknown>[];
-  readonly channels: Iterable<Channel>;
-  readonly counters?: readonly PartialCounter[];
-  readonly merges?: readonly MergeWorker[];
-}
+import { memoryUsage } from './telemetry/memory.js';
+import type { ClusterFigures, FileCounts, JobStats, RefusedConnections, Stats, StatsPart } from './telemetry/stats.js';
 
 /**
- * Gathers the one stats shape (telemetry/stats.ts) from the stages: what /api/stats,
- * /metrics and the dashboard show. Figures of several components of a kind are summed.
+ * Gathers the one stats shape (telemetry/stats.ts) from the components' parts: what
+ * /api/stats, /metrics and the dashboard show. Figures of several components are summed.
  */
-export function gatherStats({ job, sources, avroSources, sinks, channels, counters = [], merges = [] }: StatsParts): Stats {
+export function gatherStats(parts: readonly StatsPart[]): Stats {
   const files: FileCounts = { pending: 0, inProgress: 0, completed: 0, failed: 0 };
-  for (const s of sources) {
-    const c = s.files.counts();
-    files.pending += c.pending;
-    files.inProgress += c.inProgress;
-    files.completed += c.completed;
-    files.failed += c.failed;
-  }
+  let job: JobStats | undefined;
   let size = 0;
   let capacity = 0;
-  for (const ch of channels) {
-    size += ch.size;
-    capacity += ch.capacity;
+  let eventsRead = 0;
+  let eventsReceived = 0;
+  let truncatedLines: number | undefined;
+  let followed: { files: number; lagBytes: number } | undefined;
+  let sinkRetries: { error: number; refused: number } | undefined;
+  let refusedConnections: { ipFilter: number; maxConnections: number } | undefined;
+  let refusedCalls: { transactionCapacity: number; channel: number } | undefined;
+  const counters: ClusterFigures['counters'][number][] = [];
+  const merges: ClusterFigures['merges'][number][] = [];
+  for (const p of parts) {
+    if (p.counter) counters.push(p.counter);
+    if (p.merge) merges.push(p.merge);
+    if (p.job) job = p.job;
+    if (p.files) {
+      files.pending += p.files.pending;
+      files.inProgress += p.files.inProgress;
+      files.completed += p.files.completed;
+      files.failed += p.files.failed;
+    }
+    if (p.channel) {
+      size += p.channel.size;
+      capacity += p.channel.capacity;
+    }
+    eventsRead += p.eventsRead ?? 0;
+    eventsReceived += p.eventsReceived ?? 0;
+    if (p.truncatedLines !== undefined) truncatedLines = (truncatedLines ?? 0) + p.truncatedLines;
+    if (p.followed) {
+      followed ??= { files: 0, lagBytes: 0 };
+      followed.files += p.followed.files;
+      followed.lagBytes += p.followed.lagBytes;
+    }
+    if (p.sinkRetries) {
+      sinkRetries ??= { error: 0, refused: 0 };
+      sinkRetries.error += p.sinkRetries.error;
+      sinkRetries.refused += p.sinkRetries.refused;
+    }
+    if (p.refusedConnections) refusedConnections = addRefused(refusedConnections, p.refusedConnections);
+    if (p.refusedCalls) {
+      refusedCalls ??= { transactionCapacity: 0, channel: 0 };
+      refusedCalls.transactionCapacity += p.refusedCalls.transactionCapacity;
+      refusedCalls.channel += p.refusedCalls.channel;
+    }
   }
-  const eventsRead = sum(sources, (s) => s.eventsRead);
+  // The job's receiver and the avro sources close connections alike: one figure for both.
+  if (job) refusedConnections = addRefused(refusedConnections, job.refusedConnections);
   return {
-    eventsIn: job?.eventsIn ?? eventsRead + sum(avroSources, (s) => s.eventsReceived),
+    eventsIn: job?.eventsIn ?? eventsRead + eventsReceived,
     eventsCounted: job?.eventsCounted ?? 0,
     parseErrors: job?.parseErrors ?? 0,
     duplicates: job?.duplicates ?? 0,
-    lateEvents: job?.lateEvents ?? 0,
+    historyOnlyEvents: job?.historyOnlyEvents ?? 0,
+    ...(job && { lastEventAt: job.lastEventMs === undefined ? null : new Date(job.lastEventMs).toISOString() }),
     files,
+    ...(followed && { followed }),
     channel: { size, capacity },
     memory: memoryFigures(job),
     cpuSeconds: cpuSeconds(),
     ...(job?.input && { input: job.input }),
-    ...(counters.length + merges.length > 0 && { cluster: clusterFigures(counters, merges) }),
+    ...(counters.length + merges.length > 0 && { cluster: { counters, merges } }),
     ...(job && {
       window: {
         distinctUrls: job.distinctUrls,
@@ -66,39 +86,27 @@ export function gatherStats({ job, sources, avroSources, sinks, channels, counte
       checkpointSeconds: job.checkpointHistogram,
     }),
     eventsRead,
-    ...((job || avroSources.length > 0) && {
-      avroRefusedConnections: {
-        ipFilter: (job?.refusedConnections.ipFilter ?? 0) + sum(avroSources, (a) => a.refusedConnections.ipFilter),
-        maxConnections: (job?.refusedConnections.maxConnections ?? 0) + sum(avroSources, (a) => a.refusedConnections.maxConnections),
-      },
-    }),
-    ...(sources.length > 0 && { truncatedLines: sum(sources, (s) => s.truncatedLines) }),
-    ...(sinks.length > 0 && { sinkRetries: { error: sum(sinks, (k) => k.retries.error), refused: sum(sinks, (k) => k.retries.refused) } }),
-    ...(avroSources.length > 0 && {
-      avroCallsRefused: {
-        transactionCapacity: sum(avroSources, (a) => a.refusedCalls.transactionCapacity),
-        channel: sum(avroSources, (a) => a.refusedCalls.channel),
-      },
-    }),
+    ...(refusedConnections && { avroRefusedConnections: refusedConnections }),
+    ...(truncatedLines !== undefined && { truncatedLines }),
+    ...(sinkRetries && { sinkRetries }),
+    ...(refusedCalls && { avroCallsRefused: refusedCalls }),
   };
 }
 
-function sum<T>(items: readonly T[], figure: (item: T) => number): number {
-  let n = 0;
-  for (const item of items) n += figure(item);
-  return n;
+function addRefused(sum: RefusedConnections | undefined, more: RefusedConnections): RefusedConnections {
+  return { ipFilter: (sum?.ipFilter ?? 0) + more.ipFilter, maxConnections: (sum?.maxConnections ?? 0) + more.maxConnections };
 }
 
 /** process.memoryUsage() reads /proc each call; a poll every few ms should not pay for that each time. */
-let memorySample = { at: 0, usage: process.memoryUsage() };
-function memoryUsage(): NodeJS.MemoryUsage {
+let memorySample = { at: 0, usage: memoryUsage() };
+function sampledMemory(): NodeJS.MemoryUsage {
   const now = Date.now();
-  if (now - memorySample.at >= 250) memorySample = { at: now, usage: process.memoryUsage() };
+  if (now - memorySample.at >= 250) memorySample = { at: now, usage: memoryUsage() };
   return memorySample.usage;
 }
 
 function memoryFigures(job: { heapUsedMb: number; buffersMb: number } | undefined): Stats['memory'] {
-  const m = memoryUsage();
+  const m = sampledMemory();
   const mb = (n: number) => Math.round(n / 1048576);
   return { rssMb: mb(m.rss), mainHeapMb: mb(m.heapUsed), buffersMb: mb(m.arrayBuffers), jobHeapMb: job?.heapUsedMb ?? 0, jobBuffersMb: job?.buffersMb ?? 0 };
 }
@@ -110,8 +118,4 @@ function round2(n: number): number {
 function cpuSeconds(): number {
   const u = process.cpuUsage();
   return Math.round((u.user + u.system) / 10_000) / 100;
-}
-
-function clusterFigures(counters: readonly PartialCounter[], merges: readonly MergeWorker[]): ClusterFigures {
-  return { counters: counters.map((c) => c.figures), merges: merges.map((m) => m.figures) };
 }

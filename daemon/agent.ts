@@ -1,71 +1,35 @@
-import { FileChannel, MemoryChannel, type Channel } from './channel/index.js';
 import type { AgentConfig } from './agent-config.js';
+import { gatherStats } from './agent-stats.js';
+import { checkFdHeadroom } from './fd-headroom.js';
+import { buildComponent, CHANNEL_TYPES, JOB_TYPES, ofType, SINK_TYPES, SOURCE_TYPES, type BuildContext, type ChannelComponent, type Component, type Endpoint } from './components.js';
 import { ConfigError } from './errors.js';
 import { HttpHost } from './http/index.js';
-import { gatherStats } from './agent-stats.js';
-import { apiStats, type Stats } from './telemetry/stats.js';
-import type { PipelinedSink } from './sink/delivery.js';
-import { JobHost, type JobStartOptions } from './job/index.js';
-import { timingOf } from './job/url-window-config.js';
+import type { JobStartOptions } from './job/index.js';
 import type { Logger } from './log.js';
-import { AvroSink } from './sink/index.js';
-import { JetStreamSink } from './sink/jetstream/jetstream-sink.js';
-import { PartialCounter } from './cluster/partial-counter.js';
-import { MergeWorker } from './cluster/merge-worker.js';
-import { AvroSource, SpoolDirSource } from './source/index.js';
-import { listening, settingError, type FailedSetting } from './startup-errors.js';
-import { lowerThreadPriority } from './thread-priority.js';
+import { listening } from './startup-errors.js';
 import { httpListening } from './telemetry/index.js';
+import { apiStats, type Stats } from './telemetry/stats.js';
+import { lowerThreadPriority } from './thread-priority.js';
 
 /**
- * One agent of the configuration: its components built from the validated config and
- * wired source -> channel -> sink -> (Avro) -> job -> store -> http. Start-up runs the
- * pipeline back to front so every stage finds its downstream ready; shutdown runs front
- * to back so every stage can drain into the next.
+ * One agent of the configuration: its components built from the validated config by their
+ * types' runtimes (components.ts) and wired source -> channel -> sink -> (Avro) -> job ->
+ * store -> http. As in Flume, channels start first and close last. Start-up runs the flow
+ * back to front so every stage finds its downstream ready; shutdown runs front to back so
+ * every stage can drain into the next.
  */
 export class Agent {
   readonly config: AgentConfig;
   readonly #log: Logger;
-  readonly #channels: Map<string, Channel>;
-  readonly #sources: SpoolDirSource[];
-  readonly #avroSources: AvroSource[];
-  readonly #sinks: PipelinedSink<unknown>[];
-  readonly #counters: PartialCounter[];
-  readonly #merges: MergeWorker[];
-  readonly #job: JobHost | undefined;
+  #channels: ChannelComponent[] = [];
+  /** Sources, sinks and jobs, in pipeline order. */
+  #flow: Component[] = [];
   #http: HttpHost | undefined;
 
   constructor(config: AgentConfig, logger: Logger) {
     checkWiring(config);
     this.config = config;
     this.#log = logger;
-    this.#channels = new Map(config.channels.map((c) => [c.name, c.type === 'file' ? new FileChannel(c, logger) : new MemoryChannel(c)]));
-    this.#sinks = [
-      ...config.sinks.map((c) => new AvroSink(c, this.#channels.get(c.channel)!, logger)),
-      ...config.jetstreamSinks.map((c) => new JetStreamSink(c, this.#channels.get(c.channel)!, logger)),
-    ];
-    this.#counters = config.counters.map((c) => new PartialCounter(c, logger));
-    this.#merges = config.merges.map((c) => new MergeWorker(c, logger));
-    const jobConfig = config.jobs[0];
-    if (jobConfig) this.#job = new JobHost(jobConfig, logger, `${config.agent}.jobs.${jobConfig.name}`);
-    // When the sink feeds this process's job, files finish on the job's checkpoint, not
-    // on delivery, and resume from it after a crash: exactly-once instead of at-least-once.
-    const job = this.#job;
-    const local = job && jobConfig && config.sinks.some((k) => k.port === jobConfig.port && isSameHost(k.hostname, jobConfig.bind));
-    this.#sources = config.sources.map((c) => {
-      const channel = this.#channels.get(c.channel)!;
-      // Otherwise a file channel keeps the positions: a file resumes after the last batch
-      // put durably, and finishes once all of it is in the channel.
-      const durable = !local && channel instanceof FileChannel ? channel : undefined;
-      const source = new SpoolDirSource(c, channel, logger, local ? job : durable);
-      if (local) {
-        job.addLocalSource(source.sourceId);
-        job.onCommit(() => void source.completeFinished());
-      }
-      durable?.trackSource(source.sourceId);
-      return source;
-    });
-    this.#avroSources = config.avroSources.map((c) => new AvroSource(c, this.#channels.get(c.channel)!, logger));
   }
 
   /** The HTTP address actually bound (the configured port may be 0). */
@@ -73,99 +37,117 @@ export class Agent {
     return this.#http?.address;
   }
 
-  async start(opts: JobStartOptions = {}): Promise<void> {
+  async start(options: JobStartOptions = {}): Promise<void> {
+    checkFdHeadroom(this.config, this.#log);
+    const { sources, sinks, jobs } = await this.#build(options);
     const http = this.config.http;
-    const job = this.config.jobs[0];
     if (http) {
-      this.#http = new HttpHost(http, job && timingOf(job), job?.database, {
+      const results = jobs.find((j) => j.results)?.results;
+      this.#http = new HttpHost(http, results, {
         stats: () => apiStats(this.stats()),
-        files: () => this.#sources.flatMap((s) => s.fileList()),
+        files: () => this.#flow.flatMap((c) => c.fileList?.() ?? []),
+        followed: () => this.#flow.flatMap((c) => c.followed?.() ?? []),
         metrics: () => this.stats(),
       }, this.#log);
     }
     // The HTTP thread loads Fastify while the job restores its checkpoint.
     const loading = this.#http?.load();
-    for (const ch of this.#channels.values()) if (ch instanceof FileChannel) await ch.open();
-    const a = this.config.agent;
-    if (this.#job && job) {
-      await this.#job.start(opts, http?.pipelineNice ?? 0).catch((err: Error & { setting?: FailedSetting }) => {
-        throw err.setting ? settingError(this.config.file, `${a}.jobs.${job.name}`, err.setting, err) : err;
-      });
-    }
-    for (const merge of this.#merges) merge.start();
-    for (const counter of this.#counters) counter.start();
-    for (const sink of this.#sinks) sink.start();
+    for (const channel of this.#channels) await channel.start();
+    for (const c of [...jobs, ...sinks]) await c.start();
     let nice: number | undefined;
     if (this.#http && http) {
       await loading;
-      await listening(this.config.file, `${a}.http`, () => this.#http!.listen());
+      await listening(this.config.file, `${this.config.agent}.http`, () => this.#http!.listen());
       // After the HTTP thread exists (threads inherit their creator's priority).
       nice = lowerThreadPriority(http.pipelineNice);
     }
-    for (const source of this.#avroSources) await listening(this.config.file, `${a}.sources.${source.name}`, () => source.start());
-    for (const [i, source] of this.#sources.entries()) {
-      const spoolDir = this.config.sources[i]!.spoolDir;
-      await source.start().catch((err: NodeJS.ErrnoException) => {
-        const why = `${spoolDir}: ${err.code}: the daemon needs read and write access to the spool directory (it renames finished files there)`;
-        throw err.code ? settingError(this.config.file, `${a}.sources.${source.name}`, 'spoolDir', { message: why }) : err;
-      });
-    }
+    for (const source of sources) await source.start();
     // Logged last: scripts and tests take this line to mean the whole pipeline runs.
     if (this.#http) httpListening.emit(this.#log, { address: this.httpAddress, httpThread: this.#http.threadId, pipelineNice: nice });
   }
 
   async stop(): Promise<void> {
-    // A source waiting for room in a full channel (downstream down) could never stop.
-    for (const ch of this.#channels.values()) ch.admitOverCapacity();
-    for (const source of this.#avroSources) await source.stop();
-    for (const source of this.#sources) await source.stop();
-    for (const sink of this.#sinks) await sink.stop();
-    for (const counter of this.#counters) await counter.stop();
-    for (const merge of this.#merges) await merge.stop();
-    await this.#job?.stop();
-    for (const source of this.#sources) {
-      await source.completeFinished();
-      source.close();
-    }
+    for (const channel of this.#channels) await channel.stop();
+    for (const c of this.#flow) await c.stop();
+    for (const c of this.#flow) await c.close?.();
     await this.#http?.close();
-    for (const ch of this.#channels.values()) await ch.close();
+    for (const channel of this.#channels) await channel.close?.();
   }
 
   /** The one stats shape (telemetry/stats.ts): /api/stats shows it, /metrics renders it. */
   stats(): Stats {
-    return gatherStats({
-      job: this.#job?.stats(),
-      sources: this.#sources,
-      avroSources: this.#avroSources,
-      sinks: this.#sinks,
-      channels: this.#channels.values(),
-      counters: this.#counters,
-      merges: this.#merges,
+    return gatherStats([...this.#channels, ...this.#flow].map((c) => c.stats()));
+  }
+
+  /**
+   * Builds every component, back to front: channels, jobs, sinks, then sources, which find
+   * who keeps their positions among what was built before. Nothing starts until all are built.
+   */
+  async #build(options: JobStartOptions) {
+    const { agent, file } = this.config;
+    const channels = new Map<string, ChannelComponent>();
+    let local: Component | undefined;
+    const context = (kind: string, name: string): BuildContext => ({
+      file,
+      key: `${agent}.${kind}.${name}`,
+      logger: this.#log,
+      options,
+      pipelineNice: this.config.http?.pipelineNice ?? 0,
+      channel: (n) => channels.get(n)!.channel,
+      positionKeeper: (n) => local?.positionKeeper ?? channels.get(n)!.positionKeeper,
     });
+    for (const c of this.config.channels) channels.set(c.name, await buildComponent(CHANNEL_TYPES, c, context('channels', c.name)));
+    this.#channels = [...channels.values()];
+    const jobs: Component[] = [];
+    for (const c of this.config.jobs) jobs.push(await buildComponent(JOB_TYPES, c, context('jobs', c.name)));
+    checkJobs(this.config, jobs);
+    const sinks: Component[] = [];
+    for (const c of this.config.sinks) sinks.push(await buildComponent(SINK_TYPES, c, context('sinks', c.name)));
+    // When a sink feeds a job of this process, files finish on the job's checkpoint, not on
+    // delivery, and resume from it after a crash: exactly-once instead of at-least-once.
+    // Otherwise a channel that keeps positions keeps them for the sources that put into it.
+    local = jobs.find((j) => j.positionKeeper && sinks.some((k) => feeds(k.deliversTo, j.receivesAt)));
+    const sources: Component[] = [];
+    for (const c of this.config.sources) sources.push(await buildComponent(SOURCE_TYPES, c, context('sources', c.name)));
+    this.#flow = [...sources, ...sinks, ...jobs];
+    return { sources, sinks, jobs };
   }
 }
 
-function isSameHost(sinkHost: string, bind: string): boolean {
+/** A sink delivering to `to` reaches the receiver listening at `at` (same port, same host or loopback). */
+function feeds(to: Endpoint | undefined, at: Endpoint | undefined): boolean {
+  if (!to || !at || to.port !== at.port) return false;
   const loopback = (h: string) => h === 'localhost' || h.startsWith('127.') || h === '::1';
-  return sinkHost === bind || (loopback(sinkHost) && (loopback(bind) || bind === '0.0.0.0' || bind === '::'));
+  return to.host === at.host || (loopback(to.host) && (loopback(at.host) || at.host === '0.0.0.0' || at.host === '::'));
 }
 
 /** Checks that span components, as Flume does before it starts anything. */
 function checkWiring(config: AgentConfig): void {
-  if (config.jobs.length > 1) {
-    throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.jobs lists ${config.jobs.length} jobs; one is supported`, `${config.agent}.jobs`);
-  }
   const channels = new Map(config.channels.map((c) => [c.name, c]));
-  for (const s of config.sources) {
-    const ch = channels.get(s.channel)!;
-    if (s.batchSize > ch.transactionCapacity) {
-      throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sources.${s.name}.batchSize (${s.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sources.${s.name}.batchSize`);
+  const positionFiles = new Map<string, string>();
+  for (const t of ofType(config.sources, 'TAILDIR')) {
+    const other = positionFiles.get(t.positionFile);
+    const key = `${config.agent}.sources.${t.name}.positionFile`;
+    if (other) throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${key} is ${other}'s too (${t.positionFile}); each TAILDIR source needs its own`, key);
+    positionFiles.set(t.positionFile, t.name);
+  }
+  const kinds = [['sources', 'batchSize', config.sources], ['sinks', 'batch-size', config.sinks]] as const;
+  for (const [kind, setting, components] of kinds) {
+    for (const c of components) {
+      if (!('batchSize' in c)) continue;
+      const ch = channels.get(c.channel)!;
+      if (c.batchSize > ch.transactionCapacity) {
+        const key = `${config.agent}.${kind}.${c.name}.${setting}`;
+        throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${key} (${c.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, key);
+      }
     }
   }
-  for (const k of [...config.sinks, ...config.jetstreamSinks]) {
-    const ch = channels.get(k.channel)!;
-    if (k.batchSize > ch.transactionCapacity) {
-      throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.sinks.${k.name}.batch-size (${k.batchSize}) exceeds ${config.agent}.channels.${ch.name}.transactionCapacity (${ch.transactionCapacity})`, `${config.agent}.sinks.${k.name}.batch-size`);
-    }
+}
+
+/** The store and the HTTP API serve one job's results. */
+function checkJobs(config: AgentConfig, jobs: readonly Component[]): void {
+  const withResults = jobs.filter((j) => j.results).length;
+  if (withResults > 1) {
+    throw new ConfigError('LF_CONFIG_BAD_VALUE', `${config.file}: ${config.agent}.jobs lists ${withResults} jobs; one is supported`, `${config.agent}.jobs`);
   }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { CLIENT_HELP, CliError, EXIT } from './cli/common.js';
+import { CLIENT_HELP, EXIT } from './cli/common.js';
+import { CliError } from './errors.js';
 import { drop } from './cli/drop.js';
 import { status } from './cli/status.js';
 import { top } from './cli/top.js';
@@ -14,6 +15,10 @@ Talking to a running daemon:
 On log files, in this process (no daemon, no ports):
   analyze FILE...  a report: top URLs, the busiest window, parse errors (--json, --html FILE)
   check FILE       which log format parses the file, and why its failing lines fail
+
+On the agent's state, with the daemon stopped:
+  reset --yes      start over: remove the checkpoint, results and history, file records
+                   and fingerprints, and say what was removed
 
 \`logflow COMMAND --help\` for a command's options. Run it in the project folder. The
 daemon itself: npm start (node dist/daemon/main.js --conf-file FILE --name AGENT; its
@@ -31,6 +36,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   // Loaded when asked for: the daemon's commands start without the analyzer's modules.
   analyze: async (argv) => (await import('./cli/analyze.js')).analyze(argv, process.stdout, process.stderr),
   check: async (argv) => (await import('./cli/check.js')).check(argv, process.stdout),
+  reset: async (argv) => (await import('./cli/reset.js')).reset(argv, process.stdout),
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -40,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   const run = COMMANDS[command];
-  if (!run) throw new CliError(EXIT.usage, `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  if (!run) throw new CliError('LF_CLI_USAGE', `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   return run(rest);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Agent } from './agent.js';
 import { loadAgentConfig } from './agent-config.js';
-import { LogflowError } from './errors.js';
+import { CliError, exitCodeOf } from './errors.js';
 import { createLogger } from './log.js';
 import { agentStarted, flumeSettingsIgnored, secondSignal, shutdownFailed, shuttingDown, startupFailed, stoppedCleanly } from './telemetry/index.js';
 
@@ -10,7 +10,10 @@ const USAGE = `usage: logflow [--conf-file FILE] [--name AGENT] [--reset-checkpo
   -f, --conf-file FILE   Flume-style properties file (default conf/agent.conf)
   -n, --name AGENT       agent to run from that file (default a1)
   --reset-checkpoint     discard the job's checkpoint (window, positions) and start empty;
-                         files still in the spool are then read from their beginning
+                         files still in the spool are then read from their beginning. The
+                         history and the file records are kept: those files are counted in
+                         the history again, and logs counted before are refused as
+                         duplicates. To start over: stop the daemon, npx logflow reset --yes
   -h, --help             this help
 
 environment:
@@ -35,14 +38,14 @@ function parseArgs(argv: string[]): CliOptions | 'help' {
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new LogflowError('LF_CLI_USAGE', `${flag} needs a value\n\n${USAGE}`);
+      if (v === undefined || v === '') throw new CliError('LF_CLI_USAGE', `${flag} needs a value\n\n${USAGE}`);
       return v;
     };
     if (flag === '-h' || flag === '--help') return 'help';
     else if (flag === '-f' || flag === '--conf-file' || flag === '--conf') opts.confFile = value();
     else if (flag === '-n' || flag === '--name') opts.name = value();
     else if (flag === '--reset-checkpoint' && inline === undefined) opts.resetCheckpoint = true;
-    else throw new LogflowError('LF_CLI_USAGE', `unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
+    else throw new CliError('LF_CLI_USAGE', `unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
   }
   return opts;
 }
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
     const e = err as Error & { code?: string };
     startupFailed.emit(log, { err: { message: e.message, code: e.code } });
     process.stderr.write(`logflow: ${e.message}\n`);
-    process.exit(e instanceof LogflowError && e.code === 'LF_CLI_USAGE' ? 64 : 1);
+    process.exit(exitCodeOf(e));
   }
   agentStarted.emit(log, { agent: agent.config.agent, conf: agent.config.file });
 

@@ -1,89 +1,100 @@
 #!/usr/bin/env node
 /**
- * Chaos run: drops generated logs into a fresh spool, kills the daemon with SIGKILL at
- * random points N times, restarts it, and compares the final per-URL counts with what
- * the files hold. Exits 1 on any difference.
+ * The chaos run: the faults of issue 22, each against the real daemon and checked against an
+ * independent count of the logs (a regex per line, scripts/lib/expected-counts.ts). Prints one
+ * table row per fault: what was done, what a correct daemon does, what this one did. Exits 1
+ * if any row fails. Repeatable: the logs come from seeds, and every wait is on the daemon's
+ * state, not the clock. Mounting tmpfs and read-only binds needs root (else those rows say so).
  *
- *   npm run chaos -- [--kills 50] [--files 8] [--lines 200000] [--seed 1] [--max-delay-ms 800]
+ *   npm run chaos -- [--only TEXT] [--kills 10] [--lines 50000] [--seed 1] [--markdown FILE]
+ *
+ * Groups: crash (kill -9 at random, during a growing file, at each crash point), disk (full
+ * and read-only spool / checkpoint / results, results.db deleted, a gzip bomb), damage (WAL,
+ * manifest, LOCK), outsiders (symlinks, HTTP and Avro connection floods).
  */
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
-import { prng } from './access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon, visible } from './lib/daemon-process.js';
-import { dropGeneratedLogs } from './lib/expected-counts.js';
+import { writeFileSync } from 'node:fs';
+import { canMount, type ChaosContext, type ChaosOptions, type Row } from './chaos/harness.js';
+import { crashScenarios } from './chaos/crash-scenarios.js';
+import { damageScenarios } from './chaos/damage-scenarios.js';
+import { diskScenarios } from './chaos/disk-scenarios.js';
+import { outsiderScenarios } from './chaos/outsider-scenarios.js';
 
-interface Stats {
-  eventsCounted: number;
-  parseErrors: number;
+const USAGE = 'usage: npm run chaos -- [--only TEXT] [--kills 10] [--lines 50000] [--seed 1] [--markdown FILE]';
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
 }
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(process.argv[i + 1]);
+function number(name: string, fallback: number): number {
+  const v = option(name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
   if (!Number.isFinite(n) || n < 0) {
-    console.error(`--${name} needs a non-negative number`);
+    console.error(`--${name} needs a non-negative number\n${USAGE}`);
     process.exit(64);
   }
   return n;
 }
 
+const GROUPS = { crash: crashScenarios, disk: diskScenarios, damage: damageScenarios, outsiders: outsiderScenarios } as const;
+
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
-    console.log('usage: npm run chaos -- [--kills 50] [--files 8] [--lines 200000] [--seed 1] [--max-delay-ms 800]');
+    console.log(USAGE);
     return;
   }
-  const kills = option('kills', 50);
-  const files = option('files', 8);
-  const lines = option('lines', 200_000);
-  const seed = option('seed', 1);
-  const maxDelay = option('max-delay-ms', 800);
-  const dir = tempDir('logflow-chaos-');
-  await writeConfig(dir, '', { 'a1.jobs.j1.batchInterval': '0.25', 'a1.jobs.j1.windowDuration': '3600' });
-  const spool = path.join(dir, 'spool');
-  const expected = await dropGeneratedLogs(dir, { files, lines, urls: 5000, seed: seed * 1000 });
-  console.log(`chaos: ${files} files, ${expected.lines} lines, ${kills} kills, working in ${dir}`);
-
-  const rand = prng(seed);
-  let longestRecoveryMs = 0;
-  for (let k = 0; k < kills; k++) {
-    const started = Date.now();
-    const d = await startDaemon(dir);
-    longestRecoveryMs = Math.max(longestRecoveryMs, Date.now() - started);
-    await new Promise((r) => setTimeout(r, Math.floor(rand() * maxDelay)));
-    const { body } = await d.get<Stats>('/api/stats');
-    d.proc.kill('SIGKILL');
-    await d.exited;
-    console.log(`kill ${k + 1}/${kills}: ${body.eventsCounted + body.parseErrors} of ${expected.lines} lines counted`);
-  }
+  const options: ChaosOptions = { kills: number('kills', 10), lines: number('lines', 50_000), seed: number('seed', 1) };
+  const only = option('only');
+  // A group's name runs the group; other text picks rows by their name.
+  const group = only && Object.hasOwn(GROUPS, only) ? [GROUPS[only as keyof typeof GROUPS]] : Object.values(GROUPS);
+  const pick = group.length === 1 ? undefined : only;
+  const rows: Row[] = [];
+  const cleanups: (() => void)[] = [];
+  const ctx: ChaosContext = {
+    options,
+    root: canMount(),
+    async row(scenario, fault, expected, run) {
+      if (pick && !scenario.includes(pick)) return;
+      const started = Date.now();
+      let result: { got: string; pass: boolean };
+      try {
+        result = await run();
+      } catch (err) {
+        result = { got: `the run itself failed: ${(err as Error).message.split('\n')[0]}`, pass: false };
+      } finally {
+        while (cleanups.length > 0) {
+          try {
+            cleanups.pop()!();
+          } catch {
+            // cleaned already
+          }
+        }
+      }
+      const row = { scenario, fault, expected, ...result, ms: Date.now() - started };
+      rows.push(row);
+      console.log(`${row.pass ? 'PASS' : 'FAIL'}  ${scenario} (${(row.ms / 1000).toFixed(1)} s): ${row.got}`);
+    },
+    cleanup: (step) => cleanups.push(step),
+  };
+  console.log(`chaos: seed ${options.seed}, ${options.kills} kills, ${options.lines} lines per file${ctx.root ? '' : ' (no mount: disk rows skipped)'}`);
   const started = Date.now();
-  const d: RunningDaemon = await startDaemon(dir);
-  longestRecoveryMs = Math.max(longestRecoveryMs, Date.now() - started);
-  try {
-    await waitFor('the whole ingest', async () => {
-      const { body } = await d.get<Stats>('/api/stats');
-      const done = readdirSync(spool).filter(visible).every((n) => n.endsWith('.COMPLETED'));
-      return done && body.eventsCounted + body.parseErrors === expected.lines ? body : undefined;
-    }, 300_000);
-    const { body: stats } = await d.get<Stats>('/api/stats');
-    const { body: top } = await d.get<{ urls: { url: string; count: number }[] }>('/api/top?n=1000');
-    const wrong = top.urls.filter((u) => expected.counts.get(u.url) !== u.count);
-    const want = [...expected.counts.values()].sort((a, b) => b - a).slice(0, 1000);
-    const rows = [
-      ['URLs counted', String(expected.total), String(stats.eventsCounted)],
-      ['parse errors', String(expected.parseErrors), String(stats.parseErrors)],
-      ['top-1000 URLs with a wrong count', '0', String(wrong.length)],
-      ['top-1000 count profile matches', 'yes', JSON.stringify(top.urls.map((u) => u.count)) === JSON.stringify(want) ? 'yes' : 'no'],
-    ];
-    console.log('\nfigure                              clean run   after kills');
-    for (const [a, b, c] of rows) console.log(`${a!.padEnd(36)}${b!.padStart(9)}   ${c}`);
-    console.log(`longest start-up (recovery) seen: ${longestRecoveryMs} ms`);
-    const ok = rows.every(([, b, c]) => b === c);
-    console.log(ok ? '\nchaos: PASS' : '\nchaos: FAIL');
-    process.exitCode = ok ? 0 : 1;
-  } finally {
-    await d.stop('SIGTERM');
+  for (const run of group) {
+    try {
+      await run(ctx);
+    } catch (err) {
+      rows.push({ scenario: run.name, fault: 'setting the faults up', expected: '-', got: `failed: ${(err as Error).message.split('\n')[0]}`, pass: false, ms: 0 });
+    }
   }
+  const table = [
+    '| fault | what was done | a correct daemon | this one | verdict | s |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.scenario} | ${r.fault} | ${r.expected} | ${r.got.replaceAll('|', '\\|')} | ${r.pass ? 'PASS' : '**FAIL**'} | ${(r.ms / 1000).toFixed(1)} |`),
+  ].join('\n');
+  console.log(`\n${table}\n\n${rows.filter((r) => r.pass).length} of ${rows.length} rows pass, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const markdown = option('markdown');
+  if (markdown) writeFileSync(markdown, table + '\n');
+  process.exitCode = rows.every((r) => r.pass) ? 0 : 1;
 }
 
 void main();

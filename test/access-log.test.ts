@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { urlOf } from '../daemon/logformat/index.js';
+import { compileUrlParser, urlOf } from '../daemon/logformat/index.js';
 
 describe('access-log line parser', () => {
   test('combined format', () => {
@@ -37,6 +37,29 @@ describe('access-log line parser', () => {
 
   test('URLs keep every byte: percent, quotes, unicode', () => {
     assert.equal(urlOf(`h - - [t] "GET /%27;%20DROP%20TABLE/ünï'code HTTP/1.1" 200 1`), `/%27;%20DROP%20TABLE/ünï'code`);
+  });
+
+  test('junk after the status and size is a parse error where each format ends the line (it was counted)', () => {
+    const head = 'h - - [t] "GET /a HTTP/1.1" 200 5';
+    const parse = (format: string, line: string) => {
+      const buf = Buffer.from(line);
+      const out = { start: 0, end: 0 };
+      return compileUrlParser(format, false)(buf, 0, buf.length, out) ? buf.toString('utf8', out.start, out.end) : undefined;
+    };
+    for (const junk of [' junk', ' 12', ' -', '\tjunk', ' junk "-" "ua"']) {
+      for (const format of ['auto', 'common', 'combined']) assert.equal(parse(format, head + junk), undefined, `${format}: ${head + junk}`);
+      assert.equal(parse('vhost_combined', `v:80 ${head}${junk}`), undefined, `vhost_combined: ${junk}`);
+    }
+    // common ends at the size; combined after the quoted referer and agent; auto takes either,
+    // and whatever follows a quoted field (nginx's packaged main format adds "$http_x_forwarded_for").
+    assert.equal(parse('common', head), '/a');
+    assert.equal(parse('common', `${head} "-" "ua"`), undefined);
+    assert.equal(parse('combined', head), undefined);
+    assert.equal(parse('combined', `${head} "-" "ua \\"q\\""`), '/a');
+    assert.equal(parse('combined', `${head} "-" "ua" "10.1.1.1"`), undefined);
+    assert.equal(parse('combined', `${head} "-"`), undefined);
+    assert.equal(parse('auto', `${head} "-" "ua" "10.1.1.1"`), '/a');
+    assert.equal(parse('vhost_combined', `v:80 ${head} "-" "ua"`), '/a');
   });
 
   test('malformed lines are parse errors', () => {

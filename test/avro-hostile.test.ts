@@ -8,6 +8,7 @@ import { parseAgentConfig } from '../daemon/agent-config.js';
 import { ConfigError } from '../daemon/errors.js';
 import { startDaemon, tempDir, waitFor, writeConfig } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
+import { ofType } from '../daemon/components.js';
 
 const cleanup: (() => unknown)[] = [];
 after(async () => {
@@ -43,9 +44,10 @@ describe('Avro receiver: ipFilter', () => {
   });
 
   test('configuration: ipFilter = true wants ipFilterRules; name: rules and malformed rules stop start-up with the line', () => {
-    assert.equal(jobConfig('').jobs[0]!.ipFilterRules, undefined);
-    assert.equal(jobConfig('a1.jobs.j1.ipFilterRules = deny:ip:*\n').jobs[0]!.ipFilterRules, undefined, 'rules apply only with ipFilter = true, as in Flume');
-    assert.equal(jobConfig('a1.jobs.j1.ipFilter = true\na1.jobs.j1.ipFilterRules = allow:ip:127.*,deny:ip:*\n').jobs[0]!.ipFilterRules!.length, 2);
+    const rules = (text: string) => ofType(jobConfig(text).jobs, 'url-window-count')[0]!.ipFilterRules;
+    assert.equal(rules(''), undefined);
+    assert.equal(rules('a1.jobs.j1.ipFilterRules = deny:ip:*\n'), undefined, 'rules apply only with ipFilter = true, as in Flume');
+    assert.equal(rules('a1.jobs.j1.ipFilter = true\na1.jobs.j1.ipFilterRules = allow:ip:127.*,deny:ip:*\n')!.length, 2);
     const refused = (text: string, message: RegExp) =>
       assert.throws(() => jobConfig(text), (err: unknown) => err instanceof ConfigError && message.test(err.message));
     refused('a1.jobs.j1.ipFilter = true\n', /ipFilterRules/);

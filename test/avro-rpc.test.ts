@@ -159,7 +159,7 @@ describe('Avro RPC over Netty framing, against avsc', () => {
     assert.equal(received.at(-1)!.body.toString(), 'still fine');
   });
 
-  test('connections past maxConnections are refused; a stalled half frame is closed after idleTimeout; others are unaffected', async () => {
+  test('a connection past maxConnections closes the one silent longest, never a calling client; a stalled half frame is closed after idleTimeout', async () => {
     const received: string[] = [];
     const server = new AvroRpcServer(
       { bind: '127.0.0.1', port: 0, logger: testLogger, maxConnections: 2, idleTimeoutMs: 300 },
@@ -178,12 +178,18 @@ describe('Avro RPC over Netty framing, against avsc', () => {
       const t0 = Date.now();
       s.on('close', () => resolve(Date.now() - t0));
     });
-    const stalled = await open();
-    stalled.write(Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 100, 1, 2, 3])); // a frame of 100 bytes, 3 sent
+    const half = Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 100, 1, 2, 3]); // a frame of 100 bytes, 3 sent
+    const first = await open();
+    first.write(half);
     const client = await AvroRpcClient.connect({ host: '127.0.0.1', port: server.port, connectTimeout: 2000, requestTimeout: 2000 });
     cleanup.push(() => client.close());
-    const third = await open();
-    assert.ok((await closed(third)) < 200, 'the third connection is refused at once');
+    assert.equal(await client.appendBatch([batchFromLines(['first call'])]), 'OK');
+    // At the cap: the newcomer closes the connection that has gone longest without a frame.
+    const firstClosed = closed(first);
+    const stalled = await open();
+    assert.ok((await firstClosed) < 200, 'the silent connection is closed at once for the new one');
+    assert.equal(server.refusedConnections.maxConnections, 1);
+    stalled.write(half);
     // An active client is not idle: it keeps calling while the stalled one times out.
     const stalledClosed = closed(stalled);
     let calls = 0;
@@ -197,7 +203,7 @@ describe('Avro RPC over Netty framing, against avsc', () => {
     assert.ok(stalledFor < 2000, `the stalled connection was closed after ${stalledFor} ms`);
     assert.equal(await client.appendBatch([batchFromLines(['still served'])]), 'OK');
     assert.equal(received.at(-1), 'still served');
-    assert.equal(received.length, calls + 1);
+    assert.equal(received.length, calls + 2);
   });
 
   test('a frame that claims more than maxFrameBytes is refused before it is buffered', async () => {

@@ -28,6 +28,7 @@ function avroSource(channel: MemoryChannel | FileChannel, opts: { deflate?: bool
       compressionType: opts.deflate ? 'deflate' : 'none',
       interceptors: opts.interceptors ? [{ type: 'static', headerName: 'tier', preserveExisting: true, value: 'collector' }] : [],
       ipFilterRules: opts.ipFilterRules,
+      maxConnections: 1000,
     },
     channel,
     testLogger,
@@ -130,7 +131,7 @@ describe('avro source (Flume\'s collector tier)', () => {
       client.close();
       assert.equal(channel.size, 3);
       assert.deepEqual(source.refusedConnections, { ipFilter: 1, maxConnections: 0 });
-      const stats = gatherStats({ job: undefined, sources: [], avroSources: [source], sinks: [], channels: [channel] });
+      const stats = gatherStats([source.stats()]);
       assert.match(renderMetrics(stats), /^logflow_avro_refused_connections_total\{reason="ipFilter"\} 1$/m);
     } finally {
       await source.stop();

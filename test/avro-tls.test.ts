@@ -11,6 +11,7 @@ import { AvroSource } from '../daemon/source/index.js';
 import { freePort, startDaemon, tempDir, waitFor } from './helpers/daemon.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
 import { configErrorOf } from './helpers/config-error.js';
+import { ofType } from '../daemon/components.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const hasKeytool = spawnSync('keytool', ['-help']).status === 0;
@@ -62,10 +63,10 @@ describe('ssl = true (Flume\'s keys; PKCS12 keystore, PEM truststore)', { skip }
   test('a sink trusting the certificate (truststore) delivers to an ssl avro source, with deflate under TLS too', async () => {
     const conf = parse(collector(`${SSL_SOURCE}\na1.sources.r1.compression-type = deflate`, 'a1.sinks.k1.ssl = true\na1.sinks.k1.truststore = cert.pem\na1.sinks.k1.truststore-password = unused'));
     const inbound = new MemoryChannel(conf.channels[0]! as { name: string; type: 'memory'; capacity: number; transactionCapacity: number });
-    const source = new AvroSource(conf.avroSources[0]!, inbound, testLogger);
+    const source = new AvroSource(ofType(conf.sources, 'avro')[0]!, inbound, testLogger);
     await source.start();
     const outbound = new MemoryChannel({ name: 'c2', type: 'memory', capacity: 10_000, transactionCapacity: 1000 });
-    const sink = new AvroSink({ ...conf.sinks[0]!, port: source.port, compressionType: 'deflate' }, outbound, testLogger);
+    const sink = new AvroSink({ ...ofType(conf.sinks, 'avro')[0]!, port: source.port, compressionType: 'deflate' }, outbound, testLogger);
     sink.start();
     try {
       for (let b = 0; b < 5; b++) await outbound.put(batchFromLines(Array.from({ length: 1000 }, (_, i) => `tls ${b} ${i}`)));
@@ -79,14 +80,14 @@ describe('ssl = true (Flume\'s keys; PKCS12 keystore, PEM truststore)', { skip }
 
   test('trust-all-certs = true connects without a truststore; with neither, the self-signed certificate is refused with a clear error', async () => {
     const conf = parse(collector(SSL_SOURCE));
-    const source = new AvroSource(conf.avroSources[0]!, new MemoryChannel({ name: 'c1', type: 'memory', capacity: 10_000, transactionCapacity: 1000 }), testLogger);
+    const source = new AvroSource(ofType(conf.sources, 'avro')[0]!, new MemoryChannel({ name: 'c1', type: 'memory', capacity: 10_000, transactionCapacity: 1000 }), testLogger);
     await source.start();
     try {
-      const trustAll = parse(collector('', 'a1.sinks.k1.ssl = true\na1.sinks.k1.trust-all-certs = true')).sinks[0]!.tls!;
+      const trustAll = ofType(parse(collector('', 'a1.sinks.k1.ssl = true\na1.sinks.k1.trust-all-certs = true')).sinks, 'avro')[0]!.tls!;
       const ok = await AvroRpcClient.connect({ host: '127.0.0.1', port: source.port, connectTimeout: 2000, requestTimeout: 2000, tls: trustAll });
       assert.equal(await ok.appendBatch([batchFromLines(['a'])]), 'OK');
       ok.close();
-      const systemCAs = parse(collector('', 'a1.sinks.k1.ssl = true')).sinks[0]!.tls!;
+      const systemCAs = ofType(parse(collector('', 'a1.sinks.k1.ssl = true')).sinks, 'avro')[0]!.tls!;
       assert.deepEqual(systemCAs, { trustAll: false });
       await assert.rejects(
         AvroRpcClient.connect({ host: '127.0.0.1', port: source.port, connectTimeout: 2000, requestTimeout: 2000, tls: systemCAs }),
@@ -135,7 +136,7 @@ agg.http.port = 0
     const job = await startDaemon(jobDir, ['--conf-file', 'job.conf', '--name', 'agg']);
     try {
       const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 10_000, transactionCapacity: 1000 });
-      const tlsSink = parse(collector('', 'a1.sinks.k1.ssl = true\na1.sinks.k1.truststore = cert.pem')).sinks[0]!;
+      const tlsSink = ofType(parse(collector('', 'a1.sinks.k1.ssl = true\na1.sinks.k1.truststore = cert.pem')).sinks, 'avro')[0]!;
       const sink = new AvroSink({ ...tlsSink, port, batchSize: 1000 }, channel, testLogger);
       sink.start();
       for (let b = 0; b < 4; b++) {

@@ -3,8 +3,14 @@ import { after, describe, test } from 'node:test';
 import { batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
 import { AvroRpcServer, type DecodedEvents } from '../daemon/avro/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
-import { freePort } from './helpers/daemon.js';
+import { freePort, waitFor } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
+
+/**
+ * Until everything that can run has run: a memory channel's put does no I/O, so a put that
+ * does not wait has resolved by then (a wait on state, not on the clock).
+ */
+const settled = () => new Promise((r) => setImmediate(r));
 
 const channelConfig = (capacity: number, transactionCapacity: number) =>
   ({ name: 'c1', type: 'memory', capacity, transactionCapacity }) as const;
@@ -15,10 +21,10 @@ describe('memory channel', () => {
     await ch.put(batchFromLines(['a', 'b']));
     let secondDone = false;
     const second = ch.put(batchFromLines(['c', 'd'])).then(() => (secondDone = true));
-    await new Promise((r) => setTimeout(r, 20));
+    await settled();
     assert.equal(secondDone, false, 'the put waits: 2 + 2 > capacity 3');
     const taken = ch.take(10);
-    await new Promise((r) => setTimeout(r, 20));
+    await settled();
     assert.equal(secondDone, false, 'taken events keep their room until committed');
     ch.commit(taken);
     await second;
@@ -58,7 +64,7 @@ describe('avro sink', () => {
     for (let b = 0; b < 5; b++) {
       await ch.put({ ...batchFromLines(Array.from({ length: 50 }, (_, i) => `${b}:${i}`)), onDelivered: () => delivered.push(`batch ${b}`) });
     }
-    await new Promise((r) => setTimeout(r, 300)); // a few failed attempts: nobody listens
+    await waitFor('two failed attempts: nobody listens', () => (sink.retries.error >= 2 ? true : undefined));
     assert.equal(delivered.length, 0);
     assert.equal(ch.size, 250, 'nothing left the channel');
 

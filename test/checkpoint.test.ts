@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { batchFromLines } from '../daemon/channel/index.js';
 import { AvroRpcClient } from '../daemon/avro/index.js';
+import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
@@ -99,6 +101,32 @@ describe('checkpoints', () => {
     assert.equal(await first.stop('SIGTERM'), 0);
   });
 
+  test('a LOCK naming a live process that is not a logflow (its pid reused after a reboot) does not stop start-up; a killed daemon\'s lock is free at once', async () => {
+    const { dir } = await daemonWithCheckpoint();
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(path.join(dir, 'checkpoint', 'LOCK'), `${other.pid}\n`);
+      let d = await startDaemon(dir);
+      assert.equal((await d.get<Stats>('/api/stats')).body.eventsCounted, 2);
+      // Killed, and started again before this process has reaped it (no await of its exit):
+      // a lock the kernel holds for the process is gone the moment it dies.
+      d.proc.kill('SIGKILL');
+      await waitFor('the kill', () => {
+        try {
+          process.kill(d.proc.pid!, 0);
+          return /^State:\s+Z/m.test(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8')) ? true : undefined;
+        } catch {
+          return true;
+        }
+      });
+      d = await startDaemon(dir);
+      assert.equal((await d.get<Stats>('/api/stats')).body.eventsCounted, 2);
+      assert.equal(await d.stop('SIGTERM'), 0);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   test('SIGTERM mid-ingest: exit 0 within seconds, final checkpoint, and a restart finishes the count exactly', async () => {
     const dir = tempDir();
     await writeConfig(dir);
@@ -180,5 +208,126 @@ describe('events from outside senders', () => {
     assert.deepEqual(body.urls, [{ url: '/id', count: 3 }, { url: '/pos', count: 2 }]);
     assert.equal((await d.get<Stats>('/api/stats')).body.duplicates, 10);
     assert.equal(await d.stop('SIGTERM'), 0);
+  });
+});
+
+describe('damaged state stops start-up, naming the file and the way out; nothing acknowledged is lost in silence', () => {
+  const BATCHES = 20;
+  const PER_BATCH = 10;
+
+  /**
+   * A daemon that checkpointed once (so a manifest names the write-ahead log's segment), then
+   * acknowledged 200 events from an outside sender (20 calls, one WAL record each) and was
+   * killed before the next checkpoint: they are only in the write-ahead log.
+   */
+  async function walWithAckedEvents(): Promise<{ dir: string; segment: string }> {
+    // Batches are 30 s, aligned to the clock: if a batch ended while the calls were made, a
+    // checkpoint took some of them out of the log. Made again then.
+    for (;;) {
+      const made = await walWithAckedEventsOnce();
+      if ([...WriteAheadLog.replay(path.dirname(made.segment), 0)].length === BATCHES) return made;
+    }
+  }
+
+  async function walWithAckedEventsOnce(): Promise<{ dir: string; segment: string }> {
+    const dir = tempDir();
+    const { avroPort } = await writeConfig(dir, '', { 'a1.jobs.j1.batchInterval': '30', 'a1.jobs.j1.slideDuration': '30' });
+    let d = await startDaemon(dir);
+    assert.equal(await d.stop('SIGTERM'), 0);
+    d = await startDaemon(dir);
+    const now = String(Date.now());
+    for (let i = 0; i < BATCHES; i++) {
+      const client = await AvroRpcClient.connect({ host: '127.0.0.1', port: avroPort, connectTimeout: 2000, requestTimeout: 5000 });
+      assert.equal(await client.appendBatch([batchFromLines(Array.from({ length: PER_BATCH }, () => line(`/r${i}`)), { timestamp: now })]), 'OK');
+      client.close();
+    }
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    const walDir = path.join(dir, 'checkpoint', 'wal');
+    const { readdirSync } = await import('node:fs');
+    const segments = readdirSync(walDir).sort();
+    assert.equal(segments.length, 1, `one segment, the one the checkpoint names: ${segments}`);
+    return { dir, segment: path.join(walDir, segments[0]!) };
+  }
+
+  /** A copy of the fixture, damaged by `damage`. */
+  function damaged(fixture: string, damage: (dir: string) => void): string {
+    const dir = tempDir();
+    cpSync(fixture, dir, { recursive: true });
+    damage(dir);
+    return dir;
+  }
+
+  test('write-ahead log: intact, every acknowledged event is replayed; a record cut short at its end is dropped with an error naming the file; damage inside it, a bad header or a deleted segment stop start-up with LF_CHECKPOINT_CORRUPT', { timeout: 90_000 }, async () => {
+    const { dir: fixture, segment } = await walWithAckedEvents();
+    const inFixture = (dir: string) => path.join(dir, path.relative(fixture, segment));
+    const size = statSync(segment).size;
+
+    const intact = damaged(fixture, () => undefined);
+    let d = await startDaemon(intact);
+    assert.ok(d.logs.some((l) => l.includes(`"walEventsReplayed":${BATCHES * PER_BATCH}`)), 'all 200 replayed');
+    assert.equal(await d.stop('SIGTERM'), 0);
+
+    const cut = damaged(fixture, (dir) => truncateSync(inFixture(dir), size - 100));
+    d = await startDaemon(cut);
+    const torn = d.logs.find((l) => l.includes('is cut short'));
+    assert.ok(torn, 'an error line says so');
+    assert.match(torn!, /"level":50/);
+    assert.match(torn!, new RegExp(`"file":"${inFixture(cut)}".*"bytes":\\d+`));
+    assert.ok(d.logs.some((l) => l.includes(`"walEventsReplayed":${(BATCHES - 1) * PER_BATCH}`)), 'the other 19 calls replayed');
+    assert.equal(await d.stop('SIGTERM'), 0);
+    // The cut record is gone from the file too: appends went on after it, and a restart reads them.
+    d = await startDaemon(cut);
+    assert.ok(!d.logs.some((l) => l.includes('is cut short')));
+    assert.equal(await d.stop('SIGTERM'), 0);
+
+    const garbled = damaged(fixture, (dir) => {
+      const fd = openSync(inFixture(dir), 'r+');
+      writeSync(fd, Buffer.from('GARBAGE!'), 0, 8, Math.floor(size / 2));
+      closeSync(fd);
+    });
+    let message = await startFails(garbled);
+    assert.match(message, /LF_CHECKPOINT_CORRUPT|checkpoint is unusable/);
+    assert.match(message, new RegExp(`write-ahead log ${inFixture(garbled)} is damaged at byte \\d+: bytes \\d+ to \\d+ are not a record, and records follow them`));
+    assert.match(message, /--reset-checkpoint .*answered OK, are lost; or put the file back as it was/);
+
+    const badMagic = damaged(fixture, (dir) => {
+      const fd = openSync(inFixture(dir), 'r+');
+      writeSync(fd, Buffer.from('XX'), 0, 2, 0);
+      closeSync(fd);
+    });
+    message = await startFails(badMagic);
+    assert.match(message, /is damaged at byte 0: it starts with neither the write-ahead-log segment header nor a whole record/);
+
+    const deleted = damaged(fixture, (dir) => rmSync(inFixture(dir)));
+    message = await startFails(deleted);
+    assert.match(message, new RegExp(`write-ahead log ${inFixture(deleted)}, which the checkpoint names, is missing`));
+    // --reset-checkpoint is the way out it names.
+    d = await startDaemon(deleted, ['--conf-file', 'agent.conf', '--reset-checkpoint']);
+    assert.equal(await d.stop('SIGTERM'), 0);
+  });
+
+  test('a missing manifest.json of a checkpoint that had one stops start-up, and deletes nothing', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir, '', { 'a1.jobs.j1.batchInterval': '0.25' });
+    mkdirSync(path.join(dir, 'spool'));
+    writeFileSync(path.join(dir, 'spool', 'a.log'), `${line('/a')}\n${line('/b')}\n`);
+    const d = await startDaemon(dir);
+    await waitFor('the file', async () => ((await d.get<Stats>('/api/stats')).body.eventsCounted === 2 ? true : undefined));
+    const segmentsDir = path.join(dir, 'checkpoint', 'segments');
+    const { readdirSync } = await import('node:fs');
+    await waitFor('a checkpoint segment', () => readdirSync(segmentsDir).length > 0);
+    // A later checkpoint with new counts writes a later segment.
+    writeFileSync(path.join(dir, 'spool', 'b.log'), `${line('/c')}\n`);
+    await waitFor('the second file', async () => ((await d.get<Stats>('/api/stats')).body.eventsCounted === 3 ? true : undefined));
+    await waitFor('a second checkpoint segment', () => readdirSync(segmentsDir).some((n) => Number.parseInt(n, 10) >= 2));
+    assert.equal(await d.stop('SIGTERM'), 0);
+    rmSync(path.join(dir, 'checkpoint', 'manifest.json'));
+    const before = readdirSync(segmentsDir).sort();
+    const message = await startFails(dir);
+    assert.match(message, /checkpoint is unusable: \S+\/checkpoint\/manifest\.json is missing, but the directory holds files of a checkpoint that had one \(\S+\/segments\/\d+\.bin/);
+    assert.match(message, /Put it back/);
+    assert.match(message, /--reset-checkpoint/);
+    assert.deepEqual(readdirSync(segmentsDir).sort(), before, 'nothing deleted');
   });
 });

@@ -85,8 +85,8 @@ describe('the logflow command line', () => {
     assert.match(lines[1]!, /^#\s+count\s+share\s+URL$/);
     assert.equal(lines.length, 5);
     assert.match(lines[2]!, new RegExp(`^1\\s+${api.urls[0]!.count.toLocaleString('en-US')}\\s+\\d+\\.\\d%\\s+${api.urls[0]!.url.replace(/[.?]/g, '\\$&')}$`));
-    const from = Math.floor(Date.now() / 1000) - 600;
-    const ranged = await logflow(['top', '--from', String(from), '--json'], dir, { LOGFLOW_URL: daemon.url });
+    // The history is by the lines' own time: the generated logs' hour, 2026-01-01T00:00Z (c.log's too).
+    const ranged = await logflow(['top', '--from', '2025-12-31T23:00:00Z', '--to', '2026-01-01T02:00:00Z', '--json'], dir, { LOGFLOW_URL: daemon.url });
     assert.equal(JSON.parse(ranged.stdout).total, total);
 
     const status = await logflow(['status', '--json'], dir, { LOGFLOW_URL: daemon.url });

@@ -83,8 +83,9 @@ describe('the cluster\'s binary messages', () => {
 
   test('a shard with nothing still gets a message (the partition\'s progress); a heartbeat has an empty range', () => {
     const b = new PartialBuilder(compileUrlParser('auto', false), 1000, false);
-    const [[hb]] = b.build({ partition: 0, after: 5, to: 5, atMs: 10, wmMs: 9 }, 1, 1024);
-    const c = new PartialCursor(hb!);
+    const hb = b.build({ partition: 0, after: 5, to: 5, atMs: 10, wmMs: 9 }, 1, 1024)[0]?.[0];
+    assert.ok(hb, 'a message for the one shard');
+    const c = new PartialCursor(hb);
     assert.deepEqual([c.head.after, c.head.to, c.head.last, c.head.rangeEvents, c.head.maxEventMs], [5, 5, true, 0, null]);
     assert.equal(c.nextSlot(), false);
   });

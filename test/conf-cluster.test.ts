@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './helpers/daemon.js';
 import { configErrorOf } from './helpers/config-error.js';
+import { ofType } from '../daemon/components.js';
 
 const ENV = { NATS_SERVERS: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', LOGFLOW_DIR: '/srv/logflow', HTTP_PORT: '9090', NATS_USER: 'logflow', NATS_PASSWORD: 'secret' };
 const parse = (text: string, agent = 'a1', env: NodeJS.ProcessEnv = ENV) => parseAgentConfig(text, 'test.conf', agent, '/base', env);
@@ -27,8 +28,8 @@ a1.sinks.k1.servers = \${NATS_SERVERS}
 describe('environment variables in values (Flume EnvVarResolverProperties)', () => {
   test('${NAME} is replaced in the named agent\'s values', () => {
     const c = parse(EDGE);
-    assert.equal(c.sources[0]!.spoolDir, '/srv/logflow/spool');
-    assert.deepEqual(c.jetstreamSinks[0]!.nats.servers, ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222']);
+    assert.equal(ofType(c.sources, 'spooldir')[0]!.spoolDir, '/srv/logflow/spool');
+    assert.deepEqual(ofType(c.sinks, 'jetstream')[0]!.nats.servers, ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222']);
   });
 
   test('an unset variable stops start-up naming the file, line, key and variable', () => {
@@ -36,15 +37,25 @@ describe('environment variables in values (Flume EnvVarResolverProperties)', () 
     assert.match(err.message, /^test\.conf:6: a1\.sources\.r1\.spoolDir names the environment variable LOGFLOW_DIR, which is not set$/);
   });
 
+  test('${NAME:-default} takes the default when NAME is unset or empty; a value that comes out empty leaves its key at its default', () => {
+    const http = 'a1.http.authToken = ${TOKEN:-}\na1.http.allowedHosts = ${HOSTS:-}\na1.http.port = ${PORT:-9090}\n';
+    const unset = parse(EDGE + http, 'a1', { NATS_SERVERS: 'nats://h:1', LOGFLOW_DIR: '/d' }).http!;
+    assert.deepEqual([unset.authToken, unset.allowedHosts, unset.port], [undefined, ['localhost', '127.0.0.1', '[::1]'], 9090]);
+    const set = parse(EDGE + http, 'a1', { NATS_SERVERS: 'nats://h:1', LOGFLOW_DIR: '/d', TOKEN: 'a-token-of-16-chars', HOSTS: 'logs.example.com', PORT: '' }).http!;
+    assert.deepEqual([set.authToken, set.allowedHosts[0], set.port], ['a-token-of-16-chars', 'logs.example.com', 9090]);
+    // A short token from the environment is refused as one written in the file is.
+    assert.match(configErrorOf((t) => parse(t, 'a1', { NATS_SERVERS: 'nats://h:1', LOGFLOW_DIR: '/d', TOKEN: 'short' }), EDGE + http).message, /a1\.http\.authToken: must be at least 16 characters/);
+  });
+
   test('another agent\'s variables are not resolved (they may be set elsewhere)', () => {
     const c = parse(`${EDGE}\nother.sinks.k1.servers = \${ONLY_ON_OTHER_HOSTS}\n`);
-    assert.equal(c.jetstreamSinks.length, 1);
+    assert.equal(ofType(c.sinks, 'jetstream').length, 1);
   });
 });
 
 describe('cluster components', () => {
   test('the jetstream sink\'s defaults: an unbounded stream that refuses rather than drops, a 2-minute duplicate window', () => {
-    const k = parse(EDGE).jetstreamSinks[0]!;
+    const k = ofType(parse(EDGE).sinks, 'jetstream')[0]!;
     assert.deepEqual({ ...k, nats: undefined }, {
       name: 'k1', type: 'jetstream', prefix: 'a1.sinks.k1', channel: 'c1', nats: undefined, partitions: 8, partitionExtent: 4 * 1024 * 1024, replicas: 1, batchSize: 1000, settingsBucket: 'LOGFLOW_CLUSTER',
       stream: {
@@ -57,7 +68,7 @@ describe('cluster components', () => {
   });
 
   test('stream limits and the duplicate window are keys of the sink, and the ones set are the ones checked', () => {
-    const k = parse(`${EDGE}a1.sinks.k1.maxMsgs = 1000\na1.sinks.k1.maxAge = 3600\na1.sinks.k1.duplicateWindow = 3\na1.sinks.k1.discard = old\na1.sinks.k1.replicas = 3\n`).jetstreamSinks[0]!;
+    const k = ofType(parse(`${EDGE}a1.sinks.k1.maxMsgs = 1000\na1.sinks.k1.maxAge = 3600\na1.sinks.k1.duplicateWindow = 3\na1.sinks.k1.discard = old\na1.sinks.k1.replicas = 3\n`).sinks, 'jetstream')[0]!;
     assert.deepEqual(k.stream.limits, { maxAgeMs: 3_600_000, maxBytes: -1, maxMsgs: 1000, duplicateWindowMs: 3000, discard: 'old' });
     assert.deepEqual(Object.keys(k.stream.keys).sort(), ['discard', 'duplicateWindowMs', 'maxAgeMs', 'maxMsgs', 'name', 'replicas', 'subject']);
     assert.equal(k.stream.keys.maxMsgs, 'a1.sinks.k1.maxMsgs');
@@ -82,23 +93,24 @@ a1.jobs.count.type = url-count-partial
 a1.jobs.count.servers = \${NATS_SERVERS}
 a1.jobs.count.time = event
 `);
-    assert.equal(c.counters[0]!.type, 'url-count-partial');
-    assert.equal(c.counters[0]!.output.name, 'LOGFLOW_COUNTS');
-    assert.equal(c.counters[0]!.shards, 4);
-    assert.equal(c.counters[0]!.leaseTimeoutMs, 5000);
-    assert.equal(c.jobs.length, 0);
-    const m = parse(`
+    const counter = ofType(c.jobs, 'url-count-partial')[0]!;
+    assert.equal(counter.type, 'url-count-partial');
+    assert.equal(counter.output.name, 'LOGFLOW_COUNTS');
+    assert.equal(counter.shards, 4);
+    assert.equal(counter.leaseTimeoutMs, 5000);
+    assert.equal(ofType(c.jobs, 'url-window-count').length, 0);
+    const m = ofType(parse(`
 a1.jobs = merge
 a1.jobs.merge.type = url-count-merge
 a1.jobs.merge.servers = \${NATS_SERVERS}
-`).merges[0]!;
+`).jobs, 'url-count-merge')[0]!;
     assert.deepEqual([m.input.name, m.output.name, m.output.limits.maxAgeMs, m.shards, m.topN, m.idleTimeoutMs], ['LOGFLOW_COUNTS', 'LOGFLOW_RESULTS', 7 * 24 * 3600_000, 4, 1000, 10_000]);
-    const q = parse(`
+    const q = ofType(parse(`
 a1.jobs = j1
 a1.jobs.j1.type = url-window-count
 a1.jobs.j1.input = jetstream
 a1.jobs.j1.servers = \${NATS_SERVERS}
-`).jobs[0]!;
+`).jobs, 'url-window-count')[0]!;
     assert.equal(q.input, 'jetstream');
     assert.equal(q.jetstream!.stream.name, 'LOGFLOW_RESULTS');
     assert.equal(q.port, 0);
@@ -107,7 +119,7 @@ a1.jobs.j1.servers = \${NATS_SERVERS}
   });
 
   test('NATS logins: user and password, token, nkey or creds file, TLS files; one login only; files read at start', () => {
-    const sink = (extra: string) => parse(`${EDGE}${extra}`).jetstreamSinks[0]!.nats;
+    const sink = (extra: string) => ofType(parse(`${EDGE}${extra}`).sinks, 'jetstream')[0]!.nats;
     assert.deepEqual(sink('a1.sinks.k1.user = edge\na1.sinks.k1.password = secret\n'), { servers: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'], user: 'edge', password: 'secret' });
     assert.equal(sink('a1.sinks.k1.token = t0ken\n').token, 't0ken');
     assert.match(configErrorOf(parse, `${EDGE}a1.sinks.k1.password = secret\n`).message, /a1\.sinks\.k1\.password: needs a1\.sinks\.k1\.user/);
@@ -123,11 +135,11 @@ a1.jobs.j1.servers = \${NATS_SERVERS}
     writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     process.env = { ...env, ...ENV, NATS_CA: ca };
     try {
-      assert.equal(loadAgentConfig('conf/cluster/edge.conf', 'edge').jetstreamSinks[0]!.replicas, 3);
-      assert.equal(loadAgentConfig('conf/cluster/counter.conf', 'counter').counters[0]!.partitions, 8);
-      assert.equal(loadAgentConfig('conf/cluster/merge.conf', 'merge').merges[0]!.shards, 4);
+      assert.equal(ofType(loadAgentConfig('conf/cluster/edge.conf', 'edge').sinks, 'jetstream')[0]!.replicas, 3);
+      assert.equal(ofType(loadAgentConfig('conf/cluster/counter.conf', 'counter').jobs, 'url-count-partial')[0]!.partitions, 8);
+      assert.equal(ofType(loadAgentConfig('conf/cluster/merge.conf', 'merge').jobs, 'url-count-merge')[0]!.shards, 4);
       assert.equal(loadAgentConfig('conf/cluster/edge.conf', 'edge').channels[0]!.type, 'file');
-      assert.deepEqual({ ...loadAgentConfig('conf/cluster/query.conf', 'query').jobs[0]!.jetstream!.nats, servers: undefined }, { servers: undefined, user: 'logflow', password: 'secret', tls: { ca: readFileSync(ca, 'utf8') } });
+      assert.deepEqual({ ...ofType(loadAgentConfig('conf/cluster/query.conf', 'query').jobs, 'url-window-count')[0]!.jetstream!.nats, servers: undefined }, { servers: undefined, user: 'logflow', password: 'secret', tls: { ca: readFileSync(ca, 'utf8') } });
       assert.equal(loadAgentConfig('conf/cluster/query.conf', 'query').http!.port, 9090);
     } finally {
       process.env = env;

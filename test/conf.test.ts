@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { loadAgentConfig, parseAgentConfig } from '../daemon/agent-config.js';
 import { parseProperties } from '../daemon/conf/index.js';
 import { configErrorOf } from './helpers/config-error.js';
+import { ofType } from '../daemon/components.js';
 
 const MINIMAL = `
 a1.sources = r1
@@ -51,21 +52,24 @@ describe('properties parser', () => {
 describe('agent configuration', () => {
   test('the bundled conf/agent.conf loads with the documented values', () => {
     const c = loadAgentConfig('conf/agent.conf', 'a1', '/srv');
-    assert.equal(c.sources[0]!.spoolDir, path.resolve('/srv', 'spool'));
-    assert.equal(c.sources[0]!.fileSuffix, '.COMPLETED');
-    assert.equal(c.sources[0]!.fileHeader, true);
-    assert.equal(c.sources[0]!.interceptors[0]!.type, 'timestamp');
+    const source = ofType(c.sources, 'spooldir')[0]!;
+    const sink = ofType(c.sinks, 'avro')[0]!;
+    const job = ofType(c.jobs, 'url-window-count')[0]!;
+    assert.equal(source.spoolDir, path.resolve('/srv', 'spool'));
+    assert.equal(source.fileSuffix, '.COMPLETED');
+    assert.equal(source.fileHeader, true);
+    assert.equal(source.interceptors[0]!.type, 'timestamp');
     assert.equal(c.channels[0]!.capacity, 100_000);
-    assert.equal(c.sinks[0]!.port, 4141);
-    assert.equal(c.sinks[0]!.batchSize, 1000);
-    assert.equal(c.jobs[0]!.windowDurationMs, 300_000);
-    assert.equal(c.jobs[0]!.batchIntervalMs, 1000);
-    assert.equal(c.jobs[0]!.database, path.resolve('/srv', 'data/results.db'));
-    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080, authToken: undefined, allowedHosts: ['localhost', '127.0.0.1', '[::1]'], pipelineNice: 10 });
+    assert.equal(sink.port, 4141);
+    assert.equal(sink.batchSize, 1000);
+    assert.equal(job.windowDurationMs, 300_000);
+    assert.equal(job.batchIntervalMs, 1000);
+    assert.equal(job.database, path.resolve('/srv', 'data/results.db'));
+    assert.deepEqual(c.http, { bind: '127.0.0.1', port: 8080, authToken: undefined, allowedHosts: ['localhost', '127.0.0.1', '[::1]'], pipelineNice: 10, maxConnections: 1000, queryThreads: 2 });
   });
 
   test('applies Flume defaults for spooldir keys', () => {
-    const s = parseAgentConfig(MINIMAL, 'test.conf', 'a1', '/base').sources[0]!;
+    const s = ofType(parseAgentConfig(MINIMAL, 'test.conf', 'a1', '/base').sources, 'spooldir')[0]!;
     assert.equal(s.spoolDir, '/base/spool');
     assert.equal(s.deletePolicy, 'never');
     assert.equal(s.fileHeaderKey, 'file');
@@ -77,7 +81,7 @@ describe('agent configuration', () => {
   });
 
   test('reads the deserializer.maxLineLength key as Flume spells it', () => {
-    const s = parseAgentConfig(MINIMAL + 'a1.sources.r1.deserializer.maxLineLength = 100\n', 't', 'a1').sources[0]!;
+    const s = ofType(parseAgentConfig(MINIMAL + 'a1.sources.r1.deserializer.maxLineLength = 100\n', 't', 'a1').sources, 'spooldir')[0]!;
     assert.equal(s.maxLineLength, 100);
   });
 
@@ -130,19 +134,22 @@ describe('bundled configurations', () => {
   test('conf/docker.conf loads and listens on all interfaces with container paths', () => {
     const c = loadAgentConfig('conf/docker.conf', 'a1');
     assert.equal(c.http!.bind, '0.0.0.0');
-    assert.equal(c.sources[0]!.spoolDir, '/app/spool');
-    assert.equal(c.jobs[0]!.database, '/app/data/results.db');
+    assert.equal(ofType(c.sources, 'spooldir')[0]!.spoolDir, '/app/spool');
+    assert.equal(ofType(c.jobs, 'url-window-count')[0]!.database, '/app/data/results.db');
+    // In the data volume, so that `docker compose down -v` clears the file records too.
+    assert.equal(ofType(c.sources, 'spooldir')[0]!.trackerDir, '/app/data/spool-records');
   });
 
   test('conf/edge.conf and conf/aggregator.conf load: an edge sends, an aggregator counts', () => {
     const edge = loadAgentConfig('conf/edge.conf', 'edge');
     assert.equal(edge.jobs.length, 0);
     assert.equal(edge.http, undefined);
-    assert.equal(edge.sinks[0]!.port, 4545);
+    assert.equal(ofType(edge.sinks, 'avro')[0]!.port, 4545);
     const agg = loadAgentConfig('conf/aggregator.conf', 'agg');
     assert.equal(agg.sources.length, 0);
-    assert.equal(agg.jobs[0]!.port, 4545);
-    assert.equal(agg.jobs[0]!.bind, '0.0.0.0');
+    const job = ofType(agg.jobs, 'url-window-count')[0]!;
+    assert.equal(job.port, 4545);
+    assert.equal(job.bind, '0.0.0.0');
   });
 
   test("the seed's Flume configuration loads as it is", () => {
@@ -164,9 +171,9 @@ a1.sinks.k1.channel = c1
 a1.sources.r1.channels = c1
 `;
     const c = parseAgentConfig(seed, 'sparkstreamingflume.conf', 'a1');
-    assert.equal(c.sources[0]!.spoolDir, '/home/maria_dev/spool');
-    assert.equal(c.sinks[0]!.hostname, 'localhost');
-    assert.equal(c.sinks[0]!.port, 9092);
+    assert.equal(ofType(c.sources, 'spooldir')[0]!.spoolDir, '/home/maria_dev/spool');
+    assert.equal(ofType(c.sinks, 'avro')[0]!.hostname, 'localhost');
+    assert.equal(ofType(c.sinks, 'avro')[0]!.port, 9092);
     assert.equal(c.channels[0]!.transactionCapacity, 100);
     assert.equal(c.jobs.length, 0);
   });
@@ -183,7 +190,7 @@ a1.sources.r1.channels = c1
         'a1.sources.r1.interceptors.s.type = static\na1.sources.r1.interceptors.s.key = dc\na1.sources.r1.interceptors.s.value = eu-1\n',
       't.conf', 'a1',
     );
-    const [h, st] = c.sources[0]!.interceptors;
+    const [h, st] = ofType(c.sources, 'spooldir')[0]!.interceptors;
     assert.deepEqual({ ...h }, { type: 'host', headerName: 'host', preserveExisting: false, value: os.hostname() });
     assert.deepEqual({ ...st }, { type: 'static', headerName: 'dc', preserveExisting: true, value: 'eu-1' });
   });

@@ -73,14 +73,15 @@ describe('the dashboard\'s API: /api/stream, /api/series, the static files', () 
     await writeConfig(dir);
     const daemon = await startDaemon(dir);
     daemons.push(daemon);
-    const from = Math.floor(Date.now() / 1000) - 5;
-    const expected = await dropLog(dir, 'b.log', { lines: 20_000, urls: 50, seed: 3, malformed: 0.02 });
+    // The history is by the lines' own time: 4 minutes from 2026-01-01T00:00Z.
+    const start = Date.UTC(2026, 0, 1) / 1000;
+    const from = start - 5;
+    const expected = await dropLog(dir, 'b.log', { lines: 20_000, urls: 50, seed: 3, malformed: 0.02, startMs: start * 1000, spanSeconds: 240 });
     await waitFor('the file to be counted', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');
       return body.files.completed === 1 && body.eventsCounted + body.parseErrors === expected.lines ? true : undefined;
     });
-    const to = Math.floor(Date.now() / 1000) + 2;
-    await new Promise((r) => setTimeout(r, 2500)); // the batch of `to` has closed
+    const to = start + 242;
     const { status, body: series } = await daemon.get<{ step: number; batchInterval: number; points: { start: string; count: number }[] }>(`/api/series?from=${from}&to=${to}`);
     assert.equal(status, 200);
     assert.equal(series.step, 1, 'a short range gets the batch interval as its step');
@@ -90,10 +91,10 @@ describe('the dashboard\'s API: /api/stream, /api/series, the static files', () 
     const { body: top } = await daemon.get<Top>(`/api/top?from=${from}&to=${to}`);
     assert.equal(top.total, expected.total);
     // Default steps aim at about 300 points: 12 s for an hour, 5 min (from minute rollups) for a day.
-    const { body: hour } = await daemon.get<{ step: number; points: { count: number }[] }>(`/api/series?to=${to}`);
+    const { body: hour } = await daemon.get<{ step: number; points: { count: number }[] }>(`/api/series?to=${start + 3600}`);
     assert.equal(hour.step, 12);
     assert.equal(hour.points.reduce((n, p) => n + p.count, 0), expected.total);
-    const { body: day } = await daemon.get<{ step: number; points: { count: number }[] }>(`/api/series?from=${to - 86_400}&to=${to}`);
+    const { body: day } = await daemon.get<{ step: number; points: { count: number }[] }>(`/api/series?from=${start + 3600 - 86_400}&to=${start + 3600}`);
     assert.equal(day.step, 300);
     assert.equal(day.points.reduce((n, p) => n + p.count, 0), expected.total);
 

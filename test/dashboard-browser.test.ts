@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDaemon, tempDir, waitFor, writeConfig } from './helpers/daemon.js';
 import { dropLog } from './helpers/expected-counts.js';
+import { dropShaped, ownTimeCounts, sixLogs } from './helpers/real-log-shapes.js';
 
 /** Debian's chromium (CI installs it in .ci/run), or CHROMIUM_PATH. */
 function findChromium(): string | undefined {
@@ -72,13 +73,16 @@ describe('the dashboard in headless Chromium', () => {
       assert.match((await page.textContent('#bars-empty'))!, /^Loading/);
       assert.match((await page.textContent('#files-empty'))!, /^Loading/);
       releaseStream();
-      await page.waitForSelector('#conn[data-state="live"]');
+      await page.waitForSelector('#conn[data-stream="open"]');
       await waitFor('the empty window, once known', async () => ((await page.textContent('#bars-empty'))!.startsWith('No events in the window yet') ? true : undefined));
       assert.equal(await page.locator('#bars li').count(), 0);
       assert.ok(await page.locator('#bars-empty').isVisible());
       assert.equal(await page.textContent('#files-empty'), 'No files yet.');
 
-      const first = await dropLog(dir, 'first.log', { lines: 40_000, urls: 60, seed: 11, malformed: 0.01 });
+      // The history is by the lines' own time: logs of the last few minutes, so the preset
+      // ranges (which follow the clock) hold them.
+      const now = Math.floor(Date.now() / 1000) * 1000;
+      const first = await dropLog(dir, 'first.log', { lines: 40_000, urls: 60, seed: 11, malformed: 0.01, startMs: now - 200_000, spanSeconds: 60 });
       const api = async () => (await daemon.get<Top>('/api/top?n=20')).body;
       const firstBars = await waitFor('the bars of the first log', async () => {
         const [shown, top] = [await bars(page), await api()];
@@ -87,7 +91,7 @@ describe('the dashboard in headless Chromium', () => {
       assert.equal(firstBars.length, 20);
       assert.equal(await page.textContent('#win-total'), first.total.toLocaleString('en-US'));
 
-      const second = await dropLog(dir, 'second.log', { lines: 40_000, urls: 60, seed: 12, malformed: 0.01 });
+      const second = await dropLog(dir, 'second.log', { lines: 40_000, urls: 60, seed: 12, malformed: 0.01, startMs: now - 130_000, spanSeconds: 60 });
       const secondBars = await waitFor('the bars to change with the second log', async () => {
         const [shown, top] = [await bars(page), await api()];
         return top.total === first.total + second.total && JSON.stringify(shown) === JSON.stringify(top.urls) ? shown : undefined;
@@ -191,18 +195,115 @@ describe('the dashboard in headless Chromium', () => {
       await asked.waitForSelector('#auth:not([hidden])');
       await asked.fill('#token-input', 's3cret-token-of-length');
       await asked.keyboard.press('Enter');
-      await asked.waitForSelector('#conn[data-state="live"]');
+      await asked.waitForSelector('#conn[data-stream="open"]');
       assert.ok(await asked.locator('#auth').isHidden());
 
       const page = await browser.newPage();
       const seen = watch(page, daemon.url);
       await page.goto(daemon.url + '/?token=s3cret-token-of-length');
-      await page.waitForSelector('#conn[data-state="live"]');
+      await page.waitForSelector('#conn[data-stream="open"]');
       assert.equal(new URL(page.url()).search, '', 'the token is not left in the address');
       const expected = await dropLog(dir, 'a.log', { lines: 5_000, urls: 20, seed: 5 });
       await waitFor('bars behind the token', async () => ((await page.textContent('#win-total')) === expected.total.toLocaleString('en-US') ? true : undefined));
       assert.ok(await page.locator('#auth').isHidden());
       assert.deepEqual(seen.errors.filter((e) => !e.includes('401')), []);
+    } finally {
+      await browser.close();
+      await daemon.stop();
+    }
+  });
+
+  test('at 1400 px, six logs of 1995-2017: "All" and a custom multi-day range match the API and the lines; axis labels fit; names stay on one line; live, then idle since the last line; screenshot', { skip: SKIP }, async (t) => {
+    const dir = tempDir();
+    await writeConfig(dir);
+    const daemon = await startDaemon(dir);
+    const browser = await launch();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, locale: 'en-US' });
+      const seen = watch(page, daemon.url);
+      await page.goto(daemon.url + '/');
+      await page.waitForSelector('#conn[data-stream="open"]');
+      // Every state the dot shows, in order.
+      await page.evaluate(() => {
+        const conn = document.getElementById('conn')!;
+        const states: string[] = ((window as unknown as { connStates: string[] }).connStates = [conn.dataset.state!]);
+        new MutationObserver(() => {
+          if (states.at(-1) !== conn.dataset.state) states.push(conn.dataset.state!);
+        }).observe(conn, { attributes: true, attributeFilter: ['data-state'] });
+      });
+      const { logs, split } = sixLogs(0.15);
+      // One log under a long name, as real rotated logs have.
+      const named = [{ ...logs[2]!, name: 'www.example-shop.com-access_log-2006-04-10-to-2007-04-20.log' }, ...logs.filter((_, i) => i !== 2), ...split];
+      for (const log of named) dropShaped(dir, log);
+      const all = named.flatMap((l) => l.lines);
+      await waitFor('every log counted', async () => {
+        const { body } = await daemon.get<{ files: { state: string }[] }>('/api/files');
+        return body.files.length === named.length && body.files.every((f) => f.state === 'completed') ? true : undefined;
+      }, 60_000);
+
+      /** The chart's x labels where uPlot drew them (its own splits and values), with their widths. */
+      const xLabels = () => page.evaluate(() => {
+        // The page's uPlot (a top-level let of app.js: a global binding, not a window property).
+        const u = (0, eval)('chart') as { axes: { _values: string[]; _splits: number[]; font: [string] }[]; valToPos(v: number, s: string): number };
+        const axis = u.axes[0]!;
+        const ctx = document.createElement('canvas').getContext('2d')!;
+        ctx.font = axis.font[0];
+        return axis._values.map((label, i) => ({ label, x: u.valToPos(axis._splits[i]!, 'x'), width: ctx.measureText(label).width / devicePixelRatio }));
+      });
+      const assertApart = (labels: { label: string; x: number; width: number }[], what: string) => {
+        assert.ok(labels.length >= 3, `${what}: ${labels.length} labels`);
+        for (let i = 1; i < labels.length; i++) {
+          const [a, b] = [labels[i - 1]!, labels[i]!];
+          assert.ok(a.x + a.width / 2 + 8 <= b.x - b.width / 2, `${what}: '${a.label}' and '${b.label}' overlap (${JSON.stringify(labels)})`);
+        }
+      };
+      const rangeLoaded = (span: (r: DOMStringMap) => boolean) => waitFor('the range to load', async () => {
+        const r = await page.$eval('#range-top', (el) => ({ ...(el as HTMLElement).dataset }));
+        return r.from && span(r) ? r : undefined;
+      });
+
+      // "All": the history's own span, 1995 to 2017, whole days around it.
+      await page.click('[data-range="all"]');
+      const whole = await rangeLoaded((r) => Date.parse(r.to!) - Date.parse(r.from!) > 20 * 365 * 86_400_000);
+      const want = ownTimeCounts(all, Date.parse(whole.from!), Date.parse(whole.to!));
+      assert.equal(want.total, ownTimeCounts(all).total, 'every line is in the range');
+      assert.equal(Number(whole.total), want.total);
+      const rows = await page.$$eval('#range-top tbody tr', (trs) => trs.map((tr) => ({ url: (tr as HTMLElement).dataset.url!, count: Number((tr as HTMLElement).dataset.count) })));
+      assert.deepEqual(rows, (await daemon.get<Top>(`/api/top?n=20&from=${whole.from}&to=${whole.to}`)).body.urls);
+      const years = await xLabels();
+      assert.ok(years.every((l) => /^\d{4}$/.test(l.label)), `years on a 22-year range: ${years.map((l) => l.label)}`);
+      assertApart(years, '1995-2017');
+      const artifacts = process.env.LOGFLOW_ARTIFACTS ?? tempDir('logflow-dashboard-');
+      const shot = path.join(artifacts, 'dashboard-years.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      t.diagnostic(`screenshot: ${shot}`);
+      if (process.env.LOGFLOW_UPDATE_SCREENSHOT === '1') copyFileSync(shot, path.join(REPO, 'docs/dashboard-years.png'));
+
+      // A custom range of a week: days (or days and hours), apart.
+      await page.click('[data-range="custom"]');
+      await page.fill('#from', '2017-03-03T00:00:00');
+      await page.fill('#to', '2017-03-10T00:00:00');
+      await page.click('#custom button[type="submit"]');
+      const week = await rangeLoaded((r) => Date.parse(r.to!) - Date.parse(r.from!) === 7 * 86_400_000);
+      assert.equal(Number(week.total), ownTimeCounts(all, Date.parse(week.from!), Date.parse(week.to!)).total);
+      assertApart(await xLabels(), 'a week');
+
+      // The spool table: a long name on one line (cut, whole in its title).
+      const cells = await page.$$eval('#files td.url', (tds) => tds.map((td) => ({ name: td.textContent, title: (td as HTMLElement).title, height: td.getBoundingClientRect().height, line: parseFloat(getComputedStyle(td).lineHeight) || 18 })));
+      assert.equal(cells.length, named.length);
+      for (const c of cells) {
+        assert.equal(c.title, c.name);
+        assert.ok(c.height < c.line * 2, `${c.name} on one line (${c.height} px, line ${c.line} px)`);
+      }
+
+      // The dot: live while the lines came, idle since the last one after.
+      await waitFor('idle', async () => ((await page.getAttribute('#conn', 'data-state')) === 'idle' ? true : undefined), 15_000);
+      const states = await page.evaluate(() => (window as unknown as { connStates: string[] }).connStates);
+      assert.ok(states.includes('live'), `live while lines came: ${states}`);
+      const stats = (await daemon.get<{ lastEventAt: string }>('/api/stats')).body;
+      const clock = (ms: number) => { const d = new Date(ms); return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':'); };
+      assert.equal(await page.textContent('#conn'), `idle since ${clock(Date.parse(stats.lastEventAt))}`);
+      assert.deepEqual(seen.errors, [], 'no errors in the page');
     } finally {
       await browser.close();
       await daemon.stop();

@@ -57,14 +57,18 @@ describe('the daemon end to end', () => {
     assert.deepEqual(top.urls, sorted, 'counts descending, ties by URL');
     assert.equal(Date.parse(top.window.end) - Date.parse(top.window.start), 300_000);
 
-    // The same counts from the history, for a range around the drop (epoch seconds and ISO 8601).
-    const from = Math.floor(dropped / 1000) - 60;
-    const to = new Date(Date.now() + 5000).toISOString();
+    // The same counts from the history, by the lines' own time: the generated log's hour,
+    // 2026-01-01T00:00Z (epoch seconds and ISO 8601).
+    const from = Date.UTC(2025, 11, 31, 23, 59) / 1000;
+    const to = '2026-01-01T01:01:00Z';
     const { status: rangeStatus, body: range } = await daemon.get<Top>(`/api/top?n=1000&from=${from}&to=${to}`);
     assert.equal(rangeStatus, 200);
     assert.equal(range.total, expected.total);
     assert.deepEqual(range.urls, top.urls);
-    for (const [query, parameter] of [['from=yesterday', 'from'], ['to=12:00', 'to'], [`from=${from}&to=${from}`, 'from'], ['from=0&to=99999999999', 'from']] as const) {
+    // Any range can be asked: 1970 to the year 5138.
+    const { status: wide, body: all } = await daemon.get<Top>('/api/top?n=3&from=0&to=99999999999');
+    assert.deepEqual([wide, all.total], [200, expected.total]);
+    for (const [query, parameter] of [['from=yesterday', 'from'], ['to=12:00', 'to'], [`from=${from}&to=${from}`, 'from'], ['from=2026-01-02&to=2026-01-01', 'from']] as const) {
       const { status: s400, body } = await daemon.get<{ parameter: string }>(`/api/top?${query}`);
       assert.equal(s400, 400, query);
       assert.equal(body.parameter, parameter, query);
@@ -159,9 +163,11 @@ describe('the daemon end to end', () => {
     });
     const { body } = await daemon.get<Top>('/api/top?n=10');
     assert.deepEqual(body.urls, urls.map((url, i) => ({ url, count: i + 1 })).reverse());
-    const { body: range } = await daemon.get<Top>(`/api/top?n=10&from=${Math.floor(Date.now() / 1000) - 120}`);
+    // The history is by the lines' own time: 10/Oct/2000:13:55:36 -0700.
+    const own = Date.UTC(2000, 9, 10, 20, 55, 36) / 1000;
+    const { body: range } = await daemon.get<Top>(`/api/top?n=10&from=${own - 120}&to=${own + 60}`);
     assert.deepEqual(range.urls, body.urls);
-    const { body: series } = await daemon.get<{ url: string; points: { count: number }[] }>(`/api/urls/${encodeURIComponent(urls[2]!)}/series?step=60&from=${Math.floor(Date.now() / 1000) - 600}`);
+    const { body: series } = await daemon.get<{ url: string; points: { count: number }[] }>(`/api/urls/${encodeURIComponent(urls[2]!)}/series?step=60&from=${own - 600}&to=${own + 600}`);
     assert.equal(series.url, urls[2]);
     assert.equal(series.points.reduce((a, p) => a + p.count, 0), 3);
     assert.equal(await daemon.stop('SIGTERM'), 0);

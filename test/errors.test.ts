@@ -3,10 +3,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ERROR_CODES, HTTP_ERRORS, isErrorCode, isHttpErrorCode } from '../daemon/errors.js';
+import { CLI_ERRORS, ERROR_CODES, HTTP_ERRORS, isErrorCode, isHttpErrorCode } from '../daemon/errors.js';
 
-/** The TypeScript sources (dist/test/ -> the repository's daemon/). */
-const DAEMON = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../daemon');
+/** The TypeScript sources (dist/test/ -> the repository's daemon/), and the manual. */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DAEMON = path.join(ROOT, 'daemon');
 
 function sources(dir: string): { file: string; text: string }[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -41,4 +42,39 @@ test('an HTTP answer with a code has the status declared for it', () => {
   );
   const wrong = byHand.filter((a) => !isHttpErrorCode(a.code) || HTTP_ERRORS[a.code].status !== a.status);
   assert.deepEqual(wrong.map((a) => `${a.file}: ${a.status} ${a.code}`), []);
+});
+
+test('daemon/ throws no error without a declared code: no bare Error, RangeError or TypeError, no class of its own outside errors.ts\'s LogflowError', () => {
+  const bare = files.flatMap(({ file, text }) =>
+    [...text.matchAll(/new (?:Error|RangeError|TypeError|SyntaxError)\(|extends (?:Error|RangeError|TypeError)\b/g)].map((m) => `${file}: ${m[0]}`),
+  );
+  assert.deepEqual(bare, []);
+});
+
+/** The rows `| \`LF_X\` | ... |` of a section of docs/errors.md, as [code, cells after it]. */
+function documented(section: string): Map<string, string[]> {
+  const text = readFileSync(path.join(ROOT, 'docs/errors.md'), 'utf8');
+  const start = text.indexOf(`## ${section}`);
+  assert.ok(start >= 0, `docs/errors.md has a section "${section}"`);
+  const end = text.indexOf('\n## ', start + 1);
+  const rows = [...text.slice(start, end < 0 ? undefined : end).matchAll(/^\| `(LF_[A-Z0-9_]+)` \|(.*)\|$/gm)];
+  return new Map(rows.map((m) => [m[1]!, m[2]!.split('|').map((c) => c.trim())]));
+}
+
+test('docs/errors.md lists every declared code once, with the HTTP status and exit status errors.ts gives it (as Fastify checks its Errors.md)', () => {
+  const daemon = documented('The daemon');
+  const http = documented('The HTTP API');
+  const cli = documented('The command line');
+  const listed = [...daemon.keys(), ...http.keys(), ...cli.keys()];
+  assert.deepEqual([...listed].sort(), [...ERROR_CODES].sort(), 'the codes listed are the codes declared');
+  assert.equal(new Set(listed).size, listed.length, 'each code is listed once');
+  for (const [code, [status]] of http) {
+    assert.ok(isHttpErrorCode(code), `${code} is listed with the HTTP API's codes`);
+    assert.equal(Number(status), HTTP_ERRORS[code].status, `${code}'s status`);
+  }
+  for (const [code, [exit]] of cli) {
+    assert.ok(Object.hasOwn(CLI_ERRORS, code), `${code} is listed with the command line's codes`);
+    assert.equal(Number(exit), CLI_ERRORS[code as keyof typeof CLI_ERRORS].exit, `${code}'s exit status`);
+  }
+  for (const [code, [what]] of daemon) assert.ok(what && what.length > 10, `${code} says what happened`);
 });

@@ -7,6 +7,7 @@ import { parseAgentConfig } from '../daemon/agent-config.js';
 import { configErrorOf } from './helpers/config-error.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import type { Stats, Top } from './helpers/api-types.js';
+import { ofType } from '../daemon/components.js';
 
 
 const START = Date.UTC(2025, 5, 1, 8, 0, 0);
@@ -31,7 +32,7 @@ describe('event time', () => {
     for (const d of daemons) await d.stop('SIGKILL');
   });
 
-  test('a historical multi-hour log is placed by its own times: range queries match, late lines are dropped and counted', async () => {
+  test('a historical multi-hour log is placed by its own times: range queries match; late lines are kept out of the window, counted in the history at their own time', async () => {
     const dir = tempDir();
     await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\n');
     mkdirSync(path.join(dir, 'spool'));
@@ -46,10 +47,10 @@ describe('event time', () => {
 
     await waitFor('the log to be read', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');
-      return body.eventsIn === all.length && body.lateEvents === 2 ? body : undefined;
+      return body.eventsIn === all.length && body.historyOnlyEvents === 2 ? body : undefined;
     }, 30_000);
     const { body: stats } = await daemon.get<Stats>('/api/stats');
-    assert.equal(stats.lateEvents, 2);
+    assert.equal(stats.historyOnlyEvents, 2);
     // The batches close at the next tick (the watermark has passed all but the last minute).
     await waitFor('the timeline to be closed', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');
@@ -107,6 +108,12 @@ describe('event time', () => {
       assert.equal(body.parameter, parameter, route);
     }
 
+    // The two late lines are in the history, at their own minute, and in no window.
+    const lateMinute = START + 3 * 3600_000 - 600_000;
+    const { body: lateRange } = await daemon.get<Top>(`/api/top?n=1000&from=${iso(lateMinute)}&to=${iso(lateMinute + 60_000)}`);
+    assert.equal(lateRange.urls.find((u) => u.url === '/late')?.count, 2);
+    assert.equal(lateRange.total, [...expectedIn(lines, lateMinute, lateMinute + 60_000).values()].reduce((a, b) => a + b, 0) + 2);
+
     // The newest window is where the log ends (the last minute is still open: the watermark).
     const { body: newest } = await daemon.get<Top>('/api/top?n=1000');
     assert.ok(Date.parse(newest.window.end) <= START + 3 * 3600_000 && Date.parse(newest.window.end) >= START + 3 * 3600_000 - 120_000, newest.window.end);
@@ -152,10 +159,10 @@ describe('event time', () => {
       for (const { url, count } of body.urls) assert.equal(count, want.get(url), url);
       assert.equal(body.urls.length, want.size);
     }
-    assert.equal((await daemon.get<Stats>('/api/stats')).body.lateEvents, 0);
+    assert.equal((await daemon.get<Stats>('/api/stats')).body.historyOnlyEvents, 0);
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
-  test('flushAfterIdle: the tail of a dropped historical log is counted within flushAfterIdle + 2 s after the file completes; older lines after that are late', async () => {
+  test('flushAfterIdle: the tail of a dropped historical log is counted within flushAfterIdle + 2 s after the file completes; an older line after that goes to the history', async () => {
     const dir = tempDir();
     // Every line of the log is within the watermark of the newest: without the idle flush none closes.
     await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 2\n');
@@ -178,12 +185,13 @@ describe('event time', () => {
     for (const { url, count } of body.urls) assert.equal(count, want.get(url), url);
     const { body: stats } = await daemon.get<Stats>('/api/stats');
     assert.equal(stats.eventsCounted, total);
-    // The watermark is past the newest line now: an older line that comes later is late.
+    // A line older than the window (half an hour before the newest) that comes later is kept
+    // out of the live window, and added to the history at its own time.
     const old = `9.9.9.9 - - [${clfTime(START + 1800_000)}] "GET /after-flush HTTP/1.1" 200 1`;
     writeFileSync(path.join(dir, 'late.tmp'), old + '\n');
     renameSync(path.join(dir, 'late.tmp'), path.join(dir, 'spool', 'late.log'));
-    await waitFor('the late line', async () => ((await daemon.get<Stats>('/api/stats')).body.lateEvents === 1 ? true : undefined));
-    assert.equal((await daemon.get<Top>(range)).body.total, total);
+    await waitFor('the late line', async () => ((await daemon.get<Stats>('/api/stats')).body.historyOnlyEvents === 1 ? true : undefined));
+    await waitFor('the late line in the history', async () => ((await daemon.get<Top>(range)).body.total === total + 1 ? true : undefined));
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
@@ -219,7 +227,7 @@ describe('event time', () => {
       assert.equal(err.key, 'a1.jobs.j1.flushAfterIdle', bad);
       assert.match(err.message, /flushAfterIdle/);
     }
-    const job = (t: string) => parse(t).jobs[0]!;
+    const job = (t: string) => ofType(parse(t).jobs, 'url-window-count')[0]!;
     assert.equal(job(base).flushAfterIdleMs, 10_000);
     assert.equal(job(`${base}a1.jobs.j1.flushAfterIdle = 0\n`).flushAfterIdleMs, 0);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -38,7 +38,7 @@ describe('GET /api/files/:name/check and the dashboard\'s link', () => {
       const body = res.body;
       assert.equal(body.file, 'bad.log.COMPLETED', 'found under its finished name');
       assert.equal(body.lines, 400);
-      assert.deepEqual(body.formats.map((f) => [f.format, f.parsed]), [['combined', 100], ['common', 100], ['vhost_combined', 0]]);
+      assert.deepEqual(body.formats.map((f) => [f.format, f.parsed]), [['combined', 0], ['common', 100], ['vhost_combined', 0]]);
       assert.equal(body.failures.length, 5);
       assert.deepEqual(body.failures[0], { line: 2, byte: lines[1]!.indexOf(' 20 ') + 1, column: lines[1]!.indexOf(' 20 ') + 1, text: lines[1], field: 'status', expected: 'expected 3 digits' });
 
@@ -60,6 +60,65 @@ describe('GET /api/files/:name/check and the dashboard\'s link', () => {
       } finally {
         await browser.close();
       }
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+describe('GET /api/files/:name/check serves only the files the source read', () => {
+  test('a link refused, a finished file replaced by a link, a followed link re-pointed: 404 naming why, and nothing of the secret in the answer or the log', async () => {
+    const dir = tempDir();
+    const secret = path.join(dir, 'secret');
+    const secretLines = Array.from({ length: 20 }, (_, i) => `SECRET line ${i}`);
+    writeFileSync(secret, secretLines.join('\n') + '\n');
+    chmodSync(secret, 0o600);
+    mkdirSync(path.join(dir, 'logs'));
+    await writeConfig(dir, 'a1.sources.r1.followSymlinks = true\na1.sources.r1.symlinkRoots = logs\n');
+    const daemon = await startDaemon(dir);
+    try {
+      const spool = path.join(dir, 'spool');
+      // Mostly unparsed, so the finisher reads it again for its warning's sample lines.
+      const lines = Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? good(i) : `junk ${i}`));
+      writeFileSync(path.join(dir, 'logs', 'app.log'), lines.join('\n') + '\n');
+      // (Not the same content as app.log: it would be a duplicate of whichever came first.)
+      writeFileSync(path.join(dir, 'plain.log.staged'), [...lines, 'junk plain'].join('\n') + '\n');
+      renameSync(path.join(dir, 'plain.log.staged'), path.join(spool, 'plain.log'));
+      symlinkSync(path.join(dir, 'logs', 'app.log'), path.join(spool, 'linked.log'));
+      symlinkSync(secret, path.join(spool, 'shadow.log'));
+      let files: { name: string; state: string; reason: string | null }[] = [];
+      await waitFor('two files completed and the link outside failed', async () => {
+        files = (await daemon.get<{ files: typeof files }>('/api/files')).body.files;
+        return files.filter((f) => f.state === 'completed').length === 2 && files.some((f) => f.state === 'failed') ? true : undefined;
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify(files)}`);
+      });
+      const check = (name: string) => daemon.get<{ code: string; message: string; lines?: number; file?: string }>(`/api/files/${name}/check`);
+      const followed = await check('linked.log');
+      assert.equal(followed.status, 200);
+      assert.deepEqual([followed.body.file, followed.body.lines], ['linked.log.COMPLETED', 40]);
+      // The warning's samples are read again from the very file read: through the link too.
+      const samples = daemon.logs.filter((l) => l.includes('most lines of the file did not parse')).map((l) => JSON.parse(l) as { file: string; samples: string[] });
+      assert.deepEqual(samples.map((w) => [path.basename(w.file), w.samples]).sort(), [['linked.log', ['junk 1', 'junk 2', 'junk 3']], ['plain.log', ['junk 1', 'junk 2', 'junk 3']]]);
+
+      const refused = await check('shadow.log');
+      assert.equal(refused.status, 404);
+      assert.equal(refused.body.code, 'LF_HTTP_FILE_NOT_READ');
+      assert.match(refused.body.message, /^the source did not read shadow\.log \(a symbolic link to .*secret, outside symlinkRoots/);
+
+      // Someone who may write to the spool swaps the finished names for links to the secret.
+      unlinkSync(path.join(spool, 'plain.log.COMPLETED'));
+      symlinkSync(secret, path.join(spool, 'plain.log.COMPLETED'));
+      unlinkSync(path.join(spool, 'linked.log.COMPLETED'));
+      symlinkSync(secret, path.join(spool, 'linked.log.COMPLETED'));
+      for (const name of ['plain.log', 'linked.log']) {
+        const r = await check(name);
+        assert.equal(r.status, 404, name);
+        assert.equal(r.body.code, 'LF_HTTP_FILE_REPLACED', name);
+        assert.equal(r.body.message, `${name}.COMPLETED is not the file the source read (replaced, or its link re-pointed, since); not read`);
+      }
+      const everything = JSON.stringify([refused.body]) + daemon.logs.join('\n');
+      assert.ok(!everything.includes('SECRET'), 'nothing of the secret in an answer or the log');
     } finally {
       await daemon.stop();
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -31,7 +31,7 @@ function get(port: number, route: string, headers: Record<string, string> = {}):
   });
 }
 
-const stats = () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } });
+const stats = () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } });
 
 async function serve(extra: Partial<HttpDeps>, database: string): Promise<{ app: FastifyInstance; port: number; reader: ResultsReader }> {
   const reader = new ResultsReader(database, 1000);
@@ -40,7 +40,8 @@ async function serve(extra: Partial<HttpDeps>, database: string): Promise<{ app:
     job: { batchIntervalMs: 1000, windowDurationMs: 300_000 },
     stats,
     files: () => [],
-    metrics: () => ({ eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0, channel: { size: 0, capacity: 1 }, files: stats().files }),
+    followed: () => [],
+    metrics: () => ({ eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, channel: { size: 0, capacity: 1 }, files: stats().files }),
     logger: testLogger,
     ...extra,
   });
@@ -127,6 +128,38 @@ describe('the HTTP contract: Host check, one error shape, declared codes', () =>
     const refused = await get(guarded.port, '/api/stats');
     assert.deepEqual([refused.status, refused.body.code], [401, 'LF_HTTP_UNAUTHORIZED']);
     assert.equal((await get(guarded.port, '/api/stats', { authorization: 'Bearer a-token-of-16-chars' })).status, 200);
+  });
+
+  test('the bearer scheme is case-insensitive and may take more spaces (RFC 7235); a wrong token or another scheme is 401', async () => {
+    for (const authorization of ['Bearer a-token-of-16-chars', 'bearer a-token-of-16-chars', 'BEARER  a-token-of-16-chars', 'bEaReR a-token-of-16-chars ']) {
+      assert.equal((await get(guarded.port, '/api/stats', { authorization })).status, 200, authorization);
+    }
+    for (const authorization of ['Bearer a-token-of-16-charz', 'Basic a-token-of-16-chars', 'Bearera-token-of-16-chars', 'Bearer a-token-of-16-chars x', 'a-token-of-16-chars']) {
+      const r = await get(guarded.port, '/api/stats', { authorization });
+      assert.deepEqual([r.status, r.body.code], [401, 'LF_HTTP_UNAUTHORIZED'], authorization);
+    }
+  });
+
+  test('what Node refuses before routing has the one shape too: a header block over 16 KB (431), a line it cannot parse (400), HTTP/1.1 without Host (400)', async () => {
+    const raw = (port: number, request: string) => new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+      let out = '';
+      socket.on('data', (c) => (out += c));
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+    const answer = (text: string) => ({ status: Number(text.split(' ')[1]), body: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Record<string, string> });
+    const big = answer(await raw(server.port, `GET /api/stats HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'y'.repeat(20_000)}\r\n\r\n`));
+    assert.deepEqual(big, { status: 431, body: { error: 'Request Header Fields Too Large', code: 'LF_HTTP_HEADERS_TOO_LARGE', message: "the request's header block is over 16 KB" } });
+    const garbage = answer(await raw(server.port, 'GARBAGE\r\n\r\n'));
+    assert.deepEqual([garbage.status, garbage.body.code], [400, 'LF_HTTP_BAD_REQUEST']);
+    assert.match(garbage.body.message!, /^not an HTTP request this server can parse \(HPE_/);
+    // With the Host check off (`*`) too: Node's own refusal had an empty body.
+    for (const port of [server.port, guarded.port]) {
+      const noHost = answer(await raw(port, 'GET /health HTTP/1.1\r\n\r\n'));
+      assert.deepEqual(noHost, { status: 400, body: { error: 'Bad Request', code: 'LF_HTTP_BAD_REQUEST', message: 'an HTTP/1.1 request needs a Host header' } });
+    }
+    assert.match(await raw(server.port, 'GET /health HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /, 'HTTP/1.0 may leave Host out');
   });
 
   test('every LF_HTTP_ code in daemon/ is declared once, with its status, in daemon/errors.ts', () => {

@@ -112,7 +112,7 @@ describe('scale-out on a JetStream cluster', { skip: skipWithoutNats }, () => {
         return body.eventsCounted + body.parseErrors >= expected.lines ? body : undefined;
       }, 30_000);
       assert.equal(stats.eventsIn, expected.lines);
-      assert.equal(stats.lateEvents, 0);
+      assert.equal(stats.historyOnlyEvents, 0);
       assert.equal(stats.parseErrors, expected.parseErrors);
 
       // One counter stopped for good: the other holds every partition within 10 s.

@@ -54,4 +54,22 @@ describe('line scanner', () => {
     assert.deepEqual(r.lines, ['a', 'y'.repeat(16), 'b', 'y'.repeat(16)]);
     assert.equal(r.truncated, 2);
   });
+
+  test('maxLines stops a scan at a line start: the rest is not carried, and is read again from there', () => {
+    const buf = Buffer.from('a\nbb\nccc\ndd');
+    const scanner = new LineScanner(1000, 2);
+    scanner.scan(buf, 0, buf.length, 2);
+    assert.deepEqual([scanner.count, scanner.rest, scanner.carryEnd, scanner.stoppedEarly], [2, 5, 5, true]);
+    scanner.resetRanges(2);
+    scanner.scan(buf, 5, buf.length, 2);
+    assert.deepEqual([scanner.count, scanner.rest, scanner.carryEnd, scanner.stoppedEarly], [1, 9, 11, false], 'fewer lines than allowed: carries as before');
+    // A cut line held from the chunk before counts as the first of the lines allowed.
+    const cut = new LineScanner(3, 2);
+    const first = Buffer.from('xxxxxx');
+    cut.scan(first, 0, first.length, 1);
+    const next = Buffer.concat([first.subarray(cut.rest, cut.carryEnd), Buffer.from('x\nyy\nzz\n')]);
+    cut.resetRanges(2);
+    cut.scan(next, 0, next.length, 1);
+    assert.deepEqual([cut.count, next.toString('utf8', cut.starts[0], cut.ends[0]), cut.truncated, next.toString('utf8', cut.rest)], [1, 'xxx', 1, 'yy\nzz\n']);
+  });
 });

@@ -9,6 +9,8 @@ const CASES: [string, string][] = [
   ['auto', '10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.html?x=1 HTTP/1.0" 200 2326 "http://r/" "Mozilla \\"x\\""'],
   ['combined', '10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /b HTTP/1.1" 304 - "-" "curl/8"'],
   ['common', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "POST /c HTTP/1.1" 500 17'],
+  // nginx's packaged main format: combined and one more quoted field, which auto takes.
+  ['auto', '10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /n HTTP/1.1" 200 5 "-" "ua" "10.1.1.1"'],
   ['vhost_combined', 'example.com:443 10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /d HTTP/1.1" 200 5 "-" "ua"'],
   ['%h %l %u %t "%r" %>s %b', '10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /e HTTP/1.1" 200 5'],
   ['$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"', '10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /f HTTP/1.1" 200 5 "-" "ua"'],
@@ -90,12 +92,20 @@ describe('the parse explainer', () => {
     assert.equal(at('%h %U %>s', '1.2.3.4 - 200'), '8 %U: expected a URL, not - or nothing');
     assert.equal(at('%h [%t] %U', '1.2.3.4 (x) /a'), '14 %h: expected " [" after it, the line ended');
     assert.equal(at('%h [%t] %U', '1.2.3.4 [x]/a'), '13 %t: expected "] " after it, the line ended');
-    assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5'), undefined);
+    assert.equal(at('common', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5'), undefined);
+    // What follows the size is where each format says the line ends.
+    const junk = '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5 junk';
+    assert.equal(at('common', junk), '64 end of line: expected the end of the line after the size (common format)');
+    assert.equal(at('auto', junk), '65 referer: expected the end of the line after the size, or a quoted referer');
+    assert.equal(at('combined', junk), '65 referer: expected " (a quoted referer)');
+    assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5'), '64 referer: expected a space and a quoted referer, the line ended (combined format)');
+    assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5 "-" "ua" junk'), '73 end of line: expected the end of the line after the agent (combined format)');
+    assert.equal(at('auto', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5 "-" "ua" "10.1.1.1"'), undefined, "auto takes what follows the agent (nginx's main format)");
     // A raw quote in the request, or the referer's quotes: the caret goes where the quote that got furthest stopped.
     assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /x?y="z" HTTP/1.0" 20 5'), '65 status: expected 3 digits');
     assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /x?y="z" HTTP/1.0" 200 x'), '69 size: expected digits or -');
     assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 20 5 "-" "ua"'), '59 status: expected 3 digits');
-    assert.equal(at('combined', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /x?y="z" HTTP/1.0" 200 5'), undefined);
+    assert.equal(at('common', '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /x?y="z" HTTP/1.0" 200 5'), undefined);
     assert.equal(at('%h "%r" %>s %b', '1.2.3.4 "GET /a" 2000 5'), '17 %>s: expected 3 digits');
     assert.equal(at('%h "%r" %>s %b', '1.2.3.4 "GET /x="z" HTTP" 20 5'), '26 %>s: expected 3 digits');
     assert.equal(at('%h "%r" %>s %b', '1.2.3.4 "GET /x="z" HTTP" 200 5'), undefined);

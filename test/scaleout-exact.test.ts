@@ -47,7 +47,8 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     return {
       run,
       /** Starts the named agents at once (each tier waits for the streams of the one before it). */
-      runAll: (conf: string, ...names: string[]) => Promise.all(names.map((n) => run(conf, n))),
+      runAll: <N extends readonly string[]>(conf: string, ...names: N) =>
+        Promise.all(names.map((n) => run(conf, n))) as Promise<{ [K in keyof N]: RunningDaemon }>,
       kill: async (d: RunningDaemon) => {
         await d.stop('SIGKILL');
         mine.delete(d);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { expectedCounts } from './helpers/expected-counts.js';
 
 const STEPS = 8;
 const LINES_PER_STEP = 5_000;
@@ -72,5 +74,71 @@ describe('a file still being written into the spool', () => {
     const expected = Array.from({ length: 13 }, (_, u) => ({ url: `/p/${u}`, count: Math.floor(total / 13) + (u < total % 13 ? 1 : 0) }));
     assert.deepEqual([...top.urls].sort((a, b) => a.url.localeCompare(b.url)), expected.sort((a, b) => a.url.localeCompare(b.url)));
     assert.ok(daemon.logs.some((l) => l.includes('file still being written: reading on')), 'the source did start early and read on');
+  });
+});
+
+describe('kill -9 while a file in the spool is still being appended to', () => {
+  const daemons: RunningDaemon[] = [];
+  after(async () => {
+    for (const d of daemons) await d.stop('SIGKILL');
+  });
+
+  test('the restarted source resumes the grown file (opened before its first line was whole) where its checkpoint was: every line counted once (independent count)', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    await writeConfig(dir, '', { 'a1.sources.r1.pollDelay': '2000', 'a1.jobs.j1.batchInterval': '0.25' });
+    let daemon = await startDaemon(dir);
+    daemons.push(daemon);
+    const file = path.join(dir, 'spool', 'growing.log');
+    const lines = generateLines({ lines: 20_000, urls: 300, seed: 22, malformed: 0.01 });
+    const append = (n: number) => {
+      let text = '';
+      for (let i = 0; i < n; i++) {
+        const next = lines.next();
+        if (next.done) break;
+        text += next.value + '\n';
+      }
+      appendFileSync(file, text);
+    };
+    // Half a first line: the source opens the file before it has a whole first line (no
+    // identity yet). Once it reads it, the line's end, 5,000 lines, then 50 more every 100 ms
+    // (well within pollDelay): it reads the file as it grows, and a checkpoint holds a position.
+    const first = lines.next().value!;
+    appendFileSync(file, first.slice(0, 30));
+    await waitFor('the source reading growing.log', async () => {
+      const { body } = await daemon.get<{ files: { name: string; state: string }[] }>('/api/files');
+      return body.files.some((f) => f.name === 'growing.log' && f.state === 'reading') ? true : undefined;
+    });
+    appendFileSync(file, first.slice(30) + '\n');
+    append(5_000);
+    const writer = setInterval(() => append(50), 100);
+    try {
+      const counted = await waitFor('part of the growing file counted and checkpointed', async () => {
+        const { body } = await daemon.get<{ eventsCounted: number; parseErrors: number; checkpoint: { seq: number } }>('/api/stats');
+        return body.eventsCounted + body.parseErrors >= 5_001 ? body : undefined;
+      });
+      await waitFor('two checkpoints more', async () => ((await daemon.get<{ checkpoint: { seq: number } }>('/api/stats')).body.checkpoint.seq >= counted.checkpoint.seq + 2 ? true : undefined));
+      daemon.proc.kill('SIGKILL');
+      await daemon.exited;
+      append(1_000);
+      daemon = await startDaemon(dir);
+      daemons.push(daemon);
+      append(1_000);
+    } finally {
+      clearInterval(writer);
+    }
+    const done = await waitFor('growing.log finished', async () => {
+      const { body } = await daemon.get<{ files: { name: string; state: string; lines: number }[] }>('/api/files');
+      return body.files.find((f) => f.name === 'growing.log' && f.state !== 'pending' && f.state !== 'reading');
+    }, 30_000);
+    assert.equal(done.state, 'completed');
+    const want = expectedCounts(file + '.COMPLETED');
+    const stats = await waitFor('every line counted', async () => {
+      const { body } = await daemon.get<{ eventsCounted: number; parseErrors: number }>('/api/stats');
+      return body.eventsCounted + body.parseErrors >= want.lines ? body : undefined;
+    });
+    assert.deepEqual([stats.eventsCounted, stats.parseErrors], [want.total, want.parseErrors]);
+    const { body: top } = await daemon.get<{ urls: { url: string; count: number }[] }>('/api/top?n=1000');
+    assert.deepEqual(new Map(top.urls.map((u) => [u.url, u.count])), want.counts);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { waitFor, visible } from './helpers/daemon.js';
+import { capturingLogger } from './helpers/logger.js';
 import { runSource } from './helpers/spool-source.js';
 
 const goodLines = Array.from({ length: 30_000 }, (_, i) => `good ${i}`);
@@ -18,6 +19,11 @@ function bodiesOf(run: Run, file: string): string[] {
 
 function statusOf(run: Run, name: string) {
   return run.source.fileList().find((f) => f.name === name && f.state !== 'pending');
+}
+
+/** The `not a regular file: skipped` warnings, as `name: kind`. */
+function skipped(lines: string[]): string[] {
+  return lines.map((l) => JSON.parse(l) as { msg: string; file: string; kind: string }).filter((l) => l.msg === 'not a regular file: skipped').map((l) => `${path.basename(l.file)}: ${l.kind}`).sort();
 }
 
 async function settled(run: Run, completed: number, failed: number): Promise<void> {
@@ -139,25 +145,71 @@ describe('spool directory: hostile files', () => {
     assert.equal(new Set(keys).size, 2, 'each file has its own position key');
   });
 
-  test('a directory, a FIFO, a symlink to a FIFO and a dangling symlink are skipped (nothing blocks); a symlink to a file is read', async (t) => {
+  test('symbolic links are not followed by default: each is listed failed and renamed .FAILED, nothing outside the spool is read; a directory and a FIFO are skipped with a warning', async (t) => {
+    const { logger, lines } = capturingLogger();
     const run = await runSource(t, '', (spool) => {
       const outside = path.join(path.dirname(spool), 'outside');
       mkdirSync(outside);
+      writeFileSync(path.join(outside, 'secret'), 'SECRET outside the spool\n');
       execFileSync('mkfifo', [path.join(spool, 'pipe.log')]);
-      execFileSync('mkfifo', [path.join(outside, 'pipe')]);
-      symlinkSync(path.join(outside, 'pipe'), path.join(spool, 'to-pipe.log'));
-      symlinkSync(path.join(outside, 'nowhere'), path.join(spool, 'dangling.log'));
       mkdirSync(path.join(spool, 'dir.log'));
-      writeFileSync(path.join(outside, 'target'), 'via link\n');
-      symlinkSync(path.join(outside, 'target'), path.join(spool, 'link.log'));
+      symlinkSync(path.join(outside, 'secret'), path.join(spool, 'link.log'));
+      symlinkSync(path.join(outside, 'nowhere'), path.join(spool, 'dangling.log'));
+      writeFileSync(path.join(spool, 'good.log'), goodLines.join('\n') + '\n');
+    }, false, logger);
+    await settled(run, 1, 2);
+    assert.deepEqual(bodiesOf(run, 'good.log'), goodLines);
+    assert.deepEqual(bodiesOf(run, 'link.log'), []);
+    assert.match(statusOf(run, 'link.log')!.reason!, /^a symbolic link \(to .*outside\/secret\): not followed \(followSymlinks = false\); renamed link\.log\.FAILED$/);
+    assert.match(statusOf(run, 'dangling.log')!.reason!, /^a symbolic link \(to .*outside\/nowhere\): not followed/);
+    assert.equal(statusOf(run, 'link.log')!.opened, undefined, 'never opened');
+    assert.deepEqual(readdirSync(run.spool).filter(visible).sort(), ['dangling.log.FAILED', 'dir.log', 'good.log.COMPLETED', 'link.log.FAILED', 'pipe.log']);
+    assert.ok(!lines.some((l) => l.includes('SECRET')), 'nothing of the outside file in the log');
+    assert.deepEqual(skipped(lines), ['dir.log: a directory', 'pipe.log: a FIFO']);
+  });
+
+  test('followSymlinks = true reads a link whose target is inside symlinkRoots; one outside is failed unread; a dangling link and a link to a FIFO are skipped with one warning each', async (t) => {
+    const { logger, lines } = capturingLogger();
+    let root = '';
+    const run = await runSource(t, 'a1.sources.r1.followSymlinks = true\na1.sources.r1.symlinkRoots = logs\n', (spool) => {
+      root = path.join(path.dirname(spool), 'logs');
+      const outside = path.join(path.dirname(spool), 'outside');
+      mkdirSync(root);
+      mkdirSync(outside);
+      writeFileSync(path.join(root, 'app'), 'via link\n');
+      writeFileSync(path.join(outside, 'secret'), 'SECRET outside the root\n');
+      execFileSync('mkfifo', [path.join(root, 'pipe')]);
+      symlinkSync(path.join(root, 'app'), path.join(spool, 'link.log'));
+      // A relative link that climbs out of the root through it: resolved, then refused.
+      symlinkSync('../logs/../outside/secret', path.join(spool, 'escape.log'));
+      symlinkSync(path.join(root, 'pipe'), path.join(spool, 'to-pipe.log'));
+      symlinkSync(path.join(root, 'nowhere'), path.join(spool, 'dangling.log'));
+    }, false, logger);
+    await settled(run, 1, 1);
+    await waitFor('the dangling link warned about', () => (skipped(lines).length === 2 ? true : undefined));
+    assert.deepEqual(bodiesOf(run, 'link.log'), ['via link']);
+    assert.deepEqual(bodiesOf(run, 'escape.log'), []);
+    assert.match(statusOf(run, 'escape.log')!.reason!, /^a symbolic link to .*\/outside\/secret, outside symlinkRoots \(.*\/logs\): not followed; renamed escape\.log\.FAILED$/);
+    assert.deepEqual(statusOf(run, 'link.log')!.opened?.target, path.join(realpathSync(root), 'app'));
+    assert.deepEqual(readdirSync(run.spool).filter(visible).sort(), ['dangling.log', 'escape.log.FAILED', 'link.log.COMPLETED', 'to-pipe.log']);
+    assert.deepEqual(skipped(lines), ['dangling.log: a dangling symbolic link (to ' + path.join(root, 'nowhere') + ', which does not exist)', 'to-pipe.log: a symbolic link to a FIFO']);
+    assert.ok(!lines.some((l) => l.includes('SECRET')), 'nothing of the outside file in the log');
+  });
+
+  test('names with a line break or an invalid UTF-8 byte are listed failed and renamed .FAILED (their bytes kept), not passed over', async (t) => {
+    const newline = Buffer.from('two\nlines.log');
+    const latin1 = Buffer.from('caf\xe9.log', 'latin1');
+    const run = await runSource(t, '', (spool) => {
+      writeFileSync(Buffer.concat([Buffer.from(spool + '/'), newline]), 'not read\n');
+      writeFileSync(Buffer.concat([Buffer.from(spool + '/'), latin1]), 'not read\n');
       writeFileSync(path.join(spool, 'good.log'), goodLines.join('\n') + '\n');
     });
-    await settled(run, 2, 0);
-    await new Promise((r) => setTimeout(r, 300)); // a later listing changes nothing
-    assert.deepEqual(run.source.files.counts(), { pending: 0, inProgress: 0, completed: 2, failed: 0 });
-    assert.deepEqual(bodiesOf(run, 'good.log'), goodLines);
-    assert.deepEqual(bodiesOf(run, 'link.log'), ['via link']);
-    assert.deepEqual(readdirSync(run.spool).filter(visible).sort(), ['dangling.log', 'dir.log', 'good.log.COMPLETED', 'link.log.COMPLETED', 'pipe.log', 'to-pipe.log']);
+    await settled(run, 1, 2);
+    assert.deepEqual(run.events.filter((e) => e.file !== 'good.log'), []);
+    assert.match(statusOf(run, 'two\\nlines.log')!.reason!, /^its name contains a control character .*: not read; renamed two\\nlines\.log\.FAILED$/);
+    assert.match(statusOf(run, 'caf\\xe9.log')!.reason!, /^its name is not valid UTF-8: not read; renamed caf\\xe9\.log\.FAILED$/);
+    const names = readdirSync(run.spool, { encoding: 'buffer' }).filter((n) => n[0] !== 46).map((n) => n.toString('latin1')).sort();
+    assert.deepEqual(names, ['caf\xe9.log.FAILED', 'good.log.COMPLETED', 'two\nlines.log.FAILED']);
   });
 
   test('a file without read permission is renamed .FAILED with the reason; the others go on', async (t) => {

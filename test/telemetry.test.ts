@@ -12,12 +12,13 @@ import { freePort, waitFor } from './helpers/daemon.js';
 import { NATS_SERVER, skipWithoutNats } from './helpers/nats-cluster.js';
 import { gatherStats } from '../daemon/agent-stats.js';
 import { parseAgentConfig } from '../daemon/agent-config.js';
+import { ofType } from '../daemon/components.js';
 import { JetStreamSink } from '../daemon/sink/jetstream/jetstream-sink.js';
 import { testLogger } from './helpers/logger.js';
 import { runSource } from './helpers/spool-source.js';
 
 const NOTHING: Stats = {
-  eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, lateEvents: 0,
+  eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0,
   channel: { size: 0, capacity: 0 }, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 },
 };
 
@@ -58,7 +59,7 @@ test('/metrics keeps every series name and type; /api/stats leaves out only the 
   const types = [...renderMetrics(full).matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
   assert.deepEqual(types, [
     'logflow_events_read_total counter', 'logflow_events_in_total counter', 'logflow_events_counted_total counter',
-    'logflow_parse_errors_total counter', 'logflow_duplicate_events_total counter', 'logflow_late_events_total counter',
+    'logflow_parse_errors_total counter', 'logflow_duplicate_events_total counter', 'logflow_history_only_events_total counter',
     'logflow_channel_events gauge', 'logflow_channel_capacity_events gauge', 'logflow_files gauge', 'logflow_window_urls gauge',
     'logflow_results_waiting gauge', 'logflow_avro_refused_connections_total counter', 'logflow_truncated_lines_total counter',
     'logflow_sink_retries_total counter', 'logflow_avro_refused_calls_total counter',
@@ -68,7 +69,7 @@ test('/metrics keeps every series name and type; /api/stats leaves out only the 
   assert.match(renderMetrics(full), /^logflow_window_urls 3$/m);
   // Without a job, spool sources, sinks or avro sources, their series are left out.
   assert.doesNotMatch(renderMetrics(NOTHING), /refused|truncated|retries|_seconds/);
-  assert.deepEqual(Object.keys(apiStats(full)).sort(), ['channel', 'checkpoint', 'duplicates', 'eventsCounted', 'eventsIn', 'files', 'lateEvents', 'parseErrors', 'receiver', 'resultsWaiting', 'window']);
+  assert.deepEqual(Object.keys(apiStats(full)).sort(), ['channel', 'checkpoint', 'duplicates', 'eventsCounted', 'eventsIn', 'files', 'historyOnlyEvents', 'parseErrors', 'receiver', 'resultsWaiting', 'window']);
 });
 
 test('a JetStream publish that fails is retried and counted in /metrics with its reason', { skip: skipWithoutNats }, async () => {
@@ -76,11 +77,11 @@ test('a JetStream publish that fails is retried and counted in /metrics with its
   const port = await freePort();
   const server = spawn(NATS_SERVER!, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 100, transactionCapacity: 10 });
-  const config = parseAgentConfig(
+  const config = ofType(parseAgentConfig(
     `a1.channels = c1\na1.sinks = k1\na1.channels.c1.type = memory\na1.sinks.k1.type = jetstream\na1.sinks.k1.channel = c1\na1.sinks.k1.servers = nats://127.0.0.1:${port}\na1.sinks.k1.stream = S\na1.sinks.k1.partitions = 1\na1.sinks.k1.batch-size = 10\n`,
     'test.conf',
     'a1',
-  ).jetstreamSinks[0]!;
+  ).sinks, 'jetstream')[0]!;
   const sink = new JetStreamSink(config, channel, testLogger);
   sink.start();
   try {
@@ -89,7 +90,7 @@ test('a JetStream publish that fails is retried and counted in /metrics with its
     assert.equal(sink.retries.refused, 0);
     assert.equal(sink.eventsSent, 0, 'nothing is committed while the stream cannot be checked');
     assert.equal(channel.size, 1);
-    const metrics = renderMetrics(gatherStats({ job: undefined, sources: [], avroSources: [], sinks: [sink], channels: [channel] }));
+    const metrics = renderMetrics(gatherStats([sink.stats()]));
     assert.match(metrics, /^logflow_sink_retries_total\{reason="error"\} [2-9]\d*$/m);
   } finally {
     // Stopped while the server runs: a connection waiting for a first server cannot be cancelled.

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
-import { fileKeyOf, sourceIdOf } from '../daemon/source/spooldir-source.js';
+import { olderFileKeyOf, sourceIdOf } from '../daemon/source/file-key.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
@@ -28,8 +28,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * Restores a fixture made by an older logflow into `dir`: its checkpoint, its results.db,
- * and its log (generated again, byte for byte) in the spool. The file's key names its
- * inode, which no copy keeps: that one key is renamed to the restored file's.
+ * and its log (generated again, byte for byte) in the spool. The file's key (the older
+ * logflow's: name, inode, size, mtime) names its inode, which no copy keeps: that one key is
+ * renamed to the key the older logflow would have given the restored file.
  */
 function restoreFixture(name: string, dir: string): { made: Made; lines: string[] } {
   const from = path.join(FIXTURES, name);
@@ -49,7 +50,7 @@ function restoreFixture(name: string, dir: string): { made: Made; lines: string[
   const manifestFile = path.join(dir, 'checkpoint', 'manifest.json');
   const body = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { manifest: string }).manifest;
   const oldKey = (JSON.parse(body) as { positions: [string, number][] }).positions[0]![0];
-  const newBody = body.replaceAll(oldKey, fileKeyOf(sourceIdOf(spool).id, made.file, st));
+  const newBody = body.replaceAll(oldKey, olderFileKeyOf(sourceIdOf(spool).id, made.file, st));
   writeFileSync(manifestFile, JSON.stringify({ sha1: sha1(newBody), manifest: newBody }));
   return { made, lines };
 }
@@ -81,9 +82,9 @@ describe('upgrades keep the checkpoint and the history', () => {
       const { body } = await d.get<Stats>('/api/stats');
       return body.eventsCounted + body.parseErrors === lines.length ? body : undefined;
     }, 60_000);
-    assert.deepEqual([stats.eventsCounted, stats.parseErrors, stats.lateEvents, stats.eventsIn], [wantTotal, want.parseErrors, 0, lines.length]);
+    assert.deepEqual([stats.eventsCounted, stats.parseErrors, stats.historyOnlyEvents, stats.eventsIn], [wantTotal, want.parseErrors, 0, lines.length]);
     assert.equal(stats.parseErrors, want.parseErrors);
-    assert.equal(stats.lateEvents, 0);
+    assert.equal(stats.historyOnlyEvents, 0);
     // The history over the whole log, as a clean run would give it.
     const { startMs, spanSeconds } = made.log;
     // (The generator's last line is a little past the span.)
@@ -96,7 +97,7 @@ describe('upgrades keep the checkpoint and the history', () => {
     assert.equal(series.points.reduce((a, p) => a + p.count, 0), wantTotal);
     // The log says what was migrated.
     assert.ok(d.logs.some((l) => l.includes('checkpoint migrated from format 1 to 2')), 'checkpoint migration logged');
-    assert.ok(d.logs.some((l) => l.includes('results database migrated from schema 0 to 1')), 'schema migration logged');
+    assert.ok(d.logs.some((l) => l.includes('results database migrated from schema 0 to 2')), 'schema migration logged');
     assert.equal(await d.stop('SIGTERM'), 0);
     // The migrated checkpoint is format 2 and restarts as it is.
     const again = await startDaemon(dir);
@@ -126,7 +127,7 @@ describe('upgrades keep the checkpoint and the history', () => {
     db.close();
     const message = await startFails(dir);
     assert.match(message, /LF_CHECKPOINT_INCOMPATIBLE/);
-    assert.match(message, /schema version 7, written by a newer logflow; this one reads versions 0 to 1/);
+    assert.match(message, /schema version 7, written by a newer logflow; this one reads versions 0 to 2/);
     assert.match(message, /database/);
   });
 

@@ -67,6 +67,20 @@ function setConn(state, text) {
   $('conn').textContent = text;
 }
 
+// "live" only while lines arrive (some in the last few seconds); "idle since" the last one
+// otherwise. The stream being open is data-stream, not what the dot says.
+const LIVE_FOR_MS = 5000;
+let lastEventsIn;
+let lastArrival;
+function showActivity(s) {
+  if (lastEventsIn !== undefined && s.eventsIn > lastEventsIn) lastArrival = Date.now();
+  lastEventsIn = s.eventsIn;
+  const since = s.lastEventAt ? Date.parse(s.lastEventAt) : lastArrival;
+  const arriving = (lastArrival !== undefined && Date.now() - lastArrival < LIVE_FOR_MS) || (since !== undefined && Date.now() - since < LIVE_FOR_MS && s.eventsPerSecond > 0);
+  if (arriving) setConn('live', 'live');
+  else setConn('idle', since === undefined ? 'idle: no lines since the start' : 'idle since ' + time(since));
+}
+
 async function connectStream() {
   streamAbort?.abort();
   clearTimeout(reconnectTimer);
@@ -79,7 +93,8 @@ async function connectStream() {
       return;
     }
     if (!res.ok || !res.body) throw new Error('stream answered ' + res.status);
-    setConn('live', 'live');
+    $('conn').dataset.stream = 'open';
+    setConn('idle', 'connected');
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffered = '';
     for (;;) {
@@ -95,6 +110,7 @@ async function connectStream() {
   } catch (err) {
     if (abort.signal.aborted) return;
   }
+  $('conn').dataset.stream = 'closed';
   setConn('down', 'reconnecting…');
   reconnectTimer = setTimeout(connectStream, 2000);
 }
@@ -111,6 +127,7 @@ function onMessage(block) {
   if (event === 'top') renderTop(body);
   else if (event === 'stats') renderStats(body);
   else if (event === 'files') renderFiles(body.files);
+  else if (event === 'followed') renderFollowed(body.files);
 }
 
 // One time format everywhere (the live window, the history, the chart): 24-hour local
@@ -140,7 +157,9 @@ function loaded(id, html) {
 }
 
 function renderTop(top) {
-  loaded('bars-empty', 'No events in the window yet: drop a log into the spool (<code>npx logflow drop FILE</code>).');
+  loaded('bars-empty', following
+    ? 'No events in the window yet: no new lines in the followed files.'
+    : 'No events in the window yet: drop a log into the spool (<code>npx logflow drop FILE</code>).');
   $('win-len').textContent = '(last ' + duration(top.windowSeconds) + ')';
   $('win-total').textContent = fmt.format(top.total);
   $('win-urls').textContent = fmt.format(top.distinctUrls);
@@ -164,7 +183,11 @@ function renderTop(top) {
   });
 }
 
+// An agent that follows live files (TAILDIR): the empty messages say so.
+let following = false;
+
 function renderStats(s) {
+  following = Boolean(s.followed);
   // An agent without a job (an edge with HTTP) sends no window: say so instead of loading.
   if (!s.window) loaded('bars-empty', 'This agent runs no job: it counts no URLs (its files and rates are below).');
   $('rate').textContent = s.eventsPerSecond === null ? '–' : fmt.format(s.eventsPerSecond);
@@ -173,14 +196,15 @@ function renderStats(s) {
   $('f-completed').textContent = fmt.format(s.files.completed);
   $('f-failed').textContent = fmt.format(s.files.failed);
   $('parse-errors').textContent = fmt.format(s.parseErrors);
-  $('late-events').textContent = fmt.format(s.lateEvents);
+  $('history-only').textContent = fmt.format(s.historyOnlyEvents);
   $('duplicates').textContent = fmt.format(s.duplicates);
   const age = s.checkpoint?.ageMs;
   $('checkpoint-age').textContent = age === null || age === undefined ? '–' : (age / 1000).toFixed(1) + ' s';
+  showActivity(s);
 }
 
 function renderFiles(files) {
-  loaded('files-empty', 'No files yet.');
+  loaded('files-empty', following ? 'No spooled files (this agent follows live files: see Followed files).' : 'No files yet.');
   const body = $('files').tBodies[0];
   $('files-empty').hidden = files.length > 0;
   const rows = files.map((f) => {
@@ -190,13 +214,14 @@ function renderFiles(files) {
     const name = document.createElement('td');
     name.className = 'url';
     name.textContent = f.name;
+    name.title = f.name;
     const state = document.createElement('td');
     state.className = 'state-' + f.state;
     state.textContent = f.state === 'reading' ? 'in progress' : f.state;
-    for (const note of [f.reason, f.warning]) {
+    for (const [note, cls] of [[f.reason, 'reason'], [f.warning, 'reason'], [f.note, 'note']]) {
       if (!note) continue;
       const why = document.createElement('div');
-      why.className = 'reason';
+      why.className = cls;
       why.textContent = note;
       state.append(why);
     }
@@ -226,6 +251,41 @@ function renderFiles(files) {
     return tr;
   });
   body.replaceChildren(...rows);
+}
+
+// The files TAILDIR sources follow: the card shows only when there are some.
+function renderFollowed(files) {
+  $('followed-card').hidden = files.length === 0;
+  const rows = files.map((f) => {
+    const tr = document.createElement('tr');
+    tr.dataset.path = f.path;
+    tr.dataset.state = f.state;
+    tr.dataset.lag = String(f.lagBytes);
+    const name = document.createElement('td');
+    name.className = 'url';
+    name.textContent = f.path;
+    name.title = f.path;
+    const state = document.createElement('td');
+    state.className = 'state-' + f.state;
+    state.textContent = f.state;
+    if (f.reason) {
+      const why = document.createElement('div');
+      why.className = f.state === 'unreadable' ? 'reason' : 'note';
+      why.textContent = f.reason;
+      state.append(why);
+    }
+    const cells = [name, state];
+    for (const n of [f.position, f.size, f.lagBytes, f.lines]) {
+      const td = document.createElement('td');
+      td.className = 'num';
+      td.textContent = fmt.format(n);
+      cells.push(td);
+    }
+    cells[4].textContent += ' B';
+    tr.append(...cells);
+    return tr;
+  });
+  $('followed').tBodies[0].replaceChildren(...rows);
 }
 
 /** `GET /api/files/:name/check` as `logflow check` prints it, in a dialog over the page. */
@@ -274,7 +334,7 @@ for (const button of document.querySelectorAll('[data-range]')) {
       $('from').focus();
       return;
     }
-    range = { seconds: Number(button.dataset.range) };
+    range = button.dataset.range === 'all' ? { all: true } : { seconds: Number(button.dataset.range) };
     loadRange();
   });
 }
@@ -299,8 +359,15 @@ $('custom').addEventListener('submit', (e) => {
 
 $('url-pick').addEventListener('change', () => loadRange());
 
-function currentRange() {
+async function currentRange() {
   if (range.from) return { from: range.from, to: range.to };
+  if (range.all) {
+    // The history's own span, whole days around it (a preset that follows the data, not the clock).
+    const h = await api('/api/history');
+    if (!h.from) return undefined;
+    const day = 86_400_000;
+    return { from: new Date(Math.floor(Date.parse(h.from) / day) * day).toISOString(), to: new Date(Math.ceil(Date.parse(h.to) / day) * day).toISOString() };
+  }
   // Whole seconds, so the page and anyone checking it ask for the same range.
   const to = Math.floor(Date.now() / 1000) * 1000;
   return { from: new Date(to - range.seconds * 1000).toISOString(), to: new Date(to).toISOString() };
@@ -311,9 +378,12 @@ let loadSeq = 0;
 async function loadRange() {
   clearTimeout(historyTimer);
   const seq = ++loadSeq;
-  const { from, to } = currentRange();
-  const q = 'from=' + encodeURIComponent(from) + '&to=' + encodeURIComponent(to);
   try {
+    const asked = await currentRange();
+    if (seq !== loadSeq) return;
+    if (!asked) throw new Error('it is empty: drop a log into the spool');
+    const { from, to } = asked;
+    const q = 'from=' + encodeURIComponent(from) + '&to=' + encodeURIComponent(to);
     const [top, totals] = await Promise.all([api('/api/top?n=20&' + q), api('/api/series?' + q)]);
     if (seq !== loadSeq) return;
     const picked = $('url-pick').value || top.urls[0]?.url;
@@ -329,7 +399,7 @@ async function loadRange() {
     if (err instanceof Unauthorized) return;
     $('range-summary').textContent = 'Could not load the history: ' + err.message;
   }
-  // A preset range follows the clock; a custom one stays as asked.
+  // A preset range follows the clock (or, for all of it, the data); a custom one stays as asked.
   if (!range.from && seq === loadSeq) historyTimer = setTimeout(loadRange, 10_000);
 }
 
@@ -367,11 +437,17 @@ function fillUrlPicker(urls, picked) {
   select.dataset.shown = picked || '';
 }
 
+/** Counts per second, minute, hour or day: whichever reads as a number for the range's step. */
+function rateUnit(stepS) {
+  return stepS >= 86_400 ? ['day', 86_400] : stepS >= 3600 ? ['h', 3600] : stepS >= 60 ? ['min', 60] : ['s', 1];
+}
+
 function toChartData(totals, urlSeries) {
+  const [unit, per] = rateUnit(totals.step);
   const xs = totals.points.map((p) => Date.parse(p.start) / 1000);
-  const rate = totals.points.map((p) => p.count / totals.step);
-  const url = urlSeries ? urlSeries.points.map((p) => p.count / urlSeries.step) : xs.map(() => null);
-  return { data: [xs, rate, url], label: urlSeries ? urlSeries.url : 'no URL' };
+  const rate = totals.points.map((p) => (p.count / totals.step) * per);
+  const url = urlSeries ? urlSeries.points.map((p) => (p.count / urlSeries.step) * per) : xs.map(() => null);
+  return { data: [xs, rate, url], label: urlSeries ? urlSeries.url : 'no URL', unit };
 }
 
 function drawChart() {
@@ -386,15 +462,30 @@ function drawChart() {
     height: 220,
     series: [
       { value: (u, v) => (v === null ? '–' : time(v * 1000)) },
-      { label: 'events/s', stroke: color('--accent'), width: 2, fill: color('--bar-bg'), value: (u, v) => (v === null ? '–' : fmt.format(Math.round(v * 10) / 10)) },
-      { label: chartData.label + ' /s', stroke: color('--accent-2'), width: 2, value: (u, v) => (v === null ? '–' : fmt.format(Math.round(v * 100) / 100)) },
+      { label: 'events/' + chartData.unit, stroke: color('--accent'), width: 2, fill: color('--bar-bg'), value: (u, v) => (v === null ? '–' : fmt.format(Math.round(v * 10) / 10)) },
+      { label: chartData.label + ' /' + chartData.unit, stroke: color('--accent-2'), width: 2, value: (u, v) => (v === null ? '–' : fmt.format(Math.round(v * 100) / 100)) },
     ],
-    axes: [{ ...axis, space: 90, values: (u, splits) => splits.map((s) => time(s * 1000)) }, { ...axis, size: 60 }],
+    // Labels as long as the ticks' step needs (years, months, days, hours, seconds), at
+    // least 100 px apart: the widest, 'MM-DD HH:MM', is about 75 px.
+    axes: [{ ...axis, space: 100, values: (u, splits, _i, _space, incr) => splits.map((s) => tickLabel(s * 1000, incr, u.scales.x.max - u.scales.x.min)) }, { ...axis, size: 60 }],
     scales: { x: { time: true } },
     cursor: { drag: { x: false, y: false } },
   };
   chart?.destroy();
   chart = new uPlot(opts, chartData.data, el);
+}
+
+const DAY_S = 86_400;
+/** An x-axis label for a tick `incrS` seconds from the next, over a range of `spanS` seconds. */
+function tickLabel(ms, incrS, spanS) {
+  const d = new Date(ms);
+  const ymd = d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());
+  if (incrS >= 360 * DAY_S) return String(d.getFullYear());
+  if (incrS >= 28 * DAY_S) return d.getFullYear() + '-' + pad(d.getMonth() + 1);
+  if (incrS >= DAY_S) return ymd;
+  const hm = pad(d.getHours()) + ':' + pad(d.getMinutes());
+  const clock = incrS >= 60 ? hm : hm + ':' + pad(d.getSeconds());
+  return spanS > DAY_S ? ymd.slice(5) + ' ' + clock : clock;
 }
 
 matchMedia('(prefers-color-scheme: dark)').addEventListener('change', drawChart);

@@ -2,7 +2,7 @@ import { compileExplainer } from '../logformat/log-format-explain.js';
 import type { UrlRange } from '../logformat/access-log.js';
 import { ClfTimeParser } from '../logformat/clf-time.js';
 import { compileUrlParser } from '../logformat/log-format.js';
-import { readLogLines } from './log-lines.js';
+import { readLogLines, type LogFile } from './log-lines.js';
 
 /** The formats `logflow check` tries when none is given (the conf's is added when known). */
 export const CHECK_FORMATS = ['combined', 'common', 'vhost_combined'] as const;
@@ -46,7 +46,7 @@ export interface CheckResult {
 }
 
 /** Reads up to `maxLines` lines of `file` and measures each format on them. */
-export async function checkLog(file: string, formats: readonly string[], maxLines: number): Promise<CheckResult> {
+export async function checkLog(file: LogFile, formats: readonly string[], maxLines: number): Promise<CheckResult> {
   const lines: Buffer[] = [];
   let capped = false;
   await readLogLines(file, (buf, starts, ends, count) => {
@@ -74,7 +74,7 @@ export async function checkLog(file: string, formats: readonly string[], maxLine
     const why = explain(line, 0, line.length);
     if (why) failures.push({ line: i + 1, byte: why.at, field: why.field, expected: why.expected, ...display(line, why.at) });
   }
-  return { file, lines: lines.length, capped, formats: shares, best: best.format, failures, noEventTime: withoutEventTime(lines, best.format) };
+  return { file: typeof file === 'string' ? file : file.name, lines: lines.length, capped, formats: shares, best: best.format, failures, noEventTime: withoutEventTime(lines, best.format) };
 }
 
 function withoutEventTime(lines: readonly Buffer[], format: string): CheckResult['noEventTime'] {

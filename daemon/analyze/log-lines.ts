@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { GunzipSource, PlainSource, type ByteSource } from '../source/byte-source.js';
 import { LineScanner } from '../source/line-scanner.js';
+import { LogflowError } from '../errors.js';
 
 /** The source's default `maxLineLength`: longer lines are cut there, as the daemon cuts them. */
 export const MAX_LINE_LENGTH = 2048;
@@ -11,6 +12,9 @@ const CHUNK_BYTES = 1 << 20;
  * feeds). Returns false to stop reading. The buffer is reused for the next chunk.
  */
 export type LinesHandler = (buf: Buffer, starts: Int32Array, ends: Int32Array, count: number) => boolean;
+
+/** A file by its name, or one opened already (its descriptor stays the caller's to close). */
+export type LogFile = string | { readonly name: string; readonly fd: number };
 
 export interface LogFileInfo {
   /** Bytes on disk (compressed, for `.gz`). */
@@ -23,18 +27,22 @@ export interface LogFileInfo {
  * byte sources and line scanner: the same lines the daemon would see. `onRead` gets the
  * bytes of the file read so far (decompressed bytes for gzip) after each chunk.
  */
-export async function readLogLines(file: string, onLines: LinesHandler, onRead?: (bytes: number) => void): Promise<LogFileInfo> {
-  const fd = openSync(file, 'r');
+export async function readLogLines(file: LogFile, onLines: LinesHandler, onRead?: (bytes: number) => void): Promise<LogFileInfo> {
+  const name = typeof file === 'string' ? file : file.name;
+  const fd = typeof file === 'string' ? openSync(file, 'r') : file.fd;
+  const release = () => {
+    if (typeof file === 'string') closeSync(fd);
+  };
   let source: ByteSource;
   let info: LogFileInfo;
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
-    const gzip = file.endsWith('.gz');
+    if (!st.isFile()) throw new LogflowError('LF_NOT_A_FILE', `${name} is not a regular file`);
+    const gzip = name.endsWith('.gz');
     info = { size: st.size, gzip };
-    source = gzip ? new GunzipSource(file) : new PlainSource(fd, st.size, 0);
+    source = gzip ? new GunzipSource(name, fd) : new PlainSource(fd, st.size, 0);
   } catch (err) {
-    closeSync(fd);
+    release();
     throw err;
   }
   const scanner = new LineScanner(MAX_LINE_LENGTH, 16_384);
@@ -56,7 +64,7 @@ export async function readLogLines(file: string, onLines: LinesHandler, onRead?:
       [buf, spare] = [spare, buf];
     }
   } finally {
-    source.close();
-    closeSync(fd);
+    await source.close();
+    release();
   }
 }

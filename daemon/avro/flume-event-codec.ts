@@ -1,6 +1,7 @@
 import type { EventBatch } from '../channel/event-batch.js';
 import { AvroReader, encodeString, encodeStringMap, longSize, writeLong } from './binary.js';
 import { FRAME_HEADER_BYTES, writeFrameHeader } from './netty-framing.js';
+import { LogflowError } from '../errors.js';
 
 /**
  * A codec specialised for `AvroFlumeEvent` (`{map<string> headers; bytes body}`): it writes
@@ -10,7 +11,6 @@ import { FRAME_HEADER_BYTES, writeFrameHeader } from './netty-framing.js';
 
 const EMPTY_META = 0; // an empty map<bytes>: one zero block count
 const APPEND_BATCH = encodeString('appendBatch');
-const APPEND = encodeString('append');
 
 /** A whole Netty frame: `[handshake]` call metadata, `appendBatch`, the events. */
 export function encodeAppendBatchFrame(
@@ -131,7 +131,7 @@ export interface EventDecodeOptions {
 export function decodeEventArray(r: AvroReader, out: DecodedEvents, opts: EventDecodeOptions): void {
   for (let n = r.blockCount(); n !== 0; n = r.blockCount()) {
     if (out.count + n > opts.maxEvents) {
-      throw new RangeError(`a batch of more than ${opts.maxEvents} events`);
+      throw new LogflowError('LF_AVRO_MESSAGE', `a batch of more than ${opts.maxEvents} events`);
     }
     for (let i = 0; i < n; i++) decodeEvent(r, out, opts);
   }
@@ -196,5 +196,3 @@ export function readEventObject(r: AvroReader): FlumeEvent {
   const bs = r.skipBytes();
   return { headers, body: Buffer.from(r.buf.subarray(bs, r.pos)) };
 }
-
-export const MESSAGE_NAMES = { append: APPEND, appendBatch: APPEND_BATCH } as const;

@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import avro from 'avsc';
 import { LogflowError } from '../errors.js';
-import { avroConnectionError, avroConnectionIdle, avroConnectionRefusedByIpFilter, avroConnectionRefusedByLimit, avroHandlerFailed, avroNotDeflate, avroProtocolError, avroTlsHandshakeFailed, avroUnknownMessage } from '../telemetry/index.js';
+import { avroAcceptFailed, avroConnectionError, avroConnectionIdle, avroConnectionRefusedByIpFilter, avroConnectionRefusedByLimit, avroHandlerFailed, avroNotDeflate, avroProtocolError, avroTlsHandshakeFailed, avroUnknownMessage } from '../telemetry/index.js';
 import { POSITION_HEADER } from '../channel/position-header.js';
 import type { Logger } from '../log.js';
 import { AvroReader, encodeString } from './binary.js';
@@ -42,7 +42,11 @@ export interface AvroRpcServerOptions {
   readonly idHeader?: string;
   readonly maxFrameBytes?: number;
   readonly maxBatchEvents?: number;
-  /** Connections open at once; more are refused (closed at once, with a log line). */
+  /**
+   * Connections open at once. A new connection past it closes the one that has gone
+   * longest without a whole frame (a call), with a log line: so outsiders holding every
+   * slot idle (or trickling bytes) cannot starve the senders that make calls.
+   */
   readonly maxConnections?: number;
   /** A connection silent this long (for example stalled mid-frame) is closed. */
   readonly idleTimeoutMs?: number;
@@ -59,12 +63,14 @@ export class AvroRpcServer {
   readonly #opts: AvroRpcServerOptions;
   readonly #handler: EventHandler;
   readonly #server: net.Server;
-  readonly #sockets = new Set<net.Socket>();
+  /** Open connections, the one that has gone longest without a frame first (a Map keeps insertion order). */
+  readonly #sockets = new Map<net.Socket, string>();
   readonly #decodeOpts: EventDecodeOptions;
   /** Client protocol hashes already checked, so a client's handshake can be short. */
   readonly #knownClients = new Set<string>([FLUME_PROTOCOL_HASH.toString('hex')]);
   readonly #refused = avroConnectionRefusedByLimit();
   readonly #filtered = avroConnectionRefusedByIpFilter();
+  #listening = false;
 
   constructor(opts: AvroRpcServerOptions, handler: EventHandler) {
     this.#opts = opts;
@@ -84,6 +90,11 @@ export class AvroRpcServer {
     } else {
       this.#server = net.createServer((socket) => this.#accept(socket));
     }
+    // An accept that fails (EMFILE: every descriptor taken) must not end the thread; libuv
+    // closes the pending connection and accepting goes on once descriptors are free again.
+    this.#server.on('error', (err) => {
+      if (this.#listening) avroAcceptFailed.emit(opts.logger, { err: err.message });
+    });
   }
 
   async listen(): Promise<number> {
@@ -91,6 +102,7 @@ export class AvroRpcServer {
       this.#server.once('error', reject);
       this.#server.listen(this.#opts.port, this.#opts.bind, () => {
         this.#server.off('error', reject);
+        this.#listening = true;
         resolve();
       });
     });
@@ -108,7 +120,7 @@ export class AvroRpcServer {
 
   /** Stops accepting, closes every connection; in-flight calls are not answered (senders retry). */
   async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
+    for (const s of this.#sockets.keys()) s.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -120,12 +132,13 @@ export class AvroRpcServer {
       return;
     }
     if (this.#sockets.size >= (this.#opts.maxConnections ?? 1000)) {
-      this.#refused.emit(this.#opts.logger, 'maxConnections', { peer, open: this.#sockets.size });
-      socket.destroy();
-      return;
+      const [stalest, stalestPeer] = this.#sockets.entries().next().value as [net.Socket, string];
+      this.#refused.emit(this.#opts.logger, 'maxConnections', { peer, closed: stalestPeer, open: this.#sockets.size });
+      this.#sockets.delete(stalest);
+      stalest.destroy();
     }
     socket.setNoDelay(true);
-    this.#sockets.add(socket);
+    this.#sockets.set(socket, peer);
     socket.setTimeout(this.#opts.idleTimeoutMs ?? 60_000, () => {
       avroConnectionIdle.emit(this.#opts.logger, { peer });
       socket.destroy();
@@ -143,6 +156,14 @@ export class AvroRpcServer {
     }
     socket.on('error', (err) => avroConnectionError.emit(this.#opts.logger, { peer, err: err.message }));
     socket.on('close', () => this.#sockets.delete(socket));
+  }
+
+  /** @internal A whole frame came: the connection is the last one `maxConnections` would close. */
+  touch(socket: net.Socket): void {
+    const peer = this.#sockets.get(socket);
+    if (peer === undefined) return;
+    this.#sockets.delete(socket);
+    this.#sockets.set(socket, peer);
   }
 
   /** @internal */
@@ -229,12 +250,14 @@ class Connection {
         return;
       }
     }
+    const queued = this.#queue.length;
     try {
       this.#decoder.push(chunk, (frame) => this.#queue.push(frame));
     } catch (err) {
       this.#fail(err as Error);
       return;
     }
+    if (this.#queue.length > queued) this.#server.touch(this.#socket);
     // Frames wait here while a call is handled; stop reading if a client floods us.
     if (this.#queue.length > 16) this.#socket.pause();
     if (!this.#busy) void this.#drain();

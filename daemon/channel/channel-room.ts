@@ -1,6 +1,7 @@
 import { BatchQueue, wakeAll } from './batch-queue.js';
 import { waitForRoom } from './channel.js';
 import type { EventBatch } from './event-batch.js';
+import { LogflowError } from '../errors.js';
 
 /**
  * What the memory and the file channel share: the queue of batches, the room accounting
@@ -37,7 +38,7 @@ export class ChannelRoom {
     let events = 0;
     for (const b of batches) events += b.count;
     if (events > this.#transactionCapacity) {
-      throw new RangeError(`a put of ${events} events exceeds transactionCapacity ${this.#transactionCapacity}`);
+      throw new LogflowError('LF_CHANNEL_TRANSACTION', `a put of ${events} events exceeds transactionCapacity ${this.#transactionCapacity}`);
     }
     beforeWait?.();
     while (!this.#overCapacity && this.#held + events > this.#capacity) {
@@ -55,11 +56,6 @@ export class ChannelRoom {
   /** Frees room (committed, or a put that failed) and wakes the puts waiting for it. */
   release(events: number): void {
     this.#held -= events;
-    wakeAll(this.#waitingPuts);
-  }
-
-  /** Wakes the puts waiting for room (after releasing in steps). */
-  wakePuts(): void {
     wakeAll(this.#waitingPuts);
   }
 

@@ -1,5 +1,6 @@
 import { LogflowError } from '../errors.js';
 import type { EventBatch } from './event-batch.js';
+import type { StatsPart } from '../telemetry/stats.js';
 
 /**
  * What sources and sinks need from a channel (memory or file): sources `put` batches and
@@ -54,4 +55,20 @@ export async function waitForRoom(waiters: (() => void)[], signal: AbortSignal |
 
 function channelFull(name: string): LogflowError {
   return new LogflowError('LF_CHANNEL_FULL', `channel ${name} stayed full for its keep-alive`);
+}
+
+/**
+ * A channel as the agent runs it (components.ts): opened first and closed last, as in
+ * Flume. Its stop comes first too: puts waiting for room (and later ones) go in over
+ * capacity, so a source blocked on a full channel (downstream down) can stop.
+ */
+export function channelComponent(channel: Channel, open: () => Promise<void> = async () => {}) {
+  return {
+    name: channel.name,
+    channel,
+    start: open,
+    stop: async () => channel.admitOverCapacity(),
+    close: () => channel.close(),
+    stats: (): StatsPart => ({ channel: { size: channel.size, capacity: channel.capacity } }),
+  };
 }

@@ -5,7 +5,7 @@ import type { FileChannelConfig } from './file-channel-config.js';
 import { LogflowError } from '../errors.js';
 import { DirLock, writeFileAtomicAsync } from '../durable/index.js';
 import type { Logger } from '../log.js';
-import { DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
+import { channelComponent, DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
 import { ChannelRoom } from './channel-room.js';
 import { parsePosition, POSITION_HEADER, sourceIdOfKey } from './position-header.js';
 import type { EventBatch } from './event-batch.js';
@@ -164,6 +164,10 @@ export class FileChannel implements Channel {
     return this.#positions.get(fileKey);
   }
 
+  committedEntries(): Iterable<[string, number]> {
+    return this.#positions.entries();
+  }
+
   forget(fileKey: string): void {
     this.#positions.delete(fileKey);
     this.#scheduleCheckpoint();
@@ -305,4 +309,21 @@ function stripCallbacks(b: EventBatch): EventBatch {
   if (!b.onDelivered) return b;
   const { onDelivered: _, ...rest } = b;
   return rest;
+}
+
+/**
+ * `type = file` (components.ts). It keeps the positions of the spool sources that put into
+ * it: a file resumes after the last batch put durably, and finishes once all of it is in.
+ */
+export function build(config: FileChannelConfig, ctx: { readonly logger: Logger }) {
+  const channel = new FileChannel(config, ctx.logger);
+  return {
+    ...channelComponent(channel, () => channel.open()),
+    positionKeeper: {
+      keepPositions(sourceId: string) {
+        channel.trackSource(sourceId);
+        return channel;
+      },
+    },
+  };
 }

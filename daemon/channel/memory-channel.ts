@@ -1,5 +1,5 @@
 import type { MemoryChannelConfig } from './memory-channel-config.js';
-import { DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
+import { channelComponent, DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
 import { ChannelRoom } from './channel-room.js';
 import type { EventBatch } from './event-batch.js';
 
@@ -67,4 +67,9 @@ export class MemoryChannel implements Channel {
   admitOverCapacity(): void {
     this.#room.admitOverCapacity();
   }
+}
+
+/** `type = memory` (components.ts). */
+export function build(config: MemoryChannelConfig) {
+  return channelComponent(new MemoryChannel(config));
 }

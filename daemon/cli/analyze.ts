@@ -1,11 +1,12 @@
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LogAnalyzer } from '../analyze/analyzer.js';
 import { readLogLines } from '../analyze/log-lines.js';
 import { renderHtml } from '../analyze/render-html.js';
 import { renderText } from '../analyze/render-text.js';
-import { CliError, EXIT, number } from './common.js';
+import { EXIT, number, readableFile } from './common.js';
+import { CliError } from '../errors.js';
 import { parseLogFormat } from './log-format-option.js';
 import { ProgressLine } from './progress-line.js';
 
@@ -38,7 +39,7 @@ exit codes: 0 done, 1 a file could not be read, 64 bad command line
 /** Seconds with up to 3 decimals, more than 0: the job's durations. */
 function seconds(name: string, value: string): number {
   const s = Number(value);
-  if (!/^\d+(\.\d{1,3})?$/.test(value) || !(s > 0)) throw new CliError(EXIT.usage, `--${name} must be a number of seconds above 0 with up to 3 decimals, not ${JSON.stringify(value)}`);
+  if (!/^\d+(\.\d{1,3})?$/.test(value) || !(s > 0)) throw new CliError('LF_CLI_USAGE', `--${name} must be a number of seconds above 0 with up to 3 decimals, not ${JSON.stringify(value)}`);
   return s;
 }
 
@@ -63,27 +64,18 @@ export async function analyze(argv: string[], out: NodeJS.WritableStream, err: N
     out.write(ANALYZE_HELP);
     return EXIT.ok;
   }
-  if (positionals.length === 0) throw new CliError(EXIT.usage, `analyze needs at least one FILE\n\n${ANALYZE_HELP}`);
-  if (values.time !== 'event' && values.time !== 'processing') throw new CliError(EXIT.usage, `--time must be event or processing, not ${JSON.stringify(values.time)}`);
+  if (positionals.length === 0) throw new CliError('LF_CLI_USAGE', `analyze needs at least one FILE\n\n${ANALYZE_HELP}`);
+  if (values.time !== 'event' && values.time !== 'processing') throw new CliError('LF_CLI_USAGE', `--time must be event or processing, not ${JSON.stringify(values.time)}`);
   const windowSeconds = seconds('window', values.window);
   const slideSeconds = seconds('slide', values.slide);
   const watermarkSeconds = values.watermark === undefined ? undefined : values.watermark === '0' ? 0 : seconds('watermark', values.watermark);
   const slots = windowSeconds / slideSeconds;
-  if (Math.abs(slots - Math.round(slots)) > 1e-9) throw new CliError(EXIT.usage, `--window (${windowSeconds} s) must be a multiple of --slide (${slideSeconds} s)`);
+  if (Math.abs(slots - Math.round(slots)) > 1e-9) throw new CliError('LF_CLI_USAGE', `--window (${windowSeconds} s) must be a multiple of --slide (${slideSeconds} s)`);
   const topN = Number(values.top);
-  if (!Number.isInteger(topN) || topN < 1 || topN > 10_000) throw new CliError(EXIT.usage, `--top must be a whole number from 1 to 10000, not ${JSON.stringify(values.top)}`);
+  if (!Number.isInteger(topN) || topN < 1 || topN > 10_000) throw new CliError('LF_CLI_USAGE', `--top must be a whole number from 1 to 10000, not ${JSON.stringify(values.top)}`);
   const logFormat = parseLogFormat(values['log-format']);
-  const sizes = positionals.map((file) => {
-    try {
-      accessSync(file, constants.R_OK);
-      const st = statSync(file);
-      if (!st.isFile()) throw new Error('not a regular file');
-      return st.size;
-    } catch (e) {
-      throw new CliError(EXIT.usage, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  });
-  if (values.html !== undefined && values.html === '') throw new CliError(EXIT.usage, '--html needs a file name');
+  const sizes = positionals.map((file) => readableFile(file).size);
+  if (values.html !== undefined && values.html === '') throw new CliError('LF_CLI_USAGE', '--html needs a file name');
 
   const analyzer = new LogAnalyzer({ time: values.time, logFormat, windowSeconds, slideSeconds, top: topN, watermarkSeconds });
   const progress = new ProgressLine(err, sizes.reduce((a, b) => a + b, 0));
@@ -95,7 +87,7 @@ export async function analyze(argv: string[], out: NodeJS.WritableStream, err: N
       await readLogLines(file, analyzer.onLines, (bytes) => progress.update(done + (gzip ? 0 : bytes), `${i + 1}/${positionals.length} ${path.basename(file)}`));
     } catch (e) {
       progress.clear();
-      throw new CliError(EXIT.failed, `reading ${file} failed: ${(e as Error).message}`);
+      throw new CliError('LF_CLI_FAILED', `reading ${file} failed: ${(e as Error).message}`);
     }
   }
   progress.clear();

@@ -1,8 +1,9 @@
-import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CHECK_FORMATS, checkLog, type CheckResult } from '../analyze/format-check.js';
 import { loadAgentConfig } from '../agent-config.js';
-import { CliError, EXIT, number, table } from './common.js';
+import { ofType } from '../components.js';
+import { EXIT, number, readableFile, table } from './common.js';
+import { CliError } from '../errors.js';
 import { parseLogFormat } from './log-format-option.js';
 
 export const CHECK_HELP = `usage: logflow check FILE [--log-format F | --conf-file FILE [--name AGENT]] [--lines N] [--json]
@@ -33,9 +34,9 @@ function formatsToTry(values: { 'log-format'?: string | undefined; 'conf-file'?:
   if (values['conf-file'] !== undefined) {
     let jobFormat: string | undefined;
     try {
-      jobFormat = loadAgentConfig(values['conf-file'], values.name ?? 'a1').jobs[0]?.logFormat;
+      jobFormat = ofType(loadAgentConfig(values['conf-file'], values.name ?? 'a1').jobs, 'url-window-count')[0]?.logFormat;
     } catch (err) {
-      throw new CliError(EXIT.usage, (err as Error).message);
+      throw new CliError('LF_CLI_USAGE', (err as Error).message);
     }
     if (jobFormat !== undefined && jobFormat !== 'auto' && !formats.includes(jobFormat)) formats.push(jobFormat);
   }
@@ -60,23 +61,18 @@ export async function check(argv: string[], out: NodeJS.WritableStream): Promise
     out.write(CHECK_HELP);
     return EXIT.ok;
   }
-  if (positionals.length !== 1) throw new CliError(EXIT.usage, `check takes one FILE, not ${positionals.length}\n\n${CHECK_HELP}`);
-  if (values['log-format'] !== undefined && values['conf-file'] !== undefined) throw new CliError(EXIT.usage, 'give --log-format or --conf-file, not both');
+  if (positionals.length !== 1) throw new CliError('LF_CLI_USAGE', `check takes one FILE, not ${positionals.length}\n\n${CHECK_HELP}`);
+  if (values['log-format'] !== undefined && values['conf-file'] !== undefined) throw new CliError('LF_CLI_USAGE', 'give --log-format or --conf-file, not both');
   const maxLines = Number(values.lines.replace(/[,_]/g, ''));
-  if (!Number.isInteger(maxLines) || maxLines < 1) throw new CliError(EXIT.usage, `--lines must be a whole number above 0, not ${JSON.stringify(values.lines)}`);
+  if (!Number.isInteger(maxLines) || maxLines < 1) throw new CliError('LF_CLI_USAGE', `--lines must be a whole number above 0, not ${JSON.stringify(values.lines)}`);
   const file = positionals[0]!;
   const formats = formatsToTry(values);
-  try {
-    accessSync(file, constants.R_OK);
-    if (!statSync(file).isFile()) throw new Error('not a regular file');
-  } catch (e) {
-    throw new CliError(EXIT.usage, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  readableFile(file);
   let result: CheckResult;
   try {
     result = await checkLog(file, formats, maxLines);
   } catch (e) {
-    throw new CliError(EXIT.failed, `reading ${file} failed: ${(e as Error).message}`);
+    throw new CliError('LF_CLI_FAILED', `reading ${file} failed: ${(e as Error).message}`);
   }
   out.write(values.json ? JSON.stringify(result) + '\n' : renderCheck(result));
   const best = result.formats.find((f) => f.format === result.best)!;

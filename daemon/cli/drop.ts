@@ -3,8 +3,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadAgentConfig } from '../agent-config.js';
+import { ofType } from '../components.js';
 import { DUPLICATE_SUFFIX } from '../source/spooldir-source.js';
-import { bytes, CLIENT_HELP, CLIENT_OPTIONS, CliError, DaemonClient, EXIT, number, type FileEntry } from './common.js';
+import { bytes, CLIENT_HELP, CLIENT_OPTIONS, DaemonClient, EXIT, number, type FileEntry } from './common.js';
+import { CliError } from '../errors.js';
 
 export const DROP_HELP = `usage: logflow drop FILE... [--spool DIR | --conf-file FILE --name AGENT] [--no-wait]
 
@@ -41,10 +43,10 @@ function spoolTarget(values: { spool?: string | undefined; 'conf-file'?: string 
   try {
     config = loadAgentConfig(file, agent);
   } catch (err) {
-    throw new CliError(EXIT.usage, `${(err as Error).message}\n(give the spool directory with --spool DIR, or the agent with --conf-file FILE --name AGENT)`);
+    throw new CliError('LF_CLI_USAGE', `${(err as Error).message}\n(give the spool directory with --spool DIR, or the agent with --conf-file FILE --name AGENT)`);
   }
-  const source = config.sources[0];
-  if (!source) throw new CliError(EXIT.usage, `agent ${agent} in ${file} has no spooldir source; give --spool DIR`);
+  const source = ofType(config.sources, 'spooldir')[0];
+  if (!source) throw new CliError('LF_CLI_USAGE', `agent ${agent} in ${file} has no spooldir source; give --spool DIR`);
   const http = config.http;
   const host = !http || http.bind === '0.0.0.0' || http.bind === '::' ? '127.0.0.1' : http.bind.includes(':') ? `[${http.bind}]` : http.bind;
   return { dir: source.spoolDir, fileSuffix: source.fileSuffix, failedSuffix: source.failedSuffix, url: http && http.port > 0 ? `http://${host}:${http.port}` : undefined };
@@ -89,7 +91,7 @@ function copyIn(file: string, dir: string): string {
     linkSync(tmp, final);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(EXIT.failed, code === 'EEXIST' ? `${name} appeared in ${dir} while copying; not replaced` : `cannot copy ${file} into ${dir}: ${(err as Error).message}`);
+    throw new CliError('LF_CLI_FAILED', code === 'EEXIST' ? `${name} appeared in ${dir} while copying; not replaced` : `cannot copy ${file} into ${dir}: ${(err as Error).message}`);
   } finally {
     try {
       unlinkSync(tmp);
@@ -118,14 +120,12 @@ export async function drop(argv: string[], out: NodeJS.WritableStream, err: Node
     out.write(DROP_HELP);
     return EXIT.ok;
   }
-  if (positionals.length === 0) throw new CliError(EXIT.usage, `no FILE given\n\n${DROP_HELP}`);
+  if (positionals.length === 0) throw new CliError('LF_CLI_USAGE', `no FILE given\n\n${DROP_HELP}`);
   const timeoutS = Number(values.timeout);
-  if (!(timeoutS > 0)) throw new CliError(EXIT.usage, `--timeout must be a positive number of seconds, not ${JSON.stringify(values.timeout)}`);
+  if (!(timeoutS > 0)) throw new CliError('LF_CLI_USAGE', `--timeout must be a positive number of seconds, not ${JSON.stringify(values.timeout)}`);
   const spool = spoolTarget(values);
-  try {
-    if (!statSync(spool.dir).isDirectory()) throw new Error('not a directory');
-  } catch {
-    throw new CliError(EXIT.failed, `the spool directory ${spool.dir} does not exist (is the daemon configured and started?)`);
+  if (!isDirectory(spool.dir)) {
+    throw new CliError('LF_CLI_FAILED', `the spool directory ${spool.dir} does not exist (is the daemon configured and started?)`);
   }
   const names = new Set<string>();
   const refused: string[] = [];
@@ -134,7 +134,7 @@ export async function drop(argv: string[], out: NodeJS.WritableStream, err: Node
     if (why) refused.push(why);
     names.add(path.basename(file));
   }
-  if (refused.length > 0) throw new CliError(EXIT.failed, `nothing copied:\n  ${refused.join('\n  ')}`);
+  if (refused.length > 0) throw new CliError('LF_CLI_FAILED', `nothing copied:\n  ${refused.join('\n  ')}`);
   // Before copying: a wrong --url is a usage error better found now than after the copy.
   const client = new DaemonClient(values.url ?? spool.url, values.token);
   const started = Date.now();
@@ -151,7 +151,7 @@ export async function drop(argv: string[], out: NodeJS.WritableStream, err: Node
   // A file in another format than the job's is counted, but as parse errors: not a success.
   const warned = final.filter((f) => f.warning);
   if (values.json) {
-    out.write(JSON.stringify({ spool: spool.dir, seconds, files: final.map(({ name, path: p, state, size, lines, parseErrors, reason, warning, duplicateOf }) => ({ name, path: p, state, size, lines, parseErrors, reason, warning: warning ?? null, duplicateOf: duplicateOf ?? null })) }) + '\n');
+    out.write(JSON.stringify({ spool: spool.dir, seconds, files: final.map(({ name, path: p, state, size, lines, parseErrors, reason, warning, duplicateOf, note }) => ({ name, path: p, state, size, lines, parseErrors, reason, warning: warning ?? null, duplicateOf: duplicateOf ?? null, note: note ?? null })) }) + '\n');
   } else {
     const lines = final.reduce((n, f) => n + f.lines, 0);
     const errors = final.reduce((n, f) => n + (f.parseErrors ?? 0), 0);
@@ -160,11 +160,12 @@ export async function drop(argv: string[], out: NodeJS.WritableStream, err: Node
     for (const f of failed) out.write(`failed: ${f.name}: ${f.reason ?? 'no reason given'}\n`);
     for (const f of duplicates) out.write(`duplicate: ${f.name}: ${f.reason ?? `same content as ${f.duplicateOf}`}\n`);
     for (const f of warned) out.write(`warning: ${f.name}: ${f.warning} (the daemon's log shows 3 of its lines)\n`);
+    for (const f of final) if (f.note) out.write(`note: ${f.name}: ${f.note}\n`);
   }
   return failed.length > 0 || warned.length > 0 ? EXIT.failed : EXIT.ok;
 }
 
-type Followed = Pick<FileEntry, 'name' | 'path' | 'state' | 'size' | 'bytesRead' | 'lines' | 'parseErrors' | 'reason' | 'warning' | 'duplicateOf'>;
+type Followed = Pick<FileEntry, 'name' | 'path' | 'state' | 'size' | 'bytesRead' | 'lines' | 'parseErrors' | 'reason' | 'warning' | 'duplicateOf' | 'note'>;
 
 /** Polls /api/files until every dropped file is completed or failed, drawing progress on `tty`. */
 async function follow(client: DaemonClient, dropped: { name: string; path: string; size: number }[], startedMs: number, timeoutMs: number, progress: (NodeJS.WritableStream & { isTTY?: boolean; columns?: number }) | undefined): Promise<Followed[]> {
@@ -183,7 +184,7 @@ async function follow(client: DaemonClient, dropped: { name: string; path: strin
     if (all.every(isFinished)) return all;
     if (Date.now() > deadline) {
       const open = all.filter((f) => !isFinished(f)).map((f) => `${f.name} (${f.state})`);
-      throw new CliError(EXIT.unreachable, `timed out after ${timeoutMs / 1000} s waiting for ${open.join(', ')}; the files stay in the spool`);
+      throw new CliError('LF_CLI_UNREACHABLE', `timed out after ${timeoutMs / 1000} s waiting for ${open.join(', ')}; the files stay in the spool`);
     }
     await sleep(200);
   }
@@ -226,5 +227,13 @@ class ProgressView {
     if (this.#drawn > 0) this.#out.write(`\x1b[${this.#drawn}A`);
     this.#out.write(lines.map((l) => `\x1b[2K${l}\n`).join(''));
     this.#drawn = lines.length;
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
 }

@@ -1,5 +1,5 @@
 import { compileUrlParser, NAMED_FORMATS } from '../logformat/log-format.js';
-import { CliError, EXIT } from './common.js';
+import { CliError } from '../errors.js';
 
 /** `--log-format`: the values `a1.jobs.NAME.logFormat` takes, checked as the conf checks them. */
 export function parseLogFormat(value: string): string {
@@ -8,7 +8,7 @@ export function parseLogFormat(value: string): string {
   try {
     compileUrlParser(value, false);
   } catch (err) {
-    throw new CliError(EXIT.usage, `--log-format is neither ${NAMED_FORMATS.join(', ')} nor a usable format string: ${(err as Error).message}`);
+    throw new CliError('LF_CLI_USAGE', `--log-format is neither ${NAMED_FORMATS.join(', ')} nor a usable format string: ${(err as Error).message}`);
   }
   return value;
 }

@@ -1,9 +1,11 @@
 import { parseArgs } from 'node:util';
-import { CLIENT_HELP, CLIENT_OPTIONS, CliError, DaemonClient, EXIT, number, table } from './common.js';
+import { CLIENT_HELP, CLIENT_OPTIONS, DaemonClient, EXIT, number, table } from './common.js';
+import { CliError } from '../errors.js';
 
 export const TOP_HELP = `usage: logflow top [-n N] [--from T] [--to T] [--url URL] [--json]
 
-The most requested URLs of the newest window, or of a range of the history, as a table.
+The most requested URLs of the newest window, or of a range of the history (by the time
+written in each line: any range, years too), as a table.
 
   -n N           how many URLs (1 to 1000, default 10)
   --from T       start of a range: ISO 8601 or epoch seconds (default: one window before --to)
@@ -24,7 +26,7 @@ export async function top(argv: string[], out: NodeJS.WritableStream): Promise<n
     return EXIT.ok;
   }
   const n = Number(values.n);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new CliError(EXIT.usage, `-n must be a whole number from 1 to 1000, not ${JSON.stringify(values.n)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new CliError('LF_CLI_USAGE', `-n must be a whole number from 1 to 1000, not ${JSON.stringify(values.n)}`);
   const client = new DaemonClient(values.url, values.token);
   const query = new URLSearchParams({ n: String(n) });
   if (values.from !== undefined) query.set('from', values.from);

@@ -1,3 +1,5 @@
+import { LogflowError } from '../errors.js';
+
 /**
  * The seam between logflow and a replicated, partitioned log (NATS JetStream today). The
  * jetstream sink, the counters, the merge workers and the query nodes use only this, so a
@@ -32,7 +34,11 @@ export interface PublishOptions {
 }
 
 /** Another writer published on the subject since we looked: we no longer own it. */
-export class FencedError extends Error {}
+export class FencedError extends LogflowError {
+  constructor(message: string) {
+    super('LF_FENCED', message);
+  }
+}
 
 /** What a stream keeps. Messages beyond a limit go (`discard = old`) or are refused (`new`). */
 export interface StreamLimits {
@@ -113,7 +119,11 @@ export interface Bus {
 }
 
 /** The stream does not exist (yet): the tier that creates it has not started. */
-export class StreamMissing extends Error {}
+export class StreamMissing extends LogflowError {
+  constructor(message: string) {
+    super('LF_STREAM_MISSING', message);
+  }
+}
 
 /** Keys that expire unless renewed: who owns which partition, and who is alive. */
 export interface Leases {

@@ -1,3 +1,4 @@
+import type { StatsPart } from '../telemetry/stats.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Bus, Leases, Records } from './bus.js';
@@ -207,4 +208,15 @@ export class MergeWorker {
 
 function leaseKey(q: number): string {
   return `shard.${q}`;
+}
+
+/** `type = url-count-merge` (components.ts): it starts at once, connecting when the cluster is up; its figures are `cluster.merges` of the stats. */
+export function build(config: MergeWorkerConfig, ctx: { readonly logger: Logger }) {
+  const worker = new MergeWorker(config, ctx.logger);
+  return {
+    name: config.name,
+    start: async () => worker.start(),
+    stop: () => worker.stop(),
+    stats: (): StatsPart => ({ merge: worker.figures }),
+  };
 }

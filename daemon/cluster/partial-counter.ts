@@ -1,3 +1,4 @@
+import type { StatsPart } from '../telemetry/stats.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Bus, Leases, Records } from './bus.js';
@@ -238,4 +239,15 @@ export class PartialCounter {
 
 function leaseKey(p: number): string {
   return `partition.${p}`;
+}
+
+/** `type = url-count-partial` (components.ts): it starts at once, connecting when the cluster is up; its figures are `cluster.counters` of the stats. */
+export function build(config: PartialCounterConfig, ctx: { readonly logger: Logger }) {
+  const counter = new PartialCounter(config, ctx.logger);
+  return {
+    name: config.name,
+    start: async () => counter.start(),
+    stop: () => counter.stop(),
+    stats: (): StatsPart => ({ counter: counter.figures }),
+  };
 }

@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import type { UrlBytes } from '../counts/counts-codec.js';
 import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
 
@@ -95,7 +96,7 @@ export function encodePartial(head: PartialHeadFields, slots: readonly SlotKeys[
       w.bytes(Buffer.from(source, 'utf8'));
       w.varint(ms + 1);
     }
-    if (w.length + SLOT_HEAD_MAX + 1 > maxBytes) throw new RangeError(`a partial's header does not fit in ${maxBytes} bytes`);
+    if (w.length + SLOT_HEAD_MAX + 1 > maxBytes) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a partial's header does not fit in ${maxBytes} bytes`);
   };
   const end = (last: boolean) => {
     w.u8(0);
@@ -130,7 +131,7 @@ export function encodePartial(head: PartialHeadFields, slots: readonly SlotKeys[
           begin();
           continue;
         }
-        throw new RangeError(`a key of ${keys.byteLength(s.ids[i]!)} bytes does not fit in a ${maxBytes}-byte message`);
+        throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a key of ${keys.byteLength(s.ids[i]!)} bytes does not fit in a ${maxBytes}-byte message`);
       }
       w.u8(1);
       w.svarint(s.slot);

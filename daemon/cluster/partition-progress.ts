@@ -1,3 +1,4 @@
+import { WireError } from './wire-bytes.js';
 import type { Records } from './bus.js';
 
 /**
@@ -95,7 +96,7 @@ function encode(p: Progress): Uint8Array {
 
 function decode(data: Uint8Array): Progress {
   const p = JSON.parse(new TextDecoder().decode(data)) as Partial<Progress>;
-  if (typeof p.covered !== 'number') throw new Error(`not a progress record: ${new TextDecoder().decode(data).slice(0, 100)}`);
+  if (typeof p.covered !== 'number') throw new WireError(`not a progress record: ${new TextDecoder().decode(data).slice(0, 100)}`);
   return { covered: p.covered, wmMs: p.wmMs ?? 0, pending: p.pending ?? null };
 }
 

@@ -6,7 +6,7 @@ import type { JobStats } from '../telemetry/stats.js';
 import type { Logger } from '../log.js';
 import { DirLock, writeFileAtomic } from '../durable/index.js';
 import { Histogram } from '../telemetry/histogram.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, LogflowError } from '../errors.js';
 import type { WindowResultSink } from '../store/window-results.js';
 import type { Bus, BusReader } from './bus.js';
 import { StreamMissing } from './bus.js';
@@ -22,6 +22,12 @@ import { clusterSettingsMismatch, mergeResultsExpired, notAMergeResult, readingM
 const WRITE_EVERY_MS = 200;
 const CHECKPOINT_FILE = 'query-node.json';
 
+/** What a query node's checkpoint holds: where to read again from, and the last epoch of history rows it covers. */
+interface QueryNodeCheckpoint extends CombinerState {
+  /** Absent in a checkpoint from before epochs. */
+  readonly epoch?: number;
+}
+
 /** The input lag a query node's stats show. */
 export interface InputFigures {
   /** Results stored and not read yet, and how long ago the oldest of them was stored. */
@@ -29,6 +35,8 @@ export interface InputFigures {
   readonly lagSeconds: number;
   /** Shards that have closed less far than another (a slow or stopped merge worker). */
   readonly shardsBehind: number;
+  /** Lines the merge workers found behind their watermark: counted nowhere. */
+  readonly lateEvents: number;
   readonly problem: string | null;
 }
 
@@ -38,7 +46,10 @@ export interface InputFigures {
  * (results-combiner.ts) and writes them to its results database, whose history, windows
  * and top the HTTP API and the dashboard read as on a single process. Its checkpoint is the
  * sequence to read again from, written after each write of the database: a restart reads
- * what was not written yet again and skips what was (the store's writes replace).
+ * what was not written yet again and skips what was. History rows add up, so they are
+ * written in epochs as the job's are (results-outbox.ts): the checkpoint records the epoch
+ * its rows are in, and at start the store undoes the rows of later epochs, which are read
+ * again (a crash between a write and its checkpoint).
  *
  * Any number run side by side, each with its own database; one started later reads the
  * results from the stream's start and holds the same history and windows.
@@ -65,6 +76,9 @@ export class QueryNode {
   #lastReadMs = 0;
   #problem: string | null = null;
   #failures = 0;
+  /** The epoch history rows are written in now, and one a checkpoint covers that the store has not recorded yet. */
+  #epoch = 1;
+  #coveredToRecord: number | undefined;
   /** Taken from the combiner, not yet in the database (it failed: a full disk, a lock). */
   #unwritten: Combined = { batches: [], windows: [] };
 
@@ -89,6 +103,7 @@ export class QueryNode {
       lagMessages: this.#pendingAfterLast,
       lagSeconds: this.#pendingAfterLast === 0 || this.#lastReadMs === 0 ? 0 : Math.max(0, Math.round((Date.now() - this.#lastReadMs) / 100) / 10),
       shardsBehind: c?.shardsBehind ?? 0,
+      lateEvents: c?.latestCounters?.late ?? 0,
       problem: this.#problem,
     };
   }
@@ -103,7 +118,9 @@ export class QueryNode {
       eventsCounted: shown?.eventsCounted ?? 0,
       parseErrors: shown?.parseErrors ?? 0,
       duplicates: latest?.duplicates ?? 0,
-      lateEvents: latest?.late ?? 0,
+      // The merge workers' late lines are counted nowhere: `input.lateEvents` shows them.
+      historyOnlyEvents: 0,
+      lastEventMs: this.#lastReadMs || undefined,
       windowEndMs: this.#windowEndMs,
       checkpoint: { seq: this.#checkpointSeq, writtenAt: this.#writtenAt, lastMs: this.#lastCheckpointMs },
       slideMs: { last: 0, max: 0 },
@@ -124,7 +141,8 @@ export class QueryNode {
     mkdirSync(dir, { recursive: true });
     this.#lock = DirLock.acquire(dir, 'checkpoint directory');
     const file = path.join(dir, CHECKPOINT_FILE);
-    const state = !opts.resetCheckpoint && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CombinerState) : undefined;
+    const state = !opts.resetCheckpoint && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as QueryNodeCheckpoint) : undefined;
+    this.#epoch = (this.#store.restoreEpochs?.(state?.epoch) ?? { epoch: (state?.epoch ?? 0) + 1 }).epoch;
     this.#combiner = new ResultsCombiner({ shards: this.#input.shards, topN: this.#config.topN, batchMs: this.#config.batchIntervalMs, history: this.#config.history, state });
     this.#connecting = this.#connect(state?.resumeSeq ?? 1);
     this.#schedule();
@@ -173,7 +191,7 @@ export class QueryNode {
       try {
         this.#combiner!.add(m.seq, decodeResults(m.data));
       } catch (err) {
-        if (!(err instanceof WireError) && !(err instanceof RangeError)) throw err;
+        if (!(err instanceof WireError) && !(err instanceof LogflowError && err.code === 'LF_CLUSTER_MISMATCH')) throw err;
         notAMergeResult.emit(this.#log, { seq: m.seq, err: err.message });
       }
     });
@@ -198,19 +216,23 @@ export class QueryNode {
     const state = combiner.state();
     try {
       if (batches.length + windows.length > 0) {
+        const epoch = this.#epoch;
+        const covered = this.#coveredToRecord;
         const write = () => {
-          for (const b of batches) this.#store.saveBatch(b);
+          if (covered !== undefined) this.#store.markCovered?.(covered);
+          for (const b of batches) this.#store.saveBatch(b, epoch);
           for (const w of windows) this.#store.saveWindow(w);
         };
         if (this.#store.transaction) this.#store.transaction(write);
         else write();
+        this.#coveredToRecord = undefined;
         const newest = windows.at(-1);
         if (newest && !newest.rowOnly) this.#windowEndMs = newest.endMs;
       }
       this.#unwritten = { batches: [], windows: [] };
-      if (state.resumeSeq !== this.#checkpointSeq) this.#checkpoint(state);
+      if (state.resumeSeq !== this.#checkpointSeq || batches.length > 0) this.#checkpoint(state);
       this.#failures = 0;
-      this.#store.rollUp?.(batches.length > 0 ? 10 : 100);
+      this.#store.rollUp?.(batches.length > 0 ? 10 : 100, batches.length === 0);
     } catch (err) {
       // Written again next time; the checkpoint did not move, so a restart reads them again too.
       if (this.#failures++ === 0) resultsWriteFailed.emit(this.#log, { err, waiting: batches.length + windows.length });
@@ -219,7 +241,11 @@ export class QueryNode {
 
   #checkpoint(state: CombinerState): void {
     const started = performance.now();
-    writeFileAtomic(path.join(this.#config.checkpointDir, CHECKPOINT_FILE), JSON.stringify(state));
+    // The rows written so far are this epoch's; later ones the next's.
+    const epoch = this.#epoch++;
+    const checkpoint: QueryNodeCheckpoint = { ...state, epoch };
+    writeFileAtomic(path.join(this.#config.checkpointDir, CHECKPOINT_FILE), JSON.stringify(checkpoint));
+    this.#coveredToRecord = epoch;
     this.#lastCheckpointMs = performance.now() - started;
     this.#checkpointHistogram.observe(this.#lastCheckpointMs);
     this.#checkpointSeq = state.resumeSeq;

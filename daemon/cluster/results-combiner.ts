@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import { compareUrlCounts, type UrlCount } from '../counts/top-k.js';
 import type { BatchResult, WindowResult } from '../store/window-results.js';
 import type { ResultsMessage, ShardCounters, WindowMessage } from './results-wire.js';
@@ -104,7 +105,7 @@ export class ResultsCombiner {
   add(seq: number, m: ResultsMessage): void {
     this.#lastSeq = seq;
     const s = this.#shards[m.shard];
-    if (!s || m.shards !== this.#shards.length) throw new RangeError(`a result of shard ${m.shard} of ${m.shards}, for a query node of ${this.#shards.length} shards`);
+    if (!s || m.shards !== this.#shards.length) throw new LogflowError('LF_CLUSTER_MISMATCH', `a result of shard ${m.shard} of ${m.shards}, for a query node of ${this.#shards.length} shards`);
     if (m.closedThrough > s.closedThrough) s.closedThrough = m.closedThrough;
     if (m.kind === 'row') {
       const [slot, part] = s.lastRow;

@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import type { UrlBytes } from '../counts/counts-codec.js';
 import type { UrlCount } from '../counts/top-k.js';
 import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
@@ -122,7 +123,7 @@ export function encodeRow(
     const id = ids[j]!;
     const len = urls.byteLength(id);
     if (w.length + ENTRY_HEAD + len > maxBytes) {
-      if (w.length === empty) throw new RangeError(`a URL of ${len} bytes does not fit in a ${maxBytes}-byte message`);
+      if (w.length === empty) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a URL of ${len} bytes does not fit in a ${maxBytes}-byte message`);
       out.push(w.toBuffer());
       part++;
       start();
@@ -161,7 +162,7 @@ export function encodeWindow(
   const room = maxBytes - 128;
   for (const u of head.topState === 'full' ? head.top : []) {
     const bytes = Buffer.from(u.url, 'utf8');
-    if (bytes.length + 16 > room) throw new RangeError(`a URL of ${bytes.length} bytes does not fit in a ${maxBytes}-byte message`);
+    if (bytes.length + 16 > room) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a URL of ${bytes.length} bytes does not fit in a ${maxBytes}-byte message`);
     if (body.length + bytes.length + 16 > room) flush(false);
     body.bytes(bytes);
     body.varint(u.count);

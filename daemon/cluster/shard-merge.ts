@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import type { BatchCounts } from '../counts/batch-counts.js';
 import { SlidingWindow } from '../counts/sliding-window.js';
 import { PartialCursor, type PartialHead } from './partial-wire.js';
@@ -213,8 +214,8 @@ export class ShardMerge {
   }
 
   #checkRoute(h: PartialHead): void {
-    if (h.shard !== this.#s.shard || h.shards !== this.#s.shards) throw new RangeError(`a partial for shard ${h.shard} of ${h.shards} on the subject of shard ${this.#s.shard} of ${this.#s.shards}`);
-    if (h.batchMs > this.#s.batchMs || this.#s.batchMs % h.batchMs !== 0) throw new RangeError(`a partial of ${h.batchMs} ms batches for ${this.#s.batchMs} ms batches (the counters' batchInterval must divide the merge's)`);
+    if (h.shard !== this.#s.shard || h.shards !== this.#s.shards) throw new LogflowError('LF_CLUSTER_MISMATCH', `a partial for shard ${h.shard} of ${h.shards} on the subject of shard ${this.#s.shard} of ${this.#s.shards}`);
+    if (h.batchMs > this.#s.batchMs || this.#s.batchMs % h.batchMs !== 0) throw new LogflowError('LF_CLUSTER_MISMATCH', `a partial of ${h.batchMs} ms batches for ${this.#s.batchMs} ms batches (the counters' batchInterval must divide the merge's)`);
   }
 
   #batch(k: number, seq: number): OpenSlot {

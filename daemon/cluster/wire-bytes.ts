@@ -1,3 +1,4 @@
+import { LogflowError } from '../errors.js';
 import type { UrlBytes as KeyBytes } from '../counts/counts-codec.js';
 
 /**
@@ -20,7 +21,7 @@ export class ByteWriter {
   }
 
   set length(at: number) {
-    if (at > this.#at) throw new RangeError(`cannot extend a writer from ${this.#at} to ${at}`);
+    if (at > this.#at) throw new LogflowError('LF_INVARIANT', `cannot extend a writer from ${this.#at} to ${at}`);
     this.#at = at;
   }
 
@@ -31,12 +32,12 @@ export class ByteWriter {
 
   /** Rewrites a byte written before (a flag known only at the end). */
   patchU8(at: number, v: number): void {
-    if (at >= this.#at) throw new RangeError(`byte ${at} was not written`);
+    if (at >= this.#at) throw new LogflowError('LF_INVARIANT', `byte ${at} was not written`);
     this.#buf[at] = v;
   }
 
   varint(v: number): void {
-    if (!(v >= 0 && Number.isSafeInteger(v))) throw new RangeError(`varint out of range: ${v}`);
+    if (!(v >= 0 && Number.isSafeInteger(v))) throw new LogflowError('LF_INVARIANT', `varint out of range: ${v}`);
     this.#room(8);
     const buf = this.#buf;
     let at = this.#at;
@@ -113,7 +114,11 @@ export class ByteWriter {
 }
 
 /** A wrong message: too short, or a field out of range. Its text says where. */
-export class WireError extends Error {}
+export class WireError extends LogflowError {
+  constructor(message: string) {
+    super('LF_WIRE', message);
+  }
+}
 
 /** Reads what a ByteWriter wrote; byte strings come back as ranges of `data`, not copies. */
 export class ByteReader {

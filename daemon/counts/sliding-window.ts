@@ -2,6 +2,7 @@ import type { UrlCount } from './top-k.js';
 import { BatchCounts } from './batch-counts.js';
 import { CountsCursor, encodeInterned } from './counts-codec.js';
 import { UrlInterner } from './url-interner.js';
+import { LogflowError } from '../errors.js';
 
 
 /** Counts of one batch interval by URL string: what checkpoints store and tests write. */
@@ -95,15 +96,6 @@ export class SlidingWindow {
     return batch;
   }
 
-  /** The batch's counts by URL string. */
-  batchEntries(batch: BatchCounts): [string, number][] {
-    const out: [string, number][] = [];
-    for (let i = 0; i < batch.size; i++) {
-      out.push([this.urls.url(batch.touched[i]!)!, batch.values[i]!]);
-    }
-    return out;
-  }
-
   /**
    * An open batch's counts as bytes, `[count u32][length u32][URL bytes]` per URL: what a
    * checkpoint stores, made without a string per URL.
@@ -119,11 +111,6 @@ export class SlidingWindow {
     return encodeInterned(this.urls, stored.ids, stored.ids.length, (_id, j) => stored.counts[j]!);
   }
 
-  get(url: string): number | undefined {
-    for (const [u, c] of this.entries()) if (u === url) return c;
-    return undefined;
-  }
-
   *entries(): IterableIterator<[string, number]> {
     const limit = this.urls.idLimit;
     for (let id = 0; id < limit; id++) if (this.#counts[id]! > 0) yield [this.urls.url(id)!, this.#counts[id]!];
@@ -136,13 +123,40 @@ export class SlidingWindow {
   advance(k: number, entering: BatchCounts | undefined, enteringTotal: number): boolean {
     let changed = false;
     if (this.#lastSlot !== undefined) {
-      if (k <= this.#lastSlot) throw new RangeError(`slot ${k} is not after ${this.#lastSlot}`);
+      if (k <= this.#lastSlot) throw new LogflowError('LF_INVARIANT', `slot ${k} is not after ${this.#lastSlot}`);
       if (k - this.#lastSlot > this.windowSlots) changed = this.#clear();
       else for (let j = this.#lastSlot + 1; j < k; j++) changed = this.#replace(j, undefined, 0) || changed;
     }
     changed = this.#replace(k, entering, enteringTotal) || changed;
     this.#lastSlot = k;
     return changed;
+  }
+
+  /** Whether slot `k` is inside the window (it entered, or could have, and has not left). */
+  holds(k: number): boolean {
+    return this.#lastSlot !== undefined && k <= this.#lastSlot && k > this.#lastSlot - this.windowSlots;
+  }
+
+  /**
+   * Adds more counts to slot `k`, which entered already and is still inside the window
+   * (`holds(k)`): lines of a batch an idle flush fired early, come within the watermark.
+   * The batch is closed with it.
+   */
+  amend(k: number, batch: BatchCounts, total: number): void {
+    if (!this.holds(k)) throw new LogflowError('LF_INVARIANT', `slot ${k} is not in the window (last slot ${this.#lastSlot})`);
+    this.#open.delete(batch);
+    const i = mod(k, this.windowSlots);
+    const before = this.#ring[i];
+    const extra = this.#add(batch, total);
+    this.#total += total;
+    this.#keepSpare(batch);
+    if (!before) {
+      this.#ring[i] = extra.ids.length > 0 ? extra : undefined;
+      return;
+    }
+    const merged = new Map<number, number>();
+    for (const slot of [before, extra]) for (let j = 0; j < slot.ids.length; j++) merged.set(slot.ids[j]!, (merged.get(slot.ids[j]!) ?? 0) + slot.counts[j]!);
+    this.#ring[i] = { ids: Int32Array.from(merged.keys()), counts: Int32Array.from(merged.values()), total: before.total + total };
   }
 
   /**
@@ -206,7 +220,9 @@ export class SlidingWindow {
         i = m;
       }
     };
-    const limit = urls.idLimit;
+    // Ids past the counts array were interned after the last batch entered (a line counted in
+    // the history only): none is in the window.
+    const limit = Math.min(urls.idLimit, counts.length);
     let floor = 0; // the worst kept count once the heap is full: most ids fail this test
     for (let id = 0; id < limit; id++) {
       const c = counts[id]!;
@@ -223,7 +239,7 @@ export class SlidingWindow {
       } else if (worse(heap[0]!, id)) {
         heap[0] = id;
         siftDown(0);
-        floor = counts[heap[0]!]!;
+        floor = counts[heap[0]]!;
       }
     }
     return heap

@@ -40,6 +40,19 @@ export interface SegmentHeader {
   readonly newerHint: string;
 }
 
+/**
+ * How a segment ends after its last intact record:
+ * - `clean`: at the end of the file;
+ * - `torn`: the bytes left are the start of one record, never finished (a crash in the middle
+ *   of an append; or the file was cut: the two look the same);
+ * - `damaged`: bytes that are not a record with intact records after them, or a start that is
+ *   neither the header nor a record (overwritten, or a bad header).
+ */
+export type SegmentEnd =
+  | { readonly kind: 'clean' }
+  | { readonly kind: 'torn'; readonly at: number; readonly bytes: number }
+  | { readonly kind: 'damaged'; readonly at: number; readonly what: string };
+
 export class RecordLog {
   readonly dir: string;
   readonly #le: boolean;
@@ -115,15 +128,44 @@ export class RecordLog {
     this.#writeHeader(record, record.subarray(RECORD_HEADER_BYTES));
   }
 
-  /** Every intact record of `data` (the bytes of the segment `file`), oldest first. */
-  *records(data: Buffer, file: string): Generator<Buffer> {
+  /**
+   * Every intact record of `data` (the bytes of the segment `file`), oldest first, and how
+   * the segment ends (see SegmentEnd). Records are never empty, so a run of zeros (a file
+   * extended but not written before a power loss) is not taken for records.
+   */
+  scan(data: Buffer, file: string): { records: Buffer[]; end: SegmentEnd } {
+    const records: Buffer[] = [];
+    const h = this.#format.header;
     let pos = this.recordsStart(data, file);
+    if (pos === 0 && h && data.length > 0) {
+      // No header: a torn one (a crash as the segment was made), a format-1 segment (it
+      // starts with a whole record), or damage.
+      const headerBytes = this.segmentHeader();
+      if (data.length < headerBytes.length && headerBytes.subarray(0, data.length).equals(data)) {
+        return { records, end: { kind: 'torn', at: 0, bytes: data.length } };
+      }
+      if (!this.#recordAt(data, 0, data.length)) {
+        return { records, end: { kind: 'damaged', at: 0, what: `it starts with neither the ${h.what} header nor a whole record` } };
+      }
+    }
     for (;;) {
       const payload = this.#recordAt(data, pos, data.length);
-      if (!payload) return;
-      yield payload;
+      if (!payload) break;
+      records.push(payload);
       pos += RECORD_HEADER_BYTES + payload.length;
     }
+    if (pos === data.length) return { records, end: { kind: 'clean' } };
+    const next = this.#nextRecordAfter(data, pos);
+    if (next === undefined) return { records, end: { kind: 'torn', at: pos, bytes: data.length - pos } };
+    return { records, end: { kind: 'damaged', at: pos, what: `bytes ${pos} to ${next} are not a record, and records follow them` } };
+  }
+
+  /** The offset of the first intact record after `pos`, if any (a search, on the damaged path only). */
+  #nextRecordAfter(data: Buffer, pos: number): number | undefined {
+    for (let at = pos + 1; at + RECORD_HEADER_BYTES < data.length; at++) {
+      if (this.#recordAt(data, at, data.length)) return at;
+    }
+    return undefined;
   }
 
   /**
@@ -144,7 +186,7 @@ export class RecordLog {
     if (pos + RECORD_HEADER_BYTES > end) return undefined;
     const len = this.#le ? data.readUInt32LE(pos) : data.readUInt32BE(pos);
     const stop = pos + RECORD_HEADER_BYTES + len;
-    if (stop > end) return undefined;
+    if (len === 0 || stop > end) return undefined;
     const payload = data.subarray(pos + RECORD_HEADER_BYTES, stop);
     const crc = this.#le ? data.readUInt32LE(pos + 4) : data.readUInt32BE(pos + 4);
     return crc32(payload) === crc ? payload : undefined;

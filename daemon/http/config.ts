@@ -14,7 +14,14 @@ export interface HttpConfig {
    * thread, so that on a busy box queries are answered first (Linux; 0 turns it off).
    */
   readonly pipelineNice: number;
+  /** Connections open at once (dashboards, API clients, event streams); more are closed at once, counted. */
+  readonly maxConnections: number;
+  /** Threads that run the history's range queries, off the HTTP thread (query-pool.ts). */
+  readonly queryThreads: number;
 }
+
+/** Enough for many dashboards and scripts; each connection is a descriptor (see fd-headroom.ts). */
+export const DEFAULT_MAX_CONNECTIONS = 1000;
 
 const isLoopback = (host: string) => host === 'localhost' || host.startsWith('127.') || host === '::1';
 const bracketed = (address: string) => (address.includes(':') ? `[${address}]` : address);
@@ -56,5 +63,7 @@ export function read(r: PropertyReader, p: string): HttpConfig {
     authToken: token?.value,
     allowedHosts: Object.freeze(allowedHosts),
     pipelineNice: r.int(p + '.pipelineNice', 10, 0, 19),
+    maxConnections: r.int(p + '.maxConnections', DEFAULT_MAX_CONNECTIONS, 1, 1_000_000),
+    queryThreads: r.int(p + '.queryThreads', 2, 1, 16),
   });
 }

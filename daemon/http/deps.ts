@@ -1,4 +1,6 @@
 import type { Logger } from '../log.js';
+import type { OpenedInode } from '../source/spool-open.js';
+import type { HistoryQueries } from '../store/history-queries.js';
 import type { ResultsReader } from '../store/index.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
@@ -22,6 +24,35 @@ export interface FileView {
   readonly warning?: string | undefined;
   /** A duplicate's original (the completed file with the same content). */
   readonly duplicateOf?: string | undefined;
+  /** Bytes written to the file after the spool source finished it (not counted); its writer went on. */
+  readonly writtenAfterFinish?: number | undefined;
+  /** The file the source read; absent for one it refused (only read files are served back). */
+  readonly opened?: OpenedInode | undefined;
+  /** A completed file's note: how many of its lines were older than the live window (counted in the history only). */
+  readonly note?: string | undefined;
+}
+
+/** A file a TAILDIR source follows, as /api/followed shows it. */
+export interface FollowedFileView {
+  readonly path: string;
+  readonly group: string;
+  readonly source: string;
+  readonly state: string;
+  readonly inode: number;
+  readonly key: string | undefined;
+  /** Offset of the first line not yet read (bytes). */
+  readonly position: number;
+  /** Offset below which its lines are durably counted, when known. */
+  readonly committed: number | undefined;
+  readonly size: number;
+  readonly lagBytes: number;
+  readonly epoch: number;
+  readonly lines: number;
+  readonly truncatedLines: number;
+  readonly parseErrors: number | undefined;
+  readonly foundAt: number;
+  readonly lastReadAt: number | undefined;
+  readonly reason: string | undefined;
 }
 
 export interface HttpDeps {
@@ -33,10 +64,14 @@ export interface HttpDeps {
    */
   readonly allowedHosts?: readonly string[] | undefined;
   readonly results: ResultsReader | undefined;
+  /** Where the history's range queries run (query threads); by default this thread, on `results`. */
+  readonly queries?: HistoryQueries | undefined;
   readonly job: JobTiming | undefined;
   /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
   readonly stats: () => ApiStats | Promise<ApiStats>;
   readonly files: () => FileView[] | Promise<FileView[]>;
+  /** The files TAILDIR sources follow (none without such a source). */
+  readonly followed: () => FollowedFileView[] | Promise<FollowedFileView[]>;
   /** The whole stats shape, which /metrics renders. */
   readonly metrics: () => Stats | Promise<Stats>;
   readonly logger: Logger;

@@ -1,6 +1,8 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
 import { requestFailed } from '../telemetry/index.js';
+import { QueriesBusy } from './query-pool.js';
 
 /**
  * The one place that turns errors into HTTP answers, all of one shape:
@@ -25,7 +27,30 @@ export function notFound(req: FastifyRequest, reply: FastifyReply): void {
   void sendError(reply, 'LF_HTTP_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`);
 }
 
+/**
+ * Requests Node refuses before any route runs (a header block over its limit, a request
+ * line it cannot parse, headers that came too late) are answered on the raw socket: in the
+ * one shape too, then the connection is closed (as Node does).
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message]: [HttpErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? ['LF_HTTP_HEADERS_TOO_LARGE', 'the request\'s header block is over 16 KB']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ['LF_HTTP_REQUEST_TIMEOUT', 'the request\'s headers did not come in time']
+    : ['LF_HTTP_BAD_REQUEST', `not an HTTP request this server can parse (${err.code ?? 'error'})`];
+  const { status, error } = HTTP_ERRORS[code];
+  const body = JSON.stringify({ error, code, message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
 export function replyWithError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  if (err instanceof QueriesBusy) {
+    void sendError(reply.header('retry-after', '1'), 'LF_HTTP_BUSY', err.message);
+    return;
+  }
   if (err.validation) {
     const v = err.validation[0]! as ValidationIssue;
     const parameter = parameterOf(v);

@@ -1,12 +1,12 @@
-import { Worker } from 'node:worker_threads';
 import type { HttpConfig } from './config.js';
-import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
-import { startFailure } from '../startup-errors.js';
+import { LogflowError } from '../errors.js';
+import type { JobResults } from '../job/url-window-config.js';
 import type { Logger } from '../log.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
-import type { FileView } from './deps.js';
+import type { FileView, FollowedFileView } from './deps.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
 import { httpThreadCrashed, pipelineAnswerFailed } from '../telemetry/index.js';
+import { WorkerHost } from '../worker-host.js';
 
 /**
  * Under a query load the HTTP thread makes garbage fast, and V8 lets the young generation
@@ -20,23 +20,34 @@ const HTTP_YOUNG_GENERATION_MB = 8;
 export interface PipelineView {
   readonly stats: () => ApiStats;
   readonly files: () => FileView[];
+  readonly followed: () => FollowedFileView[];
   readonly metrics: () => Stats;
 }
 
 /** The main thread's handle on the HTTP server, which runs in a worker thread. */
 export class HttpHost {
-  readonly #data: HttpWorkerData;
+  readonly #thread: WorkerHost<HttpWorkerData, HttpEvent, HttpCommand>;
   readonly #view: PipelineView;
   readonly #log: Logger;
-  #worker: Worker | undefined;
+  #loaded: () => void = () => {};
   #address: string | undefined;
   #threadId: number | undefined;
   #listening: Promise<void> | undefined;
 
-  constructor(config: HttpConfig, job: HttpWorkerData['job'], database: string | undefined, view: PipelineView, logger: Logger) {
-    this.#data = { config, job, database };
+  constructor(config: HttpConfig, results: JobResults | undefined, view: PipelineView, logger: Logger) {
     this.#view = view;
     this.#log = logger;
+    this.#thread = new WorkerHost({
+      thread: 'http',
+      script: new URL('./http-worker.js', import.meta.url),
+      data: { config, results },
+      resourceLimits: { maxYoungGenerationSizeMb: HTTP_YOUNG_GENERATION_MB },
+      ready: 'listening',
+      readyVerb: 'listened',
+      log: logger,
+      crashed: httpThreadCrashed,
+      onEvent: (event) => this.#onEvent(event),
+    });
   }
 
   /** The address actually bound (the configured port may be 0). */
@@ -51,73 +62,47 @@ export class HttpHost {
 
   /** Starts the thread, which loads its modules (while the job starts, say). */
   load(): Promise<void> {
-    const worker = new Worker(new URL('./http-worker.js', import.meta.url), { workerData: this.#data, resourceLimits: { maxYoungGenerationSizeMb: HTTP_YOUNG_GENERATION_MB } });
-    this.#worker = worker;
-    let loaded: () => void;
-    const loading = new Promise<void>((resolve) => (loaded = resolve));
-    this.#listening = new Promise((resolve, reject) => {
-      let started = false;
-      worker.on('message', (event: HttpEvent) => {
-        switch (event.type) {
-          case 'loaded':
-            loaded();
-            break;
-          case 'listening':
-            started = true;
-            this.#address = event.address;
-            this.#threadId = event.threadId;
-            resolve();
-            break;
-          case 'failed':
-            reject(startFailure(event));
-            break;
-          case 'ask':
-            this.#answer(event.id, event.what);
-            break;
-          case 'closed':
-            break;
-        }
-      });
-      worker.on('error', (err) => {
-        httpThreadCrashed.emit(this.#log, { err });
-        if (!started) reject(errorOfThreadFailure(threadFailureOf(err)));
-        else process.exit(1);
-      });
-      worker.on('exit', (code) => {
-        if (!started) reject(new LogflowError('LF_THREAD_FAILED', `http thread exited with ${code} before it listened`));
-      });
-    });
+    const loading = new Promise<void>((resolve) => (this.#loaded = resolve));
+    this.#listening = this.#thread.start();
     // A thread that fails before it loaded rejects `listening`; `load` must not hang then.
     return Promise.race([loading, this.#listening]);
   }
 
   /** Opens the results database and listens; resolves once the port is bound. */
   listen(): Promise<void> {
-    if (!this.#listening) throw new Error('HttpHost.listen before load');
-    this.#send({ type: 'listen' });
+    if (!this.#listening) throw new LogflowError('LF_THREAD_FAILED', 'the http thread was told to listen before it was loaded');
+    this.#thread.send({ type: 'listen' });
     return this.#listening;
   }
 
   close(): Promise<void> {
-    const worker = this.#worker;
-    if (!worker) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      worker.once('exit', () => resolve());
-      this.#send({ type: 'close' });
-    });
+    return this.#thread.stop({ type: 'close' });
+  }
+
+  #onEvent(event: HttpEvent): void {
+    switch (event.type) {
+      case 'loaded':
+        this.#loaded();
+        break;
+      case 'listening':
+        this.#address = event.address;
+        this.#threadId = event.threadId;
+        break;
+      case 'ask':
+        this.#answer(event.id, event.what);
+        break;
+      case 'closed':
+        break;
+    }
   }
 
   /** A figure that cannot be made is an error answer (a 500 naming it), never a request left hanging. */
   #answer(id: number, what: keyof PipelineView): void {
     try {
-      this.#send({ type: 'answer', id, value: this.#view[what]() });
+      this.#thread.send({ type: 'answer', id, value: this.#view[what]() });
     } catch (err) {
       pipelineAnswerFailed.emit(this.#log, { err, what });
-      this.#send({ type: 'answer', id, value: undefined, error: `the pipeline's ${what} could not be read: ${(err as Error).message}` });
+      this.#thread.send({ type: 'answer', id, value: undefined, error: `the pipeline's ${what} could not be read: ${(err as Error).message}` });
     }
-  }
-
-  #send(cmd: HttpCommand): void {
-    this.#worker?.postMessage(cmd);
   }
 }

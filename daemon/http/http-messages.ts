@@ -1,23 +1,24 @@
-import type { ThreadFailure } from '../errors.js';
+import type { JobResults } from '../job/url-window-config.js';
+import type { DataShape } from '../worker-host.js';
 import type { HttpConfig } from './config.js';
-import type { JobTiming } from './deps.js';
 
 /** What the HTTP thread is started with. */
 export interface HttpWorkerData {
   readonly config: HttpConfig;
-  /** The job's results database (opened read-only in the HTTP thread), when a job runs. */
-  readonly database: string | undefined;
-  readonly job: JobTiming | undefined;
+  /** The job's results (its database, opened read-only in the HTTP thread, and their timing), when a job runs. */
+  readonly results: JobResults | undefined;
 }
 
-/** The pipeline's live figures the HTTP thread asks the main thread for. */
-export type PipelineQuestion = 'stats' | 'files' | 'metrics';
+/** What http-worker.ts checks its data against (worker-host.ts). */
+export const HTTP_WORKER_DATA: DataShape<HttpWorkerData> = { config: 'object', results: 'object?' };
 
-/** HTTP thread -> main thread. */
+/** The pipeline's live figures the HTTP thread asks the main thread for. */
+export type PipelineQuestion = 'stats' | 'files' | 'followed' | 'metrics';
+
+/** HTTP thread -> main thread (and a failure, worker-host.ts). */
 export type HttpEvent =
   | { readonly type: 'loaded' }
   | { readonly type: 'listening'; readonly address: string; readonly threadId: number | undefined }
-  | ({ readonly type: 'failed' } & ThreadFailure)
   | { readonly type: 'ask'; readonly id: number; readonly what: PipelineQuestion }
   | { readonly type: 'closed' };
 

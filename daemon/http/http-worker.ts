@@ -1,11 +1,12 @@
-import { parentPort, workerData } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
-import { threadFailureOf } from '../errors.js';
+import { LogflowError, threadFailureOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ResultsReader } from '../store/index.js';
 import { threadId } from '../thread-priority.js';
-import type { HttpCommand, HttpEvent, HttpWorkerData, PipelineQuestion } from './http-messages.js';
+import { HTTP_WORKER_DATA, type HttpCommand, type HttpEvent, type HttpWorkerData, type PipelineQuestion } from './http-messages.js';
+import { QueryPool } from './query-pool.js';
 import { startHttpServer } from './server.js';
+import { fromHost } from '../worker-host.js';
 
 /**
  * The HTTP server in its own thread: queries read SQLite here and never wait behind the
@@ -13,9 +14,8 @@ import { startHttpServer } from './server.js';
  * counters) are asked of the main thread per request. The thread loads its modules while
  * the job starts, and listens when told (the job's database exists by then).
  */
-const data = workerData as HttpWorkerData;
-const port = parentPort!;
-const post = (event: HttpEvent) => port.postMessage(event);
+const host = fromHost<HttpWorkerData, HttpEvent, HttpCommand>('http', HTTP_WORKER_DATA);
+const { data, post } = host;
 const log = createLogger('logflow');
 
 const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
@@ -30,42 +30,51 @@ function ask<T>(what: PipelineQuestion): Promise<T> {
 
 let app: FastifyInstance | undefined;
 let results: ResultsReader | undefined;
+let queries: QueryPool | undefined;
 
 async function listen(): Promise<void> {
   try {
-    results = data.database === undefined || !data.job ? undefined : new ResultsReader(data.database, data.job.batchIntervalMs);
+    results = data.results && new ResultsReader(data.results.database, data.results.timing.batchIntervalMs);
+    if (data.results) {
+      // Its threads start with the first range query.
+      queries = new QueryPool({ database: data.results.database, batchIntervalMs: data.results.timing.batchIntervalMs, nice: data.config.pipelineNice }, data.config.queryThreads, log);
+    }
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
       allowedHosts: data.config.allowedHosts,
       results,
-      job: data.job,
+      queries,
+      job: data.results?.timing,
       stats: () => ask('stats'),
       files: () => ask('files'),
+      followed: () => ask('followed'),
       metrics: () => ask('metrics'),
       logger: log,
     });
     const a = app.server.address();
     post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
   } catch (e) {
+    await queries?.close();
     results?.close();
     post({ type: 'failed', ...threadFailureOf(e) });
-    port.close();
+    host.close();
   }
 }
 
 async function close(): Promise<void> {
   await app?.close();
+  await queries?.close();
   results?.close();
   post({ type: 'closed' });
-  port.close();
+  host.close();
 }
 
-port.on('message', (cmd: HttpCommand) => {
+host.onCommand((cmd) => {
   if (cmd.type === 'answer') {
     const waiter = pending.get(cmd.id);
     pending.delete(cmd.id);
     if (cmd.error === undefined) waiter?.resolve(cmd.value);
-    else waiter?.reject(new Error(cmd.error));
+    else waiter?.reject(new LogflowError('LF_HTTP_INTERNAL', cmd.error));
   } else if (cmd.type === 'listen') void listen();
   else if (cmd.type === 'close') void close();
 });

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { HistoryQueries } from '../store/history-queries.js';
 import type { ResultsReader } from '../store/index.js';
 import type { HttpDeps, JobTiming } from './deps.js';
 import { badParameter, noJob } from './errors.js';
@@ -7,8 +8,6 @@ import { badParameter, noJob } from './errors.js';
  * Query parameters several route groups share: times, ranges and their schemas. Each
  * function that can refuse a value sends the 400 itself and returns undefined.
  */
-
-const MAX_RANGE_MS = 366 * 24 * 3600 * 1000;
 
 /** Routes without parameters still refuse unknown ones (a typo should not pass silently). */
 export const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
@@ -35,7 +34,10 @@ export function parseTime(value: string): number {
   return Date.parse(value);
 }
 
-/** `from`/`to` with their defaults (`to` now, `from` `defaultSpanMs` before), or a 400 sent. */
+/**
+ * `from`/`to` with their defaults (`to` now, `from` `defaultSpanMs` before), or a 400 sent.
+ * Any range may be asked, years of it: the history answers from its day rollups.
+ */
 export function parseRange(reply: FastifyReply, q: { from?: string; to?: string }, defaultSpanMs: number): { fromMs: number; toMs: number } | undefined {
   const toMs = q.to === undefined ? Date.now() : parseTime(q.to);
   if (Number.isNaN(toMs)) {
@@ -51,29 +53,26 @@ export function parseRange(reply: FastifyReply, q: { from?: string; to?: string 
     badParameter(reply, 'from', 'must be before to');
     return undefined;
   }
-  if (toMs - fromMs > MAX_RANGE_MS) {
-    badParameter(reply, 'from', 'is more than 366 days before to');
-    return undefined;
-  }
   return { fromMs, toMs };
 }
 
 /** What a history query reads: the results, the job's timing and the asked range. */
-export interface HistoryQuery {
+export interface HistoryRange {
   readonly results: ResultsReader;
+  readonly queries: HistoryQueries;
   readonly job: JobTiming;
   readonly fromMs: number;
   readonly toMs: number;
 }
 
 /** The history query's parts (the range by default the last hour), or undefined with the 404 (no job) or 400 sent. */
-export function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string }): HistoryQuery | undefined {
-  if (!deps.results || !deps.job) {
+export function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string }): HistoryRange | undefined {
+  if (!deps.results || !deps.queries || !deps.job) {
     noJob(reply);
     return undefined;
   }
   const range = parseRange(reply, q, 3_600_000);
-  return range && { results: deps.results, job: deps.job, ...range };
+  return range && { results: deps.results, queries: deps.queries, job: deps.job, ...range };
 }
 
 /**

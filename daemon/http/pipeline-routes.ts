@@ -9,7 +9,7 @@ const filesQuery = {
   properties: { state: { type: 'string', enum: ['pending', 'reading', 'completed', 'failed', 'duplicate'] } },
 } as const;
 
-/** What the pipeline owns (its counters and files), and liveness: `/health`, `/api/stats`, `/api/files`, `/metrics`. */
+/** What the pipeline owns (its counters and files), and liveness: `/health`, `/api/stats`, `/api/files`, `/api/followed`, `/metrics`. */
 export const pipelineRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   app.get('/health', { schema: { summary: 'Liveness: 200 once the pipeline runs', querystring: noQuery, security: [] } }, async () => ({ status: 'ok' }));
 
@@ -34,6 +34,33 @@ export const pipelineRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) =>
         mostlyUnparsed: f.warning !== undefined,
         warning: f.warning ?? null,
         duplicateOf: f.duplicateOf ?? null,
+        writtenAfterFinish: f.writtenAfterFinish ?? null,
+        note: f.note ?? null,
+      })),
+    };
+  });
+
+  app.get('/api/followed', { schema: { summary: 'The files TAILDIR sources follow: position, size and lag in bytes', querystring: noQuery } }, async () => {
+    const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+    const files = await deps.followed();
+    return {
+      files: files.map((f) => ({
+        path: f.path,
+        group: f.group,
+        source: f.source,
+        state: f.state,
+        inode: f.inode,
+        position: f.position,
+        committed: f.committed ?? null,
+        size: f.size,
+        lagBytes: f.lagBytes,
+        epoch: f.epoch,
+        lines: f.lines,
+        truncatedLines: f.truncatedLines,
+        parseErrors: f.parseErrors ?? null,
+        foundAt: iso(f.foundAt),
+        lastReadAt: iso(f.lastReadAt),
+        reason: f.reason ?? null,
       })),
     };
   });

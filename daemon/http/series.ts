@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { badParameter } from './errors.js';
-import { historyQuery, rangeProps } from './params.js';
+import { historyQuery, noQuery, rangeProps } from './params.js';
+import { noJob } from './errors.js';
 
 const MAX_POINTS = 10_000;
 /** Points aimed at when no step is given: enough for a chart, few enough to read fast. */
@@ -23,10 +24,14 @@ const urlQuery = {
   properties: { ...rangeProps, step: { type: 'number', exclusiveMinimum: 0, maximum: 31_622_400, default: 60, description: 'seconds per point' } },
 } as const;
 
-/** The step for about DEFAULT_POINTS points: a whole number of batch intervals, whole minutes past a minute. */
+/**
+ * The step for about DEFAULT_POINTS points: a whole number of batch intervals; whole
+ * minutes, hours or days past one of them, so each point is read from those rollups (ten
+ * years is 3,650 day rows, not 5 million minute rows).
+ */
 export function defaultStepMs(spanMs: number, batchMs: number): number {
   const raw = Math.max(batchMs, spanMs / DEFAULT_POINTS);
-  const unit = raw >= 60_000 && 60_000 % batchMs === 0 ? 60_000 : batchMs;
+  const unit = [86_400_000, 3_600_000, 60_000].find((u) => raw >= u && u % batchMs === 0) ?? batchMs;
   return Math.ceil(raw / unit) * unit;
 }
 
@@ -45,8 +50,18 @@ function checkStep(reply: FastifyReply, stepMs: number, batchMs: number, range: 
 
 const points = (list: { start: number; count: number }[]) => list.map((p) => ({ start: new Date(p.start).toISOString(), count: p.count }));
 
-/** Counts over time: of all URLs (`/api/series`, the events/s chart) and of one (`/api/urls/:url/series`). */
+/**
+ * Counts over time: of all URLs (`/api/series`, the events/s chart) and of one
+ * (`/api/urls/:url/series`); and the time the history spans (`/api/history`, the
+ * dashboard's "all" range).
+ */
 export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
+  app.get('/api/history', { schema: { summary: 'The time the history spans, by the lines\' own time: {from, to} (null when empty)', querystring: noQuery } }, async (_req, reply) => {
+    if (!deps.results || !deps.job) return noJob(reply);
+    const extent = deps.results.history().extent();
+    return { from: extent ? new Date(extent.fromMs).toISOString() : null, to: extent ? new Date(extent.toMs).toISOString() : null };
+  });
+
   app.get<{ Querystring: { from?: string; to?: string; step?: number } }>(
     '/api/series',
     { schema: { summary: 'Counted events of all URLs per `step` seconds over a range of the history', querystring: totalsQuery } },
@@ -57,7 +72,7 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       const asked = req.query.step === undefined ? defaultStepMs(q.toMs - q.fromMs, batchMs) : Math.round(req.query.step * 1000);
       const stepMs = checkStep(reply, asked, batchMs, q);
       if (stepMs === undefined) return reply;
-      const list = q.results.history().totalSeries(q.fromMs, q.toMs, stepMs);
+      const list = await q.queries.run({ kind: 'totalSeries', fromMs: q.fromMs, toMs: q.toMs, stepMs });
       return { step: stepMs / 1000, batchInterval: batchMs / 1000, points: points(list) };
     },
   );
@@ -70,7 +85,7 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       if (!q) return reply;
       const stepMs = checkStep(reply, Math.round(req.query.step * 1000), q.job.batchIntervalMs, q);
       if (stepMs === undefined) return reply;
-      const list = q.results.history().series(req.params.url, q.fromMs, q.toMs, stepMs);
+      const list = await q.queries.run({ kind: 'urlSeries', url: req.params.url, fromMs: q.fromMs, toMs: q.toMs, stepMs });
       return { url: req.params.url, step: stepMs / 1000, points: points(list) };
     },
   );

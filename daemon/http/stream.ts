@@ -54,9 +54,10 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
 
   const snapshot = async (): Promise<Map<string, string>> => {
     const parts = new Map<string, string>();
-    const [stats, files] = await Promise.all([deps.stats(), deps.files()]);
+    const [stats, files, followed] = await Promise.all([deps.stats(), deps.files(), deps.followed()]);
     parts.set('stats', JSON.stringify({ ...stats, eventsPerSecond: eventsPerSecond(stats) } satisfies StreamStats));
     parts.set('files', JSON.stringify({ files: recentFiles(files) }));
+    parts.set('followed', JSON.stringify({ files: followed.map((f) => ({ path: f.path, state: f.state, position: f.position, size: f.size, lagBytes: f.lagBytes, lines: f.lines, reason: f.reason ?? null })) }));
     if (deps.results && deps.job) {
       const { window, urls } = deps.results.latestTop(topN);
       parts.set('top', JSON.stringify({
@@ -114,7 +115,7 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
 
   app.get('/api/stream', {
     schema: {
-      summary: 'Server-Sent Events: `top` (the newest window), `stats` (with eventsPerSecond) and `files`, each sent when it changes',
+      summary: 'Server-Sent Events: `top` (the newest window), `stats` (with eventsPerSecond), `files` and `followed`, each sent when it changes',
       querystring: noQuery,
     },
   }, async (_req, reply) => {
@@ -171,5 +172,6 @@ function recentFiles(files: FileView[]): object[] {
     finishedAt: f.finishedAt === undefined ? null : new Date(f.finishedAt).toISOString(),
     reason: f.reason ?? null,
     warning: f.warning ?? null,
+    writtenAfterFinish: f.writtenAfterFinish ?? null,
   }));
 }

@@ -28,12 +28,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** The top URLs: of the newest window or a range (`/api/top`), and window by window (`/api/windows`). */
 export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   app.get<{ Querystring: { n: number; from?: string; to?: string } }>('/api/top', { schema: { summary: 'The most requested URLs of the newest window, or of any range of the history', querystring: topQuery } }, async (req, reply) => {
-    if (!deps.results || !deps.job) return noJob(reply);
+    if (!deps.results || !deps.queries || !deps.job) return noJob(reply);
     const { from, to } = req.query;
     if (from !== undefined || to !== undefined) {
       const range = parseRange(reply, req.query, deps.job.windowDurationMs);
       if (!range) return reply;
-      const r = deps.results.history().top(range.fromMs, range.toMs, req.query.n);
+      const r = await deps.queries.run({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n: req.query.n });
       return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, total: r.total, urls: r.urls };
     }
     const json = deps.results.latestTopJson(req.query.n, ({ window, urls }) => ({
@@ -50,22 +50,11 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     async (req, reply) => {
       const q = historyQuery(deps, reply, req.query);
       if (!q) return reply;
-      const history = q.results.history();
       const job = q.job;
-      // Event time: the windows along a replayed log are rebuilt from the history's batches
-      // (the job stores no row per slide of a replay); processing time: the stored rows.
-      const newestEndMs = job.time === 'event' && job.history !== false ? q.results.latestTop(0).window?.endMs : undefined;
-      const rows =
-        newestEndMs !== undefined
-          ? history.windows(q.fromMs, q.toMs, req.query.limit, { windowMs: job.windowDurationMs, slideMs: job.slideDurationMs ?? job.batchIntervalMs, newestEndMs })
-          : q.results.windows(q.fromMs, q.toMs, req.query.limit);
+      const shape = { eventTime: job.time === 'event' && job.history !== false, windowMs: job.windowDurationMs, slideMs: job.slideDurationMs ?? job.batchIntervalMs };
+      const rows = await q.queries.run({ kind: 'windows', fromMs: q.fromMs, toMs: q.toMs, n: req.query.n, limit: req.query.limit, shape });
       return {
-        windows: rows.map((w) => ({
-          start: iso(w.startMs),
-          end: iso(w.endMs),
-          total: w.total,
-          urls: req.query.n > 0 ? history.top(w.startMs, w.endMs, req.query.n).urls : [],
-        })),
+        windows: rows.map((w) => ({ start: iso(w.startMs), end: iso(w.endMs), total: w.total, urls: w.urls })),
         // The next page: the same query with from = next.
         next: rows.length === req.query.limit ? iso(rows.at(-1)!.endMs) : null,
       };

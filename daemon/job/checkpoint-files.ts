@@ -14,11 +14,12 @@ export function readChecked(file: string, sha1: string): Buffer {
   return data;
 }
 
-export function checkpointCorrupt(what: string): LogflowError {
+/** `also`: what else a reset loses, or another way out, said after the usual consequences. */
+export function checkpointCorrupt(what: string, also = ''): LogflowError {
   return new LogflowError(
     'LF_CHECKPOINT_CORRUPT',
     `the checkpoint is unusable: ${what}. Start with --reset-checkpoint to discard it ` +
-      '(the window starts empty and files still in the spool are read from their beginning).',
+      `(the window starts empty and files still in the spool are read from their beginning${also}).`,
   );
 }
 

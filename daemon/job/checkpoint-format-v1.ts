@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readChecked } from './checkpoint-files.js';
 import type { LoadedCheckpoint, ManifestState } from './checkpoint-manifest.js';
 
-/** Format 1's manifest (2f37a76 and before): a file per closed slot and per open batch. */
+/** Format 1's manifest (the first format): a file per closed slot and per open batch. */
 interface ManifestV1 extends ManifestState {
   readonly seq: number;
   readonly writtenAt: number;

@@ -13,8 +13,8 @@ export interface CheckpointIdentity {
 }
 
 /**
- * The checkpoint formats this code reads; it writes the last. 1: a file per closed slot and
- * per open batch (up to 2f37a76). 2: segments, each written once by one checkpoint.
+ * The checkpoint formats this code reads; it writes the last. 1 (the first): a file per
+ * closed slot and per open batch. 2: segments, each written once by one checkpoint.
  */
 export const CHECKPOINT_FORMATS = [1, 2] as const;
 export const CHECKPOINT_FORMAT = 2;
@@ -36,16 +36,24 @@ export interface ManifestState {
   readonly maxEventMs?: number | null;
   readonly pendingParseErrors?: number;
   readonly lastSlot: number | undefined;
-  readonly counters: { eventsIn: number; eventsCounted: number; parseErrors: number; duplicates: number; late?: number };
+  readonly counters: { eventsIn: number; eventsCounted: number; parseErrors: number; duplicates: number; historyOnly?: number; late?: number };
   /** Counters as of the last slide written to the results database (before this checkpoint). */
   readonly visible: { eventsCounted: number; parseErrors: number };
   /** Source positions: file key -> offset of the first line not yet counted. */
   readonly positions: [string, number][];
-  readonly fileParseErrors: [string, number][];
+  /** Per file: key, lines, parse errors, lines counted in the history only, first counted (ms). */
+  readonly files?: [string, number, number, number, number][];
+  /** Per file parse errors, in checkpoints from before `files`. */
+  readonly fileParseErrors?: [string, number][];
   /** Event ids seen, with the slot after which they may be forgotten. */
   readonly seenIds: [string, number][];
   /** Write-ahead-log segments from this one on are not in this state yet. */
   readonly walSeq: number;
+  /**
+   * The last epoch of history rows this state covers (the results are written before the
+   * checkpoint); rows of later epochs are undone at restore. Absent before epochs.
+   */
+  readonly resultsEpoch?: number;
 }
 
 export interface Manifest extends ManifestState {

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { LogflowError } from '../errors.js';
 import { checkpointCorrupt, readChecked, removeQuietly, sha1Of } from './checkpoint-files.js';
 import { loadFormat1 } from './checkpoint-format-v1.js';
+import { WriteAheadLog } from './write-ahead-log.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_FORMATS, type CheckpointIdentity, type LoadedCheckpoint, type Manifest, type ManifestState, type SegmentRef, type BatchBytes, type ClosedSlotState, type OpenBatchState } from './checkpoint-manifest.js';
-import { writeFileAtomic } from '../durable/index.js';
+import { crashPoint, writeFileAtomic } from '../durable/index.js';
 
 
 const MANIFEST = 'manifest.json';
@@ -37,7 +38,10 @@ export class CheckpointStore {
   /** The last committed state, or undefined when there is none; throws when it is unusable. */
   load(): LoadedCheckpoint | undefined {
     const file = path.join(this.dir, MANIFEST);
-    if (!existsSync(file)) return undefined;
+    if (!existsSync(file)) {
+      this.#refuseIfLost(file);
+      return undefined;
+    }
     const raw = readManifest(file);
     const format = (raw as { format?: unknown }).format ?? 1;
     if (typeof format !== 'number' || !(CHECKPOINT_FORMATS as readonly number[]).includes(format)) {
@@ -113,7 +117,9 @@ export class CheckpointStore {
       segments: [...live].map((seg) => [seg, this.#segments.get(seg)!]),
     };
     const body = JSON.stringify(manifest);
+    crashPoint('checkpoint.segment-written');
     writeFileAtomic(path.join(this.dir, MANIFEST), JSON.stringify({ sha1: sha1Of(body), manifest: body }));
+    crashPoint('checkpoint.manifest-written');
     this.#seq = seq;
     for (const seg of this.#segments.keys()) {
       if (live.has(seg)) continue;
@@ -131,6 +137,29 @@ export class CheckpointStore {
     for (const name of [MANIFEST, `${MANIFEST}.tmp`, SEGMENTS, 'slots', 'open', 'wal']) {
       rmSync(path.join(dir, name), { recursive: true, force: true });
     }
+  }
+
+  /**
+   * No manifest: a fresh directory, or one whose first checkpoint never got its manifest in
+   * place (a crash); then starting empty loses nothing. But files that only a committed
+   * checkpoint leaves mean its manifest was deleted or lost: starting empty would drop the
+   * window and every position (files in the spool read again) and delete those files. They
+   * are: a segment of checkpoint 2 or later (checkpoint n is written once n - 1 is
+   * committed), and a write-ahead log whose first segment is gone (a committed checkpoint
+   * deletes the segments before the one it names).
+   */
+  #refuseIfLost(file: string): void {
+    const found = readdirSync(this.#segmentsDir).filter((n) => Number.parseInt(n, 10) >= 2).map((n) => path.join(this.#segmentsDir, n));
+    const walDir = path.join(this.dir, 'wal');
+    const wal = WriteAheadLog.segments(walDir);
+    if (wal.length > 0 && wal[0]! > 0) found.push(WriteAheadLog.segmentPath(walDir, wal[0]!));
+    if (found.length === 0) return;
+    const shown = found.slice(0, 3).join(', ') + (found.length > 3 ? ` and ${found.length - 3} more` : '');
+    throw checkpointCorrupt(
+      `${file} is missing, but the directory holds files of a checkpoint that had one (${shown}): it was deleted or lost. ` +
+        'Put it back (nothing was changed here)',
+      ', and these files are deleted',
+    );
   }
 
   /** Deletes the segments that no manifest loaded or written by this store names. */

@@ -6,7 +6,8 @@ import { ClfTimeParser } from '../logformat/clf-time.js';
 import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
 import type { UrlParser } from '../logformat/log-format.js';
-import { build } from './url-window-config.js';
+import { urlParserOf } from './url-window-config.js';
+import type { HistoryBatches } from './history-batches.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { SlidingWindow } from '../counts/sliding-window.js';
 import type { TimeMode } from './time-mode.js';
@@ -25,6 +26,12 @@ export interface WatermarkCloser {
  * (processing: the `timestamp` header; event: the line's own `[time]`), count its URL id.
  * No closure and no string per event; the work per call (closing, publishing) comes after
  * the loop.
+ *
+ * The history is by the line's own time in both modes, and nothing is dropped for being
+ * late: in processing time every line is also counted at its own time (`HistoryBatches`);
+ * in event time the window's batches become the history as they close, and a line outside
+ * the live window (older than the watermark, or than the window) goes to the history alone,
+ * counted as `historyOnly`.
  */
 export class EventCounter {
   readonly #findUrl: UrlParser;
@@ -37,6 +44,8 @@ export class EventCounter {
   readonly #counters: JobCounters;
   readonly #closer: WatermarkCloser;
   readonly #changes: ChangeListener;
+  /** Counts by own time that do not pass through the window; undefined with the history off. */
+  readonly #history: HistoryBatches | undefined;
   readonly #log: Logger;
   /** Event time: the batch the last line of this call went to, and its slot. */
   #lastSlot = NaN;
@@ -46,10 +55,13 @@ export class EventCounter {
 
   constructor(
     config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>,
-    parts: { window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters; closer: WatermarkCloser; changes: ChangeListener },
+    parts: {
+      window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters;
+      closer: WatermarkCloser; changes: ChangeListener; history: HistoryBatches | undefined;
+    },
     log: Logger,
   ) {
-    this.#findUrl = build(config).findUrl;
+    this.#findUrl = urlParserOf(config);
     this.#window = parts.window;
     this.#open = parts.open;
     this.#time = parts.time;
@@ -57,6 +69,7 @@ export class EventCounter {
     this.#counters = parts.counters;
     this.#closer = parts.closer;
     this.#changes = parts.changes;
+    this.#history = parts.history;
     this.#log = log;
   }
 
@@ -78,6 +91,8 @@ export class EventCounter {
     const counters = this.#counters;
     const urls = this.#window.urls;
     const eventTime = this.#time.eventTime;
+    const history = this.#history;
+    const clock = this.#clock;
     const now = open.slotOf(Date.now());
     let lastTs = NaN;
     let slot: OpenBatch | undefined;
@@ -91,7 +106,7 @@ export class EventCounter {
         const run = parsePosition(data.toString('latin1', ps, ev.posEnds[i]));
         runKey = run.key;
         runLeft = run.events;
-        skipRun = this.#positions.countedAlready(run.key, run.offset);
+        skipRun = this.#positions.countedAlready(run.key, run.offset, run.events);
       }
       const inRun = runLeft > 0;
       if (inRun) {
@@ -118,10 +133,19 @@ export class EventCounter {
       }
       slot.events++;
       counters.eventsIn++;
+      range.timeStart = -1;
       if (findUrl(data, ev.starts[i]!, ev.ends[i]!, range)) {
-        slot.counts.add(urls.id(data, range.start, range.end));
+        const id = urls.id(data, range.start, range.end);
+        slot.counts.add(id);
+        if (history) {
+          // The history is by the line's own time; a line without one, at when it was read
+          // (a line that does not parse, with the line before it).
+          const ms = range.timeStart! >= 0 ? clock.parse(data, range.timeStart!, range.timeEnd!) : NaN;
+          history.count(Number.isNaN(ms) ? open.slotOf(Number.isNaN(ts) ? Date.now() : ts) : open.slotOf(ms), id);
+        }
       } else {
         slot.parseErrors++;
+        history?.countParseError(open.slotOf(Number.isNaN(ts) ? Date.now() : ts));
         if (this.#parseErrorSamples++ < 5) {
           unparsedLineSample.emit(this.#log, { line: data.toString('utf8', ev.starts[i]!, Math.min(ev.ends[i]!, ev.starts[i]! + 300)), file: inRun ? runKey : undefined });
         }
@@ -131,15 +155,19 @@ export class EventCounter {
     if (ev.count > 0) {
       this.#changes.markChanged();
       this.#time.lastArrivalMs = Date.now();
+      counters.lastEventMs = this.#time.lastArrivalMs;
     }
     if (eventTime) this.#closer.closeBehindWatermark();
+    if (history?.full) history.flush();
     counters.publish();
   }
 
   /**
-   * Event time: the line's own `[time]` places it; a line older than the watermark (its
-   * batch has closed) is late, counted and dropped. Lines that are not access-log lines,
-   * or have no time, are parse errors of the newest open batch.
+   * Event time: the line's own `[time]` places it. A line older than the live window (by the
+   * watermark, or its batch has closed and left the window) goes to the history alone; one
+   * whose batch an idle flush fired early and that is still in the window reopens the batch
+   * (the slider adds it to what was shown). Lines that are not access-log lines, or have no
+   * time, are parse errors of the newest open batch.
    */
   #countByEventTime(data: Buffer, start: number, end: number, fileKey: string | undefined): void {
     const range = this.#range;
@@ -155,12 +183,14 @@ export class EventCounter {
       return;
     }
     const k = open.slotOf(ms);
-    if (Number.isNaN(open.nextToClose)) open.nextToClose = k;
+    if (Number.isNaN(open.nextToClose)) open.nextToClose = time.firstSlot(open, ms);
     this.#counters.eventsIn++;
     // Late by the watermark as of this line (not as of the last tick): the same log gives
     // the same answer however fast it is read.
-    if (time.isLate(ms, k, open.nextToClose)) {
-      this.#counters.late++;
+    if (time.isLate(ms) || (k < open.nextToClose && !this.#window.holds(k))) {
+      this.#counters.historyOnly++;
+      if (fileKey) this.#positions.addHistoryOnly(fileKey);
+      if (this.#history) this.#history.count(k, this.#window.urls.id(data, range.start, range.end));
       return;
     }
     if (!(ms <= time.maxEventMs)) time.maxEventMs = ms;

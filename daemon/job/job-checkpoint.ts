@@ -8,7 +8,7 @@ import type { OpenBatches } from './open-batches.js';
 import type { SlidingWindow } from '../counts/sliding-window.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
-import { checkpointFailed, checkpointMigrated, checkpointWrittenAgain, resumedFromCheckpoint } from '../telemetry/index.js';
+import { checkpointFailed, checkpointMigrated, checkpointWrittenAgain, historyRolledBack, resumedFromCheckpoint } from '../telemetry/index.js';
 
 /** Open batches whose checkpointed counts are at most this many bytes keep them (`savedBytes`). */
 const KEEP_SAVED_BYTES = 64 * 1024;
@@ -21,6 +21,21 @@ export interface CheckpointedWal {
   deleteBefore(seq: number): void;
 }
 
+/** The results as a checkpoint uses them (the outbox): the epoch it covers. */
+export interface CheckpointedResults {
+  /**
+   * Ends the current epoch and returns it: the history rows written so far belong to it,
+   * the ones written from now on to the next. Called as a checkpoint is about to be written,
+   * which then records it: if that checkpoint reaches the disk at all (even when its commit
+   * throws after the manifest's rename), no later row is taken for covered by it.
+   */
+  endEpoch(): number;
+  /** A checkpoint covering epochs up to `epoch` committed. */
+  committed(epoch: number): void;
+  /** At start: undoes the history rows of epochs after `covered`; returns how many. */
+  restore(covered: number | undefined): number;
+}
+
 /** The job's state a checkpoint holds, each part owned by its module. */
 export interface CheckpointedParts {
   readonly window: SlidingWindow;
@@ -28,6 +43,7 @@ export interface CheckpointedParts {
   readonly time: TimeMode;
   readonly positions: CountedPositions;
   readonly counters: JobCounters;
+  readonly results: CheckpointedResults;
 }
 
 /**
@@ -41,8 +57,11 @@ export class JobCheckpoint {
   readonly #parts: CheckpointedParts;
   readonly #log: Logger;
   #store: CheckpointStore | undefined;
-  /** Closed slots of the window already in a checkpoint segment. */
-  readonly #slotRefs = new Map<number, SegmentRef>();
+  /**
+   * Closed slots of the window already in a checkpoint segment, with the total they had
+   * then (a slot an early firing's update added to is written again).
+   */
+  readonly #slotRefs = new Map<number, { ref: SegmentRef; total: number }>();
   #changed = false;
   #lastManifest: { seq: number; writtenAt: number } | undefined;
   #lastMs = 0;
@@ -91,20 +110,24 @@ export class JobCheckpoint {
     });
     const started = performance.now();
     const loaded = this.#store.load();
+    // The history written after the checkpoint (or, with none, after the last one the
+    // database knows) is undone: its lines are counted again from here.
+    const rolledBack = this.#parts.results.restore(loaded?.manifest.resultsEpoch);
+    if (rolledBack > 0) historyRolledBack.emit(this.#log, { rows: rolledBack, checkpointSeq: loaded?.manifest.seq ?? 0 });
     if (!loaded) {
       open.nextToClose = time.initialNextToClose(open);
       return { loaded, walSeq: 0, started };
     }
     const m = loaded.manifest;
     window.restore(loaded.slots, m.lastSlot);
-    for (const s of loaded.slots) if (s.ref) this.#slotRefs.set(s.slot, s.ref);
+    for (const s of loaded.slots) if (s.ref) this.#slotRefs.set(s.slot, { ref: s.ref, total: s.total });
+    open.nextToClose = m.nextToClose ?? NaN;
     for (const o of loaded.open) {
       const counts = window.openBatchFromBytes(o.data);
       open.restore(o.slot, { counts, events: o.events, parseErrors: o.parseErrors, saved: o.ref, savedEvents: o.events });
     }
     positions.restore(m);
     counters.restore(m.counters, m.visible);
-    open.nextToClose = m.nextToClose ?? NaN;
     time.maxEventMs = m.maxEventMs ?? NaN;
     time.pendingParseErrors = m.pendingParseErrors ?? 0;
     positions.markCommitted();
@@ -153,7 +176,7 @@ export class JobCheckpoint {
   #commit(force: boolean, wal: CheckpointedWal): void {
     if (!this.#store || (!this.#changed && !force)) return;
     const started = performance.now();
-    const { window, open: openBatches, time, positions, counters } = this.#parts;
+    const { window, open: openBatches, time, positions, counters, results } = this.#parts;
     const windowSlots = window.slots();
     const live = new Set(windowSlots.map((s) => s.slot));
     for (const slot of this.#slotRefs.keys()) if (!live.has(slot)) this.#slotRefs.delete(slot);
@@ -161,8 +184,8 @@ export class JobCheckpoint {
     // window (a historical log closes thousands per second; most leave before then); an open
     // batch's again only when it counted more since.
     const slots = windowSlots.map((s) => {
-      const ref = this.#slotRefs.get(s.slot);
-      return ref ? { ...s, ref } : { ...s, data: window.encodeSlot(s.slot) };
+      const saved = this.#slotRefs.get(s.slot);
+      return saved && saved.total === s.total ? { ...s, ref: saved.ref } : { ...s, data: window.encodeSlot(s.slot) };
     });
     const openSlots = openBatches.entries();
     const open = openSlots.map(([slot, o]) => {
@@ -173,6 +196,7 @@ export class JobCheckpoint {
     positions.expireIds(oldest);
     const walSeq = wal.cutForCheckpoint();
     const kept = positions.state();
+    const resultsEpoch = results.endEpoch();
     const committed = this.#store.commit({
       nextToClose: Number.isNaN(oldest) ? null : oldest,
       maxEventMs: Number.isNaN(time.maxEventMs) ? null : time.maxEventMs,
@@ -181,14 +205,16 @@ export class JobCheckpoint {
       counters: counters.state(),
       visible: counters.visible,
       positions: kept.positions,
-      fileParseErrors: kept.fileParseErrors,
+      files: kept.files,
       slots,
       open,
       seenIds: kept.seenIds,
       walSeq,
+      resultsEpoch,
     });
+    results.committed(resultsEpoch);
     this.#lastManifest = committed.manifest;
-    windowSlots.forEach((s, i) => this.#slotRefs.set(s.slot, committed.slotRefs[i]!));
+    windowSlots.forEach((s, i) => this.#slotRefs.set(s.slot, { ref: committed.slotRefs[i]!, total: s.total }));
     openSlots.forEach(([, o], i) => {
       o.saved = committed.openRefs[i];
       o.savedEvents = o.events;

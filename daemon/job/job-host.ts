@@ -1,20 +1,21 @@
-import { Worker } from 'node:worker_threads';
-import { build, type UrlWindowJobConfig } from './url-window-config.js';
-import { errorOfThreadFailure, LogflowError, threadFailureOf } from '../errors.js';
-import { startFailure } from '../startup-errors.js';
+import { resultsOf, urlParserOf, type UrlWindowJobConfig } from './url-window-config.js';
+import { listening } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
+import type { FileFigures } from './counted-positions.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
+import type { StatsPart } from '../telemetry/stats.js';
+import { WorkerHost } from '../worker-host.js';
 
 /** A stop (final checkpoint) that takes longer than this is cut short. */
 const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * The main thread's handle on the job, which runs in a worker thread. It mirrors what the
- * source needs synchronously (committed positions, per-file parse errors) from the
- * worker's messages, so the source's calls stay cheap and local.
+ * source needs synchronously (committed positions, per-file figures) from the worker's
+ * messages, so the source's calls stay cheap and local.
  */
 export class JobHost {
   readonly name: string;
@@ -23,13 +24,15 @@ export class JobHost {
   readonly #key: string;
   readonly #localSources: string[] = [];
   readonly #commitListeners: (() => void)[] = [];
-  #worker: Worker | undefined;
+  #thread: WorkerHost<JobWorkerData, JobEvent, JobCommand> | undefined;
   #committed = new Map<string, number>();
-  #parseErrors = new Map<string, number>();
+  #files = new Map<string, FileFigures>();
+  /** Forgets sent, and those the worker may not have handled yet: (ordinal, key). */
+  #forgetsSent = 0;
+  #forgetting: { readonly n: number; readonly key: string }[] = [];
   #lineCheck: JobHost['lineCheck'] | undefined;
   #stats: JobStats | undefined;
   #port = 0;
-  #stopped: Promise<void> | undefined;
   readonly #counters = new SharedArrayBuffer(COUNTER_SLOTS * 8);
   readonly #live = new Float64Array(this.#counters);
 
@@ -57,24 +60,47 @@ export class JobHost {
     return this.#committed.get(fileKey);
   }
 
-  parseErrors(fileKey: string): number | undefined {
-    return this.#parseErrors.get(fileKey);
+  committedEntries(): Iterable<[string, number]> {
+    return this.#committed.entries();
+  }
+
+  /** What the job counted of the file as of its last checkpoint. */
+  figures(fileKey: string): FileFigures | undefined {
+    return this.#files.get(fileKey);
   }
 
   /** The job's log format and parser, for the source's warning about a file in another format. */
   get lineCheck(): { readonly format: string; readonly parses: (buf: Buffer, start: number, end: number) => boolean } {
     if (!this.#lineCheck) {
-      const parse = build(this.#config).findUrl;
+      const parse = urlParserOf(this.#config);
       const out = { start: 0, end: 0 };
       this.#lineCheck = { format: this.#config.logFormat, parses: (buf, start, end) => parse(buf, start, end, out) };
     }
     return this.#lineCheck;
   }
 
+  /**
+   * A finished file's position is dropped here at once, and in the worker when it handles the
+   * command. A checkpoint the worker took before that still holds it: its 'committed' message
+   * must not bring the position back, or a file that reuses the key (the same inode and first
+   * line, see file-identity.ts) would resume at the finished one's end.
+   */
   forget(fileKey: string): void {
     this.#committed.delete(fileKey);
-    this.#parseErrors.delete(fileKey);
+    this.#files.delete(fileKey);
+    this.#forgetting.push({ n: ++this.#forgetsSent, key: fileKey });
     this.#send({ type: 'forget', key: fileKey });
+  }
+
+  /** The worker's positions as of a checkpoint that had seen its first `forgets` forget commands. */
+  #positionsAsOf(forgets: number, committed: [string, number][], files: [string, FileFigures][]): void {
+    this.#forgetting = this.#forgetting.filter((f) => f.n > forgets);
+    this.#committed = new Map(committed);
+    this.#files = new Map(files);
+    for (const { key } of this.#forgetting) {
+      this.#committed.delete(key);
+      this.#files.delete(key);
+    }
   }
 
   /** The last stats the job posted, with its counters read live. */
@@ -93,72 +119,87 @@ export class JobHost {
 
   /** Starts the job's thread; `nice` lowers its priority (see lowerThreadPriority). */
   start(options: JobStartOptions = {}, nice = 0): Promise<void> {
-    const data: JobWorkerData = { config: this.#config, options, localSources: this.#localSources, counters: this.#counters, nice };
-    const worker = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: data });
-    this.#worker = worker;
-    return new Promise((resolve, reject) => {
-      let started = false;
-      worker.on('message', (event: JobEvent) => {
-        switch (event.type) {
-          case 'started':
-            started = true;
-            this.#port = event.port;
-            this.#committed = new Map(event.committed);
-            this.#stats = event.stats;
-            resolve();
-            break;
-          case 'failed':
-            if (!started) reject(startFailure(event, this.#key));
-            else jobFailed.emit(this.#log, { err: event.message, code: event.code, key: event.key });
-            // A failure while stopping must not leave the process waiting for the thread.
-            if (this.#stopped) void worker.terminate();
-            break;
-          case 'committed':
-            this.#committed = new Map(event.committed);
-            this.#parseErrors = new Map(event.parseErrors);
-            this.#stats = event.stats;
-            for (const listener of this.#commitListeners) listener();
-            break;
-          case 'stats':
-            this.#stats = event.stats;
-            break;
-          case 'stopped':
-            this.#committed = new Map(event.committed);
-            this.#parseErrors = new Map(event.parseErrors);
-            break;
-        }
-      });
-      worker.on('error', (err) => {
-        jobThreadCrashed.emit(this.#log, { err });
-        if (!started) reject(errorOfThreadFailure(threadFailureOf(err), this.#key));
-        else process.exit(1);
-      });
-      worker.on('exit', (code) => {
-        // After any message still on its way (a 'failed' that says why).
-        if (!started) setImmediate(() => reject(new LogflowError('LF_THREAD_FAILED', `job thread exited with ${code} before it started (${this.#key})`)));
-      });
+    this.#thread = new WorkerHost({
+      thread: 'job',
+      script: new URL('./job-worker.js', import.meta.url),
+      data: { config: this.#config, options, localSources: this.#localSources, counters: this.#counters, nice },
+      ready: 'started',
+      readyVerb: 'started',
+      key: this.#key,
+      log: this.#log,
+      crashed: jobThreadCrashed,
+      onEvent: (event) => this.#onEvent(event),
+      onFailure: (f) => jobFailed.emit(this.#log, { err: f.message, code: f.code, key: f.key }),
     });
+    return this.#thread.start();
   }
 
   /** Stops the job (final checkpoint) and waits for its thread to end. */
   stop(): Promise<void> {
-    const worker = this.#worker;
-    if (!worker) return Promise.resolve();
-    this.#stopped ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        jobStopTimedOut.emit(this.#log, { afterMs: STOP_TIMEOUT_MS });
-        void worker.terminate();
-      }, STOP_TIMEOUT_MS);
-      worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.#send({ type: 'stop' });
-    });
-    return this.#stopped;
+    return this.#thread?.stop({ type: 'stop' }, {
+      ms: STOP_TIMEOUT_MS,
+      onTimeout: () => jobStopTimedOut.emit(this.#log, { afterMs: STOP_TIMEOUT_MS }),
+    }) ?? Promise.resolve();
+  }
+
+  #onEvent(event: JobEvent): void {
+    switch (event.type) {
+      case 'started':
+        this.#port = event.port;
+        this.#committed = new Map(event.committed);
+        this.#files = new Map(event.files);
+        this.#stats = event.stats;
+        break;
+      case 'committed':
+        this.#positionsAsOf(event.forgets, event.committed, event.files);
+        this.#stats = event.stats;
+        for (const listener of this.#commitListeners) listener();
+        break;
+      case 'stats':
+        this.#stats = event.stats;
+        break;
+      case 'stopped':
+        this.#positionsAsOf(event.forgets, event.committed, event.files);
+        break;
+    }
   }
 
   #send(cmd: JobCommand): void {
-    this.#worker?.postMessage(cmd);
+    this.#thread?.send(cmd);
   }
+}
+
+/** What the job's `build(config, ctx)` gets from the agent (components.ts BuildContext). */
+export interface JobContext {
+  readonly logger: Logger;
+  /** The configuration file, and the job's key in it (`a1.jobs.j1`): a start-up failure names the setting. */
+  readonly file: string;
+  readonly key: string;
+  readonly options: JobStartOptions;
+  readonly pipelineNice: number;
+}
+
+/**
+ * `type = url-window-count` (components.ts). It declares where its Avro receiver listens;
+ * that it keeps positions (when a sink of this agent feeds it, a source's file finishes on
+ * the job's checkpoint and resumes from it after a crash: exactly-once instead of
+ * at-least-once); and its results, which the HTTP API serves.
+ */
+export function build(config: UrlWindowJobConfig, ctx: JobContext) {
+  const host = new JobHost(config, ctx.logger, ctx.key);
+  return {
+    name: config.name,
+    start: () => listening(ctx.file, ctx.key, () => host.start(ctx.options, ctx.pipelineNice)),
+    stop: () => host.stop(),
+    stats: (): StatsPart => ({ job: host.stats() }),
+    receivesAt: { host: config.bind, port: config.port },
+    positionKeeper: {
+      keepPositions(sourceId: string, onCommit: () => void) {
+        host.addLocalSource(sourceId);
+        host.onCommit(onCommit);
+        return host;
+      },
+    },
+    results: resultsOf(config),
+  };
 }

@@ -4,7 +4,8 @@ import { decodeEvent, decodeEventArray, type EventDecodeOptions } from '../avro/
 import { POSITION_HEADER } from '../channel/position-header.js';
 import type { Logger } from '../log.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
-import { WriteAheadLog } from './write-ahead-log.js';
+import { WriteAheadLog, type TornTail } from './write-ahead-log.js';
+import { walTornTail } from '../telemetry/index.js';
 
 /** A WAL record's first byte: the call it holds (`appendBatch`, or `append` of one event). */
 const WAL_KIND_ARRAY = 1;
@@ -26,6 +27,7 @@ export class JobReceiver {
   readonly #server: AvroRpcServer;
   readonly #sink: EventSink;
   readonly #walDir: string;
+  readonly #log: Logger;
   #wal: WriteAheadLog | undefined;
   /** Whether the current segment has records: a checkpoint then starts a new one. */
   #walAppended = false;
@@ -39,6 +41,7 @@ export class JobReceiver {
 
   constructor(config: UrlWindowJobConfig, sink: EventSink, log: Logger) {
     this.#sink = sink;
+    this.#log = log;
     this.#walDir = path.join(config.checkpointDir, 'wal');
     this.#server = new AvroRpcServer(
       {
@@ -70,11 +73,26 @@ export class JobReceiver {
     this.#localSources.add(sourceId);
   }
 
-  /** Counts the log's events from segment `seq` on (those the checkpoint does not hold), then opens it for appending; returns the events replayed. */
-  replayWal(seq: number): number {
+  /**
+   * Counts the log's events from segment `seq` on (those the checkpoint does not hold), then
+   * opens it for appending; returns the events replayed. `named`: a checkpoint names `seq`.
+   *
+   * Appends go on in the last segment (a torn record at its end cut off first), not in a new
+   * one: so the newest segment is always one a checkpoint names, and its loss is seen at the
+   * next start (a new segment per start was not named anywhere: deleted, it lost its events
+   * in silence). The next checkpoint starts a new segment if this one held replayed events.
+   */
+  replayWal(seq: number, named: boolean): number {
     let replayed = 0;
-    for (const record of WriteAheadLog.replay(this.#walDir, seq)) replayed += this.#replay(record);
-    this.#wal = new WriteAheadLog(this.#walDir, Math.max(seq, WriteAheadLog.lastSegment(this.#walDir) + 1));
+    let torn: TornTail | undefined;
+    const onTorn = (t: TornTail) => {
+      torn = t;
+      walTornTail.emit(this.#log, t);
+    };
+    for (const record of WriteAheadLog.replay(this.#walDir, seq, named, onTorn)) replayed += this.#replay(record);
+    if (torn) WriteAheadLog.cutOff(torn);
+    this.#wal = new WriteAheadLog(this.#walDir, Math.max(seq, WriteAheadLog.lastSegment(this.#walDir)));
+    this.#walAppended = replayed > 0;
     return replayed;
   }
 

@@ -1,12 +1,18 @@
+import { memoryUsage } from '../telemetry/memory.js';
+
 /** Declared with the one stats shape it feeds (telemetry/stats.ts); the job produces it. */
 export type { JobStats } from '../telemetry/stats.js';
 
-/** The counters a checkpoint holds (`late` is absent in checkpoints older than event time). */
+/**
+ * The counters a checkpoint holds (`historyOnly` was `late` in checkpoints before the
+ * history by the lines' own time, and is absent in those older than event time).
+ */
 export interface CounterState {
   readonly eventsIn: number;
   readonly eventsCounted: number;
   readonly parseErrors: number;
   readonly duplicates: number;
+  readonly historyOnly?: number;
   readonly late?: number;
 }
 
@@ -26,8 +32,13 @@ export class JobCounters {
   eventsCounted = 0;
   parseErrors = 0;
   duplicates = 0;
-  /** Event time: lines older than the watermark, dropped. */
-  late = 0;
+  /**
+   * Lines older than the live window (event time: than the watermark, or than the window
+   * once it has moved past them): counted in the history only, at their own time.
+   */
+  historyOnly = 0;
+  /** When events last came (wall clock, ms); undefined since the start until they do. */
+  lastEventMs: number | undefined;
   /** As of the last persisted slide: what a reader of the results can see. */
   visible: VisibleCounters = { eventsCounted: 0, parseErrors: 0 };
   readonly #live: Float64Array;
@@ -49,7 +60,7 @@ export class JobCounters {
   }
 
   state(): CounterState {
-    return { eventsIn: this.eventsIn, eventsCounted: this.eventsCounted, parseErrors: this.parseErrors, duplicates: this.duplicates, late: this.late };
+    return { eventsIn: this.eventsIn, eventsCounted: this.eventsCounted, parseErrors: this.parseErrors, duplicates: this.duplicates, historyOnly: this.historyOnly };
   }
 
   restore(counters: CounterState, visible: VisibleCounters): void {
@@ -59,12 +70,12 @@ export class JobCounters {
     this.duplicates = counters.duplicates;
     this.visible = { ...visible };
     this.publish();
-    this.late = counters.late ?? 0;
+    this.historyOnly = counters.historyOnly ?? counters.late ?? 0;
   }
 }
 
 /** The job thread's memory, in MB. */
 export function jobMemory(): { heapUsedMb: number; buffersMb: number } {
-  const m = process.memoryUsage();
+  const m = memoryUsage();
   return { heapUsedMb: Math.round(m.heapUsed / 1048576), buffersMb: Math.round(m.arrayBuffers / 1048576) };
 }

@@ -22,10 +22,14 @@ export class OpenBatches {
   readonly #window: { openBatch(): BatchCounts };
   readonly #batchIntervalMs: number;
   /**
-   * Earliest slot not yet closed; events for older slots go here (they arrived late).
-   * NaN in event time until the first line time places it.
+   * Earliest slot not yet closed. NaN in event time until the first line time places it.
    */
   nextToClose = NaN;
+  /**
+   * Event time: slots below `nextToClose` opened again (lines within the watermark of a
+   * batch an idle flush fired early); the slider adds them to what was shown.
+   */
+  readonly #reopened = new Set<number>();
 
   constructor(window: { openBatch(): BatchCounts }, batchIntervalMs: number) {
     this.#window = window;
@@ -46,8 +50,22 @@ export class OpenBatches {
     if (!b) {
       b = { counts: this.#window.openBatch(), events: 0, parseErrors: 0, saved: undefined, savedEvents: 0 };
       this.#bySlot.set(k, b);
+      if (k < this.nextToClose) this.#reopened.add(k);
     }
     return b;
+  }
+
+  /** The slots opened again below `nextToClose`, each once (see `#reopened`). */
+  takeReopened(): [number, OpenBatch][] {
+    if (this.#reopened.size === 0) return [];
+    const out: [number, OpenBatch][] = [];
+    for (const k of [...this.#reopened].sort((a, b) => a - b)) {
+      const b = this.#bySlot.get(k);
+      this.#bySlot.delete(k);
+      if (b) out.push([k, b]);
+    }
+    this.#reopened.clear();
+    return out;
   }
 
   /** Removes slot `k`'s batch (closing it); undefined if no event came for it. */
@@ -57,9 +75,17 @@ export class OpenBatches {
     return b;
   }
 
-  /** Puts back a batch a checkpoint held open. */
+  /** Puts back a batch a checkpoint held open (call once `nextToClose` is restored). */
   restore(k: number, batch: OpenBatch): void {
     this.#bySlot.set(k, batch);
+    if (k < this.nextToClose) this.#reopened.add(k);
+  }
+
+  /** The open slots in [from, to), in order. */
+  slotsIn(from: number, to: number): number[] {
+    const out: number[] = [];
+    for (const k of this.#bySlot.keys()) if (k >= from && k < to) out.push(k);
+    return out.sort((a, b) => a - b);
   }
 
   entries(): [number, OpenBatch][] {

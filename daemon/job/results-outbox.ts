@@ -19,6 +19,12 @@ type Pending =
  * recounts from the last checkpoint instead of losing the unwritten rows. While they wait,
  * only the newest window keeps its top (older ones keep their row): an hour of outage
  * holds a few MB, not an hour of top lists.
+ *
+ * The other way round, rows written and no checkpoint after them (a crash right after the
+ * write, or a checkpoint outage): history rows are written as part of the current epoch,
+ * which ends as a checkpoint is written and which that checkpoint records (`endEpoch`); at
+ * start the store undoes the epochs the restored checkpoint does not cover (`restore`), so
+ * the recount is not added twice.
  */
 export class ResultsOutbox {
   readonly #sink: WindowResultSink;
@@ -26,6 +32,10 @@ export class ResultsOutbox {
   #queue: Pending[] = [];
   #failures = 0;
   #lastFull: Extract<Pending, { kind: 'window' }> | undefined;
+  /** The epoch the history rows written now belong to. */
+  #epoch = 1;
+  /** An epoch a checkpoint covers that the store has not recorded yet (it is, with the next write). */
+  #coveredToRecord: number | undefined;
 
   constructor(sink: WindowResultSink, log: Logger) {
     this.#sink = sink;
@@ -34,6 +44,27 @@ export class ResultsOutbox {
 
   get pending(): number {
     return this.#queue.length;
+  }
+
+
+  /**
+   * At start, with the epoch the restored checkpoint covers: the store undoes what later
+   * epochs wrote. Returns how many history rows it undid.
+   */
+  restore(checkpointCovered: number | undefined): number {
+    const restored = this.#sink.restoreEpochs?.(checkpointCovered) ?? { epoch: (checkpointCovered ?? 0) + 1, rolledBack: 0 };
+    this.#epoch = restored.epoch;
+    return restored.rolledBack;
+  }
+
+  /** Ends the current epoch (a checkpoint is about to record it): later rows are the next one's. */
+  endEpoch(): number {
+    return this.#epoch++;
+  }
+
+  /** A checkpoint that covers epochs up to `epoch` has committed: the store records it with its next write. */
+  committed(epoch: number): void {
+    this.#coveredToRecord = epoch;
   }
 
   /** Queues a slide's result; `onWritten` runs once it (or a newer one replacing it) is stored. */
@@ -57,6 +88,11 @@ export class ResultsOutbox {
     this.#queue.push({ kind: 'batch', batch });
   }
 
+  /** Whether results wait to be written. */
+  get waiting(): boolean {
+    return this.#queue.length > 0;
+  }
+
   /**
    * Writes what waits, in order, up to `CHUNK` results per transaction; false if the store
    * failed (the rest waits for the next call).
@@ -67,6 +103,7 @@ export class ResultsOutbox {
       while (i < this.#queue.length) {
         const end = Math.min(this.#queue.length, i + CHUNK);
         this.#write(i, end);
+        this.#coveredToRecord = undefined;
         for (let j = i; j < end; j++) {
           const p = this.#queue[j]!;
           if (p.kind === 'window' && !p.superseded) p.onWritten?.();
@@ -93,10 +130,10 @@ export class ResultsOutbox {
    * The store's background work (history rollups), once nothing waits; true if some remains.
    * A failure is logged with the store's others and retried at the next call.
    */
-  rollUp(budgetMs: number): boolean {
+  rollUp(budgetMs: number, idle: boolean): boolean {
     if (this.#queue.length > 0 || !this.#sink.rollUp) return false;
     try {
-      return this.#sink.rollUp(budgetMs);
+      return this.#sink.rollUp(budgetMs, idle);
     } catch (err) {
       if (this.#failures++ === 0) rollupFailed.emit(this.#log, { err });
       return false;
@@ -105,10 +142,13 @@ export class ResultsOutbox {
 
   /** Writes queue[from, to) in one transaction where the sink has them. */
   #write(from: number, to: number): void {
+    const epoch = this.#epoch;
+    const covered = this.#coveredToRecord;
     const write = () => {
+      if (covered !== undefined) this.#sink.markCovered?.(covered);
       for (let j = from; j < to; j++) {
         const p = this.#queue[j]!;
-        if (p.kind === 'batch') this.#sink.saveBatch(p.batch);
+        if (p.kind === 'batch') this.#sink.saveBatch(p.batch, epoch);
         else if (!p.superseded) this.#sink.saveWindow(p.result);
       }
     };

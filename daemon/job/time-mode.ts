@@ -1,11 +1,13 @@
 import type { OpenBatches } from './open-batches.js';
 
 /**
- * When batches are over. Processing time (`time = processing`): by the clock, events placed
- * by their `timestamp` header. Event time (`time = event`): the lines' own times place them
- * and a watermark behind the newest line time closes batches; `flushAfterIdle` closes all
- * of them once no event has come for that long (the tail of a historical log would wait
- * for newer lines forever).
+ * When batches of the live window are over. Processing time (`time = processing`): by the
+ * clock, events placed by their `timestamp` header. Event time (`time = event`): the lines'
+ * own times place them and a watermark behind the newest line time closes batches;
+ * `flushAfterIdle` fires all of them early once no event has come for that long (the tail
+ * of a historical log would wait for newer lines forever): they are shown, and lines that
+ * come later within the watermark are added to what was shown. (The history is by the
+ * lines' own time in both modes; see event-counter.ts.)
  *
  * The counting side records what it sees here (`maxEventMs`, `lastArrivalMs`,
  * `pendingParseErrors`); the checkpoint saves and restores it.
@@ -29,20 +31,29 @@ export class TimeMode {
     this.#flushAfterIdleMs = config.flushAfterIdleMs;
   }
 
-  /** The first slot that counts: processing time starts at the clock, event time at the first line. */
+  /** The first slot that counts: processing time starts at the clock, event time at the first line (`firstSlot`). */
   initialNextToClose(open: OpenBatches): number {
     return this.eventTime ? NaN : open.slotOf(Date.now());
   }
 
-  /** Whether a line of time `time` (slot `k`) is late by the watermark as of this line. */
-  isLate(time: number, k: number, nextToClose: number): boolean {
-    return time < this.maxEventMs - this.#watermarkMs || k < nextToClose;
+  /**
+   * Event time: the first slot of the live window, from the first line's time: the
+   * watermark before it, so lines that come after it and are older by less than the
+   * watermark are on time, as they are after any other line.
+   */
+  firstSlot(open: OpenBatches, firstMs: number): number {
+    return open.slotOf(firstMs - this.#watermarkMs);
+  }
+
+  /** Whether a line of time `time` is late by the watermark as of this line: older than the newest line time by more than it. */
+  isLate(time: number): boolean {
+    return time < this.maxEventMs - this.#watermarkMs;
   }
 
   /**
    * Batches below this slot are over: by the clock, or by the watermark in event time; or
-   * all of them once no event has come for `flushAfterIdle`. The closed slots move
-   * `nextToClose` past the newest event, so a line that comes later and is older counts as late.
+   * all of them once no event has come for `flushAfterIdle` (an early firing: the watermark
+   * stays, so a line within it that comes later reopens its batch, see OpenBatches).
    */
   closeLimit(open: OpenBatches): number {
     if (!this.eventTime) return open.slotOf(Date.now());

@@ -55,27 +55,28 @@ export interface UrlWindowJobConfig {
 export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> &
   Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history'>> & { readonly logFormat?: string };
 
-export function timingOf(config: UrlWindowJobConfig): JobTiming {
-  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat } = config;
-  return Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat });
+/** The job's results, as the HTTP thread reads them: the database, and the timing its rows are keyed by. */
+export interface JobResults {
+  readonly database: string;
+  readonly timing: JobTiming;
 }
 
-/** The job's compiled state (also a counter's: it counts the same lines). */
-export interface BuiltUrlWindowJob {
-  /** Finds a line's URL, its query string cut off with `stripQueryString`. */
-  readonly findUrl: UrlParser;
+export function resultsOf(config: UrlWindowJobConfig): JobResults {
+  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat } = config;
+  return Object.freeze({ database: config.database, timing: Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat }) });
 }
 
 /**
- * Builds the compiled state from a checked config. It runs once in every thread that needs
- * it, not once for all: a config is plain data, posted as it is to the job's worker thread,
- * but compiled code (the URL parser is a closure) cannot cross threads. The main thread
- * builds it for the sources' check of a file in another format, the job thread for
- * counting; compiling is memoised per thread (log-format.ts), so the config check's
- * compile, in read(), is the main thread's only one.
+ * The job's URL parser (also a counter's: it counts the same lines), with the query string
+ * cut off under `stripQueryString`. It is compiled once in every thread that needs it, not
+ * once for all: a config is plain data, posted as it is to the job's worker thread, but
+ * compiled code (the parser is a closure) cannot cross threads. The main thread compiles it
+ * for the sources' check of a file in another format, the job thread for counting;
+ * compiling is memoised per thread (log-format.ts), so the config check's compile, in
+ * read(), is the main thread's only one.
  */
-export function build(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>): BuiltUrlWindowJob {
-  return { findUrl: compileUrlParser(config.logFormat, config.stripQueryString) };
+export function urlParserOf(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>): UrlParser {
+  return compileUrlParser(config.logFormat, config.stripQueryString);
 }
 
 /** Reads `<agent>.jobs.<name>.*` of a url-window-count job. */
@@ -119,11 +120,18 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     watermarkMs: r.seconds(p + '.watermark', 60, 0),
     flushAfterIdleMs: r.seconds(p + '.flushAfterIdle', 10, 0),
     history: r.bool(p + '.history', true),
-    retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
+    retentionMs: readRetention(r, p + '.retention'),
     maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),
     idleTimeoutMs: r.seconds(p + '.idleTimeout', 60, 100),
     maxFrameBytes: r.int(p + '.maxFrameBytes', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     compressionType: readCompressionType(r, p + '.compression-type'),
     ipFilterRules: readIpFilter(r, p),
   });
+}
+
+/** `retention`: 0 keeps the history for ever; otherwise at least a minute (the rollups' finest bucket). */
+function readRetention(r: PropertyReader, key: string): number {
+  const ms = r.seconds(key, 7 * 24 * 3600, 0);
+  if (ms > 0 && ms < 60_000) throw r.at(r.raw(key)!, 'must be 0 (keep everything) or at least 60 seconds');
+  return ms;
 }

@@ -8,8 +8,9 @@ import type { WindowResultSink } from '../store/window-results.js';
 import { ResultsOutbox } from './results-outbox.js';
 import type { DecodedEvents } from '../avro/index.js';
 import { OpenBatches } from './open-batches.js';
+import { HistoryBatches } from './history-batches.js';
 import { TimeMode } from './time-mode.js';
-import { CountedPositions } from './counted-positions.js';
+import { CountedPositions, type FileFigures } from './counted-positions.js';
 import { JobCounters, jobMemory, type JobStats } from './job-stats.js';
 import { WindowSlider } from './window-slider.js';
 import { EventCounter } from './event-counter.js';
@@ -67,6 +68,8 @@ export class UrlWindowJob {
   readonly #positions: CountedPositions;
   readonly #counters: JobCounters;
   readonly #results: ResultsOutbox;
+  /** Counts by the lines' own time that do not pass through the window (undefined: history off). */
+  readonly #history: HistoryBatches | undefined;
   readonly #slider: WindowSlider;
   readonly #counter: EventCounter;
   readonly #checkpoint: JobCheckpoint;
@@ -97,9 +100,10 @@ export class UrlWindowJob {
     // The state parts above are shared; the parts below are told only what they use: the
     // counter and the slider tell the checkpoint of changes (`ChangeListener`), the slider
     // closes batches behind the watermark as the counter counts (`WatermarkCloser`).
-    const checkpoint = (this.#checkpoint = new JobCheckpoint(config, { window, open, time, positions, counters }, log));
+    const checkpoint = (this.#checkpoint = new JobCheckpoint(config, { window, open, time, positions, counters, results: this.#results }, log));
     const slider = (this.#slider = new WindowSlider(config, { window, open, time, counters, results: this.#results, changes: checkpoint }, log));
-    this.#counter = new EventCounter(config, { window, open, time, positions, counters, closer: slider, changes: checkpoint }, log);
+    const history = (this.#history = config.history ? new HistoryBatches(window, this.#results, config.batchIntervalMs) : undefined);
+    this.#counter = new EventCounter(config, { window, open, time, positions, counters, closer: slider, changes: checkpoint, history }, log);
     this.#receiver = new JobReceiver(config, { count: (ev) => this.#countCall(ev) }, log);
   }
 
@@ -115,7 +119,8 @@ export class UrlWindowJob {
       eventsCounted: counters.visible.eventsCounted,
       parseErrors: counters.visible.parseErrors,
       duplicates: counters.duplicates,
-      lateEvents: counters.late,
+      historyOnlyEvents: counters.historyOnly,
+      lastEventMs: counters.lastEventMs,
       windowEndMs: this.#slider.windowEndMs,
       checkpoint: checkpoint.checkpoint,
       slideMs: this.#slider.slideTimes(),
@@ -147,8 +152,9 @@ export class UrlWindowJob {
     return this.#positions.committedEntries();
   }
 
-  parseErrorEntries(): [string, number][] {
-    return this.#positions.parseErrorEntries();
+  /** Every file's figures (lines, parse errors, history-only lines, first counted) as of the last checkpoint. */
+  fileFigures(): [string, FileFigures][] {
+    return this.#positions.committedFigures();
   }
 
   /** Offset below which a file's lines are durably counted (in the last committed checkpoint). */
@@ -159,10 +165,6 @@ export class UrlWindowJob {
   forget(fileKey: string): void {
     this.#positions.forget(fileKey);
     this.#checkpoint.markChanged();
-  }
-
-  parseErrors(fileKey: string): number {
-    return this.#positions.parseErrors(fileKey);
   }
 
   /** Restores the checkpoint (and replays the write-ahead log), then starts receiving. */
@@ -176,7 +178,7 @@ export class UrlWindowJob {
         checkpointDiscarded.emit(this.#log, { checkpointDir: dir });
       }
       const { loaded, walSeq, started } = this.#checkpoint.restore();
-      const replayed = this.#receiver.replayWal(walSeq);
+      const replayed = this.#receiver.replayWal(walSeq, loaded !== undefined);
       this.#checkpoint.restored(loaded, replayed, started);
       // Idle counts from now: restored open batches wait for their files to resume.
       this.#time.lastArrivalMs = Date.now();
@@ -196,6 +198,7 @@ export class UrlWindowJob {
     clearTimeout(this.#quiet);
     this.#timer = undefined;
     this.#slider.closeBefore(this.#time.closeLimit(this.#open));
+    this.#history?.flush();
     if (!this.#results.flush() || !this.#checkpoint.tryCommit(true, this.#receiver)) {
       noFinalCheckpoint.emit(this.#log, {});
     }
@@ -232,7 +235,10 @@ export class UrlWindowJob {
     } catch (err) {
       closingBatchFailed.emit(this.#log, { err });
     }
-    // Results first: a checkpoint must not get ahead of what the database holds.
+    // Everything counted by own time goes to the results before the checkpoint.
+    this.#history?.flush();
+    // Results first: a checkpoint must not get ahead of what the database holds (and the
+    // rows written before it are undone at restart if it does not come: see ResultsOutbox).
     if (this.#results.flush()) {
       this.#checkpoint.tryCommit(false, this.#receiver);
       // History rollups, behind the batches: a slice of each tick while events come, more when
@@ -241,7 +247,7 @@ export class UrlWindowJob {
       const eventsIn = this.#counters.eventsIn;
       const idle = eventsIn === this.#eventsAtLastTick;
       this.#eventsAtLastTick = eventsIn;
-      this.#results.rollUp(idle ? ROLLUP_IDLE_MS : ROLLUP_BUSY_MS);
+      this.#results.rollUp(idle ? ROLLUP_IDLE_MS : ROLLUP_BUSY_MS, idle);
     }
     for (const listener of this.#tickListeners) listener();
     this.#schedule();

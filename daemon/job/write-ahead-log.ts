@@ -1,8 +1,9 @@
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, truncateSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { RecordLog, syncDirectory, type RecordLogFormat } from '../durable/index.js';
+import { checkpointCorrupt } from './checkpoint-files.js';
 
 /**
- * Segment formats: 1 (up to 2f37a76) starts with its first record; 2 starts with
+ * Segment formats: 1 (the first, with checkpoint format 1) starts with its first record; 2 starts with
  * `LFWAL\0` and the format as u16. A format-1 record length never reads as the magic
  * (`LFWA` is 1.1 GB, over the 1 GiB frame limit), so both are told apart by their bytes.
  */
@@ -50,8 +51,8 @@ export class WriteAheadLog {
 
   /** Appends one record (not yet durable: await `sync()`). */
   append(payload: Buffer): void {
-    writeSync(this.#fd, this.#log.header(payload));
-    writeSync(this.#fd, payload);
+    // One system call: a process killed in the middle leaves a record whole or not there.
+    writevSync(this.#fd, [this.#log.header(payload), payload]);
     this.#dirty = true;
   }
 
@@ -117,20 +118,62 @@ export class WriteAheadLog {
   }
 
   /**
-   * Every intact record of the segments from `seq` on, oldest first. A torn last record
-   * (a crash mid-append, never answered OK) ends its segment.
+   * Every intact record of the segments from `seq` on, oldest first (a segment's once all
+   * of it is read). `named`: a checkpoint names segment `seq`, so it must be there (it is made
+   * before the checkpoint that names it, and only older ones are deleted); the segments must
+   * follow one another. A torn last record of the last segment (a crash in the middle of an
+   * append, never answered OK) is cut off and reported (`onTorn`). Any other damage stops the
+   * replay with LF_CHECKPOINT_CORRUPT naming the file: reading past it, or not at all, would
+   * silently lose events that were answered OK. (The counts of segments replayed before it
+   * are lost with the process, which stops: no checkpoint is written.)
    */
-  static *replay(dir: string, seq: number): Generator<Buffer> {
+  static *replay(dir: string, seq: number, named = false, onTorn?: (torn: TornTail) => void): Generator<Buffer> {
     const log = new RecordLog(dir, WAL_LOG);
-    for (const s of log.segments()) {
-      if (s >= seq) yield* log.records(readFileSync(log.segmentPath(s)), log.segmentPath(s));
+    const segments = log.segments().filter((s) => s >= seq);
+    if (named && segments[0] !== seq) throw walCorrupt(`${log.segmentPath(seq)}, which the checkpoint names, is missing`);
+    for (const [i, s] of segments.entries()) {
+      const file = log.segmentPath(s);
+      if (i > 0 && s !== segments[i - 1]! + 1) throw walCorrupt(`${log.segmentPath(segments[i - 1]! + 1)} is missing (the log goes on at ${file})`);
+      const { records: intact, end } = log.scan(readFileSync(file), file);
+      if (end.kind === 'damaged') throw walCorrupt(`${file} is damaged at byte ${end.at}: ${end.what}`);
+      if (end.kind === 'torn' && i < segments.length - 1) throw walCorrupt(`${file} is cut short at byte ${end.at}, and it is not the last segment`);
+      if (end.kind === 'torn') onTorn?.({ file, at: end.at, bytes: end.bytes });
+      yield* intact;
     }
+  }
+
+  /** Cuts a torn last record off its segment, before appends go on there. */
+  static cutOff(torn: TornTail): void {
+    truncateSync(torn.file, torn.at);
+  }
+
+  /** The segment numbers present in `dir`, ascending. */
+  static segments(dir: string): number[] {
+    return new RecordLog(dir, WAL_LOG).segments();
+  }
+
+  static segmentPath(dir: string, seq: number): string {
+    return new RecordLog(dir, WAL_LOG).segmentPath(seq);
   }
 
   /** The highest segment number present, or -1. */
   static lastSegment(dir: string): number {
     return new RecordLog(dir, WAL_LOG).segments().at(-1) ?? -1;
   }
+}
+
+/** A last record cut short, at byte `at` of `file`: `bytes` were dropped. */
+export interface TornTail {
+  readonly file: string;
+  readonly at: number;
+  readonly bytes: number;
+}
+
+function walCorrupt(what: string): Error {
+  return checkpointCorrupt(
+    `the write-ahead log ${what}`,
+    ', and the events from other senders that the log held, which were answered OK, are lost; or put the file back as it was',
+  );
 }
 
 /** Opens a segment for appending; a new one gets the header of the current format. */

@@ -15,12 +15,39 @@ export interface UrlRange {
 }
 
 /**
+ * What may follow `status size`, where each format says the line ends:
+ * - `COMMON_TAIL`: nothing (`%h %l %u %t "%r" %>s %b`);
+ * - `COMBINED_TAIL`: ` "referer" "agent"` and nothing after (Apache's combined);
+ * - `AUTO_TAIL`: nothing, or a space and a quoted field (combined's referer, and whatever a
+ *   server adds after the agent: nginx's packaged `main` format appends
+ *   `"$http_x_forwarded_for"`). Anything else there (`200 5 junk`) was taken as valid.
+ */
+export const COMMON_TAIL = 0;
+export const COMBINED_TAIL = 1;
+export const AUTO_TAIL = 2;
+export type Tail = typeof COMMON_TAIL | typeof COMBINED_TAIL | typeof AUTO_TAIL;
+
+/**
  * Parses an Apache/nginx access-log line in combined or common format
  * (`host ident user [time] "request" status size ["referer" "agent"]`) in `buf[start, end)`
  * and finds the URL, the request's second white-space token. Returns false for a line
- * that is not such a line or whose request has no URL (a parse error).
+ * that is not such a line or whose request has no URL (a parse error). `logFormat = auto`.
  */
 export function findUrl(buf: Buffer, start: number, end: number, out: UrlRange): boolean {
+  return findUrlWith(buf, start, end, out, AUTO_TAIL);
+}
+
+/** `logFormat = common`: the line ends after the size. */
+export function findUrlCommon(buf: Buffer, start: number, end: number, out: UrlRange): boolean {
+  return findUrlWith(buf, start, end, out, COMMON_TAIL);
+}
+
+/** `logFormat = combined`: the line ends after the quoted referer and agent. */
+export function findUrlCombined(buf: Buffer, start: number, end: number, out: UrlRange): boolean {
+  return findUrlWith(buf, start, end, out, COMBINED_TAIL);
+}
+
+function findUrlWith(buf: Buffer, start: number, end: number, out: UrlRange, tail: Tail): boolean {
   // host, ident, user: three tokens, each followed by one space
   let p = start;
   for (let t = 0; t < 3; t++) {
@@ -42,7 +69,7 @@ export function findUrl(buf: Buffer, start: number, end: number, out: UrlRange):
   for (;;) {
     q = buf.indexOf(QUOTE, q);
     if (q < 0 || q >= end) return false;
-    if (buf[q - 1] !== BACKSLASH && statusAndSize(buf, q + 1, end)) break;
+    if (buf[q - 1] !== BACKSLASH && statusAndSize(buf, q + 1, end, tail)) break;
     q++;
   }
   if (!requestUrl(buf, reqStart, q, out)) return false;
@@ -65,8 +92,8 @@ export function requestUrl(buf: Buffer, start: number, end: number, out: UrlRang
   return true;
 }
 
-/** ` 200 1234` or ` 200 -`, then the end of the line or a space (combined's referer and agent). */
-function statusAndSize(buf: Buffer, p: number, end: number): boolean {
+/** ` 200 1234` or ` 200 -`, then what the format lets follow (`tail`). */
+function statusAndSize(buf: Buffer, p: number, end: number, tail: Tail): boolean {
   if (p + 4 > end || buf[p] !== SP) return false;
   p++;
   const statusStart = p;
@@ -80,7 +107,23 @@ function statusAndSize(buf: Buffer, p: number, end: number): boolean {
     while (p < end && isDigit(buf[p]!)) p++;
     if (p === sizeStart) return false;
   }
-  return p === end || buf[p] === SP;
+  if (p === end) return tail !== COMBINED_TAIL;
+  if (tail === COMMON_TAIL || buf[p] !== SP || p + 1 >= end || buf[p + 1] !== QUOTE) return false;
+  if (tail === AUTO_TAIL) return true;
+  // Combined: ` "referer" "agent"`, each to its first unescaped quote, then the end.
+  p = quotedEnd(buf, p + 2, end);
+  if (p < 0 || p + 2 >= end || buf[p] !== SP || buf[p + 1] !== QUOTE) return false;
+  return quotedEnd(buf, p + 2, end) === end;
+}
+
+/** After the opening quote at `p - 1`: the offset just past its closing quote (unescaped), or -1. */
+function quotedEnd(buf: Buffer, p: number, end: number): number {
+  for (;;) {
+    const q = buf.indexOf(QUOTE, p);
+    if (q < 0 || q >= end) return -1;
+    if (buf[q - 1] !== BACKSLASH) return q + 1;
+    p = q + 1;
+  }
 }
 
 function isDigit(b: number): boolean {

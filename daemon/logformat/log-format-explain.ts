@@ -1,3 +1,4 @@
+import { AUTO_TAIL, COMBINED_TAIL, COMMON_TAIL, type Tail } from './access-log.js';
 import { formatItems, type Item } from './log-format.js';
 
 /**
@@ -20,12 +21,13 @@ export type LineExplainer = (buf: Buffer, start: number, end: number) => ParseFa
 
 /** The explainer of a `logFormat` value (the same values the conf and `--log-format` take). */
 export function compileExplainer(format: string): LineExplainer {
-  if (format === 'auto' || format === 'combined' || format === 'common') return (buf, start, end) => explainCombined(buf, start, start, end);
+  const tail = format === 'auto' ? AUTO_TAIL : format === 'common' ? COMMON_TAIL : format === 'combined' ? COMBINED_TAIL : undefined;
+  if (tail !== undefined) return (buf, start, end) => explainCombined(buf, start, start, end, tail);
   if (format === 'vhost_combined') {
     return (buf, start, end) => {
       const sp = buf.indexOf(SP, start);
       if (sp < 0 || sp >= end) return fail(start, end, 'vhost', 'expected host:port and a space');
-      return explainCombined(buf, start, sp + 1, end);
+      return explainCombined(buf, start, sp + 1, end, COMBINED_TAIL);
     };
   }
   const items = formatItems(format);
@@ -37,7 +39,7 @@ function fail(lineStart: number, at: number, field: string, expected: string): P
 }
 
 /** The bytes of the grammar (access-log.ts keeps its own as plain module constants: its hot loop reads them). */
-const [SP, QUOTE, BACKSLASH, LBRACKET, RBRACKET, DASH] = Buffer.from(' "\\[]-') as unknown as number[];
+const [SP, QUOTE, BACKSLASH, LBRACKET, RBRACKET, DASH] = Buffer.from(' "\\[]-') as unknown as [number, number, number, number, number, number];
 
 const isDigit = (b: number | undefined) => b !== undefined && b >= 48 && b <= 57;
 
@@ -52,13 +54,15 @@ interface Attempt {
   /** Where the attempt began (after the quote it tried) and where its match stopped. */
   readonly from: number;
   readonly reached: number;
+  /** The status and the size matched; what followed them did not. */
+  readonly afterSize?: boolean;
 }
 
 /** Keeps the better of two failed attempts: the one that matched more; the first on a tie. */
 const further = (best: Attempt | undefined, next: Attempt) => (best && best.reached - best.from >= next.reached - next.from ? best : next);
 
-/** `host ident user [time] "request" status size ["referer" "agent"]`, field by field. */
-function explainCombined(buf: Buffer, line: number, start: number, end: number): ParseFailure | undefined {
+/** `host ident user [time] "request" status size ["referer" "agent"]`, field by field; `tail`: what may follow the size. */
+function explainCombined(buf: Buffer, line: number, start: number, end: number, tail: Tail): ParseFailure | undefined {
   let p = start;
   for (const field of ['host', 'ident', 'user']) {
     const tokenStart = p;
@@ -77,8 +81,12 @@ function explainCombined(buf: Buffer, line: number, start: number, end: number):
   let best: Attempt | undefined;
   for (let q = buf.indexOf(QUOTE, reqStart); q >= 0 && q < end; q = buf.indexOf(QUOTE, q + 1)) {
     if (buf[q - 1] === BACKSLASH) continue;
-    const rest = explainStatusAndSize(buf, line, q + 1, end);
+    let rest = explainStatusAndSize(buf, line, q + 1, end, tail);
     if (!rest.why) return explainRequest(buf, line, reqStart, q, 'request');
+    // A status and a size, then not what the format lets follow: a request without a URL,
+    // earlier in the line, is the fault to show first.
+    const request = rest.afterSize ? explainRequest(buf, line, reqStart, q, 'request') : undefined;
+    if (request) rest = { ...rest, why: request };
     best = further(best, rest);
   }
   return best ? best.why : fail(line, end, 'request', 'expected a closing ", the line ended');
@@ -94,8 +102,8 @@ function explainRequest(buf: Buffer, line: number, start: number, end: number, f
   return undefined;
 }
 
-/** ` 200 1234` or ` 200 -` at `from`, then the end of the line or a space. */
-function explainStatusAndSize(buf: Buffer, line: number, from: number, end: number): Attempt {
+/** ` 200 1234` or ` 200 -` at `from`, then what `tail` lets follow (access-log.ts). */
+function explainStatusAndSize(buf: Buffer, line: number, from: number, end: number, tail: Tail): Attempt {
   let p = from;
   const stop = (at: number, field: string, expected: string): Attempt => ({ why: fail(line, at, field, expected), from, reached: p });
   if (p >= end || buf[p] !== SP) return stop(p, 'status', 'expected a space, then 3 digits');
@@ -112,8 +120,35 @@ function explainStatusAndSize(buf: Buffer, line: number, from: number, end: numb
     p += digitsAt(buf, p, end);
     if (p === sizeStart) return stop(p, 'size', 'expected digits or -');
   }
-  if (p !== end && buf[p] !== SP) return stop(p, 'size', 'expected the end of the line or a space after it');
+  const done: Attempt = { why: undefined, from, reached: p };
+  const stopAfterSize = (at: number, field: string, expected: string): Attempt => ({ ...stop(at, field, expected), afterSize: true });
+  if (p === end) return tail === COMBINED_TAIL ? stopAfterSize(p, 'referer', 'expected a space and a quoted referer, the line ended (combined format)') : done;
+  if (tail === COMMON_TAIL) return stopAfterSize(p, 'end of line', 'expected the end of the line after the size (common format)');
+  if (buf[p] !== SP) return stopAfterSize(p, 'size', tail === AUTO_TAIL ? 'expected the end of the line or a space after it' : 'expected a space after it');
+  p++;
+  if (p >= end) return stopAfterSize(p, 'referer', 'expected a quoted referer, the line ended');
+  if (buf[p] !== QUOTE) return stopAfterSize(p, 'referer', tail === AUTO_TAIL ? 'expected the end of the line after the size, or a quoted referer' : 'expected " (a quoted referer)');
+  if (tail === AUTO_TAIL) return { why: undefined, from, reached: p };
+  const refererEnd = closingQuote(buf, p + 1, end);
+  if (refererEnd < 0) return stopAfterSize(end, 'referer', 'expected a closing ", the line ended');
+  p = refererEnd;
+  if (p >= end) return stopAfterSize(p, 'agent', 'expected a space and a quoted agent, the line ended');
+  if (buf[p] !== SP) return stopAfterSize(p, 'agent', 'expected a space after the referer');
+  p++;
+  if (p >= end || buf[p] !== QUOTE) return stopAfterSize(p, 'agent', `expected " (a quoted agent)${p >= end ? ', the line ended' : ''}`);
+  const agentEnd = closingQuote(buf, p + 1, end);
+  if (agentEnd < 0) return stopAfterSize(end, 'agent', 'expected a closing ", the line ended');
+  p = agentEnd;
+  if (p !== end) return stopAfterSize(p, 'end of line', 'expected the end of the line after the agent (combined format)');
   return { why: undefined, from, reached: p };
+}
+
+/** After an opening quote (`p` is the byte after it): the offset just past its unescaped closing quote, or -1. */
+function closingQuote(buf: Buffer, p: number, end: number): number {
+  for (let q = buf.indexOf(QUOTE, p); q >= 0 && q < end; q = buf.indexOf(QUOTE, q + 1)) {
+    if (buf[q - 1] !== BACKSLASH) return q + 1;
+  }
+  return -1;
 }
 
 /**

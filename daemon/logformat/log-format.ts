@@ -1,4 +1,5 @@
-import { findUrl, requestUrl, type UrlRange } from './access-log.js';
+import { findUrl, findUrlCombined, findUrlCommon, requestUrl, type UrlRange } from './access-log.js';
+import { LogflowError } from '../errors.js';
 
 /** Finds the URL of the line `buf[start, end)` into `out`; false for a parse error. */
 export type UrlParser = (buf: Buffer, start: number, end: number, out: UrlRange) => boolean;
@@ -36,7 +37,7 @@ export function compileUrlParser(format: string, stripQueryString: boolean): Url
 /**
  * Compiled parsers of this thread, by format: the config check, the sources' line check and
  * the counter ask for the same format, and a parser is a pure function (see
- * url-window-config.ts build() for why each thread compiles its own).
+ * url-window-config.ts urlParserOf() for why each thread compiles its own).
  */
 const compiled = new Map<string, UrlParser>();
 
@@ -50,13 +51,16 @@ function compileBase(format: string): UrlParser {
 }
 
 function compileFormat(format: string): UrlParser {
-  // combined, common and auto all accept both shapes: the hand-written parser is fastest.
-  if (format === 'auto' || format === 'combined' || format === 'common') return findUrl;
+  // The named formats have hand-written parsers (the fastest); each ends the line where
+  // its definition does (access-log.ts, the tails).
+  if (format === 'auto') return findUrl;
+  if (format === 'combined') return findUrlCombined;
+  if (format === 'common') return findUrlCommon;
   if (format === 'vhost_combined') {
     // One more leading token (`host:port`), then the combined line.
     return (buf, start, end, out) => {
       const sp = buf.indexOf(SP, start);
-      return sp >= 0 && sp < end && findUrl(buf, sp + 1, end, out);
+      return sp >= 0 && sp < end && findUrlCombined(buf, sp + 1, end, out);
     };
   }
   return compileItems(formatItems(format), format);
@@ -90,7 +94,7 @@ function apacheItems(format: string): Item[] {
     while (j < format.length && /[<>!,0-9]/.test(format[j]!)) j++;
     if (format[j] === '{') j = format.indexOf('}', j) + 1;
     const letter = format[j];
-    if (!letter || j === 0) throw new Error(`unfinished directive at position ${i} of the LogFormat`);
+    if (!letter || j === 0) throw new LogflowError('LF_LOG_FORMAT', `unfinished directive at position ${i} of the LogFormat`);
     if (literal) items.push({ literal: Buffer.from(literal) });
     literal = '';
     const braced = format[i + 1] === '{' || format.slice(i + 1, j).includes('{');
@@ -123,7 +127,7 @@ function nginxItems(format: string): Item[] {
  */
 function compileItems(items: readonly Item[], format: string): UrlParser {
   if (!items.some((it) => 'field' in it && (it.field === 'request' || it.field === 'url'))) {
-    throw new Error(`the format ${JSON.stringify(format)} has no request (%r, $request) or URL (%U, $uri, $request_uri)`);
+    throw new LogflowError('LF_LOG_FORMAT', `the format ${JSON.stringify(format)} has no request (%r, $request) or URL (%U, $uri, $request_uri)`);
   }
   const steps = items.map((item, i) => {
     if ('literal' in item) return { literal: item.literal, field: undefined, until: undefined, quoted: false };

@@ -3,7 +3,7 @@ import { AvroRpcClient, DEFAULT_COMPRESSION_LEVEL } from '../avro/index.js';
 import type { AvroSinkConfig } from './avro-sink-config.js';
 import type { Logger } from '../log.js';
 import { avroSinkDeliveringAgain, avroSinkDeliveryFailed } from '../telemetry/index.js';
-import { PipelinedSink, type DeliveryFailure, type DeliverySettings } from './delivery.js';
+import { PipelinedSink, sinkComponent, type DeliveryFailure, type DeliverySettings, type SinkContext } from './delivery.js';
 
 /**
  * Up to 16 calls in flight on the connection (the receiver answers them in order), so
@@ -80,4 +80,12 @@ export class AvroSink extends PipelinedSink<EventBatch[]> {
     this.#client = undefined;
     void client?.then((c) => c.close(), () => {});
   }
+}
+
+/** `type = avro` (components.ts): it declares where it delivers, so a job listening there is known to be fed by it. */
+export function build(config: AvroSinkConfig, ctx: SinkContext) {
+  return {
+    ...sinkComponent(new AvroSink(config, ctx.channel(config.channel), ctx.logger)),
+    deliversTo: { host: config.hostname, port: config.port },
+  };
 }

@@ -1,12 +1,12 @@
 import type { Channel, EventBatch } from '../channel/index.js';
 import type { Logger } from '../log.js';
 import type { LogEvent } from '../telemetry/index.js';
+import type { StatsPart } from '../telemetry/stats.js';
 
 const MIN_BACKOFF_MS = 50;
 
 /** Why a delivery is retried: the call failed (`error`) or the next hop answered FAILED (`refused`). */
 export type RetryReason = 'error' | 'refused';
-export const RETRY_REASONS: readonly RetryReason[] = ['error', 'refused'];
 
 export interface DeliveryFailure {
   readonly reason: RetryReason;
@@ -83,6 +83,11 @@ export abstract class PipelinedSink<Call> {
     return { ...this.#retries };
   }
 
+  /** Its figures in the agent's stats. */
+  stats(): StatsPart {
+    return { sinkRetries: this.retries };
+  }
+
   start(): void {
     this.#loop = this.#run();
   }
@@ -148,6 +153,22 @@ export abstract class PipelinedSink<Call> {
   #commit(call: InFlight<Call>): void {
     this.#eventsSent += commitDelivered(this.#channel, call.batches);
   }
+}
+
+/** What a sink's `build(config, ctx)` gets from the agent (components.ts BuildContext). */
+export interface SinkContext {
+  readonly logger: Logger;
+  channel(name: string): Channel;
+}
+
+/** A sink as the agent runs it (components.ts): its retries are its figures. */
+export function sinkComponent(sink: PipelinedSink<unknown>) {
+  return {
+    name: sink.name,
+    start: async () => sink.start(),
+    stop: () => sink.stop(),
+    stats: () => sink.stats(),
+  };
 }
 
 /**

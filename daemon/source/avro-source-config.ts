@@ -16,6 +16,8 @@ export interface AvroSourceConfig {
   readonly tls?: { readonly pfx: Buffer; readonly passphrase: string };
   /** Flume's `ipFilter` + `ipFilterRules` (undefined: anyone may connect). */
   readonly ipFilterRules: readonly IpFilterRule[] | undefined;
+  /** Connections open at once; past it, the one that has gone longest without a call is closed. */
+  readonly maxConnections: number;
 }
 
 /** Reads `<agent>.sources.<name>.*` of an avro source. */
@@ -32,5 +34,6 @@ export function read(r: PropertyReader, p: string, { name, resolve, knownChannel
     compressionType: readCompressionType(r, p + '.compression-type'),
     interceptors: readInterceptors(r, p),
     ipFilterRules: readIpFilter(r, p),
+    maxConnections: r.int(p + '.maxConnections', 1000, 1, 100_000),
   });
 }

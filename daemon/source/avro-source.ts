@@ -5,6 +5,9 @@ import type { InterceptorConfig } from './source-config.js';
 import type { Logger } from '../log.js';
 import { avroCallRefused, avroSourceListening } from '../telemetry/index.js';
 import { intercept } from './interceptors.js';
+import type { SourceContext } from './source-context.js';
+import { listening } from '../startup-errors.js';
+import type { StatsPart } from '../telemetry/stats.js';
 
 /**
  * Flume's avro source: the AvroSourceProtocol receiver (the same RPC server as the job's)
@@ -28,7 +31,7 @@ export class AvroSource {
     this.#channel = channel;
     this.#log = logger.child({ source: config.name });
     this.#server = new AvroRpcServer(
-      { bind: config.bind, port: config.port, compressionType: config.compressionType, ipFilterRules: config.ipFilterRules, ...(config.tls && { tls: config.tls }), logger: this.#log },
+      { bind: config.bind, port: config.port, compressionType: config.compressionType, ipFilterRules: config.ipFilterRules, maxConnections: config.maxConnections, ...(config.tls && { tls: config.tls }), logger: this.#log },
       (events) => this.#receive(events),
     );
   }
@@ -77,6 +80,11 @@ export class AvroSource {
     return 'OK';
   }
 
+  /** Its figures in the agent's stats. */
+  stats(): StatsPart {
+    return { eventsReceived: this.#eventsReceived, refusedConnections: this.refusedConnections, refusedCalls: this.refusedCalls };
+  }
+
   /** Calls answered FAILED so far, by reason (the sender resends them). */
   get refusedCalls(): Readonly<Record<'transactionCapacity' | 'channel', number>> {
     return this.#refusedCalls.counts();
@@ -85,6 +93,17 @@ export class AvroSource {
   #refused(why: 'transactionCapacity' | 'channel', reason: string): void {
     this.#refusedCalls.emit(this.#log, why, { reason });
   }
+}
+
+/** `type = avro` (components.ts): a port that cannot be listened on is its `port` (or `bind`) setting's error. */
+export function build(config: AvroSourceConfig, ctx: SourceContext) {
+  const source = new AvroSource(config, ctx.channel(config.channel), ctx.logger);
+  return {
+    name: config.name,
+    start: () => listening(ctx.file, ctx.key, () => source.start()),
+    stop: () => source.stop(),
+    stats: () => source.stats(),
+  };
 }
 
 /**

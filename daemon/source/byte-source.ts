@@ -1,4 +1,4 @@
-import { createReadStream, readSync } from 'node:fs';
+import { createReadStream, read, readSync, type ReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { RunningHash } from './fingerprint.js';
 
@@ -10,7 +10,8 @@ export interface ByteSource {
   readonly position: number;
   /** Bytes left to read, when known (Infinity for a stream). */
   readonly remaining: number;
-  close(): void;
+  /** Resolves once nothing reads the descriptor any more (the caller closes it after). */
+  close(): void | Promise<void>;
 }
 
 /**
@@ -53,19 +54,26 @@ export class PlainSource implements ByteSource {
   close(): void {}
 }
 
-/** A `.gz` file, decompressed as a stream; positions count decompressed bytes. */
+/**
+ * A `.gz` file, decompressed as a stream; positions count decompressed bytes. Read from the
+ * descriptor the caller opened (and checked: spool-open.ts), never by its name again: the
+ * name may be a link re-pointed since. The caller closes the descriptor after `close()`.
+ */
 export class GunzipSource implements ByteSource {
   readonly #chunks: AsyncIterator<Buffer>;
   readonly #stream: NodeJS.ReadableStream & { destroy(): void };
+  readonly #file: ReadStream;
   #pending: Buffer = Buffer.alloc(0);
   #ended = false;
   position = 0;
   readonly remaining = Infinity;
 
-  constructor(path: string) {
+  constructor(path: string, fd: number) {
     const gunzip = createGunzip();
-    const file = createReadStream(path, { highWaterMark: 1 << 20 });
+    // Its own `close` leaves the descriptor open: a stream's destroy closes it whatever autoClose says.
+    const file = createReadStream(path, { fd, start: 0, highWaterMark: 1 << 20, fs: { read, close: (_fd: number, cb: (err: null) => void) => cb(null) } });
     file.on('error', (err) => gunzip.destroy(err));
+    this.#file = file;
     this.#stream = file.pipe(gunzip);
     this.#chunks = gunzip[Symbol.asyncIterator]();
   }
@@ -81,7 +89,8 @@ export class GunzipSource implements ByteSource {
           break;
         }
         this.#pending = next.value;
-        if (n > 0) break; // hand over what we have; the next call continues
+        // (Not handed over at a gunzip chunk's end: each 16 KB would take a 1 MB chunk of the pool
+        // into the channel, and a gzip bomb held ~0.4 GB of mostly empty chunks.)
       }
       const take = Math.min(len - n, this.#pending.length);
       this.#pending.copy(buf, at + n, 0, take);
@@ -92,16 +101,24 @@ export class GunzipSource implements ByteSource {
     return n;
   }
 
-  /** Reads and drops `count` bytes (resuming inside a compressed file). */
-  async discard(count: number): Promise<void> {
+  /** Reads and drops `count` bytes (resuming inside a compressed file); returns the line feeds among them. */
+  async discard(count: number): Promise<number> {
     const scratch = Buffer.allocUnsafe(1 << 20);
+    let lines = 0;
     while (this.position < count) {
       const n = await this.read(scratch, 0, Math.min(scratch.length, count - this.position));
-      if (n === 0) return;
+      if (n === 0) break;
+      for (let i = scratch.indexOf(10, 0); i !== -1 && i < n; i = scratch.indexOf(10, i + 1)) lines++;
     }
+    return lines;
   }
 
-  close(): void {
+  /** Waits for a read in flight: the descriptor must not be closed (and its number reused) under it. */
+  async close(): Promise<void> {
     this.#stream.destroy();
+    if (this.#file.closed) return;
+    const closed = new Promise<void>((resolve) => this.#file.once('close', () => resolve()));
+    this.#file.destroy();
+    await closed;
   }
 }

@@ -37,9 +37,12 @@ export function sourceIdOf(spoolDir: string, trackerDir?: string, configured?: s
 }
 
 /**
- * A file's key in position headers, checkpoints and file records: its name, inode, size and
- * mtime, so a new file under a reused name never resumes from the old one's offset.
+ * The key the spooling-directory source gave a file before it keyed files by identity: its
+ * name, inode, size and mtime when it was opened (a file still being written got another
+ * after a restart: issue 22 item 1). Files are keyed by their identity now (file-identity.ts, identityKey); positions an
+ * older logflow checkpointed under this key are still found: the source looks a file up under
+ * it when its own key has none (FileReader).
  */
-export function fileKeyOf(sourceId: string, name: string, st: { ino: number; size: number; mtimeMs: number }): string {
+export function olderFileKeyOf(sourceId: string, name: string, st: { ino: number; size: number; mtimeMs: number }): string {
   return `${sourceId}-${createHash('sha1').update(`${name}|${st.ino}|${st.size}|${st.mtimeMs}`).digest('hex').slice(0, 12)}`;
 }

@@ -1,20 +1,23 @@
-import { closeSync, constants as fsc, fstatSync, openSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, read, type Stats } from 'node:fs';
+import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
 import { GunzipSource, PlainSource, type ByteSource } from './byte-source.js';
 import type { Chunk, ChunkPool } from './chunk-pool.js';
 import type { EventBatcher } from './event-batcher.js';
 import type { FileFinisher } from './file-finisher.js';
-import { fileKeyOf } from './file-key.js';
+import { identityKey, identityOf, provisionalIdentityOf } from './file-identity.js';
+import { olderFileKeyOf } from './file-key.js';
 import type { FileRegistry, FileStatus } from './file-registry.js';
 import { fullHash, headFingerprint, RunningHash, type Fingerprint } from './fingerprint.js';
 import { GrowingFile } from './growing-file.js';
 import { LineScanner } from './line-scanner.js';
 import { SourceStopped, type OpenFile } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
+import { openSpoolFile, type SpoolOpen } from './spool-open.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
 import { fileChangedWhileRead, fileReadToEnd, fileRemovedBeforeRead, fileResumed, fileStarted, fileStillWritten } from '../telemetry/index.js';
 
-export type ReaderConfig = Pick<SpoolDirSourceConfig, 'maxLineLength' | 'pollDelay' | 'fileIdentity'>;
+export type ReaderConfig = Pick<SpoolDirSourceConfig, 'maxLineLength' | 'pollDelay' | 'fileIdentity' | 'followSymlinks' | 'symlinkRoots'>;
 
 /** What the reader hands its lines to and asks about, set up once by the source. */
 export interface ReaderParts {
@@ -58,18 +61,27 @@ export class FileReader {
   /** Reads the file and hands it to the finisher (or finds it a duplicate, or not a file). */
   async read(status: FileStatus): Promise<void> {
     const { finisher, positions, log } = this.#p;
-    const fd = this.#open(status);
-    if (fd === undefined) return;
+    const opened = this.#open(status);
+    if (opened === undefined) return;
+    if (opened.kind === 'refused') {
+      // A link not followed, or one re-pointed while it was opened: never read, quarantined.
+      await finisher.quarantine(status, opened.reason);
+      return;
+    }
+    const { fd, stats: st } = opened;
+    status.opened = opened.inode;
     let source: ByteSource | undefined;
     let hash: RunningHash | undefined;
     try {
-      const st = fstatSync(fd);
       if (!st.isFile()) {
         finisher.fail(status, 'not a regular file (replaced after it was found); left alone');
         return;
       }
       const gzip = status.name.endsWith('.gz');
-      const key = fileKeyOf(this.#p.sourceId, status.name, st);
+      const identity = identityOf(fd, st);
+      const key = identityKey(this.#p.sourceId, identity ?? provisionalIdentityOf(fd, st));
+      const resumeKey = this.#resumeKey(key, status.name, st);
+      finisher.claimKey(status, key, positions?.committed(resumeKey) !== undefined);
       let fingerprint: Fingerprint | undefined;
       if (this.#config.fileIdentity === 'content' && finisher.recording) {
         fingerprint = headFingerprint(fd, st.size);
@@ -82,6 +94,8 @@ export class FileReader {
       const file: OpenFile = {
         status,
         key,
+        identified: identity !== undefined,
+        olderKey: resumeKey === key ? undefined : resumeKey,
         // For gzip, the decompressed size is known once it is read to its end.
         size: gzip ? Infinity : st.size,
         outstanding: 0,
@@ -91,21 +105,27 @@ export class FileReader {
         fingerprint: undefined,
       };
       status.key = file.key;
-      const committed = positions?.committed(file.key) ?? 0;
+      const committed = positions?.committed(resumeKey) ?? 0;
       const resumeAt = gzip ? committed : Math.min(committed, st.size);
       status.state = 'reading';
-      status.startedAt = Date.now();
+      // Resumed after a restart: the figures are the whole file's, as the job counted them
+      // up to where it resumes (and it was started then, not now).
+      const counted = resumeAt > 0 ? positions?.figures?.(file.key) : undefined;
+      status.startedAt = counted?.startedMs ?? Date.now();
+      status.lines = counted?.lines ?? 0;
       status.size = st.size;
       status.bytesRead = resumeAt;
-      (resumeAt > 0 ? fileResumed : fileStarted).emit(log, { file: status.path, bytes: status.size, resumeAt, gzip });
+      (resumeAt > 0 ? fileResumed : fileStarted).emit(log, { file: status.path, key: file.key, bytes: status.size, resumeAt, gzip });
       if (gzip) {
-        const gz = new GunzipSource(status.path);
+        const gz = new GunzipSource(status.path, fd);
         source = gz;
-        await gz.discard(resumeAt);
+        status.lines = await gz.discard(resumeAt);
       } else {
         // The whole file's hash as it is read, when it will be recorded and is not known yet.
         hash = fingerprint && fingerprint.full === undefined ? new RunningHash() : undefined;
         source = new PlainSource(fd, st.size, resumeAt, hash);
+        // The lines counted before the restart, so the file's listing says how many it has.
+        if (resumeAt > 0) status.lines = await lineFeedsBefore(fd, resumeAt);
       }
       const growing = gzip ? undefined : GrowingFile.open(fd, status.path, st, this.#config.pollDelay, fingerprint?.head);
       await this.#readLines(source, file, growing);
@@ -123,18 +143,30 @@ export class FileReader {
       fileReadToEnd.emit(log, { file: status.path, readMs: Date.now() - status.startedAt! });
       await finisher.readToEnd(file);
     } finally {
-      source?.close();
+      await source?.close();
       closeSync(fd);
     }
   }
 
   /**
-   * Opens without blocking: a FIFO put in the spool would otherwise hold the open (and the
-   * source) until someone writes to it. A file gone before it was read is forgotten quietly.
+   * The key the file's position is held under: its own, or, when that has none, the key an
+   * older logflow gave it (its checkpoint, from before the upgrade, holds that one).
    */
-  #open(status: FileStatus): number | undefined {
+  #resumeKey(key: string, name: string, st: Stats): string {
+    const positions = this.#p.positions;
+    if (!positions || positions.committed(key) !== undefined) return key;
+    const older = olderFileKeyOf(this.#p.sourceId, name, st);
+    return positions.committed(older) === undefined ? key : older;
+  }
+
+  /**
+   * Opens under the symlink policy (spool-open.ts), without blocking: a FIFO put in the spool
+   * would otherwise hold the open (and the source) until someone writes to it. A file gone
+   * before it was read is forgotten quietly.
+   */
+  #open(status: FileStatus): SpoolOpen | undefined {
     try {
-      return openSync(status.path, fsc.O_RDONLY | fsc.O_NONBLOCK);
+      return openSpoolFile(status.path, this.#config);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       this.#p.files.remove(status.path);
@@ -152,6 +184,7 @@ export class FileReader {
     if (end.kind === 'stopped') throw new SourceStopped();
     if (end.kind === 'grew') {
       if (file.status.size !== end.size) fileStillWritten.emit(this.#p.log, { file: file.status.path, from: file.size, to: end.size });
+      if (!file.identified) this.#identifyAgain(file, growing.fd, end.size);
       source.extend(end.size);
       file.size = end.size;
       file.status.size = end.size;
@@ -161,6 +194,21 @@ export class FileReader {
       file.status.reason = end.problem;
       fileChangedWhileRead.emit(this.#p.log, { file: file.status.path, bytesRead: source.position, reason: end.problem });
     }
+  }
+
+  /**
+   * A file opened before it had a whole first line is identified again as it grows. Nothing
+   * of it was emitted under its first key (a line goes out once its line feed is read), so
+   * the new key is the only one its positions will ever have.
+   */
+  #identifyAgain(file: OpenFile, fd: number, size: number): void {
+    if (file.status.lines > 0 || file.outstanding > 0 || file.olderKey !== undefined || this.#p.positions?.committed(file.key) !== undefined) return;
+    const st = fstatSync(fd);
+    const identity = identityOf(fd, { dev: st.dev, ino: st.ino, size });
+    if (!identity) return;
+    file.identified = true;
+    file.key = identityKey(this.#p.sourceId, identity);
+    file.status.key = file.key;
   }
 
   /**
@@ -228,4 +276,22 @@ export class FileReader {
       previous?.release();
     }
   }
+}
+
+const readAt = promisify(read);
+
+/**
+ * Line feeds in the file's first `end` bytes: the lines before a resume offset (always the
+ * start of a line). Read in 1 MB steps off the event loop, ~1 GB/s from the page cache.
+ */
+async function lineFeedsBefore(fd: number, end: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(Math.min(end, 1 << 20));
+  let lines = 0;
+  for (let at = 0; at < end; ) {
+    const { bytesRead } = await readAt(fd, buf, 0, Math.min(buf.length, end - at), at);
+    if (bytesRead === 0) break;
+    for (let i = buf.indexOf(10, 0); i !== -1 && i < bytesRead; i = buf.indexOf(10, i + 1)) lines++;
+    at += bytesRead;
+  }
+  return lines;
 }

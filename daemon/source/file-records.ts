@@ -1,12 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { LogflowError } from '../errors.js';
 import type { Fingerprint } from './fingerprint.js';
 import type { FileStatus } from './file-registry.js';
+import type { OpenedInode } from './spool-open.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (
-  key TEXT PRIMARY KEY,          -- the source's file key: name, inode, size, mtime
+  key TEXT PRIMARY KEY,          -- the source's file key (file-identity.ts); an older file's with the same one gets key~rowid
   name TEXT NOT NULL,
   path TEXT NOT NULL,
   state TEXT NOT NULL,           -- completed, failed, duplicate
@@ -20,9 +22,11 @@ CREATE TABLE IF NOT EXISTS files (
   reason TEXT,
   warning TEXT,
   duplicate_of TEXT,
+  note TEXT,
   content_size INTEGER,          -- the fingerprint of a completed file (fileIdentity = content)
   head_hash TEXT,
-  full_hash TEXT
+  full_hash TEXT,
+  opened TEXT                    -- JSON: device, inode (and a link's target) of the file read
 );
 CREATE INDEX IF NOT EXISTS files_by_fingerprint ON files (content_size, head_hash) WHERE head_hash IS NOT NULL;
 CREATE INDEX IF NOT EXISTS files_by_finish ON files (finished_at);
@@ -43,6 +47,42 @@ interface Row {
   reason: string | null;
   warning: string | null;
   duplicate_of: string | null;
+  opened: string | null;
+  note: string | null;
+}
+
+/**
+ * A write to the records failed (SQLITE_FULL on a full spool file system, SQLITE_READONLY,
+ * SQLITE_IOERR...): the file it was for waits, and the write is tried again (FileFinisher).
+ */
+export class RecordsUnwritable extends LogflowError {
+  constructor(file: string, cause: unknown) {
+    const e = cause as { message?: string; code?: string };
+    super('LF_RECORDS_UNWRITABLE', `${file}: ${e?.message ?? String(cause)}${e?.code ? ` (${e.code})` : ''}`);
+    this.name = 'RecordsUnwritable';
+  }
+}
+
+/** Opens (or makes) files.db: an error names the file and keeps SQLite's code as its cause (LF_DATABASE). */
+function openRecords(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(SCHEMA);
+    // Records written before the column existed have none: their files are not served back.
+    const columns = db.prepare('PRAGMA table_info(files)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'opened')) db.exec('ALTER TABLE files ADD COLUMN opened TEXT');
+    // Records from before the note (issue 21): the column is added once.
+    if (!columns.some((c) => c.name === 'note')) db.exec('ALTER TABLE files ADD COLUMN note TEXT');
+    return db;
+  } catch (err) {
+    db?.close();
+    const e = err as Error & { code?: string };
+    throw new LogflowError('LF_DATABASE', `cannot open the source's records of finished files ${file}: ${e.message} (${e.code ?? 'error'})`, { cause: err });
+  }
 }
 
 /** A completed file whose fingerprint may match a new file's. */
@@ -62,35 +102,36 @@ export interface Original {
  */
 export class FileRecords {
   readonly #db: Database.Database;
+  /** files.db's path, named in errors. */
+  readonly file: string;
   readonly #retentionMs: number;
   readonly #upsert: Database.Statement;
   readonly #candidates: Database.Statement;
   readonly #prune: Database.Statement;
+  readonly #retire: Database.Statement;
   #saves = 0;
 
   constructor(dir: string, retentionMs: number) {
-    mkdirSync(dir, { recursive: true });
-    this.#db = new Database(path.join(dir, 'files.db'));
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    this.#db.exec(SCHEMA);
+    this.file = path.join(dir, 'files.db');
+    this.#db = openRecords(this.file);
     this.#retentionMs = retentionMs;
     this.#upsert = this.#db.prepare(
       `INSERT OR REPLACE INTO files (key, name, path, state, size, bytes_read, lines, truncated_lines, parse_errors,
-         started_at, finished_at, reason, warning, duplicate_of, content_size, head_hash, full_hash)
+         started_at, finished_at, reason, warning, duplicate_of, note, content_size, head_hash, full_hash, opened)
        VALUES (@key, @name, @path, @state, @size, @bytes_read, @lines, @truncated_lines, @parse_errors,
-         @started_at, @finished_at, @reason, @warning, @duplicate_of, @content_size, @head_hash, @full_hash)`,
+         @started_at, @finished_at, @reason, @warning, @duplicate_of, @note, @content_size, @head_hash, @full_hash, @opened)`,
     );
     this.#candidates = this.#db.prepare(
       `SELECT key, name, full_hash AS fullHash FROM files WHERE state = 'completed' AND content_size = ? AND head_hash = ? ORDER BY finished_at`,
     );
     this.#prune = this.#db.prepare('DELETE FROM files WHERE finished_at < ?');
+    this.#retire = this.#db.prepare("UPDATE files SET key = key || '~' || rowid WHERE key = ? AND state = 'completed'");
     this.prune();
   }
 
-  /** Records a finished file (again, under the same key, if it was recorded before). */
+  /** Records a finished file (again, under the same key, if it was recorded before). Throws RecordsUnwritable. */
   save(status: FileStatus, fingerprint?: Fingerprint): void {
-    this.#upsert.run({
+    this.#write(() => this.#upsert.run({
       key: status.key ?? `${status.path}\u0000${status.finishedAt}`,
       name: status.name,
       path: status.path,
@@ -105,11 +146,31 @@ export class FileRecords {
       reason: status.reason ?? null,
       warning: status.warning ?? null,
       duplicate_of: status.duplicateOf ?? null,
+      note: status.note ?? null,
       content_size: fingerprint?.size ?? null,
       head_hash: fingerprint?.head ?? null,
       full_hash: fingerprint?.full ?? null,
-    });
+      opened: status.opened ? JSON.stringify(status.opened) : null,
+    }));
     if (++this.#saves % 1000 === 0) this.prune();
+  }
+
+  #write<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      throw new RecordsUnwritable(this.file, err);
+    }
+  }
+
+  /**
+   * Moves the completed file's record under `key` (if any) to a key of its own (`key~rowid`),
+   * with its fingerprint: the key now names another file (see FileFinisher.claimKey). True if
+   * there was one. (A failed or duplicate file's record holds no fingerprint: the new file's
+   * record replaces it.)
+   */
+  retire(key: string): boolean {
+    return this.#write(() => this.#retire.run(key).changes > 0);
   }
 
   /** Completed files with the same size and first 64 KB, oldest first. */
@@ -135,6 +196,8 @@ export class FileRecords {
       key: r.key,
       warning: r.warning ?? undefined,
       duplicateOf: r.duplicate_of ?? undefined,
+      opened: r.opened ? (JSON.parse(r.opened) as OpenedInode) : undefined,
+      note: r.note ?? undefined,
     }));
   }
 
@@ -147,7 +210,11 @@ export class FileRecords {
 
   /** Forgets files finished longer than the retention ago (and their fingerprints). */
   prune(now = Date.now()): void {
-    this.#prune.run(now - this.#retentionMs);
+    try {
+      this.#prune.run(now - this.#retentionMs);
+    } catch {
+      // Pruning waits for a write that works (a full file system at start is not a reason to stop).
+    }
   }
 
   close(): void {

@@ -1,3 +1,5 @@
+import type { OpenedInode } from './spool-open.js';
+
 /** What the source knows about each file it has seen; `/api/stats` and `/api/files` read it. */
 export const FILE_STATES = ['pending', 'reading', 'completed', 'failed', 'duplicate'] as const;
 export type FileState = (typeof FILE_STATES)[number];
@@ -21,6 +23,12 @@ export interface FileStatus {
   warning?: string | undefined;
   /** A duplicate: the name of the completed file with the same content. */
   duplicateOf?: string | undefined;
+  /** Bytes written to it after it was finished (its writer went on): not counted. */
+  writtenAfterFinish?: number | undefined;
+  /** The file the source opened and read (device, inode, a link's target): only that one is served back (`/api/files/:name/check`). */
+  opened?: OpenedInode | undefined;
+  /** Something worth knowing about a completed file (its lines older than the live window). */
+  note?: string | undefined;
 }
 
 type Finished = 'completed' | 'failed' | 'duplicate';
@@ -65,6 +73,11 @@ export class FileRegistry {
   restore(finished: FileStatus[], totals: Record<Finished, number>): void {
     Object.assign(this.#totals, totals);
     for (const status of finished) this.#restored.set(status.key!, this.#keep(status));
+  }
+
+  /** The record restored under `key` was another file's (its key is reused): no file finishing now is that one. */
+  unrestore(key: string): void {
+    this.#restored.delete(key);
   }
 
   finish(status: FileStatus, state: Finished, reason?: string): void {

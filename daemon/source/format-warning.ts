@@ -1,5 +1,6 @@
-import { promises as fsp } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { GunzipSource } from './byte-source.js';
+import { openIfSame, type OpenedInode } from './spool-open.js';
 
 /** Bytes of a file's start looked at for sample lines. */
 const SAMPLE_BYTES = 256 * 1024;
@@ -19,36 +20,35 @@ export function mostlyUnparsed(lines: number, parseErrors: number | undefined): 
 
 /**
  * Up to 3 lines from the file's first 256 KB that `parses` refuses, for the warning (read
- * again from the file, so the hot path keeps no copies of bad lines). Empty when the file
- * cannot be read any more.
+ * again from the file, so the hot path keeps no copies of bad lines). Only from the file
+ * the source read (`opened`): a link re-pointed since is not followed to another file's
+ * lines. Empty when the file cannot be read any more, or is another file now.
  */
-export async function unparsedSamples(file: string, gzip: boolean, parses: LineCheck, maxLineLength: number): Promise<string[]> {
-  let buf: Buffer;
-  let got: number;
+export async function unparsedSamples(file: string, opened: OpenedInode | undefined, gzip: boolean, parses: LineCheck, maxLineLength: number): Promise<string[]> {
+  const buf = Buffer.allocUnsafe(SAMPLE_BYTES);
+  let got = 0;
+  let fd: number | undefined;
   try {
-    buf = Buffer.allocUnsafe(SAMPLE_BYTES);
+    fd = opened && openIfSame(file, opened);
+    if (fd === undefined) return [];
     if (gzip) {
-      const gz = new GunzipSource(file);
+      const gz = new GunzipSource(file, fd);
       try {
-        got = await gz.read(buf, 0, buf.length);
         while (got < buf.length) {
           const n = await gz.read(buf, got, buf.length - got);
           if (n === 0) break;
           got += n;
         }
       } finally {
-        gz.close();
+        await gz.close();
       }
     } else {
-      const fh = await fsp.open(file, 'r');
-      try {
-        ({ bytesRead: got } = await fh.read(buf, 0, buf.length, 0));
-      } finally {
-        await fh.close();
-      }
+      got = readSync(fd, buf, 0, buf.length, 0);
     }
   } catch {
     return [];
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   const samples: string[] = [];
   for (let start = 0; start < got && samples.length < SAMPLES; ) {

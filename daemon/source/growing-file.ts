@@ -37,6 +37,11 @@ export class GrowingFile {
     this.#mtimeMs = opened.mtimeMs;
   }
 
+  /** The descriptor it is read through. */
+  get fd(): number {
+    return this.#fd;
+  }
+
   /** `head`: the hash of the first 64 KB when the caller has it already. */
   static open(fd: number, path: string, opened: Stats, pollDelay: number, head?: string): GrowingFile {
     const g = new GrowingFile(fd, path, opened, pollDelay);

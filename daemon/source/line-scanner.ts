@@ -22,6 +22,8 @@ export class LineScanner {
   rest = 0;
   /** End of the bytes to carry to the next buffer. */
   carryEnd = 0;
+  /** The last scan stopped at its `maxLines`, before the end of its bytes. */
+  stoppedEarly = false;
   /** Length of a cut line's prefix held at the start of the carry, 0 when none. */
   #held = 0;
 
@@ -38,10 +40,16 @@ export class LineScanner {
     this.count = 0;
   }
 
-  /** Records every complete line of `buf[from, to)`; sets `rest` and `carryEnd`. */
-  scan(buf: Buffer, from: number, to: number): void {
+  /**
+   * Records every complete line of `buf[from, to)`, or the first `maxLines` of them (the
+   * TAILDIR source's maxBatchCount): then `stoppedEarly` is set, `rest` is where the next
+   * line starts and nothing is carried (the caller reads on from there later); sets `rest`
+   * and `carryEnd`.
+   */
+  scan(buf: Buffer, from: number, to: number, maxLines = Infinity): void {
     const view = to === buf.length ? buf : buf.subarray(0, to);
     let lineStart = from;
+    this.stoppedEarly = false;
     if (this.#held > 0) {
       const lf = view.indexOf(LF, from + this.#held);
       if (lf === -1) {
@@ -55,6 +63,10 @@ export class LineScanner {
       lineStart = lf + 1;
     }
     for (;;) {
+      if (this.count >= maxLines) {
+        this.stoppedEarly = lineStart < to;
+        break;
+      }
       const lf = view.indexOf(LF, lineStart);
       if (lf === -1) break;
       this.#line(buf, lineStart, lf);
@@ -62,6 +74,10 @@ export class LineScanner {
     }
     this.rest = lineStart;
     this.carryEnd = to;
+    if (this.stoppedEarly) {
+      this.carryEnd = lineStart;
+      return;
+    }
     if (to - lineStart > this.maxLineLength) {
       this.#held = cutAt(buf, lineStart, this.maxLineLength) - lineStart;
       this.carryEnd = lineStart + this.#held;

@@ -1,5 +1,6 @@
 import type { FileStatus } from './file-registry.js';
 import type { Fingerprint } from './fingerprint.js';
+import { LogflowError } from '../errors.js';
 
 /**
  * A file from the moment it is opened until it is finished: what the reader, the batcher,
@@ -8,8 +9,15 @@ import type { Fingerprint } from './fingerprint.js';
  */
 export interface OpenFile {
   readonly status: FileStatus;
-  /** Identifies this file's content: name, inode, size and mtime (see file-key.ts). */
-  readonly key: string;
+  /** Its key in positions and records, from its identity (see file-identity.ts). */
+  key: string;
+  /** False while it has no whole first line (keyed by its provisional identity): identified again as it grows. */
+  identified: boolean;
+  /**
+   * The key an older logflow gave it, when its position was found under that one (a
+   * checkpoint written before the upgrade): counted up to there, and forgotten with the file.
+   */
+  readonly olderKey: string | undefined;
   /** Bytes to count (decompressed for gzip: known at the end of reading). */
   size: number;
   /** Batches put into the channel and not yet delivered downstream. */
@@ -24,4 +32,8 @@ export interface OpenFile {
 }
 
 /** Thrown out of a read when the source stops: the file goes back to pending, to be resumed. */
-export class SourceStopped extends Error {}
+export class SourceStopped extends LogflowError {
+  constructor() {
+    super('LF_STOPPED', 'the source is stopping');
+  }
+}

@@ -5,6 +5,7 @@ import { DUPLICATE_SUFFIX } from './file-finisher.js';
 import type { FileRegistry } from './file-registry.js';
 import { ReadyQueue, type Candidate } from './ready-queue.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
+import { oddName, printableName } from './odd-names.js';
 import { SpoolWatcher } from './spool-watcher.js';
 import { spoolListingFailed } from '../telemetry/index.js';
 
@@ -19,8 +20,11 @@ const MIN_LIST_MS = 500;
 
 export type DiscoveryConfig = Pick<
   SpoolDirSourceConfig,
-  'spoolDir' | 'pollDelay' | 'consumeOrder' | 'fileSuffix' | 'failedSuffix' | 'includePattern' | 'ignorePattern'
+  'spoolDir' | 'pollDelay' | 'consumeOrder' | 'fileSuffix' | 'failedSuffix' | 'includePattern' | 'ignorePattern' | 'followSymlinks'
 >;
+
+/** A file whose name the pipeline cannot carry (odd-names.ts): its path's bytes, its printable path, why. */
+export type OddNameHandler = (rawPath: Buffer, printablePath: string, reason: string) => void;
 
 /**
  * Which files of the spool are to be read, and when: the watcher finds them, a file is
@@ -32,22 +36,27 @@ export class SpoolDiscovery {
   readonly #config: DiscoveryConfig;
   readonly #files: FileRegistry;
   readonly #log: Logger;
+  readonly #onOddName: OddNameHandler;
+  /** Odd names reported already (hex of their bytes): one whose rename failed is not reported at every listing. */
+  readonly #oddReported = new Set<string>();
   /** Files seen but not yet trusted complete: their size and mtime must settle. */
   readonly #settling = new Map<string, Candidate>();
   readonly #ready: ReadyQueue;
   #watcher: SpoolWatcher | undefined;
   #settleTimer: NodeJS.Timeout | undefined;
   #listTimer: NodeJS.Timeout | undefined;
+  readonly #retries = new Set<NodeJS.Timeout>();
   #listing = false;
   #wakeReader: (() => void) | undefined;
   #started = false;
   #paused = false;
   #closed = false;
 
-  constructor(config: DiscoveryConfig, files: FileRegistry, log: Logger) {
+  constructor(config: DiscoveryConfig, files: FileRegistry, log: Logger, onOddName: OddNameHandler) {
     this.#config = config;
     this.#files = files;
     this.#log = log;
+    this.#onOddName = onOddName;
     this.#ready = new ReadyQueue(config.consumeOrder);
   }
 
@@ -58,6 +67,7 @@ export class SpoolDiscovery {
       (name) => this.#wanted(name),
       { found: (p, stats) => this.#onAdd(p, stats), gone: (p) => this.#onUnlink(p) },
       this.#log,
+      this.#config.followSymlinks,
     );
     await this.#watcher.start();
     this.#started = true;
@@ -70,17 +80,29 @@ export class SpoolDiscovery {
    * Lists the spool (names only) and reports wanted files that nobody reported, as Flume
    * polls every pollDelay: a directory watch can fail (the inotify limit reached) or lose
    * events, and while the watcher is paused nothing else sees new files. A readdir of 10,000
-   * names is a few ms; only new names are stat'ed.
+   * names is a few ms; only new names are stat'ed. Names are read as bytes: one that is not
+   * UTF-8 or holds a control character is reported (odd-names.ts), never passed over.
    */
   async #listNew(): Promise<void> {
     if (this.#listing || this.#closed) return;
     this.#listing = true;
     try {
-      for (const name of await fsp.readdir(this.#config.spoolDir)) {
-        const p = path.join(this.#config.spoolDir, name);
+      const dir = this.#config.spoolDir;
+      for (const raw of await fsp.readdir(dir, { encoding: 'buffer' })) {
+        const odd = oddName(raw);
+        const name = odd ? printableName(raw) : raw.toString('utf8');
+        const p = path.join(dir, name);
         if (this.#closed || !this.#wanted(name) || this.#files.get(p)) continue;
-        const stats = await fsp.stat(p).catch(() => undefined);
-        if (stats?.isFile() && !this.#files.get(p)) this.#onAdd(p, stats);
+        if (odd) {
+          const id = raw.toString('hex');
+          if (!this.#oddReported.has(id)) {
+            this.#oddReported.add(id);
+            this.#onOddName(Buffer.concat([Buffer.from(dir + path.sep), raw]), p, odd);
+          }
+          continue;
+        }
+        const stats = await fsp.lstat(p).catch(() => undefined);
+        if (stats && !this.#files.get(p) && this.#watcher && (await this.#watcher.admit(p, stats))) this.#onAdd(p, stats);
       }
     } catch (err) {
       spoolListingFailed.emit(this.#log, { err, spoolDir: this.#config.spoolDir });
@@ -99,6 +121,7 @@ export class SpoolDiscovery {
     this.#closed = true;
     clearTimeout(this.#settleTimer);
     clearInterval(this.#listTimer);
+    for (const timer of this.#retries) clearTimeout(timer);
     this.#wakeReader?.();
     await this.#watcher?.close();
   }
@@ -118,6 +141,19 @@ export class SpoolDiscovery {
     }
   }
 
+  /**
+   * A file that could not be read or finished for now (no descriptor left; its record could
+   * not be written): ready again in `ms`, so the reader goes on with the others meanwhile.
+   * Dropped if it is gone by then.
+   */
+  retryLater(cand: Candidate, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      if (!this.#closed && this.#files.get(cand.path)?.state === 'pending' && !this.#ready.has(cand.path)) this.#enqueueReady(cand);
+    }, ms);
+    this.#retries.add(timer);
+  }
+
   /** Not hidden, not finished by us (any suffix), and matching include/ignorePattern. */
   #wanted(name: string): boolean {
     const c = this.#config;
@@ -130,7 +166,7 @@ export class SpoolDiscovery {
   }
 
   #onAdd(p: string, stats: Stats | undefined): void {
-    if (this.#closed || !stats?.isFile()) return;
+    if (this.#closed || !stats || !(stats.isFile() || stats.isSymbolicLink())) return;
     const known = this.#files.get(p);
     if (known && known.state !== 'pending') return;
     const name = path.basename(p);
@@ -166,7 +202,8 @@ export class SpoolDiscovery {
     for (const cand of [...this.#settling.values()]) {
       let st: Stats;
       try {
-        st = await fsp.stat(cand.path);
+        // A link's own stats, unless links are followed (then its target's, which a writer may still grow).
+        st = this.#config.followSymlinks ? await fsp.stat(cand.path) : await fsp.lstat(cand.path);
       } catch {
         this.#settling.delete(cand.path);
         this.#files.remove(cand.path);

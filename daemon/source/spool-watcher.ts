@@ -14,14 +14,19 @@ export interface SpoolWatcherHandlers {
  * Finds the files of one directory (not below it) with chokidar: `depth: 0`, and the names
  * the source does not want (finished suffixes, hidden names, include/ignorePattern) are
  * `ignored`, so chokidar neither watches nor reports them. What chokidar does not do stays
- * here: anything but a regular file (or a symlink to one) is skipped with one warning; the
- * source settles, orders and reads the files (spool-discovery.ts).
+ * here (`admit`): anything but a regular file or a symbolic link is skipped with one
+ * warning. A link is reported as it is (the reader refuses it unless `followSymlinks`);
+ * with `followSymlinks`, a dangling link or one to anything but a regular file is skipped
+ * with one warning. chokidar reports no dangling link at all: the source's own listing
+ * (spool-discovery.ts) brings those here. The source settles, orders and reads the files.
  */
 export class SpoolWatcher {
   readonly #dir: string;
   readonly #wanted: (name: string) => boolean;
   readonly #handlers: SpoolWatcherHandlers;
   readonly #log: Logger;
+  /** Links are followed (`followSymlinks`): a dangling one, or one to a FIFO, is skipped here. */
+  readonly #followSymlinks: boolean;
   /** Names skipped (not regular files), warned about once each. */
   readonly #skipped = new Set<string>();
   /** Error codes logged already: chokidar may fail the same way for each of 10,000 files. */
@@ -31,11 +36,12 @@ export class SpoolWatcher {
   #change: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(dir: string, wanted: (name: string) => boolean, handlers: SpoolWatcherHandlers, log: Logger) {
+  constructor(dir: string, wanted: (name: string) => boolean, handlers: SpoolWatcherHandlers, log: Logger, followSymlinks: boolean) {
     this.#dir = path.resolve(dir);
     this.#wanted = wanted;
     this.#handlers = handlers;
     this.#log = log;
+    this.#followSymlinks = followSymlinks;
   }
 
   /** Reports every file present (once chokidar's first listing is done) and starts watching. */
@@ -86,7 +92,10 @@ export class SpoolWatcher {
       // chokidar leaves out files without the owner's read bit; the source reports them
       // instead (renamed .FAILED with the error), so they are not left silently in the spool.
       ignorePermissionErrors: true,
-      ignored: (p: string) => p !== dir && (path.dirname(p) !== dir || !this.#wanted(path.basename(p))),
+      // Links are the source's to judge (spool-open.ts): chokidar reports them, it never follows one.
+      followSymlinks: false,
+      // Names with control characters are the listing's (odd-names.ts): quarantined, not read.
+      ignored: (p: string) => p !== dir && (path.dirname(p) !== dir || !this.#wanted(path.basename(p)) || CONTROL.test(path.basename(p))),
     });
     this.#watcher = watcher;
     watcher.on('add', (p: string, stats?: Stats) => void this.#classify(p, stats));
@@ -108,19 +117,43 @@ export class SpoolWatcher {
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
 
-  /** Reports a regular file (or a symlink to one); anything else is logged once and skipped. */
+  /** Reports what `admit` lets through; chokidar's stats are the entry's own (lstat). */
   async #classify(p: string, stats: Stats | undefined): Promise<void> {
     if (!stats) {
       try {
-        stats = await fsp.stat(p); // follows a symlink to what it names
+        stats = await fsp.lstat(p);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#skip(p, `a file that cannot be stat'ed (${(err as NodeJS.ErrnoException).code})`);
         return;
       }
     }
     if (this.#closed || !this.#watcher) return;
-    if (stats.isFile()) this.#handlers.found(p, stats);
-    else this.#skip(p, stats.isFIFO() ? 'a FIFO' : stats.isSocket() ? 'a socket' : stats.isDirectory() ? 'a directory' : 'a device');
+    if (await this.admit(p, stats)) this.#handlers.found(p, stats);
+  }
+
+  /**
+   * Whether the entry (`stats` from lstat) is for the source to read: a regular file, or a
+   * symbolic link (the reader applies the symlink policy). Anything else, and with
+   * `followSymlinks` a link that dangles or names anything but a regular file, is skipped
+   * with one warning.
+   */
+  async admit(p: string, stats: Stats): Promise<boolean> {
+    if (stats.isFile()) return true;
+    if (!stats.isSymbolicLink()) {
+      this.#skip(p, kindOf(stats));
+      return false;
+    }
+    if (!this.#followSymlinks) return true;
+    try {
+      const target = await fsp.stat(p);
+      if (target.isFile()) return true;
+      this.#skip(p, `a symbolic link to ${kindOf(target)}`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const to = await fsp.readlink(p).catch(() => '?');
+      this.#skip(p, code === 'ENOENT' ? `a dangling symbolic link (to ${to}, which does not exist)` : `a symbolic link that cannot be followed (to ${to}: ${code})`);
+    }
+    return false;
   }
 
   #skip(p: string, kind: string): void {
@@ -129,4 +162,10 @@ export class SpoolWatcher {
     this.#skipped.add(name);
     spoolNotRegularFile.emit(this.#log, { file: p, kind });
   }
+}
+
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+function kindOf(stats: Stats): string {
+  return stats.isFIFO() ? 'a FIFO' : stats.isSocket() ? 'a socket' : stats.isDirectory() ? 'a directory' : stats.isSymbolicLink() ? 'a symbolic link' : 'a device';
 }

@@ -1,3 +1,4 @@
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { PropertyReader, ReadContext } from '../conf/index.js';
 import { readInterceptors, readSourceChannel, type InterceptorConfig } from './source-config.js';
@@ -42,6 +43,10 @@ export interface SpoolDirSourceConfig {
    * on a JetStream cluster; by default made once and kept in `trackerDir` (file-key.ts).
    */
   readonly sourceId?: string;
+  /** `true`: a symbolic link in the spool is read when its target is inside `symlinkRoots`; `false`: refused. */
+  readonly followSymlinks: boolean;
+  /** Real paths of the directories links may point into (with `followSymlinks`). */
+  readonly symlinkRoots: readonly string[];
 }
 
 /** Reads `<agent>.sources.<name>.*` of a spooling-directory source. */
@@ -79,6 +84,7 @@ export function read(r: PropertyReader, p: string, { name, resolve, knownChannel
     fileIdentity: r.oneOf(p + '.fileIdentity', FILE_IDENTITIES, 'content'),
     retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
     ...readSourceId(r, p + '.sourceId'),
+    ...readSymlinkPolicy(r, p, resolve),
   });
 }
 
@@ -87,4 +93,29 @@ function readSourceId(r: PropertyReader, key: string): { sourceId?: string } {
   if (!prop) return {};
   if (!/^[A-Za-z0-9_]{1,40}$/.test(prop.value)) throw r.bad(prop, 'letters, digits and _ (up to 40): it prefixes file keys and names this edge\'s NATS subjects');
   return { sourceId: prop.value };
+}
+
+/**
+ * `followSymlinks` (default false: a link in the spool is quarantined, never read) and
+ * `symlinkRoots`, the directories its targets must resolve into: required with
+ * `followSymlinks = true`, each an existing directory, kept as real paths.
+ */
+function readSymlinkPolicy(r: PropertyReader, p: string, resolve: (p: string) => string): Pick<SpoolDirSourceConfig, 'followSymlinks' | 'symlinkRoots'> {
+  const followSymlinks = r.bool(p + '.followSymlinks', false);
+  const prop = r.raw(p + '.symlinkRoots');
+  if (!followSymlinks) return { followSymlinks, symlinkRoots: [] };
+  if (!prop) throw r.missing(p + '.symlinkRoots');
+  const roots = prop.value.split(/[\s,]+/).filter(Boolean).map((dir) => {
+    let real: string;
+    try {
+      real = realpathSync(resolve(dir));
+    } catch (err) {
+      throw r.at(prop, `${dir} must be an existing directory (${(err as NodeJS.ErrnoException).code})`);
+    }
+    if (!statSync(real).isDirectory()) throw r.at(prop, `${dir} must be an existing directory (it is not a directory)`);
+    return real;
+  });
+  if (roots.length === 0) throw r.bad(prop, 'directories, separated by commas');
+  if (roots.some((d) => d === path.parse(d).root)) throw r.at(prop, 'must not be / (every file would be inside it)');
+  return { followSymlinks, symlinkRoots: Object.freeze(roots) };
 }

@@ -1,24 +1,33 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { Channel } from '../channel/index.js';
 import type { Logger } from '../log.js';
 import { ChunkPool } from './chunk-pool.js';
 import { EventBatcher } from './event-batcher.js';
-import { FileFinisher } from './file-finisher.js';
+import { FileFinisher, RECORDS_RETRY_MS } from './file-finisher.js';
 import { sourceIdOf } from './file-key.js';
 import { FileReader } from './file-reader.js';
+import { RecordsUnwritable } from './file-records.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
 import { SourceStopped } from './open-file.js';
 import type { SourcePositions } from './source-positions.js';
+import type { SourceContext } from './source-context.js';
 import { SpoolDiscovery } from './spool-discovery.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
-import { sourceIdNotKept, watchingSpoolDir } from '../telemetry/index.js';
+import { fileOpenDeferred, sourceIdNotKept, watchingSpoolDir } from '../telemetry/index.js';
+import type { StatsPart } from '../telemetry/stats.js';
+import { LogflowError } from '../errors.js';
+import { settingError, storageHint } from '../startup-errors.js';
 
 export { POSITION_HEADER } from '../channel/position-header.js';
 export { DUPLICATE_SUFFIX } from './file-finisher.js';
-export { fileKeyOf, sourceIdOf } from './file-key.js';
+export { olderFileKeyOf, sourceIdOf } from './file-key.js';
 export type { SourcePositions } from './source-positions.js';
 
 const CHUNK_BYTES = 1 << 20;
+/** Open errors that say the process, not the file, is out of something: the file waits. */
+const OUT_OF_DESCRIPTORS = new Set(['EMFILE', 'ENFILE']);
+const RETRY_OPEN_MS = 1000;
 
 /**
  * Flume's spooling-directory source: every line of every file dropped into `spoolDir`
@@ -58,9 +67,12 @@ export class SpoolDirSource {
     this.#sourceId = id.id;
     if (!id.kept) sourceIdNotKept.emit(this.#log, { trackerDir: config.trackerDir, sourceId: id.id });
     this.#positions = positions;
-    this.#discovery = new SpoolDiscovery(config, this.files, this.#log);
     this.#batcher = new EventBatcher(config, channel, this.#log);
     this.#finisher = new FileFinisher(config, this.files, this.#log, positions);
+    this.#discovery = new SpoolDiscovery(config, this.files, this.#log, (rawPath, printable, reason) => {
+      const status = this.files.get(printable) ?? this.files.add(printable, path.basename(printable), 0);
+      this.#finisher.quarantineName(status, rawPath, reason);
+    });
     this.#reader = new FileReader(config, {
       sourceId: this.#sourceId,
       files: this.files,
@@ -82,7 +94,7 @@ export class SpoolDirSource {
   /** Every file seen, newest last, with live parse errors for the ones being read. */
   fileList(): FileStatus[] {
     return this.files.list().map((f) =>
-      f.state === 'reading' && f.key && this.#positions?.parseErrors ? { ...f, parseErrors: this.#positions.parseErrors(f.key) ?? 0 } : f,
+      f.state === 'reading' && f.key && this.#positions?.figures ? { ...f, parseErrors: this.#positions.figures(f.key)?.parseErrors ?? 0 } : f,
     );
   }
 
@@ -104,7 +116,9 @@ export class SpoolDirSource {
     await fsp.mkdir(this.#config.spoolDir, { recursive: true });
     await fsp.access(this.#config.spoolDir, fsc.R_OK | fsc.W_OK);
     const records = this.#finisher.openRecords();
-    this.files.restore(records.recent(10_000), records.counts());
+    const finished = records.recent(10_000);
+    this.files.restore(finished, records.counts());
+    this.#finisher.forgetFinished(finished);
     await this.#discovery.start();
     this.#readerDone = this.#readLoop();
     watchingSpoolDir.emit(this.#log, { spoolDir: this.#config.spoolDir });
@@ -138,8 +152,48 @@ export class SpoolDirSource {
         await this.#reader.read(status);
       } catch (err) {
         if (err instanceof SourceStopped) status.state = 'pending';
-        else await this.#finisher.quarantine(status, `read failed: ${(err as Error).message}`);
+        else if (status.state === 'pending' && OUT_OF_DESCRIPTORS.has((err as NodeJS.ErrnoException).code!)) {
+          // Not the file's fault: every descriptor is taken (a flood of connections). Tried
+          // again later, never quarantined for it.
+          fileOpenDeferred.emit(this.#log, { file: status.path, err: (err as Error).message, retryInMs: RETRY_OPEN_MS });
+          this.#discovery.retryLater(next, RETRY_OPEN_MS);
+        } else if (err instanceof RecordsUnwritable) {
+          // (Logged by the finisher.) Its record could not be written: the others are read
+          // meanwhile, and this one again in a while.
+          status.state = 'pending';
+          this.#discovery.retryLater(next, RECORDS_RETRY_MS);
+        } else await this.#finisher.quarantine(status, `read failed: ${(err as Error).message}`);
       }
     }
   }
+}
+
+/**
+ * `type = spooldir` (components.ts). With a position keeper (the job in this process, or a
+ * file channel), a file resumes after its kept position and finishes once all of it is
+ * kept; without, once all of its events are delivered (Flume's behaviour).
+ */
+export function build(config: SpoolDirSourceConfig, ctx: SourceContext) {
+  const keeper = ctx.positionKeeper(config.channel);
+  const positions = keeper?.keepPositions(sourceIdOf(config.spoolDir, config.trackerDir, config.sourceId).id, () => void source.completeFinished());
+  const source = new SpoolDirSource(config, ctx.channel(config.channel), ctx.logger, positions);
+  return {
+    name: config.name,
+    start: () => source.start().catch((err: NodeJS.ErrnoException) => {
+      // files.db, in trackerDir (the spool's .flumespool unless set): named, with what to do by its cause.
+      if (err instanceof LogflowError && err.code === 'LF_DATABASE') {
+        throw settingError(ctx.file, ctx.key, 'trackerDir', { message: err.message, cause: (err.cause as { code?: string } | undefined)?.code });
+      }
+      const what = err.code === 'ENOSPC' || err.code === 'EROFS' ? storageHint(err.code) : 'the daemon needs read and write access to the spool directory (it renames finished files there)';
+      throw err.code ? settingError(ctx.file, ctx.key, 'spoolDir', { message: `${config.spoolDir}: ${err.code}: ${what}`, path: config.spoolDir }) : err;
+    }),
+    stop: () => source.stop(),
+    /** Files read to their end finish on the job's last checkpoint (it stopped before). */
+    close: async () => {
+      await source.completeFinished();
+      source.close();
+    },
+    stats: (): StatsPart => ({ files: source.files.counts(), eventsRead: source.eventsRead, truncatedLines: source.truncatedLines }),
+    fileList: () => source.fileList(),
+  };
 }

@@ -29,7 +29,7 @@ export function dropInvalidUtf8(buf: Buffer, start: number, end: number): Buffer
 }
 
 /** Length of the well-formed sequence at `i` (Unicode table 3-7), 0 if there is none. */
-function sequenceLength(b: Buffer, i: number, end: number): number {
+export function sequenceLength(b: Buffer, i: number, end: number): number {
   const c = b[i]!;
   if (c < 0x80) return 1;
   let n: number;

@@ -1,180 +1,211 @@
 import type Database from 'better-sqlite3';
 import { BatchCounts, UrlInterner } from '../counts/index.js';
 import type { BatchResult } from './window-results.js';
-import { CountsCursor } from '../counts/counts-codec.js';
-import { floorTo, HOUR, LEVEL_MS, MINUTE } from './history.js';
+import { CountsCursor, decodeCounts, encodeCounts } from '../counts/counts-codec.js';
+import { floorSql, floorTo, HOUR, LEVEL_MS, MINUTE, TOP_LEVEL } from './history-schema.js';
+
+/** A minute saved to within this long is left for later while lines come (it is still filling). */
+const SETTLE_MS = 2000;
+/** How often the retention is applied. */
+const PRUNE_EVERY_MS = 60_000;
 
 /**
- * Writes closed batches (one insert each) and rolls them up into minute and hour rows
- * behind them, in time order, a bounded amount of work at a time (`rollUp`). Range queries
- * read the rollups up to the newest one and the batches after it, so a rollup that has not
- * been written yet costs a slower query, never a wrong answer.
+ * Writes the history: batch rows that add up, tagged with the epoch that wrote them, and
+ * their minute, hour and day rollups behind them, a bounded amount of work at a time
+ * (`rollUp`).
  *
- * Why behind and not as each minute ends: replaying a 27-hour log in event time ends 1,620
- * minutes in about a second, ~800,000 per-URL minute rows for 1M lines; written as part of
- * each batch's save they took ~8 s of the job's thread (profile of a 200k-line replay: 2.1 s
- * of 18 s in the minute rollups, the rest in the window's id release, since fixed).
+ * Rows add up, in any order: a batch saved again (more lines of that second: another file,
+ * a late line, an early firing updated) is merged into its epoch's row, or is a row of its
+ * own epoch. Every save marks its minute dirty; rolling a minute up marks its hour, an hour
+ * its day, and so on up. A range query reads the rollups only of buckets with no dirty mark inside, and
+ * below them otherwise, so a rollup not yet written costs a slower query, never a wrong
+ * answer, wherever in time the late lines went.
  *
- * Rolled up in order, every minute with batches gets its rows: after a restart, and after a
- * gap in the data (up to 2f37a76 a restart rolled up only the minute before its first new
- * batch; the minutes before were skipped for good and range queries under-counted). At
- * start, minutes that an older version skipped are rolled up too.
+ * Why behind and not as each minute ends: replaying a 27-hour log ends 1,620 minutes in
+ * about a second, ~800,000 per-URL minute rows for 1M lines; written as part of each
+ * batch's save they took ~8 s of the job's thread (profile of a 200k-line replay).
+ *
+ * Exactly once (`restoreEpochs`): rows of an epoch that no checkpoint covers are deleted at
+ * start (their minutes marked dirty), since the job counts those lines again. The retention
+ * counts from when an epoch counted (`epochs`), not from the lines' own time.
  */
 export class HistoryWriter {
-  readonly #save: (b: BatchResult) => void;
-  readonly #rollUp: (budgetMs: number) => boolean;
-  /** The newest minute with a batch (still open: more batches may come). */
-  #openMinute: number | undefined;
-  /** Minutes before this one are rolled up (or have no batches). */
-  #rolledTo: number;
-  /** The hour of the last minute rolled up, while its hour row is not written. */
-  #hourPending: number | undefined;
-  /** Rollups written at start because an older version skipped them. */
-  repaired = { minutes: 0, hours: 0 };
+  readonly #db: Database.Database;
+  readonly #retentionMs: number;
+  readonly #s: ReturnType<typeof statements>;
+  /** Minutes marked dirty (the database's level-1 marks), so a save marks each once. */
+  #dirtyMinutes = new Set<number>();
+  /** When each minute was last saved to, in this process: a minute still filling waits. */
+  readonly #savedAt = new Map<number, number>();
+  /** The newest epoch recorded in `epochs`. */
+  #epochRecorded = -1;
+  #prunedAt = 0;
   /**
-   * A transaction failed (a full disk...) after this writer moved on in memory: the minutes
-   * it rolled up in that transaction were rolled back. Its place is read again from the
-   * database before the next rollup, which then rolls them up again.
+   * A transaction failed (a full disk...) after this writer moved on in memory: the marks
+   * it made in that transaction were rolled back. It reads them again before its next work.
    */
   #stale = false;
-  readonly #resume: () => number;
 
   constructor(db: Database.Database, retentionMs: number) {
-    const putBatch = db.prepare('INSERT OR REPLACE INTO batches (start_ms, events, parse_errors, counts) VALUES (?, ?, ?, ?)');
-    const minuteBatches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
-    const nextBatch = db.prepare('SELECT MIN(start_ms) FROM batches WHERE start_ms >= ? AND start_ms < ?').pluck();
-    // Looked up first, inserted only when new: an upsert (`ON CONFLICT DO UPDATE ... RETURNING`)
-    // rewrote the row for every URL of every minute, 6.4 of the 12 s that rolling up a 27-hour,
-    // 1M-line replay took (867k minute rows); a lookup is ~2 us.
-    const findUrl = db.prepare('SELECT id FROM urls WHERE url = ?').pluck();
-    const addUrl = db.prepare('INSERT INTO urls (url) VALUES (?) RETURNING id').pluck();
-    const urlId = (url: string) => (findUrl.get(url) as number | undefined) ?? (addUrl.get(url) as number);
-    const clearLevel = db.prepare('DELETE FROM counts WHERE level = ? AND start_ms = ?');
-    const clearTotals = db.prepare('DELETE FROM totals WHERE level = ? AND start_ms = ?');
-    const putCount = db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)');
-    const putTotals = db.prepare('INSERT INTO totals (level, start_ms, events, parse_errors) VALUES (?, ?, ?, ?)');
-    const hourFromMinutes = db.prepare(
-      `INSERT INTO counts (level, start_ms, url_id, count)
-       SELECT 2, ?, url_id, SUM(count) FROM counts WHERE level = 1 AND start_ms >= ? AND start_ms < ? GROUP BY url_id`,
-    );
-    const hourTotals = db.prepare(
-      `INSERT INTO totals (level, start_ms, events, parse_errors)
-       SELECT 2, ?, COALESCE(SUM(events), 0), COALESCE(SUM(parse_errors), 0) FROM totals WHERE level = 1 AND start_ms >= ? AND start_ms < ?`,
-    );
-    const pruneBatches = db.prepare('DELETE FROM batches WHERE start_ms < ?');
-    const pruneCounts = db.prepare('DELETE FROM counts WHERE level = ? AND start_ms < ?');
-    const pruneTotals = db.prepare('DELETE FROM totals WHERE level = ? AND start_ms < ?');
-
-    const rollUpMinute = (minute: number) => {
-      clearLevel.run(1, minute);
-      clearTotals.run(1, minute);
-      // Summed by the URLs' bytes: a minute of a million distinct URLs costs an arena and
-      // typed arrays, not a Map of a million strings (measured: ~90 MB less at peak).
-      const interner = new UrlInterner(1024);
-      const sums = new BatchCounts();
-      let events = 0;
-      let parseErrors = 0;
-      for (const b of minuteBatches.iterate(minute, minute + MINUTE) as IterableIterator<{ events: number; parseErrors: number; counts: Buffer }>) {
-        events += b.events;
-        parseErrors += b.parseErrors;
-        const c = new CountsCursor(b.counts);
-        while (c.next()) sums.add(interner.id(c.blob, c.start, c.end), c.count);
-      }
-      for (let i = 0; i < sums.size; i++) {
-        putCount.run(1, minute, urlId(interner.url(sums.touched[i]!)!), sums.values[i]!);
-      }
-      putTotals.run(1, minute, events, parseErrors);
-    };
-    const rollUpHour = (hour: number) => {
-      clearLevel.run(2, hour);
-      clearTotals.run(2, hour);
-      hourFromMinutes.run(hour, hour, hour + HOUR);
-      hourTotals.run(hour, hour, hour + HOUR);
-    };
-    const prune = (now: number) => {
-      // A rollup row goes once all of its minute or hour is older than the retention.
-      pruneBatches.run(now - retentionMs);
-      for (const level of [1, 2]) {
-        pruneCounts.run(level, now - retentionMs - LEVEL_MS[level]!);
-        pruneTotals.run(level, now - retentionMs - LEVEL_MS[level]!);
-      }
-    };
-    /** Minutes up to `to` are done: an hour whose minutes are all rolled up gets its row. */
-    const advanceTo = (to: number) => {
-      if (this.#hourPending !== undefined && floorTo(to, HOUR) > this.#hourPending) {
-        rollUpHour(this.#hourPending);
-        this.#hourPending = undefined;
-      }
-      this.#rolledTo = Math.max(this.#rolledTo, to);
-    };
-
-    this.#resume = () => this.#start(db, rollUpMinute, rollUpHour);
-    this.#rolledTo = this.#resume();
-
-    const save = (b: BatchResult) => {
-      putBatch.run(b.startMs, b.events, b.parseErrors, b.counts);
-      const minute = floorTo(b.startMs, MINUTE);
-      if (this.#openMinute === undefined || minute > this.#openMinute) {
-        this.#openMinute = minute;
-        prune(b.startMs);
-      } else if (minute < this.#rolledTo) {
-        // A batch of a minute rolled up already (a replay): roll it up again, and its hour.
-        rollUpMinute(minute);
-        const hour = floorTo(minute, HOUR);
-        if (hour === this.#hourPending) return;
-        if (hour < floorTo(this.#rolledTo, HOUR)) rollUpHour(hour);
-        else {
-          if (this.#hourPending !== undefined) rollUpHour(this.#hourPending);
-          this.#hourPending = hour;
-        }
-      }
-    };
-    const rollUp = (budgetMs: number): boolean => {
-      const started = performance.now();
-      const open = this.#openMinute;
-      while (open !== undefined && this.#rolledTo < open) {
-        if (performance.now() - started >= budgetMs) return true;
-        const next = nextBatch.get(this.#rolledTo, open) as number | null;
-        if (next === null) {
-          advanceTo(open);
-          break;
-        }
-        const minute = floorTo(next, MINUTE);
-        advanceTo(minute);
-        rollUpMinute(minute);
-        this.#hourPending = floorTo(minute, HOUR);
-        this.#rolledTo = minute + MINUTE;
-      }
-      if (open !== undefined) advanceTo(open);
-      return false;
-    };
-    this.#save = inTransaction(db, save);
-    this.#rollUp = inTransaction(db, rollUp);
+    this.#db = db;
+    this.#retentionMs = retentionMs;
+    this.#s = statements(db);
+    this.#reload();
   }
 
-  save(batch: BatchResult): void {
-    this.#guard(() => this.#save(batch));
+  /** Adds a closed batch's counts to its second of the history, as part of `epoch`. */
+  save(b: BatchResult, epoch: number): void {
+    if (b.events === 0 && b.parseErrors === 0) return;
+    this.#guard(() => {
+      const s = this.#s;
+      if (s.insertBatch.run(b.startMs, epoch, b.events, b.parseErrors, b.counts).changes === 0) {
+        const row = s.getBatch.get(b.startMs, epoch) as { events: number; parseErrors: number; counts: Buffer };
+        s.updateBatch.run(row.events + b.events, row.parseErrors + b.parseErrors, mergeCounts(row.counts, b.counts), b.startMs, epoch);
+      }
+      if (epoch > this.#epochRecorded) {
+        s.insertEpoch.run(epoch, Date.now());
+        this.#epochRecorded = epoch;
+      }
+      const minute = floorTo(b.startMs, MINUTE);
+      if (!this.#dirtyMinutes.has(minute)) {
+        s.markDirty.run(1, minute);
+        this.#dirtyMinutes.add(minute);
+      }
+      this.#savedAt.set(minute, Date.now());
+    });
+  }
+
+  /** Epochs up to `epoch` are in a committed checkpoint (called in the caller's transaction). */
+  markCovered(epoch: number): void {
+    this.#guard(() => this.#s.setCovered.run(epoch, epoch));
   }
 
   /**
-   * Rolls up minutes that are over (and their hours), for about `budgetMs`; true if some
-   * remain for the next call.
+   * At start, with the epoch the restored checkpoint covers (undefined: no checkpoint, or
+   * one older than epochs: the database's own record then). Deletes the rows of later
+   * epochs: the job counts their lines again. Returns the epoch to write in and how many
+   * rows were rolled back.
    */
-  rollUp(budgetMs: number): boolean {
-    if (this.#stale) {
-      const repaired = this.repaired;
-      this.#openMinute = undefined;
-      this.#hourPending = undefined;
-      this.#rolledTo = this.#resume();
-      this.repaired = repaired;
-      this.#stale = false;
-    }
-    return this.#guard(() => this.#rollUp(budgetMs));
+  restoreEpochs(checkpointCovered: number | undefined): { epoch: number; rolledBack: number } {
+    const s = this.#s;
+    const covered = checkpointCovered ?? (s.covered.get() as number);
+    let rolledBack = 0;
+    this.#db.transaction(() => {
+      rolledBack = s.countAfter.get(covered) as number;
+      if (rolledBack > 0) {
+        s.markMinutesAfter.run(covered);
+        s.deleteAfter.run(covered);
+      }
+      s.deleteEpochsAfter.run(covered);
+      s.resetCovered.run(covered);
+    })();
+    this.#reload();
+    return { epoch: covered + 1, rolledBack };
+  }
+
+  /**
+   * Rolls up dirty minutes, then hours, days and the longer spans whose parts are clean, for about
+   * `budgetMs`; while lines come (`idle` false) a minute saved to in the last 2 s waits.
+   * True if some remain for the next call.
+   */
+  rollUp(budgetMs: number, idle = true): boolean {
+    if (this.#stale) this.#reload();
+    return this.#guard(() => this.#db.transaction(() => this.#rollUp(budgetMs, idle))());
   }
 
   /** The caller's transaction, which held this writer's work, failed. */
   rolledBack(): void {
     this.#stale = true;
+  }
+
+  #rollUp(budgetMs: number, idle: boolean): boolean {
+    const started = performance.now();
+    const s = this.#s;
+    const now = Date.now();
+    const over = () => performance.now() - started >= budgetMs;
+    this.#prune(now);
+    let waiting = false;
+    for (const minute of s.dirtyOf.all(1) as number[]) {
+      if (over()) return true;
+      if (!idle && now - (this.#savedAt.get(minute) ?? 0) < SETTLE_MS) {
+        waiting = true;
+        continue;
+      }
+      this.#rollUpMinute(minute);
+    }
+    // Each coarser level from the one below it, once every finer bucket inside is clean.
+    for (let level = 2; level <= TOP_LEVEL; level++) {
+      const size = LEVEL_MS[level]!;
+      for (const start of s.dirtyOf.all(level) as number[]) {
+        if (over()) return true;
+        let clean = true;
+        for (let finer = 1; finer < level && clean; finer++) clean = s.anyDirtyIn.get(finer, start, start + size) === undefined;
+        if (!clean) continue;
+        s.clear.run(level, start);
+        s.clearTotals.run(level, start);
+        s.fromBelow.run(level, start, level - 1, start, start + size);
+        s.totalsFromBelow.run(level, start, level - 1, start, start + size);
+        if (level < TOP_LEVEL) s.markDirty.run(level + 1, floorTo(start, LEVEL_MS[level + 1]!));
+        s.clean.run(level, start);
+      }
+    }
+    return waiting;
+  }
+
+  #rollUpMinute(minute: number): void {
+    const s = this.#s;
+    s.clear.run(1, minute);
+    s.clearTotals.run(1, minute);
+    // Summed by the URLs' bytes: a minute of a million distinct URLs costs an arena and
+    // typed arrays, not a Map of a million strings (measured: ~90 MB less at peak).
+    const interner = new UrlInterner(1024);
+    const sums = new BatchCounts();
+    let events = 0;
+    let parseErrors = 0;
+    let rows = 0;
+    for (const b of s.minuteBatches.iterate(minute, minute + MINUTE) as IterableIterator<{ events: number; parseErrors: number; counts: Buffer }>) {
+      rows++;
+      events += b.events;
+      parseErrors += b.parseErrors;
+      const c = new CountsCursor(b.counts);
+      while (c.next()) sums.add(interner.id(c.blob, c.start, c.end), c.count);
+    }
+    for (let i = 0; i < sums.size; i++) {
+      s.putCount.run(1, minute, this.#urlId(interner.url(sums.touched[i]!)!), sums.values[i]!);
+    }
+    if (rows > 0) s.putTotals.run(1, minute, events, parseErrors);
+    s.clean.run(1, minute);
+    s.markDirty.run(2, floorTo(minute, HOUR));
+    this.#dirtyMinutes.delete(minute);
+    this.#savedAt.delete(minute);
+  }
+
+  /**
+   * Looked up first, inserted only when new: an upsert (`ON CONFLICT DO UPDATE ... RETURNING`)
+   * rewrote the row for every URL of every minute, 6.4 of the 12 s that rolling up a 27-hour,
+   * 1M-line replay took (867k minute rows); a lookup is ~2 us.
+   */
+  #urlId(url: string): number {
+    return (this.#s.findUrl.get(url) as number | undefined) ?? (this.#s.addUrl.get(url) as number);
+  }
+
+  /** The retention: rows of epochs that counted longer ago than it go, and their buckets are rolled up again. */
+  #prune(now: number): void {
+    if (this.#retentionMs <= 0 || now - this.#prunedAt < PRUNE_EVERY_MS) return;
+    this.#prunedAt = now;
+    const s = this.#s;
+    const old = s.lastEpochBefore.get(now - this.#retentionMs) as number | null;
+    if (old === null) return;
+    s.markMinutesThrough.run(old);
+    s.deleteThrough.run(old);
+    s.deleteEpochsThrough.run(old);
+    for (const m of s.dirtyOf.all(1) as number[]) this.#dirtyMinutes.add(m);
+  }
+
+  #reload(): void {
+    this.#dirtyMinutes = new Set(this.#s.dirtyOf.all(1) as number[]);
+    this.#epochRecorded = (this.#s.lastEpoch.get() as number | null) ?? -1;
+    this.#stale = false;
   }
 
   #guard<T>(work: () => T): T {
@@ -185,36 +216,54 @@ export class HistoryWriter {
       throw err;
     }
   }
+}
 
-  /** Where rolling up resumes; rolls up what an older version skipped. Returns `rolledTo`. */
-  #start(db: Database.Database, rollUpMinute: (m: number) => void, rollUpHour: (h: number) => void): number {
-    const one = (sql: string) => db.prepare(sql).pluck().get() as number | null;
-    const newest = one('SELECT MAX(start_ms) FROM batches');
-    const oldest = one('SELECT MIN(start_ms) FROM batches');
-    const lastMinute = one('SELECT MAX(start_ms) FROM totals WHERE level = 1');
-    if (newest !== null) this.#openMinute = floorTo(newest, MINUTE);
-    const rolledTo = lastMinute !== null ? lastMinute + MINUTE : oldest !== null ? floorTo(oldest, MINUTE) : 0;
-    if (lastMinute !== null && one(`SELECT COUNT(*) FROM totals WHERE level = 2 AND start_ms = ${floorTo(lastMinute, HOUR)}`) === 0) {
-      this.#hourPending = floorTo(lastMinute, HOUR);
-    }
-    const skipped = db.prepare(
-      `SELECT DISTINCT start_ms - start_ms % ${MINUTE} AS minute FROM batches
-       WHERE start_ms < ? AND start_ms - start_ms % ${MINUTE} NOT IN (SELECT start_ms FROM totals WHERE level = 1) ORDER BY minute`,
-    ).pluck();
-    const hourless = db.prepare(
-      `SELECT DISTINCT start_ms - start_ms % ${HOUR} AS hour FROM totals
-       WHERE level = 1 AND start_ms < ? AND start_ms - start_ms % ${HOUR} NOT IN (SELECT start_ms FROM totals WHERE level = 2)`,
-    ).pluck();
-    db.transaction(() => {
-      const minutes = skipped.all(rolledTo) as number[];
-      for (const minute of minutes) rollUpMinute(minute);
-      const lastHour = this.#hourPending ?? floorTo(rolledTo, HOUR);
-      const hours = new Set([...minutes.map((m) => floorTo(m, HOUR)), ...(hourless.all(lastHour) as number[])].filter((h) => h < lastHour));
-      for (const hour of hours) rollUpHour(hour);
-      this.repaired = { minutes: minutes.length, hours: hours.size };
-    })();
-    return rolledTo;
-  }
+/** Two counts blobs as one (the same URL's counts added). */
+function mergeCounts(a: Buffer, b: Buffer): Buffer {
+  const sums = new Map<string, number>();
+  for (const blob of [a, b]) for (const [url, n] of decodeCounts(blob)) sums.set(url, (sums.get(url) ?? 0) + n);
+  return encodeCounts(sums);
+}
+
+function statements(db: Database.Database) {
+  const minuteOf = floorSql('start_ms', MINUTE);
+  return {
+    insertBatch: db.prepare('INSERT OR IGNORE INTO batches (start_ms, epoch, events, parse_errors, counts) VALUES (?, ?, ?, ?, ?)'),
+    getBatch: db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms = ? AND epoch = ?'),
+    updateBatch: db.prepare('UPDATE batches SET events = ?, parse_errors = ?, counts = ? WHERE start_ms = ? AND epoch = ?'),
+    insertEpoch: db.prepare('INSERT OR IGNORE INTO epochs (epoch, counted_ms) VALUES (?, ?)'),
+    lastEpoch: db.prepare('SELECT MAX(epoch) FROM epochs').pluck(),
+    lastEpochBefore: db.prepare('SELECT MAX(epoch) FROM epochs WHERE counted_ms < ?').pluck(),
+    covered: db.prepare('SELECT covered_epoch FROM progress WHERE id = 1').pluck(),
+    setCovered: db.prepare('UPDATE progress SET covered_epoch = ? WHERE id = 1 AND covered_epoch < ?'),
+    resetCovered: db.prepare('UPDATE progress SET covered_epoch = ? WHERE id = 1'),
+    countAfter: db.prepare('SELECT COUNT(*) FROM batches WHERE epoch > ?').pluck(),
+    markMinutesAfter: db.prepare(`INSERT OR IGNORE INTO dirty (level, start_ms) SELECT DISTINCT 1, ${minuteOf} FROM batches WHERE epoch > ?`),
+    deleteAfter: db.prepare('DELETE FROM batches WHERE epoch > ?'),
+    deleteEpochsAfter: db.prepare('DELETE FROM epochs WHERE epoch > ?'),
+    markMinutesThrough: db.prepare(`INSERT OR IGNORE INTO dirty (level, start_ms) SELECT DISTINCT 1, ${minuteOf} FROM batches WHERE epoch <= ?`),
+    deleteThrough: db.prepare('DELETE FROM batches WHERE epoch <= ?'),
+    deleteEpochsThrough: db.prepare('DELETE FROM epochs WHERE epoch <= ?'),
+    markDirty: db.prepare('INSERT OR IGNORE INTO dirty (level, start_ms) VALUES (?, ?)'),
+    clean: db.prepare('DELETE FROM dirty WHERE level = ? AND start_ms = ?'),
+    dirtyOf: db.prepare('SELECT start_ms FROM dirty WHERE level = ? ORDER BY start_ms').pluck(),
+    anyDirtyIn: db.prepare('SELECT 1 FROM dirty WHERE level = ? AND start_ms >= ? AND start_ms < ? LIMIT 1').pluck(),
+    minuteBatches: db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?'),
+    findUrl: db.prepare('SELECT id FROM urls WHERE url = ?').pluck(),
+    addUrl: db.prepare('INSERT INTO urls (url) VALUES (?) RETURNING id').pluck(),
+    clear: db.prepare('DELETE FROM counts WHERE level = ? AND start_ms = ?'),
+    clearTotals: db.prepare('DELETE FROM totals WHERE level = ? AND start_ms = ?'),
+    putCount: db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)'),
+    putTotals: db.prepare('INSERT INTO totals (level, start_ms, events, parse_errors) VALUES (?, ?, ?, ?)'),
+    fromBelow: db.prepare(
+      `INSERT INTO counts (level, start_ms, url_id, count)
+       SELECT ?, ?, url_id, SUM(count) FROM counts WHERE level = ? AND start_ms >= ? AND start_ms < ? GROUP BY url_id`,
+    ),
+    totalsFromBelow: db.prepare(
+      `INSERT INTO totals (level, start_ms, events, parse_errors)
+       SELECT ?, ?, SUM(events), SUM(parse_errors) FROM totals WHERE level = ? AND start_ms >= ? AND start_ms < ? HAVING COUNT(*) > 0`,
+    ),
+  };
 }
 
 /** `fn` in a transaction of its own, or in the caller's when one is open (no savepoint per call). */

@@ -1,47 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { UrlCount } from '../counts/index.js';
 import { countOfUrl, decodeCounts } from '../counts/counts-codec.js';
+import { floorTo, LEVEL_MS, TOP_LEVEL } from './history-schema.js';
 
-/**
- * The history, in three levels:
- * - `batches`: one row per closed batch interval with its URL counts as one blob (the
- *   same encoding as the checkpoint's slot files, so saving a batch costs one insert);
- * - `counts`/`totals` level 1: per-minute rows per URL, rolled up when a minute is over;
- * - level 2: per-hour rows per URL, rolled up from the minutes when an hour is over.
- * A range query reads the coarsest rows that fit: a day is 24 hourly rows per URL.
- */
-export const HISTORY_SCHEMA = `
-CREATE TABLE IF NOT EXISTS batches (
-  start_ms INTEGER PRIMARY KEY,
-  events INTEGER NOT NULL,
-  parse_errors INTEGER NOT NULL,
-  counts BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS urls (
-  id INTEGER PRIMARY KEY,
-  url TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS counts (
-  level INTEGER NOT NULL,
-  start_ms INTEGER NOT NULL,
-  url_id INTEGER NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (level, start_ms, url_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS counts_by_url ON counts (url_id, level, start_ms);
-CREATE TABLE IF NOT EXISTS totals (
-  level INTEGER NOT NULL,
-  start_ms INTEGER NOT NULL,
-  events INTEGER NOT NULL,
-  parse_errors INTEGER NOT NULL,
-  PRIMARY KEY (level, start_ms)
-) WITHOUT ROWID;
-`;
-
-export const MINUTE = 60_000;
-export const HOUR = 3_600_000;
-export const LEVEL_MS = [0, MINUTE, HOUR] as const;
-
+export { DAY, floorTo, HISTORY_SCHEMA, HOUR, LEVEL_MS, MINUTE } from './history-schema.js';
 export { decodeCounts, encodeCounts } from '../counts/counts-codec.js';
 
 export interface RangeTop {
@@ -51,60 +13,94 @@ export interface RangeTop {
   readonly urls: UrlCount[];
 }
 
-/** Answers range queries from the history, choosing the coarsest rows that fit. */
+/** A piece of a range read from one level: 0 the batches, 1-3 the minute, hour and day rollups. */
+export interface RangePiece {
+  readonly level: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * For each level 1-3, the bucket starts whose rollup is not to be read: the level's own
+ * dirty marks and the buckets holding a dirty mark of a finer level. Sorted.
+ */
+export type Unusable = readonly (readonly number[])[];
+
+const NONE: Unusable = Array.from({ length: TOP_LEVEL + 1 }, () => []);
+
+/** Answers range queries from the history, choosing the coarsest rows that fit and are rolled up. */
 export class HistoryReader {
   readonly #batchMs: number;
-  readonly #frontier: Database.Statement;
+  readonly #dirtyIn: Database.Statement;
   readonly #batches: Database.Statement;
   readonly #levelCounts: Database.Statement;
   readonly #levelTotals: Database.Statement;
-  readonly #urlMinutes: Database.Statement;
+  readonly #urlLevel: Database.Statement;
   readonly #batchesWithStart: Database.Statement;
-  readonly #minuteTotals: Database.Statement;
+  readonly #levelTotalRows: Database.Statement;
   readonly #batchTotals: Database.Statement;
   readonly #firstBatch: Database.Statement;
+  readonly #extent: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
-    this.#urlMinutes = db.prepare(
-      `SELECT c.start_ms AS start, c.count AS count FROM counts AS c JOIN urls AS u ON u.id = c.url_id
-       WHERE u.url = ? AND c.level = 1 AND c.start_ms >= ? AND c.start_ms < ?`,
-    );
-    this.#batchesWithStart = db.prepare('SELECT start_ms AS start, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
-    this.#minuteTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM totals WHERE level = 1 AND start_ms >= ? AND start_ms < ?');
-    this.#batchTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM batches WHERE start_ms >= ? AND start_ms < ? ORDER BY start_ms');
-    this.#firstBatch = db.prepare('SELECT MIN(start_ms) FROM batches').pluck();
     this.#batchMs = batchIntervalMs;
-    this.#frontier = db.prepare('SELECT MAX(start_ms) FROM totals WHERE level = ?').pluck();
+    // By level: the marks' primary key is (level, start_ms), so each is a range of it.
+    this.#dirtyIn = db.prepare('SELECT level, start_ms AS start FROM dirty WHERE level = ? AND start_ms >= ? AND start_ms < ?');
     this.#batches = db.prepare('SELECT events, parse_errors AS parseErrors, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
     this.#levelCounts = db.prepare(
       `SELECT u.url AS url, s.count AS count FROM
          (SELECT url_id, SUM(count) AS count FROM counts WHERE level = ? AND start_ms >= ? AND start_ms < ? GROUP BY url_id) AS s
        JOIN urls AS u ON u.id = s.url_id`,
     );
-    this.#levelTotals = db.prepare(
-      'SELECT COALESCE(SUM(events - parse_errors), 0) FROM totals WHERE level = ? AND start_ms >= ? AND start_ms < ?',
-    ).pluck();
+    this.#levelTotals = db.prepare('SELECT COALESCE(SUM(events - parse_errors), 0) FROM totals WHERE level = ? AND start_ms >= ? AND start_ms < ?').pluck();
+    this.#urlLevel = db.prepare(
+      `SELECT c.start_ms AS start, c.count AS count FROM counts AS c JOIN urls AS u ON u.id = c.url_id
+       WHERE u.url = ? AND c.level = ? AND c.start_ms >= ? AND c.start_ms < ?`,
+    );
+    this.#batchesWithStart = db.prepare('SELECT start_ms AS start, counts FROM batches WHERE start_ms >= ? AND start_ms < ?');
+    this.#levelTotalRows = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM totals WHERE level = ? AND start_ms >= ? AND start_ms < ?');
+    this.#batchTotals = db.prepare('SELECT start_ms AS start, events - parse_errors AS count FROM batches WHERE start_ms >= ? AND start_ms < ? ORDER BY start_ms');
+    this.#firstBatch = db.prepare('SELECT MIN(start_ms) FROM batches').pluck();
+    // Seconds with counted lines (not only lines that did not parse).
+    this.#extent = db.prepare('SELECT MIN(start_ms) AS first, MAX(start_ms) AS last FROM batches WHERE events > parse_errors');
   }
 
-  /**
-   * One URL's counts in steps of `stepMs` over [fromMs, toMs): from minute rows where the
-   * step is whole minutes and they are rolled up, from the batches otherwise.
-   */
+  /** The own time the history spans: [first batch, end of the last one), or undefined when it is empty. */
+  extent(): { fromMs: number; toMs: number } | undefined {
+    const { first, last } = this.#extent.get() as { first: number | null; last: number | null };
+    return first === null || last === null ? undefined : { fromMs: first, toMs: last + this.#batchMs };
+  }
+
+  /** [from, to) in pieces of the coarsest rolled-up levels up to `topLevel`. */
+  #pieces(from: number, to: number, topLevel = TOP_LEVEL): RangePiece[] {
+    if (from >= to) return [];
+    const marks: { level: number; start: number }[] = [];
+    for (let level = 1; level <= topLevel; level++) marks.push(...(this.#dirtyIn.all(level, from, to) as { level: number; start: number }[]));
+    return decompose(from, to, this.#batchMs, unusableOf(marks), topLevel);
+  }
+
+  /** The coarsest level whose buckets fit whole in a step of `stepMs` (points start at multiples of it). */
+  static #levelForStep(stepMs: number): number {
+    for (let level = TOP_LEVEL; level > 0; level--) if (stepMs % LEVEL_MS[level]! === 0) return level;
+    return 0;
+  }
+
+  /** One URL's counts in steps of `stepMs` over [fromMs, toMs), from the coarsest rows that fit a step. */
   series(url: string, fromMs: number, toMs: number, stepMs: number): { start: number; count: number }[] {
     const from = floorTo(fromMs, stepMs);
-    const points = Math.ceil((toMs - from) / stepMs);
-    const counts = new Float64Array(points);
-    const minuteEnd = stepMs % MINUTE === 0 ? ((this.#frontier.get(1) as number | null) ?? -Infinity) + MINUTE : -Infinity;
-    const split = Math.max(from, Math.min(toMs, floorTo(minuteEnd, MINUTE)));
-    if (split > from) {
-      for (const r of this.#urlMinutes.all(url, from, split) as { start: number; count: number }[]) {
-        counts[Math.floor((r.start - from) / stepMs)]! += r.count;
-      }
-    }
+    const counts = new Float64Array(Math.ceil((toMs - from) / stepMs));
     const target = Buffer.from(url, 'utf8');
-    for (const b of this.#batchesWithStart.all(split, toMs) as { start: number; counts: Buffer }[]) {
-      const n = countOfUrl(b.counts, target);
-      if (n > 0) counts[Math.floor((b.start - from) / stepMs)]! += n;
+    for (const piece of this.#pieces(from, toMs, HistoryReader.#levelForStep(stepMs))) {
+      if (piece.level === 0) {
+        for (const b of this.#batchesWithStart.iterate(piece.from, piece.to) as IterableIterator<{ start: number; counts: Buffer }>) {
+          const n = countOfUrl(b.counts, target);
+          if (n > 0) counts[Math.floor((b.start - from) / stepMs)]! += n;
+        }
+      } else {
+        for (const r of this.#urlLevel.iterate(url, piece.level, piece.from, piece.to) as IterableIterator<{ start: number; count: number }>) {
+          counts[Math.floor((r.start - from) / stepMs)]! += r.count;
+        }
+      }
     }
     return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count }));
   }
@@ -113,13 +109,10 @@ export class HistoryReader {
   totalSeries(fromMs: number, toMs: number, stepMs: number): { start: number; count: number }[] {
     const from = floorTo(fromMs, stepMs);
     const counts = new Float64Array(Math.ceil((toMs - from) / stepMs));
-    const minuteEnd = stepMs % MINUTE === 0 ? ((this.#frontier.get(1) as number | null) ?? -Infinity) + MINUTE : -Infinity;
-    const split = Math.max(from, Math.min(toMs, floorTo(minuteEnd, MINUTE)));
-    const add = (rows: { start: number; count: number }[]) => {
-      for (const r of rows) counts[Math.floor((r.start - from) / stepMs)]! += r.count;
-    };
-    if (split > from) add(this.#minuteTotals.all(from, split) as { start: number; count: number }[]);
-    add(this.#batchTotals.all(split, toMs) as { start: number; count: number }[]);
+    for (const piece of this.#pieces(from, toMs, HistoryReader.#levelForStep(stepMs))) {
+      const rows = piece.level === 0 ? this.#batchTotals.iterate(piece.from, piece.to) : this.#levelTotalRows.iterate(piece.level, piece.from, piece.to);
+      for (const r of rows as IterableIterator<{ start: number; count: number }>) counts[Math.floor((r.start - from) / stepMs)]! += r.count;
+    }
     return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count }));
   }
 
@@ -139,7 +132,7 @@ export class HistoryReader {
     if (count === 0) return [];
     const lastEnd = firstEnd + (count - 1) * slideMs;
     const rows = this.#batchTotals.all(firstEnd - windowMs, lastEnd) as { start: number; count: number }[];
-    // A sliding sum over the rows (in start order): rows in [end - windowMs, end).
+    // A sliding sum over the rows (in start order; a second's rows of several epochs are adjacent).
     const out: { startMs: number; endMs: number; total: number }[] = [];
     let total = 0;
     let entered = 0;
@@ -156,20 +149,17 @@ export class HistoryReader {
   top(fromMs: number, toMs: number, n: number): RangeTop {
     const from = floorTo(fromMs, this.#batchMs);
     const to = floorTo(toMs, this.#batchMs);
-    // Rollups exist only for minutes and hours that are over.
-    const minuteEnd = ((this.#frontier.get(1) as number | null) ?? -Infinity) + MINUTE;
-    const hourEnd = ((this.#frontier.get(2) as number | null) ?? -Infinity) + HOUR;
     const sums = new Map<string, number>();
     let total = 0;
-    for (const piece of decompose(from, to, this.#batchMs, [Infinity, minuteEnd, hourEnd])) {
+    for (const piece of this.#pieces(from, to)) {
       if (piece.level === 0) {
-        for (const b of this.#batches.all(piece.from, piece.to) as { events: number; parseErrors: number; counts: Buffer }[]) {
+        for (const b of this.#batches.iterate(piece.from, piece.to) as IterableIterator<{ events: number; parseErrors: number; counts: Buffer }>) {
           total += b.events - b.parseErrors;
           for (const [url, c] of decodeCounts(b.counts)) sums.set(url, (sums.get(url) ?? 0) + c);
         }
       } else {
         total += this.#levelTotals.get(piece.level, piece.from, piece.to) as number;
-        for (const { url, count } of this.#levelCounts.all(piece.level, piece.from, piece.to) as UrlCount[]) {
+        for (const { url, count } of this.#levelCounts.iterate(piece.level, piece.from, piece.to) as IterableIterator<UrlCount>) {
           sums.set(url, (sums.get(url) ?? 0) + count);
         }
       }
@@ -183,17 +173,23 @@ export class HistoryReader {
   }
 }
 
+/** Dirty marks as the buckets of each level that are not to be read (see `Unusable`). */
+export function unusableOf(marks: readonly { level: number; start: number }[]): Unusable {
+  if (marks.length === 0) return NONE;
+  const out: number[][] = [[]];
+  for (let level = 1; level <= TOP_LEVEL; level++) {
+    const size = LEVEL_MS[level]!;
+    out.push([...new Set(marks.filter((m) => m.level <= level).map((m) => floorTo(m.start, size)))].sort((a, b) => a - b));
+  }
+  return out;
+}
+
 /**
- * Splits [from, to) into whole hours, whole minutes and batch intervals at the edges; a
- * level is used only for buckets that end by its frontier (rolled up already).
+ * Splits [from, to) into whole days, hours and minutes and batch intervals at the edges; a
+ * bucket whose rollup is unusable (dirty) is read from the level below it.
  */
-export function decompose(
-  from: number,
-  to: number,
-  batchMs: number,
-  frontier: readonly number[] = [Infinity, Infinity, Infinity],
-): { level: number; from: number; to: number }[] {
-  const pieces: { level: number; from: number; to: number }[] = [];
+export function decompose(from: number, to: number, batchMs: number, unusable: Unusable = NONE, topLevel = TOP_LEVEL): RangePiece[] {
+  const pieces: RangePiece[] = [];
   const split = (lo: number, hi: number, level: number): void => {
     if (lo >= hi) return;
     if (level === 0) {
@@ -202,24 +198,27 @@ export function decompose(
     }
     const size = LEVEL_MS[level]!;
     const first = Math.ceil(lo / size) * size;
-    const last = Math.min(floorTo(hi, size), floorTo(frontier[level]!, size));
+    const last = floorTo(hi, size);
     if (first >= last || size <= batchMs) {
       split(lo, hi, level - 1);
       return;
     }
     split(lo, first, level - 1);
-    pieces.push({ level, from: first, to: last });
+    let at = first;
+    for (const bucket of unusable[level]!) {
+      if (bucket < first || bucket >= last) continue;
+      if (bucket > at) pieces.push({ level, from: at, to: bucket });
+      split(bucket, bucket + size, level - 1);
+      at = bucket + size;
+    }
+    if (at < last) pieces.push({ level, from: at, to: last });
     split(last, hi, level - 1);
   };
-  split(from, to, 2);
+  split(from, to, topLevel);
   return pieces;
 }
 
 /** Code point order, as the window's ties are ordered (by UTF-8 bytes). */
 function compareBytes(a: string, b: string): number {
   return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-export function floorTo(ms: number, size: number): number {
-  return Math.floor(ms / size) * size;
 }

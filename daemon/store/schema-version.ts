@@ -2,11 +2,14 @@ import type Database from 'better-sqlite3';
 import { LogflowError } from '../errors.js';
 
 /**
- * The results database's schema version (`PRAGMA user_version`). 0: up to 2f37a76 (no
- * version; its history could miss minute and hour rollups after a restart). 1: the same
- * tables, rollups repaired at start.
+ * The results database's schema version (`PRAGMA user_version`). 0: the first (no version
+ * set; its history could miss minute and hour rollups after a restart). 1: the same
+ * tables, rollups repaired at start. 2: the history by the lines' own time: batch rows that
+ * add up, each tagged with the epoch (checkpoint) that wrote it, dirty marks, day rollups,
+ * retention from when rows were counted. A later version adds its migration step here
+ * (`migrate(from)` runs each step from `from` on) and its tables or columns beside them.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** What opening the database did to its schema, for the log. */
 export interface SchemaMigration {
@@ -16,10 +19,16 @@ export interface SchemaMigration {
 
 /**
  * Checks the version of an existing database, refusing one written by a newer logflow;
- * `migrate(from)` runs inside the transaction that stamps the new version. Returns the
- * migration done, if any (none for a new, empty database).
+ * `create` (tables that do not exist yet), `migrate(from)` and `indexes` (on columns a
+ * migration may have added) run inside the transaction that stamps the new version. Returns
+ * the migration done, if any (none for a new, empty database).
  */
-export function openSchema(db: Database.Database, file: string, create: () => void, migrate: (from: number) => void): SchemaMigration | undefined {
+export function openSchema(
+  db: Database.Database,
+  file: string,
+  steps: { create: () => void; migrate: (from: number) => void; indexes?: () => void },
+): SchemaMigration | undefined {
+  const { create, migrate, indexes } = steps;
   const found = db.pragma('user_version', { simple: true }) as number;
   if (found > SCHEMA_VERSION) {
     throw new LogflowError(
@@ -32,6 +41,7 @@ export function openSchema(db: Database.Database, file: string, create: () => vo
   db.transaction(() => {
     create();
     if (existed && found < SCHEMA_VERSION) migrate(found);
+    indexes?.();
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
   return existed && found < SCHEMA_VERSION ? { from: found, to: SCHEMA_VERSION } : undefined;

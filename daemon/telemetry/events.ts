@@ -19,13 +19,17 @@ function declare<R extends string>(message: string, reasons: readonly R[]): () =
 }
 
 export const avroConnectionRefusedByIpFilter = declare('avro connection refused by ipFilterRules', ['ipFilter']);
-export const avroConnectionRefusedByLimit = declare('avro connection refused: too many connections', ['maxConnections']);
+/** At maxConnections, the connection silent longest (no whole frame) is closed for the new one. */
+export const avroConnectionRefusedByLimit = declare('avro connections at maxConnections: the one silent longest is closed for the new one', ['maxConnections']);
+export const httpConnectionRefusedByLimit = declare('http connection refused: too many connections (a1.http.maxConnections)', ['maxConnections']);
 /** An avro source answered FAILED: the call was larger than a transaction, or the channel stayed full. */
 export const avroCallRefused = declare('avro source answered FAILED', ['transactionCapacity', 'channel']);
 
 // The process (main.ts, agent.ts)
 export const flumeSettingsIgnored = logEvent<{ keys: readonly string[] }>('warn', (f) => `Flume settings with no effect in logflow: ${f.keys.join(', ')}`);
 export const startupFailed = logEvent<{ err: { message: string; code: string | undefined } }>('fatal', 'start-up failed');
+export const fdHeadroomLow = logEvent<{ openFileLimit: number; needed: number; caps: Record<string, number>; reserve: number }>('warn', (f) =>
+  `the open-file limit (ulimit -n) is ${f.openFileLimit}, below the ${f.needed} descriptors the connection caps allow (${Object.entries(f.caps).map(([k, v]) => `${k} = ${v}`).join(', ')}, plus ${f.reserve} for files and databases): a flood of connections could take every descriptor; lower those keys or raise the limit (systemd LimitNOFILE=, docker run --ulimit nofile=, ulimit -n)`);
 export const agentStarted = logEvent<{ agent: string; conf: string }>('info', 'agent started');
 /** Logged last at start: scripts and tests take this line to mean the whole pipeline runs. */
 export const httpListening = logEvent<{ address: string | undefined; httpThread: number | undefined; pipelineNice: number | undefined }>('info', 'http listening');
@@ -46,9 +50,10 @@ export const spoolListingFailed = logEvent<Err & { spoolDir: string }>('debug', 
 export const spoolWatchResumeFailed = logEvent<Err>('error', 'watching the spool directory again failed');
 export const spoolNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: skipped');
 export const watchingSpoolDir = logEvent<{ spoolDir: string }>('info', 'watching spool directory');
-export const fileStarted = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
-export const fileResumed = logEvent<{ file: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
+export const fileStarted = logEvent<{ file: string; key: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file started');
+export const fileResumed = logEvent<{ file: string; key: string; bytes: number; resumeAt: number; gzip: boolean }>('info', 'file resumed');
 export const fileReadToEnd = logEvent<{ file: string; readMs: number }>('debug', 'file read to its end');
+export const fileOpenDeferred = logEvent<{ file: string; err: string; retryInMs: number }>('warn', 'file could not be opened: no descriptor left (a flood of connections?); tried again later');
 export const fileRemovedBeforeRead = logEvent<{ file: string }>('info', 'file removed before it was read');
 export const fileStillWritten = logEvent<{ file: string; from: number; to: number }>('info', 'file still being written: reading on');
 export const fileChangedWhileRead = logEvent<{ file: string; bytesRead: number; reason?: string; before?: number; after?: number }>('error', 'file changed while it was read');
@@ -62,6 +67,35 @@ export const fileEndedEarly = logEvent<FileDone>('info', 'file ended early');
 export const fileRenamedOnFinish = logEvent<{ file: string; renamedTo: string }>('warn', (f) => `a file named ${path.basename(f.file)} was finished before; this one is renamed ${path.basename(f.renamedTo)}`);
 export const fileMostlyUnparsed = logEvent<{ file: string; logFormat: string; lines: number; parseErrors: number | undefined; samples: unknown }>('warn', 'most lines of the file did not parse: wrong logFormat?');
 export const fileFailed = logEvent<{ file: string; reason: string }>('error', 'file failed');
+/** A file the spool source finished (renamed or deleted) grew afterwards: its writer went on, and those bytes are not counted. */
+export const spoolFileWrittenAfterFinish = logEvent<{ file: string; bytesNotCounted: number; bytesCounted: number; renamedTo: string | undefined }>(
+  'warn',
+  (f) => `${path.basename(f.file)} was written to after the spool source finished it: ${f.bytesNotCounted} bytes were not counted (the spool is for finished files; follow a live log with a TAILDIR source)`,
+);
+
+// The TAILDIR source (source/taildir/)
+export const tailFollowing = logEvent<{ groups: readonly string[]; files: number; positionFile: string }>('info', 'following files');
+export const tailFileFollowed = logEvent<{ file: string; from: string; resumeAt: number; size: number; epoch: number | undefined }>('info', 'following file');
+export const tailFileRenamed = logEvent<{ file: string; renamedTo: string | undefined }>('info', (f) => f.renamedTo ? 'followed file renamed' : 'followed file renamed to a name no file group matches: reading it to its end');
+export const tailFileDeleted = logEvent<{ file: string }>('info', 'followed file deleted: reading it to its end');
+export const tailFileStartedOver = logEvent<{ file: string; reason: string; unreadBytes: number | undefined }>('warn', 'followed file truncated or rewritten: following it again from its start');
+export const tailFileClosed = logEvent<{ file: string; position: number; state: string }>('info', 'followed file idle: closed');
+export const tailLastLineTaken = logEvent<{ file: string; bytes: number }>('info', 'the last line of a file left for good has no line feed: taken as it is');
+export const tailCopySkipped = logEvent<{ file: string; copyOf: string }>('info', 'compressed copy of a followed file: not read again');
+export const tailCopyContinued = logEvent<{ file: string; resumeAt: number }>('info', 'compressed copy of a file counted before: reading what was not counted');
+export const tailGzipRead = logEvent<{ file: string; lines: number; bytes: number }>('info', 'compressed file read to its end');
+export const tailFileUnreadable = logEvent<{ file: string; reason: string }>('warn', 'file of a file group cannot be followed');
+export const tailNotRegularFile = logEvent<{ file: string; kind: string }>('warn', 'not a regular file: not followed');
+export const tailHardLinkSkipped = logEvent<{ file: string; followedAs: string }>('info', 'another name (a hard link) of a followed file: followed once, under its first name');
+export const tailReadFailed = logEvent<Err & { file: string }>('error', 'reading a followed file failed');
+export const tailWatchFailed = logEvent<Err>('error', 'watching the file groups failed; polling goes on (pollDelay)');
+export const tailPositionFileUnreadable = logEvent<{ file: string; reason: string }>('warn', 'position file unreadable: not used (positions come from the checkpoint)');
+export const tailPositionWriteFailed = logEvent<Err & { file: string }>('error', 'writing the position file failed; retried at the next writePosInterval');
+export const tailKeyForgotten = logEvent<{ key: string; position: number }>('debug', 'position of a file gone (and its copies) forgotten');
+/** A counted file could not be finished: its record (trackerDir/files.db) not written, or it not renamed (a full or read-only spool, no access). */
+export const fileFinishFailed = logEvent<Err & { file: string; step: 'record' | 'rename' }>('error', (f) =>
+  `finishing the file failed: ${f.step === 'record' ? 'its record could not be written' : 'it could not be renamed'}; it stays counted under its name and is retried every second`);
+export const fileFinishingWorksAgain = logEvent<{ failedAttempts: number }>('warn', 'finishing files works again');
 
 // Channels
 export const fileChannelOpened = logEvent<{ events: number; batches: number; segments: number }>('info', 'file channel opened');
@@ -73,6 +107,7 @@ export const fileChannelFileDeleted = logEvent<{ file: string }>('debug', 'file 
 // Avro RPC (the job's receiver and avro sources)
 export const avroTlsHandshakeFailed = logEvent<Peer & { err: string }>('warn', 'avro TLS handshake failed (does the client have ssl = true, and trust this certificate?)');
 export const avroConnectionIdle = logEvent<Peer>('info', 'avro connection idle too long; closed');
+export const avroAcceptFailed = logEvent<{ err: string }>('error', 'avro receiver: accepting a connection failed (no descriptor left?); accepting goes on');
 export const avroNotDeflate = logEvent<Peer & { err: string }>('warn', 'avro connection closed: the client does not send deflate (set compression-type = deflate on the sender, or remove it here)');
 export const avroConnectionError = logEvent<Peer & { err: string }>('debug', 'avro connection error');
 export const avroHandlerFailed = logEvent<Peer & Err>('error', 'event handler failed; answering FAILED');
@@ -102,7 +137,9 @@ export const jobFailed = logEvent<{ err: string; code: string | undefined; key: 
 export const jobThreadCrashed = logEvent<Err>('fatal', 'job thread crashed');
 export const jobStopTimedOut = logEvent<{ afterMs: number }>('error', 'job did not stop in time; ending its thread');
 export const resultsDatabaseMigrated = logEvent<{ database: string; fromVersion: number; toVersion: number }>('warn', (f) => `results database migrated from schema ${f.fromVersion} to ${f.toVersion}`);
-export const historyRepaired = logEvent<{ database: string; minutes: number; hours: number }>('info', 'history: wrote the minute and hour rollups that were missing');
+export const resultsDatabaseRestored = logEvent<{ database: string }>('error', 'the results database was deleted while the daemon ran: written back from the open connection, with all its history');
+export const resultsDatabaseReplaced = logEvent<{ database: string }>('error', 'the results database was replaced by another file while the daemon ran: it goes on writing the one it opened (whose rows are lost when it stops); stop it to take the new file');
+export const historyRolledBack = logEvent<{ rows: number; checkpointSeq: number }>('warn', 'history: rows written after the last checkpoint undone; their lines are counted again');
 export const resultsWriteFailed = logEvent<Err & { waiting: number }>('error', 'writing results failed; counting goes on, results and checkpoints wait and are retried every batch interval');
 export const resultsWrittenAgain = logEvent<{ failedAttempts: number; written: number }>('warn', 'results written again; the waiting ones are stored');
 export const rollupFailed = logEvent<Err>('error', 'rolling up the history failed; retried every batch interval');
@@ -113,6 +150,9 @@ export const resumedFromCheckpoint = logEvent<{ checkpointSeq: number | undefine
 export const checkpointMigrated = logEvent<{ checkpointDir: string; fromFormat: number; toFormat: number; slots: number; openBatches: number }>('warn', (f) => `checkpoint migrated from format ${f.fromFormat} to ${f.toFormat}`);
 export const unparsedLineSample = logEvent<{ line: string; file: string | undefined }>('debug', 'not an access-log line (sample)');
 export const closingBatchFailed = logEvent<Err>('error', 'closing a batch failed; retrying next batch interval');
+/** The write-ahead log's last record was cut short: a crash in the middle of an append (never answered OK), or a file cut by someone. */
+export const walTornTail = logEvent<{ file: string; at: number; bytes: number }>('error', (f) =>
+  `write-ahead log: the last record of ${path.basename(f.file)} is cut short (${f.bytes} bytes at byte ${f.at}), and is dropped: a crash in the middle of an append leaves this (that record was never answered OK), but if the file was cut, events answered OK are lost`);
 export const checkpointFailed = logEvent<Err & { checkpointDir: string }>('error', 'checkpoint failed; counting goes on, files are finished once a checkpoint succeeds; retrying every batch interval');
 export const checkpointWrittenAgain = logEvent<{ failedAttempts: number }>('warn', 'checkpoint written again');
 
@@ -159,6 +199,8 @@ export const mergeResultsExpired = logEvent<{ from: number; firstSeq: number }>(
 
 // HTTP
 export const httpThreadCrashed = logEvent<Err>('fatal', 'http thread crashed');
+export const queryThreadCrashed = logEvent<Err>('error', 'http: a query thread failed; its query is answered 500, another thread takes its place');
+export const httpAcceptFailed = logEvent<{ err: string }>('error', 'http: accepting a connection failed (no descriptor left?); accepting goes on');
 export const pipelineAnswerFailed = logEvent<Err & { what: string }>('error', 'http: the pipeline could not answer');
 export const streamResultsFailed = logEvent<Err>('warn', 'stream: reading the results failed');
 export const dashboardAssetsMissing = logEvent<{ err: { message: string } }>('error', 'dashboard assets not found; / is not served');

@@ -14,13 +14,20 @@ export interface Stats {
   readonly eventsCounted: number;
   readonly parseErrors: number;
   readonly duplicates: number;
-  readonly lateEvents: number;
+  /** Lines older than the live window: counted in the history (at their own time) only. */
+  readonly historyOnlyEvents: number;
+  /** When the job last received events (ISO 8601); null since the start until it does, or without a job. */
+  readonly lastEventAt?: string | null;
   readonly files: FileCounts;
+  /** Files the TAILDIR sources follow, and the bytes written to them not yet read; absent without TAILDIR sources. */
+  readonly followed?: { files: number; lagBytes: number };
   readonly channel?: { size: number; capacity: number };
   readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
   readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
   /** Connections the job's Avro receiver closed at once: not allowed by ipFilterRules, or past maxConnections. */
   readonly receiver?: { refusedConnections: RefusedConnections };
+  /** The HTTP server's connections: open now, and closed at once past `a1.http.maxConnections` (the HTTP thread adds these). */
+  readonly http?: { readonly connections: number; readonly refusedConnections: number };
   /** Slides whose results wait for the database (locked, disk full); 0 when it keeps up. */
   readonly resultsWaiting?: number;
   readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
@@ -31,9 +38,9 @@ export interface Stats {
   /** The cluster components of this process: counters and merge workers. */
   readonly cluster?: ClusterFigures;
   // For /metrics only (METRICS_ONLY):
-  /** Lines the spool sources read. */
+  /** Lines the spool and TAILDIR sources read. */
   readonly eventsRead?: number;
-  /** Lines the spool sources cut at maxLineLength; absent without spool sources. */
+  /** Lines the spool and TAILDIR sources cut at maxLineLength; absent without either. */
   readonly truncatedLines?: number;
   /** Connections the job's receiver and the avro sources closed at once, by reason; absent without either. */
   readonly avroRefusedConnections?: RefusedConnections;
@@ -55,8 +62,10 @@ export interface JobStats {
   readonly parseErrors: number;
   /** Events received again (a sender's retry) and not counted twice. */
   readonly duplicates: number;
-  /** Event time: events older than the watermark, dropped. */
-  readonly lateEvents: number;
+  /** Lines older than the live window (event time): counted in the history only, at their own time. */
+  readonly historyOnlyEvents: number;
+  /** When events last came (ms), undefined since the start until they do. */
+  readonly lastEventMs: number | undefined;
   readonly windowEndMs: number | undefined;
   readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
   /** The last slide's duration and the longest of the last 60, in ms. */
@@ -125,8 +134,41 @@ export interface InputLag {
   readonly lagSeconds: number;
   /** Merge shards that have closed less far than another. */
   readonly shardsBehind: number;
+  /**
+   * Lines the merge workers found behind their watermark (event time): in neither the window
+   * nor the history. (A single process keeps such lines in the history by their own time,
+   * `historyOnlyEvents`; the merge tier does not yet.)
+   */
+  readonly lateEvents: number;
   /** Why it does not read (a setting that differs from the cluster's), or null. */
   readonly problem: string | null;
+}
+
+/**
+ * What one component adds to the agent's Stats (its `stats()`, see components.ts): the agent
+ * sums each figure over the components that report it (agent-stats.ts). A component reports
+ * the figures it has; a figure that no component reports is absent from Stats, or 0.
+ */
+export interface StatsPart {
+  /** A source's files by state, lines read, lines cut at maxLineLength. */
+  readonly files?: FileCounts;
+  /** A TAILDIR source's followed files, and the bytes written to them not read yet. */
+  readonly followed?: { readonly files: number; readonly lagBytes: number };
+  readonly eventsRead?: number;
+  readonly truncatedLines?: number;
+  /** An avro source's events received, connections closed at once, calls answered FAILED. */
+  readonly eventsReceived?: number;
+  readonly refusedConnections?: RefusedConnections;
+  readonly refusedCalls?: { readonly transactionCapacity: number; readonly channel: number };
+  /** A sink's deliveries retried, by reason. */
+  readonly sinkRetries?: { readonly error: number; readonly refused: number };
+  /** A channel's events held, and its capacity. */
+  readonly channel?: { readonly size: number; readonly capacity: number };
+  /** The job's own figures (one job per agent), once its thread posted them. */
+  readonly job?: JobStats | undefined;
+  /** A counter's or a merge worker's figures (cluster.counters, cluster.merges of Stats). */
+  readonly counter?: ClusterFigures['counters'][number];
+  readonly merge?: ClusterFigures['merges'][number];
 }
 
 /** The fields `/api/stats` leaves out. */
@@ -158,12 +200,12 @@ const reasons = (...names: string[]) => ({ name: 'reason', values: Object.fromEn
 
 /** Every /metrics series, in the order it is rendered. */
 export const METRICS: readonly MetricSpec[] = [
-  { name: 'logflow_events_read_total', type: 'counter', help: 'Lines the spool source read.', value: (s) => s.eventsRead ?? 0 },
+  { name: 'logflow_events_read_total', type: 'counter', help: 'Lines the spool and TAILDIR sources read.', value: (s) => s.eventsRead ?? 0 },
   { name: 'logflow_events_in_total', type: 'counter', help: 'Events the job received (duplicates excluded).', value: (s) => s.eventsIn },
   { name: 'logflow_events_counted_total', type: 'counter', help: 'Events whose URL is counted in the published results.', value: (s) => s.eventsCounted },
   { name: 'logflow_parse_errors_total', type: 'counter', help: 'Lines that were not access-log lines.', value: (s) => s.parseErrors },
   { name: 'logflow_duplicate_events_total', type: 'counter', help: 'Events received again and not counted twice.', value: (s) => s.duplicates },
-  { name: 'logflow_late_events_total', type: 'counter', help: 'Events older than the watermark, dropped (event-time mode).', value: (s) => s.lateEvents },
+  { name: 'logflow_history_only_events_total', type: 'counter', help: 'Lines older than the live window: counted in the history at their own time, not in the window (event-time mode).', value: (s) => s.historyOnlyEvents },
   { name: 'logflow_channel_events', type: 'gauge', help: 'Events held by the memory channel.', value: (s) => s.channel?.size ?? 0 },
   { name: 'logflow_channel_capacity_events', type: 'gauge', help: 'Capacity of the memory channel.', value: (s) => s.channel?.capacity ?? 0 },
   {
@@ -171,11 +213,18 @@ export const METRICS: readonly MetricSpec[] = [
     label: { name: 'state', values: { pending: 'pending', inProgress: 'reading', completed: 'completed', failed: 'failed' } },
     value: (s) => s.files,
   },
+  { name: 'logflow_followed_files', type: 'gauge', help: 'Files the TAILDIR sources follow.', value: (s) => s.followed?.files },
+  { name: 'logflow_followed_lag_bytes', type: 'gauge', help: 'Bytes written to followed files and not read yet (as of the last look).', value: (s) => s.followed?.lagBytes },
   { name: 'logflow_window_urls', type: 'gauge', help: 'Distinct URLs in the current window.', value: (s) => s.window?.distinctUrls ?? 0 },
   { name: 'logflow_results_waiting', type: 'gauge', help: 'Slides whose results wait for the database (locked, disk full).', value: (s) => s.resultsWaiting ?? 0 },
   {
     name: 'logflow_avro_refused_connections_total', type: 'counter', help: "Connections the Avro receivers (the job's, avro sources') closed at once, by reason.",
     label: reasons('ipFilter', 'maxConnections'), value: (s) => s.avroRefusedConnections,
+  },
+  { name: 'logflow_http_connections', type: 'gauge', help: 'HTTP connections open now.', value: (s) => s.http?.connections },
+  {
+    name: 'logflow_http_refused_connections_total', type: 'counter', help: 'HTTP connections closed at once: past a1.http.maxConnections.',
+    label: reasons('maxConnections'), value: (s) => (s.http ? { maxConnections: s.http.refusedConnections } : undefined),
   },
   { name: 'logflow_truncated_lines_total', type: 'counter', help: 'Lines cut at maxLineLength (the rest of the line is dropped).', value: (s) => s.truncatedLines },
   { name: 'logflow_sink_retries_total', type: 'counter', help: 'Sink deliveries retried, by reason.', label: reasons('error', 'refused'), value: (s) => s.sinkRetries },
@@ -186,6 +235,7 @@ export const METRICS: readonly MetricSpec[] = [
   { name: 'logflow_process_cpu_seconds_total', type: 'counter', help: 'CPU time of the process, all threads, user and system.', value: (s) => s.cpuSeconds },
   { name: 'logflow_query_input_lag_messages', type: 'gauge', help: 'Query node: merge results stored and not read yet.', value: (s) => s.input?.lagMessages },
   { name: 'logflow_query_input_lag_seconds', type: 'gauge', help: 'Query node: how long ago the oldest unread merge result was stored.', value: (s) => s.input?.lagSeconds },
+  { name: 'logflow_query_late_events_total', type: 'counter', help: 'Query node: lines the merge workers found behind their watermark, counted nowhere.', value: (s) => s.input?.lateEvents },
   { name: 'logflow_query_shards_behind', type: 'gauge', help: 'Query node: merge shards that have closed less far than another.', value: (s) => s.input?.shardsBehind },
   { name: 'logflow_cluster_not_running', type: 'gauge', help: 'Cluster components that do not run because a setting differs from the cluster\'s (the log says which key).', value: (s) => notRunning(s) },
   { name: 'logflow_counter_partitions', type: 'gauge', help: 'Partitions this process\'s counters own.', value: (s) => s.cluster && sum(s.cluster.counters.map((c) => c.partitions.length)) },

@@ -105,13 +105,27 @@ export interface RunningDaemon {
   get<T = unknown>(route: string): Promise<{ status: number; body: T }>;
 }
 
+export interface DaemonOptions {
+  /** The daemon's open-file limit (soft and hard, `ulimit -n`), set with prlimit. */
+  readonly openFiles?: number;
+  /** Run as this user and group (the test runs as root). */
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Variables added to the daemon's environment. */
+  readonly env?: Record<string, string>;
+}
+
 /** Runs the real daemon as a child process and waits until its HTTP API listens. */
-export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent.conf'], timeoutMs = 15_000): Promise<RunningDaemon> {
+export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent.conf'], timeoutMs = 15_000, options: DaemonOptions = {}): Promise<RunningDaemon> {
   // LOGFLOW_DAEMON_NODE_ARGS: node flags for the daemon, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench run.
   const nodeArgs = process.env.LOGFLOW_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const proc = spawn(process.execPath, [...nodeArgs, MAIN, ...args], {
+  const command = [process.execPath, ...nodeArgs, MAIN, ...args];
+  // util-linux's prlimit: the daemon alone gets the lower limit, not the test driving it.
+  if (options.openFiles !== undefined) command.unshift('prlimit', `--nofile=${options.openFiles}:${options.openFiles}`, '--');
+  const proc = spawn(command[0]!, command.slice(1), {
     cwd,
-    env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info' },
+    env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info', ...options.env },
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

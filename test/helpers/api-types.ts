@@ -3,7 +3,9 @@ export interface Stats {
   eventsIn: number;
   eventsCounted: number;
   parseErrors: number;
-  lateEvents: number;
+  historyOnlyEvents: number;
+  /** A query node: its input, and the lines the merge workers found late. */
+  input?: { lateEvents: number };
 }
 
 /** `/api/top` (the newest window, or `?from&to`). */

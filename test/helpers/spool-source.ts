@@ -3,15 +3,17 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { eventBody, MemoryChannel } from '../../daemon/channel/index.js';
 import { parseAgentConfig } from '../../daemon/agent-config.js';
+import { ofType } from '../../daemon/components.js';
 import { SpoolDirSource } from '../../daemon/source/index.js';
 import { tempDir } from './daemon.js';
+import type { Logger } from '../../daemon/log.js';
 import { testLogger } from './logger.js';
 
 /**
  * A source on a temp spool dir, and a loop that takes, records and acknowledges its events.
  * With `hold`, the loop takes nothing until `release()`: the source blocks on a full channel.
  */
-export async function runSource(t: TestContext, extra = '', prepare?: (spool: string) => void, hold = false) {
+export async function runSource(t: TestContext, extra = '', prepare?: (spool: string) => void, hold = false, logger: Logger = testLogger) {
   const dir = tempDir();
   const spool = path.join(dir, 'spool');
   mkdirSync(spool);
@@ -25,7 +27,7 @@ export async function runSource(t: TestContext, extra = '', prepare?: (spool: st
     dir,
   );
   const channel = new MemoryChannel(config.channels[0]!);
-  const source = new SpoolDirSource(config.sources[0]!, channel, testLogger);
+  const source = new SpoolDirSource(ofType(config.sources, 'spooldir')[0]!, channel, logger);
   const events: { file: string; body: string }[] = [];
   let running = true;
   let held = hold;

@@ -3,14 +3,14 @@ import os from 'node:os';
 import type { Channel, EventBatch } from '../../channel/index.js';
 import { sourceIdOfKey } from '../../channel/position-header.js';
 import type { Logger } from '../../log.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, LogflowError } from '../../errors.js';
 import { FencedError, type Bus } from '../../cluster/bus.js';
 import { agreeOnSettings } from '../../cluster/cluster-settings.js';
 import { batchHeaders, CHANNEL_ID, encodeBatch, partitionOfBatch, POSITION } from '../../cluster/event-wire.js';
 import { JetStreamBus } from '../../cluster/jetstream-bus.js';
 import type { JetStreamSinkConfig } from './config.js';
 import { clusterSettingsMismatch, edgeNotExactBeyondWindow, edgeSubjectResumed, jetstreamSinkDeliveringAgain, jetstreamSinkPublishFailed } from '../../telemetry/index.js';
-import { PipelinedSink, type DeliveryFailure, type DeliverySettings } from '../delivery.js';
+import { PipelinedSink, sinkComponent, type DeliveryFailure, type DeliverySettings, type SinkContext } from '../delivery.js';
 
 /** A take: its batches, made into messages once the server's max_payload is known (then resent as they are). */
 interface Call {
@@ -148,7 +148,7 @@ export class JetStreamSink extends PipelinedSink<Call> {
         // After a message failed, the later ones of the subject are not sent (a hole would
         // break the prefix); they fail too, and are resent in order after the failed one.
         const done = st.tail.then(() => {
-          if (st.broken) throw new Error(`an earlier message on ${m.subject} was not stored`);
+          if (st.broken) throw new LogflowError('LF_PUBLISH_FAILED', `an earlier message on ${m.subject} was not stored`);
           return this.#publishOne(bus, m, st);
         });
         st.tail = done.then(() => {}, () => {
@@ -178,7 +178,7 @@ export class JetStreamSink extends PipelinedSink<Call> {
       // The subject moved on without our knowing: our own publish, whose answer was lost?
       await this.#lookUp(bus, m.subject, st);
       if (st.lastId === m.id) return;
-      throw new Error(`another process publishes on ${m.subject} (two edges with one sourceId?): ${err.message}`);
+      throw new FencedError(`another process publishes on ${m.subject} (two edges with one sourceId?): ${err.message}`);
     }
     st.lastId = m.id;
     st.frontier = m.durable;
@@ -223,4 +223,9 @@ export class JetStreamSink extends PipelinedSink<Call> {
 
 function compare(a: readonly [string, number, number], b: readonly [string, number, number]): number {
   return a[1] - b[1] || a[2] - b[2];
+}
+
+/** `type = jetstream` (components.ts). */
+export function build(config: JetStreamSinkConfig, ctx: SinkContext) {
+  return sinkComponent(new JetStreamSink(config, ctx.channel(config.channel), ctx.logger));
 }
