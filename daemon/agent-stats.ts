@@ -82,6 +82,7 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
       },
       receiver: { refusedConnections: job.refusedConnections },
       resultsWaiting: job.resultsWaiting,
+      ...(job.resultsDatabase && { resultsDatabase: job.resultsDatabase }),
       slideSeconds: job.slideHistogram,
       checkpointSeconds: job.checkpointHistogram,
     }),

@@ -33,8 +33,10 @@ const DAEMON_ERROR_CODES = [
   'LF_CHECKPOINT_CORRUPT',
   'LF_CHECKPOINT_INCOMPATIBLE',
   'LF_LOCKED',
-  /** The results database, or a spool source's files.db, cannot be opened or made (the message names the file). */
+  /** The results database (a file or a server), or a spool source's files.db, cannot be opened or used as configured (the message names the file or server, and why). */
   'LF_DATABASE',
+  /** The results database server is not reachable now (refused, gone, starting up): retried, nothing lost. */
+  'LF_DATABASE_UNAVAILABLE',
   /** A worker thread (job or HTTP) failed or ended with no declared error of its own. */
   'LF_THREAD_FAILED',
   /**
@@ -93,6 +95,8 @@ export const HTTP_ERRORS = {
   /** A request that failed inside: answered 500, details only in the log. */
   LF_HTTP_INTERNAL: { status: 500, error: 'Internal Server Error' },
   LF_HTTP_TOO_MANY_STREAMS: { status: 503, error: 'Service Unavailable' },
+  /** The results database server is not reachable (or its tables are not made yet): retry later. */
+  LF_HTTP_STORE_UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
   /** Every query thread is busy and 64 range queries wait already: try again. */
   LF_HTTP_BUSY: { status: 503, error: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; error: string }>;

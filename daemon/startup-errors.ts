@@ -8,7 +8,7 @@ import { permissionHint } from './permission-hint.js';
  */
 
 /** The part of a job's or listener's config a failure points at, relative to its prefix. */
-const FAILED_SETTINGS = ['port', 'bind', 'database', 'checkpointDir'] as const;
+const FAILED_SETTINGS = ['port', 'bind', 'database', 'checkpointDir', 'instance'] as const;
 export type FailedSetting = (typeof FAILED_SETTINGS)[number];
 
 export function isFailedSetting(key: unknown): key is FailedSetting {
@@ -67,8 +67,9 @@ type Setting = FailedSetting | 'spoolDir' | 'trackerDir' | 'positionFile' | `fil
 
 export function settingError(file: string, prefix: string, setting: Setting, err: SystemError): ConfigError {
   const key = `${prefix}.${setting}`;
-  // The spool and the followed files say what they need in the message itself.
-  const ownHint = setting === 'spoolDir' || setting.startsWith('filegroups.');
+  // The spool and the followed files say what they need in the message itself; so does a
+  // PostgreSQL server's refusal (LF_CONFIG_UNUSABLE).
+  const ownHint = setting === 'spoolDir' || setting.startsWith('filegroups.') || err.code === 'LF_CONFIG_UNUSABLE';
   const hint = setting === 'port' || setting === 'bind' ? LISTEN_HINTS[err.code ?? ''] : ownershipHint(setting, err.path) ?? (ownHint ? undefined : storageHint(err.cause ?? err.code));
   return new ConfigError('LF_CONFIG_UNUSABLE', `${file}: ${key}: ${err.message}${hint ? `; ${hint}` : ''}`, key);
 }
@@ -122,7 +123,7 @@ export class SettingFailure extends LogflowError {
  * LF_THREAD_FAILED, and names the component's key.
  */
 export function startFailure(f: ThreadFailure, componentKey?: string): LogflowError {
-  const unusable = !isErrorCode(f.code) || f.code === 'LF_DATABASE';
+  const unusable = !isErrorCode(f.code) || f.code === 'LF_DATABASE' || f.code === 'LF_CONFIG_UNUSABLE';
   const setting = isFailedSetting(f.key) ? f.key : listenSetting(f);
   if (unusable && setting) return new SettingFailure(f, setting);
   return errorOfThreadFailure(f, componentKey);

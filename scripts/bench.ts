@@ -6,7 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, tail, tailscale)
+ *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, tail, tailscale, postgres)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -16,11 +16,14 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { batchFromLines, FileChannel, type EventBatch } from '../daemon/channel/index.js';
 import { AvroRpcClient } from '../daemon/avro/index.js';
-import { encodeCounts, ResultsStore } from '../daemon/store/index.js';
 import { LogAnalyzer } from '../daemon/analyze/analyzer.js';
 import { readLogLines } from '../daemon/analyze/log-lines.js';
 import { generateLines, writeLog } from './access-log-generator.js';
 import { startDaemon, tempDir, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
+import { PostgresServer, skipWithoutPostgres } from './lib/postgres-server.js';
+import { encodeCounts, ResultsStore, type ResultItem, type WindowResultSink } from '../daemon/store/index.js';
+import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
+import { pino } from 'pino';
 import { tailLatency, tailScale } from './lib/bench-tail.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -524,6 +527,85 @@ async function waitForRollups(file: string, lastHour: number): Promise<number> {
 }
 
 /**
+ * The results in PostgreSQL against SQLite: history rows written per second (the job's
+ * write port, in process), an event-time replay of a day's log through the daemon (lines/s
+ * from rename to persisted), then `/api/top?from&to` over the day once rolled up.
+ */
+async function postgresVsSqlite(work: string): Promise<void> {
+  if (skipWithoutPostgres) {
+    row('PostgreSQL against SQLite', 'informational', `skipped: ${skipWithoutPostgres}`, true);
+    return;
+  }
+  const server = await PostgresServer.start();
+  try {
+    await server.sql('CREATE DATABASE rows', 'postgres');
+    const batches = smoke ? 2_000 : 86_400;
+    const urls = 50;
+    const start = Date.UTC(2025, 0, 1);
+    const items: ResultItem[] = Array.from({ length: batches }, (_, b) => ({
+      kind: 'batch',
+      batch: { startMs: start + b * 1000, events: urls * 3, parseErrors: 0, counts: encodeCounts(Array.from({ length: urls }, (_, u) => [`/page/${(b * 7 + u * 13) % 10_000}.html`, 3] as [string, number])) },
+    }));
+    const silent = pino({ level: 'silent' });
+    const rowsPerSecond = async (sink: WindowResultSink) => {
+      const started = performance.now();
+      for (let i = 0; i < items.length; i += 1000) await sink.write(items.slice(i, i + 1000), 1);
+      return (batches * urls) / ((performance.now() - started) / 1000);
+    };
+    const sqlite = new ResultsStore(path.join(work, 'rows.db'));
+    const sqliteRate = await rowsPerSecond(sqlite);
+    sqlite.close();
+    const pg = await PostgresResultsStore.open(
+      { host: '127.0.0.1', port: server.port, user: 'postgres', password: undefined, database: 'rows', sslMode: 'disable', sslRootCert: undefined },
+      { instance: 'bench', where: 'rows', batchIntervalMs: 1000, windowMs: 300_000, history: true, retentionMs: 30 * 86_400_000 },
+      silent,
+    );
+    const pgRate = await rowsPerSecond(pg);
+    await pg.close();
+    row(`history rows written (${fmt(batches)} batches of ${urls} URLs, 1,000 per write): URL counts/s, SQLite`, 'informational', fmt(sqliteRate), true);
+    row('  same, PostgreSQL (pg, one array row per batch, in one transaction per write)', 'informational', fmt(pgRate), true);
+
+    const hours = smoke ? 2 : 24;
+    const lines = smoke ? 20_000 : 1_000_000;
+    const rates: Record<string, number> = {};
+    for (const [label, database] of [['SQLite', undefined], ['PostgreSQL', server.url('replay')]] as const) {
+      if (database) await server.sql('CREATE DATABASE replay', 'postgres');
+      const dir = path.join(work, `store-${label}`);
+      const d = await daemonIn(dir, { 'a1.jobs.j1.time': 'event', ...(database && { 'a1.jobs.j1.database': database }) });
+      const file = await prepare(dir, 'day.log', { lines, urls: 10_000, seed: 31, startMs: start, spanSeconds: hours * 3600 });
+      const t = await ingest(d, dir, file, Math.floor(lines * 0.99));
+      rates[label] = (lines * 0.99) / (t.visibleMs / 1000);
+      // Once the rollups are written behind (the last hour stays open with its last minute).
+      const rolledUp = async () => {
+        if (!database) return ((await waitForRollups(path.join(dir, 'data', 'results.db'), start + (hours - 2) * 3600_000)) ?? 0) >= 0;
+        for (;;) {
+          const [row] = await server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty WHERE level IN (1, 2) AND start_ms < $1', 'replay', [start + (hours - 1) * 3600_000]);
+          if (row?.n === 0) return true;
+          await sleep(100);
+        }
+      };
+      await rolledUp();
+      const from = new Date(start).toISOString();
+      const to = new Date(start + hours * 3600_000).toISOString();
+      const times: number[] = [];
+      for (let i = 0; i < (smoke ? 20 : 200); i++) {
+        const q = performance.now();
+        await d.get(`/api/top?n=10&from=${from}&to=${to}`);
+        times.push(performance.now() - q);
+      }
+      await d.stop();
+      times.sort((a, b) => a - b);
+      const p99 = times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]!;
+      row(`GET /api/top?from&to over ${hours} h, rolled up, ${label}: median, p99 of ${times.length}`, 'informational', `${median(times).toFixed(1)} ms, ${p99.toFixed(1)} ms`, true);
+    }
+    row(`event-time replay of ${fmt(lines)} lines over ${hours} h, lines/s from rename to persisted: SQLite`, 'informational', fmt(rates.SQLite!), true);
+    row('  same into PostgreSQL (share of SQLite)', 'informational', `${fmt(rates.PostgreSQL!)} (${((100 * rates.PostgreSQL!) / rates.SQLite!).toFixed(0)}%)`, true);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
  * Several years of logs replayed out of order (newest first, as the issue's six logs were
  * dropped) and in order, in both time modes: lines/s from the renames until every file is
  * completed (a file completes once a checkpoint holds all of its lines, and the history rows
@@ -633,7 +715,7 @@ async function decadeQuery(work: string): Promise<void> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, tail, tailscale.
+  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, tail, tailscale, postgres.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
     ['e2e', () => endToEnd(work)],
@@ -649,6 +731,7 @@ async function main(): Promise<void> {
     ['analyze', () => analyzeCommand(work)],
     ['tail', () => tailLatency(work, row, smoke, SETTINGS)],
     ['tailscale', () => tailScale(work, row, smoke, SETTINGS)],
+    ['postgres', () => postgresVsSqlite(work)],
   ];
   for (const [name, run] of parts) if (!only || only.includes(name)) await run();
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -138,6 +139,14 @@ describe('bundled configurations', () => {
     assert.equal(ofType(c.jobs, 'url-window-count')[0]!.database, '/app/data/results.db');
     // In the data volume, so that `docker compose down -v` clears the file records too.
     assert.equal(ofType(c.sources, 'spooldir')[0]!.trackerDir, '/app/data/spool-records');
+  });
+
+  test('conf/docker-postgres.conf (compose profile postgres) writes to the service `postgres`, the password from LOGFLOW_PG_PASSWORD', () => {
+    const c = parseAgentConfig(readFileSync('conf/docker-postgres.conf', 'utf8'), 'conf/docker-postgres.conf', 'a1', '/app', { LOGFLOW_PG_PASSWORD: 'pw' });
+    const job = ofType(c.jobs, 'url-window-count')[0]!;
+    assert.deepEqual(job.postgres, { host: 'postgres', port: 5432, user: 'logflow', password: 'pw', database: 'logflow', sslMode: 'disable', sslRootCert: undefined });
+    assert.equal(job.database, 'postgres://logflow:***@postgres:5432/logflow');
+    assert.equal(job.instance, 'a1');
   });
 
   test('conf/edge.conf and conf/aggregator.conf load: an edge sends, an aggregator counts', () => {

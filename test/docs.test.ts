@@ -47,7 +47,7 @@ const SECTIONS: Record<string, [page: string, title: string][]> = {
   'cluster/jetstream-config.ts': [['scaling-out.md', 'On a NATS JetStream cluster']],
 };
 /** Modules that read keys but name none of their own (the agent's lists, `type`, shared readers given the key). */
-const NO_KEYS_OF_THEIR_OWN = ['agent-config.ts', 'components.ts', 'logformat/log-format-config.ts'];
+const NO_KEYS_OF_THEIR_OWN = ['agent-config.ts', 'components.ts', 'logformat/log-format-config.ts', 'store/database-config.ts'];
 
 /** The keys a module reads: `p + '.key'` (or `ip`, `prefix`) and `${p}.key...` where a PropertyReader is used. */
 function keysRead(text: string): string[] {

@@ -11,7 +11,7 @@ import { parseAgentConfig } from '../daemon/agent-config.js';
 import { HTTP_ERRORS } from '../daemon/errors.js';
 import { defaultAllowedHosts } from '../daemon/http/config.js';
 import { buildHttpServer, type HttpDeps } from '../daemon/http/index.js';
-import { ResultsReader, ResultsStore } from '../daemon/store/index.js';
+import { ResultsStore, SqliteQueries } from '../daemon/store/index.js';
 import { tempDir } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 
@@ -33,11 +33,11 @@ function get(port: number, route: string, headers: Record<string, string> = {}):
 
 const stats = () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } });
 
-async function serve(extra: Partial<HttpDeps>, database: string): Promise<{ app: FastifyInstance; port: number; reader: ResultsReader }> {
-  const reader = new ResultsReader(database, 1000);
+async function serve(extra: Partial<HttpDeps>, database: string): Promise<{ app: FastifyInstance; port: number; reader: SqliteQueries }> {
+  const reader = new SqliteQueries(database, 1000, 'a1');
   const app = await buildHttpServer({
     results: reader,
-    job: { batchIntervalMs: 1000, windowDurationMs: 300_000 },
+    job: { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'a1' },
     stats,
     files: () => [],
     followed: () => [],
@@ -61,7 +61,7 @@ describe('the HTTP contract: Host check, one error shape, declared codes', () =>
   after(async () => {
     for (const s of [server, guarded]) {
       await s?.app.close();
-      s?.reader.close();
+      await s?.reader.close();
     }
   });
 

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from '../daemon/http/index.js';
 import { QueriesBusy, QueryPool } from '../daemon/http/query-pool.js';
 import { runHistoryQuery, type HistoryQuery } from '../daemon/store/history-queries.js';
-import { encodeCounts, ResultsReader, ResultsStore } from '../daemon/store/index.js';
+import { encodeCounts, ResultsReader, ResultsStore, SqliteQueries } from '../daemon/store/index.js';
 import { tempDir, waitFor } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 
@@ -40,9 +40,8 @@ describe('range queries on query threads', () => {
     pool = new QueryPool({ database, batchIntervalMs: 1000, nice: 0 }, 1, testLogger);
     await pool.start();
     app = await buildHttpServer({
-      results: reader,
-      queries: pool,
-      job: { batchIntervalMs: 1000, windowDurationMs: 300_000 },
+      results: new SqliteQueries(database, 1000, 'a1', pool),
+      job: { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'a1' },
       stats: () => ({ eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 } }),
       files: () => [],
       followed: () => [],
@@ -103,9 +102,8 @@ describe('range queries on query threads', () => {
     const runs = Array.from({ length: 66 }, () => pool.run(query).then(() => 'answered', (err: unknown) => (err instanceof QueriesBusy ? 'busy' : String(err))));
     assert.deepEqual((await Promise.all(runs)).filter((r) => r !== 'answered'), ['busy'], 'one running, 64 waiting, the 66th refused');
     const busy = await buildHttpServer({
-      results: reader,
-      queries: { run: () => Promise.reject(new QueriesBusy('64 range queries wait for a query thread already; try again')) },
-      job: { batchIntervalMs: 1000, windowDurationMs: 300_000 },
+      results: new SqliteQueries(database, 1000, 'a1', { run: () => Promise.reject(new QueriesBusy('64 range queries wait for a query thread already; try again')) }),
+      job: { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'a1' },
       stats: () => { throw new Error('unused'); },
       files: () => [],
       followed: () => [],

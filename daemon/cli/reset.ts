@@ -6,13 +6,18 @@ import { ofType } from '../components.js';
 import { DirLock } from '../durable/index.js';
 import { CliError, LogflowError } from '../errors.js';
 import { bytes, EXIT } from './common.js';
+import { postgresRows, type PostgresRows } from './reset-postgres.js';
 
 export const RESET_HELP = `usage: logflow reset --yes [--conf-file FILE] [--name AGENT]
 
 Starts over in one command. With the daemon stopped, removes every piece of state the
 agent keeps, and says what it removed:
   - the job's checkpoint (window, open batches, file positions, write-ahead log);
-  - the results database (the live window's results and the whole history);
+  - the results database (the live window's results and the whole history); in a shared
+    PostgreSQL database (database = postgres://...), this agent's rows only: those of its
+    instance (a1.jobs.<job>.instance), deleted in one transaction before the files go;
+    the tables, views and other instances' rows are kept. A server that cannot be reached,
+    or a daemon writing as the instance, is refused and nothing is removed;
   - the spool sources' records of finished files, with their fingerprints (so the same
     logs can be counted again instead of being refused as duplicates);
   - the file channels' events and checkpoints.
@@ -57,6 +62,8 @@ function stateOf(config: AgentConfig): Piece[] {
   const pieces: Piece[] = [];
   for (const job of ofType(config.jobs, 'url-window-count')) {
     pieces.push({ what: `job ${job.name}'s checkpoint`, where: job.checkpointDir, paths: existing(job.checkpointDir, (n) => CHECKPOINT_ENTRIES.includes(n)) });
+    // A PostgreSQL database's rows are counted and deleted apart (postgresRows).
+    if (job.postgres) continue;
     const db = path.basename(job.database);
     pieces.push({ what: `job ${job.name}'s results and history`, where: job.database, paths: existing(path.dirname(job.database), (n) => [db, `${db}-wal`, `${db}-shm`, `${db}-journal`].includes(n)) });
   }
@@ -148,29 +155,38 @@ export async function reset(argv: string[], out: NodeJS.WritableStream): Promise
     throw new CliError('LF_CLI_USAGE', `${(err as Error).message}\n(reset reads the agent's configuration to find its state: --conf-file FILE --name AGENT)`);
   }
   const locks = lockAll(config);
+  const servers: PostgresRows[] = [];
   try {
     if (locks.length === 0) {
       const url = await answering(config);
       if (url) throw new CliError('LF_CLI_FAILED', `refused: a logflow daemon answers at ${url}. Stop it first (SIGTERM), then reset.`);
     }
     const pieces = stateOf(config);
+    for (const job of ofType(config.jobs, 'url-window-count')) if (job.postgres) servers.push(await postgresRows(agent, job));
+    const rows = servers.filter((s) => s.rows > 0);
     const finished = finishedLogs(config);
     const kept = finished.length > 0
       ? `kept: the spool's log files; ${finished.length} finished (${finished.slice(0, 3).join(', ')}${finished.length > 3 ? ', ...' : ''}): rename one without its suffix, or drop it again, to count it again\n`
       : '';
-    if (pieces.length === 0) {
+    if (pieces.length === 0 && rows.length === 0) {
       out.write(`nothing to remove: agent ${agent} of ${file} keeps no state yet\n${kept}`);
       return EXIT.ok;
     }
-    const lines = pieces.map((p) => `  ${p.what}: ${p.where} (${p.paths.map((x) => path.basename(x) + (statSync(x).isDirectory() ? '/' : '')).join(', ')}; ${bytes(p.paths.reduce((n, x) => n + sizeOf(x), 0))})`);
+    const lines = [
+      ...rows.map((s) => `  ${s.what}: ${s.where} (${s.rows.toLocaleString('en-US')} rows)`),
+      ...pieces.map((p) => `  ${p.what}: ${p.where} (${p.paths.map((x) => path.basename(x) + (statSync(x).isDirectory() ? '/' : '')).join(', ')}; ${bytes(p.paths.reduce((n, x) => n + sizeOf(x), 0))})`),
+    ];
     if (!values.yes) {
       out.write(`would remove (agent ${agent} of ${file}):\n${lines.join('\n')}\nnothing removed: run again with --yes to remove these\n`);
       return EXIT.failed;
     }
+    // The rows first: a checkpoint gone while its rows stayed would count them twice.
+    for (const s of rows) await s.remove();
     for (const p of pieces) for (const x of p.paths) rmSync(x, { recursive: true, force: true });
     out.write(`removed (agent ${agent} of ${file}):\n${lines.join('\n')}\n${kept}`);
     return EXIT.ok;
   } finally {
+    for (const s of servers) await s.close();
     for (const l of locks) l.release();
   }
 }

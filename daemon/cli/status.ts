@@ -45,6 +45,11 @@ export async function status(argv: string[], out: NodeJS.WritableStream): Promis
     const age = stats.checkpoint.ageMs === null ? 'none written yet' : `${(stats.checkpoint.ageMs / 1000).toFixed(1)} s old`;
     lines.push(['checkpoint', `#${stats.checkpoint.seq}, ${age}`]);
   }
+  if (stats.resultsWaiting) lines.push(['results', `${number.format(stats.resultsWaiting)} waiting for the database`]);
+  if (stats.resultsDatabase) {
+    const db = stats.resultsDatabase;
+    lines.push(['database', `PostgreSQL, ${db.up ? 'connected' : 'not reachable: reconnecting'}${db.retries > 0 ? ` (${number.format(db.retries)} reconnects)` : ''}`]);
+  }
   if (stats.followed) lines.push(['followed', `${number.format(stats.followed.files)} files, ${bytes(stats.followed.lagBytes)} not read yet`]);
   for (const ff of failedFiles) lines.push(['failed', `${ff.name}: ${ff.reason ?? 'no reason given'}`]);
   out.write(lines.map(([k, v]) => `${k.padEnd(11)}${v}`).join('\n') + '\n');

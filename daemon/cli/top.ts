@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { CLIENT_HELP, CLIENT_OPTIONS, DaemonClient, EXIT, number, table } from './common.js';
 import { CliError } from '../errors.js';
 
-export const TOP_HELP = `usage: logflow top [-n N] [--from T] [--to T] [--url URL] [--json]
+export const TOP_HELP = `usage: logflow top [-n N] [--from T] [--to T] [--instance NAME|*] [--url URL] [--json]
 
 The most requested URLs of the newest window, or of a range of the history (by the time
 written in each line: any range, years too), as a table.
@@ -10,6 +10,8 @@ written in each line: any range, years too), as a table.
   -n N           how many URLs (1 to 1000, default 10)
   --from T       start of a range: ISO 8601 or epoch seconds (default: one window before --to)
   --to T         end of a range (default: now)
+  --instance I   in a database several daemons write to: another writer's results,
+                 or * for all of them summed (default: the daemon's own)
 ${CLIENT_HELP}
 `;
 
@@ -20,7 +22,7 @@ interface TopBody {
 }
 
 export async function top(argv: string[], out: NodeJS.WritableStream): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { ...CLIENT_OPTIONS, n: { type: 'string', short: 'n', default: '10' }, from: { type: 'string' }, to: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { ...CLIENT_OPTIONS, n: { type: 'string', short: 'n', default: '10' }, from: { type: 'string' }, to: { type: 'string' }, instance: { type: 'string' } } });
   if (values.help) {
     out.write(TOP_HELP);
     return EXIT.ok;
@@ -31,6 +33,7 @@ export async function top(argv: string[], out: NodeJS.WritableStream): Promise<n
   const query = new URLSearchParams({ n: String(n) });
   if (values.from !== undefined) query.set('from', values.from);
   if (values.to !== undefined) query.set('to', values.to);
+  if (values.instance !== undefined) query.set('instance', values.instance);
   const body = await client.get<TopBody>(`/api/top?${query}`);
   if (values.json) {
     out.write(JSON.stringify(body) + '\n');

@@ -8,6 +8,7 @@ import { DirLock, writeFileAtomic } from '../durable/index.js';
 import { Histogram } from '../telemetry/histogram.js';
 import { ConfigError, LogflowError } from '../errors.js';
 import type { WindowResultSink } from '../store/window-results.js';
+import { ResultsOutbox } from '../job/results-outbox.js';
 import type { Bus, BusReader } from './bus.js';
 import { StreamMissing } from './bus.js';
 import { agreeOnSettings, recordedSettings } from './cluster-settings.js';
@@ -16,7 +17,7 @@ import type { ResultsInputConfig } from './results-input-config.js';
 import { ResultsCombiner, type Combined, type CombinerState } from './results-combiner.js';
 import { decodeResults } from './results-wire.js';
 import { WireError } from './wire-bytes.js';
-import { clusterSettingsMismatch, mergeResultsExpired, notAMergeResult, readingMergeResults, resultsStreamUnreachable, resultsWriteFailed, waitingForStream } from '../telemetry/index.js';
+import { checkpointFailed, checkpointWrittenAgain, clusterSettingsMismatch, mergeResultsExpired, notAMergeResult, readingMergeResults, resultsStreamUnreachable, waitingForStream } from '../telemetry/index.js';
 
 /** How often what can be written is written (and the checkpoint after it). */
 const WRITE_EVERY_MS = 200;
@@ -46,10 +47,12 @@ export interface InputFigures {
  * (results-combiner.ts) and writes them to its results database, whose history, windows
  * and top the HTTP API and the dashboard read as on a single process. Its checkpoint is the
  * sequence to read again from, written after each write of the database: a restart reads
- * what was not written yet again and skips what was. History rows add up, so they are
- * written in epochs as the job's are (results-outbox.ts): the checkpoint records the epoch
- * its rows are in, and at start the store undoes the rows of later epochs, which are read
- * again (a crash between a write and its checkpoint).
+ * what was not written yet again and skips what was. The rows go through the job's
+ * ResultsOutbox, so a query node writes to SQLite or PostgreSQL alike (a server's writes are
+ * asynchronous: the checkpoint waits until they committed, and while the server is away
+ * the rows wait in order). History rows add up, so they are written in epochs as the job's
+ * are: the checkpoint records the epoch its rows are in, and at start the store undoes the
+ * rows of later epochs, which are read again (a crash between a write and its checkpoint).
  *
  * Any number run side by side, each with its own database; one started later reads the
  * results from the stream's start and holds the same history and windows.
@@ -57,7 +60,7 @@ export interface InputFigures {
 export class QueryNode {
   readonly #config: UrlWindowJobConfig;
   readonly #input: ResultsInputConfig;
-  readonly #store: WindowResultSink;
+  readonly #results: ResultsOutbox;
   readonly #log: Logger;
   readonly #tickListeners: (() => void)[] = [];
   readonly #checkpointHistogram = new Histogram();
@@ -75,17 +78,17 @@ export class QueryNode {
   #pendingAfterLast = 0;
   #lastReadMs = 0;
   #problem: string | null = null;
-  #failures = 0;
-  /** The epoch history rows are written in now, and one a checkpoint covers that the store has not recorded yet. */
-  #epoch = 1;
-  #coveredToRecord: number | undefined;
-  /** Taken from the combiner, not yet in the database (it failed: a full disk, a lock). */
-  #unwritten: Combined = { batches: [], windows: [] };
+  /** The end of the newest window queued, shown once it is written. */
+  #queuedWindowEndMs: number | undefined;
+  #checkpointFailures = 0;
+  #checkpointDue = false;
+  /** The write in progress (a server's is asynchronous): `stop` waits for it. */
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(config: UrlWindowJobConfig, store: WindowResultSink, logger: Logger) {
     this.#config = config;
     this.#input = config.jetstream!;
-    this.#store = store;
+    this.#results = new ResultsOutbox(store, logger);
     this.#log = logger.child({ job: config.name, input: 'jetstream' });
   }
 
@@ -130,7 +133,7 @@ export class QueryNode {
       checkpointHistogram: this.#checkpointHistogram.snapshot(),
       distinctUrls: c?.distinctUrls ?? 0,
       refusedConnections: { ipFilter: 0, maxConnections: 0 },
-      resultsWaiting: 0,
+      resultsWaiting: this.#results.pending,
       input: this.input,
     };
   }
@@ -142,7 +145,8 @@ export class QueryNode {
     this.#lock = DirLock.acquire(dir, 'checkpoint directory');
     const file = path.join(dir, CHECKPOINT_FILE);
     const state = !opts.resetCheckpoint && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as QueryNodeCheckpoint) : undefined;
-    this.#epoch = (this.#store.restoreEpochs?.(state?.epoch) ?? { epoch: (state?.epoch ?? 0) + 1 }).epoch;
+    // A server's store undoes the unchecked epochs once reached: nothing is written before.
+    void this.#results.restore(state?.epoch);
     this.#combiner = new ResultsCombiner({ shards: this.#input.shards, topN: this.#config.topN, batchMs: this.#config.batchIntervalMs, history: this.#config.history, state });
     this.#connecting = this.#connect(state?.resumeSeq ?? 1);
     this.#schedule();
@@ -197,55 +201,55 @@ export class QueryNode {
     });
   }
 
+  /** Writes every WRITE_EVERY_MS, the next write timed from the end of the last (a server's may take a while). */
   #schedule(): void {
     if (this.#stopping) return;
     this.#timer = setTimeout(() => {
-      this.#write();
-      for (const listener of this.#tickListeners) listener();
-      this.#schedule();
+      this.#writing = this.#write().then(() => {
+        for (const listener of this.#tickListeners) listener();
+        this.#schedule();
+      });
     }, WRITE_EVERY_MS);
   }
 
-  /** Writes what every shard has closed, then the checkpoint; rolls the history up behind. */
-  #write(): void {
+  /**
+   * Queues what every shard has closed, writes it, then the checkpoint (only once nothing
+   * waits: the checkpoint's sequence must not pass a row the store does not hold); rolls the
+   * history up behind. A failed write is logged by the outbox and retried at the next call.
+   */
+  async #write(): Promise<void> {
     const combiner = this.#combiner!;
-    const taken = combiner.take();
-    const batches = [...this.#unwritten.batches, ...taken.batches];
-    const windows = [...this.#unwritten.windows, ...taken.windows];
-    this.#unwritten = { batches, windows };
+    const taken: Combined = combiner.take();
+    for (const b of taken.batches) this.#results.saveBatch(b);
+    for (const w of taken.windows) this.#results.saveWindow(w);
+    for (const w of taken.windows) if (!w.rowOnly) this.#queuedWindowEndMs = w.endMs;
+    // What the checkpoint would say now: everything taken so far is queued.
     const state = combiner.state();
-    try {
-      if (batches.length + windows.length > 0) {
-        const epoch = this.#epoch;
-        const covered = this.#coveredToRecord;
-        const write = () => {
-          if (covered !== undefined) this.#store.markCovered?.(covered);
-          for (const b of batches) this.#store.saveBatch(b, epoch);
-          for (const w of windows) this.#store.saveWindow(w);
-        };
-        if (this.#store.transaction) this.#store.transaction(write);
-        else write();
-        this.#coveredToRecord = undefined;
-        const newest = windows.at(-1);
-        if (newest && !newest.rowOnly) this.#windowEndMs = newest.endMs;
-      }
-      this.#unwritten = { batches: [], windows: [] };
-      if (state.resumeSeq !== this.#checkpointSeq || batches.length > 0) this.#checkpoint(state);
-      this.#failures = 0;
-      this.#store.rollUp?.(batches.length > 0 ? 10 : 100, batches.length === 0);
-    } catch (err) {
-      // Written again next time; the checkpoint did not move, so a restart reads them again too.
-      if (this.#failures++ === 0) resultsWriteFailed.emit(this.#log, { err, waiting: batches.length + windows.length });
-    }
+    // Rows written are in an epoch that only a checkpoint covers: one is due after them.
+    if (this.#results.pending > 0) this.#checkpointDue = true;
+    if (!(await this.#results.flush()) || this.#results.pending > 0) return;
+    this.#windowEndMs = this.#queuedWindowEndMs;
+    if (state.resumeSeq !== this.#checkpointSeq || this.#checkpointDue) this.#checkpoint(state);
+    const idle = taken.batches.length === 0;
+    await this.#results.rollUp(idle ? 100 : 10, idle);
   }
 
+  /** Writes the checkpoint; a failure (a full disk) is logged once and retried at the next write. */
   #checkpoint(state: CombinerState): void {
     const started = performance.now();
-    // The rows written so far are this epoch's; later ones the next's.
-    const epoch = this.#epoch++;
+    // The rows written so far are this epoch's; later ones the next's (also when this fails).
+    const epoch = this.#results.endEpoch();
     const checkpoint: QueryNodeCheckpoint = { ...state, epoch };
-    writeFileAtomic(path.join(this.#config.checkpointDir, CHECKPOINT_FILE), JSON.stringify(checkpoint));
-    this.#coveredToRecord = epoch;
+    try {
+      writeFileAtomic(path.join(this.#config.checkpointDir, CHECKPOINT_FILE), JSON.stringify(checkpoint));
+    } catch (err) {
+      if (this.#checkpointFailures++ === 0) checkpointFailed.emit(this.#log, { err, checkpointDir: this.#config.checkpointDir });
+      return;
+    }
+    if (this.#checkpointFailures > 0) checkpointWrittenAgain.emit(this.#log, { failedAttempts: this.#checkpointFailures });
+    this.#checkpointFailures = 0;
+    this.#checkpointDue = false;
+    this.#results.committed(epoch);
     this.#lastCheckpointMs = performance.now() - started;
     this.#checkpointHistogram.observe(this.#lastCheckpointMs);
     this.#checkpointSeq = state.resumeSeq;
@@ -257,7 +261,8 @@ export class QueryNode {
     clearTimeout(this.#timer);
     await this.#connecting;
     await this.#reader?.stop();
-    if (this.#combiner) this.#write();
+    await this.#writing;
+    if (this.#combiner) await this.#write();
     await this.#bus?.close();
     this.#lock?.release();
   }

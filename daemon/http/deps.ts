@@ -1,7 +1,6 @@
 import type { Logger } from '../log.js';
 import type { OpenedInode } from '../source/spool-open.js';
-import type { HistoryQueries } from '../store/history-queries.js';
-import type { ResultsReader } from '../store/index.js';
+import type { ResultsQueries } from '../store/results-queries.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
 
@@ -63,9 +62,8 @@ export interface HttpDeps {
    * so a web page cannot read the API through DNS rebinding. Undefined: no check.
    */
   readonly allowedHosts?: readonly string[] | undefined;
-  readonly results: ResultsReader | undefined;
-  /** Where the history's range queries run (query threads); by default this thread, on `results`. */
-  readonly queries?: HistoryQueries | undefined;
+  /** The results: the newest window at once, the history's range queries in query threads (SQLite) or on the server (PostgreSQL). */
+  readonly results: ResultsQueries | undefined;
   readonly job: JobTiming | undefined;
   /** Figures the pipeline owns; asked of the main thread when the server runs in its own. */
   readonly stats: () => ApiStats | Promise<ApiStats>;

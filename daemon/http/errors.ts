@@ -62,6 +62,10 @@ export function replyWithError(err: FastifyError, req: FastifyRequest, reply: Fa
     void sendError(reply, 'LF_HTTP_BAD_REQUEST', err.message, {}, err.statusCode);
     return;
   }
+  if ((err as { code?: string }).code === 'LF_DATABASE_UNAVAILABLE') {
+    void sendError(reply, 'LF_HTTP_STORE_UNAVAILABLE', 'the results database is not reachable now; retry later');
+    return;
+  }
   requestFailed.emit(req.log, { err });
   void sendError(reply, 'LF_HTTP_INTERNAL', 'internal error; see the daemon log');
 }

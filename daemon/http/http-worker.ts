@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { LogflowError, threadFailureOf } from '../errors.js';
 import { createLogger } from '../log.js';
-import { ResultsReader } from '../store/index.js';
+import { openQueries, type ResultsQueries } from '../store/index.js';
 import { threadId } from '../thread-priority.js';
 import { HTTP_WORKER_DATA, type HttpCommand, type HttpEvent, type HttpWorkerData, type PipelineQuestion } from './http-messages.js';
 import { QueryPool } from './query-pool.js';
@@ -9,7 +9,7 @@ import { startHttpServer } from './server.js';
 import { fromHost } from '../worker-host.js';
 
 /**
- * The HTTP server in its own thread: queries read SQLite here and never wait behind the
+ * The HTTP server in its own thread: queries read the results here and never wait behind the
  * pipeline's work on the main thread. Figures only the pipeline has (files, channel,
  * counters) are asked of the main thread per request. The thread loads its modules while
  * the job starts, and listens when told (the job's database exists by then).
@@ -29,21 +29,21 @@ function ask<T>(what: PipelineQuestion): Promise<T> {
 }
 
 let app: FastifyInstance | undefined;
-let results: ResultsReader | undefined;
+let results: ResultsQueries | undefined;
 let queries: QueryPool | undefined;
 
 async function listen(): Promise<void> {
   try {
-    results = data.results && new ResultsReader(data.results.database, data.results.timing.batchIntervalMs);
-    if (data.results) {
-      // Its threads start with the first range query.
+    if (data.results && !data.results.postgres) {
+      // SQLite's range queries run in query threads, which start with the first one; a
+      // PostgreSQL server answers them itself, on the queries' pool.
       queries = new QueryPool({ database: data.results.database, batchIntervalMs: data.results.timing.batchIntervalMs, nice: data.config.pipelineNice }, data.config.queryThreads, log);
     }
+    results = data.results && openQueries(data.results, queries);
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
       allowedHosts: data.config.allowedHosts,
       results,
-      queries,
       job: data.results?.timing,
       stats: () => ask('stats'),
       files: () => ask('files'),
@@ -55,7 +55,7 @@ async function listen(): Promise<void> {
     post({ type: 'listening', address: a && typeof a === 'object' ? `http://${a.address}:${a.port}` : String(a), threadId: threadId() });
   } catch (e) {
     await queries?.close();
-    results?.close();
+    await results?.close();
     post({ type: 'failed', ...threadFailureOf(e) });
     host.close();
   }
@@ -64,7 +64,7 @@ async function listen(): Promise<void> {
 async function close(): Promise<void> {
   await app?.close();
   await queries?.close();
-  results?.close();
+  await results?.close();
   post({ type: 'closed' });
   host.close();
 }

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { HistoryQueries } from '../store/history-queries.js';
-import type { ResultsReader } from '../store/index.js';
+import { ALL_INSTANCES, type ResultsQueries } from '../store/results-queries.js';
 import type { HttpDeps, JobTiming } from './deps.js';
 import { badParameter, noJob } from './errors.js';
 
@@ -12,9 +11,19 @@ import { badParameter, noJob } from './errors.js';
 /** Routes without parameters still refuse unknown ones (a typo should not pass silently). */
 export const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
+/** `instance`: whose results to read, in a database several daemons write to. */
+export const instanceProp = {
+  instance: {
+    type: 'string',
+    maxLength: 63,
+    description: "the writer whose results to read (its a1.jobs.<job>.instance; default: this daemon's own), or * for all writers of the database, summed",
+  },
+} as const;
+
 export const rangeProps = {
   from: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds' },
   to: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: now)' },
+  ...instanceProp,
 } as const;
 
 const ISO_PREFIX = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/;
@@ -56,23 +65,37 @@ export function parseRange(reply: FastifyReply, q: { from?: string; to?: string 
   return { fromMs, toMs };
 }
 
-/** What a history query reads: the results, the job's timing and the asked range. */
+/** What a history query reads: the results, the job's timing, the instance and the asked range. */
 export interface HistoryRange {
-  readonly results: ResultsReader;
-  readonly queries: HistoryQueries;
+  readonly results: ResultsQueries;
   readonly job: JobTiming;
+  readonly instance: string;
   readonly fromMs: number;
   readonly toMs: number;
 }
 
+/**
+ * The instance asked for: this daemon's own by default, `*` for all, or another writer of
+ * the database; undefined with the 400 sent for a name no writer has.
+ */
+export async function instanceOf(results: ResultsQueries, job: JobTiming, reply: FastifyReply, asked: string | undefined): Promise<string | undefined> {
+  if (asked === undefined || asked === job.instance || asked === ALL_INSTANCES) return asked ?? job.instance;
+  const known = await results.instances();
+  if (known.includes(asked)) return asked;
+  badParameter(reply, 'instance', `names no writer of this database (instances: ${[...known, ALL_INSTANCES].join(', ')})`);
+  return undefined;
+}
+
 /** The history query's parts (the range by default the last hour), or undefined with the 404 (no job) or 400 sent. */
-export function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string }): HistoryRange | undefined {
-  if (!deps.results || !deps.queries || !deps.job) {
+export async function historyQuery(deps: HttpDeps, reply: FastifyReply, q: { from?: string; to?: string; instance?: string }): Promise<HistoryRange | undefined> {
+  if (!deps.results || !deps.job) {
     noJob(reply);
     return undefined;
   }
   const range = parseRange(reply, q, 3_600_000);
-  return range && { results: deps.results, queries: deps.queries, job: deps.job, ...range };
+  if (!range) return undefined;
+  const instance = await instanceOf(deps.results, deps.job, reply, q.instance);
+  return instance === undefined ? undefined : { results: deps.results, job: deps.job, instance, ...range };
 }
 
 /**

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { HttpDeps } from './deps.js';
-import { badParameter } from './errors.js';
-import { historyQuery, noQuery, rangeProps } from './params.js';
-import { noJob } from './errors.js';
+import { badParameter, noJob } from './errors.js';
+import { historyQuery, instanceOf, instanceProp, rangeProps } from './params.js';
 
 const MAX_POINTS = 10_000;
 /** Points aimed at when no step is given: enough for a chart, few enough to read fast. */
@@ -15,6 +14,7 @@ const totalsQuery = {
     from: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: an hour before to)' },
     to: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: now)' },
     step: { type: 'number', exclusiveMinimum: 0, maximum: 31_622_400, description: 'seconds per point (default: about 300 points)' },
+    ...instanceProp,
   },
 } as const;
 
@@ -56,36 +56,42 @@ const points = (list: { start: number; count: number }[]) => list.map((p) => ({ 
  * dashboard's "all" range).
  */
 export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
-  app.get('/api/history', { schema: { summary: 'The time the history spans, by the lines\' own time: {from, to} (null when empty)', querystring: noQuery } }, async (_req, reply) => {
-    if (!deps.results || !deps.job) return noJob(reply);
-    const extent = deps.results.history().extent();
-    return { from: extent ? new Date(extent.fromMs).toISOString() : null, to: extent ? new Date(extent.toMs).toISOString() : null };
-  });
+  app.get<{ Querystring: { instance?: string } }>(
+    '/api/history',
+    { schema: { summary: 'The time the history spans, by the lines\' own time: {from, to} (null when empty)', querystring: { type: 'object', additionalProperties: false, properties: { ...instanceProp } } } },
+    async (req, reply) => {
+      if (!deps.results || !deps.job) return noJob(reply);
+      const instance = await instanceOf(deps.results, deps.job, reply, req.query.instance);
+      if (instance === undefined) return reply;
+      const extent = await deps.results.extent(instance);
+      return { from: extent ? new Date(extent.fromMs).toISOString() : null, to: extent ? new Date(extent.toMs).toISOString() : null };
+    },
+  );
 
-  app.get<{ Querystring: { from?: string; to?: string; step?: number } }>(
+  app.get<{ Querystring: { from?: string; to?: string; step?: number; instance?: string } }>(
     '/api/series',
     { schema: { summary: 'Counted events of all URLs per `step` seconds over a range of the history', querystring: totalsQuery } },
     async (req, reply) => {
-      const q = historyQuery(deps, reply, req.query);
+      const q = await historyQuery(deps, reply, req.query);
       if (!q) return reply;
       const batchMs = q.job.batchIntervalMs;
       const asked = req.query.step === undefined ? defaultStepMs(q.toMs - q.fromMs, batchMs) : Math.round(req.query.step * 1000);
       const stepMs = checkStep(reply, asked, batchMs, q);
       if (stepMs === undefined) return reply;
-      const list = await q.queries.run({ kind: 'totalSeries', fromMs: q.fromMs, toMs: q.toMs, stepMs });
+      const list = await q.results.history({ kind: 'totalSeries', fromMs: q.fromMs, toMs: q.toMs, stepMs }, q.instance);
       return { step: stepMs / 1000, batchInterval: batchMs / 1000, points: points(list) };
     },
   );
 
-  app.get<{ Params: { url: string }; Querystring: { from?: string; to?: string; step: number } }>(
+  app.get<{ Params: { url: string }; Querystring: { from?: string; to?: string; step: number; instance?: string } }>(
     '/api/urls/:url/series',
     { schema: { summary: 'One URL\'s counts over time (the URL percent-encoded in the path)', querystring: urlQuery } },
     async (req, reply) => {
-      const q = historyQuery(deps, reply, req.query);
+      const q = await historyQuery(deps, reply, req.query);
       if (!q) return reply;
       const stepMs = checkStep(reply, Math.round(req.query.step * 1000), q.job.batchIntervalMs, q);
       if (stepMs === undefined) return reply;
-      const list = await q.queries.run({ kind: 'urlSeries', url: req.params.url, fromMs: q.fromMs, toMs: q.toMs, stepMs });
+      const list = await q.results.history({ kind: 'urlSeries', url: req.params.url, fromMs: q.fromMs, toMs: q.toMs, stepMs }, q.instance);
       return { url: req.params.url, step: stepMs / 1000, points: points(list) };
     },
   );

@@ -1,5 +1,4 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { inThreadQueries } from '../store/history-queries.js';
 import type { HttpConfig } from './config.js';
 import { ConnectionCap } from './connection-cap.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -19,8 +18,7 @@ import { topRoutes } from './top-routes.js';
  * plugin per route group. Each group lives in its own file and reaches the daemon only
  * through HttpDeps.
  */
-export async function buildHttpServer(given: HttpDeps): Promise<FastifyInstance> {
-  const deps: HttpDeps = { ...given, queries: given.queries ?? (given.results && inThreadQueries(given.results)) };
+export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),

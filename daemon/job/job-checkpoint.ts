@@ -32,8 +32,8 @@ export interface CheckpointedResults {
   endEpoch(): number;
   /** A checkpoint covering epochs up to `epoch` committed. */
   committed(epoch: number): void;
-  /** At start: undoes the history rows of epochs after `covered`; returns how many. */
-  restore(covered: number | undefined): number;
+  /** At start: undoes the history rows of epochs after `covered`; returns how many (once a server's store reached it: a promise). */
+  restore(covered: number | undefined): number | Promise<number>;
 }
 
 /** The job's state a checkpoint holds, each part owned by its module. */
@@ -112,8 +112,12 @@ export class JobCheckpoint {
     const loaded = this.#store.load();
     // The history written after the checkpoint (or, with none, after the last one the
     // database knows) is undone: its lines are counted again from here.
+    const told = (rolledBack: number) => {
+      if (rolledBack > 0) historyRolledBack.emit(this.#log, { rows: rolledBack, checkpointSeq: loaded?.manifest.seq ?? 0 });
+    };
     const rolledBack = this.#parts.results.restore(loaded?.manifest.resultsEpoch);
-    if (rolledBack > 0) historyRolledBack.emit(this.#log, { rows: rolledBack, checkpointSeq: loaded?.manifest.seq ?? 0 });
+    if (rolledBack instanceof Promise) void rolledBack.then(told);
+    else told(rolledBack);
     if (!loaded) {
       open.nextToClose = time.initialNextToClose(open);
       return { loaded, walSeq: 0, started };

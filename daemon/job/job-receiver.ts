@@ -14,6 +14,8 @@ const WAL_KIND_SINGLE = 2;
 /** Where the receiver's decoded events go (once per call, not per event). */
 export interface EventSink {
   count(events: DecodedEvents): void;
+  /** False while events are to be refused (results wait for a failed store): the sender keeps them and resends. */
+  accepting(): boolean;
 }
 
 /**
@@ -132,6 +134,7 @@ export class JobReceiver {
   }
 
   #receive(ev: DecodedEvents): Status | Promise<Status> {
+    if (!this.#sink.accepting()) return 'FAILED';
     const local = this.#isLocal(ev);
     if (!local && this.#wal && ev.count > 0) {
       const kind = Buffer.from([ev.single ? WAL_KIND_SINGLE : WAL_KIND_ARRAY]);

@@ -4,6 +4,8 @@ import { createLogger } from '../log.js';
 import { listenSetting, type FailedSetting } from '../startup-errors.js';
 import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
+import { PostgresResultsStore } from '../store/postgres/postgres-store.js';
+import type { JobStats } from './job-stats.js';
 import { COUNTER, JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
 import { QueryNode } from '../cluster/query-node.js';
@@ -33,35 +35,45 @@ function settingOf(err: { code?: string; syscall?: string; path?: string; messag
 const fail = (err: unknown) => post({ type: 'failed', ...threadFailureOf(err, settingOf(err as Error)) });
 
 /** The results database, or undefined with the failure posted (a throw here would reach the host without its message). */
-function openStore(): ResultsStore | undefined {
+async function openStore(): Promise<ResultsStore | PostgresResultsStore | undefined> {
+  const c = data.config;
   try {
-    return new ResultsStore(data.config.database, {
-      retentionMs: data.config.retentionMs,
-      history: data.config.history,
+    if (c.postgres) {
+      return await PostgresResultsStore.open(
+        c.postgres,
+        { instance: c.instance, where: c.database, batchIntervalMs: c.batchIntervalMs, windowMs: c.windowDurationMs, history: c.history, retentionMs: c.retentionMs },
+        log,
+      );
+    }
+    return new ResultsStore(c.database, {
+      retentionMs: c.retentionMs,
+      history: c.history,
       lost: (what, database) => (what === 'restored' ? resultsDatabaseRestored : resultsDatabaseReplaced).emit(log, { database }),
     });
   } catch (err) {
-    // Outside job.start, so reported here, naming the key that sets the file.
-    post({ type: 'failed', ...threadFailureOf(err, 'database') });
+    // Outside job.start, so reported here, naming the key that sets the database (or the instance).
+    post({ type: 'failed', ...threadFailureOf(err, (err as { setting?: string }).setting ?? 'database') });
     return undefined;
   }
 }
 
-function run(store: ResultsStore): void {
-  if (store.migration) {
+function run(store: ResultsStore | PostgresResultsStore): void {
+  if (store instanceof ResultsStore && store.migration) {
     resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
   }
   if (data.config.input === 'jetstream') return runQueryNode(store);
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
+  // A server's store adds whether it is connected, for /metrics.
+  const stats = (): JobStats => (store instanceof PostgresResultsStore ? { ...job.stats(), resultsDatabase: store.status } : job.stats());
   // Forget commands handled so far: a 'committed' message names it, so the host knows which
   // of its forgets the checkpoint it reports had seen.
   let forgets = 0;
-  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), files: job.fileFigures(), forgets, stats: job.stats() }));
-  job.onTick(() => post({ type: 'stats', stats: job.stats() }));
+  job.onCommit(() => post({ type: 'committed', committed: job.committedEntries(), files: job.fileFigures(), forgets, stats: stats() }));
+  job.onTick(() => post({ type: 'stats', stats: stats() }));
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
-  setInterval(() => post({ type: 'stats', stats: job.stats() }), 100).unref();
+  setInterval(() => post({ type: 'stats', stats: stats() }), 100).unref();
 
   host.onCommand((cmd) => {
     if (cmd.type === 'forget') {
@@ -70,8 +82,8 @@ function run(store: ResultsStore): void {
     }
     else if (cmd.type === 'stop') {
       void job.stop().then(
-        () => {
-          store.close();
+        async () => {
+          await store.close();
           post({ type: 'stopped', committed: job.committedEntries(), files: job.fileFigures(), forgets });
           host.close();
         },
@@ -81,32 +93,33 @@ function run(store: ResultsStore): void {
   });
 
   job.start(data.options).then(
-    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), files: job.fileFigures(), stats: job.stats() }),
-    (err: Error) => {
-      store.close();
+    () => post({ type: 'started', port: job.port, committed: job.committedEntries(), files: job.fileFigures(), stats: stats() }),
+    async (err: Error) => {
+      await store.close();
       fail(err);
     },
   );
 }
 
 /** A query node (`input = jetstream`): the merge workers' results into the database, no counting here. */
-function runQueryNode(store: ResultsStore): void {
+function runQueryNode(store: ResultsStore | PostgresResultsStore): void {
   const node = new QueryNode(data.config, store, log);
   const live = new Float64Array(data.counters);
+  const stats = (): JobStats => (store instanceof PostgresResultsStore ? { ...node.stats(), resultsDatabase: store.status } : node.stats());
   const postStats = () => {
-    const stats = node.stats();
-    live[COUNTER.eventsIn] = stats.eventsIn;
-    live[COUNTER.eventsCounted] = stats.eventsCounted;
-    live[COUNTER.parseErrors] = stats.parseErrors;
-    live[COUNTER.duplicates] = stats.duplicates;
-    post({ type: 'stats', stats });
+    const s = stats();
+    live[COUNTER.eventsIn] = s.eventsIn;
+    live[COUNTER.eventsCounted] = s.eventsCounted;
+    live[COUNTER.parseErrors] = s.parseErrors;
+    live[COUNTER.duplicates] = s.duplicates;
+    post({ type: 'stats', stats: s });
   };
   node.onTick(postStats);
   host.onCommand((cmd) => {
     if (cmd.type !== 'stop') return;
     void node.stop().then(
-      () => {
-        store.close();
+      async () => {
+        await store.close();
         post({ type: 'stopped', committed: [], files: [], forgets: 0 });
         host.close();
       },
@@ -116,12 +129,10 @@ function runQueryNode(store: ResultsStore): void {
   try {
     node.start(data.options);
   } catch (err) {
-    store.close();
-    fail(err);
+    void Promise.resolve(store.close()).finally(() => fail(err));
     return;
   }
-  post({ type: 'started', port: 0, committed: [], files: [], stats: node.stats() });
+  post({ type: 'started', port: 0, committed: [], files: [], stats: stats() });
 }
 
-const opened = openStore();
-if (opened) run(opened);
+void openStore().then((opened) => opened && run(opened));

@@ -5,6 +5,7 @@ import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
 import { readLogFormat } from '../logformat/log-format-config.js';
 import * as resultsInput from '../cluster/results-input-config.js';
 import { JOB_INPUTS, type ResultsInputConfig } from '../cluster/results-input-config.js';
+import { readDatabase, type PostgresConfig } from '../store/database-config.js';
 
 export interface UrlWindowJobConfig {
   readonly name: string;
@@ -18,7 +19,12 @@ export interface UrlWindowJobConfig {
   readonly windowDurationMs: number;
   readonly slideDurationMs: number;
   readonly checkpointDir: string;
+  /** The SQLite file, or (with `postgres`) the PostgreSQL URL without its password: what logs and errors show. */
   readonly database: string;
+  /** `database = postgres://...`: the results go to this PostgreSQL server. */
+  readonly postgres?: PostgresConfig;
+  /** The name this job's results are stored under (several writers can share a PostgreSQL database); default: the agent's name. */
+  readonly instance: string;
   /** How many URLs of each window are persisted (the most `/api/top?n=` can ask for). */
   readonly topN: number;
   /** `auto`, `combined`, `common`, `vhost_combined`, or an Apache/nginx format string. */
@@ -52,18 +58,20 @@ export interface UrlWindowJobConfig {
  * format `/api/files/:name/check` tries first): taken from the job's config, passed down
  * as it is, to the HTTP thread and its results reader.
  */
-export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs'> &
+export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs' | 'instance'> &
   Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history'>> & { readonly logFormat?: string };
 
-/** The job's results, as the HTTP thread reads them: the database, and the timing its rows are keyed by. */
+/** The job's results, as the HTTP thread reads them: the database (a server's, with `postgres`), and the timing its rows are keyed by. */
 export interface JobResults {
   readonly database: string;
+  readonly postgres?: PostgresConfig;
   readonly timing: JobTiming;
 }
 
 export function resultsOf(config: UrlWindowJobConfig): JobResults {
-  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat } = config;
-  return Object.freeze({ database: config.database, timing: Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat }) });
+  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, instance } = config;
+  const timing = Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, instance });
+  return Object.freeze({ database: config.database, ...(config.postgres && { postgres: config.postgres }), timing });
 }
 
 /**
@@ -77,6 +85,15 @@ export function resultsOf(config: UrlWindowJobConfig): JobResults {
  */
 export function urlParserOf(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>): UrlParser {
   return compileUrlParser(config.logFormat, config.stripQueryString);
+}
+
+/** `instance`: a name for the job's rows in a shared database; the agent's name by default. */
+function readInstance(r: PropertyReader, p: string): string {
+  const name = r.string(p + '.instance', p.slice(0, p.indexOf('.')));
+  if (!/^[A-Za-z0-9_.-]{1,63}$/.test(name)) {
+    throw r.bad(r.raw(p + '.instance') ?? { key: p + '.instance', value: name, line: 0 }, '1 to 63 letters, digits, `_`, `.` or `-` (the agent name is the default)');
+  }
+  return name;
 }
 
 /** Reads `<agent>.jobs.<name>.*` of a url-window-count job. */
@@ -112,7 +129,8 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     windowDurationMs,
     slideDurationMs,
     checkpointDir: resolve(r.string(p + '.checkpointDir', 'checkpoint')),
-    database: resolve(r.string(p + '.database', 'data/results.db')),
+    ...readDatabase(r, p + '.database', 'data/results.db', resolve),
+    instance: readInstance(r, p),
     topN: r.int(p + '.topN', 1000, 1, 100_000),
     logFormat: readLogFormat(r, p + '.logFormat'),
     stripQueryString: r.bool(p + '.stripQueryString', false),

@@ -16,7 +16,7 @@ import { WindowSlider } from './window-slider.js';
 import { EventCounter } from './event-counter.js';
 import { JobCheckpoint } from './job-checkpoint.js';
 import { JobReceiver } from './job-receiver.js';
-import { avroReceiverListening, checkpointDiscarded, closingBatchFailed, noFinalCheckpoint } from '../telemetry/index.js';
+import { avroReceiverListening, checkpointDiscarded, closingBatchFailed, eventsRefusedResultsWaiting, noFinalCheckpoint } from '../telemetry/index.js';
 
 export interface JobStartOptions {
   /** Discard the checkpoint instead of resuming from it. */
@@ -38,6 +38,8 @@ const ROLLUP_IDLE_MS = 400;
  * ~3 s). A trickle of live lines never has that many, and ticks once a second as before.
  */
 const QUIET_TICK_MS = 30;
+/** Writes in a row a tick makes while results keep coming during an asynchronous store's writes (#flushAll). */
+const FLUSH_ROUNDS = 3;
 const EARLY_TICK_EVENTS = 10_000;
 
 /**
@@ -81,6 +83,11 @@ export class UrlWindowJob {
   /** `eventsIn` at the last tick: whether events came since. */
   #eventsAtLastTick = 0;
   #lock: DirLock | undefined;
+  /** A tick waiting for the store (its asynchronous write or rollup); undefined when none. */
+  #ticking: Promise<void> | undefined;
+  #stopping = false;
+  /** Events are refused: results wait for a failed store (`ResultsOutbox.full`). */
+  #refusing = false;
 
   /**
    * `liveCounters`, when given, receives eventsIn, eventsCounted (visible), parseErrors
@@ -90,8 +97,9 @@ export class UrlWindowJob {
     this.name = config.name;
     this.#config = config;
     const log = (this.#log = logger.child({ job: config.name }));
-    this.#results = new ResultsOutbox(results, log);
     const window = (this.#window = new SlidingWindow(config.windowDurationMs / config.batchIntervalMs));
+    // Past a window's worth of batches waiting for a failed store, events are refused.
+    this.#results = new ResultsOutbox(results, log, window.windowSlots);
     const time = (this.#time = new TimeMode(config));
     const open = (this.#open = new OpenBatches(window, config.batchIntervalMs));
     open.nextToClose = time.initialNextToClose(open);
@@ -104,7 +112,7 @@ export class UrlWindowJob {
     const slider = (this.#slider = new WindowSlider(config, { window, open, time, counters, results: this.#results, changes: checkpoint }, log));
     const history = (this.#history = config.history ? new HistoryBatches(window, this.#results, config.batchIntervalMs) : undefined);
     this.#counter = new EventCounter(config, { window, open, time, positions, counters, closer: slider, changes: checkpoint, history }, log);
-    this.#receiver = new JobReceiver(config, { count: (ev) => this.#countCall(ev) }, log);
+    this.#receiver = new JobReceiver(config, { count: (ev) => this.#countCall(ev), accepting: () => this.#accepting() }, log);
   }
 
   get port(): number {
@@ -193,13 +201,14 @@ export class UrlWindowJob {
 
   /** Stops receiving and writes a final checkpoint; open batches stay open for the restart. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     await this.#receiver.close();
     clearTimeout(this.#timer);
     clearTimeout(this.#quiet);
     this.#timer = undefined;
+    await this.#ticking;
     this.#slider.closeBefore(this.#time.closeLimit(this.#open));
-    this.#history?.flush();
-    if (!this.#results.flush() || !this.#checkpoint.tryCommit(true, this.#receiver)) {
+    if (!(await this.#flushAll()) || !this.#checkpoint.tryCommit(true, this.#receiver)) {
       noFinalCheckpoint.emit(this.#log, {});
     }
     this.#receiver.closeWal();
@@ -224,22 +233,56 @@ export class UrlWindowJob {
   }
 
   #schedule(): void {
+    if (this.#stopping) return;
     const due = this.#time.nextTickMs(this.#open.nextToClose);
     this.#timer = setTimeout(() => this.#tick(), Math.max(0, due - Date.now()));
   }
 
+  /** Whether the receiver takes a call: not while results wait for a failed store past the outbox's bound. */
+  #accepting(): boolean {
+    const full = this.#results.full;
+    if (full && !this.#refusing) eventsRefusedResultsWaiting.emit(this.#log, { waiting: this.#results.pending });
+    this.#refusing = full;
+    return !full;
+  }
+
+  /**
+   * Writes the results; true when all of them are written, nothing left queued: a
+   * checkpoint may follow. With an asynchronous store the job counts and closes batches
+   * while a write is in flight, and they are queued meanwhile: they are written next, up
+   * to FLUSH_ROUNDS writes in a row (each writes what came during the one before, so they
+   * shrink while the store keeps up); if some are still queued the checkpoint waits for the
+   * next tick. With SQLite nothing comes meanwhile: one write.
+   */
+  #flushAll(round = 1): boolean | Promise<boolean> {
+    // Everything counted by own time goes to the results before the checkpoint: now, and
+    // again once an asynchronous write settles (the lines counted while it was in flight).
+    this.#history?.flush();
+    return andThen(this.#results.flush(), (written) => {
+      if (!written) return false;
+      this.#history?.flush();
+      if (this.#results.pending === 0) return true;
+      return round < FLUSH_ROUNDS ? this.#flushAll(round + 1) : false;
+    });
+  }
+
+  /**
+   * Closes the batches that are due, writes their results, then checkpoints and rolls up.
+   * With SQLite all of it runs now; with an asynchronous store the rest runs once the write
+   * (or rollup) settles, and no other tick starts before (`#ticking`).
+   */
   #tick(): void {
+    if (this.#ticking) return;
     this.#counter.newTick();
     try {
       this.#slider.closeBefore(this.#time.closeLimit(this.#open));
     } catch (err) {
       closingBatchFailed.emit(this.#log, { err });
     }
-    // Everything counted by own time goes to the results before the checkpoint.
-    this.#history?.flush();
     // Results first: a checkpoint must not get ahead of what the database holds (and the
     // rows written before it are undone at restart if it does not come: see ResultsOutbox).
-    if (this.#results.flush()) {
+    const ticked = andThen(this.#flushAll(), (written) => {
+      if (!written) return undefined;
       this.#checkpoint.tryCommit(false, this.#receiver);
       // History rollups, behind the batches: a slice of each tick while events come, more when
       // none came since the last tick (not "none for a batch interval": under load a tick that
@@ -247,9 +290,22 @@ export class UrlWindowJob {
       const eventsIn = this.#counters.eventsIn;
       const idle = eventsIn === this.#eventsAtLastTick;
       this.#eventsAtLastTick = eventsIn;
-      this.#results.rollUp(idle ? ROLLUP_IDLE_MS : ROLLUP_BUSY_MS, idle);
-    }
-    for (const listener of this.#tickListeners) listener();
-    this.#schedule();
+      return this.#results.rollUp(idle ? ROLLUP_IDLE_MS : ROLLUP_BUSY_MS, idle);
+    });
+    const finish = () => {
+      this.#ticking = undefined;
+      for (const listener of this.#tickListeners) listener();
+      this.#schedule();
+    };
+    if (!(ticked instanceof Promise)) return finish();
+    this.#ticking = ticked.then(finish, (err: unknown) => {
+      closingBatchFailed.emit(this.#log, { err });
+      finish();
+    });
   }
+}
+
+/** `f(value)` now, or once `value` resolves. */
+function andThen<T, R>(value: T | Promise<T>, f: (v: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { UrlCount } from '../counts/index.js';
 import { countOfUrl, decodeCounts } from '../counts/counts-codec.js';
+import { slidingTotals, windowEnds, type WindowLayout } from './rebuilt-windows.js';
 import { floorTo, LEVEL_MS, TOP_LEVEL } from './history-schema.js';
 
 export { DAY, floorTo, HISTORY_SCHEMA, HOUR, LEVEL_MS, MINUTE } from './history-schema.js';
@@ -122,27 +123,10 @@ export class HistoryReader {
    * batch and up to `newestEndMs` (the newest window persisted), oldest first, at most
    * `limit`, each with the events counted in [end - windowMs, end).
    */
-  windows(afterMs: number, toMs: number, limit: number, opts: { windowMs: number; slideMs: number; newestEndMs: number }): { startMs: number; endMs: number; total: number }[] {
-    const { windowMs, slideMs } = opts;
-    const first = this.#firstBatch.get() as number | null;
-    if (first === null) return [];
-    const last = Math.min(toMs, opts.newestEndMs);
-    const firstEnd = Math.max(floorTo(afterMs, slideMs), floorTo(first, slideMs)) + slideMs;
-    const count = Math.max(0, Math.min(limit, Math.floor((last - firstEnd) / slideMs) + 1));
-    if (count === 0) return [];
-    const lastEnd = firstEnd + (count - 1) * slideMs;
-    const rows = this.#batchTotals.all(firstEnd - windowMs, lastEnd) as { start: number; count: number }[];
-    // A sliding sum over the rows (in start order; a second's rows of several epochs are adjacent).
-    const out: { startMs: number; endMs: number; total: number }[] = [];
-    let total = 0;
-    let entered = 0;
-    let left = 0;
-    for (let end = firstEnd; end <= lastEnd; end += slideMs) {
-      for (; entered < rows.length && rows[entered]!.start < end; entered++) total += rows[entered]!.count;
-      for (; left < entered && rows[left]!.start < end - windowMs; left++) total -= rows[left]!.count;
-      out.push({ startMs: end - windowMs, endMs: end, total });
-    }
-    return out;
+  windows(afterMs: number, toMs: number, limit: number, opts: WindowLayout): { startMs: number; endMs: number; total: number }[] {
+    const ends = windowEnds(this.#firstBatch.get() as number | null, afterMs, toMs, limit, opts);
+    if (!ends) return [];
+    return slidingTotals(this.#batchTotals.all(ends.firstEnd - opts.windowMs, ends.lastEnd) as { start: number; count: number }[], ends, opts);
   }
 
   /** The top `n` URLs of [fromMs, toMs) (aligned to batch intervals), summed from the history. */

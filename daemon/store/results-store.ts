@@ -2,12 +2,13 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { UrlCount } from '../counts/index.js';
-import type { BatchResult, WindowResult, WindowResultSink } from './window-results.js';
+import type { BatchResult, ResultItem, RestoredEpochs, WindowResult, WindowResultSink } from './window-results.js';
 import { LogflowError } from '../errors.js';
 import { HistoryReader } from './history.js';
 import { HISTORY_INDEXES, HISTORY_SCHEMA, migrateHistoryTo2 } from './history-schema.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
+import type { LatestWindow } from './results-queries.js';
 import { DatabaseFile } from './database-file.js';
 
 const SCHEMA = `
@@ -35,12 +36,7 @@ CREATE TABLE IF NOT EXISTS windows (
 );
 `;
 
-export interface LatestWindow {
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly total: number;
-  readonly distinctUrls: number;
-}
+export type { LatestWindow };
 
 /** How often the windows' retention is applied (one row per slide). */
 const PRUNE_WINDOWS_EVERY_MS = 60_000;
@@ -151,6 +147,17 @@ export class ResultsStore implements WindowResultSink {
     this.#file = new DatabaseFile(file);
   }
 
+  /** The job's results, in order, in one transaction; `covered` recorded with them. */
+  write(items: readonly ResultItem[], epoch = 0, covered?: number): void {
+    this.transaction(() => {
+      if (covered !== undefined) this.markCovered(covered);
+      for (const item of items) {
+        if (item.kind === 'batch') this.saveBatch(item.batch, epoch);
+        else this.saveWindow(item.result);
+      }
+    });
+  }
+
   saveWindow(result: WindowResult): void {
     this.#conn.saveSlide(result);
   }
@@ -178,7 +185,7 @@ export class ResultsStore implements WindowResultSink {
     this.#conn.history?.markCovered(epoch);
   }
 
-  restoreEpochs(checkpointCovered: number | undefined): { epoch: number; rolledBack: number } {
+  restoreEpochs(checkpointCovered: number | undefined): RestoredEpochs {
     return this.#conn.history?.restoreEpochs(checkpointCovered) ?? { epoch: (checkpointCovered ?? 0) + 1, rolledBack: 0 };
   }
 

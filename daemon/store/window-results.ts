@@ -25,31 +25,40 @@ export interface BatchResult {
   readonly counts: Buffer;
 }
 
+/** One result, in the order the job made it. */
+export type ResultItem = { readonly kind: 'batch'; readonly batch: BatchResult } | { readonly kind: 'window'; readonly result: WindowResult };
+
+/** What `restoreEpochs` did: the epoch to write in from now on, and how many history rows it undid. */
+export interface RestoredEpochs {
+  readonly epoch: number;
+  readonly rolledBack: number;
+}
+
 /**
- * The port the job writes through; the store implements it (the job never imports SQLite).
+ * The port the job writes through; each store implements it (the job never imports a
+ * driver). `write` stores the items in order as one transaction, all or nothing: a replay
+ * closes thousands of batches per second, and one transaction each was the whole cost.
  *
- * Exactly once for the history, whose rows add up: every row is written as part of an
- * epoch; a checkpoint records the epoch it covers (the results are written before it), and
- * at start `restoreEpochs` undoes the rows of later epochs, whose lines the job counts
- * again from the checkpoint (a crash between the results and the checkpoint, or during a
- * checkpoint outage).
+ * Exactly once for the history, whose rows add up: every batch is written as part of an
+ * epoch; a checkpoint records the epoch it covers (the results are written before it), the
+ * store records it with its next write (`covered`), and at start `restoreEpochs` undoes the
+ * rows of later epochs, whose lines the job counts again from the checkpoint (a crash
+ * between the results and the checkpoint, or during a checkpoint outage).
+ *
+ * SQLite's client is synchronous: its `write` returns when the rows are committed. A
+ * server's is not: `write` returns a promise, and the job writes no checkpoint until it
+ * settles and nothing else waits (ResultsOutbox, UrlWindowJob's tick), so a checkpoint never
+ * gets ahead of what the database holds. Its `restoreEpochs` is a promise too, settled once
+ * the server was reached and the rows undone; nothing is written before.
  */
 export interface WindowResultSink {
-  saveWindow(result: WindowResult): void;
-  /** Adds a batch's counts to the history at its own time, as part of `epoch`. */
-  saveBatch(batch: BatchResult, epoch: number): void;
-  /**
-   * Runs `write` (calls of these methods) as one transaction, all or nothing. A replay
-   * closes thousands of batches per second: one transaction each was the whole cost.
-   */
-  transaction?(write: () => void): void;
+  /** `items` in order, batches added to the history as part of `epoch`; `covered`: a committed checkpoint covers epochs up to it. */
+  write(items: readonly ResultItem[], epoch: number, covered?: number): void | Promise<void>;
   /** Background work on what is stored (history rollups) for about `budgetMs`; true if some remains. */
-  rollUp?(budgetMs: number, idle: boolean): boolean;
-  /** Epochs up to `epoch` are in a committed checkpoint (recorded with the next write). */
-  markCovered?(epoch: number): void;
+  rollUp?(budgetMs: number, idle: boolean): boolean | Promise<boolean>;
   /**
    * At start: undoes the history written after the epoch the restored checkpoint covers
-   * (undefined: no checkpoint, or one from before epochs). Returns the epoch to write in.
+   * (undefined: no checkpoint, or one from before epochs: the store's own record then).
    */
-  restoreEpochs?(checkpointCovered: number | undefined): { epoch: number; rolledBack: number };
+  restoreEpochs(checkpointCovered: number | undefined): RestoredEpochs | Promise<RestoredEpochs>;
 }

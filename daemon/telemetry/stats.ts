@@ -30,6 +30,8 @@ export interface Stats {
   readonly http?: { readonly connections: number; readonly refusedConnections: number };
   /** Slides whose results wait for the database (locked, disk full); 0 when it keeps up. */
   readonly resultsWaiting?: number;
+  /** A PostgreSQL results database: connected or not, reconnects tried. */
+  readonly resultsDatabase?: { readonly up: boolean; readonly retries: number };
   readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
   /** CPU time of the process (all its threads), user + system: what a role costs per event. */
   readonly cpuSeconds?: number;
@@ -85,6 +87,8 @@ export interface JobStats {
   readonly resultsWaiting: number;
   /** A query node (`input = jetstream`): how far behind the merge workers' results it reads. */
   readonly input?: InputLag;
+  /** A PostgreSQL store: whether it is connected, and how many reconnects it tried. */
+  readonly resultsDatabase?: { readonly up: boolean; readonly retries: number };
 }
 
 /** What the counters and merge workers of a process show: what each owns, how far behind it is. */
@@ -217,6 +221,11 @@ export const METRICS: readonly MetricSpec[] = [
   { name: 'logflow_followed_lag_bytes', type: 'gauge', help: 'Bytes written to followed files and not read yet (as of the last look).', value: (s) => s.followed?.lagBytes },
   { name: 'logflow_window_urls', type: 'gauge', help: 'Distinct URLs in the current window.', value: (s) => s.window?.distinctUrls ?? 0 },
   { name: 'logflow_results_waiting', type: 'gauge', help: 'Slides whose results wait for the database (locked, disk full).', value: (s) => s.resultsWaiting ?? 0 },
+  {
+    name: 'logflow_results_database_up', type: 'gauge', help: 'Whether the job is connected to its PostgreSQL results database (absent with SQLite).',
+    value: (s) => (s.resultsDatabase === undefined ? undefined : s.resultsDatabase.up ? 1 : 0),
+  },
+  { name: 'logflow_results_database_reconnects_total', type: 'counter', help: 'Reconnects to the PostgreSQL results database tried (absent with SQLite).', value: (s) => s.resultsDatabase?.retries },
   {
     name: 'logflow_avro_refused_connections_total', type: 'counter', help: "Connections the Avro receivers (the job's, avro sources') closed at once, by reason.",
     label: reasons('ipFilter', 'maxConnections'), value: (s) => s.avroRefusedConnections,

@@ -1,0 +1,122 @@
+import type pg from 'pg';
+import { MINUTE } from '../history.js';
+import { PG_LEVEL_MS, PG_TOP_LEVEL } from './pg-ranges.js';
+import { floorSql } from './pg-schema.js';
+
+/** Buckets rolled up per statement. */
+const GROUP = 30;
+
+/**
+ * The history's rollups, in the server, behind the batches, as SQLite's history writer
+ * does them in the job's thread: a batch written marks its minute dirty; a dirty minute is
+ * summed again from its batches, which marks its hour dirty; an hour (then a day) whose
+ * finer buckets are all clean is summed from them. Only buckets that are over (before the
+ * newest minute with a batch) are rolled up. One call rolls up a group of minutes and a
+ * group of each coarser level, in the caller's transaction; true if some remain.
+ *
+ * The marks rolled up are locked (FOR UPDATE): a write that marks one of them again while
+ * this runs waits for it and marks it after, so no batch is left behind a clean mark.
+ */
+export async function rollUpGroup(c: pg.ClientBase, instance: string, openMinute: number): Promise<boolean> {
+  const minutes = (await c.query<{ start_ms: number }>(
+    'SELECT start_ms FROM logflow_dirty WHERE instance = $1 AND level = 1 AND start_ms < $2 ORDER BY start_ms LIMIT $3 FOR UPDATE',
+    [instance, openMinute, GROUP],
+  )).rows.map((r) => r.start_ms);
+  if (minutes.length > 0) await rollUpMinutes(c, instance, minutes);
+  let more = minutes.length === GROUP;
+  for (let level = 2; level <= PG_TOP_LEVEL; level++) more = (await rollUpLevel(c, instance, level, openMinute)) || more;
+  return more;
+}
+
+async function rollUpMinutes(c: pg.ClientBase, instance: string, minutes: number[]): Promise<void> {
+  const args = [instance, minutes];
+  await clear(c, instance, 1, minutes);
+  const inMinutes = (t: string) => `${t}instance = $1 AND ${t}start_ms >= $3 AND ${t}start_ms < $4 AND ${floorSql(t + 'start_ms', MINUTE)} = ANY($2::bigint[])`;
+  const span = [instance, minutes, minutes[0]!, minutes.at(-1)! + MINUTE];
+  await c.query(
+    `INSERT INTO logflow_rollups (instance, level, start_ms, dimension, key, count)
+     SELECT $1, 1, ${floorSql('b.start_ms', MINUTE)}, b.dimension, u.key, SUM(u.count)
+       FROM logflow_batch_keys b CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
+      WHERE ${inMinutes('b.')} GROUP BY 3, 4, 5`,
+    span,
+  );
+  await c.query(
+    `INSERT INTO logflow_rollup_totals (instance, level, start_ms, events, parse_errors)
+     SELECT $1, 1, ${floorSql('start_ms', MINUTE)}, SUM(events), SUM(parse_errors) FROM logflow_batches WHERE ${inMinutes('')} GROUP BY 3`,
+    span,
+  );
+  await c.query('DELETE FROM logflow_dirty WHERE instance = $1 AND level = 1 AND start_ms = ANY($2::bigint[])', args);
+  await markCoarser(c, instance, 2, minutes);
+}
+
+/** Buckets of `level` that are over and whose finer buckets are all clean, summed from the level below. */
+async function rollUpLevel(c: pg.ClientBase, instance: string, level: number, openMinute: number): Promise<boolean> {
+  const size = PG_LEVEL_MS[level]!;
+  const starts = (await c.query<{ start_ms: number }>(
+    `SELECT b.start_ms FROM logflow_dirty b WHERE b.instance = $1 AND b.level = $2 AND b.start_ms + ${size} <= $3
+       AND NOT EXISTS (SELECT 1 FROM logflow_dirty f WHERE f.instance = $1 AND f.level < $2 AND f.start_ms >= b.start_ms AND f.start_ms < b.start_ms + ${size})
+     ORDER BY b.start_ms LIMIT $4 FOR UPDATE`,
+    [instance, level, openMinute, GROUP],
+  )).rows.map((r) => r.start_ms);
+  if (starts.length === 0) return false;
+  await clear(c, instance, level, starts);
+  const args = [instance, starts, level];
+  const finer = `instance = $1 AND level = $3::int - 1 AND ${floorSql('start_ms', size)} = ANY($2::bigint[])`;
+  await c.query(
+    `INSERT INTO logflow_rollups (instance, level, start_ms, dimension, key, count)
+     SELECT $1, $3::int, ${floorSql('start_ms', size)}, dimension, key, SUM(count) FROM logflow_rollups WHERE ${finer} GROUP BY 3, 4, 5`,
+    args,
+  );
+  await c.query(
+    `INSERT INTO logflow_rollup_totals (instance, level, start_ms, events, parse_errors)
+     SELECT $1, $3::int, ${floorSql('start_ms', size)}, SUM(events), SUM(parse_errors) FROM logflow_rollup_totals WHERE ${finer} GROUP BY 3`,
+    args,
+  );
+  await c.query('DELETE FROM logflow_dirty WHERE instance = $1 AND level = $3::int AND start_ms = ANY($2::bigint[])', args);
+  if (level < PG_TOP_LEVEL) await markCoarser(c, instance, level + 1, starts);
+  return starts.length === GROUP;
+}
+
+async function clear(c: pg.ClientBase, instance: string, level: number, starts: number[]): Promise<void> {
+  const args = [instance, level, starts];
+  await c.query('DELETE FROM logflow_rollups WHERE instance = $1 AND level = $2 AND start_ms = ANY($3::bigint[])', args);
+  await c.query('DELETE FROM logflow_rollup_totals WHERE instance = $1 AND level = $2 AND start_ms = ANY($3::bigint[])', args);
+}
+
+/** The buckets of `level` that hold `starts` are stale now. */
+async function markCoarser(c: pg.ClientBase, instance: string, level: number, starts: number[]): Promise<void> {
+  await c.query(
+    `INSERT INTO logflow_dirty (instance, level, start_ms)
+     SELECT DISTINCT $1, $2::smallint, ${floorSql('s', PG_LEVEL_MS[level]!)} FROM unnest($3::bigint[]) AS t(s) ON CONFLICT DO NOTHING`,
+    [instance, level, starts],
+  );
+}
+
+/**
+ * The retention, as SQLite's history: the rows of epochs that counted before `cutoffMs` go
+ * (the retention counts from when lines were counted, not from their own time, so a year-old
+ * log replayed today is kept), and their minutes are marked dirty: the rollups are summed
+ * again without them, and their hours, days... after them. Returns how many rows went.
+ */
+export async function pruneEpochs(c: pg.ClientBase, instance: string, cutoffMs: number): Promise<number> {
+  const old = (await c.query<{ e: number | null }>('SELECT MAX(epoch) AS e FROM logflow_epochs WHERE instance = $1 AND counted_ms < $2', [instance, cutoffMs])).rows[0]!.e;
+  if (old === null) return 0;
+  return undoEpochs(c, instance, 'epoch <= $2', old);
+}
+
+/**
+ * Deletes the batch rows of `instance` whose epoch matches `where` ($2 is `epoch`), marking
+ * their minutes dirty, and the epochs themselves. Returns how many batch rows went.
+ */
+export async function undoEpochs(c: pg.ClientBase, instance: string, where: 'epoch <= $2' | 'epoch > $2', epoch: number): Promise<number> {
+  const args = [instance, epoch];
+  await c.query(
+    `INSERT INTO logflow_dirty (instance, level, start_ms)
+     SELECT DISTINCT $1, 1, ${floorSql('start_ms', MINUTE)} FROM logflow_batches WHERE instance = $1 AND ${where} ON CONFLICT DO NOTHING`,
+    args,
+  );
+  await c.query(`DELETE FROM logflow_batch_keys WHERE instance = $1 AND ${where}`, args);
+  const gone = (await c.query(`DELETE FROM logflow_batches WHERE instance = $1 AND ${where}`, args)).rowCount ?? 0;
+  await c.query(`DELETE FROM logflow_epochs WHERE instance = $1 AND ${where}`, args);
+  return gone;
+}

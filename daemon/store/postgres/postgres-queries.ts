@@ -1,0 +1,307 @@
+import pg from 'pg';
+import { LogflowError } from '../../errors.js';
+import type { UrlCount } from '../../counts/index.js';
+import type { JobTiming } from '../../job/url-window-config.js';
+import type { PostgresConfig } from '../database-config.js';
+import { floorTo, HOUR } from '../history.js';
+import type { RangeTop } from '../history.js';
+import { slidingTotals, windowEnds, type WindowLayout } from '../rebuilt-windows.js';
+import { ALL_INSTANCES, answerHistory, type LatestTop, type LatestWindow, type ResultsQueries, type SeriesPoint } from '../results-queries.js';
+import type { HistoryAnswers, HistoryQuery } from '../history-queries.js';
+import { classify, clientConfig, databaseError } from './pg-connection.js';
+import { URL_DIMENSION } from './pg-results-rows.js';
+import { decompose, levelForStep, pieceArrays, unusableOf, type RangePiece } from './pg-ranges.js';
+import { RESULTS_CHANNEL } from './postgres-store.js';
+
+/** Connections the HTTP thread keeps to the server. */
+const POOL_SIZE = 4;
+
+/** The instance filter: $1 is the instances read, or null for all of them. */
+const mine = (alias: string) => `($1::text[] IS NULL OR ${alias}instance = ANY($1))`;
+
+/** Rows of a range's pieces: each row's level and start in [from, to) of one of the pieces. */
+const PIECES = 'unnest($2::int[], $3::bigint[], $4::bigint[]) AS p(level, lo, hi)';
+
+/**
+ * The HTTP side's queries on a PostgreSQL results database: a small pool, every answer read
+ * in one snapshot (a REPEATABLE READ transaction, or one statement), for one instance or
+ * all of them (`*`, summed). Range queries read the coarsest rollups that are not dirty and
+ * the batches for the rest, as the SQLite reader does; ties in a top list are ordered by
+ * the URLs' bytes (`COLLATE "C"`), as the window orders them.
+ *
+ * `latestTopJson` is cached until a writer commits again: writers `NOTIFY logflow_results`
+ * in each write's transaction and a listening connection clears the cache. While that
+ * connection is down, nothing is cached.
+ */
+export class PostgresQueries implements ResultsQueries {
+  readonly #pool: pg.Pool;
+  readonly #config: PostgresConfig;
+  readonly #job: JobTiming;
+  readonly #where: string;
+  readonly #cache = new Map<string, string>();
+  /** Bumped by every notification: an answer read before one is not cached after it. */
+  #generation = 0;
+  #listener: pg.Client | undefined;
+  #listening: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(config: PostgresConfig, job: JobTiming) {
+    this.#config = config;
+    this.#job = job;
+    this.#where = `${config.user}@${config.host}:${config.port}/${config.database}`;
+    this.#pool = new pg.Pool({ ...clientConfig(config, `logflow ${job.instance} (http)`), max: POOL_SIZE });
+    // An idle pooled connection that breaks is dropped by the pool; the next query opens another.
+    this.#pool.on('error', () => undefined);
+  }
+
+  async instances(): Promise<string[]> {
+    const rows = await this.#query<{ instance: string }>('SELECT instance FROM logflow_instances ORDER BY instance COLLATE "C"', []);
+    return rows.map((r) => r.instance);
+  }
+
+  async latestTop(n: number, instance: string): Promise<LatestTop> {
+    const inst = this.#instances(instance);
+    const [row] = await this.#query<{ window: LatestWindow | null; urls: [string, number][] | null }>(
+      `SELECT
+         (SELECT json_build_object('startMs', MIN(start_ms), 'endMs', MAX(end_ms), 'total', SUM(total), 'distinctUrls', SUM(distinct_urls))
+            FROM logflow_latest_window WHERE ${mine('')} HAVING COUNT(*) > 0) AS window,
+         (SELECT json_agg(json_build_array(key, count) ORDER BY ord) FROM (${
+           // One instance: its window's own order; all: summed, by count then the URL's bytes.
+           inst ? `SELECT key, count, rank AS ord FROM logflow_latest_top WHERE ${mine('')} AND dimension = $3 ORDER BY rank LIMIT $2`
+             : `SELECT key, SUM(count)::bigint AS count, row_number() OVER (ORDER BY SUM(count) DESC, key COLLATE "C") AS ord
+                  FROM logflow_latest_top WHERE ${mine('')} AND dimension = $3 GROUP BY key ORDER BY 3 LIMIT $2`}) t) AS urls`,
+      [inst, n, URL_DIMENSION],
+    );
+    const w = row?.window;
+    return {
+      window: w ? { startMs: Number(w.startMs), endMs: Number(w.endMs), total: Number(w.total), distinctUrls: Number(w.distinctUrls) } : undefined,
+      urls: (row?.urls ?? []).map(([url, count]) => ({ url, count: Number(count) })),
+    };
+  }
+
+  async latestTopJson(n: number, instance: string, render: (r: LatestTop) => unknown): Promise<string> {
+    const key = `${instance}\n${n}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached;
+    // (Its failure is no request's: the answer is then not cached, and the next request tries again.)
+    const listening = this.#listen().then(() => true, () => false);
+    const generation = this.#generation;
+    const json = JSON.stringify(render(await this.latestTop(n, instance)));
+    // Cached only with the listener up and no commit since the read began.
+    if ((await listening) && this.#listener && generation === this.#generation) this.#cache.set(key, json);
+    return json;
+  }
+
+  async windows(afterMs: number, toMs: number, limit: number, instance: string): Promise<LatestWindow[]> {
+    return this.#query<LatestWindow>(
+      `SELECT MIN(start_ms) AS "startMs", end_ms AS "endMs", SUM(total)::bigint AS total, SUM(distinct_urls)::bigint AS "distinctUrls"
+         FROM logflow_windows WHERE ${mine('')} AND end_ms > $2 AND end_ms <= $3
+        GROUP BY end_ms ORDER BY end_ms LIMIT $4`,
+      [this.#instances(instance), afterMs, toMs, limit],
+    );
+  }
+
+  /**
+   * The history's range queries run here, on the pool, as asynchronous queries: the server
+   * does the work, so the HTTP thread only waits for a socket (SQLite's run in query threads).
+   */
+  history<Q extends HistoryQuery>(query: Q, instance: string): Promise<HistoryAnswers[Q['kind']]> {
+    return answerHistory(this, query, instance);
+  }
+
+  async extent(instance: string): Promise<{ fromMs: number; toMs: number } | undefined> {
+    // Seconds with counted lines (not only lines that did not parse), as SQLite's.
+    const row = (await this.#query<{ first: number | null; last: number | null }>(
+      `SELECT MIN(start_ms) AS first, MAX(start_ms) AS last FROM logflow_batches WHERE ${mine('')} AND events > parse_errors`,
+      [this.#instances(instance)],
+    ))[0];
+    return !row || row.first === null || row.last === null ? undefined : { fromMs: row.first, toMs: row.last + this.#job.batchIntervalMs };
+  }
+
+  async rangeTop(fromMs: number, toMs: number, n: number, instance: string): Promise<RangeTop> {
+    const batchMs = this.#job.batchIntervalMs;
+    const from = floorTo(fromMs, batchMs);
+    const to = floorTo(toMs, batchMs);
+    const inst = this.#instances(instance);
+    return this.#snapshot(async (c) => {
+      const pieces = await this.#pieces(c, inst, from, to);
+      if (pieces.length === 0) return { fromMs: from, toMs: to, total: 0, urls: [] };
+      const args = [inst, ...pieceArrays(pieces)];
+      const urls = (await c.query<UrlCount>(
+        `SELECT key AS url, SUM(count)::bigint AS count FROM (
+           SELECT r.key, r.count FROM ${PIECES} JOIN logflow_rollups r
+             ON r.level = p.level AND r.start_ms >= p.lo AND r.start_ms < p.hi
+            WHERE p.level > 0 AND ${mine('r.')} AND r.dimension = $5
+           UNION ALL
+           SELECT u.key, u.count FROM ${PIECES} JOIN logflow_batch_keys b
+             ON p.level = 0 AND b.start_ms >= p.lo AND b.start_ms < p.hi
+             CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
+            WHERE ${mine('b.')} AND b.dimension = $5
+         ) s GROUP BY key HAVING SUM(count) > 0 ORDER BY 2 DESC, key COLLATE "C" LIMIT $6`,
+        [...args, URL_DIMENSION, n],
+      )).rows;
+      const total = (await c.query<{ total: number }>(
+        `SELECT COALESCE(SUM(n), 0)::bigint AS total FROM (
+           SELECT t.events - t.parse_errors AS n FROM ${PIECES} JOIN logflow_rollup_totals t
+             ON t.level = p.level AND t.start_ms >= p.lo AND t.start_ms < p.hi WHERE p.level > 0 AND ${mine('t.')}
+           UNION ALL
+           SELECT b.events - b.parse_errors FROM ${PIECES} JOIN logflow_batches b
+             ON p.level = 0 AND b.start_ms >= p.lo AND b.start_ms < p.hi WHERE ${mine('b.')}
+         ) s`,
+        args,
+      )).rows[0]!.total;
+      return { fromMs: from, toMs: to, total, urls };
+    });
+  }
+
+  async series(url: string, fromMs: number, toMs: number, stepMs: number, instance: string): Promise<SeriesPoint[]> {
+    const from = floorTo(fromMs, stepMs);
+    const inst = this.#instances(instance);
+    const rows = await this.#snapshot(async (c) => {
+      const pieces = await this.#pieces(c, inst, from, toMs, levelForStep(stepMs));
+      if (pieces.length === 0) return [];
+      return (await c.query<{ start: number; count: number }>(
+        `SELECT r.start_ms AS start, r.count FROM ${PIECES} JOIN logflow_rollups r
+            ON r.level = p.level AND r.start_ms >= p.lo AND r.start_ms < p.hi
+          WHERE p.level > 0 AND ${mine('r.')} AND r.dimension = $5 AND r.key = $6
+         UNION ALL
+         SELECT b.start_ms, u.count FROM ${PIECES} JOIN logflow_batch_keys b
+            ON p.level = 0 AND b.start_ms >= p.lo AND b.start_ms < p.hi
+            CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
+          WHERE ${mine('b.')} AND b.dimension = $5 AND u.key = $6 AND $6 = ANY(b.keys)`,
+        [inst, ...pieceArrays(pieces), URL_DIMENSION, url],
+      )).rows;
+    });
+    return inSteps(rows, from, toMs, stepMs);
+  }
+
+  async totalSeries(fromMs: number, toMs: number, stepMs: number, instance: string): Promise<SeriesPoint[]> {
+    const from = floorTo(fromMs, stepMs);
+    const inst = this.#instances(instance);
+    const rows = await this.#snapshot(async (c) => {
+      const pieces = await this.#pieces(c, inst, from, toMs, levelForStep(stepMs));
+      if (pieces.length === 0) return [];
+      return (await c.query<{ start: number; count: number }>(
+        `SELECT t.start_ms AS start, t.events - t.parse_errors AS count FROM ${PIECES} JOIN logflow_rollup_totals t
+            ON t.level = p.level AND t.start_ms >= p.lo AND t.start_ms < p.hi WHERE p.level > 0 AND ${mine('t.')}
+         UNION ALL
+         SELECT b.start_ms, b.events - b.parse_errors FROM ${PIECES} JOIN logflow_batches b
+            ON p.level = 0 AND b.start_ms >= p.lo AND b.start_ms < p.hi WHERE ${mine('b.')}`,
+        [inst, ...pieceArrays(pieces)],
+      )).rows;
+    });
+    return inSteps(rows, from, toMs, stepMs);
+  }
+
+  async rebuiltWindows(afterMs: number, toMs: number, limit: number, opts: WindowLayout, instance: string): Promise<{ startMs: number; endMs: number; total: number }[]> {
+    const inst = this.#instances(instance);
+    return this.#snapshot(async (c) => {
+      const first = (await c.query<{ first: number | null }>(`SELECT MIN(start_ms) AS first FROM logflow_batches WHERE ${mine('')}`, [inst])).rows[0]!.first;
+      const ends = windowEnds(first, afterMs, toMs, limit, opts);
+      if (!ends) return [];
+      const rows = (await c.query<{ start: number; count: number }>(
+        `SELECT start_ms AS start, SUM(events - parse_errors)::bigint AS count FROM logflow_batches
+          WHERE ${mine('')} AND start_ms >= $2 AND start_ms < $3 GROUP BY start_ms ORDER BY start_ms`,
+        [inst, ends.firstEnd - opts.windowMs, ends.lastEnd],
+      )).rows;
+      return slidingTotals(rows, ends, opts);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.end().catch(() => undefined);
+    await this.#pool.end();
+  }
+
+  /** The instances a query reads ($1): one, or null for all (`*`). */
+  #instances(instance: string): string[] | null {
+    return instance === ALL_INSTANCES ? null : [instance];
+  }
+
+  /** [from, to) in pieces of the coarsest rollups that no instance read has dirty. */
+  async #pieces(c: pg.ClientBase, inst: string[] | null, from: number, to: number, topLevel?: number): Promise<RangePiece[]> {
+    if (from >= to) return [];
+    const marks = (await c.query<{ level: number; start: number }>(
+      `SELECT level, start_ms AS start FROM logflow_dirty WHERE ${mine('')} AND start_ms >= $2 AND start_ms < $3`,
+      [inst, floorTo(from, HOUR), to],
+    )).rows;
+    return decompose(from, to, this.#job.batchIntervalMs, unusableOf(marks), topLevel);
+  }
+
+  /** One statement, in one snapshot. */
+  async #query<T extends pg.QueryResultRow>(sql: string, args: unknown[]): Promise<T[]> {
+    return this.#snapshot(async (c) => (await c.query<T>(sql, args)).rows);
+  }
+
+  /** `read` in one REPEATABLE READ, read-only transaction: all of an answer from one snapshot. */
+  async #snapshot<T>(read: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw databaseError(`the results database ${this.#where}`, err);
+    }
+    let broken: unknown;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const out = await read(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      broken = err;
+      await client.query('ROLLBACK').catch(() => undefined);
+      // Tables not made yet (the job has not reached the server): the same answer as a server not reachable.
+      if ((err as { code?: string }).code === '42P01') {
+        throw new LogflowError('LF_DATABASE_UNAVAILABLE', `the results database ${this.#where} has no logflow tables yet (the job makes them once it reaches the server)`, { cause: err });
+      }
+      throw databaseError(`the results database ${this.#where}`, err);
+    } finally {
+      // A broken connection leaves the pool; one that only failed a statement goes back.
+      client.release(broken !== undefined && classify(broken) === 'unreachable' ? (broken as Error) : undefined);
+    }
+  }
+
+  /** Connects the listener that clears the cache on every writer's commit. */
+  #listen(): Promise<void> {
+    if (this.#listening || this.#closed) return this.#listening ?? Promise.resolve();
+    const client = new pg.Client(clientConfig(this.#config, `logflow ${this.#job.instance} (http listen)`));
+    const down = () => {
+      if (this.#listener === client) this.#listener = undefined;
+      this.#listening = undefined;
+      this.#cache.clear();
+      this.#generation++;
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      void client.end().catch(() => undefined);
+    };
+    client.on('error', down);
+    client.on('end', down);
+    client.on('notification', () => {
+      this.#generation++;
+      this.#cache.clear();
+    });
+    this.#listening = client.connect().then(
+      () => client.query(`LISTEN ${RESULTS_CHANNEL}`),
+    ).then(
+      () => {
+        if (this.#closed) return void client.end().catch(() => undefined);
+        this.#listener = client;
+      },
+      (err: unknown) => {
+        down();
+        throw err;
+      },
+    );
+    return this.#listening;
+  }
+}
+
+/** Counts at their step: rows of [from, to) summed into `Math.ceil((to - from) / step)` points. */
+function inSteps(rows: readonly { start: number; count: number }[], from: number, to: number, stepMs: number): SeriesPoint[] {
+  const counts = new Float64Array(Math.ceil((to - from) / stepMs));
+  for (const r of rows) counts[Math.floor((r.start - from) / stepMs)]! += r.count;
+  return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count }));
+}

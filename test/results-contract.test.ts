@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { after, before, describe, test } from 'node:test';
+import { encodeCounts, ResultsStore, SqliteQueries, type BatchResult, type ResultItem, type ResultsQueries, type WindowResult, type WindowResultSink } from '../daemon/store/index.js';
+import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
+import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
+import type { PostgresConfig } from '../daemon/store/database-config.js';
+import { tempDir } from './helpers/daemon.js';
+import { testLogger } from './helpers/logger.js';
+import { PostgresServer, skipWithoutPostgres } from './helpers/postgres-server.js';
+
+/**
+ * One suite, both stores: what the job writes through WindowResultSink, the HTTP side reads
+ * back through ResultsQueries the same way from SQLite and from PostgreSQL. Every expected
+ * answer is summed here from the batches as written (a dict per range), not by a store.
+ */
+
+const S = 1000;
+const M = 60 * S;
+const H = 60 * M;
+const T0 = Date.UTC(2024, 2, 10, 22, 0, 0);
+/** Ties and bytes order: `/b` < `/Z`? No: `/Z` (0x5A) < `/b` (0x62) < `/é` (0xC3 0xA9), whatever the locale. */
+const URLS = ['/', '/index.html', '/a', '/b', '/Z', '/é', '/ü?x=1', '/api/v1/items', '/static/app.js', '/img/logo.png', '/\u{1F600}', '/search?q=%20'];
+
+interface Batch {
+  readonly startMs: number;
+  readonly counts: Map<string, number>;
+  readonly parseErrors: number;
+}
+
+/** Deterministic batches every 7 s over 2 h 20 min from 22:00 (across midnight), some URLs tied. */
+function makeBatches(): Batch[] {
+  const out: Batch[] = [];
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  for (let t = T0; t < T0 + 2 * H + 20 * M; t += 7 * S) {
+    const counts = new Map<string, number>();
+    for (let i = rand(4); i < 4; i++) {
+      const url = URLS[rand(URLS.length)]!;
+      counts.set(url, (counts.get(url) ?? 0) + 1 + rand(3));
+    }
+    out.push({ startMs: t, counts, parseErrors: rand(2) });
+  }
+  return out;
+}
+
+const toResult = (b: Batch): BatchResult => ({
+  startMs: b.startMs,
+  events: [...b.counts.values()].reduce((a, c) => a + c, 0) + b.parseErrors,
+  parseErrors: b.parseErrors,
+  counts: encodeCounts(b.counts),
+});
+
+/** The independent answer: URL counts and the total of the batches starting in [from, to). */
+function expectedTop(batches: readonly Batch[], from: number, to: number, n: number): { total: number; urls: { url: string; count: number }[] } {
+  const sums = new Map<string, number>();
+  let total = 0;
+  for (const b of batches) {
+    if (b.startMs < from || b.startMs >= to) continue;
+    for (const [url, c] of b.counts) {
+      sums.set(url, (sums.get(url) ?? 0) + c);
+      total += c;
+    }
+  }
+  const urls = [...sums].map(([url, count]) => ({ url, count }));
+  urls.sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.url), Buffer.from(b.url)));
+  return { total, urls: urls.slice(0, n) };
+}
+
+function expectedSeries(batches: readonly Batch[], url: string | undefined, fromMs: number, to: number, step: number): { start: number; count: number }[] {
+  const from = Math.floor(fromMs / step) * step;
+  const points = Array.from({ length: Math.ceil((to - from) / step) }, (_, i) => ({ start: from + i * step, count: 0 }));
+  for (const b of batches) {
+    if (b.startMs < from || b.startMs >= to) continue;
+    const n = url === undefined ? [...b.counts.values()].reduce((a, c) => a + c, 0) : b.counts.get(url) ?? 0;
+    points[Math.floor((b.startMs - from) / step)]!.count += n;
+  }
+  return points;
+}
+
+interface StoreUnderTest {
+  readonly sink: WindowResultSink;
+  readonly queries: ResultsQueries;
+  /** Rolls the history up until nothing remains, as idle ticks would (PostgreSQL: in the background, waited for). */
+  rollUpAll(): Promise<void>;
+  /** Makes `epoch` counted `agoMs` earlier than it was (the retention counts from then). */
+  ageEpoch(epoch: number, agoMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Open = (name: string, opts?: { retentionMs?: number }) => Promise<StoreUnderTest>;
+
+const JOB = { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'a1' };
+
+/** Writes `items` through the sink, as the job's outbox does (a promise from PostgreSQL). */
+const write = async (sink: WindowResultSink, items: ResultItem[], epoch = 1) => sink.write(items, epoch);
+
+const window = (endMs: number, top: { url: string; count: number }[], changed = true, total = 0): WindowResult => ({ startMs: endMs - 300_000, endMs, total, distinctUrls: top.length, top, changed });
+
+function contract(kind: string, open: Open): void {
+  describe(`results store contract: ${kind}`, () => {
+    const batches = makeBatches();
+    let store: StoreUnderTest;
+    before(async () => {
+      store = await open('contract');
+      const items: ResultItem[] = batches.map((b) => ({ kind: 'batch', batch: toResult(b) }));
+      // In two chunks, the first rolled up before the second is written: later batches land in dirty minutes.
+      const half = Math.floor(items.length / 2);
+      await write(store.sink, items.slice(0, half));
+      await store.rollUpAll();
+      await write(store.sink, items.slice(half));
+    });
+    after(async () => store?.close());
+
+    const ranges: [string, number, number][] = [
+      ['batch edges inside one minute', T0 + 10 * S, T0 + 50 * S],
+      ['minutes and batch edges', T0 + 3 * M + 13 * S, T0 + 17 * M + 2 * S],
+      ['across hours and midnight', T0 + 37 * M + 5 * S, T0 + 2 * H + 3 * M + 30 * S],
+      ['the whole history and beyond', T0 - H, T0 + 4 * H],
+      ['whole days', Date.UTC(2024, 2, 9), Date.UTC(2024, 2, 13)],
+      ['nothing', T0 - 2 * H, T0 - H],
+    ];
+
+    test('range top: every URL and the total equal the sums of the batches, before and after the rollups, ties in byte order', async () => {
+      for (const rolled of [false, true]) {
+        if (rolled) await store.rollUpAll();
+        for (const [what, from, to] of ranges) {
+          const want = expectedTop(batches, from, to, 100);
+          const got = await store.queries.rangeTop(from, to, 100, 'a1');
+          assert.equal(got.total, want.total, `${what} (rolled up: ${rolled}): total`);
+          assert.deepEqual(got.urls, want.urls, `${what} (rolled up: ${rolled})`);
+          assert.deepEqual(await store.queries.rangeTop(from, to, 3, 'a1').then((r) => r.urls), want.urls.slice(0, 3), `${what}: n = 3`);
+          assert.deepEqual(await store.queries.rangeTop(from, to, 100, '*'), got, `${what}: * is the one instance`);
+        }
+      }
+    });
+
+    test('series of one URL and of all, at steps of a batch, a minute and an hour', async () => {
+      await store.rollUpAll();
+      for (const [step, from, to] of [[7 * S, T0 + 3 * M, T0 + 9 * M], [M, T0 + 50 * M, T0 + 2 * H + 10 * M], [H, T0 - H, T0 + 3 * H]] as const) {
+        for (const url of ['/a', '/é', '/\u{1F600}', '/never']) {
+          assert.deepEqual(await store.queries.series(url, from, to, step, 'a1'), expectedSeries(batches, url, from, to, step), `${url} step ${step}`);
+        }
+        assert.deepEqual(await store.queries.totalSeries(from, to, step, 'a1'), expectedSeries(batches, undefined, from, to, step), `all, step ${step}`);
+      }
+    });
+
+    test('windows rebuilt from the batches: each the events of [end - window, end)', async () => {
+      const opts = { windowMs: 5 * M, slideMs: M, newestEndMs: T0 + 2 * H };
+      const got = await store.queries.rebuiltWindows(T0 + 30 * M, T0 + 40 * M, 5, opts, 'a1');
+      assert.deepEqual(got.map((w) => w.endMs), [31, 32, 33, 34, 35].map((m) => T0 + m * M));
+      for (const w of got) assert.equal(w.total, expectedTop(batches, w.startMs, w.endMs, 0).total);
+      assert.deepEqual(await store.queries.rebuiltWindows(T0 + 2 * H, T0 + 3 * H, 5, opts, 'a1'), [], 'none after the newest window');
+    });
+
+    test('the newest window: its bounds, its top (n of it), kept by a slide that changed nothing; window rows by end', async () => {
+      const s = await open('latest');
+      try {
+        assert.deepEqual(await s.queries.latestTop(10, 'a1'), { window: undefined, urls: [] });
+        // As the window lists them (ties by URL); a store keeps that order.
+        const top = [{ url: '/a', count: 5 }, { url: '/b', count: 5 }, { url: '/é', count: 2 }];
+        await write(s.sink, [{ kind: 'window', result: window(T0, top, true, 12) }]);
+        const first = await s.queries.latestTop(2, 'a1');
+        assert.deepEqual(first, { window: { startMs: T0 - 300_000, endMs: T0, total: 12, distinctUrls: 3 }, urls: top.slice(0, 2) });
+        // Cached answers follow the writes.
+        const render = (r: unknown) => r;
+        assert.equal(await s.queries.latestTopJson(2, 'a1', render), JSON.stringify(first));
+        await write(s.sink, [{ kind: 'window', result: window(T0 + S, [], false, 12) }]);
+        assert.deepEqual((await s.queries.latestTop(3, 'a1')).urls, top, 'an unchanged slide keeps the top');
+        assert.equal((await s.queries.latestTop(3, 'a1')).window?.endMs, T0 + S);
+        assert.equal(JSON.parse(await s.queries.latestTopJson(2, 'a1', render)).window.endMs, T0 + S, 'the cache saw the write');
+        await write(s.sink, [{ kind: 'window', result: window(T0 + 2 * S, [{ url: '/c', count: 1 }], true, 1) }, { kind: 'window', result: { ...window(T0 - 5 * S, [], true, 9), rowOnly: true } }]);
+        assert.deepEqual((await s.queries.latestTop(3, 'a1')).urls, [{ url: '/c', count: 1 }]);
+        assert.deepEqual((await s.queries.windows(T0 - 10 * S, T0 + 10 * S, 10, 'a1')).map((w) => [w.endMs, w.total]), [[T0 - 5 * S, 9], [T0, 12], [T0 + 2 * S, 1]], 'rows of changed slides only');
+        assert.deepEqual((await s.queries.windows(T0 - 5 * S, T0 + 10 * S, 1, 'a1')).map((w) => w.endMs), [T0], '(after, to], limit');
+        assert.deepEqual(await s.queries.instances(), ['a1']);
+      } finally {
+        await s.close();
+      }
+    });
+
+    test('a batch saved again adds up; the rows of an epoch no checkpoint covers are undone at restart, in the rollups too', async () => {
+      const s = await open('again');
+      try {
+        const b = { startMs: T0 + 5 * S, counts: new Map([['/x', 3]]), parseErrors: 0 };
+        const later = { startMs: T0 + 2 * M, counts: new Map([['/y', 1]]), parseErrors: 0 };
+        await write(s.sink, [{ kind: 'batch', batch: toResult(b) }, { kind: 'batch', batch: toResult(later) }], 1);
+        await s.rollUpAll();
+        // Epoch 2 (a checkpoint covered 1): more lines of b's second, twice in one write.
+        const again = { ...b, counts: new Map([['/x', 2], ['/z', 1]]) };
+        await s.sink.write([{ kind: 'batch', batch: toResult(again) }, { kind: 'batch', batch: toResult(again) }], 2, 1);
+        await s.rollUpAll();
+        assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1'), { fromMs: T0, toMs: T0 + H, ...expectedTop([b, again, again, later], T0, T0 + H, 10) });
+        assert.deepEqual(await s.queries.series('/x', T0, T0 + 2 * M, S, 'a1').then((p) => p.filter((x) => x.count > 0)), [{ start: b.startMs, count: 7 }]);
+        // A restart whose checkpoint covers epoch 1: epoch 2's row is undone (its lines are counted again).
+        assert.deepEqual(await s.sink.restoreEpochs(1), { epoch: 2, rolledBack: 1 });
+        await s.rollUpAll();
+        assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1'), { fromMs: T0, toMs: T0 + H, ...expectedTop([b, later], T0, T0 + H, 10) });
+        // No checkpoint (or one from before epochs): the store's own record, 1 now.
+        assert.deepEqual(await s.sink.restoreEpochs(undefined), { epoch: 2, rolledBack: 0 });
+        // A busy batch (more URLs than a statement takes) among small ones, in one write.
+        const busy = { startMs: T0 + 3 * H, counts: new Map(Array.from({ length: 9_000 }, (_, i) => [`/u/${i}`, 1 + (i % 7)] as [string, number])), parseErrors: 0 };
+        const small = Array.from({ length: 300 }, (_, i) => ({ startMs: T0 + 3 * H + (i + 1) * S, counts: new Map([[`/u/${i}`, 2]]), parseErrors: 0 }));
+        await write(s.sink, [busy, ...small].map((b) => ({ kind: 'batch', batch: toResult(b) })), 2);
+        const all = [busy, ...small];
+        assert.deepEqual(await s.queries.rangeTop(T0 + 3 * H, T0 + 4 * H, 20, 'a1'), { fromMs: T0 + 3 * H, toMs: T0 + 4 * H, ...expectedTop(all, T0 + 3 * H, T0 + 4 * H, 20) });
+      } finally {
+        await s.close();
+      }
+    });
+
+    test('retention counts from when lines were counted, not their own time: an epoch counted longer ago goes, its rollups with it', async () => {
+      const retentionMs = 10 * M;
+      let s = await open('retention', { retentionMs });
+      const old = Array.from({ length: 30 }, (_, m) => ({ startMs: T0 + m * M, counts: new Map([['/x', 1]]), parseErrors: 0 }));
+      const fresh = { startMs: T0 - 2 * H, counts: new Map([['/y', 5]]), parseErrors: 0 };
+      try {
+        for (const b of old) await write(s.sink, [{ kind: 'batch', batch: toResult(b) }], 1);
+        await s.rollUpAll();
+        // Lines a day old by their own time, counted just now: all kept.
+        assert.equal(await s.queries.rangeTop(T0, T0 + H, 10, 'a1').then((r) => r.total), old.length);
+        await s.ageEpoch(1, retentionMs + M);
+      } finally {
+        await s.close();
+      }
+      // Opened again (the retention is applied at the first chance), and more written.
+      s = await open('retention', { retentionMs });
+      try {
+        await write(s.sink, [{ kind: 'batch', batch: toResult(fresh) }], 2);
+        await s.rollUpAll();
+        assert.equal(await s.queries.rangeTop(T0, T0 + H, 10, 'a1').then((r) => r.total), 0, 'epoch 1 counted longer ago than the retention');
+        assert.deepEqual(await s.queries.rangeTop(T0 - 3 * H, T0 + H, 10, 'a1'), { fromMs: T0 - 3 * H, toMs: T0 + H, ...expectedTop([fresh], T0 - 3 * H, T0 + H, 10) });
+      } finally {
+        await s.close();
+      }
+    });
+  });
+}
+
+const sqliteDir = tempDir();
+contract('SQLite', async (name, opts = {}) => {
+  const file = path.join(sqliteDir, `${name}.db`);
+  const sink = new ResultsStore(file, opts);
+  const queries = new SqliteQueries(file, 1000, 'a1');
+  const ageEpoch = async (epoch: number, agoMs: number) => {
+    const db = new Database(file);
+    db.prepare('UPDATE epochs SET counted_ms = counted_ms - ? WHERE epoch = ?').run(agoMs, epoch);
+    db.close();
+  };
+  return { sink, queries, rollUpAll: async () => { while (sink.rollUp(1000, true)); }, ageEpoch, close: async () => { await queries.close(); sink.close(); } };
+});
+
+describe('PostgreSQL', { skip: skipWithoutPostgres }, () => {
+  let server: PostgresServer;
+  before(async () => {
+    server = await PostgresServer.start();
+  });
+  after(async () => server?.stop());
+
+  const config = (database: string): PostgresConfig => ({ host: '127.0.0.1', port: server.port, user: 'postgres', password: undefined, database, sslMode: 'disable', sslRootCert: undefined });
+  const made = new Set<string>();
+  contract('PostgreSQL', async (name, opts = {}) => {
+    if (!made.has(name)) await server.sql(`CREATE DATABASE ${name}`, 'postgres');
+    made.add(name);
+    const sink = await PostgresResultsStore.open(config(name), { instance: 'a1', where: name, batchIntervalMs: 1000, windowMs: 300_000, history: true, retentionMs: opts.retentionMs ?? 7 * 24 * H }, testLogger);
+    const queries = new PostgresQueries(config(name), JOB);
+    const ageEpoch = async (epoch: number, agoMs: number) => {
+      await server.sql('UPDATE logflow_epochs SET counted_ms = counted_ms - $1 WHERE epoch = $2', name, [agoMs, epoch]);
+    };
+    return { sink, queries, rollUpAll: () => sink.rolledUp(), ageEpoch, close: async () => { await queries.close(); await sink.close(); } };
+  });
+});
