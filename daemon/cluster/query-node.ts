@@ -36,8 +36,6 @@ export interface InputFigures {
   readonly lagSeconds: number;
   /** Shards that have closed less far than another (a slow or stopped merge worker). */
   readonly shardsBehind: number;
-  /** Lines the merge workers found behind their watermark: counted nowhere. */
-  readonly lateEvents: number;
   readonly problem: string | null;
 }
 
@@ -106,7 +104,6 @@ export class QueryNode {
       lagMessages: this.#pendingAfterLast,
       lagSeconds: this.#pendingAfterLast === 0 || this.#lastReadMs === 0 ? 0 : Math.max(0, Math.round((Date.now() - this.#lastReadMs) / 100) / 10),
       shardsBehind: c?.shardsBehind ?? 0,
-      lateEvents: c?.latestCounters?.late ?? 0,
       problem: this.#problem,
     };
   }
@@ -121,8 +118,8 @@ export class QueryNode {
       eventsCounted: shown?.eventsCounted ?? 0,
       parseErrors: shown?.parseErrors ?? 0,
       duplicates: latest?.duplicates ?? 0,
-      // The merge workers' late lines are counted nowhere: `input.lateEvents` shows them.
-      historyOnlyEvents: 0,
+      // Lines the merge workers found behind their watermark: in the history (late rows) only.
+      historyOnlyEvents: latest?.late ?? 0,
       lastEventMs: this.#lastReadMs || undefined,
       windowEndMs: this.#windowEndMs,
       checkpoint: { seq: this.#checkpointSeq, writtenAt: this.#writtenAt, lastMs: this.#lastCheckpointMs },

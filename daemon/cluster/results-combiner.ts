@@ -27,6 +27,8 @@ interface ShardState {
   closedThrough: number;
   /** The last row part and window taken in (a repeat from a takeover is skipped). */
   lastRow: [number, number];
+  /** The last late row part taken in: [partial's sequence, slot, part] (checkpointed: late rows are written at once). */
+  lastLate: [number, number, number];
   lastWindowEnd: number;
   /** Window parts being put together. */
   assembling: ShardWindow | undefined;
@@ -46,7 +48,7 @@ export interface CombinerState {
   /** Batches below this and windows ending at or before `windowsThroughMs` are written. */
   readonly batchesThrough: number;
   readonly windowsThroughMs: number;
-  readonly shards: { closedThrough: number; counters: ShardCounters | undefined }[];
+  readonly shards: { closedThrough: number; counters: ShardCounters | undefined; lastLate?: [number, number, number] }[];
 }
 
 /** What can be written now, in order. */
@@ -72,6 +74,9 @@ export class ResultsCombiner {
   readonly #batchMs: number;
   readonly #history: boolean;
   readonly #rows = new Map<number, PendingRow>();
+  /** Late rows (history only) not taken yet, and the sequence of the first. */
+  #late: BatchResult[] = [];
+  #lateSeq = Infinity;
   #batchesThrough: number;
   #windowsThroughMs: number;
   #lastSeq = 0;
@@ -89,6 +94,7 @@ export class ResultsCombiner {
       return {
         closedThrough: s?.closedThrough ?? -Infinity,
         lastRow: [-Infinity, -1],
+        lastLate: s?.lastLate ?? [0, 0, 0],
         lastWindowEnd: -Infinity,
         assembling: undefined,
         windows: [],
@@ -107,6 +113,15 @@ export class ResultsCombiner {
     const s = this.#shards[m.shard];
     if (!s || m.shards !== this.#shards.length) throw new LogflowError('LF_CLUSTER_MISMATCH', `a result of shard ${m.shard} of ${m.shards}, for a query node of ${this.#shards.length} shards`);
     if (m.closedThrough > s.closedThrough) s.closedThrough = m.closedThrough;
+    if (m.kind === 'late') {
+      // Lines of a batch the shard had closed: added to the history's row for it (rows add up).
+      if (compareLate([m.seq, m.slot, m.part], s.lastLate) <= 0) return;
+      s.lastLate = [m.seq, m.slot, m.part];
+      if (!this.#history) return;
+      this.#late.push({ startMs: m.slot * this.#batchMs, events: m.events, parseErrors: m.parseErrors, counts: Buffer.from(m.counts) });
+      this.#lateSeq = Math.min(this.#lateSeq, seq);
+      return;
+    }
     if (m.kind === 'row') {
       const [slot, part] = s.lastRow;
       if (m.slot < slot || (m.slot === slot && m.part <= part)) return;
@@ -142,8 +157,10 @@ export class ResultsCombiner {
   take(): Combined {
     let through = Infinity;
     for (const s of this.#shards) through = Math.min(through, s.closedThrough);
-    if (through === -Infinity) return { batches: [], windows: [] };
-    const batches: BatchResult[] = [];
+    const batches: BatchResult[] = this.#late;
+    this.#late = [];
+    this.#lateSeq = Infinity;
+    if (through === -Infinity) return { batches, windows: [] };
     for (const slot of [...this.#rows.keys()].sort((a, b) => a - b)) {
       if (slot >= through) break;
       const row = this.#rows.get(slot)!;
@@ -228,7 +245,7 @@ export class ResultsCombiner {
    * later `same` refers to.
    */
   state(): CombinerState {
-    let resume = this.#lastSeq + 1;
+    let resume = Math.min(this.#lastSeq + 1, this.#lateSeq);
     for (const r of this.#rows.values()) resume = Math.min(resume, r.seq);
     for (const s of this.#shards) {
       for (const w of s.windows) resume = Math.min(resume, w.seq);
@@ -239,9 +256,14 @@ export class ResultsCombiner {
       resumeSeq: resume,
       batchesThrough: this.#batchesThrough,
       windowsThroughMs: this.#windowsThroughMs,
-      shards: this.#shards.map((s) => ({ closedThrough: s.closedThrough, counters: s.shownCounters })),
+      shards: this.#shards.map((s) => ({ closedThrough: s.closedThrough, counters: s.shownCounters, lastLate: s.lastLate })),
     };
   }
+}
+
+/** Late rows' order: by the partial's sequence, then slot, then part. */
+function compareLate(a: readonly [number, number, number], b: readonly [number, number, number]): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
 /** The best `n` of the shards' tops (each already in answer order). */

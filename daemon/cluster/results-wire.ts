@@ -12,18 +12,23 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  *   shards' rows of a batch into its history row without reading them;
  * - `window`: the shard's window at a slide (total, distinct URLs, counters) and its top
  *   URLs, or `same` (unchanged since its last top), or none (a slide passed in a catch-up);
- * - `progress`: batches below `closedThrough` are closed (no row: nothing was counted).
+ * - `progress`: batches below `closedThrough` are closed (no row: nothing was counted);
+ * - `late`: lines of a partial (counts-stream sequence `seq`) for a batch the shard had
+ *   closed already: a row for the history only, added to the batch's (history rows add
+ *   up), as a single process keeps a line older than its window (`historyOnlyEvents`).
  *
  * Every message says how far the shard has closed, so a query node knows when every shard
  * is past a batch. Rows and tops are cut below max_payload into parts (`part`, `last`).
  *
- *   u8 version (1) | u8 kind (2 row, 3 window, 4 progress) | u8 flags (bit 0: last part)
- *   varints: shard, shards, closedThrough, part, then the kind's fields.
+ *   u8 version (1) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
+ *   varints: shard, shards, closedThrough, part, then the kind's fields (a late row's are a
+ *   row's with `seq` after the slot).
  */
 export const RESULTS_VERSION = 1;
 const KIND_ROW = 2;
 const KIND_WINDOW = 3;
 const KIND_PROGRESS = 4;
+const KIND_LATE = 5;
 const FLAG_LAST = 1;
 const ENTRY_HEAD = 8;
 
@@ -32,6 +37,7 @@ export interface ShardCounters {
   readonly eventsIn: number;
   readonly eventsCounted: number;
   readonly parseErrors: number;
+  /** Lines behind the shard's watermark: in late rows (the history) only, not in a window. */
   readonly late: number;
   readonly duplicates: number;
 }
@@ -56,6 +62,12 @@ export interface RowMessage extends Common {
   readonly counts: Buffer;
 }
 
+export interface LateRowMessage extends Omit<RowMessage, 'kind'> {
+  readonly kind: 'late';
+  /** The counts-stream sequence of the partial the lines came in: late rows come in its order (a repeat is skipped). */
+  readonly seq: number;
+}
+
 export type TopState = 'none' | 'same' | 'full';
 const TOP_STATES: readonly TopState[] = ['none', 'same', 'full'];
 
@@ -76,7 +88,7 @@ export interface ProgressMessage extends Common {
   readonly counters: ShardCounters;
 }
 
-export type ResultsMessage = RowMessage | WindowMessage | ProgressMessage;
+export type ResultsMessage = RowMessage | LateRowMessage | WindowMessage | ProgressMessage;
 
 type Head = Pick<Common, 'shard' | 'shards' | 'closedThrough'>;
 
@@ -97,10 +109,11 @@ function counters(w: ByteWriter, c: ShardCounters): void {
 
 /**
  * A closed batch's row, cut into parts of at most `maxBytes`: `ids[0..n)` of `urls` with
- * their `counts`, in that order (the same batch gives the same parts).
+ * their `counts`, in that order (the same batch gives the same parts). With `lateSeq`, a
+ * late row (the history only) of the partial of that sequence.
  */
 export function encodeRow(
-  head: Head & { slot: number; batchMs: number; events: number; parseErrors: number },
+  head: Head & { slot: number; batchMs: number; events: number; parseErrors: number; lateSeq?: number },
   urls: UrlBytes,
   ids: ArrayLike<number>,
   countOf: (j: number) => number,
@@ -111,8 +124,9 @@ export function encodeRow(
   const w = new ByteWriter(4096);
   let part = 0;
   const start = () => {
-    begin(w, KIND_ROW, head, part);
+    begin(w, head.lateSeq === undefined ? KIND_ROW : KIND_LATE, head, part);
     w.svarint(head.slot);
+    if (head.lateSeq !== undefined) w.varint(head.lateSeq);
     w.varint(head.batchMs);
     w.varint(part === 0 ? head.events : 0);
     w.varint(part === 0 ? head.parseErrors : 0);
@@ -192,6 +206,8 @@ export function decodeResults(data: Uint8Array): ResultsMessage {
   switch (kind) {
     case KIND_ROW:
       return { kind: 'row', ...common, slot: r.svarint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), counts: r.rest() };
+    case KIND_LATE:
+      return { kind: 'late', ...common, slot: r.svarint(), seq: r.varint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), counts: r.rest() };
     case KIND_WINDOW: {
       const fields = { endMs: r.varint(), windowMs: r.varint(), total: r.varint(), distinct: r.varint(), counters: readCounters() };
       const topState = TOP_STATES[r.u8()];

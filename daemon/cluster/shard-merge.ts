@@ -73,6 +73,8 @@ export class ShardMerge {
   readonly #slideSlots: number;
   readonly #wm: PartitionWatermarks;
   readonly #open = new Map<number, OpenSlot>();
+  /** The late rows of the partial being applied (batches closed already). */
+  readonly #lateRows = new Map<number, OpenSlot>();
   #nextToClose = NaN;
   #lastSeq = 0;
   #changedSinceTop = true;
@@ -189,8 +191,10 @@ export class ShardMerge {
       const late = k < this.#nextToClose;
       let n = cursor.parseErrors;
       let o: OpenSlot | undefined;
-      if (add && !late) {
-        o = this.#batch(k, seq);
+      if (add) {
+        // A batch closed already: its lines go to the history only, in a late row (as a
+        // single process keeps a line older than its window), never into the window.
+        o = late ? this.#lateBatch(k, seq) : this.#batch(k, seq);
         o.parseErrors += cursor.parseErrors;
       }
       const urls = this.#window.urls;
@@ -203,10 +207,43 @@ export class ShardMerge {
         }
       }
       if (o) o.events += n;
-      else if (add) this.#late += n;
+      if (add && late) this.#late += n;
       events += n;
     }
+    if (add) this.#publishLate(seq);
     return events;
+  }
+
+  /** The late row of batch `k` from the partial being applied. */
+  #lateBatch(k: number, seq: number): OpenSlot {
+    let o = this.#lateRows.get(k);
+    if (!o) this.#lateRows.set(k, (o = { counts: this.#window.openBatch(), events: 0, parseErrors: 0, firstSeq: seq }));
+    return o;
+  }
+
+  /**
+   * The partial's late rows, in slot order, for the history: id'd by the partial's
+   * sequence, so a takeover that applies it again publishes the same rows (and the query
+   * node skips the repeat). Their batches never enter the window.
+   */
+  #publishLate(seq: number): void {
+    if (this.#lateRows.size === 0) return;
+    const s = this.#s;
+    for (const k of [...this.#lateRows.keys()].sort((a, b) => a - b)) {
+      const o = this.#lateRows.get(k)!;
+      const c = o.counts;
+      const parts = encodeRow(
+        { ...this.#head(this.#nextToClose), slot: k, batchMs: s.batchMs, events: o.events, parseErrors: o.parseErrors, lateSeq: seq },
+        this.#window.urls,
+        c.touched,
+        (j) => c.values[j]!,
+        c.size,
+        s.maxBytes,
+      );
+      parts.forEach((data, part) => this.#push({ id: `${s.shard}:l:${seq}:${k}:${part}`, data }, this.#nextToClose));
+      this.#window.pass(c);
+    }
+    this.#lateRows.clear();
   }
 
   #slotOf(counterSlot: number, counterBatchMs: number): number {

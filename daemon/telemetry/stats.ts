@@ -138,12 +138,6 @@ export interface InputLag {
   readonly lagSeconds: number;
   /** Merge shards that have closed less far than another. */
   readonly shardsBehind: number;
-  /**
-   * Lines the merge workers found behind their watermark (event time): in neither the window
-   * nor the history. (A single process keeps such lines in the history by their own time,
-   * `historyOnlyEvents`; the merge tier does not yet.)
-   */
-  readonly lateEvents: number;
   /** Why it does not read (a setting that differs from the cluster's), or null. */
   readonly problem: string | null;
 }
@@ -244,7 +238,6 @@ export const METRICS: readonly MetricSpec[] = [
   { name: 'logflow_process_cpu_seconds_total', type: 'counter', help: 'CPU time of the process, all threads, user and system.', value: (s) => s.cpuSeconds },
   { name: 'logflow_query_input_lag_messages', type: 'gauge', help: 'Query node: merge results stored and not read yet.', value: (s) => s.input?.lagMessages },
   { name: 'logflow_query_input_lag_seconds', type: 'gauge', help: 'Query node: how long ago the oldest unread merge result was stored.', value: (s) => s.input?.lagSeconds },
-  { name: 'logflow_query_late_events_total', type: 'counter', help: 'Query node: lines the merge workers found behind their watermark, counted nowhere.', value: (s) => s.input?.lateEvents },
   { name: 'logflow_query_shards_behind', type: 'gauge', help: 'Query node: merge shards that have closed less far than another.', value: (s) => s.input?.shardsBehind },
   { name: 'logflow_cluster_not_running', type: 'gauge', help: 'Cluster components that do not run because a setting differs from the cluster\'s (the log says which key).', value: (s) => notRunning(s) },
   { name: 'logflow_counter_partitions', type: 'gauge', help: 'Partitions this process\'s counters own.', value: (s) => s.cluster && sum(s.cluster.counters.map((c) => c.partitions.length)) },

@@ -4,8 +4,6 @@ export interface Stats {
   eventsCounted: number;
   parseErrors: number;
   historyOnlyEvents: number;
-  /** A query node: its input, and the lines the merge workers found late. */
-  input?: { lateEvents: number };
 }
 
 /** `/api/top` (the newest window, or `?from&to`). */
