@@ -18,7 +18,8 @@ const START = Date.UTC(2026, 0, 1, 0, 0, 0);
  * Issue 26's faults at the ends of the scale-out, each scenario on its own streams of one
  * nats-server: real edges, counters, merge workers and query nodes as child processes.
  */
-describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
+// Scenarios run three at a time: each is on its own streams, and most of their time is waiting.
+describe('scale-out, exact at the ends', { skip: skipWithoutNats, concurrency: 3 }, () => {
   const all = new Set<RunningDaemon>();
   let nats: NatsCluster;
   let dir: string;
@@ -114,13 +115,13 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     const conf = writeClusterConf(dir, t);
     const [query, first] = await runAll(conf, 'node', 'edge1');
     let edge = first!;
-    const expected = await dropGenerated(dir, 'dup/edge1', 'big.log', { lines: 100_000, urls: 500, seed: 3, startMs: START, spanSeconds: 3600 });
+    const expected = await dropGenerated(dir, 'dup/edge1', 'big.log', { lines: 60_000, urls: 500, seed: 3, startMs: START, spanSeconds: 3600 });
     const nc = await connect({ ...nats.connectOptions, servers: nats.servers.split(',') });
     const jsm = await jetstreamManager(nc);
     let storedAtKill = 0;
     try {
       // Mid-file: some of its batches stored, not all.
-      await waitFor('some batches stored', async () => ((await jsm.streams.info(clusterNames('dup').events)).state.last_seq >= 30 ? true : undefined), 60_000);
+      await waitFor('some batches stored', async () => ((await jsm.streams.info(clusterNames('dup').events)).state.last_seq >= 20 ? true : undefined), 60_000);
       await kill(edge);
       storedAtKill = (await jsm.streams.info(clusterNames('dup').events)).state.last_seq;
     } finally {
@@ -146,7 +147,7 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     const t: Topology = { tag: 'lim', partitions: 2, shards: 1, time: 'event', sink: { maxMsgs: 20 }, merge: { idleTimeout: 2 } };
     const conf = writeClusterConf(dir, t);
     const [query, edge] = await runAll(conf, 'node', 'edge1');
-    const expected = await dropGenerated(dir, 'lim/edge1', 'a.log', { lines: 40_000, urls: 500, seed: 4, startMs: START, spanSeconds: 3600 });
+    const expected = await dropGenerated(dir, 'lim/edge1', 'a.log', { lines: 25_000, urls: 500, seed: 4, startMs: START, spanSeconds: 3600 });
     await waitFor('a.log completed', () => (existsSync(path.join(dir, 'lim', 'edge1', 'spool', 'a.log.COMPLETED')) ? true : undefined), 90_000);
     await historyHolds(query, hour, expected);
     // Loud: the edge said the stream was full and retried.
@@ -159,8 +160,8 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     const t: Topology = { tag: 'gap', partitions: 1, shards: 1, time: 'event', sink: { maxMsgs: 20, discard: 'old' }, http: true, merge: { idleTimeout: 2 } };
     const conf = writeClusterConf(dir, t);
     const [query] = await runAll(conf, 'qm', 'edge1');
-    // No counter yet: the stream keeps its last 20 of 100 batches.
-    await dropGenerated(dir, 'gap/edge1', 'a.log', { lines: 100_000, urls: 100, seed: 5, startMs: START, spanSeconds: 3600 });
+    // No counter yet: the stream keeps its last 20 of 40 batches.
+    await dropGenerated(dir, 'gap/edge1', 'a.log', { lines: 40_000, urls: 100, seed: 5, startMs: START, spanSeconds: 3600 });
     await waitFor('a.log completed', () => (existsSync(path.join(dir, 'gap', 'edge1', 'spool', 'a.log.COMPLETED')) ? true : undefined), 60_000);
     const counter = await run(conf, 'counter');
     type ClusterStats = Stats & { cluster: { counters: { partitions: { partition: number; gap: { from: number; to: number } | null }[] }[] } };
@@ -207,12 +208,12 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     const [query, first] = await runAll(conf, 'qm', 'counter', 'edge1');
     let counter = first!;
     const expected = noneExpected();
-    await dropGenerated(dir, 'age/edge1', 'a.log', { lines: 60_000, urls: 300, seed: 6, startMs: START, spanSeconds: 3600 }, expected);
+    await dropGenerated(dir, 'age/edge1', 'a.log', { lines: 30_000, urls: 300, seed: 6, startMs: START, spanSeconds: 3600 }, expected);
     await waitFor('every line at the query node', async () => ((await stats(query)).eventsIn >= expected.lines ? true : undefined), 60_000);
     await kill(counter);
     await new Promise((r) => setTimeout(r, 4_000));
     counter = await run(conf, 'counter');
-    await dropGenerated(dir, 'age/edge1', 'b.log', { lines: 20_000, urls: 300, seed: 7, startMs: START, spanSeconds: 3600 }, expected);
+    await dropGenerated(dir, 'age/edge1', 'b.log', { lines: 10_000, urls: 300, seed: 7, startMs: START, spanSeconds: 3600 }, expected);
     await historyHolds(query, now, expected);
     assert.equal((await stats(query)).eventsIn, expected.lines);
     await stopAll();
@@ -224,11 +225,11 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     const conf = writeClusterConf(dir, t);
     const now = `from=${Math.floor(Date.now() / 1000) - 5}&to=${Math.floor(Date.now() / 1000) + 600}`;
     const [query, merge, counter] = await runAll(conf, 'query', 'merge', 'counter', 'edge1');
-    const kept = await dropGenerated(dir, 'mgap/edge1', 'a.log', { lines: 20_000, urls: 100, seed: 9, startMs: START, spanSeconds: 3600 });
+    const kept = await dropGenerated(dir, 'mgap/edge1', 'a.log', { lines: 10_000, urls: 100, seed: 9, startMs: START, spanSeconds: 3600 });
     await historyHolds(query!, now, kept);
     // Every batch closed (no partial left to replay): the merge worker goes away, for longer than the partials live.
     await merge!.stop();
-    const lost = await dropGenerated(dir, 'mgap/edge1', 'b.log', { lines: 10_000, urls: 100, seed: 10, startMs: START, spanSeconds: 3600 });
+    const lost = await dropGenerated(dir, 'mgap/edge1', 'b.log', { lines: 5_000, urls: 100, seed: 10, startMs: START, spanSeconds: 3600 });
     type CounterStats = Stats & { cluster: { counters: { partitions: { linesOut: number }[] }[]; merges: { shards: { gap: { partition: number } | null }[] }[] } };
     await waitFor('b.log counted and published', async () => ((await counter!.get<CounterStats>('/api/stats')).body.cluster.counters[0]!.partitions[0]!.linesOut >= kept.lines + lost.lines ? true : undefined), 30_000);
     await new Promise((r) => setTimeout(r, 3_000));
@@ -243,7 +244,7 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     } finally {
       await nc.close();
     }
-    const more = await dropGenerated(dir, 'mgap/edge1', 'c.log', { lines: 5_000, urls: 100, seed: 11, startMs: START, spanSeconds: 3600 });
+    const more = await dropGenerated(dir, 'mgap/edge1', 'c.log', { lines: 3_000, urls: 100, seed: 11, startMs: START, spanSeconds: 3600 });
     const expected = noneExpected();
     for (const e of [kept, more]) {
       for (const [u, c] of e.counts) expected.counts.set(u, (expected.counts.get(u) ?? 0) + c);
@@ -261,7 +262,7 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats }, () => {
     const conf = writeClusterConf(dir, t);
     const startedS = Math.floor(Date.now() / 1000);
     const [first] = await runAll(conf, 'node', 'edge1');
-    const expected = await dropGenerated(dir, 'late/edge1', 'a.log', { lines: 60_000, urls: 100, seed: 8, startMs: START, spanSeconds: 3600 });
+    const expected = await dropGenerated(dir, 'late/edge1', 'a.log', { lines: 30_000, urls: 100, seed: 8, startMs: START, spanSeconds: 3600 });
     const all = `from=${startedS - 5}&to=${startedS + 600}`;
     await historyHolds(first, all, expected);
     const second = await run(conf, 'query2');

@@ -37,9 +37,9 @@ describe('scale-out in event time', { skip: skipWithoutNats }, () => {
     for (const d of started) daemons.add(d);
     const query = started[0]!;
     const expected = noneExpected();
-    await dropGenerated(dir, 'wm/edge1', 'a.log', { lines: 30_000, urls: 300, seed: 1, startMs: START, spanSeconds: 3600 }, expected);
+    await dropGenerated(dir, 'wm/edge1', 'a.log', { lines: 15_000, urls: 300, seed: 1, startMs: START, spanSeconds: 3600 }, expected);
     await new Promise((r) => setTimeout(r, 2000));
-    await dropGenerated(dir, 'wm/edge2', 'b.log', { lines: 30_000, urls: 300, seed: 2, startMs: START, spanSeconds: 3600 }, expected);
+    await dropGenerated(dir, 'wm/edge2', 'b.log', { lines: 15_000, urls: 300, seed: 2, startMs: START, spanSeconds: 3600 }, expected);
     // Once every input is idle (idleTimeout after the last lines) the last batches close.
     const range = `from=${START / 1000}&to=${START / 1000 + 3601}`;
     let last: unknown;

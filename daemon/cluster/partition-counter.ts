@@ -203,11 +203,15 @@ export class PartitionCounter {
     }
     const covered = this.#progress.value.covered;
     // Events gone before they were read: never skipped. Everything up to `#checkedThrough`
-    // was read at the last check; a first sequence past it means messages after it went
-    // before this counter read them. (Trimming stays below the lowest `covered` of all
-    // partitions, never past a check, so only the stream's limits, or a hand, do this.)
-    if (stream.firstSeq > this.#checkedThrough + 1) {
-      this.#gap = { from: this.#checkedThrough + 1, to: stream.firstSeq - 1 };
+    // was read at the last check, and the partition's events up to `covered` are counted;
+    // a first sequence past both means messages after them went before this counter read
+    // them. (Trimming stays below the lowest `covered` of all partitions, so only the
+    // stream's limits, or a hand, do this. Not `#checkedThrough` alone: a partition whose
+    // partial took events read after the last check covers past it, and a counter's trim
+    // up to that coverage, other partitions' events, was taken for a gap under load.)
+    const safeThrough = Math.max(this.#checkedThrough, covered);
+    if (stream.firstSeq > safeThrough + 1) {
+      this.#gap = { from: safeThrough + 1, to: stream.firstSeq - 1 };
       partitionGap.emit(this.#log, { covered, missingFrom: this.#gap.from, missingTo: this.#gap.to });
       await this.#reader?.stop();
       return;
