@@ -83,6 +83,17 @@ export class NatsCluster {
     n.proc = undefined;
   }
 
+  /** Shuts a server down cleanly (SIGTERM: its stores flushed), returning once it has exited. */
+  async shutDown(name: string): Promise<void> {
+    const n = this.#node(name);
+    const p = n.proc;
+    n.proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await exited;
+  }
+
   async restart(name: string): Promise<void> {
     const n = this.#node(name);
     this.#spawn(n);
