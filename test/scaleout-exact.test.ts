@@ -8,6 +8,7 @@ import { clfTime } from '../scripts/access-log-generator.js';
 import { after, before, describe, test } from 'node:test';
 import { startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';
+import { canRunPostgres, PostgresServer } from './helpers/postgres-server.js';
 import { clusterNames, dropGenerated, dropStaged, noneExpected, writeClusterConf, type Topology } from './helpers/cluster-conf.js';
 import type { Expected } from './helpers/expected-counts.js';
 import type { Stats, Top } from './helpers/api-types.js';
@@ -254,12 +255,19 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats, concurrency: 3
     await stopAll();
   });
 
-  test('a query node started after the counting agrees with the first one, batch by batch (processing time)', async () => {
+  test('a query node started after the counting agrees with the first one, batch by batch (processing time); the second writes to PostgreSQL', async (t) => {
     const { run, runAll, stopAll } = scenario();
     // Seen failing on the code before: the late node put every partial under its own "now":
     // 57,974 vs 0 in one second, 0 vs 100,000 in another.
-    const t: Topology = { tag: 'late', partitions: 2, shards: 2, time: 'processing', queries: ['query', 'query2'] };
-    const conf = writeClusterConf(dir, t);
+    // (The second query node's results go to a PostgreSQL server when one can run here:
+    // main's asynchronous store behind the query node's outbox; SQLite otherwise.)
+    const pgServer = canRunPostgres() ? await PostgresServer.start() : undefined;
+    t.after(() => pgServer?.stop());
+    const topology: Topology = {
+      tag: 'late', partitions: 2, shards: 2, time: 'processing', queries: ['query', 'query2'],
+      ...(pgServer && { queryNamed: { query2: { database: pgServer.url() } } }),
+    };
+    const conf = writeClusterConf(dir, topology);
     const startedS = Math.floor(Date.now() / 1000);
     const [first] = await runAll(conf, 'node', 'edge1');
     const expected = await dropGenerated(dir, 'late/edge1', 'a.log', { lines: 30_000, urls: 100, seed: 8, startMs: START, spanSeconds: 3600 });
@@ -273,6 +281,8 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats, concurrency: 3
       const [a, b] = [(await first.get<Top>(`/api/top?${range}`)).body, (await second.get<Top>(`/api/top?${range}`)).body];
       assert.deepEqual({ s, total: b.total, urls: b.urls }, { s, total: a.total, urls: a.urls });
     }
+    // (Its rows are the server's: the history it answered from is PostgreSQL's.)
+    if (pgServer) assert.ok((await pgServer.sql<{ n: number }>("SELECT count(*)::int AS n FROM logflow_batches WHERE instance = 'query2'"))[0]!.n > 0, 'query2 wrote to PostgreSQL');
     await stopAll();
   });
 

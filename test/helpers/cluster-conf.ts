@@ -25,6 +25,8 @@ export interface Topology {
   readonly counter?: Readonly<Record<string, string | number>>;
   readonly merge?: Readonly<Record<string, string | number>>;
   readonly query?: Readonly<Record<string, string | number>>;
+  /** Extra keys of one query node, by its name (`{ query2: { database: 'postgres://...' } }`). */
+  readonly queryNamed?: Readonly<Record<string, Readonly<Record<string, string | number>>>>;
   /** Counters and merge workers with HTTP (/api/stats, /metrics) on a free port. */
   readonly http?: boolean;
   /** Keys every component gets (the NATS login, TLS files), or per role. */
@@ -86,6 +88,7 @@ export function clusterConf(t: Topology): string {
     keys(`${name}.jobs.j1`, {
       type: 'url-window-count', input: 'jetstream', ...common, ...nats('query'), stream: names.results, subject: names.resultsSubject, shards: t.shards, time: t.time, batchInterval: bi,
       windowDuration: t.windowDuration ?? 60, slideDuration: t.slideDuration ?? bi, checkpointDir: `${t.tag}/${name}/checkpoint`, database: `${t.tag}/${name}/results.db`, ...t.query,
+      ...t.queryNamed?.[name],
     }) +
     keys(`${name}.http`, { bind: '127.0.0.1', port: 0 });
   // Combined agents, one process for several roles (fewer processes to start on a busy box):
