@@ -202,10 +202,7 @@ export class QueryNode {
   #schedule(): void {
     if (this.#stopping) return;
     this.#timer = setTimeout(() => {
-      this.#writing = this.#write().then(() => {
-        for (const listener of this.#tickListeners) listener();
-        this.#schedule();
-      });
+      this.#writing = this.#write().then(() => this.#schedule());
     }, WRITE_EVERY_MS);
   }
 
@@ -224,9 +221,15 @@ export class QueryNode {
     const state = combiner.state();
     // Rows written are in an epoch that only a checkpoint covers: one is due after them.
     if (this.#results.pending > 0) this.#checkpointDue = true;
-    if (!(await this.#results.flush()) || this.#results.pending > 0) return;
-    this.#windowEndMs = this.#queuedWindowEndMs;
-    if (state.resumeSeq !== this.#checkpointSeq || this.#checkpointDue) this.#checkpoint(state);
+    const written = (await this.#results.flush()) && this.#results.pending === 0;
+    if (written) {
+      this.#windowEndMs = this.#queuedWindowEndMs;
+      if (state.resumeSeq !== this.#checkpointSeq || this.#checkpointDue) this.#checkpoint(state);
+    }
+    // The figures go out as soon as the rows are readable (before the rollup's budget):
+    // /api/stats should not show less than the history the HTTP thread already reads.
+    for (const listener of this.#tickListeners) listener();
+    if (!written) return;
     const idle = taken.batches.length === 0;
     await this.#results.rollUp(idle ? 100 : 10, idle);
   }
