@@ -1,3 +1,4 @@
+import { LogflowError } from './errors.js';
 import type { AgentConfig } from './agent-config.js';
 import { gatherStats } from './agent-stats.js';
 import { checkFdHeadroom } from './fd-headroom.js';
@@ -42,12 +43,14 @@ export class Agent {
     const { sources, sinks, jobs } = await this.#build(options);
     const http = this.config.http;
     if (http) {
-      const results = jobs.find((j) => j.results)?.results;
+      const job = jobs.find((j) => j.results);
+      const results = job?.results;
       this.#http = new HttpHost(http, results, {
         stats: () => apiStats(this.stats()),
         files: () => this.#flow.flatMap((c) => c.fileList?.() ?? []),
         followed: () => this.#flow.flatMap((c) => c.followed?.() ?? []),
         metrics: () => this.stats(),
+        top: (query) => (job?.liveTop ? job.liveTop(query) : Promise.reject(new LogflowError('LF_INVARIANT', 'this agent runs no job'))),
       }, this.#log);
     }
     // The HTTP thread loads Fastify while the job restores its checkpoint.

@@ -5,6 +5,7 @@ import type { PropertyReader, ReadContext } from './conf/index.js';
 import * as partialCounter from './cluster/partial-counter-config.js';
 import * as mergeWorker from './cluster/merge-worker-config.js';
 import type { JobResults, JobStartOptions } from './job/index.js';
+import type { LiveTop, LiveTopQuery } from './job/live-top.js';
 import * as urlWindowJob from './job/url-window-config.js';
 import type { Logger } from './log.js';
 import * as avroSink from './sink/avro-sink-config.js';
@@ -62,6 +63,8 @@ export interface Component {
   readonly positionKeeper?: PositionKeeper;
   /** A job whose results the HTTP API serves: its results database, and their timing. */
   readonly results?: JobResults;
+  /** ...and its live window's top keys by dimension and status (`/api/top?by=&status=`), asked of its thread. */
+  readonly liveTop?: (query: LiveTopQuery) => Promise<LiveTop>;
 }
 
 /** A channel: the medium sources put into and sinks take from. */

@@ -97,6 +97,8 @@ export const HTTP_ERRORS = {
   LF_HTTP_TOO_MANY_STREAMS: { status: 503, error: 'Service Unavailable' },
   /** The results database server is not reachable (or its tables are not made yet): retry later. */
   LF_HTTP_STORE_UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
+  /** The job's live window did not answer (it is starting or stopping). */
+  LF_HTTP_JOB_UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
   /** Every query thread is busy and 64 range queries wait already: try again. */
   LF_HTTP_BUSY: { status: 503, error: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; error: string }>;

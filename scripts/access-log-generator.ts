@@ -23,6 +23,12 @@ export interface GeneratorOptions {
    * benchmark's "1M distinct URLs" is exact; otherwise the Zipf draw leaves the rarest out.
    */
   everyUrl: boolean;
+  /**
+   * One dimension whose key of line i is the i-th of `count` distinct ones (round robin), so
+   * a benchmark's "1M distinct clients (referrers, agents, users)" is exact: the bench's
+   * memory per dimension. The URL and the rest stay as they are.
+   */
+  distinct?: { readonly dimension: 'client' | 'referrer' | 'agent' | 'user'; readonly count: number } | undefined;
 }
 
 export const DEFAULT_OPTIONS: GeneratorOptions = {
@@ -85,17 +91,21 @@ export function* generateLines(options: Partial<GeneratorOptions> = {}): Generat
     const drawn = Math.min(o.urls - 1, Math.floor(Math.exp(rand() * logUrls)) - 1);
     const next = coverEvery > 0 && i % coverEvery === 0 ? i / coverEvery : o.urls;
     const url = urlName(next < o.urls ? next : drawn);
-    const client = Math.floor(rand() * o.clients);
+    const d = o.distinct;
+    const client = d?.dimension === 'client' ? i % d.count : Math.floor(rand() * o.clients);
     const host = `10.${(client >> 16) & 255}.${(client >> 8) & 255}.${client & 255}`;
     const method = METHODS[Math.floor(rand() * METHODS.length)];
     const status = STATUSES[Math.floor(rand() * STATUSES.length)];
     const size = status === 304 ? '-' : String(200 + Math.floor(rand() * 50000));
     const time = clfTime(o.startMs + Math.floor(i * step));
-    const common = `${host} - - [${time}] "${method} ${url} HTTP/1.1" ${status} ${size}`;
+    const user = d?.dimension === 'user' ? `user${i % d.count}` : '-';
+    const common = `${host} - ${user} [${time}] "${method} ${url} HTTP/1.1" ${status} ${size}`;
     if (o.format === 'common') yield common;
     else {
-      const agent = AGENTS[Math.floor(rand() * AGENTS.length)]!.replace(/"/g, '\\"');
-      yield `${common} "https://example.com/" "${agent}"`;
+      const drawn = AGENTS[Math.floor(rand() * AGENTS.length)]!.replace(/"/g, '\\"');
+      const agent = d?.dimension === 'agent' ? `bench-agent/${i % d.count} (X11; Linux x86_64)` : drawn;
+      const referrer = d?.dimension === 'referrer' ? `https://ref.example/${i % d.count}` : 'https://example.com/';
+      yield `${common} "${referrer}" "${agent}"`;
     }
   }
 }

@@ -6,7 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, tail, tailscale, postgres)
+ *   npm run bench -- --only e2e,history   # some parts only (e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, postgres)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -397,6 +397,67 @@ async function steadyCheckpointMs(d: RunningDaemon, dir: string, endMs: number):
   return worst;
 }
 
+/** What the dimensions cost: the throughput of url alone, the default (url status) and all seven; peak RSS per dimension at 1M keys. */
+async function dimensionsCost(work: string): Promise<void> {
+  const all: [string, string][] = [
+    ['url', 'url'],
+    ['url status (the default)', 'url status'],
+    ['all seven', 'url status client referrer agent method user'],
+  ];
+  // (The smoke run, part of npm test on a busy box: the default only, to see that the part runs.)
+  const sets = smoke ? all.slice(1, 2) : all;
+  console.error(`dimensions: ${fmt(SIZES.lines)} lines end to end, ${sets.length} sets alternating, ${SIZES.repeat} rounds`);
+  const rates = new Map<string, number[]>(sets.map(([label]) => [label, []]));
+  const cpu = new Map<string, number[]>(sets.map(([label]) => [label, []]));
+  for (let r = 0; r < SIZES.repeat; r++) {
+    for (const [label, dims] of sets) {
+      const dir = path.join(work, `dims-${r}-${label.split(' ')[0]}-${dims.split(' ').length}`);
+      mkdirSync(dir, { recursive: true });
+      const file = await prepare(dir, 'access.log', { lines: SIZES.lines, urls: 10_000, seed: 7 + r, malformed: 0.001 });
+      const d = await daemonIn(dir, { 'a1.jobs.j1.dimensions': dims });
+      const before = cpuSeconds(d.proc.pid!);
+      const t = await ingest(d, dir, file, SIZES.lines);
+      cpu.get(label)!.push(cpuSeconds(d.proc.pid!) - before);
+      rates.get(label)!.push(SIZES.lines / (t.countedMs / 1000));
+      await d.stop();
+    }
+  }
+  const urlOnly = rates.get('url')?.length ? median(rates.get('url')!) : NaN;
+  for (const [label] of sets) {
+    const rate = median(rates.get(label)!);
+    const cpuPerMillion = (median(cpu.get(label)!) * 1_000_000) / SIZES.lines;
+    const figure = `dimensions ${label}: lines/s from rename to counted, median of ${SIZES.repeat} (CPU s per 1M lines, all threads)`;
+    const share = Number.isNaN(urlOnly) ? 'url alone not run' : `${((100 * rate) / urlOnly).toFixed(0)}%`;
+    if (label.startsWith('url status')) row(figure, '>= 85% of url alone', `${fmt(rate)} (${share}; ${cpuPerMillion.toFixed(2)} s)`, !(rate < 0.85 * urlOnly));
+    else row(figure, 'informational', `${fmt(rate)} (${share}; ${cpuPerMillion.toFixed(2)} s)`, true);
+  }
+  if (smoke) return;
+  // Peak RSS with one dimension of 1M distinct keys (2 lines each) in the window; capped
+  // dimensions uncapped here (maxKeys 0), then the client's default cap for comparison.
+  const keys = SIZES.bigUrls;
+  const memory: [string, Parameters<typeof writeLog>[1], Record<string, string>][] = [
+    ['url', { urls: keys, everyUrl: true }, { 'a1.jobs.j1.dimensions': 'url' }],
+    ['client', { distinct: { dimension: 'client', count: keys } }, { 'a1.jobs.j1.dimensions': 'client', 'a1.jobs.j1.maxKeys.client': '0' }],
+    ['referrer', { distinct: { dimension: 'referrer', count: keys } }, { 'a1.jobs.j1.dimensions': 'referrer', 'a1.jobs.j1.maxKeys.referrer': '0' }],
+    ['agent', { distinct: { dimension: 'agent', count: keys } }, { 'a1.jobs.j1.dimensions': 'agent', 'a1.jobs.j1.maxKeys.agent': '0' }],
+    ['user', { distinct: { dimension: 'user', count: keys } }, { 'a1.jobs.j1.dimensions': 'user', 'a1.jobs.j1.maxKeys.user': '0' }],
+    ['client, maxKeys 100,000 (the default)', { distinct: { dimension: 'client', count: keys } }, { 'a1.jobs.j1.dimensions': 'client' }],
+  ];
+  for (const [label, options, overrides] of memory) {
+    const dir = path.join(work, `dims-rss-${label.split(',')[0]}-${Object.keys(overrides).length}`);
+    mkdirSync(dir, { recursive: true });
+    const file = await prepare(dir, 'access.log', { lines: 2 * keys, seed: 41, urls: options?.urls ?? 10_000, ...options });
+    const d = await daemonIn(dir, overrides);
+    await ingest(d, dir, file, 2 * keys);
+    const rss = peakRssMb(d.proc.pid!);
+    // (The window's figures come with the job's next stats message, within 100 ms.)
+    await sleep(300);
+    const keysIn = (await d.get<{ window?: { distinctUrls: number } }>('/api/stats')).body.window?.distinctUrls ?? 0;
+    await d.stop();
+    row(`  peak RSS, dimension ${label} alone, ${fmt(keys)} distinct keys in ${fmt(2 * keys)} lines (${fmt(keysIn)} kept)`, 'informational', `${rss.toFixed(0)} MB`, true);
+  }
+}
+
 /** `logflow analyze` on the end-to-end log: the whole command, from start to exit (module loading included). */
 async function analyzeCommand(work: string): Promise<void> {
   const dir = path.join(work, 'analyze');
@@ -715,7 +776,7 @@ async function decadeQuery(work: string): Promise<void> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, tail, tailscale, postgres.
+  // `--only NAME[,NAME]` runs some parts: e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, postgres.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
     ['e2e', () => endToEnd(work)],
@@ -729,6 +790,7 @@ async function main(): Promise<void> {
     ['replay', () => outOfOrderReplay(work)],
     ['decade', () => decadeQuery(work)],
     ['analyze', () => analyzeCommand(work)],
+    ['dimensions', () => dimensionsCost(work)],
     ['tail', () => tailLatency(work, row, smoke, SETTINGS)],
     ['tailscale', () => tailScale(work, row, smoke, SETTINGS)],
     ['postgres', () => postgresVsSqlite(work)],

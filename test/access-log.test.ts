@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compileUrlParser, urlOf } from '../daemon/logformat/index.js';
+import { LineFields } from '../daemon/logformat/line-fields.js';
 
 describe('access-log line parser', () => {
   test('combined format', () => {
@@ -43,7 +44,7 @@ describe('access-log line parser', () => {
     const head = 'h - - [t] "GET /a HTTP/1.1" 200 5';
     const parse = (format: string, line: string) => {
       const buf = Buffer.from(line);
-      const out = { start: 0, end: 0 };
+      const out = new LineFields();
       return compileUrlParser(format, false)(buf, 0, buf.length, out) ? buf.toString('utf8', out.start, out.end) : undefined;
     };
     for (const junk of [' junk', ' 12', ' -', '\tjunk', ' junk "-" "ua"']) {

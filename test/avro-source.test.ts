@@ -11,7 +11,7 @@ import { AvroSource } from '../daemon/source/index.js';
 import { gatherStats } from '../daemon/agent-stats.js';
 import { renderMetrics } from '../daemon/telemetry/index.js';
 import { tempDir } from './helpers/daemon.js';
-import { PEER, PYTHON, runPython, skipPython } from './helpers/python.js';
+import { PEER, PYTHON, runPython, servePeer, skipPython } from './helpers/python.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
 
 
@@ -304,15 +304,8 @@ describe('compression-type = deflate (Netty\'s ZlibEncoder/ZlibDecoder under the
 
   test('our deflate sink delivers to a Python avro.ipc Responder speaking deflate', { skip: skipPython }, async () => {
     const count = 2000;
-    const peer = spawn(PYTHON, [PEER, 'serve', String(count), 'deflate'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    peer.stdout.on('data', (c: Buffer) => (out += c));
-    peer.stderr.on('data', (c: Buffer) => (err += c));
-    const exited = new Promise<number | null>((resolve) => peer.on('exit', resolve));
-    for (let i = 0; i < 200 && !/^port \d+/.test(out); i++) await new Promise((r) => setTimeout(r, 25));
-    const port = Number(/^port (\d+)/.exec(out)?.[1]);
-    assert.ok(port > 0, `the peer listens: ${err}`);
+    const peer = await servePeer(count, 'deflate');
+    const { port, exited } = peer;
     const channel = memory(10_000, 500);
     const sink = new AvroSink(
       { name: 'k1', type: 'avro', channel: 'c1', hostname: '127.0.0.1', port, batchSize: 500, connectTimeout: 2000, requestTimeout: 10_000, compressionType: 'deflate', compressionLevel: 6 },
@@ -321,9 +314,9 @@ describe('compression-type = deflate (Netty\'s ZlibEncoder/ZlibDecoder under the
     );
     sink.start();
     for (let b = 0; b < count / 250; b++) await channel.put(batchFromLines(lines(250, `py ${b}`)));
-    assert.equal(await exited, 0, err);
+    assert.equal(await exited, 0, peer.stderr());
     await sink.stop(100);
-    const bodies = out.trim().split('\n').slice(1).map((l) => (JSON.parse(l) as { body: string }).body);
+    const bodies = peer.stdout().trim().split('\n').slice(1).map((l) => (JSON.parse(l) as { body: string }).body);
     assert.equal(bodies.length, count);
     assert.equal(bodies[count - 1], 'py 7 249');
   });

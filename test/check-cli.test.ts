@@ -82,7 +82,7 @@ describe('logflow check', () => {
     assert.equal(vhost.code, 0, vhost.stdout);
     const result = JSON.parse(vhost.stdout) as { best: string; formats: { format: string; parsed: number }[] };
     assert.equal(result.best, 'vhost_combined');
-    assert.deepEqual(result.formats.map((f) => [f.format, f.parsed]), [['combined', 0], ['common', 0], ['vhost_combined', 50]]);
+    assert.deepEqual(result.formats.map((f) => [f.format, f.parsed]), [['combined', 0], ['common', 0], ['vhost_combined', 50], ['caddy', 0], ['traefik', 0]]);
 
     const format = '$remote_addr $request_uri $status';
     await writeConfig(dir, '', { 'a1.jobs.j1.logFormat': format });
@@ -105,13 +105,39 @@ describe('logflow check', () => {
     assert.doesNotMatch(one.stdout, /vhost_combined/);
   });
 
+  test('JSON lines: caddy is found among the formats; a line that is not JSON is explained where it breaks, and a field some lines lack is named with its path', async () => {
+    const caddy = (i: number, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ level: 'info', ts: 1700000000 + i, logger: 'http.log.access', msg: 'handled request', request: { client_ip: `10.0.0.${i % 9}`, method: 'GET', host: 'x', uri: `/p/${i % 5}`, headers: { 'User-Agent': ['curl/8'] } }, size: 10 + i, status: 200, ...extra });
+    const lines = Array.from({ length: 300 }, (_, i) => caddy(i));
+    lines[4] = caddy(4).replace('"uri":"/p/4",', '');
+    lines[9] = caddy(9).slice(0, 60);
+    lines[11] = caddy(11).replace('"User-Agent":["curl/8"]', '"Accept":["*/*"]');
+    writeFileSync(path.join(dir, 'caddy.log'), lines.join('\n') + '\n');
+    const run = await logflow(['check', 'caddy.log'], dir);
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /^caddy\s+298\s+99\.3%$/m);
+    assert.match(run.stdout, /^best: caddy, 99\.3% of the lines parse/m);
+    assert.match(run.stdout, /^field url \(request\.uri\): missing in 1 line\(s\) \(line 5 first\): those lines are parse errors$/m);
+    assert.match(run.stdout, /^field agent \(request\.headers\.User-Agent\): missing in 1 line\(s\) \(line 12 first\): they count as "-"$/m);
+    const five = caretUnder(run.stdout, 5);
+    assert.match(five.message, /^url: the URL field request\.uri \(fields\.url\): it is missing, null or empty$/);
+    const ten = caretUnder(run.stdout, 10);
+    assert.match(ten.message, /^json: JSON: /);
+    assert.equal(ten.column, 60, 'the caret at the end of the cut line');
+    // Your own JSON fields, given on the command line.
+    const own = await logflow(['check', 'caddy.log', '--log-format', 'json', '--field', 'url=request.uri', '--field', 'time=ts'], dir);
+    assert.match(own.stdout, /^json\s+298\s+99\.3%$/m);
+  });
+
   test('usage errors exit 64 and say what is wrong', async () => {
     const cases: [string[], RegExp][] = [
       [['check'], /check takes one FILE, not 0/],
       [['check', 'a', 'b'], /check takes one FILE, not 2/],
       [['check', 'missing.log'], /cannot read missing\.log: ENOENT/],
       [['check', 'bad.log', '--lines', '0'], /--lines must be a whole number above 0/],
-      [['check', 'bad.log', '--log-format', '%h'], /--log-format is neither/],
+      [['check', 'bad.log', '--log-format', '%{Referer'], /--log-format is neither/],
+      [['check', 'bad.log', '--log-format', 'json'], /--log-format json: logFormat json needs fields/],
+      [['check', 'bad.log', '--log-format', 'common', '--field', 'url=u'], /--field is for the JSON formats/],
       [['check', 'bad.log', '--log-format', 'common', '--conf-file', 'agent.conf'], /give --log-format or --conf-file, not both/],
       [['check', 'bad.log', '--conf-file', 'nope.conf'], /nope\.conf/],
     ];

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { writeLog } from '../scripts/access-log-generator.js';
-import { freePort, startDaemon, tempDir, writeConfig, type RunningDaemon, visible } from './helpers/daemon.js';
+import { freePort, tempDir, visible, withDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../daemon/cli.js');
@@ -27,16 +27,9 @@ interface DropJson {
 }
 
 describe('the logflow command line', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('drop copies into the spool and follows each file until counted; top and status show what the API shows', async () => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('drop copies into the spool and follows each file until counted; top and status show what the API shows', async (t) => {
+    const daemon = await withDaemon(t);
+    const { dir } = daemon;
     const a = path.join(dir, 'a.log');
     const b = path.join(dir, 'b.log');
     await writeLog(a, { lines: 30_000, urls: 40, seed: 1, malformed: 0.01 });
@@ -101,11 +94,9 @@ describe('the logflow command line', () => {
     assert.match(statusText.stdout, /^checkpoint\s+#\d+, /m);
   });
 
-  test('a file the daemon cannot read: drop reports it failed, with the reason, and exits 1', async () => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('a file the daemon cannot read: drop reports it failed, with the reason, and exits 1', async (t) => {
+    const daemon = await withDaemon(t);
+    const { dir } = daemon;
     // A gzip file cut short and padded with garbage fails to read (quarantined as NAME.FAILED).
     const good = gzipSync('never read\n'.repeat(1000));
     writeFileSync(path.join(dir, 'broken.gz'), Buffer.concat([good.subarray(0, 40), Buffer.from('garbage garbage garbage')]));

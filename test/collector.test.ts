@@ -1,35 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
-import { freePort, startDaemon, tempDir, waitFor, type RunningDaemon, visible } from './helpers/daemon.js';
+import type { Stats, Top } from './helpers/api-types.js';
+import { aggregatorConf, freePort, tempDir, visible, waitFor, withDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 import { PEER, runPython, skipPython } from './helpers/python.js';
 
-
-interface Stats {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  duplicates: number;
-  channel: { size: number; capacity: number };
-}
-
-interface Top {
-  total: number;
-  urls: { url: string; count: number }[];
-}
-
-const jobConf = (port: number, extra = '') => `agg.jobs = j1
-agg.jobs.j1.type = url-window-count
-agg.jobs.j1.bind = 127.0.0.1
-agg.jobs.j1.port = ${port}
-agg.jobs.j1.checkpointDir = checkpoint
-agg.jobs.j1.database = data/results.db
-agg.http.bind = 127.0.0.1
-agg.http.port = 0
-${extra}`;
 
 function sorted(expected: Map<string, number>) {
   return [...expected].map(([url, count]) => ({ url, count })).sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1));
@@ -45,20 +23,13 @@ async function drop(dir: string, spool: string, name: string, lines: number, see
   return c.lines;
 }
 
-
 describe('Flume tiers without a job in the middle', () => {
-  const running: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of running) await d.stop('SIGKILL');
-  });
-
-  test('edges -> a Flume-style collector (avro source -> memory channel -> avro sink) -> a job, deflate on both hops: counts exact', { timeout: 120_000 }, async () => {
+  test('edges -> a Flume-style collector (avro source -> memory channel -> avro sink) -> a job, deflate on both hops: counts exact', { timeout: 120_000 }, async (t) => {
     const jobPort = await freePort();
     const collectorPort = await freePort();
     const jobDir = tempDir('logflow-job-');
-    writeFileSync(path.join(jobDir, 'job.conf'), jobConf(jobPort, 'agg.jobs.j1.compression-type = deflate\n'));
-    const job = await startDaemon(jobDir, ['--conf-file', 'job.conf', '--name', 'agg']);
-    running.push(job);
+    writeFileSync(path.join(jobDir, 'job.conf'), aggregatorConf(jobPort, 'agg.jobs.j1.compression-type = deflate\n'));
+    const job = await withDaemon(t, { dir: jobDir, args: ['--conf-file', 'job.conf', '--name', 'agg'] });
 
     // The collector tier, in Flume's own words: nothing logflow-specific.
     const colDir = tempDir('logflow-collector-');
@@ -84,8 +55,7 @@ collector.sinks.k1.compression-type = deflate
 collector.sinks.k1.compression-level = 1
 collector.sinks.k1.channel = c1
 `);
-    const collector = await startDaemon(colDir, ['--conf-file', 'collector.conf', '--name', 'collector']);
-    running.push(collector);
+    const collector = await withDaemon(t, { dir: colDir, args: ['--conf-file', 'collector.conf', '--name', 'collector'] });
     assert.ok(collector.logs.some((l) => l.includes('"avro source listening"')), collector.logs.join('\n'));
     assert.ok(collector.logs.some((l) => l.includes('collector.sources.r1.threads')), 'threads is accepted and named in the not-implemented warning');
 
@@ -97,7 +67,7 @@ collector.sinks.k1.channel = c1
       const spool = path.join(dir, 'spool');
       mkdirSync(spool);
       writeFileSync(path.join(dir, 'edge.conf'), `a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\na1.sources.r1.batchSize = 1000\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.channels.c1.capacity = 20000\na1.channels.c1.transactionCapacity = 1000\na1.sinks.k1.type = avro\na1.sinks.k1.hostname = 127.0.0.1\na1.sinks.k1.port = ${collectorPort}\na1.sinks.k1.batch-size = 1000\na1.sinks.k1.compression-type = deflate\na1.sinks.k1.channel = c1\n`);
-      running.push(await startDaemon(dir, ['--conf-file', 'edge.conf']));
+      await withDaemon(t, { dir, args: ['--conf-file', 'edge.conf'] });
       edges.push(spool);
       for (let f = 0; f < 2; f++) lines += await drop(dir, spool, `part${f}.log`, 25_000, 300 + e * 10 + f, expected);
     }
@@ -121,7 +91,7 @@ collector.sinks.k1.channel = c1
     assert.equal(await collector.stop('SIGTERM'), 0);
   });
 
-  test('an edge with a file channel whose downstream is down, killed -9 mid-file: after restarts, counts exact and nothing twice', { timeout: 120_000 }, async () => {
+  test('an edge with a file channel whose downstream is down, killed -9 mid-file: after restarts, counts exact and nothing twice', { timeout: 120_000 }, async (t) => {
     const jobPort = await freePort();
     const edgeDir = tempDir('logflow-fcedge-');
     const spool = path.join(edgeDir, 'spool');
@@ -148,8 +118,7 @@ a1.sinks.k1.channel = c1
 a1.http.bind = 127.0.0.1
 a1.http.port = 0
 `);
-    let edge = await startDaemon(edgeDir, ['--conf-file', 'edge.conf']);
-    running.push(edge);
+    let edge = await withDaemon(t, { dir: edgeDir, args: ['--conf-file', 'edge.conf'] });
     const expected = new Map<string, number>();
     let lines = 0;
     for (let f = 0; f < 3; f++) lines += await drop(edgeDir, spool, `part${f}.log`, 20_000, 500 + f, expected);
@@ -161,32 +130,29 @@ a1.http.port = 0
     const full = await waitFor('two files completed and the channel full', async () => {
       const { body } = await edge.get<Stats>('/api/stats');
       const completed = readdirSync(spool).filter((n) => n.endsWith('.COMPLETED')).length;
-      const settled = body.channel.size === lastSize;
-      lastSize = body.channel.size;
+      const settled = body.channel!.size === lastSize;
+      lastSize = body.channel!.size;
       await new Promise((r) => setTimeout(r, 200));
-      return completed === 2 && settled && body.channel.size > 49_000 ? body : undefined;
+      return completed === 2 && settled && body.channel!.size > 49_000 ? body : undefined;
     }, 30_000);
-    assert.ok(full.eventsIn > full.channel.size, 'the source read more than fits: it waits for room');
+    assert.ok(full.eventsIn > full.channel!.size, 'the source read more than fits: it waits for room');
     edge.proc.kill('SIGKILL');
     await edge.exited;
-    const killedAt = full.channel.size;
+    const killedAt = full.channel!.size;
     assert.deepEqual(readdirSync(spool).filter(visible).sort(), ['part0.log.COMPLETED', 'part1.log.COMPLETED', 'part2.log']);
 
     // Started again with downstream still down, the channel is full at once; a SIGTERM
     // must still stop the edge (a source waiting for room used to block the shutdown).
-    edge = await startDaemon(edgeDir, ['--conf-file', 'edge.conf']);
-    running.push(edge);
+    edge = await withDaemon(t, { dir: edgeDir, args: ['--conf-file', 'edge.conf'] });
     await waitFor('the edge reading the third file again', () => edge.logs.some((l) => l.includes('"file resumed"')) || undefined);
     assert.ok(edge.logs.some((l) => l.includes('"file channel opened"') && l.includes(`"events":${killedAt}`)), 'what was put before the kill is read back');
     const stopped = await Promise.race([edge.stop('SIGTERM'), new Promise((r) => setTimeout(() => r('still running after 15 s'), 15_000))]);
     assert.equal(stopped, 0);
 
     const jobDir = tempDir('logflow-fcjob-');
-    writeFileSync(path.join(jobDir, 'job.conf'), jobConf(jobPort));
-    const job = await startDaemon(jobDir, ['--conf-file', 'job.conf', '--name', 'agg']);
-    running.push(job);
-    edge = await startDaemon(edgeDir, ['--conf-file', 'edge.conf']);
-    running.push(edge);
+    writeFileSync(path.join(jobDir, 'job.conf'), aggregatorConf(jobPort));
+    const job = await withDaemon(t, { dir: jobDir, args: ['--conf-file', 'job.conf', '--name', 'agg'] });
+    edge = await withDaemon(t, { dir: edgeDir, args: ['--conf-file', 'edge.conf'] });
     assert.ok(edge.logs.some((l) => l.includes('"file channel opened"') && /"events":[1-9]/.test(l)), edge.logs.join('\n'));
 
     const stats = await waitFor('every event counted and every file completed', async () => {
@@ -197,7 +163,7 @@ a1.http.port = 0
     assert.equal(stats.duplicates, 0, 'no event was sent twice');
     const { body: top } = await job.get<Top>('/api/top?n=1000');
     assert.deepEqual(top.urls, sorted(expected));
-    await waitFor('the edge\'s channel empty', async () => (await edge.get<Stats>('/api/stats')).body.channel.size === 0 || undefined);
+    await waitFor('the edge\'s channel empty', async () => (await edge.get<Stats>('/api/stats')).body.channel!.size === 0 || undefined);
     assert.equal(await edge.stop('SIGTERM'), 0);
     const data = readdirSync(path.join(edgeDir, 'fc', 'data')).filter((n) => n.startsWith('log-'));
     assert.equal(data.length, 1, `fully taken data files are deleted: ${data.join(', ')}`);

@@ -116,6 +116,11 @@ a1.jobs.j1.servers = \${NATS_SERVERS}
     assert.equal(q.port, 0);
     // A query node's batches are closed by the merge workers: their watermark is theirs.
     assert.match(configErrorOf(parse, 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.input = jetstream\na1.jobs.j1.servers = nats://h:1\na1.jobs.j1.watermark = 60\n').message, /a1\.jobs\.j1\.watermark: has no effect with input = jetstream.*url-count-merge/);
+    // The partials carry URL counts alone: a query node counts url, and another dimension stops start-up.
+    assert.deepEqual(q.dimensions.map((d) => d.name), ['url']);
+    const query = 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.input = jetstream\na1.jobs.j1.servers = nats://h:1\n';
+    assert.deepEqual(ofType(parse(`${query}a1.jobs.j1.dimensions = url\n`).jobs, 'url-window-count')[0]!.dimensions.map((d) => d.name), ['url']);
+    assert.match(configErrorOf(parse, `${query}a1.jobs.j1.dimensions = url status\n`).message, /:5: a1\.jobs\.j1\.dimensions: counts url only with input = jetstream.*remove status/);
   });
 
   test('NATS logins: user and password, token, nkey or creds file, TLS files; one login only; files read at start', () => {

@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { EventStreamReader } from './helpers/event-stream.js';
 
 /**
  * Hostile neighbours on the daemon's ports, for real: floods of idle TCP connections on the
@@ -91,18 +92,16 @@ describe('connection floods', () => {
       assert.ok(warning, 'a warning about the open-file limit at start');
       assert.match(JSON.parse(warning).msg, /^the open-file limit \(ulimit -n\) is 400, below the 1306 descriptors the connection caps allow \(a1\.http\.maxConnections = 50, a1\.jobs\.j1\.maxConnections = 1000, plus 256 for files and databases\)/);
 
-      // 1. 1000 idle connections to HTTP: 50 held, 950 closed at once (without the cap they
-      // took every descriptor, and the job thread crashed on EMFILE).
+      // 1. 1000 idle connections to HTTP: 50 held, 950 closed for newer ones (without the cap
+      // they took every descriptor, and the job thread crashed on EMFILE).
       const http = flood(Number(new URL(daemon.url).port), 1000);
       await waitFor('950 HTTP connections closed by the server', () => (http.state.closed >= 950 ? true : undefined));
       const first = drop(dir, 'during-http-flood.log', 1000);
       await waitFor('the file counted during the flood', () => (daemon.logs.some((l) => l.includes('"file completed"') && l.includes('during-http-flood.log')) ? true : undefined));
-      http.stop();
-      // A probe may come while the server still counts the flood's connections: closed too.
-      let probesClosed = 0;
-      await waitFor('the flood gone', () => fetch(daemon.url + '/health').then((r) => r.ok || undefined, () => void probesClosed++));
+      // Asked during the flood: the request closes the idle connection opened longest ago.
       const metrics = await (await fetch(daemon.url + '/metrics')).text();
-      assert.equal(metric(metrics, 'logflow_http_refused_connections_total{reason="maxConnections"}'), 950 + probesClosed);
+      assert.equal(metric(metrics, 'logflow_http_refused_connections_total{reason="maxConnections"}'), 951);
+      http.stop();
       await waitFor('the slide with the file', async () => ((await daemon.get<{ total: number }>('/api/top')).body.total === 1000 ? true : undefined));
       await topMatches(daemon, first, 1000);
 
@@ -121,6 +120,36 @@ describe('connection floods', () => {
       assert.equal(daemon.proc.exitCode, null, 'the daemon runs on');
       assert.ok(!daemon.logs.some((l) => l.includes('crashed')), 'no thread crashed');
     } finally {
+      await daemon.stop();
+    }
+  });
+
+  test('HTTP at a1.http.maxConnections: a new connection closes the one idle longest, so /health answers through a flood of idle connections; an event stream (a request in flight) is never closed', async () => {
+    const dir = tempDir();
+    await writeConfig(dir, 'a1.http.maxConnections = 20\n');
+    const daemon = await startDaemon(dir);
+    let held: ReturnType<typeof flood> | undefined;
+    let stream: EventStreamReader | undefined;
+    try {
+      // The dashboard's stream first: one slot, busy for as long as it is open.
+      stream = await EventStreamReader.open(daemon.url + '/api/stream');
+      await waitFor('the stream\'s first stats', () => stream!.last('stats'));
+      held = flood(Number(new URL(daemon.url).port), 40);
+      // 19 slots left for 40 idle connections: the 21 opened first are closed for newer ones.
+      await waitFor('21 idle connections closed for newer ones', () => (held!.state.open === 40 && held!.state.closed >= 21 ? true : undefined));
+      // A real client gets through while 19 idle outsiders still hold their slots.
+      const health = await fetch(daemon.url + '/health').then((r) => r.status, (e: Error) => e.message);
+      assert.equal(health, 200, 'GET /health during the flood');
+      await waitFor('the probe closed the one idle longest', () => (held!.state.closed === 22 ? true : undefined));
+      // The stream was never closed: it still delivers (a file counted shows in its stats).
+      drop(dir, 'a.log', 100);
+      await waitFor('the stream showing the file counted', () => (stream!.last<{ eventsCounted: number }>('stats')?.eventsCounted === 100 ? true : undefined));
+      const metrics = await (await fetch(daemon.url + '/metrics')).text();
+      assert.ok(metric(metrics, 'logflow_http_refused_connections_total{reason="maxConnections"}') >= 22, 'every closed one counted');
+      assert.ok(daemon.logs.some((l) => l.includes('the one idle longest is closed for the new one')), 'logged');
+    } finally {
+      held?.stop();
+      await stream?.close();
       await daemon.stop();
     }
   });

@@ -3,25 +3,16 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { prng } from '../scripts/access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon, visible } from './helpers/daemon.js';
+import type { Stats, Top } from './helpers/api-types.js';
+import { tempDir, waitFor, withDaemon, writeConfig, visible, type TestDaemon } from './helpers/daemon.js';
 import { dropGeneratedLogs } from './helpers/expected-counts.js';
-
-interface Stats {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-}
-interface Top {
-  total: number;
-  urls: { url: string; count: number }[];
-}
 
 const FILES = 5;
 const LINES_PER_FILE = 60_000;
 const KILLS = 12;
 
 describe('kill -9 at random points, restart: the counts equal a clean run', () => {
-  test(`${KILLS} SIGKILLs across a ${FILES}-file ingest`, { timeout: 170_000 }, async () => {
+  test(`${KILLS} SIGKILLs across a ${FILES}-file ingest`, { timeout: 170_000 }, async (t) => {
     const dir = tempDir();
     // A short batch interval: more checkpoints, so more kills land in the middle of one.
     await writeConfig(dir, '', { 'a1.jobs.j1.batchInterval': '0.25' });
@@ -29,29 +20,28 @@ describe('kill -9 at random points, restart: the counts equal a clean run', () =
     const expected = await dropGeneratedLogs(dir, { files: FILES, lines: LINES_PER_FILE, urls: 2000, seed: 100 });
 
     const rand = prng(2026);
-    let daemon: RunningDaemon | undefined;
+    let daemon: TestDaemon;
     const killedAt: string[] = [];
     const allLogs: string[] = [];
     for (let k = 0; k < KILLS; k++) {
-      daemon = await startDaemon(dir);
-      // Spread the kills over the ingest whatever its speed: wait until a growing share
-      // of the lines has arrived, then a random moment more.
-      const target = (expected.lines * (k + 1)) / (KILLS + 2);
-      const deadline = Date.now() + 3000;
-      while (Date.now() < deadline && (await daemon.get<Stats>('/api/stats')).body.eventsIn < target) {
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      await new Promise((r) => setTimeout(r, Math.floor(rand() * 40)));
+      daemon = await withDaemon(t, { dir });
+      // Spread the kills over the ingest whatever its speed: wait until a growing share of
+      // the lines has arrived (eventsIn resumes from the checkpoint), plus a random share of
+      // one step, so the kills land at other points than the steps' edges. By state, not by
+      // the clock: a loaded box only delays the kill, it does not move it.
+      const target = (expected.lines * (k + 1 + rand())) / (KILLS + 2);
+      const d = daemon;
+      await waitFor(`kill ${k}: ${Math.round(target)} lines in`, async () => ((await d.get<Stats>('/api/stats')).body.eventsIn >= target ? true : undefined), 60_000);
       const { body } = await daemon.get<Stats>('/api/stats');
       killedAt.push(`${body.eventsIn}`);
       daemon.proc.kill('SIGKILL');
       await daemon.exited;
       allLogs.push(...daemon.logs);
     }
-    daemon = await startDaemon(dir);
+    daemon = await withDaemon(t, { dir });
     try {
       await waitFor('every file counted and completed', async () => {
-        const { body } = await daemon!.get<Stats>('/api/stats');
+        const { body } = await daemon.get<Stats>('/api/stats');
         const done = readdirSync(spool).filter(visible).every((n) => n.endsWith('.COMPLETED'));
         return done && body.eventsCounted + body.parseErrors === expected.lines ? body : undefined;
       }, 60_000);
@@ -77,8 +67,6 @@ describe('kill -9 at random points, restart: the counts equal a clean run', () =
       writeFileSync(path.join(dir, 'daemon-logs.txt'), [...allLogs, ...daemon.logs].join('\n'));
       console.log(`# daemon logs: ${path.join(dir, 'daemon-logs.txt')}`);
       throw err;
-    } finally {
-      await daemon.stop('SIGKILL');
     }
   });
 });

@@ -3,14 +3,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { CrashPoint } from '../daemon/durable/crash-points.js';
+import type { Stats } from './helpers/api-types.js';
 import { startDaemon, tempDir, visible, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { dropLog, type Expected } from './helpers/expected-counts.js';
 
-interface Stats {
-  eventsCounted: number;
-  parseErrors: number;
-  files: { pending: number; inProgress: number; completed: number; failed: number };
-}
 interface FileRow {
   name: string;
   state: string;

@@ -36,6 +36,7 @@ const SECTIONS: Record<string, [page: string, title: string][]> = {
   'channel/file-channel-config.ts': [['configuration.md', 'File channel']],
   'sink/avro-sink-config.ts': [['configuration.md', 'Avro sink']],
   'job/url-window-config.ts': [['configuration.md', 'Streaming job']],
+  'job/dimensions-config.ts': [['configuration.md', 'Streaming job']],
   'http/config.ts': [['configuration.md', 'HTTP']],
   // Shared by the avro source, the avro sink and the job's receiver: each row where it applies.
   'avro/transport-config.ts': [['configuration.md', 'Avro source'], ['configuration.md', 'Avro sink'], ['configuration.md', 'Streaming job']],

@@ -1,34 +1,16 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import type { Stats, Top } from './helpers/api-types.js';
+import { startDaemon, tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 
-interface Stats {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  files: { pending: number; inProgress: number; completed: number; failed: number };
-}
-interface Top {
-  window: { start: string; end: string };
-  total: number;
-  urls: { url: string; count: number }[];
-}
-
 describe('the daemon end to end', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('a dropped 100k-line log is counted exactly, per URL, and renamed .COMPLETED', async () => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('a dropped 100k-line log is counted exactly, per URL, and renamed .COMPLETED', async (t) => {
+    const daemon = await withDaemon(t);
+    const { dir } = daemon;
 
     const staged = path.join(dir, 'access.log.tmp');
     await writeLog(staged, { lines: 100_000, urls: 500, seed: 42, malformed: 0.01 });
@@ -102,7 +84,7 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('files already in the spool at start-up, CRLF lines, a last line without a newline, a .gz file', async () => {
+  test('files already in the spool at start-up, CRLF lines, a last line without a newline, a .gz file', async (t) => {
     const dir = tempDir();
     await writeConfig(dir);
     const spool = path.join(dir, 'spool');
@@ -113,8 +95,7 @@ describe('the daemon end to end', () => {
     writeFileSync(path.join(spool, 'two.log'), [line('/a'), 'not a log line', line('/c')].join('\n'));
     const { gzipSync } = await import('node:zlib');
     writeFileSync(path.join(spool, 'three.log.gz'), gzipSync([line('/gz'), line('/a')].join('\n') + '\n'));
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    const daemon = await withDaemon(t, { dir });
     await waitFor('all three files', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');
       return body.files.completed === 3 && body.eventsCounted + body.parseErrors === 8 ? body : undefined;
@@ -127,11 +108,9 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('logFormat and stripQueryString: a custom nginx format, /a?x=1 and /a?y=2 counted as /a', async () => {
-    const dir = tempDir();
-    await writeConfig(dir, 'a1.jobs.j1.logFormat = $remote_addr "$request" $status\na1.jobs.j1.stripQueryString = true\n');
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('logFormat and stripQueryString: a custom nginx format, /a?x=1 and /a?y=2 counted as /a', async (t) => {
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.logFormat = $remote_addr "$request" $status\na1.jobs.j1.stripQueryString = true\n' });
+    const { dir } = daemon;
     const { mkdirSync, writeFileSync } = await import('node:fs');
     mkdirSync(path.join(dir, 'spool'), { recursive: true });
     writeFileSync(path.join(dir, 'stage.log'), ['1.1.1.1 "GET /a?x=1 HTTP/1.1" 200', '2.2.2.2 "GET /a?y=2 HTTP/1.1" 200', '3.3.3.3 "GET /b HTTP/1.1" 404', 'junk'].join('\n') + '\n');
@@ -146,11 +125,9 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('URLs with any bytes round-trip exactly: quotes, percent, unicode, SQL', async () => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('URLs with any bytes round-trip exactly: quotes, percent, unicode, SQL', async (t) => {
+    const daemon = await withDaemon(t);
+    const { dir } = daemon;
     const urls = ["/%27;%20DROP%20TABLE%20urls;--", "/';DROP+TABLE+latest_top;--", '/ünïcödé/路径/😀', '/say\\"hi\\"', '/a?b=c&d=%E2%82%AC'];
     const { mkdirSync, writeFileSync } = await import('node:fs');
     mkdirSync(path.join(dir, 'spool'), { recursive: true });
@@ -173,11 +150,9 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('a bad request gets a 400 that names the parameter; /health answers', async () => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('a bad request gets a 400 that names the parameter; /health answers', async (t) => {
+    const daemon = await withDaemon(t);
+    const { dir } = daemon;
     for (const [query, parameter] of [['n=0', 'n'], ['n=1001', 'n'], ['n=abc', 'n'], ['n=5&sort=x', 'sort'], ['n=99999999999999999999', 'n'], ['n=1%27%20OR%201=1', 'n'], ['n=1e309', 'n'], ['n=-Infinity', 'n']] as const) {
       const { status, body } = await daemon.get<{ parameter: string; message: string }>(`/api/top?${query}`);
       assert.equal(status, 400, query);
@@ -201,11 +176,9 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGINT'), 0);
   });
 
-  test('queries come first: the pipeline threads run pipelineNice below the HTTP thread', { skip: process.platform !== 'linux' && 'thread priorities are set on Linux only' }, async () => {
-    const dir = tempDir();
-    await writeConfig(dir, 'a1.http.pipelineNice = 7\n');
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('queries come first: the pipeline threads run pipelineNice below the HTTP thread', { skip: process.platform !== 'linux' && 'thread priorities are set on Linux only' }, async (t) => {
+    const daemon = await withDaemon(t, { extra: 'a1.http.pipelineNice = 7\n' });
+    const { dir } = daemon;
     const listening = JSON.parse(daemon.logs.find((l) => l.includes('"http listening"'))!) as { httpThread: number; pipelineNice: number };
     const pid = daemon.proc.pid!;
     // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (after the name in parentheses).
@@ -220,11 +193,9 @@ describe('the daemon end to end', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('with a.http.authToken, /api/* and /metrics want the bearer token; /health and /docs do not', async () => {
-    const dir = tempDir();
-    await writeConfig(dir, 'a1.http.authToken = s3cret-token-of-length\n');
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('with a.http.authToken, /api/* and /metrics want the bearer token; /health and /docs do not', async (t) => {
+    const daemon = await withDaemon(t, { extra: 'a1.http.authToken = s3cret-token-of-length\n' });
+    const { dir } = daemon;
     for (const route of ['/api/top', '/api/stats', '/api/files', '/metrics']) {
       assert.equal((await fetch(daemon.url + route)).status, 401, route);
       assert.equal((await fetch(daemon.url + route, { headers: { authorization: 'Bearer wrong-token-of-length!' } })).status, 401, route);

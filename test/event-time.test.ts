@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { clfTime, generateLines } from '../scripts/access-log-generator.js';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { configErrorOf } from './helpers/config-error.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
 import type { Stats, Top } from './helpers/api-types.js';
 import { ofType } from '../daemon/components.js';
 
@@ -27,17 +27,9 @@ function expectedIn(lines: string[], from: number, to: number): Map<string, numb
 }
 
 describe('event time', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('a historical multi-hour log is placed by its own times: range queries match; late lines are kept out of the window, counted in the history at their own time', async () => {
-    const dir = tempDir();
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\n');
-    mkdirSync(path.join(dir, 'spool'));
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('a historical multi-hour log is placed by its own times: range queries match; late lines are kept out of the window, counted in the history at their own time', async (t) => {
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\n' });
+    const { dir } = daemon;
     const lines = [...generateLines({ lines: 30_000, urls: 200, seed: 21, startMs: START, spanSeconds: 3 * 3600, malformed: 0.01 })];
     // Two late lines: ten minutes before the newest time seen, far past the 60 s watermark.
     const late = `9.9.9.9 - - [${clfTime(START + 3 * 3600_000 - 600_000)}] "GET /late HTTP/1.1" 200 1`;
@@ -125,7 +117,7 @@ describe('event time', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('killed with SIGKILL five times mid-ingest, the timeline comes out the same', { timeout: 120_000 }, async () => {
+  test('killed with SIGKILL five times mid-ingest, the timeline comes out the same', { timeout: 120_000 }, async (t) => {
     const dir = tempDir();
     await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.batchInterval = 0.25\na1.jobs.j1.windowDuration = 300\n');
     mkdirSync(path.join(dir, 'spool'));
@@ -139,14 +131,22 @@ describe('event time', () => {
       const { utimesSync } = await import('node:fs');
       utimesSync(file, new Date(Date.now() - 600_000 + f * 1000), new Date(Date.now() - 600_000 + f * 1000));
     }
+    // Each kill comes once this run has taken in more lines (by state, not after a time),
+    // and is checked to have landed before the last file ended: a kill after it would test
+    // nothing of the resume.
     for (let k = 0; k < 5; k++) {
-      const d = await startDaemon(dir);
-      await new Promise((r) => setTimeout(r, 150 + k * 120));
+      const d = await withDaemon(t, { dir });
+      let from: number | undefined;
+      await waitFor(`run ${k} to take in lines`, async () => {
+        const { eventsIn } = (await d.get<Stats>('/api/stats')).body;
+        from ??= eventsIn;
+        return eventsIn >= from + 2000 || existsSync(path.join(dir, 'spool', 'h2.log.COMPLETED')) ? true : undefined;
+      }, 30_000);
       d.proc.kill('SIGKILL');
       await d.exited;
+      assert.ok(!existsSync(path.join(dir, 'spool', 'h2.log.COMPLETED')), `kill ${k} landed mid-ingest (the last file was not finished)`);
     }
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    const daemon = await withDaemon(t, { dir });
     const iso = (ms: number) => new Date(ms).toISOString();
     const ranges: [number, number][] = [[START, START + 3600_000], [START + 3600_000, START + 2 * 3600_000], [START + 1800_000, START + 2 * 3600_000 + 1800_000]];
     for (const [from, to] of ranges) {
@@ -162,26 +162,24 @@ describe('event time', () => {
     assert.equal((await daemon.get<Stats>('/api/stats')).body.historyOnlyEvents, 0);
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
-  test('flushAfterIdle: the tail of a dropped historical log is counted within flushAfterIdle + 2 s after the file completes; an older line after that goes to the history', async () => {
-    const dir = tempDir();
+  test('flushAfterIdle: the tail of a dropped historical log is counted once the file completes and the job is idle; an older line after that goes to the history', async (t) => {
     // Every line of the log is within the watermark of the newest: without the idle flush none closes.
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 2\n');
-    mkdirSync(path.join(dir, 'spool'));
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 2\n' });
+    const { dir } = daemon;
     const lines = [...generateLines({ lines: 5000, urls: 50, seed: 77, startMs: START, spanSeconds: 3600 })];
     writeFileSync(path.join(dir, 'tail.tmp'), lines.join('\n') + '\n');
     renameSync(path.join(dir, 'tail.tmp'), path.join(dir, 'spool', 'tail.log'));
     await waitFor('the file to complete', () => existsSync(path.join(dir, 'spool', 'tail.log.COMPLETED')), 30_000);
-    const completed = Date.now();
     const iso = (ms: number) => new Date(ms).toISOString();
     const want = expectedIn(lines, START, START + 2 * 3600_000);
     const total = [...want.values()].reduce((a, b) => a + b, 0);
     const range = `/api/top?n=100&from=${iso(START)}&to=${iso(START + 2 * 3600_000)}`;
+    // No line is past the watermark: only the idle flush closes them (a wait on the counts,
+    // not on the clock; without the flush it times out).
     const body = await waitFor('the tail in the history', async () => {
       const { body: b } = await daemon.get<Top>(range);
       return b.total === total ? b : undefined;
-    }, 2000 + 2000 - (Date.now() - completed));
+    });
     for (const { url, count } of body.urls) assert.equal(count, want.get(url), url);
     const { body: stats } = await daemon.get<Stats>('/api/stats');
     assert.equal(stats.eventsCounted, total);
@@ -195,16 +193,13 @@ describe('event time', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('a replayed file is visible as soon as it is read, not at the next batch interval\'s tick', { timeout: 120_000 }, async () => {
-    const dir = tempDir();
+  test('a replayed file is visible as soon as it is read, not at the next batch interval\'s tick', { timeout: 120_000 }, async (t) => {
     // One-hour batches: the clock's ticks come at the top of each hour, so what the replay
     // closes is visible within the wait below only if a tick runs once the file is read.
     // (Nothing here races the clock: a run across the top of an hour can only pass.)
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 0\n' +
-      'a1.jobs.j1.batchInterval = 3600\na1.jobs.j1.slideDuration = 3600\na1.jobs.j1.windowDuration = 3600\n');
-    mkdirSync(path.join(dir, 'spool'));
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 0\n' +
+      'a1.jobs.j1.batchInterval = 3600\na1.jobs.j1.slideDuration = 3600\na1.jobs.j1.windowDuration = 3600\n' });
+    const { dir } = daemon;
     const lines = [...generateLines({ lines: 20_000, urls: 100, seed: 78, startMs: START, spanSeconds: 3 * 3600 })];
     writeFileSync(path.join(dir, 'replay.tmp'), lines.join('\n') + '\n');
     renameSync(path.join(dir, 'replay.tmp'), path.join(dir, 'spool', 'replay.log'));

@@ -38,7 +38,7 @@ describe('GET /api/files/:name/check and the dashboard\'s link', () => {
       const body = res.body;
       assert.equal(body.file, 'bad.log.COMPLETED', 'found under its finished name');
       assert.equal(body.lines, 400);
-      assert.deepEqual(body.formats.map((f) => [f.format, f.parsed]), [['combined', 0], ['common', 100], ['vhost_combined', 0]]);
+      assert.deepEqual(body.formats.map((f) => [f.format, f.parsed]), [['combined', 0], ['common', 100], ['vhost_combined', 0], ['caddy', 0], ['traefik', 0]]);
       assert.equal(body.failures.length, 5);
       assert.deepEqual(body.failures[0], { line: 2, byte: lines[1]!.indexOf(' 20 ') + 1, column: lines[1]!.indexOf(' 20 ') + 1, text: lines[1], field: 'status', expected: 'expected 3 digits' });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import type { Stats } from './helpers/api-types.js';
 import { startDaemon, tempDir, visible, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 
 interface FileRow {
@@ -12,11 +13,6 @@ interface FileRow {
   parseErrors: number | null;
   reason: string | null;
   duplicateOf: string | null;
-}
-interface Stats {
-  eventsCounted: number;
-  parseErrors: number;
-  files: { completed: number; failed: number };
 }
 
 const TIME = '[10/Oct/2000:13:55:36 -0700]';

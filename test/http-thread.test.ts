@@ -14,6 +14,7 @@ describe('the HTTP server in its own thread', () => {
     let failFiles = true;
     const host = new HttpHost({ bind: '127.0.0.1', port: 0, authToken: undefined, allowedHosts: ['127.0.0.1'], pipelineNice: 0, maxConnections: 1000, queryThreads: 1 }, undefined, {
       stats: () => stats,
+      top: () => Promise.reject(new Error('no job')),
       files: (): FileView[] => {
         if (failFiles) throw new Error('registry unavailable');
         return [];

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { compileExplainer } from '../daemon/logformat/log-format-explain.js';
 import { compileUrlParser } from '../daemon/logformat/log-format.js';
+import { LineFields } from '../daemon/logformat/line-fields.js';
 
 /** Each format with a line it parses: the property mutates these. */
 const CASES: [string, string][] = [
@@ -52,7 +53,7 @@ describe('the parse explainer', () => {
     for (const [format, valid] of CASES) {
       const parse = compileUrlParser(format, false);
       const explain = compileExplainer(format);
-      const out = { start: 0, end: 0 };
+      const out = new LineFields();
       const base = Buffer.from(valid);
       assert.ok(parse(base, 0, base.length, out), `${format}: the base line parses`);
       assert.equal(explain(base, 0, base.length), undefined, `${format}: the explainer passes the base line`);

@@ -3,14 +3,15 @@ import { describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { compileUrlParser, findUrl } from '../daemon/logformat/index.js';
 import { apacheFormatOf } from '../daemon/logformat/log-format.js';
-import { urlParserOf } from '../daemon/job/url-window-config.js';
+import { lineFormatOf } from '../daemon/job/url-window-config.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { ofType } from '../daemon/components.js';
+import { LineFields } from '../daemon/logformat/line-fields.js';
 
 function url(format: string, line: string, strip = false): string | undefined {
   const parse = compileUrlParser(format, strip);
   const buf = Buffer.from(line);
-  const out = { start: 0, end: 0 };
+  const out = new LineFields();
   return parse(buf, 0, buf.length, out) ? buf.toString('utf8', out.start, out.end) : undefined;
 }
 
@@ -79,8 +80,8 @@ describe('log formats', () => {
     const config = parseAgentConfig(`a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\na1.jobs.j1.logFormat = ${format}\n`, 't.conf', 'a1');
     const job = ofType(config.jobs, 'url-window-count')[0]!;
     assert.equal(job.logFormat, format);
-    assert.equal(urlParserOf(job), compileUrlParser(format, false), 'the parser compiled when read() checked the format');
-    assert.equal(urlParserOf(job), urlParserOf(job));
+    assert.equal(lineFormatOf(job).parse, compileUrlParser(format, false), 'the parser compiled when read() checked the format');
+    assert.equal(lineFormatOf(job), lineFormatOf(job));
   });
 
   test('the built-in parser is what auto uses', () => {
@@ -89,7 +90,7 @@ describe('log formats', () => {
 
   test('a format without a request or URL stops start-up, naming the key', () => {
     const base = 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\n';
-    assert.throws(() => parseAgentConfig(base + 'a1.jobs.j1.logFormat = %h %l %u %t %>s\n', 't.conf', 'a1'), /t\.conf:4: a1\.jobs\.j1\.logFormat: .*no request/);
+    assert.throws(() => parseAgentConfig(base + 'a1.jobs.j1.logFormat = %h %l %u %t %>s\n', 't.conf', 'a1'), /t\.conf:4: a1\.jobs\.j1\.logFormat: .*has no url field \(.*%r or %U/);
     const c = parseAgentConfig(base + 'a1.jobs.j1.logFormat = VHOST_COMBINED\na1.jobs.j1.stripQueryString = true\n', 't.conf', 'a1');
     assert.equal(ofType(c.jobs, 'url-window-count')[0]!.logFormat, 'vhost_combined');
     assert.equal(ofType(c.jobs, 'url-window-count')[0]!.stripQueryString, true);

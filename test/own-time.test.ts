@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { ofType } from '../daemon/components.js';
 import { configErrorOf } from './helpers/config-error.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { tempDir, waitFor, withDaemon, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { logflow } from './helpers/run-cli.js';
 import { dropShaped, lineAt, ownTime, ownTimeCounts, sixLogs, type ShapedLog } from './helpers/real-log-shapes.js';
 
@@ -56,11 +56,6 @@ async function completed(daemon: RunningDaemon, names: readonly string[]): Promi
 }
 
 describe("the log's own time, and nothing dropped (issue 21)", () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
   for (const time of ['processing', 'event'] as const) {
     test(`time = ${time}: six logs of 1995-2017 dropped newest first, kill -9 mid-file: every log's own range is exact; per-file figures are whole`, { timeout: 120_000 }, async (t) => {
       const dir = tempDir();
@@ -72,8 +67,7 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
       const { logs, split } = sixLogs(0.6);
       const all = [...logs, ...split].flatMap((l) => l.lines);
 
-      let daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      let daemon = await withDaemon(t, { dir });
       dropShaped(dir, logs[0]!);
       const target = logs[0]!.lines.length;
       // kill -9 once a checkpoint holds part of the file, before it is finished.
@@ -91,8 +85,7 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
       await daemon.exited;
       const finishedBeforeKill = existsSync(path.join(dir, 'spool', `${logs[0]!.name}.COMPLETED`));
       const restartedAt = Date.now();
-      daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      daemon = await withDaemon(t, { dir });
       const resumed = daemon.logs.find((l) => l.includes('"file resumed"') || l.includes('"file started"'));
       t.diagnostic(`killed at ${killedAt} of ${target} lines read; ${finishedBeforeKill ? 'finished before the kill' : `restart: ${resumed}`}`);
       for (const log of logs.slice(1, 2)) dropShaped(dir, log);
@@ -145,14 +138,11 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
     });
   }
 
-  test('an idle flush fires early and does not close: lines within the watermark that come after it are added to the window and the history already shown', { timeout: 60_000 }, async () => {
-    const dir = tempDir();
-    mkdirSync(path.join(dir, 'spool'));
+  test('an idle flush fires early and does not close: lines within the watermark that come after it are added to the window and the history already shown', { timeout: 60_000 }, async (t) => {
     // A one-hour window, a two-hour watermark: without the idle flush nothing of the log
     // would show; with it, everything does, and stays open to lines within the watermark.
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 1\na1.jobs.j1.windowDuration = 3600\n');
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 7200\na1.jobs.j1.flushAfterIdle = 1\na1.jobs.j1.windowDuration = 3600\n' });
+    const { dir } = daemon;
     const { split } = sixLogs(0.4);
     const first = split[0];
     // The second part: its first 3 lines older than the first part's newest by 10 to 30
@@ -195,12 +185,9 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('event time starts at the first line minus the watermark: lines older than the first one by less than it are on time', { timeout: 60_000 }, async () => {
-    const dir = tempDir();
-    mkdirSync(path.join(dir, 'spool'));
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 1\n');
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('event time starts at the first line minus the watermark: lines older than the first one by less than it are on time', { timeout: 60_000 }, async (t) => {
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 1\n' });
+    const { dir } = daemon;
     // A log's head as the 2017 log's: its first line, then lines stamped up to 50 s before
     // it (a server writes a line when the request ends, stamped with when it began).
     const t0 = Date.UTC(2017, 2, 5, 6);
@@ -232,12 +219,9 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
     }
   });
 
-  test('retention counts from when lines were counted: a 2015 log replayed before one of 2017 stays queryable (event time, 7-day retention)', { timeout: 60_000 }, async () => {
-    const dir = tempDir();
-    mkdirSync(path.join(dir, 'spool'));
-    await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.flushAfterIdle = 1\n');
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('retention counts from when lines were counted: a 2015 log replayed before one of 2017 stays queryable (event time, 7-day retention)', { timeout: 60_000 }, async (t) => {
+    const daemon = await withDaemon(t, { extra: 'a1.jobs.j1.time = event\na1.jobs.j1.flushAfterIdle = 1\n' });
+    const { dir } = daemon;
     const { logs } = sixLogs(0.1);
     // (Without the lines older than their first line, which item 4 is about.)
     const inOrder = (log: ShapedLog) => ({ ...log, lines: log.lines.filter((l, i, all) => !(ownTime(l) < Math.max(...all.slice(0, i).map(ownTime).filter((t) => !Number.isNaN(t))))) });

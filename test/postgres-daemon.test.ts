@@ -25,7 +25,8 @@ interface Stats {
 async function daemonDir(database: string, instance?: string): Promise<string> {
   const dir = tempDir();
   mkdirSync(path.join(dir, 'spool'));
-  await writeConfig(dir, '', { 'a1.jobs.j1.database': database, ...(instance && { 'a1.jobs.j1.instance': instance }) });
+  // topN 1000: each writer persists its whole top (150 URLs), so that `instance=*` sums every URL.
+  await writeConfig(dir, '', { 'a1.jobs.j1.database': database, 'a1.jobs.j1.topN': '1000', ...(instance && { 'a1.jobs.j1.instance': instance }) });
   return dir;
 }
 

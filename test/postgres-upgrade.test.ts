@@ -73,7 +73,7 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
       const rolled = await server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_rollup_totals WHERE level = 3', 'v1');
       assert.equal(rolled[0]!.n, 1, 'the day that is over has its row');
       await check('rolled up by day');
-      assert.deepEqual((await queries.latestTop(5, made.instance)).urls, [{ url: '/a', count: 5 }, { url: '/b', count: 4 }]);
+      assert.deepEqual((await queries.latestTop(5, made.instance)).items.map((i) => [i.key, i.count, i.bytes]), [['/a', 5, 0], ['/b', 4, 0]], 'a version-1 top, with no bytes yet');
 
       // The migrated database takes new rows: a batch two days on.
       const next = made.toMs + 2 * DAY;

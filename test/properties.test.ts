@@ -6,6 +6,7 @@ import { LogflowError } from '../daemon/errors.js';
 import { encodePosition, parsePosition } from '../daemon/channel/index.js';
 import { decodeCounts, encodeCounts } from '../daemon/counts/index.js';
 import { findUrl } from '../daemon/logformat/index.js';
+import { LineFields } from '../daemon/logformat/line-fields.js';
 
 const token = fc.stringMatching(/^[^\s"\[\]]{1,20}$/);
 const url = fc.stringMatching(/^\/[^\s"]{0,60}$/);
@@ -18,7 +19,7 @@ describe('properties (fast-check)', () => {
           const common = `${host} ${ident} ${user} [10/Oct/2000:13:55:36 -0700] "${method} ${u} HTTP/1.1" ${status} ${size ?? '-'}`;
           const line = combined ? `${common} "-" "${agent.replace(/"/g, '\\\\"')}"` : common;
           const buf = Buffer.from(line);
-          const out = { start: 0, end: 0 };
+          const out = new LineFields();
           assert.ok(findUrl(buf, 0, buf.length, out), line);
           assert.equal(buf.toString('utf8', out.start, out.end), u);
         }),
@@ -30,7 +31,9 @@ describe('properties (fast-check)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(20), (bytes, pad) => {
         const buf = Buffer.concat([Buffer.alloc(pad, 0x22), Buffer.from(bytes), Buffer.from('] "GET /x HTTP/1.1" 200 1')]);
-        const out = { start: -1, end: -1 };
+        const out = new LineFields();
+        out.start = -1;
+        out.end = -1;
         const end = pad + bytes.length;
         if (findUrl(buf, pad, end, out)) assert.ok(out.start >= pad && out.end <= end && out.start < out.end);
       }),

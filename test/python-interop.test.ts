@@ -5,7 +5,7 @@ import { batchFromLines, MemoryChannel } from '../daemon/channel/index.js';
 import { AvroRpcServer, type DecodedEvents } from '../daemon/avro/index.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { testLogger } from './helpers/logger.js';
-import { PEER, PYTHON, runPython, skipPython } from './helpers/python.js';
+import { PEER, PYTHON, runPython, servePeer, skipPython } from './helpers/python.js';
 
 /** Debian's python3-avro installs for the system Python; CI installs it (.ci/run). */
 const skip = skipPython;
@@ -40,15 +40,8 @@ describe('interop with Apache Avro\'s Python implementation', () => {
 
   test('our sink delivers to a Python avro.ipc Responder, many calls on one connection', { skip }, async () => {
     const count = 2500;
-    const peer = spawn(PYTHON, [PEER, 'serve', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    peer.stdout.on('data', (c: Buffer) => (out += c));
-    peer.stderr.on('data', (c: Buffer) => (err += c));
-    const exited = new Promise<number | null>((resolve) => peer.on('exit', resolve));
-    for (let i = 0; i < 200 && !/^port \d+/.test(out); i++) await new Promise((r) => setTimeout(r, 25));
-    const port = Number(/^port (\d+)/.exec(out)?.[1]);
-    assert.ok(port > 0, `the peer listens: ${err}`);
+    const peer = await servePeer(count);
+    const { port, exited } = peer;
     const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 10_000, transactionCapacity: 500 });
     const sink = new AvroSink(
       { name: 'k1', type: 'avro', channel: 'c1', hostname: '127.0.0.1', port, batchSize: 500, connectTimeout: 2000, requestTimeout: 10_000 },
@@ -59,9 +52,9 @@ describe('interop with Apache Avro\'s Python implementation', () => {
     for (let b = 0; b < count / 250; b++) {
       await channel.put({ ...batchFromLines(Array.from({ length: 250 }, (_, i) => `line ${b * 250 + i} ünï`), { file: '/spool/x.log' }), firstHeaders: { 'lf.pos': `k:${b}:250` } });
     }
-    assert.equal(await exited, 0, err);
+    assert.equal(await exited, 0, peer.stderr());
     await sink.stop(100);
-    const events = out.trim().split('\n').slice(1).map((l) => JSON.parse(l) as { headers: Record<string, string>; body: string });
+    const events = peer.stdout().trim().split('\n').slice(1).map((l) => JSON.parse(l) as { headers: Record<string, string>; body: string });
     assert.equal(events.length, count);
     assert.deepEqual(events.map((e) => e.body), Array.from({ length: count }, (_, i) => `line ${i} ünï`));
     assert.equal(events[0]!.headers.file, '/spool/x.log');

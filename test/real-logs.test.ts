@@ -2,18 +2,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
-
-interface Top {
-  total: number;
-  urls: { url: string; count: number }[];
-}
-interface Stats {
-  eventsCounted: number;
-  parseErrors: number;
-}
+import type { Stats, Top } from './helpers/api-types.js';
+import { waitFor, withDaemon } from './helpers/daemon.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../daemon/cli.js');
 
@@ -25,23 +17,16 @@ function drop(dir: string, name: string, lines: string[]): void {
 }
 
 describe('logs as they come: raw quotes in requests, a file in another format', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('a request with raw quotes ("GET /x?y="z" HTTP/1.0") is counted under its URL, as the seed\'s regex reads it', async () => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
-    const t = '[10/Oct/2000:13:55:36 -0700]';
+  test('a request with raw quotes ("GET /x?y="z" HTTP/1.0") is counted under its URL, as the seed\'s regex reads it', async (t) => {
+    const daemon = await withDaemon(t);
+    const { dir } = daemon;
+    const at = '[10/Oct/2000:13:55:36 -0700]';
     drop(dir, 'quotes.log', [
-      `1.1.1.1 - - ${t} "GET /x?y="z" HTTP/1.0" 200 12 "-" "curl"`,
-      `1.1.1.2 - - ${t} "GET /x?y="z" HTTP/1.0" 404 -`,
-      `1.1.1.3 - - ${t} "GET /say\\"hi\\" HTTP/1.1" 200 1 "-" "a \\"b\\""`,
-      `1.1.1.4 - - ${t} "GET /plain HTTP/1.1" 200 1`,
-      `1.1.1.5 - - ${t} "GET /x?y="z" HTTP/1.0 200 1`,
+      `1.1.1.1 - - ${at} "GET /x?y="z" HTTP/1.0" 200 12 "-" "curl"`,
+      `1.1.1.2 - - ${at} "GET /x?y="z" HTTP/1.0" 404 -`,
+      `1.1.1.3 - - ${at} "GET /say\\"hi\\" HTTP/1.1" 200 1 "-" "a \\"b\\""`,
+      `1.1.1.4 - - ${at} "GET /plain HTTP/1.1" 200 1`,
+      `1.1.1.5 - - ${at} "GET /x?y="z" HTTP/1.0 200 1`,
     ]);
     const stats = await waitFor('the file counted', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');
@@ -56,11 +41,9 @@ describe('logs as they come: raw quotes in requests, a file in another format', 
     ]);
   });
 
-  test('a file where most lines do not parse: a warning names the file, the format and 3 lines; /api/files marks it; logflow drop says so and exits 1', async () => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('a file where most lines do not parse: a warning names the file, the format and 3 lines; /api/files marks it; logflow drop says so and exits 1', async (t) => {
+    const daemon = await withDaemon(t);
+    const { dir } = daemon;
     const json = Array.from({ length: 40 }, (_, i) => JSON.stringify({ ts: i, path: `/p/${i}`, status: 200 }));
     // One line in the format: a mostly-wrong file is still counted as far as it parses.
     json.push('1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "GET /ok HTTP/1.1" 200 1');

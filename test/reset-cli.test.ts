@@ -1,34 +1,20 @@
 import assert from 'node:assert/strict';
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { describe, test } from 'node:test';
+import type { Stats, Top } from './helpers/api-types.js';
+import { tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
 import { dropLog } from './helpers/expected-counts.js';
 import { logflow } from './helpers/run-cli.js';
-
-interface Stats {
-  eventsCounted: number;
-  files: { completed: number };
-}
-interface Top {
-  total: number;
-  urls: { url: string; count: number }[];
-}
 
 /** The generated logs' own hour (2026-01-01T00:00Z), where their history is. */
 const HOUR = 'from=2025-12-31T23:00:00Z&to=2026-01-01T02:00:00Z';
 
 describe('logflow reset: start over in one command (issue 21 item 8)', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('a running daemon is refused by its pid; without --yes it only lists; --yes removes checkpoint, results and file records, and the same log counts again, once', async () => {
+  test('a running daemon is refused by its pid; without --yes it only lists; --yes removes checkpoint, results and file records, and the same log counts again, once', async (t) => {
     const dir = tempDir();
     await writeConfig(dir);
-    let daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    let daemon = await withDaemon(t, { dir });
     const want = await dropLog(dir, 'a.log', { lines: 5_000, urls: 30, seed: 21, malformed: 0.01 });
     await waitFor('a.log counted', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');
@@ -60,8 +46,7 @@ describe('logflow reset: start over in one command (issue 21 item 8)', () => {
     assert.match((await logflow(['reset', '--yes', '--conf-file', 'agent.conf'], dir)).stdout, /^nothing to remove/);
 
     // Started again, the same log counts again (not a duplicate), once, in the window and the history.
-    daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    daemon = await withDaemon(t, { dir });
     renameSync(path.join(dir, 'spool', 'a.log.COMPLETED'), path.join(dir, 'spool', 'a.log'));
     await waitFor('a.log counted again', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');

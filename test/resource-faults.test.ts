@@ -2,23 +2,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon, visible } from './helpers/daemon.js';
+import type { Stats, Top } from './helpers/api-types.js';
+import { tempDir, visible, waitFor, withDaemon, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { canMountTmpfs } from './helpers/tmpfs.js';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { dropLog, expectedCounts, type Expected } from './helpers/expected-counts.js';
-
-interface Stats {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  files: { pending: number; inProgress: number; completed: number; failed: number };
-  resultsWaiting?: number;
-}
-interface Top {
-  total: number;
-  urls: { url: string; count: number }[];
-}
 
 /** A 20,000-line log with 1% malformed lines dropped into the daemon's spool; its expected counts. */
 const drop = (dir: string, name: string, seed: number): Promise<Expected> => dropLog(dir, name, { lines: 20_000, urls: 200, seed, malformed: 0.01 });
@@ -57,32 +47,39 @@ function checkpointPositions(dir: string): [string, number][] {
 
 const alive = (d: RunningDaemon) => d.proc.exitCode === null && d.proc.signalCode === null;
 
-function canMountTmpfs(): boolean {
-  const probe = tempDir('logflow-mount-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
 
 describe('resource faults: the daemon waits, retries, and loses nothing', () => {
-  const daemons: RunningDaemon[] = [];
   const mounts: string[] = [];
   after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
     for (const m of mounts) execFileSync('umount', [m]);
   });
 
-  test('the results database locked by another process (an exclusive transaction): logged, retried; counts exact once it is released', { timeout: 120_000 }, async () => {
+
+  /**
+   * A daemon whose checkpoint directory is an 8 MB tmpfs: first.log counted (seed `a`), then
+   * the tmpfs filled and second.log dropped (seed `b`); resolves once the failed checkpoint
+   * is logged.
+   */
+  async function checkpointDiskFull(t: TestContext, a: number, b: number) {
     const dir = tempDir();
     await writeConfig(dir);
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    const checkpointDir = path.join(dir, 'checkpoint');
+    mkdirSync(checkpointDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', checkpointDir]);
+    mounts.push(checkpointDir);
+    const daemon = await withDaemon(t, { dir });
+    const first = await drop(dir, 'first.log', a);
+    await assertExact(daemon, 1, first);
+    // The checkpoint cannot be written; the results (window and history) still are.
+    const filler = path.join(checkpointDir, 'filler');
+    assert.throws(() => writeFileSync(filler, Buffer.alloc(16 << 20, 1)), /ENOSPC/);
+    const second = await drop(dir, 'second.log', b);
+    await waitFor('the checkpoint error in the log', () => daemon.logs.find((l) => l.includes('checkpoint failed')), 30_000);
+    return { dir, daemon, filler, first, second };
+  }
+  test('the results database locked by another process (an exclusive transaction): logged, retried; counts exact once it is released', { timeout: 120_000 }, async (t) => {
+    const daemon = await withDaemon(t);
+    const { dir } = daemon;
     const first = await drop(dir, 'first.log', 1);
     await assertExact(daemon, 1, first);
 
@@ -90,9 +87,12 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     other.exec('BEGIN EXCLUSIVE');
     const second = await drop(dir, 'second.log', 2);
     await waitFor('the store error in the log', () => daemon.logs.find((l) => l.includes('writing results failed')), 30_000);
-    await new Promise((r) => setTimeout(r, 2000));
+    // The slides the store refused wait (a state, not a time): then what readers see is checked.
+    const during = await waitFor('slides waiting for the database', async () => {
+      const { body } = await daemon.get<Stats>('/api/stats');
+      return (body.resultsWaiting ?? 0) > 0 ? body : undefined;
+    }, 30_000);
     assert.ok(alive(daemon), 'the daemon keeps running');
-    const { body: during } = await daemon.get<Stats>('/api/stats');
     // second.log may be finished already: its 20,000 lines can all land in one open batch
     // that a checkpoint holds before the first failed write (then they are durable there).
     // That a file is never finished on counts held nowhere is the next test's kill -9.
@@ -110,11 +110,10 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('kill -9 while the database is locked: nothing unwritten was checkpointed, so the restart recounts it exactly', { timeout: 120_000 }, async () => {
+  test('kill -9 while the database is locked: nothing unwritten was checkpointed, so the restart recounts it exactly', { timeout: 120_000 }, async (t) => {
     const dir = tempDir();
     await writeConfig(dir);
-    let daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    let daemon = await withDaemon(t, { dir });
     const first = await drop(dir, 'first.log', 5);
     await assertExact(daemon, 1, first);
     const other = new Database(path.join(dir, 'data', 'results.db'));
@@ -129,8 +128,7 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     await daemon.exited;
     other.exec('COMMIT');
     other.close();
-    daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    daemon = await withDaemon(t, { dir });
     // The killed daemon's last checkpoint may already hold all of second.log (its lines in
     // the open batch it saved): the restart then finishes the file at once, or it was
     // finished before the kill. Either way every line is counted once, and nothing waits.
@@ -139,11 +137,10 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('the results database deleted while the daemon runs: noticed and written back from the open one; the history holds every line, after a restart too', { timeout: 120_000 }, async () => {
+  test('the results database deleted while the daemon runs: noticed and written back from the open one; the history holds every line, after a restart too', { timeout: 120_000 }, async (t) => {
     const dir = tempDir();
     await writeConfig(dir);
-    let daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    let daemon = await withDaemon(t, { dir });
     const first = await drop(dir, 'first.log', 11);
     await assertExact(daemon, 1, first);
     const data = path.join(dir, 'data');
@@ -153,30 +150,17 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     const second = await drop(dir, 'second.log', 12);
     await assertExact(daemon, 2, first, second);
     assert.equal(await daemon.stop('SIGTERM'), 0);
-    daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    daemon = await withDaemon(t, { dir });
     await assertExact(daemon, 2, first, second);
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
   test('the checkpoint disk full (a tmpfs filled up): logged, retried, files wait; counts exact once space is back, and after a restart',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
-    async () => {
-      const dir = tempDir();
-      await writeConfig(dir);
-      const checkpointDir = path.join(dir, 'checkpoint');
-      mkdirSync(checkpointDir);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', checkpointDir]);
-      mounts.push(checkpointDir);
-      let daemon = await startDaemon(dir);
-      daemons.push(daemon);
-      const first = await drop(dir, 'first.log', 3);
-      await assertExact(daemon, 1, first);
-
-      const filler = path.join(checkpointDir, 'filler');
-      assert.throws(() => writeFileSync(filler, Buffer.alloc(16 << 20, 1)), /ENOSPC/);
-      const second = await drop(dir, 'second.log', 4);
-      await waitFor('the checkpoint error in the log', () => daemon.logs.find((l) => l.includes('checkpoint failed')), 30_000);
+    async (t) => {
+      const outage = await checkpointDiskFull(t, 3, 4);
+      const { dir, filler, first, second } = outage;
+      let { daemon } = outage;
       await waitFor('the second file counted', async () => {
         const { body } = await daemon.get<Stats>('/api/stats');
         return body.eventsCounted === first.total + second.total ? body : undefined;
@@ -196,22 +180,20 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
 
       // The checkpoint written after the fault is whole: a restart resumes with the same counts
       // (and still lists the two files completed before it).
-      daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      daemon = await withDaemon(t, { dir });
       await assertExact(daemon, 2, first, second);
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
   test('the spool\'s file system full (a tmpfs filled up): the finished file (and a duplicate) wait, unrecorded, through a kill -9 and a restart still full; completed and recorded once there is room, counts exact',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
-    async () => {
+    async (t) => {
       const dir = tempDir();
       await writeConfig(dir);
       const spool = path.join(dir, 'spool');
       mkdirSync(spool);
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', spool]);
       mounts.push(spool);
-      let daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      let daemon = await withDaemon(t, { dir });
       // Written in the spool under a hidden name (a rename cannot cross into the tmpfs).
       const stage = async (name: string, seed: number) => {
         const staged = path.join(spool, `.${name}`);
@@ -250,8 +232,7 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
 
       daemon.proc.kill('SIGKILL');
       await daemon.exited;
-      daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      daemon = await withDaemon(t, { dir });
       await waitFor('the finishing error in the log', () => daemon.logs.find((l) => l.includes('finishing the file failed')), 30_000);
       assert.deepEqual(readdirSync(spool).filter(visible).sort(), ['copy.log', 'first.log.COMPLETED', 'second.log'], 'not .FAILED: it is counted, only its record waits');
 
@@ -263,8 +244,7 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
       assert.equal(daemon.logs.filter((l) => l.includes('"level":50') && l.includes('finishing the file failed')).length, 1, 'one error per outage');
       assert.equal(await daemon.stop('SIGTERM'), 0);
       // Recorded: listed after a restart.
-      daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      daemon = await withDaemon(t, { dir });
       const { body } = await daemon.get<{ files: { name: string; state: string; lines: number }[] }>('/api/files');
       assert.deepEqual(body.files.map((f) => [f.name, f.state]).sort(), [['copy.log', 'duplicate'], ['first.log', 'completed'], ['second.log', 'completed']]);
       assert.deepEqual(body.files.filter((f) => f.state === 'completed').map((f) => f.lines), [5_000, 5_000]);
@@ -272,7 +252,7 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     });
   test('the spool made read-only (a read-only bind mount; the log arrives through a writable view of it): the counted file waits under its name, not failed; completed once writable',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting is not permitted here' },
-    async () => {
+    async (t) => {
       const dir = tempDir();
       await writeConfig(dir);
       const spool = path.join(dir, 'spool');
@@ -281,8 +261,7 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
       mkdirSync(view);
       execFileSync('mount', ['--bind', spool, view]);
       mounts.push(view);
-      const daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      const daemon = await withDaemon(t, { dir });
       execFileSync('mount', ['--bind', spool, spool]);
       mounts.push(spool);
       execFileSync('mount', ['-o', 'remount,bind,ro', spool]);
@@ -303,23 +282,10 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
     });
   test('kill -9 during a checkpoint outage (a full tmpfs): the history is exact after the restart, as the window is (issue 22 item 5)',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
-    async () => {
-      const dir = tempDir();
-      await writeConfig(dir);
-      const checkpointDir = path.join(dir, 'checkpoint');
-      mkdirSync(checkpointDir);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', checkpointDir]);
-      mounts.push(checkpointDir);
-      let daemon = await startDaemon(dir);
-      daemons.push(daemon);
-      const first = await drop(dir, 'first.log', 9);
-      await assertExact(daemon, 1, first);
-
-      // The checkpoint cannot be written; the results (window and history) still are.
-      const filler = path.join(checkpointDir, 'filler');
-      assert.throws(() => writeFileSync(filler, Buffer.alloc(16 << 20, 1)), /ENOSPC/);
-      const second = await drop(dir, 'second.log', 10);
-      await waitFor('the checkpoint error in the log', () => daemon.logs.find((l) => l.includes('checkpoint failed')), 30_000);
+    async (t) => {
+      const outage = await checkpointDiskFull(t, 9, 10);
+      const { dir, filler, first, second } = outage;
+      let { daemon } = outage;
       await waitFor('the second file counted and in the history', async () => {
         const { body } = await daemon.get<Top>('/api/top?n=1&from=2025-12-31T23:00:00Z&to=2026-01-01T02:00:00Z');
         return body.total === first.total + second.total ? body : undefined;
@@ -327,8 +293,7 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
       daemon.proc.kill('SIGKILL');
       await daemon.exited;
       rmSync(filler);
-      daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      daemon = await withDaemon(t, { dir });
       assert.ok(daemon.logs.some((l) => l.includes('rows written after the last checkpoint undone')), 'the undone rows are logged');
       await assertExact(daemon, 'spool empty', first, second);
       assert.equal(await daemon.stop('SIGTERM'), 0);
@@ -336,12 +301,11 @@ describe('resource faults: the daemon waits, retries, and loses nothing', () => 
 
   test('the checkpoint dir made read-only (a read-only bind mount over it): EROFS logged, retried; counts exact once it is writable again',
     { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting is not permitted here' },
-    async () => {
+    async (t) => {
       const dir = tempDir();
       await writeConfig(dir);
       const checkpointDir = path.join(dir, 'checkpoint');
-      const daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      const daemon = await withDaemon(t, { dir });
       const first = await drop(dir, 'first.log', 7);
       await assertExact(daemon, 1, first);
 

@@ -96,7 +96,10 @@ const JOB = { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'a1' }
 /** Writes `items` through the sink, as the job's outbox does (a promise from PostgreSQL). */
 const write = async (sink: WindowResultSink, items: ResultItem[], epoch = 1) => sink.write(items, epoch);
 
-const window = (endMs: number, top: { url: string; count: number }[], changed = true, total = 0): WindowResult => ({ startMs: endMs - 300_000, endMs, total, distinctUrls: top.length, top, changed });
+/** A slide's top as the job makes it: each URL with its bytes and visitors (a visitor per 2 lines; past 3, an estimate). */
+const itemsOf = (top: { url: string; count: number }[]) =>
+  top.map((u) => ({ key: u.url, count: u.count, bytes: u.count * 100, visitors: Math.ceil(u.count / 2), visitorsExact: u.count < 3 }));
+const window = (endMs: number, top: { url: string; count: number }[], changed = true, total = 0): WindowResult => ({ startMs: endMs - 300_000, endMs, total, distinctUrls: top.length, top: itemsOf(top), changed });
 
 function contract(kind: string, open: Open): void {
   describe(`results store contract: ${kind}`, () => {
@@ -157,21 +160,21 @@ function contract(kind: string, open: Open): void {
     test('the newest window: its bounds, its top (n of it), kept by a slide that changed nothing; window rows by end', async () => {
       const s = await open('latest');
       try {
-        assert.deepEqual(await s.queries.latestTop(10, 'a1'), { window: undefined, urls: [] });
+        assert.deepEqual(await s.queries.latestTop(10, 'a1'), { window: undefined, dimension: undefined, items: [] });
         // As the window lists them (ties by URL); a store keeps that order.
         const top = [{ url: '/a', count: 5 }, { url: '/b', count: 5 }, { url: '/é', count: 2 }];
         await write(s.sink, [{ kind: 'window', result: window(T0, top, true, 12) }]);
         const first = await s.queries.latestTop(2, 'a1');
-        assert.deepEqual(first, { window: { startMs: T0 - 300_000, endMs: T0, total: 12, distinctUrls: 3 }, urls: top.slice(0, 2) });
+        assert.deepEqual(first, { window: { startMs: T0 - 300_000, endMs: T0, total: 12, distinctUrls: 3 }, dimension: 'url', items: itemsOf(top.slice(0, 2)) });
         // Cached answers follow the writes.
         const render = (r: unknown) => r;
         assert.equal(await s.queries.latestTopJson(2, 'a1', render), JSON.stringify(first));
         await write(s.sink, [{ kind: 'window', result: window(T0 + S, [], false, 12) }]);
-        assert.deepEqual((await s.queries.latestTop(3, 'a1')).urls, top, 'an unchanged slide keeps the top');
+        assert.deepEqual((await s.queries.latestTop(3, 'a1')).items, itemsOf(top), 'an unchanged slide keeps the top');
         assert.equal((await s.queries.latestTop(3, 'a1')).window?.endMs, T0 + S);
         assert.equal(JSON.parse(await s.queries.latestTopJson(2, 'a1', render)).window.endMs, T0 + S, 'the cache saw the write');
         await write(s.sink, [{ kind: 'window', result: window(T0 + 2 * S, [{ url: '/c', count: 1 }], true, 1) }, { kind: 'window', result: { ...window(T0 - 5 * S, [], true, 9), rowOnly: true } }]);
-        assert.deepEqual((await s.queries.latestTop(3, 'a1')).urls, [{ url: '/c', count: 1 }]);
+        assert.deepEqual((await s.queries.latestTop(3, 'a1')).items, itemsOf([{ url: '/c', count: 1 }]));
         assert.deepEqual((await s.queries.windows(T0 - 10 * S, T0 + 10 * S, 10, 'a1')).map((w) => [w.endMs, w.total]), [[T0 - 5 * S, 9], [T0, 12], [T0 + 2 * S, 1]], 'rows of changed slides only');
         assert.deepEqual((await s.queries.windows(T0 - 5 * S, T0 + 10 * S, 1, 'a1')).map((w) => w.endMs), [T0], '(after, to], limit');
         assert.deepEqual(await s.queries.instances(), ['a1']);

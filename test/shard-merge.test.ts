@@ -5,8 +5,10 @@ import { clfTime } from '../scripts/access-log-generator.js';
 import { PartialBuilder } from '../daemon/cluster/partial-counts.js';
 import { ShardMerge, type ShardMergeSettings } from '../daemon/cluster/shard-merge.js';
 import { decodeResults, type ResultsMessage } from '../daemon/cluster/results-wire.js';
+import { PartialCursor } from '../daemon/cluster/partial-wire.js';
 import { ResultsCombiner } from '../daemon/cluster/results-combiner.js';
 import { decodeCounts } from '../daemon/counts/counts-codec.js';
+import { isDimensionBlob } from '../daemon/counts/batch-blob.js';
 
 const START = Date.UTC(2026, 0, 1);
 const findUrl = compileUrlParser('auto', false);
@@ -50,6 +52,40 @@ function rowsOf(out: readonly { data: Buffer }[]): Map<number, Map<string, numbe
   }
   return rows;
 }
+
+/** A partial's counts by (slot, URL), read back from its messages. */
+function countsOf(messages: readonly Buffer[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const data of messages) {
+    const c = new PartialCursor(data);
+    while (c.nextSlot()) {
+      while (c.nextKey()) {
+        const k = `${c.slot} ${c.reader.data.toString('utf8', c.reader.start, c.reader.end)}`;
+        out.set(k, (out.get(k) ?? 0) + c.count);
+      }
+    }
+  }
+  return out;
+}
+
+describe("a counter's parsing (the job's line parser: its url field)", () => {
+  const place = { partition: 0, after: 0, to: 1, atMs: START, wmMs: 0 };
+  test('stripQueryString cuts the query string, as in a single process', () => {
+    const b = new PartialBuilder(compileUrlParser('combined', true), 1000, false);
+    const line = (url: string) => `10.0.0.1 - - [${clfTime(START)}] "GET ${url} HTTP/1.1" 200 1 "-" "curl"`;
+    b.add(1, Buffer.from([line('/a?x=1'), line('/a?y=2'), line('/b'), line('/a')].join('\n')), START);
+    const slot = START / 1000;
+    assert.deepEqual(countsOf(b.build(place, 1, 64 * 1024)[0]!), new Map([[`${slot} /a`, 3], [`${slot} /b`, 1]]));
+  });
+
+  test("a JSON format's URL with escapes is counted unescaped, placed by its own time", () => {
+    const b = new PartialBuilder(compileUrlParser('caddy', false), 1000, true);
+    const line = (uri: string, s: number) => JSON.stringify({ ts: (START + s * 1000) / 1000, request: { uri, method: 'GET' }, status: 200, size: 1 });
+    b.add(1, Buffer.from([line('/caf\u00e9', 0), line('/q"x', 2), line('/caf\u00e9', 2)].join('\n')), START);
+    const slot = START / 1000;
+    assert.deepEqual(countsOf(b.build(place, 1, 64 * 1024)[0]!), new Map([[`${slot} /caf\u00e9`, 1], [`${slot + 2} /q"x`, 1], [`${slot + 2} /caf\u00e9`, 1]]));
+  });
+});
 
 describe('a merge shard', () => {
   test('closes batches at the minimum over (partition, edge) streams: an edge that comes seconds later is not late', () => {
@@ -204,8 +240,13 @@ describe('a query node\'s combination of shards', () => {
     const { batches, windows } = combiner.take();
     assert.equal(batches.length, 1);
     assert.deepEqual(new Map(decodeCounts(batches[0]!.counts)), expected);
+    assert.ok(isDimensionBlob(batches[0]!.counts), 'a history row is a version-2 blob (its url dimension), as a single process writes');
     const newest = windows.at(-1)!;
-    const top = [...expected].map(([url, count]) => ({ url, count })).sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1)).slice(0, 3);
+    // As the results store keeps a top: the partials carry counts by URL alone (no bytes, visitors unknown).
+    const top = [...expected]
+      .map(([key, count]) => ({ key, count, bytes: 0, visitors: null, visitorsExact: true }))
+      .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1))
+      .slice(0, 3);
     assert.deepEqual([newest.rowOnly, newest.total, newest.top], [false, 60, top]);
   });
 });

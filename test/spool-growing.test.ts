@@ -4,7 +4,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { generateLines } from '../scripts/access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { tempDir, waitFor, withDaemon, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 
 const STEPS = 8;
@@ -42,11 +42,9 @@ describe('a file still being written into the spool', () => {
     for (const d of daemons) await d.stop('SIGKILL');
   });
 
-  test('a file appended in 8 steps 0.5-1 s apart while the machine is busy is read whole and completed, each line counted once', { timeout: 90_000 }, async () => {
-    const dir = tempDir();
-    await writeConfig(dir, '', { 'a1.sources.r1.pollDelay': String(POLL_DELAY_MS) });
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+  test('a file appended in 8 steps 0.5-1 s apart while the machine is busy is read whole and completed, each line counted once', { timeout: 90_000 }, async (t) => {
+    const daemon = await withDaemon(t, { overrides: { 'a1.sources.r1.pollDelay': String(POLL_DELAY_MS) } });
+    const { dir } = daemon;
     // A busy machine: a process burning a core for the whole test.
     const burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
     children.push(burner);
@@ -78,16 +76,11 @@ describe('a file still being written into the spool', () => {
 });
 
 describe('kill -9 while a file in the spool is still being appended to', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
 
-  test('the restarted source resumes the grown file (opened before its first line was whole) where its checkpoint was: every line counted once (independent count)', { timeout: 60_000 }, async () => {
+  test('the restarted source resumes the grown file (opened before its first line was whole) where its checkpoint was: every line counted once (independent count)', { timeout: 60_000 }, async (t) => {
     const dir = tempDir();
     await writeConfig(dir, '', { 'a1.sources.r1.pollDelay': '2000', 'a1.jobs.j1.batchInterval': '0.25' });
-    let daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    let daemon = await withDaemon(t, { dir });
     const file = path.join(dir, 'spool', 'growing.log');
     const lines = generateLines({ lines: 20_000, urls: 300, seed: 22, malformed: 0.01 });
     const append = (n: number) => {
@@ -120,8 +113,7 @@ describe('kill -9 while a file in the spool is still being appended to', () => {
       daemon.proc.kill('SIGKILL');
       await daemon.exited;
       append(1_000);
-      daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      daemon = await withDaemon(t, { dir });
       append(1_000);
     } finally {
       clearInterval(writer);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
 import { LogWriter } from './helpers/log-writer.js';
 
 interface FileEntry {
@@ -22,21 +22,13 @@ const bytesOf = (tag: string, from: number, n: number) => Array.from({ length: n
  * spool is for finished files); what matters is that this is no longer silent.
  */
 describe('a spooled file written to after the source finished it', () => {
-  const writers: LogWriter[] = [];
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const w of writers) w.kill();
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
   for (const deletePolicy of ['never', 'immediate'] as const) {
-    test(`deletePolicy = ${deletePolicy}: a warning names the file and the bytes not counted, /api/files marks it, both point to TAILDIR`, { timeout: 60_000 }, async () => {
+    test(`deletePolicy = ${deletePolicy}: a warning names the file and the bytes not counted, /api/files marks it, both point to TAILDIR`, { timeout: 60_000 }, async (t) => {
       const dir = tempDir();
       await writeConfig(dir, '', { 'a1.sources.r1.deletePolicy': deletePolicy, 'a1.jobs.j1.batchInterval': '0.25' });
-      const d = await startDaemon(dir);
-      daemons.push(d);
+      const d = await withDaemon(t, { dir });
       const w = new LogWriter();
-      writers.push(w);
+      t.after(() => w.kill());
       const file = path.join(dir, 'spool', 'live.log');
       await w.do('open', { file });
       await w.do('lines', { tag: 'w', from: 0, n: 2000 });

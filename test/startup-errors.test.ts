@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ResultsStore } from '../daemon/store/index.js';
 import { startDaemon, tempDir, writeConfig } from './helpers/daemon.js';
+import { canMountTmpfs } from './helpers/tmpfs.js';
 
 /** The daemon's start-up failure: its stderr line (`logflow: ...`), after exit code 1. */
 async function startUpFailure(dir: string): Promise<string> {
@@ -18,16 +19,6 @@ async function startUpFailure(dir: string): Promise<string> {
   return message;
 }
 
-function canMountTmpfs(): boolean {
-  const probe = tempDir('logflow-mount-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('start-up errors name the configuration key to change', () => {
   const blockers: net.Server[] = [];

@@ -3,27 +3,19 @@ import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSy
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { prng } from '../scripts/access-log-generator.js';
-import { freePort, startDaemon, tempDir, type RunningDaemon } from './helpers/daemon.js';
+import { freePort, tempDir, withDaemon } from './helpers/daemon.js';
 import { expectLines, LogWriter, type Rotation } from './helpers/log-writer.js';
 import { assertTop, counted, lineText, tailAgent, type Stats } from './helpers/tail-daemon.js';
 
 describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
-  const writers: LogWriter[] = [];
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const w of writers) w.kill();
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('kill -9 five times, at random and right after rotations, of a writer that rotates (rename, reopen, gzip) every 1,500 lines: every line counted once', { timeout: 120_000 }, async () => {
+  test('kill -9 five times, at random and right after rotations, of a writer that rotates (rename, reopen, gzip) every 1,500 lines: every line counted once', { timeout: 120_000 }, async (t) => {
     const dir = tempDir();
     await tailAgent(dir);
     const w = new LogWriter();
-    writers.push(w);
+    t.after(() => w.kill());
     const log = path.join(dir, 'logs', 'access.log');
     const rand = prng(25);
-    let daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    let daemon = await withDaemon(t, { dir });
     await w.do('open', { file: log });
     const rotations: Rotation[] = [];
     let rotated: (() => void) | undefined;
@@ -43,8 +35,7 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
       kills.push(`${body.eventsIn} in after ${rotations.length} rotations`);
       daemon.proc.kill('SIGKILL');
       await daemon.exited;
-      daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      daemon = await withDaemon(t, { dir });
     }
     // A last rotation with the daemon up, then the writer stops.
     await new Promise<void>((r) => (rotated = r));
@@ -61,7 +52,7 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
     assert.equal(await daemon.stop('SIGTERM'), 0);
   });
 
-  test('an edge (TAILDIR, file channel, avro sink) killed -9 while a writer rotates: the job at the other end counts every line once', { timeout: 120_000 }, async () => {
+  test('an edge (TAILDIR, file channel, avro sink) killed -9 while a writer rotates: the job at the other end counts every line once', { timeout: 120_000 }, async (t) => {
     const jobDir = tempDir();
     const edgeDir = tempDir();
     mkdirSync(path.join(edgeDir, 'logs'));
@@ -80,12 +71,11 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
       'a1.channels.c1.capacity = 100000', 'a1.channels.c1.transactionCapacity = 1000',
       'a1.sinks.k1.type = avro', 'a1.sinks.k1.hostname = 127.0.0.1', `a1.sinks.k1.port = ${port}`, 'a1.sinks.k1.batch-size = 1000', 'a1.sinks.k1.channel = c1',
     ].join('\n') + '\n');
-    const job = await startDaemon(jobDir);
-    daemons.push(job);
-    let edge = await startDaemon(edgeDir);
-    daemons.push(edge);
+    const job = await withDaemon(t, { dir: jobDir });
+    let edge = await withDaemon(t, { dir: edgeDir });
+    const edges = [edge];
     const w = new LogWriter();
-    writers.push(w);
+    t.after(() => w.kill());
     await w.do('open', { file: path.join(edgeDir, 'logs', 'access.log') });
     const TOTAL = 12_000;
     const done = w.do<{ written: number }>('run', { tag: 'e', rate: 2000, rotateEvery: 2000, total: TOTAL });
@@ -94,8 +84,8 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
       await new Promise((r) => setTimeout(r, 500 + rand() * 1000));
       edge.proc.kill('SIGKILL');
       await edge.exited;
-      edge = await startDaemon(edgeDir);
-      daemons.push(edge);
+      edge = await withDaemon(t, { dir: edgeDir });
+      edges.push(edge);
     }
     assert.equal((await done).written, TOTAL);
     await w.do('close');
@@ -106,7 +96,7 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
       await assertTop(job, expected);
     } catch (err) {
       const logs = path.join(edgeDir, 'daemon-logs.txt');
-      writeFileSync(logs, [...daemons.filter((d) => d !== job).flatMap((d) => ['--- edge', ...d.logs]), '--- job', ...job.logs].join('\n'));
+      writeFileSync(logs, [...edges.flatMap((d) => ['--- edge', ...d.logs]), '--- job', ...job.logs].join('\n'));
       console.log(`# daemon logs: ${logs} (LOGFLOW_KEEP_TMP=1 keeps them)`);
       throw err;
     }
@@ -114,7 +104,7 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
     assert.equal(await job.stop('SIGTERM'), 0);
   });
 
-  test("a position file naming a reused inode is not trusted once the checkpoint holds this source's positions", { timeout: 60_000 }, async () => {
+  test("a position file naming a reused inode is not trusted once the checkpoint holds this source's positions", { timeout: 60_000 }, async (t) => {
     const dir = tempDir();
     await tailAgent(dir);
     const log = path.join(dir, 'logs', 'access.log');
@@ -122,8 +112,7 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
     const expected = new Map<string, number>();
     writeFileSync(log, Array.from({ length: 40 }, (_, i) => lineText('old', i)).join(''));
     expectLines(expected, 'old', 0, 40);
-    const first = await startDaemon(dir);
-    daemons.push(first);
+    const first = await withDaemon(t, { dir });
     await counted(first, 40);
     assert.equal(await first.stop('SIGTERM'), 0);
     // The file is deleted and a new one created under its name; its inode happens to be the
@@ -136,8 +125,7 @@ describe('TAILDIR: kill -9 at any moment, each line counted once', () => {
     assert.deepEqual(entries.map((e) => e.file), [log]);
     const tenLines = Array.from({ length: 10 }, (_, i) => Buffer.byteLength(lineText('new', i))).reduce((a, b) => a + b, 0);
     writeFileSync(posFile, JSON.stringify([{ inode: statSync(log).ino, pos: tenLines, file: log }]));
-    const second = await startDaemon(dir);
-    daemons.push(second);
+    const second = await withDaemon(t, { dir });
     await counted(second, 70);
     await assertTop(second, expected);
     assert.equal(await second.stop('SIGTERM'), 0);

@@ -1,26 +1,21 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
-import { startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
+import { describe, test } from 'node:test';
+import { tempDir, waitFor, withDaemon } from './helpers/daemon.js';
 import { expectLines, LogWriter } from './helpers/log-writer.js';
 import { assertTop, counted, lineText, tailAgent, total, type Followed } from './helpers/tail-daemon.js';
 
 describe('TAILDIR against the real daemon, with a real writer', () => {
-  const writers: LogWriter[] = [];
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const w of writers) w.kill();
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('pauses of seconds, a line written in two parts, rename-and-create, a .gz rotation, a file deleted while written, a name recreated, copytruncate: each line counted once', { timeout: 90_000 }, async () => {
+  test('pauses of seconds, a line written in two parts, rename-and-create, a .gz rotation, a file deleted while written, a name recreated, copytruncate: each line counted once', { timeout: 90_000 }, async (t) => {
     const dir = tempDir();
     await tailAgent(dir);
-    const d = await startDaemon(dir);
-    daemons.push(d);
+    const d = await withDaemon(t, { dir });
     const w = new LogWriter();
     const ct = new LogWriter();
-    writers.push(w, ct);
+    t.after(() => {
+      w.kill();
+      ct.kill();
+    });
     const expected = new Map<string, number>();
     const log = path.join(dir, 'logs', 'access.log');
 

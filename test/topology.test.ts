@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
-import { freePort, startDaemon, tempDir, waitFor, type RunningDaemon, visible } from './helpers/daemon.js';
+import type { Stats } from './helpers/api-types.js';
+import { aggregatorConf, freePort, tempDir, visible, waitFor, withDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
-
-interface Stats {
-  eventsCounted: number;
-  parseErrors: number;
-  duplicates: number;
-}
 
 /** The seed's Flume agent, unchanged but for the spool path and the port. */
 const seedConfig = (spool: string, port: number) => `a1.sources = r1
@@ -32,27 +27,12 @@ a1.sources.r1.channels = c1
 `;
 
 describe('scaling out: edge agents -> one aggregator', () => {
-  const running: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of running) await d.stop('SIGKILL');
-  });
-
-  test('three edges (one on the seed\'s Flume config) and an aggregator killed once mid-way: the sum of all drops, counted once', { timeout: 120_000 }, async () => {
+  test('three edges (one on the seed\'s Flume config) and an aggregator killed once mid-way: the sum of all drops, counted once', { timeout: 120_000 }, async (t) => {
     const port = await freePort();
     const aggDir = tempDir('logflow-agg-');
-    const aggConf = `agg.jobs = j1
-agg.jobs.j1.type = url-window-count
-agg.jobs.j1.bind = 127.0.0.1
-agg.jobs.j1.port = ${port}
-agg.jobs.j1.checkpointDir = checkpoint
-agg.jobs.j1.database = data/results.db
-agg.http.bind = 127.0.0.1
-agg.http.port = 0
-`;
-    writeFileSync(path.join(aggDir, 'aggregator.conf'), aggConf);
+    writeFileSync(path.join(aggDir, 'aggregator.conf'), aggregatorConf(port));
     const aggArgs = ['--conf-file', 'aggregator.conf', '--name', 'agg'];
-    let agg = await startDaemon(aggDir, aggArgs);
-    running.push(agg);
+    let agg = await withDaemon(t, { dir: aggDir, args: aggArgs });
 
     const expected = new Map<string, number>();
     let lines = 0;
@@ -65,8 +45,7 @@ agg.http.port = 0
         ? seedConfig(spool, port)
         : `a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\na1.sources.r1.batchSize = 500\na1.sources.r1.interceptors = ts\na1.sources.r1.interceptors.ts.type = timestamp\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.channels.c1.capacity = 20000\na1.channels.c1.transactionCapacity = 1000\na1.sinks.k1.type = avro\na1.sinks.k1.hostname = 127.0.0.1\na1.sinks.k1.port = ${port}\na1.sinks.k1.batch-size = 1000\na1.sinks.k1.channel = c1\n`;
       writeFileSync(path.join(dir, 'edge.conf'), conf);
-      const d = await startDaemon(dir, ['--conf-file', 'edge.conf']);
-      running.push(d);
+      const d = await withDaemon(t, { dir, args: ['--conf-file', 'edge.conf'] });
       edges.push({ dir, spool });
     }
     for (const [e, edge] of edges.entries()) {
@@ -80,12 +59,17 @@ agg.http.port = 0
       }
     }
     // The aggregator dies mid-way and comes back: the edges hold their events until OK.
-    await new Promise((r) => setTimeout(r, 400));
+    // Mid-way by state, not after a time: once events reached it, and checked to be before
+    // all of them did.
+    const before = agg;
+    const seen = await waitFor('events at the aggregator', async () => {
+      const { eventsIn } = (await before.get<Stats>('/api/stats')).body;
+      return eventsIn > 0 ? eventsIn : undefined;
+    });
     agg.proc.kill('SIGKILL');
     await agg.exited;
-    await new Promise((r) => setTimeout(r, 300));
-    agg = await startDaemon(aggDir, aggArgs);
-    running.push(agg);
+    assert.ok(seen < lines, `the aggregator was killed mid-way: ${seen} of ${lines} events in`);
+    agg = await withDaemon(t, { dir: aggDir, args: aggArgs });
 
     await waitFor('every drop counted and every edge file completed', async () => {
       const { body } = await agg.get<Stats>('/api/stats');

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
+import { CHECKPOINT_FORMAT } from '../daemon/job/checkpoint-manifest.js';
 import { olderFileKeyOf, sourceIdOf } from '../daemon/source/file-key.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
@@ -96,15 +97,40 @@ describe('upgrades keep the checkpoint and the history', () => {
     const { body: series } = await d.get<{ points: { count: number }[] }>(`/api/series?from=${iso(startMs)}&to=${iso(endMs)}&step=60`);
     assert.equal(series.points.reduce((a, p) => a + p.count, 0), wantTotal);
     // The log says what was migrated.
-    assert.ok(d.logs.some((l) => l.includes('checkpoint migrated from format 1 to 2')), 'checkpoint migration logged');
+    assert.ok(d.logs.some((l) => l.includes(`checkpoint migrated from format 1 to ${CHECKPOINT_FORMAT}`)), 'checkpoint migration logged');
     assert.ok(d.logs.some((l) => l.includes('results database migrated from schema 0 to 2')), 'schema migration logged');
     assert.equal(await d.stop('SIGTERM'), 0);
-    // The migrated checkpoint is format 2 and restarts as it is.
+    // The migrated checkpoint is of the current format and restarts as it is.
     const again = await startDaemon(dir);
     daemons.push(again);
     assert.equal((await again.get<Stats>('/api/stats')).body.eventsCounted, wantTotal);
     assert.ok(!again.logs.some((l) => l.includes('migrated')), 'nothing to migrate the second time');
     assert.equal(await again.stop('SIGTERM'), 0);
+  });
+
+  test('a checkpoint (format 2: URL counts only) taken mid-file by 0f9a7b9: migrated to counts by dimension, the file finished, URL counts exact, the status counted from where it resumed', async () => {
+    const dir = tempDir();
+    const { made, lines } = restoreFixture('checkpoint-v2', dir);
+    await writeConfig(dir, made.conf + 'a1.jobs.j1.flushAfterIdle = 1\n');
+    const d = await startDaemon(dir);
+    daemons.push(d);
+    const want = expectedCounts(path.join(dir, 'spool', made.file));
+    await waitFor('the whole file, its tail flushed', async () => {
+      const { body } = await d.get<Stats>('/api/stats');
+      return body.eventsCounted + body.parseErrors === lines.length ? body : undefined;
+    }, 60_000);
+    const { startMs, spanSeconds } = made.log;
+    const endMs = startMs + spanSeconds * 1000 + 60_000;
+    const { body: top } = await d.get<Top>(`/api/top?n=1000&from=${iso(startMs)}&to=${iso(endMs)}`);
+    assert.equal(top.total, want.total);
+    assert.equal(top.urls.length, want.counts.size);
+    for (const { url, count } of top.urls) assert.equal(count, want.counts.get(url), url);
+    assert.ok(d.logs.some((l) => l.includes(`checkpoint migrated from format 2 to ${CHECKPOINT_FORMAT}`)), 'checkpoint migration logged');
+    // The newest window's statuses: counted for the lines read after the upgrade (the old slots had none).
+    const { body: byStatus } = await d.get<{ by: string; items: { key: string; count: number }[] }>('/api/top?by=status&n=10');
+    assert.equal(byStatus.by, 'status');
+    assert.ok(byStatus.items.length > 0 && byStatus.items.every((i) => /^\d{3}$/.test(i.key)), JSON.stringify(byStatus));
+    assert.equal(await d.stop('SIGTERM'), 0);
   });
 
   test('a checkpoint of a newer format is refused with LF_CHECKPOINT_INCOMPATIBLE, naming both versions and the way out', async () => {
@@ -114,7 +140,7 @@ describe('upgrades keep the checkpoint and the history', () => {
     editManifest(dir, (m) => (m.format = 99));
     const message = await startFails(dir);
     assert.match(message, /LF_CHECKPOINT_INCOMPATIBLE/);
-    assert.match(message, /format 99, written by a newer logflow; this one reads formats 1 to 2/);
+    assert.match(message, new RegExp(`format 99, written by a newer logflow; this one reads formats 1 to ${CHECKPOINT_FORMAT}`));
     assert.match(message, /--reset-checkpoint/);
   });
 

@@ -496,5 +496,137 @@ window.addEventListener('resize', () => {
   resizeTimer = setTimeout(() => chart?.setSize({ width: Math.max(260, $('chart').clientWidth), height: 220 }), 150);
 });
 
+// ---- breakdown: the live window by any dimension and status, and GoAccess's panels ----
+const bytes = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return i === 0 ? n + ' B' : n.toFixed(2) + ' ' + u[i]; };
+let dimensions = [];
+
+/** Rows of keys with hits, visitors (~ when estimated) and bytes, each key's cell with its share as a bar. */
+function keyRows(items) {
+  const max = Math.max(1, ...items.map((i) => i.count));
+  return items.map((it) => {
+    const tr = document.createElement('tr');
+    tr.dataset.key = it.key;
+    const cells = [it.key, fmt.format(it.count), it.visitors === null ? '–' : fmt.format(it.visitors), bytes(it.bytes)];
+    cells.forEach((text, i) => {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (i === 0) {
+        td.title = it.key;
+        td.style.background = 'linear-gradient(90deg, var(--bar-bg) ' + ((100 * it.count) / max).toFixed(1) + '%, transparent 0)';
+      }
+      if (i === 2 && it.visitors !== null && !it.visitorsExact) td.className = 'est';
+      tr.append(td);
+    });
+    return tr;
+  });
+}
+
+function topPath(by, status, n) {
+  return '/api/top?by=' + encodeURIComponent(by) + '&n=' + n + (status ? '&status=' + encodeURIComponent(status) : '');
+}
+
+async function loadBreakdown() {
+  const by = $('by-pick').value;
+  if (!by) return;
+  const status = $('status-pick').value;
+  try {
+    const top = await api(topPath(by, status, 20));
+    loaded('by-empty', '');
+    $('by-table').tBodies[0].replaceChildren(...keyRows(top.items));
+    $('by-empty').hidden = top.items.length > 0;
+    $('by-empty').textContent = 'No lines' + (status ? ' of status ' + status : '') + ' in the window.';
+    const approx = top.approximate ? ' · counts may be short by up to ' + fmt.format(top.errorBound) + ' (keys past maxKeys were dropped)' : '';
+    $('by-note').textContent = fmt.format(top.total) + ' lines' + (status ? ' of ' + status : '') + ', ' + fmt.format(top.keys) + ' keys' + approx;
+  } catch (err) {
+    if (!(err instanceof Unauthorized)) $('by-note').textContent = err.message;
+  }
+}
+
+/** The panels the job's dimensions allow, each a query of the live window. */
+function panelQueries() {
+  const has = (d) => dimensions.includes(d);
+  return [
+    has('status') && { id: 'status', title: 'Status codes', by: 'status', first: 'Status' },
+    has('url') && { id: 'notfound', title: 'Not found (404) URLs', by: 'url', status: '404', first: 'URL' },
+    has('client') && { id: 'clients', title: 'Clients', by: 'client', first: 'Client' },
+    has('referrer') && { id: 'referrers', title: 'Referrers', by: 'referrer', first: 'Referrer' },
+    has('agent') && { id: 'browsers', title: 'Browsers', by: 'agent', group: 'browser', first: 'Browser' },
+    has('agent') && { id: 'systems', title: 'Operating systems', by: 'agent', group: 'os', first: 'System' },
+  ].filter(Boolean);
+}
+
+/** ua-parser-js, loaded only when the job counts agents. */
+let uaParser;
+function loadUaParser() {
+  uaParser ??= new Promise((resolve) => {
+    const script = document.createElement('script');
+    script.src = '/dashboard/ua-parser.min.js';
+    script.onload = () => resolve(window.UAParser);
+    script.onerror = () => resolve(undefined);
+    document.head.append(script);
+  });
+  return uaParser;
+}
+
+/** Agents' rows grouped by browser or system (visitors of a group are not the sum of its agents': left out). */
+function grouped(items, kind, Parser) {
+  const groups = new Map();
+  for (const it of items) {
+    const r = Parser ? new Parser(it.key === '-' ? '' : it.key) : undefined;
+    const name = (kind === 'browser' ? r?.getBrowser().name : r?.getOS().name) || 'Unknown';
+    const g = groups.get(name) ?? { key: name, count: 0, bytes: 0, visitors: null, visitorsExact: true };
+    g.count += it.count;
+    g.bytes += it.bytes;
+    groups.set(name, g);
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1)).slice(0, 10);
+}
+
+async function loadPanels() {
+  const panels = $('panels');
+  for (const q of panelQueries()) {
+    let card = $('panel-' + q.id);
+    if (!card) {
+      card = document.createElement('section');
+      card.className = 'card';
+      card.id = 'panel-' + q.id;
+      card.innerHTML = '<h2></h2><table class="keys"><thead><tr><th scope="col"></th><th scope="col">Hits</th><th scope="col">Visitors</th><th scope="col">Bytes</th></tr></thead><tbody></tbody></table>';
+      card.querySelector('h2').textContent = q.title;
+      card.querySelector('th').textContent = q.first;
+      panels.append(card);
+    }
+    try {
+      const top = await api(topPath(q.by, q.status, q.group ? 1000 : 10));
+      const items = q.group ? grouped(top.items, q.group, await loadUaParser()) : top.items;
+      card.querySelector('tbody').replaceChildren(...keyRows(items));
+    } catch (err) {
+      if (err instanceof Unauthorized) return;
+    }
+  }
+}
+
+async function startBreakdown() {
+  try {
+    const d = await api('/api/dimensions');
+    dimensions = d.dimensions;
+    const pick = $('by-pick');
+    pick.replaceChildren(...dimensions.map((n) => new Option(n, n)));
+    pick.value = d.default;
+  } catch (err) {
+    if (!(err instanceof Unauthorized)) loaded('by-empty', 'This agent runs no job: nothing to break down.');
+    return;
+  }
+  const refresh = () => {
+    if (document.hidden) return;
+    void loadBreakdown();
+    void loadPanels();
+  };
+  $('by-pick').addEventListener('change', loadBreakdown);
+  $('status-pick').addEventListener('change', loadBreakdown);
+  refresh();
+  setInterval(refresh, 2000);
+}
+
 connectStream();
 loadRange();
+startBreakdown();

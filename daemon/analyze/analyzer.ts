@@ -1,10 +1,14 @@
-import { ClfTimeParser } from '../logformat/clf-time.js';
-import type { UrlRange } from '../logformat/access-log.js';
-import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
+import { LogflowError } from '../errors.js';
+import { LineClock } from '../logformat/line-clock.js';
+import { LineFields } from '../logformat/line-fields.js';
+import { compileLineFormat, type LineParser } from '../logformat/log-format.js';
+import { ANY_STATUS, type StatusRange } from '../counts/dimension-window.js';
+import { Breakdown } from './breakdown.js';
+import { panelsOf, PANEL_DIMENSIONS } from './panels.js';
 import { BatchCounts } from '../counts/batch-counts.js';
 import { SlidingWindow } from '../counts/sliding-window.js';
 import type { UrlCount } from '../counts/top-k.js';
-import type { FileReport, FullReport } from './report.js';
+import type { AnalyzeReport, FileReport, FullReport } from './report.js';
 import { Timeline } from './timeline.js';
 import { UrlTotals } from './url-totals.js';
 
@@ -20,6 +24,14 @@ export interface AnalyzeOptions {
    * totals, in no window). Undefined: no watermark, every batch waits for the end of input.
    */
   readonly watermarkSeconds?: number | undefined;
+  /** A JSON format's `fields.NAME = path`. */
+  readonly fields?: Readonly<Record<string, string>> | undefined;
+  /** Dimensions whose top keys the report lists (`--by`), with lines, bytes and visitors. */
+  readonly by?: readonly string[] | undefined;
+  /** Only lines of this status count in `by` (`--status 404`, `4xx`). */
+  readonly status?: { readonly text: string; readonly range: StatusRange } | undefined;
+  /** The HTML report's panels (statuses, 404 URLs, clients, referrers, browsers, OS, days, hours). */
+  readonly panels?: boolean | undefined;
 }
 
 const SAMPLES = 3;
@@ -40,9 +52,11 @@ export class LogAnalyzer {
   readonly #o: AnalyzeOptions;
   readonly #slideMs: number;
   readonly #watermarkMs: number;
-  readonly #parse: UrlParser;
-  readonly #range: UrlRange = { start: 0, end: 0, timeStart: -1, timeEnd: 0 };
-  readonly #clock = new ClfTimeParser();
+  readonly #parse: LineParser;
+  readonly #range: LineFields;
+  readonly #clock = new LineClock();
+  /** Counts by dimension, when the report asks for them (`--by`, the HTML panels). */
+  readonly #breakdown: Breakdown | undefined;
   readonly #window: SlidingWindow;
   readonly #totals = new UrlTotals();
   readonly #open = new Map<number, { counts: BatchCounts; events: number }>();
@@ -67,7 +81,12 @@ export class LogAnalyzer {
     this.#slideMs = Math.round(options.slideSeconds * 1000);
     // No watermark is an infinite one: nothing is late and no batch closes before `finish`.
     this.#watermarkMs = options.watermarkSeconds === undefined ? Infinity : Math.round(options.watermarkSeconds * 1000);
-    this.#parse = compileUrlParser(options.logFormat, false);
+    const format = compileLineFormat(options.logFormat, { fields: options.fields });
+    if (!format.has.has('url')) throw new LogflowError('LF_LOG_FORMAT', `the log format ${JSON.stringify(options.logFormat)} has no URL field: analyze counts URLs`);
+    this.#parse = format.parse;
+    this.#range = new LineFields(format.fieldNames.length);
+    const names = [...new Set([...(options.by ?? []), ...(options.panels ? PANEL_DIMENSIONS.filter((d) => format.has.has(d)) : [])])];
+    if (names.length > 0) this.#breakdown = new Breakdown(names.map((name) => ({ name, field: format.fieldNames.indexOf(name) })), format.has.has('client'));
     const slots = Math.round(options.windowSeconds / options.slideSeconds);
     this.#window = new SlidingWindow(slots);
     this.#ringTotal = new Float64Array(slots);
@@ -92,7 +111,6 @@ export class LogAnalyzer {
       const s = starts[i]!;
       const e = ends[i]!;
       file.lines++;
-      range.timeStart = -1;
       let slot = readSlot;
       let ms = readSlot * this.#slideMs;
       if (!this.#parse(buf, s, e, range)) {
@@ -100,7 +118,7 @@ export class LogAnalyzer {
         continue;
       }
       if (eventTime) {
-        ms = range.timeStart! >= 0 ? this.#clock.parse(buf, range.timeStart!, range.timeEnd!) : NaN;
+        ms = this.#clock.timeOf(buf, range);
         if (Number.isNaN(ms)) {
           this.#parseError(file, buf, s, e);
           continue;
@@ -109,6 +127,7 @@ export class LogAnalyzer {
       }
       this.#parsed++;
       this.#totals.add(buf, range.start, range.end);
+      this.#breakdown?.add(buf, range, ms);
       if (ms < this.#minMs) this.#minMs = ms;
       if (ms > this.#maxMs) this.#maxMs = ms;
       if (eventTime) {
@@ -137,6 +156,7 @@ export class LogAnalyzer {
       batch.counts.add(this.#window.urls.id(buf, range.start, range.end));
     }
     this.#lines += count;
+    this.#breakdown?.flush();
     this.#closeBefore(eventTime ? Math.floor((this.#maxEventMs - this.#watermarkMs) / this.#slideMs) : readSlot);
     return true;
   };
@@ -211,6 +231,7 @@ export class LogAnalyzer {
         urls: this.#totals.top(this.#o.top),
         peakWindow: peak.total > 0 ? { start: iso(peak.endSlot * this.#slideMs - windowMs), end: iso(peak.endSlot * this.#slideMs), total: peak.total, urls: peak.urls } : null,
         files,
+        ...this.#byReport(),
       },
       details: {
         time: this.#o.time,
@@ -222,7 +243,18 @@ export class LogAnalyzer {
         watermarkSeconds: this.#o.watermarkSeconds ?? null,
         series: { startMs: points.firstSlot * this.#slideMs, stepSeconds: points.step * this.#o.slideSeconds, counts: points.counts },
         seconds: (performance.now() - this.#started) / 1000,
+        ...(this.#o.panels && this.#breakdown && { panels: panelsOf(this.#breakdown, this.#o.top) }),
       },
     };
+  }
+
+  /** `by` (the top keys of each `--by` dimension, of `--status`), the input's bytes and visitors. */
+  #byReport(): Partial<Pick<AnalyzeReport, 'by' | 'status' | 'bytes' | 'visitors' | 'visitorsExact'>> {
+    const b = this.#breakdown;
+    if (!b) return {};
+    const status = this.#o.status;
+    const by = this.#o.by && this.#o.by.length > 0 ? Object.fromEntries(this.#o.by.map((name) => [name, b.top(name, this.#o.top, status?.range ?? ANY_STATUS)])) : undefined;
+    const v = b.visitors();
+    return { ...(by && { by }), ...(status && { status: status.text }), bytes: b.bytes, visitors: v.visitors, visitorsExact: v.visitorsExact };
   }
 }

@@ -1,11 +1,12 @@
-import { compileExplainer } from '../logformat/log-format-explain.js';
-import type { UrlRange } from '../logformat/access-log.js';
-import { ClfTimeParser } from '../logformat/clf-time.js';
-import { compileUrlParser } from '../logformat/log-format.js';
+import { compileExplainer, jsonValueAt } from '../logformat/log-format-explain.js';
+import { LineFields } from '../logformat/line-fields.js';
+import { LineClock } from '../logformat/line-clock.js';
+import { compileLineFormat } from '../logformat/log-format.js';
+import { JSON_FORMATS, jsonFields, type JsonFormat } from '../logformat/json-format.js';
 import { readLogLines, type LogFile } from './log-lines.js';
 
 /** The formats `logflow check` tries when none is given (the conf's is added when known). */
-export const CHECK_FORMATS = ['combined', 'common', 'vhost_combined'] as const;
+export const CHECK_FORMATS = ['combined', 'common', 'vhost_combined', 'caddy', 'traefik'] as const;
 const FAILURES_SHOWN = 5;
 const DISPLAY_CHARS = 120;
 
@@ -43,10 +44,15 @@ export interface CheckResult {
    * format, or not `DD/Mon/YYYY:HH:MM:SS +ZZZZ`): with `time = event` they are parse errors.
    */
   readonly noEventTime: { readonly lines: number; readonly first: number | null };
+  /**
+   * A JSON best format: per field it maps, the lines (of those that parse) that lack it
+   * (missing, null or empty: the field reads as `-`), and the first of them.
+   */
+  readonly fields?: { readonly name: string; readonly path: string; readonly missing: number; readonly first: number | null }[];
 }
 
-/** Reads up to `maxLines` lines of `file` and measures each format on them. */
-export async function checkLog(file: LogFile, formats: readonly string[], maxLines: number): Promise<CheckResult> {
+/** Reads up to `maxLines` lines of `file` and measures each format on them (`fields`: a JSON format's). */
+export async function checkLog(file: LogFile, formats: readonly string[], maxLines: number, fields: Readonly<Record<string, string>> = {}): Promise<CheckResult> {
   const lines: Buffer[] = [];
   let capped = false;
   await readLogLines(file, (buf, starts, ends, count) => {
@@ -59,38 +65,62 @@ export async function checkLog(file: LogFile, formats: readonly string[], maxLin
     }
     return true;
   });
-  const range: UrlRange = { start: 0, end: 0 };
   const shares = formats.map((format) => {
-    const parse = compileUrlParser(format, false);
+    const compiled = compileLineFormat(format, { fields: isJson(format) ? fields : undefined });
+    const parse = compiled.parse;
+    const range = new LineFields(compiled.fieldNames.length);
     let parsed = 0;
     for (const line of lines) if (parse(line, 0, line.length, range)) parsed++;
     return { format, parsed, share: lines.length > 0 ? parsed / lines.length : 0 };
   });
   const best = shares.reduce((a, b) => (b.parsed > a.parsed ? b : a));
-  const explain = compileExplainer(best.format);
+  const explain = compileExplainer(best.format, fields);
   const failures: FailingLine[] = [];
   for (let i = 0; i < lines.length && failures.length < FAILURES_SHOWN; i++) {
     const line = lines[i]!;
     const why = explain(line, 0, line.length);
     if (why) failures.push({ line: i + 1, byte: why.at, field: why.field, expected: why.expected, ...display(line, why.at) });
   }
-  return { file: typeof file === 'string' ? file : file.name, lines: lines.length, capped, formats: shares, best: best.format, failures, noEventTime: withoutEventTime(lines, best.format) };
+  const json = isJson(best.format) ? { fields: missingFields(lines, best.format as JsonFormat, fields) } : {};
+  return { file: typeof file === 'string' ? file : file.name, lines: lines.length, capped, formats: shares, best: best.format, failures, noEventTime: withoutEventTime(lines, best.format, fields), ...json };
 }
 
-function withoutEventTime(lines: readonly Buffer[], format: string): CheckResult['noEventTime'] {
-  const parse = compileUrlParser(format, false);
-  const clock = new ClfTimeParser();
-  const range: UrlRange = { start: 0, end: 0, timeStart: -1 };
+const isJson = (format: string) => JSON_FORMATS.includes(format as JsonFormat);
+
+function withoutEventTime(lines: readonly Buffer[], format: string, fields: Readonly<Record<string, string>>): CheckResult['noEventTime'] {
+  const compiled = compileLineFormat(format, { fields: isJson(format) ? fields : undefined });
+  const clock = new LineClock();
+  const range = new LineFields(compiled.fieldNames.length);
   let count = 0;
   let first: number | null = null;
   lines.forEach((line, i) => {
-    range.timeStart = -1;
-    if (!parse(line, 0, line.length, range)) return;
-    if (range.timeStart! >= 0 && !Number.isNaN(clock.parse(line, range.timeStart!, range.timeEnd!))) return;
+    if (!compiled.parse(line, 0, line.length, range)) return;
+    if (!Number.isNaN(clock.timeOf(line, range))) return;
     count++;
     first ??= i + 1;
   });
   return { lines: count, first };
+}
+
+/** Per field of a JSON format: how many of the lines that are JSON objects lack it (read by JSON.parse, the explainer's reference). */
+function missingFields(lines: readonly Buffer[], format: JsonFormat, userFields: Readonly<Record<string, string>>): NonNullable<CheckResult['fields']> {
+  const map = jsonFields(format, userFields);
+  const out = Object.entries(map).map(([name, path]) => ({ name, path, missing: 0, first: null as number | null }));
+  lines.forEach((line, i) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(line.toString('utf8'));
+    } catch {
+      return;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+    for (const f of out) {
+      if (jsonValueAt(value, f.path) !== undefined) continue;
+      f.missing++;
+      f.first ??= i + 1;
+    }
+  });
+  return out;
 }
 
 /** The line as text with the caret's column; a long line is cut to a window around it. */

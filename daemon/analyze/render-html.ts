@@ -50,6 +50,51 @@ $('files').tBodies[0].replaceChildren(...r.files.map((f) => {
 }));
 $('samples').replaceChildren(...d.parseErrorSamples.map((s) => el('li', 'url', s.file + ':' + s.line + ': ' + s.text)));
 $('samples-h').hidden = d.parseErrorSamples.length === 0;
+const bytes = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return i === 0 ? n + ' B' : n.toFixed(2) + ' ' + u[i]; };
+/** A table of keys with hits, visitors and bytes; the key's cell carries its share as a bar. */
+function keysTable(title, items, first = 'Key') {
+  const card = el('section', 'card');
+  card.append(el('h2', '', title));
+  const t = el('table', 'keys');
+  const head = el('tr');
+  for (const [h, cls] of [[first], ['Hits'], ['Visitors'], ['Bytes']]) head.append(el('th', cls, h));
+  const thead = el('thead');
+  thead.append(head);
+  t.append(thead);
+  const body = el('tbody');
+  const max = Math.max(1, ...items.map((i) => i.count));
+  for (const it of items) {
+    const tr = el('tr');
+    tr.dataset.key = it.key;
+    const k = el('td', '', it.key);
+    k.title = it.key;
+    k.style.background = 'linear-gradient(90deg, var(--bar-bg) ' + (100 * it.count / max) + '%, transparent 0)';
+    const v = el('td', it.visitors !== null && !it.visitorsExact ? 'est' : '', it.visitors === null ? '–' : fmt.format(it.visitors));
+    tr.append(k, el('td', '', fmt.format(it.count)), v, el('td', '', bytes(it.bytes)));
+    body.append(tr);
+  }
+  t.append(body);
+  if (items.length === 0) card.append(el('p', 'empty', 'none'));
+  else card.append(t);
+  return card;
+}
+function drawPanels(p) {
+  const sec = $('panels');
+  sec.hidden = false;
+  $('bytes').textContent = bytes(p.bytes);
+  $('visitors').textContent = p.visitors === null ? '–' : (p.visitorsExact ? '' : '~') + fmt.format(p.visitors);
+  $('notfound').textContent = fmt.format(p.notFoundUrls);
+  const classes = p.statusClasses.map((c) => c.status + ' ' + fmt.format(c.count)).join(' · ');
+  const status = keysTable('Status codes', p.statuses, 'Status');
+  status.querySelector('h2').append(' ', el('small', '', classes));
+  const days = keysTable('Visitors per day', p.days.map((d) => ({ key: d.day, count: d.requests, bytes: d.bytes, visitors: d.visitors, visitorsExact: d.visitorsExact })), 'Day');
+  const hours = keysTable('Requests by hour of day', p.hours.map((h) => ({ key: String(h.hour).padStart(2, '0') + ':00', count: h.requests, bytes: h.bytes, visitors: null, visitorsExact: true })), 'Hour');
+  const agents = p.agents > p.agentsParsed ? ' (the ' + fmt.format(p.agentsParsed) + ' most counted of ' + fmt.format(p.agents) + ' agents)' : '';
+  sec.replaceChildren(status, keysTable('Not found (404) URLs', p.notFound, 'URL'), keysTable('Clients', p.clients, 'Client'), keysTable('Referrers', p.referrers, 'Referrer'),
+    keysTable('Browsers' + agents, p.browsers, 'Browser'), keysTable('Operating systems' + agents, p.systems, 'System'), days, hours);
+  sec.querySelectorAll('section').forEach((c, i) => (c.id = 'panel-' + ['status', 'notfound', 'clients', 'referrers', 'browsers', 'systems', 'days', 'hours'][i]));
+}
+if (d.panels) drawPanels(d.panels);
 function drawChart() {
   const css = getComputedStyle(document.documentElement);
   const color = (name) => css.getPropertyValue(name).trim();
@@ -83,6 +128,9 @@ const BODY = `
       <div><dt>Parsed</dt><dd id="parsed">–</dd></div>
       <div><dt>Parse errors</dt><dd id="errors">–</dd></div>
       <div><dt>Time span</dt><dd id="span" style="font-size:13px">–</dd></div>
+      <div><dt>Bytes sent</dt><dd id="bytes">–</dd></div>
+      <div><dt>Visitors</dt><dd id="visitors">–</dd></div>
+      <div><dt>404 URLs</dt><dd id="notfound">–</dd></div>
     </dl>
     <ol id="bars-all" class="bars" aria-label="Most requested URLs of the whole input"></ol>
     <h2 id="peak-h" style="margin-top:16px">Busiest window <small id="peak-range">none</small></h2>
@@ -92,6 +140,7 @@ const BODY = `
     <h2 id="chart-h">Events/s over the whole span</h2>
     <div id="chart" class="chart" role="img" aria-label="Events per second over the input's time span"></div>
   </section>
+  <div id="panels" class="panels" hidden></div>
   <section class="card spool" aria-labelledby="files-h">
     <h2 id="files-h">Files</h2>
     <div class="scroll"><table id="files">

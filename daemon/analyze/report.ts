@@ -1,4 +1,6 @@
 import type { UrlCount } from '../counts/top-k.js';
+import type { TopItem } from '../counts/dimension-window.js';
+import type { Panels } from './panels.js';
 
 /**
  * What `logflow analyze` reports, in the shape `--json` prints (times as ISO strings):
@@ -16,6 +18,15 @@ export interface AnalyzeReport {
   /** The window (`--window`, sliding by `--slide`) with the most lines; the first of equals. */
   readonly peakWindow: { readonly start: string; readonly end: string; readonly total: number; readonly urls: UrlCount[] } | null;
   readonly files: FileReport[];
+  /** `--by`: per dimension its top keys (of `--status`), with lines, bytes and visitors. */
+  readonly by?: Readonly<Record<string, TopItem[]>>;
+  /** `--status`, as given. */
+  readonly status?: string;
+  /** Bytes sent, over the input (with `--by` or `--html`). */
+  readonly bytes?: number;
+  /** Distinct clients over the input (null: the format has none), exact or estimated. */
+  readonly visitors?: number | null;
+  readonly visitorsExact?: boolean;
 }
 
 export interface FileReport {
@@ -39,6 +50,8 @@ export interface ReportDetails {
   /** Lines per second over the whole span: `stepSeconds` per point, starting at `startMs`. */
   readonly series: { readonly startMs: number; readonly stepSeconds: number; readonly counts: number[] };
   readonly seconds: number;
+  /** The HTML report's panels (`--html`). */
+  readonly panels?: Panels;
 }
 
 export interface FullReport {

@@ -60,13 +60,14 @@ export class PartialCounter {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ job: config.name, counter: this.#id });
-    const findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
+    // The job's parser (URL-only: it throws on a format without a url field); the query string cut under stripQueryString.
+    const parse = compileUrlParser(config.logFormat, config.stripQueryString);
     this.#settings = {
       input: config.input.name,
       inputSubject: config.input.subject,
       outputSubject: config.output.subject,
       shards: config.shards,
-      newBuilder: () => new PartialBuilder(findUrl, config.batchIntervalMs, config.time === 'event'),
+      newBuilder: () => new PartialBuilder(parse, config.batchIntervalMs, config.time === 'event'),
     };
   }
 

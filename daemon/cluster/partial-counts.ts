@@ -1,7 +1,7 @@
 import { BatchCounts, UrlInterner } from '../counts/index.js';
-import type { UrlRange } from '../logformat/access-log.js';
-import { ClfTimeParser } from '../logformat/clf-time.js';
-import type { UrlParser } from '../logformat/log-format.js';
+import { FIELD, LineFields } from '../logformat/line-fields.js';
+import { LineClock } from '../logformat/line-clock.js';
+import type { LineParser } from '../logformat/log-format.js';
 import { DIMENSION_URL, encodePartial, type SlotKeys } from './partial-wire.js';
 import { hashBytes } from './wire-bytes.js';
 
@@ -23,18 +23,19 @@ export interface PartialPlace {
  * Counts the lines of one partition's event messages into per-slot URL counts: the
  * counter's whole work. A line is placed by the time the stream stored its message
  * (`time = processing`: the cluster's ingestion time, the same whoever counts it and
- * whenever) or by its own `[time]` (`event`). URLs are counted by their bytes (an interner,
- * as the job does), so no string is made per line; `build` splits the keys by shard.
+ * whenever) or by its own time (`event`: `[time]`, an ISO time or a JSON one). The URL
+ * is the format's `url` field; it is counted by its bytes (an interner, as the job does),
+ * so no string is made per line; `build` splits the keys by shard.
  *
  * Deterministic: the same messages give the same partial, byte for byte (a counter that
  * takes a partition over republishes its predecessor's pending partial as it was).
  */
 export class PartialBuilder {
-  readonly #findUrl: UrlParser;
+  readonly #parse: LineParser;
   readonly #batchMs: number;
   readonly #eventTime: boolean;
-  readonly #clock = new ClfTimeParser();
-  readonly #range: UrlRange = { start: 0, end: 0 };
+  readonly #clock = new LineClock();
+  readonly #range = new LineFields();
   readonly #keys = new UrlInterner(1024);
   readonly #slots = new Map<number, SlotAccumulator>();
   #lastSlot = NaN;
@@ -55,8 +56,9 @@ export class PartialBuilder {
   /** Lines whose URL is longer than a message can hold: counted as parse errors, and told. */
   oversizedUrls = 0;
 
-  constructor(findUrl: UrlParser, batchMs: number, eventTime: boolean) {
-    this.#findUrl = findUrl;
+  /** `parse`: the log format's line parser (the `url` field is what is counted). */
+  constructor(parse: LineParser, batchMs: number, eventTime: boolean) {
+    this.#parse = parse;
     this.#batchMs = batchMs;
     this.#eventTime = eventTime;
   }
@@ -114,12 +116,11 @@ export class PartialBuilder {
 
   #line(data: Buffer, start: number, end: number, processingSlot: number): void {
     const range = this.#range;
-    range.timeStart = -1;
     this.#events++;
-    const ok = this.#findUrl(data, start, end, range);
+    const ok = this.#parse(data, start, end, range);
     let slot = processingSlot;
     if (this.#eventTime) {
-      const time = ok && range.timeStart !== undefined && range.timeStart >= 0 ? this.#clock.parse(data, range.timeStart, range.timeEnd!) : NaN;
+      const time = ok ? this.#clock.timeOf(data, range) : NaN;
       if (Number.isNaN(time)) {
         this.#unplacedErrors++;
         return;
@@ -144,7 +145,8 @@ export class PartialBuilder {
     }
     const counts = acc.counts;
     const before = counts.size;
-    counts.add(this.#keys.id(data, range.start, range.end));
+    // The URL's bytes: the line's own, or a JSON string's unescaped copy (`scratch`).
+    counts.add(this.#keys.id(range.bufs[FIELD.url]!, range.starts[FIELD.url]!, range.ends[FIELD.url]!));
     if (counts.size !== before) this.#entries++;
   }
 

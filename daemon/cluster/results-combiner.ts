@@ -1,5 +1,7 @@
 import { LogflowError } from '../errors.js';
 import { compareUrlCounts, type UrlCount } from '../counts/top-k.js';
+import type { TopItem } from '../counts/dimension-window.js';
+import { urlDimensionBlob } from '../counts/counts-codec.js';
 import type { BatchResult, WindowResult } from '../store/window-results.js';
 import type { ResultsMessage, ShardCounters, WindowMessage } from './results-wire.js';
 
@@ -118,7 +120,7 @@ export class ResultsCombiner {
       if (compareLate([m.seq, m.slot, m.part], s.lastLate) <= 0) return;
       s.lastLate = [m.seq, m.slot, m.part];
       if (!this.#history) return;
-      this.#late.push({ startMs: m.slot * this.#batchMs, events: m.events, parseErrors: m.parseErrors, counts: Buffer.from(m.counts) });
+      this.#late.push({ startMs: m.slot * this.#batchMs, events: m.events, parseErrors: m.parseErrors, counts: urlDimensionBlob(Buffer.from(m.counts)) });
       this.#lateSeq = Math.min(this.#lateSeq, seq);
       return;
     }
@@ -165,7 +167,7 @@ export class ResultsCombiner {
       if (slot >= through) break;
       const row = this.#rows.get(slot)!;
       this.#rows.delete(slot);
-      batches.push({ startMs: slot * this.#batchMs, events: row.events, parseErrors: row.parseErrors, counts: Buffer.concat(row.blobs) });
+      batches.push({ startMs: slot * this.#batchMs, events: row.events, parseErrors: row.parseErrors, counts: urlDimensionBlob(Buffer.concat(row.blobs)) });
     }
     this.#batchesThrough = Math.max(this.#batchesThrough, through);
     const windows = this.#combineWindows(through * this.#batchMs);
@@ -199,9 +201,9 @@ export class ResultsCombiner {
         else if (w.topState === 'same' && s.lastTop) tops.push(s.lastTop);
         else if (w.total > 0) topsKnown = false;
       }
-      const row: WindowResult = { startMs: endMs - windowMs, endMs, total, distinctUrls: distinct, top: [], changed: true, rowOnly: true };
+      const row: WindowResult = { startMs: endMs - windowMs, endMs, total, distinctUrls: distinct, top: [], dimension: 'url', changed: true, rowOnly: true };
       out.push(row);
-      if (topsKnown) newestFull = { ...row, top: mergeTops(tops, this.#topN), rowOnly: false };
+      if (topsKnown) newestFull = { ...row, top: mergeTops(tops, this.#topN).map(topItem), rowOnly: false };
       this.#combinedTotal = total;
       this.#combinedDistinct = distinct;
     }
@@ -267,6 +269,14 @@ function compareLate(a: readonly [number, number, number], b: readonly [number, 
 }
 
 /** The best `n` of the shards' tops (each already in answer order). */
+/**
+ * A combined top URL as the results store keeps a window's top: the partials carry line
+ * counts by URL alone, so no bytes (0) and no visitors (null, unknown).
+ */
+function topItem(u: UrlCount): TopItem {
+  return { key: u.url, count: u.count, bytes: 0, visitors: null, visitorsExact: true };
+}
+
 export function mergeTops(tops: readonly UrlCount[][], n: number): UrlCount[] {
   const all: UrlCount[] = [];
   for (const t of tops) all.push(...t);

@@ -1,13 +1,17 @@
+import { BlobReader, encodeBatchBlob, isDimensionBlob } from './batch-blob.js';
+
 /**
- * The counts blob: URL counts as `[count u32 LE][URL length u32 LE][URL bytes]` per URL.
- * The job's checkpoint stores open batches and closed slots this way, and the history
- * table stores one per closed batch; both read and write it through this file only.
+ * The URL counts of a counts blob. Version 1 (up to the dimensions): `[count u32 LE][URL
+ * length u32 LE][URL bytes]` per URL, still read from old checkpoints and history rows, and
+ * written by `encodeCounts` for tools and tests. Version 2 (batch-blob.ts) holds every
+ * dimension: these read its `url` dimension, a cell per (URL, status), so a URL may come
+ * several times (the readers sum them).
  */
 const ENTRY_HEAD = 8;
 
 /**
- * Walks a blob without allocating: after each `next()` that returns true, the URL's bytes
- * are `blob[start, end)` and its count is `count`.
+ * Walks a blob's URL counts without allocating per entry: after each `next()` that returns
+ * true, the URL's bytes are `blob[start, end)` and its count is `count`.
  */
 export class CountsCursor {
   readonly blob: Buffer;
@@ -15,12 +19,33 @@ export class CountsCursor {
   end = 0;
   count = 0;
   #pos = 0;
+  readonly #reader: BlobReader | undefined;
 
   constructor(blob: Buffer) {
     this.blob = blob;
+    if (isDimensionBlob(blob)) {
+      const reader = new BlobReader(blob);
+      let found = false;
+      while (reader.nextSection()) {
+        if (reader.name === 'url') {
+          found = true;
+          break;
+        }
+      }
+      this.#reader = reader;
+      if (!found) this.#pos = blob.length;
+    }
   }
 
   next(): boolean {
+    const reader = this.#reader;
+    if (reader) {
+      if (this.#pos >= this.blob.length || !reader.nextCell()) return false;
+      this.start = reader.keyStart(reader.key);
+      this.end = reader.keyEnd(reader.key);
+      this.count = reader.count;
+      return true;
+    }
     const blob = this.blob;
     const pos = this.#pos;
     if (pos >= blob.length) return false;
@@ -67,17 +92,57 @@ export function encodeInterned(urls: UrlBytes, ids: Int32Array, n: number, count
   return out;
 }
 
-/** Decodes a blob to `[url, count]` pairs. */
+/** Decodes a blob to `[url, count]` pairs (a URL once, its entries summed). */
 export function* decodeCounts(blob: Buffer): IterableIterator<[string, number]> {
   const c = new CountsCursor(blob);
-  while (c.next()) yield [blob.toString('utf8', c.start, c.end), c.count];
+  if (!isDimensionBlob(blob)) {
+    while (c.next()) yield [blob.toString('utf8', c.start, c.end), c.count];
+    return;
+  }
+  const sums = new Map<string, number>();
+  while (c.next()) {
+    const url = blob.toString('utf8', c.start, c.end);
+    sums.set(url, (sums.get(url) ?? 0) + c.count);
+  }
+  yield* sums;
 }
 
 /** The count of one URL in a blob (0 if absent), without decoding the others. */
 export function countOfUrl(blob: Buffer, url: Buffer): number {
   const c = new CountsCursor(blob);
+  let n = 0;
   while (c.next()) {
-    if (c.end - c.start === url.length && blob.compare(url, 0, url.length, c.start, c.end) === 0) return c.count;
+    if (c.end - c.start === url.length && blob.compare(url, 0, url.length, c.start, c.end) === 0) n += c.count;
   }
-  return 0;
+  return n;
+}
+
+/**
+ * URL counts of version 1 (a cluster's shards' rows, put end to end) as a version-2 blob of
+ * one `url` dimension, what a history row holds since the dimensions: each URL a cell of
+ * status 0 with no bytes and no visits (the partials carry line counts alone).
+ */
+export function urlDimensionBlob(counts: Buffer): Buffer {
+  if (isDimensionBlob(counts)) return counts;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const values: number[] = [];
+  const c = new CountsCursor(counts);
+  while (c.next()) {
+    starts.push(c.start);
+    ends.push(c.end);
+    values.push(c.count);
+  }
+  const n = values.length;
+  const keys = {
+    idLimit: n,
+    byteLength: (id: number) => ends[id]! - starts[id]!,
+    copyBytes: (id: number, out: Buffer, pos: number) => pos + counts.copy(out, pos, starts[id], ends[id]),
+  };
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) ids[i] = i;
+  const none = new Int32Array(0);
+  return encodeBatchBlob([
+    { name: 'url', keys, batch: { visitors: false, keys: ids, codes: new Int32Array(n), counts: Int32Array.from(values), bytes: new Float64Array(n), size: n, visitCells: none, visitHashes: none, visits: 0 } },
+  ]);
 }

@@ -29,6 +29,8 @@ function assetFiles(): Map<string, string> {
     ['icon.svg', WEB_DIR + 'icon.svg'],
     ['uPlot.iife.min.js', require.resolve('uplot/dist/uPlot.iife.min.js')],
     ['uPlot.min.css', require.resolve('uplot/dist/uPlot.min.css')],
+    // (Loaded by the page only when the job counts agents: browsers and systems.)
+    ['ua-parser.min.js', require.resolve('ua-parser-js/dist/ua-parser.min.js')],
   ]);
 }
 

@@ -3,6 +3,7 @@ import type { OpenedInode } from '../source/spool-open.js';
 import type { ResultsQueries } from '../store/results-queries.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
+import type { LiveTop, LiveTopQuery } from '../job/live-top.js';
 
 export type { JobTiming };
 
@@ -72,5 +73,7 @@ export interface HttpDeps {
   readonly followed: () => FollowedFileView[] | Promise<FollowedFileView[]>;
   /** The whole stats shape, which /metrics renders. */
   readonly metrics: () => Stats | Promise<Stats>;
+  /** The live window's top keys of a dimension and status (the job's own window, asked of its thread). */
+  readonly liveTop?: (query: LiveTopQuery) => Promise<LiveTop>;
   readonly logger: Logger;
 }

@@ -34,7 +34,7 @@ export const fileCheckRoutes: FastifyPluginAsync<Pick<HttpDeps, 'files' | 'job'>
       try {
         const configured = deps.job?.logFormat;
         const formats = configured && configured !== 'auto' && !(CHECK_FORMATS as readonly string[]).includes(configured) ? [configured, ...CHECK_FORMATS] : [...CHECK_FORMATS];
-        return { ...(await checkLog({ name: found.path, fd: found.fd }, formats, CHECK_LINES)), file: path.basename(found.path), logFormat: configured ?? 'auto' };
+        return { ...(await checkLog({ name: found.path, fd: found.fd }, formats, CHECK_LINES, deps.job?.fields)), file: path.basename(found.path), logFormat: configured ?? 'auto' };
       } finally {
         closeSync(found.fd);
       }

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { HttpCommand, HttpEvent, HttpWorkerData } from './http-messages.js';
 import type { FileView, FollowedFileView } from './deps.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
+import type { LiveTop, LiveTopQuery } from '../job/live-top.js';
 import { httpThreadCrashed, pipelineAnswerFailed } from '../telemetry/index.js';
 import { WorkerHost } from '../worker-host.js';
 
@@ -22,6 +23,8 @@ export interface PipelineView {
   readonly files: () => FileView[];
   readonly followed: () => FollowedFileView[];
   readonly metrics: () => Stats;
+  /** The live window's top by dimension: asked of the job's thread in turn. */
+  readonly top: (query: LiveTopQuery) => Promise<LiveTop>;
 }
 
 /** The main thread's handle on the HTTP server, which runs in a worker thread. */
@@ -89,7 +92,7 @@ export class HttpHost {
         this.#threadId = event.threadId;
         break;
       case 'ask':
-        this.#answer(event.id, event.what);
+        void this.#answer(event.id, event.what, event.args);
         break;
       case 'closed':
         break;
@@ -97,9 +100,10 @@ export class HttpHost {
   }
 
   /** A figure that cannot be made is an error answer (a 500 naming it), never a request left hanging. */
-  #answer(id: number, what: keyof PipelineView): void {
+  async #answer(id: number, what: keyof PipelineView, args: unknown): Promise<void> {
     try {
-      this.#thread.send({ type: 'answer', id, value: this.#view[what]() });
+      const value = what === 'top' ? await this.#view.top(args as LiveTopQuery) : this.#view[what]();
+      this.#thread.send({ type: 'answer', id, value });
     } catch (err) {
       pipelineAnswerFailed.emit(this.#log, { err, what });
       this.#thread.send({ type: 'answer', id, value: undefined, error: `the pipeline's ${what} could not be read: ${(err as Error).message}` });

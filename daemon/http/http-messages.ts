@@ -12,14 +12,14 @@ export interface HttpWorkerData {
 /** What http-worker.ts checks its data against (worker-host.ts). */
 export const HTTP_WORKER_DATA: DataShape<HttpWorkerData> = { config: 'object', results: 'object?' };
 
-/** The pipeline's live figures the HTTP thread asks the main thread for. */
-export type PipelineQuestion = 'stats' | 'files' | 'followed' | 'metrics';
+/** The pipeline's live figures the HTTP thread asks the main thread for (`top` with its query). */
+export type PipelineQuestion = 'stats' | 'files' | 'followed' | 'metrics' | 'top';
 
 /** HTTP thread -> main thread (and a failure, worker-host.ts). */
 export type HttpEvent =
   | { readonly type: 'loaded' }
   | { readonly type: 'listening'; readonly address: string; readonly threadId: number | undefined }
-  | { readonly type: 'ask'; readonly id: number; readonly what: PipelineQuestion }
+  | { readonly type: 'ask'; readonly id: number; readonly what: PipelineQuestion; readonly args?: unknown }
   | { readonly type: 'closed' };
 
 /** Main thread -> HTTP thread. */

@@ -20,11 +20,11 @@ const log = createLogger('logflow');
 
 const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
 let nextId = 0;
-function ask<T>(what: PipelineQuestion): Promise<T> {
+function ask<T>(what: PipelineQuestion, args?: unknown): Promise<T> {
   const id = nextId++;
   return new Promise<T>((resolve, reject) => {
     pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-    post({ type: 'ask', id, what });
+    post({ type: 'ask', id, what, args });
   });
 }
 
@@ -49,6 +49,7 @@ async function listen(): Promise<void> {
       files: () => ask('files'),
       followed: () => ask('followed'),
       metrics: () => ask('metrics'),
+      liveTop: (query) => ask('top', query),
       logger: log,
     });
     const a = app.server.address();

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ALL_INSTANCES, type ResultsQueries } from '../store/results-queries.js';
 import type { HttpDeps, JobTiming } from './deps.js';
 import { badParameter, noJob } from './errors.js';
+export { statusRange } from '../counts/status-range.js';
 
 /**
  * Query parameters several route groups share: times, ranges and their schemas. Each
@@ -109,4 +110,18 @@ export function refuseNonFiniteNumbers(app: FastifyInstance): void {
       if (typeof value === 'number' && !Number.isFinite(value)) return badParameter(reply, name, 'must be a finite number');
     }
   });
+}
+
+/** `status`: an exact code (`404`) or a class (`4xx`). */
+export const statusProp = { type: 'string', pattern: '^[1-9][0-9][0-9]$|^[1-9][xX][xX]$', description: 'an exact status (404) or a class (4xx): only lines of that status count' } as const;
+
+/** `by`: one of the job's dimensions (the URL by default), or a 400 sent that lists them. */
+export function dimensionOf(reply: FastifyReply, job: JobTiming, by: string | undefined): string | undefined {
+  const dims = job.dimensions ?? ['url'];
+  const chosen = by ?? (dims.includes('url') ? 'url' : dims[0]!);
+  if (!dims.includes(chosen)) {
+    badParameter(reply, 'by', `must be one of this job's dimensions: ${dims.join(', ')} (a1.jobs.<job>.dimensions)`);
+    return undefined;
+  }
+  return chosen;
 }

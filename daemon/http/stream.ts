@@ -59,7 +59,8 @@ export const streamRoutes: FastifyPluginAsync<HttpDeps & StreamOptions> = async 
     parts.set('files', JSON.stringify({ files: recentFiles(files) }));
     parts.set('followed', JSON.stringify({ files: followed.map((f) => ({ path: f.path, state: f.state, position: f.position, size: f.size, lagBytes: f.lagBytes, lines: f.lines, reason: f.reason ?? null })) }));
     if (deps.results && deps.job) {
-      const { window, urls } = await deps.results.latestTop(topN, deps.job.instance);
+      const { window, items } = await deps.results.latestTop(topN, deps.job.instance);
+      const urls = items.map((i) => ({ url: i.key, count: i.count }));
       parts.set('top', JSON.stringify({
         window: window ? { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString() } : null,
         total: window?.total ?? 0,

@@ -1,13 +1,17 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { HttpDeps } from './deps.js';
-import { noJob } from './errors.js';
-import { historyQuery, instanceOf, instanceProp, parseRange, rangeProps } from './params.js';
+import { noJob, sendError } from './errors.js';
+import { dimensionOf, historyQuery, instanceOf, instanceProp, noQuery, parseRange, rangeProps, statusProp, statusRange } from './params.js';
+import type { TopItem } from '../counts/dimension-window.js';
+import type { LiveTop } from '../job/live-top.js';
 
 const topQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
     n: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+    by: { type: 'string', maxLength: 64, description: "the dimension to count by: one of the job's (url by default; a1.jobs.<job>.dimensions)" },
+    status: statusProp,
     from: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds; with `to`, a range of the history' },
     to: { type: 'string', maxLength: 40, description: 'ISO 8601 time or epoch seconds (default: now)' },
     ...instanceProp,
@@ -26,27 +30,78 @@ const windowsQuery = {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The top URLs: of the newest window or a range (`/api/top`), and window by window (`/api/windows`). */
+/** The item shape every answer has: key, lines, bytes, visitors (and whether they are exact). */
+const item = (i: TopItem) => ({ key: i.key, count: i.count, bytes: i.bytes, visitors: i.visitors, visitorsExact: i.visitorsExact });
+
+/**
+ * The top keys: of the newest window or a range (`/api/top`), and window by window
+ * (`/api/windows`). `by` picks the dimension (the URL by default: its answer keeps the
+ * `urls` field it always had), `status` the lines that count. The URL's unfiltered top of
+ * the newest window (up to `topN` keys) is read from the database, where the job writes it
+ * each slide; any other dimension, status or `n` is asked of the job's live window.
+ */
 export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
-  app.get<{ Querystring: { n: number; from?: string; to?: string; instance?: string } }>('/api/top', { schema: { summary: 'The most requested URLs of the newest window, or of any range of the history', querystring: topQuery } }, async (req, reply) => {
-    if (!deps.results || !deps.job) return noJob(reply);
-    const { from, to } = req.query;
-    if (from !== undefined || to !== undefined) {
-      const range = parseRange(reply, req.query, deps.job.windowDurationMs);
-      if (!range) return reply;
+  app.get<{ Querystring: { n: number; by?: string; status?: string; from?: string; to?: string; instance?: string } }>(
+    '/api/top',
+    {
+      schema: {
+        summary: 'The top keys of a dimension (URLs by default) of the newest window, or of any range of the history, with their lines, bytes and visitors',
+        description:
+          'Answers `{ window, by, total, items: [{ key, count, bytes, visitors, visitorsExact }], approximate, errorBound }` (by=url also keeps `urls: [{ url, count }]`). ' +
+          '`total` counts the lines of `status`. `visitors` are distinct client addresses: exact up to 512, then a HyperLogLog estimate (`visitorsExact: false`, relative standard error `visitorsError`); null when the log format has no client. ' +
+          '`approximate: true` when a dimension capped by `maxKeys.DIM` dropped keys: each count may then be short by up to `errorBound`. An unknown `by` is a 400 that lists the job\'s dimensions.',
+        querystring: topQuery,
+      },
+    },
+    async (req, reply) => {
+      if (!deps.results || !deps.job) return noJob(reply);
+      const { from, to, n, status } = req.query;
+      const by = dimensionOf(reply, deps.job, req.query.by);
+      if (by === undefined) return reply;
       const instance = await instanceOf(deps.results, deps.job, reply, req.query.instance);
       if (instance === undefined) return reply;
-      const r = await deps.results.history({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n: req.query.n }, instance);
-      return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, total: r.total, urls: r.urls };
-    }
-    const instance = await instanceOf(deps.results, deps.job, reply, req.query.instance);
-    if (instance === undefined) return reply;
-    const json = await deps.results.latestTopJson(req.query.n, instance, ({ window, urls }) => ({
-      window: window ? { start: iso(window.startMs), end: iso(window.endMs) } : null,
-      total: window?.total ?? 0,
-      urls,
-    }));
-    return reply.type('application/json; charset=utf-8').send(json);
+      if (from !== undefined || to !== undefined) {
+        if (by !== 'url' || status !== undefined) {
+          return sendError(reply, 'LF_HTTP_BAD_PARAMETER', 'a range of the history (from, to) is answered by URL only, as yet: by=url without status', { parameter: by !== 'url' ? 'by' : 'status' });
+        }
+        const range = parseRange(reply, req.query, deps.job.windowDurationMs);
+        if (!range) return reply;
+        const r = await deps.results.history({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n }, instance);
+        return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, by, total: r.total, urls: r.urls, items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: true })) };
+      }
+      // By URL: the database holds each writer's top `topN`; past it, this daemon's own window answers.
+      const own = instance === deps.job.instance;
+      if (by === 'url' && status === undefined && (n <= (deps.job.topN ?? 100) || !own)) {
+        const json = await deps.results.latestTopJson(n, instance, ({ window, items }) => ({
+          window: window ? { start: iso(window.startMs), end: iso(window.endMs) } : null,
+          by,
+          total: window?.total ?? 0,
+          urls: items.map((i) => ({ url: i.key, count: i.count })),
+          items: items.map(item),
+          approximate: false,
+          errorBound: 0,
+        }));
+        return reply.type('application/json; charset=utf-8').send(json);
+      }
+      // Other dimensions, statuses and larger n come from this daemon's own job's window.
+      if (!own) {
+        return sendError(reply, 'LF_HTTP_BAD_PARAMETER', `by and status are answered from this daemon's own live window (instance ${deps.job.instance}) only`, { parameter: 'instance' });
+      }
+      if (!deps.liveTop) return sendError(reply, 'LF_HTTP_JOB_UNAVAILABLE', 'the live window is not reachable from this server');
+      let live: LiveTop;
+      try {
+        live = await deps.liveTop({ by, status: statusRange(status), n });
+      } catch (err) {
+        return sendError(reply, 'LF_HTTP_JOB_UNAVAILABLE', `the job's live window did not answer: ${(err as Error).message}`);
+      }
+      return liveAnswer(live, status);
+    },
+  );
+
+  app.get('/api/dimensions', { schema: { summary: "The job's dimensions (what /api/top?by= takes) and the default one", querystring: noQuery } }, async (req, reply) => {
+    if (!deps.results || !deps.job) return noJob(reply);
+    const dims = deps.job.dimensions ?? ['url'];
+    return { dimensions: dims, default: dims.includes('url') ? 'url' : dims[0] };
   });
 
   app.get<{ Querystring: { from?: string; to?: string; n: number; limit: number; instance?: string } }>(
@@ -66,3 +121,19 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     },
   );
 };
+
+/** The live window's answer as `/api/top` sends it (`urls` too when by=url). */
+function liveAnswer(live: LiveTop, status: string | undefined) {
+  return {
+    window: live.window ? { start: iso(live.window.startMs), end: iso(live.window.endMs) } : null,
+    by: live.by,
+    ...(status !== undefined && { status }),
+    total: live.total,
+    ...(live.by === 'url' && { urls: live.items.map((i) => ({ url: i.key, count: i.count })) }),
+    items: live.items.map(item),
+    keys: live.keys,
+    approximate: live.approximate,
+    errorBound: live.errorBound,
+    visitorsError: live.visitorsError,
+  };
+}

@@ -14,10 +14,12 @@ export interface CheckpointIdentity {
 
 /**
  * The checkpoint formats this code reads; it writes the last. 1 (the first): a file per
- * closed slot and per open batch. 2: segments, each written once by one checkpoint.
+ * closed slot and per open batch. 2: segments, each written once by one checkpoint. 3: the
+ * same, with counts by dimension (batch-blob.ts version 2; format 2's are URL counts only,
+ * read as the url dimension). A logflow that reads up to 2 refuses 3 instead of misreading it.
  */
-export const CHECKPOINT_FORMATS = [1, 2] as const;
-export const CHECKPOINT_FORMAT = 2;
+export const CHECKPOINT_FORMATS = [1, 2, 3] as const;
+export const CHECKPOINT_FORMAT = 3;
 
 /** Where a batch's encoded counts are: bytes [at, at + length) of segment `seg`. */
 export interface SegmentRef {

@@ -48,7 +48,7 @@ export class CheckpointStore {
       throw new LogflowError(
         'LF_CHECKPOINT_INCOMPATIBLE',
         `the checkpoint in ${this.dir} has format ${JSON.stringify(format)}, written by a newer logflow; this one reads ` +
-          `formats ${CHECKPOINT_FORMATS.join(' to ')} (it writes ${CHECKPOINT_FORMAT}). Run the logflow that wrote it, ` +
+          `formats ${CHECKPOINT_FORMATS[0]} to ${CHECKPOINT_FORMATS.at(-1)} (it writes ${CHECKPOINT_FORMAT}). Run the logflow that wrote it, ` +
           'or start once with --reset-checkpoint (the window starts empty and files still in the spool are read from their beginning).',
       );
     }
@@ -76,7 +76,7 @@ export class CheckpointStore {
       open: manifest.open.map(([slot, events, parseErrors, seg, at, length]) => ({
         slot: slot!, events: events!, parseErrors: parseErrors!, data: bytes(seg!, at!, length!), ref: { seg: seg!, at: at!, length: length! },
       })),
-      migratedFrom: undefined,
+      migratedFrom: format < CHECKPOINT_FORMAT ? format : undefined,
     };
   }
 

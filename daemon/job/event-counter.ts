@@ -1,15 +1,16 @@
 import type { DecodedEvents } from '../avro/index.js';
 import { parsePosition } from '../channel/position-header.js';
 import type { Logger } from '../log.js';
-import type { UrlRange } from '../logformat/access-log.js';
-import { ClfTimeParser } from '../logformat/clf-time.js';
+import { FIELD, LineFields } from '../logformat/line-fields.js';
+import { LineClock } from '../logformat/line-clock.js';
 import type { CountedPositions } from './counted-positions.js';
 import type { JobCounters } from './job-stats.js';
-import type { UrlParser } from '../logformat/log-format.js';
-import { urlParserOf } from './url-window-config.js';
+import type { LineParser } from '../logformat/log-format.js';
+import { lineFormatOf } from './url-window-config.js';
 import type { HistoryBatches } from './history-batches.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
-import type { SlidingWindow } from '../counts/sliding-window.js';
+import { KeyHash } from '../counts/key-hash.js';
+import type { BatchSet, WindowSet } from '../counts/window-set.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { ChangeListener } from './window-slider.js';
@@ -22,22 +23,31 @@ export interface WatermarkCloser {
 
 /**
  * The hot path: counts a call's decoded events into their open batches. Per event: skip
- * what was counted before (`CountedPositions`), find the URL, place the event by its time
- * (processing: the `timestamp` header; event: the line's own `[time]`), count its URL id.
- * No closure and no string per event; the work per call (closing, publishing) comes after
- * the loop.
+ * what was counted before (`CountedPositions`), read the line's fields, place the event by
+ * its time (processing: the `timestamp` header; event: the line's own time), and count it
+ * in every dimension: per dimension its key's id (looked up from the field's bytes), its
+ * status, its client's hash (for visitors) and its bytes. No closure and no string per
+ * event; the work per call (closing, publishing) comes after the loop. (A query node's
+ * input is the merge workers' results, cluster/query-node.ts, not this.)
  *
  * The history is by the line's own time in both modes, and nothing is dropped for being
- * late: in processing time every line is also counted at its own time (`HistoryBatches`);
- * in event time the window's batches become the history as they close, and a line outside
- * the live window (older than the watermark, or than the window) goes to the history alone,
- * counted as `historyOnly`.
+ * late: in processing time every line is also counted at its own time (`HistoryBatches`,
+ * the url dimension alone: the history is by URL); in event time the window's batches
+ * become the history as they close, and a line outside the live window (older than the
+ * watermark, or than the window) goes to the history alone, counted as `historyOnly`.
  */
 export class EventCounter {
-  readonly #findUrl: UrlParser;
-  readonly #range: UrlRange = { start: 0, end: 0 };
-  readonly #clock = new ClfTimeParser();
-  readonly #window: SlidingWindow;
+  readonly #parse: LineParser;
+  readonly #range: LineFields;
+  readonly #clock = new LineClock();
+  readonly #hash = new KeyHash();
+  readonly #window: WindowSet;
+  /** Per dimension: its field in `#range`, whether it counts visitors. */
+  readonly #dimFields: Int32Array;
+  readonly #dimVisitors: Uint8Array;
+  readonly #anyVisitors: boolean;
+  /** The url dimension's index (-1: URLs are not counted): what the history counts. */
+  readonly #urlDim: number;
   readonly #open: OpenBatches;
   readonly #time: TimeMode;
   readonly #positions: CountedPositions;
@@ -54,15 +64,22 @@ export class EventCounter {
   #parseErrorSamples = 0;
 
   constructor(
-    config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>,
+    config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString' | 'fields'>,
     parts: {
-      window: SlidingWindow; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters;
+      window: WindowSet; open: OpenBatches; time: TimeMode; positions: CountedPositions; counters: JobCounters;
       closer: WatermarkCloser; changes: ChangeListener; history: HistoryBatches | undefined;
     },
     log: Logger,
   ) {
-    this.#findUrl = urlParserOf(config);
+    const format = lineFormatOf(config);
+    this.#parse = format.parse;
+    this.#range = new LineFields(format.fieldNames.length);
     this.#window = parts.window;
+    const dims = parts.window.dims;
+    this.#dimFields = Int32Array.from(dims.map((d) => d.spec.field));
+    this.#dimVisitors = Uint8Array.from(dims.map((d) => (d.spec.visitors ? 1 : 0)));
+    this.#anyVisitors = dims.some((d) => d.spec.visitors);
+    this.#urlDim = dims.findIndex((d) => d.name === 'url');
     this.#open = parts.open;
     this.#time = parts.time;
     this.#positions = parts.positions;
@@ -86,10 +103,9 @@ export class EventCounter {
   count(ev: DecodedEvents): void {
     const data = ev.data;
     const range = this.#range;
-    const findUrl = this.#findUrl;
+    const parse = this.#parse;
     const open = this.#open;
     const counters = this.#counters;
-    const urls = this.#window.urls;
     const eventTime = this.#time.eventTime;
     const history = this.#history;
     const clock = this.#clock;
@@ -133,15 +149,13 @@ export class EventCounter {
       }
       slot.events++;
       counters.eventsIn++;
-      range.timeStart = -1;
-      if (findUrl(data, ev.starts[i]!, ev.ends[i]!, range)) {
-        const id = urls.id(data, range.start, range.end);
-        slot.counts.add(id);
+      if (parse(data, ev.starts[i]!, ev.ends[i]!, range)) {
+        this.#countLine(slot.counts);
         if (history) {
           // The history is by the line's own time; a line without one, at when it was read
           // (a line that does not parse, with the line before it).
-          const ms = range.timeStart! >= 0 ? clock.parse(data, range.timeStart!, range.timeEnd!) : NaN;
-          history.count(Number.isNaN(ms) ? open.slotOf(Number.isNaN(ts) ? Date.now() : ts) : open.slotOf(ms), id);
+          const ms = clock.timeOf(data, range);
+          this.#countHistory(Number.isNaN(ms) ? open.slotOf(Number.isNaN(ts) ? Date.now() : ts) : open.slotOf(ms), true);
         }
       } else {
         slot.parseErrors++;
@@ -162,20 +176,67 @@ export class EventCounter {
     counters.publish();
   }
 
+  /** The parsed line (in `#range`) into every dimension of the batch. */
+  #countLine(batch: BatchSet): void {
+    const f = this.#range;
+    const code = f.status;
+    const bytes = f.bytes;
+    let hi = 0;
+    let lo = 0;
+    if (this.#anyVisitors) {
+      const c = FIELD.client;
+      this.#hash.of(f.bufs[c]!, f.starts[c]!, f.ends[c]!);
+      hi = this.#hash.hi;
+      lo = this.#hash.lo;
+    }
+    const dims = this.#window.dims;
+    const fields = this.#dimFields;
+    const visitors = this.#dimVisitors;
+    for (let d = 0; d < dims.length; d++) {
+      const fi = fields[d]!;
+      const key = dims[d]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
+      if (visitors[d] === 1) batch.dims[d]!.add(key, code, hi, lo, bytes);
+      else batch.dims[d]!.add(key, code, 0, 0, bytes);
+    }
+  }
+
   /**
-   * Event time: the line's own `[time]` places it. A line older than the live window (by the
+   * The parsed line (in `#range`) into the history at own-time slot `k`: the url dimension
+   * alone (the history is by URL; a job that does not count URLs keeps its lines and parse
+   * errors there).
+   */
+  #countHistory(k: number, hashed: boolean): void {
+    const history = this.#history;
+    if (!history) return;
+    const url = this.#urlDim;
+    if (url < 0) {
+      history.countLine(k);
+      return;
+    }
+    const f = this.#range;
+    const fi = this.#dimFields[url]!;
+    const key = this.#window.dims[url]!.keys.id(f.bufs[fi]!, f.starts[fi]!, f.ends[fi]!);
+    if (this.#dimVisitors[url] === 1) {
+      if (!hashed) this.#hash.of(f.bufs[FIELD.client]!, f.starts[FIELD.client]!, f.ends[FIELD.client]!);
+      history.count(k, url, key, f.status, this.#hash.hi, this.#hash.lo, f.bytes);
+    } else {
+      history.count(k, url, key, f.status, 0, 0, f.bytes);
+    }
+  }
+
+  /**
+   * Event time: the line's own time places it. A line older than the live window (by the
    * watermark, or its batch has closed and left the window) goes to the history alone; one
    * whose batch an idle flush fired early and that is still in the window reopens the batch
-   * (the slider adds it to what was shown). Lines that are not access-log lines, or have no
-   * time, are parse errors of the newest open batch.
+   * (the slider adds it to what was shown). Lines that are not lines of the format, or have
+   * no time, are parse errors of the newest open batch.
    */
   #countByEventTime(data: Buffer, start: number, end: number, fileKey: string | undefined): void {
     const range = this.#range;
     const open = this.#open;
     const time = this.#time;
-    range.timeStart = -1;
-    const ok = this.#findUrl(data, start, end, range);
-    const ms = ok && range.timeStart !== undefined && range.timeStart >= 0 ? this.#clock.parse(data, range.timeStart, range.timeEnd!) : NaN;
+    const ok = this.#parse(data, start, end, range);
+    const ms = ok ? this.#clock.timeOf(data, range) : NaN;
     if (Number.isNaN(ms)) {
       this.#countUnplaced(1);
       this.#counters.eventsIn++;
@@ -190,7 +251,7 @@ export class EventCounter {
     if (time.isLate(ms) || (k < open.nextToClose && !this.#window.holds(k))) {
       this.#counters.historyOnly++;
       if (fileKey) this.#positions.addHistoryOnly(fileKey);
-      if (this.#history) this.#history.count(k, this.#window.urls.id(data, range.start, range.end));
+      this.#countHistory(k, false);
       return;
     }
     if (!(ms <= time.maxEventMs)) time.maxEventMs = ms;
@@ -208,7 +269,7 @@ export class EventCounter {
       time.pendingParseErrors = 0;
     }
     slot.events++;
-    slot.counts.add(this.#window.urls.id(data, range.start, range.end));
+    this.#countLine(slot.counts);
   }
 
   /**

@@ -1,10 +1,9 @@
-import type { BatchCounts } from '../counts/batch-counts.js';
 import type { ResultsOutbox } from './results-outbox.js';
-import type { SlidingWindow } from '../counts/sliding-window.js';
+import type { BatchSet, WindowSet } from '../counts/window-set.js';
 
 /** The counts of one batch interval of the lines' own time, since the last flush. */
 export interface HistoryBatch {
-  readonly counts: BatchCounts;
+  readonly counts: BatchSet;
   events: number;
   parseErrors: number;
 }
@@ -26,7 +25,7 @@ const MAX_EVENTS = 200_000;
  */
 export class HistoryBatches {
   readonly #bySlot = new Map<number, HistoryBatch>();
-  readonly #window: SlidingWindow;
+  readonly #window: WindowSet;
   readonly #results: ResultsOutbox;
   readonly #batchIntervalMs: number;
   #events = 0;
@@ -34,13 +33,13 @@ export class HistoryBatches {
   #lastSlot = NaN;
   #last: HistoryBatch | undefined;
 
-  constructor(window: SlidingWindow, results: ResultsOutbox, batchIntervalMs: number) {
+  constructor(window: WindowSet, results: ResultsOutbox, batchIntervalMs: number) {
     this.#window = window;
     this.#results = results;
     this.#batchIntervalMs = batchIntervalMs;
   }
 
-  /** Slot `k`'s batch (`k`: own time / batch interval), counted by the window's URL ids. */
+  /** Slot `k`'s batch (`k`: own time / batch interval), counted by the window's key ids (the url dimension's: the history is by URL). */
   batch(k: number): HistoryBatch {
     if (k === this.#lastSlot && this.#last) return this.#last;
     let b = this.#bySlot.get(k);
@@ -53,11 +52,17 @@ export class HistoryBatches {
     return b;
   }
 
-  /** One line with a URL at own-time slot `k`. */
-  count(k: number, urlId: number): void {
+  /** One line at own-time slot `k`: key `key` of dimension `dim` (the url dimension), status, client hash, bytes. */
+  count(k: number, dim: number, key: number, code: number, hi: number, lo: number, bytes: number): void {
     const b = this.batch(k);
     b.events++;
-    b.counts.add(urlId);
+    b.counts.dims[dim]!.add(key, code, hi, lo, bytes);
+    this.#events++;
+  }
+
+  /** One line at own-time slot `k` of a job that does not count URLs (the history keeps its lines alone). */
+  countLine(k: number): void {
+    this.batch(k).events++;
     this.#events++;
   }
 

@@ -5,7 +5,7 @@ import type { CountedPositions } from './counted-positions.js';
 import { Histogram, type HistogramSnapshot } from '../telemetry/histogram.js';
 import type { JobCounters } from './job-stats.js';
 import type { OpenBatches } from './open-batches.js';
-import type { SlidingWindow } from '../counts/sliding-window.js';
+import type { WindowSet } from '../counts/window-set.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import { checkpointFailed, checkpointMigrated, checkpointWrittenAgain, historyRolledBack, resumedFromCheckpoint } from '../telemetry/index.js';
@@ -38,7 +38,7 @@ export interface CheckpointedResults {
 
 /** The job's state a checkpoint holds, each part owned by its module. */
 export interface CheckpointedParts {
-  readonly window: SlidingWindow;
+  readonly window: WindowSet;
   readonly open: OpenBatches;
   readonly time: TimeMode;
   readonly positions: CountedPositions;
@@ -218,7 +218,12 @@ export class JobCheckpoint {
     });
     results.committed(resultsEpoch);
     this.#lastManifest = committed.manifest;
+    // The window kept each slot's bytes for this checkpoint; the segment has them now. (Event
+    // time: a slot a line may still reopen, after an early firing, keeps them: its update
+    // writes the slot again, whole.)
+    const reopenable = time.reopenableFrom(openBatches);
     windowSlots.forEach((s, i) => this.#slotRefs.set(s.slot, { ref: committed.slotRefs[i]!, total: s.total }));
+    for (const s of windowSlots) if (s.slot < reopenable) window.slotSaved(s.slot);
     openSlots.forEach(([, o], i) => {
       o.saved = committed.openRefs[i];
       o.savedEvents = o.events;

@@ -1,9 +1,12 @@
-import { resultsOf, urlParserOf, type UrlWindowJobConfig } from './url-window-config.js';
+import { LogflowError } from '../errors.js';
+import { lineFormatOf, resultsOf, type UrlWindowJobConfig } from './url-window-config.js';
+import { LineFields } from '../logformat/line-fields.js';
 import { listening } from '../startup-errors.js';
 import type { Logger } from '../log.js';
 import { COUNTER, COUNTER_SLOTS, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
+import type { LiveTop, LiveTopQuery } from './live-top.js';
 import type { FileFigures } from './counted-positions.js';
 import { jobFailed, jobStopTimedOut, jobThreadCrashed } from '../telemetry/index.js';
 import type { StatsPart } from '../telemetry/stats.js';
@@ -35,6 +38,9 @@ export class JobHost {
   #port = 0;
   readonly #counters = new SharedArrayBuffer(COUNTER_SLOTS * 8);
   readonly #live = new Float64Array(this.#counters);
+  /** Top queries sent to the job's thread, by id. */
+  readonly #queries = new Map<number, { resolve: (a: LiveTop) => void; reject: (e: Error) => void }>();
+  #nextQuery = 0;
 
   /** `key`: the job's config prefix (`a1.jobs.j1`), named in its failures. */
   constructor(config: UrlWindowJobConfig, logger: Logger, key = `jobs.${config.name}`) {
@@ -72,8 +78,9 @@ export class JobHost {
   /** The job's log format and parser, for the source's warning about a file in another format. */
   get lineCheck(): { readonly format: string; readonly parses: (buf: Buffer, start: number, end: number) => boolean } {
     if (!this.#lineCheck) {
-      const parse = urlParserOf(this.#config);
-      const out = { start: 0, end: 0 };
+      const format = lineFormatOf(this.#config);
+      const parse = format.parse;
+      const out = new LineFields(format.fieldNames.length);
       this.#lineCheck = { format: this.#config.logFormat, parses: (buf, start, end) => parse(buf, start, end, out) };
     }
     return this.#lineCheck;
@@ -90,6 +97,16 @@ export class JobHost {
     this.#files.delete(fileKey);
     this.#forgetting.push({ n: ++this.#forgetsSent, key: fileKey });
     this.#send({ type: 'forget', key: fileKey });
+  }
+
+  /** The live window's top keys of a dimension and status, answered by the job's thread. */
+  top(query: LiveTopQuery): Promise<LiveTop> {
+    if (!this.#thread) return Promise.reject(new LogflowError('LF_THREAD_FAILED', 'the job is not running'));
+    const id = this.#nextQuery++;
+    return new Promise((resolve, reject) => {
+      this.#queries.set(id, { resolve, reject });
+      this.#send({ type: 'top', id, query });
+    });
   }
 
   /** The worker's positions as of a checkpoint that had seen its first `forgets` forget commands. */
@@ -160,7 +177,16 @@ export class JobHost {
         break;
       case 'stopped':
         this.#positionsAsOf(event.forgets, event.committed, event.files);
+        for (const q of this.#queries.values()) q.reject(new LogflowError('LF_THREAD_FAILED', 'the job stopped'));
+        this.#queries.clear();
         break;
+      case 'top': {
+        const q = this.#queries.get(event.id);
+        this.#queries.delete(event.id);
+        if (event.answer) q?.resolve(event.answer);
+        else q?.reject(new LogflowError('LF_THREAD_FAILED', event.error ?? 'no answer'));
+        break;
+      }
     }
   }
 
@@ -201,5 +227,6 @@ export function build(config: UrlWindowJobConfig, ctx: JobContext) {
       },
     },
     results: resultsOf(config),
+    liveTop: (query: LiveTopQuery) => host.top(query),
   };
 }

@@ -2,6 +2,7 @@ import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { DataShape } from '../worker-host.js';
 import type { JobStartOptions } from './url-window-job.js';
 import type { JobStats } from './job-stats.js';
+import type { LiveTop, LiveTopQuery } from './live-top.js';
 import type { FileFigures } from './counted-positions.js';
 
 /** What the job's worker thread is started with. */
@@ -27,7 +28,11 @@ export type JobEvent =
   | { readonly type: 'started'; readonly port: number; readonly committed: [string, number][]; readonly files: [string, FileFigures][]; readonly stats: JobStats }
   | { readonly type: 'committed'; readonly committed: [string, number][]; readonly files: [string, FileFigures][]; readonly forgets: number; readonly stats: JobStats }
   | { readonly type: 'stats'; readonly stats: JobStats }
-  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly files: [string, FileFigures][]; readonly forgets: number };
+  | { readonly type: 'stopped'; readonly committed: [string, number][]; readonly files: [string, FileFigures][]; readonly forgets: number }
+  | { readonly type: 'top'; readonly id: number; readonly answer: LiveTop | undefined; readonly error?: string };
 
 /** Host -> worker. `forget`s are counted by both sides, in order (see JobHost.forget). */
-export type JobCommand = { readonly type: 'forget'; readonly key: string } | { readonly type: 'stop' };
+export type JobCommand =
+  | { readonly type: 'forget'; readonly key: string }
+  | { readonly type: 'stop' }
+  | { readonly type: 'top'; readonly id: number; readonly query: LiveTopQuery };

@@ -79,6 +79,12 @@ function run(store: ResultsStore | PostgresResultsStore): void {
     if (cmd.type === 'forget') {
       job.forget(cmd.key);
       forgets++;
+    } else if (cmd.type === 'top') {
+      try {
+        post({ type: 'top', id: cmd.id, answer: job.top(cmd.query) });
+      } catch (err) {
+        post({ type: 'top', id: cmd.id, answer: undefined, error: (err as Error).message });
+      }
     }
     else if (cmd.type === 'stop') {
       void job.stop().then(
@@ -116,6 +122,12 @@ function runQueryNode(store: ResultsStore | PostgresResultsStore): void {
   };
   node.onTick(postStats);
   host.onCommand((cmd) => {
+    if (cmd.type === 'top') {
+      // No live window here: the merge workers' combined top is in the database, which
+      // /api/top reads for by=url up to topN. Told at once rather than left unanswered.
+      post({ type: 'top', id: cmd.id, answer: undefined, error: `a query node (input = jetstream) keeps the merge workers' top ${data.config.topN} URLs: ask by=url, without status, with n up to topN` });
+      return;
+    }
     if (cmd.type !== 'stop') return;
     void node.stop().then(
       async () => {

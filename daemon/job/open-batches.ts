@@ -1,9 +1,9 @@
-import type { BatchCounts } from '../counts/batch-counts.js';
+import type { BatchSet } from '../counts/window-set.js';
 import type { SegmentRef } from './checkpoint-manifest.js';
 
-/** One batch interval still counting: its URLs, events, and what a checkpoint holds of it. */
+/** One batch interval still counting: its counts by dimension, events, and what a checkpoint holds of it. */
 export interface OpenBatch {
-  readonly counts: BatchCounts;
+  readonly counts: BatchSet;
   events: number;
   parseErrors: number;
   /** Where a checkpoint holds its counts, valid while `events` is still `savedEvents`. */
@@ -19,7 +19,7 @@ export interface OpenBatch {
  */
 export class OpenBatches {
   readonly #bySlot = new Map<number, OpenBatch>();
-  readonly #window: { openBatch(): BatchCounts };
+  readonly #window: { openBatch(): BatchSet };
   readonly #batchIntervalMs: number;
   /**
    * Earliest slot not yet closed. NaN in event time until the first line time places it.
@@ -31,7 +31,7 @@ export class OpenBatches {
    */
   readonly #reopened = new Set<number>();
 
-  constructor(window: { openBatch(): BatchCounts }, batchIntervalMs: number) {
+  constructor(window: { openBatch(): BatchSet }, batchIntervalMs: number) {
     this.#window = window;
     this.#batchIntervalMs = batchIntervalMs;
   }

@@ -20,8 +20,8 @@ type Pending =
  * are written by a later `flush`; the job checkpoints only once nothing waits, so a crash
  * meanwhile recounts from the last checkpoint instead of losing the unwritten rows. While
  * they wait, only the newest window keeps its top (older ones keep their row): an hour of
- * outage holds a few MB, not an hour of top lists; and once more batches wait than
- * `maxWaitingBatches` (or 64 MB of them), `full` tells the job to refuse events, so the
+ * outage holds a few MB, not an hour of top lists; and once more than `maxWaitingSlides`
+ * slides wait (or 64 MB of batch counts), `full` tells the job to refuse events, so the
  * channel and the spool hold them instead of this process's memory.
  *
  * The other way round, rows written and no checkpoint after them (a crash right after the
@@ -40,12 +40,13 @@ type Pending =
 export class ResultsOutbox {
   readonly #sink: WindowResultSink;
   readonly #log: Logger;
-  readonly #maxWaitingBatches: number;
+  readonly #maxWaitingSlides: number;
   #queue: Pending[] = [];
   #failures = 0;
   #lastFull: Extract<Pending, { kind: 'window' }> | undefined;
-  #batches = 0;
   #batchBytes = 0;
+  /** Slides waiting: the measure of how long the store has been failing while the job runs. */
+  #windows = 0;
   /** Results of the write in flight (an asynchronous store). */
   #inFlight = 0;
   /** The epoch the history rows written now belong to. */
@@ -55,10 +56,10 @@ export class ResultsOutbox {
   /** The store's restore, while it has not settled (an asynchronous store not reached yet). */
   #restoring: Promise<unknown> | undefined;
 
-  constructor(sink: WindowResultSink, log: Logger, maxWaitingBatches = Infinity) {
+  constructor(sink: WindowResultSink, log: Logger, maxWaitingSlides = Infinity) {
     this.#sink = sink;
     this.#log = log;
-    this.#maxWaitingBatches = maxWaitingBatches;
+    this.#maxWaitingSlides = maxWaitingSlides;
   }
 
   /** Results queued and not yet written (those of a write in flight included). */
@@ -68,7 +69,9 @@ export class ResultsOutbox {
 
   /** The store failed (or is not reached yet) and too many results wait for it: events are to be refused until they are written. */
   get full(): boolean {
-    return (this.#failures > 0 || this.#restoring !== undefined) && (this.#batches >= this.#maxWaitingBatches || this.#batchBytes >= MAX_WAITING_BYTES);
+    // Slides, not history batches: a replay's history holds a batch per second of the lines'
+    // own time (a 20,000-line log spanning 25 minutes: 1,500), however little it weighs.
+    return (this.#failures > 0 || this.#restoring !== undefined) && (this.#windows >= this.#maxWaitingSlides || this.#batchBytes >= MAX_WAITING_BYTES);
   }
 
   /** Whether results wait to be written. */
@@ -124,11 +127,11 @@ export class ResultsOutbox {
       this.#lastFull = entry;
     }
     this.#queue.push(entry);
+    this.#windows++;
   }
 
   saveBatch(batch: BatchResult): void {
     this.#queue.push({ kind: 'batch', batch });
-    this.#batches++;
     this.#batchBytes += batch.counts.length;
   }
 
@@ -203,7 +206,7 @@ export class ResultsOutbox {
         else if (!p.superseded) this.#enqueueWindow(p);
       }
     }
-    this.#countBatches();
+    this.#countWaiting();
     if (this.#failures++ === 0) {
       resultsWriteFailed.emit(this.#log, { err, waiting: this.#queue.length });
     }
@@ -211,7 +214,7 @@ export class ResultsOutbox {
   }
 
   #done(written: number): true {
-    this.#countBatches();
+    this.#countWaiting();
     if (this.#failures > 0) {
       resultsWrittenAgain.emit(this.#log, { failedAttempts: this.#failures, written });
       this.#failures = 0;
@@ -219,13 +222,12 @@ export class ResultsOutbox {
     return true;
   }
 
-  #countBatches(): void {
-    this.#batches = 0;
+  #countWaiting(): void {
     this.#batchBytes = 0;
+    this.#windows = 0;
     for (const p of this.#queue) {
-      if (p.kind !== 'batch') continue;
-      this.#batches++;
-      this.#batchBytes += p.batch.counts.length;
+      if (p.kind === 'window') this.#windows++;
+      else this.#batchBytes += p.batch.counts.length;
     }
   }
 

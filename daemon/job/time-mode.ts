@@ -64,6 +64,17 @@ export class TimeMode {
   }
 
   /**
+   * The oldest slot a line may still reopen once it closed (event time, after an early
+   * firing: a line within the watermark of the newest); none in processing time, where a
+   * late line joins the oldest open batch.
+   */
+  reopenableFrom(open: OpenBatches): number {
+    if (!this.eventTime) return Infinity;
+    if (Number.isNaN(this.maxEventMs)) return -Infinity;
+    return open.slotOf(this.maxEventMs - this.#watermarkMs);
+  }
+
+  /**
    * Event time, as events come: batches below this slot can close now, all but the newest
    * slide's (they wait for the tick, which persists that window's top). NaN before the
    * first line time.

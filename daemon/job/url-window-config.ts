@@ -1,11 +1,14 @@
 import type { PropertyReader, ReadContext } from '../conf/index.js';
 import { readCompressionType, readIpFilter, readKeystore } from '../avro/transport-config.js';
 import type { CompressionType, IpFilterRule } from '../avro/index.js';
-import { compileUrlParser, type UrlParser } from '../logformat/log-format.js';
-import { readLogFormat } from '../logformat/log-format-config.js';
+import { compileLineFormat, type LineFormat } from '../logformat/log-format.js';
+import { readLogFormatSetting } from '../logformat/log-format-config.js';
+import type { DimensionSpec } from '../counts/dimension-window.js';
+import { readDimensions } from './dimensions-config.js';
 import * as resultsInput from '../cluster/results-input-config.js';
 import { JOB_INPUTS, type ResultsInputConfig } from '../cluster/results-input-config.js';
 import { readDatabase, type PostgresConfig } from '../store/database-config.js';
+import type { JobResults } from '../store/job-results.js';
 
 export interface UrlWindowJobConfig {
   readonly name: string;
@@ -25,11 +28,19 @@ export interface UrlWindowJobConfig {
   readonly postgres?: PostgresConfig;
   /** The name this job's results are stored under (several writers can share a PostgreSQL database); default: the agent's name. */
   readonly instance: string;
-  /** How many URLs of each window are persisted (the most `/api/top?n=` can ask for). */
+  /**
+   * How many keys of the default dimension each slide persists with their measures (what
+   * `/api/top?n=` reads from the database; more are asked of the job). Visitors of a key are
+   * a union over its statuses: for 1,000 keys that was ~20% of the job thread of an ingest.
+   */
   readonly topN: number;
-  /** `auto`, `combined`, `common`, `vhost_combined`, or an Apache/nginx format string. */
+  /** `auto`, `combined`, `common`, `vhost_combined`, `json`, `caddy`, `traefik`, or an Apache/nginx format string. */
   readonly logFormat: string;
+  /** A JSON format's `fields.NAME = path`. */
+  readonly fields: Readonly<Record<string, string>>;
   readonly stripQueryString: boolean;
+  /** What the job counts by (`dimensions`, default `url status`), each a field of the format. */
+  readonly dimensions: readonly DimensionSpec[];
   /** `processing`: batches by the time events arrive; `event`: by the lines' own times. */
   readonly time: 'processing' | 'event';
   /** Event time: how late an event may be before its batch closes without it. */
@@ -53,38 +64,26 @@ export interface UrlWindowJobConfig {
   readonly ipFilterRules: readonly IpFilterRule[] | undefined;
 }
 
-/**
- * What the HTTP server needs of the job (range queries, their defaults and steps, the
- * format `/api/files/:name/check` tries first): taken from the job's config, passed down
- * as it is, to the HTTP thread and its results reader.
- */
-export type JobTiming = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDurationMs' | 'instance'> &
-  Partial<Pick<UrlWindowJobConfig, 'slideDurationMs' | 'time' | 'history'>> & { readonly logFormat?: string };
-
-/** The job's results, as the HTTP thread reads them: the database (a server's, with `postgres`), and the timing its rows are keyed by. */
-export interface JobResults {
-  readonly database: string;
-  readonly postgres?: PostgresConfig;
-  readonly timing: JobTiming;
-}
+export type { JobResults, JobTiming } from '../store/job-results.js';
 
 export function resultsOf(config: UrlWindowJobConfig): JobResults {
-  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, instance } = config;
-  const timing = Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, instance });
+  const { batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, topN, instance } = config;
+  const dimensions = Object.freeze(config.dimensions.map((d) => d.name));
+  const timing = Object.freeze({ batchIntervalMs, windowDurationMs, slideDurationMs, time, history, logFormat, fields, dimensions, topN, instance });
   return Object.freeze({ database: config.database, ...(config.postgres && { postgres: config.postgres }), timing });
 }
 
 /**
- * The job's URL parser (also a counter's: it counts the same lines), with the query string
- * cut off under `stripQueryString`. It is compiled once in every thread that needs it, not
+ * The job's log format (also a counter's: it counts the same lines): its parser reads a
+ * line's fields, the URL's query string cut off under `stripQueryString`. It is compiled once in every thread that needs it, not
  * once for all: a config is plain data, posted as it is to the job's worker thread, but
  * compiled code (the parser is a closure) cannot cross threads. The main thread compiles it
  * for the sources' check of a file in another format, the job thread for counting;
  * compiling is memoised per thread (log-format.ts), so the config check's compile, in
  * read(), is the main thread's only one.
  */
-export function urlParserOf(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'>): UrlParser {
-  return compileUrlParser(config.logFormat, config.stripQueryString);
+export function lineFormatOf(config: Pick<UrlWindowJobConfig, 'logFormat' | 'stripQueryString'> & { readonly fields?: Readonly<Record<string, string>> }): LineFormat {
+  return compileLineFormat(config.logFormat, { stripQueryString: config.stripQueryString, fields: config.fields });
 }
 
 /** `instance`: a name for the job's rows in a shared database; the agent's name by default. */
@@ -116,6 +115,7 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     const prop = input === 'jetstream' ? r.raw(`${p}.${key}`) : undefined;
     if (prop) throw r.at(prop, `has no effect with input = jetstream: batches are closed by the merge workers (set ${key === 'watermark' ? 'watermark' : 'idleTimeout'} on the url-count-merge jobs)`);
   }
+  const format = readLogFormatSetting(r, p);
   return Object.freeze({
     ...(tlsConfig && { tls: tlsConfig }),
     name,
@@ -131,9 +131,11 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     checkpointDir: resolve(r.string(p + '.checkpointDir', 'checkpoint')),
     ...readDatabase(r, p + '.database', 'data/results.db', resolve),
     instance: readInstance(r, p),
-    topN: r.int(p + '.topN', 1000, 1, 100_000),
-    logFormat: readLogFormat(r, p + '.logFormat'),
+    topN: r.int(p + '.topN', 100, 1, 100_000),
+    logFormat: format.logFormat,
+    fields: format.fields,
     stripQueryString: r.bool(p + '.stripQueryString', false),
+    dimensions: Object.freeze(input === 'jetstream' ? readQueryNodeDimensions(r, p, format) : readDimensions(r, p, format)),
     time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
     watermarkMs: r.seconds(p + '.watermark', 60, 0),
     flushAfterIdleMs: r.seconds(p + '.flushAfterIdle', 10, 0),
@@ -145,6 +147,20 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     compressionType: readCompressionType(r, p + '.compression-type'),
     ipFilterRules: readIpFilter(r, p),
   });
+}
+
+/**
+ * A query node's dimensions: `url` alone (its default). The cluster's partials carry URL
+ * counts only, as yet (issue 24's dimensions in partials are not built), so another
+ * dimension would be an empty window; it stops start-up instead, naming the key.
+ */
+function readQueryNodeDimensions(r: PropertyReader, p: string, format: Parameters<typeof readDimensions>[2]) {
+  const prop = r.raw(p + '.dimensions');
+  const others = prop ? prop.value.split(/[\s,]+/).filter((n) => n !== '' && n !== 'url') : [];
+  if (others.length > 0) {
+    throw r.at(prop!, `counts url only with input = jetstream (the counters' partials carry URL counts alone): remove ${others.join(', ')}, or count them in a single-process job (input = avro)`);
+  }
+  return readDimensions(r, p, format, ['url']);
 }
 
 /** `retention`: 0 keeps the history for ever; otherwise at least a minute (the rollups' finest bucket). */

@@ -3,7 +3,7 @@ import type { UrlWindowJobConfig } from './url-window-config.js';
 import type { Logger } from '../log.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import { DirLock } from '../durable/index.js';
-import { SlidingWindow } from '../counts/sliding-window.js';
+import { WindowSet } from '../counts/window-set.js';
 import type { WindowResultSink } from '../store/window-results.js';
 import { ResultsOutbox } from './results-outbox.js';
 import type { DecodedEvents } from '../avro/index.js';
@@ -16,6 +16,7 @@ import { WindowSlider } from './window-slider.js';
 import { EventCounter } from './event-counter.js';
 import { JobCheckpoint } from './job-checkpoint.js';
 import { JobReceiver } from './job-receiver.js';
+import { LiveTopQueries, type LiveTop, type LiveTopQuery } from './live-top.js';
 import { avroReceiverListening, checkpointDiscarded, closingBatchFailed, eventsRefusedResultsWaiting, noFinalCheckpoint } from '../telemetry/index.js';
 
 export interface JobStartOptions {
@@ -56,7 +57,7 @@ const EARLY_TICK_EVENTS = 10_000;
  * - `JobReceiver`: the Avro RPC server and the write-ahead log -> `EventCounter`;
  * - `EventCounter`: the hot loop, events into `OpenBatches`, deduped by `CountedPositions`,
  *   placed by the `TimeMode` (processing or event time, watermark, flushAfterIdle);
- * - `WindowSlider`: closes batches into the `SlidingWindow`, results into the `ResultsOutbox`;
+ * - `WindowSlider`: closes batches into the `WindowSet` (the window by dimension), results into the `ResultsOutbox`;
  * - `JobCheckpoint`: commits and restores all of the above;
  * - `JobCounters` (job-stats.ts): the counters, shared with another thread.
  */
@@ -64,7 +65,7 @@ export class UrlWindowJob {
   readonly name: string;
   readonly #config: UrlWindowJobConfig;
   readonly #log: Logger;
-  readonly #window: SlidingWindow;
+  readonly #window: WindowSet;
   readonly #open: OpenBatches;
   readonly #time: TimeMode;
   readonly #positions: CountedPositions;
@@ -76,6 +77,7 @@ export class UrlWindowJob {
   readonly #counter: EventCounter;
   readonly #checkpoint: JobCheckpoint;
   readonly #receiver: JobReceiver;
+  readonly #queries: LiveTopQueries;
   readonly #tickListeners: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   /** Event time: the early tick once calls stop coming (`QUIET_TICK_MS`). */
@@ -97,7 +99,7 @@ export class UrlWindowJob {
     this.name = config.name;
     this.#config = config;
     const log = (this.#log = logger.child({ job: config.name }));
-    const window = (this.#window = new SlidingWindow(config.windowDurationMs / config.batchIntervalMs));
+    const window = (this.#window = new WindowSet(config.dimensions, config.windowDurationMs / config.batchIntervalMs));
     // Past a window's worth of batches waiting for a failed store, events are refused.
     this.#results = new ResultsOutbox(results, log, window.windowSlots);
     const time = (this.#time = new TimeMode(config));
@@ -113,6 +115,12 @@ export class UrlWindowJob {
     const history = (this.#history = config.history ? new HistoryBatches(window, this.#results, config.batchIntervalMs) : undefined);
     this.#counter = new EventCounter(config, { window, open, time, positions, counters, closer: slider, changes: checkpoint, history }, log);
     this.#receiver = new JobReceiver(config, { count: (ev) => this.#countCall(ev), accepting: () => this.#accepting() }, log);
+    this.#queries = new LiveTopQueries(window, config.batchIntervalMs, config.windowDurationMs);
+  }
+
+  /** The live window's top keys of a dimension and status (`/api/top?by=&status=`). */
+  top(query: LiveTopQuery): LiveTop {
+    return this.#queries.top(query);
   }
 
   get port(): number {

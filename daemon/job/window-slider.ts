@@ -3,7 +3,8 @@ import { Histogram, type HistogramSnapshot } from '../telemetry/histogram.js';
 import type { JobCounters } from './job-stats.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
 import type { ResultsOutbox } from './results-outbox.js';
-import type { SlidingWindow } from '../counts/sliding-window.js';
+import type { WindowSet } from '../counts/window-set.js';
+import { ANY_STATUS } from '../counts/dimension-window.js';
 import type { TimeMode } from './time-mode.js';
 import type { UrlWindowJobConfig } from './url-window-config.js';
 import { closingBatchFailed } from '../telemetry/index.js';
@@ -39,7 +40,7 @@ type SliderConfig = Pick<UrlWindowJobConfig, 'batchIntervalMs' | 'windowDuration
 export class WindowSlider {
   readonly #config: SliderConfig;
   readonly #slideSlots: number;
-  readonly #window: SlidingWindow;
+  readonly #window: WindowSet;
   readonly #open: OpenBatches;
   readonly #time: TimeMode;
   readonly #counters: JobCounters;
@@ -61,7 +62,7 @@ export class WindowSlider {
 
   constructor(
     config: SliderConfig,
-    parts: { window: SlidingWindow; open: OpenBatches; time: TimeMode; counters: JobCounters; results: ResultsOutbox; changes: ChangeListener },
+    parts: { window: WindowSet; open: OpenBatches; time: TimeMode; counters: JobCounters; results: ResultsOutbox; changes: ChangeListener },
     log: Logger,
   ) {
     this.#config = config;
@@ -260,7 +261,8 @@ export class WindowSlider {
         endMs,
         total: w.total,
         distinctUrls: w.size,
-        top: this.#changedSinceSlide ? w.top(this.#config.topN) : [],
+        top: this.#changedSinceSlide ? w.top(w.defaultDimension, this.#config.topN, ANY_STATUS).items : [],
+        dimension: w.defaultDimension,
         changed: this.#changedSinceSlide,
       },
       // What readers see follows what the database holds.

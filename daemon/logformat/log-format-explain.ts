@@ -1,5 +1,6 @@
 import { AUTO_TAIL, COMBINED_TAIL, COMMON_TAIL, type Tail } from './access-log.js';
 import { formatItems, type Item } from './log-format.js';
+import { JSON_FORMATS, jsonFields, type JsonFormat } from './json-format.js';
 
 /**
  * Why a line does not parse: `logflow check` and `/api/files/:name/check` show it with a
@@ -19,8 +20,9 @@ export interface ParseFailure {
 /** Explains `buf[start, end)` under a format: undefined when it parses. */
 export type LineExplainer = (buf: Buffer, start: number, end: number) => ParseFailure | undefined;
 
-/** The explainer of a `logFormat` value (the same values the conf and `--log-format` take). */
-export function compileExplainer(format: string): LineExplainer {
+/** The explainer of a `logFormat` value (the same values the conf and `--log-format` take), with a JSON format's `fields`. */
+export function compileExplainer(format: string, fields: Readonly<Record<string, string>> = {}): LineExplainer {
+  if (JSON_FORMATS.includes(format as JsonFormat)) return explainJson(jsonFields(format as JsonFormat, fields));
   const tail = format === 'auto' ? AUTO_TAIL : format === 'common' ? COMMON_TAIL : format === 'combined' ? COMBINED_TAIL : undefined;
   if (tail !== undefined) return (buf, start, end) => explainCombined(buf, start, start, end, tail);
   if (format === 'vhost_combined') {
@@ -157,6 +159,7 @@ function closingQuote(buf: Buffer, p: number, end: number): number {
  * not the last field is 3 digits.
  */
 function explainItems(items: readonly Item[], buf: Buffer, start: number, end: number): ParseFailure | undefined {
+  const needsUrl = items.some((it) => 'field' in it && (it.field === 'request' || it.field === 'url'));
   /**
    * Items from `i` on, at `p`. `found`: a URL was taken; `noUrl`: why the request or URL
    * field gave none (reported at the end if no later field gives one).
@@ -217,7 +220,7 @@ function explainItems(items: readonly Item[], buf: Buffer, start: number, end: n
       }
       previous = item.name;
     }
-    if (!found) return { why: noUrl ?? fail(start, p, 'url', 'the format has no URL field'), from, reached: p };
+    if (!found && needsUrl) return { why: noUrl ?? fail(start, p, 'url', 'expected a URL'), from, reached: p };
     if (p !== end) return stop(p, `after ${previous}`, 'expected the end of the line');
     return { why: undefined, from, reached: p };
   };
@@ -229,4 +232,46 @@ function digitsAt(buf: Buffer, start: number, end: number): number {
   let p = start;
   while (p < end && isDigit(buf[p])) p++;
   return p - start;
+}
+
+/**
+ * A JSON line, read by `JSON.parse` (the reference the fast parser in json-format.ts is
+ * held to by a property test): not JSON, not an object, or without the URL the format maps.
+ */
+function explainJson(fields: Readonly<Record<string, string>>): LineExplainer {
+  return (buf, start, end) => {
+    const text = buf.toString('utf8', start, end);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      const message = (err as Error).message;
+      const position = /at position (\d+)/.exec(message);
+      const at = position ? Buffer.byteLength(text.slice(0, Number(position[1]))) : end - start;
+      return { at, field: 'json', expected: `JSON: ${message.replace(/ in JSON at position \d+.*$/s, '').replace(/, ".*" is not valid JSON$/s, '')}` };
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { at: 0, field: 'json', expected: 'a JSON object ({...})' };
+    if (fields.url !== undefined && jsonValueAt(value, fields.url) === undefined) {
+      return { at: end - start, field: 'url', expected: `the URL field ${fields.url} (fields.url): it is missing, null or empty` };
+    }
+    return undefined;
+  };
+}
+
+/**
+ * The value a path (`a.b|c`) names in a parsed JSON object, as the fast parser reads it: a
+ * string, a number or a boolean as text, an array's first element; undefined when missing,
+ * null, empty, or an object.
+ */
+export function jsonValueAt(root: unknown, spec: string): string | undefined {
+  for (const path of spec.split('|')) {
+    let v: unknown = root;
+    for (const key of path.trim().split('.')) {
+      v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined;
+    }
+    if (Array.isArray(v)) v = v[0];
+    if (typeof v === 'string' && v !== '') return v;
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  }
+  return undefined;
 }

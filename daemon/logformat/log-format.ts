@@ -1,10 +1,14 @@
-import { findUrl, findUrlCombined, findUrlCommon, requestUrl, type UrlRange } from './access-log.js';
+import { findUrl, findUrlCombined, findUrlCommon, requestUrl } from './access-log.js';
+import { compileJsonFormat, JSON_FORMATS } from './json-format.js';
+import { BUILTIN_FIELDS, FIELD, LineFields, sizeAt, statusAt, type BuiltinField, type LineFormat, type LineParser } from './line-fields.js';
+
+export type { LineFormat, LineParser };
 import { LogflowError } from '../errors.js';
 
-/** Finds the URL of the line `buf[start, end)` into `out`; false for a parse error. */
-export type UrlParser = (buf: Buffer, start: number, end: number, out: UrlRange) => boolean;
+/** The parser of a format, as the URL-only code knew it. */
+export type UrlParser = LineParser;
 
-export const NAMED_FORMATS = ['auto', 'combined', 'common', 'vhost_combined'] as const;
+export const NAMED_FORMATS = ['auto', 'combined', 'common', 'vhost_combined', ...JSON_FORMATS] as const;
 
 /** Apache's definitions of the named formats (nginx's default `combined` is the same). */
 const APACHE_FORMATS: Record<string, string> = {
@@ -15,54 +19,90 @@ const APACHE_FORMATS: Record<string, string> = {
 
 const SP = 32;
 const QUESTION = 63;
+const COLON = 58;
+
+
+export interface LineFormatOptions {
+  /** `/a?x=1` counts as `/a`. */
+  readonly stripQueryString?: boolean;
+  /** A JSON format's `fields.NAME = dotted.path` (presets have their own; these add or replace). */
+  readonly fields?: Readonly<Record<string, string>>;
+}
 
 /**
- * A parser for `logFormat`: a named format, an Apache `LogFormat` string
- * (`%h %l %u %t "%r" %>s %b ...`) or an nginx `log_format` string (`$remote_addr - ...`).
- * The URL is the request's second token (`%r`, `$request`) or the path (`%U`, `$uri`,
- * `$request_uri`). With `stripQueryString`, `/a?x=1` counts as `/a`. Throws on a format
- * with no URL in it.
+ * Compiles `logFormat`: a named format, an Apache `LogFormat` string (`%h %l %u %t "%r"
+ * %>s %b ...`), an nginx `log_format` string (`$remote_addr - ...`), or JSON (`json` with
+ * `fields`, or the presets `caddy` and `traefik`). The URL is the request's second token
+ * (`%r`, `$request`) or the path (`%U`, `$uri`, `$request_uri`). Throws on a format that
+ * cannot be compiled. Memoised per thread (see url-window-config.ts build() for why each
+ * thread compiles its own).
  */
-export function compileUrlParser(format: string, stripQueryString: boolean): UrlParser {
-  const base = compileBase(format);
-  if (!stripQueryString) return base;
+export function compileLineFormat(format: string, options: LineFormatOptions = {}): LineFormat {
+  const memo = `${format}\u0000${options.stripQueryString ? 1 : 0}\u0000${options.fields && Object.keys(options.fields).length > 0 ? JSON.stringify(Object.entries(options.fields).sort()) : ''}`;
+  let compiled = formats.get(memo);
+  if (!compiled) {
+    const base = compileFormat(format, options.fields);
+    compiled = options.stripQueryString ? { ...base, parse: stripQuery(base.parse) } : base;
+    formats.set(memo, compiled);
+  }
+  return compiled;
+}
+
+/**
+ * The parser of a format that must have a URL (the URL-only code, `logflow check`):
+ * throws when the format has none.
+ */
+export function compileUrlParser(format: string, stripQueryString: boolean, fields?: Readonly<Record<string, string>>): LineParser {
+  const f = compileLineFormat(format, { stripQueryString, fields });
+  if (!f.has.has('url')) throw new LogflowError('LF_LOG_FORMAT', noUrl(format));
+  return f.parse;
+}
+
+function noUrl(format: string): string {
+  return JSON_FORMATS.includes(format as (typeof JSON_FORMATS)[number])
+    ? `the format ${format} maps no url field (fields.url)`
+    : `the format ${JSON.stringify(format)} has no request (%r, $request) or URL (%U, $uri, $request_uri)`;
+}
+
+const formats = new Map<string, LineFormat>();
+
+function stripQuery(parse: LineParser): LineParser {
   return (buf, start, end, out) => {
-    if (!base(buf, start, end, out)) return false;
-    const q = buf.indexOf(QUESTION, out.start);
-    if (q >= 0 && q < out.end) out.end = q;
+    if (!parse(buf, start, end, out)) return false;
+    const urlBuf = out.bufs[FIELD.url]!;
+    const q = urlBuf.indexOf(QUESTION, out.starts[FIELD.url]!);
+    if (q >= 0 && q < out.ends[FIELD.url]!) {
+      out.ends[FIELD.url] = q;
+      if (urlBuf === buf) out.end = q;
+    }
     return true;
   };
 }
 
-/**
- * Compiled parsers of this thread, by format: the config check, the sources' line check and
- * the counter ask for the same format, and a parser is a pure function (see
- * url-window-config.ts urlParserOf() for why each thread compiles its own).
- */
-const compiled = new Map<string, UrlParser>();
+const COMBINED_FIELDS: readonly BuiltinField[] = ['url', 'status', 'client', 'referrer', 'agent', 'method', 'user'];
 
-function compileBase(format: string): UrlParser {
-  let parser = compiled.get(format);
-  if (!parser) {
-    parser = compileFormat(format);
-    compiled.set(format, parser);
-  }
-  return parser;
+function builtin(parse: LineParser, has: readonly string[], hasTime = true): LineFormat {
+  return { parse, fieldNames: BUILTIN_FIELDS, has: new Set(has), hasTime };
 }
 
-function compileFormat(format: string): UrlParser {
+function compileFormat(format: string, fields: Readonly<Record<string, string>> | undefined): LineFormat {
   // The named formats have hand-written parsers (the fastest); each ends the line where
   // its definition does (access-log.ts, the tails).
-  if (format === 'auto') return findUrl;
-  if (format === 'combined') return findUrlCombined;
-  if (format === 'common') return findUrlCommon;
+  if (format === 'auto') return builtin(findUrl, COMBINED_FIELDS);
+  if (format === 'combined') return builtin(findUrlCombined, COMBINED_FIELDS);
+  if (format === 'common') return builtin(findUrlCommon, ['url', 'status', 'client', 'method', 'user']);
   if (format === 'vhost_combined') {
-    // One more leading token (`host:port`), then the combined line.
-    return (buf, start, end, out) => {
+    // One more leading token (`host:port`), then the combined line; the vhost is the host.
+    return builtin((buf, start, end, out) => {
       const sp = buf.indexOf(SP, start);
-      return sp >= 0 && sp < end && findUrlCombined(buf, sp + 1, end, out);
-    };
+      if (sp < 0 || sp >= end || !findUrlCombined(buf, sp + 1, end, out)) return false;
+      const colon = buf.lastIndexOf(COLON, sp);
+      out.set(FIELD.vhost, buf, start, colon > start ? colon : sp);
+      return true;
+    }, [...COMBINED_FIELDS, 'vhost']);
   }
+  if (JSON_FORMATS.includes(format as (typeof JSON_FORMATS)[number])) return compileJsonFormat(format as (typeof JSON_FORMATS)[number], fields ?? {});
+  if (fields && Object.keys(fields).length > 0) throw new LogflowError('LF_LOG_FORMAT', `fields.* are for the JSON formats (${JSON_FORMATS.join(', ')}), not for ${JSON.stringify(format)}`);
   return compileItems(formatItems(format), format);
 }
 
@@ -71,9 +111,29 @@ export function formatItems(format: string): Item[] {
   return mergeAdjacentFields(format.includes('%') ? apacheItems(format) : nginxItems(format));
 }
 
-export type Field = 'request' | 'url' | 'time' | 'status' | 'other';
+export type Field = 'request' | 'url' | 'time' | 'timeIso' | 'status' | 'bytes' | 'client' | 'user' | 'method' | 'referrer' | 'agent' | 'vhost' | 'other';
 /** A literal, or a field with the directive it came from (`%>s`, `$status`): for messages. */
 export type Item = { readonly literal: Buffer } | { readonly field: Field; readonly name: string };
+
+/** An Apache directive's field: `%h`, `%>s`, `%{Referer}i`... */
+function apacheField(letter: string, braces: string | undefined): Field {
+  switch (letter) {
+    case 'r': return 'request';
+    case 'U': return 'url';
+    case 't': return braces === undefined ? 'time' : 'other';
+    case 's': return 'status';
+    case 'b': case 'B': case 'O': return 'bytes';
+    case 'h': case 'a': return 'client';
+    case 'u': return 'user';
+    case 'm': return 'method';
+    case 'v': case 'V': return 'vhost';
+    case 'i': {
+      const header = (braces ?? '').toLowerCase();
+      return header === 'referer' ? 'referrer' : header === 'user-agent' ? 'agent' : 'other';
+    }
+    default: return 'other';
+  }
+}
 
 /** `%h`, `%>s`, `%{Referer}i`, `%{%d/%b}t`: a directive is `%`, modifiers, `{...}`, a letter. */
 function apacheItems(format: string): Item[] {
@@ -92,18 +152,43 @@ function apacheItems(format: string): Item[] {
     }
     let j = i + 1;
     while (j < format.length && /[<>!,0-9]/.test(format[j]!)) j++;
-    if (format[j] === '{') j = format.indexOf('}', j) + 1;
+    let braces: string | undefined;
+    if (format[j] === '{') {
+      const close = format.indexOf('}', j);
+      braces = close < 0 ? '' : format.slice(j + 1, close);
+      j = close + 1;
+    }
     const letter = format[j];
     if (!letter || j === 0) throw new LogflowError('LF_LOG_FORMAT', `unfinished directive at position ${i} of the LogFormat`);
     if (literal) items.push({ literal: Buffer.from(literal) });
     literal = '';
-    const braced = format[i + 1] === '{' || format.slice(i + 1, j).includes('{');
-    items.push({ field: letter === 'r' ? 'request' : letter === 'U' ? 'url' : letter === 't' && !braced ? 'time' : letter === 's' ? 'status' : 'other', name: format.slice(i, j + 1) });
+    items.push({ field: apacheField(letter, braces), name: format.slice(i, j + 1) });
     i = j;
   }
   if (literal) items.push({ literal: Buffer.from(literal) });
   return items;
 }
+
+const NGINX_FIELDS: Record<string, Field> = {
+  request: 'request',
+  request_uri: 'url',
+  uri: 'url',
+  document_uri: 'url',
+  time_local: 'time',
+  time_iso8601: 'timeIso',
+  status: 'status',
+  body_bytes_sent: 'bytes',
+  bytes_sent: 'bytes',
+  remote_addr: 'client',
+  realip_remote_addr: 'client',
+  remote_user: 'user',
+  request_method: 'method',
+  http_referer: 'referrer',
+  http_user_agent: 'agent',
+  host: 'vhost',
+  server_name: 'vhost',
+  http_host: 'vhost',
+};
 
 /** `$remote_addr - $remote_user [$time_local] "$request" ...`. */
 function nginxItems(format: string): Item[] {
@@ -113,11 +198,34 @@ function nginxItems(format: string): Item[] {
   for (let m = re.exec(format); m; m = re.exec(format)) {
     if (m.index > last) items.push({ literal: Buffer.from(format.slice(last, m.index)) });
     const name = m[1]!.replace(/[{}]/g, '');
-    items.push({ field: name === 'request' ? 'request' : name === 'request_uri' || name === 'uri' ? 'url' : name === 'time_local' ? 'time' : name === 'status' ? 'status' : 'other', name: m[0] });
+    items.push({ field: NGINX_FIELDS[name] ?? 'other', name: m[0] });
     last = m.index + m[0].length;
   }
   if (last < format.length) items.push({ literal: Buffer.from(format.slice(last)) });
   return items;
+}
+
+/** The built-in field a format item fills (a request fills the URL and the method). */
+const FIELD_OF: Partial<Record<Field, number>> = {
+  url: FIELD.url,
+  client: FIELD.client,
+  user: FIELD.user,
+  method: FIELD.method,
+  referrer: FIELD.referrer,
+  agent: FIELD.agent,
+  vhost: FIELD.vhost,
+};
+
+/** The fields the items give, by name. */
+function itemFields(items: readonly Item[]): string[] {
+  const has = new Set<string>();
+  for (const item of items) {
+    if (!('field' in item)) continue;
+    if (item.field === 'request') has.add('url').add('method');
+    else if (item.field === 'status') has.add('status');
+    else if (FIELD_OF[item.field] !== undefined) has.add(item.field);
+  }
+  return [...has];
 }
 
 /**
@@ -125,10 +233,10 @@ function nginxItems(format: string): Item[] {
  * to where the next literal is (a field between quotes runs to the next unescaped quote;
  * Apache's `%t` is the bracketed time; a last field takes the rest of the line).
  */
-function compileItems(items: readonly Item[], format: string): UrlParser {
-  if (!items.some((it) => 'field' in it && (it.field === 'request' || it.field === 'url'))) {
-    throw new LogflowError('LF_LOG_FORMAT', `the format ${JSON.stringify(format)} has no request (%r, $request) or URL (%U, $uri, $request_uri)`);
-  }
+function compileItems(items: readonly Item[], format: string): LineFormat {
+  const has = itemFields(items);
+  const needsUrl = has.includes('url');
+  if (!items.some((it) => 'field' in it)) throw new LogflowError('LF_LOG_FORMAT', `the format ${JSON.stringify(format)} has no field`);
   const steps = items.map((item, i) => {
     if ('literal' in item) return { literal: item.literal, field: undefined, until: undefined, quoted: false };
     const next = items[i + 1];
@@ -138,10 +246,11 @@ function compileItems(items: readonly Item[], format: string): UrlParser {
     return { literal: undefined, field: item.field, until, quoted };
   });
   const last = steps.length;
-  // Items from `i` on, at `p`; true when they all match to the line's end and a URL was found.
-  // A quoted request ends at the first unescaped quote after which the rest matches, so a raw
-  // quote inside it (`"GET /x?y="z" HTTP/1.0"`) is passed over, as a regex would.
-  const match = (buf: Buffer, i: number, p: number, end: number, out: UrlRange, found: boolean): boolean => {
+  // Items from `i` on, at `p`; true when they all match to the line's end and a URL was found
+  // (when the format has one). A quoted request ends at the first unescaped quote after which
+  // the rest matches, so a raw quote inside it (`"GET /x?y="z" HTTP/1.0"`) is passed over, as
+  // a regex would.
+  const match = (buf: Buffer, i: number, p: number, end: number, out: LineFields, found: boolean): boolean => {
     for (; i < last; i++) {
       const step = steps[i]!;
       if (step.literal) {
@@ -171,7 +280,7 @@ function compileItems(items: readonly Item[], format: string): UrlParser {
         // quote of every field would be exponential on a line full of quotes.
         for (; p < end; p++) if (buf[p] === 34 && buf[p - 1] !== 92) break;
         if (p >= end) return false;
-        found = field(buf, step.field, fieldStart, p, out, found);
+        found = field(buf, step.field!, fieldStart, p, out, found);
         continue;
       }
       // An unquoted field runs to where the whole next literal is (a field may hold spaces);
@@ -183,19 +292,23 @@ function compileItems(items: readonly Item[], format: string): UrlParser {
       }
       // A status (not the last field) is 3 digits: what tells the request's closing quote from a raw one inside it.
       if (step.field === 'status' && step.until && !isStatus(buf, fieldStart, p)) return false;
-      // nginx's `$time_local` between literal brackets.
-      if (step.field === 'time') {
+      // nginx's `$time_local` between literal brackets, or `$time_iso8601`.
+      if (step.field === 'time' || step.field === 'timeIso') {
         out.timeStart = fieldStart;
         out.timeEnd = p;
+        out.timeIso = step.field === 'timeIso';
       }
-      found = field(buf, step.field, fieldStart, p, out, found);
+      found = field(buf, step.field!, fieldStart, p, out, found);
     }
-    return found && p === end;
+    return (found || !needsUrl) && p === end;
   };
-  return (buf, start, end, out) => {
+  const parse: LineParser = (buf, start, end, out) => {
     out.timeStart = -1;
+    out.status = 0;
+    out.bytes = 0;
     return match(buf, 0, start, end, out, false);
   };
+  return { parse, fieldNames: BUILTIN_FIELDS, has: new Set(has), hasTime: items.some((it) => 'field' in it && (it.field === 'time' || it.field === 'timeIso')) };
 }
 
 function isStatus(buf: Buffer, start: number, end: number): boolean {
@@ -204,25 +317,45 @@ function isStatus(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-/** Takes the URL from a request or URL field `buf[start, end)`; `found` says one was taken before. */
-function field(buf: Buffer, kind: Field | undefined, start: number, end: number, out: UrlRange, found: boolean): boolean {
-  if (kind === 'request') return requestUrl(buf, start, end, out);
-  if (kind === 'url' && !found) {
-    out.start = start;
-    out.end = end;
-    return end > start && buf[start] !== 45;
+/**
+ * Takes a field `buf[start, end)` of kind `kind` into `out`; returns whether a URL was taken
+ * (`found`: one was taken before, by a request or URL field).
+ */
+function field(buf: Buffer, kind: Field, start: number, end: number, out: LineFields, found: boolean): boolean {
+  switch (kind) {
+    case 'request':
+      return requestUrl(buf, start, end, out);
+    case 'url':
+      if (found) return true;
+      out.start = start;
+      out.end = end;
+      out.set(FIELD.url, buf, start, end);
+      return end > start && buf[start] !== 45;
+    case 'status':
+      out.status = end - start === 3 ? statusAt(buf, start) : 0;
+      out.set(FIELD.status, buf, start, end);
+      return found;
+    case 'bytes': {
+      const n = sizeAt(buf, start, end);
+      out.bytes = Number.isNaN(n) ? 0 : n;
+      return found;
+    }
+    default: {
+      const i = FIELD_OF[kind];
+      if (i !== undefined) out.set(i, buf, start, end);
+      return found;
+    }
   }
-  return found;
 }
 
 /** `%U%q`: fields with no literal between them are one field (the URL's, if either is). */
 function mergeAdjacentFields(items: readonly Item[]): Item[] {
-  const rank: Record<Field, number> = { request: 3, url: 2, time: 1, status: 0, other: 0 };
+  const rank = (f: Field) => (f === 'request' ? 3 : f === 'url' ? 2 : f === 'time' || f === 'timeIso' ? 1 : 0);
   const out: Item[] = [];
   for (const item of items) {
     const prev = out.at(-1);
     if (prev && 'field' in prev && 'field' in item) {
-      out[out.length - 1] = { field: rank[item.field] > rank[prev.field] ? item.field : prev.field, name: prev.name + item.name };
+      out[out.length - 1] = { field: rank(item.field) > rank(prev.field) ? item.field : prev.field, name: prev.name + item.name };
     } else out.push(item);
   }
   return out;
@@ -232,3 +365,5 @@ function mergeAdjacentFields(items: readonly Item[]): Item[] {
 export function apacheFormatOf(name: string): string | undefined {
   return APACHE_FORMATS[name];
 }
+
+export { LineFields };

@@ -1,4 +1,4 @@
-import type { JobResults } from '../job/url-window-config.js';
+import type { JobResults } from './job-results.js';
 import type { ResultsQueries } from './results-queries.js';
 import type { HistoryQueries } from './history-queries.js';
 import { SqliteQueries } from './sqlite-queries.js';

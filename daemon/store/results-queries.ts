@@ -1,22 +1,10 @@
-import type { UrlCount } from '../counts/index.js';
 import type { RangeTop } from './history.js';
 import type { HistoryAnswers, HistoryQuery, SeriesPoint } from './history-queries.js';
+import type { LatestTop, LatestWindow } from './window-results.js';
 
 export type { SeriesPoint };
 
-/** The newest window a writer persisted. */
-export interface LatestWindow {
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly total: number;
-  readonly distinctUrls: number;
-}
-
-/** The newest window and its top URLs, as one snapshot. */
-export interface LatestTop {
-  readonly window: LatestWindow | undefined;
-  readonly urls: UrlCount[];
-}
+export type { LatestTop, LatestWindow };
 
 /** `instance=*`: every writer of the database, summed. */
 export const ALL_INSTANCES = '*';
@@ -31,7 +19,7 @@ export const ALL_INSTANCES = '*';
 export interface ResultsQueries {
   /** The instances that wrote here, sorted. */
   instances(): Promise<string[]>;
-  /** The newest window and its top `n` URLs (all instances: each one's newest window, summed). */
+  /** The newest window and its top `n` keys of the default dimension (all instances: each one's newest window, summed). */
   latestTop(n: number, instance: string): Promise<LatestTop>;
   /**
    * `latestTop` rendered by `render`, cached while the store's data stay the same: the answer

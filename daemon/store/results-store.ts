@@ -1,14 +1,14 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { UrlCount } from '../counts/index.js';
+import type { TopItem } from '../counts/dimension-window.js';
 import type { BatchResult, ResultItem, RestoredEpochs, WindowResult, WindowResultSink } from './window-results.js';
 import { LogflowError } from '../errors.js';
 import { HistoryReader } from './history.js';
 import { HISTORY_INDEXES, HISTORY_SCHEMA, migrateHistoryTo2 } from './history-schema.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
-import type { LatestWindow } from './results-queries.js';
+import type { LatestTop, LatestWindow } from './window-results.js';
 import { DatabaseFile } from './database-file.js';
 
 const SCHEMA = `
@@ -19,12 +19,26 @@ CREATE TABLE IF NOT EXISTS latest_window (
   total INTEGER NOT NULL,
   distinct_urls INTEGER NOT NULL
 );
--- The newest window's most counted URLs, replaced whenever the window changes.
+-- The newest window's most counted URLs, as up to schema 1 kept them (no longer written:
+-- latest_items has them with their measures).
 CREATE TABLE IF NOT EXISTS latest_top (
   rank INTEGER PRIMARY KEY,
   url TEXT NOT NULL,
   count INTEGER NOT NULL
 );
+-- The newest window's most counted keys of the default dimension (the URL) with their
+-- measures, replaced whenever the window changes. visitors is NULL when the log format has
+-- no client; visitors_exact 0 when it is HyperLogLog's estimate.
+CREATE TABLE IF NOT EXISTS latest_items (
+  dimension TEXT NOT NULL,
+  rank INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  visitors INTEGER,
+  visitors_exact INTEGER NOT NULL,
+  PRIMARY KEY (dimension, rank)
+) WITHOUT ROWID;
 -- One row per slide that changed the window: a quiet site adds nothing. counted_ms: when
 -- it was written (the retention counts from then).
 CREATE TABLE IF NOT EXISTS windows (
@@ -36,7 +50,7 @@ CREATE TABLE IF NOT EXISTS windows (
 );
 `;
 
-export type { LatestWindow };
+export type { LatestTop, LatestWindow };
 
 /** How often the windows' retention is applied (one row per slide). */
 const PRUNE_WINDOWS_EVERY_MS = 60_000;
@@ -88,8 +102,8 @@ class WriterConnection {
        ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms, end_ms = excluded.end_ms,
          total = excluded.total, distinct_urls = excluded.distinct_urls`,
     );
-    const clearTop = db.prepare('DELETE FROM latest_top');
-    const insertTop = db.prepare('INSERT INTO latest_top (rank, url, count) VALUES (?, ?, ?)');
+    const clearTop = db.prepare('DELETE FROM latest_items');
+    const insertTop = db.prepare('INSERT INTO latest_items (dimension, rank, key, count, bytes, visitors, visitors_exact) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const insertWindow = db.prepare(
       'INSERT OR REPLACE INTO windows (end_ms, start_ms, total, distinct_urls, counted_ms) VALUES (?, ?, ?, ?, ?)',
     );
@@ -104,7 +118,7 @@ class WriterConnection {
       upsertLatest.run(r.startMs, r.endMs, r.total, r.distinctUrls);
       if (!r.changed) return;
       clearTop.run();
-      r.top.forEach((u, i) => insertTop.run(i + 1, u.url, u.count));
+      r.top.forEach((u, i) => insertTop.run(r.dimension ?? 'url', i + 1, u.key, u.count, u.bytes, u.visitors, u.visitorsExact ? 1 : 0));
       insertWindow.run(r.endMs, r.startMs, r.total, r.distinctUrls, now);
       if (retentionMs > 0 && now - prunedAt >= PRUNE_WINDOWS_EVERY_MS) {
         prunedAt = now;
@@ -226,7 +240,7 @@ export class ResultsStore implements WindowResultSink {
 /** What a reader's connection holds: the statements of one open file. */
 class ReaderConnection {
   readonly db: Database.Database;
-  readonly latestTop: (n: number) => { window: LatestWindow | undefined; urls: UrlCount[] };
+  readonly latestTop: (n: number) => LatestTop;
   readonly version: Database.Statement;
   readonly windows: Database.Statement;
   historyReader: HistoryReader | undefined;
@@ -236,11 +250,15 @@ class ReaderConnection {
     const latest = db.prepare(
       'SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM latest_window WHERE id = 1',
     );
-    const top = db.prepare('SELECT url, count FROM latest_top ORDER BY rank LIMIT ?');
-    this.latestTop = db.transaction((n: number) => ({
-      window: latest.get() as LatestWindow | undefined,
-      urls: top.all(n) as UrlCount[],
-    }));
+    const top = db.prepare('SELECT dimension, key, count, bytes, visitors, visitors_exact AS exact FROM latest_items ORDER BY rank LIMIT ?');
+    this.latestTop = db.transaction((n: number) => {
+      const rows = top.all(n) as { dimension: string; key: string; count: number; bytes: number; visitors: number | null; exact: number }[];
+      return {
+        window: latest.get() as LatestWindow | undefined,
+        dimension: rows[0]?.dimension,
+        items: rows.map((r) => ({ key: r.key, count: r.count, bytes: r.bytes, visitors: r.visitors, visitorsExact: r.exact === 1 })),
+      };
+    });
     this.version = db.prepare('PRAGMA data_version').pluck();
     this.windows = db.prepare(
       `SELECT start_ms AS startMs, end_ms AS endMs, total, distinct_urls AS distinctUrls FROM windows
@@ -280,8 +298,8 @@ export class ResultsReader {
     return this.#current().windows.all(afterMs, toMs, limit) as LatestWindow[];
   }
 
-  /** The newest window and its top `n` URLs, read in one snapshot. */
-  latestTop(n: number): { window: LatestWindow | undefined; urls: UrlCount[] } {
+  /** The newest window and its top `n` keys of the default dimension, read in one snapshot. */
+  latestTop(n: number): LatestTop {
     return this.#current().latestTop(n);
   }
 
@@ -289,7 +307,7 @@ export class ResultsReader {
    * `latestTop` rendered by `render`, cached until the writer commits again: the answer
    * changes once per slide, while readers may ask thousands of times a second.
    */
-  latestTopJson(n: number, render: (r: { window: LatestWindow | undefined; urls: UrlCount[] }) => unknown): string {
+  latestTopJson(n: number, render: (r: LatestTop) => unknown): string {
     const conn = this.#current();
     const version = conn.version.get() as number;
     if (version !== this.#cachedVersion) {

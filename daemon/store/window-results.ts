@@ -1,12 +1,15 @@
-import type { UrlCount } from '../counts/top-k.js';
+import type { TopItem } from '../counts/dimension-window.js';
 
-/** One slide's answer: the window [startMs, endMs) and its most counted URLs. */
+/** One slide's answer: the window [startMs, endMs) and its most counted keys of the default dimension (the URL). */
 export interface WindowResult {
   readonly startMs: number;
   readonly endMs: number;
   readonly total: number;
+  /** Keys of the default dimension in the window. */
   readonly distinctUrls: number;
-  readonly top: readonly UrlCount[];
+  readonly top: readonly TopItem[];
+  /** The dimension `top` is of (default `url`). */
+  readonly dimension?: string;
   /** False when nothing entered or left since the previous slide: only the bounds moved. */
   readonly changed: boolean;
   /** Only the window's row (a slide along a historical log), not the newest window's top. */
@@ -21,7 +24,7 @@ export interface BatchResult {
   readonly startMs: number;
   readonly events: number;
   readonly parseErrors: number;
-  /** `[count u32][length u32][URL bytes]` per URL (`SlidingWindow.encodeSlot`). */
+  /** The batch's counts by dimension (counts/batch-blob.ts; `WindowSet.encodeSlot`). */
   readonly counts: Buffer;
 }
 
@@ -61,4 +64,20 @@ export interface WindowResultSink {
    * (undefined: no checkpoint, or one from before epochs: the store's own record then).
    */
   restoreEpochs(checkpointCovered: number | undefined): RestoredEpochs | Promise<RestoredEpochs>;
+}
+
+/** The newest window a writer persisted. */
+export interface LatestWindow {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly total: number;
+  readonly distinctUrls: number;
+}
+
+/** The newest window and its top keys of the default dimension (the URL) with their measures, as one snapshot. */
+export interface LatestTop {
+  readonly window: LatestWindow | undefined;
+  /** The dimension `items` are of (undefined before any). */
+  readonly dimension: string | undefined;
+  readonly items: TopItem[];
 }

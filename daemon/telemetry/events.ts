@@ -21,7 +21,7 @@ function declare<R extends string>(message: string, reasons: readonly R[]): () =
 export const avroConnectionRefusedByIpFilter = declare('avro connection refused by ipFilterRules', ['ipFilter']);
 /** At maxConnections, the connection silent longest (no whole frame) is closed for the new one. */
 export const avroConnectionRefusedByLimit = declare('avro connections at maxConnections: the one silent longest is closed for the new one', ['maxConnections']);
-export const httpConnectionRefusedByLimit = declare('http connection refused: too many connections (a1.http.maxConnections)', ['maxConnections']);
+export const httpConnectionRefusedByLimit = declare('http connections at a1.http.maxConnections: the one idle longest is closed for the new one', ['maxConnections']);
 /** An avro source answered FAILED: the call was larger than a transaction, or the channel stayed full. */
 export const avroCallRefused = declare('avro source answered FAILED', ['transactionCapacity', 'channel']);
 

@@ -26,7 +26,7 @@ export interface Stats {
   readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
   /** Connections the job's Avro receiver closed at once: not allowed by ipFilterRules, or past maxConnections. */
   readonly receiver?: { refusedConnections: RefusedConnections };
-  /** The HTTP server's connections: open now, and closed at once past `a1.http.maxConnections` (the HTTP thread adds these). */
+  /** The HTTP server's connections: open now, and closed at `a1.http.maxConnections` (the one idle longest, for a new one) (the HTTP thread adds these). */
   readonly http?: { readonly connections: number; readonly refusedConnections: number };
   /** Slides whose results wait for the database (locked, disk full); 0 when it keeps up. */
   readonly resultsWaiting?: number;
@@ -226,7 +226,7 @@ export const METRICS: readonly MetricSpec[] = [
   },
   { name: 'logflow_http_connections', type: 'gauge', help: 'HTTP connections open now.', value: (s) => s.http?.connections },
   {
-    name: 'logflow_http_refused_connections_total', type: 'counter', help: 'HTTP connections closed at once: past a1.http.maxConnections.',
+    name: 'logflow_http_refused_connections_total', type: 'counter', help: 'HTTP connections closed at a1.http.maxConnections: the one idle longest, for a new one (or the new one, every other busy).',
     label: reasons('maxConnections'), value: (s) => (s.http ? { maxConnections: s.http.refusedConnections } : undefined),
   },
   { name: 'logflow_truncated_lines_total', type: 'counter', help: 'Lines cut at maxLineLength (the rest of the line is dropped).', value: (s) => s.truncatedLines },

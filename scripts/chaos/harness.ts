@@ -37,18 +37,13 @@ export interface Stats {
   checkpoint?: { seq: number };
 }
 
-/** Adds up several files' independent counts. */
-export function merged(...all: Expected[]): Expected {
-  const counts = new Map<string, number>();
-  for (const e of all) for (const [url, n] of e.counts) counts.set(url, (counts.get(url) ?? 0) + n);
-  return { counts, total: all.reduce((s, e) => s + e.total, 0), parseErrors: all.reduce((s, e) => s + e.parseErrors, 0), lines: all.reduce((s, e) => s + e.lines, 0) };
-}
-
 /**
  * Waits until the daemon has counted as many lines as `want` holds and nothing waits in the
  * spool, then compares with the independent count: totals, every URL of the newest window
- * (URLs ≤ 1000) and the history over the last hour. A mismatch or a timeout is a FAIL that
- * says what was found.
+ * (URLs ≤ 1000), and the history by the lines' own time: every URL over the own-time range
+ * the independent count found ([first line's second, last line's second + 1 s)), and the span
+ * `/api/history` reports, which must start at the first line and end after the last, within its second. A mismatch or a timeout is a
+ * FAIL that says what was found.
  */
 export async function exactAgainst(d: RunningDaemon, want: Expected, timeoutMs = 60_000): Promise<{ got: string; pass: boolean }> {
   let stats: Stats;
@@ -61,13 +56,41 @@ export async function exactAgainst(d: RunningDaemon, want: Expected, timeoutMs =
     const { body } = await d.get<Stats>('/api/stats').catch(() => ({ body: undefined }));
     return { pass: false, got: body ? `stuck at ${body.eventsCounted + body.parseErrors} of ${want.lines} lines (files ${JSON.stringify(body.files)})` : 'daemon not answering' };
   }
-  const { body: top } = await d.get<{ total: number; urls: { url: string; count: number }[] }>('/api/top?n=1000');
-  const now = Math.floor(Date.now() / 1000);
-  const { body: range } = await d.get<{ total: number }>(`/api/top?n=1&from=${now - 3600}&to=${now + 5}`);
-  const wrongUrls = [...want.counts].filter(([url, n]) => top.urls.find((u) => u.url === url)?.count !== n).length;
-  const got = `counted ${stats.eventsCounted}/${want.total}, parse errors ${stats.parseErrors}/${want.parseErrors}, window ${top.total}, history ${range.total}, URLs wrong ${wrongUrls}`;
-  const pass = stats.eventsCounted === want.total && stats.parseErrors === want.parseErrors && top.total === want.total && range.total === want.total && wrongUrls === 0;
+  const { body: top } = await d.get<Top>('/api/top?n=1000');
+  const wrongUrls = wrongOf(want, top);
+  let history = 'history: no line with a time';
+  let historyOk = want.total === 0;
+  if (want.first !== undefined && want.last !== undefined) {
+    // The history is kept whole when a file is finished (the daemon says so only by counting):
+    // wait for the range to fill, then compare URL by URL.
+    const from = new Date(want.first).toISOString();
+    const to = new Date(Math.floor(want.last / 1000) * 1000 + 1000).toISOString();
+    const range = await waitFor('the history of the own-time range', async () => {
+      const { body } = await d.get<Top>(`/api/top?n=1000&from=${from}&to=${to}`);
+      return body.total >= want.total ? body : undefined;
+    }, 10_000).catch(async () => (await d.get<Top>(`/api/top?n=1000&from=${from}&to=${to}`)).body);
+    const { body: span } = await d.get<{ from: string | null; to: string | null }>('/api/history');
+    // The span ends where the newest batch of own time ends: after the last line, within its second.
+    const spanEnd = span.to === null ? NaN : Date.parse(span.to);
+    const spanOk = span.from === from && spanEnd > want.last && spanEnd <= Date.parse(to);
+    const wrongHistory = wrongOf(want, range);
+    history = `history ${range.total} over ${from.slice(0, 19)}..${to.slice(11, 19)}${wrongHistory ? ` (URLs wrong ${wrongHistory})` : ''}${spanOk ? '' : `, span ${span.from}..${span.to}`}`;
+    historyOk = range.total === want.total && wrongHistory === 0 && spanOk;
+  }
+  const got = `counted ${stats.eventsCounted}/${want.total}, parse errors ${stats.parseErrors}/${want.parseErrors}, window ${top.total}, URLs wrong ${wrongUrls}, ${history}`;
+  const pass = stats.eventsCounted === want.total && stats.parseErrors === want.parseErrors && top.total === want.total && wrongUrls === 0 && historyOk;
   return { got, pass };
+}
+
+interface Top {
+  total: number;
+  urls: { url: string; count: number }[];
+}
+
+/** How many of the independent count's URLs the answer has a different count for. */
+function wrongOf(want: Expected, top: Top): number {
+  const got = new Map(top.urls.map((u) => [u.url, u.count]));
+  return [...want.counts].filter(([url, n]) => got.get(url) !== n).length;
 }
 
 export const alive = (d: RunningDaemon) => d.proc.exitCode === null && d.proc.signalCode === null;
@@ -145,11 +168,6 @@ export async function holdConnections(port: number, n: number): Promise<{ socket
   }
   for (const s of sockets) s.on('error', () => undefined);
   return { sockets, opened: sockets.length, error };
-}
-
-/** Lowers a running process's open-file limit (prlimit), so a flood reaches it sooner. */
-export function limitOpenFiles(pid: number, n: number): void {
-  execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${n}:${n}`]);
 }
 
 /** Resident and peak memory of a process, MB. */

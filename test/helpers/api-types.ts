@@ -1,12 +1,13 @@
-/** The parts of the daemon's answers that the event-time, upgrade and cluster tests read. */
-export interface Stats {
-  eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  historyOnlyEvents: number;
-}
+/**
+ * The daemon's answers as the tests read them. `/api/stats` is the daemon's own type (the
+ * route, the dashboard and `logflow status` read the same), so a renamed or dropped figure
+ * fails the build of the tests that read it instead of reading undefined.
+ */
+export type { ApiStats as Stats, FileCounts } from '../../daemon/telemetry/stats.js';
+/** The `stats` server-sent event of `/api/stream`: `/api/stats` and a rate. */
+export type { StreamStats } from '../../daemon/http/stream.js';
 
-/** `/api/top` (the newest window, or `?from&to`). */
+/** `/api/top` (the newest window, or `?from&to`); the route builds it inline (top-routes.ts). */
 export interface Top {
   window: { start: string; end: string };
   total: number;

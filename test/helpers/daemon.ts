@@ -43,3 +43,11 @@ export async function withDaemon(t: Pick<TestContext, 'after'>, options: DaemonO
   t.after(() => daemon.stop('SIGKILL'));
   return Object.assign(daemon, { dir, avroPort });
 }
+
+/** An agent `agg` that is a job alone: its Avro receiver on `port`, results in data/results.db, HTTP on a free port. */
+export function aggregatorConf(port: number, extra = ''): string {
+  return [
+    'agg.jobs = j1', 'agg.jobs.j1.type = url-window-count', 'agg.jobs.j1.bind = 127.0.0.1', `agg.jobs.j1.port = ${port}`,
+    'agg.jobs.j1.checkpointDir = checkpoint', 'agg.jobs.j1.database = data/results.db', 'agg.http.bind = 127.0.0.1', 'agg.http.port = 0',
+  ].join('\n') + '\n' + extra;
+}

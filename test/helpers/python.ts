@@ -24,3 +24,33 @@ export function runPython(args: string[]): Promise<{ status: number | null; stdo
     resolve({ status, stdout, stderr });
   }));
 }
+
+export interface PythonPeer {
+  readonly port: number;
+  /** Resolves with the peer's exit status once it received all it was told to expect. */
+  readonly exited: Promise<number | null>;
+  /** What it printed so far: the `port N` line, then one JSON line per event received. */
+  stdout(): string;
+  stderr(): string;
+}
+
+/**
+ * avro_peer.py serving (`serve COUNT [ARGS]`): an avro.ipc Responder that takes COUNT events
+ * and exits. Resolves once it printed its port (on its output, not after a time).
+ */
+export function servePeer(count: number, ...args: string[]): Promise<PythonPeer> {
+  const peer = spawn(PYTHON, [PEER, 'serve', String(count), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((resolve) => peer.on('exit', resolve));
+  return new Promise((resolve, reject) => {
+    peer.stderr.on('data', (c: Buffer) => (err += c));
+    peer.stdout.on('data', (c: Buffer) => {
+      const portSeen = /^port \d+/.test(out);
+      out += c;
+      const port = /^port (\d+)/.exec(out)?.[1];
+      if (!portSeen && port !== undefined) resolve({ port: Number(port), exited, stdout: () => out, stderr: () => err });
+    });
+    void exited.then((status) => reject(new Error(`the Python peer exited with ${status} before it listened: ${err}`)));
+  });
+}

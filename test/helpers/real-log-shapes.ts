@@ -1,5 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { prng } from '../../scripts/access-log-generator.js';
 
 /**
  * Access logs with the shapes of six real ones (1995-2017) that issue 21 was found with:
@@ -19,17 +20,8 @@ export interface ShapedLog {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** A deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic generator (mulberry32, the log generator's). */
+const random = prng;
 
 /** `[10/Oct/2000:13:55:36 -0700]`'s inside, in the given zone (minutes east of UTC). */
 function clf(ms: number, zoneMinutes: number): string {

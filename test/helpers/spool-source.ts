@@ -8,6 +8,7 @@ import { SpoolDirSource } from '../../daemon/source/index.js';
 import { tempDir } from './daemon.js';
 import type { Logger } from '../../daemon/log.js';
 import { testLogger } from './logger.js';
+import { startDrained } from './channel-drain.js';
 
 /**
  * A source on a temp spool dir, and a loop that takes, records and acknowledges its events.
@@ -29,30 +30,10 @@ export async function runSource(t: TestContext, extra = '', prepare?: (spool: st
   const channel = new MemoryChannel(config.channels[0]!);
   const source = new SpoolDirSource(ofType(config.sources, 'spooldir')[0]!, channel, logger);
   const events: { file: string; body: string }[] = [];
-  let running = true;
   let held = hold;
-  const drain = (async () => {
-    while (running) {
-      const batches = held ? [] : channel.take(100);
-      if (batches.length === 0) {
-        await new Promise((r) => setTimeout(r, 5));
-        continue;
-      }
-      for (const b of batches) for (let i = 0; i < b.count; i++) events.push({ file: b.headers.basename!, body: eventBody(b, i).toString() });
-      channel.commit(batches);
-      for (const b of batches) b.onDelivered?.();
-    }
-  })();
-  await source.start();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await source.stop();
-    running = false;
-    await drain;
-  };
-  t.after(stop);
+  const stop = await startDrained(t, source, () => source.stop(), channel, (b) => {
+    for (let i = 0; i < b.count; i++) events.push({ file: b.headers.basename!, body: eventBody(b, i).toString() });
+  }, () => held);
   const release = () => {
     held = false;
   };

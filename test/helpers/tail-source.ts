@@ -8,6 +8,7 @@ import { POSITION_HEADER } from '../../daemon/channel/position-header.js';
 import { TaildirSource, type FollowedView } from '../../daemon/source/index.js';
 import { tempDir, waitFor } from './daemon.js';
 import { capturingLogger } from './logger.js';
+import { startDrained } from './channel-drain.js';
 
 export interface TailEvent {
   readonly body: string;
@@ -45,34 +46,14 @@ export async function runTailSource(t: TestContext, extra = '', dir = tempDir())
   /** The source's log lines, parsed. */
   const logs = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown> & { msg: string });
   const events: TailEvent[] = [];
-  let running = true;
-  const drain = (async () => {
-    while (running) {
-      const batches = channel.take(100);
-      if (batches.length === 0) {
-        await new Promise((r) => setTimeout(r, 5));
-        continue;
-      }
-      for (const b of batches) {
-        for (let i = 0; i < b.count; i++) {
-          events.push({ body: eventBody(b, i).toString(), headers: b.headers, pos: i === 0 ? b.firstHeaders?.[POSITION_HEADER] : undefined });
-        }
-      }
-      channel.commit(batches);
-      for (const b of batches) b.onDelivered?.();
-    }
-  })();
-  await source.start();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  const stop = await startDrained(t, source, async () => {
     await source.stop();
     await source.close();
-    running = false;
-    await drain;
-  };
-  t.after(stop);
+  }, channel, (b) => {
+    for (let i = 0; i < b.count; i++) {
+      events.push({ body: eventBody(b, i).toString(), headers: b.headers, pos: i === 0 ? b.firstHeaders?.[POSITION_HEADER] : undefined });
+    }
+  });
   const followed = (name: string): FollowedView | undefined => source.followedList().find((f) => path.basename(f.path) === name);
   /** Waits until `n` events were taken (and fails if more come with the next look). */
   const until = (n: number, what = `${n} events`) => waitFor(what, () => (events.length >= n ? events.length : undefined), 10_000);

@@ -203,11 +203,28 @@ UPDATE logflow_windows SET counted_ms = (extract(epoch FROM now()) * 1000)::bigi
 CREATE INDEX logflow_windows_by_counted ON logflow_windows (instance, counted_ms);
 `;
 
+/**
+ * The newest window's top keys carry their measures (issue 24's dimensions): bytes, and
+ * visitors (distinct clients; NULL when the format has none, not exact past 512: HyperLogLog).
+ * The view shows them too (a view's columns are only added at its end).
+ */
+const V4 = `
+ALTER TABLE logflow_latest_top ADD COLUMN bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE logflow_latest_top ADD COLUMN visitors bigint;
+ALTER TABLE logflow_latest_top ADD COLUMN visitors_exact boolean NOT NULL DEFAULT true;
+CREATE OR REPLACE VIEW logflow_top AS
+  SELECT t.instance, t.dimension, t.rank, t.key, t.count,
+         to_timestamp(w.start_ms / 1000.0) AS window_start, to_timestamp(w.end_ms / 1000.0) AS window_end,
+         t.bytes, t.visitors, t.visitors_exact
+    FROM logflow_latest_top t JOIN logflow_latest_window w USING (instance);
+`;
+
 /** Released migrations are never edited: a change is a new one (test/postgres-upgrade.test.ts opens a version-1 database). */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'results, history (batches, minute and hour rollups) and the views, per instance', sql: V1 },
   { version: 2, description: 'day rollups', sql: V2 },
   { version: 3, description: 'history rows by epoch (exactly once across restarts), retention by when counted', sql: V3 },
+  { version: 4, description: 'the newest window\'s top keys with their bytes and visitors (dimensions)', sql: V4 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { LogflowError } from '../../errors.js';
 import type { UrlCount } from '../../counts/index.js';
-import type { JobTiming } from '../../job/url-window-config.js';
+import type { JobTiming } from '../job-results.js';
 import type { PostgresConfig } from '../database-config.js';
 import { floorTo, HOUR } from '../history.js';
 import type { RangeTop } from '../history.js';
@@ -61,21 +61,31 @@ export class PostgresQueries implements ResultsQueries {
 
   async latestTop(n: number, instance: string): Promise<LatestTop> {
     const inst = this.#instances(instance);
-    const [row] = await this.#query<{ window: LatestWindow | null; urls: [string, number][] | null }>(
+    type Item = [string, number, number, number | null, boolean];
+    const [row] = await this.#query<{ window: LatestWindow | null; items: Item[] | null }>(
       `SELECT
          (SELECT json_build_object('startMs', MIN(start_ms), 'endMs', MAX(end_ms), 'total', SUM(total), 'distinctUrls', SUM(distinct_urls))
             FROM logflow_latest_window WHERE ${mine('')} HAVING COUNT(*) > 0) AS window,
-         (SELECT json_agg(json_build_array(key, count) ORDER BY ord) FROM (${
-           // One instance: its window's own order; all: summed, by count then the URL's bytes.
-           inst ? `SELECT key, count, rank AS ord FROM logflow_latest_top WHERE ${mine('')} AND dimension = $3 ORDER BY rank LIMIT $2`
-             : `SELECT key, SUM(count)::bigint AS count, row_number() OVER (ORDER BY SUM(count) DESC, key COLLATE "C") AS ord
-                  FROM logflow_latest_top WHERE ${mine('')} AND dimension = $3 GROUP BY key ORDER BY 3 LIMIT $2`}) t) AS urls`,
+         (SELECT json_agg(json_build_array(key, count, bytes, visitors, visitors_exact) ORDER BY ord) FROM (${
+           // One instance: its window's own order; all: summed, by count then the key's bytes.
+           // Visitors are distinct clients: those of several writers do not add up (NULL).
+           inst ? `SELECT key, count, bytes, visitors, visitors_exact, rank AS ord FROM logflow_latest_top WHERE ${mine('')} AND dimension = $3 ORDER BY rank LIMIT $2`
+             : `SELECT key, SUM(count)::bigint AS count, SUM(bytes)::bigint AS bytes, NULL::bigint AS visitors, false AS visitors_exact,
+                       row_number() OVER (ORDER BY SUM(count) DESC, key COLLATE "C") AS ord
+                  FROM logflow_latest_top WHERE ${mine('')} AND dimension = $3 GROUP BY key ORDER BY 6 LIMIT $2`}) t) AS items`,
       [inst, n, URL_DIMENSION],
     );
     const w = row?.window;
     return {
       window: w ? { startMs: Number(w.startMs), endMs: Number(w.endMs), total: Number(w.total), distinctUrls: Number(w.distinctUrls) } : undefined,
-      urls: (row?.urls ?? []).map(([url, count]) => ({ url, count: Number(count) })),
+      dimension: row?.items?.length ? URL_DIMENSION : undefined,
+      items: (row?.items ?? []).map(([key, count, bytes, visitors, exact]) => ({
+        key,
+        count: Number(count),
+        bytes: Number(bytes),
+        visitors: visitors === null ? null : Number(visitors),
+        visitorsExact: exact,
+      })),
     };
   }
 

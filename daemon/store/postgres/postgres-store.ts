@@ -200,11 +200,19 @@ export class PostgresResultsStore implements WindowResultSink {
       }
       const top = rows.latestTop;
       if (top) {
-        await c.query('DELETE FROM logflow_latest_top WHERE instance = $1 AND dimension = $2', [inst, URL_DIMENSION]);
+        await c.query('DELETE FROM logflow_latest_top WHERE instance = $1', [inst]);
         await c.query(
-          `INSERT INTO logflow_latest_top (instance, dimension, rank, key, count)
-           SELECT $1, $2, r, k, n FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS t(k, n, r)`,
-          [inst, URL_DIMENSION, top.top.map((u) => u.url.replaceAll('\0', '\uFFFD')), top.top.map((u) => u.count)],
+          `INSERT INTO logflow_latest_top (instance, dimension, rank, key, count, bytes, visitors, visitors_exact)
+           SELECT $1, $2, r, k, n, b, v, x FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[]) WITH ORDINALITY AS t(k, n, b, v, x, r)`,
+          [
+            inst,
+            top.dimension ?? URL_DIMENSION,
+            top.top.map((u) => u.key.replaceAll('\0', '\uFFFD')),
+            top.top.map((u) => u.count),
+            top.top.map((u) => u.bytes),
+            top.top.map((u) => u.visitors),
+            top.top.map((u) => u.visitorsExact),
+          ],
         );
       }
       // Readers drop their cached answers once this commits.

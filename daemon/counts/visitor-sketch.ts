@@ -1,0 +1,162 @@
+import { LogflowError } from '../errors.js';
+import { HLL_M, hllEstimate, hllRank, hllRegister } from './hyperloglog.js';
+
+/**
+ * Distinct visitors (client addresses, by their 64-bit hash) are counted exactly up to this
+ * many, then estimated by HyperLogLog: a sketch of 4,096 registers takes what 512 hashes do.
+ */
+export const EXACT_VISITORS = 512;
+
+const EXACT = 1;
+const SKETCH = 2;
+
+/**
+ * The distinct visitors of a key over a time that only grows (a minute of history, a whole
+ * analyzed log): an exact set of hashes while it is small, HyperLogLog registers after.
+ * Sketches merge (a range of minutes, the statuses of one URL), and have bytes (a history
+ * row's `visitors`, a partial's).
+ */
+export class VisitorSketch {
+  /** Open addressing over (hi, lo) pairs; (0, 0) is an empty slot (a hash of (0, 0) is stored as (0, 1)). */
+  #set: Int32Array | undefined = new Int32Array(16);
+  #n = 0;
+  #registers: Uint8Array | undefined;
+
+  /** Whether the count is exact (a set), not an estimate. */
+  get exact(): boolean {
+    return this.#registers === undefined;
+  }
+
+  /** Distinct visitors: exact, or HyperLogLog's estimate (rounded). */
+  count(): number {
+    return this.#registers ? Math.round(hllEstimate(this.#registers)) : this.#n;
+  }
+
+  add(hi: number, lo: number): void {
+    if (this.#registers) {
+      setRegister(this.#registers, hi, lo);
+      return;
+    }
+    if (hi === 0 && lo === 0) lo = 1;
+    let set = this.#set!;
+    let mask = (set.length >> 1) - 1;
+    for (let s = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask; ; s = (s + 1) & mask) {
+      const h = set[2 * s]!;
+      const l = set[2 * s + 1]!;
+      if (h === 0 && l === 0) {
+        set[2 * s] = hi;
+        set[2 * s + 1] = lo;
+        break;
+      }
+      if (h === hi && l === lo) return;
+    }
+    if (++this.#n > EXACT_VISITORS) {
+      this.#toSketch();
+      return;
+    }
+    if (this.#n * 2 > mask + 1) {
+      const old = set;
+      set = this.#set = new Int32Array(old.length * 2);
+      mask = (set.length >> 1) - 1;
+      for (let i = 0; i < old.length; i += 2) {
+        const h = old[i]!;
+        const l = old[i + 1]!;
+        if (h === 0 && l === 0) continue;
+        let s = (h ^ Math.imul(l, 0x9e3779b1)) & mask;
+        while (set[2 * s] !== 0 || set[2 * s + 1] !== 0) s = (s + 1) & mask;
+        set[2 * s] = h;
+        set[2 * s + 1] = l;
+      }
+    }
+  }
+
+  /** Adds every visitor of `other`. */
+  merge(other: VisitorSketch): void {
+    if (other.#registers) {
+      if (!this.#registers) this.#toSketch();
+      const r = this.#registers!;
+      const o = other.#registers;
+      for (let i = 0; i < HLL_M; i++) if (o[i]! > r[i]!) r[i] = o[i]!;
+      return;
+    }
+    const set = other.#set!;
+    for (let i = 0; i < set.length; i += 2) if (set[i] !== 0 || set[i + 1] !== 0) this.add(set[i]!, set[i + 1]!);
+  }
+
+  /** Adds HyperLogLog registers (a sliding sketch's, at some time): the count becomes an estimate. */
+  mergeRegisters(registers: Uint8Array): void {
+    if (!this.#registers) this.#toSketch();
+    const r = this.#registers!;
+    for (let i = 0; i < HLL_M; i++) if (registers[i]! > r[i]!) r[i] = registers[i]!;
+  }
+
+  /** Max-combines this sketch's registers into `into` (its exact hashes as registers). */
+  registersInto(into: Uint8Array): void {
+    if (this.#registers) {
+      const r = this.#registers;
+      for (let i = 0; i < HLL_M; i++) if (r[i]! > into[i]!) into[i] = r[i]!;
+      return;
+    }
+    const set = this.#set!;
+    for (let i = 0; i < set.length; i += 2) if (set[i] !== 0 || set[i + 1] !== 0) setRegister(into, set[i]!, set[i + 1]!);
+  }
+
+  /** Calls `each(hi, lo)` for every hash of an exact set (nothing for a sketch). */
+  forEachHash(each: (hi: number, lo: number) => void): void {
+    const set = this.#set;
+    if (!set) return;
+    for (let i = 0; i < set.length; i += 2) if (set[i] !== 0 || set[i + 1] !== 0) each(set[i]!, set[i + 1]!);
+  }
+
+  /** `[1][n u32][hi i32, lo i32]...` for a set, `[2][4096 registers]` for a sketch. */
+  encode(): Buffer {
+    if (this.#registers) {
+      const out = Buffer.allocUnsafe(1 + HLL_M);
+      out[0] = SKETCH;
+      out.set(this.#registers, 1);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(5 + 8 * this.#n);
+    out[0] = EXACT;
+    out.writeUInt32LE(this.#n, 1);
+    let p = 5;
+    this.forEachHash((hi, lo) => {
+      out.writeInt32LE(hi, p);
+      out.writeInt32LE(lo, p + 4);
+      p += 8;
+    });
+    return out;
+  }
+
+  /** A sketch from `encode`'s bytes `buf[start, end)` (no bytes: no visitor). */
+  static decode(buf: Buffer, start = 0, end = buf.length): VisitorSketch {
+    const v = new VisitorSketch();
+    if (end <= start) return v;
+    if (buf[start] === SKETCH) {
+      if (end - start !== 1 + HLL_M) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `a visitor sketch is ${1 + HLL_M} bytes, not ${end - start}`);
+      v.#toSketch();
+      v.#registers!.set(buf.subarray(start + 1, end));
+      return v;
+    }
+    if (buf[start] !== EXACT) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `not a visitor sketch (kind ${buf[start]})`);
+    const n = buf.readUInt32LE(start + 1);
+    if (end - start !== 5 + 8 * n) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `a set of ${n} visitors is ${5 + 8 * n} bytes, not ${end - start}`);
+    for (let p = start + 5; p < end; p += 8) v.add(buf.readInt32LE(p), buf.readInt32LE(p + 4));
+    return v;
+  }
+
+  #toSketch(): void {
+    const registers = new Uint8Array(HLL_M);
+    const set = this.#set;
+    if (set) for (let i = 0; i < set.length; i += 2) if (set[i] !== 0 || set[i + 1] !== 0) setRegister(registers, set[i]!, set[i + 1]!);
+    this.#registers = registers;
+    this.#set = undefined;
+    this.#n = 0;
+  }
+}
+
+export function setRegister(registers: Uint8Array, hi: number, lo: number): void {
+  const j = hllRegister(hi);
+  const r = hllRank(hi, lo);
+  if (r > registers[j]!) registers[j] = r;
+}

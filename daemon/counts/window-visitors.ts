@@ -1,0 +1,583 @@
+import { HLL_M, hllEstimate, hllRank, hllRegister } from './hyperloglog.js';
+import { EXACT_VISITORS, type VisitorSketch } from './visitor-sketch.js';
+
+/** Scratch for the entries a region moves (hi, lo, seen). */
+let moving = new Int32Array(3 * 64);
+
+/** A region slot nobody uses (slot numbers are stored as int32, wrapped). */
+const EMPTY = -2147483648;
+/** Regions up to this many entries are scanned; larger ones are hashed. */
+const SCANNED = 8;
+/** `#shift` of an id whose visitors are a sketch (no region). */
+const SKETCHED = 255;
+
+/**
+ * Distinct visitors per id (a cell: a key and a status) in a sliding window of
+ * `windowSlots` batch slots. Each visit says: client (hi, lo) came in slot k. An id keeps
+ * the last slot each of its clients came in (a "region" of a shared slab: scanned while
+ * small, hashed after), so its visitors in the window ending at slot e are its clients
+ * seen in (e - windowSlots, e]: exact, and nothing to subtract when a slot leaves. Past
+ * EXACT_VISITORS clients in the window, an id turns to a sliding HyperLogLog
+ * (`SlidingHll`), whose count is an estimate.
+ *
+ * Slot numbers are kept as int32 (wrapped): an entry is live while its age is under the
+ * window, and `sweep` clears old entries often enough that no age comes near 2^31 slots.
+ * With `windowSlots` at 2^31 - 1 and every visit in slot 0, nothing expires: the totals of
+ * a whole log (`logflow analyze`).
+ */
+export class WindowVisitors {
+  readonly windowSlots: number;
+  /** Per id: its region's first entry, its capacity (log2 + 1; 0: no region), entries in use. */
+  #at = new Int32Array(1024);
+  #shift = new Uint8Array(1024);
+  #used = new Int32Array(1024);
+  readonly #sketches = new Map<number, SlidingHll>();
+  /** The slab: per entry the client's hash (two int32) and the slot it was last seen in. */
+  #hash = new Int32Array(2 * 4096);
+  #seen = new Int32Array(4096);
+  #top = 0;
+  readonly #free: number[][] = [];
+  /** Entries of sketched ids waiting for `enter`'s end: id * 2^18 + register * 64 + rank. */
+  #pending = new Float64Array(1024);
+  #pendingCount = 0;
+  /** Where `sweep` goes on from. */
+  #sweepAt = 0;
+  readonly #scratch = new Uint8Array(HLL_M);
+
+  constructor(windowSlots: number) {
+    this.windowSlots = Math.min(windowSlots, 2 ** 31 - 1);
+  }
+
+  /** Entries in the slab's regions (live or not yet cleared): what it costs, 12 bytes each. */
+  get entries(): number {
+    let n = 0;
+    for (let id = 0; id < this.#used.length; id++) n += this.#used[id]!;
+    return n;
+  }
+
+  /** Ids whose visitors are estimated. */
+  get sketched(): number {
+    return this.#sketches.size;
+  }
+
+  /** Whether `id`'s visitors are counted exactly. */
+  exact(id: number): boolean {
+    return !this.#sketches.has(id);
+  }
+
+  /**
+   * Visits entering in slot `k`: `hashes[2i], hashes[2i+1]` came for `ids[i]`, i < n. Call
+   * once per slot, slots in increasing order.
+   */
+  enter(k: number, ids: Int32Array, hashes: Int32Array, n: number): void {
+    const slot = k | 0;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!;
+      const hi = hashes[2 * i]!;
+      const lo = hashes[2 * i + 1]!;
+      if (id < this.#shift.length && this.#shift[id] === SKETCHED) this.#pend(id, hi, lo);
+      else this.#add(id, hi, lo, slot);
+    }
+    this.#flushPending(slot);
+  }
+
+  /**
+   * Visits of slot `k`, older than `now` (the newest slot entered) and still in the window:
+   * a batch reopened after an early firing (event time). A client seen since keeps its
+   * newer slot; a sketched id's entry goes where its slot puts it.
+   */
+  enterOlder(k: number, ids: Int32Array, hashes: Int32Array, n: number, now: number): void {
+    const slot = k | 0;
+    const current = now | 0;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!;
+      const hi = hashes[2 * i]!;
+      const lo = hashes[2 * i + 1]!;
+      if (id < this.#shift.length && this.#shift[id] === SKETCHED) this.#sketches.get(id)!.insert(slot, hllRegister(hi), hllRank(hi, lo), current);
+      else this.#add(id, hi, lo, slot, current);
+    }
+    // Ids that turned to sketches on the way: their pending entries are of slot `k`.
+    for (let i = 0; i < this.#pendingCount; i++) {
+      const e = this.#pending[i]!;
+      const id = Math.floor(e / 2 ** 18);
+      this.#sketches.get(id)!.insert(slot, (e % 2 ** 18) >> 6, e % 64, current);
+    }
+    this.#pendingCount = 0;
+  }
+
+  /** Visitors of `id` in the window ending with slot `e` (its slots e - windowSlots + 1 .. e). */
+  count(id: number, e: number): number {
+    const sketch = this.#sketches.get(id);
+    if (sketch) {
+      this.#scratch.fill(0);
+      sketch.registersInto(this.#scratch, e | 0, this.windowSlots);
+      return Math.round(hllEstimate(this.#scratch));
+    }
+    const log = id < this.#shift.length ? this.#shift[id]! : 0;
+    if (log === 0) return 0;
+    const at = this.#at[id]!;
+    const end = at + (log - 1 <= 3 ? this.#used[id]! : 1 << (log - 1));
+    const slot = e | 0;
+    let n = 0;
+    for (let p = at; p < end; p++) if (this.#live(this.#seen[p]!, slot)) n++;
+    return n;
+  }
+
+  /** Adds `id`'s visitors in the window ending with slot `e` to `into` (a union over ids: a URL's statuses). */
+  unionInto(id: number, e: number, into: VisitorSketch): void {
+    const sketch = this.#sketches.get(id);
+    if (sketch) {
+      this.#scratch.fill(0);
+      sketch.registersInto(this.#scratch, e | 0, this.windowSlots);
+      into.mergeRegisters(this.#scratch);
+      return;
+    }
+    const log = id < this.#shift.length ? this.#shift[id]! : 0;
+    if (log === 0) return;
+    const at = this.#at[id]!;
+    const end = at + (log - 1 <= 3 ? this.#used[id]! : 1 << (log - 1));
+    const slot = e | 0;
+    for (let p = at; p < end; p++) if (this.#live(this.#seen[p]!, slot)) into.add(this.#hash[2 * p]!, this.#hash[2 * p + 1]!);
+  }
+
+  /** Forgets `id` (its key left the window). */
+  release(id: number): void {
+    this.#sketches.delete(id);
+    if (id >= this.#shift.length) return;
+    const shift = this.#shift[id]!;
+    if (shift > 0 && shift !== SKETCHED) this.#freeRegion(this.#at[id]!, shift);
+    this.#shift[id] = 0;
+    this.#used[id] = 0;
+  }
+
+  /**
+   * Clears entries that left the window ending with slot `e`, in up to `maxIds` regions (on
+   * from where the last call stopped): memory of clients gone, and no entry lives long
+   * enough for its wrapped slot number to look new again.
+   */
+  sweep(e: number, maxIds: number): void {
+    if (this.windowSlots === 2 ** 31 - 1) return; // (nothing ever leaves)
+    const limit = this.#shift.length;
+    const slot = e | 0;
+    for (let n = 0; n < maxIds && n < limit; n++) {
+      const id = this.#sweepAt;
+      this.#sweepAt = id + 1 >= limit ? 0 : id + 1;
+      const shift = this.#shift[id];
+      if (shift === SKETCHED) this.#sketches.get(id)!.prune(slot, this.windowSlots);
+      else if (shift !== 0) this.#purge(id, slot);
+    }
+  }
+
+  #live(seen: number, slot: number): boolean {
+    const age = (slot - seen) | 0;
+    return seen !== EMPTY && age >= 0 && age < this.windowSlots;
+  }
+
+  /** Client (hi, lo) seen for `id` in slot `slot`; `now`: the newest slot entered (`slot` but for `enterOlder`). */
+  #add(id: number, hi: number, lo: number, slot: number, now = slot): void {
+    if (id >= this.#shift.length) this.#growIds(id);
+    let log = this.#shift[id]!;
+    if (log === 0) {
+      this.#place(id, 1);
+      log = 1;
+    }
+    for (;;) {
+      const cap = 1 << (log - 1);
+      const at = this.#at[id]!;
+      if (cap <= SCANNED) {
+        const used = this.#used[id]!;
+        for (let p = at; p < at + used; p++) {
+          if (this.#hash[2 * p] === hi && this.#hash[2 * p + 1] === lo) {
+            if (((slot - this.#seen[p]!) | 0) > 0) this.#seen[p] = slot;
+            return;
+          }
+        }
+        if (used < cap) {
+          this.#store(at + used, hi, lo, slot);
+          this.#used[id] = used + 1;
+          return;
+        }
+      } else {
+        const mask = cap - 1;
+        for (let s = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask; ; s = (s + 1) & mask) {
+          const p = at + s;
+          if (this.#seen[p] === EMPTY) {
+            if ((this.#used[id]! + 1) * 4 > cap * 3) break; // full: rebuild below
+            this.#store(p, hi, lo, slot);
+            this.#used[id]!++;
+            return;
+          }
+          if (this.#hash[2 * p] === hi && this.#hash[2 * p + 1] === lo) {
+            if (((slot - this.#seen[p]!) | 0) > 0) this.#seen[p] = slot;
+            return;
+          }
+        }
+      }
+      // Full: clear what left the window; too many live clients turn the id to a sketch;
+      // otherwise a region twice as large if it is still more than half full.
+      const live = this.#purge(id, now);
+      if (live >= EXACT_VISITORS) {
+        this.#toSketch(id, now);
+        this.#pend(id, hi, lo);
+        return;
+      }
+      log = this.#shift[id]!;
+      if (log === 0) {
+        // Every entry had left the window.
+        this.#place(id, 1);
+        log = 1;
+        continue;
+      }
+      const capNow = 1 << (log - 1);
+      if (capNow <= SCANNED ? live >= capNow : live * 2 >= capNow) {
+        this.#resize(id, log + 1, now);
+        log++;
+      }
+    }
+  }
+
+  #store(p: number, hi: number, lo: number, slot: number): void {
+    this.#hash[2 * p] = hi;
+    this.#hash[2 * p + 1] = lo;
+    this.#seen[p] = slot;
+  }
+
+  /** Removes the entries of `id` that left the window; returns the live ones left. */
+  #purge(id: number, slot: number): number {
+    const log = this.#shift[id]!;
+    const cap = 1 << (log - 1);
+    const at = this.#at[id]!;
+    if (cap <= SCANNED) {
+      let w = at;
+      const used = this.#used[id]!;
+      for (let p = at; p < at + used; p++) {
+        if (!this.#live(this.#seen[p]!, slot)) continue;
+        if (w !== p) this.#store(w, this.#hash[2 * p]!, this.#hash[2 * p + 1]!, this.#seen[p]!);
+        w++;
+      }
+      this.#used[id] = w - at;
+      if (w === at) this.#drop(id);
+      return w - at;
+    }
+    let live = 0;
+    for (let p = at; p < at + cap; p++) if (this.#live(this.#seen[p]!, slot)) live++;
+    if (live === this.#used[id]) return live;
+    if (live === 0) {
+      this.#drop(id);
+      return 0;
+    }
+    // Rehash the live ones in place of the same size (or smaller, when few are left).
+    let target = log;
+    while (target > 1 && (1 << (target - 2)) >= live * 2 && (1 << (target - 2)) > SCANNED / 2) target--;
+    this.#resize(id, target, slot);
+    return live;
+  }
+
+  /** An id with no entry left gives its region back. */
+  #drop(id: number): void {
+    this.#freeRegion(this.#at[id]!, this.#shift[id]!);
+    this.#shift[id] = 0;
+    this.#used[id] = 0;
+  }
+
+  /** Moves `id`'s live entries into a new region of capacity 2^(shift-1). */
+  #resize(id: number, shift: number, slot: number): void {
+    const oldShift = this.#shift[id]!;
+    const oldAt = this.#at[id]!;
+    const oldEnd = oldAt + (1 << (oldShift - 1) <= SCANNED ? this.#used[id]! : 1 << (oldShift - 1));
+    // Copy the live entries out first: the new region may be allocated where the slab grows.
+    let n = 0;
+    if (moving.length < 3 * (oldEnd - oldAt)) moving = new Int32Array(6 * (oldEnd - oldAt));
+    for (let p = oldAt; p < oldEnd; p++) {
+      if (!this.#live(this.#seen[p]!, slot)) continue;
+      moving[3 * n] = this.#hash[2 * p]!;
+      moving[3 * n + 1] = this.#hash[2 * p + 1]!;
+      moving[3 * n + 2] = this.#seen[p]!;
+      n++;
+    }
+    this.#freeRegion(oldAt, oldShift);
+    this.#place(id, shift);
+    const at = this.#at[id]!;
+    const cap = 1 << (shift - 1);
+    if (cap <= SCANNED) {
+      for (let i = 0; i < n; i++) this.#store(at + i, moving[3 * i]!, moving[3 * i + 1]!, moving[3 * i + 2]!);
+      this.#used[id] = n;
+      return;
+    }
+    const mask = cap - 1;
+    for (let i = 0; i < n; i++) {
+      const hi = moving[3 * i]!;
+      const lo = moving[3 * i + 1]!;
+      let s = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
+      while (this.#seen[at + s] !== EMPTY) s = (s + 1) & mask;
+      this.#store(at + s, hi, lo, moving[3 * i + 2]!);
+    }
+    this.#used[id] = n;
+  }
+
+  /** Gives `id` an empty region of capacity 2^(log-1). */
+  #place(id: number, log: number): void {
+    const cap = 1 << (log - 1);
+    const free = this.#free[log];
+    let at = free?.pop();
+    if (at === undefined) {
+      if (this.#top + cap > this.#seen.length) this.#growSlab(this.#top + cap);
+      at = this.#top;
+      this.#top += cap;
+    }
+    this.#seen.fill(EMPTY, at, at + cap);
+    this.#at[id] = at;
+    this.#shift[id] = log;
+    this.#used[id] = 0;
+  }
+
+  #freeRegion(at: number, log: number): void {
+    (this.#free[log] ??= []).push(at);
+  }
+
+  #growSlab(need: number): void {
+    let n = this.#seen.length * 2;
+    while (n < need) n *= 2;
+    const seen = new Int32Array(n);
+    seen.set(this.#seen);
+    const hash = new Int32Array(2 * n);
+    hash.set(this.#hash);
+    this.#seen = seen;
+    this.#hash = hash;
+  }
+
+  #growIds(id: number): void {
+    let n = this.#shift.length * 2;
+    while (n <= id) n *= 2;
+    const at = new Int32Array(n);
+    at.set(this.#at);
+    const log = new Uint8Array(n);
+    log.set(this.#shift);
+    const used = new Int32Array(n);
+    used.set(this.#used);
+    this.#at = at;
+    this.#shift = log;
+    this.#used = used;
+  }
+
+  /** Turns `id`'s exact set into a sliding HyperLogLog, with each client's last slot. */
+  #toSketch(id: number, slot: number): void {
+    const log = this.#shift[id]!;
+    const at = this.#at[id]!;
+    const end = at + (1 << (log - 1) <= SCANNED ? this.#used[id]! : 1 << (log - 1));
+    const entries: number[] = [];
+    for (let p = at; p < end; p++) {
+      const seen = this.#seen[p]!;
+      if (!this.#live(seen, slot)) continue;
+      const hi = this.#hash[2 * p]!;
+      const lo = this.#hash[2 * p + 1]!;
+      const age = (slot - seen) | 0;
+      // Oldest first within a register: register * 2^32 + (2^31 - age).
+      entries.push(hllRegister(hi) * 2 ** 38 + (2 ** 31 - age) * 64 + hllRank(hi, lo));
+    }
+    this.#drop(id);
+    this.#shift[id] = SKETCHED;
+    entries.sort((a, b) => a - b);
+    this.#sketches.set(id, SlidingHll.fromSorted(entries, slot));
+  }
+
+  #pend(id: number, hi: number, lo: number): void {
+    if (this.#pendingCount === this.#pending.length) {
+      const grown = new Float64Array(this.#pending.length * 2);
+      grown.set(this.#pending);
+      this.#pending = grown;
+    }
+    this.#pending[this.#pendingCount++] = id * 2 ** 18 + hllRegister(hi) * 64 + hllRank(hi, lo);
+  }
+
+  /** Merges the pending entries of sketched ids, one pass per id. */
+  #flushPending(slot: number): void {
+    const n = this.#pendingCount;
+    if (n === 0) return;
+    const pending = this.#pending.subarray(0, n).sort();
+    let i = 0;
+    while (i < n) {
+      const id = Math.floor(pending[i]! / 2 ** 18);
+      let j = i;
+      while (j < n && Math.floor(pending[j]! / 2 ** 18) === id) j++;
+      this.#sketches.get(id)!.merge(slot, pending, i, j, this.windowSlots);
+      i = j;
+    }
+    this.#pendingCount = 0;
+  }
+}
+
+/**
+ * A HyperLogLog over a sliding window (Chabchoub and Hébrail's "Sliding HyperLogLog"): per
+ * register, the list of (slot, rank) that may yet be its largest rank in some future window
+ * ("possible future maxima": ranks fall as slots grow; an entry is dropped once a newer one
+ * ranks as high). The window's register is the rank of its oldest entry still inside it.
+ * Entries are kept sorted by register then slot, in two arrays: a slot's new entries merge
+ * in one pass.
+ */
+export class SlidingHll {
+  /** register * 64 + rank. */
+  #rr: Int32Array;
+  /** The slot (int32, wrapped) each entry was seen in. */
+  #seen: Int32Array;
+  #n: number;
+  /** The arrays the next merge writes into (then swapped): no allocation per merge. */
+  #nextRr: Int32Array;
+  #nextSeen: Int32Array;
+
+  private constructor(rr: Int32Array, seen: Int32Array, n: number) {
+    this.#rr = rr;
+    this.#seen = seen;
+    this.#n = n;
+    this.#nextRr = new Int32Array(rr.length);
+    this.#nextSeen = new Int32Array(rr.length);
+  }
+
+  get size(): number {
+    return this.#n;
+  }
+
+  /**
+   * From entries `register * 2^38 + (2^31 - age) * 64 + rank`, sorted ascending (within a
+   * register the oldest first), as seen from slot `slot`.
+   */
+  static fromSorted(entries: readonly number[], slot: number): SlidingHll {
+    const rr = new Int32Array(Math.max(16, entries.length));
+    const seen = new Int32Array(rr.length);
+    let o = 0;
+    let reg = -1;
+    let start = 0;
+    for (const x of entries) {
+      const r = Math.floor(x / 2 ** 38);
+      const age = 2 ** 31 - Math.floor((x % 2 ** 38) / 64);
+      const rank = x % 64;
+      if (r !== reg) {
+        reg = r;
+        start = o;
+      }
+      while (o > start && (rr[o - 1]! & 63) <= rank) o--;
+      rr[o] = (r << 6) | rank;
+      seen[o] = (slot - age) | 0;
+      o++;
+    }
+    return new SlidingHll(rr, seen, o);
+  }
+
+  /** Adds `pending[from, to)` (`id * 2^18 + register * 64 + rank`, sorted), all seen in `slot`. */
+  merge(slot: number, pending: Float64Array, from: number, to: number, windowSlots: number): void {
+    const n = this.#n;
+    const cap = n + (to - from);
+    if (cap > this.#nextRr.length) {
+      this.#nextRr = new Int32Array(cap * 2);
+      this.#nextSeen = new Int32Array(cap * 2);
+    }
+    const rr = this.#nextRr;
+    const seen = this.#nextSeen;
+    const oldRr = this.#rr;
+    const oldSeen = this.#seen;
+    let i = 0;
+    let j = from;
+    let o = 0;
+    while (i < n || j < to) {
+      const regOld = i < n ? oldRr[i]! >> 6 : HLL_M;
+      const regNew = j < to ? (pending[j]! % 2 ** 18) >> 6 : HLL_M;
+      const reg = regOld < regNew ? regOld : regNew;
+      const start = o;
+      for (; i < n && oldRr[i]! >> 6 === reg; i++) {
+        const age = (slot - oldSeen[i]!) | 0;
+        if (age < 0 || age >= windowSlots) continue;
+        rr[o] = oldRr[i]!;
+        seen[o] = oldSeen[i]!;
+        o++;
+      }
+      if (regNew === reg) {
+        let rank = 0;
+        for (; j < to && (pending[j]! % 2 ** 18) >> 6 === reg; j++) rank = Math.max(rank, pending[j]! % 64);
+        while (o > start && (rr[o - 1]! & 63) <= rank) o--;
+        rr[o] = (reg << 6) | rank;
+        seen[o] = slot;
+        o++;
+      }
+    }
+    this.#nextRr = this.#rr;
+    this.#nextSeen = this.#seen;
+    this.#rr = rr;
+    this.#seen = seen;
+    this.#n = o;
+  }
+
+  /**
+   * Adds one entry seen in `slot`, which may be older than the newest (`now`): a register's
+   * list stays oldest first with ranks falling. Skipped when a newer (or as new) entry ranks
+   * as high; older entries ranking no higher are dropped.
+   */
+  insert(slot: number, register: number, rank: number, now: number): void {
+    const n = this.#n;
+    const rr = this.#rr;
+    const seen = this.#seen;
+    let a = 0;
+    while (a < n && rr[a]! >> 6 < register) a++;
+    let b = a;
+    while (b < n && rr[b]! >> 6 === register) b++;
+    const age = (now - slot) | 0;
+    for (let i = a; i < b; i++) if (((now - seen[i]!) | 0) <= age && (rr[i]! & 63) >= rank) return;
+    const kept: [number, number][] = [];
+    let placed = false;
+    for (let i = a; i < b; i++) {
+      const ageI = (now - seen[i]!) | 0;
+      if (!placed && ageI < age) {
+        kept.push([(register << 6) | rank, slot]);
+        placed = true;
+      }
+      if (ageI < age || (rr[i]! & 63) > rank) kept.push([rr[i]!, seen[i]!]);
+    }
+    if (!placed) kept.push([(register << 6) | rank, slot]);
+    const size = n - (b - a) + kept.length;
+    const outRr = new Int32Array(Math.max(rr.length, size));
+    const outSeen = new Int32Array(outRr.length);
+    outRr.set(rr.subarray(0, a));
+    outSeen.set(seen.subarray(0, a));
+    kept.forEach(([r, s], j) => {
+      outRr[a + j] = r;
+      outSeen[a + j] = s;
+    });
+    outRr.set(rr.subarray(b, n), a + kept.length);
+    outSeen.set(seen.subarray(b, n), a + kept.length);
+    this.#rr = outRr;
+    this.#seen = outSeen;
+    this.#n = size;
+    if (this.#nextRr.length < outRr.length) {
+      this.#nextRr = new Int32Array(outRr.length);
+      this.#nextSeen = new Int32Array(outRr.length);
+    }
+  }
+
+  /** Max-combines the window's registers (the window ending with slot `slot`) into `into`. */
+  registersInto(into: Uint8Array, slot: number, windowSlots: number): void {
+    const rr = this.#rr;
+    const seen = this.#seen;
+    let reg = -1;
+    for (let i = 0; i < this.#n; i++) {
+      const r = rr[i]! >> 6;
+      if (r === reg) continue; // the oldest live entry of the register was taken
+      const age = (slot - seen[i]!) | 0;
+      if (age < 0 || age >= windowSlots) continue;
+      reg = r;
+      const rank = rr[i]! & 63;
+      if (rank > into[r]!) into[r] = rank;
+    }
+  }
+
+  /** Drops entries that left the window ending with `slot`. */
+  prune(slot: number, windowSlots: number): void {
+    let o = 0;
+    for (let i = 0; i < this.#n; i++) {
+      const age = (slot - this.#seen[i]!) | 0;
+      if (age < 0 || age >= windowSlots) continue;
+      this.#rr[o] = this.#rr[i]!;
+      this.#seen[o] = this.#seen[i]!;
+      o++;
+    }
+    this.#n = o;
+  }
+}
