@@ -1,5 +1,5 @@
 import { memoryUsage } from './telemetry/memory.js';
-import type { FileCounts, JobStats, RefusedConnections, Stats, StatsPart } from './telemetry/stats.js';
+import type { ClusterFigures, FileCounts, JobStats, RefusedConnections, Stats, StatsPart } from './telemetry/stats.js';
 
 /**
  * Gathers the one stats shape (telemetry/stats.ts) from the components' parts: what
@@ -17,7 +17,11 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
   let sinkRetries: { error: number; refused: number } | undefined;
   let refusedConnections: { ipFilter: number; maxConnections: number } | undefined;
   let refusedCalls: { transactionCapacity: number; channel: number } | undefined;
+  const counters: ClusterFigures['counters'][number][] = [];
+  const merges: ClusterFigures['merges'][number][] = [];
   for (const p of parts) {
+    if (p.counter) counters.push(p.counter);
+    if (p.merge) merges.push(p.merge);
     if (p.job) job = p.job;
     if (p.files) {
       files.pending += p.files.pending;
@@ -62,6 +66,9 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
     ...(followed && { followed }),
     channel: { size, capacity },
     memory: memoryFigures(job),
+    cpuSeconds: cpuSeconds(),
+    ...(job?.input && { input: job.input }),
+    ...(counters.length + merges.length > 0 && { cluster: { counters, merges } }),
     ...(job && {
       window: {
         distinctUrls: job.distinctUrls,
@@ -107,4 +114,9 @@ function memoryFigures(job: { heapUsedMb: number; buffersMb: number } | undefine
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 10_000) / 100;
 }

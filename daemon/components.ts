@@ -3,6 +3,7 @@ import * as memoryChannel from './channel/memory-channel-config.js';
 import type { Channel } from './channel/index.js';
 import type { PropertyReader, ReadContext } from './conf/index.js';
 import * as partialCounter from './cluster/partial-counter-config.js';
+import * as mergeWorker from './cluster/merge-worker-config.js';
 import type { JobResults, JobStartOptions } from './job/index.js';
 import type { LiveTop, LiveTopQuery } from './job/live-top.js';
 import * as urlWindowJob from './job/url-window-config.js';
@@ -117,6 +118,7 @@ export const SINK_TYPES = {
 export const JOB_TYPES = {
   'url-window-count': type(urlWindowJob.read, () => import('./job/job-host.js')),
   'url-count-partial': type(partialCounter.read, () => import('./cluster/partial-counter.js')),
+  'url-count-merge': type(mergeWorker.read, () => import('./cluster/merge-worker.js')),
 };
 
 /** A table of component types: `type = X` -> its type (its config module's `read` is all this file's readers need). */
@@ -138,6 +140,8 @@ export type JetStreamSinkConfig = jetstreamSink.JetStreamSinkConfig;
 export type UrlWindowJobConfig = urlWindowJob.UrlWindowJobConfig;
 /** Jobs of type `url-count-partial` (counters of a JetStream cluster). */
 export type PartialCounterConfig = partialCounter.PartialCounterConfig;
+/** Jobs of type `url-count-merge` (merge workers of a JetStream cluster). */
+export type MergeWorkerConfig = mergeWorker.MergeWorkerConfig;
 
 /** Reads the component at `prefix` with the type its `type` key names (one of `types`). */
 export function readComponent<T extends ComponentTypes>(types: T, r: PropertyReader, prefix: string, context: ReadContext): ConfigOf<T> {

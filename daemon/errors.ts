@@ -39,7 +39,10 @@ const DAEMON_ERROR_CODES = [
   'LF_DATABASE_UNAVAILABLE',
   /** A worker thread (job or HTTP) failed or ended with no declared error of its own. */
   'LF_THREAD_FAILED',
-  /** A counter published to a partition another counter has taken over (JetStream's expected last sequence). */
+  /**
+   * A counter or merge worker published where another has taken over, or an edge found its
+   * subject moved on by another process (JetStream's expected last sequence).
+   */
   'LF_FENCED',
   /** The spool source's records (files.db) cannot be written (a full or read-only file system): the file waits; caught inside. */
   'LF_RECORDS_UNWRITABLE',
@@ -49,6 +52,19 @@ const DAEMON_ERROR_CODES = [
   'LF_NOT_A_FILE',
   /** A check of the daemon's own invariants failed: a bug; the message says which. */
   'LF_INVARIANT',
+  /**
+   * A setting differs from what the cluster runs with (a stream's replicas or limits, the
+   * lease bucket's expiry, the settings every process shares): names the key.
+   */
+  'LF_CLUSTER_MISMATCH',
+  /** A stream a cluster tier reads does not exist yet (the tier before it creates it): retried; caught inside. */
+  'LF_STREAM_MISSING',
+  /** A message or record on a cluster stream that cannot be read (another version, cut short): skipped and logged. */
+  'LF_WIRE',
+  /** A URL longer than a cluster message may be (the servers' max_payload). */
+  'LF_MESSAGE_TOO_LARGE',
+  /** A message to the cluster was not stored, or one before it on its subject was not: the sink sends them again. */
+  'LF_PUBLISH_FAILED',
 ] as const;
 
 /**

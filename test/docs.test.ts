@@ -42,10 +42,13 @@ const SECTIONS: Record<string, [page: string, title: string][]> = {
   'avro/transport-config.ts': [['configuration.md', 'Avro source'], ['configuration.md', 'Avro sink'], ['configuration.md', 'Streaming job']],
   'sink/jetstream/config.ts': [['scaling-out.md', 'On a NATS JetStream cluster']],
   'cluster/partial-counter-config.ts': [['scaling-out.md', 'On a NATS JetStream cluster']],
-  'cluster/counts-input-config.ts': [['scaling-out.md', 'On a NATS JetStream cluster']],
+  'cluster/merge-worker-config.ts': [['scaling-out.md', 'On a NATS JetStream cluster']],
+  'cluster/results-input-config.ts': [['scaling-out.md', 'On a NATS JetStream cluster']],
+  // The NATS connection and the stream limits, read for every cluster component under its own key.
+  'cluster/jetstream-config.ts': [['scaling-out.md', 'On a NATS JetStream cluster']],
 };
 /** Modules that read keys but name none of their own (the agent's lists, `type`, shared readers given the key). */
-const NO_KEYS_OF_THEIR_OWN = ['agent-config.ts', 'components.ts', 'cluster/jetstream-config.ts', 'logformat/log-format-config.ts', 'store/database-config.ts'];
+const NO_KEYS_OF_THEIR_OWN = ['agent-config.ts', 'components.ts', 'logformat/log-format-config.ts', 'store/database-config.ts'];
 
 /** The keys a module reads: `p + '.key'` (or `ip`, `prefix`) and `${p}.key...` where a PropertyReader is used. */
 function keysRead(text: string): string[] {

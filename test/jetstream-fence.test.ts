@@ -2,69 +2,89 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { JetStreamBus } from '../daemon/cluster/jetstream-bus.js';
+import { UNLIMITED, type Records } from '../daemon/cluster/bus.js';
 import { compileUrlParser } from '../daemon/logformat/log-format.js';
-import { decodePartial, PartialBuilder } from '../daemon/cluster/partial-counts.js';
+import { PartialBuilder } from '../daemon/cluster/partial-counts.js';
+import { PartialCursor } from '../daemon/cluster/partial-wire.js';
 import { PartitionCounter, type PartitionSettings } from '../daemon/cluster/partition-counter.js';
+import { progressKey } from '../daemon/cluster/partition-progress.js';
 import { tempDir, waitFor } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';
 
 const line = (url: string) => `10.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "GET ${url} HTTP/1.1" 200 1`;
+const spec = (name: string, subject: string) => ({ name, subject, replicas: 1, limits: UNLIMITED, keys: {} });
 
 describe('partial counts on JetStream', { skip: skipWithoutNats }, () => {
-  let cluster: NatsCluster | undefined;
+  let nats: NatsCluster | undefined;
   const buses: JetStreamBus[] = [];
   after(async () => {
     for (const b of buses) await b.close();
-    await cluster?.stop();
+    await nats?.stop();
   });
 
-  test('a counter that lost its partition cannot publish an overlapping partial (the fence); a resent partial is stored once', async () => {
-    cluster = await NatsCluster.start(path.join(tempDir('logflow-fence-'), 'nats'));
+  test('a counter that lost its partition cannot publish past the new owner (its progress record is the fence); a pending partial is republished as it was', async () => {
+    nats = await NatsCluster.start(path.join(tempDir('logflow-fence-'), 'nats'), 1);
     const connect = async () => {
-      const b = await JetStreamBus.connect(cluster!.servers.split(','), 'test', testLogger);
+      const b = await JetStreamBus.connect({ servers: nats!.servers.split(',') }, 'test', testLogger);
       buses.push(b);
       return b;
     };
     const bus = await connect();
-    await bus.ensureStream({ name: 'EV', subject: 'ev', replicas: 1 });
-    await bus.ensureStream({ name: 'CT', subject: 'ct', replicas: 1 });
+    await bus.ensureStream(spec('EV', 'ev'), true);
+    await bus.ensureStream(spec('CT', 'ct'), true);
+    const records: Records = await bus.records('PROGRESS', 1);
     const findUrl = compileUrlParser('auto', false);
-    const settings: PartitionSettings = { input: 'EV', inputSubject: 'ev', output: 'CT', outputSubject: 'ct', newBuilder: () => new PartialBuilder(findUrl, 1000, true) };
+    const settings: PartitionSettings = { input: 'EV', inputSubject: 'ev', outputSubject: 'ct', shards: 1, newBuilder: () => new PartialBuilder(findUrl, 1000, true) };
     const publishEvents = async (ids: string[]) => {
-      for (const id of ids) await bus.publish('ev.0', Buffer.from(`${line('/' + id)}\n${line('/x')}`), { id });
+      for (const id of ids) await bus.publish('ev.0.edge', Buffer.from(`${line('/' + id)}\n${line('/x')}`), { id });
+    };
+    const flush = async (c: PartitionCounter) => {
+      c.mark();
+      await c.flush(await bus.streamState('EV'), 64 * 1024);
+    };
+    const progress = async () => JSON.parse(new TextDecoder().decode((await records.get(progressKey(0)))!.value));
+    const partials = async () => {
+      const out: { seq: number; after: number; to: number; events: number }[] = [];
+      await bus.readRange('CT', 'ct.0', 1, (await bus.streamState('CT')).lastSeq, (m) => {
+        const h = new PartialCursor(m.data).head;
+        out.push({ seq: m.seq, after: h.after, to: h.to, events: h.rangeEvents });
+      });
+      return out.filter((p) => p.to > p.after);
     };
 
     await publishEvents(['a', 'b']);
-    const first = await PartitionCounter.open(0, await connect(), settings, testLogger);
-    await waitFor('the first counter to publish events 1-2', async () => (await first.flush(), (await bus.lastOnSubject('CT', 'ct.0'))?.header('Nats-Msg-Id') === '0:2' ? true : undefined));
-    const taken = await bus.lastOnSubject('CT', 'ct.0');
+    const first = await PartitionCounter.open(0, await connect(), records, settings, testLogger);
+    await waitFor('the first counter to publish events 1-2', async () => (await flush(first), (await progress()).covered === 2 ? true : undefined));
 
     // A second counter takes the partition over (the first one's lease expired while it was paused).
-    const second = await PartitionCounter.open(0, await connect(), settings, testLogger);
+    const second = await PartitionCounter.open(0, await connect(), records, settings, testLogger);
     await publishEvents(['c']);
-    const handed = await waitFor('the second counter to publish event 3', async () => {
-      await second.flush();
-      const m = await bus.lastOnSubject('CT', 'ct.0');
-      return m!.seq > taken!.seq ? m : undefined;
-    });
-    // The first one wakes up with events 3 and 4 counted (ids 0:3 and 0:4 were never
-    // published as such): its partial 3-4 would overlap the new owner's 3, and is refused.
+    await waitFor('the second counter to publish event 3', async () => (await flush(second), (await progress()).covered === 3 ? true : undefined));
+    // The first one wakes up with events 3 and 4 counted: its partial 2-4 would overlap the
+    // new owner's 2-3; its write of the record (pending 2-4) fails, and nothing goes out.
     await publishEvents(['d']);
-    await waitFor('the first counter to read event 4', () => (first.lastRead === 4 ? true : undefined));
-    assert.equal(await first.flush(), false);
+    await waitFor('the first counter to read events 3 and 4', () => (first.figures.lagMessages >= 2 ? true : undefined));
+    await flush(first);
     assert.ok(first.fenced);
     await first.close();
     await second.close();
+    assert.deepEqual((await partials()).map((p) => [p.after, p.to, p.events]), [[0, 2, 4], [2, 3, 2]]);
 
-    const last = await bus.lastOnSubject('CT', 'ct.0');
-    assert.equal(last!.seq, handed.seq, 'nothing after the new owner\'s partial');
-    const p = decodePartial(last!.data);
-    assert.equal(last!.header('Nats-Msg-Id'), '0:3');
-    assert.deepEqual([p.from, p.to, p.events], [3, 3, 2]);
-
-    // A partial resent after a lost acknowledgement (same id) is stored once.
-    const again = await bus.publish('ct.0', last!.data, { id: '0:3' });
-    assert.equal(again, last!.seq);
+    // A counter died between "pending" and "covered": whoever takes over publishes that very partial.
+    const { revision } = (await records.get(progressKey(0)))!;
+    const pending = { covered: 3, wmMs: 0, pending: { to: 5, atMs: 1234, wmMs: 0 } };
+    assert.ok(await records.update(progressKey(0), new TextEncoder().encode(JSON.stringify(pending)), revision));
+    await publishEvents(['e', 'f']);
+    const third = await PartitionCounter.open(0, await connect(), records, settings, testLogger);
+    await waitFor('the pending partial, then the rest', async () => (await flush(third), (await progress()).covered === 6 ? true : undefined));
+    await third.close();
+    const all = await partials();
+    assert.deepEqual(all.map((p) => [p.after, p.to, p.events]), [[0, 2, 4], [2, 3, 2], [3, 5, 4], [5, 6, 2]]);
+    const republished = all[2]!;
+    const message = await bus.nextOnSubject('CT', 'ct.0', republished.seq);
+    assert.equal(new PartialCursor(message!.data).head.atMs, 1234, 'with the time the record gave it');
+    // Published again (a counter that published it just before it died): stored once.
+    assert.equal(await bus.publish('ct.0', message!.data, { id: message!.header('Nats-Msg-Id')! }), republished.seq);
   });
 });

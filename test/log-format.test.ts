@@ -5,6 +5,7 @@ import { compileUrlParser, findUrl } from '../daemon/logformat/index.js';
 import { apacheFormatOf } from '../daemon/logformat/log-format.js';
 import { lineFormatOf } from '../daemon/job/url-window-config.js';
 import { generateLines } from '../scripts/access-log-generator.js';
+import { ofType } from '../daemon/components.js';
 import { LineFields } from '../daemon/logformat/line-fields.js';
 
 function url(format: string, line: string, strip = false): string | undefined {
@@ -77,7 +78,7 @@ describe('log formats', () => {
   test("a job's parser is compiled once per thread: the config check's compile is what urlParserOf() and the line check get", () => {
     const format = '%h %l %u %t "%r" %>s %b %D';
     const config = parseAgentConfig(`a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\na1.jobs.j1.logFormat = ${format}\n`, 't.conf', 'a1');
-    const job = config.jobs[0]!;
+    const job = ofType(config.jobs, 'url-window-count')[0]!;
     assert.equal(job.logFormat, format);
     assert.equal(lineFormatOf(job).parse, compileUrlParser(format, false), 'the parser compiled when read() checked the format');
     assert.equal(lineFormatOf(job), lineFormatOf(job));
@@ -91,8 +92,8 @@ describe('log formats', () => {
     const base = 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.port = 4141\n';
     assert.throws(() => parseAgentConfig(base + 'a1.jobs.j1.logFormat = %h %l %u %t %>s\n', 't.conf', 'a1'), /t\.conf:4: a1\.jobs\.j1\.logFormat: .*has no url field \(.*%r or %U/);
     const c = parseAgentConfig(base + 'a1.jobs.j1.logFormat = VHOST_COMBINED\na1.jobs.j1.stripQueryString = true\n', 't.conf', 'a1');
-    assert.equal(c.jobs[0]!.logFormat, 'vhost_combined');
-    assert.equal(c.jobs[0]!.stripQueryString, true);
-    assert.equal(parseAgentConfig(base, 't.conf', 'a1').jobs[0]!.logFormat, 'auto');
+    assert.equal(ofType(c.jobs, 'url-window-count')[0]!.logFormat, 'vhost_combined');
+    assert.equal(ofType(c.jobs, 'url-window-count')[0]!.stripQueryString, true);
+    assert.equal(ofType(parseAgentConfig(base, 't.conf', 'a1').jobs, 'url-window-count')[0]!.logFormat, 'auto');
   });
 });

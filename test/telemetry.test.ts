@@ -11,6 +11,8 @@ import { AvroSink } from '../daemon/sink/index.js';
 import { freePort, waitFor } from './helpers/daemon.js';
 import { NATS_SERVER, skipWithoutNats } from './helpers/nats-cluster.js';
 import { gatherStats } from '../daemon/agent-stats.js';
+import { parseAgentConfig } from '../daemon/agent-config.js';
+import { ofType } from '../daemon/components.js';
 import { JetStreamSink } from '../daemon/sink/jetstream/jetstream-sink.js';
 import { testLogger } from './helpers/logger.js';
 import { runSource } from './helpers/spool-source.js';
@@ -75,9 +77,12 @@ test('a JetStream publish that fails is retried and counted in /metrics with its
   const port = await freePort();
   const server = spawn(NATS_SERVER!, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 100, transactionCapacity: 10 });
-  const sink = new JetStreamSink({
-    name: 'k1', type: 'jetstream', channel: 'c1', servers: [`nats://127.0.0.1:${port}`], stream: 'S', subject: 'logflow.events', partitions: 1, replicas: 1, batchSize: 10,
-  }, channel, testLogger);
+  const config = ofType(parseAgentConfig(
+    `a1.channels = c1\na1.sinks = k1\na1.channels.c1.type = memory\na1.sinks.k1.type = jetstream\na1.sinks.k1.channel = c1\na1.sinks.k1.servers = nats://127.0.0.1:${port}\na1.sinks.k1.stream = S\na1.sinks.k1.partitions = 1\na1.sinks.k1.batch-size = 10\n`,
+    'test.conf',
+    'a1',
+  ).sinks, 'jetstream')[0]!;
+  const sink = new JetStreamSink(config, channel, testLogger);
   sink.start();
   try {
     await channel.put(batchFromLines(['one line']));

@@ -52,7 +52,7 @@ function restoreFixture(name: string, dir: string): { made: Made; lines: string[
   const manifestFile = path.join(dir, 'checkpoint', 'manifest.json');
   const body = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { manifest: string }).manifest;
   const oldKey = (JSON.parse(body) as { positions: [string, number][] }).positions[0]![0];
-  const newBody = body.replaceAll(oldKey, olderFileKeyOf(sourceIdOf(spool), made.file, st));
+  const newBody = body.replaceAll(oldKey, olderFileKeyOf(sourceIdOf(spool).id, made.file, st));
   writeFileSync(manifestFile, JSON.stringify({ sha1: sha1(newBody), manifest: newBody }));
   return { made, lines };
 }

@@ -32,6 +32,12 @@ export interface Channel {
   admitOverCapacity(): void;
   /** Releases files and locks (a no-op for the memory channel). */
   close(): Promise<void>;
+  /**
+   * A durable channel's name for a batch it holds, the same after a restart replays it
+   * (`<epoch>:<sequence>`): a sink can tell a batch it delivered before a crash. Undefined
+   * for the memory channel, whose batches do not survive one.
+   */
+  durableIdOf?(batch: EventBatch): string | undefined;
 }
 
 /** Flume's default `keep-alive` of its memory and file channels. */

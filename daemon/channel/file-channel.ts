@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { FileChannelConfig } from './file-channel-config.js';
 import { LogflowError } from '../errors.js';
-import { DirLock } from '../durable/index.js';
+import { DirLock, writeFileAtomicAsync } from '../durable/index.js';
 import type { Logger } from '../log.js';
 import { channelComponent, DEFAULT_KEEP_ALIVE_MS, type Channel } from './channel.js';
 import { ChannelRoom } from './channel-room.js';
@@ -59,6 +61,7 @@ export class FileChannel implements Channel {
   #checkpointDirty = false;
   #locks: DirLock[] = [];
   #closed = false;
+  #epoch = '';
 
   constructor(config: FileChannelConfig, logger: Logger) {
     this.name = config.name;
@@ -96,6 +99,7 @@ export class FileChannel implements Channel {
     const replayed = await this.#replay();
     this.#positionsBelow = this.#nextSeq;
     await this.#data.openForAppend(this.#nextSeq);
+    this.#epoch = await readOrMakeEpoch(this.#config.checkpointDir);
     fileChannelOpened.emit(this.#log, { events: replayed, batches: this.#room.queue.length, segments: this.#data.segmentCount });
     if (this.#room.queue.length === 0) this.#scheduleCheckpoint();
   }
@@ -143,6 +147,11 @@ export class FileChannel implements Channel {
 
   admitOverCapacity(): void {
     this.#room.admitOverCapacity();
+  }
+
+  durableIdOf(batch: EventBatch): string | undefined {
+    const seq = this.#seqOf.get(batch);
+    return seq === undefined ? undefined : `${this.#epoch}:${seq}`;
   }
 
   /** Keeps the positions of this source's files (before `open`, so replay finds them). */
@@ -275,6 +284,25 @@ export class FileChannel implements Channel {
     };
     await this.#data.writeCheckpoint(checkpoint);
   }
+}
+
+/**
+ * The name of this channel's sequence numbers (`channel-id` beside its checkpoint): made
+ * when the channel is first opened, and written before any batch is named by it, so a
+ * channel made anew (its directories wiped) is not taken for the old one by a sink that
+ * remembers the sequences it delivered (the jetstream sink, `durableIdOf`).
+ */
+async function readOrMakeEpoch(checkpointDir: string): Promise<string> {
+  const file = path.join(checkpointDir, 'channel-id');
+  try {
+    const id = (await fsp.readFile(file, 'utf8')).trim();
+    if (/^[0-9a-f]{12}$/.test(id)) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomBytes(6).toString('hex');
+  await writeFileAtomicAsync(file, id + '\n');
+  return id;
 }
 
 function stripCallbacks(b: EventBatch): EventBatch {

@@ -1,17 +1,32 @@
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StoredMsg,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import type { Logger } from '../log.js';
-import { FencedError, type Bus, type BusMessage, type BusReader, type Leases, type PublishOptions, type StreamSpec } from './bus.js';
-import { JetStreamLeases } from './jetstream-leases.js';
+import { FencedError, StreamMissing, type Bus, type BusMessage, type BusReader, type Leases, type PublishOptions, type Records, type StreamSpec, type StreamState } from './bus.js';
+import { connectOptions } from './jetstream-connect.js';
+import type { NatsConnectionConfig } from './jetstream-config.js';
+import { JetStreamLeases, JetStreamRecords } from './jetstream-leases.js';
+import { checkStream } from './stream-check.js';
 import { busReaderRetrying, streamCreated } from '../telemetry/index.js';
 
 /** How long a publish waits for the stream's acknowledgement before it is retried. */
 const PUBLISH_TIMEOUT_MS = 5_000;
 
 /**
- * The Bus on NATS JetStream. The connection never gives up: it waits for a first server
- * (an edge may start while the cluster is down) and reconnects for ever, so callers only
- * see failed calls, which they retry.
+ * The Bus on NATS JetStream. Once connected the connection never gives up (it reconnects
+ * for ever), so callers only see failed calls, which they retry; a first connection that
+ * fails is told, with its reason, and tried again by the caller.
  */
 export class JetStreamBus implements Bus {
   readonly #nc: NatsConnection;
@@ -26,11 +41,15 @@ export class JetStreamBus implements Bus {
     this.#log = log;
   }
 
-  static async connect(servers: readonly string[], name: string, log: Logger): Promise<JetStreamBus> {
+  /**
+   * Fails (with the server's or the TLS layer's reason: a wrong password, an unknown CA)
+   * when no server can be reached now; callers log it and try again. Once connected, the
+   * connection reconnects for ever.
+   */
+  static async connect(config: NatsConnectionConfig, name: string, log: Logger): Promise<JetStreamBus> {
     const nc = await connect({
-      servers: [...servers],
+      ...connectOptions(config),
       name,
-      waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5_000,
@@ -39,22 +58,55 @@ export class JetStreamBus implements Bus {
     return new JetStreamBus(nc, jsm, log);
   }
 
-  async ensureStream(spec: StreamSpec): Promise<void> {
+  get maxPayload(): number {
+    return this.#nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  async ensureStream(spec: StreamSpec, create: boolean): Promise<void> {
+    let existing: StreamConfig | undefined;
     try {
-      await this.#jsm.streams.info(spec.name);
-      return;
+      existing = (await this.#jsm.streams.info(spec.name)).config;
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
     }
+    if (existing) return checkStream(spec, existing);
+    if (!create) throw new StreamMissing(`stream ${spec.name} does not exist yet`);
+    const l = spec.limits;
     try {
-      await this.#jsm.streams.add({ name: spec.name, subjects: [spec.subject + '.>'], num_replicas: spec.replicas });
+      await this.#jsm.streams.add({
+        name: spec.name,
+        subjects: [spec.subject + '.>'],
+        num_replicas: spec.replicas,
+        max_age: l.maxAgeMs * 1_000_000,
+        max_bytes: l.maxBytes,
+        max_msgs: l.maxMsgs,
+        duplicate_window: l.duplicateWindowMs * 1_000_000,
+        discard: l.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
+      });
       streamCreated.emit(this.#log, { stream: spec.name, subjects: spec.subject + '.>', replicas: spec.replicas });
     } catch (err) {
-      // Another process created it at the same moment: fine if it exists now.
-      await this.#jsm.streams.info(spec.name).catch(() => {
+      // Another process created it at the same moment: fine if it exists now, and matches.
+      const info = await this.#jsm.streams.info(spec.name).catch(() => {
         throw err;
       });
+      checkStream(spec, info.config);
     }
+  }
+
+  async streamState(stream: string): Promise<StreamState> {
+    const askedAtMs = Date.now();
+    const { state, config } = await this.#jsm.streams.info(stream);
+    const lastTs = state.last_ts ? Date.parse(state.last_ts) : 0;
+    return {
+      askedAtMs,
+      firstSeq: state.first_seq,
+      lastSeq: state.last_seq,
+      lastTs: Number.isNaN(lastTs) || lastTs < 0 ? 0 : lastTs,
+      messages: state.messages,
+      bytes: state.bytes,
+      maxMsgs: config.max_msgs ?? -1,
+      maxBytes: config.max_bytes ?? -1,
+    };
   }
 
   async publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<number> {
@@ -73,11 +125,20 @@ export class JetStreamBus implements Bus {
     }
   }
 
-  async lastOnSubject(stream: string, subject: string): Promise<BusMessage | undefined> {
+  lastOnSubject(stream: string, subject: string): Promise<BusMessage | undefined> {
+    return this.#get(stream, { last_by_subj: subject });
+  }
+
+  nextOnSubject(stream: string, subject: string, fromSeq: number): Promise<BusMessage | undefined> {
+    return this.#get(stream, { next_by_subj: subject, seq: fromSeq });
+  }
+
+  async #get(stream: string, query: object): Promise<BusMessage | undefined> {
     try {
-      const m = await this.#jsm.streams.getMessage(stream, { last_by_subj: subject });
+      // (next_by_subj is the server's since 2.9; the client's type lists only seq and last_by_subj)
+      const m = await this.#jsm.streams.getMessage(stream, query as { seq: number });
       if (!m) return undefined;
-      return { seq: m.seq, data: m.data, header: (name) => m.header.get(name) || undefined };
+      return storedMessage(m);
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
       throw err;
@@ -105,7 +166,15 @@ export class JetStreamBus implements Bus {
             callback: (m: JsMsg) => {
               if (stopped) return;
               next = m.seq + 1;
-              onMessage({ seq: m.seq, data: m.data, header: (name) => m.headers?.get(name) || undefined });
+              const info = m.info;
+              onMessage({
+                seq: m.seq,
+                subject: m.subject,
+                data: m.data,
+                timeMs: m.time.getTime(),
+                pending: info.pending,
+                header: (name) => m.headers?.get(name) || undefined,
+              });
             },
           });
           close = () => messages.close();
@@ -127,13 +196,50 @@ export class JetStreamBus implements Bus {
     };
   }
 
-  async leases(bucket: string, ttlMs: number, replicas: number): Promise<Leases> {
-    return JetStreamLeases.open(this.#nc, bucket, ttlMs, replicas);
+  async readRange(stream: string, subject: string, fromSeq: number, toSeq: number, onMessage: (m: BusMessage) => void): Promise<void> {
+    const first = await this.nextOnSubject(stream, subject, fromSeq);
+    if (!first || first.seq > toSeq) return;
+    let done = false;
+    let reader: BusReader | undefined;
+    await new Promise<void>((resolve) => {
+      reader = this.read(stream, subject, first.seq, (m) => {
+        if (done) return;
+        if (m.seq <= toSeq) onMessage(m);
+        // Past the range, or nothing more of the subject: the range is read (it is in the past).
+        if (m.seq >= toSeq || m.pending === 0) {
+          done = true;
+          resolve();
+        }
+      });
+    });
+    await reader!.stop();
+  }
+
+  async subjects(stream: string, filter: string): Promise<Map<string, number>> {
+    const info = await this.#jsm.streams.info(stream, { subjects_filter: filter });
+    return new Map(Object.entries(info.state.subjects ?? {}));
+  }
+
+  async purge(stream: string, subject: string, belowSeq: number): Promise<number> {
+    const r = await this.#jsm.streams.purge(stream, { filter: subject, seq: belowSeq });
+    return r.purged;
+  }
+
+  leases(bucket: string, ttlMs: number, replicas: number, ttlKey: string): Promise<Leases> {
+    return JetStreamLeases.open(this.#nc, bucket, ttlMs, replicas, ttlKey);
+  }
+
+  records(bucket: string, replicas: number): Promise<Records> {
+    return JetStreamRecords.open(this.#nc, bucket, replicas);
   }
 
   async close(): Promise<void> {
     await this.#nc.close();
   }
+}
+
+function storedMessage(m: StoredMsg): BusMessage {
+  return { seq: m.seq, subject: m.subject, data: m.data, timeMs: m.time.getTime(), header: (name) => m.header?.get(name) || undefined };
 }
 
 function sleep(ms: number): Promise<void> {

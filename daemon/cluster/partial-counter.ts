@@ -1,55 +1,88 @@
+import type { StatsPart } from '../telemetry/stats.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { Bus, Leases } from './bus.js';
+import type { Bus, Leases, Records } from './bus.js';
+import { StreamMissing } from './bus.js';
 import { JetStreamBus } from './jetstream-bus.js';
 import type { Logger } from '../log.js';
 import { compileUrlParser } from '../logformat/log-format.js';
+import { ConfigError } from '../errors.js';
+import { agreeOnSettings } from './cluster-settings.js';
 import type { PartialCounterConfig } from './partial-counter-config.js';
 import { PartialBuilder } from './partial-counts.js';
-import { PartitionCounter, type PartitionSettings } from './partition-counter.js';
-import { counterConnected, counterStarted, counterTickFailed, leaseLost, partitionReleased } from '../telemetry/index.js';
+import { PartitionCounter, type PartitionFigures, type PartitionSettings } from './partition-counter.js';
+import { lowestCovered } from './partition-progress.js';
+import { clusterRunningAgain, clusterSettingsMismatch, counterConnected, counterStarted, counterTickFailed, eventsTrimmed, leaseLost, partitionReleased, waitingForStream } from '../telemetry/index.js';
+
+/** LOGFLOW_EVENTS is trimmed this often (a stream info and a purge per edge subject). */
+const TRIM_EVERY_MS = 10_000;
+/** Room under the server's max_payload for a message's headers (its id). */
+const HEADER_ROOM = 4096;
+
+/** What a counter's stats show (`cluster.counters` of /api/stats). */
+export interface CounterFigures {
+  readonly name: string;
+  readonly id: string;
+  readonly partitions: readonly PartitionFigures[];
+  /** Why the counter does not count (a setting that differs from the cluster's), or null. */
+  readonly problem: string | null;
+}
 
 /**
- * The stateless counter (`type = url-count-partial`): owns some of the partitions through
- * leases in a KV bucket, and for each publishes partial counts every batch interval. Any
- * number run side by side; each takes its fair share (partitions / live counters), and the
- * partitions of a counter that stops renewing are taken over once its leases expire.
+ * The counter (`type = url-count-partial`): owns some of the partitions through leases in
+ * a KV bucket and, for each, publishes partial counts every batch interval (or heartbeats).
+ * Any number run side by side; each takes its fair share (partitions / live counters), and
+ * the partitions of a counter that stops renewing are taken over once its leases expire.
+ * It also trims LOGFLOW_EVENTS below what every partition has counted.
  */
 export class PartialCounter {
   readonly name: string;
   readonly #config: PartialCounterConfig;
   readonly #log: Logger;
   readonly #id = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  readonly #owned = new Map<number, { counter: PartitionCounter; revision: number }>();
+  /** Partition -> lease revision, for the partitions this counter holds. */
+  readonly #leased = new Map<number, number>();
+  readonly #counters = new Map<number, PartitionCounter>();
   readonly #settings: PartitionSettings;
   #bus: Bus | undefined;
   #leases: Leases | undefined;
+  #records: Records | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
   #tick: Promise<void> = Promise.resolve();
+  #problem: string | null = null;
+  #tickFailures = 0;
+  #lastTrim = 0;
+  #waits = 0;
+  readonly #trimmedBelow = new Map<string, number>();
 
   constructor(config: PartialCounterConfig, logger: Logger) {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ job: config.name, counter: this.#id });
-    const findUrl = compileUrlParser(config.logFormat, config.stripQueryString);
+    // The job's parser (URL-only: it throws on a format without a url field); the query string cut under stripQueryString.
+    const parse = compileUrlParser(config.logFormat, config.stripQueryString);
     this.#settings = {
-      input: config.input,
-      inputSubject: config.inputSubject,
-      output: config.output,
-      outputSubject: config.outputSubject,
-      newBuilder: () => new PartialBuilder(findUrl, config.batchIntervalMs, config.time === 'event'),
+      input: config.input.name,
+      inputSubject: config.input.subject,
+      outputSubject: config.output.subject,
+      shards: config.shards,
+      newBuilder: () => new PartialBuilder(parse, config.batchIntervalMs, config.time === 'event'),
     };
   }
 
   /** Owned partitions, for tests and logs. */
   get partitions(): number[] {
-    return [...this.#owned.keys()].sort((a, b) => a - b);
+    return [...this.#counters.keys()].sort((a, b) => a - b);
+  }
+
+  get figures(): CounterFigures {
+    return { name: this.name, id: this.#id, partitions: this.partitions.map((p) => this.#counters.get(p)!.figures), problem: this.#problem };
   }
 
   /** Returns at once: the cluster may be down; the counter connects and starts when it can. */
   start(): void {
-    counterStarted.emit(this.#log, { servers: this.#config.servers, partitions: this.#config.partitions });
+    counterStarted.emit(this.#log, { servers: this.#config.nats.servers, partitions: this.#config.partitions });
     this.#schedule(0);
   }
 
@@ -58,7 +91,7 @@ export class PartialCounter {
     clearTimeout(this.#timer);
     await this.#tick;
     // Hand over: publish what was counted, then free the leases for the others.
-    for (const p of [...this.#owned.keys()]) await this.#release(p);
+    for (const p of [...this.#leased.keys()]) await this.#release(p);
     await this.#leases?.release(`member.${this.#id}`).catch(() => {});
     await this.#bus?.close();
   }
@@ -66,72 +99,142 @@ export class PartialCounter {
   #schedule(ms: number): void {
     if (this.#stopping) return;
     this.#timer = setTimeout(() => {
-      this.#tick = this.#work().catch((err: Error) => counterTickFailed.emit(this.#log, { err: err.message }));
-      void this.#tick.then(() => this.#schedule(this.#config.batchIntervalMs));
+      this.#tick = this.#work().then(
+        () => {
+          if (this.#tickFailures > 0) clusterRunningAgain.emit(this.#log, { after: this.#tickFailures });
+          this.#tickFailures = 0;
+        },
+        // The first failure and every 50th: a server down for an hour is not 14,400 lines.
+        (err: Error) => counterTickFailed.emitAt(this.#log, this.#tickFailures++ % 50 === 0 ? 'warn' : 'debug', { err: err.message }),
+      );
+      // (Every quarter second while it waits for the cluster: the tiers come up in a cascade.)
+      void this.#tick.then(() => this.#schedule(this.#leases ? this.#config.batchIntervalMs : Math.min(250, this.#config.batchIntervalMs)));
     }, ms);
   }
 
   async #work(): Promise<void> {
-    if (!this.#bus || !this.#leases) await this.#connect();
-    await Promise.all([...this.#owned.values()].map(({ counter }) => counter.flush()));
-    for (const [p, o] of this.#owned) if (o.counter.fenced) await this.#drop(p);
+    if (this.#problem) return;
+    if (!this.#bus || !this.#leases) {
+      if (!(await this.#connect())) return;
+    }
+    const bus = this.#bus!;
+    for (const c of this.#counters.values()) c.mark();
+    const state = await bus.streamState(this.#config.input.name);
+    const maxBytes = bus.maxPayload - HEADER_ROOM;
+    await Promise.all([...this.#counters.values()].map((c) => c.flush(state, maxBytes)));
+    for (const [p, c] of this.#counters) {
+      if (!c.fenced) continue;
+      // Someone else wrote its progress (a new owner, or an operator): start again from it
+      // if the lease is still ours (the next balance renews it or lets it go).
+      this.#counters.delete(p);
+      await c.close();
+    }
     await this.#balance();
+    // A stream near its limits is trimmed every interval: with `discard = new` the edges wait for it.
+    const pressed = (state.maxMsgs > 0 && state.messages > state.maxMsgs / 2) || (state.maxBytes > 0 && state.bytes > state.maxBytes / 2);
+    if (pressed || Date.now() - this.#lastTrim >= TRIM_EVERY_MS) {
+      this.#lastTrim = Date.now();
+      await this.#trim();
+    }
   }
 
-  async #connect(): Promise<void> {
+  /** Connects, checks the streams and the cluster's settings; false to try again next tick. */
+  async #connect(): Promise<boolean> {
     const c = this.#config;
-    const bus = this.#bus ?? (this.#bus = await JetStreamBus.connect(c.servers, `logflow-counter-${this.#id}`, this.#log));
-    await bus.ensureStream({ name: c.input, subject: c.inputSubject, replicas: c.replicas });
-    await bus.ensureStream({ name: c.output, subject: c.outputSubject, replicas: c.replicas });
-    this.#leases = await bus.leases(c.leaseBucket, c.leaseTimeoutMs, c.replicas);
-    counterConnected.emit(this.#log, { servers: c.servers, partitions: c.partitions });
+    try {
+      const bus = this.#bus ?? (this.#bus = await JetStreamBus.connect(c.nats, `logflow-counter-${this.#id}`, this.#log));
+      await agreeOnSettings(await bus.records(c.settingsBucket, c.replicas), {
+        partitions: { value: c.partitions, key: `${c.prefix}.partitions` },
+        shards: { value: c.shards, key: `${c.prefix}.shards` },
+        time: { value: c.time, key: `${c.prefix}.time` },
+        counterBatchMs: { value: c.batchIntervalMs, key: `${c.prefix}.batchInterval` },
+        logFormat: { value: c.logFormat, key: `${c.prefix}.logFormat` },
+        stripQueryString: { value: String(c.stripQueryString), key: `${c.prefix}.stripQueryString` },
+      }, `${os.hostname()} ${c.prefix}`);
+      await bus.ensureStream(c.output, true);
+      await bus.ensureStream(c.input, false);
+      this.#records = await bus.records(c.progressBucket, c.replicas);
+      this.#leases = await bus.leases(c.leaseBucket, c.leaseTimeoutMs, c.replicas, `${c.prefix}.leaseTimeout`);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        this.#problem = err.message;
+        clusterSettingsMismatch.emit(this.#log, { err: err.message, key: err.key });
+        return false;
+      }
+      if (err instanceof StreamMissing) {
+        if (this.#waits++ % 20 === 0) waitingForStream.emit(this.#log, { stream: c.input.name });
+        return false;
+      }
+      throw err;
+    }
+    counterConnected.emit(this.#log, { servers: c.nats.servers, partitions: c.partitions });
+    return true;
   }
 
   /** Renews the leases held, then takes or frees partitions toward this counter's fair share. */
   async #balance(): Promise<void> {
     const leases = this.#leases!;
     await leases.put(`member.${this.#id}`, this.#id);
-    for (const [p, o] of this.#owned) {
-      const revision = await leases.renew(leaseKey(p), this.#id, o.revision).catch(() => o.revision);
-      if (revision === undefined) {
+    for (const [p, revision] of this.#leased) {
+      const next = await leases.renew(leaseKey(p), this.#id, revision).catch(() => revision);
+      if (next === undefined) {
         leaseLost.emit(this.#log, { partition: p });
-        await this.#drop(p);
-      } else o.revision = revision;
+        this.#leased.delete(p);
+        const c = this.#counters.get(p);
+        this.#counters.delete(p);
+        await c?.close();
+      } else this.#leased.set(p, next);
     }
     const members = Math.max(1, (await leases.keys('member.*')).length);
     const fair = Math.ceil(this.#config.partitions / members);
-    while (this.#owned.size > fair) await this.#release(Math.max(...this.#owned.keys()));
-    for (let p = 0; p < this.#config.partitions && this.#owned.size < fair; p++) {
-      if (this.#owned.has(p)) continue;
+    while (this.#leased.size > fair) await this.#release(Math.max(...this.#leased.keys()));
+    for (let p = 0; p < this.#config.partitions && this.#leased.size < fair; p++) {
+      if (this.#leased.has(p)) continue;
       const revision = await leases.acquire(leaseKey(p), this.#id);
-      if (revision === undefined) continue;
-      try {
-        const counter = await PartitionCounter.open(p, this.#bus!, this.#settings, this.#log);
-        this.#owned.set(p, { counter, revision });
-      } catch (err) {
-        await leases.release(leaseKey(p)).catch(() => {});
-        throw err;
-      }
+      if (revision !== undefined) this.#leased.set(p, revision);
+    }
+    for (const p of this.#leased.keys()) {
+      if (this.#counters.has(p)) continue;
+      this.#counters.set(p, await PartitionCounter.open(p, this.#bus!, this.#records!, this.#settings, this.#log));
     }
   }
 
   /** Lets a partition go after publishing what it counted (if that fails the next owner recounts it). */
   async #release(p: number): Promise<void> {
-    const o = this.#owned.get(p);
-    if (!o) return;
-    await o.counter.close();
-    await o.counter.flush();
-    this.#owned.delete(p);
+    const c = this.#counters.get(p);
+    this.#counters.delete(p);
+    this.#leased.delete(p);
+    if (c && this.#bus) {
+      const bus = this.#bus;
+      await c.close();
+      c.mark();
+      await bus.streamState(this.#config.input.name).then((state) => c.flush(state, bus.maxPayload - HEADER_ROOM)).catch(() => {});
+    }
     await this.#leases?.release(leaseKey(p)).catch(() => {});
     partitionReleased.emit(this.#log, { partition: p });
   }
 
-  /** Lets a partition go without publishing (someone else owns it now). */
-  async #drop(p: number): Promise<void> {
-    const o = this.#owned.get(p);
-    if (!o) return;
-    this.#owned.delete(p);
-    await o.counter.close();
+  /**
+   * Trims LOGFLOW_EVENTS: each owned partition's edge subjects below the lowest `covered`
+   * of all partitions (so the stream's first sequence says nothing of a partition that has
+   * not counted that far: a gap is only ever the limits' or a hand's), and never an edge
+   * subject's last message (a restarted edge reads it to know what it published).
+   */
+  async #trim(): Promise<void> {
+    const bus = this.#bus!;
+    const { input, partitions } = this.#config;
+    const lowest = await lowestCovered(this.#records!, partitions);
+    let purged = 0;
+    for (const [p, c] of this.#counters) {
+      for (const subject of (await bus.subjects(input.name, `${input.subject}.${p}.*`)).keys()) {
+        const last = c.lastBySubject.get(subject) ?? (await bus.lastOnSubject(input.name, subject))?.seq ?? 0;
+        const below = Math.min(lowest + 1, last);
+        if (below <= (this.#trimmedBelow.get(subject) ?? 1)) continue;
+        purged += await bus.purge(input.name, subject, below);
+        this.#trimmedBelow.set(subject, below);
+      }
+    }
+    if (purged > 0) eventsTrimmed.emit(this.#log, { stream: input.name, messages: purged, below: lowest + 1 });
   }
 }
 
@@ -139,13 +242,13 @@ function leaseKey(p: number): string {
   return `partition.${p}`;
 }
 
-/** `type = url-count-partial` (components.ts): it starts at once, connecting when the cluster is up; its figures are its log lines. */
+/** `type = url-count-partial` (components.ts): it starts at once, connecting when the cluster is up; its figures are `cluster.counters` of the stats. */
 export function build(config: PartialCounterConfig, ctx: { readonly logger: Logger }) {
   const counter = new PartialCounter(config, ctx.logger);
   return {
     name: config.name,
     start: async () => counter.start(),
     stop: () => counter.stop(),
-    stats: () => ({}),
+    stats: (): StatsPart => ({ counter: counter.figures }),
   };
 }

@@ -1,75 +1,105 @@
-import { LineFields } from '../logformat/line-fields.js';
-import { ClfTimeParser } from '../logformat/clf-time.js';
-import type { UrlParser } from '../logformat/log-format.js';
-
-/** One batch interval's counts of a partial: its slot (batch index), parse errors and URLs. */
-export interface PartialSlot {
-  readonly slot: number;
-  readonly parseErrors: number;
-  readonly urls: readonly [string, number][];
-}
-
-/**
- * What a counter publishes for one partition per batch interval: the counts of the events
- * with sequence numbers `from`..`to` of that partition. Event time: `maxEventMs` is the
- * newest line time seen, `unplacedErrors` the lines without a time (the query node puts
- * them in its newest open batch, as the single-process job does).
- */
-export interface PartialCounts {
-  readonly partition: number;
-  readonly from: number;
-  readonly to: number;
-  /** The counter's batch interval: slot k starts at k * batchMs. */
-  readonly batchMs: number;
-  readonly events: number;
-  readonly maxEventMs: number | null;
-  readonly unplacedErrors: number;
-  readonly slots: readonly PartialSlot[];
-}
+import { BatchCounts, UrlInterner } from '../counts/index.js';
+import { FIELD, LineFields } from '../logformat/line-fields.js';
+import { LineClock } from '../logformat/line-clock.js';
+import type { LineParser } from '../logformat/log-format.js';
+import { DIMENSION_URL, encodePartial, type SlotKeys } from './partial-wire.js';
+import { hashBytes } from './wire-bytes.js';
 
 interface SlotAccumulator {
   parseErrors: number;
-  readonly urls: Map<string, number>;
+  readonly counts: BatchCounts;
+}
+
+/** What the counter decides about a partial besides what it counted (see PartialHead). */
+export interface PartialPlace {
+  readonly partition: number;
+  readonly after: number;
+  readonly to: number;
+  readonly atMs: number;
+  readonly wmMs: number;
 }
 
 /**
- * Counts the lines of event messages into per-slot URL counts, the counter's whole work.
- * `time = processing` places a line by its `timestamp` header, `event` by its own `[time]`.
+ * Counts the lines of one partition's event messages into per-slot URL counts: the
+ * counter's whole work. A line is placed by the time the stream stored its message
+ * (`time = processing`: the cluster's ingestion time, the same whoever counts it and
+ * whenever) or by its own time (`event`: `[time]`, an ISO time or a JSON one). The URL
+ * is the format's `url` field; it is counted by its bytes (an interner, as the job does),
+ * so no string is made per line; `build` splits the keys by shard.
+ *
+ * Deterministic: the same messages give the same partial, byte for byte (a counter that
+ * takes a partition over republishes its predecessor's pending partial as it was).
  */
 export class PartialBuilder {
-  readonly #findUrl: UrlParser;
+  readonly #parse: LineParser;
   readonly #batchMs: number;
   readonly #eventTime: boolean;
-  readonly #clock = new ClfTimeParser();
+  readonly #clock = new LineClock();
   readonly #range = new LineFields();
+  readonly #keys = new UrlInterner(1024);
   readonly #slots = new Map<number, SlotAccumulator>();
-  #from = 0;
-  #to = 0;
+  #lastSlot = NaN;
+  #lastAcc: SlotAccumulator | undefined;
   #events = 0;
   #maxEventMs = NaN;
   #unplacedErrors = 0;
-  /** Distinct (batch, URL) pairs: what the partial's size grows with. */
+  /** Distinct (slot, URL) pairs: what the partial's size grows with. */
   #entries = 0;
+  #lastSeq = 0;
+  #lastTimeMs = 0;
+  #firstTimeMs = 0;
+  #messages = 0;
+  /** Event time: each edge's (its subject's last token) newest line time. */
+  readonly #sources = new Map<string, number>();
+  #source = '';
+  #sourceMax = NaN;
+  /** Lines whose URL is longer than a message can hold: counted as parse errors, and told. */
+  oversizedUrls = 0;
 
-  constructor(findUrl: UrlParser, batchMs: number, eventTime: boolean) {
-    this.#findUrl = findUrl;
+  /** `parse`: the log format's line parser (the `url` field is what is counted). */
+  constructor(parse: LineParser, batchMs: number, eventTime: boolean) {
+    this.#parse = parse;
     this.#batchMs = batchMs;
     this.#eventTime = eventTime;
   }
 
-  get empty(): boolean {
-    return this.#from === 0;
+  get events(): number {
+    return this.#events;
   }
 
   get entries(): number {
     return this.#entries;
   }
 
-  /** Counts one message's lines; `timestampMs` is its `timestamp` header (NaN: none). */
-  add(seq: number, data: Buffer, timestampMs: number): void {
-    if (this.#from === 0) this.#from = seq;
-    this.#to = seq;
-    const processingSlot = Math.floor((Number.isNaN(timestampMs) ? Date.now() : timestampMs) / this.#batchMs);
+  /** The sequence and stored time of the last message added (0: none). */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  get lastTimeMs(): number {
+    return this.#lastTimeMs;
+  }
+
+  /** Messages added, and when the first of them was stored (0: none). */
+  get messages(): number {
+    return this.#messages;
+  }
+
+  get firstTimeMs(): number {
+    return this.#firstTimeMs;
+  }
+
+  /** Counts one message's lines (its bodies joined by LF); `source` is the edge that sent it. */
+  add(seq: number, data: Buffer, storedMs: number, source = ''): void {
+    if (this.#messages++ === 0) this.#firstTimeMs = storedMs;
+    if (this.#eventTime && source !== this.#source) {
+      this.#saveSource();
+      this.#source = source;
+      this.#sourceMax = this.#sources.get(source) ?? NaN;
+    }
+    this.#lastSeq = seq;
+    this.#lastTimeMs = storedMs;
+    const processingSlot = Math.floor(storedMs / this.#batchMs);
     let start = 0;
     for (;;) {
       const lf = data.indexOf(10, start);
@@ -80,66 +110,98 @@ export class PartialBuilder {
     }
   }
 
+  #saveSource(): void {
+    if (!Number.isNaN(this.#sourceMax)) this.#sources.set(this.#source, this.#sourceMax);
+  }
+
   #line(data: Buffer, start: number, end: number, processingSlot: number): void {
     const range = this.#range;
-    range.timeStart = -1;
     this.#events++;
-    const ok = this.#findUrl(data, start, end, range);
+    const ok = this.#parse(data, start, end, range);
     let slot = processingSlot;
     if (this.#eventTime) {
-      const time = ok && range.timeStart !== undefined && range.timeStart >= 0 ? this.#clock.parse(data, range.timeStart, range.timeEnd!) : NaN;
+      const time = ok ? this.#clock.timeOf(data, range) : NaN;
       if (Number.isNaN(time)) {
         this.#unplacedErrors++;
         return;
       }
       if (!(time <= this.#maxEventMs)) this.#maxEventMs = time;
+      if (!(time <= this.#sourceMax)) this.#sourceMax = time;
       slot = Math.floor(time / this.#batchMs);
     }
-    let acc = this.#slots.get(slot);
-    if (!acc) {
-      acc = { parseErrors: 0, urls: new Map() };
-      this.#slots.set(slot, acc);
+    let acc = this.#lastAcc;
+    if (slot !== this.#lastSlot || acc === undefined) {
+      acc = this.#slots.get(slot);
+      if (!acc) {
+        acc = { parseErrors: 0, counts: new BatchCounts() };
+        this.#slots.set(slot, acc);
+      }
+      this.#lastSlot = slot;
+      this.#lastAcc = acc;
     }
     if (!ok) {
       acc.parseErrors++;
       return;
     }
-    const url = data.toString('utf8', range.start, range.end);
-    const n = acc.urls.get(url);
-    if (n === undefined) this.#entries++;
-    acc.urls.set(url, (n ?? 0) + 1);
+    const counts = acc.counts;
+    const before = counts.size;
+    // The URL's bytes: the line's own, or a JSON string's unescaped copy (`scratch`).
+    counts.add(this.#keys.id(range.bufs[FIELD.url]!, range.starts[FIELD.url]!, range.ends[FIELD.url]!));
+    if (counts.size !== before) this.#entries++;
   }
 
-  build(partition: number): PartialCounts {
-    return {
-      partition,
-      from: this.#from,
-      to: this.#to,
-      batchMs: this.#batchMs,
-      events: this.#events,
-      maxEventMs: Number.isNaN(this.#maxEventMs) ? null : this.#maxEventMs,
-      unplacedErrors: this.#unplacedErrors,
-      slots: [...this.#slots].map(([slot, a]) => ({ slot, parseErrors: a.parseErrors, urls: [...a.urls] })),
+  /**
+   * The partial's messages, per shard (`shards` of them, each at least one message of at
+   * most `maxBytes`). Slots go in time order and keys in the order they were first counted.
+   */
+  build(place: PartialPlace, shards: number, maxBytes: number): Buffer[][] {
+    const keys = this.#keys;
+    const shardOf = new Int32Array(keys.idLimit).fill(-1);
+    const scratch = Buffer.allocUnsafe(4096);
+    const shardOfId = (id: number) => {
+      let s = shardOf[id]!;
+      if (s >= 0) return s;
+      const len = keys.byteLength(id);
+      const bytes = len <= scratch.length ? scratch : Buffer.allocUnsafe(len);
+      keys.copyBytes(id, bytes, 0);
+      s = shardOf[id] = hashBytes(DIMENSION_URL, bytes, 0, len) % shards;
+      return s;
     };
+    // A URL that cannot fit in a message even alone: a parse error of its slot (said in the log).
+    const keyRoom = maxBytes - 256;
+    const perShard: SlotKeys[][] = Array.from({ length: shards }, () => []);
+    const ordered = [...this.#slots.entries()].sort((a, b) => a[0] - b[0]);
+    for (const [slot, acc] of ordered) {
+      const ids: number[][] = Array.from({ length: shards }, () => []);
+      const counts: number[][] = Array.from({ length: shards }, () => []);
+      let parseErrors = acc.parseErrors;
+      const c = acc.counts;
+      for (let i = 0; i < c.size; i++) {
+        const id = c.touched[i]!;
+        if (keys.byteLength(id) > keyRoom) {
+          parseErrors += c.values[i]!;
+          this.oversizedUrls += c.values[i]!;
+          continue;
+        }
+        const s = shardOfId(id);
+        ids[s]!.push(id);
+        counts[s]!.push(c.values[i]!);
+      }
+      for (let s = 0; s < shards; s++) {
+        // Parse errors have no URL: shard 0 takes them.
+        const pe = s === 0 ? parseErrors : 0;
+        if (ids[s]!.length > 0 || pe > 0) perShard[s]!.push({ slot, parseErrors: pe, ids: ids[s]!, counts: counts[s]!, n: ids[s]!.length });
+      }
+    }
+    this.#saveSource();
+    const head = {
+      ...place,
+      sources: [...this.#sources].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+      shards,
+      batchMs: this.#batchMs,
+      maxEventMs: Number.isNaN(this.#maxEventMs) ? null : this.#maxEventMs,
+      rangeEvents: this.#events,
+    };
+    return perShard.map((slots, shard) => encodePartial({ ...head, shard, unplacedErrors: shard === 0 ? this.#unplacedErrors : 0 }, slots, keys, maxBytes));
   }
-}
-
-/** JSON: compact enough (a URL and its count per slot, not per line) and readable with `nats`. */
-export function encodePartial(p: PartialCounts): Buffer {
-  return Buffer.from(JSON.stringify(p));
-}
-
-export function decodePartial(data: Uint8Array): PartialCounts {
-  return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as PartialCounts;
-}
-
-/** The message id of a partial: `partition:last-sequence-covered`. */
-export function partialId(p: PartialCounts): string {
-  return `${p.partition}:${p.to}`;
-}
-
-/** The last sequence a partial's id says it covers (0 for none). */
-export function coveredBy(id: string | undefined): number {
-  const n = id ? Number(id.slice(id.lastIndexOf(':') + 1)) : 0;
-  return Number.isSafeInteger(n) ? n : 0;
 }

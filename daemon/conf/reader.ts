@@ -52,6 +52,11 @@ export class PropertyReader {
     return prop.value;
   }
 
+  /** A value that may be absent or empty (a login from an environment variable left unset in one deployment): undefined then. */
+  optionalString(key: string): string | undefined {
+    return this.raw(key)?.value || undefined;
+  }
+
   int(key: string, fallback: number | undefined, min: number, max: number): number {
     const prop = this.raw(key);
     if (prop === undefined) {

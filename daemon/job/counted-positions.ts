@@ -48,7 +48,7 @@ export class CountedPositions {
     this.#windowSlots = windowSlots;
   }
 
-  /** Files (and partial-count keys) with a position. */
+  /** Files with a position. */
   get size(): number {
     return this.#positions.size;
   }
@@ -61,13 +61,6 @@ export class CountedPositions {
     if ((this.#positions.get(key) ?? -1) >= offset) return true;
     this.#positions.set(key, offset);
     this.#figures(key).lines += events;
-    return false;
-  }
-
-  /** A query node's partial `seq` from counter `key`: true if applied already, else it is recorded. */
-  appliedAlready(key: string, seq: number): boolean {
-    if ((this.#positions.get(key) ?? 0) >= seq) return true;
-    this.#positions.set(key, seq);
     return false;
   }
 

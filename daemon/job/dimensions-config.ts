@@ -27,14 +27,19 @@ const WHERE: Record<string, string> = {
 };
 
 /**
- * `<prefix>.dimensions` (default `url status`): what the job counts by, each a field of the
+ * `<prefix>.dimensions` (default `url status`, or `defaults`): what the job counts by, each a field of the
  * log format (a JSON format's own fields too), checked against it so that a dimension the
  * format lacks stops start-up naming the key; and `<prefix>.maxKeys.DIM`.
  */
-export function readDimensions(r: PropertyReader, prefix: string, format: LogFormatSetting & { readonly compiled: LineFormat }): DimensionSpec[] {
+export function readDimensions(
+  r: PropertyReader,
+  prefix: string,
+  format: LogFormatSetting & { readonly compiled: LineFormat },
+  defaults: readonly string[] = DEFAULT_DIMENSIONS,
+): DimensionSpec[] {
   const key = prefix + '.dimensions';
   const prop = r.raw(key);
-  const names = prop ? prop.value.split(/[\s,]+/).filter((n) => n !== '') : [...DEFAULT_DIMENSIONS];
+  const names = prop ? prop.value.split(/[\s,]+/).filter((n) => n !== '') : [...defaults];
   if (prop && names.length === 0) throw r.at(prop, `needs at least one of ${formatFields(format.compiled).join(', ')}`);
   const compiled = format.compiled;
   const seen = new Set<string>();

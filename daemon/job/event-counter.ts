@@ -9,7 +9,6 @@ import type { LineParser } from '../logformat/log-format.js';
 import { lineFormatOf } from './url-window-config.js';
 import type { HistoryBatches } from './history-batches.js';
 import type { OpenBatch, OpenBatches } from './open-batches.js';
-import type { PartialCounts } from '../cluster/partial-counts.js';
 import { KeyHash } from '../counts/key-hash.js';
 import type { BatchSet, WindowSet } from '../counts/window-set.js';
 import type { TimeMode } from './time-mode.js';
@@ -28,8 +27,8 @@ export interface WatermarkCloser {
  * its time (processing: the `timestamp` header; event: the line's own time), and count it
  * in every dimension: per dimension its key's id (looked up from the field's bytes), its
  * status, its client's hash (for visitors) and its bytes. No closure and no string per
- * event; the work per call (closing, publishing) comes after the loop. A query node's
- * partial counts come in here too (`applyPartial`).
+ * event; the work per call (closing, publishing) comes after the loop. (A query node's
+ * input is the merge workers' results, cluster/query-node.ts, not this.)
  *
  * The history is by the line's own time in both modes, and nothing is dropped for being
  * late: in processing time every line is also counted at its own time (`HistoryBatches`,
@@ -299,63 +298,5 @@ export class EventCounter {
     const slot = open.batch(k);
     slot.events += n;
     slot.parseErrors += n;
-  }
-
-  /**
-   * A query node's input: a counter's partial counts, applied once. `key`'s recorded
-   * sequence (checkpointed with the window) tells a partial applied before a crash.
-   */
-  applyPartial(key: string, seq: number, partial: PartialCounts): void {
-    const counters = this.#counters;
-    if (this.#positions.appliedAlready(key, seq)) {
-      counters.duplicates += partial.events;
-      return;
-    }
-    const open = this.#open;
-    const time = this.#time;
-    counters.eventsIn += partial.events;
-    // A partial is this node's arrival: `flushAfterIdle` counts from it, as from an event.
-    if (partial.events > 0) counters.lastEventMs = time.lastArrivalMs = Date.now();
-    // The counter's batches may be finer than ours: place each by its start time.
-    const slotOf = (s: { slot: number }) => open.slotOf(s.slot * partial.batchMs);
-    if (time.eventTime && Number.isNaN(open.nextToClose) && partial.slots.length > 0) {
-      open.nextToClose = time.firstSlot(open, Math.min(...partial.slots.map((s) => s.slot * partial.batchMs)));
-    }
-    const now = open.slotOf(Date.now());
-    const history = this.#history;
-    const urlDim = this.#urlDim;
-    for (const s of partial.slots) {
-      const own = slotOf(s);
-      let k = own;
-      const urls = s.urls.reduce((n, [, c]) => n + c, 0);
-      // The history: at the partial's slot (the counter's time: event time, or its arrival).
-      // (Partials carry URL counts only, as yet: the other dimensions of a query node stay empty.)
-      const toHistory = (b: { events: number; parseErrors: number; counts: BatchSet }) => {
-        b.events += urls + s.parseErrors;
-        b.parseErrors += s.parseErrors;
-        if (urlDim < 0) return;
-        const keys = this.#window.dims[urlDim]!.keys;
-        for (const [url, n] of s.urls) b.counts.dims[urlDim]!.add(keys.idOfString(url), 0, 0, 0, 0, n);
-      };
-      if (time.eventTime && k < open.nextToClose && !this.#window.holds(k)) {
-        counters.historyOnly += urls;
-        if (history) toHistory(history.batch(own));
-        continue;
-      }
-      if (!time.eventTime) {
-        if (history) toHistory(history.batch(own));
-        k = Math.min(Math.max(k, open.nextToClose), Math.max(now, open.nextToClose));
-      }
-      toHistory(open.batch(k));
-    }
-    if (history?.full) history.flush();
-    if (partial.maxEventMs !== null && !(partial.maxEventMs <= time.maxEventMs)) time.maxEventMs = partial.maxEventMs;
-    // Lines without a time wait in `pendingParseErrors` until a batch is placed: as a line's
-    // own time places them in `count`, the first partial with slots places them here.
-    const unplaced = partial.unplacedErrors + time.pendingParseErrors;
-    time.pendingParseErrors = 0;
-    if (unplaced > 0) this.#countUnplaced(unplaced);
-    this.#changes.markChanged();
-    counters.publish();
   }
 }

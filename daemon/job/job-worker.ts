@@ -6,9 +6,9 @@ import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
 import { PostgresResultsStore } from '../store/postgres/postgres-store.js';
 import type { JobStats } from './job-stats.js';
-import { JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
+import { COUNTER, JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
-import { CountsInput } from '../cluster/counts-input.js';
+import { QueryNode } from '../cluster/query-node.js';
 import { resultsDatabaseMigrated, resultsDatabaseReplaced, resultsDatabaseRestored } from '../telemetry/index.js';
 import { fromHost } from '../worker-host.js';
 
@@ -61,6 +61,7 @@ function run(store: ResultsStore | PostgresResultsStore): void {
   if (store instanceof ResultsStore && store.migration) {
     resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
   }
+  if (data.config.input === 'jetstream') return runQueryNode(store);
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
@@ -74,9 +75,6 @@ function run(store: ResultsStore | PostgresResultsStore): void {
   // Between ticks too, so that /api/stats shows events arriving within a tenth of a second.
   setInterval(() => post({ type: 'stats', stats: stats() }), 100).unref();
 
-  // A query node (`input = jetstream`) reads partial counts once its checkpoint is restored.
-  const input = data.config.jetstream && new CountsInput(data.config.jetstream, job, log);
-
   host.onCommand((cmd) => {
     if (cmd.type === 'forget') {
       job.forget(cmd.key);
@@ -89,7 +87,7 @@ function run(store: ResultsStore | PostgresResultsStore): void {
       }
     }
     else if (cmd.type === 'stop') {
-      void (input?.stop() ?? Promise.resolve()).then(() => job.stop()).then(
+      void job.stop().then(
         async () => {
           await store.close();
           post({ type: 'stopped', committed: job.committedEntries(), files: job.fileFigures(), forgets });
@@ -101,14 +99,52 @@ function run(store: ResultsStore | PostgresResultsStore): void {
   });
 
   job.start(data.options).then(
-    () => input?.start(),
-  ).then(
     () => post({ type: 'started', port: job.port, committed: job.committedEntries(), files: job.fileFigures(), stats: stats() }),
     async (err: Error) => {
       await store.close();
       fail(err);
     },
   );
+}
+
+/** A query node (`input = jetstream`): the merge workers' results into the database, no counting here. */
+function runQueryNode(store: ResultsStore | PostgresResultsStore): void {
+  const node = new QueryNode(data.config, store, log);
+  const live = new Float64Array(data.counters);
+  const stats = (): JobStats => (store instanceof PostgresResultsStore ? { ...node.stats(), resultsDatabase: store.status } : node.stats());
+  const postStats = () => {
+    const s = stats();
+    live[COUNTER.eventsIn] = s.eventsIn;
+    live[COUNTER.eventsCounted] = s.eventsCounted;
+    live[COUNTER.parseErrors] = s.parseErrors;
+    live[COUNTER.duplicates] = s.duplicates;
+    post({ type: 'stats', stats: s });
+  };
+  node.onTick(postStats);
+  host.onCommand((cmd) => {
+    if (cmd.type === 'top') {
+      // No live window here: the merge workers' combined top is in the database, which
+      // /api/top reads for by=url up to topN. Told at once rather than left unanswered.
+      post({ type: 'top', id: cmd.id, answer: undefined, error: `a query node (input = jetstream) keeps the merge workers' top ${data.config.topN} URLs: ask by=url, without status, with n up to topN` });
+      return;
+    }
+    if (cmd.type !== 'stop') return;
+    void node.stop().then(
+      async () => {
+        await store.close();
+        post({ type: 'stopped', committed: [], files: [], forgets: 0 });
+        host.close();
+      },
+      fail,
+    );
+  });
+  try {
+    node.start(data.options);
+  } catch (err) {
+    void Promise.resolve(store.close()).finally(() => fail(err));
+    return;
+  }
+  post({ type: 'started', port: 0, committed: [], files: [], stats: stats() });
 }
 
 void openStore().then((opened) => opened && run(opened));

@@ -5,17 +5,17 @@ import { compileLineFormat, type LineFormat } from '../logformat/log-format.js';
 import { readLogFormatSetting } from '../logformat/log-format-config.js';
 import type { DimensionSpec } from '../counts/dimension-window.js';
 import { readDimensions } from './dimensions-config.js';
-import * as countsInput from '../cluster/counts-input-config.js';
-import { JOB_INPUTS, type CountsInputConfig } from '../cluster/counts-input-config.js';
+import * as resultsInput from '../cluster/results-input-config.js';
+import { JOB_INPUTS, type ResultsInputConfig } from '../cluster/results-input-config.js';
 import { readDatabase, type PostgresConfig } from '../store/database-config.js';
 import type { JobResults } from '../store/job-results.js';
 
 export interface UrlWindowJobConfig {
   readonly name: string;
   readonly type: 'url-window-count';
-  /** `avro`: events from senders; `jetstream`: the partial counts of counters (a query node). */
+  /** `avro`: events from senders; `jetstream`: the merge workers' results (a query node). */
   readonly input: (typeof JOB_INPUTS)[number];
-  readonly jetstream?: CountsInputConfig;
+  readonly jetstream?: ResultsInputConfig;
   readonly bind: string;
   readonly port: number;
   readonly batchIntervalMs: number;
@@ -110,13 +110,18 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
   if (windowDurationMs / batchIntervalMs > 1_000_000) {
     throw r.at(r.raw(p + '.windowDuration')!, 'is more than a million batch intervals');
   }
+  // A query node's batches are closed by the merge workers: these are theirs to set.
+  for (const key of ['watermark', 'flushAfterIdle']) {
+    const prop = input === 'jetstream' ? r.raw(`${p}.${key}`) : undefined;
+    if (prop) throw r.at(prop, `has no effect with input = jetstream: batches are closed by the merge workers (set ${key === 'watermark' ? 'watermark' : 'idleTimeout'} on the url-count-merge jobs)`);
+  }
   const format = readLogFormatSetting(r, p);
   return Object.freeze({
     ...(tlsConfig && { tls: tlsConfig }),
     name,
     type: 'url-window-count',
     input,
-    ...(input === 'jetstream' && { jetstream: countsInput.read(r, p) }),
+    ...(input === 'jetstream' && { jetstream: resultsInput.read(r, p, resolve) }),
     bind: r.string(p + '.bind', '127.0.0.1'),
     // A query node needs no Avro receiver: it listens on a free loopback port unless told.
     port: r.int(p + '.port', input === 'jetstream' ? 0 : undefined, 0, 65535),
@@ -130,7 +135,7 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     logFormat: format.logFormat,
     fields: format.fields,
     stripQueryString: r.bool(p + '.stripQueryString', false),
-    dimensions: Object.freeze(readDimensions(r, p, format)),
+    dimensions: Object.freeze(input === 'jetstream' ? readQueryNodeDimensions(r, p, format) : readDimensions(r, p, format)),
     time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
     watermarkMs: r.seconds(p + '.watermark', 60, 0),
     flushAfterIdleMs: r.seconds(p + '.flushAfterIdle', 10, 0),
@@ -142,6 +147,20 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     compressionType: readCompressionType(r, p + '.compression-type'),
     ipFilterRules: readIpFilter(r, p),
   });
+}
+
+/**
+ * A query node's dimensions: `url` alone (its default). The cluster's partials carry URL
+ * counts only, as yet (issue 24's dimensions in partials are not built), so another
+ * dimension would be an empty window; it stops start-up instead, naming the key.
+ */
+function readQueryNodeDimensions(r: PropertyReader, p: string, format: Parameters<typeof readDimensions>[2]) {
+  const prop = r.raw(p + '.dimensions');
+  const others = prop ? prop.value.split(/[\s,]+/).filter((n) => n !== '' && n !== 'url') : [];
+  if (others.length > 0) {
+    throw r.at(prop!, `counts url only with input = jetstream (the counters' partials carry URL counts alone): remove ${others.join(', ')}, or count them in a single-process job (input = avro)`);
+  }
+  return readDimensions(r, p, format, ['url']);
 }
 
 /** `retention`: 0 keeps the history for ever; otherwise at least a minute (the rollups' finest bucket). */

@@ -6,7 +6,6 @@ import { DirLock } from '../durable/index.js';
 import { WindowSet } from '../counts/window-set.js';
 import type { WindowResultSink } from '../store/window-results.js';
 import { ResultsOutbox } from './results-outbox.js';
-import type { PartialCounts } from '../cluster/partial-counts.js';
 import type { DecodedEvents } from '../avro/index.js';
 import { OpenBatches } from './open-batches.js';
 import { HistoryBatches } from './history-batches.js';
@@ -182,14 +181,6 @@ export class UrlWindowJob {
   forget(fileKey: string): void {
     this.#positions.forget(fileKey);
     this.#checkpoint.markChanged();
-  }
-
-  /**
-   * A query node's input: a counter's partial counts, applied once. `key`'s recorded
-   * sequence (checkpointed with the window) tells a partial applied before a crash.
-   */
-  applyPartial(key: string, seq: number, partial: PartialCounts): void {
-    this.#counter.applyPartial(key, seq, partial);
   }
 
   /** Restores the checkpoint (and replays the write-ahead log), then starts receiving. */

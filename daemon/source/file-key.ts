@@ -1,12 +1,39 @@
 import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+
+/** Where a source's id is kept once made: in its tracker directory, beside the spool's records. */
+export const SOURCE_ID_FILE = 'source-id';
 
 /**
- * This source's prefix in file keys: the host and the spool directory, so that two sources
- * (or two edges feeding one job) never share a key.
+ * This source's prefix in file keys (and its subject token on a JetStream cluster), so
+ * that two sources (or two edges feeding one job) never share a key: the configured
+ * `sourceId`; else the one kept in the tracker directory; else made from the host and
+ * the spool directory, and kept there. Kept, it outlives what it was made from: a
+ * container's hostname changes with each one, and the same spool may be reached by
+ * another path; an edge that came back with another id would publish its files again.
  */
-export function sourceIdOf(spoolDir: string): string {
-  return createHash('sha1').update(`${os.hostname()}:${spoolDir}`).digest('hex').slice(0, 8);
+export function sourceIdOf(spoolDir: string, trackerDir?: string, configured?: string): { id: string; kept: boolean } {
+  if (configured) return { id: configured, kept: true };
+  const file = trackerDir && path.join(trackerDir, SOURCE_ID_FILE);
+  if (file) {
+    try {
+      const kept = readFileSync(file, 'utf8').trim();
+      if (/^[A-Za-z0-9_]{1,40}$/.test(kept)) return { id: kept, kept: true };
+    } catch {
+      // Not made yet.
+    }
+  }
+  const id = createHash('sha1').update(`${os.hostname()}:${spoolDir}`).digest('hex').slice(0, 8);
+  if (!file) return { id, kept: false };
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, id + '\n');
+    return { id, kept: true };
+  } catch {
+    return { id, kept: false };
+  }
 }
 
 /**

@@ -38,6 +38,11 @@ export interface SpoolDirSourceConfig {
   readonly fileIdentity: (typeof FILE_IDENTITIES)[number];
   /** How long the records of finished files (and their fingerprints) are kept. */
   readonly retentionMs: number;
+  /**
+   * The prefix of this source's file keys (letters, digits, _), and an edge's subject token
+   * on a JetStream cluster; by default made once and kept in `trackerDir` (file-key.ts).
+   */
+  readonly sourceId?: string;
   /** `true`: a symbolic link in the spool is read when its target is inside `symlinkRoots`; `false`: refused. */
   readonly followSymlinks: boolean;
   /** Real paths of the directories links may point into (with `followSymlinks`). */
@@ -78,8 +83,16 @@ export function read(r: PropertyReader, p: string, { name, resolve, knownChannel
     trackerDir: path.resolve(spoolDir, r.string(p + '.trackerDir', '.flumespool')),
     fileIdentity: r.oneOf(p + '.fileIdentity', FILE_IDENTITIES, 'content'),
     retentionMs: r.seconds(p + '.retention', 7 * 24 * 3600, 60_000),
+    ...readSourceId(r, p + '.sourceId'),
     ...readSymlinkPolicy(r, p, resolve),
   });
+}
+
+function readSourceId(r: PropertyReader, key: string): { sourceId?: string } {
+  const prop = r.raw(key);
+  if (!prop) return {};
+  if (!/^[A-Za-z0-9_]{1,40}$/.test(prop.value)) throw r.bad(prop, 'letters, digits and _ (up to 40): it prefixes file keys and names this edge\'s NATS subjects');
+  return { sourceId: prop.value };
 }
 
 /**

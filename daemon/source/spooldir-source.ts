@@ -14,7 +14,7 @@ import type { SourcePositions } from './source-positions.js';
 import type { SourceContext } from './source-context.js';
 import { SpoolDiscovery } from './spool-discovery.js';
 import type { SpoolDirSourceConfig } from './spooldir-config.js';
-import { fileOpenDeferred, watchingSpoolDir } from '../telemetry/index.js';
+import { fileOpenDeferred, sourceIdNotKept, watchingSpoolDir } from '../telemetry/index.js';
 import type { StatsPart } from '../telemetry/stats.js';
 import { LogflowError } from '../errors.js';
 import { settingError, storageHint } from '../startup-errors.js';
@@ -63,7 +63,9 @@ export class SpoolDirSource {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ source: config.name });
-    this.#sourceId = sourceIdOf(config.spoolDir);
+    const id = sourceIdOf(config.spoolDir, config.trackerDir, config.sourceId);
+    this.#sourceId = id.id;
+    if (!id.kept) sourceIdNotKept.emit(this.#log, { trackerDir: config.trackerDir, sourceId: id.id });
     this.#positions = positions;
     this.#batcher = new EventBatcher(config, channel, this.#log);
     this.#finisher = new FileFinisher(config, this.files, this.#log, positions);
@@ -173,7 +175,7 @@ export class SpoolDirSource {
  */
 export function build(config: SpoolDirSourceConfig, ctx: SourceContext) {
   const keeper = ctx.positionKeeper(config.channel);
-  const positions = keeper?.keepPositions(sourceIdOf(config.spoolDir), () => void source.completeFinished());
+  const positions = keeper?.keepPositions(sourceIdOf(config.spoolDir, config.trackerDir, config.sourceId).id, () => void source.completeFinished());
   const source = new SpoolDirSource(config, ctx.channel(config.channel), ctx.logger, positions);
   return {
     name: config.name,

@@ -39,6 +39,10 @@ export const stoppedCleanly = logEvent('info', 'stopped cleanly');
 export const shutdownFailed = logEvent<Err>('error', 'shutdown failed');
 
 // Sources
+export const sourceIdNotKept = logEvent<{ trackerDir: string; sourceId: string }>(
+  'warn',
+  (f) => `the source's id ${f.sourceId} could not be kept in ${f.trackerDir}: it is made again from the host name and the spool directory at each start (set sourceId to fix it)`,
+);
 export const avroSourceListening = logEvent<{ bind: string; port: number; compression: string }>('info', 'avro source listening');
 export const spoolWatchFailed = logEvent<Err>('error', 'spool directory watch failed');
 export const spoolWatchPauseFailed = logEvent<Err>('error', 'pausing the spool directory watch failed');
@@ -119,6 +123,12 @@ export const jetstreamSinkDeliveringAgain = logEvent<Recovered>('info', 'jetstre
 export const jetstreamSinkPublishFailed = logEvent<DeliveryFailed>('warn', 'jetstream sink publish failed; retrying');
 
 // The JetStream bus
+/** A jetstream sink on a memory channel: a batch resent after a crash is dropped only within the stream's duplicate window. */
+export const edgeNotExactBeyondWindow = logEvent<{ channel: string; duplicateWindowS: number }>(
+  'warn',
+  (f) => `channel ${f.channel} is a memory channel: after a crash this edge resends what it had not seen acknowledged, and the stream drops a repeat only within its duplicate window (${f.duplicateWindowS} s); a file channel makes the edge exactly once whatever the downtime`,
+);
+export const edgeSubjectResumed = logEvent<{ subject: string; seq: number; channelId: string | null }>('info', 'resuming after the last message stored on the subject');
 export const streamCreated = logEvent<{ stream: string; subjects: string; replicas: number }>('info', 'stream created');
 export const busReaderRetrying = logEvent<Err & { stream: string; subject: string }>('debug', 'reader failed; retrying');
 
@@ -150,18 +160,46 @@ export const walTornTail = logEvent<{ file: string; at: number; bytes: number }>
 export const checkpointFailed = logEvent<Err & { checkpointDir: string }>('error', 'checkpoint failed; counting goes on, files are finished once a checkpoint succeeds; retrying every batch interval');
 export const checkpointWrittenAgain = logEvent<{ failedAttempts: number }>('warn', 'checkpoint written again');
 
-// Partial counters and the query node's counts input (JetStream)
-export const countsStreamUnreachable = logEvent<{ err: string }>('warn', 'counts stream not reachable; retrying');
-export const readingPartialCounts = logEvent<{ from: number }>('info', 'reading partial counts');
-export const notAPartialCount = logEvent<{ seq: number; err: string }>('error', 'not a partial count; skipped');
-export const partitionTaken = logEvent<{ resumeAfter: number }>('info', 'partition taken');
-export const partitionFenced = logEvent('warn', 'another counter published for this partition; letting it go');
+// The JetStream cluster: counters, merge workers, the query node's input
+export const waitingForStream = logEvent<{ stream: string }>('info', 'waiting for the stream (another tier creates it)');
+export const clusterSettingsMismatch = logEvent<{ err: string; key: string | undefined }>('error', (f) => `not running: ${f.err}`);
+export const partitionTaken = logEvent<{ resumeAfter: number; pending: number | null }>('info', 'partition taken');
+export const partitionFenced = logEvent('warn', 'another counter wrote this partition\'s progress; letting it go');
+export const partitionGap = logEvent<{ covered: number; missingFrom: number; missingTo: number }>(
+  'error',
+  (f) => `events ${f.missingFrom}-${f.missingTo} were removed from the stream before this partition counted them (its limits: maxAge, maxMsgs or maxBytes with discard old); the partition is stopped, nothing past the gap is counted (see docs/scaling-out.md, "Retention, gaps and trimming")`,
+);
+export const gapAccepted = logEvent<{ from: number; to: number; notCounted: string }>('warn', (f) => `gap accepted by an operator: ${f.notCounted} are not counted; counting goes on after ${f.to}`);
+export const oversizedUrls = logEvent<{ lines: number; maxBytes: number }>('warn', 'URLs longer than a message can hold, counted as parse errors');
 export const partialPublishFailed = logEvent<{ err: string; attempt: number }>('warn', 'publishing a partial failed; retrying every batch interval');
 export const counterStarted = logEvent<{ servers: readonly string[]; partitions: number }>('info', 'counter started');
+export const clusterRunningAgain = logEvent<{ after: number }>('info', 'running again');
 export const counterTickFailed = logEvent<{ err: string }>('warn', 'counter tick failed; retrying');
 export const counterConnected = logEvent<{ servers: readonly string[]; partitions: number }>('info', 'counter connected');
-export const leaseLost = logEvent<{ partition: number }>('warn', 'lease lost');
+export const leaseLost = logEvent<{ partition?: number; shard?: number }>('warn', 'lease lost');
 export const partitionReleased = logEvent<{ partition: number }>('info', 'partition released');
+export const eventsTrimmed = logEvent<{ stream: string; messages: number; below: number }>('debug', 'stream trimmed');
+export const mergeStarted = logEvent<{ servers: readonly string[]; shards: number }>('info', 'merge worker started');
+export const mergeConnected = logEvent<{ servers: readonly string[]; shards: number }>('info', 'merge worker connected');
+export const mergeTickFailed = logEvent<{ err: string }>('warn', 'merge worker tick failed; retrying');
+export const shardTaken = logEvent<{ shard: number; resumeAfter: number; replayFrom: number; windowRows: number }>('info', 'shard taken');
+export const shardReleased = logEvent<{ shard: number }>('info', 'shard released');
+export const shardFenced = logEvent<{ shard: number }>('warn', 'another merge worker published this shard\'s state; letting it go');
+export const shardGap = logEvent<{ shard: number; seq: number; partition: number; after: number; covered: number }>(
+  'error',
+  (f) => `partition ${f.partition}'s partial after ${f.after} does not follow the last one applied (${f.covered}): partials were removed from the counts stream before this shard read them (its maxAge?); shard ${f.shard} is stopped (see docs/scaling-out.md, "Retention, gaps and trimming")`,
+);
+export const shardReplayGap = logEvent<{ shard: number; replayFrom: number; firstSeq: number }>(
+  'error',
+  (f) => `shard ${f.shard}'s open batches were made from partials ${f.replayFrom} on, and the counts stream starts at ${f.firstSeq} now (its maxAge?): they cannot be rebuilt, and the shard is stopped (keep countsMaxAge above a merge worker's longest outage, or unset: merge workers trim the stream themselves)`,
+);
+export const shardGapAccepted = logEvent<{ shard: number; partition: number; after: number }>('warn', (f) => `gap accepted by an operator: shard ${f.shard} goes on with partition ${f.partition} after ${f.after}; what the lost partials held is not counted`);
+export const notAPartialCount = logEvent<{ seq: number; err: string }>('error', 'not a partial count; skipped');
+export const resultsPublishFailed = logEvent<{ shard: number; err: string; attempt: number }>('warn', 'publishing merge results failed; retrying every batch interval');
+export const readingMergeResults = logEvent<{ from: number }>('info', 'reading merge results');
+export const resultsStreamUnreachable = logEvent<{ err: string }>('warn', 'results stream not reachable; retrying');
+export const notAMergeResult = logEvent<{ seq: number; err: string }>('error', 'not a merge result; skipped');
+export const mergeResultsExpired = logEvent<{ from: number; firstSeq: number }>('warn', 'merge results expired before this query node read them (the results stream\'s maxAge): history before them is incomplete');
 
 // HTTP
 export const httpThreadCrashed = logEvent<Err>('fatal', 'http thread crashed');

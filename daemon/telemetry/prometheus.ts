@@ -12,7 +12,8 @@ export function renderMetrics(stats: Stats, metrics: readonly MetricSpec[] = MET
     else if (m.type === 'histogram') histogram(out, m.name, value as HistogramSnapshot);
     else {
       const figures = value as Readonly<Record<string, number>>;
-      for (const [key, label] of Object.entries(m.label!.values)) out.push(`${m.name}{${m.label!.name}="${label}"} ${figures[key]}`);
+      const values = m.label!.values ?? Object.fromEntries(Object.keys(figures).map((k) => [k, k]));
+      for (const [key, label] of Object.entries(values)) out.push(`${m.name}{${m.label!.name}="${label}"} ${figures[key]}`);
     }
   }
   return out.join('\n') + '\n';

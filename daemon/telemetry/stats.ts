@@ -33,6 +33,12 @@ export interface Stats {
   /** A PostgreSQL results database: connected or not, reconnects tried. */
   readonly resultsDatabase?: { readonly up: boolean; readonly retries: number };
   readonly memory?: { rssMb: number; mainHeapMb: number; buffersMb: number; jobHeapMb: number; jobBuffersMb: number };
+  /** CPU time of the process (all its threads), user + system: what a role costs per event. */
+  readonly cpuSeconds?: number;
+  /** A query node: how far behind the merge workers' results it reads. */
+  readonly input?: InputLag;
+  /** The cluster components of this process: counters and merge workers. */
+  readonly cluster?: ClusterFigures;
   // For /metrics only (METRICS_ONLY):
   /** Lines the spool and TAILDIR sources read. */
   readonly eventsRead?: number;
@@ -79,8 +85,61 @@ export interface JobStats {
   readonly refusedConnections: { readonly ipFilter: number; readonly maxConnections: number };
   /** Results waiting for the database (it failed); 0 normally. */
   readonly resultsWaiting: number;
+  /** A query node (`input = jetstream`): how far behind the merge workers' results it reads. */
+  readonly input?: InputLag;
   /** A PostgreSQL store: whether it is connected, and how many reconnects it tried. */
   readonly resultsDatabase?: { readonly up: boolean; readonly retries: number };
+}
+
+/** What the counters and merge workers of a process show: what each owns, how far behind it is. */
+export interface ClusterFigures {
+  readonly counters: readonly {
+    readonly name: string;
+    readonly id: string;
+    /** Why it does not count (a setting that differs from the cluster's), or null. */
+    readonly problem: string | null;
+    readonly partitions: readonly {
+      readonly partition: number;
+      readonly covered: number;
+      readonly lagMessages: number;
+      readonly lagSeconds: number;
+      readonly publishFailures: number;
+      /** Events removed before they were counted: the partition is stopped. */
+      readonly gap: { readonly from: number; readonly to: number } | null;
+      /** Lines counted, and (URL, count) pairs published: what the counter's work is per pair. */
+      readonly linesOut: number;
+      readonly pairsOut: number;
+    }[];
+  }[];
+  readonly merges: readonly {
+    readonly name: string;
+    readonly id: string;
+    readonly problem: string | null;
+    readonly shards: readonly {
+      readonly shard: number;
+      readonly applied: number;
+      readonly closedThrough: number | null;
+      readonly lagMessages: number;
+      readonly lagSeconds: number;
+      readonly waitingToPublish: number;
+      readonly publishFailures: number;
+      readonly distinctUrls: number;
+      readonly gap: { readonly seq: number; readonly partition: number } | null;
+      /** (URL, count) pairs merged in, and written in the batches' rows. */
+      readonly pairsIn: number;
+      readonly rowPairsOut: number;
+    }[];
+  }[];
+}
+
+/** A query node's lag behind its input. */
+export interface InputLag {
+  readonly lagMessages: number;
+  readonly lagSeconds: number;
+  /** Merge shards that have closed less far than another. */
+  readonly shardsBehind: number;
+  /** Why it does not read (a setting that differs from the cluster's), or null. */
+  readonly problem: string | null;
 }
 
 /**
@@ -105,6 +164,9 @@ export interface StatsPart {
   readonly channel?: { readonly size: number; readonly capacity: number };
   /** The job's own figures (one job per agent), once its thread posted them. */
   readonly job?: JobStats | undefined;
+  /** A counter's or a merge worker's figures (cluster.counters, cluster.merges of Stats). */
+  readonly counter?: ClusterFigures['counters'][number];
+  readonly merge?: ClusterFigures['merges'][number];
 }
 
 /** The fields `/api/stats` leaves out. */
@@ -127,8 +189,8 @@ export interface MetricSpec {
   readonly name: string;
   readonly type: 'counter' | 'gauge' | 'histogram';
   readonly help: string;
-  /** A labelled series: the label's name, and its value for each key of the figure. */
-  readonly label?: { readonly name: string; readonly values: Readonly<Record<string, string>> };
+  /** A labelled series: the label's name, and its value for each key of the figure (without `values`: the keys are the values). */
+  readonly label?: { readonly name: string; readonly values?: Readonly<Record<string, string>> };
   readonly value: (s: Stats) => number | Readonly<Record<string, number>> | HistogramSnapshot | undefined;
 }
 
@@ -173,6 +235,44 @@ export const METRICS: readonly MetricSpec[] = [
     name: 'logflow_avro_refused_calls_total', type: 'counter', help: 'Calls the avro sources answered FAILED (resent by the sender), by reason.',
     label: reasons('transactionCapacity', 'channel'), value: (s) => s.avroCallsRefused,
   },
+  { name: 'logflow_process_cpu_seconds_total', type: 'counter', help: 'CPU time of the process, all threads, user and system.', value: (s) => s.cpuSeconds },
+  { name: 'logflow_query_input_lag_messages', type: 'gauge', help: 'Query node: merge results stored and not read yet.', value: (s) => s.input?.lagMessages },
+  { name: 'logflow_query_input_lag_seconds', type: 'gauge', help: 'Query node: how long ago the oldest unread merge result was stored.', value: (s) => s.input?.lagSeconds },
+  { name: 'logflow_query_shards_behind', type: 'gauge', help: 'Query node: merge shards that have closed less far than another.', value: (s) => s.input?.shardsBehind },
+  { name: 'logflow_cluster_not_running', type: 'gauge', help: 'Cluster components that do not run because a setting differs from the cluster\'s (the log says which key).', value: (s) => notRunning(s) },
+  { name: 'logflow_counter_partitions', type: 'gauge', help: 'Partitions this process\'s counters own.', value: (s) => s.cluster && sum(s.cluster.counters.map((c) => c.partitions.length)) },
+  ...perKey('counter_partition', 'partition', 'Counter', (s) => s.cluster?.counters.flatMap((c) => c.partitions.map((p) => ({ key: String(p.partition), ...p })))),
+  { name: 'logflow_merge_shards', type: 'gauge', help: 'Merge shards this process\'s merge workers own.', value: (s) => s.cluster && s.cluster.merges.length > 0 ? sum(s.cluster.merges.map((m) => m.shards.length)) : undefined },
+  ...perKey('merge_shard', 'shard', 'Merge worker', (s) => s.cluster?.merges.flatMap((m) => m.shards.map((q) => ({ key: String(q.shard), ...q })))),
   { name: 'logflow_batch_processing_seconds', type: 'histogram', help: 'Time to close a batch and publish the slide (enter, leave, top, persist).', value: (s) => s.slideSeconds },
   { name: 'logflow_checkpoint_seconds', type: 'histogram', help: 'Time to write a checkpoint.', value: (s) => s.checkpointSeconds },
 ];
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+function notRunning(s: Stats): number | undefined {
+  if (!s.cluster && !s.input) return undefined;
+  const problems = [...(s.cluster?.counters ?? []), ...(s.cluster?.merges ?? []), ...(s.input ? [s.input] : [])].filter((c) => c.problem !== null);
+  return problems.length;
+}
+
+/** Lag, stops and publish failures of each partition (counters) or shard (merge workers) owned. */
+function perKey(
+  prefix: string,
+  label: string,
+  who: string,
+  items: (s: Stats) => { key: string; lagMessages: number; lagSeconds: number; publishFailures: number; gap: unknown }[] | undefined,
+): MetricSpec[] {
+  const by = (f: (i: { lagMessages: number; lagSeconds: number; publishFailures: number; gap: unknown }) => number) => (s: Stats) => {
+    const list = items(s);
+    return list && list.length > 0 ? Object.fromEntries(list.map((i) => [i.key, f(i)])) : undefined;
+  };
+  return [
+    { name: `logflow_${prefix}_lag_messages`, type: 'gauge', help: `${who}: messages stored and not yet counted, by ${label}.`, label: { name: label }, value: by((i) => i.lagMessages) },
+    { name: `logflow_${prefix}_lag_seconds`, type: 'gauge', help: `${who}: how long ago the oldest uncounted message was stored, by ${label}.`, label: { name: label }, value: by((i) => i.lagSeconds) },
+    { name: `logflow_${prefix}_stopped`, type: 'gauge', help: `${who}: 1 when messages were removed before they were read (a gap): stopped, by ${label}.`, label: { name: label }, value: by((i) => (i.gap ? 1 : 0)) },
+    { name: `logflow_${prefix}_publish_failures_total`, type: 'counter', help: `${who}: publishes that failed (retried), by ${label}.`, label: { name: label }, value: by((i) => i.publishFailures) },
+  ];
+}

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions } from '@nats-io/transport-node';
 import { freePort, waitFor } from './daemon-process.js';
 
 /** Debian's nats-server (apt-get install nats-server), or NATS_SERVER. */
@@ -25,12 +25,16 @@ interface Node {
  */
 export class NatsCluster {
   readonly #nodes: Node[];
+  /** How a client logs in (when the servers want a login). */
+  readonly connectOptions: Partial<ConnectionOptions>;
 
-  private constructor(nodes: Node[]) {
+  private constructor(nodes: Node[], connectOptions: Partial<ConnectionOptions>) {
     this.#nodes = nodes;
+    this.connectOptions = connectOptions;
   }
 
-  static async start(dir: string, size = 3): Promise<NatsCluster> {
+  /** `extra`: lines added to every server's configuration (accounts, TLS). */
+  static async start(dir: string, size = 3, options: { extra?: string[]; connect?: Partial<ConnectionOptions> } = {}): Promise<NatsCluster> {
     const ports = [];
     for (let i = 0; i < size; i++) ports.push({ client: await freePort(), cluster: await freePort() });
     const routes = ports.map((p) => `nats://127.0.0.1:${p.cluster}`).join(', ');
@@ -43,12 +47,14 @@ export class NatsCluster {
         `server_name: ${name}`,
         `listen: 127.0.0.1:${p.client}`,
         `jetstream { store_dir: "${store}" }`,
-        `cluster { name: logflow, listen: 127.0.0.1:${p.cluster}, routes: [${routes}] }`,
+        // One server: no cluster (JetStream runs standalone, R1 streams), ready at once.
+        ...(size > 1 ? [`cluster { name: logflow, listen: 127.0.0.1:${p.cluster}, routes: [${routes}] }`] : []),
+        ...(options.extra ?? []),
         '',
       ].join('\n'));
       return { name, port: p.client, conf, proc: undefined };
     });
-    const cluster = new NatsCluster(nodes);
+    const cluster = new NatsCluster(nodes, options.connect ?? {});
     for (const n of nodes) cluster.#spawn(n);
     await Promise.all(nodes.map((n) => waitForPort(n.port)));
     await cluster.#jetStreamReady();
@@ -57,7 +63,7 @@ export class NatsCluster {
 
   /** Until the servers have elected a JetStream meta leader (a few seconds after start). */
   async #jetStreamReady(): Promise<void> {
-    const nc = await connect({ servers: this.servers.split(',') });
+    const nc = await connect({ ...this.connectOptions, servers: this.servers.split(',') });
     try {
       const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2_000 });
       await waitFor('a JetStream meta leader', () => jsm.getAccountInfo().then(() => true), 30_000);
@@ -68,13 +74,24 @@ export class NatsCluster {
 
   /** `nats://127.0.0.1:P,...`, the form the daemon's `servers` takes. */
   get servers(): string {
-    return this.#nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(',');
+    return this.#nodes.map((n) => `${this.connectOptions.tls ? 'tls' : 'nats'}://127.0.0.1:${n.port}`).join(',');
   }
 
   kill(name: string): void {
     const n = this.#node(name);
     n.proc?.kill('SIGKILL');
     n.proc = undefined;
+  }
+
+  /** Shuts a server down cleanly (SIGTERM: its stores flushed), returning once it has exited. */
+  async shutDown(name: string): Promise<void> {
+    const n = this.#node(name);
+    const p = n.proc;
+    n.proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await exited;
   }
 
   async restart(name: string): Promise<void> {

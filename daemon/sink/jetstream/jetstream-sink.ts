@@ -1,19 +1,42 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import type { Channel, EventBatch } from '../../channel/index.js';
+import { sourceIdOfKey } from '../../channel/position-header.js';
 import type { Logger } from '../../log.js';
-import { partitionOf, type Bus } from '../../cluster/bus.js';
-import { batchHeaders, encodeBatch, POSITION } from '../../cluster/event-wire.js';
+import { ConfigError, LogflowError } from '../../errors.js';
+import { FencedError, type Bus } from '../../cluster/bus.js';
+import { agreeOnSettings } from '../../cluster/cluster-settings.js';
+import { batchHeaders, CHANNEL_ID, encodeBatch, partitionOfBatch, POSITION } from '../../cluster/event-wire.js';
 import { JetStreamBus } from '../../cluster/jetstream-bus.js';
 import type { JetStreamSinkConfig } from './config.js';
-import { jetstreamSinkDeliveringAgain, jetstreamSinkPublishFailed } from '../../telemetry/index.js';
+import { clusterSettingsMismatch, edgeNotExactBeyondWindow, edgeSubjectResumed, jetstreamSinkDeliveringAgain, jetstreamSinkPublishFailed } from '../../telemetry/index.js';
 import { PipelinedSink, sinkComponent, type DeliveryFailure, type DeliverySettings, type SinkContext } from '../delivery.js';
 
+/** A take: its batches, made into messages once the server's max_payload is known (then resent as they are). */
+interface Call {
+  readonly batches: EventBatch[];
+  messages: Message[] | undefined;
+}
+
 interface Message {
-  readonly batch: EventBatch;
   readonly subject: string;
   readonly id: string;
   readonly data: Buffer;
   readonly headers: Record<string, string>;
+  /** The batch's name in a durable channel and the message's part: `[epoch, sequence, part]`. */
+  readonly durable: readonly [string, number, number] | undefined;
+}
+
+/** What this edge knows of one of its subjects (`<subject>.<partition>.<sourceId>`). */
+interface SubjectState {
+  /** The stream sequence of its last message there (undefined: to be looked up). */
+  lastSeq: number | undefined;
+  /** The durable name of that message (its batch in this channel), if it has one. */
+  frontier: readonly [string, number, number] | undefined;
+  lastId: string | undefined;
+  /** Publishes on the subject go one after the other (each expects the last). */
+  tail: Promise<void>;
+  broken: boolean;
 }
 
 /** 8 takes from the channel in flight at once: publishes of one take run concurrently too. */
@@ -22,30 +45,63 @@ const DELIVERY: DeliverySettings = {
   maxBackoffMs: 2_000,
   events: { recovered: jetstreamSinkDeliveringAgain, failed: jetstreamSinkPublishFailed },
 };
+/** Room under the server's max_payload for a message's headers. */
+const HEADER_ROOM = 8192;
 
 /**
- * Publishes every source batch as one message to `<subject>.<partition>`, the partition
- * a stable hash of the batch's file, so a file's lines stay in order in one partition. The
- * message id is the batch's position (`lf.pos`), so a resend after a lost acknowledgement
- * is dropped by the stream itself; the channel commits only after the acknowledgement.
+ * Publishes every source batch to `<subject>.<partition>.<sourceId>`: one subject per edge
+ * and partition, the partition a hash of the batch's file extent (partitionOfBatch). On
+ * each of its subjects an edge publishes in order, each message expecting the subject's
+ * last to be its own previous one, so what the stream holds of a subject is always a prefix
+ * of what the edge sent there; its last message says where that prefix ends.
+ *
+ * Exactly once, whatever the downtime: the message id (the batch's `lf.pos`) lets the
+ * stream drop a resend within its duplicate window; past it, a resend of a message already
+ * stored is recognised here, before it is sent: a durable (file) channel names each batch
+ * (`lf.cid`), and after a restart a batch at or before the subject's last stored name is
+ * committed without sending. Counters keep each edge subject's last message when they trim.
  */
-export class JetStreamSink extends PipelinedSink<Message[]> {
+export class JetStreamSink extends PipelinedSink<Call> {
   readonly #config: JetStreamSinkConfig;
+  readonly #channel: Channel;
+  readonly #subjects = new Map<string, SubjectState>();
+  /** For batches with no position (relayed from an avro source): this process's own subjects. */
+  readonly #relayId = `relay${randomBytes(4).toString('hex')}`;
   #bus: Promise<Bus> | undefined;
+  #problem: string | undefined;
+  /** Lines longer than a message, cut. */
+  readonly #cut = { lines: 0 };
 
   constructor(config: JetStreamSinkConfig, channel: Channel, logger: Logger) {
     super(config, channel, logger, DELIVERY);
     this.#config = config;
+    this.#channel = channel;
+    if (!channel.durableIdOf) edgeNotExactBeyondWindow.emit(this.log, { channel: channel.name, duplicateWindowS: config.stream.limits.duplicateWindowMs / 1000 });
   }
 
-  /** Made once per take: a resend keeps the message ids, so the stream drops repeats. */
-  protected prepare(batches: EventBatch[]): Message[] {
-    return batches.filter((b) => b.count > 0).map((b) => this.#message(b));
+  /** Connects (and creates the stream) at once, so the tiers after it need not wait for a first file. */
+  override start(): void {
+    super.start();
+    this.#connected().catch(() => {});
+  }
+
+  protected prepare(batches: EventBatch[]): Call {
+    return { batches: batches.filter((b) => b.count > 0), messages: undefined };
   }
 
   /** A publish waiting for a cluster that is down must not hold the stop. */
-  protected send(messages: Message[]): Promise<DeliveryFailure | undefined> {
-    return Promise.race([this.#publish(messages), this.stopped]);
+  protected send(call: Call): Promise<DeliveryFailure | undefined> {
+    return Promise.race([this.#publish(call), this.stopped]);
+  }
+
+  /** Every call has settled: subjects whose order broke are looked up again before the resend. */
+  protected override afterFailure(): void {
+    for (const st of this.#subjects.values()) {
+      if (!st.broken) continue;
+      st.broken = false;
+      st.tail = Promise.resolve();
+      st.lastSeq = undefined;
+    }
   }
 
   protected async closeConnection(): Promise<void> {
@@ -54,30 +110,104 @@ export class JetStreamSink extends PipelinedSink<Message[]> {
     await bus?.then((b) => b.close(), () => {});
   }
 
-  #message(batch: EventBatch): Message {
+  #messages(batch: EventBatch, maxBytes: number): Message[] {
+    const c = this.#config;
     const pos = batch.firstHeaders?.[POSITION];
-    // Without a position (events from an avro source) a random id still makes retries safe.
-    const id = pos ?? randomUUID();
-    const fileKey = pos ? pos.slice(0, pos.lastIndexOf(':', pos.lastIndexOf(':') - 1)) : id;
-    const subject = `${this.#config.subject}.${partitionOf(fileKey, this.#config.partitions)}`;
-    return { batch, subject, id, data: encodeBatch(batch), headers: batchHeaders(batch) };
+    const headers = batchHeaders(batch);
+    const durableId = this.#channel.durableIdOf?.(batch);
+    let subject: string;
+    let id: string;
+    if (pos) {
+      const parts = pos.split(':');
+      const fileKey = parts.slice(0, -2).join(':');
+      subject = `${c.stream.subject}.${partitionOfBatch(fileKey, Number(parts.at(-2)), c.partitionExtent, c.partitions)}.${sourceIdOfKey(fileKey)}`;
+      id = pos;
+    } else {
+      // Without a position (events from an avro source) a random id still makes retries safe.
+      id = randomBytes(12).toString('hex');
+      subject = `${c.stream.subject}.${Math.floor(Math.random() * c.partitions)}.${this.#relayId}`;
+    }
+    const [epoch, seq] = durableId ? durableId.split(':') : [];
+    return encodeBatch(batch, maxBytes, this.#cut).map((data, part) => ({
+      subject,
+      id: part === 0 ? id : `${id}#${part}`,
+      data,
+      headers: durableId ? { ...headers, [CHANNEL_ID]: `${durableId}:${part}` } : headers,
+      durable: durableId ? ([epoch!, Number(seq), part] as const) : undefined,
+    }));
   }
 
-  /** Publishes the messages concurrently; resolves with the first error, never rejects. */
-  #publish(messages: Message[]): Promise<DeliveryFailure | undefined> {
-    return this.#connected().then(
-      (bus) => Promise.all(messages.map((m) => bus.publish(m.subject, m.data, { id: m.id, headers: m.headers }))),
-    ).then(() => undefined, (err: Error): DeliveryFailure => ({ reason: 'error', message: err.message }));
+  /** Publishes the take's messages, each subject's in order; resolves with the first error, never rejects. */
+  #publish(call: Call): Promise<DeliveryFailure | undefined> {
+    if (this.#problem) return Promise.resolve({ reason: 'error', message: this.#problem });
+    return this.#connected().then((bus) => {
+      // Made once (a resend keeps the message ids and names), below the server's max_payload.
+      const messages = (call.messages ??= call.batches.flatMap((b) => this.#messages(b, bus.maxPayload - HEADER_ROOM)));
+      return Promise.all(messages.map((m) => {
+        const st = this.#state(m.subject);
+        // After a message failed, the later ones of the subject are not sent (a hole would
+        // break the prefix); they fail too, and are resent in order after the failed one.
+        const done = st.tail.then(() => {
+          if (st.broken) throw new LogflowError('LF_PUBLISH_FAILED', `an earlier message on ${m.subject} was not stored`);
+          return this.#publishOne(bus, m, st);
+        });
+        st.tail = done.then(() => {}, () => {
+          st.broken = true;
+        });
+        return done;
+      }));
+    }).then(() => undefined, (err: Error): DeliveryFailure => ({ reason: 'error', message: err.message }));
+  }
+
+  #state(subject: string): SubjectState {
+    let st = this.#subjects.get(subject);
+    if (!st) {
+      st = { lastSeq: undefined, frontier: undefined, lastId: undefined, tail: Promise.resolve(), broken: false };
+      this.#subjects.set(subject, st);
+    }
+    return st;
+  }
+
+  async #publishOne(bus: Bus, m: Message, st: SubjectState): Promise<void> {
+    if (st.lastSeq === undefined) await this.#lookUp(bus, m.subject, st);
+    if (st.lastId === m.id || (m.durable && st.frontier && st.frontier[0] === m.durable[0] && compare(m.durable, st.frontier) <= 0)) return; // stored before
+    try {
+      st.lastSeq = await bus.publish(m.subject, m.data, { id: m.id, headers: m.headers, expectLastOnSubject: st.lastSeq });
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      // The subject moved on without our knowing: our own publish, whose answer was lost?
+      await this.#lookUp(bus, m.subject, st);
+      if (st.lastId === m.id) return;
+      throw new FencedError(`another process publishes on ${m.subject} (two edges with one sourceId?): ${err.message}`);
+    }
+    st.lastId = m.id;
+    st.frontier = m.durable;
+  }
+
+  /** What the stream holds last on the subject: where this edge's published prefix ends. */
+  async #lookUp(bus: Bus, subject: string, st: SubjectState): Promise<void> {
+    const last = await bus.lastOnSubject(this.#config.stream.name, subject);
+    st.lastSeq = last?.seq ?? 0;
+    st.lastId = last?.header('Nats-Msg-Id');
+    const cid = last?.header(CHANNEL_ID)?.split(':');
+    st.frontier = cid && cid.length === 3 ? [cid[0]!, Number(cid[1]), Number(cid[2])] : undefined;
+    if (last) edgeSubjectResumed.emit(this.log, { subject, seq: last.seq, channelId: last.header(CHANNEL_ID) ?? null });
   }
 
   #connected(): Promise<Bus> {
     if (this.#bus) return this.#bus;
     const c = this.#config;
-    const connecting = JetStreamBus.connect(c.servers, `logflow-sink-${c.name}`, this.log).then(async (bus) => {
+    const connecting = JetStreamBus.connect(c.nats, `logflow-sink-${c.name}`, this.log).then(async (bus) => {
       try {
-        await bus.ensureStream({ name: c.stream, subject: c.subject, replicas: c.replicas });
+        await agreeOnSettings(await bus.records(c.settingsBucket, c.replicas), { partitions: { value: c.partitions, key: `${c.prefix}.partitions` } }, `${os.hostname()} ${c.prefix}`);
+        await bus.ensureStream(c.stream, true);
       } catch (err) {
         await bus.close().catch(() => {});
+        if (err instanceof ConfigError) {
+          // Not retried: the configuration must change first.
+          this.#problem = err.message;
+          clusterSettingsMismatch.emit(this.log, { err: err.message, key: err.key });
+        }
         throw err;
       }
       return bus;
@@ -89,6 +219,10 @@ export class JetStreamSink extends PipelinedSink<Message[]> {
     });
     return connecting;
   }
+}
+
+function compare(a: readonly [string, number, number], b: readonly [string, number, number]): number {
+  return a[1] - b[1] || a[2] - b[2];
 }
 
 /** `type = jetstream` (components.ts). */

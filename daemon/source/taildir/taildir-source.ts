@@ -467,7 +467,7 @@ export class TaildirSource {
 
 /** Prefix of a TAILDIR source's file keys: the host and its position file (each source has its own). */
 export function taildirSourceId(config: Pick<TaildirSourceConfig, 'positionFile'>): string {
-  return sourceIdOf(`taildir:${config.positionFile}`);
+  return sourceIdOf(`taildir:${config.positionFile}`).id;
 }
 
 /**

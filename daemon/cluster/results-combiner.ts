@@ -1,0 +1,297 @@
+import { LogflowError } from '../errors.js';
+import { compareUrlCounts, type UrlCount } from '../counts/top-k.js';
+import type { TopItem } from '../counts/dimension-window.js';
+import { urlDimensionBlob } from '../counts/counts-codec.js';
+import type { BatchResult, WindowResult } from '../store/window-results.js';
+import type { ResultsMessage, ShardCounters, WindowMessage } from './results-wire.js';
+
+/** One shard's window at a slide, its parts put together. */
+interface ShardWindow {
+  /** The next part expected while it is put together. */
+  nextPart: number;
+  readonly endMs: number;
+  readonly windowMs: number;
+  readonly total: number;
+  readonly distinct: number;
+  readonly topState: WindowMessage['topState'];
+  readonly top: UrlCount[];
+  readonly seq: number;
+}
+
+interface PendingRow {
+  events: number;
+  parseErrors: number;
+  readonly blobs: Buffer[];
+  seq: number;
+}
+
+interface ShardState {
+  closedThrough: number;
+  /** The last row part and window taken in (a repeat from a takeover is skipped). */
+  lastRow: [number, number];
+  /** The last late row part taken in: [partial's sequence, slot, part] (checkpointed: late rows are written at once). */
+  lastLate: [number, number, number];
+  lastWindowEnd: number;
+  /** Window parts being put together. */
+  assembling: ShardWindow | undefined;
+  readonly windows: ShardWindow[];
+  /** The shard's last full top, and the sequence of its message (reading resumes there after a restart). */
+  lastTop: UrlCount[] | undefined;
+  lastTopSeq: number;
+  /** Counters by how far the shard had closed: the ones as of the combined window are shown. */
+  readonly counters: { closedThrough: number; counters: ShardCounters }[];
+  latestCounters: ShardCounters | undefined;
+  shownCounters: ShardCounters | undefined;
+}
+
+/** What a query node checkpoints of the combination (besides what its database holds). */
+export interface CombinerState {
+  readonly resumeSeq: number;
+  /** Batches below this and windows ending at or before `windowsThroughMs` are written. */
+  readonly batchesThrough: number;
+  readonly windowsThroughMs: number;
+  readonly shards: { closedThrough: number; counters: ShardCounters | undefined; lastLate?: [number, number, number] }[];
+}
+
+/** What can be written now, in order. */
+export interface Combined {
+  readonly batches: BatchResult[];
+  /** Every slide all shards are past (rows only), the newest with all tops known last and whole. */
+  readonly windows: WindowResult[];
+}
+
+const EMPTY_COUNTERS: ShardCounters = { eventsIn: 0, eventsCounted: 0, parseErrors: 0, late: 0, duplicates: 0 };
+
+/**
+ * A query node's side of the merge: combines the shards' results. A batch's history row is
+ * the shards' rows put end to end (their URLs are disjoint), written once every shard has
+ * closed the batch; a window is the shards' windows summed, and its top the best `topN` of
+ * the shards' tops, which is exact: a URL lives in one shard, so a URL in the top `topN` of
+ * all is in the top `topN` of its shard. Nothing here is proportional to the URLs of a
+ * window, only to `shards x topN`, and to the rows when the history is kept.
+ */
+export class ResultsCombiner {
+  readonly #shards: ShardState[];
+  readonly #topN: number;
+  readonly #batchMs: number;
+  readonly #history: boolean;
+  readonly #rows = new Map<number, PendingRow>();
+  /** Late rows (history only) not taken yet, and the sequence of the first. */
+  #late: BatchResult[] = [];
+  #lateSeq = Infinity;
+  #batchesThrough: number;
+  #windowsThroughMs: number;
+  #lastSeq = 0;
+  #combinedTotal = 0;
+  #combinedDistinct = 0;
+
+  constructor(o: { shards: number; topN: number; batchMs: number; history: boolean; state?: CombinerState }) {
+    this.#topN = o.topN;
+    this.#batchMs = o.batchMs;
+    this.#history = o.history;
+    this.#batchesThrough = o.state?.batchesThrough ?? -Infinity;
+    this.#windowsThroughMs = o.state?.windowsThroughMs ?? -Infinity;
+    this.#shards = Array.from({ length: o.shards }, (_, q) => {
+      const s = o.state?.shards[q];
+      return {
+        closedThrough: s?.closedThrough ?? -Infinity,
+        lastRow: [-Infinity, -1],
+        lastLate: s?.lastLate ?? [0, 0, 0],
+        lastWindowEnd: -Infinity,
+        assembling: undefined,
+        windows: [],
+        lastTop: undefined,
+        lastTopSeq: Infinity,
+        counters: [],
+        latestCounters: s?.counters,
+        shownCounters: s?.counters,
+      };
+    });
+  }
+
+  /** Takes in one message (any order of shards; a shard's own in the order it published them). */
+  add(seq: number, m: ResultsMessage): void {
+    this.#lastSeq = seq;
+    const s = this.#shards[m.shard];
+    if (!s || m.shards !== this.#shards.length) throw new LogflowError('LF_CLUSTER_MISMATCH', `a result of shard ${m.shard} of ${m.shards}, for a query node of ${this.#shards.length} shards`);
+    if (m.closedThrough > s.closedThrough) s.closedThrough = m.closedThrough;
+    if (m.kind === 'late') {
+      // Lines of a batch the shard had closed: added to the history's row for it (rows add up).
+      if (compareLate([m.seq, m.slot, m.part], s.lastLate) <= 0) return;
+      s.lastLate = [m.seq, m.slot, m.part];
+      if (!this.#history) return;
+      this.#late.push({ startMs: m.slot * this.#batchMs, events: m.events, parseErrors: m.parseErrors, counts: urlDimensionBlob(Buffer.from(m.counts)) });
+      this.#lateSeq = Math.min(this.#lateSeq, seq);
+      return;
+    }
+    if (m.kind === 'row') {
+      const [slot, part] = s.lastRow;
+      if (m.slot < slot || (m.slot === slot && m.part <= part)) return;
+      s.lastRow = [m.slot, m.part];
+      if (!this.#history || m.slot < this.#batchesThrough) return;
+      let row = this.#rows.get(m.slot);
+      if (!row) this.#rows.set(m.slot, (row = { events: 0, parseErrors: 0, blobs: [], seq }));
+      row.events += m.events;
+      row.parseErrors += m.parseErrors;
+      if (m.counts.length > 0) row.blobs.push(Buffer.from(m.counts));
+      return;
+    }
+    s.counters.push({ closedThrough: m.closedThrough, counters: m.counters });
+    s.latestCounters = m.counters;
+    if (m.kind === 'progress') return;
+    if (m.endMs < s.lastWindowEnd || (m.endMs === s.lastWindowEnd && !s.assembling)) return;
+    const a = s.assembling?.endMs === m.endMs ? s.assembling : { nextPart: 0, endMs: m.endMs, windowMs: m.windowMs, total: m.total, distinct: m.distinct, topState: m.topState, top: [], seq };
+    // (A part seen already: a takeover published the same window again.)
+    if (m.part !== a.nextPart) return;
+    a.nextPart++;
+    a.top.push(...m.top);
+    s.assembling = m.last ? undefined : a;
+    s.lastWindowEnd = m.endMs;
+    if (!m.last) return;
+    if (a.topState === 'full') {
+      s.lastTop = a.top;
+      s.lastTopSeq = a.seq;
+    }
+    if (m.endMs > this.#windowsThroughMs) s.windows.push(a);
+  }
+
+  /** Batches every shard has closed, and slides every shard is past, taken out to be written. */
+  take(): Combined {
+    let through = Infinity;
+    for (const s of this.#shards) through = Math.min(through, s.closedThrough);
+    const batches: BatchResult[] = this.#late;
+    this.#late = [];
+    this.#lateSeq = Infinity;
+    if (through === -Infinity) return { batches, windows: [] };
+    for (const slot of [...this.#rows.keys()].sort((a, b) => a - b)) {
+      if (slot >= through) break;
+      const row = this.#rows.get(slot)!;
+      this.#rows.delete(slot);
+      batches.push({ startMs: slot * this.#batchMs, events: row.events, parseErrors: row.parseErrors, counts: urlDimensionBlob(Buffer.concat(row.blobs)) });
+    }
+    this.#batchesThrough = Math.max(this.#batchesThrough, through);
+    const windows = this.#combineWindows(through * this.#batchMs);
+    for (const s of this.#shards) {
+      while (s.counters.length > 0 && s.counters[0]!.closedThrough <= through) s.shownCounters = s.counters.shift()!.counters;
+    }
+    return { batches, windows };
+  }
+
+  /** The slides ending at or before `throughMs`, summed over shards; the newest with every top known gets its top. */
+  #combineWindows(throughMs: number): WindowResult[] {
+    const ends = new Set<number>();
+    for (const s of this.#shards) for (const w of s.windows) if (w.endMs <= throughMs) ends.add(w.endMs);
+    const sorted = [...ends].sort((a, b) => a - b);
+    const out: WindowResult[] = [];
+    let newestFull: WindowResult | undefined;
+    for (const endMs of sorted) {
+      let total = 0;
+      let distinct = 0;
+      let windowMs = 0;
+      let topsKnown = true;
+      const tops: UrlCount[][] = [];
+      for (const s of this.#shards) {
+        // A shard with no window at this slide had an empty one (it jumps over those).
+        const w = s.windows[0]?.endMs === endMs ? s.windows.shift()! : undefined;
+        if (!w) continue;
+        total += w.total;
+        distinct += w.distinct;
+        windowMs = w.windowMs;
+        if (w.topState === 'full') tops.push(w.top);
+        else if (w.topState === 'same' && s.lastTop) tops.push(s.lastTop);
+        else if (w.total > 0) topsKnown = false;
+      }
+      const row: WindowResult = { startMs: endMs - windowMs, endMs, total, distinctUrls: distinct, top: [], dimension: 'url', changed: true, rowOnly: true };
+      out.push(row);
+      if (topsKnown) newestFull = { ...row, top: mergeTops(tops, this.#topN).map(topItem), rowOnly: false };
+      this.#combinedTotal = total;
+      this.#combinedDistinct = distinct;
+    }
+    if (newestFull) {
+      const i = out.findIndex((w) => w.endMs === newestFull!.endMs);
+      out.splice(i, 1);
+      out.push(newestFull);
+    }
+    if (sorted.length > 0) this.#windowsThroughMs = Math.max(this.#windowsThroughMs, sorted.at(-1)!);
+    return out;
+  }
+
+  /** The shards' counters as of the combined results (what readers can see), summed. */
+  get shownCounters(): ShardCounters {
+    return sumCounters(this.#shards.map((s) => s.shownCounters));
+  }
+
+  /** The shards' latest counters, summed (eventsIn: what reached the merge). */
+  get latestCounters(): ShardCounters {
+    return sumCounters(this.#shards.map((s) => s.latestCounters));
+  }
+
+  get distinctUrls(): number {
+    return this.#combinedDistinct;
+  }
+
+  get windowTotal(): number {
+    return this.#combinedTotal;
+  }
+
+  /** Shards that have not closed as far as the first of the others (a slow or stopped merge). */
+  get shardsBehind(): number {
+    let max = -Infinity;
+    for (const s of this.#shards) max = Math.max(max, s.closedThrough);
+    return this.#shards.filter((s) => s.closedThrough < max).length;
+  }
+
+  /**
+   * Where a restart reads again from: the first message whose content is not written yet
+   * (a row of a batch not closed everywhere, a slide not reached everywhere) or whose top a
+   * later `same` refers to.
+   */
+  state(): CombinerState {
+    let resume = Math.min(this.#lastSeq + 1, this.#lateSeq);
+    for (const r of this.#rows.values()) resume = Math.min(resume, r.seq);
+    for (const s of this.#shards) {
+      for (const w of s.windows) resume = Math.min(resume, w.seq);
+      if (s.assembling) resume = Math.min(resume, s.assembling.seq);
+      if (s.lastTopSeq !== Infinity) resume = Math.min(resume, s.lastTopSeq);
+    }
+    return {
+      resumeSeq: resume,
+      batchesThrough: this.#batchesThrough,
+      windowsThroughMs: this.#windowsThroughMs,
+      shards: this.#shards.map((s) => ({ closedThrough: s.closedThrough, counters: s.shownCounters, lastLate: s.lastLate })),
+    };
+  }
+}
+
+/** Late rows' order: by the partial's sequence, then slot, then part. */
+function compareLate(a: readonly [number, number, number], b: readonly [number, number, number]): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+}
+
+/** The best `n` of the shards' tops (each already in answer order). */
+/**
+ * A combined top URL as the results store keeps a window's top: the partials carry line
+ * counts by URL alone, so no bytes (0) and no visitors (null, unknown).
+ */
+function topItem(u: UrlCount): TopItem {
+  return { key: u.url, count: u.count, bytes: 0, visitors: null, visitorsExact: true };
+}
+
+export function mergeTops(tops: readonly UrlCount[][], n: number): UrlCount[] {
+  const all: UrlCount[] = [];
+  for (const t of tops) all.push(...t);
+  return all.sort(compareUrlCounts).slice(0, n);
+}
+
+function sumCounters(list: (ShardCounters | undefined)[]): ShardCounters {
+  const out = { ...EMPTY_COUNTERS };
+  for (const c of list) {
+    if (!c) continue;
+    out.eventsIn += c.eventsIn;
+    out.eventsCounted += c.eventsCounted;
+    out.parseErrors += c.parseErrors;
+    out.late += c.late;
+    out.duplicates += c.duplicates;
+  }
+  return out;
+}

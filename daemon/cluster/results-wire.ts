@@ -1,0 +1,227 @@
+import { LogflowError } from '../errors.js';
+import type { UrlBytes } from '../counts/counts-codec.js';
+import type { UrlCount } from '../counts/top-k.js';
+import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
+
+/**
+ * What a merge worker publishes for its shard (LOGFLOW_RESULTS, `<subject>.<shard>.d`), in
+ * the order it closes batches, and what query nodes combine:
+ *
+ * - `row`: a closed batch's counts of the shard's URLs (the history), the counts in the
+ *   store's blob format (`[count u32][length u32][URL]`), so a query node concatenates the
+ *   shards' rows of a batch into its history row without reading them;
+ * - `window`: the shard's window at a slide (total, distinct URLs, counters) and its top
+ *   URLs, or `same` (unchanged since its last top), or none (a slide passed in a catch-up);
+ * - `progress`: batches below `closedThrough` are closed (no row: nothing was counted);
+ * - `late`: lines of a partial (counts-stream sequence `seq`) for a batch the shard had
+ *   closed already: a row for the history only, added to the batch's (history rows add
+ *   up), as a single process keeps a line older than its window (`historyOnlyEvents`).
+ *
+ * Every message says how far the shard has closed, so a query node knows when every shard
+ * is past a batch. Rows and tops are cut below max_payload into parts (`part`, `last`).
+ *
+ *   u8 version (1) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
+ *   varints: shard, shards, closedThrough, part, then the kind's fields (a late row's are a
+ *   row's with `seq` after the slot).
+ */
+export const RESULTS_VERSION = 1;
+const KIND_ROW = 2;
+const KIND_WINDOW = 3;
+const KIND_PROGRESS = 4;
+const KIND_LATE = 5;
+const FLAG_LAST = 1;
+const ENTRY_HEAD = 8;
+
+/** The shard's cumulative counters, as of the message. */
+export interface ShardCounters {
+  readonly eventsIn: number;
+  readonly eventsCounted: number;
+  readonly parseErrors: number;
+  /** Lines behind the shard's watermark: in late rows (the history) only, not in a window. */
+  readonly late: number;
+  readonly duplicates: number;
+}
+
+interface Common {
+  readonly shard: number;
+  readonly shards: number;
+  /** Batches (merge slots) below this one are closed in the shard. */
+  readonly closedThrough: number;
+  readonly part: number;
+  readonly last: boolean;
+}
+
+export interface RowMessage extends Common {
+  readonly kind: 'row';
+  readonly slot: number;
+  readonly batchMs: number;
+  /** Lines and parse errors of the batch in this shard (in part 0; 0 in the others). */
+  readonly events: number;
+  readonly parseErrors: number;
+  /** The store's counts blob (a range of the message). */
+  readonly counts: Buffer;
+}
+
+export interface LateRowMessage extends Omit<RowMessage, 'kind'> {
+  readonly kind: 'late';
+  /** The counts-stream sequence of the partial the lines came in: late rows come in its order (a repeat is skipped). */
+  readonly seq: number;
+}
+
+export type TopState = 'none' | 'same' | 'full';
+const TOP_STATES: readonly TopState[] = ['none', 'same', 'full'];
+
+export interface WindowMessage extends Common {
+  readonly kind: 'window';
+  readonly endMs: number;
+  readonly windowMs: number;
+  readonly total: number;
+  readonly distinct: number;
+  readonly counters: ShardCounters;
+  readonly topState: TopState;
+  /** `full`: this part's top URLs (the parts together, in order, are the shard's top). */
+  readonly top: UrlCount[];
+}
+
+export interface ProgressMessage extends Common {
+  readonly kind: 'progress';
+  readonly counters: ShardCounters;
+}
+
+export type ResultsMessage = RowMessage | LateRowMessage | WindowMessage | ProgressMessage;
+
+type Head = Pick<Common, 'shard' | 'shards' | 'closedThrough'>;
+
+function begin(w: ByteWriter, kind: number, head: Head, part: number): void {
+  w.reset();
+  w.u8(RESULTS_VERSION);
+  w.u8(kind);
+  w.u8(0);
+  w.varint(head.shard);
+  w.varint(head.shards);
+  w.varint(head.closedThrough);
+  w.varint(part);
+}
+
+function counters(w: ByteWriter, c: ShardCounters): void {
+  for (const v of [c.eventsIn, c.eventsCounted, c.parseErrors, c.late, c.duplicates]) w.varint(v);
+}
+
+/**
+ * A closed batch's row, cut into parts of at most `maxBytes`: `ids[0..n)` of `urls` with
+ * their `counts`, in that order (the same batch gives the same parts). With `lateSeq`, a
+ * late row (the history only) of the partial of that sequence.
+ */
+export function encodeRow(
+  head: Head & { slot: number; batchMs: number; events: number; parseErrors: number; lateSeq?: number },
+  urls: UrlBytes,
+  ids: ArrayLike<number>,
+  countOf: (j: number) => number,
+  n: number,
+  maxBytes: number,
+): Buffer[] {
+  const out: Buffer[] = [];
+  const w = new ByteWriter(4096);
+  let part = 0;
+  const start = () => {
+    begin(w, head.lateSeq === undefined ? KIND_ROW : KIND_LATE, head, part);
+    w.svarint(head.slot);
+    if (head.lateSeq !== undefined) w.varint(head.lateSeq);
+    w.varint(head.batchMs);
+    w.varint(part === 0 ? head.events : 0);
+    w.varint(part === 0 ? head.parseErrors : 0);
+  };
+  start();
+  const empty = w.length;
+  for (let j = 0; j < n; j++) {
+    const id = ids[j]!;
+    const len = urls.byteLength(id);
+    if (w.length + ENTRY_HEAD + len > maxBytes) {
+      if (w.length === empty) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a URL of ${len} bytes does not fit in a ${maxBytes}-byte message`);
+      out.push(w.toBuffer());
+      part++;
+      start();
+    }
+    w.u32le(countOf(j));
+    w.u32le(len);
+    w.rawKey(urls, id);
+  }
+  w.patchU8(2, FLAG_LAST);
+  out.push(w.toBuffer());
+  return out;
+}
+
+/** The shard's window at a slide; a `full` top is cut into parts of at most `maxBytes`. */
+export function encodeWindow(
+  head: Head & { endMs: number; windowMs: number; total: number; distinct: number; counters: ShardCounters; topState: TopState; top: readonly UrlCount[] },
+  maxBytes: number,
+): Buffer[] {
+  const out: Buffer[] = [];
+  const w = new ByteWriter(256);
+  const body = new ByteWriter(4096);
+  let inPart = 0;
+  const flush = (last: boolean) => {
+    begin(w, KIND_WINDOW, head, out.length);
+    for (const v of [head.endMs, head.windowMs, head.total, head.distinct]) w.varint(v);
+    counters(w, head.counters);
+    w.u8(TOP_STATES.indexOf(head.topState));
+    w.varint(inPart);
+    w.raw(body.toBuffer());
+    if (last) w.patchU8(2, FLAG_LAST);
+    out.push(w.toBuffer());
+    body.reset();
+    inPart = 0;
+  };
+  // A header is under 100 bytes: what is left of the limit is for the URLs.
+  const room = maxBytes - 128;
+  for (const u of head.topState === 'full' ? head.top : []) {
+    const bytes = Buffer.from(u.url, 'utf8');
+    if (bytes.length + 16 > room) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a URL of ${bytes.length} bytes does not fit in a ${maxBytes}-byte message`);
+    if (body.length + bytes.length + 16 > room) flush(false);
+    body.bytes(bytes);
+    body.varint(u.count);
+    inPart++;
+  }
+  flush(true);
+  return out;
+}
+
+export function encodeProgress(head: Head & { counters: ShardCounters }): Buffer {
+  const w = new ByteWriter(64);
+  begin(w, KIND_PROGRESS, head, 0);
+  counters(w, head.counters);
+  w.patchU8(2, FLAG_LAST);
+  return w.toBuffer();
+}
+
+export function decodeResults(data: Uint8Array): ResultsMessage {
+  const r = new ByteReader(data);
+  const version = r.u8();
+  if (version !== RESULTS_VERSION) throw new WireError(`not a merge result of version ${RESULTS_VERSION} (version byte ${version})`);
+  const kind = r.u8();
+  const last = (r.u8() & FLAG_LAST) !== 0;
+  const common = { shard: r.varint(), shards: r.varint(), closedThrough: r.varint(), part: r.varint(), last };
+  if (common.shard >= common.shards) throw new WireError(`shard ${common.shard} of ${common.shards}`);
+  const readCounters = (): ShardCounters => ({ eventsIn: r.varint(), eventsCounted: r.varint(), parseErrors: r.varint(), late: r.varint(), duplicates: r.varint() });
+  switch (kind) {
+    case KIND_ROW:
+      return { kind: 'row', ...common, slot: r.svarint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), counts: r.rest() };
+    case KIND_LATE:
+      return { kind: 'late', ...common, slot: r.svarint(), seq: r.varint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), counts: r.rest() };
+    case KIND_WINDOW: {
+      const fields = { endMs: r.varint(), windowMs: r.varint(), total: r.varint(), distinct: r.varint(), counters: readCounters() };
+      const topState = TOP_STATES[r.u8()];
+      if (!topState) throw new WireError('unknown top state');
+      const top: UrlCount[] = [];
+      for (let n = r.varint(); n > 0; n--) {
+        r.bytes();
+        top.push({ url: r.data.toString('utf8', r.start, r.end), count: r.varint() });
+      }
+      return { kind: 'window', ...common, ...fields, topState, top };
+    }
+    case KIND_PROGRESS:
+      return { kind: 'progress', ...common, counters: readCounters() };
+    default:
+      throw new WireError(`unknown merge result kind ${kind}`);
+  }
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { batchFromLines } from '../daemon/channel/index.js';
+import { UrlInterner } from '../daemon/counts/index.js';
+import { compileUrlParser } from '../daemon/logformat/log-format.js';
+import { encodeBatch, partitionOfBatch } from '../daemon/cluster/event-wire.js';
+import { PartialBuilder } from '../daemon/cluster/partial-counts.js';
+import { encodePartial, PartialCursor, type PartialHead } from '../daemon/cluster/partial-wire.js';
+import { decodeResults, encodeProgress, encodeRow, encodeWindow } from '../daemon/cluster/results-wire.js';
+import { decodeCounts } from '../daemon/counts/counts-codec.js';
+import { ByteReader, ByteWriter } from '../daemon/cluster/wire-bytes.js';
+import { sourceIdOf } from '../daemon/source/file-key.js';
+import { tempDir } from './helpers/daemon.js';
+
+const START = Date.UTC(2026, 0, 1);
+const line = (url: string, s = 0) => `10.0.0.1 - - [01/Jan/2026:00:00:${String(s).padStart(2, '0')} +0000] "GET ${url} HTTP/1.1" 200 1`;
+
+/** Reads every message of a shard back: slot -> url -> count, and parse errors per slot. */
+function readBack(messages: Buffer[]): { heads: PartialHead[]; counts: Map<number, Map<string, number>>; parseErrors: number } {
+  const counts = new Map<number, Map<string, number>>();
+  const heads: PartialHead[] = [];
+  let parseErrors = 0;
+  for (const m of messages) {
+    const c = new PartialCursor(m);
+    heads.push(c.head);
+    while (c.nextSlot()) {
+      parseErrors += c.parseErrors;
+      const slot = counts.get(c.slot) ?? new Map<string, number>();
+      counts.set(c.slot, slot);
+      while (c.nextKey()) {
+        const url = c.reader.data.toString('utf8', c.reader.start, c.reader.end);
+        slot.set(url, (slot.get(url) ?? 0) + c.count);
+      }
+    }
+  }
+  return { heads, counts, parseErrors };
+}
+
+describe('the cluster\'s binary messages', () => {
+  test('varints round-trip up to 2^53, zigzag for negatives, byte strings as ranges', () => {
+    const w = new ByteWriter(4);
+    const values = [0, 1, 127, 128, 300, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
+    for (const v of values) w.varint(v);
+    for (const v of [-1, -64, 63, -(2 ** 40)]) w.svarint(v);
+    w.bytes(Buffer.from('/päge'));
+    const r = new ByteReader(w.toBuffer());
+    assert.deepEqual(values.map(() => r.varint()), values);
+    assert.deepEqual([r.svarint(), r.svarint(), r.svarint(), r.svarint()], [-1, -64, 63, -(2 ** 40)]);
+    r.bytes();
+    assert.equal(r.data.toString('utf8', r.start, r.end), '/päge');
+    assert.ok(r.done);
+    assert.throws(() => new ByteReader(Buffer.from([0x80])).varint(), /ends inside a number/);
+  });
+
+  test('a partial of 20,000 distinct 122-byte URLs is cut into messages below the limit, every count kept, and built again byte for byte', () => {
+    const build = () => {
+      const b = new PartialBuilder(compileUrlParser('auto', false), 1000, true);
+      const lines: string[] = [];
+      for (let i = 0; i < 20_000; i++) lines.push(line(`/${String(i).padStart(8, '0')}/${'x'.repeat(112)}`));
+      lines.push('garbage');
+      b.add(7, Buffer.from(lines.join('\n')), START, 'edgeA');
+      return b.build({ partition: 3, after: 6, to: 7, atMs: 1234, wmMs: 99 }, 2, 256 * 1024);
+    };
+    const shards = build();
+    assert.equal(shards.length, 2);
+    let total = 0;
+    for (const [shard, messages] of shards.entries()) {
+      assert.ok(messages.length >= 4, `shard ${shard}: ${messages.length} messages of at most 256 KB for ~1.25 MB`);
+      for (const m of messages) assert.ok(m.length <= 256 * 1024, `a message of ${m.length} bytes`);
+      const { heads, counts, parseErrors } = readBack(messages);
+      assert.deepEqual(heads.map((h) => [h.part, h.last, h.shard, h.partition, h.after, h.to, h.rangeEvents]), heads.map((_, i) => [i, i === heads.length - 1, shard, 3, 6, 7, 20_001]));
+      assert.deepEqual(heads[0]!.sources, [['edgeA', START]]);
+      // (Event time: a line without a time is not placed in a batch; shard 0 takes it.)
+      assert.deepEqual([parseErrors, heads[0]!.unplacedErrors], [0, shard === 0 ? 1 : 0]);
+      for (const slot of counts.values()) for (const n of slot.values()) total += n;
+    }
+    assert.equal(total, 20_000);
+    // The same events give the same messages: a counter that takes over republishes them as they were.
+    assert.deepEqual(build(), shards);
+  });
+
+  test('a shard with nothing still gets a message (the partition\'s progress); a heartbeat has an empty range', () => {
+    const b = new PartialBuilder(compileUrlParser('auto', false), 1000, false);
+    const hb = b.build({ partition: 0, after: 5, to: 5, atMs: 10, wmMs: 9 }, 1, 1024)[0]?.[0];
+    assert.ok(hb, 'a message for the one shard');
+    const c = new PartialCursor(hb);
+    assert.deepEqual([c.head.after, c.head.to, c.head.last, c.head.rangeEvents, c.head.maxEventMs], [5, 5, true, 0, null]);
+    assert.equal(c.nextSlot(), false);
+  });
+
+  test('a reader skips a section of another dimension (counts by status, say) and reads the URLs', () => {
+    const keys = new UrlInterner();
+    const id = keys.idOfString('/a');
+    const [message] = encodePartial(
+      { partition: 0, after: 0, to: 1, shard: 0, shards: 1, batchMs: 1000, atMs: 1, wmMs: 1, maxEventMs: null, rangeEvents: 2, unplacedErrors: 0, sources: [] },
+      [{ slot: 5, parseErrors: 0, ids: [id], counts: [2], n: 1 }],
+      keys,
+      4096,
+    );
+    // Splice a section of dimension 7 (2 measures per key) in before the URL section.
+    const bytes = Buffer.from(message!);
+    const at = bytes.indexOf(Buffer.from([0 /* DIMENSION_URL */, 1, 1, 2]));
+    const patched = Buffer.concat([bytes.subarray(0, at - 1), Buffer.from([2, 7, 2, 1, 3, 0x32, 0x30, 0x30, 9, 4]), bytes.subarray(at)]);
+    const c = new PartialCursor(patched);
+    assert.ok(c.nextSlot());
+    assert.ok(c.nextKey());
+    assert.equal(c.reader.data.toString('utf8', c.reader.start, c.reader.end), '/a');
+    assert.equal(c.count, 2);
+    assert.equal(c.skippedKeys, 1);
+  });
+
+  test('merge results: a row cut into parts concatenates to the batch\'s blob; a window\'s top parts hold the top in order', () => {
+    const urls = new UrlInterner();
+    const ids = Array.from({ length: 500 }, (_, i) => urls.idOfString(`/url/${i}/${'y'.repeat(50)}`));
+    const parts = encodeRow({ shard: 1, shards: 3, closedThrough: 11, slot: 10, batchMs: 1000, events: 600, parseErrors: 100 }, urls, ids, (j) => j + 1, ids.length, 8 * 1024);
+    assert.ok(parts.length > 3);
+    const rows = parts.map((p) => decodeResults(p));
+    assert.deepEqual(rows.map((r) => [r.kind, r.part, r.last]), rows.map((_, i) => ['row', i, i === rows.length - 1]));
+    const blob = Buffer.concat(rows.map((r) => (r.kind === 'row' ? r.counts : Buffer.alloc(0))));
+    assert.deepEqual([...decodeCounts(blob)], ids.map((id, j) => [urls.url(id)!, j + 1]));
+    assert.deepEqual(rows.map((r) => (r.kind === 'row' ? [r.events, r.parseErrors] : [])), rows.map((_, i) => (i === 0 ? [600, 100] : [0, 0])));
+    const top = Array.from({ length: 300 }, (_, i) => ({ url: `/top/${i}/${'z'.repeat(40)}`, count: 1000 - i }));
+    const counters = { eventsIn: 9, eventsCounted: 8, parseErrors: 1, late: 0, duplicates: 2 };
+    const w = encodeWindow({ shard: 1, shards: 3, closedThrough: 11, endMs: 11_000, windowMs: 60_000, total: 5, distinct: 6, counters, topState: 'full', top }, 4 * 1024).map((p) => decodeResults(p));
+    assert.ok(w.length > 2);
+    assert.deepEqual(w.flatMap((m) => (m.kind === 'window' ? m.top : [])), top);
+    assert.deepEqual(decodeResults(encodeProgress({ shard: 2, shards: 3, closedThrough: 12, counters })), { kind: 'progress', shard: 2, shards: 3, closedThrough: 12, part: 0, last: true, counters });
+  });
+
+  test('an edge batch of long lines is cut into messages below the limit, a line longer than a message cut and counted', () => {
+    const batch = batchFromLines(['a'.repeat(300), 'b'.repeat(300), 'c'.repeat(300), 'd'.repeat(2000)]);
+    const cut = { lines: 0 };
+    const messages = encodeBatch(batch, 700, cut);
+    assert.deepEqual(messages.map((m) => m.toString()), [`${'a'.repeat(300)}\n${'b'.repeat(300)}`, 'c'.repeat(300), 'd'.repeat(700)]);
+    assert.equal(cut.lines, 1);
+    assert.deepEqual(encodeBatch(batchFromLines(['x', 'y']), 700).map(String), ['x\ny']);
+  });
+
+  test('a big file spreads over the partitions in proportion to its size, extent after extent; a small one stays in one', () => {
+    const extent = 4 * 1024 * 1024;
+    const parts = (key: string, bytes: number) => [...new Set(Array.from({ length: Math.ceil(bytes / 1_000_000) }, (_, i) => partitionOfBatch(key, Math.min(bytes, (i + 1) * 1_000_000), extent, 8)))];
+    assert.equal(parts('small', 3_000_000).length, 1);
+    assert.equal(parts('big', 40 * 1024 * 1024).length, 8);
+    // Sixteen 100 MB files over 8 partitions: bytes per partition within 10% of the mean
+    // (a hash per file put them on 6-7 of 8 partitions, issue 26).
+    const bytes = new Array(8).fill(0);
+    for (let f = 0; f < 16; f++) {
+      for (let end = 1_000_000; end <= 100_000_000; end += 1_000_000) bytes[partitionOfBatch(`file-${f}`, end, extent, 8)] += 1_000_000;
+    }
+    const mean = bytes.reduce((a, b) => a + b) / 8;
+    assert.ok(Math.max(...bytes) / mean < 1.1 && Math.min(...bytes) / mean > 0.9, bytes.join(' '));
+  });
+});
+
+describe('an edge\'s identity', () => {
+  test('the source id is made once and kept beside the spool: the spool reached by another path (or on a host of another name) keeps it', () => {
+    const dir = tempDir('logflow-source-id-');
+    const spool = path.join(dir, 'spool');
+    mkdirSync(spool);
+    symlinkSync(spool, path.join(dir, 'other-path'));
+    const first = sourceIdOf(spool, path.join(spool, '.flumespool'));
+    assert.equal(readFileSync(path.join(spool, '.flumespool', 'source-id'), 'utf8').trim(), first.id);
+    const viaLink = path.join(dir, 'other-path');
+    // Made from this path it would differ (the review: +60,903 lines when the spool was reached by another path).
+    assert.notEqual(sourceIdOf(viaLink).id, first.id);
+    assert.deepEqual(sourceIdOf(viaLink, path.join(viaLink, '.flumespool')), { id: first.id, kept: true });
+    assert.deepEqual(sourceIdOf(viaLink, path.join(viaLink, '.flumespool'), 'edge_7'), { id: 'edge_7', kept: true });
+  });
+});
+
