@@ -91,6 +91,9 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       const stepMs = checkStep(reply, asked, batchMs, q);
       if (stepMs === undefined) return reply;
       const { key, status } = req.query;
+      // An unknown dimension is named first, with or without a key.
+      const by = dimensionOf(reply, q.job, req.query.by);
+      if (by === undefined) return reply;
       if (key === undefined && (req.query.by !== undefined || status !== undefined)) {
         return badParameter(reply, 'key', 'is needed with by or status: the key of the dimension whose lines to count (by=status&key=500)');
       }
@@ -98,8 +101,6 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         if (!q.results.historyByDimension) {
           return badParameter(reply, 'key', 'a series of one key is answered by a SQLite results file only, as yet: a PostgreSQL results store answers /api/series without key, and /api/urls/{url}/series');
         }
-        const by = dimensionOf(reply, q.job, req.query.by);
-        if (by === undefined) return reply;
         const list = await q.results.history({ kind: 'dimensionSeries', dimension: by, key, status: statusRange(status), fromMs: q.fromMs, toMs: q.toMs, stepMs }, q.instance);
         let total = 0;
         let bytes = 0;

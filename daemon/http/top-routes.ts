@@ -75,7 +75,17 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
           return sendError(reply, 'LF_HTTP_BAD_PARAMETER', `a range of the history (from, to) in a PostgreSQL results store is answered by URL only, as yet: by=url without status (${parameter} is answered over a range by a SQLite results file, and for the live window here)`, { parameter });
         }
         const r = await deps.results.history({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n }, instance);
-        return { window: { start: iso(r.fromMs), end: iso(r.toMs) }, by, total: r.total, urls: r.urls, items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: false })) };
+        // The same answer as a SQLite file's, without what PostgreSQL's history lacks (bytes, the number of keys).
+        return {
+          window: { start: iso(r.fromMs), end: iso(r.toMs) },
+          by,
+          total: r.total,
+          urls: r.urls,
+          items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: false })),
+          approximate: false,
+          errorBound: 0,
+          visitorsError: null,
+        };
       }
       // By URL: the database holds each writer's top `topN`; past it, this daemon's own window answers.
       const own = instance === deps.job.instance;
