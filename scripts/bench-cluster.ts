@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 /**
- * Scale-out figures on this machine (docs/scaling-out.md, BENCHMARKS.md): a real NATS
- * cluster (nats-server) and real daemons, one per role, as the cluster tests run them.
+ * Scale-out cost on this machine (docs/scaling-out.md, BENCHMARKS.md): a real nats-server
+ * and real daemons, one process per role, in the topology of conf/cluster/*.conf and
+ * test/scaleout-exact.test.ts: edge -> counters -> merge workers (sharded by URL) -> query node.
  *
- *   npm run bench:cluster                          # 1,000,000 lines, 10,000 and 200,000 URLs
- *   npm run bench:cluster -- --lines 200000 --replicas 1
+ *   npm run bench:cluster                                   # 1,000,000 lines, 200,000 URLs, 1 then 2 counters
+ *   npm run bench:cluster -- --lines 100000 --counters 1,2,3 --merges 2 --replicas 3
  *
- * On two cores every process and server shares the same CPUs, so events/s says little of
- * what the tiers can do apart. What carries over is the work per unit: the CPU seconds each
- * role's process spent (user + system, all threads, /api/stats `cpuSeconds`, less what it
- * spends idle: leases, heartbeats) per million lines, and per (URL, count) pair for the
- * merge workers and the query nodes, whose work grows with pairs, not lines. From those it
- * prints what 10M lines/s with 1M distinct URLs would take, tier by tier.
+ * On two cores every process shares the same CPUs, so events/s says little of what the
+ * tiers can do apart. What carries over is the work per unit: each process's CPU seconds
+ * (utime + stime from /proc/PID/stat, all threads), less what it spends idle (leases,
+ * heartbeats: measured for 5 s before the log arrives), per million events, and per
+ * (URL, count) pair or message for the merge workers and the query node, whose work grows
+ * with pairs, not lines. From those it prints what 10M lines/s with 1M URLs would take.
  */
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -22,16 +24,19 @@ import { writeLog } from './access-log-generator.js';
 import { startDaemon, tempDir, waitFor, type RunningDaemon } from './lib/daemon-process.js';
 import { NatsCluster, NATS_SERVER } from './lib/nats-cluster.js';
 
-const arg = (name: string, fallback: number) => {
+const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  return i >= 0 ? process.argv[i + 1]! : fallback;
 };
-const LINES = arg('--lines', 1_000_000);
-const REPLICAS = arg('--replicas', 3);
-const PARTITIONS = arg('--partitions', 4);
-const SHARDS = arg('--shards', 2);
-const WORKLOADS = [arg('--urls', 10_000), arg('--many-urls', 200_000)];
+const LINES = Number(arg('--lines', '1000000'));
+const URLS = Number(arg('--urls', '200000'));
+const REPLICAS = Number(arg('--replicas', '1'));
+const PARTITIONS = Number(arg('--partitions', '4'));
+const SHARDS = Number(arg('--shards', '2'));
+const MERGES = Number(arg('--merges', '1'));
+const COUNTERS = arg('--counters', '1,2').split(',').map(Number);
 const START = Date.UTC(2026, 0, 1);
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 function conf(): string {
   const keys = (prefix: string, values: Record<string, string | number>) => Object.entries(values).map(([k, v]) => `${prefix}.${k} = ${v}`).join('\n') + '\n';
@@ -41,105 +46,126 @@ function conf(): string {
     'edge.sources = r1\nedge.channels = c1\nedge.sinks = k1\n',
     keys('edge.sources.r1', { type: 'spooldir', spoolDir: 'spool', batchSize: 1000, pollDelay: 50, channels: 'c1' }),
     keys('edge.channels.c1', { type: 'memory', capacity: 100_000, transactionCapacity: 10_000 }),
-    keys('edge.sinks.k1', { type: 'jetstream', channel: 'c1', ...nats, partitions: PARTITIONS, 'batch-size': 10_000 }),
+    keys('edge.sinks.k1', { type: 'jetstream', channel: 'c1', ...nats, partitions: PARTITIONS, partitionExtent: 1024 * 1024, 'batch-size': 1000 }),
     http('edge'),
     'counter.jobs = j1\n',
-    keys('counter.jobs.j1', { type: 'url-count-partial', ...nats, partitions: PARTITIONS, shards: SHARDS, time: 'processing' }),
+    keys('counter.jobs.j1', { type: 'url-count-partial', ...nats, partitions: PARTITIONS, shards: SHARDS, time: 'processing', batchInterval: 1, leaseTimeout: 3 }),
     http('counter'),
     'merge.jobs = j1\n',
-    keys('merge.jobs.j1', { type: 'url-count-merge', ...nats, partitions: PARTITIONS, shards: SHARDS, time: 'processing', windowDuration: 300, idleTimeout: 30 }),
+    keys('merge.jobs.j1', { type: 'url-count-merge', ...nats, partitions: PARTITIONS, shards: SHARDS, time: 'processing', batchInterval: 1, windowDuration: 300, slideDuration: 1, idleTimeout: 30, leaseTimeout: 3 }),
     http('merge'),
     'query.jobs = j1\n',
-    keys('query.jobs.j1', { type: 'url-window-count', input: 'jetstream', ...nats, shards: SHARDS, time: 'processing', windowDuration: 300, checkpointDir: 'checkpoint', database: 'results.db' }),
+    keys('query.jobs.j1', { type: 'url-window-count', input: 'jetstream', ...nats, shards: SHARDS, time: 'processing', batchInterval: 1, windowDuration: 300, slideDuration: 1, checkpointDir: 'checkpoint', database: 'results.db' }),
     http('query'),
   ].join('');
 }
 
-const ROLES = ['edge', 'counter', 'merge', 'query'] as const;
-type Role = (typeof ROLES)[number];
+/** CPU seconds (user + system, every thread) a process has used, from /proc/PID/stat. */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), in parentheses: utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
 
 interface ClusterStats {
   eventsIn: number;
-  eventsCounted: number;
-  parseErrors: number;
-  cpuSeconds: number;
   cluster?: {
     counters: { partitions: { linesOut: number; pairsOut: number }[] }[];
-    merges: { shards: { pairsIn: number; rowPairsOut: number; distinctUrls: number }[] }[];
+    merges: { shards: { pairsIn: number; rowPairsOut: number }[] }[];
   };
 }
 
+interface Proc {
+  readonly role: string;
+  readonly pid: number;
+}
+
 interface Run {
-  readonly urls: number;
+  readonly counters: number;
   readonly seconds: number;
-  /** CPU seconds per role while the log went through, less the role's idle rate. */
-  readonly cpu: Record<Role, number>;
-  readonly idlePerSecond: Record<Role, number>;
+  /** CPU seconds per process while the log went through, less its idle rate. */
+  readonly cpu: Map<string, number>;
+  readonly idlePerSecond: Map<string, number>;
   readonly counterPairs: number;
   readonly mergePairs: number;
   readonly rowPairs: number;
-  readonly rawBytes: number;
-  readonly streamBytes: Record<'events' | 'counts' | 'results', number>;
+  /** Messages published to LOGFLOW_COUNTS (partials) and LOGFLOW_RESULTS (merge results). */
+  readonly partials: number;
+  readonly results: number;
 }
 
-async function cpuOf(d: Record<Role, RunningDaemon>): Promise<Record<Role, number>> {
-  const out = {} as Record<Role, number>;
-  for (const r of ROLES) out[r] = (await d[r].get<ClusterStats>('/api/stats')).body.cpuSeconds;
-  return out;
-}
+const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-async function run(urls: number): Promise<Run> {
+async function run(staged: string, counters: number): Promise<Run> {
   const dir = tempDir('logflow-bench-cluster-');
-  const log = path.join(dir, 'access.staged');
-  await writeLog(log, { lines: LINES, urls, seed: 7, startMs: START, spanSeconds: 3600, everyUrl: true });
-  const rawBytes = statSync(log).size;
   const cluster = await NatsCluster.start(path.join(dir, 'nats'), REPLICAS > 1 ? 3 : 1);
   process.env.NATS_SERVERS = cluster.servers;
   writeFileSync(path.join(dir, 'cluster.conf'), conf());
   mkdirSync(path.join(dir, 'spool'));
   const started: RunningDaemon[] = [];
   const nc = await connect({ servers: cluster.servers.split(',') });
+  const start = async (name: string) => {
+    const d = await startDaemon(dir, ['--conf-file', 'cluster.conf', '--name', name], 60_000);
+    started.push(d);
+    return d;
+  };
   try {
-    const list = await Promise.all(ROLES.map(async (r) => {
-      const d = await startDaemon(dir, ['--conf-file', 'cluster.conf', '--name', r], 60_000);
-      started.push(d);
-      return d;
-    }));
-    const d = Object.fromEntries(ROLES.map((r, i) => [r, list[i]!])) as Record<Role, RunningDaemon>;
+    const query = await start('query');
+    const merges: RunningDaemon[] = [];
+    for (let i = 0; i < MERGES; i++) merges.push(await start('merge'));
+    const counterDs: RunningDaemon[] = [];
+    for (let i = 0; i < counters; i++) counterDs.push(await start('counter'));
+    const edge = await start('edge');
+    const stats = async (d: RunningDaemon) => (await d.get<ClusterStats>('/api/stats')).body;
+    // Each counter and merge worker holding its fair share, so the log is split as it would be.
+    await waitFor('the counters and merge workers balanced', async () => {
+      for (const c of counterDs) if ((await stats(c)).cluster?.counters[0]?.partitions.length !== Math.ceil(PARTITIONS / counters)) return undefined;
+      for (const m of merges) if ((await stats(m)).cluster?.merges[0]?.shards.length !== Math.ceil(SHARDS / MERGES)) return undefined;
+      return true;
+    }, 120_000);
+    const procs: Proc[] = [
+      { role: 'edge', pid: edge.proc.pid! },
+      ...counterDs.map((d, i) => ({ role: `counter ${i + 1}`, pid: d.proc.pid! })),
+      ...merges.map((d, i) => ({ role: `merge ${i + 1}`, pid: d.proc.pid! })),
+      { role: 'query', pid: query.proc.pid! },
+      ...cluster.pids.map((pid, i) => ({ role: `nats-server ${i + 1}`, pid })),
+    ];
+    const cpuNow = () => new Map(procs.map((p) => [p.role, cpuSecondsOf(p.pid)]));
     // Every tier connected and idle (leases, heartbeats): that rate is taken off below.
-    await new Promise((r) => setTimeout(r, 4_000));
-    const idle0 = await cpuOf(d);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const idle0 = cpuNow();
     const idleStart = performance.now();
-    await new Promise((r) => setTimeout(r, 3_000));
-    const idle1 = await cpuOf(d);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const idle1 = cpuNow();
     const idleSeconds = (performance.now() - idleStart) / 1000;
-    const idlePerSecond = Object.fromEntries(ROLES.map((r) => [r, (idle1[r] - idle0[r]) / idleSeconds])) as Record<Role, number>;
+    const idlePerSecond = new Map(procs.map((p) => [p.role, (idle1.get(p.role)! - idle0.get(p.role)!) / idleSeconds]));
 
     const t0 = performance.now();
-    renameSync(log, path.join(dir, 'spool', 'access.log'));
-    await waitFor('the edge to finish', () => (existsSync(path.join(dir, 'spool', 'access.log.COMPLETED')) ? true : undefined), 1_800_000);
-    // Every line in the query node's results (counted, or a parse error), written.
-    await waitFor('the query node to hold every line', async () => {
-      const s = (await d.query.get<ClusterStats>('/api/stats')).body;
-      return s.eventsCounted + s.parseErrors >= LINES ? true : undefined;
-    }, 1_800_000);
+    copyFileSync(staged, path.join(dir, 'access.staged'));
+    renameSync(path.join(dir, 'access.staged'), path.join(dir, 'spool', 'access.log'));
+    await waitFor('the edge to finish', () => (existsSync(path.join(dir, 'spool', 'access.log.COMPLETED')) ? true : undefined), 300_000);
+    // Every line in the merge workers' results read by the query node. Not eventsCounted:
+    // with the merge tier that stayed 1,000 short of 1M lines for 10 minutes (the last
+    // batch never counted), and this wait hung with it.
+    await waitFor('the query node to hold every line', async () => ((await stats(query)).eventsIn >= LINES ? true : undefined), 300_000);
     const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = await cpuOf(d);
-    const cpu = Object.fromEntries(ROLES.map((r) => [r, Math.max(0, cpu1[r] - idle1[r] - idlePerSecond[r] * seconds)])) as Record<Role, number>;
-    const counter = (await d.counter.get<ClusterStats>('/api/stats')).body.cluster!.counters[0]!.partitions;
-    const merge = (await d.merge.get<ClusterStats>('/api/stats')).body.cluster!.merges[0]!.shards;
+    const cpu1 = cpuNow();
+    const cpu = new Map(procs.map((p) => [p.role, Math.max(0, cpu1.get(p.role)! - idle1.get(p.role)! - idlePerSecond.get(p.role)! * seconds)]));
+    const counterParts = (await Promise.all(counterDs.map(stats))).flatMap((s) => s.cluster!.counters[0]!.partitions);
+    const shardParts = (await Promise.all(merges.map(stats))).flatMap((s) => s.cluster!.merges[0]!.shards);
     const jsm = await jetstreamManager(nc);
-    const bytes = async (s: string) => (await jsm.streams.info(s).catch(() => undefined))?.state.bytes ?? 0;
+    const published = async (s: string) => (await jsm.streams.info(s).catch(() => undefined))?.state.last_seq ?? 0;
     return {
-      urls,
+      counters,
       seconds,
       cpu,
       idlePerSecond,
-      counterPairs: counter.reduce((n, p) => n + p.pairsOut, 0),
-      mergePairs: merge.reduce((n, s) => n + s.pairsIn, 0),
-      rowPairs: merge.reduce((n, s) => n + s.rowPairsOut, 0),
-      rawBytes,
-      streamBytes: { events: await bytes('LOGFLOW_EVENTS'), counts: await bytes('LOGFLOW_COUNTS'), results: await bytes('LOGFLOW_RESULTS') },
+      counterPairs: sumOf(counterParts.map((p) => p.pairsOut)),
+      mergePairs: sumOf(shardParts.map((s) => s.pairsIn)),
+      rowPairs: sumOf(shardParts.map((s) => s.rowPairsOut)),
+      partials: await published('LOGFLOW_COUNTS'),
+      results: await published('LOGFLOW_RESULTS'),
     };
   } finally {
     await nc.close();
@@ -166,25 +192,40 @@ function distinctIn(n: number, urls: number): number {
 async function main(): Promise<void> {
   if (!NATS_SERVER) throw new Error('nats-server is not installed (apt-get install nats-server)');
   const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
-  console.error(`bench:cluster: ${LINES.toLocaleString('en-US')} lines, R${REPLICAS}, ${PARTITIONS} partitions, ${SHARDS} shards, ${os.cpus().length} cores, load ${load()}`);
-  const out: string[] = [];
-  const runs: Run[] = [];
+  console.error(`bench:cluster: ${LINES.toLocaleString('en-US')} lines, ${URLS.toLocaleString('en-US')} URLs, R${REPLICAS}, ${PARTITIONS} partitions, ${SHARDS} shards, ${MERGES} merge worker(s), counters ${COUNTERS.join(' then ')}, ${os.cpus().length} cores, load ${load()}`);
+  const dir = tempDir('logflow-bench-cluster-log-');
+  const staged = path.join(dir, 'access.staged');
+  await writeLog(staged, { lines: LINES, urls: URLS, seed: 7, startMs: START, spanSeconds: 3600, everyUrl: true });
+  console.error(`  log: ${(statSync(staged).size / LINES).toFixed(1)} bytes per line`);
   const f = (n: number, digits = 2) => n.toFixed(digits);
-  for (const urls of WORKLOADS) {
-    const r = await run(urls);
+  const perM = (cpu: number) => f((cpu * 1e6) / LINES);
+  const runs: Run[] = [];
+  for (const n of COUNTERS) {
+    const r = await run(staged, n);
     runs.push(r);
-    const perM = (role: Role) => f((r.cpu[role] * 1e6) / LINES);
-    out.push(
-      `${urls.toLocaleString('en-US')} URLs: ${Math.round(LINES / r.seconds).toLocaleString('en-US')} lines/s end to end (${f(r.seconds, 1)} s, every process on the same 2 cores)`,
-      `  CPU s per 1M lines: edge ${perM('edge')}, counter ${perM('counter')}, merge ${perM('merge')}, query ${perM('query')} (idle per s: ${ROLES.map((x) => `${x} ${f(r.idlePerSecond[x], 3)}`).join(', ')})`,
-      `  pairs: counters out ${r.counterPairs.toLocaleString('en-US')} (${f(r.counterPairs / LINES, 3)}/line), merge in ${r.mergePairs.toLocaleString('en-US')}, rows out ${r.rowPairs.toLocaleString('en-US')}`,
-      `  per pair: merge ${f((r.cpu.merge * 1e6) / r.mergePairs)} us per pair in; query ${f((r.cpu.query * 1e6) / r.rowPairs)} us per row pair`,
-      `  stored bytes / raw: events ${f((100 * r.streamBytes.events) / r.rawBytes, 1)}% (trimmed as counted), counts ${f((100 * r.streamBytes.counts) / r.rawBytes, 2)}%, results ${f((100 * r.streamBytes.results) / r.rawBytes, 2)}%`,
-    );
-    console.error(out.slice(-5).join('\n'));
+    console.error(`  ${n} counter(s): ${f(r.seconds, 1)} s, load ${load()}`);
+  }
+  const out: string[] = [];
+  const roles = [...new Set(runs.flatMap((r) => [...r.cpu.keys()]))];
+  out.push(`CPU seconds per 1M events (${LINES.toLocaleString('en-US')} lines, ${URLS.toLocaleString('en-US')} URLs; idle rate taken off):`, '');
+  out.push(`| role | ${runs.map((r) => `${r.counters} counter${r.counters > 1 ? 's' : ''}`).join(' | ')} |`, `|---|${runs.map(() => '---:').join('|')}|`);
+  for (const role of roles) out.push(`| ${role} | ${runs.map((r) => (r.cpu.has(role) ? perM(r.cpu.get(role)!) : '')).join(' | ')} |`);
+  const total = (r: Run, prefix?: string) => sumOf([...r.cpu].filter(([k]) => !prefix || k.startsWith(prefix)).map(([, v]) => v));
+  out.push(`| all counters | ${runs.map((r) => perM(total(r, 'counter'))).join(' | ')} |`);
+  out.push(`| total | ${runs.map((r) => perM(total(r))).join(' | ')} |`);
+  out.push(`| wall seconds, rename to every line at the query node | ${runs.map((r) => f(r.seconds, 1)).join(' | ')} |`);
+  out.push(`| counter pairs out (= merge pairs in) | ${runs.map((r) => `${r.counterPairs.toLocaleString('en-US')} (${r.mergePairs.toLocaleString('en-US')})`).join(' | ')} |`);
+  out.push(`| partial messages (LOGFLOW_COUNTS) / result messages (LOGFLOW_RESULTS) | ${runs.map((r) => `${r.partials} / ${r.results}`).join(' | ')} |`);
+  out.push(`| merge workers: us per pair in / ms per partial message | ${runs.map((r) => `${f((total(r, 'merge') * 1e6) / r.mergePairs)} / ${f((total(r, 'merge') * 1e3) / r.partials)}`).join(' | ')} |`);
+  out.push(`| query node: us per row pair / ms per result message | ${runs.map((r) => `${f((r.cpu.get('query')! * 1e6) / r.rowPairs)} / ${f((r.cpu.get('query')! * 1e3) / r.results)}`).join(' | ')} |`);
+  out.push(`| idle CPU s per s (taken off) | ${runs.map((r) => [...r.idlePerSecond].map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')).join(' | ')} |`);
+  if (runs.length > 1) {
+    const one = runs[0]!;
+    const last = runs.at(-1)!;
+    out.push('', `all counters' CPU per event, ${last.counters} counters vs ${one.counters}: ${f((100 * total(last, 'counter')) / total(one, 'counter') - 100, 1)}%; every process: ${f((100 * total(last)) / total(one) - 100, 1)}%`);
   }
   // 10M lines/s, 1M distinct URLs, 96 partitions, 1 s batches, 16 shards: the tiers' cores.
-  const many = runs.at(-1)!;
+  const r = runs.at(-1)!;
   const linesPerS = 10_000_000;
   const partitions = 96;
   const shards = 16;
@@ -192,15 +233,17 @@ async function main(): Promise<void> {
   const counterPairsPerS = perPartition * partitions;
   const rowPairsPerS = distinctIn(linesPerS, 1_000_000);
   const cores = {
-    edge: (linesPerS * many.cpu.edge) / LINES,
-    counter: (linesPerS * many.cpu.counter) / LINES,
-    merge: (counterPairsPerS * many.cpu.merge) / many.mergePairs,
-    query: (rowPairsPerS * many.cpu.query) / many.rowPairs,
+    edge: (linesPerS * total(r, 'edge')) / LINES,
+    counter: (linesPerS * total(r, 'counter')) / LINES,
+    merge: (counterPairsPerS * total(r, 'merge')) / r.mergePairs,
+    query: (rowPairsPerS * total(r, 'query')) / r.rowPairs,
+    nats: (linesPerS * total(r, 'nats')) / LINES,
   };
   out.push(
-    `10M lines/s, 1M URLs (this generator's popularity), ${partitions} partitions, 1 s batches, ${shards} merge shards:`,
+    '',
+    `10M lines/s, 1M URLs (this generator's popularity), ${partitions} partitions, 1 s batches, ${shards} merge shards, from the ${r.counters}-counter run:`,
     `  pairs/s: counters out ${Math.round(counterPairsPerS).toLocaleString('en-US')} (${Math.round(perPartition).toLocaleString('en-US')} per partition), rows out ${Math.round(rowPairsPerS).toLocaleString('en-US')} (${Math.round(rowPairsPerS / shards).toLocaleString('en-US')} per shard)`,
-    `  cores (at this box's speed): edges ${f(cores.edge, 1)}, counters ${f(cores.counter, 1)}, merge workers ${f(cores.merge, 1)} (${f(cores.merge / shards)} per shard), a query node with history ${f(cores.query, 1)} (without: the shards' tops only)`,
+    `  cores (at this box's speed): edges ${f(cores.edge, 1)}, counters ${f(cores.counter, 1)}, merge workers ${f(cores.merge, 1)} (${f(cores.merge / shards)} per shard), query node ${f(cores.query, 1)}, nats-server at R${REPLICAS} ${f(cores.nats, 1)}`,
   );
   console.log(out.join('\n'));
   console.log(`load after: ${load()}`);

@@ -77,6 +77,11 @@ export class NatsCluster {
     return this.#nodes.map((n) => `${this.connectOptions.tls ? 'tls' : 'nats'}://127.0.0.1:${n.port}`).join(',');
   }
 
+  /** The running servers' process ids (for their CPU time in /proc). */
+  get pids(): number[] {
+    return this.#nodes.flatMap((n) => (n.proc?.pid === undefined ? [] : [n.proc.pid]));
+  }
+
   kill(name: string): void {
     const n = this.#node(name);
     n.proc?.kill('SIGKILL');
