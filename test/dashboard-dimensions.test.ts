@@ -69,7 +69,10 @@ describe('the dashboard by dimension', () => {
       }, wantRange[0]![0]);
       assert.deepEqual(firstThree(await rows(page, '#by-table')), wantRange);
       assert.match((await page.textContent('#by-scope')) ?? '', /range/);
-      await page.waitForFunction(() => document.querySelector('#panel-status tbody tr')?.children[2]?.textContent === '–');
+      // Each panel is fetched on its own: wait until every one shows the range.
+      for (const panel of ['#panel-status', '#panel-notfound']) {
+        await page.waitForFunction((sel) => document.querySelector(`${sel} tbody tr`)?.children[2]?.textContent === '–', panel);
+      }
       assert.deepEqual(firstThree(await rows(page, '#panel-status')), dash(countBy(lines, 'status'), 10));
       assert.deepEqual(firstThree(await rows(page, '#panel-notfound')), dash(countBy(lines, 'url', 404, 404), 10));
       assert.deepEqual(errors, []);

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { OpenedInode } from '../source/spool-open.js';
+import type { FollowedView } from '../source/taildir/taildir-source.js';
 import type { ResultsQueries } from '../store/results-queries.js';
 import type { JobTiming } from '../job/url-window-config.js';
 import type { ApiStats, Stats } from '../telemetry/stats.js';
@@ -32,28 +33,8 @@ export interface FileView {
   readonly note?: string | undefined;
 }
 
-/** A file a TAILDIR source follows, as /api/followed shows it. */
-export interface FollowedFileView {
-  readonly path: string;
-  readonly group: string;
-  readonly source: string;
-  readonly state: string;
-  readonly inode: number;
-  readonly key: string | undefined;
-  /** Offset of the first line not yet read (bytes). */
-  readonly position: number;
-  /** Offset below which its lines are durably counted, when known. */
-  readonly committed: number | undefined;
-  readonly size: number;
-  readonly lagBytes: number;
-  readonly epoch: number;
-  readonly lines: number;
-  readonly truncatedLines: number;
-  readonly parseErrors: number | undefined;
-  readonly foundAt: number;
-  readonly lastReadAt: number | undefined;
-  readonly reason: string | undefined;
-}
+/** A file a TAILDIR source follows, as /api/followed shows it (the source's own view of it). */
+export type FollowedFileView = FollowedView;
 
 export interface HttpDeps {
   /** When set, `/api/*` and `/metrics` want `Authorization: Bearer <token>`. */
