@@ -1,4 +1,5 @@
 import type { StatsPart } from '../telemetry/stats.js';
+import { TickLoop } from './tick-loop.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Bus, Leases, Records } from './bus.js';
@@ -10,7 +11,7 @@ import { agreeOnSettings, recordedSettings } from './cluster-settings.js';
 import type { MergeWorkerConfig } from './merge-worker-config.js';
 import type { ShardMergeSettings } from './shard-merge.js';
 import { ShardWorker, type ShardFigures, type ShardStreams } from './shard-worker.js';
-import { clusterRunningAgain, clusterSettingsMismatch, leaseLost, mergeConnected, mergeStarted, mergeTickFailed, shardReleased, waitingForStream } from '../telemetry/index.js';
+import { clusterSettingsMismatch, leaseLost, mergeConnected, mergeStarted, mergeTickFailed, shardReleased, waitingForStream } from '../telemetry/index.js';
 
 const HEADER_ROOM = 4096;
 const PUBLISH_EVERY_MS = 250;
@@ -39,11 +40,8 @@ export class MergeWorker {
   #bus: Bus | undefined;
   #leases: Leases | undefined;
   #settingsRecords: Records | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #stopping = false;
-  #tick: Promise<void> = Promise.resolve();
+  readonly #loop: TickLoop;
   #problem: string | null = null;
-  #tickFailures = 0;
   #waits = 0;
   #lastBalance = 0;
 
@@ -52,6 +50,8 @@ export class MergeWorker {
     this.#config = config;
     this.#log = logger.child({ job: config.name, merge: this.#id });
     this.#streams = { input: config.input.name, inputSubject: config.input.subject, output: config.output.name, outputSubject: config.output.subject };
+    // Results go out a quarter second after they are made; leases are renewed once per interval.
+    this.#loop = new TickLoop({ log: this.#log, work: () => this.#work(), next: () => Math.min(PUBLISH_EVERY_MS, config.batchIntervalMs), failed: mergeTickFailed });
   }
 
   get shards(): number[] {
@@ -64,32 +64,14 @@ export class MergeWorker {
 
   start(): void {
     mergeStarted.emit(this.#log, { servers: this.#config.nats.servers, shards: this.#config.shards });
-    this.#schedule(0);
+    this.#loop.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopping = true;
-    clearTimeout(this.#timer);
-    await this.#tick;
+    await this.#loop.stop();
     for (const q of [...this.#leased.keys()]) await this.#release(q);
     await this.#leases?.release(`merger.${this.#id}`).catch(() => {});
     await this.#bus?.close();
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopping) return;
-    this.#timer = setTimeout(() => {
-      this.#tick = this.#work().then(
-        () => {
-          if (this.#tickFailures > 0) clusterRunningAgain.emit(this.#log, { after: this.#tickFailures });
-          this.#tickFailures = 0;
-        },
-        // The first failure and every 50th: a server down for an hour is not 14,400 lines.
-        (err: Error) => mergeTickFailed.emitAt(this.#log, this.#tickFailures++ % 50 === 0 ? 'warn' : 'debug', { err: err.message }),
-      );
-      // Results go out a quarter second after they are made; leases are renewed once per interval.
-      void this.#tick.then(() => this.#schedule(Math.min(PUBLISH_EVERY_MS, this.#config.batchIntervalMs)));
-    }, ms);
   }
 
   async #work(): Promise<void> {

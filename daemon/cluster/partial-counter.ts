@@ -1,4 +1,5 @@
 import type { StatsPart } from '../telemetry/stats.js';
+import { TickLoop } from './tick-loop.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Bus, Leases, Records } from './bus.js';
@@ -12,7 +13,7 @@ import type { PartialCounterConfig } from './partial-counter-config.js';
 import { PartialBuilder } from './partial-counts.js';
 import { PartitionCounter, type PartitionFigures, type PartitionSettings } from './partition-counter.js';
 import { lowestCovered } from './partition-progress.js';
-import { clusterRunningAgain, clusterSettingsMismatch, counterConnected, counterStarted, counterTickFailed, eventsTrimmed, leaseLost, partitionReleased, waitingForStream } from '../telemetry/index.js';
+import { clusterSettingsMismatch, counterConnected, counterStarted, counterTickFailed, eventsTrimmed, leaseLost, partitionReleased, waitingForStream } from '../telemetry/index.js';
 
 /** LOGFLOW_EVENTS is trimmed this often (a stream info and a purge per edge subject). */
 const TRIM_EVERY_MS = 10_000;
@@ -47,11 +48,8 @@ export class PartialCounter {
   #bus: Bus | undefined;
   #leases: Leases | undefined;
   #records: Records | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #stopping = false;
-  #tick: Promise<void> = Promise.resolve();
+  readonly #loop: TickLoop;
   #problem: string | null = null;
-  #tickFailures = 0;
   #lastTrim = 0;
   #waits = 0;
   readonly #trimmedBelow = new Map<string, number>();
@@ -69,6 +67,9 @@ export class PartialCounter {
       shards: config.shards,
       newBuilder: () => new PartialBuilder(parse, config.batchIntervalMs, config.time === 'event'),
     };
+    // (Every quarter second while it waits for the cluster: the tiers come up in a cascade.)
+    const next = () => (this.#leases ? config.batchIntervalMs : Math.min(250, config.batchIntervalMs));
+    this.#loop = new TickLoop({ log: this.#log, work: () => this.#work(), next, failed: counterTickFailed });
   }
 
   /** Owned partitions, for tests and logs. */
@@ -83,33 +84,15 @@ export class PartialCounter {
   /** Returns at once: the cluster may be down; the counter connects and starts when it can. */
   start(): void {
     counterStarted.emit(this.#log, { servers: this.#config.nats.servers, partitions: this.#config.partitions });
-    this.#schedule(0);
+    this.#loop.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopping = true;
-    clearTimeout(this.#timer);
-    await this.#tick;
+    await this.#loop.stop();
     // Hand over: publish what was counted, then free the leases for the others.
     for (const p of [...this.#leased.keys()]) await this.#release(p);
     await this.#leases?.release(`member.${this.#id}`).catch(() => {});
     await this.#bus?.close();
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopping) return;
-    this.#timer = setTimeout(() => {
-      this.#tick = this.#work().then(
-        () => {
-          if (this.#tickFailures > 0) clusterRunningAgain.emit(this.#log, { after: this.#tickFailures });
-          this.#tickFailures = 0;
-        },
-        // The first failure and every 50th: a server down for an hour is not 14,400 lines.
-        (err: Error) => counterTickFailed.emitAt(this.#log, this.#tickFailures++ % 50 === 0 ? 'warn' : 'debug', { err: err.message }),
-      );
-      // (Every quarter second while it waits for the cluster: the tiers come up in a cascade.)
-      void this.#tick.then(() => this.#schedule(this.#leases ? this.#config.batchIntervalMs : Math.min(250, this.#config.batchIntervalMs)));
-    }, ms);
   }
 
   async #work(): Promise<void> {
