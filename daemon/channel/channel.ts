@@ -14,6 +14,8 @@ export interface Channel {
   readonly keepAliveMs: number;
   /** Events held: queued, or taken and not committed. */
   readonly size: number;
+  /** Puts waiting for room now. */
+  readonly waitingPuts: number;
   /** Resolves once the batch is accepted (for a file channel: written and synced). */
   put(batch: EventBatch): Promise<void>;
   /**
@@ -69,6 +71,6 @@ export function channelComponent(channel: Channel, open: () => Promise<void> = a
     start: open,
     stop: async () => channel.admitOverCapacity(),
     close: () => channel.close(),
-    stats: (): StatsPart => ({ channel: { size: channel.size, capacity: channel.capacity } }),
+    stats: (): StatsPart => ({ channel: { size: channel.size, capacity: channel.capacity, waitingPuts: channel.waitingPuts } }),
   };
 }
