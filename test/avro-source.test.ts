@@ -262,9 +262,8 @@ describe('compression-type = deflate (Netty\'s ZlibEncoder/ZlibDecoder under the
     const port = await server.listen();
     const client = await connect(port, true);
     try {
-      const started = Date.now();
+      // The server's close, not the client's 5 s request timeout: the message says which.
       await assert.rejects(client.appendBatch([batchFromLines(['a'])]), /closed by the server before answering \(is its compression-type deflate too\?\)/);
-      assert.ok(Date.now() - started < 2000);
       assert.ok(logged.some((l) => l.includes('the client sends a deflate stream: set compression-type = deflate on this receiver')), logged.join(''));
     } finally {
       client.close();
@@ -278,9 +277,8 @@ describe('compression-type = deflate (Netty\'s ZlibEncoder/ZlibDecoder under the
     const port = await server.listen();
     const client = await connect(port);
     try {
-      const started = Date.now();
+      // The server's close, not the client's 5 s request timeout: the message says which.
       await assert.rejects(client.appendBatch([batchFromLines(['a'])]), /closed by the server before answering \(does it want compression-type = deflate\?\)/);
-      assert.ok(Date.now() - started < 2000);
       assert.ok(logged.some((l) => l.includes('the client does not send deflate')), logged.join(''));
     } finally {
       client.close();

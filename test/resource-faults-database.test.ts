@@ -4,16 +4,13 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Stats } from './helpers/api-types.js';
-import { tempDir, visible, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
-import { alive, assertExact, drop } from './helpers/resource-faults.js';
+import { crashAndRestart, visible, waitFor, withDaemon } from './helpers/daemon.js';
+import { alive, assertExact, drop, withFirstCounted } from './helpers/resource-faults.js';
 
 // The disk faults (checkpoint and spool) are in resource-faults-disk.test.ts: two files run side by side.
 describe('resource faults, the results database: the daemon waits, retries, and loses nothing', () => {
   test('the results database locked by another process (an exclusive transaction): logged, retried; counts exact once it is released', { timeout: 120_000 }, async (t) => {
-    const daemon = await withDaemon(t);
-    const { dir } = daemon;
-    const first = await drop(dir, 'first.log', 1);
-    await assertExact(daemon, 1, first);
+    const { daemon, dir, first } = await withFirstCounted(t, 1);
 
     const other = new Database(path.join(dir, 'data', 'results.db'));
     other.exec('BEGIN EXCLUSIVE');
@@ -43,11 +40,9 @@ describe('resource faults, the results database: the daemon waits, retries, and 
   });
 
   test('kill -9 while the database is locked: nothing unwritten was checkpointed, so the restart recounts it exactly', { timeout: 120_000 }, async (t) => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    let daemon = await withDaemon(t, { dir });
-    const first = await drop(dir, 'first.log', 5);
-    await assertExact(daemon, 1, first);
+    const start = await withFirstCounted(t, 5);
+    const { dir, first } = start;
+    let { daemon } = start;
     const other = new Database(path.join(dir, 'data', 'results.db'));
     other.exec('BEGIN EXCLUSIVE');
     const second = await drop(dir, 'second.log', 6);
@@ -56,11 +51,10 @@ describe('resource faults, the results database: the daemon waits, retries, and 
       const { body } = await daemon.get<Stats>('/api/stats');
       return body.eventsIn === first.lines + second.lines ? body : undefined;
     }, 30_000);
-    daemon.proc.kill('SIGKILL');
-    await daemon.exited;
-    other.exec('COMMIT');
-    other.close();
-    daemon = await withDaemon(t, { dir });
+    daemon = await crashAndRestart(t, daemon, () => {
+      other.exec('COMMIT');
+      other.close();
+    });
     // The killed daemon's last checkpoint may already hold all of second.log (its lines in
     // the open batch it saved): the restart then finishes the file at once, or it was
     // finished before the kill. Either way every line is counted once, and nothing waits.
@@ -70,11 +64,9 @@ describe('resource faults, the results database: the daemon waits, retries, and 
   });
 
   test('the results database deleted while the daemon runs: noticed and written back from the open one; the history holds every line, after a restart too', { timeout: 120_000 }, async (t) => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    let daemon = await withDaemon(t, { dir });
-    const first = await drop(dir, 'first.log', 11);
-    await assertExact(daemon, 1, first);
+    const start = await withFirstCounted(t, 11);
+    const { dir, first } = start;
+    let { daemon } = start;
     const data = path.join(dir, 'data');
     for (const name of readdirSync(data)) if (name.startsWith('results.db')) rmSync(path.join(data, name));
     await waitFor('the deletion noticed', () => daemon.logs.find((l) => l.includes('results database was deleted')), 30_000);

@@ -1,29 +1,31 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Stats, Top } from './helpers/api-types.js';
-import { tempDir, visible, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
+import { crashAndRestart, visible, waitFor, withDaemon } from './helpers/daemon.js';
 import { canMountTmpfs } from './helpers/tmpfs.js';
 import { writeLog } from '../scripts/access-log-generator.js';
 import { expectedCounts } from './helpers/expected-counts.js';
-import { alive, assertExact, assertWaitsForCheckpoint, checkpointOutage, checkpointPositions, Mounts } from './helpers/resource-faults.js';
+import { alive, assertExact, assertWaitsForCheckpoint, checkpointOutage, checkpointPositions, mkdir, Mounts } from './helpers/resource-faults.js';
+
+/** Each test mounts (a tmpfs, a bind mount): skipped where that is not permitted. */
+const MOUNTING = { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting is not permitted here' };
 
 describe('resource faults, the disk (checkpoint and spool): the daemon waits, retries, and loses nothing', () => {
   const mounts = new Mounts();
   after(() => mounts.unmountAll());
 
-  test('the checkpoint disk full (a tmpfs filled up): logged, retried, files wait; counts exact once space is back, and after a restart',
-    { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
-    async (t) => {
-      const outage = await checkpointOutage(t, mounts, 'disk full', 3, 4);
-      const { dir, first, second } = outage;
-      let { daemon } = outage;
+  // The two ways a checkpoint directory fails under a running daemon (a disk full, a file
+  // system remounted read-only): the same steps, the error code aside.
+  for (const [how, code, a, b] of [['disk full', 'ENOSPC', 3, 4], ['read-only', 'EROFS', 7, 8]] as const) {
+    test(`the checkpoint directory ${how === 'disk full' ? 'on a full disk (a tmpfs filled up)' : 'made read-only (a read-only bind mount over it)'}: ${code} logged, retried, files wait; counts exact once it is mended, and after a restart`, MOUNTING, async (t) => {
+      let { dir, daemon, first, second, mend } = await checkpointOutage(t, mounts, how, a, b);
       await assertWaitsForCheckpoint(daemon, dir, first.total + second.total);
-      assert.ok(daemon.logs.find((l) => l.includes('checkpoint failed'))!.includes('ENOSPC'));
+      assert.ok(daemon.logs.find((l) => l.includes('checkpoint failed'))!.includes(code));
 
-      outage.mend();
+      mend();
       await assertExact(daemon, 2, first, second);
       assert.ok(daemon.logs.some((l) => l.includes('checkpoint written again')));
       assert.equal(daemon.logs.filter((l) => l.includes('checkpoint failed')).length, 1, 'one error per outage');
@@ -35,15 +37,14 @@ describe('resource faults, the disk (checkpoint and spool): the daemon waits, re
       await assertExact(daemon, 2, first, second);
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
+  }
+
   test('the spool\'s file system full (a tmpfs filled up): the finished file (and a duplicate) wait, unrecorded, through a kill -9 and a restart still full; completed and recorded once there is room, counts exact',
-    { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
+    MOUNTING,
     async (t) => {
-      const dir = tempDir();
-      await writeConfig(dir);
+      let daemon = await withDaemon(t, { before: (dir) => mounts.mount(mkdir(dir, 'spool'), '-t', 'tmpfs', '-o', 'size=6m', 'tmpfs') });
+      const { dir } = daemon;
       const spool = path.join(dir, 'spool');
-      mkdirSync(spool);
-      mounts.mount(spool, '-t', 'tmpfs', '-o', 'size=6m', 'tmpfs');
-      let daemon = await withDaemon(t, { dir });
       // Written in the spool under a hidden name (a rename cannot cross into the tmpfs).
       const stage = async (name: string, seed: number) => {
         const staged = path.join(spool, `.${name}`);
@@ -80,9 +81,7 @@ describe('resource faults, the disk (checkpoint and spool): the daemon waits, re
       assert.match(daemon.logs.find((l) => l.includes('finishing the file failed'))!, /SQLITE_FULL|ENOSPC/);
       assert.deepEqual(readdirSync(spool).filter(visible).sort(), ['copy.log', 'first.log.COMPLETED', 'second.log']);
 
-      daemon.proc.kill('SIGKILL');
-      await daemon.exited;
-      daemon = await withDaemon(t, { dir });
+      daemon = await crashAndRestart(t, daemon);
       await waitFor('the finishing error in the log', () => daemon.logs.find((l) => l.includes('finishing the file failed')), 30_000);
       assert.deepEqual(readdirSync(spool).filter(visible).sort(), ['copy.log', 'first.log.COMPLETED', 'second.log'], 'not .FAILED: it is counted, only its record waits');
 
@@ -101,16 +100,12 @@ describe('resource faults, the disk (checkpoint and spool): the daemon waits, re
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
   test('the spool made read-only (a read-only bind mount; the log arrives through a writable view of it): the counted file waits under its name, not failed; completed once writable',
-    { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting is not permitted here' },
+    MOUNTING,
     async (t) => {
-      const dir = tempDir();
-      await writeConfig(dir);
-      const spool = path.join(dir, 'spool');
-      const view = path.join(dir, 'spool-view');
-      mkdirSync(spool);
-      mkdirSync(view);
-      mounts.mount(view, '--bind', spool);
-      const daemon = await withDaemon(t, { dir });
+      // The log arrives through spool-view, a bind mount of the spool that stays writable.
+      const daemon = await withDaemon(t, { before: (dir) => mounts.mount(mkdir(dir, 'spool-view'), '--bind', mkdir(dir, 'spool')) });
+      const spool = path.join(daemon.dir, 'spool');
+      const view = path.join(daemon.dir, 'spool-view');
       mounts.mount(spool, '--bind', spool);
       execFileSync('mount', ['-o', 'remount,bind,ro', spool]);
       const staged = path.join(view, '.first.log');
@@ -128,34 +123,16 @@ describe('resource faults, the disk (checkpoint and spool): the daemon waits, re
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
   test('kill -9 during a checkpoint outage (a full tmpfs): the history is exact after the restart, as the window is (issue 22 item 5)',
-    { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting a tmpfs is not permitted here' },
+    MOUNTING,
     async (t) => {
-      const outage = await checkpointOutage(t, mounts, 'disk full', 9, 10);
-      const { dir, first, second } = outage;
-      let { daemon } = outage;
+      let { daemon, first, second, mend } = await checkpointOutage(t, mounts, 'disk full', 9, 10);
       await waitFor('the second file counted and in the history', async () => {
         const { body } = await daemon.get<Top>('/api/top?n=1&from=2025-12-31T23:00:00Z&to=2026-01-01T02:00:00Z');
         return body.total === first.total + second.total ? body : undefined;
       }, 30_000);
-      daemon.proc.kill('SIGKILL');
-      await daemon.exited;
-      outage.mend();
-      daemon = await withDaemon(t, { dir });
+      daemon = await crashAndRestart(t, daemon, mend);
       assert.ok(daemon.logs.some((l) => l.includes('rows written after the last checkpoint undone')), 'the undone rows are logged');
       await assertExact(daemon, 'spool empty', first, second);
-      assert.equal(await daemon.stop('SIGTERM'), 0);
-    });
-
-  test('the checkpoint dir made read-only (a read-only bind mount over it): EROFS logged, retried; counts exact once it is writable again',
-    { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting is not permitted here' },
-    async (t) => {
-      const { dir, daemon, first, second, mend } = await checkpointOutage(t, mounts, 'read-only', 7, 8);
-      await assertWaitsForCheckpoint(daemon, dir, first.total + second.total);
-      assert.ok(daemon.logs.find((l) => l.includes('checkpoint failed'))!.includes('EROFS'));
-
-      mend();
-      await assertExact(daemon, 2, first, second);
-      assert.ok(daemon.logs.some((l) => l.includes('checkpoint written again')));
       assert.equal(await daemon.stop('SIGTERM'), 0);
     });
 });

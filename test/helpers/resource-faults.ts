@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Stats, Top } from './api-types.js';
-import { tempDir, waitFor, withDaemon, writeConfig, type RunningDaemon } from './daemon.js';
+import { waitFor, withDaemon, type RunningDaemon } from './daemon.js';
 import { dropLog, type Expected } from './expected-counts.js';
 
 /** A 20,000-line log with 1% malformed lines dropped into the daemon's spool; its expected counts. */
@@ -42,7 +42,22 @@ export function checkpointPositions(dir: string): [string, number][] {
   return (JSON.parse(outer.manifest) as { positions: [string, number][] }).positions;
 }
 
+/** `dir/name`, made (a mount point). */
+export function mkdir(dir: string, name: string): string {
+  const p = path.join(dir, name);
+  mkdirSync(p, { recursive: true });
+  return p;
+}
+
 export const alive = (d: RunningDaemon) => d.proc.exitCode === null && d.proc.signalCode === null;
+
+/** A daemon (`before` runs ahead of its start, see withDaemon) that has counted first.log (seed `seed`) exactly. */
+export async function withFirstCounted(t: TestContext, seed: number, before?: (dir: string) => void) {
+  const daemon = await withDaemon(t, { before });
+  const first = await drop(daemon.dir, 'first.log', seed);
+  await assertExact(daemon, 1, first);
+  return { daemon, dir: daemon.dir, first };
+}
 
 /**
  * Mount points of a test file, unmounted in its `after` (once its daemons are killed:
@@ -73,16 +88,10 @@ export class Mounts {
  * `mend()` ends the outage.
  */
 export async function checkpointOutage(t: TestContext, mounts: Mounts, how: 'disk full' | 'read-only', a: number, b: number) {
-  const dir = tempDir();
-  await writeConfig(dir);
+  const { daemon, dir, first } = await withFirstCounted(t, a, (d) => {
+    if (how === 'disk full') mounts.mount(mkdir(d, 'checkpoint'), '-t', 'tmpfs', '-o', 'size=8m', 'tmpfs');
+  });
   const checkpointDir = path.join(dir, 'checkpoint');
-  if (how === 'disk full') {
-    mkdirSync(checkpointDir);
-    mounts.mount(checkpointDir, '-t', 'tmpfs', '-o', 'size=8m', 'tmpfs');
-  }
-  const daemon = await withDaemon(t, { dir });
-  const first = await drop(dir, 'first.log', a);
-  await assertExact(daemon, 1, first);
   // The checkpoint cannot be written; the results (window and history) still are.
   let mend: () => void;
   if (how === 'disk full') {
