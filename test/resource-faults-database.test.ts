@@ -45,7 +45,9 @@ describe('resource faults, the results database: the daemon waits, retries, and 
     let { daemon } = start;
     const other = new Database(path.join(dir, 'data', 'results.db'));
     other.exec('BEGIN EXCLUSIVE');
-    const second = await drop(dir, 'second.log', 6);
+    // Small: while the database is locked, each write the job tries holds it for SQLite's
+    // busy timeout (5 s), and reading 20,000 lines then took half a minute.
+    const second = await drop(dir, 'second.log', 6, 2_000);
     await waitFor('the store error in the log', () => daemon.logs.find((l) => l.includes('writing results failed')), 30_000);
     await waitFor('the second file read', async () => {
       const { body } = await daemon.get<Stats>('/api/stats');

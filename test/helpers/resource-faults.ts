@@ -7,8 +7,8 @@ import type { Stats, Top } from './api-types.js';
 import { waitFor, withDaemon, type RunningDaemon } from './daemon.js';
 import { dropLog, type Expected } from './expected-counts.js';
 
-/** A 20,000-line log with 1% malformed lines dropped into the daemon's spool; its expected counts. */
-export const drop = (dir: string, name: string, seed: number): Promise<Expected> => dropLog(dir, name, { lines: 20_000, urls: 200, seed, malformed: 0.01 });
+/** A log (20,000 lines unless told) with 1% malformed lines dropped into the daemon's spool; its expected counts. */
+export const drop = (dir: string, name: string, seed: number, lines = 20_000): Promise<Expected> => dropLog(dir, name, { lines, urls: 200, seed, malformed: 0.01 });
 
 function merged(...all: Expected[]): { total: number; parseErrors: number; counts: Map<string, number> } {
   const counts = new Map<string, number>();
