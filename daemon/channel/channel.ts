@@ -50,7 +50,13 @@ export async function waitForRoom(waiters: (() => void)[], signal: AbortSignal |
   if (signal?.aborted) throw channelFull(name);
   await new Promise<void>((resolve) => {
     waiters.push(resolve);
-    signal?.addEventListener('abort', () => resolve(), { once: true });
+    // Aborted: out of the list too, or a channel full for long (an avro source answering
+    // FAILED every keep-alive) would keep one resolver per refused call until room is made.
+    signal?.addEventListener('abort', () => {
+      const at = waiters.indexOf(resolve);
+      if (at >= 0) waiters.splice(at, 1);
+      resolve();
+    }, { once: true });
   });
   if (signal?.aborted) throw channelFull(name);
 }
