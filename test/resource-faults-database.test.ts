@@ -7,7 +7,7 @@ import type { Stats } from './helpers/api-types.js';
 import { crashAndRestart, visible, waitFor, withDaemon } from './helpers/daemon.js';
 import { alive, assertExact, drop, withFirstCounted } from './helpers/resource-faults.js';
 
-// The disk faults (checkpoint and spool) are in resource-faults-disk.test.ts: two files run side by side.
+// The disk faults are in resource-faults-checkpoint and resource-faults-spool: three files run side by side.
 describe('resource faults, the results database: the daemon waits, retries, and loses nothing', () => {
   test('the results database locked by another process (an exclusive transaction): logged, retried; counts exact once it is released', { timeout: 120_000 }, async (t) => {
     const { daemon, dir, first } = await withFirstCounted(t, 1);

@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test';
 import type { Stats, Top } from './api-types.js';
 import { waitFor, withDaemon, type RunningDaemon } from './daemon.js';
 import { dropLog, type Expected } from './expected-counts.js';
+import { canMountTmpfs } from './tmpfs.js';
 
 /** A log (20,000 lines unless told) with 1% malformed lines dropped into the daemon's spool; its expected counts. */
 export const drop = (dir: string, name: string, seed: number, lines = 20_000): Promise<Expected> => dropLog(dir, name, { lines, urls: 200, seed, malformed: 0.01 });
@@ -58,6 +59,9 @@ export async function withFirstCounted(t: TestContext, seed: number, before?: (d
   await assertExact(daemon, 1, first);
   return { daemon, dir: daemon.dir, first };
 }
+
+/** Options of a test that mounts (a tmpfs, a bind mount): skipped where that is not permitted. */
+export const MOUNTING = { timeout: 120_000, skip: canMountTmpfs() ? false : 'mounting is not permitted here' };
 
 /**
  * Mount points of a test file, unmounted in its `after` (once its daemons are killed:
