@@ -3,6 +3,9 @@ import { startDaemon, tempDir, writeConfig, type DaemonOptions as ProcessOptions
 
 export * from '../../scripts/lib/daemon-process.js';
 
+/** See DaemonOptions.timeoutMs. */
+export const START_TIMEOUT_MS = 60_000;
+
 /** What the test agent's daemon gets; the process options (env, openFiles, uid, gid) go to startDaemon. */
 export interface DaemonOptions extends ProcessOptions {
   /** Lines appended to the test agent's configuration (writeConfig), and keys it changes. */
@@ -18,7 +21,10 @@ export interface DaemonOptions extends ProcessOptions {
   readonly before?: (dir: string) => void | Promise<void>;
   /** The daemon's arguments (default `--conf-file agent.conf`). */
   readonly args?: string[];
-  /** How long it may take to listen (default 15 s). */
+  /**
+   * How long it may take to listen (default 60 s): a guard against a start that hangs, not a
+   * speed check; a box at load 40 took over 15 s to resume a checkpoint and listen.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -38,7 +44,7 @@ export interface TestDaemon extends RunningDaemon {
 export async function withDaemon(t: Pick<TestContext, 'after'>, options: DaemonOptions = {}): Promise<TestDaemon> {
   if (options.dir !== undefined) {
     await options.before?.(options.dir);
-    const daemon = await startDaemon(options.dir, options.args, options.timeoutMs, options);
+    const daemon = await startDaemon(options.dir, options.args, options.timeoutMs ?? START_TIMEOUT_MS, options);
     t.after(() => daemon.stop('SIGKILL'));
     return Object.assign(daemon, { dir: options.dir, avroPort: undefined });
   }
@@ -47,7 +53,7 @@ export async function withDaemon(t: Pick<TestContext, 'after'>, options: DaemonO
   for (let attempt = 1; ; attempt++) {
     const { avroPort } = await writeConfig(dir, options.extra, options.overrides);
     try {
-      const daemon = await startDaemon(dir, options.args, options.timeoutMs, options);
+      const daemon = await startDaemon(dir, options.args, options.timeoutMs ?? START_TIMEOUT_MS, options);
       t.after(() => daemon.stop('SIGKILL'));
       return Object.assign(daemon, { dir, avroPort });
     } catch (err) {

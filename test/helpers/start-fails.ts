@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { startDaemon, type DaemonOptions } from './daemon.js';
+import { START_TIMEOUT_MS, startDaemon, type DaemonOptions } from './daemon.js';
 
 /**
  * Starts the daemon expecting it to refuse (withDaemon is for daemons that start); resolves
@@ -7,7 +7,7 @@ import { startDaemon, type DaemonOptions } from './daemon.js';
  * so none is left running.
  */
 export function startFails(dir: string, args: string[] = ['--conf-file', 'agent.conf'], options: DaemonOptions = {}): Promise<string> {
-  return startDaemon(dir, args, options.timeoutMs, options).then(
+  return startDaemon(dir, args, options.timeoutMs ?? START_TIMEOUT_MS, options).then(
     async (d) => {
       await d.stop('SIGKILL');
       assert.fail('the daemon started');
