@@ -3,10 +3,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
 import { encodeCounts, ResultsStore, SqliteQueries, type BatchResult, type ResultItem, type ResultsQueries, type WindowResult, type WindowResultSink } from '../daemon/store/index.js';
-import { encodeBatchBlob, type BlobSection } from '../daemon/counts/batch-blob.js';
 import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
 import type { PostgresConfig } from '../daemon/store/database-config.js';
+import { batchBlob } from './helpers/batch-blobs.js';
 import { tempDir } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 import { PostgresServer, skipWithoutPostgres } from './helpers/postgres-server.js';
@@ -105,13 +105,13 @@ const itemsOf = (top: { url: string; count: number }[]) =>
 const window = (endMs: number, top: { url: string; count: number }[], changed = true, total = 0): WindowResult => ({ startMs: endMs - 300_000, endMs, total, distinctUrls: top.length, top: itemsOf(top), changed });
 
 /** A line of the dimension cases: its own second and the fields the job counts by. */
-interface Line {
+type Line = {
   readonly ms: number;
   readonly url: string;
   readonly status: number;
   readonly client: string;
   readonly bytes: number;
-}
+};
 const DIMS = ['url', 'status', 'client'] as const;
 type Dim = (typeof DIMS)[number];
 const keyOf = (l: Line, dim: Dim) => (dim === 'status' ? String(l.status) : l[dim]);
@@ -139,47 +139,11 @@ function makeDimensionLines(): Line[] {
   return out;
 }
 
-/** One second's lines as the job's batch blob: per dimension a cell per key and status, with lines and bytes. */
-function blobOf(lines: readonly Line[]): Buffer {
-  const none = new Int32Array(0);
-  const sections: BlobSection[] = DIMS.map((name) => {
-    const ids = new Map<string, number>();
-    const names: Buffer[] = [];
-    const cells = new Map<string, { key: number; code: number; count: number; bytes: number }>();
-    for (const l of lines) {
-      const k = keyOf(l, name);
-      let id = ids.get(k);
-      if (id === undefined) ids.set(k, (id = names.push(Buffer.from(k)) - 1));
-      const cell = cells.get(`${id} ${l.status}`) ?? { key: id, code: l.status, count: 0, bytes: 0 };
-      cell.count++;
-      cell.bytes += l.bytes;
-      cells.set(`${id} ${l.status}`, cell);
-    }
-    const list = [...cells.values()];
-    return {
-      name,
-      keys: { idLimit: names.length, byteLength: (id: number) => names[id]!.length, copyBytes: (id: number, out: Buffer, pos: number) => pos + names[id]!.copy(out, pos) },
-      batch: {
-        visitors: false,
-        keys: Int32Array.from(list, (c) => c.key),
-        codes: Int32Array.from(list, (c) => c.code),
-        counts: Int32Array.from(list, (c) => c.count),
-        bytes: Float64Array.from(list, (c) => c.bytes),
-        size: list.length,
-        visitCells: none,
-        visitHashes: none,
-        visits: 0,
-      },
-    };
-  });
-  return encodeBatchBlob(sections);
-}
-
 /** The lines as batch results, a batch per second. */
 function batchesOfLines(lines: readonly Line[]): ResultItem[] {
   const bySecond = new Map<number, Line[]>();
   for (const l of lines) bySecond.set(l.ms, [...(bySecond.get(l.ms) ?? []), l]);
-  return [...bySecond].map(([startMs, ls]) => ({ kind: 'batch', batch: { startMs, events: ls.length, parseErrors: 0, counts: blobOf(ls) } }));
+  return [...bySecond].map(([startMs, ls]) => ({ kind: 'batch', batch: { startMs, events: ls.length, parseErrors: 0, counts: batchBlob(ls, DIMS) } }));
 }
 
 /** The independent answer by dimension: a dict of the lines in [from, to) whose status is in [lo, hi]. */
