@@ -21,7 +21,7 @@ import { readLogLines } from '../daemon/analyze/log-lines.js';
 import { generateLines, writeLog } from './access-log-generator.js';
 import { startDaemon, tempDir, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
 import { PostgresServer, skipWithoutPostgres } from './lib/postgres-server.js';
-import { encodeCounts, ResultsStore, SqliteQueries, type ResultItem, type ResultsQueries, type WindowResultSink } from '../daemon/store/index.js';
+import { encodeCounts, ResultsStore, SqliteQueries, type BatchResult, type ResultItem, type ResultsQueries, type WindowResultSink } from '../daemon/store/index.js';
 import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
 import { WindowSet } from '../daemon/counts/window-set.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
@@ -722,31 +722,9 @@ async function yearsByDimension(server: PostgresServer, work: string): Promise<v
   const days = smoke ? 40 : 1096;
   const urlsPerDay = smoke ? 20 : 200;
   const start = Date.UTC(2021, 0, 1);
-  const win = new WindowSet(['url', 'status', 'client'].map((name, field) => ({ name, field, visitors: false, maxKeys: 0 })), 2);
-  const CODES = [200, 200, 200, 304, 404, 500];
-  let seed = 29;
-  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-  let lines = 0;
-  let of500 = 0;
-  let notFound = 0;
-  const items: ResultItem[] = [];
-  for (let day = 0; day < days; day++) {
-    const b = win.openBatch();
-    let events = 0;
-    for (let u = 0; u < urlsPerDay; u++) {
-      const url = `/page/${Math.floor(20_000 * rand() ** 3)}.html`;
-      const n = 1 + Math.floor(rand() * 200);
-      const code = CODES[Math.floor(rand() * CODES.length)]!;
-      const keys = [url, String(code), `10.${Math.floor(rand() * 50_000)}`];
-      keys.forEach((k, i) => b.dims[i]!.add(win.dims[i]!.keys.idOfString(k), code, 0, 0, n * 1000, n));
-      lines += n;
-      events += n;
-      if (code === 500) of500 += n;
-      if (code === 404) notFound += n;
-    }
-    items.push({ kind: 'batch', batch: { startMs: start + day * 86_400_000 + 12 * 3_600_000, events, parseErrors: 0, counts: win.encodeBatch(b) } });
-    win.pass(b);
-  }
+  const tally = { lines: 0, of500: 0, notFound: 0 };
+  const items: ResultItem[] = [...dailyBatches(days, urlsPerDay, start, 29, tally)].map((batch) => ({ kind: 'batch', batch }));
+  const { lines, of500, notFound } = tally;
   const years = `${(days / 365.25).toFixed(days >= 365 ? 0 : 2)} years`;
   console.error(`${years} of history by url, status and client (${fmt(days)} batches of ${urlsPerDay} URLs), SQLite and PostgreSQL`);
   const job = { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'bench' };
@@ -850,6 +828,35 @@ async function outOfOrderReplay(work: string): Promise<void> {
 }
 
 /**
+ * Days of a site's traffic, a batch each (at noon) of `urlsPerDay` URLs of a pool of 20,000
+ * (a few of them most of it), each with a status of five and a client of a pool of 50,000:
+ * the blobs by url, status and client the job writes. `tally` counts the lines, the 500s and
+ * the 404s, the answers the parts check.
+ */
+function* dailyBatches(days: number, urlsPerDay: number, start: number, seed: number, tally: { lines: number; of500: number; notFound: number }): Generator<BatchResult> {
+  const win = new WindowSet(['url', 'status', 'client'].map((name, field) => ({ name, field, visitors: false, maxKeys: 0 })), 2);
+  const CODES = [200, 200, 200, 304, 404, 500];
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  for (let day = 0; day < days; day++) {
+    const b = win.openBatch();
+    let events = 0;
+    for (let u = 0; u < urlsPerDay; u++) {
+      const url = `/page/${Math.floor(20_000 * rand() ** 3)}.html`;
+      const n = 1 + Math.floor(rand() * 200);
+      const code = CODES[Math.floor(rand() * CODES.length)]!;
+      const keys = [url, String(code), `10.${Math.floor(rand() * 50_000)}`];
+      keys.forEach((k, i) => b.dims[i]!.add(win.dims[i]!.keys.idOfString(k), code, 0, 0, n * 1000, n));
+      tally.lines += n;
+      events += n;
+      if (code === 500) tally.of500 += n;
+      if (code === 404) tally.notFound += n;
+    }
+    yield { startMs: start + day * 86_400_000 + 12 * 3_600_000, events, parseErrors: 0, counts: win.encodeBatch(b) };
+    win.pass(b);
+  }
+}
+
+/**
  * Ten years of history (a day of a site's traffic as one batch of 300 URLs of a pool of
  * 20,000, a few of them most of it, each with a status of five and a client of a pool of
  * 50,000: the batch blobs by dimension url, status and client, written through the store and
@@ -865,34 +872,14 @@ async function decadeQuery(work: string): Promise<void> {
   console.error(`ten years of history: ${fmt(days)} days of ${urlsPerDay} URLs each, by url, status and client`);
   const built = performance.now();
   const store = new ResultsStore(path.join(dir, 'data', 'results.db'), { retentionMs: 0 });
-  const win = new WindowSet(['url', 'status', 'client'].map((name, field) => ({ name, field, visitors: false, maxKeys: 0 })), 2);
-  const CODES = [200, 200, 200, 304, 404, 500];
-  let seed = 17;
-  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-  let lines = 0;
-  let of500 = 0;
-  let notFound = 0;
+  const tally = { lines: 0, of500: 0, notFound: 0 };
+  const batches = dailyBatches(days, urlsPerDay, start, 17, tally);
   for (let day = 0; day < days; day += 30) {
     store.transaction(() => {
-      for (let d = day; d < Math.min(days, day + 30); d++) {
-        const b = win.openBatch();
-        let events = 0;
-        for (let u = 0; u < urlsPerDay; u++) {
-          const url = `/page/${Math.floor(20_000 * rand() ** 3)}.html`;
-          const n = 1 + Math.floor(rand() * 200);
-          const code = CODES[Math.floor(rand() * CODES.length)]!;
-          const keys = [url, String(code), `10.${Math.floor(rand() * 50_000)}`];
-          keys.forEach((k, i) => b.dims[i]!.add(win.dims[i]!.keys.idOfString(k), code, 0, 0, n * 1000, n));
-          lines += n;
-          events += n;
-          if (code === 500) of500 += n;
-          if (code === 404) notFound += n;
-        }
-        store.saveBatch({ startMs: start + d * 86_400_000 + 12 * 3_600_000, events, parseErrors: 0, counts: win.encodeBatch(b) }, 1);
-        win.pass(b);
-      }
+      for (let d = day; d < Math.min(days, day + 30); d++) store.saveBatch(batches.next().value!, 1);
     });
   }
+  const { lines, of500, notFound } = tally;
   store.markCovered(1);
   while (store.rollUp(5000, true));
   store.close();

@@ -5,6 +5,9 @@ import { rollupFailed } from '../../telemetry/index.js';
 import { clientConfig } from './pg-connection.js';
 import { rollUpGroup } from './pg-rollups.js';
 
+/** The history's tables are analyzed at most this often (autovacuum does it too, later). */
+const ANALYZE_EVERY_MS = 60_000;
+
 /**
  * Rolls the history up in the background, on a connection of its own, until nothing is
  * left: the job's tick does not wait for it. (In the tick, as SQLite does it, a 24-hour
@@ -13,9 +16,6 @@ import { rollUpGroup } from './pg-rollups.js';
  * waits for it (pg-rollups.ts). A failure is logged once until a roll-up works again; the
  * next `kick` (every tick whose results were written) tries again.
  */
-/** The history's tables are analyzed at most this often (autovacuum does it too, later). */
-const ANALYZE_EVERY_MS = 60_000;
-
 export class PgRoller {
   readonly #config: PostgresConfig;
   readonly #instance: string;
