@@ -39,9 +39,9 @@ export const stoppedCleanly = logEvent('info', 'stopped cleanly');
 export const shutdownFailed = logEvent<Err>('error', 'shutdown failed');
 
 // Sources
-export const sourceIdNotKept = logEvent<{ trackerDir: string; sourceId: string }>(
+export const sourceIdNotKept = logEvent<{ file: string; sourceId: string }>(
   'warn',
-  (f) => `the source's id ${f.sourceId} could not be kept in ${f.trackerDir}: it is made again from the host name and the spool directory at each start (set sourceId to fix it)`,
+  (f) => `the source's id ${f.sourceId} could not be kept in ${f.file}: it is made again from the host name at each start, so another host name makes another id (set sourceId to fix it)`,
 );
 export const avroSourceListening = logEvent<{ bind: string; port: number; compression: string }>('info', 'avro source listening');
 export const spoolWatchFailed = logEvent<Err>('error', 'spool directory watch failed');
