@@ -130,6 +130,15 @@ export const edgeNotExactBeyondWindow = logEvent<{ channel: string; duplicateWin
 );
 export const edgeSubjectResumed = logEvent<{ subject: string; seq: number; channelId: string | null }>('info', 'resuming after the last message stored on the subject');
 export const streamCreated = logEvent<{ stream: string; subjects: string; replicas: number }>('info', 'stream created');
+/**
+ * A stream or bucket with one replica on a clustered NATS: one server's disk holds it. (All
+ * replicas failing at once is NATS's to survive: its servers acknowledge before their store
+ * reaches the disk unless `sync_interval: always`, see docs/scaling-out.md.)
+ */
+export const streamUnreplicated = logEvent<{ stream: string; cluster: string; key: string }>(
+  'warn',
+  (f) => `${f.stream} has 1 replica on the NATS cluster ${f.cluster}: it lives on one server's disk, and goes with it (set ${f.key} = 3 before it is created, or raise it with nats stream edit)`,
+);
 export const busReaderRetrying = logEvent<Err & { stream: string; subject: string }>('debug', 'reader failed; retrying');
 
 // The job (main thread side, and its thread)
