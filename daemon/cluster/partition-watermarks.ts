@@ -190,6 +190,14 @@ export class PartitionWatermarks {
    * Batches ending at or before this time can close (ms); -Infinity while an input that
    * counts has said nothing yet. In event time, when every input is idle, every open batch
    * can (Infinity: `flushAfterIdle` of the single process).
+   *
+   * When every log stops, the last batches still close: counters publish a heartbeat every
+   * interval, so the flow clock goes on. In processing time a heartbeat's watermark is the
+   * counter's clock less a second (caught up), which moves with time, as Flink's
+   * processing-time timers fire with no input. In event time nothing moves the line times,
+   * so every input turns idle after `idleTimeout` and everything open closes: end of input,
+   * as Flink's bounded sources end with the maximum watermark (idleness alone would hold
+   * it when all inputs are idle, and the last batches would never close).
    */
   closeLimitMs(): number {
     if (Number.isNaN(this.#maxAtMs)) return -Infinity;
