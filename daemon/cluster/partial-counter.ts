@@ -6,7 +6,7 @@ import type { Bus, Leases, Records } from './bus.js';
 import { StreamMissing } from './bus.js';
 import { JetStreamBus } from './jetstream-bus.js';
 import type { Logger } from '../log.js';
-import { compileUrlParser } from '../logformat/log-format.js';
+import { compileLineFormat } from '../logformat/log-format.js';
 import { ConfigError } from '../errors.js';
 import { agreeOnSettings } from './cluster-settings.js';
 import type { PartialCounterConfig } from './partial-counter-config.js';
@@ -58,14 +58,14 @@ export class PartialCounter {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ job: config.name, counter: this.#id });
-    // The job's parser (URL-only: it throws on a format without a url field); the query string cut under stripQueryString.
-    const parse = compileUrlParser(config.logFormat, config.stripQueryString);
+    // The job's parser, the query string cut under stripQueryString (the dimensions were checked against the format).
+    const format = compileLineFormat(config.logFormat, { stripQueryString: config.stripQueryString, fields: config.fields });
     this.#settings = {
       input: config.input.name,
       inputSubject: config.input.subject,
       outputSubject: config.output.subject,
       shards: config.shards,
-      newBuilder: () => new PartialBuilder(parse, config.batchIntervalMs, config.time === 'event'),
+      newBuilder: () => new PartialBuilder(format.parse, format.fieldNames.length, config.dimensions, config.batchIntervalMs, config.time === 'event'),
     };
     // (Every quarter second while it waits for the cluster: the tiers come up in a cascade.)
     const next = () => (this.#leases ? config.batchIntervalMs : Math.min(250, config.batchIntervalMs));
@@ -133,6 +133,8 @@ export class PartialCounter {
         counterBatchMs: { value: c.batchIntervalMs, key: `${c.prefix}.batchInterval` },
         logFormat: { value: c.logFormat, key: `${c.prefix}.logFormat` },
         stripQueryString: { value: String(c.stripQueryString), key: `${c.prefix}.stripQueryString` },
+        dimensions: { value: c.dimensions.map((d) => d.name).join(' '), key: `${c.prefix}.dimensions` },
+        fields: { value: JSON.stringify(c.fields), key: `${c.prefix}.fields` },
       }, `${os.hostname()} ${c.prefix}`);
       await bus.ensureStream(c.output, true);
       await bus.ensureStream(c.input, false);
