@@ -33,7 +33,8 @@ export function cellsOf(batch: BatchSet): number {
 
 /**
  * Adds a row's sections (dimensions named `dims`) to `batch`, an open batch of `window`; a
- * dimension the window does not count is passed over. Returns the cells read.
+ * dimension the window does not count is passed over. Every cell must be new to the batch
+ * (a batch's rows from different shards, or the parts of one row). Returns the cells read.
  */
 export function addSections(window: WindowSet, batch: BatchSet, dims: readonly string[], sections: Buffer): number {
   const to = dims.map((name) => window.dims.findIndex((d) => d.name === name));
@@ -48,8 +49,9 @@ export function addSections(window: WindowSet, batch: BatchSet, dims: readonly s
     const target = batch.dims[di]!;
     while (cursor.nextKey()) {
       const id = keys.id(data, cursor.keyStart, cursor.keyEnd);
+      // The shards' cells are disjoint, and so are a row's: each is new to the batch.
       while (cursor.nextCell()) {
-        target.add(id, cursor.code, 0, 0, cursor.bytes, cursor.count);
+        target.append(id, cursor.code, cursor.count, cursor.bytes);
         cells++;
       }
     }
