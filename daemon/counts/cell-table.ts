@@ -23,6 +23,11 @@ export class CellTable {
     return this.#size;
   }
 
+  /** Bytes its arrays hold. */
+  get heldBytes(): number {
+    return this.#buckets.byteLength + this.#keyOf.byteLength * 3 + this.#head.byteLength + this.#free.length * 8;
+  }
+
   /** One more than the largest cell id given: the length arrays by cell need. */
   get idLimit(): number {
     return this.#allocated;
