@@ -113,7 +113,7 @@ export class WindowSet {
     let blobs = 0;
     for (const s of this.#ring) {
       if (!s) continue;
-      slots += s.codes.byteLength + s.dims.reduce((n, c) => n + c.cells.byteLength + c.counts.byteLength + c.bytes.byteLength, 0);
+      slots += s.codes.byteLength + s.dims.reduce((n, c) => n + c.byteLength, 0);
       blobs += s.blob?.length ?? 0;
     }
     let open = 0;

@@ -41,7 +41,8 @@ export class WindowVisitors {
   /** Per id: its region's first entry, its capacity (log2 + 1; 0: no region), entries in use. */
   #at = new Int32Array(1024);
   #shift = new Uint8Array(1024);
-  #used = new Int32Array(1024);
+  /** (At most 2,048: a region turns to a sketch past 512 live entries; two bytes an id.) */
+  #used = new Uint16Array(1024);
   readonly #sketches = new Map<number, SlidingHll>();
   /**
    * The slab, in chunks: per entry the client's hash (two int32) and the slot it was last
@@ -75,7 +76,7 @@ export class WindowVisitors {
     for (const s of this.#sketches.values()) sketches += s.heldBytes;
     let slab = 0;
     for (const s of this.#seens) slab += s.byteLength * 3;
-    return { slab, slabUsed: this.#top * 12, ids: this.#at.byteLength * 2 + this.#shift.byteLength, sketches };
+    return { slab, slabUsed: this.#top * 12, ids: this.#at.byteLength + this.#used.byteLength + this.#shift.byteLength, sketches };
   }
 
   /** Ids whose visitors are estimated. */
@@ -427,7 +428,7 @@ export class WindowVisitors {
     at.set(this.#at);
     const log = new Uint8Array(n);
     log.set(this.#shift);
-    const used = new Int32Array(n);
+    const used = new Uint16Array(n);
     used.set(this.#used);
     this.#at = at;
     this.#shift = log;
