@@ -287,8 +287,15 @@ export class ShardMerge {
       limit = Math.max(...this.#open.keys()) + 1;
     }
     if (Number.isNaN(this.#nextToClose)) {
+      // The first batch to close is the first open one once the watermark has passed it,
+      // not before: another partition's lines for an earlier batch may still come (a file
+      // is cut into extents, so partitions start at different seconds). Fixed at the first
+      // partial's first batch, the next partial's earlier second was late with no watermark
+      // past it (bench:cluster: 1,000 and 13,068 of 1M lines late, every lag 0).
       if (this.#open.size === 0) return;
-      this.#nextToClose = Math.min(...this.#open.keys());
+      const first = Math.min(...this.#open.keys());
+      if (limit <= first) return;
+      this.#nextToClose = first;
     }
     if (limit <= this.#nextToClose) return;
     const slide = this.#slideSlots;
