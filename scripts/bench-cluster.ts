@@ -6,6 +6,7 @@
  *
  *   npm run bench:cluster                                   # 1,000,000 lines, 200,000 URLs, 1 then 2 counters
  *   npm run bench:cluster -- --lines 100000 --counters 1,2,3 --merges 2 --replicas 3
+ *   npm run bench:cluster -- --dimensions 'url status'        # what counters and the query node count by (default: url)
  *
  * On two cores every process shares the same CPUs, so events/s says little of what the
  * tiers can do apart. What carries over is the work per unit: each process's CPU seconds
@@ -35,6 +36,8 @@ const PARTITIONS = Number(arg('--partitions', '4'));
 const SHARDS = Number(arg('--shards', '2'));
 const MERGES = Number(arg('--merges', '1'));
 const COUNTERS = arg('--counters', '1,2').split(',').map(Number);
+/** The URL-only path by default (the figures before the dimensions were carried); `url status` is a job's default. */
+const DIMENSIONS = arg('--dimensions', 'url');
 const START = Date.UTC(2026, 0, 1);
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -49,13 +52,13 @@ function conf(): string {
     keys('edge.sinks.k1', { type: 'jetstream', channel: 'c1', ...nats, partitions: PARTITIONS, partitionExtent: 1024 * 1024, 'batch-size': 1000 }),
     http('edge'),
     'counter.jobs = j1\n',
-    keys('counter.jobs.j1', { type: 'url-count-partial', ...nats, partitions: PARTITIONS, shards: SHARDS, time: 'processing', batchInterval: 1, leaseTimeout: 3 }),
+    keys('counter.jobs.j1', { type: 'url-count-partial', ...nats, partitions: PARTITIONS, shards: SHARDS, time: 'processing', batchInterval: 1, leaseTimeout: 3, dimensions: DIMENSIONS }),
     http('counter'),
     'merge.jobs = j1\n',
     keys('merge.jobs.j1', { type: 'url-count-merge', ...nats, partitions: PARTITIONS, shards: SHARDS, time: 'processing', batchInterval: 1, windowDuration: 300, slideDuration: 1, idleTimeout: 30, leaseTimeout: 3 }),
     http('merge'),
     'query.jobs = j1\n',
-    keys('query.jobs.j1', { type: 'url-window-count', input: 'jetstream', ...nats, shards: SHARDS, time: 'processing', batchInterval: 1, windowDuration: 300, slideDuration: 1, checkpointDir: 'checkpoint', database: 'results.db' }),
+    keys('query.jobs.j1', { type: 'url-window-count', input: 'jetstream', ...nats, shards: SHARDS, time: 'processing', batchInterval: 1, windowDuration: 300, slideDuration: 1, checkpointDir: 'checkpoint', database: 'results.db', dimensions: DIMENSIONS }),
     http('query'),
   ].join('');
 }
@@ -202,7 +205,7 @@ function distinctIn(n: number, urls: number): number {
 async function main(): Promise<void> {
   if (!NATS_SERVER) throw new Error('nats-server is not installed (apt-get install nats-server)');
   const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
-  console.error(`bench:cluster: ${LINES.toLocaleString('en-US')} lines, ${URLS.toLocaleString('en-US')} URLs, R${REPLICAS}, ${PARTITIONS} partitions, ${SHARDS} shards, ${MERGES} merge worker(s), counters ${COUNTERS.join(' then ')}, ${os.cpus().length} cores, load ${load()}`);
+  console.error(`bench:cluster: ${LINES.toLocaleString('en-US')} lines, ${URLS.toLocaleString('en-US')} URLs, R${REPLICAS}, ${PARTITIONS} partitions, ${SHARDS} shards, ${MERGES} merge worker(s), counters ${COUNTERS.join(' then ')}, dimensions ${DIMENSIONS}, ${os.cpus().length} cores, load ${load()}`);
   const dir = tempDir('logflow-bench-cluster-log-');
   const staged = path.join(dir, 'access.staged');
   await writeLog(staged, { lines: LINES, urls: URLS, seed: 7, startMs: START, spanSeconds: 3600, everyUrl: true });

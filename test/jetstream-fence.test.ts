@@ -3,14 +3,13 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { JetStreamBus } from '../daemon/cluster/jetstream-bus.js';
 import { UNLIMITED, type Records } from '../daemon/cluster/bus.js';
-import { compileUrlParser } from '../daemon/logformat/log-format.js';
-import { PartialBuilder } from '../daemon/cluster/partial-counts.js';
 import { PartialCursor } from '../daemon/cluster/partial-wire.js';
 import { PartitionCounter, type PartitionSettings } from '../daemon/cluster/partition-counter.js';
 import { progressKey } from '../daemon/cluster/partition-progress.js';
 import { tempDir, waitFor } from './helpers/daemon.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';
+import { builderOf } from './helpers/partial-builder.js';
 
 const line = (url: string) => `10.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "GET ${url} HTTP/1.1" 200 1`;
 const spec = (name: string, subject: string) => ({ name, subject, replicas: 1, limits: UNLIMITED, keys: {} });
@@ -34,8 +33,7 @@ describe('partial counts on JetStream', { skip: skipWithoutNats }, () => {
     await bus.ensureStream(spec('EV', 'ev'), true);
     await bus.ensureStream(spec('CT', 'ct'), true);
     const records: Records = await bus.records('PROGRESS', 1);
-    const findUrl = compileUrlParser('auto', false);
-    const settings: PartitionSettings = { input: 'EV', inputSubject: 'ev', outputSubject: 'ct', shards: 1, newBuilder: () => new PartialBuilder(findUrl, 1000, true) };
+    const settings: PartitionSettings = { input: 'EV', inputSubject: 'ev', outputSubject: 'ct', shards: 1, newBuilder: () => builderOf(true) };
     const publishEvents = async (ids: string[]) => {
       for (const id of ids) await bus.publish('ev.0.edge', Buffer.from(`${line('/' + id)}\n${line('/x')}`), { id });
     };

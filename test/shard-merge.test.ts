@@ -1,17 +1,44 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compileUrlParser } from '../daemon/logformat/log-format.js';
+import { compileLineFormat } from '../daemon/logformat/log-format.js';
 import { clfTime } from '../scripts/access-log-generator.js';
 import { PartialBuilder } from '../daemon/cluster/partial-counts.js';
 import { ShardMerge, type ShardMergeSettings } from '../daemon/cluster/shard-merge.js';
-import { decodeResults, type ResultsMessage } from '../daemon/cluster/results-wire.js';
+import { decodeResults, type LateRowMessage, type ResultsMessage, type RowMessage } from '../daemon/cluster/results-wire.js';
 import { PartialCursor } from '../daemon/cluster/partial-wire.js';
+import { CellsCursor } from '../daemon/cluster/cells-wire.js';
+import { ByteReader } from '../daemon/cluster/wire-bytes.js';
 import { ResultsCombiner } from '../daemon/cluster/results-combiner.js';
 import { decodeCounts } from '../daemon/counts/counts-codec.js';
-import { isDimensionBlob } from '../daemon/counts/batch-blob.js';
+import { BlobReader, isDimensionBlob } from '../daemon/counts/batch-blob.js';
+import { ANY_STATUS } from '../daemon/counts/dimension-window.js';
+import { builderOf } from './helpers/partial-builder.js';
 
 const START = Date.UTC(2026, 0, 1);
-const findUrl = compileUrlParser('auto', false);
+/** A query node's dimensions, as readDimensions makes them (visitors are not carried). */
+const DIMS = ['url', 'status'].map((name, field) => ({ name, field, visitors: false, maxKeys: 0 }));
+
+/** A row's cells, as `dimension key status` -> lines. */
+function cellsOfRow(m: Pick<RowMessage, 'dims' | 'sections'>, into = new Map<string, number>()): Map<string, number> {
+  const c = new CellsCursor(new ByteReader(m.sections), m.dims.length);
+  c.begin();
+  while (c.nextSection()) {
+    while (c.nextKey()) {
+      const key = `${m.dims[c.dim]} ${m.sections.toString('utf8', c.keyStart, c.keyEnd)}`;
+      while (c.nextCell()) into.set(`${key} ${c.code}`, (into.get(`${key} ${c.code}`) ?? 0) + c.count);
+    }
+  }
+  return into;
+}
+
+/** A row's URLs and their lines (every status). */
+function urlsOfRow(m: Pick<RowMessage, 'dims' | 'sections'>, into = new Map<string, number>()): Map<string, number> {
+  for (const [cell, n] of cellsOfRow(m)) {
+    const [dim, url] = cell.split(' ');
+    if (dim === 'url') into.set(url!, (into.get(url!) ?? 0) + n);
+  }
+  return into;
+}
 
 interface Spec {
   readonly partition: number;
@@ -30,9 +57,10 @@ interface Spec {
 /** One partial's messages for each of `shards` shards, as a counter makes them. */
 function partial(s: Spec, shards = 1): Buffer[][] {
   const eventTime = s.eventTime ?? true;
-  const b = new PartialBuilder(findUrl, 1000, eventTime);
+  const b = builderOf(eventTime);
   for (const [url, t] of s.lines ?? []) {
-    const text = url === '' ? 'no time here' : `10.0.0.1 - - [${clfTime(eventTime ? START + t * 1000 : START)}] "GET ${url} HTTP/1.1" 200 1`;
+    // (A URL ending in 404 gets status 404.)
+    const text = url === '' ? 'no time here' : `10.0.0.1 - - [${clfTime(eventTime ? START + t * 1000 : START)}] "GET ${url} HTTP/1.1" ${url.endsWith('404') ? 404 : 200} ${url.length}`;
     b.add(s.to, Buffer.from(text), eventTime ? START : t, s.source ?? 'edgeA');
   }
   return b.build({ partition: s.partition, after: s.after, to: s.to, atMs: s.atMs, wmMs: s.wmMs ?? 0 }, shards, s.maxBytes ?? 64 * 1024);
@@ -50,7 +78,7 @@ function rowsOf(out: readonly { data: Buffer }[]): Map<number, Map<string, numbe
     if (m.kind !== 'row') continue;
     const row = rows.get(m.slot) ?? new Map<string, number>();
     rows.set(m.slot, row);
-    for (const [url, n] of decodeCounts(m.counts)) row.set(url, (row.get(url) ?? 0) + n);
+    urlsOfRow(m, row);
   }
   return rows;
 }
@@ -61,19 +89,29 @@ function countsOf(messages: readonly Buffer[]): Map<string, number> {
   for (const data of messages) {
     const c = new PartialCursor(data);
     while (c.nextSlot()) {
-      while (c.nextKey()) {
-        const k = `${c.slot} ${c.reader.data.toString('utf8', c.reader.start, c.reader.end)}`;
-        out.set(k, (out.get(k) ?? 0) + c.count);
+      const cells = c.cells;
+      while (cells.nextSection()) {
+        if (c.head.dims[cells.dim] !== 'url') continue;
+        while (cells.nextKey()) {
+          const k = `${c.slot} ${c.reader.data.toString('utf8', cells.keyStart, cells.keyEnd)}`;
+          while (cells.nextCell()) out.set(k, (out.get(k) ?? 0) + cells.count);
+        }
       }
     }
   }
   return out;
 }
 
+/** A builder over `format` counting by url. */
+function urlBuilder(format: string, stripQueryString: boolean, eventTime: boolean): PartialBuilder {
+  const f = compileLineFormat(format, { stripQueryString });
+  return new PartialBuilder(f.parse, f.fieldNames.length, [{ name: 'url', field: 0 }], 1000, eventTime);
+}
+
 describe("a counter's parsing (the job's line parser: its url field)", () => {
   const place = { partition: 0, after: 0, to: 1, atMs: START, wmMs: 0 };
   test('stripQueryString cuts the query string, as in a single process', () => {
-    const b = new PartialBuilder(compileUrlParser('combined', true), 1000, false);
+    const b = urlBuilder('combined', true, false);
     const line = (url: string) => `10.0.0.1 - - [${clfTime(START)}] "GET ${url} HTTP/1.1" 200 1 "-" "curl"`;
     b.add(1, Buffer.from([line('/a?x=1'), line('/a?y=2'), line('/b'), line('/a')].join('\n')), START);
     const slot = START / 1000;
@@ -81,7 +119,7 @@ describe("a counter's parsing (the job's line parser: its url field)", () => {
   });
 
   test("a JSON format's URL with escapes is counted unescaped, placed by its own time", () => {
-    const b = new PartialBuilder(compileUrlParser('caddy', false), 1000, true);
+    const b = urlBuilder('caddy', false, true);
     const line = (uri: string, s: number) => JSON.stringify({ ts: (START + s * 1000) / 1000, request: { uri, method: 'GET' }, status: 200, size: 1 });
     b.add(1, Buffer.from([line('/caf\u00e9', 0), line('/q"x', 2), line('/caf\u00e9', 2)].join('\n')), START);
     const slot = START / 1000;
@@ -123,9 +161,9 @@ describe('a merge shard', () => {
     m.apply(3, late);
     assert.deepEqual([m.counters.eventsIn, m.counters.eventsCounted, m.counters.late], [3, 2, 1]);
     const lateRows = m.outbox.map((o) => decodeResults(o.data)).filter((r) => r.kind === 'late');
-    assert.deepEqual(lateRows.map((r) => [r.slot, r.seq, r.events, [...decodeCounts(r.counts)]]), [[START / 1000, 3, 1, [['/b', 1]]]]);
+    assert.deepEqual(lateRows.map((r) => [r.slot, r.seq, r.events, [...cellsOfRow(r as LateRowMessage)]]), [[START / 1000, 3, 1, [['url /b 200', 1], ['status 200 200', 1]]]]);
     // The query node adds it to the batch's row, and skips it when a takeover publishes it again.
-    const c = new ResultsCombiner({ shards: 1, topN: 10, batchMs: 1000, history: true });
+    const c = new ResultsCombiner({ shards: 1, topN: 10, batchMs: 1000, windowMs: 10_000, dims: DIMS, history: true });
     const out = m.outbox.map((o) => o.data);
     for (const [i, data] of [...out, ...out].entries()) c.add(i + 1, decodeResults(data));
     const history = new Map<number, number>();
@@ -251,17 +289,17 @@ describe('a merge shard', () => {
     messages.slice(25).forEach((m, i) => a.apply(26 + i, m));
 
     // The new owner: the rows of the window, as the first published them, then the replay.
-    const rows = new Map<number, { counts: Buffer[]; total: number }>();
+    const rows = new Map<number, { parts: RowMessage[]; total: number }>();
     for (const o of before) {
       const m = decodeResults(o.data);
       if (m.kind !== 'row' || m.slot < state.nextToClose - 5) continue;
-      const r = rows.get(m.slot) ?? { counts: [], total: 0 };
-      r.counts.push(m.counts);
+      const r = rows.get(m.slot) ?? { parts: [], total: 0 };
+      r.parts.push(m);
       r.total += m.events - m.parseErrors;
       rows.set(m.slot, r);
     }
     const b = new ShardMerge(s);
-    b.restore(state, [...rows].map(([slot, r]) => ({ slot, counts: Buffer.concat(r.counts), total: r.total })));
+    b.restore(state, [...rows].map(([slot, r]) => ({ slot, parts: r.parts, total: r.total })));
     for (let seq = state.replayFrom; seq <= state.lastSeq; seq++) b.replay(messages[seq - 1]!);
     b.replayed();
     messages.slice(25).forEach((m, i) => b.apply(26 + i, m));
@@ -281,7 +319,7 @@ describe('a query node\'s combination of shards', () => {
     const merges = [new ShardMerge(s(0)), new ShardMerge(s(1))];
     const lines = Array.from({ length: 40 }, (_, i) => [`/row-part/${String(i).padStart(3, '0')}/${'y'.repeat(20)}`, START] as const);
     const p1 = partial({ partition: 0, after: 0, to: 1, atMs: 0, wmMs: START + 1000, eventTime: false, lines }, 2);
-    const combiner = new ResultsCombiner({ shards: 2, topN: 3, batchMs: 1000, history: true });
+    const combiner = new ResultsCombiner({ shards: 2, topN: 3, batchMs: 1000, windowMs: 2000, dims: DIMS, history: true });
     merges.forEach((m, q) => p1[q]!.forEach((data) => m.apply(1, data)));
     const out = merges.map((m) => m.outbox.splice(0).map((o) => decodeResults(o.data) as ResultsMessage));
     const rowParts = out.map((msgs) => msgs.filter((r) => r.kind === 'row').length);
@@ -299,19 +337,19 @@ describe('a query node\'s combination of shards', () => {
     assert.equal([...history.keys()].filter((u) => u.startsWith('/row-part/')).length, 40);
   });
 
-  test('a batch is written once every shard has closed it; the top of all is the best of the shards\' tops, exactly', () => {
+  test('a batch is written once every shard has closed it; the top of all is the best of the shards\' tops, exactly; the live window answers by status and by URL of a status', () => {
     const s = (shard: number) => settings({ shard, shards: 2, partitions: 1, idleTimeoutMs: 1000, windowMs: 2000, slideMs: 1000, topN: 3 });
     const merges = [new ShardMerge(s(0)), new ShardMerge(s(1))];
     const lines: [string, number][] = [];
     const expected = new Map<string, number>();
     for (let i = 0; i < 60; i++) {
-      const url = `/p${(i * 7) % 11}`;
+      const url = i % 5 === 0 ? `/gone/${i % 3}/404` : `/p${(i * 7) % 11}`;
       lines.push([url, 0]);
       expected.set(url, (expected.get(url) ?? 0) + 1);
     }
     const p1 = partial({ partition: 0, after: 0, to: 1, atMs: 0, lines }, 2);
     const p2 = partial({ partition: 0, after: 1, to: 1, atMs: 5000 }, 2);
-    const combiner = new ResultsCombiner({ shards: 2, topN: 3, batchMs: 1000, history: true });
+    const combiner = new ResultsCombiner({ shards: 2, topN: 3, batchMs: 1000, windowMs: 2000, dims: DIMS, history: true });
     let seq = 0;
     merges.forEach((m, q) => m.apply(1, p1[q]![0]!));
     // Shard 0 closes first: nothing is written until shard 1 has closed too.
@@ -323,13 +361,24 @@ describe('a query node\'s combination of shards', () => {
     const { batches, windows } = combiner.take();
     assert.equal(batches.length, 1);
     assert.deepEqual(new Map(decodeCounts(batches[0]!.counts)), expected);
-    assert.ok(isDimensionBlob(batches[0]!.counts), 'a history row is a version-2 blob (its url dimension), as a single process writes');
+    assert.ok(isDimensionBlob(batches[0]!.counts), 'a history row is a version-2 blob, as a single process writes');
+    const sections = new Map<string, number>();
+    const r = new BlobReader(batches[0]!.counts);
+    while (r.nextSection()) while (r.nextCell()) sections.set(r.name, (sections.get(r.name) ?? 0) + r.count);
+    assert.deepEqual(sections, new Map([['url', 60], ['status', 60]]), 'every line once in each dimension');
     const newest = windows.at(-1)!;
-    // As the results store keeps a top: the partials carry counts by URL alone (no bytes, visitors unknown).
+    // As the results store keeps a top: lines and bytes (each line's bytes are its URL's length here); visitors unknown.
     const top = [...expected]
-      .map(([key, count]) => ({ key, count, bytes: 0, visitors: null, visitorsExact: true }))
+      .map(([key, count]) => ({ key, count, bytes: count * key.length, visitors: null, visitorsExact: true }))
       .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1))
       .slice(0, 3);
     assert.deepEqual([newest.rowOnly, newest.total, newest.top], [false, 60, top]);
+    // The live window (/api/top?by=status, ?by=url&status=404), as a single process's job answers.
+    const byStatus = combiner.top({ by: 'status', status: ANY_STATUS, n: 10 });
+    assert.deepEqual(byStatus.items.map((i) => [i.key, i.count]), [['200', 48], ['404', 12]]);
+    assert.equal(byStatus.total, 60);
+    const notFound = combiner.top({ by: 'url', status: { lo: 404, hi: 404 }, n: 10 });
+    assert.deepEqual(notFound.items.map((i) => [i.key, i.count, i.bytes, i.visitors]), [['/gone/0/404', 4, 44, null], ['/gone/1/404', 4, 44, null], ['/gone/2/404', 4, 44, null]]);
+    assert.equal(notFound.total, 12);
   });
 });

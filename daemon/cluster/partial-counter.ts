@@ -5,7 +5,7 @@ import os from 'node:os';
 import type { Bus, Leases, Records } from './bus.js';
 import { ClusterJoin } from './cluster-join.js';
 import type { Logger } from '../log.js';
-import { compileUrlParser } from '../logformat/log-format.js';
+import { compileLineFormat } from '../logformat/log-format.js';
 import type { PartialCounterConfig } from './partial-counter-config.js';
 import { PartialBuilder } from './partial-counts.js';
 import { PartitionCounter, type PartitionFigures, type PartitionSettings } from './partition-counter.js';
@@ -55,14 +55,14 @@ export class PartialCounter {
     this.#config = config;
     this.#log = logger.child({ job: config.name, counter: this.#id });
     this.#join = new ClusterJoin(config, `logflow-counter-${this.#id}`, this.#log);
-    // The job's parser (URL-only: it throws on a format without a url field); the query string cut under stripQueryString.
-    const parse = compileUrlParser(config.logFormat, config.stripQueryString);
+    // The job's parser, the query string cut under stripQueryString (the dimensions were checked against the format).
+    const format = compileLineFormat(config.logFormat, { stripQueryString: config.stripQueryString, fields: config.fields });
     this.#settings = {
       input: config.input.name,
       inputSubject: config.input.subject,
       outputSubject: config.output.subject,
       shards: config.shards,
-      newBuilder: () => new PartialBuilder(parse, config.batchIntervalMs, config.time === 'event'),
+      newBuilder: () => new PartialBuilder(format.parse, format.fieldNames.length, config.dimensions, config.batchIntervalMs, config.time === 'event'),
     };
     // (Every quarter second while it waits for the cluster: the tiers come up in a cascade.)
     const next = () => (this.#leases ? config.batchIntervalMs : Math.min(250, config.batchIntervalMs));
@@ -128,6 +128,8 @@ export class PartialCounter {
       counterBatchMs: { value: c.batchIntervalMs, key: `${c.prefix}.batchInterval` },
       logFormat: { value: c.logFormat, key: `${c.prefix}.logFormat` },
       stripQueryString: { value: String(c.stripQueryString), key: `${c.prefix}.stripQueryString` },
+      dimensions: { value: c.dimensions.map((d) => d.name).join(' '), key: `${c.prefix}.dimensions` },
+      fields: { value: JSON.stringify(c.fields), key: `${c.prefix}.fields` },
     }, async (bus) => {
       this.#records = await bus.records(c.progressBucket, c.replicas);
     });

@@ -69,9 +69,13 @@ export class WindowSet {
   readonly #spare: BatchSet[] = [];
   #spareBytes = 0;
 
-  constructor(specs: readonly DimensionSpec[], windowSlots: number) {
+  /** Whether a closed slot's bytes are made and kept (for a checkpoint): the cluster's windows have none. */
+  readonly #keepBlobs: boolean;
+
+  constructor(specs: readonly DimensionSpec[], windowSlots: number, keepBlobs = true) {
     if (specs.length === 0) throw new LogflowError('LF_INVARIANT', 'a window needs at least one dimension');
     this.windowSlots = windowSlots;
+    this.#keepBlobs = keepBlobs;
     this.dims = specs.map((s) => new DimensionWindow(s, windowSlots));
     this.#ring = new Array(windowSlots).fill(undefined);
   }
@@ -145,6 +149,12 @@ export class WindowSet {
     const batch = this.openBatch();
     this.#decodeInto(batch, data);
     return batch;
+  }
+
+  /** Forgets an open batch that will not close (a query that was only read). */
+  dropBatch(batch: BatchSet): void {
+    this.#open.delete(batch);
+    this.#keepSpare(batch);
   }
 
   /** An open batch's counts as bytes (the checkpoint's, a history row's). */
@@ -310,15 +320,19 @@ export class WindowSet {
       for (let p = 0; p < leaving.codes.length; p += 2) this.#codeCounts[leaving.codes[p]!]! -= leaving.codes[p + 1]!;
     }
     const enters = entering !== undefined && entering.size > 0;
-    if (entering && !enters) this.#open.delete(entering);
+    // A held batch stays in the open set (its keys stay interned) until its bytes are made.
+    const holds = enters && this.#keepBlobs;
+    if (entering && !holds) this.#open.delete(entering);
     if (enters) {
-      // Its bytes wait (in the open set) until a checkpoint or a history row asks for them.
+      // Its bytes wait until a checkpoint or a history row asks for them (none with no blobs kept).
       const dims = this.dims.map((d, di) => d.enter(k, entering.dims[di]!));
       const codes = codesOf(entering.dims[0]!);
       for (let p = 0; p < codes.length; p += 2) this.#codeCounts[codes[p]!]! += codes[p + 1]!;
-      this.#ring[i] = { total: enteringTotal, codes, dims, blob: undefined, batch: entering };
-      this.#held.push(k);
-      this.#encodeHeldBeyond(MAX_HELD);
+      this.#ring[i] = { total: enteringTotal, codes, dims, blob: undefined, batch: holds ? entering : undefined };
+      if (holds) {
+        this.#held.push(k);
+        this.#encodeHeldBeyond(MAX_HELD);
+      }
       this.#total += enteringTotal;
       if (this.dims.some((d) => d.spec.maxKeys > 0 && d.size > d.spec.maxKeys)) {
         // (Held batches are not open batches: their keys may be dropped, as before they were held.)
@@ -330,7 +344,7 @@ export class WindowSet {
       this.#ring[i] = undefined;
     }
     if (this.dims.some((d) => d.emptiedWaiting >= RELEASE_EVERY)) this.releaseEmptied();
-    if (entering && !enters) this.#keepSpare(entering);
+    if (entering && !holds) this.#keepSpare(entering);
     return changed;
   }
 
