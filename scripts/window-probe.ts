@@ -25,7 +25,7 @@ const files = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--pe
 const window = new WindowSet([
   { name: 'url', field: 0, visitors: true, maxKeys: 0 },
   { name: 'status', field: 1, visitors: true, maxKeys: 0 },
-], 3600);
+], 300);
 const hash = new KeyHash();
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 let peakRss = 0;
