@@ -41,6 +41,8 @@ export class PartialCounter {
   /** Partition -> lease revision, for the partitions this counter holds. */
   readonly #leased = new Map<number, number>();
   readonly #counters = new Map<number, PartitionCounter>();
+  /** Lines and pairs published for a partition by its earlier PartitionCounters in this process (a lease lost and taken again starts a new one). */
+  readonly #carried = new Map<number, { linesOut: number; pairsOut: number }>();
   readonly #settings: PartitionSettings;
   #bus: Bus | undefined;
   #leases: Leases | undefined;
@@ -75,7 +77,12 @@ export class PartialCounter {
   }
 
   get figures(): CounterFigures {
-    return { name: this.name, id: this.#id, partitions: this.partitions.map((p) => this.#counters.get(p)!.figures), problem: this.#join.problem };
+    const partitions = this.partitions.map((p) => {
+      const f = this.#counters.get(p)!.figures;
+      const before = this.#carried.get(p);
+      return before ? { ...f, linesOut: f.linesOut + before.linesOut, pairsOut: f.pairsOut + before.pairsOut } : f;
+    });
+    return { name: this.name, id: this.#id, partitions, problem: this.#join.problem };
   }
 
   /** Returns at once: the cluster may be down; the counter connects and starts when it can. */
@@ -106,7 +113,7 @@ export class PartialCounter {
       if (!c.fenced) continue;
       // Someone else wrote its progress (a new owner, or an operator): start again from it
       // if the lease is still ours (the next balance renews it or lets it go).
-      this.#counters.delete(p);
+      this.#drop(p);
       await c.close();
     }
     await this.#balance();
@@ -149,9 +156,7 @@ export class PartialCounter {
       if (next === undefined) {
         leaseLost.emit(this.#log, { partition: p });
         this.#leased.delete(p);
-        const c = this.#counters.get(p);
-        this.#counters.delete(p);
-        await c?.close();
+        await this.#drop(p)?.close();
       } else this.#leased.set(p, next);
     }
     const members = Math.max(1, (await leases.keys('member.*')).length);
@@ -168,6 +173,22 @@ export class PartialCounter {
     }
   }
 
+  /** Takes a partition's counter out of the owned ones, keeping what it published in the stats. */
+  #drop(p: number): PartitionCounter | undefined {
+    const c = this.#counters.get(p);
+    if (!c) return undefined;
+    this.#counters.delete(p);
+    this.#carry(p, c);
+    return c;
+  }
+
+  /** Adds what a partition's counter published to the partition's figures from before. */
+  #carry(p: number, c: PartitionCounter): void {
+    const f = c.figures;
+    const before = this.#carried.get(p) ?? { linesOut: 0, pairsOut: 0 };
+    this.#carried.set(p, { linesOut: before.linesOut + f.linesOut, pairsOut: before.pairsOut + f.pairsOut });
+  }
+
   /** Lets a partition go after publishing what it counted (if that fails the next owner recounts it). */
   async #release(p: number): Promise<void> {
     const c = this.#counters.get(p);
@@ -179,6 +200,7 @@ export class PartialCounter {
       c.mark();
       await bus.streamState(this.#config.input.name).then((state) => c.flush(state, bus.maxPayload - HEADER_ROOM)).catch(() => {});
     }
+    if (c) this.#carry(p, c);
     await this.#leases?.release(leaseKey(p)).catch(() => {});
     partitionReleased.emit(this.#log, { partition: p });
   }
