@@ -105,9 +105,8 @@ export class VisitorSketch {
     if (end <= start) return;
     const kind = buf[start];
     if (kind === EXACT) {
-      const n = buf.readUInt32LE(start + 1);
-      if (end - start !== 5 + 8 * n) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `a set of ${n} visitors is ${5 + 8 * n} bytes, not ${end - start}`);
-      for (let p = start + 5; p < end; p += 8) this.add(buf.readInt32LE(p), buf.readInt32LE(p + 4));
+      if ((end - start - 1) % 8 !== 0) throw new LogflowError('LF_CHECKPOINT_CORRUPT', `a set of visitors is 1 + 8 bytes per visitor, not ${end - start}`);
+      for (let p = start + 1; p < end; p += 8) this.add(buf.readInt32LE(p), buf.readInt32LE(p + 4));
       return;
     }
     this.mergeRegisters(registersOf(buf, start, end));
@@ -132,8 +131,9 @@ export class VisitorSketch {
   }
 
   /**
-   * `[1][n u32][hi i32, lo i32]...` for a set, `[3][the 4096 registers deflated]` for a
-   * sketch (`[2][4096 registers]`, raw, is read too).
+   * `[1][hi i32, lo i32]...` for a set (its size from the length: most of the history's
+   * rows hold one or two visitors), `[3][the 4096 registers deflated]` for a sketch
+   * (`[2][4096 registers]`, raw, is read too).
    */
   encode(): Buffer {
     if (this.#registers) {
@@ -143,15 +143,16 @@ export class VisitorSketch {
       deflated.copy(out, 1);
       return out;
     }
-    const out = Buffer.allocUnsafe(5 + 8 * this.#n);
+    const out = Buffer.allocUnsafe(1 + 8 * this.#n);
     out[0] = EXACT;
-    out.writeUInt32LE(this.#n, 1);
-    let p = 5;
-    this.forEachHash((hi, lo) => {
-      out.writeInt32LE(hi, p);
-      out.writeInt32LE(lo, p + 4);
+    const set = this.#set!;
+    let p = 1;
+    for (let i = 0; i < set.length; i += 2) {
+      if (set[i] === 0 && set[i + 1] === 0) continue;
+      out.writeInt32LE(set[i]!, p);
+      out.writeInt32LE(set[i + 1]!, p + 4);
       p += 8;
-    });
+    }
     return out;
   }
 

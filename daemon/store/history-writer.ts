@@ -341,10 +341,11 @@ function statements(db: Database.Database) {
     // By dimension: the primary key is (level, dimension, start_ms, ...).
     clearDim: db.prepare(`${DIMENSIONS} DELETE FROM dim_counts WHERE level = ? AND dimension IN (SELECT name FROM dims) AND start_ms = ?`),
     putDimCount: db.prepare('INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes, visitors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    // The summed rows (ANY_STATUS_ROW) keep no visitors (null), as at the minutes.
+    // The summed rows (ANY_STATUS_ROW) keep no visitors (null), as at the minutes: the
+    // aggregate, a call into JS per row, is not run for them.
     dimFromBelow: db.prepare(
       `${DIMENSIONS} INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes, visitors)
-       SELECT ?, dimension, ?, key_id, status, SUM(count), SUM(bytes), CASE WHEN status >= 0 THEN ${VISITORS_UNION}(visitors) END FROM dim_counts
+       SELECT ?, dimension, ?, key_id, status, SUM(count), SUM(bytes), ${VISITORS_UNION}(visitors) FILTER (WHERE status >= 0) FROM dim_counts
        WHERE level = ? AND dimension IN (SELECT name FROM dims) AND start_ms >= ? AND start_ms < ? GROUP BY dimension, key_id, status`,
     ),
     putCount: db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)'),
