@@ -132,7 +132,8 @@ describe('the history by dimension (issue 24 items 2, 4): ranges by own time, by
     assert.deepEqual([badBy.status, badBy.body.parameter], [400, 'by']);
     assert.match(badBy.body.message, /url, status, client/);
     // The OpenAPI document names the new parameters.
-    const doc = await d.get<{ paths: Record<string, { get: { parameters: { name: string }[] } }> }>('/docs/json');
+    const doc = await d.get<{ paths: Record<string, { get: { parameters: { name: string }[]; description: string } }> }>('/docs/json');
+    assert.match(doc.body.paths['/api/top']!.get.description, /from`\/`to`.*`visitors` as live/, 'the OpenAPI document says what a range\'s visitors are');
     const names = (p: string) => doc.body.paths[p]!.get.parameters.map((x) => x.name);
     for (const name of ['by', 'key', 'status', 'from', 'to', 'step']) assert.ok(names('/api/series').includes(name), `/api/series ${name}`);
     for (const name of ['by', 'status', 'from', 'to', 'n']) assert.ok(names('/api/top').includes(name), `/api/top ${name}`);
