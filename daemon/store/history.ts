@@ -55,6 +55,13 @@ export interface RangePiece {
  */
 export type Unusable = readonly (readonly number[])[];
 
+/**
+ * Past this many top keys a piece's sketches are read in one pass over its rows, not key by
+ * key: each key's rows come by the index by key, then a lookup of the row. Measured on 1M
+ * lines over 27 h (url status), n = 1000: 2.7 -> 1.8 s; n = 10-50 the same either way.
+ */
+const PIECE_SCAN_KEYS = 50;
+
 const NONE: Unusable = Array.from({ length: TOP_LEVEL + 1 }, () => []);
 
 /** Answers range queries from the history, choosing the coarsest rows that fit and are rolled up. */
@@ -75,6 +82,7 @@ export class HistoryReader {
   readonly #dimKeyId: Database.Statement;
   readonly #dimKeyName: Database.Statement;
   readonly #dimKeyVisitors: Database.Statement;
+  readonly #dimPieceVisitors: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
     this.#batchMs = batchIntervalMs;
@@ -108,6 +116,12 @@ export class HistoryReader {
     this.#dimKeyVisitors = db.prepare(
       'SELECT visitors FROM dim_counts WHERE key_id = ? AND level = ? AND start_ms >= ? AND start_ms < ? AND status BETWEEN ? AND ?',
     ).pluck();
+    // By the primary key (level, dimension, start_ms, ...): a piece's sketches of many top keys
+    // in one pass (`+key_id`: not by the index by key, a lookup per row).
+    this.#dimPieceVisitors = db.prepare(
+      `SELECT key_id AS id, visitors FROM dim_counts WHERE level = ? AND dimension = ? AND start_ms >= ? AND start_ms < ?
+         AND status BETWEEN ? AND ? AND +key_id IN (SELECT value FROM json_each(?))`,
+    );
     this.#dimKeyLevel = db.prepare(
       `SELECT start_ms AS start, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
        WHERE key_id = (SELECT id FROM dim_keys WHERE dimension = ? AND key = ?) AND level = ? AND start_ms >= ? AND start_ms < ?
@@ -258,9 +272,16 @@ export class HistoryReader {
     if (dimension === 'client') return top.map(() => ({ visitors: 1, visitorsExact: true }));
     const unions = top.map(() => new VisitorUnion());
     const byKey = new Map(top.map((t, i) => [t.key, i]));
+    const byId = new Map(top.flatMap((t, i) => (t.id === undefined ? [] : [[t.id, i] as const])));
+    const idList = JSON.stringify([...byId.keys()]);
     const lo = Math.max(0, status.lo);
     for (const piece of pieces) {
       if (piece.level > 0) {
+        if (top.length > PIECE_SCAN_KEYS) {
+          const rows = this.#dimPieceVisitors.iterate(piece.level, dimension, piece.from, piece.to, lo, status.hi, idList) as IterableIterator<{ id: number; visitors: Buffer | null }>;
+          for (const row of rows) unions[byId.get(row.id)!]!.add(row.visitors);
+          continue;
+        }
         top.forEach((t, i) => {
           if (t.id === undefined) return;
           for (const bytes of this.#dimKeyVisitors.iterate(t.id, piece.level, piece.from, piece.to, lo, status.hi) as IterableIterator<Buffer | null>) unions[i]!.add(bytes);
