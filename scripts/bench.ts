@@ -21,7 +21,8 @@ import { readLogLines } from '../daemon/analyze/log-lines.js';
 import { generateLines, writeLog } from './access-log-generator.js';
 import { startDaemon, tempDir, writeConfig, type RunningDaemon } from './lib/daemon-process.js';
 import { PostgresServer, skipWithoutPostgres } from './lib/postgres-server.js';
-import { encodeCounts, ResultsStore, type ResultItem, type WindowResultSink } from '../daemon/store/index.js';
+import { encodeCounts, ResultsStore, SqliteQueries, type BatchResult, type ResultItem, type ResultsQueries, type WindowResultSink } from '../daemon/store/index.js';
+import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
 import { WindowSet } from '../daemon/counts/window-set.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
 import { pino } from 'pino';
@@ -682,22 +683,98 @@ async function postgresVsSqlite(work: string): Promise<void> {
       await rolledUp();
       const from = new Date(start).toISOString();
       const to = new Date(start + hours * 3600_000).toISOString();
-      const times: number[] = [];
-      for (let i = 0; i < (smoke ? 20 : 200); i++) {
-        const q = performance.now();
-        await d.get(`/api/top?n=10&from=${from}&to=${to}`);
-        times.push(performance.now() - q);
+      const timed = async (query: string, runs: number) => {
+        const times: number[] = [];
+        for (let i = 0; i < runs; i++) {
+          const q = performance.now();
+          const { status } = await d.get(`/api/top?${query}&from=${from}&to=${to}`);
+          if (status !== 200) throw new Error(`${label}: /api/top?${query} answered ${status}`);
+          times.push(performance.now() - q);
+        }
+        times.sort((a, b) => a - b);
+        return `${median(times).toFixed(1)} ms, ${times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]!.toFixed(1)} ms`;
+      };
+      const runs = smoke ? 20 : 200;
+      row(`GET /api/top?from&to over ${hours} h, rolled up, ${label}: median, p99 of ${runs}`, 'informational', await timed('n=10', runs), true);
+      // By dimension and status (the default dimensions, url status).
+      const dimRuns = smoke ? 4 : 100;
+      for (const query of ['by=status&n=10', 'by=url&status=404&n=10']) {
+        row(`  GET /api/top?${query}&from&to over ${hours} h, ${label}: median, p99 of ${dimRuns}`, 'informational', await timed(query, dimRuns), true);
       }
       await d.stop();
-      times.sort((a, b) => a - b);
-      const p99 = times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]!;
-      row(`GET /api/top?from&to over ${hours} h, rolled up, ${label}: median, p99 of ${times.length}`, 'informational', `${median(times).toFixed(1)} ms, ${p99.toFixed(1)} ms`, true);
     }
     row(`event-time replay of ${fmt(lines)} lines over ${hours} h, lines/s from rename to persisted: SQLite`, 'informational', fmt(rates.SQLite!), true);
     row('  same into PostgreSQL (share of SQLite)', 'informational', `${fmt(rates.PostgreSQL!)} (${((100 * rates.PostgreSQL!) / rates.SQLite!).toFixed(0)}%)`, true);
+    await yearsByDimension(server, work);
   } finally {
     await server.stop();
   }
+}
+
+/**
+ * Years of history in both stores, written through their write ports from the same batches
+ * (a day's traffic as one batch of URLs with a status and a client each, by url, status and
+ * client, as the decade part builds it) and rolled up (to 30-day and 360-day spans), then
+ * range queries over all of it through the read port, in process: by URL, by status, 404
+ * URLs, clients getting 5xx, and status 500 per 30 days. Each answer's total is checked
+ * against the lines written.
+ */
+async function yearsByDimension(server: PostgresServer, work: string): Promise<void> {
+  const days = smoke ? 12 : 1096;
+  const urlsPerDay = smoke ? 10 : 200;
+  const start = Date.UTC(2021, 0, 1);
+  const tally = { lines: 0, of500: 0, notFound: 0 };
+  const items: ResultItem[] = [...dailyBatches(days, urlsPerDay, start, 29, tally)].map((batch) => ({ kind: 'batch', batch }));
+  const { lines, of500, notFound } = tally;
+  const years = days >= 365 ? `${(days / 365.25).toFixed(0)} years` : `${days} days`;
+  console.error(`${years} of history by url, status and client (${fmt(days)} batches of ${urlsPerDay} URLs), SQLite and PostgreSQL`);
+  const job = { batchIntervalMs: 1000, windowDurationMs: 300_000, instance: 'bench' };
+  const sqliteFile = path.join(work, 'years.db');
+  let built = performance.now();
+  const sqlite = new ResultsStore(sqliteFile, { retentionMs: 0 });
+  for (let i = 0; i < items.length; i += 100) sqlite.write(items.slice(i, i + 100), 1, 1);
+  while (sqlite.rollUp(5000, true));
+  sqlite.close();
+  const sqliteBuildS = (performance.now() - built) / 1000;
+  await server.sql('CREATE DATABASE years', 'postgres');
+  const config = { host: '127.0.0.1', port: server.port, user: 'postgres', password: undefined, database: 'years', sslMode: 'disable' as const, sslRootCert: undefined };
+  built = performance.now();
+  const pg = await PostgresResultsStore.open(config, { instance: job.instance, where: 'years', batchIntervalMs: 1000, windowMs: 300_000, history: true, retentionMs: 0 }, pino({ level: 'silent' }));
+  await pg.restoreEpochs(0);
+  for (let i = 0; i < items.length; i += 100) await pg.write(items.slice(i, i + 100), 1, 1);
+  await pg.rolledUp();
+  await pg.close();
+  const pgBuildS = (performance.now() - built) / 1000;
+  const stores: [string, ResultsQueries][] = [['SQLite', new SqliteQueries(sqliteFile, 1000, job.instance)], ['PostgreSQL', new PostgresQueries(config, job)]];
+  const from = start;
+  const to = start + days * 86_400_000;
+  const all = { lo: 0, hi: 999 };
+  const queries: [string, (q: ResultsQueries) => Promise<number>, number][] = [
+    ['top 10 URLs', async (q) => (await q.rangeTop(from, to, 10, job.instance)).total, lines],
+    ['by=status', async (q) => (await q.dimensionTop('status', all, from, to, 10, job.instance)).total, lines],
+    ['by=url&status=404', async (q) => (await q.dimensionTop('url', { lo: 404, hi: 404 }, from, to, 10, job.instance)).total, notFound],
+    ['by=client&status=5xx', async (q) => (await q.dimensionTop('client', { lo: 500, hi: 599 }, from, to, 10, job.instance)).total, of500],
+    ['series of status 500 per 30 days', async (q) => (await q.dimensionSeries('status', '500', all, from, to, 30 * 86_400_000, job.instance)).reduce((n, p) => n + p.count, 0), of500],
+  ];
+  const results = new Map<string, string[]>();
+  try {
+    for (const [label, q] of stores) {
+      for (const [what, run, want] of queries) {
+        const times: number[] = [];
+        for (let i = 0; i < (smoke ? 1 : 10); i++) {
+          const t = performance.now();
+          const got = await run(q);
+          times.push(performance.now() - t);
+          if (got !== want) throw new Error(`${years} in ${label}: ${what} counts ${got}, not the ${want} lines written`);
+        }
+        results.set(what, [...(results.get(what) ?? []), `${label} ${median(times).toFixed(0)} ms, ${Math.max(...times).toFixed(0)} ms`]);
+      }
+    }
+  } finally {
+    for (const [, q] of stores) await q.close();
+  }
+  row(`${years} by url, status and client (${fmt(lines)} lines in ${fmt(days)} daily batches of ${urlsPerDay} URLs): written and rolled up to 360-day spans, s`, 'informational', `SQLite ${sqliteBuildS.toFixed(1)}, PostgreSQL ${pgBuildS.toFixed(1)}`, true);
+  for (const [what, answers] of results) row(`  ${what} over the ${years}, through the read port: median, max of ${smoke ? 1 : 10}`, 'informational', answers.join('; '), true);
 }
 
 /**
@@ -752,6 +829,35 @@ async function outOfOrderReplay(work: string): Promise<void> {
 }
 
 /**
+ * Days of a site's traffic, a batch each (at noon) of `urlsPerDay` URLs of a pool of 20,000
+ * (a few of them most of it), each with a status of five and a client of a pool of 50,000:
+ * the blobs by url, status and client the job writes. `tally` counts the lines, the 500s and
+ * the 404s, the answers the parts check.
+ */
+function* dailyBatches(days: number, urlsPerDay: number, start: number, seed: number, tally: { lines: number; of500: number; notFound: number }): Generator<BatchResult> {
+  const win = new WindowSet(['url', 'status', 'client'].map((name, field) => ({ name, field, visitors: false, maxKeys: 0 })), 2);
+  const CODES = [200, 200, 200, 304, 404, 500];
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  for (let day = 0; day < days; day++) {
+    const b = win.openBatch();
+    let events = 0;
+    for (let u = 0; u < urlsPerDay; u++) {
+      const url = `/page/${Math.floor(20_000 * rand() ** 3)}.html`;
+      const n = 1 + Math.floor(rand() * 200);
+      const code = CODES[Math.floor(rand() * CODES.length)]!;
+      const keys = [url, String(code), `10.${Math.floor(rand() * 50_000)}`];
+      keys.forEach((k, i) => b.dims[i]!.add(win.dims[i]!.keys.idOfString(k), code, 0, 0, n * 1000, n));
+      tally.lines += n;
+      events += n;
+      if (code === 500) tally.of500 += n;
+      if (code === 404) tally.notFound += n;
+    }
+    yield { startMs: start + day * 86_400_000 + 12 * 3_600_000, events, parseErrors: 0, counts: win.encodeBatch(b) };
+    win.pass(b);
+  }
+}
+
+/**
  * Ten years of history (a day of a site's traffic as one batch of 300 URLs of a pool of
  * 20,000, a few of them most of it, each with a status of five and a client of a pool of
  * 50,000: the batch blobs by dimension url, status and client, written through the store and
@@ -767,34 +873,14 @@ async function decadeQuery(work: string): Promise<void> {
   console.error(`ten years of history: ${fmt(days)} days of ${urlsPerDay} URLs each, by url, status and client`);
   const built = performance.now();
   const store = new ResultsStore(path.join(dir, 'data', 'results.db'), { retentionMs: 0 });
-  const win = new WindowSet(['url', 'status', 'client'].map((name, field) => ({ name, field, visitors: false, maxKeys: 0 })), 2);
-  const CODES = [200, 200, 200, 304, 404, 500];
-  let seed = 17;
-  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-  let lines = 0;
-  let of500 = 0;
-  let notFound = 0;
+  const tally = { lines: 0, of500: 0, notFound: 0 };
+  const batches = dailyBatches(days, urlsPerDay, start, 17, tally);
   for (let day = 0; day < days; day += 30) {
     store.transaction(() => {
-      for (let d = day; d < Math.min(days, day + 30); d++) {
-        const b = win.openBatch();
-        let events = 0;
-        for (let u = 0; u < urlsPerDay; u++) {
-          const url = `/page/${Math.floor(20_000 * rand() ** 3)}.html`;
-          const n = 1 + Math.floor(rand() * 200);
-          const code = CODES[Math.floor(rand() * CODES.length)]!;
-          const keys = [url, String(code), `10.${Math.floor(rand() * 50_000)}`];
-          keys.forEach((k, i) => b.dims[i]!.add(win.dims[i]!.keys.idOfString(k), code, 0, 0, n * 1000, n));
-          lines += n;
-          events += n;
-          if (code === 500) of500 += n;
-          if (code === 404) notFound += n;
-        }
-        store.saveBatch({ startMs: start + d * 86_400_000 + 12 * 3_600_000, events, parseErrors: 0, counts: win.encodeBatch(b) }, 1);
-        win.pass(b);
-      }
+      for (let d = day; d < Math.min(days, day + 30); d++) store.saveBatch(batches.next().value!, 1);
     });
   }
+  const { lines, of500, notFound } = tally;
   store.markCovered(1);
   while (store.rollUp(5000, true));
   store.close();

@@ -4,22 +4,22 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { batchFromLines } from '../daemon/channel/index.js';
 import { UrlInterner } from '../daemon/counts/index.js';
-import { compileUrlParser } from '../daemon/logformat/log-format.js';
+import { DimensionBatch } from '../daemon/counts/dimension-batch.js';
 import { encodeBatch, partitionOfBatch } from '../daemon/cluster/event-wire.js';
-import { PartialBuilder } from '../daemon/cluster/partial-counts.js';
-import { encodePartial, PartialCursor, type PartialHead } from '../daemon/cluster/partial-wire.js';
+import { allGroups, CellsCursor, groupByKey } from '../daemon/cluster/cells-wire.js';
+import { PartialCursor, type PartialHead } from '../daemon/cluster/partial-wire.js';
 import { decodeResults, encodeProgress, encodeRow, encodeWindow } from '../daemon/cluster/results-wire.js';
-import { decodeCounts } from '../daemon/counts/counts-codec.js';
 import { ByteReader, ByteWriter } from '../daemon/cluster/wire-bytes.js';
 import { sourceIdOf } from '../daemon/source/file-key.js';
 import { tempDir } from './helpers/daemon.js';
+import { builderOf } from './helpers/partial-builder.js';
 
 const START = Date.UTC(2026, 0, 1);
-const line = (url: string, s = 0) => `10.0.0.1 - - [01/Jan/2026:00:00:${String(s).padStart(2, '0')} +0000] "GET ${url} HTTP/1.1" 200 1`;
+const line = (url: string, s = 0, status = 200, bytes = 1) => `10.0.0.1 - - [01/Jan/2026:00:00:${String(s).padStart(2, '0')} +0000] "GET ${url} HTTP/1.1" ${status} ${bytes}`;
 
-/** Reads every message of a shard back: slot -> url -> count, and parse errors per slot. */
-function readBack(messages: Buffer[]): { heads: PartialHead[]; counts: Map<number, Map<string, number>>; parseErrors: number } {
-  const counts = new Map<number, Map<string, number>>();
+/** Reads every message of a shard back: slot -> "dimension key status" -> [lines, bytes], and parse errors. */
+function readBack(messages: Buffer[]): { heads: PartialHead[]; counts: Map<number, Map<string, [number, number]>>; parseErrors: number } {
+  const counts = new Map<number, Map<string, [number, number]>>();
   const heads: PartialHead[] = [];
   let parseErrors = 0;
   for (const m of messages) {
@@ -27,11 +27,18 @@ function readBack(messages: Buffer[]): { heads: PartialHead[]; counts: Map<numbe
     heads.push(c.head);
     while (c.nextSlot()) {
       parseErrors += c.parseErrors;
-      const slot = counts.get(c.slot) ?? new Map<string, number>();
+      const slot = counts.get(c.slot) ?? new Map<string, [number, number]>();
       counts.set(c.slot, slot);
-      while (c.nextKey()) {
-        const url = c.reader.data.toString('utf8', c.reader.start, c.reader.end);
-        slot.set(url, (slot.get(url) ?? 0) + c.count);
+      const cells = c.cells;
+      while (cells.nextSection()) {
+        while (cells.nextKey()) {
+          const key = c.reader.data.toString('utf8', cells.keyStart, cells.keyEnd);
+          while (cells.nextCell()) {
+            const id = `${c.head.dims[cells.dim]} ${key} ${cells.code}`;
+            const [n, b] = slot.get(id) ?? [0, 0];
+            slot.set(id, [n + cells.count, b + cells.bytes]);
+          }
+        }
       }
     }
   }
@@ -54,11 +61,11 @@ describe('the cluster\'s binary messages', () => {
     assert.throws(() => new ByteReader(Buffer.from([0x80])).varint(), /ends inside a number/);
   });
 
-  test('a partial of 20,000 distinct 122-byte URLs is cut into messages below the limit, every count kept, and built again byte for byte', () => {
+  test('a partial of 20,000 distinct 122-byte URLs is cut into messages below the limit, every count kept by URL and by status with its bytes, and built again byte for byte', () => {
     const build = () => {
-      const b = new PartialBuilder(compileUrlParser('auto', false), 1000, true);
+      const b = builderOf(true);
       const lines: string[] = [];
-      for (let i = 0; i < 20_000; i++) lines.push(line(`/${String(i).padStart(8, '0')}/${'x'.repeat(112)}`));
+      for (let i = 0; i < 20_000; i++) lines.push(line(`/${String(i).padStart(8, '0')}/${'x'.repeat(112)}`, 0, i % 10 === 0 ? 404 : 200, i % 7));
       lines.push('garbage');
       b.add(7, Buffer.from(lines.join('\n')), START, 'edgeA');
       return b.build({ partition: 3, after: 6, to: 7, atMs: 1234, wmMs: 99 }, 2, 256 * 1024);
@@ -66,6 +73,8 @@ describe('the cluster\'s binary messages', () => {
     const shards = build();
     assert.equal(shards.length, 2);
     let total = 0;
+    const byStatus = new Map<string, [number, number]>();
+    let url404 = 0;
     for (const [shard, messages] of shards.entries()) {
       assert.ok(messages.length >= 4, `shard ${shard}: ${messages.length} messages of at most 256 KB for ~1.25 MB`);
       for (const m of messages) assert.ok(m.length <= 256 * 1024, `a message of ${m.length} bytes`);
@@ -74,15 +83,27 @@ describe('the cluster\'s binary messages', () => {
       assert.deepEqual(heads[0]!.sources, [['edgeA', START]]);
       // (Event time: a line without a time is not placed in a batch; shard 0 takes it.)
       assert.deepEqual([parseErrors, heads[0]!.unplacedErrors], [0, shard === 0 ? 1 : 0]);
-      for (const slot of counts.values()) for (const n of slot.values()) total += n;
+      for (const slot of counts.values()) {
+        for (const [id, [n, b]] of slot) {
+          if (id.startsWith('url ')) total += n;
+          if (id.startsWith('url ') && id.endsWith(' 404')) url404 += n;
+          if (id.startsWith('status ')) byStatus.set(id, [(byStatus.get(id)?.[0] ?? 0) + n, (byStatus.get(id)?.[1] ?? 0) + b]);
+        }
+      }
     }
     assert.equal(total, 20_000);
+    assert.equal(url404, 2_000);
+    // Each status is a key of one shard: its lines and bytes whole there.
+    let bytes404 = 0;
+    let bytes200 = 0;
+    for (let i = 0; i < 20_000; i++) (i % 10 === 0 ? (bytes404 += i % 7) : (bytes200 += i % 7));
+    assert.deepEqual(Object.fromEntries(byStatus), { 'status 404 404': [2_000, bytes404], 'status 200 200': [18_000, bytes200] });
     // The same events give the same messages: a counter that takes over republishes them as they were.
     assert.deepEqual(build(), shards);
   });
 
   test('a shard with nothing still gets a message (the partition\'s progress); a heartbeat has an empty range', () => {
-    const b = new PartialBuilder(compileUrlParser('auto', false), 1000, false);
+    const b = builderOf(false);
     const hb = b.build({ partition: 0, after: 5, to: 5, atMs: 10, wmMs: 9 }, 1, 1024)[0]?.[0];
     assert.ok(hb, 'a message for the one shard');
     const c = new PartialCursor(hb);
@@ -90,43 +111,59 @@ describe('the cluster\'s binary messages', () => {
     assert.equal(c.nextSlot(), false);
   });
 
-  test('a reader skips a section of another dimension (counts by status, say) and reads the URLs', () => {
-    const keys = new UrlInterner();
-    const id = keys.idOfString('/a');
-    const [message] = encodePartial(
-      { partition: 0, after: 0, to: 1, shard: 0, shards: 1, batchMs: 1000, atMs: 1, wmMs: 1, maxEventMs: null, rangeEvents: 2, unplacedErrors: 0, sources: [] },
-      [{ slot: 5, parseErrors: 0, ids: [id], counts: [2], n: 1 }],
-      keys,
-      4096,
-    );
-    // Splice a section of dimension 7 (2 measures per key) in before the URL section.
-    const bytes = Buffer.from(message!);
-    const at = bytes.indexOf(Buffer.from([0 /* DIMENSION_URL */, 1, 1, 2]));
-    const patched = Buffer.concat([bytes.subarray(0, at - 1), Buffer.from([2, 7, 2, 1, 3, 0x32, 0x30, 0x30, 9, 4]), bytes.subarray(at)]);
-    const c = new PartialCursor(patched);
-    assert.ok(c.nextSlot());
-    assert.ok(c.nextKey());
-    assert.equal(c.reader.data.toString('utf8', c.reader.start, c.reader.end), '/a');
-    assert.equal(c.count, 2);
-    assert.equal(c.skippedKeys, 1);
+  test('a partial of version 1 (URL counts alone, before the dimensions) is refused naming its version', () => {
+    const message = builderOf(false).build({ partition: 0, after: 0, to: 1, atMs: 1, wmMs: 1 }, 1, 4096)[0]![0];
+    const old = Buffer.from(message!);
+    old[0] = 1;
+    assert.throws(() => new PartialCursor(old), /a partial of version 1 .*before the dimensions.*reads version 2/);
   });
 
-  test('merge results: a row cut into parts concatenates to the batch\'s blob; a window\'s top parts hold the top in order', () => {
+  test('merge results: a row cut into parts holds every cell of the batch once; a window\'s top parts hold the top (lines and bytes) in order', () => {
     const urls = new UrlInterner();
-    const ids = Array.from({ length: 500 }, (_, i) => urls.idOfString(`/url/${i}/${'y'.repeat(50)}`));
-    const parts = encodeRow({ shard: 1, shards: 3, closedThrough: 11, slot: 10, batchMs: 1000, events: 600, parseErrors: 100 }, urls, ids, (j) => j + 1, ids.length, 8 * 1024);
+    const batch = new DimensionBatch(false);
+    for (let i = 0; i < 500; i++) {
+      const id = urls.idOfString(`/url/${i}/${'y'.repeat(50)}`);
+      batch.add(id, 200, 0, 0, 10 * i, i + 1);
+      if (i % 3 === 0) batch.add(id, 404, 0, 0, 7, 1);
+    }
+    const statuses = new UrlInterner();
+    const status = new DimensionBatch(false);
+    status.add(statuses.idOfString('200'), 200, 0, 0, 5, 600);
+    const parts = encodeRow(
+      { shard: 1, shards: 3, closedThrough: 11, slot: 10, batchMs: 1000, events: 600, parseErrors: 100 },
+      ['url', 'status'],
+      [allGroups(groupByKey(0, urls, batch)), allGroups(groupByKey(1, statuses, status))],
+      8 * 1024,
+    );
     assert.ok(parts.length > 3);
+    for (const p of parts) assert.ok(p.length <= 8 * 1024);
     const rows = parts.map((p) => decodeResults(p));
     assert.deepEqual(rows.map((r) => [r.kind, r.part, r.last]), rows.map((_, i) => ['row', i, i === rows.length - 1]));
-    const blob = Buffer.concat(rows.map((r) => (r.kind === 'row' ? r.counts : Buffer.alloc(0))));
-    assert.deepEqual([...decodeCounts(blob)], ids.map((id, j) => [urls.url(id)!, j + 1]));
+    const cells: string[] = [];
+    for (const r of rows) {
+      if (r.kind !== 'row') continue;
+      assert.deepEqual(r.dims, ['url', 'status']);
+      const c = new CellsCursor(new ByteReader(r.sections), r.dims.length);
+      c.begin();
+      while (c.nextSection()) while (c.nextKey()) while (c.nextCell()) cells.push(`${r.dims[c.dim]} ${r.sections.toString('utf8', c.keyStart, c.keyEnd)} ${c.code} ${c.count} ${c.bytes}`);
+    }
+    const expected: string[] = [];
+    for (let i = 0; i < 500; i++) {
+      expected.push(`url /url/${i}/${'y'.repeat(50)} 200 ${i + 1} ${10 * i}`);
+      if (i % 3 === 0) expected.push(`url /url/${i}/${'y'.repeat(50)} 404 1 7`);
+    }
+    expected.push('status 200 200 600 5');
+    assert.deepEqual(cells, expected);
     assert.deepEqual(rows.map((r) => (r.kind === 'row' ? [r.events, r.parseErrors] : [])), rows.map((_, i) => (i === 0 ? [600, 100] : [0, 0])));
-    const top = Array.from({ length: 300 }, (_, i) => ({ url: `/top/${i}/${'z'.repeat(40)}`, count: 1000 - i }));
+    const top = Array.from({ length: 300 }, (_, i) => ({ url: `/top/${i}/${'z'.repeat(40)}`, count: 1000 - i, bytes: 3 * i }));
     const counters = { eventsIn: 9, eventsCounted: 8, parseErrors: 1, late: 0, duplicates: 2 };
     const w = encodeWindow({ shard: 1, shards: 3, closedThrough: 11, endMs: 11_000, windowMs: 60_000, total: 5, distinct: 6, counters, topState: 'full', top }, 4 * 1024).map((p) => decodeResults(p));
     assert.ok(w.length > 2);
     assert.deepEqual(w.flatMap((m) => (m.kind === 'window' ? m.top : [])), top);
     assert.deepEqual(decodeResults(encodeProgress({ shard: 2, shards: 3, closedThrough: 12, counters })), { kind: 'progress', shard: 2, shards: 3, closedThrough: 12, part: 0, last: true, counters });
+    const old = Buffer.from(parts[0]!);
+    old[0] = 1;
+    assert.throws(() => decodeResults(old), /a merge result of version 1 .*before the dimensions/);
   });
 
   test('an edge batch of long lines is cut into messages below the limit, a line longer than a message cut and counted', () => {

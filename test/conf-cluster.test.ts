@@ -116,11 +116,15 @@ a1.jobs.j1.servers = \${NATS_SERVERS}
     assert.equal(q.port, 0);
     // A query node's batches are closed by the merge workers: their watermark is theirs.
     assert.match(configErrorOf(parse, 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.input = jetstream\na1.jobs.j1.servers = nats://h:1\na1.jobs.j1.watermark = 60\n').message, /a1\.jobs\.j1\.watermark: has no effect with input = jetstream.*url-count-merge/);
-    // The partials carry URL counts alone: a query node counts url, and another dimension stops start-up.
-    assert.deepEqual(q.dimensions.map((d) => d.name), ['url']);
+    // The partials carry the dimensions: a query node counts by any, as a single process (default url status).
+    assert.deepEqual(q.dimensions.map((d) => d.name), ['url', 'status']);
     const query = 'a1.jobs = j1\na1.jobs.j1.type = url-window-count\na1.jobs.j1.input = jetstream\na1.jobs.j1.servers = nats://h:1\n';
-    assert.deepEqual(ofType(parse(`${query}a1.jobs.j1.dimensions = url\n`).jobs, 'url-window-count')[0]!.dimensions.map((d) => d.name), ['url']);
-    assert.match(configErrorOf(parse, `${query}a1.jobs.j1.dimensions = url status\n`).message, /:5: a1\.jobs\.j1\.dimensions: counts url only with input = jetstream.*remove status/);
+    assert.deepEqual(ofType(parse(`${query}a1.jobs.j1.dimensions = url status client\n`).jobs, 'url-window-count')[0]!.dimensions.map((d) => d.name), ['url', 'status', 'client']);
+    // A counter counts by the job's dimensions (default url status); one its format lacks stops start-up naming the key.
+    assert.deepEqual(counter.dimensions.map((d) => d.name), ['url', 'status']);
+    const countBy = (extra: string) => `a1.jobs = c\na1.jobs.c.type = url-count-partial\na1.jobs.c.servers = nats://h:1\n${extra}`;
+    assert.deepEqual(ofType(parse(countBy('a1.jobs.c.dimensions = status agent\n')).jobs, 'url-count-partial')[0]!.dimensions, [{ name: 'status', field: 1 }, { name: 'agent', field: 4 }]);
+    assert.match(configErrorOf(parse, countBy('a1.jobs.c.logFormat = common\na1.jobs.c.dimensions = url referrer\n')).message, /a1\.jobs\.c\.dimensions: referrer: the log format "common" has no referrer field/);
   });
 
   test('NATS logins: user and password, token, nkey or creds file, TLS files; one login only; files read at start', () => {

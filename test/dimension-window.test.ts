@@ -6,6 +6,7 @@ import { ANY_STATUS, type DimensionSpec, type StatusRange } from '../daemon/coun
 import { WindowSet, type BatchSet } from '../daemon/counts/window-set.js';
 import { decodeCounts } from '../daemon/counts/counts-codec.js';
 import { mergeBatchBlobs } from '../daemon/counts/batch-blob.js';
+import { DimensionBatch } from '../daemon/counts/dimension-batch.js';
 
 /** A line as the test's model sees it. */
 interface Line {
@@ -193,6 +194,19 @@ describe('the window by dimension', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('a batch\'s cells appended without their hash (a cluster\'s disjoint shard rows)', () => {
+  test('cells appended, then added to: each (key, status) is found again, not made twice', () => {
+    const b = new DimensionBatch(false);
+    for (let key = 0; key < 100; key++) b.append(key, 200 + (key % 3), key + 1, 10 * key);
+    // (Seen hanging without the hash made after the appends: the table, sized for the cells it had hashed, filled up.)
+    for (let key = 0; key < 100; key++) b.add(key, 200 + (key % 3), 0, 0, 1);
+    b.add(500, 404, 0, 0, 7);
+    assert.equal(b.size, 101);
+    assert.deepEqual([...b.counts.subarray(0, 3)], [2, 3, 4]);
+    assert.equal(b.lines(), 100 * 101 / 2 + 100 + 1);
   });
 });
 

@@ -3,14 +3,13 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { JetStreamBus } from '../daemon/cluster/jetstream-bus.js';
 import { UNLIMITED, type Records } from '../daemon/cluster/bus.js';
-import { compileUrlParser } from '../daemon/logformat/log-format.js';
-import { PartialBuilder } from '../daemon/cluster/partial-counts.js';
 import { PartialCursor } from '../daemon/cluster/partial-wire.js';
 import { PartitionCounter, type PartitionSettings } from '../daemon/cluster/partition-counter.js';
 import { progressKey } from '../daemon/cluster/partition-progress.js';
 import { tempDir, waitFor } from './helpers/daemon.js';
-import { testLogger } from './helpers/logger.js';
+import { capturingLogger, testLogger } from './helpers/logger.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';
+import { builderOf } from './helpers/partial-builder.js';
 
 const line = (url: string) => `10.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "GET ${url} HTTP/1.1" 200 1`;
 const spec = (name: string, subject: string) => ({ name, subject, replicas: 1, limits: UNLIMITED, keys: {} });
@@ -34,8 +33,7 @@ describe('partial counts on JetStream', { skip: skipWithoutNats }, () => {
     await bus.ensureStream(spec('EV', 'ev'), true);
     await bus.ensureStream(spec('CT', 'ct'), true);
     const records: Records = await bus.records('PROGRESS', 1);
-    const findUrl = compileUrlParser('auto', false);
-    const settings: PartitionSettings = { input: 'EV', inputSubject: 'ev', outputSubject: 'ct', shards: 1, newBuilder: () => new PartialBuilder(findUrl, 1000, true) };
+    const settings: PartitionSettings = { input: 'EV', inputSubject: 'ev', outputSubject: 'ct', shards: 1, newBuilder: () => builderOf(true) };
     const publishEvents = async (ids: string[]) => {
       for (const id of ids) await bus.publish('ev.0.edge', Buffer.from(`${line('/' + id)}\n${line('/x')}`), { id });
     };
@@ -86,5 +84,32 @@ describe('partial counts on JetStream', { skip: skipWithoutNats }, () => {
     assert.equal(new PartialCursor(message!.data).head.atMs, 1234, 'with the time the record gave it');
     // Published again (a counter that published it just before it died): stored once.
     assert.equal(await bus.publish('ct.0', message!.data, { id: message!.header('Nats-Msg-Id')! }), republished.seq);
+  });
+
+  test('a stream or bucket of one replica on a clustered NATS is said at start, once; three replicas, or one server, say nothing', async () => {
+    // Issue 26: nothing guards against every replica failing at once (that is NATS's
+    // sync_interval), but one replica on a cluster is one disk, and is said.
+    const three = await NatsCluster.start(path.join(tempDir('logflow-replicas-'), 'nats'), 3);
+    const { logger, lines } = capturingLogger();
+    const told = () => lines.filter((l) => l.includes('has 1 replica')).map((l) => JSON.parse(l).msg as string);
+    try {
+      const bus = await JetStreamBus.connect({ servers: three.servers.split(',') }, 'test', logger);
+      buses.push(bus);
+      const one = { ...spec('ONE', 'one'), keys: { replicas: 'a1.sinks.k1.replicas' } };
+      await bus.ensureStream(one, true);
+      await bus.ensureStream(one, false);
+      await bus.ensureStream({ ...spec('THREE', 'three'), replicas: 3, keys: { replicas: 'a1.sinks.k1.replicas' } }, true);
+      await bus.records('R3', 3);
+      assert.deepEqual(told(), ['ONE has 1 replica on the NATS cluster logflow: it lives on one server\'s disk, and goes with it (set a1.sinks.k1.replicas = 3 before it is created, or raise it with nats stream edit)']);
+      await bus.records('R1', 1);
+      assert.equal(told().length, 2, 'a bucket of one replica too');
+      // One server without a cluster: its one replica is all there is.
+      const single = await JetStreamBus.connect({ servers: nats!.servers.split(',') }, 'test', logger);
+      buses.push(single);
+      await single.ensureStream(spec('EV', 'ev'), false);
+      assert.equal(told().length, 2);
+    } finally {
+      await three.stop();
+    }
   });
 });

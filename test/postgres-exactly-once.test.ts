@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { prng } from '../scripts/access-log-generator.js';
@@ -8,6 +8,8 @@ import { dropLog, type Expected } from './helpers/expected-counts.js';
 import { PostgresServer, skipWithoutPostgres } from './helpers/postgres-server.js';
 import { EventStreamReader } from './helpers/event-stream.js';
 import { logflow } from './helpers/run-cli.js';
+import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
+import { ownTime } from './helpers/real-log-shapes.js';
 
 interface Stats {
   eventsIn: number;
@@ -21,6 +23,11 @@ interface Stats {
 interface Top {
   total: number;
   urls: { url: string; count: number }[];
+}
+interface RangeItems {
+  total: number;
+  keys: number;
+  items: { key: string; count: number; bytes: number }[];
 }
 
 const asMap = (t: Top) => new Map(t.urls.map((u) => [u.url, u.count]));
@@ -121,6 +128,12 @@ describe('PostgreSQL results: exactly once through outages and kill -9, the same
     // (an idle flush closes a batch into the window, and readers see it at the next slide boundary).
     const log = await dropLog(pgDir, 'day.log', { lines: 30_000, urls: 400, seed: 51, malformed: 0.01, startMs: Date.UTC(2026, 0, 1, 21, 0, 0), spanSeconds: 6 * 3600 - 1 });
     copyFileSync(path.join(pgDir, 'spool', 'day.log'), path.join(sqDir, 'spool', 'day.log'));
+    // The lines by status, the independent way (a regex per line and a dict), for the history by dimension.
+    const parsed: (ParsedLine & { ms: number })[] = [];
+    for (const line of readFileSync(path.join(sqDir, 'spool', 'day.log'), 'utf8').split('\n')) {
+      const p = parseLine(line);
+      if (p) parsed.push({ ...p, ms: ownTime(line) });
+    }
 
     const sqlite = await startDaemon(sqDir);
     daemons.push(sqlite);
@@ -163,18 +176,39 @@ describe('PostgreSQL results: exactly once through outages and kill -9, the same
       `/api/series?from=2026-01-01T22:10:00Z&to=2026-01-01T22:12:00Z&step=1`,
       `/api/urls/${url}/series?from=${from}&to=${to}&step=300`,
       '/api/windows?from=2026-01-01T23:00:00Z&to=2026-01-02T01:00:00Z&n=5&limit=30',
+      // The history by dimension and status (default dimensions: url status).
+      `/api/top?by=status&n=100&from=${from}&to=${to}`,
+      `/api/top?by=url&status=404&n=1000&from=${from}&to=${to}`,
+      `/api/top?by=url&status=5xx&n=7&from=2026-01-01T21:59:30Z&to=2026-01-01T23:00:07Z`,
+      `/api/series?by=status&key=500&from=${from}&to=${to}&step=60`,
+      `/api/series?by=url&key=${url}&status=2xx&from=${from}&to=${to}&step=3600`,
     ];
+    // The same answers, but visitors over a range: a SQLite file keeps them (sketches per
+    // rollup row), PostgreSQL's history does not, as yet (null there).
+    type Ranged = { items?: { visitors: number | null; visitorsExact: boolean }[]; visitorsError?: number | null };
+    const withoutVisitors = (body: unknown) => {
+      const b = body as Ranged;
+      return b.items ? { ...b, items: b.items.map((i) => ({ ...i, visitors: null, visitorsExact: false })), visitorsError: null } : body;
+    };
     for (const route of routes) {
       const p: { status: number; body: unknown } = await pg.get(route);
       const s: { status: number; body: unknown } = await sqlite.get(route);
       assert.equal(p.status, 200, route);
-      // PostgreSQL's history is by URL alone, as yet: a range's items carry no bytes, and the
-      // number of keys is not counted there; the rest is the same answer.
-      const byUrl = (b: unknown) => {
-        const t = b as { items?: { key: string; count: number }[]; keys?: number };
-        return t.items ? { ...t, keys: undefined, items: t.items.map((i) => ({ key: i.key, count: i.count })) } : b;
-      };
-      assert.deepEqual(byUrl(p.body), byUrl(s.body), route);
+      if (!route.includes('from=') || !route.startsWith('/api/top')) {
+        assert.deepEqual(p.body, s.body, route);
+        continue;
+      }
+      assert.deepEqual(withoutVisitors(p.body), withoutVisitors(s.body), route);
+      assert.ok((p.body as Ranged).items!.every((i) => i.visitors === null), `${route}: PostgreSQL keeps no visitors over a range`);
+      assert.ok((s.body as Ranged).items!.every((i) => typeof i.visitors === 'number'), `${route}: SQLite does`);
+    }
+    // Nothing lost, nothing twice by dimension either: lines and bytes per status, the 404 URLs.
+    const inLog = parsed.filter((l) => l.ms >= Date.parse(from) && l.ms < Date.parse(to));
+    for (const [query, dim, lo, hi] of [['by=status', 'status', 0, 999], ['by=url&status=404', 'url', 404, 404]] as const) {
+      const { body }: { body: RangeItems } = await pg.get<RangeItems>(`/api/top?${query}&n=1000&from=${from}&to=${to}`);
+      const want = countBy(inLog, dim, lo, hi);
+      assert.deepEqual([body.total, body.keys], [want.reduce((n, i) => n + i.count, 0), want.length], query);
+      assert.deepEqual(body.items.map((i) => [i.key, i.count, i.bytes]), want.map((i) => [i.key, i.count, i.bytes]), query);
     }
     // The dashboard's stream: its `top` message.
     const tops: unknown[] = [];
@@ -192,6 +226,15 @@ describe('PostgreSQL results: exactly once through outages and kill -9, the same
     }
     const rows = await server.sql<{ n: number }>("SELECT SUM(count)::int AS n FROM logflow_counts WHERE dimension = 'url'", 'replay');
     assert.equal(rows[0]!.n, log.total, 'the view too');
+    // The README's '5xx per minute' from the view, and the top 404 URLs from the one by status.
+    const perMinute = new Map<number, number>();
+    for (const l of inLog) if (l.status >= 500) perMinute.set(Math.floor(l.ms / 60_000) * 60_000, (perMinute.get(Math.floor(l.ms / 60_000) * 60_000) ?? 0) + 1);
+    const fives = await server.sql<{ minute: Date; n: number }>(
+      "SELECT minute, SUM(count)::int AS n FROM logflow_counts WHERE dimension = 'status' AND key LIKE '5__' GROUP BY minute ORDER BY minute", 'replay');
+    assert.deepEqual(new Map(fives.map((r) => [r.minute.getTime(), r.n])), perMinute, '5xx per minute, from the view');
+    const notFound = await server.sql<{ key: string; n: number; bytes: number }>(
+      "SELECT key, SUM(count)::int AS n, SUM(bytes)::float8 AS bytes FROM logflow_counts_by_status WHERE dimension = 'url' AND status = 404 GROUP BY key ORDER BY 2 DESC, key COLLATE \"C\" LIMIT 10", 'replay');
+    assert.deepEqual(notFound.map((r) => [r.key, r.n, r.bytes]), countBy(inLog, 'url', 404, 404).slice(0, 10).map((i) => [i.key, i.count, i.bytes]), 'top 404 URLs, from the view by status');
     for (const d of [pg, sqlite]) assert.equal(await d.stop('SIGTERM'), 0);
   });
 });

@@ -8,10 +8,12 @@ import { encodeCounts } from '../daemon/store/index.js';
 import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
 import { SCHEMA_VERSION } from '../daemon/store/postgres/pg-schema.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
+import { batchBlob } from './helpers/batch-blobs.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
 import { PostgresServer, skipWithoutPostgres } from './helpers/postgres-server.js';
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/postgres-v1');
+const FIXTURE_V4 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/postgres-v4');
 const H = 3_600_000;
 const DAY = 24 * H;
 
@@ -79,6 +81,65 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
       const next = made.toMs + 2 * DAY;
       await store.write([{ kind: 'batch', batch: { startMs: next, events: 3, parseErrors: 0, counts: encodeCounts([['/new', 3]]) } }]);
       assert.deepEqual((await queries.rangeTop(next, next + 1000, 5, made.instance)).urls, [{ url: '/new', count: 3 }]);
+    } finally {
+      await queries.close();
+      await store.close();
+    }
+  });
+
+  test('a schema-4 database (test/fixtures/postgres-v4: the history by URL only) opens as schema 5: every minute rolled up again by dimension; by URL exact against the fixture\'s own lines before and after, its rows status 0 without bytes, nothing by status; new rows by every dimension', async () => {
+    const made = JSON.parse(readFileSync(path.join(FIXTURE_V4, 'made.json'), 'utf8')) as Made;
+    const lines = (JSON.parse(readFileSync(path.join(FIXTURE_V4, 'lines.json'), 'utf8')) as [number, string, number, number][]).map(([ms, url, status, bytes]) => ({ ms, url, status, bytes }));
+    await server.sql('CREATE DATABASE v4', 'postgres');
+    await server.sql(readFileSync(path.join(FIXTURE_V4, 'dump.sql'), 'utf8'), 'v4');
+    assert.deepEqual((await server.sql<{ v: number }>('SELECT MAX(version) AS v FROM logflow_schema_migrations', 'v4'))[0]!.v, 4);
+
+    const { logger, lines: logged } = capturingLogger();
+    const store = await open('v4', made.instance, logger);
+    const queries = new PostgresQueries(config('v4'), { batchIntervalMs: made.batchIntervalMs, windowDurationMs: made.windowMs, instance: made.instance });
+    const all = { lo: 0, hi: 999 };
+    try {
+      assert.ok(logged.some((l) => l.includes(`"results database migrated from schema 4 to ${SCHEMA_VERSION}"`)), logged.join(''));
+      const minutes = new Set(lines.map((l) => Math.floor(l.ms / 60_000)));
+      const dirty = await server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty WHERE level = 1', 'v4');
+      assert.equal(dirty[0]!.n, minutes.size, 'every minute with batch rows marked, to be rolled up by dimension');
+
+      // A dict of the fixture's lines by URL in [from, to): schema 4 kept their URL counts, not their statuses and sizes.
+      const expected = (from: number, to: number) => {
+        const sums = new Map<string, number>();
+        for (const l of lines) if (l.ms >= from && l.ms < to) sums.set(l.url, (sums.get(l.url) ?? 0) + 1);
+        const items = [...sums].map(([key, count]) => ({ key, count, bytes: 0 })).sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+        return { total: items.reduce((n, i) => n + i.count, 0), keys: items.length, items };
+      };
+      const day = Date.UTC(2026, 4, 1);
+      const ranges = [[day, day + 3 * DAY], [made.fromMs + 90 * 60_000 + 17_000, made.fromMs + 20 * H], [day + DAY, day + 2 * DAY]] as const;
+      const check = async (when: string) => {
+        for (const [from, to] of ranges) {
+          const label = `${when}: ${new Date(from).toISOString()} .. ${new Date(to).toISOString()}`;
+          const want = expected(from, to);
+          const got = await queries.dimensionTop('url', all, from, to, 100, made.instance);
+          assert.deepEqual({ total: got.total, keys: got.keys, items: got.items }, want, label);
+          assert.deepEqual((await queries.rangeTop(from, to, 100, made.instance)).urls, want.items.map((i) => ({ url: i.key, count: i.count })), `${label}: range top`);
+          assert.deepEqual((await queries.dimensionTop('url', { lo: 0, hi: 0 }, from, to, 100, made.instance)).items, want.items, `${label}: status 0`);
+          assert.equal((await queries.dimensionTop('url', { lo: 404, hi: 404 }, from, to, 100, made.instance)).total, 0, `${label}: no 404 kept`);
+          assert.equal((await queries.dimensionTop('status', all, from, to, 100, made.instance)).total, 0, `${label}: no status dimension kept`);
+        }
+      };
+      await check('as migrated (every minute dirty)');
+      await store.rolledUp();
+      const levels = await server.sql<{ level: number; status: number }>("SELECT DISTINCT level, status FROM logflow_rollups WHERE dimension = 'url' ORDER BY 1, 2", 'v4');
+      assert.deepEqual(levels.map((r) => [r.level, r.status]), [[1, -1], [1, 0], [2, -1], [2, 0], [3, -1], [3, 0]], 'rolled up again: every-status and status-0 rows');
+      await check('rolled up again');
+      const series = await queries.dimensionSeries('url', '/a', all, day, day + 2 * DAY, H, made.instance);
+      assert.equal(series.reduce((n, p) => n + p.count, 0), lines.filter((l) => l.url === '/a').length, '/a per hour sums to its lines');
+
+      // New rows carry every dimension, with statuses and sizes.
+      const next = made.toMs + 2 * DAY;
+      const fresh = [{ url: '/new', status: 500, bytes: 10 }, { url: '/new', status: 200, bytes: 7 }, { url: '/a', status: 503, bytes: 0 }];
+      await store.write([{ kind: 'batch', batch: { startMs: next, events: 3, parseErrors: 0, counts: batchBlob(fresh, ['url', 'status']) } }]);
+      const top = await queries.dimensionTop('status', { lo: 500, hi: 599 }, next, next + 1000, 5, made.instance);
+      assert.deepEqual(top.items, [{ key: '500', count: 1, bytes: 10 }, { key: '503', count: 1, bytes: 0 }]);
+      assert.deepEqual((await queries.rangeTop(next, next + 1000, 5, made.instance)).urls, [{ url: '/new', count: 2 }, { url: '/a', count: 1 }]);
     } finally {
       await queries.close();
       await store.close();

@@ -6,7 +6,8 @@ import { encodeCounts, ResultsStore, SqliteQueries, type BatchResult, type Resul
 import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
 import type { PostgresConfig } from '../daemon/store/database-config.js';
-import { tempDir } from './helpers/daemon.js';
+import { batchBlob } from './helpers/batch-blobs.js';
+import { tempDir, waitFor } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 import { PostgresServer, skipWithoutPostgres } from './helpers/postgres-server.js';
 
@@ -86,6 +87,8 @@ interface StoreUnderTest {
   rollUpAll(): Promise<void>;
   /** Makes `epoch` counted `agoMs` earlier than it was (the retention counts from then). */
   ageEpoch(epoch: number, agoMs: number): Promise<void>;
+  /** The rollup levels that hold rows of `dimension`. */
+  levels(dimension: string): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -100,6 +103,77 @@ const write = async (sink: WindowResultSink, items: ResultItem[], epoch = 1) => 
 const itemsOf = (top: { url: string; count: number }[]) =>
   top.map((u) => ({ key: u.url, count: u.count, bytes: u.count * 100, visitors: Math.ceil(u.count / 2), visitorsExact: u.count < 3 }));
 const window = (endMs: number, top: { url: string; count: number }[], changed = true, total = 0): WindowResult => ({ startMs: endMs - 300_000, endMs, total, distinctUrls: top.length, top: itemsOf(top), changed });
+
+/** A line of the dimension cases: its own second and the fields the job counts by. */
+type Line = {
+  readonly ms: number;
+  readonly url: string;
+  readonly status: number;
+  readonly client: string;
+  readonly bytes: number;
+};
+const DIMS = ['url', 'status', 'client'] as const;
+type Dim = (typeof DIMS)[number];
+const keyOf = (l: Line, dim: Dim) => (dim === 'status' ? String(l.status) : l[dim]);
+const DAY = 24 * H;
+
+/**
+ * Lines every 7 s over T0's 2 h 20 min (minutes, hours, midnight), and every 61 h from 2019 to
+ * 2022 (days, 30-day and 360-day spans), 1 to 4 a second, of a few statuses, clients and sizes.
+ */
+function makeDimensionLines(): Line[] {
+  let seed = 24;
+  // The generator's high bits: its low bits repeat with a short period.
+  const rand = (n: number) => Math.floor((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 16) % n;
+  const clients = ['10.0.0.1', '10.0.0.2', '2001:db8::1', '192.168.1.20', '10.0.0.10'];
+  const statuses = [200, 200, 200, 200, 304, 404, 404, 500, 503, 301];
+  const out: Line[] = [];
+  const second = (ms: number) => {
+    for (let i = rand(4); i < 4; i++) {
+      const status = statuses[rand(statuses.length)]!;
+      out.push({ ms, url: URLS[rand(URLS.length)]!, status, client: clients[rand(clients.length)]!, bytes: status === 304 ? 0 : rand(5000) });
+    }
+  };
+  for (let t = T0; t < T0 + 2 * H + 20 * M; t += 7 * S) second(t);
+  for (let t = Date.UTC(2019, 0, 1, 3, 17, 0); t < Date.UTC(2022, 0, 1); t += 61 * H + 7 * S) second(t);
+  return out;
+}
+
+/** The lines as batch results, a batch per second. */
+function batchesOfLines(lines: readonly Line[]): ResultItem[] {
+  const bySecond = new Map<number, Line[]>();
+  for (const l of lines) bySecond.set(l.ms, [...(bySecond.get(l.ms) ?? []), l]);
+  return [...bySecond].map(([startMs, ls]) => ({ kind: 'batch', batch: { startMs, events: ls.length, parseErrors: 0, counts: batchBlob(ls, DIMS) } }));
+}
+
+/** The independent answer by dimension: a dict of the lines in [from, to) whose status is in [lo, hi]. */
+function expectedDimTop(lines: readonly Line[], dim: Dim, lo: number, hi: number, from: number, to: number, n: number) {
+  const sums = new Map<string, { count: number; bytes: number }>();
+  for (const l of lines) {
+    if (l.ms < from || l.ms >= to || l.status < lo || l.status > hi) continue;
+    const m = sums.get(keyOf(l, dim)) ?? { count: 0, bytes: 0 };
+    m.count++;
+    m.bytes += l.bytes;
+    sums.set(keyOf(l, dim), m);
+  }
+  // These blobs carry no visits (batchBlob): visitors unknown (null) in both stores, but a
+  // client's (its own one visitor).
+  const client = dim === 'client';
+  const items = [...sums].map(([key, m]) => ({ key, ...m, visitors: client ? 1 : null, visitorsExact: client })).sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  return { total: items.reduce((t, i) => t + i.count, 0), keys: items.length, items: items.slice(0, n) };
+}
+
+function expectedDimSeries(lines: readonly Line[], dim: Dim, key: string, lo: number, hi: number, fromMs: number, to: number, step: number) {
+  const from = Math.floor(fromMs / step) * step;
+  const points = Array.from({ length: Math.ceil((to - from) / step) }, (_, i) => ({ start: from + i * step, count: 0, bytes: 0 }));
+  for (const l of lines) {
+    if (l.ms < from || l.ms >= to || l.status < lo || l.status > hi || keyOf(l, dim) !== key) continue;
+    const p = points[Math.floor((l.ms - from) / step)]!;
+    p.count++;
+    p.bytes += l.bytes;
+  }
+  return points;
+}
 
 function contract(kind: string, open: Open): void {
   describe(`results store contract: ${kind}`, () => {
@@ -139,14 +213,9 @@ function contract(kind: string, open: Open): void {
       }
     });
 
-    test('the history by dimension: by url of every status equals the range top, rolled up or not; of 404, nothing (these rows carry no status); a store without it says so', async () => {
+    test('URL-only batch rows by dimension: by url of every status equals the range top, rolled up or not; of 404, nothing (these rows carry no status)', async () => {
       const q = (from: number, to: number, lo: number, hi: number) =>
         store.queries.history({ kind: 'dimensionTop', dimension: 'url', status: { lo, hi }, fromMs: from, toMs: to, n: 100 }, 'a1');
-      if (!store.queries.historyByDimension) {
-        // PostgreSQL: by URL only, as yet (the routes answer a 400 naming by/status/key first).
-        await assert.rejects(q(T0, T0 + H, 0, 999), /by URL only/);
-        return;
-      }
       for (const rolled of [false, true]) {
         if (rolled) await store.rollUpAll();
         for (const [what, from, to] of ranges) {
@@ -159,6 +228,59 @@ function contract(kind: string, open: Open): void {
       }
       const series = await store.queries.history({ kind: 'dimensionSeries', dimension: 'url', key: '/é', status: { lo: 0, hi: 999 }, fromMs: T0 - H, toMs: T0 + 3 * H, stepMs: M }, 'a1');
       assert.equal(series.reduce((n, p) => n + p.count, 0), expectedTop(batches, T0 - H, T0 + 3 * H, 100).urls.find((u) => u.url === '/é')?.count ?? 0, '/é per minute sums to its range count');
+    });
+
+    test('the history by dimension and status: each dimension\'s top (lines, bytes, total, keys) and a key\'s series equal a dict of the lines, over batch edges, days, 30-day and 360-day spans, before and after the rollups', async () => {
+      const s = await open('dims');
+      try {
+        const lines = makeDimensionLines();
+        const items = batchesOfLines(lines);
+        // Seconds counted again (rows add up): two in the second write (one row of two parts), one in a write of its own.
+        const again = [lines[40]!, lines.at(-30)!, lines[900]!];
+        const half = Math.floor(items.length / 2);
+        await write(s.sink, items.slice(0, half));
+        await s.rollUpAll();
+        await write(s.sink, [...items.slice(half), ...batchesOfLines(again.slice(0, 2))]);
+        await write(s.sink, batchesOfLines(again.slice(2)));
+        const all = [...lines, ...again];
+        const ranges: [string, number, number][] = [
+          ['batch edges inside one minute', T0 + 10 * S, T0 + 50 * S],
+          ['across hours and midnight', T0 + 37 * M + 5 * S, T0 + 2 * H + 3 * M + 30 * S],
+          ['whole days', Date.UTC(2024, 2, 9), Date.UTC(2024, 2, 13)],
+          ['years: 360-day and 30-day spans, days and seconds at the edges', Date.UTC(2019, 5, 1, 7, 3, 11), Date.UTC(2021, 8, 15, 13, 0, 9)],
+          ['everything', Date.UTC(2018, 0, 1), Date.UTC(2025, 0, 1)],
+        ];
+        const statuses: [number, number][] = [[0, 999], [404, 404], [500, 599], [200, 299]];
+        for (const rolled of [false, true]) {
+          if (rolled) await s.rollUpAll();
+          for (const [what, from, to] of ranges) {
+            for (const dim of DIMS) {
+              for (const [lo, hi] of statuses) {
+                const label = `${what}, by ${dim}, status ${lo}-${hi} (rolled up: ${rolled})`;
+                const got = await s.queries.dimensionTop(dim, { lo, hi }, from, to, 100, 'a1');
+                assert.deepEqual({ total: got.total, keys: got.keys, items: got.items }, expectedDimTop(all, dim, lo, hi, from, to, 100), label);
+              }
+              const top2 = await s.queries.history({ kind: 'dimensionTop', dimension: dim, status: { lo: 0, hi: 999 }, fromMs: from, toMs: to, n: 2 }, '*');
+              assert.deepEqual(top2.items, expectedDimTop(all, dim, 0, 999, from, to, 2).items, `${what}, by ${dim}: n = 2, instance *`);
+            }
+          }
+        }
+        assert.deepEqual(await s.levels('status'), [1, 2, 3, 4, 5], 'rolled up to 30-day and 360-day spans');
+        const series: [Dim, string, number, number, number, number, number][] = [
+          ['status', '500', 0, 999, T0, T0 + 2 * H + 20 * M, M],
+          ['url', '/é', 400, 499, T0 - H, T0 + 3 * H, H],
+          ['status', '404', 0, 999, Date.UTC(2019, 0, 1), Date.UTC(2022, 1, 1), 30 * DAY],
+          ['client', '10.0.0.1', 500, 599, Date.UTC(2018, 0, 1), Date.UTC(2025, 0, 1), 360 * DAY],
+        ];
+        for (const [dim, key, lo, hi, from, to, step] of series) {
+          const got = await s.queries.history({ kind: 'dimensionSeries', dimension: dim, key, status: { lo, hi }, fromMs: from, toMs: to, stepMs: step }, 'a1');
+          const want = expectedDimSeries(all, dim, key, lo, hi, from, to, step);
+          assert.ok(want.some((p) => p.count > 0), `${dim}=${key}: some lines`);
+          assert.deepEqual(got, want, `${dim}=${key} of ${lo}-${hi} per ${step / 1000} s`);
+        }
+      } finally {
+        await s.close();
+      }
     });
 
     test('series of one URL and of all, at steps of a batch, a minute and an hour', async () => {
@@ -194,7 +316,8 @@ function contract(kind: string, open: Open): void {
         await write(s.sink, [{ kind: 'window', result: window(T0 + S, [], false, 12) }]);
         assert.deepEqual((await s.queries.latestTop(3, 'a1')).items, itemsOf(top), 'an unchanged slide keeps the top');
         assert.equal((await s.queries.latestTop(3, 'a1')).window?.endMs, T0 + S);
-        assert.equal(JSON.parse(await s.queries.latestTopJson(2, 'a1', render)).window.endMs, T0 + S, 'the cache saw the write');
+        // (PostgreSQL: the writer's NOTIFY reaches the listening connection after the commit, not with it.)
+        await waitFor('the cache to see the write', async () => (JSON.parse(await s.queries.latestTopJson(2, 'a1', render)).window.endMs === T0 + S ? true : undefined), 10_000);
         await write(s.sink, [{ kind: 'window', result: window(T0 + 2 * S, [{ url: '/c', count: 1 }], true, 1) }, { kind: 'window', result: { ...window(T0 - 5 * S, [], true, 9), rowOnly: true } }]);
         assert.deepEqual((await s.queries.latestTop(3, 'a1')).items, itemsOf([{ url: '/c', count: 1 }]));
         assert.deepEqual((await s.queries.windows(T0 - 10 * S, T0 + 10 * S, 10, 'a1')).map((w) => [w.endMs, w.total]), [[T0 - 5 * S, 9], [T0, 12], [T0 + 2 * S, 1]], 'rows of changed slides only');
@@ -214,13 +337,20 @@ function contract(kind: string, open: Open): void {
         await s.rollUpAll();
         // Epoch 2 (a checkpoint covered 1): more lines of b's second, twice in one write.
         const again = { ...b, counts: new Map([['/x', 2], ['/z', 1]]) };
-        await s.sink.write([{ kind: 'batch', batch: toResult(again) }, { kind: 'batch', batch: toResult(again) }], 2, 1);
+        // And a line of that second by every dimension (a 500 of 9 bytes).
+        const fiveHundred: ResultItem = { kind: 'batch', batch: { startMs: b.startMs, events: 1, parseErrors: 0, counts: batchBlob([{ url: '/x', status: 500, bytes: 9 }], ['url', 'status']) } };
+        await s.sink.write([{ kind: 'batch', batch: toResult(again) }, fiveHundred, { kind: 'batch', batch: toResult(again) }], 2, 1);
         await s.rollUpAll();
-        assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1'), { fromMs: T0, toMs: T0 + H, ...expectedTop([b, again, again, later], T0, T0 + H, 10) });
-        assert.deepEqual(await s.queries.series('/x', T0, T0 + 2 * M, S, 'a1').then((p) => p.filter((x) => x.count > 0)), [{ start: b.startMs, count: 7 }]);
-        // A restart whose checkpoint covers epoch 1: epoch 2's row is undone (its lines are counted again).
+        const its500 = { ...b, counts: new Map([['/x', 1]]) };
+        assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1'), { fromMs: T0, toMs: T0 + H, ...expectedTop([b, again, again, its500, later], T0, T0 + H, 10) });
+        assert.deepEqual(await s.queries.series('/x', T0, T0 + 2 * M, S, 'a1').then((p) => p.filter((x) => x.count > 0)), [{ start: b.startMs, count: 8 }]);
+        const fives = () => s.queries.dimensionTop('status', { lo: 500, hi: 599 }, T0, T0 + H, 10, 'a1');
+        assert.deepEqual((await fives()).items, [{ key: '500', count: 1, bytes: 9, visitors: null, visitorsExact: false }]);
+        // A restart whose checkpoint covers epoch 1: epoch 2's row is undone (its lines are counted again), every dimension's.
         assert.deepEqual(await s.sink.restoreEpochs(1), { epoch: 2, rolledBack: 1 });
+        assert.equal((await fives()).total, 0, 'the 500 undone, before the rollups');
         await s.rollUpAll();
+        assert.equal((await fives()).total, 0, 'the 500 undone, rolled up');
         assert.deepEqual(await s.queries.rangeTop(T0, T0 + H, 10, 'a1'), { fromMs: T0, toMs: T0 + H, ...expectedTop([b, later], T0, T0 + H, 10) });
         // No checkpoint (or one from before epochs): the store's own record, 1 now.
         assert.deepEqual(await s.sink.restoreEpochs(undefined), { epoch: 2, rolledBack: 0 });
@@ -273,7 +403,15 @@ contract('SQLite', async (name, opts = {}) => {
     db.prepare('UPDATE epochs SET counted_ms = counted_ms - ? WHERE epoch = ?').run(agoMs, epoch);
     db.close();
   };
-  return { sink, queries, rollUpAll: async () => { while (sink.rollUp(1000, true)); }, ageEpoch, close: async () => { await queries.close(); sink.close(); } };
+  const levels = async (dimension: string) => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare('SELECT DISTINCT level FROM dim_counts WHERE dimension = ? ORDER BY level').pluck().all(dimension) as number[];
+    } finally {
+      db.close();
+    }
+  };
+  return { sink, queries, rollUpAll: async () => { while (sink.rollUp(1000, true)); }, ageEpoch, levels, close: async () => { await queries.close(); sink.close(); } };
 });
 
 describe('PostgreSQL', { skip: skipWithoutPostgres }, () => {
@@ -293,6 +431,8 @@ describe('PostgreSQL', { skip: skipWithoutPostgres }, () => {
     const ageEpoch = async (epoch: number, agoMs: number) => {
       await server.sql('UPDATE logflow_epochs SET counted_ms = counted_ms - $1 WHERE epoch = $2', name, [agoMs, epoch]);
     };
-    return { sink, queries, rollUpAll: () => sink.rolledUp(), ageEpoch, close: async () => { await queries.close(); await sink.close(); } };
+    const levels = async (dimension: string) =>
+      (await server.sql<{ level: number }>('SELECT DISTINCT level FROM logflow_rollups WHERE dimension = $1 ORDER BY level', name, [dimension])).map((r) => r.level);
+    return { sink, queries, rollUpAll: () => sink.rolledUp(), ageEpoch, levels, close: async () => { await queries.close(); await sink.close(); } };
   });
 });

@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { jetstreamManager, type JetStreamManager, type StreamState } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
-import { clfTime } from '../scripts/access-log-generator.js';
+import { clfTime, writeLog } from '../scripts/access-log-generator.js';
 import { after, before, describe, test } from 'node:test';
 import { startDaemon, tempDir, waitFor, type RunningDaemon } from './helpers/daemon.js';
+import type { DaemonOptions as ProcessOptions } from '../scripts/lib/daemon-process.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';
 import { canRunPostgres, PostgresServer } from './helpers/postgres-server.js';
 import { clusterNames, dropGenerated, dropStaged, noneExpected, writeClusterConf, type Topology } from './helpers/cluster-conf.js';
-import type { Expected } from './helpers/expected-counts.js';
+import { expectedCounts, merged, type Expected } from './helpers/expected-counts.js';
 import type { Stats, Top } from './helpers/api-types.js';
 
 const START = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -40,8 +41,8 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats, concurrency: 3
    */
   const scenario = () => {
     const mine = new Set<RunningDaemon>();
-    const run = async (conf: string, name: string) => {
-      const d = await startDaemon(dir, ['--conf-file', conf, '--name', name], 60_000);
+    const run = async (conf: string, name: string, options: ProcessOptions = {}) => {
+      const d = await startDaemon(dir, ['--conf-file', conf, '--name', name], 60_000, options);
       mine.add(d);
       all.add(d);
       return d;
@@ -137,6 +138,34 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats, concurrency: 3
     const batches = (await (await jetstreamManager(nc2)).streams.info(clusterNames('dup').events)).state.last_seq;
     await nc2.close();
     assert.ok(storedAtKill < batches, `the edge was killed mid-file (${storedAtKill} of ${batches} batches stored)`);
+    assert.equal((await stats(query)).eventsIn, expected.lines);
+    await stopAll();
+  });
+
+  test('a TAILDIR edge re-created with another host name resends nothing the stream holds', async () => {
+    const { run, runAll, kill, stopAll } = scenario();
+    // As a container re-created from its image with its volumes: the position file and the
+    // file channel outlive it, the host name does not.
+    const t: Topology = { tag: 'host', partitions: 1, shards: 1, time: 'processing', channel: 'file', source: 'taildir', edge: { writePosInterval: 3_600_000 } };
+    const now = `from=${Math.floor(Date.now() / 1000) - 5}&to=${Math.floor(Date.now() / 1000) + 600}`;
+    const conf = writeClusterConf(dir, t);
+    const log = path.join(dir, 'host', 'edge1', 'logs', 'access.log');
+    const append = async (name: string, seed: number) => {
+      const staged = path.join(dir, name);
+      await writeLog(staged, { lines: 4_000, urls: 300, seed, startMs: START, spanSeconds: 600 });
+      appendFileSync(log, readFileSync(staged));
+      return expectedCounts(staged);
+    };
+    const [query] = await runAll(conf, 'node');
+    const edgeA = await run(conf, 'edge1', { hostname: 'edge-a' });
+    const first = await append('host-1.staged', 21);
+    await historyHolds(query, now, first);
+    // Killed before it wrote its position file (written at start and stop only here): what
+    // it had sent is known to its file channel, under its files' keys.
+    await kill(edgeA);
+    await run(conf, 'edge1', { hostname: 'edge-b' });
+    const expected = merged(first, await append('host-2.staged', 22));
+    await historyHolds(query, now, expected);
     assert.equal((await stats(query)).eventsIn, expected.lines);
     await stopAll();
   });

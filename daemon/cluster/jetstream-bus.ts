@@ -18,7 +18,7 @@ import { connectOptions } from './jetstream-connect.js';
 import type { NatsConnectionConfig } from './jetstream-config.js';
 import { JetStreamLeases, JetStreamRecords } from './jetstream-leases.js';
 import { checkStream } from './stream-check.js';
-import { busReaderRetrying, streamCreated } from '../telemetry/index.js';
+import { busReaderRetrying, streamCreated, streamUnreplicated } from '../telemetry/index.js';
 
 /** How long a publish waits for the stream's acknowledgement before it is retried. */
 const PUBLISH_TIMEOUT_MS = 5_000;
@@ -33,6 +33,7 @@ export class JetStreamBus implements Bus {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #log: Logger;
+  readonly #toldUnreplicated = new Set<string>();
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, log: Logger) {
     this.#nc = nc;
@@ -69,7 +70,10 @@ export class JetStreamBus implements Bus {
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
     }
-    if (existing) return checkStream(spec, existing);
+    if (existing) {
+      checkStream(spec, existing);
+      return this.#checkReplicated(spec.name, existing.num_replicas, spec.keys.replicas ?? 'replicas');
+    }
     if (!create) throw new StreamMissing(`stream ${spec.name} does not exist yet`);
     const l = spec.limits;
     try {
@@ -91,6 +95,19 @@ export class JetStreamBus implements Bus {
       });
       checkStream(spec, info.config);
     }
+    this.#checkReplicated(spec.name, spec.replicas, spec.keys.replicas ?? 'replicas');
+  }
+
+  /**
+   * One replica on a clustered NATS is one server's disk: said at start, once per stream
+   * (not refused: a cluster may keep a scratch stream so on purpose). A single server (no
+   * cluster) says nothing: its one replica is all there is.
+   */
+  #checkReplicated(stream: string, replicas: number, key: string): void {
+    const cluster = this.#nc.info?.cluster;
+    if (!cluster || replicas !== 1 || this.#toldUnreplicated.has(stream)) return;
+    this.#toldUnreplicated.add(stream);
+    streamUnreplicated.emit(this.#log, { stream, cluster, key });
   }
 
   async streamState(stream: string): Promise<StreamState> {
@@ -226,10 +243,12 @@ export class JetStreamBus implements Bus {
   }
 
   leases(bucket: string, ttlMs: number, replicas: number, ttlKey: string): Promise<Leases> {
+    this.#checkReplicated(`bucket ${bucket}`, replicas, 'replicas');
     return JetStreamLeases.open(this.#nc, bucket, ttlMs, replicas, ttlKey);
   }
 
   records(bucket: string, replicas: number): Promise<Records> {
+    this.#checkReplicated(`bucket ${bucket}`, replicas, 'replicas');
     return JetStreamRecords.open(this.#nc, bucket, replicas);
   }
 

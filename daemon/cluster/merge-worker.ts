@@ -3,15 +3,14 @@ import { TickLoop } from './tick-loop.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Bus, Leases, Records } from './bus.js';
-import { StreamMissing } from './bus.js';
-import { JetStreamBus } from './jetstream-bus.js';
+import { ClusterJoin } from './cluster-join.js';
 import type { Logger } from '../log.js';
 import { ConfigError } from '../errors.js';
-import { agreeOnSettings, recordedSettings } from './cluster-settings.js';
+import { recordedSettings } from './cluster-settings.js';
 import type { MergeWorkerConfig } from './merge-worker-config.js';
 import type { ShardMergeSettings } from './shard-merge.js';
 import { ShardWorker, type ShardFigures, type ShardStreams } from './shard-worker.js';
-import { clusterSettingsMismatch, leaseLost, mergeConnected, mergeStarted, mergeTickFailed, shardReleased, waitingForStream } from '../telemetry/index.js';
+import { leaseLost, mergeConnected, mergeStarted, mergeTickFailed, shardReleased } from '../telemetry/index.js';
 
 const HEADER_ROOM = 4096;
 const PUBLISH_EVERY_MS = 250;
@@ -41,14 +40,14 @@ export class MergeWorker {
   #leases: Leases | undefined;
   #settingsRecords: Records | undefined;
   readonly #loop: TickLoop;
-  #problem: string | null = null;
-  #waits = 0;
+  readonly #join: ClusterJoin;
   #lastBalance = 0;
 
   constructor(config: MergeWorkerConfig, logger: Logger) {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ job: config.name, merge: this.#id });
+    this.#join = new ClusterJoin(config, `logflow-merge-${this.#id}`, this.#log);
     this.#streams = { input: config.input.name, inputSubject: config.input.subject, output: config.output.name, outputSubject: config.output.subject };
     // Results go out a quarter second after they are made; leases are renewed once per interval.
     this.#loop = new TickLoop({ log: this.#log, work: () => this.#work(), next: () => Math.min(PUBLISH_EVERY_MS, config.batchIntervalMs), failed: mergeTickFailed });
@@ -59,7 +58,7 @@ export class MergeWorker {
   }
 
   get figures(): MergeFigures {
-    return { name: this.name, id: this.#id, shards: this.shards.map((q) => this.#shards.get(q)!.figures), problem: this.#problem };
+    return { name: this.name, id: this.#id, shards: this.shards.map((q) => this.#shards.get(q)!.figures), problem: this.#join.problem };
   }
 
   start(): void {
@@ -71,11 +70,11 @@ export class MergeWorker {
     await this.#loop.stop();
     for (const q of [...this.#leased.keys()]) await this.#release(q);
     await this.#leases?.release(`merger.${this.#id}`).catch(() => {});
-    await this.#bus?.close();
+    await this.#join.bus?.close();
   }
 
   async #work(): Promise<void> {
-    if (this.#problem) return;
+    if (this.#join.problem) return;
     if (!this.#bus || !this.#leases) {
       if (!(await this.#connect())) return;
     }
@@ -93,39 +92,27 @@ export class MergeWorker {
     await this.#balance();
   }
 
+  /** Joins the cluster (cluster-join.ts): false to try again next tick. */
   async #connect(): Promise<boolean> {
     const c = this.#config;
-    try {
-      const bus = this.#bus ?? (this.#bus = await JetStreamBus.connect(c.nats, `logflow-merge-${this.#id}`, this.#log));
-      const settings = (this.#settingsRecords = await bus.records(c.settingsBucket, c.replicas));
-      await agreeOnSettings(settings, {
-        partitions: { value: c.partitions, key: `${c.prefix}.partitions` },
-        shards: { value: c.shards, key: `${c.prefix}.shards` },
-        time: { value: c.time, key: `${c.prefix}.time` },
-        batchMs: { value: c.batchIntervalMs, key: `${c.prefix}.batchInterval` },
-        windowMs: { value: c.windowDurationMs, key: `${c.prefix}.windowDuration` },
-        slideMs: { value: c.slideDurationMs, key: `${c.prefix}.slideDuration` },
-        topN: { value: c.topN, key: `${c.prefix}.topN` },
-      }, `${os.hostname()} ${c.prefix}`);
+    const joined = await this.#join.join({
+      partitions: { value: c.partitions, key: `${c.prefix}.partitions` },
+      shards: { value: c.shards, key: `${c.prefix}.shards` },
+      time: { value: c.time, key: `${c.prefix}.time` },
+      batchMs: { value: c.batchIntervalMs, key: `${c.prefix}.batchInterval` },
+      windowMs: { value: c.windowDurationMs, key: `${c.prefix}.windowDuration` },
+      slideMs: { value: c.slideDurationMs, key: `${c.prefix}.slideDuration` },
+      topN: { value: c.topN, key: `${c.prefix}.topN` },
+    }, async (_bus, settings) => {
       const counterBatch = (await recordedSettings(settings)).counterBatchMs;
       if (counterBatch && c.batchIntervalMs % Number(counterBatch.value) !== 0) {
         throw new ConfigError('LF_CLUSTER_MISMATCH', `${c.prefix}.batchInterval = ${c.batchIntervalMs / 1000}, but the counters' batchInterval (${Number(counterBatch.value) / 1000} s, ${counterBatch.key} of ${counterBatch.by}) does not divide it`, `${c.prefix}.batchInterval`);
       }
-      await bus.ensureStream(c.output, true);
-      await bus.ensureStream(c.input, false);
-      this.#leases = await bus.leases(c.leaseBucket, c.leaseTimeoutMs, c.replicas, `${c.prefix}.leaseTimeout`);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        this.#problem = err.message;
-        clusterSettingsMismatch.emit(this.#log, { err: err.message, key: err.key });
-        return false;
-      }
-      if (err instanceof StreamMissing) {
-        if (this.#waits++ % 20 === 0) waitingForStream.emit(this.#log, { stream: c.input.name });
-        return false;
-      }
-      throw err;
-    }
+    });
+    if (!joined) return false;
+    this.#bus = joined.bus;
+    this.#settingsRecords = joined.settings;
+    this.#leases = joined.leases;
     mergeConnected.emit(this.#log, { servers: c.nats.servers, shards: c.shards });
     return true;
   }

@@ -1,5 +1,7 @@
 import type { PropertyReader, ReadContext } from '../conf/index.js';
-import { readLogFormat } from '../logformat/log-format-config.js';
+import { readLogFormatSetting } from '../logformat/log-format-config.js';
+import { readDimensions } from '../job/dimensions-config.js';
+import type { CountedDimension } from './partial-counts.js';
 import type { StreamSpec } from './bus.js';
 import { readName, readNatsConnection, readStream, readStreamSpec, type NatsConnectionConfig } from './jetstream-config.js';
 
@@ -22,6 +24,10 @@ export interface PartialCounterConfig {
   readonly batchIntervalMs: number;
   readonly time: 'processing' | 'event';
   readonly logFormat: string;
+  /** A JSON format's `fields.NAME = path`. */
+  readonly fields: Readonly<Record<string, string>>;
+  /** What lines are counted by (default `url status`, as a single process's job), each a field of the format. */
+  readonly dimensions: readonly CountedDimension[];
   readonly stripQueryString: boolean;
   readonly leaseBucket: string;
   /** A counter that has not renewed its leases for this long loses its partitions. */
@@ -42,6 +48,9 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
   const inputSubject = readName(r, p + '.inputSubject', 'logflow.events', true);
   const outputName = readName(r, p + '.output', 'LOGFLOW_COUNTS');
   const outputSubject = readName(r, p + '.outputSubject', 'logflow.counts', true);
+  const format = readLogFormatSetting(r, p);
+  // (maxKeys is the query node's: the counters and merge workers keep every key.)
+  const dimensions = readDimensions(r, p, format).map((d) => Object.freeze({ name: d.name, field: d.field }));
   return Object.freeze({
     name,
     type: 'url-count-partial',
@@ -54,7 +63,9 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     replicas,
     batchIntervalMs,
     time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
-    logFormat: readLogFormat(r, p + '.logFormat'),
+    logFormat: format.logFormat,
+    fields: format.fields,
+    dimensions: Object.freeze(dimensions),
     stripQueryString: r.bool(p + '.stripQueryString', false),
     leaseBucket: readName(r, p + '.leaseBucket', 'LOGFLOW_LEASES'),
     leaseTimeoutMs,

@@ -3,17 +3,14 @@ import { TickLoop } from './tick-loop.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Bus, Leases, Records } from './bus.js';
-import { StreamMissing } from './bus.js';
-import { JetStreamBus } from './jetstream-bus.js';
+import { ClusterJoin } from './cluster-join.js';
 import type { Logger } from '../log.js';
-import { compileUrlParser } from '../logformat/log-format.js';
-import { ConfigError } from '../errors.js';
-import { agreeOnSettings } from './cluster-settings.js';
+import { compileLineFormat } from '../logformat/log-format.js';
 import type { PartialCounterConfig } from './partial-counter-config.js';
 import { PartialBuilder } from './partial-counts.js';
 import { PartitionCounter, type PartitionFigures, type PartitionSettings } from './partition-counter.js';
 import { lowestCovered } from './partition-progress.js';
-import { clusterSettingsMismatch, counterConnected, counterStarted, counterTickFailed, eventsTrimmed, leaseLost, partitionReleased, waitingForStream } from '../telemetry/index.js';
+import { counterConnected, counterStarted, counterTickFailed, eventsTrimmed, leaseLost, partitionReleased } from '../telemetry/index.js';
 
 /** LOGFLOW_EVENTS is trimmed this often (a stream info and a purge per edge subject). */
 const TRIM_EVERY_MS = 10_000;
@@ -49,23 +46,23 @@ export class PartialCounter {
   #leases: Leases | undefined;
   #records: Records | undefined;
   readonly #loop: TickLoop;
-  #problem: string | null = null;
+  readonly #join: ClusterJoin;
   #lastTrim = 0;
-  #waits = 0;
   readonly #trimmedBelow = new Map<string, number>();
 
   constructor(config: PartialCounterConfig, logger: Logger) {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ job: config.name, counter: this.#id });
-    // The job's parser (URL-only: it throws on a format without a url field); the query string cut under stripQueryString.
-    const parse = compileUrlParser(config.logFormat, config.stripQueryString);
+    this.#join = new ClusterJoin(config, `logflow-counter-${this.#id}`, this.#log);
+    // The job's parser, the query string cut under stripQueryString (the dimensions were checked against the format).
+    const format = compileLineFormat(config.logFormat, { stripQueryString: config.stripQueryString, fields: config.fields });
     this.#settings = {
       input: config.input.name,
       inputSubject: config.input.subject,
       outputSubject: config.output.subject,
       shards: config.shards,
-      newBuilder: () => new PartialBuilder(parse, config.batchIntervalMs, config.time === 'event'),
+      newBuilder: () => new PartialBuilder(format.parse, format.fieldNames.length, config.dimensions, config.batchIntervalMs, config.time === 'event'),
     };
     // (Every quarter second while it waits for the cluster: the tiers come up in a cascade.)
     const next = () => (this.#leases ? config.batchIntervalMs : Math.min(250, config.batchIntervalMs));
@@ -78,7 +75,7 @@ export class PartialCounter {
   }
 
   get figures(): CounterFigures {
-    return { name: this.name, id: this.#id, partitions: this.partitions.map((p) => this.#counters.get(p)!.figures), problem: this.#problem };
+    return { name: this.name, id: this.#id, partitions: this.partitions.map((p) => this.#counters.get(p)!.figures), problem: this.#join.problem };
   }
 
   /** Returns at once: the cluster may be down; the counter connects and starts when it can. */
@@ -92,11 +89,11 @@ export class PartialCounter {
     // Hand over: publish what was counted, then free the leases for the others.
     for (const p of [...this.#leased.keys()]) await this.#release(p);
     await this.#leases?.release(`member.${this.#id}`).catch(() => {});
-    await this.#bus?.close();
+    await this.#join.bus?.close();
   }
 
   async #work(): Promise<void> {
-    if (this.#problem) return;
+    if (this.#join.problem) return;
     if (!this.#bus || !this.#leases) {
       if (!(await this.#connect())) return;
     }
@@ -121,35 +118,24 @@ export class PartialCounter {
     }
   }
 
-  /** Connects, checks the streams and the cluster's settings; false to try again next tick. */
+  /** Joins the cluster (cluster-join.ts): false to try again next tick. */
   async #connect(): Promise<boolean> {
     const c = this.#config;
-    try {
-      const bus = this.#bus ?? (this.#bus = await JetStreamBus.connect(c.nats, `logflow-counter-${this.#id}`, this.#log));
-      await agreeOnSettings(await bus.records(c.settingsBucket, c.replicas), {
-        partitions: { value: c.partitions, key: `${c.prefix}.partitions` },
-        shards: { value: c.shards, key: `${c.prefix}.shards` },
-        time: { value: c.time, key: `${c.prefix}.time` },
-        counterBatchMs: { value: c.batchIntervalMs, key: `${c.prefix}.batchInterval` },
-        logFormat: { value: c.logFormat, key: `${c.prefix}.logFormat` },
-        stripQueryString: { value: String(c.stripQueryString), key: `${c.prefix}.stripQueryString` },
-      }, `${os.hostname()} ${c.prefix}`);
-      await bus.ensureStream(c.output, true);
-      await bus.ensureStream(c.input, false);
+    const joined = await this.#join.join({
+      partitions: { value: c.partitions, key: `${c.prefix}.partitions` },
+      shards: { value: c.shards, key: `${c.prefix}.shards` },
+      time: { value: c.time, key: `${c.prefix}.time` },
+      counterBatchMs: { value: c.batchIntervalMs, key: `${c.prefix}.batchInterval` },
+      logFormat: { value: c.logFormat, key: `${c.prefix}.logFormat` },
+      stripQueryString: { value: String(c.stripQueryString), key: `${c.prefix}.stripQueryString` },
+      dimensions: { value: c.dimensions.map((d) => d.name).join(' '), key: `${c.prefix}.dimensions` },
+      fields: { value: JSON.stringify(c.fields), key: `${c.prefix}.fields` },
+    }, async (bus) => {
       this.#records = await bus.records(c.progressBucket, c.replicas);
-      this.#leases = await bus.leases(c.leaseBucket, c.leaseTimeoutMs, c.replicas, `${c.prefix}.leaseTimeout`);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        this.#problem = err.message;
-        clusterSettingsMismatch.emit(this.#log, { err: err.message, key: err.key });
-        return false;
-      }
-      if (err instanceof StreamMissing) {
-        if (this.#waits++ % 20 === 0) waitingForStream.emit(this.#log, { stream: c.input.name });
-        return false;
-      }
-      throw err;
-    }
+    });
+    if (!joined) return false;
+    this.#bus = joined.bus;
+    this.#leases = joined.leases;
     counterConnected.emit(this.#log, { servers: c.nats.servers, partitions: c.partitions });
     return true;
   }

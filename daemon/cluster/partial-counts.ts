@@ -1,13 +1,33 @@
-import { BatchCounts, UrlInterner } from '../counts/index.js';
-import { FIELD, LineFields } from '../logformat/line-fields.js';
+import { UrlInterner } from '../counts/index.js';
+import { DimensionBatch } from '../counts/dimension-batch.js';
+import { LineFields } from '../logformat/line-fields.js';
 import { LineClock } from '../logformat/line-clock.js';
 import type { LineParser } from '../logformat/log-format.js';
-import { DIMENSION_URL, encodePartial, type SlotKeys } from './partial-wire.js';
+import { groupByKey, type SectionPart } from './cells-wire.js';
+import { encodePartial, type SlotCells } from './partial-wire.js';
 import { hashBytes } from './wire-bytes.js';
 
 interface SlotAccumulator {
   parseErrors: number;
-  readonly counts: BatchCounts;
+  /** Per dimension, its cells (key, status) with their lines and bytes. */
+  readonly dims: DimensionBatch[];
+}
+
+/** What a counter counts by: a dimension's name and its field in the parsed line. */
+export interface CountedDimension {
+  readonly name: string;
+  readonly field: number;
+}
+
+/** A (dimension, key)'s merge shard: the key's bytes hashed with the dimension's name. */
+export function shardOfKey(dimensionTag: number, bytes: Uint8Array, start: number, end: number, shards: number): number {
+  return hashBytes(dimensionTag, bytes, start, end) % shards;
+}
+
+/** The tag a dimension's keys are hashed with. */
+export function dimensionTag(name: string): number {
+  const bytes = Buffer.from(name, 'utf8');
+  return hashBytes(0, bytes, 0, bytes.length);
 }
 
 /** What the counter decides about a partial besides what it counted (see PartialHead). */
@@ -20,12 +40,13 @@ export interface PartialPlace {
 }
 
 /**
- * Counts the lines of one partition's event messages into per-slot URL counts: the
- * counter's whole work. A line is placed by the time the stream stored its message
+ * Counts the lines of one partition's event messages into per-slot counts by dimension:
+ * the counter's whole work. A line is placed by the time the stream stored its message
  * (`time = processing`: the cluster's ingestion time, the same whoever counts it and
- * whenever) or by its own time (`event`: `[time]`, an ISO time or a JSON one). The URL
- * is the format's `url` field; it is counted by its bytes (an interner, as the job does),
- * so no string is made per line; `build` splits the keys by shard.
+ * whenever) or by its own time (`event`: `[time]`, an ISO time or a JSON one). Each
+ * dimension's key is its field's bytes (an interner per dimension, as the job has), counted
+ * in the cell of the line's status with its bytes, as a single process counts; no string is
+ * made per line. `build` splits the (dimension, key) pairs by shard.
  *
  * Deterministic: the same messages give the same partial, byte for byte (a counter that
  * takes a partition over republishes its predecessor's pending partial as it was).
@@ -35,15 +56,17 @@ export class PartialBuilder {
   readonly #batchMs: number;
   readonly #eventTime: boolean;
   readonly #clock = new LineClock();
-  readonly #range = new LineFields();
-  readonly #keys = new UrlInterner(1024);
+  readonly #range: LineFields;
+  readonly #dims: readonly CountedDimension[];
+  readonly #fields: Int32Array;
+  readonly #keys: UrlInterner[];
   readonly #slots = new Map<number, SlotAccumulator>();
   #lastSlot = NaN;
   #lastAcc: SlotAccumulator | undefined;
   #events = 0;
   #maxEventMs = NaN;
   #unplacedErrors = 0;
-  /** Distinct (slot, URL) pairs: what the partial's size grows with. */
+  /** Distinct (slot, dimension, key, status) cells: what the partial's size grows with. */
   #entries = 0;
   #lastSeq = 0;
   #lastTimeMs = 0;
@@ -53,12 +76,16 @@ export class PartialBuilder {
   readonly #sources = new Map<string, number>();
   #source = '';
   #sourceMax = NaN;
-  /** Lines whose URL is longer than a message can hold: counted as parse errors, and told. */
+  /** Lines whose first dimension's key is longer than a message can hold: counted as parse errors, and told. */
   oversizedUrls = 0;
 
-  /** `parse`: the log format's line parser (the `url` field is what is counted). */
-  constructor(parse: LineParser, batchMs: number, eventTime: boolean) {
+  /** `parse`: the log format's line parser, with `fieldCount` fields; `dims` what is counted (the first: lines are counted by it). */
+  constructor(parse: LineParser, fieldCount: number, dims: readonly CountedDimension[], batchMs: number, eventTime: boolean) {
     this.#parse = parse;
+    this.#range = new LineFields(fieldCount);
+    this.#dims = dims;
+    this.#fields = Int32Array.from(dims.map((d) => d.field));
+    this.#keys = dims.map(() => new UrlInterner(1024));
     this.#batchMs = batchMs;
     this.#eventTime = eventTime;
   }
@@ -133,7 +160,7 @@ export class PartialBuilder {
     if (slot !== this.#lastSlot || acc === undefined) {
       acc = this.#slots.get(slot);
       if (!acc) {
-        acc = { parseErrors: 0, counts: new BatchCounts() };
+        acc = { parseErrors: 0, dims: this.#dims.map(() => new DimensionBatch(false)) };
         this.#slots.set(slot, acc);
       }
       this.#lastSlot = slot;
@@ -143,11 +170,17 @@ export class PartialBuilder {
       acc.parseErrors++;
       return;
     }
-    const counts = acc.counts;
-    const before = counts.size;
-    // The URL's bytes: the line's own, or a JSON string's unescaped copy (`scratch`).
-    counts.add(this.#keys.id(range.bufs[FIELD.url]!, range.starts[FIELD.url]!, range.ends[FIELD.url]!));
-    if (counts.size !== before) this.#entries++;
+    const code = range.status;
+    const bytes = range.bytes;
+    const fields = this.#fields;
+    for (let d = 0; d < fields.length; d++) {
+      const batch = acc.dims[d]!;
+      const fi = fields[d]!;
+      const before = batch.size;
+      // The field's bytes: the line's own, or a JSON string's unescaped copy.
+      batch.add(this.#keys[d]!.id(range.bufs[fi]!, range.starts[fi]!, range.ends[fi]!), code, 0, 0, bytes);
+      if (batch.size !== before) this.#entries++;
+    }
   }
 
   /**
@@ -155,42 +188,52 @@ export class PartialBuilder {
    * most `maxBytes`). Slots go in time order and keys in the order they were first counted.
    */
   build(place: PartialPlace, shards: number, maxBytes: number): Buffer[][] {
-    const keys = this.#keys;
-    const shardOf = new Int32Array(keys.idLimit).fill(-1);
+    const dims = this.#dims;
+    const tags = dims.map((d) => dimensionTag(d.name));
+    const shardOf = this.#keys.map((keys) => new Int32Array(keys.idLimit).fill(-1));
     const scratch = Buffer.allocUnsafe(4096);
-    const shardOfId = (id: number) => {
-      let s = shardOf[id]!;
-      if (s >= 0) return s;
-      const len = keys.byteLength(id);
-      const bytes = len <= scratch.length ? scratch : Buffer.allocUnsafe(len);
-      keys.copyBytes(id, bytes, 0);
-      s = shardOf[id] = hashBytes(DIMENSION_URL, bytes, 0, len) % shards;
-      return s;
-    };
-    // A URL that cannot fit in a message even alone: a parse error of its slot (said in the log).
+    // A key that cannot fit in a message even alone: dropped from its dimension (a parse
+    // error of its slot when it is the first's, which lines are counted by; said in the log).
     const keyRoom = maxBytes - 256;
-    const perShard: SlotKeys[][] = Array.from({ length: shards }, () => []);
+    const perShard: SlotCells[][] = Array.from({ length: shards }, () => []);
     const ordered = [...this.#slots.entries()].sort((a, b) => a[0] - b[0]);
     for (const [slot, acc] of ordered) {
-      const ids: number[][] = Array.from({ length: shards }, () => []);
-      const counts: number[][] = Array.from({ length: shards }, () => []);
       let parseErrors = acc.parseErrors;
-      const c = acc.counts;
-      for (let i = 0; i < c.size; i++) {
-        const id = c.touched[i]!;
-        if (keys.byteLength(id) > keyRoom) {
-          parseErrors += c.values[i]!;
-          this.oversizedUrls += c.values[i]!;
-          continue;
+      const parts: SectionPart[][] = Array.from({ length: shards }, () => []);
+      for (let d = 0; d < dims.length; d++) {
+        const keys = this.#keys[d]!;
+        const batch = acc.dims[d]!;
+        if (batch.size === 0) continue;
+        const cells = groupByKey(d, keys, batch);
+        const orders = Array.from({ length: shards }, () => new Int32Array(cells.groupKeys.length));
+        const n = new Int32Array(shards);
+        const shardOfD = shardOf[d]!;
+        for (let g = 0; g < cells.groupKeys.length; g++) {
+          const id = cells.groupKeys[g]!;
+          const len = keys.byteLength(id);
+          if (len > keyRoom) {
+            let lines = 0;
+            for (let j = cells.groupStarts[g]!; j < cells.groupStarts[g + 1]!; j++) lines += batch.counts[cells.groupCells[j]!]!;
+            if (d === 0) {
+              parseErrors += lines;
+              this.oversizedUrls += lines;
+            }
+            continue;
+          }
+          let s = shardOfD[id]!;
+          if (s < 0) {
+            const bytes = len <= scratch.length ? scratch : Buffer.allocUnsafe(len);
+            keys.copyBytes(id, bytes, 0);
+            s = shardOfD[id] = shardOfKey(tags[d]!, bytes, 0, len, shards);
+          }
+          orders[s]![n[s]!++] = g;
         }
-        const s = shardOfId(id);
-        ids[s]!.push(id);
-        counts[s]!.push(c.values[i]!);
+        for (let s = 0; s < shards; s++) if (n[s]! > 0) parts[s]!.push({ cells, order: orders[s]!, n: n[s]! });
       }
       for (let s = 0; s < shards; s++) {
-        // Parse errors have no URL: shard 0 takes them.
+        // Parse errors have no key: shard 0 takes them.
         const pe = s === 0 ? parseErrors : 0;
-        if (ids[s]!.length > 0 || pe > 0) perShard[s]!.push({ slot, parseErrors: pe, ids: ids[s]!, counts: counts[s]!, n: ids[s]!.length });
+        if (parts[s]!.length > 0 || pe > 0) perShard[s]!.push({ slot, parseErrors: pe, parts: parts[s]! });
       }
     }
     this.#saveSource();
@@ -201,7 +244,8 @@ export class PartialBuilder {
       batchMs: this.#batchMs,
       maxEventMs: Number.isNaN(this.#maxEventMs) ? null : this.#maxEventMs,
       rangeEvents: this.#events,
+      dims: dims.map((d) => d.name),
     };
-    return perShard.map((slots, shard) => encodePartial({ ...head, shard, unplacedErrors: shard === 0 ? this.#unplacedErrors : 0 }, slots, keys, maxBytes));
+    return perShard.map((slots, shard) => encodePartial({ ...head, shard, unplacedErrors: shard === 0 ? this.#unplacedErrors : 0 }, slots, maxBytes));
   }
 }

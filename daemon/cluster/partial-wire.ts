@@ -1,33 +1,30 @@
 import { LogflowError } from '../errors.js';
-import type { UrlBytes } from '../counts/counts-codec.js';
+import { CellsCursor, readDims, SECTIONS_MIN, writeDims, writeSections, type SectionPart } from './cells-wire.js';
 import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
 
 /**
  * A partial count on the wire (LOGFLOW_COUNTS): what a counter counted of one partition's
- * events `(after, to]`, the part of it whose keys hash to one merge shard, cut below the
- * server's max_payload. Binary (varints, length-prefixed keys): a (URL, count) pair costs
- * its bytes plus 2-3.
+ * events `(after, to]`, the part of it whose (dimension, key) pairs hash to one merge shard,
+ * cut below the server's max_payload. Binary (varints, length-prefixed keys):
  *
- *   u8 version (1) | u8 kind (1: partial) | u8 flags (bit 0: last part)
+ *   u8 version (2) | u8 kind (1: partial) | u8 flags (bit 0: last part)
  *   varints: partition, after, to, shard, shards, part, batchMs, atMs, wmMs,
  *            maxEventMs + 1 (0: none), rangeEvents, unplacedErrors
  *   sources: varint n, then per source its id (bytes) and its newest line time + 1
- *   slots: u8 1, then svarint slot, varint parseErrors, varint sections;
- *          a section: u8 dimension, varint measures, varint keys, then per key its bytes
- *          and `measures` varints (count first); ... u8 0 ends the slots.
+ *   dimensions: varint n, then each name (bytes); the first is the one lines are counted by
+ *   slots: u8 1, then svarint slot, varint parseErrors, then the slot's sections
+ *          (cells-wire.ts: per dimension, its keys with their cells: status, lines, bytes);
+ *          ... u8 0 ends the slots.
  *
- * The dimension tag and the measures per key are for counts by status, client ...
- * (issue 24): a reader skips a section it does not know, and reads the first measure of one
- * it knows, so adding either is not a format break.
+ * Version 1 (URL counts alone, up to the dimensions) is refused with a message saying so:
+ * every counter and merge worker of a cluster runs the same logflow.
  */
-export const PARTIAL_VERSION = 1;
+export const PARTIAL_VERSION = 2;
 export const KIND_PARTIAL = 1;
-/** Dimensions: what a section's keys are. */
-export const DIMENSION_URL = 0;
 
 const FLAG_LAST = 1;
-/** Room kept under the limit for a slot's header and a section's (they are written before its keys). */
-const SLOT_HEAD_MAX = 32;
+/** Room kept under the limit for a slot's header (written before its sections). */
+const SLOT_HEAD_MAX = 24;
 
 /** What every message of one partial says (each shard gets at least one). */
 export interface PartialHead {
@@ -59,15 +56,15 @@ export interface PartialHead {
    * partition; the partition's maximum let one edge's hour make another's late).
    */
   readonly sources: readonly (readonly [string, number])[];
+  /** The dimensions counted (the counters' `dimensions`); sections name them by index. */
+  readonly dims: readonly string[];
 }
 
-/** One slot's keys of one shard, as a counter built them: ids of `keys` and their counts. */
-export interface SlotKeys {
+/** One slot's cells of one shard, as a counter built them. */
+export interface SlotCells {
   readonly slot: number;
   readonly parseErrors: number;
-  readonly ids: ArrayLike<number>;
-  readonly counts: ArrayLike<number>;
-  readonly n: number;
+  readonly parts: readonly SectionPart[];
 }
 
 export type PartialHeadFields = Omit<PartialHead, 'part' | 'last'>;
@@ -78,9 +75,10 @@ export type PartialHeadFields = Omit<PartialHead, 'part' | 'last'>;
  * (a counter that takes a partition over republishes its predecessor's pending partial).
  * A shard with nothing still gets one message: it carries the partition's progress.
  */
-export function encodePartial(head: PartialHeadFields, slots: readonly SlotKeys[], keys: UrlBytes, maxBytes: number): Buffer[] {
+export function encodePartial(head: PartialHeadFields, slots: readonly SlotCells[], maxBytes: number): Buffer[] {
   const out: Buffer[] = [];
   const w = new ByteWriter(Math.min(maxBytes, 64 * 1024));
+  const message = { empty: true };
   let part = 0;
   const begin = () => {
     w.reset();
@@ -96,7 +94,9 @@ export function encodePartial(head: PartialHeadFields, slots: readonly SlotKeys[
       w.bytes(Buffer.from(source, 'utf8'));
       w.varint(ms + 1);
     }
-    if (w.length + SLOT_HEAD_MAX + 1 > maxBytes) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a partial's header does not fit in ${maxBytes} bytes`);
+    writeDims(w, head.dims);
+    message.empty = true;
+    if (w.length + SLOT_HEAD_MAX + SECTIONS_MIN > maxBytes) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a partial's header does not fit in ${maxBytes} bytes`);
   };
   const end = (last: boolean) => {
     w.u8(0);
@@ -106,53 +106,21 @@ export function encodePartial(head: PartialHeadFields, slots: readonly SlotKeys[
   };
   begin();
   for (const s of slots) {
-    if (w.length + SLOT_HEAD_MAX + 1 > maxBytes) {
+    if (w.length + SLOT_HEAD_MAX + SECTIONS_MIN > maxBytes) {
       end(false);
       begin();
     }
-    let i = 0;
-    let parseErrors = s.parseErrors;
-    do {
-      // How many of the rest fit after this slot's header (the end byte stays reserved).
-      const room = maxBytes - w.length - SLOT_HEAD_MAX - 1;
-      let fit = 0;
-      let size = 0;
-      for (let j = i; j < s.n; j++) {
-        const len = keys.byteLength(s.ids[j]!);
-        const entry = varintSize(len) + len + varintSize(s.counts[j]!);
-        if (size + entry > room) break;
-        size += entry;
-        fit++;
-      }
-      if (fit === 0 && i < s.n) {
-        if (w.length > headSize(head, part)) {
-          // Not even one more key fits here: the next message, with this slot again.
-          end(false);
-          begin();
-          continue;
-        }
-        throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a key of ${keys.byteLength(s.ids[i]!)} bytes does not fit in a ${maxBytes}-byte message`);
-      }
+    w.u8(1);
+    w.svarint(s.slot);
+    w.varint(s.parseErrors);
+    // A slot cut across messages: the next one starts it again (its parse errors counted once).
+    writeSections(w, s.parts, maxBytes, () => {
+      end(false);
+      begin();
       w.u8(1);
       w.svarint(s.slot);
-      w.varint(parseErrors);
-      parseErrors = 0;
-      w.varint(fit > 0 ? 1 : 0);
-      if (fit > 0) {
-        w.u8(DIMENSION_URL);
-        w.varint(1);
-        w.varint(fit);
-        for (let j = i; j < i + fit; j++) {
-          w.key(keys, s.ids[j]!);
-          w.varint(s.counts[j]!);
-        }
-      }
-      i += fit;
-      if (i < s.n) {
-        end(false);
-        begin();
-      }
-    } while (i < s.n);
+      w.varint(0);
+    }, message);
   }
   end(true);
   return out;
@@ -160,25 +128,26 @@ export function encodePartial(head: PartialHeadFields, slots: readonly SlotKeys[
 
 /**
  * Reads a partial message without making an object or a string per key: `head` is read at
- * once; then `nextSlot()` / `nextKey()` walk the slots and their URL keys (the bytes are
- * `reader.data[reader.start, reader.end)`, the count `count`). Sections of other dimensions
- * are skipped (and counted in `skippedKeys`).
+ * once; then `nextSlot()` walks the slots (`slot`, `parseErrors`) and `cells` each slot's
+ * sections, keys and cells.
  */
 export class PartialCursor {
   readonly head: PartialHead;
   readonly reader: ByteReader;
+  readonly cells: CellsCursor;
   slot = 0;
   parseErrors = 0;
-  count = 0;
-  skippedKeys = 0;
-  #sectionsLeft = 0;
-  #keysLeft = 0;
-  #measures = 0;
 
   constructor(data: Uint8Array) {
     const r = (this.reader = new ByteReader(data));
     const version = r.u8();
-    if (version !== PARTIAL_VERSION) throw new WireError(`not a partial of version ${PARTIAL_VERSION} (version byte ${version})`);
+    if (version !== PARTIAL_VERSION) {
+      throw new WireError(
+        version === 1
+          ? 'a partial of version 1 (URL counts alone, from a counter of a logflow before the dimensions): this merge worker reads version 2; run the same logflow on every counter and merge worker'
+          : `not a partial of version ${PARTIAL_VERSION} (version byte ${version})`,
+      );
+    }
     const kind = r.u8();
     if (kind !== KIND_PARTIAL) throw new WireError(`not a partial (kind ${kind})`);
     const flags = r.u8();
@@ -189,6 +158,7 @@ export class PartialCursor {
       r.bytes();
       sources.push([r.data.toString('utf8', r.start, r.end), r.varint() - 1]);
     }
+    const dims = readDims(r);
     this.head = {
       partition: partition!,
       after: after!,
@@ -204,62 +174,19 @@ export class PartialCursor {
       rangeEvents: rangeEvents!,
       unplacedErrors: unplacedErrors!,
       sources,
+      dims,
     };
+    this.cells = new CellsCursor(r, dims.length);
   }
 
-  /** The next slot (`slot`, `parseErrors`); false at the end. */
+  /** The next slot (`slot`, `parseErrors`, then its sections through `cells`); false at the end. */
   nextSlot(): boolean {
-    while (this.#keysLeft > 0 || this.#sectionsLeft > 0) this.nextKey();
+    this.cells.finish();
     const r = this.reader;
     if (r.u8() === 0) return false;
     this.slot = r.svarint();
     this.parseErrors = r.varint();
-    this.#sectionsLeft = r.varint();
+    this.cells.begin();
     return true;
   }
-
-  /** The slot's next URL key (`reader.start/end`, `count`); false when the slot has no more. */
-  nextKey(): boolean {
-    const r = this.reader;
-    for (;;) {
-      if (this.#keysLeft > 0) {
-        this.#keysLeft--;
-        r.bytes();
-        this.count = r.varint();
-        for (let m = 1; m < this.#measures; m++) r.varint();
-        return true;
-      }
-      if (this.#sectionsLeft === 0) return false;
-      this.#sectionsLeft--;
-      const dimension = r.u8();
-      this.#measures = r.varint();
-      const keys = r.varint();
-      if (dimension === DIMENSION_URL && this.#measures >= 1) {
-        this.#keysLeft = keys;
-        continue;
-      }
-      for (let k = 0; k < keys; k++) {
-        r.bytes();
-        for (let m = 0; m < this.#measures; m++) r.varint();
-      }
-      this.skippedKeys += keys;
-    }
-  }
-}
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
-/** The bytes a message's header takes (a message holding only that has room for nothing else). */
-function headSize(head: PartialHeadFields, part: number): number {
-  let n = 3 + varintSize(head.sources.length);
-  for (const [source, ms] of head.sources) n += varintSize(Buffer.byteLength(source)) + Buffer.byteLength(source) + varintSize(ms + 1);
-  for (const v of [head.partition, head.after, head.to, head.shard, head.shards, part, head.batchMs, head.atMs, head.wmMs, head.maxEventMs === null ? 0 : head.maxEventMs + 1, head.rangeEvents, part === 0 ? head.unplacedErrors : 0]) n += varintSize(v);
-  return n;
 }

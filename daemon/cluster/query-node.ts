@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { UrlWindowJobConfig } from '../job/url-window-config.js';
+import type { LiveTop, LiveTopQuery } from '../job/live-top.js';
 import type { JobStats } from '../telemetry/stats.js';
 import type { Logger } from '../log.js';
 import { DirLock, writeFileAtomic } from '../durable/index.js';
@@ -98,6 +99,12 @@ export class QueryNode {
     this.#tickListeners.push(listener);
   }
 
+  /** The live window's top keys of a dimension and status (`/api/top?by=&status=`), as a single process's job answers. */
+  top(query: LiveTopQuery): LiveTop {
+    if (!this.#combiner) throw new LogflowError('LF_THREAD_FAILED', 'the query node has not started');
+    return this.#combiner.top(query);
+  }
+
   get input(): InputFigures {
     const c = this.#combiner;
     return {
@@ -144,7 +151,8 @@ export class QueryNode {
     const state = !opts.resetCheckpoint && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as QueryNodeCheckpoint) : undefined;
     // A server's store undoes the unchecked epochs once reached: nothing is written before.
     void this.#results.restore(state?.epoch);
-    this.#combiner = new ResultsCombiner({ shards: this.#input.shards, topN: this.#config.topN, batchMs: this.#config.batchIntervalMs, history: this.#config.history, state });
+    const j = this.#config;
+    this.#combiner = new ResultsCombiner({ shards: this.#input.shards, topN: j.topN, batchMs: j.batchIntervalMs, windowMs: j.windowDurationMs, dims: j.dimensions, history: j.history, state });
     this.#connecting = this.#connect(state?.resumeSeq ?? 1);
     this.#schedule();
   }
@@ -164,6 +172,8 @@ export class QueryNode {
           batchMs: { value: j.batchIntervalMs, key: `${c.prefix}.batchInterval` },
           windowMs: { value: j.windowDurationMs, key: `${c.prefix}.windowDuration` },
           slideMs: { value: j.slideDurationMs, key: `${c.prefix}.slideDuration` },
+          // The counters' (the rows carry theirs; this node's window and history hold these).
+          dimensions: { value: j.dimensions.map((d) => d.name).join(' '), key: `${c.prefix}.dimensions` },
         }, `${os.hostname()} ${c.prefix}`);
         const mergeTop = (await recordedSettings(settings)).topN;
         if (mergeTop && j.topN > Number(mergeTop.value)) {

@@ -1,17 +1,18 @@
 import { LogflowError } from '../errors.js';
-import type { UrlBytes } from '../counts/counts-codec.js';
 import type { UrlCount } from '../counts/top-k.js';
+import { readDims, SECTIONS_MIN, writeDims, writeSections, type SectionPart } from './cells-wire.js';
 import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
 
 /**
  * What a merge worker publishes for its shard (LOGFLOW_RESULTS, `<subject>.<shard>.d`), in
  * the order it closes batches, and what query nodes combine:
  *
- * - `row`: a closed batch's counts of the shard's URLs (the history), the counts in the
- *   store's blob format (`[count u32][length u32][URL]`), so a query node concatenates the
- *   shards' rows of a batch into its history row without reading them;
- * - `window`: the shard's window at a slide (total, distinct URLs, counters) and its top
- *   URLs, or `same` (unchanged since its last top), or none (a slide passed in a catch-up);
+ * - `row`: a closed batch's counts of the shard's (dimension, key) pairs: per dimension its
+ *   keys with their cells (status, lines, bytes), as partials carry them (cells-wire.ts);
+ *   a query node adds the shards' rows of a batch into one (its history row and its window);
+ * - `window`: the shard's window at a slide (total, distinct keys of the default
+ *   dimension, counters) and its top keys with their lines and bytes, or `same` (unchanged
+ *   since its last top), or none (a slide passed in a catch-up);
  * - `progress`: batches below `closedThrough` are closed (no row: nothing was counted);
  * - `late`: lines of a partial (counts-stream sequence `seq`) for a batch the shard had
  *   closed already: a row for the history only, added to the batch's (history rows add
@@ -20,17 +21,18 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  * Every message says how far the shard has closed, so a query node knows when every shard
  * is past a batch. Rows and tops are cut below max_payload into parts (`part`, `last`).
  *
- *   u8 version (1) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
+ *   u8 version (2) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
  *   varints: shard, shards, closedThrough, part, then the kind's fields (a late row's are a
- *   row's with `seq` after the slot).
+ *   row's with `seq` after the slot; a row ends with its dimensions' names and sections).
+ *
+ * Version 1 (URL rows in the store's version-1 blob, tops without bytes) is refused.
  */
-export const RESULTS_VERSION = 1;
+export const RESULTS_VERSION = 2;
 const KIND_ROW = 2;
 const KIND_WINDOW = 3;
 const KIND_PROGRESS = 4;
 const KIND_LATE = 5;
 const FLAG_LAST = 1;
-const ENTRY_HEAD = 8;
 
 /** The shard's cumulative counters, as of the message. */
 export interface ShardCounters {
@@ -58,8 +60,10 @@ export interface RowMessage extends Common {
   /** Lines and parse errors of the batch in this shard (in part 0; 0 in the others). */
   readonly events: number;
   readonly parseErrors: number;
-  /** The store's counts blob (a range of the message). */
-  readonly counts: Buffer;
+  /** The dimensions its sections name by index. */
+  readonly dims: readonly string[];
+  /** Its sections (cells-wire.ts): a range of the message. */
+  readonly sections: Buffer;
 }
 
 export interface LateRowMessage extends Omit<RowMessage, 'kind'> {
@@ -79,8 +83,13 @@ export interface WindowMessage extends Common {
   readonly distinct: number;
   readonly counters: ShardCounters;
   readonly topState: TopState;
-  /** `full`: this part's top URLs (the parts together, in order, are the shard's top). */
-  readonly top: UrlCount[];
+  /** `full`: this part's top keys (the parts together, in order, are the shard's top). */
+  readonly top: TopCount[];
+}
+
+/** A key of a shard's top, with its lines and bytes. */
+export interface TopCount extends UrlCount {
+  readonly bytes: number;
 }
 
 export interface ProgressMessage extends Common {
@@ -108,44 +117,35 @@ function counters(w: ByteWriter, c: ShardCounters): void {
 }
 
 /**
- * A closed batch's row, cut into parts of at most `maxBytes`: `ids[0..n)` of `urls` with
- * their `counts`, in that order (the same batch gives the same parts). With `lateSeq`, a
- * late row (the history only) of the partial of that sequence.
+ * A closed batch's row, cut into parts of at most `maxBytes`: `parts` (the batch's cells by
+ * dimension, `dims` their names) in that order (the same batch gives the same parts). With
+ * `lateSeq`, a late row (the history only) of the partial of that sequence.
  */
 export function encodeRow(
   head: Head & { slot: number; batchMs: number; events: number; parseErrors: number; lateSeq?: number },
-  urls: UrlBytes,
-  ids: ArrayLike<number>,
-  countOf: (j: number) => number,
-  n: number,
+  dims: readonly string[],
+  parts: readonly SectionPart[],
   maxBytes: number,
 ): Buffer[] {
   const out: Buffer[] = [];
   const w = new ByteWriter(4096);
-  let part = 0;
+  const message = { empty: true };
   const start = () => {
-    begin(w, head.lateSeq === undefined ? KIND_ROW : KIND_LATE, head, part);
+    begin(w, head.lateSeq === undefined ? KIND_ROW : KIND_LATE, head, out.length);
     w.svarint(head.slot);
     if (head.lateSeq !== undefined) w.varint(head.lateSeq);
     w.varint(head.batchMs);
-    w.varint(part === 0 ? head.events : 0);
-    w.varint(part === 0 ? head.parseErrors : 0);
+    w.varint(out.length === 0 ? head.events : 0);
+    w.varint(out.length === 0 ? head.parseErrors : 0);
+    writeDims(w, dims);
+    message.empty = true;
+    if (w.length + SECTIONS_MIN > maxBytes) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a row's header does not fit in ${maxBytes} bytes`);
   };
   start();
-  const empty = w.length;
-  for (let j = 0; j < n; j++) {
-    const id = ids[j]!;
-    const len = urls.byteLength(id);
-    if (w.length + ENTRY_HEAD + len > maxBytes) {
-      if (w.length === empty) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a URL of ${len} bytes does not fit in a ${maxBytes}-byte message`);
-      out.push(w.toBuffer());
-      part++;
-      start();
-    }
-    w.u32le(countOf(j));
-    w.u32le(len);
-    w.rawKey(urls, id);
-  }
+  writeSections(w, parts, maxBytes, () => {
+    out.push(w.toBuffer());
+    start();
+  }, message);
   w.patchU8(2, FLAG_LAST);
   out.push(w.toBuffer());
   return out;
@@ -153,7 +153,7 @@ export function encodeRow(
 
 /** The shard's window at a slide; a `full` top is cut into parts of at most `maxBytes`. */
 export function encodeWindow(
-  head: Head & { endMs: number; windowMs: number; total: number; distinct: number; counters: ShardCounters; topState: TopState; top: readonly UrlCount[] },
+  head: Head & { endMs: number; windowMs: number; total: number; distinct: number; counters: ShardCounters; topState: TopState; top: readonly TopCount[] },
   maxBytes: number,
 ): Buffer[] {
   const out: Buffer[] = [];
@@ -172,14 +172,15 @@ export function encodeWindow(
     body.reset();
     inPart = 0;
   };
-  // A header is under 100 bytes: what is left of the limit is for the URLs.
+  // A header is under 100 bytes: what is left of the limit is for the keys.
   const room = maxBytes - 128;
   for (const u of head.topState === 'full' ? head.top : []) {
     const bytes = Buffer.from(u.url, 'utf8');
-    if (bytes.length + 16 > room) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a URL of ${bytes.length} bytes does not fit in a ${maxBytes}-byte message`);
-    if (body.length + bytes.length + 16 > room) flush(false);
+    if (bytes.length + 24 > room) throw new LogflowError('LF_MESSAGE_TOO_LARGE', `a key of ${bytes.length} bytes does not fit in a ${maxBytes}-byte message`);
+    if (body.length + bytes.length + 24 > room) flush(false);
     body.bytes(bytes);
     body.varint(u.count);
+    body.varint(u.bytes);
     inPart++;
   }
   flush(true);
@@ -197,7 +198,13 @@ export function encodeProgress(head: Head & { counters: ShardCounters }): Buffer
 export function decodeResults(data: Uint8Array): ResultsMessage {
   const r = new ByteReader(data);
   const version = r.u8();
-  if (version !== RESULTS_VERSION) throw new WireError(`not a merge result of version ${RESULTS_VERSION} (version byte ${version})`);
+  if (version !== RESULTS_VERSION) {
+    throw new WireError(
+      version === 1
+        ? 'a merge result of version 1 (URL counts alone, from a merge worker of a logflow before the dimensions): this query node reads version 2; run the same logflow on every merge worker and query node'
+        : `not a merge result of version ${RESULTS_VERSION} (version byte ${version})`,
+    );
+  }
   const kind = r.u8();
   const last = (r.u8() & FLAG_LAST) !== 0;
   const common = { shard: r.varint(), shards: r.varint(), closedThrough: r.varint(), part: r.varint(), last };
@@ -205,17 +212,17 @@ export function decodeResults(data: Uint8Array): ResultsMessage {
   const readCounters = (): ShardCounters => ({ eventsIn: r.varint(), eventsCounted: r.varint(), parseErrors: r.varint(), late: r.varint(), duplicates: r.varint() });
   switch (kind) {
     case KIND_ROW:
-      return { kind: 'row', ...common, slot: r.svarint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), counts: r.rest() };
+      return { kind: 'row', ...common, slot: r.svarint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), sections: r.rest() };
     case KIND_LATE:
-      return { kind: 'late', ...common, slot: r.svarint(), seq: r.varint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), counts: r.rest() };
+      return { kind: 'late', ...common, slot: r.svarint(), seq: r.varint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), sections: r.rest() };
     case KIND_WINDOW: {
       const fields = { endMs: r.varint(), windowMs: r.varint(), total: r.varint(), distinct: r.varint(), counters: readCounters() };
       const topState = TOP_STATES[r.u8()];
       if (!topState) throw new WireError('unknown top state');
-      const top: UrlCount[] = [];
+      const top: TopCount[] = [];
       for (let n = r.varint(); n > 0; n--) {
         r.bytes();
-        top.push({ url: r.data.toString('utf8', r.start, r.end), count: r.varint() });
+        top.push({ url: r.data.toString('utf8', r.start, r.end), count: r.varint(), bytes: r.varint() });
       }
       return { kind: 'window', ...common, ...fields, topState, top };
     }

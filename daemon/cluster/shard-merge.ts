@@ -1,9 +1,11 @@
 import { LogflowError } from '../errors.js';
-import type { BatchCounts } from '../counts/batch-counts.js';
-import { SlidingWindow } from '../counts/sliding-window.js';
+import { ANY_STATUS } from '../counts/dimension-window.js';
+import { WindowSet, type BatchSet } from '../counts/window-set.js';
+import { addSections, cellsOf, clusterSpecs, sectionsOf } from './batch-cells.js';
 import { PartialCursor, type PartialHead } from './partial-wire.js';
+import { WireError } from './wire-bytes.js';
 import { PartitionWatermarks, type WatermarksState } from './partition-watermarks.js';
-import { encodeProgress, encodeRow, encodeWindow, type ShardCounters, type TopState } from './results-wire.js';
+import { encodeProgress, encodeRow, encodeWindow, type RowMessage, type ShardCounters, type TopState } from './results-wire.js';
 
 export interface ShardMergeSettings {
   readonly shard: number;
@@ -29,7 +31,8 @@ export interface MergeOutput {
 }
 
 interface OpenSlot {
-  readonly counts: BatchCounts;
+  /** Its cells, per dimension. */
+  readonly batch: BatchSet;
   events: number;
   parseErrors: number;
   /** The first counts-stream sequence that added to it: a takeover replays from the lowest. */
@@ -38,8 +41,10 @@ interface OpenSlot {
 
 /** What a takeover needs besides the window's rows and the partials from `replayFrom` on. */
 export interface ShardMergeState {
-  readonly v: 1;
+  readonly v: 2;
   readonly shard: number;
+  /** The dimensions counted (null: no partial yet). */
+  readonly dims: readonly string[] | null;
   /** The last counts-stream sequence applied. */
   readonly lastSeq: number;
   /** Replaying the counts stream from here rebuilds the open batches' URL counts. */
@@ -57,11 +62,14 @@ export interface ShardMergeState {
 export type ApplyResult = 'applied' | 'duplicate' | 'gap';
 
 /**
- * One merge shard: the partials of every partition for the URLs that hash to this shard,
- * summed into batches, closed by the watermark over partitions, slid into the shard's
- * window. Closing a batch makes its row (the history) and, at a slide, the shard's window
- * (its top URLs); query nodes combine the shards' (their URLs are disjoint, so the union
- * of the shards' tops holds the top of all, exactly).
+ * One merge shard: the partials of every partition for the (dimension, key) pairs that hash
+ * to this shard, summed into batches (per dimension, key and status: lines and bytes, the
+ * job's `BatchSet`), closed by the watermark over partitions, slid into the shard's window
+ * (the job's `WindowSet`). Closing a batch makes its row (the history, and the query nodes'
+ * windows by any dimension and status) and, at a slide, the shard's window (its top keys of
+ * the default dimension); query nodes combine the shards' (their keys are disjoint, so the
+ * union of the shards' tops holds the top of all, exactly). Lines are counted by the first
+ * dimension: every line has a key there.
  *
  * A function of the messages it is given: no clock, no randomness. A worker that takes the
  * shard over rebuilds it from the window's rows and by replaying the partials of the open
@@ -69,7 +77,10 @@ export type ApplyResult = 'applied' | 'duplicate' | 'gap';
  */
 export class ShardMerge {
   readonly #s: ShardMergeSettings;
-  readonly #window: SlidingWindow;
+  /** Made from the first partial's dimensions (or a takeover's state). */
+  #window: WindowSet | undefined;
+  #dims: readonly string[] | undefined;
+  readonly #windowSlots: number;
   readonly #slideSlots: number;
   readonly #wm: PartitionWatermarks;
   readonly #open = new Map<number, OpenSlot>();
@@ -86,7 +97,7 @@ export class ShardMerge {
   #parseErrors = 0;
   #late = 0;
   #duplicates = 0;
-  /** (URL, count) pairs applied, and written in rows: the cost per pair (bench:cluster). */
+  /** Cells (dimension, key, status) applied, and written in rows: the cost per pair (bench:cluster). */
   pairsIn = 0;
   rowPairsOut = 0;
   /** Replay: the partials seen, so a repeat in the replayed range adds once. */
@@ -96,7 +107,7 @@ export class ShardMerge {
 
   constructor(settings: ShardMergeSettings) {
     this.#s = settings;
-    this.#window = new SlidingWindow(settings.windowMs / settings.batchMs);
+    this.#windowSlots = settings.windowMs / settings.batchMs;
     this.#slideSlots = settings.slideMs / settings.batchMs;
     this.#wm = new PartitionWatermarks(settings);
   }
@@ -110,16 +121,29 @@ export class ShardMerge {
   }
 
   get windowSlots(): number {
-    return this.#window.windowSlots;
+    return this.#windowSlots;
   }
 
   get counters(): ShardCounters {
     return { eventsIn: this.#eventsIn, eventsCounted: this.#eventsCounted, parseErrors: this.#parseErrors, late: this.#late, duplicates: this.#duplicates };
   }
 
-  /** Distinct URLs in the shard's window. */
+  /** Distinct keys of the default dimension (the URL) in the shard's window. */
   get distinctUrls(): number {
-    return this.#window.size;
+    return this.#window?.size ?? 0;
+  }
+
+  /** The window, made for `dims` the first time; a partial of other dimensions is refused. */
+  #windowOf(dims: readonly string[]): WindowSet {
+    if (!this.#window) {
+      this.#dims = [...dims];
+      this.#window = new WindowSet(clusterSpecs(dims), this.#windowSlots, false);
+      return this.#window;
+    }
+    if (dims.length !== this.#dims!.length || dims.some((d, i) => d !== this.#dims![i])) {
+      throw new WireError(`a partial counted by ${dims.join(' ')}, for a shard counting by ${this.#dims!.join(' ')} (the counters' dimensions changed)`);
+    }
+    return this.#window;
   }
 
   /** The lowest counts-stream sequence a takeover would replay from. */
@@ -145,6 +169,7 @@ export class ShardMerge {
     const cursor = new PartialCursor(data);
     const h = cursor.head;
     this.#checkRoute(h);
+    this.#windowOf(h.dims);
     const admission = this.#wm.admit(h);
     if (admission === 'gap') return 'gap';
     this.#lastSeq = seq;
@@ -170,11 +195,35 @@ export class ShardMerge {
     const id = `${h.partition}:${h.to}:${h.part}`;
     if (h.to === h.after || this.#replayed.has(id)) return;
     this.#replayed.add(id);
+    const window = this.#windowOf(h.dims);
     while (cursor.nextSlot()) {
       const k = this.#slotOf(cursor.slot, h.batchMs);
       const o = Number.isNaN(this.#nextToClose) || k >= this.#nextToClose ? this.#open.get(k) : undefined;
-      while (cursor.nextKey()) o?.counts.add(this.#window.urls.id(cursor.reader.data, cursor.reader.start, cursor.reader.end), cursor.count);
+      if (o) this.#addCells(cursor, window, o.batch);
     }
+  }
+
+  /** The slot's cells (at the cursor) into `batch`; returns its lines (the first dimension's). */
+  #addCells(cursor: PartialCursor, window: WindowSet | undefined, batch: BatchSet | undefined): number {
+    const c = cursor.cells;
+    const data = cursor.reader.data;
+    let lines = 0;
+    while (c.nextSection()) {
+      const counted = c.dim === 0;
+      const target = batch?.dims[c.dim];
+      const keys = window?.dims[c.dim]!.keys;
+      while (c.nextKey()) {
+        const id = target ? keys!.id(data, c.keyStart, c.keyEnd) : 0;
+        while (c.nextCell()) {
+          if (counted) lines += c.count;
+          if (target) {
+            target.add(id, c.code, 0, 0, c.bytes, c.count);
+            this.pairsIn++;
+          }
+        }
+      }
+    }
+    return lines;
   }
 
   /** The end of a takeover's replay. */
@@ -197,15 +246,7 @@ export class ShardMerge {
         o = late ? this.#lateBatch(k, seq) : this.#batch(k, seq);
         o.parseErrors += cursor.parseErrors;
       }
-      const urls = this.#window.urls;
-      const r = cursor.reader;
-      while (cursor.nextKey()) {
-        n += cursor.count;
-        if (o) {
-          o.counts.add(urls.id(r.data, r.start, r.end), cursor.count);
-          this.pairsIn++;
-        }
-      }
+      n += this.#addCells(cursor, this.#window, o?.batch);
       if (o) o.events += n;
       if (add && late) this.#late += n;
       events += n;
@@ -217,7 +258,7 @@ export class ShardMerge {
   /** The late row of batch `k` from the partial being applied. */
   #lateBatch(k: number, seq: number): OpenSlot {
     let o = this.#lateRows.get(k);
-    if (!o) this.#lateRows.set(k, (o = { counts: this.#window.openBatch(), events: 0, parseErrors: 0, firstSeq: seq }));
+    if (!o) this.#lateRows.set(k, (o = { batch: this.#window!.openBatch(), events: 0, parseErrors: 0, firstSeq: seq }));
     return o;
   }
 
@@ -231,17 +272,15 @@ export class ShardMerge {
     const s = this.#s;
     for (const k of [...this.#lateRows.keys()].sort((a, b) => a - b)) {
       const o = this.#lateRows.get(k)!;
-      const c = o.counts;
+      const window = this.#window!;
       const parts = encodeRow(
         { ...this.#head(this.#nextToClose), slot: k, batchMs: s.batchMs, events: o.events, parseErrors: o.parseErrors, lateSeq: seq },
-        this.#window.urls,
-        c.touched,
-        (j) => c.values[j]!,
-        c.size,
+        this.#dims!,
+        sectionsOf(window, o.batch),
         s.maxBytes,
       );
       parts.forEach((data, part) => this.#push({ id: `${s.shard}:l:${seq}:${k}:${part}`, data }, this.#nextToClose));
-      this.#window.pass(c);
+      window.pass(o.batch);
     }
     this.#lateRows.clear();
   }
@@ -258,7 +297,7 @@ export class ShardMerge {
   #batch(k: number, seq: number): OpenSlot {
     let o = this.#open.get(k);
     if (!o) {
-      o = { counts: this.#window.openBatch(), events: 0, parseErrors: 0, firstSeq: seq };
+      o = { batch: this.#window!.openBatch(), events: 0, parseErrors: 0, firstSeq: seq };
       this.#open.set(k, o);
     }
     return o;
@@ -287,17 +326,25 @@ export class ShardMerge {
       limit = Math.max(...this.#open.keys()) + 1;
     }
     if (Number.isNaN(this.#nextToClose)) {
+      // The first batch to close is the first open one once the watermark has passed it,
+      // not before: another partition's lines for an earlier batch may still come (a file
+      // is cut into extents, so partitions start at different seconds). Fixed at the first
+      // partial's first batch, the next partial's earlier second was late with no watermark
+      // past it (bench:cluster: 1,000 and 13,068 of 1M lines late, every lag 0).
       if (this.#open.size === 0) return;
-      this.#nextToClose = Math.min(...this.#open.keys());
+      const first = Math.min(...this.#open.keys());
+      if (limit <= first) return;
+      this.#nextToClose = first;
     }
     if (limit <= this.#nextToClose) return;
     const slide = this.#slideSlots;
     // The last slide boundary of this run: the newest window, whose top is published.
     const newest = Math.floor(limit / slide) * slide - 1;
+    const window = this.#window!;
     let k = this.#nextToClose;
     while (k < limit) {
       const o = this.#open.get(k);
-      if (!o && this.#window.total === 0) {
+      if (!o && window.total === 0) {
         // Nothing open here and an empty window: jump to the next open batch (or the last
         // slide boundary, whose window is published), instead of one empty batch at a time.
         let next = limit;
@@ -312,7 +359,7 @@ export class ShardMerge {
       k++;
     }
     this.#nextToClose = limit;
-    this.#window.releaseEmptied();
+    window.releaseEmptied();
     // Every message says how far the shard has closed; when none of this run says it, this does.
     if (this.#toldClosedThrough !== limit) this.#push({ id: `${this.#s.shard}:p:${limit}`, data: encodeProgress({ ...this.#head(limit), counters: this.counters }) }, limit);
   }
@@ -329,29 +376,27 @@ export class ShardMerge {
   #closeOne(k: number, o: OpenSlot | undefined, newest: boolean): void {
     this.#open.delete(k);
     const s = this.#s;
+    const window = this.#window!;
     if (o) {
       this.#eventsCounted += o.events - o.parseErrors;
       this.#parseErrors += o.parseErrors;
-      const c = o.counts;
-      this.rowPairsOut += c.size;
+      this.rowPairsOut += cellsOf(o.batch);
       const parts = encodeRow(
         { ...this.#head(k + 1), slot: k, batchMs: s.batchMs, events: o.events, parseErrors: o.parseErrors },
-        this.#window.urls,
-        c.touched,
-        (j) => c.values[j]!,
-        c.size,
+        this.#dims!,
+        sectionsOf(window, o.batch),
         s.maxBytes,
       );
       parts.forEach((data, part) => this.#push({ id: `${s.shard}:r:${k}:${part}`, data, rowSlot: k }, k + 1));
     }
-    if (this.#window.advance(k, o?.counts, o ? o.events - o.parseErrors : 0)) this.#changedSinceTop = true;
+    if (window.advance(k, o?.batch, o ? o.events - o.parseErrors : 0)) this.#changedSinceTop = true;
     if ((k + 1) % this.#slideSlots !== 0) return;
     const topState: TopState = newest ? (this.#changedSinceTop ? 'full' : 'same') : 'none';
-    const top = topState === 'full' ? this.#window.top(s.topN) : [];
+    const top = topState === 'full' ? window.top(window.defaultDimension, s.topN, ANY_STATUS).items.map((i) => ({ url: i.key, count: i.count, bytes: i.bytes })) : [];
     if (topState === 'full') this.#changedSinceTop = false;
     const endMs = (k + 1) * s.batchMs;
     const parts = encodeWindow(
-      { ...this.#head(k + 1), endMs, windowMs: s.windowMs, total: this.#window.total, distinct: this.#window.size, counters: this.counters, topState, top },
+      { ...this.#head(k + 1), endMs, windowMs: s.windowMs, total: window.total, distinct: window.size, counters: this.counters, topState, top },
       s.maxBytes,
     );
     parts.forEach((data, part) => this.#push({ id: `${s.shard}:w:${endMs}:${part}`, data }, k + 1));
@@ -359,12 +404,13 @@ export class ShardMerge {
 
   state(): ShardMergeState {
     return {
-      v: 1,
+      v: 2,
       shard: this.#s.shard,
+      dims: this.#dims ?? null,
       lastSeq: this.#lastSeq,
       replayFrom: this.replayFrom,
       nextToClose: Number.isNaN(this.#nextToClose) ? null : this.#nextToClose,
-      windowLastSlot: this.#window.lastSlot ?? null,
+      windowLastSlot: this.#window?.lastSlot ?? null,
       open: [...this.#open].map(([k, o]) => [k, o.events, o.parseErrors, o.firstSeq]),
       watermarks: this.#wm.state(),
       counters: this.counters,
@@ -375,10 +421,11 @@ export class ShardMerge {
 
   /**
    * A takeover: the state as the last owner published it, and the rows of the batches in
-   * its window (`counts` in the store's blob format). `replay` then rebuilds the open
-   * batches' URL counts from `state.replayFrom` to `state.lastSeq`.
+   * its window (each the parts its row was published in). `replay` then rebuilds the open
+   * batches' counts from `state.replayFrom` to `state.lastSeq`.
    */
-  restore(state: ShardMergeState, rows: readonly { slot: number; counts: Buffer; total: number }[]): void {
+  restore(state: ShardMergeState, rows: readonly { slot: number; parts: readonly RowMessage[]; total: number }[]): void {
+    if (state.v !== 2) throw new LogflowError('LF_CLUSTER_MISMATCH', `a shard state of version ${state.v} (a merge worker of a logflow before the dimensions): run the same logflow on every merge worker`);
     this.#lastSeq = state.lastSeq;
     this.#nextToClose = state.nextToClose ?? NaN;
     this.#changedSinceTop = state.changedSinceTop;
@@ -390,9 +437,19 @@ export class ShardMerge {
     this.#late = c.late;
     this.#duplicates = c.duplicates;
     this.#wm.restore(state.watermarks);
-    this.#window.restore(rows.map((r) => ({ slot: r.slot, data: r.counts, total: r.total })), state.windowLastSlot ?? undefined);
+    if (state.dims === null) return;
+    const window = this.#windowOf(state.dims);
+    // The rows as the window restores a checkpoint's slots (the job's blob of each).
+    const slots = rows.map((r) => {
+      const batch = window.openBatch();
+      for (const p of r.parts) addSections(window, batch, p.dims, p.sections);
+      const data = window.encodeBatch(batch);
+      window.dropBatch(batch);
+      return { slot: r.slot, data, total: r.total };
+    });
+    window.restore(slots, state.windowLastSlot ?? undefined);
     for (const [k, events, parseErrors, firstSeq] of state.open) {
-      this.#open.set(k, { counts: this.#window.openBatch(), events, parseErrors, firstSeq });
+      this.#open.set(k, { batch: window.openBatch(), events, parseErrors, firstSeq });
     }
   }
 }

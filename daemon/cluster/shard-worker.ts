@@ -2,7 +2,7 @@ import type { Bus, BusMessage, BusReader, Records } from './bus.js';
 import { FencedError } from './bus.js';
 import type { Logger } from '../log.js';
 import { PartialCursor } from './partial-wire.js';
-import { decodeResults } from './results-wire.js';
+import { decodeResults, type RowMessage } from './results-wire.js';
 import { ShardMerge, type ShardMergeSettings, type ShardMergeState } from './shard-merge.js';
 import { WireError } from './wire-bytes.js';
 import { notAPartialCount, resultsPublishFailed, shardFenced, shardGap, shardGapAccepted, shardReplayGap, shardTaken } from '../telemetry/index.js';
@@ -88,21 +88,21 @@ export class ShardWorker {
     if (record) {
       const st = record.merge;
       // The window's batches, as the rows published them (a repeat of a row is the same row).
-      const parts = new Map<string, Buffer>();
+      const parts = new Map<string, RowMessage>();
       const totals = new Map<number, number>();
       if (record.rowsFrom !== null && st.nextToClose !== null) {
         const oldest = st.nextToClose - merge.windowSlots;
         await bus.readRange(streams.output, `${streams.outputSubject}.${shard}.d`, record.rowsFrom, record.dataThrough, (m) => {
           const r = decodeResults(m.data);
           if (r.kind !== 'row' || r.slot < oldest || r.slot >= st.nextToClose! || parts.has(`${r.slot}:${r.part}`)) return;
-          parts.set(`${r.slot}:${r.part}`, Buffer.from(r.counts));
+          parts.set(`${r.slot}:${r.part}`, { ...r, sections: Buffer.from(r.sections) });
           totals.set(r.slot, (totals.get(r.slot) ?? 0) + r.events - r.parseErrors);
           w.#rowSeq.set(r.slot, Math.min(w.#rowSeq.get(r.slot) ?? Infinity, m.seq));
         });
       }
       const rows = [...totals].sort((a, b) => a[0] - b[0]).map(([slot, total]) => {
-        const blobs = [...parts].filter(([k]) => Number(k.slice(0, k.indexOf(':'))) === slot).sort((a, b) => partOf(a[0]) - partOf(b[0])).map(([, b]) => b);
-        return { slot, counts: Buffer.concat(blobs), total };
+        const rowParts = [...parts].filter(([k]) => Number(k.slice(0, k.indexOf(':'))) === slot).sort((a, b) => partOf(a[0]) - partOf(b[0])).map(([, p]) => p);
+        return { slot, parts: rowParts, total };
       });
       windowRows = rows.length;
       merge.restore(st, rows);

@@ -1,4 +1,4 @@
-import { BlobReader, encodeBatchBlob, isDimensionBlob } from './batch-blob.js';
+import { BlobReader, isDimensionBlob } from './batch-blob.js';
 
 /**
  * The URL counts of a counts blob. Version 1 (up to the dimensions): `[count u32 LE][URL
@@ -115,34 +115,4 @@ export function countOfUrl(blob: Buffer, url: Buffer): number {
     if (c.end - c.start === url.length && blob.compare(url, 0, url.length, c.start, c.end) === 0) n += c.count;
   }
   return n;
-}
-
-/**
- * URL counts of version 1 (a cluster's shards' rows, put end to end) as a version-2 blob of
- * one `url` dimension, what a history row holds since the dimensions: each URL a cell of
- * status 0 with no bytes and no visits (the partials carry line counts alone).
- */
-export function urlDimensionBlob(counts: Buffer): Buffer {
-  if (isDimensionBlob(counts)) return counts;
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const values: number[] = [];
-  const c = new CountsCursor(counts);
-  while (c.next()) {
-    starts.push(c.start);
-    ends.push(c.end);
-    values.push(c.count);
-  }
-  const n = values.length;
-  const keys = {
-    idLimit: n,
-    byteLength: (id: number) => ends[id]! - starts[id]!,
-    copyBytes: (id: number, out: Buffer, pos: number) => pos + counts.copy(out, pos, starts[id], ends[id]),
-  };
-  const ids = new Int32Array(n);
-  for (let i = 0; i < n; i++) ids[i] = i;
-  const none = new Int32Array(0);
-  return encodeBatchBlob([
-    { name: 'url', keys, batch: { visitors: false, keys: ids, codes: new Int32Array(n), counts: Int32Array.from(values), bytes: new Float64Array(n), size: n, visitCells: none, visitHashes: none, visits: 0 } },
-  ]);
 }

@@ -39,8 +39,27 @@ export class DimensionBatch {
     if (this.visitors) this.visit(c, hi, lo);
   }
 
+  /**
+   * Appends a cell known to be new (key, code, its lines and bytes) without its hash: for
+   * cells from disjoint sources (a cluster's shards), where finding an equal one is
+   * wasted work. The hash is made when `cell` is next used.
+   */
+  append(key: number, code: number, count: number, bytes: number): void {
+    const i = this.size++;
+    if (i === this.keys.length) this.#growCells();
+    this.keys[i] = key;
+    this.codes[i] = code;
+    this.counts[i] = count;
+    this.bytes[i] = bytes;
+    this.#unhashed = true;
+  }
+
+  /** Cells appended since the hash was made (see `append`). */
+  #unhashed = false;
+
   /** The index of cell (key, code), added (with no line yet) if new. */
   cell(key: number, code: number): number {
+    if (this.#unhashed) this.#rehashAll();
     const table = this.#cells;
     const mask = this.#cellMask;
     for (let b = cellHash(key, code) & mask; ; b = (b + 1) & mask) {
@@ -96,6 +115,7 @@ export class DimensionBatch {
 
   /** Empties it for another batch, keeping its arrays. */
   clear(): void {
+    this.#unhashed = false;
     this.#cells.fill(0);
     this.#visits.fill(0);
     this.size = 0;
@@ -125,6 +145,15 @@ export class DimensionBatch {
     hashes.set(this.visitHashes);
     this.visitCells = cells;
     this.visitHashes = hashes;
+  }
+
+  /** The hash of every cell, after `append`s. */
+  #rehashAll(): void {
+    this.#unhashed = false;
+    let cap = this.#cells.length;
+    while (this.size * 2 > cap) cap *= 2;
+    this.#cells = new Int32Array(cap / 2);
+    this.#rehashCells();
   }
 
   #rehashCells(): void {

@@ -61,9 +61,13 @@ export class WindowSet {
   readonly #spare: BatchSet[] = [];
   #spareBytes = 0;
 
-  constructor(specs: readonly DimensionSpec[], windowSlots: number) {
+  /** Whether a closed slot's bytes are made and kept (for a checkpoint): the cluster's windows have none. */
+  readonly #keepBlobs: boolean;
+
+  constructor(specs: readonly DimensionSpec[], windowSlots: number, keepBlobs = true) {
     if (specs.length === 0) throw new LogflowError('LF_INVARIANT', 'a window needs at least one dimension');
     this.windowSlots = windowSlots;
+    this.#keepBlobs = keepBlobs;
     this.dims = specs.map((s) => new DimensionWindow(s, windowSlots));
     this.#ring = new Array(windowSlots).fill(undefined);
   }
@@ -121,6 +125,12 @@ export class WindowSet {
     const batch = this.openBatch();
     this.#decodeInto(batch, data);
     return batch;
+  }
+
+  /** Forgets an open batch that will not close (a query that was only read). */
+  dropBatch(batch: BatchSet): void {
+    this.#open.delete(batch);
+    this.#keepSpare(batch);
   }
 
   /** An open batch's counts as bytes (the checkpoint's, a history row's). */
@@ -256,7 +266,7 @@ export class WindowSet {
     }
     if (entering) this.#open.delete(entering);
     if (entering && entering.size > 0) {
-      const blob = this.encodeBatch(entering);
+      const blob = this.#keepBlobs ? this.encodeBatch(entering) : undefined;
       const dims = this.dims.map((d, di) => d.enter(k, entering.dims[di]!));
       const codes = codesOf(entering.dims[0]!);
       for (let p = 0; p < codes.length; p += 2) this.#codeCounts[codes[p]!]! += codes[p + 1]!;

@@ -79,7 +79,7 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         description:
           'Without `key`: `{ step, batchInterval, points: [{ start, count }] }`, every counted line. With `key` (and `by`, url by default; `status` an exact code or a class): ' +
           '`{ by, key, status, step, batchInterval, total, bytes, points: [{ start, count, bytes }] }`, that key\'s lines of that status per step, e.g. `by=status&key=500` per minute. ' +
-          '`by` or `status` without `key` is a 400 naming `key`; a PostgreSQL results store answers without `key` only (a 400 naming `key`).',
+          '`by` or `status` without `key` is a 400 naming `key`.',
         querystring: totalsQuery,
       },
     },
@@ -98,9 +98,6 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         return badParameter(reply, 'key', 'is needed with by or status: the key of the dimension whose lines to count (by=status&key=500)');
       }
       if (key !== undefined) {
-        if (!q.results.historyByDimension) {
-          return badParameter(reply, 'key', 'a series of one key is answered by a SQLite results file only, as yet: a PostgreSQL results store answers /api/series without key, and /api/urls/{url}/series');
-        }
         const list = await q.results.history({ kind: 'dimensionSeries', dimension: by, key, status: statusRange(status), fromMs: q.fromMs, toMs: q.toMs, stepMs }, q.instance);
         let total = 0;
         let bytes = 0;

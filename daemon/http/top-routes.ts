@@ -52,8 +52,8 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
           'Answers `{ window, by, total, items: [{ key, count, bytes, visitors, visitorsExact }], approximate, errorBound }` (by=url also keeps `urls: [{ url, count }]`). ' +
           '`total` counts the lines of `status`. `visitors` are distinct client addresses: exact up to 512, then a HyperLogLog estimate (`visitorsExact: false`, relative standard error `visitorsError`); null when the log format has no client. ' +
           '`approximate: true` when a dimension capped by `maxKeys.DIM` dropped keys: each count may then be short by up to `errorBound`. An unknown `by` is a 400 that lists the job\'s dimensions. ' +
-          'With `from`/`to`, a range of the history by the lines\' own time: `count` and `bytes` exact for every dimension and status, `visitors` as live (exact up to 512 over the whole range, then an estimate: `visitorsExact`; null for lines counted before logflow kept visitors), `keys` the distinct keys of the range; ' +
-          'a PostgreSQL results store answers a range by=url without status only (a 400 naming `by` or `status`), with `visitors` null.',
+          'With `from`/`to`, a range of the history by the lines\' own time (from either results store): `count` and `bytes` exact for every dimension and status, `keys` the distinct keys of the range; ' +
+          '`visitors` as live from a SQLite results file (exact up to 512 over the whole range, then an estimate: `visitorsExact`; null for lines counted before logflow kept visitors), null from a PostgreSQL one (not kept there, as yet).',
         querystring: topQuery,
       },
     },
@@ -67,26 +67,8 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       if (from !== undefined || to !== undefined) {
         const range = parseRange(reply, req.query, deps.job.windowDurationMs);
         if (!range) return reply;
-        if (deps.results.historyByDimension) {
-          const r = await deps.results.history({ kind: 'dimensionTop', dimension: by, status: statusRange(status), fromMs: range.fromMs, toMs: range.toMs, n }, instance);
-          return rangeAnswer(r, by, status);
-        }
-        if (by !== 'url' || status !== undefined) {
-          const parameter = by !== 'url' ? 'by' : 'status';
-          return sendError(reply, 'LF_HTTP_BAD_PARAMETER', `a range of the history (from, to) in a PostgreSQL results store is answered by URL only, as yet: by=url without status (${parameter} is answered over a range by a SQLite results file, and for the live window here)`, { parameter });
-        }
-        const r = await deps.results.history({ kind: 'top', fromMs: range.fromMs, toMs: range.toMs, n }, instance);
-        // The same answer as a SQLite file's, without what PostgreSQL's history lacks (bytes, the number of keys).
-        return {
-          window: { start: iso(r.fromMs), end: iso(r.toMs) },
-          by,
-          total: r.total,
-          urls: r.urls,
-          items: r.urls.map((u) => ({ key: u.url, count: u.count, bytes: null, visitors: null, visitorsExact: false })),
-          approximate: false,
-          errorBound: 0,
-          visitorsError: null,
-        };
+        const r = await deps.results.history({ kind: 'dimensionTop', dimension: by, status: statusRange(status), fromMs: range.fromMs, toMs: range.toMs, n }, instance);
+        return rangeAnswer(r, by, status);
       }
       // By URL: the database holds each writer's top `topN`; past it, this daemon's own window answers.
       const own = instance === deps.job.instance;

@@ -123,9 +123,12 @@ function runQueryNode(store: ResultsStore | PostgresResultsStore): void {
   node.onTick(postStats);
   host.onCommand((cmd) => {
     if (cmd.type === 'top') {
-      // No live window here: the merge workers' combined top is in the database, which
-      // /api/top reads for by=url up to topN. Told at once rather than left unanswered.
-      post({ type: 'top', id: cmd.id, answer: undefined, error: `a query node (input = jetstream) keeps the merge workers' top ${data.config.topN} URLs: ask by=url, without status, with n up to topN` });
+      // The node's live window, made from the merge workers' rows.
+      try {
+        post({ type: 'top', id: cmd.id, answer: node.top(cmd.query) });
+      } catch (err) {
+        post({ type: 'top', id: cmd.id, answer: undefined, error: (err as Error).message });
+      }
       return;
     }
     if (cmd.type !== 'stop') return;

@@ -135,7 +135,7 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     logFormat: format.logFormat,
     fields: format.fields,
     stripQueryString: r.bool(p + '.stripQueryString', false),
-    dimensions: Object.freeze(input === 'jetstream' ? readQueryNodeDimensions(r, p, format) : readDimensions(r, p, format)),
+    dimensions: Object.freeze(readDimensions(r, p, format)),
     time: r.oneOf(p + '.time', ['processing', 'event'] as const, 'processing'),
     watermarkMs: r.seconds(p + '.watermark', 60, 0),
     flushAfterIdleMs: r.seconds(p + '.flushAfterIdle', 10, 0),
@@ -147,20 +147,6 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
     compressionType: readCompressionType(r, p + '.compression-type'),
     ipFilterRules: readIpFilter(r, p),
   });
-}
-
-/**
- * A query node's dimensions: `url` alone (its default). The cluster's partials carry URL
- * counts only, as yet (issue 24's dimensions in partials are not built), so another
- * dimension would be an empty window; it stops start-up instead, naming the key.
- */
-function readQueryNodeDimensions(r: PropertyReader, p: string, format: Parameters<typeof readDimensions>[2]) {
-  const prop = r.raw(p + '.dimensions');
-  const others = prop ? prop.value.split(/[\s,]+/).filter((n) => n !== '' && n !== 'url') : [];
-  if (others.length > 0) {
-    throw r.at(prop!, `counts url only with input = jetstream (the counters' partials carry URL counts alone): remove ${others.join(', ')}, or count them in a single-process job (input = avro)`);
-  }
-  return readDimensions(r, p, format, ['url']);
 }
 
 /** `retention`: 0 keeps the history for ever; otherwise at least a minute (the rollups' finest bucket). */

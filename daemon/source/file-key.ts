@@ -15,26 +15,38 @@ export const SOURCE_ID_FILE = 'source-id';
  * another path; an edge that came back with another id would publish its files again.
  */
 export function sourceIdOf(spoolDir: string, trackerDir?: string, configured?: string): { id: string; kept: boolean } {
+  return keptSourceId(spoolDir, trackerDir && path.join(trackerDir, SOURCE_ID_FILE), configured);
+}
+
+/**
+ * A source's id: `configured`; else the one in `idFile`; else made from the host name and
+ * `seed` (the spool directory, a TAILDIR source's position file) and written to `idFile`,
+ * so it is made once (`kept`: false when it could not be written, and is made again at
+ * each start).
+ */
+export function keptSourceId(seed: string, idFile?: string, configured?: string): { id: string; kept: boolean } {
   if (configured) return { id: configured, kept: true };
-  const file = trackerDir && path.join(trackerDir, SOURCE_ID_FILE);
-  if (file) {
+  if (idFile) {
     try {
-      const kept = readFileSync(file, 'utf8').trim();
-      if (/^[A-Za-z0-9_]{1,40}$/.test(kept)) return { id: kept, kept: true };
+      const kept = readFileSync(idFile, 'utf8').trim();
+      if (SOURCE_ID.test(kept)) return { id: kept, kept: true };
     } catch {
       // Not made yet.
     }
   }
-  const id = createHash('sha1').update(`${os.hostname()}:${spoolDir}`).digest('hex').slice(0, 8);
-  if (!file) return { id, kept: false };
+  const id = createHash('sha1').update(`${os.hostname()}:${seed}`).digest('hex').slice(0, 8);
+  if (!idFile) return { id, kept: false };
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, id + '\n');
+    mkdirSync(path.dirname(idFile), { recursive: true });
+    writeFileSync(idFile, id + '\n');
     return { id, kept: true };
   } catch {
     return { id, kept: false };
   }
 }
+
+/** What a `sourceId` may be: it prefixes file keys and is a token of NATS subjects. */
+export const SOURCE_ID = /^[A-Za-z0-9_]{1,40}$/;
 
 /**
  * The key the spooling-directory source gave a file before it keyed files by identity: its

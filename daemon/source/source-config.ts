@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { PropertyReader } from '../conf/index.js';
+import { SOURCE_ID } from './file-key.js';
 
 /** Flume's interceptors that set one header to the same value for a whole batch. */
 export interface InterceptorConfig {
@@ -8,6 +9,14 @@ export interface InterceptorConfig {
   readonly preserveExisting: boolean;
   /** `static`: the value; `host`: the host name or address, resolved at start-up. */
   readonly value: string | undefined;
+}
+
+/** `sourceId` of a file source (spooldir, TAILDIR): absent, the source makes one and keeps it (file-key.ts). */
+export function readSourceId(r: PropertyReader, key: string): { sourceId?: string } {
+  const prop = r.raw(key);
+  if (!prop) return {};
+  if (!SOURCE_ID.test(prop.value)) throw r.bad(prop, 'letters, digits and _ (up to 40): it prefixes file keys and names this edge\'s NATS subjects');
+  return { sourceId: prop.value };
 }
 
 /** A source's one channel (Flume allows several, with a selector; here one, replicating). */

@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { PropertyReader, ReadContext } from '../conf/index.js';
-import { readInterceptors, readSourceChannel, type InterceptorConfig } from './source-config.js';
+import { readInterceptors, readSourceChannel, readSourceId, type InterceptorConfig } from './source-config.js';
 import { DECODE_ERROR_POLICIES, type DecodeErrorPolicy } from './utf8.js';
 
 export const CONSUME_ORDERS = ['oldest', 'youngest', 'random'] as const;
@@ -86,13 +86,6 @@ export function read(r: PropertyReader, p: string, { name, resolve, knownChannel
     ...readSourceId(r, p + '.sourceId'),
     ...readSymlinkPolicy(r, p, resolve),
   });
-}
-
-function readSourceId(r: PropertyReader, key: string): { sourceId?: string } {
-  const prop = r.raw(key);
-  if (!prop) return {};
-  if (!/^[A-Za-z0-9_]{1,40}$/.test(prop.value)) throw r.bad(prop, 'letters, digits and _ (up to 40): it prefixes file keys and names this edge\'s NATS subjects');
-  return { sourceId: prop.value };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { ChunkPool } from './chunk-pool.js';
 import { EventBatcher } from './event-batcher.js';
 import { FileFinisher, RECORDS_RETRY_MS } from './file-finisher.js';
-import { sourceIdOf } from './file-key.js';
+import { SOURCE_ID_FILE, sourceIdOf } from './file-key.js';
 import { FileReader } from './file-reader.js';
 import { RecordsUnwritable } from './file-records.js';
 import { FileRegistry, type FileStatus } from './file-registry.js';
@@ -65,7 +65,7 @@ export class SpoolDirSource {
     this.#log = logger.child({ source: config.name });
     const id = sourceIdOf(config.spoolDir, config.trackerDir, config.sourceId);
     this.#sourceId = id.id;
-    if (!id.kept) sourceIdNotKept.emit(this.#log, { trackerDir: config.trackerDir, sourceId: id.id });
+    if (!id.kept) sourceIdNotKept.emit(this.#log, { file: path.join(config.trackerDir, SOURCE_ID_FILE), sourceId: id.id });
     this.#positions = positions;
     this.#batcher = new EventBatcher(config, channel, this.#log);
     this.#finisher = new FileFinisher(config, this.files, this.#log, positions);

@@ -7,7 +7,7 @@ import { BlobReader } from '../counts/batch-blob.js';
 import type { StatusRange, TopItem } from '../counts/dimension-window.js';
 import { VisitorUnion } from '../counts/visitor-union.js';
 
-export { DAY, floorTo, HISTORY_SCHEMA, HOUR, LEVEL_MS, MINUTE } from './history-schema.js';
+export { ANY_STATUS_ROW, DAY, floorTo, HISTORY_SCHEMA, HOUR, LEVEL_MS, MINUTE, TOP_LEVEL } from './history-schema.js';
 export { decodeCounts, encodeCounts } from '../counts/counts-codec.js';
 
 export interface RangeTop {
@@ -42,7 +42,7 @@ export interface DimensionPoint {
   readonly bytes: number;
 }
 
-/** A piece of a range read from one level: 0 the batches, 1-3 the minute, hour and day rollups. */
+/** A piece of a range read from one level: 0 the batches, 1-5 the minute, hour, day, 30-day and 360-day rollups. */
 export interface RangePiece {
   readonly level: number;
   readonly from: number;
@@ -50,7 +50,7 @@ export interface RangePiece {
 }
 
 /**
- * For each level 1-3, the bucket starts whose rollup is not to be read: the level's own
+ * For each level 1-5, the bucket starts whose rollup is not to be read: the level's own
  * dirty marks and the buckets holding a dirty mark of a finer level. Sorted.
  */
 export type Unusable = readonly (readonly number[])[];
@@ -143,18 +143,12 @@ export class HistoryReader {
     return decompose(from, to, this.#batchMs, unusableOf(marks), topLevel);
   }
 
-  /** The coarsest level whose buckets fit whole in a step of `stepMs` (points start at multiples of it). */
-  static #levelForStep(stepMs: number): number {
-    for (let level = TOP_LEVEL; level > 0; level--) if (stepMs % LEVEL_MS[level]! === 0) return level;
-    return 0;
-  }
-
   /** One URL's counts in steps of `stepMs` over [fromMs, toMs), from the coarsest rows that fit a step. */
   series(url: string, fromMs: number, toMs: number, stepMs: number): { start: number; count: number }[] {
     const from = floorTo(fromMs, stepMs);
     const counts = new Float64Array(Math.ceil((toMs - from) / stepMs));
     const target = Buffer.from(url, 'utf8');
-    for (const piece of this.#pieces(from, toMs, HistoryReader.#levelForStep(stepMs))) {
+    for (const piece of this.#pieces(from, toMs, levelForStep(stepMs))) {
       if (piece.level === 0) {
         for (const b of this.#batchesWithStart.iterate(piece.from, piece.to) as IterableIterator<{ start: number; counts: Buffer }>) {
           const n = countOfUrl(b.counts, target);
@@ -173,7 +167,7 @@ export class HistoryReader {
   totalSeries(fromMs: number, toMs: number, stepMs: number): { start: number; count: number }[] {
     const from = floorTo(fromMs, stepMs);
     const counts = new Float64Array(Math.ceil((toMs - from) / stepMs));
-    for (const piece of this.#pieces(from, toMs, HistoryReader.#levelForStep(stepMs))) {
+    for (const piece of this.#pieces(from, toMs, levelForStep(stepMs))) {
       const rows = piece.level === 0 ? this.#batchTotals.iterate(piece.from, piece.to) : this.#levelTotalRows.iterate(piece.level, piece.from, piece.to);
       for (const r of rows as IterableIterator<{ start: number; count: number }>) counts[Math.floor((r.start - from) / stepMs)]! += r.count;
     }
@@ -319,7 +313,7 @@ export class HistoryReader {
     const counts = new Float64Array(steps);
     const bytes = new Float64Array(steps);
     const target = Buffer.from(key, 'utf8');
-    for (const piece of this.#pieces(from, toMs, HistoryReader.#levelForStep(stepMs))) {
+    for (const piece of this.#pieces(from, toMs, levelForStep(stepMs))) {
       if (piece.level === 0) {
         for (const b of this.#batchesWithStart.iterate(piece.from, piece.to) as IterableIterator<{ start: number; counts: Buffer }>) {
           const r = sectionOf(b.counts, dimension);
@@ -377,6 +371,12 @@ export class HistoryReader {
   }
 }
 
+/** The coarsest level whose buckets fit whole in a step of `stepMs` (points start at multiples of it). */
+export function levelForStep(stepMs: number): number {
+  for (let level = TOP_LEVEL; level > 0; level--) if (stepMs % LEVEL_MS[level]! === 0) return level;
+  return 0;
+}
+
 /** Dirty marks as the buckets of each level that are not to be read (see `Unusable`). */
 export function unusableOf(marks: readonly { level: number; start: number }[]): Unusable {
   if (marks.length === 0) return NONE;
@@ -422,8 +422,11 @@ export function decompose(from: number, to: number, batchMs: number, unusable: U
   return pieces;
 }
 
-/** The `dim_counts.status` range to read for a status filter: the summed row for every status, else the codes. */
-function rollupStatuses(status: StatusRange): [number, number] {
+/**
+ * The rollups' status rows to read for a status filter (both stores): the summed row
+ * (ANY_STATUS_ROW) for every status, else the codes.
+ */
+export function rollupStatuses(status: StatusRange): [number, number] {
   return status.lo <= 0 && status.hi >= 999 ? [ANY_STATUS_ROW, ANY_STATUS_ROW] : [Math.max(0, status.lo), status.hi];
 }
 
@@ -435,6 +438,6 @@ function sectionOf(blob: Buffer, dimension: string): BlobReader | undefined {
 }
 
 /** Code point order, as the window's ties are ordered (by UTF-8 bytes). */
-function compareBytes(a: string, b: string): number {
+export function compareBytes(a: string, b: string): number {
   return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

@@ -1,5 +1,5 @@
-import { LogflowError } from '../errors.js';
-import type { RangeTop } from './history.js';
+import type { DimensionPoint, DimensionRangeTop, RangeTop } from './history.js';
+import type { StatusRange } from '../counts/dimension-window.js';
 import type { HistoryAnswers, HistoryQuery, SeriesPoint } from './history-queries.js';
 import type { LatestTop, LatestWindow } from './window-results.js';
 
@@ -18,12 +18,6 @@ export const ALL_INSTANCES = '*';
  * test/results-contract.test.ts runs one suite against both.
  */
 export interface ResultsQueries {
-  /**
-   * Whether the history answers by dimension and status (`dimensionTop`, `dimensionSeries`
-   * queries): SQLite does; PostgreSQL's history is by URL only, as yet (the routes answer a
-   * 400 naming `by`/`status`/`key` there).
-   */
-  readonly historyByDimension: boolean;
   /** The instances that wrote here, sorted. */
   instances(): Promise<string[]>;
   /** The newest window and its top `n` keys of the default dimension (all instances: each one's newest window, summed). */
@@ -39,6 +33,10 @@ export interface ResultsQueries {
   rangeTop(fromMs: number, toMs: number, n: number, instance: string): Promise<RangeTop>;
   /** One URL's counts in steps of `stepMs` over [fromMs, toMs). */
   series(url: string, fromMs: number, toMs: number, stepMs: number, instance: string): Promise<SeriesPoint[]>;
+  /** The top `n` keys of `dimension` over [fromMs, toMs) of the lines of `status`, with bytes, the total and the number of keys. */
+  dimensionTop(dimension: string, status: StatusRange, fromMs: number, toMs: number, n: number, instance: string): Promise<DimensionRangeTop>;
+  /** One key of `dimension`, its lines and bytes of `status`, in steps of `stepMs` over [fromMs, toMs). */
+  dimensionSeries(dimension: string, key: string, status: StatusRange, fromMs: number, toMs: number, stepMs: number, instance: string): Promise<DimensionPoint[]>;
   /** Counted events (all URLs) in steps of `stepMs` over [fromMs, toMs). */
   totalSeries(fromMs: number, toMs: number, stepMs: number, instance: string): Promise<SeriesPoint[]>;
   /**
@@ -70,8 +68,9 @@ async function answer(results: ResultsQueries, q: HistoryQuery, instance: string
     case 'urlSeries':
       return results.series(q.url, q.fromMs, q.toMs, q.stepMs, instance);
     case 'dimensionTop':
+      return results.dimensionTop(q.dimension, q.status, q.fromMs, q.toMs, q.n, instance);
     case 'dimensionSeries':
-      throw new LogflowError('LF_INVARIANT', `this results store's history is by URL only (historyByDimension false): asked for ${q.kind}`);
+      return results.dimensionSeries(q.dimension, q.key, q.status, q.fromMs, q.toMs, q.stepMs, instance);
     case 'windows': {
       // Event time: the windows along a replayed log are rebuilt from the history's batches
       // (the job stores no row per slide of a replay); processing time: the stored rows.

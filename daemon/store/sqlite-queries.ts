@@ -1,5 +1,6 @@
 import { LogflowError } from '../errors.js';
-import type { RangeTop } from './history.js';
+import type { DimensionPoint, DimensionRangeTop, RangeTop } from './history.js';
+import type { StatusRange } from '../counts/dimension-window.js';
 import { ALL_INSTANCES, type LatestTop, type LatestWindow, type ResultsQueries, type SeriesPoint } from './results-queries.js';
 import { ResultsReader } from './results-store.js';
 import { inThreadQueries, type HistoryAnswers, type HistoryQueries, type HistoryQuery } from './history-queries.js';
@@ -12,7 +13,6 @@ import { inThreadQueries, type HistoryAnswers, type HistoryQueries, type History
  * or run here when there is none.
  */
 export class SqliteQueries implements ResultsQueries {
-  readonly historyByDimension = true;
   readonly #reader: ResultsReader;
   readonly #instance: string;
   readonly #pool: HistoryQueries;
@@ -58,6 +58,14 @@ export class SqliteQueries implements ResultsQueries {
 
   async series(url: string, fromMs: number, toMs: number, stepMs: number, instance: string): Promise<SeriesPoint[]> {
     return this.history({ kind: 'urlSeries', url, fromMs, toMs, stepMs }, instance);
+  }
+
+  async dimensionTop(dimension: string, status: StatusRange, fromMs: number, toMs: number, n: number, instance: string): Promise<DimensionRangeTop> {
+    return this.history({ kind: 'dimensionTop', dimension, status, fromMs, toMs, n }, instance);
+  }
+
+  async dimensionSeries(dimension: string, key: string, status: StatusRange, fromMs: number, toMs: number, stepMs: number, instance: string): Promise<DimensionPoint[]> {
+    return this.history({ kind: 'dimensionSeries', dimension, key, status, fromMs, toMs, stepMs }, instance);
   }
 
   async totalSeries(fromMs: number, toMs: number, stepMs: number, instance: string): Promise<SeriesPoint[]> {

@@ -39,9 +39,9 @@ export const stoppedCleanly = logEvent('info', 'stopped cleanly');
 export const shutdownFailed = logEvent<Err>('error', 'shutdown failed');
 
 // Sources
-export const sourceIdNotKept = logEvent<{ trackerDir: string; sourceId: string }>(
+export const sourceIdNotKept = logEvent<{ file: string; sourceId: string }>(
   'warn',
-  (f) => `the source's id ${f.sourceId} could not be kept in ${f.trackerDir}: it is made again from the host name and the spool directory at each start (set sourceId to fix it)`,
+  (f) => `the source's id ${f.sourceId} could not be kept in ${f.file}: it is made again from the host name at each start, so another host name makes another id (set sourceId to fix it)`,
 );
 export const avroSourceListening = logEvent<{ bind: string; port: number; compression: string }>('info', 'avro source listening');
 export const spoolWatchFailed = logEvent<Err>('error', 'spool directory watch failed');
@@ -130,6 +130,15 @@ export const edgeNotExactBeyondWindow = logEvent<{ channel: string; duplicateWin
 );
 export const edgeSubjectResumed = logEvent<{ subject: string; seq: number; channelId: string | null }>('info', 'resuming after the last message stored on the subject');
 export const streamCreated = logEvent<{ stream: string; subjects: string; replicas: number }>('info', 'stream created');
+/**
+ * A stream or bucket with one replica on a clustered NATS: one server's disk holds it. (All
+ * replicas failing at once is NATS's to survive: its servers acknowledge before their store
+ * reaches the disk unless `sync_interval: always`, see docs/scaling-out.md.)
+ */
+export const streamUnreplicated = logEvent<{ stream: string; cluster: string; key: string }>(
+  'warn',
+  (f) => `${f.stream} has 1 replica on the NATS cluster ${f.cluster}: it lives on one server's disk, and goes with it (set ${f.key} = 3 before it is created, or raise it with nats stream edit)`,
+);
 export const busReaderRetrying = logEvent<Err & { stream: string; subject: string }>('debug', 'reader failed; retrying');
 
 // The job (main thread side, and its thread)

@@ -113,6 +113,8 @@ export interface DaemonOptions {
   readonly gid?: number;
   /** Variables added to the daemon's environment. */
   readonly env?: Record<string, string>;
+  /** Run under this host name (its own UTS namespace, util-linux's unshare: needs root), as a re-created container would. */
+  readonly hostname?: string;
 }
 
 /** Runs the real daemon as a child process and waits until its HTTP API listens. */
@@ -122,6 +124,7 @@ export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent
   const command = [process.execPath, ...nodeArgs, MAIN, ...args];
   // util-linux's prlimit: the daemon alone gets the lower limit, not the test driving it.
   if (options.openFiles !== undefined) command.unshift('prlimit', `--nofile=${options.openFiles}:${options.openFiles}`, '--');
+  if (options.hostname !== undefined) command.unshift('unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', options.hostname);
   const proc = spawn(command[0]!, command.slice(1), {
     cwd,
     env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info', ...options.env },

@@ -13,3 +13,12 @@ export interface Top {
   total: number;
   urls: { url: string; count: number }[];
 }
+
+/** `/api/top?by=` (any dimension, a status filter): its items with their measures. */
+export interface DimensionTop {
+  window: { start: string; end: string } | null;
+  by: string;
+  status?: string;
+  total: number;
+  items: { key: string; count: number; bytes: number | null; visitors: number | null }[];
+}

@@ -16,12 +16,16 @@ export interface Topology {
   readonly shards: number;
   readonly time: 'processing' | 'event';
   readonly channel?: 'file' | 'memory';
+  /** The edges' source: a spooling directory (`<tag>/<edge>/spool`, the default) or TAILDIR following `<tag>/<edge>/logs/access.log`. */
+  readonly source?: 'spooldir' | 'taildir';
   readonly batchInterval?: number;
   readonly windowDuration?: number;
   readonly slideDuration?: number;
   readonly replicas?: number;
   /** Extra keys, without their prefix (`maxMsgs = 1000`). */
   readonly sink?: Readonly<Record<string, string | number>>;
+  /** Extra keys of the edges' source. */
+  readonly edge?: Readonly<Record<string, string | number>>;
   readonly counter?: Readonly<Record<string, string | number>>;
   readonly merge?: Readonly<Record<string, string | number>>;
   readonly query?: Readonly<Record<string, string | number>>;
@@ -59,7 +63,10 @@ export function clusterConf(t: Topology): string {
   const replicas = t.replicas ?? 1;
   const edge = (name: string) =>
     `${name}.sources = r1\n${name}.channels = c1\n${name}.sinks = k1\n` +
-    keys(`${name}.sources.r1`, { type: 'spooldir', spoolDir: `${t.tag}/${name}/spool`, pollDelay: 100, batchSize: 1000, channels: 'c1' }) +
+    keys(`${name}.sources.r1`, t.source === 'taildir'
+      ? { type: 'TAILDIR', filegroups: 'f1', 'filegroups.f1': `${t.tag}/${name}/logs/access\\.log`, positionFile: `${t.tag}/${name}/taildir_position.json`, pollDelay: 100, batchSize: 1000, channels: 'c1' }
+      : { type: 'spooldir', spoolDir: `${t.tag}/${name}/spool`, pollDelay: 100, batchSize: 1000, channels: 'c1' }) +
+    keys(`${name}.sources.r1`, t.edge ?? {}) +
     keys(`${name}.channels.c1`, t.channel === 'file'
       ? { type: 'file', checkpointDir: `${t.tag}/${name}/channel/checkpoint`, dataDirs: `${t.tag}/${name}/channel/data`, capacity: 100000, transactionCapacity: 1000 }
       : { type: 'memory', capacity: 100000, transactionCapacity: 1000 }) +
@@ -103,7 +110,7 @@ export function clusterConf(t: Topology): string {
 
 /** Writes the configuration and makes each edge's spool directory; returns the file's name. */
 export function writeClusterConf(dir: string, t: Topology): string {
-  for (const e of t.edges ?? ['edge1']) mkdirSync(path.join(dir, t.tag, e, 'spool'), { recursive: true });
+  for (const e of t.edges ?? ['edge1']) mkdirSync(path.join(dir, t.tag, e, t.source === 'taildir' ? 'logs' : 'spool'), { recursive: true });
   const file = `${t.tag}.conf`;
   writeFileSync(path.join(dir, file), clusterConf(t));
   return file;

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { PropertyReader, ReadContext } from '../../conf/index.js';
-import { readInterceptors, readSourceChannel, type InterceptorConfig } from '../source-config.js';
+import { readInterceptors, readSourceChannel, readSourceId, type InterceptorConfig } from '../source-config.js';
 
 /** The decode error policies a followed file can have: FAIL would stop following it for good. */
 export const TAIL_DECODE_ERROR_POLICIES = ['REPLACE', 'IGNORE'] as const;
@@ -25,6 +25,8 @@ export interface TaildirSourceConfig {
   readonly groups: readonly FileGroupConfig[];
   /** Flume's JSON `[{"inode":…,"pos":…,"file":…}]`, written atomically every writePosInterval. */
   readonly positionFile: string;
+  /** The prefix of this source's file keys and its edge's subject token (absent: made once, kept beside the position file). */
+  readonly sourceId?: string;
   readonly batchSize: number;
   /** Batches read from one file before the others get a turn. */
   readonly maxBatchCount: number;
@@ -61,6 +63,7 @@ export function read(r: PropertyReader, p: string, { name, resolve, knownChannel
     channel,
     groups,
     positionFile,
+    ...readSourceId(r, p + '.sourceId'),
     batchSize: r.int(p + '.batchSize', 100, 1, 1_000_000),
     maxBatchCount: r.int(p + '.maxBatchCount', Number.MAX_SAFE_INTEGER, 1, Number.MAX_SAFE_INTEGER),
     idleTimeoutMs: r.int(p + '.idleTimeout', 120_000, 100, 365 * 24 * 3_600_000),

@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { Channel } from '../../channel/index.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { tailFileClosed, tailFollowing, tailGzipRead, tailLastLineTaken, tailPositionFileUnreadable, tailReadFailed } from '../../telemetry/index.js';
+import { sourceIdNotKept, tailFileClosed, tailFollowing, tailGzipRead, tailLastLineTaken, tailPositionFileUnreadable, tailReadFailed } from '../../telemetry/index.js';
 import { ChunkPool } from '../chunk-pool.js';
 import { EventBatcher } from '../event-batcher.js';
-import { sourceIdOf } from '../file-key.js';
+import { keptSourceId } from '../file-key.js';
 import type { SourceContext } from '../source-context.js';
 import type { SourcePositions } from '../source-positions.js';
 import { settingError } from '../../startup-errors.js';
@@ -121,7 +121,9 @@ export class TaildirSource {
     this.name = config.name;
     this.#config = config;
     this.#log = logger.child({ source: config.name });
-    this.#sourceId = taildirSourceId(config);
+    const id = taildirSourceId(config);
+    this.#sourceId = id.id;
+    if (!id.kept) sourceIdNotKept.emit(this.#log, { file: sourceIdFileOf(config), sourceId: id.id });
     this.#positions = positions;
     this.#batcher = new EventBatcher({
       batchSize: config.batchSize,
@@ -465,9 +467,19 @@ export class TaildirSource {
   }
 }
 
-/** Prefix of a TAILDIR source's file keys: the host and its position file (each source has its own). */
-export function taildirSourceId(config: Pick<TaildirSourceConfig, 'positionFile'>): string {
-  return sourceIdOf(`taildir:${config.positionFile}`).id;
+/**
+ * Prefix of a TAILDIR source's file keys and its edge's subject token: `sourceId`, else made
+ * once from the host and the position file (each source has its own) and kept beside that
+ * file. Made at each start, a container re-created with another hostname had another id,
+ * and its edge published every file again under new message ids.
+ */
+export function taildirSourceId(config: Pick<TaildirSourceConfig, 'positionFile' | 'sourceId'>): { id: string; kept: boolean } {
+  return keptSourceId(`taildir:${config.positionFile}`, sourceIdFileOf(config), config.sourceId);
+}
+
+/** Where a TAILDIR source keeps the id it made: beside its position file. */
+export function sourceIdFileOf(config: Pick<TaildirSourceConfig, 'positionFile'>): string {
+  return `${config.positionFile}.source-id`;
 }
 
 /**
@@ -476,7 +488,7 @@ export function taildirSourceId(config: Pick<TaildirSourceConfig, 'positionFile'
  * the channel (the position file), as Flume's.
  */
 export function build(config: TaildirSourceConfig, ctx: SourceContext) {
-  const positions = ctx.positionKeeper(config.channel)?.keepPositions(taildirSourceId(config), () => {});
+  const positions = ctx.positionKeeper(config.channel)?.keepPositions(taildirSourceId(config).id, () => {});
   const source = new TaildirSource(config, ctx.channel(config.channel), ctx.logger, positions);
   return {
     name: config.name,

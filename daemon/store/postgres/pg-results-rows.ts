@@ -1,12 +1,20 @@
-import { CountsCursor } from '../../counts/index.js';
+import { BlobReader } from '../../counts/batch-blob.js';
 import type { BatchResult, ResultItem, WindowResult } from '../window-results.js';
 
 /** Batches and keys per statement of a batch's keys (see `keyChunks`). */
 const CHUNK_BATCHES = 256;
 const CHUNK_KEYS = 8192;
 
-/** The dimension the job counts today; rows are keyed by dimension so that others can join it. */
+/** The default dimension: the newest window's top is of it, and /api/top without `by`. */
 export const URL_DIMENSION = 'url';
+
+/** A batch's cells of one dimension, as the arrays of its row. */
+interface Cells {
+  readonly keys: string[];
+  readonly statuses: number[];
+  readonly counts: number[];
+  readonly bytes: number[];
+}
 
 /**
  * A chunk of the job's results as the column arrays one statement per table takes
@@ -18,11 +26,19 @@ export class PgResultRows {
   readonly batchStarts: number[] = [];
   readonly batchEvents: number[] = [];
   readonly batchParseErrors: number[] = [];
-  /** Every batch's keys and counts, end to end; batch i's are [keysFrom[i], keysTo[i]] (1-based, as SQL slices). */
+  /**
+   * The batches' rows of `logflow_batch_keys`: row r is batch `rowStarts[r]`'s cells of
+   * dimension `rowDims[r]`, [cellsFrom[r], cellsTo[r]] (1-based, as SQL slices) of the cell
+   * arrays below, end to end: a cell is a key and status with its lines and bytes.
+   */
+  readonly rowStarts: number[] = [];
+  readonly rowDims: string[] = [];
+  readonly cellsFrom: number[] = [];
+  readonly cellsTo: number[] = [];
   readonly keys: string[] = [];
+  readonly statuses: number[] = [];
   readonly counts: number[] = [];
-  readonly keysFrom: number[] = [];
-  readonly keysTo: number[] = [];
+  readonly bytes: number[] = [];
   readonly windowEnds: number[] = [];
   readonly windowStarts: number[] = [];
   readonly windowTotals: number[] = [];
@@ -58,21 +74,40 @@ export class PgResultRows {
       this.latest = r;
       if (r.changed) this.latestTop = r;
     }
-    // Each batch's keys follow the previous batch's: `keyChunks` cuts them in order. A key
-    // may come twice in one row's arrays (two parts of its second): readers sum them.
+    // Each row's cells follow the previous row's: `keyChunks` cuts them in order. A key and
+    // status may come twice in one row's arrays (two parts of its second): readers sum them.
     for (const [startMs, parts] of batches) {
       this.batchStarts.push(startMs);
       this.batchEvents.push(parts.reduce((n, b) => n + b.events, 0));
       this.batchParseErrors.push(parts.reduce((n, b) => n + b.parseErrors, 0));
-      this.keysFrom.push(this.keys.length + 1);
+      const byDimension = new Map<string, Cells>();
       for (const b of parts) {
-        const c = new CountsCursor(b.counts);
-        while (c.next()) {
-          this.keys.push(textKey(c.blob.toString('utf8', c.start, c.end)));
-          this.counts.push(c.count);
+        const r = new BlobReader(b.counts);
+        while (r.nextSection()) {
+          let cells = byDimension.get(r.name);
+          if (!cells) byDimension.set(r.name, (cells = { keys: [], statuses: [], counts: [], bytes: [] }));
+          const names: string[] = [];
+          for (let i = 0; i < r.keyCount; i++) names.push(textKey(b.counts.toString('utf8', r.keyStart(i), r.keyEnd(i))));
+          while (r.nextCell()) {
+            cells.keys.push(names[r.key]!);
+            cells.statuses.push(r.code);
+            cells.counts.push(r.count);
+            cells.bytes.push(r.bytes);
+          }
         }
       }
-      this.keysTo.push(this.keys.length);
+      for (const [dimension, cells] of byDimension) {
+        this.rowStarts.push(startMs);
+        this.rowDims.push(dimension);
+        this.cellsFrom.push(this.keys.length + 1);
+        for (let i = 0; i < cells.keys.length; i++) {
+          this.keys.push(cells.keys[i]!);
+          this.statuses.push(cells.statuses[i]!);
+          this.counts.push(cells.counts[i]!);
+          this.bytes.push(cells.bytes[i]!);
+        }
+        this.cellsTo.push(this.keys.length);
+      }
     }
   }
 
@@ -81,23 +116,26 @@ export class PgResultRows {
   }
 
   /**
-   * The batches' keys in statements of at most CHUNK_BATCHES batches and about CHUNK_KEYS
-   * keys: each batch's slice of the statement's arrays is found by walking them, so one
-   * statement for a replay's 7,000 batches took 1.4 s (quadratic), in parts 0.2 s.
+   * The rows in statements of at most CHUNK_BATCHES rows and about CHUNK_KEYS cells: each
+   * row's slice of the statement's arrays is found by walking them, so one statement for a
+   * replay's 7,000 batches took 1.4 s (quadratic), in parts 0.2 s.
    */
-  *keyChunks(): Generator<{ starts: number[]; keys: string[]; counts: number[]; from: number[]; to: number[] }> {
-    for (let i = 0; i < this.batchStarts.length;) {
+  *keyChunks(): Generator<{ starts: number[]; dims: string[]; keys: string[]; statuses: number[]; counts: number[]; bytes: number[]; from: number[]; to: number[] }> {
+    for (let i = 0; i < this.rowStarts.length;) {
       const first = i;
-      const base = this.keysFrom[i]! - 1;
-      while (i < this.batchStarts.length && i - first < CHUNK_BATCHES && this.keysTo[i]! - base <= CHUNK_KEYS) i++;
-      if (i === first) i++; // a batch with more keys than CHUNK_KEYS: a statement of its own
-      const end = this.keysTo[i - 1]!;
+      const base = this.cellsFrom[i]! - 1;
+      while (i < this.rowStarts.length && i - first < CHUNK_BATCHES && this.cellsTo[i]! - base <= CHUNK_KEYS) i++;
+      if (i === first) i++; // a row with more cells than CHUNK_KEYS: a statement of its own
+      const end = this.cellsTo[i - 1]!;
       yield {
-        starts: this.batchStarts.slice(first, i),
+        starts: this.rowStarts.slice(first, i),
+        dims: this.rowDims.slice(first, i),
         keys: this.keys.slice(base, end),
+        statuses: this.statuses.slice(base, end),
         counts: this.counts.slice(base, end),
-        from: this.keysFrom.slice(first, i).map((k) => k - base),
-        to: this.keysTo.slice(first, i).map((k) => k - base),
+        bytes: this.bytes.slice(base, end),
+        from: this.cellsFrom.slice(first, i).map((k) => k - base),
+        to: this.cellsTo.slice(first, i).map((k) => k - base),
       };
     }
   }

@@ -1,18 +1,30 @@
 import type pg from 'pg';
-import { MINUTE } from '../history.js';
-import { PG_LEVEL_MS, PG_TOP_LEVEL } from './pg-ranges.js';
+import { ANY_STATUS_ROW, LEVEL_MS, MINUTE, TOP_LEVEL } from '../history.js';
 import { floorSql } from './pg-schema.js';
 
 /** Buckets rolled up per statement. */
 const GROUP = 30;
 
 /**
+ * The dimensions the rollups of level $2 hold (of every instance), as `dims(name)`: a loose
+ * scan of the primary key (level, dimension, start_ms, instance, ...), one probe per
+ * dimension, so that a bucket's rows are found dimension by dimension through it (as
+ * SQLite's history writer does).
+ */
+const DIMENSIONS = `WITH RECURSIVE dims(name) AS (
+  SELECT MIN(dimension) FROM logflow_rollups WHERE level = $2
+  UNION ALL SELECT (SELECT MIN(dimension) FROM logflow_rollups WHERE level = $2 AND dimension > dims.name) FROM dims WHERE dims.name IS NOT NULL
+)`;
+
+/**
  * The history's rollups, in the server, behind the batches, as SQLite's history writer
  * does them in the job's thread: a batch written marks its minute dirty; a dirty minute is
- * summed again from its batches, which marks its hour dirty; an hour (then a day) whose
- * finer buckets are all clean is summed from them. Only buckets that are over (before the
- * newest minute with a batch) are rolled up. One call rolls up a group of minutes and a
- * group of each coarser level, in the caller's transaction; true if some remain.
+ * summed again from its batches' cells (per dimension, key and status, and per key of every
+ * status: ANY_STATUS_ROW), which marks its hour dirty; an hour, then a day, a 30-day and a
+ * 360-day span whose finer buckets are all clean is summed from the level below. Only
+ * buckets that are over (before the newest minute with a batch) are rolled up. One call
+ * rolls up a group of minutes and a group of each coarser level, in the caller's
+ * transaction; true if some remain.
  *
  * The marks rolled up are locked (FOR UPDATE): a write that marks one of them again while
  * this runs waits for it and marks it after, so no batch is left behind a clean mark.
@@ -24,7 +36,7 @@ export async function rollUpGroup(c: pg.ClientBase, instance: string, openMinute
   )).rows.map((r) => r.start_ms);
   if (minutes.length > 0) await rollUpMinutes(c, instance, minutes);
   let more = minutes.length === GROUP;
-  for (let level = 2; level <= PG_TOP_LEVEL; level++) more = (await rollUpLevel(c, instance, level, openMinute)) || more;
+  for (let level = 2; level <= TOP_LEVEL; level++) more = (await rollUpLevel(c, instance, level, openMinute)) || more;
   return more;
 }
 
@@ -33,11 +45,14 @@ async function rollUpMinutes(c: pg.ClientBase, instance: string, minutes: number
   await clear(c, instance, 1, minutes);
   const inMinutes = (t: string) => `${t}instance = $1 AND ${t}start_ms >= $3 AND ${t}start_ms < $4 AND ${floorSql(t + 'start_ms', MINUTE)} = ANY($2::bigint[])`;
   const span = [instance, minutes, minutes[0]!, minutes.at(-1)! + MINUTE];
+  // Cells of rows written before the statuses (schema 4) are status 0 with no bytes.
   await c.query(
-    `INSERT INTO logflow_rollups (instance, level, start_ms, dimension, key, count)
-     SELECT $1, 1, ${floorSql('b.start_ms', MINUTE)}, b.dimension, u.key, SUM(u.count)
-       FROM logflow_batch_keys b CROSS JOIN LATERAL unnest(b.keys, b.counts) AS u(key, count)
-      WHERE ${inMinutes('b.')} GROUP BY 3, 4, 5`,
+    `INSERT INTO logflow_rollups (instance, level, start_ms, dimension, key, status, count, bytes)
+     SELECT $1, 1, m, dimension, key, CASE WHEN GROUPING(status) = 1 THEN ${ANY_STATUS_ROW} ELSE status END, SUM(count), SUM(bytes)
+       FROM (SELECT ${floorSql('b.start_ms', MINUTE)} AS m, b.dimension, u.key, COALESCE(u.status, 0) AS status, u.count, COALESCE(u.bytes, 0) AS bytes
+               FROM logflow_batch_keys b CROSS JOIN LATERAL unnest(b.keys, b.statuses, b.counts, b.bytes) AS u(key, status, count, bytes)
+              WHERE ${inMinutes('b.')}) AS cells
+      GROUP BY GROUPING SETS ((m, dimension, key, status), (m, dimension, key))`,
     span,
   );
   await c.query(
@@ -51,7 +66,7 @@ async function rollUpMinutes(c: pg.ClientBase, instance: string, minutes: number
 
 /** Buckets of `level` that are over and whose finer buckets are all clean, summed from the level below. */
 async function rollUpLevel(c: pg.ClientBase, instance: string, level: number, openMinute: number): Promise<boolean> {
-  const size = PG_LEVEL_MS[level]!;
+  const size = LEVEL_MS[level]!;
   const starts = (await c.query<{ start_ms: number }>(
     `SELECT b.start_ms FROM logflow_dirty b WHERE b.instance = $1 AND b.level = $2 AND b.start_ms + ${size} <= $3
        AND NOT EXISTS (SELECT 1 FROM logflow_dirty f WHERE f.instance = $1 AND f.level < $2 AND f.start_ms >= b.start_ms AND f.start_ms < b.start_ms + ${size})
@@ -60,26 +75,29 @@ async function rollUpLevel(c: pg.ClientBase, instance: string, level: number, op
   )).rows.map((r) => r.start_ms);
   if (starts.length === 0) return false;
   await clear(c, instance, level, starts);
-  const args = [instance, starts, level];
-  const finer = `instance = $1 AND level = $3::int - 1 AND ${floorSql('start_ms', size)} = ANY($2::bigint[])`;
+  // The finer rows of the buckets: a range of the primary key per dimension (the buckets are in order).
+  const args = [instance, level - 1, starts, level, starts[0]!, starts.at(-1)! + size];
+  const finer = `instance = $1 AND level = $2 AND start_ms >= $5 AND start_ms < $6 AND ${floorSql('start_ms', size)} = ANY($3::bigint[])`;
   await c.query(
-    `INSERT INTO logflow_rollups (instance, level, start_ms, dimension, key, count)
-     SELECT $1, $3::int, ${floorSql('start_ms', size)}, dimension, key, SUM(count) FROM logflow_rollups WHERE ${finer} GROUP BY 3, 4, 5`,
+    `${DIMENSIONS} INSERT INTO logflow_rollups (instance, level, start_ms, dimension, key, status, count, bytes)
+     SELECT $1, $4::smallint, ${floorSql('start_ms', size)}, dimension, key, status, SUM(count), SUM(bytes) FROM logflow_rollups
+      WHERE ${finer} AND dimension IN (SELECT name FROM dims) GROUP BY 3, 4, 5, 6`,
     args,
   );
   await c.query(
     `INSERT INTO logflow_rollup_totals (instance, level, start_ms, events, parse_errors)
-     SELECT $1, $3::int, ${floorSql('start_ms', size)}, SUM(events), SUM(parse_errors) FROM logflow_rollup_totals WHERE ${finer} GROUP BY 3`,
+     SELECT $1, $4::smallint, ${floorSql('start_ms', size)}, SUM(events), SUM(parse_errors) FROM logflow_rollup_totals
+      WHERE ${finer} GROUP BY 3`,
     args,
   );
-  await c.query('DELETE FROM logflow_dirty WHERE instance = $1 AND level = $3::int AND start_ms = ANY($2::bigint[])', args);
-  if (level < PG_TOP_LEVEL) await markCoarser(c, instance, level + 1, starts);
+  await c.query('DELETE FROM logflow_dirty WHERE instance = $1 AND level = $2 AND start_ms = ANY($3::bigint[])', [instance, level, starts]);
+  if (level < TOP_LEVEL) await markCoarser(c, instance, level + 1, starts);
   return starts.length === GROUP;
 }
 
 async function clear(c: pg.ClientBase, instance: string, level: number, starts: number[]): Promise<void> {
   const args = [instance, level, starts];
-  await c.query('DELETE FROM logflow_rollups WHERE instance = $1 AND level = $2 AND start_ms = ANY($3::bigint[])', args);
+  await c.query(`${DIMENSIONS} DELETE FROM logflow_rollups WHERE instance = $1 AND level = $2 AND dimension IN (SELECT name FROM dims) AND start_ms = ANY($3::bigint[])`, args);
   await c.query('DELETE FROM logflow_rollup_totals WHERE instance = $1 AND level = $2 AND start_ms = ANY($3::bigint[])', args);
 }
 
@@ -87,7 +105,7 @@ async function clear(c: pg.ClientBase, instance: string, level: number, starts: 
 async function markCoarser(c: pg.ClientBase, instance: string, level: number, starts: number[]): Promise<void> {
   await c.query(
     `INSERT INTO logflow_dirty (instance, level, start_ms)
-     SELECT DISTINCT $1, $2::smallint, ${floorSql('s', PG_LEVEL_MS[level]!)} FROM unnest($3::bigint[]) AS t(s) ON CONFLICT DO NOTHING`,
+     SELECT DISTINCT $1, $2::smallint, ${floorSql('s', LEVEL_MS[level]!)} FROM unnest($3::bigint[]) AS t(s) ON CONFLICT DO NOTHING`,
     [instance, level, starts],
   );
 }

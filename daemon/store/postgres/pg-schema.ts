@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { LogflowError } from '../../errors.js';
-import { HOUR, MINUTE } from '../history.js';
-import { DAY } from './pg-ranges.js';
+import { ANY_STATUS_ROW, DAY, HOUR, MINUTE } from '../history.js';
 
 /**
  * The PostgreSQL schema, as numbered migrations. Each runs once, in its own transaction
@@ -14,13 +13,16 @@ import { DAY } from './pg-ranges.js';
  * - `logflow_counts(dimension, key, minute, count, bytes)`: one row per dimension, key and
  *   minute, all instances summed (`logflow_counts_by_instance` keeps them apart);
  * - `logflow_counts_hourly(dimension, key, hour, count, bytes)` (and `_by_instance`);
+ * - `logflow_counts_by_status(dimension, key, status, minute, count, bytes)` (V5): the same
+ *   minutes per status code (top 404 URLs, clients getting 5xx);
  * - `logflow_top(instance, dimension, rank, key, count, window_start, window_end)`: each
  *   instance's newest window and its most counted keys.
- * The tables behind them are the job's: per-batch key counts (`logflow_batch_keys`, one row
- * per batch interval and epoch: rows add up, see V3), rolled
- * up behind into minute, hour and day rows (`logflow_rollups`, levels 1-3), with
- * `logflow_dirty` marking the buckets whose rollup is missing or stale (the views and the
- * API read those from the finer rows).
+ * The tables behind them are the job's: per-batch cells of every dimension (key, status,
+ * lines, bytes: `logflow_batch_keys`, one row per batch interval, epoch and dimension: rows
+ * add up, see V3), rolled up behind into minute, hour, day, 30-day and 360-day rows per key
+ * and status plus an every-status row (`logflow_rollups`, levels 1-5, as SQLite's
+ * `dim_counts`), with `logflow_dirty` marking the buckets whose rollup is missing or stale
+ * (the views and the API read those from the finer rows).
  */
 export interface Migration {
   readonly version: number;
@@ -219,12 +221,97 @@ CREATE OR REPLACE VIEW logflow_top AS
     FROM logflow_latest_top t JOIN logflow_latest_window w USING (instance);
 `;
 
+/**
+ * The history by dimension and status (issue 24 in PostgreSQL, as SQLite's schema 3), and
+ * 30-day and 360-day rollups (levels 4 and 5, as SQLite's):
+ * - a batch row holds every dimension of the job (one row per dimension, as the URL's was),
+ *   each cell with its status and bytes: `statuses`/`bytes` beside `keys`/`counts`; rows
+ *   written before hold the URL alone and have them NULL: status 0, no bytes (as SQLite
+ *   reads a version-1 blob);
+ * - a rollup row is per key and status, with its bytes, beside a row of every status summed
+ *   (status ${ANY_STATUS_ROW}, what a range without a status filter and the views read); the rows
+ *   before were those, by URL. The primary key leads with the level, dimension and time (as
+ *   SQLite's), so that a range by one dimension reads its rows only, not those of a busier
+ *   one, a piece at a time (postgres-queries.ts), for one instance or all;
+ * - every minute with batch rows is marked dirty: the rollups are made again behind, by every
+ *   dimension the rows hold, up to the new levels; ranges read the batch rows meanwhile.
+ * The views read the every-status rows and show bytes; `logflow_counts_by_status` is new.
+ */
+const V5 = `
+ALTER TABLE logflow_batch_keys ADD COLUMN statuses integer[], ADD COLUMN bytes bigint[];
+ALTER TABLE logflow_rollups ADD COLUMN status integer NOT NULL DEFAULT ${ANY_STATUS_ROW}, ADD COLUMN bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE logflow_rollups DROP CONSTRAINT logflow_rollups_pkey;
+ALTER TABLE logflow_rollups ADD PRIMARY KEY (level, dimension, start_ms, instance, key, status);
+ALTER TABLE logflow_rollups ALTER COLUMN status DROP DEFAULT, ALTER COLUMN bytes DROP DEFAULT;
+INSERT INTO logflow_dirty (instance, level, start_ms)
+  SELECT DISTINCT instance, 1, ${floorSql('start_ms', MINUTE)} FROM logflow_batches
+  ON CONFLICT DO NOTHING;
+
+CREATE OR REPLACE VIEW logflow_minute_rows AS
+  SELECT r.instance, r.dimension, r.key, r.start_ms, to_timestamp(r.start_ms / 1000.0) AS minute, r.count, r.bytes
+    FROM logflow_rollups r
+   WHERE r.level = 1 AND r.status = ${ANY_STATUS_ROW}
+     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level = 1 AND d.start_ms = r.start_ms)
+  UNION ALL
+  SELECT d.instance, b.dimension, u.key, d.start_ms, to_timestamp(d.start_ms / 1000.0), SUM(u.count)::bigint, COALESCE(SUM(u.bytes), 0)::bigint
+    FROM logflow_dirty d
+    JOIN logflow_batch_keys b ON b.instance = d.instance AND b.start_ms >= d.start_ms AND b.start_ms < d.start_ms + ${MINUTE}
+    CROSS JOIN LATERAL unnest(b.keys, b.counts, b.bytes) AS u(key, count, bytes)
+   WHERE d.level = 1
+   GROUP BY d.instance, b.dimension, u.key, d.start_ms;
+
+CREATE OR REPLACE VIEW logflow_hour_rows AS
+  SELECT r.instance, r.dimension, r.key, r.start_ms, to_timestamp(r.start_ms / 1000.0) AS hour, r.count, r.bytes
+    FROM logflow_rollups r
+   WHERE r.level = 2 AND r.status = ${ANY_STATUS_ROW}
+     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level IN (1, 2) AND d.start_ms >= r.start_ms AND d.start_ms < r.start_ms + ${HOUR})
+  UNION ALL
+  SELECT m.instance, m.dimension, m.key, s.hour_ms, to_timestamp(s.hour_ms / 1000.0), SUM(m.count)::bigint, SUM(m.bytes)::bigint
+    FROM (SELECT DISTINCT instance, ${floorSql('start_ms', HOUR)} AS hour_ms FROM logflow_dirty WHERE level IN (1, 2)) s
+    JOIN logflow_minute_rows m ON m.instance = s.instance AND m.start_ms >= s.hour_ms AND m.start_ms < s.hour_ms + ${HOUR}
+   GROUP BY m.instance, m.dimension, m.key, s.hour_ms;
+
+CREATE OR REPLACE VIEW logflow_counts_by_instance AS
+  SELECT instance, dimension, key, minute, count, bytes FROM logflow_minute_rows;
+
+CREATE OR REPLACE VIEW logflow_counts AS
+  SELECT dimension, key, minute, SUM(count)::bigint AS count, SUM(bytes)::bigint AS bytes
+    FROM logflow_minute_rows GROUP BY dimension, key, minute;
+
+CREATE OR REPLACE VIEW logflow_counts_hourly_by_instance AS
+  SELECT instance, dimension, key, hour, count, bytes FROM logflow_hour_rows;
+
+CREATE OR REPLACE VIEW logflow_counts_hourly AS
+  SELECT dimension, key, hour, SUM(count)::bigint AS count, SUM(bytes)::bigint AS bytes
+    FROM logflow_hour_rows GROUP BY dimension, key, hour;
+
+-- Per status code: the rollups' per-code rows, the batch cells of dirty minutes (status 0 for
+-- rows written before V5).
+CREATE VIEW logflow_minute_status_rows AS
+  SELECT r.instance, r.dimension, r.key, r.status, r.start_ms, to_timestamp(r.start_ms / 1000.0) AS minute, r.count, r.bytes
+    FROM logflow_rollups r
+   WHERE r.level = 1 AND r.status >= 0
+     AND NOT EXISTS (SELECT 1 FROM logflow_dirty d WHERE d.instance = r.instance AND d.level = 1 AND d.start_ms = r.start_ms)
+  UNION ALL
+  SELECT d.instance, b.dimension, u.key, COALESCE(u.status, 0), d.start_ms, to_timestamp(d.start_ms / 1000.0), SUM(u.count)::bigint, COALESCE(SUM(u.bytes), 0)::bigint
+    FROM logflow_dirty d
+    JOIN logflow_batch_keys b ON b.instance = d.instance AND b.start_ms >= d.start_ms AND b.start_ms < d.start_ms + ${MINUTE}
+    CROSS JOIN LATERAL unnest(b.keys, b.counts, b.statuses, b.bytes) AS u(key, count, status, bytes)
+   WHERE d.level = 1
+   GROUP BY d.instance, b.dimension, u.key, COALESCE(u.status, 0), d.start_ms;
+
+CREATE VIEW logflow_counts_by_status AS
+  SELECT dimension, key, status, minute, SUM(count)::bigint AS count, SUM(bytes)::bigint AS bytes
+    FROM logflow_minute_status_rows GROUP BY dimension, key, status, minute;
+`;
+
 /** Released migrations are never edited: a change is a new one (test/postgres-upgrade.test.ts opens a version-1 database). */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'results, history (batches, minute and hour rollups) and the views, per instance', sql: V1 },
   { version: 2, description: 'day rollups', sql: V2 },
   { version: 3, description: 'history rows by epoch (exactly once across restarts), retention by when counted', sql: V3 },
   { version: 4, description: 'the newest window\'s top keys with their bytes and visitors (dimensions)', sql: V4 },
+  { version: 5, description: 'the history by dimension and status with bytes; 30-day and 360-day rollups', sql: V5 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

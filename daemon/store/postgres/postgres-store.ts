@@ -221,8 +221,9 @@ export class PostgresResultsStore implements WindowResultSink {
   }
 
   /**
-   * Adds the batches to the history as part of `epoch`: a batch interval this epoch wrote
-   * already gets the counts added (events summed, keys appended: readers sum a key's counts).
+   * Adds the batches to the history as part of `epoch`, a row per batch and dimension: a
+   * batch interval this epoch wrote already gets the counts added (events summed, cells
+   * appended: readers sum a key's cells).
    */
   async #writeBatches(c: pg.ClientBase, rows: PgResultRows, epoch: number, now: number): Promise<void> {
     const inst = this.#opts.instance;
@@ -236,13 +237,17 @@ export class PostgresResultsStore implements WindowResultSink {
          parse_errors = logflow_batches.parse_errors + excluded.parse_errors`,
       [inst, rows.batchStarts, rows.batchEvents, rows.batchParseErrors, epoch],
     );
+    // A row of an older schema (no statuses, no bytes: status 0, none) gets its arrays filled as it is appended to.
     for (const part of rows.keyChunks()) {
       await c.query(
-        `INSERT INTO logflow_batch_keys (instance, start_ms, epoch, dimension, keys, counts)
-         SELECT $1, s, $8, $2, ($3::text[])[lo:hi], ($4::bigint[])[lo:hi] FROM unnest($5::bigint[], $6::int[], $7::int[]) AS b(s, lo, hi)
+        `INSERT INTO logflow_batch_keys (instance, start_ms, epoch, dimension, keys, statuses, counts, bytes)
+         SELECT $1, s, $2, d, ($3::text[])[lo:hi], ($4::int[])[lo:hi], ($5::bigint[])[lo:hi], ($6::bigint[])[lo:hi]
+           FROM unnest($7::bigint[], $8::text[], $9::int[], $10::int[]) AS b(s, d, lo, hi)
          ON CONFLICT (instance, start_ms, epoch, dimension) DO UPDATE SET keys = logflow_batch_keys.keys || excluded.keys,
-           counts = logflow_batch_keys.counts || excluded.counts`,
-        [inst, URL_DIMENSION, part.keys, part.counts, part.starts, part.from, part.to, epoch],
+           statuses = COALESCE(logflow_batch_keys.statuses, array_fill(0, ARRAY[cardinality(logflow_batch_keys.keys)])) || excluded.statuses,
+           counts = logflow_batch_keys.counts || excluded.counts,
+           bytes = COALESCE(logflow_batch_keys.bytes, array_fill(0::bigint, ARRAY[cardinality(logflow_batch_keys.keys)])) || excluded.bytes`,
+        [inst, epoch, part.keys, part.statuses, part.counts, part.bytes, part.starts, part.dims, part.from, part.to],
       );
     }
     // Their minutes' rollups are missing or stale until rolled up again.
