@@ -26,7 +26,7 @@ interface Made {
 
 const parsed = (lines: readonly string[]) => lines.map((l) => ({ p: parseLine(l), ms: ownTime(l) })).filter((x): x is { p: ParsedLine; ms: number } => x.p !== undefined);
 
-describe('upgrades keep the history: schema 2 (by URL only) to 3 (by dimension)', () => {
+describe('upgrades keep the history: schema 2 (by URL only) to 3 (by dimension), 3 to 4 (visitors per rollup row)', () => {
   const daemons: RunningDaemon[] = [];
   after(async () => {
     for (const d of daemons) await d.stop('SIGKILL');
