@@ -10,6 +10,7 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
   let job: JobStats | undefined;
   let size = 0;
   let capacity = 0;
+  let waitingPuts = 0;
   let eventsRead = 0;
   let eventsReceived = 0;
   let truncatedLines: number | undefined;
@@ -32,6 +33,7 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
     if (p.channel) {
       size += p.channel.size;
       capacity += p.channel.capacity;
+      waitingPuts += p.channel.waitingPuts;
     }
     eventsRead += p.eventsRead ?? 0;
     eventsReceived += p.eventsReceived ?? 0;
@@ -64,7 +66,7 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
     ...(job && { lastEventAt: job.lastEventMs === undefined ? null : new Date(job.lastEventMs).toISOString() }),
     files,
     ...(followed && { followed }),
-    channel: { size, capacity },
+    channel: { size, capacity, waitingPuts },
     memory: memoryFigures(job),
     cpuSeconds: cpuSeconds(),
     ...(job?.input && { input: job.input }),
@@ -79,6 +81,7 @@ export function gatherStats(parts: readonly StatsPart[]): Stats {
         seq: job.checkpoint.seq,
         ageMs: job.checkpoint.writtenAt === undefined ? null : Date.now() - job.checkpoint.writtenAt,
         lastWriteMs: round2(job.checkpoint.lastMs),
+        failedAttempts: job.checkpoint.failedAttempts,
       },
       receiver: { refusedConnections: job.refusedConnections },
       resultsWaiting: job.resultsWaiting,

@@ -8,10 +8,11 @@ import { AvroRpcClient, AvroRpcServer } from '../daemon/avro/index.js';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { AvroSink } from '../daemon/sink/index.js';
 import { AvroSource } from '../daemon/source/index.js';
-import { freePort, startDaemon, tempDir, waitFor } from './helpers/daemon.js';
+import { aggregatorConf, freePort, tempDir, waitFor, withDaemon } from './helpers/daemon.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
 import { configErrorOf } from './helpers/config-error.js';
 import { ofType } from '../daemon/components.js';
+import { flumeTier } from './helpers/flume-conf.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const hasKeytool = spawnSync('keytool', ['-help']).status === 0;
@@ -32,24 +33,13 @@ function makeCertificates(): void {
   }
 }
 
-const collector = (extraSource: string, extraSink = '') => `
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = avro
-a1.sources.r1.bind = 127.0.0.1
-a1.sources.r1.port = 0
-a1.sources.r1.channels = c1
-${extraSource}
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = 1000
-a1.sinks.k1.type = avro
-a1.sinks.k1.hostname = 127.0.0.1
-a1.sinks.k1.port = 1
-a1.sinks.k1.channel = c1
-${extraSink}
-`;
+/** A collector whose source and sink take the ssl keys in `source` and `sink` (full keys). */
+const collector = (source: string, sink = '') => flumeTier({
+  source: ['type = avro', 'bind = 127.0.0.1', 'port = 0'],
+  channel: ['type = memory', 'capacity = 10000', 'transactionCapacity = 1000'],
+  sink: ['type = avro', 'hostname = 127.0.0.1', 'port = 1'],
+  extra: `${source}\n${sink}\n`,
+});
 
 const SSL_SOURCE = `a1.sources.r1.ssl = true\na1.sources.r1.keystore = keystore.p12\na1.sources.r1.keystore-password = ${PASSWORD}\na1.sources.r1.keystore-type = PKCS12`;
 
@@ -120,34 +110,22 @@ describe('ssl = true (Flume\'s keys; PKCS12 keystore, PEM truststore)', { skip }
     }
   });
 
-  test('the job\'s receiver with ssl (in the daemon, in its worker thread): a sink with the truststore delivers every event', { timeout: 60_000 }, async () => {
+  test('the job\'s receiver with ssl (in the daemon, in its worker thread): a sink with the truststore delivers every event', { timeout: 60_000 }, async (t) => {
     const port = await freePort();
     const jobDir = tempDir('logflow-tlsjob-');
-    writeFileSync(path.join(jobDir, 'job.conf'), `agg.jobs = j1
-agg.jobs.j1.type = url-window-count
-agg.jobs.j1.bind = 127.0.0.1
-agg.jobs.j1.port = ${port}
-agg.jobs.j1.ssl = true
-agg.jobs.j1.keystore = ${path.join(dir, 'keystore.p12')}
-agg.jobs.j1.keystore-password = ${PASSWORD}
-agg.http.bind = 127.0.0.1
-agg.http.port = 0
-`);
-    const job = await startDaemon(jobDir, ['--conf-file', 'job.conf', '--name', 'agg']);
-    try {
-      const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 10_000, transactionCapacity: 1000 });
-      const tlsSink = ofType(parse(collector('', 'a1.sinks.k1.ssl = true\na1.sinks.k1.truststore = cert.pem')).sinks, 'avro')[0]!;
-      const sink = new AvroSink({ ...tlsSink, port, batchSize: 1000 }, channel, testLogger);
-      sink.start();
-      for (let b = 0; b < 4; b++) {
-        await channel.put(batchFromLines(Array.from({ length: 1000 }, (_, i) => `10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /tls/${i % 5} HTTP/1.1" 200 1`), { timestamp: String(Date.now()) }));
-      }
-      await sink.stop(10_000);
-      assert.equal(sink.eventsSent, 4000);
-      await waitFor('4000 events counted', async () => (await job.get<{ eventsCounted: number }>('/api/stats')).body.eventsCounted === 4000 || undefined);
-    } finally {
-      assert.equal(await job.stop('SIGTERM'), 0);
+    writeFileSync(path.join(jobDir, 'job.conf'), aggregatorConf(port, `agg.jobs.j1.ssl = true\nagg.jobs.j1.keystore = ${path.join(dir, 'keystore.p12')}\nagg.jobs.j1.keystore-password = ${PASSWORD}\n`));
+    const job = await withDaemon(t, { dir: jobDir, args: ['--conf-file', 'job.conf', '--name', 'agg'] });
+    const channel = new MemoryChannel({ name: 'c1', type: 'memory', capacity: 10_000, transactionCapacity: 1000 });
+    const tlsSink = ofType(parse(collector('', 'a1.sinks.k1.ssl = true\na1.sinks.k1.truststore = cert.pem')).sinks, 'avro')[0]!;
+    const sink = new AvroSink({ ...tlsSink, port, batchSize: 1000 }, channel, testLogger);
+    sink.start();
+    for (let b = 0; b < 4; b++) {
+      await channel.put(batchFromLines(Array.from({ length: 1000 }, (_, i) => `10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /tls/${i % 5} HTTP/1.1" 200 1`), { timestamp: String(Date.now()) }));
     }
+    await sink.stop(10_000);
+    assert.equal(sink.eventsSent, 4000);
+    await waitFor('4000 events counted', async () => (await job.get<{ eventsCounted: number }>('/api/stats')).body.eventsCounted === 4000 || undefined);
+    assert.equal(await job.stop('SIGTERM'), 0);
   });
 
   test('keystores and truststores that cannot be used stop start-up with the key\'s line and what to do', () => {

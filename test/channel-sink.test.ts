@@ -80,8 +80,7 @@ describe('avro sink', () => {
     });
     await server.listen();
     cleanup.push(() => server.close());
-    const deadline = Date.now() + 10_000;
-    while (delivered.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the five batches delivered', () => delivered.length >= 5 || undefined, 10_000).catch(() => undefined);
     // Calls are pipelined: the refused first batch is resent after the others.
     assert.deepEqual([...delivered].sort(), ['batch 0', 'batch 1', 'batch 2', 'batch 3', 'batch 4']);
     assert.equal(received.length, 250);

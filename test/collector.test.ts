@@ -7,7 +7,11 @@ import type { Stats, Top } from './helpers/api-types.js';
 import { aggregatorConf, freePort, tempDir, visible, waitFor, withDaemon } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 import { PEER, runPython, skipPython } from './helpers/python.js';
+import { avroSinkTo, flumeTier } from './helpers/flume-conf.js';
 
+
+/** The edges' source: the spool, read in batches of 1000. */
+const SPOOL_SOURCE = ['type = spooldir', 'spoolDir = spool', 'batchSize = 1000'];
 
 function sorted(expected: Map<string, number>) {
   return [...expected].map(([url, count]) => ({ url, count })).sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1));
@@ -33,28 +37,12 @@ describe('Flume tiers without a job in the middle', () => {
 
     // The collector tier, in Flume's own words: nothing logflow-specific.
     const colDir = tempDir('logflow-collector-');
-    writeFileSync(path.join(colDir, 'collector.conf'), `collector.sources = r1
-collector.channels = c1
-collector.sinks = k1
-collector.sources.r1.type = avro
-collector.sources.r1.bind = 127.0.0.1
-collector.sources.r1.port = ${collectorPort}
-collector.sources.r1.threads = 8
-collector.sources.r1.compression-type = deflate
-collector.sources.r1.interceptors = host
-collector.sources.r1.interceptors.host.type = host
-collector.sources.r1.channels = c1
-collector.channels.c1.type = memory
-collector.channels.c1.capacity = 50000
-collector.channels.c1.transactionCapacity = 1000
-collector.sinks.k1.type = avro
-collector.sinks.k1.hostname = 127.0.0.1
-collector.sinks.k1.port = ${jobPort}
-collector.sinks.k1.batch-size = 1000
-collector.sinks.k1.compression-type = deflate
-collector.sinks.k1.compression-level = 1
-collector.sinks.k1.channel = c1
-`);
+    writeFileSync(path.join(colDir, 'collector.conf'), flumeTier({
+      agent: 'collector',
+      source: ['type = avro', 'bind = 127.0.0.1', `port = ${collectorPort}`, 'threads = 8', 'compression-type = deflate', 'interceptors = host', 'interceptors.host.type = host'],
+      channel: ['type = memory', 'capacity = 50000', 'transactionCapacity = 1000'],
+      sink: avroSinkTo(jobPort, 'compression-type = deflate', 'compression-level = 1'),
+    }));
     const collector = await withDaemon(t, { dir: colDir, args: ['--conf-file', 'collector.conf', '--name', 'collector'] });
     assert.ok(collector.logs.some((l) => l.includes('"avro source listening"')), collector.logs.join('\n'));
     assert.ok(collector.logs.some((l) => l.includes('collector.sources.r1.threads')), 'threads is accepted and named in the not-implemented warning');
@@ -66,7 +54,11 @@ collector.sinks.k1.channel = c1
       const dir = tempDir(`logflow-edge${e}-`);
       const spool = path.join(dir, 'spool');
       mkdirSync(spool);
-      writeFileSync(path.join(dir, 'edge.conf'), `a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = spool\na1.sources.r1.batchSize = 1000\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.channels.c1.capacity = 20000\na1.channels.c1.transactionCapacity = 1000\na1.sinks.k1.type = avro\na1.sinks.k1.hostname = 127.0.0.1\na1.sinks.k1.port = ${collectorPort}\na1.sinks.k1.batch-size = 1000\na1.sinks.k1.compression-type = deflate\na1.sinks.k1.channel = c1\n`);
+      writeFileSync(path.join(dir, 'edge.conf'), flumeTier({
+        source: SPOOL_SOURCE,
+        channel: ['type = memory', 'capacity = 20000', 'transactionCapacity = 1000'],
+        sink: avroSinkTo(collectorPort, 'compression-type = deflate'),
+      }));
       await withDaemon(t, { dir, args: ['--conf-file', 'edge.conf'] });
       edges.push(spool);
       for (let f = 0; f < 2; f++) lines += await drop(dir, spool, `part${f}.log`, 25_000, 300 + e * 10 + f, expected);
@@ -96,28 +88,12 @@ collector.sinks.k1.channel = c1
     const edgeDir = tempDir('logflow-fcedge-');
     const spool = path.join(edgeDir, 'spool');
     mkdirSync(spool);
-    writeFileSync(path.join(edgeDir, 'edge.conf'), `a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = spooldir
-a1.sources.r1.spoolDir = spool
-a1.sources.r1.batchSize = 1000
-a1.sources.r1.channels = c1
-a1.channels.c1.type = file
-a1.channels.c1.checkpointDir = fc/checkpoint
-a1.channels.c1.dataDirs = fc/data
-a1.channels.c1.capacity = 50000
-a1.channels.c1.transactionCapacity = 1000
-a1.channels.c1.maxFileSize = 1048576
-a1.channels.c1.checkpointInterval = 30000
-a1.sinks.k1.type = avro
-a1.sinks.k1.hostname = 127.0.0.1
-a1.sinks.k1.port = ${jobPort}
-a1.sinks.k1.batch-size = 1000
-a1.sinks.k1.channel = c1
-a1.http.bind = 127.0.0.1
-a1.http.port = 0
-`);
+    writeFileSync(path.join(edgeDir, 'edge.conf'), flumeTier({
+      source: SPOOL_SOURCE,
+      channel: ['type = file', 'checkpointDir = fc/checkpoint', 'dataDirs = fc/data', 'capacity = 50000', 'transactionCapacity = 1000', 'maxFileSize = 1048576', 'checkpointInterval = 30000'],
+      sink: avroSinkTo(jobPort),
+      extra: 'a1.http.bind = 127.0.0.1\na1.http.port = 0\n',
+    }));
     let edge = await withDaemon(t, { dir: edgeDir, args: ['--conf-file', 'edge.conf'] });
     const expected = new Map<string, number>();
     let lines = 0;
@@ -126,15 +102,13 @@ a1.http.port = 0
     // Downstream is down: two files fit in the channel and are finished (durable there);
     // the third stops half-way when the channel is full.
     // (Batches end at read-chunk boundaries too, so "full" is within a batch of 50,000.)
-    let lastSize = -1;
-    const full = await waitFor('two files completed and the channel full', async () => {
+    // Full: the source's put waits for room, so what the channel holds cannot move until the kill.
+    const full = await waitFor('two files completed and the source waiting for room', async () => {
       const { body } = await edge.get<Stats>('/api/stats');
       const completed = readdirSync(spool).filter((n) => n.endsWith('.COMPLETED')).length;
-      const settled = body.channel!.size === lastSize;
-      lastSize = body.channel!.size;
-      await new Promise((r) => setTimeout(r, 200));
-      return completed === 2 && settled && body.channel!.size > 49_000 ? body : undefined;
+      return completed === 2 && body.channel!.waitingPuts > 0 ? body : undefined;
     }, 30_000);
+    assert.ok(full.channel!.size > 49_000, `the channel is full (${full.channel!.size} of 50,000)`);
     assert.ok(full.eventsIn > full.channel!.size, 'the source read more than fits: it waits for room');
     edge.proc.kill('SIGKILL');
     await edge.exited;
@@ -146,8 +120,10 @@ a1.http.port = 0
     edge = await withDaemon(t, { dir: edgeDir, args: ['--conf-file', 'edge.conf'] });
     await waitFor('the edge reading the third file again', () => edge.logs.some((l) => l.includes('"file resumed"')) || undefined);
     assert.ok(edge.logs.some((l) => l.includes('"file channel opened"') && l.includes(`"events":${killedAt}`)), 'what was put before the kill is read back');
-    const stopped = await Promise.race([edge.stop('SIGTERM'), new Promise((r) => setTimeout(() => r('still running after 15 s'), 15_000))]);
-    assert.equal(stopped, 0);
+    // The stop comes once the source waits for room (a stop that waited with it would never
+    // end: the test's timeout fails it, no clock here).
+    await waitFor('the source waiting for room', async () => (await edge.get<Stats>('/api/stats')).body.channel!.waitingPuts > 0 || undefined);
+    assert.equal(await edge.stop('SIGTERM'), 0);
 
     const jobDir = tempDir('logflow-fcjob-');
     writeFileSync(path.join(jobDir, 'job.conf'), aggregatorConf(jobPort));

@@ -5,24 +5,14 @@ import { describe, test } from 'node:test';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import { configErrorOf } from './helpers/config-error.js';
 import { ofType } from '../daemon/components.js';
+import { flumeTier } from './helpers/flume-conf.js';
 
 /** A Flume collector: avro source -> file channel -> avro sink. */
-const COLLECTOR = `
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = avro
-a1.sources.r1.bind = 0.0.0.0
-a1.sources.r1.port = 4141
-a1.sources.r1.channels = c1
-a1.channels.c1.type = file
-a1.channels.c1.checkpointDir = fc/checkpoint
-a1.channels.c1.dataDirs = fc/data
-a1.sinks.k1.type = avro
-a1.sinks.k1.hostname = next-hop
-a1.sinks.k1.port = 4545
-a1.sinks.k1.channel = c1
-`;
+const COLLECTOR = flumeTier({
+  source: ['type = avro', 'bind = 0.0.0.0', 'port = 4141'],
+  channel: ['type = file', 'checkpointDir = fc/checkpoint', 'dataDirs = fc/data'],
+  sink: ['type = avro', 'hostname = next-hop', 'port = 4545'],
+});
 
 const parse = (text: string) => parseAgentConfig(text, 'test.conf', 'a1', '/base');
 
@@ -60,10 +50,10 @@ describe('configuration of Flume\'s tiers: avro source, file channel, compressio
 
   test('Flume keys without effect here are accepted with a warning; an encryption that would be ignored stops start-up; ipFilter applies', () => {
     const c = parse(COLLECTOR + 'a1.sources.r1.threads = 4\na1.channels.c1.checkpointInterval = 30000\na1.channels.c1.useDualCheckpoints = false\n');
-    assert.deepEqual(c.notImplemented, ['a1.sources.r1.threads (line 16)', 'a1.channels.c1.checkpointInterval (line 17)', 'a1.channels.c1.useDualCheckpoints (line 18)']);
+    assert.deepEqual(c.notImplemented, ['a1.sources.r1.threads (line 15)', 'a1.channels.c1.checkpointInterval (line 16)', 'a1.channels.c1.useDualCheckpoints (line 17)']);
     assert.match(configError(COLLECTOR + 'a1.sources.r1.ipFilter = true\n').message, /a1\.sources\.r1\.ipFilterRules/);
     assert.deepEqual(ofType(parse(COLLECTOR + 'a1.sources.r1.ipFilter = true\na1.sources.r1.ipFilterRules = allow:ip:10.*,deny:ip:*\n').sources, 'avro')[0]!.ipFilterRules!.length, 2);
-    assert.match(configError(COLLECTOR + 'a1.channels.c1.encryption.activeKey = key-0\n').message, /test\.conf:16: a1\.channels\.c1\.encryption\.activeKey: file channel encryption is not supported/);
+    assert.match(configError(COLLECTOR + 'a1.channels.c1.encryption.activeKey = key-0\n').message, /test\.conf:15: a1\.channels\.c1\.encryption\.activeKey: file channel encryption is not supported/);
     assert.doesNotThrow(() => parse(COLLECTOR + 'a1.sources.r1.ssl = false\n'));
   });
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import type { CrashPoint } from '../daemon/durable/crash-points.js';
 import type { Stats } from './helpers/api-types.js';
-import { startDaemon, tempDir, visible, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { tempDir, visible, waitFor, withDaemon, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { dropLog, type Expected } from './helpers/expected-counts.js';
 
 interface FileRow {
@@ -31,16 +31,10 @@ function positions(dir: string): [string, number][] {
 }
 
 describe('kill -9 at each step of finishing a file: counted once, finished once', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  /** Starts the daemon armed to kill itself at `point`; resolves once it did. */
-  async function crashAt(dir: string, point: CrashPoint, drop: () => Promise<unknown>): Promise<void> {
-    const d = await startDaemon(dir, undefined, undefined, { env: { LOGFLOW_CRASH_AT: point } });
-    daemons.push(d);
-    await drop();
+  /** Starts the daemon armed to kill itself at `point`, runs `drop` with it; resolves once it did. */
+  async function crashAt(t: TestContext, dir: string, point: CrashPoint, drop: (d: RunningDaemon) => Promise<unknown>): Promise<void> {
+    const d = await withDaemon(t, { dir, env: { LOGFLOW_CRASH_AT: point } });
+    await drop(d);
     await waitFor(`the daemon killed at ${point}`, () => (d.proc.signalCode === 'SIGKILL' ? true : undefined), 30_000);
   }
 
@@ -59,14 +53,13 @@ describe('kill -9 at each step of finishing a file: counted once, finished once'
   // (Between the manifest and the record, the host hearing of the checkpoint changes nothing on disk.)
   const points: CrashPoint[] = ['checkpoint.segment-written', 'checkpoint.manifest-written', 'finish.recorded', 'finish.renamed'];
   for (const point of points) {
-    test(`at ${point}`, async () => {
+    test(`at ${point}`, async (t) => {
       const dir = tempDir();
       await writeConfig(dir, '', fast);
       let want: Expected | undefined;
-      await crashAt(dir, point, async () => (want = await dropLog(dir, 'a.log', { ...log, seed: 1 })));
+      await crashAt(t, dir, point, async () => (want = await dropLog(dir, 'a.log', { ...log, seed: 1 })));
       const heldBefore = positions(dir).length;
-      const d = await startDaemon(dir);
-      daemons.push(d);
+      const d = await withDaemon(t, { dir });
       await assertExact(d, want!, 1);
       assert.deepEqual(readdirSync(path.join(dir, 'spool')).filter(visible), ['a.log.COMPLETED']);
       const { body } = await d.get<{ files: FileRow[] }>('/api/files');
@@ -80,18 +73,16 @@ describe('kill -9 at each step of finishing a file: counted once, finished once'
     });
   }
 
-  test('at duplicate.recorded: the copy is a duplicate after the restart, nothing counted twice', async () => {
+  test('at duplicate.recorded: the copy is a duplicate after the restart, nothing counted twice', async (t) => {
     const dir = tempDir();
     await writeConfig(dir, '', fast);
     let want: Expected | undefined;
-    await crashAt(dir, 'duplicate.recorded', async () => {
-      const d = daemons.at(-1)!;
+    await crashAt(t, dir, 'duplicate.recorded', async (d) => {
       want = await dropLog(dir, 'a.log', { ...log, seed: 2 });
       await waitFor('a.log completed', async () => ((await d.get<Stats>('/api/stats')).body.files.completed === 1 ? true : undefined));
       await dropLog(dir, 'copy.log', { ...log, seed: 2 });
     });
-    const d = await startDaemon(dir);
-    daemons.push(d);
+    const d = await withDaemon(t, { dir });
     await waitFor('copy.log finished', async () => {
       const { body } = await d.get<{ files: FileRow[] }>('/api/files');
       return body.files.find((f) => f.name === 'copy.log' && f.state === 'duplicate');

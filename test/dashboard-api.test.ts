@@ -49,10 +49,10 @@ describe('the dashboard\'s API: /api/stream, /api/series, the static files', () 
     assert.ok(tops < stream.events.length, `${tops} top messages of ${stream.events.length}`);
     await second.close();
 
-    const stopped = Date.now();
+    // An open stream does not hold up the shutdown: the HTTP thread's close has no deadline,
+    // so a stream that kept it waiting would keep this await (the test's timeout fails it).
     assert.equal(await daemon.stop('SIGTERM'), 0);
     await stream.done;
-    assert.ok(Date.now() - stopped < 10_000, 'an open stream does not hold up the shutdown');
   });
 
   test('/api/series sums to /api/top\'s total over the same range; a bad step names the parameter', async (t) => {

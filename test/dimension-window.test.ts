@@ -7,6 +7,7 @@ import { WindowSet, type BatchSet } from '../daemon/counts/window-set.js';
 import { decodeCounts } from '../daemon/counts/counts-codec.js';
 import { mergeBatchBlobs } from '../daemon/counts/batch-blob.js';
 import { DimensionBatch } from '../daemon/counts/dimension-batch.js';
+import { countBy } from './helpers/dimension-counts.js';
 
 /** A line as the test's model sees it. */
 interface Line {
@@ -38,24 +39,10 @@ function fill(w: WindowSet, lines: readonly Line[]): BatchSet {
   return b;
 }
 
-/** The independent answer: a dict over the lines of the last `w` slots. */
+/** The independent answer: a dict over the lines of the last `w` slots (visitors are exact there). */
 function expected(history: { slot: number; lines: Line[] }[], end: number, w: number, dim: (typeof DIMS)[number], status: StatusRange) {
-  const byKey = new Map<string, { count: number; bytes: number; clients: Set<string> }>();
-  for (const h of history) {
-    if (h.slot <= end - w || h.slot > end) continue;
-    for (const l of h.lines) {
-      if (l.status < status.lo || l.status > status.hi) continue;
-      const key = dim === 'url' ? l.url : dim === 'status' ? String(l.status) : l.client;
-      const e = byKey.get(key) ?? { count: 0, bytes: 0, clients: new Set<string>() };
-      e.count++;
-      e.bytes += l.bytes;
-      e.clients.add(l.client);
-      byKey.set(key, e);
-    }
-  }
-  return [...byKey]
-    .map(([key, e]) => ({ key, count: e.count, bytes: e.bytes, visitors: dim === 'client' ? 1 : e.clients.size, visitorsExact: true }))
-    .sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  const lines = history.filter((h) => h.slot > end - w && h.slot <= end).flatMap((h) => h.lines);
+  return countBy(lines, dim, status.lo, status.hi).map((e) => ({ ...e, visitorsExact: true }));
 }
 
 const line = fc.record({

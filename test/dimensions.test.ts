@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { generateLines } from '../scripts/access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import type { Stats } from './helpers/api-types.js';
+import { tempDir, waitFor, withDaemon, writeConfig, type TestDaemon } from './helpers/daemon.js';
 import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
 import { startFails } from './helpers/start-fails.js';
 import { parseAgentConfig } from '../daemon/agent-config.js';
@@ -24,19 +25,15 @@ interface TopAnswer {
   approximate: boolean;
   errorBound: number;
 }
-interface Stats {
-  eventsCounted: number;
-  parseErrors: number;
-}
 
 const ALL = ['url', 'status', 'client', 'referrer', 'agent', 'method', 'user'] as const;
 const STATUSES: [string | undefined, number, number][] = [[undefined, 0, 999], ['404', 404, 404], ['4xx', 400, 499], ['5xx', 500, 599], ['2xx', 200, 299]];
 
 /** Writes `lines` to the spool (renamed in whole) and waits until every line is counted or an error. */
-async function ingest(d: RunningDaemon, dir: string, name: string, lines: readonly string[]): Promise<void> {
-  const staged = path.join(dir, `${name}.staged`);
+async function ingest(d: TestDaemon, name: string, lines: readonly string[]): Promise<void> {
+  const staged = path.join(d.dir, `${name}.staged`);
   writeFileSync(staged, lines.join('\n') + '\n');
-  renameSync(staged, path.join(dir, 'spool', name));
+  renameSync(staged, path.join(d.dir, 'spool', name));
   await waitFor(`${name} counted`, async () => {
     const { body } = await d.get<Stats>('/api/stats');
     return body.eventsCounted + body.parseErrors >= lines.length ? true : undefined;
@@ -44,20 +41,12 @@ async function ingest(d: RunningDaemon, dir: string, name: string, lines: readon
 }
 
 describe('dimensions: the live window by url, status, client, referrer, agent, method, user, with a status filter', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('every key of every dimension, with each status filter: lines, bytes and visitors equal a regex-and-dict count of the file', async () => {
-    const dir = tempDir();
-    await writeConfig(dir, `a1.jobs.j1.dimensions = ${ALL.join(' ')}\n`);
-    const d = await startDaemon(dir);
-    daemons.push(d);
+  test('every key of every dimension, with each status filter: lines, bytes and visitors equal a regex-and-dict count of the file', async (t) => {
+    const d = await withDaemon(t, { extra: `a1.jobs.j1.dimensions = ${ALL.join(' ')}\n` });
     // 200 clients: every key's visitors stay under the exact limit.
     const lines = [...generateLines({ lines: 12_000, urls: 150, clients: 200, seed: 24, malformed: 0.01 })];
     lines.push('10.9.9.9 - alice [10/Oct/2000:13:55:36 -0700] "DELETE /admin HTTP/1.1" 503 - "-" "-"');
-    await ingest(d, dir, 'access.log', lines);
+    await ingest(d, 'access.log', lines);
     const parsed = lines.map(parseLine).filter((l): l is ParsedLine => l !== undefined);
     for (const dim of ALL) {
       for (const [status, lo, hi] of STATUSES) {
@@ -95,11 +84,8 @@ describe('dimensions: the live window by url, status, client, referrer, agent, m
     assert.deepEqual([badStatus.status, badStatus.body.parameter], [400, 'status']);
   });
 
-  test('JSON logs: Caddy\'s default access log by url, status, client and agent; an app\'s events by its own field (the seed\'s action), without URLs; both against JSON.parse and a dict', async () => {
-    const dir = tempDir();
-    await writeConfig(dir, 'a1.jobs.j1.logFormat = caddy\na1.jobs.j1.dimensions = url status client agent\n');
-    const d = await startDaemon(dir);
-    daemons.push(d);
+  test('JSON logs: Caddy\'s default access log by url, status, client and agent; an app\'s events by its own field (the seed\'s action), without URLs; both against JSON.parse and a dict', async (t) => {
+    const d = await withDaemon(t, { extra: 'a1.jobs.j1.logFormat = caddy\na1.jobs.j1.dimensions = url status client agent\n' });
     const agents = ['curl/8.5.0', 'Mozilla/5.0 (X11; Linux) "quoted" Firefox/120.0', 'Go-http-client/1.1'];
     const lines: string[] = [];
     for (let i = 0; i < 3000; i++) {
@@ -111,7 +97,7 @@ describe('dimensions: the live window by url, status, client, referrer, agent, m
       }));
     }
     lines.push('not json at all', '{"request": {"uri": "/cut"');
-    await ingest(d, dir, 'caddy.log', lines);
+    await ingest(d, 'caddy.log', lines);
     const events = lines.flatMap((l) => {
       try {
         const o = JSON.parse(l) as { request: { uri: string; client_ip: string; headers: Record<string, string[]> }; status: number; size: number };
@@ -131,14 +117,11 @@ describe('dimensions: the live window by url, status, client, referrer, agent, m
     assert.equal(stats.parseErrors, 2);
 
     // An app's events: no URL, no status; its own dimension.
-    const app = tempDir();
-    await writeConfig(app, 'a1.jobs.j1.logFormat = json\na1.jobs.j1.fields.action = event.action\na1.jobs.j1.fields.user = event.user\na1.jobs.j1.fields.time = at\na1.jobs.j1.dimensions = action user\n');
-    const e = await startDaemon(app);
-    daemons.push(e);
+    const e = await withDaemon(t, { extra: 'a1.jobs.j1.logFormat = json\na1.jobs.j1.fields.action = event.action\na1.jobs.j1.fields.user = event.user\na1.jobs.j1.fields.time = at\na1.jobs.j1.dimensions = action user\n' });
     const actions = ['login', 'logout', 'buy', 'view', 'view', 'view'];
     const appLines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ at: new Date(1_700_000_000_000 + i).toISOString(), event: { action: actions[i % 6], user: `u${i % 13}`, extra: [1, { deep: true }] } }));
     appLines.push(JSON.stringify({ at: 1, event: { user: 'nobody' } }));
-    await ingest(e, app, 'events.json', appLines);
+    await ingest(e, 'events.json', appLines);
     const byAction = new Map<string, number>();
     for (const l of appLines) {
       const a = (JSON.parse(l) as { event: { action?: string } }).event.action ?? '-';

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { writeLog } from '../scripts/access-log-generator.js';
 import type { Stats, Top } from './helpers/api-types.js';
-import { startDaemon, tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
+import { tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
+import { startUpFailure } from './helpers/start-fails.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 
 describe('the daemon end to end', () => {
@@ -208,10 +209,6 @@ describe('the daemon end to end', () => {
   test('a configuration error stops start-up with the key and line, exit code 1', async () => {
     const dir = tempDir();
     await writeConfig(dir, 'a1.sinks.k1.batchSize = 10\n');
-    await assert.rejects(startDaemon(dir), (err: Error) => {
-      assert.match(err.message, /exited with 1/);
-      assert.match(err.message, /agent\.conf:\d+: a1\.sinks\.k1\.batchSize/);
-      return true;
-    });
+    assert.match(await startUpFailure(dir), /agent\.conf:\d+: a1\.sinks\.k1\.batchSize/);
   });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Stats } from './helpers/api-types.js';
-import { startDaemon, tempDir, visible, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { visible, waitFor, withDaemon, type RunningDaemon } from './helpers/daemon.js';
 
 interface FileRow {
   name: string;
@@ -40,20 +40,9 @@ async function finished(d: RunningDaemon, n: number): Promise<FileRow[]> {
 const byName = (rows: FileRow[], name: string) => rows.find((f) => f.name === name)!;
 
 describe('what the source knows about files survives restarts; files are recognised by content', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-  const start = async (dir: string) => {
-    const d = await startDaemon(dir);
-    daemons.push(d);
-    return d;
-  };
-
-  test('completed, failed and duplicate files are listed after a kill -9 and a restart, with lines, parse errors and reason; a copy under another name, before or after the restart, is not counted again', async () => {
-    const dir = tempDir();
-    await writeConfig(dir);
-    let daemon = await start(dir);
+  test('completed, failed and duplicate files are listed after a kill -9 and a restart, with lines, parse errors and reason; a copy under another name, before or after the restart, is not counted again', async (t) => {
+    let daemon = await withDaemon(t);
+    const { dir } = daemon;
     const clean = lines(500);
     drop(dir, 'clean.log', clean);
     drop(dir, 'bad.log', Buffer.concat([Buffer.from(lines(3)), Buffer.from('bad \xff here\n', 'latin1')]));
@@ -73,7 +62,7 @@ describe('what the source knows about files survives restarts; files are recogni
 
     daemon.proc.kill('SIGKILL');
     await daemon.exited;
-    daemon = await start(dir);
+    daemon = await withDaemon(t, { dir });
     const after = await files(daemon);
     const clean1 = byName(after, 'clean.log');
     assert.deepEqual([clean1.state, clean1.lines, clean1.parseErrors, clean1.size], ['completed', 500, 0, Buffer.byteLength(clean)]);
@@ -109,10 +98,9 @@ describe('what the source knows about files survives restarts; files are recogni
     await waitFor('every line counted once', async () => ((await daemon.get<Stats>('/api/stats')).body.eventsCounted === 503 + 3000 ? true : undefined));
   });
 
-  test('deletePolicy = immediate deletes a duplicate; fileIdentity = name counts a copy again', async () => {
-    const dir = tempDir();
-    await writeConfig(dir, 'a1.sources.r1.deletePolicy = immediate\n');
-    const daemon = await start(dir);
+  test('deletePolicy = immediate deletes a duplicate; fileIdentity = name counts a copy again', async (t) => {
+    const daemon = await withDaemon(t, { extra: 'a1.sources.r1.deletePolicy = immediate\n' });
+    const { dir } = daemon;
     drop(dir, 'one.log', lines(20));
     await finished(daemon, 1);
     drop(dir, 'two.log', lines(20));
@@ -121,9 +109,8 @@ describe('what the source knows about files survives restarts; files are recogni
     assert.match(byName(rows, 'two.log').reason!, /deleted$/);
     assert.ok(!existsSync(path.join(dir, 'spool', 'two.log')));
 
-    const byNameDir = tempDir();
-    await writeConfig(byNameDir, 'a1.sources.r1.fileIdentity = name\n');
-    const other = await start(byNameDir);
+    const other = await withDaemon(t, { extra: 'a1.sources.r1.fileIdentity = name\n' });
+    const byNameDir = other.dir;
     drop(byNameDir, 'one.log', lines(20));
     await finished(other, 1);
     copyFileSync(path.join(byNameDir, 'spool', 'one.log.COMPLETED'), path.join(byNameDir, 'two.staged'));

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { generateLines } from '../scripts/access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { waitFor, withDaemon } from './helpers/daemon.js';
 import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
 import { ownTime } from './helpers/real-log-shapes.js';
 
@@ -47,16 +47,9 @@ function parsed(lines: readonly string[]): (ParsedLine & { ms: number })[] {
 }
 
 describe('the history by dimension (issue 24 items 2, 4): ranges by own time, by every dimension and status, exact', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
-  test('by=status, by=url&status=404, by=client over a fixed range; a key\'s series sums to the range\'s count: lines and bytes equal a regex-and-dict count', { timeout: 120_000 }, async () => {
-    const dir = tempDir();
-    await writeConfig(dir, 'a1.jobs.j1.dimensions = url status client\n');
-    const d = await startDaemon(dir);
-    daemons.push(d);
+  test('by=status, by=url&status=404, by=client over a fixed range; a key\'s series sums to the range\'s count: lines and bytes equal a regex-and-dict count', { timeout: 120_000 }, async (t) => {
+    const d = await withDaemon(t, { extra: 'a1.jobs.j1.dimensions = url status client\n' });
+    const { dir } = d;
     const lines = [...generateLines({ lines: 9_000, urls: 120, clients: 300, seed: 2424, startMs: START, spanSeconds: 3 * 86_400, malformed: 0.01 })];
     const staged = path.join(dir, 'access.log.staged');
     writeFileSync(staged, lines.join('\n') + '\n');

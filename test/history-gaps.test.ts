@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { encodeCounts, ResultsReader, ResultsStore } from '../daemon/store/index.js';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { expectedCounts } from './helpers/expected-counts.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
 
 const M = 60_000;
 const H = 3_600_000;
@@ -36,11 +36,6 @@ function checkRanges(
 }
 
 describe('history after a restart or a gap (issue 12.3)', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
   test('processing time: the store restarted (a new writer on the same file) across gaps of 2 minutes and 2 hours keeps every minute and hour', () => {
     const file = path.join(tempDir(), 'results.db');
     const saved: { startMs: number; n: number }[] = [];
@@ -109,7 +104,7 @@ describe('history after a restart or a gap (issue 12.3)', () => {
     reader.close();
   });
 
-  test('event time: the daemon restarted between logs that leave gaps of 2 minutes and 2 hours: series, top and the files agree', { timeout: 120_000 }, async () => {
+  test('event time: the daemon restarted between logs that leave gaps of 2 minutes and 2 hours: series, top and the files agree', { timeout: 120_000 }, async (t) => {
     const dir = tempDir();
     await writeConfig(dir, 'a1.jobs.j1.time = event\na1.jobs.j1.watermark = 60\na1.jobs.j1.flushAfterIdle = 1\n');
     mkdirSync(path.join(dir, 'spool'));
@@ -117,8 +112,7 @@ describe('history after a restart or a gap (issue 12.3)', () => {
     const parts = [START, START + 12 * M, START + 22 * M + 2 * H].map((startMs, i) => [...generateLines({ lines: 3000, urls: 40, seed: 120 + i, startMs, spanSeconds: 600, malformed: 0.01 })]);
     let counted = 0;
     for (const [i, lines] of parts.entries()) {
-      const daemon = await startDaemon(dir);
-      daemons.push(daemon);
+      const daemon = await withDaemon(t, { dir });
       const staged = path.join(dir, `part${i}.log`);
       writeFileSync(staged, lines.join('\n') + '\n');
       const { total, parseErrors } = expectedCounts(staged);
@@ -130,8 +124,7 @@ describe('history after a restart or a gap (issue 12.3)', () => {
       }, 30_000);
       assert.equal(await daemon.stop('SIGTERM'), 0);
     }
-    const daemon = await startDaemon(dir);
-    daemons.push(daemon);
+    const daemon = await withDaemon(t, { dir });
     const re = /^\S+ \S+ \S+ \[([^\]]+)\] "\S+ \S+ [^"]*" \d{3} /;
     const all: number[] = [];
     for (const lines of parts) {

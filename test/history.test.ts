@@ -6,6 +6,7 @@ import { decompose, encodeCounts, ResultsReader, ResultsStore } from '../daemon/
 import { unusableOf } from '../daemon/store/history.js';
 import { tempDir } from './helpers/daemon.js';
 import { SCHEMA_VERSION } from '../daemon/store/schema-version.js';
+import { sumBatches } from './helpers/range-sums.js';
 
 const D = 86_400_000;
 const H = 3_600_000;
@@ -18,18 +19,7 @@ interface Saved {
 }
 
 /** The brute-force answer over what was saved (and not undone). */
-function sumOf(saved: readonly Saved[], from: number, to: number): { total: number; urls: { url: string; count: number }[] } {
-  const sums = new Map<string, number>();
-  let total = 0;
-  for (const b of saved) {
-    if (b.startMs < from || b.startMs >= to) continue;
-    for (const [u, c] of b.counts) {
-      sums.set(u, (sums.get(u) ?? 0) + c);
-      total += c;
-    }
-  }
-  return { total, urls: [...sums].map(([url, count]) => ({ url, count })).sort((a, b) => b.count - a.count || (a.url < b.url ? -1 : 1)) };
-}
+const sumOf = (saved: readonly Saved[], from: number, to: number) => sumBatches(saved, from, to);
 
 function save(store: ResultsStore, saved: Saved[], b: Saved): void {
   saved.push(b);

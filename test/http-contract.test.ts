@@ -41,7 +41,7 @@ async function serve(extra: Partial<HttpDeps>, database: string): Promise<{ app:
     stats,
     files: () => [],
     followed: () => [],
-    metrics: () => ({ eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, channel: { size: 0, capacity: 1 }, files: stats().files }),
+    metrics: () => ({ eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0, channel: { size: 0, capacity: 1, waitingPuts: 0 }, files: stats().files }),
     logger: testLogger,
     ...extra,
   });

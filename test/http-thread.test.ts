@@ -20,7 +20,7 @@ describe('the HTTP server in its own thread', () => {
         return [];
       },
       followed: () => [],
-      metrics: () => ({ eventsRead: 7, eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, historyOnlyEvents: 0, channel: { size: 0, capacity: 10 }, files: stats.files }) satisfies Stats,
+      metrics: () => ({ eventsRead: 7, eventsIn: 7, eventsCounted: 5, parseErrors: 2, duplicates: 0, historyOnlyEvents: 0, channel: { size: 0, capacity: 10, waitingPuts: 0 }, files: stats.files }) satisfies Stats,
     }, testLogger);
     await host.load();
     await host.listen();

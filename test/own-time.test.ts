@@ -92,7 +92,13 @@ describe("the log's own time, and nothing dropped (issue 21)", () => {
       // The seed's log in two parts, with a pause between (the event-time idle flush runs in it).
       dropShaped(dir, split[0]);
       await completed(daemon, [logs[0]!.name, logs[1]!.name, split[0].name]);
-      await new Promise((r) => setTimeout(r, 1500));
+      // The live window reaches the newest line so far: event time, once the idle flush fired
+      // (without it the window ends a watermark behind it); processing time, at once.
+      const newest = Math.max(...[logs[0]!, logs[1]!, split[0]].flatMap((l) => l.lines.map(ownTime)).filter((ms) => !Number.isNaN(ms)));
+      await waitFor('the live window at the newest line', async () => {
+        const { window } = (await daemon.get<LiveTop>('/api/top?n=1')).body;
+        return window && Date.parse(window.end) >= newest ? true : undefined;
+      }, 30_000);
       dropShaped(dir, split[1]);
       for (const log of logs.slice(2, 3)) dropShaped(dir, log);
       // The log older than everything through `logflow drop`, which prints its note.

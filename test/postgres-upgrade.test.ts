@@ -3,14 +3,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { PostgresConfig } from '../daemon/store/database-config.js';
 import { encodeCounts } from '../daemon/store/index.js';
 import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
 import { SCHEMA_VERSION } from '../daemon/store/postgres/pg-schema.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
 import { batchBlob } from './helpers/batch-blobs.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
-import { PostgresServer, skipWithoutPostgres } from './helpers/postgres-server.js';
+import { postgresForSuite, skipWithoutPostgres } from './helpers/postgres-server.js';
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/postgres-v1');
 const FIXTURE_V4 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/postgres-v4');
@@ -27,32 +26,27 @@ interface Made {
 }
 
 describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
-  let server: PostgresServer;
-  before(async () => {
-    server = await PostgresServer.start();
-  });
-  after(async () => server?.stop());
-
-  const config = (database: string): PostgresConfig => ({ host: '127.0.0.1', port: server.port, user: 'postgres', password: undefined, database, sslMode: 'disable', sslRootCert: undefined });
+  const pg = postgresForSuite();
+  const config = pg.config;
   const open = (database: string, instance: string, log = testLogger) =>
     PostgresResultsStore.open(config(database), { instance, where: database, batchIntervalMs: 1000, windowMs: 300_000, history: true, retentionMs: 3650 * DAY }, log);
 
   test('a schema-1 database (test/fixtures/postgres-v1) opens with this release: migrated and logged; the history answers as its own batch rows sum, over hours and whole days, before and after the new rollups; writing goes on', async () => {
     const made = JSON.parse(readFileSync(path.join(FIXTURE, 'made.json'), 'utf8')) as Made;
-    await server.sql('CREATE DATABASE v1', 'postgres');
-    await server.sql(readFileSync(path.join(FIXTURE, 'dump.sql'), 'utf8'), 'v1');
-    assert.deepEqual((await server.sql<{ v: number }>('SELECT MAX(version) AS v FROM logflow_schema_migrations', 'v1'))[0]!.v, 1);
+    await pg.server.sql('CREATE DATABASE v1', 'postgres');
+    await pg.server.sql(readFileSync(path.join(FIXTURE, 'dump.sql'), 'utf8'), 'v1');
+    assert.deepEqual((await pg.server.sql<{ v: number }>('SELECT MAX(version) AS v FROM logflow_schema_migrations', 'v1'))[0]!.v, 1);
 
     const { logger, lines } = capturingLogger();
     const store = await open('v1', made.instance, logger);
     const queries = new PostgresQueries(config('v1'), { batchIntervalMs: made.batchIntervalMs, windowDurationMs: made.windowMs, instance: made.instance });
     try {
       assert.ok(lines.some((l) => l.includes(`"results database migrated from schema 1 to ${SCHEMA_VERSION}"`)), lines.join(''));
-      const versions = await server.sql<{ version: number }>('SELECT version FROM logflow_schema_migrations ORDER BY version', 'v1');
+      const versions = await pg.server.sql<{ version: number }>('SELECT version FROM logflow_schema_migrations ORDER BY version', 'v1');
       assert.deepEqual(versions.map((v) => v.version), Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
 
       // The answer, from the fixture's own rows: URL counts of the batches in [from, to).
-      const raw = await server.sql<{ start: number; url: string; count: number }>(
+      const raw = await pg.server.sql<{ start: number; url: string; count: number }>(
         'SELECT b.start_ms::float8 AS start, u.key AS url, u.count::int AS count FROM logflow_batch_keys b, unnest(b.keys, b.counts) AS u(key, count)', 'v1');
       assert.equal(new Set(raw.map((r) => r.start)).size, made.batches);
       const expected = (from: number, to: number) => {
@@ -69,10 +63,10 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
         }
       };
       await check('as migrated (days dirty)');
-      const days = await server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty WHERE level = 3', 'v1');
+      const days = await pg.server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty WHERE level = 3', 'v1');
       assert.equal(days[0]!.n, 2, 'both days of the fixture are marked for their new rollup');
       await store.rolledUp();
-      const rolled = await server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_rollup_totals WHERE level = 3', 'v1');
+      const rolled = await pg.server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_rollup_totals WHERE level = 3', 'v1');
       assert.equal(rolled[0]!.n, 1, 'the day that is over has its row');
       await check('rolled up by day');
       assert.deepEqual((await queries.latestTop(5, made.instance)).items.map((i) => [i.key, i.count, i.bytes]), [['/a', 5, 0], ['/b', 4, 0]], 'a version-1 top, with no bytes yet');
@@ -90,9 +84,9 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
   test('a schema-4 database (test/fixtures/postgres-v4: the history by URL only) opens as schema 5: every minute rolled up again by dimension; by URL exact against the fixture\'s own lines before and after, its rows status 0 without bytes, nothing by status; new rows by every dimension', async () => {
     const made = JSON.parse(readFileSync(path.join(FIXTURE_V4, 'made.json'), 'utf8')) as Made;
     const lines = (JSON.parse(readFileSync(path.join(FIXTURE_V4, 'lines.json'), 'utf8')) as [number, string, number, number][]).map(([ms, url, status, bytes]) => ({ ms, url, status, bytes }));
-    await server.sql('CREATE DATABASE v4', 'postgres');
-    await server.sql(readFileSync(path.join(FIXTURE_V4, 'dump.sql'), 'utf8'), 'v4');
-    assert.deepEqual((await server.sql<{ v: number }>('SELECT MAX(version) AS v FROM logflow_schema_migrations', 'v4'))[0]!.v, 4);
+    await pg.server.sql('CREATE DATABASE v4', 'postgres');
+    await pg.server.sql(readFileSync(path.join(FIXTURE_V4, 'dump.sql'), 'utf8'), 'v4');
+    assert.deepEqual((await pg.server.sql<{ v: number }>('SELECT MAX(version) AS v FROM logflow_schema_migrations', 'v4'))[0]!.v, 4);
 
     const { logger, lines: logged } = capturingLogger();
     const store = await open('v4', made.instance, logger);
@@ -101,7 +95,7 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
     try {
       assert.ok(logged.some((l) => l.includes(`"results database migrated from schema 4 to ${SCHEMA_VERSION}"`)), logged.join(''));
       const minutes = new Set(lines.map((l) => Math.floor(l.ms / 60_000)));
-      const dirty = await server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty WHERE level = 1', 'v4');
+      const dirty = await pg.server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty WHERE level = 1', 'v4');
       assert.equal(dirty[0]!.n, minutes.size, 'every minute with batch rows marked, to be rolled up by dimension');
 
       // A dict of the fixture's lines by URL in [from, to): schema 4 kept their URL counts, not their statuses and sizes.
@@ -128,7 +122,7 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
       };
       await check('as migrated (every minute dirty)');
       await store.rolledUp();
-      const levels = await server.sql<{ level: number; status: number }>("SELECT DISTINCT level, status FROM logflow_rollups WHERE dimension = 'url' ORDER BY 1, 2", 'v4');
+      const levels = await pg.server.sql<{ level: number; status: number }>("SELECT DISTINCT level, status FROM logflow_rollups WHERE dimension = 'url' ORDER BY 1, 2", 'v4');
       assert.deepEqual(levels.map((r) => [r.level, r.status]), [[1, -1], [1, 0], [2, -1], [2, 0], [3, -1], [3, 0]], 'rolled up again: every-status and status-0 rows');
       await check('rolled up again');
       const series = await queries.dimensionSeries('url', '/a', all, day, day + 2 * DAY, H, made.instance);
@@ -148,9 +142,9 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
   });
 
   test('a schema of a newer logflow is refused, naming both versions', async () => {
-    await server.sql('CREATE DATABASE newer', 'postgres');
+    await pg.server.sql('CREATE DATABASE newer', 'postgres');
     await (await open('newer', 'a1')).close();
-    await server.sql(`INSERT INTO logflow_schema_migrations (version, description) VALUES (${SCHEMA_VERSION + 5}, 'from the future')`, 'newer');
+    await pg.server.sql(`INSERT INTO logflow_schema_migrations (version, description) VALUES (${SCHEMA_VERSION + 5}, 'from the future')`, 'newer');
     await assert.rejects(open('newer', 'a1'), (err: Error & { code?: string; setting?: string }) => {
       assert.equal(err.code, 'LF_CHECKPOINT_INCOMPATIBLE');
       assert.equal(err.setting, 'database');
@@ -160,10 +154,10 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
   });
 
   test('daemons starting together on an empty database migrate it once', async () => {
-    await server.sql('CREATE DATABASE together', 'postgres');
+    await pg.server.sql('CREATE DATABASE together', 'postgres');
     const stores = await Promise.all(['w1', 'w2', 'w3'].map((i) => open('together', i)));
     for (const s of stores) await s.close();
-    const rows = await server.sql<{ version: number }>('SELECT version FROM logflow_schema_migrations ORDER BY version', 'together');
+    const rows = await pg.server.sql<{ version: number }>('SELECT version FROM logflow_schema_migrations ORDER BY version', 'together');
     assert.deepEqual(rows.map((r) => r.version), Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
   });
 });

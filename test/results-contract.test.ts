@@ -5,11 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import { encodeCounts, ResultsStore, SqliteQueries, type BatchResult, type ResultItem, type ResultsQueries, type WindowResult, type WindowResultSink } from '../daemon/store/index.js';
 import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
-import type { PostgresConfig } from '../daemon/store/database-config.js';
 import { batchBlob } from './helpers/batch-blobs.js';
 import { tempDir, waitFor } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
-import { PostgresServer, skipWithoutPostgres } from './helpers/postgres-server.js';
+import { postgresForSuite, skipWithoutPostgres } from './helpers/postgres-server.js';
+import { sumBatches } from './helpers/range-sums.js';
 
 /**
  * One suite, both stores: what the job writes through WindowResultSink, the HTTP side reads
@@ -54,20 +54,7 @@ const toResult = (b: Batch): BatchResult => ({
 });
 
 /** The independent answer: URL counts and the total of the batches starting in [from, to). */
-function expectedTop(batches: readonly Batch[], from: number, to: number, n: number): { total: number; urls: { url: string; count: number }[] } {
-  const sums = new Map<string, number>();
-  let total = 0;
-  for (const b of batches) {
-    if (b.startMs < from || b.startMs >= to) continue;
-    for (const [url, c] of b.counts) {
-      sums.set(url, (sums.get(url) ?? 0) + c);
-      total += c;
-    }
-  }
-  const urls = [...sums].map(([url, count]) => ({ url, count }));
-  urls.sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.url), Buffer.from(b.url)));
-  return { total, urls: urls.slice(0, n) };
-}
+const expectedTop = (batches: readonly Batch[], from: number, to: number, n: number) => sumBatches(batches, from, to, n);
 
 function expectedSeries(batches: readonly Batch[], url: string | undefined, fromMs: number, to: number, step: number): { start: number; count: number }[] {
   const from = Math.floor(fromMs / step) * step;
@@ -415,24 +402,19 @@ contract('SQLite', async (name, opts = {}) => {
 });
 
 describe('PostgreSQL', { skip: skipWithoutPostgres }, () => {
-  let server: PostgresServer;
-  before(async () => {
-    server = await PostgresServer.start();
-  });
-  after(async () => server?.stop());
-
-  const config = (database: string): PostgresConfig => ({ host: '127.0.0.1', port: server.port, user: 'postgres', password: undefined, database, sslMode: 'disable', sslRootCert: undefined });
+  const pg = postgresForSuite();
+  const config = pg.config;
   const made = new Set<string>();
   contract('PostgreSQL', async (name, opts = {}) => {
-    if (!made.has(name)) await server.sql(`CREATE DATABASE ${name}`, 'postgres');
+    if (!made.has(name)) await pg.server.sql(`CREATE DATABASE ${name}`, 'postgres');
     made.add(name);
     const sink = await PostgresResultsStore.open(config(name), { instance: 'a1', where: name, batchIntervalMs: 1000, windowMs: 300_000, history: true, retentionMs: opts.retentionMs ?? 7 * 24 * H }, testLogger);
     const queries = new PostgresQueries(config(name), JOB);
     const ageEpoch = async (epoch: number, agoMs: number) => {
-      await server.sql('UPDATE logflow_epochs SET counted_ms = counted_ms - $1 WHERE epoch = $2', name, [agoMs, epoch]);
+      await pg.server.sql('UPDATE logflow_epochs SET counted_ms = counted_ms - $1 WHERE epoch = $2', name, [agoMs, epoch]);
     };
     const levels = async (dimension: string) =>
-      (await server.sql<{ level: number }>('SELECT DISTINCT level FROM logflow_rollups WHERE dimension = $1 ORDER BY level', name, [dimension])).map((r) => r.level);
+      (await pg.server.sql<{ level: number }>('SELECT DISTINCT level FROM logflow_rollups WHERE dimension = $1 ORDER BY level', name, [dimension])).map((r) => r.level);
     return { sink, queries, rollUpAll: () => sink.rolledUp(), ageEpoch, levels, close: async () => { await queries.close(); await sink.close(); } };
   });
 });

@@ -31,7 +31,11 @@ describe('spooldir source', () => {
       writeFileSync(path.join(spool, 'good.log'), 'ok\n');
     });
     await waitFor('the good file', () => run.source.files.counts().completed === 1 || undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    // A listing of the spool begun after that one saw every name: a wanted file would be in
+    // the source's registry from then on, before it is read.
+    const mark = run.source.listings + 1;
+    await waitFor('a whole listing of the spool after the good file', () => run.source.listings > mark || undefined);
+    assert.deepEqual(run.source.fileList().map((f) => f.name), ['good.log']);
     assert.deepEqual(run.events.map((e) => e.body), ['ok']);
     assert.ok(existsSync(path.join(run.spool, 'skip-me.log')));
     assert.ok(existsSync(path.join(run.spool, 'notes.txt')));

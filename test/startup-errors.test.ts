@@ -5,19 +5,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ResultsStore } from '../daemon/store/index.js';
-import { startDaemon, tempDir, writeConfig } from './helpers/daemon.js';
+import { tempDir, writeConfig } from './helpers/daemon.js';
+import { startUpFailure } from './helpers/start-fails.js';
 import { canMountTmpfs } from './helpers/tmpfs.js';
 
-/** The daemon's start-up failure: its stderr line (`logflow: ...`), after exit code 1. */
-async function startUpFailure(dir: string): Promise<string> {
-  let message = '';
-  await assert.rejects(startDaemon(dir), (err: Error) => {
-    assert.match(err.message, /exited with 1 before listening/);
-    message = err.message.split('\n').find((l) => l.startsWith('logflow: ')) ?? err.message;
-    return true;
-  });
-  return message;
-}
 
 
 describe('start-up errors name the configuration key to change', () => {
@@ -113,14 +104,7 @@ describe('a directory or database of another user names the file, whose it is an
     const spool = path.join(dir, 'spool');
     mkdirSync(spool);
     if (!asRoot) chmodSync(database, 0o444);
-    const failure = async (env: Record<string, string> = {}) => {
-      let message = '';
-      await assert.rejects(startDaemon(dir, undefined, undefined, { ...runAs, env }), (err: Error) => {
-        message = err.message.split('\n').find((l) => l.startsWith('logflow: ')) ?? err.message;
-        return true;
-      });
-      return message;
-    };
+    const failure = (env: Record<string, string> = {}) => startUpFailure(dir, { ...runAs, env });
     const owner = asRoot ? `belongs to uid 0 \\(mode 644\\) and the daemon runs as uid ${self}` : `belongs to the daemon's uid \\(${self}\\) but is not writable \\(mode 444\\)`;
     const db = await failure();
     assert.match(db, new RegExp(`a1\\.jobs\\.j1\\.database: cannot open the results database .*data/results\\.db: attempt to write a readonly database \\(SQLITE_READONLY\\); .*data/results\\.db ${owner}`));

@@ -7,7 +7,8 @@ import { Agent } from '../daemon/agent.js';
 import { loadAgentConfig, parseAgentConfig } from '../daemon/agent-config.js';
 import { ofType } from '../daemon/components.js';
 import { configErrorOf } from './helpers/config-error.js';
-import { startDaemon, tempDir, writeConfig } from './helpers/daemon.js';
+import { tempDir, writeConfig } from './helpers/daemon.js';
+import { startUpFailure } from './helpers/start-fails.js';
 import { testLogger } from './helpers/logger.js';
 
 const BASE = [
@@ -98,14 +99,7 @@ describe('TAILDIR start-up errors name the key', () => {
       'a1.sources.r1.filegroups': 'f1', 'a1.sources.r1.filegroups.f1': 'nowhere/access.log',
       'a1.sources.r1.positionFile': 'data/taildir_position.json',
     });
-    const failure = async () => {
-      let message = '';
-      await assert.rejects(startDaemon(dir), (err: Error) => {
-        message = err.message.split('\n').find((l) => l.startsWith('logflow: ')) ?? err.message;
-        return true;
-      });
-      return message;
-    };
+    const failure = () => startUpFailure(dir);
     assert.match(await failure(), new RegExp(`^logflow: .*agent\\.conf: a1\\.sources\\.r1\\.filegroups\\.f1: ${path.join(dir, 'nowhere')}: ENOENT: the directory of the file group must exist and be readable`));
     mkdirSync(path.join(dir, 'nowhere'));
     mkdirSync(path.join(dir, 'ro'));

@@ -18,10 +18,23 @@ describe('TAILDIR against the real daemon, with a real writer', () => {
     });
     const expected = new Map<string, number>();
     const log = path.join(dir, 'logs', 'access.log');
+    type Lines = [tag: string, from: number, n: number];
+    /** Lines written by `writer`, and expected. */
+    const write = async (writer: LogWriter, [tag, from, n]: Lines) => {
+      await writer.do('lines', { tag, from, n });
+      expectLines(expected, tag, from, n);
+    };
+    /** logrotate's default: renamed to `to`, the server writes on through its descriptor (`tail`), then reopens the name (`fresh`). */
+    const rotate = async (to: string, tail: Lines, fresh: Lines) => {
+      await w.do('rename', { from: log, to });
+      await write(w, tail);
+      await w.do('reopen');
+      await write(w, fresh);
+      await counted(d, total(expected));
+    };
 
     await w.do('open', { file: log });
-    await w.do('lines', { tag: 'a', from: 0, n: 1000 });
-    expectLines(expected, 'a', 0, 1000);
+    await write(w, ['a', 0, 1000]);
     await counted(d, total(expected));
 
     // Half a line, then a pause of 3 s (longer than every timer of the source), then its rest.
@@ -30,49 +43,32 @@ describe('TAILDIR against the real daemon, with a real writer', () => {
     await waitFor('the half line seen', async () => ((await d.get<Followed>('/api/followed')).body.files.find((f) => f.path === log)?.lagBytes === half.length ? true : undefined));
     await w.do('pause', { ms: 3000 });
     await w.do('write', { text: lineText('a', 1000).slice(40) });
-    await w.do('lines', { tag: 'a', from: 1001, n: 500 });
-    expectLines(expected, 'a', 1000, 501);
+    expectLines(expected, 'a', 1000, 1);
+    await write(w, ['a', 1001, 500]);
     await counted(d, total(expected));
 
-    // logrotate's default: rename, the server writes on through its descriptor, then reopens.
-    await w.do('rename', { from: log, to: log + '.1' });
-    await w.do('lines', { tag: 'a', from: 1501, n: 300 });
-    await w.do('reopen');
-    await w.do('lines', { tag: 'b', from: 0, n: 400 });
-    expectLines(expected, 'a', 1501, 300);
-    expectLines(expected, 'b', 0, 400);
-    await counted(d, total(expected));
+    await rotate(log + '.1', ['a', 1501, 300], ['b', 0, 400]);
 
     // The next rotation with compress + delaycompress: .1 is gzipped (and removed), the live file becomes .1.
     await w.do('gzip', { file: log + '.1', to: log + '.2.gz' });
-    await w.do('rename', { from: log, to: log + '.1' });
-    await w.do('lines', { tag: 'b', from: 400, n: 50 });
-    await w.do('reopen');
-    await w.do('lines', { tag: 'c', from: 0, n: 200 });
-    expectLines(expected, 'b', 400, 50);
-    expectLines(expected, 'c', 0, 200);
-    await counted(d, total(expected));
+    await rotate(log + '.1', ['b', 400, 50], ['c', 0, 200]);
     const gz = await waitFor('the .gz looked at', async () => (await d.get<Followed>('/api/followed')).body.files.find((f) => f.path.endsWith('.2.gz') && (f.state === 'copy' || f.state === 'done')));
     assert.ok(gz);
 
     // Deleted while the server still writes to it, then a new file under the same name,
     // whose first line is the same as the deleted one's.
     await w.do('unlink', { file: log });
-    await w.do('lines', { tag: 'c', from: 200, n: 100 });
+    await write(w, ['c', 200, 100]);
     await w.do('reopen');
-    await w.do('lines', { tag: 'c', from: 0, n: 150 });
-    expectLines(expected, 'c', 200, 100);
-    expectLines(expected, 'c', 0, 150);
+    await write(w, ['c', 0, 150]);
 
     // copytruncate, on a file followed by its live name only.
     const app = path.join(dir, 'ct', 'app.log');
     await ct.do('open', { file: app });
-    await ct.do('lines', { tag: 'e', from: 0, n: 300 });
-    expectLines(expected, 'e', 0, 300);
+    await write(ct, ['e', 0, 300]);
     await counted(d, total(expected));
     await ct.do('copytruncate', { file: app, to: app + '.1' });
-    await ct.do('lines', { tag: 'f', from: 0, n: 200 });
-    expectLines(expected, 'f', 0, 200);
+    await write(ct, ['f', 0, 200]);
 
     const stats = await counted(d, total(expected));
     assert.equal(stats.duplicates, 0, 'nothing was sent twice (the .gz was not read again)');

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { describe, test } from 'node:test';
+import { CHROMIUM, withBrowser } from './helpers/chromium.js';
+import { tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
 import { logflow } from './helpers/run-cli.js';
 
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
 
 interface Followed {
   files: { path: string; state: string; position: number; size: number; lagBytes: number; lines: number }[];
@@ -16,11 +15,6 @@ const line = (i: number) => `10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /s/$
 
 /** Followed files where a user looks: /api/followed, `logflow status`, the dashboard. */
 describe('followed files in /api/followed, logflow status and the dashboard', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
-
   test('position, size and lag in bytes, the same everywhere', { timeout: 60_000 }, async (t) => {
     const dir = tempDir();
     mkdirSync(path.join(dir, 'logs'));
@@ -34,8 +28,7 @@ describe('followed files in /api/followed, logflow status and the dashboard', ()
     writeFileSync(a, line(1) + line(2));
     // b.log ends with half a line: 30 bytes written and not read (no line feed yet).
     writeFileSync(b, line(3) + line(4).slice(0, 30));
-    const d = await startDaemon(dir);
-    daemons.push(d);
+    const d = await withDaemon(t, { dir });
     const api = await waitFor('both files read', async () => {
       const { body } = await d.get<Followed>('/api/followed');
       const byName = new Map(body.files.map((f) => [path.basename(f.path), f]));
@@ -56,24 +49,20 @@ describe('followed files in /api/followed, logflow status and the dashboard', ()
       t.diagnostic('Chromium is not installed: the dashboard part is skipped');
       return;
     }
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(d.url + '/');
-      const rows = () => page.$$eval('#followed tbody tr', (trs) => trs.map((tr) => ({
-        path: (tr as HTMLElement).dataset.path!, lag: Number((tr as HTMLElement).dataset.lag), cells: [...tr.children].map((c) => c.firstChild?.textContent ?? ''),
-      })));
-      await page.waitForSelector('#followed-card:not([hidden]) #followed tbody tr');
-      // The rest of b.log's line: the page follows the lag down to 0.
-      appendFileSync(b, line(4).slice(30));
-      await waitFor('the page shows b.log read to its end', async () => ((await rows()).find((r) => r.path === b)?.lag === 0 ? true : undefined));
-      const shown = (await rows()).find((r) => r.path === b)!;
-      assert.deepEqual(shown.cells, [b, 'following', String(statSync(b).size), String(statSync(b).size), '0 B', '2']);
-      assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-    }
+    const browser = await withBrowser(t);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(d.url + '/');
+    const rows = () => page.$$eval('#followed tbody tr', (trs) => trs.map((tr) => ({
+      path: (tr as HTMLElement).dataset.path!, lag: Number((tr as HTMLElement).dataset.lag), cells: [...tr.children].map((c) => c.firstChild?.textContent ?? ''),
+    })));
+    await page.waitForSelector('#followed-card:not([hidden]) #followed tbody tr');
+    // The rest of b.log's line: the page follows the lag down to 0.
+    appendFileSync(b, line(4).slice(30));
+    await waitFor('the page shows b.log read to its end', async () => ((await rows()).find((r) => r.path === b)?.lag === 0 ? true : undefined));
+    const shown = (await rows()).find((r) => r.path === b)!;
+    assert.deepEqual(shown.cells, [b, 'following', String(statSync(b).size), String(statSync(b).size), '0 B', '2']);
+    assert.deepEqual(errors, []);
   });
 });

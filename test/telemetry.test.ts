@@ -19,7 +19,7 @@ import { runSource } from './helpers/spool-source.js';
 
 const NOTHING: Stats = {
   eventsRead: 0, eventsIn: 0, eventsCounted: 0, parseErrors: 0, duplicates: 0, historyOnlyEvents: 0,
-  channel: { size: 0, capacity: 0 }, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 },
+  channel: { size: 0, capacity: 0, waitingPuts: 0 }, files: { pending: 0, inProgress: 0, completed: 0, failed: 0 },
 };
 
 test('a delivery the receiver answers FAILED is retried, and counted in /metrics with its reason', async (t) => {
@@ -52,7 +52,7 @@ test('/metrics keeps every series name and type; /api/stats leaves out only the 
   const h = { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], count: 0, sumMs: 0 };
   const full: Stats = {
     ...NOTHING, window: { distinctUrls: 3, lastSlideMs: 1, maxSlideMs: 2 }, resultsWaiting: 0,
-    receiver: { refusedConnections: { ipFilter: 0, maxConnections: 0 } }, avroRefusedConnections: { ipFilter: 0, maxConnections: 0 }, checkpoint: { seq: 1, ageMs: null, lastWriteMs: 1 },
+    receiver: { refusedConnections: { ipFilter: 0, maxConnections: 0 } }, avroRefusedConnections: { ipFilter: 0, maxConnections: 0 }, checkpoint: { seq: 1, ageMs: null, lastWriteMs: 1, failedAttempts: 0 },
     truncatedLines: 0, sinkRetries: { error: 0, refused: 0 }, avroCallsRefused: { transactionCapacity: 0, channel: 0 },
     slideSeconds: h, checkpointSeconds: h,
   };

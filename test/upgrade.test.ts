@@ -3,14 +3,14 @@ import { cpSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } 
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { WriteAheadLog } from '../daemon/job/write-ahead-log.js';
 import { CHECKPOINT_FORMAT } from '../daemon/job/checkpoint-manifest.js';
 import { SCHEMA_VERSION } from '../daemon/store/schema-version.js';
 import { olderFileKeyOf, sourceIdOf } from '../daemon/source/file-key.js';
 import { generateLines } from '../scripts/access-log-generator.js';
-import { startDaemon, tempDir, waitFor, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
 import { expectedCounts } from './helpers/expected-counts.js';
 import { startFails } from './helpers/start-fails.js';
 import type { Stats, Top } from './helpers/api-types.js';
@@ -66,66 +66,56 @@ function editManifest(dir: string, edit: (m: Record<string, unknown>) => void): 
   writeFileSync(file, JSON.stringify({ sha1: sha1(body), manifest: body }));
 }
 
-describe('upgrades keep the checkpoint and the history', () => {
-  const daemons: RunningDaemon[] = [];
-  after(async () => {
-    for (const d of daemons) await d.stop('SIGKILL');
-  });
+/** A fixture restored into a fresh directory (restoreFixture), with the configuration it was made with (plus `extra`). */
+async function restoredDir(name: string, extra = ''): Promise<{ dir: string; made: Made; lines: string[] }> {
+  const dir = tempDir();
+  const { made, lines } = restoreFixture(name, dir);
+  await writeConfig(dir, made.conf + extra);
+  return { dir, made, lines };
+}
 
-  test('a checkpoint (format 1) and results.db (schema 0) taken mid-file by 2f37a76: migrated, the file finished, counts exact', async () => {
-    const dir = tempDir();
-    const { made, lines } = restoreFixture('checkpoint-v1', dir);
-    await writeConfig(dir, made.conf + 'a1.jobs.j1.flushAfterIdle = 1\n');
-    const d = await startDaemon(dir);
-    daemons.push(d);
-    const want = expectedCounts(path.join(dir, 'spool', made.file));
-    const wantTotal = want.total;
-    const stats = await waitFor('the whole file, its tail flushed', async () => {
-      const { body } = await d.get<Stats>('/api/stats');
-      return body.eventsCounted + body.parseErrors === lines.length ? body : undefined;
-    }, 60_000);
-    assert.deepEqual([stats.eventsCounted, stats.parseErrors, stats.historyOnlyEvents, stats.eventsIn], [wantTotal, want.parseErrors, 0, lines.length]);
-    assert.equal(stats.parseErrors, want.parseErrors);
-    assert.equal(stats.historyOnlyEvents, 0);
-    // The history over the whole log, as a clean run would give it.
-    const { startMs, spanSeconds } = made.log;
-    // (The generator's last line is a little past the span.)
-    const endMs = startMs + spanSeconds * 1000 + 60_000;
-    const { body: top } = await d.get<Top>(`/api/top?n=1000&from=${iso(startMs)}&to=${iso(endMs)}`);
-    assert.equal(top.total, wantTotal);
-    assert.equal(top.urls.length, want.counts.size);
-    for (const { url, count } of top.urls) assert.equal(count, want.counts.get(url), url);
-    const { body: series } = await d.get<{ points: { count: number }[] }>(`/api/series?from=${iso(startMs)}&to=${iso(endMs)}&step=60`);
-    assert.equal(series.points.reduce((a, p) => a + p.count, 0), wantTotal);
+/**
+ * A fixture restored, the daemon of today started on it, its file read to the end (the tail
+ * flushed): the history over the whole log, URL by URL, is the independent count's.
+ */
+async function upgradedAndCounted(t: TestContext, name: string) {
+  const { dir, made, lines } = await restoredDir(name, 'a1.jobs.j1.flushAfterIdle = 1\n');
+  const d = await withDaemon(t, { dir });
+  const want = expectedCounts(path.join(dir, 'spool', made.file));
+  const stats = await waitFor('the whole file, its tail flushed', async () => {
+    const { body } = await d.get<Stats>('/api/stats');
+    return body.eventsCounted + body.parseErrors === lines.length ? body : undefined;
+  }, 60_000);
+  // The history over the whole log, as a clean run would give it (the generator's last line
+  // is a little past the span).
+  const { startMs, spanSeconds } = made.log;
+  const range = `from=${iso(startMs)}&to=${iso(startMs + spanSeconds * 1000 + 60_000)}`;
+  const { body: top } = await d.get<Top>(`/api/top?n=1000&${range}`);
+  assert.equal(top.total, want.total);
+  assert.equal(top.urls.length, want.counts.size);
+  for (const { url, count } of top.urls) assert.equal(count, want.counts.get(url), url);
+  return { dir, d, want, stats, range, lines };
+}
+
+describe('upgrades keep the checkpoint and the history', () => {
+  test('a checkpoint (format 1) and results.db (schema 0) taken mid-file by 2f37a76: migrated, the file finished, counts exact', async (t) => {
+    const { dir, d, want, stats, range, lines } = await upgradedAndCounted(t, 'checkpoint-v1');
+    assert.deepEqual([stats.eventsCounted, stats.parseErrors, stats.historyOnlyEvents, stats.eventsIn], [want.total, want.parseErrors, 0, lines.length]);
+    const { body: series } = await d.get<{ points: { count: number }[] }>(`/api/series?${range}&step=60`);
+    assert.equal(series.points.reduce((a, p) => a + p.count, 0), want.total);
     // The log says what was migrated.
     assert.ok(d.logs.some((l) => l.includes(`checkpoint migrated from format 1 to ${CHECKPOINT_FORMAT}`)), 'checkpoint migration logged');
     assert.ok(d.logs.some((l) => l.includes(`results database migrated from schema 0 to ${SCHEMA_VERSION}`)), 'schema migration logged');
     assert.equal(await d.stop('SIGTERM'), 0);
     // The migrated checkpoint is of the current format and restarts as it is.
-    const again = await startDaemon(dir);
-    daemons.push(again);
-    assert.equal((await again.get<Stats>('/api/stats')).body.eventsCounted, wantTotal);
+    const again = await withDaemon(t, { dir });
+    assert.equal((await again.get<Stats>('/api/stats')).body.eventsCounted, want.total);
     assert.ok(!again.logs.some((l) => l.includes('migrated')), 'nothing to migrate the second time');
     assert.equal(await again.stop('SIGTERM'), 0);
   });
 
-  test('a checkpoint (format 2: URL counts only) taken mid-file by 0f9a7b9: migrated to counts by dimension, the file finished, URL counts exact, the status counted from where it resumed', async () => {
-    const dir = tempDir();
-    const { made, lines } = restoreFixture('checkpoint-v2', dir);
-    await writeConfig(dir, made.conf + 'a1.jobs.j1.flushAfterIdle = 1\n');
-    const d = await startDaemon(dir);
-    daemons.push(d);
-    const want = expectedCounts(path.join(dir, 'spool', made.file));
-    await waitFor('the whole file, its tail flushed', async () => {
-      const { body } = await d.get<Stats>('/api/stats');
-      return body.eventsCounted + body.parseErrors === lines.length ? body : undefined;
-    }, 60_000);
-    const { startMs, spanSeconds } = made.log;
-    const endMs = startMs + spanSeconds * 1000 + 60_000;
-    const { body: top } = await d.get<Top>(`/api/top?n=1000&from=${iso(startMs)}&to=${iso(endMs)}`);
-    assert.equal(top.total, want.total);
-    assert.equal(top.urls.length, want.counts.size);
-    for (const { url, count } of top.urls) assert.equal(count, want.counts.get(url), url);
+  test('a checkpoint (format 2: URL counts only) taken mid-file by 0f9a7b9: migrated to counts by dimension, the file finished, URL counts exact, the status counted from where it resumed', async (t) => {
+    const { d } = await upgradedAndCounted(t, 'checkpoint-v2');
     assert.ok(d.logs.some((l) => l.includes(`checkpoint migrated from format 2 to ${CHECKPOINT_FORMAT}`)), 'checkpoint migration logged');
     // The newest window's statuses: counted for the lines read after the upgrade (the old slots had none).
     const { body: byStatus } = await d.get<{ by: string; items: { key: string; count: number }[] }>('/api/top?by=status&n=10');
@@ -135,9 +125,7 @@ describe('upgrades keep the checkpoint and the history', () => {
   });
 
   test('a checkpoint of a newer format is refused with LF_CHECKPOINT_INCOMPATIBLE, naming both versions and the way out', async () => {
-    const dir = tempDir();
-    const { made } = restoreFixture('checkpoint-v1', dir);
-    await writeConfig(dir, made.conf);
+    const { dir } = await restoredDir('checkpoint-v1');
     editManifest(dir, (m) => (m.format = 99));
     const message = await startFails(dir);
     assert.match(message, /LF_CHECKPOINT_INCOMPATIBLE/);
@@ -146,9 +134,7 @@ describe('upgrades keep the checkpoint and the history', () => {
   });
 
   test('a results database of a newer schema is refused with LF_CHECKPOINT_INCOMPATIBLE, naming both versions', async () => {
-    const dir = tempDir();
-    const { made } = restoreFixture('checkpoint-v1', dir);
-    await writeConfig(dir, made.conf);
+    const { dir } = await restoredDir('checkpoint-v1');
     const db = new Database(path.join(dir, 'data', 'results.db'));
     db.pragma('user_version = 7');
     db.close();

@@ -48,6 +48,11 @@ export class ChannelRoom {
     return events;
   }
 
+  /** Puts waiting for room now (a test waits on one to know a source is blocked on a full channel). */
+  get waitingPuts(): number {
+    return this.#waitingPuts.length;
+  }
+
   /** Counts events the channel holds without a put (read back after a restart). */
   hold(events: number): void {
     this.#held += events;

@@ -14,6 +14,8 @@ export interface Channel {
   readonly keepAliveMs: number;
   /** Events held: queued, or taken and not committed. */
   readonly size: number;
+  /** Puts waiting for room now. */
+  readonly waitingPuts: number;
   /** Resolves once the batch is accepted (for a file channel: written and synced). */
   put(batch: EventBatch): Promise<void>;
   /**
@@ -48,7 +50,13 @@ export async function waitForRoom(waiters: (() => void)[], signal: AbortSignal |
   if (signal?.aborted) throw channelFull(name);
   await new Promise<void>((resolve) => {
     waiters.push(resolve);
-    signal?.addEventListener('abort', () => resolve(), { once: true });
+    // Aborted: out of the list too, or a channel full for long (an avro source answering
+    // FAILED every keep-alive) would keep one resolver per refused call until room is made.
+    signal?.addEventListener('abort', () => {
+      const at = waiters.indexOf(resolve);
+      if (at >= 0) waiters.splice(at, 1);
+      resolve();
+    }, { once: true });
   });
   if (signal?.aborted) throw channelFull(name);
 }
@@ -69,6 +77,6 @@ export function channelComponent(channel: Channel, open: () => Promise<void> = a
     start: open,
     stop: async () => channel.admitOverCapacity(),
     close: () => channel.close(),
-    stats: (): StatsPart => ({ channel: { size: channel.size, capacity: channel.capacity } }),
+    stats: (): StatsPart => ({ channel: { size: channel.size, capacity: channel.capacity, waitingPuts: channel.waitingPuts } }),
   };
 }

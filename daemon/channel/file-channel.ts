@@ -78,6 +78,10 @@ export class FileChannel implements Channel {
     return this.#room.held;
   }
 
+  get waitingPuts(): number {
+    return this.#room.waitingPuts;
+  }
+
   /** fdatasync calls so far (puts share them under load). */
   get syncs(): number {
     return this.#data.syncs;

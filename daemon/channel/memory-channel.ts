@@ -28,6 +28,10 @@ export class MemoryChannel implements Channel {
     return this.#room.held;
   }
 
+  get waitingPuts(): number {
+    return this.#room.waitingPuts;
+  }
+
   get queuedBatches(): number {
     return this.#room.queue.length;
   }

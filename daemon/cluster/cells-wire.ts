@@ -236,13 +236,7 @@ export function readDims(r: ByteReader): string[] {
   return dims;
 }
 
-export function dimsSize(dims: readonly string[]): number {
-  let n = varintSize(dims.length);
-  for (const d of dims) n += varintSize(Buffer.byteLength(d)) + Buffer.byteLength(d);
-  return n;
-}
-
-export function varintSize(v: number): number {
+function varintSize(v: number): number {
   let n = 1;
   while (v >= 0x80) {
     v = Math.floor(v / 0x80);

@@ -129,7 +129,7 @@ export class QueryNode {
       historyOnlyEvents: latest?.late ?? 0,
       lastEventMs: this.#lastReadMs || undefined,
       windowEndMs: this.#windowEndMs,
-      checkpoint: { seq: this.#checkpointSeq, writtenAt: this.#writtenAt, lastMs: this.#lastCheckpointMs },
+      checkpoint: { seq: this.#checkpointSeq, writtenAt: this.#writtenAt, lastMs: this.#lastCheckpointMs, failedAttempts: this.#checkpointFailures },
       slideMs: { last: 0, max: 0 },
       heapUsedMb: Math.round(m.heapUsed / 1048576),
       buffersMb: Math.round(m.arrayBuffers / 1048576),

@@ -9,7 +9,8 @@ export class CellTable {
   #buckets = new Int32Array(2048);
   #mask = 2047;
   #keyOf = new Int32Array(1024);
-  #codeOf = new Int32Array(1024);
+  /** (A status, 0 to 999: two bytes a cell.) */
+  #codeOf = new Uint16Array(1024);
   /** The next cell of the same key (-1: the last). */
   #next = new Int32Array(1024);
   /** Key id -> its first cell (-1: none). */
@@ -21,6 +22,11 @@ export class CellTable {
   /** Live cells. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Bytes its arrays hold. */
+  get heldBytes(): number {
+    return this.#buckets.byteLength + this.#keyOf.byteLength * 2 + this.#codeOf.byteLength + this.#head.byteLength + this.#free.length * 8;
   }
 
   /** One more than the largest cell id given: the length arrays by cell need. */
@@ -121,7 +127,9 @@ export class CellTable {
       return b;
     };
     this.#keyOf = grow(this.#keyOf);
-    this.#codeOf = grow(this.#codeOf);
+    const codeOf = new Uint16Array(n);
+    codeOf.set(this.#codeOf);
+    this.#codeOf = codeOf;
     this.#next = grow(this.#next);
   }
 

@@ -1,6 +1,7 @@
 import { CellTable } from './cell-table.js';
 import type { DimensionBatch } from './dimension-batch.js';
 import { HLL_ERROR } from './hyperloglog.js';
+import { PackedCells } from './packed-cells.js';
 import { UrlInterner } from './url-interner.js';
 import { VisitorSketch } from './visitor-sketch.js';
 import { WindowVisitors } from './window-visitors.js';
@@ -48,11 +49,10 @@ export interface DimensionTop {
 }
 
 /** A closed batch as a dimension keeps it in the window: its cells with their lines and bytes. */
-export interface StoredCells {
-  readonly cells: Int32Array;
-  readonly counts: Int32Array;
-  readonly bytes: Float64Array;
-}
+export type StoredCells = PackedCells;
+
+/** Scratch: the window's cell of each cell of a batch entering. */
+let enterCells = new Int32Array(1024);
 
 /** Keys dropped past maxKeys go in rounds, down to this share of it (a round per slot would tighten nothing). */
 const EVICT_TO = 0.9;
@@ -82,7 +82,6 @@ export class DimensionWindow {
   #count = new Float64Array(1024);
   #bytes = new Float64Array(1024);
   #keyCount = new Float64Array(1024);
-  #keyBytes = new Float64Array(1024);
   #liveKeys = 0;
   /** Keys whose last cell left: released (unless an open batch counts them) by `releaseEmptied`. */
   #emptied: number[] = [];
@@ -113,6 +112,13 @@ export class DimensionWindow {
     return this.#liveKeys;
   }
 
+  /** Bytes held by part (the interner, cells, counts, visitors). */
+  heldBytes(): Record<string, number> {
+    const counts = this.#count.byteLength * 2 + this.#keyCount.byteLength + (this.#validFrom?.byteLength ?? 0);
+    const v = this.visitors?.heldBytes;
+    return { keys: this.keys.heldBytes, cells: this.cells.heldBytes, counts, visitorSlab: v?.slab ?? 0, visitorSlabUsed: v?.slabUsed ?? 0, visitorIds: v?.ids ?? 0, visitorSketches: v?.sketches ?? 0 };
+  }
+
   /** A key's lines in the window (by key id). */
   keyCount(key: number): number {
     return key < this.#keyCount.length ? this.#keyCount[key]! : 0;
@@ -133,29 +139,31 @@ export class DimensionWindow {
     const n = batch.size;
     const cells = this.cells;
     // The batch's cells are distinct (key, status) pairs: each is one of the window's.
-    const out = { cells: new Int32Array(n), counts: batch.counts.slice(0, n), bytes: batch.bytes.slice(0, n) };
-    for (let i = 0; i < n; i++) out.cells[i] = cells.id(batch.keys[i]!, batch.codes[i]!);
+    if (enterCells.length < n) enterCells = new Int32Array(n * 2);
+    const ids = enterCells;
+    for (let i = 0; i < n; i++) ids[i] = cells.id(batch.keys[i]!, batch.codes[i]!);
     if (cells.idLimit > this.#count.length) this.#growCells(cells.idLimit);
     if (this.keys.idLimit > this.#keyCount.length) this.#growKeys(this.keys.idLimit);
     for (let i = 0; i < n; i++) {
-      const cell = out.cells[i]!;
+      const cell = ids[i]!;
       const key = cells.keyOf(cell);
       if (this.#keyCount[key] === 0) this.#liveKeys++;
-      this.#count[cell]! += out.counts[i]!;
-      this.#bytes[cell]! += out.bytes[i]!;
-      this.#keyCount[key]! += out.counts[i]!;
-      this.#keyBytes[key]! += out.bytes[i]!;
+      const count = batch.counts[i]!;
+      const bytes = batch.bytes[i]!;
+      this.#count[cell]! += count;
+      this.#bytes[cell]! += bytes;
+      this.#keyCount[key]! += count;
     }
     if (this.visitors && batch.visits > 0) {
       // The visits' batch cells as window cells.
       const v = batch.visits;
       if (this.#visitIds.length < v) this.#visitIds = new Int32Array(v * 2);
-      const ids = this.#visitIds;
-      for (let i = 0; i < v; i++) ids[i] = out.cells[batch.visitCells[i]!]!;
-      this.visitors.enter(k, ids, batch.visitHashes, v);
+      const visitIds = this.#visitIds;
+      for (let i = 0; i < v; i++) visitIds[i] = ids[batch.visitCells[i]!]!;
+      this.visitors.enter(k, visitIds, batch.visitHashes, v);
     }
     this.visitors?.sweep(k, SWEEP_PER_SLOT);
-    return out;
+    return PackedCells.pack(ids, batch.counts, batch.bytes, n);
   }
 
   /**
@@ -171,14 +179,12 @@ export class DimensionWindow {
     const outCells: number[] = [];
     const outCounts: number[] = [];
     const outBytes: number[] = [];
-    if (stored) {
-      for (let i = 0; i < stored.cells.length; i++) {
-        merged.set(stored.cells[i]!, outCells.length);
-        outCells.push(stored.cells[i]!);
-        outCounts.push(stored.counts[i]!);
-        outBytes.push(stored.bytes[i]!);
-      }
-    }
+    stored?.forEach((cell, count, bytes) => {
+      merged.set(cell, outCells.length);
+      outCells.push(cell);
+      outCounts.push(count);
+      outBytes.push(bytes);
+    });
     const batchCells = new Int32Array(n).fill(-1);
     for (let i = 0; i < n; i++) batchCells[i] = cells.id(batch.keys[i]!, batch.codes[i]!);
     if (cells.idLimit > this.#count.length) this.#growCells(cells.idLimit);
@@ -198,7 +204,6 @@ export class DimensionWindow {
       this.#count[cell]! += count;
       this.#bytes[cell]! += bytes;
       this.#keyCount[key]! += count;
-      this.#keyBytes[key]! += bytes;
       const at = merged.get(cell);
       if (at === undefined) {
         merged.set(cell, outCells.length);
@@ -224,25 +229,22 @@ export class DimensionWindow {
       }
       this.visitors.enterOlder(k, ids, hashes, v, now);
     }
-    return { cells: Int32Array.from(outCells), counts: Int32Array.from(outCounts), bytes: Float64Array.from(outBytes) };
+    return PackedCells.pack(Int32Array.from(outCells), Int32Array.from(outCounts), Float64Array.from(outBytes), outCells.length);
   }
 
   /** Subtracts the stored cells of slot `j`, which leaves the window. */
   leave(j: number, stored: StoredCells): void {
-    const { cells, counts, bytes } = stored;
     const validFrom = this.#validFrom;
-    for (let i = 0; i < cells.length; i++) {
-      const cell = cells[i]!;
-      if (validFrom && j < validFrom[cell]!) continue; // dropped since: counted for another key now
+    stored.forEach((cell, count, bytes) => {
+      if (validFrom && j < validFrom[cell]!) return; // dropped since: counted for another key now
       const key = this.cells.keyOf(cell);
-      this.#bytes[cell]! -= bytes[i]!;
-      this.#keyBytes[key]! -= bytes[i]!;
-      this.#keyCount[key]! -= counts[i]!;
-      if ((this.#count[cell]! -= counts[i]!) === 0) {
+      this.#bytes[cell]! -= bytes;
+      this.#keyCount[key]! -= count;
+      if ((this.#count[cell]! -= count) === 0) {
         this.#bytes[cell] = 0;
         this.#releaseCell(cell, key);
       }
-    }
+    });
   }
 
   /** A batch that closes without entering (its history row is all that is kept): its keys may be released. */
@@ -311,7 +313,6 @@ export class DimensionWindow {
         this.#count[cell] = 0;
         this.#bytes[cell] = 0;
         this.#keyCount[key] = 0;
-        this.#keyBytes[key] = 0;
         this.#releaseCell(cell, key);
       }
     }
@@ -327,7 +328,7 @@ export class DimensionWindow {
   top(n: number, status: StatusRange, end: number): DimensionTop {
     const filtered = status.lo !== ANY_STATUS.lo || status.hi !== ANY_STATUS.hi;
     let counts = this.#keyCount;
-    let bytes = this.#keyBytes;
+    let bytes: Float64Array | undefined;
     let touched: number[] | undefined;
     if (filtered) {
       // Sum the matching cells by key.
@@ -346,7 +347,8 @@ export class DimensionWindow {
       }
     }
     const ids = topIds(counts, touched, this.keys.idLimit, n, this.keys);
-    const items = ids.map((key) => ({ key: this.keys.url(key)!, count: counts[key]!, bytes: bytes[key]!, ...this.#visitorsOf(key, status, end) }));
+    // (A key's bytes, unfiltered, are its cells' sum: whole numbers, the same in any order; no array by key.)
+    const items = ids.map((key) => ({ key: this.keys.url(key)!, count: counts[key]!, bytes: bytes ? bytes[key]! : this.#keyBytes(key), ...this.#visitorsOf(key, status, end) }));
     const bound = this.errorBound(end);
     return {
       items,
@@ -355,6 +357,13 @@ export class DimensionWindow {
       errorBound: bound,
       visitorsError: HLL_ERROR,
     };
+  }
+
+  /** Bytes of `key` in the window, over its cells. */
+  #keyBytes(key: number): number {
+    let sum = 0;
+    for (let cell = this.cells.firstOfKey(key); cell !== -1; cell = this.cells.nextOfKey(cell)) sum += this.#bytes[cell]!;
+    return sum;
   }
 
   /** The visitors of `key`'s cells of `status` in the window ending with slot `end`. */
@@ -371,7 +380,6 @@ export class DimensionWindow {
   #releaseCell(cell: number, key: number): void {
     if (this.cells.release(cell)) {
       this.#keyCount[key] = 0;
-      this.#keyBytes[key] = 0;
       this.#liveKeys--;
       this.#emptied.push(key);
     }
@@ -400,7 +408,6 @@ export class DimensionWindow {
       return b;
     };
     this.#keyCount = grow(this.#keyCount);
-    this.#keyBytes = grow(this.#keyBytes);
   }
 }
 
@@ -444,6 +451,13 @@ export function topIds(values: Float64Array, among: readonly number[] | undefine
     }
   };
   if (among) for (const id of among) consider(id);
-  else for (let id = 0; id < limit; id++) consider(id);
+  else {
+    // Every key of the window (a million at the bench's scale, each slide): most are below
+    // the floor once the heap is full, and are passed over here, not in a call each.
+    for (let id = 0; id < limit; id++) {
+      const c = values[id]!;
+      if (c > 0 && c >= floor) consider(id);
+    }
+  }
   return heap.sort((a, b) => values[b]! - values[a]! || keys.compare(a, b));
 }

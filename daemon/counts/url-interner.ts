@@ -35,6 +35,11 @@ export class UrlInterner {
     return this.#size;
   }
 
+  /** Bytes its arrays and arena hold. */
+  get heldBytes(): number {
+    return this.#buckets.byteLength + this.#hashes.byteLength * 3 + this.#arena.length;
+  }
+
   /** One more than the largest id ever given: the length arrays indexed by id need. */
   get idLimit(): number {
     return this.#allocated;

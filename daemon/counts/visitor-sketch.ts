@@ -112,6 +112,16 @@ export class VisitorSketch {
     this.mergeRegisters(registersOf(buf, start, end));
   }
 
+  /**
+   * Its HyperLogLog registers (a set turns to a sketch first), for a caller to max-combine
+   * into in place: `mergeRegisters` without a scratch array per merge (a sliding sketch's
+   * registers, straight from its entries).
+   */
+  sketchRegisters(): Uint8Array {
+    if (!this.#registers) this.#toSketch();
+    return this.#registers!;
+  }
+
   /** Max-combines this sketch's registers into `into` (its exact hashes as registers). */
   registersInto(into: Uint8Array): void {
     if (this.#registers) {

@@ -32,8 +32,14 @@ interface StoredSlot {
   /** Lines by status: `[code, count]` pairs. */
   readonly codes: Int32Array;
   readonly dims: StoredCells[];
-  /** Its counts' bytes, made when it closed, until a checkpoint has written them (`slotSaved`). */
+  /** Its counts' bytes, once made (`encodeSlot`), until a checkpoint has written them (`slotSaved`). */
   blob: Buffer | undefined;
+  /**
+   * The closed batch itself while its bytes are not made yet: they are made when a checkpoint
+   * (or a history row) asks for them, after the slide is persisted, not as the slot enters.
+   * It stays in the open set meanwhile, so that its keys stay interned.
+   */
+  batch: BatchSet | undefined;
 }
 
 /** Status codes 0 (none) to 999. */
@@ -57,6 +63,8 @@ export class WindowSet {
   #version = 0;
   /** Open batches: their keys stay interned while they count them. */
   readonly #open = new Set<BatchSet>();
+  /** Slots whose batch waits for its bytes (`StoredSlot.batch`), oldest first. */
+  readonly #held: number[] = [];
   /** Closed batches kept for reuse (up to SPARE_BYTES): see SlidingWindow's reason. */
   readonly #spare: BatchSet[] = [];
   #spareBytes = 0;
@@ -101,6 +109,22 @@ export class WindowSet {
     return this.dims.find((d) => d.name === name);
   }
 
+  /** Bytes held by part: per dimension (`DimensionWindow.heldBytes`), the stored slots, their blobs, the spare and open batches. */
+  heldBytes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const d of this.dims) for (const [part, n] of Object.entries(d.heldBytes())) out[`${d.name}.${part}`] = n;
+    let slots = 0;
+    let blobs = 0;
+    for (const s of this.#ring) {
+      if (!s) continue;
+      slots += s.codes.byteLength + s.dims.reduce((n, c) => n + c.byteLength, 0);
+      blobs += s.blob?.length ?? 0;
+    }
+    let open = 0;
+    for (const b of this.#open) open += b.byteLength;
+    return { ...out, slots, blobs, spare: this.#spareBytes, open };
+  }
+
   /** Lines of status `status` in the window. */
   totalOf(status: StatusRange): number {
     if (status.lo === 0 && status.hi === CODES - 1) return this.#total;
@@ -138,16 +162,45 @@ export class WindowSet {
     return encodeBatchBlob(this.dims.map((d, i) => ({ name: d.name, keys: d.keys, batch: batch.dims[i]! })));
   }
 
-  /** A closed slot's bytes, as encoded when it closed (empty when it had none or a checkpoint took them). */
+  /** A closed slot's bytes, made once from its batch (empty when it had none or a checkpoint took them). */
   encodeSlot(k: number): Buffer {
     const stored = this.#ring[this.#index(k)];
+    if (stored?.batch) this.#encodeHeld(stored);
     return stored?.blob ?? Buffer.alloc(0);
   }
 
   /** A checkpoint has written slot `k`'s bytes: they need not be kept. */
   slotSaved(k: number): void {
     const stored = this.#ring[this.#index(k)];
-    if (stored) stored.blob = undefined;
+    if (stored) {
+      this.#releaseHeld(stored);
+      stored.blob = undefined;
+    }
+  }
+
+  /** Makes a held slot's bytes from its batch, which is let go. */
+  #encodeHeld(stored: StoredSlot): void {
+    const batch = stored.batch!;
+    stored.blob = this.encodeBatch(batch);
+    this.#releaseHeld(stored);
+  }
+
+  /** Lets go of a slot's held batch (its keys may be released, the batch reused). */
+  #releaseHeld(stored: StoredSlot): void {
+    const batch = stored.batch;
+    if (!batch) return;
+    stored.batch = undefined;
+    this.#open.delete(batch);
+    this.#keepSpare(batch);
+  }
+
+  /** Makes the bytes of every held slot but the newest `keep`. */
+  #encodeHeldBeyond(keep: number): void {
+    while (this.#held.length > keep) {
+      const k = this.#held.shift()!;
+      const stored = this.#ring[this.#index(k)];
+      if (stored?.batch) this.#encodeHeld(stored);
+    }
   }
 
   /**
@@ -184,6 +237,7 @@ export class WindowSet {
     this.#open.delete(batch);
     const i = this.#index(k);
     const before = this.#ring[i];
+    if (before?.batch) this.#encodeHeld(before);
     if (before && before.blob === undefined) throw new LogflowError('LF_INVARIANT', `slot ${k} was reopened after a checkpoint let go of its bytes`);
     const now = this.#lastSlot!;
     const dims = this.dims.map((d, di) => d.amend(k, batch.dims[di]!, before?.dims[di], now));
@@ -197,7 +251,7 @@ export class WindowSet {
     this.#open.delete(whole);
     this.#keepSpare(whole);
     const codes = before ? mergeCodes(before.codes, extra) : extra;
-    this.#ring[i] = { total: (before?.total ?? 0) + total, codes, dims, blob };
+    this.#ring[i] = { total: (before?.total ?? 0) + total, codes, dims, blob, batch: undefined };
     this.#total += total;
     this.#version++;
     // (maxKeys is applied again as the next slot enters.)
@@ -259,20 +313,30 @@ export class WindowSet {
     const leaving = this.#ring[i];
     const changed = leaving !== undefined || (entering !== undefined && entering.size > 0);
     if (leaving) {
+      this.#releaseHeld(leaving);
       const j = k - this.windowSlots;
       this.dims.forEach((d, di) => d.leave(j, leaving.dims[di]!));
       this.#total -= leaving.total;
       for (let p = 0; p < leaving.codes.length; p += 2) this.#codeCounts[leaving.codes[p]!]! -= leaving.codes[p + 1]!;
     }
-    if (entering) this.#open.delete(entering);
-    if (entering && entering.size > 0) {
-      const blob = this.#keepBlobs ? this.encodeBatch(entering) : undefined;
+    const enters = entering !== undefined && entering.size > 0;
+    // A held batch stays in the open set (its keys stay interned) until its bytes are made.
+    const holds = enters && this.#keepBlobs;
+    if (entering && !holds) this.#open.delete(entering);
+    if (enters) {
+      // Its bytes wait until a checkpoint or a history row asks for them (none with no blobs kept).
       const dims = this.dims.map((d, di) => d.enter(k, entering.dims[di]!));
       const codes = codesOf(entering.dims[0]!);
       for (let p = 0; p < codes.length; p += 2) this.#codeCounts[codes[p]!]! += codes[p + 1]!;
-      this.#ring[i] = { total: enteringTotal, codes, dims, blob };
+      this.#ring[i] = { total: enteringTotal, codes, dims, blob: undefined, batch: holds ? entering : undefined };
+      if (holds) {
+        this.#held.push(k);
+        this.#encodeHeldBeyond(MAX_HELD);
+      }
       this.#total += enteringTotal;
       if (this.dims.some((d) => d.spec.maxKeys > 0 && d.size > d.spec.maxKeys)) {
+        // (Held batches are not open batches: their keys may be dropped, as before they were held.)
+        this.#encodeHeldBeyond(0);
         const keep = this.#keepMask();
         for (const d of this.dims) d.capKeys(k, keep);
       }
@@ -280,7 +344,7 @@ export class WindowSet {
       this.#ring[i] = undefined;
     }
     if (this.dims.some((d) => d.emptiedWaiting >= RELEASE_EVERY)) this.releaseEmptied();
-    if (entering) this.#keepSpare(entering);
+    if (entering && !holds) this.#keepSpare(entering);
     return changed;
   }
 
@@ -331,6 +395,8 @@ export class WindowSet {
 
   #clear(): boolean {
     const changed = this.#total > 0 || this.dims.some((d) => d.size > 0);
+    for (const stored of this.#ring) if (stored) this.#releaseHeld(stored);
+    this.#held.length = 0;
     for (const d of this.dims) d.clear();
     this.releaseEmptied();
     this.#ring.fill(undefined);
@@ -377,5 +443,11 @@ function mergeCodes(a: Int32Array, b: Int32Array): Int32Array {
 
 /** Emptied keys are released in passes of this many (or at each tick). */
 const RELEASE_EVERY = 65_536;
+/**
+ * Closed batches held for their bytes (`StoredSlot.batch`) past which the oldest is encoded
+ * at once: a checkpoint each tick takes them (one a tick in processing time); a store that
+ * falls behind, or a window with no checkpoint (a cluster's merge), does not pile them up.
+ */
+const MAX_HELD = 2;
 /** Memory kept in closed batches for reuse. */
 const SPARE_BYTES = 8 * 1024 * 1024;

@@ -4,6 +4,17 @@ import { EXACT_VISITORS, type VisitorSketch } from './visitor-sketch.js';
 /** Scratch for the entries a region moves (hi, lo, seen). */
 let moving = new Int32Array(3 * 64);
 
+/**
+ * The slab is a list of chunks of 2^20 entries (12 MB) that no region straddles: it grows by
+ * a chunk, not by copying the whole of it into one twice its size (at a million URLs with
+ * visitors that was 96 MB copied into 192, both alive at once: the peak RSS's largest step).
+ * The first chunk starts small and doubles up to that size.
+ */
+const CHUNK_LOG = 20;
+const CHUNK = 1 << CHUNK_LOG;
+const IN_CHUNK = CHUNK - 1;
+const FIRST_CHUNK = 4096;
+
 /** A region slot nobody uses (slot numbers are stored as int32, wrapped). */
 const EMPTY = -2147483648;
 /** Regions up to this many entries are scanned; larger ones are hashed. */
@@ -30,11 +41,15 @@ export class WindowVisitors {
   /** Per id: its region's first entry, its capacity (log2 + 1; 0: no region), entries in use. */
   #at = new Int32Array(1024);
   #shift = new Uint8Array(1024);
-  #used = new Int32Array(1024);
+  /** (At most 2,048: a region turns to a sketch past 512 live entries; two bytes an id.) */
+  #used = new Uint16Array(1024);
   readonly #sketches = new Map<number, SlidingHll>();
-  /** The slab: per entry the client's hash (two int32) and the slot it was last seen in. */
-  #hash = new Int32Array(2 * 4096);
-  #seen = new Int32Array(4096);
+  /**
+   * The slab, in chunks: per entry the client's hash (two int32) and the slot it was last
+   * seen in. An entry's address is chunk * 2^20 + its index in the chunk.
+   */
+  readonly #hashes: Int32Array[] = [new Int32Array(2 * FIRST_CHUNK)];
+  readonly #seens: Int32Array[] = [new Int32Array(FIRST_CHUNK)];
   #top = 0;
   readonly #free: number[][] = [];
   /** Entries of sketched ids waiting for `enter`'s end: id * 2^18 + register * 64 + rank. */
@@ -53,6 +68,15 @@ export class WindowVisitors {
     let n = 0;
     for (let id = 0; id < this.#used.length; id++) n += this.#used[id]!;
     return n;
+  }
+
+  /** Bytes held: the slab (allocated, used or free), the per-id arrays, the sketches. */
+  get heldBytes(): { slab: number; slabUsed: number; ids: number; sketches: number } {
+    let sketches = 0;
+    for (const s of this.#sketches.values()) sketches += s.heldBytes;
+    let slab = 0;
+    for (const s of this.#seens) slab += s.byteLength * 3;
+    return { slab, slabUsed: this.#top * 12, ids: this.#at.byteLength + this.#used.byteLength + this.#shift.byteLength, sketches };
   }
 
   /** Ids whose visitors are estimated. */
@@ -115,11 +139,13 @@ export class WindowVisitors {
     }
     const log = id < this.#shift.length ? this.#shift[id]! : 0;
     if (log === 0) return 0;
-    const at = this.#at[id]!;
+    const region = this.#at[id]!;
+    const seen = this.#seens[region >>> CHUNK_LOG]!;
+    const at = region & IN_CHUNK;
     const end = at + (log - 1 <= 3 ? this.#used[id]! : 1 << (log - 1));
     const slot = e | 0;
     let n = 0;
-    for (let p = at; p < end; p++) if (this.#live(this.#seen[p]!, slot)) n++;
+    for (let p = at; p < end; p++) if (this.#live(seen[p]!, slot)) n++;
     return n;
   }
 
@@ -127,17 +153,19 @@ export class WindowVisitors {
   unionInto(id: number, e: number, into: VisitorSketch): void {
     const sketch = this.#sketches.get(id);
     if (sketch) {
-      this.#scratch.fill(0);
-      sketch.registersInto(this.#scratch, e | 0, this.windowSlots);
-      into.mergeRegisters(this.#scratch);
+      // (Max-combined straight into the union's registers: a slide's top unions hundreds of these.)
+      sketch.registersInto(into.sketchRegisters(), e | 0, this.windowSlots);
       return;
     }
     const log = id < this.#shift.length ? this.#shift[id]! : 0;
     if (log === 0) return;
-    const at = this.#at[id]!;
+    const region = this.#at[id]!;
+    const hash = this.#hashes[region >>> CHUNK_LOG]!;
+    const seen = this.#seens[region >>> CHUNK_LOG]!;
+    const at = region & IN_CHUNK;
     const end = at + (log - 1 <= 3 ? this.#used[id]! : 1 << (log - 1));
     const slot = e | 0;
-    for (let p = at; p < end; p++) if (this.#live(this.#seen[p]!, slot)) into.add(this.#hash[2 * p]!, this.#hash[2 * p + 1]!);
+    for (let p = at; p < end; p++) if (this.#live(seen[p]!, slot)) into.add(hash[2 * p]!, hash[2 * p + 1]!);
   }
 
   /** Forgets `id` (its key left the window). */
@@ -183,17 +211,23 @@ export class WindowVisitors {
     }
     for (;;) {
       const cap = 1 << (log - 1);
-      const at = this.#at[id]!;
+      const region = this.#at[id]!;
+      const hash = this.#hashes[region >>> CHUNK_LOG]!;
+      const seen = this.#seens[region >>> CHUNK_LOG]!;
+      const at = region & IN_CHUNK;
       if (cap <= SCANNED) {
         const used = this.#used[id]!;
         for (let p = at; p < at + used; p++) {
-          if (this.#hash[2 * p] === hi && this.#hash[2 * p + 1] === lo) {
-            if (((slot - this.#seen[p]!) | 0) > 0) this.#seen[p] = slot;
+          if (hash[2 * p] === hi && hash[2 * p + 1] === lo) {
+            if (((slot - seen[p]!) | 0) > 0) seen[p] = slot;
             return;
           }
         }
         if (used < cap) {
-          this.#store(at + used, hi, lo, slot);
+          const p = at + used;
+          hash[2 * p] = hi;
+          hash[2 * p + 1] = lo;
+          seen[p] = slot;
           this.#used[id] = used + 1;
           return;
         }
@@ -201,14 +235,16 @@ export class WindowVisitors {
         const mask = cap - 1;
         for (let s = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask; ; s = (s + 1) & mask) {
           const p = at + s;
-          if (this.#seen[p] === EMPTY) {
+          if (seen[p] === EMPTY) {
             if ((this.#used[id]! + 1) * 4 > cap * 3) break; // full: rebuild below
-            this.#store(p, hi, lo, slot);
+            hash[2 * p] = hi;
+            hash[2 * p + 1] = lo;
+            seen[p] = slot;
             this.#used[id]!++;
             return;
           }
-          if (this.#hash[2 * p] === hi && this.#hash[2 * p + 1] === lo) {
-            if (((slot - this.#seen[p]!) | 0) > 0) this.#seen[p] = slot;
+          if (hash[2 * p] === hi && hash[2 * p + 1] === lo) {
+            if (((slot - seen[p]!) | 0) > 0) seen[p] = slot;
             return;
           }
         }
@@ -236,23 +272,24 @@ export class WindowVisitors {
     }
   }
 
-  #store(p: number, hi: number, lo: number, slot: number): void {
-    this.#hash[2 * p] = hi;
-    this.#hash[2 * p + 1] = lo;
-    this.#seen[p] = slot;
-  }
-
   /** Removes the entries of `id` that left the window; returns the live ones left. */
   #purge(id: number, slot: number): number {
     const log = this.#shift[id]!;
     const cap = 1 << (log - 1);
-    const at = this.#at[id]!;
+    const region = this.#at[id]!;
+    const hash = this.#hashes[region >>> CHUNK_LOG]!;
+    const seen = this.#seens[region >>> CHUNK_LOG]!;
+    const at = region & IN_CHUNK;
     if (cap <= SCANNED) {
       let w = at;
       const used = this.#used[id]!;
       for (let p = at; p < at + used; p++) {
-        if (!this.#live(this.#seen[p]!, slot)) continue;
-        if (w !== p) this.#store(w, this.#hash[2 * p]!, this.#hash[2 * p + 1]!, this.#seen[p]!);
+        if (!this.#live(seen[p]!, slot)) continue;
+        if (w !== p) {
+          hash[2 * w] = hash[2 * p]!;
+          hash[2 * w + 1] = hash[2 * p + 1]!;
+          seen[w] = seen[p]!;
+        }
         w++;
       }
       this.#used[id] = w - at;
@@ -260,7 +297,7 @@ export class WindowVisitors {
       return w - at;
     }
     let live = 0;
-    for (let p = at; p < at + cap; p++) if (this.#live(this.#seen[p]!, slot)) live++;
+    for (let p = at; p < at + cap; p++) if (this.#live(seen[p]!, slot)) live++;
     if (live === this.#used[id]) return live;
     if (live === 0) {
       this.#drop(id);
@@ -283,24 +320,34 @@ export class WindowVisitors {
   /** Moves `id`'s live entries into a new region of capacity 2^(shift-1). */
   #resize(id: number, shift: number, slot: number): void {
     const oldShift = this.#shift[id]!;
-    const oldAt = this.#at[id]!;
+    const oldRegion = this.#at[id]!;
+    const oldHash = this.#hashes[oldRegion >>> CHUNK_LOG]!;
+    const oldSeen = this.#seens[oldRegion >>> CHUNK_LOG]!;
+    const oldAt = oldRegion & IN_CHUNK;
     const oldEnd = oldAt + (1 << (oldShift - 1) <= SCANNED ? this.#used[id]! : 1 << (oldShift - 1));
-    // Copy the live entries out first: the new region may be allocated where the slab grows.
+    // Copy the live entries out first: the new region may be given where the old one was.
     let n = 0;
     if (moving.length < 3 * (oldEnd - oldAt)) moving = new Int32Array(6 * (oldEnd - oldAt));
     for (let p = oldAt; p < oldEnd; p++) {
-      if (!this.#live(this.#seen[p]!, slot)) continue;
-      moving[3 * n] = this.#hash[2 * p]!;
-      moving[3 * n + 1] = this.#hash[2 * p + 1]!;
-      moving[3 * n + 2] = this.#seen[p]!;
+      if (!this.#live(oldSeen[p]!, slot)) continue;
+      moving[3 * n] = oldHash[2 * p]!;
+      moving[3 * n + 1] = oldHash[2 * p + 1]!;
+      moving[3 * n + 2] = oldSeen[p]!;
       n++;
     }
-    this.#freeRegion(oldAt, oldShift);
+    this.#freeRegion(oldRegion, oldShift);
     this.#place(id, shift);
-    const at = this.#at[id]!;
+    const region = this.#at[id]!;
+    const hash = this.#hashes[region >>> CHUNK_LOG]!;
+    const seen = this.#seens[region >>> CHUNK_LOG]!;
+    const at = region & IN_CHUNK;
     const cap = 1 << (shift - 1);
     if (cap <= SCANNED) {
-      for (let i = 0; i < n; i++) this.#store(at + i, moving[3 * i]!, moving[3 * i + 1]!, moving[3 * i + 2]!);
+      for (let i = 0; i < n; i++) {
+        hash[2 * (at + i)] = moving[3 * i]!;
+        hash[2 * (at + i) + 1] = moving[3 * i + 1]!;
+        seen[at + i] = moving[3 * i + 2]!;
+      }
       this.#used[id] = n;
       return;
     }
@@ -309,8 +356,10 @@ export class WindowVisitors {
       const hi = moving[3 * i]!;
       const lo = moving[3 * i + 1]!;
       let s = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
-      while (this.#seen[at + s] !== EMPTY) s = (s + 1) & mask;
-      this.#store(at + s, hi, lo, moving[3 * i + 2]!);
+      while (seen[at + s] !== EMPTY) s = (s + 1) & mask;
+      hash[2 * (at + s)] = hi;
+      hash[2 * (at + s) + 1] = lo;
+      seen[at + s] = moving[3 * i + 2]!;
     }
     this.#used[id] = n;
   }
@@ -321,11 +370,12 @@ export class WindowVisitors {
     const free = this.#free[log];
     let at = free?.pop();
     if (at === undefined) {
-      if (this.#top + cap > this.#seen.length) this.#growSlab(this.#top + cap);
+      this.#makeRoom(cap);
       at = this.#top;
       this.#top += cap;
     }
-    this.#seen.fill(EMPTY, at, at + cap);
+    const local = at & IN_CHUNK;
+    this.#seens[at >>> CHUNK_LOG]!.fill(EMPTY, local, local + cap);
     this.#at[id] = at;
     this.#shift[id] = log;
     this.#used[id] = 0;
@@ -335,15 +385,40 @@ export class WindowVisitors {
     (this.#free[log] ??= []).push(at);
   }
 
-  #growSlab(need: number): void {
-    let n = this.#seen.length * 2;
-    while (n < need) n *= 2;
-    const seen = new Int32Array(n);
-    seen.set(this.#seen);
-    const hash = new Int32Array(2 * n);
-    hash.set(this.#hash);
-    this.#seen = seen;
-    this.#hash = hash;
+  /** Room for a region of `cap` entries at `#top`: the first chunk doubles up to CHUNK; then a chunk more. */
+  #makeRoom(cap: number): void {
+    const c = this.#top >>> CHUNK_LOG;
+    const local = this.#top & IN_CHUNK;
+    if (c === this.#seens.length) {
+      // (The last chunk was filled to its end.)
+      this.#seens.push(new Int32Array(CHUNK));
+      this.#hashes.push(new Int32Array(2 * CHUNK));
+      return;
+    }
+    const seen = this.#seens[c]!;
+    if (local + cap <= seen.length) return;
+    if (seen.length < CHUNK) {
+      let n = seen.length * 2;
+      while (n < local + cap && n < CHUNK) n *= 2;
+      const grownSeen = new Int32Array(n);
+      grownSeen.set(seen);
+      const grownHash = new Int32Array(2 * n);
+      grownHash.set(this.#hashes[c]!);
+      this.#seens[c] = grownSeen;
+      this.#hashes[c] = grownHash;
+      if (local + cap <= n) return;
+    }
+    // The rest of this chunk, as regions of the sizes that fit, for the free lists.
+    let at = this.#top;
+    for (let rest = CHUNK - local; rest > 0;) {
+      const log = 31 - Math.clz32(rest);
+      this.#freeRegion(at, log + 1);
+      at += 1 << log;
+      rest -= 1 << log;
+    }
+    this.#top = (c + 1) * CHUNK;
+    this.#seens.push(new Int32Array(CHUNK));
+    this.#hashes.push(new Int32Array(2 * CHUNK));
   }
 
   #growIds(id: number): void {
@@ -353,7 +428,7 @@ export class WindowVisitors {
     at.set(this.#at);
     const log = new Uint8Array(n);
     log.set(this.#shift);
-    const used = new Int32Array(n);
+    const used = new Uint16Array(n);
     used.set(this.#used);
     this.#at = at;
     this.#shift = log;
@@ -363,14 +438,17 @@ export class WindowVisitors {
   /** Turns `id`'s exact set into a sliding HyperLogLog, with each client's last slot. */
   #toSketch(id: number, slot: number): void {
     const log = this.#shift[id]!;
-    const at = this.#at[id]!;
+    const region = this.#at[id]!;
+    const hash = this.#hashes[region >>> CHUNK_LOG]!;
+    const seens = this.#seens[region >>> CHUNK_LOG]!;
+    const at = region & IN_CHUNK;
     const end = at + (1 << (log - 1) <= SCANNED ? this.#used[id]! : 1 << (log - 1));
     const entries: number[] = [];
     for (let p = at; p < end; p++) {
-      const seen = this.#seen[p]!;
+      const seen = seens[p]!;
       if (!this.#live(seen, slot)) continue;
-      const hi = this.#hash[2 * p]!;
-      const lo = this.#hash[2 * p + 1]!;
+      const hi = hash[2 * p]!;
+      const lo = hash[2 * p + 1]!;
       const age = (slot - seen) | 0;
       // Oldest first within a register: register * 2^32 + (2^31 - age).
       entries.push(hllRegister(hi) * 2 ** 38 + (2 ** 31 - age) * 64 + hllRank(hi, lo));
@@ -435,6 +513,10 @@ export class SlidingHll {
 
   get size(): number {
     return this.#n;
+  }
+
+  get heldBytes(): number {
+    return 2 * (this.#rr.byteLength + this.#nextRr.byteLength);
   }
 
   /**

@@ -3,7 +3,7 @@ import { CheckpointStore } from './checkpoint-store.js';
 import { CHECKPOINT_FORMAT, type LoadedCheckpoint, type SegmentRef } from './checkpoint-manifest.js';
 import type { CountedPositions } from './counted-positions.js';
 import { Histogram, type HistogramSnapshot } from '../telemetry/histogram.js';
-import type { JobCounters } from './job-stats.js';
+import type { JobCounters, JobStats } from './job-stats.js';
 import type { OpenBatches } from './open-batches.js';
 import type { WindowSet } from '../counts/window-set.js';
 import type { TimeMode } from './time-mode.js';
@@ -87,9 +87,9 @@ export class JobCheckpoint {
   }
 
   /** The last committed checkpoint (seq 0: none yet) and how long commits take, in ms. */
-  stats(): { checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number }; histogram: HistogramSnapshot } {
+  stats(): { checkpoint: JobStats['checkpoint']; histogram: HistogramSnapshot } {
     return {
-      checkpoint: { seq: this.#lastManifest?.seq ?? 0, writtenAt: this.#lastManifest?.writtenAt, lastMs: this.#lastMs },
+      checkpoint: { seq: this.#lastManifest?.seq ?? 0, writtenAt: this.#lastManifest?.writtenAt, lastMs: this.#lastMs, failedAttempts: this.#failures },
       histogram: this.#histogram.snapshot(),
     };
   }

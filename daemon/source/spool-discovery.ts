@@ -47,6 +47,7 @@ export class SpoolDiscovery {
   #listTimer: NodeJS.Timeout | undefined;
   readonly #retries = new Set<NodeJS.Timeout>();
   #listing = false;
+  #listings = 0;
   #wakeReader: (() => void) | undefined;
   #started = false;
   #paused = false;
@@ -108,7 +109,13 @@ export class SpoolDiscovery {
       spoolListingFailed.emit(this.#log, { err, spoolDir: this.#config.spoolDir });
     } finally {
       this.#listing = false;
+      this.#listings++;
     }
+  }
+
+  /** Listings of the spool done: one done after a mark shows that every file present then was looked at. */
+  get listings(): number {
+    return this.#listings;
   }
 
   /** True while the watcher is closed because a burst is queued (see `PAUSE_AT`). */

@@ -112,6 +112,11 @@ export class SpoolDirSource {
     return this.#discovery.paused;
   }
 
+  /** Listings of the spool done so far (a test waits for one past a mark to know the source has looked). */
+  get listings(): number {
+    return this.#discovery.listings;
+  }
+
   async start(): Promise<void> {
     await fsp.mkdir(this.#config.spoolDir, { recursive: true });
     await fsp.access(this.#config.spoolDir, fsc.R_OK | fsc.W_OK);

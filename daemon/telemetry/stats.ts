@@ -21,8 +21,10 @@ export interface Stats {
   readonly files: FileCounts;
   /** Files the TAILDIR sources follow, and the bytes written to them not yet read; absent without TAILDIR sources. */
   readonly followed?: { files: number; lagBytes: number };
-  readonly channel?: { size: number; capacity: number };
-  readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number };
+  /** Events the channels hold, their capacity, and puts waiting for room now (a source blocked on a full channel). */
+  readonly channel?: { size: number; capacity: number; waitingPuts: number };
+  /** The last checkpoint written; `failedAttempts`: attempts that failed since (0 while it keeps up). */
+  readonly checkpoint?: { seq: number; ageMs: number | null; lastWriteMs: number; failedAttempts: number };
   readonly window?: { distinctUrls: number; lastSlideMs: number; maxSlideMs: number };
   /** Connections the job's Avro receiver closed at once: not allowed by ipFilterRules, or past maxConnections. */
   readonly receiver?: { refusedConnections: RefusedConnections };
@@ -69,7 +71,8 @@ export interface JobStats {
   /** When events last came (ms), undefined since the start until they do. */
   readonly lastEventMs: number | undefined;
   readonly windowEndMs: number | undefined;
-  readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number };
+  /** `failedAttempts`: checkpoints that failed since the last one written (a test waits on it to know the job tried). */
+  readonly checkpoint: { seq: number; writtenAt: number | undefined; lastMs: number; failedAttempts: number };
   /** The last slide's duration and the longest of the last 60, in ms. */
   readonly slideMs: { last: number; max: number };
   /** Distinct URLs in the window now. */
@@ -160,8 +163,8 @@ export interface StatsPart {
   readonly refusedCalls?: { readonly transactionCapacity: number; readonly channel: number };
   /** A sink's deliveries retried, by reason. */
   readonly sinkRetries?: { readonly error: number; readonly refused: number };
-  /** A channel's events held, and its capacity. */
-  readonly channel?: { readonly size: number; readonly capacity: number };
+  /** A channel's events held, its capacity, and the puts waiting for room. */
+  readonly channel?: { readonly size: number; readonly capacity: number; readonly waitingPuts: number };
   /** The job's own figures (one job per agent), once its thread posted them. */
   readonly job?: JobStats | undefined;
   /** A counter's or a merge worker's figures (cluster.counters, cluster.merges of Stats). */

@@ -192,7 +192,12 @@ function expectsHttp(cwd: string, args: string[]): boolean {
   }
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+/**
+ * Polls `probe` until it gives a value (not undefined or false). The deadline (60 s unless
+ * told) only stops a wait for a state that never comes: a busy box makes states come later,
+ * so it is generous, never a speed check.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

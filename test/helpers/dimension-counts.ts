@@ -35,7 +35,7 @@ export interface KeyMeasures {
 }
 
 /** Per key of `dim`, of the lines whose status is in [lo, hi]: count desc, key asc (byte order). */
-export function countBy(lines: readonly ParsedLine[], dim: keyof ParsedLine, lo = 0, hi = 999): KeyMeasures[] {
+export function countBy<L extends Pick<ParsedLine, 'client' | 'status' | 'bytes'>>(lines: readonly L[], dim: keyof L, lo = 0, hi = 999): KeyMeasures[] {
   const byKey = new Map<string, { count: number; bytes: number; clients: Set<string> }>();
   for (const l of lines) {
     if (l.status < lo || l.status > hi) continue;
