@@ -13,6 +13,7 @@ interface Item {
   count: number;
   bytes: number;
   visitors: number | null;
+  visitorsExact: boolean;
 }
 interface RangeAnswer {
   by: string;
@@ -20,6 +21,7 @@ interface RangeAnswer {
   keys: number;
   items: Item[];
   urls?: { url: string; count: number }[];
+  visitorsError: number | null;
 }
 interface KeySeries {
   by: string;
@@ -73,7 +75,9 @@ describe('the history by dimension (issue 24 items 2, 4): ranges by own time, by
       assert.equal(body.total, want.reduce((n, i) => n + i.count, 0), `${label}: total`);
       assert.equal(body.keys, want.length, `${label}: distinct keys`);
       assert.deepEqual(body.items.map((i) => [i.key, i.count, i.bytes]), want.map((i) => [i.key, i.count, i.bytes]), `${label}: key by key, lines and bytes`);
-      assert.ok(body.items.every((i) => i.visitors === null), `${label}: no visitors over a range`);
+      // Distinct clients of each key over the range (300 clients in all: exact), a client its own one.
+      const visitors = want.map((i) => [i.key, dim === 'client' ? 1 : i.visitors, true]);
+      assert.deepEqual(body.items.map((i) => [i.key, i.visitors, i.visitorsExact]), visitors, `${label}: key by key, visitors exact`);
       return body;
     };
     const checkAll = async (read: string) => {
@@ -121,9 +125,55 @@ describe('the history by dimension (issue 24 items 2, 4): ranges by own time, by
     assert.deepEqual([badBy.status, badBy.body.parameter], [400, 'by']);
     assert.match(badBy.body.message, /url, status, client/);
     // The OpenAPI document names the new parameters.
-    const doc = await d.get<{ paths: Record<string, { get: { parameters: { name: string }[] } }> }>('/docs/json');
+    const doc = await d.get<{ paths: Record<string, { get: { parameters: { name: string }[]; description: string } }> }>('/docs/json');
+    assert.match(doc.body.paths['/api/top']!.get.description, /from`\/`to`.*`visitors` as live/, 'the OpenAPI document says what a range\'s visitors are');
     const names = (p: string) => doc.body.paths[p]!.get.parameters.map((x) => x.name);
     for (const name of ['by', 'key', 'status', 'from', 'to', 'step']) assert.ok(names('/api/series').includes(name), `/api/series ${name}`);
     for (const name of ['by', 'status', 'from', 'to', 'n']) assert.ok(names('/api/top').includes(name), `/api/top ${name}`);
+
+    // Past 512 distinct clients a key's visitors over a range are an estimate within the
+    // error (3 standard errors: the lines are fixed, so is the estimate), and exact below:
+    // another log, ten days on, with 3,000 clients (status 200 and the busiest URLs go past 512).
+    const busyStart = START + 10 * 86_400_000;
+    const busyLines = [...generateLines({ lines: 4_500, urls: 20, clients: 3_000, seed: 2425, startMs: busyStart, spanSeconds: 3 * 86_400, malformed: 0 })];
+    writeFileSync(staged, busyLines.join('\n') + '\n');
+    renameSync(staged, path.join(dir, 'spool', 'busy.log'));
+    const busy = parsed(busyLines);
+    // From 05:00 of the first day to 19:00 of the third: hours, a whole day, hours.
+    const busyRange = `from=${iso(busyStart + 5 * H)}&to=${iso(busyStart + 2 * 86_400_000 + 19 * H)}`;
+    const busyIn = busy.filter((l) => l.ms >= busyStart + 5 * H && l.ms < busyStart + 2 * 86_400_000 + 19 * H);
+    const checkBusy = async (read: string) => {
+      let estimated = 0;
+      for (const [query, dim, lo, hi] of [['by=status', 'status', 0, 999], ['by=url', 'url', 0, 999], ['by=url&status=2xx', 'url', 200, 299]] as const) {
+        const want = countBy(busyIn, dim, lo, hi);
+        const { body } = await d.get<RangeAnswer>(`/api/top?n=1000&${query}&${busyRange}`);
+        assert.deepEqual(body.items.map((i) => [i.key, i.count]), want.map((i) => [i.key, i.count]), `${read}: ${query} lines`);
+        assert.ok(body.visitorsError !== null && body.visitorsError < 0.02, `${read}: ${query} visitorsError ${body.visitorsError}`);
+        body.items.forEach((item, k) => {
+          const exact = want[k]!.visitors;
+          const label = `${read}: ${query} ${item.key}: ${item.visitors} visitors, ${exact} distinct clients`;
+          assert.equal(item.visitorsExact, exact <= 512, `${label}: exact up to 512`);
+          if (exact <= 512) assert.equal(item.visitors, exact, label);
+          else assert.ok(Math.abs(item.visitors! - exact) <= 3 * body.visitorsError! * exact, label);
+          if (exact > 512) estimated++;
+        });
+      }
+      assert.ok(estimated >= 3, `${read}: ${estimated} keys past 512 visitors`);
+    };
+    await waitFor('the busy log in the history', async () => {
+      const r = await d.get<RangeAnswer>(`/api/top?by=status&n=1&${busyRange}`);
+      return r.body.total === busyIn.length ? true : undefined;
+    }, 60_000);
+    await checkBusy('as soon as counted');
+    const db2 = new Database(path.join(dir, 'data', 'results.db'), { readonly: true });
+    try {
+      await waitFor('the busy log rolled up', async () => ((db2.prepare('SELECT COUNT(*) FROM dirty').pluck().get() as number) === 0 ? true : undefined), 60_000);
+      // HyperLogLog registers are kept deflated where a bucket's key passed 512 visitors.
+      const sketched = db2.prepare('SELECT COUNT(*) FROM dim_counts WHERE visitors IS NOT NULL AND substr(visitors, 1, 1) = x\'03\'').pluck().get() as number;
+      assert.ok(sketched > 0, 'some rollup rows hold registers');
+    } finally {
+      db2.close();
+    }
+    await checkBusy('from the rollups');
   });
 });

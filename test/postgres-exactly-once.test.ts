@@ -183,11 +183,24 @@ describe('PostgreSQL results: exactly once through outages and kill -9, the same
       `/api/series?by=status&key=500&from=${from}&to=${to}&step=60`,
       `/api/series?by=url&key=${url}&status=2xx&from=${from}&to=${to}&step=3600`,
     ];
+    // The same answers, but visitors over a range: a SQLite file keeps them (sketches per
+    // rollup row), PostgreSQL's history does not, as yet (null there).
+    type Ranged = { items?: { visitors: number | null; visitorsExact: boolean }[]; visitorsError?: number | null };
+    const withoutVisitors = (body: unknown) => {
+      const b = body as Ranged;
+      return b.items ? { ...b, items: b.items.map((i) => ({ ...i, visitors: null, visitorsExact: false })), visitorsError: null } : body;
+    };
     for (const route of routes) {
       const p: { status: number; body: unknown } = await pg.get(route);
       const s: { status: number; body: unknown } = await sqlite.get(route);
       assert.equal(p.status, 200, route);
-      assert.deepEqual(p.body, s.body, route);
+      if (!route.includes('from=') || !route.startsWith('/api/top')) {
+        assert.deepEqual(p.body, s.body, route);
+        continue;
+      }
+      assert.deepEqual(withoutVisitors(p.body), withoutVisitors(s.body), route);
+      assert.ok((p.body as Ranged).items!.every((i) => i.visitors === null), `${route}: PostgreSQL keeps no visitors over a range`);
+      assert.ok((s.body as Ranged).items!.every((i) => typeof i.visitors === 'number'), `${route}: SQLite does`);
     }
     // Nothing lost, nothing twice by dimension either: lines and bytes per status, the 404 URLs.
     const inLog = parsed.filter((l) => l.ms >= Date.parse(from) && l.ms < Date.parse(to));

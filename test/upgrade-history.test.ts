@@ -16,7 +16,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 interface RangeAnswer {
   total: number;
   keys: number;
-  items: { key: string; count: number; bytes: number }[];
+  items: { key: string; count: number; bytes: number; visitors: number | null; visitorsExact: boolean }[];
   urls: { url: string; count: number }[];
 }
 interface Made {
@@ -26,7 +26,7 @@ interface Made {
 
 const parsed = (lines: readonly string[]) => lines.map((l) => ({ p: parseLine(l), ms: ownTime(l) })).filter((x): x is { p: ParsedLine; ms: number } => x.p !== undefined);
 
-describe('upgrades keep the history: schema 2 (by URL only) to 3 (by dimension)', () => {
+describe('upgrades keep the history: schema 2 (by URL only) to 3 (by dimension), 3 to 4 (visitors per rollup row)', () => {
   test('a schema-2 results.db by 0ca2306: migrated; by URL (and its status codes) exact before and after the rollups are made again; new lines by every dimension', { timeout: 120_000 }, async (t) => {
     const from = path.join(FIXTURES, 'history-v2');
     const made = JSON.parse(readFileSync(path.join(from, 'made.json'), 'utf8')) as Made;
@@ -76,6 +76,40 @@ describe('upgrades keep the history: schema 2 (by URL only) to 3 (by dimension)'
       return r.body.total === fresh.length ? r.body : undefined;
     }, 60_000);
     assert.deepEqual(byStatus.items.map((i) => [i.key, i.count, i.bytes]), countBy(fresh, 'status').map((w) => [w.key, w.count, w.bytes]));
+    assert.equal(await d.stop('SIGTERM'), 0);
+  });
+
+  test('a schema-3 results.db by 0e1eedd (rollups by dimension without visitors): migrated to 4; visitors over a range exact before and after the rollups are made again with their sketches', { timeout: 120_000 }, async (t) => {
+    const from = path.join(FIXTURES, 'history-v3');
+    const made = JSON.parse(readFileSync(path.join(from, 'made.json'), 'utf8')) as Made;
+    const dir = tempDir();
+    cpSync(path.join(from, 'checkpoint'), path.join(dir, 'checkpoint'), { recursive: true });
+    mkdirSync(path.join(dir, 'data'));
+    cpSync(path.join(from, 'results.db'), path.join(dir, 'data', 'results.db'));
+    await writeConfig(dir, made.conf);
+    const d = await withDaemon(t, { dir });
+    assert.ok(d.logs.some((l) => l.includes(`results database migrated from schema 3 to ${SCHEMA_VERSION}`)), 'schema migration logged');
+    const old = parsed([...generateLines(made.log)]).map((x) => x.p);
+    const range = `from=${iso(made.log.startMs)}&to=${iso(made.log.startMs + 86_400_000)}`;
+    const check = async (read: string) => {
+      for (const [query, dim, lo, hi] of [['by=url', 'url', 0, 999], ['by=status', 'status', 0, 999], ['by=url&status=4xx', 'url', 400, 499]] as const) {
+        const { status, body } = await d.get<RangeAnswer>(`/api/top?n=1000&${query}&${range}`);
+        assert.equal(status, 200, JSON.stringify(body));
+        // 180 clients in all: every key's distinct clients exact, against the regex and a dict.
+        const want = countBy(old, dim, lo, hi).map((w) => [w.key, w.count, w.bytes, w.visitors, true]);
+        assert.deepEqual(body.items.map((i) => [i.key, i.count, i.bytes, i.visitors, i.visitorsExact]), want, `${read}: ${query}`);
+      }
+    };
+    await check('migrated, rollups not made again yet');
+    const db = new Database(path.join(dir, 'data', 'results.db'), { readonly: true });
+    try {
+      await waitFor('the rollups made again', async () => ((db.prepare('SELECT COUNT(*) FROM dirty').pluck().get() as number) === 0 ? true : undefined), 60_000);
+      const rows = db.prepare("SELECT COUNT(*) FROM dim_counts WHERE dimension = 'url' AND status >= 0 AND visitors IS NULL").pluck().get() as number;
+      assert.equal(rows, 0, 'every url row of a status code has its visitors');
+    } finally {
+      db.close();
+    }
+    await check('from the rollups made again');
     assert.equal(await d.stop('SIGTERM'), 0);
   });
 });

@@ -140,7 +140,7 @@ describe('upgrades keep the checkpoint and the history', () => {
     db.close();
     const message = await startFails(dir);
     assert.match(message, /LF_CHECKPOINT_INCOMPATIBLE/);
-    assert.match(message, /schema version 7, written by a newer logflow; this one reads versions 0 to 3/);
+    assert.match(message, /schema version 7, written by a newer logflow; this one reads versions 0 to 4/);
     assert.match(message, /database/);
   });
 

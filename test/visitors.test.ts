@@ -5,6 +5,7 @@ import { HLL_ERROR } from '../daemon/counts/hyperloglog.js';
 import { hashOf } from '../daemon/counts/key-hash.js';
 import { EXACT_VISITORS, VisitorSketch } from '../daemon/counts/visitor-sketch.js';
 import { WindowVisitors } from '../daemon/counts/window-visitors.js';
+import { VisitorUnion } from '../daemon/counts/visitor-union.js';
 
 /** A deterministic stream of 32-bit numbers (mulberry32). */
 function random(seed: number): () => number {
@@ -69,6 +70,63 @@ describe('visitor sketch (history, totals)', () => {
     union.merge(a);
     assert.equal(union.exact, false);
     assert.ok(Math.abs(union.count() - 40_000) / 40_000 < 3 * HLL_ERROR, `${union.count()}`);
+  });
+});
+
+describe('stored sketches (the history\'s rollups): bytes, merges from bytes, unions with unknown parts', () => {
+  const sketchOf = (from: number, to: number) => {
+    const v = new VisitorSketch();
+    for (let i = from; i < to; i++) v.add(client(i).hi, client(i).lo);
+    return v;
+  };
+
+  test('registers are stored deflated (a fraction of 4,096 bytes), raw ones still read; merging bytes is merging sketches', () => {
+    for (const n of [EXACT_VISITORS + 1, 5_000, 100_000]) {
+      const v = sketchOf(0, n);
+      const bytes = v.encode();
+      assert.equal(bytes[0], 3, 'deflated');
+      assert.ok(bytes.length < 2_000, `${n} visitors in ${bytes.length} bytes`);
+      assert.equal(VisitorSketch.decode(bytes).count(), v.count());
+      // The raw form (kind 2) of the same registers reads the same.
+      const raw = new Uint8Array(4096);
+      v.registersInto(raw);
+      assert.equal(VisitorSketch.decode(Buffer.concat([Buffer.from([2]), raw])).count(), v.count());
+    }
+    const a = sketchOf(0, 300);
+    const b = sketchOf(250, 3_000);
+    const merged = sketchOf(0, 300);
+    merged.merge(b);
+    const fromBytes = sketchOf(0, 300);
+    fromBytes.mergeEncoded(b.encode());
+    assert.equal(fromBytes.count(), merged.count());
+    const exact = new VisitorSketch();
+    exact.mergeEncoded(a.encode());
+    exact.mergeEncoded(sketchOf(200, 400).encode());
+    assert.deepEqual([exact.count(), exact.exact], [400, true]);
+    assert.throws(() => VisitorSketch.decode(Buffer.from([3, 1, 2, 3])), /LF_CHECKPOINT_CORRUPT|does not inflate|registers/);
+  });
+
+  test('a union is exact while its parts are, an estimate past 512, and unknown (null) when any part is', () => {
+    const u = new VisitorUnion();
+    u.add(sketchOf(0, 100).encode());
+    u.add(sketchOf(50, 200).encode());
+    u.addHash(client(500).hi, client(500).lo);
+    assert.deepEqual([u.sketch()!.count(), u.sketch()!.exact], [201, true]);
+    const one = new VisitorUnion();
+    const bytes = sketchOf(0, 10).encode();
+    one.add(bytes);
+    assert.equal(one.bytes(), bytes, 'a single part passes through');
+    const big = new VisitorUnion();
+    for (let h = 0; h < 10; h++) big.add(sketchOf(h * 100, h * 100 + 150).encode());
+    const s = big.sketch()!;
+    assert.equal(s.exact, false);
+    assert.ok(Math.abs(s.count() - 1_050) / 1_050 < 3 * HLL_ERROR, `${s.count()}`);
+    const unknown = new VisitorUnion();
+    unknown.add(sketchOf(0, 5).encode());
+    unknown.add(null);
+    unknown.add(sketchOf(5, 9).encode());
+    assert.deepEqual([unknown.bytes(), unknown.sketch(), unknown.unknown], [null, undefined, true]);
+    assert.equal(new VisitorUnion().bytes(), null);
   });
 });
 

@@ -527,7 +527,7 @@ function topPath(by, status, n, scope) {
 
 /**
  * What the breakdown and the panels count: '' for the live window, or the range card's range
- * as `&from=&to=` (the history by the lines' own time: hits and bytes, no visitors); undefined
+ * as `&from=&to=` (the history by the lines' own time: hits, visitors and bytes); undefined
  * when the history is empty.
  */
 async function scopeQuery() {
@@ -548,6 +548,7 @@ async function loadBreakdown() {
     const top = await api(topPath(by, status, 20, scope));
     loaded('by-empty', '');
     $('by-table').tBodies[0].replaceChildren(...keyRows(top.items));
+    $('by-table').dataset.scope = scope ? 'range' : 'live';
     $('by-empty').hidden = top.items.length > 0;
     $('by-empty').textContent = 'No lines' + (status ? ' of status ' + status : '') + (scope ? ' in the range.' : ' in the window.');
     const approx = top.approximate ? ' · counts may be short by up to ' + fmt.format(top.errorBound) + ' (keys past maxKeys were dropped)' : '';
@@ -616,6 +617,7 @@ async function loadPanels() {
       const top = await api(topPath(q.by, q.status, q.group ? 1000 : 10, scope));
       const items = q.group ? grouped(top.items, q.group, await loadUaParser()) : top.items;
       card.querySelector('tbody').replaceChildren(...keyRows(items));
+      card.dataset.scope = scope ? 'range' : 'live';
     } catch (err) {
       if (err instanceof Unauthorized) return;
     }

@@ -5,6 +5,7 @@ import { dimensionOf, historyQuery, instanceOf, instanceProp, noQuery, parseRang
 import type { TopItem } from '../counts/dimension-window.js';
 import type { LiveTop } from '../job/live-top.js';
 import type { DimensionRangeTop } from '../store/history.js';
+import { HLL_ERROR } from '../counts/hyperloglog.js';
 
 const topQuery = {
   type: 'object',
@@ -51,7 +52,8 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
           'Answers `{ window, by, total, items: [{ key, count, bytes, visitors, visitorsExact }], approximate, errorBound }` (by=url also keeps `urls: [{ url, count }]`). ' +
           '`total` counts the lines of `status`. `visitors` are distinct client addresses: exact up to 512, then a HyperLogLog estimate (`visitorsExact: false`, relative standard error `visitorsError`); null when the log format has no client. ' +
           '`approximate: true` when a dimension capped by `maxKeys.DIM` dropped keys: each count may then be short by up to `errorBound`. An unknown `by` is a 400 that lists the job\'s dimensions. ' +
-          'With `from`/`to`, a range of the history by the lines\' own time (from either results store): `count` and `bytes` exact for every dimension and status, `visitors` null (not kept per range), `keys` the distinct keys of the range.',
+          'With `from`/`to`, a range of the history by the lines\' own time (from either results store): `count` and `bytes` exact for every dimension and status, `keys` the distinct keys of the range; ' +
+          '`visitors` as live from a SQLite results file (exact up to 512 over the whole range, then an estimate: `visitorsExact`; null for lines counted before logflow kept visitors), null from a PostgreSQL one (not kept there, as yet).',
         querystring: topQuery,
       },
     },
@@ -123,7 +125,7 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
 
 /**
  * A range of the history's answer as `/api/top` sends it: lines and bytes exact, per key and
- * status; visitors null (distinct clients are not kept per range of the history).
+ * status; visitors exact or estimated as the live window's (`visitorsExact`, `visitorsError`).
  */
 function rangeAnswer(r: DimensionRangeTop, by: string, status: string | undefined) {
   return {
@@ -132,11 +134,11 @@ function rangeAnswer(r: DimensionRangeTop, by: string, status: string | undefine
     ...(status !== undefined && { status }),
     total: r.total,
     ...(by === 'url' && { urls: r.items.map((i) => ({ url: i.key, count: i.count })) }),
-    items: r.items.map((i) => ({ key: i.key, count: i.count, bytes: i.bytes, visitors: null, visitorsExact: false })),
+    items: r.items.map(item),
     keys: r.keys,
     approximate: false,
     errorBound: 0,
-    visitorsError: null,
+    visitorsError: r.items.some((i) => i.visitors !== null) ? HLL_ERROR : null,
   };
 }
 

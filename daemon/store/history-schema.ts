@@ -21,7 +21,11 @@ export const TOP_LEVEL = 5;
  *   missing). Ten years of history is about 10 rows per URL.
  * - `dim_counts` levels 1 to 5 (schema 3): the same rollups by every dimension of the batch
  *   blobs (url, status, client...), per key and status code, with lines and bytes; keys in
- *   `dim_keys`. Visitors are not rolled up (a range answers `visitors: null`).
+ *   `dim_keys`. Schema 4: each (key, status code) row's distinct visitors (`visitors`: a
+ *   `VisitorSketch`'s bytes, an exact set of client hashes up to 512, then HyperLogLog
+ *   registers deflated), merged up the levels by `visitors_union` (visitors-union-sql.ts);
+ *   null where not known: a dimension that counts no visitors (`client`), rows from before
+ *   the dimensions, and the rows of every status (a range unions its codes' sketches).
  *
  * Exactly once: every batch row carries the epoch that wrote it, the checkpoint records the
  * last epoch it covers (`progress.covered_epoch` keeps it here too), and a restart deletes
@@ -77,6 +81,7 @@ CREATE TABLE IF NOT EXISTS dim_counts (
   status INTEGER NOT NULL,
   count INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
+  visitors BLOB,
   PRIMARY KEY (level, dimension, start_ms, key_id, status)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dim_counts_by_key ON dim_counts (key_id, level, start_ms);
@@ -166,5 +171,21 @@ export function migrateHistoryTo2(db: Database.Database, nowMs: number): void {
  * range queries read the batch rows below them meanwhile.
  */
 export function migrateHistoryTo3(db: Database.Database): void {
+  markEveryMinuteDirty(db);
+}
+
+/**
+ * Schema 3 -> 4: the rollups by dimension keep visitors (`dim_counts.visitors`, null in the
+ * rows schema 3 wrote). Every minute with batch rows is marked dirty, as at 3: the rollups are
+ * made again behind with their sketches from the batch rows' visits (which schema 3 kept),
+ * and range queries read the batch rows below them meanwhile, visitors included.
+ */
+export function migrateHistoryTo4(db: Database.Database): void {
+  const hasVisitors = (db.prepare("SELECT COUNT(*) FROM pragma_table_info('dim_counts') WHERE name = 'visitors'").pluck().get() as number) > 0;
+  if (!hasVisitors) db.exec('ALTER TABLE dim_counts ADD COLUMN visitors BLOB');
+  markEveryMinuteDirty(db);
+}
+
+function markEveryMinuteDirty(db: Database.Database): void {
   db.exec(`INSERT OR IGNORE INTO dirty (level, start_ms) SELECT DISTINCT 1, ${floorSql('start_ms', MINUTE)} FROM batches`);
 }

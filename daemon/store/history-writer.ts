@@ -3,7 +3,9 @@ import { BatchCounts, UrlInterner } from '../counts/index.js';
 import type { BatchResult } from './window-results.js';
 import { CountsCursor } from '../counts/counts-codec.js';
 import { BlobReader, mergeBatchBlobs } from '../counts/batch-blob.js';
+import { VisitorSketch } from '../counts/visitor-sketch.js';
 import { ANY_STATUS_ROW, floorSql, floorTo, HOUR, LEVEL_MS, MINUTE, TOP_LEVEL } from './history-schema.js';
+import { registerVisitorsUnion, VISITORS_UNION } from './visitors-union-sql.js';
 
 /** A minute saved to within this long is left for later while lines come (it is still filling). */
 const SETTLE_MS = 2000;
@@ -50,6 +52,7 @@ export class HistoryWriter {
   constructor(db: Database.Database, retentionMs: number) {
     this.#db = db;
     this.#retentionMs = retentionMs;
+    registerVisitorsUnion(db);
     this.#s = statements(db);
     this.#reload();
   }
@@ -185,12 +188,14 @@ export class HistoryWriter {
         let count = 0;
         let bytes = 0;
         for (const [code, m] of byCode) {
-          s.putDimCount.run(1, dimension, minute, id, code, m.count, m.bytes);
+          s.putDimCount.run(1, dimension, minute, id, code, m.count, m.bytes, visitorsOf(m));
           count += m.count;
           bytes += m.bytes;
         }
-        // Every status summed (ANY_STATUS_ROW): a range without a status filter reads one row per key, not one per code.
-        s.putDimCount.run(1, dimension, minute, id, ANY_STATUS_ROW, count, bytes);
+        // Every status summed (ANY_STATUS_ROW): a range without a status filter reads one row
+        // per key, not one per code. Its visitors are its codes' union, read from them (a
+        // sketch here would repeat the only code's of most keys, and every key's of `status`).
+        s.putDimCount.run(1, dimension, minute, id, ANY_STATUS_ROW, count, bytes, null);
       }
     }
     if (rows > 0) s.putTotals.run(1, minute, events, parseErrors);
@@ -243,10 +248,27 @@ export class HistoryWriter {
   }
 }
 
-/** A minute's cells by dimension, key and status: lines and bytes. */
-type DimCells = Map<string, Map<string, Map<number, { count: number; bytes: number }>>>;
+/**
+ * A minute's (key, status) cell: lines, bytes, and its distinct visitors (the batch rows'
+ * visits), unknown when some row held the cell without visits (a dimension that counts none,
+ * such as `client`, or rows written before the dimensions).
+ */
+interface DimCell {
+  count: number;
+  bytes: number;
+  visitors: VisitorSketch | undefined;
+  unknown: boolean;
+}
 
-/** Adds a batch blob's cells, every dimension's, to `cells`. */
+/** A minute's cells by dimension, key and status. */
+type DimCells = Map<string, Map<string, Map<number, DimCell>>>;
+
+/** A cell's visitors as the row stores them: a sketch's bytes, or null when not known. */
+function visitorsOf(m: DimCell): Buffer | null {
+  return m.unknown ? null : (m.visitors ?? new VisitorSketch()).encode();
+}
+
+/** Adds a batch blob's cells and visits, every dimension's, to `cells`. */
 function addCells(cells: DimCells, blob: Buffer): void {
   const r = new BlobReader(blob);
   while (r.nextSection()) {
@@ -254,17 +276,24 @@ function addCells(cells: DimCells, blob: Buffer): void {
     if (!byKey) cells.set(r.name, (byKey = new Map()));
     const keys: string[] = [];
     for (let i = 0; i < r.keyCount; i++) keys.push(blob.toString('utf8', r.keyStart(i), r.keyEnd(i)));
+    const cellOf: DimCell[] = [];
     while (r.nextCell()) {
       const key = keys[r.key]!;
       let byCode = byKey.get(key);
       if (!byCode) byKey.set(key, (byCode = new Map()));
-      const m = byCode.get(r.code);
+      let m = byCode.get(r.code);
       if (m) {
         m.count += r.count;
         m.bytes += r.bytes;
       } else {
-        byCode.set(r.code, { count: r.count, bytes: r.bytes });
+        byCode.set(r.code, (m = { count: r.count, bytes: r.bytes, visitors: undefined, unknown: false }));
       }
+      if (!r.visitors) m.unknown = true;
+      cellOf.push(m);
+    }
+    while (r.nextVisit()) {
+      const m = cellOf[r.cell]!;
+      (m.visitors ??= new VisitorSketch()).add(r.hi, r.lo);
     }
   }
 }
@@ -311,10 +340,12 @@ function statements(db: Database.Database) {
     addDimKey: db.prepare('INSERT INTO dim_keys (dimension, key) VALUES (?, ?) RETURNING id').pluck(),
     // By dimension: the primary key is (level, dimension, start_ms, ...).
     clearDim: db.prepare(`${DIMENSIONS} DELETE FROM dim_counts WHERE level = ? AND dimension IN (SELECT name FROM dims) AND start_ms = ?`),
-    putDimCount: db.prepare('INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    putDimCount: db.prepare('INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes, visitors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    // The summed rows (ANY_STATUS_ROW) keep no visitors (null), as at the minutes: the
+    // aggregate, a call into JS per row, is not run for them.
     dimFromBelow: db.prepare(
-      `${DIMENSIONS} INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes)
-       SELECT ?, dimension, ?, key_id, status, SUM(count), SUM(bytes) FROM dim_counts
+      `${DIMENSIONS} INSERT INTO dim_counts (level, dimension, start_ms, key_id, status, count, bytes, visitors)
+       SELECT ?, dimension, ?, key_id, status, SUM(count), SUM(bytes), ${VISITORS_UNION}(visitors) FILTER (WHERE status >= 0) FROM dim_counts
        WHERE level = ? AND dimension IN (SELECT name FROM dims) AND start_ms >= ? AND start_ms < ? GROUP BY dimension, key_id, status`,
     ),
     putCount: db.prepare('INSERT INTO counts (level, start_ms, url_id, count) VALUES (?, ?, ?, ?)'),

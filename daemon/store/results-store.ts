@@ -5,7 +5,7 @@ import type { TopItem } from '../counts/dimension-window.js';
 import type { BatchResult, ResultItem, RestoredEpochs, WindowResult, WindowResultSink } from './window-results.js';
 import { LogflowError } from '../errors.js';
 import { HistoryReader } from './history.js';
-import { HISTORY_INDEXES, HISTORY_SCHEMA, migrateHistoryTo2, migrateHistoryTo3 } from './history-schema.js';
+import { HISTORY_INDEXES, HISTORY_SCHEMA, migrateHistoryTo2, migrateHistoryTo3, migrateHistoryTo4 } from './history-schema.js';
 import { HistoryWriter, inTransaction } from './history-writer.js';
 import { openSchema, type SchemaMigration } from './schema-version.js';
 import type { LatestTop, LatestWindow } from './window-results.js';
@@ -89,6 +89,7 @@ class WriterConnection {
           migrate: (from) => {
             if (from < 2) migrateHistoryTo2(opened, Date.now());
             if (from < 3) migrateHistoryTo3(opened);
+            if (from < 4) migrateHistoryTo4(opened);
           },
           indexes: () => opened.exec(HISTORY_INDEXES),
         });

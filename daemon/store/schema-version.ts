@@ -7,10 +7,12 @@ import { LogflowError } from '../errors.js';
  * tables, rollups repaired at start. 2: the history by the lines' own time: batch rows that
  * add up, each tagged with the epoch (checkpoint) that wrote it, dirty marks, day rollups,
  * retention from when rows were counted. 3: the history's rollups by dimension and status
- * (`dim_counts`, `dim_keys`), rolled up again from the batch rows at the migration. A later version adds its migration step here
+ * (`dim_counts`, `dim_keys`), rolled up again from the batch rows at the migration. 4: their
+ * visitors (`dim_counts.visitors`: a sketch per key, status code and bucket), rolled up again
+ * the same way. A later version adds its migration step here
  * (`migrate(from)` runs each step from `from` on) and its tables or columns beside them.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** What opening the database did to its schema, for the log. */
 export interface SchemaMigration {

@@ -233,7 +233,10 @@ export class PostgresQueries implements ResultsQueries {
     });
     if (!answer) return { fromMs: from, toMs: to, total: 0, keys: 0, items: [] };
     // Ties in the keys' byte order, as SQLite's (COLLATE "C" compares UTF-8 bytes).
-    const items = (answer.items ?? []).map(([key, count, bytes]) => ({ key, count: Number(count), bytes: Number(bytes) }));
+    // PostgreSQL's history keeps no visits (its batches hold keys and counts): visitors unknown,
+    // but for the client dimension (each client its own one visitor, as SQLite and live say).
+    const client = dimension === 'client';
+    const items = (answer.items ?? []).map(([key, count, bytes]) => ({ key, count: Number(count), bytes: Number(bytes), visitors: client ? 1 : null, visitorsExact: client }));
     return { fromMs: from, toMs: to, total: Number(answer.total), keys: Number(answer.keys), items };
   }
 
