@@ -9,14 +9,9 @@ import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.
 import { startFails } from './helpers/start-fails.js';
 import { parseAgentConfig } from '../daemon/agent-config.js';
 import type { UrlWindowJobConfig } from '../daemon/job/url-window-config.js';
+import type { TopItem } from './helpers/api-types.js';
 
-interface Item {
-  key: string;
-  count: number;
-  bytes: number;
-  visitors: number | null;
-  visitorsExact: boolean;
-}
+type Item = TopItem;
 interface TopAnswer {
   by: string;
   total: number;

@@ -7,14 +7,9 @@ import { generateLines } from '../scripts/access-log-generator.js';
 import { waitFor, withDaemon } from './helpers/daemon.js';
 import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
 import { ownTime } from './helpers/real-log-shapes.js';
+import type { TopItem } from './helpers/api-types.js';
 
-interface Item {
-  key: string;
-  count: number;
-  bytes: number;
-  visitors: number | null;
-  visitorsExact: boolean;
-}
+type Item = TopItem;
 interface RangeAnswer {
   by: string;
   total: number;

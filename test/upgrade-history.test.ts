@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { generateLines } from '../scripts/access-log-generator.js';
 import { SCHEMA_VERSION } from '../daemon/store/schema-version.js';
-import { tempDir, waitFor, withDaemon, writeConfig } from './helpers/daemon.js';
+import { tempDir, waitFor, withDaemon, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
 import { ownTime } from './helpers/real-log-shapes.js';
 
@@ -26,16 +26,21 @@ interface Made {
 
 const parsed = (lines: readonly string[]) => lines.map((l) => ({ p: parseLine(l), ms: ownTime(l) })).filter((x): x is { p: ParsedLine; ms: number } => x.p !== undefined);
 
+/** The daemon started on a copy of a fixture's checkpoint and results.db, with the fixture's config. */
+async function fromFixture(t: TestContext, name: string): Promise<{ made: Made; dir: string; d: RunningDaemon }> {
+  const from = path.join(FIXTURES, name);
+  const made = JSON.parse(readFileSync(path.join(from, 'made.json'), 'utf8')) as Made;
+  const dir = tempDir();
+  cpSync(path.join(from, 'checkpoint'), path.join(dir, 'checkpoint'), { recursive: true });
+  mkdirSync(path.join(dir, 'data'));
+  cpSync(path.join(from, 'results.db'), path.join(dir, 'data', 'results.db'));
+  await writeConfig(dir, made.conf);
+  return { made, dir, d: await withDaemon(t, { dir }) };
+}
+
 describe('upgrades keep the history: schema 2 (by URL only) to 3 (by dimension), 3 to 4 (visitors per rollup row)', () => {
   test('a schema-2 results.db by 0ca2306: migrated; by URL (and its status codes) exact before and after the rollups are made again; new lines by every dimension', { timeout: 120_000 }, async (t) => {
-    const from = path.join(FIXTURES, 'history-v2');
-    const made = JSON.parse(readFileSync(path.join(from, 'made.json'), 'utf8')) as Made;
-    const dir = tempDir();
-    cpSync(path.join(from, 'checkpoint'), path.join(dir, 'checkpoint'), { recursive: true });
-    mkdirSync(path.join(dir, 'data'));
-    cpSync(path.join(from, 'results.db'), path.join(dir, 'data', 'results.db'));
-    await writeConfig(dir, made.conf);
-    const d = await withDaemon(t, { dir });
+    const { made, dir, d } = await fromFixture(t, 'history-v2');
     assert.ok(d.logs.some((l) => l.includes(`results database migrated from schema 2 to ${SCHEMA_VERSION}`)), 'schema migration logged');
 
     const old = parsed([...generateLines(made.log)]).map((x) => x.p);
@@ -80,14 +85,7 @@ describe('upgrades keep the history: schema 2 (by URL only) to 3 (by dimension),
   });
 
   test('a schema-3 results.db by 0e1eedd (rollups by dimension without visitors): migrated to 4; visitors over a range exact before and after the rollups are made again with their sketches', { timeout: 120_000 }, async (t) => {
-    const from = path.join(FIXTURES, 'history-v3');
-    const made = JSON.parse(readFileSync(path.join(from, 'made.json'), 'utf8')) as Made;
-    const dir = tempDir();
-    cpSync(path.join(from, 'checkpoint'), path.join(dir, 'checkpoint'), { recursive: true });
-    mkdirSync(path.join(dir, 'data'));
-    cpSync(path.join(from, 'results.db'), path.join(dir, 'data', 'results.db'));
-    await writeConfig(dir, made.conf);
-    const d = await withDaemon(t, { dir });
+    const { made, dir, d } = await fromFixture(t, 'history-v3');
     assert.ok(d.logs.some((l) => l.includes(`results database migrated from schema 3 to ${SCHEMA_VERSION}`)), 'schema migration logged');
     const old = parsed([...generateLines(made.log)]).map((x) => x.p);
     const range = `from=${iso(made.log.startMs)}&to=${iso(made.log.startMs + 86_400_000)}`;

@@ -14,6 +14,15 @@ export interface Top {
   urls: { url: string; count: number }[];
 }
 
+/** One key of `/api/top?by=` with its measures: lines, bytes, visitors (null when unknown) and whether they are exact. */
+export interface TopItem {
+  key: string;
+  count: number;
+  bytes: number;
+  visitors: number | null;
+  visitorsExact: boolean;
+}
+
 /** `/api/top?by=` (any dimension, a status filter): its items with their measures. */
 export interface DimensionTop {
   window: { start: string; end: string } | null;
