@@ -35,7 +35,7 @@ const SETTINGS: Record<string, string> = Object.fromEntries(
   process.argv.flatMap((a, i) => (process.argv[i - 1] === '--set' ? [[a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]] : [])),
 );
 const SIZES = smoke
-  ? { lines: 20_000, bigLines: 50_000, bigUrls: 20_000, repeat: 1, loadSeconds: 1, rpcSeconds: 0.5 }
+  ? { lines: 8_000, bigLines: 20_000, bigUrls: 8_000, repeat: 1, loadSeconds: 1, rpcSeconds: 0.5 }
   : { lines: 1_000_000, bigLines: 10_000_000, bigUrls: 1_000_000, repeat: 3, loadSeconds: 5, rpcSeconds: 3 };
 
 interface Row {
@@ -561,8 +561,8 @@ async function historyQuery(work: string): Promise<void> {
  */
 async function rangeLoad(work: string): Promise<void> {
   const dir = path.join(work, 'rangeload');
-  const lines = smoke ? 50_000 : 1_000_000;
-  const urls = smoke ? 20_000 : 300_000;
+  const lines = smoke ? 20_000 : 1_000_000;
+  const urls = smoke ? 8_000 : 300_000;
   console.error(`range queries under load: ${fmt(lines)} lines with ${fmt(urls)} URLs counted, then another ${fmt(lines)} ingesting`);
   const d = await daemonIn(dir);
   const first = await prepare(dir, 'first.log', { lines, urls, seed: 41, everyUrl: true });
