@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../scripts/bench.js');
+const BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/bench.js');
 
 test('the benchmark runs end to end on small inputs and prints its table', { timeout: 170_000 }, () => {
   const run = spawnSync(process.execPath, [BENCH, '--smoke'], { encoding: 'utf8', timeout: 160_000 });
