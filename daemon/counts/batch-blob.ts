@@ -42,6 +42,33 @@ let keyIndex = new Int32Array(1024).fill(-1);
 /** A client's hash -> its index in the blob's client table: open addressing over (hi, lo, index + 1). */
 let clientTable = new Int32Array(3 * 1024);
 
+/**
+ * Where blobs up to SCRATCH_BYTES are written before their bytes are copied out: a history
+ * row's blob was two allocations (the worst case, then the exact copy), a fresh 8 KB pool
+ * every few rows (27 h replay: 97,000 rows per 1M lines). Larger blobs (a window slot of
+ * many keys) get their own, as before, so that no large buffer stays alive for them.
+ */
+const SCRATCH_BYTES = 1024 * 1024;
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+/**
+ * Three int arrays reused as `scratch` (up to SCRATCH_BYTES each): the key tables, a
+ * visit's client index, the first visit of each client. They were JS arrays grown by push,
+ * made anew per blob: for a window slot of 100k visits, large objects allocated straight
+ * in the old generation every second, and a full collection of the job's heap every
+ * half second (--trace-gc, end-to-end run).
+ */
+const scratchInt = [new Int32Array(1024), new Int32Array(1024), new Int32Array(1024)];
+
+/** Scratch int array `which` with room for `n` (a one-off array past SCRATCH_BYTES). */
+function scratchInts(which: number, n: number): Int32Array {
+  const have = scratchInt[which]!;
+  if (n <= have.length) return have;
+  if (n > SCRATCH_BYTES / 4) return new Int32Array(n);
+  let len = have.length;
+  while (len < n) len *= 2;
+  return (scratchInt[which] = new Int32Array(len));
+}
+
 /** A dimension's name as bytes: a few names, asked for at every blob (one a second per history row). */
 const NAME_BYTES = new Map<string, Buffer>();
 function nameBytes(name: string): Buffer {
@@ -53,30 +80,36 @@ function nameBytes(name: string): Buffer {
 export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
   // Sized once for the worst case, written without a call per field.
   let size = HEAD;
-  const orders: number[][] = [];
-  for (const s of sections) {
+  // Every section's key table, one after the other: `orderAt[si]` is where section si's starts.
+  let cells = 0;
+  for (const s of sections) cells += s.batch.size;
+  const orderAll = scratchInts(0, cells);
+  const orderAt = new Array<number>(sections.length + 1);
+  let n = 0;
+  sections.forEach((s, si) => {
     const b = s.batch;
     if (keyIndex.length < s.keys.idLimit) {
-      let n = keyIndex.length;
-      while (n < s.keys.idLimit) n *= 2;
-      keyIndex = new Int32Array(n).fill(-1);
+      let len = keyIndex.length;
+      while (len < s.keys.idLimit) len *= 2;
+      keyIndex = new Int32Array(len).fill(-1);
     }
     // The key table, in order of first appearance.
-    const order: number[] = [];
+    orderAt[si] = n;
     let keyBytes = 0;
     for (let i = 0; i < b.size; i++) {
       const k = b.keys[i]!;
       if (keyIndex[k] === -1) {
-        keyIndex[k] = order.length;
-        order.push(k);
+        keyIndex[k] = n - orderAt[si]!;
+        orderAll[n++] = k;
         keyBytes += s.keys.byteLength(k);
       }
     }
-    for (const k of order) keyIndex[k] = -1;
-    orders.push(order);
-    size += 2 + 255 + 8 + order.length * 8 + keyBytes + 8 + b.size * 25 + (b.visitors ? 16 + b.visits * 18 : 0);
-  }
-  const out = Buffer.allocUnsafe(size);
+    for (let j = orderAt[si]!; j < n; j++) keyIndex[orderAll[j]!] = -1;
+    size += 2 + 255 + 8 + (n - orderAt[si]!) * 8 + keyBytes + 8 + b.size * 25 + (b.visitors ? 16 + b.visits * 18 : 0);
+  });
+  orderAt[sections.length] = n;
+  if (size <= SCRATCH_BYTES && scratch.length < size) scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  const out = size <= SCRATCH_BYTES ? scratch : Buffer.allocUnsafe(size);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt32LE(MAGIC, 4);
   out[8] = BLOB_VERSION;
@@ -111,11 +144,12 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
     out[pos++] = name.length;
     for (let j = 0; j < name.length; j++) out[pos++] = name[j]!;
     out[pos++] = b.visitors ? 1 : 0;
-    const order = orders[si]!;
-    varint(order.length);
-    for (let j = 0; j < order.length; j++) {
-      const k = order[j]!;
-      keyIndex[k] = j;
+    const from = orderAt[si]!;
+    const to = orderAt[si + 1]!;
+    varint(to - from);
+    for (let j = from; j < to; j++) {
+      const k = orderAll[j]!;
+      keyIndex[k] = j - from;
       varint(s.keys.byteLength(k));
       pos = s.keys.copyBytes(k, out, pos);
     }
@@ -130,7 +164,7 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
       else varint(count);
       varint(b.bytes[i]!);
     }
-    for (const k of order) keyIndex[k] = -1;
+    for (let j = from; j < to; j++) keyIndex[orderAll[j]!] = -1;
     if (!b.visitors) return;
     // The clients, each once, then the visits by index: a client visits many cells.
     // (Sized by the batch: a history row of one second's few lines should not clear 12 KB.)
@@ -140,8 +174,10 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
     const table = clientTable;
     table.fill(0, 0, 3 * cap);
     const mask = cap - 1;
-    const clientOf = new Int32Array(b.visits);
-    const firsts: number[] = [];
+    const clientOf = scratchInts(1, b.visits);
+    // The first visit of each client, in order (`clients` of them).
+    const firsts = scratchInts(2, b.visits);
+    let clients = 0;
     for (let v = 0; v < b.visits; v++) {
       const hi = b.visitHashes[2 * v]!;
       const lo = b.visitHashes[2 * v + 1]!;
@@ -151,9 +187,9 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
         if (table[at + 2] === 0) {
           table[at] = hi;
           table[at + 1] = lo;
-          table[at + 2] = firsts.length + 1;
-          clientOf[v] = firsts.length;
-          firsts.push(v);
+          table[at + 2] = clients + 1;
+          clientOf[v] = clients;
+          firsts[clients++] = v;
           break;
         }
         if (table[at] === hi && table[at + 1] === lo) {
@@ -163,8 +199,9 @@ export function encodeBatchBlob(sections: readonly BlobSection[]): Buffer {
         slot = (slot + 1) & mask;
       }
     }
-    varint(firsts.length);
-    for (const v of firsts) {
+    varint(clients);
+    for (let c = 0; c < clients; c++) {
+      const v = firsts[c]!;
       i32(b.visitHashes[2 * v]!);
       i32(b.visitHashes[2 * v + 1]!);
     }

@@ -2,6 +2,7 @@ import { LogflowError } from '../errors.js';
 import { BlobReader, encodeBatchBlob } from './batch-blob.js';
 import { DimensionBatch } from './dimension-batch.js';
 import { DimensionWindow, type DimensionSpec, type DimensionTop, type StatusRange, type StoredCells } from './dimension-window.js';
+import { SpareBatches } from './spare-batches.js';
 
 /** An open batch: one `DimensionBatch` per dimension, in the window's order. */
 export class BatchSet {
@@ -65,9 +66,8 @@ export class WindowSet {
   readonly #open = new Set<BatchSet>();
   /** Slots whose batch waits for its bytes (`StoredSlot.batch`), oldest first. */
   readonly #held: number[] = [];
-  /** Closed batches kept for reuse (up to SPARE_BYTES): see SlidingWindow's reason. */
-  readonly #spare: BatchSet[] = [];
-  #spareBytes = 0;
+  /** Closed batches kept for reuse (up to SPARE_BYTES, and SMALL_SPARE_BYTES of small ones): see SlidingWindow's reason. */
+  readonly #spare = new SpareBatches<BatchSet>(SPARE_BYTES, SMALL_SPARE_BYTES);
 
   /** Whether a closed slot's bytes are made and kept (for a checkpoint): the cluster's windows have none. */
   readonly #keepBlobs: boolean;
@@ -122,7 +122,7 @@ export class WindowSet {
     }
     let open = 0;
     for (const b of this.#open) open += b.byteLength;
-    return { ...out, slots, blobs, spare: this.#spareBytes, open };
+    return { ...out, slots, blobs, spare: this.#spare.bytes, open };
   }
 
   /** Lines of status `status` in the window. */
@@ -133,13 +133,9 @@ export class WindowSet {
     return n;
   }
 
-  openBatch(): BatchSet {
-    const spare = this.#spare.pop();
-    if (spare) {
-      this.#spareBytes -= spare.byteLength;
-      spare.clear();
-    }
-    const batch = spare ?? new BatchSet(this.dims.map((d) => d.visitors !== undefined));
+  /** A batch to count into, open until passed. `small`: it will hold few lines (a second of the history by own time). */
+  openBatch(small = false): BatchSet {
+    const batch = this.#spare.take(small) ?? new BatchSet(this.dims.map((d) => d.visitors !== undefined));
     this.#open.add(batch);
     return batch;
   }
@@ -367,9 +363,7 @@ export class WindowSet {
   }
 
   #keepSpare(batch: BatchSet): void {
-    if (this.#spareBytes + batch.byteLength > SPARE_BYTES) return;
-    this.#spare.push(batch);
-    this.#spareBytes += batch.byteLength;
+    this.#spare.keep(batch);
   }
 
   #decodeInto(batch: BatchSet, data: Buffer): void {
@@ -451,3 +445,5 @@ const RELEASE_EVERY = 65_536;
 const MAX_HELD = 2;
 /** Memory kept in closed batches for reuse. */
 const SPARE_BYTES = 8 * 1024 * 1024;
+/** Memory kept in small closed batches (`SMALL_BATCH_BYTES` each at most) for reuse. */
+const SMALL_SPARE_BYTES = 2 * 1024 * 1024;

@@ -44,7 +44,7 @@ export class HistoryBatches {
     if (k === this.#lastSlot && this.#last) return this.#last;
     let b = this.#bySlot.get(k);
     if (!b) {
-      b = { counts: this.#window.openBatch(), events: 0, parseErrors: 0 };
+      b = { counts: this.#window.openBatch(true), events: 0, parseErrors: 0 };
       this.#bySlot.set(k, b);
     }
     this.#lastSlot = k;
