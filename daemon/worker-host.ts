@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { parentPort, Worker, workerData, type ResourceLimits } from 'node:worker_threads';
 import { errorOfThreadFailure, LogflowError, threadFailureOf, type ThreadFailure } from './errors.js';
 import type { Logger } from './log.js';
@@ -59,6 +60,12 @@ export interface ThreadSpec<Data, Event extends { readonly type: string }> {
   readonly script: URL;
   readonly data: Data;
   readonly resourceLimits?: ResourceLimits;
+  /**
+   * The thread heap's first old-generation limit, in MB (V8's --initial-old-space-size,
+   * which `resourceLimits` does not offer): set while the thread's isolate is made, then
+   * back to V8's default for isolates made later.
+   */
+  readonly initialOldSpaceMb?: number;
   /** The event that says the thread is up, and how errors say it ("before it started"). */
   readonly ready: Event['type'];
   readonly readyVerb: string;
@@ -89,8 +96,16 @@ export class WorkerHost<Data, Event extends { readonly type: string }, Command> 
 
   /** Starts the thread; resolves at its ready event, rejects if it fails or ends before. */
   start(): Promise<void> {
-    const { thread, script, data, resourceLimits, ready, readyVerb, key, log, crashed } = this.#spec;
+    const { thread, script, data, resourceLimits, initialOldSpaceMb, ready, readyVerb, key, log, crashed } = this.#spec;
+    // (V8 reads its flags as an isolate is made, in the new thread: the flag stays set until
+    // the thread is online, and a thread made meanwhile would get it too; none is.)
+    if (initialOldSpaceMb !== undefined) v8.setFlagsFromString(`--initial-old-space-size=${initialOldSpaceMb}`);
     const worker = new Worker(script, { workerData: data, ...(resourceLimits && { resourceLimits }) });
+    if (initialOldSpaceMb !== undefined) {
+      const unset = () => v8.setFlagsFromString('--initial-old-space-size=0');
+      worker.once('online', unset);
+      worker.once('exit', unset);
+    }
     this.#worker = worker;
     return new Promise((resolve, reject) => {
       let up = false;
