@@ -17,14 +17,15 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * The job heap's first old-generation limit. Left to V8, the job's small heap (~13 MB of
- * objects) was fully collected every half second while lines came: 25-28 mark-compacts per
- * 1M lines end to end, each started by V8's marking task with the heap at a third of its
- * limit (--trace-gc, --trace-incremental-marking; the job makes array buffers fast: socket
- * reads, blobs, rows read back). With a first limit of 64 MB they are a few. A/B, end to
- * end and replays, alternating (BENCHMARKS.md, issue 28 session 4): the process's CPU per
- * 1M lines lower in 8 of 9 pairs (median -13%), peak RSS -36..+33 MB. 32 / 64 / 128 MB trade
- * CPU for peak RSS (128 saved the most CPU, +11-70 MB peak RSS); 64 is the middle.
- * It is a limit, not memory taken: the heap's dead objects may grow towards it.
+ * objects) was fully collected every half second while lines came: 25-28 mark-compacts
+ * per 1M lines end to end, each started by V8's marking task with the heap at a third of
+ * its limit (--trace-gc, --trace-incremental-marking; likely because the job makes array
+ * buffers fast: socket reads, blobs, rows read back). With a first limit of 64 MB they
+ * are a few. A/B, end to end and replays, alternating (BENCHMARKS.md, issue 28 session
+ * 4): the process's CPU per 1M lines lower in 8 of 9 pairs (median -13%), peak RSS
+ * -36..+33 MB. 32 / 64 / 128 MB trade CPU for peak RSS (128 saved the most CPU, +11-70 MB
+ * peak RSS); 64 is the middle. It is a limit, not memory taken: the heap's dead objects
+ * may grow towards it.
  */
 const JOB_INITIAL_OLD_SPACE_MB = 64;
 
