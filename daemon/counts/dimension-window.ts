@@ -116,7 +116,7 @@ export class DimensionWindow {
   heldBytes(): Record<string, number> {
     const counts = this.#count.byteLength * 2 + this.#keyCount.byteLength + (this.#validFrom?.byteLength ?? 0);
     const v = this.visitors?.heldBytes;
-    return { keys: this.keys.heldBytes, cells: this.cells.heldBytes, counts, visitorSlab: v?.slab ?? 0, visitorSlabUsed: v?.slabUsed ?? 0, visitorIds: v?.ids ?? 0, visitorSketches: v?.sketches ?? 0 };
+    return { keys: this.keys.heldBytes, cells: this.cells.heldBytes, counts, visitorSlab: v?.slab ?? 0, visitorSlabUsed: v?.slabUsed ?? 0, visitorIds: v?.ids ?? 0, visitorClients: v?.clients ?? 0, visitorSketches: v?.sketches ?? 0 };
   }
 
   /** A key's lines in the window (by key id). */
