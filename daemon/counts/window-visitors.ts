@@ -606,10 +606,25 @@ export class SlidingHll {
     let i = 0;
     let j = from;
     let o = 0;
-    while (i < n || j < to) {
-      const regOld = i < n ? oldRr[i]! >> 6 : HLL_M;
-      const regNew = j < to ? (pending[j]! % 2 ** 18) >> 6 : HLL_M;
-      const reg = regOld < regNew ? regOld : regNew;
+    while (j < to) {
+      const reg = (pending[j]! % 2 ** 18) >> 6;
+      // The registers up to this one's, copied as they are: a slot brings a few hundred
+      // entries to a list of thousands (a slide's profile at 1M URLs: this merge, entry by
+      // entry, was 89 of the visitors' 149 ms). Their entries that left the window stay
+      // until `prune` (the sweep's): `registersInto` passes over them.
+      let lo = i;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (oldRr[mid]! >> 6 < reg) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo > i) {
+        rr.set(oldRr.subarray(i, lo), o);
+        seen.set(oldSeen.subarray(i, lo), o);
+        o += lo - i;
+        i = lo;
+      }
       const start = o;
       for (; i < n && oldRr[i]! >> 6 === reg; i++) {
         const age = (slot - oldSeen[i]!) | 0;
@@ -618,14 +633,17 @@ export class SlidingHll {
         seen[o] = oldSeen[i]!;
         o++;
       }
-      if (regNew === reg) {
-        let rank = 0;
-        for (; j < to && (pending[j]! % 2 ** 18) >> 6 === reg; j++) rank = Math.max(rank, pending[j]! % 64);
-        while (o > start && (rr[o - 1]! & 63) <= rank) o--;
-        rr[o] = (reg << 6) | rank;
-        seen[o] = slot;
-        o++;
-      }
+      let rank = 0;
+      for (; j < to && (pending[j]! % 2 ** 18) >> 6 === reg; j++) rank = Math.max(rank, pending[j]! % 64);
+      while (o > start && (rr[o - 1]! & 63) <= rank) o--;
+      rr[o] = (reg << 6) | rank;
+      seen[o] = slot;
+      o++;
+    }
+    if (i < n) {
+      rr.set(oldRr.subarray(i, n), o);
+      seen.set(oldSeen.subarray(i, n), o);
+      o += n - i;
     }
     this.#nextRr = this.#rr;
     this.#nextSeen = this.#seen;
