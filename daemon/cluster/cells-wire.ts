@@ -8,11 +8,19 @@ import { type ByteReader, type ByteWriter, WireError } from './wire-bytes.js';
  * bytes), as a single process counts them (dimension-batch.ts). A message lists its
  * dimensions' names once; a section names one by its index there:
  *
- *   sections: varint dimension + 1 (0 ends them), varint keys, then per key its bytes
- *             (varint length, bytes), varint cells, then per cell varint code, count, bytes.
+ *   sections: varint tag (0 ends them: else dimension * 2 + 1, + 1 when its cells carry
+ *             visits), varint keys, then per key its bytes (varint length, bytes), varint
+ *             cells, then per cell varint code, count, bytes, and with visits varint n and
+ *             n client hashes (hi, lo: two u32 little-endian).
  *
  * A key with one status costs its bytes and 5-7 more (the URL-only partial of version 1
- * cost 2-3): what `by=url&status=404` and the bytes per key need.
+ * cost 2-3): what `by=url&status=404` and the bytes per key need. A dimension that counts
+ * visitors (the single process's: the format has a client, and it is not the client)
+ * carries each cell's distinct clients of the batch as their 64-bit hashes (the job's
+ * `KeyHash`), 8 bytes each: unions of them are the window's and the history's visitors
+ * downstream, exact up to 512 as on one process. Sorted and delta-coded they would not be
+ * smaller: the gaps of n random 64-bit values need 64 - log2(n) bits, 9 varint bytes below
+ * n = 128.
  */
 
 /** One dimension's cells of a batch, grouped by key (keys in the order they were first counted). */
@@ -27,6 +35,28 @@ export interface KeyCells {
   readonly groupKeys: Int32Array;
   readonly groupStarts: Int32Array;
   readonly groupCells: Int32Array;
+  /** With visits: cell i's are `visitOrder[visitStarts[i] .. visitStarts[i + 1])`, indices into `visitHashes` pairs. */
+  readonly visits: CellVisits | undefined;
+}
+
+/** A batch's visits (distinct clients per cell) grouped by cell. */
+export interface CellVisits {
+  readonly visitStarts: Int32Array;
+  readonly visitOrder: Int32Array;
+  readonly visitHashes: Int32Array;
+}
+
+/** What `groupByKey` reads of a batch (DimensionBatch's arrays). */
+export interface BatchCells {
+  readonly keys: Int32Array;
+  readonly codes: ArrayLike<number>;
+  readonly counts: ArrayLike<number>;
+  readonly bytes: ArrayLike<number>;
+  readonly size: number;
+  readonly visitors: boolean;
+  readonly visitCells: Int32Array;
+  readonly visitHashes: Int32Array;
+  readonly visits: number;
 }
 
 /** What a section writes: `order[0..n)`, groups of `cells`. */
@@ -37,11 +67,7 @@ export interface SectionPart {
 }
 
 /** The cells of a batch's dimension (arrays as DimensionBatch keeps them) grouped by key. */
-export function groupByKey(
-  dim: number,
-  keys: KeyBytes & { readonly idLimit: number },
-  batch: { readonly keys: Int32Array; readonly codes: ArrayLike<number>; readonly counts: ArrayLike<number>; readonly bytes: ArrayLike<number>; readonly size: number },
-): KeyCells {
+export function groupByKey(dim: number, keys: KeyBytes & { readonly idLimit: number }, batch: BatchCells): KeyCells {
   const n = batch.size;
   if (groupOf.length < keys.idLimit) groupOf = new Int32Array(Math.max(keys.idLimit, 2 * groupOf.length)).fill(-1);
   const cellGroup = new Int32Array(n);
@@ -64,7 +90,22 @@ export function groupByKey(
   const groupCells = new Int32Array(n);
   for (let i = 0; i < n; i++) groupCells[fill[cellGroup[i]!]!++] = i;
   for (const key of groupKeys) groupOf[key] = -1;
-  return { dim, keys, codes: batch.codes, counts: batch.counts, bytes: batch.bytes, groupKeys: Int32Array.from(groupKeys), groupStarts, groupCells };
+  // (A merge shard's batches keep visits in every dimension: the ones the partials carried none in carry none on.)
+  const visits = batch.visitors && batch.visits > 0 ? visitsByCell(batch) : undefined;
+  return { dim, keys, codes: batch.codes, counts: batch.counts, bytes: batch.bytes, groupKeys: Int32Array.from(groupKeys), groupStarts, groupCells, visits };
+}
+
+/** The batch's visits grouped by cell (a counting sort: two passes over them). */
+function visitsByCell(batch: BatchCells): CellVisits {
+  const n = batch.size;
+  const v = batch.visits;
+  const visitStarts = new Int32Array(n + 1);
+  for (let i = 0; i < v; i++) visitStarts[batch.visitCells[i]! + 1]!++;
+  for (let i = 0; i < n; i++) visitStarts[i + 1]! += visitStarts[i]!;
+  const fill = visitStarts.slice(0, n);
+  const visitOrder = new Int32Array(v);
+  for (let i = 0; i < v; i++) visitOrder[fill[batch.visitCells[i]!]!++] = i;
+  return { visitStarts, visitOrder, visitHashes: batch.visitHashes };
 }
 
 /** Key id -> group while grouping (reused; -1 between calls). */
@@ -82,9 +123,14 @@ export function allGroups(cells: KeyCells): SectionPart {
 function groupSize(c: KeyCells, g: number): number {
   const len = c.keys.byteLength(c.groupKeys[g]!);
   let size = varintSize(len) + len + varintSize(c.groupStarts[g + 1]! - c.groupStarts[g]!);
+  const v = c.visits;
   for (let j = c.groupStarts[g]!; j < c.groupStarts[g + 1]!; j++) {
     const i = c.groupCells[j]!;
     size += varintSize(c.codes[i]!) + varintSize(c.counts[i]!) + varintSize(c.bytes[i]!);
+    if (v) {
+      const nv = v.visitStarts[i + 1]! - v.visitStarts[i]!;
+      size += varintSize(nv) + 8 * nv;
+    }
   }
   return size;
 }
@@ -119,7 +165,8 @@ export function writeSections(w: ByteWriter, parts: readonly SectionPart[], maxB
         next();
         continue;
       }
-      w.varint(c.dim + 1);
+      const v = c.visits;
+      w.varint(c.dim * 2 + 1 + (v ? 1 : 0));
       w.varint(fit);
       for (let j = i; j < i + fit; j++) {
         const g = p.order[j]!;
@@ -132,6 +179,16 @@ export function writeSections(w: ByteWriter, parts: readonly SectionPart[], maxB
           w.varint(c.codes[cell]!);
           w.varint(c.counts[cell]!);
           w.varint(c.bytes[cell]!);
+          if (v) {
+            const from = v.visitStarts[cell]!;
+            const to = v.visitStarts[cell + 1]!;
+            w.varint(to - from);
+            for (let x = from; x < to; x++) {
+              const at = 2 * v.visitOrder[x]!;
+              w.u32le(v.visitHashes[at]! >>> 0);
+              w.u32le(v.visitHashes[at + 1]! >>> 0);
+            }
+          }
         }
       }
       message.empty = false;
@@ -145,9 +202,10 @@ export function writeSections(w: ByteWriter, parts: readonly SectionPart[], maxB
 export const SECTIONS_MIN = SECTION_HEAD_MAX + END_BYTES + 1;
 
 /**
- * Walks sections without making an object or a string per key: `nextSection()` (`dim`),
- * `nextKey()` (its bytes at `reader.data[keyStart, keyEnd)`), `nextCell()` (`code`, `count`,
- * `bytes`). What is not walked is skipped.
+ * Walks sections without making an object or a string per key: `nextSection()` (`dim`,
+ * `visits`), `nextKey()` (its bytes at `reader.data[keyStart, keyEnd)`), `nextCell()`
+ * (`code`, `count`, `bytes`, and `visitCount` clients: `visitHi(i)`, `visitLo(i)`). What is
+ * not walked is skipped.
  */
 export class CellsCursor {
   readonly reader: ByteReader;
@@ -158,6 +216,11 @@ export class CellsCursor {
   code = 0;
   count = 0;
   bytes = 0;
+  /** Whether the section's cells carry their visits. */
+  visits = false;
+  /** The cell's distinct clients (0 without visits), their hashes from `#visitAt`. */
+  visitCount = 0;
+  #visitAt = 0;
   #keysLeft = 0;
   #cellsLeft = 0;
   #done = true;
@@ -183,8 +246,10 @@ export class CellsCursor {
       this.#done = true;
       return false;
     }
-    if (tag > this.#dims) throw new WireError(`a section of dimension ${tag - 1}, in a message of ${this.#dims}`);
-    this.dim = tag - 1;
+    const dim = (tag - 1) >>> 1;
+    if (dim >= this.#dims) throw new WireError(`a section of dimension ${dim}, in a message of ${this.#dims}`);
+    this.dim = dim;
+    this.visits = ((tag - 1) & 1) === 1;
     this.#keysLeft = this.reader.varint();
     return true;
   }
@@ -211,7 +276,20 @@ export class CellsCursor {
     this.count = r.varint();
     this.bytes = r.varint();
     if (this.code > 999) throw new WireError(`a status code ${this.code}`);
+    if (this.visits) {
+      const n = (this.visitCount = r.varint());
+      this.#visitAt = r.skip(8 * n);
+    }
     return true;
+  }
+
+  /** The halves of the cell's client `i`'s hash (as the job's `KeyHash` makes them: int32). */
+  visitHi(i: number): number {
+    return this.reader.data.readInt32LE(this.#visitAt + 8 * i);
+  }
+
+  visitLo(i: number): number {
+    return this.reader.data.readInt32LE(this.#visitAt + 8 * i + 4);
   }
 
   /** Walks the rest of the run. */

@@ -7,19 +7,20 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  * events `(after, to]`, the part of it whose (dimension, key) pairs hash to one merge shard,
  * cut below the server's max_payload. Binary (varints, length-prefixed keys):
  *
- *   u8 version (2) | u8 kind (1: partial) | u8 flags (bit 0: last part)
+ *   u8 version (3) | u8 kind (1: partial) | u8 flags (bit 0: last part)
  *   varints: partition, after, to, shard, shards, part, batchMs, atMs, wmMs,
  *            maxEventMs + 1 (0: none), rangeEvents, unplacedErrors
  *   sources: varint n, then per source its id (bytes) and its newest line time + 1
  *   dimensions: varint n, then each name (bytes); the first is the one lines are counted by
  *   slots: u8 1, then svarint slot, varint parseErrors, then the slot's sections
- *          (cells-wire.ts: per dimension, its keys with their cells: status, lines, bytes);
+ *          (cells-wire.ts: per dimension, its keys with their cells: status, lines, bytes,
+ *          and the cell's distinct clients where the dimension counts visitors);
  *          ... u8 0 ends the slots.
  *
- * Version 1 (URL counts alone, up to the dimensions) is refused with a message saying so:
- * every counter and merge worker of a cluster runs the same logflow.
+ * Versions 1 (URL counts alone, up to the dimensions) and 2 (no visitors) are refused with a
+ * message saying so: every counter and merge worker of a cluster runs the same logflow.
  */
-export const PARTIAL_VERSION = 2;
+export const PARTIAL_VERSION = 3;
 export const KIND_PARTIAL = 1;
 
 const FLAG_LAST = 1;
@@ -142,9 +143,10 @@ export class PartialCursor {
     const r = (this.reader = new ByteReader(data));
     const version = r.u8();
     if (version !== PARTIAL_VERSION) {
+      const from = version === 1 ? 'URL counts alone, from a counter of a logflow before the dimensions' : version === 2 ? 'no visitors, from a counter of a logflow before the cluster carried them' : undefined;
       throw new WireError(
-        version === 1
-          ? 'a partial of version 1 (URL counts alone, from a counter of a logflow before the dimensions): this merge worker reads version 2; run the same logflow on every counter and merge worker'
+        from
+          ? `a partial of version ${version} (${from}): this merge worker reads version ${PARTIAL_VERSION}; run the same logflow on every counter and merge worker`
           : `not a partial of version ${PARTIAL_VERSION} (version byte ${version})`,
       );
     }

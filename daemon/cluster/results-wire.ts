@@ -8,7 +8,8 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  * the order it closes batches, and what query nodes combine:
  *
  * - `row`: a closed batch's counts of the shard's (dimension, key) pairs: per dimension its
- *   keys with their cells (status, lines, bytes), as partials carry them (cells-wire.ts);
+ *   keys with their cells (status, lines, bytes, distinct clients where visitors are
+ *   counted: the union of the partials'), as partials carry them (cells-wire.ts);
  *   a query node adds the shards' rows of a batch into one (its history row and its window);
  * - `window`: the shard's window at a slide (total, distinct keys of the default
  *   dimension, counters) and its top keys with their lines and bytes, or `same` (unchanged
@@ -21,13 +22,14 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  * Every message says how far the shard has closed, so a query node knows when every shard
  * is past a batch. Rows and tops are cut below max_payload into parts (`part`, `last`).
  *
- *   u8 version (2) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
+ *   u8 version (3) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
  *   varints: shard, shards, closedThrough, part, then the kind's fields (a late row's are a
  *   row's with `seq` after the slot; a row ends with its dimensions' names and sections).
  *
- * Version 1 (URL rows in the store's version-1 blob, tops without bytes) is refused.
+ * Versions 1 (URL rows in the store's version-1 blob, tops without bytes) and 2 (rows
+ * without visits) are refused.
  */
-export const RESULTS_VERSION = 2;
+export const RESULTS_VERSION = 3;
 const KIND_ROW = 2;
 const KIND_WINDOW = 3;
 const KIND_PROGRESS = 4;
@@ -199,9 +201,10 @@ export function decodeResults(data: Uint8Array): ResultsMessage {
   const r = new ByteReader(data);
   const version = r.u8();
   if (version !== RESULTS_VERSION) {
+    const from = version === 1 ? 'URL counts alone, from a merge worker of a logflow before the dimensions' : version === 2 ? 'no visitors, from a merge worker of a logflow before the cluster carried them' : undefined;
     throw new WireError(
-      version === 1
-        ? 'a merge result of version 1 (URL counts alone, from a merge worker of a logflow before the dimensions): this query node reads version 2; run the same logflow on every merge worker and query node'
+      from
+        ? `a merge result of version ${version} (${from}): this query node reads version ${RESULTS_VERSION}; run the same logflow on every merge worker and query node`
         : `not a merge result of version ${RESULTS_VERSION} (version byte ${version})`,
     );
   }

@@ -173,6 +173,14 @@ export class ByteReader {
     this.#at += len;
   }
 
+  /** Passes over `n` bytes; returns where they start. */
+  skip(n: number): number {
+    if (this.#at + n > this.data.length) throw new WireError(`${n} bytes run past the message's end at byte ${this.#at}`);
+    const at = this.#at;
+    this.#at += n;
+    return at;
+  }
+
   /** The rest of the message, as a range of `data`. */
   rest(): Buffer {
     const out = this.data.subarray(this.#at);
