@@ -1,4 +1,5 @@
 import { LogflowError } from '../errors.js';
+import { HLL_M, hllRank, hllRegister } from '../counts/hyperloglog.js';
 import type { UrlBytes as KeyBytes } from '../counts/counts-codec.js';
 import { type ByteReader, type ByteWriter, WireError } from './wire-bytes.js';
 
@@ -101,11 +102,54 @@ function visitsByCell(batch: BatchCells): CellVisits {
   const v = batch.visits;
   const visitStarts = new Int32Array(n + 1);
   for (let i = 0; i < v; i++) visitStarts[batch.visitCells[i]! + 1]!++;
-  for (let i = 0; i < n; i++) visitStarts[i + 1]! += visitStarts[i]!;
+  let crowded = false;
+  for (let i = 0; i < n; i++) {
+    if (visitStarts[i + 1]! > HLL_M) crowded = true;
+    visitStarts[i + 1]! += visitStarts[i]!;
+  }
   const fill = visitStarts.slice(0, n);
   const visitOrder = new Int32Array(v);
   for (let i = 0; i < v; i++) visitOrder[fill[batch.visitCells[i]!]!++] = i;
-  return { visitStarts, visitOrder, visitHashes: batch.visitHashes };
+  const visits = { visitStarts, visitOrder, visitHashes: batch.visitHashes };
+  return crowded ? registerMaxima(visits, n) : visits;
+}
+
+/**
+ * A cell with more than HLL_M (4,096) clients in a batch keeps, per HyperLogLog register,
+ * the client of the highest rank (the first of equals): at most 4,096 hashes, 32 KB, where
+ * all of them could pass max_payload (8 bytes each: 131,072 clients of one status in one
+ * second). Nothing downstream can tell: its visitors are past 512, so every union that
+ * holds it is a sketch, and the sketch's registers (the window's per slot, the history's)
+ * are the maxima of the same ranks.
+ */
+function registerMaxima(visits: CellVisits, cells: number): CellVisits {
+  const { visitStarts, visitOrder, visitHashes } = visits;
+  const starts = new Int32Array(cells + 1);
+  const order: number[] = [];
+  const best = new Int32Array(HLL_M);
+  const rank = new Uint8Array(HLL_M);
+  for (let c = 0; c < cells; c++) {
+    const from = visitStarts[c]!;
+    const to = visitStarts[c + 1]!;
+    if (to - from <= HLL_M) {
+      for (let x = from; x < to; x++) order.push(visitOrder[x]!);
+    } else {
+      rank.fill(0);
+      for (let x = from; x < to; x++) {
+        const i = visitOrder[x]!;
+        const hi = visitHashes[2 * i]!;
+        const r = hllRegister(hi);
+        const k = hllRank(hi, visitHashes[2 * i + 1]!);
+        if (k > rank[r]!) {
+          rank[r] = k;
+          best[r] = i;
+        }
+      }
+      for (let r = 0; r < HLL_M; r++) if (rank[r]! > 0) order.push(best[r]!);
+    }
+    starts[c + 1] = order.length;
+  }
+  return { visitStarts: starts, visitOrder: Int32Array.from(order), visitHashes };
 }
 
 /** Key id -> group while grouping (reused; -1 between calls). */
