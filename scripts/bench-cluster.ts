@@ -248,7 +248,7 @@ async function main(): Promise<void> {
   out.push(`| counter pairs out (= merge pairs in) | ${runs.map((r) => `${r.counterPairs.toLocaleString('en-US')} (${r.mergePairs.toLocaleString('en-US')})`).join(' | ')} |`);
   out.push(`| partial messages (LOGFLOW_COUNTS) / result messages (LOGFLOW_RESULTS) | ${runs.map((r) => `${r.partials} / ${r.results}`).join(' | ')} |`);
   out.push(`| bytes per partial message / per result message (payloads) | ${runs.map((r) => `${f(r.partialBytes / Math.max(1, r.partials), 0)} / ${f(r.resultBytes / Math.max(1, r.results), 0)}`).join(' | ')} |`);
-  out.push(`| partial bytes per 1M events | ${runs.map((r) => `${f((r.partialBytes * 1e6) / LINES / 1e6, 1)} MB`).join(' | ')} |`);
+  out.push(`| partial / result bytes per 1M events | ${runs.map((r) => `${f((r.partialBytes * 1e6) / LINES / 1e6, 1)} / ${f((r.resultBytes * 1e6) / LINES / 1e6, 1)} MB`).join(' | ')} |`);
   out.push(`| merge workers: us per pair in / ms per partial message | ${runs.map((r) => `${f((total(r, 'merge') * 1e6) / r.mergePairs)} / ${f((total(r, 'merge') * 1e3) / r.partials)}`).join(' | ')} |`);
   out.push(`| query node: us per row pair / ms per result message | ${runs.map((r) => `${f((r.cpu.get('query')! * 1e6) / r.rowPairs)} / ${f((r.cpu.get('query')! * 1e3) / r.results)}`).join(' | ')} |`);
   out.push(`| idle CPU s per s (taken off) | ${runs.map((r) => [...r.idlePerSecond].map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')).join(' | ')} |`);
