@@ -124,8 +124,8 @@ describe('the cluster\'s binary messages', () => {
             while (c.cells.nextCell()) {
               const sketch = carried.get(key) ?? new VisitorSketch();
               carried.set(key, sketch);
-              for (let v = 0; v < c.cells.visitCount; v++) sketch.add(c.cells.visitHi(v), c.cells.visitLo(v));
               if (key === '/busy') hashes += c.cells.visitCount;
+              while (c.cells.nextVisit()) sketch.add(c.cells.hi, c.cells.lo);
             }
           }
         }
@@ -143,6 +143,36 @@ describe('the cluster\'s binary messages', () => {
     assert.equal(carried.get('/busy')!.count(), all.count());
     assert.ok(Math.abs(all.count() - 20_000) <= 3 * 0.0163 * 20_000, `${all.count()} for 20,000`);
     assert.deepEqual([carried.get('/calm')!.exact, carried.get('/calm')!.count()], [true, 300]);
+  });
+
+  test('visits name their clients in each message\'s own table: 3,000 URLs of 10 clients each (30,000 clients) cut into 16 KiB messages keep every URL\'s clients', () => {
+    const b = builderOf(false, ['url']);
+    const client = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    const want = new Map<string, Set<string>>();
+    const lines: string[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      const url = `/k${i % 3000}`;
+      lines.push(line(url, 0).replace('10.0.0.1', client(i)));
+      const h = hashOf(client(i));
+      want.set(url, (want.get(url) ?? new Set()).add(`${h.hi}:${h.lo}`));
+    }
+    b.add(1, Buffer.from(lines.join('\n')), START);
+    const messages = b.build({ partition: 0, after: 0, to: 1, atMs: START, wmMs: START }, 1, 16 * 1024)[0]!;
+    assert.ok(messages.length >= 20, `${messages.length} messages`);
+    const got = new Map<string, Set<string>>();
+    for (const m of messages) {
+      assert.ok(m.length <= 16 * 1024, `a message of ${m.length} bytes`);
+      const c = new PartialCursor(m);
+      while (c.nextSlot()) {
+        while (c.cells.nextSection()) {
+          while (c.cells.nextKey()) {
+            const key = c.reader.data.toString('utf8', c.cells.keyStart, c.cells.keyEnd);
+            while (c.cells.nextCell()) while (c.cells.nextVisit()) got.set(key, (got.get(key) ?? new Set()).add(`${c.cells.hi}:${c.cells.lo}`));
+          }
+        }
+      }
+    }
+    assert.deepEqual(got, want);
   });
 
   test('a shard with nothing still gets a message (the partition\'s progress); a heartbeat has an empty range', () => {

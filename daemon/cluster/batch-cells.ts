@@ -36,13 +36,13 @@ export function cellsOf(batch: BatchSet): number {
 
 /**
  * Adds a row's sections (dimensions named `dims`) to `batch`, an open batch of `window`, with
- * their cells' visits where the batch keeps them; a dimension the window does not count is
+ * their cells' visits (from the row's client table) where the batch keeps them; a dimension the window does not count is
  * passed over. Every cell must be new to the batch
  * (a batch's rows from different shards, or the parts of one row). Returns the cells read.
  */
-export function addSections(window: WindowSet, batch: BatchSet, dims: readonly string[], sections: Buffer): number {
+export function addSections(window: WindowSet, batch: BatchSet, dims: readonly string[], sections: Buffer, clients: Buffer | undefined): number {
   const to = dims.map((name) => window.dims.findIndex((d) => d.name === name));
-  const cursor = new CellsCursor(new ByteReader(sections), dims.length);
+  const cursor = new CellsCursor(new ByteReader(sections), dims.length, clients);
   const data = cursor.reader.data;
   let cells = 0;
   cursor.begin();
@@ -57,7 +57,7 @@ export function addSections(window: WindowSet, batch: BatchSet, dims: readonly s
       const visits = target.visitors;
       while (cursor.nextCell()) {
         const cell = target.append(id, cursor.code, cursor.count, cursor.bytes);
-        if (visits) for (let v = 0; v < cursor.visitCount; v++) target.visit(cell, cursor.visitHi(v), cursor.visitLo(v));
+        if (visits) while (cursor.nextVisit()) target.visit(cell, cursor.hi, cursor.lo);
         cells++;
       }
     }

@@ -148,7 +148,7 @@ export class ResultsCombiner {
       if (!this.#history) return;
       const w = this.#window;
       const batch = w.openBatch();
-      addSections(w, batch, m.dims, m.sections);
+      addSections(w, batch, m.dims, m.sections, m.clients);
       this.#late.push({ startMs: m.slot * this.#batchMs, events: m.events, parseErrors: m.parseErrors, counts: w.encodeBatch(batch) });
       w.dropBatch(batch);
       this.#lateSeq = Math.min(this.#lateSeq, seq);
@@ -166,7 +166,7 @@ export class ResultsCombiner {
       if (!row) this.#rows.set(m.slot, (row = { events: 0, parseErrors: 0, batch: this.#window.openBatch(), seq, windowOnly }));
       row.events += m.events;
       row.parseErrors += m.parseErrors;
-      addSections(this.#window, row.batch, m.dims, m.sections);
+      addSections(this.#window, row.batch, m.dims, m.sections, m.clients);
       return;
     }
     s.counters.push({ closedThrough: m.closedThrough, counters: m.counters });

@@ -1,6 +1,6 @@
 import { LogflowError } from '../errors.js';
 import type { UrlCount } from '../counts/top-k.js';
-import { readDims, SECTIONS_MIN, writeDims, writeSections, type SectionPart } from './cells-wire.js';
+import { ClientTable, readDims, SECTIONS_MIN, writeDims, writeSections, type SectionPart } from './cells-wire.js';
 import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
 
 /**
@@ -23,6 +23,7 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  * is past a batch. Rows and tops are cut below max_payload into parts (`part`, `last`).
  *
  *   u8 version (3) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
+ *   u32 LE: where a row's client table starts (0: none; after its sections, cells-wire.ts)
  *   varints: shard, shards, closedThrough, part, then the kind's fields (a late row's are a
  *   row's with `seq` after the slot; a row ends with its dimensions' names and sections).
  *
@@ -66,6 +67,8 @@ export interface RowMessage extends Common {
   readonly dims: readonly string[];
   /** Its sections (cells-wire.ts): a range of the message. */
   readonly sections: Buffer;
+  /** The client table its sections' visits name (a range of the message), or none. */
+  readonly clients: Buffer | undefined;
 }
 
 export interface LateRowMessage extends Omit<RowMessage, 'kind'> {
@@ -108,6 +111,7 @@ function begin(w: ByteWriter, kind: number, head: Head, part: number): void {
   w.u8(RESULTS_VERSION);
   w.u8(kind);
   w.u8(0);
+  w.u32le(0);
   w.varint(head.shard);
   w.varint(head.shards);
   w.varint(head.closedThrough);
@@ -131,8 +135,15 @@ export function encodeRow(
 ): Buffer[] {
   const out: Buffer[] = [];
   const w = new ByteWriter(4096);
-  const message = { empty: true };
+  const message = { empty: true, clients: new ClientTable() };
+  const finish = () => {
+    if (message.clients.size > 0) {
+      w.patchU32le(3, w.length);
+      message.clients.writeTo(w);
+    }
+  };
   const start = () => {
+    message.clients.reset();
     begin(w, head.lateSeq === undefined ? KIND_ROW : KIND_LATE, head, out.length);
     w.svarint(head.slot);
     if (head.lateSeq !== undefined) w.varint(head.lateSeq);
@@ -145,9 +156,11 @@ export function encodeRow(
   };
   start();
   writeSections(w, parts, maxBytes, () => {
+    finish();
     out.push(w.toBuffer());
     start();
   }, message);
+  finish();
   w.patchU8(2, FLAG_LAST);
   out.push(w.toBuffer());
   return out;
@@ -210,14 +223,24 @@ export function decodeResults(data: Uint8Array): ResultsMessage {
   }
   const kind = r.u8();
   const last = (r.u8() & FLAG_LAST) !== 0;
+  const clientsAt = r.u32le();
+  if (clientsAt > r.data.length) throw new WireError(`a client table at byte ${clientsAt} of ${r.data.length}`);
+  // A row's sections end where its client table starts.
+  const sectionsAndClients = () => {
+    const at = r.position;
+    const rest = r.rest();
+    if (clientsAt === 0) return { sections: rest, clients: undefined };
+    if (clientsAt < at) throw new WireError(`a client table at byte ${clientsAt}, before the sections at ${at}`);
+    return { sections: rest.subarray(0, clientsAt - at), clients: r.data.subarray(clientsAt) };
+  };
   const common = { shard: r.varint(), shards: r.varint(), closedThrough: r.varint(), part: r.varint(), last };
   if (common.shard >= common.shards) throw new WireError(`shard ${common.shard} of ${common.shards}`);
   const readCounters = (): ShardCounters => ({ eventsIn: r.varint(), eventsCounted: r.varint(), parseErrors: r.varint(), late: r.varint(), duplicates: r.varint() });
   switch (kind) {
     case KIND_ROW:
-      return { kind: 'row', ...common, slot: r.svarint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), sections: r.rest() };
+      return { kind: 'row', ...common, slot: r.svarint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), ...sectionsAndClients() };
     case KIND_LATE:
-      return { kind: 'late', ...common, slot: r.svarint(), seq: r.varint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), sections: r.rest() };
+      return { kind: 'late', ...common, slot: r.svarint(), seq: r.varint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), ...sectionsAndClients() };
     case KIND_WINDOW: {
       const fields = { endMs: r.varint(), windowMs: r.varint(), total: r.varint(), distinct: r.varint(), counters: readCounters() };
       const topState = TOP_STATES[r.u8()];

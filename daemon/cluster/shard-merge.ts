@@ -224,7 +224,7 @@ export class ShardMerge {
             target.bytes[cell]! += c.bytes;
             // The union of the partitions' clients of the cell: a client twice (two
             // partitions, or a partial replayed in a takeover) is one visit.
-            for (let v = 0; v < c.visitCount; v++) target.visit(cell, c.visitHi(v), c.visitLo(v));
+            while (c.nextVisit()) target.visit(cell, c.hi, c.lo);
             this.pairsIn++;
           }
         }
@@ -449,7 +449,7 @@ export class ShardMerge {
     // The rows as the window restores a checkpoint's slots (the job's blob of each).
     const slots = rows.map((r) => {
       const batch = window.openBatch();
-      for (const p of r.parts) addSections(window, batch, p.dims, p.sections);
+      for (const p of r.parts) addSections(window, batch, p.dims, p.sections, p.clients);
       const data = window.encodeBatch(batch);
       window.dropBatch(batch);
       return { slot: r.slot, data, total: r.total };
