@@ -18,10 +18,10 @@ import { ANY_STATUS_ROW, DAY, HOUR, MINUTE } from '../history.js';
  * - `logflow_top(instance, dimension, rank, key, count, window_start, window_end)`: each
  *   instance's newest window and its most counted keys.
  * The tables behind them are the job's: per-batch cells of every dimension (key, status,
- * lines, bytes: `logflow_batch_keys`, one row per batch interval, epoch and dimension: rows
- * add up, see V3), rolled up behind into minute, hour, day, 30-day and 360-day rows per key
- * and status plus an every-status row (`logflow_rollups`, levels 1-5, as SQLite's
- * `dim_counts`), with `logflow_dirty` marking the buckets whose rollup is missing or stale
+ * lines, bytes, visits: `logflow_batch_keys`, one row per batch interval, epoch and
+ * dimension: rows add up, see V3), rolled up behind into minute, hour, day, 30-day and
+ * 360-day rows per key and status (with a visitor sketch, V6) plus an every-status row
+ * (`logflow_rollups`, levels 1-5, as SQLite's `dim_counts`), with `logflow_dirty` marking the buckets whose rollup is missing or stale
  * (the views and the API read those from the finer rows).
  */
 export interface Migration {
