@@ -107,9 +107,15 @@ export class PgResultRows {
           if (!r.visitors) continue;
           // The section's visits (cell, client), as each cell's set of client hashes.
           cells.withVisits = true;
-          const hashes: number[][] = Array.from({ length: cells.keys.length - first }, () => []);
-          while (r.nextVisit()) hashes[r.cell]!.push(r.hi, r.lo);
-          for (let i = 0; i < hashes.length; i++) cells.visits[first + i] = cellVisits(hashes[i]!);
+          const n = cells.keys.length - first;
+          const of: number[] = [];
+          const hashes: number[] = [];
+          while (r.nextVisit()) {
+            of.push(r.cell);
+            hashes.push(r.hi, r.lo);
+          }
+          const sets = cellVisits(n, of, hashes);
+          for (let i = 0; i < n; i++) cells.visits[first + i] = sets[i]!;
         }
       }
       for (const [dimension, cells] of byDimension) {

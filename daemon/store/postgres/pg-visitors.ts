@@ -1,4 +1,4 @@
-import { VisitorSketch } from '../../counts/visitor-sketch.js';
+import { EXACT_VISITORS, exactSetBytes, VisitorSketch } from '../../counts/visitor-sketch.js';
 import { VisitorUnion } from '../../counts/visitor-union.js';
 
 /**
@@ -29,19 +29,30 @@ export function unionOfParts(parts: Buffer): Buffer | null {
 }
 
 /**
- * A batch cell's visitor set as a row's `visits[i]`, from its clients' hashes (hi, lo pairs,
- * distinct: a blob holds a cell's visit of a client once). One visitor, as most cells have,
- * is written directly; more go through a sketch (an exact set, past 512 registers).
+ * A blob section's cells' visitor sets, as a row's `visits`: `cells` cells, visit v of cell
+ * `of[v]` by the client `hashes[2v], hashes[2v + 1]` (distinct: a blob holds a cell's visit
+ * of a client once). Up to 512, `VisitorSketch.encode`'s exact set is written directly (no
+ * object per cell: most have one visitor); past it, a sketch's registers.
  */
-export function cellVisits(hashes: readonly number[]): Buffer {
-  if (hashes.length === 2) {
-    const out = Buffer.allocUnsafe(9);
-    out[0] = 1;
-    out.writeInt32LE(hashes[0]!, 1);
-    out.writeInt32LE(hashes[1]!, 5);
-    return out;
+export function cellVisits(cells: number, of: readonly number[], hashes: readonly number[]): Buffer[] {
+  const counts = new Int32Array(cells + 1);
+  for (const c of of) counts[c + 1]!++;
+  for (let c = 0; c < cells; c++) counts[c + 1]! += counts[c]!;
+  // Visits in order of their cell (a counting sort): cell c's are order[counts[c] .. counts[c + 1]).
+  const next = counts.slice(0, cells);
+  const order = new Int32Array(of.length);
+  for (let v = 0; v < of.length; v++) order[next[of[v]!]!++] = v;
+  const out: Buffer[] = [];
+  for (let c = 0; c < cells; c++) {
+    const from = counts[c]!;
+    const to = counts[c + 1]!;
+    if (to - from > EXACT_VISITORS) {
+      const sketch = new VisitorSketch();
+      for (let i = from; i < to; i++) sketch.add(hashes[2 * order[i]!]!, hashes[2 * order[i]! + 1]!);
+      out.push(sketch.encode());
+      continue;
+    }
+    out.push(exactSetBytes(hashes, order, from, to));
   }
-  const sketch = new VisitorSketch();
-  for (let i = 0; i < hashes.length; i += 2) sketch.add(hashes[i]!, hashes[i + 1]!);
-  return sketch.encode();
+  return out;
 }
