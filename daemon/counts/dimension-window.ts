@@ -366,6 +366,14 @@ export class DimensionWindow {
     return sum;
   }
 
+  /**
+   * The visitors of key `key` (its text) of `status` in the window ending with slot `end`, the
+   * newest: for a top made elsewhere (a cluster's shards) of keys the window holds.
+   */
+  visitorsOfKey(key: string, status: StatusRange, end: number): { visitors: number | null; visitorsExact: boolean } {
+    return this.#visitorsOf(this.keys.idOfString(key), status, end);
+  }
+
   /** The visitors of `key`'s cells of `status` in the window ending with slot `end`. */
   #visitorsOf(key: number, status: StatusRange, end: number): { visitors: number | null; visitorsExact: boolean } {
     if (!this.visitors) return this.spec.name === 'client' ? { visitors: 1, visitorsExact: true } : { visitors: null, visitorsExact: true };
