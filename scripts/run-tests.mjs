@@ -7,21 +7,21 @@
 //   node scripts/run-tests.mjs [NODE --test OPTIONS...]   (npm test -- --test-reporter=tap)
 //   node scripts/run-tests.mjs --list                     the files, in the order they start
 //
-// SLOWEST_FIRST is measured (the sums of each file's test durations in an `npm test` run,
-// 2026-12-07, load 14: each file's place, not its figure, matters). A listed file that no
-// longer exists stops the run, so that the list follows renames; a new slow file belongs in
-// it. Files not listed follow in name order.
+// SLOWEST_FIRST is measured (scripts/test-file-times.mjs: each file's test durations summed,
+// two npm test runs of 2026-12-07 at load 14-29, averaged; a file's place matters, not its
+// figure). A listed file that no longer exists stops the run, so that the list follows
+// renames; a new slow file belongs in it. Files not listed follow in name order.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SLOWEST_FIRST = [
-  'crash-recovery', 'checkpoint', 'own-time', 'postgres-exactly-once', 'scaleout-exact',
-  'resource-faults-database', 'taildir-crash', 'resource-faults-checkpoint', 'event-time',
-  'topology', 'collector', 'checkpoint-wal', 'crash-windows', 'spool-scale', 'postgres-daemon',
-  'e2e', 'dashboard-browser', 'jetstream-cluster', 'cli', 'analyze-cli', 'upgrade-history',
-  'results-contract', 'startup-errors', 'spool-growing', 'history-dimensions', 'upgrade',
+  'crash-recovery', 'scaleout-exact', 'postgres-exactly-once', 'resource-faults-database', 'own-time',
+  'taildir-crash', 'checkpoint', 'resource-faults-checkpoint', 'topology', 'spool-scale', 'event-time',
+  'postgres-daemon', 'crash-windows', 'e2e', 'checkpoint-wal', 'dashboard-browser', 'collector',
+  'results-contract', 'spool-growing', 'upgrade-history', 'cli', 'history-dimensions', 'upgrade',
+  'startup-errors', 'jetstream-cluster',
 ];
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,7 +29,7 @@ const dir = path.join(root, 'dist', 'test');
 const all = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort();
 const missing = SLOWEST_FIRST.filter((name) => !existsSync(path.join(dir, `${name}.test.js`)));
 if (missing.length > 0) {
-  console.error(`run-tests: scripts/run-tests.mjs lists ${missing.map((m) => `test/${m}.test.ts`).join(', ')}, which no longer exist: take them out of SLOWEST_FIRST (or rename them there)`);
+  console.error(`run-tests: SLOWEST_FIRST in scripts/run-tests.mjs names ${missing.map((m) => `test/${m}.test.ts`).join(', ')}: no such test file (take ${missing.length > 1 ? 'them' : 'it'} out, or write the new name)`);
   process.exit(2);
 }
 const first = SLOWEST_FIRST.map((name) => `${name}.test.js`);
