@@ -26,6 +26,9 @@ FROM node:24-bookworm-slim
 # LOGFLOW_CONTAINER: start-up errors about files the container's user may not write name
 # LOGFLOW_UID and compose's commands (daemon/permission-hint.ts).
 ENV NODE_ENV=production LOGFLOW_CONTAINER=docker
+# glibc's allocator: large arrays given back when freed, fewer arenas (daemon/malloc-settings.ts;
+# docs/operations.md, "Memory"): at a million URLs, ~100 MB less resident.
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=262144
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist

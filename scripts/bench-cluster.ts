@@ -99,6 +99,9 @@ interface Run {
   /** Messages published to LOGFLOW_COUNTS (partials) and LOGFLOW_RESULTS (merge results). */
   readonly partials: number;
   readonly results: number;
+  /** Bytes of those messages' payloads (as published: a stream trims what is consumed). */
+  readonly partialBytes: number;
+  readonly resultBytes: number;
   /** The query node's figures at the end: every line should be counted, none late. */
   readonly counted: Pick<ClusterStats, 'eventsIn' | 'eventsCounted' | 'parseErrors' | 'historyOnlyEvents'>;
 }
@@ -149,6 +152,16 @@ async function run(staged: string, counters: number): Promise<Run> {
     const idleSeconds = (performance.now() - idleStart) / 1000;
     const idlePerSecond = new Map(procs.map((p) => [p.role, (idle1.get(p.role)! - idle0.get(p.role)!) / idleSeconds]));
 
+    // The payloads published on the counts and results subjects (core subscriptions: they see every publish).
+    const payloads = new Map<string, number>();
+    for (const subject of ['logflow.counts', 'logflow.results']) {
+      payloads.set(subject, 0);
+      const sub = nc.subscribe(`${subject}.>`);
+      void (async () => {
+        for await (const m of sub) payloads.set(subject, payloads.get(subject)! + m.data.length);
+      })();
+    }
+    await nc.flush();
     const t0 = performance.now();
     copyFileSync(staged, path.join(dir, 'access.staged'));
     renameSync(path.join(dir, 'access.staged'), path.join(dir, 'spool', 'access.log'));
@@ -168,6 +181,7 @@ async function run(staged: string, counters: number): Promise<Run> {
     const shardParts = (await Promise.all(merges.map(stats))).flatMap((s) => s.cluster!.merges[0]!.shards);
     const jsm = await jetstreamManager(nc);
     const published = async (s: string) => (await jsm.streams.info(s).catch(() => undefined))?.state.last_seq ?? 0;
+
     return {
       counters,
       seconds,
@@ -178,6 +192,8 @@ async function run(staged: string, counters: number): Promise<Run> {
       rowPairs: sumOf(shardParts.map((s) => s.rowPairsOut)),
       partials: await published('LOGFLOW_COUNTS'),
       results: await published('LOGFLOW_RESULTS'),
+      partialBytes: payloads.get('logflow.counts')!,
+      resultBytes: payloads.get('logflow.results')!,
       counted: { eventsIn: counted.eventsIn, eventsCounted: counted.eventsCounted, parseErrors: counted.parseErrors, historyOnlyEvents: counted.historyOnlyEvents },
     };
   } finally {
@@ -231,6 +247,8 @@ async function main(): Promise<void> {
   out.push(`| query node: eventsCounted (historyOnlyEvents) | ${runs.map((r) => `${r.counted.eventsCounted.toLocaleString('en-US')} (${r.counted.historyOnlyEvents})`).join(' | ')} |`);
   out.push(`| counter pairs out (= merge pairs in) | ${runs.map((r) => `${r.counterPairs.toLocaleString('en-US')} (${r.mergePairs.toLocaleString('en-US')})`).join(' | ')} |`);
   out.push(`| partial messages (LOGFLOW_COUNTS) / result messages (LOGFLOW_RESULTS) | ${runs.map((r) => `${r.partials} / ${r.results}`).join(' | ')} |`);
+  out.push(`| bytes per partial message / per result message (payloads) | ${runs.map((r) => `${f(r.partialBytes / Math.max(1, r.partials), 0)} / ${f(r.resultBytes / Math.max(1, r.results), 0)}`).join(' | ')} |`);
+  out.push(`| partial / result bytes per 1M events | ${runs.map((r) => `${f((r.partialBytes * 1e6) / LINES / 1e6, 1)} / ${f((r.resultBytes * 1e6) / LINES / 1e6, 1)} MB`).join(' | ')} |`);
   out.push(`| merge workers: us per pair in / ms per partial message | ${runs.map((r) => `${f((total(r, 'merge') * 1e6) / r.mergePairs)} / ${f((total(r, 'merge') * 1e3) / r.partials)}`).join(' | ')} |`);
   out.push(`| query node: us per row pair / ms per result message | ${runs.map((r) => `${f((r.cpu.get('query')! * 1e6) / r.rowPairs)} / ${f((r.cpu.get('query')! * 1e3) / r.results)}`).join(' | ')} |`);
   out.push(`| idle CPU s per s (taken off) | ${runs.map((r) => [...r.idlePerSecond].map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')).join(' | ')} |`);

@@ -5,7 +5,7 @@
  * row takes minutes, and on a loaded box its window holds only what came in 300 s).
  *
  *   node dist/scripts/gen-access-log.js ... (or the bench's own files), then
- *   node --expose-gc dist/scripts/window-probe.js BIG.log [TRICKLE.log ...] [--per 150000]
+ *   node --expose-gc dist/scripts/window-probe.js BIG.log [TRICKLE.log ...] [--per 150000] [--profile FILE]
  *
  * Lines enter the window (`url status`, with visitors, as the default job counts them)
  * `--per` to a slot; every line is also counted by its own second for the history, as in
@@ -15,13 +15,17 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { KeyHash } from '../daemon/counts/key-hash.js';
 import { ANY_STATUS } from '../daemon/counts/dimension-window.js';
 import { WindowSet, type BatchSet } from '../daemon/counts/window-set.js';
 
 const args = process.argv.slice(2);
 const per = args.includes('--per') ? Number(args[args.indexOf('--per') + 1]) : 150_000;
-const files = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--per');
+/** `--profile FILE`: a CPU profile (.cpuprofile) of the trickle slides alone. */
+const profile = args.includes('--profile') ? args[args.indexOf('--profile') + 1] : undefined;
+const files = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--per' && args[i - 1] !== '--profile');
 const window = new WindowSet([
   { name: 'url', field: 0, visitors: true, maxKeys: 0 },
   { name: 'status', field: 1, visitors: true, maxKeys: 0 },
@@ -35,6 +39,8 @@ let inBatch = 0;
 const history = new Map<number, BatchSet>();
 let historyLines = 0;
 const tops: unknown[] = [];
+/** Each slide's CPU ms (the process's: on a loaded box, wall time counts the waits for a core too). */
+const slideCpuMs: number[] = [];
 
 function flushHistory(): void {
   for (const k of [...history.keys()].sort((a, b) => a - b)) {
@@ -48,9 +54,12 @@ function flushHistory(): void {
 /** Closes the open slot into the window; returns the slide's ms (enter, leave, top 100). */
 function close(): number {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   window.advance(slot, batch, inBatch);
   const top = window.top('url', 100, ANY_STATUS);
   const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  slideCpuMs.push((used.user + used.system) / 1000);
   if (slot % 7 === 0) tops.push(top.items.slice(0, 20));
   window.releaseEmptied();
   window.encodeSlot(slot); // (the checkpoint's bytes)
@@ -109,8 +118,17 @@ const m = process.memoryUsage();
 console.log(`${big}: ${window.size} keys, ${window.total} lines in the window, ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(`held: ${Object.entries(window.heldBytes()).filter(([, v]) => v >= 1048576).map(([k, v]) => `${k} ${mb(v)}`).join(', ')}`);
 console.log(`process: rss ${mb(m.rss)} (peak ${mb(peakRss)}), array buffers ${mb(m.arrayBuffers)}, heap ${mb(m.heapUsed)}`);
+const session = profile ? new Session() : undefined;
+if (session) {
+  session.connect();
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+}
+slideCpuMs.length = 0;
 const slides = trickles.flatMap((f) => feed(f, Infinity));
-if (slides.length) console.log(`trickle slides (ms): ${slides.map((x) => x.toFixed(1)).join(' ')}`);
+if (session) writeFileSync(profile!, JSON.stringify((await session.post('Profiler.stop')).profile));
+if (slides.length) console.log(`trickle slides, ms: wall ${slides.map((x) => x.toFixed(1)).join(' ')}; CPU ${slideCpuMs.map((x) => x.toFixed(1)).join(' ')}`);
 const digest = createHash('sha1');
 for (const status of [ANY_STATUS, { lo: 404, hi: 404 }, { lo: 200, hi: 299 }]) {
   digest.update(JSON.stringify(window.top('url', 2000, status)));

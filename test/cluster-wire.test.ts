@@ -11,6 +11,8 @@ import { PartialCursor, type PartialHead } from '../daemon/cluster/partial-wire.
 import { decodeResults, encodeProgress, encodeRow, encodeWindow } from '../daemon/cluster/results-wire.js';
 import { ByteReader, ByteWriter } from '../daemon/cluster/wire-bytes.js';
 import { sourceIdOf } from '../daemon/source/file-key.js';
+import { hashOf } from '../daemon/counts/key-hash.js';
+import { VisitorSketch } from '../daemon/counts/visitor-sketch.js';
 import { tempDir } from './helpers/daemon.js';
 import { builderOf } from './helpers/partial-builder.js';
 
@@ -102,6 +104,77 @@ describe('the cluster\'s binary messages', () => {
     assert.deepEqual(build(), shards);
   });
 
+  test('a cell with 20,000 clients in a second (160 KB of hashes) fits a 64 KiB message as each register\'s highest rank: the estimate of all of them; 300 clients go whole', () => {
+    const b = builderOf(false, ['url']);
+    const client = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    const lines: string[] = [];
+    for (let i = 0; i < 20_000; i++) lines.push(line('/busy', 0).replace('10.0.0.1', client(i)));
+    for (let i = 0; i < 300; i++) lines.push(line('/calm', 0).replace('10.0.0.1', client(i)));
+    b.add(1, Buffer.from(lines.join('\n')), START);
+    const messages = b.build({ partition: 0, after: 0, to: 1, atMs: START, wmMs: START }, 1, 64 * 1024)[0]!;
+    const carried = new Map<string, VisitorSketch>();
+    let hashes = 0;
+    for (const m of messages) {
+      assert.ok(m.length <= 64 * 1024, `a message of ${m.length} bytes`);
+      const c = new PartialCursor(m);
+      while (c.nextSlot()) {
+        while (c.cells.nextSection()) {
+          while (c.cells.nextKey()) {
+            const key = c.reader.data.toString('utf8', c.cells.keyStart, c.cells.keyEnd);
+            while (c.cells.nextCell()) {
+              const sketch = carried.get(key) ?? new VisitorSketch();
+              carried.set(key, sketch);
+              if (key === '/busy') hashes += c.cells.visitCount;
+              while (c.cells.nextVisit()) sketch.add(c.cells.hi, c.cells.lo);
+            }
+          }
+        }
+      }
+    }
+    // Every client, hashed as the job hashes them (an independent set of the same 20,000).
+    const all = new VisitorSketch();
+    for (let i = 0; i < 20_000; i++) {
+      const h = hashOf(client(i));
+      all.add(h.hi, h.lo);
+    }
+    assert.ok(hashes <= 4096, `${hashes} hashes carried`);
+    assert.equal(carried.get('/busy')!.exact, false);
+    assert.deepEqual(carried.get('/busy')!.sketchRegisters(), all.sketchRegisters());
+    assert.equal(carried.get('/busy')!.count(), all.count());
+    assert.ok(Math.abs(all.count() - 20_000) <= 3 * 0.0163 * 20_000, `${all.count()} for 20,000`);
+    assert.deepEqual([carried.get('/calm')!.exact, carried.get('/calm')!.count()], [true, 300]);
+  });
+
+  test('visits name their clients in each message\'s own table: 3,000 URLs of 10 clients each (30,000 clients) cut into 16 KiB messages keep every URL\'s clients', () => {
+    const b = builderOf(false, ['url']);
+    const client = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    const want = new Map<string, Set<string>>();
+    const lines: string[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      const url = `/k${i % 3000}`;
+      lines.push(line(url, 0).replace('10.0.0.1', client(i)));
+      const h = hashOf(client(i));
+      want.set(url, (want.get(url) ?? new Set()).add(`${h.hi}:${h.lo}`));
+    }
+    b.add(1, Buffer.from(lines.join('\n')), START);
+    const messages = b.build({ partition: 0, after: 0, to: 1, atMs: START, wmMs: START }, 1, 16 * 1024)[0]!;
+    assert.ok(messages.length >= 20, `${messages.length} messages`);
+    const got = new Map<string, Set<string>>();
+    for (const m of messages) {
+      assert.ok(m.length <= 16 * 1024, `a message of ${m.length} bytes`);
+      const c = new PartialCursor(m);
+      while (c.nextSlot()) {
+        while (c.cells.nextSection()) {
+          while (c.cells.nextKey()) {
+            const key = c.reader.data.toString('utf8', c.cells.keyStart, c.cells.keyEnd);
+            while (c.cells.nextCell()) while (c.cells.nextVisit()) got.set(key, (got.get(key) ?? new Set()).add(`${c.cells.hi}:${c.cells.lo}`));
+          }
+        }
+      }
+    }
+    assert.deepEqual(got, want);
+  });
+
   test('a shard with nothing still gets a message (the partition\'s progress); a heartbeat has an empty range', () => {
     const b = builderOf(false);
     const hb = b.build({ partition: 0, after: 5, to: 5, atMs: 10, wmMs: 9 }, 1, 1024)[0]?.[0];
@@ -115,7 +188,7 @@ describe('the cluster\'s binary messages', () => {
     const message = builderOf(false).build({ partition: 0, after: 0, to: 1, atMs: 1, wmMs: 1 }, 1, 4096)[0]![0];
     const old = Buffer.from(message!);
     old[0] = 1;
-    assert.throws(() => new PartialCursor(old), /a partial of version 1 .*before the dimensions.*reads version 2/);
+    assert.throws(() => new PartialCursor(old), /a partial of version 1 .*before the dimensions.*reads version 3/);
   });
 
   test('merge results: a row cut into parts holds every cell of the batch once; a window\'s top parts hold the top (lines and bytes) in order', () => {

@@ -123,7 +123,7 @@ a1.jobs.j1.servers = \${NATS_SERVERS}
     // A counter counts by the job's dimensions (default url status); one its format lacks stops start-up naming the key.
     assert.deepEqual(counter.dimensions.map((d) => d.name), ['url', 'status']);
     const countBy = (extra: string) => `a1.jobs = c\na1.jobs.c.type = url-count-partial\na1.jobs.c.servers = nats://h:1\n${extra}`;
-    assert.deepEqual(ofType(parse(countBy('a1.jobs.c.dimensions = status agent\n')).jobs, 'url-count-partial')[0]!.dimensions, [{ name: 'status', field: 1 }, { name: 'agent', field: 4 }]);
+    assert.deepEqual(ofType(parse(countBy('a1.jobs.c.dimensions = status agent\n')).jobs, 'url-count-partial')[0]!.dimensions, [{ name: 'status', field: 1, visitors: true }, { name: 'agent', field: 4, visitors: true }]);
     assert.match(configErrorOf(parse, countBy('a1.jobs.c.logFormat = common\na1.jobs.c.dimensions = url referrer\n')).message, /a1\.jobs\.c\.dimensions: referrer: the log format "common" has no referrer field/);
   });
 

@@ -11,7 +11,7 @@ import { clusterNames, dropStaged, noneExpected, writeClusterConf, type Topology
 import type { Expected } from './helpers/expected-counts.js';
 import { NatsCluster, skipWithoutNats } from './helpers/nats-cluster.js';
 import type { DimensionTop, Stats, Top } from './helpers/api-types.js';
-import { countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
+import { assertVisitors, countBy, parseLine, type ParsedLine } from './helpers/dimension-counts.js';
 
 const START = Date.UTC(2026, 0, 1, 0, 0, 0);
 const PARTITIONS = 4;
@@ -138,17 +138,29 @@ describe('scale-out on a JetStream cluster', { skip: skipWithoutNats }, () => {
       const expected404 = countBy(parsed, 'url', 404, 404);
       assert.deepEqual([notFound.by, notFound.status, notFound.total], ['url', '404', expected404.reduce((n, i) => n + i.count, 0)]);
       assert.deepEqual(measures(notFound.items), measures(expected404));
+      // Visitors (distinct clients) over the range, as one box counts them: the partials carry
+      // each cell's clients, the merge unions them, the history keeps them per batch. 1,000
+      // clients: every URL's are exact, the common statuses' an estimate.
+      const byUrl = (await query!.get<DimensionTop>(`/api/top?n=1000&by=url&${range}`)).body;
+      assertVisitors('by=url over the range', byUrl.items, countBy(parsed, 'url'), byUrl.visitorsError!);
+      assert.ok(assertVisitors('by=status over the range', byStatus.items, countBy(parsed, 'status'), byStatus.visitorsError!) >= 1, 'statuses past 512 visitors');
+      assertVisitors('by=url&status=404 over the range', notFound.items, expected404, notFound.visitorsError!);
       const series = (await query!.get<{ total: number; bytes: number }>(`/api/series?by=status&key=500&step=3600&${range}`)).body;
       const expected500 = countBy(parsed, 'status').find((i) => i.key === '500')!;
       assert.deepEqual([series.total, series.bytes], [expected500.count, expected500.bytes]);
-      // The live window by status (the query node's own, from the rows) agrees with the history over its range.
-      await waitFor('the live window by status to agree with the history over its range', async () => {
-        const live = (await query!.get<DimensionTop>('/api/top?n=1000&by=status')).body;
-        if (!live.window || live.items.some((i) => i.visitors !== null)) return undefined;
-        const range = `from=${Date.parse(live.window.start) / 1000}&to=${Date.parse(live.window.end) / 1000}`;
-        const history = (await query!.get<DimensionTop>(`/api/top?n=1000&by=status&${range}`)).body;
-        return history.total === live.total && JSON.stringify([...measures(history.items)].sort()) === JSON.stringify([...measures(live.items)].sort()) ? true : undefined;
-      }, 30_000);
+      // The live window (the query node's own, from the rows) agrees with the history over its
+      // range, visitors included: by status, and by URL (the written top: the shards' tops,
+      // their visitors from the live window).
+      const withVisitors = (items: DimensionTop['items']) => JSON.stringify(items.map((i) => [i.key, i.count, i.bytes, i.visitors, i.visitorsExact]).sort());
+      for (const by of ['status', 'url']) {
+        await waitFor(`the live window by ${by} to agree with the history over its range`, async () => {
+          const live = (await query!.get<DimensionTop>(`/api/top?n=100&by=${by}`)).body;
+          if (!live.window || live.items.length === 0) return undefined;
+          const range = `from=${Date.parse(live.window.start) / 1000}&to=${Date.parse(live.window.end) / 1000}`;
+          const history = (await query!.get<DimensionTop>(`/api/top?n=100&by=${by}&${range}`)).body;
+          return history.total === live.total && withVisitors(history.items) === withVisitors(live.items) ? true : undefined;
+        }, 30_000);
+      }
       // The counters shown are as of the last window every shard has closed: a moment behind the history.
       const stats = await waitFor('the counters of every line', async () => {
         const { body } = await query!.get<Stats>('/api/stats');

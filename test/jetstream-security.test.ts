@@ -112,5 +112,10 @@ describe('a cluster on a NATS server with TLS and logins', { skip: skipWithoutNa
     writeClusterConf(dir, { ...base, merge: { resultsMaxMsgs: 1000 } });
     const merge3 = await run('agree.conf', 'merge');
     await error(merge3, 'merge.jobs.j1.resultsMaxMsgs = 1000, but stream RS_AGREE has max msgs -1');
+    // A query node whose format has no client, where the counters count visitors: its window
+    // would count 0 visitors where a single process answers null.
+    writeClusterConf(dir, { ...base, query: { logFormat: '%U %>s %b' } });
+    const query = await run('agree.conf', 'query');
+    await error(query, 'query.jobs.j1.logFormat = no visitors (no client field), but the cluster runs with visitorDimensions visitors of url status');
   });
 });

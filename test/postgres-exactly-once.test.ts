@@ -27,7 +27,7 @@ interface Top {
 interface RangeItems {
   total: number;
   keys: number;
-  items: { key: string; count: number; bytes: number }[];
+  items: { key: string; count: number; bytes: number; visitors: number | null; visitorsExact: boolean }[];
 }
 
 const asMap = (t: Top) => new Map(t.urls.map((u) => [u.url, u.count]));
@@ -183,32 +183,28 @@ describe('PostgreSQL results: exactly once through outages and kill -9, the same
       `/api/series?by=status&key=500&from=${from}&to=${to}&step=60`,
       `/api/series?by=url&key=${url}&status=2xx&from=${from}&to=${to}&step=3600`,
     ];
-    // The same answers, but visitors over a range: a SQLite file keeps them (sketches per
-    // rollup row), PostgreSQL's history does not, as yet (null there).
-    type Ranged = { items?: { visitors: number | null; visitorsExact: boolean }[]; visitorsError?: number | null };
-    const withoutVisitors = (body: unknown) => {
-      const b = body as Ranged;
-      return b.items ? { ...b, items: b.items.map((i) => ({ ...i, visitors: null, visitorsExact: false })), visitorsError: null } : body;
-    };
+    // The same answers, visitors over a range and per step of a key's series included (sketches per rollup row in both).
     for (const route of routes) {
       const p: { status: number; body: unknown } = await pg.get(route);
       const s: { status: number; body: unknown } = await sqlite.get(route);
       assert.equal(p.status, 200, route);
-      if (!route.includes('from=') || !route.startsWith('/api/top')) {
-        assert.deepEqual(p.body, s.body, route);
-        continue;
-      }
-      assert.deepEqual(withoutVisitors(p.body), withoutVisitors(s.body), route);
-      assert.ok((p.body as Ranged).items!.every((i) => i.visitors === null), `${route}: PostgreSQL keeps no visitors over a range`);
-      assert.ok((s.body as Ranged).items!.every((i) => typeof i.visitors === 'number'), `${route}: SQLite does`);
+      assert.deepEqual(p.body, s.body, route);
     }
     // Nothing lost, nothing twice by dimension either: lines and bytes per status, the 404 URLs.
     const inLog = parsed.filter((l) => l.ms >= Date.parse(from) && l.ms < Date.parse(to));
-    for (const [query, dim, lo, hi] of [['by=status', 'status', 0, 999], ['by=url&status=404', 'url', 404, 404]] as const) {
+    // And each key's visitors: its distinct clients, exact up to 512, else within 3 standard errors.
+    for (const [query, dim, lo, hi] of [['by=status', 'status', 0, 999], ['by=url&status=404', 'url', 404, 404], ['by=url&status=2xx', 'url', 200, 299]] as const) {
       const { body }: { body: RangeItems } = await pg.get<RangeItems>(`/api/top?${query}&n=1000&from=${from}&to=${to}`);
       const want = countBy(inLog, dim, lo, hi);
       assert.deepEqual([body.total, body.keys], [want.reduce((n, i) => n + i.count, 0), want.length], query);
       assert.deepEqual(body.items.map((i) => [i.key, i.count, i.bytes]), want.map((i) => [i.key, i.count, i.bytes]), query);
+      body.items.forEach((item, k) => {
+        const exact = want[k]!.visitors;
+        const label = `${query} ${item.key}: ${item.visitors} visitors, ${exact} distinct clients`;
+        assert.equal(item.visitorsExact, exact <= 512, `${label}: exact up to 512`);
+        if (exact <= 512) assert.equal(item.visitors, exact, label);
+        else assert.ok(Math.abs(item.visitors! - exact) <= 3 * 0.01625 * exact, label);
+      });
     }
     // The dashboard's stream: its `top` message.
     const tops: unknown[] = [];

@@ -7,12 +7,13 @@ import { encodeCounts } from '../daemon/store/index.js';
 import { PostgresQueries } from '../daemon/store/postgres/postgres-queries.js';
 import { SCHEMA_VERSION } from '../daemon/store/postgres/pg-schema.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
-import { batchBlob } from './helpers/batch-blobs.js';
+import { batchBlob, type BlobLine } from './helpers/batch-blobs.js';
 import { capturingLogger, testLogger } from './helpers/logger.js';
 import { postgresForSuite, skipWithoutPostgres } from './helpers/postgres-server.js';
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/postgres-v1');
 const FIXTURE_V4 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/postgres-v4');
+const FIXTURE_V5 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/postgres-v5');
 const H = 3_600_000;
 const DAY = 24 * H;
 
@@ -135,6 +136,91 @@ describe('PostgreSQL schema versions', { skip: skipWithoutPostgres }, () => {
       const top = await queries.dimensionTop('status', { lo: 500, hi: 599 }, next, next + 1000, 5, made.instance);
       assert.deepEqual(top.items, [{ key: '500', count: 1, bytes: 10, visitors: null, visitorsExact: false }, { key: '503', count: 1, bytes: 0, visitors: null, visitorsExact: false }]);
       assert.deepEqual((await queries.rangeTop(next, next + 1000, 5, made.instance)).urls, [{ url: '/new', count: 2 }, { url: '/a', count: 1 }]);
+    } finally {
+      await queries.close();
+      await store.close();
+    }
+  });
+
+  test('a schema-5 database (test/fixtures/postgres-v5: the history without visits) opens as schema 6: counts and bytes by every dimension exact against the fixture\'s lines before and after the rollups, visitors null over its rows (never short), exact over new rows, null where a range holds both', async () => {
+    const made = JSON.parse(readFileSync(path.join(FIXTURE_V5, 'made.json'), 'utf8')) as Made;
+    type Line = { ms: number; url: string; status: number; client: string; bytes: number };
+    const lines = (JSON.parse(readFileSync(path.join(FIXTURE_V5, 'lines.json'), 'utf8')) as [number, string, number, string, number][]).map(([ms, url, status, client, bytes]): Line => ({ ms, url, status, client, bytes }));
+    await pg.server.sql('CREATE DATABASE v5', 'postgres');
+    await pg.server.sql(readFileSync(path.join(FIXTURE_V5, 'dump.sql'), 'utf8'), 'v5');
+    assert.deepEqual((await pg.server.sql<{ v: number }>('SELECT MAX(version) AS v FROM logflow_schema_migrations', 'v5'))[0]!.v, 5);
+
+    const dirty = async () => (await pg.server.sql<{ n: number }>('SELECT COUNT(*)::int AS n FROM logflow_dirty', 'v5'))[0]!.n;
+    const dirtyBefore = await dirty();
+    const { logger, lines: logged } = capturingLogger();
+    const store = await open('v5', made.instance, logger);
+    const queries = new PostgresQueries(config('v5'), { batchIntervalMs: made.batchIntervalMs, windowDurationMs: made.windowMs, instance: made.instance });
+    const keyOf = (l: Line, dim: 'url' | 'status' | 'client') => (dim === 'status' ? String(l.status) : l[dim]);
+    // A dict of lines by key in [from, to): lines, bytes, distinct clients.
+    const expected = (all: readonly Line[], dim: 'url' | 'status' | 'client', from: number, to: number) => {
+      const sums = new Map<string, { count: number; bytes: number; clients: Set<string> }>();
+      for (const l of all) {
+        if (l.ms < from || l.ms >= to) continue;
+        const m = sums.get(keyOf(l, dim)) ?? { count: 0, bytes: 0, clients: new Set<string>() };
+        m.count++;
+        m.bytes += l.bytes;
+        m.clients.add(l.client);
+        sums.set(keyOf(l, dim), m);
+      }
+      return [...sums].map(([key, m]) => ({ key, count: m.count, bytes: m.bytes, clients: m.clients.size })).sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+    };
+    const all = { lo: 0, hi: 999 };
+    const day = Date.UTC(2026, 4, 1);
+    try {
+      assert.ok(logged.some((l) => l.includes(`"results database migrated from schema 5 to ${SCHEMA_VERSION}"`)), logged.join(''));
+      assert.equal(await dirty(), dirtyBefore, 'nothing to roll up again: the rows before kept no visits');
+      // The fixture's rows: counts and bytes exact, visitors unknown (null), a client its own one.
+      const ranges = [[day, day + 3 * DAY], [made.fromMs + 90 * 60_000 + 17_000, made.fromMs + 20 * H]] as const;
+      const check = async (when: string) => {
+        for (const [from, to] of ranges) {
+          for (const dim of ['url', 'status', 'client'] as const) {
+            const label = `${when}: by ${dim}, ${new Date(from).toISOString()} .. ${new Date(to).toISOString()}`;
+            const got = await queries.dimensionTop(dim, all, from, to, 100, made.instance);
+            const client = dim === 'client';
+            assert.deepEqual(got.items, expected(lines, dim, from, to).map((i) => ({ key: i.key, count: i.count, bytes: i.bytes, visitors: client ? 1 : null, visitorsExact: client })), label);
+          }
+        }
+        const points = await queries.dimensionSeries('status', '200', all, day, day + 2 * DAY, H, made.instance);
+        assert.ok(points.every((p) => (p.count > 0 ? p.visitors === null : p.visitors === 0)), `${when}: status 200 per hour, visitors unknown where it has lines`);
+      };
+      await check('as migrated');
+      // The rollups made again behind (a day's last minutes were left dirty by the fixture's writer, if any): still null.
+      await pg.server.sql('INSERT INTO logflow_dirty (instance, level, start_ms) SELECT DISTINCT instance, 1, start_ms - start_ms % 60000 FROM logflow_batches ON CONFLICT DO NOTHING', 'v5');
+      await store.rolledUp();
+      await check('rolled up again');
+
+      // New rows, with visits: a day on (a range of them alone is exact), and a line in one of the fixture's minutes.
+      const next = made.toMs + DAY;
+      const fresh: Line[] = [
+        { ms: next, url: '/new', status: 500, client: '10.1.1.1', bytes: 10 },
+        { ms: next, url: '/new', status: 200, client: '10.1.1.2', bytes: 7 },
+        { ms: next + 61_000, url: '/new', status: 500, client: '10.1.1.2', bytes: 3 },
+        { ms: next + 61_000, url: '/a', status: 500, client: '10.1.1.1', bytes: 0 },
+      ];
+      const old = lines.find((l) => l.url === '/a')!;
+      const late: Line = { ms: old.ms, url: '/a', status: 200, client: '10.1.1.3', bytes: 5 };
+      const bySecond = new Map<number, Line[]>();
+      for (const l of [...fresh, late]) bySecond.set(l.ms, [...(bySecond.get(l.ms) ?? []), l]);
+      const batches = [...bySecond].map(([startMs, ls]) => ({ kind: 'batch' as const, batch: { startMs, events: ls.length, parseErrors: 0, counts: batchBlob(ls as unknown as BlobLine[], ['url', 'status', 'client'], true) } }));
+      await store.write(batches, 2);
+      const newer = async (when: string) => {
+        for (const dim of ['url', 'status'] as const) {
+          const got = await queries.dimensionTop(dim, all, next, next + H, 100, made.instance);
+          assert.deepEqual(got.items, expected(fresh, dim, next, next + H).map((i) => ({ key: i.key, count: i.count, bytes: i.bytes, visitors: i.clients, visitorsExact: true })), `${when}: the new rows by ${dim}`);
+        }
+        // /a over the fixture's day and the new line in it: visitors not known (a part of them was not kept), never short.
+        const mixed = await queries.dimensionTop('url', all, day, day + 3 * DAY, 100, made.instance);
+        const a = mixed.items.find((i) => i.key === '/a')!;
+        assert.deepEqual([a.count, a.visitors], [expected([...lines, late, ...fresh], 'url', day, day + 3 * DAY).find((i) => i.key === '/a')!.count, null], `${when}: /a, old and new lines`);
+      };
+      await newer('from the batch rows');
+      await store.rolledUp();
+      await newer('rolled up');
     } finally {
       await queries.close();
       await store.close();

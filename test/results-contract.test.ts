@@ -126,40 +126,47 @@ function makeDimensionLines(): Line[] {
   return out;
 }
 
-/** The lines as batch results, a batch per second. */
+/** The lines as batch results, a batch per second, with their visits (as the job writes them: its format has a client). */
 function batchesOfLines(lines: readonly Line[]): ResultItem[] {
   const bySecond = new Map<number, Line[]>();
-  for (const l of lines) bySecond.set(l.ms, [...(bySecond.get(l.ms) ?? []), l]);
-  return [...bySecond].map(([startMs, ls]) => ({ kind: 'batch', batch: { startMs, events: ls.length, parseErrors: 0, counts: batchBlob(ls, DIMS) } }));
+  for (const l of lines) {
+    const same = bySecond.get(l.ms);
+    if (same) same.push(l);
+    else bySecond.set(l.ms, [l]);
+  }
+  return [...bySecond].map(([startMs, ls]) => ({ kind: 'batch', batch: { startMs, events: ls.length, parseErrors: 0, counts: batchBlob(ls, DIMS, true) } }));
 }
+
+/** A key's distinct clients as the stores answer them: exact up to 512; a client its own one. */
+const visitorsOf = (dim: Dim, clients: Set<string>) => ({ visitors: dim === 'client' ? 1 : clients.size, visitorsExact: dim === 'client' || clients.size <= 512 });
 
 /** The independent answer by dimension: a dict of the lines in [from, to) whose status is in [lo, hi]. */
 function expectedDimTop(lines: readonly Line[], dim: Dim, lo: number, hi: number, from: number, to: number, n: number) {
-  const sums = new Map<string, { count: number; bytes: number }>();
+  const sums = new Map<string, { count: number; bytes: number; clients: Set<string> }>();
   for (const l of lines) {
     if (l.ms < from || l.ms >= to || l.status < lo || l.status > hi) continue;
-    const m = sums.get(keyOf(l, dim)) ?? { count: 0, bytes: 0 };
+    const m = sums.get(keyOf(l, dim)) ?? { count: 0, bytes: 0, clients: new Set<string>() };
     m.count++;
     m.bytes += l.bytes;
+    m.clients.add(l.client);
     sums.set(keyOf(l, dim), m);
   }
-  // These blobs carry no visits (batchBlob): visitors unknown (null) in both stores, but a
-  // client's (its own one visitor).
-  const client = dim === 'client';
-  const items = [...sums].map(([key, m]) => ({ key, ...m, visitors: client ? 1 : null, visitorsExact: client })).sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  // Visitors: each key's distinct clients (the blobs carry visits: batchesOfLines).
+  const items = [...sums].map(([key, m]) => ({ key, count: m.count, bytes: m.bytes, ...visitorsOf(dim, m.clients) })).sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
   return { total: items.reduce((t, i) => t + i.count, 0), keys: items.length, items: items.slice(0, n) };
 }
 
 function expectedDimSeries(lines: readonly Line[], dim: Dim, key: string, lo: number, hi: number, fromMs: number, to: number, step: number) {
   const from = Math.floor(fromMs / step) * step;
-  const points = Array.from({ length: Math.ceil((to - from) / step) }, (_, i) => ({ start: from + i * step, count: 0, bytes: 0 }));
+  const points = Array.from({ length: Math.ceil((to - from) / step) }, (_, i) => ({ start: from + i * step, count: 0, bytes: 0, clients: new Set<string>() }));
   for (const l of lines) {
     if (l.ms < from || l.ms >= to || l.status < lo || l.status > hi || keyOf(l, dim) !== key) continue;
     const p = points[Math.floor((l.ms - from) / step)]!;
     p.count++;
     p.bytes += l.bytes;
+    p.clients.add(l.client);
   }
-  return points;
+  return points.map(({ clients, ...p }) => ({ ...p, ...visitorsOf(dim, clients), ...(dim === 'client' && { visitors: p.count > 0 ? 1 : 0 }) }));
 }
 
 function contract(kind: string, open: Open): void {
@@ -265,6 +272,60 @@ function contract(kind: string, open: Open): void {
           assert.ok(want.some((p) => p.count > 0), `${dim}=${key}: some lines`);
           assert.deepEqual(got, want, `${dim}=${key} of ${lo}-${hi} per ${step / 1000} s`);
         }
+      } finally {
+        await s.close();
+      }
+    });
+
+    test('visitors past 512 distinct clients: estimates within 3 standard errors, exact below, by status, by url of 404 and 2xx, by client and per step of a series, before and after the rollups', async () => {
+      const s = await open('visitors');
+      try {
+        // 4,000 lines over 2 h 10 min of 1,000 clients, 3 URLs, about one a second.
+        let seed = 512;
+        const rand = (n: number) => Math.floor((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 16) % n;
+        const statuses = [200, 200, 200, 200, 200, 404, 500];
+        const span = 2 * H + 10 * M;
+        const lines: Line[] = Array.from({ length: 4_000 }, (_, i) => {
+          const status = statuses[rand(statuses.length)]!;
+          return { ms: T0 + Math.floor((i * span) / 4_000 / S) * S, url: URLS[rand(3)]!, status, client: `10.${rand(4)}.${rand(250)}.1`, bytes: rand(900) };
+        });
+        await write(s.sink, batchesOfLines(lines));
+        // Seconds and minutes at the edges, a whole hour, across midnight.
+        const from = T0 + 7 * M + 13 * S;
+        const to = T0 + 2 * H + 5 * M + 5 * S;
+        const estimate = 3 * 0.01625;
+        const check = async (when: string) => {
+          let estimated = 0;
+          for (const [dim, lo, hi] of [['status', 0, 999], ['url', 404, 404], ['url', 200, 299], ['client', 500, 599]] as const) {
+            const label = `${when}: by ${dim}, status ${lo}-${hi}`;
+            const want = expectedDimTop(lines, dim, lo, hi, from, to, 100);
+            const got = await s.queries.dimensionTop(dim, { lo, hi }, from, to, 100, 'a1');
+            assert.deepEqual(got.items.map((i) => [i.key, i.count, i.bytes]), want.items.map((i) => [i.key, i.count, i.bytes]), `${label}: lines and bytes`);
+            got.items.forEach((item, k) => {
+              const exact = want.items[k]!;
+              const what = `${label}, ${item.key}: ${item.visitors} visitors, ${exact.visitors} distinct clients`;
+              assert.equal(item.visitorsExact, exact.visitorsExact, `${what}: exact up to 512`);
+              if (exact.visitorsExact) assert.equal(item.visitors, exact.visitors, what);
+              else assert.ok(Math.abs(item.visitors! - exact.visitors) <= estimate * exact.visitors, what), estimated++;
+            });
+          }
+          assert.ok(estimated >= 3, `${when}: ${estimated} keys past 512 visitors`);
+          // Status 200 per hour (past 512 each) and 404 per 10 minutes (exact), a point's visitors those of its step.
+          for (const [key, step] of [['200', H], ['404', 10 * M]] as const) {
+            const got = await s.queries.dimensionSeries('status', key, { lo: 0, hi: 999 }, from, to, step, 'a1');
+            const want = expectedDimSeries(lines, 'status', key, 0, 999, from, to, step);
+            assert.deepEqual(got.map((p) => [p.start, p.count, p.bytes, p.visitorsExact]), want.map((p) => [p.start, p.count, p.bytes, p.visitorsExact]), `${when}: status ${key} per ${step / M} min`);
+            got.forEach((p, i) => {
+              const exact = want[i]!.visitors;
+              const what = `${when}: status ${key} at ${new Date(p.start).toISOString()}: ${p.visitors} visitors, ${exact} distinct clients`;
+              if (want[i]!.visitorsExact) assert.equal(p.visitors, exact, what);
+              else assert.ok(Math.abs(p.visitors! - exact) <= estimate * exact, what);
+            });
+          }
+        };
+        await check('from the batch rows');
+        await s.rollUpAll();
+        await check('from the rollups');
       } finally {
         await s.close();
       }

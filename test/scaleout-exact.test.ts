@@ -310,6 +310,11 @@ describe('scale-out, exact at the ends', { skip: skipWithoutNats, concurrency: 3
       const [a, b] = [(await first.get<Top>(`/api/top?${range}`)).body, (await second.get<Top>(`/api/top?${range}`)).body];
       assert.deepEqual({ s, total: b.total, urls: b.urls }, { s, total: a.total, urls: a.urls });
     }
+    // By status over the whole range, visitors included (the partials carry visits): PostgreSQL's answer is SQLite's.
+    type ByStatus = { items: { visitors: number | null }[] };
+    const [byA, byB] = [(await first.get<ByStatus>(`/api/top?by=status&n=100&${all}`)).body, (await second.get<ByStatus>(`/api/top?by=status&n=100&${all}`)).body];
+    assert.ok(byA.items.length > 0 && byA.items.every((i) => typeof i.visitors === 'number'), JSON.stringify(byA.items));
+    assert.deepEqual(byB.items, byA.items, 'by=status over the range, visitors included');
     // (Its rows are the server's: the history it answered from is PostgreSQL's.)
     if (pgServer) assert.ok((await pgServer.sql<{ n: number }>("SELECT count(*)::int AS n FROM logflow_batches WHERE instance = 'query2'"))[0]!.n > 0, 'query2 wrote to PostgreSQL');
     await stopAll();

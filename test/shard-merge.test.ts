@@ -15,8 +15,8 @@ import { ANY_STATUS } from '../daemon/counts/dimension-window.js';
 import { builderOf } from './helpers/partial-builder.js';
 
 const START = Date.UTC(2026, 0, 1);
-/** A query node's dimensions, as readDimensions makes them (visitors are not carried). */
-const DIMS = ['url', 'status'].map((name, field) => ({ name, field, visitors: false, maxKeys: 0 }));
+/** A query node's dimensions, as readDimensions makes them for a format with a client. */
+const DIMS = ['url', 'status'].map((name, field) => ({ name, field, visitors: true, maxKeys: 0 }));
 
 /** A row's cells, as `dimension key status` -> lines. */
 function cellsOfRow(m: Pick<RowMessage, 'dims' | 'sections'>, into = new Map<string, number>()): Map<string, number> {
@@ -46,8 +46,8 @@ interface Spec {
   readonly to: number;
   readonly atMs: number;
   readonly wmMs?: number;
-  /** [url, second of the log] (event time) or [url, stored ms] (processing time); a url of '' is a line without a time. */
-  readonly lines?: readonly (readonly [string, number])[];
+  /** [url, second of the log] (event time) or [url, stored ms] (processing time), and its client (10.0.0.1); a url of '' is a line without a time. */
+  readonly lines?: readonly (readonly [string, number, string?])[];
   readonly source?: string;
   readonly eventTime?: boolean;
   /** The largest message (default 64 KiB): smaller cuts the partial into parts. */
@@ -58,9 +58,9 @@ interface Spec {
 function partial(s: Spec, shards = 1): Buffer[][] {
   const eventTime = s.eventTime ?? true;
   const b = builderOf(eventTime);
-  for (const [url, t] of s.lines ?? []) {
+  for (const [url, t, client] of s.lines ?? []) {
     // (A URL ending in 404 gets status 404.)
-    const text = url === '' ? 'no time here' : `10.0.0.1 - - [${clfTime(eventTime ? START + t * 1000 : START)}] "GET ${url} HTTP/1.1" ${url.endsWith('404') ? 404 : 200} ${url.length}`;
+    const text = url === '' ? 'no time here' : `${client ?? '10.0.0.1'} - - [${clfTime(eventTime ? START + t * 1000 : START)}] "GET ${url} HTTP/1.1" ${url.endsWith('404') ? 404 : 200} ${url.length}`;
     b.add(s.to, Buffer.from(text), eventTime ? START : t, s.source ?? 'edgeA');
   }
   return b.build({ partition: s.partition, after: s.after, to: s.to, atMs: s.atMs, wmMs: s.wmMs ?? 0 }, shards, s.maxBytes ?? 64 * 1024);
@@ -105,7 +105,7 @@ function countsOf(messages: readonly Buffer[]): Map<string, number> {
 /** A builder over `format` counting by url. */
 function urlBuilder(format: string, stripQueryString: boolean, eventTime: boolean): PartialBuilder {
   const f = compileLineFormat(format, { stripQueryString });
-  return new PartialBuilder(f.parse, f.fieldNames.length, [{ name: 'url', field: 0 }], 1000, eventTime);
+  return new PartialBuilder(f.parse, f.fieldNames.length, [{ name: 'url', field: 0, visitors: false }], 1000, eventTime);
 }
 
 describe("a counter's parsing (the job's line parser: its url field)", () => {
@@ -279,7 +279,9 @@ describe('a merge shard', () => {
     for (let i = 0; i < 40; i++) {
       const p = i % 2;
       const to = after[p]! + 3;
-      messages.push(partial({ partition: p, after: after[p]!, to, atMs: i * 300, source: `e${p}`, lines: [[`/u${i % 7}`, i], [`/v${i % 3}`, i + 1], [`/w${i}`, Math.max(0, i - 2)]] })[0]![0]!);
+      // (Clients repeat across partitions and batches: the replay's unions must not change a visit.)
+      const c = (k: number) => `10.0.${k % 3}.${k % 5}`;
+      messages.push(partial({ partition: p, after: after[p]!, to, atMs: i * 300, source: `e${p}`, lines: [[`/u${i % 7}`, i, c(i)], [`/v${i % 3}`, i + 1, c(i + 1)], [`/w${i}`, Math.max(0, i - 2), c(i * 7)]] })[0]![0]!);
       after = p === 0 ? [to, after[1]!] : [after[0]!, to];
     }
     const a = new ShardMerge(s);
@@ -337,26 +339,37 @@ describe('a query node\'s combination of shards', () => {
     assert.equal([...history.keys()].filter((u) => u.startsWith('/row-part/')).length, 40);
   });
 
-  test('a batch is written once every shard has closed it; the top of all is the best of the shards\' tops, exactly; the live window answers by status and by URL of a status', () => {
-    const s = (shard: number) => settings({ shard, shards: 2, partitions: 1, idleTimeoutMs: 1000, windowMs: 2000, slideMs: 1000, topN: 3 });
+  test('a batch is written once every shard has closed it; the top of all is the best of the shards\' tops, exactly; the live window answers by status and by URL of a status, with the union of the partitions\' clients', () => {
+    const s = (shard: number) => settings({ shard, shards: 2, partitions: 2, idleTimeoutMs: 1000, windowMs: 2000, slideMs: 1000, topN: 3 });
     const merges = [new ShardMerge(s(0)), new ShardMerge(s(1))];
-    const lines: [string, number][] = [];
+    const lines: [string, number, string][][] = [[], []];
     const expected = new Map<string, number>();
+    // Distinct clients by key, a dict: two partitions count the same clients of the same URLs.
+    const clients = new Map<string, Set<string>>();
+    const saw = (key: string, client: string) => clients.set(key, (clients.get(key) ?? new Set()).add(client));
     for (let i = 0; i < 60; i++) {
       const url = i % 5 === 0 ? `/gone/${i % 3}/404` : `/p${(i * 7) % 11}`;
-      lines.push([url, 0]);
+      const client = `10.0.0.${i % 13}`;
+      lines[i % 2]!.push([url, 0, client]);
       expected.set(url, (expected.get(url) ?? 0) + 1);
+      saw(url, client);
+      saw(url.endsWith('404') ? '404' : '200', client);
     }
-    const p1 = partial({ partition: 0, after: 0, to: 1, atMs: 0, lines }, 2);
+    const p1 = [0, 1].map((p) => partial({ partition: p, after: 0, to: 1, atMs: 0, lines: lines[p] }, 2));
     const p2 = partial({ partition: 0, after: 1, to: 1, atMs: 5000 }, 2);
     const combiner = new ResultsCombiner({ shards: 2, topN: 3, batchMs: 1000, windowMs: 2000, dims: DIMS, history: true });
     let seq = 0;
-    merges.forEach((m, q) => m.apply(1, p1[q]![0]!));
+    merges.forEach((m, q) => {
+      m.apply(1, p1[0]![q]![0]!);
+      m.apply(2, p1[1]![q]![0]!);
+      // A partial again (a counter's takeover republished it): a duplicate, its clients a union already.
+      assert.equal(m.apply(3, p1[1]![q]![0]!), 'duplicate');
+    });
     // Shard 0 closes first: nothing is written until shard 1 has closed too.
-    merges[0]!.apply(2, p2[0]![0]!);
+    merges[0]!.apply(4, p2[0]![0]!);
     for (const o of merges[0]!.outbox.splice(0)) combiner.add(++seq, decodeResults(o.data) as ResultsMessage);
     assert.deepEqual(combiner.take().batches, []);
-    merges[1]!.apply(2, p2[1]![0]!);
+    merges[1]!.apply(4, p2[1]![0]!);
     for (const o of merges[1]!.outbox.splice(0)) combiner.add(++seq, decodeResults(o.data) as ResultsMessage);
     const { batches, windows } = combiner.take();
     assert.equal(batches.length, 1);
@@ -367,18 +380,22 @@ describe('a query node\'s combination of shards', () => {
     while (r.nextSection()) while (r.nextCell()) sections.set(r.name, (sections.get(r.name) ?? 0) + r.count);
     assert.deepEqual(sections, new Map([['url', 60], ['status', 60]]), 'every line once in each dimension');
     const newest = windows.at(-1)!;
-    // As the results store keeps a top: lines and bytes (each line's bytes are its URL's length here); visitors unknown.
+    // As the results store keeps a top: lines and bytes (each line's bytes are its URL's length here), and visitors.
     const top = [...expected]
-      .map(([key, count]) => ({ key, count, bytes: count * key.length, visitors: null, visitorsExact: true }))
+      .map(([key, count]) => ({ key, count, bytes: count * key.length, visitors: clients.get(key)!.size, visitorsExact: true }))
       .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1))
       .slice(0, 3);
     assert.deepEqual([newest.rowOnly, newest.total, newest.top], [false, 60, top]);
     // The live window (/api/top?by=status, ?by=url&status=404), as a single process's job answers.
     const byStatus = combiner.top({ by: 'status', status: ANY_STATUS, n: 10 });
-    assert.deepEqual(byStatus.items.map((i) => [i.key, i.count]), [['200', 48], ['404', 12]]);
+    assert.deepEqual(byStatus.items.map((i) => [i.key, i.count, i.visitors]), [['200', 48, clients.get('200')!.size], ['404', 12, clients.get('404')!.size]]);
     assert.equal(byStatus.total, 60);
     const notFound = combiner.top({ by: 'url', status: { lo: 404, hi: 404 }, n: 10 });
-    assert.deepEqual(notFound.items.map((i) => [i.key, i.count, i.bytes, i.visitors]), [['/gone/0/404', 4, 44, null], ['/gone/1/404', 4, 44, null], ['/gone/2/404', 4, 44, null]]);
+    const v = (url: string) => clients.get(url)!.size;
+    assert.deepEqual(notFound.items.map((i) => [i.key, i.count, i.bytes, i.visitors]), [['/gone/0/404', 4, 44, v('/gone/0/404')], ['/gone/1/404', 4, 44, v('/gone/1/404')], ['/gone/2/404', 4, 44, v('/gone/2/404')]]);
+    // Two partitions' clients of a URL, some the same: the union, not the sum.
+    const both = [...clients.keys()].filter((k) => k.startsWith('/') && lines[0]!.some((l) => l[0] === k) && lines[1]!.some((l) => l[0] === k));
+    assert.ok(both.length > 0);
     assert.equal(notFound.total, 12);
   });
 });

@@ -131,15 +131,18 @@ describe('stored sketches (the history\'s rollups): bytes, merges from bytes, un
 });
 
 describe('window visitors (the live window)', () => {
-  test('equal an independent count of distinct clients per id over the last W slots, slot after slot', () => {
+  test('equal an independent count of distinct clients per id over the last W slots, slot after slot, ids released on the way; no client held once all have left', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 6 }),
         fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 30 })), { maxLength: 40 }), { minLength: 1, maxLength: 25 }),
         fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 25, maxLength: 25 }),
-        (w, slots, gaps) => {
+        fc.array(fc.integer({ min: -1, max: 4 }), { minLength: 25, maxLength: 25 }),
+        (w, slots, gaps, releases) => {
           const v = new WindowVisitors(w);
           const history: { slot: number; visits: [number, number][] }[] = [];
+          // (An id released after slot k forgets its visits up to k: its key left the window.)
+          const releasedAt = [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity];
           let k = 1_000_000;
           slots.forEach((visits, s) => {
             k += gaps[s]!;
@@ -152,12 +155,22 @@ describe('window visitors (the live window)', () => {
             v.enter(k, ids, hashes, visits.length);
             history.push({ slot: k, visits });
             if (s % 3 === 2) v.sweep(k, 2);
+            if (releases[s]! >= 0) {
+              v.release(releases[s]!);
+              releasedAt[releases[s]!] = k;
+            }
             for (let id = 0; id <= 4; id++) {
-              const expected = new Set(history.filter((h) => h.slot > k - w).flatMap((h) => h.visits.filter(([i]) => i === id).map(([, c]) => c))).size;
+              const expected = new Set(history.filter((h) => h.slot > k - w && h.slot > releasedAt[id]!).flatMap((h) => h.visits.filter(([i]) => i === id).map(([, c]) => c))).size;
               assert.equal(v.count(id, k), expected, `id ${id} at slot ${k}, window ${w}`);
               assert.equal(v.exact(id), true);
             }
           });
+          // Every visit leaves the window; a sweep over every id clears them: the client ids go with them.
+          k += w;
+          v.enter(k, new Int32Array(0), new Int32Array(0), 0);
+          v.sweep(k, 1 << 20);
+          assert.equal(v.entries, 0);
+          assert.equal(v.clients, 0);
         },
       ),
       { numRuns: 300 },

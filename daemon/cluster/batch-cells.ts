@@ -9,7 +9,10 @@ import { ByteReader, WireError } from './wire-bytes.js';
  * query node (or a shard taking over) adds back from it.
  */
 
-/** A cluster window's dimensions: every key kept (`maxKeys`, the query node's, is applied there), no visitors (not carried). */
+/**
+ * A merge shard window's dimensions: every key kept (`maxKeys`, the query node's, is applied
+ * there); no visitors counted in it (its batches carry the visits on: see ShardMerge).
+ */
 export function clusterSpecs(dims: readonly string[]): DimensionSpec[] {
   return dims.map((name) => Object.freeze({ name, field: -1, visitors: false, maxKeys: 0 }));
 }
@@ -32,13 +35,14 @@ export function cellsOf(batch: BatchSet): number {
 }
 
 /**
- * Adds a row's sections (dimensions named `dims`) to `batch`, an open batch of `window`; a
- * dimension the window does not count is passed over. Every cell must be new to the batch
+ * Adds a row's sections (dimensions named `dims`) to `batch`, an open batch of `window`, with
+ * their cells' visits (from the row's client table) where the batch keeps them; a dimension the window does not count is
+ * passed over. Every cell must be new to the batch
  * (a batch's rows from different shards, or the parts of one row). Returns the cells read.
  */
-export function addSections(window: WindowSet, batch: BatchSet, dims: readonly string[], sections: Buffer): number {
+export function addSections(window: WindowSet, batch: BatchSet, dims: readonly string[], sections: Buffer, clients: Buffer | undefined): number {
   const to = dims.map((name) => window.dims.findIndex((d) => d.name === name));
-  const cursor = new CellsCursor(new ByteReader(sections), dims.length);
+  const cursor = new CellsCursor(new ByteReader(sections), dims.length, clients);
   const data = cursor.reader.data;
   let cells = 0;
   cursor.begin();
@@ -50,8 +54,10 @@ export function addSections(window: WindowSet, batch: BatchSet, dims: readonly s
     while (cursor.nextKey()) {
       const id = keys.id(data, cursor.keyStart, cursor.keyEnd);
       // The shards' cells are disjoint, and so are a row's: each is new to the batch.
+      const visits = target.visitors;
       while (cursor.nextCell()) {
-        target.append(id, cursor.code, cursor.count, cursor.bytes);
+        const cell = target.append(id, cursor.code, cursor.count, cursor.bytes);
+        if (visits) while (cursor.nextVisit()) target.visit(cell, cursor.hi, cursor.lo);
         cells++;
       }
     }

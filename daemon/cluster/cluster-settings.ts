@@ -53,3 +53,14 @@ export async function recordedSettings(records: Records): Promise<Record<string,
   const got = await records.get(SETTINGS_KEY);
   return got ? (JSON.parse(new TextDecoder().decode(got.value)) as Record<string, Recorded>) : {};
 }
+
+/**
+ * The dimensions whose visitors are counted (their format has a client field, and they are
+ * not the client), as counters and query nodes must agree on them: a counter whose format
+ * has no client sends none, and a query node's window would count 0 where a single process
+ * answers null. `key` is the format's key, which decides it.
+ */
+export function visitorDimensions(dims: readonly { readonly name: string; readonly visitors: boolean }[], key: string): Setting {
+  const names = dims.filter((d) => d.visitors).map((d) => d.name);
+  return { value: names.length > 0 ? `visitors of ${names.join(' ')}` : 'no visitors (no client field)', key };
+}

@@ -50,7 +50,7 @@ export function read(r: PropertyReader, p: string, { name, resolve }: ReadContex
   const outputSubject = readName(r, p + '.outputSubject', 'logflow.counts', true);
   const format = readLogFormatSetting(r, p);
   // (maxKeys is the query node's: the counters and merge workers keep every key.)
-  const dimensions = readDimensions(r, p, format).map((d) => Object.freeze({ name: d.name, field: d.field }));
+  const dimensions = readDimensions(r, p, format).map((d) => Object.freeze({ name: d.name, field: d.field, visitors: d.visitors }));
   return Object.freeze({
     name,
     type: 'url-count-partial',

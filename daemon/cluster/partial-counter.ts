@@ -10,6 +10,7 @@ import type { PartialCounterConfig } from './partial-counter-config.js';
 import { PartialBuilder } from './partial-counts.js';
 import { PartitionCounter, type PartitionFigures, type PartitionSettings } from './partition-counter.js';
 import { lowestCovered } from './partition-progress.js';
+import { visitorDimensions } from './cluster-settings.js';
 import { counterConnected, counterStarted, counterTickFailed, eventsTrimmed, leaseLost, partitionReleased } from '../telemetry/index.js';
 
 /** LOGFLOW_EVENTS is trimmed this often (a stream info and a purge per edge subject). */
@@ -136,6 +137,7 @@ export class PartialCounter {
       logFormat: { value: c.logFormat, key: `${c.prefix}.logFormat` },
       stripQueryString: { value: String(c.stripQueryString), key: `${c.prefix}.stripQueryString` },
       dimensions: { value: c.dimensions.map((d) => d.name).join(' '), key: `${c.prefix}.dimensions` },
+      visitorDimensions: visitorDimensions(c.dimensions, `${c.prefix}.logFormat`),
       fields: { value: JSON.stringify(c.fields), key: `${c.prefix}.fields` },
     }, async (bus) => {
       this.#records = await bus.records(c.progressBucket, c.replicas);

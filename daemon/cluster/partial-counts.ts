@@ -1,6 +1,7 @@
 import { UrlInterner } from '../counts/index.js';
 import { DimensionBatch } from '../counts/dimension-batch.js';
-import { LineFields } from '../logformat/line-fields.js';
+import { KeyHash } from '../counts/key-hash.js';
+import { FIELD, LineFields } from '../logformat/line-fields.js';
 import { LineClock } from '../logformat/line-clock.js';
 import type { LineParser } from '../logformat/log-format.js';
 import { groupByKey, type SectionPart } from './cells-wire.js';
@@ -9,14 +10,15 @@ import { hashBytes } from './wire-bytes.js';
 
 interface SlotAccumulator {
   parseErrors: number;
-  /** Per dimension, its cells (key, status) with their lines and bytes. */
+  /** Per dimension, its cells (key, status) with their lines and bytes, and their distinct clients where visitors are counted. */
   readonly dims: DimensionBatch[];
 }
 
-/** What a counter counts by: a dimension's name and its field in the parsed line. */
+/** What a counter counts by: a dimension's name, its field in the parsed line, and whether its keys' visitors are counted (as a single process's job: the format has a client, and it is not the client). */
 export interface CountedDimension {
   readonly name: string;
   readonly field: number;
+  readonly visitors: boolean;
 }
 
 /** A (dimension, key)'s merge shard: the key's bytes hashed with the dimension's name. */
@@ -59,6 +61,10 @@ export class PartialBuilder {
   readonly #range: LineFields;
   readonly #dims: readonly CountedDimension[];
   readonly #fields: Int32Array;
+  readonly #visitors: Uint8Array;
+  readonly #anyVisitors: boolean;
+  /** The line's client hashed as the single process's job hashes it (its window's visitors). */
+  readonly #hash = new KeyHash();
   readonly #keys: UrlInterner[];
   readonly #slots = new Map<number, SlotAccumulator>();
   #lastSlot = NaN;
@@ -85,6 +91,8 @@ export class PartialBuilder {
     this.#range = new LineFields(fieldCount);
     this.#dims = dims;
     this.#fields = Int32Array.from(dims.map((d) => d.field));
+    this.#visitors = Uint8Array.from(dims.map((d) => (d.visitors ? 1 : 0)));
+    this.#anyVisitors = dims.some((d) => d.visitors);
     this.#keys = dims.map(() => new UrlInterner(1024));
     this.#batchMs = batchMs;
     this.#eventTime = eventTime;
@@ -160,7 +168,7 @@ export class PartialBuilder {
     if (slot !== this.#lastSlot || acc === undefined) {
       acc = this.#slots.get(slot);
       if (!acc) {
-        acc = { parseErrors: 0, dims: this.#dims.map(() => new DimensionBatch(false)) };
+        acc = { parseErrors: 0, dims: this.#dims.map((d) => new DimensionBatch(d.visitors)) };
         this.#slots.set(slot, acc);
       }
       this.#lastSlot = slot;
@@ -173,12 +181,23 @@ export class PartialBuilder {
     const code = range.status;
     const bytes = range.bytes;
     const fields = this.#fields;
+    let hi = 0;
+    let lo = 0;
+    if (this.#anyVisitors) {
+      const c = FIELD.client;
+      this.#hash.of(range.bufs[c]!, range.starts[c]!, range.ends[c]!);
+      hi = this.#hash.hi;
+      lo = this.#hash.lo;
+    }
+    const visitors = this.#visitors;
     for (let d = 0; d < fields.length; d++) {
       const batch = acc.dims[d]!;
       const fi = fields[d]!;
       const before = batch.size;
       // The field's bytes: the line's own, or a JSON string's unescaped copy.
-      batch.add(this.#keys[d]!.id(range.bufs[fi]!, range.starts[fi]!, range.ends[fi]!), code, 0, 0, bytes);
+      const key = this.#keys[d]!.id(range.bufs[fi]!, range.starts[fi]!, range.ends[fi]!);
+      if (visitors[d] === 1) batch.add(key, code, hi, lo, bytes);
+      else batch.add(key, code, 0, 0, bytes);
       if (batch.size !== before) this.#entries++;
     }
   }

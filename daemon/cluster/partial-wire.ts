@@ -1,5 +1,5 @@
 import { LogflowError } from '../errors.js';
-import { CellsCursor, readDims, SECTIONS_MIN, writeDims, writeSections, type SectionPart } from './cells-wire.js';
+import { CellsCursor, ClientTable, readDims, SECTIONS_MIN, writeDims, writeSections, type SectionPart } from './cells-wire.js';
 import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
 
 /**
@@ -7,19 +7,22 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  * events `(after, to]`, the part of it whose (dimension, key) pairs hash to one merge shard,
  * cut below the server's max_payload. Binary (varints, length-prefixed keys):
  *
- *   u8 version (2) | u8 kind (1: partial) | u8 flags (bit 0: last part)
+ *   u8 version (3) | u8 kind (1: partial) | u8 flags (bit 0: last part)
+ *   u32 LE: where the client table starts (0: none; after the slots)
  *   varints: partition, after, to, shard, shards, part, batchMs, atMs, wmMs,
  *            maxEventMs + 1 (0: none), rangeEvents, unplacedErrors
  *   sources: varint n, then per source its id (bytes) and its newest line time + 1
  *   dimensions: varint n, then each name (bytes); the first is the one lines are counted by
  *   slots: u8 1, then svarint slot, varint parseErrors, then the slot's sections
- *          (cells-wire.ts: per dimension, its keys with their cells: status, lines, bytes);
+ *          (cells-wire.ts: per dimension, its keys with their cells: status, lines, bytes,
+ *          and the cell's distinct clients where the dimension counts visitors);
  *          ... u8 0 ends the slots.
+ *   client table: the hashes the slots' visits name by index (cells-wire.ts).
  *
- * Version 1 (URL counts alone, up to the dimensions) is refused with a message saying so:
- * every counter and merge worker of a cluster runs the same logflow.
+ * Versions 1 (URL counts alone, up to the dimensions) and 2 (no visitors) are refused with a
+ * message saying so: every counter and merge worker of a cluster runs the same logflow.
  */
-export const PARTIAL_VERSION = 2;
+export const PARTIAL_VERSION = 3;
 export const KIND_PARTIAL = 1;
 
 const FLAG_LAST = 1;
@@ -78,13 +81,15 @@ export type PartialHeadFields = Omit<PartialHead, 'part' | 'last'>;
 export function encodePartial(head: PartialHeadFields, slots: readonly SlotCells[], maxBytes: number): Buffer[] {
   const out: Buffer[] = [];
   const w = new ByteWriter(Math.min(maxBytes, 64 * 1024));
-  const message = { empty: true };
+  const message = { empty: true, clients: new ClientTable() };
   let part = 0;
   const begin = () => {
     w.reset();
+    message.clients.reset();
     w.u8(PARTIAL_VERSION);
     w.u8(KIND_PARTIAL);
     w.u8(0);
+    w.u32le(0);
     for (const v of [head.partition, head.after, head.to, head.shard, head.shards, part, head.batchMs, head.atMs, head.wmMs]) w.varint(v);
     w.varint(head.maxEventMs === null ? 0 : head.maxEventMs + 1);
     w.varint(head.rangeEvents);
@@ -100,13 +105,17 @@ export function encodePartial(head: PartialHeadFields, slots: readonly SlotCells
   };
   const end = (last: boolean) => {
     w.u8(0);
+    if (message.clients.size > 0) {
+      w.patchU32le(3, w.length);
+      message.clients.writeTo(w);
+    }
     if (last) w.patchU8(2, FLAG_LAST);
     out.push(w.toBuffer());
     part++;
   };
   begin();
   for (const s of slots) {
-    if (w.length + SLOT_HEAD_MAX + SECTIONS_MIN > maxBytes) {
+    if (w.length + message.clients.byteLength + SLOT_HEAD_MAX + SECTIONS_MIN > maxBytes) {
       end(false);
       begin();
     }
@@ -142,15 +151,17 @@ export class PartialCursor {
     const r = (this.reader = new ByteReader(data));
     const version = r.u8();
     if (version !== PARTIAL_VERSION) {
+      const from = version === 1 ? 'URL counts alone, from a counter of a logflow before the dimensions' : version === 2 ? 'no visitors, from a counter of a logflow before the cluster carried them' : undefined;
       throw new WireError(
-        version === 1
-          ? 'a partial of version 1 (URL counts alone, from a counter of a logflow before the dimensions): this merge worker reads version 2; run the same logflow on every counter and merge worker'
+        from
+          ? `a partial of version ${version} (${from}): this merge worker reads version ${PARTIAL_VERSION}; run the same logflow on every counter and merge worker`
           : `not a partial of version ${PARTIAL_VERSION} (version byte ${version})`,
       );
     }
     const kind = r.u8();
     if (kind !== KIND_PARTIAL) throw new WireError(`not a partial (kind ${kind})`);
     const flags = r.u8();
+    const clientsAt = r.u32le();
     const [partition, after, to, shard, shards, part, batchMs, atMs, wmMs, maxEvent, rangeEvents, unplacedErrors] = Array.from({ length: 12 }, () => r.varint()) as number[];
     if (to! < after! || shards! < 1 || shard! >= shards! || batchMs! < 1) throw new WireError(`a partial with impossible fields (range ${after}..${to}, shard ${shard} of ${shards}, batch ${batchMs} ms)`);
     const sources: [string, number][] = [];
@@ -176,7 +187,8 @@ export class PartialCursor {
       sources,
       dims,
     };
-    this.cells = new CellsCursor(r, dims.length);
+    if (clientsAt > r.data.length) throw new WireError(`a client table at byte ${clientsAt} of ${r.data.length}`);
+    this.cells = new CellsCursor(r, dims.length, clientsAt > 0 ? r.data.subarray(clientsAt) : undefined);
   }
 
   /** The next slot (`slot`, `parseErrors`, then its sections through `cells`); false at the end. */

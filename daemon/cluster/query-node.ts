@@ -12,7 +12,7 @@ import type { WindowResultSink } from '../store/window-results.js';
 import { ResultsOutbox } from '../job/results-outbox.js';
 import type { Bus, BusReader } from './bus.js';
 import { StreamMissing } from './bus.js';
-import { agreeOnSettings, recordedSettings } from './cluster-settings.js';
+import { agreeOnSettings, recordedSettings, visitorDimensions } from './cluster-settings.js';
 import { JetStreamBus } from './jetstream-bus.js';
 import type { ResultsInputConfig } from './results-input-config.js';
 import { ResultsCombiner, type Combined, type CombinerState } from './results-combiner.js';
@@ -174,6 +174,8 @@ export class QueryNode {
           slideMs: { value: j.slideDurationMs, key: `${c.prefix}.slideDuration` },
           // The counters' (the rows carry theirs; this node's window and history hold these).
           dimensions: { value: j.dimensions.map((d) => d.name).join(' '), key: `${c.prefix}.dimensions` },
+          // The counters send the clients of these; this node's window and history count them.
+          visitorDimensions: visitorDimensions(j.dimensions, `${c.prefix}.logFormat`),
         }, `${os.hostname()} ${c.prefix}`);
         const mergeTop = (await recordedSettings(settings)).topN;
         if (mergeTop && j.topN > Number(mergeTop.value)) {

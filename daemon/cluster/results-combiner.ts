@@ -1,6 +1,6 @@
 import { LogflowError } from '../errors.js';
 import { compareUrlCounts } from '../counts/top-k.js';
-import type { DimensionSpec, TopItem } from '../counts/dimension-window.js';
+import { ANY_STATUS, type DimensionSpec } from '../counts/dimension-window.js';
 import { WindowSet, type BatchSet } from '../counts/window-set.js';
 import { LiveTopQueries, type LiveTop, type LiveTopQuery } from '../job/live-top.js';
 import type { BatchResult, WindowResult } from '../store/window-results.js';
@@ -74,9 +74,10 @@ const EMPTY_COUNTERS: ShardCounters = { eventsIn: 0, eventsCounted: 0, parseErro
  * shards' rows added up (their (dimension, key) pairs are disjoint), taken once every shard
  * has closed the batch: written to the history, and slid into the node's live window by
  * every dimension (the job's `WindowSet`), which answers `/api/top?by=&status=` as a single
- * process's does (no visitors: they are not carried). A window row is the shards' windows
- * summed, and its top the best `topN` of the shards' tops, which is exact: a key lives in
- * one shard, so a key in the top `topN` of all is in the top `topN` of its shard.
+ * process's does, visitors included (the rows carry each cell's distinct clients). A window
+ * row is the shards' windows summed, and its top the best `topN` of the shards' tops, which
+ * is exact: a key lives in one shard, so a key in the top `topN` of all is in the top `topN`
+ * of its shard; its keys' visitors are the live window's as it ends there.
  */
 export class ResultsCombiner {
   readonly #shards: ShardState[];
@@ -103,8 +104,7 @@ export class ResultsCombiner {
     this.#topN = o.topN;
     this.#batchMs = o.batchMs;
     this.#history = o.history;
-    // No visitors: the partials carry lines and bytes per key and status, not clients.
-    this.#window = new WindowSet(o.dims.map((d) => ({ ...d, visitors: false })), o.windowMs / o.batchMs, false);
+    this.#window = new WindowSet(o.dims, o.windowMs / o.batchMs, false);
     this.#live = new LiveTopQueries(this.#window, o.batchMs, o.windowMs);
     this.#catchUpSeq = o.state?.readThrough ?? 0;
     this.#batchesThrough = o.state?.batchesThrough ?? -Infinity;
@@ -148,7 +148,7 @@ export class ResultsCombiner {
       if (!this.#history) return;
       const w = this.#window;
       const batch = w.openBatch();
-      addSections(w, batch, m.dims, m.sections);
+      addSections(w, batch, m.dims, m.sections, m.clients);
       this.#late.push({ startMs: m.slot * this.#batchMs, events: m.events, parseErrors: m.parseErrors, counts: w.encodeBatch(batch) });
       w.dropBatch(batch);
       this.#lateSeq = Math.min(this.#lateSeq, seq);
@@ -166,7 +166,7 @@ export class ResultsCombiner {
       if (!row) this.#rows.set(m.slot, (row = { events: 0, parseErrors: 0, batch: this.#window.openBatch(), seq, windowOnly }));
       row.events += m.events;
       row.parseErrors += m.parseErrors;
-      addSections(this.#window, row.batch, m.dims, m.sections);
+      addSections(this.#window, row.batch, m.dims, m.sections, m.clients);
       return;
     }
     s.counters.push({ closedThrough: m.closedThrough, counters: m.counters });
@@ -199,8 +199,25 @@ export class ResultsCombiner {
     this.#lateSeq = Infinity;
     if (through === -Infinity) return { batches, windows: [] };
     const w = this.#window;
+    // The slides to combine: each is combined with the live window ending there (its top's
+    // visitors are the window's), so rows and slide ends go in slot order.
+    const throughMs = through * this.#batchMs;
+    const ends = new Set<number>();
+    for (const s of this.#shards) for (const sw of s.windows) if (sw.endMs <= throughMs) ends.add(sw.endMs);
+    const endSlots = [...ends].sort((a, b) => a - b).map((endMs) => endMs / this.#batchMs - 1);
+    const windows: WindowResult[] = [];
+    let newestFull: WindowResult | undefined;
+    let e = 0;
+    const combineThrough = (slot: number) => {
+      for (; e < endSlots.length && endSlots[e]! < slot; e++) {
+        const end = endSlots[e]!;
+        if (w.lastSlot === undefined || end > w.lastSlot) w.advance(end, undefined, 0);
+        newestFull = this.#combineWindow((end + 1) * this.#batchMs, windows) ?? newestFull;
+      }
+    };
     for (const slot of [...this.#rows.keys()].sort((a, b) => a - b)) {
       if (slot >= through) break;
+      combineThrough(slot);
       const row = this.#rows.get(slot)!;
       this.#rows.delete(slot);
       if (this.#history && !row.windowOnly) batches.push({ startMs: slot * this.#batchMs, events: row.events, parseErrors: row.parseErrors, counts: w.encodeBatch(row.batch) });
@@ -211,56 +228,59 @@ export class ResultsCombiner {
         w.dropBatch(row.batch);
       }
     }
+    combineThrough(Infinity);
     // The window slides with the batches every shard has closed, counted or not.
     if (Number.isFinite(through) && (w.lastSlot === undefined || through - 1 > w.lastSlot)) w.advance(through - 1, undefined, 0);
     const oldest = (w.lastSlot ?? 0) - w.windowSlots;
     for (const slot of this.#windowSeqs.keys()) if (slot <= oldest) this.#windowSeqs.delete(slot);
     w.releaseEmptied();
     this.#batchesThrough = Math.max(this.#batchesThrough, through);
-    const windows = this.#combineWindows(through * this.#batchMs);
+    if (newestFull) {
+      const full = newestFull;
+      const i = windows.findIndex((x) => x.endMs === full.endMs);
+      windows.splice(i, 1);
+      windows.push(full);
+    }
+    if (endSlots.length > 0) this.#windowsThroughMs = Math.max(this.#windowsThroughMs, (endSlots.at(-1)! + 1) * this.#batchMs);
     for (const s of this.#shards) {
       while (s.counters.length > 0 && s.counters[0]!.closedThrough <= through) s.shownCounters = s.counters.shift()!.counters;
     }
     return { batches, windows };
   }
 
-  /** The slides ending at or before `throughMs`, summed over shards; the newest with every top known gets its top. */
-  #combineWindows(throughMs: number): WindowResult[] {
-    const ends = new Set<number>();
-    for (const s of this.#shards) for (const w of s.windows) if (w.endMs <= throughMs) ends.add(w.endMs);
-    const sorted = [...ends].sort((a, b) => a - b);
-    const out: WindowResult[] = [];
-    let newestFull: WindowResult | undefined;
-    for (const endMs of sorted) {
-      let total = 0;
-      let distinct = 0;
-      let windowMs = 0;
-      let topsKnown = true;
-      const tops: TopCount[][] = [];
-      for (const s of this.#shards) {
-        // A shard with no window at this slide had an empty one (it jumps over those).
-        const w = s.windows[0]?.endMs === endMs ? s.windows.shift()! : undefined;
-        if (!w) continue;
-        total += w.total;
-        distinct += w.distinct;
-        windowMs = w.windowMs;
-        if (w.topState === 'full') tops.push(w.top);
-        else if (w.topState === 'same' && s.lastTop) tops.push(s.lastTop);
-        else if (w.total > 0) topsKnown = false;
-      }
-      const row: WindowResult = { startMs: endMs - windowMs, endMs, total, distinctUrls: distinct, top: [], dimension: this.#window.defaultDimension, changed: true, rowOnly: true };
-      out.push(row);
-      if (topsKnown) newestFull = { ...row, top: mergeTops(tops, this.#topN).map(topItem), rowOnly: false };
-      this.#combinedTotal = total;
-      this.#combinedDistinct = distinct;
+  /**
+   * The slide ending at `endMs`, summed over shards, pushed to `out`; with every shard's top
+   * known, returns it with its top (the best `topN` of the shards'), each key's visitors the
+   * live window's when it ends there.
+   */
+  #combineWindow(endMs: number, out: WindowResult[]): WindowResult | undefined {
+    let total = 0;
+    let distinct = 0;
+    let windowMs = 0;
+    let topsKnown = true;
+    const tops: TopCount[][] = [];
+    for (const s of this.#shards) {
+      // A shard with no window at this slide had an empty one (it jumps over those).
+      const w = s.windows[0]?.endMs === endMs ? s.windows.shift()! : undefined;
+      if (!w) continue;
+      total += w.total;
+      distinct += w.distinct;
+      windowMs = w.windowMs;
+      if (w.topState === 'full') tops.push(w.top);
+      else if (w.topState === 'same' && s.lastTop) tops.push(s.lastTop);
+      else if (w.total > 0) topsKnown = false;
     }
-    if (newestFull) {
-      const i = out.findIndex((w) => w.endMs === newestFull!.endMs);
-      out.splice(i, 1);
-      out.push(newestFull);
-    }
-    if (sorted.length > 0) this.#windowsThroughMs = Math.max(this.#windowsThroughMs, sorted.at(-1)!);
-    return out;
+    const row: WindowResult = { startMs: endMs - windowMs, endMs, total, distinctUrls: distinct, top: [], dimension: this.#window.defaultDimension, changed: true, rowOnly: true };
+    out.push(row);
+    this.#combinedTotal = total;
+    this.#combinedDistinct = distinct;
+    if (!topsKnown) return undefined;
+    const w = this.#window;
+    const end = endMs / this.#batchMs - 1;
+    const d = w.dimension(w.defaultDimension)!;
+    // (The window ends here unless a restart read it past: then the visitors are not known.)
+    const visitorsOf = (key: string) => (w.lastSlot === end ? d.visitorsOfKey(key, ANY_STATUS, end) : UNKNOWN_VISITORS);
+    return { ...row, top: mergeTops(tops, this.#topN).map((u) => ({ key: u.url, count: u.count, bytes: u.bytes, ...visitorsOf(u.url) })), rowOnly: false };
   }
 
   /** The shards' counters as of the combined results (what readers can see), summed. */
@@ -317,13 +337,8 @@ function compareLate(a: readonly [number, number, number], b: readonly [number, 
   return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
-/**
- * A combined top key as the results store keeps a window's top: lines and bytes; visitors
- * null (unknown: the partials carry no clients).
- */
-function topItem(u: TopCount): TopItem {
-  return { key: u.url, count: u.count, bytes: u.bytes, visitors: null, visitorsExact: true };
-}
+/** A top key's visitors when the window has moved past the slide (null: not known). */
+const UNKNOWN_VISITORS = Object.freeze({ visitors: null, visitorsExact: true });
 
 /** The best `n` of the shards' tops (each already in answer order). */
 export function mergeTops(tops: readonly TopCount[][], n: number): TopCount[] {

@@ -1,6 +1,6 @@
 import { LogflowError } from '../errors.js';
 import type { UrlCount } from '../counts/top-k.js';
-import { readDims, SECTIONS_MIN, writeDims, writeSections, type SectionPart } from './cells-wire.js';
+import { ClientTable, readDims, SECTIONS_MIN, writeDims, writeSections, type SectionPart } from './cells-wire.js';
 import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
 
 /**
@@ -8,7 +8,8 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  * the order it closes batches, and what query nodes combine:
  *
  * - `row`: a closed batch's counts of the shard's (dimension, key) pairs: per dimension its
- *   keys with their cells (status, lines, bytes), as partials carry them (cells-wire.ts);
+ *   keys with their cells (status, lines, bytes, distinct clients where visitors are
+ *   counted: the union of the partials'), as partials carry them (cells-wire.ts);
  *   a query node adds the shards' rows of a batch into one (its history row and its window);
  * - `window`: the shard's window at a slide (total, distinct keys of the default
  *   dimension, counters) and its top keys with their lines and bytes, or `same` (unchanged
@@ -21,13 +22,15 @@ import { ByteReader, ByteWriter, WireError } from './wire-bytes.js';
  * Every message says how far the shard has closed, so a query node knows when every shard
  * is past a batch. Rows and tops are cut below max_payload into parts (`part`, `last`).
  *
- *   u8 version (2) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
+ *   u8 version (3) | u8 kind (2 row, 3 window, 4 progress, 5 late) | u8 flags (bit 0: last part)
+ *   u32 LE: where a row's client table starts (0: none; after its sections, cells-wire.ts)
  *   varints: shard, shards, closedThrough, part, then the kind's fields (a late row's are a
  *   row's with `seq` after the slot; a row ends with its dimensions' names and sections).
  *
- * Version 1 (URL rows in the store's version-1 blob, tops without bytes) is refused.
+ * Versions 1 (URL rows in the store's version-1 blob, tops without bytes) and 2 (rows
+ * without visits) are refused.
  */
-export const RESULTS_VERSION = 2;
+export const RESULTS_VERSION = 3;
 const KIND_ROW = 2;
 const KIND_WINDOW = 3;
 const KIND_PROGRESS = 4;
@@ -64,6 +67,8 @@ export interface RowMessage extends Common {
   readonly dims: readonly string[];
   /** Its sections (cells-wire.ts): a range of the message. */
   readonly sections: Buffer;
+  /** The client table its sections' visits name (a range of the message), or none. */
+  readonly clients: Buffer | undefined;
 }
 
 export interface LateRowMessage extends Omit<RowMessage, 'kind'> {
@@ -106,6 +111,7 @@ function begin(w: ByteWriter, kind: number, head: Head, part: number): void {
   w.u8(RESULTS_VERSION);
   w.u8(kind);
   w.u8(0);
+  w.u32le(0);
   w.varint(head.shard);
   w.varint(head.shards);
   w.varint(head.closedThrough);
@@ -129,8 +135,15 @@ export function encodeRow(
 ): Buffer[] {
   const out: Buffer[] = [];
   const w = new ByteWriter(4096);
-  const message = { empty: true };
+  const message = { empty: true, clients: new ClientTable() };
+  const finish = () => {
+    if (message.clients.size > 0) {
+      w.patchU32le(3, w.length);
+      message.clients.writeTo(w);
+    }
+  };
   const start = () => {
+    message.clients.reset();
     begin(w, head.lateSeq === undefined ? KIND_ROW : KIND_LATE, head, out.length);
     w.svarint(head.slot);
     if (head.lateSeq !== undefined) w.varint(head.lateSeq);
@@ -143,9 +156,11 @@ export function encodeRow(
   };
   start();
   writeSections(w, parts, maxBytes, () => {
+    finish();
     out.push(w.toBuffer());
     start();
   }, message);
+  finish();
   w.patchU8(2, FLAG_LAST);
   out.push(w.toBuffer());
   return out;
@@ -199,22 +214,33 @@ export function decodeResults(data: Uint8Array): ResultsMessage {
   const r = new ByteReader(data);
   const version = r.u8();
   if (version !== RESULTS_VERSION) {
+    const from = version === 1 ? 'URL counts alone, from a merge worker of a logflow before the dimensions' : version === 2 ? 'no visitors, from a merge worker of a logflow before the cluster carried them' : undefined;
     throw new WireError(
-      version === 1
-        ? 'a merge result of version 1 (URL counts alone, from a merge worker of a logflow before the dimensions): this query node reads version 2; run the same logflow on every merge worker and query node'
+      from
+        ? `a merge result of version ${version} (${from}): this query node reads version ${RESULTS_VERSION}; run the same logflow on every merge worker and query node`
         : `not a merge result of version ${RESULTS_VERSION} (version byte ${version})`,
     );
   }
   const kind = r.u8();
   const last = (r.u8() & FLAG_LAST) !== 0;
+  const clientsAt = r.u32le();
+  if (clientsAt > r.data.length) throw new WireError(`a client table at byte ${clientsAt} of ${r.data.length}`);
+  // A row's sections end where its client table starts.
+  const sectionsAndClients = () => {
+    const at = r.position;
+    const rest = r.rest();
+    if (clientsAt === 0) return { sections: rest, clients: undefined };
+    if (clientsAt < at) throw new WireError(`a client table at byte ${clientsAt}, before the sections at ${at}`);
+    return { sections: rest.subarray(0, clientsAt - at), clients: r.data.subarray(clientsAt) };
+  };
   const common = { shard: r.varint(), shards: r.varint(), closedThrough: r.varint(), part: r.varint(), last };
   if (common.shard >= common.shards) throw new WireError(`shard ${common.shard} of ${common.shards}`);
   const readCounters = (): ShardCounters => ({ eventsIn: r.varint(), eventsCounted: r.varint(), parseErrors: r.varint(), late: r.varint(), duplicates: r.varint() });
   switch (kind) {
     case KIND_ROW:
-      return { kind: 'row', ...common, slot: r.svarint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), sections: r.rest() };
+      return { kind: 'row', ...common, slot: r.svarint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), ...sectionsAndClients() };
     case KIND_LATE:
-      return { kind: 'late', ...common, slot: r.svarint(), seq: r.varint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), sections: r.rest() };
+      return { kind: 'late', ...common, slot: r.svarint(), seq: r.varint(), batchMs: r.varint(), events: r.varint(), parseErrors: r.varint(), dims: readDims(r), ...sectionsAndClients() };
     case KIND_WINDOW: {
       const fields = { endMs: r.varint(), windowMs: r.varint(), total: r.varint(), distinct: r.varint(), counters: readCounters() };
       const topState = TOP_STATES[r.u8()];

@@ -63,8 +63,8 @@ export type ApplyResult = 'applied' | 'duplicate' | 'gap';
 
 /**
  * One merge shard: the partials of every partition for the (dimension, key) pairs that hash
- * to this shard, summed into batches (per dimension, key and status: lines and bytes, the
- * job's `BatchSet`), closed by the watermark over partitions, slid into the shard's window
+ * to this shard, summed into batches (per dimension, key and status: lines and bytes, and
+ * the union of their distinct clients where visitors are counted; the job's `BatchSet`), closed by the watermark over partitions, slid into the shard's window
  * (the job's `WindowSet`). Closing a batch makes its row (the history, and the query nodes'
  * windows by any dimension and status) and, at a slide, the shard's window (its top keys of
  * the default dimension); query nodes combine the shards' (their keys are disjoint, so the
@@ -137,7 +137,9 @@ export class ShardMerge {
   #windowOf(dims: readonly string[]): WindowSet {
     if (!this.#window) {
       this.#dims = [...dims];
-      this.#window = new WindowSet(clusterSpecs(dims), this.#windowSlots, false);
+      // Its batches keep the partials' visits (unions per cell), to pass them on in rows; the
+      // shard's own window counts none (its top is by lines: the query node's has visitors).
+      this.#window = new WindowSet(clusterSpecs(dims), this.#windowSlots, false, true);
       return this.#window;
     }
     if (dims.length !== this.#dims!.length || dims.some((d, i) => d !== this.#dims![i])) {
@@ -217,7 +219,12 @@ export class ShardMerge {
         while (c.nextCell()) {
           if (counted) lines += c.count;
           if (target) {
-            target.add(id, c.code, 0, 0, c.bytes, c.count);
+            const cell = target.cell(id, c.code);
+            target.counts[cell]! += c.count;
+            target.bytes[cell]! += c.bytes;
+            // The union of the partitions' clients of the cell: a client twice (two
+            // partitions, or a partial replayed in a takeover) is one visit.
+            while (c.nextVisit()) target.visit(cell, c.hi, c.lo);
             this.pairsIn++;
           }
         }
@@ -442,7 +449,7 @@ export class ShardMerge {
     // The rows as the window restores a checkpoint's slots (the job's blob of each).
     const slots = rows.map((r) => {
       const batch = window.openBatch();
-      for (const p of r.parts) addSections(window, batch, p.dims, p.sections);
+      for (const p of r.parts) addSections(window, batch, p.dims, p.sections, p.clients);
       const data = window.encodeBatch(batch);
       window.dropBatch(batch);
       return { slot: r.slot, data, total: r.total };

@@ -95,7 +95,7 @@ export class ShardWorker {
         await bus.readRange(streams.output, `${streams.outputSubject}.${shard}.d`, record.rowsFrom, record.dataThrough, (m) => {
           const r = decodeResults(m.data);
           if (r.kind !== 'row' || r.slot < oldest || r.slot >= st.nextToClose! || parts.has(`${r.slot}:${r.part}`)) return;
-          parts.set(`${r.slot}:${r.part}`, { ...r, sections: Buffer.from(r.sections) });
+          parts.set(`${r.slot}:${r.part}`, { ...r, sections: Buffer.from(r.sections), clients: r.clients && Buffer.from(r.clients) });
           totals.set(r.slot, (totals.get(r.slot) ?? 0) + r.events - r.parseErrors);
           w.#rowSeq.set(r.slot, Math.min(w.#rowSeq.get(r.slot) ?? Infinity, m.seq));
         });

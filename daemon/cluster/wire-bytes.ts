@@ -36,6 +36,12 @@ export class ByteWriter {
     this.#buf[at] = v;
   }
 
+  /** Rewrites four bytes written before (an offset known only at the end). */
+  patchU32le(at: number, v: number): void {
+    if (at + 4 > this.#at) throw new LogflowError('LF_INVARIANT', `bytes ${at}..${at + 3} were not written`);
+    this.#buf.writeUInt32LE(v, at);
+  }
+
   varint(v: number): void {
     if (!(v >= 0 && Number.isSafeInteger(v))) throw new LogflowError('LF_INVARIANT', `varint out of range: ${v}`);
     this.#room(8);
@@ -171,6 +177,13 @@ export class ByteReader {
     this.start = this.#at;
     this.end = this.#at + len;
     this.#at += len;
+  }
+
+  u32le(): number {
+    if (this.#at + 4 > this.data.length) throw new WireError(`message ends at byte ${this.#at}`);
+    const v = this.data.readUInt32LE(this.#at);
+    this.#at += 4;
+    return v;
   }
 
   /** The rest of the message, as a range of `data`. */

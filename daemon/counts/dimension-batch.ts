@@ -42,9 +42,10 @@ export class DimensionBatch {
   /**
    * Appends a cell known to be new (key, code, its lines and bytes) without its hash: for
    * cells from disjoint sources (a cluster's shards), where finding an equal one is
-   * wasted work. The hash is made when `cell` is next used.
+   * wasted work. The hash is made when `cell` is next used. Returns the cell's index (for
+   * its visits).
    */
-  append(key: number, code: number, count: number, bytes: number): void {
+  append(key: number, code: number, count: number, bytes: number): number {
     const i = this.size++;
     if (i === this.keys.length) this.#growCells();
     this.keys[i] = key;
@@ -52,6 +53,7 @@ export class DimensionBatch {
     this.counts[i] = count;
     this.bytes[i] = bytes;
     this.#unhashed = true;
+    return i;
   }
 
   /** Cells appended since the hash was made (see `append`). */

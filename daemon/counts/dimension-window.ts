@@ -116,7 +116,7 @@ export class DimensionWindow {
   heldBytes(): Record<string, number> {
     const counts = this.#count.byteLength * 2 + this.#keyCount.byteLength + (this.#validFrom?.byteLength ?? 0);
     const v = this.visitors?.heldBytes;
-    return { keys: this.keys.heldBytes, cells: this.cells.heldBytes, counts, visitorSlab: v?.slab ?? 0, visitorSlabUsed: v?.slabUsed ?? 0, visitorIds: v?.ids ?? 0, visitorSketches: v?.sketches ?? 0 };
+    return { keys: this.keys.heldBytes, cells: this.cells.heldBytes, counts, visitorSlab: v?.slab ?? 0, visitorSlabUsed: v?.slabUsed ?? 0, visitorIds: v?.ids ?? 0, visitorClients: v?.clients ?? 0, visitorSketches: v?.sketches ?? 0 };
   }
 
   /** A key's lines in the window (by key id). */
@@ -366,13 +366,27 @@ export class DimensionWindow {
     return sum;
   }
 
+  /**
+   * The visitors of key `key` (its text) of `status` in the window ending with slot `end`, the
+   * newest: for a top made elsewhere (a cluster's shards) of keys the window holds.
+   */
+  visitorsOfKey(key: string, status: StatusRange, end: number): { visitors: number | null; visitorsExact: boolean } {
+    return this.#visitorsOf(this.keys.idOfString(key), status, end);
+  }
+
   /** The visitors of `key`'s cells of `status` in the window ending with slot `end`. */
   #visitorsOf(key: number, status: StatusRange, end: number): { visitors: number | null; visitorsExact: boolean } {
     if (!this.visitors) return this.spec.name === 'client' ? { visitors: 1, visitorsExact: true } : { visitors: null, visitorsExact: true };
     const union = new VisitorSketch();
-    for (let cell = this.cells.firstOfKey(key); cell !== -1; cell = this.cells.nextOfKey(cell)) {
-      const code = this.cells.codeOf(cell);
-      if (code >= status.lo && code <= status.hi) this.visitors.unionInto(cell, end, union);
+    // Estimated cells first: the union is registers from then on, and an exact cell's
+    // clients go straight into them, not into a set turned to registers at the first
+    // estimated cell (the same registers either way; a slide's top at 1M URLs spent 47 of
+    // its 120 ms of unions on those sets).
+    for (const estimated of [true, false]) {
+      for (let cell = this.cells.firstOfKey(key); cell !== -1; cell = this.cells.nextOfKey(cell)) {
+        const code = this.cells.codeOf(cell);
+        if (code >= status.lo && code <= status.hi && this.visitors.exact(cell) !== estimated) this.visitors.unionInto(cell, end, union);
+      }
     }
     return { visitors: union.count(), visitorsExact: union.exact };
   }

@@ -183,6 +183,21 @@ export class VisitorSketch {
   }
 }
 
+/**
+ * `encode`'s bytes of an exact set without making the sketch: the distinct hashes
+ * `pairs[2k], pairs[2k + 1]` for k = `order[from..to)` (at most EXACT_VISITORS of them).
+ */
+export function exactSetBytes(pairs: ArrayLike<number>, order: ArrayLike<number>, from: number, to: number): Buffer {
+  const out = Buffer.allocUnsafe(1 + 8 * (to - from));
+  out[0] = EXACT;
+  for (let i = from, p = 1; i < to; i++, p += 8) {
+    const k = order[i]!;
+    out.writeInt32LE(pairs[2 * k]!, p);
+    out.writeInt32LE(pairs[2 * k + 1]!, p + 4);
+  }
+  return out;
+}
+
 /** The registers of an encoded sketch (kind 2 or 3) at `buf[start, end)`. */
 function registersOf(buf: Buffer, start: number, end: number): Uint8Array {
   const kind = buf[start];

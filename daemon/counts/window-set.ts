@@ -72,10 +72,14 @@ export class WindowSet {
   /** Whether a closed slot's bytes are made and kept (for a checkpoint): the cluster's windows have none. */
   readonly #keepBlobs: boolean;
 
-  constructor(specs: readonly DimensionSpec[], windowSlots: number, keepBlobs = true) {
+  /** Whether open batches keep visits in every dimension, counted by the window or not (a cluster's merge passes them on). */
+  readonly #carryVisits: boolean;
+
+  constructor(specs: readonly DimensionSpec[], windowSlots: number, keepBlobs = true, carryVisits = false) {
     if (specs.length === 0) throw new LogflowError('LF_INVARIANT', 'a window needs at least one dimension');
     this.windowSlots = windowSlots;
     this.#keepBlobs = keepBlobs;
+    this.#carryVisits = carryVisits;
     this.dims = specs.map((s) => new DimensionWindow(s, windowSlots));
     this.#ring = new Array(windowSlots).fill(undefined);
   }
@@ -139,7 +143,7 @@ export class WindowSet {
       this.#spareBytes -= spare.byteLength;
       spare.clear();
     }
-    const batch = spare ?? new BatchSet(this.dims.map((d) => d.visitors !== undefined));
+    const batch = spare ?? new BatchSet(this.dims.map((d) => this.#carryVisits || d.visitors !== undefined));
     this.#open.add(batch);
     return batch;
   }

@@ -1,11 +1,12 @@
 import { HLL_M, hllEstimate, hllRank, hllRegister } from './hyperloglog.js';
 import { EXACT_VISITORS, type VisitorSketch } from './visitor-sketch.js';
+import { ClientIds } from './client-ids.js';
 
-/** Scratch for the entries a region moves (hi, lo, seen). */
-let moving = new Int32Array(3 * 64);
+/** Scratch for the entries a region moves (client, seen). */
+let moving = new Int32Array(2 * 64);
 
 /**
- * The slab is a list of chunks of 2^20 entries (12 MB) that no region straddles: it grows by
+ * The slab is a list of chunks of 2^20 entries (8 MB) that no region straddles: it grows by
  * a chunk, not by copying the whole of it into one twice its size (at a million URLs with
  * visitors that was 96 MB copied into 192, both alive at once: the peak RSS's largest step).
  * The first chunk starts small and doubles up to that size.
@@ -26,7 +27,7 @@ const SKETCHED = 255;
  * Distinct visitors per id (a cell: a key and a status) in a sliding window of
  * `windowSlots` batch slots. Each visit says: client (hi, lo) came in slot k. An id keeps
  * the last slot each of its clients came in (a "region" of a shared slab: scanned while
- * small, hashed after), so its visitors in the window ending at slot e are its clients
+ * small, hashed after; a client is there by its small id, `ClientIds`), so its visitors in the window ending at slot e are its clients
  * seen in (e - windowSlots, e]: exact, and nothing to subtract when a slot leaves. Past
  * EXACT_VISITORS clients in the window, an id turns to a sliding HyperLogLog
  * (`SlidingHll`), whose count is an estimate.
@@ -45,11 +46,13 @@ export class WindowVisitors {
   #used = new Uint16Array(1024);
   readonly #sketches = new Map<number, SlidingHll>();
   /**
-   * The slab, in chunks: per entry the client's hash (two int32) and the slot it was last
-   * seen in. An entry's address is chunk * 2^20 + its index in the chunk.
+   * The slab, in chunks: per entry the client's id and the slot it was last seen in. An
+   * entry's address is chunk * 2^20 + its index in the chunk.
    */
-  readonly #hashes: Int32Array[] = [new Int32Array(2 * FIRST_CHUNK)];
+  readonly #clients: Int32Array[] = [new Int32Array(FIRST_CHUNK)];
   readonly #seens: Int32Array[] = [new Int32Array(FIRST_CHUNK)];
+  /** The clients the slab's entries hold, by id (each entry holds its client once). */
+  readonly #clientIds = new ClientIds();
   #top = 0;
   readonly #free: number[][] = [];
   /** Entries of sketched ids waiting for `enter`'s end: id * 2^18 + register * 64 + rank. */
@@ -63,20 +66,25 @@ export class WindowVisitors {
     this.windowSlots = Math.min(windowSlots, 2 ** 31 - 1);
   }
 
-  /** Entries in the slab's regions (live or not yet cleared): what it costs, 12 bytes each. */
+  /** Entries in the slab's regions (live or not yet cleared): what it costs, 8 bytes each. */
   get entries(): number {
     let n = 0;
     for (let id = 0; id < this.#used.length; id++) n += this.#used[id]!;
     return n;
   }
 
-  /** Bytes held: the slab (allocated, used or free), the per-id arrays, the sketches. */
-  get heldBytes(): { slab: number; slabUsed: number; ids: number; sketches: number } {
+  /** Bytes held: the slab (allocated, used or free), the per-id arrays, the client ids, the sketches. */
+  get heldBytes(): { slab: number; slabUsed: number; ids: number; clients: number; sketches: number } {
     let sketches = 0;
     for (const s of this.#sketches.values()) sketches += s.heldBytes;
     let slab = 0;
-    for (const s of this.#seens) slab += s.byteLength * 3;
-    return { slab, slabUsed: this.#top * 12, ids: this.#at.byteLength + this.#used.byteLength + this.#shift.byteLength, sketches };
+    for (const s of this.#seens) slab += s.byteLength * 2;
+    return { slab, slabUsed: this.#top * 8, ids: this.#at.byteLength + this.#used.byteLength + this.#shift.byteLength, clients: this.#clientIds.heldBytes, sketches };
+  }
+
+  /** Distinct clients the exact entries hold. */
+  get clients(): number {
+    return this.#clientIds.size;
   }
 
   /** Ids whose visitors are estimated. */
@@ -160,12 +168,15 @@ export class WindowVisitors {
     const log = id < this.#shift.length ? this.#shift[id]! : 0;
     if (log === 0) return;
     const region = this.#at[id]!;
-    const hash = this.#hashes[region >>> CHUNK_LOG]!;
+    const client = this.#clients[region >>> CHUNK_LOG]!;
     const seen = this.#seens[region >>> CHUNK_LOG]!;
     const at = region & IN_CHUNK;
     const end = at + (log - 1 <= 3 ? this.#used[id]! : 1 << (log - 1));
     const slot = e | 0;
-    for (let p = at; p < end; p++) if (this.#live(seen[p]!, slot)) into.add(hash[2 * p]!, hash[2 * p + 1]!);
+    const clients = this.#clientIds;
+    for (let p = at; p < end; p++) {
+      if (this.#live(seen[p]!, slot)) into.add(clients.hi(client[p]!), clients.lo(client[p]!));
+    }
   }
 
   /** Forgets `id` (its key left the window). */
@@ -173,7 +184,10 @@ export class WindowVisitors {
     this.#sketches.delete(id);
     if (id >= this.#shift.length) return;
     const shift = this.#shift[id]!;
-    if (shift > 0 && shift !== SKETCHED) this.#freeRegion(this.#at[id]!, shift);
+    if (shift > 0 && shift !== SKETCHED) {
+      this.#unholdRegion(id);
+      this.#freeRegion(this.#at[id]!, shift);
+    }
     this.#shift[id] = 0;
     this.#used[id] = 0;
   }
@@ -209,45 +223,57 @@ export class WindowVisitors {
       this.#place(id, 1);
       log = 1;
     }
+    const clients = this.#clientIds;
     for (;;) {
+      // (-1: no entry anywhere holds the client, so none of this id's does. Looked up again
+      // after a rebuild below: the entries it cleared may have held the client's last.)
+      const c = clients.find(hi, lo);
       const cap = 1 << (log - 1);
       const region = this.#at[id]!;
-      const hash = this.#hashes[region >>> CHUNK_LOG]!;
+      const client = this.#clients[region >>> CHUNK_LOG]!;
       const seen = this.#seens[region >>> CHUNK_LOG]!;
       const at = region & IN_CHUNK;
       if (cap <= SCANNED) {
         const used = this.#used[id]!;
-        for (let p = at; p < at + used; p++) {
-          if (hash[2 * p] === hi && hash[2 * p + 1] === lo) {
-            if (((slot - seen[p]!) | 0) > 0) seen[p] = slot;
-            return;
+        if (c >= 0) {
+          for (let p = at; p < at + used; p++) {
+            if (client[p] === c) {
+              if (((slot - seen[p]!) | 0) > 0) seen[p] = slot;
+              return;
+            }
           }
         }
         if (used < cap) {
           const p = at + used;
-          hash[2 * p] = hi;
-          hash[2 * p + 1] = lo;
+          client[p] = c < 0 ? clients.add(hi, lo) : c;
+          if (c >= 0) clients.hold(c);
           seen[p] = slot;
           this.#used[id] = used + 1;
           return;
         }
       } else {
         const mask = cap - 1;
-        for (let s = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask; ; s = (s + 1) & mask) {
-          const p = at + s;
-          if (seen[p] === EMPTY) {
-            if ((this.#used[id]! + 1) * 4 > cap * 3) break; // full: rebuild below
-            hash[2 * p] = hi;
-            hash[2 * p + 1] = lo;
-            seen[p] = slot;
-            this.#used[id]!++;
-            return;
-          }
-          if (hash[2 * p] === hi && hash[2 * p + 1] === lo) {
-            if (((slot - seen[p]!) | 0) > 0) seen[p] = slot;
-            return;
+        if (c >= 0) {
+          for (let s = slotOf(c) & mask; ; s = (s + 1) & mask) {
+            const p = at + s;
+            if (seen[p] === EMPTY) break;
+            if (client[p] === c) {
+              if (((slot - seen[p]!) | 0) > 0) seen[p] = slot;
+              return;
+            }
           }
         }
+        if ((this.#used[id]! + 1) * 4 <= cap * 3) {
+          const held = c < 0 ? clients.add(hi, lo) : c;
+          if (c >= 0) clients.hold(c);
+          let s = slotOf(held) & mask;
+          while (seen[at + s] !== EMPTY) s = (s + 1) & mask;
+          client[at + s] = held;
+          seen[at + s] = slot;
+          this.#used[id]!++;
+          return;
+        }
+        // full: rebuild below
       }
       // Full: clear what left the window; too many live clients turn the id to a sketch;
       // otherwise a region twice as large if it is still more than half full.
@@ -277,17 +303,19 @@ export class WindowVisitors {
     const log = this.#shift[id]!;
     const cap = 1 << (log - 1);
     const region = this.#at[id]!;
-    const hash = this.#hashes[region >>> CHUNK_LOG]!;
+    const client = this.#clients[region >>> CHUNK_LOG]!;
     const seen = this.#seens[region >>> CHUNK_LOG]!;
     const at = region & IN_CHUNK;
     if (cap <= SCANNED) {
       let w = at;
       const used = this.#used[id]!;
       for (let p = at; p < at + used; p++) {
-        if (!this.#live(seen[p]!, slot)) continue;
+        if (!this.#live(seen[p]!, slot)) {
+          this.#clientIds.drop(client[p]!);
+          continue;
+        }
         if (w !== p) {
-          hash[2 * w] = hash[2 * p]!;
-          hash[2 * w + 1] = hash[2 * p + 1]!;
+          client[w] = client[p]!;
           seen[w] = seen[p]!;
         }
         w++;
@@ -300,6 +328,7 @@ export class WindowVisitors {
     for (let p = at; p < at + cap; p++) if (this.#live(seen[p]!, slot)) live++;
     if (live === this.#used[id]) return live;
     if (live === 0) {
+      this.#unholdRegion(id);
       this.#drop(id);
       return 0;
     }
@@ -308,6 +337,17 @@ export class WindowVisitors {
     while (target > 1 && (1 << (target - 2)) >= live * 2 && (1 << (target - 2)) > SCANNED / 2) target--;
     this.#resize(id, target, slot);
     return live;
+  }
+
+  /** The clients of `id`'s entries are no longer held by them (the region is given up next). */
+  #unholdRegion(id: number): void {
+    const log = this.#shift[id]!;
+    const region = this.#at[id]!;
+    const client = this.#clients[region >>> CHUNK_LOG]!;
+    const seen = this.#seens[region >>> CHUNK_LOG]!;
+    const at = region & IN_CHUNK;
+    const end = at + (1 << (log - 1) <= SCANNED ? this.#used[id]! : 1 << (log - 1));
+    for (let p = at; p < end; p++) if (seen[p] !== EMPTY) this.#clientIds.drop(client[p]!);
   }
 
   /** An id with no entry left gives its region back. */
@@ -321,45 +361,44 @@ export class WindowVisitors {
   #resize(id: number, shift: number, slot: number): void {
     const oldShift = this.#shift[id]!;
     const oldRegion = this.#at[id]!;
-    const oldHash = this.#hashes[oldRegion >>> CHUNK_LOG]!;
+    const oldClient = this.#clients[oldRegion >>> CHUNK_LOG]!;
     const oldSeen = this.#seens[oldRegion >>> CHUNK_LOG]!;
     const oldAt = oldRegion & IN_CHUNK;
     const oldEnd = oldAt + (1 << (oldShift - 1) <= SCANNED ? this.#used[id]! : 1 << (oldShift - 1));
     // Copy the live entries out first: the new region may be given where the old one was.
     let n = 0;
-    if (moving.length < 3 * (oldEnd - oldAt)) moving = new Int32Array(6 * (oldEnd - oldAt));
+    if (moving.length < 2 * (oldEnd - oldAt)) moving = new Int32Array(4 * (oldEnd - oldAt));
     for (let p = oldAt; p < oldEnd; p++) {
-      if (!this.#live(oldSeen[p]!, slot)) continue;
-      moving[3 * n] = oldHash[2 * p]!;
-      moving[3 * n + 1] = oldHash[2 * p + 1]!;
-      moving[3 * n + 2] = oldSeen[p]!;
+      if (!this.#live(oldSeen[p]!, slot)) {
+        if (oldSeen[p] !== EMPTY) this.#clientIds.drop(oldClient[p]!);
+        continue;
+      }
+      moving[2 * n] = oldClient[p]!;
+      moving[2 * n + 1] = oldSeen[p]!;
       n++;
     }
     this.#freeRegion(oldRegion, oldShift);
     this.#place(id, shift);
     const region = this.#at[id]!;
-    const hash = this.#hashes[region >>> CHUNK_LOG]!;
+    const client = this.#clients[region >>> CHUNK_LOG]!;
     const seen = this.#seens[region >>> CHUNK_LOG]!;
     const at = region & IN_CHUNK;
     const cap = 1 << (shift - 1);
     if (cap <= SCANNED) {
       for (let i = 0; i < n; i++) {
-        hash[2 * (at + i)] = moving[3 * i]!;
-        hash[2 * (at + i) + 1] = moving[3 * i + 1]!;
-        seen[at + i] = moving[3 * i + 2]!;
+        client[at + i] = moving[2 * i]!;
+        seen[at + i] = moving[2 * i + 1]!;
       }
       this.#used[id] = n;
       return;
     }
     const mask = cap - 1;
     for (let i = 0; i < n; i++) {
-      const hi = moving[3 * i]!;
-      const lo = moving[3 * i + 1]!;
-      let s = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
+      const c = moving[2 * i]!;
+      let s = slotOf(c) & mask;
       while (seen[at + s] !== EMPTY) s = (s + 1) & mask;
-      hash[2 * (at + s)] = hi;
-      hash[2 * (at + s) + 1] = lo;
-      seen[at + s] = moving[3 * i + 2]!;
+      client[at + s] = c;
+      seen[at + s] = moving[2 * i + 1]!;
     }
     this.#used[id] = n;
   }
@@ -392,7 +431,7 @@ export class WindowVisitors {
     if (c === this.#seens.length) {
       // (The last chunk was filled to its end.)
       this.#seens.push(new Int32Array(CHUNK));
-      this.#hashes.push(new Int32Array(2 * CHUNK));
+      this.#clients.push(new Int32Array(CHUNK));
       return;
     }
     const seen = this.#seens[c]!;
@@ -402,10 +441,10 @@ export class WindowVisitors {
       while (n < local + cap && n < CHUNK) n *= 2;
       const grownSeen = new Int32Array(n);
       grownSeen.set(seen);
-      const grownHash = new Int32Array(2 * n);
-      grownHash.set(this.#hashes[c]!);
+      const grownClient = new Int32Array(n);
+      grownClient.set(this.#clients[c]!);
       this.#seens[c] = grownSeen;
-      this.#hashes[c] = grownHash;
+      this.#clients[c] = grownClient;
       if (local + cap <= n) return;
     }
     // The rest of this chunk, as regions of the sizes that fit, for the free lists.
@@ -418,7 +457,7 @@ export class WindowVisitors {
     }
     this.#top = (c + 1) * CHUNK;
     this.#seens.push(new Int32Array(CHUNK));
-    this.#hashes.push(new Int32Array(2 * CHUNK));
+    this.#clients.push(new Int32Array(CHUNK));
   }
 
   #growIds(id: number): void {
@@ -439,20 +478,22 @@ export class WindowVisitors {
   #toSketch(id: number, slot: number): void {
     const log = this.#shift[id]!;
     const region = this.#at[id]!;
-    const hash = this.#hashes[region >>> CHUNK_LOG]!;
+    const client = this.#clients[region >>> CHUNK_LOG]!;
     const seens = this.#seens[region >>> CHUNK_LOG]!;
     const at = region & IN_CHUNK;
     const end = at + (1 << (log - 1) <= SCANNED ? this.#used[id]! : 1 << (log - 1));
     const entries: number[] = [];
+    const clients = this.#clientIds;
     for (let p = at; p < end; p++) {
       const seen = seens[p]!;
       if (!this.#live(seen, slot)) continue;
-      const hi = hash[2 * p]!;
-      const lo = hash[2 * p + 1]!;
+      const hi = clients.hi(client[p]!);
+      const lo = clients.lo(client[p]!);
       const age = (slot - seen) | 0;
       // Oldest first within a register: register * 2^32 + (2^31 - age).
       entries.push(hllRegister(hi) * 2 ** 38 + (2 ** 31 - age) * 64 + hllRank(hi, lo));
     }
+    this.#unholdRegion(id);
     this.#drop(id);
     this.#shift[id] = SKETCHED;
     entries.sort((a, b) => a - b);
@@ -483,6 +524,11 @@ export class WindowVisitors {
     }
     this.#pendingCount = 0;
   }
+}
+
+/** A client id's place in a hashed region (ids are small and dense: a multiplicative spread). */
+function slotOf(client: number): number {
+  return Math.imul(client, 0x9e3779b1);
 }
 
 /**
@@ -560,10 +606,25 @@ export class SlidingHll {
     let i = 0;
     let j = from;
     let o = 0;
-    while (i < n || j < to) {
-      const regOld = i < n ? oldRr[i]! >> 6 : HLL_M;
-      const regNew = j < to ? (pending[j]! % 2 ** 18) >> 6 : HLL_M;
-      const reg = regOld < regNew ? regOld : regNew;
+    while (j < to) {
+      const reg = (pending[j]! % 2 ** 18) >> 6;
+      // The registers up to this one's, copied as they are: a slot brings a few hundred
+      // entries to a list of thousands (a slide's profile at 1M URLs: this merge, entry by
+      // entry, was 89 of the visitors' 149 ms). Their entries that left the window stay
+      // until `prune` (the sweep's): `registersInto` passes over them.
+      let lo = i;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (oldRr[mid]! >> 6 < reg) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo > i) {
+        rr.set(oldRr.subarray(i, lo), o);
+        seen.set(oldSeen.subarray(i, lo), o);
+        o += lo - i;
+        i = lo;
+      }
       const start = o;
       for (; i < n && oldRr[i]! >> 6 === reg; i++) {
         const age = (slot - oldSeen[i]!) | 0;
@@ -572,14 +633,17 @@ export class SlidingHll {
         seen[o] = oldSeen[i]!;
         o++;
       }
-      if (regNew === reg) {
-        let rank = 0;
-        for (; j < to && (pending[j]! % 2 ** 18) >> 6 === reg; j++) rank = Math.max(rank, pending[j]! % 64);
-        while (o > start && (rr[o - 1]! & 63) <= rank) o--;
-        rr[o] = (reg << 6) | rank;
-        seen[o] = slot;
-        o++;
-      }
+      let rank = 0;
+      for (; j < to && (pending[j]! % 2 ** 18) >> 6 === reg; j++) rank = Math.max(rank, pending[j]! % 64);
+      while (o > start && (rr[o - 1]! & 63) <= rank) o--;
+      rr[o] = (reg << 6) | rank;
+      seen[o] = slot;
+      o++;
+    }
+    if (i < n) {
+      rr.set(oldRr.subarray(i, n), o);
+      seen.set(oldSeen.subarray(i, n), o);
+      o += n - i;
     }
     this.#nextRr = this.#rr;
     this.#nextSeen = this.#seen;

@@ -78,7 +78,8 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         summary: 'Counted events per `step` seconds over a range of the history: of all lines, or of one key of a dimension (`by`, `key`), of a status (`status`)',
         description:
           'Without `key`: `{ step, batchInterval, points: [{ start, count }] }`, every counted line. With `key` (and `by`, url by default; `status` an exact code or a class): ' +
-          '`{ by, key, status, step, batchInterval, total, bytes, points: [{ start, count, bytes }] }`, that key\'s lines of that status per step, e.g. `by=status&key=500` per minute. ' +
+          '`{ by, key, status, step, batchInterval, total, bytes, points: [{ start, count, bytes, visitors, visitorsExact }] }`, that key\'s lines of that status per step, e.g. `by=status&key=500` per minute; ' +
+          'a point\'s `visitors` are the distinct clients of its step (exact up to 512, then a HyperLogLog estimate: `visitorsExact: false`; null for lines counted without visits). ' +
           '`by` or `status` without `key` is a 400 naming `key`.',
         querystring: totalsQuery,
       },
@@ -113,7 +114,7 @@ export const seriesRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
           batchInterval: batchMs / 1000,
           total,
           bytes,
-          points: list.map((p) => ({ start: new Date(p.start).toISOString(), count: p.count, bytes: p.bytes })),
+          points: list.map((p) => ({ start: new Date(p.start).toISOString(), count: p.count, bytes: p.bytes, visitors: p.visitors, visitorsExact: p.visitorsExact })),
         };
       }
       const list = await q.results.history({ kind: 'totalSeries', fromMs: q.fromMs, toMs: q.toMs, stepMs }, q.instance);

@@ -53,7 +53,7 @@ export const topRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
           '`total` counts the lines of `status`. `visitors` are distinct client addresses: exact up to 512, then a HyperLogLog estimate (`visitorsExact: false`, relative standard error `visitorsError`); null when the log format has no client. ' +
           '`approximate: true` when a dimension capped by `maxKeys.DIM` dropped keys: each count may then be short by up to `errorBound`. An unknown `by` is a 400 that lists the job\'s dimensions. ' +
           'With `from`/`to`, a range of the history by the lines\' own time (from either results store): `count` and `bytes` exact for every dimension and status, `keys` the distinct keys of the range; ' +
-          '`visitors` as live from a SQLite results file (exact up to 512 over the whole range, then an estimate: `visitorsExact`; null for lines counted before logflow kept visitors), null from a PostgreSQL one (not kept there, as yet).',
+          '`visitors` as live from either store (exact up to 512 over the whole range, then an estimate: `visitorsExact`; null for lines counted before logflow kept visitors: SQLite results schema 3, PostgreSQL schema 5 and older).',
         querystring: topQuery,
       },
     },

@@ -35,11 +35,16 @@ export interface DimensionRangeTop {
   readonly items: RangeItem[];
 }
 
-/** A point of a key's series: lines and bytes. */
+/**
+ * A point of a key's series: lines, bytes and distinct visitors of the step (as a range's:
+ * exact up to 512, null where some part of it came without visits; the client dimension's 1).
+ */
 export interface DimensionPoint {
   readonly start: number;
   readonly count: number;
   readonly bytes: number;
+  readonly visitors: number | null;
+  readonly visitorsExact: boolean;
 }
 
 /** A piece of a range read from one level: 0 the batches, 1-5 the minute, hour, day, 30-day and 360-day rollups. */
@@ -83,6 +88,7 @@ export class HistoryReader {
   readonly #dimKeyName: Database.Statement;
   readonly #dimKeyVisitors: Database.Statement;
   readonly #dimPieceVisitors: Database.Statement;
+  readonly #dimKeyStepVisitors: Database.Statement;
 
   constructor(db: Database.Database, batchIntervalMs: number) {
     this.#batchMs = batchIntervalMs;
@@ -121,6 +127,12 @@ export class HistoryReader {
     this.#dimPieceVisitors = db.prepare(
       `SELECT key_id AS id, visitors FROM dim_counts WHERE level = ? AND dimension = ? AND start_ms >= ? AND start_ms < ?
          AND status BETWEEN ? AND ? AND +key_id IN (SELECT value FROM json_each(?))`,
+    );
+    // A key's sketches of a piece, per bucket and status code (its series' visitors).
+    this.#dimKeyStepVisitors = db.prepare(
+      `SELECT start_ms AS start, visitors FROM dim_counts
+       WHERE key_id = (SELECT id FROM dim_keys WHERE dimension = ? AND key = ?) AND level = ? AND start_ms >= ? AND start_ms < ?
+         AND status BETWEEN ? AND ?`,
     );
     this.#dimKeyLevel = db.prepare(
       `SELECT start_ms AS start, SUM(count) AS count, SUM(bytes) AS bytes FROM dim_counts
@@ -306,12 +318,18 @@ export class HistoryReader {
     });
   }
 
-  /** One key of `dimension` in steps of `stepMs` over [fromMs, toMs), its lines of `status`, read as `series` reads a URL. */
+  /**
+   * One key of `dimension` in steps of `stepMs` over [fromMs, toMs), its lines, bytes and
+   * visitors of `status`, read as `series` reads a URL: a step's visitors are the union of
+   * its rollup rows' sketches (a row per status code) and of the batch rows' visits.
+   */
   dimensionSeries(dimension: string, key: string, status: StatusRange, fromMs: number, toMs: number, stepMs: number): DimensionPoint[] {
     const from = floorTo(fromMs, stepMs);
     const steps = Math.ceil((toMs - from) / stepMs);
     const counts = new Float64Array(steps);
     const bytes = new Float64Array(steps);
+    const client = dimension === 'client';
+    const unions = client ? [] : Array.from({ length: steps }, () => new VisitorUnion());
     const target = Buffer.from(key, 'utf8');
     for (const piece of this.#pieces(from, toMs, levelForStep(stepMs))) {
       if (piece.level === 0) {
@@ -324,11 +342,17 @@ export class HistoryReader {
           }
           if (index < 0) continue;
           const at = Math.floor((b.start - from) / stepMs);
+          const mine: boolean[] = [];
           while (r.nextCell()) {
-            if (r.key !== index || r.code < status.lo || r.code > status.hi) continue;
+            const hit = r.key === index && r.code >= status.lo && r.code <= status.hi;
+            mine.push(hit);
+            if (!hit) continue;
             counts[at]! += r.count;
             bytes[at]! += r.bytes;
+            if (!client && !r.visitors) unions[at]!.add(null);
           }
+          if (client) continue;
+          while (r.nextVisit()) if (mine[r.cell]) unions[at]!.addHash(r.hi, r.lo);
         }
       } else {
         const [lo, hi] = rollupStatuses(status);
@@ -338,9 +362,12 @@ export class HistoryReader {
           counts[at]! += row.count;
           bytes[at]! += row.bytes;
         }
+        if (client) continue;
+        const sketches = this.#dimKeyStepVisitors.iterate(dimension, key, piece.level, piece.from, piece.to, Math.max(0, status.lo), status.hi) as IterableIterator<{ start: number; visitors: Buffer | null }>;
+        for (const row of sketches) unions[Math.floor((row.start - from) / stepMs)]!.add(row.visitors);
       }
     }
-    return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count, bytes: bytes[i]! }));
+    return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count, bytes: bytes[i]!, ...stepVisitors(client, count, unions[i]) }));
   }
 
   /** The top `n` URLs of [fromMs, toMs) (aligned to batch intervals), summed from the history. */
@@ -369,6 +396,13 @@ export class HistoryReader {
       .slice(0, n);
     return { fromMs: from, toMs: to, total, urls };
   }
+}
+
+/** A series step's visitors: its union's (null when a part was unknown); a client's own one where it has lines. */
+export function stepVisitors(client: boolean, count: number, union: VisitorUnion | undefined): { visitors: number | null; visitorsExact: boolean } {
+  if (client || !union) return { visitors: count > 0 ? 1 : 0, visitorsExact: true };
+  const sketch = union.sketch();
+  return sketch ? { visitors: sketch.count(), visitorsExact: sketch.exact } : { visitors: null, visitorsExact: false };
 }
 
 /** The coarsest level whose buckets fit whole in a step of `stepMs` (points start at multiples of it). */

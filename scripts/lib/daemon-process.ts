@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mallocEnvironment } from '../../daemon/malloc-settings.js';
 
 export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../daemon/main.js');
 
@@ -127,7 +128,8 @@ export function startDaemon(cwd: string, args: string[] = ['--conf-file', 'agent
   if (options.hostname !== undefined) command.unshift('unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', options.hostname);
   const proc = spawn(command[0]!, command.slice(1), {
     cwd,
-    env: { ...process.env, LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info', ...options.env },
+    // (glibc's allocator settings, as `npm start` and the Docker image start the daemon.)
+    env: { ...process.env, ...mallocEnvironment(), LOGFLOW_LOG_LEVEL: process.env.LOGFLOW_LOG_LEVEL ?? 'info', ...options.env },
     ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

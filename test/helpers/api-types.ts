@@ -29,5 +29,6 @@ export interface DimensionTop {
   by: string;
   status?: string;
   total: number;
-  items: { key: string; count: number; bytes: number | null; visitors: number | null }[];
+  items: { key: string; count: number; bytes: number | null; visitors: number | null; visitorsExact: boolean }[];
+  visitorsError?: number | null;
 }

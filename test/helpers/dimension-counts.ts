@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+
 /**
  * The independent answer for the dimensions' tests: each combined/common line read by one
  * regex, counted into a dict per key (lines, bytes, distinct clients), never by the daemon's
@@ -49,4 +51,27 @@ export function countBy<L extends Pick<ParsedLine, 'client' | 'status' | 'bytes'
   return [...byKey]
     .map(([key, e]) => ({ key, count: e.count, bytes: e.bytes, visitors: e.clients.size }))
     .sort((a, b) => b.count - a.count || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+}
+
+/**
+ * Each item's visitors against the dict's distinct clients of its key (`want`): exact and
+ * `visitorsExact` up to 512, past it an estimate within 3 standard errors (`error`: the
+ * answer's `visitorsError`). Returns how many keys were past 512.
+ */
+export function assertVisitors(label: string, items: readonly { key: string; visitors: number | null; visitorsExact?: boolean }[], want: readonly KeyMeasures[], error: number): number {
+  const distinct = new Map(want.map((i) => [i.key, i.visitors]));
+  assert.equal(items.length, distinct.size, `${label}: keys`);
+  let estimated = 0;
+  for (const item of items) {
+    const exact = distinct.get(item.key);
+    const line = `${label} ${item.key}: ${item.visitors} visitors, ${exact} distinct clients`;
+    assert.ok(exact !== undefined, `${line}: a key of the dict`);
+    assert.equal(item.visitorsExact, exact <= 512, `${line}: exact up to 512`);
+    if (exact <= 512) assert.equal(item.visitors, exact, line);
+    else {
+      assert.ok(item.visitors !== null && Math.abs(item.visitors - exact) <= 3 * error * exact, line);
+      estimated++;
+    }
+  }
+  return estimated;
 }

@@ -1,5 +1,6 @@
 import { BlobReader } from '../../counts/batch-blob.js';
 import type { BatchResult, ResultItem, WindowResult } from '../window-results.js';
+import { cellVisits } from './pg-visitors.js';
 
 /** Batches and keys per statement of a batch's keys (see `keyChunks`). */
 const CHUNK_BATCHES = 256;
@@ -14,6 +15,10 @@ interface Cells {
   readonly statuses: number[];
   readonly counts: number[];
   readonly bytes: number[];
+  /** Each cell's visitor set; null where its blob's section counts no visitors. */
+  readonly visits: (Buffer | null)[];
+  /** Whether some cell has visits (else the row's `visits` is NULL). */
+  withVisits: boolean;
 }
 
 /**
@@ -29,16 +34,19 @@ export class PgResultRows {
   /**
    * The batches' rows of `logflow_batch_keys`: row r is batch `rowStarts[r]`'s cells of
    * dimension `rowDims[r]`, [cellsFrom[r], cellsTo[r]] (1-based, as SQL slices) of the cell
-   * arrays below, end to end: a cell is a key and status with its lines and bytes.
+   * arrays below, end to end: a cell is a key and status with its lines and bytes, and its
+   * visitors (`visits`: NULL for the whole row when none of its cells has them).
    */
   readonly rowStarts: number[] = [];
   readonly rowDims: string[] = [];
+  readonly rowVisits: boolean[] = [];
   readonly cellsFrom: number[] = [];
   readonly cellsTo: number[] = [];
   readonly keys: string[] = [];
   readonly statuses: number[] = [];
   readonly counts: number[] = [];
   readonly bytes: number[] = [];
+  readonly visits: (Buffer | null)[] = [];
   readonly windowEnds: number[] = [];
   readonly windowStarts: number[] = [];
   readonly windowTotals: number[] = [];
@@ -85,26 +93,42 @@ export class PgResultRows {
         const r = new BlobReader(b.counts);
         while (r.nextSection()) {
           let cells = byDimension.get(r.name);
-          if (!cells) byDimension.set(r.name, (cells = { keys: [], statuses: [], counts: [], bytes: [] }));
+          if (!cells) byDimension.set(r.name, (cells = { keys: [], statuses: [], counts: [], bytes: [], visits: [], withVisits: false }));
           const names: string[] = [];
           for (let i = 0; i < r.keyCount; i++) names.push(textKey(b.counts.toString('utf8', r.keyStart(i), r.keyEnd(i))));
+          const first = cells.keys.length;
           while (r.nextCell()) {
             cells.keys.push(names[r.key]!);
             cells.statuses.push(r.code);
             cells.counts.push(r.count);
             cells.bytes.push(r.bytes);
+            cells.visits.push(null);
           }
+          if (!r.visitors) continue;
+          // The section's visits (cell, client), as each cell's set of client hashes.
+          cells.withVisits = true;
+          const n = cells.keys.length - first;
+          const of: number[] = [];
+          const hashes: number[] = [];
+          while (r.nextVisit()) {
+            of.push(r.cell);
+            hashes.push(r.hi, r.lo);
+          }
+          const sets = cellVisits(n, of, hashes);
+          for (let i = 0; i < n; i++) cells.visits[first + i] = sets[i]!;
         }
       }
       for (const [dimension, cells] of byDimension) {
         this.rowStarts.push(startMs);
         this.rowDims.push(dimension);
+        this.rowVisits.push(cells.withVisits);
         this.cellsFrom.push(this.keys.length + 1);
         for (let i = 0; i < cells.keys.length; i++) {
           this.keys.push(cells.keys[i]!);
           this.statuses.push(cells.statuses[i]!);
           this.counts.push(cells.counts[i]!);
           this.bytes.push(cells.bytes[i]!);
+          this.visits.push(cells.withVisits ? cells.visits[i]! : null);
         }
         this.cellsTo.push(this.keys.length);
       }
@@ -120,7 +144,7 @@ export class PgResultRows {
    * row's slice of the statement's arrays is found by walking them, so one statement for a
    * replay's 7,000 batches took 1.4 s (quadratic), in parts 0.2 s.
    */
-  *keyChunks(): Generator<{ starts: number[]; dims: string[]; keys: string[]; statuses: number[]; counts: number[]; bytes: number[]; from: number[]; to: number[] }> {
+  *keyChunks(): Generator<{ starts: number[]; dims: string[]; withVisits: boolean[]; keys: string[]; statuses: number[]; counts: number[]; bytes: number[]; visits: (Buffer | null)[]; from: number[]; to: number[] }> {
     for (let i = 0; i < this.rowStarts.length;) {
       const first = i;
       const base = this.cellsFrom[i]! - 1;
@@ -130,10 +154,12 @@ export class PgResultRows {
       yield {
         starts: this.rowStarts.slice(first, i),
         dims: this.rowDims.slice(first, i),
+        withVisits: this.rowVisits.slice(first, i),
         keys: this.keys.slice(base, end),
         statuses: this.statuses.slice(base, end),
         counts: this.counts.slice(base, end),
         bytes: this.bytes.slice(base, end),
+        visits: this.visits.slice(base, end),
         from: this.cellsFrom.slice(first, i).map((k) => k - base),
         to: this.cellsTo.slice(first, i).map((k) => k - base),
       };

@@ -18,10 +18,10 @@ import { ANY_STATUS_ROW, DAY, HOUR, MINUTE } from '../history.js';
  * - `logflow_top(instance, dimension, rank, key, count, window_start, window_end)`: each
  *   instance's newest window and its most counted keys.
  * The tables behind them are the job's: per-batch cells of every dimension (key, status,
- * lines, bytes: `logflow_batch_keys`, one row per batch interval, epoch and dimension: rows
- * add up, see V3), rolled up behind into minute, hour, day, 30-day and 360-day rows per key
- * and status plus an every-status row (`logflow_rollups`, levels 1-5, as SQLite's
- * `dim_counts`), with `logflow_dirty` marking the buckets whose rollup is missing or stale
+ * lines, bytes, visits: `logflow_batch_keys`, one row per batch interval, epoch and
+ * dimension: rows add up, see V3), rolled up behind into minute, hour, day, 30-day and
+ * 360-day rows per key and status (with a visitor sketch, V6) plus an every-status row
+ * (`logflow_rollups`, levels 1-5, as SQLite's `dim_counts`), with `logflow_dirty` marking the buckets whose rollup is missing or stale
  * (the views and the API read those from the finer rows).
  */
 export interface Migration {
@@ -305,6 +305,20 @@ CREATE VIEW logflow_counts_by_status AS
     FROM logflow_minute_status_rows GROUP BY dimension, key, status, minute;
 `;
 
+/**
+ * Visitors over a range (issue 24, as SQLite's schema 4): a batch row keeps its cells' distinct
+ * clients, `visits[i]` the visitor set of cell i (`VisitorSketch.encode`'s bytes: the client
+ * hashes; NULL for a cell of a dimension that counts no visitors, and the whole array NULL in
+ * rows written before), and each rollup row of a key and status code its sketch (`visitors`:
+ * the union of its cells' or finer rows', merged by the roller in Node, pg-visitors.ts; NULL
+ * when some part was not known, and on the every-status rows). Nothing is marked dirty: the
+ * rows written before have no visits to roll up, so their visitors stay NULL (never short).
+ */
+const V6 = `
+ALTER TABLE logflow_batch_keys ADD COLUMN visits bytea[];
+ALTER TABLE logflow_rollups ADD COLUMN visitors bytea;
+`;
+
 /** Released migrations are never edited: a change is a new one (test/postgres-upgrade.test.ts opens a version-1 database). */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'results, history (batches, minute and hour rollups) and the views, per instance', sql: V1 },
@@ -312,6 +326,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, description: 'history rows by epoch (exactly once across restarts), retention by when counted', sql: V3 },
   { version: 4, description: 'the newest window\'s top keys with their bytes and visitors (dimensions)', sql: V4 },
   { version: 5, description: 'the history by dimension and status with bytes; 30-day and 360-day rollups', sql: V5 },
+  { version: 6, description: 'visitors over a range: the batch cells\' visits, a visitor sketch per rollup row of a key and status', sql: V6 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

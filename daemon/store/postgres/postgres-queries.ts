@@ -3,7 +3,7 @@ import { LogflowError } from '../../errors.js';
 import type { UrlCount } from '../../counts/index.js';
 import type { JobTiming } from '../job-results.js';
 import type { PostgresConfig } from '../database-config.js';
-import { ANY_STATUS_ROW, decompose, floorTo, HOUR, levelForStep, rollupStatuses, unusableOf } from '../history.js';
+import { ANY_STATUS_ROW, decompose, floorTo, HOUR, levelForStep, rollupStatuses, stepVisitors, unusableOf } from '../history.js';
 import type { DimensionPoint, DimensionRangeTop, RangePiece, RangeTop } from '../history.js';
 import type { StatusRange } from '../../counts/dimension-window.js';
 import { slidingTotals, windowEnds, type WindowLayout } from '../rebuilt-windows.js';
@@ -12,6 +12,8 @@ import type { HistoryAnswers, HistoryQuery } from '../history-queries.js';
 import { classify, clientConfig, databaseError } from './pg-connection.js';
 import { URL_DIMENSION } from './pg-results-rows.js';
 import { pieceArrays } from './pg-ranges.js';
+import { addParts, partsSql } from './pg-visitors.js';
+import { VisitorUnion } from '../../counts/visitor-union.js';
 import { RESULTS_CHANNEL } from './postgres-store.js';
 
 /** Connections the HTTP thread keeps to the server. */
@@ -215,7 +217,7 @@ export class PostgresQueries implements ResultsQueries {
       const pieces = await this.#pieces(c, inst, from, to);
       if (pieces.length === 0) return undefined;
       type Item = [string, number, number];
-      return (await c.query<{ total: number; keys: number; items: Item[] | null }>(
+      const row = (await c.query<{ total: number; keys: number; items: Item[] | null }>(
         `WITH s AS MATERIALIZED (
            SELECT key, SUM(count)::bigint AS count, SUM(bytes)::bigint AS bytes FROM (
              SELECT r.key, r.count, r.bytes FROM ${inPieces('logflow_rollups', 'r', 'r.dimension = $5 AND r.status BETWEEN $6 AND $7')}
@@ -230,32 +232,75 @@ export class PostgresQueries implements ResultsQueries {
                    FROM (SELECT key, count, bytes FROM s ORDER BY count DESC, key COLLATE "C" LIMIT $10) t) AS items`,
         [inst, ...pieceArrays(pieces), dimension, lo, hi, status.lo, status.hi, n],
       )).rows[0]!;
+      const keys = (row.items ?? []).map((i) => i[0]);
+      // Each client is its own one visitor of the client dimension (as SQLite and live say).
+      const visitors = dimension === 'client' ? undefined : await this.#visitorsOf(c, inst, pieces, dimension, status, keys);
+      return { ...row, visitors };
     });
     if (!answer) return { fromMs: from, toMs: to, total: 0, keys: 0, items: [] };
     // Ties in the keys' byte order, as SQLite's (COLLATE "C" compares UTF-8 bytes).
-    // PostgreSQL's history keeps no visits (its batches hold keys and counts): visitors unknown,
-    // but for the client dimension (each client its own one visitor, as SQLite and live say).
-    const client = dimension === 'client';
-    const items = (answer.items ?? []).map(([key, count, bytes]) => ({ key, count: Number(count), bytes: Number(bytes), visitors: client ? 1 : null, visitorsExact: client }));
+    const items = (answer.items ?? []).map(([key, count, bytes]) => ({ key, count: Number(count), bytes: Number(bytes), ...measured(answer.visitors?.get(key)) }));
     return { fromMs: from, toMs: to, total: Number(answer.total), keys: Number(answer.keys), items };
   }
 
-  /** One key of `dimension` in steps of `stepMs` over [fromMs, toMs), its lines and bytes of `status` (as SQLite's `dimensionSeries`). */
+  /**
+   * The distinct visitors of each of `keys` (a range's top keys) over `pieces`, of the lines
+   * of `status`: the union of its rollup rows' sketches (a row per status code and bucket) and
+   * of the batch cells' visits below them, merged here (as SQLite's `#visitorsOf`). A part
+   * without visitors (rows written before schema 6, a dimension that counts none) makes a
+   * key's union unknown.
+   */
+  async #visitorsOf(c: pg.ClientBase, inst: string[] | null, pieces: readonly RangePiece[], dimension: string, status: StatusRange, keys: readonly string[]): Promise<Map<string, VisitorUnion>> {
+    const unions = new Map(keys.map((k) => [k, new VisitorUnion()]));
+    if (keys.length === 0) return unions;
+    const rows = (await c.query<{ key: string; unknown: number; parts: Buffer | null }>(
+      `SELECT key, COUNT(*) - COUNT(v) AS unknown, ${partsSql('v')} AS parts FROM (
+         SELECT r.key, r.visitors AS v FROM ${inPieces('logflow_rollups', 'r', 'r.dimension = $5 AND r.key = ANY($6::text[]) AND r.status BETWEEN $7 AND $8')}
+         UNION ALL
+         SELECT u.key, u.v FROM ${inPieces('logflow_batch_keys', 'b', 'b.dimension = $5')}
+           CROSS JOIN LATERAL unnest(b.keys, b.statuses, b.visits) AS u(key, status, v)
+          WHERE u.key = ANY($6::text[]) AND COALESCE(u.status, 0) BETWEEN $9 AND $10
+       ) s GROUP BY key`,
+      [inst, ...pieceArrays(pieces), dimension, keys, Math.max(0, status.lo), status.hi, status.lo, status.hi],
+    )).rows;
+    for (const r of rows) {
+      const union = unions.get(r.key)!;
+      if (r.unknown > 0) union.add(null);
+      else addParts(union, r.parts);
+    }
+    return unions;
+  }
+
+  /** One key of `dimension` in steps of `stepMs` over [fromMs, toMs), its lines, bytes and visitors of `status` (as SQLite's `dimensionSeries`). */
   async dimensionSeries(dimension: string, key: string, status: StatusRange, fromMs: number, toMs: number, stepMs: number, instance: string): Promise<DimensionPoint[]> {
     const from = floorTo(fromMs, stepMs);
     const inst = this.#instances(instance);
     const [lo, hi] = rollupStatuses(status);
-    const rows = await this.#snapshot(async (c) => {
+    const client = dimension === 'client';
+    type Row = { start: number; count: number; bytes: number };
+    const [rows, sketches] = await this.#snapshot(async (c) => {
       const pieces = await this.#pieces(c, inst, from, toMs, levelForStep(stepMs));
-      if (pieces.length === 0) return [];
-      return (await c.query<DimensionPoint>(
+      if (pieces.length === 0) return [[], []];
+      const at = [inst, ...pieceArrays(pieces), dimension, key];
+      const counted = (await c.query<Row>(
         `SELECT r.start_ms AS start, r.count, r.bytes FROM ${inPieces('logflow_rollups', 'r', 'r.dimension = $5 AND r.key = $6 AND r.status BETWEEN $7 AND $8')}
          UNION ALL
          SELECT b.start_ms, u.count, COALESCE(u.bytes, 0) FROM ${inPieces('logflow_batch_keys', 'b', 'b.dimension = $5 AND $6 = ANY(b.keys)')}
             CROSS JOIN LATERAL unnest(b.keys, b.statuses, b.counts, b.bytes) AS u(key, status, count, bytes)
           WHERE u.key = $6 AND COALESCE(u.status, 0) BETWEEN $9 AND $10`,
-        [inst, ...pieceArrays(pieces), dimension, key, lo, hi, status.lo, status.hi],
+        [...at, lo, hi, status.lo, status.hi],
       )).rows;
+      if (client) return [counted, []];
+      // The step's parts of its visitors: its code rows' sketches, its batch cells' visits (NULL: not known).
+      const parts = (await c.query<{ start: number; v: Buffer | null }>(
+        `SELECT r.start_ms AS start, r.visitors AS v FROM ${inPieces('logflow_rollups', 'r', 'r.dimension = $5 AND r.key = $6 AND r.status BETWEEN $7 AND $8')}
+         UNION ALL
+         SELECT b.start_ms, u.v FROM ${inPieces('logflow_batch_keys', 'b', 'b.dimension = $5 AND $6 = ANY(b.keys)')}
+            CROSS JOIN LATERAL unnest(b.keys, b.statuses, b.visits) AS u(key, status, v)
+          WHERE u.key = $6 AND COALESCE(u.status, 0) BETWEEN $7 AND $8`,
+        [...at, Math.max(0, status.lo), status.hi],
+      )).rows;
+      return [counted, parts];
     });
     const steps = Math.ceil((toMs - from) / stepMs);
     const counts = new Float64Array(steps);
@@ -265,7 +310,9 @@ export class PostgresQueries implements ResultsQueries {
       counts[at]! += r.count;
       bytes[at]! += r.bytes;
     }
-    return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count, bytes: bytes[i]! }));
+    const unions = client ? [] : Array.from({ length: steps }, () => new VisitorUnion());
+    for (const p of sketches) unions[Math.floor((p.start - from) / stepMs)]!.add(p.v);
+    return Array.from(counts, (count, i) => ({ start: from + i * stepMs, count, bytes: bytes[i]!, ...stepVisitors(client, count, unions[i]) }));
   }
 
   async totalSeries(fromMs: number, toMs: number, stepMs: number, instance: string): Promise<SeriesPoint[]> {
@@ -388,6 +435,13 @@ export class PostgresQueries implements ResultsQueries {
     );
     return this.#listening;
   }
+}
+
+/** A union's visitors as an item or a point shows them (no union: the client dimension's own one). */
+function measured(union: VisitorUnion | undefined): { visitors: number | null; visitorsExact: boolean } {
+  if (!union) return { visitors: 1, visitorsExact: true };
+  const sketch = union.sketch();
+  return sketch ? { visitors: sketch.count(), visitorsExact: sketch.exact } : { visitors: null, visitorsExact: false };
 }
 
 /** Counts at their step: rows of [from, to) summed into `Math.ceil((to - from) / step)` points. */

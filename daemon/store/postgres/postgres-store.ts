@@ -237,17 +237,21 @@ export class PostgresResultsStore implements WindowResultSink {
          parse_errors = logflow_batches.parse_errors + excluded.parse_errors`,
       [inst, rows.batchStarts, rows.batchEvents, rows.batchParseErrors, epoch],
     );
-    // A row of an older schema (no statuses, no bytes: status 0, none) gets its arrays filled as it is appended to.
+    // A row of an older schema (no statuses, no bytes: status 0, none) gets its arrays filled as it is appended to;
+    // visits stay NULL while no part has them, and a part without them is NULLs beside one with (not known).
     for (const part of rows.keyChunks()) {
       await c.query(
-        `INSERT INTO logflow_batch_keys (instance, start_ms, epoch, dimension, keys, statuses, counts, bytes)
-         SELECT $1, s, $2, d, ($3::text[])[lo:hi], ($4::int[])[lo:hi], ($5::bigint[])[lo:hi], ($6::bigint[])[lo:hi]
-           FROM unnest($7::bigint[], $8::text[], $9::int[], $10::int[]) AS b(s, d, lo, hi)
+        `INSERT INTO logflow_batch_keys (instance, start_ms, epoch, dimension, keys, statuses, counts, bytes, visits)
+         SELECT $1, s, $2, d, ($3::text[])[lo:hi], ($4::int[])[lo:hi], ($5::bigint[])[lo:hi], ($6::bigint[])[lo:hi], CASE WHEN v THEN ($11::bytea[])[lo:hi] END
+           FROM unnest($7::bigint[], $8::text[], $9::int[], $10::int[], $12::boolean[]) AS b(s, d, lo, hi, v)
          ON CONFLICT (instance, start_ms, epoch, dimension) DO UPDATE SET keys = logflow_batch_keys.keys || excluded.keys,
            statuses = COALESCE(logflow_batch_keys.statuses, array_fill(0, ARRAY[cardinality(logflow_batch_keys.keys)])) || excluded.statuses,
            counts = logflow_batch_keys.counts || excluded.counts,
-           bytes = COALESCE(logflow_batch_keys.bytes, array_fill(0::bigint, ARRAY[cardinality(logflow_batch_keys.keys)])) || excluded.bytes`,
-        [inst, epoch, part.keys, part.statuses, part.counts, part.bytes, part.starts, part.dims, part.from, part.to],
+           bytes = COALESCE(logflow_batch_keys.bytes, array_fill(0::bigint, ARRAY[cardinality(logflow_batch_keys.keys)])) || excluded.bytes,
+           visits = CASE WHEN logflow_batch_keys.visits IS NULL AND excluded.visits IS NULL THEN NULL
+             ELSE COALESCE(logflow_batch_keys.visits, array_fill(NULL::bytea, ARRAY[cardinality(logflow_batch_keys.keys)]))
+               || COALESCE(excluded.visits, array_fill(NULL::bytea, ARRAY[cardinality(excluded.keys)])) END`,
+        [inst, epoch, part.keys, part.statuses, part.counts, part.bytes, part.starts, part.dims, part.from, part.to, part.visits, part.withVisits],
       );
     }
     // Their minutes' rollups are missing or stale until rolled up again.
