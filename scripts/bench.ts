@@ -6,7 +6,7 @@
  *
  *   npm run bench                 # the full run (1M-line and 10M-line logs; a few minutes)
  *   npm run bench -- --smoke      # small inputs, targets not enforced (part of npm test)
- *   npm run bench -- --only e2e,history   # some parts only (references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, subsecond, postgres)
+ *   npm run bench -- --only e2e,history   # some parts only (references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, subsecond, postgres, start)
  *   npm run bench -- --set a1.http.pipelineNice=0   # the daemon's config with a key changed (repeatable)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -27,6 +27,7 @@ import { WindowSet } from '../daemon/counts/window-set.js';
 import { PostgresResultsStore } from '../daemon/store/postgres/postgres-store.js';
 import { pino } from 'pino';
 import { subSecond, tailLatency, tailScale } from './lib/bench-tail.js';
+import { daemonStart } from './lib/bench-start.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const smoke = process.argv.includes('--smoke');
@@ -925,7 +926,7 @@ async function decadeQuery(work: string): Promise<void> {
 async function main(): Promise<void> {
   const work = tempDir('logflow-bench-');
   console.error(`logflow bench${smoke ? ' (smoke)' : ''}: working in ${work}`);
-  // `--only NAME[,NAME]` runs some parts: references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, subsecond, postgres.
+  // `--only NAME[,NAME]` runs some parts: references, e2e, latency, rpc, filechannel, memory, history, rangeload, eventtime, replay, decade, analyze, dimensions, tail, tailscale, subsecond, postgres, start.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
   const parts: [string, () => Promise<void>][] = [
     ['references', () => references(work)],
@@ -945,6 +946,7 @@ async function main(): Promise<void> {
     ['tailscale', () => tailScale(work, row, smoke, SETTINGS)],
     ['subsecond', () => subSecond(work, row, smoke, SETTINGS)],
     ['postgres', () => postgresVsSqlite(work)],
+    ['start', () => daemonStart(work, row, smoke)],
   ];
   // (subsecond is left out of the smoke run of npm test, which runs the tail part at 0.1 s already; `--smoke --only subsecond` runs it.)
   const inSmoke = (name: string) => !smoke || name !== 'subsecond';

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildHttpServer } from '../daemon/http/index.js';
+import { buildHttpServer } from '../daemon/http/server.js';
 import { tempDir } from './helpers/daemon.js';
 import { testLogger } from './helpers/logger.js';
 import { logflow } from './helpers/run-cli.js';

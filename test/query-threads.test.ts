@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildHttpServer } from '../daemon/http/index.js';
+import { buildHttpServer } from '../daemon/http/server.js';
 import { QueriesBusy, QueryPool } from '../daemon/http/query-pool.js';
 import { runHistoryQuery, type HistoryQuery } from '../daemon/store/history-queries.js';
 import { encodeCounts, ResultsReader, ResultsStore, SqliteQueries } from '../daemon/store/index.js';

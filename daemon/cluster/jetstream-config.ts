@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { nkeys } from '@nats-io/transport-node';
+import { createRequire } from 'node:module';
 import type { PropertyReader } from '../conf/index.js';
 import { UNLIMITED, type StreamLimits, type StreamSpec } from './bus.js';
+
+/**
+ * NATS's nkeys, loaded when an nkey file is set: every agent reads this file's keys, and
+ * loading the NATS client costs a start 40 ms of CPU per thread that reads a configuration.
+ * (The client is CommonJS, so a require() is the synchronous way to load it here.)
+ */
+function natsNkeys(): typeof import('@nats-io/transport-node').nkeys {
+  return (createRequire(import.meta.url)('@nats-io/transport-node') as typeof import('@nats-io/transport-node')).nkeys;
+}
 
 /**
  * Where the NATS servers are and how to log in: every cluster component (the jetstream
@@ -66,7 +75,7 @@ export function readNatsConnection(r: PropertyReader, p: string, resolve: (path:
   };
   const nkeySeed = file(p + '.nkey', 'an nkey seed file (nsc generate nkey --user)', (text) => {
     try {
-      nkeys.fromSeed(new TextEncoder().encode(text.trim()));
+      natsNkeys().fromSeed(new TextEncoder().encode(text.trim()));
       return undefined;
     } catch (err) {
       return (err as Error).message;

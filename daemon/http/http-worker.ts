@@ -39,7 +39,7 @@ async function listen(): Promise<void> {
       // PostgreSQL server answers them itself, on the queries' pool.
       queries = new QueryPool({ database: data.results.database, batchIntervalMs: data.results.timing.batchIntervalMs, nice: data.config.pipelineNice }, data.config.queryThreads, log);
     }
-    results = data.results && openQueries(data.results, queries);
+    results = data.results && (await openQueries(data.results, queries));
     app = await startHttpServer(data.config, {
       authToken: data.config.authToken,
       allowedHosts: data.config.allowedHosts,

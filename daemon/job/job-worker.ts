@@ -4,11 +4,10 @@ import { createLogger } from '../log.js';
 import { listenSetting, type FailedSetting } from '../startup-errors.js';
 import { lowerThreadPriority } from '../thread-priority.js';
 import { ResultsStore } from '../store/index.js';
-import { PostgresResultsStore } from '../store/postgres/postgres-store.js';
+import type { PostgresResultsStore } from '../store/postgres/postgres-store.js';
 import type { JobStats } from './job-stats.js';
 import { COUNTER, JOB_WORKER_DATA, type JobCommand, type JobEvent, type JobWorkerData } from './job-messages.js';
 import { UrlWindowJob } from './url-window-job.js';
-import { QueryNode } from '../cluster/query-node.js';
 import { resultsDatabaseMigrated, resultsDatabaseReplaced, resultsDatabaseRestored } from '../telemetry/index.js';
 import { fromHost } from '../worker-host.js';
 
@@ -39,6 +38,9 @@ async function openStore(): Promise<ResultsStore | PostgresResultsStore | undefi
   const c = data.config;
   try {
     if (c.postgres) {
+      // Loaded when configured, as the query node below: a job on SQLite starts without the
+      // PostgreSQL driver and the NATS client (a tenth of a second of CPU).
+      const { PostgresResultsStore } = await import('../store/postgres/postgres-store.js');
       return await PostgresResultsStore.open(
         c.postgres,
         { instance: c.instance, where: c.database, batchIntervalMs: c.batchIntervalMs, windowMs: c.windowDurationMs, history: c.history, retentionMs: c.retentionMs },
@@ -61,12 +63,15 @@ function run(store: ResultsStore | PostgresResultsStore): void {
   if (store instanceof ResultsStore && store.migration) {
     resultsDatabaseMigrated.emit(log, { database: data.config.database, fromVersion: store.migration.from, toVersion: store.migration.to });
   }
-  if (data.config.input === 'jetstream') return runQueryNode(store);
+  if (data.config.input === 'jetstream') {
+    void import('../cluster/query-node.js').then(({ QueryNode }) => runQueryNode(QueryNode, store), fail);
+    return;
+  }
   const job = new UrlWindowJob(data.config, store, log, new Float64Array(data.counters));
   for (const id of data.localSources) job.addLocalSource(id);
 
   // A server's store adds whether it is connected, for /metrics.
-  const stats = (): JobStats => (store instanceof PostgresResultsStore ? { ...job.stats(), resultsDatabase: store.status } : job.stats());
+  const stats = (): JobStats => (store instanceof ResultsStore ? job.stats() : { ...job.stats(), resultsDatabase: store.status });
   // Forget commands handled so far: a 'committed' message names it, so the host knows which
   // of its forgets the checkpoint it reports had seen.
   let forgets = 0;
@@ -108,10 +113,10 @@ function run(store: ResultsStore | PostgresResultsStore): void {
 }
 
 /** A query node (`input = jetstream`): the merge workers' results into the database, no counting here. */
-function runQueryNode(store: ResultsStore | PostgresResultsStore): void {
+function runQueryNode(QueryNode: typeof import('../cluster/query-node.js').QueryNode, store: ResultsStore | PostgresResultsStore): void {
   const node = new QueryNode(data.config, store, log);
   const live = new Float64Array(data.counters);
-  const stats = (): JobStats => (store instanceof PostgresResultsStore ? { ...node.stats(), resultsDatabase: store.status } : node.stats());
+  const stats = (): JobStats => (store instanceof ResultsStore ? node.stats() : { ...node.stats(), resultsDatabase: store.status });
   const postStats = () => {
     const s = stats();
     live[COUNTER.eventsIn] = s.eventsIn;
