@@ -179,10 +179,15 @@ async function endToEnd(work: string): Promise<void> {
   const rate = median(rates);
   const bareRate = median(bare);
   const size = statSync(path.join(work, 'e2e-0', 'spool', 'access.log.COMPLETED')).size;
-  row(`end to end, ${fmt(SIZES.lines)} lines (${(size / 1e6).toFixed(0)} MB): lines/s from rename to counted`, '>= 1,000,000', fmt(rate), rate >= 1_000_000);
-  row('  same, as a share of the bare read-and-split rate', `>= 20% (of ${fmt(bareRate)} lines/s)`, `${((100 * rate) / bareRate).toFixed(0)}%`, rate >= 0.2 * bareRate);
+  // Issue 28's targets: 2M lines/s, >= 0.30 of the bare read-and-split (the share holds on a slower box), >= 30x GoAccess.
+  row(`end to end, ${fmt(SIZES.lines)} lines (${(size / 1e6).toFixed(0)} MB): lines/s from rename to counted`, '>= 2,000,000', fmt(rate), rate >= 2_000_000);
+  row('  same, as a share of the bare read-and-split rate', `>= 30% (of ${fmt(bareRate)} lines/s)`, `${((100 * rate) / bareRate).toFixed(1)}%`, rate >= 0.3 * bareRate);
+  if (goaccessRate !== undefined) row('  same, as a multiple of GoAccess on the same log (references part)', '>= 30x', `${(rate / goaccessRate).toFixed(1)}x`, rate >= 30 * goaccessRate);
   row('  rename to persisted in /api/top (includes the wait for the 1 s batch to close)', '<= counted + 1 s', `${(median(visible) / 1000).toFixed(2)} s`, median(visible) <= SIZES.lines / rate * 1000 + 1200);
 }
+
+/** GoAccess's rate on the end-to-end log, when the references part ran (before end to end). */
+let goaccessRate: number | undefined;
 
 /** The references on the end-to-end log: the bare read-and-split and GoAccess (if installed), median of the runs. */
 async function references(work: string): Promise<void> {
@@ -204,6 +209,7 @@ async function references(work: string): Promise<void> {
   console.error(`  bare read-and-split runs: ${bare.map(fmt).join(', ')}; GoAccess runs: ${goaccess.map(fmt).join(', ')}`);
   row(`bare read-and-split of the end-to-end log, ${fmt(SIZES.lines)} lines: lines/s, median of ${bare.length}`, 'informational', fmt(median(bare)), true);
   if (goaccess.length) row(`GoAccess ${'on the same log (COMBINED, JSON report)'}: lines/s, median of ${goaccess.length}`, 'informational', fmt(median(goaccess)), true);
+  if (goaccess.length) goaccessRate = median(goaccess);
 }
 
 async function memorySlidesAndQueries(work: string): Promise<void> {
@@ -401,7 +407,8 @@ async function eventTime(work: string): Promise<void> {
       continue;
     }
     const share = rate / rates.processing!;
-    row(`  ${label}: lines/s from rename to persisted (all but the watermark's tail)`, `>= 1,000,000 and >= 50% of processing`, `${fmt(rate)} (${(100 * share).toFixed(0)}%)`, rate >= 1_000_000 && share >= 0.5);
+    // Issue 28: event time >= 0.8 of processing time, whose target is 2M lines/s.
+    row(`  ${label}: lines/s from rename to persisted (all but the watermark's tail)`, `>= 1,600,000 and >= 80% of processing`, `${fmt(rate)} (${(100 * share).toFixed(0)}%)`, rate >= 1_600_000 && share >= 0.8);
     row(`  ${label}: CPU seconds of the daemon (all threads) from rename to persisted`, 'informational', `${cpu.toFixed(2)} s`, true);
     row(`  ${label}: slowest checkpoint during the replay (writes what changed: every batch read since the last)`, 'informational', `${maxCheckpoint.toFixed(1)} ms`, true);
     if (steady !== undefined) {
