@@ -23,8 +23,9 @@ const STOP_TIMEOUT_MS = 10_000;
  * buffers fast: socket reads, blobs, rows read back). With a first limit of 64 MB they
  * are a few. A/B, end to end and replays, alternating (BENCHMARKS.md, issue 28 session
  * 4): at load 20-30 the process's CPU per 1M lines lower in 8 of 9 pairs (median -13%),
- * peak RSS -36..+33 MB; on a quiet box -16..-22% end to end, none in the 27 h replays. 32 / 64 / 128 MB trade CPU for peak RSS (128 saved the most CPU, +11-70 MB
- * peak RSS); 64 is the middle. It is a limit, not memory taken: the heap's dead objects
+ * peak RSS -36..+33 MB; on a quiet box -16..-22% end to end, none in the 27 h replays.
+ * 32 / 64 / 128 MB trade CPU for peak RSS (128 saved the most CPU, +11-70 MB peak RSS);
+ * 64 is the middle. It is a limit, not memory taken: the heap's dead objects
  * may grow towards it.
  */
 const JOB_INITIAL_OLD_SPACE_MB = 64;
